@@ -1,0 +1,230 @@
+/**
+ * The device manager: the only code that touches `navigator.gpu` (or the optional `webgpu` package in
+ * Node). It owns or borrows one GPUDevice, with that device's buffer pool and pipeline cache, and turns
+ * device loss into a {@link DeviceLostError}. The library-owned default manager is replaced by a fresh one
+ * on the next call after a loss; a borrowed device stays lost (the caller owns it).
+ *
+ * @example
+ * ```ts
+ * import { GpuManager } from 'webgpu-quant';
+ * const gpu = await GpuManager.create();          // owns its device
+ * const q = await quantizePerTensor(x, 0.1, 0, 'qint8', { device: gpu.device });
+ * gpu.destroy();
+ * const borrowed = GpuManager.fromDevice(myDevice); // never destroys myDevice
+ * ```
+ * @module
+ */
+import { DeviceLostError, InvalidArgumentError, WebGpuUnavailableError } from '../errors.js';
+import { BufferPool, type BufferPoolStats } from './buffer-pool.js';
+import { PipelineCache } from './pipeline-cache.js';
+
+/** What the kernels need to know about the device beyond its limits. */
+export interface GpuFeatures {
+  /** WGSL `packed_4x8_integer_dot_product` (pack4xI8Clamp and friends). */
+  packed4x8: boolean;
+  timestampQuery: boolean;
+  subgroups: boolean;
+}
+
+/** Options of {@link GpuManager.create}. */
+export interface GpuManagerOptions {
+  powerPreference?: GPUPowerPreference;
+  /** In 'auto' selection, refuse software adapters (SwiftShader, WARP, llvmpipe). */
+  requireHardware?: boolean;
+}
+
+const kSoftwareAdapter = /swiftshader|llvmpipe|lavapipe|warp|software/i;
+
+/**
+ * True in Node (and not in a browser page). Read through globalThis so the browser build needs no Node types.
+ *
+ * @example
+ * ```ts
+ * runningInNode(); // true under `node`, false in Chrome
+ * ```
+ */
+export function runningInNode(): boolean {
+  const nodeProcess = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof nodeProcess?.versions?.node === 'string' && typeof navigator === 'undefined';
+}
+
+/** Finds a `GPU` object: `navigator.gpu` in browsers, the optional `webgpu` package in Node. */
+async function findGpu(): Promise<GPU | undefined> {
+  if (typeof navigator !== 'undefined' && navigator.gpu) return navigator.gpu;
+  if (!runningInNode()) return undefined;
+  try {
+    const moduleName = 'webgpu';
+    const dawn = await import(/* @vite-ignore */ moduleName) as { create: (flags: string[]) => GPU; globals: object };
+    Object.assign(globalThis, dawn.globals);
+    return dawn.create([]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `info` describes a software rasterizer rather than a GPU. */
+export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
+  return kSoftwareAdapter.test(text) || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+}
+
+/** See the module documentation. */
+export class GpuManager {
+  readonly #device: GPUDevice;
+  /** True when this manager created the device and so may destroy it. */
+  readonly owned: boolean;
+  readonly adapterInfo: GPUAdapterInfo | undefined;
+  readonly features: GpuFeatures;
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  #lostReason: string | undefined;
+  #lostMessage = '';
+  readonly #lostPromise: Promise<void>;
+
+  private constructor(device: GPUDevice, owned: boolean, packed4x8: boolean, adapterInfo?: GPUAdapterInfo) {
+    this.#device = device;
+    this.owned = owned;
+    this.adapterInfo = adapterInfo ?? (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    this.features = {
+      packed4x8,
+      timestampQuery: device.features.has('timestamp-query'),
+      subgroups: device.features.has('subgroups'),
+    };
+    this.pool = new BufferPool(device);
+    this.pipelines = new PipelineCache(device);
+    this.#lostPromise = device.lost.then((info) => {
+      this.#lostReason = info.reason ?? 'unknown';
+      this.#lostMessage = info.message;
+    });
+    if (owned) {
+      device.addEventListener('uncapturederror', (event) => {
+        // Kernels run inside error scopes; anything reaching here escaped them and is a bug worth seeing.
+        console.error(`webgpu-quant: uncaptured GPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
+      });
+    }
+  }
+
+  /**
+   * Requests an adapter and a device with the adapter's largest buffer limits.
+   * Throws {@link WebGpuUnavailableError} when there is no WebGPU or no (suitable) adapter.
+   */
+  static async create(options: GpuManagerOptions = {}): Promise<GpuManager> {
+    const gpu = await findGpu();
+    if (!gpu) {
+      throw new WebGpuUnavailableError('WebGPU is not available here: no navigator.gpu (a browser needs a secure context '
+        + 'such as https or localhost), and in Node the optional "webgpu" package is not installed; use backend "cpu"');
+    }
+    const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+    if (!adapter) {
+      throw new WebGpuUnavailableError('WebGPU found no adapter (GPU blocked or unsupported); use backend "cpu"');
+    }
+    if (options.requireHardware && isSoftwareAdapter(adapter.info)) {
+      throw new WebGpuUnavailableError(`the only WebGPU adapter is a software one (${adapter.info.description || adapter.info.vendor}); `
+        + 'use backend "webgpu" to run on it anyway, or "cpu"');
+    }
+    const wanted: GPUFeatureName[] = ['timestamp-query', 'subgroups'];
+    const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+    const device = await adapter.requestDevice({
+      label: 'webgpu-quant.device',
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+        maxBufferSize: adapter.limits.maxBufferSize,
+      },
+    });
+    const packed4x8 = gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false;
+    return new GpuManager(device, true, packed4x8, adapter.info);
+  }
+
+  /**
+   * Wraps a device the caller owns. The manager never destroys it. `packed4x8` says whether the WGSL
+   * packed-integer built-ins may be used; by default they are when `navigator.gpu` advertises them.
+   */
+  static fromDevice(device: GPUDevice, packed4x8?: boolean): GpuManager {
+    if (device === null || typeof device !== 'object' || typeof (device as GPUDevice).createBuffer !== 'function') {
+      throw new InvalidArgumentError('device', device, 'device must be a GPUDevice');
+    }
+    const advertised = typeof navigator !== 'undefined'
+      && (navigator.gpu?.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false);
+    return new GpuManager(device, false, packed4x8 ?? advertised);
+  }
+
+  /** The device; throws {@link DeviceLostError} once it is lost. */
+  get device(): GPUDevice {
+    this.throwIfLost();
+    return this.#device;
+  }
+
+  /** True once the device is lost (or destroyed). */
+  get lost(): boolean { return this.#lostReason !== undefined; }
+
+  /** Throws {@link DeviceLostError} when the device is lost. */
+  throwIfLost(): void {
+    if (this.#lostReason !== undefined) {
+      throw new DeviceLostError(`the GPU device was lost (${this.#lostReason}${this.#lostMessage ? `: ${this.#lostMessage}` : ''}); `
+        + (this.owned ? 'the next call acquires a new device' : 'the device belongs to the caller: create a new one'),
+      this.#lostReason);
+    }
+  }
+
+  /**
+   * After a failure, decides whether the device loss caused it: waits briefly for `device.lost` (which
+   * resolves asynchronously after a destroy) and throws {@link DeviceLostError} if so; else returns.
+   */
+  async throwIfLostAfterFailure(cause: unknown): Promise<void> {
+    if (this.#lostReason === undefined) {
+      await Promise.race([this.#lostPromise, new Promise((resolve) => setTimeout(resolve, 100))]);
+    }
+    if (this.#lostReason !== undefined) {
+      try { this.throwIfLost(); } catch (error) { (error as Error & { cause?: unknown }).cause = cause; throw error; }
+    }
+  }
+
+  /** Buffer pool counters (see {@link BufferPoolStats}). */
+  stats(): BufferPoolStats { return this.pool.stats(); }
+
+  /** Frees pooled buffers and, when this manager created the device, destroys it. */
+  destroy(): void {
+    this.pool.trim();
+    if (this.owned) this.#device.destroy();
+  }
+}
+
+let defaultManager: Promise<GpuManager> | undefined;
+const borrowedManagers = new WeakMap<GPUDevice, GpuManager>();
+
+/**
+ * The library-owned manager used when no `device` option is given. Created on first use, and created
+ * again on the next call after its device was lost.
+ *
+ * @example
+ * ```ts
+ * const gpu = await getDefaultManager();
+ * gpu.adapterInfo?.description; // e.g. 'SwiftShader Device (Subzero)'
+ * ```
+ */
+export async function getDefaultManager(options: GpuManagerOptions = {}): Promise<GpuManager> {
+  if (defaultManager) {
+    const current = await defaultManager.catch(() => undefined);
+    if (current && !current.lost) return current;
+  }
+  defaultManager = GpuManager.create(options);
+  return defaultManager;
+}
+
+/**
+ * The manager for a caller's device (created once per device, kept in a WeakMap so a dropped device frees it).
+ *
+ * @example
+ * ```ts
+ * const gpu = managerForDevice(device); gpu.stats().inUse; // 0
+ * ```
+ */
+export function managerForDevice(device: GPUDevice): GpuManager {
+  let manager = borrowedManagers.get(device);
+  if (!manager) {
+    manager = GpuManager.fromDevice(device);
+    borrowedManagers.set(device, manager);
+  }
+  return manager;
+}

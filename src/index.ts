@@ -1,0 +1,25 @@
+/**
+ * webgpu-quant: PyTorch-exact quantization and dequantization on the GPU with WebGPU.
+ *
+ * @example
+ * ```ts
+ * import { tensor, quantizePerTensor, dequantize } from 'webgpu-quant';
+ * const q = await quantizePerTensor(tensor([-1.52, 0.01, 1.501, 3.0001]), 0.5, 0, 'qint8');
+ * q.intRepr();                 // Int8Array [-3, 0, 3, 6]
+ * (await dequantize(q)).data;  // Float32Array [-1.5, 0, 1.5, 3]
+ * ```
+ * @module
+ */
+export { type Backend, type OpOptions, getBackend } from './backend.js';
+export { dequantize } from './dequantize.js';
+export { type DTypeInfo, type IntReprArray, type QDType, QDTYPES, dtypeInfo } from './dtype.js';
+export {
+  DeviceLostError, FormatError, GpuExecutionError, InvalidArgumentError, LimitExceededError, WebGpuQuantError,
+  WebGpuUnavailableError,
+} from './errors.js';
+export { type BufferPoolStats } from './gpu/buffer-pool.js';
+export { type GpuFeatures, GpuManager, type GpuManagerOptions, getDefaultManager, managerForDevice } from './gpu/device.js';
+export { type PerChannelParams, type PerTensorParams, type QScheme, QTensor, fromIntRepr } from './qtensor.js';
+export { quantizePerChannel, quantizePerTensor } from './quantize.js';
+export * as reference from './reference/index.js';
+export { type ResolvedBackend, type Tensor, tensor } from './tensor.js';

@@ -1,0 +1,59 @@
+/**
+ * The uniform structs of the kernel families, described once as field lists that mirror the WGSL structs
+ * (`shaders/per_tensor_params.wgsl`, `shaders/per_channel_params.wgsl`) and packed by one function. A unit
+ * test parses the WGSL and checks the lists match it field by field.
+ *
+ * @example
+ * ```ts
+ * const bytes = packUniform(PER_TENSOR_PARAMS, { vec_count: 1, thread_count: 256, inv_scale: 2,
+ *   zero_point_f32: 0, qmin: -128, qmax: 127, scale: 0.5, zero_point: 0 });
+ * bytes.byteLength; // 32
+ * ```
+ * @module
+ */
+
+/** A 4-byte scalar type of a uniform field. */
+export type UniformScalar = 'u32' | 'i32' | 'f32';
+
+/** A uniform struct: its WGSL name and its 4-byte fields in order. */
+export interface UniformLayout<F extends string> {
+  readonly struct: string;
+  readonly fields: readonly (readonly [F, UniformScalar])[];
+}
+
+/** Mirrors `struct PerTensorParams` in shaders/per_tensor_params.wgsl. */
+export const PER_TENSOR_PARAMS = {
+  struct: 'PerTensorParams',
+  fields: [
+    ['vec_count', 'u32'], ['thread_count', 'u32'], ['inv_scale', 'f32'], ['zero_point_f32', 'f32'],
+    ['qmin', 'f32'], ['qmax', 'f32'], ['scale', 'f32'], ['zero_point', 'i32'],
+  ],
+} as const satisfies UniformLayout<string>;
+
+/** Mirrors `struct PerChannelParams` in shaders/per_channel_params.wgsl. */
+export const PER_CHANNEL_PARAMS = {
+  struct: 'PerChannelParams',
+  fields: [
+    ['vec_count', 'u32'], ['thread_count', 'u32'], ['inner', 'u32'], ['channels', 'u32'],
+    ['start_inner', 'u32'], ['start_channel', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'],
+  ],
+} as const satisfies UniformLayout<string>;
+
+type FieldNames<L> = L extends { fields: readonly (readonly [infer F, UniformScalar])[] } ? F & string : never;
+
+/**
+ * Packs `values` into the byte layout of `layout` (little-endian, 4 bytes a field, padded to 16 bytes).
+ * Every field must be given.
+ */
+export function packUniform<L extends UniformLayout<string>>(layout: L, values: Record<FieldNames<L>, number>): ArrayBuffer {
+  const bytes = new ArrayBuffer(Math.ceil(layout.fields.length / 4) * 16);
+  const view = new DataView(bytes);
+  layout.fields.forEach(([name, type], i) => {
+    const value = (values as Record<string, number>)[name];
+    if (value === undefined) throw new Error(`packUniform(${layout.struct}): field ${name} is missing`);
+    if (type === 'u32') view.setUint32(i * 4, value, true);
+    else if (type === 'i32') view.setInt32(i * 4, value, true);
+    else view.setFloat32(i * 4, value, true);
+  });
+  return bytes;
+}

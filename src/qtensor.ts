@@ -1,0 +1,169 @@
+/**
+ * A quantized tensor: stored integers plus the parameters that map them back to real values, with the
+ * accessors PyTorch's quantized tensors have (`int_repr`, `q_scale`, `q_per_channel_scales`, ...).
+ *
+ * @example
+ * ```ts
+ * import { fromIntRepr } from 'webgpu-quant';
+ * const q = fromIntRepr(new Int8Array([-3, 0, 3, 6]), [4], 'qint8', { scale: 0.5, zeroPoint: 0 });
+ * q.qscheme();   // 'per_tensor_affine'
+ * q.intRepr();   // Int8Array [-3, 0, 3, 6]
+ * q.qScale();    // 0.5
+ * ```
+ * @module
+ */
+import { type IntReprArray, type QDType, dtypeInfo } from './dtype.js';
+import { InvalidArgumentError } from './errors.js';
+import { type ResolvedBackend, shapeSize } from './tensor.js';
+import { checkChannelParams, checkScale, checkZeroPoint, normalizeAxis } from './validate.js';
+
+/** The quantization schemes, named as in PyTorch's `qscheme()`. */
+export type QScheme = 'per_tensor_affine' | 'per_channel_affine';
+
+/** Per-tensor parameters: one scale and zero point for the whole tensor. */
+export interface PerTensorParams { scale: number; zeroPoint: number }
+
+/** Per-channel parameters: one scale and zero point per index along `axis`. */
+export interface PerChannelParams { scales: ArrayLike<number>; zeroPoints: ArrayLike<number>; axis: number }
+
+/** Internal: the validated parameters a QTensor holds. */
+export type QParams =
+  | { scheme: 'per_tensor_affine'; scale: number; zeroPoint: number }
+  | { scheme: 'per_channel_affine'; scales: Float64Array; zeroPoints: Int32Array; axis: number };
+
+/**
+ * A quantized tensor. Build one with `quantizePerTensor` / `quantizePerChannel`, or from stored integers with
+ * {@link fromIntRepr}. Immutable: accessors return copies.
+ *
+ * @example
+ * ```ts
+ * const q = await quantizePerChannel(w, [0.1, 0.2], [0, 0], 0, 'qint8');
+ * q.qPerChannelScales(); // Float64Array [0.1, 0.2]
+ * q.qPerChannelAxis();   // 0
+ * ```
+ */
+export class QTensor {
+  readonly dtype: QDType;
+  readonly shape: readonly number[];
+  /** Which backend computed this tensor ('cpu' for tensors built with fromIntRepr). */
+  readonly backend: ResolvedBackend;
+  readonly #values: IntReprArray;
+  readonly #params: QParams;
+
+  /** @internal Use quantizePerTensor, quantizePerChannel or fromIntRepr. The arrays are adopted, not copied. */
+  constructor(values: IntReprArray, shape: readonly number[], dtype: QDType, params: QParams, backend: ResolvedBackend) {
+    this.#values = values;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.#params = params;
+    this.backend = backend;
+  }
+
+  /** The element count. */
+  get size(): number { return this.#values.length; }
+
+  /** 'per_tensor_affine' or 'per_channel_affine'. */
+  qscheme(): QScheme { return this.#params.scheme; }
+
+  /** A copy of the stored integers, one per element, row-major (PyTorch's `int_repr()`). */
+  intRepr(): IntReprArray { return this.#values.slice(); }
+
+  /** The stored integers without a copy. Do not modify: the tensor shares this array. */
+  intReprView(): Readonly<IntReprArray> { return this.#values; }
+
+  /** The scale of a per-tensor quantized tensor (as given, float64). */
+  qScale(): number { return this.#perTensor('qScale').scale; }
+
+  /** The zero point of a per-tensor quantized tensor. */
+  qZeroPoint(): number { return this.#perTensor('qZeroPoint').zeroPoint; }
+
+  /** The per-channel scales (as given, float64), one per index along the axis. */
+  qPerChannelScales(): Float64Array { return this.#perChannel('qPerChannelScales').scales.slice(); }
+
+  /** The per-channel zero points. */
+  qPerChannelZeroPoints(): Int32Array { return this.#perChannel('qPerChannelZeroPoints').zeroPoints.slice(); }
+
+  /** The channel axis (non-negative). */
+  qPerChannelAxis(): number { return this.#perChannel('qPerChannelAxis').axis; }
+
+  /** @internal The validated parameters, shared, not copied. */
+  get params(): Readonly<QParams> { return this.#params; }
+
+  #perTensor(method: string): { scale: number; zeroPoint: number } {
+    if (this.#params.scheme !== 'per_tensor_affine') {
+      throw new InvalidArgumentError('qscheme', this.#params.scheme,
+        `${method}() needs a per_tensor_affine tensor, this one is ${this.#params.scheme}; use qPerChannel*() instead`);
+    }
+    return this.#params;
+  }
+
+  #perChannel(method: string): { scales: Float64Array; zeroPoints: Int32Array; axis: number } {
+    if (this.#params.scheme !== 'per_channel_affine') {
+      throw new InvalidArgumentError('qscheme', this.#params.scheme,
+        `${method}() needs a per_channel_affine tensor, this one is ${this.#params.scheme}; use qScale()/qZeroPoint() instead`);
+    }
+    return this.#params;
+  }
+}
+
+/**
+ * Validates quantization parameters for a tensor of `shape` and returns them in the form a QTensor holds.
+ *
+ * @example
+ * ```ts
+ * checkQParams([2, 3], dtypeInfo('qint8'), { scales: [0.1, 0.2], zeroPoints: [0, 0], axis: 0 });
+ * ```
+ */
+export function checkQParams(
+  shape: readonly number[], dtype: QDType, params: PerTensorParams | PerChannelParams,
+): QParams {
+  const info = dtypeInfo(dtype);
+  if (params === null || typeof params !== 'object') {
+    throw new InvalidArgumentError('params', params, 'params must be { scale, zeroPoint } or { scales, zeroPoints, axis }');
+  }
+  if ('scales' in params) {
+    const axis = normalizeAxis(params.axis, shape.length);
+    const checked = checkChannelParams(params.scales, params.zeroPoints, shape[axis]!, info);
+    return { scheme: 'per_channel_affine', scales: checked.scales, zeroPoints: checked.zeroPoints, axis };
+  }
+  checkScale(params.scale, 'scale');
+  checkZeroPoint(params.zeroPoint, info, 'zeroPoint');
+  return { scheme: 'per_tensor_affine', scale: params.scale, zeroPoint: params.zeroPoint };
+}
+
+/**
+ * Builds a quantized tensor from stored integers (what `torch._make_per_tensor_quantized_tensor` and
+ * `torch._make_per_channel_quantized_tensor` do), e.g. when loading a compressed model. The integers are
+ * copied into the dtype's typed array; values outside the dtype's range are rejected.
+ *
+ * @example
+ * ```ts
+ * const q = fromIntRepr([-3, 0, 3, 6], [4], 'qint8', { scale: 0.5, zeroPoint: 0 });
+ * (await dequantize(q)).data; // Float32Array [-1.5, 0, 1.5, 3]
+ * const qc = fromIntRepr(new Uint8Array(6), [2, 3], 'quint8', { scales: [1, 2], zeroPoints: [0, 0], axis: 0 });
+ * ```
+ */
+export function fromIntRepr(
+  intRepr: ArrayLike<number>, shape: number[], dtype: QDType, params: PerTensorParams | PerChannelParams,
+): QTensor {
+  const info = dtypeInfo(dtype);
+  const size = shapeSize(shape, 'shape');
+  if (intRepr === null || typeof intRepr !== 'object' || typeof intRepr.length !== 'number') {
+    throw new InvalidArgumentError('intRepr', intRepr, 'intRepr must be an array or typed array of integers');
+  }
+  if (intRepr.length !== size) {
+    throw new InvalidArgumentError('intRepr', intRepr,
+      `intRepr has ${intRepr.length} values but shape [${shape.join(', ')}] needs ${size}`);
+  }
+  const checked = checkQParams(shape, dtype, params);
+  const values = info.makeArray(size);
+  for (let i = 0; i < size; i++) {
+    const v = intRepr[i]!;
+    if (!Number.isInteger(v) || v < info.qmin || v > info.qmax) {
+      throw new InvalidArgumentError(`intRepr[${i}]`, v,
+        `intRepr[${i}] is ${String(v)}; ${dtype} values must be integers in [${info.qmin}, ${info.qmax}]`);
+    }
+    values[i] = v;
+  }
+  return new QTensor(values, shape, dtype, checked, 'cpu');
+}

@@ -1,0 +1,14 @@
+/**
+ * The CPU reference path: synchronous, same signatures as the GPU operations (minus options), written
+ * for obviousness. Every GPU result is tested against it.
+ *
+ * @example
+ * ```ts
+ * import { reference, tensor } from 'webgpu-quant';
+ * reference.quantizePerTensor(tensor([0.5, 1.5, 2.5]), 1, 0, 'qint8').intRepr(); // Int8Array [0, 2, 2]
+ * ```
+ * @module
+ */
+export { dequantize } from './dequantize.js';
+export { quantizePerChannel, quantizePerTensor, quantizeValue } from './quantize.js';
+export { roundHalfEven } from './round.js';

@@ -1,0 +1,26 @@
+import { resolve } from 'node:path';
+import { defineConfig } from 'vite';
+
+// One config for the library build (`vite build` -> dist/), the demo (`vite build --mode demo`) and the
+// dev server the browser tests use. Shaders are imported with ?raw, so the build inlines them.
+export default defineConfig(({ mode }) => {
+  if (mode === 'demo') {
+    return {
+      root: resolve(import.meta.dirname, 'demo'),
+      base: './',
+      build: { outDir: resolve(import.meta.dirname, 'demo-dist'), emptyOutDir: true, target: 'es2022' },
+    };
+  }
+  return {
+    build: {
+      target: 'es2022',
+      outDir: 'dist',
+      emptyOutDir: true,
+      sourcemap: true,
+      minify: false,
+      lib: { entry: resolve(import.meta.dirname, 'src/index.ts'), formats: ['es'], fileName: () => 'index.js' },
+      rollupOptions: { external: ['webgpu'] },
+    },
+    server: { host: '127.0.0.1' },
+  };
+});
