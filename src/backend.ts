@@ -43,6 +43,10 @@ export async function selectManager(options: OpOptions | undefined): Promise<Gpu
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 4)) {
     throw new InvalidArgumentError('options.maxChunkElements', chunk, 'options.maxChunkElements must be an integer >= 4');
   }
+  const fold = options?.maxWorkgroupsPerDimension;
+  if (fold !== undefined && (!Number.isInteger(fold) || fold < 1)) {
+    throw new InvalidArgumentError('options.maxWorkgroupsPerDimension', fold, 'options.maxWorkgroupsPerDimension must be an integer >= 1');
+  }
   if (backend === 'cpu') return undefined;
   if (options?.device !== undefined) return managerForDevice(options.device);
   if (backend === 'webgpu') return getDefaultManager();

@@ -53,7 +53,9 @@ async function findGpu(): Promise<GPU | undefined> {
   if (typeof navigator !== 'undefined' && navigator.gpu) return navigator.gpu;
   if (!runningInNode()) return undefined;
   try {
-    const moduleName = 'webgpu';
+    // Not a literal: bundlers must leave this import alone (the browser build never takes this path).
+    // globalThis.WEBGPU_QUANT_DAWN_MODULE may name another Dawn binding than the `webgpu` package.
+    const moduleName = (globalThis as { WEBGPU_QUANT_DAWN_MODULE?: string }).WEBGPU_QUANT_DAWN_MODULE ?? 'webgpu';
     const dawn = await import(/* @vite-ignore */ moduleName) as { create: (flags: string[]) => GPU; globals: object };
     Object.assign(globalThis, dawn.globals);
     return dawn.create([]);

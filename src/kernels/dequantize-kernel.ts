@@ -31,6 +31,7 @@ export async function dequantizeKernel(manager: GpuManager, q: QTensor, options:
     inputBytesPerVec: packed ? 4 : 16,
     outputBytesPerVec: 16,
     maxChunkElements: options.maxChunkElements,
+    maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
     writeInput: (queue, buffer, start, count) => {
       // writeBuffer takes whole 4-byte words: send those, then the last partial word zero-padded.
       const byteStart = start * bytesPerElement;

@@ -20,6 +20,8 @@ import { kernelVariant } from './shader-sources.js';
 export interface KernelOptions {
   /** At most this many elements per dispatch (rounded down to a multiple of 4); tests force small chunks. */
   maxChunkElements?: number;
+  /** Fold dispatches into 2-D past this many workgroups (default: the device limit); tests force the fold. */
+  maxWorkgroupsPerDimension?: number;
 }
 
 /** Quantizes `input` on the GPU; returns the stored integers. */
@@ -37,6 +39,7 @@ export async function quantizeKernel(
     inputBytesPerVec: 16,
     outputBytesPerVec: packed ? 4 : 16,
     maxChunkElements: options.maxChunkElements,
+    maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
     writeInput: (queue, buffer, start, count) => queue.writeBuffer(buffer, 0, input.data as Float32Array<ArrayBuffer>, start, count),
     readOutput: (bytes, start, count) => {
       const view = packed

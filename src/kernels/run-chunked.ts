@@ -32,6 +32,8 @@ export interface ChunkedJob {
   outputBytesPerVec: number;
   /** Upper bound on elements per chunk (tests force small chunks); rounded down to a multiple of 4. */
   maxChunkElements?: number;
+  /** Fold the dispatch into 2-D past this many workgroups (at most the device limit). */
+  maxWorkgroupsPerDimension?: number;
   /** Uploads elements [start, start + count) into `buffer` (already big enough). */
   writeInput: (queue: GPUQueue, buffer: GPUBuffer, start: number, count: number) => void;
   /** The uniform bytes for a chunk (set by runWithScheme). */
@@ -46,7 +48,8 @@ export interface ChunkedJob {
 export function chunkElements(device: GPUDevice, job: ChunkedJob): number {
   const bytesPerVec = Math.max(job.inputBytesPerVec, job.outputBytesPerVec);
   const limitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-  let vecs = Math.floor(limitBytes / bytesPerVec);
+  const maxGroups = Math.min(job.maxWorkgroupsPerDimension ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
+  let vecs = Math.min(Math.floor(limitBytes / bytesPerVec), maxGroups * maxGroups * WORKGROUP_SIZE * VECS_PER_THREAD);
   if (job.maxChunkElements !== undefined) vecs = Math.min(vecs, Math.floor(job.maxChunkElements / 4));
   return Math.max(1, vecs) * 4;
 }
@@ -72,7 +75,7 @@ async function runChunk(manager: GpuManager, job: ChunkedJob, start: number, cou
   const inputBytes = vecCount * job.inputBytesPerVec;
   const outputBytes = vecCount * job.outputBytesPerVec;
   const grid = dispatchSize(Math.ceil(vecCount / VECS_PER_THREAD), WORKGROUP_SIZE,
-    device.limits.maxComputeWorkgroupsPerDimension);
+    Math.min(job.maxWorkgroupsPerDimension ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension));
 
   const input = pool.acquire(inputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${job.label}.input`);
   const output = pool.acquire(outputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, `${job.label}.output`);

@@ -1,0 +1,106 @@
+// Helpers for the in-page GPU tests: seeded random data, exact comparisons that print a readable
+// mismatch table (at most 10 rows: index, expected, actual), error-scope wrapping, expected errors.
+import { getDefaultManager } from 'webgpu-quant';
+
+/** A browser test: resolves (optionally with a note to print) or throws. */
+export type BrowserTest = () => Promise<string | void>;
+
+/** Deterministic PRNG (mulberry32): the same seed gives the same data on every run. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` float32 values, normal(0, sigma), from `seed`; with `tieScale`, every 7th is an exact tie (k + 0.5) * tieScale. */
+export function randomData(n: number, seed: number, sigma = 1, tieScale = 0): Float32Array {
+  const next = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(next(), 1e-12);
+    const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * next());
+    out[i] = tieScale > 0 && i % 7 === 3 ? (Math.round(z * 20) + 0.5) * tieScale : z * sigma;
+  }
+  return out;
+}
+
+/** A fresh seed per page load, printed by the tests that use it so a failure can be replayed. */
+export const RUN_SEED = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
+
+function table(rows: [number, unknown, unknown][], total: number, what: string): string {
+  const lines = rows.map(([i, e, a]) => `  [${i}] expected ${String(e)}, got ${String(a)}`);
+  return `${what}: ${total} mismatches${total > rows.length ? ` (first ${rows.length})` : ''}\n${lines.join('\n')}`;
+}
+
+/** Values must be identical (Object.is: -0 differs from +0). */
+export function expectExact(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length}, expected ${expected.length}`);
+  const rows: [number, unknown, unknown][] = [];
+  let total = 0;
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i])) {
+      total++;
+      if (rows.length < 10) rows.push([i, expected[i], actual[i]]);
+    }
+  }
+  if (total) throw new Error(table(rows, total, what));
+}
+
+/** float32 values must agree within `ulps` units in the last place; returns how many differ at all. */
+export function expectUlps(actual: Float32Array, expected: Float32Array, ulps: number, what: string): number {
+  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length}, expected ${expected.length}`);
+  const a = new Int32Array(actual.buffer, actual.byteOffset, actual.length);
+  const e = new Int32Array(expected.buffer, expected.byteOffset, expected.length);
+  const rows: [number, unknown, unknown][] = [];
+  let total = 0;
+  let differing = 0;
+  for (let i = 0; i < e.length; i++) {
+    if (a[i] === e[i]) continue;
+    differing++;
+    // Map sign-magnitude bit patterns onto a monotonic integer line, so the difference counts ulps.
+    const ka = a[i]! < 0 ? -2147483648 - a[i]! : a[i]!;
+    const ke = e[i]! < 0 ? -2147483648 - e[i]! : e[i]!;
+    if (Math.abs(ka - ke) > ulps) {
+      total++;
+      if (rows.length < 10) rows.push([i, expected[i], actual[i]]);
+    }
+  }
+  if (total) throw new Error(table(rows, total, `${what} (tolerance ${ulps} ulp)`));
+  return differing;
+}
+
+/** Awaits `run` and checks it rejects with `type` and a message matching `pattern`. */
+export async function expectReject(
+  run: () => Promise<unknown>, type: abstract new (...args: never[]) => Error, pattern: RegExp,
+): Promise<void> {
+  let caught: unknown;
+  try { await run(); } catch (error) { caught = error; }
+  if (!(caught instanceof type)) throw new Error(`expected ${type.name}, got ${caught === undefined ? 'no error' : String(caught)}`);
+  if (!pattern.test(caught.message)) throw new Error(`message ${JSON.stringify(caught.message)} does not match ${pattern}`);
+}
+
+/** Runs `body` inside validation and out-of-memory error scopes of the default device; fails on any GPU error. */
+export async function gpuScoped<T>(body: () => Promise<T>): Promise<T> {
+  const { device } = await getDefaultManager();
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = await body();
+  } finally {
+    const errors = [await device.popErrorScope(), await device.popErrorScope()].filter((e) => e !== null);
+    if (errors.length) throw new Error(`GPU errors: ${errors.map((e) => e!.message).join('; ')}`);
+  }
+  return result;
+}
+
+/** Fails unless the default manager's buffer pool has nothing checked out. */
+export async function expectPoolEmpty(): Promise<void> {
+  const stats = (await getDefaultManager()).stats();
+  if (stats.inUse !== 0) throw new Error(`buffer pool still has ${stats.inUse} buffers (${stats.inUseBytes} bytes) in use`);
+}

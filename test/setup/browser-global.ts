@@ -1,0 +1,40 @@
+// Vitest global setup for the browser tests: serves the repository on 127.0.0.1 (WebGPU needs a secure
+// context) with Vite, launches Debian's headless Chromium with WebGPU on, and hands both addresses to
+// the test files through `inject`. Unit tests ignore them.
+import { resolve } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import puppeteer, { type Browser } from 'puppeteer-core';
+import { createServer, type ViteDevServer } from 'vite';
+import { CHROMIUM_ARGS, chromiumPath } from './chromium.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    baseUrl: string;
+    wsEndpoint: string;
+  }
+}
+
+let server: ViteDevServer | undefined;
+let browser: Browser | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  server = await createServer({
+    root: process.cwd(),
+    logLevel: 'error',
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
+    optimizeDeps: { noDiscovery: true, include: [] },
+    // The suites import 'webgpu-quant': serve what ships (dist/, built before the tests), not src/.
+    resolve: { alias: { 'webgpu-quant': resolve(process.cwd(), 'dist/index.js') } },
+  });
+  await server.listen();
+  const address = server.httpServer?.address();
+  if (!address || typeof address === 'string') throw new Error('vite did not report its port');
+  browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
+  project.provide('baseUrl', `http://127.0.0.1:${address.port}`);
+  project.provide('wsEndpoint', browser.wsEndpoint());
+}
+
+export async function teardown(): Promise<void> {
+  await browser?.close();
+  await server?.close();
+}
