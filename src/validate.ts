@@ -6,9 +6,15 @@
 import type { DTypeInfo } from './dtype.js';
 import { InvalidArgumentError } from './errors.js';
 
+/** The smallest and largest float32 scale accepted: the float32 normal range, with a normal reciprocal. */
+export const MIN_SCALE = 2 ** -126;
+export const MAX_SCALE = 2 ** 126;
+
 /**
- * Checks a quantization scale: finite, > 0, and with a finite float32 reciprocal (the kernels multiply by
- * `fround(1 / fround(scale))`). Returns that reciprocal.
+ * Checks a quantization scale: finite, > 0, and, once rounded to float32, within [2^-126, 2^126]
+ * (about 1.18e-38 to 8.5e37), so that the scale and its float32 reciprocal are both normal numbers: GPUs
+ * may flush subnormals to zero, which would break bit-exactness (PyTorch accepts such scales; we reject
+ * them). Returns the reciprocal the kernels multiply by, `fround(1 / fround(scale))`.
  *
  * @example
  * ```ts
@@ -22,16 +28,12 @@ export function checkScale(scale: number, argument = 'scale'): number {
       `${argument} is ${String(scale)}; a scale must be a finite number > 0`);
   }
   const scale32 = Math.fround(scale);
-  if (!Number.isFinite(scale32) || scale32 === 0) {
+  if (scale32 < MIN_SCALE || scale32 > MAX_SCALE) {
     throw new InvalidArgumentError(argument, scale,
-      `${argument} ${scale} rounds to ${scale32} in float32; use a scale between about 3e-39 and 3.4e38`);
+      `${argument} ${scale} is outside the supported range [1.1754944e-38, 8.507059e37] (float32 normal numbers `
+      + 'with a normal reciprocal; GPUs flush subnormals); rescale the tensor or choose a scale in range');
   }
-  const inverse = Math.fround(1 / scale32);
-  if (!Number.isFinite(inverse)) {
-    throw new InvalidArgumentError(argument, scale,
-      `${argument} ${scale} is so small that its float32 reciprocal overflows; use a scale >= 2.95e-39`);
-  }
-  return inverse;
+  return Math.fround(1 / scale32);
 }
 
 /**

@@ -1,6 +1,6 @@
 // The seed notebook's two examples, on the GPU, with PyTorch's printed integers and floats.
-import { dequantize, quantizePerChannel, quantizePerTensor, tensor } from 'webgpu-quant';
-import { type BrowserTest, expectExact, expectPoolEmpty, gpuScoped } from './support.js';
+import { dequantize, quantizePerChannel, quantizePerTensor, reference, tensor } from './imports.js';
+import { type BrowserTest, dequantizeWithFloat32Scales, expectExact, expectPoolEmpty, expectUlps, gpuScoped } from './support.js';
 
 export const tests: Record<string, BrowserTest> = {
   async 'per-tensor seed example'() {
@@ -23,7 +23,11 @@ export const tests: Record<string, BrowserTest> = {
       expectExact(q.qPerChannelZeroPoints(), [0, 0, 0, 0, 0], 'zero points');
       if (q.qPerChannelAxis() !== 0) throw new Error('axis');
       const x = await dequantize(q, { backend: 'webgpu' });
-      expectExact(x.data, Float32Array.from([-0.1, 0, 0.1, 0.2, -64, -50, 0, 50, -76.8, -60, 19.8, 40.2, -5, -2.5, 2.5, 5, 0, 0, 0, 0]), 'dequantize');
+      // The GPU multiplies by the float32 scale: fround(0.6) * -100 = -60.0000038, the value (and the
+      // 3.8147e-06 error) the seed notebook printed; PyTorch 1.13 on Debian uses the float64 0.6 and gets -60.
+      expectExact(x.data, dequantizeWithFloat32Scales(q.intRepr(), [0.002, 0.5, 0.6, 0.05, 1.0], [0, 0, 0, 0, 0], 1, 4), 'dequantize');
+      expectExact(x.data.subarray(8, 11), Float32Array.of(-76.80000305175781, -60.000003814697266, 19.80000114440918), 'row 2');
+      expectUlps(x.data, reference.dequantize(q).data, 1, 'dequantize vs the float64-scale reference');
     });
     await expectPoolEmpty();
   },

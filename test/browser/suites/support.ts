@@ -104,3 +104,36 @@ export async function expectPoolEmpty(): Promise<void> {
   const stats = (await getDefaultManager()).stats();
   if (stats.inUse !== 0) throw new Error(`buffer pool still has ${stats.inUse} buffers (${stats.inUseBytes} bytes) in use`);
 }
+
+/** A fixture float: a JSON number, or "NaN" / "Infinity" / "-Infinity". */
+export type FixtureFloat = number | 'NaN' | 'Infinity' | '-Infinity';
+
+/** Decodes fixture floats. */
+export function floats(values: FixtureFloat[]): number[] {
+  return values.map((v) => (typeof v === 'number' ? v : Number(v)));
+}
+
+/**
+ * The GPU's per-channel dequantize contract: `fround(fround(fround(q) - fround(zp)) * fround(scale))`.
+ * Equal to PyTorch's (float64 scale) whenever the scale is a float32 value; within 1 ulp otherwise.
+ */
+export function dequantizeWithFloat32Scales(values: ArrayLike<number>, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>,
+  outer: number, inner: number): Float32Array {
+  const out = new Float32Array(values.length);
+  const channels = scales.length;
+  let i = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      const scale32 = Math.fround(scales[c]!);
+      const zp32 = Math.fround(zeroPoints[c]!);
+      for (let k = 0; k < inner; k++, i++) out[i] = Math.fround(Math.fround(Math.fround(values[i]!) - zp32) * scale32);
+    }
+  }
+  return out;
+}
+
+/** True when every value is exactly a float32. */
+export function allFloat32(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (Math.fround(values[i]!) !== values[i]) return false;
+  return true;
+}
