@@ -135,7 +135,9 @@ export class GpuManager {
       },
     });
     const packed4x8 = gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false;
-    return new GpuManager(device, true, packed4x8, adapter.info);
+    const manager = new GpuManager(device, true, packed4x8, adapter.info);
+    managersByDevice.set(device, manager);
+    return manager;
   }
 
   /**
@@ -193,7 +195,7 @@ export class GpuManager {
 }
 
 let defaultManager: Promise<GpuManager> | undefined;
-const borrowedManagers = new WeakMap<GPUDevice, GpuManager>();
+const managersByDevice = new WeakMap<GPUDevice, GpuManager>();
 
 /**
  * The library-owned manager used when no `device` option is given. Created on first use, and created
@@ -215,7 +217,8 @@ export async function getDefaultManager(options: GpuManagerOptions = {}): Promis
 }
 
 /**
- * The manager for a caller's device (created once per device, kept in a WeakMap so a dropped device frees it).
+ * The manager for a device: the one that created it, else a borrowing one made on first use. Kept in a
+ * WeakMap, so a dropped device frees its manager, pool and pipelines.
  *
  * @example
  * ```ts
@@ -223,10 +226,10 @@ export async function getDefaultManager(options: GpuManagerOptions = {}): Promis
  * ```
  */
 export function managerForDevice(device: GPUDevice): GpuManager {
-  let manager = borrowedManagers.get(device);
+  let manager = managersByDevice.get(device);
   if (!manager) {
     manager = GpuManager.fromDevice(device);
-    borrowedManagers.set(device, manager);
+    managersByDevice.set(device, manager);
   }
   return manager;
 }
