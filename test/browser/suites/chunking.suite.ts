@@ -14,7 +14,7 @@ export const tests: Record<string, BrowserTest> = {
           expectExact(q.intRepr(), reference.quantizePerTensor(x, 0.5, 3, dtype).intReprView(), `${dtype} chunk ${maxChunkElements}`);
           expectUlps((await dequantize(q, options)).data, reference.dequantize(q).data, 0, `${dtype} chunk ${maxChunkElements} dequantize`);
           for (const [shape, axis] of [[[7, 13, 3], 1], [[5, 41], 0], [[41, 5], 1]] as const) {
-            const w = tensor(randomData(shape.reduce((a, b) => a * b), RUN_SEED + axis, 40), [...shape]);
+            const w = tensor(randomData(shape.reduce((a: number, b: number) => a * b, 1), RUN_SEED + axis, 40), [...shape]);
             const channels = shape[axis];
             const scales = Array.from({ length: channels }, (_, c) => Math.fround(0.25 + c / 8));
             const zeroPoints = Array.from({ length: channels }, (_, c) => (dtype === 'quint8' ? 100 + c : c - 3));

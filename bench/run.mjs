@@ -1,0 +1,240 @@
+// The benchmark: quantize and dequantize (per tensor; per channel along axis 0 and the last axis of a
+// square matrix) on the GPU, device-only, beside copyBufferToBuffer and a vec4 copy shader moving the
+// same bytes on the same device, plus one end-to-end number per op through the public API.
+//
+//   node bench/run.mjs [--elements=16777216[,4194304]] [--reps=10] [--warmup=2] [--e2e-reps=3]
+//                      [--wall] [--no-qint32] [--out=bench/results]
+//
+// Serves the repository with Vite (`webgpu-quant` aliased to src/index.ts, so it needs no dist/), drives
+// headless Chromium with puppeteer as the browser tests do, runs bench/page.ts in the page, prints a
+// table and writes bench/results/<adapter>-<YYYY-MM-DD>.{json,md}. Exits non-zero on any failure: no
+// adapter, a GPU error in any scope, a console error, or device-only output that differs from the API's.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import puppeteer from 'puppeteer-core';
+import { createServer } from 'vite';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const started = performance.now();
+const startLoad = loadavg()[0];
+
+function parseArgs(argv) {
+  const options = { elements: [16_777_216], reps: 10, warmup: 2, e2eReps: 3, wall: false, qint32: true, out: join(root, 'bench/results') };
+  for (const arg of argv) {
+    const [key, value] = arg.replace(/^--/, '').split('=');
+    const int = () => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`--${key} needs a non-negative integer, got ${value}`);
+      return n;
+    };
+    if (key === 'elements') options.elements = value.split(',').map(Number);
+    else if (key === 'reps') options.reps = Math.max(1, int());
+    else if (key === 'warmup') options.warmup = int();
+    else if (key === 'e2e-reps') options.e2eReps = int();
+    else if (key === 'wall') options.wall = true;
+    else if (key === 'no-qint32') options.qint32 = false;
+    else if (key === 'out') options.out = resolve(value);
+    else throw new Error(`unknown option ${arg} (see the comment at the top of bench/run.mjs)`);
+  }
+  return options;
+}
+
+/** [n, n] when n is a square (16M -> [4096, 4096]), else [n / 4096, 4096]. */
+function matrixShape(elements) {
+  const side = Math.round(Math.sqrt(elements));
+  if (side * side === elements && side % 4 === 0) return [side, side];
+  if (elements % 4096 === 0) return [elements / 4096, 4096];
+  throw new Error(`--elements=${elements}: use a square of a multiple of 4 or a multiple of 4096`);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
+const fmt = (x, digits = 2) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits));
+const fmtMs = (x) => (x >= 100 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const slug = (text) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown-adapter';
+
+function table(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => cells.map((c, i) => (i < 3 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function markdownTable(header, rows) {
+  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 3 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const server = await createServer({
+    configFile: false,
+    root,
+    logLevel: 'error',
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
+    optimizeDeps: { noDiscovery: true, include: [] },
+    // The page imports the library from source (and internal modules by path): no dist/ needed.
+    resolve: { alias: [{ find: /^webgpu-quant$/, replacement: join(root, 'src/index.ts') }] },
+  });
+  let browser;
+  const pageErrors = [];
+  try {
+    await server.listen();
+    const address = server.httpServer?.address();
+    if (!address || typeof address === 'string') throw new Error('vite did not report its port');
+    // The same Chromium and flags as the browser tests (test/setup/chromium.ts, loaded through Vite since
+    // it is TypeScript), plus developer features, which turn off Chrome's 100 µs timestamp quantization.
+    const { CHROMIUM_ARGS, chromiumPath } = await server.ssrLoadModule('/test/setup/chromium.ts');
+    browser = await puppeteer.launch({
+      executablePath: chromiumPath(), headless: true, protocolTimeout: 600_000,
+      args: [...CHROMIUM_ARGS, '--enable-webgpu-developer-features'],
+    });
+    const page = await browser.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+      else if (!message.text().startsWith('[vite]')) process.stderr.write(`[page] ${message.text()}\n`);
+    });
+    page.on('pageerror', (error) => pageErrors.push(`page error: ${error.message}`));
+    await page.goto(`http://127.0.0.1:${address.port}/bench/page.html`);
+    await page.waitForFunction(() => window.__bench !== undefined, { timeout: 120_000 });
+    const info = await page.evaluate(() => window.__bench.init());
+    const browserVersion = await browser.version();
+
+    const adapterName = [info.adapter.vendor, info.adapter.architecture, info.adapter.description].filter(Boolean).join(' / ');
+    const header = [
+      `webgpu-quant benchmark, ${new Date().toISOString()}`,
+      `adapter: ${adapterName || '(no adapter info)'}; ${browserVersion}`,
+      `features: packed4x8 ${info.features.packed4x8}, timestamp-query ${info.features.timestampQuery}, subgroups ${info.features.subgroups}; `
+        + `maxStorageBufferBindingSize ${mib(info.limits.maxStorageBufferBindingSize)}`,
+      // A software adapter runs on the host's CPUs, so other work there shows up in its timings.
+      `host: ${availableParallelism()} CPUs, load average ${startLoad.toFixed(2)} at start`,
+    ];
+    for (const line of header) console.log(line);
+    const requested = info.features.timestampQuery && !options.wall ? 'timestamp-query' : 'onSubmittedWorkDone';
+    console.log(`timing: ${requested === 'timestamp-query'
+      ? 'timestamp-query (kernels and the vec4 copy: the pass\'s own timestampWrites; copyBufferToBuffer: end of an empty pass before it to start of one after it)'
+      : 'onSubmittedWorkDone around each submit (one repetition per submit)'}; `
+      + `${options.reps} timed repetitions after ${options.warmup} warm-up`);
+
+    const cases = [];
+    for (const elements of options.elements) {
+      const shape = matrixShape(elements);
+      for (const op of ['quantize', 'dequantize']) {
+        for (const layout of ['perTensor', 'axis0', 'axisLast']) cases.push({ op, dtype: 'qint8', layout, shape });
+      }
+      if (options.qint32) for (const op of ['quantize', 'dequantize']) cases.push({ op, dtype: 'qint32', layout: 'perTensor', shape });
+    }
+    const repeat = { reps: options.reps, warmup: options.warmup, forceWall: options.wall };
+    const results = [];
+    const copies = new Map(); // bytes copied -> { copyBufferToBuffer, copyVec4Shader }
+    for (const c of cases) {
+      const elements = c.shape.reduce((a, b) => a * b, 1);
+      const t0 = performance.now();
+      const r = await page.evaluate((k) => window.__bench.runKernelCase(k), { ...c, ...repeat, e2eReps: options.e2eReps });
+      process.stderr.write(`  ${c.op} ${c.dtype} ${c.layout} ${elements}: median ${fmtMs(median(r.deviceMs))} ms `
+        + `(${r.method}), case took ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      const copyBytes = Math.ceil((r.bytesRead + r.bytesWritten) / 2 / 16) * 16;
+      if (!copies.has(copyBytes)) {
+        const entry = {};
+        for (const kind of ['copyBufferToBuffer', 'copyVec4Shader']) {
+          entry[kind] = await page.evaluate((k, b, o) => window.__bench.runCopy(k, b, o), kind, copyBytes, repeat);
+          process.stderr.write(`  ${kind} ${mib(copyBytes)}: median ${fmtMs(median(entry[kind].deviceMs))} ms (${entry[kind].method})\n`);
+        }
+        copies.set(copyBytes, entry);
+      }
+      results.push({ ...c, elements, copyBytes, ...r });
+    }
+    const uncaught = [...pageErrors];
+    if (uncaught.length) throw new Error(`the page logged errors:\n${uncaught.join('\n')}`);
+
+    const methods = new Set([...results, ...[...copies.values()].flatMap((e) => Object.values(e))].map((t) => t.method));
+    const notes = [...new Set([...results, ...[...copies.values()].flatMap((e) => Object.values(e))].map((t) => t.note).filter(Boolean))];
+    const layoutName = (r) => (r.layout === 'perTensor' ? 'per-tensor' : r.layout === 'axis0' ? `per-channel axis 0` : `per-channel axis ${r.shape.length - 1}`);
+    const gbps = (bytes, ms) => bytes / (ms / 1e3) / 1e9;
+
+    const mainHeader = ['op', 'dtype', 'layout', 'shape', 'elements', 'MiB moved', 'median ms', 'min ms', 'max ms', 'wall ms', 'GB/s', 'x copyB2B', 'x vec4 copy'];
+    const mainRows = [];
+    const summary = [];
+    for (const r of results) {
+      const moved = r.bytesRead + r.bytesWritten;
+      const d = stats(r.deviceMs);
+      const ref = copies.get(r.copyBytes);
+      const b2b = median(ref.copyBufferToBuffer.deviceMs);
+      const vec4 = median(ref.copyVec4Shader.deviceMs);
+      mainRows.push([r.op, r.dtype, layoutName(r), r.shape.join('x'), r.elements, (moved / 2 ** 20).toFixed(0), fmtMs(d.median), fmtMs(d.min),
+        fmtMs(d.max), fmtMs(median(r.wallMs)), fmt(gbps(moved, d.median)), fmt(d.median / b2b), fmt(d.median / vec4)]);
+      summary.push({
+        op: r.op, dtype: r.dtype, layout: r.layout, axis: r.layout === 'perTensor' ? null : r.layout === 'axis0' ? 0 : r.shape.length - 1,
+        shape: r.shape, elements: r.elements, bytesRead: r.bytesRead, bytesWritten: r.bytesWritten, pipelineKey: r.pipelineKey, grid: r.grid,
+        method: r.method, note: r.note, deviceMs: r.deviceMs, wallMs: r.wallMs, e2eMs: r.e2eMs,
+        medianMs: d.median, gbPerS: gbps(moved, d.median), copyBytes: r.copyBytes,
+        ratioToCopyBufferToBuffer: d.median / b2b, ratioToCopyVec4Shader: d.median / vec4,
+      });
+    }
+    for (const [bytes, entry] of copies) {
+      for (const [kind, t] of Object.entries(entry)) {
+        const d = stats(t.deviceMs);
+        mainRows.push([kind, '-', `${mib(bytes)} copy`, '-', '-', (2 * bytes / 2 ** 20).toFixed(0), fmtMs(d.median), fmtMs(d.min), fmtMs(d.max),
+          fmtMs(median(t.wallMs)), fmt(gbps(2 * bytes, d.median)), kind === 'copyBufferToBuffer' ? '1.00' : fmt(d.median / median(entry.copyBufferToBuffer.deviceMs)),
+          kind === 'copyVec4Shader' ? '1.00' : fmt(d.median / median(entry.copyVec4Shader.deviceMs))]);
+      }
+    }
+    const e2eHeader = ['op', 'dtype', 'layout', 'elements', 'e2e median ms', 'e2e min ms', 'device ms', 'e2e / device'];
+    const e2eRows = results.filter((r) => r.e2eMs.length).map((r) => {
+      const e = stats(r.e2eMs);
+      const d = median(r.deviceMs);
+      return [r.op, r.dtype, layoutName(r), r.elements, fmtMs(e.median), fmtMs(e.min), fmtMs(d), fmt(e.median / d, 1)];
+    });
+
+    const legend = [
+      `method: ${[...methods].join(', ')}${notes.length ? ` (${notes.join('; ')})` : ''}`,
+      'MiB moved and GB/s count bytes read + bytes written (quantize qint8: 4 B/elem in, 1 B/elem out; dequantize the reverse; '
+        + 'qint32 4 + 4), not the per-channel table. GB/s uses the median.',
+      'x copyB2B / x vec4 copy: kernel median time / the copy\'s median time, each copy moving the same bytes as the kernel '
+        + '(copying (read + written) / 2 bytes): above 1 means slower than a copy.',
+      'wall ms: submit to onSubmittedWorkDone, one repetition per submit (includes submit overhead).',
+    ];
+    const e2eLegend = `end to end through the public API (quantizePerTensor / quantizePerChannel / dequantize, backend 'webgpu'): `
+      + `upload + kernel + readback per call, ${options.e2eReps} timed calls after 1 warm-up.`;
+    console.log('');
+    console.log(table(mainHeader, mainRows));
+    console.log('');
+    for (const line of legend) console.log(line);
+    if (e2eRows.length) {
+      console.log('');
+      console.log(e2eLegend);
+      console.log(table(e2eHeader, e2eRows));
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    const loadAtEnd = loadavg()[0];
+    console.log(`\ntotal bench time ${elapsed.toFixed(0)} s; load average ${loadAtEnd.toFixed(2)} at the end`);
+
+    const date = new Date().toISOString().slice(0, 10);
+    const base = join(options.out, `${slug(`${info.adapter.vendor} ${info.adapter.description || info.adapter.architecture}`)}-${date}`);
+    mkdirSync(options.out, { recursive: true });
+    const copyRecords = [...copies].map(([bytes, entry]) => ({ bytes, ...Object.fromEntries(Object.entries(entry).map(([k, t]) => [k, { ...t, medianMs: median(t.deviceMs), gbPerS: gbps(2 * bytes, median(t.deviceMs)) }])) }));
+    writeFileSync(`${base}.json`, `${JSON.stringify({
+      date: new Date().toISOString(), browser: browserVersion, ...info, options, timing: [...methods], notes, results: summary, copies: copyRecords,
+      elapsedSeconds: elapsed, host: { cpus: availableParallelism(), loadAverageAtStart: startLoad, loadAverageAtEnd: loadAtEnd },
+    }, null, 2)}\n`);
+    writeFileSync(`${base}.md`, [
+      `# webgpu-quant benchmark, ${date}`, '', ...header.slice(1).map((l) => `- ${l}`), `- ${options.reps} timed repetitions after ${options.warmup} warm-up`, '',
+      markdownTable(mainHeader, mainRows), '', ...legend.map((l) => `- ${l}`), '', e2eLegend, '', markdownTable(e2eHeader, e2eRows), '',
+      `Produced by \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\` in ${elapsed.toFixed(0)} s; load average ${loadAtEnd.toFixed(2)} at the end.`, '',
+    ].join('\n'));
+    console.log(`wrote ${base}.json and .md`);
+  } finally {
+    await browser?.close();
+    await server.close();
+  }
+}
+
+main().catch((error) => {
+  console.error(`bench failed: ${error?.stack ?? error}`);
+  process.exitCode = 1;
+});
