@@ -1,5 +1,5 @@
 // The uniform and channel table of the per-channel kernel family, and its indexing. Packed on the host
-// by packPerChannelParams in src/kernels/uniforms.ts; a unit test checks the two layouts agree.
+// by packUniform(PER_CHANNEL_PARAMS) in src/kernels/uniforms.ts; a unit test checks the two layouts agree.
 //
 // The host views the tensor as [outer, channels, inner]; element i belongs to channel
 // (i / inner) % channels. Each invocation handles 4 consecutive elements: it finds the channel of the

@@ -1,5 +1,5 @@
-// The uniform of the per-tensor kernel family (quantize and dequantize). Packed on the host by
-// packPerTensorParams in src/kernels/uniforms.ts; a unit test checks the two layouts agree.
+// The uniform of the per-tensor kernel family (quantize and dequantize). Packed on the host by packUniform
+// with the layout in src/kernels/uniforms.ts; a unit test checks the two layouts agree.
 
 struct PerTensorParams {
   vec_count: u32,        // groups of 4 elements in this chunk (= 8-bit output words)

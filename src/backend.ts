@@ -30,22 +30,30 @@ export interface OpOptions extends KernelOptions {
 
 const kBackends: readonly Backend[] = ['auto', 'webgpu', 'cpu'];
 
+/** A value as a message shows it: strings quoted, everything else as String() gives it. */
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
 /** Checks an options argument and returns the manager to run on, or undefined for the CPU. */
 export async function selectManager(options: OpOptions | undefined): Promise<GpuManager | undefined> {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
-    throw new InvalidArgumentError('options', options, 'options must be an object like { backend: "auto" }');
+    throw new InvalidArgumentError('options', options, `options must be an object like { backend: "auto" }, got ${describe(options)}`);
   }
   const backend = options?.backend ?? 'auto';
   if (!kBackends.includes(backend)) {
-    throw new InvalidArgumentError('options.backend', backend, `options.backend must be one of ${kBackends.join(', ')}`);
+    throw new InvalidArgumentError('options.backend', backend,
+      `options.backend is ${describe(backend)}; use one of ${kBackends.join(', ')}`);
   }
   const chunk = options?.maxChunkElements;
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 4)) {
-    throw new InvalidArgumentError('options.maxChunkElements', chunk, 'options.maxChunkElements must be an integer >= 4');
+    throw new InvalidArgumentError('options.maxChunkElements', chunk,
+      `options.maxChunkElements is ${describe(chunk)}; use an integer >= 4`);
   }
   const fold = options?.maxWorkgroupsPerDimension;
   if (fold !== undefined && (!Number.isInteger(fold) || fold < 1)) {
-    throw new InvalidArgumentError('options.maxWorkgroupsPerDimension', fold, 'options.maxWorkgroupsPerDimension must be an integer >= 1');
+    throw new InvalidArgumentError('options.maxWorkgroupsPerDimension', fold,
+      `options.maxWorkgroupsPerDimension is ${describe(fold)}; use an integer >= 1`);
   }
   if (backend === 'cpu') return undefined;
   if (options?.device !== undefined) return managerForDevice(options.device);

@@ -128,7 +128,7 @@ export function checkQParams(
   }
   checkScale(params.scale, 'scale');
   checkZeroPoint(params.zeroPoint, info, 'zeroPoint');
-  return { scheme: 'per_tensor_affine', scale: params.scale, zeroPoint: params.zeroPoint };
+  return { scheme: 'per_tensor_affine', scale: params.scale, zeroPoint: params.zeroPoint + 0 }; // -0 -> 0
 }
 
 /**

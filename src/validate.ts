@@ -67,7 +67,7 @@ export function normalizeAxis(axis: number, rank: number, argument = 'axis'): nu
       : `use an integer in [${-rank}, ${rank - 1}]`;
     throw new InvalidArgumentError(argument, axis, `${argument} ${String(axis)} is out of range for a rank-${rank} tensor; ${hint}`);
   }
-  return axis < 0 ? axis + rank : axis;
+  return axis < 0 ? axis + rank : axis + 0; // + 0 turns -0 into 0
 }
 
 /**

@@ -44,8 +44,9 @@ const kSoftwareAdapter = /swiftshader|llvmpipe|lavapipe|warp|software/i;
  * ```
  */
 export function runningInNode(): boolean {
-  const nodeProcess = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return typeof nodeProcess?.versions?.node === 'string' && typeof navigator === 'undefined';
+  // Node >= 21 defines a global `navigator` (without `gpu`), so test for a DOM window instead.
+  const scope = globalThis as { process?: { versions?: { node?: string } }; window?: unknown };
+  return typeof scope.process?.versions?.node === 'string' && scope.window === undefined;
 }
 
 /** Finds a `GPU` object: `navigator.gpu` in browsers, the optional `webgpu` package in Node. */

@@ -45,7 +45,7 @@ export function quantizePerTensor(input: Tensor, scale: number, zeroPoint: numbe
   for (let i = 0; i < size; i++) {
     values[i] = quantizeValue(input.data[i]!, inverseScale, zeroPoint, info.qmin, info.qmax);
   }
-  return new QTensor(values, input.shape, dtype, { scheme: 'per_tensor_affine', scale, zeroPoint }, 'cpu');
+  return new QTensor(values, input.shape, dtype, { scheme: 'per_tensor_affine', scale, zeroPoint: zeroPoint + 0 }, 'cpu');
 }
 
 /**

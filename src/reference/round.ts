@@ -4,8 +4,9 @@
  */
 
 /**
- * Rounds to the nearest integer, ties to even (IEEE-754 roundTiesToEven, `std::nearbyint`, WGSL `round`).
- * Non-finite values and values already integral are returned as they are.
+ * Rounds to the nearest integer, ties to even (IEEE-754 roundTiesToEven, like `std::nearbyint` and WGSL
+ * `round`, except that results in (-1, 0) are +0 rather than -0: quantization adds the zero point next, so the
+ * sign of zero never shows). Non-finite values are returned as they are.
  *
  * @example
  * ```ts

@@ -81,10 +81,8 @@ describe('backend selection in Node without the webgpu package', () => {
     await expect(getBackend({ backend: 'webgpu' })).rejects.toBeInstanceOf(WebGpuUnavailableError);
   });
 
-  // BUG (src/gpu/device.ts, runningInNode): Node >= 21 defines a global `navigator` (userAgent 'Node.js/22'),
-  // so runningInNode() answers false there: the optional `webgpu` package is never tried and 'auto' no
-  // longer refuses software adapters. package.json allows Node >= 20.19. Passes (as it.fails) until fixed.
-  it.fails('runningInNode() is true in Node >= 21, which defines a global navigator', () => {
+  // Node >= 21 defines a global `navigator` (userAgent 'Node.js/22'): runningInNode() must still say Node.
+  it('runningInNode() is true in Node >= 21, which defines a global navigator', () => {
     vi.stubGlobal('navigator', { userAgent: 'Node.js/22', language: 'en-US', hardwareConcurrency: 16 });
     expect(runningInNode()).toBe(true);
   });

@@ -191,7 +191,7 @@ describe('options', () => {
     () => dequantize(q, bad(options)),
     () => getBackend(bad(options)),
   ];
-  // The fix each message offers; the value itself is not in these messages (see the it.fails below).
+  // The fix each message offers.
   const optionCases: [string, unknown, Rejection][] = [
     ['backend "cuda"', { backend: 'cuda' }, { argument: 'options.backend', value: 'cuda', mentions: ['auto, webgpu, cpu'] }],
     ['options null', null, { argument: 'options', value: null, mentions: ['object'] }],
@@ -206,10 +206,8 @@ describe('options', () => {
       for (const run of withOptions(options)) await expectInvalidAsync(run, want);
     });
   }
-  // Known gap (src/backend.ts, selectManager): these messages name the argument and the fix but not the
-  // value given. These tests fail — and so pass as `it.fails` — until the messages include it.
   for (const [name, options, want] of optionCases) {
-    it.fails(`${name}: the message shows the value given (known gap)`, async () => {
+    it(`${name}: the message shows the value given`, async () => {
       let message = '';
       try { await getBackend(bad(options)); } catch (error) { message = (error as Error).message; }
       expect(message).toContain(want.argument);

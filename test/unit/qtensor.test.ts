@@ -136,6 +136,13 @@ describe('fromIntRepr', () => {
     });
   }
 
+  it('dequantizes q = zero point to +0, never -0, in both schemes', () => {
+    const perTensor = fromIntRepr([-7, -7], [2], 'qint8', { scale: 0.37, zeroPoint: -7 });
+    expectBits(reference.dequantize(perTensor).data, Float32Array.of(0, 0), 'per tensor');
+    const perChannel = fromIntRepr([5, 200, 5, 200], [2, 2], 'quint8', { scales: [0.1, 1 / 3], zeroPoints: [5, 200], axis: 1 });
+    expectBits(reference.dequantize(perChannel).data, Float32Array.of(0, 0, 0, 0), 'per channel');
+  });
+
   it('copies its input: changing the source array afterwards changes nothing', () => {
     const source = [1, 2, 3];
     const q = fromIntRepr(source, [3], 'qint8', { scale: 1, zeroPoint: 0 });
