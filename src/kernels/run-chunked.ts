@@ -1,8 +1,7 @@
 /**
  * The one driver every elementwise kernel goes through: splits the tensor into chunks that fit the
- * device's binding and dispatch limits, uploads each chunk, dispatches, reads the result back, and
- * returns every pooled buffer, on success and on failure. GPU validation and out-of-memory errors are
- * caught in error scopes and rethrown as typed errors; a lost device becomes a DeviceLostError.
+ * device's binding and dispatch limits, and runs each chunk (upload, dispatch, readback) through
+ * {@link runOnGpu}, which owns error scopes, pooled buffers and device-loss reporting.
  *
  * @example
  * ```ts
@@ -10,11 +9,10 @@
  * ```
  * @module
  */
-import { GpuExecutionError } from '../errors.js';
 import type { GpuManager } from '../gpu/device.js';
 import { dispatchSize } from '../gpu/dispatch.js';
 import type { PipelineSpec } from '../gpu/pipeline-cache.js';
-import { encodeReadback, finishReadback, type PendingReadback } from '../gpu/readback.js';
+import { runOnGpu } from '../gpu/gpu-run.js';
 import { VECS_PER_THREAD, WORKGROUP_SIZE } from './workgroup.js';
 
 
@@ -57,77 +55,29 @@ export function chunkElements(device: GPUDevice, job: ChunkedJob): number {
 /** Runs `job` over the whole tensor. Resolves when every chunk's results have been read out. */
 export async function runChunked(manager: GpuManager, job: ChunkedJob): Promise<void> {
   if (job.size === 0) return;
-  try {
-    const chunk = chunkElements(manager.device, job);
-    for (let start = 0; start < job.size; start += chunk) {
-      await runChunk(manager, job, start, Math.min(chunk, job.size - start));
-    }
-  } catch (error) {
-    await manager.throwIfLostAfterFailure(error);
-    throw error;
+  const chunk = chunkElements(manager.device, job);
+  for (let start = 0; start < job.size; start += chunk) {
+    await runChunk(manager, job, start, Math.min(chunk, job.size - start));
   }
 }
 
-async function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: number): Promise<void> {
-  const device = manager.device;
-  const { pool } = manager;
+function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: number): Promise<void> {
   const vecCount = Math.ceil(count / 4);
   const inputBytes = vecCount * job.inputBytesPerVec;
   const outputBytes = vecCount * job.outputBytesPerVec;
-  const grid = dispatchSize(Math.ceil(vecCount / VECS_PER_THREAD), WORKGROUP_SIZE,
-    Math.min(job.maxWorkgroupsPerDimension ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension));
-
-  const input = pool.acquire(inputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${job.label}.input`);
-  const output = pool.acquire(outputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, `${job.label}.output`);
-  const uniform = pool.acquire(32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${job.label}.uniform`);
-  let pending: PendingReadback | undefined;
-  let scopes: Promise<GPUError | null>[] = [];
-  try {
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    try {
-      job.writeInput(device.queue, input, start, count);
-      device.queue.writeBuffer(uniform, 0, job.uniform!(start, vecCount, grid.threadCount));
-      const pipeline = manager.pipelines.get(job.pipelineKey, job.pipeline);
-      const bindGroup = device.createBindGroup({
-        label: `${job.label}.bindGroup`,
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: uniform, size: 32 } },
-          { binding: 1, resource: { buffer: input, size: inputBytes } },
-          { binding: 2, resource: { buffer: output, size: outputBytes } },
-          ...(job.extraEntries ?? []),
-        ],
-      });
-      const encoder = device.createCommandEncoder({ label: `${job.label}.encoder` });
-      const pass = encoder.beginComputePass({ label: `${job.label}.pass` });
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(grid.x, grid.y);
-      pass.end();
-      pending = encodeReadback(pool, encoder, output, outputBytes, job.label);
-      device.queue.submit([encoder.finish({ label: `${job.label}.commands` })]);
-    } finally {
-      scopes = [device.popErrorScope(), device.popErrorScope()];
-    }
-  } catch (error) {
-    if (pending) pool.discard(pending.staging);
-    throw error;
-  } finally {
-    // Safe to reuse right away: later work on these buffers is queued after this submit.
-    pool.release(input);
-    pool.release(output);
-    pool.release(uniform);
-  }
-  let gpuError: GPUError | null = null;
-  try {
-    for (const error of await Promise.all(scopes)) gpuError ??= error;
-  } catch {
-    // popErrorScope rejects only when the device is gone; the readback below then fails and says why.
-  }
-  if (gpuError) {
-    if (pending) pool.discard(pending.staging);
-    throw new GpuExecutionError(`${job.label}: the GPU rejected the kernel (${gpuError.constructor.name}): ${gpuError.message}`);
-  }
-  await finishReadback(pool, pending!, (bytes) => job.readOutput(bytes, start, count));
+  return runOnGpu(manager, job.label, (run) => {
+    const grid = dispatchSize(Math.ceil(vecCount / VECS_PER_THREAD), WORKGROUP_SIZE,
+      Math.min(job.maxWorkgroupsPerDimension ?? Infinity, run.device.limits.maxComputeWorkgroupsPerDimension));
+    const input = run.buffer(inputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'input');
+    job.writeInput(run.device.queue, input, start, count);
+    const output = run.buffer(outputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'output');
+    const uniform = run.upload(job.uniform!(start, vecCount, grid.threadCount), GPUBufferUsage.UNIFORM, 'uniform');
+    run.dispatch(manager.pipelines.get(job.pipelineKey, job.pipeline), [
+      { binding: 0, resource: { buffer: uniform, size: 32 } },
+      { binding: 1, resource: { buffer: input, size: inputBytes } },
+      { binding: 2, resource: { buffer: output, size: outputBytes } },
+      ...(job.extraEntries ?? []),
+    ], grid);
+    run.read(output, outputBytes, (bytes) => job.readOutput(bytes, start, count));
+  });
 }
