@@ -23,3 +23,6 @@ export { type PerChannelParams, type PerTensorParams, type QScheme, QTensor, fro
 export { quantizePerChannel, quantizePerTensor } from './quantize.js';
 export * as reference from './reference/index.js';
 export { type ResolvedBackend, type Tensor, tensor } from './tensor.js';
+export * from './calibration/index.js';
+export * from './observers/index.js';
+export * from './stats/index.js';

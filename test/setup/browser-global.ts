@@ -23,8 +23,9 @@ export async function setup(project: TestProject): Promise<void> {
     logLevel: 'error',
     server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
     optimizeDeps: { noDiscovery: true, include: [] },
-    // The suites import 'webgpu-quant': serve what ships (dist/, built before the tests), not src/.
-    resolve: { alias: { 'webgpu-quant': resolve(process.cwd(), 'dist/index.js') } },
+    // The suites import 'webgpu-quant': what ships (dist/, built before the tests). While developing,
+    // WEBGPU_QUANT_TEST_SOURCE=1 serves src/ instead, so no build is needed between edits.
+    resolve: { alias: { 'webgpu-quant': resolve(process.cwd(), process.env.WEBGPU_QUANT_TEST_SOURCE === '1' ? 'src/index.ts' : 'dist/index.js') } },
   });
   await server.listen();
   const address = server.httpServer?.address();
