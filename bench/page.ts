@@ -10,12 +10,10 @@ import {
 } from 'webgpu-quant';
 import { dispatchSize } from '../src/gpu/dispatch.js';
 import { type ChunkedJob, chunkElements } from '../src/kernels/run-chunked.js';
-import { channelStart, channelTable } from '../src/kernels/scheme-params.js';
+import { schemeBindings } from '../src/kernels/scheme-params.js';
 import { type KernelOp, kernelVariant } from '../src/kernels/shader-sources.js';
-import { PER_CHANNEL_PARAMS, PER_TENSOR_PARAMS, packUniform } from '../src/kernels/uniforms.js';
 import { VECS_PER_THREAD, WORKGROUP_SIZE } from '../src/kernels/workgroup.js';
-import { channelLayout } from '../src/layout.js';
-import { checkScale } from '../src/validate.js';
+import type { QParams } from '../src/qtensor.js';
 import copyVec4Source from './copy-vec4.wgsl?raw';
 
 /** Which quantization parameters a case uses: one pair, or one per index along the first or last axis. */
@@ -231,12 +229,12 @@ async function timeKernel(
   const device = manager.device;
   const info = dtypeInfo(c.dtype);
   const size = expected.byteLength / (c.op === 'quantize' ? info.bits / 8 : 4);
-  const scheme = c.layout === 'perTensor' ? 'perTensor' : 'perChannel';
+  const scheme = c.layout === 'perTensor' ? 'perTensor' : 'grouped';
   const variant = kernelVariant(c.op, scheme, info, manager.features.packed4x8);
   const packed = info.perWord === 4;
   const inputBytesPerVec = c.op === 'quantize' ? 16 : packed ? 4 : 16;
   const outputBytesPerVec = c.op === 'quantize' ? (packed ? 4 : 16) : 16;
-  const job = { ...variant, size, inputBytesPerVec, outputBytesPerVec } as ChunkedJob;
+  const job = { ...variant, size, elementsPerVec: 4, inputBytesPerVec, outputBytesPerVec } as ChunkedJob;
   const chunk = chunkElements(device, job);
   if (size % 4 !== 0 || chunk < size) {
     throw new Error(`${variant.label}: ${size} elements need ${Math.ceil(size / chunk)} chunks on this device; `
@@ -255,31 +253,26 @@ async function timeKernel(
     return await withErrorScopes(device, label, async () => {
       const inputBuffer = buffer('input', vecCount * inputBytesPerVec, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
       const outputBuffer = buffer('output', vecCount * outputBytesPerVec, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-      const uniformBuffer = buffer('uniform', 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
       device.queue.writeBuffer(inputBuffer, 0, input.buffer, input.byteOffset, input.byteLength);
+      const params: QParams = scheme === 'perTensor'
+        ? { scheme: 'per_tensor_affine', scale: p.scale, zeroPoint: p.zeroPoint }
+        : { scheme: 'per_channel_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis };
+      const bindings = schemeBindings(params, info, c.shape);
+      const uniformBytes = bindings.uniform(0, vecCount, grid.threadCount);
+      const uniformBuffer = buffer('uniform', uniformBytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      device.queue.writeBuffer(uniformBuffer, 0, uniformBytes);
       const extraEntries: GPUBindGroupEntry[] = [];
-      if (scheme === 'perTensor') {
-        device.queue.writeBuffer(uniformBuffer, 0, packUniform(PER_TENSOR_PARAMS, {
-          vec_count: vecCount, thread_count: grid.threadCount, inv_scale: checkScale(p.scale), zero_point_f32: p.zeroPoint,
-          qmin: info.qmin, qmax: info.qmax, scale: p.scale, zero_point: p.zeroPoint,
-        }));
-      } else {
-        const { channels, inner } = channelLayout(c.shape, p.axis);
-        const table = channelTable(p.scales, p.zeroPoints);
-        const tableBuffer = buffer('channelTable', table.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-        device.queue.writeBuffer(tableBuffer, 0, table);
-        extraEntries.push({ binding: 3, resource: { buffer: tableBuffer, size: table.byteLength } });
-        device.queue.writeBuffer(uniformBuffer, 0, packUniform(PER_CHANNEL_PARAMS, {
-          vec_count: vecCount, thread_count: grid.threadCount, inner, channels, ...channelStart(0, inner, channels),
-          qmin: info.qmin, qmax: info.qmax,
-        }));
+      if (bindings.table) {
+        const tableBuffer = buffer('paramTable', bindings.table.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+        device.queue.writeBuffer(tableBuffer, 0, bindings.table);
+        extraEntries.push({ binding: 3, resource: { buffer: tableBuffer, size: bindings.table.byteLength } });
       }
       const pipeline = manager.pipelines.get(variant.pipelineKey, variant.pipeline);
       const bindGroup = device.createBindGroup({
         label: `${label}.bindGroup`,
         layout: pipeline.getBindGroupLayout(0),
         entries: [
-          { binding: 0, resource: { buffer: uniformBuffer, size: 32 } },
+          { binding: 0, resource: { buffer: uniformBuffer, size: uniformBytes.byteLength } },
           { binding: 1, resource: { buffer: inputBuffer } },
           { binding: 2, resource: { buffer: outputBuffer } },
           ...extraEntries,

@@ -1,8 +1,9 @@
-// The uniform of the per-tensor kernel family (quantize and dequantize). Packed on the host by packUniform
-// with the layout in src/kernels/uniforms.ts; a unit test checks the two layouts agree.
+// The per-tensor scheme: one (inv_scale, zero_point, scale) for every element, held in the uniform.
+// Packed on the host by packUniform(PER_TENSOR_PARAMS) in src/kernels/uniforms.ts; a unit test checks
+// the two layouts agree. Provides params4 and dequantize4 to the entry-point files.
 
 struct PerTensorParams {
-  vec_count: u32,        // groups of 4 elements in this chunk (= 8-bit output words)
+  vec_count: u32,        // packed words (or vec4s) in this chunk
   thread_count: u32,     // invocations in the dispatch (the stride)
   inv_scale: f32,        // fround(1 / fround(scale)), computed on the host
   zero_point_f32: f32,   // fround(zero_point), for the float32 add of quantize
@@ -13,3 +14,15 @@ struct PerTensorParams {
 }
 
 @group(0) @binding(0) var<uniform> params: PerTensorParams;
+
+// The parameters of elements e..e+3, one column each: (inv_scale, zero_point, scale, unused).
+fn params4(e: u32) -> mat4x4<f32> {
+  let p = vec4<f32>(params.inv_scale, params.zero_point_f32, params.scale, 0.0);
+  return mat4x4<f32>(p, p, p, p);
+}
+
+// x = f32(int32(q - zero_point)) * scale: the i32 subtraction wraps, as in PyTorch.
+fn dequantize4(q: vec4<i32>, e: u32) -> vec4<f32> {
+  let d = q - vec4<i32>(params.zero_point);
+  return vec4<f32>(i32_to_f32_rne(d.x), i32_to_f32_rne(d.y), i32_to_f32_rne(d.z), i32_to_f32_rne(d.w)) * params.scale;
+}

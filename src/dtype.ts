@@ -11,8 +11,11 @@
  */
 import { InvalidArgumentError } from './errors.js';
 
-/** The quantized dtypes, named as in PyTorch. */
-export type QDType = 'qint8' | 'quint8' | 'qint32';
+/**
+ * The quantized dtypes, named as in PyTorch; the 4-bit ones follow ONNX int4/uint4 (two per byte, element 0
+ * in the low nibble).
+ */
+export type QDType = 'qint8' | 'quint8' | 'qint32' | 'qint4' | 'quint4';
 
 /** The typed array `intRepr()` returns for a dtype. */
 export type IntReprArray = Int8Array | Uint8Array | Int32Array;
@@ -21,16 +24,16 @@ export type IntReprArray = Int8Array | Uint8Array | Int32Array;
 export interface DTypeInfo {
   readonly name: QDType;
   /** Bits per stored integer. */
-  readonly bits: 8 | 32;
+  readonly bits: 4 | 8 | 32;
   readonly signed: boolean;
   /** Smallest and largest representable integer (PyTorch's quant_min / quant_max for the full range). */
   readonly qmin: number;
   readonly qmax: number;
-  /** How many integers the GPU packs into one 32-bit word (4 for 8-bit types, 1 for 32-bit). */
-  readonly perWord: 1 | 4;
+  /** How many integers the GPU packs into one 32-bit word (8 for 4-bit, 4 for 8-bit, 1 for 32-bit types). */
+  readonly perWord: 1 | 4 | 8;
   /** The shader entry-point suffix for this storage class; the dtype changes the code through it. */
-  readonly storage: 'i8' | 'u8' | 'i32';
-  /** Makes an `intRepr()` array of `length` elements. */
+  readonly storage: 'i4' | 'u4' | 'i8' | 'u8' | 'i32';
+  /** Makes an `intRepr()` array of `length` elements (one value per element, also for 4-bit types). */
   readonly makeArray: (length: number) => IntReprArray;
 }
 
@@ -46,6 +49,14 @@ const kDTypes: Readonly<Record<QDType, DTypeInfo>> = {
   qint32: {
     name: 'qint32', bits: 32, signed: true, qmin: -2147483648, qmax: 2147483647, perWord: 1, storage: 'i32',
     makeArray: (n) => new Int32Array(n),
+  },
+  qint4: {
+    name: 'qint4', bits: 4, signed: true, qmin: -8, qmax: 7, perWord: 8, storage: 'i4',
+    makeArray: (n) => new Int8Array(n),
+  },
+  quint4: {
+    name: 'quint4', bits: 4, signed: false, qmin: 0, qmax: 15, perWord: 8, storage: 'u4',
+    makeArray: (n) => new Uint8Array(n),
   },
 };
 

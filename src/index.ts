@@ -19,8 +19,10 @@ export {
 } from './errors.js';
 export { type BufferPoolStats } from './gpu/buffer-pool.js';
 export { type GpuFeatures, GpuManager, type GpuManagerOptions, getDefaultManager, managerForDevice } from './gpu/device.js';
-export { type PerChannelParams, type PerTensorParams, type QScheme, QTensor, fromIntRepr } from './qtensor.js';
-export { quantizePerChannel, quantizePerTensor } from './quantize.js';
+export { type PerChannelParams, type PerGroupParams, type PerTensorParams, type QScheme, QTensor, fromIntRepr } from './qtensor.js';
+export { quantizePerChannel, quantizePerGroup, quantizePerTensor } from './quantize.js';
+export { fakeQuantizePerChannelAffine, fakeQuantizePerTensorAffine } from './fake-quantize.js';
+export { packNibbles, unpackNibbles } from './pack-nibbles.js';
 export * as reference from './reference/index.js';
 export { type ResolvedBackend, type Tensor, tensor } from './tensor.js';
 export * from './calibration/index.js';

@@ -15,10 +15,11 @@
 import { type IntReprArray, type QDType, dtypeInfo } from './dtype.js';
 import { InvalidArgumentError } from './errors.js';
 import { type ResolvedBackend, shapeSize } from './tensor.js';
-import { checkChannelParams, checkScale, checkZeroPoint, normalizeAxis } from './validate.js';
+import { packNibbles } from './pack-nibbles.js';
+import { checkChannelParams, checkGroupSize, checkScale, checkZeroPoint, groupParamCount, normalizeAxis } from './validate.js';
 
-/** The quantization schemes, named as in PyTorch's `qscheme()`. */
-export type QScheme = 'per_tensor_affine' | 'per_channel_affine';
+/** The quantization schemes, named as in PyTorch's `qscheme()`, plus ONNX-style blocked groups. */
+export type QScheme = 'per_tensor_affine' | 'per_channel_affine' | 'per_group_affine';
 
 /** Per-tensor parameters: one scale and zero point for the whole tensor. */
 export interface PerTensorParams { scale: number; zeroPoint: number }
@@ -26,10 +27,18 @@ export interface PerTensorParams { scale: number; zeroPoint: number }
 /** Per-channel parameters: one scale and zero point per index along `axis`. */
 export interface PerChannelParams { scales: ArrayLike<number>; zeroPoints: ArrayLike<number>; axis: number }
 
+/**
+ * Per-group (blocked) parameters, ONNX QuantizeLinear opset 21 `block_size` semantics: `scales` and
+ * `zeroPoints` have the input's shape with the axis dimension n replaced by `ceil(n / groupSize)`,
+ * flattened row-major; the last group along the axis may be short.
+ */
+export interface PerGroupParams extends PerChannelParams { groupSize: number }
+
 /** Internal: the validated parameters a QTensor holds. */
 export type QParams =
   | { scheme: 'per_tensor_affine'; scale: number; zeroPoint: number }
-  | { scheme: 'per_channel_affine'; scales: Float64Array; zeroPoints: Int32Array; axis: number };
+  | { scheme: 'per_channel_affine'; scales: Float64Array; zeroPoints: Int32Array; axis: number }
+  | { scheme: 'per_group_affine'; scales: Float64Array; zeroPoints: Int32Array; axis: number; groupSize: number };
 
 /**
  * A quantized tensor. Build one with `quantizePerTensor` / `quantizePerChannel`, or from stored integers with
@@ -78,13 +87,34 @@ export class QTensor {
   qZeroPoint(): number { return this.#perTensor('qZeroPoint').zeroPoint; }
 
   /** The per-channel scales (as given, float64), one per index along the axis. */
-  qPerChannelScales(): Float64Array { return this.#perChannel('qPerChannelScales').scales.slice(); }
+  qPerChannelScales(): Float64Array { return this.#axisParams('qPerChannelScales', 'per_channel_affine').scales.slice(); }
 
   /** The per-channel zero points. */
-  qPerChannelZeroPoints(): Int32Array { return this.#perChannel('qPerChannelZeroPoints').zeroPoints.slice(); }
+  qPerChannelZeroPoints(): Int32Array { return this.#axisParams('qPerChannelZeroPoints', 'per_channel_affine').zeroPoints.slice(); }
 
-  /** The channel axis (non-negative). */
-  qPerChannelAxis(): number { return this.#perChannel('qPerChannelAxis').axis; }
+  /** The channel axis (non-negative); for per-group tensors, the axis the groups run along. */
+  qPerChannelAxis(): number { return this.#axisParams('qPerChannelAxis').axis; }
+
+  /** The per-group scales (as given), shaped like the input with the axis dimension replaced by the group count. */
+  qPerGroupScales(): Float64Array { return this.#axisParams('qPerGroupScales', 'per_group_affine').scales.slice(); }
+
+  /** The per-group zero points, laid out like {@link qPerGroupScales}. */
+  qPerGroupZeroPoints(): Int32Array { return this.#axisParams('qPerGroupZeroPoints', 'per_group_affine').zeroPoints.slice(); }
+
+  /** The group size of a per-group tensor. */
+  qGroupSize(): number {
+    this.#axisParams('qGroupSize', 'per_group_affine');
+    return (this.#params as { groupSize: number }).groupSize;
+  }
+
+  /**
+   * The stored integers as bytes, as a runtime stores them: 4-bit values two per byte with element 0 in the
+   * low nibble (an odd length padded with a zero nibble), 8-bit values one per byte, qint32 little-endian.
+   */
+  packedData(): Uint8Array {
+    if (dtypeInfo(this.dtype).bits === 4) return packNibbles(this.#values);
+    return new Uint8Array(this.#values.buffer.slice(this.#values.byteOffset, this.#values.byteOffset + this.#values.byteLength));
+  }
 
   /** @internal The validated parameters, shared, not copied. */
   get params(): Readonly<QParams> { return this.#params; }
@@ -92,15 +122,18 @@ export class QTensor {
   #perTensor(method: string): { scale: number; zeroPoint: number } {
     if (this.#params.scheme !== 'per_tensor_affine') {
       throw new InvalidArgumentError('qscheme', this.#params.scheme,
-        `${method}() needs a per_tensor_affine tensor, this one is ${this.#params.scheme}; use qPerChannel*() instead`);
+        `${method}() needs a per_tensor_affine tensor, this one is ${this.#params.scheme}; use ${
+          this.#params.scheme === 'per_group_affine' ? 'qPerGroupScales()/qPerGroupZeroPoints()' : 'qPerChannelScales()/qPerChannelZeroPoints()'} instead`);
     }
     return this.#params;
   }
 
-  #perChannel(method: string): { scales: Float64Array; zeroPoints: Int32Array; axis: number } {
-    if (this.#params.scheme !== 'per_channel_affine') {
-      throw new InvalidArgumentError('qscheme', this.#params.scheme,
-        `${method}() needs a per_channel_affine tensor, this one is ${this.#params.scheme}; use qScale()/qZeroPoint() instead`);
+  #axisParams(method: string, scheme?: QScheme): { scales: Float64Array; zeroPoints: Int32Array; axis: number } {
+    const actual = this.#params.scheme;
+    if (actual === 'per_tensor_affine' || (scheme !== undefined && actual !== scheme)) {
+      const hint = actual === 'per_tensor_affine' ? 'use qScale()/qZeroPoint()'
+        : actual === 'per_group_affine' ? 'use qPerGroupScales()/qPerGroupZeroPoints()' : 'use qPerChannelScales()/qPerChannelZeroPoints()';
+      throw new InvalidArgumentError('qscheme', actual, `${method}() needs a ${scheme ?? 'per-channel or per-group'} tensor, this one is ${actual}; ${hint}`);
     }
     return this.#params;
   }
@@ -115,11 +148,20 @@ export class QTensor {
  * ```
  */
 export function checkQParams(
-  shape: readonly number[], dtype: QDType, params: PerTensorParams | PerChannelParams,
+  shape: readonly number[], dtype: QDType, params: PerTensorParams | PerChannelParams | PerGroupParams,
 ): QParams {
   const info = dtypeInfo(dtype);
   if (params === null || typeof params !== 'object') {
-    throw new InvalidArgumentError('params', params, 'params must be { scale, zeroPoint } or { scales, zeroPoints, axis }');
+    throw new InvalidArgumentError('params', params, 'params must be { scale, zeroPoint }, { scales, zeroPoints, axis } or { scales, zeroPoints, axis, groupSize }');
+  }
+  if ('groupSize' in params) {
+    const axis = normalizeAxis(params.axis, shape.length);
+    const groupSize = checkGroupSize(params.groupSize, shape[axis]!);
+    const count = groupParamCount(shape, axis, groupSize);
+    const checked = checkChannelParams(params.scales, params.zeroPoints, count, info,
+      `the groups need ${count} (shape [${shape.join(', ')}] with axis ${axis} split into groups of ${groupSize}: `
+      + `[${shape.map((d, i) => (i === axis ? Math.ceil(d / groupSize) : d)).join(', ')}], row-major)`);
+    return { scheme: 'per_group_affine', scales: checked.scales, zeroPoints: checked.zeroPoints, axis, groupSize };
   }
   if ('scales' in params) {
     const axis = normalizeAxis(params.axis, shape.length);
@@ -141,10 +183,11 @@ export function checkQParams(
  * const q = fromIntRepr([-3, 0, 3, 6], [4], 'qint8', { scale: 0.5, zeroPoint: 0 });
  * (await dequantize(q)).data; // Float32Array [-1.5, 0, 1.5, 3]
  * const qc = fromIntRepr(new Uint8Array(6), [2, 3], 'quint8', { scales: [1, 2], zeroPoints: [0, 0], axis: 0 });
+ * const qg = fromIntRepr(new Int8Array(6), [1, 6], 'qint4', { scales: [1, 2], zeroPoints: [0, 0], axis: 1, groupSize: 4 });
  * ```
  */
 export function fromIntRepr(
-  intRepr: ArrayLike<number>, shape: number[], dtype: QDType, params: PerTensorParams | PerChannelParams,
+  intRepr: ArrayLike<number>, shape: number[], dtype: QDType, params: PerTensorParams | PerChannelParams | PerGroupParams,
 ): QTensor {
   const info = dtypeInfo(dtype);
   const size = shapeSize(shape, 'shape');

@@ -62,3 +62,31 @@ export async function quantizePerChannel(
   const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
   return new QTensor(values, input.shape, dtype, params, 'webgpu');
 }
+
+/**
+ * Quantizes with one scale and zero point per group of `groupSize` consecutive indices along `axis` (ONNX
+ * QuantizeLinear opset 21 `block_size` semantics): `scales` and `zeroPoints` have the input's shape with the
+ * axis dimension n replaced by `ceil(n / groupSize)`, flattened row-major; the last group may be short.
+ * Same numerics as {@link quantizePerTensor}. Typical use: int4 with groups of 32/64/128 along the
+ * input-feature axis of an `[out, in]` weight.
+ *
+ * @example
+ * ```ts
+ * const w = tensor([1, 2, 3, 4, 5, 6], [1, 6]);
+ * const q = await quantizePerGroup(w, [0.5, 1], [0, 0], 1, 4, 'qint4');
+ * q.intRepr();    // Int8Array [2, 4, 6, 7, 5, 6]
+ * q.packedData(); // Uint8Array [0x42, 0x76, 0x65]
+ * q.qGroupSize(); // 4
+ * ```
+ */
+export async function quantizePerGroup(
+  input: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, groupSize: number, dtype: QDType,
+  options?: OpOptions,
+): Promise<QTensor> {
+  checkTensor(input);
+  const params = checkQParams(input.shape, dtype, { scales, zeroPoints, axis, groupSize });
+  const manager = await selectManager(options);
+  if (!manager) return reference.quantizeWithParams(input, params, dtypeInfo(dtype));
+  const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
+  return new QTensor(values, input.shape, dtype, params, 'webgpu');
+}

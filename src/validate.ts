@@ -82,6 +82,7 @@ export function normalizeAxis(axis: number, rank: number, argument = 'axis'): nu
  */
 export function checkChannelParams(
   scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, channels: number, info: DTypeInfo,
+  need = `the quantization axis has size ${channels}; give one per channel`,
 ): { scales: Float64Array; zeroPoints: Int32Array; inverseScales: Float32Array } {
   for (const [name, values] of [['scales', scales], ['zeroPoints', zeroPoints]] as const) {
     if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
@@ -89,7 +90,7 @@ export function checkChannelParams(
     }
     if (values.length !== channels) {
       throw new InvalidArgumentError(name, values,
-        `${name} has ${values.length} values but the quantization axis has size ${channels}; give one per channel`);
+        `${name} has ${values.length} values but ${need}`);
     }
   }
   const scales64 = new Float64Array(channels);
@@ -102,4 +103,64 @@ export function checkChannelParams(
     zeroPoints32[c] = Number(zeroPoints[c]);
   }
   return { scales: scales64, zeroPoints: zeroPoints32, inverseScales };
+}
+
+/**
+ * Checks a group size: a positive integer. A size at or above the axis length makes one group per row.
+ *
+ * @example
+ * ```ts
+ * checkGroupSize(32, 4096); // 32
+ * checkGroupSize(0, 4096);  // throws InvalidArgumentError
+ * ```
+ */
+export function checkGroupSize(groupSize: number, axisLength: number, argument = 'groupSize'): number {
+  if (typeof groupSize !== 'number' || !Number.isSafeInteger(groupSize) || groupSize < 1) {
+    throw new InvalidArgumentError(argument, groupSize,
+      `${argument} is ${String(groupSize)}; use a positive integer (typical: 32, 64 or 128; the axis has ${axisLength} elements)`);
+  }
+  return groupSize;
+}
+
+/**
+ * How many parameters a per-group tensor has: the element count with the axis dimension n replaced by
+ * ceil(n / groupSize).
+ *
+ * @example
+ * ```ts
+ * groupParamCount([4, 10], 1, 4); // 4 * 3 = 12
+ * ```
+ */
+export function groupParamCount(shape: readonly number[], axis: number, groupSize: number): number {
+  let count = 1;
+  shape.forEach((dim, d) => { count *= d === axis ? Math.ceil(dim / groupSize) : dim; });
+  return count;
+}
+
+/**
+ * Checks a fake-quantization range: integers in the int32 range with quantMin < quantMax, and every zero
+ * point inside it (PyTorch asserts the same).
+ *
+ * @example
+ * ```ts
+ * checkQuantRange(0, 15, [3], () => 'zeroPoint');  // ok
+ * checkQuantRange(0, 15, [16], () => 'zeroPoint'); // throws InvalidArgumentError naming zeroPoint
+ * ```
+ */
+export function checkQuantRange(quantMin: number, quantMax: number, zeroPoints: ArrayLike<number>, zeroPointName: (i: number) => string): void {
+  for (const [name, value] of [['quantMin', quantMin], ['quantMax', quantMax]] as const) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < -(2 ** 31) || value > 2 ** 31 - 1) {
+      throw new InvalidArgumentError(name, value, `${name} is ${String(value)}; use an integer in the int32 range`);
+    }
+  }
+  if (!(quantMin < quantMax)) {
+    throw new InvalidArgumentError('quantMin', quantMin, `quantMin ${quantMin} must be less than quantMax ${quantMax}`);
+  }
+  for (let i = 0; i < zeroPoints.length; i++) {
+    const zp = zeroPoints[i]!;
+    if (typeof zp !== 'number' || !Number.isInteger(zp) || zp < quantMin || zp > quantMax) {
+      throw new InvalidArgumentError(zeroPointName(i), zp,
+        `${zeroPointName(i)} is ${String(zp)}; it must be an integer in [quantMin, quantMax] = [${quantMin}, ${quantMax}]`);
+    }
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Host side of the dequantize kernels (shaders/dequantize_*.wgsl): per-tensor and per-channel, every dtype.
+ * Host side of the dequantize kernels (shaders/dequantize_entries.wgsl): every scheme, every dtype.
  *
  * @example
  * ```ts
@@ -9,6 +9,7 @@
  */
 import { dtypeInfo } from '../dtype.js';
 import type { GpuManager } from '../gpu/device.js';
+import { packNibbles } from '../pack-nibbles.js';
 import type { QTensor } from '../qtensor.js';
 import type { KernelOptions } from './quantize-kernel.js';
 import { runWithScheme } from './scheme-params.js';
@@ -18,29 +19,28 @@ import { kernelVariant } from './shader-sources.js';
 export async function dequantizeKernel(manager: GpuManager, q: QTensor, options: KernelOptions): Promise<Float32Array> {
   const info = dtypeInfo(q.dtype);
   const values = q.intReprView();
-  const size = values.length;
-  const result = new Float32Array(size);
-  if (size === 0) return result;
-  const scheme = q.params.scheme === 'per_tensor_affine' ? 'perTensor' : 'perChannel';
-  const packed = info.perWord === 4;
+  const result = new Float32Array(values.length);
+  if (result.length === 0) return result;
   const bytes = new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
-  const bytesPerElement = packed ? 1 : 4;
+  const elementsPerVec = info.perWord === 8 ? 8 : 4;
   await runWithScheme(manager, {
-    ...kernelVariant('dequantize', scheme, info, manager.features.packed4x8),
-    size,
-    inputBytesPerVec: packed ? 4 : 16,
-    outputBytesPerVec: 16,
+    ...kernelVariant('dequantize', q.params.scheme === 'per_tensor_affine' ? 'perTensor' : 'grouped', info, manager.features.packed4x8),
+    size: values.length,
+    elementsPerVec,
+    inputBytesPerVec: info.perWord === 1 ? 16 : 4,
+    outputBytesPerVec: 4 * elementsPerVec,
     maxChunkElements: options.maxChunkElements,
     maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
     writeInput: (queue, buffer, start, count) => {
-      // writeBuffer takes whole 4-byte words: send those, then the last partial word zero-padded.
-      const byteStart = start * bytesPerElement;
-      const byteCount = count * bytesPerElement;
-      const whole = byteCount - (byteCount % 4);
-      if (whole > 0) queue.writeBuffer(buffer, 0, bytes, byteStart, whole);
-      if (whole < byteCount) {
+      // 4-bit values are packed here; writeBuffer takes whole 4-byte words, so the last partial word is
+      // sent zero-padded.
+      const chunk = info.bits === 4 ? packNibbles(values.subarray(start, start + count))
+        : bytes.subarray(start * (info.bits / 8), (start + count) * (info.bits / 8));
+      const whole = chunk.byteLength - (chunk.byteLength % 4);
+      if (whole > 0) queue.writeBuffer(buffer, 0, chunk as Uint8Array<ArrayBuffer>, 0, whole);
+      if (whole < chunk.byteLength) {
         const tail = new Uint8Array(4);
-        tail.set(bytes.subarray(byteStart + whole, byteStart + byteCount));
+        tail.set(chunk.subarray(whole));
         queue.writeBuffer(buffer, whole, tail);
       }
     },

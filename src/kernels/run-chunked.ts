@@ -16,7 +16,10 @@ import { runOnGpu } from '../gpu/gpu-run.js';
 import { VECS_PER_THREAD, WORKGROUP_SIZE } from './workgroup.js';
 
 
-/** What one elementwise kernel call needs the driver to do. Elements travel in groups of 4 ("vecs"). */
+/**
+ * What one elementwise kernel call needs the driver to do. Elements travel in "vecs": the elements of one
+ * output word (4, or 8 for 4-bit types).
+ */
 export interface ChunkedJob {
   /** Names the kernel and variant, e.g. 'quantize|perChannel|qint8'; used in labels and the pipeline key. */
   label: string;
@@ -25,10 +28,12 @@ export interface ChunkedJob {
   pipeline: PipelineSpec;
   /** Element count of the whole tensor. */
   size: number;
-  /** Bytes per vec of input and output (16 for f32 / i32, 4 for 8-bit packed). */
+  /** Elements per vec: 4, or 8 for 4-bit types. Chunks start at multiples of it. */
+  elementsPerVec: 4 | 8;
+  /** Bytes per vec of input and output (e.g. 16 for 4 f32, 4 for a packed word). */
   inputBytesPerVec: number;
   outputBytesPerVec: number;
-  /** Upper bound on elements per chunk (tests force small chunks); rounded down to a multiple of 4. */
+  /** Upper bound on elements per chunk (tests force small chunks); rounded down to a whole number of vecs. */
   maxChunkElements?: number;
   /** Fold the dispatch into 2-D past this many workgroups (at most the device limit). */
   maxWorkgroupsPerDimension?: number;
@@ -42,14 +47,14 @@ export interface ChunkedJob {
   readOutput: (bytes: ArrayBuffer, start: number, count: number) => void;
 }
 
-/** Largest chunk (in elements, a multiple of 4) the device's limits allow for `job`. */
+/** Largest chunk (in elements, a whole number of vecs) the device's limits allow for `job`. */
 export function chunkElements(device: GPUDevice, job: ChunkedJob): number {
   const bytesPerVec = Math.max(job.inputBytesPerVec, job.outputBytesPerVec);
   const limitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const maxGroups = Math.min(job.maxWorkgroupsPerDimension ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
   let vecs = Math.min(Math.floor(limitBytes / bytesPerVec), maxGroups * maxGroups * WORKGROUP_SIZE * VECS_PER_THREAD);
-  if (job.maxChunkElements !== undefined) vecs = Math.min(vecs, Math.floor(job.maxChunkElements / 4));
-  return Math.max(1, vecs) * 4;
+  if (job.maxChunkElements !== undefined) vecs = Math.min(vecs, Math.floor(job.maxChunkElements / job.elementsPerVec));
+  return Math.max(1, vecs) * job.elementsPerVec;
 }
 
 /** Runs `job` over the whole tensor. Resolves when every chunk's results have been read out. */
@@ -62,7 +67,7 @@ export async function runChunked(manager: GpuManager, job: ChunkedJob): Promise<
 }
 
 function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: number): Promise<void> {
-  const vecCount = Math.ceil(count / 4);
+  const vecCount = Math.ceil(count / job.elementsPerVec);
   const inputBytes = vecCount * job.inputBytesPerVec;
   const outputBytes = vecCount * job.outputBytesPerVec;
   return runOnGpu(manager, job.label, (run) => {
@@ -71,9 +76,10 @@ function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: nu
     const input = run.buffer(inputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'input');
     job.writeInput(run.device.queue, input, start, count);
     const output = run.buffer(outputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'output');
-    const uniform = run.upload(job.uniform!(start, vecCount, grid.threadCount), GPUBufferUsage.UNIFORM, 'uniform');
+    const uniformBytes = job.uniform!(start, vecCount, grid.threadCount);
+    const uniform = run.upload(uniformBytes, GPUBufferUsage.UNIFORM, 'uniform');
     run.dispatch(manager.pipelines.get(job.pipelineKey, job.pipeline), [
-      { binding: 0, resource: { buffer: uniform, size: 32 } },
+      { binding: 0, resource: { buffer: uniform, size: uniformBytes.byteLength } },
       { binding: 1, resource: { buffer: input, size: inputBytes } },
       { binding: 2, resource: { buffer: output, size: outputBytes } },
       ...(job.extraEntries ?? []),

@@ -1,32 +1,31 @@
 /**
- * Fills in the scheme-dependent part of a kernel call, shared by quantize and dequantize: the uniform of
- * the per-tensor or per-channel family, and for per-channel the parameter table at binding 3, one
- * vec4<f32> per channel `(inv_scale, fround(zero_point), fround(scale), 0)`, uploaded once per call and
- * shared by every chunk.
+ * Fills in the scheme-dependent part of a kernel call, shared by quantize, dequantize and fake-quantize:
+ * the uniform of the per-tensor family, or for per-channel and per-group the grouped uniform and the
+ * parameter table at binding 3, one vec4<f32> per channel or group, `(inv_scale, fround(zero_point),
+ * fround(scale), 0)`, uploaded once per call and shared by every chunk.
  *
  * @example
  * ```ts
- * await runWithScheme(manager, job, q.params, dtypeInfo('qint8'), q.shape);
+ * await runWithScheme(manager, job, q.params, { qmin: -128, qmax: 127 }, q.shape);
  * ```
  * @module
  */
-import type { DTypeInfo } from '../dtype.js';
 import type { GpuManager } from '../gpu/device.js';
-import { channelLayout } from '../layout.js';
+import { paramLayout } from '../layout.js';
 import type { QParams } from '../qtensor.js';
 import { checkScale } from '../validate.js';
 import { type ChunkedJob, runChunked } from './run-chunked.js';
-import { PER_CHANNEL_PARAMS, PER_TENSOR_PARAMS, packUniform } from './uniforms.js';
+import { GROUPED_PARAMS, PER_TENSOR_PARAMS, packUniform } from './uniforms.js';
 
 /**
- * The per-channel table's contents.
+ * The parameter table's contents.
  *
  * @example
  * ```ts
- * channelTable(Float64Array.of(0.5), Int32Array.of(3)); // Float32Array [2, 3, 0.5, 0]
+ * paramTable(Float64Array.of(0.5), Int32Array.of(3)); // Float32Array [2, 3, 0.5, 0]
  * ```
  */
-export function channelTable(scales: Float64Array, zeroPoints: Int32Array): Float32Array<ArrayBuffer> {
+export function paramTable(scales: Float64Array, zeroPoints: Int32Array): Float32Array<ArrayBuffer> {
   const table = new Float32Array(scales.length * 4);
   for (let c = 0; c < scales.length; c++) {
     table[4 * c] = checkScale(scales[c]!);
@@ -36,43 +35,58 @@ export function channelTable(scales: Float64Array, zeroPoints: Int32Array): Floa
   return table;
 }
 
+/** The integer range the kernel clamps to: the dtype's, or fake quantization's quant_min / quant_max. */
+export interface ClampRange { qmin: number; qmax: number }
+
+/** What a kernel needs for a scheme: the uniform bytes of each chunk and, unless per tensor, the table. */
+export interface SchemeBindings {
+  uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
+  table?: Float32Array<ArrayBuffer>;
+}
+
 /**
- * Where element `start` lies in the `[outer, channels, inner]` view: the chunk-start fields of the
- * per-channel uniform.
+ * The uniform and parameter table for `params` over a tensor of `shape`, clamping to `range`.
  *
  * @example
  * ```ts
- * channelStart(10, 4, 3); // { start_inner: 2, start_channel: 2 }
+ * const { uniform, table } = schemeBindings(q.params, dtypeInfo('qint8'), q.shape);
  * ```
  */
-export function channelStart(start: number, inner: number, channels: number): { start_inner: number; start_channel: number } {
-  return { start_inner: start % inner, start_channel: Math.floor(start / inner) % channels };
-}
-
-/** Sets `job.uniform` (and the channel table) for `params`, then runs the job. */
-export async function runWithScheme(
-  manager: GpuManager, job: ChunkedJob, params: QParams, info: DTypeInfo, shape: readonly number[],
-): Promise<void> {
+export function schemeBindings(params: QParams, range: ClampRange, shape: readonly number[]): SchemeBindings {
   if (params.scheme === 'per_tensor_affine') {
     const inverseScale = checkScale(params.scale);
-    job.uniform = (_start, vecCount, threadCount) => packUniform(PER_TENSOR_PARAMS, {
-      vec_count: vecCount, thread_count: threadCount, inv_scale: inverseScale, zero_point_f32: params.zeroPoint,
-      qmin: info.qmin, qmax: info.qmax, scale: params.scale, zero_point: params.zeroPoint,
-    });
+    return {
+      uniform: (_start, vecCount, threadCount) => packUniform(PER_TENSOR_PARAMS, {
+        vec_count: vecCount, thread_count: threadCount, inv_scale: inverseScale, zero_point_f32: params.zeroPoint,
+        qmin: range.qmin, qmax: range.qmax, scale: params.scale, zero_point: params.zeroPoint,
+      }),
+    };
+  }
+  const layout = paramLayout(shape, params);
+  return {
+    table: paramTable(params.scales, params.zeroPoints),
+    uniform: (start, vecCount, threadCount) => packUniform(GROUPED_PARAMS, {
+      vec_count: vecCount, thread_count: threadCount, start_element: start, inner: layout.inner, channels: layout.channels,
+      group_size: layout.groupSize, stride_outer: layout.strideOuter, stride_group: layout.strideGroup,
+      stride_inner: layout.strideInner, qmin: range.qmin, qmax: range.qmax, _pad: 0,
+    }),
+  };
+}
+
+/** Sets `job.uniform` (and binds the parameter table) for `params`, then runs the job. */
+export async function runWithScheme(
+  manager: GpuManager, job: ChunkedJob, params: QParams, range: ClampRange, shape: readonly number[],
+): Promise<void> {
+  const { uniform, table } = schemeBindings(params, range, shape);
+  job.uniform = uniform;
+  if (!table) {
     await runChunked(manager, job);
     return;
   }
-  const { channels, inner } = channelLayout(shape, params.axis);
-  const table = channelTable(params.scales, params.zeroPoints);
-  const buffer = manager.pool.acquire(table.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-    `${job.label}.channelTable`);
+  const buffer = manager.pool.acquire(table.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${job.label}.paramTable`);
   try {
     manager.device.queue.writeBuffer(buffer, 0, table);
     job.extraEntries = [{ binding: 3, resource: { buffer, size: table.byteLength } }];
-    job.uniform = (start, vecCount, threadCount) => packUniform(PER_CHANNEL_PARAMS, {
-      vec_count: vecCount, thread_count: threadCount, inner, channels, ...channelStart(start, inner, channels),
-      qmin: info.qmin, qmax: info.qmax,
-    });
     await runChunked(manager, job);
   } finally {
     manager.pool.release(buffer);

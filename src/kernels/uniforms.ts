@@ -1,6 +1,6 @@
 /**
  * The uniform structs of the kernel families, described once as field lists that mirror the WGSL structs
- * (`shaders/per_tensor_params.wgsl`, `shaders/per_channel_params.wgsl`) and packed by one function. A unit
+ * (`shaders/per_tensor_params.wgsl`, `shaders/grouped_params.wgsl`) and packed by one function. A unit
  * test parses the WGSL and checks the lists match it field by field.
  *
  * @example
@@ -30,12 +30,13 @@ export const PER_TENSOR_PARAMS = {
   ],
 } as const satisfies UniformLayout<string>;
 
-/** Mirrors `struct PerChannelParams` in shaders/per_channel_params.wgsl. */
-export const PER_CHANNEL_PARAMS = {
-  struct: 'PerChannelParams',
+/** Mirrors `struct GroupedParams` in shaders/grouped_params.wgsl (per-channel and per-group kernels). */
+export const GROUPED_PARAMS = {
+  struct: 'GroupedParams',
   fields: [
-    ['vec_count', 'u32'], ['thread_count', 'u32'], ['inner', 'u32'], ['channels', 'u32'],
-    ['start_inner', 'u32'], ['start_channel', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'],
+    ['vec_count', 'u32'], ['thread_count', 'u32'], ['start_element', 'u32'], ['inner', 'u32'],
+    ['channels', 'u32'], ['group_size', 'u32'], ['stride_outer', 'u32'], ['stride_group', 'u32'],
+    ['stride_inner', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'], ['_pad', 'u32'],
   ],
 } as const satisfies UniformLayout<string>;
 

@@ -3,11 +3,11 @@
  * obviously right rather than fast. Every GPU result is checked against it.
  * @module
  */
-import { type QDType, dtypeInfo } from '../dtype.js';
-import { channelLayout } from '../layout.js';
-import { QTensor } from '../qtensor.js';
+import { type DTypeInfo, type QDType, dtypeInfo } from '../dtype.js';
+import { paramLayout } from '../layout.js';
+import { type QParams, QTensor, checkQParams } from '../qtensor.js';
 import { type Tensor, checkTensor } from '../tensor.js';
-import { checkChannelParams, checkScale, checkZeroPoint, normalizeAxis } from '../validate.js';
+import { checkScale } from '../validate.js';
 import { roundHalfEven } from './round.js';
 
 /**
@@ -28,6 +28,38 @@ export function quantizeValue(x: number, inverseScale: number, zeroPoint: number
 }
 
 /**
+ * Calls `visit(i, p)` for every element index i in row-major order with the index p of its parameters,
+ * for any scheme (the same formula the GPU kernels use, see `paramLayout`).
+ *
+ * @example
+ * ```ts
+ * forEachParam([2, 3], { scheme: 'per_channel_affine', axis: 1, ... }, (i, p) => ...); // p = i % 3
+ * ```
+ */
+export function forEachParam(shape: readonly number[], params: QParams, visit: (i: number, p: number) => void): void {
+  const layout = paramLayout(shape, params.scheme === 'per_tensor_affine' ? undefined : params);
+  let i = 0;
+  for (let o = 0; o < layout.outer; o++) {
+    for (let a = 0; a < layout.channels; a++) {
+      const base = o * layout.strideOuter + Math.floor(a / layout.groupSize) * layout.strideGroup;
+      for (let k = 0; k < layout.inner; k++, i++) visit(i, base + k * layout.strideInner);
+    }
+  }
+}
+
+/** Quantizes with validated parameters, any scheme; `qmin`/`qmax` default to the dtype's range. */
+export function quantizeWithParams(input: Tensor, params: QParams, info: DTypeInfo, qmin = info.qmin, qmax = info.qmax): QTensor {
+  const values = info.makeArray(input.data.length);
+  const perTensor = params.scheme === 'per_tensor_affine';
+  const inverseScales = perTensor ? [checkScale(params.scale)] : Array.from(params.scales, (s) => checkScale(s));
+  const zeroPoints = perTensor ? [params.zeroPoint] : params.zeroPoints;
+  forEachParam(input.shape, params, (i, p) => {
+    values[i] = quantizeValue(input.data[i]!, inverseScales[p]!, zeroPoints[p]!, qmin, qmax);
+  });
+  return new QTensor(values, input.shape, info.name, params, 'cpu');
+}
+
+/**
  * CPU reference of `quantizePerTensor`: same signature, synchronous.
  *
  * @example
@@ -37,15 +69,8 @@ export function quantizeValue(x: number, inverseScale: number, zeroPoint: number
  * ```
  */
 export function quantizePerTensor(input: Tensor, scale: number, zeroPoint: number, dtype: QDType): QTensor {
-  const info = dtypeInfo(dtype);
-  const size = checkTensor(input);
-  const inverseScale = checkScale(scale);
-  checkZeroPoint(zeroPoint, info);
-  const values = info.makeArray(size);
-  for (let i = 0; i < size; i++) {
-    values[i] = quantizeValue(input.data[i]!, inverseScale, zeroPoint, info.qmin, info.qmax);
-  }
-  return new QTensor(values, input.shape, dtype, { scheme: 'per_tensor_affine', scale, zeroPoint: zeroPoint + 0 }, 'cpu');
+  checkTensor(input);
+  return quantizeWithParams(input, checkQParams(input.shape, dtype, { scale, zeroPoint }), dtypeInfo(dtype));
 }
 
 /**
@@ -61,23 +86,22 @@ export function quantizePerTensor(input: Tensor, scale: number, zeroPoint: numbe
 export function quantizePerChannel(
   input: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, dtype: QDType,
 ): QTensor {
-  const info = dtypeInfo(dtype);
-  const size = checkTensor(input);
-  const channelAxis = normalizeAxis(axis, input.shape.length);
-  const { outer, channels, inner } = channelLayout(input.shape, channelAxis);
-  const params = checkChannelParams(scales, zeroPoints, channels, info);
-  const values = info.makeArray(size);
-  let i = 0;
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < channels; c++) {
-      const inverseScale = params.inverseScales[c]!;
-      const zeroPoint = params.zeroPoints[c]!;
-      for (let k = 0; k < inner; k++, i++) {
-        values[i] = quantizeValue(input.data[i]!, inverseScale, zeroPoint, info.qmin, info.qmax);
-      }
-    }
-  }
-  return new QTensor(values, input.shape, dtype, {
-    scheme: 'per_channel_affine', scales: params.scales, zeroPoints: params.zeroPoints, axis: channelAxis,
-  }, 'cpu');
+  checkTensor(input);
+  return quantizeWithParams(input, checkQParams(input.shape, dtype, { scales, zeroPoints, axis }), dtypeInfo(dtype));
+}
+
+/**
+ * CPU reference of `quantizePerGroup`: same signature, synchronous.
+ *
+ * @example
+ * ```ts
+ * const w = tensor([1, 2, 3, 4, 5, 6], [1, 6]);
+ * reference.quantizePerGroup(w, [0.5, 1], [0, 0], 1, 4, 'qint4').intRepr(); // Int8Array [2, 4, 6, 7, 5, 6]
+ * ```
+ */
+export function quantizePerGroup(
+  input: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, groupSize: number, dtype: QDType,
+): QTensor {
+  checkTensor(input);
+  return quantizeWithParams(input, checkQParams(input.shape, dtype, { scales, zeroPoints, axis, groupSize }), dtypeInfo(dtype));
 }

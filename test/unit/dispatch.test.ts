@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { LimitExceededError } from '../../src/index.js';
 import { bucketSize } from '../../src/gpu/buffer-pool.js';
 import { dispatchSize } from '../../src/gpu/dispatch.js';
-import { channelStart, channelTable } from '../../src/kernels/scheme-params.js';
-import { channelLayout } from '../../src/layout.js';
+import { paramTable } from '../../src/kernels/scheme-params.js';
+import { channelLayout, paramLayout } from '../../src/layout.js';
 import { expectExact } from './support.js';
 
 describe('dispatchSize', () => {
@@ -121,42 +121,46 @@ describe('channelLayout', () => {
   });
 });
 
-describe('channelStart', () => {
-  it('locates a chunk start in the [outer, channels, inner] view', () => {
-    expect(channelStart(10, 4, 3)).toEqual({ start_inner: 2, start_channel: 2 });
-    expect(channelStart(0, 4, 3)).toEqual({ start_inner: 0, start_channel: 0 });
-    expect(channelStart(12, 4, 3)).toEqual({ start_inner: 0, start_channel: 0 }); // the next outer block
-    expect(channelStart(13, 1, 5)).toEqual({ start_inner: 0, start_channel: 3 });
-  });
-
-  it('matches walking the tensor element by element, for every start of [2, 3, 4, 5] on every axis', () => {
+describe('paramLayout', () => {
+  it('per channel: the row is the position along the axis, for every axis of [2, 3, 4, 5]', () => {
     for (let axis = 0; axis < 4; axis++) {
+      const layout = paramLayout([2, 3, 4, 5], { axis });
       const { channels, inner } = channelLayout([2, 3, 4, 5], axis);
-      let offset = 0;
-      let channel = 0;
-      for (let start = 0; start < 120; start++) {
-        expect(channelStart(start, inner, channels), `axis ${axis}, start ${start}`).toEqual({ start_inner: offset, start_channel: channel });
-        if (++offset === inner) { offset = 0; if (++channel === channels) channel = 0; }
-      }
+      expect(layout).toMatchObject({ channels, inner, groupSize: 1, groups: channels, strideOuter: 0, strideGroup: 1, strideInner: 0 });
     }
   });
 
-  it('stays exact past 2^31 elements', () => {
-    const start = 2 ** 32 - 2;
-    expect(channelStart(start, 3, 7)).toEqual({ start_inner: start % 3, start_channel: Math.floor(start / 3) % 7 });
+  it('per group: ONNX block layout, ragged last group', () => {
+    expect(paramLayout([4, 10], { axis: 1, groupSize: 4 })).toEqual(
+      { outer: 4, channels: 10, inner: 1, groupSize: 4, groups: 3, strideOuter: 3, strideGroup: 1, strideInner: 1 });
+    expect(paramLayout([10, 4], { axis: 0, groupSize: 3 })).toEqual(
+      { outer: 1, channels: 10, inner: 4, groupSize: 3, groups: 4, strideOuter: 16, strideGroup: 4, strideInner: 1 });
+  });
+
+  it('per group: the row of element (o, a, k) is its index in the [outer, groups, inner] parameter tensor', () => {
+    const shape = [2, 7, 3];
+    const layout = paramLayout(shape, { axis: 1, groupSize: 3 });
+    for (let o = 0; o < 2; o++) for (let a = 0; a < 7; a++) for (let k = 0; k < 3; k++) {
+      const row = o * layout.strideOuter + Math.floor(a / 3) * layout.strideGroup + k * layout.strideInner;
+      expect(row).toBe((o * 3 + Math.floor(a / 3)) * 3 + k);
+    }
+  });
+
+  it('per tensor: every stride is 0', () => {
+    expect(paramLayout([3, 4], undefined)).toMatchObject({ strideOuter: 0, strideGroup: 0, strideInner: 0, groups: 1 });
   });
 });
 
-describe('channelTable', () => {
+describe('paramTable', () => {
   it('holds (fround(1 / fround(scale)), fround(zero point), fround(scale), 0) per channel', () => {
     const scales = Float64Array.of(0.5, 0.1, 1 / 3, 1 / 30, 0.00214854861, 1e-30, 1e30);
     const zeroPoints = Int32Array.of(3, -128, 255, 16777217, -2147483648, 0, 2147483647);
-    const table = channelTable(scales, zeroPoints);
+    const table = paramTable(scales, zeroPoints);
     expect(table).toBeInstanceOf(Float32Array);
     const expected: number[] = [];
     scales.forEach((s, c) => expected.push(Math.fround(1 / Math.fround(s)), Math.fround(zeroPoints[c]!), Math.fround(s), 0));
     expectExact(table, expected, 'channel table');
-    expectExact(channelTable(Float64Array.of(0.5), Int32Array.of(3)), [2, 3, 0.5, 0], 'documented example');
+    expectExact(paramTable(Float64Array.of(0.5), Int32Array.of(3)), [2, 3, 0.5, 0], 'documented example');
     // Spot values that differ from the naive float64 ones.
     expect(table[4]).toBe(Math.fround(10)); // fround(1 / fround(0.1)) is exactly 10 in float32
     expect(table[12 + 1]).toBe(16777216); // 16777217 rounds to even in float32
@@ -165,6 +169,6 @@ describe('channelTable', () => {
   });
 
   it('is empty for no channels', () => {
-    expect(channelTable(new Float64Array(0), new Int32Array(0))).toHaveLength(0);
+    expect(paramTable(new Float64Array(0), new Int32Array(0))).toHaveLength(0);
   });
 });

@@ -100,8 +100,10 @@ describe('fromIntRepr', () => {
     qint8: [-128, -1, 0, 1, 127, 5],
     quint8: [0, 1, 128, 254, 255, 7],
     qint32: [-2147483648, -16777217, 0, 16777217, 2147483647, 3],
+    qint4: [-8, -1, 0, 1, 7, 5],
+    quint4: [0, 1, 8, 14, 15, 7],
   };
-  const arrayTypes = { qint8: Int8Array, quint8: Uint8Array, qint32: Int32Array };
+  const arrayTypes = { qint8: Int8Array, quint8: Uint8Array, qint32: Int32Array, qint4: Int8Array, quint4: Uint8Array };
 
   for (const dtype of QDTYPES) {
     it(`${dtype}, per tensor: stores the integers in a ${arrayTypes[dtype].name} and dequantizes them`, async () => {
@@ -121,7 +123,7 @@ describe('fromIntRepr', () => {
     it(`${dtype}, per channel: stores the integers and dequantizes along the axis`, () => {
       const ints = samples[dtype];
       const scales = [0.5, 1 / 3, 0.1];
-      const zeroPoints = dtype === 'quint8' ? [0, 128, 255] : [0, -1, 1];
+      const zeroPoints = dtype === 'quint8' ? [0, 128, 255] : dtype === 'quint4' ? [0, 8, 15] : [0, -1, 1];
       const q = fromIntRepr(Int32Array.from(ints), [2, 3], dtype, { scales, zeroPoints, axis: -1 });
       expect(q.intRepr()).toBeInstanceOf(arrayTypes[dtype]);
       expectExact(q.intRepr(), ints, 'intRepr');
@@ -172,7 +174,7 @@ describe('fromIntRepr', () => {
 
 describe('dtypeInfo', () => {
   it('lists the dtypes in table order', () => {
-    expect(QDTYPES).toEqual(['qint8', 'quint8', 'qint32']);
+    expect(QDTYPES).toEqual(['qint8', 'quint8', 'qint32', 'qint4', 'quint4']);
   });
 
   it('holds the facts of each dtype', () => {
@@ -184,11 +186,13 @@ describe('dtypeInfo', () => {
       { name: 'qint8', bits: 8, signed: true, qmin: -128, qmax: 127, perWord: 4, storage: 'i8' },
       { name: 'quint8', bits: 8, signed: false, qmin: 0, qmax: 255, perWord: 4, storage: 'u8' },
       { name: 'qint32', bits: 32, signed: true, qmin: -2147483648, qmax: 2147483647, perWord: 1, storage: 'i32' },
+      { name: 'qint4', bits: 4, signed: true, qmin: -8, qmax: 7, perWord: 8, storage: 'i4' },
+      { name: 'quint4', bits: 4, signed: false, qmin: 0, qmax: 15, perWord: 8, storage: 'u4' },
     ]);
   });
 
-  it('makes arrays of the right type and length, whose range is [qmin, qmax]', () => {
-    for (const dtype of QDTYPES) {
+  it('makes arrays of the right type and length, whose range is [qmin, qmax] (4-bit: one byte per value)', () => {
+    for (const dtype of QDTYPES.filter((d) => dtypeInfo(d).bits !== 4)) {
       const info = dtypeInfo(dtype);
       const array = info.makeArray(5);
       expect(array).toHaveLength(5);
@@ -198,6 +202,8 @@ describe('dtypeInfo', () => {
       array[2] = info.qmax + 1; // wraps: the typed array holds exactly [qmin, qmax]
       expect([array[0], array[1], array[2]]).toEqual([info.qmin, info.qmax, info.qmin]);
     }
+    expect(dtypeInfo('qint4').makeArray(3)).toBeInstanceOf(Int8Array);
+    expect(dtypeInfo('quint4').makeArray(3)).toBeInstanceOf(Uint8Array);
   });
 });
 

@@ -2,7 +2,7 @@
 // write each field where the shader reads it.
 import { describe, expect, it } from 'vitest';
 import { SHADER_FILES } from '../../src/kernels/shader-sources.js';
-import { PER_CHANNEL_PARAMS, PER_TENSOR_PARAMS, type UniformLayout, packUniform } from '../../src/kernels/uniforms.js';
+import { GROUPED_PARAMS, PER_TENSOR_PARAMS, type UniformLayout, packUniform } from '../../src/kernels/uniforms.js';
 
 /** The `name: type` fields of `struct <name> { ... }` in `source`, in order, with comments removed. */
 function parseStruct(source: string, name: string): [string, string][] {
@@ -18,7 +18,7 @@ function parseStruct(source: string, name: string): [string, string][] {
 
 const families = [
   ['perTensorParams', SHADER_FILES.perTensorParams, PER_TENSOR_PARAMS],
-  ['perChannelParams', SHADER_FILES.perChannelParams, PER_CHANNEL_PARAMS],
+  ['groupedParams', SHADER_FILES.groupedParams, GROUPED_PARAMS],
 ] as const;
 
 describe('uniform layouts match the WGSL structs', () => {
@@ -109,14 +109,16 @@ describe('packUniform', () => {
     expect(packUniform({ struct: 'One', fields: [['a', 'u32']] } as const, { a: 3 }).byteLength).toBe(16);
   });
 
-  it('pads PER_CHANNEL_PARAMS (8 fields) to 32 bytes and writes its u32 and f32 fields', () => {
-    const bytes = packUniform(PER_CHANNEL_PARAMS, {
-      vec_count: 7, thread_count: 1024, inner: 20, channels: 3, start_inner: 2, start_channel: 1, qmin: 0, qmax: 255,
+  it('packs GROUPED_PARAMS (12 fields) into 48 bytes with its u32 and f32 fields where the shader reads them', () => {
+    const bytes = packUniform(GROUPED_PARAMS, {
+      vec_count: 7, thread_count: 1024, start_element: 4096, inner: 20, channels: 3, group_size: 32,
+      stride_outer: 60, stride_group: 20, stride_inner: 1, qmin: -8, qmax: 7, _pad: 0,
     });
     const view = new DataView(bytes);
-    expect(bytes.byteLength).toBe(32);
-    expect([0, 1, 2, 3, 4, 5].map((i) => view.getUint32(4 * i, true))).toEqual([7, 1024, 20, 3, 2, 1]);
-    expect(view.getFloat32(24, true)).toBe(0);
-    expect(view.getFloat32(28, true)).toBe(255);
+    expect(bytes.byteLength).toBe(48);
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => view.getUint32(4 * i, true))).toEqual([7, 1024, 4096, 20, 3, 32, 60, 20, 1]);
+    expect(view.getFloat32(36, true)).toBe(-8);
+    expect(view.getFloat32(40, true)).toBe(7);
+    expect(view.getUint32(44, true)).toBe(0);
   });
 });

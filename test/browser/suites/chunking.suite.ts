@@ -1,6 +1,6 @@
 // Tensors larger than one chunk or one dispatch dimension: forced small chunk sizes (chunk boundaries
 // falling inside channels and inside 4-element groups' neighbours) and a forced 2-D dispatch fold.
-import { QDTYPES, dequantize, quantizePerChannel, quantizePerTensor, reference, tensor } from './imports.js';
+import { QDTYPES, dequantize, dtypeInfo, quantizePerChannel, quantizePerTensor, reference, tensor } from './imports.js';
 import { type BrowserTest, RUN_SEED, expectExact, expectPoolEmpty, expectUlps, gpuScoped, randomData } from './support.js';
 
 export const tests: Record<string, BrowserTest> = {
@@ -17,7 +17,8 @@ export const tests: Record<string, BrowserTest> = {
             const w = tensor(randomData(shape.reduce((a: number, b: number) => a * b, 1), RUN_SEED + axis, 40), [...shape]);
             const channels = shape[axis];
             const scales = Array.from({ length: channels }, (_, c) => Math.fround(0.25 + c / 8));
-            const zeroPoints = Array.from({ length: channels }, (_, c) => (dtype === 'quint8' ? 100 + c : c - 3));
+            const { qmin, qmax } = dtypeInfo(dtype);
+            const zeroPoints = Array.from({ length: channels }, (_, c) => Math.min(qmax, Math.max(qmin, Math.round((qmin + qmax) / 2) + (c % 7) - 3)));
             const qc = await quantizePerChannel(w, scales, zeroPoints, axis, dtype, options);
             const expected = reference.quantizePerChannel(w, scales, zeroPoints, axis, dtype);
             expectExact(qc.intRepr(), expected.intReprView(), `${dtype} [${shape}] axis ${axis} chunk ${maxChunkElements}`);

@@ -66,7 +66,7 @@ export const tests: Record<string, BrowserTest> = {
   async '-0 quantizes to the zero point and dequantizes to +0'() {
     await gpuScoped(async () => {
       for (const dtype of QDTYPES) {
-        const zeroPoint = dtype === 'quint8' ? 7 : -3;
+        const zeroPoint = dtypeInfo(dtype).signed ? -3 : 7;
         const q = await quantizePerTensor(tensor([-0, 0]), 0.25, zeroPoint, dtype, gpu);
         expectExact(q.intRepr(), [zeroPoint, zeroPoint], `${dtype} quantize`);
         expectExact((await dequantize(q, gpu)).data, [0, 0], `${dtype} dequantize gives +0`);
