@@ -14,9 +14,8 @@ import { type OpOptions, selectManager } from './backend.js';
 import { dtypeInfo } from './dtype.js';
 import { fakeQuantizeKernel } from './kernels/quantize-kernel.js';
 import type { QParams } from './qtensor.js';
-import { fakeQuantizeWithParams } from './reference/fake-quantize.js';
-import { type Tensor, checkTensor } from './tensor.js';
-import { checkChannelParams, checkQuantRange, checkScale, normalizeAxis } from './validate.js';
+import { fakeQuantPerChannelParams, fakeQuantPerTensorParams, fakeQuantizeWithParams } from './reference/fake-quantize.js';
+import type { Tensor } from './tensor.js';
 
 async function run(input: Tensor, params: QParams, quantMin: number, quantMax: number, options?: OpOptions): Promise<Tensor> {
   const manager = await selectManager(options);
@@ -41,10 +40,7 @@ async function run(input: Tensor, params: QParams, quantMin: number, quantMax: n
 export async function fakeQuantizePerTensorAffine(
   x: Tensor, scale: number, zeroPoint: number, quantMin: number, quantMax: number, options?: OpOptions,
 ): Promise<Tensor> {
-  checkTensor(x, 'x');
-  checkScale(scale);
-  checkQuantRange(quantMin, quantMax, [zeroPoint], () => 'zeroPoint');
-  return run(x, { scheme: 'per_tensor_affine', scale, zeroPoint: zeroPoint + 0 }, quantMin, quantMax, options);
+  return run(x, fakeQuantPerTensorParams(x, scale, zeroPoint, quantMin, quantMax), quantMin, quantMax, options);
 }
 
 /**
@@ -60,11 +56,5 @@ export async function fakeQuantizePerChannelAffine(
   x: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, quantMin: number, quantMax: number,
   options?: OpOptions,
 ): Promise<Tensor> {
-  checkTensor(x, 'x');
-  const channelAxis = normalizeAxis(axis, x.shape.length);
-  const int32 = { ...dtypeInfo('qint32') };
-  const checked = checkChannelParams(scales, zeroPoints, x.shape[channelAxis]!, int32);
-  checkQuantRange(quantMin, quantMax, checked.zeroPoints, (i) => `zeroPoints[${i}]`);
-  return run(x, { scheme: 'per_channel_affine', scales: checked.scales, zeroPoints: checked.zeroPoints, axis: channelAxis },
-    quantMin, quantMax, options);
+  return run(x, fakeQuantPerChannelParams(x, scales, zeroPoints, axis, quantMin, quantMax), quantMin, quantMax, options);
 }

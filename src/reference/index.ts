@@ -10,6 +10,6 @@
  * @module
  */
 export { dequantize } from './dequantize.js';
-export { fakeQuantizeWithParams } from './fake-quantize.js';
+export { fakeQuantizePerChannelAffine, fakeQuantizePerTensorAffine, fakeQuantizeWithParams } from './fake-quantize.js';
 export { forEachParam, quantizePerChannel, quantizePerGroup, quantizePerTensor, quantizeValue, quantizeWithParams } from './quantize.js';
 export { roundHalfEven } from './round.js';
