@@ -257,7 +257,7 @@ async function timeKernel(
       const params: QParams = scheme === 'perTensor'
         ? { scheme: 'per_tensor_affine', scale: p.scale, zeroPoint: p.zeroPoint }
         : { scheme: 'per_channel_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis };
-      const bindings = schemeBindings(params, info, c.shape);
+      const bindings = schemeBindings(params, info, c.shape, 4);
       const uniformBytes = bindings.uniform(0, vecCount, grid.threadCount);
       const uniformBuffer = buffer('uniform', uniformBytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
       device.queue.writeBuffer(uniformBuffer, 0, uniformBytes);
@@ -267,7 +267,10 @@ async function timeKernel(
         device.queue.writeBuffer(tableBuffer, 0, bindings.table);
         extraEntries.push({ binding: 3, resource: { buffer: tableBuffer, size: bindings.table.byteLength } });
       }
-      const pipeline = manager.pipelines.get(variant.pipelineKey, variant.pipeline);
+      const pipeline = bindings.constants
+        ? manager.pipelines.get(`${variant.pipelineKey}|rows${bindings.constants.ROW_LAYOUT}|${bindings.constants.PER_GROUP ? 'group' : 'channel'}`,
+          { ...variant.pipeline, constants: { ...variant.pipeline.constants, ...bindings.constants } })
+        : manager.pipelines.get(variant.pipelineKey, variant.pipeline);
       const bindGroup = device.createBindGroup({
         label: `${label}.bindGroup`,
         layout: pipeline.getBindGroupLayout(0),

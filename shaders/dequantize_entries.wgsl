@@ -1,7 +1,7 @@
 // Entry points of the dequantize kernels, one per storage class. A word is 4 elements (8-bit packed in a
 // u32, qint32 as vec4<i32>) or 8 elements (4-bit packed in a u32); output is float32 vec4s.
 // Needs: numerics.wgsl, pack_*.wgsl, indexing.wgsl, and a scheme file declaring `params` (vec_count,
-// thread_count) and `dequantize4(q, e)`.
+// thread_count), `Position`, `position_of`, `next_word`, `next4` and `dequantize_at`.
 
 override WORKGROUP_SIZE: u32 = 256;
 override VECS_PER_THREAD: u32 = 4;
@@ -16,49 +16,64 @@ fn first_word(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn dequantize_i8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let first = first_word(gid, groups);
+  var at = position_of(4u * first);
   for (var k = 0u; k < VECS_PER_THREAD; k++) {
-    let v = first_word(gid, groups) + k * params.thread_count;
+    let v = first + k * params.thread_count;
     if (v >= params.vec_count) { return; }
-    output[v] = dequantize4(unpack_i8(input_packed[v]), 4u * v);
+    output[v] = dequantize_at(unpack_i8(input_packed[v]), at);
+    at = next_word(at);
   }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn dequantize_u8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let first = first_word(gid, groups);
+  var at = position_of(4u * first);
   for (var k = 0u; k < VECS_PER_THREAD; k++) {
-    let v = first_word(gid, groups) + k * params.thread_count;
+    let v = first + k * params.thread_count;
     if (v >= params.vec_count) { return; }
-    output[v] = dequantize4(unpack_u8(input_packed[v]), 4u * v);
+    output[v] = dequantize_at(unpack_u8(input_packed[v]), at);
+    at = next_word(at);
   }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn dequantize_i4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let first = first_word(gid, groups);
+  var at = position_of(8u * first);
   for (var k = 0u; k < VECS_PER_THREAD; k++) {
-    let v = first_word(gid, groups) + k * params.thread_count;
+    let v = first + k * params.thread_count;
     if (v >= params.vec_count) { return; }
     let w = input_packed[v];
-    output[2u * v] = dequantize4(unpack_i4(w, 0u), 8u * v);
-    output[2u * v + 1u] = dequantize4(unpack_i4(w, 1u), 8u * v + 4u);
+    output[2u * v] = dequantize_at(unpack_i4(w, 0u), at);
+    output[2u * v + 1u] = dequantize_at(unpack_i4(w, 1u), next4(at));
+    at = next_word(at);
   }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn dequantize_u4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let first = first_word(gid, groups);
+  var at = position_of(8u * first);
   for (var k = 0u; k < VECS_PER_THREAD; k++) {
-    let v = first_word(gid, groups) + k * params.thread_count;
+    let v = first + k * params.thread_count;
     if (v >= params.vec_count) { return; }
     let w = input_packed[v];
-    output[2u * v] = dequantize4(unpack_u4(w, 0u), 8u * v);
-    output[2u * v + 1u] = dequantize4(unpack_u4(w, 1u), 8u * v + 4u);
+    output[2u * v] = dequantize_at(unpack_u4(w, 0u), at);
+    output[2u * v + 1u] = dequantize_at(unpack_u4(w, 1u), next4(at));
+    at = next_word(at);
   }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn dequantize_i32(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let first = first_word(gid, groups);
+  var at = position_of(4u * first);
   for (var k = 0u; k < VECS_PER_THREAD; k++) {
-    let v = first_word(gid, groups) + k * params.thread_count;
+    let v = first + k * params.thread_count;
     if (v >= params.vec_count) { return; }
-    output[v] = dequantize4(input_i32[v], 4u * v);
+    output[v] = dequantize_at(input_i32[v], at);
+    at = next_word(at);
   }
 }

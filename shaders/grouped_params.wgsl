@@ -1,10 +1,25 @@
 // The per-channel and per-group schemes: a table of parameters, one row per channel or group, and the
 // formula that finds each element's row. Packed on the host by packUniform(GROUPED_PARAMS) in
-// src/kernels/uniforms.ts; a unit test checks the two layouts agree. Provides params4 and dequantize4.
+// src/kernels/uniforms.ts; a unit test checks the two layouts agree. Provides the Position walk,
+// params_at and dequantize_at to the entry-point files.
 //
 // The tensor is viewed as [outer, channels, inner] around the axis. Element (o, a, k) uses row
 //   o * stride_outer + (a / group_size) * stride_group + k * stride_inner
 // per channel: group_size 1, strides (0, 1, 0); per group (ONNX block_size): strides (groups * inner, inner, 1).
+//
+// Integer division is the cost here, so an invocation divides once, for its first word, and then walks:
+// the host splits the loop stride (elements between an invocation's successive words) and 4 into
+// (k, a, o) steps, and advancing is two compares and adds. How the four elements of a word find their
+// rows is picked per tensor (never per shape: a pipeline serves every size):
+//   ROW_LAYOUT 1 (same):        one row: per channel with inner % 4 == 0; per group along the last axis
+//                               with channels % 4 == 0 and group_size % 4 == 0.
+//   ROW_LAYOUT 2 (consecutive): rows r .. r + 3: per channel along the last axis with channels % 4 == 0;
+//                               per group with inner % 4 == 0.
+//   ROW_LAYOUT 0 (general):     any shape: step element by element.
+// PER_GROUP false lets the compiler drop the group arithmetic (row = a) for per-channel tensors.
+
+override ROW_LAYOUT: u32 = 0u;
+override PER_GROUP: bool = false;
 
 struct GroupedParams {
   vec_count: u32,
@@ -18,55 +33,88 @@ struct GroupedParams {
   stride_inner: u32,
   qmin: f32,
   qmax: f32,
-  _pad: u32,
+  _pad0: u32,
+  // The loop stride (elements between an invocation's successive words) split into (k, a, o) steps.
+  word_step_k: u32,
+  word_step_a: u32,
+  word_step_o: u32,
+  word_step_pad: u32,
+  // 4 elements split the same way (the second half of a 4-bit word).
+  four_step_k: u32,
+  four_step_a: u32,
+  four_step_o: u32,
+  four_step_pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: GroupedParams;
 // Per row: (inv_scale, fround(zero_point), fround(scale), unused).
 @group(0) @binding(3) var<storage, read> table: array<vec4<f32>>;
 
-fn row_of(o: u32, a: u32, k: u32) -> u32 {
-  // Lanes past the end of the tensor (padding of the last word) read the last row; their results are dropped.
-  return min(o * params.stride_outer + (a / params.group_size) * params.stride_group + k * params.stride_inner,
-             arrayLength(&table) - 1u);
+// An element's place in the [outer, channels, inner] view.
+struct Position {
+  k: u32,
+  a: u32,
+  o: u32,
 }
 
-// The parameters of elements e..e+3 (e local to the chunk), one column each. One division finds the first
-// element's position; the other three step from it.
-fn params4(e: u32) -> mat4x4<f32> {
+fn position_of(e: u32) -> Position {
   let index = params.start_element + e;
-  var k = index % params.inner;
   let t = index / params.inner;
-  var a = t % params.channels;
-  var o = t / params.channels;
-  if (k + 3u < params.inner) {
-    // All four share (o, a): the outer-axis layout. Per channel this is one row loaded once.
-    if (params.stride_inner == 0u) {
-      let p = table[row_of(o, a, k)];
-      return mat4x4<f32>(p, p, p, p);
-    }
-    return mat4x4<f32>(table[row_of(o, a, k)], table[row_of(o, a, k + 1u)], table[row_of(o, a, k + 2u)], table[row_of(o, a, k + 3u)]);
+  return Position(index - t * params.inner, t % params.channels, t / params.channels);
+}
+
+// p advanced by a step already split into (k, a, o) with k < inner and a < channels: at most one carry each.
+fn advance(p: Position, step: vec4<u32>) -> Position {
+  var k = p.k + step.x;
+  let carry_k = select(0u, 1u, k >= params.inner);
+  k -= carry_k * params.inner;
+  var a = p.a + step.y + carry_k;
+  let carry_a = select(0u, 1u, a >= params.channels);
+  a -= carry_a * params.channels;
+  return Position(k, a, p.o + step.z + carry_a);
+}
+
+fn next_word(p: Position) -> Position {
+  return advance(p, vec4<u32>(params.word_step_k, params.word_step_a, params.word_step_o, 0u));
+}
+fn next4(p: Position) -> Position {
+  return advance(p, vec4<u32>(params.four_step_k, params.four_step_a, params.four_step_o, 0u));
+}
+
+fn row_of(p: Position) -> u32 {
+  if (!PER_GROUP) { return p.a; }
+  return p.o * params.stride_outer + (p.a / params.group_size) * params.stride_group + p.k * params.stride_inner;
+}
+
+// Lanes past the end of the tensor (padding of the last word) would read past the table: read its last
+// row instead; their results are dropped by the host.
+fn table_row(row: u32) -> vec4<f32> {
+  return table[min(row, arrayLength(&table) - 1u)];
+}
+
+// The parameters of the four elements starting at p, one column each.
+fn params_at(p: Position) -> mat4x4<f32> {
+  if (ROW_LAYOUT == 1u) {
+    let row = table_row(row_of(p));
+    return mat4x4<f32>(row, row, row, row);
+  }
+  if (ROW_LAYOUT == 2u) {
+    let r = row_of(p);
+    return mat4x4<f32>(table_row(r), table_row(r + 1u), table_row(r + 2u), table_row(r + 3u));
   }
   var columns: mat4x4<f32>;
+  var at = p;
   for (var j = 0u; j < 4u; j++) {
-    columns[j] = table[row_of(o, a, k)];
-    k += 1u;
-    if (k == params.inner) {
-      k = 0u;
-      a += 1u;
-      if (a == params.channels) { a = 0u; o += 1u; }
-    }
+    columns[j] = table_row(row_of(at));
+    at = advance(at, vec4<u32>(1u, 0u, 0u, 0u)); // one carry suffices even when inner or channels is 1
   }
   return columns;
 }
 
 // x = fround(f32(q) - fround(zero_point)) * fround(scale), all float32. PyTorch's per-channel dequantize
 // multiplies by the float64 scale: identical whenever the scale is a float32 value, within 1 ulp otherwise.
-fn dequantize4(q: vec4<i32>, e: u32) -> vec4<f32> {
-  let p = params4(e);
-  return vec4<f32>(
-    (i32_to_f32_rne(q.x) - p[0].y) * p[0].z,
-    (i32_to_f32_rne(q.y) - p[1].y) * p[1].z,
-    (i32_to_f32_rne(q.z) - p[2].y) * p[2].z,
-    (i32_to_f32_rne(q.w) - p[3].y) * p[3].z);
+fn dequantize_at(q: vec4<i32>, p: Position) -> vec4<f32> {
+  let rows = transpose(params_at(p));
+  let qf = vec4<f32>(i32_to_f32_rne(q.x), i32_to_f32_rne(q.y), i32_to_f32_rne(q.z), i32_to_f32_rne(q.w));
+  return (qf - rows[1]) * rows[2];
 }

@@ -15,27 +15,42 @@ fn is_inf_bits(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7fffffffu) == kExpMask;
 }
 
-// x * inv_scale, correctly rounded even when x is subnormal (GPUs may flush subnormal operands to zero).
-// The host keeps inv_scale within [2^-126, 2^126]. For subnormal x = m * 2^-149 the product is computed as
-// (m * 2^-85) * (inv_scale * 2^-64): both factors normal and exact, the same exact product, one rounding.
-// When inv_scale < 1 the product is below 2^-126 and rounds to zero either way.
-fn scaled(x: f32, inv_scale: f32) -> f32 {
-  let bits = bitcast<u32>(x);
-  let mantissa = bits & 0x007fffffu;
-  if ((bits & kExpMask) != 0u || mantissa == 0u) { return x * inv_scale; }
-  if (inv_scale < 1.0) { return 0.0; }
-  let magnitude = f32(mantissa) * 0x1p-85f;
-  let x_times_2_64 = select(magnitude, -magnitude, (bits & 0x80000000u) != 0u);
-  return x_times_2_64 * (inv_scale * 0x1p-64f);
+// Quantizes four values to integer-valued floats in [qmin, qmax]:
+//   clamp(zero_point + round(x * inv_scale), qmin, qmax)
+// NaN -> qmin; +/-Infinity (in x, or from x * inv_scale overflowing) -> qmax / qmin. Branch-free: every
+// special case is a select on bit tests (integer tests, which no finite-math assumption can fold away).
+//
+// Subnormal x: GPUs may flush subnormal operands to zero, so x * inv_scale is rebuilt from the bits. For
+// x = ±m * 2^-149, (1 + m * 2^-23) - 1 is m * 2^-23 exactly, and m * 2^-23 * (inv_scale * 2^-126) is the
+// exact product rounded once. The host keeps inv_scale within [2^-126, 2^126]; when inv_scale < 1 the
+// true product is below 2^-126 and rounds to zero either way (the flushed factor gives 0 too).
+fn quantize_vec4(x: vec4<f32>, inv_scale: vec4<f32>, zero_point: vec4<f32>, qmin: f32, qmax: f32) -> vec4<f32> {
+  let bits = bitcast<vec4<u32>>(x);
+  let magnitude = bits & vec4<u32>(0x7fffffffu);
+  let negative = (bits & vec4<u32>(0x80000000u)) != vec4<u32>(0u);
+  let subnormal = (magnitude < vec4<u32>(0x00800000u)) & (magnitude != vec4<u32>(0u));
+  let mantissa = bitcast<vec4<f32>>((bits & vec4<u32>(0x007fffffu)) | vec4<u32>(0x3f800000u)) - vec4<f32>(1.0);
+  let small = select(mantissa, -mantissa, negative) * (inv_scale * 0x1p-126f);
+  let product = select(x * inv_scale, small, subnormal);
+  let product_bits = bitcast<vec4<u32>>(product) & vec4<u32>(0x7fffffffu);
+  var q = clamp(zero_point + round(product), vec4<f32>(qmin), vec4<f32>(qmax));
+  let overflow = select(vec4<f32>(qmax), vec4<f32>(qmin), (bitcast<vec4<u32>>(product) & vec4<u32>(0x80000000u)) != vec4<u32>(0u));
+  q = select(q, overflow, product_bits == vec4<u32>(kExpMask));
+  return select(q, vec4<f32>(qmin), magnitude > vec4<u32>(kExpMask));
 }
 
-// Quantizes one value to an integer-valued float in [qmin, qmax].
-// NaN -> qmin; +/-Infinity (in x or from x * inv_scale overflowing) -> qmax / qmin.
+// x * inv_scale, correctly rounded even for subnormal x (see quantize_vec4), one value at a time.
+fn scaled(x: f32, inv_scale: f32) -> f32 {
+  let bits = bitcast<u32>(x);
+  let magnitude = bits & 0x7fffffffu;
+  let mantissa = bitcast<f32>((bits & 0x007fffffu) | 0x3f800000u) - 1.0;
+  let small = select(mantissa, -mantissa, (bits & 0x80000000u) != 0u) * (inv_scale * 0x1p-126f);
+  return select(x * inv_scale, small, magnitude < 0x00800000u && magnitude != 0u);
+}
+
+// One value through quantize_vec4 (for kernels that work element by element).
 fn quantize_value(x: f32, inv_scale: f32, zero_point: f32, qmin: f32, qmax: f32) -> f32 {
-  if (is_nan_bits(x)) { return qmin; }
-  let product = scaled(x, inv_scale);
-  if (is_inf_bits(product)) { return select(qmax, qmin, (bitcast<u32>(product) & 0x80000000u) != 0u); }
-  return clamp(zero_point + round(product), qmin, qmax);
+  return quantize_vec4(vec4<f32>(x), vec4<f32>(inv_scale), vec4<f32>(zero_point), qmin, qmax).x;
 }
 
 // Float to i32 for a value already clamped to [-2^31, 2^31]; 2^31 (the float32 nearest to

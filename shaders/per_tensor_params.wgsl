@@ -1,6 +1,6 @@
 // The per-tensor scheme: one (inv_scale, zero_point, scale) for every element, held in the uniform.
 // Packed on the host by packUniform(PER_TENSOR_PARAMS) in src/kernels/uniforms.ts; a unit test checks
-// the two layouts agree. Provides params4 and dequantize4 to the entry-point files.
+// the two layouts agree. Provides the Position walk, params_at and dequantize_at to the entry-point files.
 
 struct PerTensorParams {
   vec_count: u32,        // packed words (or vec4s) in this chunk
@@ -15,14 +15,23 @@ struct PerTensorParams {
 
 @group(0) @binding(0) var<uniform> params: PerTensorParams;
 
-// The parameters of elements e..e+3, one column each: (inv_scale, zero_point, scale, unused).
-fn params4(e: u32) -> mat4x4<f32> {
-  let p = vec4<f32>(params.inv_scale, params.zero_point_f32, params.scale, 0.0);
-  return mat4x4<f32>(p, p, p, p);
+// Per tensor every element has the same parameters, so positions carry nothing.
+struct Position {
+  unused: u32,
+}
+
+fn position_of(e: u32) -> Position { return Position(0u); }
+fn next_word(p: Position) -> Position { return p; }
+fn next4(p: Position) -> Position { return p; }
+
+// The parameters of four elements, one column each: (inv_scale, zero_point, scale, unused).
+fn params_at(p: Position) -> mat4x4<f32> {
+  let column = vec4<f32>(params.inv_scale, params.zero_point_f32, params.scale, 0.0);
+  return mat4x4<f32>(column, column, column, column);
 }
 
 // x = f32(int32(q - zero_point)) * scale: the i32 subtraction wraps, as in PyTorch.
-fn dequantize4(q: vec4<i32>, e: u32) -> vec4<f32> {
+fn dequantize_at(q: vec4<i32>, p: Position) -> vec4<f32> {
   let d = q - vec4<i32>(params.zero_point);
   return vec4<f32>(i32_to_f32_rne(d.x), i32_to_f32_rne(d.y), i32_to_f32_rne(d.z), i32_to_f32_rne(d.w)) * params.scale;
 }

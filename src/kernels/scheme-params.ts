@@ -11,7 +11,7 @@
  * @module
  */
 import type { GpuManager } from '../gpu/device.js';
-import { paramLayout } from '../layout.js';
+import { type ParamLayout, paramLayout } from '../layout.js';
 import type { QParams } from '../qtensor.js';
 import { checkScale } from '../validate.js';
 import { type ChunkedJob, runChunked } from './run-chunked.js';
@@ -38,10 +38,36 @@ export function paramTable(scales: Float64Array, zeroPoints: Int32Array): Float3
 /** The integer range the kernel clamps to: the dtype's, or fake quantization's quant_min / quant_max. */
 export interface ClampRange { qmin: number; qmax: number }
 
-/** What a kernel needs for a scheme: the uniform bytes of each chunk and, unless per tensor, the table. */
+/**
+ * What a kernel needs for a scheme: the uniform bytes of each chunk and, unless per tensor, the table and
+ * the override constants that pick how the four elements of a word find their rows (see
+ * shaders/grouped_params.wgsl); those constants join the pipeline key, the shape never does.
+ */
 export interface SchemeBindings {
   uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
   table?: Float32Array<ArrayBuffer>;
+  constants?: { ROW_LAYOUT: 0 | 1 | 2; PER_GROUP: 0 | 1 };
+}
+
+/**
+ * How the four elements of a word relate to the parameter rows: 1 all the same row, 2 consecutive rows,
+ * 0 anything (general). Words start at multiples of 4 elements.
+ *
+ * @example
+ * ```ts
+ * rowLayout(paramLayout([64, 128], { axis: 0 }));               // 1: a row of 128 shares a channel
+ * rowLayout(paramLayout([64, 128], { axis: 1 }));               // 2: channels c .. c + 3
+ * rowLayout(paramLayout([64, 128], { axis: 1, groupSize: 32 })); // 1: one group
+ * ```
+ */
+export function rowLayout(layout: ParamLayout): 0 | 1 | 2 {
+  const perGroup = layout.strideInner !== 0;
+  if (!perGroup) {
+    if (layout.inner % 4 === 0) return 1;
+    return layout.inner === 1 && layout.channels % 4 === 0 ? 2 : 0;
+  }
+  if (layout.inner % 4 === 0) return 2;
+  return layout.inner === 1 && layout.channels % 4 === 0 && layout.groupSize % 4 === 0 ? 1 : 0;
 }
 
 /**
@@ -52,7 +78,7 @@ export interface SchemeBindings {
  * const { uniform, table } = schemeBindings(q.params, dtypeInfo('qint8'), q.shape);
  * ```
  */
-export function schemeBindings(params: QParams, range: ClampRange, shape: readonly number[]): SchemeBindings {
+export function schemeBindings(params: QParams, range: ClampRange, shape: readonly number[], elementsPerVec: number): SchemeBindings {
   if (params.scheme === 'per_tensor_affine') {
     const inverseScale = checkScale(params.scale);
     return {
@@ -65,20 +91,45 @@ export function schemeBindings(params: QParams, range: ClampRange, shape: readon
   const layout = paramLayout(shape, params);
   return {
     table: paramTable(params.scales, params.zeroPoints),
-    uniform: (start, vecCount, threadCount) => packUniform(GROUPED_PARAMS, {
-      vec_count: vecCount, thread_count: threadCount, start_element: start, inner: layout.inner, channels: layout.channels,
-      group_size: layout.groupSize, stride_outer: layout.strideOuter, stride_group: layout.strideGroup,
-      stride_inner: layout.strideInner, qmin: range.qmin, qmax: range.qmax, _pad: 0,
-    }),
+    constants: { ROW_LAYOUT: rowLayout(layout), PER_GROUP: params.scheme === 'per_group_affine' ? 1 : 0 },
+    uniform: (start, vecCount, threadCount) => {
+      const word = splitStep(elementsPerVec * threadCount, layout);
+      const four = splitStep(4, layout);
+      return packUniform(GROUPED_PARAMS, {
+        vec_count: vecCount, thread_count: threadCount, start_element: start, inner: layout.inner, channels: layout.channels,
+        group_size: layout.groupSize, stride_outer: layout.strideOuter, stride_group: layout.strideGroup,
+        stride_inner: layout.strideInner, qmin: range.qmin, qmax: range.qmax, _pad0: 0,
+        word_step_k: word.k, word_step_a: word.a, word_step_o: word.o, word_step_pad: 0,
+        four_step_k: four.k, four_step_a: four.a, four_step_o: four.o, four_step_pad: 0,
+      });
+    },
   };
+}
+
+/**
+ * A step of `elements` in the `[outer, channels, inner]` view, split into (k, a, o) so the shaders can walk
+ * without dividing (shaders/grouped_params.wgsl `advance`).
+ *
+ * @example
+ * ```ts
+ * splitStep(10, { inner: 4, channels: 3 }); // { k: 2, a: 2, o: 0 }
+ * ```
+ */
+export function splitStep(elements: number, layout: { inner: number; channels: number }): { k: number; a: number; o: number } {
+  const rows = Math.floor(elements / layout.inner);
+  return { k: elements % layout.inner, a: rows % layout.channels, o: Math.floor(rows / layout.channels) };
 }
 
 /** Sets `job.uniform` (and binds the parameter table) for `params`, then runs the job. */
 export async function runWithScheme(
   manager: GpuManager, job: ChunkedJob, params: QParams, range: ClampRange, shape: readonly number[],
 ): Promise<void> {
-  const { uniform, table } = schemeBindings(params, range, shape);
+  const { uniform, table, constants } = schemeBindings(params, range, shape, job.elementsPerVec);
   job.uniform = uniform;
+  if (constants) {
+    job.pipelineKey += `|rows${constants.ROW_LAYOUT}|${constants.PER_GROUP ? 'group' : 'channel'}`;
+    job.pipeline = { ...job.pipeline, constants: { ...job.pipeline.constants, ...constants } };
+  }
   if (!table) {
     await runChunked(manager, job);
     return;

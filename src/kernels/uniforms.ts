@@ -36,7 +36,9 @@ export const GROUPED_PARAMS = {
   fields: [
     ['vec_count', 'u32'], ['thread_count', 'u32'], ['start_element', 'u32'], ['inner', 'u32'],
     ['channels', 'u32'], ['group_size', 'u32'], ['stride_outer', 'u32'], ['stride_group', 'u32'],
-    ['stride_inner', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'], ['_pad', 'u32'],
+    ['stride_inner', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'], ['_pad0', 'u32'],
+    ['word_step_k', 'u32'], ['word_step_a', 'u32'], ['word_step_o', 'u32'], ['word_step_pad', 'u32'],
+    ['four_step_k', 'u32'], ['four_step_a', 'u32'], ['four_step_o', 'u32'], ['four_step_pad', 'u32'],
   ],
 } as const satisfies UniformLayout<string>;
 

@@ -54,17 +54,19 @@ export class BucketSums {
   }
 
   /**
-   * Adds one partial result: the sums of `count` elements (`sums` = Σe², Σx², Σx̂², Σx·x̂), their max |e|,
-   * and how many were clipped or non-finite.
+   * Adds one partial result: the sums of `count` elements (Σe², Σx², Σx̂², Σx·x̂ at `sums[offset..offset+3]`),
+   * their max |e|, and how many of them were clipped or non-finite.
    */
-  addPartial(bucket: number, sums: ArrayLike<number>, maxAbsError: number, clipped: number, nonFinite: number, count: number): void {
+  addPartial(
+    bucket: number, sums: ArrayLike<number>, offset: number, maxAbsError: number, clipped: number, nonFinite: number, count: number,
+  ): void {
     this.count[bucket]! += count;
     this.clipped[bucket]! += clipped;
     this.nonFinite[bucket]! += nonFinite;
-    this.sumSquaredError[bucket]! += sums[0]!;
-    this.sumSquaredOriginal[bucket]! += sums[1]!;
-    this.sumSquaredDequantized[bucket]! += sums[2]!;
-    this.sumProduct[bucket]! += sums[3]!;
+    this.sumSquaredError[bucket]! += sums[offset]!;
+    this.sumSquaredOriginal[bucket]! += sums[offset + 1]!;
+    this.sumSquaredDequantized[bucket]! += sums[offset + 2]!;
+    this.sumProduct[bucket]! += sums[offset + 3]!;
     this.maxAbsError[bucket] = Math.max(this.maxAbsError[bucket]!, maxAbsError);
   }
 

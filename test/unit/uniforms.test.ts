@@ -109,16 +109,17 @@ describe('packUniform', () => {
     expect(packUniform({ struct: 'One', fields: [['a', 'u32']] } as const, { a: 3 }).byteLength).toBe(16);
   });
 
-  it('packs GROUPED_PARAMS (12 fields) into 48 bytes with its u32 and f32 fields where the shader reads them', () => {
+  it('packs GROUPED_PARAMS (20 fields) into 80 bytes with its u32 and f32 fields where the shader reads them', () => {
     const bytes = packUniform(GROUPED_PARAMS, {
       vec_count: 7, thread_count: 1024, start_element: 4096, inner: 20, channels: 3, group_size: 32,
-      stride_outer: 60, stride_group: 20, stride_inner: 1, qmin: -8, qmax: 7, _pad: 0,
+      stride_outer: 60, stride_group: 20, stride_inner: 1, qmin: -8, qmax: 7, _pad0: 0,
+      word_step_k: 4, word_step_a: 2, word_step_o: 68, word_step_pad: 0, four_step_k: 4, four_step_a: 0, four_step_o: 0, four_step_pad: 0,
     });
     const view = new DataView(bytes);
-    expect(bytes.byteLength).toBe(48);
+    expect(bytes.byteLength).toBe(80);
     expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => view.getUint32(4 * i, true))).toEqual([7, 1024, 4096, 20, 3, 32, 60, 20, 1]);
     expect(view.getFloat32(36, true)).toBe(-8);
     expect(view.getFloat32(40, true)).toBe(7);
-    expect(view.getUint32(44, true)).toBe(0);
+    expect([12, 13, 14, 15, 16, 17, 18, 19].map((i) => view.getUint32(4 * i, true))).toEqual([4, 2, 68, 0, 4, 0, 0, 0]);
   });
 });

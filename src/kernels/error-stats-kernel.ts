@@ -1,0 +1,218 @@
+/**
+ * Host side of the error-statistics kernel (shaders/error_stats.wgsl). Arguments arrive validated.
+ *
+ * Accumulation, deterministic and accurate for 1e8 elements and more:
+ * 1. The tensor is cut into tiles by a fixed plan (error-stats-plan.ts); each invocation sums at most 256
+ *    elements of one bucket sequentially in float32 with Kahan compensation and writes one partial
+ *    (relative error about 2⁻²³ whatever the count, since no lane's sum grows with the tensor).
+ * 2. The partials are read back and added in float64 into their buckets, in chunk, tile, lane order.
+ * No float atomics, no order that depends on timing: the same call gives the same bits every time.
+ * Values are scaled by a power of two (exact) so that max |x| and |x̂| lie in [1, 2): squares cannot
+ * overflow float32 whatever the tensor's magnitude.
+ *
+ * Per chunk (at most `maxStorageBufferBindingSize` bytes of each input, or `maxChunkElements`) it uploads
+ * the original values, the quantized values (x̂ as float32, or the integers widened to int32), the chunk's
+ * window of the parameter table and its tile list, then runs one dispatch through {@link runOnGpu}.
+ *
+ * @example
+ * ```ts
+ * const stats = await errorStatsKernel(manager, checkErrorStatsArguments(x, q, { axis: 0 }), {});
+ * stats.perChannel?.mse;
+ * ```
+ * @module
+ */
+import type { GpuManager } from '../gpu/device.js';
+import { dispatchSize } from '../gpu/dispatch.js';
+import { runOnGpu } from '../gpu/gpu-run.js';
+import { channelLayout } from '../layout.js';
+import type { ErrorStatsRequest } from '../stats/arguments.js';
+import { assembleErrorStats } from '../stats/assemble.js';
+import { BucketSums } from '../stats/bucket-sums.js';
+import { type IndexMap, channelIndexMap, groupIndexMap, indexOf, indexWindow, tensorIndexMap } from '../stats/index-map.js';
+import type { ErrorStats } from '../stats/types.js';
+import {
+  ERROR_STATS_PARAMS, ERROR_STATS_WORKGROUP_SIZE, type ErrorStatsScheme, PARAM_WORDS, PARTIAL_WORDS, clipBounds, errorStatsVariant,
+  paramTableWords,
+} from './error-stats-shader.js';
+import { type ChunkLimits, type PlannedChunk, type StatsPartition, type TilePlan, planChunks, planTiles } from './error-stats-plan.js';
+import type { KernelOptions } from './quantize-kernel.js';
+import { packUniform } from './uniforms.js';
+
+/**
+ * The power of two that brings the largest finite |x| and the bound on |x̂| into [1, 2), within the
+ * float32 normal range [2^-126, 2^126]; 1 when everything is zero.
+ *
+ * @example
+ * ```ts
+ * prescaleFor(checkErrorStatsArguments(tensor([3, -1000]), tensor([3, -1000]), undefined)); // 2^-9
+ * ```
+ */
+export function prescaleFor(request: ErrorStatsRequest): number {
+  let largest = 0;
+  const scan = (data: Float32Array) => {
+    for (let i = 0; i < data.length; i++) {
+      const magnitude = Math.abs(data[i]!);
+      if (magnitude > largest && magnitude !== Infinity) largest = magnitude;
+    }
+  };
+  scan(request.original);
+  const q = request.quantized;
+  if (q.kind === 'values') {
+    scan(q.data);
+  } else {
+    // |x̂| <= (qmax - qmin) * scale; twice that covers the float32 roundings.
+    const span = 2 * (q.grid.qmax - q.grid.qmin + 1);
+    for (const scale of q.grid.scales) largest = Math.max(largest, span * scale);
+  }
+  if (largest === 0) return 1;
+  const exponent = Math.min(126, Math.max(-126, Math.floor(Math.log2(largest))));
+  return 2 ** -exponent;
+}
+
+/** Everything one pass over the tensor shares across its chunks. */
+interface PassContext {
+  manager: GpuManager;
+  request: ErrorStatsRequest;
+  options: KernelOptions;
+  scheme: ErrorStatsScheme;
+  table: Uint32Array<ArrayBuffer>;
+  prescale: number;
+}
+
+/** The device caps on one chunk. */
+function chunkLimits(context: PassContext): ChunkLimits & { maxPerDimension: number } {
+  const limits = context.manager.device.limits;
+  const bindLimit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const maxPerDimension = Math.min(context.options.maxWorkgroupsPerDimension ?? Infinity, limits.maxComputeWorkgroupsPerDimension);
+  const q = context.request.quantized;
+  return {
+    maxPerDimension,
+    maxElements: Math.min(Math.floor(bindLimit / 4), context.options.maxChunkElements ?? Infinity),
+    maxLanes: Math.min(Math.floor(bindLimit / (PARTIAL_WORDS * 4)), maxPerDimension * maxPerDimension * ERROR_STATS_WORKGROUP_SIZE),
+    maxTiles: Math.floor(bindLimit / 8),
+    ...(q.kind === 'grid' ? {
+      fits: (start: number, end: number) => {
+        const [lo, hi] = indexWindow(q.grid.map, start, end);
+        return (hi - lo) * PARAM_WORDS * 4 <= bindLimit;
+      },
+    } : {}),
+  };
+}
+
+/** The quantized input of elements [start, end) as the shader reads it: float32 bits or int32. */
+function quantizedWords(request: ErrorStatsRequest, start: number, end: number): Float32Array<ArrayBuffer> | Int32Array<ArrayBuffer> {
+  const q = request.quantized;
+  if (q.kind === 'values') return q.data.subarray(start, end) as Float32Array<ArrayBuffer>;
+  if (q.ints instanceof Int32Array) return q.ints.subarray(start, end) as Int32Array<ArrayBuffer>;
+  const widened = new Int32Array(end - start);
+  widened.set(q.ints.subarray(start, end));
+  return widened;
+}
+
+/** Runs one chunk and adds its partials into `sums` (and `overall`). */
+function runChunk(
+  context: PassContext, plan: TilePlan, chunk: PlannedChunk, maxPerDimension: number, bucketMap: IndexMap,
+  sums: BucketSums, overall: BucketSums | undefined,
+): Promise<void> {
+  const { manager, request, scheme } = context;
+  const variant = errorStatsVariant(scheme);
+  const q = request.quantized;
+  const grid = q.kind === 'grid' ? q.grid : undefined;
+  const [paramBase, paramEnd] = grid ? indexWindow(grid.map, chunk.start, chunk.end) : [0, 1];
+  const paramMap = grid?.map ?? tensorIndexMap();
+  const bounds = clipBounds(grid?.qmin ?? 0, grid?.qmax ?? 0);
+  const lanes = chunk.tileCount * plan.width;
+  const partialBytes = lanes * PARTIAL_WORDS * 4;
+  return runOnGpu(manager, variant.label, (run) => {
+    const storage = GPUBufferUsage.STORAGE;
+    const original = request.original.subarray(chunk.start, chunk.end) as Float32Array<ArrayBuffer>;
+    const quantized = quantizedWords(request, chunk.start, chunk.end);
+    const table = context.table.subarray(paramBase * PARAM_WORDS, paramEnd * PARAM_WORDS);
+    const uniform = packUniform(ERROR_STATS_PARAMS, {
+      lane_count: lanes, width: plan.width, rows: plan.rows, chunk_start: chunk.start, prescale: context.prescale,
+      clip_low: bounds.low, clip_high: bounds.high, clamp_low: bounds.clampLow, clamp_high: bounds.clampHigh, param_base: paramBase,
+      q_inner: Math.max(1, paramMap.inner), q_axis_len: Math.max(1, paramMap.axisLen), q_group_size: paramMap.groupSize,
+      q_stride_outer: paramMap.strideOuter, q_stride_group: paramMap.strideGroup, q_stride_inner: paramMap.strideInner,
+    });
+    const partials = run.buffer(partialBytes, storage | GPUBufferUsage.COPY_SRC, 'partials');
+    run.dispatch(manager.pipelines.get(variant.pipelineKey, variant.pipeline), [
+      { binding: 0, resource: { buffer: run.upload(uniform, GPUBufferUsage.UNIFORM, 'uniform'), size: uniform.byteLength } },
+      { binding: 1, resource: { buffer: run.upload(original, storage, 'original'), size: original.byteLength } },
+      { binding: 2, resource: { buffer: run.upload(quantized, storage, 'quantized'), size: quantized.byteLength } },
+      { binding: 3, resource: { buffer: run.upload(table, storage, 'paramTable'), size: table.byteLength } },
+      { binding: 4, resource: { buffer: run.upload(chunk.tiles, storage, 'tiles'), size: chunk.tiles.byteLength } },
+      { binding: 5, resource: { buffer: partials, size: partialBytes } },
+    ], dispatchSize(lanes, ERROR_STATS_WORKGROUP_SIZE, maxPerDimension));
+    run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, plan, chunk, bucketMap, sums, overall));
+  });
+}
+
+/**
+ * Adds the partials one chunk's dispatch wrote (`PARTIAL_WORDS` words per lane, lanes in tile order) into
+ * their buckets, in lane order, and into `overall` when given. A lane's bucket is that of its first element.
+ *
+ * @example
+ * ```ts
+ * run.read(partials, bytes, (mapped) => addChunkPartials(mapped, plan, chunk, channelMap, perChannel, overall));
+ * ```
+ */
+export function addChunkPartials(
+  bytes: ArrayBuffer, plan: TilePlan, chunk: PlannedChunk, bucketMap: IndexMap, sums: BucketSums, overall?: BucketSums,
+): void {
+  const lanes = chunk.tileCount * plan.width;
+  const words = new Uint32Array(bytes, 0, lanes * PARTIAL_WORDS);
+  const floats = new Float32Array(bytes, 0, lanes * PARTIAL_WORDS);
+  for (let tile = 0; tile < chunk.tileCount; tile++) {
+    const tileStart = chunk.start + chunk.tiles[2 * tile]!;
+    for (let lane = 0; lane < plan.width; lane++) {
+      const at = (tile * plan.width + lane) * PARTIAL_WORDS;
+      const count = words[at + 7]!;
+      if (count === 0) continue; // a lane past the end of a short tile
+      const args = [floats, at, floats[at + 4]!, words[at + 5]!, words[at + 6]!, count] as const;
+      sums.addPartial(indexOf(bucketMap, tileStart + lane), ...args);
+      overall?.addPartial(0, ...args);
+    }
+  }
+}
+
+/** One pass over the whole tensor for one partition, chunk after chunk. */
+async function runPass(
+  context: PassContext, partition: StatsPartition, bucketMap: IndexMap, sums: BucketSums, overall?: BucketSums,
+): Promise<void> {
+  const limits = chunkLimits(context);
+  const plan = planTiles(partition, Math.min(limits.maxElements, limits.maxLanes));
+  for (const chunk of planChunks(plan, limits)) {
+    await runChunk(context, plan, chunk, limits.maxPerDimension, bucketMap, sums, overall);
+  }
+}
+
+/**
+ * Computes the statistics `request` asks for on the GPU: one pass for the overall (or per-channel, which
+ * also yields the overall) statistics, and a second for per-group statistics.
+ */
+export async function errorStatsKernel(manager: GpuManager, request: ErrorStatsRequest, options: KernelOptions): Promise<ErrorStats> {
+  const { shape, axis, groupSize, size } = request;
+  const q = request.quantized;
+  const overall = new BucketSums(1);
+  const channelMap = axis === undefined ? undefined : channelIndexMap(shape, axis);
+  const groupMap = axis === undefined || groupSize === undefined ? undefined : groupIndexMap(shape, axis, groupSize);
+  const perChannel = channelMap && new BucketSums(channelMap.count);
+  const perGroup = groupMap && new BucketSums(groupMap.count);
+  if (size > 0) {
+    const prescale = prescaleFor(request);
+    const context: PassContext = {
+      manager, request, options, prescale,
+      scheme: q.kind === 'values' ? 0 : q.grid.integerSubtract ? 1 : 2,
+      table: q.kind === 'grid' ? paramTableWords(q.grid) : new Uint32Array(PARAM_WORDS),
+    };
+    if (axis === undefined) {
+      await runPass(context, { kind: 'tensor', outer: 1, axisLen: 1, inner: size }, tensorIndexMap(), overall);
+    } else {
+      const { outer, channels, inner } = channelLayout(shape, axis);
+      await runPass(context, { kind: 'channel', outer, axisLen: channels, inner }, channelMap!, perChannel!, overall);
+      if (perGroup) await runPass(context, { kind: 'group', outer, axisLen: channels, inner, groupSize }, groupMap!, perGroup);
+    }
+    for (const sums of [overall, perChannel, perGroup]) sums?.rescale(1 / prescale);
+  }
+  return assembleErrorStats(request, overall, perChannel, perGroup, 'webgpu');
+}

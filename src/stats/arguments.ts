@@ -1,0 +1,102 @@
+/**
+ * Argument checks of {@link errorStats}, shared by the CPU reference and the GPU path so both reject the
+ * same inputs with the same typed errors, before any GPU is acquired.
+ *
+ * @example
+ * ```ts
+ * const request = checkErrorStatsArguments(tensor([1, 2]), tensor([1, 2.5]), { axis: 0 });
+ * request.axis; // 0
+ * ```
+ * @module
+ */
+import type { IntReprArray } from '../dtype.js';
+import { InvalidArgumentError } from '../errors.js';
+import { QTensor } from '../qtensor.js';
+import { type Tensor, checkTensor } from '../tensor.js';
+import { normalizeAxis } from '../validate.js';
+import { type QuantGrid, quantGrid } from './quant-grid.js';
+import type { ErrorStatsOptions } from './types.js';
+
+/** The validated arguments. */
+export interface ErrorStatsRequest {
+  readonly original: Float32Array;
+  readonly shape: readonly number[];
+  readonly size: number;
+  /** The statistics axis (non-negative), when given. */
+  readonly axis?: number;
+  readonly groupSize?: number;
+  /** x̂ given directly (a plain Tensor: no grid), or stored integers and their grid (a QTensor). */
+  readonly quantized:
+    | { readonly kind: 'values'; readonly data: Float32Array }
+    | { readonly kind: 'grid'; readonly ints: Readonly<IntReprArray>; readonly grid: QuantGrid };
+}
+
+function describe(value: unknown): string {
+  return Array.isArray(value) ? `[${value.join(', ')}]` : String(value);
+}
+
+/** Throws naming `argument[i]` at the first NaN of `data`. */
+function rejectNaN(data: Float32Array, argument: string): void {
+  for (let i = 0; i < data.length; i++) {
+    // eslint-disable-next-line no-self-compare
+    if (data[i] !== data[i]) {
+      throw new InvalidArgumentError(`${argument}[${i}]`, NaN,
+        `${argument}[${i}] is NaN; error statistics need numbers: replace or drop the NaN values first`);
+    }
+  }
+}
+
+/**
+ * Validates the arguments of {@link errorStats} (see there) and returns them resolved.
+ *
+ * @example
+ * ```ts
+ * checkErrorStatsArguments(tensor([1, NaN]), tensor([1, 1]));
+ * // throws InvalidArgumentError: original.data[1] is NaN; ...
+ * ```
+ */
+export function checkErrorStatsArguments(
+  original: Tensor, quantized: QTensor | Tensor, opts: ErrorStatsOptions | undefined,
+): ErrorStatsRequest {
+  const size = checkTensor(original, 'original');
+  const isQ = quantized instanceof QTensor;
+  if (!isQ && (quantized === null || typeof quantized !== 'object' || !((quantized as Tensor).data instanceof Float32Array))) {
+    throw new InvalidArgumentError('quantized', quantized,
+      `quantized is ${describe(quantized)}; pass a QTensor (from quantizePerTensor, quantizePerChannel or fromIntRepr) `
+      + 'or a Tensor { data: Float32Array, shape } of dequantized values');
+  }
+  if (!isQ) checkTensor(quantized, 'quantized');
+  const quantizedShape = isQ ? quantized.shape : (quantized as Tensor).shape;
+  if (quantizedShape.length !== original.shape.length || quantizedShape.some((d, i) => d !== original.shape[i])) {
+    throw new InvalidArgumentError('quantized.shape', [...quantizedShape],
+      `quantized.shape [${quantizedShape.join(', ')}] differs from original.shape [${original.shape.join(', ')}]; `
+      + 'pass the quantized version of original itself');
+  }
+  if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
+    throw new InvalidArgumentError('opts', opts, `opts is ${describe(opts)}; pass an object like { axis: 0, groupSize: 32 } or nothing`);
+  }
+  const axis = opts?.axis === undefined ? undefined : normalizeAxis(opts.axis, original.shape.length, 'opts.axis');
+  const groupSize = opts?.groupSize;
+  if (groupSize !== undefined) {
+    if (typeof groupSize !== 'number' || !Number.isSafeInteger(groupSize) || groupSize < 1) {
+      throw new InvalidArgumentError('opts.groupSize', groupSize,
+        `opts.groupSize is ${describe(groupSize)}; use a positive integer such as 32, 64 or 128`);
+    }
+    if (axis === undefined) {
+      throw new InvalidArgumentError('opts.groupSize', groupSize,
+        `opts.groupSize ${groupSize} needs opts.axis (groups are blocks along an axis); pass { axis, groupSize }`);
+    }
+  }
+  rejectNaN(original.data, 'original.data');
+  if (!isQ) rejectNaN((quantized as Tensor).data, 'quantized.data');
+  return {
+    original: original.data,
+    shape: [...original.shape],
+    size,
+    ...(axis === undefined ? {} : { axis }),
+    ...(groupSize === undefined ? {} : { groupSize }),
+    quantized: isQ
+      ? { kind: 'grid', ints: quantized.intReprView(), grid: quantGrid(quantized) }
+      : { kind: 'values', data: (quantized as Tensor).data },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The quantization grid of a QTensor in the one form error statistics need, whatever its scheme: a parameter
+ * table (float32 scale, its float32 reciprocal, zero point) and the element-to-parameter {@link IndexMap}.
+ * Per-tensor, per-channel and per-group (`'per_group_affine'`: `{ scales, zeroPoints, axis, groupSize }`)
+ * parameters all reduce to it, so the reference and the kernel need no case per scheme. Also defines the
+ * dequantized value x̂ and the clipping test used by both.
+ *
+ * @example
+ * ```ts
+ * const q = fromIntRepr([-3, 0, 3, 6], [4], 'qint8', { scale: 0.5, zeroPoint: 0 });
+ * const grid = quantGrid(q);
+ * dequantizedValue(grid, 0, 6);   // 3
+ * isClipped(grid, 0, 100);        // true: 100 / 0.5 = 200 > 127
+ * ```
+ * @module
+ */
+import { dtypeInfo } from '../dtype.js';
+import type { QTensor } from '../qtensor.js';
+import { roundHalfEven } from '../reference/round.js';
+import { checkScale } from '../validate.js';
+import { type IndexMap, channelIndexMap, groupIndexMap, tensorIndexMap } from './index-map.js';
+
+/** See the module documentation. Tables have one entry per parameter. */
+export interface QuantGrid {
+  readonly map: IndexMap;
+  /** fround(scale). */
+  readonly scales: Float32Array;
+  /** fround(1 / fround(scale)), what quantize multiplies by. */
+  readonly inverseScales: Float32Array;
+  readonly zeroPoints: Int32Array;
+  /** Per tensor, x̂ = fround(int32(q − zp)) · scale (wrapping int32 subtraction); else fround(fround(q) − fround(zp)) · scale. */
+  readonly integerSubtract: boolean;
+  readonly qmin: number;
+  readonly qmax: number;
+}
+
+/** The shapes of `q.params` this file reads, per-group included (cast: the union grows as schemes land). */
+type AnyParams =
+  | { scheme: 'per_tensor_affine'; scale: number; zeroPoint: number }
+  | { scheme: 'per_channel_affine'; scales: ArrayLike<number>; zeroPoints: ArrayLike<number>; axis: number }
+  | { scheme: 'per_group_affine'; scales: ArrayLike<number>; zeroPoints: ArrayLike<number>; axis: number; groupSize: number };
+
+function table(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>): Pick<QuantGrid, 'scales' | 'inverseScales' | 'zeroPoints'> {
+  const n = scales.length;
+  const out = { scales: new Float32Array(n), inverseScales: new Float32Array(n), zeroPoints: new Int32Array(n) };
+  for (let p = 0; p < n; p++) {
+    out.inverseScales[p] = checkScale(scales[p]!); // already validated by the QTensor: never throws here
+    out.scales[p] = scales[p]!;
+    out.zeroPoints[p] = zeroPoints[p]!;
+  }
+  return out;
+}
+
+/**
+ * The grid of `q` (its parameters, already validated when `q` was built).
+ *
+ * @example
+ * ```ts
+ * quantGrid(qc).map;   // per channel on axis 0 of [5, 4]: { count: 5, inner: 4, axisLen: 5, ... }
+ * ```
+ */
+export function quantGrid(q: QTensor): QuantGrid {
+  const { qmin, qmax } = dtypeInfo(q.dtype);
+  const params = q.params as unknown as AnyParams;
+  switch (params.scheme) {
+    case 'per_tensor_affine':
+      return { map: tensorIndexMap(), ...table([params.scale], [params.zeroPoint]), integerSubtract: true, qmin, qmax };
+    case 'per_channel_affine':
+      return { map: channelIndexMap(q.shape, params.axis), ...table(params.scales, params.zeroPoints), integerSubtract: false, qmin, qmax };
+    case 'per_group_affine':
+      return {
+        map: groupIndexMap(q.shape, params.axis, params.groupSize), ...table(params.scales, params.zeroPoints),
+        integerSubtract: false, qmin, qmax,
+      };
+    default:
+      throw new Error(`errorStats: unknown qscheme ${String((params as { scheme: unknown }).scheme)}`);
+  }
+}
+
+/**
+ * x̂ for stored integer `q` with parameter `p`, in float32 steps: the GPU dequantize contract. Per tensor
+ * `fround(fround(int32(q − zp)) · fround(scale))`; otherwise `fround(fround(fround(q) − fround(zp)) · fround(scale))`.
+ * Equal to `dequantize()` whenever the scales are float32 values (always so for observer scales).
+ *
+ * @example
+ * ```ts
+ * dequantizedValue(grid, 0, -3); // -1.5 for scale 0.5, zero point 0
+ * ```
+ */
+export function dequantizedValue(grid: QuantGrid, p: number, q: number): number {
+  const scale = grid.scales[p]!;
+  const zeroPoint = grid.zeroPoints[p]!;
+  const difference = grid.integerSubtract ? Math.fround((q - zeroPoint) | 0) : Math.fround(Math.fround(q) - Math.fround(zeroPoint));
+  return Math.fround(difference * scale);
+}
+
+/**
+ * True when quantizing `x` with parameter `p` saturates: the pre-clamp value
+ * `fround(fround(zp) + roundHalfEven(fround(x · inverseScale)))` lies outside [qmin, qmax]. ±Infinity is
+ * clipped; NaN (rejected earlier by errorStats) is not.
+ *
+ * @example
+ * ```ts
+ * isClipped(grid, 0, 63.7);  // false for scale 0.5, qint8: 127.4 rounds to 127
+ * isClipped(grid, 0, 63.8);  // true: 127.6 rounds to 128
+ * ```
+ */
+export function isClipped(grid: QuantGrid, p: number, x: number): boolean {
+  const preClamp = Math.fround(Math.fround(grid.zeroPoints[p]!) + roundHalfEven(Math.fround(x * grid.inverseScales[p]!)));
+  return preClamp < grid.qmin || preClamp > grid.qmax;
+}
