@@ -47,7 +47,8 @@ struct GroupedParams {
 }
 
 @group(0) @binding(0) var<uniform> params: GroupedParams;
-// Per row: (inv_scale, fround(zero_point), fround(scale), unused).
+// Rows in blocks of four, structure of arrays: block b is three vec4s holding the inv_scale, the
+// fround(zero_point) and the fround(scale) of rows 4b .. 4b + 3, so four consecutive rows are three loads.
 @group(0) @binding(3) var<storage, read> table: array<vec4<f32>>;
 
 // An element's place in the [outer, channels, inner] view.
@@ -86,35 +87,45 @@ fn row_of(p: Position) -> u32 {
   return p.o * params.stride_outer + (p.a / params.group_size) * params.stride_group + p.k * params.stride_inner;
 }
 
-// Lanes past the end of the tensor (padding of the last word) would read past the table: read its last
-// row instead; their results are dropped by the host.
-fn table_row(row: u32) -> vec4<f32> {
-  return table[min(row, arrayLength(&table) - 1u)];
+// Lanes past the end of the tensor (padding of the last word) would read past the table: they read its
+// last rows instead; their results are dropped by the host.
+fn last_block() -> u32 {
+  return arrayLength(&table) / 3u - 1u;
 }
 
-// The parameters of the four elements starting at p, one column each.
-fn params_at(p: Position) -> mat4x4<f32> {
+// One row's parameters, splatted over four elements.
+fn row_params(row: u32) -> Params4 {
+  let block = 3u * min(row / 4u, last_block());
+  let lane = row % 4u;
+  return Params4(vec4<f32>(table[block][lane]), vec4<f32>(table[block + 1u][lane]), vec4<f32>(table[block + 2u][lane]));
+}
+
+// The parameters of the four elements starting at p.
+fn params_at(p: Position) -> Params4 {
   if (ROW_LAYOUT == 1u) {
-    let row = table_row(row_of(p));
-    return mat4x4<f32>(row, row, row, row);
+    return row_params(row_of(p));
   }
   if (ROW_LAYOUT == 2u) {
-    let r = row_of(p);
-    return mat4x4<f32>(table_row(r), table_row(r + 1u), table_row(r + 2u), table_row(r + 3u));
+    // Consecutive rows start at a multiple of 4 here (the host checks), so they are one block.
+    let block = 3u * min(row_of(p) / 4u, last_block());
+    return Params4(table[block], table[block + 1u], table[block + 2u]);
   }
-  var columns: mat4x4<f32>;
+  var result: Params4;
   var at = p;
   for (var j = 0u; j < 4u; j++) {
-    columns[j] = table_row(row_of(at));
+    let one = row_params(row_of(at));
+    result.inv_scale[j] = one.inv_scale.x;
+    result.zero_point[j] = one.zero_point.x;
+    result.scale[j] = one.scale.x;
     at = advance(at, vec4<u32>(1u, 0u, 0u, 0u)); // one carry suffices even when inner or channels is 1
   }
-  return columns;
+  return result;
 }
 
 // x = fround(f32(q) - fround(zero_point)) * fround(scale), all float32. PyTorch's per-channel dequantize
 // multiplies by the float64 scale: identical whenever the scale is a float32 value, within 1 ulp otherwise.
 fn dequantize_at(q: vec4<i32>, p: Position) -> vec4<f32> {
-  let rows = transpose(params_at(p));
+  let params4 = params_at(p);
   let qf = vec4<f32>(i32_to_f32_rne(q.x), i32_to_f32_rne(q.y), i32_to_f32_rne(q.z), i32_to_f32_rne(q.w));
-  return (qf - rows[1]) * rows[2];
+  return (qf - params4.zero_point) * params4.scale;
 }

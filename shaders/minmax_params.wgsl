@@ -13,6 +13,7 @@ struct CalibrationParams {
   inner: u32,                // product of the dimensions after the axis
   group_size: u32,
   groups: u32,               // ceil(n / group_size)
+  channel_length: u32,       // elements each output owns per tensor / per channel (outer * inner)
   box_start: u32,            // flat index of the box's first element
   w_start: u32,
   w_count: u32,
@@ -22,6 +23,7 @@ struct CalibrationParams {
   in_lanes: u32,             // records per output a combine pass reads
   lane_fastest: u32,         // 1: invocation i is lane i % lanes of output i / lanes; 0: the transpose
   invocations: u32,          // invocations doing work (the dispatch may launch more)
+  invocation_offset: u32,    // index of this dispatch's first invocation (a pass too big for one dispatch is split)
   candidates: u32,           // MSE: clipping candidates per output
   block: u32,                // MSE: elements per block of the error sums
   first_block: u32,          // MSE: floor(j_start / block)
@@ -40,9 +42,14 @@ struct CalibrationParams {
 
 const kFamilyChannel: u32 = 0u;
 
-// Elements output w owns; per tensor and per channel every output has the box's j range in full.
+// The pass-wide index of this invocation.
+fn invocation_index(gid: vec3<u32>, groups: vec3<u32>, workgroup_size: u32) -> u32 {
+  return linear_invocation(gid, groups, workgroup_size) + params.invocation_offset;
+}
+
+// Elements output w owns in the whole tensor.
 fn output_length(w: u32) -> u32 {
-  if (params.family == kFamilyChannel) { return params.j_end; }
+  if (params.family == kFamilyChannel) { return params.channel_length; }
   let g = (w / params.inner) % params.groups;
   return min(params.group_size, params.n - g * params.group_size);
 }

@@ -25,7 +25,7 @@ fn empty_max() -> i32 { return bitcast<i32>(0x80000000u); }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn minmax_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = linear_invocation(gid, groups, WORKGROUP_SIZE);
+  let i = invocation_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.invocations) { return; }
   var w_local = i / params.lanes;
   var lane = i % params.lanes;
@@ -55,7 +55,7 @@ fn minmax_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn minmax_combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = linear_invocation(gid, groups, WORKGROUP_SIZE);
+  let i = invocation_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.invocations) { return; }
   let w_local = i / params.lanes;
   let lane = i % params.lanes;

@@ -59,19 +59,19 @@ fn squared_error(x: f32, p: Candidate) -> f32 {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn mse_blocks(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = linear_invocation(gid, groups, WORKGROUP_SIZE);
+  let i = invocation_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.invocations) { return; }
   let c = i % params.candidates;
   let t = i / params.candidates;
   let w = params.w_start + t / params.box_blocks;
   let block_begin = (params.first_block + t % params.box_blocks) * params.block;
-  let from = max(params.j_start, block_begin);
-  let to = min(min(params.j_end, output_length(w)), block_begin + params.block);
-  if (from >= to) { return; }
+  let j_from = max(params.j_start, block_begin);
+  let j_to = min(min(params.j_end, output_length(w)), block_begin + params.block);
+  if (j_from >= j_to) { return; }
   let slot = (w - params.window_start) * params.candidates + c;
-  var sum = select(0.0, state[slot].y, from > block_begin);
+  var sum = select(0.0, state[slot].y, j_from > block_begin);
   let p = candidate(w - params.window_start, c);
-  for (var j = from; j < to; j++) {
+  for (var j = j_from; j < j_to; j++) {
     sum = sum + squared_error(input[element_offset(w, j)], p);
   }
   block_sums[i] = sum;
@@ -79,7 +79,7 @@ fn mse_blocks(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn mse_accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = linear_invocation(gid, groups, WORKGROUP_SIZE);
+  let i = invocation_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.invocations) { return; }
   let c = i % params.candidates;
   let w_local = i / params.candidates;
@@ -90,11 +90,11 @@ fn mse_accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
   var running = state[slot];
   for (var b = 0u; b < params.box_blocks; b++) {
     let block_begin = (params.first_block + b) * params.block;
-    let from = max(params.j_start, block_begin);
-    let to = min(end, block_begin + params.block);
-    if (from >= to) { break; }
+    let j_from = max(params.j_start, block_begin);
+    let j_to = min(end, block_begin + params.block);
+    if (j_from >= j_to) { break; }
     let sum = block_sums[(w_local * params.box_blocks + b) * params.candidates + c];
-    if (to == min(block_begin + params.block, length)) {
+    if (j_to == min(block_begin + params.block, length)) {
       running = vec2<f32>(running.x + sum, 0.0);
     } else {
       running.y = sum;
@@ -105,7 +105,7 @@ fn mse_accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn mse_pick(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = linear_invocation(gid, groups, WORKGROUP_SIZE);
+  let i = invocation_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.invocations) { return; }
   let first = state[i * params.candidates].x;
   var best = 0u;

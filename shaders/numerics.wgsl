@@ -5,6 +5,13 @@
 
 const kExpMask: u32 = 0x7f800000u;
 
+// The quantization parameters of four consecutive elements, one lane each.
+struct Params4 {
+  inv_scale: vec4<f32>,    // fround(1 / fround(scale)), computed on the host
+  zero_point: vec4<f32>,   // fround(zero_point)
+  scale: vec4<f32>,        // fround(scale)
+}
+
 // True for NaN. Integer test: a float comparison could be folded away by a compiler that assumes
 // finite math.
 fn is_nan_bits(x: f32) -> bool {

@@ -24,10 +24,9 @@ fn position_of(e: u32) -> Position { return Position(0u); }
 fn next_word(p: Position) -> Position { return p; }
 fn next4(p: Position) -> Position { return p; }
 
-// The parameters of four elements, one column each: (inv_scale, zero_point, scale, unused).
-fn params_at(p: Position) -> mat4x4<f32> {
-  let column = vec4<f32>(params.inv_scale, params.zero_point_f32, params.scale, 0.0);
-  return mat4x4<f32>(column, column, column, column);
+// The parameters of four elements.
+fn params_at(p: Position) -> Params4 {
+  return Params4(vec4<f32>(params.inv_scale), vec4<f32>(params.zero_point_f32), vec4<f32>(params.scale));
 }
 
 // x = f32(int32(q - zero_point)) * scale: the i32 subtraction wraps, as in PyTorch.

@@ -15,11 +15,9 @@ override VECS_PER_THREAD: u32 = 4;
 @group(0) @binding(2) var<storage, read_write> output_i32: array<vec4<i32>>;
 @group(0) @binding(2) var<storage, read_write> output_f32: array<vec4<f32>>;
 
-// Quantizes elements e..e+3 (e a multiple of 4, local to the chunk) with their parameters `p` (one
-// column per element: inv_scale, zero_point, scale).
-fn quantize4_with(e: u32, p: mat4x4<f32>) -> vec4<f32> {
-  let rows = transpose(p);
-  return quantize_vec4(input[e / 4u], rows[0], rows[1], params.qmin, params.qmax);
+// Quantizes elements e..e+3 (e a multiple of 4, local to the chunk) with their parameters `p`.
+fn quantize4_with(e: u32, p: Params4) -> vec4<f32> {
+  return quantize_vec4(input[e / 4u], p.inv_scale, p.zero_point, params.qmin, params.qmax);
 }
 
 fn quantize4(e: u32, at: Position) -> vec4<i32> {
@@ -103,8 +101,7 @@ fn fake_quantize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     let v = first + k * params.thread_count;
     if (v >= params.vec_count) { return; }
     let p = params_at(at);
-    let rows = transpose(p);
-    output_f32[v] = (quantize4_with(4u * v, p) - rows[1]) * rows[2];
+    output_f32[v] = (quantize4_with(4u * v, p) - p.zero_point) * p.scale;
     at = next_word(at);
   }
 }

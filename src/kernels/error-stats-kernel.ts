@@ -74,7 +74,7 @@ interface PassContext {
   manager: GpuManager;
   request: ErrorStatsRequest;
   options: KernelOptions;
-  scheme: ErrorStatsScheme;
+  variant: ReturnType<typeof errorStatsVariant>;
   table: Uint32Array<ArrayBuffer>;
   prescale: number;
 }
@@ -114,8 +114,7 @@ function runChunk(
   context: PassContext, plan: TilePlan, chunk: PlannedChunk, maxPerDimension: number, bucketMap: IndexMap,
   sums: BucketSums, overall: BucketSums | undefined,
 ): Promise<void> {
-  const { manager, request, scheme } = context;
-  const variant = errorStatsVariant(scheme);
+  const { manager, request, variant } = context;
   const q = request.quantized;
   const grid = q.kind === 'grid' ? q.grid : undefined;
   const [paramBase, paramEnd] = grid ? indexWindow(grid.map, chunk.start, chunk.end) : [0, 1];
@@ -189,6 +188,13 @@ async function runPass(
 /**
  * Computes the statistics `request` asks for on the GPU: one pass for the overall (or per-channel, which
  * also yields the overall) statistics, and a second for per-group statistics.
+ *
+ * @example
+ * ```ts
+ * const request = checkErrorStatsArguments(w, q, { axis: 1, groupSize: 32 });
+ * const stats = await errorStatsKernel(await getDefaultManager(), request, { maxChunkElements: 1 << 20 });
+ * stats.perGroup?.shape; // [rows, ceil(columns / 32)]
+ * ```
  */
 export async function errorStatsKernel(manager: GpuManager, request: ErrorStatsRequest, options: KernelOptions): Promise<ErrorStats> {
   const { shape, axis, groupSize, size } = request;
@@ -200,9 +206,10 @@ export async function errorStatsKernel(manager: GpuManager, request: ErrorStatsR
   const perGroup = groupMap && new BucketSums(groupMap.count);
   if (size > 0) {
     const prescale = prescaleFor(request);
+    const scheme: ErrorStatsScheme = q.kind === 'values' ? 0 : q.grid.integerSubtract ? 1 : 2;
     const context: PassContext = {
       manager, request, options, prescale,
-      scheme: q.kind === 'values' ? 0 : q.grid.integerSubtract ? 1 : 2,
+      variant: errorStatsVariant(scheme),
       table: q.kind === 'grid' ? paramTableWords(q.grid) : new Uint32Array(PARAM_WORDS),
     };
     if (axis === undefined) {

@@ -19,12 +19,12 @@ export const CALIBRATION_PARAMS = {
   struct: 'CalibrationParams',
   fields: [
     ['family', 'u32'], ['n', 'u32'], ['inner', 'u32'], ['group_size', 'u32'],
-    ['groups', 'u32'], ['box_start', 'u32'], ['w_start', 'u32'], ['w_count', 'u32'],
-    ['j_start', 'u32'], ['j_end', 'u32'], ['lanes', 'u32'], ['in_lanes', 'u32'],
-    ['lane_fastest', 'u32'], ['invocations', 'u32'], ['candidates', 'u32'], ['block', 'u32'],
-    ['first_block', 'u32'], ['box_blocks', 'u32'], ['window_start', 'u32'], ['symmetric', 'u32'],
-    ['qmin', 'f32'], ['qmax', 'f32'], ['qrange', 'f32'], ['half_range', 'f32'],
-    ['symmetric_zero_point', 'f32'], ['eps', 'f32'],
+    ['groups', 'u32'], ['channel_length', 'u32'], ['box_start', 'u32'], ['w_start', 'u32'],
+    ['w_count', 'u32'], ['j_start', 'u32'], ['j_end', 'u32'], ['lanes', 'u32'],
+    ['in_lanes', 'u32'], ['lane_fastest', 'u32'], ['invocations', 'u32'], ['invocation_offset', 'u32'],
+    ['candidates', 'u32'], ['block', 'u32'], ['first_block', 'u32'], ['box_blocks', 'u32'],
+    ['window_start', 'u32'], ['symmetric', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'],
+    ['qrange', 'f32'], ['half_range', 'f32'], ['symmetric_zero_point', 'f32'], ['eps', 'f32'],
   ],
 } as const satisfies UniformLayout<string>;
 
@@ -37,6 +37,8 @@ export interface PassFields {
   inLanes?: number;
   laneFastest?: boolean;
   invocations: number;
+  /** Index of the dispatch's first invocation; default 0. */
+  invocationOffset?: number;
   /** MSE only. */
   candidates?: number;
   block?: number;
@@ -59,6 +61,7 @@ export function packCalibrationParams(layout: ReductionLayout, box: ReductionBox
     inner: layout.inner,
     group_size: layout.groupSize,
     groups: layout.groups,
+    channel_length: layout.family === 'channel' ? layout.outer * layout.inner : 0,
     box_start: box.start,
     w_start: box.wStart,
     w_count: box.wCount,
@@ -68,6 +71,7 @@ export function packCalibrationParams(layout: ReductionLayout, box: ReductionBox
     in_lanes: pass.inLanes ?? 1,
     lane_fastest: pass.laneFastest ? 1 : 0,
     invocations: pass.invocations,
+    invocation_offset: pass.invocationOffset ?? 0,
     candidates: pass.candidates ?? 1,
     block: pass.block ?? 1,
     first_block: pass.firstBlock ?? 0,

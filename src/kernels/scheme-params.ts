@@ -18,19 +18,22 @@ import { type ChunkedJob, runChunked } from './run-chunked.js';
 import { GROUPED_PARAMS, PER_TENSOR_PARAMS, packUniform } from './uniforms.js';
 
 /**
- * The parameter table's contents.
+ * The parameter table's contents: rows in blocks of four, structure of arrays (shaders/grouped_params.wgsl),
+ * block b = [inv_scale × 4, fround(zero_point) × 4, fround(scale) × 4] for rows 4b .. 4b + 3, the last block
+ * padded with zeros.
  *
  * @example
  * ```ts
- * paramTable(Float64Array.of(0.5), Int32Array.of(3)); // Float32Array [2, 3, 0.5, 0]
+ * paramTable(Float64Array.of(0.5), Int32Array.of(3)); // Float32Array [2, 0, 0, 0,  3, 0, 0, 0,  0.5, 0, 0, 0]
  * ```
  */
 export function paramTable(scales: Float64Array, zeroPoints: Int32Array): Float32Array<ArrayBuffer> {
-  const table = new Float32Array(scales.length * 4);
-  for (let c = 0; c < scales.length; c++) {
-    table[4 * c] = checkScale(scales[c]!);
-    table[4 * c + 1] = zeroPoints[c]!;
-    table[4 * c + 2] = scales[c]!;
+  const table = new Float32Array(Math.ceil(scales.length / 4) * 12);
+  for (let r = 0; r < scales.length; r++) {
+    const base = 12 * Math.floor(r / 4) + (r % 4);
+    table[base] = checkScale(scales[r]!);
+    table[base + 4] = zeroPoints[r]!;
+    table[base + 8] = scales[r]!;
   }
   return table;
 }

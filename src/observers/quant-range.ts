@@ -98,7 +98,8 @@ function checkCustomRange(
   }
   if (quantMin! > 0 || quantMax! < 0) {
     throw new InvalidArgumentError(`${argument}.quantMin`, quantMin,
-      `the range [${quantMin}, ${quantMax}] does not contain 0 (PyTorch requires quantMin <= 0 <= quantMax); `
-      + `widen it, e.g. [0, ${quantMax}]`);
+      `${argument}.quantMin / quantMax give [${quantMin}, ${quantMax}], which does not contain 0 (PyTorch requires `
+      + 'quantMin <= 0 <= quantMax); '
+      + `widen it, e.g. [${Math.min(quantMin!, 0)}, ${Math.max(quantMax!, 0)}]`);
   }
 }

@@ -8,7 +8,7 @@
  * ```ts
  * const sums = new BucketSums(1);
  * [[1, 1], [2, 2], [3, 3], [4, 5]].forEach(([x, xh]) => sums.addElement(0, x, xh, false));
- * sums.summary(0, false); // { mse: 0.25, maxAbsError: 1, sqnrDb: 14.77..., cosine: 0.99398..., clipFraction: NaN, count: 4 }
+ * sums.summary(0, false); // { mse: 0.25, maxAbsError: 1, sqnrDb: 14.77..., cosine: 0.99399..., clipFraction: NaN, count: 4 }
  * ```
  * @module
  */

@@ -39,7 +39,7 @@ import type { ErrorStats, ErrorStatsOptions } from './types.js';
  * @example
  * ```ts
  * const s = await errorStats(tensor([1, 2, 3, 4]), tensor([1, 2, 3, 5]));
- * s.overall; // { mse: 0.25, maxAbsError: 1, sqnrDb: 14.771..., cosine: 0.99398..., clipFraction: NaN, count: 4 }
+ * s.overall; // { mse: 0.25, maxAbsError: 1, sqnrDb: 14.771..., cosine: 0.99399..., clipFraction: NaN, count: 4 }
  * const g = await errorStats(w, q4, { axis: 1, groupSize: 32 }, { backend: 'webgpu' });
  * g.perGroup!.mse.length; // rows * ceil(columns / 32)
  * ```

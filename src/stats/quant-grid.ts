@@ -1,8 +1,7 @@
 /**
  * The quantization grid of a QTensor in the one form error statistics need, whatever its scheme: a parameter
  * table (float32 scale, its float32 reciprocal, zero point) and the element-to-parameter {@link IndexMap}.
- * Per-tensor, per-channel and per-group (`'per_group_affine'`: `{ scales, zeroPoints, axis, groupSize }`)
- * parameters all reduce to it, so the reference and the kernel need no case per scheme. Also defines the
+ * Per-tensor, per-channel and per-group parameters all reduce to it, so the reference and the kernel need no case per scheme. Also defines the
  * dequantized value x̂ and the clipping test used by both.
  *
  * @example
@@ -34,12 +33,6 @@ export interface QuantGrid {
   readonly qmax: number;
 }
 
-/** The shapes of `q.params` this file reads, per-group included (cast: the union grows as schemes land). */
-type AnyParams =
-  | { scheme: 'per_tensor_affine'; scale: number; zeroPoint: number }
-  | { scheme: 'per_channel_affine'; scales: ArrayLike<number>; zeroPoints: ArrayLike<number>; axis: number }
-  | { scheme: 'per_group_affine'; scales: ArrayLike<number>; zeroPoints: ArrayLike<number>; axis: number; groupSize: number };
-
 function table(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>): Pick<QuantGrid, 'scales' | 'inverseScales' | 'zeroPoints'> {
   const n = scales.length;
   const out = { scales: new Float32Array(n), inverseScales: new Float32Array(n), zeroPoints: new Int32Array(n) };
@@ -61,7 +54,7 @@ function table(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>): Pick<Q
  */
 export function quantGrid(q: QTensor): QuantGrid {
   const { qmin, qmax } = dtypeInfo(q.dtype);
-  const params = q.params as unknown as AnyParams;
+  const params = q.params;
   switch (params.scheme) {
     case 'per_tensor_affine':
       return { map: tensorIndexMap(), ...table([params.scale], [params.zeroPoint]), integerSubtract: true, qmin, qmax };

@@ -152,23 +152,30 @@ describe('paramLayout', () => {
 });
 
 describe('paramTable', () => {
-  it('holds (fround(1 / fround(scale)), fround(zero point), fround(scale), 0) per channel', () => {
+  it('holds inv scale, fround(zero point) and fround(scale) in blocks of four rows, structure of arrays', () => {
     const scales = Float64Array.of(0.5, 0.1, 1 / 3, 1 / 30, 0.00214854861, 1e-30, 1e30);
     const zeroPoints = Int32Array.of(3, -128, 255, 16777217, -2147483648, 0, 2147483647);
     const table = paramTable(scales, zeroPoints);
     expect(table).toBeInstanceOf(Float32Array);
-    const expected: number[] = [];
-    scales.forEach((s, c) => expected.push(Math.fround(1 / Math.fround(s)), Math.fround(zeroPoints[c]!), Math.fround(s), 0));
-    expectExact(table, expected, 'channel table');
-    expectExact(paramTable(Float64Array.of(0.5), Int32Array.of(3)), [2, 3, 0.5, 0], 'documented example');
+    expect(table).toHaveLength(24); // two blocks of 3 vec4s
+    const expected = new Array(24).fill(0);
+    scales.forEach((s, r) => {
+      const base = 12 * Math.floor(r / 4) + (r % 4);
+      expected[base] = Math.fround(1 / Math.fround(s));
+      expected[base + 4] = Math.fround(zeroPoints[r]!);
+      expected[base + 8] = Math.fround(s);
+    });
+    expectExact(table, expected, 'parameter table');
+    expectExact(paramTable(Float64Array.of(0.5), Int32Array.of(3)), [2, 0, 0, 0, 3, 0, 0, 0, 0.5, 0, 0, 0], 'documented example');
     // Spot values that differ from the naive float64 ones.
-    expect(table[4]).toBe(Math.fround(10)); // fround(1 / fround(0.1)) is exactly 10 in float32
-    expect(table[12 + 1]).toBe(16777216); // 16777217 rounds to even in float32
+    expect(table[1]).toBe(Math.fround(10)); // fround(1 / fround(0.1)) is exactly 10 in float32
+    expect(table[4 + 3]).toBe(16777216); // 16777217 rounds to even in float32
     expect(table[8 + 2]).toBe(Math.fround(1 / 3));
     expect(table[8 + 2]).not.toBe(1 / 3);
   });
 
-  it('is empty for no channels', () => {
+  it('is empty for no rows', () => {
     expect(paramTable(new Float64Array(0), new Int32Array(0))).toHaveLength(0);
   });
 });
+

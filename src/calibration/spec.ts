@@ -1,0 +1,98 @@
+/**
+ * The calibration spec of `chooseQParams`, validated once and resolved for a shape: the reduction view, the
+ * integer range, the method and its parameters.
+ *
+ * @example
+ * ```ts
+ * const resolved = resolveCalibrationSpec([64, 256], { dtype: 'qint4', granularity: { axis: 1, groupSize: 32 },
+ *   symmetric: true, method: 'mse' });
+ * resolved.layout.outputs;     // 512
+ * resolved.clipRatios.length;  // 100
+ * ```
+ * @module
+ */
+import type { QDType } from '../dtype.js';
+import { InvalidArgumentError } from '../errors.js';
+import { type QuantRangeOptions, checkKnownKeys, checkOptionalBoolean, resolveQuantRange } from '../observers/quant-range.js';
+import type { QuantRange } from '../reference/qparams.js';
+import { type Granularity, type ReductionLayout, reductionLayout } from './granularity.js';
+
+/** How the clipping range is chosen. */
+export type CalibrationMethod = 'minmax' | 'mse' | 'percentile';
+
+/** What `chooseQParams` computes. */
+export interface CalibrationSpec extends QuantRangeOptions {
+  /** The dtype the parameters are for (its range, unless quantMin / quantMax narrow it). */
+  dtype: QDType;
+  /** 'per_tensor' (default), `{ axis }` or `{ axis, groupSize }`. */
+  granularity?: Granularity;
+  /** Symmetric (zero point fixed, scale from max |x|) or affine (default). */
+  symmetric?: boolean;
+  /** 'minmax' (default), 'mse' or 'percentile'. */
+  method?: CalibrationMethod;
+  /** 'percentile': the percentile to clip at, in (50, 100]; default 99.99. */
+  percentile?: number;
+  /** 'mse': how many clip ratios to try, 1..1000; default 100. */
+  mseSteps?: number;
+  /** 'mse': the smallest clip ratio, in (0, 1]; default 0.2. The ratios go evenly from 1 down to it. */
+  mseMinRatio?: number;
+}
+
+/** A spec checked and applied to a shape. */
+export interface ResolvedCalibration {
+  readonly dtype: QDType;
+  readonly layout: ReductionLayout;
+  readonly range: QuantRange;
+  readonly symmetric: boolean;
+  readonly method: CalibrationMethod;
+  readonly percentile: number;
+  /** 'mse': the candidate clip ratios, float32, the first exactly 1. */
+  readonly clipRatios: Float32Array;
+}
+
+const kKeys = ['dtype', 'granularity', 'symmetric', 'method', 'percentile', 'mseSteps', 'mseMinRatio', 'reduceRange', 'quantMin', 'quantMax'];
+const kMethods: readonly CalibrationMethod[] = ['minmax', 'mse', 'percentile'];
+
+/**
+ * The candidate clip ratios of the 'mse' search: `fround(1 - i * (1 - lowest) / (steps - 1))` for
+ * i = 0 .. steps - 1, so the first is exactly 1 (min/max) and the last is `lowest`.
+ *
+ * @example
+ * ```ts
+ * mseClipRatios(5, 0.2); // Float32Array [1, 0.8, 0.6, 0.4, 0.2] (as float32 values)
+ * ```
+ */
+export function mseClipRatios(steps: number, lowest: number): Float32Array {
+  const ratios = new Float32Array(steps);
+  for (let i = 0; i < steps; i++) ratios[i] = steps === 1 ? 1 : 1 - (i * (1 - lowest)) / (steps - 1);
+  return ratios;
+}
+
+/** Validates `spec` for a tensor of `shape`. Errors name `spec.<field>`. */
+export function resolveCalibrationSpec(shape: readonly number[], spec: CalibrationSpec): ResolvedCalibration {
+  if (spec === null || typeof spec !== 'object') {
+    throw new InvalidArgumentError('spec', spec, "spec must be an object like { dtype: 'qint8', method: 'minmax' }");
+  }
+  checkKnownKeys(spec, kKeys, 'spec');
+  const symmetric = checkOptionalBoolean(spec.symmetric, 'spec.symmetric');
+  const range = resolveQuantRange(spec.dtype, spec, symmetric, 'spec');
+  const layout = reductionLayout(shape, spec.granularity ?? 'per_tensor', 'spec.granularity');
+  const method = spec.method ?? 'minmax';
+  if (!kMethods.includes(method)) {
+    throw new InvalidArgumentError('spec.method', method, `spec.method is ${JSON.stringify(method)}; use one of ${kMethods.join(', ')}`);
+  }
+  const percentile = spec.percentile ?? 99.99;
+  if (typeof percentile !== 'number' || !(percentile > 50 && percentile <= 100)) {
+    throw new InvalidArgumentError('spec.percentile', percentile,
+      `spec.percentile is ${String(percentile)}; use a number in (50, 100], e.g. 99.99`);
+  }
+  const steps = spec.mseSteps ?? 100;
+  if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > 1000) {
+    throw new InvalidArgumentError('spec.mseSteps', steps, `spec.mseSteps is ${String(steps)}; use an integer in [1, 1000], e.g. 100`);
+  }
+  const lowest = spec.mseMinRatio ?? 0.2;
+  if (typeof lowest !== 'number' || !(lowest > 0 && lowest <= 1)) {
+    throw new InvalidArgumentError('spec.mseMinRatio', lowest, `spec.mseMinRatio is ${String(lowest)}; use a number in (0, 1], e.g. 0.2`);
+  }
+  return { dtype: spec.dtype, layout, range, symmetric, method, percentile, clipRatios: mseClipRatios(steps, lowest) };
+}

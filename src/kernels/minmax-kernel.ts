@@ -1,0 +1,111 @@
+/**
+ * Host side of the min/max reductions (shaders/minmax_reduce.wgsl): per tensor, per channel on any axis,
+ * per group. The tensor goes up box by box (src/kernels/minmax-plan.ts), each box in one submit: a first
+ * pass where every invocation reduces a fixed strided share of one output, then combine passes until one
+ * record per output is left, read back and merged on the host in box order. Min and max are exact, so the
+ * result is identical bit for bit on every run, device and chunk size, and equals the CPU reference.
+ *
+ * @example
+ * ```ts
+ * const { mins, maxs, firstNaN } = await minMaxKernel(manager, x.data, reductionLayout(x.shape, { axis: 0 }), {});
+ * ```
+ * @module
+ */
+import type { OpOptions } from '../backend.js';
+import type { ReductionLayout } from '../calibration/granularity.js';
+import type { GpuManager } from '../gpu/device.js';
+import { dispatchSize } from '../gpu/dispatch.js';
+import { type GpuRun, runOnGpu } from '../gpu/gpu-run.js';
+import { type MinMaxResult, lessThan } from '../reference/minmax.js';
+import { type ReductionBox, laneFastest, lanesFor, planBoxes } from './minmax-plan.js';
+import { CALIBRATION_WORKGROUP_SIZE, type CalibrationEntry, calibrationPipeline } from './minmax-shaders.js';
+import { CALIBRATION_PARAMS_BYTES, type PassFields, packCalibrationParams } from './minmax-uniforms.js';
+
+const kRecordBytes = 16;
+const kNoNaN = 0xffffffff;
+const kEmptyMin = 0x7fffffff;
+const kEmptyMax = -0x80000000;
+
+/** The largest storage binding the device allows, in bytes. */
+export function bindingLimit(device: GPUDevice): number {
+  return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+}
+
+/**
+ * Encodes one pass of a calibration kernel over `box`: its uniform, bind group and dispatch. A pass with
+ * more invocations than one dispatch can launch (maxComputeWorkgroupsPerDimension squared, or the forced
+ * `maxWorkgroupsPerDimension`) is split into several dispatches, each told its first invocation.
+ */
+export function encodePass(
+  run: GpuRun, manager: GpuManager, layout: ReductionLayout, box: ReductionBox, entry: CalibrationEntry,
+  fields: PassFields, buffers: Record<number, { buffer: GPUBuffer; size: number }>, options: OpOptions,
+): void {
+  const { pipelineKey, pipeline } = calibrationPipeline(entry);
+  const maxPerDimension = Math.min(options.maxWorkgroupsPerDimension ?? Infinity, run.device.limits.maxComputeWorkgroupsPerDimension);
+  const capacity = Math.min(maxPerDimension * maxPerDimension, 2 ** 24) * CALIBRATION_WORKGROUP_SIZE;
+  for (let offset = 0; offset < fields.invocations; offset += capacity) {
+    const pass = { ...fields, invocationOffset: offset };
+    const uniform = run.upload(packCalibrationParams(layout, box, pass), GPUBufferUsage.UNIFORM, `${entry}.uniform`);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: CALIBRATION_PARAMS_BYTES } }];
+    for (const [binding, resource] of Object.entries(buffers)) entries.push({ binding: Number(binding), resource });
+    const grid = dispatchSize(Math.min(capacity, fields.invocations - offset), CALIBRATION_WORKGROUP_SIZE, maxPerDimension);
+    run.dispatch(manager.pipelines.get(pipelineKey, pipeline), entries, grid, entry);
+  }
+}
+
+/** Decodes an order key of minmax_reduce.wgsl back to its float32 value. */
+function keyToFloat(key: number, scratch: Int32Array, view: Float32Array): number {
+  scratch[0] = key < 0 ? key ^ 0x7fffffff : key;
+  return view[0]!;
+}
+
+/**
+ * Min and max of every output of `layout` over `data` on the GPU, with the flat index of the first NaN
+ * (-1 when none). Same contract as the CPU reference's `minMaxOfLayout`.
+ */
+export async function minMaxKernel(
+  manager: GpuManager, data: Float32Array, layout: ReductionLayout, options: OpOptions,
+): Promise<MinMaxResult> {
+  const mins = new Float32Array(layout.outputs).fill(Infinity);
+  const maxs = new Float32Array(layout.outputs).fill(-Infinity);
+  let firstNaN = -1;
+  const scratch = new Int32Array(1);
+  const view = new Float32Array(scratch.buffer);
+  const maxElements = Math.max(1, Math.min(Math.floor(bindingLimit(manager.device) / kRecordBytes), options.maxChunkElements ?? Infinity));
+  const fastest = laneFastest(layout);
+  const label = `minmax|${layout.family}`;
+  for (const box of planBoxes(layout, maxElements)) {
+    await runOnGpu(manager, label, (run) => {
+      const input = run.upload(data.subarray(box.start, box.start + box.count) as Float32Array<ArrayBuffer>, GPUBufferUsage.STORAGE, 'input');
+      let lanes = lanesFor(box.jEnd - box.jStart);
+      let records = run.buffer(box.wCount * lanes * kRecordBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'records');
+      encodePass(run, manager, layout, box, 'minmax_input', { lanes, laneFastest: fastest, invocations: box.wCount * lanes },
+        { 1: { buffer: input, size: box.count * 4 }, 2: { buffer: records, size: box.wCount * lanes * kRecordBytes } }, options);
+      while (lanes > 1) {
+        const next = lanesFor(lanes);
+        const combined = run.buffer(box.wCount * next * kRecordBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'records');
+        encodePass(run, manager, layout, box, 'minmax_combine', { lanes: next, inLanes: lanes, invocations: box.wCount * next },
+          { 2: { buffer: combined, size: box.wCount * next * kRecordBytes }, 3: { buffer: records, size: box.wCount * lanes * kRecordBytes } }, options);
+        records = combined;
+        lanes = next;
+      }
+      run.read(records, box.wCount * kRecordBytes, (bytes) => {
+        const words = new Int32Array(bytes, 0, box.wCount * 4);
+        for (let r = 0; r < box.wCount; r++) {
+          const w = box.wStart + r;
+          const [lo, hi, nan] = [words[4 * r]!, words[4 * r + 1]!, words[4 * r + 2]! >>> 0];
+          if (lo !== kEmptyMin) {
+            const value = keyToFloat(lo, scratch, view);
+            if (lessThan(value, mins[w]!)) mins[w] = value;
+          }
+          if (hi !== kEmptyMax) {
+            const value = keyToFloat(hi, scratch, view);
+            if (lessThan(maxs[w]!, value)) maxs[w] = value;
+          }
+          if (nan !== kNoNaN && (firstNaN < 0 || nan < firstNaN)) firstNaN = nan;
+        }
+      });
+    });
+  }
+  return { mins, maxs, firstNaN };
+}
