@@ -18,7 +18,7 @@ struct ErrorStatsParams {
   width: u32,           // lanes per tile (= the row length of the tile's rows × width view)
   rows: u32,            // most rows of any tile
   chunk_start: u32,     // index in the whole tensor of this chunk's first element
-  prescale: f32,        // a power of two bringing max |x|, |x̂| into [1, 2): squares cannot overflow
+  prescale: f32,        // a power of two bringing every finite |x|, |x̂| below 4: squares cannot overflow
   clip_low: f32,        // smallest f32 >= qmin
   clip_high: f32,       // largest f32 <= qmax
   clamp_low: f32,       // the f32 just below clip_low

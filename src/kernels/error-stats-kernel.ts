@@ -7,8 +7,8 @@
  *    (relative error about 2⁻²³ whatever the count, since no lane's sum grows with the tensor).
  * 2. The partials are read back and added in float64 into their buckets, in chunk, tile, lane order.
  * No float atomics, no order that depends on timing: the same call gives the same bits every time.
- * Values are scaled by a power of two (exact) so that max |x| and |x̂| lie in [1, 2): squares cannot
- * overflow float32 whatever the tensor's magnitude.
+ * Values are scaled by a power of two (exact) so that every finite |x| and |x̂| is below 4 and the largest
+ * is near 1: squares cannot overflow float32 whatever the tensor's magnitude.
  *
  * Per chunk (at most `maxStorageBufferBindingSize` bytes of each input, or `maxChunkElements`) it uploads
  * the original values, the quantized values (x̂ as float32, or the integers widened to int32), the chunk's
@@ -39,8 +39,8 @@ import type { KernelOptions } from './quantize-kernel.js';
 import { packUniform } from './uniforms.js';
 
 /**
- * The power of two that brings the largest finite |x| and the bound on |x̂| into [1, 2), within the
- * float32 normal range [2^-126, 2^126]; 1 when everything is zero.
+ * The power of two that brings the larger of the largest finite |x| and a bound on |x̂| into [1, 2), within
+ * the float32 normal range [2^-126, 2^126]; 1 when everything is zero.
  *
  * @example
  * ```ts

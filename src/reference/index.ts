@@ -13,3 +13,4 @@ export { dequantize } from './dequantize.js';
 export { fakeQuantizePerChannelAffine, fakeQuantizePerTensorAffine, fakeQuantizeWithParams } from './fake-quantize.js';
 export { forEachParam, quantizePerChannel, quantizePerGroup, quantizePerTensor, quantizeValue, quantizeWithParams } from './quantize.js';
 export { roundHalfEven } from './round.js';
+export { errorStats } from './error-stats.js';

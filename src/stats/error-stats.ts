@@ -35,6 +35,9 @@ import type { ErrorStats, ErrorStatsOptions } from './types.js';
  *   combined on the host in float64 in a fixed order: identical bits on every run, and within these bounds of
  *   the float64 reference whatever the size: `mse` (and the sums) relative 1e-6, `sqnrDb` 1e-5 dB, `cosine`
  *   1e-6; `maxAbsError` is the float32 rounding of the exact value; `clipFraction` and `count` are exact.
+ *   GPUs that flush subnormal operands (SwiftShader does) treat subnormal x or x̂ as zero in the sums (clipping
+ *   stays exact), and a bucket whose values all lie more than about 2^63 (1e19) below the tensor's largest
+ *   magnitude loses its squares to float32 underflow.
  *
  * @example
  * ```ts
