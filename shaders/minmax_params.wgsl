@@ -36,6 +36,7 @@ struct CalibrationParams {
   half_range: f32,           // fround((qmax - qmin) / 2)
   symmetric_zero_point: f32,
   eps: f32,                  // 2^-23, the smallest scale
+  opaque_zero: u32,          // always 0, unknown to the compiler (see rounded_product in mse_search.wgsl)
 }
 
 @group(0) @binding(0) var<uniform> params: CalibrationParams;

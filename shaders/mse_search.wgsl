@@ -24,12 +24,19 @@ struct Candidate {
   zero_point: f32,
 }
 
+// a * b, rounded to float32 on its own. The XOR with a uniform that is always 0 is opaque to the compiler,
+// so the product cannot be fused with a later addition or subtraction into an FMA, which would skip this
+// rounding and break the agreement with the CPU reference.
+fn rounded_product(a: f32, b: f32) -> f32 {
+  return bitcast<f32>(bitcast<u32>(a * b) ^ params.opaque_zero);
+}
+
 // The observer formulas (src/reference/qparams.ts) for the range [alpha * min, alpha * max].
 fn candidate(w_window: u32, c: u32) -> Candidate {
   let range = ranges[w_window];
   let alpha = alphas[c];
-  let min_neg = min(alpha * range.x, 0.0);
-  let max_pos = max(alpha * range.y, 0.0);
+  let min_neg = min(rounded_product(alpha, range.x), 0.0);
+  let max_pos = max(rounded_product(alpha, range.y), 0.0);
   var scale: f32;
   var zero_point: f32;
   if (params.symmetric != 0u) {
@@ -42,19 +49,16 @@ fn candidate(w_window: u32, c: u32) -> Candidate {
   return Candidate(divide_rn(1.0, scale), scale, zero_point);
 }
 
-// Subnormal -> 0, so the sums never depend on whether the hardware flushes. Its select() also keeps the
-// square from fusing with the addition that follows (an FMA would skip the square's rounding).
+// Subnormal -> 0, so the sums never depend on whether the hardware flushes.
 fn flush_subnormal(v: f32) -> f32 {
   return select(v, 0.0, (bitcast<u32>(v) & kExpMask) == 0u);
 }
 
 fn squared_error(x: f32, p: Candidate) -> f32 {
   let q = quantize_value(x, p.inv_scale, p.zero_point, params.qmin, params.qmax);
-  let steps = q - p.zero_point;
-  // The select (never taken: steps is never NaN) keeps the product from fusing with the subtraction.
-  let dequantized = select(steps * p.scale, 0.0, is_nan_bits(steps));
+  let dequantized = rounded_product(q - p.zero_point, p.scale);
   let error = x - dequantized;
-  return flush_subnormal(error * error);
+  return flush_subnormal(rounded_product(error, error));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

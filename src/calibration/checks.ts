@@ -13,7 +13,15 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { ReductionLayout } from './granularity.js';
 
-/** Throws when `firstNaN` (a flat index, or -1) points at a NaN of `argument`. */
+/**
+ * Throws when `firstNaN` (a flat index, or -1) points at a NaN of `argument`.
+ *
+ * @example
+ * ```ts
+ * throwIfNaN(-1, 'x'); // returns
+ * throwIfNaN(7, 'x');  // throws InvalidArgumentError, .argument 'x.data[7]'
+ * ```
+ */
 export function throwIfNaN(firstNaN: number, argument: string): void {
   if (firstNaN < 0) return;
   throw new InvalidArgumentError(`${argument}.data[${firstNaN}]`, NaN,
@@ -21,7 +29,14 @@ export function throwIfNaN(firstNaN: number, argument: string): void {
     + '(PyTorch asserts); remove or replace the NaNs first');
 }
 
-/** Names output `w` for messages: 'the tensor', 'channel 3', 'group 5 (parameter index)'. */
+/**
+ * Names output `w` for messages.
+ *
+ * @example
+ * ```ts
+ * describeOutput(reductionLayout([4, 5], { axis: 0 }), 3); // 'channel 3 (axis 0)'
+ * ```
+ */
 export function describeOutput(layout: ReductionLayout, w: number): string {
   if (layout.axis === undefined) return 'the tensor';
   return layout.family === 'channel' ? `channel ${w} (axis ${layout.axis})` : `group parameter ${w} (axis ${layout.axis})`;
@@ -30,6 +45,11 @@ export function describeOutput(layout: ReductionLayout, w: number): string {
 /**
  * Throws unless output `w`'s range [min, max] is finite and its scale (already computed) is a finite
  * float32 value, naming `argument` and the offending output.
+ *
+ * @example
+ * ```ts
+ * checkRange(-1, Infinity, Infinity, layout, 0, 'x'); // throws: x holds Infinity (in the tensor) ...
+ * ```
  */
 export function checkRange(min: number, max: number, scale: number, layout: ReductionLayout, w: number, argument: string): void {
   const where = describeOutput(layout, w);

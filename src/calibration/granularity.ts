@@ -43,7 +43,14 @@ export interface ReductionLayout {
   readonly axis: number | undefined;
 }
 
-/** A short description for messages and labels, e.g. 'per channel (axis 1)'. */
+/**
+ * A short description for messages and labels.
+ *
+ * @example
+ * ```ts
+ * describeGranularity(reductionLayout([4, 5], { axis: 1 })); // 'per channel (axis 1)'
+ * ```
+ */
 export function describeGranularity(layout: ReductionLayout): string {
   if (layout.axis === undefined) return 'per tensor';
   return layout.family === 'channel' ? `per channel (axis ${layout.axis})`
@@ -53,6 +60,11 @@ export function describeGranularity(layout: ReductionLayout): string {
 /**
  * Validates `granularity` for a tensor of `shape` and returns the reduction view. A negative axis counts
  * from the end.
+ *
+ * @example
+ * ```ts
+ * reductionLayout([2, 3, 4], { axis: -2 }); // { family: 'channel', outer: 2, n: 3, inner: 4, outputs: 3, axis: 1, ... }
+ * ```
  */
 export function reductionLayout(shape: readonly number[], granularity: Granularity, argument = 'granularity'): ReductionLayout {
   if (granularity === 'per_tensor') {
@@ -73,14 +85,28 @@ export function reductionLayout(shape: readonly number[], granularity: Granulari
   return { family: 'group', outer, n, inner, groupSize, groups, outputs: outer * groups * inner, axis };
 }
 
-/** How many elements output `w` owns. */
+/**
+ * How many elements output `w` owns.
+ *
+ * @example
+ * ```ts
+ * outputLength(reductionLayout([10], { axis: 0, groupSize: 4 }), 2); // 2
+ * ```
+ */
 export function outputLength(layout: ReductionLayout, w: number): number {
   if (layout.family === 'channel') return layout.outer * layout.inner;
   const g = Math.floor(w / layout.inner) % layout.groups;
   return Math.min(layout.groupSize, layout.n - g * layout.groupSize);
 }
 
-/** The flat index of element `j` of output `w` (increasing in j). */
+/**
+ * The flat index of element `j` of output `w` (increasing in j).
+ *
+ * @example
+ * ```ts
+ * elementIndex(reductionLayout([3, 4], { axis: 1 }), 2, 1); // 6 (row 1, column 2)
+ * ```
+ */
 export function elementIndex(layout: ReductionLayout, w: number, j: number): number {
   const { n, inner } = layout;
   if (layout.family === 'channel') {

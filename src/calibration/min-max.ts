@@ -23,7 +23,15 @@ export interface ReducedRange {
   backend: ResolvedBackend;
 }
 
-/** Min and max of every output of `layout` over `x`; throws on NaN (naming `argument`). */
+/**
+ * Min and max of every output of `layout` over `x`; throws on NaN (naming `argument`).
+ *
+ * @example
+ * ```ts
+ * await reduceMinMax(tensor([3, -1]), reductionLayout([2], 'per_tensor'), undefined, 'x');
+ * // { mins: Float32Array [-1], maxs: Float32Array [3], backend: 'webgpu' | 'cpu' }
+ * ```
+ */
 export async function reduceMinMax(x: Tensor, layout: ReductionLayout, options: OpOptions | undefined, argument: string): Promise<ReducedRange> {
   const manager = await selectManager(options);
   const result = manager ? await minMaxKernel(manager, x.data, layout, options ?? {}) : minMaxOfLayout(x.data, layout);

@@ -56,7 +56,15 @@ export interface OutputParams {
   search?: MseSearchReport;
 }
 
-/** Shapes per-output parameters for the granularity of `resolved`. */
+/**
+ * Shapes per-output parameters for the granularity of `resolved`.
+ *
+ * @example
+ * ```ts
+ * shapeCalibration(resolveCalibrationSpec([4], { dtype: 'qint8' }), { scales: Float32Array.of(0.5), zeroPoints: Int32Array.of(0) }, 'cpu');
+ * // { scale: 0.5, zeroPoint: 0, backend: 'cpu' }
+ * ```
+ */
 export function shapeCalibration(resolved: ResolvedCalibration, params: OutputParams, backend: ResolvedBackend): CalibrationResult {
   const { layout } = resolved;
   const search = params.search ? { search: params.search } : {};

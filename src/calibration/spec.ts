@@ -68,7 +68,14 @@ export function mseClipRatios(steps: number, lowest: number): Float32Array {
   return ratios;
 }
 
-/** Validates `spec` for a tensor of `shape`. Errors name `spec.<field>`. */
+/**
+ * Validates `spec` for a tensor of `shape`. Errors name `spec.<field>`.
+ *
+ * @example
+ * ```ts
+ * resolveCalibrationSpec([8], { dtype: 'qint8', method: 'kl' as never }); // throws: spec.method is "kl" ...
+ * ```
+ */
 export function resolveCalibrationSpec(shape: readonly number[], spec: CalibrationSpec): ResolvedCalibration {
   if (spec === null || typeof spec !== 'object') {
     throw new InvalidArgumentError('spec', spec, "spec must be an object like { dtype: 'qint8', method: 'minmax' }");

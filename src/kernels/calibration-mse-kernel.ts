@@ -46,6 +46,12 @@ const kPickBytes = 16;
  * For every output of `layout`, the candidate (index into `spec.clipRatios`) whose range
  * [alpha * mins[w], alpha * maxs[w]] gives the smallest float32 error sum, with that sum and the sum of
  * candidate 0. Same contract as the CPU reference's `mseSearchOfLayout`; `mins` / `maxs` must be finite.
+ *
+ * @example
+ * ```ts
+ * const { picks, best, first } = await mseSearchKernel(manager, x.data, layout, mins, maxs,
+ *   { range: { qmin: -8, qmax: 7, symmetricZeroPoint: 0 }, symmetric: true, clipRatios: mseClipRatios(100, 0.2) }, {});
+ * ```
  */
 export async function mseSearchKernel(
   manager: GpuManager, data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array,

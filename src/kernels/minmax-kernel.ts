@@ -26,7 +26,14 @@ const kNoNaN = 0xffffffff;
 const kEmptyMin = 0x7fffffff;
 const kEmptyMax = -0x80000000;
 
-/** The largest storage binding the device allows, in bytes. */
+/**
+ * The largest storage binding the device allows, in bytes.
+ *
+ * @example
+ * ```ts
+ * bindingLimit(device); // e.g. 134217728
+ * ```
+ */
 export function bindingLimit(device: GPUDevice): number {
   return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
 }
@@ -35,6 +42,12 @@ export function bindingLimit(device: GPUDevice): number {
  * Encodes one pass of a calibration kernel over `box`: its uniform, bind group and dispatch. A pass with
  * more invocations than one dispatch can launch (maxComputeWorkgroupsPerDimension squared, or the forced
  * `maxWorkgroupsPerDimension`) is split into several dispatches, each told its first invocation.
+ *
+ * @example
+ * ```ts
+ * encodePass(run, manager, layout, box, 'minmax_combine', { lanes: 1, inLanes: 8, invocations: box.wCount },
+ *   { 2: { buffer: out, size: 16 * box.wCount }, 3: { buffer: records, size: 128 * box.wCount } }, {});
+ * ```
  */
 export function encodePass(
   run: GpuRun, manager: GpuManager, layout: ReductionLayout, box: ReductionBox, entry: CalibrationEntry,
@@ -62,6 +75,12 @@ function keyToFloat(key: number, scratch: Int32Array, view: Float32Array): numbe
 /**
  * Min and max of every output of `layout` over `data` on the GPU, with the flat index of the first NaN
  * (-1 when none). Same contract as the CPU reference's `minMaxOfLayout`.
+ *
+ * @example
+ * ```ts
+ * await minMaxKernel(manager, Float32Array.of(3, NaN, -1), reductionLayout([3], 'per_tensor'), {});
+ * // { mins: Float32Array [-1], maxs: Float32Array [3], firstNaN: 1 }
+ * ```
  */
 export async function minMaxKernel(
   manager: GpuManager, data: Float32Array, layout: ReductionLayout, options: OpOptions,

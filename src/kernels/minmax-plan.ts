@@ -70,6 +70,11 @@ export function laneFastest(layout: ReductionLayout): boolean {
 /**
  * The boxes of a reduction over a tensor of `layout`, each at most `maxElements` elements (>= 1), in
  * memory order.
+ *
+ * @example
+ * ```ts
+ * [...planBoxes(reductionLayout([6, 10], { axis: 0 }), 40)].map((b) => [b.start, b.count]); // [[0, 40], [40, 20]]
+ * ```
  */
 export function* planBoxes(layout: ReductionLayout, maxElements: number): Generator<ReductionBox> {
   const { outer, n, inner } = layout;

@@ -25,6 +25,7 @@ export const CALIBRATION_PARAMS = {
     ['candidates', 'u32'], ['block', 'u32'], ['first_block', 'u32'], ['box_blocks', 'u32'],
     ['window_start', 'u32'], ['symmetric', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'],
     ['qrange', 'f32'], ['half_range', 'f32'], ['symmetric_zero_point', 'f32'], ['eps', 'f32'],
+    ['opaque_zero', 'u32'],
   ],
 } as const satisfies UniformLayout<string>;
 
@@ -51,7 +52,14 @@ export interface PassFields {
   eps?: number;
 }
 
-/** Packs the uniform of one pass over `box` of a reduction with `layout`. */
+/**
+ * Packs the uniform of one pass over `box` of a reduction with `layout`.
+ *
+ * @example
+ * ```ts
+ * packCalibrationParams(layout, box, { lanes: 4, invocations: 4 * box.wCount }).byteLength; // CALIBRATION_PARAMS_BYTES
+ * ```
+ */
 export function packCalibrationParams(layout: ReductionLayout, box: ReductionBox, pass: PassFields): ArrayBuffer {
   const qmin = pass.qmin ?? 0;
   const qmax = pass.qmax ?? 0;
@@ -84,5 +92,6 @@ export function packCalibrationParams(layout: ReductionLayout, box: ReductionBox
     half_range: Math.fround((qmax - qmin) / 2),
     symmetric_zero_point: pass.symmetricZeroPoint ?? 0,
     eps: pass.eps ?? 0,
+    opaque_zero: 0,
   });
 }

@@ -21,7 +21,16 @@ export interface MovingAverageMinMaxObserverOptions extends MinMaxObserverOption
   averagingConstant?: number;
 }
 
-/** See the module documentation. */
+/**
+ * See the module documentation.
+ *
+ * @example
+ * ```ts
+ * const observer = new MovingAverageMinMaxObserver({ dtype: 'qint8', averagingConstant: 0.1 });
+ * for (const batch of batches) await observer.observe(batch);
+ * observer.calculateQParams(); // { scale, zeroPoint }
+ * ```
+ */
 export class MovingAverageMinMaxObserver extends MinMaxObserver {
   /** The weight of each new batch. */
   readonly averagingConstant: number;

@@ -20,7 +20,16 @@ export interface MovingAveragePerChannelMinMaxObserverOptions extends PerChannel
   averagingConstant?: number;
 }
 
-/** See the module documentation. */
+/**
+ * See the module documentation.
+ *
+ * @example
+ * ```ts
+ * const observer = new MovingAveragePerChannelMinMaxObserver({ chAxis: 1, averagingConstant: 0.1 });
+ * await observer.observe(tensor([-2, 2, -4, 0], [2, 2]));
+ * observer.minVals; // Float32Array [-4, 0]
+ * ```
+ */
 export class MovingAveragePerChannelMinMaxObserver extends PerChannelMinMaxObserver {
   /** The weight of each new batch. */
   readonly averagingConstant: number;

@@ -40,6 +40,11 @@ const kBaseKeys = ['dtype', 'qscheme', 'reduceRange', 'quantMin', 'quantMax'];
 /**
  * Validates `options` for an observer whose schemes are `qschemes` (the first is the default) and whose
  * extra option names are `extraKeys` (checked by the caller).
+ *
+ * @example
+ * ```ts
+ * resolveObserverOptions({ qscheme: 'per_channel_symmetric' }, PER_CHANNEL_QSCHEMES, []).symmetric; // true
+ * ```
  */
 export function resolveObserverOptions<S extends string>(
   options: (BaseObserverOptions & { qscheme?: S }) | undefined, qschemes: readonly S[], extraKeys: readonly string[],

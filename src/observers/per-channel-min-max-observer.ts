@@ -32,7 +32,17 @@ export interface PerChannelMinMaxObserverOptions extends BaseObserverOptions {
   qscheme?: PerChannelQScheme;
 }
 
-/** See the module documentation. */
+/**
+ * See the module documentation. `minVals` / `maxVals` are empty before the first batch.
+ *
+ * @example
+ * ```ts
+ * const observer = new PerChannelMinMaxObserver({ chAxis: 0, dtype: 'qint8' });
+ * await observer.observe(tensor([1, -2, 3, 4, 0, -6], [2, 3]));
+ * observer.minVals;            // Float32Array [-2, -6]
+ * observer.calculateQParams(); // { scales: Float32Array [...], zeroPoints: Int32Array [...], axis: 0 }
+ * ```
+ */
 export class PerChannelMinMaxObserver extends RangeObserver<PerChannelQScheme> {
   /** The channel axis as given (a negative axis counts from the end of each batch's shape). */
   readonly chAxis: number;

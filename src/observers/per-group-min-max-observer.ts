@@ -33,7 +33,16 @@ export interface PerGroupMinMaxObserverOptions extends BaseObserverOptions {
   qscheme?: PerGroupQScheme;
 }
 
-/** See the module documentation. */
+/**
+ * See the module documentation.
+ *
+ * @example
+ * ```ts
+ * const observer = new PerGroupMinMaxObserver({ axis: 1, groupSize: 4 });
+ * await observer.observe(tensor([1, 5, -2, 7, 0, 3], [1, 6]));
+ * observer.minVals; // Float32Array [-2, 0] (the second group is short)
+ * ```
+ */
 export class PerGroupMinMaxObserver extends RangeObserver<PerGroupQScheme> {
   readonly axis: number;
   readonly groupSize: number;

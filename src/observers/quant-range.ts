@@ -31,7 +31,15 @@ export interface QuantRangeOptions {
   quantMax?: number;
 }
 
-/** Checks that `value` is undefined or a boolean. */
+/**
+ * Checks that `value` is undefined (false) or a boolean.
+ *
+ * @example
+ * ```ts
+ * checkOptionalBoolean(undefined, 'options.reduceRange'); // false
+ * checkOptionalBoolean(1, 'options.reduceRange');         // throws InvalidArgumentError
+ * ```
+ */
 export function checkOptionalBoolean(value: unknown, argument: string): boolean {
   if (value === undefined) return false;
   if (typeof value !== 'boolean') {
@@ -40,7 +48,14 @@ export function checkOptionalBoolean(value: unknown, argument: string): boolean 
   return value;
 }
 
-/** Rejects keys of `options` not in `known` (a misspelt option would otherwise be ignored silently). */
+/**
+ * Rejects keys of `options` not in `known` (a misspelt option would otherwise be ignored silently).
+ *
+ * @example
+ * ```ts
+ * checkKnownKeys({ reduce_range: true }, ['reduceRange'], 'options'); // throws: options.reduce_range is not an option
+ * ```
+ */
 export function checkKnownKeys(options: object, known: readonly string[], argument: string): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
@@ -53,6 +68,11 @@ export function checkKnownKeys(options: object, known: readonly string[], argume
 /**
  * Resolves the quantization range of `dtype` under `options` (see the module documentation). `symmetric`
  * only matters for the quint8 + reduceRange check. `argument` prefixes option names in errors.
+ *
+ * @example
+ * ```ts
+ * resolveQuantRange('qint4', {}); // { qmin: -8, qmax: 7, symmetricZeroPoint: 0 }
+ * ```
  */
 export function resolveQuantRange(
   dtype: QDType, options: QuantRangeOptions, symmetric = false, argument = 'options',

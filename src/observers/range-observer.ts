@@ -21,7 +21,14 @@ import { type Tensor, checkTensor } from '../tensor.js';
 import type { ResolvedObserverOptions } from './observer-options.js';
 import { RunningRange } from './running-range.js';
 
-/** See the module documentation. */
+/**
+ * See the module documentation.
+ *
+ * @example
+ * ```ts
+ * class MyObserver extends RangeObserver<'per_tensor_affine'> { ... } // layoutFor + describeOutputs
+ * ```
+ */
 export abstract class RangeObserver<S extends string> {
   /** The dtype the parameters are for. */
   readonly dtype: QDType;

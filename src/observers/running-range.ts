@@ -15,7 +15,17 @@
  */
 import { lessThan } from '../reference/minmax.js';
 
-/** See the module documentation. */
+/**
+ * See the module documentation.
+ *
+ * @example
+ * ```ts
+ * const running = new RunningRange();        // running extremes
+ * running.update(Float32Array.of(-1), Float32Array.of(1));
+ * running.update(Float32Array.of(-3), Float32Array.of(0));
+ * [running.mins, running.maxs];              // [Float32Array [-3], Float32Array [1]]
+ * ```
+ */
 export class RunningRange {
   /** undefined for running extremes, else the moving-average weight of each new batch. */
   readonly averagingConstant: number | undefined;

@@ -5,7 +5,8 @@
  * j order, see calibration/granularity.ts) are summed in float32 in blocks of {@link MSE_BLOCK}, each block
  * from 0, and the block sums added in block order. Each squared error is
  * `flush(fround(e * e))`, `e = fround(x - fround(fround(q - zp) * fround(scale)))`, `q` from the exact
- * quantize numerics, `flush` turning subnormals into 0 (GPUs may flush them; now neither side depends on it).
+ * quantize numerics (as a float32), `zp` as a float32, `flush` turning subnormals into 0 (GPUs may flush
+ * them; now neither side depends on it).
  * The first candidate with the smallest sum wins, so ties keep min/max.
  *
  * Percentile clipping uses the nearest rank, no interpolation, so the clip value is a data value: with n
@@ -43,7 +44,8 @@ export interface MseSearchResult {
 
 /** The squared error of quantizing `x` with one candidate's parameters (see the module documentation). */
 function squaredError(x: number, inverseScale: number, scale: number, zeroPoint32: number, range: QuantRange): number {
-  const q = quantizeValue(x, inverseScale, zeroPoint32, range.qmin, range.qmax);
+  // q as a float32, as the GPU holds it: qint32's qmax 2147483647 becomes 2^31.
+  const q = Math.fround(quantizeValue(x, inverseScale, zeroPoint32, range.qmin, range.qmax));
   const dequantized = Math.fround(Math.fround(q - zeroPoint32) * scale);
   const error = Math.fround(x - dequantized);
   const square = Math.fround(error * error);
@@ -130,6 +132,12 @@ export function percentileRangesOfLayout(data: Float32Array, layout: ReductionLa
 /**
  * Scales and zero points from per-output ranges, each range optionally narrowed by a clip ratio; checks
  * every range is finite and its scale representable.
+ *
+ * @example
+ * ```ts
+ * paramsFromRanges(Float32Array.of(-1), Float32Array.of(3), resolveCalibrationSpec([2], { dtype: 'quint8' }), 'x');
+ * // { scales: Float32Array [0.015686275], zeroPoints: Int32Array [64] }
+ * ```
  */
 export function paramsFromRanges(
   mins: Float32Array, maxs: Float32Array, resolved: ResolvedCalibration, argument: string, ratios?: Float32Array,
@@ -147,7 +155,15 @@ export function paramsFromRanges(
   return { scales, zeroPoints };
 }
 
-/** Turns an MSE search into parameters and the report (MSE = error sum / element count). */
+/**
+ * Turns an MSE search into parameters and the report (MSE = error sum / element count).
+ *
+ * @example
+ * ```ts
+ * const search = mseSearchOfLayout(x.data, resolved.layout, mins, maxs, resolved.range, resolved.symmetric, resolved.clipRatios);
+ * paramsFromSearch(mins, maxs, resolved, search, 'x').search?.clipRatios;
+ * ```
+ */
 export function paramsFromSearch(
   mins: Float32Array, maxs: Float32Array, resolved: ResolvedCalibration, search: MseSearchResult, argument: string,
 ): OutputParams {
@@ -164,7 +180,14 @@ export function paramsFromSearch(
   return { ...paramsFromRanges(mins, maxs, resolved, argument, chosen), search: { clipRatios: chosen, mse, minmaxMse } };
 }
 
-/** The whole CPU calibration of `data` for `resolved`. */
+/**
+ * The whole CPU calibration of `data` for `resolved`.
+ *
+ * @example
+ * ```ts
+ * calibrateOfLayout(x.data, resolveCalibrationSpec(x.shape, { dtype: 'qint8', method: 'mse' }), 'x');
+ * ```
+ */
 export function calibrateOfLayout(data: Float32Array, resolved: ResolvedCalibration, argument: string): OutputParams {
   const { layout, method } = resolved;
   if (method === 'percentile') {
@@ -180,7 +203,14 @@ export function calibrateOfLayout(data: Float32Array, resolved: ResolvedCalibrat
   return paramsFromSearch(mins, maxs, resolved, search, argument);
 }
 
-/** Rejects an empty tensor: there is nothing to calibrate from. */
+/**
+ * Rejects an empty tensor: there is nothing to calibrate from.
+ *
+ * @example
+ * ```ts
+ * checkNotEmpty(tensor([], [0, 3]), 'x'); // throws InvalidArgumentError: x is empty ...
+ * ```
+ */
 export function checkNotEmpty(x: Tensor, argument: string): void {
   if (x.data.length === 0) {
     throw new InvalidArgumentError(argument, x, `${argument} is empty (shape [${x.shape.join(', ')}]); calibrate on data with elements`);

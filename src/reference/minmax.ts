@@ -27,7 +27,15 @@ export interface MinMaxResult {
   firstNaN: number;
 }
 
-/** a < b in the total order of non-NaN float32 values where -0 < +0. */
+/**
+ * a < b in the total order of non-NaN float32 values where -0 < +0.
+ *
+ * @example
+ * ```ts
+ * lessThan(-0, 0); // true
+ * lessThan(0, -0); // false
+ * ```
+ */
 export function lessThan(a: number, b: number): boolean {
   return a < b || (a === 0 && b === 0 && Object.is(a, -0) && Object.is(b, 0));
 }
