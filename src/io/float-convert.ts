@@ -1,0 +1,54 @@
+/**
+ * Converts stored float weights (float16, bfloat16, float64, float32; little-endian bytes) to a Float32Array
+ * for quantization. float16 and bfloat16 convert exactly; float64 rounds to nearest even.
+ *
+ * @example
+ * ```ts
+ * toFloat32(Uint8Array.of(0x00, 0x3c), 'float16'); // Float32Array [1]
+ * ```
+ * @module
+ */
+import { FormatError } from '../errors.js';
+import type { WeightDType } from './weights.js';
+
+const kBytes: Partial<Record<WeightDType, number>> = { float32: 4, float16: 2, bfloat16: 2, float64: 8 };
+
+/** float16 bits to a number (exact: every float16 is a float32). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/**
+ * Converts `bytes` of `dtype` to float32. Throws FormatError when the byte length is not a whole number of
+ * elements, naming `what`.
+ */
+export function toFloat32(bytes: Uint8Array, dtype: WeightDType, what = 'tensor'): Float32Array {
+  const size = kBytes[dtype];
+  if (size === undefined) throw new FormatError(`${what}: dtype ${dtype} is not a float type; it cannot be quantized`);
+  if (bytes.byteLength % size !== 0) {
+    throw new FormatError(`${what}: ${bytes.byteLength} bytes is not a whole number of ${dtype} elements (${size} bytes each)`);
+  }
+  const count = bytes.byteLength / size;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(count);
+  if (dtype === 'float32') {
+    for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
+  } else if (dtype === 'float64') {
+    for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
+  } else if (dtype === 'float16') {
+    for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+  } else {
+    const bits = new Uint32Array(1);
+    const asFloat = new Float32Array(bits.buffer);
+    for (let i = 0; i < count; i++) {
+      bits[0] = view.getUint16(2 * i, true) << 16;
+      out[i] = asFloat[0]!;
+    }
+  }
+  return out;
+}

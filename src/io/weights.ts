@@ -1,0 +1,37 @@
+/**
+ * The common view of a model file's weights that every reader gives (ONNX, safetensors): names, dtypes,
+ * shapes and the raw little-endian bytes of one tensor at a time, so a model is never held in memory twice.
+ *
+ * @example
+ * ```ts
+ * for (const info of reader.list()) {
+ *   if (info.dtype === 'float32') console.log(info.name, info.shape, (await reader.read(info.name)).byteLength);
+ * }
+ * ```
+ * @module
+ */
+
+/** Element types a weight may have. Float types can be quantized; the others pass through unchanged. */
+export type WeightDType =
+  | 'float32' | 'float16' | 'bfloat16' | 'float64'
+  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool'
+  | 'int4' | 'uint4' | 'other';
+
+/** One weight's description. */
+export interface WeightInfo {
+  name: string;
+  dtype: WeightDType;
+  shape: number[];
+  /** Bytes of its data as stored. */
+  byteLength: number;
+}
+
+/** Reads one weight at a time. */
+export interface WeightReader {
+  list(): WeightInfo[];
+  /** The raw little-endian bytes of `name`. Throws FormatError when the file is damaged. */
+  read(name: string): Promise<Uint8Array>;
+}
+
+/** The float dtypes webgpu-quant can quantize (converted to float32 first). */
+export const FLOAT_WEIGHT_DTYPES: readonly WeightDType[] = ['float32', 'float16', 'bfloat16', 'float64'];
