@@ -1,4 +1,4 @@
-// Entry points of the quantize kernels, one per storage class (the dtype changes the code here only),
+// Entry points of the quantize kernels, one per storage width (the dtype changes the code here only),
 // plus fake_quantize (quantize then dequantize, float out). Each invocation converts VECS_PER_THREAD
 // words of output, strided by the whole dispatch so neighbouring invocations touch neighbouring memory:
 // a word is 4 elements (8-bit types packed 4 per u32; qint32 and float32 as vec4) or 8 elements (4-bit
@@ -9,6 +9,8 @@
 
 override WORKGROUP_SIZE: u32 = 256;
 override VECS_PER_THREAD: u32 = 4;
+// The dtype's signedness (qint8 vs quint8): picks the 8-bit packing.
+override SIGNED: bool = true;
 
 @group(0) @binding(1) var<storage, read> input: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> output_packed: array<u32>;
@@ -31,43 +33,21 @@ fn first_word(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn quantize_i8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn quantize_8bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let first = first_word(gid, groups);
   var at = position_of(4u * first);
   for (var k = 0u; k < VECS_PER_THREAD; k++) {
     let v = first + k * params.thread_count;
     if (v >= params.vec_count) { return; }
-    output_packed[v] = pack_i8(quantize4(4u * v, at));
+    let q = quantize4(4u * v, at);
+    output_packed[v] = select(pack_u8(q), pack_i8(q), SIGNED);
     at = next_word(at);
   }
 }
 
+// Signed and unsigned 4-bit values pack the same way: the dtype changes only the clamp range (uniform).
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn quantize_u8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let first = first_word(gid, groups);
-  var at = position_of(4u * first);
-  for (var k = 0u; k < VECS_PER_THREAD; k++) {
-    let v = first + k * params.thread_count;
-    if (v >= params.vec_count) { return; }
-    output_packed[v] = pack_u8(quantize4(4u * v, at));
-    at = next_word(at);
-  }
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn quantize_i4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let first = first_word(gid, groups);
-  var at = position_of(8u * first);
-  for (var k = 0u; k < VECS_PER_THREAD; k++) {
-    let v = first + k * params.thread_count;
-    if (v >= params.vec_count) { return; }
-    output_packed[v] = pack_nibbles(quantize4(8u * v, at), quantize4(8u * v + 4u, next4(at)));
-    at = next_word(at);
-  }
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn quantize_u4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn quantize_4bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let first = first_word(gid, groups);
   var at = position_of(8u * first);
   for (var k = 0u; k < VECS_PER_THREAD; k++) {

@@ -31,31 +31,29 @@ export interface DTypeInfo {
   readonly qmax: number;
   /** How many integers the GPU packs into one 32-bit word (8 for 4-bit, 4 for 8-bit, 1 for 32-bit types). */
   readonly perWord: 1 | 4 | 8;
-  /** The shader entry-point suffix for this storage class; the dtype changes the code through it. */
-  readonly storage: 'i4' | 'u4' | 'i8' | 'u8' | 'i32';
   /** Makes an `intRepr()` array of `length` elements (one value per element, also for 4-bit types). */
   readonly makeArray: (length: number) => IntReprArray;
 }
 
 const kDTypes: Readonly<Record<QDType, DTypeInfo>> = {
   qint8: {
-    name: 'qint8', bits: 8, signed: true, qmin: -128, qmax: 127, perWord: 4, storage: 'i8',
+    name: 'qint8', bits: 8, signed: true, qmin: -128, qmax: 127, perWord: 4,
     makeArray: (n) => new Int8Array(n),
   },
   quint8: {
-    name: 'quint8', bits: 8, signed: false, qmin: 0, qmax: 255, perWord: 4, storage: 'u8',
+    name: 'quint8', bits: 8, signed: false, qmin: 0, qmax: 255, perWord: 4,
     makeArray: (n) => new Uint8Array(n),
   },
   qint32: {
-    name: 'qint32', bits: 32, signed: true, qmin: -2147483648, qmax: 2147483647, perWord: 1, storage: 'i32',
+    name: 'qint32', bits: 32, signed: true, qmin: -2147483648, qmax: 2147483647, perWord: 1,
     makeArray: (n) => new Int32Array(n),
   },
   qint4: {
-    name: 'qint4', bits: 4, signed: true, qmin: -8, qmax: 7, perWord: 8, storage: 'i4',
+    name: 'qint4', bits: 4, signed: true, qmin: -8, qmax: 7, perWord: 8,
     makeArray: (n) => new Int8Array(n),
   },
   quint4: {
-    name: 'quint4', bits: 4, signed: false, qmin: 0, qmax: 15, perWord: 8, storage: 'u4',
+    name: 'quint4', bits: 4, signed: false, qmin: 0, qmax: 15, perWord: 8,
     makeArray: (n) => new Uint8Array(n),
   },
 };

@@ -30,6 +30,9 @@ export type KernelScheme = 'perTensor' | 'grouped';
 const kEntries: Record<KernelOp, string> = { quantize: quantizeEntries, dequantize: dequantizeEntries, fakeQuantize: quantizeEntries };
 const kSchemes: Record<KernelScheme, string> = { perTensor: perTensorParams, grouped: groupedParams };
 
+/** Entry-point suffix per storage width: 8-bit and 4-bit types share code, signedness is an override. */
+const kWidthSuffix: Record<DTypeInfo['bits'], string> = { 4: '4bit', 8: '8bit', 32: 'i32' };
+
 /** The full WGSL source of one kernel; `packed4x8` picks the built-in or the shift 8-bit packing helpers. */
 export function kernelSource(op: KernelOp, scheme: KernelScheme, packed4x8: boolean): string {
   return [numerics, packed4x8 ? packBuiltin : packShift, packNibbles, indexing, kSchemes[scheme], kEntries[op]].join('\n');
@@ -56,8 +59,8 @@ export function kernelVariant(op: KernelOp, scheme: KernelScheme, info: DTypeInf
     pipelineKey: `${label}|wg${WORKGROUP_SIZE}|v${VECS_PER_THREAD}|${packed4x8 ? 'packBuiltin' : 'packShift'}`,
     pipeline: {
       code: kernelSource(op, scheme, packed4x8),
-      entryPoint: op === 'fakeQuantize' ? 'fake_quantize' : `${op}_${info.storage}`,
-      constants: { WORKGROUP_SIZE, VECS_PER_THREAD },
+      entryPoint: op === 'fakeQuantize' ? 'fake_quantize' : `${op}_${kWidthSuffix[info.bits]}`,
+      constants: { WORKGROUP_SIZE, VECS_PER_THREAD, SIGNED: info.signed ? 1 : 0 },
     },
   };
 }

@@ -179,15 +179,15 @@ describe('dtypeInfo', () => {
 
   it('holds the facts of each dtype', () => {
     const facts = QDTYPES.map((d) => {
-      const { name, bits, signed, qmin, qmax, perWord, storage } = dtypeInfo(d);
-      return { name, bits, signed, qmin, qmax, perWord, storage };
+      const { name, bits, signed, qmin, qmax, perWord } = dtypeInfo(d);
+      return { name, bits, signed, qmin, qmax, perWord };
     });
     expect(facts).toEqual([
-      { name: 'qint8', bits: 8, signed: true, qmin: -128, qmax: 127, perWord: 4, storage: 'i8' },
-      { name: 'quint8', bits: 8, signed: false, qmin: 0, qmax: 255, perWord: 4, storage: 'u8' },
-      { name: 'qint32', bits: 32, signed: true, qmin: -2147483648, qmax: 2147483647, perWord: 1, storage: 'i32' },
-      { name: 'qint4', bits: 4, signed: true, qmin: -8, qmax: 7, perWord: 8, storage: 'i4' },
-      { name: 'quint4', bits: 4, signed: false, qmin: 0, qmax: 15, perWord: 8, storage: 'u4' },
+      { name: 'qint8', bits: 8, signed: true, qmin: -128, qmax: 127, perWord: 4 },
+      { name: 'quint8', bits: 8, signed: false, qmin: 0, qmax: 255, perWord: 4 },
+      { name: 'qint32', bits: 32, signed: true, qmin: -2147483648, qmax: 2147483647, perWord: 1 },
+      { name: 'qint4', bits: 4, signed: true, qmin: -8, qmax: 7, perWord: 8 },
+      { name: 'quint4', bits: 4, signed: false, qmin: 0, qmax: 15, perWord: 8 },
     ]);
   });
 

@@ -4,20 +4,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { InvalidArgumentError, type QDType } from '../../src/index.js';
 
-/** Deterministic PRNG (mulberry32): the same seed gives the same sequence on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A fresh seed per run, put in the names of the tests that use it so a failure can be replayed. */
-export const RUN_SEED = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
+export { RUN_SEED, rng } from '../shared/random.js';
 
 /** `n` float32 values, normal(0, sigma), from `next`. */
 export function normalData(n: number, next: () => number, sigma = 1): Float32Array {

@@ -1,21 +1,12 @@
 // Helpers for the in-page GPU tests: seeded random data, exact comparisons that print a readable
 // mismatch table (at most 10 rows: index, expected, actual), error-scope wrapping, expected errors.
 import { getDefaultManager } from 'webgpu-quant';
+import { rng } from '../../shared/random.js';
 
 /** A browser test: resolves (optionally with a note to print) or throws. */
 export type BrowserTest = () => Promise<string | void>;
 
-/** Deterministic PRNG (mulberry32): the same seed gives the same data on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { RUN_SEED, rng } from '../../shared/random.js';
 
 /** `n` float32 values, normal(0, sigma), from `seed`; with `tieScale`, every 7th is an exact tie (k + 0.5) * tieScale. */
 export function randomData(n: number, seed: number, sigma = 1, tieScale = 0): Float32Array {
@@ -28,9 +19,6 @@ export function randomData(n: number, seed: number, sigma = 1, tieScale = 0): Fl
   }
   return out;
 }
-
-/** A fresh seed per page load, printed by the tests that use it so a failure can be replayed. */
-export const RUN_SEED = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
 
 function table(rows: [number, unknown, unknown][], total: number, what: string): string {
   const lines = rows.map(([i, e, a]) => `  [${i}] expected ${String(e)}, got ${String(a)}`);
