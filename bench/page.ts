@@ -3,7 +3,9 @@
 // cache, uniform packing, channel table and dispatch grid, on the library's own device), beside a
 // copyBufferToBuffer and a vec4 copy shader that move the same bytes; then times the public API end to
 // end (upload + kernel + readback). Every case runs inside error scopes, and the device-only output is
-// checked byte for byte against the public API's, so the timed dispatch is the library's kernel.
+// checked byte for byte against the public API's, so the timed dispatch is the library's kernel. It also
+// holds the reductions' reference, a vec4 read of the same bytes; the reductions themselves (observers,
+// errorStats, chooseQParams) are timed in bench/page-reductions.ts; shared helpers are in bench/harness.ts.
 import {
   type GpuManager, type QDType, type QTensor, dequantize, dtypeInfo, getDefaultManager, quantizePerChannel,
   quantizePerTensor, tensor,
@@ -13,20 +15,17 @@ import { type ChunkedJob, chunkElements } from '../src/kernels/run-chunked.js';
 import { schemeBindings } from '../src/kernels/scheme-params.js';
 import { type KernelOp, kernelVariant } from '../src/kernels/shader-sources.js';
 import { VECS_PER_THREAD, WORKGROUP_SIZE } from '../src/kernels/workgroup.js';
+import { CALIBRATION_WORKGROUP_SIZE } from '../src/kernels/minmax-shaders.js';
 import type { QParams } from '../src/qtensor.js';
 import copyVec4Source from './copy-vec4.wgsl?raw';
+import {
+  type BenchLayout, type CaseParams, type Encode, type RepeatOptions, type Timings, caseParams, expectSameBytes, inputData, readBack,
+  timeRepetitions, timestampWrites, withErrorScopes,
+} from './harness.js';
+import { runChooseQParamsCase, runErrorStatsCase, runMinMaxCase } from './page-reductions.js';
+import readVec4Source from './read-vec4.wgsl?raw';
 
-/** Which quantization parameters a case uses: one pair, or one per index along the first or last axis. */
-export type BenchLayout = 'perTensor' | 'axis0' | 'axisLast';
 export type CopyKind = 'copyBufferToBuffer' | 'copyVec4Shader';
-export type TimingMethod = 'timestamp-query' | 'onSubmittedWorkDone';
-
-export interface RepeatOptions {
-  reps: number;
-  warmup: number;
-  /** Ignore timestamp queries even when the device has them. */
-  forceWall?: boolean;
-}
 
 export interface KernelCase extends RepeatOptions {
   op: KernelOp;
@@ -35,16 +34,6 @@ export interface KernelCase extends RepeatOptions {
   shape: number[];
   /** Timed calls of the public API (after one warm-up call); 0 skips the end-to-end number. */
   e2eReps: number;
-}
-
-export interface Timings {
-  /** Per repetition, device time in ms: from timestamps, or equal to wallMs without them. */
-  deviceMs: number[];
-  /** Per repetition, ms from submit to onSubmittedWorkDone (one submit per repetition). */
-  wallMs: number[];
-  method: TimingMethod;
-  /** Why the method is not timestamp-query, when it is not. */
-  note?: string;
 }
 
 export interface KernelResult extends Timings {
@@ -63,161 +52,10 @@ export interface BenchInfo {
   userAgent: string;
 }
 
-// ---- inputs -------------------------------------------------------------------------------------
-
-/** Deterministic uniform floats in [-2, 2) (mulberry32): every run quantizes the same data. */
-const inputCache = new Map<number, Float32Array<ArrayBuffer>>();
-function inputData(n: number): Float32Array<ArrayBuffer> {
-  let data = inputCache.get(n);
-  if (data) return data;
-  data = new Float32Array(n);
-  let a = 0x5eed;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    data[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 4 - 2;
-  }
-  inputCache.clear(); // one size at a time: 16M floats are 64 MiB
-  inputCache.set(n, data);
-  return data;
-}
-
-interface CaseParams {
-  axis: number;
-  scale: number;
-  zeroPoint: number;
-  scales: Float64Array;
-  zeroPoints: Int32Array;
-}
-
-/** Parameters that keep most values in range (a few clamp), so every branch of the kernel runs. */
-function caseParams(c: KernelCase): CaseParams {
-  const axis = c.layout === 'axis0' ? 0 : c.shape.length - 1;
-  const channels = c.shape[axis]!;
-  const wide = c.dtype === 'qint32';
-  const scales = new Float64Array(channels);
-  const zeroPoints = new Int32Array(channels);
-  for (let ch = 0; ch < channels; ch++) {
-    scales[ch] = (wide ? 1e-6 : 0.016) * (1 + ((ch * 37) % 16) / 16);
-    zeroPoints[ch] = wide ? 0 : (ch % 9) - 4;
-  }
-  return { axis, scale: wide ? 1e-6 : 0.02, zeroPoint: wide ? 0 : 3, scales, zeroPoints };
-}
-
 function quantizeApi(c: KernelCase, p: CaseParams, x: ReturnType<typeof tensor>): Promise<QTensor> {
   return c.layout === 'perTensor'
     ? quantizePerTensor(x, p.scale, p.zeroPoint, c.dtype, { backend: 'webgpu' })
     : quantizePerChannel(x, p.scales, p.zeroPoints, p.axis, c.dtype, { backend: 'webgpu' });
-}
-
-// ---- timing -------------------------------------------------------------------------------------
-
-interface TimestampSlots { querySet: GPUQuerySet; begin: number; end: number }
-type Encode = (encoder: GPUCommandEncoder, slots: TimestampSlots | undefined) => void;
-
-/**
- * Submits `warmup + reps` command buffers, one repetition each, waiting for each to finish. Timed
- * repetitions get two timestamp slots; every repetition's submit-to-done wall time is kept as well.
- */
-async function timeRepetitions(device: GPUDevice, label: string, options: RepeatOptions, encode: Encode): Promise<Timings> {
-  const useTimestamps = device.features.has('timestamp-query') && !options.forceWall;
-  const querySet = useTimestamps
-    ? device.createQuerySet({ label: `${label}.timestamps`, type: 'timestamp', count: 2 * options.reps })
-    : undefined;
-  const wallMs: number[] = [];
-  try {
-    for (let i = 0; i < options.warmup + options.reps; i++) {
-      const timed = i >= options.warmup;
-      const encoder = device.createCommandEncoder({ label: `${label}.encoder` });
-      const rep = i - options.warmup;
-      encode(encoder, timed && querySet ? { querySet, begin: 2 * rep, end: 2 * rep + 1 } : undefined);
-      const commands = encoder.finish({ label: `${label}.commands` });
-      const t0 = performance.now();
-      device.queue.submit([commands]);
-      await device.queue.onSubmittedWorkDone();
-      if (timed) wallMs.push(performance.now() - t0);
-    }
-    if (!querySet) {
-      return { deviceMs: wallMs.slice(), wallMs, method: 'onSubmittedWorkDone', note: options.forceWall ? 'forced' : 'no timestamp-query' };
-    }
-    const ticks = await resolveTimestamps(device, label, querySet, 2 * options.reps);
-    const deviceMs: number[] = [];
-    for (let r = 0; r < options.reps; r++) deviceMs.push(Number(ticks[2 * r + 1]! - ticks[2 * r]!) / 1e6);
-    if (deviceMs.some((ms, r) => !(ms > 0) || ms > wallMs[r]! * 1.05 + 0.1)) {
-      // Zero, negative or longer than the whole submit: the timestamps are not trustworthy here.
-      return { deviceMs: wallMs.slice(), wallMs, method: 'onSubmittedWorkDone',
-        note: `timestamps implausible (${deviceMs.map((ms) => ms.toFixed(3)).join(', ')} ms)` };
-    }
-    return { deviceMs, wallMs, method: 'timestamp-query' };
-  } finally {
-    querySet?.destroy();
-  }
-}
-
-async function resolveTimestamps(device: GPUDevice, label: string, querySet: GPUQuerySet, count: number): Promise<BigUint64Array> {
-  const resolve = device.createBuffer({ label: `${label}.resolve`, size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-  const staging = device.createBuffer({ label: `${label}.resolveStaging`, size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  try {
-    const encoder = device.createCommandEncoder({ label: `${label}.resolveEncoder` });
-    encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
-    encoder.copyBufferToBuffer(resolve, 0, staging, 0, 8 * count);
-    device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    return new BigUint64Array(staging.getMappedRange().slice(0));
-  } finally {
-    resolve.destroy();
-    staging.destroy();
-  }
-}
-
-function timestampWrites(slots: TimestampSlots | undefined): GPUComputePassTimestampWrites | undefined {
-  return slots && { querySet: slots.querySet, beginningOfPassWriteIndex: slots.begin, endOfPassWriteIndex: slots.end };
-}
-
-/** Runs `body` inside validation, out-of-memory and internal error scopes; throws the first error caught. */
-async function withErrorScopes<T>(device: GPUDevice, label: string, body: () => Promise<T>): Promise<T> {
-  const filters: GPUErrorFilter[] = ['out-of-memory', 'internal', 'validation'];
-  for (const filter of filters) device.pushErrorScope(filter);
-  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
-  try {
-    outcome = { ok: true, value: await body() };
-  } catch (error) {
-    outcome = { ok: false, error };
-  }
-  const scoped = (await Promise.all(filters.map(() => device.popErrorScope()))).find((e) => e !== null);
-  // A GPU error explains a failure better than what it caused, so it wins.
-  if (scoped) throw new Error(`${label}: GPU ${scoped.constructor.name}: ${scoped.message}`);
-  if (!outcome.ok) throw outcome.error;
-  return outcome.value;
-}
-
-async function readBack(device: GPUDevice, label: string, source: GPUBuffer, size: number): Promise<ArrayBuffer> {
-  const staging = device.createBuffer({ label: `${label}.staging`, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  try {
-    const encoder = device.createCommandEncoder({ label: `${label}.readbackEncoder` });
-    encoder.copyBufferToBuffer(source, 0, staging, 0, size);
-    device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    return staging.getMappedRange().slice(0);
-  } finally {
-    staging.destroy();
-  }
-}
-
-/** Throws with the first few differing 32-bit words when `actual` and `expected` differ. */
-function expectSameBytes(actual: ArrayBuffer, expected: ArrayBufferView, what: string): void {
-  const a = new Uint32Array(actual, 0, expected.byteLength / 4);
-  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.byteLength / 4);
-  const rows: string[] = [];
-  let total = 0;
-  for (let i = 0; i < e.length; i++) {
-    if (a[i] !== e[i]) {
-      total++;
-      if (rows.length < 10) rows.push(`  word ${i}: expected 0x${e[i]!.toString(16)}, got 0x${a[i]!.toString(16)}`);
-    }
-  }
-  if (total > 0) throw new Error(`${what}: ${total} of ${e.length} words differ\n${rows.join('\n')}`);
 }
 
 // ---- kernels ------------------------------------------------------------------------------------
@@ -392,6 +230,70 @@ async function runCopy(kind: CopyKind, bytes: number, options: RepeatOptions): P
   }
 }
 
+/** Reads of the same bytes by read-vec4.wgsl: vec4s per invocation (the min/max first pass reads 64 floats per lane). */
+export const READ_VECS_PER_INVOCATION = 16;
+
+const readPipelines = new WeakMap<GPUDevice, GPUComputePipeline>();
+
+function readVec4Pipeline(device: GPUDevice): GPUComputePipeline {
+  let pipeline = readPipelines.get(device);
+  if (!pipeline) {
+    const module = device.createShaderModule({ label: 'bench.readVec4.module', code: readVec4Source });
+    pipeline = device.createComputePipeline({
+      label: 'bench.readVec4.pipeline', layout: 'auto',
+      compute: {
+        module, entryPoint: 'read_vec4',
+        constants: { WORKGROUP_SIZE: CALIBRATION_WORKGROUP_SIZE, VECS_PER_INVOCATION: READ_VECS_PER_INVOCATION },
+      },
+    });
+    readPipelines.set(device, pipeline);
+  }
+  return pipeline;
+}
+
+/** Reads `bytes` (a multiple of 16) with read-vec4.wgsl, reps times, timed like a kernel; the output is checked once. */
+async function runRead(bytes: number, options: RepeatOptions): Promise<Timings> {
+  const manager = await getDefaultManager();
+  const device = manager.device;
+  const label = 'bench.readVec4';
+  const vecCount = bytes / 16;
+  const invocations = Math.ceil(vecCount / READ_VECS_PER_INVOCATION);
+  const source = device.createBuffer({ label: `${label}.source`, size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  const destination = device.createBuffer({
+    label: `${label}.destination`, size: invocations * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
+  try {
+    return await withErrorScopes(device, label, async () => {
+      const values = new Float32Array(bytes / 4);
+      for (let i = 0; i < values.length; i++) values[i] = ((i * 2654435761) >>> 0) / 2 ** 31 - 1;
+      device.queue.writeBuffer(source, 0, values);
+      const pipeline = readVec4Pipeline(device);
+      const bindGroup = device.createBindGroup({
+        label: `${label}.bindGroup`, layout: pipeline.getBindGroupLayout(0),
+        entries: [{ binding: 0, resource: { buffer: source } }, { binding: 1, resource: { buffer: destination } }],
+      });
+      const grid = dispatchSize(invocations, CALIBRATION_WORKGROUP_SIZE, device.limits.maxComputeWorkgroupsPerDimension);
+      const timings = await timeRepetitions(device, label, options, (encoder, slots) => {
+        const pass = encoder.beginComputePass({ label: `${label}.pass`, timestampWrites: timestampWrites(slots) });
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(grid.x, grid.y);
+        pass.end();
+      });
+      const expected = new Float32Array(invocations).fill(-3.4028234663852886e38);
+      for (let j = 0; j < vecCount; j++) {
+        const i = j % invocations;
+        for (let k = 4 * j; k < 4 * j + 4; k++) if (values[k]! > expected[i]!) expected[i] = values[k]!;
+      }
+      expectSameBytes(await readBack(device, label, destination, invocations * 4), expected, `${label}: per-invocation maxima`);
+      return timings;
+    });
+  } finally {
+    source.destroy();
+    destination.destroy();
+  }
+}
+
 async function init(): Promise<BenchInfo> {
   if (!navigator.gpu) throw new Error('navigator.gpu is undefined: Chromium needs --enable-unsafe-webgpu and a localhost page');
   const manager = await getDefaultManager();
@@ -410,8 +312,11 @@ async function init(): Promise<BenchInfo> {
 
 declare global {
   interface Window {
-    __bench: { init: typeof init; runKernelCase: typeof runKernelCase; runCopy: typeof runCopy };
+    __bench: {
+      init: typeof init; runKernelCase: typeof runKernelCase; runCopy: typeof runCopy; runRead: typeof runRead;
+      runMinMaxCase: typeof runMinMaxCase; runErrorStatsCase: typeof runErrorStatsCase; runChooseQParamsCase: typeof runChooseQParamsCase;
+    };
   }
 }
 
-window.__bench = { init, runKernelCase, runCopy };
+window.__bench = { init, runKernelCase, runCopy, runRead, runMinMaxCase, runErrorStatsCase, runChooseQParamsCase };

@@ -1,9 +1,14 @@
 // The benchmark: quantize and dequantize (per tensor; per channel along axis 0 and the last axis of a
 // square matrix) on the GPU, device-only, beside copyBufferToBuffer and a vec4 copy shader moving the
-// same bytes on the same device, plus one end-to-end number per op through the public API.
+// same bytes on the same device, plus one end-to-end number per op through the public API. Then the
+// reductions on the same matrix: the observers' min/max (per tensor, per channel on both axes, per group
+// of 32 and 128 along the last axis) and errorStats of a qint8 QTensor (overall, per channel on both
+// axes), each end to end and device-only beside a vec4 read shader reading the same bytes; and
+// chooseQParams 'mse' per channel on a smaller matrix (--mse-shape), end to end only.
 //
 //   node bench/run.mjs [--elements=16777216[,4194304]] [--reps=10] [--warmup=2] [--e2e-reps=3]
-//                      [--wall] [--no-qint32] [--out=bench/results]
+//                      [--wall] [--no-qint32] [--no-quantize] [--no-reductions] [--mse-shape=256x4096]
+//                      [--out=bench/results]
 //
 // Serves the repository with Vite (`webgpu-quant` aliased to src/index.ts, so it needs no dist/), drives
 // headless Chromium with puppeteer as the browser tests do, runs bench/page.ts in the page, prints a
@@ -21,7 +26,10 @@ const started = performance.now();
 const startLoad = loadavg()[0];
 
 function parseArgs(argv) {
-  const options = { elements: [16_777_216], reps: 10, warmup: 2, e2eReps: 3, wall: false, qint32: true, out: join(root, 'bench/results') };
+  const options = {
+    elements: [16_777_216], reps: 10, warmup: 2, e2eReps: 3, wall: false, qint32: true, quantize: true, reductions: true,
+    mseShape: [256, 4096], out: join(root, 'bench/results'),
+  };
   for (const arg of argv) {
     const [key, value] = arg.replace(/^--/, '').split('=');
     const int = () => {
@@ -35,6 +43,14 @@ function parseArgs(argv) {
     else if (key === 'e2e-reps') options.e2eReps = int();
     else if (key === 'wall') options.wall = true;
     else if (key === 'no-qint32') options.qint32 = false;
+    else if (key === 'no-quantize') options.quantize = false;
+    else if (key === 'no-reductions') options.reductions = false;
+    else if (key === 'mse-shape') {
+      options.mseShape = value.split('x').map(Number);
+      if (options.mseShape.length !== 2 || !options.mseShape.every((d) => Number.isInteger(d) && d > 0)) {
+        throw new Error(`--mse-shape needs ROWSxCOLUMNS, e.g. 256x4096, got ${value}`);
+      }
+    }
     else if (key === 'out') options.out = resolve(value);
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/run.mjs)`);
   }
@@ -57,6 +73,8 @@ const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max
 const fmt = (x, digits = 2) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits));
 const fmtMs = (x) => (x >= 100 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const reductionLayoutName = (c) => (c.layout === 'perTensor' ? 'per-tensor' : c.layout === 'axis0' ? 'per-channel axis 0'
+  : c.layout === 'axisLast' ? `per-channel axis ${c.shape.length - 1}` : `per-group ${c.groupSize} along axis ${c.shape.length - 1}`);
 const slug = (text) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown-adapter';
 
 function table(header, rows) {
@@ -122,7 +140,7 @@ async function main() {
       + `${options.reps} timed repetitions after ${options.warmup} warm-up`);
 
     const cases = [];
-    for (const elements of options.elements) {
+    for (const elements of options.quantize ? options.elements : []) {
       const shape = matrixShape(elements);
       for (const op of ['quantize', 'dequantize']) {
         for (const layout of ['perTensor', 'axis0', 'axisLast']) cases.push({ op, dtype: 'qint8', layout, shape });
@@ -149,11 +167,46 @@ async function main() {
       }
       results.push({ ...c, elements, copyBytes, ...r });
     }
+
+    // The reductions, each followed at once by a vec4 read of the bytes its first pass reads: on a software
+    // adapter the host's other work changes both within seconds, so each ratio pairs timings taken together.
+    const reductionCases = [];
+    for (const elements of options.reductions ? options.elements : []) {
+      const shape = matrixShape(elements);
+      for (const layout of ['perTensor', 'axis0', 'axisLast']) reductionCases.push({ op: 'minmax', layout, shape });
+      for (const groupSize of [32, 128]) reductionCases.push({ op: 'minmax', layout: 'group', groupSize, shape });
+      for (const layout of ['perTensor', 'axis0', 'axisLast']) reductionCases.push({ op: 'errorStats', layout, shape });
+    }
+    const reductions = [];
+    const reads = new Map(); // bytes read -> every run of the read shader on that many bytes (Timings[])
+    for (const c of reductionCases) {
+      const elements = c.shape.reduce((a, b) => a * b, 1);
+      const t0 = performance.now();
+      const r = await page.evaluate((k) => (k.op === 'minmax' ? window.__bench.runMinMaxCase(k) : window.__bench.runErrorStatsCase(k)),
+        { ...c, ...repeat, e2eReps: options.e2eReps });
+      process.stderr.write(`  ${r.api} ${reductionLayoutName(c)} ${elements}: median ${fmtMs(median(r.deviceMs))} ms (${r.method}), `
+        + `e2e ${fmtMs(median(r.e2eMs))} ms, case took ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      const readBytes = Math.ceil(r.bytesRead / 16) * 16;
+      const read = await page.evaluate((b, o) => window.__bench.runRead(b, o), readBytes, repeat);
+      process.stderr.write(`  readVec4Shader ${mib(readBytes)}: median ${fmtMs(median(read.deviceMs))} ms (${read.method})\n`);
+      reads.set(readBytes, [...(reads.get(readBytes) ?? []), read]);
+      reductions.push({ ...c, elements, readBytes, ...r, read });
+    }
+    let mse;
+    if (options.reductions) {
+      const t0 = performance.now();
+      mse = await page.evaluate((k) => window.__bench.runChooseQParamsCase(k), { shape: options.mseShape, axis: 0, e2eReps: options.e2eReps });
+      mse.shape = options.mseShape;
+      process.stderr.write(`  ${mse.api} ${options.mseShape.join('x')}: e2e median ${fmtMs(median(mse.e2eMs))} ms, `
+        + `case took ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    }
+
     const uncaught = [...pageErrors];
     if (uncaught.length) throw new Error(`the page logged errors:\n${uncaught.join('\n')}`);
 
-    const methods = new Set([...results, ...[...copies.values()].flatMap((e) => Object.values(e))].map((t) => t.method));
-    const notes = [...new Set([...results, ...[...copies.values()].flatMap((e) => Object.values(e))].map((t) => t.note).filter(Boolean))];
+    const timed = [...results, ...[...copies.values()].flatMap((e) => Object.values(e)), ...reductions, ...[...reads.values()].flat()];
+    const methods = new Set(timed.map((t) => t.method));
+    const notes = [...new Set(timed.map((t) => t.note).filter(Boolean))];
     const layoutName = (r) => (r.layout === 'perTensor' ? 'per-tensor' : r.layout === 'axis0' ? `per-channel axis 0` : `per-channel axis ${r.shape.length - 1}`);
     const gbps = (bytes, ms) => bytes / (ms / 1e3) / 1e9;
 
@@ -201,14 +254,67 @@ async function main() {
     ];
     const e2eLegend = `end to end through the public API (quantizePerTensor / quantizePerChannel / dequantize, backend 'webgpu'): `
       + `upload + kernel + readback per call, ${options.e2eReps} timed calls after 1 warm-up.`;
-    console.log('');
-    console.log(table(mainHeader, mainRows));
-    console.log('');
-    for (const line of legend) console.log(line);
+
+    // Reductions: throughput in bytes of the tensor(s) read per second, against the read shader on the same bytes.
+    const reductionHeader = ['op', 'layout', 'call', 'shape', 'MiB read', 'extra MiB', 'passes', 'median ms', 'min ms', 'max ms',
+      'GB/s read', 'read GB/s', 'ours / read', 'e2e median ms', 'e2e / device'];
+    const reductionRows = [];
+    const reductionSummary = [];
+    for (const r of reductions) {
+      const d = stats(r.deviceMs);
+      const read = median(r.read.deviceMs);
+      const e2e = median(r.e2eMs);
+      reductionRows.push([r.op === 'minmax' ? 'min/max' : 'errorStats qint8', reductionLayoutName(r), r.api, r.shape.join('x'),
+        (r.bytesRead / 2 ** 20).toFixed(0), (r.extraBytes / 2 ** 20).toFixed(1), r.passes, fmtMs(d.median), fmtMs(d.min), fmtMs(d.max),
+        fmt(gbps(r.bytesRead, d.median)), fmt(gbps(r.readBytes, read)), fmt(read / d.median, 3), fmtMs(e2e), fmt(e2e / d.median, 1)]);
+      reductionSummary.push({
+        op: r.op, layout: r.layout, groupSize: r.groupSize ?? null, api: r.api, shape: r.shape, elements: r.elements,
+        bytesRead: r.bytesRead, extraBytes: r.extraBytes, passes: r.passes, pipelineKeys: r.pipelineKeys, method: r.method, note: r.note,
+        deviceMs: r.deviceMs, wallMs: r.wallMs, e2eMs: r.e2eMs, medianMs: d.median, gbPerSRead: gbps(r.bytesRead, d.median),
+        readBytes: r.readBytes, readDeviceMs: r.read.deviceMs, readMedianMs: read, throughputRatioToRead: read / d.median, e2eMedianMs: e2e,
+      });
+    }
+    for (const [bytes, runs] of reads) {
+      const d = stats(runs.flatMap((t) => t.deviceMs));
+      reductionRows.push(['readVec4Shader', '-', `${mib(bytes)} read, ${runs.length} runs`, '-', (bytes / 2 ** 20).toFixed(0), '-', 1, fmtMs(d.median),
+        fmtMs(d.min), fmtMs(d.max), fmt(gbps(bytes, d.median)), fmt(gbps(bytes, d.median)), '1.000', '-', '-']);
+    }
+    if (mse) {
+      reductionRows.push(['chooseQParams', 'per-channel axis 0 (mse)', mse.api, mse.shape.join('x'),
+        (mse.bytesRead / 2 ** 20).toFixed(0), '-', '-', '-', '-', '-', '-', '-', '-', fmtMs(median(mse.e2eMs)), '-']);
+    }
+    const reductionLegend = [
+      'MiB read: the tensor bytes the first pass reads (min/max: the float32 input, 4 B/elem; errorStats: the float32 original '
+        + 'and the integers, which the library widens to int32 on the host, 4 + 4 B/elem). extra MiB: the other device traffic per '
+        + 'repetition (records / partials written and re-read by combine passes, parameter table, tile list).',
+      'median / min / max ms: device-only, the library\'s own passes (built by its host code, output checked bit for bit against '
+        + 'the public call\'s) from the first pass\'s beginning to the last pass\'s end.',
+      `GB/s read: MiB read / median. read GB/s: a vec4 read shader (bench/read-vec4.wgsl, 16 vec4s = 64 floats per invocation, `
+        + 'one f32 written per invocation) reading the same bytes on the same device, run right after each case (the readVec4Shader '
+        + 'rows pool those runs). ours / read: throughput ratio (read median time / our median time, from the adjacent runs): '
+        + '1 would match the read, 0.25 is 4x slower.',
+      `e2e: the public call end to end (upload + passes + readback + host work: observers' running update, errorStats' widening, `
+        + `prescale scan and float64 sums), ${options.e2eReps} timed calls after 1 warm-up, observing / measuring the same tensor each time.`,
+      `chooseQParams: qint8 symmetric, method 'mse' with 100 candidate clip ratios (a min/max reduction, then every candidate of every channel), `
+        + 'end to end only: its MSE passes are not timed device-only.',
+    ];
+    if (mainRows.length) {
+      console.log('');
+      console.log(table(mainHeader, mainRows));
+      console.log('');
+      for (const line of legend) console.log(line);
+    }
     if (e2eRows.length) {
       console.log('');
       console.log(e2eLegend);
       console.log(table(e2eHeader, e2eRows));
+    }
+    if (reductionRows.length) {
+      console.log('');
+      console.log(`observers, error statistics and calibration (method: ${[...new Set([...reductions, ...[...reads.values()].flat()].map((t) => t.method))].join(', ')}):`);
+      console.log(table(reductionHeader, reductionRows));
+      console.log('');
+      for (const line of reductionLegend) console.log(line);
     }
     const elapsed = (performance.now() - started) / 1000;
     const loadAtEnd = loadavg()[0];
@@ -220,11 +326,16 @@ async function main() {
     const copyRecords = [...copies].map(([bytes, entry]) => ({ bytes, ...Object.fromEntries(Object.entries(entry).map(([k, t]) => [k, { ...t, medianMs: median(t.deviceMs), gbPerS: gbps(2 * bytes, median(t.deviceMs)) }])) }));
     writeFileSync(`${base}.json`, `${JSON.stringify({
       date: new Date().toISOString(), browser: browserVersion, ...info, options, timing: [...methods], notes, results: summary, copies: copyRecords,
+      reductions: reductionSummary,
+      reads: [...reads].flatMap(([bytes, runs]) => runs.map((t) => ({ bytes, ...t, medianMs: median(t.deviceMs), gbPerS: gbps(bytes, median(t.deviceMs)) }))),
+      chooseQParams: mse ? { ...mse, e2eMedianMs: median(mse.e2eMs) } : null,
       elapsedSeconds: elapsed, host: { cpus: availableParallelism(), loadAverageAtStart: startLoad, loadAverageAtEnd: loadAtEnd },
     }, null, 2)}\n`);
     writeFileSync(`${base}.md`, [
       `# webgpu-quant benchmark, ${date}`, '', ...header.slice(1).map((l) => `- ${l}`), `- ${options.reps} timed repetitions after ${options.warmup} warm-up`, '',
-      markdownTable(mainHeader, mainRows), '', ...legend.map((l) => `- ${l}`), '', e2eLegend, '', markdownTable(e2eHeader, e2eRows), '',
+      ...(mainRows.length ? [markdownTable(mainHeader, mainRows), '', ...legend.map((l) => `- ${l}`), '', e2eLegend, '', markdownTable(e2eHeader, e2eRows), ''] : []),
+      ...(reductionRows.length ? ['Observers, error statistics and calibration:', '', markdownTable(reductionHeader, reductionRows), '',
+        ...reductionLegend.map((l) => `- ${l}`), ''] : []),
       `Produced by \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\` in ${elapsed.toFixed(0)} s; load average ${loadAtEnd.toFixed(2)} at the end.`, '',
     ].join('\n'));
     console.log(`wrote ${base}.json and .md`);
