@@ -28,3 +28,6 @@ export { type ResolvedBackend, type Tensor, tensor } from './tensor.js';
 export * from './calibration/index.js';
 export * from './observers/index.js';
 export * from './stats/index.js';
+export * from './io/safetensors/index.js';
+export { type WeightDType, type WeightInfo, type WeightReader, FLOAT_WEIGHT_DTYPES } from './io/weights.js';
+export { halfToFloat, toFloat32 } from './io/float-convert.js';

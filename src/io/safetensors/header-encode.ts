@@ -1,0 +1,134 @@
+/**
+ * Builds a safetensors header from a list of tensors known up front (names, dtypes, shapes; byte lengths
+ * follow), as the reference implementation writes it: the 8-byte little-endian length, then the JSON with
+ * `__metadata__` first and the tensors in the given order at consecutive offsets, padded with spaces to a
+ * multiple of 8 bytes so every tensor's data starts 8-byte aligned relative to the file.
+ *
+ * @example
+ * ```ts
+ * const { bytes, entries } = encodeSafetensorsHeader([{ name: 'w', dtype: 'F32', shape: [2, 3] }], { format: 'pt' });
+ * entries[0].dataOffsets; // [0, 24]
+ * ```
+ * @module
+ */
+import { InvalidArgumentError, LimitExceededError } from '../../errors.js';
+import type { WeightDType } from '../weights.js';
+import { type SafetensorsDType, dtypeByteLength, safetensorsDTypeInfo, toSafetensorsDType } from './dtypes.js';
+import { FORBIDDEN_KEYS, MAX_HEADER_BYTES, quoteName } from './header-parse.js';
+
+/** A tensor to be written: its dtype by either name (`'F32'` or `'float32'`), its shape, and optionally its byte length (checked). */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDType | WeightDType;
+  shape: readonly number[];
+  byteLength?: number;
+}
+
+/** An entry as placed in the file. */
+export interface PlacedEntry {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  byteLength: number;
+  /** `[begin, end)` relative to the data region. */
+  dataOffsets: [number, number];
+}
+
+/** The header bytes (length prefix included) and where each tensor goes. */
+export interface EncodedHeader {
+  /** The 8-byte length followed by the padded JSON. */
+  bytes: Uint8Array;
+  /** File offset of the data region: `bytes.byteLength`. */
+  dataOffset: number;
+  entries: PlacedEntry[];
+  /** Total file size: header plus every tensor. */
+  fileByteLength: number;
+}
+
+/** Metadata as a map or a plain object of strings. */
+export type SafetensorsMetadata = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+
+function checkName(name: unknown, argument: string): string {
+  if (typeof name !== 'string') throw new InvalidArgumentError(argument, name, `${argument} must be a string`);
+  if (FORBIDDEN_KEYS.has(name) || name === '__metadata__') {
+    throw new InvalidArgumentError(argument, name, `${argument} ${quoteName(name)} is reserved (readers reject prototype keys and "__metadata__"); rename it`);
+  }
+  return name;
+}
+
+function metadataEntries(metadata: SafetensorsMetadata): [string, string][] {
+  const pairs = metadata instanceof Map ? [...metadata.entries()] : Object.entries(metadata as Record<string, string>);
+  for (const [key, value] of pairs) {
+    checkName(key, `metadata key ${quoteName(String(key))}`);
+    if (typeof value !== 'string') {
+      throw new InvalidArgumentError(`metadata[${quoteName(key)}]`, value, `metadata values must be strings; JSON.stringify(${String(value)}) it`);
+    }
+  }
+  return pairs;
+}
+
+function placeEntry(entry: SafetensorsEntry, index: number, begin: number): PlacedEntry {
+  const argument = `entries[${index}]`;
+  if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(argument, entry, `${argument} must be { name, dtype, shape, byteLength? }`);
+  const name = checkName(entry.name, `${argument}.name`);
+  const dtype = toSafetensorsDType(entry.dtype, `${argument}.dtype`);
+  if (!Array.isArray(entry.shape)) throw new InvalidArgumentError(`${argument}.shape`, entry.shape, `${argument}.shape must be an array of non-negative integers`);
+  let elements = 1;
+  entry.shape.forEach((dim, d) => {
+    if (!Number.isSafeInteger(dim) || dim < 0) {
+      throw new InvalidArgumentError(`${argument}.shape[${d}]`, dim, `${argument}.shape[${d}] is ${String(dim)}; dimensions must be non-negative integers`);
+    }
+    elements *= dim;
+  });
+  const byteLength = elements <= Number.MAX_SAFE_INTEGER / 64 ? dtypeByteLength(safetensorsDTypeInfo(dtype)!, elements) : undefined;
+  if (byteLength === undefined) {
+    throw new InvalidArgumentError(`${argument}.shape`, entry.shape, `${argument} (${quoteName(name)}): [${entry.shape.join(', ')}] of ${dtype} is not a whole number of bytes or is too large`);
+  }
+  if (entry.byteLength !== undefined && entry.byteLength !== byteLength) {
+    throw new InvalidArgumentError(`${argument}.byteLength`, entry.byteLength,
+      `${argument} (${quoteName(name)}): byteLength ${String(entry.byteLength)} disagrees with shape [${entry.shape.join(', ')}] of ${dtype}, which is ${byteLength} bytes`);
+  }
+  return { name, dtype, shape: [...entry.shape], byteLength, dataOffsets: [begin, begin + byteLength] };
+}
+
+/**
+ * Validates `entries` (unique names, known dtypes, shapes that match the byte lengths) and encodes the
+ * header. `metadata` undefined writes no `__metadata__`, as the reference implementation does.
+ *
+ * @example
+ * ```ts
+ * encodeSafetensorsHeader([], { framework: 'pt' }).bytes.byteLength; // 48: 8 + 35 bytes of JSON + 5 spaces
+ * ```
+ */
+export function encodeSafetensorsHeader(entries: readonly SafetensorsEntry[], metadata?: SafetensorsMetadata): EncodedHeader {
+  if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', entries, 'entries must be an array of { name, dtype, shape, byteLength? }');
+  const placed: PlacedEntry[] = [];
+  const seen = new Set<string>();
+  let offset = 0;
+  entries.forEach((entry, i) => {
+    const p = placeEntry(entry, i, offset);
+    if (seen.has(p.name)) throw new InvalidArgumentError(`entries[${i}].name`, p.name, `entries[${i}].name ${quoteName(p.name)} appears twice; tensor names must be unique`);
+    seen.add(p.name);
+    placed.push(p);
+    offset += p.byteLength;
+  });
+  const parts: string[] = [];
+  if (metadata !== undefined) {
+    if (metadata === null || typeof metadata !== 'object') throw new InvalidArgumentError('metadata', metadata, 'metadata must be an object or Map of strings');
+    const pairs = metadataEntries(metadata);
+    parts.push(`"__metadata__":{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
+  }
+  for (const p of placed) {
+    parts.push(`${JSON.stringify(p.name)}:{"dtype":"${p.dtype}","shape":[${p.shape.join(',')}],"data_offsets":[${p.dataOffsets.join(',')}]}`);
+  }
+  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  if (padded > MAX_HEADER_BYTES) {
+    throw new LimitExceededError(`the safetensors header would be ${padded} bytes, more than the ${MAX_HEADER_BYTES}-byte limit readers accept; `
+      + 'shorten the metadata or split the tensors across shards');
+  }
+  const bytes = new Uint8Array(8 + padded).fill(0x20, 8 + json.byteLength);
+  new DataView(bytes.buffer).setUint32(0, padded, true); // high word stays 0: padded < 2^32
+  bytes.set(json, 8);
+  return { bytes, dataOffset: bytes.byteLength, entries: placed, fileByteLength: bytes.byteLength + offset };
+}

@@ -1,0 +1,83 @@
+/**
+ * A {@link ByteSource} over a file on disk, for Node: `fs.promises.open` once, then positioned reads of
+ * exactly the bytes asked for. Close it when done (`close()`, or let `openSafetensorsFile` own it).
+ *
+ * @example
+ * ```ts
+ * import { nodeFileSource, openSafetensors } from 'webgpu-quant';
+ * const source = await nodeFileSource('model.safetensors');
+ * try {
+ *   const reader = await openSafetensors(source);
+ *   const bytes = await reader.read('lm_head.weight');
+ * } finally {
+ *   await source.close();
+ * }
+ * ```
+ * @module
+ */
+import { FormatError } from '../../errors.js';
+import type { ByteSource } from './byte-source.js';
+import { loadNodeFs } from './node-fs.js';
+
+/** A file-backed source; `close()` releases the file handle (safe to call twice). */
+export interface NodeFileSource extends ByteSource {
+  readonly name: string;
+  close(): Promise<void>;
+}
+
+/** Node's positioned read takes at most 2^31 - 1 bytes per call; larger reads are split. */
+const kMaxReadPerCall = 2 ** 30;
+
+/**
+ * Opens `path` for reading. The size is taken when opening; a file that shrinks later gives a
+ * FormatError on the read that misses bytes.
+ *
+ * @example
+ * ```ts
+ * const source = await nodeFileSource('/models/shard-00001.safetensors');
+ * source.size; // bytes on disk
+ * ```
+ */
+export async function nodeFileSource(path: string): Promise<NodeFileSource> {
+  const fs = await loadNodeFs('nodeFileSource');
+  const handle = await fs.open(path, 'r');
+  let size: number;
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new FormatError(`${path}: not a regular file; give the path of a .safetensors file`);
+    size = stat.size;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  let closed = false;
+  const readInto = async (offset: number, target: Uint8Array): Promise<void> => {
+    if (closed) throw new FormatError(`${path}: read after close(); keep the source open while reading tensors`);
+    const length = target.byteLength;
+    let done = 0;
+    while (done < length) {
+      const chunk = Math.min(kMaxReadPerCall, length - done);
+      const { bytesRead } = await handle.read(target, done, chunk, offset + done);
+      if (bytesRead === 0) {
+        throw new FormatError(`${path}: the file ended at byte ${offset + done} while reading ${length} bytes at `
+          + `offset ${offset}; it was truncated or changed while open`);
+      }
+      done += bytesRead;
+    }
+  };
+  return {
+    size,
+    name: path,
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      const out = new Uint8Array(length);
+      await readInto(offset, out);
+      return out;
+    },
+    readInto,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await handle.close();
+    },
+  };
+}

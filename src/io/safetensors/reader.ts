@@ -1,0 +1,122 @@
+/**
+ * Opens a safetensors file from any {@link ByteSource} as a {@link WeightReader}: reads the 8-byte length
+ * and the header (validated, see `header-parse.ts`), then one tensor's bytes per `read(name)`. Nothing else
+ * is loaded, so a 20 GB checkpoint opens in the time it takes to read its header.
+ *
+ * @example
+ * ```ts
+ * import { openSafetensors, bytesSource, toFloat32 } from 'webgpu-quant';
+ * const reader = await openSafetensors(bytesSource(fileBytes, 'model.safetensors'));
+ * reader.metadata.get('format');                  // 'pt'
+ * for (const info of reader.list()) console.log(info.name, info.safetensorsDType, info.shape);
+ * const w = await reader.read('encoder.weight');  // exactly that tensor's bytes
+ * ```
+ * @module
+ */
+import { InvalidArgumentError } from '../../errors.js';
+import type { WeightReader } from '../weights.js';
+import { type ByteSource, readExactly, readExactlyInto } from './byte-source.js';
+import { MAX_HEADER_BYTES, type SafetensorsTensorInfo, checkMinimumSize, parseHeaderLength, parseSafetensorsHeader, quoteName } from './header-parse.js';
+
+/** Options of {@link openSafetensors}. */
+export interface OpenSafetensorsOptions {
+  /** The name messages use; default `source.name`, else `'safetensors'`. */
+  name?: string;
+  /** Refuse headers longer than this (default and maximum sensible: 100 MB, as the reference implementation). */
+  maxHeaderBytes?: number;
+}
+
+/** A {@link WeightReader} over one safetensors file, with the header's facts. */
+export interface SafetensorsReader extends WeightReader {
+  /** The name used in messages (the file name). */
+  readonly name: string;
+  /** `__metadata__` (string to string; empty when the file has none). */
+  readonly metadata: ReadonlyMap<string, string>;
+  /** N: the header's length in bytes. */
+  readonly headerByteLength: number;
+  /** File offset of the data region, `8 + N`. */
+  readonly dataOffset: number;
+  /** The file's size in bytes. */
+  readonly byteLength: number;
+  /** The tensors in file order. */
+  list(): SafetensorsTensorInfo[];
+  /** One tensor's description; {@link InvalidArgumentError} for an unknown name. */
+  info(name: string): SafetensorsTensorInfo;
+  has(name: string): boolean;
+  /**
+   * The tensor's bytes, little-endian, exactly `info(name).byteLength` of them. Over `bytesSource` this is a
+   * view of the caller's bytes (no copy): copy it before modifying it.
+   */
+  read(name: string): Promise<Uint8Array>;
+  /**
+   * Reads the tensor into the start of `buffer` (at least `byteLength` bytes) and returns that part, so one
+   * buffer can serve every tensor and memory stays at the largest one.
+   */
+  readInto(name: string, buffer: Uint8Array): Promise<Uint8Array>;
+  /** Closes the source when it has `close()`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Reads and validates the header of the safetensors file in `source`. Damaged input gives a
+ * {@link FormatError} naming the file, the tensor and the byte offset.
+ *
+ * @example
+ * ```ts
+ * const reader = await openSafetensors(blobSource(file));
+ * reader.list().map((t) => t.name);
+ * ```
+ */
+export async function openSafetensors(source: ByteSource, options: OpenSafetensorsOptions = {}): Promise<SafetensorsReader> {
+  if (source === null || typeof source !== 'object' || typeof source.read !== 'function'
+    || !Number.isSafeInteger(source.size) || source.size < 0) {
+    throw new InvalidArgumentError('source', source,
+      'source must be a ByteSource { size, read(offset, length) }: use bytesSource(bytes), blobSource(file) or nodeFileSource(path)');
+  }
+  const name = options.name ?? source.name ?? 'safetensors';
+  const maxHeaderBytes = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
+  const labelled: ByteSource = {
+    size: source.size, name, read: (o, l) => source.read(o, l),
+    ...(source.readInto ? { readInto: (o: number, t: Uint8Array) => source.readInto!(o, t) } : {}),
+  };
+  checkMinimumSize(source.size, name);
+  const first8 = await readExactly(labelled, 0, 8, 'the header length (bytes 0..8)');
+  const headerByteLength = parseHeaderLength(first8, source.size, name, maxHeaderBytes);
+  const headerBytes = await readExactly(labelled, 8, headerByteLength, `the header (bytes 8..${8 + headerByteLength})`);
+  const header = parseSafetensorsHeader(headerBytes, source.size, name);
+  const byName = new Map(header.tensors.map((t) => [t.name, t]));
+
+  const info = (tensorName: string): SafetensorsTensorInfo => {
+    const found = typeof tensorName === 'string' ? byName.get(tensorName) : undefined;
+    if (!found) {
+      throw new InvalidArgumentError('name', tensorName,
+        `${name} has no tensor ${typeof tensorName === 'string' ? quoteName(tensorName) : String(tensorName)}; list() gives the ${byName.size} names`);
+    }
+    return found;
+  };
+  const copy = (t: SafetensorsTensorInfo): SafetensorsTensorInfo => ({ ...t, shape: [...t.shape], dataOffsets: [...t.dataOffsets] });
+  return {
+    name,
+    metadata: header.metadata,
+    headerByteLength,
+    dataOffset: header.dataOffset,
+    byteLength: source.size,
+    list: () => header.tensors.map(copy),
+    info: (tensorName) => copy(info(tensorName)),
+    has: (tensorName) => byName.has(tensorName),
+    async read(tensorName: string): Promise<Uint8Array> {
+      const t = info(tensorName);
+      return readExactly(labelled, t.fileOffset, t.byteLength, `tensor ${quoteName(t.name)}`);
+    },
+    async readInto(tensorName: string, buffer: Uint8Array): Promise<Uint8Array> {
+      const t = info(tensorName);
+      if (!(buffer instanceof Uint8Array) || buffer.byteLength < t.byteLength) {
+        throw new InvalidArgumentError('buffer', buffer, `readInto(${quoteName(t.name)}) needs a Uint8Array of at least ${t.byteLength} bytes`);
+      }
+      const target = buffer.subarray(0, t.byteLength);
+      await readExactlyInto(labelled, t.fileOffset, target, `tensor ${quoteName(t.name)}`);
+      return target;
+    },
+    async close(): Promise<void> { await source.close?.(); },
+  };
+}
