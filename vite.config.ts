@@ -18,8 +18,13 @@ export default defineConfig(({ mode }) => {
       emptyOutDir: true,
       sourcemap: true,
       minify: false,
-      lib: { entry: resolve(import.meta.dirname, 'src/index.ts'), formats: ['es'], fileName: () => 'index.js' },
-      rollupOptions: { external: ['webgpu'] },
+      // index.js: the library (browser and Node); cli.js: the Node command line (bin/webgpu-quant.mjs).
+      lib: {
+        entry: { index: resolve(import.meta.dirname, 'src/index.ts'), cli: resolve(import.meta.dirname, 'src/cli/main.ts') },
+        formats: ['es'],
+        fileName: (_format, name) => `${name}.js`,
+      },
+      rollupOptions: { external: ['webgpu', 'onnxruntime-node', /^node:/] },
     },
     server: { host: '127.0.0.1' },
   };
