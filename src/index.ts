@@ -31,3 +31,14 @@ export * from './stats/index.js';
 export * from './io/safetensors/index.js';
 export { type WeightDType, type WeightInfo, type WeightReader, FLOAT_WEIGHT_DTYPES } from './io/weights.js';
 export { halfToFloat, toFloat32 } from './io/float-convert.js';
+export * from './io/onnx/index.js';
+export { type CompressOnnxOptions, type OnnxCompressionReport, ONNX_METADATA_KEY, compressOnnx } from './compress/compress-onnx.js';
+export {
+  type CompressDType, type CompressGranularity, type CompressionPolicy, type PolicyConsumer, type PolicyOverride, type PolicyWeight,
+  type QuantizeSettings, type WeightDecision, checkPolicy, decideWeight, decideWeights,
+} from './compress/policy.js';
+export { type ConsumerRole, combineRoles, consumerRole } from './compress/operator-axes.js';
+export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress/onnx-plan.js';
+export { type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
+export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
+export { WEBGPU_QUANT_VERSION } from './compress/version.js';

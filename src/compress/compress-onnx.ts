@@ -1,0 +1,187 @@
+/**
+ * `compressOnnx`: an ONNX model in, a smaller QDQ ONNX model and a report out. One weight at a time: read
+ * it (converted to float32), choose parameters, quantize (on the GPU when the backend options allow),
+ * measure the error against the original, and write `W_quantized` / `W_scale` / `W_zero_point` feeding a
+ * `DequantizeLinear` named `W`; then raise the opset where the schemes need it (refusing when the rest of
+ * the graph would change meaning), record `webgpu-quant` in `metadata_props`, and encode. The protobuf
+ * model is held in memory (ONNX has no other way); float32 copies exist one at a time.
+ *
+ * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale) are kept
+ * float with the reason in the report, or, with `nonFinite: 'error'`, raise a FormatError naming them.
+ * Weights kept in external data stay there (the output refers to the same files); quantized ones are
+ * written inline.
+ *
+ * @example
+ * ```ts
+ * import { readFile, writeFile } from 'node:fs/promises';
+ * import { compressOnnx } from 'webgpu-quant';
+ * const { model, report } = await compressOnnx(await readFile('silero_vad_legacy.onnx'), { dtype: 'qint8' });
+ * await writeFile('silero_vad.int8.onnx', model);
+ * report.totals.compressionRatio; // weight bytes before / after
+ * ```
+ * @module
+ */
+import type { OpOptions } from '../backend.js';
+import { FormatError, InvalidArgumentError } from '../errors.js';
+import { halfToFloat } from '../io/float-convert.js';
+import type { ByteInput } from '../io/onnx/byte-source.js';
+import { NameAllocator } from '../io/onnx/names.js';
+import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
+import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
+import { type GraphProto, onnx } from '../io/onnx/proto.js';
+import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
+import type { ExternalDataResolver } from '../io/onnx/tensor-data.js';
+import { floatToHalfBits } from '../io/safetensors/half.js';
+import type { ResolvedBackend } from '../tensor.js';
+import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
+import { planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
+import type { CompressionPolicy, WeightDecision } from './policy.js';
+import { quantizeWeight } from './quantize-weight.js';
+import { WEBGPU_QUANT_VERSION } from './version.js';
+
+/** The `metadata_props` key webgpu-quant records itself under. */
+export const ONNX_METADATA_KEY = 'webgpu-quant';
+
+/** Options of {@link compressOnnx}: the policy, plus how to read and write. */
+export interface CompressOnnxOptions extends CompressionPolicy {
+  /** Resolves external data files by their relative location (models that use them). */
+  externalData?: ExternalDataResolver;
+  /** The model's name in messages; default 'ONNX model'. */
+  name?: string;
+  /** Raise the default-domain opset when a scheme needs it (default true); false makes that a FormatError. */
+  allowOpsetUpgrade?: boolean;
+  /** Weights with NaN / ±Infinity: 'keep' (default; reported) or 'error' (FormatError naming the weight). */
+  nonFinite?: 'keep' | 'error';
+  /** Called after each weight. */
+  onProgress?: (progress: { done: number; total: number; name: string }) => void;
+}
+
+/** The report of {@link compressOnnx}. */
+export interface OnnxCompressionReport {
+  format: 'onnx';
+  tensors: TensorReport[];
+  totals: CompressionTotals & { modelBytesBefore: number; modelBytesAfter: number; modelCompressionRatio: number };
+  /** The default-domain opset before and after, and the nodes rewritten to raise it. */
+  opset: { before: number | undefined; after: number | undefined; rewritten: string[] };
+  irVersion: { before: number; after: number };
+  /** The backend that quantized (undefined when nothing was quantized). */
+  backend: ResolvedBackend | undefined;
+  seconds: number;
+}
+
+const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
+  'overrides', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress']);
+
+function checkOptions(options: CompressOnnxOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('options', options, "options must be an object like { dtype: 'qint8' }");
+  }
+  for (const key of Object.keys(options)) {
+    if (!kOptionKeys.has(key)) throw new InvalidArgumentError(`options.${key}`, key, `options.${key} is not an option; use ${[...kOptionKeys].join(', ')}`);
+  }
+  if (options.nonFinite !== undefined && options.nonFinite !== 'keep' && options.nonFinite !== 'error') {
+    throw new InvalidArgumentError('options.nonFinite', options.nonFinite, `options.nonFinite is ${JSON.stringify(options.nonFinite)}; use 'keep' or 'error'`);
+  }
+}
+
+/** The nearest bfloat16 value (round to nearest even on the float32 bits). */
+function roundBfloat16(x: number): number {
+  const bits = new Uint32Array(Float32Array.of(x).buffer)[0]!;
+  const rounded = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) << 16;
+  return new Float32Array(Uint32Array.of(rounded >>> 0).buffer)[0]!;
+}
+
+/**
+ * Compresses an ONNX model (see the module documentation). `input` is the model's bytes, a Blob / File or
+ * a ByteSource; `backend` selects where quantization runs ('auto' default: WebGPU when available).
+ * Throws FormatError for a damaged model or a scheme its opset cannot take, InvalidArgumentError for bad
+ * options.
+ *
+ * @example
+ * ```ts
+ * const { model, report } = await compressOnnx(bytes, { dtype: 'qint4', granularity: 'group', groupSize: 32 }, { backend: 'cpu' });
+ * report.opset; // { before: 16, after: 21, rewritten: ['ReduceMean node ...: axes attribute → input ...', ...] }
+ * ```
+ */
+export async function compressOnnx(
+  input: ByteInput, options: CompressOnnxOptions = {}, backend?: OpOptions,
+): Promise<{ model: Uint8Array; report: OnnxCompressionReport }> {
+  const started = performance.now();
+  checkOptions(options);
+  const model = await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
+  const weights = model.list();
+  const plan = planOnnxCompression(model, options);
+  const opsetBefore = model.defaultOpset();
+  const irBefore = model.irVersion;
+  const firstNeeding = (opset: number) => plan.decisions.find((d, i) => d.action === 'quantize' && requiredOpsetFor(d, weights[i]!.dtype) === opset);
+  if (opsetBefore !== undefined && plan.requiredOpset > opsetBefore) {
+    const needing = firstNeeding(plan.requiredOpset)!;
+    const reason = `weight ${JSON.stringify(needing.name)} as ${describeScheme(needing)}`;
+    if (options.allowOpsetUpgrade === false) {
+      throw new FormatError(`${model.name}: ${reason} needs opset ${plan.requiredOpset}, the model is opset ${opsetBefore}, and `
+        + 'allowOpsetUpgrade is false; allow the upgrade or choose a scheme the opset can take (per tensor int8 needs 10, per channel 13)');
+    }
+    checkOpsetUpgrade(model.proto, opsetBefore, plan.requiredOpset, model.name, reason);
+  }
+  const names = new NameAllocator(model.proto.graph as GraphProto);
+  const tensors: TensorReport[] = [];
+  let usedBackend: ResolvedBackend | undefined;
+  let requiredOpset = 0;
+  /** Quantizes and writes one weight (or keeps it), and says what happened. */
+  const compressOne = async (info: OnnxWeightInfo, decision: WeightDecision): Promise<TensorReport> => {
+    const kept = (reason: string): TensorReport => ({
+      name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: info.dtype, action: 'keep', reason, scheme: 'float (kept)',
+      bytesBefore: info.byteLength, bytesAfter: info.byteLength,
+    });
+    if (decision.action === 'keep') return kept(decision.reason);
+    const data = await model.readFloat32(info.name);
+    const scaleType: ScaleType = info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32';
+    const roundScale = scaleType === 'float16' ? (s: number) => halfToFloat(floatToHalfBits(s))
+      : scaleType === 'bfloat16' ? roundBfloat16 : undefined;
+    const result = await quantizeWeight({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
+    if (!result.ok) {
+      if (options.nonFinite === 'error') {
+        throw new FormatError(`${model.name}: weight ${JSON.stringify(info.name)} in ${info.graph} cannot be quantized: ${result.reason}; `
+          + "fix the weight, exclude it, or pass nonFinite: 'keep' to keep it float");
+      }
+      return kept(`${result.reason}; kept float`);
+    }
+    const scheme = describeScheme(decision);
+    const written = writeQdq(model, info.name, {
+      data: result.q.packedData(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
+      paramShape: result.paramShape, scaleType, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
+      ...(decision.granularity !== 'tensor' ? { axis: decision.axis! } : {}),
+      ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
+    }, names);
+    const { overall, perChannel, axis } = result.stats;
+    usedBackend = result.q.backend;
+    requiredOpset = Math.max(requiredOpset, requiredOpsetFor(decision, info.dtype));
+    return {
+      name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize', reason: decision.reason, scheme,
+      bytesBefore: info.byteLength, bytesAfter: written.byteLength, sqnrDb: overall.sqnrDb, mse: overall.mse, maxAbsError: overall.maxAbsError,
+      ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend,
+    };
+  };
+  for (const [i, decision] of plan.decisions.entries()) {
+    tensors.push(await compressOne(weights[i]!, decision));
+    options.onProgress?.({ done: i + 1, total: weights.length, name: weights[i]!.name });
+  }
+  const rewritten = requiredOpset > 0 ? upgradeOpset(model.proto, requiredOpset, names, model.name) : [];
+  const quantized = tensors.filter((t) => t.action === 'quantize');
+  const schemes: Record<string, number> = {};
+  for (const t of quantized) schemes[t.scheme] = (schemes[t.scheme] ?? 0) + 1;
+  const metadata = JSON.stringify({ version: WEBGPU_QUANT_VERSION, format: 'QDQ', quantized: quantized.length, schemes });
+  model.proto.metadataProps = model.proto.metadataProps.filter((p) => p.key !== ONNX_METADATA_KEY);
+  model.proto.metadataProps.push(onnx.StringStringEntryProto.create({ key: ONNX_METADATA_KEY, value: metadata }));
+  const bytes = model.encode();
+  const totals = compressionTotals(tensors);
+  return {
+    model: bytes,
+    report: {
+      format: 'onnx', tensors, backend: usedBackend, seconds: (performance.now() - started) / 1000,
+      totals: { ...totals, modelBytesBefore: model.byteLength, modelBytesAfter: bytes.byteLength, modelCompressionRatio: model.byteLength / bytes.byteLength },
+      opset: { before: opsetBefore, after: model.defaultOpset(), rewritten },
+      irVersion: { before: irBefore, after: model.irVersion },
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * What a compression reports: one entry per weight (kept or quantized, why, the scheme, bytes before and
+ * after, and for quantized weights the error against the original: SQNR, MSE, max |error|, SQNR per
+ * output channel), and totals (tensors quantized / kept, weight bytes before / after, compression ratio).
+ *
+ * @example
+ * ```ts
+ * const { report } = await compressOnnx(bytes);
+ * report.totals.compressionRatio;                  // e.g. 3.6
+ * report.tensors.filter((t) => t.action === 'quantize').sort((a, b) => a.sqnrDb! - b.sqnrDb!)[0]; // the worst tensor
+ * ```
+ * @module
+ */
+import type { QDType } from '../dtype.js';
+import type { WeightDType } from '../io/weights.js';
+import type { ResolvedBackend } from '../tensor.js';
+import type { WeightDecision } from './policy.js';
+
+/** One weight's line in the report. */
+export interface TensorReport {
+  /** The weight's name as the reader lists it. */
+  name: string;
+  shape: number[];
+  dtypeIn: WeightDType;
+  /** The stored type afterwards: the quantized dtype, or `dtypeIn` when kept. */
+  dtypeOut: QDType | WeightDType;
+  action: 'quantize' | 'keep';
+  /** Why: the policy's reason, or what made a planned quantization fall back to float. */
+  reason: string;
+  /** E.g. 'qint8 per channel (axis 0), symmetric, minmax'; 'float (kept)' when kept. */
+  scheme: string;
+  bytesBefore: number;
+  /** Data + scales + zero points for quantized weights; `bytesBefore` when kept. */
+  bytesAfter: number;
+  sqnrDb?: number;
+  mse?: number;
+  maxAbsError?: number;
+  /** SQNR per index along `statsAxis` (the output-channel axis), when there is one. */
+  perChannelSqnrDb?: Float64Array;
+  statsAxis?: number;
+  /** Which backend quantized it. */
+  backend?: ResolvedBackend;
+}
+
+/** Sums over every weight. */
+export interface CompressionTotals {
+  tensorsQuantized: number;
+  tensorsKept: number;
+  /** Bytes of every weight (kept ones included) before and after. */
+  bytesBefore: number;
+  bytesAfter: number;
+  /** bytesBefore / bytesAfter. */
+  compressionRatio: number;
+}
+
+/**
+ * The scheme text of a decision.
+ *
+ * @example
+ * ```ts
+ * describeScheme({ dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32, symmetric: true, method: 'mse' } as WeightDecision);
+ * // 'qint4 per group (axis 1, groupSize 32), symmetric, mse'
+ * ```
+ */
+export function describeScheme(d: Pick<WeightDecision, 'dtype' | 'granularity' | 'axis' | 'groupSize' | 'symmetric' | 'method'>): string {
+  const granularity = d.granularity === 'tensor' ? 'per tensor'
+    : d.granularity === 'channel' ? `per channel (axis ${d.axis})` : `per group (axis ${d.axis}, groupSize ${d.groupSize})`;
+  return `${d.dtype} ${granularity}, ${d.symmetric ? 'symmetric' : 'affine'}, ${d.method}`;
+}
+
+/**
+ * Totals of a list of tensor reports.
+ *
+ * @example
+ * ```ts
+ * compressionTotals(report.tensors).compressionRatio; // e.g. 3.6
+ * ```
+ */
+export function compressionTotals(tensors: readonly TensorReport[]): CompressionTotals {
+  let bytesBefore = 0;
+  let bytesAfter = 0;
+  let tensorsQuantized = 0;
+  for (const t of tensors) {
+    bytesBefore += t.bytesBefore;
+    bytesAfter += t.bytesAfter;
+    if (t.action === 'quantize') tensorsQuantized++;
+  }
+  return {
+    tensorsQuantized, tensorsKept: tensors.length - tensorsQuantized, bytesBefore, bytesAfter,
+    compressionRatio: bytesAfter > 0 ? bytesBefore / bytesAfter : 1,
+  };
+}

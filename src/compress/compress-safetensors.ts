@@ -1,0 +1,127 @@
+/**
+ * Compresses the weights of any reader (safetensors, or an ONNX model's weights) into a quantized
+ * safetensors file (layout `webgpu-quant/1`, see io/safetensors/quantized-layout.ts), one tensor at a time:
+ * the header is planned from the policy's decisions before anything is quantized, then each weight is read,
+ * quantized (GPU or CPU), measured and written, so memory stays near the size of the largest tensor.
+ *
+ * @example
+ * ```ts
+ * const reader = await openSafetensorsFile('model.safetensors');
+ * const decisions = decideWeights(reader.list(), { dtype: 'qint8' });
+ * const report = await compressToSafetensors(reader, decisions, await nodeFileSink('model.q8.safetensors'));
+ * report.totals.compressionRatio; // ≈ 3.9 for float32 weights
+ * ```
+ * @module
+ */
+import type { OpOptions } from '../backend.js';
+import { FormatError } from '../errors.js';
+import { toFloat32 } from '../io/float-convert.js';
+import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
+import { quantizedFileMetadata, quantizedLayout, quantizedTensorBytes } from '../io/safetensors/quantized-layout.js';
+import type { ByteSink } from '../io/safetensors/sinks.js';
+import { createSafetensorsWriter } from '../io/safetensors/writer.js';
+import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/weights.js';
+import type { QScheme } from '../qtensor.js';
+import type { ResolvedBackend } from '../tensor.js';
+import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
+import type { WeightDecision } from './policy.js';
+import { calibrationGranularity, quantizeWeight } from './quantize-weight.js';
+import { WEBGPU_QUANT_VERSION } from './version.js';
+
+/** The report of {@link compressToSafetensors}. */
+export interface SafetensorsCompressionReport {
+  format: 'safetensors';
+  tensors: TensorReport[];
+  totals: CompressionTotals & { fileBytesAfter: number };
+  backend: ResolvedBackend | undefined;
+  seconds: number;
+}
+
+function schemeOf(decision: WeightDecision): { scheme: QScheme; axis?: number; groupSize?: number } {
+  const granularity = calibrationGranularity(decision);
+  if (granularity === 'per_tensor') return { scheme: 'per_tensor_affine' };
+  if ('groupSize' in granularity) return { scheme: 'per_group_affine', axis: granularity.axis, groupSize: granularity.groupSize };
+  return { scheme: 'per_channel_affine', axis: granularity.axis };
+}
+
+/** True when every element is finite (read once ahead, so the header never promises a tensor we cannot quantize). */
+async function allFinite(reader: WeightReader, info: WeightInfo): Promise<boolean> {
+  const data = toFloat32(await reader.read(info.name), info.dtype, info.name);
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return false;
+  return true;
+}
+
+/**
+ * Writes `reader`'s weights to `sink` as a quantized safetensors file, quantizing those whose decision
+ * says so. `decisions` are in `reader.list()` order. Weights with NaN / ±Infinity are kept as they are and
+ * reported. Throws FormatError for a damaged input; the sink is aborted on any failure.
+ */
+export async function compressToSafetensors(
+  reader: WeightReader, decisions: readonly WeightDecision[], sink: ByteSink, backend?: OpOptions,
+  onProgress?: (progress: { done: number; total: number; name: string }) => void,
+): Promise<SafetensorsCompressionReport> {
+  const started = performance.now();
+  const weights = reader.list();
+  const plans: ({ decision: WeightDecision; entries: SafetensorsEntry[] } | { keep: string; entries: SafetensorsEntry[] })[] = [];
+  const metadataPairs: [string, string][] = [];
+  for (const [i, info] of weights.entries()) {
+    const decision = decisions[i]!;
+    const quantize = decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
+      && (await allFinite(reader, info));
+    if (!quantize) {
+      const keep = decision.action === 'quantize' ? 'non-finite values: kept as they are' : decision.reason;
+      plans.push({ keep, entries: [{ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape }] });
+      continue;
+    }
+    const layout = quantizedLayout(info.name, { dtype: decision.dtype, shape: info.shape, ...schemeOf(decision), originalDType: info.dtype });
+    metadataPairs.push(layout.metadata);
+    plans.push({ decision, entries: layout.entries });
+  }
+  const metadata = quantizedFileMetadata(metadataPairs, { generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` });
+  let writer;
+  try {
+    writer = await createSafetensorsWriter(sink, plans.flatMap((p) => p.entries), metadata);
+  } catch (error) {
+    await sink.abort(error);
+    throw error;
+  }
+  const tensors: TensorReport[] = [];
+  let usedBackend: ResolvedBackend | undefined;
+  try {
+    for (const [i, info] of weights.entries()) {
+      const plan = plans[i]!;
+      const bytes = await reader.read(info.name);
+      const base = { name: info.name, shape: [...info.shape], dtypeIn: info.dtype, bytesBefore: info.byteLength };
+      if ('keep' in plan) {
+        await writer.write(info.name, bytes);
+        tensors.push({ ...base, dtypeOut: info.dtype, action: 'keep', reason: plan.keep, scheme: 'float (kept)', bytesAfter: info.byteLength });
+      } else {
+        const x = { data: toFloat32(bytes, info.dtype, info.name), shape: [...info.shape] };
+        const result = await quantizeWeight(x, plan.decision, {}, backend);
+        if (!result.ok) throw new FormatError(`${info.name}: cannot be quantized (${result.reason}); exclude it with --exclude`);
+        const [data, scale, zeroPoint] = quantizedTensorBytes(result.q);
+        for (const [entry, part] of [[plan.entries[0]!, data], [plan.entries[1]!, scale], [plan.entries[2]!, zeroPoint]] as const) {
+          await writer.write(entry.name, part);
+        }
+        usedBackend = result.q.backend;
+        const perChannel = result.stats.perChannel;
+        tensors.push({
+          ...base, dtypeOut: plan.decision.dtype, action: 'quantize', reason: plan.decision.reason, scheme: describeScheme(plan.decision),
+          bytesAfter: data.byteLength + scale.byteLength + zeroPoint.byteLength, sqnrDb: result.stats.overall.sqnrDb,
+          mse: result.stats.overall.mse, maxAbsError: result.stats.overall.maxAbsError, perChannelSqnrDb: perChannel?.sqnrDb,
+          statsAxis: result.stats.axis, backend: result.q.backend,
+        });
+      }
+      onProgress?.({ done: i + 1, total: weights.length, name: info.name });
+    }
+    await writer.close();
+  } catch (error) {
+    await writer.abort(error);
+    throw error;
+  }
+  return {
+    format: 'safetensors', tensors, totals: { ...compressionTotals(tensors), fileBytesAfter: writer.byteLength },
+    backend: usedBackend, seconds: (performance.now() - started) / 1000,
+  };
+}

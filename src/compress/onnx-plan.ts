@@ -1,0 +1,70 @@
+/**
+ * The policy applied to an ONNX model: {@link decideWeights} on its weights (with their consumers), plus
+ * what the QDQ format adds: float64 weights are kept (DequantizeLinear cannot output float64), and each
+ * quantized weight needs a minimum opset of the default domain:
+ *
+ * | scheme                                   | DequantizeLinear | opset |
+ * | ---                                      | ---              | ---   |
+ * | int8 / uint8 per tensor                  | 10               | 10 |
+ * | int8 / uint8 per channel (`axis`)        | 13               | 13 |
+ * | float16 / bfloat16 weight (f16/bf16 scale) | 19             | 19 |
+ * | int4 / uint4, or per group (`block_size`) | 21              | 21 |
+ *
+ * @example
+ * ```ts
+ * const plan = planOnnxCompression(model, { dtype: 'qint4', granularity: 'group' });
+ * plan.requiredOpset;     // 21
+ * plan.decisions[0];      // { name, action, reason, dtype, granularity, axis, groupSize, symmetric, method, ... }
+ * ```
+ * @module
+ */
+import type { OnnxModel } from '../io/onnx/onnx-model.js';
+import type { WeightDType } from '../io/weights.js';
+import { type CompressionPolicy, type WeightDecision, decideWeights } from './policy.js';
+
+/** The decisions for a model and the opset they need. */
+export interface OnnxPlan {
+  decisions: WeightDecision[];
+  /** The highest opset any quantized weight needs (0 when nothing is quantized). */
+  requiredOpset: number;
+}
+
+/**
+ * The default-domain opset a quantized weight needs (see the module table).
+ *
+ * @example
+ * ```ts
+ * requiredOpsetFor({ dtype: 'qint8', granularity: 'channel' }, 'float32'); // 13
+ * requiredOpsetFor({ dtype: 'qint8', granularity: 'tensor' }, 'float16');  // 19
+ * ```
+ */
+export function requiredOpsetFor(decision: Pick<WeightDecision, 'dtype' | 'granularity'>, weightDType: WeightDType): number {
+  let opset = decision.granularity === 'channel' ? 13 : 10;
+  if (weightDType === 'float16' || weightDType === 'bfloat16') opset = 19;
+  if (decision.granularity === 'group' || decision.dtype === 'qint4' || decision.dtype === 'quint4') opset = 21;
+  return opset;
+}
+
+/**
+ * Decides every weight of `model` under `policy` and the ONNX constraints (see the module documentation).
+ * Throws InvalidArgumentError for malformed policy options.
+ *
+ * @example
+ * ```ts
+ * planOnnxCompression(model, {}).decisions.filter((d) => d.action === 'quantize').map((d) => d.name);
+ * ```
+ */
+export function planOnnxCompression(model: OnnxModel, policy: CompressionPolicy = {}): OnnxPlan {
+  const weights = model.list();
+  const decisions = decideWeights(weights, policy).map((d, i): WeightDecision => {
+    if (d.action === 'quantize' && weights[i]!.dtype === 'float64') {
+      return { ...d, action: 'keep', reason: 'float64: DequantizeLinear cannot output float64, so the weight stays float' };
+    }
+    return d;
+  });
+  let requiredOpset = 0;
+  decisions.forEach((d, i) => {
+    if (d.action === 'quantize') requiredOpset = Math.max(requiredOpset, requiredOpsetFor(d, weights[i]!.dtype));
+  });
+  return { decisions, requiredOpset };
+}

@@ -1,0 +1,128 @@
+/**
+ * Quantizes one weight as a policy decision says: `chooseQParams` (granularity 'channel' → `{ axis }`,
+ * 'group' → `{ axis, groupSize }`), then `quantizePerTensor` / `PerChannel` / `PerGroup`, then
+ * `errorStats` against the original, all on the backend the options select. Format-independent: the ONNX
+ * and safetensors writers both take its result.
+ *
+ * Data that cannot be quantized is reported, not thrown: a NaN or ±Infinity (the first one's index and
+ * value), or a range too wide for a float32 scale; the caller keeps such a weight float.
+ *
+ * @example
+ * ```ts
+ * const result = await quantizeWeight(tensor(w, [64, 32]), decision, { backend: 'cpu' });
+ * if (result.ok) { result.q.packedData(); result.stats.overall.sqnrDb; result.paramShape; }
+ * else console.log(result.reason); // 'element 17 is NaN'
+ * ```
+ * @module
+ */
+import type { OpOptions } from '../backend.js';
+import { chooseQParams } from '../calibration/choose-qparams.js';
+import type { Granularity } from '../calibration/granularity.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { QTensor } from '../qtensor.js';
+import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../quantize.js';
+import { errorStats } from '../stats/error-stats.js';
+import type { ErrorStats } from '../stats/types.js';
+import type { Tensor } from '../tensor.js';
+import type { WeightDecision } from './policy.js';
+
+/** A successfully quantized weight. */
+export interface QuantizedWeight {
+  ok: true;
+  q: QTensor;
+  /** The scales used (float32 values, after `roundScale`), row-major in `paramShape`. */
+  scales: Float32Array;
+  zeroPoints: Int32Array;
+  /** [] per tensor, [C] per channel, the weight's shape with the axis split into groups per group. */
+  paramShape: number[];
+  stats: ErrorStats;
+}
+
+/** A weight that could not be quantized, and why. */
+export interface UnquantizableWeight { ok: false; reason: string }
+
+/** Options of {@link quantizeWeight}. */
+export interface QuantizeWeightOptions {
+  /**
+   * Rounds each scale to what the output format stores (float16, say) before quantizing, so the integers
+   * are computed with the scale the file holds. Must return a finite positive number, else the weight is
+   * reported unquantizable.
+   */
+  roundScale?: (scale: number) => number;
+}
+
+/** The first non-finite element, or -1. */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
+}
+
+/**
+ * The granularity argument of chooseQParams for a decision.
+ *
+ * @example
+ * ```ts
+ * calibrationGranularity({ granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision); // { axis: 1, groupSize: 32 }
+ * ```
+ */
+export function calibrationGranularity(decision: WeightDecision): Granularity {
+  if (decision.granularity === 'tensor' || decision.axis === undefined) return 'per_tensor';
+  if (decision.granularity === 'group') return { axis: decision.axis, groupSize: decision.groupSize ?? 32 };
+  return { axis: decision.axis };
+}
+
+/**
+ * The shape of the scale and zero-point tensors of a decision applied to `shape`.
+ *
+ * @example
+ * ```ts
+ * paramShapeOf([64, 100], { granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision); // [64, 4]
+ * paramShapeOf([64, 100], { granularity: 'channel', axis: 0 } as WeightDecision);              // [64]
+ * ```
+ */
+export function paramShapeOf(shape: readonly number[], decision: WeightDecision): number[] {
+  const granularity = calibrationGranularity(decision);
+  if (granularity === 'per_tensor') return [];
+  if (!('groupSize' in granularity)) return [shape[granularity.axis]!];
+  return shape.map((d, i) => (i === granularity.axis ? Math.ceil(d / granularity.groupSize) : d));
+}
+
+/**
+ * Quantizes `x` as `decision` says (see the module documentation). Invalid decisions (an axis out of
+ * range) throw InvalidArgumentError; data that cannot be quantized gives `{ ok: false, reason }`.
+ *
+ * @example
+ * ```ts
+ * await quantizeWeight(tensor([NaN, 1, 2, 3], [2, 2]), decision); // { ok: false, reason: 'element 0 is NaN' }
+ * ```
+ */
+export async function quantizeWeight(
+  x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
+): Promise<QuantizedWeight | UnquantizableWeight> {
+  const bad = firstNonFinite(x.data);
+  if (bad >= 0) return { ok: false, reason: `non-finite weight: element ${bad} is ${x.data[bad]}` };
+  const granularity = calibrationGranularity(decision);
+  let calibration;
+  try {
+    calibration = await chooseQParams(x, { dtype: decision.dtype, granularity, symmetric: decision.symmetric, method: decision.method }, backend);
+  } catch (error) {
+    // The data checks of calibration (a range too wide for a float32 scale) concern the weight, not the call.
+    if (error instanceof InvalidArgumentError && error.argument.startsWith('x')) return { ok: false, reason: error.message.replace(/^x\b/, 'the weight') };
+    throw error;
+  }
+  const rawScales = 'scales' in calibration ? calibration.scales : Float32Array.of(calibration.scale);
+  const zeroPoints = 'zeroPoints' in calibration ? calibration.zeroPoints : Int32Array.of(calibration.zeroPoint);
+  const scales = new Float32Array(rawScales.length);
+  for (let i = 0; i < scales.length; i++) {
+    const scale = options.roundScale ? options.roundScale(rawScales[i]!) : rawScales[i]!;
+    if (!(Number.isFinite(scale) && scale > 0)) return { ok: false, reason: `scale ${rawScales[i]} has no finite positive value in the output format` };
+    scales[i] = scale;
+  }
+  let q: QTensor;
+  if (granularity === 'per_tensor') q = await quantizePerTensor(x, scales[0]!, zeroPoints[0]!, decision.dtype, backend);
+  else if ('groupSize' in granularity) q = await quantizePerGroup(x, scales, zeroPoints, granularity.axis, granularity.groupSize, decision.dtype, backend);
+  else q = await quantizePerChannel(x, scales, zeroPoints, granularity.axis, decision.dtype, backend);
+  const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
+  const stats = await errorStats(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, backend);
+  return { ok: true, q, scales, zeroPoints, paramShape: paramShapeOf(x.shape, decision), stats };
+}

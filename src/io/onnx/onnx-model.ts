@@ -1,0 +1,224 @@
+/**
+ * `OnnxModel`: an ONNX file decoded with `onnx-proto`, its opset imports, and its weights as a
+ * {@link WeightReader} (initializers and `Constant` tensors of every graph and subgraph, each with where it
+ * lives and which operators consume it). Every weight's shape and stored length are checked when the model
+ * loads; external data is read only when a weight is read.
+ *
+ * Weight names: a tensor's own name when it is unique in the model; a name defined in several graphs is
+ * listed as `name@graph-path` (e.g. `417@graph/If_25.then_branch/If_177.then_branch`).
+ *
+ * @example
+ * ```ts
+ * import { readFile } from 'node:fs/promises';
+ * const model = await OnnxModel.load(await readFile('silero_vad_legacy.onnx'));
+ * model.defaultOpset();                       // 16
+ * const w = model.info('model.first_layer.0.dw_conv.0.weight');
+ * w.shape; w.dtype; w.consumers[0].opType;    // [258, 1, 5], 'float32', 'Conv'
+ * await model.readFloat32(w.name);            // Float32Array(1290)
+ * ```
+ * @module
+ */
+import { FormatError, InvalidArgumentError } from '../../errors.js';
+import { toFloat32 } from '../float-convert.js';
+import type { WeightInfo, WeightReader } from '../weights.js';
+import { type ByteInput, byteSize, readAllBytes } from './byte-source.js';
+import { type IndexedWeight, type OnnxConsumer, indexWeights, listGraphs } from './graph-index.js';
+import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, nodesOf, toSafeInt } from './proto.js';
+import { type ExternalDataResolver, type ExternalRef, type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
+
+/** One ONNX weight's description. */
+export interface OnnxWeightInfo extends WeightInfo {
+  /** The tensor's name in its graph (`name` adds `@graph-path` when the name is not unique in the model). */
+  tensorName: string;
+  /** Path of the graph holding it: `graph`, or e.g. `graph/If_25.then_branch`. */
+  graph: string;
+  source: 'initializer' | 'constant';
+  /** The Constant node's name (source 'constant'). */
+  nodeName?: string;
+  /** The ONNX data type name, e.g. 'FLOAT', 'INT64'. */
+  onnxDataType: string;
+  /** Where the data is when stored outside the model file. */
+  external?: ExternalRef;
+  /** Every node input (and graph output) that reads it, across subgraphs. */
+  consumers: OnnxConsumer[];
+  /** Also listed as a graph input (an overridable default). */
+  graphInput: boolean;
+}
+
+/** Options of {@link OnnxModel.load}. */
+export interface OnnxLoadOptions {
+  /** Resolves external data files by their relative `location`; needed only for models that use them. */
+  externalData?: ExternalDataResolver;
+  /** The model's name in error messages (e.g. its file name); default 'ONNX model'. */
+  name?: string;
+}
+
+/** One opset import. */
+export interface OpsetImport { domain: string; version: number }
+
+/** @internal A weight's index entry and checked layout. */
+export interface WeightEntry { info: OnnxWeightInfo; indexed: IndexedWeight; layout: TensorLayout }
+
+const isDefaultDomain = (domain: string): boolean => domain === '' || domain === 'ai.onnx';
+
+/**
+ * A decoded ONNX model. Build it with {@link OnnxModel.load} (any byte input) or {@link OnnxModel.decode}
+ * (bytes in memory).
+ *
+ * @example
+ * ```ts
+ * const model = OnnxModel.decode(bytes, { name: 'vad.onnx' });
+ * for (const w of model.list()) if (w.dtype === 'float32') console.log(w.name, w.shape, w.consumers.map((c) => c.opType));
+ * ```
+ */
+export class OnnxModel implements WeightReader {
+  /** The decoded protobuf. Writers change it in place. */
+  readonly proto: ModelProto;
+  /** The model's name in messages. */
+  readonly name: string;
+  /** Bytes of the file it was decoded from. */
+  readonly byteLength: number;
+  readonly #resolve: ExternalDataResolver | undefined;
+  readonly #entries = new Map<string, WeightEntry>();
+
+  /** @internal Use OnnxModel.load or OnnxModel.decode. */
+  constructor(proto: ModelProto, byteLength: number, options: OnnxLoadOptions = {}) {
+    this.proto = proto;
+    this.name = options.name ?? 'ONNX model';
+    this.byteLength = byteLength;
+    this.#resolve = options.externalData;
+    this.#check();
+  }
+
+  /**
+   * Reads and decodes a model from bytes, an ArrayBuffer, a Blob / File, or a byte-range source.
+   *
+   * @example
+   * ```ts
+   * const model = await OnnxModel.load(fileFromPicker, { externalData: (loc) => otherFiles.get(loc) });
+   * ```
+   */
+  static async load(input: ByteInput, options: OnnxLoadOptions = {}): Promise<OnnxModel> {
+    const name = options.name ?? 'ONNX model';
+    const bytes = await readAllBytes(input, name);
+    return new OnnxModel(decodeModel(bytes, name), byteSize(input, name), options);
+  }
+
+  /**
+   * Decodes a model held in memory.
+   *
+   * @example
+   * ```ts
+   * const model = OnnxModel.decode(new Uint8Array(await (await fetch(url)).arrayBuffer()));
+   * ```
+   */
+  static decode(bytes: Uint8Array, options: OnnxLoadOptions = {}): OnnxModel {
+    const name = options.name ?? 'ONNX model';
+    if (!(bytes instanceof Uint8Array)) throw new FormatError(`${name}: expected a Uint8Array of ONNX protobuf bytes`);
+    return new OnnxModel(decodeModel(bytes, name), bytes.byteLength, options);
+  }
+
+  /** The IR version the file declares. */
+  get irVersion(): number { return toSafeInt(this.proto.irVersion as ProtoInt, `${this.name}: ir_version`); }
+
+  /** The opset imports, as declared. */
+  opsetImports(): OpsetImport[] {
+    return this.proto.opsetImport.map((o, i) => ({
+      domain: o.domain ?? '', version: toSafeInt(o.version as ProtoInt, `${this.name}: opset_import[${i}].version`),
+    }));
+  }
+
+  /** The version of the default ONNX domain ('' or 'ai.onnx'), or undefined when the model imports none. */
+  defaultOpset(): number | undefined {
+    return this.opsetImports().find((o) => isDefaultDomain(o.domain))?.version;
+  }
+
+  /** Every weight, main graph first, then subgraphs in order. */
+  list(): OnnxWeightInfo[] { return [...this.#entries.values()].map((e) => e.info); }
+
+  /**
+   * The description of weight `name` (as {@link list} names it). Throws InvalidArgumentError for an unknown name.
+   *
+   * @example
+   * ```ts
+   * model.info('model.decoder.decoder.1.weight').shape; // [1, 64, 1]
+   * ```
+   */
+  info(name: string): OnnxWeightInfo { return this.entry(name).info; }
+
+  /** @internal The index entry of weight `name`. */
+  entry(name: string): WeightEntry {
+    const entry = typeof name === 'string' ? this.#entries.get(name) : undefined;
+    if (!entry) {
+      throw new InvalidArgumentError('name', name, `${this.name} has no weight named ${JSON.stringify(name)}; list() gives the names`);
+    }
+    return entry;
+  }
+
+  /**
+   * The raw little-endian bytes of weight `name` (a view of the file for raw_data; converted typed fields;
+   * the range of an external file). Throws FormatError when external data is missing or too short.
+   *
+   * @example
+   * ```ts
+   * (await model.read('model.first_layer.0.dw_conv.0.weight')).byteLength; // 5160
+   * ```
+   */
+  async read(name: string): Promise<Uint8Array> {
+    const { indexed, layout } = this.entry(name);
+    return tensorBytes(indexed.tensor, layout, this.#describe(name), this.#resolve);
+  }
+
+  /**
+   * Weight `name` converted to float32 (float32, float16, bfloat16 or float64 weights only).
+   *
+   * @example
+   * ```ts
+   * const w = await model.readFloat32('model.first_layer.0.dw_conv.0.weight'); // Float32Array(1290)
+   * ```
+   */
+  async readFloat32(name: string): Promise<Float32Array> {
+    const { info } = this.entry(name);
+    return toFloat32(await this.read(name), info.dtype, this.#describe(name));
+  }
+
+  /** Encodes the (possibly modified) model. */
+  encode(): Uint8Array { return encodeModel(this.proto); }
+
+  #describe(name: string): string {
+    const info = this.#entries.get(name)?.info;
+    if (!info) return `${this.name}: weight ${JSON.stringify(name)}`;
+    const where = info.source === 'constant' ? `Constant node ${info.nodeName}` : 'initializer';
+    return `${this.name}: ${where} ${JSON.stringify(info.tensorName)} in ${info.graph}`;
+  }
+
+  #check(): void {
+    const { proto, name } = this;
+    if (!proto.graph) throw new FormatError(`${name}: the model has no graph; it is damaged or not an ONNX model`);
+    this.irVersion;
+    const opsets = this.opsetImports();
+    for (const { domain, version } of opsets) {
+      if (version < 1) throw new FormatError(`${name}: opset_import of domain ${JSON.stringify(domain)} has version ${version}`);
+    }
+    const graphs = listGraphs(proto.graph as GraphProto);
+    if (!opsets.some((o) => isDefaultDomain(o.domain))
+      && graphs.some((g) => nodesOf(g.graph).some((n) => isDefaultDomain(n.domain)))) {
+      throw new FormatError(`${name}: nodes use the default ONNX domain but opset_import declares no version for it`);
+    }
+    const indexed = indexWeights(proto.graph as GraphProto);
+    const counts = new Map<string, number>();
+    for (const w of indexed) counts.set(w.tensorName, (counts.get(w.tensorName) ?? 0) + 1);
+    for (const w of indexed) {
+      const key = counts.get(w.tensorName) === 1 ? w.tensorName : `${w.tensorName}@${w.graph.path}`;
+      const where = w.source === 'constant' ? `Constant node ${w.node!.name || w.tensorName}` : 'initializer';
+      const layout = describeTensor(w.tensor, `${name}: ${where} ${JSON.stringify(w.tensorName)} in ${w.graph.path}`);
+      const info: OnnxWeightInfo = {
+        name: key, dtype: layout.info.dtype, shape: layout.shape, byteLength: layout.byteLength ?? w.tensor.rawData.byteLength,
+        tensorName: w.tensorName, graph: w.graph.path, source: w.source, onnxDataType: layout.info.onnxName,
+        consumers: w.consumers, graphInput: w.graphInput,
+        ...(w.node ? { nodeName: w.node.name } : {}), ...(layout.external ? { external: layout.external } : {}),
+      };
+      this.#entries.set(key, { info, indexed: w, layout });
+    }
+  }
+}

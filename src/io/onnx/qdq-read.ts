@@ -1,0 +1,85 @@
+/**
+ * Reads the quantized weights back out of a QDQ model: every `DequantizeLinear` node of the main graph
+ * whose inputs are all stored tensors becomes a QTensor named by the node's output (the original weight's
+ * name), so a compressed model can be inspected and compared with its original.
+ *
+ * @example
+ * ```ts
+ * const model = await OnnxModel.load(await readFile('vad.q8.onnx'));
+ * const weights = await readQdqWeights(model);     // Map<name, QTensor>
+ * weights.get('model.first_layer.0.dw_conv.0.weight')?.qscheme(); // 'per_channel_affine'
+ * ```
+ * @module
+ */
+import type { QDType } from '../../dtype.js';
+import { FormatError } from '../../errors.js';
+import { unpackNibbles } from '../../pack-nibbles.js';
+import { QTensor, fromIntRepr } from '../../qtensor.js';
+import { toFloat32 } from '../float-convert.js';
+import type { WeightDType } from '../weights.js';
+import { type GraphEntry, listGraphs } from './graph-index.js';
+import type { OnnxModel, OnnxWeightInfo } from './onnx-model.js';
+import { type GraphProto, type ProtoInt, attributesOf, nodesOf, toSafeInt } from './proto.js';
+
+const kQDType: Partial<Record<WeightDType, QDType>> = { int8: 'qint8', uint8: 'quint8', int32: 'qint32', int4: 'qint4', uint4: 'quint4' };
+
+/** One value per element from the stored integer bytes. */
+function integers(bytes: Uint8Array, dtype: QDType, count: number): ArrayLike<number> {
+  if (dtype === 'qint4' || dtype === 'quint4') return unpackNibbles(bytes, count, dtype === 'qint4');
+  if (dtype === 'qint8') return new Int8Array(bytes.buffer, bytes.byteOffset, count);
+  if (dtype === 'quint8') return bytes.subarray(0, count);
+  return new Int32Array(bytes.slice(0, 4 * count).buffer);
+}
+
+/**
+ * The QTensors behind the DequantizeLinear nodes of `model` (every graph, subgraphs included), by output
+ * name: the original weight's name, with `@<graph path>` added when several graphs use the same name (the
+ * naming OnnxModel uses for weights).
+ */
+export async function readQdqWeights(model: OnnxModel): Promise<Map<string, QTensor>> {
+  const stored = new Map(model.list().map((w) => [`${w.graph}|${w.tensorName}`, w]));
+  const graphs = listGraphs(model.proto.graph as GraphProto);
+  // Names resolve in the node's graph first, then in the graphs around it (ONNX lexical scoping).
+  const lookup = (entry: GraphEntry | undefined, name: string | undefined): OnnxWeightInfo | undefined => {
+    for (let g = entry; g && name; g = g.parent) {
+      const found = stored.get(`${g.path}|${name}`);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const dequantizers = graphs.flatMap((entry) => nodesOf(entry.graph)
+    .filter((node) => node.opType === 'DequantizeLinear' && node.input.length >= 2).map((node) => ({ entry, node })));
+  const outputCounts = new Map<string, number>();
+  for (const { node } of dequantizers) outputCounts.set(node.output[0] as string, (outputCounts.get(node.output[0] as string) ?? 0) + 1);
+  const out = new Map<string, QTensor>();
+  for (const { entry, node } of dequantizers) {
+    const [dataName, scaleName, zeroName] = node.input as string[];
+    const data = lookup(entry, dataName);
+    const scale = lookup(entry, scaleName);
+    const zero = zeroName ? lookup(entry, zeroName) : undefined;
+    const dtype = data ? kQDType[data.dtype] : undefined;
+    if (!data || !scale || !dtype || (zeroName && !zero)) continue; // dequantizes an activation, not a weight
+    const what = `${model.name}: DequantizeLinear ${JSON.stringify(node.name || node.output[0])}`;
+    const count = data.shape.reduce((a, b) => a * b, 1);
+    const values = integers(await model.read(data.name), dtype, count);
+    const scales = Array.from(toFloat32(await model.read(scale.name), scale.dtype, `${what} scale`));
+    const scaleCount = scales.length;
+    const zeroPoints = zero ? Array.from(integers(await model.read(zero.name), dtype, scaleCount)) : new Array<number>(scaleCount).fill(0);
+    const attributes = new Map(attributesOf(node).map((a) => [a.name, toSafeInt(a.i as ProtoInt, `${what} ${a.name}`)]));
+    const rank = data.shape.length;
+    const rawAxis = attributes.get('axis') ?? 1;
+    const axis = rawAxis < 0 ? rawAxis + rank : rawAxis;
+    const blockSize = attributes.get('block_size') ?? 0;
+    // ONNX: a scalar (or one-element) scale is per tensor unless it is the single channel of a size-1 axis.
+    const perTensor = blockSize === 0 && scaleCount === 1 && (scale.shape.length === 0 || rank === 0 || data.shape[axis] !== 1);
+    try {
+      const params = perTensor ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
+        : blockSize > 0 ? { scales, zeroPoints, axis, groupSize: blockSize } : { scales, zeroPoints, axis };
+      const output = node.output[0] as string;
+      out.set(outputCounts.get(output) === 1 ? output : `${output}@${entry.path}`, fromIntRepr(values, [...data.shape], dtype, params));
+    } catch (error) {
+      throw new FormatError(`${what}: its tensors do not form a valid quantized weight (${(error as Error).message})`);
+    }
+  }
+  return out;
+}

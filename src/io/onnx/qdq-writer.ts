@@ -1,0 +1,141 @@
+/**
+ * Replaces one weight of an ONNX model by its QDQ form, in place: the integer initializer `W_quantized`
+ * (INT8 / UINT8, or INT4 / UINT4 packed two per byte, element 0 in the low nibble), `W_scale` (shape []
+ * per tensor, [C] per channel, the block shape per group) and `W_zero_point` (the data's type, the scale's
+ * shape), feeding a `DequantizeLinear` node (attribute `axis` per channel and per group, `block_size` per
+ * group) whose output keeps the name `W`, so every consumer, in any subgraph, is unchanged.
+ *
+ * - An initializer is removed from its graph (and from the graph's inputs, where it was also listed); the
+ *   new initializers go into the same graph and the DequantizeLinear node first among its nodes.
+ * - A `Constant` node is replaced where it stood by the DequantizeLinear node (same node name), its new
+ *   initializers added to its graph.
+ * - The scale type is the weight's float type (DequantizeLinear's output has the scale's type): float32
+ *   for FLOAT weights, float16 / bfloat16 scales (opset 19) for FLOAT16 / BFLOAT16 weights.
+ *
+ * @example
+ * ```ts
+ * writeQdq(model, 'conv.weight', {
+ *   data: q.packedData(), dtype: 'qint8', scales: p.scales, zeroPoints: p.zeroPoints, paramShape: [64], axis: 0,
+ * }, names);
+ * ```
+ * @module
+ */
+import type { QDType } from '../../dtype.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { packNibbles } from '../../pack-nibbles.js';
+import { floatToHalfBits } from '../safetensors/half.js';
+import { ONNX_BFLOAT16, ONNX_FLOAT, ONNX_FLOAT16, onnxCodeOfQDType } from './dtypes.js';
+import type { NameAllocator } from './names.js';
+import type { OnnxModel } from './onnx-model.js';
+import { ATTRIBUTE_TYPE, type NodeProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
+
+/** The float type scales are stored in. */
+export type ScaleType = 'float32' | 'float16' | 'bfloat16';
+
+/** One quantized weight, ready to write. */
+export interface QdqTensor {
+  /** The stored integers as bytes (`QTensor.packedData()`): 4-bit types two per byte. */
+  data: Uint8Array;
+  dtype: Exclude<QDType, 'qint32'>;
+  /** Scales (values representable in `scaleType`), row-major in `paramShape`. */
+  scales: ArrayLike<number>;
+  zeroPoints: ArrayLike<number>;
+  /** [] per tensor, [C] per channel, the weight's shape with the axis dimension divided into groups per group. */
+  paramShape: number[];
+  /** The channel axis or the axis groups run along; omitted per tensor. */
+  axis?: number;
+  /** The group size along `axis` (per group only). */
+  blockSize?: number;
+  /** Default 'float32'. */
+  scaleType?: ScaleType;
+  /** Text for the DequantizeLinear node's doc_string (the scheme, for a reader of the file). */
+  docString?: string;
+}
+
+/** What {@link writeQdq} added. */
+export interface QdqWritten {
+  nodeName: string;
+  dataName: string;
+  scaleName: string;
+  zeroPointName: string;
+  /** Bytes of data, scales and zero points together. */
+  byteLength: number;
+}
+
+function scaleBytes(scales: ArrayLike<number>, type: ScaleType): Uint8Array {
+  const size = type === 'float32' ? 4 : 2;
+  const out = new Uint8Array(scales.length * size);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < scales.length; i++) {
+    if (type === 'float32') view.setFloat32(4 * i, scales[i]!, true);
+    else if (type === 'float16') view.setUint16(2 * i, floatToHalfBits(scales[i]!), true);
+    else view.setUint16(2 * i, new Uint32Array(Float32Array.of(scales[i]!).buffer)[0]! >>> 16, true);
+  }
+  return out;
+}
+
+function zeroPointBytes(zeroPoints: ArrayLike<number>, dtype: QdqTensor['dtype']): Uint8Array {
+  if (dtype === 'qint4' || dtype === 'quint4') return packNibbles(zeroPoints);
+  const out = new Uint8Array(zeroPoints.length);
+  for (let i = 0; i < zeroPoints.length; i++) out[i] = zeroPoints[i]! & 0xff;
+  return out;
+}
+
+/**
+ * Writes weight `name` of `model` as QDQ (see the module documentation). Throws InvalidArgumentError when
+ * the data or parameter sizes do not fit the weight's shape.
+ *
+ * @example
+ * ```ts
+ * const written = writeQdq(model, '1072', { data, dtype: 'qint8', scales, zeroPoints, paramShape: [256], axis: 1 }, names);
+ * written.dataName; // '1072_quantized'
+ * ```
+ */
+export function writeQdq(model: OnnxModel, name: string, q: QdqTensor, names: NameAllocator): QdqWritten {
+  const { info, indexed } = model.entry(name);
+  const { graph } = indexed.graph;
+  const count = info.shape.reduce((a, b) => a * b, 1);
+  const fourBit = q.dtype === 'qint4' || q.dtype === 'quint4';
+  const paramCount = q.paramShape.reduce((a, b) => a * b, 1);
+  if (q.data.byteLength !== (fourBit ? Math.ceil(count / 2) : count)) {
+    throw new InvalidArgumentError('q.data', q.data.byteLength, `${name}: ${q.data.byteLength} data bytes do not fit shape [${info.shape.join(', ')}] of ${q.dtype}`);
+  }
+  if (q.scales.length !== paramCount || q.zeroPoints.length !== paramCount) {
+    throw new InvalidArgumentError('q.scales', q.scales.length, `${name}: ${q.scales.length} scales and ${q.zeroPoints.length} zero points `
+      + `do not fit parameter shape [${q.paramShape.join(', ')}]`);
+  }
+  const base = indexed.tensorName;
+  const scaleType = q.scaleType ?? 'float32';
+  const intCode = onnxCodeOfQDType(q.dtype);
+  const dataName = names.fresh(`${base}_quantized`);
+  const scaleName = names.fresh(`${base}_scale`);
+  const zeroPointName = names.fresh(`${base}_zero_point`);
+  const scaleRaw = scaleBytes(q.scales, scaleType);
+  const zeroRaw = zeroPointBytes(q.zeroPoints, q.dtype);
+  const tensors = [
+    onnx.TensorProto.create({ name: dataName, dataType: intCode, dims: info.shape, rawData: q.data, docString: indexed.tensor.docString }),
+    onnx.TensorProto.create({
+      name: scaleName, dataType: scaleType === 'float32' ? ONNX_FLOAT : scaleType === 'float16' ? ONNX_FLOAT16 : ONNX_BFLOAT16,
+      dims: q.paramShape, rawData: scaleRaw,
+    }),
+    onnx.TensorProto.create({ name: zeroPointName, dataType: intCode, dims: q.paramShape, rawData: zeroRaw }),
+  ];
+  const attribute = [];
+  if (q.axis !== undefined) attribute.push(onnx.AttributeProto.create({ name: 'axis', type: ATTRIBUTE_TYPE.INT, i: q.axis }));
+  if (q.blockSize !== undefined) attribute.push(onnx.AttributeProto.create({ name: 'block_size', type: ATTRIBUTE_TYPE.INT, i: q.blockSize }));
+  const nodeName = indexed.node?.name ? indexed.node.name : names.fresh(`${base}_DequantizeLinear`);
+  const dequantize: NodeProto = onnx.NodeProto.create({
+    name: nodeName, opType: 'DequantizeLinear', domain: '', input: [dataName, scaleName, zeroPointName], output: [base], attribute,
+    docString: q.docString ?? '',
+  });
+  if (indexed.source === 'initializer') {
+    graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
+    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
+    graph.node.unshift(dequantize);
+  } else {
+    const at = nodesOf(graph).indexOf(indexed.node!);
+    graph.node[at] = dequantize;
+  }
+  graph.initializer.push(...tensors);
+  return { nodeName, dataName, scaleName, zeroPointName, byteLength: q.data.byteLength + scaleRaw.byteLength + zeroRaw.byteLength };
+}
