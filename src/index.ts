@@ -42,3 +42,4 @@ export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress
 export { type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
 export { WEBGPU_QUANT_VERSION } from './compress/version.js';
+export { type SafetensorsCompressionReport, compressToSafetensors } from './compress/compress-safetensors.js';

@@ -1,0 +1,277 @@
+// The web app (demo/), tested as people get it: built with `vite build --mode demo`, served by `vite preview`
+// on 127.0.0.1, driven in headless Chromium with WebGPU (SwiftShader when there is no GPU) and without it.
+// Shown numbers are checked against the library run here in Node on the same model and scheme. Screenshots
+// go to test-artifacts/ (one is copied to docs/app.png for the README), timings to test-artifacts/app-timings.json.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
+import { type PreviewServer, preview } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CompressionPolicy, OnnxModel, compressOnnx, readQdqWeights, serializeSafetensors } from '../../src/index.js';
+import { CHROMIUM_ARGS, chromiumPath } from '../setup/chromium.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const artifacts = join(root, 'test-artifacts');
+const modelPath = join(root, 'node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx');
+const modelBytes = new Uint8Array(readFileSync(modelPath));
+const timings: Record<string, number> = {};
+
+let server: PreviewServer;
+let baseUrl: string;
+let gpuBrowser: Browser;
+
+interface Opened { page: Page; errors: string[]; readyMs: number }
+
+/** Opens the app, waits for the first compression, and collects console errors and uncaught errors. */
+async function open(browser: Browser): Promise<Opened> {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  const errors: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(`page error: ${(e as Error).message}`));
+  const started = performance.now();
+  await page.goto(baseUrl);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true', { timeout: 60_000 });
+  return { page, errors, readyMs: performance.now() - started };
+}
+
+const text = (page: Page, selector: string) => page.$eval(selector, (e) => e.textContent ?? '');
+
+/** Waits until the app has finished a run with a policy matching `policy`. */
+async function waitForRun(page: Page, policy: Partial<CompressionPolicy>, after: number): Promise<void> {
+  await page.waitForFunction((p: Record<string, unknown>, runs: number) => {
+    const app = window.__app;
+    return !app.busy && app.runs > runs && Object.entries(p).every(([k, v]) => (app.policy as Record<string, unknown>)[k] === v);
+  }, { timeout: 60_000 }, policy as Record<string, unknown>, after);
+}
+
+/** The library's own report for the same bytes and scheme (CPU reference, in Node). */
+async function libraryReport(policy: CompressionPolicy) {
+  return (await compressOnnx(modelBytes, policy, { backend: 'cpu' })).report;
+}
+
+/** The number of non-transparent pixels of a canvas (a drawn chart has many). */
+const inkOf = (page: Page, id: string) => page.$eval(`#${id}`, (c) => {
+  const canvas = c as HTMLCanvasElement;
+  const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+  let ink = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) ink++;
+  return ink;
+});
+
+beforeAll(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  const started = performance.now();
+  execFileSync('npx', ['vite', 'build', '--mode', 'demo', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  timings.buildMs = performance.now() - started;
+  server = await preview({ root, configFile: join(root, 'vite.config.ts'), mode: 'demo', logLevel: 'error', preview: { host: '127.0.0.1', port: 0, strictPort: false } });
+  const address = server.httpServer.address();
+  if (!address || typeof address === 'string') throw new Error('vite preview did not report its port');
+  baseUrl = `http://127.0.0.1:${address.port}/`;
+  gpuBrowser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  writeFileSync(join(artifacts, 'app-timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
+  console.log('app timings (ms):', JSON.stringify(timings));
+  await gpuBrowser?.close();
+  await new Promise<void>((done) => server?.httpServer.close(() => done()) ?? done());
+});
+
+describe('the web app with WebGPU', () => {
+  let opened: Opened;
+  beforeAll(async () => { opened = await open(gpuBrowser); timings.webgpuLoadAndCompressMs = opened.readyMs; });
+  afterAll(async () => { await opened?.page.close(); });
+
+  it('compresses the bundled model on load and shows the library\'s numbers', async () => {
+    const { page } = opened;
+    const report = await libraryReport({ dtype: 'qint8', granularity: 'channel', symmetric: true, calibrate: 'minmax' });
+    const shown = await page.evaluate(() => ({
+      backend: window.__app.report!.backend, seconds: window.__app.report!.seconds,
+      ratio: (window.__app.report as { totals: { compressionRatio: number } }).totals.compressionRatio,
+    }));
+    console.log(`app: backend ${shown.backend}, adapter ${await text(page, '#sum-adapter')}, compressOnnx ${shown.seconds.toFixed(3)} s, `
+      + `page load to first result ${opened.readyMs.toFixed(0)} ms`);
+    timings.webgpuCompressOnnxMs = shown.seconds * 1000;
+    expect(await text(page, '#sum-backend')).toBe(shown.backend);
+    const t = report.totals;
+    expect(await text(page, '#sum-ratio')).toBe(`${(t.modelBytesBefore / t.modelBytesAfter).toFixed(2)}×`);
+    expect(await text(page, '#sum-weight-ratio')).toMatch(new RegExp(`^${t.compressionRatio.toFixed(2)}×`));
+    expect(shown.ratio).toBe(t.compressionRatio);
+    expect(await text(page, '#sum-quantized')).toBe(`${t.tensorsQuantized} of ${report.tensors.length} (${t.tensorsKept} kept float)`);
+    const params = report.tensors.reduce((sum, r) => sum + r.shape.reduce((a, b) => a * b, 1), 0);
+    expect(await text(page, '#sum-params')).toBe(params.toLocaleString('en-US'));
+    // Each row's SQNR equals the report's (WebGPU in the page, the CPU reference here: equal to 0.01 dB).
+    const rows = await page.$$eval('#tensor-table tbody tr', (trs) => trs.map((tr) => ({
+      name: (tr as HTMLElement).dataset.name!, sqnr: tr.children[5]!.textContent!, after: tr.children[4]!.textContent!,
+    })));
+    const quantized = report.tensors.filter((r) => r.action === 'quantize');
+    expect(rows.map((r) => r.name)).toEqual(quantized.map((r) => r.name));
+    for (const [i, row] of rows.entries()) {
+      expect(row.sqnr).toBe(`${quantized[i]!.sqnrDb!.toFixed(2)} dB`);
+      expect(row.after).toBe(quantized[i]!.bytesAfter.toLocaleString('en-US'));
+    }
+    expect(await page.$eval('#webgpu-notice', (e) => (e as HTMLElement).hidden)).toBe(shown.backend === 'webgpu');
+  });
+
+  it('shows the largest tensor\'s per-channel chart, scales, histogram and heatmap', async () => {
+    const { page } = opened;
+    expect(await text(page, '#tensor-title')).toBe('Tensor model.feature_extractor.forward_basis_buffer');
+    expect(await text(page, '#channel-caption')).toMatch(/^258 channels along axis 0/);
+    for (const id of ['channel-chart', 'scale-chart', 'histogram', 'heatmap']) expect(await inkOf(page, id), id).toBeGreaterThan(1000);
+    await page.screenshot({ path: join(artifacts, 'app-main.png'), fullPage: true });
+    mkdirSync(join(root, 'docs'), { recursive: true });
+    copyFileSync(join(artifacts, 'app-main.png'), join(root, 'docs/app.png'));
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
+    await page.waitForFunction((v) => document.body.dataset.view === v && !window.__app.busy, {}, await page.evaluate(() => document.body.dataset.view!));
+    await new Promise((done) => setTimeout(done, 400)); // the redraw after a theme change is debounced by 150 ms
+    await page.screenshot({ path: join(artifacts, 'app-dark.png'), fullPage: true });
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }]);
+    await new Promise((done) => setTimeout(done, 400));
+    const heatmapMs = await page.evaluate(() => window.__app.benchHeatmap!(512));
+    timings.heatmap512Ms = heatmapMs;
+    expect(heatmapMs).toBeLessThan(1000);
+  });
+
+  it('sorts the table from the keyboard and selects a tensor', async () => {
+    const { page } = opened;
+    await page.focus('#tensor-table th button[data-sort="sqnrDb"]');
+    await page.keyboard.press('Enter');
+    const sqnrs = await page.$$eval('#tensor-table tbody tr td:nth-child(6)', (tds) => tds.map((td) => Number.parseFloat(td.textContent!)));
+    expect(sqnrs).toEqual([...sqnrs].sort((a, b) => b - a));
+    expect(await page.$eval('#tensor-table th:nth-child(6)', (th) => th.getAttribute('aria-sort'))).toBe('descending');
+    await page.click('#tensor-table tr[data-name="model.encoder.11.0.proj.weight"] button');
+    await page.waitForFunction(() => document.body.dataset.view?.startsWith('model.encoder.11.0.proj.weight|'));
+    expect(await text(page, '#channel-caption')).toMatch(/^64 channels/);
+    expect(await page.$eval('tr[data-name="model.encoder.11.0.proj.weight"]', (tr) => tr.getAttribute('aria-selected'))).toBe('true');
+  });
+
+  it('compares two schemes channel by channel and plots MSE on a log scale', async () => {
+    const { page } = opened;
+    await page.select('#compare', 'tensor');
+    await page.waitForFunction(() => document.body.dataset.view?.endsWith('|sqnr|tensor|0'));
+    const compare = await page.evaluate(() => (window.__app.view as { compareSqnr?: number[] }).compareSqnr);
+    expect(compare).toHaveLength(64);
+    expect(await text(page, '#channel-caption')).toMatch(/with int8 per tensor: /);
+    await page.select('#metric', 'mse');
+    await page.click('#log-scale');
+    await page.waitForFunction(() => document.body.dataset.view?.includes('|mse|'));
+    expect(await inkOf(page, 'channel-chart')).toBeGreaterThan(1000);
+    await (await page.$('#tensor-view'))!.screenshot({ path: join(artifacts, 'app-tensor-compare.png') });
+  });
+
+  it('re-runs when the scheme changes (int4, per group of 32) and shows the new numbers', async () => {
+    const { page } = opened;
+    const runs = await page.evaluate(() => window.__app.runs);
+    await page.select('#dtype', 'qint4');
+    await page.select('#granularity', 'group');
+    await waitForRun(page, { dtype: 'qint4', granularity: 'group', groupSize: 32 }, runs);
+    const report = await libraryReport({ dtype: 'qint4', granularity: 'group', groupSize: 32, symmetric: true, calibrate: 'minmax' });
+    const t = report.totals;
+    expect(await text(page, '#sum-ratio')).toBe(`${(t.modelBytesBefore / t.modelBytesAfter).toFixed(2)}×`);
+    const first = await page.$eval('#tensor-table tbody tr td:nth-child(3)', (td) => td.textContent);
+    expect(first).toMatch(/^qint4 per group \(axis \d, groupSize 32\)/);
+    expect(await page.$eval('#progress', (p) => (p as HTMLProgressElement).value)).toBe(report.tensors.length);
+    await page.screenshot({ path: join(artifacts, 'app-int4-g32.png'), fullPage: true });
+  });
+
+  it('exports the compressed ONNX, the JSON and CSV reports, and safetensors', async () => {
+    const { page } = opened;
+    const downloads = mkdtempSync(join(tmpdir(), 'webgpu-quant-app-'));
+    const session = await page.createCDPSession();
+    await session.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+    const exported = async (id: string) => {
+      await page.click(`#${id}`);
+      await page.waitForFunction((want: string) => window.__app.lastExport?.name.endsWith(want), {},
+        id === 'export-onnx' ? '.onnx' : id === 'export-json' ? '.json' : id === 'export-csv' ? '.csv' : '.safetensors');
+      const { name, base64 } = await page.evaluate(() => {
+        const e = window.__app.lastExport!;
+        let binary = '';
+        for (let i = 0; i < e.bytes.length; i += 0x8000) binary += String.fromCharCode(...e.bytes.subarray(i, i + 0x8000));
+        return { name: e.name, base64: btoa(binary) };
+      });
+      return { name, bytes: new Uint8Array(Buffer.from(base64, 'base64')) };
+    };
+    const onnxFile = await exported('export-onnx');
+    expect(onnxFile.name).toBe('silero_vad_legacy.qint4-group32.onnx');
+    const model = await OnnxModel.load(onnxFile.bytes);
+    const weights = await readQdqWeights(model);
+    expect(weights.get('model.feature_extractor.forward_basis_buffer')?.qscheme()).toBe('per_group_affine');
+    const json = JSON.parse(new TextDecoder().decode((await exported('export-json')).bytes));
+    expect(json.policy).toMatchObject({ dtype: 'qint4', granularity: 'group', groupSize: 32 });
+    expect(json.report.tensors).toHaveLength(259);
+    const csv = new TextDecoder().decode((await exported('export-csv')).bytes).trim().split('\n');
+    expect(csv[0]).toMatch(/^name,shape,/);
+    expect(csv).toHaveLength(260);
+    const safetensors = await exported('export-safetensors');
+    const headerLength = Number(new DataView(safetensors.bytes.buffer).getBigUint64(0, true));
+    expect(Object.keys(JSON.parse(new TextDecoder().decode(safetensors.bytes.subarray(8, 8 + headerLength)))).length).toBeGreaterThan(259);
+    // The browser's own download of the ONNX file landed too, byte for byte.
+    await new Promise((done) => setTimeout(done, 500));
+    const landed = readdirSync(downloads);
+    expect(landed).toContain('silero_vad_legacy.qint4-group32.onnx');
+    expect(new Uint8Array(readFileSync(join(downloads, 'silero_vad_legacy.qint4-group32.onnx')))).toEqual(onnxFile.bytes);
+  });
+
+  it('loads a model through the file input (ONNX, then safetensors)', async () => {
+    const { page } = opened;
+    let runs = await page.evaluate(() => window.__app.runs);
+    const input = (await page.$('input#file-input')) as ElementHandle<HTMLInputElement>;
+    await input.uploadFile(modelPath);
+    await waitForRun(page, {}, runs);
+    expect(await text(page, '#model-name')).toMatch(/^silero_vad_legacy\.onnx: 1\.72 MiB, 259 weights/);
+    // A small float safetensors file made here from three of the model's weights.
+    const onnx = await OnnxModel.load(modelBytes);
+    const names = ['model.first_layer.0.proj.weight', 'model.encoder.11.0.proj.weight', 'model.encoder.11.0.proj.bias'];
+    const tensors = await Promise.all(names.map(async (name) => ({
+      name, dtype: 'F32' as const, shape: onnx.list().find((w) => w.name === name)!.shape, data: await onnx.readFloat32(name),
+    })));
+    const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-app-'));
+    writeFileSync(join(dir, 'three.safetensors'), await serializeSafetensors(tensors));
+    runs = await page.evaluate(() => window.__app.runs);
+    await input.uploadFile(join(dir, 'three.safetensors'));
+    await waitForRun(page, {}, runs);
+    expect(await text(page, '#model-name')).toMatch(/^three\.safetensors: .*3 weights \(safetensors\)/);
+    expect(await page.evaluate(() => window.__app.report!.format)).toBe('safetensors');
+    expect(await text(page, '#sum-quantized')).toBe('2 of 3 (1 kept float)');
+    expect(await inkOf(page, 'channel-chart')).toBeGreaterThan(1000);
+  });
+
+  it('still runs the seed notebook\'s examples as a secondary view', async () => {
+    const { page } = opened;
+    await page.click('#seed summary');
+    await page.waitForFunction(() => /mismatches/.test(document.querySelector('#seed-status')!.textContent!));
+    expect(await text(page, '#seed-status')).toMatch(/: 0 mismatches\.$/);
+  });
+
+  it('left no console errors or unhandled rejections', () => {
+    expect(opened.errors).toEqual([]);
+  });
+});
+
+describe('the web app without WebGPU', () => {
+  it('says so plainly and still compresses on the CPU', async () => {
+    const browser = await puppeteer.launch({
+      executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'),
+    });
+    try {
+      const { page, errors, readyMs } = await open(browser);
+      timings.cpuLoadAndCompressMs = readyMs;
+      timings.cpuCompressOnnxMs = await page.evaluate(() => window.__app.report!.seconds * 1000);
+      expect(await page.$eval('#webgpu-notice', (e) => (e as HTMLElement).hidden)).toBe(false);
+      expect(await text(page, '#webgpu-notice')).toMatch(/^WebGPU is not available here .* runs on the CPU/);
+      expect(await text(page, '#sum-backend')).toBe('cpu');
+      const report = await libraryReport({});
+      const t = report.totals;
+      expect(await text(page, '#sum-ratio')).toBe(`${(t.modelBytesBefore / t.modelBytesAfter).toFixed(2)}×`);
+      expect(await text(page, '#sum-sqnr')).not.toBe('—');
+      expect(await inkOf(page, 'channel-chart')).toBeGreaterThan(1000);
+      await page.screenshot({ path: join(artifacts, 'app-no-webgpu.png'), fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
