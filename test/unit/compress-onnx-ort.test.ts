@@ -10,32 +10,11 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CompressOnnxOptions, compressOnnx } from '../../src/compress/compress-onnx.js';
-import { rng } from '../shared/random.js';
+import { VAD_WINDOW as kWindow, compareProbabilities as compare, syntheticSignal } from '../shared/vad-signal.js';
 
 const { onnx } = onnxProto;
 const kModelPath = createRequire(import.meta.url).resolve('@ricky0123/vad-web/dist/silero_vad_legacy.onnx');
-const kWindows = 48;
-const kWindow = 512;
 const cpu = { backend: 'cpu' } as const;
-
-/** The synthetic signal, one Float32Array per window. */
-function syntheticSignal(): Float32Array[] {
-  const next = rng(20240607);
-  const windows: Float32Array[] = [];
-  for (let w = 0; w < kWindows; w++) {
-    const x = new Float32Array(kWindow);
-    const voiced = w % 12 < 8;
-    for (let i = 0; i < kWindow; i++) {
-      const t = (w * kWindow + i) / 16000;
-      const f0 = 120 + 60 * Math.sin(2 * Math.PI * 0.7 * t);
-      let v = 0;
-      for (let k = 1; k < 12; k++) v += Math.sin(2 * Math.PI * k * f0 * t) / k;
-      x[i] = (voiced ? 0.3 * v * (0.5 + 0.5 * Math.sin(2 * Math.PI * 4 * t)) : 0) + 0.02 * (next() - 0.5);
-    }
-    windows.push(x);
-  }
-  return windows;
-}
 
 /** Speech probabilities of `model` over the signal, state carried. */
 async function speechProbabilities(model: string | Uint8Array, signal: Float32Array[]): Promise<Float32Array> {
@@ -52,22 +31,6 @@ async function speechProbabilities(model: string | Uint8Array, signal: Float32Ar
   }
   await session.release();
   return out;
-}
-
-interface Difference { maxAbs: number; meanAbs: number; flips: number; worstWindow: number }
-
-function compare(original: Float32Array, other: Float32Array): Difference {
-  let maxAbs = 0;
-  let sum = 0;
-  let flips = 0;
-  let worstWindow = 0;
-  original.forEach((p, i) => {
-    const d = Math.abs(p - other[i]!);
-    sum += d;
-    if (d > maxAbs) { maxAbs = d; worstWindow = i; }
-    if ((p > 0.5) !== (other[i]! > 0.5)) flips++;
-  });
-  return { maxAbs, meanAbs: sum / original.length, flips, worstWindow };
 }
 
 /** Multiplies every float32 DequantizeLinear scale of a QDQ model by `factor` (in every subgraph). */

@@ -1,0 +1,54 @@
+// The bundled default model compressed in the page on the GPU, checked two ways: its quantized weights
+// equal the CPU path's bit for bit, and onnxruntime-web (wasm EP, served locally) runs the compressed
+// model within the int8 bound of the original over the synthetic VAD signal.
+import * as ort from 'onnxruntime-web';
+import { OnnxModel, compressOnnx, readQdqWeights } from './imports.js';
+import { VAD_WINDOW, compareProbabilities, syntheticSignal } from '../../shared/vad-signal.js';
+import { type BrowserTest, expectExact, expectPoolEmpty } from './support.js';
+
+const kModelUrl = '/node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx';
+
+async function speechProbabilities(model: Uint8Array, signal: Float32Array[]): Promise<Float32Array> {
+  ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
+  ort.env.wasm.numThreads = 1; // no cross-origin isolation in the test page
+  const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'] });
+  let h = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
+  let c = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
+  const sr = new ort.Tensor('int64', BigInt64Array.of(16000n), []);
+  const out = new Float32Array(signal.length);
+  for (const [w, x] of signal.entries()) {
+    const result = await session.run({ input: new ort.Tensor('float32', x, [1, VAD_WINDOW]), sr, h, c });
+    out[w] = (result.output!.data as Float32Array)[0]!;
+    h = result.hn as typeof h;
+    c = result.cn as typeof c;
+  }
+  await session.release();
+  return out;
+}
+
+export const tests: Record<string, BrowserTest> = {
+  async 'the default model compressed on the GPU has the CPU path\'s exact weights and runs in onnxruntime-web'() {
+    const response = await fetch(kModelUrl);
+    if (!response.ok) throw new Error(`default model fetch failed: ${response.status}`);
+    const original = new Uint8Array(await response.arrayBuffer());
+    const gpu = await compressOnnx(original, { dtype: 'qint8' }, { backend: 'webgpu' });
+    const cpu = await compressOnnx(original, { dtype: 'qint8' }, { backend: 'cpu' });
+    if (gpu.report.backend !== 'webgpu' || cpu.report.backend !== 'cpu') throw new Error(`backends ${gpu.report.backend}, ${cpu.report.backend}`);
+    const gpuWeights = await readQdqWeights(await OnnxModel.load(gpu.model));
+    const cpuWeights = await readQdqWeights(await OnnxModel.load(cpu.model));
+    if (gpuWeights.size !== 36 || cpuWeights.size !== 36) throw new Error(`quantized weights: ${gpuWeights.size} GPU, ${cpuWeights.size} CPU`);
+    for (const [name, q] of gpuWeights) {
+      const other = cpuWeights.get(name)!;
+      expectExact(q.intRepr(), other.intReprView(), `${name} integers`);
+      expectExact(q.qscheme() === 'per_tensor_affine' ? [q.qScale()] : q.qPerChannelScales(),
+        other.qscheme() === 'per_tensor_affine' ? [other.qScale()] : other.qPerChannelScales(), `${name} scales`);
+    }
+    const signal = syntheticSignal();
+    const reference = await speechProbabilities(original, signal);
+    const diff = compareProbabilities(reference, await speechProbabilities(gpu.model, signal));
+    // Same bound as the onnxruntime-node test (measured 0.023 there).
+    if (!(diff.maxAbs <= 0.04) || diff.flips !== 0) throw new Error(`int8 model moved probabilities by ${JSON.stringify(diff)}`);
+    await expectPoolEmpty();
+    return `onnxruntime-web ${ort.env.versions.web}: max |Δp| ${diff.maxAbs.toFixed(4)}, mean ${diff.meanAbs.toFixed(4)}, no decision flipped`;
+  },
+};
