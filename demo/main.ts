@@ -1,25 +1,30 @@
 // The web app: compress a model in the browser with webgpu-quant and see its error channel by channel.
 // On load it compresses the bundled Silero VAD model with the default scheme (qint8, per channel, symmetric,
-// minmax). Every number shown comes from the library's report or from library functions; this file only
+// minmax). The whole-model work (compressOnnx, compressToSafetensors, the safetensors export) runs in
+// compress-worker.ts, so the page stays responsive and Cancel can stop it; the one tensor on show is worked
+// on here. Every number shown comes from the library's report or from library functions; this file only
 // arranges them. `window.__app` exposes the latest report and export bytes for the browser test.
 import modelUrl from '@ricky0123/vad-web/dist/silero_vad_legacy.onnx?url';
 import {
   type CompressionPolicy, OnnxModel, type QTensor, type TensorReport, type WeightDecision, type WeightReader,
-  bytesSource, compressOnnx, decideWeights, getBackend, getDefaultManager, memorySink, openSafetensors, planOnnxCompression,
-  quantizeWeight, readQdqWeights, tensor, toFloat32,
+  decideWeights, planOnnxCompression, quantizeWeight, readQdqWeights, tensor, toFloat32,
 } from '../src/index.js';
-// Documented in the README but not re-exported by src/index.ts.
-import { compressToSafetensors } from '../src/index.js';
 import { type AnyReport, elementCount, formatBytes, formatDb, overallSqnr, reportCsv, reportJson } from './report-view.js';
 import { drawHeatmap } from './charts.js';
 import { type TensorSource, type ViewState, drawTensorView } from './tensor-view.js';
+import type { AnyWeightSource } from './worker-protocol.js';
+import { openReader, sourceFromFiles } from './model-source.js';
+import { CancelledError, callWorker, cancelWorker, onWorkerStarted } from './worker-client.js';
 
-interface Loaded { name: string; kind: 'onnx' | 'safetensors'; bytes: Uint8Array; reader: WeightReader }
+/** A loaded model: the files the worker reads, and a reader here for the one tensor the view shows. */
+interface Loaded { name: string; kind: 'onnx' | 'safetensors'; source: AnyWeightSource; byteLength: number; reader: WeightReader }
 interface Result {
+  /** The model it was made from (the export writes the same model with the same policy). */
+  source: AnyWeightSource;
   policy: CompressionPolicy;
   report: AnyReport;
-  /** The compressed file. */
-  output: Uint8Array;
+  /** The compressed ONNX file (ONNX input); safetensors output is written by the export. */
+  output?: Uint8Array;
   /** The quantized weights as the compressed file holds them (ONNX), or as quantizeWeight makes them (safetensors). */
   quantized: (name: string) => Promise<QTensor | undefined>;
   decisions: (policy: CompressionPolicy) => WeightDecision[];
@@ -31,13 +36,17 @@ declare global {
     __app: {
       report?: AnyReport; policy?: CompressionPolicy; runs: number; lastExport?: { name: string; bytes: Uint8Array }; busy: boolean;
       heatmapMs?: number; view?: unknown; benchHeatmap?: (size: number) => number;
+      /** Workers started so far (Cancel terminates one; the next run starts another). */
+      workers: number; backend?: string; lastExportStreamed?: string;
     };
+    showSaveFilePicker?: (options: { suggestedName: string; types?: { description: string; accept: Record<string, string[]> }[] }) => Promise<FileSystemFileHandle>;
   }
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const app: Window['__app'] = { runs: 0, busy: false };
+const app: Window['__app'] = { runs: 0, busy: false, workers: 0 };
 window.__app = app;
+onWorkerStarted(() => { app.workers++; });
 
 let loaded: Loaded | undefined;
 let result: Result | undefined;
@@ -59,22 +68,28 @@ function policyFromForm(): CompressionPolicy {
     dtype: $<HTMLSelectElement>('dtype').value as CompressionPolicy['dtype'],
     granularity,
     ...(granularity === 'group' ? { groupSize: Math.max(1, Math.floor(Number($<HTMLInputElement>('group-size').value) || 32)) } : {}),
+    ...(granularity !== 'tensor' && $<HTMLSelectElement>('axis').value !== '' ? { axis: Number($<HTMLSelectElement>('axis').value) } : {}),
     symmetric: $<HTMLInputElement>('symmetric').checked,
     calibrate: $<HTMLSelectElement>('calibrate').value as CompressionPolicy['calibrate'],
   };
 }
 
 async function showBackend(): Promise<void> {
-  const backend = await getBackend();
+  const { backend, adapter } = await callWorker<'backend'>({ type: 'backend' });
+  showBackendInfo(backend, adapter);
+}
+
+/** The backend and adapter of the worker, where the compression runs. */
+function showBackendInfo(backend: string, adapter: string | undefined): void {
+  app.backend = backend;
   const status = $('backend');
+  const notice = $('webgpu-notice');
   if (backend === 'webgpu') {
-    const info = (await getDefaultManager()).adapterInfo;
-    const adapter = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unnamed adapter';
     status.textContent = `WebGPU: ${adapter}`;
-    $('sum-adapter').textContent = adapter;
+    $('sum-adapter').textContent = adapter ?? 'unnamed adapter';
+    notice.hidden = true;
   } else {
     status.textContent = 'CPU (no WebGPU)';
-    const notice = $('webgpu-notice');
     notice.hidden = false;
     notice.textContent = 'WebGPU is not available here (another browser, or it is blocked), so everything runs on the CPU: '
       + 'the same results, computed more slowly.';
@@ -82,20 +97,24 @@ async function showBackend(): Promise<void> {
   }
 }
 
-async function loadBytes(name: string, bytes: Uint8Array): Promise<void> {
-  const kind = name.toLowerCase().endsWith('.safetensors') ? 'safetensors' : 'onnx';
-  const reader = kind === 'onnx' ? await OnnxModel.load(bytes, { name }) : await openSafetensors(bytesSource(bytes, name));
-  loaded = { name, kind, bytes, reader };
+async function loadSource(name: string, source: AnyWeightSource): Promise<void> {
+  const { reader, byteLength, shardCount } = await openReader(source);
+  await (loaded?.reader as { close?: () => Promise<void> } | undefined)?.close?.();
+  loaded = { name, kind: source.kind === 'onnx' ? 'onnx' : 'safetensors', source, byteLength, reader };
   selected = undefined;
-  $('model-name').textContent = `${name}: ${formatBytes(bytes.byteLength)}, ${reader.list().length} weights (${kind === 'onnx' ? 'ONNX' : 'safetensors'})`;
+  const what = source.kind === 'onnx' ? 'ONNX' : source.kind === 'safetensors' ? 'safetensors' : `safetensors, ${shardCount} shard files`;
+  $('model-name').textContent = `${name}: ${formatBytes(byteLength)}, ${reader.list().length} weights (${what})`;
   await run();
 }
 
-async function loadFile(file: File): Promise<void> {
+/** One model from the files picked or dropped: an .onnx, a .safetensors, or a sharded set with its index. */
+async function loadFiles(files: File[]): Promise<void> {
   try {
     $('error').hidden = true;
-    $('model-name').textContent = `Reading ${file.name}…`;
-    await loadBytes(file.name, new Uint8Array(await file.arrayBuffer()));
+    const model = await sourceFromFiles(files);
+    if (!model) return;
+    $('model-name').textContent = `Reading ${model.name}…`;
+    await loadSource(model.name, model.source);
   } catch (error) { showError(error); }
 }
 
@@ -103,48 +122,58 @@ async function loadDefault(): Promise<void> {
   $('model-name').textContent = 'Loading the bundled model (Silero VAD)…';
   const response = await fetch(modelUrl);
   if (!response.ok) throw new Error(`could not fetch the bundled model (${response.status})`);
-  await loadBytes('silero_vad_legacy.onnx', new Uint8Array(await response.arrayBuffer()));
+  const name = 'silero_vad_legacy.onnx';
+  await loadSource(name, { kind: 'onnx', file: new File([await response.blob()], name) });
 }
+
+/** Whether an export is being written (Cancel stops it too). */
+let exporting = false;
 
 function setBusy(busy: boolean): void {
   app.busy = busy;
-  $('cancel').hidden = !busy;
+  $('cancel').hidden = !busy && !exporting;
   document.body.dataset.busy = String(busy);
 }
 
-/** Compresses the loaded model with the form's scheme; a newer run (or Cancel) makes this one's result stale. */
-async function run(): Promise<void> {
-  if (!loaded) return;
-  const mine = ++generation;
-  const current = loaded;
-  const policy = policyFromForm();
-  const started = performance.now();
+function showProgress(mine: number) {
   const progress = $<HTMLProgressElement>('progress');
-  const onProgress = ({ done, total, name }: { done: number; total: number; name: string }) => {
+  return ({ done, total, name }: { done: number; total: number; name: string }) => {
     if (mine !== generation) return;
     progress.max = total;
     progress.value = done;
     $('progress-text').textContent = `${done} / ${total}: ${name}`;
   };
+}
+
+/** Compresses the loaded model with the form's scheme in the worker; a newer run makes this one's result stale. */
+async function run(): Promise<void> {
+  if (!loaded) return;
+  // A run still going is superseded: stop it rather than let it finish for nothing.
+  if (app.busy) cancelWorker();
+  const mine = ++generation;
+  const current = loaded;
+  const policy = policyFromForm();
+  const started = performance.now();
   setBusy(true);
   $('error').hidden = true;
   try {
+    const reply = await callWorker<'compress'>({ type: 'compress', source: current.source, policy }, showProgress(mine));
+    if (mine !== generation) return;
+    showBackendInfo(reply.backend, reply.adapter);
     let next: Result;
     if (current.kind === 'onnx') {
-      const { model, report } = await compressOnnx(current.bytes, { ...policy, name: current.name, onProgress }, { backend: 'auto' });
-      if (mine !== generation) return;
-      const qWeights = await readQdqWeights(await OnnxModel.load(model));
+      const output = reply.output!;
+      let qWeights: Promise<Map<string, QTensor>> | undefined;
       next = {
-        policy, report, output: model, quantized: async (name) => qWeights.get(name),
+        source: current.source, policy, report: reply.report, output,
+        // Read back from the compressed file when a tensor is first shown.
+        quantized: async (name) => (await (qWeights ??= OnnxModel.load(output).then(readQdqWeights))).get(name),
         decisions: (p) => planOnnxCompression(current.reader as OnnxModel, p).decisions, totalMs: performance.now() - started,
       };
     } else {
       const decisions = (p: CompressionPolicy) => decideWeights(current.reader.list(), p);
-      const sink = memorySink();
-      const report = await compressToSafetensors(current.reader, decisions(policy), sink, { backend: 'auto' }, onProgress);
-      if (mine !== generation) return;
       next = {
-        policy, report, output: sink.bytes(), decisions, totalMs: performance.now() - started,
+        source: current.source, policy, report: reply.report, decisions, totalMs: performance.now() - started,
         quantized: async (name) => {
           // The safetensors path writes the same quantizeWeight result; redo it for the one tensor shown.
           const i = current.reader.list().findIndex((w) => w.name === name);
@@ -171,18 +200,19 @@ async function run(): Promise<void> {
     document.body.dataset.ready = 'true';
     document.body.dataset.runs = String(app.runs);
   } catch (error) {
-    if (mine === generation) showError(error);
+    if (mine === generation && !(error instanceof CancelledError)) showError(error);
   } finally {
     if (mine === generation) setBusy(false);
   }
 }
+
 
 function renderSummary(r: Result): void {
   const report = r.report;
   const totals = report.totals;
   const params = report.tensors.reduce((sum, t) => sum + elementCount(t.shape), 0);
   const sqnr = overallSqnr(report.tensors);
-  const before = report.format === 'onnx' ? report.totals.modelBytesBefore : loaded!.bytes.byteLength;
+  const before = report.format === 'onnx' ? report.totals.modelBytesBefore : loaded!.byteLength;
   const after = report.format === 'onnx' ? report.totals.modelBytesAfter : report.totals.fileBytesAfter;
   $('sum-params').textContent = params.toLocaleString('en-US');
   $('sum-quantized').textContent = `${totals.tensorsQuantized} of ${report.tensors.length} (${totals.tensorsKept} kept float)`;
@@ -294,18 +324,65 @@ function baseName(): string {
 }
 
 function suffix(policy: CompressionPolicy): string {
-  return `${policy.dtype}-${policy.granularity}${policy.granularity === 'group' ? policy.groupSize : ''}`;
+  return `${policy.dtype}-${policy.granularity}${policy.granularity === 'group' ? policy.groupSize : ''}${policy.axis === undefined ? '' : `-axis${policy.axis}`}`;
 }
 
-async function exportSafetensors(): Promise<void> {
-  if (!result || !loaded || loaded.kind !== 'onnx') return;
-  const button = $<HTMLButtonElement>('export-safetensors');
+/**
+ * Writes the model as a quantized safetensors file in the worker: streamed into a file the person picks
+ * where the File System Access API exists (the bytes never gather here), else collected and downloaded.
+ */
+async function exportSafetensors(button: HTMLButtonElement): Promise<void> {
+  if (!result) return;
+  const { source, policy } = result;
+  const name = `${baseName()}.${suffix(policy)}.safetensors`;
   button.disabled = true;
+  let file: FileSystemWritableFileStream | undefined;
+  const progress = $<HTMLProgressElement>('progress');
+  const onProgress = ({ done, total, name: tensorName }: { done: number; total: number; name: string }) => {
+    if (app.busy) return; // a compression run owns the progress bar
+    progress.max = total;
+    progress.value = done;
+    $('progress-text').textContent = `Export ${done} / ${total}: ${tensorName}`;
+  };
+  const started = performance.now();
+  const finished = () => { if (!app.busy) $('progress-text').textContent = `Exported in ${((performance.now() - started) / 1000).toFixed(2)} s`; };
   try {
-    const sink = memorySink();
-    await compressToSafetensors(loaded.reader, planOnnxCompression(loaded.reader as OnnxModel, result.policy).decisions, sink, { backend: 'auto' });
-    download(`${baseName()}.${suffix(result.policy)}.safetensors`, sink.bytes(), 'application/octet-stream');
-  } catch (error) { showError(error); } finally { button.disabled = false; }
+    if (window.showSaveFilePicker) {
+      let handle: FileSystemFileHandle;
+      try {
+        handle = await window.showSaveFilePicker({ suggestedName: name, types: [{ description: 'safetensors', accept: { 'application/octet-stream': ['.safetensors'] } }] });
+      } catch (error) {
+        if ((error as Error).name === 'AbortError') return; // the person closed the picker
+        throw error;
+      }
+      const writable = await handle.createWritable();
+      file = writable;
+      exporting = true;
+      setBusy(app.busy);
+      // A plain WritableStream in front of the file's, so it can be transferred to the worker.
+      const stream = new WritableStream<Uint8Array>({
+        write: (chunk) => writable.write(chunk as Uint8Array<ArrayBuffer>), close: () => writable.close(), abort: (reason) => writable.abort(reason),
+      });
+      await callWorker<'export-safetensors'>({ type: 'export-safetensors', source, policy, stream }, onProgress, [stream]);
+      file = undefined;
+      finished();
+      app.lastExportStreamed = handle.name;
+    } else {
+      exporting = true;
+      setBusy(app.busy);
+      const reply = await callWorker<'export-safetensors'>({ type: 'export-safetensors', source, policy }, onProgress);
+      finished();
+      download(name, reply.output!, 'application/octet-stream');
+    }
+  } catch (error) {
+    // The worker may already have aborted the stream; the file must not be kept half written either way.
+    await file?.abort().catch(() => {});
+    if (!(error instanceof CancelledError)) showError(error);
+  } finally {
+    button.disabled = false;
+    exporting = false;
+    setBusy(app.busy);
+  }
 }
 
 function wire(): void {
@@ -315,18 +392,21 @@ function wire(): void {
     const target = event.target as HTMLElement;
     if (target.id === 'dtype') $<HTMLInputElement>('symmetric').checked = !$<HTMLSelectElement>('dtype').value.startsWith('qu');
     $<HTMLInputElement>('group-size').disabled = $<HTMLSelectElement>('granularity').value !== 'group';
+    $<HTMLSelectElement>('axis').disabled = $<HTMLSelectElement>('granularity').value === 'tensor';
     void run();
   });
   $('cancel').addEventListener('click', () => {
     generation++;
+    cancelWorker();
+    exporting = false;
     setBusy(false);
     $('progress-text').textContent = 'Cancelled: the last finished result stays shown.';
   });
   $<HTMLInputElement>('file-input').addEventListener('change', (event) => {
     const input = event.target as HTMLInputElement;
-    const file = input.files?.[0];
-    // Cleared afterwards so choosing the same file again reloads it.
-    if (file) void loadFile(file).finally(() => { input.value = ''; });
+    const files = [...input.files ?? []];
+    // Cleared afterwards so choosing the same files again reloads them.
+    if (files.length) void loadFiles(files).finally(() => { input.value = ''; });
   });
   $('load-default').addEventListener('click', () => { loadDefault().catch(showError); });
   const overlay = $('drop-overlay');
@@ -335,8 +415,8 @@ function wire(): void {
   window.addEventListener('drop', (event) => {
     event.preventDefault();
     overlay.hidden = true;
-    const file = event.dataTransfer?.files[0];
-    if (file) void loadFile(file);
+    const files = [...event.dataTransfer?.files ?? []];
+    if (files.length) void loadFiles(files);
   });
   $('show-kept').addEventListener('change', renderTable);
   for (const button of document.querySelectorAll<HTMLButtonElement>('#tensor-table th button')) {
@@ -362,9 +442,10 @@ function wire(): void {
   });
   $('export-onnx').addEventListener('click', () => {
     if (!result) return;
-    download(`${baseName()}.${suffix(result.policy)}.${result.report.format}`, result.output, 'application/octet-stream');
+    if (result.output) download(`${baseName()}.${suffix(result.policy)}.onnx`, result.output, 'application/octet-stream');
+    else void exportSafetensors($('export-onnx'));
   });
-  $('export-safetensors').addEventListener('click', () => { void exportSafetensors(); });
+  $('export-safetensors').addEventListener('click', () => { void exportSafetensors($('export-safetensors')); });
   $('export-json').addEventListener('click', () => {
     if (!result) return;
     download(`${baseName()}.report.json`, new TextEncoder().encode(reportJson(result.report, { model: loaded?.name, policy: result.policy })), 'application/json');

@@ -205,9 +205,34 @@ describe('the web app with WebGPU', () => {
     const csv = new TextDecoder().decode((await exported('export-csv')).bytes).trim().split('\n');
     expect(csv[0]).toMatch(/^name,shape,/);
     expect(csv).toHaveLength(260);
-    const safetensors = await exported('export-safetensors');
-    const headerLength = Number(new DataView(safetensors.bytes.buffer).getBigUint64(0, true));
-    expect(Object.keys(JSON.parse(new TextDecoder().decode(safetensors.bytes.subarray(8, 8 + headerLength)))).length).toBeGreaterThan(259);
+    // Where the File System Access API exists the worker streams safetensors into the picked file: a stand-in
+    // picker here collects what is written (headless Chromium's real picker would wait for a person).
+    await page.evaluate(() => {
+      const saved = { chunks: [] as Uint8Array[], closed: false };
+      (window as unknown as { __saved: typeof saved }).__saved = saved;
+      window.showSaveFilePicker = async (options) => ({
+        name: options.suggestedName,
+        createWritable: async () => ({
+          write: async (chunk: Uint8Array) => { saved.chunks.push(new Uint8Array(chunk)); },
+          close: async () => { saved.closed = true; },
+          abort: async () => {},
+        }),
+      }) as unknown as FileSystemFileHandle;
+    });
+    await page.click('#export-safetensors');
+    await page.waitForFunction(() => window.__app.lastExportStreamed !== undefined, { timeout: 60_000 });
+    expect(await page.evaluate(() => window.__app.lastExportStreamed)).toBe('silero_vad_legacy.qint4-group32.safetensors');
+    const streamed = await page.evaluate(() => {
+      const saved = (window as unknown as { __saved: { chunks: Uint8Array[]; closed: boolean } }).__saved;
+      let binary = '';
+      for (const chunk of saved.chunks) for (let i = 0; i < chunk.length; i += 0x8000) binary += String.fromCharCode(...chunk.subarray(i, i + 0x8000));
+      return { closed: saved.closed, chunks: saved.chunks.length, base64: btoa(binary) };
+    });
+    expect(streamed.closed).toBe(true);
+    const safetensors = new Uint8Array(Buffer.from(streamed.base64, 'base64'));
+    const headerLength = Number(new DataView(safetensors.buffer).getBigUint64(0, true));
+    expect(Object.keys(JSON.parse(new TextDecoder().decode(safetensors.subarray(8, 8 + headerLength)))).length).toBeGreaterThan(259);
+    await page.evaluate(() => { delete window.showSaveFilePicker; });
     // The browser's own download of the ONNX file landed too, byte for byte.
     await new Promise((done) => setTimeout(done, 500));
     const landed = readdirSync(downloads);
@@ -237,6 +262,114 @@ describe('the web app with WebGPU', () => {
     expect(await page.evaluate(() => window.__app.report!.format)).toBe('safetensors');
     expect(await text(page, '#sum-quantized')).toBe('2 of 3 (1 kept float)');
     expect(await inkOf(page, 'channel-chart')).toBeGreaterThan(1000);
+  });
+
+  it('keeps the page responsive while the worker compresses a larger model, and Cancel stops a run', async () => {
+    const { page } = opened;
+    // 48 float32 tensors of 256×1024 (48 MiB), made here.
+    const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-app-'));
+    let seed = 1;
+    const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 - 0.5; };
+    const tensors = Array.from({ length: 48 }, (_, i) => ({
+      name: `layers.${i}.weight`, dtype: 'F32' as const, shape: [256, 1024], data: Float32Array.from({ length: 256 * 1024 }, random),
+    }));
+    writeFileSync(join(dir, 'large.safetensors'), await serializeSafetensors(tensors));
+    await page.evaluate(() => {
+      const w = window as unknown as { __frames: number };
+      w.__frames = 0;
+      const tick = () => { if (window.__app.busy) w.__frames++; requestAnimationFrame(tick); };
+      requestAnimationFrame(tick);
+    });
+    let runs = await page.evaluate(() => window.__app.runs);
+    const input = (await page.$('input#file-input')) as ElementHandle<HTMLInputElement>;
+    const started = performance.now();
+    await input.uploadFile(join(dir, 'large.safetensors'));
+    await page.waitForFunction(() => window.__app.busy, { timeout: 60_000 });
+    // While the worker runs, the page answers at once and keeps drawing frames.
+    const roundTrips: number[] = [];
+    while (await page.evaluate(() => window.__app.busy)) {
+      const t = performance.now();
+      await page.evaluate(() => 1);
+      roundTrips.push(performance.now() - t);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    await waitForRun(page, {}, runs);
+    timings.largeSafetensorsRunMs = performance.now() - started;
+    timings.largeSafetensorsMaxRoundTripMs = Math.max(...roundTrips);
+    const frames = await page.evaluate(() => (window as unknown as { __frames: number }).__frames);
+    console.log(`app: 48 MiB safetensors compressed in ${timings.largeSafetensorsRunMs.toFixed(0)} ms; ${roundTrips.length} round trips while busy, `
+      + `longest ${timings.largeSafetensorsMaxRoundTripMs.toFixed(1)} ms; ${frames} frames drawn meanwhile`);
+    expect(await text(page, '#model-name')).toMatch(/^large\.safetensors: 48\.00 MiB, 48 weights/);
+    expect(await text(page, '#sum-quantized')).toBe('48 of 48 (0 kept float)');
+    expect(roundTrips.length).toBeGreaterThan(3);
+    expect(Math.max(...roundTrips)).toBeLessThan(250);
+    expect(frames).toBeGreaterThan(3);
+
+    // Cancel: a slower scheme (MSE search), stopped part way; its worker is terminated and nothing more arrives.
+    runs = await page.evaluate(() => window.__app.runs);
+    const workers = await page.evaluate(() => window.__app.workers);
+    await page.select('#calibrate', 'mse');
+    await page.waitForFunction(() => window.__app.busy && (document.querySelector('#progress') as HTMLProgressElement).value >= 1, { timeout: 60_000 });
+    await page.click('#cancel');
+    expect(await page.evaluate(() => window.__app.busy)).toBe(false);
+    const stopped = await text(page, '#progress-text');
+    expect(stopped).toMatch(/^Cancelled/);
+    await new Promise((done) => setTimeout(done, 1000));
+    expect(await text(page, '#progress-text')).toBe(stopped);
+    expect(await page.evaluate(() => window.__app.runs)).toBe(runs);
+    expect(await page.evaluate(() => window.__app.policy!.calibrate)).toBe('minmax');
+    // The next run gets a fresh worker.
+    await page.select('#calibrate', 'minmax');
+    await waitForRun(page, { calibrate: 'minmax' }, runs);
+    expect(await page.evaluate(() => window.__app.workers)).toBe(workers + 1);
+  });
+
+  it('loads a sharded set (two shards and the index, picked together), with a chosen axis, and exports it', async () => {
+    const { page } = opened;
+    const onnx = await OnnxModel.load(modelBytes);
+    const weight = async (name: string) => ({
+      name, dtype: 'F32' as const, shape: onnx.list().find((w) => w.name === name)!.shape, data: await onnx.readFloat32(name),
+    });
+    const first = ['model.first_layer.0.proj.weight', 'model.encoder.11.0.proj.weight'];
+    const second = ['model.encoder.11.0.proj.bias', 'model.feature_extractor.forward_basis_buffer'];
+    const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-app-'));
+    const shardNames = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+    writeFileSync(join(dir, shardNames[0]!), await serializeSafetensors(await Promise.all(first.map(weight))));
+    writeFileSync(join(dir, shardNames[1]!), await serializeSafetensors(await Promise.all(second.map(weight))));
+    const weightMap = Object.fromEntries([...first.map((n) => [n, shardNames[0]]), ...second.map((n) => [n, shardNames[1]])]);
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const before = await page.evaluate(() => window.__app.runs);
+    await page.select('#dtype', 'qint8');
+    await page.select('#granularity', 'channel');
+    await page.select('#axis', '1');
+    await waitForRun(page, { dtype: 'qint8', granularity: 'channel', axis: 1 }, before);
+    const runs = await page.evaluate(() => window.__app.runs);
+    const input = (await page.$('input#file-input')) as ElementHandle<HTMLInputElement>;
+    // The shards without their index: the page says what is missing.
+    await input.uploadFile(...shardNames.map((f) => join(dir, f)));
+    await page.waitForFunction(() => !(document.querySelector('#error') as HTMLElement).hidden);
+    expect(await text(page, '#error')).toMatch(/without a model\.safetensors\.index\.json/);
+    await input.uploadFile(...[...shardNames, 'model.safetensors.index.json'].map((f) => join(dir, f)));
+    await waitForRun(page, { axis: 1 }, runs);
+    expect(await text(page, '#model-name')).toMatch(/^model\.safetensors: .*4 weights \(safetensors, 2 shard files\)/);
+    expect(await text(page, '#sum-quantized')).toBe('3 of 4 (1 kept float)');
+    const schemes = Object.fromEntries(await page.$$eval('#tensor-table tbody tr', (trs) => trs.map((tr) => [(tr as HTMLElement).dataset.name, tr.children[2]!.textContent])));
+    expect(schemes['model.first_layer.0.proj.weight']).toMatch(/^qint8 per channel \(axis 1\)/);
+    expect(schemes['model.encoder.11.0.proj.weight']).toMatch(/^qint8 per channel \(axis 1\)/);
+    // [258, 1, 256]: a channel axis of size 1 is per tensor (the library's rule).
+    expect(schemes['model.feature_extractor.forward_basis_buffer']).toMatch(/^qint8 per tensor/);
+    expect(await inkOf(page, 'channel-chart')).toBeGreaterThan(1000);
+    // Without the File System Access API the export is collected by the worker and downloaded.
+    await page.click('#export-onnx');
+    await page.waitForFunction(() => window.__app.lastExport?.name === 'model.qint8-channel-axis1.safetensors', { timeout: 60_000 });
+    const header = await page.evaluate(() => {
+      const bytes = window.__app.lastExport!.bytes;
+      const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+      return JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as Record<string, unknown>;
+    });
+    expect(Object.keys(header)).toContain('model.encoder.11.0.proj.bias');
+    expect(Object.keys(header).length).toBeGreaterThan(4);
+    await page.select('#axis', '');
   });
 
   it('still runs the seed notebook\'s examples as a secondary view', async () => {

@@ -1,0 +1,28 @@
+// The messages between the page (main.ts) and compress-worker.ts. Files travel as File objects (posting one
+// shares it, nothing is copied); the compressed model comes back as a transferred buffer.
+import type { CompressionPolicy } from '../src/index.js';
+import type { AnyReport } from './report-view.js';
+
+/** Where the worker reads the model from. */
+export type AnyWeightSource =
+  | { kind: 'onnx'; file: File }
+  | { kind: 'safetensors'; file: File }
+  | { kind: 'sharded'; index: string; indexName: string; files: File[] };
+
+export type WorkerRequest =
+  | { type: 'backend'; id: number }
+  /** Compress with `policy`: ONNX gives the QDQ model back, safetensors only the report (the export writes the file). */
+  | { type: 'compress'; id: number; source: AnyWeightSource; policy: CompressionPolicy }
+  /** Write the model as a quantized safetensors file, into `stream` when given, else back as bytes. */
+  | { type: 'export-safetensors'; id: number; source: AnyWeightSource; policy: CompressionPolicy; stream?: WritableStream<Uint8Array> };
+
+export type WorkerReply =
+  | { type: 'progress'; id: number; done: number; total: number; name: string }
+  | { type: 'backend'; id: number; backend: string; adapter?: string }
+  | { type: 'done'; id: number; report: AnyReport; output?: Uint8Array; backend: string; adapter?: string }
+  | { type: 'error'; id: number; message: string };
+
+/** The adapter in words, for the summary. */
+export function describeAdapter(info: GPUAdapterInfo | undefined): string {
+  return [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unnamed adapter';
+}
