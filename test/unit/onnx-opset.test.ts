@@ -1,4 +1,4 @@
-// Raising the opset: a model at opset 11 whose Squeeze / Unsqueeze / ReduceSum / ReduceMean / ReduceMax /
+// Raising the opset: an opset-9 model's Clip and Slice nodes, and a model at opset 11 whose Squeeze / Unsqueeze / ReduceSum / ReduceMean / ReduceMax /
 // Split / Softmax nodes changed signature by opset 21 (some inside If branches) is rewritten, and
 // onnxruntime gives the same bits for every output before and after. Changes that cannot be rewritten
 // exactly are refused with a FormatError naming the node.
@@ -73,6 +73,29 @@ describe('upgradeOpset', () => {
       const [a, b] = [await runAll(before, outputs, feeds), await runAll(after, outputs, feeds)];
       outputs.forEach((o, i) => expectBits(b[i]!, a[i]!, `${o} (cond ${flag})`));
     }
+  });
+
+  it('rewrites opset-9 Clip (min/max) and Slice (starts/ends/axes) attributes as inputs, with identical outputs', async () => {
+    const floatAttr = (name: string, value: number) => ({ name, type: 1, f: value });
+    const nodes: Node[] = [
+      { opType: 'Clip', input: ['X'], output: ['C1'], attribute: [floatAttr('min', -0.5), floatAttr('max', 1.25)] },
+      { opType: 'Clip', input: ['X'], output: ['C2'], attribute: [floatAttr('max', 0.75)] },
+      { opType: 'Clip', input: ['X'], output: ['C3'], attribute: [floatAttr('min', 0)] },
+      { opType: 'Slice', input: ['X'], output: ['S1'], attribute: [ints('starts', [1, 0]), ints('ends', [3, 2]), ints('axes', [2, 3])] },
+      { opType: 'Slice', input: ['X'], output: ['S2'], attribute: [ints('starts', [0, 1, 0, 1]), ints('ends', [1, 1, 2, 1000000])] },
+    ];
+    const outputs = ['C1', 'C2', 'C3', 'S1', 'S2'];
+    const before = onnx.ModelProto.encode(model(nodes, 9, outputs)).finish();
+    const upgraded = onnx.ModelProto.decode(before);
+    const changed = upgradeOpset(upgraded, 13, new NameAllocator(upgraded.graph as onnxProto.onnx.GraphProto), 'test');
+    expect(changed).toHaveLength(5);
+    expect(changed[0]).toMatch(/Clip node Clip#0 in graph: min -0\.5, max 1\.25 attributes → inputs/);
+    expect(changed[3]).toMatch(/Slice node Slice#3 in graph: starts attribute → input .*; ends attribute → input .*; axes attribute → input/);
+    const after = onnx.ModelProto.encode(upgraded).finish();
+    const feeds = { X: new ort.Tensor('float32', Float32Array.from({ length: 24 }, (_, i) => Math.sin(i * 1.3) * 2), [2, 1, 3, 4]) };
+    const [a, b] = [await runAll(before, outputs, feeds), await runAll(after, outputs, feeds)];
+    outputs.forEach((o, i) => expectBits(b[i]!, a[i]!, o));
+    expect(Array.from(a[0]!).every((v) => v >= -0.5 && v <= 1.25)).toBe(true); // the check is not vacuous
   });
 
   it('renames GridSample modes at opset 20 and adds nothing when the opset is already high enough', () => {

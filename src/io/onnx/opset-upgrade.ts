@@ -8,7 +8,7 @@
  *
  * Rewritten: Squeeze / Unsqueeze / ReduceSum `axes` and Split `split` (13), Split `num_outputs` and the
  * other Reduce* `axes` (18), GridSample mode names (20), Softmax / LogSoftmax / Hardmax with `axis = -1`
- * (13, same meaning). Refused: Slice, TopK, Upsample (10), Resize, Clip, Pad, Scatter (11), other
+ * (13, same meaning), Clip `min` / `max` (11), Slice `starts` / `ends` / `axes` (10). Refused: TopK, Upsample (10), Resize, Pad, Scatter (11), other
  * Softmax axes (13), RoiAlign (16), DFT (20), GroupNormalization (21), and any model below opset 9.
  *
  * @example
@@ -58,6 +58,35 @@ function attributeToInput(name: string, inputIndex: number): Converter {
   };
 }
 
+/**
+ * Clip-6's float `min` / `max` attributes become scalar float32 initializer inputs 1 and 2 (Clip-11). An
+ * absent bound stays absent (an empty input name). Clip-6 nodes on float32 data are the case seen in real
+ * exported models; a float16 / double Clip would get a float32 bound, which onnxruntime rejects at load
+ * time rather than computing something else.
+ */
+const clipBoundsToInputs: Converter = (node, graph, names) => {
+  const moved: string[] = [];
+  const bounds = ['min', 'max'].map((name) => {
+    const found = attribute(node, name);
+    if (!found) return '';
+    const tensorName = names.fresh(`${node.output[0] || node.name || 'Clip'}_${name}`);
+    graph.initializer.push(onnx.TensorProto.create({ name: tensorName, dataType: 1, dims: [], floatData: [found.f] }));
+    moved.push(`${name} ${found.f}`);
+    return tensorName;
+  });
+  node.attribute = attributesOf(node).filter((a) => a.name !== 'min' && a.name !== 'max');
+  node.input.splice(1, node.input.length - 1, ...bounds);
+  while (node.input.length > 1 && node.input[node.input.length - 1] === '') node.input.pop();
+  return `${moved.join(', ') || 'no bounds'} attributes → inputs`;
+};
+
+/** Slice-1's `starts` / `ends` / `axes` attributes become int64 inputs 1, 2, 3 (Slice-10; same meaning). */
+const sliceAttributesToInputs: Converter = (node, graph, names) => {
+  const done = ['starts', 'ends', 'axes'].filter((name) => attribute(node, name))
+    .map((name, i) => attributeToInput(name, i + 1)(node, graph, names));
+  return done.join('; ');
+};
+
 const convertIfAttribute = (name: string): Check => (node) => (attribute(node, name) ? 'convert' : 'unchanged');
 
 const splitNumOutputs: BreakingChange = {
@@ -86,11 +115,14 @@ const refused = (version: number, change: string): BreakingChange[] => [{ versio
 
 /** The operator changes between opset 9 and 21 that matter to old nodes (see the module documentation). */
 export const BREAKING_CHANGES: Readonly<Record<string, readonly BreakingChange[]>> = {
-  Slice: refused(10, 'starts, ends and axes moved from attributes to inputs'),
+  Slice: [{ version: 10, change: 'starts, ends and axes moved from attributes to inputs', check: convertIfAttribute('starts'), convert: sliceAttributesToInputs }],
   TopK: refused(10, 'k moved from an attribute to an input'),
   Upsample: refused(10, 'Upsample is deprecated; use Resize'),
   Resize: refused(11, 'the default coordinate transformation changed and roi became an input'),
-  Clip: refused(11, 'min and max moved from attributes to inputs'),
+  Clip: [{
+    version: 11, change: 'min and max moved from attributes to inputs',
+    check: (node) => (attribute(node, 'min') || attribute(node, 'max') ? 'convert' : 'unchanged'), convert: clipBoundsToInputs,
+  }],
   Pad: refused(11, 'pads moved from an attribute to an input'),
   Scatter: refused(11, 'Scatter is deprecated; use ScatterElements'),
   Softmax: [softmaxAxis],
