@@ -3,8 +3,15 @@
 // that time cases (bench/page.ts, bench/page-reductions.ts) build on these; bench/run.mjs drives them.
 import type { QDType } from 'webgpu-quant';
 
-/** Which quantization parameters a case uses: one pair, or one per index along the first or last axis. */
-export type BenchLayout = 'perTensor' | 'axis0' | 'axisLast';
+/**
+ * Which quantization parameters a case uses: one pair, one per index along the first or last axis, or one
+ * per group of 32 / 128 along the last axis.
+ */
+export type BenchLayout = 'perTensor' | 'axis0' | 'axisLast' | 'group32' | 'group128';
+
+/** The group size of a per-group layout, else undefined. */
+export const groupSizeOf = (layout: BenchLayout): number | undefined =>
+  (layout === 'group32' ? 32 : layout === 'group128' ? 128 : undefined);
 export type TimingMethod = 'timestamp-query' | 'onSubmittedWorkDone';
 
 export interface RepeatOptions {
@@ -50,20 +57,27 @@ export interface CaseParams {
   zeroPoint: number;
   scales: Float64Array;
   zeroPoints: Int32Array;
+  /** Per-group layouts only. */
+  groupSize?: number;
 }
 
 /** Parameters that keep most values in range (a few clamp), so every branch of the kernel runs. */
 export function caseParams(c: { dtype: QDType; layout: BenchLayout; shape: readonly number[] }): CaseParams {
   const axis = c.layout === 'axis0' ? 0 : c.shape.length - 1;
-  const channels = c.shape[axis]!;
+  const groupSize = groupSizeOf(c.layout);
+  // Per group along the last axis: one pair per group of every row (groupParamCount).
+  const channels = groupSize ? c.shape.reduce((a, b) => a * b, 1) / c.shape[axis]! * Math.ceil(c.shape[axis]! / groupSize) : c.shape[axis]!;
   const wide = c.dtype === 'qint32';
+  const narrow = c.dtype === 'qint4' || c.dtype === 'quint4';
   const scales = new Float64Array(channels);
   const zeroPoints = new Int32Array(channels);
   for (let ch = 0; ch < channels; ch++) {
-    scales[ch] = (wide ? 1e-6 : 0.016) * (1 + ((ch * 37) % 16) / 16);
-    zeroPoints[ch] = wide ? 0 : (ch % 9) - 4;
+    scales[ch] = (wide ? 1e-6 : narrow ? 0.3 : 0.016) * (1 + ((ch * 37) % 16) / 16);
+    // quint8 (the dtype of the GPU-resident onnxruntime-web comparison) centres its zero points at 128.
+    zeroPoints[ch] = wide ? 0 : narrow ? (ch % 3) - 1 + (c.dtype === 'quint4' ? 8 : 0) : (ch % 9) - 4 + (c.dtype === 'quint8' ? 128 : 0);
   }
-  return { axis, scale: wide ? 1e-6 : 0.02, zeroPoint: wide ? 0 : 3, scales, zeroPoints };
+  const zeroPoint = wide ? 0 : c.dtype === 'quint8' ? 131 : c.dtype === 'quint4' ? 8 : narrow ? 1 : 3;
+  return { axis, scale: wide ? 1e-6 : narrow ? 0.3 : 0.02, zeroPoint, scales, zeroPoints, ...(groupSize ? { groupSize } : {}) };
 }
 
 // ---- timing -------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@
 // holds the reductions' reference, a vec4 read of the same bytes; the reductions themselves (observers,
 // errorStats, chooseQParams) are timed in bench/page-reductions.ts; shared helpers are in bench/harness.ts.
 import {
-  type GpuManager, type QDType, type QTensor, dequantize, dtypeInfo, getDefaultManager, quantizePerChannel,
-  quantizePerTensor, tensor,
+  type GpuManager, type QDType, type QTensor, dequantize, dtypeInfo, getDefaultManager, packNibbles, quantizePerChannel,
+  quantizePerGroup, quantizePerTensor, tensor,
 } from 'webgpu-quant';
 import { dispatchSize } from '../src/gpu/dispatch.js';
 import { type ChunkedJob, chunkElements } from '../src/kernels/run-chunked.js';
@@ -22,6 +22,8 @@ import {
   type BenchLayout, type CaseParams, type Encode, type RepeatOptions, type Timings, caseParams, expectSameBytes, inputData, readBack,
   timeRepetitions, timestampWrites, withErrorScopes,
 } from './harness.js';
+import { runOrtCase } from './page-ort.js';
+import { runCompressProfile } from './page-profile.js';
 import { runChooseQParamsCase, runErrorStatsCase, runMinMaxCase } from './page-reductions.js';
 import readVec4Source from './read-vec4.wgsl?raw';
 
@@ -53,9 +55,16 @@ export interface BenchInfo {
 }
 
 function quantizeApi(c: KernelCase, p: CaseParams, x: ReturnType<typeof tensor>): Promise<QTensor> {
+  if (p.groupSize) return quantizePerGroup(x, p.scales, p.zeroPoints, p.axis, p.groupSize, c.dtype, { backend: 'webgpu' });
   return c.layout === 'perTensor'
     ? quantizePerTensor(x, p.scale, p.zeroPoint, c.dtype, { backend: 'webgpu' })
     : quantizePerChannel(x, p.scales, p.zeroPoints, p.axis, c.dtype, { backend: 'webgpu' });
+}
+
+/** The integers as the kernels store them: 4-bit values two to a byte, low nibble first; others as they are. */
+function storedInts(q: QTensor): ArrayBufferView {
+  const ints = q.intRepr();
+  return dtypeInfo(q.dtype).bits === 4 ? packNibbles(ints) : ints;
 }
 
 // ---- kernels ------------------------------------------------------------------------------------
@@ -69,16 +78,18 @@ async function timeKernel(
   const size = expected.byteLength / (c.op === 'quantize' ? info.bits / 8 : 4);
   const scheme = c.layout === 'perTensor' ? 'perTensor' : 'grouped';
   const variant = kernelVariant(c.op, scheme, info, manager.features.packed4x8);
-  const packed = info.perWord === 4;
-  const inputBytesPerVec = c.op === 'quantize' ? 16 : packed ? 4 : 16;
-  const outputBytesPerVec = c.op === 'quantize' ? (packed ? 4 : 16) : 16;
-  const job = { ...variant, size, elementsPerVec: 4, inputBytesPerVec, outputBytesPerVec } as ChunkedJob;
+  // As the library's kernels do: a vec is 4 elements (8 for 4-bit), its integers packed into one u32 (or 4 u32 for qint32).
+  const elementsPerVec = info.perWord === 8 ? 8 : 4;
+  const packedBytes = info.perWord === 1 ? 16 : 4;
+  const inputBytesPerVec = c.op === 'quantize' ? 4 * elementsPerVec : packedBytes;
+  const outputBytesPerVec = c.op === 'quantize' ? packedBytes : 4 * elementsPerVec;
+  const job = { ...variant, size, elementsPerVec, inputBytesPerVec, outputBytesPerVec } as ChunkedJob;
   const chunk = chunkElements(device, job);
-  if (size % 4 !== 0 || chunk < size) {
+  if (size % elementsPerVec !== 0 || chunk < size) {
     throw new Error(`${variant.label}: ${size} elements need ${Math.ceil(size / chunk)} chunks on this device; `
       + 'the device-only timing covers one chunk: pass a smaller --elements');
   }
-  const vecCount = size / 4;
+  const vecCount = size / elementsPerVec;
   const grid = dispatchSize(Math.ceil(vecCount / VECS_PER_THREAD), WORKGROUP_SIZE, device.limits.maxComputeWorkgroupsPerDimension);
   const label = `bench.${variant.label}.${c.layout}`;
   const buffers: GPUBuffer[] = [];
@@ -94,8 +105,9 @@ async function timeKernel(
       device.queue.writeBuffer(inputBuffer, 0, input.buffer, input.byteOffset, input.byteLength);
       const params: QParams = scheme === 'perTensor'
         ? { scheme: 'per_tensor_affine', scale: p.scale, zeroPoint: p.zeroPoint }
-        : { scheme: 'per_channel_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis };
-      const bindings = schemeBindings(params, info, c.shape, 4);
+        : p.groupSize ? { scheme: 'per_group_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis, groupSize: p.groupSize }
+          : { scheme: 'per_channel_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis };
+      const bindings = schemeBindings(params, info, c.shape, elementsPerVec);
       const uniformBytes = bindings.uniform(0, vecCount, grid.threadCount);
       const uniformBuffer = buffer('uniform', uniformBytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
       device.queue.writeBuffer(uniformBuffer, 0, uniformBytes);
@@ -156,11 +168,11 @@ async function runKernelCase(c: KernelCase): Promise<KernelResult> {
     if (c.op === 'quantize') {
       const q = await timeCall(() => quantizeApi(c, p, x));
       const input = x.data;
-      return { ...await timeKernel(manager, c, p, input, q.intRepr()), e2eMs };
+      return { ...await timeKernel(manager, c, p, input, storedInts(q)), e2eMs };
     }
     const q = await quantizeApi(c, p, x);
     const y = await timeCall(() => dequantize(q, { backend: 'webgpu' }));
-    return { ...await timeKernel(manager, c, p, q.intRepr(), y.data), e2eMs };
+    return { ...await timeKernel(manager, c, p, storedInts(q), y.data), e2eMs };
   });
 }
 
@@ -315,8 +327,9 @@ declare global {
     __bench: {
       init: typeof init; runKernelCase: typeof runKernelCase; runCopy: typeof runCopy; runRead: typeof runRead;
       runMinMaxCase: typeof runMinMaxCase; runErrorStatsCase: typeof runErrorStatsCase; runChooseQParamsCase: typeof runChooseQParamsCase;
+      runOrtCase: typeof runOrtCase; runCompressProfile: typeof runCompressProfile;
     };
   }
 }
 
-window.__bench = { init, runKernelCase, runCopy, runRead, runMinMaxCase, runErrorStatsCase, runChooseQParamsCase };
+window.__bench = { init, runKernelCase, runCopy, runRead, runMinMaxCase, runErrorStatsCase, runChooseQParamsCase, runOrtCase, runCompressProfile };

@@ -8,7 +8,20 @@
 //
 //   node bench/run.mjs [--elements=16777216[,4194304]] [--reps=10] [--warmup=2] [--e2e-reps=3]
 //                      [--wall] [--no-qint32] [--no-quantize] [--no-reductions] [--mse-shape=256x4096]
-//                      [--out=bench/results]
+//                      [--no-ort] [--ort-reps=10] [--no-groups] [--sweep[=MAX]] [--no-profile] [--out=bench/results]
+//
+// Per group: qint8 and qint4 (two to a byte) quantize / dequantize per group of 32 and 128 along the last axis,
+// beside qint4 per tensor (--no-groups skips them). --sweep adds a size sweep, 4K, 64K, 1M, 4M, 16M elements
+// (up to MAX, e.g. --sweep=67108864 for 64M as well): qint8 per tensor and qint4 per group of 32 and 128,
+// quantize and dequantize, each beside the copies of the same bytes. Last, the whole-model profile: compressOnnx
+// on the default model (Silero VAD) with backend 'webgpu' and 'cpu', split into phases (bench/page-profile.ts).
+//
+// onnxruntime-web (the installed npm package, its dist/ served by the same Vite server, no network): its
+// QuantizeLinear / DequantizeLinear as one-node models, per tensor and per channel on both axes, on the WebGPU
+// EP of `onnxruntime-web/webgpu` sharing our GPUDevice (uint8, GPU-resident input and output) and on the wasm
+// EP (int8, CPU tensors), each beside ours (quint8 kernels timed like the others; qint8 end to end), every
+// output compared bit for bit with our CPU reference; then the onnxruntime#32578 check (DequantizeLinear per
+// tensor int8 on the default build's JSEP WebGPU EP vs `onnxruntime-web/webgpu`'s). See bench/page-ort.ts.
 //
 // Serves the repository with Vite (`webgpu-quant` aliased to src/index.ts, so it needs no dist/), drives
 // headless Chromium with puppeteer as the browser tests do, runs bench/page.ts in the page, prints a
@@ -28,7 +41,7 @@ const startLoad = loadavg()[0];
 function parseArgs(argv) {
   const options = {
     elements: [16_777_216], reps: 10, warmup: 2, e2eReps: 3, wall: false, qint32: true, quantize: true, reductions: true,
-    mseShape: [256, 4096], out: join(root, 'bench/results'),
+    mseShape: [256, 4096], out: join(root, 'bench/results'), ort: true, ortReps: 10, groups: true, sweep: 0, profile: true,
   };
   for (const arg of argv) {
     const [key, value] = arg.replace(/^--/, '').split('=');
@@ -45,6 +58,11 @@ function parseArgs(argv) {
     else if (key === 'no-qint32') options.qint32 = false;
     else if (key === 'no-quantize') options.quantize = false;
     else if (key === 'no-reductions') options.reductions = false;
+    else if (key === 'no-ort') options.ort = false;
+    else if (key === 'no-groups') options.groups = false;
+    else if (key === 'no-profile') options.profile = false;
+    else if (key === 'sweep') options.sweep = value === undefined ? 16_777_216 : int();
+    else if (key === 'ort-reps') options.ortReps = Math.max(1, int());
     else if (key === 'mse-shape') {
       options.mseShape = value.split('x').map(Number);
       if (options.mseShape.length !== 2 || !options.mseShape.every((d) => Number.isInteger(d) && d > 0)) {
@@ -72,7 +90,7 @@ const median = (xs) => {
 const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
 const fmt = (x, digits = 2) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits));
 const fmtMs = (x) => (x >= 100 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const mib = (bytes) => (bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : `${(bytes / 2 ** 10).toFixed(0)} KiB`);
 const reductionLayoutName = (c) => (c.layout === 'perTensor' ? 'per-tensor' : c.layout === 'axis0' ? 'per-channel axis 0'
   : c.layout === 'axisLast' ? `per-channel axis ${c.shape.length - 1}` : `per-group ${c.groupSize} along axis ${c.shape.length - 1}`);
 const slug = (text) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown-adapter';
@@ -88,6 +106,55 @@ function markdownTable(header, rows) {
     ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+/**
+ * onnxruntime-web's cases (bench/page-ort.ts) in the bench page, then the onnxruntime#32578 check, whose
+ * default-build half runs in a second page so that the two ORT builds never share one page.
+ */
+async function runOrt(browser, page, port, options) {
+  const cases = [];
+  for (const elements of options.elements) {
+    const shape = matrixShape(elements);
+    for (const op of ['quantize', 'dequantize']) {
+      for (const layout of ['perTensor', 'axis0', 'axisLast']) {
+        cases.push({ op, dtype: 'quint8', layout, shape, ep: 'webgpu', bundle: 'webgpu', io: 'gpu-buffer' });
+        cases.push({ op, dtype: 'qint8', layout, shape, ep: 'wasm', bundle: 'webgpu', io: 'cpu' });
+      }
+    }
+  }
+  const repeat = { reps: options.ortReps, warmup: options.warmup };
+  const results = [];
+  for (const c of cases) {
+    const t0 = performance.now();
+    const r = await page.evaluate((k) => window.__bench.runOrtCase(k), { ...c, ...repeat });
+    process.stderr.write(`  onnxruntime-web ${r.ortVersion} ${c.ep} EP ${c.op} ${c.dtype} ${c.layout} ${c.shape.join('x')}: median `
+      + `${fmtMs(median(r.wallMs))} ms, cpu fallback ${r.cpuFallback}, ${r.mismatches} mismatches, case took ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    for (const line of r.ortErrors) process.stderr.write(`  [onnxruntime error] ${line}\n`);
+    results.push({ ...c, elements: c.shape.reduce((a, b) => a * b, 1), ...r });
+  }
+  // onnxruntime#32578: DequantizeLinear per tensor, int8, CPU tensors in and out (ORT uploads and reads back).
+  const checkShape = matrixShape(Math.min(...options.elements, 1_048_576));
+  const check = { op: 'dequantize', dtype: 'qint8', layout: 'perTensor', shape: checkShape, ep: 'webgpu', io: 'cpu', reps: 1, warmup: 1 };
+  const issue32578 = [];
+  issue32578.push({ ...check, bundle: 'webgpu', ...await page.evaluate((k) => window.__bench.runOrtCase(k), { ...check, bundle: 'webgpu' }) });
+  const second = await browser.newPage();
+  try {
+    second.on('console', (message) => process.stderr.write(`[page 2] ${message.text()}\n`));
+    await second.goto(`http://127.0.0.1:${port}/bench/page.html`);
+    await second.waitForFunction(() => window.__bench !== undefined, { timeout: 120_000 });
+    for (const dtype of ['qint8', 'quint8']) {
+      const k = { ...check, dtype, bundle: 'default' };
+      issue32578.push({ ...k, ...await second.evaluate((x) => window.__bench.runOrtCase(x), k) });
+    }
+  } finally {
+    await second.close();
+  }
+  for (const r of issue32578) {
+    process.stderr.write(`  onnxruntime#32578 check: ${r.bundle === 'default' ? 'default build (JSEP)' : 'onnxruntime-web/webgpu'} DequantizeLinear ${r.dtype} `
+      + `per-tensor ${r.shape.join('x')}: ${r.mismatches} mismatches ${r.firstMismatches.join('; ')}\n`);
+  }
+  return { cases: results, issue32578 };
+}
+
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   const server = await createServer({
@@ -95,7 +162,8 @@ async function main() {
     root,
     logLevel: 'error',
     server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
-    optimizeDeps: { noDiscovery: true, include: [] },
+    // onnx-proto is CommonJS (protobufjs): pre-bundled so the page can import its default export.
+    optimizeDeps: { noDiscovery: true, include: ['onnx-proto'] },
     // The page imports the library from source (and internal modules by path): no dist/ needed.
     resolve: { alias: [{ find: /^webgpu-quant$/, replacement: join(root, 'src/index.ts') }] },
   });
@@ -119,7 +187,9 @@ async function main() {
     });
     page.on('pageerror', (error) => pageErrors.push(`page error: ${error.message}`));
     await page.goto(`http://127.0.0.1:${address.port}/bench/page.html`);
-    await page.waitForFunction(() => window.__bench !== undefined, { timeout: 120_000 });
+    await page.waitForFunction(() => window.__bench !== undefined, { timeout: 60_000 }).catch((error) => {
+      throw new Error(`the bench page did not load: ${[...pageErrors, error.message].join("\n")}`);
+    });
     const info = await page.evaluate(() => window.__bench.init());
     const browserVersion = await browser.version();
 
@@ -146,6 +216,29 @@ async function main() {
         for (const layout of ['perTensor', 'axis0', 'axisLast']) cases.push({ op, dtype: 'qint8', layout, shape });
       }
       if (options.qint32) for (const op of ['quantize', 'dequantize']) cases.push({ op, dtype: 'qint32', layout: 'perTensor', shape });
+      if (options.groups) {
+        for (const op of ['quantize', 'dequantize']) {
+          for (const layout of ['group32', 'group128']) cases.push({ op, dtype: 'qint8', layout, shape });
+          for (const layout of ['perTensor', 'group32', 'group128']) cases.push({ op, dtype: 'qint4', layout, shape });
+        }
+      }
+      // Ours in quint8, the dtype of the GPU-resident onnxruntime-web comparison.
+      if (options.ort) {
+        for (const op of ['quantize', 'dequantize']) {
+          for (const layout of ['perTensor', 'axis0', 'axisLast']) cases.push({ op, dtype: 'quint8', layout, shape });
+        }
+      }
+    }
+    const sweepSizes = [4096, 65_536, 1_048_576, 4_194_304, 16_777_216, 67_108_864].filter((n) => n <= options.sweep);
+    for (const elements of options.quantize ? sweepSizes : []) {
+      const shape = matrixShape(elements);
+      const add = (k) => {
+        if (!cases.some((c) => c.op === k.op && c.dtype === k.dtype && c.layout === k.layout && c.shape.join() === k.shape.join())) cases.push(k);
+      };
+      for (const op of ['quantize', 'dequantize']) {
+        add({ op, dtype: 'qint8', layout: 'perTensor', shape });
+        for (const layout of ['perTensor', 'group32', 'group128']) add({ op, dtype: 'qint4', layout, shape });
+      }
     }
     const repeat = { reps: options.reps, warmup: options.warmup, forceWall: options.wall };
     const results = [];
@@ -201,13 +294,23 @@ async function main() {
         + `case took ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     }
 
+    const ort = options.ort ? await runOrt(browser, page, address.port, options) : { cases: [], issue32578: [] };
+
+    const profiles = [];
+    for (const backend of options.profile ? ['webgpu', 'cpu'] : []) {
+      const p = await page.evaluate((k) => window.__bench.runCompressProfile(k), { backend, reps: 3 });
+      process.stderr.write(`  compressOnnx default model, backend ${backend}: median ${fmtMs(median(p.totalMs))} ms\n`);
+      profiles.push(p);
+    }
+
     const uncaught = [...pageErrors];
     if (uncaught.length) throw new Error(`the page logged errors:\n${uncaught.join('\n')}`);
 
     const timed = [...results, ...[...copies.values()].flatMap((e) => Object.values(e)), ...reductions, ...[...reads.values()].flat()];
     const methods = new Set(timed.map((t) => t.method));
     const notes = [...new Set(timed.map((t) => t.note).filter(Boolean))];
-    const layoutName = (r) => (r.layout === 'perTensor' ? 'per-tensor' : r.layout === 'axis0' ? `per-channel axis 0` : `per-channel axis ${r.shape.length - 1}`);
+    const layoutName = (r) => (r.layout === 'perTensor' ? 'per-tensor' : r.layout === 'axis0' ? `per-channel axis 0`
+      : r.layout === 'axisLast' ? `per-channel axis ${r.shape.length - 1}` : `per-group ${r.layout.slice(5)} axis ${r.shape.length - 1}`);
     const gbps = (bytes, ms) => bytes / (ms / 1e3) / 1e9;
 
     const mainHeader = ['op', 'dtype', 'layout', 'shape', 'elements', 'MiB moved', 'median ms', 'min ms', 'max ms', 'wall ms', 'GB/s', 'x copyB2B', 'x vec4 copy'];
@@ -316,6 +419,66 @@ async function main() {
       console.log('');
       for (const line of reductionLegend) console.log(line);
     }
+    // onnxruntime-web beside ours: the same op, layout and shape in the same run.
+    const ortHeader = ['op', 'dtype', 'layout', 'onnxruntime-web EP', 'I/O', 'median ms', 'min ms', 'max ms', 'ours ms', 'ours / ORT', 'ORT / ours',
+      'node placed on', 'mismatches vs CPU ref'];
+    const ortRows = [];
+    const ortSummary = [];
+    for (const r of ort.cases) {
+      const o = stats(r.wallMs);
+      const mine = results.find((k) => k.op === r.op && k.dtype === r.dtype && k.layout === r.layout && k.elements === r.elements);
+      // WebGPU EP (GPU-resident): our kernel's submit-to-done wall time, the same thing ORT's number measures.
+      // wasm EP (CPU tensors): our public call end to end (upload + kernel + readback).
+      const oursMs = mine ? (r.ep === 'webgpu' ? median(mine.wallMs) : mine.e2eMs.length ? median(mine.e2eMs) : undefined) : undefined;
+      const placedOn = r.ep === 'wasm' ? 'wasm (CPU)' : r.cpuFallback === null ? 'unknown (no placement log)' : r.cpuFallback ? 'CPU (fallback)' : 'WebGPU';
+      ortRows.push([r.op, r.ep === 'webgpu' ? 'uint8' : 'int8', layoutName(r), `${r.ep} (${r.ortVersion})`,
+        r.io === 'gpu-buffer' ? 'GPU-resident' : 'CPU tensors', fmtMs(o.median), fmtMs(o.min), fmtMs(o.max),
+        oursMs === undefined ? '-' : `${fmtMs(oursMs)} (${r.ep === 'webgpu' ? 'wall' : 'e2e'})`, oursMs === undefined ? '-' : fmt(oursMs / o.median),
+        oursMs === undefined ? '-' : fmt(o.median / oursMs), placedOn, r.mismatches]);
+      ortSummary.push({ ...r, medianMs: o.median, oursMs, oursMeasure: r.ep === 'webgpu' ? 'wall (submit to onSubmittedWorkDone)' : 'e2e', ratioOursToOrt: oursMs === undefined ? null : oursMs / o.median });
+    }
+    const ortLegend = [
+      'onnxruntime-web: a one-node ONNX model (QuantizeLinear / DequantizeLinear, opset 13, float32 scales) per case; ms is wall time around '
+        + 'session.run plus device.queue.onSubmittedWorkDone() on the shared device, median of the repetitions after warm-up.',
+      'webgpu EP: `onnxruntime-web/webgpu` (the native WebGPU EP) on our GPUDevice, input from Tensor.fromGpuBuffer and output '
+        + 'preferredOutputLocation \'gpu-buffer\' (uint8: ORT-web rejects int8 GPU tensors); ours ms: our quint8 kernel\'s wall time, submit to '
+        + 'onSubmittedWorkDone, one repetition per submit. wasm EP: int8, CPU tensors, one thread (the page is not cross-origin isolated); '
+        + 'ours ms: our qint8 public call end to end (upload + kernel + readback).',
+      'node placed on: from ORT\'s verbose session log ("Node(s) placed on [...]", captured in the page). CPU (fallback) means ORT has no '
+        + 'WebGPU kernel for the node and runs it on its CPU EP, copying the tensors between GPU and CPU around it.',
+      'mismatches: output elements (bytes for integers, float32 bit patterns for dequantize) that differ from our CPU reference.',
+    ];
+    const issueLines = ort.issue32578.map((r) => `onnxruntime#32578 check: DequantizeLinear per-tensor ${r.dtype === 'qint8' ? 'int8' : 'uint8'} `
+      + `${r.shape.join('x')}, CPU tensors, ${r.bundle === 'default' ? 'default build `onnxruntime-web` (JSEP WebGPU EP)' : '`onnxruntime-web/webgpu` (native WebGPU EP)'}: `
+      + `${r.mismatches} of ${r.shape.reduce((a, b) => a * b, 1)} outputs differ from our CPU reference bit for bit${r.firstMismatches.length ? ` (${r.firstMismatches.join('; ')})` : ''}; `
+      + `node placed on ${r.cpuFallback === null ? 'unknown' : r.cpuFallback ? 'CPU' : 'WebGPU'}`);
+    if (ortRows.length) {
+      console.log('');
+      console.log('onnxruntime-web, same device, same run:');
+      console.log(table(ortHeader, ortRows));
+      console.log('');
+      for (const line of [...ortLegend, ...issueLines]) console.log(line);
+    }
+
+    const profileHeader = ['backend', 'compressOnnx ms', 'load', 'plan', 'readFloat32', 'chooseQParams', 'quantize', 'errorStats', 'encode',
+      'phases sum', 'slowest weight (quantize + errorStats)'];
+    const profileRows = profiles.map((p) => {
+      const phase = (k) => median(p.phasesMs[k]);
+      const sum = Object.keys(p.phasesMs).reduce((a, k) => a + phase(k), 0);
+      return [p.backend, fmtMs(median(p.totalMs)), ...Object.keys(p.phasesMs).map((k) => fmtMs(phase(k))), fmtMs(sum),
+        `${p.slowest.name} (${p.slowest.elements} elements): ${fmtMs(p.slowest.ms)} ms`];
+    });
+    const profileLegend = profiles.length ? [`compressOnnx on the default model (${profiles[0].modelBytes} bytes, ${profiles[0].weights} weights, `
+      + `${profiles[0].quantized} quantized, default options), median of 3 calls after 1 warm-up; the phases: the same calls compressOnnx makes, `
+      + 'made one by one and timed from the outside, summed over the weights, median of 3 repetitions; compressOnnx ms minus the phases\' sum '
+      + 'is its own QDQ writing and bookkeeping.'] : [];
+    if (profileRows.length) {
+      console.log('');
+      console.log('whole-model compression (default model):');
+      console.log(table(profileHeader, profileRows));
+      for (const line of profileLegend) console.log(line);
+    }
+
     const elapsed = (performance.now() - started) / 1000;
     const loadAtEnd = loadavg()[0];
     console.log(`\ntotal bench time ${elapsed.toFixed(0)} s; load average ${loadAtEnd.toFixed(2)} at the end`);
@@ -326,7 +489,7 @@ async function main() {
     const copyRecords = [...copies].map(([bytes, entry]) => ({ bytes, ...Object.fromEntries(Object.entries(entry).map(([k, t]) => [k, { ...t, medianMs: median(t.deviceMs), gbPerS: gbps(2 * bytes, median(t.deviceMs)) }])) }));
     writeFileSync(`${base}.json`, `${JSON.stringify({
       date: new Date().toISOString(), browser: browserVersion, ...info, options, timing: [...methods], notes, results: summary, copies: copyRecords,
-      reductions: reductionSummary,
+      reductions: reductionSummary, onnxruntimeWeb: ortSummary, issue32578: ort.issue32578, compressProfile: profiles,
       reads: [...reads].flatMap(([bytes, runs]) => runs.map((t) => ({ bytes, ...t, medianMs: median(t.deviceMs), gbPerS: gbps(bytes, median(t.deviceMs)) }))),
       chooseQParams: mse ? { ...mse, e2eMedianMs: median(mse.e2eMs) } : null,
       elapsedSeconds: elapsed, host: { cpus: availableParallelism(), loadAverageAtStart: startLoad, loadAverageAtEnd: loadAtEnd },
@@ -336,6 +499,10 @@ async function main() {
       ...(mainRows.length ? [markdownTable(mainHeader, mainRows), '', ...legend.map((l) => `- ${l}`), '', e2eLegend, '', markdownTable(e2eHeader, e2eRows), ''] : []),
       ...(reductionRows.length ? ['Observers, error statistics and calibration:', '', markdownTable(reductionHeader, reductionRows), '',
         ...reductionLegend.map((l) => `- ${l}`), ''] : []),
+      ...(ortRows.length ? ['onnxruntime-web, same device, same run:', '', markdownTable(ortHeader, ortRows), '',
+        ...[...ortLegend, ...issueLines].map((l) => `- ${l}`), ''] : []),
+      ...(profileRows.length ? ['Whole-model compression (default model):', '', markdownTable(profileHeader, profileRows), '',
+        ...profileLegend.map((l) => `- ${l}`), ''] : []),
       `Produced by \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\` in ${elapsed.toFixed(0)} s; load average ${loadAtEnd.toFixed(2)} at the end.`, '',
     ].join('\n'));
     console.log(`wrote ${base}.json and .md`);

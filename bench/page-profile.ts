@@ -1,0 +1,85 @@
+// Whole-model compression of the default model (Silero VAD, the ONNX file @ricky0123/vad-web ships), timed
+// from the outside in the bench page: compressOnnx end to end with backend 'webgpu' and 'cpu', then the same
+// work split into its phases by calling what compressOnnx calls, in its order, through the public API
+// (OnnxModel.load, planOnnxCompression, per weight readFloat32 / chooseQParams / quantize / errorStats,
+// encode). The split leaves out compressOnnx's own writing of the QDQ nodes (the end-to-end total minus the
+// phases' sum shows it).
+import {
+  type Backend, OnnxModel, chooseQParams, compressOnnx, errorStats, planOnnxCompression, quantizePerChannel, quantizePerGroup,
+  quantizePerTensor,
+} from 'webgpu-quant';
+import { calibrationGranularity } from '../src/compress/quantize-weight.js';
+
+export const DEFAULT_MODEL_URL = '/node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx';
+
+export interface CompressProfile {
+  backend: Backend;
+  modelBytes: number;
+  weights: number;
+  quantized: number;
+  /** compressOnnx end to end, ms, per timed call (after one warm-up call). */
+  totalMs: number[];
+  /** Per phase, ms summed over the model's weights, per timed repetition. */
+  phasesMs: Record<'load' | 'plan' | 'readFloat32' | 'chooseQParams' | 'quantize' | 'errorStats' | 'encode', number[]>;
+  /** The weight whose quantize + errorStats took longest in the last repetition, and how long. */
+  slowest: { name: string; elements: number; ms: number };
+}
+
+export async function runCompressProfile(c: { backend: Backend; reps: number }): Promise<CompressProfile> {
+  const response = await fetch(DEFAULT_MODEL_URL);
+  if (!response.ok) throw new Error(`${DEFAULT_MODEL_URL}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const op = { backend: c.backend };
+  const totalMs: number[] = [];
+  for (let i = 0; i <= c.reps; i++) {
+    const t0 = performance.now();
+    await compressOnnx(bytes, {}, op);
+    if (i > 0) totalMs.push(performance.now() - t0);
+  }
+  const phasesMs: CompressProfile['phasesMs'] = { load: [], plan: [], readFloat32: [], chooseQParams: [], quantize: [], errorStats: [], encode: [] };
+  let weights = 0;
+  let quantized = 0;
+  let slowest = { name: '', elements: 0, ms: 0 };
+  for (let i = 0; i <= c.reps; i++) {
+    const sums = { load: 0, plan: 0, readFloat32: 0, chooseQParams: 0, quantize: 0, errorStats: 0, encode: 0 };
+    let t = performance.now();
+    const lap = (phase: keyof typeof sums): number => {
+      const now = performance.now();
+      const ms = now - t;
+      sums[phase] += ms;
+      t = now;
+      return ms;
+    };
+    const model = await OnnxModel.load(bytes.slice(), { name: 'default model' });
+    lap('load');
+    const list = model.list();
+    const plan = planOnnxCompression(model, {});
+    lap('plan');
+    weights = list.length;
+    quantized = 0;
+    for (const [w, decision] of plan.decisions.entries()) {
+      if (decision.action !== 'quantize') continue;
+      quantized++;
+      const info = list[w]!;
+      const x = { data: await model.readFloat32(info.name), shape: info.shape };
+      lap('readFloat32');
+      const granularity = calibrationGranularity(decision);
+      const q0 = await chooseQParams(x, { dtype: decision.dtype, granularity, symmetric: decision.symmetric, method: decision.method }, op);
+      lap('chooseQParams');
+      const scales = 'scales' in q0 ? q0.scales : Float32Array.of(q0.scale);
+      const zeroPoints = 'zeroPoints' in q0 ? q0.zeroPoints : Int32Array.of(q0.zeroPoint);
+      const q = granularity === 'per_tensor' ? await quantizePerTensor(x, scales[0]!, zeroPoints[0]!, decision.dtype, op)
+        : 'groupSize' in granularity ? await quantizePerGroup(x, scales, zeroPoints, granularity.axis, granularity.groupSize, decision.dtype, op)
+          : await quantizePerChannel(x, scales, zeroPoints, granularity.axis, decision.dtype, op);
+      const quantizeMs = lap('quantize');
+      const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
+      await errorStats(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, op);
+      const statsMs = lap('errorStats');
+      if (i === c.reps && quantizeMs + statsMs > slowest.ms) slowest = { name: info.name, elements: x.data.length, ms: quantizeMs + statsMs };
+    }
+    model.encode();
+    lap('encode');
+    if (i > 0) for (const [phase, ms] of Object.entries(sums)) phasesMs[phase as keyof typeof sums].push(ms);
+  }
+  return { backend: c.backend, modelBytes: bytes.byteLength, weights, quantized, totalMs, phasesMs, slowest };
+}
