@@ -6,11 +6,13 @@
 // arranges them. `window.__app` exposes the latest report and export bytes for the browser test.
 import modelUrl from '@ricky0123/vad-web/dist/silero_vad_legacy.onnx?url';
 import {
-  type CompressionPolicy, OnnxModel, type QTensor, type TensorReport, type WeightDecision, type WeightReader,
+  type CompressionPolicy, OnnxModel, type QTensor, type WeightDecision, type WeightReader,
   decideWeights, planOnnxCompression, quantizeWeight, readQdqWeights, tensor, toFloat32,
 } from '../src/index.js';
-import { type AnyReport, elementCount, formatBytes, formatDb, overallSqnr, reportCsv, reportJson } from './report-view.js';
+import { type AnyReport, elementCount, formatBytes, reportCsv, reportJson } from './report-view.js';
 import { drawHeatmap } from './charts.js';
+import { showSummary, sortTensors, tensorRows } from './model-view.js';
+import { type SaveTarget, downloadBytes, exportName, pickSaveTarget } from './exports.js';
 import { type TensorSource, type ViewState, drawTensorView } from './tensor-view.js';
 import type { AnyWeightSource } from './worker-protocol.js';
 import { openReader, sourceFromFiles } from './model-source.js';
@@ -208,73 +210,22 @@ async function run(): Promise<void> {
 
 
 function renderSummary(r: Result): void {
-  const report = r.report;
-  const totals = report.totals;
-  const params = report.tensors.reduce((sum, t) => sum + elementCount(t.shape), 0);
-  const sqnr = overallSqnr(report.tensors);
-  const before = report.format === 'onnx' ? report.totals.modelBytesBefore : loaded!.byteLength;
-  const after = report.format === 'onnx' ? report.totals.modelBytesAfter : report.totals.fileBytesAfter;
-  $('sum-params').textContent = params.toLocaleString('en-US');
-  $('sum-quantized').textContent = `${totals.tensorsQuantized} of ${report.tensors.length} (${totals.tensorsKept} kept float)`;
-  $('sum-size').textContent = `${formatBytes(before)} → ${formatBytes(after)}`;
-  $('sum-ratio').textContent = `${(before / after).toFixed(2)}×`;
-  $('sum-weight-ratio').textContent = `${totals.compressionRatio.toFixed(2)}× (${formatBytes(totals.bytesBefore)} → ${formatBytes(totals.bytesAfter)})`;
-  $('sum-sqnr').textContent = formatDb(sqnr.pooledDb);
-  const worst = $('sum-worst');
-  const worstName = document.createElement('small');
-  worstName.textContent = sqnr.worstName;
-  worst.replaceChildren(`${formatDb(sqnr.worstDb)} `, worstName);
-  $('sum-backend').textContent = report.backend ?? 'nothing quantized';
-  $('sum-time').textContent = `${report.seconds.toFixed(2)} s · ${(r.totalMs / 1000).toFixed(2)} s`;
-  for (const id of ['export-onnx', 'export-safetensors', 'export-json', 'export-csv']) $<HTMLButtonElement>(id).disabled = false;
-  $('export-onnx').textContent = report.format === 'onnx' ? 'Download compressed ONNX' : 'Download compressed safetensors';
-  $('export-safetensors').hidden = report.format !== 'onnx';
-}
-
-function sortValue(t: TensorReport, key: string): number | string {
-  if (key === 'elements') return elementCount(t.shape);
-  const v = (t as unknown as Record<string, unknown>)[key];
-  return typeof v === 'number' || typeof v === 'string' ? v : -Infinity;
+  showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs);
 }
 
 function renderTable(): void {
   if (!result) return;
   const showKept = $<HTMLInputElement>('show-kept').checked;
-  let rows = result.report.tensors.filter((t) => showKept || t.action === 'quantize');
-  if (sort) {
-    const { key, dir } = sort;
-    rows = rows.slice().sort((a, b) => {
-      const x = sortValue(a, key);
-      const y = sortValue(b, key);
-      return (typeof x === 'string' ? x.localeCompare(String(y)) : x - (y as number)) * dir;
-    });
-  }
+  const rows = sortTensors(result.report.tensors.filter((t) => showKept || t.action === 'quantize'), sort);
   for (const th of document.querySelectorAll<HTMLElement>('#tensor-table th')) {
     const key = th.querySelector('button')!.dataset.sort;
     th.setAttribute('aria-sort', sort && sort.key === key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none');
   }
-  const body = document.querySelector('#tensor-table tbody')!;
-  body.replaceChildren(...rows.map((t) => {
-    const tr = document.createElement('tr');
-    tr.dataset.name = t.name;
-    tr.setAttribute('aria-selected', String(t.name === selected));
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'link';
-    button.textContent = t.name;
-    button.disabled = t.action !== 'quantize';
-    button.addEventListener('click', () => { selected = t.name; view.channel = 0; renderTable(); void renderTensor(); });
-    const cells = [`[${t.shape.join('×')}]`, t.scheme, t.bytesBefore.toLocaleString('en-US'), t.bytesAfter.toLocaleString('en-US'),
-      formatDb(t.sqnrDb), t.maxAbsError === undefined ? '—' : t.maxAbsError.toExponential(2)];
-    const nameCell = document.createElement('td');
-    nameCell.append(button);
-    tr.append(nameCell, ...cells.map((text, i) => {
-      const td = document.createElement('td');
-      td.textContent = text;
-      if (i >= 2) td.className = 'num';
-      return td;
-    }));
-    return tr;
+  document.querySelector('#tensor-table tbody')!.replaceChildren(...tensorRows(rows, selected, (name) => {
+    selected = name;
+    view.channel = 0;
+    renderTable();
+    void renderTensor();
   }));
 }
 
@@ -309,22 +260,7 @@ async function renderTensor(): Promise<void> {
 
 function download(name: string, bytes: Uint8Array, type: string): void {
   app.lastExport = { name, bytes };
-  const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
-function baseName(): string {
-  return (loaded?.name ?? 'model').replace(/\.(onnx|safetensors)$/i, '');
-}
-
-function suffix(policy: CompressionPolicy): string {
-  return `${policy.dtype}-${policy.granularity}${policy.granularity === 'group' ? policy.groupSize : ''}${policy.axis === undefined ? '' : `-axis${policy.axis}`}`;
+  downloadBytes(name, bytes, type);
 }
 
 /**
@@ -334,9 +270,9 @@ function suffix(policy: CompressionPolicy): string {
 async function exportSafetensors(button: HTMLButtonElement): Promise<void> {
   if (!result) return;
   const { source, policy } = result;
-  const name = `${baseName()}.${suffix(policy)}.safetensors`;
+  const name = exportName(loaded?.name, 'safetensors', policy);
   button.disabled = true;
-  let file: FileSystemWritableFileStream | undefined;
+  let target: SaveTarget | undefined;
   const progress = $<HTMLProgressElement>('progress');
   const onProgress = ({ done, total, name: tensorName }: { done: number; total: number; name: string }) => {
     if (app.busy) return; // a compression run owns the progress bar
@@ -347,36 +283,24 @@ async function exportSafetensors(button: HTMLButtonElement): Promise<void> {
   const started = performance.now();
   const finished = () => { if (!app.busy) $('progress-text').textContent = `Exported in ${((performance.now() - started) / 1000).toFixed(2)} s`; };
   try {
-    if (window.showSaveFilePicker) {
-      let handle: FileSystemFileHandle;
-      try {
-        handle = await window.showSaveFilePicker({ suggestedName: name, types: [{ description: 'safetensors', accept: { 'application/octet-stream': ['.safetensors'] } }] });
-      } catch (error) {
-        if ((error as Error).name === 'AbortError') return; // the person closed the picker
-        throw error;
-      }
-      const writable = await handle.createWritable();
-      file = writable;
-      exporting = true;
-      setBusy(app.busy);
-      // A plain WritableStream in front of the file's, so it can be transferred to the worker.
-      const stream = new WritableStream<Uint8Array>({
-        write: (chunk) => writable.write(chunk as Uint8Array<ArrayBuffer>), close: () => writable.close(), abort: (reason) => writable.abort(reason),
-      });
-      await callWorker<'export-safetensors'>({ type: 'export-safetensors', source, policy, stream }, onProgress, [stream]);
-      file = undefined;
+    const picked = await pickSaveTarget(name);
+    if (picked === undefined) return; // the person closed the picker
+    exporting = true;
+    setBusy(app.busy);
+    if (picked !== 'unsupported') {
+      target = picked;
+      await callWorker<'export-safetensors'>({ type: 'export-safetensors', source, policy, stream: picked.stream }, onProgress, [picked.stream]);
+      target = undefined;
       finished();
-      app.lastExportStreamed = handle.name;
+      app.lastExportStreamed = picked.handle.name;
     } else {
-      exporting = true;
-      setBusy(app.busy);
       const reply = await callWorker<'export-safetensors'>({ type: 'export-safetensors', source, policy }, onProgress);
       finished();
       download(name, reply.output!, 'application/octet-stream');
     }
   } catch (error) {
     // The worker may already have aborted the stream; the file must not be kept half written either way.
-    await file?.abort().catch(() => {});
+    await target?.abort();
     if (!(error instanceof CancelledError)) showError(error);
   } finally {
     button.disabled = false;
@@ -442,17 +366,17 @@ function wire(): void {
   });
   $('export-onnx').addEventListener('click', () => {
     if (!result) return;
-    if (result.output) download(`${baseName()}.${suffix(result.policy)}.onnx`, result.output, 'application/octet-stream');
+    if (result.output) download(exportName(loaded?.name, 'onnx', result.policy), result.output, 'application/octet-stream');
     else void exportSafetensors($('export-onnx'));
   });
   $('export-safetensors').addEventListener('click', () => { void exportSafetensors($('export-safetensors')); });
   $('export-json').addEventListener('click', () => {
     if (!result) return;
-    download(`${baseName()}.report.json`, new TextEncoder().encode(reportJson(result.report, { model: loaded?.name, policy: result.policy })), 'application/json');
+    download(exportName(loaded?.name, 'report.json'), new TextEncoder().encode(reportJson(result.report, { model: loaded?.name, policy: result.policy })), 'application/json');
   });
   $('export-csv').addEventListener('click', () => {
     if (!result) return;
-    download(`${baseName()}.report.csv`, new TextEncoder().encode(reportCsv(result.report)), 'text/csv');
+    download(exportName(loaded?.name, 'report.csv'), new TextEncoder().encode(reportCsv(result.report)), 'text/csv');
   });
   $('seed').addEventListener('toggle', () => {
     if (!($('seed') as HTMLDetailsElement).open || $('seed').dataset.ran) return;
