@@ -39,6 +39,9 @@ import type { CompressionPolicy, WeightDecision } from './policy.js';
 import { quantizeWeight } from './quantize-weight.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
 
+/** Weights read and quantized at once (bounded: each holds a float32 copy of its weight). */
+const kInFlight = 4;
+
 /** The `metadata_props` key webgpu-quant records itself under. */
 export const ONNX_METADATA_KEY = 'webgpu-quant';
 
@@ -127,29 +130,34 @@ export async function compressOnnx(
   const tensors: TensorReport[] = [];
   let usedBackend: ResolvedBackend | undefined;
   let requiredOpset = 0;
-  /** Quantizes and writes one weight (or keeps it), and says what happened. */
-  const compressOne = async (info: OnnxWeightInfo, decision: WeightDecision): Promise<TensorReport> => {
-    const kept = (reason: string): TensorReport => ({
-      name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: info.dtype, action: 'keep', reason, scheme: 'float (kept)',
-      bytesBefore: info.byteLength, bytesAfter: info.byteLength,
-    });
-    if (decision.action === 'keep') return kept(decision.reason);
+  const kept = (info: OnnxWeightInfo, reason: string): TensorReport => ({
+    name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: info.dtype, action: 'keep', reason, scheme: 'float (kept)',
+    bytesBefore: info.byteLength, bytesAfter: info.byteLength,
+  });
+  const scaleTypeOf = (info: OnnxWeightInfo): ScaleType => (info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32');
+  /** Reads and quantizes one weight (the GPU round trips; several run at once). */
+  const prepare = async (info: OnnxWeightInfo, decision: WeightDecision) => {
+    if (decision.action === 'keep') return undefined;
     const data = await model.readFloat32(info.name);
-    const scaleType: ScaleType = info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32';
+    const scaleType = scaleTypeOf(info);
     const roundScale = scaleType === 'float16' ? (s: number) => halfToFloat(floatToHalfBits(s))
       : scaleType === 'bfloat16' ? roundBfloat16 : undefined;
-    const result = await quantizeWeight({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
+    return quantizeWeight({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
+  };
+  /** Writes one prepared weight into the model (in weight order, so names and bytes never depend on timing). */
+  const commit = (info: OnnxWeightInfo, decision: WeightDecision, result: Awaited<ReturnType<typeof prepare>>): TensorReport => {
+    if (decision.action === 'keep' || !result) return kept(info, decision.reason);
     if (!result.ok) {
       if (options.nonFinite === 'error') {
         throw new FormatError(`${model.name}: weight ${JSON.stringify(info.name)} in ${info.graph} cannot be quantized: ${result.reason}; `
           + "fix the weight, exclude it, or pass nonFinite: 'keep' to keep it float");
       }
-      return kept(`${result.reason}; kept float`);
+      return kept(info, `${result.reason}; kept float`);
     }
     const scheme = describeScheme(decision);
     const written = writeQdq(model, info.name, {
       data: result.q.packedData(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
-      paramShape: result.paramShape, scaleType, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
+      paramShape: result.paramShape, scaleType: scaleTypeOf(info), docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
       ...(decision.granularity !== 'tensor' ? { axis: decision.axis! } : {}),
       ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
     }, names);
@@ -162,9 +170,23 @@ export async function compressOnnx(
       ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend,
     };
   };
-  for (const [i, decision] of plan.decisions.entries()) {
-    tensors.push(await compressOne(weights[i]!, decision));
-    options.onProgress?.({ done: i + 1, total: weights.length, name: weights[i]!.name });
+  // Up to kInFlight weights are read and quantized at once, so one weight's GPU round trips overlap the
+  // next one's instead of leaving the queue idle; results are committed strictly in order.
+  const pending: ReturnType<typeof prepare>[] = [];
+  const start = (i: number) => {
+    if (i < weights.length) pending[i] = prepare(weights[i]!, plan.decisions[i]!);
+  };
+  for (let i = 0; i < Math.min(kInFlight, weights.length); i++) start(i);
+  try {
+    for (const [i, decision] of plan.decisions.entries()) {
+      const result = await pending[i]!;
+      start(i + kInFlight);
+      tensors.push(commit(weights[i]!, decision, result));
+      options.onProgress?.({ done: i + 1, total: weights.length, name: weights[i]!.name });
+    }
+  } finally {
+    // A failure leaves later weights in flight: let them settle so none rejects unobserved.
+    await Promise.allSettled(pending);
   }
   const rewritten = requiredOpset > 0 ? upgradeOpset(model.proto, requiredOpset, names, model.name) : [];
   const quantized = tensors.filter((t) => t.action === 'quantize');
