@@ -1,7 +1,7 @@
 // The web app (demo/), tested as people get it: built with `vite build --mode demo`, served by `vite preview`
 // on 127.0.0.1, driven in headless Chromium with WebGPU (SwiftShader when there is no GPU) and without it.
 // Shown numbers are checked against the library run here in Node on the same model and scheme. Screenshots
-// go to test-artifacts/ (one is copied to docs/app.png for the README), timings to test-artifacts/app-timings.json.
+// go to test-artifacts/ (UPDATE_README_SCREENSHOT=1 also copies one to docs/app.png for the README), timings to test-artifacts/app-timings.json.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,8 +122,11 @@ describe('the web app with WebGPU', () => {
     expect(await text(page, '#channel-caption')).toMatch(/^258 channels along axis 0/);
     for (const id of ['channel-chart', 'scale-chart', 'histogram', 'heatmap']) expect(await inkOf(page, id), id).toBeGreaterThan(1000);
     await page.screenshot({ path: join(artifacts, 'app-main.png'), fullPage: true });
-    mkdirSync(join(root, 'docs'), { recursive: true });
-    copyFileSync(join(artifacts, 'app-main.png'), join(root, 'docs/app.png'));
+    if (process.env.UPDATE_README_SCREENSHOT === '1') {
+      // Tracked file: only on request, so a test run leaves the working tree clean.
+      mkdirSync(join(root, 'docs'), { recursive: true });
+      copyFileSync(join(artifacts, 'app-main.png'), join(root, 'docs/app.png'));
+    }
     await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
     await page.waitForFunction((v) => document.body.dataset.view === v && !window.__app.busy, {}, await page.evaluate(() => document.body.dataset.view!));
     await new Promise((done) => setTimeout(done, 400)); // the redraw after a theme change is debounced by 150 ms
