@@ -1,35 +1,16 @@
 // The observers (CPU path) against real PyTorch (test/fixtures/torch-observers.json, made by
 // test/fixtures/generate_torch_observer_fixtures.py): the running min/max after every batch and the final
 // scales bit for bit, zero points exactly, for every observer class, qscheme, dtype and reduce_range.
+import type { FixtureFloat, ObserverCase } from '../shared/fixture-types.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   MinMaxObserver, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver,
-  type QDType, tensor,
+  tensor,
 } from '../../src/index.js';
 import { qparamsFromMinMax } from '../../src/reference/qparams.js';
-import { type FixtureFloat, decodeFloat, decodeFloat32s, mismatches } from './support.js';
+import { decodeFloat, decodeFloat32s, mismatches } from './support.js';
 
-/** One observer run of the fixture. */
-interface ObserverCase {
-  name: string;
-  observer: 'MinMaxObserver' | 'PerChannelMinMaxObserver' | 'MovingAverageMinMaxObserver' | 'MovingAveragePerChannelMinMaxObserver';
-  dtype: QDType;
-  qscheme: string;
-  reduce_range: boolean;
-  quant_min_arg: number | null;
-  quant_max_arg: number | null;
-  quant_min: number;
-  quant_max: number;
-  ch_axis?: number;
-  averaging_constant?: number;
-  batches: { shape: number[]; input: FixtureFloat[] }[];
-  states: { min_val: FixtureFloat[]; max_val: FixtureFloat[] }[];
-  scale?: FixtureFloat;
-  zero_point?: number;
-  scales?: FixtureFloat[];
-  zero_points?: number[];
-}
 
 interface SweepEntry {
   dtype: 'qint8' | 'quint8'; qscheme: string; reduce_range: boolean; min: FixtureFloat; max: FixtureFloat; scale: FixtureFloat; zero_point: number;

@@ -101,8 +101,9 @@ export async function expectInvalidAsync(promise: () => Promise<unknown>, want: 
 // ---------------------------------------------------------------------------------------------------
 // The PyTorch fixture (test/fixtures/torch-quantize.json, written by generate_torch_fixtures.py).
 
-/** A float as the fixture writes it: a JSON number, or "NaN" / "Infinity" / "-Infinity". */
-export type FixtureFloat = number | 'NaN' | 'Infinity' | '-Infinity';
+import type { FixtureFloat } from '../shared/fixture-types.js';
+
+export type { FixtureFloat };
 
 interface CaseBase { name: string; dtype: QDType; shape: number[]; int_repr: number[]; dequantize: FixtureFloat[] }
 export interface QuantizePerTensorCase extends CaseBase {

@@ -2,32 +2,16 @@
 // every axis of rank-3 and rank-4 tensors and in groups (ragged, size 1, >= the axis) against the CPU path,
 // NaN detection, signed zeros, infinities and subnormals, forced small chunks and 2-D dispatch folds.
 // Min and max are exact, so every comparison is exact (Object.is: -0 differs from +0).
+import type { ObserverCase } from '../../shared/fixture-types.js';
 import {
   InvalidArgumentError, MinMaxObserver, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, type OpOptions,
-  PerChannelMinMaxObserver, PerGroupMinMaxObserver, type QDType, tensor,
+  PerChannelMinMaxObserver, PerGroupMinMaxObserver, tensor,
 } from './imports.js';
-import { type BrowserTest, type FixtureFloat, RUN_SEED, expectExact, expectPoolEmpty, expectReject, floats, gpuScoped, randomData } from './support.js';
+import { type BrowserTest, RUN_SEED, expectExact, expectPoolEmpty, expectReject, floats, gpuScoped, randomData } from './support.js';
 
 const gpu = { backend: 'webgpu' } as const;
 const cpu = { backend: 'cpu' } as const;
 
-interface ObserverCase {
-  name: string;
-  observer: string;
-  dtype: QDType;
-  qscheme: string;
-  reduce_range: boolean;
-  quant_min_arg: number | null;
-  quant_max_arg: number | null;
-  ch_axis?: number;
-  averaging_constant?: number;
-  batches: { shape: number[]; input: FixtureFloat[] }[];
-  states: { min_val: FixtureFloat[]; max_val: FixtureFloat[] }[];
-  scale?: FixtureFloat;
-  zero_point?: number;
-  scales?: FixtureFloat[];
-  zero_points?: number[];
-}
 
 type Observer = MinMaxObserver | PerChannelMinMaxObserver | PerGroupMinMaxObserver;
 

@@ -93,8 +93,9 @@ export async function expectPoolEmpty(): Promise<void> {
   if (stats.inUse !== 0) throw new Error(`buffer pool still has ${stats.inUse} buffers (${stats.inUseBytes} bytes) in use`);
 }
 
-/** A fixture float: a JSON number, or "NaN" / "Infinity" / "-Infinity". */
-export type FixtureFloat = number | 'NaN' | 'Infinity' | '-Infinity';
+import type { FixtureFloat } from '../../shared/fixture-types.js';
+
+export type { FixtureFloat };
 
 /** Decodes fixture floats. */
 export function floats(values: FixtureFloat[]): number[] {
