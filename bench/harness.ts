@@ -124,6 +124,31 @@ export async function timeRepetitions(device: GPUDevice, label: string, options:
   }
 }
 
+/**
+ * Times several encodes interleaved: each round runs every encode once (one submit each, the order
+ * reversed every other round), after `warmup` rounds. On a software adapter whose speed drifts with the
+ * host's load within seconds, timings taken round by round compare far better than runs minutes apart.
+ */
+export async function timeInterleaved(device: GPUDevice, label: string, options: RepeatOptions, encodes: Encode[]): Promise<Timings[]> {
+  const once: RepeatOptions = { reps: 1, warmup: 0, forceWall: options.forceWall };
+  for (let w = 0; w < options.warmup; w++) {
+    for (const encode of encodes) await timeRepetitions(device, label, once, encode);
+  }
+  const rounds: Timings[][] = encodes.map(() => []);
+  for (let r = 0; r < options.reps; r++) {
+    const order = encodes.map((_, i) => i);
+    if (r % 2) order.reverse();
+    for (const i of order) rounds[i]!.push(await timeRepetitions(device, label, once, encodes[i]!));
+  }
+  return rounds.map((runs) => {
+    const wall = runs.find((t) => t.method !== 'timestamp-query');
+    return {
+      deviceMs: runs.map((t) => t.deviceMs[0]!), wallMs: runs.map((t) => t.wallMs[0]!),
+      method: wall ? 'onSubmittedWorkDone' : 'timestamp-query', ...(wall?.note ? { note: wall.note } : {}),
+    };
+  });
+}
+
 async function resolveTimestamps(device: GPUDevice, label: string, querySet: GPUQuerySet, count: number): Promise<BigUint64Array> {
   const resolve = device.createBuffer({ label: `${label}.resolve`, size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   const staging = device.createBuffer({ label: `${label}.resolveStaging`, size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });

@@ -12,7 +12,8 @@ import {
 } from 'webgpu-quant';
 import { dispatchSize } from '../src/gpu/dispatch.js';
 import { type ChunkedJob, chunkElements } from '../src/kernels/run-chunked.js';
-import { schemeBindings } from '../src/kernels/scheme-params.js';
+import { vecGeometry } from '../src/kernels/quantize-kernel.js';
+import { specialiseJob } from '../src/kernels/scheme-params.js';
 import { type KernelOp, kernelVariant } from '../src/kernels/shader-sources.js';
 import { VECS_PER_THREAD, WORKGROUP_SIZE } from '../src/kernels/workgroup.js';
 import { CALIBRATION_WORKGROUP_SIZE } from '../src/kernels/minmax-shaders.js';
@@ -20,7 +21,7 @@ import type { QParams } from '../src/qtensor.js';
 import copyVec4Source from './copy-vec4.wgsl?raw';
 import {
   type BenchLayout, type CaseParams, type Encode, type RepeatOptions, type Timings, caseParams, expectSameBytes, inputData, readBack,
-  timeRepetitions, timestampWrites, withErrorScopes,
+  timeInterleaved, timeRepetitions, timestampWrites, withErrorScopes,
 } from './harness.js';
 import { runOrtCase } from './page-ort.js';
 import { runCompressProfile } from './page-profile.js';
@@ -39,6 +40,8 @@ export interface KernelCase extends RepeatOptions {
 }
 
 export interface KernelResult extends Timings {
+  /** The vec4 copy of (bytesRead + bytesWritten) / 2 bytes, timed interleaved with the kernel's repetitions. */
+  pairedCopy: Timings;
   bytesRead: number;
   bytesWritten: number;
   /** Per call of the public API, ms (upload + kernel + readback, and the library's own bookkeeping). */
@@ -78,11 +81,8 @@ async function timeKernel(
   const size = expected.byteLength / (c.op === 'quantize' ? info.bits / 8 : 4);
   const scheme = c.layout === 'perTensor' ? 'perTensor' : 'grouped';
   const variant = kernelVariant(c.op, scheme, info, manager.features.packed4x8);
-  // As the library's kernels do: a vec is 4 elements (8 for 4-bit), its integers packed into one u32 (or 4 u32 for qint32).
-  const elementsPerVec = info.perWord === 8 ? 8 : 4;
-  const packedBytes = info.perWord === 1 ? 16 : 4;
-  const inputBytesPerVec = c.op === 'quantize' ? 4 * elementsPerVec : packedBytes;
-  const outputBytesPerVec = c.op === 'quantize' ? packedBytes : 4 * elementsPerVec;
+  // As the library's kernels do (quantizeKernel / dequantizeKernel).
+  const { elementsPerVec, inputBytesPerVec, outputBytesPerVec } = vecGeometry(c.op === 'dequantize' ? 'dequantize' : 'quantize', info);
   const job = { ...variant, size, elementsPerVec, inputBytesPerVec, outputBytesPerVec } as ChunkedJob;
   const chunk = chunkElements(device, job);
   if (size % elementsPerVec !== 0 || chunk < size) {
@@ -90,7 +90,8 @@ async function timeKernel(
       + 'the device-only timing covers one chunk: pass a smaller --elements');
   }
   const vecCount = size / elementsPerVec;
-  const grid = dispatchSize(Math.ceil(vecCount / VECS_PER_THREAD), WORKGROUP_SIZE, device.limits.maxComputeWorkgroupsPerDimension);
+  const bytesRead = size * (c.op === 'quantize' ? 4 : info.bits / 8);
+  const bytesWritten = size * (c.op === 'quantize' ? info.bits / 8 : 4);
   const label = `bench.${variant.label}.${c.layout}`;
   const buffers: GPUBuffer[] = [];
   const buffer = (name: string, bytes: number, usage: number): GPUBuffer => {
@@ -107,20 +108,20 @@ async function timeKernel(
         ? { scheme: 'per_tensor_affine', scale: p.scale, zeroPoint: p.zeroPoint }
         : p.groupSize ? { scheme: 'per_group_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis, groupSize: p.groupSize }
           : { scheme: 'per_channel_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis };
-      const bindings = schemeBindings(params, info, c.shape, elementsPerVec);
-      const uniformBytes = bindings.uniform(0, vecCount, grid.threadCount);
+      const table = specialiseJob(device, job, params, info, c.shape, c.op === 'quantize',
+        { op: c.op === 'dequantize' ? 'dequantize' : 'quantize', info, packed4x8: manager.features.packed4x8 });
+      const threads = job.threadsFor ? job.threadsFor(vecCount) : Math.ceil(vecCount / VECS_PER_THREAD);
+      const grid = dispatchSize(threads, WORKGROUP_SIZE, device.limits.maxComputeWorkgroupsPerDimension);
+      const uniformBytes = job.uniform!(0, vecCount, grid.threadCount);
       const uniformBuffer = buffer('uniform', uniformBytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
       device.queue.writeBuffer(uniformBuffer, 0, uniformBytes);
       const extraEntries: GPUBindGroupEntry[] = [];
-      if (bindings.table) {
-        const tableBuffer = buffer('paramTable', bindings.table.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-        device.queue.writeBuffer(tableBuffer, 0, bindings.table);
-        extraEntries.push({ binding: 3, resource: { buffer: tableBuffer, size: bindings.table.byteLength } });
+      if (table) {
+        const tableBuffer = buffer('paramTable', table.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+        device.queue.writeBuffer(tableBuffer, 0, table);
+        extraEntries.push({ binding: 3, resource: { buffer: tableBuffer, size: table.byteLength } });
       }
-      const pipeline = bindings.constants
-        ? manager.pipelines.get(`${variant.pipelineKey}|rows${bindings.constants.ROW_LAYOUT}|${bindings.constants.PER_GROUP ? 'group' : 'channel'}`,
-          { ...variant.pipeline, constants: { ...variant.pipeline.constants, ...bindings.constants } })
-        : manager.pipelines.get(variant.pipelineKey, variant.pipeline);
+      const pipeline = manager.pipelines.get(job.pipelineKey, job.pipeline);
       const bindGroup = device.createBindGroup({
         label: `${label}.bindGroup`,
         layout: pipeline.getBindGroupLayout(0),
@@ -131,18 +132,21 @@ async function timeKernel(
           ...extraEntries,
         ],
       });
-      const timings = await timeRepetitions(device, label, c, (encoder, slots) => {
+      // Beside every repetition, a vec4 copy of the same bytes ((read + written) / 2 each way): the ratio pairs
+      // timings taken within the same round.
+      const copyBytes = Math.ceil((bytesRead + bytesWritten) / 2 / 16) * 16;
+      const copyUsage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+      const copy = vec4CopyEncode(device, `${label}.pairedCopy`, buffer('copySource', copyBytes, copyUsage), buffer('copyDestination', copyBytes, copyUsage), copyBytes);
+      const [timings, pairedCopy] = await timeInterleaved(device, label, c, [(encoder, slots) => {
         const pass = encoder.beginComputePass({ label: `${label}.pass`, timestampWrites: timestampWrites(slots) });
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, bindGroup);
         pass.dispatchWorkgroups(grid.x, grid.y);
         pass.end();
-      });
+      }, copy]);
       expectSameBytes(await readBack(device, label, outputBuffer, expected.byteLength), expected,
         `${label}: device-only output vs the public API's`);
-      const bytesRead = size * (c.op === 'quantize' ? 4 : info.bits / 8);
-      const bytesWritten = size * (c.op === 'quantize' ? info.bits / 8 : 4);
-      return { ...timings, bytesRead, bytesWritten, pipelineKey: variant.pipelineKey, grid: { x: grid.x, y: grid.y } };
+      return { ...timings!, pairedCopy: pairedCopy!, bytesRead, bytesWritten, pipelineKey: job.pipelineKey, grid: { x: grid.x, y: grid.y } };
     });
   } finally {
     for (const b of buffers) b.destroy();
@@ -193,6 +197,23 @@ function copyVec4Pipeline(device: GPUDevice): GPUComputePipeline {
   return pipeline;
 }
 
+/** One dispatch of the vec4 copy shader moving `bytes` (a multiple of 16) from `source` to `destination`. */
+function vec4CopyEncode(device: GPUDevice, label: string, source: GPUBuffer, destination: GPUBuffer, bytes: number): Encode {
+  const pipeline = copyVec4Pipeline(device);
+  const bindGroup = device.createBindGroup({
+    label: `${label}.bindGroup`, layout: pipeline.getBindGroupLayout(0),
+    entries: [{ binding: 0, resource: { buffer: source, size: bytes } }, { binding: 1, resource: { buffer: destination, size: bytes } }],
+  });
+  const grid = dispatchSize(bytes / 16, WORKGROUP_SIZE, device.limits.maxComputeWorkgroupsPerDimension);
+  return (encoder, slots) => {
+    const pass = encoder.beginComputePass({ label: `${label}.pass`, timestampWrites: timestampWrites(slots) });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(grid.x, grid.y);
+    pass.end();
+  };
+}
+
 /**
  * Copies `bytes` (a multiple of 16) from one buffer to another, reps times: with copyBufferToBuffer,
  * timed between an empty pass's end and the next empty pass's start (copies have no timestampWrites), or
@@ -218,19 +239,7 @@ async function runCopy(kind: CopyKind, bytes: number, options: RepeatOptions): P
           if (slots) encoder.beginComputePass({ label: `${label}.after`, timestampWrites: { querySet: slots.querySet, beginningOfPassWriteIndex: slots.end } }).end();
         };
       } else {
-        const pipeline = copyVec4Pipeline(device);
-        const bindGroup = device.createBindGroup({
-          label: `${label}.bindGroup`, layout: pipeline.getBindGroupLayout(0),
-          entries: [{ binding: 0, resource: { buffer: source } }, { binding: 1, resource: { buffer: destination } }],
-        });
-        const grid = dispatchSize(bytes / 16, WORKGROUP_SIZE, device.limits.maxComputeWorkgroupsPerDimension);
-        encode = (encoder, slots) => {
-          const pass = encoder.beginComputePass({ label: `${label}.pass`, timestampWrites: timestampWrites(slots) });
-          pass.setPipeline(pipeline);
-          pass.setBindGroup(0, bindGroup);
-          pass.dispatchWorkgroups(grid.x, grid.y);
-          pass.end();
-        };
+        encode = vec4CopyEncode(device, label, source, destination, bytes);
       }
       const timings = await timeRepetitions(device, label, options, encode);
       expectSameBytes(await readBack(device, label, destination, bytes), pattern, `${label}: destination vs source`);

@@ -321,7 +321,8 @@ async function main() {
       const d = stats(r.deviceMs);
       const ref = copies.get(r.copyBytes);
       const b2b = median(ref.copyBufferToBuffer.deviceMs);
-      const vec4 = median(ref.copyVec4Shader.deviceMs);
+      // The copy timed in the same rounds as the kernel (bench/harness.ts timeInterleaved), else the shared one.
+      const vec4 = median((r.pairedCopy ?? ref.copyVec4Shader).deviceMs);
       mainRows.push([r.op, r.dtype, layoutName(r), r.shape.join('x'), r.elements, (moved / 2 ** 20).toFixed(0), fmtMs(d.median), fmtMs(d.min),
         fmtMs(d.max), fmtMs(median(r.wallMs)), fmt(gbps(moved, d.median)), fmt(d.median / b2b), fmt(d.median / vec4)]);
       summary.push({
@@ -329,7 +330,7 @@ async function main() {
         shape: r.shape, elements: r.elements, bytesRead: r.bytesRead, bytesWritten: r.bytesWritten, pipelineKey: r.pipelineKey, grid: r.grid,
         method: r.method, note: r.note, deviceMs: r.deviceMs, wallMs: r.wallMs, e2eMs: r.e2eMs,
         medianMs: d.median, gbPerS: gbps(moved, d.median), copyBytes: r.copyBytes,
-        ratioToCopyBufferToBuffer: d.median / b2b, ratioToCopyVec4Shader: d.median / vec4,
+        ratioToCopyBufferToBuffer: d.median / b2b, ratioToCopyVec4Shader: d.median / vec4, pairedCopyMs: r.pairedCopy?.deviceMs,
       });
     }
     for (const [bytes, entry] of copies) {
@@ -352,7 +353,8 @@ async function main() {
       'MiB moved and GB/s count bytes read + bytes written (quantize qint8: 4 B/elem in, 1 B/elem out; dequantize the reverse; '
         + 'qint32 4 + 4), not the per-channel table. GB/s uses the median.',
       'x copyB2B / x vec4 copy: kernel median time / the copy\'s median time, each copy moving the same bytes as the kernel '
-        + '(copying (read + written) / 2 bytes): above 1 means slower than a copy.',
+        + '(copying (read + written) / 2 bytes): above 1 means slower than a copy. x vec4 copy pairs each kernel with a copy '
+        + 'timed in the same rounds (kernel and copy alternate, one submit each); the copy rows below are separate runs.',
       'wall ms: submit to onSubmittedWorkDone, one repetition per submit (includes submit overhead).',
     ];
     const e2eLegend = `end to end through the public API (quantizePerTensor / quantizePerChannel / dequantize, backend 'webgpu'): `

@@ -1,6 +1,7 @@
 // The per-channel and per-group schemes: a table of parameters, one row per channel or group, and the
 // formula that finds each element's row. Packed on the host by packUniform(GROUPED_PARAMS) in
-// src/kernels/uniforms.ts; a unit test checks the two layouts agree. Provides the Position walk,
+// src/kernels/uniforms.ts; a unit test checks the two layouts agree. Provides the Position walk, quant_at,
+// dequantize_small_at,
 // params_at and dequantize_at to the entry-point files.
 //
 // The tensor is viewed as [outer, channels, inner] around the axis. Element (o, a, k) uses row
@@ -120,6 +121,19 @@ fn params_at(p: Position) -> Params4 {
     at = advance(at, vec4<u32>(1u, 0u, 0u, 0u)); // one carry suffices even when inner or channels is 1
   }
   return result;
+}
+
+// The four elements' parameters for the small-range quantize path (numerics.wgsl quantize_small).
+fn quant_at(p: Position) -> Quant4 {
+  let q = params_at(p);
+  return Quant4(q.inv_scale, params.qmin - q.zero_point, params.qmax - q.zero_point,
+    (bitcast<vec4<i32>>(q.zero_point + kRound) - vec4<i32>(kRoundBits)) - vec4<i32>(kRoundBits));
+}
+
+// dequantize_at for 8-bit and 4-bit values: q and the zero point are small, so every step is exact.
+fn dequantize_small_at(q: vec4<i32>, p: Position) -> vec4<f32> {
+  let params4 = params_at(p);
+  return (vec4<f32>(q) - params4.zero_point) * params4.scale;
 }
 
 // x = fround(f32(q) - fround(zero_point)) * fround(scale), all float32. PyTorch's per-channel dequantize

@@ -46,6 +46,48 @@ fn quantize_vec4(x: vec4<f32>, inv_scale: vec4<f32>, zero_point: vec4<f32>, qmin
   return select(q, vec4<f32>(qmin), magnitude > vec4<u32>(kExpMask));
 }
 
+// ---- The small-range path (8-bit and 4-bit dtypes): the same result as quantize_vec4, in fewer steps.
+//
+// Rounding by addition: for |y| <= 2^22, y + 1.5 * 2^23 lies in [2^23, 2^24), where float32 values are
+// the integers, so that one correctly rounded addition (to nearest, ties to even, the IEEE default every
+// GPU uses) rounds y exactly as round() does, and the sum's bits are kRoundBits + round(y). This replaces
+// round() and the float-to-int conversion (which WGSL must clamp) with one add and one integer add.
+const kRound: f32 = 12582912.0;     // 1.5 * 2^23
+const kRoundBits: i32 = 0x4b400000; // bitcast<i32>(kRound)
+
+// The quantize parameters of four elements in the form the small-range path uses, computed on the host
+// (all exact: the dtype's range spans at most 256 values):
+struct Quant4 {
+  inv_scale: vec4<f32>, // fround(1 / fround(scale))
+  low: vec4<f32>,       // qmin - zero_point
+  high: vec4<f32>,      // qmax - zero_point
+  offset: vec4<i32>,    // zero_point - kRoundBits
+}
+
+// x * inv_scale, correctly rounded also for subnormal x on hardware that flushes them (see quantize_vec4).
+fn scaled_vec4(x: vec4<f32>, inv_scale: vec4<f32>) -> vec4<f32> {
+  let bits = bitcast<vec4<u32>>(x);
+  let magnitude = bits & vec4<u32>(0x7fffffffu);
+  let mantissa = bitcast<vec4<f32>>((bits & vec4<u32>(0x007fffffu)) | vec4<u32>(0x3f800000u)) - vec4<f32>(1.0);
+  let small = select(mantissa, -mantissa, (bits & vec4<u32>(0x80000000u)) != vec4<u32>(0u)) * (inv_scale * 0x1p-126f);
+  return select(x * inv_scale, small, (magnitude < vec4<u32>(0x00800000u)) & (magnitude != vec4<u32>(0u)));
+}
+
+// clamp(zero_point + round(x * inv_scale), qmin, qmax) as integers, for ranges of at most 2^22 values.
+// Clamping before rounding is the same: low and high are integers and round() is monotonic. NaN -> qmin
+// (an integer bit test; min/max of NaN is not portable); +/-Infinity, in x or from an overflowing
+// product, clamp to high / low like any large value.
+// `exact_subnormals` (an override constant at the call site) rebuilds x * inv_scale for subnormal x: the
+// host sets it only when some inv_scale exceeds 2^125. Below that, a subnormal x (|x| < 2^-126) has
+// |x * inv_scale| < 0.5, which rounds to 0 exactly as the flushed product does.
+fn quantize_small(x: vec4<f32>, p: Quant4, exact_subnormals: bool) -> vec4<i32> {
+  var product = x * p.inv_scale;
+  if (exact_subnormals) { product = scaled_vec4(x, p.inv_scale); }
+  let nan = (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(kExpMask);
+  let y = clamp(select(product, p.low, nan), p.low, p.high);
+  return bitcast<vec4<i32>>(y + kRound) + p.offset;
+}
+
 // x * inv_scale, correctly rounded even for subnormal x (see quantize_vec4), one value at a time.
 fn scaled(x: f32, inv_scale: f32) -> f32 {
   let bits = bitcast<u32>(x);

@@ -1,6 +1,7 @@
 // The per-tensor scheme: one (inv_scale, zero_point, scale) for every element, held in the uniform.
 // Packed on the host by packUniform(PER_TENSOR_PARAMS) in src/kernels/uniforms.ts; a unit test checks
-// the two layouts agree. Provides the Position walk, params_at and dequantize_at to the entry-point files.
+// the two layouts agree. Provides the Position walk, params_at, quant_at, dequantize_at and
+// dequantize_small_at to the entry-point files.
 
 struct PerTensorParams {
   vec_count: u32,        // packed words (or vec4s) in this chunk
@@ -11,6 +12,10 @@ struct PerTensorParams {
   qmax: f32,
   scale: f32,            // fround(scale), for dequantize
   zero_point: i32,       // for the wrapping int32 subtraction of dequantize
+  low: f32,              // qmin - zero_point, high: qmax - zero_point, offset: zero_point - kRoundBits
+  high: f32,             //   (the small-range quantize path, numerics.wgsl quantize_small)
+  offset: i32,
+  _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: PerTensorParams;
@@ -27,6 +32,15 @@ fn next4(p: Position) -> Position { return p; }
 // The parameters of four elements.
 fn params_at(p: Position) -> Params4 {
   return Params4(vec4<f32>(params.inv_scale), vec4<f32>(params.zero_point_f32), vec4<f32>(params.scale));
+}
+
+fn quant_at(p: Position) -> Quant4 {
+  return Quant4(vec4<f32>(params.inv_scale), vec4<f32>(params.low), vec4<f32>(params.high), vec4<i32>(params.offset));
+}
+
+// dequantize_at for 8-bit and 4-bit values: q - zero_point is small, so its conversion is exact.
+fn dequantize_small_at(q: vec4<i32>, p: Position) -> vec4<f32> {
+  return vec4<f32>(q - vec4<i32>(params.zero_point)) * params.scale;
 }
 
 // x = f32(int32(q - zero_point)) * scale: the i32 subtraction wraps, as in PyTorch.

@@ -49,4 +49,15 @@ export class PipelineCache {
 
   /** How many pipelines were built (cache misses); a test checks repeated calls add none. */
   get size(): number { return this.#misses; }
+
+  /**
+   * The keys of the pipelines built so far, in build order: which kernel variants ran (tests check that
+   * the stationary kernels serve the layouts they should).
+   *
+   * @example
+   * ```ts
+   * manager.pipelines.keys().some((key) => key.includes('|stationary|')); // true after such a call
+   * ```
+   */
+  keys(): string[] { return [...this.#pipelines.keys()]; }
 }

@@ -11,7 +11,7 @@ import { dtypeInfo } from '../dtype.js';
 import type { GpuManager } from '../gpu/device.js';
 import { packNibbles } from '../pack-nibbles.js';
 import type { QTensor } from '../qtensor.js';
-import type { KernelOptions } from './quantize-kernel.js';
+import { type KernelOptions, vecGeometry } from './quantize-kernel.js';
 import { runWithScheme } from './scheme-params.js';
 import { kernelVariant } from './shader-sources.js';
 
@@ -22,13 +22,10 @@ export async function dequantizeKernel(manager: GpuManager, q: QTensor, options:
   const result = new Float32Array(values.length);
   if (result.length === 0) return result;
   const bytes = new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
-  const elementsPerVec = info.perWord === 8 ? 8 : 4;
   await runWithScheme(manager, {
     ...kernelVariant('dequantize', q.params.scheme === 'per_tensor_affine' ? 'perTensor' : 'grouped', info, manager.features.packed4x8),
     size: values.length,
-    elementsPerVec,
-    inputBytesPerVec: info.perWord === 1 ? 16 : 4,
-    outputBytesPerVec: 4 * elementsPerVec,
+    ...vecGeometry('dequantize', info),
     maxChunkElements: options.maxChunkElements,
     maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
     writeInput: (queue, buffer, start, count) => {
@@ -45,6 +42,6 @@ export async function dequantizeKernel(manager: GpuManager, q: QTensor, options:
       }
     },
     readOutput: (output, start, count) => result.set(new Float32Array(output, 0, count), start),
-  }, q.params, info, q.shape);
+  }, q.params, info, q.shape, false, { op: 'dequantize', info, packed4x8: manager.features.packed4x8 });
   return result;
 }

@@ -17,8 +17,9 @@ import { VECS_PER_THREAD, WORKGROUP_SIZE } from './workgroup.js';
 
 
 /**
- * What one elementwise kernel call needs the driver to do. Elements travel in "vecs": the elements of one
- * output word (4, or 8 for 4-bit types).
+ * What one elementwise kernel call needs the driver to do. Elements travel in "vecs": the elements one
+ * invocation step stores (quantize) or loads (dequantize) as one vec4: 16 for 8-bit types, 32 for 4-bit,
+ * 4 for qint32 and float32.
  */
 export interface ChunkedJob {
   /** Names the kernel and variant, e.g. 'quantize|perChannel|qint8'; used in labels and the pipeline key. */
@@ -28,8 +29,8 @@ export interface ChunkedJob {
   pipeline: PipelineSpec;
   /** Element count of the whole tensor. */
   size: number;
-  /** Elements per vec: 4, or 8 for 4-bit types. Chunks start at multiples of it. */
-  elementsPerVec: 4 | 8;
+  /** Elements per vec (4, 16 or 32: see elementsPerVec in quantize-kernel.ts). Chunks start at multiples of it. */
+  elementsPerVec: number;
   /** Bytes per vec of input and output (e.g. 16 for 4 f32, 4 for a packed word). */
   inputBytesPerVec: number;
   outputBytesPerVec: number;
@@ -41,6 +42,13 @@ export interface ChunkedJob {
   writeInput: (queue: GPUQueue, buffer: GPUBuffer, start: number, count: number) => void;
   /** The uniform bytes for a chunk (set by runWithScheme). */
   uniform?: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
+  /**
+   * Invocations for a chunk of `vecCount` vecs, when not ceil(vecCount / VECS_PER_THREAD) (the stationary
+   * kernels). Such a job's invocations each take at least one vec.
+   */
+  threadsFor?: (vecCount: number) => number;
+  /** Chunks hold a multiple of this many elements (the stationary kernels: whole runs or rows). */
+  chunkAlign?: number;
   /** Bindings beyond 0 (uniform), 1 (input) and 2 (output), e.g. the per-channel table at 3. */
   extraEntries?: GPUBindGroupEntry[];
   /** Copies the chunk's results out of the mapped bytes. */
@@ -52,15 +60,19 @@ export function chunkElements(device: GPUDevice, job: ChunkedJob): number {
   const bytesPerVec = Math.max(job.inputBytesPerVec, job.outputBytesPerVec);
   const limitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const maxGroups = Math.min(job.maxWorkgroupsPerDimension ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
-  let vecs = Math.min(Math.floor(limitBytes / bytesPerVec), maxGroups * maxGroups * WORKGROUP_SIZE * VECS_PER_THREAD);
+  const vecsPerThread = job.threadsFor ? 1 : VECS_PER_THREAD;
+  let vecs = Math.min(Math.floor(limitBytes / bytesPerVec), maxGroups * maxGroups * WORKGROUP_SIZE * vecsPerThread);
   if (job.maxChunkElements !== undefined) vecs = Math.min(vecs, Math.floor(job.maxChunkElements / job.elementsPerVec));
-  return Math.max(1, vecs) * job.elementsPerVec;
+  const elements = Math.max(1, vecs) * job.elementsPerVec;
+  // Aligned jobs: whole runs, or 0 when not even one fits (the caller then picks another kernel).
+  return job.chunkAlign ? Math.floor(elements / job.chunkAlign) * job.chunkAlign : elements;
 }
 
 /** Runs `job` over the whole tensor. Resolves when every chunk's results have been read out. */
 export async function runChunked(manager: GpuManager, job: ChunkedJob): Promise<void> {
   if (job.size === 0) return;
   const chunk = chunkElements(manager.device, job);
+  if (chunk === 0) throw new Error(`${job.label}: a chunk cannot hold one run of ${job.chunkAlign} elements`);
   for (let start = 0; start < job.size; start += chunk) {
     await runChunk(manager, job, start, Math.min(chunk, job.size - start));
   }
@@ -71,7 +83,7 @@ function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: nu
   const inputBytes = vecCount * job.inputBytesPerVec;
   const outputBytes = vecCount * job.outputBytesPerVec;
   return runOnGpu(manager, job.label, (run) => {
-    const grid = dispatchSize(Math.ceil(vecCount / VECS_PER_THREAD), WORKGROUP_SIZE,
+    const grid = dispatchSize(job.threadsFor ? job.threadsFor(vecCount) : Math.ceil(vecCount / VECS_PER_THREAD), WORKGROUP_SIZE,
       Math.min(job.maxWorkgroupsPerDimension ?? Infinity, run.device.limits.maxComputeWorkgroupsPerDimension));
     const input = run.buffer(inputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'input');
     job.writeInput(run.device.queue, input, start, count);

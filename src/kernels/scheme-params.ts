@@ -14,7 +14,10 @@ import type { GpuManager } from '../gpu/device.js';
 import { type ParamLayout, paramLayout } from '../layout.js';
 import type { QParams } from '../qtensor.js';
 import { checkScale } from '../validate.js';
-import { type ChunkedJob, runChunked } from './run-chunked.js';
+import type { DTypeInfo } from '../dtype.js';
+import { type ChunkedJob, chunkElements, runChunked } from './run-chunked.js';
+import { kernelVariant } from './shader-sources.js';
+import { stationaryChunk, stationaryLayout } from './stationary.js';
 import { GROUPED_PARAMS, PER_TENSOR_PARAMS, packUniform } from './uniforms.js';
 
 /**
@@ -48,6 +51,8 @@ export interface ClampRange { qmin: number; qmax: number }
  */
 export interface SchemeBindings {
   uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
+  /** The largest fround(1 / fround(scale)) of the parameters (decides EXACT_SUBNORMALS). */
+  maxInverseScale: number;
   table?: Float32Array<ArrayBuffer>;
   constants?: { ROW_LAYOUT: 0 | 1 | 2; PER_GROUP: 0 | 1 };
 }
@@ -85,15 +90,21 @@ export function schemeBindings(params: QParams, range: ClampRange, shape: readon
   if (params.scheme === 'per_tensor_affine') {
     const inverseScale = checkScale(params.scale);
     return {
+      maxInverseScale: inverseScale,
       uniform: (_start, vecCount, threadCount) => packUniform(PER_TENSOR_PARAMS, {
         vec_count: vecCount, thread_count: threadCount, inv_scale: inverseScale, zero_point_f32: params.zeroPoint,
         qmin: range.qmin, qmax: range.qmax, scale: params.scale, zero_point: params.zeroPoint,
+        low: range.qmin - params.zeroPoint, high: range.qmax - params.zeroPoint, offset: params.zeroPoint - ROUND_BITS, _pad0: 0,
       }),
     };
   }
   const layout = paramLayout(shape, params);
+  const table = paramTable(params.scales, params.zeroPoints);
+  let maxInverseScale = 0;
+  for (let b = 0; b < table.length; b += 12) maxInverseScale = Math.max(maxInverseScale, table[b]!, table[b + 1]!, table[b + 2]!, table[b + 3]!);
   return {
-    table: paramTable(params.scales, params.zeroPoints),
+    table,
+    maxInverseScale,
     constants: { ROW_LAYOUT: rowLayout(layout), PER_GROUP: params.scheme === 'per_group_affine' ? 1 : 0 },
     uniform: (start, vecCount, threadCount) => {
       const word = splitStep(elementsPerVec * threadCount, layout);
@@ -123,16 +134,78 @@ export function splitStep(elements: number, layout: { inner: number; channels: n
   return { k: elements % layout.inner, a: rows % layout.channels, o: Math.floor(rows / layout.channels) };
 }
 
-/** Sets `job.uniform` (and binds the parameter table) for `params`, then runs the job. */
-export async function runWithScheme(
-  manager: GpuManager, job: ChunkedJob, params: QParams, range: ClampRange, shape: readonly number[],
-): Promise<void> {
-  const { uniform, table, constants } = schemeBindings(params, range, shape, job.elementsPerVec);
+/** bitcast<i32>(1.5 * 2^23), shaders/numerics.wgsl kRoundBits: the uniform's `offset` is zero_point minus it. */
+export const ROUND_BITS = 0x4b400000;
+
+/**
+ * Inverse scales above this need the quantize kernels' subnormal path (override EXACT_SUBNORMALS): below
+ * it a subnormal input, flushed to zero by the hardware or not, quantizes to the zero point either way.
+ */
+export const SUBNORMAL_INVERSE_SCALE = 2 ** 125;
+
+/** What specialiseJob needs to know of a kernel to offer the stationary variant (quantize and dequantize). */
+export interface StationaryOffer {
+  op: 'quantize' | 'dequantize';
+  info: DTypeInfo;
+  packed4x8: boolean;
+}
+
+/**
+ * Specialises `job` for `params`: sets its uniform, and joins the scheme's override constants (row layout,
+ * per group, and EXACT_SUBNORMALS where `subnormalOverride` says the job's shader declares it: the quantize
+ * kernels) to its pipeline and pipeline key. With `stationary`, a per-channel or per-group 8-bit or 4-bit
+ * job whose rows line up with its vecs becomes the stationary kernel (src/kernels/stationary.ts). Returns
+ * the parameter table to bind at 3, if any. The bench builds its device-only dispatches with this too, so
+ * they run the library's exact pipelines.
+ *
+ * @example
+ * ```ts
+ * const table = specialiseJob(device, job, q.params, dtypeInfo(q.dtype), q.shape, false);
+ * ```
+ */
+export function specialiseJob(
+  device: GPUDevice, job: ChunkedJob, params: QParams, range: ClampRange, shape: readonly number[],
+  subnormalOverride: boolean, stationary?: StationaryOffer,
+): Float32Array<ArrayBuffer> | undefined {
+  const { uniform, table, constants, maxInverseScale } = schemeBindings(params, range, shape, job.elementsPerVec);
   job.uniform = uniform;
+  if (subnormalOverride && maxInverseScale > SUBNORMAL_INVERSE_SCALE) {
+    job.pipelineKey += '|subnormals';
+    job.pipeline = { ...job.pipeline, constants: { ...job.pipeline.constants, EXACT_SUBNORMALS: 1 } };
+  }
+  const layout = params.scheme === 'per_tensor_affine' ? undefined : paramLayout(shape, params);
+  const s = layout && stationary && stationary.info.bits !== 32 ? stationaryLayout(layout, job.elementsPerVec) : undefined;
+  if (s && chunkElements(device, { ...job, chunkAlign: s.alignElements, threadsFor: () => 0 }) > 0) {
+    const vecElements = job.elementsPerVec;
+    const variant = kernelVariant(stationary!.op, 'stationary', stationary!.info, stationary!.packed4x8);
+    job.label = variant.label;
+    job.pipelineKey = `${variant.pipelineKey}|kind${s.kind}|v${s.vecsPerThread}${job.pipelineKey.endsWith('|subnormals') ? '|subnormals' : ''}`;
+    job.pipeline = {
+      ...variant.pipeline,
+      constants: { ...job.pipeline.constants, ...variant.pipeline.constants, STATIONARY_KIND: s.kind, VECS_PER_THREAD: s.vecsPerThread },
+    };
+    job.chunkAlign = s.alignElements;
+    job.threadsFor = (vecCount) => stationaryChunk(s, vecElements, 0, vecCount * vecElements, range).threads;
+    job.uniform = (start, vecCount) => stationaryChunk(s, vecElements, start, vecCount * vecElements, range).uniform;
+    return table;
+  }
   if (constants) {
     job.pipelineKey += `|rows${constants.ROW_LAYOUT}|${constants.PER_GROUP ? 'group' : 'channel'}`;
     job.pipeline = { ...job.pipeline, constants: { ...job.pipeline.constants, ...constants } };
   }
+  return table;
+}
+
+/**
+ * Specialises `job` for `params` (specialiseJob), binds the parameter table if any, then runs the job.
+ * `subnormalOverride`: the job's shader declares `override EXACT_SUBNORMALS` (the quantize kernels);
+ * `stationary`: the kernel has a stationary variant.
+ */
+export async function runWithScheme(
+  manager: GpuManager, job: ChunkedJob, params: QParams, range: ClampRange, shape: readonly number[],
+  subnormalOverride = false, stationary?: StationaryOffer,
+): Promise<void> {
+  const table = specialiseJob(manager.device, job, params, range, shape, subnormalOverride, stationary);
   if (!table) {
     await runChunked(manager, job);
     return;

@@ -13,33 +13,44 @@ import type { DTypeInfo } from '../dtype.js';
 import type { PipelineSpec } from '../gpu/pipeline-cache.js';
 import { VECS_PER_THREAD, WORKGROUP_SIZE } from './workgroup.js';
 import dequantizeEntries from '../../shaders/dequantize_entries.wgsl?raw';
+import dequantizeStationary from '../../shaders/dequantize_stationary.wgsl?raw';
 import groupedParams from '../../shaders/grouped_params.wgsl?raw';
 import indexing from '../../shaders/indexing.wgsl?raw';
 import numerics from '../../shaders/numerics.wgsl?raw';
 import packBuiltin from '../../shaders/pack_builtin.wgsl?raw';
+import packBytes from '../../shaders/pack_bytes.wgsl?raw';
 import packNibbles from '../../shaders/pack_nibbles.wgsl?raw';
 import packShift from '../../shaders/pack_shift.wgsl?raw';
 import perTensorParams from '../../shaders/per_tensor_params.wgsl?raw';
 import quantizeEntries from '../../shaders/quantize_entries.wgsl?raw';
+import quantizeStationary from '../../shaders/quantize_stationary.wgsl?raw';
+import stationaryParams from '../../shaders/stationary_params.wgsl?raw';
 
 /** The kernel operations; fake quantization shares the quantize module (entry point `fake_quantize`). */
 export type KernelOp = 'quantize' | 'dequantize' | 'fakeQuantize';
-/** The kernel families: one uniform struct each. 'grouped' serves per-channel and per-group. */
-export type KernelScheme = 'perTensor' | 'grouped';
+/**
+ * The kernel families: one uniform struct each. 'grouped' serves per-channel and per-group; 'stationary'
+ * serves the per-channel and per-group 8-bit and 4-bit tensors whose rows line up with vecs
+ * (src/kernels/stationary.ts), quantize and dequantize only.
+ */
+export type KernelScheme = 'perTensor' | 'grouped' | 'stationary';
 
 const kEntries: Record<KernelOp, string> = { quantize: quantizeEntries, dequantize: dequantizeEntries, fakeQuantize: quantizeEntries };
-const kSchemes: Record<KernelScheme, string> = { perTensor: perTensorParams, grouped: groupedParams };
+const kStationaryEntries: Record<KernelOp, string> = { quantize: quantizeStationary, dequantize: dequantizeStationary, fakeQuantize: '' };
+const kSchemes: Record<KernelScheme, string> = { perTensor: perTensorParams, grouped: groupedParams, stationary: stationaryParams };
 
 /** Entry-point suffix per storage width: 8-bit and 4-bit types share code, signedness is an override. */
 const kWidthSuffix: Record<DTypeInfo['bits'], string> = { 4: '4bit', 8: '8bit', 32: 'i32' };
 
 /** The full WGSL source of one kernel; `packed4x8` picks the built-in or the shift 8-bit packing helpers. */
 export function kernelSource(op: KernelOp, scheme: KernelScheme, packed4x8: boolean): string {
-  return [numerics, packed4x8 ? packBuiltin : packShift, packNibbles, indexing, kSchemes[scheme], kEntries[op]].join('\n');
+  const entries = scheme === 'stationary' ? kStationaryEntries[op] : kEntries[op];
+  if (entries === '') throw new Error(`kernelSource: no ${scheme} ${op} kernel`);
+  return [numerics, packed4x8 ? packBuiltin : packShift, packNibbles, packBytes, indexing, kSchemes[scheme], entries].join('\n');
 }
 
 /** The raw shader files, for tests that check the host's view of them. */
-export const SHADER_FILES = { perTensorParams, groupedParams } as const;
+export const SHADER_FILES = { perTensorParams, groupedParams, stationaryParams } as const;
 
 /**
  * The label, pipeline cache key and pipeline spec of one kernel variant. The key holds only what changes

@@ -6,8 +6,9 @@
  * @example
  * ```ts
  * const bytes = packUniform(PER_TENSOR_PARAMS, { vec_count: 1, thread_count: 256, inv_scale: 2,
- *   zero_point_f32: 0, qmin: -128, qmax: 127, scale: 0.5, zero_point: 0 });
- * bytes.byteLength; // 32
+ *   zero_point_f32: 0, qmin: -128, qmax: 127, scale: 0.5, zero_point: 0,
+ *   low: -128, high: 127, offset: -0x4b400000, _pad0: 0 });
+ * bytes.byteLength; // 48
  * ```
  * @module
  */
@@ -27,6 +28,7 @@ export const PER_TENSOR_PARAMS = {
   fields: [
     ['vec_count', 'u32'], ['thread_count', 'u32'], ['inv_scale', 'f32'], ['zero_point_f32', 'f32'],
     ['qmin', 'f32'], ['qmax', 'f32'], ['scale', 'f32'], ['zero_point', 'i32'],
+    ['low', 'f32'], ['high', 'f32'], ['offset', 'i32'], ['_pad0', 'u32'],
   ],
 } as const satisfies UniformLayout<string>;
 
@@ -39,6 +41,15 @@ export const GROUPED_PARAMS = {
     ['stride_inner', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'], ['_pad0', 'u32'],
     ['word_step_k', 'u32'], ['word_step_a', 'u32'], ['word_step_o', 'u32'], ['word_step_pad', 'u32'],
     ['four_step_k', 'u32'], ['four_step_a', 'u32'], ['four_step_o', 'u32'], ['four_step_pad', 'u32'],
+  ],
+} as const satisfies UniformLayout<string>;
+
+/** Mirrors `struct StationaryParams` in shaders/stationary_params.wgsl (the stationary 8-bit and 4-bit kernels). */
+export const STATIONARY_PARAMS = {
+  struct: 'StationaryParams',
+  fields: [
+    ['thread_count', 'u32'], ['vec_count', 'u32'], ['run_vecs', 'u32'], ['run_threads', 'u32'],
+    ['first_run', 'u32'], ['rows', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'],
   ],
 } as const satisfies UniformLayout<string>;
 

@@ -2,7 +2,7 @@
 // write each field where the shader reads it.
 import { describe, expect, it } from 'vitest';
 import { SHADER_FILES } from '../../src/kernels/shader-sources.js';
-import { GROUPED_PARAMS, PER_TENSOR_PARAMS, type UniformLayout, packUniform } from '../../src/kernels/uniforms.js';
+import { GROUPED_PARAMS, PER_TENSOR_PARAMS, STATIONARY_PARAMS, type UniformLayout, packUniform } from '../../src/kernels/uniforms.js';
 
 /** The `name: type` fields of `struct <name> { ... }` in `source`, in order, with comments removed. */
 function parseStruct(source: string, name: string): [string, string][] {
@@ -19,6 +19,7 @@ function parseStruct(source: string, name: string): [string, string][] {
 const families = [
   ['perTensorParams', SHADER_FILES.perTensorParams, PER_TENSOR_PARAMS],
   ['groupedParams', SHADER_FILES.groupedParams, GROUPED_PARAMS],
+  ['stationaryParams', SHADER_FILES.stationaryParams, STATIONARY_PARAMS],
 ] as const;
 
 describe('uniform layouts match the WGSL structs', () => {
@@ -84,7 +85,7 @@ describe('packUniform', () => {
   it('writes exact bytes: f32 0.1, i32 -5, u32 2^32 - 1, little-endian', () => {
     const bytes = packUniform(PER_TENSOR_PARAMS, {
       vec_count: 2 ** 32 - 1, thread_count: 0x01020304, inv_scale: 0.1, zero_point_f32: -0,
-      qmin: -128, qmax: 127, scale: 1 / 3, zero_point: -5,
+      qmin: -128, qmax: 127, scale: 1 / 3, zero_point: -5, low: -123, high: 132, offset: -5 - 0x4b400000, _pad0: 0,
     });
     const u8 = new Uint8Array(bytes);
     expect(Array.from(u8.subarray(0, 4))).toEqual([0xff, 0xff, 0xff, 0xff]);
@@ -95,7 +96,9 @@ describe('packUniform', () => {
     expect(Array.from(u8.subarray(20, 24))).toEqual([0, 0, 0xfe, 0x42]); // 127f = 0x42fe0000
     expect(new DataView(bytes).getFloat32(24, true)).toBe(Math.fround(1 / 3));
     expect(Array.from(u8.subarray(28, 32))).toEqual([0xfb, 0xff, 0xff, 0xff]); // -5
-    expect(bytes.byteLength).toBe(32);
+    expect(new DataView(bytes).getFloat32(32, true)).toBe(-123);
+    expect(new DataView(bytes).getInt32(40, true)).toBe(-5 - 0x4b400000); // wraps nothing: still an i32
+    expect(bytes.byteLength).toBe(48);
   });
 
   it('pads a struct whose size is not a multiple of 16 with zero bytes', () => {

@@ -11,7 +11,7 @@ const kSpecial = [
   127, 128, -128, -129, 255, 256, 1e6, -1e6, 3.4e38, -3.4e38, 1.17549435e-38, -1.17549435e-38, 2 ** 24 + 2, 2 ** 31, -(2 ** 31),
   1e10, -1e10, 0.49999997, -0.49999997, 1.4999999, 2.5000002,
   // Subnormal inputs (GPUs may flush them; the kernel must not).
-  1e-40, -1e-40, 1.1e-38, -1.1e-38, 5.9e-39, 1.4e-45, -1.4e-45,
+  1e-40, -1e-40, 1.1e-38, -1.1e-38, 5.9e-39, 1.4e-45, -1.4e-45, 1.1754942e-38, -1.1754942e-38,
 ];
 
 async function compare(values: number[], scale: number, zeroPoint: number, dtype: QDType): Promise<Int8Array | Uint8Array | Int32Array> {
@@ -35,7 +35,8 @@ export const tests: Record<string, BrowserTest> = {
         const { qmin, qmax } = dtypeInfo(dtype);
         const middle = dtype === 'quint8' ? 128 : 0;
         for (const zeroPoint of [qmin, middle, qmax]) {
-          for (const scale of [1, 0.5, 0.1, 1 / 3, 1e-6, 1e-30, 1.2e-38, 2 ** -126, 1e6, 1e30, 8.5e37]) {
+          // 2^-125 and 1.5 * 2^-126: either side of the subnormal path's threshold (inv_scale 2^125).
+          for (const scale of [1, 0.5, 0.1, 1 / 3, 1e-6, 1e-30, 1.2e-38, 2 ** -126, 2 ** -125, 1.5 * 2 ** -126, 1e6, 1e30, 8.5e37]) {
             const q = await compare(kSpecial, scale, zeroPoint, dtype);
             // The contract's named values: NaN -> qmin, +Inf -> qmax, -Inf -> qmin, -0 and 0 -> zp.
             expectExact([q[14]!, q[15]!, q[16]!, q[12]!, q[13]!], [qmin, qmax, qmin, zeroPoint, zeroPoint], `${dtype} zp ${zeroPoint} scale ${scale}: named values`);

@@ -1,0 +1,93 @@
+// The stationary per-channel and per-group schemes of the 8-bit and 4-bit kernels: each invocation keeps
+// one set of parameters for all its vecs, loaded and prepared once, so the table costs almost nothing per
+// element. Packed on the host by packUniform(STATIONARY_PARAMS) in src/kernels/uniforms.ts. Two kinds,
+// picked per tensor by the host (src/kernels/stationary.ts) through `override STATIONARY_KIND`:
+//
+//   1 (runs):    the tensor is a sequence of runs of whole vecs, each run one parameter row: per channel
+//                with inner % vec == 0 (a run is one (o, a) block of `inner` elements, row a), per group
+//                along the last axis with channels % group_size == 0 and group_size % vec == 0 (a run is
+//                one group, row = run). An invocation takes vecs j, j + T, j + 2T, ... of one run
+//                (T invocations share a run), so neighbouring invocations read neighbouring memory.
+//   2 (columns): per channel along the last axis with channels % vec == 0: an invocation takes one vec
+//                of columns (16 or 32 channels) in rows o, o + R, o + 2R, ... and keeps those columns'
+//                parameters.
+//
+// Vec indices are local to the chunk: the host cuts chunks at run (kind 1) or row (kind 2) boundaries.
+// The parameter table is grouped_params.wgsl's: rows in blocks of four, block b = three vec4s holding the
+// inv_scale, fround(zero_point) and fround(scale) of rows 4b .. 4b + 3.
+
+override STATIONARY_KIND: u32 = 1u;
+
+struct StationaryParams {
+  thread_count: u32,   // invocations in the dispatch
+  vec_count: u32,      // vecs in this chunk
+  run_vecs: u32,       // kind 1: vecs per run; kind 2: vecs per row (column vecs)
+  run_threads: u32,    // kind 1: invocations per run; kind 2: R, the row stride of an invocation
+  first_run: u32,      // kind 1: global index of the chunk's first run; kind 2: rows in the chunk
+  rows: u32,           // kind 1: parameter rows (a run's row is (first_run + run) % rows)
+  qmin: f32,
+  qmax: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: StationaryParams;
+@group(0) @binding(3) var<storage, read> table: array<vec4<f32>>;
+
+// The vecs of one invocation: base, base + step, ..., `count` of them (at most VECS_PER_THREAD).
+struct Span {
+  base: u32,
+  step: u32,
+  count: u32,
+}
+
+fn span_of(t: u32) -> Span {
+  if (STATIONARY_KIND == 1u) {
+    let run = t / params.run_threads;
+    let j = t - run * params.run_threads;
+    let count = (params.run_vecs - j + params.run_threads - 1u) / params.run_threads;
+    return Span(run * params.run_vecs + j, params.run_threads, min(count, VECS_PER_THREAD));
+  }
+  let o = t / params.run_vecs;
+  let column = t - o * params.run_vecs;
+  let count = (params.first_run - o + params.run_threads - 1u) / params.run_threads;
+  return Span(o * params.run_vecs + column, params.run_threads * params.run_vecs, min(count, VECS_PER_THREAD));
+}
+
+// Kind 1: the invocation's row, splatted. Kind 2: the four columns of sub-word `sub` (4 elements) of the
+// invocation's column vec, `subs` sub-words a vec.
+fn param_block(t: u32, sub: u32, subs: u32) -> vec2<u32> {
+  if (STATIONARY_KIND == 1u) {
+    let row = (params.first_run + t / params.run_threads) % params.rows;
+    return vec2<u32>(3u * (row / 4u), row % 4u);
+  }
+  return vec2<u32>(3u * ((t % params.run_vecs) * subs + sub), 4u);
+}
+
+fn block_lanes(v: vec4<f32>, lane: u32) -> vec4<f32> {
+  return select(v, vec4<f32>(v[min(lane, 3u)]), lane < 4u);
+}
+
+// The quantize parameters of sub-word `sub` (numerics.wgsl Quant4), prepared once per invocation.
+fn stationary_quant(t: u32, sub: u32, subs: u32) -> Quant4 {
+  let at = param_block(t, sub, subs);
+  let inv_scale = block_lanes(table[at.x], at.y);
+  let zero_point = block_lanes(table[at.x + 1u], at.y);
+  return Quant4(inv_scale, params.qmin - zero_point, params.qmax - zero_point,
+    (bitcast<vec4<i32>>(zero_point + kRound) - vec4<i32>(kRoundBits)) - vec4<i32>(kRoundBits));
+}
+
+// The dequantize parameters of sub-word `sub`: fround(zero_point) and fround(scale).
+struct Dequant4 {
+  zero_point: vec4<f32>,
+  scale: vec4<f32>,
+}
+
+fn stationary_dequant(t: u32, sub: u32, subs: u32) -> Dequant4 {
+  let at = param_block(t, sub, subs);
+  return Dequant4(block_lanes(table[at.x + 1u], at.y), block_lanes(table[at.x + 2u], at.y));
+}
+
+// x = (f32(q) - fround(zero_point)) * fround(scale): PyTorch's per-channel formula, every step exact
+// for 8-bit and 4-bit values but the final multiply.
+fn dequantize_small(q: vec4<i32>, d: Dequant4) -> vec4<f32> {
+  return (vec4<f32>(q) - d.zero_point) * d.scale;
+}

@@ -1,0 +1,84 @@
+/**
+ * The stationary per-channel and per-group kernels of the 8-bit and 4-bit dtypes
+ * (shaders/stationary_params.wgsl): when a tensor's parameter rows line up with whole vecs, each
+ * invocation keeps one set of parameters for all its vecs. This file decides when that holds and
+ * computes each chunk's uniform and invocation count.
+ *
+ * @example
+ * ```ts
+ * stationaryLayout(paramLayout([4096, 4096], { axis: 0 }), 16);
+ * // { kind: 1, alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 4 }
+ * ```
+ * @module
+ */
+import type { ParamLayout } from '../layout.js';
+import { STATIONARY_PARAMS, packUniform } from './uniforms.js';
+
+/** Vecs per invocation: kind 1 runs are often short (a group of 32 is one or two vecs); kind 2 amortises
+ *  up to 16 columns' parameters (32 for 4-bit) over its rows. */
+const kVecsPerThread = { 1: 4, 2: 16 } as const;
+
+/** How a stationary kernel walks a tensor (see shaders/stationary_params.wgsl). */
+export interface StationaryLayout {
+  /** 1: runs of whole vecs, one parameter row each; 2: columns along the last axis. */
+  kind: 1 | 2;
+  /** Chunks must hold whole runs (kind 1) or whole rows (kind 2): this many elements. */
+  alignElements: number;
+  /** Kind 1: elements per run; kind 2: elements per row (the channels). */
+  runElements: number;
+  /** Kind 1: parameter rows. */
+  rows: number;
+  vecsPerThread: number;
+}
+
+/**
+ * The stationary layout of a per-channel or per-group tensor, or undefined when its rows do not line up
+ * with vecs of `vecElements` elements (16 for 8-bit dtypes, 32 for 4-bit) and the general grouped kernel
+ * must serve it.
+ *
+ * @example
+ * ```ts
+ * stationaryLayout(paramLayout([64, 4096], { axis: 1 }), 16)?.kind;                 // 2 (columns)
+ * stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 16)?.kind;  // 1 (runs)
+ * stationaryLayout(paramLayout([64, 100], { axis: 1 }), 16);                        // undefined
+ * ```
+ */
+export function stationaryLayout(layout: ParamLayout, vecElements: number): StationaryLayout | undefined {
+  const perGroup = layout.strideInner !== 0;
+  if (!perGroup && layout.inner % vecElements === 0) {
+    return { kind: 1, alignElements: layout.inner, runElements: layout.inner, rows: layout.channels, vecsPerThread: kVecsPerThread[1] };
+  }
+  if (perGroup && layout.inner === 1 && layout.channels % layout.groupSize === 0 && layout.groupSize % vecElements === 0) {
+    return { kind: 1, alignElements: layout.groupSize, runElements: layout.groupSize, rows: layout.outer * layout.groups, vecsPerThread: kVecsPerThread[1] };
+  }
+  if (!perGroup && layout.inner === 1 && layout.channels % vecElements === 0) {
+    return { kind: 2, alignElements: layout.channels, runElements: layout.channels, rows: layout.channels, vecsPerThread: kVecsPerThread[2] };
+  }
+  return undefined;
+}
+
+/**
+ * The invocations and uniform of a chunk of `count` elements starting at element `start` (both multiples
+ * of `alignElements`).
+ *
+ * @example
+ * ```ts
+ * const { threads, uniform } = stationaryChunk(layout, 16, 0, 4096 * 4096, { qmin: -128, qmax: 127 });
+ * ```
+ */
+export function stationaryChunk(
+  s: StationaryLayout, vecElements: number, start: number, count: number, range: { qmin: number; qmax: number },
+): { threads: number; uniform: ArrayBuffer } {
+  const runVecs = s.runElements / vecElements;
+  const runs = count / s.runElements;
+  // Kind 1: invocations per run; kind 2: the row stride (rows are spread over that many invocations).
+  const runThreads = Math.ceil((s.kind === 1 ? runVecs : runs) / s.vecsPerThread);
+  const threads = s.kind === 1 ? runs * runThreads : runVecs * runThreads;
+  return {
+    threads,
+    uniform: packUniform(STATIONARY_PARAMS, {
+      thread_count: threads, vec_count: count / vecElements, run_vecs: runVecs, run_threads: runThreads,
+      first_run: s.kind === 1 ? start / s.runElements : runs, rows: s.rows, qmin: range.qmin, qmax: range.qmax,
+    }),
+  };
+}

@@ -1,0 +1,93 @@
+// Which tensors the stationary kernels serve, and the invocation counts and uniforms of their chunks:
+// every vec of a chunk must be covered exactly once, which this checks by walking the spans as the shader
+// does (shaders/stationary_params.wgsl span_of).
+import { describe, expect, it } from 'vitest';
+import { paramLayout } from '../../src/layout.js';
+import { type StationaryLayout, stationaryChunk, stationaryLayout } from '../../src/kernels/stationary.js';
+import { STATIONARY_PARAMS } from '../../src/kernels/uniforms.js';
+
+/** The uniform's fields by name. */
+function fields(bytes: ArrayBuffer): Record<string, number> {
+  const view = new DataView(bytes);
+  return Object.fromEntries(STATIONARY_PARAMS.fields.map(([name, type], i) => [name,
+    type === 'f32' ? view.getFloat32(4 * i, true) : view.getUint32(4 * i, true)]));
+}
+
+/** The vecs each invocation takes, as span_of computes them. */
+function spans(u: Record<string, number>, kind: 1 | 2, vecsPerThread: number): number[][] {
+  const out: number[][] = [];
+  for (let t = 0; t < u.thread_count!; t++) {
+    let base: number;
+    let step: number;
+    let count: number;
+    if (kind === 1) {
+      const run = Math.floor(t / u.run_threads!);
+      const j = t - run * u.run_threads!;
+      [base, step, count] = [run * u.run_vecs! + j, u.run_threads!, Math.ceil((u.run_vecs! - j) / u.run_threads!)];
+    } else {
+      const o = Math.floor(t / u.run_vecs!);
+      const column = t - o * u.run_vecs!;
+      [base, step, count] = [o * u.run_vecs! + column, u.run_threads! * u.run_vecs!, Math.ceil((u.first_run! - o) / u.run_threads!)];
+    }
+    out.push(Array.from({ length: Math.min(count, vecsPerThread) }, (_, k) => base + k * step));
+  }
+  return out;
+}
+
+describe('stationaryLayout', () => {
+  it('per channel: runs when inner holds whole vecs, columns along the last axis, else none', () => {
+    expect(stationaryLayout(paramLayout([4096, 4096], { axis: 0 }), 16)).toEqual(
+      { kind: 1, alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 4 });
+    expect(stationaryLayout(paramLayout([3, 7, 32], { axis: 1 }), 32)?.kind).toBe(1);
+    expect(stationaryLayout(paramLayout([3, 7, 48], { axis: 1 }), 32)).toBeUndefined(); // 48 % 32
+    expect(stationaryLayout(paramLayout([64, 96], { axis: 1 }), 16)).toEqual(
+      { kind: 2, alignElements: 96, runElements: 96, rows: 96, vecsPerThread: 16 });
+    expect(stationaryLayout(paramLayout([64, 100], { axis: 1 }), 16)).toBeUndefined();
+    expect(stationaryLayout(paramLayout([64, 4, 3], { axis: 1 }), 16)).toBeUndefined();
+  });
+  it('per group: runs when groups hold whole vecs and tile the last axis', () => {
+    expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 16)).toEqual(
+      { kind: 1, alignElements: 32, runElements: 32, rows: 64 * 128, vecsPerThread: 4 });
+    expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 32)?.kind).toBe(1);
+    expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 16 }), 32)).toBeUndefined();
+    expect(stationaryLayout(paramLayout([64, 100], { axis: 1, groupSize: 32 }), 16)).toBeUndefined(); // a short last group
+    expect(stationaryLayout(paramLayout([64, 32], { axis: 0, groupSize: 32 }), 16)).toBeUndefined(); // not the last axis
+  });
+});
+
+describe('stationaryChunk', () => {
+  const layouts: [string, StationaryLayout, number, number][] = [
+    // name, layout, vec elements, tensor elements
+    ['runs of 1 vec (groups of 16)', stationaryLayout(paramLayout([10, 64], { axis: 1, groupSize: 16 }), 16)!, 16, 640],
+    ['runs of 9 vecs', stationaryLayout(paramLayout([7, 144], { axis: 0 }), 16)!, 16, 7 * 144],
+    ['runs of 256 vecs', stationaryLayout(paramLayout([3, 4096], { axis: 0 }), 16)!, 16, 3 * 4096],
+    ['columns, 37 rows', stationaryLayout(paramLayout([37, 64], { axis: 1 }), 32)!, 32, 37 * 64],
+    ['columns, 1 row', stationaryLayout(paramLayout([1, 48], { axis: 1 }), 16)!, 16, 48],
+    ['columns, 16 rows', stationaryLayout(paramLayout([16, 16], { axis: 1 }), 16)!, 16, 256],
+  ];
+  for (const [name, s, vec, size] of layouts) {
+    it(`${name}: every vec of every chunk exactly once, at most vecsPerThread per invocation`, () => {
+      for (const chunkRuns of [1, 2, 3, 1000]) {
+        const chunk = Math.min(size, chunkRuns * s.alignElements);
+        for (let start = 0; start < size; start += chunk) {
+          const count = Math.min(chunk, size - start);
+          const { threads, uniform } = stationaryChunk(s, vec, start, count, { qmin: -8, qmax: 7 });
+          const u = fields(uniform);
+          expect(u.thread_count).toBe(threads);
+          expect(u.vec_count).toBe(count / vec);
+          expect([u.qmin, u.qmax]).toEqual([-8, 7]);
+          if (s.kind === 1) expect(u.first_run).toBe(start / s.runElements);
+          const seen = spans(u, s.kind, s.vecsPerThread);
+          expect(seen.every((vecs) => vecs.length >= 1 && vecs.length <= s.vecsPerThread)).toBe(true);
+          expect(seen.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: count / vec }, (_, i) => i));
+        }
+      }
+    });
+  }
+  it('kind 1 rows: each run reads parameter row (first_run + run) % rows', () => {
+    const s = stationaryLayout(paramLayout([2, 3, 16], { axis: 1 }), 16)!;
+    const u = fields(stationaryChunk(s, 16, 4 * 16, 2 * 16, { qmin: -128, qmax: 127 }).uniform);
+    // Runs 4 and 5 of the tensor (o = 1, a = 1 and 2): rows 1 and 2.
+    expect([0, 1].map((run) => (u.first_run! + run) % u.rows!)).toEqual([1, 2]);
+  });
+});
