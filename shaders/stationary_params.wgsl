@@ -13,8 +13,10 @@
 //                parameters.
 //
 // Vec indices are local to the chunk: the host cuts chunks at run (kind 1) or row (kind 2) boundaries.
-// The parameter table is grouped_params.wgsl's: rows in blocks of four, block b = three vec4s holding the
-// inv_scale, fround(zero_point) and fround(scale) of rows 4b .. 4b + 3.
+// The parameter table (src/kernels/scheme-params.ts): kind 1, one vec4 per row, (inv_scale,
+// fround(zero_point), fround(scale), 0), so a run's parameters are one load; kind 2, grouped_params.wgsl's
+// blocks (block b = three vec4s holding the inv_scale, fround(zero_point) and fround(scale) of rows
+// 4b .. 4b + 3), so four columns' parameters are one load each.
 
 override STATIONARY_KIND: u32 = 1u;
 
@@ -52,25 +54,29 @@ fn span_of(t: u32) -> Span {
   return Span(o * params.run_vecs + column, params.run_threads * params.run_vecs, min(count, VECS_PER_THREAD));
 }
 
-// Kind 1: the invocation's row, splatted. Kind 2: the four columns of sub-word `sub` (4 elements) of the
-// invocation's column vec, `subs` sub-words a vec.
-fn param_block(t: u32, sub: u32, subs: u32) -> vec2<u32> {
-  if (STATIONARY_KIND == 1u) {
-    let row = (params.first_run + t / params.run_threads) % params.rows;
-    return vec2<u32>(3u * (row / 4u), row % 4u);
-  }
-  return vec2<u32>(3u * ((t % params.run_vecs) * subs + sub), 4u);
+// Kind 1: the invocation's parameter row.
+fn run_row(t: u32) -> u32 {
+  return (params.first_run + t / params.run_threads) % params.rows;
 }
 
-fn block_lanes(v: vec4<f32>, lane: u32) -> vec4<f32> {
-  return select(v, vec4<f32>(v[min(lane, 3u)]), lane < 4u);
+// Kind 2: the table block of sub-word `sub` (4 columns) of the invocation's column vec, `subs` sub-words a vec.
+fn column_block(t: u32, sub: u32, subs: u32) -> u32 {
+  return 3u * ((t % params.run_vecs) * subs + sub);
 }
 
 // The quantize parameters of sub-word `sub` (numerics.wgsl Quant4), prepared once per invocation.
 fn stationary_quant(t: u32, sub: u32, subs: u32) -> Quant4 {
-  let at = param_block(t, sub, subs);
-  let inv_scale = block_lanes(table[at.x], at.y);
-  let zero_point = block_lanes(table[at.x + 1u], at.y);
+  var inv_scale: vec4<f32>;
+  var zero_point: vec4<f32>;
+  if (STATIONARY_KIND == 1u) {
+    let row = table[run_row(t)];
+    inv_scale = vec4<f32>(row.x);
+    zero_point = vec4<f32>(row.y);
+  } else {
+    let block = column_block(t, sub, subs);
+    inv_scale = table[block];
+    zero_point = table[block + 1u];
+  }
   return Quant4(inv_scale, params.qmin - zero_point, params.qmax - zero_point,
     (bitcast<vec4<i32>>(zero_point + kRound) - vec4<i32>(kRoundBits)) - vec4<i32>(kRoundBits));
 }
@@ -82,8 +88,12 @@ struct Dequant4 {
 }
 
 fn stationary_dequant(t: u32, sub: u32, subs: u32) -> Dequant4 {
-  let at = param_block(t, sub, subs);
-  return Dequant4(block_lanes(table[at.x + 1u], at.y), block_lanes(table[at.x + 2u], at.y));
+  if (STATIONARY_KIND == 1u) {
+    let row = table[run_row(t)];
+    return Dequant4(vec4<f32>(row.y), vec4<f32>(row.z));
+  }
+  let block = column_block(t, sub, subs);
+  return Dequant4(table[block + 1u], table[block + 2u]);
 }
 
 // x = (f32(q) - fround(zero_point)) * fround(scale): PyTorch's per-channel formula, every step exact

@@ -60,12 +60,20 @@ export function chunkElements(device: GPUDevice, job: ChunkedJob): number {
   const bytesPerVec = Math.max(job.inputBytesPerVec, job.outputBytesPerVec);
   const limitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const maxGroups = Math.min(job.maxWorkgroupsPerDimension ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
-  const vecsPerThread = job.threadsFor ? 1 : VECS_PER_THREAD;
-  let vecs = Math.min(Math.floor(limitBytes / bytesPerVec), maxGroups * maxGroups * WORKGROUP_SIZE * vecsPerThread);
+  const maxThreads = maxGroups * maxGroups * WORKGROUP_SIZE;
+  let vecs = Math.min(Math.floor(limitBytes / bytesPerVec), job.threadsFor ? Infinity : maxThreads * VECS_PER_THREAD);
   if (job.maxChunkElements !== undefined) vecs = Math.min(vecs, Math.floor(job.maxChunkElements / job.elementsPerVec));
   const elements = Math.max(1, vecs) * job.elementsPerVec;
-  // Aligned jobs: whole runs, or 0 when not even one fits (the caller then picks another kernel).
-  return job.chunkAlign ? Math.floor(elements / job.chunkAlign) * job.chunkAlign : elements;
+  if (job.threadsFor && job.chunkAlign) {
+    // Whole runs, as many as the dispatch limits allow (invocations grow about linearly with runs); 0 when
+    // not even one fits (the caller then picks another kernel).
+    const align = job.chunkAlign;
+    const threads = (runs: number): number => job.threadsFor!((runs * align) / job.elementsPerVec);
+    let runs = Math.floor(elements / align);
+    while (runs > 0 && threads(runs) > maxThreads) runs = Math.min(runs - 1, Math.floor((runs * maxThreads) / threads(runs)));
+    return runs * align;
+  }
+  return elements;
 }
 
 /** Runs `job` over the whole tensor. Resolves when every chunk's results have been read out. */

@@ -41,6 +41,25 @@ export function paramTable(scales: Float64Array, zeroPoints: Int32Array): Float3
   return table;
 }
 
+/**
+ * The parameter table of the stationary kind-1 kernels (shaders/stationary_params.wgsl): one vec4 per row,
+ * `(inv_scale, fround(zero_point), fround(scale), 0)`.
+ *
+ * @example
+ * ```ts
+ * paramRows(Float64Array.of(0.5), Int32Array.of(3)); // Float32Array [2, 3, 0.5, 0]
+ * ```
+ */
+export function paramRows(scales: Float64Array, zeroPoints: Int32Array): Float32Array<ArrayBuffer> {
+  const table = new Float32Array(4 * scales.length);
+  for (let r = 0; r < scales.length; r++) {
+    table[4 * r] = checkScale(scales[r]!);
+    table[4 * r + 1] = zeroPoints[r]!;
+    table[4 * r + 2] = scales[r]!;
+  }
+  return table;
+}
+
 /** The integer range the kernel clamps to: the dtype's, or fake quantization's quant_min / quant_max. */
 export interface ClampRange { qmin: number; qmax: number }
 
@@ -175,8 +194,9 @@ export function specialiseJob(
   }
   const layout = params.scheme === 'per_tensor_affine' ? undefined : paramLayout(shape, params);
   const s = layout && stationary && stationary.info.bits !== 32 ? stationaryLayout(layout, job.elementsPerVec) : undefined;
-  if (s && chunkElements(device, { ...job, chunkAlign: s.alignElements, threadsFor: () => 0 }) > 0) {
-    const vecElements = job.elementsPerVec;
+  const vecElements = job.elementsPerVec;
+  const threadsFor = (vecCount: number): number => stationaryChunk(s!, vecElements, 0, vecCount * vecElements, range).threads;
+  if (s && chunkElements(device, { ...job, chunkAlign: s.alignElements, threadsFor }) > 0) {
     const variant = kernelVariant(stationary!.op, 'stationary', stationary!.info, stationary!.packed4x8);
     job.label = variant.label;
     job.pipelineKey = `${variant.pipelineKey}|kind${s.kind}|v${s.vecsPerThread}${job.pipelineKey.endsWith('|subnormals') ? '|subnormals' : ''}`;
@@ -185,9 +205,10 @@ export function specialiseJob(
       constants: { ...job.pipeline.constants, ...variant.pipeline.constants, STATIONARY_KIND: s.kind, VECS_PER_THREAD: s.vecsPerThread },
     };
     job.chunkAlign = s.alignElements;
-    job.threadsFor = (vecCount) => stationaryChunk(s, vecElements, 0, vecCount * vecElements, range).threads;
+    job.threadsFor = threadsFor;
     job.uniform = (start, vecCount) => stationaryChunk(s, vecElements, start, vecCount * vecElements, range).uniform;
-    return table;
+    const grouped = params as Exclude<QParams, { scheme: 'per_tensor_affine' }>;
+    return s.kind === 1 ? paramRows(grouped.scales, grouped.zeroPoints) : table;
   }
   if (constants) {
     job.pipelineKey += `|rows${constants.ROW_LAYOUT}|${constants.PER_GROUP ? 'group' : 'channel'}`;

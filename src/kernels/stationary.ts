@@ -7,16 +7,16 @@
  * @example
  * ```ts
  * stationaryLayout(paramLayout([4096, 4096], { axis: 0 }), 16);
- * // { kind: 1, alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 4 }
+ * // { kind: 1, alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 16 }
  * ```
  * @module
  */
 import type { ParamLayout } from '../layout.js';
 import { STATIONARY_PARAMS, packUniform } from './uniforms.js';
+import { VECS_PER_THREAD } from './workgroup.js';
 
-/** Vecs per invocation: kind 1 runs are often short (a group of 32 is one or two vecs); kind 2 amortises
- *  up to 16 columns' parameters (32 for 4-bit) over its rows. */
-const kVecsPerThread = { 1: 4, 2: 16 } as const;
+/** Vecs per invocation (as the elementwise kernels: workgroup.ts). */
+const kVecsPerThread = { 1: VECS_PER_THREAD, 2: VECS_PER_THREAD } as const;
 
 /** How a stationary kernel walks a tensor (see shaders/stationary_params.wgsl). */
 export interface StationaryLayout {

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { paramLayout } from '../../src/layout.js';
 import { type StationaryLayout, stationaryChunk, stationaryLayout } from '../../src/kernels/stationary.js';
+import { type ChunkedJob, chunkElements } from '../../src/kernels/run-chunked.js';
 import { STATIONARY_PARAMS } from '../../src/kernels/uniforms.js';
 
 /** The uniform's fields by name. */
@@ -37,7 +38,7 @@ function spans(u: Record<string, number>, kind: 1 | 2, vecsPerThread: number): n
 describe('stationaryLayout', () => {
   it('per channel: runs when inner holds whole vecs, columns along the last axis, else none', () => {
     expect(stationaryLayout(paramLayout([4096, 4096], { axis: 0 }), 16)).toEqual(
-      { kind: 1, alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 4 });
+      { kind: 1, alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 16 });
     expect(stationaryLayout(paramLayout([3, 7, 32], { axis: 1 }), 32)?.kind).toBe(1);
     expect(stationaryLayout(paramLayout([3, 7, 48], { axis: 1 }), 32)).toBeUndefined(); // 48 % 32
     expect(stationaryLayout(paramLayout([64, 96], { axis: 1 }), 16)).toEqual(
@@ -47,7 +48,7 @@ describe('stationaryLayout', () => {
   });
   it('per group: runs when groups hold whole vecs and tile the last axis', () => {
     expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 16)).toEqual(
-      { kind: 1, alignElements: 32, runElements: 32, rows: 64 * 128, vecsPerThread: 4 });
+      { kind: 1, alignElements: 32, runElements: 32, rows: 64 * 128, vecsPerThread: 16 });
     expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 32)?.kind).toBe(1);
     expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 16 }), 32)).toBeUndefined();
     expect(stationaryLayout(paramLayout([64, 100], { axis: 1, groupSize: 32 }), 16)).toBeUndefined(); // a short last group
@@ -61,6 +62,7 @@ describe('stationaryChunk', () => {
     ['runs of 1 vec (groups of 16)', stationaryLayout(paramLayout([10, 64], { axis: 1, groupSize: 16 }), 16)!, 16, 640],
     ['runs of 9 vecs', stationaryLayout(paramLayout([7, 144], { axis: 0 }), 16)!, 16, 7 * 144],
     ['runs of 256 vecs', stationaryLayout(paramLayout([3, 4096], { axis: 0 }), 16)!, 16, 3 * 4096],
+    ['runs of 37 vecs', stationaryLayout(paramLayout([5, 37 * 32], { axis: 0 }), 32)!, 32, 5 * 37 * 32],
     ['columns, 37 rows', stationaryLayout(paramLayout([37, 64], { axis: 1 }), 32)!, 32, 37 * 64],
     ['columns, 1 row', stationaryLayout(paramLayout([1, 48], { axis: 1 }), 16)!, 16, 48],
     ['columns, 16 rows', stationaryLayout(paramLayout([16, 16], { axis: 1 }), 16)!, 16, 256],
@@ -89,5 +91,30 @@ describe('stationaryChunk', () => {
     const u = fields(stationaryChunk(s, 16, 4 * 16, 2 * 16, { qmin: -128, qmax: 127 }).uniform);
     // Runs 4 and 5 of the tensor (o = 1, a = 1 and 2): rows 1 and 2.
     expect([0, 1].map((run) => (u.first_run! + run) % u.rows!)).toEqual([1, 2]);
+  });
+});
+
+describe('chunkElements for stationary jobs', () => {
+  const device = (maxBytes: number, maxPerDimension: number) => ({
+    limits: { maxStorageBufferBindingSize: maxBytes, maxBufferSize: maxBytes, maxComputeWorkgroupsPerDimension: maxPerDimension },
+  }) as unknown as GPUDevice;
+  const job = (s: StationaryLayout, vec: number, extra: Partial<ChunkedJob> = {}): ChunkedJob => ({
+    label: 'test', pipelineKey: 'test', pipeline: { code: '', entryPoint: 'main', constants: {} }, size: 1 << 30,
+    elementsPerVec: vec, inputBytesPerVec: 4 * vec, outputBytesPerVec: 16, writeInput: () => {}, readOutput: () => {},
+    chunkAlign: s.alignElements, threadsFor: (vecs) => stationaryChunk(s, vec, 0, vecs * vec, { qmin: 0, qmax: 1 }).threads, ...extra,
+  });
+  it('holds whole runs, as many as the dispatch limits allow, or none', () => {
+    const s = stationaryLayout(paramLayout([64, 65536], { axis: 0 }), 16)!; // runs of 4096 vecs: 256 invocations each
+    expect(chunkElements(device(2 ** 30, 65535), job(s, 16))).toBe(2 ** 30 / 64 * 16); // the binding limit: 64 B a vec
+    expect(chunkElements(device(2 ** 30, 2), job(s, 16))).toBe(4 * 65536); // 4 groups of 256: 4 runs
+    expect(chunkElements(device(2 ** 30, 1), job(s, 16))).toBe(65536); // 1 group: 1 run
+    expect(chunkElements(device(2 ** 30, 65535), job(s, 16, { maxChunkElements: 65535 }))).toBe(0); // smaller than a run
+  });
+  it('kind 2: whole rows, invocations within the limit', () => {
+    const s = stationaryLayout(paramLayout([100000, 64], { axis: 1 }), 16)!;
+    const chunk = chunkElements(device(2 ** 30, 3), job(s, 16));
+    expect(chunk % 64).toBe(0);
+    expect(stationaryChunk(s, 16, 0, chunk, { qmin: 0, qmax: 1 }).threads).toBeLessThanOrEqual(9 * 256);
+    expect(stationaryChunk(s, 16, 0, chunk + 64 * 16 * 16, { qmin: 0, qmax: 1 }).threads).toBeGreaterThan(9 * 256 - 64);
   });
 });

@@ -32,13 +32,14 @@ export const tests: Record<string, BrowserTest> = {
   },
   async 'dispatches past the per-dimension workgroup limit fold into 2-D'() {
     await gpuScoped(async () => {
-      // 256 invocations x 4 vecs x 4 elements = 4096 elements per workgroup: 20001 elements need 5 groups.
-      const x = tensor(randomData(20001, RUN_SEED, 30));
+      // 8-bit: 256 invocations x 16 vecs x 16 elements = 65536 elements per workgroup, so 300003 elements
+      // need 5 groups: folded to 2 x 3 (limit 2) and 3 x 2 (limit 3); limit 1 cuts chunks of one group.
+      const x = tensor(randomData(300003, RUN_SEED, 30));
       for (const maxWorkgroupsPerDimension of [1, 2, 3]) {
         const options = { backend: 'webgpu', maxWorkgroupsPerDimension } as const;
         const q = await quantizePerTensor(x, 0.25, 0, 'qint8', options);
         expectExact(q.intRepr(), reference.quantizePerTensor(x, 0.25, 0, 'qint8').intReprView(), `fold ${maxWorkgroupsPerDimension}`);
-        const w = tensor(x.data, [3, 6667]);
+        const w = tensor(x.data, [3, 100001]);
         const qc = await quantizePerChannel(w, [0.25, 0.5, 1], [0, 1, 2], 0, 'qint8', options);
         expectExact(qc.intRepr(), reference.quantizePerChannel(w, [0.25, 0.5, 1], [0, 1, 2], 0, 'qint8').intReprView(), `per-channel fold ${maxWorkgroupsPerDimension}`);
         expectUlps((await dequantize(qc, options)).data, reference.dequantize(qc).data, 0, `dequantize fold ${maxWorkgroupsPerDimension}`);

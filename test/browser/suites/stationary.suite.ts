@@ -83,6 +83,11 @@ export const tests: Record<string, BrowserTest> = {
           }
           await check(c, dtype, RUN_SEED + 200 + i, { backend: 'webgpu', maxWorkgroupsPerDimension: 1, maxChunkElements: 2 * vec });
         }
+        // Enough invocations to fold into 2-D: kind 1, 4 runs of 4096 vecs (1024 invocations, 4 groups);
+        // kind 2, 8192 rows of 64 columns (2048 or 1024 invocations).
+        for (const [j, c] of [{ shape: [4, 4096 * vec], axis: 0 }, { shape: [8192, 64], axis: 1 }].entries()) {
+          for (const maxWorkgroupsPerDimension of [2, 3]) await check(c, dtype, RUN_SEED + 250 + j, { backend: 'webgpu', maxWorkgroupsPerDimension });
+        }
       }
     });
     await expectPoolEmpty();
