@@ -21,11 +21,25 @@ fn dequantize_8bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   let t = linear_invocation(gid, groups, WORKGROUP_SIZE);
   if (t >= params.thread_count) { return; }
   let span = span_of(t);
-  let d0 = stationary_dequant(t, 0u, 4u);
-  let d1 = sub_dequant(d0, t, 1u, 4u);
-  let d2 = sub_dequant(d0, t, 2u, 4u);
-  let d3 = sub_dequant(d0, t, 3u, 4u);
+  var d0 = stationary_dequant(t, 0u, 4u);
+  var d1 = sub_dequant(d0, t, 1u, 4u);
+  var d2 = sub_dequant(d0, t, 2u, 4u);
+  var d3 = sub_dequant(d0, t, 3u, 4u);
+  var run = first_run_of(t);
+  var left = params.run_vecs;
   for (var k = 0u; k < span.count; k++) {
+    if (STATIONARY_KIND == 1u) {
+      // Short runs: the next run, the next parameters (long runs never get here: count <= run_vecs).
+      if (left == 0u) {
+        run += 1u;
+        d0 = run_dequant(run);
+        d1 = d0;
+        d2 = d0;
+        d3 = d0;
+        left = params.run_vecs;
+      }
+      left -= 1u;
+    }
     let v = span.base + k * span.step;
     let w = input_wide[v];
     output[4u * v] = dequantize_small(unpack_bytes(w.x), d0);
@@ -40,15 +54,33 @@ fn dequantize_4bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   let t = linear_invocation(gid, groups, WORKGROUP_SIZE);
   if (t >= params.thread_count) { return; }
   let span = span_of(t);
-  let d0 = stationary_dequant(t, 0u, 8u);
-  let d1 = sub_dequant(d0, t, 1u, 8u);
-  let d2 = sub_dequant(d0, t, 2u, 8u);
-  let d3 = sub_dequant(d0, t, 3u, 8u);
-  let d4 = sub_dequant(d0, t, 4u, 8u);
-  let d5 = sub_dequant(d0, t, 5u, 8u);
-  let d6 = sub_dequant(d0, t, 6u, 8u);
-  let d7 = sub_dequant(d0, t, 7u, 8u);
+  var d0 = stationary_dequant(t, 0u, 8u);
+  var d1 = sub_dequant(d0, t, 1u, 8u);
+  var d2 = sub_dequant(d0, t, 2u, 8u);
+  var d3 = sub_dequant(d0, t, 3u, 8u);
+  var d4 = sub_dequant(d0, t, 4u, 8u);
+  var d5 = sub_dequant(d0, t, 5u, 8u);
+  var d6 = sub_dequant(d0, t, 6u, 8u);
+  var d7 = sub_dequant(d0, t, 7u, 8u);
+  var run = first_run_of(t);
+  var left = params.run_vecs;
   for (var k = 0u; k < span.count; k++) {
+    if (STATIONARY_KIND == 1u) {
+      // Short runs: the next run, the next parameters (long runs never get here: count <= run_vecs).
+      if (left == 0u) {
+        run += 1u;
+        d0 = run_dequant(run);
+        d1 = d0;
+        d2 = d0;
+        d3 = d0;
+        d4 = d0;
+        d5 = d0;
+        d6 = d0;
+        d7 = d0;
+        left = params.run_vecs;
+      }
+      left -= 1u;
+    }
     let v = span.base + k * span.step;
     let w = input_wide[v];
     let o = 8u * v;

@@ -28,11 +28,25 @@ fn quantize_8bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let t = linear_invocation(gid, groups, WORKGROUP_SIZE);
   if (t >= params.thread_count) { return; }
   let span = span_of(t);
-  let p0 = stationary_quant(t, 0u, 4u);
-  let p1 = sub_quant(p0, t, 1u, 4u);
-  let p2 = sub_quant(p0, t, 2u, 4u);
-  let p3 = sub_quant(p0, t, 3u, 4u);
+  var p0 = stationary_quant(t, 0u, 4u);
+  var p1 = sub_quant(p0, t, 1u, 4u);
+  var p2 = sub_quant(p0, t, 2u, 4u);
+  var p3 = sub_quant(p0, t, 3u, 4u);
+  var run = first_run_of(t);
+  var left = params.run_vecs;
   for (var k = 0u; k < span.count; k++) {
+    if (STATIONARY_KIND == 1u) {
+      // Short runs: the next run, the next parameters (long runs never get here: count <= run_vecs).
+      if (left == 0u) {
+        run += 1u;
+        p0 = run_quant(run);
+        p1 = p0;
+        p2 = p0;
+        p3 = p0;
+        left = params.run_vecs;
+      }
+      left -= 1u;
+    }
     let v = span.base + k * span.step;
     let i = 4u * v;
     output_wide[v] = vec4<u32>(pack_bytes(q4(i, p0)), pack_bytes(q4(i + 1u, p1)), pack_bytes(q4(i + 2u, p2)),
@@ -45,15 +59,33 @@ fn quantize_4bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let t = linear_invocation(gid, groups, WORKGROUP_SIZE);
   if (t >= params.thread_count) { return; }
   let span = span_of(t);
-  let p0 = stationary_quant(t, 0u, 8u);
-  let p1 = sub_quant(p0, t, 1u, 8u);
-  let p2 = sub_quant(p0, t, 2u, 8u);
-  let p3 = sub_quant(p0, t, 3u, 8u);
-  let p4 = sub_quant(p0, t, 4u, 8u);
-  let p5 = sub_quant(p0, t, 5u, 8u);
-  let p6 = sub_quant(p0, t, 6u, 8u);
-  let p7 = sub_quant(p0, t, 7u, 8u);
+  var p0 = stationary_quant(t, 0u, 8u);
+  var p1 = sub_quant(p0, t, 1u, 8u);
+  var p2 = sub_quant(p0, t, 2u, 8u);
+  var p3 = sub_quant(p0, t, 3u, 8u);
+  var p4 = sub_quant(p0, t, 4u, 8u);
+  var p5 = sub_quant(p0, t, 5u, 8u);
+  var p6 = sub_quant(p0, t, 6u, 8u);
+  var p7 = sub_quant(p0, t, 7u, 8u);
+  var run = first_run_of(t);
+  var left = params.run_vecs;
   for (var k = 0u; k < span.count; k++) {
+    if (STATIONARY_KIND == 1u) {
+      // Short runs: the next run, the next parameters (long runs never get here: count <= run_vecs).
+      if (left == 0u) {
+        run += 1u;
+        p0 = run_quant(run);
+        p1 = p0;
+        p2 = p0;
+        p3 = p0;
+        p4 = p0;
+        p5 = p0;
+        p6 = p0;
+        p7 = p0;
+        left = params.run_vecs;
+      }
+      left -= 1u;
+    }
     let v = span.base + k * span.step;
     let i = 8u * v;
     output_wide[v] = vec4<u32>(pack_nibbles(q4(i, p0), q4(i + 1u, p1)), pack_nibbles(q4(i + 2u, p2), q4(i + 3u, p3)),

@@ -71,14 +71,26 @@ export function stationaryChunk(
 ): { threads: number; uniform: ArrayBuffer } {
   const runVecs = s.runElements / vecElements;
   const runs = count / s.runElements;
-  // Kind 1: invocations per run; kind 2: the row stride (rows are spread over that many invocations).
-  const runThreads = Math.ceil((s.kind === 1 ? runVecs : runs) / s.vecsPerThread);
-  const threads = s.kind === 1 ? runs * runThreads : runVecs * runThreads;
+  let runThreads: number;
+  let runsPerThread = 1;
+  let threads: number;
+  if (s.kind === 2) {
+    runThreads = Math.ceil(runs / s.vecsPerThread); // the row stride: rows are spread over that many invocations
+    threads = runVecs * runThreads;
+  } else if (runVecs >= s.vecsPerThread) {
+    runThreads = Math.ceil(runVecs / s.vecsPerThread); // invocations sharing a long run
+    threads = runs * runThreads;
+  } else {
+    runThreads = 1;
+    runsPerThread = Math.floor(s.vecsPerThread / runVecs); // whole short runs per invocation
+    threads = Math.ceil(runs / runsPerThread);
+  }
   return {
     threads,
     uniform: packUniform(STATIONARY_PARAMS, {
       thread_count: threads, vec_count: count / vecElements, run_vecs: runVecs, run_threads: runThreads,
-      first_run: s.kind === 1 ? start / s.runElements : runs, rows: s.rows, qmin: range.qmin, qmax: range.qmax,
+      runs_per_thread: runsPerThread, chunk_runs: runs, first_run: s.kind === 1 ? start / s.runElements : 0, rows: s.rows,
+      qmin: range.qmin, qmax: range.qmax, _pad0: 0, _pad1: 0,
     }),
   };
 }

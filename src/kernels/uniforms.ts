@@ -49,7 +49,8 @@ export const STATIONARY_PARAMS = {
   struct: 'StationaryParams',
   fields: [
     ['thread_count', 'u32'], ['vec_count', 'u32'], ['run_vecs', 'u32'], ['run_threads', 'u32'],
-    ['first_run', 'u32'], ['rows', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'],
+    ['runs_per_thread', 'u32'], ['chunk_runs', 'u32'], ['first_run', 'u32'], ['rows', 'u32'],
+    ['qmin', 'f32'], ['qmax', 'f32'], ['_pad0', 'u32'], ['_pad1', 'u32'],
   ],
 } as const satisfies UniformLayout<string>;
 

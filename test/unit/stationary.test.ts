@@ -14,23 +14,33 @@ function fields(bytes: ArrayBuffer): Record<string, number> {
     type === 'f32' ? view.getFloat32(4 * i, true) : view.getUint32(4 * i, true)]));
 }
 
-/** The vecs each invocation takes, as span_of computes them. */
-function spans(u: Record<string, number>, kind: 1 | 2, vecsPerThread: number): number[][] {
-  const out: number[][] = [];
+/**
+ * The vecs each invocation takes, as span_of computes them, each with the parameter row the shader uses
+ * for it (kind 1: the run it reloads on entering; kind 2: the column vec).
+ */
+function spans(u: Record<string, number>, kind: 1 | 2, vecsPerThread: number): [number, number][][] {
+  const out: [number, number][][] = [];
   for (let t = 0; t < u.thread_count!; t++) {
-    let base: number;
-    let step: number;
-    let count: number;
     if (kind === 1) {
-      const run = Math.floor(t / u.run_threads!);
-      const j = t - run * u.run_threads!;
-      [base, step, count] = [run * u.run_vecs! + j, u.run_threads!, Math.ceil((u.run_vecs! - j) / u.run_threads!)];
+      let run = Math.floor(t / u.run_threads!) * u.runs_per_thread!;
+      const j = t % u.run_threads!;
+      const vecs = u.run_vecs! * Math.min(u.runs_per_thread!, u.chunk_runs! - run);
+      const count = Math.min(Math.ceil((vecs - j) / u.run_threads!), vecsPerThread);
+      const base = run * u.run_vecs! + j;
+      let left = u.run_vecs!;
+      const taken: [number, number][] = [];
+      for (let k = 0; k < count; k++) {
+        if (left === 0) { run++; left = u.run_vecs!; }
+        left--;
+        taken.push([base + k * u.run_threads!, (u.first_run! + run) % u.rows!]);
+      }
+      out.push(taken);
     } else {
       const o = Math.floor(t / u.run_vecs!);
       const column = t - o * u.run_vecs!;
-      [base, step, count] = [o * u.run_vecs! + column, u.run_threads! * u.run_vecs!, Math.ceil((u.first_run! - o) / u.run_threads!)];
+      const count = Math.min(Math.ceil((u.chunk_runs! - o) / u.run_threads!), vecsPerThread);
+      out.push(Array.from({ length: count }, (_, k) => [o * u.run_vecs! + column + k * u.run_threads! * u.run_vecs!, column]));
     }
-    out.push(Array.from({ length: Math.min(count, vecsPerThread) }, (_, k) => base + k * step));
   }
   return out;
 }
@@ -60,6 +70,8 @@ describe('stationaryChunk', () => {
   const layouts: [string, StationaryLayout, number, number][] = [
     // name, layout, vec elements, tensor elements
     ['runs of 1 vec (groups of 16)', stationaryLayout(paramLayout([10, 64], { axis: 1, groupSize: 16 }), 16)!, 16, 640],
+    ['runs of 3 vecs (5 a thread)', stationaryLayout(paramLayout([37, 3 * 16], { axis: 0 }), 16)!, 16, 37 * 48],
+    ['runs of 16 vecs', stationaryLayout(paramLayout([9, 256], { axis: 0 }), 16)!, 16, 9 * 256],
     ['runs of 9 vecs', stationaryLayout(paramLayout([7, 144], { axis: 0 }), 16)!, 16, 7 * 144],
     ['runs of 256 vecs', stationaryLayout(paramLayout([3, 4096], { axis: 0 }), 16)!, 16, 3 * 4096],
     ['runs of 37 vecs', stationaryLayout(paramLayout([5, 37 * 32], { axis: 0 }), 32)!, 32, 5 * 37 * 32],
@@ -81,7 +93,13 @@ describe('stationaryChunk', () => {
           if (s.kind === 1) expect(u.first_run).toBe(start / s.runElements);
           const seen = spans(u, s.kind, s.vecsPerThread);
           expect(seen.every((vecs) => vecs.length >= 1 && vecs.length <= s.vecsPerThread)).toBe(true);
-          expect(seen.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: count / vec }, (_, i) => i));
+          const all = seen.flat().sort((a, b) => a[0] - b[0]);
+          expect(all.map(([v]) => v)).toEqual(Array.from({ length: count / vec }, (_, i) => i));
+          // Each vec with its own row: kind 1, its run's row; kind 2, its column vec.
+          const runVecs = s.runElements / vec;
+          for (const [v, row] of all) {
+            expect(row).toBe(s.kind === 1 ? (start / s.runElements + Math.floor(v / runVecs)) % s.rows : v % runVecs);
+          }
         }
       }
     });
@@ -89,8 +107,8 @@ describe('stationaryChunk', () => {
   it('kind 1 rows: each run reads parameter row (first_run + run) % rows', () => {
     const s = stationaryLayout(paramLayout([2, 3, 16], { axis: 1 }), 16)!;
     const u = fields(stationaryChunk(s, 16, 4 * 16, 2 * 16, { qmin: -128, qmax: 127 }).uniform);
-    // Runs 4 and 5 of the tensor (o = 1, a = 1 and 2): rows 1 and 2.
-    expect([0, 1].map((run) => (u.first_run! + run) % u.rows!)).toEqual([1, 2]);
+    // Runs 4 and 5 of the tensor (o = 1, a = 1 and 2): rows 1 and 2, both taken by one invocation.
+    expect(spans(u, 1, 16)).toEqual([[[0, 1], [1, 2]]]);
   });
 });
 
