@@ -60,6 +60,29 @@ export function paramRows(scales: Float64Array, zeroPoints: Int32Array): Float32
   return table;
 }
 
+/**
+ * The quantize parameter table of the stationary kind-1 and kind-3 kernels: one vec4 per row,
+ * `(inv_scale, qmin - zero_point, qmax - zero_point, bitcast<f32>(zero_point - ROUND_BITS))`, the form
+ * shaders/numerics.wgsl quantize_small takes.
+ *
+ * @example
+ * ```ts
+ * quantRows(Float64Array.of(0.5), Int32Array.of(3), { qmin: -128, qmax: 127 }); // [2, -131, 124, (bits of 3 - 0x4b400000)]
+ * ```
+ */
+export function quantRows(scales: Float64Array, zeroPoints: Int32Array, range: ClampRange): Float32Array<ArrayBuffer> {
+  const table = new Float32Array(4 * scales.length);
+  const bits = new Int32Array(table.buffer);
+  for (let r = 0; r < scales.length; r++) {
+    const zeroPoint = zeroPoints[r]!;
+    table[4 * r] = checkScale(scales[r]!);
+    table[4 * r + 1] = range.qmin - zeroPoint;
+    table[4 * r + 2] = range.qmax - zeroPoint;
+    bits[4 * r + 3] = zeroPoint - ROUND_BITS;
+  }
+  return table;
+}
+
 /** The integer range the kernel clamps to: the dtype's, or fake quantization's quant_min / quant_max. */
 export interface ClampRange { qmin: number; qmax: number }
 
@@ -199,16 +222,21 @@ export function specialiseJob(
   if (s && chunkElements(device, { ...job, chunkAlign: s.alignElements, threadsFor }) > 0) {
     const variant = kernelVariant(stationary!.op, 'stationary', stationary!.info, stationary!.packed4x8);
     job.label = variant.label;
-    job.pipelineKey = `${variant.pipelineKey}|kind${s.kind}|v${s.vecsPerThread}${job.pipelineKey.endsWith('|subnormals') ? '|subnormals' : ''}`;
+    const runVecs = s.runElements / vecElements;
+    job.pipelineKey = `${variant.pipelineKey}|kind${s.kind}${s.kind === 3 ? `|runs${runVecs}` : ''}`
+      + `${job.pipelineKey.endsWith('|subnormals') ? '|subnormals' : ''}`;
     job.pipeline = {
       ...variant.pipeline,
-      constants: { ...job.pipeline.constants, ...variant.pipeline.constants, STATIONARY_KIND: s.kind, VECS_PER_THREAD: s.vecsPerThread },
+      constants: {
+        ...job.pipeline.constants, ...variant.pipeline.constants, STATIONARY_KIND: s.kind, ...(s.kind === 3 ? { RUN_VECS: runVecs } : {}),
+      },
     };
     job.chunkAlign = s.alignElements;
     job.threadsFor = threadsFor;
     job.uniform = (start, vecCount) => stationaryChunk(s, vecElements, start, vecCount * vecElements, range).uniform;
     const grouped = params as Exclude<QParams, { scheme: 'per_tensor_affine' }>;
-    return s.kind === 1 ? paramRows(grouped.scales, grouped.zeroPoints) : table;
+    if (s.kind === 2) return table;
+    return stationary!.op === 'quantize' ? quantRows(grouped.scales, grouped.zeroPoints, range) : paramRows(grouped.scales, grouped.zeroPoints);
   }
   if (constants) {
     job.pipelineKey += `|rows${constants.ROW_LAYOUT}|${constants.PER_GROUP ? 'group' : 'channel'}`;

@@ -15,13 +15,11 @@ import type { ParamLayout } from '../layout.js';
 import { STATIONARY_PARAMS, packUniform } from './uniforms.js';
 import { VECS_PER_THREAD } from './workgroup.js';
 
-/** Vecs per invocation (as the elementwise kernels: workgroup.ts). */
-const kVecsPerThread = { 1: VECS_PER_THREAD, 2: VECS_PER_THREAD } as const;
-
 /** How a stationary kernel walks a tensor (see shaders/stationary_params.wgsl). */
 export interface StationaryLayout {
-  /** 1: runs of whole vecs, one parameter row each; 2: columns along the last axis. */
-  kind: 1 | 2;
+  /** 1: runs of whole vecs, one parameter row each; 2: columns along the last axis; 3: kind 1 with runs
+   *  shorter than vecsPerThread vecs. */
+  kind: 1 | 2 | 3;
   /** Chunks must hold whole runs (kind 1) or whole rows (kind 2): this many elements. */
   alignElements: number;
   /** Kind 1: elements per run; kind 2: elements per row (the channels). */
@@ -39,20 +37,21 @@ export interface StationaryLayout {
  * @example
  * ```ts
  * stationaryLayout(paramLayout([64, 4096], { axis: 1 }), 16)?.kind;                 // 2 (columns)
- * stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 16)?.kind;  // 1 (runs)
+ * stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 16)?.kind;  // 3 (short runs)
  * stationaryLayout(paramLayout([64, 100], { axis: 1 }), 16);                        // undefined
  * ```
  */
 export function stationaryLayout(layout: ParamLayout, vecElements: number): StationaryLayout | undefined {
   const perGroup = layout.strideInner !== 0;
-  if (!perGroup && layout.inner % vecElements === 0) {
-    return { kind: 1, alignElements: layout.inner, runElements: layout.inner, rows: layout.channels, vecsPerThread: kVecsPerThread[1] };
-  }
+  const runs = (runElements: number, rows: number): StationaryLayout => ({
+    kind: runElements / vecElements < VECS_PER_THREAD ? 3 : 1, alignElements: runElements, runElements, rows, vecsPerThread: VECS_PER_THREAD,
+  });
+  if (!perGroup && layout.inner % vecElements === 0) return runs(layout.inner, layout.channels);
   if (perGroup && layout.inner === 1 && layout.channels % layout.groupSize === 0 && layout.groupSize % vecElements === 0) {
-    return { kind: 1, alignElements: layout.groupSize, runElements: layout.groupSize, rows: layout.outer * layout.groups, vecsPerThread: kVecsPerThread[1] };
+    return runs(layout.groupSize, layout.outer * layout.groups);
   }
   if (!perGroup && layout.inner === 1 && layout.channels % vecElements === 0) {
-    return { kind: 2, alignElements: layout.channels, runElements: layout.channels, rows: layout.channels, vecsPerThread: kVecsPerThread[2] };
+    return { kind: 2, alignElements: layout.channels, runElements: layout.channels, rows: layout.channels, vecsPerThread: VECS_PER_THREAD };
   }
   return undefined;
 }
@@ -77,19 +76,20 @@ export function stationaryChunk(
   if (s.kind === 2) {
     runThreads = Math.ceil(runs / s.vecsPerThread); // the row stride: rows are spread over that many invocations
     threads = runVecs * runThreads;
-  } else if (runVecs >= s.vecsPerThread) {
+  } else if (s.kind === 1) {
     runThreads = Math.ceil(runVecs / s.vecsPerThread); // invocations sharing a long run
     threads = runs * runThreads;
   } else {
     runThreads = 1;
-    runsPerThread = Math.floor(s.vecsPerThread / runVecs); // whole short runs per invocation
+    // Whole short runs per invocation; at most `rows`, so an invocation's rows wrap around at most once.
+    runsPerThread = Math.min(Math.floor(s.vecsPerThread / runVecs), s.rows);
     threads = Math.ceil(runs / runsPerThread);
   }
   return {
     threads,
     uniform: packUniform(STATIONARY_PARAMS, {
       thread_count: threads, vec_count: count / vecElements, run_vecs: runVecs, run_threads: runThreads,
-      runs_per_thread: runsPerThread, chunk_runs: runs, first_run: s.kind === 1 ? start / s.runElements : 0, rows: s.rows,
+      runs_per_thread: runsPerThread, chunk_runs: runs, first_run: s.kind === 2 ? 0 : start / s.runElements, rows: s.rows,
       qmin: range.qmin, qmax: range.qmax, _pad0: 0, _pad1: 0,
     }),
   };

@@ -18,23 +18,23 @@ function fields(bytes: ArrayBuffer): Record<string, number> {
  * The vecs each invocation takes, as span_of computes them, each with the parameter row the shader uses
  * for it (kind 1: the run it reloads on entering; kind 2: the column vec).
  */
-function spans(u: Record<string, number>, kind: 1 | 2, vecsPerThread: number): [number, number][][] {
+function spans(u: Record<string, number>, kind: 1 | 2 | 3, vecsPerThread: number): [number, number][][] {
   const out: [number, number][][] = [];
   for (let t = 0; t < u.thread_count!; t++) {
     if (kind === 1) {
-      let run = Math.floor(t / u.run_threads!) * u.runs_per_thread!;
+      const run = Math.floor(t / u.run_threads!);
       const j = t % u.run_threads!;
-      const vecs = u.run_vecs! * Math.min(u.runs_per_thread!, u.chunk_runs! - run);
-      const count = Math.min(Math.ceil((vecs - j) / u.run_threads!), vecsPerThread);
-      const base = run * u.run_vecs! + j;
-      let left = u.run_vecs!;
-      const taken: [number, number][] = [];
-      for (let k = 0; k < count; k++) {
-        if (left === 0) { run++; left = u.run_vecs!; }
-        left--;
-        taken.push([base + k * u.run_threads!, (u.first_run! + run) % u.rows!]);
-      }
-      out.push(taken);
+      const count = Math.min(Math.ceil((u.run_vecs! - j) / u.run_threads!), vecsPerThread);
+      const row = (u.first_run! + run) % u.rows!;
+      out.push(Array.from({ length: count }, (_, k) => [run * u.run_vecs! + j + k * u.run_threads!, row]));
+    } else if (kind === 3) {
+      const first = t * u.runs_per_thread!;
+      const runs = Math.min(u.runs_per_thread!, u.chunk_runs! - first);
+      const row0 = (u.first_run! + first) % u.rows!;
+      out.push(Array.from({ length: runs * u.run_vecs! }, (_, k) => {
+        const row = row0 + Math.floor(k / u.run_vecs!);
+        return [first * u.run_vecs! + k, row >= u.rows! ? row - u.rows! : row];
+      }));
     } else {
       const o = Math.floor(t / u.run_vecs!);
       const column = t - o * u.run_vecs!;
@@ -49,7 +49,8 @@ describe('stationaryLayout', () => {
   it('per channel: runs when inner holds whole vecs, columns along the last axis, else none', () => {
     expect(stationaryLayout(paramLayout([4096, 4096], { axis: 0 }), 16)).toEqual(
       { kind: 1, alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 16 });
-    expect(stationaryLayout(paramLayout([3, 7, 32], { axis: 1 }), 32)?.kind).toBe(1);
+    expect(stationaryLayout(paramLayout([3, 7, 32], { axis: 1 }), 32)?.kind).toBe(3); // runs of 1 vec
+    expect(stationaryLayout(paramLayout([3, 7, 512], { axis: 1 }), 32)?.kind).toBe(1); // runs of 16 vecs
     expect(stationaryLayout(paramLayout([3, 7, 48], { axis: 1 }), 32)).toBeUndefined(); // 48 % 32
     expect(stationaryLayout(paramLayout([64, 96], { axis: 1 }), 16)).toEqual(
       { kind: 2, alignElements: 96, runElements: 96, rows: 96, vecsPerThread: 16 });
@@ -58,8 +59,9 @@ describe('stationaryLayout', () => {
   });
   it('per group: runs when groups hold whole vecs and tile the last axis', () => {
     expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 16)).toEqual(
-      { kind: 1, alignElements: 32, runElements: 32, rows: 64 * 128, vecsPerThread: 16 });
-    expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 32)?.kind).toBe(1);
+      { kind: 3, alignElements: 32, runElements: 32, rows: 64 * 128, vecsPerThread: 16 });
+    expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 32)?.kind).toBe(3);
+    expect(stationaryLayout(paramLayout([4, 4096], { axis: 1, groupSize: 256 }), 16)?.kind).toBe(1);
     expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 16 }), 32)).toBeUndefined();
     expect(stationaryLayout(paramLayout([64, 100], { axis: 1, groupSize: 32 }), 16)).toBeUndefined(); // a short last group
     expect(stationaryLayout(paramLayout([64, 32], { axis: 0, groupSize: 32 }), 16)).toBeUndefined(); // not the last axis
@@ -71,6 +73,7 @@ describe('stationaryChunk', () => {
     // name, layout, vec elements, tensor elements
     ['runs of 1 vec (groups of 16)', stationaryLayout(paramLayout([10, 64], { axis: 1, groupSize: 16 }), 16)!, 16, 640],
     ['runs of 3 vecs (5 a thread)', stationaryLayout(paramLayout([37, 3 * 16], { axis: 0 }), 16)!, 16, 37 * 48],
+    ['runs of 1 vec, 3 rows (wrapping)', stationaryLayout(paramLayout([7, 3, 16], { axis: 1 }), 16)!, 16, 7 * 3 * 16],
     ['runs of 16 vecs', stationaryLayout(paramLayout([9, 256], { axis: 0 }), 16)!, 16, 9 * 256],
     ['runs of 9 vecs', stationaryLayout(paramLayout([7, 144], { axis: 0 }), 16)!, 16, 7 * 144],
     ['runs of 256 vecs', stationaryLayout(paramLayout([3, 4096], { axis: 0 }), 16)!, 16, 3 * 4096],
@@ -90,7 +93,7 @@ describe('stationaryChunk', () => {
           expect(u.thread_count).toBe(threads);
           expect(u.vec_count).toBe(count / vec);
           expect([u.qmin, u.qmax]).toEqual([-8, 7]);
-          if (s.kind === 1) expect(u.first_run).toBe(start / s.runElements);
+          if (s.kind !== 2) expect(u.first_run).toBe(start / s.runElements);
           const seen = spans(u, s.kind, s.vecsPerThread);
           expect(seen.every((vecs) => vecs.length >= 1 && vecs.length <= s.vecsPerThread)).toBe(true);
           const all = seen.flat().sort((a, b) => a[0] - b[0]);
@@ -98,7 +101,7 @@ describe('stationaryChunk', () => {
           // Each vec with its own row: kind 1, its run's row; kind 2, its column vec.
           const runVecs = s.runElements / vec;
           for (const [v, row] of all) {
-            expect(row).toBe(s.kind === 1 ? (start / s.runElements + Math.floor(v / runVecs)) % s.rows : v % runVecs);
+            expect(row).toBe(s.kind === 2 ? v % runVecs : (start / s.runElements + Math.floor(v / runVecs)) % s.rows);
           }
         }
       }
@@ -108,7 +111,8 @@ describe('stationaryChunk', () => {
     const s = stationaryLayout(paramLayout([2, 3, 16], { axis: 1 }), 16)!;
     const u = fields(stationaryChunk(s, 16, 4 * 16, 2 * 16, { qmin: -128, qmax: 127 }).uniform);
     // Runs 4 and 5 of the tensor (o = 1, a = 1 and 2): rows 1 and 2, both taken by one invocation.
-    expect(spans(u, 1, 16)).toEqual([[[0, 1], [1, 2]]]);
+    expect(s.kind).toBe(3);
+    expect(spans(u, 3, 16)).toEqual([[[0, 1], [1, 2]]]);
   });
 });
 

@@ -13,7 +13,10 @@ const kSpecials = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 1.1754942e-38
 
 type Case = { shape: number[]; axis: number; groupSize?: number };
 
-/** Shapes per vec width: kind 1 runs, kind 1 groups, kind 2 columns, each line up with 16 (8-bit) or 32 (4-bit). */
+/**
+ * Shapes per vec width (16 elements for 8-bit, 32 for 4-bit): short runs (kind 3, rows wrapping within an
+ * invocation), short groups, columns (kind 2), long runs and long groups (kind 1).
+ */
 function cases(vec: number): Case[] {
   return [
     { shape: [5, 2 * vec], axis: 0 },
@@ -23,6 +26,8 @@ function cases(vec: number): Case[] {
     { shape: [11, 2 * vec], axis: 1 },
     { shape: [3, 5, 3 * vec], axis: 2 },
     { shape: [37, vec], axis: 1 },
+    { shape: [3, 20 * vec], axis: 0 },
+    { shape: [2, 32 * vec], axis: 1, groupSize: 16 * vec },
   ];
 }
 
@@ -64,8 +69,8 @@ export const tests: Record<string, BrowserTest> = {
     });
     const keys = manager.pipelines.keys();
     for (const op of ['quantize', 'dequantize']) {
-      for (const kind of [1, 2]) {
-        if (!keys.some((k) => k.startsWith(`${op}|stationary|`) && k.includes(`|kind${kind}|`))) {
+      for (const kind of [1, 2, 3]) {
+        if (!keys.some((k) => k.startsWith(`${op}|stationary|`) && new RegExp(`\\|kind${kind}(\\||$)`).test(k))) {
           throw new Error(`no ${op} stationary kind ${kind} pipeline was built: ${keys.join(', ')}`);
         }
       }
