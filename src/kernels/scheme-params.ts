@@ -17,7 +17,7 @@ import { checkScale } from '../validate.js';
 import type { DTypeInfo } from '../dtype.js';
 import { type ChunkedJob, chunkElements, runChunked } from './run-chunked.js';
 import { kernelVariant } from './shader-sources.js';
-import { stationaryChunk, stationaryLayout } from './stationary.js';
+import { perTensorStationary, stationaryChunk, stationaryLayout } from './stationary.js';
 import { GROUPED_PARAMS, PER_TENSOR_PARAMS, packUniform } from './uniforms.js';
 
 /**
@@ -215,14 +215,15 @@ export function specialiseJob(
     job.pipelineKey += '|subnormals';
     job.pipeline = { ...job.pipeline, constants: { ...job.pipeline.constants, EXACT_SUBNORMALS: 1 } };
   }
-  const layout = params.scheme === 'per_tensor_affine' ? undefined : paramLayout(shape, params);
-  const s = layout && stationary && stationary.info.bits !== 32 ? stationaryLayout(layout, job.elementsPerVec) : undefined;
+  const perTensor = params.scheme === 'per_tensor_affine';
+  const s = !stationary || stationary.info.bits === 32 ? undefined
+    : perTensor ? perTensorStationary(job.elementsPerVec) : stationaryLayout(paramLayout(shape, params), job.elementsPerVec);
   const vecElements = job.elementsPerVec;
   const threadsFor = (vecCount: number): number => stationaryChunk(s!, vecElements, 0, vecCount * vecElements, range).threads;
   if (s && chunkElements(device, { ...job, chunkAlign: s.alignElements, threadsFor }) > 0) {
     const variant = kernelVariant(stationary!.op, 'stationary', stationary!.info, stationary!.packed4x8);
     job.label = variant.label;
-    const runVecs = s.runElements / vecElements;
+    const runVecs = s.kind === 3 ? s.runElements / vecElements : 0;
     job.pipelineKey = `${variant.pipelineKey}|kind${s.kind}${s.kind === 3 ? `|runs${runVecs}` : ''}`
       + `${job.pipelineKey.endsWith('|subnormals') ? '|subnormals' : ''}`;
     job.pipeline = {
@@ -234,9 +235,10 @@ export function specialiseJob(
     job.chunkAlign = s.alignElements;
     job.threadsFor = threadsFor;
     job.uniform = (start, vecCount) => stationaryChunk(s, vecElements, start, vecCount * vecElements, range).uniform;
-    const grouped = params as Exclude<QParams, { scheme: 'per_tensor_affine' }>;
     if (s.kind === 2) return table;
-    return stationary!.op === 'quantize' ? quantRows(grouped.scales, grouped.zeroPoints, range) : paramRows(grouped.scales, grouped.zeroPoints);
+    const [scales, zeroPoints] = params.scheme === 'per_tensor_affine'
+      ? [Float64Array.of(params.scale), Int32Array.of(params.zeroPoint)] : [params.scales, params.zeroPoints];
+    return stationary!.op === 'quantize' ? quantRows(scales, zeroPoints, range) : paramRows(scales, zeroPoints);
   }
   if (constants) {
     job.pipelineKey += `|rows${constants.ROW_LAYOUT}|${constants.PER_GROUP ? 'group' : 'channel'}`;

@@ -22,7 +22,7 @@ export interface StationaryLayout {
   kind: 1 | 2 | 3;
   /** Chunks must hold whole runs (kind 1) or whole rows (kind 2): this many elements. */
   alignElements: number;
-  /** Kind 1: elements per run; kind 2: elements per row (the channels). */
+  /** Kinds 1, 3: elements per run (0: the whole chunk is one run, per tensor); kind 2: elements per row. */
   runElements: number;
   /** Kind 1: parameter rows. */
   rows: number;
@@ -57,8 +57,21 @@ export function stationaryLayout(layout: ParamLayout, vecElements: number): Stat
 }
 
 /**
+ * The stationary layout of a per-tensor tensor: kind 1, the whole chunk one run of parameter row 0, so
+ * invocations stride over the chunk as the per-tensor kernels do and read the parameters once.
+ *
+ * @example
+ * ```ts
+ * perTensorStationary(16).rows; // 1
+ * ```
+ */
+export function perTensorStationary(vecElements: number): StationaryLayout {
+  return { kind: 1, alignElements: vecElements, runElements: 0, rows: 1, vecsPerThread: VECS_PER_THREAD };
+}
+
+/**
  * The invocations and uniform of a chunk of `count` elements starting at element `start` (both multiples
- * of `alignElements`).
+ * of `alignElements`, but for the last chunk of a per-tensor layout, whose last vec may be partial).
  *
  * @example
  * ```ts
@@ -68,8 +81,8 @@ export function stationaryLayout(layout: ParamLayout, vecElements: number): Stat
 export function stationaryChunk(
   s: StationaryLayout, vecElements: number, start: number, count: number, range: { qmin: number; qmax: number },
 ): { threads: number; uniform: ArrayBuffer } {
-  const runVecs = s.runElements / vecElements;
-  const runs = count / s.runElements;
+  const runVecs = s.runElements === 0 ? Math.ceil(count / vecElements) : s.runElements / vecElements;
+  const runs = s.runElements === 0 ? 1 : count / s.runElements;
   let runThreads: number;
   let runsPerThread = 1;
   let threads: number;
@@ -88,8 +101,8 @@ export function stationaryChunk(
   return {
     threads,
     uniform: packUniform(STATIONARY_PARAMS, {
-      thread_count: threads, vec_count: count / vecElements, run_vecs: runVecs, run_threads: runThreads,
-      runs_per_thread: runsPerThread, chunk_runs: runs, first_run: s.kind === 2 ? 0 : start / s.runElements, rows: s.rows,
+      thread_count: threads, vec_count: Math.ceil(count / vecElements), run_vecs: runVecs, run_threads: runThreads,
+      runs_per_thread: runsPerThread, chunk_runs: runs, first_run: s.kind === 2 || s.runElements === 0 ? 0 : start / s.runElements, rows: s.rows,
       qmin: range.qmin, qmax: range.qmax, _pad0: 0, _pad1: 0,
     }),
   };

@@ -3,7 +3,7 @@
 // does (shaders/stationary_params.wgsl span_of).
 import { describe, expect, it } from 'vitest';
 import { paramLayout } from '../../src/layout.js';
-import { type StationaryLayout, stationaryChunk, stationaryLayout } from '../../src/kernels/stationary.js';
+import { type StationaryLayout, perTensorStationary, stationaryChunk, stationaryLayout } from '../../src/kernels/stationary.js';
 import { type ChunkedJob, chunkElements } from '../../src/kernels/run-chunked.js';
 import { STATIONARY_PARAMS } from '../../src/kernels/uniforms.js';
 
@@ -71,6 +71,8 @@ describe('stationaryLayout', () => {
 describe('stationaryChunk', () => {
   const layouts: [string, StationaryLayout, number, number][] = [
     // name, layout, vec elements, tensor elements
+    ['per tensor (one run a chunk)', perTensorStationary(16), 16, 16 * 1000],
+    ['per tensor, 4-bit', perTensorStationary(32), 32, 32 * 37],
     ['runs of 1 vec (groups of 16)', stationaryLayout(paramLayout([10, 64], { axis: 1, groupSize: 16 }), 16)!, 16, 640],
     ['runs of 3 vecs (5 a thread)', stationaryLayout(paramLayout([37, 3 * 16], { axis: 0 }), 16)!, 16, 37 * 48],
     ['runs of 1 vec, 3 rows (wrapping)', stationaryLayout(paramLayout([7, 3, 16], { axis: 1 }), 16)!, 16, 7 * 3 * 16],
@@ -93,7 +95,7 @@ describe('stationaryChunk', () => {
           expect(u.thread_count).toBe(threads);
           expect(u.vec_count).toBe(count / vec);
           expect([u.qmin, u.qmax]).toEqual([-8, 7]);
-          if (s.kind !== 2) expect(u.first_run).toBe(start / s.runElements);
+          if (s.kind !== 2) expect(u.first_run).toBe(s.runElements === 0 ? 0 : start / s.runElements);
           const seen = spans(u, s.kind, s.vecsPerThread);
           expect(seen.every((vecs) => vecs.length >= 1 && vecs.length <= s.vecsPerThread)).toBe(true);
           const all = seen.flat().sort((a, b) => a[0] - b[0]);
@@ -101,7 +103,7 @@ describe('stationaryChunk', () => {
           // Each vec with its own row: kind 1, its run's row; kind 2, its column vec.
           const runVecs = s.runElements / vec;
           for (const [v, row] of all) {
-            expect(row).toBe(s.kind === 2 ? v % runVecs : (start / s.runElements + Math.floor(v / runVecs)) % s.rows);
+            expect(row).toBe(s.runElements === 0 ? 0 : s.kind === 2 ? v % runVecs : (start / s.runElements + Math.floor(v / runVecs)) % s.rows);
           }
         }
       }
