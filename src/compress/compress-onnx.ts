@@ -67,7 +67,11 @@ export interface OnnxCompressionReport {
   /** The default-domain opset before and after, and the nodes rewritten to raise it. */
   opset: { before: number | undefined; after: number | undefined; rewritten: string[] };
   irVersion: { before: number; after: number };
-  /** The backend that quantized (undefined when nothing was quantized). */
+  /**
+   * The backend that quantized: 'webgpu' if any weight ran there ('auto' computes weights below
+   * AUTO_GPU_MIN_ELEMENTS on the CPU; each tensor's report says where it ran), undefined when nothing was
+   * quantized.
+   */
   backend: ResolvedBackend | undefined;
   seconds: number;
 }
@@ -162,7 +166,7 @@ export async function compressOnnx(
       ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
     }, names);
     const { overall, perChannel, axis } = result.stats;
-    usedBackend = result.q.backend;
+    usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
     requiredOpset = Math.max(requiredOpset, requiredOpsetFor(decision, info.dtype));
     return {
       name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize', reason: decision.reason, scheme,

@@ -34,6 +34,7 @@ export interface SafetensorsCompressionReport {
   format: 'safetensors';
   tensors: TensorReport[];
   totals: CompressionTotals & { fileBytesAfter: number };
+  /** As OnnxCompressionReport.backend: 'webgpu' if any weight ran there. */
   backend: ResolvedBackend | undefined;
   seconds: number;
 }
@@ -104,7 +105,7 @@ export async function compressToSafetensors(
         for (const [entry, part] of [[plan.entries[0]!, data], [plan.entries[1]!, scale], [plan.entries[2]!, zeroPoint]] as const) {
           await writer.write(entry.name, part);
         }
-        usedBackend = result.q.backend;
+        usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
         const perChannel = result.stats.perChannel;
         tensors.push({
           ...base, dtypeOut: plan.decision.dtype, action: 'quantize', reason: plan.decision.reason, scheme: describeScheme(plan.decision),

@@ -4,6 +4,12 @@
  * `errorStats` against the original, all on the backend the options select. Format-independent: the ONNX
  * and safetensors writers both take its result.
  *
+ * Under backend 'auto' (the default) and no caller's device, a weight of fewer than
+ * {@link AUTO_GPU_MIN_ELEMENTS} elements is computed on the CPU: its three GPU round trips (parameters,
+ * quantize, statistics) cost more than the work (docs/performance.md, "Whole-model compression"). The
+ * results are the same bits either way; each result's `q.backend` says where it ran. 'webgpu' asks for the
+ * GPU for every weight.
+ *
  * Data that cannot be quantized is reported, not thrown: a NaN or ±Infinity (the first one's index and
  * value), or a range too wide for a float32 scale; the caller keeps such a weight float.
  *
@@ -25,6 +31,18 @@ import { errorStats } from '../stats/error-stats.js';
 import type { ErrorStats } from '../stats/types.js';
 import type { Tensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
+
+/**
+ * Under backend 'auto', weights with fewer elements than this are quantized on the CPU (see the module
+ * documentation): 16,384 float32 values, 64 KiB.
+ */
+export const AUTO_GPU_MIN_ELEMENTS = 16384;
+
+/** The backend options for one weight: 'auto' sends small weights to the CPU. */
+function weightBackend(x: Tensor, backend: OpOptions | undefined): OpOptions | undefined {
+  const auto = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
+  return auto && x.data.length < AUTO_GPU_MIN_ELEMENTS ? { ...backend, backend: 'cpu' } : backend;
+}
 
 /** A successfully quantized weight. */
 export interface QuantizedWeight {
@@ -101,6 +119,7 @@ export async function quantizeWeight(
 ): Promise<QuantizedWeight | UnquantizableWeight> {
   const bad = firstNonFinite(x.data);
   if (bad >= 0) return { ok: false, reason: `non-finite weight: element ${bad} is ${x.data[bad]}` };
+  backend = weightBackend(x, backend);
   const granularity = calibrationGranularity(decision);
   let calibration;
   try {

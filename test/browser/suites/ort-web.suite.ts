@@ -2,7 +2,7 @@
 // equal the CPU path's bit for bit, and onnxruntime-web (wasm EP, served locally) runs the compressed
 // model within the int8 bound of the original over the synthetic VAD signal.
 import * as ort from 'onnxruntime-web';
-import { OnnxModel, compressOnnx, readQdqWeights } from './imports.js';
+import { AUTO_GPU_MIN_ELEMENTS, OnnxModel, compressOnnx, readQdqWeights } from './imports.js';
 import { VAD_WINDOW, compareProbabilities, syntheticSignal } from '../../shared/vad-signal.js';
 import { type BrowserTest, expectExact, expectPoolEmpty } from './support.js';
 
@@ -43,12 +43,27 @@ export const tests: Record<string, BrowserTest> = {
       expectExact(q.qscheme() === 'per_tensor_affine' ? [q.qScale()] : q.qPerChannelScales(),
         other.qscheme() === 'per_tensor_affine' ? [other.qScale()] : other.qPerChannelScales(), `${name} scales`);
     }
+    const quantized = (r: typeof gpu.report) => r.tensors.filter((t) => t.action === 'quantize');
+    const onCpu = quantized(gpu.report).filter((t) => t.backend !== 'webgpu').map((t) => t.name);
+    if (onCpu.length) throw new Error(`backend 'webgpu' ran ${onCpu.join(', ')} elsewhere`);
+    // 'auto': weights under AUTO_GPU_MIN_ELEMENTS on the CPU, the rest on the GPU, the same bytes as the CPU path.
+    const auto = await compressOnnx(original, { dtype: 'qint8' }, { backend: 'auto' });
+    const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+    const misplaced = quantized(auto.report).filter((t) => t.backend !== (size(t.shape) < AUTO_GPU_MIN_ELEMENTS ? 'cpu' : 'webgpu'));
+    if (misplaced.length) throw new Error(`'auto' placed ${misplaced.map((t) => `${t.name} (${size(t.shape)}) on ${t.backend}`).join(', ')}`);
+    const onGpu = quantized(auto.report).filter((t) => t.backend === 'webgpu').length;
+    if (onGpu === 0 || auto.report.backend !== 'webgpu') throw new Error(`'auto' used the GPU for ${onGpu} weights, report backend ${auto.report.backend}`);
+    if (!auto.model.every((b, i) => b === cpu.model[i]) || auto.model.length !== cpu.model.length) {
+      // The model bytes carry no backend: 'auto' must write exactly what the CPU path writes.
+      throw new Error("'auto' model bytes differ from the CPU path's");
+    }
     const signal = syntheticSignal();
     const reference = await speechProbabilities(original, signal);
     const diff = compareProbabilities(reference, await speechProbabilities(gpu.model, signal));
     // Same bound as the onnxruntime-node test (measured 0.023 there).
     if (!(diff.maxAbs <= 0.04) || diff.flips !== 0) throw new Error(`int8 model moved probabilities by ${JSON.stringify(diff)}`);
     await expectPoolEmpty();
-    return `onnxruntime-web ${ort.env.versions.web}: max |Δp| ${diff.maxAbs.toFixed(4)}, mean ${diff.meanAbs.toFixed(4)}, no decision flipped`;
+    return `onnxruntime-web ${ort.env.versions.web}: max |Δp| ${diff.maxAbs.toFixed(4)}, mean ${diff.meanAbs.toFixed(4)}, no decision flipped; `
+      + `'auto' ran ${onGpu} of ${quantized(auto.report).length} weights on the GPU`;
   },
 };
