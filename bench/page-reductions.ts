@@ -1,32 +1,28 @@
 // The reductions of the benchmark page: the observers' min/max reductions (per tensor, per channel, per
 // group), errorStats with a QTensor, and chooseQParams 'mse'. Each reduction is timed end to end through
 // the public API (upload + passes + readback), then device-only: its passes are built by the library's own
-// host code (encodePass, planBoxes, planTiles, packUniform, the pipeline cache) through a GpuRun that
-// records the dispatches instead of submitting them, and the recorded passes are encoded once per
-// repetition. The device-only output is decoded as the library decodes it and must equal the public API's
-// result bit for bit, so the timed passes are the library's. chooseQParams 'mse' is timed end to end only.
-// The read reference (runRead) is in bench/page.ts beside the copies.
+// host code (planBoxes and encodeMinMaxBox; planStatsPass, planChunks and encodeStatsChunk; the pipeline
+// cache) through a GpuRun that records the dispatches instead of submitting them, and the recorded passes
+// are encoded once per repetition. The device-only output is decoded as the library decodes it and must
+// equal the public API's result bit for bit, so the timed passes are the library's. chooseQParams 'mse' is
+// timed end to end only. The read reference (runRead) is in bench/page.ts beside the copies.
 import {
   type ErrorStats, type ErrorStatsPerIndex, type GpuManager, MinMaxObserver, PerChannelMinMaxObserver,
   PerGroupMinMaxObserver, type QTensor, chooseQParams, errorStats, getDefaultManager, quantizePerChannel, quantizePerTensor, tensor,
 } from 'webgpu-quant';
 import { type ReductionLayout, reductionLayout } from '../src/calibration/granularity.js';
-import { dispatchSize } from '../src/gpu/dispatch.js';
 import type { GpuRun } from '../src/gpu/gpu-run.js';
-import { addChunkPartials, prescaleFor } from '../src/kernels/error-stats-kernel.js';
-import { type ChunkLimits, type StatsPartition, planChunks, planTiles } from '../src/kernels/error-stats-plan.js';
-import {
-  ERROR_STATS_PARAMS, ERROR_STATS_WORKGROUP_SIZE, PARAM_WORDS, PARTIAL_WORDS, clipBounds, errorStatsVariant, paramTableWords,
-} from '../src/kernels/error-stats-shader.js';
-import { bindingLimit, encodePass } from '../src/kernels/minmax-kernel.js';
-import { laneFastest, lanesFor, planBoxes } from '../src/kernels/minmax-plan.js';
+import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../src/kernels/error-stats-kernel.js';
+import { type StatsPartition, planChunks } from '../src/kernels/error-stats-plan.js';
+import { paramTableWords } from '../src/kernels/error-stats-shader.js';
+import { bindingLimit, encodeMinMaxBox } from '../src/kernels/minmax-kernel.js';
+import { planBoxes } from '../src/kernels/minmax-plan.js';
 import { calibrationPipeline } from '../src/kernels/minmax-shaders.js';
-import { packUniform } from '../src/kernels/uniforms.js';
 import { channelLayout } from '../src/layout.js';
 import { type ErrorStatsRequest, checkErrorStatsArguments } from '../src/stats/arguments.js';
 import { assembleErrorStats } from '../src/stats/assemble.js';
 import { BucketSums } from '../src/stats/bucket-sums.js';
-import { channelIndexMap, indexWindow, tensorIndexMap } from '../src/stats/index-map.js';
+import { channelIndexMap, tensorIndexMap } from '../src/stats/index-map.js';
 import {
   type BenchLayout, type Encode, type RepeatOptions, type Timings, caseParams, expectSameBytes, inputData, passTimestampWrites, readBack,
   timeRepetitions, withErrorScopes,
@@ -160,20 +156,7 @@ async function timeMinMax(
       // The body of minMaxKernel's runOnGpu, with the same calls in the same order.
       const { run, passes } = recordingRun(device, label, owned);
       const input = run.upload(data.subarray(box.start, box.start + box.count) as Float32Array<ArrayBuffer>, GPUBufferUsage.STORAGE, 'input');
-      let lanes = lanesFor(box.jEnd - box.jStart);
-      let records = run.buffer(box.wCount * lanes * kRecordBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'records');
-      let extraBytes = box.wCount * lanes * kRecordBytes;
-      encodePass(run, manager, layout, box, 'minmax_input', { lanes, laneFastest: laneFastest(layout), invocations: box.wCount * lanes },
-        { 1: { buffer: input, size: box.count * 4 }, 2: { buffer: records, size: box.wCount * lanes * kRecordBytes } }, {});
-      while (lanes > 1) {
-        const next = lanesFor(lanes);
-        const combined = run.buffer(box.wCount * next * kRecordBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'records');
-        encodePass(run, manager, layout, box, 'minmax_combine', { lanes: next, inLanes: lanes, invocations: box.wCount * next },
-          { 2: { buffer: combined, size: box.wCount * next * kRecordBytes }, 3: { buffer: records, size: box.wCount * lanes * kRecordBytes } }, {});
-        extraBytes += box.wCount * (lanes + next) * kRecordBytes;
-        records = combined;
-        lanes = next;
-      }
+      const { records, entries, recordBytes: extraBytes } = encodeMinMaxBox(run, manager, layout, box, input, {});
       const timings = await timeRepetitions(device, label, options, encodeRecorded(passes, label));
       // Decoded as minMaxKernel decodes a record (one box: no merging).
       const words = new Int32Array(await readBack(device, label, records, box.wCount * kRecordBytes));
@@ -187,8 +170,7 @@ async function timeMinMax(
       }
       expectSameBytes(mins.buffer, expected.mins, `${label}: device-only minima vs the observer's`);
       expectSameBytes(maxs.buffer, expected.maxs, `${label}: device-only maxima vs the observer's`);
-      const { pipelineKey: inputKey } = calibrationPipeline('minmax_input');
-      const pipelineKeys = passes.length > 1 ? [inputKey, calibrationPipeline('minmax_combine').pipelineKey] : [inputKey];
+      const pipelineKeys = [...new Set(entries)].map((entry) => calibrationPipeline(entry).pipelineKey);
       return { ...timings, bytesRead: data.length * 4, extraBytes, passes: passes.length, pipelineKeys };
     });
   } finally {
@@ -229,25 +211,6 @@ async function runMinMaxCase(c: ReductionCase): Promise<ReductionResult> {
 
 // ---- error statistics ---------------------------------------------------------------------------
 
-/** errorStatsKernel's chunk caps (its chunkLimits, with no test options). */
-function errorStatsLimits(device: GPUDevice, request: ErrorStatsRequest): ChunkLimits & { maxPerDimension: number } {
-  const bindLimit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-  const maxPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
-  const q = request.quantized;
-  return {
-    maxPerDimension,
-    maxElements: Math.floor(bindLimit / 4),
-    maxLanes: Math.min(Math.floor(bindLimit / (PARTIAL_WORDS * 4)), maxPerDimension * maxPerDimension * ERROR_STATS_WORKGROUP_SIZE),
-    maxTiles: Math.floor(bindLimit / 8),
-    ...(q.kind === 'grid' ? {
-      fits: (start: number, end: number) => {
-        const [lo, hi] = indexWindow(q.grid.map, start, end);
-        return (hi - lo) * PARAM_WORDS * 4 <= bindLimit;
-      },
-    } : {}),
-  };
-}
-
 /** Throws listing up to 10 fields of `actual` whose bits differ from `expected`'s. */
 function expectSameStats(actual: ErrorStats, expected: ErrorStats, what: string): void {
   const rows: string[] = [];
@@ -279,8 +242,6 @@ async function timeErrorStats(
   const q = request.quantized;
   if (q.kind !== 'grid') throw new Error('bench.errorStats: the bench times QTensor inputs only');
   const { grid } = q;
-  const variant = errorStatsVariant(grid.integerSubtract ? 1 : 2);
-  const label = `bench.${variant.label}`;
   const { shape, axis, size } = request;
   let partition: StatsPartition = { kind: 'tensor', outer: 1, axisLen: 1, inner: size };
   if (axis !== undefined) {
@@ -288,9 +249,10 @@ async function timeErrorStats(
     partition = { kind: 'channel', outer, axisLen: channels, inner };
   }
   const bucketMap = axis === undefined ? tensorIndexMap() : channelIndexMap(shape, axis);
-  const limits = errorStatsLimits(device, request);
-  const plan = planTiles(partition, Math.min(limits.maxElements, limits.maxLanes));
-  const chunks = [...planChunks(plan, limits)];
+  const pass = planStatsPass(device, request, {}, grid.integerSubtract ? 1 : 2, partition);
+  const { plan, variant } = pass;
+  const label = `bench.${variant.label}`;
+  const chunks = [...planChunks(plan, pass.limits)];
   if (chunks.length !== 1) {
     throw new Error(`${label}: ${size} elements need ${chunks.length} chunks on this device; the device-only timing covers one: `
       + 'pass a smaller --elements');
@@ -300,33 +262,9 @@ async function timeErrorStats(
   const owned: GPUBuffer[] = [];
   try {
     return await withErrorScopes(device, label, async () => {
-      // The body of errorStatsKernel's runChunk, with the same calls in the same order.
+      // The body of errorStatsKernel's runChunk, with the same calls in the same order (the uploads untimed).
       const { run, passes } = recordingRun(device, label, owned);
-      const [paramBase, paramEnd] = indexWindow(grid.map, chunk.start, chunk.end);
-      const bounds = clipBounds(grid.qmin, grid.qmax);
-      const lanes = chunk.tileCount * plan.width;
-      const partialBytes = lanes * PARTIAL_WORDS * 4;
-      const storage = GPUBufferUsage.STORAGE;
-      const original = request.original.subarray(chunk.start, chunk.end) as Float32Array<ArrayBuffer>;
-      // The integers widened to int32, as the library uploads them (untimed here, as the upload is).
-      const quantized = q.ints instanceof Int32Array ? q.ints.subarray(chunk.start, chunk.end) as Int32Array<ArrayBuffer>
-        : Int32Array.from(q.ints.subarray(chunk.start, chunk.end));
-      const table = paramTableWords(grid).subarray(paramBase * PARAM_WORDS, paramEnd * PARAM_WORDS);
-      const uniform = packUniform(ERROR_STATS_PARAMS, {
-        lane_count: lanes, width: plan.width, rows: plan.rows, chunk_start: chunk.start, prescale,
-        clip_low: bounds.low, clip_high: bounds.high, clamp_low: bounds.clampLow, clamp_high: bounds.clampHigh, param_base: paramBase,
-        q_inner: Math.max(1, grid.map.inner), q_axis_len: Math.max(1, grid.map.axisLen), q_group_size: grid.map.groupSize,
-        q_stride_outer: grid.map.strideOuter, q_stride_group: grid.map.strideGroup, q_stride_inner: grid.map.strideInner,
-      });
-      const partials = run.buffer(partialBytes, storage | GPUBufferUsage.COPY_SRC, 'partials');
-      run.dispatch(manager.pipelines.get(variant.pipelineKey, variant.pipeline), [
-        { binding: 0, resource: { buffer: run.upload(uniform, GPUBufferUsage.UNIFORM, 'uniform'), size: uniform.byteLength } },
-        { binding: 1, resource: { buffer: run.upload(original, storage, 'original'), size: original.byteLength } },
-        { binding: 2, resource: { buffer: run.upload(quantized, storage, 'quantized'), size: quantized.byteLength } },
-        { binding: 3, resource: { buffer: run.upload(table, storage, 'paramTable'), size: table.byteLength } },
-        { binding: 4, resource: { buffer: run.upload(chunk.tiles, storage, 'tiles'), size: chunk.tiles.byteLength } },
-        { binding: 5, resource: { buffer: partials, size: partialBytes } },
-      ], dispatchSize(lanes, ERROR_STATS_WORKGROUP_SIZE, limits.maxPerDimension));
+      const { partials, partialBytes, bytesRead, tableBytes } = encodeStatsChunk(run, manager, request, pass, chunk, paramTableWords(grid), prescale);
       const timings = await timeRepetitions(device, label, options, encodeRecorded(passes, label));
       // Summed and assembled as errorStatsKernel does.
       const overall = new BucketSums(1);
@@ -335,10 +273,7 @@ async function timeErrorStats(
       for (const s of new Set([overall, sums])) s.rescale(1 / prescale);
       const stats = assembleErrorStats(request, overall, axis === undefined ? undefined : sums, undefined, 'webgpu');
       expectSameStats(stats, expected, `${label}: device-only statistics vs errorStats()'s`);
-      return {
-        ...timings, bytesRead: original.byteLength + quantized.byteLength,
-        extraBytes: partialBytes + table.byteLength + chunk.tiles.byteLength, passes: passes.length, pipelineKeys: [variant.pipelineKey],
-      };
+      return { ...timings, bytesRead, extraBytes: partialBytes + tableBytes, passes: passes.length, pipelineKeys: [variant.pipelineKey] };
     });
   } finally {
     for (const buffer of owned) buffer.destroy();

@@ -37,6 +37,7 @@ struct CalibrationParams {
   symmetric_zero_point: f32,
   eps: f32,                  // 2^-23, the smallest scale
   opaque_zero: u32,          // always 0, unknown to the compiler (see rounded_product in mse_search.wgsl)
+  outputs_per_lane: u32,     // min/max vec4 first pass: consecutive outputs one invocation reduces (lanes == 1 only)
 }
 
 @group(0) @binding(0) var<uniform> params: CalibrationParams;

@@ -48,25 +48,36 @@ export interface StatsPartition {
 /** See the module documentation. */
 export interface TilePlan {
   mode: 'runs' | 'columns' | 'groupRows' | 'split';
+  /**
+   * Elements per plan unit: 1, or 4 for a plan over aligned quads of elements (see {@link planQuadTiles}):
+   * tiles, widths and chunks count quads, and a lane writes one partial per element of its quads.
+   */
+  unit: 1 | 4;
   width: number;
   rows: number;
   /** The tiles in order, as `[start, length]`. */
   tiles(): Generator<[number, number]>;
 }
 
-/** Lanes per run in `runs` mode: a power of two ≤ 64 leaving each lane ≥ 32 elements where possible. */
-function lanesFor(runLength: number): number {
+/**
+ * `runs` mode over quads gives each lane at least this many quads where the run is long enough: a quad lane
+ * writes four partials, and fewer, longer lanes keep the partials a small part of the traffic.
+ */
+export const MIN_QUADS_PER_LANE = 128;
+
+/** Lanes per run in `runs` mode: a power of two ≤ 64 leaving each lane ≥ `minPerLane` units where possible. */
+function lanesFor(runLength: number, minPerLane: number): number {
   let lanes = 1;
-  while (lanes * 2 <= MAX_LANES_PER_RUN && lanes * 2 * MIN_ELEMENTS_PER_LANE <= runLength) lanes *= 2;
+  while (lanes * 2 <= MAX_LANES_PER_RUN && lanes * 2 * minPerLane <= runLength) lanes *= 2;
   return lanes;
 }
 
-function runsPlan(runCount: number, runLength: number, maxTile: number): TilePlan {
-  const width = Math.min(lanesFor(runLength), maxTile);
+function runsPlan(runCount: number, runLength: number, maxTile: number, minPerLane = MIN_ELEMENTS_PER_LANE): TilePlan {
+  const width = Math.min(lanesFor(runLength, minPerLane), maxTile);
   const rows = Math.max(1, Math.min(MAX_ROWS_PER_LANE, Math.ceil(runLength / width), Math.floor(maxTile / width)));
   const span = width * rows;
   return {
-    mode: 'runs', width, rows,
+    mode: 'runs', unit: 1, width, rows,
     *tiles() {
       for (let run = 0; run < runCount; run++) {
         for (let offset = 0; offset < runLength; offset += span) yield [run * runLength + offset, Math.min(span, runLength - offset)];
@@ -78,7 +89,7 @@ function runsPlan(runCount: number, runLength: number, maxTile: number): TilePla
 function splitPlan(rowCount: number, rowLength: number, maxTile: number): TilePlan {
   const width = Math.min(rowLength, maxTile);
   return {
-    mode: 'split', width, rows: 1,
+    mode: 'split', unit: 1, width, rows: 1,
     *tiles() {
       for (let row = 0; row < rowCount; row++) {
         for (let offset = 0; offset < rowLength; offset += width) yield [row * rowLength + offset, Math.min(width, rowLength - offset)];
@@ -91,7 +102,7 @@ function columnsPlan(outer: number, rowLength: number, maxTile: number): TilePla
   if (rowLength > maxTile) return splitPlan(outer, rowLength, maxTile);
   const rows = Math.max(1, Math.min(MAX_ROWS_PER_LANE, outer, Math.floor(maxTile / rowLength)));
   return {
-    mode: 'columns', width: rowLength, rows,
+    mode: 'columns', unit: 1, width: rowLength, rows,
     *tiles() {
       for (let o = 0; o < outer; o += rows) yield [o * rowLength, Math.min(rows, outer - o) * rowLength];
     },
@@ -102,7 +113,7 @@ function groupRowsPlan(outer: number, axisLen: number, inner: number, groupSize:
   if (inner > maxTile) return splitPlan(outer * axisLen, inner, maxTile);
   const rows = Math.max(1, Math.min(MAX_ROWS_PER_LANE, groupSize, Math.floor(maxTile / inner)));
   return {
-    mode: 'groupRows', width: inner, rows,
+    mode: 'groupRows', unit: 1, width: inner, rows,
     *tiles() {
       for (let o = 0; o < outer; o++) {
         for (let first = 0; first < axisLen; first += groupSize) {
@@ -133,6 +144,40 @@ export function planTiles(partition: StatsPartition, maxTile: number): TilePlan 
   const perLaneColumns = columns.mode === 'columns' ? columns.rows : 1;
   const perLaneRuns = Math.min(runs.rows, Math.ceil(inner / runs.width));
   return perLaneColumns >= perLaneRuns ? columns : runs;
+}
+
+/**
+ * A plan over quads (4 consecutive elements, starting at a multiple of 4) for the vec4 kernel, or undefined
+ * where the partition does not allow one. The modes are those of {@link planTiles} over the tensor seen with
+ * the innermost run divided by 4: element `4u + c` of quad `u` is component `c`, and each lane and component
+ * meet elements of one bucket only (runs: `inner % 4 == 0`; columns: `axisLen * inner % 4 == 0`; group rows:
+ * `inner % 4 == 0`). `maxTile` counts elements; a quad lane writes 4 partials, so it gets a quarter.
+ *
+ * @example
+ * ```ts
+ * planQuadTiles({ kind: 'channel', outer: 4096, axisLen: 4096, inner: 1 }, 1 << 24)?.width; // 1024 quad columns
+ * planQuadTiles({ kind: 'tensor', outer: 1, axisLen: 1, inner: 10 }, 1 << 24);              // undefined
+ * ```
+ */
+export function planQuadTiles(partition: StatsPartition, maxTile: number): TilePlan | undefined {
+  const { outer, axisLen, inner } = partition;
+  const quadTile = Math.floor(maxTile / 4);
+  if (quadTile < 1) return undefined;
+  const quads = (plan: TilePlan): TilePlan | undefined => (plan.mode === 'split' ? undefined : { ...plan, unit: 4 });
+  if (partition.kind === 'tensor') {
+    const size = outer * axisLen * inner;
+    return size % 4 === 0 ? quads(runsPlan(1, size / 4, quadTile, MIN_QUADS_PER_LANE)) : undefined;
+  }
+  if (partition.kind === 'group') {
+    return inner % 4 === 0 ? quads(groupRowsPlan(outer, axisLen, inner / 4, partition.groupSize!, quadTile)) : undefined;
+  }
+  if ((axisLen * inner) % 4 !== 0) return undefined;
+  const columns = columnsPlan(outer, (axisLen * inner) / 4, quadTile);
+  if (inner % 4 !== 0) return quads(columns);
+  const runs = runsPlan(outer * axisLen, inner / 4, quadTile, MIN_QUADS_PER_LANE);
+  const perLaneColumns = columns.mode === 'columns' ? columns.rows : 1;
+  const perLaneRuns = Math.min(runs.rows, Math.ceil(inner / 4 / runs.width));
+  return quads(perLaneColumns >= perLaneRuns ? columns : runs);
 }
 
 /** Caps on one chunk (one dispatch): elements, lanes (partials), tiles, and a check on the parameter window. */

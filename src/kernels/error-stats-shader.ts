@@ -41,25 +41,63 @@ export const ERROR_STATS_SHADER = errorStats;
 /** 0: x̂ given as floats; 1: per-tensor integers (wrapping subtraction); 2: indexed parameters. */
 export type ErrorStatsScheme = 0 | 1 | 2;
 
+/** The vec4 kernel (`error_stats_quads`): how the integers travel, one i32 each or packed bytes. */
+export interface QuadLayout {
+  quantizedBytes: 1 | 4;
+  signed: boolean;
+  /** SCHEME 2: each lane component's parameter is looked up once (`LANE_PARAMS`). */
+  laneParams?: boolean;
+  /** SCHEME 1 and 2: the short clipping test (`SMALL_RANGE_CLIP`; see {@link smallRangeClip}). */
+  smallRangeClip?: boolean;
+}
+
 /**
- * The label, cache key and pipeline of one variant. The key holds only what changes the code.
+ * The label, cache key and pipeline of one variant: `error_stats` one element at a time, or
+ * `error_stats_quads` when `quads` is given. The key holds only what changes the code.
  *
  * @example
  * ```ts
  * errorStatsVariant(0).pipeline.entryPoint; // 'error_stats'
+ * errorStatsVariant(2, { quantizedBytes: 1, signed: true }).pipelineKey; // 'errorStats|scheme2|quads|i8|wg64'
  * ```
  */
-export function errorStatsVariant(scheme: ErrorStatsScheme): { label: string; pipelineKey: string; pipeline: PipelineSpec } {
-  const label = `errorStats|scheme${scheme}`;
+export function errorStatsVariant(scheme: ErrorStatsScheme, quads?: QuadLayout): { label: string; pipelineKey: string; pipeline: PipelineSpec } {
+  const integers = quads
+    ? `|quads|${quads.quantizedBytes === 4 ? 'i32' : quads.signed ? 'i8' : 'u8'}${quads.laneParams ? '|laneParams' : ''}${quads.smallRangeClip ? '|smallClip' : ''}`
+    : '';
+  const label = `errorStats|scheme${scheme}${integers}`;
   return {
     label,
     pipelineKey: `${label}|wg${ERROR_STATS_WORKGROUP_SIZE}`,
     pipeline: {
       code: [numerics, indexing, errorStats].join('\n'),
-      entryPoint: 'error_stats',
-      constants: { WORKGROUP_SIZE: ERROR_STATS_WORKGROUP_SIZE, SCHEME: scheme },
+      entryPoint: quads ? 'error_stats_quads' : 'error_stats',
+      constants: {
+        WORKGROUP_SIZE: ERROR_STATS_WORKGROUP_SIZE, SCHEME: scheme,
+        ...(quads ? {
+          QUANTIZED_BYTES: quads.quantizedBytes, QUANTIZED_SIGNED: quads.signed ? 1 : 0, LANE_PARAMS: quads.laneParams ? 1 : 0,
+          SMALL_RANGE_CLIP: quads.smallRangeClip ? 1 : 0,
+        } : {}),
+      },
     },
   };
+}
+
+/**
+ * Whether the vec4 kernel may count clipped elements as `round(x * inverseScale)` outside
+ * `[qmin - zp, qmax - zp]` (override `SMALL_RANGE_CLIP`): exact when |qmin|, |qmax| <= 2^16, every
+ * |zp| <= 2^22 and every inverse scale <= 2^125 (see shaders/error_stats.wgsl).
+ *
+ * @example
+ * ```ts
+ * smallRangeClip(grid); // true for int8 / uint8 / int4 grids with ordinary scales
+ * ```
+ */
+export function smallRangeClip(grid: QuantGrid): boolean {
+  if (Math.max(Math.abs(grid.qmin), Math.abs(grid.qmax)) > 2 ** 16) return false;
+  for (const zp of grid.zeroPoints) if (Math.abs(zp) > 2 ** 22) return false;
+  for (const inverse of grid.inverseScales) if (!(inverse <= 2 ** 125)) return false;
+  return true;
 }
 
 const kScratch = new DataView(new ArrayBuffer(4));

@@ -17,7 +17,7 @@ import type { GpuManager } from '../gpu/device.js';
 import { dispatchSize } from '../gpu/dispatch.js';
 import { type GpuRun, runOnGpu } from '../gpu/gpu-run.js';
 import { type MinMaxResult, lessThan } from '../reference/minmax.js';
-import { type ReductionBox, laneFastest, lanesFor, planBoxes } from './minmax-plan.js';
+import { type ReductionBox, combineLanesFor, firstPass, planBoxes } from './minmax-plan.js';
 import { CALIBRATION_WORKGROUP_SIZE, type CalibrationEntry, calibrationPipeline } from './minmax-shaders.js';
 import { CALIBRATION_PARAMS_BYTES, type PassFields, packCalibrationParams } from './minmax-uniforms.js';
 
@@ -66,6 +66,50 @@ export function encodePass(
   }
 }
 
+/** What {@link encodeMinMaxBox} encoded. */
+export interface EncodedMinMax {
+  /** One record per output of the box: (min key, max key, first NaN index or 0xffffffff, 0). */
+  records: GPUBuffer;
+  /** The entry points of the passes, in order. */
+  entries: CalibrationEntry[];
+  /** Bytes of records written and read back by the passes. */
+  recordBytes: number;
+}
+
+/**
+ * Encodes the min/max passes over one box whose elements are in `input`: a first pass (vec4 or scalar,
+ * see {@link firstPass}) and combine passes down to one record per output.
+ *
+ * @example
+ * ```ts
+ * const { records } = encodeMinMaxBox(run, manager, layout, box, input, {});
+ * run.read(records, box.wCount * 16, decode);
+ * ```
+ */
+export function encodeMinMaxBox(
+  run: GpuRun, manager: GpuManager, layout: ReductionLayout, box: ReductionBox, input: GPUBuffer, options: OpOptions,
+): EncodedMinMax {
+  const first = firstPass(layout, box);
+  let lanes = first.lanes;
+  let records = run.buffer(box.wCount * lanes * kRecordBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'records');
+  let recordBytes = box.wCount * lanes * kRecordBytes;
+  const entries: CalibrationEntry[] = [first.entry];
+  encodePass(run, manager, first.layout, box, first.entry,
+    { lanes, laneFastest: first.laneFastest, outputsPerLane: first.outputsPerLane, invocations: first.invocations },
+    { 1: { buffer: input, size: box.count * 4 }, 2: { buffer: records, size: box.wCount * lanes * kRecordBytes } }, options);
+  while (lanes > 1) {
+    const next = combineLanesFor(lanes);
+    const combined = run.buffer(box.wCount * next * kRecordBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'records');
+    encodePass(run, manager, layout, box, 'minmax_combine', { lanes: next, inLanes: lanes, invocations: box.wCount * next },
+      { 2: { buffer: combined, size: box.wCount * next * kRecordBytes }, 3: { buffer: records, size: box.wCount * lanes * kRecordBytes } }, options);
+    entries.push('minmax_combine');
+    recordBytes += box.wCount * (lanes + next) * kRecordBytes;
+    records = combined;
+    lanes = next;
+  }
+  return { records, entries, recordBytes };
+}
+
 /** Decodes an order key of minmax_reduce.wgsl back to its float32 value. */
 function keyToFloat(key: number, scratch: Int32Array, view: Float32Array): number {
   scratch[0] = key < 0 ? key ^ 0x7fffffff : key;
@@ -91,23 +135,11 @@ export async function minMaxKernel(
   const scratch = new Int32Array(1);
   const view = new Float32Array(scratch.buffer);
   const maxElements = Math.max(1, Math.min(Math.floor(bindingLimit(manager.device) / kRecordBytes), options.maxChunkElements ?? Infinity));
-  const fastest = laneFastest(layout);
   const label = `minmax|${layout.family}`;
   for (const box of planBoxes(layout, maxElements)) {
     await runOnGpu(manager, label, (run) => {
       const input = run.upload(data.subarray(box.start, box.start + box.count) as Float32Array<ArrayBuffer>, GPUBufferUsage.STORAGE, 'input');
-      let lanes = lanesFor(box.jEnd - box.jStart);
-      let records = run.buffer(box.wCount * lanes * kRecordBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'records');
-      encodePass(run, manager, layout, box, 'minmax_input', { lanes, laneFastest: fastest, invocations: box.wCount * lanes },
-        { 1: { buffer: input, size: box.count * 4 }, 2: { buffer: records, size: box.wCount * lanes * kRecordBytes } }, options);
-      while (lanes > 1) {
-        const next = lanesFor(lanes);
-        const combined = run.buffer(box.wCount * next * kRecordBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'records');
-        encodePass(run, manager, layout, box, 'minmax_combine', { lanes: next, inLanes: lanes, invocations: box.wCount * next },
-          { 2: { buffer: combined, size: box.wCount * next * kRecordBytes }, 3: { buffer: records, size: box.wCount * lanes * kRecordBytes } }, options);
-        records = combined;
-        lanes = next;
-      }
+      const { records } = encodeMinMaxBox(run, manager, layout, box, input, options);
       run.read(records, box.wCount * kRecordBytes, (bytes) => {
         const words = new Int32Array(bytes, 0, box.wCount * 4);
         for (let r = 0; r < box.wCount; r++) {

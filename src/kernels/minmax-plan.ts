@@ -17,6 +17,7 @@
  * @module
  */
 import { type ReductionLayout } from '../calibration/granularity.js';
+import type { CalibrationEntry } from './minmax-shaders.js';
 
 /** One dispatch's share of a reduction. See the module documentation. */
 export interface ReductionBox {
@@ -49,6 +50,84 @@ export const MAX_LANES = 65536;
  */
 export function lanesFor(length: number): number {
   return length <= ELEMENTS_PER_LANE ? 1 : Math.min(Math.ceil(length / ELEMENTS_PER_LANE), MAX_LANES);
+}
+
+/**
+ * Elements one invocation of a vec4 first pass reads (about): 256 vec4 loads. SwiftShader pays a fixed
+ * cost per invocation and per record; 256 loads amortise it (measured: 64 loads 0.54-0.61 of the read,
+ * 256 loads 0.66-0.73) and still leave 16384 invocations for 16M elements.
+ */
+export const VEC4_ELEMENTS_PER_LANE = 1024;
+/** Records one invocation of a combine pass reduces (about): fewer passes, each with a fixed cost. */
+export const RECORDS_PER_COMBINE_LANE = 256;
+
+/**
+ * Lanes per output for a combine pass over `records` records per output.
+ *
+ * @example
+ * ```ts
+ * combineLanesFor(256);   // 1
+ * combineLanesFor(16384); // 64
+ * ```
+ */
+export function combineLanesFor(records: number): number {
+  return records <= RECORDS_PER_COMBINE_LANE ? 1 : Math.min(Math.ceil(records / RECORDS_PER_COMBINE_LANE), MAX_LANES);
+}
+
+/** How the first min/max pass over one box runs. */
+export interface FirstPass {
+  entry: Extract<CalibrationEntry, 'minmax_input' | 'minmax_input_along' | 'minmax_input_across'>;
+  /** The layout the shader is told: `layout`, or per group along the last axis seen as per channel rows. */
+  layout: ReductionLayout;
+  lanes: number;
+  /** Consecutive outputs one invocation reduces (minmax_input_along with one lane only). */
+  outputsPerLane: number;
+  laneFastest: boolean;
+  invocations: number;
+}
+
+/**
+ * The first pass over `box`: vec4 loads where the box allows them (see shaders/minmax_reduce.wgsl), else
+ * one element at a time. The records it writes are `box.wCount * lanes`, `lanes` per output, either way.
+ *
+ * @example
+ * ```ts
+ * const layout = reductionLayout([4096, 4096], 'per_tensor');
+ * firstPass(layout, [...planBoxes(layout, 1 << 26)][0]!); // { entry: 'minmax_input_along', lanes: 16384, ... }
+ * ```
+ */
+export function firstPass(layout: ReductionLayout, box: ReductionBox): FirstPass {
+  const length = box.jEnd - box.jStart;
+  const aligned = box.start % 4 === 0 && box.count % 4 === 0;
+  const { family, n, inner, groupSize } = layout;
+  // Groups along the last axis that tile it exactly are the rows of a [outer * groups, groupSize] matrix,
+  // per channel: one run per output, no division per load.
+  const rows = family === 'group' && inner === 1 && n % groupSize === 0;
+  const along = family === 'channel' ? inner % 4 === 0 : inner === 1 && n % 4 === 0 && groupSize % 4 === 0;
+  if (aligned && along && box.jStart % 4 === 0 && box.jEnd % 4 === 0) {
+    const shaderLayout: ReductionLayout = rows
+      ? { ...layout, family: 'channel', outer: 1, n: layout.outputs, inner: groupSize, groupSize: layout.outputs, groups: 1 }
+      : layout;
+    const lanes = length <= VEC4_ELEMENTS_PER_LANE ? 1 : Math.min(Math.ceil(length / VEC4_ELEMENTS_PER_LANE), MAX_LANES);
+    // The shader's one_run test: per channel, j_start and the last element in the same o.
+    const end = Math.min(box.jEnd, shaderLayout.outer * shaderLayout.inner);
+    const oneRun = shaderLayout.family === 'channel' && end > box.jStart
+      && Math.floor(box.jStart / shaderLayout.inner) === Math.floor((end - 1) / shaderLayout.inner);
+    const outputsPerLane = lanes === 1 && oneRun ? Math.max(1, Math.floor(VEC4_ELEMENTS_PER_LANE / Math.max(length, 4))) : 1;
+    return {
+      entry: 'minmax_input_along', layout: shaderLayout, lanes, outputsPerLane, laneFastest: true,
+      invocations: Math.ceil(box.wCount / outputsPerLane) * lanes,
+    };
+  }
+  const across = family === 'channel' ? inner === 1 && n % 4 === 0 : inner % 4 === 0;
+  if (aligned && across && box.wStart % 4 === 0 && box.wCount % 4 === 0) {
+    // Each row a lane reads is one vec4 of four outputs.
+    const rows = VEC4_ELEMENTS_PER_LANE / 4;
+    const lanes = length <= rows ? 1 : Math.min(Math.ceil(length / rows), MAX_LANES);
+    return { entry: 'minmax_input_across', layout, lanes, outputsPerLane: 1, laneFastest: false, invocations: (box.wCount / 4) * lanes };
+  }
+  const lanes = lanesFor(length);
+  return { entry: 'minmax_input', layout, lanes, outputsPerLane: 1, laneFastest: laneFastest(layout), invocations: box.wCount * lanes };
 }
 
 /**

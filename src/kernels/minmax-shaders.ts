@@ -21,8 +21,9 @@ import numerics from '../../shaders/numerics.wgsl?raw';
 /** Invocations per workgroup of the calibration kernels: they loop, so small groups balance better. */
 export const CALIBRATION_WORKGROUP_SIZE = 64;
 
-/** The entry points: two min/max passes and three MSE passes. */
-export type CalibrationEntry = 'minmax_input' | 'minmax_combine' | 'mse_blocks' | 'mse_accumulate' | 'mse_pick';
+/** The entry points: three min/max first passes, the min/max combine pass and three MSE passes. */
+export type CalibrationEntry =
+  | 'minmax_input' | 'minmax_input_along' | 'minmax_input_across' | 'minmax_combine' | 'mse_blocks' | 'mse_accumulate' | 'mse_pick';
 
 const kMinMaxSource = [numerics, indexing, minmaxParams, minmaxReduce].join('\n');
 const kMseSource = [numerics, indexing, minmaxParams, mseDivide, mseSearch].join('\n');

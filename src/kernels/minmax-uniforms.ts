@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * const bytes = packCalibrationParams(layout, box, { lanes: 4, invocations: 64 });
- * bytes.byteLength; // 112
+ * bytes.byteLength; // 128
  * ```
  * @module
  */
@@ -25,7 +25,7 @@ export const CALIBRATION_PARAMS = {
     ['candidates', 'u32'], ['block', 'u32'], ['first_block', 'u32'], ['box_blocks', 'u32'],
     ['window_start', 'u32'], ['symmetric', 'u32'], ['qmin', 'f32'], ['qmax', 'f32'],
     ['qrange', 'f32'], ['half_range', 'f32'], ['symmetric_zero_point', 'f32'], ['eps', 'f32'],
-    ['opaque_zero', 'u32'],
+    ['opaque_zero', 'u32'], ['outputs_per_lane', 'u32'],
   ],
 } as const satisfies UniformLayout<string>;
 
@@ -36,6 +36,8 @@ export const CALIBRATION_PARAMS_BYTES = Math.ceil(CALIBRATION_PARAMS.fields.leng
 export interface PassFields {
   lanes?: number;
   inLanes?: number;
+  /** minmax_input_along: consecutive outputs per invocation; default 1. */
+  outputsPerLane?: number;
   laneFastest?: boolean;
   invocations: number;
   /** Index of the dispatch's first invocation; default 0. */
@@ -93,5 +95,6 @@ export function packCalibrationParams(layout: ReductionLayout, box: ReductionBox
     symmetric_zero_point: pass.symmetricZeroPoint ?? 0,
     eps: pass.eps ?? 0,
     opaque_zero: 0,
+    outputs_per_lane: pass.outputsPerLane ?? 1,
   });
 }

@@ -4,7 +4,7 @@
 // lane rule, and the uniform layout against the WGSL struct.
 import { describe, expect, it } from 'vitest';
 import { type Granularity, elementIndex, outputLength, reductionLayout } from '../../src/calibration/granularity.js';
-import { ELEMENTS_PER_LANE, laneFastest, lanesFor, planBoxes } from '../../src/kernels/minmax-plan.js';
+import { ELEMENTS_PER_LANE, combineLanesFor, firstPass, laneFastest, lanesFor, planBoxes } from '../../src/kernels/minmax-plan.js';
 import { CALIBRATION_SHADER_FILES } from '../../src/kernels/minmax-shaders.js';
 import { CALIBRATION_PARAMS, CALIBRATION_PARAMS_BYTES, packCalibrationParams } from '../../src/kernels/minmax-uniforms.js';
 
@@ -111,6 +111,50 @@ describe('lanes', () => {
   });
 });
 
+describe('the first min/max pass', () => {
+  const only = (layout: ReturnType<typeof reductionLayout>, maxElements = 1 << 26) => firstPass(layout, [...planBoxes(layout, maxElements)][0]!);
+
+  it('takes vec4 loads along an output where its elements come in aligned runs of 4', () => {
+    const perTensor = only(reductionLayout([4096, 4096], 'per_tensor'));
+    expect([perTensor.entry, perTensor.lanes, perTensor.outputsPerLane, perTensor.invocations]).toEqual(['minmax_input_along', 16384, 1, 16384]);
+    const axis0 = only(reductionLayout([4096, 4096], { axis: 0 }));
+    expect([axis0.entry, axis0.lanes, axis0.invocations]).toEqual(['minmax_input_along', 4, 4096 * 4]);
+    // Short outputs: several per invocation, about 1024 elements in all.
+    const short = only(reductionLayout([512, 8], { axis: 0 }));
+    expect([short.entry, short.lanes, short.outputsPerLane, short.invocations]).toEqual(['minmax_input_along', 1, 128, 4]);
+    // Groups tiling the last axis are the rows of a matrix: told to the shader as per channel rows.
+    const groups = only(reductionLayout([4096, 4096], { axis: 1, groupSize: 32 }));
+    expect([groups.entry, groups.layout.family, groups.layout.n, groups.layout.inner, groups.outputsPerLane]).toEqual(['minmax_input_along', 'channel', 4096 * 128, 32, 32]);
+    // A ragged last group: the group layout itself, one output per invocation.
+    const ragged = only(reductionLayout([64, 300], { axis: 1, groupSize: 32 }));
+    expect([ragged.entry, ragged.layout.family, ragged.outputsPerLane]).toEqual(['minmax_input_along', 'group', 1]);
+    // Several o per box (axis 1 of [8, 12, 16]): one output per invocation.
+    expect(only(reductionLayout([8, 12, 16], { axis: 1 })).outputsPerLane).toBe(1);
+  });
+
+  it('takes vec4 loads across four neighbouring outputs where they share each vec4', () => {
+    const axis1 = only(reductionLayout([4096, 4096], { axis: 1 }));
+    expect([axis1.entry, axis1.lanes, axis1.invocations]).toEqual(['minmax_input_across', 16, 1024 * 16]);
+    expect(only(reductionLayout([64, 128, 8], { axis: 1, groupSize: 32 })).entry).toBe('minmax_input_across');
+  });
+
+  it('combine passes reduce about 256 records a lane', () => {
+    expect([combineLanesFor(1), combineLanesFor(256), combineLanesFor(257), combineLanesFor(16384)]).toEqual([1, 1, 2, 64]);
+  });
+
+  it('reads one element at a time otherwise, with the records the combine passes expect', () => {
+    for (const layout of [reductionLayout([5, 7, 9], { axis: 1 }), reductionLayout([1001], 'per_tensor'), reductionLayout([6, 10], { axis: 1 })]) {
+      const pass = only(layout);
+      expect(pass.entry).toBe('minmax_input');
+      expect(pass.invocations).toBe([...planBoxes(layout, 1 << 26)][0]!.wCount * pass.lanes);
+    }
+    // A box that starts off a multiple of 4 elements falls back too.
+    const layout = reductionLayout([10, 1000], 'per_tensor');
+    const boxes = [...planBoxes(layout, 998)];
+    expect(boxes.map((box) => firstPass(layout, box).entry)).toContain('minmax_input');
+  });
+});
+
 /** The `name: type` fields of `struct <name> { ... }` in `source`, in order, comments removed. */
 function parseStruct(source: string, name: string): [string, string][] {
   const code = source.replace(/\/\/[^\n]*/g, '');
@@ -134,7 +178,7 @@ describe('the calibration uniform', () => {
     const box = { start: 123, count: 456, wStart: 7, wCount: 8, jStart: 9, jEnd: 29, windowStart: 5, windowCount: 13 };
     const fields = {
       lanes: 3, inLanes: 17, laneFastest: true, invocations: 999, invocationOffset: 64, candidates: 100, block: 1024, firstBlock: 2,
-      boxBlocks: 4, symmetric: true, qmin: -8, qmax: 7, symmetricZeroPoint: 0, eps: 2 ** -23,
+      boxBlocks: 4, symmetric: true, qmin: -8, qmax: 7, symmetricZeroPoint: 0, eps: 2 ** -23, outputsPerLane: 6,
     };
     const bytes = packCalibrationParams(layout, box, fields);
     expect(bytes.byteLength).toBe(CALIBRATION_PARAMS_BYTES);
@@ -144,7 +188,7 @@ describe('the calibration uniform', () => {
       family: 1, n: 1100, inner: 7, group_size: 30, groups: 37, channel_length: 0, box_start: 123, w_start: 7, w_count: 8, j_start: 9,
       j_end: 29, lanes: 3, in_lanes: 17, lane_fastest: 1, invocations: 999, invocation_offset: 64, candidates: 100, block: 1024,
       first_block: 2, box_blocks: 4, window_start: 5, symmetric: 1, qmin: -8, qmax: 7, qrange: 15, half_range: 7.5,
-      symmetric_zero_point: 0, eps: 2 ** -23, opaque_zero: 0,
+      symmetric_zero_point: 0, eps: 2 ** -23, opaque_zero: 0, outputs_per_lane: 6,
     };
     CALIBRATION_PARAMS.fields.forEach(([name, type], i) => {
       const value = type === 'f32' ? view.getFloat32(4 * i, true) : view.getUint32(4 * i, true);

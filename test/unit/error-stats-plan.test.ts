@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LimitExceededError, type QTensor, type Tensor, tensor } from '../../src/index.js';
 import { addChunkPartials, prescaleFor } from '../../src/kernels/error-stats-kernel.js';
 import {
-  MAX_ROWS_PER_LANE, type PlannedChunk, type StatsPartition, type TilePlan, planChunks, planTiles,
+  MAX_ROWS_PER_LANE, type PlannedChunk, type StatsPartition, type TilePlan, planChunks, planQuadTiles, planTiles,
 } from '../../src/kernels/error-stats-plan.js';
 import { PARTIAL_WORDS, clipBounds } from '../../src/kernels/error-stats-shader.js';
 import { channelLayout } from '../../src/layout.js';
@@ -94,6 +94,47 @@ describe('planTiles', () => {
     expect([whole.mode, whole.width, whole.rows]).toEqual(['runs', 64, 256]);
     expect(planTiles({ kind: 'channel', outer: 4, axisLen: 10, inner: 1e6 }, 1000).mode).toBe('runs');
     expect(planTiles({ kind: 'channel', outer: 1, axisLen: 5000, inner: 1 }, 1000).mode).toBe('split');
+  });
+});
+
+describe('planQuadTiles', () => {
+  const quadShapes: [number[], ErrorStatsOptions][] = [
+    [[5000], {}], [[4, 8, 6], { axis: 0 }], [[4, 9, 8], { axis: 2 }], [[4, 9, 8], { axis: 1 }], [[3, 4096], { axis: 0 }],
+    [[4096, 4], { axis: 1 }], [[2, 6, 2], { axis: 1 }], [[4, 12, 4], { axis: 1, groupSize: 5 }], [[8, 3, 8], { axis: 0, groupSize: 3 }],
+  ];
+  for (const [shape, opts] of quadShapes) {
+    for (const maxTile of [4, 17, 64, 1 << 30]) {
+      it(`[${shape}] ${JSON.stringify(opts)}, tiles of at most ${maxTile} elements: each element once, one bucket per lane and component`, () => {
+        const { partition, map } = partitionOf(shape, opts);
+        const plan = planQuadTiles(partition, maxTile);
+        if (plan === undefined) return;
+        expect(plan.unit).toBe(4);
+        expect(4 * plan.width).toBeLessThanOrEqual(maxTile);
+        const size = shape.reduce((a, b) => a * b, 1);
+        const seen = new Uint8Array(size);
+        for (const quads of lanes(plan)) {
+          for (let c = 0; c < 4; c++) {
+            for (const u of quads) {
+              const i = 4 * u + c;
+              expect(seen[i], `element ${i} summed twice`).toBe(0);
+              seen[i] = 1;
+              expect(indexOf(map, i), `lane ${quads[0]} component ${c} mixes buckets`).toBe(indexOf(map, 4 * quads[0]! + c));
+            }
+          }
+        }
+        expect(seen.every((v) => v === 1), 'every element summed').toBe(true);
+      });
+    }
+  }
+
+  it('plans quads where runs or rows are a multiple of 4, and nowhere else', () => {
+    expect(planQuadTiles({ kind: 'tensor', outer: 1, axisLen: 1, inner: 4096 * 4096 }, 1 << 28)?.mode).toBe('runs');
+    expect(planQuadTiles({ kind: 'channel', outer: 1, axisLen: 4096, inner: 4096 }, 1 << 28)?.mode).toBe('runs');
+    expect(planQuadTiles({ kind: 'channel', outer: 4096, axisLen: 4096, inner: 1 }, 1 << 28)?.width).toBe(1024);
+    expect(planQuadTiles({ kind: 'tensor', outer: 1, axisLen: 1, inner: 37 }, 1 << 28)).toBeUndefined();
+    expect(planQuadTiles({ kind: 'channel', outer: 4, axisLen: 9, inner: 6 }, 1 << 28)).toBeUndefined();
+    expect(planQuadTiles({ kind: 'group', outer: 4, axisLen: 9, inner: 6, groupSize: 2 }, 1 << 28)).toBeUndefined();
+    expect(planQuadTiles({ kind: 'tensor', outer: 1, axisLen: 1, inner: 64 }, 3)).toBeUndefined();
   });
 });
 

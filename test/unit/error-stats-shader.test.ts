@@ -27,12 +27,13 @@ describe('ErrorStatsParams', () => {
     expect(parseStruct(ERROR_STATS_SHADER, 'ErrorStatsParams')).toEqual(ERROR_STATS_PARAMS.fields.map(([n, t]) => [n, t]));
   });
 
-  it('is the uniform at binding 0; bindings 1..5 are the inputs, table, tiles and partials', () => {
+  it('is the uniform at binding 0; bindings 1..5 are the inputs, table, tiles and partials (1, 2 also as vec4s)', () => {
     expect(ERROR_STATS_SHADER).toMatch(/@group\(0\) @binding\(0\) var<uniform> params: ErrorStatsParams;/);
     const bindings = [...ERROR_STATS_SHADER.matchAll(/@binding\((\d)\) var<storage, (read|read_write)> (\w+): array<([\w<>]+)>/g)]
       .map((m) => [Number(m[1]), m[2], m[3], m[4]]);
     expect(bindings).toEqual([[1, 'read', 'original', 'f32'], [2, 'read', 'quantized', 'u32'], [3, 'read', 'param_table', 'vec4<u32>'],
-      [4, 'read', 'tiles', 'vec2<u32>'], [5, 'read_write', 'partials', 'vec4<u32>']]);
+      [4, 'read', 'tiles', 'vec2<u32>'], [5, 'read_write', 'partials', 'vec4<u32>'],
+      [1, 'read', 'original4', 'vec4<f32>'], [2, 'read', 'quantized4', 'vec4<u32>']]);
   });
 
   it('packs 16 fields into 64 bytes, each at 4 * i with its type', () => {
@@ -51,6 +52,16 @@ describe('ErrorStatsParams', () => {
     expect(a.pipeline.code).toBe(b.pipeline.code);
     expect([a.pipelineKey, b.pipelineKey]).toEqual(['errorStats|scheme0|wg64', 'errorStats|scheme2|wg64']);
     expect(b.pipeline.constants).toEqual({ WORKGROUP_SIZE: 64, SCHEME: 2 });
+  });
+
+  it('the vec4 variants name their entry point and integer layout in the key', () => {
+    const packed = errorStatsVariant(2, { quantizedBytes: 1, signed: true });
+    expect([packed.pipelineKey, packed.pipeline.entryPoint]).toEqual(['errorStats|scheme2|quads|i8|wg64', 'error_stats_quads']);
+    expect(packed.pipeline.constants).toEqual({ WORKGROUP_SIZE: 64, SCHEME: 2, QUANTIZED_BYTES: 1, QUANTIZED_SIGNED: 1, LANE_PARAMS: 0, SMALL_RANGE_CLIP: 0 });
+    expect(errorStatsVariant(2, { quantizedBytes: 1, signed: true, laneParams: true }).pipelineKey).toBe('errorStats|scheme2|quads|i8|laneParams|wg64');
+    expect(errorStatsVariant(1, { quantizedBytes: 1, signed: false }).pipelineKey).toBe('errorStats|scheme1|quads|u8|wg64');
+    expect(errorStatsVariant(0, { quantizedBytes: 4, signed: true }).pipelineKey).toBe('errorStats|scheme0|quads|i32|wg64');
+    expect(errorStatsVariant(1, { quantizedBytes: 1, signed: true, smallRangeClip: true }).pipelineKey).toBe('errorStats|scheme1|quads|i8|smallClip|wg64');
   });
 });
 

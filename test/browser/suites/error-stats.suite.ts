@@ -134,6 +134,45 @@ export const tests: Record<string, BrowserTest> = {
     await expectPoolEmpty();
     return `run seed ${RUN_SEED}`;
   },
+  async 'vec4 kernel (sizes and runs a multiple of 4): every dtype and layout, clipping, infinities, forced chunks'() {
+    // [8, 12, 16]: per tensor and every stats axis take error_stats_quads (runs, columns, group rows), with the
+    // parameters per lane (per channel on the stats axis) or per quad (per tensor, another axis, groups), the
+    // integers packed (int8 / uint8 / int4) or as int32; chunk caps of 64 and 20 elements cut tiles and fall back.
+    await gpuScoped(async () => {
+      const shape = [8, 12, 16];
+      const data = randomData(8 * 12 * 16, RUN_SEED + 61, 3);
+      data[5] = Infinity;
+      data[1234] = -Infinity;
+      const x = tensor(data, shape);
+      const statsOptions = [undefined, { axis: 0 }, { axis: 1 }, { axis: 2 }, { axis: 1, groupSize: 4 }, { axis: 2, groupSize: 8 }];
+      for (const dtype of QDTYPES) {
+        const quantized: [string, QTensor][] = [];
+        const t = channelParams(dtype, 1, RUN_SEED + 62);
+        quantized.push(['per tensor', await quantizePerTensor(x, t.scales[0]!, t.zeroPoints[0]!, dtype, cpu)]);
+        for (const quantAxis of [0, 2]) {
+          const c = channelParams(dtype, shape[quantAxis]!, RUN_SEED + 63 + quantAxis);
+          quantized.push([`per channel ${quantAxis}`, await quantizePerChannel(x, c.scales, c.zeroPoints, quantAxis, dtype, cpu)]);
+        }
+        for (const [name, q] of quantized) {
+          for (const opts of statsOptions) {
+            for (const options of [{}, { maxChunkElements: 64 }, { maxChunkElements: 20 }]) {
+              await compare(x, q, opts, `${dtype} ${name}, stats ${JSON.stringify(opts)}, ${JSON.stringify(options)}`, options);
+            }
+          }
+        }
+      }
+      // The clipping test at its edges: ties at qmax + 0.5 and qmin - 0.5 (exact with a power-of-two scale),
+      // subnormals, infinities (huge finite values would underflow the other squares after the prescale).
+      const edges = tensor([31.875, 31.625, 31.75, -32.125, -32.375, -32.5, 1e-45, -1e-45, Infinity, -Infinity, 0, -0, 31.9, -32.2, 2.5, 0.125]);
+      for (const [dtype, zeroPoint] of [['qint8', 0], ['quint8', 128], ['qint8', -3]] as const) {
+        const q = await quantizePerTensor(edges, 0.25, zeroPoint, dtype, cpu);
+        // Overall only: per element, a subnormal's own tiny error is flushed to 0 where the GPU flushes subnormals.
+        await compare(edges, q, undefined, `edges ${dtype} zp ${zeroPoint}`);
+      }
+    });
+    await expectPoolEmpty();
+    return `run seed ${RUN_SEED}`;
+  },
   async 'a plain Tensor as quantized (no grid: clipFraction NaN), with infinities'() {
     await gpuScoped(async () => {
       const xs = tensor(randomData(3000, RUN_SEED + 5, 10), [3, 1000]);

@@ -128,6 +128,50 @@ export const tests: Record<string, BrowserTest> = {
     return `run seed ${RUN_SEED}`;
   },
 
+  async 'vec4 first passes (aligned layouts): GPU = CPU with specials, first NaN index, any chunk size'() {
+    // Shapes whose layouts take minmax_input_along (per tensor, channels with inner % 4 == 0, groups along the
+    // last axis, tiling it or not) and minmax_input_across (channels along the last axis, groups with
+    // inner % 4 == 0); chunk sizes that keep boxes aligned (64, 96) or not (18) fall back where needed.
+    await gpuScoped(async () => {
+      const shape = [8, 12, 16];
+      const size = 8 * 12 * 16;
+      const layouts: [string, () => Observer][] = [
+        ['per tensor', () => new MinMaxObserver()],
+        ['channels axis 0', () => new PerChannelMinMaxObserver({ chAxis: 0 })],
+        ['channels axis 1', () => new PerChannelMinMaxObserver({ chAxis: 1 })],
+        ['channels axis 2', () => new PerChannelMinMaxObserver({ chAxis: 2 })],
+        ['groups of 4 axis 2', () => new PerGroupMinMaxObserver({ axis: 2, groupSize: 4 })],
+        ['groups of 12 axis 2', () => new PerGroupMinMaxObserver({ axis: 2, groupSize: 12 })],
+        ['groups of 4 axis 1', () => new PerGroupMinMaxObserver({ axis: 1, groupSize: 4 })],
+        ['groups of 8 axis 0', () => new PerGroupMinMaxObserver({ axis: 0, groupSize: 8 })],
+      ];
+      const data = randomData(size, RUN_SEED + 91, 3);
+      const specials = [Infinity, -Infinity, 0, -0, 1e-45, -1e-45, 3.4e38, -3.4e38];
+      specials.forEach((value, k) => { data[(k * 97 + 5) % size] = value; });
+      for (const [name, make] of layouts) {
+        for (const options of [gpu, { ...gpu, maxChunkElements: 64 }, { ...gpu, maxChunkElements: 96 }, { ...gpu, maxChunkElements: 18 }] as OpOptions[]) {
+          // Infinities are no valid range for qparams: compare the observed ranges only.
+          const [onGpu, onCpu] = [make(), make()];
+          await onGpu.observe(tensor(data, shape), options);
+          await onCpu.observe(tensor(data, shape), cpu);
+          const what = `[${shape}] ${name} chunks ${options.maxChunkElements ?? 'none'}`;
+          expectExact(state(onGpu).mins, state(onCpu).mins, `${what}: mins`);
+          expectExact(state(onGpu).maxs, state(onCpu).maxs, `${what}: maxs`);
+        }
+        for (const nanAt of [0, 3, 517, size - 1]) {
+          const withNaN = data.slice();
+          withNaN[nanAt] = NaN;
+          new Uint32Array(withNaN.buffer)[Math.min(size - 1, nanAt + 130)] = 0xffc00001; // a negative NaN
+          for (const options of [gpu, { ...gpu, maxChunkElements: 64 }]) {
+            await expectReject(() => make().observe(tensor(withNaN, shape), options), InvalidArgumentError, new RegExp(`^x\\.data\\[${nanAt}\\] is NaN`));
+          }
+        }
+      }
+    });
+    await expectPoolEmpty();
+    return `run seed ${RUN_SEED}`;
+  },
+
   async 'NaN: the first NaN index is reported, on every layout and chunk size, and the observer is unchanged'() {
     await gpuScoped(async () => {
       const shape = [8, 9, 10];
