@@ -1,5 +1,5 @@
 // Whole-model compression of the default model (Silero VAD, the ONNX file @ricky0123/vad-web ships), timed
-// from the outside in the bench page: compressOnnx end to end with backend 'webgpu' and 'cpu', then the same
+// from the outside in the bench page: compressOnnx end to end with backend 'webgpu', 'auto' and 'cpu', then the same
 // work split into its phases by calling what compressOnnx calls, in its order, through the public API
 // (OnnxModel.load, planOnnxCompression, per weight readFloat32 / chooseQParams / quantize / errorStats,
 // encode). The split leaves out compressOnnx's own writing of the QDQ nodes (the end-to-end total minus the
@@ -8,7 +8,7 @@ import {
   type Backend, OnnxModel, chooseQParams, compressOnnx, errorStats, planOnnxCompression, quantizePerChannel, quantizePerGroup,
   quantizePerTensor,
 } from 'webgpu-quant';
-import { calibrationGranularity } from '../src/compress/quantize-weight.js';
+import { AUTO_GPU_MIN_ELEMENTS, calibrationGranularity } from '../src/compress/quantize-weight.js';
 
 export const DEFAULT_MODEL_URL = '/node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx';
 
@@ -29,11 +29,11 @@ export async function runCompressProfile(c: { backend: Backend; reps: number }):
   const response = await fetch(DEFAULT_MODEL_URL);
   if (!response.ok) throw new Error(`${DEFAULT_MODEL_URL}: HTTP ${response.status}`);
   const bytes = new Uint8Array(await response.arrayBuffer());
-  const op = { backend: c.backend };
+  const opAll = { backend: c.backend };
   const totalMs: number[] = [];
   for (let i = 0; i <= c.reps; i++) {
     const t0 = performance.now();
-    await compressOnnx(bytes, {}, op);
+    await compressOnnx(bytes, {}, opAll);
     if (i > 0) totalMs.push(performance.now() - t0);
   }
   const phasesMs: CompressProfile['phasesMs'] = { load: [], plan: [], readFloat32: [], chooseQParams: [], quantize: [], errorStats: [], encode: [] };
@@ -63,6 +63,8 @@ export async function runCompressProfile(c: { backend: Backend; reps: number }):
       const info = list[w]!;
       const x = { data: await model.readFloat32(info.name), shape: info.shape };
       lap('readFloat32');
+      // As quantizeWeight does: under 'auto', small weights on the CPU.
+      const op = c.backend === 'auto' && x.data.length < AUTO_GPU_MIN_ELEMENTS ? { backend: 'cpu' as const } : opAll;
       const granularity = calibrationGranularity(decision);
       const q0 = await chooseQParams(x, { dtype: decision.dtype, granularity, symmetric: decision.symmetric, method: decision.method }, op);
       lap('chooseQParams');

@@ -182,6 +182,9 @@ async function runKernelCase(c: KernelCase): Promise<KernelResult> {
 
 // ---- references ---------------------------------------------------------------------------------
 
+/** vec4s each invocation of the copy shader moves (bench/copy-vec4.wgsl): the kernels' VECS_PER_THREAD. */
+export const COPY_VECS_PER_INVOCATION = 16;
+
 const copyPipelines = new WeakMap<GPUDevice, GPUComputePipeline>();
 
 function copyVec4Pipeline(device: GPUDevice): GPUComputePipeline {
@@ -190,7 +193,7 @@ function copyVec4Pipeline(device: GPUDevice): GPUComputePipeline {
     const module = device.createShaderModule({ label: 'bench.copyVec4.module', code: copyVec4Source });
     pipeline = device.createComputePipeline({
       label: 'bench.copyVec4.pipeline', layout: 'auto',
-      compute: { module, entryPoint: 'copy_vec4', constants: { WORKGROUP_SIZE } },
+      compute: { module, entryPoint: 'copy_vec4', constants: { WORKGROUP_SIZE, VECS_PER_INVOCATION: COPY_VECS_PER_INVOCATION } },
     });
     copyPipelines.set(device, pipeline);
   }
@@ -204,7 +207,7 @@ function vec4CopyEncode(device: GPUDevice, label: string, source: GPUBuffer, des
     label: `${label}.bindGroup`, layout: pipeline.getBindGroupLayout(0),
     entries: [{ binding: 0, resource: { buffer: source, size: bytes } }, { binding: 1, resource: { buffer: destination, size: bytes } }],
   });
-  const grid = dispatchSize(bytes / 16, WORKGROUP_SIZE, device.limits.maxComputeWorkgroupsPerDimension);
+  const grid = dispatchSize(Math.ceil(bytes / 16 / COPY_VECS_PER_INVOCATION), WORKGROUP_SIZE, device.limits.maxComputeWorkgroupsPerDimension);
   return (encoder, slots) => {
     const pass = encoder.beginComputePass({ label: `${label}.pass`, timestampWrites: timestampWrites(slots) });
     pass.setPipeline(pipeline);
@@ -252,7 +255,7 @@ async function runCopy(kind: CopyKind, bytes: number, options: RepeatOptions): P
 }
 
 /** Reads of the same bytes by read-vec4.wgsl: vec4s per invocation (the min/max first pass reads 64 floats per lane). */
-export const READ_VECS_PER_INVOCATION = 16;
+export const READ_VECS_PER_INVOCATION = 64;
 
 const readPipelines = new WeakMap<GPUDevice, GPUComputePipeline>();
 

@@ -14,7 +14,7 @@
 // beside qint4 per tensor (--no-groups skips them). --sweep adds a size sweep, 4K, 64K, 1M, 4M, 16M elements
 // (up to MAX, e.g. --sweep=67108864 for 64M as well): qint8 per tensor and qint4 per group of 32 and 128,
 // quantize and dequantize, each beside the copies of the same bytes. Last, the whole-model profile: compressOnnx
-// on the default model (Silero VAD) with backend 'webgpu' and 'cpu', split into phases (bench/page-profile.ts).
+// on the default model (Silero VAD) with backend 'webgpu', 'auto' and 'cpu', split into phases (bench/page-profile.ts).
 //
 // onnxruntime-web (the installed npm package, its dist/ served by the same Vite server, no network): its
 // QuantizeLinear / DequantizeLinear as one-node models, per tensor and per channel on both axes, on the WebGPU
@@ -297,7 +297,7 @@ async function main() {
     const ort = options.ort ? await runOrt(browser, page, address.port, options) : { cases: [], issue32578: [] };
 
     const profiles = [];
-    for (const backend of options.profile ? ['webgpu', 'cpu'] : []) {
+    for (const backend of options.profile ? ['webgpu', 'auto', 'cpu'] : []) {
       const p = await page.evaluate((k) => window.__bench.runCompressProfile(k), { backend, reps: 3 });
       process.stderr.write(`  compressOnnx default model, backend ${backend}: median ${fmtMs(median(p.totalMs))} ms\n`);
       profiles.push(p);
@@ -390,15 +390,15 @@ async function main() {
     }
     const reductionLegend = [
       'MiB read: the tensor bytes the first pass reads (min/max: the float32 input, 4 B/elem; errorStats: the float32 original '
-        + 'and the integers, which the library widens to int32 on the host, 4 + 4 B/elem). extra MiB: the other device traffic per '
+        + 'and the integers as stored, 8-bit ones packed four to a word, 4 + 1 B/elem for qint8). extra MiB: the other device traffic per '
         + 'repetition (records / partials written and re-read by combine passes, parameter table, tile list).',
       'median / min / max ms: device-only, the library\'s own passes (built by its host code, output checked bit for bit against '
         + 'the public call\'s) from the first pass\'s beginning to the last pass\'s end.',
-      `GB/s read: MiB read / median. read GB/s: a vec4 read shader (bench/read-vec4.wgsl, 16 vec4s = 64 floats per invocation, `
+      `GB/s read: MiB read / median. read GB/s: a vec4 read shader (bench/read-vec4.wgsl, 64 vec4s = 256 floats per invocation, `
         + 'one f32 written per invocation) reading the same bytes on the same device, run right after each case (the readVec4Shader '
         + 'rows pool those runs). ours / read: throughput ratio (read median time / our median time, from the adjacent runs): '
         + '1 would match the read, 0.25 is 4x slower.',
-      `e2e: the public call end to end (upload + passes + readback + host work: observers' running update, errorStats' widening, `
+      `e2e: the public call end to end (upload + passes + readback + host work: observers' running update, errorStats' host preparation, `
         + `prescale scan and float64 sums), ${options.e2eReps} timed calls after 1 warm-up, observing / measuring the same tensor each time.`,
       `chooseQParams: qint8 symmetric, method 'mse' with 100 candidate clip ratios (a min/max reduction, then every candidate of every channel), `
         + 'end to end only: its MSE passes are not timed device-only.',
