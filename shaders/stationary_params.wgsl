@@ -8,7 +8,9 @@
 //                along the last axis with channels % group_size == 0 and group_size % vec == 0 (a run is
 //                one group, row = run). Long runs: an invocation takes vecs j, j + T, j + 2T, ... of
 //                one run (T invocations share a run), so neighbouring invocations read neighbouring
-//                memory.
+//                memory. Per tensor is kind 1 with one parameter row and runs of 256 vecs (the last
+//                one of a chunk may be shorter): compact runs measured faster than striding over the
+//                whole chunk on SwiftShader.
 //   3 (short runs): kind 1 with runs shorter than VECS_PER_THREAD vecs (a group of 32 is one or two
 //                vecs): an invocation takes runs_per_thread whole runs in a row, one vec at a time,
 //                reading each vec's row (RUN_VECS, the vecs per run, is a constant of the pipeline).
@@ -60,7 +62,9 @@ fn span_of(t: u32) -> Span {
   if (STATIONARY_KIND == 1u) {
     let run = t / params.run_threads;
     let j = t - run * params.run_threads;
-    let count = (params.run_vecs - j + params.run_threads - 1u) / params.run_threads;
+    // Per tensor the chunk's last run may be short: it ends at vec_count.
+    let length = min(params.run_vecs, params.vec_count - run * params.run_vecs);
+    let count = select(0u, (length - j + params.run_threads - 1u) / params.run_threads, j < length);
     return Span(run * params.run_vecs + j, params.run_threads, min(count, VECS_PER_THREAD));
   }
   let o = t / params.run_vecs;
