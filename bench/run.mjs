@@ -33,130 +33,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import { createServer } from 'vite';
+import { matrixShape, parseArgs } from './args.mjs';
+import { fmt, fmtMs, markdownTable, median, mib, reductionLayoutName, slug, stats, table } from './format.mjs';
+import { runOrt } from './ort-run.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const started = performance.now();
 const startLoad = loadavg()[0];
 
-function parseArgs(argv) {
-  const options = {
-    elements: [16_777_216], reps: 10, warmup: 2, e2eReps: 3, wall: false, qint32: true, quantize: true, reductions: true,
-    mseShape: [256, 4096], out: join(root, 'bench/results'), ort: true, ortReps: 10, groups: true, sweep: 0, profile: true,
-  };
-  for (const arg of argv) {
-    const [key, value] = arg.replace(/^--/, '').split('=');
-    const int = () => {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 0) throw new Error(`--${key} needs a non-negative integer, got ${value}`);
-      return n;
-    };
-    if (key === 'elements') options.elements = value.split(',').map(Number);
-    else if (key === 'reps') options.reps = Math.max(1, int());
-    else if (key === 'warmup') options.warmup = int();
-    else if (key === 'e2e-reps') options.e2eReps = int();
-    else if (key === 'wall') options.wall = true;
-    else if (key === 'no-qint32') options.qint32 = false;
-    else if (key === 'no-quantize') options.quantize = false;
-    else if (key === 'no-reductions') options.reductions = false;
-    else if (key === 'no-ort') options.ort = false;
-    else if (key === 'no-groups') options.groups = false;
-    else if (key === 'no-profile') options.profile = false;
-    else if (key === 'sweep') options.sweep = value === undefined ? 16_777_216 : int();
-    else if (key === 'ort-reps') options.ortReps = Math.max(1, int());
-    else if (key === 'mse-shape') {
-      options.mseShape = value.split('x').map(Number);
-      if (options.mseShape.length !== 2 || !options.mseShape.every((d) => Number.isInteger(d) && d > 0)) {
-        throw new Error(`--mse-shape needs ROWSxCOLUMNS, e.g. 256x4096, got ${value}`);
-      }
-    }
-    else if (key === 'out') options.out = resolve(value);
-    else throw new Error(`unknown option ${arg} (see the comment at the top of bench/run.mjs)`);
-  }
-  return options;
-}
-
-/** [n, n] when n is a square (16M -> [4096, 4096]), else [n / 4096, 4096]. */
-function matrixShape(elements) {
-  const side = Math.round(Math.sqrt(elements));
-  if (side * side === elements && side % 4 === 0) return [side, side];
-  if (elements % 4096 === 0) return [elements / 4096, 4096];
-  throw new Error(`--elements=${elements}: use a square of a multiple of 4 or a multiple of 4096`);
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
-const fmt = (x, digits = 2) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits));
-const fmtMs = (x) => (x >= 100 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-const mib = (bytes) => (bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : `${(bytes / 2 ** 10).toFixed(0)} KiB`);
-const reductionLayoutName = (c) => (c.layout === 'perTensor' ? 'per-tensor' : c.layout === 'axis0' ? 'per-channel axis 0'
-  : c.layout === 'axisLast' ? `per-channel axis ${c.shape.length - 1}` : `per-group ${c.groupSize} along axis ${c.shape.length - 1}`);
-const slug = (text) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown-adapter';
-
-function table(header, rows) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i < 3 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-function markdownTable(header, rows) {
-  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 3 ? ' --- ' : ' ---: ')).join('|')}|`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
-
-/**
- * onnxruntime-web's cases (bench/page-ort.ts) in the bench page, then the onnxruntime#32578 check, whose
- * default-build half runs in a second page so that the two ORT builds never share one page.
- */
-async function runOrt(browser, page, port, options) {
-  const cases = [];
-  for (const elements of options.elements) {
-    const shape = matrixShape(elements);
-    for (const op of ['quantize', 'dequantize']) {
-      for (const layout of ['perTensor', 'axis0', 'axisLast']) {
-        cases.push({ op, dtype: 'quint8', layout, shape, ep: 'webgpu', bundle: 'webgpu', io: 'gpu-buffer' });
-        cases.push({ op, dtype: 'qint8', layout, shape, ep: 'wasm', bundle: 'webgpu', io: 'cpu' });
-      }
-    }
-  }
-  const repeat = { reps: options.ortReps, warmup: options.warmup };
-  const results = [];
-  for (const c of cases) {
-    const t0 = performance.now();
-    const r = await page.evaluate((k) => window.__bench.runOrtCase(k), { ...c, ...repeat });
-    process.stderr.write(`  onnxruntime-web ${r.ortVersion} ${c.ep} EP ${c.op} ${c.dtype} ${c.layout} ${c.shape.join('x')}: median `
-      + `${fmtMs(median(r.wallMs))} ms, cpu fallback ${r.cpuFallback}, ${r.mismatches} mismatches, case took ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-    for (const line of r.ortErrors) process.stderr.write(`  [onnxruntime error] ${line}\n`);
-    results.push({ ...c, elements: c.shape.reduce((a, b) => a * b, 1), ...r });
-  }
-  // onnxruntime#32578: DequantizeLinear per tensor, int8, CPU tensors in and out (ORT uploads and reads back).
-  const checkShape = matrixShape(Math.min(...options.elements, 1_048_576));
-  const check = { op: 'dequantize', dtype: 'qint8', layout: 'perTensor', shape: checkShape, ep: 'webgpu', io: 'cpu', reps: 1, warmup: 1 };
-  const issue32578 = [];
-  issue32578.push({ ...check, bundle: 'webgpu', ...await page.evaluate((k) => window.__bench.runOrtCase(k), { ...check, bundle: 'webgpu' }) });
-  const second = await browser.newPage();
-  try {
-    second.on('console', (message) => process.stderr.write(`[page 2] ${message.text()}\n`));
-    await second.goto(`http://127.0.0.1:${port}/bench/page.html`);
-    await second.waitForFunction(() => window.__bench !== undefined, { timeout: 120_000 });
-    for (const dtype of ['qint8', 'quint8']) {
-      const k = { ...check, dtype, bundle: 'default' };
-      issue32578.push({ ...k, ...await second.evaluate((x) => window.__bench.runOrtCase(x), k) });
-    }
-  } finally {
-    await second.close();
-  }
-  for (const r of issue32578) {
-    process.stderr.write(`  onnxruntime#32578 check: ${r.bundle === 'default' ? 'default build (JSEP)' : 'onnxruntime-web/webgpu'} DequantizeLinear ${r.dtype} `
-      + `per-tensor ${r.shape.join('x')}: ${r.mismatches} mismatches ${r.firstMismatches.join('; ')}\n`);
-  }
-  return { cases: results, issue32578 };
-}
-
 async function main() {
-  const options = parseArgs(process.argv.slice(2));
+  const options = parseArgs(process.argv.slice(2), root);
   const server = await createServer({
     configFile: false,
     root,
