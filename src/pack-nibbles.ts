@@ -12,17 +12,38 @@
 
 /** Packs one 4-bit value per element (already in range) into bytes, low nibble first. */
 export function packNibbles(values: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(Math.ceil(values.length / 2));
-  for (let i = 0; i < values.length; i++) out[i >> 1]! |= (values[i]! & 0xf) << ((i & 1) * 4);
+  const n = values.length;
+  const out = new Uint8Array(Math.ceil(n / 2));
+  const pairs = n >> 1;
+  for (let j = 0; j < pairs; j++) out[j] = (values[2 * j]! & 0xf) | ((values[2 * j + 1]! & 0xf) << 4);
+  if (n & 1) out[pairs] = values[n - 1]! & 0xf;
   return out;
 }
 
-/** Unpacks `count` 4-bit values; `signed` sign-extends them (qint4) into an Int8Array, else a Uint8Array. */
+/** Byte -> its two elements as the little-endian bytes of a u16 (sign-extended, or not). */
+function pairTable(signed: boolean): Uint16Array {
+  const table = new Uint16Array(256);
+  const value = (nibble: number): number => (signed && nibble > 7 ? nibble - 16 : nibble) & 0xff;
+  for (let b = 0; b < 256; b++) table[b] = value(b & 0xf) | (value(b >> 4) << 8);
+  return table;
+}
+const kSignedPairs = pairTable(true);
+const kUnsignedPairs = pairTable(false);
+
+/**
+ * Unpacks `count` 4-bit values; `signed` sign-extends them (qint4) into an Int8Array, else a Uint8Array.
+ * Two elements per table lookup, written as one u16 (the platform's typed arrays are little-endian
+ * everywhere this runs; a fresh array's buffer is aligned).
+ */
 export function unpackNibbles(bytes: Uint8Array, count: number, signed: boolean): Int8Array | Uint8Array {
   const out = signed ? new Int8Array(count) : new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const nibble = (bytes[i >> 1]! >> ((i & 1) * 4)) & 0xf;
-    out[i] = signed && nibble > 7 ? nibble - 16 : nibble;
+  const pairs = count >> 1;
+  const table = signed ? kSignedPairs : kUnsignedPairs;
+  const out16 = new Uint16Array(out.buffer, 0, pairs);
+  for (let j = 0; j < pairs; j++) out16[j] = table[bytes[j]!]!;
+  if (count & 1) {
+    const nibble = bytes[pairs]! & 0xf;
+    out[count - 1] = signed && nibble > 7 ? nibble - 16 : nibble;
   }
   return out;
 }

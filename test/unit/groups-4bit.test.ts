@@ -23,6 +23,19 @@ describe('nibble packing', () => {
     }
   });
 
+  it('unpacks every byte value, both signednesses, even and odd counts, like the nibble definition', () => {
+    const bytes = Uint8Array.from({ length: 256 }, (_, b) => b);
+    for (const count of [512, 511]) {
+      for (const signed of [true, false]) {
+        const expected = Array.from({ length: count }, (_, i) => {
+          const nibble = (bytes[i >> 1]! >> (4 * (i & 1))) & 0xf;
+          return signed && nibble > 7 ? nibble - 16 : nibble;
+        });
+        expectExact(unpackNibbles(bytes, count, signed), expected, `${signed ? 'qint4' : 'quint4'} count ${count}`);
+      }
+    }
+  });
+
   it('QTensor.packedData gives the nibbles for 4-bit types and the raw bytes otherwise', () => {
     expectExact(fromIntRepr([1, -2, 7], [3], 'qint4', { scale: 1, zeroPoint: 0 }).packedData(), [0xe1, 0x07], 'qint4');
     expectExact(fromIntRepr([1, 255], [2], 'quint8', { scale: 1, zeroPoint: 0 }).packedData(), [1, 255], 'quint8');
