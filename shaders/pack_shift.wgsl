@@ -1,12 +1,6 @@
-// 8-bit packing with shifts, for adapters without packed_4x8_integer_dot_product. Element j goes to
-// bits 8j..8j+7 (little-endian byte order, so the u32 words read back as an Int8Array/Uint8Array).
-// Inputs to pack_* are already clamped to the dtype's range.
+// 8-bit unpacking with shifts, for adapters without packed_4x8_integer_dot_product. Element j is bits
+// 8j..8j+7 (little-endian byte order, so the u32 words read back as an Int8Array/Uint8Array).
 
-fn pack_i8(v: vec4<i32>) -> u32 {
-  let b = vec4<u32>(bitcast<vec4<u32>>(v) & vec4<u32>(0xffu));
-  return b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u);
-}
-fn pack_u8(v: vec4<i32>) -> u32 { return pack_i8(v); }
 fn unpack_i8(w: u32) -> vec4<i32> {
   // Shift the byte to the top, then arithmetic-shift it back down to sign-extend.
   let s = bitcast<i32>(w);

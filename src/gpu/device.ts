@@ -20,7 +20,7 @@ import { PipelineCache } from './pipeline-cache.js';
 
 /** What the kernels need to know about the device beyond its limits. */
 export interface GpuFeatures {
-  /** WGSL `packed_4x8_integer_dot_product` (pack4xI8Clamp and friends). */
+  /** WGSL `packed_4x8_integer_dot_product` (unpack4xI8 and friends). */
   packed4x8: boolean;
   timestampQuery: boolean;
   subgroups: boolean;
