@@ -21,11 +21,28 @@ export function showSummary(report: AnyReport, fileBytesBefore: number, totalMs:
   const worstName = document.createElement('small');
   worstName.textContent = sqnr.worstName;
   worst.replaceChildren(`${formatDb(sqnr.worstDb)} `, worstName);
-  $('sum-backend').textContent = report.backend ?? 'nothing quantized';
+  $('sum-backend').textContent = describeBackends(report.tensors) ?? 'nothing quantized';
   $('sum-time').textContent = `${report.seconds.toFixed(2)} s · ${(totalMs / 1000).toFixed(2)} s`;
   for (const id of ['export-onnx', 'export-safetensors', 'export-json', 'export-csv']) $<HTMLButtonElement>(id).disabled = false;
   $('export-onnx').textContent = report.format === 'onnx' ? 'Download compressed ONNX' : 'Download compressed safetensors';
   $('export-safetensors').hidden = report.format !== 'onnx';
+}
+
+/**
+ * Where the quantized weights ran: one backend's name, or both with counts when 'auto' sent the small ones
+ * to the CPU.
+ *
+ * @example
+ * ```ts
+ * describeBackends(report.tensors); // 'webgpu for 18 of 36 weights, cpu for 18 (the small ones)'
+ * ```
+ */
+export function describeBackends(tensors: readonly TensorReport[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const t of tensors) if (t.action === 'quantize' && t.backend) counts.set(t.backend, (counts.get(t.backend) ?? 0) + 1);
+  if (counts.size <= 1) return [...counts.keys()][0];
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  return `webgpu for ${counts.get('webgpu') ?? 0} of ${total} weights, cpu for ${counts.get('cpu') ?? 0} (the small ones)`;
 }
 
 function sortValue(t: TensorReport, key: string): number | string {
