@@ -126,8 +126,7 @@ fn params_at(p: Position) -> Params4 {
 // The four elements' parameters for the small-range quantize path (numerics.wgsl quantize_small).
 fn quant_at(p: Position) -> Quant4 {
   let q = params_at(p);
-  return Quant4(q.inv_scale, params.qmin - q.zero_point, params.qmax - q.zero_point,
-    (bitcast<vec4<i32>>(q.zero_point + kRound) - vec4<i32>(kRoundBits)) - vec4<i32>(kRoundBits));
+  return quant4_of(q.inv_scale, q.zero_point, params.qmin, params.qmax);
 }
 
 // dequantize_at for 8-bit and 4-bit values: q and the zero point are small, so every step is exact.

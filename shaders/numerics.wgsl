@@ -64,6 +64,12 @@ struct Quant4 {
   offset: vec4<i32>,    // zero_point - kRoundBits
 }
 
+// Quant4 from (inv_scale, fround(zero_point)) and the clamp range, for tables that hold only those two.
+fn quant4_of(inv_scale: vec4<f32>, zero_point: vec4<f32>, qmin: f32, qmax: f32) -> Quant4 {
+  return Quant4(inv_scale, qmin - zero_point, qmax - zero_point,
+    (bitcast<vec4<i32>>(zero_point + kRound) - vec4<i32>(kRoundBits)) - vec4<i32>(kRoundBits));
+}
+
 // x * inv_scale, correctly rounded also for subnormal x on hardware that flushes them (see quantize_vec4).
 fn scaled_vec4(x: vec4<f32>, inv_scale: vec4<f32>) -> vec4<f32> {
   let bits = bitcast<vec4<u32>>(x);

@@ -12,10 +12,6 @@ struct PerTensorParams {
   qmax: f32,
   scale: f32,            // fround(scale), for dequantize
   zero_point: i32,       // for the wrapping int32 subtraction of dequantize
-  low: f32,              // qmin - zero_point, high: qmax - zero_point, offset: zero_point - kRoundBits
-  high: f32,             //   (the small-range quantize path, numerics.wgsl quantize_small)
-  offset: i32,
-  _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: PerTensorParams;
@@ -34,8 +30,10 @@ fn params_at(p: Position) -> Params4 {
   return Params4(vec4<f32>(params.inv_scale), vec4<f32>(params.zero_point_f32), vec4<f32>(params.scale));
 }
 
+// The small-range path's parameters (per tensor, the 8-bit and 4-bit kernels run as stationary kernels;
+// these entry points are compiled with the module but the host dispatches them only for the grouped scheme).
 fn quant_at(p: Position) -> Quant4 {
-  return Quant4(vec4<f32>(params.inv_scale), vec4<f32>(params.low), vec4<f32>(params.high), vec4<i32>(params.offset));
+  return quant4_of(vec4<f32>(params.inv_scale), vec4<f32>(params.zero_point_f32), params.qmin, params.qmax);
 }
 
 // dequantize_at for 8-bit and 4-bit values: q - zero_point is small, so its conversion is exact.

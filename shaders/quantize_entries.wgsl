@@ -26,10 +26,6 @@ fn quantize4_with(e: u32, p: Params4) -> vec4<f32> {
   return quantize_vec4(input[e / 4u], p.inv_scale, p.zero_point, params.qmin, params.qmax);
 }
 
-fn quantize4(e: u32, at: Position) -> vec4<i32> {
-  return vec4<i32>(quantize4_with(e, params_at(at)));
-}
-
 // Each invocation handles words first, first + stride, ... : it locates the first by division
 // (position_of) and walks to the others (next_word).
 fn first_word(gid: vec3<u32>, groups: vec3<u32>) -> u32 {

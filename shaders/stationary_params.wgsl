@@ -110,16 +110,11 @@ fn column_block(t: u32, sub: u32, subs: u32) -> u32 {
   return 3u * ((t % params.run_vecs) * subs + sub);
 }
 
-fn quant_of(inv_scale: vec4<f32>, zero_point: vec4<f32>) -> Quant4 {
-  return Quant4(inv_scale, params.qmin - zero_point, params.qmax - zero_point,
-    (bitcast<vec4<i32>>(zero_point + kRound) - vec4<i32>(kRoundBits)) - vec4<i32>(kRoundBits));
-}
-
 // Kinds 1 and 2: the quantize parameters of sub-word `sub` (numerics.wgsl Quant4) of the invocation's vecs.
 fn stationary_quant(t: u32, sub: u32, subs: u32) -> Quant4 {
   if (STATIONARY_KIND == 1u) { return row_quant(run_row(t)); }
   let block = column_block(t, sub, subs);
-  return quant_of(table[block], table[block + 1u]);
+  return quant4_of(table[block], table[block + 1u], params.qmin, params.qmax);
 }
 
 // The dequantize parameters of sub-word `sub`: fround(zero_point) and fround(scale).

@@ -17,7 +17,7 @@ import { checkScale } from '../validate.js';
 import type { DTypeInfo } from '../dtype.js';
 import { type ChunkedJob, chunkElements, runChunked } from './run-chunked.js';
 import { kernelVariant } from './shader-sources.js';
-import { perTensorStationary, stationaryChunk, stationaryLayout } from './stationary.js';
+import { type StationaryLayout, perTensorStationary, stationaryChunk, stationaryLayout } from './stationary.js';
 import { GROUPED_PARAMS, PER_TENSOR_PARAMS, packUniform } from './uniforms.js';
 
 /**
@@ -93,8 +93,6 @@ export interface ClampRange { qmin: number; qmax: number }
  */
 export interface SchemeBindings {
   uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
-  /** The largest fround(1 / fround(scale)) of the parameters (decides EXACT_SUBNORMALS). */
-  maxInverseScale: number;
   table?: Float32Array<ArrayBuffer>;
   constants?: { ROW_LAYOUT: 0 | 1 | 2; PER_GROUP: 0 | 1 };
 }
@@ -132,21 +130,15 @@ export function schemeBindings(params: QParams, range: ClampRange, shape: readon
   if (params.scheme === 'per_tensor_affine') {
     const inverseScale = checkScale(params.scale);
     return {
-      maxInverseScale: inverseScale,
       uniform: (_start, vecCount, threadCount) => packUniform(PER_TENSOR_PARAMS, {
         vec_count: vecCount, thread_count: threadCount, inv_scale: inverseScale, zero_point_f32: params.zeroPoint,
         qmin: range.qmin, qmax: range.qmax, scale: params.scale, zero_point: params.zeroPoint,
-        low: range.qmin - params.zeroPoint, high: range.qmax - params.zeroPoint, offset: params.zeroPoint - ROUND_BITS, _pad0: 0,
       }),
     };
   }
   const layout = paramLayout(shape, params);
-  const table = paramTable(params.scales, params.zeroPoints);
-  let maxInverseScale = 0;
-  for (let b = 0; b < table.length; b += 12) maxInverseScale = Math.max(maxInverseScale, table[b]!, table[b + 1]!, table[b + 2]!, table[b + 3]!);
   return {
-    table,
-    maxInverseScale,
+    table: paramTable(params.scales, params.zeroPoints),
     constants: { ROW_LAYOUT: rowLayout(layout), PER_GROUP: params.scheme === 'per_group_affine' ? 1 : 0 },
     uniform: (start, vecCount, threadCount) => {
       const word = splitStep(elementsPerVec * threadCount, layout);
@@ -176,7 +168,7 @@ export function splitStep(elements: number, layout: { inner: number; channels: n
   return { k: elements % layout.inner, a: rows % layout.channels, o: Math.floor(rows / layout.channels) };
 }
 
-/** bitcast<i32>(1.5 * 2^23), shaders/numerics.wgsl kRoundBits: the uniform's `offset` is zero_point minus it. */
+/** bitcast<i32>(1.5 * 2^23), shaders/numerics.wgsl kRoundBits: quantRows' offset column is zero_point minus it. */
 export const ROUND_BITS = 0x4b400000;
 
 /**
@@ -209,42 +201,63 @@ export function specialiseJob(
   device: GPUDevice, job: ChunkedJob, params: QParams, range: ClampRange, shape: readonly number[],
   subnormalOverride: boolean, stationary?: StationaryOffer,
 ): Float32Array<ArrayBuffer> | undefined {
-  const { uniform, table, constants, maxInverseScale } = schemeBindings(params, range, shape, job.elementsPerVec);
-  job.uniform = uniform;
-  if (subnormalOverride && maxInverseScale > SUBNORMAL_INVERSE_SCALE) {
-    job.pipelineKey += '|subnormals';
-    job.pipeline = { ...job.pipeline, constants: { ...job.pipeline.constants, EXACT_SUBNORMALS: 1 } };
+  const exactSubnormals = subnormalOverride && largestInverseScale(params) > SUBNORMAL_INVERSE_SCALE;
+  const s = stationary && stationaryFor(device, job, params, range, shape, stationary.info);
+  if (!s) {
+    const { uniform, table, constants } = schemeBindings(params, range, shape, job.elementsPerVec);
+    job.uniform = uniform;
+    const extra = { ...(exactSubnormals ? { EXACT_SUBNORMALS: 1 } : {}), ...constants };
+    job.pipelineKey += `${exactSubnormals ? '|subnormals' : ''}${constants ? `|rows${constants.ROW_LAYOUT}|${constants.PER_GROUP ? 'group' : 'channel'}` : ''}`;
+    job.pipeline = { ...job.pipeline, constants: { ...job.pipeline.constants, ...extra } };
+    return table;
   }
-  const perTensor = params.scheme === 'per_tensor_affine';
-  const s = !stationary || stationary.info.bits === 32 ? undefined
-    : perTensor ? perTensorStationary(job.elementsPerVec) : stationaryLayout(paramLayout(shape, params), job.elementsPerVec);
   const vecElements = job.elementsPerVec;
-  const threadsFor = (vecCount: number): number => stationaryChunk(s!, vecElements, 0, vecCount * vecElements, range).threads;
-  if (s && chunkElements(device, { ...job, chunkAlign: s.alignElements, threadsFor }) > 0) {
-    const variant = kernelVariant(stationary!.op, 'stationary', stationary!.info, stationary!.packed4x8);
-    job.label = variant.label;
-    const runVecs = s.kind === 3 ? s.runElements / vecElements : 0;
-    job.pipelineKey = `${variant.pipelineKey}|kind${s.kind}${s.kind === 3 ? `|runs${runVecs}` : ''}`
-      + `${job.pipelineKey.endsWith('|subnormals') ? '|subnormals' : ''}`;
-    job.pipeline = {
-      ...variant.pipeline,
-      constants: {
-        ...job.pipeline.constants, ...variant.pipeline.constants, STATIONARY_KIND: s.kind, ...(s.kind === 3 ? { RUN_VECS: runVecs } : {}),
-      },
-    };
-    job.chunkAlign = s.alignElements;
-    job.threadsFor = threadsFor;
-    job.uniform = (start, vecCount) => stationaryChunk(s, vecElements, start, vecCount * vecElements, range).uniform;
-    if (s.kind === 2) return table;
-    const [scales, zeroPoints] = params.scheme === 'per_tensor_affine'
-      ? [Float64Array.of(params.scale), Int32Array.of(params.zeroPoint)] : [params.scales, params.zeroPoints];
-    return stationary!.op === 'quantize' ? quantRows(scales, zeroPoints, range) : paramRows(scales, zeroPoints);
-  }
-  if (constants) {
-    job.pipelineKey += `|rows${constants.ROW_LAYOUT}|${constants.PER_GROUP ? 'group' : 'channel'}`;
-    job.pipeline = { ...job.pipeline, constants: { ...job.pipeline.constants, ...constants } };
-  }
-  return table;
+  const runVecs = s.kind === 3 ? s.runElements / vecElements : 0;
+  const variant = kernelVariant(stationary!.op, 'stationary', stationary!.info, stationary!.packed4x8);
+  job.label = variant.label;
+  job.pipelineKey = `${variant.pipelineKey}|kind${s.kind}${s.kind === 3 ? `|runs${runVecs}` : ''}${exactSubnormals ? '|subnormals' : ''}`;
+  job.pipeline = {
+    ...variant.pipeline,
+    constants: {
+      ...variant.pipeline.constants, STATIONARY_KIND: s.kind, ...(s.kind === 3 ? { RUN_VECS: runVecs } : {}),
+      ...(exactSubnormals ? { EXACT_SUBNORMALS: 1 } : {}),
+    },
+  };
+  job.chunkAlign = s.alignElements;
+  job.threadsFor = (vecCount) => stationaryChunk(s, vecElements, 0, vecCount * vecElements, range).threads;
+  job.uniform = (start, vecCount) => stationaryChunk(s, vecElements, start, vecCount * vecElements, range).uniform;
+  const [scales, zeroPoints] = params.scheme === 'per_tensor_affine'
+    ? [Float64Array.of(params.scale), Int32Array.of(params.zeroPoint)] : [params.scales, params.zeroPoints];
+  if (s.kind === 2) return paramTable(scales, zeroPoints);
+  return stationary!.op === 'quantize' ? quantRows(scales, zeroPoints, range) : paramRows(scales, zeroPoints);
+}
+
+/**
+ * The largest fround(1 / fround(scale)) of `params`: the inverse of the smallest scale (the inverse never
+ * grows with the scale). Decides EXACT_SUBNORMALS.
+ *
+ * @example
+ * ```ts
+ * largestInverseScale({ scheme: 'per_tensor_affine', scale: 0.5, zeroPoint: 0 }); // 2
+ * ```
+ */
+export function largestInverseScale(params: QParams): number {
+  if (params.scheme === 'per_tensor_affine') return checkScale(params.scale);
+  let smallest = Infinity;
+  for (const scale of params.scales) smallest = Math.min(smallest, scale);
+  return params.scales.length ? checkScale(smallest) : 0;
+}
+
+/** The stationary layout `job` can run with (its chunks hold at least one run), or undefined. */
+function stationaryFor(
+  device: GPUDevice, job: ChunkedJob, params: QParams, range: ClampRange, shape: readonly number[], info: DTypeInfo,
+): StationaryLayout | undefined {
+  if (info.bits === 32) return undefined;
+  const vecElements = job.elementsPerVec;
+  const s = params.scheme === 'per_tensor_affine' ? perTensorStationary(vecElements) : stationaryLayout(paramLayout(shape, params), vecElements);
+  if (!s) return undefined;
+  const threadsFor = (vecCount: number): number => stationaryChunk(s, vecElements, 0, vecCount * vecElements, range).threads;
+  return chunkElements(device, { ...job, chunkAlign: s.alignElements, threadsFor }) > 0 ? s : undefined;
 }
 
 /**

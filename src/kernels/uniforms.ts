@@ -6,9 +6,8 @@
  * @example
  * ```ts
  * const bytes = packUniform(PER_TENSOR_PARAMS, { vec_count: 1, thread_count: 256, inv_scale: 2,
- *   zero_point_f32: 0, qmin: -128, qmax: 127, scale: 0.5, zero_point: 0,
- *   low: -128, high: 127, offset: -0x4b400000, _pad0: 0 });
- * bytes.byteLength; // 48
+ *   zero_point_f32: 0, qmin: -128, qmax: 127, scale: 0.5, zero_point: 0 });
+ * bytes.byteLength; // 32
  * ```
  * @module
  */
@@ -28,7 +27,6 @@ export const PER_TENSOR_PARAMS = {
   fields: [
     ['vec_count', 'u32'], ['thread_count', 'u32'], ['inv_scale', 'f32'], ['zero_point_f32', 'f32'],
     ['qmin', 'f32'], ['qmax', 'f32'], ['scale', 'f32'], ['zero_point', 'i32'],
-    ['low', 'f32'], ['high', 'f32'], ['offset', 'i32'], ['_pad0', 'u32'],
   ],
 } as const satisfies UniformLayout<string>;
 
