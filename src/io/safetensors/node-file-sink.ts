@@ -1,8 +1,10 @@
 /**
  * A {@link ByteSink} that writes a file in Node so that a failure never leaves a half model: the bytes go
- * to `<path>.tmp-<random>` (created exclusively, next to the target so the rename stays on one file
- * system), `close()` flushes it to disk (`fsync`) and renames it over `path`, and `abort()` (or a failed
- * `close()`) deletes it. Until `close()` succeeds, `path` is untouched.
+ * to `.<name>.webgpu-quant-tmp-<random>` beside the target (created exclusively, in the same folder so the
+ * rename stays on one file system; the name says where it came from if a killed process leaves it),
+ * `close()` flushes it to disk (`fsync`) and renames it over `path`, and `abort()` (or a failed `close()`)
+ * deletes it. Until `close()` succeeds, `path` is untouched. The rename replaces whatever `path` names, so
+ * give a regular file's path (the command line writes devices and FIFOs directly instead).
  *
  * @example
  * ```ts
@@ -32,6 +34,23 @@ export interface NodeFileSinkOptions {
   fsync?: boolean;
 }
 
+/** The part of a temporary file's name after `.<name>`. */
+export const TEMP_FILE_MARKER = '.webgpu-quant-tmp-';
+
+/**
+ * The temporary file {@link nodeFileSink} writes for `path`, without the random suffix:
+ * `dir/.<name>.webgpu-quant-tmp-`.
+ *
+ * @example
+ * ```ts
+ * tempFilePrefix('out/model.onnx'); // 'out/.model.onnx.webgpu-quant-tmp-'
+ * ```
+ */
+export function tempFilePrefix(path: string): string {
+  const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return `${path.slice(0, cut + 1)}.${path.slice(cut + 1)}${TEMP_FILE_MARKER}`;
+}
+
 function randomSuffix(): string {
   const bytes = new Uint8Array(6);
   crypto.getRandomValues(bytes);
@@ -53,7 +72,7 @@ export async function nodeFileSink(path: string, options: NodeFileSinkOptions = 
     throw new InvalidArgumentError('path', path, 'nodeFileSink needs the output file path as a non-empty string');
   }
   const fs = await loadNodeFs('nodeFileSink');
-  const tempPath = `${path}.tmp-${randomSuffix()}`;
+  const tempPath = `${tempFilePrefix(path)}${randomSuffix()}`;
   const handle = await fs.open(tempPath, 'wx');
   let state: 'open' | 'closing' | 'closed' | 'aborted' = 'open';
   let byteLength = 0;
