@@ -110,7 +110,7 @@ const dB = (v: number): string => `${v.toFixed(2)} dB`;
 
 function table(rows: TensorLine[]): string[] {
   const cells = rows.map((line) => [
-    line.name, line.dtype, `[${line.shape.join(', ')}]`, formatBytes(line.bytes), line.scheme ?? 'float (stored as is)',
+    line.name, line.dtype, `[${line.shape.join(', ')}]`, formatBytes(line.bytes), line.scheme ?? 'not quantized',
     line.sqnrDb === undefined ? '' : dB(line.sqnrDb),
     line.maxAbsError === undefined ? '' : line.maxAbsError.toExponential(2),
     line.worstChannel ? `${line.worstChannel.index}: ${dB(line.worstChannel.sqnrDb)}` : '',
