@@ -81,7 +81,8 @@ async function checkKeptExternal(model: OnnxModel, tensors: TensorReport[], inpu
   const sameFolder = target.kind !== 'stdout'
     && await realpath(dirname(target.path)).catch(() => '') === await realpath(dirname(input)).catch(() => undefined);
   if (sameFolder) return;
-  throw new InvalidArgumentError('output', target.display, `${target.display}: ${kept.length} weights stay float in external data `
+  const count = kept.length === 1 ? '1 weight stays' : `${kept.length} weights stay`;
+  throw new InvalidArgumentError('output', target.display, `${target.display}: ${count} float in external data `
     + `(e.g. ${JSON.stringify(kept[0]!.name)} in ${JSON.stringify(location)}), which the output refers to relative to its own folder; `
     + `write the output into the model's folder ${dirname(input)}, or write --format safetensors`);
 }

@@ -4,7 +4,7 @@
 // files the command opens are closed.
 import { execFileSync } from 'node:child_process';
 import {
-  copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync,
+  existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync,
   symlinkSync, writeFileSync,
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
