@@ -25,7 +25,7 @@ import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
 import { DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, findDefaultModel } from './default-model.js';
 import { externalDataNextTo } from './external-data.js';
-import { checkInputFile, fileError, readInputFile } from './files.js';
+import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
 import { type OutputTarget, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { type Progress, progressBar } from './progress.js';
 import { megabytes } from './units.js';
@@ -36,13 +36,6 @@ export interface CliIo {
   stderr: NodeJS.WriteStream;
   /** The bundled sample model's path, or undefined when absent (default: {@link findDefaultModel}). */
   bundledModel?: () => string | undefined;
-}
-
-/** The file format a path names, by extension. */
-export function formatOf(path: string): 'onnx' | 'safetensors' | undefined {
-  if (/\.onnx$/i.test(path)) return 'onnx';
-  if (/\.safetensors$/i.test(path)) return 'safetensors';
-  return undefined;
 }
 
 function policyOf(args: CompressArgs): CompressionPolicy {

@@ -30,6 +30,21 @@ const kReasons: Readonly<Record<string, string>> = {
   EIO: 'an input/output error from the device',
 };
 
+/**
+ * The model format a path names, by extension.
+ *
+ * @example
+ * ```ts
+ * formatOf('vad.q8.onnx'); // 'onnx'
+ * formatOf('notes.txt');   // undefined
+ * ```
+ */
+export function formatOf(path: string): 'onnx' | 'safetensors' | undefined {
+  if (/\.onnx$/i.test(path)) return 'onnx';
+  if (/\.safetensors$/i.test(path)) return 'safetensors';
+  return undefined;
+}
+
 /** A file-system error (code, and perhaps path and syscall) from Node. */
 export function isFsError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string'

@@ -132,7 +132,11 @@ export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> 
     let rows = rowsOf(model, args.raw);
     if (args.tensor !== undefined) {
       rows = rows.filter((line) => line.name === args.tensor);
-      if (rows.length === 0) throw new FormatError(`${args.file}: no tensor named ${JSON.stringify(args.tensor)}`);
+      if (rows.length === 0) {
+        const owner = [...model.parts.entries()].find(([, parts]) => parts.includes(args.tensor!))?.[0];
+        throw new FormatError(`${args.file}: no tensor named ${JSON.stringify(args.tensor)}${owner === undefined ? ''
+          : `; it is stored as part of the quantized weight ${JSON.stringify(owner)} (inspect it by that name, or add --raw)`}`);
+      }
     }
     if (original) {
       for (const line of rows) {

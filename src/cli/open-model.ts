@@ -22,9 +22,8 @@ import { openSafetensorsFile } from '../io/safetensors/node-open.js';
 import { describeQuantized, readQuantizedSafetensors } from '../io/safetensors/quantized-read.js';
 import type { WeightReader } from '../io/weights.js';
 import type { QTensor } from '../qtensor.js';
-import { formatOf } from './compress-command.js';
 import { externalDataNextTo } from './external-data.js';
-import { checkInputFile, fileError, readInputFile } from './files.js';
+import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
 
 /** An opened model. */
 export interface OpenedModel {

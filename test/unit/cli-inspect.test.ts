@@ -65,6 +65,11 @@ describe('inspect', () => {
     const rows = folded.stdout.trimEnd().split('\n').slice(2, -1);
     expect(rows.map((r) => r.split(/ +/)[0])).toEqual(['w', 'b']);
     expect(rows[0]).toMatch(/^w +qint8 +\[64, 64\] +4\.42 kB +qint8 per channel \(axis 1\) +\d+\.\d\d dB/);
+    const part = await runCli(['inspect', onnxOut, '--tensor', 'w_scale']);
+    expect(part.code).toBe(1);
+    expect(part.stderr).toBe(`webgpu-quant: ${onnxOut}: no tensor named "w_scale"; it is stored as part of the quantized weight "w" `
+      + '(inspect it by that name, or add --raw)\n');
+    expect((await runCli(['inspect', onnxOut, '--tensor', 'w_scale', '--raw'])).stdout).toMatch(/\nw_scale +float32 +\[64\]/);
     const raw = await runCli(['inspect', onnxOut, '--raw']);
     expect(raw.stdout).toMatch(/\nw_quantized +int8 +\[64, 64\] +4\.10 kB/);
     expect(raw.stdout).toMatch(/\nw_scale +float32 +\[64\] +256 B/);
