@@ -43,7 +43,7 @@ export const DTYPE_ALIASES: Readonly<Record<string, (typeof DTYPES)[number]>> = 
 
 /** Every flag, in help order. */
 export const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  output: { type: 'string', short: 'o', commands: ['compress'], value: '<out>', help: 'the output file; - writes the model to stdout (messages go to stderr)' },
+  output: { type: 'string', short: 'o', commands: ['compress'], value: '<out>', help: 'the output file; - streams the model to stdout (messages go to stderr; exit 1 if it stops midway)' },
   dtype: { type: 'string', commands: ['compress'], value: 'qint8|quint8|qint4|quint4', help: 'the integer type (int8, uint8, int4, uint4 mean the same); default qint8' },
   granularity: { type: 'string', commands: ['compress'], value: 'tensor|channel|group', help: 'one scale per tensor, per output channel (default) or per group' },
   axis: { type: 'string', commands: ['compress'], value: 'N', help: 'the channel axis (negative counts from the end; write --axis=-1 or --axis -1)' },

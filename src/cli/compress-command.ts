@@ -67,7 +67,8 @@ function summary(input: string, output: string, tensors: TensorReport[], totals:
 }
 
 /** The compressed model must not point at external data files it leaves behind in another folder. */
-async function checkKeptExternal(model: OnnxModel, tensors: TensorReport[], input: string, target: OutputTarget): Promise<void> {
+async function checkKeptExternal(model: OnnxModel, tensors: readonly { name: string; action: string }[], input: string,
+  target: OutputTarget): Promise<void> {
   const kept = tensors.filter((t) => t.action === 'keep' && model.info(t.name).external);
   if (kept.length === 0) return;
   const location = model.info(kept[0]!.name).external!.location;
@@ -119,10 +120,11 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     if (outFormat === 'onnx') {
       const bytes = await readInputFile(input, 'input');
       const model = await OnnxModel.load(bytes, { name: inputName, externalData: external!.resolve });
+      await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
       const options: CompressOnnxOptions = { ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve };
       const result = await compressOnnx(bytes, options, backend);
       bar?.done();
-      await checkKeptExternal(model, result.report.tensors, input, target);
+      await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
       await sink.write(result.model);
       await sink.close();
       report = result.report;
