@@ -148,11 +148,10 @@ export async function openOutput(target: OutputTarget, stdout: NodeJS.WritableSt
   }
   let sink: NodeFileSink;
   try {
-    sink = await nodeFileSink(target.path);
+    sink = await nodeFileSink(target.path, { onTempFile: trackTempFile });
   } catch (error) {
     throw fileError(error, target.display, 'output');
   }
-  trackTempFile(sink.tempPath);
   return {
     async write(chunk) {
       try {

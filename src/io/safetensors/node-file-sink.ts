@@ -3,8 +3,8 @@
  * to `.<name>.webgpu-quant-tmp-<random>` beside the target (created exclusively, in the same folder so the
  * rename stays on one file system; the name says where it came from if a killed process leaves it),
  * `close()` flushes it to disk (`fsync`) and renames it over `path`, and `abort()` (or a failed `close()`)
- * deletes it. Until `close()` succeeds, `path` is untouched. The rename replaces whatever `path` names, so
- * give a regular file's path (the command line writes devices and FIFOs directly instead).
+ * deletes it. Until `close()` succeeds, `path` is untouched. A `path` that exists and is not a regular file
+ * (a device such as /dev/null, a FIFO, a folder) is refused with InvalidArgumentError, never renamed over.
  *
  * @example
  * ```ts
@@ -18,7 +18,7 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import type { ByteSink } from './sinks.js';
-import { loadNodeFs } from './node-fs.js';
+import { type NodeFsPromises, loadNodeFs } from './node-fs.js';
 
 /** A Node file sink; `tempPath` is where the bytes are until `close()`. */
 export interface NodeFileSink extends ByteSink {
@@ -32,6 +32,25 @@ export interface NodeFileSink extends ByteSink {
 export interface NodeFileSinkOptions {
   /** Flush to disk before the rename (default true), so a crash after close() cannot leave an empty file. */
   fsync?: boolean;
+  /**
+   * Called with the temporary file's path just before it is created, so that a caller can register it for
+   * removal when the process is interrupted (the command line deletes it on SIGINT / SIGTERM).
+   */
+  onTempFile?: (tempPath: string) => void;
+}
+
+/** Refuses a target that exists and is not a regular file: the rename would replace a device, a FIFO or a folder. */
+async function checkReplaceable(fs: NodeFsPromises, path: string): Promise<void> {
+  let stats;
+  try {
+    stats = await fs.stat(path);
+  } catch {
+    return; // absent (or unreadable: the rename will say so)
+  }
+  if (!stats.isFile()) {
+    throw new InvalidArgumentError('path', path, `${path} exists and is not a regular file (a folder, device, FIFO or socket); `
+      + 'nodeFileSink replaces its target by renaming, so give the path of a file (write to devices and pipes directly)');
+  }
 }
 
 /** The part of a temporary file's name after `.<name>`. */
@@ -72,7 +91,9 @@ export async function nodeFileSink(path: string, options: NodeFileSinkOptions = 
     throw new InvalidArgumentError('path', path, 'nodeFileSink needs the output file path as a non-empty string');
   }
   const fs = await loadNodeFs('nodeFileSink');
+  await checkReplaceable(fs, path);
   const tempPath = `${tempFilePrefix(path)}${randomSuffix()}`;
+  options.onTempFile?.(tempPath);
   const handle = await fs.open(tempPath, 'wx');
   let state: 'open' | 'closing' | 'closed' | 'aborted' = 'open';
   let byteLength = 0;
@@ -100,6 +121,7 @@ export async function nodeFileSink(path: string, options: NodeFileSinkOptions = 
       try {
         if (options.fsync ?? true) await handle.sync();
         await handle.close();
+        await checkReplaceable(fs, path); // it may have changed since the sink was opened
         await fs.rename(tempPath, path);
         state = 'closed';
       } catch (error) {
