@@ -9,7 +9,7 @@
  * @module
  */
 import { realpath } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { getBackend } from '../backend.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
@@ -26,7 +26,7 @@ import { UsageError } from './args.js';
 import { DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, findDefaultModel } from './default-model.js';
 import { externalDataNextTo } from './external-data.js';
 import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
-import { type OutputTarget, openOutput, resolveOutput, staleTempFiles } from './output.js';
+import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { type Progress, progressBar } from './progress.js';
 import { megabytes } from './units.js';
 
@@ -81,6 +81,12 @@ async function checkKeptExternal(model: OnnxModel, tensors: readonly { name: str
     + `write the output into the model's folder ${dirname(input)}, or write --format safetensors`);
 }
 
+/** The output may not be one of the model's external data files either. */
+async function checkExternalFiles(model: OnnxModel, input: string, target: OutputTarget, force: boolean): Promise<void> {
+  const locations = new Set(model.list().flatMap((w) => (w.external ? [w.external.location] : [])));
+  await checkNotAnInput(target, [...locations].map((location) => join(dirname(input), location)), force);
+}
+
 /** Runs `compress`; returns the exit code. Bad input throws (FormatError etc.), usage mistakes UsageError. */
 export async function runCompress(args: CompressArgs, io: CliIo): Promise<number> {
   const input = args.input ?? (io.bundledModel ?? findDefaultModel)();
@@ -120,6 +126,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     if (outFormat === 'onnx') {
       const bytes = await readInputFile(input, 'input');
       const model = await OnnxModel.load(bytes, { name: inputName, externalData: external!.resolve });
+      await checkExternalFiles(model, input, target, args.force);
       await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
       const options: CompressOnnxOptions = { ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve };
       const result = await compressOnnx(bytes, options, backend);
@@ -134,6 +141,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       const weights = inFormat === 'onnx'
         ? await OnnxModel.load(await readInputFile(input, 'input'), { name: inputName, externalData: external!.resolve })
         : (reader = await openSafetensorsFile(input).catch((error: unknown) => { throw fileError(error, input, 'input'); }));
+      if (weights instanceof OnnxModel) await checkExternalFiles(weights, input, target, args.force);
       const decisions = weights instanceof OnnxModel ? planOnnxCompression(weights, policyOf(args)).decisions : decideWeights(weights.list(), policyOf(args));
       report = await compressToSafetensors(weights, decisions, sink, backend, onProgress);
       bar?.done();

@@ -70,15 +70,32 @@ export async function resolveOutput(output: string, inputs: readonly string[], f
   if (stats.isCharacterDevice()) return { kind: 'direct', path: output, display: output, what: 'character device' };
   if (stats.isFIFO()) return { kind: 'direct', path: output, display: output, what: 'FIFO' };
   if (!stats.isFile()) throw fail(output, `is ${kindOf(stats)}; give the path of a file to write`);
+  // Through a symbolic link, replace the file it points to and keep the link.
+  const target: OutputTarget = { kind: 'file', path: await realpath(output), display: output };
+  await checkNotAnInput(target, inputs, force);
+  return target;
+}
+
+/**
+ * Refuses (unless `force`) a file output that is one of `inputs` (the same device and inode: symbolic
+ * links, hard links and other spellings count). Also used once a model's external data files are known.
+ *
+ * @example
+ * ```ts
+ * await checkNotAnInput(target, ['models/weights.bin'], false); // throws when target is that file
+ * ```
+ */
+export async function checkNotAnInput(target: OutputTarget, inputs: readonly string[], force: boolean): Promise<void> {
+  if (target.kind !== 'file' || force) return;
+  const stats = await statOrUndefined(target.path, 'output');
+  if (!stats) return;
   for (const input of inputs) {
     const inputStats = await statOrUndefined(input, 'input');
-    if (inputStats && inputStats.dev === stats.dev && inputStats.ino === stats.ino && !force) {
-      throw fail(output, `is the input file ${input} itself; writing it would replace the original. `
+    if (inputStats && inputStats.dev === stats.dev && inputStats.ino === stats.ino) {
+      throw fail(target.display, `is the input file ${input} itself; writing it would replace the original. `
         + 'Choose another output, or add --force to overwrite the input');
     }
   }
-  // Through a symbolic link, replace the file it points to and keep the link.
-  return { kind: 'file', path: await realpath(output), display: output };
 }
 
 /**

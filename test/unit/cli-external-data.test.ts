@@ -71,6 +71,18 @@ describe('ONNX external data next to the model', () => {
       + `refers to relative to its own folder; write the output into the model's folder ${dir}, or write --format safetensors\n`);
   });
 
+  it('the output may not be the external data file itself', async () => {
+    const { dir, model, data } = externalModel();
+    writeFileSync(join(dir, 'weights.bin'), data);
+    for (const format of ['onnx', 'safetensors']) {
+      const result = await runCli(['compress', model, '-o', join(dir, 'weights.bin'), '--format', format, ...cpu]);
+      expect(result.code, format).toBe(1);
+      expect(result.stderr).toBe(`webgpu-quant: ${join(dir, 'weights.bin')}: is the input file ${join(dir, 'weights.bin')} itself; `
+        + 'writing it would replace the original. Choose another output, or add --force to overwrite the input\n');
+      expect(readFileSync(join(dir, 'weights.bin'))).toEqual(Buffer.from(data));
+    }
+  });
+
   it('inspect reads external data too', async () => {
     const { dir, model, data } = externalModel();
     writeFileSync(join(dir, 'weights.bin'), data);
