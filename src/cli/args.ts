@@ -235,7 +235,15 @@ function parseInspect(values: FlagValues, rest: string[]): InspectArgs {
   };
 }
 
-/** Parses `argv` (without node and the script). */
+/**
+ * Parses `argv` (without node and the script).
+ *
+ * @example
+ * ```ts
+ * parseCommandLine(['inspect', 'vad.q8.onnx', '--original', 'vad.onnx', '--sort', 'name']);
+ * // { command: 'inspect', file: 'vad.q8.onnx', original: 'vad.onnx', sort: 'name', raw: false, json: false }
+ * ```
+ */
 export function parseCommandLine(argv: string[]): CommandLine {
   const { values, positionals } = tokenize(argv);
   const [command, ...rest] = positionals;

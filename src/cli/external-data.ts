@@ -29,6 +29,13 @@ export interface ExternalDataFiles {
  * Resolves external data locations relative to `modelPath`'s folder (see the module documentation). A
  * missing file resolves to undefined (the reader then says which tensor needs it); a location that leaves
  * the folder throws.
+ *
+ * @example
+ * ```ts
+ * const files = externalDataNextTo('models/big.onnx');
+ * await files.resolve('big.onnx.data'); // a byte source over models/big.onnx.data
+ * await files.close();
+ * ```
  */
 export function externalDataNextTo(modelPath: string): ExternalDataFiles {
   const folder = dirname(modelPath);

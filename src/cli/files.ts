@@ -45,7 +45,14 @@ export function formatOf(path: string): 'onnx' | 'safetensors' | undefined {
   return undefined;
 }
 
-/** A file-system error (code, and perhaps path and syscall) from Node. */
+/**
+ * A file-system error (code, and perhaps path and syscall) from Node.
+ *
+ * @example
+ * ```ts
+ * try { await readFile('x'); } catch (e) { isFsError(e); } // true: code 'ENOENT', syscall 'open'
+ * ```
+ */
 export function isFsError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string'
     && typeof (error as NodeJS.ErrnoException).syscall === 'string';
@@ -64,7 +71,14 @@ export function describeFsError(error: NodeJS.ErrnoException, path: string): str
   return `${path}: ${reason}`;
 }
 
-/** Rethrows a file-system error as an InvalidArgumentError naming `path`; other errors unchanged. */
+/**
+ * A file-system error as an InvalidArgumentError naming `path`; other errors unchanged (throw the result).
+ *
+ * @example
+ * ```ts
+ * await open(path, 'r').catch((error) => { throw fileError(error, path, 'input'); });
+ * ```
+ */
 export function fileError(error: unknown, path: string, argument: string): unknown {
   return isFsError(error) ? new InvalidArgumentError(argument, path, describeFsError(error, path)) : error;
 }

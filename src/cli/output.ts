@@ -56,6 +56,12 @@ function kindOf(stats: Stats): string {
 /**
  * Decides where `output` goes (see the module documentation). `inputs` are the files the command reads;
  * the output may be none of them unless `force`.
+ *
+ * @example
+ * ```ts
+ * await resolveOutput('-', [], false);                  // { kind: 'stdout', display: '<stdout>' }
+ * await resolveOutput('model.onnx', ['model.onnx'], false); // throws: model.onnx: is the input file model.onnx itself; ...
+ * ```
  */
 export async function resolveOutput(output: string, inputs: readonly string[], force: boolean): Promise<OutputTarget> {
   if (output === '-') return { kind: 'stdout', display: '<stdout>' };
@@ -148,6 +154,11 @@ function streamWrite(stream: NodeJS.WritableStream, chunk: Uint8Array): Promise<
 /**
  * Opens the sink for `target`: the atomic temporary-file sink for files (its temporary file registered
  * for removal on SIGINT / SIGTERM), a direct sink for devices, FIFOs and stdout.
+ *
+ * @example
+ * ```ts
+ * const sink = await openOutput(await resolveOutput('/dev/null', [], false), process.stdout); // written directly
+ * ```
  */
 export async function openOutput(target: OutputTarget, stdout: NodeJS.WritableStream): Promise<ByteSink> {
   if (target.kind === 'stdout') return directSink((chunk) => streamWrite(stdout, chunk), async () => {});

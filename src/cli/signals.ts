@@ -16,17 +16,38 @@ import { unlinkSync } from 'node:fs';
 
 const live = new Set<string>();
 
-/** Registers a temporary file to delete if the process is interrupted. */
+/**
+ * Registers a temporary file to delete if the process is interrupted.
+ *
+ * @example
+ * ```ts
+ * await nodeFileSink('out.onnx', { onTempFile: trackTempFile });
+ * ```
+ */
 export function trackTempFile(path: string): void {
   live.add(path);
 }
 
-/** The file was renamed into place or deleted: nothing to clean up any more. */
+/**
+ * The file was renamed into place or deleted: nothing to clean up any more.
+ *
+ * @example
+ * ```ts
+ * await sink.close(); untrackTempFile(sink.tempPath);
+ * ```
+ */
 export function untrackTempFile(path: string): void {
   live.delete(path);
 }
 
-/** Deletes every registered temporary file now (synchronously: this runs on the way out). */
+/**
+ * Deletes every registered temporary file now (synchronously: this runs on the way out).
+ *
+ * @example
+ * ```ts
+ * removeTempFiles(); // then process.exit(...)
+ * ```
+ */
 export function removeTempFiles(): void {
   for (const path of live) {
     try {
@@ -43,6 +64,12 @@ const kExitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
 /**
  * Handles SIGINT and SIGTERM: removes the temporary files, says so on stderr, and exits 130 / 143.
  * Returns a function that removes the handlers.
+ *
+ * @example
+ * ```ts
+ * const uninstall = installSignalCleanup();
+ * try { await main(argv); } finally { uninstall(); }
+ * ```
  */
 export function installSignalCleanup(stderr: NodeJS.WritableStream = process.stderr): () => void {
   const handlers = (Object.keys(kExitCodes) as (keyof typeof kExitCodes)[]).map((signal) => {

@@ -11,7 +11,14 @@
  * @module
  */
 
-/** `bytes` in B, kB, MB or GB (powers of 1000), three significant digits at least. */
+/**
+ * `bytes` in B, kB, MB, GB or TB (powers of 1000), with two decimals above 1000 bytes.
+ *
+ * @example
+ * ```ts
+ * formatBytes(4416); // '4.42 kB'
+ * ```
+ */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || Math.abs(bytes) < 1000) return `${bytes} B`;
   const units = ['kB', 'MB', 'GB', 'TB'];
@@ -24,7 +31,14 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(2)} ${units[unit]}`;
 }
 
-/** `bytes` in MB (10^6 bytes) with two decimals: the compress summary's unit. */
+/**
+ * `bytes` in MB (10^6 bytes) with two decimals: the compress summary's unit.
+ *
+ * @example
+ * ```ts
+ * megabytes(1_780_000); // '1.78 MB'
+ * ```
+ */
 export function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(2)} MB`;
 }
