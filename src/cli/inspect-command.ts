@@ -13,7 +13,7 @@
  */
 import { FormatError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
-import { FLOAT_WEIGHT_DTYPES } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo } from '../io/weights.js';
 import type { QTensor } from '../qtensor.js';
 import { errorStats } from '../stats/error-stats.js';
 import type { InspectArgs } from './args.js';
@@ -64,8 +64,8 @@ function rowsOf(model: OpenedModel, raw: boolean): TensorLine[] {
 }
 
 /** Adds the error against the original's float weight to a quantized row. */
-async function measure(line: TensorLine, q: QTensor, original: OpenedModel, detail: boolean): Promise<void> {
-  const base = original.reader.list().find((w) => w.name === line.name);
+async function measure(line: TensorLine, q: QTensor, original: OpenedModel, originals: Map<string, WeightInfo>, detail: boolean): Promise<void> {
+  const base = originals.get(line.name);
   if (!base || !FLOAT_WEIGHT_DTYPES.includes(base.dtype)) return;
   const x = { data: toFloat32(await original.reader.read(base.name), base.dtype, base.name), shape: [...base.shape] };
   const axis = q.qscheme() === 'per_tensor_affine' ? (x.shape.length > 1 ? 0 : undefined) : q.qPerChannelAxis();
@@ -139,9 +139,10 @@ export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> 
       }
     }
     if (original) {
+      const originals = new Map(original.reader.list().map((w) => [w.name, w]));
       for (const line of rows) {
         const q = line.quantized ? model.quantized.get(line.name) : undefined;
-        if (q) await measure(line, q, original, args.tensor !== undefined);
+        if (q) await measure(line, q, original, originals, args.tensor !== undefined);
       }
     }
     rows = sortRows(rows, args.sort);
