@@ -101,6 +101,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   if (inFormat === 'safetensors' && outFormat === 'onnx') {
     throw new UsageError('safetensors input can only be written as safetensors (there is no graph to write ONNX from); use --format safetensors');
   }
+  if (args.output === '-' && io.stdout.isTTY) {
+    throw new UsageError('-o - writes the binary model to stdout, which is a terminal here; redirect it (> file, | program) or give -o <file>');
+  }
   await checkInputFile(input, 'input');
   const target = await resolveOutput(args.output, [input], args.force);
   // With the model on stdout, every message goes to stderr.

@@ -83,6 +83,10 @@ describe('non-regular outputs are written directly, never replaced', () => {
     expect(result.code).toBe(0);
     await expectQdqModel(result.stdoutBytes);
     expect(result.stderr).toMatch(/m\.onnx -> <stdout>\ntensors: 1 quantized, 1 kept\n/);
+    const terminal = await runCli(['compress', model, '-o', '-', ...cpu], { stdoutIsTTY: true });
+    expect(terminal.code).toBe(2);
+    expect(terminal.stderr).toMatch(/^webgpu-quant: -o - writes the binary model to stdout, which is a terminal here; /);
+    expect(terminal.stdoutBytes.byteLength).toBe(0);
     const json = await runCli(['compress', model, '-o', '-', '--json', ...cpu]);
     expect(JSON.parse(json.stderr).output).toBe('<stdout>');
     await expectQdqModel(json.stdoutBytes);

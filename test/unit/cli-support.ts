@@ -11,10 +11,10 @@ const { onnx } = onnxProto;
 export interface CliRun { code: number; stdout: string; stderr: string; stdoutBytes: Uint8Array }
 
 /** A stream that collects what is written (strings or bytes), calling write callbacks like Node does. */
-function collector(): { stream: NodeJS.WriteStream; chunks: Uint8Array[] } {
+function collector(isTTY = false): { stream: NodeJS.WriteStream; chunks: Uint8Array[] } {
   const chunks: Uint8Array[] = [];
   const stream = {
-    isTTY: false,
+    isTTY,
     write(data: string | Uint8Array, callback?: (error?: Error | null) => void) {
       chunks.push(typeof data === 'string' ? new TextEncoder().encode(data) : data.slice());
       if (typeof callback === 'function') queueMicrotask(() => callback(null));
@@ -32,10 +32,10 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 }
 
 /** Runs the CLI in-process; `bundledModel` replaces the lookup of the bundled sample model. */
-export async function runCli(argv: string[], options: { bundledModel?: () => string | undefined } = {}): Promise<CliRun> {
-  const out = collector();
+export async function runCli(argv: string[], options: { bundledModel?: () => string | undefined; stdoutIsTTY?: boolean } = {}): Promise<CliRun> {
+  const out = collector(options.stdoutIsTTY);
   const err = collector();
-  const code = await main(argv, { stdout: out.stream, stderr: err.stream, ...options });
+  const code = await main(argv, { stdout: out.stream, stderr: err.stream, ...(options.bundledModel ? { bundledModel: options.bundledModel } : {}) });
   const stdoutBytes = concat(out.chunks);
   return { code, stdout: new TextDecoder().decode(stdoutBytes), stderr: new TextDecoder().decode(concat(err.chunks)), stdoutBytes };
 }
