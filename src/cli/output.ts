@@ -18,7 +18,7 @@
  */
 import type { Stats } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { type NodeFileSink, TEMP_FILE_MARKER, nodeFileSink } from '../io/safetensors/node-file-sink.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
@@ -117,7 +117,7 @@ export async function staleTempFiles(target: OutputTarget): Promise<string[]> {
   const folder = dirname(target.path);
   const prefix = `.${basename(target.path)}${TEMP_FILE_MARKER}`;
   try {
-    return (await readdir(folder)).filter((name) => name.startsWith(prefix)).map((name) => (folder === '.' ? name : `${folder}/${name}`));
+    return (await readdir(folder)).filter((name) => name.startsWith(prefix)).map((name) => join(folder, name));
   } catch {
     return []; // an unreadable folder: the write will say what is wrong
   }
