@@ -24,13 +24,16 @@ export class UsageError extends Error {
   }
 }
 
-/** The subcommands. */
-export type CommandName = 'compress' | 'inspect';
+/** The subcommands (each has a parse function in {@link parseCommandLine}'s table). */
+export const COMMANDS = ['compress', 'inspect'] as const;
+export type CommandName = (typeof COMMANDS)[number];
 
 /** One flag: its value type, short form, the commands that take it (none: every command) and its help. */
 export interface FlagSpec {
   readonly type: 'string' | 'boolean';
   readonly short?: string;
+  /** May be given several times (a string flag's values are then collected into an array). */
+  readonly multiple?: boolean;
   readonly commands: readonly CommandName[];
   /** The value in the help text, e.g. `qint8|quint8|qint4|quint4`. */
   readonly value?: string;
@@ -67,7 +70,8 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
 
 function flagLines(command: CommandName): string {
   const rows = Object.entries(FLAGS).filter(([, spec]) => spec.commands.includes(command))
-    .map(([name, spec]) => [`${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.value ? ` ${spec.value}` : ''}`, spec.help] as const);
+    .map(([name, spec]) => [`${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.value ? ` ${spec.value}` : ''}${spec.multiple ? '...' : ''}`,
+      spec.help] as const);
   const width = Math.max(...rows.map(([left]) => left.length));
   return rows.map(([left, help]) => `    ${left.padEnd(width)}  ${help}`).join('\n');
 }
@@ -122,7 +126,8 @@ export interface InspectArgs {
 /** A parsed command line. */
 export type CommandLine = CompressArgs | InspectArgs | { command: 'help' } | { command: 'version' };
 
-type FlagValues = Record<string, string | boolean | undefined>;
+/** Flag values by flag name: a string, true, or the strings of a `multiple` flag. */
+export type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
 function oneOf<T extends string>(flag: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
@@ -164,9 +169,17 @@ function unknownFlag(raw: string, command: string | undefined): UsageError {
     { brief: true });
 }
 
-/** Flags and positionals, checked against {@link FLAGS}; every mistake is a UsageError in our words. */
-function tokenize(argv: string[]): { values: FlagValues; positionals: string[] } {
+/**
+ * Flags and positionals, checked against {@link FLAGS}; every mistake is a UsageError in our words.
+ *
+ * @example
+ * ```ts
+ * parseFlags(['inspect', 'm.onnx', '--sort', 'name']); // { values: { sort: 'name' }, positionals: ['inspect', 'm.onnx'] }
+ * ```
+ */
+export function parseFlags(argv: string[]): { values: FlagValues; positionals: string[] } {
   const options = Object.fromEntries(Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}) }]));
+  // (`multiple` is handled below, so parseArgs sees every flag as single.)
   // Not strict: every mistake is reported below in our words, with the nearest flag for a misspelt one.
   const { tokens } = parseArgs({ args: argv, allowPositionals: true, strict: false, tokens: true, options });
   const positionals = tokens.filter((t) => t.kind === 'positional').map((t) => t.value);
@@ -187,7 +200,7 @@ function tokenize(argv: string[]): { values: FlagValues; positionals: string[] }
     if (value === undefined || looksLikeFlag) {
       throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}`, { brief: true });
     }
-    values[name] = value;
+    values[name] = spec.multiple ? [...((values[name] as string[] | undefined) ?? []), value] : value;
   }
   return { values, positionals };
 }
@@ -235,6 +248,11 @@ function parseInspect(values: FlagValues, rest: string[]): InspectArgs {
   };
 }
 
+const kParsers: Readonly<Record<CommandName, (values: FlagValues, rest: string[]) => CommandLine>> = {
+  compress: parseCompress,
+  inspect: parseInspect,
+};
+
 /**
  * Parses `argv` (without node and the script).
  *
@@ -245,15 +263,15 @@ function parseInspect(values: FlagValues, rest: string[]): InspectArgs {
  * ```
  */
 export function parseCommandLine(argv: string[]): CommandLine {
-  const { values, positionals } = tokenize(argv);
+  const { values, positionals } = parseFlags(argv);
   const [command, ...rest] = positionals;
   if (values.help || command === 'help') return { command: 'help' };
   if (values.version) return { command: 'version' };
   if (command === undefined) return { command: 'help' };
-  if (command !== 'compress' && command !== 'inspect') {
-    const guess = nearestWord(command, ['compress', 'inspect']);
-    throw new UsageError(`unknown command ${JSON.stringify(command)}: ${guess ? `did you mean ${guess}? ` : ''}use compress or inspect`);
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    const guess = nearestWord(command, COMMANDS);
+    throw new UsageError(`unknown command ${JSON.stringify(command)}: ${guess ? `did you mean ${guess}? ` : ''}use ${COMMANDS.join(' or ')}`);
   }
-  checkFlagsApply(values, command);
-  return command === 'compress' ? parseCompress(values, rest) : parseInspect(values, rest);
+  checkFlagsApply(values, command as CommandName);
+  return kParsers[command as CommandName](values, rest);
 }

@@ -1,7 +1,7 @@
 // The command line's parser: one table of flags drives parsing, help and the did-you-mean hint; usage
 // mistakes are one line in our words (exit 2), never Node's raw parseArgs message.
 import { describe, expect, it } from 'vitest';
-import { FLAGS, USAGE, UsageError, parseCommandLine } from '../../src/cli/args.js';
+import { FLAGS, type FlagSpec, USAGE, UsageError, parseCommandLine, parseFlags } from '../../src/cli/args.js';
 import { main } from '../../src/cli/main.js';
 import { editDistance, nearestWord } from '../../src/cli/nearest.js';
 import { WEBGPU_QUANT_VERSION } from '../../src/compress/version.js';
@@ -93,6 +93,19 @@ describe('flags', () => {
     expect(parseCommandLine(['inspect', 'x.onnx'])).toMatchObject({ sort: 'sqnr', raw: false });
     expect(parseCommandLine(['inspect', 'x.onnx', '--sort', 'name', '--raw'])).toMatchObject({ sort: 'name', raw: true });
     expect(usageError(['inspect', 'x.onnx', '--sort', 'size']).message).toBe('--sort size: use one of sqnr, name');
+  });
+
+  it('a row of the table is all a new flag needs; `multiple` collects repeated values', () => {
+    const table = FLAGS as Record<string, FlagSpec>;
+    table['tag-test'] = { type: 'string', multiple: true, commands: ['inspect'], value: 'T', help: 'test only' };
+    try {
+      expect(parseFlags(['inspect', 'x.onnx', '--tag-test', 'a', '--tag-test=b', '--raw'])).toEqual({
+        values: { 'tag-test': ['a', 'b'], raw: true }, positionals: ['inspect', 'x.onnx'] });
+      expect(usageError(['inspect', 'x.onnx', '--tag-tset', 'a']).message).toMatch(/did you mean --tag-test\?/);
+      expect(usageError(['compress', '-o', 'x', '--tag-test', 'a']).message).toBe('--tag-test is a flag of inspect, not of compress');
+    } finally {
+      delete table['tag-test'];
+    }
   });
 
   it('an unknown command suggests the nearest one', () => {
