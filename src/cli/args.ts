@@ -179,8 +179,8 @@ function unknownFlag(raw: string, command: string | undefined): UsageError {
  */
 export function parseFlags(argv: string[]): { values: FlagValues; positionals: string[] } {
   const options = Object.fromEntries(Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}) }]));
-  // (`multiple` is handled below, so parseArgs sees every flag as single.)
-  // Not strict: every mistake is reported below in our words, with the nearest flag for a misspelt one.
+  // Not strict: every mistake is reported below in our words, with the nearest flag for a misspelt one
+  // (and `multiple` is handled below too).
   const { tokens } = parseArgs({ args: argv, allowPositionals: true, strict: false, tokens: true, options });
   const positionals = tokens.filter((t) => t.kind === 'positional').map((t) => t.value);
   const values: FlagValues = {};
@@ -196,9 +196,11 @@ export function parseFlags(argv: string[]): { values: FlagValues; positionals: s
     }
     // parseArgs (not strict) takes the next word as the value even when it is a flag: `--axis --json`.
     const value = token.value;
-    const looksLikeFlag = value !== undefined && !token.inlineValue && /^-/.test(value) && value !== '-' && !/^-\d/.test(value);
+    const looksLikeFlag = value !== undefined && !token.inlineValue
+      && (value.startsWith('--') || (value.length === 2 && kShortFlags.has(value.slice(1))));
     if (value === undefined || looksLikeFlag) {
-      throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}`, { brief: true });
+      throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}; `
+        + `write --${name}=VALUE for a value that starts with -`, { brief: true });
     }
     values[name] = spec.multiple ? [...((values[name] as string[] | undefined) ?? []), value] : value;
   }

@@ -55,7 +55,11 @@ describe('flags', () => {
   });
 
   it('missing values, values given to switches, flags of the other command', () => {
-    expect(usageError(['compress', '-o', 'x.onnx', '--dtype']).message).toBe('--dtype needs a value (qint8|quint8|qint4|quint4)');
+    expect(usageError(['compress', '-o', 'x.onnx', '--dtype']).message)
+      .toBe('--dtype needs a value (qint8|quint8|qint4|quint4); write --dtype=VALUE for a value that starts with -');
+    expect(usageError(['compress', '--include', '-o', 'x.onnx']).message).toMatch(/^--include needs a value/);
+    expect(parseCommandLine(['compress', '-o', 'x.onnx', '--exclude', '-bias$'])).toMatchObject({ exclude: /-bias$/ });
+    expect(parseCommandLine(['compress', '-o', 'x.onnx', '--include=--odd'])).toMatchObject({ include: /--odd/ });
     expect(usageError(['compress', '--axis', '--json', '-o', 'x.onnx']).message).toMatch(/^--axis needs a value/);
     expect(usageError(['compress', '-o', 'x.onnx', '--json=yes']).message).toMatch(/^--json takes no value/);
     expect(usageError(['inspect', 'x.onnx', '--dtype', 'int4']).message).toBe('--dtype is a flag of compress, not of inspect');
