@@ -7,22 +7,11 @@
 // equal the public API's result bit for bit, so the timed passes are the library's. chooseQParams 'mse' is
 // timed end to end only. The read reference (runRead) is in bench/page.ts beside the copies.
 import {
-  type ErrorStats, type ErrorStatsPerIndex, type GpuManager, MinMaxObserver, PerChannelMinMaxObserver,
-  PerGroupMinMaxObserver, type QTensor, chooseQParams, errorStats, getDefaultManager, quantizePerChannel, quantizePerTensor, tensor,
+  type ErrorStats, type ErrorStatsPerIndex, type GpuManager, MinMaxObserver, PerChannelMinMaxObserver, PerGroupMinMaxObserver, type QTensor, chooseQParams, errorStats, getDefaultManager, quantizePerChannel, quantizePerTensor, tensor,
 } from 'webgpu-quant';
-import { type ReductionLayout, reductionLayout } from '../src/calibration/granularity.js';
-import type { GpuRun } from '../src/gpu/gpu-run.js';
-import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../src/kernels/error-stats-kernel.js';
-import { type StatsPartition, planChunks } from '../src/kernels/error-stats-plan.js';
-import { paramTableWords } from '../src/kernels/error-stats-shader.js';
-import { bindingLimit, encodeMinMaxBox } from '../src/kernels/minmax-kernel.js';
-import { planBoxes } from '../src/kernels/minmax-plan.js';
-import { calibrationPipeline } from '../src/kernels/minmax-shaders.js';
-import { channelLayout } from '../src/layout.js';
-import { type ErrorStatsRequest, checkErrorStatsArguments } from '../src/stats/arguments.js';
-import { assembleErrorStats } from '../src/stats/assemble.js';
-import { BucketSums } from '../src/stats/bucket-sums.js';
-import { channelIndexMap, tensorIndexMap } from '../src/stats/index-map.js';
+import {
+  addChunkPartials, assembleErrorStats, bindingLimit, BucketSums, calibrationPipeline, channelIndexMap, channelLayout, checkErrorStatsArguments, encodeMinMaxBox, encodeStatsChunk, type ErrorStatsRequest, type GpuRun, paramTableWords, planBoxes, planChunks, planStatsPass, prescaleFor, reductionLayout, type ReductionLayout, type StatsPartition, tensorIndexMap,
+} from 'webgpu-quant/internals';
 import {
   type BenchLayout, type Encode, type RepeatOptions, type Timings, caseParams, expectSameBytes, inputData, passTimestampWrites, readBack,
   timeRepetitions, withErrorScopes,

@@ -7,17 +7,11 @@
 // holds the reductions' reference, a vec4 read of the same bytes; the reductions themselves (observers,
 // errorStats, chooseQParams) are timed in bench/page-reductions.ts; shared helpers are in bench/harness.ts.
 import {
-  type GpuManager, type QDType, type QTensor, dequantize, dtypeInfo, getDefaultManager, packNibbles, quantizePerChannel,
-  quantizePerGroup, quantizePerTensor, tensor,
+  type GpuManager, type QDType, type QTensor, dequantize, dtypeInfo, getDefaultManager, packNibbles, quantizePerChannel, quantizePerGroup, quantizePerTensor, tensor,
 } from 'webgpu-quant';
-import { dispatchSize } from '../src/gpu/dispatch.js';
-import { type ChunkedJob, chunkElements } from '../src/kernels/run-chunked.js';
-import { vecGeometry } from '../src/kernels/quantize-kernel.js';
-import { specialiseJob } from '../src/kernels/scheme-params.js';
-import { type KernelOp, kernelVariant } from '../src/kernels/shader-sources.js';
-import { VECS_PER_THREAD, WORKGROUP_SIZE } from '../src/kernels/workgroup.js';
-import { CALIBRATION_WORKGROUP_SIZE } from '../src/kernels/minmax-shaders.js';
-import type { QParams } from '../src/qtensor.js';
+import {
+  CALIBRATION_WORKGROUP_SIZE, type ChunkedJob, chunkElements, dispatchSize, type KernelOp, kernelVariant, type QParams, specialiseJob, vecGeometry, VECS_PER_THREAD, WORKGROUP_SIZE,
+} from 'webgpu-quant/internals';
 import copyVec4Source from './copy-vec4.wgsl?raw';
 import {
   type BenchLayout, type CaseParams, type Encode, type RepeatOptions, type Timings, caseParams, expectSameBytes, inputData, readBack,

@@ -1,12 +1,12 @@
-// The host's view of shaders/error_stats.wgsl: the uniform struct field by field, the bindings, the
+// The host's view of shaders/error-stats/error_stats.wgsl: the uniform struct field by field, the bindings, the
 // parameter-table encoding, the clipping bounds, the prescale, and the index maps the shader mirrors.
 import { describe, expect, it } from 'vitest';
 import { fromIntRepr, tensor } from '../../src/index.js';
-import { prescaleFor } from '../../src/kernels/error-stats-kernel.js';
+import { prescaleFor } from '../../src/kernels/error-stats/error-stats-kernel.js';
 import {
   ERROR_STATS_PARAMS, ERROR_STATS_SHADER, PARAM_WORDS, clipBounds, errorStatsVariant, paramTableWords,
-} from '../../src/kernels/error-stats-shader.js';
-import { packUniform } from '../../src/kernels/uniforms.js';
+} from '../../src/kernels/error-stats/error-stats-shader.js';
+import { packUniform } from '../../src/kernels/common/uniforms.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
 import { channelIndexMap, groupIndexMap, indexOf, indexWindow, tensorIndexMap } from '../../src/stats/index-map.js';
 import { quantGrid } from '../../src/stats/quant-grid.js';

@@ -1,11 +1,11 @@
 // Which tensors the stationary kernels serve, and the invocation counts and uniforms of their chunks:
 // every vec of a chunk must be covered exactly once, which this checks by walking the spans as the shader
-// does (shaders/stationary_params.wgsl span_of).
+// does (shaders/elementwise/stationary_params.wgsl span_of).
 import { describe, expect, it } from 'vitest';
 import { paramLayout } from '../../src/layout.js';
-import { type StationaryLayout, perTensorStationary, stationaryChunk, stationaryLayout } from '../../src/kernels/stationary.js';
-import { type ChunkedJob, chunkElements } from '../../src/kernels/run-chunked.js';
-import { STATIONARY_PARAMS } from '../../src/kernels/uniforms.js';
+import { type StationaryLayout, perTensorStationary, stationaryChunk, stationaryLayout } from '../../src/kernels/elementwise/stationary.js';
+import { type ChunkedJob, chunkElements } from '../../src/kernels/common/run-chunked.js';
+import { STATIONARY_PARAMS } from '../../src/kernels/common/uniforms.js';
 
 /** The uniform's fields by name. */
 function fields(bytes: ArrayBuffer): Record<string, number> {

@@ -1,4 +1,4 @@
-// The stationary 8-bit and 4-bit kernels (src/kernels/stationary.ts): per channel with whole vecs per
+// The stationary 8-bit and 4-bit kernels (src/kernels/elementwise/stationary.ts): per channel with whole vecs per
 // run (kind 1: the channel axis not last, inner a multiple of the vec), per group along the last axis
 // (kind 1: groups of whole vecs), per channel along the last axis (kind 2: columns). Fresh random data
 // with every special value, random parameters, forced chunk sizes (chunks of whole runs, and chunks
