@@ -10,7 +10,7 @@ import {
   type ErrorStats, type ErrorStatsPerIndex, type GpuManager, MinMaxObserver, PerChannelMinMaxObserver, PerGroupMinMaxObserver, type QTensor, chooseQParams, errorStats, getDefaultManager, quantizePerChannel, quantizePerTensor, tensor,
 } from 'webgpu-quant';
 import {
-  addChunkPartials, assembleErrorStats, bindingLimit, BucketSums, calibrationPipeline, channelIndexMap, channelLayout, checkErrorStatsArguments, encodeMinMaxBox, encodeStatsChunk, type ErrorStatsRequest, type GpuRun, paramTableWords, planBoxes, planChunks, planStatsPass, prescaleFor, reductionLayout, type ReductionLayout, type StatsPartition, tensorIndexMap,
+  addChunkPartials, assembleErrorStats, bindingLimit, BucketSums, calibrationPipeline, entryKey, channelIndexMap, channelLayout, checkErrorStatsArguments, encodeMinMaxBox, encodeStatsChunk, type ErrorStatsRequest, type GpuRun, paramTableWords, planBoxes, planChunks, planStatsPass, prescaleFor, reductionLayout, type ReductionLayout, type StatsPartition, tensorIndexMap,
 } from 'webgpu-quant/internals';
 import {
   type BenchLayout, type Encode, type RepeatOptions, type Timings, caseParams, expectSameBytes, inputData, passTimestampWrites, readBack,
@@ -159,7 +159,7 @@ async function timeMinMax(
       }
       expectSameBytes(mins.buffer, expected.mins, `${label}: device-only minima vs the observer's`);
       expectSameBytes(maxs.buffer, expected.maxs, `${label}: device-only maxima vs the observer's`);
-      const pipelineKeys = [...new Set(entries)].map((entry) => calibrationPipeline(entry).pipelineKey);
+      const pipelineKeys = [...new Set(entries)].map((entry) => { const p = calibrationPipeline(entry); return `${p.label} ${entryKey(p.entryPoint, p.constants)}`; });
       return { ...timings, bytesRead: data.length * 4, extraBytes, passes: passes.length, pipelineKeys };
     });
   } finally {
@@ -238,7 +238,7 @@ async function timeErrorStats(
     partition = { kind: 'channel', outer, axisLen: channels, inner };
   }
   const bucketMap = axis === undefined ? tensorIndexMap() : channelIndexMap(shape, axis);
-  const pass = planStatsPass(device, request, {}, grid.integerSubtract ? 1 : 2, partition);
+  const pass = planStatsPass(device, request, {}, grid.integerSubtract ? 'perTensorIntegers' : 'indexedIntegers', partition);
   const { plan, variant } = pass;
   const label = `bench.${variant.label}`;
   const chunks = [...planChunks(plan, pass.limits)];
@@ -262,7 +262,7 @@ async function timeErrorStats(
       for (const s of new Set([overall, sums])) s.rescale(1 / prescale);
       const stats = assembleErrorStats(request, overall, axis === undefined ? undefined : sums, undefined, 'webgpu');
       expectSameStats(stats, expected, `${label}: device-only statistics vs errorStats()'s`);
-      return { ...timings, bytesRead, extraBytes: partialBytes + tableBytes, passes: passes.length, pipelineKeys: [variant.pipelineKey] };
+      return { ...timings, bytesRead, extraBytes: partialBytes + tableBytes, passes: passes.length, pipelineKeys: [`${variant.label} ${entryKey(variant.entryPoint, variant.constants)}`] };
     });
   } finally {
     for (const buffer of owned) buffer.destroy();

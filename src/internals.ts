@@ -18,10 +18,10 @@ export { bindingLimit, encodeMinMaxBox } from './kernels/calibration/minmax-kern
 export { planBoxes } from './kernels/calibration/minmax-plan.js';
 export { CALIBRATION_WORKGROUP_SIZE, calibrationPipeline } from './kernels/calibration/minmax-shaders.js';
 export { type ChunkedJob, chunkElements } from './kernels/common/run-chunked.js';
+export { entryKey } from './gpu/pipeline-cache.js';
 export { VECS_PER_THREAD, WORKGROUP_SIZE } from './kernels/common/workgroup.js';
 export { vecGeometry } from './kernels/elementwise/quantize-kernel.js';
-export { specialiseJob } from './kernels/elementwise/scheme-params.js';
-export { type KernelOp, kernelVariant } from './kernels/elementwise/shader-sources.js';
+export { type ElementwisePlan, type ElementwiseRequest, planElementwise } from './kernels/elementwise/plan-elementwise.js';
 export { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from './kernels/error-stats/error-stats-kernel.js';
 export { planChunks, type StatsPartition } from './kernels/error-stats/error-stats-plan.js';
 export { paramTableWords } from './kernels/error-stats/error-stats-shader.js';

@@ -53,7 +53,7 @@ export function encodePass(
   run: GpuRun, manager: GpuManager, layout: ReductionLayout, box: ReductionBox, entry: CalibrationEntry,
   fields: PassFields, buffers: Record<number, { buffer: GPUBuffer; size: number }>, options: KernelOptions,
 ): void {
-  const { pipelineKey, pipeline } = calibrationPipeline(entry);
+  const pipeline = calibrationPipeline(entry);
   const maxPerDimension = Math.min(options.maxWorkgroupsPerDimension ?? Infinity, run.device.limits.maxComputeWorkgroupsPerDimension);
   const capacity = Math.min(maxPerDimension * maxPerDimension, 2 ** 24) * CALIBRATION_WORKGROUP_SIZE;
   for (let offset = 0; offset < fields.invocations; offset += capacity) {
@@ -62,7 +62,7 @@ export function encodePass(
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: CALIBRATION_PARAMS_BYTES } }];
     for (const [binding, resource] of Object.entries(buffers)) entries.push({ binding: Number(binding), resource });
     const grid = dispatchSize(Math.min(capacity, fields.invocations - offset), CALIBRATION_WORKGROUP_SIZE, maxPerDimension);
-    run.dispatch(manager.pipelines.get(pipelineKey, pipeline), entries, grid, entry);
+    run.dispatch(manager.pipelines.get(pipeline), entries, grid, entry);
   }
 }
 

@@ -5,8 +5,7 @@
  *
  * @example
  * ```ts
- * const { pipelineKey, pipeline } = calibrationPipeline('minmax_input');
- * pipelineKey; // 'calibration|minmax_input|wg64'
+ * const pipeline = manager.pipelines.get(calibrationPipeline('minmax_input'));
  * ```
  * @module
  */
@@ -32,20 +31,18 @@ const kMseSource = [numerics, indexing, minmaxParams, mseDivide, mseSearch].join
 export const CALIBRATION_SHADER_FILES = { minmaxParams, minmaxReduce, mseSearch, mseDivide } as const;
 
 /**
- * The pipeline cache key and spec of one entry point. The key holds only what changes the code.
+ * The pipeline of one entry point.
  *
  * @example
  * ```ts
- * calibrationPipeline('mse_blocks').pipeline.entryPoint; // 'mse_blocks'
+ * calibrationPipeline('mse_blocks').entryPoint; // 'mse_blocks'
  * ```
  */
-export function calibrationPipeline(entry: CalibrationEntry): { pipelineKey: string; pipeline: PipelineSpec } {
+export function calibrationPipeline(entry: CalibrationEntry): PipelineSpec {
   return {
-    pipelineKey: `calibration|${entry}|wg${CALIBRATION_WORKGROUP_SIZE}`,
-    pipeline: {
-      code: entry.startsWith('minmax') ? kMinMaxSource : kMseSource,
-      entryPoint: entry,
-      constants: { WORKGROUP_SIZE: CALIBRATION_WORKGROUP_SIZE },
-    },
+    label: `calibration|${entry}`,
+    code: entry.startsWith('minmax') ? kMinMaxSource : kMseSource,
+    entryPoint: entry,
+    constants: { WORKGROUP_SIZE: CALIBRATION_WORKGROUP_SIZE },
   };
 }

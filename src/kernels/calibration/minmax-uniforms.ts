@@ -14,6 +14,9 @@ import type { ReductionLayout } from '../../calibration/granularity.js';
 import type { ReductionBox } from './minmax-plan.js';
 import { type UniformLayout, packUniform } from '../common/uniforms.js';
 
+/** The uniform's `family` field of shaders/calibration/minmax_params.wgsl, per reduction family. */
+export const CALIBRATION_FAMILY: Readonly<Record<ReductionLayout['family'], number>> = Object.freeze({ channel: 0, group: 1 });
+
 /** Mirrors `struct CalibrationParams` in shaders/calibration/minmax_params.wgsl. */
 export const CALIBRATION_PARAMS = {
   struct: 'CalibrationParams',
@@ -66,7 +69,7 @@ export function packCalibrationParams(layout: ReductionLayout, box: ReductionBox
   const qmin = pass.qmin ?? 0;
   const qmax = pass.qmax ?? 0;
   return packUniform(CALIBRATION_PARAMS, {
-    family: layout.family === 'channel' ? 0 : 1,
+    family: CALIBRATION_FAMILY[layout.family],
     n: layout.n,
     inner: layout.inner,
     group_size: layout.groupSize,

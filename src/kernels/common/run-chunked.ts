@@ -17,46 +17,47 @@ import { VECS_PER_THREAD, WORKGROUP_SIZE } from './workgroup.js';
 
 
 /**
- * What one elementwise kernel call needs the driver to do. Elements travel in "vecs": the elements one
- * invocation step stores (quantize) or loads (dequantize) as one vec4: 16 for 8-bit types, 32 for 4-bit,
- * 4 for qint32 and float32.
+ * The chunking geometry of an elementwise call. Elements travel in "vecs": the elements one invocation step
+ * stores (quantize) or loads (dequantize) as one vec4: 16 for 8-bit types, 32 for 4-bit, 4 for qint32 and
+ * float32.
  */
-export interface ChunkedJob {
-  /** Names the kernel and variant, e.g. 'quantize|perChannel|qint8'; used in labels and the pipeline key. */
-  label: string;
-  /** The pipeline cache key: only what changes the code. */
-  pipelineKey: string;
-  pipeline: PipelineSpec;
-  /** Element count of the whole tensor. */
-  size: number;
+export interface ChunkGeometry {
   /** Elements per vec (4, 16 or 32: see elementsPerVec in quantize-kernel.ts). Chunks start at multiples of it. */
-  elementsPerVec: number;
+  readonly elementsPerVec: number;
   /** Bytes per vec of input and output (e.g. 16 for 4 f32, 4 for a packed word). */
-  inputBytesPerVec: number;
-  outputBytesPerVec: number;
+  readonly inputBytesPerVec: number;
+  readonly outputBytesPerVec: number;
   /** Upper bound on elements per chunk (tests force small chunks); rounded down to a whole number of vecs. */
-  maxChunkElements?: number;
+  readonly maxChunkElements?: number | undefined;
   /** Fold the dispatch into 2-D past this many workgroups (at most the device limit). */
-  maxWorkgroupsPerDimension?: number;
-  /** Uploads elements [start, start + count) into `buffer` (already big enough). */
-  writeInput: (queue: GPUQueue, buffer: GPUBuffer, start: number, count: number) => void;
-  /** The uniform bytes for a chunk (set by runWithScheme). */
-  uniform?: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
+  readonly maxWorkgroupsPerDimension?: number | undefined;
   /**
    * Invocations for a chunk of `vecCount` vecs, when not ceil(vecCount / VECS_PER_THREAD) (the stationary
    * kernels). Such a job's invocations each take at least one vec.
    */
-  threadsFor?: (vecCount: number) => number;
+  readonly threadsFor?: ((vecCount: number) => number) | undefined;
   /** Chunks hold a multiple of this many elements (the stationary kernels: whole runs or rows). */
-  chunkAlign?: number;
+  readonly chunkAlign?: number | undefined;
+}
+
+/** What one elementwise kernel call needs the driver to do: a plan (planElementwise) and its data. */
+export interface ChunkedJob extends ChunkGeometry {
+  /** The pipeline; its label names the kernel and variant in every GPU object. */
+  readonly pipeline: PipelineSpec;
+  /** Element count of the whole tensor. */
+  readonly size: number;
+  /** Uploads elements [start, start + count) into `buffer` (already big enough). */
+  readonly writeInput: (queue: GPUQueue, buffer: GPUBuffer, start: number, count: number) => void;
+  /** The uniform bytes for a chunk. */
+  readonly uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
   /** Bindings beyond 0 (uniform), 1 (input) and 2 (output), e.g. the per-channel table at 3. */
-  extraEntries?: GPUBindGroupEntry[];
+  readonly extraEntries?: readonly GPUBindGroupEntry[];
   /** Copies the chunk's results out of the mapped bytes. */
-  readOutput: (bytes: ArrayBuffer, start: number, count: number) => void;
+  readonly readOutput: (bytes: ArrayBuffer, start: number, count: number) => void;
 }
 
 /** Largest chunk (in elements, a whole number of vecs) the device's limits allow for `job`. */
-export function chunkElements(device: GPUDevice, job: ChunkedJob): number {
+export function chunkElements(device: GPUDevice, job: ChunkGeometry): number {
   const bytesPerVec = Math.max(job.inputBytesPerVec, job.outputBytesPerVec);
   const limitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const maxGroups = Math.min(job.maxWorkgroupsPerDimension ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
@@ -80,7 +81,7 @@ export function chunkElements(device: GPUDevice, job: ChunkedJob): number {
 export async function runChunked(manager: GpuManager, job: ChunkedJob): Promise<void> {
   if (job.size === 0) return;
   const chunk = chunkElements(manager.device, job);
-  if (chunk === 0) throw new Error(`${job.label}: a chunk cannot hold one run of ${job.chunkAlign} elements`);
+  if (chunk === 0) throw new Error(`${job.pipeline.label}: a chunk cannot hold one run of ${job.chunkAlign} elements`);
   for (let start = 0; start < job.size; start += chunk) {
     await runChunk(manager, job, start, Math.min(chunk, job.size - start));
   }
@@ -90,15 +91,15 @@ function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: nu
   const vecCount = Math.ceil(count / job.elementsPerVec);
   const inputBytes = vecCount * job.inputBytesPerVec;
   const outputBytes = vecCount * job.outputBytesPerVec;
-  return runOnGpu(manager, job.label, (run) => {
+  return runOnGpu(manager, job.pipeline.label, (run) => {
     const grid = dispatchSize(job.threadsFor ? job.threadsFor(vecCount) : Math.ceil(vecCount / VECS_PER_THREAD), WORKGROUP_SIZE,
       Math.min(job.maxWorkgroupsPerDimension ?? Infinity, run.device.limits.maxComputeWorkgroupsPerDimension));
     const input = run.buffer(inputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'input');
     job.writeInput(run.device.queue, input, start, count);
     const output = run.buffer(outputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'output');
-    const uniformBytes = job.uniform!(start, vecCount, grid.threadCount);
+    const uniformBytes = job.uniform(start, vecCount, grid.threadCount);
     const uniform = run.upload(uniformBytes, GPUBufferUsage.UNIFORM, 'uniform');
-    run.dispatch(manager.pipelines.get(job.pipelineKey, job.pipeline), [
+    run.dispatch(manager.pipelines.get(job.pipeline), [
       { binding: 0, resource: { buffer: uniform, size: uniformBytes.byteLength } },
       { binding: 1, resource: { buffer: input, size: inputBytes } },
       { binding: 2, resource: { buffer: output, size: outputBytes } },

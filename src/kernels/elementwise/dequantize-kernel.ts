@@ -12,8 +12,7 @@ import type { GpuManager } from '../../gpu/device.js';
 import { packNibbles } from '../../pack-nibbles.js';
 import type { QTensor } from '../../qtensor.js';
 import { type KernelOptions, vecGeometry } from './quantize-kernel.js';
-import { runWithScheme } from './scheme-params.js';
-import { kernelVariant } from './shader-sources.js';
+import { runElementwise } from './plan-elementwise.js';
 
 /** Dequantizes `q` on the GPU; returns the float32 values. */
 export async function dequantizeKernel(manager: GpuManager, q: QTensor, options: KernelOptions): Promise<Float32Array> {
@@ -22,8 +21,8 @@ export async function dequantizeKernel(manager: GpuManager, q: QTensor, options:
   const result = new Float32Array(values.length);
   if (result.length === 0) return result;
   const bytes = new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
-  await runWithScheme(manager, {
-    ...kernelVariant('dequantize', q.params.scheme === 'per_tensor_affine' ? 'perTensor' : 'grouped', info, manager.features.packed4x8),
+  const request = { op: 'dequantize', info, params: q.params, range: info, shape: q.shape, packed4x8: manager.features.packed4x8 } as const;
+  await runElementwise(manager, request, {
     size: values.length,
     ...vecGeometry('dequantize', info),
     maxChunkElements: options.maxChunkElements,
@@ -42,6 +41,6 @@ export async function dequantizeKernel(manager: GpuManager, q: QTensor, options:
       }
     },
     readOutput: (output, start, count) => result.set(new Float32Array(output, 0, count), start),
-  }, q.params, info, q.shape, false, { op: 'dequantize', info, packed4x8: manager.features.packed4x8 });
+  });
   return result;
 }

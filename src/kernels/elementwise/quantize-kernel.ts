@@ -16,8 +16,8 @@ import type { QParams } from '../../qtensor.js';
 import type { Tensor } from '../../tensor.js';
 import type { KernelOptions } from '../common/kernel-options.js';
 import type { ChunkedJob } from '../common/run-chunked.js';
-import { type ClampRange, runWithScheme } from './scheme-params.js';
-import { kernelVariant } from './shader-sources.js';
+import { runElementwise } from './plan-elementwise.js';
+import type { ClampRange } from './scheme-params.js';
 
 export type { KernelOptions };
 
@@ -38,8 +38,7 @@ export async function quantizeKernel(
 ): Promise<IntReprArray> {
   const result = info.makeArray(input.data.length);
   if (result.length === 0) return result;
-  await runWithScheme(manager, {
-    ...kernelVariant('quantize', params.scheme === 'per_tensor_affine' ? 'perTensor' : 'grouped', info, manager.features.packed4x8),
+  await runElementwise(manager, { op: 'quantize', info, params, range: info, shape: input.shape, packed4x8: manager.features.packed4x8 }, {
     ...floatInputJob(input, options),
     ...vecGeometry('quantize', info),
     readOutput: (bytes, start, count) => {
@@ -47,7 +46,7 @@ export async function quantizeKernel(
       else if (info.bits === 8) result.set(info.signed ? new Int8Array(bytes, 0, count) : new Uint8Array(bytes, 0, count), start);
       else result.set(new Int32Array(bytes, 0, count), start);
     },
-  }, params, info, input.shape, true, { op: 'quantize', info, packed4x8: manager.features.packed4x8 });
+  });
   return result;
 }
 
@@ -87,13 +86,12 @@ export async function fakeQuantizeKernel(
 ): Promise<Float32Array> {
   const result = new Float32Array(input.data.length);
   if (result.length === 0) return result;
-  await runWithScheme(manager, {
-    ...kernelVariant('fakeQuantize', params.scheme === 'per_tensor_affine' ? 'perTensor' : 'grouped', info, manager.features.packed4x8),
+  await runElementwise(manager, { op: 'fakeQuantize', info, params, range, shape: input.shape, packed4x8: manager.features.packed4x8 }, {
     ...floatInputJob(input, options),
     elementsPerVec: 4,
     inputBytesPerVec: 16,
     outputBytesPerVec: 16,
     readOutput: (bytes, start, count) => result.set(new Float32Array(bytes, 0, count), start),
-  }, params, range, input.shape);
+  });
   return result;
 }

@@ -53,25 +53,21 @@ export function kernelSource(op: KernelOp, scheme: KernelScheme, packed4x8: bool
 export const SHADER_FILES = { perTensorParams, groupedParams, stationaryParams } as const;
 
 /**
- * The label, pipeline cache key and pipeline spec of one kernel variant. The key holds only what changes
- * the code: op, scheme, dtype (entry point), workgroup size, vecs per thread and pack variant.
+ * The pipeline of one kernel variant: its label, the composed source, the entry point for the dtype's
+ * storage width and the base override constants (the scheme's own constants join them in planElementwise).
+ * The label names the shift-based 8-bit packing ('|packShift') where the device lacks the built-ins.
  *
  * @example
  * ```ts
- * kernelVariant('quantize', 'grouped', dtypeInfo('qint8'), true).pipelineKey;
- * // 'quantize|grouped|qint8|wg256|v4|packBuiltin'
+ * kernelVariant('quantize', 'grouped', dtypeInfo('qint8'), true).entryPoint; // 'quantize_8bit'
+ * kernelVariant('fakeQuantize', 'perTensor', dtypeInfo('qint8'), true).label; // 'fakeQuantize|perTensor'
  * ```
  */
-export function kernelVariant(op: KernelOp, scheme: KernelScheme, info: DTypeInfo, packed4x8: boolean):
-  { label: string; pipelineKey: string; pipeline: PipelineSpec } {
-  const label = op === 'fakeQuantize' ? `${op}|${scheme}` : `${op}|${scheme}|${info.name}`;
+export function kernelVariant(op: KernelOp, scheme: KernelScheme, info: DTypeInfo, packed4x8: boolean): PipelineSpec {
   return {
-    label,
-    pipelineKey: `${label}|wg${WORKGROUP_SIZE}|v${VECS_PER_THREAD}|${packed4x8 ? 'packBuiltin' : 'packShift'}`,
-    pipeline: {
-      code: kernelSource(op, scheme, packed4x8),
-      entryPoint: op === 'fakeQuantize' ? 'fake_quantize' : `${op}_${kWidthSuffix[info.bits]}`,
-      constants: { WORKGROUP_SIZE, VECS_PER_THREAD, SIGNED: info.signed ? 1 : 0 },
-    },
+    label: `${op}|${scheme}${op === 'fakeQuantize' ? '' : `|${info.name}`}${packed4x8 ? '' : '|packShift'}`,
+    code: kernelSource(op, scheme, packed4x8),
+    entryPoint: op === 'fakeQuantize' ? 'fake_quantize' : `${op}_${kWidthSuffix[info.bits]}`,
+    constants: { WORKGROUP_SIZE, VECS_PER_THREAD, SIGNED: info.signed ? 1 : 0 },
   };
 }

@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * stationaryLayout(paramLayout([4096, 4096], { axis: 0 }), 16);
- * // { kind: 1, alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 16 }
+ * // { kind: 'runs', alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 16 }
  * ```
  * @module
  */
@@ -15,18 +15,26 @@ import type { ParamLayout } from '../../layout.js';
 import { STATIONARY_PARAMS, packUniform } from '../common/uniforms.js';
 import { VECS_PER_THREAD } from '../common/workgroup.js';
 
+/**
+ * The stationary kernels' walks: 'runs' (runs of whole vecs, one parameter row each, invocations sharing a
+ * long run), 'columns' (per channel along the last axis: each invocation keeps one column vec of
+ * parameters) and 'shortRuns' ('runs' with runs shorter than vecsPerThread vecs: whole runs per invocation).
+ */
+export type StationaryKind = 'runs' | 'columns' | 'shortRuns';
+
+/** `override STATIONARY_KIND` of shaders/elementwise/stationary_params.wgsl, per named kind. */
+export const STATIONARY_KIND: Readonly<Record<StationaryKind, number>> = Object.freeze({ runs: 1, columns: 2, shortRuns: 3 });
+
 /** How a stationary kernel walks a tensor (see shaders/elementwise/stationary_params.wgsl). */
 export interface StationaryLayout {
-  /** 1: runs of whole vecs, one parameter row each; 2: columns along the last axis; 3: kind 1 with runs
-   *  shorter than vecsPerThread vecs. */
-  kind: 1 | 2 | 3;
-  /** Chunks must hold whole runs (kind 1) or whole rows (kind 2): this many elements. */
-  alignElements: number;
-  /** Kinds 1, 3: elements per run (0: per tensor, runs of PER_TENSOR_RUN_VECS vecs); kind 2: elements per row. */
-  runElements: number;
-  /** Kind 1: parameter rows. */
-  rows: number;
-  vecsPerThread: number;
+  readonly kind: StationaryKind;
+  /** Chunks must hold whole runs ('runs', 'shortRuns') or whole rows ('columns'): this many elements. */
+  readonly alignElements: number;
+  /** 'runs', 'shortRuns': elements per run (0: per tensor, runs of PER_TENSOR_RUN_VECS vecs); 'columns': elements per row. */
+  readonly runElements: number;
+  /** Parameter rows. */
+  readonly rows: number;
+  readonly vecsPerThread: number;
 }
 
 /**
@@ -36,22 +44,22 @@ export interface StationaryLayout {
  *
  * @example
  * ```ts
- * stationaryLayout(paramLayout([64, 4096], { axis: 1 }), 16)?.kind;                 // 2 (columns)
- * stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 16)?.kind;  // 3 (short runs)
+ * stationaryLayout(paramLayout([64, 4096], { axis: 1 }), 16)?.kind;                 // 'columns'
+ * stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 16)?.kind;  // 'shortRuns'
  * stationaryLayout(paramLayout([64, 100], { axis: 1 }), 16);                        // undefined
  * ```
  */
 export function stationaryLayout(layout: ParamLayout, vecElements: number): StationaryLayout | undefined {
   const perGroup = layout.strideInner !== 0;
   const runs = (runElements: number, rows: number): StationaryLayout => ({
-    kind: runElements / vecElements < VECS_PER_THREAD ? 3 : 1, alignElements: runElements, runElements, rows, vecsPerThread: VECS_PER_THREAD,
+    kind: runElements / vecElements < VECS_PER_THREAD ? 'shortRuns' : 'runs', alignElements: runElements, runElements, rows, vecsPerThread: VECS_PER_THREAD,
   });
   if (!perGroup && layout.inner % vecElements === 0) return runs(layout.inner, layout.channels);
   if (perGroup && layout.inner === 1 && layout.channels % layout.groupSize === 0 && layout.groupSize % vecElements === 0) {
     return runs(layout.groupSize, layout.outer * layout.groups);
   }
   if (!perGroup && layout.inner === 1 && layout.channels % vecElements === 0) {
-    return { kind: 2, alignElements: layout.channels, runElements: layout.channels, rows: layout.channels, vecsPerThread: VECS_PER_THREAD };
+    return { kind: 'columns', alignElements: layout.channels, runElements: layout.channels, rows: layout.channels, vecsPerThread: VECS_PER_THREAD };
   }
   return undefined;
 }
@@ -63,7 +71,7 @@ export function stationaryLayout(layout: ParamLayout, vecElements: number): Stat
 export const PER_TENSOR_RUN_VECS = 256;
 
 /**
- * The stationary layout of a per-tensor tensor: kind 1, parameter row 0 for every run, runs of
+ * The stationary layout of a per-tensor tensor: 'runs', parameter row 0 for every run, runs of
  * PER_TENSOR_RUN_VECS vecs (the chunk's last one may be shorter), so the parameters are read once per
  * invocation.
  *
@@ -73,7 +81,7 @@ export const PER_TENSOR_RUN_VECS = 256;
  * ```
  */
 export function perTensorStationary(vecElements: number): StationaryLayout {
-  return { kind: 1, alignElements: vecElements, runElements: 0, rows: 1, vecsPerThread: VECS_PER_THREAD };
+  return { kind: 'runs', alignElements: vecElements, runElements: 0, rows: 1, vecsPerThread: VECS_PER_THREAD };
 }
 
 /**
@@ -93,10 +101,10 @@ export function stationaryChunk(
   let runThreads: number;
   let runsPerThread = 1;
   let threads: number;
-  if (s.kind === 2) {
+  if (s.kind === 'columns') {
     runThreads = Math.ceil(runs / s.vecsPerThread); // the row stride: rows are spread over that many invocations
     threads = runVecs * runThreads;
-  } else if (s.kind === 1) {
+  } else if (s.kind === 'runs') {
     runThreads = Math.ceil(runVecs / s.vecsPerThread); // invocations sharing a long run
     threads = runs * runThreads;
   } else {
@@ -109,7 +117,7 @@ export function stationaryChunk(
     threads,
     uniform: packUniform(STATIONARY_PARAMS, {
       thread_count: threads, vec_count: Math.ceil(count / vecElements), run_vecs: runVecs, run_threads: runThreads,
-      runs_per_thread: runsPerThread, chunk_runs: runs, first_run: s.kind === 2 || s.runElements === 0 ? 0 : start / s.runElements, rows: s.rows,
+      runs_per_thread: runsPerThread, chunk_runs: runs, first_run: s.kind === 'columns' || s.runElements === 0 ? 0 : start / s.runElements, rows: s.rows,
       qmin: range.qmin, qmax: range.qmax, _pad0: 0, _pad1: 0,
     }),
   };

@@ -167,7 +167,7 @@ export function planStatsPass(
     },
     variant: errorStatsVariant(scheme, {
       ...quadLayout(request),
-      laneParams: scheme === 2 && lanesKeepParams(request, partition, quads),
+      laneParams: scheme === 'indexedIntegers' && lanesKeepParams(request, partition, quads),
       smallRangeClip: request.quantized.kind === 'grid' && smallRangeClip(request.quantized.grid),
     }),
   };
@@ -234,7 +234,7 @@ export function encodeStatsChunk(
     q_stride_outer: paramMap.strideOuter, q_stride_group: paramMap.strideGroup, q_stride_inner: paramMap.strideInner,
   });
   const partials = run.buffer(partialBytes, storage | GPUBufferUsage.COPY_SRC, 'partials');
-  run.dispatch(manager.pipelines.get(variant.pipelineKey, variant.pipeline), [
+  run.dispatch(manager.pipelines.get(variant), [
     { binding: 0, resource: { buffer: run.upload(uniform, GPUBufferUsage.UNIFORM, 'uniform'), size: uniform.byteLength } },
     { binding: 1, resource: { buffer: run.upload(original, storage, 'original'), size: original.byteLength } },
     { binding: 2, resource: { buffer: run.upload(quantized, storage, 'quantized'), size: quantized.byteLength } },
@@ -318,7 +318,7 @@ export async function errorStatsKernel(manager: GpuManager, request: ErrorStatsR
   const perGroup = groupMap && new BucketSums(groupMap.count);
   if (size > 0) {
     const prescale = prescaleFor(request);
-    const scheme: ErrorStatsScheme = q.kind === 'values' ? 0 : q.grid.integerSubtract ? 1 : 2;
+    const scheme: ErrorStatsScheme = q.kind === 'values' ? 'floats' : q.grid.integerSubtract ? 'perTensorIntegers' : 'indexedIntegers';
     const context: PassContext = {
       manager, request, options, prescale, scheme,
       table: q.kind === 'grid' ? paramTableWords(q.grid) : new Uint32Array(PARAM_WORDS),

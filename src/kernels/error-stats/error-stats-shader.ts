@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * const variant = errorStatsVariant(2);
- * variant.pipelineKey; // 'errorStats|scheme2|wg64'
+ * const pipeline = errorStatsVariant('indexedIntegers');
+ * pipeline.constants.SCHEME; // 2
  * ```
  * @module
  */
@@ -38,47 +38,52 @@ export const ERROR_STATS_PARAMS = {
 /** The raw shader, for the test that checks the uniform layout against it. */
 export const ERROR_STATS_SHADER = errorStats;
 
-/** 0: x̂ given as floats; 1: per-tensor integers (wrapping subtraction); 2: indexed parameters. */
-export type ErrorStatsScheme = 0 | 1 | 2;
+const kSource = [numerics, indexing, errorStats].join('\n');
+
+/**
+ * What the kernel compares with: 'floats' (x̂ given as float32 values), 'perTensorIntegers' (stored integers
+ * with one scale and zero point: a wrapping subtraction) or 'indexedIntegers' (stored integers with a scale
+ * and zero point per channel or group, looked up in the parameter table).
+ */
+export type ErrorStatsScheme = 'floats' | 'perTensorIntegers' | 'indexedIntegers';
+
+/** `override SCHEME` of shaders/error-stats/error_stats.wgsl, per named scheme. */
+export const ERROR_STATS_SCHEME: Readonly<Record<ErrorStatsScheme, number>> = Object.freeze({ floats: 0, perTensorIntegers: 1, indexedIntegers: 2 });
 
 /** The vec4 kernel (`error_stats_quads`): how the integers travel, one i32 each or packed bytes. */
 export interface QuadLayout {
   quantizedBytes: 1 | 4;
   signed: boolean;
-  /** SCHEME 2: each lane component's parameter is looked up once (`LANE_PARAMS`). */
+  /** 'indexedIntegers': each lane component's parameter is looked up once (`LANE_PARAMS`). */
   laneParams?: boolean;
-  /** SCHEME 1 and 2: the short clipping test (`SMALL_RANGE_CLIP`; see {@link smallRangeClip}). */
+  /** 'perTensorIntegers' and 'indexedIntegers': the short clipping test (`SMALL_RANGE_CLIP`; see {@link smallRangeClip}). */
   smallRangeClip?: boolean;
 }
 
 /**
- * The label, cache key and pipeline of one variant: `error_stats` one element at a time, or
- * `error_stats_quads` when `quads` is given. The key holds only what changes the code.
+ * The pipeline of one variant: `error_stats` one element at a time, or `error_stats_quads` when `quads` is
+ * given.
  *
  * @example
  * ```ts
- * errorStatsVariant(0).pipeline.entryPoint; // 'error_stats'
- * errorStatsVariant(2, { quantizedBytes: 1, signed: true }).pipelineKey; // 'errorStats|scheme2|quads|i8|wg64'
+ * errorStatsVariant('floats').entryPoint; // 'error_stats'
+ * errorStatsVariant('indexedIntegers', { quantizedBytes: 1, signed: true }).label; // 'errorStats|indexedIntegers|quads|i8'
  * ```
  */
-export function errorStatsVariant(scheme: ErrorStatsScheme, quads?: QuadLayout): { label: string; pipelineKey: string; pipeline: PipelineSpec } {
+export function errorStatsVariant(scheme: ErrorStatsScheme, quads?: QuadLayout): PipelineSpec {
   const integers = quads
     ? `|quads|${quads.quantizedBytes === 4 ? 'i32' : quads.signed ? 'i8' : 'u8'}${quads.laneParams ? '|laneParams' : ''}${quads.smallRangeClip ? '|smallClip' : ''}`
     : '';
-  const label = `errorStats|scheme${scheme}${integers}`;
   return {
-    label,
-    pipelineKey: `${label}|wg${ERROR_STATS_WORKGROUP_SIZE}`,
-    pipeline: {
-      code: [numerics, indexing, errorStats].join('\n'),
-      entryPoint: quads ? 'error_stats_quads' : 'error_stats',
-      constants: {
-        WORKGROUP_SIZE: ERROR_STATS_WORKGROUP_SIZE, SCHEME: scheme,
-        ...(quads ? {
-          QUANTIZED_BYTES: quads.quantizedBytes, QUANTIZED_SIGNED: quads.signed ? 1 : 0, LANE_PARAMS: quads.laneParams ? 1 : 0,
-          SMALL_RANGE_CLIP: quads.smallRangeClip ? 1 : 0,
-        } : {}),
-      },
+    label: `errorStats|${scheme}${integers}`,
+    code: kSource,
+    entryPoint: quads ? 'error_stats_quads' : 'error_stats',
+    constants: {
+      WORKGROUP_SIZE: ERROR_STATS_WORKGROUP_SIZE, SCHEME: ERROR_STATS_SCHEME[scheme],
+      ...(quads ? {
+        QUANTIZED_BYTES: quads.quantizedBytes, QUANTIZED_SIGNED: quads.signed ? 1 : 0, LANE_PARAMS: quads.laneParams ? 1 : 0,
+        SMALL_RANGE_CLIP: quads.smallRangeClip ? 1 : 0,
+      } : {}),
     },
   };
 }
