@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 
 // Tensors and dtypes.
 export { type ResolvedBackend, type Tensor, tensor } from './tensor.js';

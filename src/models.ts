@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 
 // Weights as every reader lists them, and float conversions.
 export { FLOAT_WEIGHT_DTYPES, type WeightDType, type WeightInfo, type WeightReader } from './io/weights.js';
@@ -47,10 +47,8 @@ export {
 
 // ONNX.
 export type { ByteInput } from './io/onnx/byte-source.js';
-export type { OnnxConsumer } from './io/onnx/graph-index.js';
 export { type OnnxLoadOptions, OnnxModel, type OnnxWeightInfo, type OpsetImport } from './io/onnx/onnx-model.js';
-export { type BreakingChange, MIN_UPGRADABLE_OPSET, checkOpsetUpgrade, upgradeOpset } from './io/onnx/opset-upgrade.js';
-export type { ExternalDataResolver } from './io/onnx/tensor-data.js';
+export type { ExternalDataResolver, OnnxConsumer } from './io/onnx/onnx-types.js';
 export { readQdqWeights } from './io/onnx/qdq-read.js';
 
 // Compression.

@@ -30,7 +30,7 @@ import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
-import type { ExternalDataResolver } from '../io/onnx/tensor-data.js';
+import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
