@@ -13,7 +13,7 @@ override SIGNED: bool = true;
 @group(0) @binding(2) var<storage, read_write> output: array<vec4<f32>>;
 
 fn sub_dequant(first: Dequant4, t: u32, sub: u32, subs: u32) -> Dequant4 {
-  if (STATIONARY_KIND == 1u) { return first; }
+  if (STATIONARY_KIND == KIND_RUNS) { return first; }
   return stationary_dequant(t, sub, subs);
 }
 
@@ -42,7 +42,7 @@ fn floats32(v: u32, d0: Dequant4, d1: Dequant4, d2: Dequant4, d3: Dequant4, d4: 
 fn dequantize_8bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let t = linear_invocation(gid, groups, WORKGROUP_SIZE);
   if (t >= params.thread_count) { return; }
-  if (STATIONARY_KIND == 3u) {
+  if (STATIONARY_KIND == KIND_SHORT_RUNS) {
     let s = short_span_of(t);
     for (var k = 0u; k < s.count; k++) {
       let d = row_dequant(short_row(s, k));
@@ -64,7 +64,7 @@ fn dequantize_8bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 fn dequantize_4bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let t = linear_invocation(gid, groups, WORKGROUP_SIZE);
   if (t >= params.thread_count) { return; }
-  if (STATIONARY_KIND == 3u) {
+  if (STATIONARY_KIND == KIND_SHORT_RUNS) {
     let s = short_span_of(t);
     for (var k = 0u; k < s.count; k++) {
       let d = row_dequant(short_row(s, k));

@@ -20,6 +20,10 @@
 // PER_GROUP false lets the compiler drop the group arithmetic (row = a) for per-channel tensors.
 
 override ROW_LAYOUT: u32 = 0u;
+// The layouts by name (the host's ROW_LAYOUT table in src/kernels/elementwise/scheme-params.ts).
+const ROWS_GENERAL: u32 = 0u;
+const ROWS_SAME: u32 = 1u;
+const ROWS_CONSECUTIVE: u32 = 2u;
 override PER_GROUP: bool = false;
 
 struct GroupedParams {
@@ -103,10 +107,10 @@ fn row_params(row: u32) -> Params4 {
 
 // The parameters of the four elements starting at p.
 fn params_at(p: Position) -> Params4 {
-  if (ROW_LAYOUT == 1u) {
+  if (ROW_LAYOUT == ROWS_SAME) {
     return row_params(row_of(p));
   }
-  if (ROW_LAYOUT == 2u) {
+  if (ROW_LAYOUT == ROWS_CONSECUTIVE) {
     // Consecutive rows start at a multiple of 4 here (the host checks), so they are one block.
     let block = 3u * min(row_of(p) / 4u, last_block());
     return Params4(table[block], table[block + 1u], table[block + 2u]);

@@ -16,7 +16,7 @@ override EXACT_SUBNORMALS: bool = false;
 
 // Sub-word `sub`'s parameters: kind 1 shares the first sub-word's (one row), kind 2 loads its own.
 fn sub_quant(first: Quant4, t: u32, sub: u32, subs: u32) -> Quant4 {
-  if (STATIONARY_KIND == 1u) { return first; }
+  if (STATIONARY_KIND == KIND_RUNS) { return first; }
   return stationary_quant(t, sub, subs);
 }
 
@@ -39,7 +39,7 @@ fn nibbles32(v: u32, p0: Quant4, p1: Quant4, p2: Quant4, p3: Quant4, p4: Quant4,
 fn quantize_8bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let t = linear_invocation(gid, groups, WORKGROUP_SIZE);
   if (t >= params.thread_count) { return; }
-  if (STATIONARY_KIND == 3u) {
+  if (STATIONARY_KIND == KIND_SHORT_RUNS) {
     let s = short_span_of(t);
     for (var k = 0u; k < s.count; k++) {
       let p = row_quant(short_row(s, k));
@@ -62,7 +62,7 @@ fn quantize_8bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 fn quantize_4bit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let t = linear_invocation(gid, groups, WORKGROUP_SIZE);
   if (t >= params.thread_count) { return; }
-  if (STATIONARY_KIND == 3u) {
+  if (STATIONARY_KIND == KIND_SHORT_RUNS) {
     let s = short_span_of(t);
     for (var k = 0u; k < s.count; k++) {
       let p = row_quant(short_row(s, k));

@@ -27,6 +27,10 @@
 // 4b .. 4b + 3), so four columns' parameters are one load each.
 
 override STATIONARY_KIND: u32 = 1u;
+// The kinds by name (the host's STATIONARY_KIND table in src/kernels/elementwise/stationary.ts).
+const KIND_RUNS: u32 = 1u;
+const KIND_COLUMNS: u32 = 2u;
+const KIND_SHORT_RUNS: u32 = 3u;
 // Kind 3: vecs per run.
 override RUN_VECS: u32 = 1u;
 
@@ -59,7 +63,7 @@ struct Span {
 }
 
 fn span_of(t: u32) -> Span {
-  if (STATIONARY_KIND == 1u) {
+  if (STATIONARY_KIND == KIND_RUNS) {
     let run = t / params.run_threads;
     let j = t - run * params.run_threads;
     // Per tensor the chunk's last run may be short: it ends at vec_count.
@@ -112,7 +116,7 @@ fn column_block(t: u32, sub: u32, subs: u32) -> u32 {
 
 // Kinds 1 and 2: the quantize parameters of sub-word `sub` (numerics.wgsl Quant4) of the invocation's vecs.
 fn stationary_quant(t: u32, sub: u32, subs: u32) -> Quant4 {
-  if (STATIONARY_KIND == 1u) { return row_quant(run_row(t)); }
+  if (STATIONARY_KIND == KIND_RUNS) { return row_quant(run_row(t)); }
   let block = column_block(t, sub, subs);
   return quant4_of(table[block], table[block + 1u], params.qmin, params.qmax);
 }
@@ -129,7 +133,7 @@ fn row_dequant(row: u32) -> Dequant4 {
 }
 
 fn stationary_dequant(t: u32, sub: u32, subs: u32) -> Dequant4 {
-  if (STATIONARY_KIND == 1u) { return row_dequant(run_row(t)); }
+  if (STATIONARY_KIND == KIND_RUNS) { return row_dequant(run_row(t)); }
   let block = column_block(t, sub, subs);
   return Dequant4(table[block + 1u], table[block + 2u]);
 }

@@ -12,6 +12,10 @@ override WORKGROUP_SIZE: u32 = 64;
 // 1: per-tensor integers: x̂ = f32(int32(q − zp)) · scale, the subtraction wrapping as in PyTorch.
 // 2: per-channel / per-group integers: x̂ = (f32(q) − f32(zp)) · scale, parameter from param_index.
 override SCHEME: u32 = 0u;
+// The schemes by name (the host's ERROR_STATS_SCHEME table in src/kernels/error-stats/error-stats-shader.ts).
+const SCHEME_FLOATS: u32 = 0u;
+const SCHEME_PER_TENSOR_INTEGERS: u32 = 1u;
+const SCHEME_INDEXED_INTEGERS: u32 = 2u;
 // error_stats_quads only: how `quantized` holds the integers of SCHEME 1 and 2: 4 (one i32 per element) or
 // 1 (int8 / uint8 packed four to a word, as the QTensor stores them; QUANTIZED_SIGNED says which).
 override QUANTIZED_BYTES: u32 = 4u;
@@ -88,12 +92,12 @@ fn error_stats(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let i = tile.x + offset;
     let x = original[i];
     var xh: f32;
-    if (SCHEME == 0u) {
+    if (SCHEME == SCHEME_FLOATS) {
       xh = bitcast<f32>(quantized[i]);
     } else {
       let q = bitcast<i32>(quantized[i]);
       var p: vec4<u32>;
-      if (SCHEME == 1u) {
+      if (SCHEME == SCHEME_PER_TENSOR_INTEGERS) {
         p = param_table[0];
         xh = i32_to_f32_rne(q - bitcast<i32>(p.w)) * bitcast<f32>(p.z);
       } else {
@@ -184,7 +188,7 @@ fn error_stats_quads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
   // SCHEME 1, and SCHEME 2 where the host says each component's parameter holds for the whole lane (per
   // channel along the statistics' own axis): looked up once, not per quad.
   var lane_p = array<vec4<u32>, 4>(param_table[0], param_table[0], param_table[0], param_table[0]);
-  if (SCHEME == 2u && LANE_PARAMS) { lane_p = quad_params(params.chunk_start + 4u * (tile.x + lane)); }
+  if (SCHEME == SCHEME_INDEXED_INTEGERS && LANE_PARAMS) { lane_p = quad_params(params.chunk_start + 4u * (tile.x + lane)); }
   let lane_inv_scale = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].x, lane_p[1].x, lane_p[2].x, lane_p[3].x));
   let lane_zero_point = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].y, lane_p[1].y, lane_p[2].y, lane_p[3].y));
   let lane_scale = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].z, lane_p[1].z, lane_p[2].z, lane_p[3].z));
@@ -194,13 +198,13 @@ fn error_stats_quads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let u = tile.x + offset;
     let x = original4[u];
     var xh: vec4<f32>;
-    if (SCHEME == 0u) {
+    if (SCHEME == SCHEME_FLOATS) {
       xh = bitcast<vec4<f32>>(quantized4[u]);
     } else {
       let q = quad_integers(u);
       var inv_scale: vec4<f32>;
       var zero_point: vec4<f32>;
-      if (SCHEME == 1u) {
+      if (SCHEME == SCHEME_PER_TENSOR_INTEGERS) {
         inv_scale = lane_inv_scale;
         zero_point = lane_zero_point;
         xh = i32_to_f32_rne4(q - vec4<i32>(bitcast<i32>(lane_p[0].w))) * lane_scale;

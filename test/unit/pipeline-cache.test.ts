@@ -7,6 +7,27 @@ import { ROW_LAYOUT } from '../../src/kernels/elementwise/scheme-params.js';
 import { planElementwise } from '../../src/kernels/elementwise/plan-elementwise.js';
 import { vecGeometry } from '../../src/kernels/elementwise/quantize-kernel.js';
 import { STATIONARY_KIND } from '../../src/kernels/elementwise/stationary.js';
+import { SHADER_FILES } from '../../src/kernels/elementwise/shader-sources.js';
+import { ERROR_STATS_SCHEME, ERROR_STATS_SHADER } from '../../src/kernels/error-stats/error-stats-shader.js';
+
+/** The `const NAME: u32 = Nu;` declarations of a WGSL source. */
+function wgslConstants(source: string): Record<string, number> {
+  return Object.fromEntries([...source.matchAll(/^const (\w+): u32 = (\d+)u;/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
+describe('named variants', () => {
+  it('each table matches the named constants its WGSL compares the override with', () => {
+    expect(wgslConstants(SHADER_FILES.stationaryParams)).toMatchObject(
+      { KIND_RUNS: STATIONARY_KIND.runs, KIND_COLUMNS: STATIONARY_KIND.columns, KIND_SHORT_RUNS: STATIONARY_KIND.shortRuns });
+    expect(wgslConstants(SHADER_FILES.groupedParams)).toMatchObject(
+      { ROWS_GENERAL: ROW_LAYOUT.general, ROWS_SAME: ROW_LAYOUT.sameRow, ROWS_CONSECUTIVE: ROW_LAYOUT.consecutiveRows });
+    expect(wgslConstants(ERROR_STATS_SHADER)).toMatchObject({
+      SCHEME_FLOATS: ERROR_STATS_SCHEME.floats, SCHEME_PER_TENSOR_INTEGERS: ERROR_STATS_SCHEME.perTensorIntegers,
+      SCHEME_INDEXED_INTEGERS: ERROR_STATS_SCHEME.indexedIntegers,
+    });
+    for (const table of [STATIONARY_KIND, ROW_LAYOUT, ERROR_STATS_SCHEME]) expect(new Set(Object.values(table)).size).toBe(Object.keys(table).length);
+  });
+});
 
 /** A device that only counts what it builds: the cache never needs more of it. */
 function countingDevice() {
