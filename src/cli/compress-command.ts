@@ -10,7 +10,7 @@
  */
 import { realpath } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { getBackend } from '../backend.js';
+import { getBackend } from '../ops/backend.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';

@@ -15,7 +15,7 @@ import { FormatError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo } from '../io/weights.js';
 import type { QTensor } from '../qtensor.js';
-import { errorStats } from '../stats/error-stats.js';
+import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
 import { jsonNumber } from './compress-command.js';
