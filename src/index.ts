@@ -43,3 +43,5 @@ export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
 export { WEBGPU_QUANT_VERSION } from './compress/version.js';
 export { type SafetensorsCompressionReport, compressToSafetensors } from './compress/compress-safetensors.js';
+export * from './verify/index.js';
+export { MissingDependencyError } from './errors.js';

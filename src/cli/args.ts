@@ -23,12 +23,27 @@ export const USAGE = `Usage:
   webgpu-quant compress [<in>] -o <out> [--dtype qint8|quint8|qint4|quint4]
       [--granularity tensor|channel|group] [--axis N] [--group-size N] [--symmetric]
       [--calibrate minmax|mse|percentile] [--include RE] [--exclude RE]
-      [--format onnx|safetensors] [--backend auto|webgpu|cpu] [--json]
+      [--format onnx|safetensors] [--backend auto|webgpu|cpu] [--json] [--verify [verify options]]
     With no <in>, compresses the bundled default model (Silero VAD).
   webgpu-quant inspect <file> [--tensor NAME] [--original FILE] [--json]
+  webgpu-quant verify <original.onnx> <compressed.onnx> [--inputs FILE]... [--dim NAME=N]...
+      [--seeds N] [--min-cosine X] [--json]
+    Runs both models in onnxruntime-node (npm install onnxruntime-node) and compares every output;
+    fails (exit 1) when an output's cosine similarity is below --min-cosine (default 0.99).
   webgpu-quant --help
 
-Exit codes: 0 success, 1 bad input (the file and the problem on one line), 2 usage.`;
+Exit codes: 0 success, 1 bad input or failed verification (the file and the problem on one line), 2 usage.`;
+
+/** How to verify (`verify`, and `compress --verify`). */
+export interface VerifyFlags {
+  /** Files of inputs (.json, .npy, .safetensors); none: generated. */
+  inputs: string[];
+  /** Sizes of dynamic dimensions (`--dim NAME=N`, NAME a symbolic dimension or input:axis). */
+  dims: Record<string, number>;
+  /** Generated samples (seeds 1..N). */
+  seeds?: number;
+  minCosine?: number;
+}
 
 /** Options of `compress`. */
 export interface CompressArgs {
@@ -46,6 +61,16 @@ export interface CompressArgs {
   format?: 'onnx' | 'safetensors';
   backend: 'auto' | 'webgpu' | 'cpu';
   json: boolean;
+  /** Verify the written model against the input in onnxruntime-node (ONNX output only). */
+  verify?: VerifyFlags;
+}
+
+/** Options of `verify`. */
+export interface VerifyArgs extends VerifyFlags {
+  command: 'verify';
+  original: string;
+  compressed: string;
+  json: boolean;
 }
 
 /** Options of `inspect`. */
@@ -58,7 +83,7 @@ export interface InspectArgs {
 }
 
 /** A parsed command line. */
-export type CommandLine = CompressArgs | InspectArgs | { command: 'help' };
+export type CommandLine = CompressArgs | InspectArgs | VerifyArgs | { command: 'help' };
 
 function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
@@ -82,6 +107,18 @@ function regex(flag: string, value: string | undefined): RegExp | undefined {
   }
 }
 
+function verifyFlags(values: { inputs?: string[]; dim?: string[]; seeds?: string; 'min-cosine'?: string }): VerifyFlags {
+  const dims: Record<string, number> = {};
+  for (const entry of values.dim ?? []) {
+    const match = /^(.+)=(\d+)$/.exec(entry);
+    if (!match || Number(match[2]) < 1) throw new UsageError(`--dim ${entry}: use NAME=N with N >= 1 (NAME: a symbolic dimension, or input:axis)`);
+    dims[match[1]!] = Number(match[2]);
+  }
+  const minCosine = values['min-cosine'] === undefined ? undefined : Number(values['min-cosine']);
+  if (minCosine !== undefined && !(minCosine >= -1 && minCosine <= 1)) throw new UsageError(`--min-cosine ${values['min-cosine']}: use a number in [-1, 1], e.g. 0.99`);
+  return { inputs: values.inputs ?? [], dims, seeds: integer('seeds', values.seeds, 1), minCosine };
+}
+
 /** Parses `argv` (without node and the script). */
 export function parseCommandLine(argv: string[]): CommandLine {
   let parsed;
@@ -96,6 +133,8 @@ export function parseCommandLine(argv: string[]): CommandLine {
         calibrate: { type: 'string' }, include: { type: 'string' }, exclude: { type: 'string' },
         format: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
         tensor: { type: 'string' }, original: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        verify: { type: 'boolean' }, inputs: { type: 'string', multiple: true }, dim: { type: 'string', multiple: true },
+        seeds: { type: 'string' }, 'min-cosine': { type: 'string' },
       },
     });
   } catch (error) {
@@ -121,11 +160,16 @@ export function parseCommandLine(argv: string[]): CommandLine {
       format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors'] as const, 'onnx'),
       backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
       json: values.json ?? false,
+      ...(values.verify ? { verify: verifyFlags(values) } : {}),
     };
   }
   if (command === 'inspect') {
     if (rest.length !== 1) throw new UsageError(`inspect takes one file, got ${rest.length}`);
     return { command, file: rest[0]!, tensor: values.tensor, original: values.original, json: values.json ?? false };
   }
-  throw new UsageError(`unknown command ${JSON.stringify(command)}: use compress or inspect`);
+  if (command === 'verify') {
+    if (rest.length !== 2) throw new UsageError(`verify takes two ONNX files (the original, then the compressed model), got ${rest.length}`);
+    return { command, original: rest[0]!, compressed: rest[1]!, ...verifyFlags(values), json: values.json ?? false };
+  }
+  throw new UsageError(`unknown command ${JSON.stringify(command)}: use compress, inspect or verify`);
 }

@@ -18,10 +18,12 @@ import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { nodeFileSink } from '../io/safetensors/node-file-sink.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
+import { type VerifyReport, verifyModels } from '../verify/verify-models.js';
 import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
 import { DEFAULT_MODEL_NAME, defaultModelPath } from './default-model.js';
 import { type Progress, progressBar } from './progress.js';
+import { formatVerifyReport, loadNodeRuntime, verifyJson, verifyOptionsOf } from './verify-command.js';
 
 /** Where the command writes. */
 export interface CliIo {
@@ -78,6 +80,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   if (inFormat === 'safetensors' && outFormat === 'onnx') {
     throw new UsageError('safetensors input can only be written as safetensors (there is no graph to write ONNX from); use --format safetensors');
   }
+  if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
+  // Before any work: a missing onnxruntime-node is an error now, not after the compression.
+  const runtime = args.verify ? await loadNodeRuntime() : undefined;
   const backend = { backend: args.backend } as const;
   const resolved = await getBackend(backend);
   let bar: Progress | undefined;
@@ -87,6 +92,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   };
   let report;
   let text;
+  let verified: VerifyReport | undefined;
   if (outFormat === 'onnx') {
     const bytes = await readFile(input);
     const options: CompressOnnxOptions = { ...policyOf(args), name: inputName, onProgress };
@@ -101,6 +107,10 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       throw error;
     }
     report = result.report;
+    if (args.verify) {
+      const names: [string, string] = [inputName, args.output];
+      verified = await verifyModels(bytes, result.model, { ...await verifyOptionsOf(args.verify, bytes, inputName, runtime!), names });
+    }
     text = summary(inputName, args.output, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
       [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
   } else {
@@ -112,10 +122,16 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     text = summary(inputName, args.output, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
   }
   if (args.json) {
-    io.stdout.write(`${JSON.stringify({ input: inputName, output: args.output, ...report }, (_key, value: unknown) =>
+    io.stdout.write(`${JSON.stringify({ input: inputName, output: args.output, ...report, ...(verified ? { verify: verifyJson(verified) } : {}) }, (_key, value: unknown) =>
       (value instanceof Float64Array || value instanceof Float32Array ? Array.from(value, jsonNumber) : jsonNumber(value)))}\n`);
   } else {
     io.stdout.write(text);
+    if (verified) io.stdout.write(formatVerifyReport(verified, [inputName, args.output]));
+  }
+  if (verified && !verified.passed) {
+    io.stderr.write(`webgpu-quant: ${args.output} was written but fails verification (${verified.failures.join('; ')}); `
+      + 'use a finer scheme (--granularity channel, --dtype qint8) or leave more weights in float (--exclude)\n');
+    return 1;
   }
   return 0;
 }

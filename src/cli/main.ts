@@ -1,6 +1,6 @@
 /**
- * The `webgpu-quant` command (bin/webgpu-quant.mjs runs it): compress and inspect models from Node.
- * Exit codes: 0 success, 1 bad input (one line naming the file and the problem), 2 usage.
+ * The `webgpu-quant` command (bin/webgpu-quant.mjs runs it): compress, inspect and verify models from Node.
+ * Exit codes: 0 success, 1 bad input or failed verification (one line naming the file and the problem), 2 usage.
  *
  * @example
  * ```ts
@@ -12,6 +12,7 @@ import { WebGpuQuantError } from '../errors.js';
 import { USAGE, UsageError, parseCommandLine } from './args.js';
 import { type CliIo, runCompress } from './compress-command.js';
 import { runInspect } from './inspect-command.js';
+import { runVerify } from './verify-command.js';
 
 /** Runs the command line `argv` (without node and the script); resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -21,6 +22,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       io.stdout.write(`${USAGE}\n`);
       return 0;
     }
+    if (command.command === 'verify') return await runVerify(command, io);
     return command.command === 'compress' ? await runCompress(command, io) : await runInspect(command, io);
   } catch (error) {
     if (error instanceof UsageError) {
