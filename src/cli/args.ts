@@ -146,6 +146,8 @@ export function parseCommandLine(argv: string[]): CommandLine {
   if (command === 'compress') {
     if (rest.length > 1) throw new UsageError(`compress takes one input file, got ${rest.length}: ${rest.join(' ')}`);
     if (!values.output) throw new UsageError('compress needs -o <out>');
+    const verifyOnly = (['inputs', 'dim', 'seeds', 'min-cosine'] as const).filter((flag) => values[flag] !== undefined);
+    if (!values.verify && verifyOnly.length) throw new UsageError(`--${verifyOnly[0]} needs --verify`);
     const granularity = oneOf('granularity', values.granularity, ['tensor', 'channel', 'group'] as const, 'channel');
     const groupSize = integer('group-size', values['group-size'], 1);
     if (groupSize !== undefined && granularity !== 'group') throw new UsageError('--group-size needs --granularity group');

@@ -77,6 +77,10 @@ export function formatVerifyReport(report: VerifyReport, names: [string, string]
     report.passed
       ? `PASS: every output's cosine similarity >= ${report.minCosine}`
       : `FAIL: ${report.failures.join('; ')}`,
+    ...(!report.passed && report.inputs === 'generated'
+      ? ['note: the inputs were generated (uniform noise); a model that finds nothing in noise (a text or object detector) '
+        + 'is better judged on real inputs: --inputs FILE (.json, .npy or .safetensors)']
+      : []),
   ];
   return `${lines.join('\n')}\n`;
 }
