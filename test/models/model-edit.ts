@@ -1,5 +1,5 @@
 // Deliberate damage to a float model, so a test can show that its metric notices a broken model: every
-// float32 weight (initializer or Constant node) whose name matches `pattern` gets its values replaced by `edit(values, name)`.
+// float32 weight (initializer or Constant node, subgraphs included) whose name matches `pattern` gets its values replaced by `edit(values, name)`.
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -7,13 +7,20 @@ const { onnx } = onnxProto;
 /** A copy of `model` with the matching float32 weights edited (throws when none matched). */
 export function editWeights(model: Uint8Array, pattern: RegExp, edit: (values: Float32Array, name: string) => Float32Array): Uint8Array {
   const proto = onnx.ModelProto.decode(model);
-  const graph = proto.graph!;
-  // Weights are initializers, or Constant nodes' 'value' tensors (named after the node's output).
-  const tensors: Array<[string, onnxProto.onnx.ITensorProto]> = [
-    ...(graph.initializer ?? []).map((t): [string, onnxProto.onnx.ITensorProto] => [t.name!, t]),
-    ...(graph.node ?? []).filter((n) => n.opType === 'Constant')
-      .flatMap((n) => (n.attribute ?? []).filter((a) => a.name === 'value' && a.t).map((a): [string, onnxProto.onnx.ITensorProto] => [n.output![0]!, a.t!])),
-  ];
+  // Weights are initializers, or Constant nodes' 'value' tensors (named after the node's output), in the
+  // main graph and in every subgraph (If / Loop bodies).
+  const tensors: Array<[string, onnxProto.onnx.ITensorProto]> = [];
+  const visit = (graph: onnxProto.onnx.IGraphProto): void => {
+    for (const t of graph.initializer ?? []) tensors.push([t.name!, t]);
+    for (const n of graph.node ?? []) {
+      for (const a of n.attribute ?? []) {
+        if (n.opType === 'Constant' && a.name === 'value' && a.t) tensors.push([n.output![0]!, a.t]);
+        if (a.g) visit(a.g);
+        for (const g of a.graphs ?? []) visit(g);
+      }
+    }
+  };
+  visit(proto.graph!);
   let changed = 0;
   for (const [name, t] of tensors) {
     if (!pattern.test(name) || t.dataType !== 1) continue;
