@@ -33,6 +33,15 @@ describe('webgpu-quant compress --verify / verify', () => {
     expect(result.stdout).toMatch(/PASS: every output's cosine similarity >= 0\.99\n$/);
   });
 
+  it('compress --verify --json puts the verification in the one JSON object', async () => {
+    const result = await run('compress', '-o', join(dir, 'vad.json.onnx'), '--backend', 'cpu', '--verify', '--json', '--seeds', '1');
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.totals.tensorsQuantized).toBe(36);
+    expect(report.verify).toMatchObject({ inputs: 'generated', samples: 1, passed: true });
+    expect(result.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
   it('verify exits 0 and prints one JSON object with --json', async () => {
     const result = await run('verify', defaultModelPath(), compressed, '--json', '--seeds', '2', '--dim', 'sequence=512');
     expect(result.code, result.stderr).toBe(0);
