@@ -65,7 +65,14 @@ export function readModelSignature(bytes: Uint8Array, name = 'model'): ModelSign
   };
 }
 
-/** `float32 [batch, 3, 48, ?]`. */
+/**
+ * One line for a declared value: its element type and dimensions (`?` where a size is not declared).
+ *
+ * @example
+ * ```ts
+ * describeValue({ name: 'x', dtype: 'float32', dims: ['batch', 3, 48, undefined] }); // 'float32 [batch, 3, 48, ?]'
+ * ```
+ */
 export function describeValue(value: ValueSignature): string {
   const dims = value.dims === undefined ? '(rank unknown)' : `[${value.dims.map((d) => d ?? '?').join(', ')}]`;
   return `${value.dtype} ${dims}`;
