@@ -13,7 +13,7 @@
  * @module
  */
 import { FormatError, InvalidArgumentError } from '../errors.js';
-import { bytesSource } from '../io/safetensors/byte-source.js';
+import { bytesSource } from '../io/byte-source.js';
 import { openSafetensors } from '../io/safetensors/reader.js';
 import { describeValue, type ModelSignature } from './model-signature.js';
 import { parseNpy } from './npy.js';

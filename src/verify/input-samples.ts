@@ -13,7 +13,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
-import { floatToHalfBits } from '../io/safetensors/half.js';
+import { floatToHalfBits } from '../io/half.js';
 import type { ModelSignature, ValueSignature } from './model-signature.js';
 import { SAMPLE_ARRAYS, type Sample, type SampleTensor, isSampleDType } from './runtime.js';
 

@@ -8,11 +8,12 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compressOnnx } from '../../src/compress/compress-onnx.js';
 import { defaultModelPath } from '../../src/cli/default-model.js';
-import { FormatError, InvalidArgumentError, serializeSafetensors } from '../../src/index.js';
+import { FormatError, InvalidArgumentError } from '../../src/index.js';
+import { serializeSafetensors } from '../../src/models.js';
 import {
   DEFAULT_DYNAMIC_SIZE, OutputAccumulator, type Sample, generateSamples, parseInputSamples, parseNpy, readModelSignature,
   signatureDifferences, verifyModels,
-} from '../../src/verify/index.js';
+} from '../../src/models.js';
 import { editWeights } from '../models/model-edit.js';
 import { OCR_REC_PATH } from '../models/ocr-harness.js';
 import { float32Npy } from '../models/npy-file.js';
