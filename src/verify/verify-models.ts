@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import * as ort from 'onnxruntime-web';
- * import { compressOnnx, verifyModels } from 'webgpu-quant';
+ * import { compressOnnx, verifyModels } from 'webgpu-quant/models';
  * const { model } = await compressOnnx(original);
  * const report = await verifyModels(original, model, { runtime: ort });
  * report.passed; // true
