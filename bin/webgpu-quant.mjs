@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The webgpu-quant command line: compress and inspect models. See `webgpu-quant --help`.
+// The webgpu-quant command line: compress, inspect and verify models. See `webgpu-quant --help`.
 // protobufjs 6 (under onnx-proto) calls the deprecated Buffer(): keep that warning out of the output.
 process.noDeprecation = true;
 // Output piped into `head` and the like: stop quietly when the reader goes away.

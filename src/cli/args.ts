@@ -25,7 +25,7 @@ export class UsageError extends Error {
 }
 
 /** The subcommands (each has a parse function in {@link parseCommandLine}'s table). */
-export const COMMANDS = ['compress', 'inspect'] as const;
+export const COMMANDS = ['compress', 'inspect', 'verify'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** One flag: its value type, short form, the commands that take it (none: every command) and its help. */
@@ -63,7 +63,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   original: { type: 'string', commands: ['inspect'], value: 'FILE', help: 'the float model to measure the error against (SQNR, max |error|)' },
   sort: { type: 'string', commands: ['inspect'], value: 'sqnr|name', help: 'row order: worst SQNR first (default), or by name' },
   raw: { type: 'boolean', commands: ['inspect'], help: 'list every stored tensor (a quantized weight\'s data, scale, zero point) instead of one row per weight' },
-  json: { type: 'boolean', commands: ['compress', 'inspect'], help: 'print one JSON object instead of text' },
+  verify: { type: 'boolean', commands: ['compress'], help: 'run the written model beside the input in onnxruntime-node and fail (exit 1) when they disagree (ONNX output)' },
+  inputs: { type: 'string', multiple: true, commands: ['compress', 'verify'], value: 'FILE', help: 'verification inputs (.json, .npy, .safetensors); default: generated to the declared shapes' },
+  dim: { type: 'string', multiple: true, commands: ['compress', 'verify'], value: 'NAME=N', help: 'size of a dynamic dimension for generated inputs (NAME: symbolic name or input:axis)' },
+  seeds: { type: 'string', commands: ['compress', 'verify'], value: 'N', help: 'generated input samples (default 3)' },
+  'min-cosine': { type: 'string', commands: ['compress', 'verify'], value: 'X', help: 'pass when every output\'s cosine similarity is at least X (default 0.99)' },
+  json: { type: 'boolean', commands: ['compress', 'inspect', 'verify'], help: 'print one JSON object instead of text' },
   help: { type: 'boolean', short: 'h', commands: [], help: 'show this help' },
   version: { type: 'boolean', commands: [], help: 'print the version' },
 };
@@ -86,11 +91,26 @@ ${flagLines('compress')}
   webgpu-quant inspect <file> [flags]
     Lists a model's weights: one row per quantized weight (its scheme and stored bytes), then the others.
 ${flagLines('inspect')}
+  webgpu-quant verify <original.onnx> <compressed.onnx> [flags]
+    Runs both models in onnxruntime-node (npm install onnxruntime-node) and compares every output: max |Δ|,
+    relative error, cosine similarity, argmax agreement. Fails (exit 1) below --min-cosine.
+${flagLines('verify')}
   webgpu-quant --help | --version
 
 Sizes are in decimal units: 1 kB = 1000 bytes, 1 MB = 10^6 bytes.
-Exit codes: 0 success, 1 bad input (the file and the problem on one line), 2 usage,
+Exit codes: 0 success, 1 bad input or failed verification (the file and the problem on one line), 2 usage,
 130 / 143 interrupted by SIGINT / SIGTERM (no partial output is left).`;
+
+/** How to verify (`verify`, and `compress --verify`). */
+export interface VerifyFlags {
+  /** Files of inputs (.json, .npy, .safetensors); none: generated. */
+  inputs: string[];
+  /** Sizes of dynamic dimensions (`--dim NAME=N`, NAME a symbolic dimension or input:axis). */
+  dims: Record<string, number>;
+  /** Generated samples (seeds 1..N). */
+  seeds?: number;
+  minCosine?: number;
+}
 
 /** Options of `compress`. */
 export interface CompressArgs {
@@ -110,6 +130,16 @@ export interface CompressArgs {
   backend: 'auto' | 'webgpu' | 'cpu';
   json: boolean;
   force: boolean;
+  /** Verify the written model against the input in onnxruntime-node (ONNX output only). */
+  verify?: VerifyFlags;
+}
+
+/** Options of `verify`. */
+export interface VerifyArgs extends VerifyFlags {
+  command: 'verify';
+  original: string;
+  compressed: string;
+  json: boolean;
 }
 
 /** Options of `inspect`. */
@@ -124,7 +154,7 @@ export interface InspectArgs {
 }
 
 /** A parsed command line. */
-export type CommandLine = CompressArgs | InspectArgs | { command: 'help' } | { command: 'version' };
+export type CommandLine = CompressArgs | InspectArgs | VerifyArgs | { command: 'help' } | { command: 'version' };
 
 /** Flag values by flag name: a string, true, or the strings of a `multiple` flag. */
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;
@@ -217,6 +247,19 @@ function checkFlagsApply(values: FlagValues, command: CommandName): void {
   }
 }
 
+function verifyFlags(values: FlagValues): VerifyFlags {
+  const dims: Record<string, number> = {};
+  for (const entry of (values.dim as string[] | undefined) ?? []) {
+    const match = /^(.+)=(\d+)$/.exec(entry);
+    if (!match || Number(match[2]) < 1) throw new UsageError(`--dim ${entry}: use NAME=N with N >= 1 (NAME: a symbolic dimension, or input:axis)`);
+    dims[match[1]!] = Number(match[2]);
+  }
+  const raw = values['min-cosine'];
+  const minCosine = raw === undefined ? undefined : Number(raw);
+  if (minCosine !== undefined && !(minCosine >= -1 && minCosine <= 1)) throw new UsageError(`--min-cosine ${String(raw)}: use a number in [-1, 1], e.g. 0.99`);
+  return { inputs: (values.inputs as string[] | undefined) ?? [], dims, seeds: integer('seeds', values.seeds, 1), minCosine };
+}
+
 function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
   if (rest.length > 1) throw new UsageError(`compress takes one input file, got ${rest.length}: ${rest.join(' ')}`);
   if (typeof values.output !== 'string' || values.output === '') throw new UsageError('compress needs -o <out> (or -o - for stdout)');
@@ -227,6 +270,8 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
   if (axis !== undefined && (values.axis === '' || !Number.isSafeInteger(axis))) {
     throw new UsageError(`--axis ${String(values.axis)}: use an integer (negative counts from the end)`);
   }
+  const verifyOnly = ['inputs', 'dim', 'seeds', 'min-cosine'].filter((flag) => values[flag] !== undefined);
+  if (!values.verify && verifyOnly.length) throw new UsageError(`--${verifyOnly[0]} needs --verify`);
   if (values.symmetric && values.affine) throw new UsageError('--symmetric and --affine exclude each other; give one');
   const dtype = typeof values.dtype === 'string' ? DTYPE_ALIASES[values.dtype] ?? values.dtype : values.dtype;
   return {
@@ -239,6 +284,7 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
     json: values.json === true,
     force: values.force === true,
+    ...(values.verify ? { verify: verifyFlags(values) } : {}),
   };
 }
 
@@ -250,9 +296,15 @@ function parseInspect(values: FlagValues, rest: string[]): InspectArgs {
   };
 }
 
+function parseVerify(values: FlagValues, rest: string[]): VerifyArgs {
+  if (rest.length !== 2) throw new UsageError(`verify takes two ONNX files (the original, then the compressed model), got ${rest.length}`);
+  return { command: 'verify', original: rest[0]!, compressed: rest[1]!, ...verifyFlags(values), json: values.json === true };
+}
+
 const kParsers: Readonly<Record<CommandName, (values: FlagValues, rest: string[]) => CommandLine>> = {
   compress: parseCompress,
   inspect: parseInspect,
+  verify: parseVerify,
 };
 
 /**

@@ -21,6 +21,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
 import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
+import { type VerifyReport, verifyModels } from '../verify/verify-models.js';
 import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
 import { DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, findDefaultModel } from './default-model.js';
@@ -29,6 +30,7 @@ import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
 import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { type Progress, progressBar } from './progress.js';
 import { megabytes } from './units.js';
+import { formatVerifyReport, loadNodeRuntime, verifyJson, verifyOptionsOf } from './verify-command.js';
 
 /** Where the command writes, and what it finds installed. */
 export interface CliIo {
@@ -104,7 +106,10 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   if (args.output === '-' && io.stdout.isTTY) {
     throw new UsageError('-o - writes the binary model to stdout, which is a terminal here; redirect it (> file, | program) or give -o <file>');
   }
+  if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
   await checkInputFile(input, 'input');
+  // Before any work: a missing onnxruntime-node is an error now, not after the compression.
+  const runtime = args.verify ? await loadNodeRuntime() : undefined;
   const target = await resolveOutput(args.output, [input], args.force);
   // With the model on stdout, every message goes to stderr.
   const out = target.kind === 'stdout' ? io.stderr : io.stdout;
@@ -123,6 +128,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   let sink: ByteSink | undefined;
   let report;
   let text;
+  let verified: VerifyReport | undefined;
   try {
     // The sink (and its temporary file's cleanup) exists before anything is read: every failure after this aborts it.
     sink = await openOutput(target, io.stdout);
@@ -138,6 +144,10 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       await sink.write(result.model);
       await sink.close();
       report = result.report;
+      if (args.verify) {
+        const names: [string, string] = [inputName, target.display];
+        verified = await verifyModels(bytes, result.model, { ...await verifyOptionsOf(args.verify, bytes, inputName, runtime!), names });
+      }
       text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
     } else {
@@ -158,10 +168,16 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     await external?.close();
   }
   if (args.json) {
-    out.write(`${JSON.stringify({ input: inputName, output: target.display, ...report }, (_key, value: unknown) =>
+    out.write(`${JSON.stringify({ input: inputName, output: target.display, ...report, ...(verified ? { verify: verifyJson(verified) } : {}) }, (_key, value: unknown) =>
       (value instanceof Float64Array || value instanceof Float32Array ? Array.from(value, jsonNumber) : jsonNumber(value)))}\n`);
   } else {
     out.write(text);
+    if (verified) out.write(formatVerifyReport(verified, [inputName, target.display]));
+  }
+  if (verified && !verified.passed) {
+    io.stderr.write(`webgpu-quant: ${target.display} was written but fails verification (${verified.failures.join('; ')}); `
+      + 'use a finer scheme (--granularity channel, --dtype qint8) or leave more weights in float (--exclude)\n');
+    return 1;
   }
   return 0;
 }

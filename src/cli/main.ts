@@ -1,7 +1,7 @@
 /**
- * The `webgpu-quant` command (bin/webgpu-quant.mjs runs {@link runFromShell}): compress and inspect models
- * from Node. Exit codes: 0 success, 1 bad input (one line naming the file and the problem), 2 usage,
- * 130 / 143 interrupted by SIGINT / SIGTERM (temporary files removed).
+ * The `webgpu-quant` command (bin/webgpu-quant.mjs runs {@link runFromShell}): compress, inspect and verify
+ * models from Node. Exit codes: 0 success, 1 bad input or failed verification (one line naming the file and
+ * the problem), 2 usage, 130 / 143 interrupted by SIGINT / SIGTERM (temporary files removed).
  *
  * @example
  * ```ts
@@ -16,6 +16,7 @@ import { type CliIo, runCompress } from './compress-command.js';
 import { describeFsError, isFsError } from './files.js';
 import { runInspect } from './inspect-command.js';
 import { installSignalCleanup } from './signals.js';
+import { runVerify } from './verify-command.js';
 
 /** Runs the command line `argv` (without node and the script); resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -29,6 +30,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       io.stdout.write(`webgpu-quant ${WEBGPU_QUANT_VERSION}\n`);
       return 0;
     }
+    if (command.command === 'verify') return await runVerify(command, io);
     return command.command === 'compress' ? await runCompress(command, io) : await runInspect(command, io);
   } catch (error) {
     if (error instanceof UsageError) {
