@@ -1,0 +1,125 @@
+// Every ```ts block of README.md and docs/*.md runs as written, in Node, on the library's source: the
+// 'webgpu-quant' and 'webgpu-quant/models' imports are pointed at src/, the block is written to a scratch
+// folder that holds a `model.onnx` (the sample model) and a `model.safetensors`, and imported there. A block
+// fails the test when it throws: an undefined name, a missing import, a wrong signature that throws, a
+// missing `await`. Blocks that need a browser are fenced ```ts browser and reported as skipped with that reason.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { serializeSafetensors } from '../../src/index.js';
+import { normalData, rng } from './support.js';
+
+const kRoot = resolve(import.meta.dirname, '../..');
+const kCoreEntry = join(kRoot, 'src/index.ts');
+// The model I/O and compression entry point; before it exists, everything is exported from the core.
+const kModelsEntry = existsSync(join(kRoot, 'src/models.ts')) ? join(kRoot, 'src/models.ts') : kCoreEntry;
+
+/** Fence tags that mean "do not run in Node", with the reason the report gives. */
+const kSkipReasons: Record<string, string> = { browser: 'needs a browser (File, DOM or WebGPU in a page)' };
+
+interface CodeBlock {
+  file: string;
+  line: number;
+  code: string;
+  /** Why it is not run, or undefined when it is. */
+  skip: string | undefined;
+}
+
+/** The ```ts blocks of a Markdown text, with the line each starts on. */
+export function tsBlocks(markdown: string, file: string): CodeBlock[] {
+  const blocks: CodeBlock[] = [];
+  const lines = markdown.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^(\s*)```([A-Za-z]*)(?:\s+(.*))?$/.exec(lines[i]!);
+    if (!open) continue;
+    const [, indent, lang, tags] = open;
+    let end = i + 1;
+    while (end < lines.length && !/^\s*```\s*$/.test(lines[end]!)) end++;
+    if (lang === 'ts' || lang === 'typescript') {
+      const tag = (tags ?? '').trim().split(/\s+/)[0] ?? '';
+      const skip = tag === '' ? undefined : kSkipReasons[tag] ?? `unknown fence tag "${tag}"`;
+      const code = lines.slice(i + 1, end).map((l) => l.startsWith(indent!) ? l.slice(indent!.length) : l).join('\n');
+      blocks.push({ file, line: i + 1, code, skip });
+    }
+    i = end;
+  }
+  return blocks;
+}
+
+/** The block with its package imports pointed at the source. */
+function linked(code: string): string {
+  return code
+    .replace(/(from\s+|import\s*\(\s*)(['"])webgpu-quant\/models\2/g, (_m, lead: string) => `${lead}${JSON.stringify(pathToFileURL(kModelsEntry).href)}`)
+    .replace(/(from\s+|import\s*\(\s*)(['"])webgpu-quant\2/g, (_m, lead: string) => `${lead}${JSON.stringify(pathToFileURL(kCoreEntry).href)}`);
+}
+
+const kDocs = [
+  'README.md',
+  ...readdirSync(join(kRoot, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`),
+];
+const kBlocks = kDocs.flatMap((file) => tsBlocks(readFileSync(join(kRoot, file), 'utf8'), file));
+
+let scratch = '';
+let startDir = '';
+let blockCount = 0;
+
+/** Runs one block as a module in the scratch folder; its console output is kept out of the test log. */
+async function runBlock(code: string): Promise<void> {
+  const path = join(scratch, `block-${blockCount++}.ts`);
+  await writeFile(path, linked(code));
+  const quiet = vi.spyOn(console, 'log').mockImplementation(() => {});
+  try {
+    await import(/* @vite-ignore */ pathToFileURL(path).href);
+  } finally {
+    quiet.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'webgpu-quant-docs-'));
+  // What the examples open: an ONNX model (the sample model the tests use) and a float32 safetensors file.
+  await copyFile(createRequire(import.meta.url).resolve('@ricky0123/vad-web/dist/silero_vad_legacy.onnx'), join(scratch, 'model.onnx'));
+  const next = rng(7);
+  const bytes = await serializeSafetensors([
+    { name: 'encoder.weight', dtype: 'F32', shape: [64, 256], data: normalData(64 * 256, next, 0.05) },
+    { name: 'encoder.bias', dtype: 'F32', shape: [64], data: normalData(64, next, 0.01) },
+    { name: 'lm_head.weight', dtype: 'F32', shape: [128, 64], data: normalData(128 * 64, next, 0.05) },
+  ]);
+  await writeFile(join(scratch, 'model.safetensors'), bytes);
+  startDir = process.cwd();
+  process.chdir(scratch);
+});
+
+afterAll(async () => {
+  if (startDir) process.chdir(startDir);
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('documentation code blocks', () => {
+  it('finds the README\'s examples, and every skipped block says why', () => {
+    const readme = kBlocks.filter((b) => b.file === 'README.md');
+    expect(readme.filter((b) => b.skip === undefined).length).toBeGreaterThanOrEqual(3);
+    for (const block of kBlocks) expect(block.skip ?? '', `${block.file}:${block.line}`).not.toMatch(/^unknown fence tag/);
+  });
+
+  it('fails a block that uses an undefined name or a missing export', async () => {
+    await expect(runBlock("import { tensor } from 'webgpu-quant';\nconst q = tensor([1, 2]);\nw.data;")).rejects.toThrow(/w is not defined/);
+    await expect(runBlock("import { noSuchExport } from 'webgpu-quant';\nnoSuchExport();")).rejects.toThrow();
+    await expect(runBlock("import { getBackend } from 'webgpu-quant';\n(await getBackend()).toUpperCase();\n")).resolves.toBeUndefined();
+  });
+
+  for (const block of kBlocks) {
+    const title = `${block.file}:${block.line}`;
+    if (block.skip !== undefined) {
+      it.skip(`${title} (${block.skip})`, () => {});
+    } else {
+      it(`${title} runs as written`, async () => {
+        await runBlock(block.code);
+      });
+    }
+  }
+});
