@@ -14,7 +14,6 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { serializeSafetensors } from '../../src/index.js';
 import { normalData, rng } from './support.js';
 
 const kRoot = resolve(import.meta.dirname, '../..');
@@ -114,6 +113,9 @@ beforeAll(async () => {
   // What the examples open: an ONNX model (the sample model the tests use) and a float32 safetensors file.
   await copyFile(createRequire(import.meta.url).resolve('@ricky0123/vad-web/dist/silero_vad_legacy.onnx'), join(scratch, 'model.onnx'));
   const next = rng(7);
+  const { serializeSafetensors } = await import(/* @vite-ignore */ pathToFileURL(kModelsEntry).href) as {
+    serializeSafetensors(tensors: { name: string; dtype: 'F32'; shape: number[]; data: Float32Array }[]): Promise<Uint8Array>;
+  };
   const bytes = await serializeSafetensors([
     { name: 'encoder.weight', dtype: 'F32', shape: [64, 256], data: normalData(64 * 256, next, 0.05) },
     { name: 'encoder.bias', dtype: 'F32', shape: [64], data: normalData(64, next, 0.01) },
