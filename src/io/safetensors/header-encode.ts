@@ -67,26 +67,34 @@ function metadataEntries(metadata: SafetensorsMetadata): [string, string][] {
   return pairs;
 }
 
+/** `dtype` as a safetensors name: the common case (already one) without building the argument string. */
+function entryDType(dtype: SafetensorsEntry['dtype'], index: number): SafetensorsDType {
+  return safetensorsDTypeInfo(dtype) !== undefined ? dtype as SafetensorsDType : toSafetensorsDType(dtype, `entries[${index}].dtype`);
+}
+
 function placeEntry(entry: SafetensorsEntry, index: number, begin: number): PlacedEntry {
-  const argument = `entries[${index}]`;
-  if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(argument, entry, `${argument} must be { name, dtype, shape, byteLength? }`);
-  const name = checkName(entry.name, `${argument}.name`);
-  const dtype = toSafetensorsDType(entry.dtype, `${argument}.dtype`);
-  if (!Array.isArray(entry.shape)) throw new InvalidArgumentError(`${argument}.shape`, entry.shape, `${argument}.shape must be an array of non-negative integers`);
+  // Argument names are built only for a message: a header of 200k entries builds none.
+  const argument = (): string => `entries[${index}]`;
+  if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(argument(), entry, `${argument()} must be { name, dtype, shape, byteLength? }`);
+  const name = typeof entry.name === 'string' && !FORBIDDEN_KEYS.has(entry.name) && entry.name !== '__metadata__'
+    ? entry.name : checkName(entry.name, `${argument()}.name`);
+  const dtype = entryDType(entry.dtype, index);
+  if (!Array.isArray(entry.shape)) throw new InvalidArgumentError(`${argument()}.shape`, entry.shape, `${argument()}.shape must be an array of non-negative integers`);
   let elements = 1;
-  entry.shape.forEach((dim, d) => {
+  for (let d = 0; d < entry.shape.length; d++) {
+    const dim = entry.shape[d]!;
     if (!Number.isSafeInteger(dim) || dim < 0) {
-      throw new InvalidArgumentError(`${argument}.shape[${d}]`, dim, `${argument}.shape[${d}] is ${String(dim)}; dimensions must be non-negative integers`);
+      throw new InvalidArgumentError(`${argument()}.shape[${d}]`, dim, `${argument()}.shape[${d}] is ${String(dim)}; dimensions must be non-negative integers`);
     }
     elements *= dim;
-  });
+  }
   const byteLength = elements <= Number.MAX_SAFE_INTEGER / 64 ? dtypeByteLength(safetensorsDTypeInfo(dtype)!, elements) : undefined;
   if (byteLength === undefined) {
-    throw new InvalidArgumentError(`${argument}.shape`, entry.shape, `${argument} (${quoteName(name)}): [${entry.shape.join(', ')}] of ${dtype} is not a whole number of bytes or is too large`);
+    throw new InvalidArgumentError(`${argument()}.shape`, entry.shape, `${argument()} (${quoteName(name)}): [${entry.shape.join(', ')}] of ${dtype} is not a whole number of bytes or is too large`);
   }
   if (entry.byteLength !== undefined && entry.byteLength !== byteLength) {
-    throw new InvalidArgumentError(`${argument}.byteLength`, entry.byteLength,
-      `${argument} (${quoteName(name)}): byteLength ${String(entry.byteLength)} disagrees with shape [${entry.shape.join(', ')}] of ${dtype}, which is ${byteLength} bytes`);
+    throw new InvalidArgumentError(`${argument()}.byteLength`, entry.byteLength,
+      `${argument()} (${quoteName(name)}): byteLength ${String(entry.byteLength)} disagrees with shape [${entry.shape.join(', ')}] of ${dtype}, which is ${byteLength} bytes`);
   }
   return { name, dtype, shape: [...entry.shape], byteLength, dataOffsets: [begin, begin + byteLength] };
 }
