@@ -23,8 +23,9 @@ export const USAGE = `Usage:
   webgpu-quant compress [<in>] -o <out> [--dtype qint8|quint8|qint4|quint4]
       [--granularity tensor|channel|group] [--axis N] [--group-size N] [--symmetric]
       [--calibrate minmax|mse|percentile] [--include RE] [--exclude RE]
-      [--format onnx|safetensors] [--backend auto|webgpu|cpu] [--json]
-    With no <in>, compresses the bundled default model (Silero VAD).
+      [--format onnx|safetensors] [--backend auto|webgpu|cpu] [--requantize] [--json]
+    With no <in>, compresses the bundled default model (Silero VAD). Weights a .safetensors <in> already
+    holds quantized are kept as they are; --requantize dequantizes and quantizes them again.
   webgpu-quant inspect <file> [--tensor NAME] [--original FILE] [--json]
   webgpu-quant --help
 
@@ -45,6 +46,8 @@ export interface CompressArgs {
   exclude?: RegExp;
   format?: 'onnx' | 'safetensors';
   backend: 'auto' | 'webgpu' | 'cpu';
+  /** Dequantize the weights a safetensors input holds quantized, and quantize them again under this policy. */
+  requantize?: boolean;
   json: boolean;
 }
 
@@ -94,7 +97,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
         output: { type: 'string', short: 'o' }, dtype: { type: 'string' }, granularity: { type: 'string' },
         axis: { type: 'string' }, 'group-size': { type: 'string' }, symmetric: { type: 'boolean' },
         calibrate: { type: 'string' }, include: { type: 'string' }, exclude: { type: 'string' },
-        format: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
+        format: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' }, requantize: { type: 'boolean' },
         tensor: { type: 'string' }, original: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -120,6 +123,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
       include: regex('include', values.include), exclude: regex('exclude', values.exclude),
       format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors'] as const, 'onnx'),
       backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
+      requantize: values.requantize,
       json: values.json ?? false,
     };
   }

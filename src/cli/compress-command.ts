@@ -16,6 +16,7 @@ import { compressToSafetensors } from '../compress/compress-safetensors.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
+import { dequantizedReader } from '../io/safetensors/dequantized-reader.js';
 import { nodeFileSink } from '../io/safetensors/node-file-sink.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
 import type { CompressArgs } from './args.js';
@@ -104,7 +105,8 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     text = summary(inputName, args.output, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
       [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
   } else {
-    const reader = inFormat === 'onnx' ? await OnnxModel.load(await readFile(input), { name: inputName }) : await openSafetensorsFile(input);
+    const opened = inFormat === 'onnx' ? await OnnxModel.load(await readFile(input), { name: inputName }) : await openSafetensorsFile(input);
+    const reader = args.requantize && !(opened instanceof OnnxModel) ? dequantizedReader(opened) : opened;
     const decisions = reader instanceof OnnxModel ? planOnnxCompression(reader, policyOf(args)).decisions : decideWeights(reader.list(), policyOf(args));
     const sink = await nodeFileSink(args.output);
     report = await compressToSafetensors(reader, decisions, sink, backend, onProgress);

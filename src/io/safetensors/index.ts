@@ -17,6 +17,7 @@ export { type EncodedHeader, type PlacedEntry, type SafetensorsEntry, type Safet
 export { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_TENSORS, MAX_HEADER_BYTES, type SafetensorsHeader, type SafetensorsTensorInfo, parseHeaderLength, parseSafetensorsHeader } from './header-parse.js';
 export { type NodeFileSink, type NodeFileSinkOptions, nodeFileSink } from './node-file-sink.js';
 export { type NodeFileSource, nodeFileSource } from './node-file-source.js';
+export { type DequantizedReader, dequantizedReader } from './dequantized-reader.js';
 export { openSafetensorsFile, openShardedSafetensorsFiles } from './node-open.js';
 export {
   QUANTIZED_FORMAT, QUANTIZED_METADATA_PREFIX, type QuantizedEntriesOptions, type QuantizedLayout, type QuantizedPlan,
