@@ -72,6 +72,9 @@ function entryDType(dtype: SafetensorsEntry['dtype'], index: number): Safetensor
   return safetensorsDTypeInfo(dtype) !== undefined ? dtype as SafetensorsDType : toSafetensorsDType(dtype, `entries[${index}].dtype`);
 }
 
+/** Header entries encoded per batch. */
+const kEntriesPerChunk = 4096;
+
 function placeEntry(entry: SafetensorsEntry, index: number, begin: number): PlacedEntry {
   // Argument names are built only for a message: a header of 200k entries builds none.
   const argument = (): string => `entries[${index}]`;
@@ -120,16 +123,29 @@ export function encodeSafetensorsHeader(entries: readonly SafetensorsEntry[], me
     placed.push(p);
     offset += p.byteLength;
   });
-  const parts: string[] = [];
+  // Encoded in batches of entries, so a header of 200k tensors never holds 200k strings or one 15 MB string.
+  const encoder = new TextEncoder();
+  const chunks: Uint8Array[] = [];
+  let jsonLength = 0;
+  let batch: string[] = [];
+  const flush = (last: boolean): void => {
+    const text = `${chunks.length === 0 ? '{' : ','}${batch.join(',')}${last ? '}' : ''}`;
+    const chunk = encoder.encode(text);
+    chunks.push(chunk);
+    jsonLength += chunk.byteLength;
+    batch = [];
+  };
   if (metadata !== undefined) {
     if (metadata === null || typeof metadata !== 'object') throw new InvalidArgumentError('metadata', metadata, 'metadata must be an object or Map of strings');
     const pairs = metadataEntries(metadata);
-    parts.push(`"__metadata__":{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
+    batch.push(`"__metadata__":{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
   }
   for (const p of placed) {
-    parts.push(`${JSON.stringify(p.name)}:{"dtype":"${p.dtype}","shape":[${p.shape.join(',')}],"data_offsets":[${p.dataOffsets.join(',')}]}`);
+    if (batch.length === kEntriesPerChunk) flush(false);
+    batch.push(`${JSON.stringify(p.name)}:{"dtype":"${p.dtype}","shape":[${p.shape.join(',')}],"data_offsets":[${p.dataOffsets[0]},${p.dataOffsets[1]}]}`);
   }
-  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+  flush(true);
+  const json = { byteLength: jsonLength };
   const padded = Math.ceil(json.byteLength / 8) * 8;
   if (padded > MAX_HEADER_BYTES) {
     throw new LimitExceededError(`the safetensors header would be ${padded} bytes, more than the ${MAX_HEADER_BYTES}-byte limit readers accept; `
@@ -137,6 +153,10 @@ export function encodeSafetensorsHeader(entries: readonly SafetensorsEntry[], me
   }
   const bytes = new Uint8Array(8 + padded).fill(0x20, 8 + json.byteLength);
   new DataView(bytes.buffer).setUint32(0, padded, true); // high word stays 0: padded < 2^32
-  bytes.set(json, 8);
+  let at = 8;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
   return { bytes, dataOffset: bytes.byteLength, entries: placed, fileByteLength: bytes.byteLength + offset };
 }
