@@ -18,6 +18,7 @@ import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { InvalidArgumentError } from '../errors.js';
+import { dequantizedReader } from '../io/safetensors/dequantized-reader.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
 import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
@@ -155,8 +156,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         ? await OnnxModel.load(await readInputFile(input, 'input'), { name: inputName, externalData: external!.resolve })
         : (reader = await openSafetensorsFile(input).catch((error: unknown) => { throw fileError(error, input, 'input'); }));
       if (weights instanceof OnnxModel) await checkExternalFiles(weights, input, target, args.force);
-      const decisions = weights instanceof OnnxModel ? planOnnxCompression(weights, policyOf(args)).decisions : decideWeights(weights.list(), policyOf(args));
-      report = await compressToSafetensors(weights, decisions, sink, backend, onProgress);
+      const source = args.requantize && !(weights instanceof OnnxModel) ? dequantizedReader(weights) : weights;
+      const decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
+      report = await compressToSafetensors(source, decisions, sink, backend, onProgress);
       bar?.done();
       text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
     }
