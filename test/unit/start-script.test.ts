@@ -65,7 +65,13 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
 }
 
 let started: ChildProcess | undefined;
-afterEach(() => { if (started?.exitCode === null && started.signalCode === null) started.kill('SIGKILL'); });
+afterEach(() => {
+  // On a failure, stop whatever the script left running (the child and anything under it).
+  if (started?.pid === undefined) return;
+  for (const p of [...descendants(started.pid), started.pid]) {
+    try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
 
 describe('scripts/start.sh', () => {
   it('serves the app under its own PID; killing that PID closes the port and leaves no process', async () => {
