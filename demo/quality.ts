@@ -22,7 +22,7 @@ export const SQNR_BANDS: readonly { band: SqnrBand; below: number; label: string
  */
 export function sqnrBand(db: number | undefined): SqnrBand | undefined {
   if (db === undefined || Number.isNaN(db)) return undefined;
-  return SQNR_BANDS.find((b) => db < b.below)!.band;
+  return (SQNR_BANDS.find((b) => db < b.below) ?? SQNR_BANDS[SQNR_BANDS.length - 1]!).band;
 }
 
 /** The CSS custom property holding a band's colour (defined in style.css for light and dark). */

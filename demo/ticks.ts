@@ -28,7 +28,8 @@ function multiples(from: number, to: number, step: number): number[] {
   const first = Math.ceil(from / step - 1e-9);
   const last = Math.floor(to / step + 1e-9);
   const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-  for (let k = first; k <= last; k++) out.push(decimals > 0 ? Number((k * step).toFixed(Math.min(20, decimals))) : k * step);
+  // `+ 0` turns -0 (from ceil of a tiny negative) into 0.
+  for (let k = first; k <= last; k++) out.push((decimals > 0 ? Number((k * step).toFixed(Math.min(20, decimals))) : k * step) + 0);
   return out;
 }
 
@@ -59,7 +60,7 @@ export function linearAxis(lo: number, hi: number, maxTicks: number, options: { 
  *
  * @example
  * ```ts
- * logAxis(3e-7, 2e-5, 6).ticks; // [-7, -6, -5]  (drawn as 1e-7, 1e-6, 1e-5)
+ * logAxis(3e-7, 8e-6, 6).ticks; // [-7, -6, -5]  (drawn as 1e-7, 1e-6, 1e-5)
  * ```
  */
 export function logAxis(min: number, max: number, maxTicks: number): Axis {
