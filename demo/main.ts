@@ -13,7 +13,7 @@ import { type AnyReport, elementCount, formatBytes, reportCsv, reportJson } from
 import { drawHeatmap } from './charts.js';
 import { WORST_FIRST, clearSummary, showSummary, sortTensors, tensorRows } from './model-view.js';
 import { bandLegend } from './quality.js';
-import { type SchemeRow, comparisonRows, runComparison } from './scheme-compare.js';
+import { ComparisonPanel } from './scheme-compare.js';
 import { downloadBytes, exportName } from './exports.js';
 import { exportStatus, writeSafetensors } from './safetensors-export.js';
 import { policyFromForm, showBackendInfo } from './scheme-form.js';
@@ -61,8 +61,8 @@ let selected: string | undefined;
 const sources = new Map<string, TensorSource>();
 const view: ViewState = { metric: 'sqnr', log: false, compare: '', channel: 0, group: 0 };
 let sort: { key: string; dir: 1 | -1 } = { ...WORST_FIRST };
-/** The scheme comparison of the loaded model (cleared when another model loads). */
-let comparison: SchemeRow[] = [];
+/** The scheme comparison of the loaded model (emptied when another model loads). */
+const comparison = new ComparisonPanel((row) => applyScheme(row.policy));
 
 function showError(error: unknown): void {
   const box = $('error');
@@ -108,7 +108,7 @@ async function loadSource(name: string, source: AnyWeightSource): Promise<void> 
     setBusy(false);
     await (loaded?.reader as { close?: () => Promise<void> } | undefined)?.close?.();
     loaded = undefined;
-    setComparison([]);
+    comparison.reset();
     clearResults(`No results: ${name} could not be read.`);
     $('model-name').textContent = `${name} could not be read: ${errorText(error)}`;
     throw error;
@@ -117,7 +117,7 @@ async function loadSource(name: string, source: AnyWeightSource): Promise<void> 
   await (loaded?.reader as { close?: () => Promise<void> } | undefined)?.close?.();
   loaded = { name, kind: source.kind === 'onnx' ? 'onnx' : 'safetensors', source, byteLength, reader };
   selected = undefined;
-  setComparison([]);
+  comparison.reset();
   loaded.what = source.kind === 'onnx' ? 'ONNX' : source.kind === 'safetensors' ? 'safetensors' : `safetensors, ${shardCount} shard files`;
   $('model-name').textContent = describeLoaded(loaded);
   await run();
@@ -213,7 +213,7 @@ async function run(): Promise<void> {
     $('tensors-empty').hidden = true;
     $('tensor-view').hidden = false;
     $('export-status').textContent = '';
-    setComparison(comparison);
+    comparison.render(policy);
     app.report = next.report;
     app.policy = policy;
     app.runs++;
@@ -365,7 +365,9 @@ function wire(): void {
     void renderTensor();
   });
   $('group').addEventListener('change', () => { view.group = Math.max(0, Math.floor(Number($<HTMLInputElement>('group').value) || 0)); void renderTensor(); });
-  $('compare-schemes').addEventListener('click', () => { void compareSchemes(); });
+  $('compare-schemes').addEventListener('click', () => {
+    if (loaded) void comparison.run(loaded.source, policyFromForm(), loaded.byteLength, () => result?.policy);
+  });
   $('channel-chart').addEventListener('keydown', (event) => {
     if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') return;
     event.preventDefault();
@@ -408,39 +410,12 @@ app.benchHeatmap = (size: number) => {
   try { return drawHeatmap(canvas, values, size, size).ms; } finally { canvas.remove(); }
 };
 
-function setComparison(rows: SchemeRow[]): void {
-  comparison = rows;
-  if (rows.length === 0) { compareRun++; $('compare-status').textContent = ''; }
-  $('compare-wrap').hidden = rows.length === 0;
-  document.querySelector('#compare-table tbody')!.replaceChildren(...comparisonRows(rows, result?.policy, (row) => {
-    $<HTMLSelectElement>('dtype').value = row.policy.dtype!;
-    $<HTMLSelectElement>('granularity').value = row.policy.granularity!;
-    if (row.policy.groupSize) $<HTMLInputElement>('group-size').value = String(row.policy.groupSize);
-    $('scheme').dispatchEvent(new Event('change', { bubbles: true }));
-  }));
-}
-
-/** Counts comparisons: a newer one, or another model (which empties the table), makes a running one stale. */
-let compareRun = 0;
-
-/** Compresses the loaded model once per compared scheme (in the worker) and fills the comparison table. */
-async function compareSchemes(): Promise<void> {
-  const current = loaded;
-  if (!current) return;
-  setComparison([]);
-  const mine = compareRun;
-  const button = $<HTMLButtonElement>('compare-schemes');
-  button.disabled = true;
-  try {
-    const rows = await runComparison(current.source, policyFromForm(), current.byteLength, (text) => {
-      if (mine === compareRun) $('compare-status').textContent = text;
-    }, (partial) => { if (mine === compareRun) setComparison(partial); });
-    if (mine === compareRun) setComparison(rows);
-  } catch (error) {
-    if (mine === compareRun) $('compare-status').textContent = error instanceof CancelledError ? 'Comparison stopped.' : `Comparison failed: ${errorText(error)}`;
-  } finally {
-    button.disabled = false;
-  }
+/** Puts a compared scheme into the form, which starts a run with it. */
+function applyScheme(policy: CompressionPolicy): void {
+  $<HTMLSelectElement>('dtype').value = policy.dtype!;
+  $<HTMLSelectElement>('granularity').value = policy.granularity!;
+  if (policy.groupSize) $<HTMLInputElement>('group-size').value = String(policy.groupSize);
+  $('scheme').dispatchEvent(new Event('change', { bubbles: true }));
 }
 
 $('tensors-legend').replaceWith(bandLegend());

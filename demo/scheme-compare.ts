@@ -4,7 +4,7 @@
 import type { CompressionPolicy } from '../src/index.js';
 import { sqnrBand } from './quality.js';
 import { type AnyReport, formatBytes, formatDb, overallSqnr } from './report-view.js';
-import { callWorker } from './worker-client.js';
+import { CancelledError, callWorker } from './worker-client.js';
 import type { AnyWeightSource } from './worker-protocol.js';
 
 /** The schemes compared, in the order shown. */
@@ -85,12 +85,14 @@ export function comparisonRows(rows: readonly SchemeRow[], current: CompressionP
 
 /**
  * Compresses `source` once per compared scheme in the worker, one after another; `onStatus` hears which one
- * runs, `onRows` gets the rows so far after each. Rejects with CancelledError when the worker is stopped.
+ * runs, `onRows` gets the rows so far after each; it stops early once `stale()` says so. Rejects with
+ * CancelledError when the worker is stopped.
  */
 export async function runComparison(source: AnyWeightSource, base: CompressionPolicy, fileBytesBefore: number,
-  onStatus: (text: string) => void, onRows: (rows: SchemeRow[]) => void): Promise<SchemeRow[]> {
+  onStatus: (text: string) => void, onRows: (rows: SchemeRow[]) => void, stale: () => boolean = () => false): Promise<SchemeRow[]> {
   const rows: SchemeRow[] = [];
   for (const [i, scheme] of COMPARED_SCHEMES.entries()) {
+    if (stale()) return rows;
     onStatus(`Compressing with ${scheme.label} (${i + 1} of ${COMPARED_SCHEMES.length})…`);
     const policy = comparedPolicy(scheme.policy, base);
     const { report } = await callWorker<'compress'>({ type: 'compress', source, policy });
@@ -100,4 +102,50 @@ export async function runComparison(source: AnyWeightSource, base: CompressionPo
   onStatus(`${COMPARED_SCHEMES.length} schemes, each ${base.symmetric === false ? 'affine' : 'symmetric'} with ${base.calibrate ?? 'minmax'} calibration: `
     + 'the file size against the SQNR of every quantized weight pooled.');
   return rows;
+}
+
+/** The "Schemes compared" panel: its table, its status line and its button. */
+export class ComparisonPanel {
+  private rows: SchemeRow[] = [];
+  /** Bumped by reset(): a comparison still running then drops its results. */
+  private generation = 0;
+
+  constructor(private readonly onUse: (row: SchemeRow) => void) {}
+
+  private element<T extends HTMLElement>(id: string): T { return document.getElementById(id) as T; }
+
+  /** Empties the table and the status; a comparison still running is dropped. */
+  reset(): void {
+    this.generation++;
+    this.element<HTMLButtonElement>('compare-schemes').disabled = false;
+    this.rows = [];
+    this.element('compare-status').textContent = '';
+    this.render(undefined);
+  }
+
+  /** Draws the rows, marking the one whose scheme is `current`. */
+  render(current: CompressionPolicy | undefined): void {
+    this.element('compare-wrap').hidden = this.rows.length === 0;
+    this.element('compare-table').querySelector('tbody')!.replaceChildren(...comparisonRows(this.rows, current, this.onUse));
+  }
+
+  /** Runs the comparison for `source`; `current` says which scheme is on show. */
+  async run(source: AnyWeightSource, base: CompressionPolicy, fileBytesBefore: number, current: () => CompressionPolicy | undefined): Promise<void> {
+    this.reset();
+    const mine = this.generation;
+    const button = this.element<HTMLButtonElement>('compare-schemes');
+    const status = (text: string) => { if (mine === this.generation) this.element('compare-status').textContent = text; };
+    button.disabled = true;
+    try {
+      await runComparison(source, base, fileBytesBefore, status, (rows) => {
+        if (mine !== this.generation) return;
+        this.rows = rows;
+        this.render(current());
+      }, () => mine !== this.generation);
+    } catch (error) {
+      status(error instanceof CancelledError ? 'Comparison stopped.' : `Comparison failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      if (mine === this.generation) button.disabled = false;
+    }
+  }
 }

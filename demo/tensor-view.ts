@@ -83,7 +83,8 @@ export async function drawTensorView(source: TensorSource, state: ViewState, onP
   // Per-channel chart.
   const compared = state.compare ? d.compare.get(state.compare) : undefined;
   const primary = state.metric === 'sqnr' ? r.perChannelSqnrDb : d.mse;
-  const series = primary ? [{ label: `${r.scheme.split(',')[0]}`, values: primary }] : [];
+  // The legend names the scheme without its symmetry and calibration ("qint4 per group (axis 2, groupSize 32)").
+  const series = primary ? [{ label: r.scheme.replace(/, (symmetric|affine)\b.*$/, ''), values: primary }] : [];
   if (compared && typeof compared !== 'string') {
     series.push({ label: COMPARE_POLICIES[state.compare]!.label, values: state.metric === 'sqnr' ? compared.sqnrDb : compared.mse });
   }

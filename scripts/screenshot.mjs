@@ -1,7 +1,8 @@
 // Screenshots of the app in headless Chromium with WebGPU on.
 //   node scripts/screenshot.mjs                   the docs' pictures: serves the built app (demo-dist/, from
 //                                                 `npx vite build --mode demo`) and writes docs/app.png at
-//                                                 1400 px and docs/app-narrow.png at 420 px
+//                                                 1400 px and docs/app-narrow.png at 420 px, with the
+//                                                 scheme comparison filled in
 //   node scripts/screenshot.mjs <url> <out.png> [--width N] [--no-webgpu]   one page, by hand
 // Waits for document.body.dataset.ready, prints console errors, and fails if the page scrolls sideways.
 import { existsSync } from 'node:fs';
@@ -18,12 +19,17 @@ const [url, out] = argv.filter((a) => !a.startsWith('--'));
 const args = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'];
 if (webgpu) args.push('--enable-unsafe-webgpu');
 
-async function shoot(browser, pageUrl, path, viewportWidth) {
+async function shoot(browser, pageUrl, path, viewportWidth, compare = false) {
   const page = await browser.newPage();
   await page.setViewport({ width: viewportWidth, height: 900 });
   page.on('console', (m) => { if (m.type() === 'error') console.error(`console error: ${m.text()}`); });
   await page.goto(pageUrl);
   await page.waitForFunction(() => document.body.dataset.ready === 'true', { timeout: 120_000 });
+  if (compare) {
+    await page.click('#compare-schemes');
+    await page.waitForFunction(() => document.querySelectorAll('#compare-table tbody tr').length >= 6
+      && !document.querySelector('#compare-schemes').disabled, { timeout: 300_000 });
+  }
   await new Promise((done) => setTimeout(done, 300)); // the charts' resize redraw is debounced
   const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.scrollingElement.scrollWidth, innerWidth }));
   await page.screenshot({ path, fullPage: true });
@@ -42,8 +48,8 @@ try {
     const { preview } = await import('vite');
     server = await preview({ root, configFile: resolve(root, 'vite.config.ts'), mode: 'demo', logLevel: 'error', preview: { host: '127.0.0.1', port: 0 } });
     const base = `http://127.0.0.1:${server.httpServer.address().port}/`;
-    await shoot(browser, base, resolve(root, 'docs/app.png'), 1400);
-    await shoot(browser, base, resolve(root, 'docs/app-narrow.png'), 420);
+    await shoot(browser, base, resolve(root, 'docs/app.png'), 1400, true);
+    await shoot(browser, base, resolve(root, 'docs/app-narrow.png'), 420, true);
   }
 } finally {
   await browser.close();
