@@ -122,7 +122,7 @@ describe('the web app with WebGPU', () => {
   it('compares two schemes channel by channel and plots MSE on a log scale', async () => {
     const { page } = opened;
     await page.select('#compare', 'tensor');
-    await page.waitForFunction(() => document.body.dataset.view?.endsWith('|sqnr|tensor|0'));
+    await page.waitForFunction(() => document.body.dataset.view?.includes('|sqnr|tensor|0|'));
     const compare = await page.evaluate(() => (window.__app.view as { compareSqnr?: number[] }).compareSqnr);
     expect(compare).toHaveLength(64);
     expect(await text(page, '#channel-caption')).toMatch(/with int8 per tensor: /);
