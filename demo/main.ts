@@ -142,9 +142,12 @@ async function loadFiles(files: File[]): Promise<void> {
 
 async function loadDefault(): Promise<void> {
   $('model-name').textContent = 'Loading the bundled model (Silero VAD)…';
-  const response = await fetch(modelUrl);
-  if (!response.ok) throw new Error(`could not fetch the bundled model (${response.status})`);
   const name = 'silero_vad_legacy.onnx';
+  const response = await fetch(modelUrl).catch((error: unknown) => ({ ok: false, status: errorText(error) }) as const);
+  if (!response.ok) {
+    $('model-name').textContent = loaded ? describeLoaded(loaded) : `The bundled model could not be fetched (${response.status}).`;
+    throw new Error(`could not fetch the bundled model (${response.status})`);
+  }
   await loadSource(name, { kind: 'onnx', file: new File([await response.blob()], name) });
 }
 
