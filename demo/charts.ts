@@ -1,5 +1,6 @@
 // The app's charts, drawn on <canvas> with no dependency: a per-channel series chart (bars plus an optional
-// second series as a line), a heatmap and a histogram with the quantization grid over it. Every axis has a
+// second series as a line), a heatmap, a histogram with the quantization grid over it, and a labelled
+// scatter plot (the scheme comparison). Every axis has a
 // title and ticks on 1-2-5 steps (ticks.ts). Why no chart library: docs/app.md, "Charts".
 import { type Axis, formatTick, linearAxis, logAxis } from './ticks.js';
 
@@ -314,4 +315,41 @@ export function drawHistogram(canvas: HTMLCanvasElement, values: ArrayLike<numbe
   ctx.globalAlpha = 1;
   drawXAxis(ctx, xAxis, xOf, top + plotH, xTitle, left, width - right, c);
   return { gridStep, gridShown, xTicks: xAxis.ticks.map((t) => formatTick(t, xAxis)) };
+}
+
+export interface ScatterPoint { x: number; y: number; label: string; colour?: string; marked?: boolean }
+
+/**
+ * A labelled scatter plot (the scheme comparison: file size against SQNR). Points with a non-finite y are
+ * left out; a `marked` point gets a ring. Returns the tick labels drawn, for the tests.
+ */
+export function drawScatter(canvas: HTMLCanvasElement, points: ScatterPoint[], titles: { x: string; y: string }): { xTicks: string[]; yTicks: string[] } {
+  const { ctx, width, height } = prepare(canvas, 240);
+  const c = colours();
+  const shown = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  const xs = shown.map((p) => p.x);
+  const ys = shown.map((p) => p.y);
+  const xAxis = linearAxis(Math.min(...xs, Infinity), Math.max(...xs, -Infinity), Math.max(2, Math.floor(width / 110)));
+  const yAxis = linearAxis(Math.min(...ys, Infinity), Math.max(...ys, -Infinity), 5);
+  const left = yAxisWidth(ctx, yAxis);
+  const [right, top, bottom] = [14, 10, 34];
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const xOf = (v: number) => left + ((v - xAxis.lo) / (xAxis.hi - xAxis.lo)) * plotW;
+  const yOf = (v: number) => top + plotH - ((v - yAxis.lo) / (yAxis.hi - yAxis.lo)) * plotH;
+  drawYAxis(ctx, yAxis, yOf, left, width - right, titles.y, c);
+  drawXAxis(ctx, xAxis, xOf, top + plotH, titles.x, left, width - right, c);
+  ctx.textBaseline = 'middle';
+  for (const p of shown) {
+    const [x, y] = [xOf(p.x), yOf(p.y)];
+    ctx.fillStyle = p.colour ?? c.a;
+    ctx.beginPath(); ctx.arc(x, y, 4, 0, 2 * Math.PI); ctx.fill();
+    if (p.marked) { ctx.strokeStyle = c.fg; ctx.beginPath(); ctx.arc(x, y, 7, 0, 2 * Math.PI); ctx.stroke(); }
+    const w = ctx.measureText(p.label).width;
+    const onLeft = x + 10 + w > width - right;
+    ctx.textAlign = onLeft ? 'right' : 'left';
+    ctx.fillStyle = c.fg;
+    ctx.fillText(p.label, onLeft ? x - 10 : x + 10, y);
+  }
+  return { xTicks: xAxis.ticks.map((t) => formatTick(t, xAxis)), yTicks: yAxis.ticks.map((t) => formatTick(t, yAxis)) };
 }

@@ -398,7 +398,10 @@ function wire(): void {
     import('./seed.js').then(({ runSeedExamples }) => runSeedExamples($('seed-status'))).catch(showError);
   });
   let resizeTimer: ReturnType<typeof setTimeout> | undefined;
-  const redraw = () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => void renderTensor(), 150); };
+  const redraw = () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { void renderTensor(); comparison.render(result?.policy); }, 150);
+  };
   window.addEventListener('resize', redraw);
   // The charts read the theme's colours when they draw.
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', redraw);

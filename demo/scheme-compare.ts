@@ -2,7 +2,8 @@
 // tensor, per channel, per group of 32), each run's file size against its pooled SQNR, in one table. Every
 // number is a field of that run's report (or the pooled SQNR over its tensors, as the summary shows it).
 import type { CompressionPolicy } from '../src/index.js';
-import { sqnrBand } from './quality.js';
+import { cssColour, drawScatter } from './charts.js';
+import { bandColourVar, sqnrBand } from './quality.js';
 import { type AnyReport, formatBytes, formatDb, overallSqnr } from './report-view.js';
 import { CancelledError, callWorker } from './worker-client.js';
 import type { AnyWeightSource } from './worker-protocol.js';
@@ -126,8 +127,18 @@ export class ComparisonPanel {
   /** Draws the rows, marking the one whose scheme is `current`. */
   render(current: CompressionPolicy | undefined): void {
     this.element('compare-wrap').hidden = this.rows.length === 0;
+    this.element('compare-figure').hidden = this.rows.length === 0;
     this.element('compare-table').querySelector('tbody')!.replaceChildren(...comparisonRows(this.rows, current, this.onUse));
+    if (this.rows.length === 0) return;
+    const points = this.rows.map((row) => ({
+      x: row.fileBytes / 1024, y: row.pooledDb, label: row.label, marked: current !== undefined && samePolicy(row.policy, current),
+      colour: cssColour(bandColourVar(sqnrBand(row.pooledDb) ?? 'good'), '#888'),
+    }));
+    this.plotted = drawScatter(this.element<HTMLCanvasElement>('compare-chart'), points, { x: 'file size (KiB)', y: 'SQNR, pooled (dB)' });
   }
+
+  /** The plot's tick labels as last drawn (for the tests). */
+  plotted: { xTicks: string[]; yTicks: string[] } | undefined;
 
   /** Runs the comparison for `source`; `current` says which scheme is on show. */
   async run(source: AnyWeightSource, base: CompressionPolicy, fileBytesBefore: number, current: () => CompressionPolicy | undefined): Promise<void> {

@@ -9,7 +9,7 @@ import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppetee
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxModel, compressOnnx, readQdqWeights } from '../../src/index.js';
 import { CHROMIUM_ARGS, chromiumPath } from '../setup/chromium.js';
-import { type Opened, type ServedApp, open, pixelsOf, root, serveApp, text, waitForRun } from './app-support.js';
+import { type Opened, type ServedApp, inkOf, open, pixelsOf, root, serveApp, text, waitForRun } from './app-support.js';
 
 const modelBytes = new Uint8Array(readFileSync(join(root, 'node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx')));
 let served: ServedApp;
@@ -127,6 +127,8 @@ describe('the app\'s views', () => {
     expect(db('int8 per channel')).toBeGreaterThan(db('int4 per channel') + 15);
     expect(db('int4 per group 32')).toBeGreaterThan(db('int4 per tensor'));
     expect(ratio('int4 per channel')).toBeGreaterThan(ratio('int8 per channel'));
+    // The same numbers as a plot: one point per scheme, size against pooled SQNR.
+    expect(await inkOf(page, 'compare-chart')).toBeGreaterThan(1000);
     const runs = await page.evaluate(() => window.__app.runs);
     await page.click('#compare-table tr[data-scheme="int4 per group 32"] button');
     await waitForRun(page, { dtype: 'qint4', granularity: 'group', groupSize: 32 }, runs);
