@@ -1,7 +1,7 @@
 // The safetensors export, written by the worker: streamed into a file the person picks where the File System
 // Access API exists (the bytes never gather in the page), else collected and downloaded. The line under the
 // export buttons says what was saved, or what went wrong.
-import type { CompressionPolicy } from '../src/index.js';
+import type { CompressionPolicy } from '../src/models.js';
 import { type SaveTarget, pickSaveTarget } from './exports.js';
 import { formatBytes } from './report-view.js';
 import { CancelledError, callWorker } from './worker-client.js';

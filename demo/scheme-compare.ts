@@ -1,7 +1,7 @@
 // The model-wide comparison of schemes: the loaded model compressed once per scheme (int8 and int4, per
 // tensor, per channel, per group of 32), each run's file size against its pooled SQNR, in one table. Every
 // number is a field of that run's report (or the pooled SQNR over its tensors, as the summary shows it).
-import type { CompressionPolicy } from '../src/index.js';
+import type { CompressionPolicy } from '../src/models.js';
 import { cssColour, drawScatter } from './charts.js';
 import { bandColourVar, sqnrBand } from './quality.js';
 import { type AnyReport, formatBytes, formatDb, overallSqnr } from './report-view.js';

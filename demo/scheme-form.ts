@@ -1,6 +1,6 @@
 // The scheme form and the backend line: the policy the form describes, and where the compression runs
 // (WebGPU with its adapter, or the CPU path with a notice saying so).
-import type { CompressionPolicy } from '../src/index.js';
+import type { CompressionPolicy } from '../src/models.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 

@@ -3,9 +3,8 @@
 // histogram of one channel (or of one group of it, picked) with that block's quantization grid, and a heatmap
 // of |error|. The QTensor is what the compressed file holds (read back with readQdqWeights for ONNX); the
 // original is read from the loaded model.
-import {
-  type CompressionPolicy, type QTensor, type TensorReport, type WeightDecision, dequantize, dtypeInfo, errorStats, quantizeWeight, tensor,
-} from '../src/index.js';
+import { type QTensor, dequantize, dtypeInfo, errorStats, tensor } from '../src/index.js';
+import { type CompressionPolicy, type TensorReport, type WeightDecision, quantizeWeight } from '../src/models.js';
 import { cssColour, drawChannelChart, drawHeatmap, drawHistogram } from './charts.js';
 import { SQNR_BANDS, bandColourVar, sqnrBand } from './quality.js';
 import { formatDb } from './report-view.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { type PreviewServer, build, preview } from 'vite';
-import type { CompressionPolicy } from '../../src/index.js';
+import type { CompressionPolicy } from '../../src/models.js';
 
 export const root = resolve(import.meta.dirname, '../..');
 

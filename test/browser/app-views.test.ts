@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxModel, compressOnnx, readQdqWeights } from '../../src/index.js';
+import { OnnxModel, compressOnnx, readQdqWeights } from '../../src/models.js';
 import { CHROMIUM_ARGS, chromiumPath } from '../setup/chromium.js';
 import { type Opened, type ServedApp, inkOf, open, pixelsOf, root, serveApp, text, waitForRun } from './app-support.js';
 

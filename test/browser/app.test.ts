@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type ElementHandle } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CompressionPolicy, OnnxModel, compressOnnx, readQdqWeights, serializeSafetensors } from '../../src/index.js';
+import { type CompressionPolicy, OnnxModel, compressOnnx, readQdqWeights, serializeSafetensors } from '../../src/models.js';
 import { CHROMIUM_ARGS, chromiumPath } from '../setup/chromium.js';
 import { type Opened, type ServedApp, inkOf, open as openApp, root, serveApp, text, waitForRun } from './app-support.js';
 
