@@ -22,7 +22,8 @@ export class UsageError extends Error {
 export const USAGE = `Usage:
   webgpu-quant compress [<in>] -o <out> [--dtype qint8|quint8|qint4|quint4]
       [--granularity tensor|channel|group] [--axis N] [--group-size N] [--symmetric]
-      [--calibrate minmax|mse|percentile] [--include RE] [--exclude RE]
+      [--calibrate minmax|mse|percentile] [--range auto|narrow|torch|extreme] [--min-sqnr DB]
+      [--first-layer keep|quantize] [--include RE] [--exclude RE]
       [--format onnx|safetensors] [--backend auto|webgpu|cpu] [--json]
     With no <in>, compresses the bundled default model (Silero VAD).
   webgpu-quant inspect <file> [--tensor NAME] [--original FILE] [--json]
@@ -41,6 +42,11 @@ export interface CompressArgs {
   groupSize?: number;
   symmetric?: boolean;
   calibrate: 'minmax' | 'mse' | 'percentile';
+  /** The integer range rule (policy `range`). */
+  range?: 'auto' | 'narrow' | 'torch' | 'extreme';
+  /** The quality floor in dB (policy `minSqnrDb`). */
+  minSqnr?: number;
+  firstLayer?: 'keep' | 'quantize';
   include?: RegExp;
   exclude?: RegExp;
   format?: 'onnx' | 'safetensors';
@@ -73,6 +79,14 @@ function integer(flag: string, value: string | undefined, min: number): number |
   return n;
 }
 
+function minSqnr(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'off') return -Infinity;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--min-sqnr ${value}: use a number of dB (e.g. 25) or off`);
+  return n;
+}
+
 function regex(flag: string, value: string | undefined): RegExp | undefined {
   if (value === undefined) return undefined;
   try {
@@ -93,7 +107,8 @@ export function parseCommandLine(argv: string[]): CommandLine {
       options: {
         output: { type: 'string', short: 'o' }, dtype: { type: 'string' }, granularity: { type: 'string' },
         axis: { type: 'string' }, 'group-size': { type: 'string' }, symmetric: { type: 'boolean' },
-        calibrate: { type: 'string' }, include: { type: 'string' }, exclude: { type: 'string' },
+        calibrate: { type: 'string' }, range: { type: 'string' }, 'min-sqnr': { type: 'string' }, 'first-layer': { type: 'string' },
+        include: { type: 'string' }, exclude: { type: 'string' },
         format: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
         tensor: { type: 'string' }, original: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
@@ -117,6 +132,9 @@ export function parseCommandLine(argv: string[]): CommandLine {
       dtype: oneOf('dtype', values.dtype, ['qint8', 'quint8', 'qint4', 'quint4'] as const, 'qint8'),
       granularity, axis, groupSize, symmetric: values.symmetric,
       calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile'] as const, 'minmax'),
+      range: values.range === undefined ? undefined : oneOf('range', values.range, ['auto', 'narrow', 'torch', 'extreme'] as const, 'auto'),
+      minSqnr: minSqnr(values['min-sqnr']),
+      firstLayer: values['first-layer'] === undefined ? undefined : oneOf('first-layer', values['first-layer'], ['keep', 'quantize'] as const, 'keep'),
       include: regex('include', values.include), exclude: regex('exclude', values.exclude),
       format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors'] as const, 'onnx'),
       backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),

@@ -1,8 +1,10 @@
 /**
  * Compresses the weights of any reader (safetensors, or an ONNX model's weights) into a quantized
  * safetensors file (layout `webgpu-quant/1`, see io/safetensors/quantized-layout.ts), one tensor at a time:
- * the header is planned from the policy's decisions before anything is quantized, then each weight is read,
- * quantized (GPU or CPU), measured and written, so memory stays near the size of the largest tensor.
+ * the header is planned before anything is written: each weight is read and held to the quality floor
+ * (quality-floor.ts; escalations decide its final scheme, or keep it), float64 weights outside float32's
+ * range are kept (float64-range.ts); then each weight is read again, quantized (GPU or CPU) as planned,
+ * measured and written, so memory stays near the size of the largest tensor.
  *
  * @example
  * ```ts
@@ -25,7 +27,9 @@ import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/w
 import type { QScheme } from '../qtensor.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
+import { float64Loss } from './float64-range.js';
 import type { WeightDecision } from './policy.js';
+import { type EscalationStep, quantizeWithFloor } from './quality-floor.js';
 import { calibrationGranularity, quantizeWeight } from './quantize-weight.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
 
@@ -46,11 +50,22 @@ function schemeOf(decision: WeightDecision): { scheme: QScheme; axis?: number; g
   return { scheme: 'per_channel_affine', axis: granularity.axis };
 }
 
-/** True when every element is finite (read once ahead, so the header never promises a tensor we cannot quantize). */
-async function allFinite(reader: WeightReader, info: WeightInfo): Promise<boolean> {
-  const data = toFloat32(await reader.read(info.name), info.dtype, info.name);
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return false;
-  return true;
+/**
+ * The final plan of one weight (read once ahead, so the header never promises a tensor we cannot write):
+ * the scheme after the quality floor, or keep with the reason.
+ */
+async function planWeight(
+  reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined,
+): Promise<{ decision: WeightDecision; steps: EscalationStep[] } | { keep: string; steps: EscalationStep[] }> {
+  const bytes = await reader.read(info.name);
+  if (info.dtype === 'float64') {
+    const loss = float64Loss(bytes);
+    if (loss) return { keep: loss, steps: [] };
+  }
+  const data = toFloat32(bytes, info.dtype, info.name);
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return { keep: 'non-finite values: kept as they are', steps: [] };
+  const outcome = await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
+  return outcome.kind === 'keep' ? { keep: outcome.reason, steps: outcome.steps } : { decision: outcome.decision, steps: outcome.steps };
 }
 
 /**
@@ -64,20 +79,21 @@ export async function compressToSafetensors(
 ): Promise<SafetensorsCompressionReport> {
   const started = performance.now();
   const weights = reader.list();
-  const plans: ({ decision: WeightDecision; entries: SafetensorsEntry[] } | { keep: string; entries: SafetensorsEntry[] })[] = [];
+  type Plan = { steps: EscalationStep[]; entries: SafetensorsEntry[] } & ({ decision: WeightDecision } | { keep: string });
+  const plans: Plan[] = [];
   const metadataPairs: [string, string][] = [];
   for (const [i, info] of weights.entries()) {
-    const decision = decisions[i]!;
-    const quantize = decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
-      && (await allFinite(reader, info));
-    if (!quantize) {
-      const keep = decision.action === 'quantize' ? 'non-finite values: kept as they are' : decision.reason;
-      plans.push({ keep, entries: [{ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape }] });
+    const planned = decisions[i]!;
+    const plan = planned.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
+      ? await planWeight(reader, info, planned, backend) : { keep: planned.reason, steps: [] };
+    if ('keep' in plan) {
+      plans.push({ ...plan, entries: [{ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape }] });
       continue;
     }
+    const { decision } = plan;
     const layout = quantizedLayout(info.name, { dtype: decision.dtype, shape: info.shape, ...schemeOf(decision), originalDType: info.dtype });
     metadataPairs.push(layout.metadata);
-    plans.push({ decision, entries: layout.entries });
+    plans.push({ ...plan, entries: layout.entries });
   }
   const metadata = quantizedFileMetadata(metadataPairs, { generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` });
   let writer;
@@ -93,7 +109,8 @@ export async function compressToSafetensors(
     for (const [i, info] of weights.entries()) {
       const plan = plans[i]!;
       const bytes = await reader.read(info.name);
-      const base = { name: info.name, shape: [...info.shape], dtypeIn: info.dtype, bytesBefore: info.byteLength };
+      const base = { name: info.name, shape: [...info.shape], dtypeIn: info.dtype, bytesBefore: info.byteLength,
+        ...(plan.steps.length ? { escalations: plan.steps } : {}) };
       if ('keep' in plan) {
         await writer.write(info.name, bytes);
         tensors.push({ ...base, dtypeOut: info.dtype, action: 'keep', reason: plan.keep, scheme: 'float (kept)', bytesAfter: info.byteLength });

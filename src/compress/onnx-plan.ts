@@ -69,7 +69,10 @@ export function requiredOpsetFor(
 export function planOnnxCompression(model: OnnxModel, policy: CompressionPolicy = {}): OnnxPlan {
   const weights = model.list();
   const first = firstLayerWeights(model.proto.graph as GraphProto);
-  const marked = weights.map((w) => (w.consumers.some((c) => first.has(`${c.graph}|${w.tensorName}`)) ? { ...w, firstLayer: true } : w));
+  const isFirst = weights.map((w) => w.consumers.some((c) => first.has(`${c.graph}|${w.tensorName}`)));
+  // The first layer is kept only where other layers get quantized: a one-layer model is quantized whole.
+  const others = decideWeights(weights, policy).some((d, i) => d.action === 'quantize' && !isFirst[i]);
+  const marked = others ? weights.map((w, i) => (isFirst[i] ? { ...w, firstLayer: true } : w)) : weights;
   const decisions = decideWeights(marked, policy).map((d, i): WeightDecision => {
     if (d.action === 'quantize' && weights[i]!.dtype === 'float64') {
       return { ...d, action: 'keep', reason: 'float64: DequantizeLinear cannot output float64, so the weight stays float' };

@@ -6,8 +6,9 @@
  * 2. `exclude` patterns keep a weight; with `include` patterns, a weight none of them matches is kept.
  * 3. The first `overrides` entry whose `pattern` matches the name replaces the global settings for that
  *    weight (`keep: true` keeps it).
- * 3b. Weights of the first layer (applied to the model's inputs; ONNX only) are kept float unless
- *    `firstLayer: 'quantize'` or an override names them: their error reaches every later layer.
+ * 3b. Weights of the first layer (applied to the model's inputs; ONNX models where other layers are
+ *    quantized too) are kept float unless `firstLayer: 'quantize'` or an override names them: their error
+ *    reaches every later layer.
  * 4. Weights of rank < 2 (biases, norms, scales) or with fewer than `minElements` (default 1024) elements
  *    are kept.
  * 5. The consumers decide the axis (see `operator-axes.ts`): Conv W axis 0, ConvTranspose W axis 1, Gemm B
