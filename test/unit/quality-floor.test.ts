@@ -12,7 +12,10 @@ import { type WeightDecision, checkPolicy, decideWeight, floorOf } from '../../s
 import { escalationOf, measureScheme, quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { quantizeWeight } from '../../src/compress/quantize-weight.js';
 import { signedExtremeParams } from '../../src/compress/weight-range.js';
+import { dequantize } from '../../src/dequantize.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
+import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
 import { RUN_SEED } from '../shared/random.js';
 import { expectBits, normalData, rng } from './support.js';
 
@@ -200,6 +203,11 @@ describe('per channel below opset 13: DequantizeLinear (scale 1) → Mul', () =>
       expect(old.report.tensors[0]!.reason).toMatch(/DequantizeLinear → Mul \(opset 11 < 13\)/);
       expect(old.report.tensors[0]!.sqnrDb).toBe(native.report.tensors[0]!.sqnrDb);
       expectBits(await run(old.model), await run(native.model), `${dtype}: DequantizeLinear → Mul vs per-channel DequantizeLinear`);
+      // Read back (inspect) as the same per-channel weight.
+      const [a, b] = [await readQdqWeights(await OnnxModel.load(old.model)), await readQdqWeights(await OnnxModel.load(native.model))];
+      expect([...a.keys()]).toEqual(['W']);
+      expect(a.get('W')!.qscheme()).toBe('per_channel_affine');
+      expectBits((await dequantize(a.get('W')!, cpu)).data, (await dequantize(b.get('W')!, cpu)).data, `${dtype}: read back`);
     });
   }
 });
