@@ -3,8 +3,8 @@
  * safetensors file (layout `webgpu-quant/1`, see io/safetensors/quantized-layout.ts), one tensor at a time:
  * the header is planned before anything is written: each weight is read and held to the quality floor
  * (quality-floor.ts; escalations decide its final scheme, or keep it), float64 weights outside float32's
- * range are kept (float64-range.ts); then each weight is read again, quantized (GPU or CPU) as planned,
- * measured and written, so memory stays near the size of the largest tensor.
+ * range are kept (float64-range.ts); then each weight is written, its quantized form held from the first
+ * pass (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded.
  *
  * @example
  * ```ts
@@ -30,8 +30,11 @@ import { type CompressionTotals, type TensorReport, compressionTotals, describeS
 import { float64Loss } from './float64-range.js';
 import type { WeightDecision } from './policy.js';
 import { type EscalationStep, quantizeWithFloor } from './quality-floor.js';
-import { calibrationGranularity, quantizeWeight } from './quantize-weight.js';
+import { type QuantizedWeight, calibrationGranularity, quantizeWeight } from './quantize-weight.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
+
+/** Quantized weights held from the planning pass for the writing pass (packed bytes); beyond it, computed again. */
+const kHeldBytes = 256 * 2 ** 20;
 
 /** The report of {@link compressToSafetensors}. */
 export interface SafetensorsCompressionReport {
@@ -56,7 +59,7 @@ function schemeOf(decision: WeightDecision): { scheme: QScheme; axis?: number; g
  */
 async function planWeight(
   reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined,
-): Promise<{ decision: WeightDecision; steps: EscalationStep[] } | { keep: string; steps: EscalationStep[] }> {
+): Promise<{ decision: WeightDecision; steps: EscalationStep[]; result: QuantizedWeight } | { keep: string; steps: EscalationStep[] }> {
   const bytes = await reader.read(info.name);
   if (info.dtype === 'float64') {
     const loss = float64Loss(bytes);
@@ -65,7 +68,8 @@ async function planWeight(
   const data = toFloat32(bytes, info.dtype, info.name);
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return { keep: 'non-finite values: kept as they are', steps: [] };
   const outcome = await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
-  return outcome.kind === 'keep' ? { keep: outcome.reason, steps: outcome.steps } : { decision: outcome.decision, steps: outcome.steps };
+  return outcome.kind === 'keep' ? { keep: outcome.reason, steps: outcome.steps }
+    : { decision: outcome.decision, steps: outcome.steps, result: outcome.result };
 }
 
 /**
@@ -79,7 +83,8 @@ export async function compressToSafetensors(
 ): Promise<SafetensorsCompressionReport> {
   const started = performance.now();
   const weights = reader.list();
-  type Plan = { steps: EscalationStep[]; entries: SafetensorsEntry[] } & ({ decision: WeightDecision } | { keep: string });
+  type Plan = { steps: EscalationStep[]; entries: SafetensorsEntry[] } & ({ decision: WeightDecision; result?: QuantizedWeight } | { keep: string });
+  let heldBytes = 0; // quantized results kept from planning for writing, up to kHeldBytes; the rest are computed again
   const plans: Plan[] = [];
   const metadataPairs: [string, string][] = [];
   for (const [i, info] of weights.entries()) {
@@ -90,10 +95,13 @@ export async function compressToSafetensors(
       plans.push({ ...plan, entries: [{ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape }] });
       continue;
     }
-    const { decision } = plan;
+    const { decision, result, steps } = plan;
+    const bytes = result.q.packedData().byteLength;
+    const held = heldBytes + bytes <= kHeldBytes ? result : undefined;
+    if (held) heldBytes += bytes;
     const layout = quantizedLayout(info.name, { dtype: decision.dtype, shape: info.shape, ...schemeOf(decision), originalDType: info.dtype });
     metadataPairs.push(layout.metadata);
-    plans.push({ ...plan, entries: layout.entries });
+    plans.push({ decision, steps, ...(held ? { result: held } : {}), entries: layout.entries });
   }
   const metadata = quantizedFileMetadata(metadataPairs, { generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` });
   let writer;
@@ -116,7 +124,7 @@ export async function compressToSafetensors(
         tensors.push({ ...base, dtypeOut: info.dtype, action: 'keep', reason: plan.keep, scheme: 'float (kept)', bytesAfter: info.byteLength });
       } else {
         const x = { data: toFloat32(bytes, info.dtype, info.name), shape: [...info.shape] };
-        const result = await quantizeWeight(x, plan.decision, {}, backend);
+        const result = plan.result ?? await quantizeWeight(x, plan.decision, {}, backend);
         if (!result.ok) throw new FormatError(`${info.name}: cannot be quantized (${result.reason}); exclude it with --exclude`);
         const [data, scale, zeroPoint] = quantizedTensorBytes(result.q);
         for (const [entry, part] of [[plan.entries[0]!, data], [plan.entries[1]!, scale], [plan.entries[2]!, zeroPoint]] as const) {
