@@ -4,5 +4,5 @@
 process.noDeprecation = true;
 // Output piped into `head` and the like: stop quietly when the reader goes away.
 process.stdout.on('error', (error) => { if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw error; });
-const { main } = await import('../dist/cli.js');
-process.exitCode = await main(process.argv.slice(2));
+const { runFromShell } = await import('../dist/cli.js');
+process.exitCode = await runFromShell(process.argv.slice(2));

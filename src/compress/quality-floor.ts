@@ -22,7 +22,7 @@
  * ```
  * @module
  */
-import type { OpOptions } from '../backend.js';
+import type { OpOptions } from '../ops/backend.js';
 import type { Tensor } from '../tensor.js';
 import { type CompressDType, type WeightDecision, floorOf, resolveRange } from './policy.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, quantizeWeight } from './quantize-weight.js';

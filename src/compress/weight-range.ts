@@ -23,7 +23,7 @@
  * @module
  */
 import { type Granularity, reductionLayout } from '../calibration/granularity.js';
-import { FLOAT32_EPS } from '../reference/qparams.js';
+import { FLOAT32_EPS } from '../calibration/qparams.js';
 import { minMaxOfLayout } from '../reference/minmax.js';
 import type { CompressDType, WeightDecision } from './policy.js';
 

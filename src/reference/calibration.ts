@@ -27,7 +27,7 @@ import { type CalibrationSpec, type ResolvedCalibration, resolveCalibrationSpec 
 import { InvalidArgumentError } from '../errors.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 import { type MinMaxResult, minMaxOfLayout } from './minmax.js';
-import { type QuantRange, qparamsFromMinMax } from './qparams.js';
+import { type QuantRange, qparamsFromMinMax } from '../calibration/qparams.js';
 import { quantizeValue } from './quantize.js';
 
 /** Elements per block of the MSE sums (see the module documentation). */

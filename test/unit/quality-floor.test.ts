@@ -12,7 +12,7 @@ import { type WeightDecision, checkPolicy, decideWeight, floorOf } from '../../s
 import { escalationOf, measureScheme, quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { quantizeWeight } from '../../src/compress/quantize-weight.js';
 import { signedExtremeParams } from '../../src/compress/weight-range.js';
-import { dequantize } from '../../src/dequantize.js';
+import { dequantize } from '../../src/ops/dequantize.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';

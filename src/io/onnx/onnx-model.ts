@@ -22,9 +22,10 @@ import { FormatError, InvalidArgumentError } from '../../errors.js';
 import { toFloat32 } from '../float-convert.js';
 import type { WeightInfo, WeightReader } from '../weights.js';
 import { type ByteInput, byteSize, readAllBytes } from './byte-source.js';
-import { type IndexedWeight, type OnnxConsumer, indexWeights, listGraphs } from './graph-index.js';
+import { type IndexedWeight, indexWeights, listGraphs } from './graph-index.js';
+import type { ExternalDataResolver, ExternalRef, OnnxConsumer } from './onnx-types.js';
 import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, nodesOf, toSafeInt } from './proto.js';
-import { type ExternalDataResolver, type ExternalRef, type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
+import { type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
 
 /** One ONNX weight's description. */
 export interface OnnxWeightInfo extends WeightInfo {
@@ -72,7 +73,7 @@ const isDefaultDomain = (domain: string): boolean => domain === '' || domain ===
  * ```
  */
 export class OnnxModel implements WeightReader {
-  /** The decoded protobuf. Writers change it in place. */
+  /** @internal The decoded protobuf (onnx-proto's types, kept out of the published declarations). Writers change it in place. */
   readonly proto: ModelProto;
   /** The model's name in messages. */
   readonly name: string;
@@ -200,12 +201,21 @@ export class OnnxModel implements WeightReader {
     for (const { domain, version } of opsets) {
       if (version < 1) throw new FormatError(`${name}: opset_import of domain ${JSON.stringify(domain)} has version ${version}`);
     }
-    const graphs = listGraphs(proto.graph as GraphProto);
+    // The graph index names graphs, not the file: say which file the damage is in.
+    const inFile = <T>(index: () => T): T => {
+      try {
+        return index();
+      } catch (error) {
+        if (error instanceof FormatError && !error.message.startsWith(`${name}: `)) throw new FormatError(`${name}: ${error.message}`, { cause: error });
+        throw error;
+      }
+    };
+    const graphs = inFile(() => listGraphs(proto.graph as GraphProto));
     if (!opsets.some((o) => isDefaultDomain(o.domain))
       && graphs.some((g) => nodesOf(g.graph).some((n) => isDefaultDomain(n.domain)))) {
       throw new FormatError(`${name}: nodes use the default ONNX domain but opset_import declares no version for it`);
     }
-    const indexed = indexWeights(proto.graph as GraphProto);
+    const indexed = inFile(() => indexWeights(proto.graph as GraphProto));
     const counts = new Map<string, number>();
     for (const w of indexed) counts.set(w.tensorName, (counts.get(w.tensorName) ?? 0) + 1);
     for (const w of indexed) {
