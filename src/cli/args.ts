@@ -23,8 +23,9 @@ export const USAGE = `Usage:
   webgpu-quant compress [<in>] -o <out> [--dtype qint8|quint8|qint4|quint4]
       [--granularity tensor|channel|group] [--axis N] [--group-size N] [--symmetric]
       [--calibrate minmax|mse|percentile] [--include RE] [--exclude RE]
-      [--format onnx|safetensors] [--backend auto|webgpu|cpu] [--json]
+      [--format onnx|safetensors|gguf] [--backend auto|webgpu|cpu] [--json]
     With no <in>, compresses the bundled default model (Silero VAD).
+    --format gguf (or -o *.gguf): qint8 -> Q8_0, qint4 -> Q4_0, blocks of 32 (granularity group by default).
   webgpu-quant inspect <file> [--tensor NAME] [--original FILE] [--json]
   webgpu-quant --help
 
@@ -43,7 +44,7 @@ export interface CompressArgs {
   calibrate: 'minmax' | 'mse' | 'percentile';
   include?: RegExp;
   exclude?: RegExp;
-  format?: 'onnx' | 'safetensors';
+  format?: 'onnx' | 'safetensors' | 'gguf';
   backend: 'auto' | 'webgpu' | 'cpu';
   json: boolean;
 }
@@ -107,7 +108,9 @@ export function parseCommandLine(argv: string[]): CommandLine {
   if (command === 'compress') {
     if (rest.length > 1) throw new UsageError(`compress takes one input file, got ${rest.length}: ${rest.join(' ')}`);
     if (!values.output) throw new UsageError('compress needs -o <out>');
-    const granularity = oneOf('granularity', values.granularity, ['tensor', 'channel', 'group'] as const, 'channel');
+    // GGUF holds only blocks of 32, so its default granularity is 'group'.
+    const gguf = values.format === 'gguf' || (values.format === undefined && /\.gguf$/i.test(values.output));
+    const granularity = oneOf('granularity', values.granularity, ['tensor', 'channel', 'group'] as const, gguf ? 'group' : 'channel');
     const groupSize = integer('group-size', values['group-size'], 1);
     if (groupSize !== undefined && granularity !== 'group') throw new UsageError('--group-size needs --granularity group');
     const axis = values.axis === undefined ? undefined : Number(values.axis);
@@ -118,7 +121,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
       granularity, axis, groupSize, symmetric: values.symmetric,
       calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile'] as const, 'minmax'),
       include: regex('include', values.include), exclude: regex('exclude', values.exclude),
-      format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors'] as const, 'onnx'),
+      format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors', 'gguf'] as const, 'onnx'),
       backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
       json: values.json ?? false,
     };

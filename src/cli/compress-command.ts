@@ -1,5 +1,5 @@
 /**
- * `webgpu-quant compress`: ONNX in → ONNX (QDQ) or safetensors out; safetensors in → safetensors out.
+ * `webgpu-quant compress`: ONNX in → ONNX (QDQ), safetensors or GGUF out; safetensors in → safetensors or GGUF out.
  * Prints a summary (or one JSON object with --json) and returns the exit code.
  *
  * @example
@@ -8,11 +8,13 @@
  * ```
  * @module
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { getBackend } from '../ops/backend.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
+import { compressToGguf } from '../compress/compress-gguf.js';
+import { ggufSchemeProblem } from '../compress/gguf-scheme.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
@@ -30,8 +32,9 @@ export interface CliIo {
 }
 
 /** The file format a path names, by extension. */
-export function formatOf(path: string): 'onnx' | 'safetensors' | undefined {
+export function formatOf(path: string): 'onnx' | 'safetensors' | 'gguf' | undefined {
   if (/\.onnx$/i.test(path)) return 'onnx';
+  if (/\.gguf$/i.test(path)) return 'gguf';
   if (/\.safetensors$/i.test(path)) return 'safetensors';
   return undefined;
 }
@@ -73,10 +76,14 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   const input = args.input ?? defaultModelPath();
   const inputName = args.input ?? `${DEFAULT_MODEL_NAME} (bundled default model)`;
   const inFormat = formatOf(input);
-  if (!inFormat) throw new UsageError(`${input}: unknown input format; use a .onnx or .safetensors file`);
+  if (!inFormat || inFormat === 'gguf') throw new UsageError(`${input}: unknown input format; use a .onnx or .safetensors file`);
   const outFormat = args.format ?? formatOf(args.output) ?? inFormat;
   if (inFormat === 'safetensors' && outFormat === 'onnx') {
     throw new UsageError('safetensors input can only be written as safetensors (there is no graph to write ONNX from); use --format safetensors');
+  }
+  if (outFormat === 'gguf') {
+    const problem = ggufSchemeProblem(policyOf(args));
+    if (problem) throw new UsageError(`--format gguf: ${problem}`);
   }
   const backend = { backend: args.backend } as const;
   const resolved = await getBackend(backend);
@@ -103,6 +110,14 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     report = result.report;
     text = summary(inputName, args.output, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
       [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
+  } else if (outFormat === 'gguf') {
+    const reader = inFormat === 'onnx' ? await OnnxModel.load(await readFile(input), { name: inputName }) : await openSafetensorsFile(input);
+    const decisions = reader instanceof OnnxModel ? planOnnxCompression(reader, policyOf(args)).decisions : decideWeights(reader.list(), policyOf(args));
+    const sink = await nodeFileSink(args.output);
+    report = await compressToGguf(reader, decisions, sink, { name: inputName.replace(/^.*[\\/]/, '').replace(/\.(onnx|safetensors)$/i, ''), onProgress });
+    bar?.done();
+    const inputBytes = (await stat(input)).size;
+    text = summary(inputName, args.output, report.tensors, report.totals, report.backend ?? 'cpu', report.seconds, [inputBytes, report.totals.fileBytesAfter]);
   } else {
     const reader = inFormat === 'onnx' ? await OnnxModel.load(await readFile(input), { name: inputName }) : await openSafetensorsFile(input);
     const decisions = reader instanceof OnnxModel ? planOnnxCompression(reader, policyOf(args)).decisions : decideWeights(reader.list(), policyOf(args));

@@ -22,6 +22,7 @@ import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
 import { formatOf, jsonNumber } from './compress-command.js';
+import { runInspectGguf } from './inspect-gguf.js';
 
 /** A model file opened for inspection: its stored tensors and the quantized weights inside it. */
 async function openModel(path: string): Promise<{ reader: WeightReader; quantized: Map<string, QTensor> }> {
@@ -34,7 +35,7 @@ async function openModel(path: string): Promise<{ reader: WeightReader; quantize
     const reader = await openSafetensorsFile(path);
     return { reader, quantized: (await readQuantizedSafetensors(reader)).quantized };
   }
-  throw new FormatError(`${path}: unknown format; use a .onnx or .safetensors file`);
+  throw new FormatError(`${path}: unknown format; use a .onnx or .safetensors file${format === 'gguf' ? ' as the original' : ''}`);
 }
 
 interface TensorLine {
@@ -59,6 +60,7 @@ function schemeText(q: QTensor): string {
 
 /** Runs `inspect`; returns the exit code. */
 export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> {
+  if (formatOf(args.file) === 'gguf') return runInspectGguf(args, io, args.original ? (await openModel(args.original)).reader : undefined);
   const { reader, quantized } = await openModel(args.file);
   const original = args.original ? (await openModel(args.original)).reader : undefined;
   const originals = new Map((original?.list() ?? []).map((w) => [w.name, w]));
