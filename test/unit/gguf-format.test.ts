@@ -157,6 +157,8 @@ describe('GGUF writer and reader', () => {
     await writer.write('a', new Uint8Array(8));
     await expect(writer.close()).rejects.toThrow(/only 1 of 2 tensors/);
     await expect(createGgufWriter(memorySink(), [], [{ name: 'q', type: 'Q4_0', ne: [48] }])).rejects.toThrow(/multiple of 32/);
+    await expect(createGgufWriter(memorySink(), [], [{ name: 'r5', type: 'F32', ne: [2, 2, 2, 2, 2] }])).rejects.toThrow(/r5: 5 dims; ggml holds 1 to 4/);
+    await expect(createGgufWriter(memorySink(), [], [{ name: 'd', type: 'F32', ne: [1] }, { name: 'd', type: 'F32', ne: [1] }])).rejects.toThrow(/appears twice/);
   });
 
   it('gives a FormatError, never a crash, for every truncation and for a bad magic', async () => {

@@ -43,6 +43,8 @@ export interface GgufWriter {
 }
 
 const kEncoder = new TextEncoder();
+/** ggml tensors have at most 4 dimensions. */
+const GGML_MAX_DIMS = 4;
 
 class ByteBuilder {
   private parts: Uint8Array[] = [];
@@ -110,6 +112,9 @@ export function encodeGgufHeader(metadata: readonly GgufMetadataEntry[], tensors
   for (const t of tensors) {
     if (names.has(t.name)) throw new InvalidArgumentError('tensors', t.name, `tensor name ${JSON.stringify(t.name)} appears twice; GGUF names must be unique`);
     names.add(t.name);
+    if (t.ne.length < 1 || t.ne.length > GGML_MAX_DIMS) {
+      throw new InvalidArgumentError('tensors', t.ne, `${t.name}: ${t.ne.length} dims; ggml holds 1 to ${GGML_MAX_DIMS} (GGML_MAX_DIMS)`);
+    }
     if (!t.ne.every((d) => Number.isSafeInteger(d) && d >= 1)) {
       throw new InvalidArgumentError('tensors', t.ne, `${t.name}: dims [${t.ne.join(', ')}] must be positive integers`);
     }
