@@ -1,7 +1,7 @@
 /**
  * `webgpu-quant inspect <file>`: lists a model's tensors (dtype, shape, bytes, and for compressed files the
  * quantization scheme); with `--original`, the per-tensor and per-channel error of each quantized weight
- * against the original's float weight; with `--tensor`, one tensor in detail.
+ * against the original's float weight; with `--tensor`, one tensor in detail. GGUF files go to inspect-gguf.ts.
  *
  * @example
  * ```ts

@@ -28,7 +28,7 @@
 import { FormatError, InvalidArgumentError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
 import { quantizeRowQ4_0, quantizeRowQ8_0 } from '../io/gguf/ggml-blocks.js';
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes } from '../io/gguf/ggml-types.js';
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes, ggmlTypeInfo } from '../io/gguf/ggml-types.js';
 import { ggmlToFloat32 } from '../io/gguf/reader.js';
 import { type GgufMetadataEntry, type GgufTensorPlan, createGgufWriter, encodeGgufHeader } from '../io/gguf/writer.js';
 import { floatToHalfBits } from '../io/half.js';
@@ -80,8 +80,6 @@ interface Plan {
   action: 'quantize' | 'keep';
   reason: string;
   scheme: string;
-  /** Measure the error (quantized or narrowed). */
-  measure: boolean;
 }
 
 /** The type a kept weight is stored as. */
@@ -106,7 +104,7 @@ async function planWeight(reader: WeightReader, info: WeightInfo, decision: Weig
   const ne = reversed.length ? reversed : [1];
   const keep = (reason: string): Plan => {
     const { type, note } = storedType(info);
-    return { info, type, ne, transposed: false, action: 'keep', reason: reason + note, scheme: `${type} (kept)`, measure: note !== '' };
+    return { info, type, ne, transposed: false, action: 'keep', reason: reason + note, scheme: `${type} (kept)` };
   };
   if (decision.action !== 'quantize' || !FLOAT_WEIGHT_DTYPES.includes(info.dtype)) return keep(decision.reason);
   const problem = ggufSchemeProblem({
@@ -121,49 +119,51 @@ async function planWeight(reader: WeightReader, info: WeightInfo, decision: Weig
   const fallback = (why: string): Plan => {
     if (!(peak <= kMaxHalf)) return { ...keep(`${why}; kept`), transposed, ne: rowNe };
     const type: GgmlType = info.dtype === 'bfloat16' ? 'BF16' : 'F16';
-    return { info, type, ne: rowNe, transposed, action: 'keep', reason: `${why}; stored as ${type}`, scheme: `${type} (fallback)`, measure: type !== 'BF16' && info.dtype !== 'float16' };
+    return { info, type, ne: rowNe, transposed, action: 'keep', reason: `${why}; stored as ${type}`, scheme: `${type} (fallback)` };
   };
   if (info.shape.length !== 2) return { ...fallback(`rank ${info.shape.length}: GGUF blocks are for 2-D weights`), ne, transposed: false };
   if (rowNe[0]! % 32 !== 0) return fallback(`rows of ${rowNe[0]} elements are not a multiple of 32`);
   if (Number.isNaN(peak) || peak === Infinity) return fallback('non-finite values');
   if (floatToHalfBits(Math.fround(peak / (blockType === 'Q4_0' ? 8 : 127))) === 0x7c00) return fallback(`max |x| ${peak} gives a block scale past float16's range`);
   return {
-    info, type: blockType, ne: rowNe, transposed, action: 'quantize', reason: decision.reason, measure: true,
+    info, type: blockType, ne: rowNe, transposed, action: 'quantize', reason: decision.reason,
     scheme: `${blockType}: ${decision.dtype} symmetric blocks of 32 along axis ${transposed ? 0 : info.shape.length - 1}, float16 scales (ggml reference rounding)`,
   };
 }
 
-/** Row-major [rows, rowLength] data of `plan` (transposed when the plan says so). */
-function rowsOf(plan: Plan, data: Float32Array): Float32Array {
-  if (!plan.transposed) return data;
-  const [k, n] = plan.info.shape as [number, number];
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) out[j * k + i] = data[i * n + j]!;
+/** The ggml type whose bytes are the weight's own (no conversion). */
+const kNativeTypes: Partial<Record<WeightDType, GgmlType>> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16', ...kIntTypes };
+
+/** Element (i, j) of a [k, n] row-major tensor moved to (j, i), `size` bytes per element. */
+function transposeBytes(raw: Uint8Array, k: number, n: number, size: number): Uint8Array {
+  const out = new Uint8Array(raw.byteLength);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < n; j++) out.set(raw.subarray((i * n + j) * size, (i * n + j + 1) * size), (j * k + i) * size);
+  }
   return out;
 }
 
-function encode(plan: Plan, rows: Float32Array, raw: Uint8Array): Uint8Array {
+/** A plan's values as float32, in the file's row-major layout (transposed when the plan says so). */
+function rowsOf(plan: Plan, raw: Uint8Array): Float32Array {
+  const data = toFloat32(raw, plan.info.dtype, plan.info.name);
+  return plan.transposed ? new Float32Array(transposeBytes(new Uint8Array(data.buffer), plan.info.shape[0]!, plan.info.shape[1]!, 4).buffer) : data;
+}
+
+/** The tensor's bytes in the file, and its float32 values when they were computed (quantized or converted). */
+function encode(plan: Plan, raw: Uint8Array): { bytes: Uint8Array; rows?: Float32Array } {
+  if (kNativeTypes[plan.info.dtype] === plan.type) {
+    const [k, n] = plan.info.shape as [number, number];
+    return { bytes: plan.transposed ? transposeBytes(raw, k, n, ggmlTypeInfo(plan.type).blockBytes) : raw };
+  }
+  const rows = rowsOf(plan, raw);
   const bytes = new Uint8Array(ggmlTensorBytes(plan.type, plan.ne));
   const view = new DataView(bytes.buffer);
-  switch (plan.type) {
-    case 'Q8_0': quantizeRowQ8_0(rows, bytes); return bytes;
-    case 'Q4_0': quantizeRowQ4_0(rows, bytes); return bytes;
-    case 'F16':
-      if (plan.info.dtype === 'float16' && !plan.transposed) return raw;
-      rows.forEach((v, i) => view.setUint16(i * 2, floatToHalfBits(v), true));
-      return bytes;
-    case 'F32':
-      if (plan.info.dtype === 'float32' && !plan.transposed) return raw;
-      rows.forEach((v, i) => view.setFloat32(i * 4, v, true));
-      return bytes;
-    default: {
-      if (!plan.transposed) return raw;
-      const size = bytes.byteLength / rows.length; // BF16 / integers transposed element-wise
-      const [k, n] = plan.info.shape as [number, number];
-      for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) bytes.set(raw.subarray((i * n + j) * size, (i * n + j + 1) * size), (j * k + i) * size);
-      return bytes;
-    }
-  }
+  if (plan.type === 'Q8_0') quantizeRowQ8_0(rows, bytes);
+  else if (plan.type === 'Q4_0') quantizeRowQ4_0(rows, bytes);
+  else if (plan.type === 'F16') rows.forEach((v, i) => view.setUint16(i * 2, floatToHalfBits(v), true));
+  else if (plan.type === 'F32') rows.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  else throw new FormatError(`${plan.info.name}: cannot convert ${plan.info.dtype} to ${plan.type}`);
+  return { bytes, rows };
 }
 
 function fileType(plans: readonly Plan[]): number {
@@ -220,16 +220,14 @@ export async function compressToGguf(
     for (const [i, plan] of plans.entries()) {
       const { info } = plan;
       const raw = await reader.read(info.name);
-      const float = plan.measure || plan.transposed || plan.type === 'Q8_0' || plan.type === 'Q4_0' || (plan.type === 'F16' && info.dtype !== 'float16') || (plan.type === 'F32' && info.dtype !== 'float32');
-      const rows = float ? rowsOf(plan, toFloat32(raw, info.dtype, info.name)) : new Float32Array(0);
-      const bytes = encode(plan, rows, raw);
+      const { bytes, rows } = encode(plan, raw);
       await writer.write(info.name, bytes);
       const line: GgufTensorReport = {
         name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
         dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,
         bytesBefore: info.byteLength, bytesAfter: bytes.byteLength, ggmlType: plan.type, ne: plan.ne, transposed: plan.transposed,
       };
-      if (plan.measure) {
+      if (rows) {
         const shape = [...plan.ne].reverse();
         const back = ggmlToFloat32(plan.type, bytes, rows.length, info.name);
         const stats = errorStats({ data: rows, shape }, { data: back, shape }, shape.length >= 2 ? { axis: 0 } : {});
