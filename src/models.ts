@@ -2,8 +2,9 @@
  * webgpu-quant/models: model files and model compression. safetensors in and out (a validating,
  * random-access reader over memory, `Blob`/`File` or Node files; sharded checkpoints; a streaming writer;
  * the "webgpu-quant/1" layout for quantized tensors), ONNX in and out (`OnnxModel`, QDQ reading, opset
- * upgrade), GGUF out and in (Q8_0 / Q4_0 blocks as ggml's reference quantizer makes them, `readGguf`), and
- * `compressOnnx` / `compressToSafetensors` / `compressToGguf` with their policy and reports.
+ * upgrade), GGUF out and in (Q8_0 / Q4_0 blocks as ggml's reference quantizer makes them, `readGguf`),
+ * `compressOnnx` / `compressToSafetensors` / `compressToGguf` with their policy and reports, and `verifyModels`,
+ * which runs the original and the compressed model in onnxruntime and compares their outputs.
  *
  * @example
  * ```ts
@@ -76,3 +77,17 @@ export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress
 export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
 export { WEBGPU_QUANT_VERSION } from './compress/version.js';
+
+// Verification in onnxruntime (the caller passes onnxruntime-web or onnxruntime-node).
+export { DEFAULT_MIN_COSINE, type VerifyOptions, type VerifyReport, verifyModels } from './verify/verify-models.js';
+export { OutputAccumulator, type OutputComparison } from './verify/output-metrics.js';
+export {
+  type DeclaredDim, type ModelSignature, type ValueSignature, describeValue, readModelSignature, signatureDifferences,
+} from './verify/model-signature.js';
+export { DEFAULT_DYNAMIC_SIZE, DEFAULT_SEEDS, type GenerateOptions, generateSamples, resolveInputDims } from './verify/input-samples.js';
+export { checkSample, parseInputSamples } from './verify/input-files.js';
+export { parseNpy } from './verify/npy.js';
+export {
+  type OnnxRuntimeLike, type RuntimeSession, type RuntimeTensor, type Sample, type SampleData, type SampleDType, type SampleTensor,
+} from './verify/runtime.js';
+export { MissingDependencyError } from './errors.js';

@@ -6,19 +6,20 @@
  *
  * @example
  * ```ts
- * await runInspectGguf({ command: 'inspect', file: 'mlp.q4_0.gguf', original: 'mlp.onnx', json: false }, io, openModel); // 0
+ * await runInspectGguf({ command: 'inspect', file: 'mlp.q4_0.gguf', original: 'mlp.onnx', sort: 'name', raw: false, json: false }, io); // 0
  * ```
  * @module
  */
-import { readFile } from 'node:fs/promises';
 import { FormatError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
-import { type GgufValue, ggufTensorFloat32, readGguf } from '../io/gguf/reader.js';
+import { type GgufFile, type GgufValue, ggufTensorFloat32, readGguf } from '../io/gguf/reader.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightReader } from '../io/weights.js';
 import { errorStats } from '../reference/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
 import { jsonNumber } from './compress-command.js';
+import { readInputFile } from './files.js';
+import { openModelFile } from './open-model.js';
 
 interface GgufLine {
   name: string;
@@ -39,9 +40,18 @@ function transpose(data: Float32Array, rows: number, columns: number): Float32Ar
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
-/** Runs `inspect` on a GGUF file; `original` is the opened `--original` model, if any. Returns the exit code. */
-export async function runInspectGguf(args: InspectArgs, io: CliIo, original: WeightReader | undefined): Promise<number> {
-  const file = readGguf(new Uint8Array(await readFile(args.file)), args.file);
+/** Runs `inspect` on a GGUF file; returns the exit code. */
+export async function runInspectGguf(args: InspectArgs, io: CliIo): Promise<number> {
+  const file = readGguf(await readInputFile(args.file, 'file'), args.file);
+  const opened = args.original ? await openModelFile(args.original, 'original') : undefined;
+  try {
+    return await listGguf(args, io, file, opened?.reader);
+  } finally {
+    await opened?.close();
+  }
+}
+
+async function listGguf(args: InspectArgs, io: CliIo, file: GgufFile, original: WeightReader | undefined): Promise<number> {
   const originals = new Map((original?.list() ?? []).map((w) => [w.name, w]));
   const lines: GgufLine[] = [];
   for (const t of file.tensors) {
