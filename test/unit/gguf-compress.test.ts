@@ -202,6 +202,18 @@ describe('webgpu-quant compress --format gguf', () => {
     expect(text.stdout).toMatch(/W2 {2}Q4_0 {2}\[128, 512\] \(ne \[512, 128\]\) {2}36864 B/);
   });
 
+  it('reports a damaged GGUF file and a GGUF original on one line with exit 1', async () => {
+    const good = join(dir, 'mlp.q4_0.gguf');
+    const damaged = join(dir, 'damaged.gguf');
+    writeFileSync(damaged, readFileSync(good).subarray(0, 200));
+    const result = await run('inspect', damaged);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^webgpu-quant: .*damaged\.gguf: .*; the file is damaged or not GGUF\n$/);
+    const original = await run('inspect', input, '--original', good);
+    expect(original.code).toBe(1);
+    expect(original.stderr).toMatch(/a GGUF file cannot be the original; use a \.onnx or \.safetensors file/);
+  });
+
   for (const [flags, what] of [
     [['--dtype', 'quint8'], /quint8 has no GGUF type/],
     [['--granularity', 'channel'], /granularity channel has no GGUF type/],
