@@ -26,7 +26,9 @@ export { type ByteSource, blobSource, bytesSource } from './io/byte-source.js';
 // safetensors.
 export { SAFETENSORS_DTYPES, type SafetensorsDType } from './io/safetensors/dtypes.js';
 export type { SafetensorsEntry, SafetensorsMetadata } from './io/safetensors/header-encode.js';
-export type { SafetensorsHeader, SafetensorsTensorInfo } from './io/safetensors/header-parse.js';
+export {
+  DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_TENSORS, MAX_HEADER_BYTES, type SafetensorsHeader, type SafetensorsTensorInfo,
+} from './io/safetensors/header-parse.js';
 export { type OpenSafetensorsOptions, type SafetensorsReader, openSafetensors } from './io/safetensors/reader.js';
 export {
   type ShardIndex, type ShardedSafetensorsReader, type ShardedTensorInfo, openShardedSafetensors, parseShardIndex,
@@ -34,6 +36,7 @@ export {
 export { type NodeFileSink, type NodeFileSinkOptions, nodeFileSink } from './io/safetensors/node-file-sink.js';
 export { type NodeFileSource, nodeFileSource } from './io/safetensors/node-file-source.js';
 export { openSafetensorsFile, openShardedSafetensorsFiles } from './io/safetensors/node-open.js';
+export { type DequantizedReader, dequantizedReader } from './io/safetensors/dequantized-reader.js';
 export { type ByteSink, type MemorySink, memorySink, writableStreamSink } from './io/safetensors/sinks.js';
 export {
   type SafetensorsTensor, type SafetensorsWriter, createSafetensorsWriter, serializeSafetensors, writeSafetensors,
@@ -70,8 +73,12 @@ export {
 export { GGUF_SCHEMES, ggufSchemeProblem } from './compress/gguf-scheme.js';
 export {
   type CompressDType, type CompressGranularity, type CompressionPolicy, type PolicyConsumer, type PolicyOverride, type PolicyWeight,
-  type QuantizeSettings, type WeightDecision, checkPolicy, decideWeight, decideWeights,
+  type QuantizeSettings, type ResolvedRange, type WeightDecision, type WeightRange, DEFAULT_MIN_SQNR_DB, checkPolicy, decideWeight,
+  decideWeights, floorOf, resolveRange,
 } from './compress/policy.js';
+export {
+  type EscalationStep, type FloorOutcome, type SchemeMeasurement, escalationOf, measureScheme, quantizeWithFloor, shortScheme,
+} from './compress/quality-floor.js';
 export { type ConsumerRole, combineRoles, consumerRole } from './compress/operator-axes.js';
 export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress/onnx-plan.js';
 export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';

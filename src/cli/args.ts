@@ -54,11 +54,15 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   symmetric: { type: 'boolean', commands: ['compress'], help: 'zero point fixed at 0 (the default for qint8 and qint4)' },
   affine: { type: 'boolean', commands: ['compress'], help: 'zero point fitted to the range (the default for quint8 and quint4)' },
   calibrate: { type: 'string', commands: ['compress'], value: 'minmax|mse|percentile', help: 'how the range is chosen; default minmax' },
+  range: { type: 'string', commands: ['compress'], value: 'auto|narrow|torch|extreme', help: 'the integer range: auto (default: int8 absmax/127, int4 Q4_0), or PyTorch\'s (torch); docs/quality.md' },
+  'min-sqnr': { type: 'string', commands: ['compress'], value: 'DB|off', help: 'the quality floor; a weight below it is escalated (default 25 dB for 8-bit, 15 dB for 4-bit)' },
+  'first-layer': { type: 'string', commands: ['compress'], value: 'keep|quantize', help: 'the weights applied to the model input: kept float (default) or quantized' },
   include: { type: 'string', commands: ['compress'], value: 'RE', help: 'quantize only weights whose name matches' },
   exclude: { type: 'string', commands: ['compress'], value: 'RE', help: 'keep float the weights whose name matches' },
   format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors|gguf', help: 'output format; default from the output name, else the input\'s. gguf: qint8 -> Q8_0, qint4 -> Q4_0, blocks of 32' },
   backend: { type: 'string', commands: ['compress'], value: 'auto|webgpu|cpu', help: 'where to quantize; default auto (WebGPU when available)' },
   force: { type: 'boolean', commands: ['compress'], help: 'allow the output to be the input file itself (overwrites it)' },
+  requantize: { type: 'boolean', commands: ['compress'], help: 'dequantize the weights a .safetensors input already holds quantized and quantize them again (default: kept as they are, with their metadata)' },
   tensor: { type: 'string', commands: ['inspect'], value: 'NAME', help: 'show one tensor, with its per-channel SQNR' },
   original: { type: 'string', commands: ['inspect'], value: 'FILE', help: 'the float model to measure the error against (SQNR, max |error|)' },
   sort: { type: 'string', commands: ['inspect'], value: 'sqnr|name', help: 'row order: worst SQNR first (default), or by name' },
@@ -124,10 +128,17 @@ export interface CompressArgs {
   groupSize?: number;
   symmetric?: boolean;
   calibrate: 'minmax' | 'mse' | 'percentile';
+  /** The integer range rule (policy `range`). */
+  range?: 'auto' | 'narrow' | 'torch' | 'extreme';
+  /** The quality floor in dB (policy `minSqnrDb`; -Infinity for off). */
+  minSqnr?: number;
+  firstLayer?: 'keep' | 'quantize';
   include?: RegExp;
   exclude?: RegExp;
   format?: 'onnx' | 'safetensors' | 'gguf';
   backend: 'auto' | 'webgpu' | 'cpu';
+  /** Dequantize the weights a safetensors input holds quantized, and quantize them again under this policy. */
+  requantize?: boolean;
   json: boolean;
   force: boolean;
   /** Verify the written model against the input in onnxruntime-node (ONNX output only). */
@@ -169,6 +180,14 @@ function integer(flag: string, value: unknown, min: number): number | undefined 
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value === '' || !Number.isSafeInteger(n) || n < min) throw new UsageError(`--${flag} ${String(value)}: use an integer >= ${min}`);
+  return n;
+}
+
+function minSqnr(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'off') return -Infinity;
+  const n = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--min-sqnr ${String(value)}: use a number of dB (e.g. 25) or off`);
   return n;
 }
 
@@ -281,11 +300,15 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     dtype: oneOf('dtype', dtype, DTYPES, 'qint8'),
     granularity, axis, groupSize, symmetric: values.symmetric ? true : values.affine ? false : undefined,
     calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile'] as const, 'minmax'),
+    range: values.range === undefined ? undefined : oneOf('range', values.range, ['auto', 'narrow', 'torch', 'extreme'] as const, 'auto'),
+    minSqnr: minSqnr(values['min-sqnr']),
+    firstLayer: values['first-layer'] === undefined ? undefined : oneOf('first-layer', values['first-layer'], ['keep', 'quantize'] as const, 'keep'),
     include: regex('include', values.include), exclude: regex('exclude', values.exclude),
     format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors', 'gguf'] as const, 'onnx'),
     backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
     json: values.json === true,
     force: values.force === true,
+    requantize: values.requantize === true,
     ...(values.verify ? { verify: verifyFlags(values) } : {}),
   };
 }

@@ -109,6 +109,7 @@ async function planWeight(reader: WeightReader, info: WeightInfo, decision: Weig
   if (decision.action !== 'quantize' || !FLOAT_WEIGHT_DTYPES.includes(info.dtype)) return keep(decision.reason);
   const problem = ggufSchemeProblem({
     dtype: decision.dtype, granularity: decision.granularity, groupSize: decision.groupSize, symmetric: decision.symmetric, calibrate: decision.method,
+    ...(decision.range === 'custom' ? { quantMin: decision.quantMin, quantMax: decision.quantMax } : { range: decision.range }),
   });
   if (problem) throw new InvalidArgumentError('decisions', decision, `${info.name}: ${problem}`);
   const transposed = info.shape.length === 2 && decision.axis === 0;

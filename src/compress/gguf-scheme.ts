@@ -3,7 +3,7 @@
  * consecutive weights of a row, each block with its own float16 scale computed from its absolute maximum.
  * So `qint8` maps to Q8_0 and `qint4` to Q4_0, with granularity 'group', group size 32, symmetric, minmax;
  * anything else (per-channel or affine schemes, unsigned dtypes, other group sizes, mse / percentile
- * calibration, an explicit axis) has no GGUF type.
+ * calibration, an explicit axis, a `range` other than ggml's: narrow for Q8_0, extreme for Q4_0) has no GGUF type.
  *
  * @example
  * ```ts
@@ -34,5 +34,9 @@ export function ggufSchemeProblem(settings: QuantizeSettings): string | undefine
   if (settings.symmetric === false) return problem('an affine (asymmetric) scheme');
   if ((settings.calibrate ?? 'minmax') !== 'minmax') return problem(`calibration ${settings.calibrate}`);
   if (settings.axis !== undefined) return problem(`an explicit axis (${settings.axis})`);
+  if (settings.quantMin !== undefined || settings.quantMax !== undefined) return problem(`a custom range [${settings.quantMin}, ${settings.quantMax}]`);
+  // Q8_0 is the narrow range (amax / 127), Q4_0 the extreme one (max / -8): 'auto' resolves to exactly these.
+  const range = settings.range ?? 'auto';
+  if (range !== 'auto' && range !== (dtype === 'qint8' ? 'narrow' : 'extreme')) return problem(`range ${range} for ${dtype}`);
   return undefined;
 }

@@ -81,7 +81,7 @@ describe('compressToGguf on an ONNX MLP', () => {
     it(`${dtype}: @huggingface/gguf parses it; rows of K; every weight within one block step (seed ${RUN_SEED})`, async () => {
       const { model: bytes, weights } = mlp(RUN_SEED);
       const model = await OnnxModel.load(bytes);
-      const { decisions } = planOnnxCompression(model, { dtype, granularity: 'group' });
+      const { decisions } = planOnnxCompression(model, { dtype, granularity: 'group', firstLayer: 'quantize' });
       const sink = memorySink();
       const report = await compressToGguf(model, decisions, sink, { name: 'mlp' });
       const file = sink.bytes();
@@ -184,7 +184,7 @@ describe('webgpu-quant compress --format gguf', () => {
 
   it('writes Q4_0 GGUF (groups of 32 by default) that inspect lists with its SQNR against the original', async () => {
     const out = join(dir, 'mlp.q4_0.gguf');
-    const result = await run('compress', input, '-o', out, '--dtype', 'qint4');
+    const result = await run('compress', input, '-o', out, '--dtype', 'qint4', '--first-layer', 'quantize');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/tensors: 4 quantized, 2 kept/);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
@@ -219,6 +219,7 @@ describe('webgpu-quant compress --format gguf', () => {
     [['--granularity', 'channel'], /granularity channel has no GGUF type/],
     [['--granularity', 'group', '--group-size', '64'], /group size 64 has no GGUF type/],
     [['--calibrate', 'mse'], /calibration mse has no GGUF type/],
+    [['--range', 'torch'], /range torch for qint8 has no GGUF type/],
   ] as const) {
     it(`exits 2 for ${flags.join(' ')}, naming the schemes GGUF holds`, async () => {
       const out = join(dir, 'refused.gguf');
