@@ -126,6 +126,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   if (outFormat === 'gguf') {
     const problem = ggufSchemeProblem(policyOf(args));
     if (problem) throw new UsageError(`--format gguf: ${problem}`);
+    if (args.minSqnr !== undefined) throw new UsageError('--min-sqnr does not apply to --format gguf (ggml\'s block types are fixed); leave it out, or write ONNX or safetensors');
   }
   await checkInputFile(input, 'input');
   // Before any work: a missing onnxruntime-node is an error now, not after the compression.

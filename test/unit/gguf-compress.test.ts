@@ -214,6 +214,11 @@ describe('webgpu-quant compress --format gguf', () => {
     expect(original.stderr).toMatch(/a GGUF file cannot be the original; use a \.onnx or \.safetensors file/);
   });
 
+  it('exits 2 for --min-sqnr, which GGUF output does not apply', async () => {
+    const result = await run('compress', input, '-o', join(dir, 'floor.gguf'), '--min-sqnr', '30');
+    expect([result.code, result.stderr]).toEqual([2, expect.stringMatching(/--min-sqnr does not apply to --format gguf/)]);
+  });
+
   for (const [flags, what] of [
     [['--dtype', 'quint8'], /quint8 has no GGUF type/],
     [['--granularity', 'channel'], /granularity channel has no GGUF type/],
