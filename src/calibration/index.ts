@@ -14,4 +14,4 @@ export type { Granularity } from './granularity.js';
 export type {
   CalibrationResult, MseSearchReport, PerChannelCalibration, PerGroupCalibration, PerTensorCalibration,
 } from './result.js';
-export { type CalibrationMethod, type CalibrationSpec, mseClipRatios } from './spec.js';
+export { type CalibrationMethod, type CalibrationSpec, lsqClipRatios, mseClipRatios } from './spec.js';

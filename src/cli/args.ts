@@ -22,7 +22,7 @@ export class UsageError extends Error {
 export const USAGE = `Usage:
   webgpu-quant compress [<in>] -o <out> [--dtype qint8|quint8|qint4|quint4]
       [--granularity tensor|channel|group] [--axis N] [--group-size N] [--symmetric]
-      [--calibrate minmax|mse|percentile] [--include RE] [--exclude RE]
+      [--calibrate minmax|mse|percentile|lsq] [--include RE] [--exclude RE]
       [--format onnx|safetensors] [--backend auto|webgpu|cpu] [--json]
     With no <in>, compresses the bundled default model (Silero VAD).
   webgpu-quant inspect <file> [--tensor NAME] [--original FILE] [--json]
@@ -40,7 +40,7 @@ export interface CompressArgs {
   axis?: number;
   groupSize?: number;
   symmetric?: boolean;
-  calibrate: 'minmax' | 'mse' | 'percentile';
+  calibrate: 'minmax' | 'mse' | 'percentile' | 'lsq';
   include?: RegExp;
   exclude?: RegExp;
   format?: 'onnx' | 'safetensors';
@@ -116,7 +116,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
       command, input: rest[0], output: values.output,
       dtype: oneOf('dtype', values.dtype, ['qint8', 'quint8', 'qint4', 'quint4'] as const, 'qint8'),
       granularity, axis, groupSize, symmetric: values.symmetric,
-      calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile'] as const, 'minmax'),
+      calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile', 'lsq'] as const, 'minmax'),
       include: regex('include', values.include), exclude: regex('exclude', values.exclude),
       format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors'] as const, 'onnx'),
       backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),

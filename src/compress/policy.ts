@@ -20,7 +20,7 @@
  *    axis (the reduction axis: `in` of Conv / Gemm / MatMul / LSTM weights), so each group shares one
  *    output channel. 'tensor': one scale.
  * 7. `symmetric` defaults to true for qint8 / qint4 and false for quint8 / quint4; `calibrate` ('minmax'
- *    default, 'mse', 'percentile') goes to `chooseQParams`.
+ *    default, 'mse', 'percentile', 'lsq') goes to `chooseQParams`.
  *
  * @example
  * ```ts
@@ -106,7 +106,7 @@ export interface WeightDecision {
 
 const kDTypes: readonly CompressDType[] = ['qint8', 'quint8', 'qint4', 'quint4'];
 const kGranularities: readonly CompressGranularity[] = ['tensor', 'channel', 'group'];
-const kMethods: readonly CalibrationMethod[] = ['minmax', 'mse', 'percentile'];
+const kMethods: readonly CalibrationMethod[] = ['minmax', 'mse', 'percentile', 'lsq'];
 
 function patterns(value: RegExp | RegExp[] | undefined): RegExp[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
