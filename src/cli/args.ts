@@ -22,9 +22,11 @@ export class UsageError extends Error {
 export const USAGE = `Usage:
   webgpu-quant compress [<in>] -o <out> [--dtype qint8|quint8|qint4|quint4]
       [--granularity tensor|channel|group] [--axis N] [--group-size N] [--symmetric]
-      [--calibrate minmax|mse|percentile|lsq] [--include RE] [--exclude RE]
+      [--calibrate minmax|mse|percentile|lsq] [--target-bits B] [--include RE] [--exclude RE]
       [--format onnx|safetensors] [--backend auto|webgpu|cpu] [--json]
-    With no <in>, compresses the bundled default model (Silero VAD).
+    With no <in>, compresses the bundled default model (Silero VAD). --target-bits B (ONNX output): at
+    most B stored bits per quantized weight on average; each weight gets float, int8 per channel or int4
+    groups of 32/64/128, whichever keeps the estimated model error lowest.
   webgpu-quant inspect <file> [--tensor NAME] [--original FILE] [--json]
   webgpu-quant --help
 
@@ -41,6 +43,7 @@ export interface CompressArgs {
   groupSize?: number;
   symmetric?: boolean;
   calibrate: 'minmax' | 'mse' | 'percentile' | 'lsq';
+  targetBits?: number;
   include?: RegExp;
   exclude?: RegExp;
   format?: 'onnx' | 'safetensors';
@@ -93,7 +96,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
       options: {
         output: { type: 'string', short: 'o' }, dtype: { type: 'string' }, granularity: { type: 'string' },
         axis: { type: 'string' }, 'group-size': { type: 'string' }, symmetric: { type: 'boolean' },
-        calibrate: { type: 'string' }, include: { type: 'string' }, exclude: { type: 'string' },
+        calibrate: { type: 'string' }, 'target-bits': { type: 'string' }, include: { type: 'string' }, exclude: { type: 'string' },
         format: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
         tensor: { type: 'string' }, original: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
@@ -110,13 +113,17 @@ export function parseCommandLine(argv: string[]): CommandLine {
     const granularity = oneOf('granularity', values.granularity, ['tensor', 'channel', 'group'] as const, 'channel');
     const groupSize = integer('group-size', values['group-size'], 1);
     if (groupSize !== undefined && granularity !== 'group') throw new UsageError('--group-size needs --granularity group');
+    const targetBits = values['target-bits'] === undefined ? undefined : Number(values['target-bits']);
+    if (targetBits !== undefined && !(Number.isFinite(targetBits) && targetBits > 0)) {
+      throw new UsageError(`--target-bits ${values['target-bits']}: use a number of bits per weight > 0, e.g. 5`);
+    }
     const axis = values.axis === undefined ? undefined : Number(values.axis);
     if (axis !== undefined && !Number.isSafeInteger(axis)) throw new UsageError(`--axis ${values.axis}: use an integer (negative counts from the end)`);
     return {
       command, input: rest[0], output: values.output,
       dtype: oneOf('dtype', values.dtype, ['qint8', 'quint8', 'qint4', 'quint4'] as const, 'qint8'),
       granularity, axis, groupSize, symmetric: values.symmetric,
-      calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile', 'lsq'] as const, 'minmax'),
+      calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile', 'lsq'] as const, 'minmax'), targetBits,
       include: regex('include', values.include), exclude: regex('exclude', values.exclude),
       format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors'] as const, 'onnx'),
       backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),

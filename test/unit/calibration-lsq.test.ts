@@ -94,7 +94,7 @@ describe("chooseQParams 'lsq'", () => {
     // Multiples of 1/7 up to 1. max |x| / 7.5 puts 1 at 7.5, which rounds to 8 and clips to 7, and the others
     // between levels; the refit of a nearby candidate lands on 1/7, where every weight is a level.
     const x = tensor([7, 4, -2, 3, 1, -5, 2, -3].map((k) => Math.fround(k / 7)), [1, 8]);
-    const spec: CalibrationSpec = { dtype: 'qint4', granularity: { axis: 1, groupSize: 8 }, symmetric: true };
+    const spec = { dtype: 'qint4', granularity: { axis: 1, groupSize: 8 }, symmetric: true } as const;
     const minmax = await chooseQParams(x, { ...spec, method: 'minmax' }, cpu);
     const lsq = await chooseQParams(x, { ...spec, method: 'lsq' }, cpu);
     expect(minmax.scales[0]).toBe(Math.fround(1 / 7.5));
