@@ -42,4 +42,7 @@ export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress
 export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
 export { WEBGPU_QUANT_VERSION } from './compress/version.js';
+export {
+  type BudgetAllocation, type BudgetOption, type BudgetOptionName, type TensorAllocation, allocateBudget, checkTargetBits, storedBits,
+} from './compress/budget.js';
 export { type SafetensorsCompressionReport, compressToSafetensors } from './compress/compress-safetensors.js';
