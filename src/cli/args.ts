@@ -24,8 +24,8 @@ export const USAGE = `Usage:
       [--granularity tensor|channel|group] [--axis N] [--group-size N] [--symmetric]
       [--calibrate minmax|mse|percentile|lsq] [--target-bits B] [--include RE] [--exclude RE]
       [--format onnx|safetensors] [--backend auto|webgpu|cpu] [--json]
-    With no <in>, compresses the bundled default model (Silero VAD). --target-bits B (ONNX output): at
-    most B stored bits per quantized weight on average; each weight gets float, int8 per channel or int4
+    With no <in>, compresses the bundled default model (Silero VAD). --target-bits B: at most B stored
+    bits per quantized weight on average; each weight gets float, int8 per channel or int4
     groups of 32/64/128, whichever keeps the estimated model error lowest.
   webgpu-quant inspect <file> [--tensor NAME] [--original FILE] [--json]
   webgpu-quant --help

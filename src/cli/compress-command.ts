@@ -10,13 +10,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { getBackend } from '../backend.js';
-import type { BudgetAllocation } from '../compress/budget.js';
+import { type BudgetAllocation, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
 import { InvalidArgumentError } from '../errors.js';
+import { toFloat32 } from '../io/float-convert.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { nodeFileSink } from '../io/safetensors/node-file-sink.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
@@ -84,6 +85,14 @@ function budgetSummary(budget: BudgetAllocation): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** A budget below what the model can reach is a usage mistake (exit 2); the message states the minimum. */
+function budgetUsage(error: unknown, targetBits: number | undefined): unknown {
+  if (error instanceof InvalidArgumentError && error.argument === 'targetBits') {
+    return new UsageError(`--target-bits ${targetBits}: ${error.message.replace(/^targetBits \S+ /, '')}`);
+  }
+  return error;
+}
+
 /** Runs `compress`; returns the exit code. Bad input throws (FormatError etc.), usage mistakes UsageError. */
 export async function runCompress(args: CompressArgs, io: CliIo): Promise<number> {
   const input = args.input ?? defaultModelPath();
@@ -110,11 +119,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     try {
       result = await compressOnnx(bytes, options, backend);
     } catch (error) {
-      // A budget below what the model can reach is a usage mistake: the message states the minimum.
-      if (error instanceof InvalidArgumentError && error.argument === 'targetBits') {
-        throw new UsageError(`--target-bits ${args.targetBits}: ${error.message.replace(/^targetBits \S+ /, '')}`);
-      }
-      throw error;
+      throw budgetUsage(error, args.targetBits);
     }
     bar?.done();
     const sink = await nodeFileSink(args.output);
@@ -130,13 +135,26 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
     if (report.budget) text += budgetSummary(report.budget);
   } else {
-    if (args.targetBits !== undefined) throw new UsageError('--target-bits needs ONNX output; write a .onnx file');
     const reader = inFormat === 'onnx' ? await OnnxModel.load(await readFile(input), { name: inputName }) : await openSafetensorsFile(input);
-    const decisions = reader instanceof OnnxModel ? planOnnxCompression(reader, policyOf(args)).decisions : decideWeights(reader.list(), policyOf(args));
+    let decisions = reader instanceof OnnxModel ? planOnnxCompression(reader, policyOf(args)).decisions : decideWeights(reader.list(), policyOf(args));
+    let budget: BudgetAllocation | undefined;
+    if (args.targetBits !== undefined) {
+      const weights = reader.list();
+      const read = async (i: number) => toFloat32(await reader.read(weights[i]!.name), weights[i]!.dtype, weights[i]!.name);
+      try {
+        ({ decisions, allocation: budget } = await allocateBudget(weights, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors'));
+      } catch (error) {
+        throw budgetUsage(error, args.targetBits);
+      }
+    }
     const sink = await nodeFileSink(args.output);
     report = await compressToSafetensors(reader, decisions, sink, backend, onProgress);
     bar?.done();
     text = summary(inputName, args.output, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
+    if (budget) {
+      text += budgetSummary(budget);
+      report = { ...report, budget };
+    }
   }
   if (args.json) {
     io.stdout.write(`${JSON.stringify({ input: inputName, output: args.output, ...report }, (_key, value: unknown) =>

@@ -7,8 +7,8 @@
  *   decide); the rest stay as they are and are not counted.
  * - **Options per weight**: keep float (its stored bits: 32 for float32), int8 per channel (symmetric
  *   unless the policy says otherwise), int4 in groups of 32, 64 or 128 along the policy's group axis. The
- *   bits of an option are what the file stores: data (8 or 4 bits per element) plus one scale (float32, or
- *   16 bits for float16 / bfloat16 weights) and one zero point (8 or 4 bits) per channel or group.
+ *   bits of an option are what the file stores: data (8 or 4 bits per element) plus one scale and one zero
+ *   point per channel or group, as the output format stores them ({@link storedBits}).
  * - **Error estimate**: each option is quantized with the policy's calibration method, and its error is
  *   the weight's relative quantization noise, MSE / mean(w²) (1 / SQNR, linear). A weight's output
  *   perturbation relative to its output is about this ratio whatever the weight's size, and the
@@ -74,22 +74,29 @@ const kGroupSizes = [32, 64, 128] as const;
 /** Bits per element of the dtypes the policy quantizes (only float weights are). */
 const kFloatBits: Partial<Record<WeightDType, number>> = { float32: 32, float16: 16, bfloat16: 16, float64: 64 };
 
+/** The file the weights go to: ONNX QDQ or quantized safetensors (their parameter storage differs). */
+export type BudgetFormat = 'onnx' | 'safetensors';
+
 /**
  * Stored bits per element of `decision` applied to a weight of `shape` and `dtype` (keep: the dtype's bits).
+ * ONNX stores scales in the weight's float type (float32, or 16 bits for float16 / bfloat16) and zero
+ * points in the data type (4 bits for int4); safetensors stores float32 scales and one byte per zero point.
  *
  * @example
  * ```ts
- * storedBits([64, 128], { action: 'quantize', dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision, 'float32');
- * // 4 + (32 + 4) / 32 = 5.125
+ * const d = { action: 'quantize', dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision;
+ * storedBits([64, 128], d, 'float32');                // 4 + (32 + 4) / 32 = 5.125
+ * storedBits([64, 128], d, 'float32', 'safetensors'); // 4 + (32 + 8) / 32 = 5.25
  * ```
  */
-export function storedBits(shape: readonly number[], decision: WeightDecision, dtype: WeightDType): number {
+export function storedBits(shape: readonly number[], decision: WeightDecision, dtype: WeightDType, format: BudgetFormat = 'onnx'): number {
   const elements = shape.reduce((a, b) => a * b, 1);
   if (decision.action === 'keep') return kFloatBits[dtype] ?? 32;
   const dataBits = decision.dtype === 'qint4' || decision.dtype === 'quint4' ? 4 : 8;
   const params = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
-  const scaleBits = dtype === 'float16' || dtype === 'bfloat16' ? 16 : 32;
-  const bytes = Math.ceil((elements * dataBits) / 8) + (params * scaleBits) / 8 + Math.ceil((params * dataBits) / 8);
+  const scaleBits = format === 'onnx' && (dtype === 'float16' || dtype === 'bfloat16') ? 16 : 32;
+  const zeroPointBits = format === 'onnx' ? dataBits : 8;
+  const bytes = Math.ceil((elements * dataBits) / 8) + (params * scaleBits) / 8 + Math.ceil((params * zeroPointBits) / 8);
   return (8 * bytes) / elements;
 }
 
@@ -150,7 +157,7 @@ function hullOf(options: Candidate[]): Candidate[] {
 /**
  * Allocates precisions to `decisions` (the policy's, one per weight) under `targetBits` (see the module
  * documentation). `read(i)` gives weight i as float32; `quantizeOptions` and `backend` go to
- * `quantizeWeight`. Weights that cannot be quantized (non-finite values) keep the policy's decision.
+ * `quantizeWeight`; `format` decides how parameters are counted (see {@link storedBits}). Weights that cannot be quantized (non-finite values) keep the policy's decision.
  *
  * @example
  * ```ts
@@ -161,6 +168,7 @@ function hullOf(options: Candidate[]): Candidate[] {
 export async function allocateBudget(
   weights: readonly PolicyWeight[], decisions: readonly WeightDecision[], policy: CompressionPolicy, targetBits: number,
   read: (index: number) => Promise<Float32Array>, quantizeOptions: QuantizeWeightOptions = {}, backend?: OpOptions,
+  format: BudgetFormat = 'onnx',
 ): Promise<{ decisions: WeightDecision[]; allocation: BudgetAllocation }> {
   checkTargetBits(targetBits);
   const result = [...decisions];
@@ -170,7 +178,7 @@ export async function allocateBudget(
     const weight = weights[index]!;
     const elements = weight.shape.reduce((a, b) => a * b, 1);
     const keep: WeightDecision = { ...decision, action: 'keep', reason: 'kept float by the size budget' };
-    const all: Candidate[] = [{ option: 'keep', bits: storedBits(weight.shape, keep, weight.dtype), relativeError: 0, decision: keep }];
+    const all: Candidate[] = [{ option: 'keep', bits: storedBits(weight.shape, keep, weight.dtype, format), relativeError: 0, decision: keep }];
     const data = await read(index);
     const energy = meanSquare(data);
     let quantizable = true;
@@ -178,7 +186,7 @@ export async function allocateBudget(
       const quantized = await quantizeWeight({ data, shape: [...weight.shape] }, optionDecision, quantizeOptions, backend);
       if (!quantized.ok) { quantizable = false; break; }
       const relativeError = energy > 0 ? quantized.stats.overall.mse / energy : 0;
-      all.push({ option, bits: storedBits(weight.shape, optionDecision, weight.dtype), relativeError, decision: optionDecision });
+      all.push({ option, bits: storedBits(weight.shape, optionDecision, weight.dtype, format), relativeError, decision: optionDecision });
     }
     if (!quantizable) continue;
     entries.push({ index, elements, hull: hullOf(all), all, step: 0 });

@@ -24,6 +24,11 @@ describe('size budget allocator', () => {
     expect(storedBits([64, 128], { ...base, dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision, 'float32')).toBe(4 + 36 / 32);
     expect(storedBits([64, 128], { ...base, dtype: 'qint8', granularity: 'channel', axis: 0, groupSize: undefined } as WeightDecision, 'float32')).toBe(8 + 40 / 128);
     expect(storedBits([64, 128], { ...base, dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 128 } as WeightDecision, 'float16')).toBe(4 + 20 / 128);
+    // safetensors: float32 scales whatever the weight's type, a byte per zero point.
+    expect(storedBits([64, 128], { ...base, dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 128 } as WeightDecision, 'float16', 'safetensors'))
+      .toBe(4 + 40 / 128);
+    expect(storedBits([64, 100], { ...base, dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision, 'float32'))
+      .toBe((8 * (3200 + 64 * 4 * 4 + 128)) / 6400);
     expect(storedBits([64, 128], { ...base, action: 'keep', dtype: 'qint8', granularity: 'channel', axis: 0, groupSize: undefined } as WeightDecision, 'float16')).toBe(16);
   });
 

@@ -1,11 +1,12 @@
 // `compress --target-bits` on the bundled default model, run in-process: the allocation in the summary and
-// in --json, a budget below what int4 groups reach (exit 2, stating the minimum), malformed values (exit 2),
-// and safetensors output (exit 2), with no output file left behind.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// in --json, safetensors output (its parameters counted as safetensors stores them), a budget below what
+// int4 groups reach (exit 2, stating the minimum) and malformed values (exit 2), with no output file left.
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { openSafetensorsFile, readQuantizedSafetensors } from '../../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-budget-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,7 +41,26 @@ describe('webgpu-quant compress --target-bits', () => {
     }
   }, 120_000);
 
-  it('exit 2 for a budget below int4 groups of 128 (stating the minimum), a malformed value, or safetensors output', async () => {
+  it('safetensors output: the budget counts one float32 scale and one byte of zero point per group or channel', async () => {
+    const out = join(dir, 'vad.b5.safetensors');
+    const result = await run('compress', '-o', out, '--target-bits', '5', '--backend', 'cpu', '--json');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.budget.bits).toBeLessThanOrEqual(5);
+    const g32 = report.budget.tensors[0].options.find((o: { option: string }) => o.option === 'int4 groups of 32');
+    expect(g32.bits).toBeGreaterThan(5.25 - 1e-9); // at least 4 + (32 + 8) / 32: a last short group costs more
+    const { quantized } = await readQuantizedSafetensors(await openSafetensorsFile(out));
+    const chosen = new Map<string, string>(report.budget.tensors.map((t: { name: string; chosen: string }) => [t.name, t.chosen]));
+    for (const [name, q] of quantized) {
+      const option = chosen.get(name)!;
+      expect(option.startsWith('int4') ? [q.dtype, q.qGroupSize()] : [q.dtype], name).toEqual(
+        option.startsWith('int4') ? ['qint4', Number(option.split(' ').pop())] : ['qint8']);
+    }
+    const quantizedElements = report.budget.tensors.reduce((sum: number, t: { elements: number }) => sum + t.elements, 0);
+    expect(statSync(out).size).toBeLessThan(report.totals.bytesBefore - 4 * quantizedElements + (5 / 8) * quantizedElements + 64 * 1024);
+  }, 120_000);
+
+  it('exit 2 for a budget below int4 groups of 128 (stating the minimum) or a malformed value', async () => {
     const out = join(dir, 'never.onnx');
     const low = await run('compress', '-o', out, '--target-bits', '3', '--backend', 'cpu');
     expect(low.code).toBe(2);
@@ -50,9 +70,6 @@ describe('webgpu-quant compress --target-bits', () => {
       expect(bad.code, value).toBe(2);
       expect(bad.stderr).toContain(`--target-bits ${value}: use a number of bits per weight > 0`);
     }
-    const safetensors = await run('compress', '-o', join(dir, 'never.safetensors'), '--target-bits', '5');
-    expect(safetensors.code).toBe(2);
-    expect(safetensors.stderr).toContain('--target-bits needs ONNX output');
-    expect(existsSync(out) || existsSync(join(dir, 'never.safetensors'))).toBe(false);
+    expect(existsSync(out)).toBe(false);
   }, 120_000);
 });
