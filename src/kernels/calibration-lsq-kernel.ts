@@ -1,7 +1,8 @@
 /**
  * Host side of the 'lsq' calibration search (shaders/lsq_search.wgsl). The tensor goes up in boxes of whole
- * outputs: the whole tensor for per tensor and per channel (every channel spans it), runs of rows (the
- * dimensions before the axis) for per group, whose outputs own disjoint contiguous runs of the tensor. Per
+ * outputs: the whole tensor for per tensor and per channel (every channel spans it; `maxChunkElements` does
+ * not apply), runs of rows (the dimensions before the axis) for per group, whose outputs own disjoint
+ * contiguous runs of the tensor, within `maxChunkElements`. Per
  * box, one submit: `lsq_candidates` scores every (output, candidate), `lsq_pick` chooses per output, and
  * eight words per output come back. Each (output, candidate) is summed by one invocation in j order, so
  * the sums are the CPU reference's (src/reference/lsq-search.ts) whatever the boxes.
@@ -83,7 +84,9 @@ export async function lsqSearchKernel(
   };
   const { device, pool } = manager;
   const limit = bindingLimit(device);
-  const maxElements = Math.max(1, Math.min(Math.floor(limit / 4), options.maxChunkElements ?? Infinity));
+  // Every channel spans the whole tensor, so only the group family can honour a smaller chunk limit.
+  const chunkLimit = layout.family === 'group' ? options.maxChunkElements ?? Infinity : Infinity;
+  const maxElements = Math.max(1, Math.min(Math.floor(limit / 4), chunkLimit));
   const maxOutputs = Math.floor(limit / (kRecordBytes * candidates));
   const fields: PassFields = {
     invocations: 0, candidates, symmetric: spec.symmetric, qmin: spec.range.qmin, qmax: spec.range.qmax,

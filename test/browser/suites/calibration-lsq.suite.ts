@@ -92,7 +92,7 @@ export const tests: Record<string, BrowserTest> = {
     return `run seed ${RUN_SEED}`;
   },
 
-  async "'lsq': boxes of a few rows, 2-D folds and a second run give the same bits; qint32 is refused"() {
+  async "'lsq': boxes of a few rows, chunk limits, 2-D folds and a second run give the same bits; qint32 is refused"() {
     await gpuScoped(async () => {
       const shape = [7, 40, 3];
       const data = heavyTailed(shape, 1, RUN_SEED + 3);
@@ -102,6 +102,8 @@ export const tests: Record<string, BrowserTest> = {
       await sameOnBothBackends(data, shape, spec, 'fold', { ...gpu, maxWorkgroupsPerDimension: 2 });
       const again = flatten(await chooseQParams(tensor(data, shape), { ...spec, method: 'lsq' }, gpu));
       expectExact(again.scales, reference.scales, 'second run scales');
+      // Per channel, every output spans the tensor: a chunk limit does not split it.
+      await sameOnBothBackends(data, shape, { dtype: 'qint8', granularity: { axis: 1 }, symmetric: true }, 'channels, chunk 100', { ...gpu, maxChunkElements: 100 });
       await expectReject(() => chooseQParams(tensor(data, shape), { dtype: 'qint32', method: 'lsq' }, gpu), InvalidArgumentError, /'lsq' is for 8-bit and 4-bit/);
     });
     await expectPoolEmpty();
