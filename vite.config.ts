@@ -18,9 +18,14 @@ export default defineConfig(({ mode }) => {
       emptyOutDir: true,
       sourcemap: true,
       minify: false,
-      // index.js: the library (browser and Node); cli.js: the Node command line (bin/webgpu-quant.mjs).
+      // index.js: the library (browser and Node); models.js: model files and compression ('webgpu-quant/models');
+      // cli.js: the Node command line (bin/webgpu-quant.mjs).
       lib: {
-        entry: { index: resolve(import.meta.dirname, 'src/index.ts'), cli: resolve(import.meta.dirname, 'src/cli/main.ts') },
+        entry: {
+          index: resolve(import.meta.dirname, 'src/index.ts'),
+          models: resolve(import.meta.dirname, 'src/models.ts'),
+          cli: resolve(import.meta.dirname, 'src/cli/main.ts'),
+        },
         formats: ['es'],
         fileName: (_format, name) => `${name}.js`,
       },

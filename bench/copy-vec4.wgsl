@@ -3,7 +3,7 @@
 // invocation, strided by the whole dispatch (invocation t copies t, t + T, t + 2T, ...), so neighbouring
 // invocations touch neighbouring memory. 16 per invocation measured 0-20 % faster than one on SwiftShader
 // (docs/performance.md), so it is the stronger reference. Dispatches past the per-dimension limit are
-// folded into 2-D exactly as the kernels' (shaders/indexing.wgsl).
+// folded into 2-D exactly as the kernels' (shaders/common/indexing.wgsl).
 
 override WORKGROUP_SIZE: u32 = 256;
 override VECS_PER_INVOCATION: u32 = 16;

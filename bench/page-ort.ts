@@ -10,10 +10,8 @@
 // (`Tensor.fromGpuBuffer`) and the output stays on the GPU (`preferredOutputLocation: 'gpu-buffer'`), so
 // no upload or readback is timed; uint8 only, since ORT-web rejects int8 GPU tensors. The wasm EP takes and
 // returns CPU tensors. Every output is compared bit for bit with our CPU reference.
-import {
-  type QTensor, dequantize, getDefaultManager, quantizePerChannel, quantizePerTensor, tensor,
-} from 'webgpu-quant';
-import { encodeModel, onnx } from '../src/io/onnx/proto.js';
+import { type QTensor, dequantize, getDefaultManager, quantizePerChannel, quantizePerTensor, tensor } from 'webgpu-quant';
+import { encodeModel, onnx } from 'webgpu-quant/internals';
 import { type BenchLayout, type CaseParams, caseParams, inputData, readBack, withErrorScopes } from './harness.js';
 
 type Ort = typeof import('onnxruntime-web');

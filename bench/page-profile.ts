@@ -4,11 +4,9 @@
 // (OnnxModel.load, planOnnxCompression, per weight readFloat32 / chooseQParams / quantize / errorStats,
 // encode). The split leaves out compressOnnx's own writing of the QDQ nodes (the end-to-end total minus the
 // phases' sum shows it).
-import {
-  type Backend, OnnxModel, chooseQParams, compressOnnx, errorStats, planOnnxCompression, quantizePerChannel, quantizePerGroup,
-  quantizePerTensor,
-} from 'webgpu-quant';
-import { AUTO_GPU_MIN_ELEMENTS, calibrationGranularity } from '../src/compress/quantize-weight.js';
+import { type Backend, chooseQParams, errorStats, quantizePerChannel, quantizePerGroup, quantizePerTensor } from 'webgpu-quant';
+import { OnnxModel, compressOnnx, planOnnxCompression } from 'webgpu-quant/models';
+import { AUTO_GPU_MIN_ELEMENTS, calibrationGranularity } from 'webgpu-quant/internals';
 
 export const DEFAULT_MODEL_URL = '/node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx';
 

@@ -7,22 +7,11 @@
 // equal the public API's result bit for bit, so the timed passes are the library's. chooseQParams 'mse' is
 // timed end to end only. The read reference (runRead) is in bench/page.ts beside the copies.
 import {
-  type ErrorStats, type ErrorStatsPerIndex, type GpuManager, MinMaxObserver, PerChannelMinMaxObserver,
-  PerGroupMinMaxObserver, type QTensor, chooseQParams, errorStats, getDefaultManager, quantizePerChannel, quantizePerTensor, tensor,
+  type ErrorStats, type ErrorStatsPerIndex, type GpuManager, MinMaxObserver, PerChannelMinMaxObserver, PerGroupMinMaxObserver, type QTensor, chooseQParams, errorStats, getDefaultManager, quantizePerChannel, quantizePerTensor, tensor,
 } from 'webgpu-quant';
-import { type ReductionLayout, reductionLayout } from '../src/calibration/granularity.js';
-import type { GpuRun } from '../src/gpu/gpu-run.js';
-import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../src/kernels/error-stats-kernel.js';
-import { type StatsPartition, planChunks } from '../src/kernels/error-stats-plan.js';
-import { paramTableWords } from '../src/kernels/error-stats-shader.js';
-import { bindingLimit, encodeMinMaxBox } from '../src/kernels/minmax-kernel.js';
-import { planBoxes } from '../src/kernels/minmax-plan.js';
-import { calibrationPipeline } from '../src/kernels/minmax-shaders.js';
-import { channelLayout } from '../src/layout.js';
-import { type ErrorStatsRequest, checkErrorStatsArguments } from '../src/stats/arguments.js';
-import { assembleErrorStats } from '../src/stats/assemble.js';
-import { BucketSums } from '../src/stats/bucket-sums.js';
-import { channelIndexMap, tensorIndexMap } from '../src/stats/index-map.js';
+import {
+  addChunkPartials, assembleErrorStats, bindingLimit, BucketSums, calibrationPipeline, entryKey, channelIndexMap, channelLayout, checkErrorStatsArguments, encodeMinMaxBox, encodeStatsChunk, type ErrorStatsRequest, type GpuRun, paramTableWords, planBoxes, planChunks, planStatsPass, prescaleFor, reductionLayout, type ReductionLayout, type StatsPartition, tensorIndexMap,
+} from 'webgpu-quant/internals';
 import {
   type BenchLayout, type Encode, type RepeatOptions, type Timings, caseParams, expectSameBytes, inputData, passTimestampWrites, readBack,
   timeRepetitions, withErrorScopes,
@@ -170,7 +159,7 @@ async function timeMinMax(
       }
       expectSameBytes(mins.buffer, expected.mins, `${label}: device-only minima vs the observer's`);
       expectSameBytes(maxs.buffer, expected.maxs, `${label}: device-only maxima vs the observer's`);
-      const pipelineKeys = [...new Set(entries)].map((entry) => calibrationPipeline(entry).pipelineKey);
+      const pipelineKeys = [...new Set(entries)].map((entry) => { const p = calibrationPipeline(entry); return `${p.label} ${entryKey(p.entryPoint, p.constants)}`; });
       return { ...timings, bytesRead: data.length * 4, extraBytes, passes: passes.length, pipelineKeys };
     });
   } finally {
@@ -249,7 +238,7 @@ async function timeErrorStats(
     partition = { kind: 'channel', outer, axisLen: channels, inner };
   }
   const bucketMap = axis === undefined ? tensorIndexMap() : channelIndexMap(shape, axis);
-  const pass = planStatsPass(device, request, {}, grid.integerSubtract ? 1 : 2, partition);
+  const pass = planStatsPass(device, request, {}, grid.integerSubtract ? 'perTensorIntegers' : 'indexedIntegers', partition);
   const { plan, variant } = pass;
   const label = `bench.${variant.label}`;
   const chunks = [...planChunks(plan, pass.limits)];
@@ -273,7 +262,7 @@ async function timeErrorStats(
       for (const s of new Set([overall, sums])) s.rescale(1 / prescale);
       const stats = assembleErrorStats(request, overall, axis === undefined ? undefined : sums, undefined, 'webgpu');
       expectSameStats(stats, expected, `${label}: device-only statistics vs errorStats()'s`);
-      return { ...timings, bytesRead, extraBytes: partialBytes + tableBytes, passes: passes.length, pipelineKeys: [variant.pipelineKey] };
+      return { ...timings, bytesRead, extraBytes: partialBytes + tableBytes, passes: passes.length, pipelineKeys: [`${variant.label} ${entryKey(variant.entryPoint, variant.constants)}`] };
     });
   } finally {
     for (const buffer of owned) buffer.destroy();

@@ -7,17 +7,11 @@
 // holds the reductions' reference, a vec4 read of the same bytes; the reductions themselves (observers,
 // errorStats, chooseQParams) are timed in bench/page-reductions.ts; shared helpers are in bench/harness.ts.
 import {
-  type GpuManager, type QDType, type QTensor, dequantize, dtypeInfo, getDefaultManager, packNibbles, quantizePerChannel,
-  quantizePerGroup, quantizePerTensor, tensor,
+  type GpuManager, type QDType, type QTensor, dequantize, dtypeInfo, getDefaultManager, packNibbles, quantizePerChannel, quantizePerGroup, quantizePerTensor, tensor,
 } from 'webgpu-quant';
-import { dispatchSize } from '../src/gpu/dispatch.js';
-import { type ChunkedJob, chunkElements } from '../src/kernels/run-chunked.js';
-import { vecGeometry } from '../src/kernels/quantize-kernel.js';
-import { specialiseJob } from '../src/kernels/scheme-params.js';
-import { type KernelOp, kernelVariant } from '../src/kernels/shader-sources.js';
-import { VECS_PER_THREAD, WORKGROUP_SIZE } from '../src/kernels/workgroup.js';
-import { CALIBRATION_WORKGROUP_SIZE } from '../src/kernels/minmax-shaders.js';
-import type { QParams } from '../src/qtensor.js';
+import {
+  CALIBRATION_WORKGROUP_SIZE, chunkElements, dispatchSize, type ElementwiseRequest, entryKey, planElementwise, type QParams, vecGeometry, VECS_PER_THREAD, WORKGROUP_SIZE,
+} from 'webgpu-quant/internals';
 import copyVec4Source from './copy-vec4.wgsl?raw';
 import {
   type BenchLayout, type CaseParams, type Encode, type RepeatOptions, type Timings, caseParams, expectSameBytes, inputData, readBack,
@@ -31,7 +25,7 @@ import readVec4Source from './read-vec4.wgsl?raw';
 export type CopyKind = 'copyBufferToBuffer' | 'copyVec4Shader';
 
 export interface KernelCase extends RepeatOptions {
-  op: KernelOp;
+  op: ElementwiseRequest['op'];
   dtype: QDType;
   layout: BenchLayout;
   shape: number[];
@@ -79,20 +73,23 @@ async function timeKernel(
   const device = manager.device;
   const info = dtypeInfo(c.dtype);
   const size = expected.byteLength / (c.op === 'quantize' ? info.bits / 8 : 4);
-  const scheme = c.layout === 'perTensor' ? 'perTensor' : 'grouped';
-  const variant = kernelVariant(c.op, scheme, info, manager.features.packed4x8);
-  // As the library's kernels do (quantizeKernel / dequantizeKernel).
-  const { elementsPerVec, inputBytesPerVec, outputBytesPerVec } = vecGeometry(c.op === 'dequantize' ? 'dequantize' : 'quantize', info);
-  const job = { ...variant, size, elementsPerVec, inputBytesPerVec, outputBytesPerVec } as ChunkedJob;
-  const chunk = chunkElements(device, job);
+  const params: QParams = c.layout === 'perTensor'
+    ? { scheme: 'per_tensor_affine', scale: p.scale, zeroPoint: p.zeroPoint }
+    : p.groupSize ? { scheme: 'per_group_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis, groupSize: p.groupSize }
+      : { scheme: 'per_channel_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis };
+  // As the library's kernels do (quantizeKernel / dequantizeKernel): the same plan, so the same pipeline.
+  const geometry = vecGeometry(c.op === 'dequantize' ? 'dequantize' : 'quantize', info);
+  const { elementsPerVec, inputBytesPerVec, outputBytesPerVec } = geometry;
+  const plan = planElementwise(device, { op: c.op, info, params, range: info, shape: c.shape, packed4x8: manager.features.packed4x8 }, geometry);
+  const chunk = chunkElements(device, geometry);
   if (size % elementsPerVec !== 0 || chunk < size) {
-    throw new Error(`${variant.label}: ${size} elements need ${Math.ceil(size / chunk)} chunks on this device; `
+    throw new Error(`${plan.pipeline.label}: ${size} elements need ${Math.ceil(size / chunk)} chunks on this device; `
       + 'the device-only timing covers one chunk: pass a smaller --elements');
   }
   const vecCount = size / elementsPerVec;
   const bytesRead = size * (c.op === 'quantize' ? 4 : info.bits / 8);
   const bytesWritten = size * (c.op === 'quantize' ? info.bits / 8 : 4);
-  const label = `bench.${variant.label}.${c.layout}`;
+  const label = `bench.${plan.pipeline.label}.${c.layout}`;
   const buffers: GPUBuffer[] = [];
   const buffer = (name: string, bytes: number, usage: number): GPUBuffer => {
     const b = device.createBuffer({ label: `${label}.${name}`, size: bytes, usage });
@@ -104,15 +101,10 @@ async function timeKernel(
       const inputBuffer = buffer('input', vecCount * inputBytesPerVec, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
       const outputBuffer = buffer('output', vecCount * outputBytesPerVec, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
       device.queue.writeBuffer(inputBuffer, 0, input.buffer, input.byteOffset, input.byteLength);
-      const params: QParams = scheme === 'perTensor'
-        ? { scheme: 'per_tensor_affine', scale: p.scale, zeroPoint: p.zeroPoint }
-        : p.groupSize ? { scheme: 'per_group_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis, groupSize: p.groupSize }
-          : { scheme: 'per_channel_affine', scales: p.scales, zeroPoints: p.zeroPoints, axis: p.axis };
-      const table = specialiseJob(device, job, params, info, c.shape, c.op === 'quantize',
-        { op: c.op === 'dequantize' ? 'dequantize' : 'quantize', info, packed4x8: manager.features.packed4x8 });
-      const threads = job.threadsFor ? job.threadsFor(vecCount) : Math.ceil(vecCount / VECS_PER_THREAD);
+      const { table } = plan;
+      const threads = plan.threadsFor ? plan.threadsFor(vecCount) : Math.ceil(vecCount / VECS_PER_THREAD);
       const grid = dispatchSize(threads, WORKGROUP_SIZE, device.limits.maxComputeWorkgroupsPerDimension);
-      const uniformBytes = job.uniform!(0, vecCount, grid.threadCount);
+      const uniformBytes = plan.uniform(0, vecCount, grid.threadCount);
       const uniformBuffer = buffer('uniform', uniformBytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
       device.queue.writeBuffer(uniformBuffer, 0, uniformBytes);
       const extraEntries: GPUBindGroupEntry[] = [];
@@ -121,7 +113,7 @@ async function timeKernel(
         device.queue.writeBuffer(tableBuffer, 0, table);
         extraEntries.push({ binding: 3, resource: { buffer: tableBuffer, size: table.byteLength } });
       }
-      const pipeline = manager.pipelines.get(job.pipelineKey, job.pipeline);
+      const pipeline = manager.pipelines.get(plan.pipeline);
       const bindGroup = device.createBindGroup({
         label: `${label}.bindGroup`,
         layout: pipeline.getBindGroupLayout(0),
@@ -146,7 +138,7 @@ async function timeKernel(
       }, copy]);
       expectSameBytes(await readBack(device, label, outputBuffer, expected.byteLength), expected,
         `${label}: device-only output vs the public API's`);
-      return { ...timings!, pairedCopy: pairedCopy!, bytesRead, bytesWritten, pipelineKey: job.pipelineKey, grid: { x: grid.x, y: grid.y } };
+      return { ...timings!, pairedCopy: pairedCopy!, bytesRead, bytesWritten, pipelineKey: `${plan.pipeline.label} ${entryKey(plan.pipeline.entryPoint, plan.pipeline.constants)}`, grid: { x: grid.x, y: grid.y } };
     });
   } finally {
     for (const b of buffers) b.destroy();

@@ -50,8 +50,14 @@ async function main() {
     server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
     // onnx-proto is CommonJS (protobufjs): pre-bundled so the page can import its default export.
     optimizeDeps: { noDiscovery: true, include: ['onnx-proto'] },
-    // The page imports the library from source (and internal modules by path): no dist/ needed.
-    resolve: { alias: [{ find: /^webgpu-quant$/, replacement: join(root, 'src/index.ts') }] },
+    // The page imports the library from source (its internals through src/internals.ts): no dist/ needed.
+    resolve: {
+      alias: [
+        { find: /^webgpu-quant$/, replacement: join(root, 'src/index.ts') },
+        { find: /^webgpu-quant\/models$/, replacement: join(root, 'src/models.ts') },
+        { find: /^webgpu-quant\/internals$/, replacement: join(root, 'src/internals.ts') },
+      ],
+    },
   });
   let browser;
   const pageErrors = [];

@@ -2,10 +2,10 @@
 // ONNX model, compressToSafetensors for a safetensors file or a sharded set, and the safetensors export.
 // The backend is the library's 'auto' choice here (WebGPU where this worker has it, else the CPU path); the
 // adapter is this worker's. The page cancels a run by terminating the worker and starting a new one.
+import { getBackend, getDefaultManager } from '../src/index.js';
 import {
-  type ByteSink, OnnxModel, compressOnnx, compressToSafetensors, decideWeights, getBackend, getDefaultManager, memorySink, planOnnxCompression,
-  writableStreamSink,
-} from '../src/index.js';
+  type ByteSink, OnnxModel, compressOnnx, compressToSafetensors, decideWeights, memorySink, planOnnxCompression, writableStreamSink,
+} from '../src/models.js';
 import { openReader } from './model-source.js';
 import { type WorkerReply, type WorkerRequest, describeAdapter } from './worker-protocol.js';
 

@@ -1,6 +1,6 @@
 // Getting files out of the page: a Blob download, export file names that say the scheme, and a save
 // stream into a file the person picks (File System Access API) that can be handed to the worker.
-import type { CompressionPolicy } from '../src/index.js';
+import type { CompressionPolicy } from '../src/models.js';
 
 /** Downloads `bytes` as a file named `name`. */
 export function downloadBytes(name: string, bytes: Uint8Array, type: string): void {

@@ -5,10 +5,10 @@
 // on here. Every number shown comes from the library's report or from library functions; this file only
 // arranges them. `window.__app` exposes the latest report and export bytes for the browser test.
 import modelUrl from '@ricky0123/vad-web/dist/silero_vad_legacy.onnx?url';
+import { type QTensor, tensor } from '../src/index.js';
 import {
-  type CompressionPolicy, OnnxModel, type QTensor, type WeightDecision, type WeightReader,
-  decideWeights, planOnnxCompression, quantizeWeight, readQdqWeights, tensor, toFloat32,
-} from '../src/index.js';
+  type CompressionPolicy, OnnxModel, type WeightDecision, type WeightReader, decideWeights, planOnnxCompression, quantizeWeight, readQdqWeights, toFloat32,
+} from '../src/models.js';
 import { type AnyReport, elementCount, formatBytes, reportCsv, reportJson } from './report-view.js';
 import { drawHeatmap } from './charts.js';
 import { showSummary, sortTensors, tensorRows } from './model-view.js';

@@ -1,7 +1,7 @@
 // Turning the files a person picks or drops into a model source, and opening a reader over it. Used on both
 // sides: the page opens one for the tensor it shows, the worker one for the whole-model work. safetensors is
 // read through blobSource (slices of the File on demand), so a large file is never held whole.
-import { OnnxModel, type WeightReader, blobSource, openSafetensors, openShardedSafetensors } from '../src/index.js';
+import { OnnxModel, type WeightReader, blobSource, openSafetensors, openShardedSafetensors } from '../src/models.js';
 import type { AnyWeightSource } from './worker-protocol.js';
 
 /** The model the files make: one .onnx or .safetensors, or shards with their `*.index.json`. */

@@ -1,6 +1,6 @@
 // The whole-model part of the page: the summary figures and the rows of the tensor table, drawn from a
 // compression report (the library's own numbers; nothing is recomputed here but sums over its tensors).
-import type { TensorReport } from '../src/index.js';
+import type { TensorReport } from '../src/models.js';
 import { type AnyReport, elementCount, formatBytes, formatDb, overallSqnr } from './report-view.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

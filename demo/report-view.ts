@@ -1,8 +1,8 @@
 // What the app derives from the library's report, kept apart from the DOM code so the test can reason about
 // it: the overall SQNR (from the report's own per-tensor sqnrDb and mse), the parameter count, and the JSON
 // and CSV exports. No quantization arithmetic here: every number starts as a field of the report.
-import type { SafetensorsCompressionReport } from '../src/index.js';
-import type { OnnxCompressionReport, TensorReport } from '../src/index.js';
+import type { SafetensorsCompressionReport } from '../src/models.js';
+import type { OnnxCompressionReport, TensorReport } from '../src/models.js';
 
 export type AnyReport = OnnxCompressionReport | SafetensorsCompressionReport;
 

@@ -2,9 +2,8 @@
 // scale, optionally against a second scheme), the scales per channel or group, a histogram of one channel
 // with its quantization grid, and a heatmap of |error|. The QTensor is what the compressed file holds (read
 // back with readQdqWeights for ONNX); the original is read from the loaded model.
-import {
-  type CompressionPolicy, type QTensor, type TensorReport, type WeightDecision, dequantize, dtypeInfo, errorStats, quantizeWeight, tensor,
-} from '../src/index.js';
+import { type QTensor, dequantize, dtypeInfo, errorStats, tensor } from '../src/index.js';
+import { type CompressionPolicy, type TensorReport, type WeightDecision, quantizeWeight } from '../src/models.js';
 import { drawChannelChart, drawHeatmap, drawHistogram } from './charts.js';
 import { formatDb } from './report-view.js';
 

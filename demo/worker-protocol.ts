@@ -1,6 +1,6 @@
 // The messages between the page (main.ts) and compress-worker.ts. Files travel as File objects (posting one
 // shares it, nothing is copied); the compressed model comes back as a transferred buffer.
-import type { CompressionPolicy } from '../src/index.js';
+import type { CompressionPolicy } from '../src/models.js';
 import type { AnyReport } from './report-view.js';
 
 /** Where the worker reads the model from. */

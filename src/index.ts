@@ -1,5 +1,7 @@
 /**
- * webgpu-quant: PyTorch-exact quantization and dequantization on the GPU with WebGPU.
+ * webgpu-quant: PyTorch-exact quantization and dequantization on the GPU with WebGPU, with a CPU reference
+ * path that gives the same bits. Model files (safetensors, ONNX) and model compression are in
+ * `webgpu-quant/models`.
  *
  * @example
  * ```ts
@@ -10,39 +12,50 @@
  * ```
  * @module
  */
-export { type Backend, type OpOptions, getBackend } from './backend.js';
-export { dequantize } from './dequantize.js';
+/// <reference types="@webgpu/types" preserve="true" />
+
+// Tensors and dtypes.
+export { type ResolvedBackend, type Tensor, tensor } from './tensor.js';
 export { type DTypeInfo, type IntReprArray, type QDType, QDTYPES, dtypeInfo } from './dtype.js';
+export { type PerChannelParams, type PerGroupParams, type PerTensorParams, type QScheme, QTensor, fromIntRepr } from './qtensor.js';
+export { packNibbles, unpackNibbles } from './pack-nibbles.js';
+
+// Operations.
+export { type Backend, type OpOptions, getBackend } from './ops/backend.js';
+export { quantizePerChannel, quantizePerGroup, quantizePerTensor } from './ops/quantize.js';
+export { dequantize } from './ops/dequantize.js';
+export { fakeQuantizePerChannelAffine, fakeQuantizePerTensorAffine } from './ops/fake-quantize.js';
+export { chooseQParams } from './ops/choose-qparams.js';
+export { errorStats } from './ops/error-stats.js';
+
+// Calibration and error statistics: the types of their arguments and results.
+export type { Granularity } from './calibration/granularity.js';
+export type { QuantRangeOptions } from './calibration/quant-range.js';
+export type {
+  CalibrationResult, MseSearchReport, PerChannelCalibration, PerGroupCalibration, PerTensorCalibration,
+} from './calibration/result.js';
+export { type CalibrationMethod, type CalibrationSpec, lsqClipRatios, mseClipRatios } from './calibration/spec.js';
+export type { ErrorStats, ErrorStatsOptions, ErrorStatsPerGroup, ErrorStatsPerIndex, ErrorStatsSummary } from './stats/types.js';
+
+// PyTorch's observers.
+export { type MinMaxObserverOptions, MinMaxObserver, type PerTensorQScheme } from './observers/min-max-observer.js';
+export { MovingAverageMinMaxObserver, type MovingAverageMinMaxObserverOptions } from './observers/moving-average-min-max-observer.js';
+export {
+  MovingAveragePerChannelMinMaxObserver, type MovingAveragePerChannelMinMaxObserverOptions,
+} from './observers/moving-average-per-channel-min-max-observer.js';
+export type { BaseObserverOptions } from './observers/observer-options.js';
+export {
+  PerChannelMinMaxObserver, type PerChannelMinMaxObserverOptions, type PerChannelQScheme,
+} from './observers/per-channel-min-max-observer.js';
+export { PerGroupMinMaxObserver, type PerGroupMinMaxObserverOptions, type PerGroupQScheme } from './observers/per-group-min-max-observer.js';
+
+// The CPU reference path, as a namespace: `reference.quantizePerTensor(...)`.
+export * as reference from './reference/index.js';
+
+// Devices and errors.
+export { type BufferPoolStats } from './gpu/buffer-pool.js';
+export { type GpuFeatures, GpuManager, type GpuManagerOptions, getDefaultManager, managerForDevice } from './gpu/device.js';
 export {
   DeviceLostError, FormatError, GpuExecutionError, InvalidArgumentError, LimitExceededError, WebGpuQuantError,
   WebGpuUnavailableError,
 } from './errors.js';
-export { type BufferPoolStats } from './gpu/buffer-pool.js';
-export { type GpuFeatures, GpuManager, type GpuManagerOptions, getDefaultManager, managerForDevice } from './gpu/device.js';
-export { type PerChannelParams, type PerGroupParams, type PerTensorParams, type QScheme, QTensor, fromIntRepr } from './qtensor.js';
-export { quantizePerChannel, quantizePerGroup, quantizePerTensor } from './quantize.js';
-export { fakeQuantizePerChannelAffine, fakeQuantizePerTensorAffine } from './fake-quantize.js';
-export { packNibbles, unpackNibbles } from './pack-nibbles.js';
-export * as reference from './reference/index.js';
-export { type ResolvedBackend, type Tensor, tensor } from './tensor.js';
-export * from './calibration/index.js';
-export * from './observers/index.js';
-export * from './stats/index.js';
-export * from './io/safetensors/index.js';
-export { type WeightDType, type WeightInfo, type WeightReader, FLOAT_WEIGHT_DTYPES } from './io/weights.js';
-export { halfToFloat, toFloat32 } from './io/float-convert.js';
-export * from './io/onnx/index.js';
-export { type CompressOnnxOptions, type OnnxCompressionReport, ONNX_METADATA_KEY, compressOnnx } from './compress/compress-onnx.js';
-export {
-  type CompressDType, type CompressGranularity, type CompressionPolicy, type PolicyConsumer, type PolicyOverride, type PolicyWeight,
-  type QuantizeSettings, type WeightDecision, checkPolicy, decideWeight, decideWeights,
-} from './compress/policy.js';
-export { type ConsumerRole, combineRoles, consumerRole } from './compress/operator-axes.js';
-export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress/onnx-plan.js';
-export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
-export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
-export { WEBGPU_QUANT_VERSION } from './compress/version.js';
-export {
-  type BudgetAllocation, type BudgetOption, type BudgetOptionName, type TensorAllocation, allocateBudget, checkTargetBits, storedBits,
-} from './compress/budget.js';
-export { type SafetensorsCompressionReport, compressToSafetensors } from './compress/compress-safetensors.js';

@@ -13,8 +13,8 @@
  */
 import type { QDType } from '../dtype.js';
 import { InvalidArgumentError } from '../errors.js';
-import { type QuantRangeOptions, checkKnownKeys, checkOptionalBoolean, resolveQuantRange } from '../observers/quant-range.js';
-import type { QuantRange } from '../reference/qparams.js';
+import { type QuantRangeOptions, checkKnownKeys, checkOptionalBoolean, resolveQuantRange } from './quant-range.js';
+import type { QuantRange } from './qparams.js';
 import { type Granularity, type ReductionLayout, reductionLayout } from './granularity.js';
 
 /**

@@ -9,7 +9,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { getBackend } from '../backend.js';
+import { getBackend } from '../ops/backend.js';
 import { type BudgetAllocation, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';

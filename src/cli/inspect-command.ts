@@ -18,7 +18,7 @@ import { openSafetensorsFile } from '../io/safetensors/node-open.js';
 import { readQuantizedSafetensors } from '../io/safetensors/quantized-read.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/weights.js';
 import type { QTensor } from '../qtensor.js';
-import { errorStats } from '../stats/error-stats.js';
+import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
 import { formatOf, jsonNumber } from './compress-command.js';

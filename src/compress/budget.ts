@@ -28,7 +28,7 @@
  * ```
  * @module
  */
-import type { OpOptions } from '../backend.js';
+import type { OpOptions } from '../ops/backend.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { WeightDType } from '../io/weights.js';
 import { type CompressionPolicy, type PolicyWeight, type WeightDecision, decideWeight } from './policy.js';

@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import type { OpOptions } from '../backend.js';
+import type { OpOptions } from '../ops/backend.js';
 import { FormatError, InvalidArgumentError } from '../errors.js';
 import { halfToFloat } from '../io/float-convert.js';
 import type { ByteInput } from '../io/onnx/byte-source.js';
@@ -30,8 +30,8 @@ import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
-import type { ExternalDataResolver } from '../io/onnx/tensor-data.js';
-import { floatToHalfBits } from '../io/safetensors/half.js';
+import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
+import { floatToHalfBits } from '../io/half.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';

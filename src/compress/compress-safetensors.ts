@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import type { OpOptions } from '../backend.js';
+import type { OpOptions } from '../ops/backend.js';
 import { FormatError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';

@@ -21,13 +21,13 @@
  * ```
  * @module
  */
-import type { OpOptions } from '../backend.js';
-import { chooseQParams } from '../calibration/choose-qparams.js';
+import type { OpOptions } from '../ops/backend.js';
+import { chooseQParams } from '../ops/choose-qparams.js';
 import type { Granularity } from '../calibration/granularity.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { QTensor } from '../qtensor.js';
-import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../quantize.js';
-import { errorStats } from '../stats/error-stats.js';
+import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
+import { errorStats } from '../ops/error-stats.js';
 import type { ErrorStats } from '../stats/types.js';
 import type { Tensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';

@@ -1,6 +1,6 @@
 /**
  * Workgroup counts for a 1-D job that respect `maxComputeWorkgroupsPerDimension`: past it the dispatch is
- * folded into 2-D, and shaders recover the linear index with `linear_invocation` (shaders/indexing.wgsl).
+ * folded into 2-D, and shaders recover the linear index with `linear_invocation` (shaders/common/indexing.wgsl).
  *
  * @example
  * ```ts

@@ -1,63 +1,91 @@
 /**
- * Compute pipelines and shader modules, cached per device by a key that names only what changes the code
- * (kernel, entry point, workgroup size, pack variant), never the tensor's shape: shapes travel in uniforms,
- * so one pipeline serves every size.
+ * Compute pipelines and shader modules, cached per device. The cache derives each pipeline's key itself
+ * from what changes the code: the WGSL source, the entry point and the override constants (sorted by name).
+ * Shapes travel in uniforms, never in the key, so one pipeline serves every size. The label only names the
+ * GPU objects; it never splits or merges cache entries.
  *
  * @example
  * ```ts
  * const cache = new PipelineCache(device);
- * const pipeline = cache.get('quantize|perTensor|qint8|wg256|v4|packBuiltin', { code, entryPoint: 'quantize_i8',
- *   constants: { WORKGROUP_SIZE: 256, VECS_PER_THREAD: 4 } });
+ * const pipeline = cache.get({ label: 'quantize|grouped|qint8', code, entryPoint: 'quantize_8bit',
+ *   constants: { WORKGROUP_SIZE: 256, VECS_PER_THREAD: 4, SIGNED: 1 } });
+ * cache.get({ ...sameSpec, label: 'another name' }) === pipeline; // true: same source, entry point, constants
  * ```
  * @module
  */
 
-/** What it takes to build a pipeline the first time its key is seen. */
+/** Everything that builds a pipeline: the code, its entry point and override constants, and a label. */
 export interface PipelineSpec {
-  code: string;
-  entryPoint: string;
-  constants: Record<string, number>;
+  /** Names the kernel and its variant in GPU object labels, e.g. 'quantize|stationary|qint8|runs'. */
+  readonly label: string;
+  readonly code: string;
+  readonly entryPoint: string;
+  readonly constants: Readonly<Record<string, number>>;
+}
+
+/** A pipeline that was built: its spec's label, entry point and constants, and the key the cache derived. */
+export interface BuiltPipeline {
+  readonly label: string;
+  readonly entryPoint: string;
+  readonly constants: Readonly<Record<string, number>>;
+  /** `entryPoint` and the sorted constants; the cache keys it per shader source. */
+  readonly key: string;
+}
+
+/**
+ * The part of a pipeline's key that a shader source does not fix: the entry point and the override
+ * constants in name order, so the order a caller wrote them in never makes a second pipeline.
+ *
+ * @example
+ * ```ts
+ * entryKey('quantize_8bit', { WORKGROUP_SIZE: 256, SIGNED: 1 }); // 'quantize_8bit(SIGNED=1,WORKGROUP_SIZE=256)'
+ * ```
+ */
+export function entryKey(entryPoint: string, constants: Readonly<Record<string, number>>): string {
+  const sorted = Object.keys(constants).sort().map((name) => `${name}=${constants[name]}`);
+  return `${entryPoint}(${sorted.join(',')})`;
 }
 
 /** See the module documentation. */
 export class PipelineCache {
   readonly #device: GPUDevice;
-  readonly #modules = new Map<string, GPUShaderModule>();
-  readonly #pipelines = new Map<string, GPUComputePipeline>();
-  #misses = 0;
+  /** Per shader source: its module and its pipelines by entry key. */
+  readonly #bySource = new Map<string, { module: GPUShaderModule; pipelines: Map<string, GPUComputePipeline> }>();
+  readonly #built: BuiltPipeline[] = [];
 
   constructor(device: GPUDevice) { this.#device = device; }
 
-  /** The pipeline for `key`, built from `spec` on first use. `key` must determine `spec` completely. */
-  get(key: string, spec: PipelineSpec): GPUComputePipeline {
-    let pipeline = this.#pipelines.get(key);
-    if (pipeline) return pipeline;
-    let module = this.#modules.get(spec.code);
-    if (!module) {
-      module = this.#device.createShaderModule({ code: spec.code, label: `${key}.module` });
-      this.#modules.set(spec.code, module);
+  /** The pipeline of `spec`, built on first use. */
+  get(spec: PipelineSpec): GPUComputePipeline {
+    let source = this.#bySource.get(spec.code);
+    if (!source) {
+      source = { module: this.#device.createShaderModule({ code: spec.code, label: `${spec.label}.module` }), pipelines: new Map() };
+      this.#bySource.set(spec.code, source);
     }
+    const key = entryKey(spec.entryPoint, spec.constants);
+    let pipeline = source.pipelines.get(key);
+    if (pipeline) return pipeline;
     pipeline = this.#device.createComputePipeline({
-      label: `${key}.pipeline`,
+      label: `${spec.label}.pipeline`,
       layout: 'auto',
-      compute: { module, entryPoint: spec.entryPoint, constants: spec.constants },
+      compute: { module: source.module, entryPoint: spec.entryPoint, constants: { ...spec.constants } },
     });
-    this.#pipelines.set(key, pipeline);
-    this.#misses++;
+    source.pipelines.set(key, pipeline);
+    this.#built.push(Object.freeze({ label: spec.label, entryPoint: spec.entryPoint, constants: Object.freeze({ ...spec.constants }), key }));
     return pipeline;
   }
 
   /** How many pipelines were built (cache misses); a test checks repeated calls add none. */
-  get size(): number { return this.#misses; }
+  get size(): number { return this.#built.length; }
 
   /**
-   * The keys of the pipelines built so far, in build order: which kernel variants ran (tests check that
-   * the stationary kernels serve the layouts they should).
+   * The pipelines built so far, in build order: which kernel variants ran (tests check that the stationary
+   * kernels serve the layouts they should).
    *
    * @example
    * ```ts
-   * manager.pipelines.keys().some((key) => key.includes('|stationary|')); // true after such a call
+   * manager.pipelines.built().some((p) => p.label.startsWith('quantize|stationary|')); // true after such a call
    * ```
    */
-  keys(): string[] { return [...this.#pipelines.keys()]; }
+  built(): readonly BuiltPipeline[] { return [...this.#built]; }
 }

@@ -4,7 +4,10 @@
  *
  * @example
  * ```ts
- * const bytes = await readBuffer(pool, device, output, 1024, 'quantize.readback');
+ * const encoder = device.createCommandEncoder({ label: 'quantize.readback' });
+ * const pending = encodeReadback(pool, encoder, output, 1024, 'quantize.readback');
+ * device.queue.submit([encoder.finish()]);
+ * await finishReadback(pool, pending, (bytes) => result.set(new Int8Array(bytes)));
  * ```
  * @module
  */

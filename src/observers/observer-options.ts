@@ -1,6 +1,6 @@
 /**
  * Validation of the observers' constructor options, shared by every observer class: known keys only,
- * dtype, qscheme, the quantization range (src/observers/quant-range.ts) and the averaging constant. Each
+ * dtype, qscheme, the quantization range (src/calibration/quant-range.ts) and the averaging constant. Each
  * problem is an InvalidArgumentError naming `options.<field>`, the value and the fix.
  *
  * @example
@@ -12,8 +12,8 @@
  */
 import type { QDType } from '../dtype.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { QuantRange } from '../reference/qparams.js';
-import { type QuantRangeOptions, checkKnownKeys, resolveQuantRange } from './quant-range.js';
+import type { QuantRange } from '../calibration/qparams.js';
+import { type QuantRangeOptions, checkKnownKeys, resolveQuantRange } from '../calibration/quant-range.js';
 
 /** The schemes of each observer family, named as PyTorch's qschemes (plus per-group). */
 export const PER_TENSOR_QSCHEMES = ['per_tensor_affine', 'per_tensor_symmetric'] as const;

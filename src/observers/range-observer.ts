@@ -10,13 +10,13 @@
  * ```
  * @module
  */
-import type { OpOptions } from '../backend.js';
+import type { OpOptions } from '../ops/backend.js';
 import { checkRange } from '../calibration/checks.js';
 import type { ReductionLayout } from '../calibration/granularity.js';
-import { reduceMinMax } from '../calibration/min-max.js';
+import { reduceMinMax } from '../ops/min-max.js';
 import type { QDType } from '../dtype.js';
 import { InvalidArgumentError } from '../errors.js';
-import { qparamsFromMinMax } from '../reference/qparams.js';
+import { qparamsFromMinMax } from '../calibration/qparams.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 import type { ResolvedObserverOptions } from './observer-options.js';
 import { RunningRange } from './running-range.js';

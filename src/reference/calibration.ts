@@ -28,7 +28,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 import { lsqSearchOfLayout, paramsFromLsq } from './lsq-search.js';
 import { type MinMaxResult, minMaxOfLayout } from './minmax.js';
-import { type QuantRange, qparamsFromMinMax } from './qparams.js';
+import { type QuantRange, qparamsFromMinMax } from '../calibration/qparams.js';
 import { quantizeValue } from './quantize.js';
 
 /** Elements per block of the MSE sums (see the module documentation). */

@@ -1,6 +1,6 @@
 /**
  * The CPU reference for error statistics: float64 sums in element order, written for obviousness. The GPU
- * path (src/kernels/error-stats-kernel.ts) is checked against it.
+ * path (src/kernels/error-stats/error-stats-kernel.ts) is checked against it.
  * @module
  */
 import type { QTensor } from '../qtensor.js';

@@ -12,9 +12,9 @@
 export { dequantize } from './dequantize.js';
 export { fakeQuantizePerChannelAffine, fakeQuantizePerTensorAffine, fakeQuantizeWithParams } from './fake-quantize.js';
 export { forEachParam, quantizePerChannel, quantizePerGroup, quantizePerTensor, quantizeValue, quantizeWithParams } from './quantize.js';
-export { roundHalfEven } from './round.js';
+export { roundHalfEven } from '../round.js';
 export { errorStats } from './error-stats.js';
 export { MSE_BLOCK, chooseQParams, mseSearchOfLayout, percentileRangesOfLayout } from './calibration.js';
 export { lsqSearchOfLayout } from './lsq-search.js';
 export { type MinMaxResult, minMaxReduce } from './minmax.js';
-export { FLOAT32_EPS, type QuantRange, qparamsFromMinMax } from './qparams.js';
+export { FLOAT32_EPS, type QuantRange, qparamsFromMinMax } from '../calibration/qparams.js';

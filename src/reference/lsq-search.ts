@@ -8,7 +8,7 @@
  * For each output and each candidate clip ratio alpha (the first exactly 1):
  *
  * 1. *Raw*: scale s0 and zero point z from the range [alpha * min, alpha * max] (PyTorch's observer
- *    formulas, src/reference/qparams.ts). Quantize every element with the exact quantize numerics; with
+ *    formulas, src/calibration/qparams.ts). Quantize every element with the exact quantize numerics; with
  *    `l = q - z`, sum `x * l` and `l * l`, and the squared error.
  * 2. *Refit*: s1 = max(sum(x * l) / sum(l * l), eps) when both sums are positive, else s0. Affine: the
  *    zero point moves by roundHalfEven(sum(l - x / s1) / n), clamped to [qmin, qmax]; symmetric keeps z.
@@ -20,7 +20,7 @@
  * order from 0, divisions correctly rounded, squared errors with subnormals flushed to 0 (as the 'mse'
  * search), sum(l - x / s1) with `x / s1` computed as `x * fround(1 / s1)`, and every product and partial
  * sum of the refit flushed to 0 when subnormal. The GPU kernel
- * (shaders/lsq_search.wgsl) repeats these steps and chooses the same bits.
+ * (shaders/calibration/lsq_search.wgsl) repeats these steps and chooses the same bits.
  *
  * @example
  * ```ts
@@ -34,9 +34,9 @@
 import { type ReductionLayout, elementIndex, outputLength } from '../calibration/granularity.js';
 import type { OutputParams } from '../calibration/result.js';
 import type { ResolvedCalibration } from '../calibration/spec.js';
-import { FLOAT32_EPS, type QuantRange, float32Divide, qparamsFromMinMax } from './qparams.js';
+import { FLOAT32_EPS, type QuantRange, float32Divide, qparamsFromMinMax } from '../calibration/qparams.js';
 import { quantizeValue } from './quantize.js';
-import { roundHalfEven } from './round.js';
+import { roundHalfEven } from '../round.js';
 
 const kMinNormal = 2 ** -126;
 

@@ -8,7 +8,7 @@ import { paramLayout } from '../layout.js';
 import { type QParams, QTensor, checkQParams } from '../qtensor.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 import { checkScale } from '../validate.js';
-import { roundHalfEven } from './round.js';
+import { roundHalfEven } from '../round.js';
 
 /**
  * Quantizes one value: `clamp(fround(fround(zp) + roundHalfEven(fround(x * inverseScale))), qmin, qmax)`.

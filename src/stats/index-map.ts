@@ -10,7 +10,7 @@
  *
  * per tensor: every stride 0; per channel: `index = a`; per group: `(o * G + floor(a / groupSize)) * inner + k`
  * with `G = ceil(axisLen / groupSize)`. The CPU reference, the GPU host code and the shader
- * (`shaders/error_stats.wgsl`, `param_index`) all use it.
+ * (`shaders/error-stats/error_stats.wgsl`, `param_index`) all use it.
  *
  * @example
  * ```ts

@@ -15,7 +15,7 @@
  */
 import { dtypeInfo } from '../dtype.js';
 import type { QTensor } from '../qtensor.js';
-import { roundHalfEven } from '../reference/round.js';
+import { roundHalfEven } from '../round.js';
 import { checkScale } from '../validate.js';
 import { type IndexMap, channelIndexMap, groupIndexMap, tensorIndexMap } from './index-map.js';
 

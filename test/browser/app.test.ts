@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
 import { type PreviewServer, preview } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CompressionPolicy, OnnxModel, compressOnnx, readQdqWeights, serializeSafetensors } from '../../src/index.js';
+import { type CompressionPolicy, OnnxModel, compressOnnx, readQdqWeights, serializeSafetensors } from '../../src/models.js';
 import { CHROMIUM_ARGS, chromiumPath } from '../setup/chromium.js';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -27,7 +27,12 @@ export async function setup(project: TestProject): Promise<void> {
     optimizeDeps: { noDiscovery: true, include: process.env.WEBGPU_QUANT_TEST_SOURCE === '1' ? ['onnx-proto'] : [] },
     // The suites import 'webgpu-quant': what ships (dist/, built before the tests). While developing,
     // WEBGPU_QUANT_TEST_SOURCE=1 serves src/ instead, so no build is needed between edits.
-    resolve: { alias: { 'webgpu-quant': resolve(process.cwd(), process.env.WEBGPU_QUANT_TEST_SOURCE === '1' ? 'src/index.ts' : 'dist/index.js') } },
+    resolve: {
+      alias: ['index', 'models'].map((entry) => ({
+        find: new RegExp(`^webgpu-quant${entry === 'index' ? '' : `/${entry}`}$`),
+        replacement: resolve(process.cwd(), process.env.WEBGPU_QUANT_TEST_SOURCE === '1' ? `src/${entry}.ts` : `dist/${entry}.js`),
+      })),
+    },
   });
   await server.listen();
   const address = server.httpServer?.address();

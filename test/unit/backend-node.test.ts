@@ -2,8 +2,7 @@
 // CPU and says so, 'webgpu' fails with a typed error that says what to do.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  InvalidArgumentError, WebGpuQuantError, WebGpuUnavailableError, dequantize, getBackend, quantizePerChannel,
-  quantizePerTensor, tensor,
+  InvalidArgumentError, WebGpuQuantError, WebGpuUnavailableError, dequantize, getBackend, quantizePerChannel, quantizePerTensor, tensor,
 } from '../../src/index.js';
 import { runningInNode } from '../../src/gpu/device.js';
 import { expectExact } from './support.js';

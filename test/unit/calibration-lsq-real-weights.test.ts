@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defaultModelPath } from '../../src/cli/default-model.js';
 import { planOnnxCompression } from '../../src/compress/onnx-plan.js';
-import { type CalibrationMethod, OnnxModel, chooseQParams, reference, toFloat32 } from '../../src/index.js';
+import { type CalibrationMethod, chooseQParams, reference } from '../../src/index.js';
+import { OnnxModel, toFloat32 } from '../../src/models.js';
 
 const cpu = { backend: 'cpu' } as const;
 const slow = process.env.WEBGPU_QUANT_SLOW === '1';

@@ -4,9 +4,9 @@
 // lane rule, and the uniform layout against the WGSL struct.
 import { describe, expect, it } from 'vitest';
 import { type Granularity, elementIndex, outputLength, reductionLayout } from '../../src/calibration/granularity.js';
-import { ELEMENTS_PER_LANE, combineLanesFor, firstPass, laneFastest, lanesFor, planBoxes } from '../../src/kernels/minmax-plan.js';
-import { CALIBRATION_SHADER_FILES } from '../../src/kernels/minmax-shaders.js';
-import { CALIBRATION_PARAMS, CALIBRATION_PARAMS_BYTES, packCalibrationParams } from '../../src/kernels/minmax-uniforms.js';
+import { ELEMENTS_PER_LANE, combineLanesFor, firstPass, laneFastest, lanesFor, planBoxes } from '../../src/kernels/calibration/minmax-plan.js';
+import { CALIBRATION_SHADER_FILES } from '../../src/kernels/calibration/minmax-shaders.js';
+import { CALIBRATION_PARAMS, CALIBRATION_PARAMS_BYTES, packCalibrationParams } from '../../src/kernels/calibration/minmax-uniforms.js';
 
 const kShapes: [number[], Granularity][] = [
   [[7], 'per_tensor'], [[3, 5, 4], 'per_tensor'], [[6, 10], { axis: 0 }], [[6, 10], { axis: 1 }], [[3, 4, 5], { axis: 1 }],

@@ -6,9 +6,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultModelPath } from '../../src/cli/default-model.js';
 import { planOnnxCompression } from '../../src/compress/onnx-plan.js';
-import {
-  type CalibrationResult, OnnxModel, chooseQParams, quantizePerChannel, quantizePerGroup, reference, toFloat32,
-} from '../../src/index.js';
+import { type CalibrationResult, chooseQParams, quantizePerChannel, quantizePerGroup, reference } from '../../src/index.js';
+import { OnnxModel, toFloat32 } from '../../src/models.js';
 
 const cpu = { backend: 'cpu' } as const;
 

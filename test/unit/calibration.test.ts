@@ -4,8 +4,7 @@
 // going straight into the quantize functions, and every rejected spec field.
 import { describe, expect, it } from 'vitest';
 import {
-  type CalibrationSpec, MinMaxObserver, PerChannelMinMaxObserver, PerGroupMinMaxObserver, type QDType, type Tensor, chooseQParams,
-  quantizePerChannel, quantizePerGroup, quantizePerTensor, reference, tensor,
+  type CalibrationSpec, MinMaxObserver, PerChannelMinMaxObserver, PerGroupMinMaxObserver, type QDType, type Tensor, chooseQParams, quantizePerChannel, quantizePerGroup, quantizePerTensor, reference, tensor,
 } from '../../src/index.js';
 import { elementIndex, outputLength, reductionLayout } from '../../src/calibration/granularity.js';
 import { mseClipRatios } from '../../src/calibration/spec.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { openSafetensorsFile, readQuantizedSafetensors } from '../../src/index.js';
+import { openSafetensorsFile, readQuantizedSafetensors } from '../../src/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-budget-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { defaultModelPath } from '../../src/cli/default-model.js';
-import { OnnxModel, openSafetensorsFile, readQuantizedSafetensors } from '../../src/index.js';
+import { OnnxModel, openSafetensorsFile, readQuantizedSafetensors } from '../../src/models.js';
 import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-'));

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { LimitExceededError } from '../../src/index.js';
 import { bucketSize } from '../../src/gpu/buffer-pool.js';
 import { dispatchSize } from '../../src/gpu/dispatch.js';
-import { paramTable } from '../../src/kernels/scheme-params.js';
+import { paramTable } from '../../src/kernels/elementwise/scheme-params.js';
 import { channelLayout, paramLayout } from '../../src/layout.js';
 import { expectExact } from './support.js';
 

@@ -1,14 +1,14 @@
-// The error-statistics work split (src/kernels/error-stats-plan.ts) and host combination, without a GPU:
+// The error-statistics work split (src/kernels/error-stats/error-stats-plan.ts) and host combination, without a GPU:
 // every element is summed exactly once, no lane mixes buckets, chunks respect their limits; and a float32
-// emulation of shaders/error_stats.wgsl, fed through the real host code (addChunkPartials, rescale,
+// emulation of shaders/error-stats/error_stats.wgsl, fed through the real host code (addChunkPartials, rescale,
 // assemble), agrees with the float64 reference within the stated tolerance on every plan mode.
 import { describe, expect, it } from 'vitest';
 import { LimitExceededError, type QTensor, type Tensor, tensor } from '../../src/index.js';
-import { addChunkPartials, prescaleFor } from '../../src/kernels/error-stats-kernel.js';
+import { addChunkPartials, prescaleFor } from '../../src/kernels/error-stats/error-stats-kernel.js';
 import {
   MAX_ROWS_PER_LANE, type PlannedChunk, type StatsPartition, type TilePlan, planChunks, planQuadTiles, planTiles,
-} from '../../src/kernels/error-stats-plan.js';
-import { PARTIAL_WORDS, clipBounds } from '../../src/kernels/error-stats-shader.js';
+} from '../../src/kernels/error-stats/error-stats-plan.js';
+import { PARTIAL_WORDS, clipBounds } from '../../src/kernels/error-stats/error-stats-shader.js';
 import { channelLayout } from '../../src/layout.js';
 import { errorStats as referenceErrorStats } from '../../src/reference/error-stats.js';
 import { quantizePerChannel, quantizePerTensor, quantizeValue } from '../../src/reference/quantize.js';
@@ -185,7 +185,7 @@ describe('indexWindow holds every index of a range', () => {
   }
 });
 
-/** shaders/error_stats.wgsl, one lane, in float32 steps: the partial it writes. */
+/** shaders/error-stats/error_stats.wgsl, one lane, in float32 steps: the partial it writes. */
 function emulateLane(request: ErrorStatsRequest, elements: number[], prescale: number, out: DataView, at: number): void {
   const q = request.quantized;
   const bounds = clipBounds(q.kind === 'grid' ? q.grid.qmin : 0, q.kind === 'grid' ? q.grid.qmax : 0);

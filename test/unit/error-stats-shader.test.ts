@@ -1,12 +1,13 @@
-// The host's view of shaders/error_stats.wgsl: the uniform struct field by field, the bindings, the
+// The host's view of shaders/error-stats/error_stats.wgsl: the uniform struct field by field, the bindings, the
 // parameter-table encoding, the clipping bounds, the prescale, and the index maps the shader mirrors.
 import { describe, expect, it } from 'vitest';
 import { fromIntRepr, tensor } from '../../src/index.js';
-import { prescaleFor } from '../../src/kernels/error-stats-kernel.js';
+import { prescaleFor } from '../../src/kernels/error-stats/error-stats-kernel.js';
 import {
-  ERROR_STATS_PARAMS, ERROR_STATS_SHADER, PARAM_WORDS, clipBounds, errorStatsVariant, paramTableWords,
-} from '../../src/kernels/error-stats-shader.js';
-import { packUniform } from '../../src/kernels/uniforms.js';
+  ERROR_STATS_PARAMS, ERROR_STATS_SCHEME, ERROR_STATS_SHADER, PARAM_WORDS, clipBounds, errorStatsVariant, paramTableWords,
+} from '../../src/kernels/error-stats/error-stats-shader.js';
+import { packUniform } from '../../src/kernels/common/uniforms.js';
+import { entryKey } from '../../src/gpu/pipeline-cache.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
 import { channelIndexMap, groupIndexMap, indexOf, indexWindow, tensorIndexMap } from '../../src/stats/index-map.js';
 import { quantGrid } from '../../src/stats/quant-grid.js';
@@ -47,21 +48,23 @@ describe('ErrorStatsParams', () => {
     });
   });
 
-  it('pipeline variants differ only by the SCHEME override, and the key names it', () => {
-    const [a, b] = [errorStatsVariant(0), errorStatsVariant(2)];
-    expect(a.pipeline.code).toBe(b.pipeline.code);
-    expect([a.pipelineKey, b.pipelineKey]).toEqual(['errorStats|scheme0|wg64', 'errorStats|scheme2|wg64']);
-    expect(b.pipeline.constants).toEqual({ WORKGROUP_SIZE: 64, SCHEME: 2 });
+  it('pipeline variants differ only by the SCHEME override, each named scheme mapped to its integer', () => {
+    const [a, b, c] = [errorStatsVariant('floats'), errorStatsVariant('perTensorIntegers'), errorStatsVariant('indexedIntegers')];
+    expect(a.code).toBe(c.code);
+    expect([a.label, c.label]).toEqual(['errorStats|floats', 'errorStats|indexedIntegers']);
+    expect([a, b, c].map((v) => v.constants)).toEqual([0, 1, 2].map((SCHEME) => ({ WORKGROUP_SIZE: 64, SCHEME })));
+    expect([a, b, c].map((v) => entryKey(v.entryPoint, v.constants))).toEqual([0, 1, 2].map((s) => `error_stats(SCHEME=${s},WORKGROUP_SIZE=64)`));
+    expect(Object.entries(ERROR_STATS_SCHEME)).toEqual([['floats', 0], ['perTensorIntegers', 1], ['indexedIntegers', 2]]);
   });
 
-  it('the vec4 variants name their entry point and integer layout in the key', () => {
-    const packed = errorStatsVariant(2, { quantizedBytes: 1, signed: true });
-    expect([packed.pipelineKey, packed.pipeline.entryPoint]).toEqual(['errorStats|scheme2|quads|i8|wg64', 'error_stats_quads']);
-    expect(packed.pipeline.constants).toEqual({ WORKGROUP_SIZE: 64, SCHEME: 2, QUANTIZED_BYTES: 1, QUANTIZED_SIGNED: 1, LANE_PARAMS: 0, SMALL_RANGE_CLIP: 0 });
-    expect(errorStatsVariant(2, { quantizedBytes: 1, signed: true, laneParams: true }).pipelineKey).toBe('errorStats|scheme2|quads|i8|laneParams|wg64');
-    expect(errorStatsVariant(1, { quantizedBytes: 1, signed: false }).pipelineKey).toBe('errorStats|scheme1|quads|u8|wg64');
-    expect(errorStatsVariant(0, { quantizedBytes: 4, signed: true }).pipelineKey).toBe('errorStats|scheme0|quads|i32|wg64');
-    expect(errorStatsVariant(1, { quantizedBytes: 1, signed: true, smallRangeClip: true }).pipelineKey).toBe('errorStats|scheme1|quads|i8|smallClip|wg64');
+  it('the vec4 variants name their entry point and integer layout in the label and the constants', () => {
+    const packed = errorStatsVariant('indexedIntegers', { quantizedBytes: 1, signed: true });
+    expect([packed.label, packed.entryPoint]).toEqual(['errorStats|indexedIntegers|quads|i8', 'error_stats_quads']);
+    expect(packed.constants).toEqual({ WORKGROUP_SIZE: 64, SCHEME: 2, QUANTIZED_BYTES: 1, QUANTIZED_SIGNED: 1, LANE_PARAMS: 0, SMALL_RANGE_CLIP: 0 });
+    expect(errorStatsVariant('indexedIntegers', { quantizedBytes: 1, signed: true, laneParams: true }).label).toBe('errorStats|indexedIntegers|quads|i8|laneParams');
+    expect(errorStatsVariant('perTensorIntegers', { quantizedBytes: 1, signed: false }).constants).toMatchObject({ SCHEME: 1, QUANTIZED_SIGNED: 0 });
+    expect(errorStatsVariant('floats', { quantizedBytes: 4, signed: true }).label).toBe('errorStats|floats|quads|i32');
+    expect(errorStatsVariant('perTensorIntegers', { quantizedBytes: 1, signed: true, smallRangeClip: true }).constants.SMALL_RANGE_CLIP).toBe(1);
   });
 });
 

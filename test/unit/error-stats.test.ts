@@ -3,8 +3,7 @@
 // and one test per rejected argument through the reference and the public API ({ backend: 'cpu' }).
 import { describe, expect, it } from 'vitest';
 import {
-  type ErrorStats, type ErrorStatsSummary, type OpOptions, type QDType, QDTYPES, type Tensor, dequantize, dtypeInfo, errorStats, fromIntRepr,
-  quantizePerChannel, quantizePerGroup, quantizePerTensor, tensor,
+  type ErrorStats, type ErrorStatsSummary, type OpOptions, type QDType, QDTYPES, type Tensor, dequantize, dtypeInfo, errorStats, fromIntRepr, quantizePerChannel, quantizePerGroup, quantizePerTensor, tensor,
 } from '../../src/index.js';
 import { errorStats as referenceErrorStats } from '../../src/reference/error-stats.js';
 import { quantizePerTensor as quantizeSync } from '../../src/reference/quantize.js';

@@ -3,8 +3,7 @@
 // message names the argument and the value (house style: name the argument, the value and the fix).
 import { describe, expect, it } from 'vitest';
 import {
-  type OpOptions, type PerChannelParams, type PerTensorParams, type QDType, type Tensor, dequantize, fromIntRepr,
-  getBackend, quantizePerChannel, quantizePerTensor, reference, tensor,
+  type OpOptions, type PerChannelParams, type PerTensorParams, type QDType, type Tensor, dequantize, fromIntRepr, getBackend, quantizePerChannel, quantizePerTensor, reference, tensor,
 } from '../../src/index.js';
 import { MAX_SCALE, MIN_SCALE } from '../../src/validate.js';
 import { type Rejection, expectInvalid, expectInvalidAsync } from './support.js';

@@ -3,10 +3,9 @@
 // that change between batches, reset, the returned tensor, and the quantization ranges of every dtype.
 import { describe, expect, it } from 'vitest';
 import {
-  InvalidArgumentError, MinMaxObserver, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver,
-  PerGroupMinMaxObserver, type QDType, quantizePerChannel, quantizePerGroup, quantizePerTensor, reference, tensor,
+  InvalidArgumentError, MinMaxObserver, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver, PerGroupMinMaxObserver, type QDType, quantizePerChannel, quantizePerGroup, quantizePerTensor, reference, tensor,
 } from '../../src/index.js';
-import { resolveQuantRange } from '../../src/observers/quant-range.js';
+import { resolveQuantRange } from '../../src/calibration/quant-range.js';
 import { expectInvalid, expectInvalidAsync } from './support.js';
 
 const cpu = { backend: 'cpu' } as const;

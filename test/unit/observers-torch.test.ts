@@ -5,10 +5,9 @@ import type { FixtureFloat, ObserverCase } from '../shared/fixture-types.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  MinMaxObserver, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver,
-  tensor,
+  MinMaxObserver, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver, tensor,
 } from '../../src/index.js';
-import { qparamsFromMinMax } from '../../src/reference/qparams.js';
+import { qparamsFromMinMax } from '../../src/calibration/qparams.js';
 import { decodeFloat, decodeFloat32s, mismatches } from './support.js';
 
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { bytesSource } from '../../src/io/safetensors/byte-source.js';
+import { bytesSource } from '../../src/io/byte-source.js';
 import { onnxDTypeInfo } from '../../src/io/onnx/dtypes.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { expectExact } from './support.js';

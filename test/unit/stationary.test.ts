@@ -1,11 +1,11 @@
 // Which tensors the stationary kernels serve, and the invocation counts and uniforms of their chunks:
 // every vec of a chunk must be covered exactly once, which this checks by walking the spans as the shader
-// does (shaders/stationary_params.wgsl span_of).
+// does (shaders/elementwise/stationary_params.wgsl span_of).
 import { describe, expect, it } from 'vitest';
 import { paramLayout } from '../../src/layout.js';
-import { type StationaryLayout, perTensorStationary, stationaryChunk, stationaryLayout } from '../../src/kernels/stationary.js';
-import { type ChunkedJob, chunkElements } from '../../src/kernels/run-chunked.js';
-import { STATIONARY_PARAMS } from '../../src/kernels/uniforms.js';
+import { type StationaryKind, type StationaryLayout, perTensorStationary, stationaryChunk, stationaryLayout } from '../../src/kernels/elementwise/stationary.js';
+import { type ChunkedJob, chunkElements } from '../../src/kernels/common/run-chunked.js';
+import { STATIONARY_PARAMS } from '../../src/kernels/common/uniforms.js';
 
 /** The uniform's fields by name. */
 function fields(bytes: ArrayBuffer): Record<string, number> {
@@ -18,17 +18,17 @@ function fields(bytes: ArrayBuffer): Record<string, number> {
  * The vecs each invocation takes, as span_of computes them, each with the parameter row the shader uses
  * for it (kind 1: the run it reloads on entering; kind 2: the column vec).
  */
-function spans(u: Record<string, number>, kind: 1 | 2 | 3, vecsPerThread: number): [number, number][][] {
+function spans(u: Record<string, number>, kind: StationaryKind, vecsPerThread: number): [number, number][][] {
   const out: [number, number][][] = [];
   for (let t = 0; t < u.thread_count!; t++) {
-    if (kind === 1) {
+    if (kind === 'runs') {
       const run = Math.floor(t / u.run_threads!);
       const j = t % u.run_threads!;
       const length = Math.min(u.run_vecs!, u.vec_count! - run * u.run_vecs!);
       const count = j < length ? Math.min(Math.ceil((length - j) / u.run_threads!), vecsPerThread) : 0;
       const row = (u.first_run! + run) % u.rows!;
       out.push(Array.from({ length: count }, (_, k) => [run * u.run_vecs! + j + k * u.run_threads!, row]));
-    } else if (kind === 3) {
+    } else if (kind === 'shortRuns') {
       const first = t * u.runs_per_thread!;
       const runs = Math.min(u.runs_per_thread!, u.chunk_runs! - first);
       const row0 = (u.first_run! + first) % u.rows!;
@@ -49,20 +49,20 @@ function spans(u: Record<string, number>, kind: 1 | 2 | 3, vecsPerThread: number
 describe('stationaryLayout', () => {
   it('per channel: runs when inner holds whole vecs, columns along the last axis, else none', () => {
     expect(stationaryLayout(paramLayout([4096, 4096], { axis: 0 }), 16)).toEqual(
-      { kind: 1, alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 16 });
-    expect(stationaryLayout(paramLayout([3, 7, 32], { axis: 1 }), 32)?.kind).toBe(3); // runs of 1 vec
-    expect(stationaryLayout(paramLayout([3, 7, 512], { axis: 1 }), 32)?.kind).toBe(1); // runs of 16 vecs
+      { kind: 'runs', alignElements: 4096, runElements: 4096, rows: 4096, vecsPerThread: 16 });
+    expect(stationaryLayout(paramLayout([3, 7, 32], { axis: 1 }), 32)?.kind).toBe('shortRuns'); // runs of 1 vec
+    expect(stationaryLayout(paramLayout([3, 7, 512], { axis: 1 }), 32)?.kind).toBe('runs'); // runs of 16 vecs
     expect(stationaryLayout(paramLayout([3, 7, 48], { axis: 1 }), 32)).toBeUndefined(); // 48 % 32
     expect(stationaryLayout(paramLayout([64, 96], { axis: 1 }), 16)).toEqual(
-      { kind: 2, alignElements: 96, runElements: 96, rows: 96, vecsPerThread: 16 });
+      { kind: 'columns', alignElements: 96, runElements: 96, rows: 96, vecsPerThread: 16 });
     expect(stationaryLayout(paramLayout([64, 100], { axis: 1 }), 16)).toBeUndefined();
     expect(stationaryLayout(paramLayout([64, 4, 3], { axis: 1 }), 16)).toBeUndefined();
   });
   it('per group: runs when groups hold whole vecs and tile the last axis', () => {
     expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 16)).toEqual(
-      { kind: 3, alignElements: 32, runElements: 32, rows: 64 * 128, vecsPerThread: 16 });
-    expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 32)?.kind).toBe(3);
-    expect(stationaryLayout(paramLayout([4, 4096], { axis: 1, groupSize: 256 }), 16)?.kind).toBe(1);
+      { kind: 'shortRuns', alignElements: 32, runElements: 32, rows: 64 * 128, vecsPerThread: 16 });
+    expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 32 }), 32)?.kind).toBe('shortRuns');
+    expect(stationaryLayout(paramLayout([4, 4096], { axis: 1, groupSize: 256 }), 16)?.kind).toBe('runs');
     expect(stationaryLayout(paramLayout([64, 4096], { axis: 1, groupSize: 16 }), 32)).toBeUndefined();
     expect(stationaryLayout(paramLayout([64, 100], { axis: 1, groupSize: 32 }), 16)).toBeUndefined(); // a short last group
     expect(stationaryLayout(paramLayout([64, 32], { axis: 0, groupSize: 32 }), 16)).toBeUndefined(); // not the last axis
@@ -97,7 +97,7 @@ describe('stationaryChunk', () => {
           expect(u.thread_count).toBe(threads);
           expect(u.vec_count).toBe(count / vec);
           expect([u.qmin, u.qmax]).toEqual([-8, 7]);
-          if (s.kind !== 2) expect(u.first_run).toBe(s.runElements === 0 ? 0 : start / s.runElements);
+          if (s.kind !== 'columns') expect(u.first_run).toBe(s.runElements === 0 ? 0 : start / s.runElements);
           const seen = spans(u, s.kind, s.vecsPerThread);
           // Every invocation has work, but per tensor's short last run (some of its invocations may idle).
           expect(seen.every((vecs) => (vecs.length >= 1 || s.runElements === 0) && vecs.length <= s.vecsPerThread)).toBe(true);
@@ -106,7 +106,7 @@ describe('stationaryChunk', () => {
           // Each vec with its own row: kind 1, its run's row; kind 2, its column vec.
           const runVecs = s.runElements / vec;
           for (const [v, row] of all) {
-            expect(row).toBe(s.runElements === 0 ? 0 : s.kind === 2 ? v % runVecs : (start / s.runElements + Math.floor(v / runVecs)) % s.rows);
+            expect(row).toBe(s.runElements === 0 ? 0 : s.kind === 'columns' ? v % runVecs : (start / s.runElements + Math.floor(v / runVecs)) % s.rows);
           }
         }
       }
@@ -116,8 +116,8 @@ describe('stationaryChunk', () => {
     const s = stationaryLayout(paramLayout([2, 3, 16], { axis: 1 }), 16)!;
     const u = fields(stationaryChunk(s, 16, 4 * 16, 2 * 16, { qmin: -128, qmax: 127 }).uniform);
     // Runs 4 and 5 of the tensor (o = 1, a = 1 and 2): rows 1 and 2, both taken by one invocation.
-    expect(s.kind).toBe(3);
-    expect(spans(u, 3, 16)).toEqual([[[0, 1], [1, 2]]]);
+    expect(s.kind).toBe('shortRuns');
+    expect(spans(u, 'shortRuns', 16)).toEqual([[[0, 1], [1, 2]]]);
   });
 });
 
@@ -126,7 +126,7 @@ describe('chunkElements for stationary jobs', () => {
     limits: { maxStorageBufferBindingSize: maxBytes, maxBufferSize: maxBytes, maxComputeWorkgroupsPerDimension: maxPerDimension },
   }) as unknown as GPUDevice;
   const job = (s: StationaryLayout, vec: number, extra: Partial<ChunkedJob> = {}): ChunkedJob => ({
-    label: 'test', pipelineKey: 'test', pipeline: { code: '', entryPoint: 'main', constants: {} }, size: 1 << 30,
+    pipeline: { label: 'test', code: '', entryPoint: 'main', constants: {} }, uniform: () => new ArrayBuffer(0), size: 1 << 30,
     elementsPerVec: vec, inputBytesPerVec: 4 * vec, outputBytesPerVec: 16, writeInput: () => {}, readOutput: () => {},
     chunkAlign: s.alignElements, threadsFor: (vecs) => stationaryChunk(s, vec, 0, vecs * vec, { qmin: 0, qmax: 1 }).threads, ...extra,
   });

@@ -1,8 +1,8 @@
 // The host's view of the uniform structs must match the WGSL structs field by field, and packUniform must
 // write each field where the shader reads it.
 import { describe, expect, it } from 'vitest';
-import { SHADER_FILES } from '../../src/kernels/shader-sources.js';
-import { GROUPED_PARAMS, PER_TENSOR_PARAMS, STATIONARY_PARAMS, type UniformLayout, packUniform } from '../../src/kernels/uniforms.js';
+import { SHADER_FILES } from '../../src/kernels/elementwise/shader-sources.js';
+import { GROUPED_PARAMS, PER_TENSOR_PARAMS, STATIONARY_PARAMS, type UniformLayout, packUniform } from '../../src/kernels/common/uniforms.js';
 
 /** The `name: type` fields of `struct <name> { ... }` in `source`, in order, with comments removed. */
 function parseStruct(source: string, name: string): [string, string][] {

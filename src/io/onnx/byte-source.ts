@@ -13,7 +13,7 @@
  * @module
  */
 import { FormatError } from '../../errors.js';
-import type { ByteSource } from '../safetensors/byte-source.js';
+import type { ByteSource } from '../byte-source.js';
 
 /** Anything bytes can be read from. */
 export type ByteInput = Uint8Array | ArrayBuffer | Blob | ByteSource;

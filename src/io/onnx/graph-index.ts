@@ -17,25 +17,13 @@
  * @module
  */
 import { FormatError } from '../../errors.js';
+import type { OnnxConsumer } from './onnx-types.js';
 import {
   ATTRIBUTE_TYPE, type GraphProto, type NodeProto, type TensorProto, attributesOf, initializersOf, nodeLabel, nodesOf,
   simpleAttributes, valueInfosOf,
 } from './proto.js';
 
-/** One use of a weight: an input of a node, or an output of a graph. */
-export interface OnnxConsumer {
-  /** The node's op type, or `'(graph output)'` when the weight is an output of `graph`. */
-  opType: string;
-  /** The operator domain; '' is the default ONNX domain. */
-  domain: string;
-  nodeName: string;
-  /** Path of the graph the node is in. */
-  graph: string;
-  /** Which input of the node the weight is (0-based); -1 for a graph output. */
-  inputIndex: number;
-  /** The node's int, float and string attributes (e.g. Gemm `transB`, Conv `group`). */
-  attributes: Record<string, number | string | number[] | string[]>;
-}
+export type { OnnxConsumer } from './onnx-types.js';
 
 /** A graph of the model with its place in the nesting. */
 export interface GraphEntry {

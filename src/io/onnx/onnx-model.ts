@@ -22,9 +22,10 @@ import { FormatError, InvalidArgumentError } from '../../errors.js';
 import { toFloat32 } from '../float-convert.js';
 import type { WeightInfo, WeightReader } from '../weights.js';
 import { type ByteInput, byteSize, readAllBytes } from './byte-source.js';
-import { type IndexedWeight, type OnnxConsumer, indexWeights, listGraphs } from './graph-index.js';
+import { type IndexedWeight, indexWeights, listGraphs } from './graph-index.js';
+import type { ExternalDataResolver, ExternalRef, OnnxConsumer } from './onnx-types.js';
 import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, nodesOf, toSafeInt } from './proto.js';
-import { type ExternalDataResolver, type ExternalRef, type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
+import { type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
 
 /** One ONNX weight's description. */
 export interface OnnxWeightInfo extends WeightInfo {
@@ -72,7 +73,7 @@ const isDefaultDomain = (domain: string): boolean => domain === '' || domain ===
  * ```
  */
 export class OnnxModel implements WeightReader {
-  /** The decoded protobuf. Writers change it in place. */
+  /** @internal The decoded protobuf (onnx-proto's types, kept out of the published declarations). Writers change it in place. */
   readonly proto: ModelProto;
   /** The model's name in messages. */
   readonly name: string;

@@ -23,7 +23,7 @@
 import type { QDType } from '../../dtype.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { packNibbles } from '../../pack-nibbles.js';
-import { floatToHalfBits } from '../safetensors/half.js';
+import { floatToHalfBits } from '../half.js';
 import { ONNX_BFLOAT16, ONNX_FLOAT, ONNX_FLOAT16, onnxCodeOfQDType } from './dtypes.js';
 import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';

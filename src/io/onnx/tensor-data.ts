@@ -17,21 +17,10 @@
 import { FormatError } from '../../errors.js';
 import { type ByteInput, readByteRange } from './byte-source.js';
 import { type OnnxDTypeInfo, onnxDTypeInfo, storedByteLength } from './dtypes.js';
+import type { ExternalDataResolver, ExternalRef } from './onnx-types.js';
 import { DATA_LOCATION_EXTERNAL, type ProtoInt, type StringStringEntryProto, type TensorProto, toSafeInt } from './proto.js';
 
-/**
- * Finds the bytes of an external data file by its `location` (a path relative to the model). Return the
- * bytes, a Blob or a `ByteSource`; throw or return undefined when it does not exist.
- */
-export type ExternalDataResolver = (location: string) => ByteInput | undefined | Promise<ByteInput | undefined>;
-
-/** Where an external tensor's bytes are. */
-export interface ExternalRef {
-  location: string;
-  offset: number;
-  /** As written in the file; the tensor's size when absent. */
-  length: number | undefined;
-}
+export type { ExternalDataResolver, ExternalRef } from './onnx-types.js';
 
 /** A checked description of a TensorProto's data. */
 export interface TensorLayout {

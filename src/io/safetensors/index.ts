@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-export { type ByteSource, blobSource, bytesSource } from './byte-source.js';
+export { type ByteSource, blobSource, bytesSource } from '../byte-source.js';
 export { SAFETENSORS_DTYPES, type SafetensorsDType, type SafetensorsDTypeInfo, safetensorsDTypeInfo, toSafetensorsDType } from './dtypes.js';
 export { type EncodedHeader, type PlacedEntry, type SafetensorsEntry, type SafetensorsMetadata, encodeSafetensorsHeader } from './header-encode.js';
 export { MAX_HEADER_BYTES, type SafetensorsHeader, type SafetensorsTensorInfo, parseHeaderLength, parseSafetensorsHeader } from './header-parse.js';
@@ -34,4 +34,4 @@ export { type ByteSink, type MemorySink, memorySink, writableStreamSink } from '
 export {
   type SafetensorsTensor, type SafetensorsWriter, createSafetensorsWriter, serializeSafetensors, writeSafetensors,
 } from './writer.js';
-export { floatToHalfBits } from './half.js';
+export { floatToHalfBits } from '../half.js';

@@ -16,7 +16,7 @@
  * @module
  */
 import { FormatError } from '../../errors.js';
-import type { ByteSource } from './byte-source.js';
+import type { ByteSource } from '../byte-source.js';
 import { loadNodeFs } from './node-fs.js';
 
 /** A file-backed source; `close()` releases the file handle (safe to call twice). */

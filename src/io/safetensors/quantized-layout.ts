@@ -35,7 +35,7 @@ import { shapeSize } from '../../tensor.js';
 import { checkGroupSize, normalizeAxis } from '../../validate.js';
 import type { WeightDType } from '../weights.js';
 import { type SafetensorsDType, toSafetensorsDType } from './dtypes.js';
-import { floatToHalfBits } from './half.js';
+import { floatToHalfBits } from '../half.js';
 import type { SafetensorsTensor } from './writer.js';
 
 /** The `format` metadata value of files in this layout. */

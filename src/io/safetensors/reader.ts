@@ -15,7 +15,7 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import type { WeightReader } from '../weights.js';
-import { type ByteSource, readExactly, readExactlyInto } from './byte-source.js';
+import { type ByteSource, readExactly, readExactlyInto } from '../byte-source.js';
 import { MAX_HEADER_BYTES, type SafetensorsTensorInfo, checkMinimumSize, parseHeaderLength, parseSafetensorsHeader, quoteName } from './header-parse.js';
 
 /** Options of {@link openSafetensors}. */

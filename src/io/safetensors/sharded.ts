@@ -20,7 +20,7 @@
  */
 import { FormatError, InvalidArgumentError } from '../../errors.js';
 import type { WeightReader } from '../weights.js';
-import type { ByteSource } from './byte-source.js';
+import type { ByteSource } from '../byte-source.js';
 import { FORBIDDEN_KEYS, type SafetensorsTensorInfo, describeValue, quoteName } from './header-parse.js';
 import { type OpenSafetensorsOptions, type SafetensorsReader, openSafetensors } from './reader.js';
 

@@ -57,9 +57,9 @@ async function sameOnBothBackends(data: Float32Array, shape: number[], spec: Cal
 const kShape = [6, 10, 7];
 const kGranularities: Granularity[] = ['per_tensor', { axis: 0 }, { axis: 1 }, { axis: -1 }, { axis: 1, groupSize: 4 }, { axis: 2, groupSize: 3 }, { axis: 0, groupSize: 1 }];
 
-/** Runs `divide_rn` of shaders/mse_divide.wgsl on the GPU over pairs (a[i], b[i]). */
+/** Runs `divide_rn` of shaders/calibration/mse_divide.wgsl on the GPU over pairs (a[i], b[i]). */
 async function divideOnGpu(a: Float32Array, b: Float32Array): Promise<Float32Array> {
-  const source = await (await fetch('/shaders/mse_divide.wgsl')).text();
+  const source = await (await fetch('/shaders/calibration/mse_divide.wgsl')).text();
   const { device } = await getDefaultManager();
   const code = `${source}
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -94,7 +94,7 @@ async function divideOnGpu(a: Float32Array, b: Float32Array): Promise<Float32Arr
 }
 
 export const tests: Record<string, BrowserTest> = {
-  async 'exact float32 division (shaders/mse_divide.wgsl) equals Math.fround(a / b), subnormals flushed'() {
+  async 'exact float32 division (shaders/calibration/mse_divide.wgsl) equals Math.fround(a / b), subnormals flushed'() {
     const next = rng(RUN_SEED + 5);
     const count = 65536;
     const a = new Float32Array(count);

@@ -1,6 +1,6 @@
 // Error statistics on the GPU versus the CPU reference (the same call with { backend: 'cpu' }: float64 sums in
 // element order). Tolerances, from the accumulation (per-invocation Kahan float32 sums of <= 256 terms, each
-// term within 3 float32 roundings, combined in float64; see src/kernels/error-stats-kernel.ts): sums and mse
+// term within 3 float32 roundings, combined in float64; see src/kernels/error-stats/error-stats-kernel.ts): sums and mse
 // relative 1e-6 (bound ~5 * 2^-24 = 3e-7), sqnrDb 1e-5 dB (10 / ln 10 * two such relative errors), cosine 1e-6
 // absolute (Cauchy-Schwarz bounds the dot product's error by ~8 * 2^-24); maxAbsError is exactly the float32
 // rounding of the reference's float64 value (rounding is monotonic); count and clipFraction exact.

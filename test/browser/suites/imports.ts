@@ -1,6 +1,7 @@
 // What the suites use from the library (the built dist/, through the 'webgpu-quant' alias), plus a
 // layout helper the suites need to build expectations.
 export * from 'webgpu-quant';
+export * from 'webgpu-quant/models';
 
 /** `[outer, channels, inner]` around `axis` (negative counts from the end). */
 export function channelLayoutOf(shape: readonly number[], axis: number): { outer: number; channels: number; inner: number } {

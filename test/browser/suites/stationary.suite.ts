@@ -1,4 +1,4 @@
-// The stationary 8-bit and 4-bit kernels (src/kernels/stationary.ts): per channel with whole vecs per
+// The stationary 8-bit and 4-bit kernels (src/kernels/elementwise/stationary.ts): per channel with whole vecs per
 // run (kind 1: the channel axis not last, inner a multiple of the vec), per group along the last axis
 // (kind 1: groups of whole vecs), per channel along the last axis (kind 2: columns). Fresh random data
 // with every special value, random parameters, forced chunk sizes (chunks of whole runs, and chunks
@@ -67,11 +67,11 @@ export const tests: Record<string, BrowserTest> = {
         for (const [i, c] of cases(vec).entries()) await check(c, dtype, RUN_SEED + i, { backend: 'webgpu' });
       }
     });
-    const keys = manager.pipelines.keys();
+    const built = manager.pipelines.built();
     for (const op of ['quantize', 'dequantize']) {
-      for (const kind of [1, 2, 3]) {
-        if (!keys.some((k) => k.startsWith(`${op}|stationary|`) && new RegExp(`\\|kind${kind}(\\||$)`).test(k))) {
-          throw new Error(`no ${op} stationary kind ${kind} pipeline was built: ${keys.join(', ')}`);
+      for (const [kind, override] of [['runs', 1], ['columns', 2], ['shortRuns', 3]] as const) {
+        if (!built.some((p) => p.label.startsWith(`${op}|stationary|`) && p.label.endsWith(`|${kind}`) && p.constants.STATIONARY_KIND === override)) {
+          throw new Error(`no ${op} stationary '${kind}' pipeline was built: ${built.map((p) => p.label).join(', ')}`);
         }
       }
     }

@@ -1,0 +1,151 @@
+/**
+ * Plans an elementwise kernel call (quantize, dequantize, fake-quantize): which variant runs (per tensor,
+ * grouped, or one of the stationary kernels), its pipeline with every override constant, the uniform of each
+ * chunk, the parameter table and the chunk alignment. `planElementwise` is pure (the device is only read for
+ * its limits) and returns a frozen plan; `runElementwise` binds the plan's table and runs it. The bench
+ * builds its device-only dispatches from the same plans, so they run the library's exact pipelines.
+ *
+ * @example
+ * ```ts
+ * const plan = planElementwise(device, { op: 'quantize', info: dtypeInfo('qint8'), params, range: info, shape,
+ *   packed4x8: true }, vecGeometry('quantize', info));
+ * plan.pipeline.label; // 'quantize|stationary|qint8|runs' for per-channel rows of whole vecs
+ * ```
+ * @module
+ */
+import type { DTypeInfo } from '../../dtype.js';
+import type { GpuManager } from '../../gpu/device.js';
+import type { PipelineSpec } from '../../gpu/pipeline-cache.js';
+import { paramLayout } from '../../layout.js';
+import type { QParams } from '../../qtensor.js';
+import { checkScale } from '../../validate.js';
+import { type ChunkedJob, type ChunkGeometry, chunkElements, runChunked } from '../common/run-chunked.js';
+import { type ClampRange, paramRows, paramTable, quantRows, schemeBindings } from './scheme-params.js';
+import { type KernelOp, kernelVariant } from './shader-sources.js';
+import { STATIONARY_KIND, type StationaryLayout, perTensorStationary, stationaryChunk, stationaryLayout } from './stationary.js';
+
+/**
+ * Inverse scales above this need the quantize kernels' subnormal path (override EXACT_SUBNORMALS): below
+ * it a subnormal input, flushed to zero by the hardware or not, quantizes to the zero point either way.
+ */
+export const SUBNORMAL_INVERSE_SCALE = 2 ** 125;
+
+/** What an elementwise call computes. */
+export interface ElementwiseRequest {
+  readonly op: KernelOp;
+  readonly info: DTypeInfo;
+  readonly params: QParams;
+  /** The integer range to clamp to: the dtype's, or fake quantization's quant_min / quant_max. */
+  readonly range: ClampRange;
+  readonly shape: readonly number[];
+  /** The device has `packed_4x8_integer_dot_product`: the built-in 8-bit packing. */
+  readonly packed4x8: boolean;
+}
+
+/** Everything a call runs with, beyond its data: see the module documentation. */
+export interface ElementwisePlan {
+  readonly pipeline: PipelineSpec;
+  readonly uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
+  /** The parameter table to bind at 3 (per channel, per group, stationary), if any. */
+  readonly table?: Float32Array<ArrayBuffer>;
+  /** The stationary kernels: invocations per chunk of `vecCount` vecs, and the elements a chunk is a multiple of. */
+  readonly threadsFor?: (vecCount: number) => number;
+  readonly chunkAlign?: number;
+}
+
+/**
+ * The plan of `request` for chunks of `geometry`. Quantize and dequantize of 8-bit and 4-bit dtypes run the
+ * stationary kernels when the parameter rows line up with vecs and a chunk holds a whole run; quantize adds
+ * EXACT_SUBNORMALS when the smallest scale needs it.
+ *
+ * @example
+ * ```ts
+ * const plan = planElementwise(device, request, vecGeometry('dequantize', info));
+ * plan.pipeline.constants.STATIONARY_KIND; // 1, 2, 3 (see STATIONARY_KIND) or undefined for the general kernels
+ * ```
+ */
+export function planElementwise(device: GPUDevice, request: ElementwiseRequest, geometry: ChunkGeometry): ElementwisePlan {
+  const { op, info, params, range, shape, packed4x8 } = request;
+  const exactSubnormals: Record<string, number> = op === 'quantize' && largestInverseScale(params) > SUBNORMAL_INVERSE_SCALE ? { EXACT_SUBNORMALS: 1 } : {};
+  const stationary = op !== 'fakeQuantize' ? stationaryFor(device, request, geometry) : undefined;
+  if (!stationary) {
+    const variant = kernelVariant(op, params.scheme === 'per_tensor_affine' ? 'perTensor' : 'grouped', info, packed4x8);
+    const { uniform, table, constants } = schemeBindings(params, range, shape, geometry.elementsPerVec);
+    return Object.freeze({
+      pipeline: Object.freeze({ ...variant, constants: Object.freeze({ ...variant.constants, ...exactSubnormals, ...constants }) }),
+      uniform,
+      ...(table ? { table } : {}),
+    });
+  }
+  const s = stationary;
+  const vecElements = geometry.elementsPerVec;
+  const variant = kernelVariant(op, 'stationary', info, packed4x8);
+  const runVecs: Record<string, number> = s.kind === 'shortRuns' ? { RUN_VECS: s.runElements / vecElements } : {};
+  const [scales, zeroPoints] = params.scheme === 'per_tensor_affine'
+    ? [Float64Array.of(params.scale), Int32Array.of(params.zeroPoint)] : [params.scales, params.zeroPoints];
+  return Object.freeze({
+    pipeline: Object.freeze({
+      ...variant,
+      label: `${variant.label}|${s.kind}`,
+      constants: Object.freeze({ ...variant.constants, STATIONARY_KIND: STATIONARY_KIND[s.kind], ...runVecs, ...exactSubnormals }),
+    }),
+    uniform: (start: number, vecCount: number) => stationaryChunk(s, vecElements, start, vecCount * vecElements, range).uniform,
+    threadsFor: (vecCount: number) => stationaryChunk(s, vecElements, 0, vecCount * vecElements, range).threads,
+    chunkAlign: s.alignElements,
+    table: s.kind === 'columns' ? paramTable(scales, zeroPoints)
+      : op === 'quantize' ? quantRows(scales, zeroPoints, range) : paramRows(scales, zeroPoints),
+  });
+}
+
+/**
+ * The largest fround(1 / fround(scale)) of `params`: the inverse of the smallest scale (the inverse never
+ * grows with the scale). Decides EXACT_SUBNORMALS.
+ *
+ * @example
+ * ```ts
+ * largestInverseScale({ scheme: 'per_tensor_affine', scale: 0.5, zeroPoint: 0 }); // 2
+ * ```
+ */
+export function largestInverseScale(params: QParams): number {
+  if (params.scheme === 'per_tensor_affine') return checkScale(params.scale);
+  let smallest = Infinity;
+  for (const scale of params.scales) smallest = Math.min(smallest, scale);
+  return params.scales.length ? checkScale(smallest) : 0;
+}
+
+/** The stationary layout a call can run with (8-bit and 4-bit dtypes, chunks holding at least one run), or undefined. */
+function stationaryFor(device: GPUDevice, request: ElementwiseRequest, geometry: ChunkGeometry): StationaryLayout | undefined {
+  const { info, params, range, shape } = request;
+  if (info.bits === 32) return undefined;
+  const vecElements = geometry.elementsPerVec;
+  const s = params.scheme === 'per_tensor_affine' ? perTensorStationary(vecElements) : stationaryLayout(paramLayout(shape, params), vecElements);
+  if (!s) return undefined;
+  const threadsFor = (vecCount: number): number => stationaryChunk(s, vecElements, 0, vecCount * vecElements, range).threads;
+  return chunkElements(device, { ...geometry, chunkAlign: s.alignElements, threadsFor }) > 0 ? s : undefined;
+}
+
+/**
+ * Plans `request` (planElementwise), binds the plan's parameter table if any, and runs the chunks of `io`.
+ *
+ * @example
+ * ```ts
+ * await runElementwise(manager, request, { ...vecGeometry('quantize', info), size, writeInput, readOutput });
+ * ```
+ */
+export async function runElementwise(
+  manager: GpuManager, request: ElementwiseRequest, io: Omit<ChunkedJob, keyof ElementwisePlan | 'extraEntries'>,
+): Promise<void> {
+  const plan = planElementwise(manager.device, request, io);
+  const { table } = plan;
+  if (!table) {
+    await runChunked(manager, { ...io, ...plan });
+    return;
+  }
+  const buffer = manager.pool.acquire(table.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${plan.pipeline.label}.paramTable`);
+  try {
+    manager.device.queue.writeBuffer(buffer, 0, table);
+    await runChunked(manager, { ...io, ...plan, extraEntries: [{ binding: 3, resource: { buffer, size: table.byteLength } }] });
+  } finally {
+    manager.pool.release(buffer);
+  }
+}

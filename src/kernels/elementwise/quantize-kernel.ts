@@ -1,0 +1,97 @@
+/**
+ * Host side of the quantize and fake-quantize kernels (shaders/elementwise/quantize_entries.wgsl): every scheme, every
+ * dtype. Arguments arrive validated; this file only moves data.
+ *
+ * @example
+ * ```ts
+ * const values = await quantizeKernel(manager, input, dtypeInfo('qint8'),
+ *   { scheme: 'per_tensor_affine', scale: 0.5, zeroPoint: 0 }, {});
+ * ```
+ * @module
+ */
+import type { DTypeInfo, IntReprArray } from '../../dtype.js';
+import type { GpuManager } from '../../gpu/device.js';
+import { unpackNibbles } from '../../pack-nibbles.js';
+import type { QParams } from '../../qtensor.js';
+import type { Tensor } from '../../tensor.js';
+import type { KernelOptions } from '../common/kernel-options.js';
+import type { ChunkedJob } from '../common/run-chunked.js';
+import { runElementwise } from './plan-elementwise.js';
+import type { ClampRange } from './scheme-params.js';
+
+export type { KernelOptions };
+
+/** The fields of a float32-input job that do not depend on the op. */
+function floatInputJob(input: Tensor, options: KernelOptions):
+  Pick<ChunkedJob, 'size' | 'maxChunkElements' | 'maxWorkgroupsPerDimension' | 'writeInput'> {
+  return {
+    size: input.data.length,
+    maxChunkElements: options.maxChunkElements,
+    maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
+    writeInput: (queue, buffer, start, count) => queue.writeBuffer(buffer, 0, input.data as Float32Array<ArrayBuffer>, start, count),
+  };
+}
+
+/** Quantizes `input` on the GPU; returns the stored integers (one per element). */
+export async function quantizeKernel(
+  manager: GpuManager, input: Tensor, info: DTypeInfo, params: QParams, options: KernelOptions,
+): Promise<IntReprArray> {
+  const result = info.makeArray(input.data.length);
+  if (result.length === 0) return result;
+  await runElementwise(manager, { op: 'quantize', info, params, range: info, shape: input.shape, packed4x8: manager.features.packed4x8 }, {
+    ...floatInputJob(input, options),
+    ...vecGeometry('quantize', info),
+    readOutput: (bytes, start, count) => {
+      if (info.bits === 4) result.set(unpackNibbles(new Uint8Array(bytes, 0, Math.ceil(count / 2)), count, info.signed), start);
+      else if (info.bits === 8) result.set(info.signed ? new Int8Array(bytes, 0, count) : new Uint8Array(bytes, 0, count), start);
+      else result.set(new Int32Array(bytes, 0, count), start);
+    },
+  });
+  return result;
+}
+
+/**
+ * Elements per vec of the quantize and dequantize kernels: what one vec4 of packed output (quantize) or
+ * input (dequantize) holds. 16 for 8-bit types, 32 for 4-bit, 4 for qint32 (shaders/elementwise/quantize_entries.wgsl).
+ *
+ * @example
+ * ```ts
+ * elementsPerVec(dtypeInfo('qint4')); // 32
+ * ```
+ */
+export function elementsPerVec(info: DTypeInfo): number {
+  return info.bits === 32 ? 4 : 128 / info.bits;
+}
+
+/**
+ * The vec geometry of the quantize or dequantize kernel for `info`: elements per vec and the bytes each
+ * vec reads and writes (float32 on one side, one vec4 of stored integers on the other).
+ *
+ * @example
+ * ```ts
+ * vecGeometry('quantize', dtypeInfo('qint8')); // { elementsPerVec: 16, inputBytesPerVec: 64, outputBytesPerVec: 16 }
+ * ```
+ */
+export function vecGeometry(op: 'quantize' | 'dequantize', info: DTypeInfo):
+  { elementsPerVec: number; inputBytesPerVec: number; outputBytesPerVec: number } {
+  const n = elementsPerVec(info);
+  return op === 'quantize'
+    ? { elementsPerVec: n, inputBytesPerVec: 4 * n, outputBytesPerVec: 16 }
+    : { elementsPerVec: n, inputBytesPerVec: 16, outputBytesPerVec: 4 * n };
+}
+
+/** Fake-quantizes `input` on the GPU (quantize, clamp to `range`, dequantize with the float32 scale). */
+export async function fakeQuantizeKernel(
+  manager: GpuManager, input: Tensor, info: DTypeInfo, params: QParams, range: ClampRange, options: KernelOptions,
+): Promise<Float32Array> {
+  const result = new Float32Array(input.data.length);
+  if (result.length === 0) return result;
+  await runElementwise(manager, { op: 'fakeQuantize', info, params, range, shape: input.shape, packed4x8: manager.features.packed4x8 }, {
+    ...floatInputJob(input, options),
+    elementsPerVec: 4,
+    inputBytesPerVec: 16,
+    outputBytesPerVec: 16,
+    readOutput: (bytes, start, count) => result.set(new Float32Array(bytes, 0, count), start),
+  });
+  return result;
+}

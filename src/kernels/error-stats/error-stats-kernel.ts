@@ -1,0 +1,336 @@
+/**
+ * Host side of the error-statistics kernel (shaders/error-stats/error_stats.wgsl). Arguments arrive validated.
+ *
+ * Accumulation, deterministic and accurate for 1e8 elements and more:
+ * 1. The tensor is cut into tiles by a fixed plan (error-stats-plan.ts); each invocation (each of its four
+ *    components, in the vec4 kernel) sums at most 256 elements of one bucket sequentially in float32 with Kahan compensation and writes one partial
+ *    (relative error about 2⁻²³ whatever the count, since no lane's sum grows with the tensor).
+ * 2. The partials are read back and added in float64 into their buckets, in chunk, tile, lane order.
+ * No float atomics, no order that depends on timing: the same call gives the same bits every time.
+ * Values are scaled by a power of two (exact) so that every finite |x| and |x̂| is below 4 and the largest
+ * is near 1: squares cannot overflow float32 whatever the tensor's magnitude.
+ *
+ * Per chunk (at most `maxStorageBufferBindingSize` bytes of each input, or `maxChunkElements`) it uploads
+ * the original values, the quantized values (x̂ as float32, or the integers: int8 / uint8 as stored where
+ * the vec4 kernel runs, else widened to int32), the chunk's window of the parameter table and its tile
+ * list, then runs one dispatch through {@link runOnGpu}. Where the partition allows (planQuadTiles: runs
+ * of a multiple of 4 elements per bucket) the vec4 kernel `error_stats_quads` reads 4 elements per load
+ * and writes one partial per element of a lane's quads; elsewhere `error_stats` reads one at a time.
+ *
+ * @example
+ * ```ts
+ * const stats = await errorStatsKernel(manager, checkErrorStatsArguments(x, q, { axis: 0 }), {});
+ * stats.perChannel?.mse;
+ * ```
+ * @module
+ */
+import type { GpuManager } from '../../gpu/device.js';
+import { dispatchSize } from '../../gpu/dispatch.js';
+import { runOnGpu } from '../../gpu/gpu-run.js';
+import { channelLayout } from '../../layout.js';
+import type { ErrorStatsRequest } from '../../stats/arguments.js';
+import { assembleErrorStats } from '../../stats/assemble.js';
+import { BucketSums } from '../../stats/bucket-sums.js';
+import { type IndexMap, channelIndexMap, groupIndexMap, indexOf, indexWindow, tensorIndexMap } from '../../stats/index-map.js';
+import type { ErrorStats } from '../../stats/types.js';
+import type { GpuRun } from '../../gpu/gpu-run.js';
+import {
+  ERROR_STATS_PARAMS, ERROR_STATS_WORKGROUP_SIZE, type ErrorStatsScheme, PARAM_WORDS, PARTIAL_WORDS, type QuadLayout, clipBounds,
+  errorStatsVariant, paramTableWords, smallRangeClip,
+} from './error-stats-shader.js';
+import {
+  type ChunkLimits, type PlannedChunk, type StatsPartition, type TilePlan, planChunks, planQuadTiles, planTiles,
+} from './error-stats-plan.js';
+import type { KernelOptions } from '../common/kernel-options.js';
+import { packUniform } from '../common/uniforms.js';
+
+/**
+ * The power of two that brings the larger of the largest finite |x| and a bound on |x̂| into [1, 2), within
+ * the float32 normal range [2^-126, 2^126]; 1 when everything is zero.
+ *
+ * @example
+ * ```ts
+ * prescaleFor(checkErrorStatsArguments(tensor([3, -1000]), tensor([3, -1000]), undefined)); // 2^-9
+ * ```
+ */
+export function prescaleFor(request: ErrorStatsRequest): number {
+  let largest = 0;
+  const scan = (data: Float32Array) => {
+    for (let i = 0; i < data.length; i++) {
+      const magnitude = Math.abs(data[i]!);
+      if (magnitude > largest && magnitude !== Infinity) largest = magnitude;
+    }
+  };
+  scan(request.original);
+  const q = request.quantized;
+  if (q.kind === 'values') {
+    scan(q.data);
+  } else {
+    // |x̂| <= (qmax - qmin) * scale; twice that covers the float32 roundings.
+    const span = 2 * (q.grid.qmax - q.grid.qmin + 1);
+    for (const scale of q.grid.scales) largest = Math.max(largest, span * scale);
+  }
+  if (largest === 0) return 1;
+  const exponent = Math.min(126, Math.max(-126, Math.floor(Math.log2(largest))));
+  return 2 ** -exponent;
+}
+
+/** Everything one pass over the tensor shares across its chunks. */
+interface PassContext {
+  manager: GpuManager;
+  request: ErrorStatsRequest;
+  options: KernelOptions;
+  scheme: ErrorStatsScheme;
+  table: Uint32Array<ArrayBuffer>;
+  prescale: number;
+}
+
+/**
+ * The device caps on one chunk, in elements (and lanes of one partial each).
+ *
+ * @example
+ * ```ts
+ * errorStatsLimits(device, request, {}).maxElements; // maxStorageBufferBindingSize / 4
+ * ```
+ */
+export function errorStatsLimits(device: GPUDevice, request: ErrorStatsRequest, options: KernelOptions): ChunkLimits & { maxPerDimension: number } {
+  const limits = device.limits;
+  const bindLimit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const maxPerDimension = Math.min(options.maxWorkgroupsPerDimension ?? Infinity, limits.maxComputeWorkgroupsPerDimension);
+  const q = request.quantized;
+  return {
+    maxPerDimension,
+    maxElements: Math.min(Math.floor(bindLimit / 4), options.maxChunkElements ?? Infinity),
+    maxLanes: Math.min(Math.floor(bindLimit / (PARTIAL_WORDS * 4)), maxPerDimension * maxPerDimension * ERROR_STATS_WORKGROUP_SIZE),
+    maxTiles: Math.floor(bindLimit / 8),
+    ...(q.kind === 'grid' ? {
+      fits: (start: number, end: number) => {
+        const [lo, hi] = indexWindow(q.grid.map, start, end);
+        return (hi - lo) * PARAM_WORDS * 4 <= bindLimit;
+      },
+    } : {}),
+  };
+}
+
+/** One pass's plan (over elements or quads), its chunk caps in plan units, and its kernel variant. */
+export interface StatsPass {
+  plan: TilePlan;
+  limits: ChunkLimits & { maxPerDimension: number };
+  variant: ReturnType<typeof errorStatsVariant>;
+}
+
+/** How the vec4 kernel reads `request`'s quantized input. */
+function quadLayout(request: ErrorStatsRequest): QuadLayout {
+  const q = request.quantized;
+  if (q.kind === 'values' || q.ints instanceof Int32Array) return { quantizedBytes: 4, signed: true };
+  return { quantizedBytes: 1, signed: q.ints instanceof Int8Array };
+}
+
+/**
+ * Whether every element a lane component of `plan` meets has the same quantization parameter: per tensor
+ * parameters, or per channel parameters on the statistics' own axis ([outer, axisLen, inner] alike) where
+ * a lane keeps its channel (runs: one run; columns: one column).
+ */
+function lanesKeepParams(request: ErrorStatsRequest, partition: StatsPartition, plan: TilePlan): boolean {
+  const q = request.quantized;
+  if (q.kind !== 'grid') return false;
+  const map = q.grid.map;
+  if (map.strideOuter === 0 && map.strideGroup === 0 && map.strideInner === 0) return true;
+  const perChannel = map.groupSize === 1 && map.strideOuter === 0 && map.strideInner === 0;
+  return perChannel && partition.kind !== 'group' && (plan.mode === 'runs' || plan.mode === 'columns')
+    && map.axisLen === partition.axisLen && map.inner === partition.inner;
+}
+
+/**
+ * Plans one pass over `partition`: quads and the vec4 kernel where the partition and limits allow
+ * (planQuadTiles), else elements one at a time.
+ *
+ * @example
+ * ```ts
+ * const pass = planStatsPass(device, request, {}, scheme, { kind: 'tensor', outer: 1, axisLen: 1, inner: request.size });
+ * pass.plan.unit; // 4 when the size is a multiple of 4
+ * ```
+ */
+export function planStatsPass(
+  device: GPUDevice, request: ErrorStatsRequest, options: KernelOptions, scheme: ErrorStatsScheme, partition: StatsPartition,
+): StatsPass {
+  const limits = errorStatsLimits(device, request, options);
+  const maxTile = Math.min(limits.maxElements, limits.maxLanes);
+  const quads = planQuadTiles(partition, maxTile);
+  if (!quads) return { plan: planTiles(partition, maxTile), limits, variant: errorStatsVariant(scheme) };
+  const fits = limits.fits;
+  return {
+    plan: quads,
+    limits: {
+      maxPerDimension: limits.maxPerDimension, maxElements: Math.floor(limits.maxElements / 4), maxLanes: Math.floor(limits.maxLanes / 4),
+      maxTiles: limits.maxTiles, ...(fits ? { fits: (start: number, end: number) => fits(4 * start, 4 * end) } : {}),
+    },
+    variant: errorStatsVariant(scheme, {
+      ...quadLayout(request),
+      laneParams: scheme === 'indexedIntegers' && lanesKeepParams(request, partition, quads),
+      smallRangeClip: request.quantized.kind === 'grid' && smallRangeClip(request.quantized.grid),
+    }),
+  };
+}
+
+/** The quantized input of elements [start, end) as the shader reads it: float32 bits, int32, or packed bytes. */
+function quantizedWords(request: ErrorStatsRequest, start: number, end: number, unit: 1 | 4): BufferSource {
+  const q = request.quantized;
+  if (q.kind === 'values') return q.data.subarray(start, end) as Float32Array<ArrayBuffer>;
+  if (q.ints instanceof Int32Array) return q.ints.subarray(start, end) as Int32Array<ArrayBuffer>;
+  if (unit === 4) {
+    // Bytes as stored, four to a word; the shader reads them 16 at a time.
+    const bytes = q.ints.subarray(start, end);
+    if (bytes.length % 16 === 0) return bytes as Int8Array<ArrayBuffer> | Uint8Array<ArrayBuffer>;
+    const padded = new Uint8Array(Math.ceil(bytes.length / 16) * 16);
+    padded.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+    return padded;
+  }
+  const widened = new Int32Array(end - start);
+  widened.set(q.ints.subarray(start, end));
+  return widened;
+}
+
+/** What {@link encodeStatsChunk} encoded. */
+export interface EncodedStatsChunk {
+  partials: GPUBuffer;
+  partialBytes: number;
+  /** Bytes of the original and quantized inputs the kernel reads. */
+  bytesRead: number;
+  /** Bytes of the parameter table and tile list. */
+  tableBytes: number;
+}
+
+/**
+ * Uploads one chunk's inputs and encodes its dispatch; the partials are read back by the caller.
+ *
+ * @example
+ * ```ts
+ * const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, chunk, table, prescale);
+ * run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, chunk, bucketMap, sums));
+ * ```
+ */
+export function encodeStatsChunk(
+  run: GpuRun, manager: GpuManager, request: ErrorStatsRequest, pass: StatsPass, chunk: PlannedChunk,
+  fullTable: Uint32Array<ArrayBuffer>, prescale: number,
+): EncodedStatsChunk {
+  const { plan, variant } = pass;
+  const [start, end] = [chunk.start * plan.unit, chunk.end * plan.unit];
+  const q = request.quantized;
+  const grid = q.kind === 'grid' ? q.grid : undefined;
+  const [paramBase, paramEnd] = grid ? indexWindow(grid.map, start, end) : [0, 1];
+  const paramMap = grid?.map ?? tensorIndexMap();
+  const bounds = clipBounds(grid?.qmin ?? 0, grid?.qmax ?? 0);
+  const lanes = chunk.tileCount * plan.width;
+  const partialBytes = lanes * plan.unit * PARTIAL_WORDS * 4;
+  const storage = GPUBufferUsage.STORAGE;
+  const original = request.original.subarray(start, end) as Float32Array<ArrayBuffer>;
+  const quantized = quantizedWords(request, start, end, plan.unit);
+  const table = fullTable.subarray(paramBase * PARAM_WORDS, paramEnd * PARAM_WORDS);
+  const uniform = packUniform(ERROR_STATS_PARAMS, {
+    lane_count: lanes, width: plan.width, rows: plan.rows, chunk_start: start, prescale,
+    clip_low: bounds.low, clip_high: bounds.high, clamp_low: bounds.clampLow, clamp_high: bounds.clampHigh, param_base: paramBase,
+    q_inner: Math.max(1, paramMap.inner), q_axis_len: Math.max(1, paramMap.axisLen), q_group_size: paramMap.groupSize,
+    q_stride_outer: paramMap.strideOuter, q_stride_group: paramMap.strideGroup, q_stride_inner: paramMap.strideInner,
+  });
+  const partials = run.buffer(partialBytes, storage | GPUBufferUsage.COPY_SRC, 'partials');
+  run.dispatch(manager.pipelines.get(variant), [
+    { binding: 0, resource: { buffer: run.upload(uniform, GPUBufferUsage.UNIFORM, 'uniform'), size: uniform.byteLength } },
+    { binding: 1, resource: { buffer: run.upload(original, storage, 'original'), size: original.byteLength } },
+    { binding: 2, resource: { buffer: run.upload(quantized, storage, 'quantized'), size: quantized.byteLength } },
+    { binding: 3, resource: { buffer: run.upload(table, storage, 'paramTable'), size: table.byteLength } },
+    { binding: 4, resource: { buffer: run.upload(chunk.tiles, storage, 'tiles'), size: chunk.tiles.byteLength } },
+    { binding: 5, resource: { buffer: partials, size: partialBytes } },
+  ], dispatchSize(lanes, ERROR_STATS_WORKGROUP_SIZE, pass.limits.maxPerDimension));
+  return { partials, partialBytes, bytesRead: original.byteLength + quantized.byteLength, tableBytes: table.byteLength + chunk.tiles.byteLength };
+}
+
+/** Runs one chunk and adds its partials into `sums` (and `overall`). */
+function runChunk(
+  context: PassContext, pass: StatsPass, chunk: PlannedChunk, bucketMap: IndexMap, sums: BucketSums, overall: BucketSums | undefined,
+): Promise<void> {
+  return runOnGpu(context.manager, pass.variant.label, (run) => {
+    const { partials, partialBytes } = encodeStatsChunk(run, context.manager, context.request, pass, chunk, context.table, context.prescale);
+    run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, chunk, bucketMap, sums, overall));
+  });
+}
+
+/**
+ * Adds the partials one chunk's dispatch wrote (`PARTIAL_WORDS` words per lane and component, lanes in tile
+ * order, `plan.unit` components each) into their buckets, in that order, and into `overall` when given. A
+ * partial's bucket is that of its lane's first element (component `c`: that element + c).
+ *
+ * @example
+ * ```ts
+ * run.read(partials, bytes, (mapped) => addChunkPartials(mapped, plan, chunk, channelMap, perChannel, overall));
+ * ```
+ */
+export function addChunkPartials(
+  bytes: ArrayBuffer, plan: TilePlan, chunk: PlannedChunk, bucketMap: IndexMap, sums: BucketSums, overall?: BucketSums,
+): void {
+  const unit = plan.unit;
+  const lanes = chunk.tileCount * plan.width;
+  const words = new Uint32Array(bytes, 0, lanes * unit * PARTIAL_WORDS);
+  const floats = new Float32Array(bytes, 0, lanes * unit * PARTIAL_WORDS);
+  for (let tile = 0; tile < chunk.tileCount; tile++) {
+    const tileStart = chunk.start + chunk.tiles[2 * tile]!;
+    for (let lane = 0; lane < plan.width; lane++) {
+      for (let c = 0; c < unit; c++) {
+        const at = ((tile * plan.width + lane) * unit + c) * PARTIAL_WORDS;
+        const count = words[at + 7]!;
+        if (count === 0) continue; // a lane past the end of a short tile
+        const args = [floats, at, floats[at + 4]!, words[at + 5]!, words[at + 6]!, count] as const;
+        sums.addPartial(indexOf(bucketMap, (tileStart + lane) * unit + c), ...args);
+        overall?.addPartial(0, ...args);
+      }
+    }
+  }
+}
+
+/** One pass over the whole tensor for one partition, chunk after chunk. */
+async function runPass(
+  context: PassContext, partition: StatsPartition, bucketMap: IndexMap, sums: BucketSums, overall?: BucketSums,
+): Promise<void> {
+  const pass = planStatsPass(context.manager.device, context.request, context.options, context.scheme, partition);
+  for (const chunk of planChunks(pass.plan, pass.limits)) {
+    await runChunk(context, pass, chunk, bucketMap, sums, overall);
+  }
+}
+
+/**
+ * Computes the statistics `request` asks for on the GPU: one pass for the overall (or per-channel, which
+ * also yields the overall) statistics, and a second for per-group statistics.
+ *
+ * @example
+ * ```ts
+ * const request = checkErrorStatsArguments(w, q, { axis: 1, groupSize: 32 });
+ * const stats = await errorStatsKernel(await getDefaultManager(), request, { maxChunkElements: 1 << 20 });
+ * stats.perGroup?.shape; // [rows, ceil(columns / 32)]
+ * ```
+ */
+export async function errorStatsKernel(manager: GpuManager, request: ErrorStatsRequest, options: KernelOptions): Promise<ErrorStats> {
+  const { shape, axis, groupSize, size } = request;
+  const q = request.quantized;
+  const overall = new BucketSums(1);
+  const channelMap = axis === undefined ? undefined : channelIndexMap(shape, axis);
+  const groupMap = axis === undefined || groupSize === undefined ? undefined : groupIndexMap(shape, axis, groupSize);
+  const perChannel = channelMap && new BucketSums(channelMap.count);
+  const perGroup = groupMap && new BucketSums(groupMap.count);
+  if (size > 0) {
+    const prescale = prescaleFor(request);
+    const scheme: ErrorStatsScheme = q.kind === 'values' ? 'floats' : q.grid.integerSubtract ? 'perTensorIntegers' : 'indexedIntegers';
+    const context: PassContext = {
+      manager, request, options, prescale, scheme,
+      table: q.kind === 'grid' ? paramTableWords(q.grid) : new Uint32Array(PARAM_WORDS),
+    };
+    if (axis === undefined) {
+      await runPass(context, { kind: 'tensor', outer: 1, axisLen: 1, inner: size }, tensorIndexMap(), overall);
+    } else {
+      const { outer, channels, inner } = channelLayout(shape, axis);
+      await runPass(context, { kind: 'channel', outer, axisLen: channels, inner }, channelMap!, perChannel!, overall);
+      if (perGroup) await runPass(context, { kind: 'group', outer, axisLen: channels, inner, groupSize }, groupMap!, perGroup);
+    }
+    for (const sums of [overall, perChannel, perGroup]) sums?.rescale(1 / prescale);
+  }
+  return assembleErrorStats(request, overall, perChannel, perGroup, 'webgpu');
+}

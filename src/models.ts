@@ -1,0 +1,69 @@
+/**
+ * webgpu-quant/models: model files and model compression. safetensors in and out (a validating,
+ * random-access reader over memory, `Blob`/`File` or Node files; sharded checkpoints; a streaming writer;
+ * the "webgpu-quant/1" layout for quantized tensors), ONNX in and out (`OnnxModel`, QDQ reading, opset
+ * upgrade), and `compressOnnx` / `compressToSafetensors` with their policy and reports.
+ *
+ * @example
+ * ```ts
+ * import { OnnxModel, compressOnnx } from 'webgpu-quant/models';
+ * const bytes = new Uint8Array(await (await fetch('model.onnx')).arrayBuffer());
+ * (await OnnxModel.load(bytes)).list().map((w) => [w.name, w.dtype, w.shape]);
+ * const { model, report } = await compressOnnx(bytes);  // model: the QDQ ONNX file's bytes
+ * ```
+ * @module
+ */
+/// <reference types="@webgpu/types" preserve="true" />
+
+// Weights as every reader lists them, and float conversions.
+export { FLOAT_WEIGHT_DTYPES, type WeightDType, type WeightInfo, type WeightReader } from './io/weights.js';
+export { halfToFloat, toFloat32 } from './io/float-convert.js';
+export { floatToHalfBits } from './io/half.js';
+export { type ByteSource, blobSource, bytesSource } from './io/byte-source.js';
+
+// safetensors.
+export { SAFETENSORS_DTYPES, type SafetensorsDType } from './io/safetensors/dtypes.js';
+export type { SafetensorsEntry, SafetensorsMetadata } from './io/safetensors/header-encode.js';
+export type { SafetensorsHeader, SafetensorsTensorInfo } from './io/safetensors/header-parse.js';
+export { type OpenSafetensorsOptions, type SafetensorsReader, openSafetensors } from './io/safetensors/reader.js';
+export {
+  type ShardIndex, type ShardedSafetensorsReader, type ShardedTensorInfo, openShardedSafetensors, parseShardIndex,
+} from './io/safetensors/sharded.js';
+export { type NodeFileSink, type NodeFileSinkOptions, nodeFileSink } from './io/safetensors/node-file-sink.js';
+export { type NodeFileSource, nodeFileSource } from './io/safetensors/node-file-source.js';
+export { openSafetensorsFile, openShardedSafetensorsFiles } from './io/safetensors/node-open.js';
+export { type ByteSink, type MemorySink, memorySink, writableStreamSink } from './io/safetensors/sinks.js';
+export {
+  type SafetensorsTensor, type SafetensorsWriter, createSafetensorsWriter, serializeSafetensors, writeSafetensors,
+} from './io/safetensors/writer.js';
+export {
+  QUANTIZED_FORMAT, QUANTIZED_METADATA_PREFIX, type QuantizedEntriesOptions, type QuantizedLayout,
+  type QuantizedTensorMetadata, type SafetensorsTensorEntry, paramShape, quantizedEntries, quantizedFileMetadata,
+  quantizedLayout, quantizedTensorBytes,
+} from './io/safetensors/quantized-layout.js';
+export {
+  type QuantizedSource, type QuantizedTensorDescription, describeQuantized, readQuantizedSafetensors, readQuantizedTensor,
+} from './io/safetensors/quantized-read.js';
+
+// ONNX.
+export type { ByteInput } from './io/onnx/byte-source.js';
+export { type OnnxLoadOptions, OnnxModel, type OnnxWeightInfo, type OpsetImport } from './io/onnx/onnx-model.js';
+export type { ExternalDataResolver, OnnxConsumer } from './io/onnx/onnx-types.js';
+export { readQdqWeights } from './io/onnx/qdq-read.js';
+
+// Compression.
+export { type CompressOnnxOptions, type OnnxCompressionReport, ONNX_METADATA_KEY, compressOnnx } from './compress/compress-onnx.js';
+export { type SafetensorsCompressionReport, compressToSafetensors } from './compress/compress-safetensors.js';
+export {
+  type CompressDType, type CompressGranularity, type CompressionPolicy, type PolicyConsumer, type PolicyOverride, type PolicyWeight,
+  type QuantizeSettings, type WeightDecision, checkPolicy, decideWeight, decideWeights,
+} from './compress/policy.js';
+export { type ConsumerRole, combineRoles, consumerRole } from './compress/operator-axes.js';
+export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress/onnx-plan.js';
+export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
+export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
+export { WEBGPU_QUANT_VERSION } from './compress/version.js';
+export {
+  type BudgetAllocation, type BudgetFormat, type BudgetOption, type BudgetOptionName, type TensorAllocation, allocateBudget, checkTargetBits,
+  storedBits,
+} from './compress/budget.js';

@@ -1,0 +1,92 @@
+/**
+ * The public quantize operations: validate once, then run on the backend the options select.
+ *
+ * @example
+ * ```ts
+ * import { tensor, quantizePerTensor, quantizePerChannel } from 'webgpu-quant';
+ * const q = await quantizePerTensor(tensor([-1.52, 0.01, 1.501, 3.0001]), 0.5, 0, 'qint8');
+ * q.intRepr(); // Int8Array [-3, 0, 3, 6]
+ * ```
+ * @module
+ */
+import { selectManager, type OpOptions } from './backend.js';
+import { type QDType, dtypeInfo } from '../dtype.js';
+import { quantizeKernel } from '../kernels/elementwise/quantize-kernel.js';
+import { QTensor, checkQParams } from '../qtensor.js';
+import * as reference from '../reference/quantize.js';
+import { type Tensor, checkTensor } from '../tensor.js';
+
+/**
+ * Quantizes with one scale and zero point: `q = clamp(zp + roundHalfEven(x * fround(1 / fround(scale))),
+ * qmin, qmax)`, bit for bit as PyTorch's `torch.quantize_per_tensor` on CPU. NaN gives qmin, ±Infinity
+ * saturate. Rejects non-positive or non-finite scales and zero points outside the dtype's range.
+ *
+ * @example
+ * ```ts
+ * const q = await quantizePerTensor(tensor([-1.52, 0.01, 1.501, 3.0001]), 0.5, 0, 'qint8');
+ * q.intRepr();  // Int8Array [-3, 0, 3, 6]
+ * q.backend;    // 'webgpu' or 'cpu'
+ * ```
+ */
+export async function quantizePerTensor(
+  input: Tensor, scale: number, zeroPoint: number, dtype: QDType, options?: OpOptions,
+): Promise<QTensor> {
+  checkTensor(input);
+  const params = checkQParams(input.shape, dtype, { scale, zeroPoint });
+  const manager = await selectManager(options);
+  if (!manager) return reference.quantizePerTensor(input, scale, zeroPoint, dtype);
+  const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
+  return new QTensor(values, input.shape, dtype, params, 'webgpu');
+}
+
+/**
+ * Quantizes with one scale and zero point per index along `axis` (negative counts from the end; PyTorch
+ * rejects negative axes). Same numerics as {@link quantizePerTensor} with each channel's parameters;
+ * float64 scales are rounded to float32 first, as in PyTorch.
+ *
+ * @example
+ * ```ts
+ * const w = tensor([-0.1, 0, 0.1, 0.2, -100, -50, 0, 50], [2, 4]);
+ * const q = await quantizePerChannel(w, [0.002, 0.5], [0, 0], 0, 'qint8');
+ * q.intRepr(); // Int8Array [-50, 0, 50, 100, -128, -100, 0, 100]
+ * ```
+ */
+export async function quantizePerChannel(
+  input: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, dtype: QDType,
+  options?: OpOptions,
+): Promise<QTensor> {
+  checkTensor(input);
+  const params = checkQParams(input.shape, dtype, { scales, zeroPoints, axis });
+  const manager = await selectManager(options);
+  if (!manager) return reference.quantizePerChannel(input, scales, zeroPoints, axis, dtype);
+  const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
+  return new QTensor(values, input.shape, dtype, params, 'webgpu');
+}
+
+/**
+ * Quantizes with one scale and zero point per group of `groupSize` consecutive indices along `axis` (ONNX
+ * QuantizeLinear opset 21 `block_size` semantics): `scales` and `zeroPoints` have the input's shape with the
+ * axis dimension n replaced by `ceil(n / groupSize)`, flattened row-major; the last group may be short.
+ * Same numerics as {@link quantizePerTensor}. Typical use: int4 with groups of 32/64/128 along the
+ * input-feature axis of an `[out, in]` weight.
+ *
+ * @example
+ * ```ts
+ * const w = tensor([1, 2, 3, 4, 5, 6], [1, 6]);
+ * const q = await quantizePerGroup(w, [0.5, 1], [0, 0], 1, 4, 'qint4');
+ * q.intRepr();    // Int8Array [2, 4, 6, 7, 5, 6]
+ * q.packedData(); // Uint8Array [0x42, 0x76, 0x65]
+ * q.qGroupSize(); // 4
+ * ```
+ */
+export async function quantizePerGroup(
+  input: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, groupSize: number, dtype: QDType,
+  options?: OpOptions,
+): Promise<QTensor> {
+  checkTensor(input);
+  const params = checkQParams(input.shape, dtype, { scales, zeroPoints, axis, groupSize });
+  const manager = await selectManager(options);
+  if (!manager) return reference.quantizeWithParams(input, params, dtypeInfo(dtype));
+  const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
+  return new QTensor(values, input.shape, dtype, params, 'webgpu');
+}
