@@ -102,3 +102,21 @@ export class FormatError extends WebGpuQuantError {}
  * ```
  */
 export class GpuExecutionError extends WebGpuQuantError {}
+
+/**
+ * An optional package a feature needs is not installed (onnxruntime-node for verification in Node). The
+ * message gives the install command.
+ *
+ * @example
+ * ```ts
+ * throw new MissingDependencyError('onnxruntime-node', 'verify needs onnxruntime-node: npm install onnxruntime-node');
+ * ```
+ */
+export class MissingDependencyError extends WebGpuQuantError {
+  /** The npm package to install. */
+  readonly packageName: string;
+  constructor(packageName: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.packageName = packageName;
+  }
+}

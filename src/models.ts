@@ -2,7 +2,8 @@
  * webgpu-quant/models: model files and model compression. safetensors in and out (a validating,
  * random-access reader over memory, `Blob`/`File` or Node files; sharded checkpoints; a streaming writer;
  * the "webgpu-quant/1" layout for quantized tensors), ONNX in and out (`OnnxModel`, QDQ reading, opset
- * upgrade), and `compressOnnx` / `compressToSafetensors` with their policy and reports.
+ * upgrade), `compressOnnx` / `compressToSafetensors` with their policy and reports, and `verifyModels`, which runs
+ * the original and the compressed model in onnxruntime and compares their outputs.
  *
  * @example
  * ```ts
@@ -67,3 +68,17 @@ export {
   type BudgetAllocation, type BudgetFormat, type BudgetOption, type BudgetOptionName, type TensorAllocation, allocateBudget, checkTargetBits,
   storedBits,
 } from './compress/budget.js';
+
+// Verification in onnxruntime (the caller passes onnxruntime-web or onnxruntime-node).
+export { DEFAULT_MIN_COSINE, type VerifyOptions, type VerifyReport, verifyModels } from './verify/verify-models.js';
+export { OutputAccumulator, type OutputComparison } from './verify/output-metrics.js';
+export {
+  type DeclaredDim, type ModelSignature, type ValueSignature, describeValue, readModelSignature, signatureDifferences,
+} from './verify/model-signature.js';
+export { DEFAULT_DYNAMIC_SIZE, DEFAULT_SEEDS, type GenerateOptions, generateSamples, resolveInputDims } from './verify/input-samples.js';
+export { checkSample, parseInputSamples } from './verify/input-files.js';
+export { parseNpy } from './verify/npy.js';
+export {
+  type OnnxRuntimeLike, type RuntimeSession, type RuntimeTensor, type Sample, type SampleData, type SampleDType, type SampleTensor,
+} from './verify/runtime.js';
+export { MissingDependencyError } from './errors.js';

@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { InvalidArgumentError } from './errors.js';
 
 /** Packs one 4-bit value per element (already in range) into bytes, low nibble first. */
 export function packNibbles(values: ArrayLike<number>): Uint8Array {
@@ -33,9 +34,26 @@ const kUnsignedPairs = pairTable(false);
 /**
  * Unpacks `count` 4-bit values; `signed` sign-extends them (qint4) into an Int8Array, else a Uint8Array.
  * Two elements per table lookup, written as one u16 (the platform's typed arrays are little-endian
- * everywhere this runs; a fresh array's buffer is aligned).
+ * everywhere this runs; a fresh array's buffer is aligned). Throws InvalidArgumentError when `count` is
+ * not a non-negative integer or `bytes` holds fewer than `ceil(count / 2)` bytes (never pads with zeros).
+ *
+ * @example
+ * ```ts
+ * unpackNibbles(Uint8Array.of(0xf8), 2, true);  // Int8Array [-8, -1]
+ * unpackNibbles(Uint8Array.of(0xf8), 3, true);  // throws InvalidArgumentError: 3 values need 2 bytes
+ * ```
  */
 export function unpackNibbles(bytes: Uint8Array, count: number, signed: boolean): Int8Array | Uint8Array {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new InvalidArgumentError('bytes', bytes, 'unpackNibbles: bytes must be a Uint8Array of packed 4-bit values');
+  }
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new InvalidArgumentError('count', count, `unpackNibbles: count ${String(count)} must be a non-negative integer (the number of 4-bit values)`);
+  }
+  if (Math.ceil(count / 2) > bytes.byteLength) {
+    throw new InvalidArgumentError('count', count, `unpackNibbles: ${count} values need ${Math.ceil(count / 2)} bytes, `
+      + `the data has ${bytes.byteLength}; pass the element count of the packed tensor`);
+  }
   const out = signed ? new Int8Array(count) : new Uint8Array(count);
   const pairs = count >> 1;
   const table = signed ? kSignedPairs : kUnsignedPairs;

@@ -1,53 +1,147 @@
 /**
- * The command line of `webgpu-quant`: parsing and checking, with node:util's parseArgs. Usage mistakes
- * throw {@link UsageError} (exit code 2).
+ * The command line of `webgpu-quant`: one table of flags ({@link FLAGS}) drives the parser, the help text
+ * and the "did you mean" hint for a mistyped flag. Usage mistakes throw {@link UsageError} (exit code 2).
+ * To add a flag, add a row to FLAGS and read it in the command's parse function below.
  *
  * @example
  * ```ts
- * parseCommandLine(['compress', 'model.onnx', '-o', 'small.onnx', '--dtype', 'qint4', '--granularity', 'group']);
+ * parseCommandLine(['compress', 'model.onnx', '-o', 'small.onnx', '--dtype', 'int4', '--granularity', 'group']);
  * // { command: 'compress', input: 'model.onnx', output: 'small.onnx', dtype: 'qint4', granularity: 'group', ... }
+ * parseCommandLine(['compress', '--dtyp', 'int8']); // throws UsageError: unknown flag --dtyp; did you mean --dtype?
  * ```
  * @module
  */
 import { parseArgs } from 'node:util';
+import { nearestWord } from './nearest.js';
 
-/** A mistake in the command line itself. */
+/** A mistake in the command line itself. `brief` errors are shown on one line, without the usage text. */
 export class UsageError extends Error {
-  constructor(message: string) {
+  readonly brief: boolean;
+  constructor(message: string, options: { brief?: boolean } = {}) {
     super(message);
     this.name = 'UsageError';
+    this.brief = options.brief ?? false;
   }
 }
 
-export const USAGE = `Usage:
-  webgpu-quant compress [<in>] -o <out> [--dtype qint8|quint8|qint4|quint4]
-      [--granularity tensor|channel|group] [--axis N] [--group-size N] [--symmetric]
-      [--calibrate minmax|mse|percentile|lsq] [--target-bits B] [--include RE] [--exclude RE]
-      [--format onnx|safetensors] [--backend auto|webgpu|cpu] [--json]
-    With no <in>, compresses the bundled default model (Silero VAD). --target-bits B: at most B stored
-    bits per quantized weight on average; each weight gets float, int8 per channel or int4
-    groups of 32/64/128, whichever keeps the estimated model error lowest.
-  webgpu-quant inspect <file> [--tensor NAME] [--original FILE] [--json]
-  webgpu-quant --help
+/** The subcommands (each has a parse function in {@link parseCommandLine}'s table). */
+export const COMMANDS = ['compress', 'inspect', 'verify'] as const;
+export type CommandName = (typeof COMMANDS)[number];
 
-Exit codes: 0 success, 1 bad input (the file and the problem on one line), 2 usage.`;
+/** One flag: its value type, short form, the commands that take it (none: every command) and its help. */
+export interface FlagSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  /** May be given several times (a string flag's values are then collected into an array). */
+  readonly multiple?: boolean;
+  readonly commands: readonly CommandName[];
+  /** The value in the help text, e.g. `qint8|quint8|qint4|quint4`. */
+  readonly value?: string;
+  readonly help: string;
+}
+
+/** The quantized dtypes, and the plain names accepted for them (`--dtype int4` means qint4). */
+export const DTYPES = ['qint8', 'quint8', 'qint4', 'quint4'] as const;
+export const DTYPE_ALIASES: Readonly<Record<string, (typeof DTYPES)[number]>> = { int8: 'qint8', uint8: 'quint8', int4: 'qint4', uint4: 'quint4' };
+
+/** Every flag, in help order. */
+export const FLAGS: Readonly<Record<string, FlagSpec>> = {
+  output: { type: 'string', short: 'o', commands: ['compress'], value: '<out>', help: 'the output file; - streams the model to stdout (messages go to stderr; exit 1 if it stops midway)' },
+  dtype: { type: 'string', commands: ['compress'], value: 'qint8|quint8|qint4|quint4', help: 'the integer type (int8, uint8, int4, uint4 mean the same); default qint8' },
+  granularity: { type: 'string', commands: ['compress'], value: 'tensor|channel|group', help: 'one scale per tensor, per output channel (default) or per group' },
+  axis: { type: 'string', commands: ['compress'], value: 'N', help: 'the channel axis (negative counts from the end; write --axis=-1 or --axis -1)' },
+  'group-size': { type: 'string', commands: ['compress'], value: 'N', help: 'elements per group (with --granularity group)' },
+  symmetric: { type: 'boolean', commands: ['compress'], help: 'zero point fixed at 0 (the default for qint8 and qint4)' },
+  affine: { type: 'boolean', commands: ['compress'], help: 'zero point fitted to the range (the default for quint8 and quint4)' },
+  calibrate: { type: 'string', commands: ['compress'], value: 'minmax|mse|percentile|lsq', help: 'how the range is chosen; default minmax (lsq: least-squares refit of candidate scales)' },
+  'target-bits': { type: 'string', commands: ['compress'], value: 'B', help: 'size budget: at most B stored bits per quantized weight on average; each weight gets float, int8 per channel or int4 groups of 32/64/128, whichever keeps the estimated model error lowest' },
+  include: { type: 'string', commands: ['compress'], value: 'RE', help: 'quantize only weights whose name matches' },
+  exclude: { type: 'string', commands: ['compress'], value: 'RE', help: 'keep float the weights whose name matches' },
+  format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors', help: 'output format; default from the output name, else the input\'s' },
+  backend: { type: 'string', commands: ['compress'], value: 'auto|webgpu|cpu', help: 'where to quantize; default auto (WebGPU when available)' },
+  force: { type: 'boolean', commands: ['compress'], help: 'allow the output to be the input file itself (overwrites it)' },
+  tensor: { type: 'string', commands: ['inspect'], value: 'NAME', help: 'show one tensor, with its per-channel SQNR' },
+  original: { type: 'string', commands: ['inspect'], value: 'FILE', help: 'the float model to measure the error against (SQNR, max |error|)' },
+  sort: { type: 'string', commands: ['inspect'], value: 'sqnr|name', help: 'row order: worst SQNR first (default), or by name' },
+  raw: { type: 'boolean', commands: ['inspect'], help: 'list every stored tensor (a quantized weight\'s data, scale, zero point) instead of one row per weight' },
+  verify: { type: 'boolean', commands: ['compress'], help: 'run the written model beside the input in onnxruntime-node and fail (exit 1) when they disagree (ONNX output)' },
+  inputs: { type: 'string', multiple: true, commands: ['compress', 'verify'], value: 'FILE', help: 'verification inputs (.json, .npy, .safetensors); default: generated to the declared shapes' },
+  dim: { type: 'string', multiple: true, commands: ['compress', 'verify'], value: 'NAME=N', help: 'size of a dynamic dimension for generated inputs (NAME: symbolic name or input:axis)' },
+  seeds: { type: 'string', commands: ['compress', 'verify'], value: 'N', help: 'generated input samples (default 3)' },
+  'min-cosine': { type: 'string', commands: ['compress', 'verify'], value: 'X', help: 'pass when every output\'s cosine similarity is at least X (default 0.99)' },
+  json: { type: 'boolean', commands: ['compress', 'inspect', 'verify'], help: 'print one JSON object instead of text' },
+  help: { type: 'boolean', short: 'h', commands: [], help: 'show this help' },
+  version: { type: 'boolean', commands: [], help: 'print the version' },
+};
+
+function flagLines(command: CommandName): string {
+  const rows = Object.entries(FLAGS).filter(([, spec]) => spec.commands.includes(command))
+    .map(([name, spec]) => [`${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.value ? ` ${spec.value}` : ''}${spec.multiple ? '...' : ''}`,
+      spec.help] as const);
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return rows.map(([left, help]) => `    ${left.padEnd(width)}  ${help}`).join('\n');
+}
+
+export const USAGE = `Usage:
+  webgpu-quant compress [<in>] -o <out> [flags]
+    Compresses an ONNX model (to QDQ ONNX or safetensors) or a safetensors file. With no <in>, compresses the
+    bundled sample model (Silero VAD) when it is installed. The output is written to a temporary file beside
+    <out> (.<name>.webgpu-quant-tmp-*) and renamed into place only when complete; character devices and FIFOs
+    are written directly. ONNX external data is read from files in the model's folder.
+${flagLines('compress')}
+  webgpu-quant inspect <file> [flags]
+    Lists a model's weights: one row per quantized weight (its scheme and stored bytes), then the others.
+${flagLines('inspect')}
+  webgpu-quant verify <original.onnx> <compressed.onnx> [flags]
+    Runs both models in onnxruntime-node (npm install onnxruntime-node) and compares every output: max |Δ|,
+    relative error, cosine similarity, argmax agreement. Fails (exit 1) below --min-cosine.
+${flagLines('verify')}
+  webgpu-quant --help | --version
+
+Sizes are in decimal units: 1 kB = 1000 bytes, 1 MB = 10^6 bytes.
+Exit codes: 0 success, 1 bad input or failed verification (the file and the problem on one line), 2 usage,
+130 / 143 interrupted by SIGINT / SIGTERM (no partial output is left).`;
+
+/** How to verify (`verify`, and `compress --verify`). */
+export interface VerifyFlags {
+  /** Files of inputs (.json, .npy, .safetensors); none: generated. */
+  inputs: string[];
+  /** Sizes of dynamic dimensions (`--dim NAME=N`, NAME a symbolic dimension or input:axis). */
+  dims: Record<string, number>;
+  /** Generated samples (seeds 1..N). */
+  seeds?: number;
+  minCosine?: number;
+}
 
 /** Options of `compress`. */
 export interface CompressArgs {
   command: 'compress';
   input?: string;
+  /** A path, or '-' for stdout. */
   output: string;
-  dtype: 'qint8' | 'quint8' | 'qint4' | 'quint4';
+  dtype: (typeof DTYPES)[number];
   granularity: 'tensor' | 'channel' | 'group';
   axis?: number;
   groupSize?: number;
   symmetric?: boolean;
   calibrate: 'minmax' | 'mse' | 'percentile' | 'lsq';
+  /** The size budget in stored bits per quantized weight. */
   targetBits?: number;
   include?: RegExp;
   exclude?: RegExp;
   format?: 'onnx' | 'safetensors';
   backend: 'auto' | 'webgpu' | 'cpu';
+  json: boolean;
+  force: boolean;
+  /** Verify the written model against the input in onnxruntime-node (ONNX output only). */
+  verify?: VerifyFlags;
+}
+
+/** Options of `verify`. */
+export interface VerifyArgs extends VerifyFlags {
+  command: 'verify';
+  original: string;
+  compressed: string;
   json: boolean;
 }
 
@@ -57,82 +151,188 @@ export interface InspectArgs {
   file: string;
   tensor?: string;
   original?: string;
+  sort: 'sqnr' | 'name';
+  raw: boolean;
   json: boolean;
 }
 
 /** A parsed command line. */
-export type CommandLine = CompressArgs | InspectArgs | { command: 'help' };
+export type CommandLine = CompressArgs | InspectArgs | VerifyArgs | { command: 'help' } | { command: 'version' };
 
-function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+/** Flag values by flag name: a string, true, or the strings of a `multiple` flag. */
+export type FlagValues = Record<string, string | boolean | string[] | undefined>;
+
+function oneOf<T extends string>(flag: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} ${value}: use one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly unknown[]).includes(value)) throw new UsageError(`--${flag} ${String(value)}: use one of ${allowed.join(', ')}`);
   return value as T;
 }
 
-function integer(flag: string, value: string | undefined, min: number): number | undefined {
+function integer(flag: string, value: unknown, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${flag} ${value}: use an integer >= ${min}`);
+  if (value === '' || !Number.isSafeInteger(n) || n < min) throw new UsageError(`--${flag} ${String(value)}: use an integer >= ${min}`);
   return n;
 }
 
-function regex(flag: string, value: string | undefined): RegExp | undefined {
+function regex(flag: string, value: unknown): RegExp | undefined {
   if (value === undefined) return undefined;
   try {
-    return new RegExp(value);
+    return new RegExp(String(value));
   } catch (error) {
-    throw new UsageError(`--${flag} ${value}: not a valid regular expression (${(error as Error).message})`);
+    throw new UsageError(`--${flag} ${String(value)}: not a valid regular expression (${(error as Error).message})`);
   }
 }
 
-/** Parses `argv` (without node and the script). */
-export function parseCommandLine(argv: string[]): CommandLine {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        output: { type: 'string', short: 'o' }, dtype: { type: 'string' }, granularity: { type: 'string' },
-        axis: { type: 'string' }, 'group-size': { type: 'string' }, symmetric: { type: 'boolean' },
-        calibrate: { type: 'string' }, 'target-bits': { type: 'string' }, include: { type: 'string' }, exclude: { type: 'string' },
-        format: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
-        tensor: { type: 'string' }, original: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  const [command, ...rest] = positionals;
-  if (values.help || command === 'help' || command === undefined) return { command: 'help' };
-  if (command === 'compress') {
-    if (rest.length > 1) throw new UsageError(`compress takes one input file, got ${rest.length}: ${rest.join(' ')}`);
-    if (!values.output) throw new UsageError('compress needs -o <out>');
-    const granularity = oneOf('granularity', values.granularity, ['tensor', 'channel', 'group'] as const, 'channel');
-    const groupSize = integer('group-size', values['group-size'], 1);
-    if (groupSize !== undefined && granularity !== 'group') throw new UsageError('--group-size needs --granularity group');
-    const targetBits = values['target-bits'] === undefined ? undefined : Number(values['target-bits']);
-    if (targetBits !== undefined && !(Number.isFinite(targetBits) && targetBits > 0)) {
-      throw new UsageError(`--target-bits ${values['target-bits']}: use a number of bits per weight > 0, e.g. 5`);
+const kShortFlags = new Map(Object.entries(FLAGS).filter(([, s]) => s.short).map(([name, s]) => [s.short!, name]));
+
+/** The flag a token names (long or short), or undefined. */
+function flagNamed(name: string, raw: string): string | undefined {
+  if (raw.startsWith('--')) return Object.hasOwn(FLAGS, name) ? name : undefined;
+  return kShortFlags.get(raw.slice(1)); // parseArgs gives a known short flag's long name, an unknown one's letter
+}
+
+/** The one-line message for an unknown flag: the nearest flag of the command (then of any command). */
+function unknownFlag(raw: string, command: string | undefined): UsageError {
+  const word = raw.replace(/^-+/, '').split('=')[0]!;
+  const names = Object.keys(FLAGS);
+  const own = names.filter((n) => FLAGS[n]!.commands.length === 0 || FLAGS[n]!.commands.includes(command as CommandName));
+  const guess = nearestWord(word, own) ?? nearestWord(word, names);
+  return new UsageError(`unknown flag ${raw.split('=')[0]}${guess ? `; did you mean --${guess}?` : ''} (webgpu-quant --help lists the flags)`,
+    { brief: true });
+}
+
+/**
+ * Flags and positionals, checked against {@link FLAGS}; every mistake is a UsageError in our words.
+ *
+ * @example
+ * ```ts
+ * parseFlags(['inspect', 'm.onnx', '--sort', 'name']); // { values: { sort: 'name' }, positionals: ['inspect', 'm.onnx'] }
+ * ```
+ */
+export function parseFlags(argv: string[]): { values: FlagValues; positionals: string[] } {
+  const options = Object.fromEntries(Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}) }]));
+  // Not strict: every mistake is reported below in our words, with the nearest flag for a misspelt one
+  // (and `multiple` is handled below too).
+  const { tokens } = parseArgs({ args: argv, allowPositionals: true, strict: false, tokens: true, options });
+  const positionals = tokens.filter((t) => t.kind === 'positional').map((t) => t.value);
+  const values: FlagValues = {};
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const name = flagNamed(token.name, token.rawName);
+    if (name === undefined) throw unknownFlag(token.rawName, positionals[0]);
+    const spec = FLAGS[name]!;
+    if (spec.type === 'boolean') {
+      if (token.value !== undefined) throw new UsageError(`--${name} takes no value (got ${JSON.stringify(token.value)})`, { brief: true });
+      values[name] = true;
+      continue;
     }
-    const axis = values.axis === undefined ? undefined : Number(values.axis);
-    if (axis !== undefined && !Number.isSafeInteger(axis)) throw new UsageError(`--axis ${values.axis}: use an integer (negative counts from the end)`);
-    return {
-      command, input: rest[0], output: values.output,
-      dtype: oneOf('dtype', values.dtype, ['qint8', 'quint8', 'qint4', 'quint4'] as const, 'qint8'),
-      granularity, axis, groupSize, symmetric: values.symmetric,
-      calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile', 'lsq'] as const, 'minmax'), targetBits,
-      include: regex('include', values.include), exclude: regex('exclude', values.exclude),
-      format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors'] as const, 'onnx'),
-      backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
-      json: values.json ?? false,
-    };
+    // parseArgs (not strict) takes the next word as the value even when it is a flag: `--axis --json`.
+    const value = token.value;
+    const looksLikeFlag = value !== undefined && !token.inlineValue
+      && (value.startsWith('--') || (value.length === 2 && kShortFlags.has(value.slice(1))));
+    if (value === undefined || looksLikeFlag) {
+      throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}; `
+        + `write --${name}=VALUE for a value that starts with -`, { brief: true });
+    }
+    values[name] = spec.multiple ? [...((values[name] as string[] | undefined) ?? []), value] : value;
   }
-  if (command === 'inspect') {
-    if (rest.length !== 1) throw new UsageError(`inspect takes one file, got ${rest.length}`);
-    return { command, file: rest[0]!, tensor: values.tensor, original: values.original, json: values.json ?? false };
+  return { values, positionals };
+}
+
+/** Rejects flags that the command does not take (`inspect --dtype`). */
+function checkFlagsApply(values: FlagValues, command: CommandName): void {
+  for (const name of Object.keys(values)) {
+    const commands = FLAGS[name]!.commands;
+    if (commands.length > 0 && !commands.includes(command)) {
+      throw new UsageError(`--${name} is a flag of ${commands.join(' and ')}, not of ${command}`, { brief: true });
+    }
   }
-  throw new UsageError(`unknown command ${JSON.stringify(command)}: use compress or inspect`);
+}
+
+function verifyFlags(values: FlagValues): VerifyFlags {
+  const dims: Record<string, number> = {};
+  for (const entry of (values.dim as string[] | undefined) ?? []) {
+    const match = /^(.+)=(\d+)$/.exec(entry);
+    if (!match || Number(match[2]) < 1) throw new UsageError(`--dim ${entry}: use NAME=N with N >= 1 (NAME: a symbolic dimension, or input:axis)`);
+    dims[match[1]!] = Number(match[2]);
+  }
+  const raw = values['min-cosine'];
+  const minCosine = raw === undefined ? undefined : Number(raw);
+  if (minCosine !== undefined && !(minCosine >= -1 && minCosine <= 1)) throw new UsageError(`--min-cosine ${String(raw)}: use a number in [-1, 1], e.g. 0.99`);
+  return { inputs: (values.inputs as string[] | undefined) ?? [], dims, seeds: integer('seeds', values.seeds, 1), minCosine };
+}
+
+function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
+  if (rest.length > 1) throw new UsageError(`compress takes one input file, got ${rest.length}: ${rest.join(' ')}`);
+  if (typeof values.output !== 'string' || values.output === '') throw new UsageError('compress needs -o <out> (or -o - for stdout)');
+  const granularity = oneOf('granularity', values.granularity, ['tensor', 'channel', 'group'] as const, 'channel');
+  const groupSize = integer('group-size', values['group-size'], 1);
+  if (groupSize !== undefined && granularity !== 'group') throw new UsageError('--group-size needs --granularity group');
+  const axis = values.axis === undefined ? undefined : Number(values.axis);
+  if (axis !== undefined && (values.axis === '' || !Number.isSafeInteger(axis))) {
+    throw new UsageError(`--axis ${String(values.axis)}: use an integer (negative counts from the end)`);
+  }
+  const targetBits = values['target-bits'] === undefined ? undefined : Number(values['target-bits']);
+  if (targetBits !== undefined && (values['target-bits'] === '' || !(Number.isFinite(targetBits) && targetBits > 0))) {
+    throw new UsageError(`--target-bits ${String(values['target-bits'])}: use a number of bits per weight > 0, e.g. 5`);
+  }
+  const verifyOnly = ['inputs', 'dim', 'seeds', 'min-cosine'].filter((flag) => values[flag] !== undefined);
+  if (!values.verify && verifyOnly.length) throw new UsageError(`--${verifyOnly[0]} needs --verify`);
+  if (values.symmetric && values.affine) throw new UsageError('--symmetric and --affine exclude each other; give one');
+  const dtype = typeof values.dtype === 'string' ? DTYPE_ALIASES[values.dtype] ?? values.dtype : values.dtype;
+  return {
+    command: 'compress', input: rest[0], output: values.output,
+    dtype: oneOf('dtype', dtype, DTYPES, 'qint8'),
+    granularity, axis, groupSize, symmetric: values.symmetric ? true : values.affine ? false : undefined,
+    calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile', 'lsq'] as const, 'minmax'), targetBits,
+    include: regex('include', values.include), exclude: regex('exclude', values.exclude),
+    format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors'] as const, 'onnx'),
+    backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
+    json: values.json === true,
+    force: values.force === true,
+    ...(values.verify ? { verify: verifyFlags(values) } : {}),
+  };
+}
+
+function parseInspect(values: FlagValues, rest: string[]): InspectArgs {
+  if (rest.length !== 1) throw new UsageError(`inspect takes one file, got ${rest.length}`);
+  return {
+    command: 'inspect', file: rest[0]!, tensor: values.tensor as string | undefined, original: values.original as string | undefined,
+    sort: oneOf('sort', values.sort, ['sqnr', 'name'] as const, 'sqnr'), raw: values.raw === true, json: values.json === true,
+  };
+}
+
+function parseVerify(values: FlagValues, rest: string[]): VerifyArgs {
+  if (rest.length !== 2) throw new UsageError(`verify takes two ONNX files (the original, then the compressed model), got ${rest.length}`);
+  return { command: 'verify', original: rest[0]!, compressed: rest[1]!, ...verifyFlags(values), json: values.json === true };
+}
+
+const kParsers: Readonly<Record<CommandName, (values: FlagValues, rest: string[]) => CommandLine>> = {
+  compress: parseCompress,
+  inspect: parseInspect,
+  verify: parseVerify,
+};
+
+/**
+ * Parses `argv` (without node and the script).
+ *
+ * @example
+ * ```ts
+ * parseCommandLine(['inspect', 'vad.q8.onnx', '--original', 'vad.onnx', '--sort', 'name']);
+ * // { command: 'inspect', file: 'vad.q8.onnx', original: 'vad.onnx', sort: 'name', raw: false, json: false }
+ * ```
+ */
+export function parseCommandLine(argv: string[]): CommandLine {
+  const { values, positionals } = parseFlags(argv);
+  const [command, ...rest] = positionals;
+  if (values.help || command === 'help') return { command: 'help' };
+  if (values.version) return { command: 'version' };
+  if (command === undefined) return { command: 'help' };
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    const guess = nearestWord(command, COMMANDS);
+    throw new UsageError(`unknown command ${JSON.stringify(command)}: ${guess ? `did you mean ${guess}? ` : ''}use ${COMMANDS.join(' or ')}`);
+  }
+  checkFlagsApply(values, command as CommandName);
+  return kParsers[command as CommandName](values, rest);
 }

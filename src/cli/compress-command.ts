@@ -8,7 +8,8 @@
  * ```
  * @module
  */
-import { readFile } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
 import { type BudgetAllocation, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
@@ -16,27 +17,29 @@ import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
-import { InvalidArgumentError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
-import { nodeFileSink } from '../io/safetensors/node-file-sink.js';
+import { InvalidArgumentError } from '../errors.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
+import type { SafetensorsReader } from '../io/safetensors/reader.js';
+import type { ByteSink } from '../io/safetensors/sinks.js';
+import { type VerifyReport, verifyModels } from '../verify/verify-models.js';
 import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
-import { DEFAULT_MODEL_NAME, defaultModelPath } from './default-model.js';
+import { DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, findDefaultModel } from './default-model.js';
+import { externalDataNextTo } from './external-data.js';
+import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
+import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { type Progress, progressBar } from './progress.js';
+import { megabytes } from './units.js';
+import { formatVerifyReport, loadNodeRuntime, verifyJson, verifyOptionsOf } from './verify-command.js';
 
-/** Where the command writes. */
+/** Where the command writes, and what it finds installed. */
 export interface CliIo {
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
-}
-
-/** The file format a path names, by extension. */
-export function formatOf(path: string): 'onnx' | 'safetensors' | undefined {
-  if (/\.onnx$/i.test(path)) return 'onnx';
-  if (/\.safetensors$/i.test(path)) return 'safetensors';
-  return undefined;
+  /** The bundled sample model's path, or undefined when absent (default: {@link findDefaultModel}). */
+  bundledModel?: () => string | undefined;
 }
 
 function policyOf(args: CompressArgs): CompressionPolicy {
@@ -45,31 +48,6 @@ function policyOf(args: CompressArgs): CompressionPolicy {
     calibrate: args.calibrate, include: args.include, exclude: args.exclude,
     ...(args.targetBits !== undefined ? { targetBits: args.targetBits } : {}),
   };
-}
-
-/** JSON has no Infinity or NaN: write them as strings ("Infinity" for an exact tensor's SQNR). */
-export function jsonNumber(value: unknown): unknown {
-  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
-}
-
-function megabytes(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(2)} MB`;
-}
-
-/** The human summary: counts, sizes, ratio, backend, and the five worst tensors by SQNR. */
-function summary(input: string, output: string, tensors: TensorReport[], totals: { tensorsQuantized: number; tensorsKept: number;
-  bytesBefore: number; bytesAfter: number; compressionRatio: number }, backend: string, seconds: number, fileBytes?: [number, number]): string {
-  const worst = tensors.filter((t) => t.sqnrDb !== undefined).sort((a, b) => a.sqnrDb! - b.sqnrDb!).slice(0, 5);
-  const lines = [
-    `${input} -> ${output}`,
-    `tensors: ${totals.tensorsQuantized} quantized, ${totals.tensorsKept} kept`,
-    `weights: ${megabytes(totals.bytesBefore)} -> ${megabytes(totals.bytesAfter)} (${totals.compressionRatio.toFixed(2)}x)`,
-    ...(fileBytes ? [`file: ${megabytes(fileBytes[0])} -> ${megabytes(fileBytes[1])} (${(fileBytes[0] / fileBytes[1]).toFixed(2)}x)`] : []),
-    `backend: ${backend}; ${seconds.toFixed(2)} s`,
-    'worst tensors by SQNR:',
-    ...worst.map((t) => `  ${t.sqnrDb!.toFixed(2).padStart(7)} dB  ${t.name}  [${t.shape.join(', ')}]  ${t.scheme}`),
-  ];
-  return `${lines.join('\n')}\n`;
 }
 
 /** The allocation in a few lines: the bits reached, then how many weights (and elements) got each precision. */
@@ -93,15 +71,74 @@ function budgetUsage(error: unknown, targetBits: number | undefined): unknown {
   return error;
 }
 
+/** JSON has no Infinity or NaN: write them as strings ("Infinity" for an exact tensor's SQNR). */
+export function jsonNumber(value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
+}
+
+/** The human summary: counts, sizes, ratio, backend, and the five worst tensors by SQNR. */
+function summary(input: string, output: string, tensors: TensorReport[], totals: { tensorsQuantized: number; tensorsKept: number;
+  bytesBefore: number; bytesAfter: number; compressionRatio: number }, backend: string, seconds: number, fileBytes?: [number, number]): string {
+  const worst = tensors.filter((t) => t.sqnrDb !== undefined).sort((a, b) => a.sqnrDb! - b.sqnrDb!).slice(0, 5);
+  const lines = [
+    `${input} -> ${output}`,
+    `tensors: ${totals.tensorsQuantized} quantized, ${totals.tensorsKept} kept`,
+    `weights: ${megabytes(totals.bytesBefore)} -> ${megabytes(totals.bytesAfter)} (${totals.compressionRatio.toFixed(2)}x)`,
+    ...(fileBytes ? [`file: ${megabytes(fileBytes[0])} -> ${megabytes(fileBytes[1])} (${(fileBytes[0] / fileBytes[1]).toFixed(2)}x)`] : []),
+    `backend: ${backend}; ${seconds.toFixed(2)} s`,
+    'worst tensors by SQNR:',
+    ...worst.map((t) => `  ${t.sqnrDb!.toFixed(2).padStart(7)} dB  ${t.name}  [${t.shape.join(', ')}]  ${t.scheme}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The compressed model must not point at external data files it leaves behind in another folder. */
+async function checkKeptExternal(model: OnnxModel, tensors: readonly { name: string; action: string }[], input: string,
+  target: OutputTarget): Promise<void> {
+  const kept = tensors.filter((t) => t.action === 'keep' && model.info(t.name).external);
+  if (kept.length === 0) return;
+  const location = model.info(kept[0]!.name).external!.location;
+  const sameFolder = target.kind !== 'stdout'
+    && await realpath(dirname(target.path)).catch(() => '') === await realpath(dirname(input)).catch(() => undefined);
+  if (sameFolder) return;
+  const count = kept.length === 1 ? '1 weight stays' : `${kept.length} weights stay`;
+  throw new InvalidArgumentError('output', target.display, `${target.display}: ${count} float in external data `
+    + `(e.g. ${JSON.stringify(kept[0]!.name)} in ${JSON.stringify(location)}), which the output refers to relative to its own folder; `
+    + `write the output into the model's folder ${dirname(input)}, or write --format safetensors`);
+}
+
+/** The output may not be one of the model's external data files either. */
+async function checkExternalFiles(model: OnnxModel, input: string, target: OutputTarget, force: boolean): Promise<void> {
+  const locations = new Set(model.list().flatMap((w) => (w.external ? [w.external.location] : [])));
+  await checkNotAnInput(target, [...locations].map((location) => join(dirname(input), location)), force);
+}
+
 /** Runs `compress`; returns the exit code. Bad input throws (FormatError etc.), usage mistakes UsageError. */
 export async function runCompress(args: CompressArgs, io: CliIo): Promise<number> {
-  const input = args.input ?? defaultModelPath();
+  const input = args.input ?? (io.bundledModel ?? findDefaultModel)();
+  if (input === undefined) {
+    throw new UsageError(`no input model given, and the bundled sample model (${DEFAULT_MODEL_PACKAGE}, installed for development only) `
+      + 'is not installed; give a .onnx or .safetensors file to compress');
+  }
   const inputName = args.input ?? `${DEFAULT_MODEL_NAME} (bundled default model)`;
   const inFormat = formatOf(input);
   if (!inFormat) throw new UsageError(`${input}: unknown input format; use a .onnx or .safetensors file`);
-  const outFormat = args.format ?? formatOf(args.output) ?? inFormat;
+  const outFormat = args.format ?? (args.output === '-' ? undefined : formatOf(args.output)) ?? inFormat;
   if (inFormat === 'safetensors' && outFormat === 'onnx') {
     throw new UsageError('safetensors input can only be written as safetensors (there is no graph to write ONNX from); use --format safetensors');
+  }
+  if (args.output === '-' && io.stdout.isTTY) {
+    throw new UsageError('-o - writes the binary model to stdout, which is a terminal here; redirect it (> file, | program) or give -o <file>');
+  }
+  if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
+  await checkInputFile(input, 'input');
+  // Before any work: a missing onnxruntime-node is an error now, not after the compression.
+  const runtime = args.verify ? await loadNodeRuntime() : undefined;
+  const target = await resolveOutput(args.output, [input], args.force);
+  // With the model on stdout, every message goes to stderr.
+  const out = target.kind === 'stdout' ? io.stderr : io.stdout;
+  for (const stale of await staleTempFiles(target)) {
+    io.stderr.write(`webgpu-quant: note: ${stale} is left over from an interrupted run; delete it unless another webgpu-quant is writing ${target.display} now\n`);
   }
   const backend = { backend: args.backend } as const;
   const resolved = await getBackend(backend);
@@ -110,57 +147,73 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     bar ??= args.json ? { update: () => {}, done: () => {} } : progressBar(io.stderr, total);
     bar.update(done, name);
   };
+  const external = inFormat === 'onnx' ? externalDataNextTo(input) : undefined;
+  let reader: SafetensorsReader | undefined;
+  let sink: ByteSink | undefined;
   let report;
   let text;
-  if (outFormat === 'onnx') {
-    const bytes = await readFile(input);
-    const options: CompressOnnxOptions = { ...policyOf(args), name: inputName, onProgress };
-    let result;
-    try {
-      result = await compressOnnx(bytes, options, backend);
-    } catch (error) {
-      throw budgetUsage(error, args.targetBits);
-    }
-    bar?.done();
-    const sink = await nodeFileSink(args.output);
-    try {
+  let verified: VerifyReport | undefined;
+  try {
+    // The sink (and its temporary file's cleanup) exists before anything is read: every failure after this aborts it.
+    sink = await openOutput(target, io.stdout);
+    if (outFormat === 'onnx') {
+      const bytes = await readInputFile(input, 'input');
+      const model = await OnnxModel.load(bytes, { name: inputName, externalData: external!.resolve });
+      await checkExternalFiles(model, input, target, args.force);
+      await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
+      const options: CompressOnnxOptions = { ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve };
+      const result = await compressOnnx(bytes, options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
+      bar?.done();
+      await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
       await sink.write(result.model);
       await sink.close();
-    } catch (error) {
-      await sink.abort(error);
-      throw error;
-    }
-    report = result.report;
-    text = summary(inputName, args.output, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
-      [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
-    if (report.budget) text += budgetSummary(report.budget);
-  } else {
-    const reader = inFormat === 'onnx' ? await OnnxModel.load(await readFile(input), { name: inputName }) : await openSafetensorsFile(input);
-    let decisions = reader instanceof OnnxModel ? planOnnxCompression(reader, policyOf(args)).decisions : decideWeights(reader.list(), policyOf(args));
-    let budget: BudgetAllocation | undefined;
-    if (args.targetBits !== undefined) {
-      const weights = reader.list();
-      const read = async (i: number) => toFloat32(await reader.read(weights[i]!.name), weights[i]!.dtype, weights[i]!.name);
-      try {
-        ({ decisions, allocation: budget } = await allocateBudget(weights, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors'));
-      } catch (error) {
-        throw budgetUsage(error, args.targetBits);
+      report = result.report;
+      if (args.verify) {
+        const names: [string, string] = [inputName, target.display];
+        verified = await verifyModels(bytes, result.model, { ...await verifyOptionsOf(args.verify, bytes, inputName, runtime!), names });
+      }
+      text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
+        [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
+      if (report.budget) text += budgetSummary(report.budget);
+    } else {
+      const weights = inFormat === 'onnx'
+        ? await OnnxModel.load(await readInputFile(input, 'input'), { name: inputName, externalData: external!.resolve })
+        : (reader = await openSafetensorsFile(input).catch((error: unknown) => { throw fileError(error, input, 'input'); }));
+      if (weights instanceof OnnxModel) await checkExternalFiles(weights, input, target, args.force);
+      let decisions = weights instanceof OnnxModel ? planOnnxCompression(weights, policyOf(args)).decisions : decideWeights(weights.list(), policyOf(args));
+      let budget: BudgetAllocation | undefined;
+      if (args.targetBits !== undefined) {
+        const list = weights.list();
+        const read = async (i: number) => toFloat32(await weights.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
+        ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors')
+          .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
+      }
+      report = await compressToSafetensors(weights, decisions, sink, backend, onProgress);
+      bar?.done();
+      text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
+      if (budget) {
+        text += budgetSummary(budget);
+        report = { ...report, budget };
       }
     }
-    const sink = await nodeFileSink(args.output);
-    report = await compressToSafetensors(reader, decisions, sink, backend, onProgress);
-    bar?.done();
-    text = summary(inputName, args.output, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
-    if (budget) {
-      text += budgetSummary(budget);
-      report = { ...report, budget };
-    }
+  } catch (error) {
+    await sink?.abort(error);
+    throw error;
+  } finally {
+    await reader?.close();
+    await external?.close();
   }
   if (args.json) {
-    io.stdout.write(`${JSON.stringify({ input: inputName, output: args.output, ...report }, (_key, value: unknown) =>
+    out.write(`${JSON.stringify({ input: inputName, output: target.display, ...report, ...(verified ? { verify: verifyJson(verified) } : {}) }, (_key, value: unknown) =>
       (value instanceof Float64Array || value instanceof Float32Array ? Array.from(value, jsonNumber) : jsonNumber(value)))}\n`);
   } else {
-    io.stdout.write(text);
+    out.write(text);
+    if (verified) out.write(formatVerifyReport(verified, [inputName, target.display]));
+  }
+  if (verified && !verified.passed) {
+    io.stderr.write(`webgpu-quant: ${target.display} was written but fails verification (${verified.failures.join('; ')}); `
+      + 'use a finer scheme (--granularity channel, --dtype qint8) or leave more weights in float (--exclude)\n');
+    return 1;
   }
   return 0;
 }

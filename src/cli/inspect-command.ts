@@ -1,48 +1,37 @@
 /**
- * `webgpu-quant inspect <file>`: lists a model's tensors (dtype, shape, bytes, and for compressed files the
- * quantization scheme); with `--original`, the per-tensor and per-channel error of each quantized weight
- * against the original's float weight; with `--tensor`, one tensor in detail.
+ * `webgpu-quant inspect <file>`: a model's tensors as a table, one row per quantized weight (its data,
+ * scale and zero point folded together; `--raw` lists them as stored) and one per other tensor, with a
+ * header line and a summary. With `--original`, each quantized weight's error against the original's
+ * float weight (SQNR, max |error|, worst channel), worst first (`--sort name` to order by name); with
+ * `--tensor`, one tensor in detail. Sizes in decimal units (kB = 1000 bytes, MB = 10^6 bytes).
  *
  * @example
  * ```ts
- * await runInspect({ command: 'inspect', file: 'vad.q8.onnx', original: 'vad.onnx', json: false }, io); // 0
+ * await runInspect({ command: 'inspect', file: 'vad.q8.onnx', original: 'vad.onnx', sort: 'sqnr', raw: false, json: false }, io); // 0
  * ```
  * @module
  */
-import { readFile } from 'node:fs/promises';
 import { FormatError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
-import { OnnxModel } from '../io/onnx/onnx-model.js';
-import { readQdqWeights } from '../io/onnx/qdq-read.js';
-import { openSafetensorsFile } from '../io/safetensors/node-open.js';
-import { readQuantizedSafetensors } from '../io/safetensors/quantized-read.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo } from '../io/weights.js';
 import type { QTensor } from '../qtensor.js';
 import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
-import { formatOf, jsonNumber } from './compress-command.js';
-
-/** A model file opened for inspection: its stored tensors and the quantized weights inside it. */
-async function openModel(path: string): Promise<{ reader: WeightReader; quantized: Map<string, QTensor> }> {
-  const format = formatOf(path);
-  if (format === 'onnx') {
-    const model = await OnnxModel.load(await readFile(path), { name: path });
-    return { reader: model, quantized: await readQdqWeights(model) };
-  }
-  if (format === 'safetensors') {
-    const reader = await openSafetensorsFile(path);
-    return { reader, quantized: (await readQuantizedSafetensors(reader)).quantized };
-  }
-  throw new FormatError(`${path}: unknown format; use a .onnx or .safetensors file`);
-}
+import { jsonNumber } from './compress-command.js';
+import { type OpenedModel, openModelFile } from './open-model.js';
+import { formatBytes } from './units.js';
 
 interface TensorLine {
   name: string;
   dtype: string;
   shape: number[];
+  /** Stored bytes (a quantized weight's data, scale and zero point together unless --raw). */
   bytes: number;
+  quantized: boolean;
   scheme?: string;
+  /** The stored tensors folded into this row. */
+  parts?: string[];
   sqnrDb?: number;
   mse?: number;
   maxAbsError?: number;
@@ -57,51 +46,128 @@ function schemeText(q: QTensor): string {
   return `${q.dtype} per group of ${q.qGroupSize()} (axis ${q.qPerChannelAxis()})`;
 }
 
+/** The rows: quantized weights, then the other stored tensors (without the folded parts unless raw). */
+function rowsOf(model: OpenedModel, raw: boolean): TensorLine[] {
+  const stored = model.reader.list();
+  const bytesOf = new Map(stored.map((w) => [w.name, w.byteLength]));
+  const folded = new Set(raw ? [] : [...model.parts.values()].flat());
+  const rows: TensorLine[] = [...model.quantized.entries()].map(([name, q]) => {
+    const parts = model.parts.get(name) ?? [];
+    const bytes = raw || parts.length === 0 ? q.packedData().byteLength : parts.reduce((sum, p) => sum + (bytesOf.get(p) ?? 0), 0);
+    return { name, dtype: q.dtype, shape: [...q.shape], bytes, quantized: true, scheme: schemeText(q), ...(raw ? {} : { parts }) };
+  });
+  for (const w of stored) {
+    if (folded.has(w.name) || model.quantized.has(w.name)) continue;
+    rows.push({ name: w.name, dtype: w.dtype, shape: [...w.shape], bytes: w.byteLength, quantized: false });
+  }
+  return rows;
+}
+
+/** Adds the error against the original's float weight to a quantized row. */
+async function measure(line: TensorLine, q: QTensor, original: OpenedModel, originals: Map<string, WeightInfo>, detail: boolean): Promise<void> {
+  const base = originals.get(line.name);
+  if (!base || !FLOAT_WEIGHT_DTYPES.includes(base.dtype)) return;
+  const x = { data: toFloat32(await original.reader.read(base.name), base.dtype, base.name), shape: [...base.shape] };
+  const axis = q.qscheme() === 'per_tensor_affine' ? (x.shape.length > 1 ? 0 : undefined) : q.qPerChannelAxis();
+  const stats = await errorStats(x, q, axis === undefined ? {} : { axis });
+  Object.assign(line, { sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError });
+  const perChannel = stats.perChannel?.sqnrDb;
+  if (perChannel && perChannel.length) {
+    let index = 0;
+    perChannel.forEach((v, i) => { if (v < perChannel[index]! || Number.isNaN(v)) index = i; });
+    line.worstChannel = { index, sqnrDb: perChannel[index]! };
+    if (detail) line.perChannelSqnrDb = Array.from(perChannel);
+  }
+}
+
+/** Worst SQNR first (NaN, the worst of all, before any number); rows without one after, in file order. */
+function sortRows(rows: TensorLine[], by: 'sqnr' | 'name'): TensorLine[] {
+  if (by === 'name') return [...rows].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const key = (line: TensorLine): number => (line.sqnrDb === undefined ? Infinity : Number.isNaN(line.sqnrDb) ? -Infinity : line.sqnrDb);
+  return rows.map((line, i) => ({ line, i })).sort((a, b) => {
+    const ka = key(a.line);
+    const kb = key(b.line);
+    const measuredA = a.line.sqnrDb !== undefined;
+    const measuredB = b.line.sqnrDb !== undefined;
+    if (measuredA !== measuredB) return measuredA ? -1 : 1;
+    return ka === kb ? a.i - b.i : ka < kb ? -1 : 1;
+  }).map(({ line }) => line);
+}
+
+/** Totals for the summary line and the JSON. */
+function summaryOf(rows: TensorLine[], model: OpenedModel) {
+  const quantized = rows.filter((r) => r.quantized);
+  const sqnr = quantized.map((r) => r.sqnrDb).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+  return {
+    storedTensors: model.reader.list().length, quantizedWeights: model.quantized.size, otherTensors: rows.length - quantized.length,
+    quantizedBytes: quantized.reduce((s, r) => s + r.bytes, 0), otherBytes: rows.filter((r) => !r.quantized).reduce((s, r) => s + r.bytes, 0),
+    fileBytes: model.fileBytes,
+    ...(sqnr.length ? { measured: sqnr.length, worstSqnrDb: sqnr[0]!, medianSqnrDb: sqnr[Math.floor((sqnr.length - 1) / 2)]! } : {}),
+  };
+}
+
+const dB = (v: number): string => `${v.toFixed(2)} dB`;
+
+function table(rows: TensorLine[]): string[] {
+  const cells = rows.map((line) => [
+    line.name, line.dtype, `[${line.shape.join(', ')}]`, formatBytes(line.bytes), line.scheme ?? 'not quantized',
+    line.sqnrDb === undefined ? '' : dB(line.sqnrDb),
+    line.maxAbsError === undefined ? '' : line.maxAbsError.toExponential(2),
+    line.worstChannel ? `${line.worstChannel.index}: ${dB(line.worstChannel.sqnrDb)}` : '',
+  ]);
+  const header = ['name', 'dtype', 'shape', 'size', 'scheme', 'SQNR', 'max |error|', 'worst channel'];
+  // The error columns only when something was measured.
+  const columns = header.map((_, c) => c).filter((c) => c < 5 || cells.some((row) => row[c] !== ''));
+  const widths = columns.map((c) => Math.max(header[c]!.length, ...cells.map((row) => row[c]!.length)));
+  const format = (row: string[]): string => columns.map((c, k) => row[c]!.padEnd(widths[k]!)).join('  ').trimEnd();
+  return [format(header), ...cells.map(format)];
+}
+
 /** Runs `inspect`; returns the exit code. */
 export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> {
-  const { reader, quantized } = await openModel(args.file);
-  const original = args.original ? (await openModel(args.original)).reader : undefined;
-  const originals = new Map((original?.list() ?? []).map((w) => [w.name, w]));
-  const lines: TensorLine[] = [];
-  const stored = reader.list();
-  const shown: (WeightInfo | { name: string; dtype: string; shape: number[]; byteLength: number })[] = [
-    ...stored.filter((w) => !quantized.has(w.name)),
-    ...[...quantized.entries()].map(([name, q]) => ({ name, dtype: q.dtype, shape: [...q.shape], byteLength: q.packedData().byteLength })),
-  ];
-  for (const info of shown) {
-    if (args.tensor !== undefined && info.name !== args.tensor) continue;
-    const line: TensorLine = { name: info.name, dtype: info.dtype, shape: [...info.shape], bytes: info.byteLength };
-    const q = quantized.get(info.name);
-    if (q) {
-      line.scheme = schemeText(q);
-      const base = originals.get(info.name);
-      if (base && FLOAT_WEIGHT_DTYPES.includes(base.dtype)) {
-        const x = { data: toFloat32(await original!.read(base.name), base.dtype, base.name), shape: [...base.shape] };
-        const axis = q.qscheme() === 'per_tensor_affine' ? (x.shape.length > 1 ? 0 : undefined) : q.qPerChannelAxis();
-        const stats = await errorStats(x, q, axis === undefined ? {} : { axis });
-        Object.assign(line, { sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError });
-        const perChannel = stats.perChannel?.sqnrDb;
-        if (perChannel && perChannel.length) {
-          let index = 0;
-          perChannel.forEach((v, i) => { if (v < perChannel[index]!) index = i; });
-          line.worstChannel = { index, sqnrDb: perChannel[index]! };
-          if (args.tensor !== undefined) line.perChannelSqnrDb = Array.from(perChannel);
-        }
+  const model = await openModelFile(args.file, 'file');
+  let original: OpenedModel | undefined;
+  try {
+    original = args.original ? await openModelFile(args.original, 'original') : undefined;
+    let rows = rowsOf(model, args.raw);
+    if (args.tensor !== undefined) {
+      rows = rows.filter((line) => line.name === args.tensor);
+      if (rows.length === 0) {
+        const owner = [...model.parts.entries()].find(([, parts]) => parts.includes(args.tensor!))?.[0];
+        throw new FormatError(`${args.file}: no tensor named ${JSON.stringify(args.tensor)}${owner === undefined ? ''
+          : `; it is stored as part of the quantized weight ${JSON.stringify(owner)} (inspect it by that name, or add --raw)`}`);
       }
     }
-    lines.push(line);
-  }
-  if (args.tensor !== undefined && lines.length === 0) throw new FormatError(`${args.file}: no tensor named ${JSON.stringify(args.tensor)}`);
-  if (args.json) {
-    io.stdout.write(`${JSON.stringify({ file: args.file, original: args.original, tensors: lines }, (_k, v: unknown) => jsonNumber(v))}\n`);
+    if (original) {
+      const originals = new Map(original.reader.list().map((w) => [w.name, w]));
+      for (const line of rows) {
+        const q = line.quantized ? model.quantized.get(line.name) : undefined;
+        if (q) await measure(line, q, original, originals, args.tensor !== undefined);
+      }
+    }
+    rows = sortRows(rows, args.sort);
+    const summary = summaryOf(rows, model);
+    if (args.json) {
+      io.stdout.write(`${JSON.stringify({ file: args.file, original: args.original, format: model.format, summary, tensors: rows },
+        (_k, v: unknown) => jsonNumber(v))}\n`);
+      return 0;
+    }
+    const lines = [
+      `${args.file}: ${model.format === 'onnx' ? 'ONNX model' : 'safetensors file'}, ${formatBytes(model.fileBytes)}, `
+        + `${summary.storedTensors} stored tensors, ${summary.quantizedWeights} quantized weights`
+        + `${args.original ? `; error measured against ${args.original}` : ''}`,
+      ...table(rows),
+      `summary: ${summary.quantizedWeights} quantized weights (${formatBytes(summary.quantizedBytes)}), `
+        + `${summary.otherTensors} other tensors (${formatBytes(summary.otherBytes)})`
+        + (summary.measured ? `; SQNR worst ${dB(summary.worstSqnrDb!)}, median ${dB(summary.medianSqnrDb!)} over ${summary.measured} weights` : ''),
+    ];
+    for (const line of rows) {
+      if (line.perChannelSqnrDb) lines.push(`${line.name} per-channel SQNR (dB): ${line.perChannelSqnrDb.map((v) => v.toFixed(2)).join(' ')}`);
+    }
+    io.stdout.write(`${lines.join('\n')}\n`);
     return 0;
+  } finally {
+    await original?.close();
+    await model.close();
   }
-  io.stdout.write(`${args.file}: ${stored.length} stored tensors, ${quantized.size} quantized weights\n`);
-  for (const line of lines) {
-    const error = line.sqnrDb === undefined ? '' : `  SQNR ${line.sqnrDb.toFixed(2)} dB, max |err| ${line.maxAbsError!.toExponential(2)}`
-      + (line.worstChannel ? `, worst channel ${line.worstChannel.index}: ${line.worstChannel.sqnrDb.toFixed(2)} dB` : '');
-    io.stdout.write(`${line.name}  ${line.dtype}  [${line.shape.join(', ')}]  ${line.bytes} B${line.scheme ? `  ${line.scheme}` : ''}${error}\n`);
-    if (line.perChannelSqnrDb) io.stdout.write(`  per-channel SQNR (dB): ${line.perChannelSqnrDb.map((v) => v.toFixed(2)).join(' ')}\n`);
-  }
-  return 0;
 }

@@ -19,6 +19,7 @@ const LAYERS: ReadonlyArray<readonly [layer: string, prefixes: readonly string[]
   ['observers', ['src/observers/']],
   ['io', ['src/io/']],
   ['compress', ['src/compress/']],
+  ['verify', ['src/verify/']],
   ['cli', ['src/cli/']],
   ['entries', ['src/index.ts', 'src/models.ts', 'src/internals.ts']],
 ];

@@ -151,7 +151,8 @@ describe('safetensors: Node files and sinks', () => {
   it('nodeFileSink writes a temporary file and renames it on close; the source reads it back', async () => {
     const path = join(dir, 'model.safetensors');
     const sink = await nodeFileSink(path);
-    expect(sink.tempPath.startsWith(`${path}.tmp-`)).toBe(true);
+    expect(sink.tempPath).toMatch(/\/\.model\.safetensors\.webgpu-quant-tmp-[0-9a-f]{12}$/);
+    expect(sink.tempPath.startsWith(dir)).toBe(true);
     const writer = await createSafetensorsWriter(sink, [
       { name: 'w', dtype: 'float32', shape: [2, 2], byteLength: 16 }, { name: 'b', dtype: 'int8', shape: [3] },
     ], { note: 'node' });

@@ -201,12 +201,21 @@ export class OnnxModel implements WeightReader {
     for (const { domain, version } of opsets) {
       if (version < 1) throw new FormatError(`${name}: opset_import of domain ${JSON.stringify(domain)} has version ${version}`);
     }
-    const graphs = listGraphs(proto.graph as GraphProto);
+    // The graph index names graphs, not the file: say which file the damage is in.
+    const inFile = <T>(index: () => T): T => {
+      try {
+        return index();
+      } catch (error) {
+        if (error instanceof FormatError && !error.message.startsWith(`${name}: `)) throw new FormatError(`${name}: ${error.message}`, { cause: error });
+        throw error;
+      }
+    };
+    const graphs = inFile(() => listGraphs(proto.graph as GraphProto));
     if (!opsets.some((o) => isDefaultDomain(o.domain))
       && graphs.some((g) => nodesOf(g.graph).some((n) => isDefaultDomain(n.domain)))) {
       throw new FormatError(`${name}: nodes use the default ONNX domain but opset_import declares no version for it`);
     }
-    const indexed = indexWeights(proto.graph as GraphProto);
+    const indexed = inFile(() => indexWeights(proto.graph as GraphProto));
     const counts = new Map<string, number>();
     for (const w of indexed) counts.set(w.tensorName, (counts.get(w.tensorName) ?? 0) + 1);
     for (const w of indexed) {

@@ -1,8 +1,10 @@
 /**
  * A {@link ByteSink} that writes a file in Node so that a failure never leaves a half model: the bytes go
- * to `<path>.tmp-<random>` (created exclusively, next to the target so the rename stays on one file
- * system), `close()` flushes it to disk (`fsync`) and renames it over `path`, and `abort()` (or a failed
- * `close()`) deletes it. Until `close()` succeeds, `path` is untouched.
+ * to `.<name>.webgpu-quant-tmp-<random>` beside the target (created exclusively, in the same folder so the
+ * rename stays on one file system; the name says where it came from if a killed process leaves it),
+ * `close()` flushes it to disk (`fsync`) and renames it over `path`, and `abort()` (or a failed `close()`)
+ * deletes it. Until `close()` succeeds, `path` is untouched. A `path` that exists and is not a regular file
+ * (a device such as /dev/null, a FIFO, a folder) is refused with InvalidArgumentError, never renamed over.
  *
  * @example
  * ```ts
@@ -16,7 +18,7 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import type { ByteSink } from './sinks.js';
-import { loadNodeFs } from './node-fs.js';
+import { type NodeFsPromises, loadNodeFs } from './node-fs.js';
 
 /** A Node file sink; `tempPath` is where the bytes are until `close()`. */
 export interface NodeFileSink extends ByteSink {
@@ -30,6 +32,42 @@ export interface NodeFileSink extends ByteSink {
 export interface NodeFileSinkOptions {
   /** Flush to disk before the rename (default true), so a crash after close() cannot leave an empty file. */
   fsync?: boolean;
+  /**
+   * Called with the temporary file's path just before it is created, so that a caller can register it for
+   * removal when the process is interrupted (the command line deletes it on SIGINT / SIGTERM).
+   */
+  onTempFile?: (tempPath: string) => void;
+}
+
+/** Refuses a target that exists and is not a regular file: the rename would replace a device, a FIFO or a folder. */
+async function checkReplaceable(fs: NodeFsPromises, path: string): Promise<void> {
+  let stats;
+  try {
+    stats = await fs.stat(path);
+  } catch {
+    return; // absent (or unreadable: the rename will say so)
+  }
+  if (!stats.isFile()) {
+    throw new InvalidArgumentError('path', path, `${path} exists and is not a regular file (a folder, device, FIFO or socket); `
+      + 'nodeFileSink replaces its target by renaming, so give the path of a file (write to devices and pipes directly)');
+  }
+}
+
+/** The part of a temporary file's name after `.<name>`. */
+export const TEMP_FILE_MARKER = '.webgpu-quant-tmp-';
+
+/**
+ * The temporary file {@link nodeFileSink} writes for `path`, without the random suffix:
+ * `dir/.<name>.webgpu-quant-tmp-`.
+ *
+ * @example
+ * ```ts
+ * tempFilePrefix('out/model.onnx'); // 'out/.model.onnx.webgpu-quant-tmp-'
+ * ```
+ */
+export function tempFilePrefix(path: string): string {
+  const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return `${path.slice(0, cut + 1)}.${path.slice(cut + 1)}${TEMP_FILE_MARKER}`;
 }
 
 function randomSuffix(): string {
@@ -53,7 +91,9 @@ export async function nodeFileSink(path: string, options: NodeFileSinkOptions = 
     throw new InvalidArgumentError('path', path, 'nodeFileSink needs the output file path as a non-empty string');
   }
   const fs = await loadNodeFs('nodeFileSink');
-  const tempPath = `${path}.tmp-${randomSuffix()}`;
+  await checkReplaceable(fs, path);
+  const tempPath = `${tempFilePrefix(path)}${randomSuffix()}`;
+  options.onTempFile?.(tempPath);
   const handle = await fs.open(tempPath, 'wx');
   let state: 'open' | 'closing' | 'closed' | 'aborted' = 'open';
   let byteLength = 0;
@@ -81,6 +121,7 @@ export async function nodeFileSink(path: string, options: NodeFileSinkOptions = 
       try {
         if (options.fsync ?? true) await handle.sync();
         await handle.close();
+        await checkReplaceable(fs, path); // it may have changed since the sink was opened
         await fs.rename(tempPath, path);
         state = 'closed';
       } catch (error) {

@@ -25,6 +25,7 @@ export interface NodeFileHandle {
 export interface NodeFsPromises {
   open(path: string, flags: string, mode?: number): Promise<NodeFileHandle>;
   rename(from: string, to: string): Promise<void>;
+  stat(path: string): Promise<{ isFile(): boolean }>;
   unlink(path: string): Promise<void>;
 }
 

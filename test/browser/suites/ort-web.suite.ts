@@ -2,7 +2,7 @@
 // equal the CPU path's bit for bit, and onnxruntime-web (wasm EP, served locally) runs the compressed
 // model within the int8 bound of the original over the synthetic VAD signal.
 import * as ort from 'onnxruntime-web';
-import { AUTO_GPU_MIN_ELEMENTS, OnnxModel, compressOnnx, readQdqWeights } from './imports.js';
+import { AUTO_GPU_MIN_ELEMENTS, OnnxModel, compressOnnx, readQdqWeights, verifyModels } from './imports.js';
 import { VAD_WINDOW, compareProbabilities, syntheticSignal } from '../../shared/vad-signal.js';
 import { type BrowserTest, expectExact, expectPoolEmpty } from './support.js';
 
@@ -65,5 +65,20 @@ export const tests: Record<string, BrowserTest> = {
     await expectPoolEmpty();
     return `onnxruntime-web ${ort.env.versions.web}: max |Δp| ${diff.maxAbs.toFixed(4)}, mean ${diff.meanAbs.toFixed(4)}, no decision flipped; `
       + `'auto' ran ${onGpu} of ${quantized(auto.report).length} weights on the GPU`;
+  },
+
+  async 'verifyModels runs in the page with onnxruntime-web (wasm): int8 passes, the original against itself differs by 0'() {
+    const response = await fetch(kModelUrl);
+    if (!response.ok) throw new Error(`default model fetch failed: ${response.status}`);
+    const original = new Uint8Array(await response.arrayBuffer());
+    ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
+    ort.env.wasm.numThreads = 1;
+    const options = { runtime: ort, sessionOptions: { executionProviders: ['wasm'] } };
+    const same = await verifyModels(original, original, options);
+    if (!same.passed || same.outputs.some((o) => o.maxAbsDiff !== 0)) throw new Error(`original vs itself: ${JSON.stringify(same.outputs)}`);
+    const { model } = await compressOnnx(original, { dtype: 'qint8' }, { backend: 'cpu' });
+    const report = await verifyModels(original, model, options);
+    if (!report.passed || report.samples !== 3) throw new Error(`int8: ${report.failures.join('; ')}`);
+    return `int8 per channel: ${report.outputs.map((o) => `${o.name} cosine ${o.cosine.toFixed(5)}`).join(', ')}`;
   },
 };

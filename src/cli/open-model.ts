@@ -1,0 +1,93 @@
+/**
+ * A model file opened for `inspect`: its stored tensors, the quantized weights inside it, and which stored
+ * tensors make up each quantized weight (its data, scale and zero point), so that the listing can show one
+ * row per weight. Close it when done: it holds the file (safetensors) or its external data files (ONNX).
+ *
+ * @example
+ * ```ts
+ * const model = await openModelFile('vad.q8.onnx');
+ * try {
+ *   model.quantized.size;                                   // 36
+ *   model.parts.get('model.decoder.decoder.1.weight');      // ['model.decoder.decoder.1.weight_quantized', '..._scale', '..._zero_point']
+ * } finally { await model.close(); }
+ * ```
+ * @module
+ */
+import { FormatError } from '../errors.js';
+import { listGraphs } from '../io/onnx/graph-index.js';
+import { OnnxModel } from '../io/onnx/onnx-model.js';
+import { type GraphProto, nodeLabel, nodesOf } from '../io/onnx/proto.js';
+import { readQdqWeights } from '../io/onnx/qdq-read.js';
+import { openSafetensorsFile } from '../io/safetensors/node-open.js';
+import { describeQuantized, readQuantizedSafetensors } from '../io/safetensors/quantized-read.js';
+import type { WeightReader } from '../io/weights.js';
+import type { QTensor } from '../qtensor.js';
+import { externalDataNextTo } from './external-data.js';
+import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
+
+/** An opened model. */
+export interface OpenedModel {
+  format: 'onnx' | 'safetensors';
+  reader: WeightReader;
+  /** Bytes of the file. */
+  fileBytes: number;
+  quantized: Map<string, QTensor>;
+  /** For each quantized weight, the names of the stored tensors that hold it. */
+  parts: Map<string, string[]>;
+  close(): Promise<void>;
+}
+
+/** The stored tensors behind each DequantizeLinear of an ONNX model, by the quantized weight's name. */
+function qdqParts(model: OnnxModel, quantized: Map<string, QTensor>): Map<string, string[]> {
+  const outputs = new Map<string, string>(); // `${graph}|${node label}` -> weight name
+  for (const entry of listGraphs(model.proto.graph as GraphProto)) {
+    nodesOf(entry.graph).forEach((node, index) => {
+      if (node.opType !== 'DequantizeLinear') return;
+      const output = node.output[0] as string;
+      const name = quantized.has(output) ? output : `${output}@${entry.path}`;
+      if (quantized.has(name)) outputs.set(`${entry.path}|${nodeLabel(node, index)}`, name);
+    });
+  }
+  const parts = new Map<string, string[]>();
+  for (const w of model.list()) {
+    const owners = new Set(w.consumers.map((c) => outputs.get(`${c.graph}|${c.nodeName}`)));
+    if (owners.size !== 1 || owners.has(undefined)) continue; // also used outside one DequantizeLinear: a tensor of its own
+    const owner = [...owners][0]!;
+    parts.set(owner, [...(parts.get(owner) ?? []), w.name]);
+  }
+  return parts;
+}
+
+/**
+ * Opens `path` (`argument` names it in errors: 'file' or 'original').
+ *
+ * @example
+ * ```ts
+ * const original = await openModelFile('vad.onnx', 'original');
+ * ```
+ */
+export async function openModelFile(path: string, argument = 'file'): Promise<OpenedModel> {
+  const format = formatOf(path);
+  if (!format) throw new FormatError(`${path}: unknown format; use a .onnx or .safetensors file`);
+  const stats = await checkInputFile(path, argument);
+  if (format === 'onnx') {
+    const external = externalDataNextTo(path);
+    try {
+      const model = await OnnxModel.load(await readInputFile(path, argument), { name: path, externalData: external.resolve });
+      const quantized = await readQdqWeights(model);
+      return { format, reader: model, fileBytes: stats.size, quantized, parts: qdqParts(model, quantized), close: () => external.close() };
+    } catch (error) {
+      await external.close();
+      throw error;
+    }
+  }
+  const reader = await openSafetensorsFile(path).catch((error: unknown) => { throw fileError(error, path, argument); });
+  try {
+    const { quantized } = await readQuantizedSafetensors(reader);
+    const parts = new Map([...describeQuantized(reader).values()].map((d) => [d.name, d.layout.entries.map((e) => e.name)]));
+    return { format, reader, fileBytes: stats.size, quantized, parts, close: () => reader.close() };
+  } catch (error) {
+    await reader.close();
+    throw error;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * End-task verification: runs the original and the compressed ONNX model on the same inputs in an
+ * onnxruntime the caller passes (`onnxruntime-node` in Node, `onnxruntime-web` in the browser), and compares
+ * every output (see {@link OutputComparison}). The inputs are the caller's, or generated to the declared
+ * shapes and element types, one sample per seed.
+ *
+ * Pass criterion: every output's cosine similarity ≥ `minCosine` (default 0.99) over all samples together,
+ * and no value finite in one model but not in the other. A compressed model that onnxruntime refuses to
+ * load or run fails; models whose inputs or outputs differ are refused with an {@link InvalidArgumentError}
+ * naming them, as are inputs the original itself cannot run.
+ *
+ * @example
+ * ```ts
+ * import * as ort from 'onnxruntime-web';
+ * import { compressOnnx, verifyModels } from 'webgpu-quant/models';
+ * const { model } = await compressOnnx(original);
+ * const report = await verifyModels(original, model, { runtime: ort });
+ * report.passed; // true
+ * report.outputs.map((o) => [o.name, o.cosine.toFixed(5)]);
+ * ```
+ * @module
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { halfToFloat } from '../io/float-convert.js';
+import { type GenerateOptions, generateSamples } from './input-samples.js';
+import { checkSample } from './input-files.js';
+import { type ModelSignature, readModelSignature, signatureDifferences } from './model-signature.js';
+import { OutputAccumulator, type OutputComparison } from './output-metrics.js';
+import { type OnnxRuntimeLike, type RuntimeSession, type RuntimeTensor, type Sample, toRuntimeTensor } from './runtime.js';
+
+/** The cosine similarity each output must reach when no other is given. */
+export const DEFAULT_MIN_COSINE = 0.99;
+
+/** Options of {@link verifyModels}. */
+export interface VerifyOptions extends GenerateOptions {
+  /** The onnxruntime to run both models in: `import * as ort from 'onnxruntime-web'` (or `-node`). */
+  runtime: OnnxRuntimeLike;
+  /** The inputs, one {@link Sample} per run; default: generated (see `seeds`, `dims`). */
+  inputs?: Sample[];
+  /** Pass when every output's cosine similarity is at least this (default {@link DEFAULT_MIN_COSINE}). */
+  minCosine?: number;
+  /** Passed to `InferenceSession.create` (e.g. `{ executionProviders: ['webgpu'] }`). */
+  sessionOptions?: object;
+  /** How messages name the two models (default 'the original', 'the compressed model'). */
+  names?: [string, string];
+}
+
+/** What {@link verifyModels} found. */
+export interface VerifyReport {
+  /** Whether the inputs were the caller's or generated. */
+  inputs: 'given' | 'generated';
+  samples: number;
+  /** Each input's dims in the first sample. */
+  inputDims: Record<string, number[]>;
+  outputs: OutputComparison[];
+  minCosine: number;
+  /** True when the pass criterion holds for every output. */
+  passed: boolean;
+  /** One sentence per reason the verification failed (empty when it passed). */
+  failures: string[];
+  seconds: number;
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split('\n')[0]!.trim();
+}
+
+function hostData(tensor: RuntimeTensor, name: string): unknown {
+  if (tensor.type === 'string') throw new InvalidArgumentError('outputs', name, `output '${name}' holds strings, which cannot be compared numerically`);
+  if (tensor.type === 'float16' && tensor.data instanceof Uint16Array) return Array.from(tensor.data, halfToFloat);
+  return tensor.data;
+}
+
+async function runAll(runtime: OnnxRuntimeLike, model: Uint8Array, samples: Sample[], sessionOptions: object | undefined,
+  outputNames: string[]): Promise<Array<Record<string, RuntimeTensor>>> {
+  const session: RuntimeSession = await runtime.InferenceSession.create(model, sessionOptions);
+  try {
+    const results: Array<Record<string, RuntimeTensor>> = [];
+    for (const sample of samples) {
+      const feeds = Object.fromEntries(Object.entries(sample).map(([name, t]) => [name, toRuntimeTensor(runtime, t)]));
+      const out = await session.run(feeds);
+      results.push(Object.fromEntries(outputNames.map((n) => [n, out[n]!])));
+    }
+    return results;
+  } finally {
+    await session.release?.();
+  }
+}
+
+function describeInputs(sample: Sample): string {
+  return Object.entries(sample).map(([n, t]) => `${n}: ${t.dtype} [${t.dims.join(', ')}]`).join(', ');
+}
+
+/**
+ * Runs both models on the same inputs and compares their outputs; see the module documentation.
+ *
+ * @example
+ * ```ts
+ * import * as ort from 'onnxruntime-node';
+ * const report = await verifyModels(readFileSync('vad.onnx'), readFileSync('vad.q8.onnx'), { runtime: ort, dims: { sequence: 512 } });
+ * if (!report.passed) console.error(report.failures.join('\n'));
+ * ```
+ */
+export async function verifyModels(original: Uint8Array, compressed: Uint8Array, options: VerifyOptions): Promise<VerifyReport> {
+  const started = performance.now();
+  const names = options.names ?? ['the original', 'the compressed model'];
+  const minCosine = options.minCosine ?? DEFAULT_MIN_COSINE;
+  if (!(minCosine >= -1 && minCosine <= 1)) throw new InvalidArgumentError('minCosine', minCosine, `minCosine ${minCosine}: use a number in [-1, 1], e.g. 0.99`);
+  if (!options.runtime?.InferenceSession || !options.runtime.Tensor) {
+    throw new InvalidArgumentError('runtime', options.runtime, "runtime must be an onnxruntime module: import * as ort from 'onnxruntime-web' (or 'onnxruntime-node') and pass { runtime: ort }");
+  }
+  const signature: ModelSignature = readModelSignature(original, names[0]);
+  const differences = signatureDifferences(signature, readModelSignature(compressed, names[1]), names);
+  if (differences.length) {
+    throw new InvalidArgumentError('compressed', names[1], `${names[0]} and ${names[1]} do not have the same inputs and outputs: ${differences.join('; ')}`);
+  }
+  const given = options.inputs !== undefined;
+  const samples = options.inputs ?? generateSamples(signature, options);
+  if (samples.length === 0) throw new InvalidArgumentError('inputs', samples, 'inputs is empty: give at least one sample, or leave it out to generate inputs');
+  if (given) samples.forEach((s, k) => checkSample(s, signature, `inputs[${k}]`));
+  const outputNames = signature.outputs.map((v) => v.name);
+
+  let reference;
+  try {
+    reference = await runAll(options.runtime, original, samples, options.sessionOptions, outputNames);
+  } catch (error) {
+    const hint = given ? 'check the inputs' : 'give inputs, or sizes for the dynamic dimensions (dims)';
+    throw new InvalidArgumentError('inputs', describeInputs(samples[0]!),
+      `${names[0]} does not run on ${given ? 'the given' : 'generated'} inputs (${describeInputs(samples[0]!)}): ${firstLine(error)}; ${hint}`);
+  }
+  const failures: string[] = [];
+  const accumulators = outputNames.map((n) => new OutputAccumulator(n));
+  try {
+    const results = await runAll(options.runtime, compressed, samples, options.sessionOptions, outputNames);
+    results.forEach((out, k) => accumulators.forEach((acc) => {
+      const a = reference[k]![acc.name]!;
+      const b = out[acc.name]!;
+      if (a.dims.join() !== b.dims.join()) {
+        failures.push(`output '${acc.name}' has dims [${b.dims.join(', ')}] in ${names[1]} but [${a.dims.join(', ')}] in ${names[0]} (sample ${k})`);
+        return;
+      }
+      acc.add(hostData(a, acc.name), hostData(b, acc.name), a.dims);
+    }));
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw error;
+    failures.push(`${names[1]} does not run in onnxruntime: ${firstLine(error)}`);
+  }
+  const outputs = failures.length ? [] : accumulators.map((acc) => acc.result());
+  for (const o of outputs) {
+    if (o.nonFiniteMismatches) failures.push(`output '${o.name}': ${o.nonFiniteMismatches} values are finite in one model and not in the other`);
+    if (!(o.cosine >= minCosine)) failures.push(`output '${o.name}': cosine ${o.cosine.toFixed(5)} < ${minCosine}`);
+  }
+  return {
+    inputs: given ? 'given' : 'generated',
+    samples: samples.length,
+    inputDims: Object.fromEntries(Object.entries(samples[0]!).map(([n, t]) => [n, [...t.dims]])),
+    outputs,
+    minCosine,
+    passed: failures.length === 0,
+    failures,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,84 @@
+// inspect's listing: a header line, one row per quantized weight (its data, scale and zero point folded
+// together unless --raw), the worst SQNR first (or by name), sizes in decimal units, and a summary.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUN_SEED, normalData, rng } from './support.js';
+import { runCli, tinyOnnx, tinyWeights, writeSafetensors } from './cli-support.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-inspect-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const original = join(dir, 'm.safetensors');
+const compressed = join(dir, 'm.q8.safetensors');
+const onnxOut = join(dir, 'm.q8.onnx');
+
+beforeAll(async () => {
+  const next = rng(RUN_SEED);
+  // Three weights whose int8 error differs a lot: heavy outliers (worst), normal, uniform (best); one small bias kept.
+  const outliers = normalData(64 * 64, next);
+  for (let i = 0; i < outliers.length; i += 64) outliers[i] = 60 * (next() < 0.5 ? -1 : 1);
+  const uniform = Float32Array.from({ length: 64 * 64 }, () => next() * 2 - 1);
+  writeSafetensors(original, [
+    { name: 'b.normal', shape: [64, 64], data: normalData(64 * 64, next) },
+    { name: 'a.outliers', shape: [64, 64], data: outliers },
+    { name: 'c.uniform', shape: [64, 64], data: uniform },
+    { name: 'd.bias', shape: [64], data: normalData(64, next) },
+  ]);
+  expect((await runCli(['compress', original, '-o', compressed, '--backend', 'cpu'])).code).toBe(0);
+});
+
+describe('inspect', () => {
+  it('a header, one folded row per quantized weight, worst SQNR first, a summary', async () => {
+    const result = await runCli(['inspect', compressed, '--original', original]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^${compressed}: safetensors file, \\d+\\.\\d\\d kB, 10 stored tensors, 3 quantized weights; error measured against ${original}$`));
+    expect(lines[1]).toMatch(/^name +dtype +shape +size +scheme +SQNR +max \|error\| +worst channel$/);
+    const rows = lines.slice(2, -1);
+    expect(rows.map((r) => r.split(/ +/)[0]), `seed ${RUN_SEED}`).toEqual(['a.outliers', 'b.normal', 'c.uniform', 'd.bias']);
+    // 4096 int8 values + 64 float32 scales + 64 int8 zero points = 4416 bytes.
+    expect(rows[0]).toMatch(/^a\.outliers +qint8 +\[64, 64\] +4\.42 kB +qint8 per channel \(axis 0\) +\d+\.\d\d dB +\d\.\d\de[-+]\d+ +\d+: \d+\.\d\d dB$/);
+    expect(rows[3]).toMatch(/^d\.bias +float32 +\[64\] +256 B +not quantized$/);
+    const sqnr = rows.slice(0, 3).map((r) => Number(/ (\d+\.\d\d) dB /.exec(r)![1]));
+    expect(sqnr).toEqual([...sqnr].sort((x, y) => x - y));
+    expect(result.stdout).not.toMatch(/\.scale|\.zero_point/);
+    expect(lines.at(-1)).toBe(`summary: 3 quantized weights (13.25 kB), 1 other tensors (256 B); SQNR worst ${sqnr[0]!.toFixed(2)} dB, `
+      + `median ${sqnr[1]!.toFixed(2)} dB over 3 weights`);
+  });
+
+  it('--sort name orders by name; --raw lists the stored data, scale and zero point', async () => {
+    const byName = await runCli(['inspect', compressed, '--sort', 'name']);
+    expect(byName.stdout.split('\n').slice(2, 6).map((r) => r.split(/ +/)[0])).toEqual(['a.outliers', 'b.normal', 'c.uniform', 'd.bias']);
+    expect(byName.stdout.split('\n')[1]).toMatch(/^name +dtype +shape +size +scheme$/); // no error columns without --original
+    const raw = await runCli(['inspect', compressed, '--raw']);
+    for (const part of ['a.outliers.scale', 'a.outliers.zero_point', 'c.uniform.scale']) expect(raw.stdout).toMatch(new RegExp(`\\n${part.replace(/\./g, '\\.')} `));
+    expect(raw.stdout).toMatch(/\na\.outliers +qint8 +\[64, 64\] +4\.10 kB /); // the data alone
+  });
+
+  it('ONNX: the _quantized / _scale / _zero_point initializers fold into the weight\'s row', async () => {
+    const { w, b } = tinyWeights();
+    const model = join(dir, 'tiny.onnx');
+    writeFileSync(model, tinyOnnx([{ name: 'w', dims: [64, 64], data: w }, { name: 'b', dims: [64], data: b }]));
+    expect((await runCli(['compress', model, '-o', onnxOut, '--backend', 'cpu'])).code).toBe(0);
+    const folded = await runCli(['inspect', onnxOut, '--original', model]);
+    const rows = folded.stdout.trimEnd().split('\n').slice(2, -1);
+    expect(rows.map((r) => r.split(/ +/)[0])).toEqual(['w', 'b']);
+    expect(rows[0]).toMatch(/^w +qint8 +\[64, 64\] +4\.42 kB +qint8 per channel \(axis 1\) +\d+\.\d\d dB/);
+    const part = await runCli(['inspect', onnxOut, '--tensor', 'w_scale']);
+    expect(part.code).toBe(1);
+    expect(part.stderr).toBe(`webgpu-quant: ${onnxOut}: no tensor named "w_scale"; it is stored as part of the quantized weight "w" `
+      + '(inspect it by that name, or add --raw)\n');
+    expect((await runCli(['inspect', onnxOut, '--tensor', 'w_scale', '--raw'])).stdout).toMatch(/\nw_scale +float32 +\[64\]/);
+    const raw = await runCli(['inspect', onnxOut, '--raw']);
+    expect(raw.stdout).toMatch(/\nw_quantized +int8 +\[64, 64\] +4\.10 kB/);
+    expect(raw.stdout).toMatch(/\nw_scale +float32 +\[64\] +256 B/);
+  });
+
+  it('--json carries the summary and the folded parts', async () => {
+    const result = await runCli(['inspect', compressed, '--original', original, '--json']);
+    const listing = JSON.parse(result.stdout);
+    expect(listing.summary).toMatchObject({ storedTensors: 10, quantizedWeights: 3, otherTensors: 1, quantizedBytes: 3 * 4416, otherBytes: 256, measured: 3 });
+    expect(listing.tensors[0].parts).toEqual(['a.outliers', 'a.outliers.scale', 'a.outliers.zero_point']);
+  });
+});

@@ -1,0 +1,58 @@
+// nodeFileSink never renames over something that is not a regular file (a device, a FIFO, a folder), and
+// tells its caller the temporary file's name before creating it.
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { nodeFileSink } from '../../src/io/safetensors/node-file-sink.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-sink-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function expectRefused(path: string): Promise<void> {
+  await expect(nodeFileSink(path)).rejects.toThrow(InvalidArgumentError);
+  await expect(nodeFileSink(path)).rejects.toThrow(/exists and is not a regular file/);
+}
+
+describe('nodeFileSink', () => {
+  it('refuses a FIFO, a folder and (as root, on its own twin of /dev/null) a character device, leaving them as they are', async () => {
+    const fifo = join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    await expectRefused(fifo);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    const folder = join(dir, 'folder.safetensors');
+    mkdirSync(folder);
+    await expectRefused(folder);
+    if (process.getuid?.() === 0) {
+      const device = join(dir, 'null');
+      execFileSync('mknod', [device, 'c', '1', '3']);
+      await expectRefused(device);
+      expect(statSync(device).isCharacterDevice()).toBe(true);
+    }
+    expect(readdirSync(dir).filter((f) => f.includes('webgpu-quant-tmp'))).toEqual([]);
+  });
+
+  it('refuses at close() when the target became a non-regular file meanwhile, and removes its temporary file', async () => {
+    const path = join(dir, 'later.safetensors');
+    const sink = await nodeFileSink(path);
+    await sink.write(Uint8Array.of(1, 2, 3));
+    execFileSync('mkfifo', [path]);
+    await expect(sink.close()).rejects.toThrow(/exists and is not a regular file/);
+    expect(lstatSync(path).isFIFO()).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.startsWith('.later'))).toEqual([]);
+    unlinkSync(path);
+  });
+
+  it('replaces a regular file, and names the temporary file before creating it', async () => {
+    const path = join(dir, 'model.safetensors');
+    writeFileSync(path, 'old');
+    const announced: string[] = [];
+    const sink = await nodeFileSink(path, { onTempFile: (temp) => { announced.push(temp); expect(() => lstatSync(temp)).toThrow(/ENOENT/); } });
+    expect(announced).toEqual([sink.tempPath]);
+    await sink.write(Uint8Array.of(7, 8));
+    await sink.close();
+    expect([...readFileSync(path)]).toEqual([7, 8]);
+  });
+});

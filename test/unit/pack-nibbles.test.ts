@@ -1,0 +1,43 @@
+// unpackNibbles: a bad count or too little data is a typed InvalidArgumentError naming `count`, never a
+// RangeError from the typed-array constructor and never zeros made up to fill the gap.
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { packNibbles, unpackNibbles } from '../../src/pack-nibbles.js';
+import { RUN_SEED, expectExact, rng } from './support.js';
+
+function expectCountError(action: () => unknown, message: RegExp): void {
+  let caught: unknown;
+  try {
+    action();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(InvalidArgumentError);
+  expect((caught as InvalidArgumentError).argument).toBe('count');
+  expect((caught as Error).message).toMatch(message);
+}
+
+describe('unpackNibbles', () => {
+  it('a count that is negative, fractional, not a number or astronomically large', () => {
+    const bytes = Uint8Array.of(0x21, 0x43);
+    for (const count of [-1, 1.5, Number.NaN, Infinity, 2 ** 53]) {
+      expectCountError(() => unpackNibbles(bytes, count, true), /^unpackNibbles: count .* must be a non-negative integer/);
+    }
+    expectCountError(() => unpackNibbles(bytes, 2 ** 40, false), /^unpackNibbles: 1099511627776 values need 549755813888 bytes, the data has 2/);
+  });
+
+  it('more values than the data holds is an error, not zero padding', () => {
+    expectCountError(() => unpackNibbles(Uint8Array.of(0x21, 0x43), 5, true), /5 values need 3 bytes, the data has 2/);
+    expectCountError(() => unpackNibbles(new Uint8Array(0), 1, false), /1 values need 1 bytes, the data has 0/);
+  });
+
+  it('exact counts still unpack, including odd counts, zero, and more data than needed', () => {
+    const next = rng(RUN_SEED);
+    const values = Int8Array.from({ length: 33 }, () => Math.floor(next() * 16) - 8);
+    const packed = packNibbles(values);
+    expectExact(unpackNibbles(packed, 33, true), values, `qint4 n=33 seed=${RUN_SEED}`);
+    expectExact(unpackNibbles(packed, 32, true), values.subarray(0, 32), 'qint4 n=32 from 17 bytes');
+    expect(unpackNibbles(packed, 0, false)).toEqual(new Uint8Array(0));
+    expectExact(unpackNibbles(Uint8Array.of(0xf8), 2, true), Int8Array.of(-8, -1), 'sign extension');
+  });
+});
