@@ -11,15 +11,19 @@ import {
 } from '../src/models.js';
 import { type AnyReport, elementCount, formatBytes, reportCsv, reportJson } from './report-view.js';
 import { drawHeatmap } from './charts.js';
-import { showSummary, sortTensors, tensorRows } from './model-view.js';
-import { type SaveTarget, downloadBytes, exportName, pickSaveTarget } from './exports.js';
+import { WORST_FIRST, clearSummary, showSummary, sortTensors, tensorRows } from './model-view.js';
+import { bandLegend } from './quality.js';
+import { ComparisonPanel } from './scheme-compare.js';
+import { downloadBytes, exportName } from './exports.js';
+import { exportStatus, writeSafetensors } from './safetensors-export.js';
+import { policyFromForm, showBackendInfo } from './scheme-form.js';
 import { type TensorSource, type ViewState, drawTensorView } from './tensor-view.js';
 import type { AnyWeightSource } from './worker-protocol.js';
 import { openReader, sourceFromFiles } from './model-source.js';
 import { CancelledError, callWorker, cancelWorker, onWorkerStarted } from './worker-client.js';
 
 /** A loaded model: the files the worker reads, and a reader here for the one tensor the view shows. */
-interface Loaded { name: string; kind: 'onnx' | 'safetensors'; source: AnyWeightSource; byteLength: number; reader: WeightReader }
+interface Loaded { name: string; kind: 'onnx' | 'safetensors'; source: AnyWeightSource; byteLength: number; reader: WeightReader; what?: string }
 interface Result {
   /** The model it was made from (the export writes the same model with the same policy). */
   source: AnyWeightSource;
@@ -55,8 +59,10 @@ let result: Result | undefined;
 let generation = 0;
 let selected: string | undefined;
 const sources = new Map<string, TensorSource>();
-const view: ViewState = { metric: 'sqnr', log: false, compare: '', channel: 0 };
-let sort: { key: string; dir: 1 | -1 } | undefined;
+const view: ViewState = { metric: 'sqnr', log: false, compare: '', channel: 0, group: 0 };
+let sort: { key: string; dir: 1 | -1 } = { ...WORST_FIRST };
+/** The scheme comparison of the loaded model (emptied when another model loads). */
+const comparison = new ComparisonPanel((row) => applyScheme(row.policy));
 
 function showError(error: unknown): void {
   const box = $('error');
@@ -64,50 +70,60 @@ function showError(error: unknown): void {
   box.textContent = `Error: ${error instanceof Error ? error.message : String(error)}`;
 }
 
-function policyFromForm(): CompressionPolicy {
-  const granularity = $<HTMLSelectElement>('granularity').value as CompressionPolicy['granularity'];
-  return {
-    dtype: $<HTMLSelectElement>('dtype').value as CompressionPolicy['dtype'],
-    granularity,
-    ...(granularity === 'group' ? { groupSize: Math.max(1, Math.floor(Number($<HTMLInputElement>('group-size').value) || 32)) } : {}),
-    ...(granularity !== 'tensor' && $<HTMLSelectElement>('axis').value !== '' ? { axis: Number($<HTMLSelectElement>('axis').value) } : {}),
-    symmetric: $<HTMLInputElement>('symmetric').checked,
-    calibrate: $<HTMLSelectElement>('calibrate').value as CompressionPolicy['calibrate'],
-  };
-}
-
 async function showBackend(): Promise<void> {
   const { backend, adapter } = await callWorker<'backend'>({ type: 'backend' });
+  app.backend = backend;
   showBackendInfo(backend, adapter);
 }
 
-/** The backend and adapter of the worker, where the compression runs. */
-function showBackendInfo(backend: string, adapter: string | undefined): void {
-  app.backend = backend;
-  const status = $('backend');
-  const notice = $('webgpu-notice');
-  if (backend === 'webgpu') {
-    status.textContent = `WebGPU: ${adapter}`;
-    $('sum-adapter').textContent = adapter ?? 'unnamed adapter';
-    notice.hidden = true;
-  } else {
-    status.textContent = 'CPU (no WebGPU)';
-    notice.hidden = false;
-    notice.textContent = 'WebGPU is not available here (another browser, or it is blocked), so everything runs on the CPU: '
-      + 'the same results, computed more slowly.';
-    $('sum-adapter').textContent = 'none (CPU reference)';
-  }
+/**
+ * After a failed load or run: the results shown belong to another model or scheme, so they go (summary,
+ * table, tensor view, comparison) and `message` says why.
+ */
+function clearResults(message: string): void {
+  result = undefined;
+  selected = undefined;
+  sources.clear();
+  app.report = undefined;
+  clearSummary();
+  document.querySelector('#tensor-table tbody')!.replaceChildren();
+  $('tensors-empty').hidden = false;
+  $('tensors-empty').textContent = message;
+  $('tensor-view').hidden = true;
+  $('export-status').textContent = '';
+  $('progress-text').textContent = '';
+  document.body.dataset.state = 'failed';
 }
 
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 async function loadSource(name: string, source: AnyWeightSource): Promise<void> {
-  const { reader, byteLength, shardCount } = await openReader(source);
+  let opened: Awaited<ReturnType<typeof openReader>>;
+  try {
+    opened = await openReader(source);
+  } catch (error) {
+    // Nothing of the model shown before stays under the new name.
+    if (app.busy) cancelWorker();
+    generation++;
+    setBusy(false);
+    await (loaded?.reader as { close?: () => Promise<void> } | undefined)?.close?.();
+    loaded = undefined;
+    comparison.reset();
+    clearResults(`No results: ${name} could not be read.`);
+    $('model-name').textContent = `${name} could not be read: ${errorText(error)}`;
+    throw error;
+  }
+  const { reader, byteLength, shardCount } = opened;
   await (loaded?.reader as { close?: () => Promise<void> } | undefined)?.close?.();
   loaded = { name, kind: source.kind === 'onnx' ? 'onnx' : 'safetensors', source, byteLength, reader };
   selected = undefined;
-  const what = source.kind === 'onnx' ? 'ONNX' : source.kind === 'safetensors' ? 'safetensors' : `safetensors, ${shardCount} shard files`;
-  $('model-name').textContent = `${name}: ${formatBytes(byteLength)}, ${reader.list().length} weights (${what})`;
+  comparison.reset();
+  loaded.what = source.kind === 'onnx' ? 'ONNX' : source.kind === 'safetensors' ? 'safetensors' : `safetensors, ${shardCount} shard files`;
+  $('model-name').textContent = describeLoaded(loaded);
   await run();
 }
+
+const describeLoaded = (l: Loaded) => `${l.name}: ${formatBytes(l.byteLength)}, ${l.reader.list().length} weights (${l.what})`;
 
 /** One model from the files picked or dropped: an .onnx, a .safetensors, or a sharded set with its index. */
 async function loadFiles(files: File[]): Promise<void> {
@@ -117,14 +133,21 @@ async function loadFiles(files: File[]): Promise<void> {
     if (!model) return;
     $('model-name').textContent = `Reading ${model.name}…`;
     await loadSource(model.name, model.source);
-  } catch (error) { showError(error); }
+  } catch (error) {
+    showError(error);
+    // A failure before the model was read (files that make no model) leaves the old model as it was.
+    if ($('model-name').textContent!.startsWith('Reading ')) $('model-name').textContent = loaded ? describeLoaded(loaded) : 'No model loaded.';
+  }
 }
 
 async function loadDefault(): Promise<void> {
   $('model-name').textContent = 'Loading the bundled model (Silero VAD)…';
-  const response = await fetch(modelUrl);
-  if (!response.ok) throw new Error(`could not fetch the bundled model (${response.status})`);
   const name = 'silero_vad_legacy.onnx';
+  const response = await fetch(modelUrl).catch((error: unknown) => ({ ok: false, status: errorText(error) }) as const);
+  if (!response.ok) {
+    $('model-name').textContent = loaded ? describeLoaded(loaded) : `The bundled model could not be fetched (${response.status}).`;
+    throw new Error(`could not fetch the bundled model (${response.status})`);
+  }
   await loadSource(name, { kind: 'onnx', file: new File([await response.blob()], name) });
 }
 
@@ -161,6 +184,7 @@ async function run(): Promise<void> {
   try {
     const reply = await callWorker<'compress'>({ type: 'compress', source: current.source, policy }, showProgress(mine));
     if (mine !== generation) return;
+    app.backend = reply.backend;
     showBackendInfo(reply.backend, reply.adapter);
     let next: Result;
     if (current.kind === 'onnx') {
@@ -188,6 +212,11 @@ async function run(): Promise<void> {
     }
     result = next;
     sources.clear();
+    delete document.body.dataset.state;
+    $('tensors-empty').hidden = true;
+    $('tensor-view').hidden = false;
+    $('export-status').textContent = '';
+    comparison.render(policy);
     app.report = next.report;
     app.policy = policy;
     app.runs++;
@@ -202,7 +231,10 @@ async function run(): Promise<void> {
     document.body.dataset.ready = 'true';
     document.body.dataset.runs = String(app.runs);
   } catch (error) {
-    if (mine === generation && !(error instanceof CancelledError)) showError(error);
+    if (mine === generation && !(error instanceof CancelledError)) {
+      showError(error);
+      clearResults(`No results: compressing ${current.name} with this scheme failed.`);
+    }
   } finally {
     if (mine === generation) setBusy(false);
   }
@@ -219,11 +251,12 @@ function renderTable(): void {
   const rows = sortTensors(result.report.tensors.filter((t) => showKept || t.action === 'quantize'), sort);
   for (const th of document.querySelectorAll<HTMLElement>('#tensor-table th')) {
     const key = th.querySelector('button')!.dataset.sort;
-    th.setAttribute('aria-sort', sort && sort.key === key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none');
+    th.setAttribute('aria-sort', sort.key === key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none');
   }
   document.querySelector('#tensor-table tbody')!.replaceChildren(...tensorRows(rows, selected, (name) => {
     selected = name;
     view.channel = 0;
+    view.group = 0;
     renderTable();
     void renderTensor();
   }));
@@ -252,61 +285,33 @@ async function renderTensor(): Promise<void> {
     if (!source) return;
     const drawn = await drawTensorView(source, view, (channel) => { view.channel = channel; void renderTensor(); });
     view.channel = Math.min(view.channel, drawn.channels - 1);
+    view.group = drawn.group;
     app.heatmapMs = drawn.heatmapMs;
-    app.view = { name: selected, ...view, channels: drawn.channels, compareSqnr: drawn.compareSqnr ? Array.from(drawn.compareSqnr) : undefined };
-    document.body.dataset.view = `${selected}|${view.metric}|${view.compare}|${view.channel}`;
+    app.view = {
+      name: selected, ...view, channels: drawn.channels, groups: drawn.groups, yTicks: drawn.yTicks, xTicks: drawn.xTicks,
+      histogramTicks: drawn.histogramTicks, compareSqnr: drawn.compareSqnr ? Array.from(drawn.compareSqnr) : undefined,
+    };
+    document.body.dataset.view = `${selected}|${view.metric}|${view.compare}|${view.channel}|${view.group}|${view.log}`;
   } catch (error) { showError(error); }
 }
 
 function download(name: string, bytes: Uint8Array, type: string): void {
   app.lastExport = { name, bytes };
   downloadBytes(name, bytes, type);
+  exportStatus(`Saved ${name}, ${formatBytes(bytes.length)} (to the browser's downloads).`);
 }
 
-/**
- * Writes the model as a quantized safetensors file in the worker: streamed into a file the person picks
- * where the File System Access API exists (the bytes never gather here), else collected and downloaded.
- */
-async function exportSafetensors(button: HTMLButtonElement): Promise<void> {
-  if (!result) return;
-  const { source, policy } = result;
-  const name = exportName(loaded?.name, 'safetensors', policy);
-  button.disabled = true;
-  let target: SaveTarget | undefined;
-  const progress = $<HTMLProgressElement>('progress');
-  const onProgress = ({ done, total, name: tensorName }: { done: number; total: number; name: string }) => {
-    if (app.busy) return; // a compression run owns the progress bar
-    progress.max = total;
-    progress.value = done;
-    $('progress-text').textContent = `Export ${done} / ${total}: ${tensorName}`;
-  };
-  const started = performance.now();
-  const finished = () => { if (!app.busy) $('progress-text').textContent = `Exported in ${((performance.now() - started) / 1000).toFixed(2)} s`; };
-  try {
-    const picked = await pickSaveTarget(name);
-    if (picked === undefined) return; // the person closed the picker
-    exporting = true;
-    setBusy(app.busy);
-    if (picked !== 'unsupported') {
-      target = picked;
-      await callWorker<'export-safetensors'>({ type: 'export-safetensors', source, policy, stream: picked.stream }, onProgress, [picked.stream]);
-      target = undefined;
-      finished();
-      app.lastExportStreamed = picked.handle.name;
-    } else {
-      const reply = await callWorker<'export-safetensors'>({ type: 'export-safetensors', source, policy }, onProgress);
-      finished();
-      download(name, reply.output!, 'application/octet-stream');
-    }
-  } catch (error) {
-    // The worker may already have aborted the stream; the file must not be kept half written either way.
-    await target?.abort();
-    if (!(error instanceof CancelledError)) showError(error);
-  } finally {
-    button.disabled = false;
-    exporting = false;
-    setBusy(app.busy);
-  }
+/** The safetensors export of the result on show (the worker writes it; see safetensors-export.ts). */
+function exportSafetensors(button: HTMLButtonElement): Promise<void> {
+  if (!result) return Promise.resolve();
+  return writeSafetensors({
+    source: result.source, policy: result.policy, name: exportName(loaded?.name, 'safetensors', result.policy), button,
+    compressing: () => app.busy,
+    setExporting: (on) => { exporting = on; setBusy(app.busy); },
+    download: (name, bytes) => download(name, bytes, 'application/octet-stream'),
+    streamed: (name) => { app.lastExportStreamed = name; },
+    showError,
+  });
 }
 
 function wire(): void {
@@ -357,11 +362,20 @@ function wire(): void {
   });
   $('log-scale').addEventListener('change', () => { view.log = $<HTMLInputElement>('log-scale').checked; void renderTensor(); });
   $('compare').addEventListener('change', () => { view.compare = $<HTMLSelectElement>('compare').value; void renderTensor(); });
-  $('channel').addEventListener('change', () => { view.channel = Math.max(0, Math.floor(Number($<HTMLInputElement>('channel').value) || 0)); void renderTensor(); });
+  $('channel').addEventListener('change', () => {
+    view.channel = Math.max(0, Math.floor(Number($<HTMLInputElement>('channel').value) || 0));
+    view.group = 0;
+    void renderTensor();
+  });
+  $('group').addEventListener('change', () => { view.group = Math.max(0, Math.floor(Number($<HTMLInputElement>('group').value) || 0)); void renderTensor(); });
+  $('compare-schemes').addEventListener('click', () => {
+    if (loaded) void comparison.run(loaded.source, policyFromForm(), loaded.byteLength, () => result?.policy);
+  });
   $('channel-chart').addEventListener('keydown', (event) => {
     if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') return;
     event.preventDefault();
     view.channel = Math.max(0, view.channel + (event.key === 'ArrowRight' ? 1 : -1));
+    view.group = 0;
     void renderTensor();
   });
   $('export-onnx').addEventListener('click', () => {
@@ -384,7 +398,10 @@ function wire(): void {
     import('./seed.js').then(({ runSeedExamples }) => runSeedExamples($('seed-status'))).catch(showError);
   });
   let resizeTimer: ReturnType<typeof setTimeout> | undefined;
-  const redraw = () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => void renderTensor(), 150); };
+  const redraw = () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { void renderTensor(); comparison.render(result?.policy); }, 150);
+  };
   window.addEventListener('resize', redraw);
   // The charts read the theme's colours when they draw.
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', redraw);
@@ -399,5 +416,14 @@ app.benchHeatmap = (size: number) => {
   try { return drawHeatmap(canvas, values, size, size).ms; } finally { canvas.remove(); }
 };
 
+/** Puts a compared scheme into the form, which starts a run with it. */
+function applyScheme(policy: CompressionPolicy): void {
+  $<HTMLSelectElement>('dtype').value = policy.dtype!;
+  $<HTMLSelectElement>('granularity').value = policy.granularity!;
+  if (policy.groupSize) $<HTMLInputElement>('group-size').value = String(policy.groupSize);
+  $('scheme').dispatchEvent(new Event('change', { bubbles: true }));
+}
+
+$('tensors-legend').replaceWith(bandLegend());
 wire();
 showBackend().catch(showError).then(loadDefault).catch(showError);

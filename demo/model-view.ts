@@ -1,6 +1,7 @@
 // The whole-model part of the page: the summary figures and the rows of the tensor table, drawn from a
 // compression report (the library's own numbers; nothing is recomputed here but sums over its tensors).
 import type { TensorReport } from '../src/models.js';
+import { sqnrBand } from './quality.js';
 import { type AnyReport, elementCount, formatBytes, formatDb, overallSqnr } from './report-view.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -17,7 +18,9 @@ export function showSummary(report: AnyReport, fileBytesBefore: number, totalMs:
   $('sum-ratio').textContent = `${(fileBytesBefore / after).toFixed(2)}×`;
   $('sum-weight-ratio').textContent = `${totals.compressionRatio.toFixed(2)}× (${formatBytes(totals.bytesBefore)} → ${formatBytes(totals.bytesAfter)})`;
   $('sum-sqnr').textContent = formatDb(sqnr.pooledDb);
+  $('sum-sqnr').dataset.band = sqnrBand(sqnr.pooledDb) ?? '';
   const worst = $('sum-worst');
+  worst.dataset.band = sqnrBand(sqnr.worstDb) ?? '';
   const worstName = document.createElement('small');
   worstName.textContent = sqnr.worstName;
   worst.replaceChildren(`${formatDb(sqnr.worstDb)} `, worstName);
@@ -26,6 +29,17 @@ export function showSummary(report: AnyReport, fileBytesBefore: number, totalMs:
   for (const id of ['export-onnx', 'export-safetensors', 'export-json', 'export-csv']) $<HTMLButtonElement>(id).disabled = false;
   $('export-onnx').textContent = report.format === 'onnx' ? 'Download compressed ONNX' : 'Download compressed safetensors';
   $('export-safetensors').hidden = report.format !== 'onnx';
+}
+
+const kSummaryIds = ['sum-params', 'sum-quantized', 'sum-size', 'sum-ratio', 'sum-weight-ratio', 'sum-sqnr', 'sum-worst', 'sum-backend', 'sum-time'];
+
+/** Empties the summary (back to dashes) and disables the exports: nothing shown belongs to a model that failed. */
+export function clearSummary(): void {
+  for (const id of kSummaryIds) {
+    $(id).textContent = '—';
+    delete $(id).dataset.band;
+  }
+  for (const id of ['export-onnx', 'export-safetensors', 'export-json', 'export-csv']) $<HTMLButtonElement>(id).disabled = true;
 }
 
 /**
@@ -51,16 +65,22 @@ function sortValue(t: TensorReport, key: string): number | string {
   return typeof v === 'number' || typeof v === 'string' ? v : -Infinity;
 }
 
-/** `rows` sorted by a report field (text or number), or as they are without a sort. */
-export function sortTensors(rows: TensorReport[], sort: { key: string; dir: 1 | -1 } | undefined): TensorReport[] {
-  if (!sort) return rows;
+/**
+ * `rows` sorted by a report field (text or number); rows without the field (kept tensors have no SQNR) go
+ * last either way. Without a sort: worst SQNR first, the order a reviewer wants.
+ */
+export function sortTensors(rows: TensorReport[], sort: { key: string; dir: 1 | -1 } = WORST_FIRST): TensorReport[] {
   const { key, dir } = sort;
   return rows.slice().sort((a, b) => {
     const x = sortValue(a, key);
     const y = sortValue(b, key);
-    return (typeof x === 'string' ? x.localeCompare(String(y)) : x - (y as number)) * dir;
+    if (x === -Infinity || y === -Infinity) return Number(x === -Infinity) - Number(y === -Infinity);
+    return (typeof x === 'string' || typeof y === 'string' ? String(x).localeCompare(String(y)) : x === y ? 0 : x < y ? -1 : 1) * dir;
   });
 }
+
+/** The table's first order: ascending SQNR. */
+export const WORST_FIRST = { key: 'sqnrDb', dir: 1 } as const;
 
 /** The table rows: the name is a button that selects the tensor (quantized ones only). */
 export function tensorRows(rows: TensorReport[], selected: string | undefined, onSelect: (name: string) => void): HTMLTableRowElement[] {
@@ -82,8 +102,12 @@ export function tensorRows(rows: TensorReport[], selected: string | undefined, o
       const td = document.createElement('td');
       td.textContent = text;
       if (i >= 2) td.className = 'num';
+      if (i === 1) td.className = 'scheme';
       return td;
     }));
+    // The SQNR cell carries its band (coloured by style.css); the row too, for a marker at its start.
+    const band = t.action === 'quantize' ? sqnrBand(t.sqnrDb) : undefined;
+    if (band) { tr.dataset.band = band; tr.children[5]!.classList.add(`band-${band}`); }
     return tr;
   });
 }

@@ -1,11 +1,14 @@
 // One tensor, in detail: per-channel error (SQNR from the report, or MSE from errorStats, optionally on a log
-// scale, optionally against a second scheme), the scales per channel or group, a histogram of one channel
-// with its quantization grid, and a heatmap of |error|. The QTensor is what the compressed file holds (read
-// back with readQdqWeights for ONNX); the original is read from the loaded model.
+// scale, optionally against a second scheme; bars coloured by SQNR band), the scales per channel or group, a
+// histogram of one channel (or of one group of it, picked) with that block's quantization grid, and a heatmap
+// of |error|. The QTensor is what the compressed file holds (read back with readQdqWeights for ONNX); the
+// original is read from the loaded model.
 import { type QTensor, dequantize, dtypeInfo, errorStats, tensor } from '../src/index.js';
 import { type CompressionPolicy, type TensorReport, type WeightDecision, quantizeWeight } from '../src/models.js';
-import { drawChannelChart, drawHeatmap, drawHistogram } from './charts.js';
+import { cssColour, drawChannelChart, drawHeatmap, drawHistogram } from './charts.js';
+import { SQNR_BANDS, bandColourVar, sqnrBand } from './quality.js';
 import { formatDb } from './report-view.js';
+import { channelBlocks, channelSlice } from './scale-blocks.js';
 
 export interface TensorSource {
   report: TensorReport;
@@ -24,45 +27,14 @@ export const COMPARE_POLICIES: Record<string, { label: string; policy: Compressi
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-/** Strides of a row-major shape. */
-function strides(shape: readonly number[]): number[] {
-  const out = new Array<number>(shape.length).fill(1);
-  for (let i = shape.length - 2; i >= 0; i--) out[i] = out[i + 1]! * shape[i + 1]!;
-  return out;
+/** What the view shows; `group` indexes the blocks (groups) of the selected channel. */
+export interface ViewState { metric: 'sqnr' | 'mse'; log: boolean; compare: string; channel: number; group: number }
+
+export interface DrawnView {
+  heatmapMs: number; channels: number; compareSqnr?: Float64Array;
+  /** The blocks (groups) of the selected channel, the one drawn in the histogram, and the axis labels drawn. */
+  groups: number; group: number; yTicks: string[]; xTicks: string[]; histogramTicks: string[];
 }
-
-/** The elements with index `channel` along `axis`. */
-function channelSlice(data: Float32Array, shape: readonly number[], axis: number, channel: number): Float32Array {
-  const inner = strides(shape)[axis]!;
-  const dim = shape[axis]!;
-  const outer = data.length / (dim * inner);
-  const out = new Float32Array(outer * inner);
-  for (let o = 0; o < outer; o++) out.set(data.subarray((o * dim + channel) * inner, (o * dim + channel + 1) * inner), o * inner);
-  return out;
-}
-
-/** Scale and zero point that apply to the first element of `channel` along `axis` (per group: its first group). */
-function paramsOfChannel(q: QTensor, axis: number, channel: number): { scale: number; zeroPoint: number; what: string } {
-  const scheme = q.qscheme();
-  if (scheme === 'per_tensor_affine') return { scale: q.qScale(), zeroPoint: q.qZeroPoint(), what: 'the tensor’s scale' };
-  const qAxis = q.qPerChannelAxis();
-  const shape = q.shape;
-  // Flat index of the first element of the channel, then its coordinates.
-  const coords = shape.map((_, i) => (i === axis ? channel : 0));
-  if (scheme === 'per_channel_affine') {
-    return { scale: q.qPerChannelScales()[coords[qAxis]!]!, zeroPoint: q.qPerChannelZeroPoints()[coords[qAxis]!]!, what: `channel ${coords[qAxis]} along axis ${qAxis}` };
-  }
-  const groupSize = q.qGroupSize();
-  const paramShape = shape.map((d, i) => (i === qAxis ? Math.ceil(d / groupSize) : d));
-  const paramCoords = coords.map((c, i) => (i === qAxis ? Math.floor(c / groupSize) : c));
-  const ps = strides(paramShape);
-  const at = paramCoords.reduce((sum, c, i) => sum + c * ps[i]!, 0);
-  return { scale: q.qPerGroupScales()[at]!, zeroPoint: q.qPerGroupZeroPoints()[at]!, what: 'the channel’s first group' };
-}
-
-export interface ViewState { metric: 'sqnr' | 'mse'; log: boolean; compare: string; channel: number }
-
-export interface DrawnView { heatmapMs: number; channels: number; compareSqnr?: Float64Array }
 
 /** Caches what is slow to recompute while only the channel or the metric changes. */
 interface Derived { absError: Float32Array; mse?: Float64Array; compare: Map<string, { sqnrDb: Float64Array; mse: Float64Array } | string> }
@@ -111,20 +83,30 @@ export async function drawTensorView(source: TensorSource, state: ViewState, onP
   // Per-channel chart.
   const compared = state.compare ? d.compare.get(state.compare) : undefined;
   const primary = state.metric === 'sqnr' ? r.perChannelSqnrDb : d.mse;
-  const series = primary ? [{ label: `${r.scheme.split(',')[0]}`, values: primary }] : [];
+  // The legend names the scheme without its symmetry and calibration ("qint4 per group (axis 2, groupSize 32)").
+  const series = primary ? [{ label: r.scheme.replace(/, (symmetric|affine)\b.*$/, ''), values: primary }] : [];
   if (compared && typeof compared !== 'string') {
     series.push({ label: COMPARE_POLICIES[state.compare]!.label, values: state.metric === 'sqnr' ? compared.sqnrDb : compared.mse });
   }
   const canvas = $<HTMLCanvasElement>('channel-chart');
-  const pick = drawChannelChart(canvas, {
-    series, yLabel: state.metric === 'sqnr' ? `SQNR per channel (dB), axis ${axis}` : `MSE per channel${state.log ? ' (log scale)' : ''}, axis ${axis}`,
+  const bands = Object.fromEntries(SQNR_BANDS.map((b) => [b.band, cssColour(bandColourVar(b.band), '#888')]));
+  const drawn = drawChannelChart(canvas, {
+    series,
+    yTitle: state.metric === 'sqnr' ? 'SQNR (dB)' : `MSE${state.log ? ' (log scale)' : ''}`,
+    xTitle: `channel (index along axis ${axis})`,
     log: state.metric === 'mse' && state.log, selected: channel,
+    ...(state.metric === 'sqnr' ? { barColour: (v: number) => bands[sqnrBand(v) ?? 'good'], legendColour: bands.good, guides: SQNR_BANDS.slice(0, -1).map((b) => b.below) } : {}),
   });
-  canvas.onclick = (event) => onPick(pick(event.offsetX));
+  canvas.onclick = (event) => onPick(drawn.pick(event.offsetX));
   const sqnrHere = r.perChannelSqnrDb?.[channel];
-  let caption = primary ? `${channels} channels along axis ${axis}. Channel ${channel}: SQNR ${formatDb(sqnrHere)}` : 'No per-channel statistics for this tensor.';
-  if (compared && typeof compared !== 'string') caption += `; with ${COMPARE_POLICIES[state.compare]!.label}: ${formatDb(compared.sqnrDb[channel])}`;
+  const metricHere = state.metric === 'sqnr' ? `SQNR ${formatDb(sqnrHere)}` : `MSE ${d.mse?.[channel]?.toExponential(3) ?? '—'} (SQNR ${formatDb(sqnrHere)})`;
+  let caption = primary ? `${channels} channels along axis ${axis}. Channel ${channel}: ${metricHere}` : 'No per-channel statistics for this tensor.';
+  if (compared && typeof compared !== 'string') {
+    const other = state.metric === 'sqnr' ? formatDb(compared.sqnrDb[channel]) : `MSE ${compared.mse[channel]?.toExponential(3)}`;
+    caption += `; with ${COMPARE_POLICIES[state.compare]!.label}: ${other}`;
+  }
   if (typeof compared === 'string') caption += ` Comparison not available: ${compared}.`;
+  if (state.metric === 'sqnr' && primary) caption += `. Bars coloured by SQNR band; dashed lines at ${SQNR_BANDS.slice(0, -1).map((b) => b.below).join(' and ')} dB.`;
   $('channel-caption').textContent = caption;
 
   // Scales (per channel or per group), and the chosen channel's parameters.
@@ -132,30 +114,47 @@ export async function drawTensorView(source: TensorSource, state: ViewState, onP
   const scheme = q.qscheme();
   const scales = scheme === 'per_tensor_affine' ? Float64Array.of(q.qScale()) : scheme === 'per_channel_affine' ? q.qPerChannelScales() : q.qPerGroupScales();
   const zeroPoints = scheme === 'per_tensor_affine' ? Int32Array.of(q.qZeroPoint()) : scheme === 'per_channel_affine' ? q.qPerChannelZeroPoints() : q.qPerGroupZeroPoints();
+  const perGroup = scheme === 'per_group_affine';
   drawChannelChart($<HTMLCanvasElement>('scale-chart'), {
-    series: [{ label: 'scale', values: scales }], yLabel: scheme === 'per_group_affine' ? `scale per group (${scales.length})` : scheme === 'per_channel_affine' ? 'scale per channel' : 'scale (one per tensor)', height: 200,
+    series: [{ label: 'scale', values: scales }], yTitle: 'scale',
+    xTitle: perGroup ? 'group (row-major)' : scheme === 'per_channel_affine' ? `channel (index along axis ${q.qPerChannelAxis()})` : 'one scale for the tensor', height: 220,
   });
   let zpMin = Infinity;
   let zpMax = -Infinity;
   for (const z of zeroPoints) { zpMin = Math.min(zpMin, z); zpMax = Math.max(zpMax, z); }
-  const params = paramsOfChannel(q, axis, channel);
+  const { blocks, blockOf, kind } = channelBlocks(q, axis, channel);
+  const group = Math.min(Math.max(0, state.group), blocks.length - 1);
+  const block = blocks[group]!;
+  const groupInput = $<HTMLInputElement>('group');
+  $('group-field').hidden = blocks.length < 2;
+  $('group-label').textContent = kind === 'group' ? `Group (of ${blocks.length} in this channel)` : `Scale (of ${blocks.length} in this channel)`;
+  groupInput.max = String(blocks.length - 1);
+  groupInput.value = String(group);
+  const where = block.from === undefined ? 'the tensor’s scale'
+    : kind === 'group' ? `group ${group} of the channel: elements ${block.from}–${block.to} along axis ${block.axis}`
+      : `channel ${block.from} along axis ${block.axis}`;
   $('scale-caption').textContent = `${scales.length} scale${scales.length > 1 ? 's' : ''}; zero points ${zpMin === zpMax ? `all ${zpMin}` : `${zpMin} … ${zpMax}`}. `
-    + `Channel ${channel}: scale ${params.scale.toPrecision(6)}, zero point ${params.zeroPoint} (${params.what}).`;
+    + `Channel ${channel}${blocks.length > 1 ? `, ${kind} ${group}` : ''}: scale ${block.scale.toPrecision(6)}, zero point ${block.zeroPoint} (${where}).`;
 
-  // Histogram of the channel with its grid.
-  const values = channelSlice(source.original, r.shape, axis, channel);
+  // Histogram of the channel (or of its picked group) with that block's grid.
+  const slice = channelSlice(source.original, r.shape, axis, channel);
+  const values = blocks.length > 1 ? slice.filter((_, i) => blockOf[i] === group) : slice;
   const info = dtypeInfo(q.dtype);
   const grid: number[] = [];
-  for (let k = info.qmin; k <= info.qmax; k++) grid.push(params.scale * (k - params.zeroPoint));
-  const hist = drawHistogram($<HTMLCanvasElement>('histogram'), values, grid);
-  $('histogram-caption').textContent = `Channel ${channel}: ${values.length} weights; red lines: the ${info.qmax - info.qmin + 1} levels of ${q.dtype} at scale `
-    + `${params.scale.toPrecision(4)}${hist.gridStep > 1 ? ` (one line in ${hist.gridStep} drawn: the grid is finer than the screen)` : ''}.`;
+  for (let k = info.qmin; k <= info.qmax; k++) grid.push(block.scale * (k - block.zeroPoint));
+  const hist = drawHistogram($<HTMLCanvasElement>('histogram'), values, grid, 'weight value');
+  $('histogram-caption').textContent = `Channel ${channel}${blocks.length > 1 ? `, ${kind} ${group} of ${blocks.length}` : ''}: ${values.length} weights; `
+    + `red lines: the ${info.qmax - info.qmin + 1} levels of ${q.dtype} at scale ${block.scale.toPrecision(4)}, zero point ${block.zeroPoint}`
+    + `${hist.gridStep > 1 ? ` (one line in ${hist.gridStep} drawn: the grid is finer than the screen)` : ''}.`;
 
   // Heatmap of |error| with the channel axis as rows.
   const rows = r.shape.length ? r.shape[0]! : 1;
   const cols = d.absError.length / rows;
-  const heat = drawHeatmap($<HTMLCanvasElement>('heatmap'), d.absError, rows, cols);
+  const heat = drawHeatmap($<HTMLCanvasElement>('heatmap'), d.absError, rows, cols, { rows: 'index along axis 0', cols: 'the rest, flattened', value: '|error|' });
   $('heatmap-caption').textContent = `|original − dequantized| as [${rows}, ${cols}] (the weight flattened after axis 0), max ${heat.max.toExponential(3)}; `
     + `drawn in ${heat.ms.toFixed(1)} ms.`;
-  return { heatmapMs: heat.ms, channels, ...(compared && typeof compared !== 'string' ? { compareSqnr: compared.sqnrDb } : {}) };
+  return {
+    heatmapMs: heat.ms, channels, groups: blocks.length, group, yTicks: drawn.yTicks, xTicks: drawn.xTicks, histogramTicks: hist.xTicks,
+    ...(compared && typeof compared !== 'string' ? { compareSqnr: compared.sqnrDb } : {}),
+  };
 }

@@ -25,7 +25,9 @@ export { type ByteSource, blobSource, bytesSource } from './io/byte-source.js';
 // safetensors.
 export { SAFETENSORS_DTYPES, type SafetensorsDType } from './io/safetensors/dtypes.js';
 export type { SafetensorsEntry, SafetensorsMetadata } from './io/safetensors/header-encode.js';
-export type { SafetensorsHeader, SafetensorsTensorInfo } from './io/safetensors/header-parse.js';
+export {
+  DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_TENSORS, MAX_HEADER_BYTES, type SafetensorsHeader, type SafetensorsTensorInfo,
+} from './io/safetensors/header-parse.js';
 export { type OpenSafetensorsOptions, type SafetensorsReader, openSafetensors } from './io/safetensors/reader.js';
 export {
   type ShardIndex, type ShardedSafetensorsReader, type ShardedTensorInfo, openShardedSafetensors, parseShardIndex,
@@ -33,6 +35,7 @@ export {
 export { type NodeFileSink, type NodeFileSinkOptions, nodeFileSink } from './io/safetensors/node-file-sink.js';
 export { type NodeFileSource, nodeFileSource } from './io/safetensors/node-file-source.js';
 export { openSafetensorsFile, openShardedSafetensorsFiles } from './io/safetensors/node-open.js';
+export { type DequantizedReader, dequantizedReader } from './io/safetensors/dequantized-reader.js';
 export { type ByteSink, type MemorySink, memorySink, writableStreamSink } from './io/safetensors/sinks.js';
 export {
   type SafetensorsTensor, type SafetensorsWriter, createSafetensorsWriter, serializeSafetensors, writeSafetensors,

@@ -60,6 +60,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors', help: 'output format; default from the output name, else the input\'s' },
   backend: { type: 'string', commands: ['compress'], value: 'auto|webgpu|cpu', help: 'where to quantize; default auto (WebGPU when available)' },
   force: { type: 'boolean', commands: ['compress'], help: 'allow the output to be the input file itself (overwrites it)' },
+  requantize: { type: 'boolean', commands: ['compress'], help: 'dequantize the weights a .safetensors input already holds quantized and quantize them again (default: kept as they are, with their metadata)' },
   tensor: { type: 'string', commands: ['inspect'], value: 'NAME', help: 'show one tensor, with its per-channel SQNR' },
   original: { type: 'string', commands: ['inspect'], value: 'FILE', help: 'the float model to measure the error against (SQNR, max |error|)' },
   sort: { type: 'string', commands: ['inspect'], value: 'sqnr|name', help: 'row order: worst SQNR first (default), or by name' },
@@ -131,6 +132,8 @@ export interface CompressArgs {
   exclude?: RegExp;
   format?: 'onnx' | 'safetensors';
   backend: 'auto' | 'webgpu' | 'cpu';
+  /** Dequantize the weights a safetensors input holds quantized, and quantize them again under this policy. */
+  requantize?: boolean;
   json: boolean;
   force: boolean;
   /** Verify the written model against the input in onnxruntime-node (ONNX output only). */
@@ -291,6 +294,7 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
     json: values.json === true,
     force: values.force === true,
+    requantize: values.requantize === true,
     ...(values.verify ? { verify: verifyFlags(values) } : {}),
   };
 }

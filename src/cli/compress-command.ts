@@ -20,6 +20,7 @@ import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
 import { toFloat32 } from '../io/float-convert.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { InvalidArgumentError } from '../errors.js';
+import { dequantizedReader } from '../io/safetensors/dequantized-reader.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
 import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
@@ -180,15 +181,16 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         ? await OnnxModel.load(await readInputFile(input, 'input'), { name: inputName, externalData: external!.resolve })
         : (reader = await openSafetensorsFile(input).catch((error: unknown) => { throw fileError(error, input, 'input'); }));
       if (weights instanceof OnnxModel) await checkExternalFiles(weights, input, target, args.force);
-      let decisions = weights instanceof OnnxModel ? planOnnxCompression(weights, policyOf(args)).decisions : decideWeights(weights.list(), policyOf(args));
+      const source = args.requantize && !(weights instanceof OnnxModel) ? dequantizedReader(weights) : weights;
+      let decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
       let budget: BudgetAllocation | undefined;
       if (args.targetBits !== undefined) {
-        const list = weights.list();
-        const read = async (i: number) => toFloat32(await weights.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
+        const list = source.list();
+        const read = async (i: number) => toFloat32(await source.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
         ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors')
           .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
       }
-      report = await compressToSafetensors(weights, decisions, sink, backend, onProgress);
+      report = await compressToSafetensors(source, decisions, sink, backend, onProgress);
       bar?.done();
       text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
       if (budget) {

@@ -195,12 +195,17 @@ export class GpuManager {
   }
 }
 
-let defaultManager: Promise<GpuManager> | undefined;
+/** The library-owned manager, once created and until its device is lost. */
+let defaultManager: GpuManager | undefined;
+/** The one acquisition in flight, shared by every caller that arrives while it runs. */
+let acquiring: Promise<GpuManager> | undefined;
 const managersByDevice = new WeakMap<GPUDevice, GpuManager>();
 
 /**
  * The library-owned manager used when no `device` option is given. Created on first use, and created
- * again on the next call after its device was lost.
+ * again on the next call after its device was lost. However many calls arrive while a device is being
+ * acquired (at first use, or after a loss), they share one acquisition: one `requestDevice`, one device.
+ * A failed acquisition rejects every caller that shared it; the next call tries again.
  *
  * @example
  * ```ts
@@ -208,13 +213,21 @@ const managersByDevice = new WeakMap<GPUDevice, GpuManager>();
  * gpu.adapterInfo?.description; // e.g. 'SwiftShader Device (Subzero)'
  * ```
  */
-export async function getDefaultManager(options: GpuManagerOptions = {}): Promise<GpuManager> {
-  if (defaultManager) {
-    const current = await defaultManager.catch(() => undefined);
-    if (current && !current.lost) return current;
-  }
-  defaultManager = GpuManager.create(options);
-  return defaultManager;
+export function getDefaultManager(options: GpuManagerOptions = {}): Promise<GpuManager> {
+  // Synchronous from the check to the assignment, so no two callers can both start an acquisition.
+  if (defaultManager !== undefined && !defaultManager.lost) return Promise.resolve(defaultManager);
+  acquiring ??= GpuManager.create(options).then(
+    (manager) => {
+      defaultManager = manager;
+      acquiring = undefined;
+      return manager;
+    },
+    (error: unknown) => {
+      acquiring = undefined;
+      throw error;
+    },
+  );
+  return acquiring;
 }
 
 /**

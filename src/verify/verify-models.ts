@@ -107,7 +107,7 @@ export async function verifyModels(original: Uint8Array, compressed: Uint8Array,
   const minCosine = options.minCosine ?? DEFAULT_MIN_COSINE;
   if (!(minCosine >= -1 && minCosine <= 1)) throw new InvalidArgumentError('minCosine', minCosine, `minCosine ${minCosine}: use a number in [-1, 1], e.g. 0.99`);
   if (!options.runtime?.InferenceSession || !options.runtime.Tensor) {
-    throw new InvalidArgumentError('runtime', options.runtime, "runtime must be an onnxruntime module: import * as ort from 'onnxruntime-web' (or 'onnxruntime-node') and pass { runtime: ort }");
+    throw new InvalidArgumentError('runtime', options.runtime, "runtime must be an onnxruntime module (onnxruntime-web in a page, onnxruntime-node in Node), passed as { runtime: ort }");
   }
   const signature: ModelSignature = readModelSignature(original, names[0]);
   const differences = signatureDifferences(signature, readModelSignature(compressed, names[1]), names);

@@ -1,75 +1,39 @@
 // The web app (demo/), tested as people get it: built with `vite build --mode demo`, served by `vite preview`
 // on 127.0.0.1, driven in headless Chromium with WebGPU (SwiftShader when there is no GPU) and without it.
 // Shown numbers are checked against the library run here in Node on the same model and scheme. Screenshots
-// go to test-artifacts/ (UPDATE_README_SCREENSHOT=1 also copies one to docs/app.png for the README), timings to test-artifacts/app-timings.json.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+// go to test-artifacts/ (the docs' pictures come from scripts/screenshot.mjs), timings to
+// test-artifacts/app-timings.json. The views (bands, axes, groups, layout, comparison) are in app-views.test.ts.
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
-import { type PreviewServer, preview } from 'vite';
+import { join } from 'node:path';
+import puppeteer, { type Browser, type ElementHandle } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CompressionPolicy, OnnxModel, compressOnnx, readQdqWeights, serializeSafetensors } from '../../src/models.js';
 import { CHROMIUM_ARGS, chromiumPath } from '../setup/chromium.js';
+import { type Opened, type ServedApp, inkOf, open as openApp, root, serveApp, text, waitForRun } from './app-support.js';
 
-const root = resolve(import.meta.dirname, '../..');
 const artifacts = join(root, 'test-artifacts');
 const modelPath = join(root, 'node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx');
 const modelBytes = new Uint8Array(readFileSync(modelPath));
 const timings: Record<string, number> = {};
 
-let server: PreviewServer;
+let served: ServedApp;
 let baseUrl: string;
 let gpuBrowser: Browser;
 
-interface Opened { page: Page; errors: string[]; readyMs: number }
-
-/** Opens the app, waits for the first compression, and collects console errors and uncaught errors. */
-async function open(browser: Browser): Promise<Opened> {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1280, height: 900 });
-  const errors: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(`page error: ${(e as Error).message}`));
-  const started = performance.now();
-  await page.goto(baseUrl);
-  await page.waitForFunction(() => document.body.dataset.ready === 'true', { timeout: 60_000 });
-  return { page, errors, readyMs: performance.now() - started };
-}
-
-const text = (page: Page, selector: string) => page.$eval(selector, (e) => e.textContent ?? '');
-
-/** Waits until the app has finished a run with a policy matching `policy`. */
-async function waitForRun(page: Page, policy: Partial<CompressionPolicy>, after: number): Promise<void> {
-  await page.waitForFunction((p: Record<string, unknown>, runs: number) => {
-    const app = window.__app;
-    return !app.busy && app.runs > runs && Object.entries(p).every(([k, v]) => (app.policy as Record<string, unknown>)[k] === v);
-  }, { timeout: 60_000 }, policy as Record<string, unknown>, after);
-}
+const open = (browser: Browser) => openApp(browser, baseUrl);
 
 /** The library's own report for the same bytes and scheme (CPU reference, in Node). */
 async function libraryReport(policy: CompressionPolicy) {
   return (await compressOnnx(modelBytes, policy, { backend: 'cpu' })).report;
 }
 
-/** The number of non-transparent pixels of a canvas (a drawn chart has many). */
-const inkOf = (page: Page, id: string) => page.$eval(`#${id}`, (c) => {
-  const canvas = c as HTMLCanvasElement;
-  const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-  let ink = 0;
-  for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) ink++;
-  return ink;
-});
-
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   const started = performance.now();
-  execFileSync('npx', ['vite', 'build', '--mode', 'demo', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  served = await serveApp();
   timings.buildMs = performance.now() - started;
-  server = await preview({ root, configFile: join(root, 'vite.config.ts'), mode: 'demo', logLevel: 'error', preview: { host: '127.0.0.1', port: 0, strictPort: false } });
-  const address = server.httpServer.address();
-  if (!address || typeof address === 'string') throw new Error('vite preview did not report its port');
-  baseUrl = `http://127.0.0.1:${address.port}/`;
+  baseUrl = served.url;
   gpuBrowser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
 });
 
@@ -77,7 +41,7 @@ afterAll(async () => {
   writeFileSync(join(artifacts, 'app-timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
   console.log('app timings (ms):', JSON.stringify(timings));
   await gpuBrowser?.close();
-  await new Promise<void>((done) => server?.httpServer.close(() => done()) ?? done());
+  await served?.close();
 });
 
 describe('the web app with WebGPU', () => {
@@ -113,12 +77,15 @@ describe('the web app with WebGPU', () => {
     const rows = await page.$$eval('#tensor-table tbody tr', (trs) => trs.map((tr) => ({
       name: (tr as HTMLElement).dataset.name!, sqnr: tr.children[5]!.textContent!, after: tr.children[4]!.textContent!,
     })));
-    const quantized = report.tensors.filter((r) => r.action === 'quantize');
-    expect(rows.map((r) => r.name)).toEqual(quantized.map((r) => r.name));
-    for (const [i, row] of rows.entries()) {
-      expect(row.sqnr).toBe(`${quantized[i]!.sqnrDb!.toFixed(2)} dB`);
-      expect(row.after).toBe(quantized[i]!.bytesAfter.toLocaleString('en-US'));
+    const quantized = new Map(report.tensors.filter((r) => r.action === 'quantize').map((r) => [r.name, r]));
+    expect(rows.map((r) => r.name).sort()).toEqual([...quantized.keys()].sort());
+    for (const row of rows) {
+      expect(row.sqnr).toBe(`${quantized.get(row.name)!.sqnrDb!.toFixed(2)} dB`);
+      expect(row.after).toBe(quantized.get(row.name)!.bytesAfter.toLocaleString('en-US'));
     }
+    // Worst first: the table opens sorted by ascending SQNR.
+    const shownDb = rows.map((r) => Number.parseFloat(r.sqnr));
+    expect(shownDb).toEqual([...shownDb].sort((a, b) => a - b));
     expect(await page.$eval('#webgpu-notice', (e) => (e as HTMLElement).hidden)).toBe(shown.backend === 'webgpu');
   });
 
@@ -128,11 +95,6 @@ describe('the web app with WebGPU', () => {
     expect(await text(page, '#channel-caption')).toMatch(/^258 channels along axis 0/);
     for (const id of ['channel-chart', 'scale-chart', 'histogram', 'heatmap']) expect(await inkOf(page, id), id).toBeGreaterThan(1000);
     await page.screenshot({ path: join(artifacts, 'app-main.png'), fullPage: true });
-    if (process.env.UPDATE_README_SCREENSHOT === '1') {
-      // Tracked file: only on request, so a test run leaves the working tree clean.
-      mkdirSync(join(root, 'docs'), { recursive: true });
-      copyFileSync(join(artifacts, 'app-main.png'), join(root, 'docs/app.png'));
-    }
     await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
     await page.waitForFunction((v) => document.body.dataset.view === v && !window.__app.busy, {}, await page.evaluate(() => document.body.dataset.view!));
     await new Promise((done) => setTimeout(done, 400)); // the redraw after a theme change is debounced by 150 ms
@@ -160,7 +122,7 @@ describe('the web app with WebGPU', () => {
   it('compares two schemes channel by channel and plots MSE on a log scale', async () => {
     const { page } = opened;
     await page.select('#compare', 'tensor');
-    await page.waitForFunction(() => document.body.dataset.view?.endsWith('|sqnr|tensor|0'));
+    await page.waitForFunction(() => document.body.dataset.view?.includes('|sqnr|tensor|0|'));
     const compare = await page.evaluate(() => (window.__app.view as { compareSqnr?: number[] }).compareSqnr);
     expect(compare).toHaveLength(64);
     expect(await text(page, '#channel-caption')).toMatch(/with int8 per tensor: /);

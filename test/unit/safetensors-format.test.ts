@@ -96,21 +96,24 @@ describe('safetensors: every dtype round-trips', () => {
 });
 
 describe('safetensors: random access', () => {
-  it('opening reads the length and the header only; reading a tensor reads exactly its bytes', async () => {
-    const big = new Float32Array(1000).map((_, i) => i * 0.5);
+  it('opening reads the length and the header only; a large tensor reads exactly its bytes, small ones share a read-ahead window', async () => {
+    const big = new Float32Array(20_000).map((_, i) => i * 0.5); // 80 kB: above the 64 KiB read-ahead threshold
     const out = await serializeSafetensors([
-      { name: 'a', dtype: 'F32', shape: [10, 100], data: big },
+      { name: 'a', dtype: 'F32', shape: [200, 100], data: big },
       { name: 'b', dtype: 'float16', shape: [3], data: Uint16Array.of(0x3c00, 0x4000, 0xc000) },
+      { name: 'c', dtype: 'U8', shape: [2], data: Uint8Array.of(7, 9) },
     ]);
     const source = countingSource(out);
     const reader = await openSafetensors(source);
     const n = reader.headerByteLength;
     expect(source.reads).toEqual([[0, 8], [8, n]]);
     const b = await reader.read('b');
-    expect(source.reads.at(-1)).toEqual([8 + n + 4000, 6]);
-    expect(Array.from(new Uint16Array(b.slice().buffer))).toEqual([0x3c00, 0x4000, 0xc000]);
+    expect(source.reads.at(-1)).toEqual([8 + n + 80_000, 8]); // b and c: the window stops at the end of the file
+    expect(Array.from(new Uint16Array(b.buffer))).toEqual([0x3c00, 0x4000, 0xc000]); // its own buffer
+    expect(Array.from(await reader.read('c'))).toEqual([7, 9]);
+    expect(source.reads.length).toBe(3); // c came from the window
     const a = await reader.read('a');
-    expect(source.reads.at(-1)).toEqual([8 + n, 4000]);
+    expect(source.reads.at(-1)).toEqual([8 + n, 80_000]);
     expect(new Float32Array(a.slice().buffer)).toEqual(big);
     expect(source.reads.length).toBe(4);
   });

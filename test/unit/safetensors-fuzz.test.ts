@@ -1,7 +1,9 @@
 // Fuzzing the safetensors reader: a valid file (float tensors, a quantized tensor, and bytes of a real ONNX
-// model as payload) is mutated 2000 times with a fixed seed: bit flips, truncations, header-length edits,
-// JSON field edits, inserted bytes. Every outcome must be a valid reader whose tensors read back at their
-// stated sizes, or a FormatError: never another error type, and never a hang (the whole run is bounded).
+// model as payload) is mutated 2000 times with a fixed seed and 2000 times with a fresh one (printed;
+// WEBGPU_QUANT_FUZZ_SEED replays it): bit flips, truncations, header-length edits, JSON field edits,
+// inserted bytes. Every outcome must be a valid reader whose tensors read back at their stated sizes, or a
+// typed error: never another error type, and never a hang (the whole run is bounded). The corpus of files
+// that once failed (test/fixtures/corpus/safetensors/) is replayed every run.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,6 +12,7 @@ import {
 import { FormatError } from '../../src/errors.js';
 import { toFloat32 } from '../../src/io/float-convert.js';
 import { reference, tensor } from '../../src/index.js';
+import { classify, corpus, fuzzSeed, kSeedVariable, saveFailure } from './fuzz-support.js';
 import { normalData, rng } from './support.js';
 
 const kSeed = 0x5afe7e25;
@@ -127,8 +130,8 @@ function mutate(file: Uint8Array, next: () => number): Mutation {
   return { label, bytes: withHeader(file, n, edited) };
 }
 
-/** Opens and reads everything; returns 'valid' or 'FormatError', or the unexpected error. */
-async function exercise(bytes: Uint8Array): Promise<'valid' | 'FormatError' | Error> {
+/** Opens and reads everything; returns 'valid' or 'typed' (an error webgpu-quant throws on purpose), or the unexpected error. */
+async function exercise(bytes: Uint8Array): Promise<'valid' | 'typed' | Error> {
   try {
     const reader = await openSafetensors(bytesSource(bytes, 'fuzzed.safetensors'));
     for (const info of reader.list()) {
@@ -141,34 +144,59 @@ async function exercise(bytes: Uint8Array): Promise<'valid' | 'FormatError' | Er
     await readQuantizedSafetensors(reader);
     return 'valid';
   } catch (error) {
-    return error instanceof FormatError ? 'FormatError' : (error as Error);
+    return classify(error);
   }
 }
 
+/** `iterations` mutations from `seed`: the outcome counts and up to 10 unexpected errors, each with how to replay it. */
+async function fuzz(base: Uint8Array, seed: number, iterations: number): Promise<{ valid: number; typed: number; unexpected: string[]; seconds: number }> {
+  const next = rng(seed);
+  const result = { valid: 0, typed: 0, unexpected: [] as string[], seconds: 0 };
+  const started = performance.now();
+  for (let i = 0; i < iterations; i++) {
+    const { label, bytes } = mutate(base, next);
+    const outcome = await exercise(bytes);
+    if (outcome instanceof Error) {
+      if (result.unexpected.length < 10) {
+        result.unexpected.push(`#${i} ${label} (seed 0x${seed.toString(16)}): ${outcome.name}: ${outcome.message}; ${saveFailure('safetensors', seed, i, bytes)}`);
+      }
+    } else {
+      result[outcome]++;
+    }
+  }
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
 describe('safetensors fuzz', () => {
-  it(`${kIterations} seeded mutations (seed ${kSeed.toString(16)}) give only valid results or FormatErrors`, async () => {
+  it(`${kIterations} seeded mutations (seed ${kSeed.toString(16)}) give only valid results or typed errors`, async () => {
     const base = await baseFile();
     expect(await exercise(base)).toBe('valid');
-    const next = rng(kSeed);
-    const counts = { valid: 0, FormatError: 0 };
-    const unexpected: string[] = [];
-    const started = performance.now();
-    for (let i = 0; i < kIterations; i++) {
-      const { label, bytes } = mutate(base, next);
-      const outcome = await exercise(bytes);
-      if (outcome instanceof Error) {
-        if (unexpected.length < 10) unexpected.push(`#${i} ${label}: ${outcome.name}: ${outcome.message}`);
-      } else {
-        counts[outcome]++;
-      }
-    }
-    const seconds = (performance.now() - started) / 1000;
+    const { valid, typed, unexpected, seconds } = await fuzz(base, kSeed, kIterations);
     expect(unexpected, unexpected.join('\n')).toEqual([]);
     // Both outcomes occur: the mutations reach the validation paths and also leave valid files.
-    expect(counts.FormatError).toBeGreaterThan(kIterations / 2);
-    expect(counts.valid).toBeGreaterThan(20);
+    expect(typed).toBeGreaterThan(kIterations / 2);
+    expect(valid).toBeGreaterThan(20);
     expect(seconds).toBeLessThan(20);
   }, 30_000);
+
+  it(`${kIterations} mutations from a fresh seed (printed; ${kSeedVariable} replays it) give only valid results or typed errors`, async () => {
+    const seed = fuzzSeed('safetensors');
+    const { valid, typed, unexpected, seconds } = await fuzz(await baseFile(), seed, kIterations);
+    expect(unexpected, unexpected.join('\n')).toEqual([]);
+    expect(valid + typed).toBe(kIterations);
+    expect(typed, `seed 0x${seed.toString(16)}`).toBeGreaterThan(kIterations / 4);
+    expect(seconds).toBeLessThan(20);
+  }, 30_000);
+
+  it('every file in the corpus of past failures gives a valid result or a typed error', async () => {
+    const files = corpus('safetensors');
+    expect(files.length).toBeGreaterThan(0);
+    for (const [name, bytes] of files) {
+      const outcome = await exercise(bytes);
+      expect(outcome instanceof Error ? `${name}: ${outcome.name}: ${outcome.message}` : 'ok').toBe('ok');
+    }
+  });
 
   it('mutated shard indexes give a ShardIndex or a FormatError', () => {
     const text = JSON.stringify({ metadata: { total_size: 10 }, weight_map: { a: 'm-1.safetensors', b: 'm-2.safetensors' } });

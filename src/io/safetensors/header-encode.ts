@@ -67,26 +67,37 @@ function metadataEntries(metadata: SafetensorsMetadata): [string, string][] {
   return pairs;
 }
 
+/** `dtype` as a safetensors name: the common case (already one) without building the argument string. */
+function entryDType(dtype: SafetensorsEntry['dtype'], index: number): SafetensorsDType {
+  return safetensorsDTypeInfo(dtype) !== undefined ? dtype as SafetensorsDType : toSafetensorsDType(dtype, `entries[${index}].dtype`);
+}
+
+/** Header entries encoded per batch. */
+const kEntriesPerChunk = 4096;
+
 function placeEntry(entry: SafetensorsEntry, index: number, begin: number): PlacedEntry {
-  const argument = `entries[${index}]`;
-  if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(argument, entry, `${argument} must be { name, dtype, shape, byteLength? }`);
-  const name = checkName(entry.name, `${argument}.name`);
-  const dtype = toSafetensorsDType(entry.dtype, `${argument}.dtype`);
-  if (!Array.isArray(entry.shape)) throw new InvalidArgumentError(`${argument}.shape`, entry.shape, `${argument}.shape must be an array of non-negative integers`);
+  // Argument names are built only for a message: a header of 200k entries builds none.
+  const argument = (): string => `entries[${index}]`;
+  if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(argument(), entry, `${argument()} must be { name, dtype, shape, byteLength? }`);
+  const name = typeof entry.name === 'string' && !FORBIDDEN_KEYS.has(entry.name) && entry.name !== '__metadata__'
+    ? entry.name : checkName(entry.name, `${argument()}.name`);
+  const dtype = entryDType(entry.dtype, index);
+  if (!Array.isArray(entry.shape)) throw new InvalidArgumentError(`${argument()}.shape`, entry.shape, `${argument()}.shape must be an array of non-negative integers`);
   let elements = 1;
-  entry.shape.forEach((dim, d) => {
+  for (let d = 0; d < entry.shape.length; d++) {
+    const dim = entry.shape[d]!;
     if (!Number.isSafeInteger(dim) || dim < 0) {
-      throw new InvalidArgumentError(`${argument}.shape[${d}]`, dim, `${argument}.shape[${d}] is ${String(dim)}; dimensions must be non-negative integers`);
+      throw new InvalidArgumentError(`${argument()}.shape[${d}]`, dim, `${argument()}.shape[${d}] is ${String(dim)}; dimensions must be non-negative integers`);
     }
     elements *= dim;
-  });
+  }
   const byteLength = elements <= Number.MAX_SAFE_INTEGER / 64 ? dtypeByteLength(safetensorsDTypeInfo(dtype)!, elements) : undefined;
   if (byteLength === undefined) {
-    throw new InvalidArgumentError(`${argument}.shape`, entry.shape, `${argument} (${quoteName(name)}): [${entry.shape.join(', ')}] of ${dtype} is not a whole number of bytes or is too large`);
+    throw new InvalidArgumentError(`${argument()}.shape`, entry.shape, `${argument()} (${quoteName(name)}): [${entry.shape.join(', ')}] of ${dtype} is not a whole number of bytes or is too large`);
   }
   if (entry.byteLength !== undefined && entry.byteLength !== byteLength) {
-    throw new InvalidArgumentError(`${argument}.byteLength`, entry.byteLength,
-      `${argument} (${quoteName(name)}): byteLength ${String(entry.byteLength)} disagrees with shape [${entry.shape.join(', ')}] of ${dtype}, which is ${byteLength} bytes`);
+    throw new InvalidArgumentError(`${argument()}.byteLength`, entry.byteLength,
+      `${argument()} (${quoteName(name)}): byteLength ${String(entry.byteLength)} disagrees with shape [${entry.shape.join(', ')}] of ${dtype}, which is ${byteLength} bytes`);
   }
   return { name, dtype, shape: [...entry.shape], byteLength, dataOffsets: [begin, begin + byteLength] };
 }
@@ -112,16 +123,29 @@ export function encodeSafetensorsHeader(entries: readonly SafetensorsEntry[], me
     placed.push(p);
     offset += p.byteLength;
   });
-  const parts: string[] = [];
+  // Encoded in batches of entries, so a header of 200k tensors never holds 200k strings or one 15 MB string.
+  const encoder = new TextEncoder();
+  const chunks: Uint8Array[] = [];
+  let jsonLength = 0;
+  let batch: string[] = [];
+  const flush = (last: boolean): void => {
+    const text = `${chunks.length === 0 ? '{' : ','}${batch.join(',')}${last ? '}' : ''}`;
+    const chunk = encoder.encode(text);
+    chunks.push(chunk);
+    jsonLength += chunk.byteLength;
+    batch = [];
+  };
   if (metadata !== undefined) {
     if (metadata === null || typeof metadata !== 'object') throw new InvalidArgumentError('metadata', metadata, 'metadata must be an object or Map of strings');
     const pairs = metadataEntries(metadata);
-    parts.push(`"__metadata__":{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
+    batch.push(`"__metadata__":{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
   }
   for (const p of placed) {
-    parts.push(`${JSON.stringify(p.name)}:{"dtype":"${p.dtype}","shape":[${p.shape.join(',')}],"data_offsets":[${p.dataOffsets.join(',')}]}`);
+    if (batch.length === kEntriesPerChunk) flush(false);
+    batch.push(`${JSON.stringify(p.name)}:{"dtype":"${p.dtype}","shape":[${p.shape.join(',')}],"data_offsets":[${p.dataOffsets[0]},${p.dataOffsets[1]}]}`);
   }
-  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+  flush(true);
+  const json = { byteLength: jsonLength };
   const padded = Math.ceil(json.byteLength / 8) * 8;
   if (padded > MAX_HEADER_BYTES) {
     throw new LimitExceededError(`the safetensors header would be ${padded} bytes, more than the ${MAX_HEADER_BYTES}-byte limit readers accept; `
@@ -129,6 +153,10 @@ export function encodeSafetensorsHeader(entries: readonly SafetensorsEntry[], me
   }
   const bytes = new Uint8Array(8 + padded).fill(0x20, 8 + json.byteLength);
   new DataView(bytes.buffer).setUint32(0, padded, true); // high word stays 0: padded < 2^32
-  bytes.set(json, 8);
+  let at = 8;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
   return { bytes, dataOffset: bytes.byteLength, entries: placed, fileByteLength: bytes.byteLength + offset };
 }

@@ -1,6 +1,7 @@
 /**
  * Parses and validates a safetensors header exactly as the format's reference implementation does: the
- * 8-byte little-endian length N (at most 100 MB), N bytes of UTF-8 JSON starting with `{`, one entry per
+ * 8-byte little-endian length N (at most 100 MB; webgpu-quant reads up to {@link DEFAULT_MAX_HEADER_BYTES} and
+ * {@link DEFAULT_MAX_TENSORS} tensors unless told otherwise), N bytes of UTF-8 JSON starting with `{`, one entry per
  * tensor `{ dtype, shape, data_offsets: [begin, end] }` (offsets relative to the first byte after the
  * header) and an optional `__metadata__` map of strings. Tensors must tile the data region exactly: sorted
  * by offset, each begins where the previous ended, the last ends at the end of the file, and each one's
@@ -19,12 +20,26 @@
  * ```
  * @module
  */
-import { FormatError } from '../../errors.js';
+import { FormatError, LimitExceededError } from '../../errors.js';
 import type { WeightInfo } from '../weights.js';
 import { type SafetensorsDType, SAFETENSORS_DTYPES, dtypeByteLength, safetensorsDTypeInfo } from './dtypes.js';
 
-/** The reference implementation's bound on the header length (100 MB). */
+/** The reference implementation's bound on the header length (100 MB): a longer one is a damaged file. */
 export const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * The header length webgpu-quant reads by default (32 MiB, about 400,000 tensors): reading a header costs
+ * time and memory in proportion to its length, so a larger one is refused with a {@link LimitExceededError}
+ * unless the caller raises `maxHeaderBytes` (up to {@link MAX_HEADER_BYTES}).
+ */
+export const DEFAULT_MAX_HEADER_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The tensor count webgpu-quant reads by default (500,000): every tensor costs a little memory and time
+ * however small it is. A file with more is refused with a {@link LimitExceededError} unless the caller
+ * raises `maxTensors`.
+ */
+export const DEFAULT_MAX_TENSORS = 500_000;
 
 /** Names that would alter or shadow an object's prototype if copied into a plain object. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
@@ -124,15 +139,20 @@ export function checkMinimumSize(fileSize: number, file: string): void {
  * parseHeaderLength(Uint8Array.of(8, 0, 0, 0, 0, 0, 0, 0), 16, 'x.safetensors'); // 8
  * ```
  */
-export function parseHeaderLength(first8: Uint8Array, fileSize: number, file: string, maxHeaderBytes = MAX_HEADER_BYTES): number {
+export function parseHeaderLength(first8: Uint8Array, fileSize: number, file: string, maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES): number {
   checkMinimumSize(fileSize, file);
   const view = new DataView(first8.buffer, first8.byteOffset, 8);
   const low = view.getUint32(0, true);
   const high = view.getUint32(4, true);
   const length = high * 2 ** 32 + low; // exact below 2^53; above, only compared
   if (high >= 2 ** 21 || length > maxHeaderBytes) {
-    throw new FormatError(`${file}: header length (bytes 0..8) is ${high >= 2 ** 21 ? `about ${length.toExponential(3)}` : length}, `
-      + `more than the ${maxHeaderBytes}-byte limit; the file is damaged or not a safetensors file`);
+    const shown = high >= 2 ** 21 ? `about ${length.toExponential(3)}` : String(length);
+    if (length > Math.max(maxHeaderBytes, MAX_HEADER_BYTES)) {
+      throw new FormatError(`${file}: header length (bytes 0..8) is ${shown}, more than the ${MAX_HEADER_BYTES}-byte limit `
+        + 'of the format; the file is damaged or not a safetensors file');
+    }
+    throw new LimitExceededError(`${file}: header length (bytes 0..8) is ${shown}, more than the ${maxHeaderBytes}-byte limit `
+      + `(maxHeaderBytes); if the file is trusted, raise maxHeaderBytes (up to ${MAX_HEADER_BYTES}) in the options of openSafetensors`);
   }
   if (length > fileSize - 8) {
     throw new FormatError(`${file}: header length (bytes 0..8) is ${length}, but only ${fileSize - 8} bytes follow it; `
@@ -236,9 +256,10 @@ function parseEntry(name: string, entry: unknown, dataOffset: number, dataLength
       byteLength === undefined ? `${elements} × ${dtype.bits} bits (not a whole number of bytes)` : `${byteLength} bytes`}, `
       + `but data_offsets [${begin}, ${end}] hold ${end - begin} (file offset ${dataOffset + begin})`);
   }
+  // `shape` and `offsets` are JSON.parse's fresh arrays, held by nothing else: kept rather than copied.
   return {
-    name, dtype: dtype.weightDType, safetensorsDType: dtype.name, shape: [...shape], byteLength,
-    dataOffsets: [begin, end], fileOffset: dataOffset + begin,
+    name, dtype: dtype.weightDType, safetensorsDType: dtype.name, shape, byteLength,
+    dataOffsets: offsets as [number, number], fileOffset: dataOffset + begin,
   };
 }
 
@@ -265,7 +286,8 @@ function checkTiling(tensors: SafetensorsTensorInfo[], dataOffset: number, dataL
 
 /**
  * Validates a header's JSON bytes (`headerBytes`, N of them, read from file offset 8) for a file of
- * `fileSize` bytes and returns its tensors in file order and its metadata.
+ * `fileSize` bytes and returns its tensors in file order and its metadata. More than `maxTensors` tensors
+ * throw {@link LimitExceededError}.
  *
  * @example
  * ```ts
@@ -273,7 +295,7 @@ function checkTiling(tensors: SafetensorsTensorInfo[], dataOffset: number, dataL
  * header.tensors[0].fileOffset; // 61: 8 + the 53 header bytes
  * ```
  */
-export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number, file: string): SafetensorsHeader {
+export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number, file: string, maxTensors = DEFAULT_MAX_TENSORS): SafetensorsHeader {
   const headerByteLength = headerBytes.byteLength;
   const dataOffset = 8 + headerByteLength;
   const dataLength = fileSize - dataOffset;
@@ -284,9 +306,15 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   if (!isPlainObject(json)) throw new FormatError(`${file}: the header must be a JSON object, found ${Array.isArray(json) ? 'an array' : typeof json}`);
   let metadata = new Map<string, string>();
   const tensors: SafetensorsTensorInfo[] = [];
-  for (const [name, entry] of Object.entries(json)) {
+  // for...in over JSON.parse's own object (no inherited keys): no [key, value] pair per tensor.
+  for (const name in json) {
+    const entry = json[name];
     if (name === '__metadata__') metadata = parseMetadata(entry, file);
     else tensors.push(parseEntry(name, entry, dataOffset, dataLength, file));
+    if (tensors.length > maxTensors) {
+      throw new LimitExceededError(`${file}: the header lists more than ${maxTensors} tensors (the maxTensors limit); `
+        + 'if the file is trusted, raise maxTensors in the options of openSafetensors');
+    }
   }
   // Array.prototype.sort is stable: zero-length tensors at one offset keep their header order.
   tensors.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);

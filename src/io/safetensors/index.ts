@@ -14,9 +14,10 @@
 export { type ByteSource, blobSource, bytesSource } from '../byte-source.js';
 export { SAFETENSORS_DTYPES, type SafetensorsDType, type SafetensorsDTypeInfo, safetensorsDTypeInfo, toSafetensorsDType } from './dtypes.js';
 export { type EncodedHeader, type PlacedEntry, type SafetensorsEntry, type SafetensorsMetadata, encodeSafetensorsHeader } from './header-encode.js';
-export { MAX_HEADER_BYTES, type SafetensorsHeader, type SafetensorsTensorInfo, parseHeaderLength, parseSafetensorsHeader } from './header-parse.js';
+export { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_TENSORS, MAX_HEADER_BYTES, type SafetensorsHeader, type SafetensorsTensorInfo, parseHeaderLength, parseSafetensorsHeader } from './header-parse.js';
 export { type NodeFileSink, type NodeFileSinkOptions, nodeFileSink } from './node-file-sink.js';
 export { type NodeFileSource, nodeFileSource } from './node-file-source.js';
+export { type DequantizedReader, dequantizedReader } from './dequantized-reader.js';
 export { openSafetensorsFile, openShardedSafetensorsFiles } from './node-open.js';
 export {
   QUANTIZED_FORMAT, QUANTIZED_METADATA_PREFIX, type QuantizedEntriesOptions, type QuantizedLayout, type QuantizedPlan,

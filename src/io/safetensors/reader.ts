@@ -16,15 +16,25 @@
 import { InvalidArgumentError } from '../../errors.js';
 import type { WeightReader } from '../weights.js';
 import { type ByteSource, readExactly, readExactlyInto } from '../byte-source.js';
-import { MAX_HEADER_BYTES, type SafetensorsTensorInfo, checkMinimumSize, parseHeaderLength, parseSafetensorsHeader, quoteName } from './header-parse.js';
+import { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_TENSORS, type SafetensorsTensorInfo, checkMinimumSize, parseHeaderLength, parseSafetensorsHeader, quoteName } from './header-parse.js';
 
 /** Options of {@link openSafetensors}. */
 export interface OpenSafetensorsOptions {
   /** The name messages use; default `source.name`, else `'safetensors'`. */
   name?: string;
-  /** Refuse headers longer than this (default and maximum sensible: 100 MB, as the reference implementation). */
+  /**
+   * Refuse headers longer than this with a LimitExceededError (default {@link DEFAULT_MAX_HEADER_BYTES},
+   * 32 MiB). Headers over the format's 100 MB are a FormatError whatever this says.
+   */
   maxHeaderBytes?: number;
+  /** Refuse files with more tensors than this with a LimitExceededError (default {@link DEFAULT_MAX_TENSORS}, 500,000). */
+  maxTensors?: number;
 }
+
+/** Tensors smaller than this are served from a read-ahead window, so many tiny tensors cost few reads. */
+const kSmallTensorBytes = 64 * 1024;
+/** The read-ahead window's size. */
+const kReadAheadBytes = 1 << 20;
 
 /** A {@link WeightReader} over one safetensors file, with the header's facts. */
 export interface SafetensorsReader extends WeightReader {
@@ -45,7 +55,8 @@ export interface SafetensorsReader extends WeightReader {
   has(name: string): boolean;
   /**
    * The tensor's bytes, little-endian, exactly `info(name).byteLength` of them. Over `bytesSource` this is a
-   * view of the caller's bytes (no copy): copy it before modifying it.
+   * view of the caller's bytes (no copy): copy it before modifying it. Tensors under 64 KiB are read through a
+   * 1 MiB read-ahead window (one read for many small tensors) and returned as copies.
    */
   read(name: string): Promise<Uint8Array>;
   /**
@@ -74,7 +85,7 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
       'source must be a ByteSource { size, read(offset, length) }: use bytesSource(bytes), blobSource(file) or nodeFileSource(path)');
   }
   const name = options.name ?? source.name ?? 'safetensors';
-  const maxHeaderBytes = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
+  const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   const labelled: ByteSource = {
     size: source.size, name, read: (o, l) => source.read(o, l),
     ...(source.readInto ? { readInto: (o: number, t: Uint8Array) => source.readInto!(o, t) } : {}),
@@ -83,7 +94,7 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
   const first8 = await readExactly(labelled, 0, 8, 'the header length (bytes 0..8)');
   const headerByteLength = parseHeaderLength(first8, source.size, name, maxHeaderBytes);
   const headerBytes = await readExactly(labelled, 8, headerByteLength, `the header (bytes 8..${8 + headerByteLength})`);
-  const header = parseSafetensorsHeader(headerBytes, source.size, name);
+  const header = parseSafetensorsHeader(headerBytes, source.size, name, options.maxTensors ?? DEFAULT_MAX_TENSORS);
   const byName = new Map(header.tensors.map((t) => [t.name, t]));
 
   const info = (tensorName: string): SafetensorsTensorInfo => {
@@ -94,7 +105,24 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
     }
     return found;
   };
-  const copy = (t: SafetensorsTensorInfo): SafetensorsTensorInfo => ({ ...t, shape: [...t.shape], dataOffsets: [...t.dataOffsets] });
+  // The last window read ahead for small tensors: [offset, offset + bytes.byteLength) of the file.
+  let window: { offset: number; bytes: Uint8Array } | undefined;
+  const readSmall = async (t: SafetensorsTensorInfo): Promise<Uint8Array> => {
+    let current = window;
+    if (current === undefined || t.fileOffset < current.offset || t.fileOffset + t.byteLength > current.offset + current.bytes.byteLength) {
+      const length = Math.max(t.byteLength, Math.min(kReadAheadBytes, source.size - t.fileOffset));
+      current = { offset: t.fileOffset, bytes: await readExactly(labelled, t.fileOffset, length, `tensor ${quoteName(t.name)}`) };
+      window = current;
+    }
+    const begin = t.fileOffset - current.offset;
+    // A copy, so the tensor owns its buffer (`new Float32Array(bytes.buffer)` works) and holds no window alive.
+    return current.bytes.slice(begin, begin + t.byteLength);
+  };
+  // A literal, not a spread: V8 stores it in-object, which counts when a file lists 200k tensors.
+  const copy = (t: SafetensorsTensorInfo): SafetensorsTensorInfo => ({
+    name: t.name, dtype: t.dtype, safetensorsDType: t.safetensorsDType, shape: t.shape.slice(), byteLength: t.byteLength,
+    dataOffsets: [t.dataOffsets[0], t.dataOffsets[1]], fileOffset: t.fileOffset,
+  });
   return {
     name,
     metadata: header.metadata,
@@ -106,6 +134,7 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
     has: (tensorName) => byName.has(tensorName),
     async read(tensorName: string): Promise<Uint8Array> {
       const t = info(tensorName);
+      if (t.byteLength < kSmallTensorBytes) return readSmall(t);
       return readExactly(labelled, t.fileOffset, t.byteLength, `tensor ${quoteName(t.name)}`);
     },
     async readInto(tensorName: string, buffer: Uint8Array): Promise<Uint8Array> {
@@ -114,6 +143,10 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
         throw new InvalidArgumentError('buffer', buffer, `readInto(${quoteName(t.name)}) needs a Uint8Array of at least ${t.byteLength} bytes`);
       }
       const target = buffer.subarray(0, t.byteLength);
+      if (t.byteLength < kSmallTensorBytes) {
+        target.set(await readSmall(t));
+        return target;
+      }
       await readExactlyInto(labelled, t.fileOffset, target, `tensor ${quoteName(t.name)}`);
       return target;
     },

@@ -2,7 +2,8 @@
  * A streaming safetensors writer. The format puts the full header first, so the writer takes the list of
  * tensors up front (names, dtypes and shapes are known before any tensor is computed), writes the header,
  * then takes each tensor's bytes in header order, whole (`write`) or in pieces (`writeChunk`), checking
- * every size. It keeps no tensor data: memory stays at the tensor the caller is writing.
+ * every size. It keeps no tensor data beyond a 1 MiB staging buffer that gathers small tensors into one sink
+ * write (a file of many tiny tensors costs what its bytes cost): memory stays at the tensor being written.
  *
  * Any mistake (a tensor out of order, a wrong size, `close()` with tensors missing) or sink failure aborts
  * the sink before the error is thrown, so a file sink deletes its temporary file: a failure never leaves
@@ -43,6 +44,9 @@ export interface SafetensorsWriter {
   /** Abandons the output: the sink is aborted. */
   abort(reason?: unknown): Promise<void>;
 }
+
+/** Tensors smaller than this are gathered and written to the sink together. */
+const kStagingBytes = 1 << 20;
 
 function asBytes(data: ArrayBufferView, argument: string): Uint8Array {
   if (!ArrayBuffer.isView(data)) throw new InvalidArgumentError(argument, data, `${argument} must be a Uint8Array or another typed array`);
@@ -109,6 +113,27 @@ export async function createSafetensorsWriter(
     }
     return current;
   };
+  // Small tensors are gathered into one staging buffer and written together: one sink write per
+  // kStagingBytes rather than one per tensor, so a file of 200k tiny tensors costs what its bytes cost.
+  let staging: Uint8Array | undefined;
+  let staged = 0;
+  const flush = async (): Promise<void> => {
+    if (staged === 0) return;
+    const bytes = staging!.slice(0, staged); // a copy: the sink may keep the chunk while we refill
+    staged = 0;
+    await sink.write(bytes);
+  };
+  const stage = async (bytes: Uint8Array): Promise<void> => {
+    if (bytes.byteLength >= kStagingBytes) {
+      await flush();
+      await sink.write(bytes);
+      return;
+    }
+    if (staged + bytes.byteLength > kStagingBytes) await flush();
+    staging ??= new Uint8Array(kStagingBytes);
+    staging.set(bytes, staged); // copied now: the caller may reuse its buffer as soon as write() resolves
+    staged += bytes.byteLength;
+  };
   const put = async (name: string, data: ArrayBufferView, whole: boolean): Promise<void> => {
     const bytes = asBytes(data, 'data');
     const entry = expect(name);
@@ -118,7 +143,7 @@ export async function createSafetensorsWriter(
         + `${whole ? `the whole tensor is ${entry.byteLength} bytes${filled ? ` and ${filled} were already written` : ''}` : `only ${left} remain of its ${entry.byteLength}`} `
         + `([${entry.shape.join(', ')}] of ${entry.dtype})`);
     }
-    if (bytes.byteLength > 0) await sink.write(bytes);
+    if (bytes.byteLength > 0) await stage(bytes);
     filled += bytes.byteLength;
     if (filled === entry.byteLength) { index++; filled = 0; }
   };
@@ -144,6 +169,8 @@ export async function createSafetensorsWriter(
           filled ? `incomplete (${filled} of ${missing.byteLength} bytes)` : 'not written'} and ${placed.length - index - 1} after it; `
           + 'the output was discarded');
       }
+      await flush();
+      staging = undefined;
       await sink.close();
     }).then(() => { state = 'closed'; }),
     async abort(reason?: unknown): Promise<void> {

@@ -85,6 +85,37 @@ export const tests: Record<string, BrowserTest> = {
     await expectPoolEmpty();
     return `${lost} of ${jobs.length} calls in flight rejected with DeviceLostError`;
   },
+  async 'after a device loss, 200 concurrent calls share one new device, and each succeeds or fails typed'() {
+    const before = await getDefaultManager();
+    await quantizePerTensor(tensor([1]), 1, 0, 'qint8', gpu);
+    // Count device requests through the adapter prototype, so every adapter the library asks for is seen.
+    const requestDevice = GPUAdapter.prototype.requestDevice;
+    let requests = 0;
+    GPUAdapter.prototype.requestDevice = function counted(this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
+      requests++;
+      return requestDevice.apply(this, args);
+    };
+    let settled: PromiseSettledResult<void>[];
+    const jobs = Array.from({ length: 200 }, (_, i) => randomJob(i, RUN_SEED + 4));
+    try {
+      before.device.destroy();
+      await before.device.lost.catch(() => undefined);
+      settled = await Promise.all([Promise.allSettled(jobs.map((job) => job.run())), getDefaultManager()]).then(([s]) => s);
+    } finally {
+      GPUAdapter.prototype.requestDevice = requestDevice;
+    }
+    if (requests !== 1) throw new Error(`${requests} requestDevice calls after the loss, expected exactly 1`);
+    let succeeded = 0;
+    for (const [i, outcome] of settled.entries()) {
+      if (outcome.status === 'fulfilled') { succeeded++; continue; }
+      if (!(outcome.reason instanceof DeviceLostError)) throw new Error(`${jobs[i]!.what}: expected success or DeviceLostError, got ${String(outcome.reason)}`);
+    }
+    if (succeeded !== jobs.length) throw new Error(`only ${succeeded} of ${jobs.length} calls succeeded on the new device`);
+    const after = await getDefaultManager();
+    if (after === before || after.lost) throw new Error('no fresh device after the loss');
+    await expectPoolEmpty();
+    return `${succeeded} of ${jobs.length} calls succeeded after the loss, ${requests} device request`;
+  },
   async 'a caller-owned device is used, never destroyed, and reports its loss'() {
     const adapter = await navigator.gpu.requestAdapter();
     if (!adapter) throw new Error('no adapter');

@@ -1,0 +1,112 @@
+// Bounded cost from small inputs: the header-size and tensor-count caps refuse oversized headers up front
+// with a typed error, and a file of many tiny tensors costs a bounded number of reads and writes (no
+// per-tensor I/O round trip) and time linear in the tensor count.
+import { describe, expect, it } from 'vitest';
+import { compressToSafetensors } from '../../src/compress/compress-safetensors.js';
+import { decideWeights } from '../../src/compress/policy.js';
+import { FormatError, LimitExceededError } from '../../src/errors.js';
+import {
+  type ByteSink, type ByteSource, DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_TENSORS, MAX_HEADER_BYTES, bytesSource, memorySink, openSafetensors,
+} from '../../src/io/safetensors/index.js';
+import { RUN_SEED, rng } from '../shared/random.js';
+
+/** A file of `n` one-byte U8 tensors of shape [1] with random contents, written as the reference writer does. */
+function tinyTensorFile(n: number, seed: number): { bytes: Uint8Array; data: Uint8Array } {
+  const next = rng(seed);
+  const data = Uint8Array.from({ length: n }, () => Math.floor(next() * 256));
+  const parts = ['"__metadata__":{"format":"pt"}'];
+  for (let i = 0; i < n; i++) parts.push(`"layer.${i}.w":{"dtype":"U8","shape":[1],"data_offsets":[${i},${i + 1}]}`);
+  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  const bytes = new Uint8Array(8 + padded + n).fill(0x20, 8 + json.byteLength, 8 + padded);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(padded), true);
+  bytes.set(json, 8);
+  bytes.set(data, 8 + padded);
+  return { bytes, data };
+}
+
+/** A source that counts its reads, over in-memory bytes. */
+function countingSource(bytes: Uint8Array, name: string): ByteSource & { reads: number } {
+  const inner = bytesSource(bytes, name);
+  const source = { size: bytes.byteLength, name, reads: 0, read: (offset: number, length: number) => { source.reads++; return inner.read(offset, length); } };
+  return source;
+}
+
+/** A memory sink that counts its writes. */
+function countingSink(): ByteSink & { writes: number; bytes: () => Uint8Array } {
+  const inner = memorySink();
+  const sink = {
+    writes: 0,
+    write: (chunk: Uint8Array) => { sink.writes++; return inner.write(chunk); },
+    close: () => inner.close(),
+    abort: (reason?: unknown) => inner.abort(reason),
+    bytes: () => inner.bytes(),
+  };
+  return sink;
+}
+
+async function compressTiny(n: number, seed: number): Promise<{ seconds: number; reads: number; writes: number; data: Uint8Array; out: Uint8Array }> {
+  const { bytes, data } = tinyTensorFile(n, seed);
+  const source = countingSource(bytes, 'tiny.safetensors');
+  const sink = countingSink();
+  const started = performance.now();
+  const reader = await openSafetensors(source);
+  const report = await compressToSafetensors(reader, decideWeights(reader.list(), {}), sink, { backend: 'cpu' });
+  const seconds = (performance.now() - started) / 1000;
+  expect(report.tensors.length).toBe(n);
+  return { seconds, reads: source.reads, writes: sink.writes, data, out: sink.bytes() };
+}
+
+describe('safetensors: caps on the header', () => {
+  it('a header over the default cap is a LimitExceededError that names the limit and the option, read before anything else', async () => {
+    const n = DEFAULT_MAX_HEADER_BYTES + 8 * (1 + Math.floor(rng(RUN_SEED)() * 1000));
+    const first8 = new Uint8Array(8);
+    new DataView(first8.buffer).setBigUint64(0, BigInt(n), true);
+    const reads: number[] = [];
+    const source: ByteSource = { size: 2 ** 40, name: 'big.safetensors', read: async (_o, l) => { reads.push(l); return first8.slice(0, l); } };
+    const error = await openSafetensors(source).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LimitExceededError);
+    expect((error as Error).message).toMatch(new RegExp(`^big\\.safetensors: header length \\(bytes 0..8\\) is ${n}, more than the ${DEFAULT_MAX_HEADER_BYTES}-byte limit \\(maxHeaderBytes\\); .*raise maxHeaderBytes`));
+    expect(reads).toEqual([8]);
+    // Past the format's own limit it is a damaged file, whatever the option says.
+    new DataView(first8.buffer).setBigUint64(0, BigInt(MAX_HEADER_BYTES + 8), true);
+    await expect(openSafetensors(source, { maxHeaderBytes: MAX_HEADER_BYTES })).rejects.toThrow(FormatError);
+  });
+
+  it('more tensors than maxTensors is a LimitExceededError; at the limit the file opens', async () => {
+    const n = 50 + Math.floor(rng(RUN_SEED + 1)() * 50);
+    const { bytes } = tinyTensorFile(n, RUN_SEED);
+    const error = await openSafetensors(bytesSource(bytes, 'many.safetensors'), { maxTensors: n - 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LimitExceededError);
+    expect((error as Error).message).toBe(`many.safetensors: the header lists more than ${n - 1} tensors (the maxTensors limit); `
+      + 'if the file is trusted, raise maxTensors in the options of openSafetensors');
+    expect((await openSafetensors(bytesSource(bytes, 'many.safetensors'), { maxTensors: n })).list()).toHaveLength(n);
+    expect(DEFAULT_MAX_TENSORS).toBe(500_000);
+  });
+});
+
+describe('safetensors: many tiny tensors', () => {
+  it('200k one-byte tensors compress with a bounded number of reads and writes, and every byte arrives', async () => {
+    const n = 200_000;
+    const { reads, writes, data, out, seconds } = await compressTiny(n, RUN_SEED + 2);
+    // Header length, header, then one read-ahead window per MiB of data; the writer gathers small tensors
+    // into MiB writes. One I/O per tensor (the old cost) would be 200k of each.
+    expect(reads).toBeLessThanOrEqual(2 + Math.ceil(n / 2 ** 20) + 1);
+    expect(writes).toBeLessThanOrEqual(1 + Math.ceil(n / 2 ** 20) + 1);
+    const outReader = await openSafetensors(bytesSource(out, 'out.safetensors'));
+    expect(outReader.list()).toHaveLength(n);
+    const outData = out.subarray(outReader.dataOffset);
+    expect(outData).toEqual(data);
+    // Generous: seconds on a quiet machine, about 30 s on a loaded 2-core one.
+    expect(seconds).toBeLessThan(120);
+  }, 240_000);
+
+  it('time grows linearly with the tensor count (40k vs 20k, best of two)', async () => {
+    const best = async (n: number): Promise<number> => Math.min((await compressTiny(n, RUN_SEED + 3)).seconds, (await compressTiny(n, RUN_SEED + 4)).seconds);
+    await compressTiny(2000, RUN_SEED); // warm up the JIT
+    const small = await best(20_000);
+    const large = await best(40_000);
+    // Linear gives 2; quadratic 4. 3.2 leaves room for a loaded machine.
+    expect(large / small, `20k: ${small.toFixed(3)} s, 40k: ${large.toFixed(3)} s`).toBeLessThan(3.2);
+  }, 120_000);
+});
