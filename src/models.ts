@@ -60,8 +60,12 @@ export { type CompressOnnxOptions, type OnnxCompressionReport, ONNX_METADATA_KEY
 export { type SafetensorsCompressionReport, compressToSafetensors } from './compress/compress-safetensors.js';
 export {
   type CompressDType, type CompressGranularity, type CompressionPolicy, type PolicyConsumer, type PolicyOverride, type PolicyWeight,
-  type QuantizeSettings, type WeightDecision, checkPolicy, decideWeight, decideWeights,
+  type QuantizeSettings, type ResolvedRange, type WeightDecision, type WeightRange, DEFAULT_MIN_SQNR_DB, checkPolicy, decideWeight,
+  decideWeights, floorOf, resolveRange,
 } from './compress/policy.js';
+export {
+  type EscalationStep, type FloorOutcome, type SchemeMeasurement, escalationOf, measureScheme, quantizeWithFloor, shortScheme,
+} from './compress/quality-floor.js';
 export { type ConsumerRole, combineRoles, consumerRole } from './compress/operator-axes.js';
 export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress/onnx-plan.js';
 export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';

@@ -55,6 +55,9 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   affine: { type: 'boolean', commands: ['compress'], help: 'zero point fitted to the range (the default for quint8 and quint4)' },
   calibrate: { type: 'string', commands: ['compress'], value: 'minmax|mse|percentile|lsq', help: 'how the range is chosen; default minmax (lsq: least-squares refit of candidate scales)' },
   'target-bits': { type: 'string', commands: ['compress'], value: 'B', help: 'size budget: at most B stored bits per quantized weight on average; each weight gets float, int8 per channel or int4 groups of 32/64/128, whichever keeps the estimated model error lowest' },
+  range: { type: 'string', commands: ['compress'], value: 'auto|narrow|torch|extreme', help: 'the integer range: auto (default: int8 absmax/127, int4 Q4_0), or PyTorch\'s (torch); docs/quality.md' },
+  'min-sqnr': { type: 'string', commands: ['compress'], value: 'DB|off', help: 'the quality floor; a weight below it is escalated (default 25 dB for 8-bit, 15 dB for 4-bit)' },
+  'first-layer': { type: 'string', commands: ['compress'], value: 'keep|quantize', help: 'the weights applied to the model input: kept float (default) or quantized' },
   include: { type: 'string', commands: ['compress'], value: 'RE', help: 'quantize only weights whose name matches' },
   exclude: { type: 'string', commands: ['compress'], value: 'RE', help: 'keep float the weights whose name matches' },
   format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors', help: 'output format; default from the output name, else the input\'s' },
@@ -128,6 +131,11 @@ export interface CompressArgs {
   calibrate: 'minmax' | 'mse' | 'percentile' | 'lsq';
   /** The size budget in stored bits per quantized weight. */
   targetBits?: number;
+  /** The integer range rule (policy `range`). */
+  range?: 'auto' | 'narrow' | 'torch' | 'extreme';
+  /** The quality floor in dB (policy `minSqnrDb`; -Infinity for off). */
+  minSqnr?: number;
+  firstLayer?: 'keep' | 'quantize';
   include?: RegExp;
   exclude?: RegExp;
   format?: 'onnx' | 'safetensors';
@@ -175,6 +183,14 @@ function integer(flag: string, value: unknown, min: number): number | undefined 
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value === '' || !Number.isSafeInteger(n) || n < min) throw new UsageError(`--${flag} ${String(value)}: use an integer >= ${min}`);
+  return n;
+}
+
+function minSqnr(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'off') return -Infinity;
+  const n = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--min-sqnr ${String(value)}: use a number of dB (e.g. 25) or off`);
   return n;
 }
 
@@ -289,6 +305,9 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     dtype: oneOf('dtype', dtype, DTYPES, 'qint8'),
     granularity, axis, groupSize, symmetric: values.symmetric ? true : values.affine ? false : undefined,
     calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile', 'lsq'] as const, 'minmax'), targetBits,
+    range: values.range === undefined ? undefined : oneOf('range', values.range, ['auto', 'narrow', 'torch', 'extreme'] as const, 'auto'),
+    minSqnr: minSqnr(values['min-sqnr']),
+    firstLayer: values['first-layer'] === undefined ? undefined : oneOf('first-layer', values['first-layer'], ['keep', 'quantize'] as const, 'keep'),
     include: regex('include', values.include), exclude: regex('exclude', values.exclude),
     format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors'] as const, 'onnx'),
     backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),

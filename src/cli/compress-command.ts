@@ -48,6 +48,8 @@ function policyOf(args: CompressArgs): CompressionPolicy {
     dtype: args.dtype, granularity: args.granularity, axis: args.axis, groupSize: args.groupSize, symmetric: args.symmetric,
     calibrate: args.calibrate, include: args.include, exclude: args.exclude,
     ...(args.targetBits !== undefined ? { targetBits: args.targetBits } : {}),
+    ...(args.range ? { range: args.range } : {}), ...(args.minSqnr !== undefined ? { minSqnrDb: args.minSqnr } : {}),
+    ...(args.firstLayer ? { firstLayer: args.firstLayer } : {}),
   };
 }
 
@@ -77,18 +79,29 @@ export function jsonNumber(value: unknown): unknown {
   return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
 }
 
+/** Lines about the quality floor: every escalated weight and what it became (stderr, so --json stays one object). */
+export function escalationWarnings(tensors: readonly TensorReport[]): string {
+  const escalated = tensors.filter((t) => t.escalations?.length);
+  if (!escalated.length) return '';
+  const lines = [`warning: ${escalated.length} weight(s) fell below the quality floor and were escalated (--min-sqnr sets the floor):`];
+  for (const t of escalated) for (const step of t.escalations!) lines.push(`  ${step.text}`);
+  return `${lines.join('\n')}\n`;
+}
+
 /** The human summary: counts, sizes, ratio, backend, and the five worst tensors by SQNR. */
 function summary(input: string, output: string, tensors: TensorReport[], totals: { tensorsQuantized: number; tensorsKept: number;
-  bytesBefore: number; bytesAfter: number; compressionRatio: number }, backend: string, seconds: number, fileBytes?: [number, number]): string {
+  bytesBefore: number; bytesAfter: number; compressionRatio: number; tensorsEscalated?: number }, backend: string, seconds: number, fileBytes?: [number, number]): string {
   const worst = tensors.filter((t) => t.sqnrDb !== undefined).sort((a, b) => a.sqnrDb! - b.sqnrDb!).slice(0, 5);
   const lines = [
     `${input} -> ${output}`,
-    `tensors: ${totals.tensorsQuantized} quantized, ${totals.tensorsKept} kept`,
+    `tensors: ${totals.tensorsQuantized} quantized, ${totals.tensorsKept} kept${
+      totals.tensorsEscalated ? `, ${totals.tensorsEscalated} escalated by the quality floor` : ''}`,
     `weights: ${megabytes(totals.bytesBefore)} -> ${megabytes(totals.bytesAfter)} (${totals.compressionRatio.toFixed(2)}x)`,
     ...(fileBytes ? [`file: ${megabytes(fileBytes[0])} -> ${megabytes(fileBytes[1])} (${(fileBytes[0] / fileBytes[1]).toFixed(2)}x)`] : []),
     `backend: ${backend}; ${seconds.toFixed(2)} s`,
     'worst tensors by SQNR:',
-    ...worst.map((t) => `  ${t.sqnrDb!.toFixed(2).padStart(7)} dB  ${t.name}  [${t.shape.join(', ')}]  ${t.scheme}`),
+    ...worst.map((t) => `  ${t.sqnrDb!.toFixed(2).padStart(7)} dB  ${t.name}  [${t.shape.join(', ')}]  ${t.scheme}${
+      t.escalations?.length ? `  (escalated: ${t.escalations.map((e) => `${e.from} ${e.reason}`).join('; ')})` : ''}`),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -205,6 +218,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     await reader?.close();
     await external?.close();
   }
+  io.stderr.write(escalationWarnings(report.tensors));
   if (args.json) {
     out.write(`${JSON.stringify({ input: inputName, output: target.display, ...report, ...(verified ? { verify: verifyJson(verified) } : {}) }, (_key, value: unknown) =>
       (value instanceof Float64Array || value instanceof Float32Array ? Array.from(value, jsonNumber) : jsonNumber(value)))}\n`);

@@ -6,8 +6,12 @@
  * the graph would change meaning), record `webgpu-quant` in `metadata_props`, and encode. The protobuf
  * model is held in memory (ONNX has no other way); float32 copies exist one at a time.
  *
- * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale) are kept
- * float with the reason in the report, or, with `nonFinite: 'error'`, raise a FormatError naming them.
+ * Each weight is held to the policy's quality floor (quality-floor.ts): below it, it is escalated (4-bit →
+ * 8-bit per channel, per tensor → per channel, then kept float) and each step is in the report. A model
+ * below opset 13 gets 8-bit per-channel weights as DequantizeLinear → Mul (onnx-plan.ts), with no upgrade.
+ *
+ * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale, a dequantized
+ * range beyond float32) are kept float with the reason in the report, or, with `nonFinite: 'error'`, raise a FormatError naming them.
  * Weights kept in external data stay there (the output refers to the same files); quantized ones are
  * written inline.
  *
@@ -37,7 +41,7 @@ import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
 import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
 import type { CompressionPolicy, WeightDecision } from './policy.js';
-import { quantizeWeight } from './quantize-weight.js';
+import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
 
 /**
@@ -85,7 +89,7 @@ export interface OnnxCompressionReport {
 }
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
-  'overrides', 'targetBits', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress']);
+  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress']);
 
 function checkOptions(options: CompressOnnxOptions): void {
   if (options === null || typeof options !== 'object') {
@@ -131,12 +135,17 @@ export async function compressOnnx(
     const allocated = await allocateBudget(weights, plan.decisions, options, options.targetBits,
       (i) => model.readFloat32(weights[i]!.name), {}, backend);
     budget = allocated.allocation;
-    plan = { decisions: allocated.decisions, requiredOpset: Math.max(0, ...allocated.decisions.map((d, i) =>
-      (d.action === 'quantize' ? requiredOpsetFor(d, weights[i]!.dtype) : 0))) };
+    // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
+    const required = (viaMul: boolean) => allocated.decisions.reduce((opset, d, i) =>
+      (d.action === 'quantize' ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
+    const opset = model.defaultOpset();
+    const channelScalesViaMul = opset !== undefined && opset < 13 && required(true) < 13;
+    plan = { decisions: allocated.decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul };
   }
   const opsetBefore = model.defaultOpset();
   const irBefore = model.irVersion;
-  const firstNeeding = (opset: number) => plan.decisions.find((d, i) => d.action === 'quantize' && requiredOpsetFor(d, weights[i]!.dtype) === opset);
+  const viaMul = plan.channelScalesViaMul;
+  const firstNeeding = (opset: number) => plan.decisions.find((d, i) => d.action === 'quantize' && requiredOpsetFor(d, weights[i]!.dtype, viaMul) === opset);
   if (opsetBefore !== undefined && plan.requiredOpset > opsetBefore) {
     const needing = firstNeeding(plan.requiredOpset)!;
     const reason = `weight ${JSON.stringify(needing.name)} as ${describeScheme(needing)}`;
@@ -162,32 +171,37 @@ export async function compressOnnx(
     const scaleType = scaleTypeOf(info);
     const roundScale = scaleType === 'float16' ? (s: number) => halfToFloat(floatToHalfBits(s))
       : scaleType === 'bfloat16' ? roundBfloat16 : undefined;
-    return quantizeWeight({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
+    return quantizeWithFloor({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
   };
   /** Writes one prepared weight into the model (in weight order, so names and bytes never depend on timing). */
-  const commit = (info: OnnxWeightInfo, decision: WeightDecision, result: Awaited<ReturnType<typeof prepare>>): TensorReport => {
-    if (decision.action === 'keep' || !result) return kept(info, decision.reason);
-    if (!result.ok) {
-      if (options.nonFinite === 'error') {
-        throw new FormatError(`${model.name}: weight ${JSON.stringify(info.name)} in ${info.graph} cannot be quantized: ${result.reason}; `
+  const commit = (info: OnnxWeightInfo, planned: WeightDecision, outcome: FloorOutcome | undefined): TensorReport => {
+    if (planned.action === 'keep' || !outcome) return kept(info, planned.reason);
+    const escalations = outcome.steps.length ? { escalations: outcome.steps } : {};
+    if (outcome.kind === 'keep') {
+      if (options.nonFinite === 'error' && !outcome.steps.length) {
+        throw new FormatError(`${model.name}: weight ${JSON.stringify(info.name)} in ${info.graph} cannot be quantized: ${outcome.reason}; `
           + "fix the weight, exclude it, or pass nonFinite: 'keep' to keep it float");
       }
-      return kept(info, `${result.reason}; kept float`);
+      return { ...kept(info, outcome.reason), ...escalations };
     }
+    const { decision, result } = outcome;
     const scheme = describeScheme(decision);
+    const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
     const written = writeQdq(model, info.name, {
       data: result.q.packedData(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
       paramShape: result.paramShape, scaleType: scaleTypeOf(info), docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
       ...(decision.granularity !== 'tensor' ? { axis: decision.axis! } : {}),
       ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
+      ...(channelScalesViaMul ? { channelScalesViaMul } : {}),
     }, names);
     const { overall, perChannel, axis } = result.stats;
     usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
-    requiredOpset = Math.max(requiredOpset, requiredOpsetFor(decision, info.dtype));
+    requiredOpset = Math.max(requiredOpset, requiredOpsetFor(decision, info.dtype, viaMul));
     return {
-      name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize', reason: decision.reason, scheme,
+      name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
+      reason: channelScalesViaMul ? `${decision.reason}; written as DequantizeLinear → Mul (opset ${opsetBefore} < 13)` : decision.reason, scheme,
       bytesBefore: info.byteLength, bytesAfter: written.byteLength, sqnrDb: overall.sqnrDb, mse: overall.mse, maxAbsError: overall.maxAbsError,
-      ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend,
+      ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend, ...escalations,
     };
   };
   // Up to kInFlight weights (kInFlightBytes of float32) are read and quantized at once, so one weight's GPU

@@ -15,6 +15,7 @@ import type { QDType } from '../dtype.js';
 import type { WeightDType } from '../io/weights.js';
 import type { ResolvedBackend } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
+import type { EscalationStep } from './quality-floor.js';
 
 /** One weight's line in the report. */
 export interface TensorReport {
@@ -40,6 +41,8 @@ export interface TensorReport {
   statsAxis?: number;
   /** Which backend quantized it. */
   backend?: ResolvedBackend;
+  /** The steps up the quality-floor ladder from the scheme the policy chose, when it was below the floor. */
+  escalations?: EscalationStep[];
 }
 
 /** Sums over every weight. */
@@ -51,6 +54,8 @@ export interface CompressionTotals {
   bytesAfter: number;
   /** bytesBefore / bytesAfter. */
   compressionRatio: number;
+  /** Weights escalated by the quality floor (to a finer scheme, or kept float). */
+  tensorsEscalated: number;
 }
 
 /**
@@ -60,12 +65,17 @@ export interface CompressionTotals {
  * ```ts
  * describeScheme({ dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32, symmetric: true, method: 'mse' } as WeightDecision);
  * // 'qint4 per group (axis 1, groupSize 32), symmetric, mse'
+ * describeScheme({ dtype: 'qint8', granularity: 'channel', axis: 0, symmetric: true, method: 'minmax', range: 'narrow' } as WeightDecision);
+ * // 'qint8 per channel (axis 0), symmetric (narrow range), minmax'
  * ```
  */
-export function describeScheme(d: Pick<WeightDecision, 'dtype' | 'granularity' | 'axis' | 'groupSize' | 'symmetric' | 'method'>): string {
+export function describeScheme(d: Pick<WeightDecision, 'dtype' | 'granularity' | 'axis' | 'groupSize' | 'symmetric' | 'method'>
+  & Partial<Pick<WeightDecision, 'range' | 'quantMin' | 'quantMax'>>): string {
   const granularity = d.granularity === 'tensor' ? 'per tensor'
     : d.granularity === 'channel' ? `per channel (axis ${d.axis})` : `per group (axis ${d.axis}, groupSize ${d.groupSize})`;
-  return `${d.dtype} ${granularity}, ${d.symmetric ? 'symmetric' : 'affine'}, ${d.method}`;
+  const range = d.range === undefined || !d.symmetric ? ''
+    : d.range === 'custom' ? ` [${d.quantMin}, ${d.quantMax}]` : d.range === 'torch' ? ' (torch range)' : ` (${d.range} range)`;
+  return `${d.dtype} ${granularity}, ${d.symmetric ? 'symmetric' : 'affine'}${range}, ${d.method}`;
 }
 
 /**
@@ -80,13 +90,15 @@ export function compressionTotals(tensors: readonly TensorReport[]): Compression
   let bytesBefore = 0;
   let bytesAfter = 0;
   let tensorsQuantized = 0;
+  let tensorsEscalated = 0;
   for (const t of tensors) {
+    if (t.escalations?.length) tensorsEscalated++;
     bytesBefore += t.bytesBefore;
     bytesAfter += t.bytesAfter;
     if (t.action === 'quantize') tensorsQuantized++;
   }
   return {
-    tensorsQuantized, tensorsKept: tensors.length - tensorsQuantized, bytesBefore, bytesAfter,
+    tensorsQuantized, tensorsKept: tensors.length - tensorsQuantized, tensorsEscalated, bytesBefore, bytesAfter,
     compressionRatio: bytesAfter > 0 ? bytesBefore / bytesAfter : 1,
   };
 }

@@ -1,8 +1,10 @@
 /**
  * Compresses the weights of any reader (safetensors, or an ONNX model's weights) into a quantized
  * safetensors file (layout `webgpu-quant/1`, see io/safetensors/quantized-layout.ts), one tensor at a time:
- * the header is planned from the policy's decisions before anything is quantized, then each weight is read,
- * quantized (GPU or CPU), measured and written, so memory stays near the size of the largest tensor.
+ * the header is planned before anything is written: each weight is read and held to the quality floor
+ * (quality-floor.ts; escalations decide its final scheme, or keep it), float64 weights outside float32's
+ * range are kept (float64-range.ts); then each weight is written, its quantized form held from the first
+ * pass (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded.
  *
  * A safetensors input keeps its `__metadata__` keys (all but `format` and `generator`, which describe the
  * output). Weights it already holds quantized ("webgpu-quant/1") are kept as they are, with their
@@ -33,9 +35,16 @@ import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/w
 import type { QScheme } from '../qtensor.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
+import { float64Loss } from './float64-range.js';
 import type { WeightDecision } from './policy.js';
-import { calibrationGranularity, quantizeWeight } from './quantize-weight.js';
+import { type EscalationStep, quantizeWithFloor } from './quality-floor.js';
+import { type QuantizedWeight, calibrationGranularity, quantizeWeight } from './quantize-weight.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
+
+const kNoSteps: EscalationStep[] = [];
+
+/** Quantized weights held from the planning pass for the writing pass (packed bytes); beyond it, computed again. */
+const kHeldBytes = 256 * 2 ** 20;
 
 /** The report of {@link compressToSafetensors}. */
 export interface SafetensorsCompressionReport {
@@ -53,8 +62,6 @@ function schemeOf(decision: WeightDecision): { scheme: QScheme; axis?: number; g
   if ('groupSize' in granularity) return { scheme: 'per_group_affine', axis: granularity.axis, groupSize: granularity.groupSize };
   return { scheme: 'per_channel_affine', axis: granularity.axis };
 }
-
-const kNonFinite = 'non-finite values: kept as they are';
 
 /** What the output takes over from an input that has safetensors metadata (a SafetensorsReader or a dequantizedReader). */
 interface InputMetadata {
@@ -82,11 +89,23 @@ function inputMetadata(reader: WeightReader): InputMetadata {
   return out;
 }
 
-/** True when every element is finite (read once ahead, so the header never promises a tensor we cannot quantize). */
-async function allFinite(reader: WeightReader, info: WeightInfo): Promise<boolean> {
-  const data = toFloat32(await reader.read(info.name), info.dtype, info.name);
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return false;
-  return true;
+/**
+ * The final plan of one weight (read once ahead, so the header never promises a tensor we cannot write):
+ * the scheme after the quality floor, or keep with the reason.
+ */
+async function planWeight(
+  reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined,
+): Promise<{ decision: WeightDecision; steps: EscalationStep[]; result: QuantizedWeight } | { keep: string; steps: EscalationStep[] }> {
+  const bytes = await reader.read(info.name);
+  if (info.dtype === 'float64') {
+    const loss = float64Loss(bytes);
+    if (loss) return { keep: loss, steps: [] };
+  }
+  const data = toFloat32(bytes, info.dtype, info.name);
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return { keep: 'non-finite values: kept as they are', steps: [] };
+  const outcome = await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
+  return outcome.kind === 'keep' ? { keep: outcome.reason, steps: outcome.steps }
+    : { decision: outcome.decision, steps: outcome.steps, result: outcome.result };
 }
 
 /**
@@ -103,27 +122,34 @@ export async function compressToSafetensors(
   const input = inputMetadata(reader);
   // Per weight: the quantized layout, or the reason it is kept. Kept weights need nothing else here, so a
   // file of many small tensors costs one header entry and one report each.
-  const plans: ({ decision: WeightDecision; entries: SafetensorsEntry[] } | { keep: string })[] = [];
+  type Plan = { steps: EscalationStep[] } & ({ decision: WeightDecision; entries: SafetensorsEntry[]; result?: QuantizedWeight } | { keep: string });
+  const plans: Plan[] = [];
+  let heldBytes = 0; // quantized results kept from planning for writing, up to kHeldBytes; the rest are computed again
   const entries: SafetensorsEntry[] = [];
   const metadataPairs: [string, string][] = [];
   for (const [i, info] of weights.entries()) {
     const decision = decisions[i]!;
     const quantizedBy = input.quantizedBy.get(info.name);
     if (quantizedBy !== undefined) {
-      plans.push({ keep: `part of ${quoteName(quantizedBy.name)}, already ${quantizedBy.dtype} ${quantizedBy.scheme}: kept as it is (requantize to change it)` });
+      plans.push({ keep: `part of ${quoteName(quantizedBy.name)}, already ${quantizedBy.dtype} ${quantizedBy.scheme}: kept as it is (requantize to change it)`, steps: [] });
       entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
       continue;
     }
-    const quantize = decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
-      && (await allFinite(reader, info));
-    if (!quantize) {
-      plans.push({ keep: decision.action === 'quantize' ? kNonFinite : decision.reason });
+    const planned = decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
+      ? await planWeight(reader, info, decision, backend) : { keep: decision.reason, steps: kNoSteps };
+    if ('keep' in planned) {
+      plans.push(planned);
       entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
       continue;
     }
-    const layout = quantizedLayout(info.name, { dtype: decision.dtype, shape: info.shape, ...schemeOf(decision), originalDType: info.dtype });
+    const { result, steps } = planned;
+    const final = planned.decision;
+    const packed = result.q.packedData().byteLength;
+    const held = heldBytes + packed <= kHeldBytes ? result : undefined;
+    if (held) heldBytes += packed;
+    const layout = quantizedLayout(info.name, { dtype: final.dtype, shape: info.shape, ...schemeOf(final), originalDType: info.dtype });
     metadataPairs.push(layout.metadata);
-    plans.push({ decision, entries: layout.entries });
+    plans.push({ decision: final, steps, entries: layout.entries, ...(held ? { result: held } : {}) });
     entries.push(...layout.entries);
   }
   metadataPairs.push(...input.quantizedPairs);
@@ -140,18 +166,20 @@ export async function compressToSafetensors(
   try {
     for (const [i, info] of weights.entries()) {
       const plan = plans[i]!;
-      const bytes = await reader.read(info.name);
-      const base = { name: info.name, shape: info.shape, dtypeIn: info.dtype, bytesBefore: info.byteLength }; // info is list()'s own copy
+      const base = { name: info.name, shape: info.shape, dtypeIn: info.dtype, bytesBefore: info.byteLength, // info is list()'s own copy
+        ...(plan.steps.length ? { escalations: plan.steps } : {}) };
       if ('keep' in plan) {
-        await writer.write(info.name, bytes);
+        await writer.write(info.name, await reader.read(info.name));
         // A literal rather than a spread of `base`: V8 gives it in-object fields, a third of the memory per kept tensor.
-        tensors.push({
+        const kept: TensorReport = {
           name: info.name, shape: info.shape, dtypeIn: info.dtype, bytesBefore: info.byteLength, dtypeOut: info.dtype, action: 'keep',
           reason: plan.keep, scheme: 'float (kept)', bytesAfter: info.byteLength,
-        });
+        };
+        if (plan.steps.length) kept.escalations = plan.steps;
+        tensors.push(kept);
       } else {
-        const x = { data: toFloat32(bytes, info.dtype, info.name), shape: [...info.shape] };
-        const result = await quantizeWeight(x, plan.decision, {}, backend);
+        const result = plan.result
+          ?? await quantizeWeight({ data: toFloat32(await reader.read(info.name), info.dtype, info.name), shape: [...info.shape] }, plan.decision, {}, backend);
         if (!result.ok) throw new FormatError(`${info.name}: cannot be quantized (${result.reason}); exclude it with --exclude`);
         const [data, scale, zeroPoint] = quantizedTensorBytes(result.q);
         for (const [entry, part] of [[plan.entries[0]!, data], [plan.entries[1]!, scale], [plan.entries[2]!, zeroPoint]] as const) {

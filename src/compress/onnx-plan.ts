@@ -7,6 +7,7 @@
  * | ---                                      | ---              | ---   |
  * | int8 / uint8 per tensor                  | 10               | 10 |
  * | int8 / uint8 per channel (`axis`)        | 13               | 13 |
+ * | int8 / uint8 per channel, float32 weight, model below opset 13 | 10 + `Mul` | 10 |
  * | float16 / bfloat16 weight (f16/bf16 scale) | 19             | 19 |
  * | int4 / uint4, or per group (`block_size`) | 21              | 21 |
  *
@@ -16,9 +17,15 @@
  * plan.requiredOpset;     // 21
  * plan.decisions[0];      // { name, action, reason, dtype, granularity, axis, groupSize, symmetric, method, ... }
  * ```
+ *
+ * A model below opset 13 gets its 8-bit per-channel float32 weights as DequantizeLinear (scale 1) → Mul by
+ * the scales (qdq-writer.ts), which needs only opset 10, unless another weight needs an upgrade anyway
+ * (int4, per group, float16): then the upgrade happens and every weight is written natively.
  * @module
  */
+import { firstLayerWeights } from '../io/onnx/input-layer.js';
 import type { OnnxModel } from '../io/onnx/onnx-model.js';
+import type { GraphProto } from '../io/onnx/proto.js';
 import type { WeightDType } from '../io/weights.js';
 import { type CompressionPolicy, type WeightDecision, decideWeights } from './policy.js';
 
@@ -27,6 +34,8 @@ export interface OnnxPlan {
   decisions: WeightDecision[];
   /** The highest opset any quantized weight needs (0 when nothing is quantized). */
   requiredOpset: number;
+  /** True when 8-bit per-channel float32 weights are written as DequantizeLinear → Mul (a model below opset 13). */
+  channelScalesViaMul: boolean;
 }
 
 /**
@@ -36,10 +45,13 @@ export interface OnnxPlan {
  * ```ts
  * requiredOpsetFor({ dtype: 'qint8', granularity: 'channel' }, 'float32'); // 13
  * requiredOpsetFor({ dtype: 'qint8', granularity: 'tensor' }, 'float16');  // 19
+ * requiredOpsetFor({ dtype: 'qint8', granularity: 'channel' }, 'float32', true); // 10 (DequantizeLinear → Mul)
  * ```
  */
-export function requiredOpsetFor(decision: Pick<WeightDecision, 'dtype' | 'granularity'>, weightDType: WeightDType): number {
-  let opset = decision.granularity === 'channel' ? 13 : 10;
+export function requiredOpsetFor(
+  decision: Pick<WeightDecision, 'dtype' | 'granularity'>, weightDType: WeightDType, channelScalesViaMul = false,
+): number {
+  let opset = decision.granularity === 'channel' && !channelScalesViaMul ? 13 : 10;
   if (weightDType === 'float16' || weightDType === 'bfloat16') opset = 19;
   if (decision.granularity === 'group' || decision.dtype === 'qint4' || decision.dtype === 'quint4') opset = 21;
   return opset;
@@ -56,15 +68,20 @@ export function requiredOpsetFor(decision: Pick<WeightDecision, 'dtype' | 'granu
  */
 export function planOnnxCompression(model: OnnxModel, policy: CompressionPolicy = {}): OnnxPlan {
   const weights = model.list();
-  const decisions = decideWeights(weights, policy).map((d, i): WeightDecision => {
+  const first = firstLayerWeights(model.proto.graph as GraphProto);
+  const isFirst = weights.map((w) => w.consumers.some((c) => first.has(`${c.graph}|${w.tensorName}`)));
+  // The first layer is kept only where other layers get quantized: a one-layer model is quantized whole.
+  const others = decideWeights(weights, policy).some((d, i) => d.action === 'quantize' && !isFirst[i]);
+  const marked = others ? weights.map((w, i) => (isFirst[i] ? { ...w, firstLayer: true } : w)) : weights;
+  const decisions = decideWeights(marked, policy).map((d, i): WeightDecision => {
     if (d.action === 'quantize' && weights[i]!.dtype === 'float64') {
       return { ...d, action: 'keep', reason: 'float64: DequantizeLinear cannot output float64, so the weight stays float' };
     }
     return d;
   });
-  let requiredOpset = 0;
-  decisions.forEach((d, i) => {
-    if (d.action === 'quantize') requiredOpset = Math.max(requiredOpset, requiredOpsetFor(d, weights[i]!.dtype));
-  });
-  return { decisions, requiredOpset };
+  const required = (viaMul: boolean) => decisions.reduce((opset, d, i) =>
+    (d.action === 'quantize' ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
+  const opset = model.defaultOpset();
+  const channelScalesViaMul = opset !== undefined && opset < 13 && required(true) < 13;
+  return { decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul };
 }

@@ -6,6 +6,9 @@
  * 2. `exclude` patterns keep a weight; with `include` patterns, a weight none of them matches is kept.
  * 3. The first `overrides` entry whose `pattern` matches the name replaces the global settings for that
  *    weight (`keep: true` keeps it).
+ * 3b. Weights of the first layer (applied to the model's inputs; ONNX models where other layers are
+ *    quantized too) are kept float unless `firstLayer: 'quantize'` or an override names them: their error
+ *    reaches every later layer.
  * 4. Weights of rank < 2 (biases, norms, scales) or with fewer than `minElements` (default 1024) elements
  *    are kept.
  * 5. The consumers decide the axis (see `operator-axes.ts`): Conv W axis 0, ConvTranspose W axis 1, Gemm B
@@ -21,6 +24,16 @@
  *    output channel. 'tensor': one scale.
  * 7. `symmetric` defaults to true for qint8 / qint4 and false for quint8 / quint4; `calibrate` ('minmax'
  *    default, 'mse', 'percentile', 'lsq') goes to `chooseQParams`.
+ * 8. The integer range (`range`, docs/quality.md has the measurements): 'auto' (default) is 'narrow' for
+ *    symmetric 8-bit weights (scale = absmax / 127, integers in [-127, 127], as onnxruntime's quantizer,
+ *    TensorRT and llama.cpp's Q8_0 do), 'extreme' for symmetric 4-bit weights calibrated by 'minmax'
+ *    (llama.cpp Q4_0's rule: scale = |signed extreme| / 8, so the extreme is exact and all 16 levels are
+ *    used), 'narrow' for symmetric 4-bit weights under other methods, and 'torch' for affine schemes.
+ *    'torch' is PyTorch's observer range (the dtype's full range: absmax / 127.5 for qint8). `quantMin` /
+ *    `quantMax` (both or neither) give any other range, as in `chooseQParams`.
+ * 9. The quality floor (`minSqnrDb`, default {@link DEFAULT_MIN_SQNR_DB}: 25 dB for 8-bit schemes, 15 dB
+ *    for 4-bit ones; `maxRelError` optional) is applied after quantizing (see quality-floor.ts): a weight
+ *    below it is escalated.
  *
  * @example
  * ```ts
@@ -43,6 +56,40 @@ export type CompressDType = 'qint8' | 'quint8' | 'qint4' | 'quint4';
 /** One scale per tensor, per output channel, or per group of consecutive elements along an axis. */
 export type CompressGranularity = 'tensor' | 'channel' | 'group';
 
+/**
+ * How the integer range of a weight is chosen (module documentation, rule 8): 'auto', 'narrow'
+ * (symmetric: one level dropped at the low end, so scale = absmax / (2^(b-1) - 1)), 'torch' (the dtype's
+ * full range, PyTorch's formulas) or 'extreme' (symmetric: scale = |signed extreme| / 2^(b-1), the zero
+ * point shifted by one when the extreme is positive, llama.cpp Q4_0's rule; 'minmax' only).
+ */
+export type WeightRange = 'auto' | 'narrow' | 'torch' | 'extreme';
+
+/** The range rule a decision resolved to ('auto' never appears here; 'custom' means quantMin / quantMax). */
+export type ResolvedRange = Exclude<WeightRange, 'auto'> | 'custom';
+
+/**
+ * The default quality floors, in dB of SQNR per weight, by the bits of the scheme (docs/quality.md has the
+ * measurements). 8-bit: 25 dB, below every 8-bit per-channel weight of the measured models (lowest 30.5 dB)
+ * and above the per-tensor weights that break PaddleOCR v4 rec (conv2d_184.w_0 9.4 dB, conv2d_180.w_0
+ * 10.8 dB, …). 4-bit: 15 dB, below every int4 group-of-32 weight measured (lowest 17.2 dB), so a 4-bit
+ * request stays 4-bit unless a weight is pathological. A `minSqnrDb` given in the policy applies to both.
+ */
+export const DEFAULT_MIN_SQNR_DB = { bits8: 25, bits4: 15 } as const;
+
+/**
+ * The quality floor of a decision: its `minSqnrDb`, else the default for its bits.
+ *
+ * @example
+ * ```ts
+ * floorOf({ dtype: 'qint4', minSqnrDb: undefined }); // 15
+ * floorOf({ dtype: 'qint8', minSqnrDb: 30 });        // 30
+ * ```
+ */
+export function floorOf(decision: Pick<WeightDecision, 'dtype' | 'minSqnrDb'>): number {
+  if (decision.minSqnrDb !== undefined) return decision.minSqnrDb;
+  return decision.dtype === 'qint4' || decision.dtype === 'quint4' ? DEFAULT_MIN_SQNR_DB.bits4 : DEFAULT_MIN_SQNR_DB.bits8;
+}
+
 /** How to quantize; every field optional (defaults in the module documentation). */
 export interface QuantizeSettings {
   /** Default 'qint8'. */
@@ -59,6 +106,15 @@ export interface QuantizeSettings {
   calibrate?: CalibrationMethod;
   /** Weights with fewer elements stay float; default 1024. */
   minElements?: number;
+  /** The integer range rule; default 'auto' (module documentation, rule 8). */
+  range?: WeightRange;
+  /** A custom integer range (both or neither), inside the dtype's range and containing 0; overrides `range`. */
+  quantMin?: number;
+  quantMax?: number;
+  /** The quality floor in dB of SQNR for every scheme; default {@link DEFAULT_MIN_SQNR_DB} (by bits); -Infinity turns it off. */
+  minSqnrDb?: number;
+  /** Optional second floor: the largest |error| / max |weight| allowed, e.g. 0.05. */
+  maxRelError?: number;
 }
 
 /** Settings for the weights whose name matches `pattern`; `keep: true` keeps them float. */
@@ -76,6 +132,11 @@ export interface CompressionPolicy extends QuantizeSettings {
   /** Per-name settings; the first matching entry wins. */
   overrides?: PolicyOverride[];
   /**
+   * The weights of the first layer (applied to the model's inputs, see io/onnx/input-layer.ts): 'keep'
+   * (default) keeps them float unless an override names them; 'quantize' treats them as any other weight.
+   */
+  firstLayer?: 'keep' | 'quantize';
+  /**
    * A size budget: average stored bits per quantized weight element (scales and zero points included); the
    * allocator of budget.ts then chooses each weight's precision, replacing dtype and granularity.
    */
@@ -89,6 +150,8 @@ export interface PolicyWeight {
   shape: readonly number[];
   /** Its uses in the graph; undefined when there is no graph (then axis 0 is the output axis). */
   consumers?: readonly PolicyConsumer[];
+  /** True when the graph applies it to the model's inputs (the first layer). */
+  firstLayer?: boolean;
 }
 
 /** What the policy decided for one weight. */
@@ -107,11 +170,40 @@ export interface WeightDecision {
   method: CalibrationMethod;
   /** The output-channel axis the consumers give (for per-channel error statistics), when there is one. */
   outputAxis: number | undefined;
+  /** The integer range rule (module documentation, rule 8). */
+  range: ResolvedRange;
+  /** The custom range when `range` is 'custom'. */
+  quantMin?: number;
+  quantMax?: number;
+  /** The quality floor in dB given by the policy (-Infinity: none); undefined: the default for the scheme's bits ({@link floorOf}). */
+  minSqnrDb: number | undefined;
+  /** The largest max |error| / max |weight| allowed (Infinity: none). */
+  maxRelError: number;
 }
 
 const kDTypes: readonly CompressDType[] = ['qint8', 'quint8', 'qint4', 'quint4'];
 const kGranularities: readonly CompressGranularity[] = ['tensor', 'channel', 'group'];
 const kMethods: readonly CalibrationMethod[] = ['minmax', 'mse', 'percentile', 'lsq'];
+const kRanges: readonly WeightRange[] = ['auto', 'narrow', 'torch', 'extreme'];
+const kRangeLimits: Record<CompressDType, [number, number]> = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: [0, 15] };
+
+/**
+ * The range rule 'auto' resolves to, and the rule for the explicit ones (module documentation, rule 8).
+ *
+ * @example
+ * ```ts
+ * resolveRange('auto', 'qint8', true, 'minmax');  // 'narrow'
+ * resolveRange('auto', 'qint4', true, 'minmax');  // 'extreme'
+ * resolveRange('auto', 'quint8', false, 'minmax'); // 'torch'
+ * ```
+ */
+export function resolveRange(range: WeightRange, dtype: CompressDType, symmetric: boolean, method: CalibrationMethod): Exclude<WeightRange, 'auto'> {
+  if (!symmetric) return 'torch'; // affine schemes use the full range: min and max are both exact already
+  if (range === 'extreme' && method !== 'minmax') return 'narrow';
+  if (range !== 'auto') return range;
+  const fourBit = dtype === 'qint4' || dtype === 'quint4';
+  return fourBit && method === 'minmax' ? 'extreme' : 'narrow';
+}
 
 function patterns(value: RegExp | RegExp[] | undefined): RegExp[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
@@ -134,6 +226,22 @@ function checkSettings(settings: QuantizeSettings, where: string): void {
   if (s.symmetric !== undefined && typeof s.symmetric !== 'boolean') fail('symmetric', s.symmetric, 'use true or false');
   if (s.calibrate !== undefined && !kMethods.includes(s.calibrate)) fail('calibrate', s.calibrate, `use one of ${kMethods.join(', ')}`);
   if (s.minElements !== undefined && !(Number.isSafeInteger(s.minElements) && s.minElements >= 0)) fail('minElements', s.minElements, 'use a non-negative integer');
+  if (s.range !== undefined && !kRanges.includes(s.range)) fail('range', s.range, `use one of ${kRanges.join(', ')}`);
+  if ((s.quantMin === undefined) !== (s.quantMax === undefined)) {
+    fail(s.quantMin === undefined ? 'quantMin' : 'quantMax', undefined, 'give quantMin and quantMax together, or neither');
+  }
+  if (s.quantMin !== undefined) {
+    if (!Number.isInteger(s.quantMin) || s.quantMin > 0) fail('quantMin', s.quantMin, 'use an integer <= 0, e.g. -127');
+    if (!Number.isInteger(s.quantMax) || s.quantMax! < 0 || s.quantMax! <= s.quantMin) fail('quantMax', s.quantMax, 'use an integer >= 0 and > quantMin, e.g. 127');
+    const [lo, hi] = kRangeLimits[s.dtype ?? 'qint8'];
+    if (s.dtype !== undefined && (s.quantMin < lo || s.quantMax! > hi)) fail('quantMin', s.quantMin, `for ${s.dtype} stay inside [${lo}, ${hi}]`);
+  }
+  if (s.minSqnrDb !== undefined && (typeof s.minSqnrDb !== 'number' || Number.isNaN(s.minSqnrDb) || s.minSqnrDb === Infinity)) {
+    fail('minSqnrDb', s.minSqnrDb, 'use a number of dB, e.g. 25 (or -Infinity for no floor)');
+  }
+  if (s.maxRelError !== undefined && !(typeof s.maxRelError === 'number' && s.maxRelError > 0)) {
+    fail('maxRelError', s.maxRelError, 'use a positive number, e.g. 0.05 (5 % of the largest |weight|)');
+  }
 }
 
 /**
@@ -154,6 +262,9 @@ export function checkPolicy(policy: CompressionPolicy, where = 'policy'): void {
     if (list !== undefined && !patterns(list).every((p) => p instanceof RegExp)) {
       throw new InvalidArgumentError(`${where}.${field}`, list, `${where}.${field} must be a RegExp or an array of RegExps`);
     }
+  }
+  if (policy.firstLayer !== undefined && policy.firstLayer !== 'keep' && policy.firstLayer !== 'quantize') {
+    throw new InvalidArgumentError(`${where}.firstLayer`, policy.firstLayer, `${where}.firstLayer is ${JSON.stringify(policy.firstLayer)}; use 'keep' or 'quantize'`);
   }
   if (policy.overrides !== undefined) {
     if (!Array.isArray(policy.overrides)) {
@@ -205,13 +316,25 @@ export function decideWeight(weight: PolicyWeight, policy: CompressionPolicy = {
   const s: QuantizeSettings = override ? { ...policy, ...override } : policy;
   const dtype = s.dtype ?? 'qint8';
   const symmetric = s.symmetric ?? (dtype === 'qint8' || dtype === 'qint4');
+  const method = s.calibrate ?? 'minmax';
+  const custom = s.quantMin !== undefined && s.quantMax !== undefined;
+  if (custom) {
+    const [lo, hi] = kRangeLimits[dtype];
+    if (s.quantMin! < lo || s.quantMax! > hi) {
+      throw new InvalidArgumentError('quantMin', s.quantMin, `quantMin / quantMax [${s.quantMin}, ${s.quantMax}] do not fit ${dtype} [${lo}, ${hi}]`);
+    }
+  }
   const base = {
-    name, dtype, symmetric, method: s.calibrate ?? 'minmax', granularity: s.granularity ?? 'channel',
+    name, dtype, symmetric, method, granularity: s.granularity ?? 'channel',
     axis: undefined, groupSize: undefined, outputAxis: undefined,
+    range: custom ? 'custom' as const : resolveRange(s.range ?? 'auto', dtype, symmetric, method),
+    ...(custom ? { quantMin: s.quantMin, quantMax: s.quantMax } : {}),
+    minSqnrDb: s.minSqnrDb, maxRelError: s.maxRelError ?? Infinity,
   } as const;
   // A literal, not a spread of `base`: V8 stores it in a third of the memory, which counts with many small weights.
   const keep = (reason: string): WeightDecision => ({
     name, dtype, symmetric, method: base.method, granularity: base.granularity, axis: undefined, groupSize: undefined, outputAxis: undefined,
+    range: base.range, quantMin: base.quantMin, quantMax: base.quantMax, minSqnrDb: base.minSqnrDb, maxRelError: base.maxRelError,
     action: 'keep', reason,
   });
   if (!FLOAT_WEIGHT_DTYPES.includes(weightDType)) return keep(`${weightDType} is not a float type`);
@@ -220,6 +343,9 @@ export function decideWeight(weight: PolicyWeight, policy: CompressionPolicy = {
   const include = patterns(policy.include);
   if (include.length && !include.some((p) => matches(p, name))) return keep(`matches no include pattern (${include.join(', ')})`);
   if (override?.keep) return keep(`kept by override ${override.pattern}`);
+  if (weight.firstLayer && !override && (policy.firstLayer ?? 'keep') === 'keep') {
+    return keep('first layer (applied to the model input; its error reaches every later layer): kept float; firstLayer: \'quantize\' or an override quantizes it');
+  }
   const size = shape.reduce((a, b) => a * b, 1);
   const minElements = s.minElements ?? 1024;
   if (shape.length < 2) return keep(`rank ${shape.length} < 2 (biases, norms and scales stay float)`);

@@ -10,8 +10,13 @@
  * results are the same bits either way; each result's `q.backend` says where it ran. 'webgpu' asks for the
  * GPU for every weight.
  *
+ * The integer range follows `decision.range` (see weight-range.ts): 'narrow' and 'custom' go to
+ * `chooseQParams` as `quantMin` / `quantMax`, 'extreme' computes its parameters from per-output minima and
+ * maxima.
+ *
  * Data that cannot be quantized is reported, not thrown: a NaN or ±Infinity (the first one's index and
- * value), or a range too wide for a float32 scale; the caller keeps such a weight float.
+ * value), a range too wide for a float32 scale, or parameters whose dequantized range overflows float32
+ * (weights near ±3.4e38: `qmin × scale` would be -Infinity); the caller keeps such a weight float.
  *
  * @example
  * ```ts
@@ -31,6 +36,7 @@ import { errorStats } from '../ops/error-stats.js';
 import type { ErrorStats } from '../stats/types.js';
 import type { Tensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
+import { rangeOptions, signedExtremeParams } from './weight-range.js';
 
 /**
  * Under backend 'auto', weights with fewer elements than this are quantized on the CPU (see the module
@@ -67,6 +73,30 @@ export interface QuantizeWeightOptions {
    * reported unquantizable.
    */
   roundScale?: (scale: number) => number;
+}
+
+const kLimits = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: [0, 15] } as const;
+
+/**
+ * Why dequantizing with these parameters would leave float32 (a reason), or undefined when every level
+ * `(q - zeroPoint) × scale`, q in the dtype's range, is finite in float32.
+ *
+ * @example
+ * ```ts
+ * dequantizeOverflow(Float32Array.of(3.4e38 / 127.5), Int32Array.of(0), 'qint8'); // '... -128 × scale ... overflows float32 ...'
+ * ```
+ */
+export function dequantizeOverflow(scales: Float32Array, zeroPoints: Int32Array, dtype: WeightDecision['dtype']): string | undefined {
+  const [qmin, qmax] = kLimits[dtype];
+  for (let i = 0; i < scales.length; i++) {
+    for (const q of [qmin, qmax]) {
+      const level = Math.fround((q - zeroPoints[i]!) * scales[i]!);
+      if (!Number.isFinite(level)) {
+        return `dequantizing overflows float32: (${q} - ${zeroPoints[i]}) × scale ${scales[i]} is ${level} (weights near the float32 limit ±3.4e38)`;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** The first non-finite element, or -1. */
@@ -121,27 +151,40 @@ export async function quantizeWeight(
   if (bad >= 0) return { ok: false, reason: `non-finite weight: element ${bad} is ${x.data[bad]}` };
   backend = weightBackend(x, backend);
   const granularity = calibrationGranularity(decision);
-  let calibration;
-  try {
-    calibration = await chooseQParams(x, { dtype: decision.dtype, granularity, symmetric: decision.symmetric, method: decision.method }, backend);
-  } catch (error) {
-    // The data checks of calibration (a range too wide for a float32 scale) concern the weight, not the call.
-    if (error instanceof InvalidArgumentError && error.argument.startsWith('x')) return { ok: false, reason: error.message.replace(/^x\b/, 'the weight') };
-    throw error;
+  let rawScales: Float32Array;
+  let zeroPoints: Int32Array;
+  if (decision.range === 'extreme' && decision.symmetric && decision.method === 'minmax') {
+    ({ scales: rawScales, zeroPoints } = signedExtremeParams(x.data, x.shape, granularity, decision.dtype));
+  } else {
+    let calibration;
+    try {
+      calibration = await chooseQParams(x, {
+        dtype: decision.dtype, granularity, symmetric: decision.symmetric, method: decision.method, ...rangeOptions(decision),
+      }, backend);
+    } catch (error) {
+      // The data checks of calibration (a range too wide for a float32 scale) concern the weight, not the call.
+      if (error instanceof InvalidArgumentError && error.argument.startsWith('x')) return { ok: false, reason: error.message.replace(/^x\b/, 'the weight') };
+      throw error;
+    }
+    rawScales = 'scales' in calibration ? calibration.scales : Float32Array.of(calibration.scale);
+    zeroPoints = 'zeroPoints' in calibration ? calibration.zeroPoints : Int32Array.of(calibration.zeroPoint);
   }
-  const rawScales = 'scales' in calibration ? calibration.scales : Float32Array.of(calibration.scale);
-  const zeroPoints = 'zeroPoints' in calibration ? calibration.zeroPoints : Int32Array.of(calibration.zeroPoint);
   const scales = new Float32Array(rawScales.length);
   for (let i = 0; i < scales.length; i++) {
     const scale = options.roundScale ? options.roundScale(rawScales[i]!) : rawScales[i]!;
     if (!(Number.isFinite(scale) && scale > 0)) return { ok: false, reason: `scale ${rawScales[i]} has no finite positive value in the output format` };
     scales[i] = scale;
   }
+  const overflow = dequantizeOverflow(scales, zeroPoints, decision.dtype);
+  if (overflow) return { ok: false, reason: overflow };
   let q: QTensor;
   if (granularity === 'per_tensor') q = await quantizePerTensor(x, scales[0]!, zeroPoints[0]!, decision.dtype, backend);
   else if ('groupSize' in granularity) q = await quantizePerGroup(x, scales, zeroPoints, granularity.axis, granularity.groupSize, decision.dtype, backend);
   else q = await quantizePerChannel(x, scales, zeroPoints, granularity.axis, decision.dtype, backend);
   const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
   const stats = await errorStats(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, backend);
+  if (Number.isNaN(stats.overall.sqnrDb) || !Number.isFinite(stats.overall.maxAbsError)) {
+    return { ok: false, reason: `the error statistics are not finite (SQNR ${stats.overall.sqnrDb} dB, max |error| ${stats.overall.maxAbsError})` };
+  }
   return { ok: true, q, scales, zeroPoints, paramShape: paramShapeOf(x.shape, decision), stats };
 }

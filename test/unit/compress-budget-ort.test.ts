@@ -1,11 +1,12 @@
 // The size budget on the default model (Silero VAD legacy) run by onnxruntime-node against the original:
-// `targetBits: 5` keeps the average stored bits per quantized weight at or below 5 and the file at most a
-// quarter of the original; the speech probabilities are compared with the original's on several 16 kHz
-// signals (the harmonic speech-like signal, seeded white noise, silence, and speech with loud noise), with
-// the LSTM state carried from window to window. Measured (weights-only error estimate, min/max calibration):
-// max |Δp| 0.293 speech-like, 0.087 white noise, 0.003 silence, 0.071 speech + loud noise; the bound is
-// that plus a margin. Half of this model's weights belong to its 8 kHz branch, which a 16 kHz signal never
-// runs: a weights-only estimate cannot tell, and the 16 kHz weights alone at int8 would need about 5.7 bits.
+// `targetBits: 5` keeps the average stored bits per quantized weight at or below 5; the speech probabilities
+// are compared with the original's on several 16 kHz signals (the harmonic speech-like signal, seeded white
+// noise, silence, and speech with loud noise), with the LSTM state carried from window to window.
+// Measured (weights-only error estimate, default policy: the first layer, the two STFT bases, stays float
+// and outside the budget): file 44.0 % of the original, max |Δp| 0.169 speech-like, 0.058 white noise,
+// 0.003 silence, 0.157 speech + loud noise. With the first layer in the budget (firstLayer: 'quantize') the
+// file is 19.3 %. Bounds are the measurements plus a margin. Half of this model's weights belong to its
+// 8 kHz branch, which a 16 kHz signal never runs: a weights-only estimate cannot tell.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
@@ -47,7 +48,7 @@ function signals(): [string, Float32Array[]][] {
 }
 
 describe('size budget on Silero VAD in onnxruntime-node', () => {
-  it('targetBits 5: ≤ 5 bits per weight, file ≤ 0.25 of the original, max |Δp| within the measured bound', async () => {
+  it('targetBits 5: ≤ 5 bits per weight, file and max |Δp| within the measured bounds', async () => {
     const original = new Uint8Array(readFileSync(kModelPath));
     const { model, report } = await compressOnnx(original, { targetBits: 5 }, cpu);
     const budget = report.budget!;
@@ -70,8 +71,11 @@ describe('size budget on Silero VAD in onnxruntime-node', () => {
     for (const t of budget.tensors) chosen.set(t.chosen, (chosen.get(t.chosen) ?? 0) + 1);
     console.log(`targetBits 5: ${budget.bits.toFixed(3)} bits per weight (minimum ${budget.minimumBits.toFixed(3)}), file ${(100 * ratio).toFixed(1)} % `
       + `of the original; ${[...chosen].map(([k, v]) => `${v} ${k}`).join(', ')}\n  ${lines.join('\n  ')}`);
-    expect(ratio).toBeLessThanOrEqual(0.25);
-    expect(worst).toBeLessThanOrEqual(0.35);
+    expect(ratio).toBeLessThanOrEqual(0.45);
+    expect(worst).toBeLessThanOrEqual(0.2);
+    const whole = await compressOnnx(original, { targetBits: 5, firstLayer: 'quantize' }, cpu);
+    expect(whole.report.budget!.bits).toBeLessThanOrEqual(5);
+    expect(whole.model.byteLength / original.byteLength).toBeLessThanOrEqual(0.25);
   }, 300_000);
 
   it('a target below int4 groups of 128 everywhere is an InvalidArgumentError stating the minimum', async () => {

@@ -97,12 +97,14 @@ describe('QDQ output equals webgpu-quant dequantize() in onnxruntime', () => {
   type Case = [string, CompressOnnxOptions, number, QDType, number, Record<string, number | undefined>, number[], CalibrationSpec];
   const cases: Case[] = [
     ['qint8 per channel', {}, 13, 'qint8', 13, { axis: 1, block_size: undefined }, [N],
+      { dtype: 'qint8', granularity: { axis: 1 }, symmetric: true, quantMin: -127, quantMax: 127 }],
+    ['qint8 per channel, PyTorch range', { range: 'torch' }, 13, 'qint8', 13, { axis: 1, block_size: undefined }, [N],
       { dtype: 'qint8', granularity: { axis: 1 }, symmetric: true }],
     ['quint4 per group, affine, raised to opset 21', { dtype: 'quint4', granularity: 'group', groupSize: 16 }, 13, 'quint4', 21,
       { axis: 0, block_size: 16 }, [K / 16, N], { dtype: 'quint4', granularity: { axis: 0, groupSize: 16 }, symmetric: false }],
     ['qint8 per tensor at opset 10', { granularity: 'tensor' }, 10, 'qint8', 10, { axis: undefined, block_size: undefined }, [],
-      { dtype: 'qint8', symmetric: true }],
-    ['quint8 per channel, raised from opset 11', { dtype: 'quint8', calibrate: 'mse' }, 11, 'quint8', 13, { axis: 1 }, [N],
+      { dtype: 'qint8', symmetric: true, quantMin: -127, quantMax: 127 }],
+    ['quint8 per channel, mse, raised from opset 11 by an int4 weight elsewhere', { dtype: 'quint8', calibrate: 'mse' }, 13, 'quint8', 13, { axis: 1 }, [N],
       { dtype: 'quint8', granularity: { axis: 1 }, symmetric: false, method: 'mse' }],
   ];
   for (const [what, options, opset, dtype, opsetAfter, attributes, scaleDims, spec] of cases) {
@@ -200,7 +202,7 @@ describe('what compressOnnx writes', () => {
     expect([after.graph.output, after.graph.valueInfo, after.graph.docString]).toEqual([before.graph.output, before.graph.valueInfo, 'graph doc']);
     expect(after.metadataProps[0]).toEqual({ key: 'author', value: 'me' });
     const ours = after.metadataProps.find((p: { key: string }) => p.key === ONNX_METADATA_KEY);
-    expect(JSON.parse(ours.value)).toEqual({ version: WEBGPU_QUANT_VERSION, format: 'QDQ', quantized: 1, schemes: { 'qint8 per channel (axis 1), symmetric, minmax': 1 } });
+    expect(JSON.parse(ours.value)).toEqual({ version: WEBGPU_QUANT_VERSION, format: 'QDQ', quantized: 1, schemes: { 'qint8 per channel (axis 1), symmetric (narrow range), minmax': 1 } });
     const again = await compressOnnx(model, {}, cpu); // compressing twice keeps one entry
     expect(onnx.ModelProto.decode(again.model).metadataProps.filter((p) => p.key === ONNX_METADATA_KEY)).toHaveLength(1);
   });

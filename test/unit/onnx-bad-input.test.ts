@@ -106,13 +106,16 @@ describe('ONNX bad input', () => {
     const graph = (extra: onnxProto.onnx.INodeProto[] = []): Graph => ({
       name: 'g', initializer: [weight], node: [{ opType: 'MatMul', input: ['X', 'W'], output: ['Y'] }, ...extra],
     });
-    await expectFormatError(() => compressOnnx(encode(graph(), 11), { allowOpsetUpgrade: false }, cpu),
-      /weight "W" as qint8 per channel \(axis 1\).* needs opset 13, the model is opset 11, and allowOpsetUpgrade is false/);
-    const softmax = { name: 'soft', opType: 'Softmax', input: ['Y'], output: ['Z'], attribute: [{ name: 'axis', type: 2, i: 1 }] };
-    await expectFormatError(() => compressOnnx(encode(graph([softmax]), 12), {}, cpu), /Softmax node soft in graph/, /opset 13/);
+    const int4 = { dtype: 'qint4', granularity: 'group' } as const;
+    await expectFormatError(() => compressOnnx(encode(graph(), 11), { ...int4, allowOpsetUpgrade: false }, cpu),
+      /weight "W" as qint4 per group \(axis 0, groupSize 32\).* needs opset 21, the model is opset 11, and allowOpsetUpgrade is false/);
+    const pad = { name: 'pad', opType: 'Pad', input: ['Y'], output: ['Z'], attribute: [{ name: 'pads', type: 7, ints: [0, 0, 1, 1] }] };
+    await expectFormatError(() => compressOnnx(encode(graph([pad]), 10), int4, cpu), /Pad node pad in graph/, /opset 11/);
+    // Below opset 13, 8-bit per channel needs no upgrade (DequantizeLinear → Mul).
+    expect((await compressOnnx(encode(graph([pad]), 10), {}, cpu)).report.opset).toEqual({ before: 10, after: 10, rewritten: [] });
     await expectFormatError(() => compressOnnx(encode(graph(), 8), { granularity: 'tensor' }, cpu), /needs opset 10 but the model is opset 8/);
     // The same model is fine where no upgrade is needed.
-    expect((await compressOnnx(encode(graph([softmax]), 12), { granularity: 'tensor' }, cpu)).report.opset).toEqual({ before: 12, after: 12, rewritten: [] });
+    expect((await compressOnnx(encode(graph([pad]), 10), { granularity: 'tensor' }, cpu)).report.opset).toEqual({ before: 10, after: 10, rewritten: [] });
   });
 
   it('non-finite weights: kept float and reported by default, a FormatError naming the weight on request', async () => {

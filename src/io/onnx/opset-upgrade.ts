@@ -7,9 +7,13 @@
  * broken model is never written.
  *
  * Rewritten: Squeeze / Unsqueeze / ReduceSum `axes` and Split `split` (13), Split `num_outputs` and the
- * other Reduce* `axes` (18), GridSample mode names (20), Softmax / LogSoftmax / Hardmax with `axis = -1`
- * (13, same meaning), Clip `min` / `max` (11), Slice `starts` / `ends` / `axes` (10). Refused: TopK, Upsample (10), Resize, Pad, Scatter (11), other
- * Softmax axes (13), RoiAlign (16), DFT (20), GroupNormalization (21), and any model below opset 9.
+ * other Reduce* `axes` (18), GridSample mode names (20), Clip `min` / `max` (11), Slice `starts` / `ends` /
+ * `axes` (10), and Softmax / LogSoftmax / Hardmax (13). Before 13 these coerce the input to 2-D at `axis`
+ * (default 1) and normalise each row; from 13 they work along one axis (default -1). Rank inference
+ * (rank-inference.ts) decides: where `axis` is the last axis (or -1) the meaning is the same and the node
+ * stays; otherwise the node becomes `Flatten(axis)` → the operator on axis -1 → `Reshape` to `Shape(x)`,
+ * which is the old meaning exactly. Refused: TopK, Upsample (10), Resize, Pad, Scatter (11), RoiAlign (16),
+ * DFT (20), GroupNormalization (21), and any model below opset 9.
  *
  * @example
  * ```ts
@@ -22,15 +26,16 @@ import { FormatError } from '../../errors.js';
 import { ONNX_INT64 } from './dtypes.js';
 import { listGraphs } from './graph-index.js';
 import type { NameAllocator } from './names.js';
+import { type RankTable, inferRanks } from './rank-inference.js';
 import {
   ATTRIBUTE_TYPE, type GraphProto, type ModelProto, type NodeProto, type ProtoInt, attributesOf, nodeLabel, nodesOf, onnx,
   toSafeInt,
 } from './proto.js';
 
-/** Rewrites a node in place for the new version; returns what it did. */
+/** Rewrites a node in place (adding nodes next to it where needed) for the new version; returns what it did. */
 type Converter = (node: NodeProto, graph: GraphProto, names: NameAllocator) => string;
-/** Says whether a node needs nothing, can be converted, or must be refused (with the reason). */
-type Check = (node: NodeProto) => 'unchanged' | 'convert' | string;
+/** Says whether a node needs nothing, can be converted, or must be refused (with the reason); `ranks` from rank inference. */
+type Check = (node: NodeProto, ranks: RankTable) => 'unchanged' | 'convert' | string;
 
 /** A change of an operator at `version` that alters old nodes' meaning or signature. */
 export interface BreakingChange { version: number; change: string; check?: Check; convert?: Converter }
@@ -98,12 +103,40 @@ const splitNumOutputs: BreakingChange = {
   },
 };
 
+/**
+ * Softmax-family nodes below 13 coerce the input to 2-D at `axis` (default 1). Same meaning from 13 when
+ * `axis` is the last axis; else rewritten as Flatten → op(axis -1) → Reshape to the input's shape.
+ */
 const softmaxAxis: BreakingChange = {
   version: 13, change: 'the axis now names one axis (default -1) instead of flattening to 2-D from it (default 1)',
-  check: (node) => {
-    const axis = attribute(node, 'axis');
-    return axis && toSafeInt(axis.i as ProtoInt, 'axis') === -1 ? 'unchanged'
-      : 'its axis is not -1, and the new meaning would differ unless the axis is the last one';
+  check: (node, ranks) => {
+    const found = attribute(node, 'axis');
+    const axis = found ? toSafeInt(found.i as ProtoInt, 'axis') : 1;
+    const rank = ranks.ranks.get(node.input[0] ?? '');
+    return axis === -1 || (rank !== undefined && axis === rank - 1) ? 'unchanged' : 'convert';
+  },
+  convert: (node, graph, names) => {
+    const found = attribute(node, 'axis');
+    const axis = found ? toSafeInt(found.i as ProtoInt, 'axis') : 1;
+    const [input] = node.input as string[];
+    const [output] = node.output as string[];
+    const label = node.name || output || node.opType;
+    const flat = names.fresh(`${label}_flat`);
+    const normalised = names.fresh(`${label}_2d`);
+    const shape = names.fresh(`${label}_shape`);
+    const flatten = onnx.NodeProto.create({
+      name: names.fresh(`${label}_Flatten`), opType: 'Flatten', domain: '', input: [input!], output: [flat],
+      attribute: [onnx.AttributeProto.create({ name: 'axis', type: ATTRIBUTE_TYPE.INT, i: axis })],
+    });
+    const shapeOf = onnx.NodeProto.create({ name: names.fresh(`${label}_Shape`), opType: 'Shape', domain: '', input: [input!], output: [shape] });
+    const reshape = onnx.NodeProto.create({ name: names.fresh(`${label}_Reshape`), opType: 'Reshape', domain: '', input: [normalised, shape], output: [output!] });
+    node.input = [flat];
+    node.output = [normalised];
+    node.attribute = attributesOf(node).filter((a) => a !== found);
+    node.attribute.push(onnx.AttributeProto.create({ name: 'axis', type: ATTRIBUTE_TYPE.INT, i: -1 }));
+    const at = nodesOf(graph).indexOf(node);
+    graph.node.splice(at, 1, flatten, shapeOf, node, reshape);
+    return `axis ${axis} of a ${node.opType} whose axis is not the last: Flatten(axis ${axis}) → ${node.opType}(axis -1) → Reshape to the input's shape`;
   },
 };
 
@@ -190,14 +223,16 @@ const isDefaultDomain = (domain: string): boolean => domain === '' || domain ===
 function survey(model: ModelProto, from: number, to: number, names?: NameAllocator): { refusals: string[]; changed: string[] } {
   const refusals: string[] = [];
   const changed: string[] = [];
+  const ranks = inferRanks(model.graph as GraphProto);
   for (const { graph, path } of listGraphs(model.graph as GraphProto)) {
-    nodesOf(graph).forEach((node, index) => {
+    // A copy: converters may add nodes next to the one they rewrite.
+    [...nodesOf(graph)].forEach((node, index) => {
       if (!isDefaultDomain(node.domain)) return;
       const changes = Object.hasOwn(BREAKING_CHANGES, node.opType) ? BREAKING_CHANGES[node.opType]! : [];
       for (const change of changes) {
         if (change.version <= from || change.version > to) continue;
         const where = `${node.opType} node ${nodeLabel(node, index)} in ${path}`;
-        const verdict = change.check ? change.check(node) : 'refuse';
+        const verdict = change.check ? change.check(node, ranks) : 'refuse';
         if (verdict === 'unchanged') continue;
         if (verdict === 'convert' && change.convert) {
           if (names) changed.push(`${where}: ${change.convert(node, graph, names)}`);

@@ -1,7 +1,9 @@
 /**
  * Reads the quantized weights back out of a QDQ model: every `DequantizeLinear` node of the main graph
  * whose inputs are all stored tensors becomes a QTensor named by the node's output (the original weight's
- * name), so a compressed model can be inspected and compared with its original.
+ * name), so a compressed model can be inspected and compared with its original. The opset-10 form of a
+ * per-channel weight (DequantizeLinear with scale 1 → [Sub of per-channel zero points] → Mul by per-channel
+ * scales, see qdq-writer.ts) is read back as one per-channel QTensor named by the Mul's output.
  *
  * @example
  * ```ts
@@ -19,7 +21,7 @@ import { toFloat32 } from '../float-convert.js';
 import type { WeightDType } from '../weights.js';
 import { type GraphEntry, listGraphs } from './graph-index.js';
 import type { OnnxModel, OnnxWeightInfo } from './onnx-model.js';
-import { type GraphProto, type ProtoInt, attributesOf, nodesOf, toSafeInt } from './proto.js';
+import { type GraphProto, type NodeProto, type ProtoInt, attributesOf, nodesOf, toSafeInt } from './proto.js';
 
 const kQDType: Partial<Record<WeightDType, QDType>> = { int8: 'qint8', uint8: 'quint8', int32: 'qint32', int4: 'qint4', uint4: 'quint4' };
 
@@ -50,6 +52,10 @@ export async function readQdqWeights(model: OnnxModel): Promise<Map<string, QTen
   const dequantizers = graphs.flatMap((entry) => nodesOf(entry.graph)
     .filter((node) => node.opType === 'DequantizeLinear' && node.input.length >= 2).map((node) => ({ entry, node })));
   const outputCounts = new Map<string, number>();
+  for (const { entry, node } of dequantizers) {
+    const mul = nodesOf(entry.graph).find((n) => n.opType === 'Mul' && n.output[0] && mulChain(entry.graph, node.output[0] as string, n));
+    if (mul) outputCounts.set(mul.output[0] as string, (outputCounts.get(mul.output[0] as string) ?? 0) + 1);
+  }
   for (const { node } of dequantizers) outputCounts.set(node.output[0] as string, (outputCounts.get(node.output[0] as string) ?? 0) + 1);
   const out = new Map<string, QTensor>();
   for (const { entry, node } of dequantizers) {
@@ -72,14 +78,57 @@ export async function readQdqWeights(model: OnnxModel): Promise<Map<string, QTen
     const blockSize = attributes.get('block_size') ?? 0;
     // ONNX: a scalar (or one-element) scale is per tensor unless it is the single channel of a size-1 axis.
     const perTensor = blockSize === 0 && scaleCount === 1 && (scale.shape.length === 0 || rank === 0 || data.shape[axis] !== 1);
+    const viaMul = perTensor && scales[0] === 1 ? await channelScalesViaMul(model, entry, node.output[0] as string, rank, lookup) : undefined;
     try {
-      const params = perTensor ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
-        : blockSize > 0 ? { scales, zeroPoints, axis, groupSize: blockSize } : { scales, zeroPoints, axis };
-      const output = node.output[0] as string;
+      const params = viaMul ? { scales: viaMul.scales, zeroPoints: viaMul.zeroPoints ?? new Array<number>(viaMul.scales.length).fill(zeroPoints[0]!), axis: viaMul.axis }
+        : perTensor ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
+          : blockSize > 0 ? { scales, zeroPoints, axis, groupSize: blockSize } : { scales, zeroPoints, axis };
+      const output = viaMul ? viaMul.output : node.output[0] as string;
       out.set(outputCounts.get(output) === 1 ? output : `${output}@${entry.path}`, fromIntRepr(values, [...data.shape], dtype, params));
     } catch (error) {
       throw new FormatError(`${what}: its tensors do not form a valid quantized weight (${(error as Error).message})`);
     }
   }
   return out;
+}
+
+/** True when `mul` multiplies `integers` (directly, or after one Sub) by a second input. */
+function mulChain(graph: GraphProto, integers: string, mul: NodeProto): boolean {
+  const [a] = mul.input as string[];
+  if (a === integers) return true;
+  const sub = nodesOf(graph).find((n) => n.opType === 'Sub' && n.output[0] === a);
+  return sub !== undefined && sub.input[0] === integers;
+}
+
+/** One size > 1 dimension: the axis it is on; undefined for any other shape. */
+function broadcastAxis(shape: readonly number[], rank: number): number | undefined {
+  if (shape.length !== rank) return undefined;
+  const axes = shape.flatMap((d, i) => (d > 1 ? [i] : []));
+  return axes.length === 1 ? axes[0] : undefined;
+}
+
+/** The per-channel scales (and zero points, when a Sub carries them) of the DequantizeLinear → [Sub] → Mul form. */
+async function channelScalesViaMul(
+  model: OnnxModel, entry: GraphEntry, integers: string, rank: number, lookup: (entry: GraphEntry | undefined, name: string | undefined) => OnnxWeightInfo | undefined,
+): Promise<{ output: string; scales: number[]; zeroPoints: number[] | undefined; axis: number } | undefined> {
+  const graph = entry.graph;
+  const consumers = nodesOf(graph).filter((n) => n.input.includes(integers));
+  if (consumers.length !== 1) return undefined;
+  let [next] = consumers as [NodeProto];
+  let zeroPoints: number[] | undefined;
+  if (next.opType === 'Sub' && next.input[0] === integers) {
+    const zero = lookup(entry, next.input[1]);
+    const after = nodesOf(graph).filter((n) => n.input.includes(next.output[0] as string));
+    if (!zero || after.length !== 1) return undefined;
+    zeroPoints = Array.from(toFloat32(await model.read(zero.name), zero.dtype, 'zero points'));
+    next = after[0]!;
+  }
+  if (next.opType !== 'Mul' || !next.output[0]) return undefined;
+  const scale = lookup(entry, next.input[1]);
+  if (!scale || (scale.dtype !== 'float32')) return undefined;
+  const axis = broadcastAxis(scale.shape, rank);
+  if (axis === undefined) return undefined;
+  const scales = Array.from(toFloat32(await model.read(scale.name), scale.dtype, 'scales'));
+  if (zeroPoints && zeroPoints.length !== scales.length) return undefined;
+  return { output: next.output[0] as string, scales, zeroPoints, axis };
 }

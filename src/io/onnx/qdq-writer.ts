@@ -11,6 +11,13 @@
  *   initializers added to its graph.
  * - The scale type is the weight's float type (DequantizeLinear's output has the scale's type): float32
  *   for FLOAT weights, float16 / bfloat16 scales (opset 19) for FLOAT16 / BFLOAT16 weights.
+ * - `channelScalesViaMul` (per channel, float32 scales): the form that needs only opset 10, for models
+ *   below opset 13 (DequantizeLinear has `axis` from 13). The integers go through a per-tensor
+ *   `DequantizeLinear` with scale 1 (zero point: the common zero point, else 0 and a `Sub` of the
+ *   per-channel zero points as float32), then a `Mul` by the scales shaped to broadcast along the axis
+ *   ([C, 1, 1, 1] for axis 0 of a rank-4 weight). It computes the same float32 values as a per-channel
+ *   DequantizeLinear: `q - zp` is exact in float32, and `(q - zp) × scale` is the single rounding both
+ *   forms make.
  *
  * @example
  * ```ts
@@ -50,6 +57,8 @@ export interface QdqTensor {
   scaleType?: ScaleType;
   /** Text for the DequantizeLinear node's doc_string (the scheme, for a reader of the file). */
   docString?: string;
+  /** Per channel only: write DequantizeLinear (scale 1) → Mul by the scales (opset 10; module documentation). */
+  channelScalesViaMul?: boolean;
 }
 
 /** What {@link writeQdq} added. */
@@ -105,6 +114,13 @@ export function writeQdq(model: OnnxModel, name: string, q: QdqTensor, names: Na
       + `do not fit parameter shape [${q.paramShape.join(', ')}]`);
   }
   const base = indexed.tensorName;
+  if (q.channelScalesViaMul) {
+    if (q.axis === undefined || q.blockSize !== undefined || (q.scaleType ?? 'float32') !== 'float32' || fourBit) {
+      throw new InvalidArgumentError('q.channelScalesViaMul', true,
+        `${name}: the DequantizeLinear + Mul form is for 8-bit per-channel weights with float32 scales; write the others natively`);
+    }
+    return writeViaMul(model, name, q, names);
+  }
   const scaleType = q.scaleType ?? 'float32';
   const intCode = onnxCodeOfQDType(q.dtype);
   const dataName = names.fresh(`${base}_quantized`);
@@ -138,4 +154,59 @@ export function writeQdq(model: OnnxModel, name: string, q: QdqTensor, names: Na
   }
   graph.initializer.push(...tensors);
   return { nodeName, dataName, scaleName, zeroPointName, byteLength: q.data.byteLength + scaleRaw.byteLength + zeroRaw.byteLength };
+}
+
+/** A float32 initializer of `dims` holding `values`. */
+function floatTensor(name: string, dims: number[], values: ArrayLike<number>) {
+  return onnx.TensorProto.create({ name, dataType: ONNX_FLOAT, dims, rawData: scaleBytes(values, 'float32') });
+}
+
+/** The DequantizeLinear (scale 1) → [Sub] → Mul form of a per-channel weight (module documentation). */
+function writeViaMul(model: OnnxModel, name: string, q: QdqTensor, names: NameAllocator): QdqWritten {
+  const { info, indexed } = model.entry(name);
+  const { graph } = indexed.graph;
+  const base = indexed.tensorName;
+  const axis = q.axis!;
+  const channels = q.scales.length;
+  const broadcast = info.shape.map((_, i) => (i === axis ? channels : 1));
+  const common = Array.from(q.zeroPoints).every((z) => z === q.zeroPoints[0]);
+  const intCode = onnxCodeOfQDType(q.dtype);
+  const dataName = names.fresh(`${base}_quantized`);
+  const unitName = names.fresh(`${base}_unit_scale`);
+  const zeroPointName = names.fresh(`${base}_zero_point`);
+  const scaleName = names.fresh(`${base}_scale`);
+  const integersName = names.fresh(`${base}_integers`);
+  const zeroRaw = Uint8Array.of(common ? q.zeroPoints[0]! & 0xff : 0);
+  const tensors = [
+    onnx.TensorProto.create({ name: dataName, dataType: intCode, dims: info.shape, rawData: q.data, docString: indexed.tensor.docString }),
+    floatTensor(unitName, [], [1]),
+    onnx.TensorProto.create({ name: zeroPointName, dataType: intCode, dims: [], rawData: zeroRaw }),
+    floatTensor(scaleName, broadcast, q.scales),
+  ];
+  const nodeName = indexed.node?.name ? indexed.node.name : names.fresh(`${base}_DequantizeLinear`);
+  const nodes: NodeProto[] = [onnx.NodeProto.create({
+    name: nodeName, opType: 'DequantizeLinear', domain: '', input: [dataName, unitName, zeroPointName], output: [integersName],
+    docString: q.docString ?? '',
+  })];
+  let scaled = integersName;
+  let zeroBytes = zeroRaw.byteLength;
+  if (!common) {
+    const centered = names.fresh(`${base}_centered`);
+    const channelZeroName = names.fresh(`${base}_channel_zero_point`);
+    tensors.push(floatTensor(channelZeroName, broadcast, q.zeroPoints));
+    nodes.push(onnx.NodeProto.create({ name: names.fresh(`${base}_Sub`), opType: 'Sub', domain: '', input: [integersName, channelZeroName], output: [centered] }));
+    scaled = centered;
+    zeroBytes += 4 * channels;
+  }
+  nodes.push(onnx.NodeProto.create({ name: names.fresh(`${base}_Mul`), opType: 'Mul', domain: '', input: [scaled, scaleName], output: [base] }));
+  if (indexed.source === 'initializer') {
+    graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
+    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
+    graph.node.unshift(...nodes);
+  } else {
+    const at = nodesOf(graph).indexOf(indexed.node!);
+    graph.node.splice(at, 1, ...nodes);
+  }
+  graph.initializer.push(...tensors);
+  return { nodeName, dataName, scaleName, zeroPointName, byteLength: q.data.byteLength + 4 + 4 * channels + zeroBytes };
 }

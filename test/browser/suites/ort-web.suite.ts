@@ -36,7 +36,8 @@ export const tests: Record<string, BrowserTest> = {
     if (gpu.report.backend !== 'webgpu' || cpu.report.backend !== 'cpu') throw new Error(`backends ${gpu.report.backend}, ${cpu.report.backend}`);
     const gpuWeights = await readQdqWeights(await OnnxModel.load(gpu.model));
     const cpuWeights = await readQdqWeights(await OnnxModel.load(cpu.model));
-    if (gpuWeights.size !== 36 || cpuWeights.size !== 36) throw new Error(`quantized weights: ${gpuWeights.size} GPU, ${cpuWeights.size} CPU`);
+    // 36 weights of >= 1024 elements, less the two STFT bases (the first layer, kept float).
+    if (gpuWeights.size !== 34 || cpuWeights.size !== 34) throw new Error(`quantized weights: ${gpuWeights.size} GPU, ${cpuWeights.size} CPU`);
     for (const [name, q] of gpuWeights) {
       const other = cpuWeights.get(name)!;
       expectExact(q.intRepr(), other.intReprView(), `${name} integers`);
@@ -60,7 +61,7 @@ export const tests: Record<string, BrowserTest> = {
     const signal = syntheticSignal();
     const reference = await speechProbabilities(original, signal);
     const diff = compareProbabilities(reference, await speechProbabilities(gpu.model, signal));
-    // Same bound as the onnxruntime-node test (measured 0.023 there).
+    // Same bound as the onnxruntime-node test (measured 0.0073 there).
     if (!(diff.maxAbs <= 0.04) || diff.flips !== 0) throw new Error(`int8 model moved probabilities by ${JSON.stringify(diff)}`);
     await expectPoolEmpty();
     return `onnxruntime-web ${ort.env.versions.web}: max |Δp| ${diff.maxAbs.toFixed(4)}, mean ${diff.meanAbs.toFixed(4)}, no decision flipped; `

@@ -1,0 +1,74 @@
+/**
+ * The integer range a weight is quantized to, as the policy resolved it (policy.ts, rule 8), turned into
+ * calibration parameters:
+ *
+ * - 'torch': the dtype's full range, PyTorch's observer formulas (absmax / 127.5 for symmetric qint8, whose
+ *   largest positive weight then rounds to 128 and is clipped to 127: half a step of error on the weight
+ *   that matters most).
+ * - 'narrow': a symmetric range without the extra negative level: [-127, 127] for qint8 (scale =
+ *   absmax / 127), [-7, 7] for qint4, [1, 255] around 128 for quint8, [1, 15] around 8 for quint4.
+ * - 'extreme': llama.cpp Q4_0's rule, exact in our integer grid. Per output, the signed extreme e (the
+ *   element of largest magnitude) maps to the end of the range: scale = |e| / 2^(b-1); a negative e takes
+ *   the symmetric zero point (e → qmin), a positive e the zero point one lower (e → qmax), so all 2^b
+ *   levels are used and e is exact. The parameters are computed on the CPU from per-output minima and
+ *   maxima (min/max are exact, so where they come from changes no bit).
+ * - 'custom': `quantMin` / `quantMax` as given.
+ *
+ * @example
+ * ```ts
+ * rangeOptions({ dtype: 'qint8', symmetric: true, range: 'narrow' });   // { quantMin: -127, quantMax: 127 }
+ * signedExtremeParams(Float32Array.of(0.5, -0.25, 1, 0.1), [2, 2], { axis: 0 }, 'qint4');
+ * // { scales: [0.0625, 0.125], zeroPoints: [-1, -1] }
+ * ```
+ * @module
+ */
+import { type Granularity, reductionLayout } from '../calibration/granularity.js';
+import { FLOAT32_EPS } from '../calibration/qparams.js';
+import { minMaxOfLayout } from '../reference/minmax.js';
+import type { CompressDType, WeightDecision } from './policy.js';
+
+const kLimits: Record<CompressDType, [number, number]> = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: [0, 15] };
+
+/**
+ * The `quantMin` / `quantMax` options of `chooseQParams` for a decision ({} for 'torch' and 'extreme').
+ *
+ * @example
+ * ```ts
+ * rangeOptions({ dtype: 'quint4', symmetric: true, range: 'narrow' }); // { quantMin: 1, quantMax: 15 }
+ * rangeOptions({ dtype: 'qint8', symmetric: true, range: 'torch' });   // {}
+ * ```
+ */
+export function rangeOptions(decision: Pick<WeightDecision, 'dtype' | 'symmetric' | 'range' | 'quantMin' | 'quantMax'>): { quantMin?: number; quantMax?: number } {
+  if (decision.range === 'custom') return { quantMin: decision.quantMin!, quantMax: decision.quantMax! };
+  if (decision.range !== 'narrow' || !decision.symmetric) return {};
+  const [qmin, qmax] = kLimits[decision.dtype];
+  return { quantMin: qmin + 1, quantMax: qmax };
+}
+
+/**
+ * Scales and zero points by the 'extreme' rule (module documentation), per output of `granularity`, in the
+ * order `quantizePerTensor` / `PerChannel` / `PerGroup` take them. The data must be finite.
+ *
+ * @example
+ * ```ts
+ * signedExtremeParams(Float32Array.of(-2, 1), [2], 'per_tensor', 'qint4'); // { scales: [0.25], zeroPoints: [0] }
+ * ```
+ */
+export function signedExtremeParams(
+  data: Float32Array, shape: readonly number[], granularity: Granularity, dtype: CompressDType,
+): { scales: Float32Array; zeroPoints: Int32Array } {
+  const layout = reductionLayout(shape, granularity);
+  const { mins, maxs } = minMaxOfLayout(data, layout);
+  const [qmin, qmax] = kLimits[dtype];
+  const symmetricZeroPoint = qmin < 0 ? 0 : (qmin + qmax + 1) / 2;
+  const half = (qmax - qmin + 1) / 2; // 2^(b-1)
+  const scales = new Float32Array(layout.outputs);
+  const zeroPoints = new Int32Array(layout.outputs);
+  for (let w = 0; w < layout.outputs; w++) {
+    const negative = -mins[w]! >= maxs[w]!; // ties go to the negative extreme (the symmetric zero point)
+    const magnitude = negative ? -mins[w]! : maxs[w]!;
+    scales[w] = Math.max(Math.fround(magnitude / half), FLOAT32_EPS);
+    zeroPoints[w] = negative ? symmetricZeroPoint : symmetricZeroPoint - 1;
+  }
+  return { scales, zeroPoints };
+}
