@@ -1,16 +1,11 @@
 // The size budget in the app: the allocator's choice per weight (shown in the tensor table under the scheme)
 // and the achieved average bits against the target (in the summary). Every number is the report's.
-import type { TensorReport } from '../src/models.js';
+import type { BudgetAllocation, TensorReport } from '../src/models.js';
 import type { AnyReport } from './report-view.js';
 
-/** One weight's allocation as the report gives it. */
-interface AllocationLike { name: string; chosen: string; bits: number; relativeError: number }
-/** The report's budget section. */
-export interface BudgetLike { targetBits: number; minimumBits: number; bits: number; errorEstimate: number; tensors: AllocationLike[] }
-
-/** The report's budget allocation, when the run had a target. */
-export function budgetOf(report: AnyReport | undefined): BudgetLike | undefined {
-  return (report as { budget?: BudgetLike } | undefined)?.budget;
+/** The report's budget allocation, when the run had a target (ONNX reports carry it; the worker adds it to safetensors ones). */
+export function budgetOf(report: AnyReport | undefined): BudgetAllocation | undefined {
+  return (report as { budget?: BudgetAllocation } | undefined)?.budget;
 }
 
 /**
@@ -21,7 +16,7 @@ export function budgetOf(report: AnyReport | undefined): BudgetLike | undefined 
  * budgetSummary(report.budget); // '4.97 of 5 (minimum 4.56) · 24 int4 groups of 32, 9 int8 per channel'
  * ```
  */
-export function budgetSummary(budget: BudgetLike): string {
+export function budgetSummary(budget: BudgetAllocation): string {
   const counts = new Map<string, number>();
   for (const t of budget.tensors) counts.set(t.chosen, (counts.get(t.chosen) ?? 0) + 1);
   const mix = [...counts].sort((a, b) => b[1] - a[1]).map(([chosen, n]) => `${n} ${chosen === 'keep' ? 'kept float' : chosen}`).join(', ');
@@ -29,7 +24,7 @@ export function budgetSummary(budget: BudgetLike): string {
 }
 
 /** The allocation line under a row's scheme, e.g. 'budget: int4 groups of 32, 5.13 bits', or nothing. */
-export function allocationNote(t: TensorReport, budget: BudgetLike | undefined): HTMLElement | undefined {
+export function allocationNote(t: TensorReport, budget: BudgetAllocation | undefined): HTMLElement | undefined {
   const allocation = budget?.tensors.find((a) => a.name === t.name);
   if (!allocation) return undefined;
   const note = document.createElement('small');

@@ -204,7 +204,8 @@ async function run(): Promise<void> {
         decisions: (p) => planOnnxCompression(current.reader as OnnxModel, p).decisions, totalMs: performance.now() - started,
       };
     } else {
-      const decisions = (p: CompressionPolicy) => decideWeights(current.reader.list(), p);
+      // The worker's decisions are the ones the output holds (with a size budget, the allocator's).
+      const decisions = (p: CompressionPolicy) => (p === policy && reply.decisions ? reply.decisions : decideWeights(current.reader.list(), p));
       next = {
         source: current.source, policy, report: reply.report, decisions, totalMs: performance.now() - started,
         quantized: async (name) => {

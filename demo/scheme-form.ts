@@ -15,7 +15,7 @@ export function floorFromForm(): number | undefined {
 
 /** The size budget the form asks for (average stored bits per quantized weight), or undefined when it is off. */
 export function targetBitsFromForm(): number | undefined {
-  if ($('budget-field').hidden || !$<HTMLInputElement>('budget-on').checked) return undefined;
+  if (!$<HTMLInputElement>('budget-on').checked) return undefined;
   const bits = Number($<HTMLInputElement>('target-bits').value);
   return Number.isFinite(bits) && bits > 0 ? bits : undefined;
 }
@@ -34,7 +34,7 @@ export function policyFromForm(): CompressionPolicy {
     calibrate: $<HTMLSelectElement>('calibrate').value as CompressionPolicy['calibrate'],
     ...(minSqnrDb === undefined ? {} : { minSqnrDb }),
     ...(targetBits === undefined ? {} : { targetBits }),
-  } as CompressionPolicy;
+  };
 }
 
 

@@ -1,6 +1,7 @@
 // The app's model-quality features, in headless Chromium with WebGPU: the quality floor (its control, the
-// escalated and weak weights flagged in the table with each step and its reason, the counts in the summary)
-// and the Verify panel (the original and the compressed model in onnxruntime-web, built into the app).
+// escalated and weak weights flagged in the table with each step and its reason, the counts in the summary),
+// the size budget (its control, the allocation per tensor, the average bits reached) and the Verify panel
+// (the original and the compressed model in onnxruntime-web, built into the app).
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, chromiumPath } from '../setup/chromium.js';
@@ -110,6 +111,54 @@ describe('the quality floor in the app', () => {
       : `${kept.length} weight${kept.length === 1 ? '' : 's'} kept float by the floor`;
     expect(await text(page, '#sum-floor')).toBe(`40 dB: ${keptText}`);
     expect(report.filter((t) => t.action === 'quantize').every((t) => t.sqnrDb! >= 40)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('the size budget in the app', () => {
+  it('sets targetBits, shows the allocation per tensor and the average bits reached', async () => {
+    const { page, errors } = opened;
+    await runWith(page, { 'min-sqnr': '' }, { dtype: 'qint8', granularity: 'channel' }, undefined);
+    expect(await page.$eval('#target-bits', (i) => (i as HTMLInputElement).disabled)).toBe(true);
+    let runs = await page.evaluate(() => window.__app.runs);
+    await page.click('#budget-on');
+    await waitForRun(page, { targetBits: 5 }, runs);
+    // The allocator chooses each weight's data type and granularity, so the form's are off.
+    expect(await page.$$eval('#dtype, #granularity', (s) => s.map((e) => (e as HTMLSelectElement).disabled))).toEqual([true, true]);
+    const budget = await page.evaluate(() => (window.__app.report as { budget?: import('../../src/models.js').BudgetAllocation }).budget!);
+    expect(budget.targetBits).toBe(5);
+    expect(budget.bits).toBeLessThanOrEqual(5);
+    expect(budget.bits).toBeGreaterThanOrEqual(budget.minimumBits);
+    const chosen = new Set(budget.tensors.map((t) => t.chosen));
+    expect(chosen.size).toBeGreaterThan(1); // 5 bits is between int4 and int8: a mix, not one scheme
+    expect(await page.$eval('#sum-budget-item', (e) => (e as HTMLElement).hidden)).toBe(false);
+    const summary = await text(page, '#sum-budget');
+    expect(summary.startsWith(`${budget.bits.toFixed(2)} of 5 (minimum ${budget.minimumBits.toFixed(2)}) · `)).toBe(true);
+    for (const c of chosen) expect(summary).toContain(`${budget.tensors.filter((t) => t.chosen === c).length} ${c === 'keep' ? 'kept float' : c}`);
+    const notes = await page.$$eval('#tensor-table tbody tr', (trs) => trs.map((tr) => ({
+      name: (tr as HTMLElement).dataset.name!, scheme: (tr.querySelector('td.scheme > span') ?? tr.querySelector('td.scheme'))!.textContent!,
+      chosen: (tr.querySelector('small.allocation') as HTMLElement | null)?.dataset.chosen, note: tr.querySelector('small.allocation')?.textContent,
+    })));
+    const shown = notes.filter((n) => n.chosen !== undefined);
+    expect(shown.length).toBeGreaterThan(0);
+    const report = await reportOf(page);
+    for (const n of shown) {
+      const a = budget.tensors.find((t) => t.name === n.name)!;
+      expect(n.chosen).toBe(a.chosen);
+      expect(n.note).toBe(`budget: ${a.chosen === 'keep' ? 'kept float' : a.chosen}, ${a.bits.toFixed(2)} bits`);
+      // The scheme the row shows is the one chosen (unless the quality floor escalated it, which the row says too).
+      if (report.find((t) => t.name === n.name)!.steps.length) continue;
+      const scheme = { 'int8 per channel': /^qint8 per channel/, 'int4 groups of 32': /^qint4 per group \(axis \d+, groupSize 32\)/,
+        'int4 groups of 64': /^qint4 per group \(axis \d+, groupSize 64\)/, 'int4 groups of 128': /^qint4 per group \(axis \d+, groupSize 128\)/,
+        keep: /^float/ }[a.chosen];
+      expect(n.scheme).toMatch(scheme);
+    }
+    // Off again: the form's scheme decides, and the budget line goes.
+    runs = await page.evaluate(() => window.__app.runs);
+    await page.click('#budget-on');
+    await page.waitForFunction((r: number) => !window.__app.busy && window.__app.runs > r && window.__app.policy!.targetBits === undefined, {}, runs);
+    expect(await page.$eval('#sum-budget-item', (e) => (e as HTMLElement).hidden)).toBe(true);
+    expect(await page.$$eval('#tensor-table small.allocation', (e) => e.length)).toBe(0);
     expect(errors).toEqual([]);
   });
 });
