@@ -91,7 +91,8 @@ export const USAGE = `Usage:
     Compresses an ONNX model (to QDQ ONNX or safetensors) or a safetensors file. With no <in>, compresses the
     bundled sample model (Silero VAD) when it is installed. The output is written to a temporary file beside
     <out> (.<name>.webgpu-quant-tmp-*) and renamed into place only when complete; character devices and FIFOs
-    are written directly. ONNX external data is read from files in the model's folder.
+    are written directly. ONNX external data is read from files in the model's folder; an ONNX output past
+    2 GB (or with --external-data) keeps its weights in <out>.data beside it.
 ${flagLines('compress')}
   webgpu-quant inspect <file> [flags]
     Lists a model's weights: one row per quantized weight (its scheme and stored bytes), then the others.

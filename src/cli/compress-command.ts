@@ -184,7 +184,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       }
       const ownData = args.externalData || await externalElsewhere(model, input, target);
       if (ownData && args.verify) {
-        throw new UsageError('--verify runs the model from memory, which cannot hold its external data file; compress without --verify, then run webgpu-quant verify on the files');
+        throw new UsageError('--verify runs the model from memory, which cannot hold its external data file; compress without --verify and load the output from its path in your runtime');
       }
       if (!ownData) await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
       const options: CompressOnnxOptions = {
@@ -196,7 +196,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       if (!result.externalData) await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
       if (result.externalData && args.verify) {
         throw new InvalidArgumentError('verify', true, `${target.display}: the model passes 2 GB and is written with external data, which --verify cannot run from memory; `
-          + 'compress without --verify, then run webgpu-quant verify on the files');
+          + 'compress without --verify and load the output from its path in your runtime');
       }
       if (result.externalData && target.kind === 'file') {
         // Written (to a temporary file) before the model, renamed into place just before it.
