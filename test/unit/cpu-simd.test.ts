@@ -8,7 +8,9 @@ import { cpuMinMax } from '../../src/kernels/cpu/cpu-minmax.js';
 import { cpuDequantize, cpuQuantize } from '../../src/kernels/cpu/cpu-quantize.js';
 import { simdKernels } from '../../src/kernels/cpu/simd-module.js';
 import { type PerChannelParams, type PerGroupParams, type PerTensorParams, checkQParams } from '../../src/qtensor.js';
-import { dequantize, quantizeWithParams } from '../../src/reference/index.js';
+import { cpuErrorStats } from '../../src/kernels/cpu/cpu-error-stats.js';
+import { dequantize, errorStats, quantizeWithParams } from '../../src/reference/index.js';
+import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
 import { minMaxOfLayout } from '../../src/reference/minmax.js';
 import { groupParamCount } from '../../src/validate.js';
 import { RUN_SEED, expectBits, expectExact, rng } from './support.js';
@@ -65,7 +67,7 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
   });
 
   it('quantize and dequantize agree bit for bit on random layouts, dtypes and edge values', () => {
-    for (let trial = 0; trial < 400; trial++) {
+    for (let trial = 0; trial < 200; trial++) {
       const shape = randomShape();
       const dtype = pick(QDTYPES);
       const info = dtypeInfo(dtype);
@@ -127,5 +129,24 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
     const input = { data: Float32Array.of(1.5, -2.5, 3e9, NaN), shape: [4], backend: 'cpu' as const };
     const p32 = checkQParams(input.shape, 'qint32', { scale: 0.5, zeroPoint: 3 });
     expectExact(cpuQuantize(input, p32, dtypeInfo('qint32')).intReprView(), quantizeWithParams(input, p32, dtypeInfo('qint32')).intReprView(), 'qint32');
+  });
+
+  it('error statistics agree bit for bit with the reference (overall, per channel on any axis, per group)', () => {
+    for (let trial = 0; trial < 80; trial++) {
+      const shape = randomShape();
+      const dtype = pick(['qint8', 'quint8', 'qint4', 'quint4'] as const);
+      const info = dtypeInfo(dtype);
+      const params = checkQParams(shape, dtype, randomParams(shape, dtype));
+      const typical = params.scheme === 'per_tensor_affine' ? params.scale : params.scales[0]!;
+      const data = edgyData(shape.reduce((a, b) => a * b, 1), typical, info.qmax).map((v) => (Number.isNaN(v) ? 0 : v));
+      const input = { data, shape, backend: 'cpu' as const };
+      const q = cpuQuantize(input, params, info);
+      const axis = Math.floor(next() * shape.length);
+      const opts = pick([{}, { axis }, { axis, groupSize: pick([1, 2, 3, 32]) }]);
+      const other = pick([q, { data: dequantize(q).data, shape, backend: 'cpu' as const }]);
+      const expected = errorStats(input, other, opts);
+      const actual = cpuErrorStats(checkErrorStatsArguments(input, other, opts));
+      expect(actual, `${JSON.stringify(opts)} [${shape}] ${params.scheme}`).toStrictEqual(expected);
+    }
   });
 });
