@@ -6,7 +6,7 @@ import { reductionLayout } from '../../src/calibration/granularity.js';
 import { QDTYPES, type QDType, dtypeInfo } from '../../src/dtype.js';
 import { cpuMinMax } from '../../src/kernels/cpu/cpu-minmax.js';
 import { cpuDequantize, cpuQuantize } from '../../src/kernels/cpu/cpu-quantize.js';
-import { simdKernels } from '../../src/kernels/cpu/simd-module.js';
+import { simdKernels, walkPieces } from '../../src/kernels/cpu/simd-module.js';
 import { type PerChannelParams, type PerGroupParams, type PerTensorParams, checkQParams } from '../../src/qtensor.js';
 import { cpuErrorStats } from '../../src/kernels/cpu/cpu-error-stats.js';
 import { dequantize, errorStats, quantizeWithParams } from '../../src/reference/index.js';
@@ -85,8 +85,10 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
   });
 
   it('quantize agrees on long runs and columns (the vector loops and their tails)', () => {
-    for (const [shape, axis, groupSize] of [[[3, 1000], 0, undefined], [[1000, 37], 1, undefined], [[5, 999], 1, 32], [[70, 33], 0, 16], [[4, 3, 257], 1, undefined]] as const) {
-      for (const dtype of ['qint8', 'quint8', 'qint4', 'quint4'] as const) {
+    for (const [shape, axis, groupSize] of [[[3, 1000], 0, undefined], [[1000, 37], 1, undefined], [[5, 999], 1, 32], [[70, 33], 0, 16], [[4, 3, 257], 1, undefined],
+      // more elements than one piece of the walk (walkPieces): split across rows, channels and groups
+      [[300, 257], 0, undefined], [[257, 300], 1, undefined], [[257, 300], 1, 32], [[2, 40001], 1, 16], [[40000, 2], 0, undefined], [[3, 20000, 2], 1, 5]] as const) {
+      for (const dtype of shape.reduce((a, b) => a * b, 1) > 20000 ? ['qint8', 'quint4'] as const : ['qint8', 'quint8', 'qint4', 'quint4'] as const) {
         const info = dtypeInfo(dtype);
         const count = groupSize === undefined ? shape[axis]! : groupParamCount(shape, axis, groupSize);
         const scales = Array.from({ length: count }, randomScale);
@@ -119,6 +121,25 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
       expectBits(actual.mins, expected.mins, `mins ${what}`);
       expectBits(actual.maxs, expected.maxs, `maxs ${what}`);
       expect(actual.firstNaN, what).toBe(expected.firstNaN);
+    }
+  });
+
+  it('per tensor over many pieces: quantize, dequantize and min/max', () => {
+    expect(walkPieces({ outer: 1, channels: 100003, inner: 1, groupSize: 100003, strideOuter: 0, strideGroup: 0, strideInner: 0 }).length).toBe(4);
+    for (const dtype of ['qint8', 'quint4'] as const) {
+      const info = dtypeInfo(dtype);
+      const params = checkQParams([100003], dtype, { scale: 0.01, zeroPoint: info.qmin + 3 });
+      const input = { data: edgyData(100003, 0.01, info.qmax).map((v) => (Number.isNaN(v) ? 1 : v)), shape: [100003], backend: 'cpu' as const };
+      const q = cpuQuantize(input, params, info);
+      expectExact(q.intReprView(), quantizeWithParams(input, params, info).intReprView(), `${dtype} per tensor`);
+      expectBits(cpuDequantize(q).data, dequantize(q).data, `dequantize ${dtype} per tensor`);
+      for (const granularity of ['per_tensor', { axis: 0 }, { axis: 0, groupSize: 7 }] as const) {
+        const layout = reductionLayout(input.shape, granularity);
+        const actual = cpuMinMax(input.data, layout);
+        const expected = minMaxOfLayout(input.data, layout);
+        expectBits(actual.mins, expected.mins, `mins ${JSON.stringify(granularity)}`);
+        expectBits(actual.maxs, expected.maxs, `maxs ${JSON.stringify(granularity)}`);
+      }
     }
   });
 

@@ -19,7 +19,7 @@ import { dequantize as referenceDequantize } from '../../reference/dequantize.js
 import { quantizeWithParams } from '../../reference/quantize.js';
 import type { Tensor } from '../../tensor.js';
 import { checkScale } from '../../validate.js';
-import { simdKernels } from './simd-module.js';
+import { simdKernels, walkPieces } from './simd-module.js';
 
 function layoutOf(shape: readonly number[], params: QParams) {
   return paramLayout(shape, params.scheme === 'per_tensor_affine' ? undefined : params);
@@ -39,11 +39,12 @@ export function cpuQuantize(input: Tensor, params: QParams, info: DTypeInfo): QT
   const kernels = info.bits === 32 || input.data.length === 0 ? undefined : simdKernels();
   const n = input.data.length;
   const count = params.scheme === 'per_tensor_affine' ? 1 : params.scales.length;
-  const offsets = kernels?.reserve([4 * n, n, 4 * count, 4 * count]);
+  const pieces = kernels ? walkPieces(layoutOf(input.shape, params)) : [];
+  const largest = pieces.reduce((m, piece) => Math.max(m, piece.count), 0);
+  const offsets = kernels?.reserve([4 * count, 4 * count, 4 * largest, largest]);
   if (!kernels || !offsets) return quantizeWithParams(input, params, info);
-  const [src, dst, inverse, zero] = offsets as [number, number, number, number];
+  const [inverse, zero, src, dst] = offsets as [number, number, number, number];
   const buffer = kernels.memory.buffer;
-  new Float32Array(buffer, src, n).set(input.data);
   const inverseScales = new Float32Array(buffer, inverse, count);
   const zeroPoints = new Float32Array(buffer, zero, count);
   if (params.scheme === 'per_tensor_affine') {
@@ -53,9 +54,16 @@ export function cpuQuantize(input: Tensor, params: QParams, info: DTypeInfo): QT
     for (let p = 0; p < count; p++) inverseScales[p] = checkScale(params.scales[p]!);
     zeroPoints.set(params.zeroPoints);
   }
-  kernels.configure(src, dst, inverse, zero, info.qmin, info.qmax, 0);
-  kernels.walk('quantizeRun', 'quantizeColumns', layoutOf(input.shape, params));
-  const values = info.signed ? new Int8Array(buffer, dst, n).slice() : new Uint8Array(buffer, dst, n).slice();
+  const values = info.signed ? new Int8Array(n) : new Uint8Array(n);
+  const bytes = new Uint8Array(values.buffer);
+  const source = new Float32Array(buffer, src, largest);
+  const result = new Uint8Array(buffer, dst, largest);
+  for (const piece of pieces) {
+    source.set(input.data.subarray(piece.first, piece.first + piece.count));
+    kernels.configure(src, dst, inverse + 4 * piece.paramBase, zero + 4 * piece.paramBase, info.qmin, info.qmax, 0);
+    kernels.walk('quantizeRun', 'quantizeColumns', piece.layout);
+    bytes.set(result.subarray(0, piece.count), piece.first);
+  }
   return new QTensor(values, input.shape, info.name, params, 'cpu');
 }
 
@@ -77,12 +85,14 @@ export function cpuDequantize(q: QTensor): Tensor {
   // Per channel the reference multiplies by the float64 scale: the same as the float32 product only when the
   // scale is a float32 value (then the exact product of a small integer and the scale fits a float64).
   if (params.scheme === 'per_channel_affine' && params.scales.some((s) => Math.fround(s) !== s)) kernels = undefined;
-  const offsets = kernels?.reserve([n, 4 * n, 4 * count, 4 * count]);
+  const pieces = kernels ? walkPieces(layoutOf(q.shape, params)) : [];
+  const largest = pieces.reduce((m, piece) => Math.max(m, piece.count), 0);
+  const offsets = kernels?.reserve([4 * count, 4 * count, largest, 4 * largest]);
   if (!kernels || !offsets) return referenceDequantize(q);
-  const [src, dst, scale, zero] = offsets as [number, number, number, number];
+  const [scale, zero, src, dst] = offsets as [number, number, number, number];
   const buffer = kernels.memory.buffer;
-  const values = q.intReprView();
-  new Uint8Array(buffer, src, n).set(new Uint8Array(values.buffer, values.byteOffset, n));
+  const view = q.intReprView();
+  const values = new Uint8Array(view.buffer, view.byteOffset, n);
   const scales = new Float32Array(buffer, scale, count);
   const zeroPoints = new Float32Array(buffer, zero, count);
   if (params.scheme === 'per_tensor_affine') {
@@ -92,7 +102,14 @@ export function cpuDequantize(q: QTensor): Tensor {
     scales.set(params.scales);
     zeroPoints.set(params.zeroPoints);
   }
-  kernels.configure(src, dst, scale, zero, 0, 0, info.signed ? 24 : 0);
-  kernels.walk('dequantizeRun', 'dequantizeColumns', layoutOf(q.shape, params));
-  return { data: new Float32Array(buffer, dst, n).slice(), shape: [...q.shape], backend: 'cpu' };
+  const out = new Float32Array(n);
+  const source = new Uint8Array(buffer, src, largest);
+  const result = new Float32Array(buffer, dst, largest);
+  for (const piece of pieces) {
+    source.set(values.subarray(piece.first, piece.first + piece.count));
+    kernels.configure(src, dst, scale + 4 * piece.paramBase, zero + 4 * piece.paramBase, 0, 0, info.signed ? 24 : 0);
+    kernels.walk('dequantizeRun', 'dequantizeColumns', piece.layout);
+    out.set(result.subarray(0, piece.count), piece.first);
+  }
+  return { data: out, shape: [...q.shape], backend: 'cpu' };
 }

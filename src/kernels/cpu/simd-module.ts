@@ -108,3 +108,48 @@ export function simdKernels(): SimdKernels | undefined {
   }
   return instance ?? undefined;
 }
+
+/** About how many elements one piece of a walk holds: its input and output stay in the cache while they are copied. */
+export const PIECE_ELEMENTS = 1 << 15;
+
+/** A contiguous piece of a walk: its first element, element count, first parameter index, and its own layout. */
+export interface WalkPiece { first: number; count: number; paramBase: number; layout: WalkLayout }
+
+/**
+ * Splits a walk into pieces of contiguous elements, each starting a parameter group, of about
+ * `PIECE_ELEMENTS` elements (more where one run along `inner` is longer). Each piece's layout indexes its
+ * parameters from `paramBase`.
+ *
+ * @example
+ * ```ts
+ * walkPieces({ outer: 1, channels: 4096, inner: 4096, groupSize: 1, strideOuter: 0, strideGroup: 1, strideInner: 0 }).length; // 512
+ * ```
+ */
+export function walkPieces(layout: WalkLayout, pieceElements = PIECE_ELEMENTS): WalkPiece[] {
+  const { outer, channels, inner, strideOuter, strideGroup } = layout;
+  const rowElements = channels * inner;
+  const pieces: WalkPiece[] = [];
+  if (rowElements <= pieceElements) {
+    const rows = Math.max(1, Math.floor(pieceElements / Math.max(rowElements, 1)));
+    for (let o = 0; o < outer; o += rows) {
+      const count = Math.min(rows, outer - o);
+      pieces.push({ first: o * rowElements, count: count * rowElements, paramBase: o * strideOuter, layout: { ...layout, outer: count } });
+    }
+    return pieces;
+  }
+  // Where every element of a row shares one parameter (strideGroup 0) the group size is free: one run per piece.
+  const grouped = strideGroup !== 0;
+  let block = Math.max(1, Math.floor(pieceElements / inner));
+  if (grouped) block = Math.max(layout.groupSize, block - (block % layout.groupSize));
+  for (let o = 0; o < outer; o++) {
+    for (let a = 0; a < channels; a += block) {
+      const count = Math.min(block, channels - a);
+      pieces.push({
+        first: (o * channels + a) * inner, count: count * inner,
+        paramBase: o * strideOuter + (grouped ? (a / layout.groupSize) * strideGroup : 0),
+        layout: { ...layout, outer: 1, channels: count, groupSize: grouped ? layout.groupSize : count },
+      });
+    }
+  }
+  return pieces;
+}
