@@ -71,6 +71,10 @@ export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress
 export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
 export { WEBGPU_QUANT_VERSION } from './compress/version.js';
+export {
+  type BudgetAllocation, type BudgetFormat, type BudgetOption, type BudgetOptionName, type TensorAllocation, allocateBudget, checkTargetBits,
+  storedBits,
+} from './compress/budget.js';
 
 // Verification in onnxruntime (the caller passes onnxruntime-web or onnxruntime-node).
 export { DEFAULT_MIN_COSINE, type VerifyOptions, type VerifyReport, verifyModels } from './verify/verify-models.js';

@@ -53,7 +53,8 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'group-size': { type: 'string', commands: ['compress'], value: 'N', help: 'elements per group (with --granularity group)' },
   symmetric: { type: 'boolean', commands: ['compress'], help: 'zero point fixed at 0 (the default for qint8 and qint4)' },
   affine: { type: 'boolean', commands: ['compress'], help: 'zero point fitted to the range (the default for quint8 and quint4)' },
-  calibrate: { type: 'string', commands: ['compress'], value: 'minmax|mse|percentile', help: 'how the range is chosen; default minmax' },
+  calibrate: { type: 'string', commands: ['compress'], value: 'minmax|mse|percentile|lsq', help: 'how the range is chosen; default minmax (lsq: least-squares refit of candidate scales)' },
+  'target-bits': { type: 'string', commands: ['compress'], value: 'B', help: 'size budget: at most B stored bits per quantized weight on average; each weight gets float, int8 per channel or int4 groups of 32/64/128, whichever keeps the estimated model error lowest' },
   range: { type: 'string', commands: ['compress'], value: 'auto|narrow|torch|extreme', help: 'the integer range: auto (default: int8 absmax/127, int4 Q4_0), or PyTorch\'s (torch); docs/quality.md' },
   'min-sqnr': { type: 'string', commands: ['compress'], value: 'DB|off', help: 'the quality floor; a weight below it is escalated (default 25 dB for 8-bit, 15 dB for 4-bit)' },
   'first-layer': { type: 'string', commands: ['compress'], value: 'keep|quantize', help: 'the weights applied to the model input: kept float (default) or quantized' },
@@ -127,7 +128,9 @@ export interface CompressArgs {
   axis?: number;
   groupSize?: number;
   symmetric?: boolean;
-  calibrate: 'minmax' | 'mse' | 'percentile';
+  calibrate: 'minmax' | 'mse' | 'percentile' | 'lsq';
+  /** The size budget in stored bits per quantized weight. */
+  targetBits?: number;
   /** The integer range rule (policy `range`). */
   range?: 'auto' | 'narrow' | 'torch' | 'extreme';
   /** The quality floor in dB (policy `minSqnrDb`; -Infinity for off). */
@@ -289,6 +292,10 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
   if (axis !== undefined && (values.axis === '' || !Number.isSafeInteger(axis))) {
     throw new UsageError(`--axis ${String(values.axis)}: use an integer (negative counts from the end)`);
   }
+  const targetBits = values['target-bits'] === undefined ? undefined : Number(values['target-bits']);
+  if (targetBits !== undefined && (values['target-bits'] === '' || !(Number.isFinite(targetBits) && targetBits > 0))) {
+    throw new UsageError(`--target-bits ${String(values['target-bits'])}: use a number of bits per weight > 0, e.g. 5`);
+  }
   const verifyOnly = ['inputs', 'dim', 'seeds', 'min-cosine'].filter((flag) => values[flag] !== undefined);
   if (!values.verify && verifyOnly.length) throw new UsageError(`--${verifyOnly[0]} needs --verify`);
   if (values.symmetric && values.affine) throw new UsageError('--symmetric and --affine exclude each other; give one');
@@ -297,7 +304,7 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     command: 'compress', input: rest[0], output: values.output,
     dtype: oneOf('dtype', dtype, DTYPES, 'qint8'),
     granularity, axis, groupSize, symmetric: values.symmetric ? true : values.affine ? false : undefined,
-    calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile'] as const, 'minmax'),
+    calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile', 'lsq'] as const, 'minmax'), targetBits,
     range: values.range === undefined ? undefined : oneOf('range', values.range, ['auto', 'narrow', 'torch', 'extreme'] as const, 'auto'),
     minSqnr: minSqnr(values['min-sqnr']),
     firstLayer: values['first-layer'] === undefined ? undefined : oneOf('first-layer', values['first-layer'], ['keep', 'quantize'] as const, 'keep'),

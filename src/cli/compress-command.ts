@@ -11,11 +11,13 @@
 import { realpath } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
+import { type BudgetAllocation, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
+import { toFloat32 } from '../io/float-convert.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { InvalidArgumentError } from '../errors.js';
 import { dequantizedReader } from '../io/safetensors/dequantized-reader.js';
@@ -45,9 +47,31 @@ function policyOf(args: CompressArgs): CompressionPolicy {
   return {
     dtype: args.dtype, granularity: args.granularity, axis: args.axis, groupSize: args.groupSize, symmetric: args.symmetric,
     calibrate: args.calibrate, include: args.include, exclude: args.exclude,
+    ...(args.targetBits !== undefined ? { targetBits: args.targetBits } : {}),
     ...(args.range ? { range: args.range } : {}), ...(args.minSqnr !== undefined ? { minSqnrDb: args.minSqnr } : {}),
     ...(args.firstLayer ? { firstLayer: args.firstLayer } : {}),
   };
+}
+
+/** The allocation in a few lines: the bits reached, then how many weights (and elements) got each precision. */
+function budgetSummary(budget: BudgetAllocation): string {
+  const counts = new Map<string, [number, number]>();
+  for (const t of budget.tensors) {
+    const [tensors, elements] = counts.get(t.chosen) ?? [0, 0];
+    counts.set(t.chosen, [tensors + 1, elements + t.elements]);
+  }
+  const lines = [`size budget: ${budget.bits.toFixed(3)} bits per weight (target ${budget.targetBits}, minimum ${budget.minimumBits.toFixed(3)}), `
+    + `error estimate ${budget.errorEstimate.toExponential(3)}`];
+  for (const [option, [tensors, elements]] of counts) lines.push(`  ${option}: ${tensors} tensors, ${elements} weights`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** A budget below what the model can reach is a usage mistake (exit 2); the message states the minimum. */
+function budgetUsage(error: unknown, targetBits: number | undefined): unknown {
+  if (error instanceof InvalidArgumentError && error.argument === 'targetBits') {
+    return new UsageError(`--target-bits ${targetBits}: ${error.message.replace(/^targetBits \S+ /, '')}`);
+  }
+  return error;
 }
 
 /** JSON has no Infinity or NaN: write them as strings ("Infinity" for an exact tensor's SQNR). */
@@ -152,7 +176,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       await checkExternalFiles(model, input, target, args.force);
       await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
       const options: CompressOnnxOptions = { ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve };
-      const result = await compressOnnx(bytes, options, backend);
+      const result = await compressOnnx(bytes, options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       bar?.done();
       await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
       await sink.write(result.model);
@@ -164,16 +188,28 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       }
       text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
+      if (report.budget) text += budgetSummary(report.budget);
     } else {
       const weights = inFormat === 'onnx'
         ? await OnnxModel.load(await readInputFile(input, 'input'), { name: inputName, externalData: external!.resolve })
         : (reader = await openSafetensorsFile(input).catch((error: unknown) => { throw fileError(error, input, 'input'); }));
       if (weights instanceof OnnxModel) await checkExternalFiles(weights, input, target, args.force);
       const source = args.requantize && !(weights instanceof OnnxModel) ? dequantizedReader(weights) : weights;
-      const decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
+      let decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
+      let budget: BudgetAllocation | undefined;
+      if (args.targetBits !== undefined) {
+        const list = source.list();
+        const read = async (i: number) => toFloat32(await source.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
+        ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors')
+          .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
+      }
       report = await compressToSafetensors(source, decisions, sink, backend, onProgress);
       bar?.done();
       text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
+      if (budget) {
+        text += budgetSummary(budget);
+        report = { ...report, budget };
+      }
     }
   } catch (error) {
     await sink?.abort(error);
