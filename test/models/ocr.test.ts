@@ -144,10 +144,9 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
 
   // A size budget of 5 bits per weight, allocated from the weights alone. Targets: within 1.5 pp, >= 85 % of
   // lines identical, file <= 0.24. Measured: 4.999 bits, file 0.170, but character accuracy 5.4 % (0/18
-  // lines): the allocation gives int4 groups of 64 and 128 to several weights, and int4 groups of 128
-  // everywhere reads nothing either (0.5 %) although every weight keeps 17-20 dB: the written groups of
-  // 64/128 do not do what the quantizer measured on this model. The size holds; the accuracy target is
-  // kept as a known failure until that is fixed.
+  // lines): the allocation gives int4 groups of 64 and 128 to several 1x1 convolutions, and int4 groups of
+  // 128 on every convolution reads nothing either (0.9 % on 6 lines) although every weight keeps 17-20 dB
+  // (docs/quality.md). The size holds; the accuracy target is kept as a known failure until that is fixed.
   it('--target-bits 5: at most 5 bits per weight, file <= 0.24 (measured 4.999, 0.170)', async () => {
     const { size, report } = await measure('target bits 5', { targetBits: 5 });
     console.log(`OCR rec target bits 5: ${report.budget!.bits.toFixed(3)} bits per weight`);
