@@ -1,5 +1,5 @@
 /**
- * `webgpu-quant compress`: ONNX in → ONNX (QDQ) or safetensors out; safetensors in → safetensors out.
+ * `webgpu-quant compress`: ONNX in → ONNX (QDQ), safetensors or GGUF out; safetensors in → safetensors or GGUF out.
  * Prints a summary (or one JSON object with --json) and returns the exit code.
  *
  * @example
@@ -8,13 +8,15 @@
  * ```
  * @module
  */
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
 import { type BudgetAllocation, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
+import { compressToGguf } from '../compress/compress-gguf.js';
+import { ggufSchemeProblem } from '../compress/gguf-scheme.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
 import { toFloat32 } from '../io/float-convert.js';
@@ -136,7 +138,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   }
   const inputName = args.input ?? `${DEFAULT_MODEL_NAME} (bundled default model)`;
   const inFormat = formatOf(input);
-  if (!inFormat) throw new UsageError(`${input}: unknown input format; use a .onnx or .safetensors file`);
+  if (!inFormat || inFormat === 'gguf') throw new UsageError(`${input}: unknown input format; use a .onnx or .safetensors file`);
   const outFormat = args.format ?? (args.output === '-' ? undefined : formatOf(args.output)) ?? inFormat;
   if (inFormat === 'safetensors' && outFormat === 'onnx') {
     throw new UsageError('safetensors input can only be written as safetensors (there is no graph to write ONNX from); use --format safetensors');
@@ -145,6 +147,12 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     throw new UsageError('-o - writes the binary model to stdout, which is a terminal here; redirect it (> file, | program) or give -o <file>');
   }
   if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
+  if (outFormat === 'gguf') {
+    const problem = ggufSchemeProblem(policyOf(args));
+    if (problem) throw new UsageError(`--format gguf: ${problem}`);
+    if (args.targetBits !== undefined) throw new UsageError('--target-bits does not apply to --format gguf (Q8_0 / Q4_0 are chosen with --dtype); leave it out');
+    if (args.minSqnr !== undefined) throw new UsageError('--min-sqnr does not apply to --format gguf (ggml\'s block types are fixed); leave it out, or write ONNX or safetensors');
+  }
   await checkInputFile(input, 'input');
   // Before any work: a missing onnxruntime-node is an error now, not after the compression.
   const runtime = args.verify ? await loadNodeRuntime() : undefined;
@@ -195,20 +203,29 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         : (reader = await openSafetensorsFile(input).catch((error: unknown) => { throw fileError(error, input, 'input'); }));
       if (weights instanceof OnnxModel) await checkExternalFiles(weights, input, target, args.force);
       const source = args.requantize && !(weights instanceof OnnxModel) ? dequantizedReader(weights) : weights;
-      let decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
-      let budget: BudgetAllocation | undefined;
-      if (args.targetBits !== undefined) {
-        const list = source.list();
-        const read = async (i: number) => toFloat32(await source.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
-        ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors')
-          .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
-      }
-      report = await compressToSafetensors(source, decisions, sink, backend, onProgress);
-      bar?.done();
-      text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
-      if (budget) {
-        text += budgetSummary(budget);
-        report = { ...report, budget };
+      if (outFormat === 'gguf') {
+        const decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
+        const name = inputName.replace(/^.*[\\/]/, '').replace(/\.(onnx|safetensors)$/i, '');
+        report = await compressToGguf(source, decisions, sink, { name, onProgress });
+        bar?.done();
+        text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? 'cpu', report.seconds,
+          [(await stat(input)).size, report.totals.fileBytesAfter]);
+      } else {
+        let decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
+        let budget: BudgetAllocation | undefined;
+        if (args.targetBits !== undefined) {
+          const list = source.list();
+          const read = async (i: number) => toFloat32(await source.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
+          ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors')
+            .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
+        }
+        report = await compressToSafetensors(source, decisions, sink, backend, onProgress);
+        bar?.done();
+        text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
+        if (budget) {
+          text += budgetSummary(budget);
+          report = { ...report, budget };
+        }
       }
     }
   } catch (error) {

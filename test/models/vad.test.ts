@@ -71,6 +71,16 @@ describe('Silero VAD on several signals', () => {
     expect(size).toBeLessThanOrEqual(0.53);
   });
 
+  // With only the 16 kHz STFT basis kept float and every other weight at int8 per channel (the 8 kHz
+  // branch's first layer included), every signal stays close and the file is smaller.
+  it('int8 per channel, only the 16 kHz STFT basis float: every signal within 0.05, correlation >= 0.9995, file < 0.45', async () => {
+    const { result, size } = await measure('int8 per channel, only the 16 kHz STFT basis float',
+      { firstLayer: 'quantize', exclude: /^model\.feature_extractor\.forward_basis_buffer$/ });
+    expect(result.maxAbs).toBeLessThanOrEqual(0.05);
+    expect(result.correlation).toBeGreaterThanOrEqual(0.9995);
+    expect(size).toBeLessThan(0.45);
+  });
+
   // int4 everywhere moves the probabilities by up to 0.2 and flips decisions (measured max |Δp| 0.196,
   // 18 flips, correlation 0.9936); no weight falls below the 4-bit floor (15 dB), so none is escalated.
   // Asserted at the level that holds.
