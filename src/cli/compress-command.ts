@@ -120,6 +120,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   if (args.output === '-' && io.stdout.isTTY) {
     throw new UsageError('-o - writes the binary model to stdout, which is a terminal here; redirect it (> file, | program) or give -o <file>');
   }
+  if (args.onnxOps && outFormat !== 'onnx') throw new UsageError(`--onnx-ops chooses ONNX operators: it needs ONNX output, not ${outFormat}`);
   if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
   await checkInputFile(input, 'input');
   // Before any work: a missing onnxruntime-node is an error now, not after the compression.
@@ -151,7 +152,10 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       const model = await OnnxModel.load(bytes, { name: inputName, externalData: external!.resolve });
       await checkExternalFiles(model, input, target, args.force);
       await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
-      const options: CompressOnnxOptions = { ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve };
+      const options: CompressOnnxOptions = {
+        ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve,
+        ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
+      };
       const result = await compressOnnx(bytes, options, backend);
       bar?.done();
       await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
