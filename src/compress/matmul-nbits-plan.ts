@@ -6,7 +6,8 @@
  *   models stay QDQ);
  * - every consumer is a default-domain `MatMul` reading it as input B;
  * - its scheme maps onto blocks along K: groups along axis 0 of a power-of-two size from 16 to 256 (the
- *   block size; a K that is not a multiple of it gets a padded last block, as onnxruntime pads), per
+ *   block size, or the next power of two ≥ K when that is smaller; a K that is not a multiple of it gets a
+ *   padded last block, as onnxruntime pads), per
  *   channel along axis 1 (N), or per tensor. Per channel and per tensor use blocks of the next power of
  *   two ≥ K, at most 256, repeating the column's scale, so the values are those of the QDQ form.
  *
@@ -78,7 +79,8 @@ export function matMulNBitsLayout(
     if (decision.axis !== 0) return { ok: false, reason: `groups along axis ${decision.axis}: MatMulNBits blocks run along K (axis 0)` };
     const size = decision.groupSize ?? 32;
     if (!isBlockSize(size)) return { ok: false, reason: `group size ${size} is not a power of two from ${kMinBlock} to ${kMaxBlock}` };
-    return { ok: true, blockSize: size, parameters: 'groups' };
+    // A group longer than K is one group per column: the smallest block that holds K keeps the padding small.
+    return { ok: true, blockSize: Math.min(size, columnBlockSize(k)), parameters: 'groups' };
   }
   if (decision.granularity === 'channel') {
     if (decision.axis !== 1) return { ok: false, reason: `per channel along axis ${decision.axis}: MatMulNBits has one scale per block of a column (axis 1)` };

@@ -88,12 +88,12 @@ describe('onnxOps contrib: MatMulNBits', () => {
   const batch = 3;
   const x = seededNormal(batch * kSmall[0]!, kSeed + 1);
   const schemes: Record<string, CompressOnnxOptions> = {
-    'qint4 groups of 32 (symmetric: no zero_points)': { dtype: 'qint4', granularity: 'group', groupSize: 32 },
+    'qint4 groups of 32 (Q4_0 range: zero points 0 or -1)': { dtype: 'qint4', granularity: 'group', groupSize: 32 },
     'quint4 groups of 64 (affine: packed zero points)': { dtype: 'quint4', granularity: 'group', groupSize: 64 },
     'qint8 per channel (blocks repeating the column scale)': { dtype: 'qint8' },
     'quint8 per tensor': { dtype: 'quint8', granularity: 'tensor' },
     'qint8 groups of 16, torch range': { dtype: 'qint8', granularity: 'group', groupSize: 16, range: 'torch' },
-    'qint4 groups of 256 (K 128 < block: one padded block)': { dtype: 'qint4', granularity: 'group', groupSize: 256 },
+    'qint4 groups of 256, narrow range (K 128 < group: one block of 128; no zero_points)': { dtype: 'qint4', granularity: 'group', groupSize: 256, range: 'narrow' },
   };
 
   for (const [name, scheme] of Object.entries(schemes)) {
@@ -114,7 +114,12 @@ describe('onnxOps contrib: MatMulNBits', () => {
         const expected = (await dequantize(reference.get(weight)!, cpu)).data;
         expect(Array.from(d.values)).toEqual(Array.from(expected));
         expect(d.bits).toBe(scheme.dtype!.endsWith('4') ? 4 : 8);
-        expect(d.zeroPoints).toBe(scheme.dtype!.startsWith('quint'));
+        // zero_points are written unless every one is onnxruntime's default (stored unsigned: 8 / 128). Q4_0-style
+        // int4 (the 'extreme' range) moves a block's zero point to -1 when its extreme is positive.
+        const q = reference.get(weight)!;
+        const zeros = q.qscheme() === 'per_tensor_affine' ? [q.qZeroPoint()] : q.qscheme() === 'per_channel_affine' ? q.qPerChannelZeroPoints() : q.qPerGroupZeroPoints();
+        const stored = Array.from(zeros, (z) => (scheme.dtype!.startsWith('quint') ? z : z + (1 << (d.bits - 1))));
+        expect(d.zeroPoints).toBe(stored.some((z) => z !== 1 << (d.bits - 1)));
       }
       for (const t of contrib.report.tensors.filter((t) => t.action === 'quantize')) {
         expect(t.onnxOp).toBe('MatMulNBits');
