@@ -10,6 +10,10 @@
  * 8-bit per channel, per tensor → per channel, then kept float) and each step is in the report. A model
  * below opset 13 gets 8-bit per-channel weights as DequantizeLinear → Mul (onnx-plan.ts), with no upgrade.
  *
+ * With `onnxOps: 'contrib'`, MatMul weights that fit (matmul-nbits-plan.ts) are written as onnxruntime's
+ * `com.microsoft.MatMulNBits` instead (io/onnx/matmul-nbits-writer.ts), needing no opset upgrade; the rest
+ * stay QDQ, and each report line says which (`onnxOp`) and why.
+ *
  * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale, a dequantized
  * range beyond float32) are kept float with the reason in the report, or, with `nonFinite: 'error'`, raise a FormatError naming them.
  * Weights kept in external data stay there (the output refers to the same files); quantized ones are
