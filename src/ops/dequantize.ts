@@ -10,9 +10,9 @@
  */
 import { selectManager, type OpOptions } from './backend.js';
 import { InvalidArgumentError } from '../errors.js';
+import { cpuDequantize } from '../kernels/cpu/cpu-quantize.js';
 import { dequantizeKernel } from '../kernels/elementwise/dequantize-kernel.js';
 import { QTensor } from '../qtensor.js';
-import * as reference from '../reference/dequantize.js';
 import type { Tensor } from '../tensor.js';
 
 /**
@@ -32,7 +32,7 @@ export async function dequantize(q: QTensor, options?: OpOptions): Promise<Tenso
     throw new InvalidArgumentError('q', q, 'q must be a QTensor from quantizePerTensor, quantizePerChannel or fromIntRepr');
   }
   const manager = await selectManager(options);
-  if (!manager) return reference.dequantize(q);
+  if (!manager) return cpuDequantize(q);
   const data = await dequantizeKernel(manager, q, options ?? {});
   return { data, shape: [...q.shape], backend: 'webgpu' };
 }

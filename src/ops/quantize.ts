@@ -11,9 +11,9 @@
  */
 import { selectManager, type OpOptions } from './backend.js';
 import { type QDType, dtypeInfo } from '../dtype.js';
+import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
 import { quantizeKernel } from '../kernels/elementwise/quantize-kernel.js';
 import { QTensor, checkQParams } from '../qtensor.js';
-import * as reference from '../reference/quantize.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 
 /**
@@ -34,7 +34,7 @@ export async function quantizePerTensor(
   checkTensor(input);
   const params = checkQParams(input.shape, dtype, { scale, zeroPoint });
   const manager = await selectManager(options);
-  if (!manager) return reference.quantizePerTensor(input, scale, zeroPoint, dtype);
+  if (!manager) return cpuQuantize(input, params, dtypeInfo(dtype));
   const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
   return new QTensor(values, input.shape, dtype, params, 'webgpu');
 }
@@ -58,7 +58,7 @@ export async function quantizePerChannel(
   checkTensor(input);
   const params = checkQParams(input.shape, dtype, { scales, zeroPoints, axis });
   const manager = await selectManager(options);
-  if (!manager) return reference.quantizePerChannel(input, scales, zeroPoints, axis, dtype);
+  if (!manager) return cpuQuantize(input, params, dtypeInfo(dtype));
   const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
   return new QTensor(values, input.shape, dtype, params, 'webgpu');
 }
@@ -86,7 +86,7 @@ export async function quantizePerGroup(
   checkTensor(input);
   const params = checkQParams(input.shape, dtype, { scales, zeroPoints, axis, groupSize });
   const manager = await selectManager(options);
-  if (!manager) return reference.quantizeWithParams(input, params, dtypeInfo(dtype));
+  if (!manager) return cpuQuantize(input, params, dtypeInfo(dtype));
   const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
   return new QTensor(values, input.shape, dtype, params, 'webgpu');
 }
