@@ -81,6 +81,7 @@ export {
 } from './compress/quality-floor.js';
 export { type ConsumerRole, combineRoles, consumerRole } from './compress/operator-axes.js';
 export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress/onnx-plan.js';
+export { type MatMulNBitsLayout, type OnnxOps, columnBlockSize, matMulNBitsLayout } from './compress/matmul-nbits-plan.js';
 export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
 export { WEBGPU_QUANT_VERSION } from './compress/version.js';
