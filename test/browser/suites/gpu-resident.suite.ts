@@ -2,8 +2,9 @@
 // dequantize straight into a caller's buffer as float32 or float16 (exact float32 -> float16 rounding in
 // WGSL integer code, checked bit for bit against floatToHalfBits). The pool must return to empty.
 import {
-  DataOnGpuError, GpuManager, InvalidArgumentError, type QDType, type QTensor, dequantize, floatToHalfBits, fromIntRepr,
-  getDefaultManager, gpuTensor, quantizePerChannel, quantizePerGroup, quantizePerTensor, reference, tensor,
+  DataOnGpuError, GpuManager, InvalidArgumentError, type QDType, type QTensor, bytesSource, compressToSafetensors, decideWeights,
+  dequantize, floatToHalfBits, fromIntRepr, getDefaultManager, gpuTensor, loadQuantizedSafetensors, memorySink, openSafetensors,
+  quantizePerChannel, quantizePerGroup, quantizePerTensor, readQuantizedSafetensors, reference, serializeSafetensors, tensor,
 } from './imports.js';
 import { type BrowserTest, RUN_SEED, expectExact, expectPoolEmpty, expectReject, gpuScoped, randomData, rng } from './support.js';
 
@@ -150,6 +151,44 @@ export const tests: Record<string, BrowserTest> = {
     });
     await expectPoolEmpty();
     return `run seed ${RUN_SEED}, ${cases.length} cases`;
+  },
+
+  async 'loadQuantizedSafetensors: every tensor of a compressed file in GPU buffers, float32 and float16, as the CPU dequantizes it'() {
+    const { device } = await getDefaultManager();
+    const data = (n: number, seed: number): Float32Array => randomData(n, RUN_SEED + seed, 0.5);
+    const model = await serializeSafetensors([
+      { name: 'encoder.weight', dtype: 'F32', shape: [16, 96], data: data(16 * 96, 1) },
+      { name: 'encoder.bias', dtype: 'F32', shape: [16], data: data(16, 2) },
+      { name: 'decoder.weight', dtype: 'F32', shape: [33, 64], data: data(33 * 64, 3) },
+      { name: 'steps', dtype: 'I64', shape: [1], data: BigInt64Array.of(7n) },
+    ]);
+    const sink = memorySink();
+    const reader = await openSafetensors(bytesSource(model));
+    await compressToSafetensors(reader, decideWeights(reader.list(), {}), sink, { backend: 'cpu' });
+    const file = sink.bytes();
+    const { quantized } = await readQuantizedSafetensors(await openSafetensors(bytesSource(file)));
+    if (quantized.size === 0) throw new Error('the default policy quantized nothing');
+    const compressed = await openSafetensors(bytesSource(file));
+    const expected = new Map<string, Float32Array>();
+    for (const [name, q] of quantized) expected.set(name, reference.dequantize(q).data);
+    expected.set('encoder.bias', new Float32Array((await compressed.read('encoder.bias')).slice().buffer));
+    for (const dtype of ['float32', 'float16'] as const) {
+      const loaded = await loadQuantizedSafetensors(bytesSource(file), device, { dtype });
+      try {
+        const names = [...loaded.keys()].sort();
+        if (names.join() !== [...expected.keys()].sort().join()) throw new Error(`${dtype}: loaded ${names.join(', ')}`);
+        for (const [name, values] of expected) {
+          const t = loaded.get(name)!;
+          const bytes = await readBuffer(device, t.buffer, 0, t.buffer.size);
+          if (dtype === 'float32') expectExact(new Float32Array(bytes, 0, values.length), values, `${name} float32`);
+          else expectExact(new Uint16Array(bytes, 0, values.length), Array.from(values, (v) => floatToHalfBits(v)), `${name} float16`);
+        }
+      } finally {
+        for (const t of loaded.values()) t.buffer.destroy();
+      }
+    }
+    await expectPoolEmpty();
+    return `quantized: ${[...quantized.keys()].join(', ')}`;
   },
 
   async 'bad GPU buffers: missing COPY_SRC / COPY_DST, another device, too small, CPU backend'() {
