@@ -36,7 +36,7 @@ export type { QuantRangeOptions } from './calibration/quant-range.js';
 export type {
   CalibrationResult, MseSearchReport, PerChannelCalibration, PerGroupCalibration, PerTensorCalibration,
 } from './calibration/result.js';
-export { type CalibrationMethod, type CalibrationSpec, mseClipRatios } from './calibration/spec.js';
+export { type CalibrationMethod, type CalibrationSpec, lsqClipRatios, mseClipRatios } from './calibration/spec.js';
 export type { ErrorStats, ErrorStatsOptions, ErrorStatsPerGroup, ErrorStatsPerIndex, ErrorStatsSummary } from './stats/types.js';
 
 // PyTorch's observers.

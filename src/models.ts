@@ -2,8 +2,9 @@
  * webgpu-quant/models: model files and model compression. safetensors in and out (a validating,
  * random-access reader over memory, `Blob`/`File` or Node files; sharded checkpoints; a streaming writer;
  * the "webgpu-quant/1" layout for quantized tensors), ONNX in and out (`OnnxModel`, QDQ reading, opset
- * upgrade), `compressOnnx` / `compressToSafetensors` with their policy and reports, and `verifyModels`, which runs
- * the original and the compressed model in onnxruntime and compares their outputs.
+ * upgrade), GGUF out and in (Q8_0 / Q4_0 blocks as ggml's reference quantizer makes them, `readGguf`),
+ * `compressOnnx` / `compressToSafetensors` / `compressToGguf` with their policy and reports, and `verifyModels`,
+ * which runs the original and the compressed model in onnxruntime and compares their outputs.
  *
  * @example
  * ```ts
@@ -56,9 +57,21 @@ export { type OnnxLoadOptions, OnnxModel, type OnnxWeightInfo, type OpsetImport 
 export type { ExternalDataResolver, OnnxConsumer } from './io/onnx/onnx-types.js';
 export { readQdqWeights } from './io/onnx/qdq-read.js';
 
+// GGUF (ggml's format: llama.cpp and the tools built on it).
+export {
+  GGML_BLOCK_SIZE, Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0, quantizeRowQ8_0,
+} from './io/gguf/ggml-blocks.js';
+export { type GgmlType, type GgmlTypeInfo, ggmlTensorBytes, ggmlTypeInfo } from './io/gguf/ggml-types.js';
+export { type GgufFile, type GgufTensorInfo, type GgufValue, ggmlToFloat32, ggufTensorFloat32, readGguf } from './io/gguf/reader.js';
+export { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgufWriter, encodeGgufHeader } from './io/gguf/writer.js';
+
 // Compression.
 export { type CompressOnnxOptions, type OnnxCompressionReport, ONNX_METADATA_KEY, compressOnnx } from './compress/compress-onnx.js';
 export { type SafetensorsCompressionReport, compressToSafetensors } from './compress/compress-safetensors.js';
+export {
+  type CompressToGgufOptions, type GgufCompressionReport, type GgufTensorReport, compressToGguf,
+} from './compress/compress-gguf.js';
+export { GGUF_SCHEMES, ggufSchemeProblem } from './compress/gguf-scheme.js';
 export {
   type CompressDType, type CompressGranularity, type CompressionPolicy, type PolicyConsumer, type PolicyOverride, type PolicyWeight,
   type QuantizeSettings, type ResolvedRange, type WeightDecision, type WeightRange, DEFAULT_MIN_SQNR_DB, checkPolicy, decideWeight,
@@ -72,6 +85,10 @@ export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress
 export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
 export { WEBGPU_QUANT_VERSION } from './compress/version.js';
+export {
+  type BudgetAllocation, type BudgetFormat, type BudgetOption, type BudgetOptionName, type TensorAllocation, allocateBudget, checkTargetBits,
+  storedBits,
+} from './compress/budget.js';
 
 // Verification in onnxruntime (the caller passes onnxruntime-web or onnxruntime-node).
 export { DEFAULT_MIN_COSINE, type VerifyOptions, type VerifyReport, verifyModels } from './verify/verify-models.js';

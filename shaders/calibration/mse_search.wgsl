@@ -7,7 +7,7 @@
 //                   read the same element; a block cut by the box boundary continues from `state`.
 //   mse_accumulate: one per (output, candidate): adds the box's finished blocks to the running total.
 //   mse_pick:       one per output of a finished window: the first candidate with the smallest total.
-// Needs: numerics.wgsl, indexing.wgsl, minmax_params.wgsl, mse_divide.wgsl.
+// Needs: numerics.wgsl, indexing.wgsl, minmax_params.wgsl, mse_divide.wgsl, search_candidate.wgsl.
 
 override WORKGROUP_SIZE: u32 = 64;
 
@@ -18,40 +18,9 @@ override WORKGROUP_SIZE: u32 = 64;
 @group(0) @binding(5) var<storage, read_write> state: array<vec2<f32>>;      // (total, open block) per (window output, candidate)
 @group(0) @binding(6) var<storage, read_write> picks: array<vec4<u32>>;      // (candidate, its total bits, total bits of alpha 1, 0)
 
-struct Candidate {
-  inv_scale: f32,
-  scale: f32,
-  zero_point: f32,
-}
-
-// a * b, rounded to float32 on its own. The XOR with a uniform that is always 0 is opaque to the compiler,
-// so the product cannot be fused with a later addition or subtraction into an FMA, which would skip this
-// rounding and break the agreement with the CPU reference.
-fn rounded_product(a: f32, b: f32) -> f32 {
-  return bitcast<f32>(bitcast<u32>(a * b) ^ params.opaque_zero);
-}
-
-// The observer formulas (src/calibration/qparams.ts) for the range [alpha * min, alpha * max].
+// The candidate of clip ratio c for output w of the window.
 fn candidate(w_window: u32, c: u32) -> Candidate {
-  let range = ranges[w_window];
-  let alpha = alphas[c];
-  let min_neg = min(rounded_product(alpha, range.x), 0.0);
-  let max_pos = max(rounded_product(alpha, range.y), 0.0);
-  var scale: f32;
-  var zero_point: f32;
-  if (params.symmetric != 0u) {
-    scale = max(divide_rn(max(-min_neg, max_pos), params.half_range), params.eps);
-    zero_point = params.symmetric_zero_point;
-  } else {
-    scale = max(divide_rn(max_pos - min_neg, params.qrange), params.eps);
-    zero_point = clamp(params.qmin - round(divide_rn(min_neg, scale)), params.qmin, params.qmax);
-  }
-  return Candidate(divide_rn(1.0, scale), scale, zero_point);
-}
-
-// Subnormal -> 0, so the sums never depend on whether the hardware flushes.
-fn flush_subnormal(v: f32) -> f32 {
-  return select(v, 0.0, (bitcast<u32>(v) & kExpMask) == 0u);
+  return candidate_of(ranges[w_window], alphas[c]);
 }
 
 fn squared_error(x: f32, p: Candidate) -> f32 {

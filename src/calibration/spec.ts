@@ -17,8 +17,11 @@ import { type QuantRangeOptions, checkKnownKeys, checkOptionalBoolean, resolveQu
 import type { QuantRange } from './qparams.js';
 import { type Granularity, type ReductionLayout, reductionLayout } from './granularity.js';
 
-/** How the clipping range is chosen. */
-export type CalibrationMethod = 'minmax' | 'mse' | 'percentile';
+/**
+ * How the parameters are chosen: from the range ('minmax'), by clipping the range ('mse', 'percentile'), or
+ * by searching scales and refitting them by least squares ('lsq', src/reference/lsq-search.ts).
+ */
+export type CalibrationMethod = 'minmax' | 'mse' | 'percentile' | 'lsq';
 
 /** What `chooseQParams` computes. */
 export interface CalibrationSpec extends QuantRangeOptions {
@@ -28,7 +31,7 @@ export interface CalibrationSpec extends QuantRangeOptions {
   granularity?: Granularity;
   /** Symmetric (zero point fixed, scale from max |x|) or affine (default). */
   symmetric?: boolean;
-  /** 'minmax' (default), 'mse' or 'percentile'. */
+  /** 'minmax' (default), 'mse', 'percentile' or 'lsq' (8-bit and 4-bit dtypes). */
   method?: CalibrationMethod;
   /** 'percentile': the percentile to clip at, in (50, 100]; default 99.99. */
   percentile?: number;
@@ -46,12 +49,17 @@ export interface ResolvedCalibration {
   readonly symmetric: boolean;
   readonly method: CalibrationMethod;
   readonly percentile: number;
-  /** 'mse': the candidate clip ratios, float32, the first exactly 1. */
+  /** 'mse' and 'lsq': the candidate clip ratios, float32, the first exactly 1. */
   readonly clipRatios: Float32Array;
 }
 
 const kKeys = ['dtype', 'granularity', 'symmetric', 'method', 'percentile', 'mseSteps', 'mseMinRatio', 'reduceRange', 'quantMin', 'quantMax'];
-const kMethods: readonly CalibrationMethod[] = ['minmax', 'mse', 'percentile'];
+const kMethods: readonly CalibrationMethod[] = ['minmax', 'mse', 'percentile', 'lsq'];
+
+/** The 'lsq' candidates: how many, and the range the ratios after the first (1) span. */
+export const LSQ_STEPS = 40;
+export const LSQ_MIN_RATIO = 0.5;
+export const LSQ_MAX_RATIO = 1.2;
 
 /**
  * The candidate clip ratios of the 'mse' search: `fround(1 - i * (1 - lowest) / (steps - 1))` for
@@ -65,6 +73,24 @@ const kMethods: readonly CalibrationMethod[] = ['minmax', 'mse', 'percentile'];
 export function mseClipRatios(steps: number, lowest: number): Float32Array {
   const ratios = new Float32Array(steps);
   for (let i = 0; i < steps; i++) ratios[i] = steps === 1 ? 1 : 1 - (i * (1 - lowest)) / (steps - 1);
+  return ratios;
+}
+
+/**
+ * The candidate clip ratios of the 'lsq' search: 1 first (min/max), then `steps - 1` ratios evenly from
+ * `highest` down to `lowest`, `fround(highest - (i - 1) * (highest - lowest) / (steps - 2))`. Ratios above 1
+ * widen the range: with PyTorch's symmetric int4 scale (max |x| / 7.5) the largest positive weight rounds
+ * to 8 and clips to 7; a slightly larger scale avoids that.
+ *
+ * @example
+ * ```ts
+ * lsqClipRatios(4, 0.5, 1.2); // Float32Array [1, 1.2, 0.85, 0.5] (as float32 values)
+ * ```
+ */
+export function lsqClipRatios(steps = LSQ_STEPS, lowest = LSQ_MIN_RATIO, highest = LSQ_MAX_RATIO): Float32Array {
+  const ratios = new Float32Array(steps);
+  ratios[0] = 1;
+  for (let i = 1; i < steps; i++) ratios[i] = steps === 2 ? highest : highest - ((i - 1) * (highest - lowest)) / (steps - 2);
   return ratios;
 }
 
@@ -88,6 +114,9 @@ export function resolveCalibrationSpec(shape: readonly number[], spec: Calibrati
   if (!kMethods.includes(method)) {
     throw new InvalidArgumentError('spec.method', method, `spec.method is ${JSON.stringify(method)}; use one of ${kMethods.join(', ')}`);
   }
+  if (method === 'lsq' && spec.dtype === 'qint32') {
+    throw new InvalidArgumentError('spec.method', method, "spec.method 'lsq' is for 8-bit and 4-bit dtypes; use 'minmax' or 'mse' for qint32");
+  }
   const percentile = spec.percentile ?? 99.99;
   if (typeof percentile !== 'number' || !(percentile > 50 && percentile <= 100)) {
     throw new InvalidArgumentError('spec.percentile', percentile,
@@ -101,5 +130,6 @@ export function resolveCalibrationSpec(shape: readonly number[], spec: Calibrati
   if (typeof lowest !== 'number' || !(lowest > 0 && lowest <= 1)) {
     throw new InvalidArgumentError('spec.mseMinRatio', lowest, `spec.mseMinRatio is ${String(lowest)}; use a number in (0, 1], e.g. 0.2`);
   }
-  return { dtype: spec.dtype, layout, range, symmetric, method, percentile, clipRatios: mseClipRatios(steps, lowest) };
+  const clipRatios = method === 'lsq' ? lsqClipRatios() : mseClipRatios(steps, lowest);
+  return { dtype: spec.dtype, layout, range, symmetric, method, percentile, clipRatios };
 }

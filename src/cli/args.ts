@@ -48,18 +48,19 @@ export const DTYPE_ALIASES: Readonly<Record<string, (typeof DTYPES)[number]>> = 
 export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   output: { type: 'string', short: 'o', commands: ['compress'], value: '<out>', help: 'the output file; - streams the model to stdout (messages go to stderr; exit 1 if it stops midway)' },
   dtype: { type: 'string', commands: ['compress'], value: 'qint8|quint8|qint4|quint4', help: 'the integer type (int8, uint8, int4, uint4 mean the same); default qint8' },
-  granularity: { type: 'string', commands: ['compress'], value: 'tensor|channel|group', help: 'one scale per tensor, per output channel (default) or per group' },
+  granularity: { type: 'string', commands: ['compress'], value: 'tensor|channel|group', help: 'one scale per tensor, per output channel (default; group for GGUF) or per group' },
   axis: { type: 'string', commands: ['compress'], value: 'N', help: 'the channel axis (negative counts from the end; write --axis=-1 or --axis -1)' },
   'group-size': { type: 'string', commands: ['compress'], value: 'N', help: 'elements per group (with --granularity group)' },
   symmetric: { type: 'boolean', commands: ['compress'], help: 'zero point fixed at 0 (the default for qint8 and qint4)' },
   affine: { type: 'boolean', commands: ['compress'], help: 'zero point fitted to the range (the default for quint8 and quint4)' },
-  calibrate: { type: 'string', commands: ['compress'], value: 'minmax|mse|percentile', help: 'how the range is chosen; default minmax' },
+  calibrate: { type: 'string', commands: ['compress'], value: 'minmax|mse|percentile|lsq', help: 'how the range is chosen; default minmax (lsq: least-squares refit of candidate scales)' },
+  'target-bits': { type: 'string', commands: ['compress'], value: 'B', help: 'size budget: at most B stored bits per quantized weight on average; each weight gets float, int8 per channel or int4 groups of 32/64/128, whichever keeps the estimated model error lowest' },
   range: { type: 'string', commands: ['compress'], value: 'auto|narrow|torch|extreme', help: 'the integer range: auto (default: int8 absmax/127, int4 Q4_0), or PyTorch\'s (torch); docs/quality.md' },
   'min-sqnr': { type: 'string', commands: ['compress'], value: 'DB|off', help: 'the quality floor; a weight below it is escalated (default 25 dB for 8-bit, 15 dB for 4-bit)' },
   'first-layer': { type: 'string', commands: ['compress'], value: 'keep|quantize', help: 'the weights applied to the model input: kept float (default) or quantized' },
   include: { type: 'string', commands: ['compress'], value: 'RE', help: 'quantize only weights whose name matches' },
   exclude: { type: 'string', commands: ['compress'], value: 'RE', help: 'keep float the weights whose name matches' },
-  format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors', help: 'output format; default from the output name, else the input\'s' },
+  format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors|gguf', help: 'output format; default from the output name, else the input\'s. gguf: qint8 -> Q8_0, qint4 -> Q4_0, blocks of 32' },
   backend: { type: 'string', commands: ['compress'], value: 'auto|webgpu|cpu', help: 'where to quantize; default auto (WebGPU when available)' },
   force: { type: 'boolean', commands: ['compress'], help: 'allow the output to be the input file itself (overwrites it)' },
   requantize: { type: 'boolean', commands: ['compress'], help: 'dequantize the weights a .safetensors input already holds quantized and quantize them again (default: kept as they are, with their metadata)' },
@@ -87,8 +88,8 @@ function flagLines(command: CommandName): string {
 
 export const USAGE = `Usage:
   webgpu-quant compress [<in>] -o <out> [flags]
-    Compresses an ONNX model (to QDQ ONNX or safetensors) or a safetensors file. With no <in>, compresses the
-    bundled sample model (Silero VAD) when it is installed. The output is written to a temporary file beside
+    Compresses an ONNX model (to QDQ ONNX, safetensors or GGUF) or a safetensors file (to safetensors or GGUF).
+    With no <in>, compresses the bundled sample model (Silero VAD) when it is installed. The output is written to a temporary file beside
     <out> (.<name>.webgpu-quant-tmp-*) and renamed into place only when complete; character devices and FIFOs
     are written directly. ONNX external data is read from files in the model's folder.
 ${flagLines('compress')}
@@ -127,7 +128,9 @@ export interface CompressArgs {
   axis?: number;
   groupSize?: number;
   symmetric?: boolean;
-  calibrate: 'minmax' | 'mse' | 'percentile';
+  calibrate: 'minmax' | 'mse' | 'percentile' | 'lsq';
+  /** The size budget in stored bits per quantized weight. */
+  targetBits?: number;
   /** The integer range rule (policy `range`). */
   range?: 'auto' | 'narrow' | 'torch' | 'extreme';
   /** The quality floor in dB (policy `minSqnrDb`; -Infinity for off). */
@@ -135,7 +138,7 @@ export interface CompressArgs {
   firstLayer?: 'keep' | 'quantize';
   include?: RegExp;
   exclude?: RegExp;
-  format?: 'onnx' | 'safetensors';
+  format?: 'onnx' | 'safetensors' | 'gguf';
   backend: 'auto' | 'webgpu' | 'cpu';
   /** Dequantize the weights a safetensors input holds quantized, and quantize them again under this policy. */
   requantize?: boolean;
@@ -282,12 +285,18 @@ function verifyFlags(values: FlagValues): VerifyFlags {
 function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
   if (rest.length > 1) throw new UsageError(`compress takes one input file, got ${rest.length}: ${rest.join(' ')}`);
   if (typeof values.output !== 'string' || values.output === '') throw new UsageError('compress needs -o <out> (or -o - for stdout)');
-  const granularity = oneOf('granularity', values.granularity, ['tensor', 'channel', 'group'] as const, 'channel');
+  // GGUF holds only blocks of 32, so its default granularity is 'group'.
+  const gguf = values.format === 'gguf' || (values.format === undefined && /\.gguf$/i.test(values.output));
+  const granularity = oneOf('granularity', values.granularity, ['tensor', 'channel', 'group'] as const, gguf ? 'group' : 'channel');
   const groupSize = integer('group-size', values['group-size'], 1);
   if (groupSize !== undefined && granularity !== 'group') throw new UsageError('--group-size needs --granularity group');
   const axis = values.axis === undefined ? undefined : Number(values.axis);
   if (axis !== undefined && (values.axis === '' || !Number.isSafeInteger(axis))) {
     throw new UsageError(`--axis ${String(values.axis)}: use an integer (negative counts from the end)`);
+  }
+  const targetBits = values['target-bits'] === undefined ? undefined : Number(values['target-bits']);
+  if (targetBits !== undefined && (values['target-bits'] === '' || !(Number.isFinite(targetBits) && targetBits > 0))) {
+    throw new UsageError(`--target-bits ${String(values['target-bits'])}: use a number of bits per weight > 0, e.g. 5`);
   }
   const verifyOnly = ['inputs', 'dim', 'seeds', 'min-cosine'].filter((flag) => values[flag] !== undefined);
   if (!values.verify && verifyOnly.length) throw new UsageError(`--${verifyOnly[0]} needs --verify`);
@@ -297,12 +306,12 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     command: 'compress', input: rest[0], output: values.output,
     dtype: oneOf('dtype', dtype, DTYPES, 'qint8'),
     granularity, axis, groupSize, symmetric: values.symmetric ? true : values.affine ? false : undefined,
-    calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile'] as const, 'minmax'),
+    calibrate: oneOf('calibrate', values.calibrate, ['minmax', 'mse', 'percentile', 'lsq'] as const, 'minmax'), targetBits,
     range: values.range === undefined ? undefined : oneOf('range', values.range, ['auto', 'narrow', 'torch', 'extreme'] as const, 'auto'),
     minSqnr: minSqnr(values['min-sqnr']),
     firstLayer: values['first-layer'] === undefined ? undefined : oneOf('first-layer', values['first-layer'], ['keep', 'quantize'] as const, 'keep'),
     include: regex('include', values.include), exclude: regex('exclude', values.exclude),
-    format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors'] as const, 'onnx'),
+    format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors', 'gguf'] as const, 'onnx'),
     backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
     json: values.json === true,
     force: values.force === true,

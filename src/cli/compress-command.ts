@@ -1,5 +1,5 @@
 /**
- * `webgpu-quant compress`: ONNX in → ONNX (QDQ) or safetensors out; safetensors in → safetensors out.
+ * `webgpu-quant compress`: ONNX in → ONNX (QDQ), safetensors or GGUF out; safetensors in → safetensors or GGUF out.
  * Prints a summary (or one JSON object with --json) and returns the exit code.
  *
  * @example
@@ -8,14 +8,18 @@
  * ```
  * @module
  */
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
+import { type BudgetAllocation, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
+import { compressToGguf } from '../compress/compress-gguf.js';
+import { ggufSchemeProblem } from '../compress/gguf-scheme.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
+import { toFloat32 } from '../io/float-convert.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { InvalidArgumentError } from '../errors.js';
 import { dequantizedReader } from '../io/safetensors/dequantized-reader.js';
@@ -45,9 +49,31 @@ function policyOf(args: CompressArgs): CompressionPolicy {
   return {
     dtype: args.dtype, granularity: args.granularity, axis: args.axis, groupSize: args.groupSize, symmetric: args.symmetric,
     calibrate: args.calibrate, include: args.include, exclude: args.exclude,
+    ...(args.targetBits !== undefined ? { targetBits: args.targetBits } : {}),
     ...(args.range ? { range: args.range } : {}), ...(args.minSqnr !== undefined ? { minSqnrDb: args.minSqnr } : {}),
     ...(args.firstLayer ? { firstLayer: args.firstLayer } : {}),
   };
+}
+
+/** The allocation in a few lines: the bits reached, then how many weights (and elements) got each precision. */
+function budgetSummary(budget: BudgetAllocation): string {
+  const counts = new Map<string, [number, number]>();
+  for (const t of budget.tensors) {
+    const [tensors, elements] = counts.get(t.chosen) ?? [0, 0];
+    counts.set(t.chosen, [tensors + 1, elements + t.elements]);
+  }
+  const lines = [`size budget: ${budget.bits.toFixed(3)} bits per weight (target ${budget.targetBits}, minimum ${budget.minimumBits.toFixed(3)}), `
+    + `error estimate ${budget.errorEstimate.toExponential(3)}`];
+  for (const [option, [tensors, elements]] of counts) lines.push(`  ${option}: ${tensors} tensors, ${elements} weights`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** A budget below what the model can reach is a usage mistake (exit 2); the message states the minimum. */
+function budgetUsage(error: unknown, targetBits: number | undefined): unknown {
+  if (error instanceof InvalidArgumentError && error.argument === 'targetBits') {
+    return new UsageError(`--target-bits ${targetBits}: ${error.message.replace(/^targetBits \S+ /, '')}`);
+  }
+  return error;
 }
 
 /** JSON has no Infinity or NaN: write them as strings ("Infinity" for an exact tensor's SQNR). */
@@ -112,7 +138,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   }
   const inputName = args.input ?? `${DEFAULT_MODEL_NAME} (bundled default model)`;
   const inFormat = formatOf(input);
-  if (!inFormat) throw new UsageError(`${input}: unknown input format; use a .onnx or .safetensors file`);
+  if (!inFormat || inFormat === 'gguf') throw new UsageError(`${input}: unknown input format; use a .onnx or .safetensors file`);
   const outFormat = args.format ?? (args.output === '-' ? undefined : formatOf(args.output)) ?? inFormat;
   if (inFormat === 'safetensors' && outFormat === 'onnx') {
     throw new UsageError('safetensors input can only be written as safetensors (there is no graph to write ONNX from); use --format safetensors');
@@ -121,6 +147,12 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     throw new UsageError('-o - writes the binary model to stdout, which is a terminal here; redirect it (> file, | program) or give -o <file>');
   }
   if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
+  if (outFormat === 'gguf') {
+    const problem = ggufSchemeProblem(policyOf(args));
+    if (problem) throw new UsageError(`--format gguf: ${problem}`);
+    if (args.targetBits !== undefined) throw new UsageError('--target-bits does not apply to --format gguf (Q8_0 / Q4_0 are chosen with --dtype); leave it out');
+    if (args.minSqnr !== undefined) throw new UsageError('--min-sqnr does not apply to --format gguf (ggml\'s block types are fixed); leave it out, or write ONNX or safetensors');
+  }
   await checkInputFile(input, 'input');
   // Before any work: a missing onnxruntime-node is an error now, not after the compression.
   const runtime = args.verify ? await loadNodeRuntime() : undefined;
@@ -152,7 +184,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       await checkExternalFiles(model, input, target, args.force);
       await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
       const options: CompressOnnxOptions = { ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve };
-      const result = await compressOnnx(bytes, options, backend);
+      const result = await compressOnnx(bytes, options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       bar?.done();
       await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
       await sink.write(result.model);
@@ -164,16 +196,37 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       }
       text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
+      if (report.budget) text += budgetSummary(report.budget);
     } else {
       const weights = inFormat === 'onnx'
         ? await OnnxModel.load(await readInputFile(input, 'input'), { name: inputName, externalData: external!.resolve })
         : (reader = await openSafetensorsFile(input).catch((error: unknown) => { throw fileError(error, input, 'input'); }));
       if (weights instanceof OnnxModel) await checkExternalFiles(weights, input, target, args.force);
       const source = args.requantize && !(weights instanceof OnnxModel) ? dequantizedReader(weights) : weights;
-      const decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
-      report = await compressToSafetensors(source, decisions, sink, backend, onProgress);
-      bar?.done();
-      text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
+      if (outFormat === 'gguf') {
+        const decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
+        const name = inputName.replace(/^.*[\\/]/, '').replace(/\.(onnx|safetensors)$/i, '');
+        report = await compressToGguf(source, decisions, sink, { name, onProgress });
+        bar?.done();
+        text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? 'cpu', report.seconds,
+          [(await stat(input)).size, report.totals.fileBytesAfter]);
+      } else {
+        let decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
+        let budget: BudgetAllocation | undefined;
+        if (args.targetBits !== undefined) {
+          const list = source.list();
+          const read = async (i: number) => toFloat32(await source.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
+          ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors')
+            .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
+        }
+        report = await compressToSafetensors(source, decisions, sink, backend, onProgress);
+        bar?.done();
+        text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
+        if (budget) {
+          text += budgetSummary(budget);
+          report = { ...report, budget };
+        }
+      }
     }
   } catch (error) {
     await sink?.abort(error);

@@ -39,8 +39,9 @@ const kReasons: Readonly<Record<string, string>> = {
  * formatOf('notes.txt');   // undefined
  * ```
  */
-export function formatOf(path: string): 'onnx' | 'safetensors' | undefined {
+export function formatOf(path: string): 'onnx' | 'safetensors' | 'gguf' | undefined {
   if (/\.onnx$/i.test(path)) return 'onnx';
+  if (/\.gguf$/i.test(path)) return 'gguf';
   if (/\.safetensors$/i.test(path)) return 'safetensors';
   return undefined;
 }

@@ -19,6 +19,8 @@ import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
 import { jsonNumber } from './compress-command.js';
+import { formatOf } from './files.js';
+import { runInspectGguf } from './inspect-gguf.js';
 import { type OpenedModel, openModelFile } from './open-model.js';
 import { formatBytes } from './units.js';
 
@@ -125,6 +127,7 @@ function table(rows: TensorLine[]): string[] {
 
 /** Runs `inspect`; returns the exit code. */
 export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> {
+  if (formatOf(args.file) === 'gguf') return runInspectGguf(args, io);
   const model = await openModelFile(args.file, 'file');
   let original: OpenedModel | undefined;
   try {

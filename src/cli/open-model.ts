@@ -68,7 +68,9 @@ function qdqParts(model: OnnxModel, quantized: Map<string, QTensor>): Map<string
  */
 export async function openModelFile(path: string, argument = 'file'): Promise<OpenedModel> {
   const format = formatOf(path);
-  if (!format) throw new FormatError(`${path}: unknown format; use a .onnx or .safetensors file`);
+  if (!format || format === 'gguf') {
+    throw new FormatError(`${path}: ${format === 'gguf' ? 'a GGUF file cannot be the original' : 'unknown format'}; use a .onnx or .safetensors file`);
+  }
   const stats = await checkInputFile(path, argument);
   if (format === 'onnx') {
     const external = externalDataNextTo(path);

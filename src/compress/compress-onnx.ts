@@ -37,8 +37,9 @@ import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { ResolvedBackend } from '../tensor.js';
+import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
-import { planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
+import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
 import type { CompressionPolicy, WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
@@ -83,10 +84,12 @@ export interface OnnxCompressionReport {
    */
   backend: ResolvedBackend | undefined;
   seconds: number;
+  /** With `targetBits`: the precision chosen per weight, with every option's bits and error estimate. */
+  budget?: BudgetAllocation;
 }
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
-  'overrides', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress']);
+  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress']);
 
 function checkOptions(options: CompressOnnxOptions): void {
   if (options === null || typeof options !== 'object') {
@@ -126,7 +129,19 @@ export async function compressOnnx(
   checkOptions(options);
   const model = await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
   const weights = model.list();
-  const plan = planOnnxCompression(model, options);
+  let plan: OnnxPlan = planOnnxCompression(model, options);
+  let budget: BudgetAllocation | undefined;
+  if (options.targetBits !== undefined) {
+    const allocated = await allocateBudget(weights, plan.decisions, options, options.targetBits,
+      (i) => model.readFloat32(weights[i]!.name), {}, backend);
+    budget = allocated.allocation;
+    // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
+    const required = (viaMul: boolean) => allocated.decisions.reduce((opset, d, i) =>
+      (d.action === 'quantize' ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
+    const opset = model.defaultOpset();
+    const channelScalesViaMul = opset !== undefined && opset < 13 && required(true) < 13;
+    plan = { decisions: allocated.decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul };
+  }
   const opsetBefore = model.defaultOpset();
   const irBefore = model.irVersion;
   const viaMul = plan.channelScalesViaMul;
@@ -234,6 +249,7 @@ export async function compressOnnx(
       totals: { ...totals, modelBytesBefore: model.byteLength, modelBytesAfter: bytes.byteLength, modelCompressionRatio: model.byteLength / bytes.byteLength },
       opset: { before: opsetBefore, after: model.defaultOpset(), rewritten },
       irVersion: { before: irBefore, after: model.irVersion },
+      ...(budget ? { budget } : {}),
     },
   };
 }

@@ -23,7 +23,7 @@
  *    axis (the reduction axis: `in` of Conv / Gemm / MatMul / LSTM weights), so each group shares one
  *    output channel. 'tensor': one scale.
  * 7. `symmetric` defaults to true for qint8 / qint4 and false for quint8 / quint4; `calibrate` ('minmax'
- *    default, 'mse', 'percentile') goes to `chooseQParams`.
+ *    default, 'mse', 'percentile', 'lsq') goes to `chooseQParams`.
  * 8. The integer range (`range`, docs/quality.md has the measurements): 'auto' (default) is 'narrow' for
  *    symmetric 8-bit weights (scale = absmax / 127, integers in [-127, 127], as onnxruntime's quantizer,
  *    TensorRT and llama.cpp's Q8_0 do), 'extreme' for symmetric 4-bit weights calibrated by 'minmax'
@@ -136,6 +136,11 @@ export interface CompressionPolicy extends QuantizeSettings {
    * (default) keeps them float unless an override names them; 'quantize' treats them as any other weight.
    */
   firstLayer?: 'keep' | 'quantize';
+  /**
+   * A size budget: average stored bits per quantized weight element (scales and zero points included); the
+   * allocator of budget.ts then chooses each weight's precision, replacing dtype and granularity.
+   */
+  targetBits?: number;
 }
 
 /** A weight as the policy sees it. */
@@ -178,7 +183,7 @@ export interface WeightDecision {
 
 const kDTypes: readonly CompressDType[] = ['qint8', 'quint8', 'qint4', 'quint4'];
 const kGranularities: readonly CompressGranularity[] = ['tensor', 'channel', 'group'];
-const kMethods: readonly CalibrationMethod[] = ['minmax', 'mse', 'percentile'];
+const kMethods: readonly CalibrationMethod[] = ['minmax', 'mse', 'percentile', 'lsq'];
 const kRanges: readonly WeightRange[] = ['auto', 'narrow', 'torch', 'extreme'];
 const kRangeLimits: Record<CompressDType, [number, number]> = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: [0, 15] };
 

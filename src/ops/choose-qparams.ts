@@ -1,8 +1,8 @@
 /**
  * `chooseQParams`: scales and zero points calibrated from data, per tensor, per channel or per group, by
- * min/max, by an MSE search over clipping ranges, or by percentile clipping. 'minmax' and 'mse' run on the
- * GPU when the options select it (min/max reductions, then one kernel evaluating every candidate of every
- * output); 'percentile' selects on the CPU. Results equal the CPU reference (`reference.chooseQParams`)
+ * min/max, by an MSE search over clipping ranges, by percentile clipping, or by a least-squares refit of
+ * candidate scales ('lsq'). 'minmax', 'mse' and 'lsq' run on the GPU when the options select it (min/max
+ * reductions, then kernels evaluating every candidate of every output); 'percentile' selects on the CPU. Results equal the CPU reference (`reference.chooseQParams`)
  * bit for bit. See src/reference/calibration.ts for the exact rules.
  *
  * @example
@@ -14,9 +14,11 @@
  * @module
  */
 import { type OpOptions, selectManager } from './backend.js';
+import { lsqSearchKernel } from '../kernels/calibration/lsq-kernel.js';
 import { mseSearchKernel } from '../kernels/calibration/mse-kernel.js';
 import { minMaxKernel } from '../kernels/calibration/minmax-kernel.js';
 import { calibrateOfLayout, checkNotEmpty, paramsFromRanges, paramsFromSearch } from '../reference/calibration.js';
+import { paramsFromLsq } from '../reference/lsq-search.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 import { throwIfNaN } from '../calibration/checks.js';
 import {
@@ -37,6 +39,10 @@ import { type CalibrationSpec, resolveCalibrationSpec } from '../calibration/spe
  *   than 'minmax'.
  * - 'percentile': clips at the `percentile` (default 99.99) of |x| (symmetric) or of x at both tails
  *   (affine), nearest rank.
+ * - 'lsq' (8-bit and 4-bit dtypes): for 40 candidate ranges [alpha * min, alpha * max], alpha = 1 then 1.2
+ *   down to 0.5, the observer parameters and a least-squares refit of the scale (affine: and of the zero
+ *   point); the pair with the smallest squared error wins, so never worse than 'minmax'. On the int4
+ *   groups of 32 of real models it lowers the weight MSE more than 'mse' does (docs/calibration.md).
  *
  * @example
  * ```ts
@@ -66,6 +72,8 @@ export async function chooseQParams(x: Tensor, spec: CalibrationSpec, options?: 
   if (resolved.method === 'mse') {
     const search = await mseSearchKernel(manager, x.data, layout, mins, maxs, resolved, options ?? {});
     params = paramsFromSearch(mins, maxs, resolved, search, 'x');
+  } else if (resolved.method === 'lsq') {
+    params = paramsFromLsq(resolved, await lsqSearchKernel(manager, x.data, layout, mins, maxs, resolved, options ?? {}));
   }
   return shapeCalibration(resolved, params, 'webgpu');
 }

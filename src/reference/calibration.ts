@@ -1,6 +1,6 @@
 /**
  * The CPU reference of `chooseQParams`: min/max, the MSE clipping search and percentile clipping, written
- * for obviousness. The GPU path must choose the same parameters bit for bit, so the MSE sums are defined
+ * for obviousness ('lsq': src/reference/lsq-search.ts). The GPU path must choose the same parameters bit for bit, so the MSE sums are defined
  * here, and the GPU repeats them: for each output and candidate, the squared errors of its elements (in
  * j order, see calibration/granularity.ts) are summed in float32 in blocks of {@link MSE_BLOCK}, each block
  * from 0, and the block sums added in block order. Each squared error is
@@ -26,6 +26,7 @@ import { type CalibrationResult, type OutputParams, shapeCalibration } from '../
 import { type CalibrationSpec, type ResolvedCalibration, resolveCalibrationSpec } from '../calibration/spec.js';
 import { InvalidArgumentError } from '../errors.js';
 import { type Tensor, checkTensor } from '../tensor.js';
+import { lsqSearchOfLayout, paramsFromLsq } from './lsq-search.js';
 import { type MinMaxResult, minMaxOfLayout } from './minmax.js';
 import { type QuantRange, qparamsFromMinMax } from '../calibration/qparams.js';
 import { quantizeValue } from './quantize.js';
@@ -199,6 +200,9 @@ export function calibrateOfLayout(data: Float32Array, resolved: ResolvedCalibrat
   throwIfNaN(firstNaN, argument);
   if (method === 'minmax') return paramsFromRanges(mins, maxs, resolved, argument);
   paramsFromRanges(mins, maxs, resolved, argument); // the range checks, before the search
+  if (method === 'lsq') {
+    return paramsFromLsq(resolved, lsqSearchOfLayout(data, layout, mins, maxs, resolved.range, resolved.symmetric, resolved.clipRatios));
+  }
   const search = mseSearchOfLayout(data, layout, mins, maxs, resolved.range, resolved.symmetric, resolved.clipRatios);
   return paramsFromSearch(mins, maxs, resolved, search, argument);
 }

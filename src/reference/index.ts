@@ -15,5 +15,6 @@ export { forEachParam, quantizePerChannel, quantizePerGroup, quantizePerTensor, 
 export { roundHalfEven } from '../round.js';
 export { errorStats } from './error-stats.js';
 export { MSE_BLOCK, chooseQParams, mseSearchOfLayout, percentileRangesOfLayout } from './calibration.js';
+export { lsqSearchOfLayout } from './lsq-search.js';
 export { type MinMaxResult, minMaxReduce } from './minmax.js';
 export { FLOAT32_EPS, type QuantRange, qparamsFromMinMax } from '../calibration/qparams.js';

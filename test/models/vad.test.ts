@@ -44,9 +44,10 @@ describe('Silero VAD on several signals', () => {
 
   // Voice over a chord is the sensitive case: the original stays below 0.5 (0.0 to 0.43) and any rounding of
   // the 16 kHz STFT basis lifts it (int8: up to 0.78; even 16-bit weights: 0.13). With that one tensor kept
-  // in float, every other weight at int8 per channel stays close on every signal.
+  // in float, every other weight at int8 per channel (the 8 kHz branch's first layer included) stays close on
+  // every signal.
   it('int8 per channel, the 16 kHz STFT basis kept in float: every signal within 0.05, correlation >= 0.9995 (measured 0.0175, 0.99995)', async () => {
-    const { model } = await compressOnnx(original, { exclude: /^model\.feature_extractor\.forward_basis_buffer$/ }, { backend: 'cpu' });
+    const { model } = await compressOnnx(original, { firstLayer: 'quantize', exclude: /^model\.feature_extractor\.forward_basis_buffer$/ }, { backend: 'cpu' });
     const result = await vadAgreement(reference, model, signals);
     console.log(`VAD int8, STFT basis in float: max |Δp| ${result.maxAbs.toFixed(4)}, correlation ${result.correlation.toFixed(5)}, `
       + `file ${(model.length / original.length).toFixed(3)} of the original`);

@@ -1,0 +1,94 @@
+// The 'lsq' calibration search (src/reference/lsq-search.ts has the rule and the exact float32 steps):
+// for each output and candidate clip ratio, the observer parameters of the clipped range (raw), then a
+// least-squares refit of the scale (and, affine, a mean update of the zero point), each scored by its
+// float32 squared-error sum in j order. Two passes per box (a run of whole outputs):
+//   lsq_candidates: one invocation per (output, candidate), candidates fastest: the better of the raw and
+//                   refit pairs (raw on ties) with its error, and the raw error.
+//   lsq_pick:       one per output: the first candidate with the smallest error.
+// Every product that is summed goes through `opaque` (no FMA), subnormal x is scaled exactly (`scaled`),
+// and every refit term is flushed when subnormal, as the CPU reference does.
+// Needs: numerics.wgsl, indexing.wgsl, minmax_params.wgsl, mse_divide.wgsl, search_candidate.wgsl.
+
+override WORKGROUP_SIZE: u32 = 64;
+
+@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(2) var<storage, read> ranges: array<vec2<f32>>;            // (min, max) per box output
+@group(0) @binding(3) var<storage, read> alphas: array<f32>;                  // candidate clip ratios, the first 1
+@group(0) @binding(4) var<storage, read_write> records: array<vec4<u32>>;     // per (output, candidate): (error, scale, zero point, raw error)
+@group(0) @binding(5) var<storage, read_write> picks: array<vec4<u32>>;       // per output: (scale, zero point, error, min/max error), (candidate, 0, 0, 0)
+
+struct PassSums {
+  error: f32,
+  cross: f32,    // sum of x * l, l = q - zero point
+  levels: f32,   // sum of l * l
+}
+
+// One pass over output w quantized with p: the error sum and the refit sums.
+fn pass_sums(w: u32, p: Candidate) -> PassSums {
+  var sums = PassSums(0.0, 0.0, 0.0);
+  let length = output_length(w);
+  for (var j = 0u; j < length; j++) {
+    let x = input[element_offset(w, j)];
+    let level = quantize_value(x, p.inv_scale, p.zero_point, params.qmin, params.qmax) - p.zero_point;
+    let error = x - rounded_product(level, p.scale);
+    sums.error = sums.error + flush_subnormal(rounded_product(error, error));
+    sums.cross = flush_subnormal(sums.cross + flush_subnormal(opaque(scaled(x, level))));
+    sums.levels = sums.levels + rounded_product(level, level); // integers: never subnormal
+  }
+  return sums;
+}
+
+// The affine zero point update: z + round(sum(l - x / s1) / n), clamped, l from the raw parameters.
+fn refit_zero_point(w: u32, raw: Candidate, inv_scale: f32) -> f32 {
+  let length = output_length(w);
+  var shift = 0.0;
+  for (var j = 0u; j < length; j++) {
+    let x = input[element_offset(w, j)];
+    let level = quantize_value(x, raw.inv_scale, raw.zero_point, params.qmin, params.qmax) - raw.zero_point;
+    shift = flush_subnormal(shift + flush_subnormal(level - flush_subnormal(opaque(scaled(x, inv_scale)))));
+  }
+  if (is_inf_bits(shift) || is_nan_bits(shift)) { return raw.zero_point; }
+  let moved = raw.zero_point + round(divide_rn(shift, f32(length)));
+  return clamp(moved, params.qmin, params.qmax);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn lsq_candidates(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = invocation_index(gid, groups, WORKGROUP_SIZE);
+  if (i >= params.invocations) { return; }
+  let c = i % params.candidates;
+  let w_local = i / params.candidates;
+  let w = params.w_start + w_local;
+  let raw = candidate_of(ranges[w_local], alphas[c]);
+  let sums = pass_sums(w, raw);
+  var scale = raw.scale;
+  if (sums.cross > 0.0 && sums.levels > 0.0 && !is_inf_bits(sums.cross)) {
+    scale = max(flush_subnormal(divide_rn(sums.cross, sums.levels)), params.eps);
+  }
+  let inv_scale = divide_rn(1.0, scale);
+  var zero_point = raw.zero_point;
+  if (params.symmetric == 0u) { zero_point = refit_zero_point(w, raw, inv_scale); }
+  let refit_error = pass_sums(w, Candidate(inv_scale, scale, zero_point)).error;
+  var record = vec4<u32>(bitcast<u32>(sums.error), bitcast<u32>(raw.scale), bitcast<u32>(i32(raw.zero_point)), bitcast<u32>(sums.error));
+  if (refit_error < sums.error) {
+    record = vec4<u32>(bitcast<u32>(refit_error), bitcast<u32>(scale), bitcast<u32>(i32(zero_point)), record.w);
+  }
+  records[i] = record;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn lsq_pick(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = invocation_index(gid, groups, WORKGROUP_SIZE);
+  if (i >= params.invocations) { return; }
+  var best = 0u;
+  var best_record = records[i * params.candidates];
+  for (var c = 1u; c < params.candidates; c++) {
+    let record = records[i * params.candidates + c];
+    if (bitcast<f32>(record.x) < bitcast<f32>(best_record.x)) {
+      best = c;
+      best_record = record;
+    }
+  }
+  picks[2u * i] = vec4<u32>(best_record.y, best_record.z, best_record.x, records[i * params.candidates].w);
+  picks[2u * i + 1u] = vec4<u32>(best, 0u, 0u, 0u);
+}

@@ -1,0 +1,236 @@
+/**
+ * The size budget (`targetBits`): the average stored bits per quantized weight element, scales and zero
+ * points included, stays at or below a target, and an allocator chooses each weight's precision to
+ * minimise a model-level error estimate computed from the weights alone.
+ *
+ * - **Which weights**: those the policy would quantize (its include / exclude / overrides / size rules
+ *   decide); the rest stay as they are and are not counted.
+ * - **Options per weight**: keep float (its stored bits: 32 for float32), int8 per channel (symmetric
+ *   unless the policy says otherwise), int4 in groups of 32, 64 or 128 along the policy's group axis. The
+ *   bits of an option are what the file stores: data (8 or 4 bits per element) plus one scale and one zero
+ *   point per channel or group, as the output format stores them ({@link storedBits}).
+ * - **Error estimate**: each option is quantized with the policy's calibration method, and its error is
+ *   the weight's relative quantization noise, MSE / mean(w²) (1 / SQNR, linear). A weight's output
+ *   perturbation relative to its output is about this ratio whatever the weight's size, and the
+ *   perturbations of successive layers add, so the model's error is estimated as the sum of these ratios
+ *   over the weights. Each element's cost is its stored bits.
+ * - **Allocation**: a multiple-choice knapsack solved greedily: every weight starts at its cheapest
+ *   option; then, on each weight's lower convex hull of (bits, error), the upgrade with the largest error
+ *   reduction per added bit that still fits the budget is taken, until none fits.
+ * - A target below what the cheapest options reach (int4 in groups of 128 everywhere) is an
+ *   InvalidArgumentError naming the minimum.
+ *
+ * @example
+ * ```ts
+ * const { decisions, allocation } = await allocateBudget(weights, decisions, policy, 5, (i) => model.readFloat32(weights[i].name));
+ * allocation.bits;                                       // <= 5
+ * allocation.tensors.map((t) => `${t.name}: ${t.chosen}`); // e.g. 'lstm.W: int8 per channel'
+ * ```
+ * @module
+ */
+import type { OpOptions } from '../ops/backend.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { WeightDType } from '../io/weights.js';
+import { type CompressionPolicy, type PolicyWeight, type WeightDecision, decideWeight } from './policy.js';
+import { type QuantizeWeightOptions, paramShapeOf, quantizeWeight } from './quantize-weight.js';
+
+/** The precisions the allocator chooses among. */
+export type BudgetOptionName = 'keep' | 'int8 per channel' | 'int4 groups of 32' | 'int4 groups of 64' | 'int4 groups of 128';
+
+/** One option of one weight, as the allocator saw it. */
+export interface BudgetOption {
+  option: BudgetOptionName;
+  /** Stored bits per element (data, scales and zero points). */
+  bits: number;
+  /** MSE / mean(w²) of this option (0 for keep). */
+  relativeError: number;
+}
+
+/** One weight's allocation. */
+export interface TensorAllocation {
+  name: string;
+  elements: number;
+  chosen: BudgetOptionName;
+  bits: number;
+  relativeError: number;
+  /** Every option considered, cheapest first. */
+  options: BudgetOption[];
+}
+
+/** What the allocator did. */
+export interface BudgetAllocation {
+  targetBits: number;
+  /** The average the cheapest options give: the smallest target that can be met. */
+  minimumBits: number;
+  /** The average stored bits per element of the allocation (≤ targetBits). */
+  bits: number;
+  /** The model-level error estimate: the sum of the chosen relative errors. */
+  errorEstimate: number;
+  tensors: TensorAllocation[];
+}
+
+const kGroupSizes = [32, 64, 128] as const;
+
+/** Bits per element of the dtypes the policy quantizes (only float weights are). */
+const kFloatBits: Partial<Record<WeightDType, number>> = { float32: 32, float16: 16, bfloat16: 16, float64: 64 };
+
+/** The file the weights go to: ONNX QDQ or quantized safetensors (their parameter storage differs). */
+export type BudgetFormat = 'onnx' | 'safetensors';
+
+/**
+ * Stored bits per element of `decision` applied to a weight of `shape` and `dtype` (keep: the dtype's bits).
+ * ONNX stores scales in the weight's float type (float32, or 16 bits for float16 / bfloat16) and zero
+ * points in the data type (4 bits for int4); safetensors stores float32 scales and one byte per zero point.
+ *
+ * @example
+ * ```ts
+ * const d = { action: 'quantize', dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision;
+ * storedBits([64, 128], d, 'float32');                // 4 + (32 + 4) / 32 = 5.125
+ * storedBits([64, 128], d, 'float32', 'safetensors'); // 4 + (32 + 8) / 32 = 5.25
+ * ```
+ */
+export function storedBits(shape: readonly number[], decision: WeightDecision, dtype: WeightDType, format: BudgetFormat = 'onnx'): number {
+  const elements = shape.reduce((a, b) => a * b, 1);
+  if (decision.action === 'keep') return kFloatBits[dtype] ?? 32;
+  const dataBits = decision.dtype === 'qint4' || decision.dtype === 'quint4' ? 4 : 8;
+  const params = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
+  const scaleBits = format === 'onnx' && (dtype === 'float16' || dtype === 'bfloat16') ? 16 : 32;
+  const zeroPointBits = format === 'onnx' ? dataBits : 8;
+  const bytes = Math.ceil((elements * dataBits) / 8) + (params * scaleBits) / 8 + Math.ceil((params * zeroPointBits) / 8);
+  return (8 * bytes) / elements;
+}
+
+/**
+ * Checks `targetBits` (a finite number > 0).
+ *
+ * @example
+ * ```ts
+ * checkTargetBits(0); // throws InvalidArgumentError: targetBits is 0; use a number of bits per weight > 0, e.g. 5
+ * ```
+ */
+export function checkTargetBits(targetBits: unknown): asserts targetBits is number {
+  if (typeof targetBits !== 'number' || !Number.isFinite(targetBits) || targetBits <= 0) {
+    throw new InvalidArgumentError('targetBits', targetBits, `targetBits is ${JSON.stringify(targetBits)}; use a number of bits per weight > 0, e.g. 5`);
+  }
+}
+
+/** The quantized options of one weight, as the policy decides them with the option's dtype and granularity. */
+function optionDecisions(weight: PolicyWeight, policy: CompressionPolicy): [BudgetOptionName, WeightDecision][] {
+  const base: CompressionPolicy = { ...policy, overrides: undefined, include: undefined, exclude: undefined, minElements: 0 };
+  const out: [BudgetOptionName, WeightDecision][] = [];
+  const int8 = decideWeight(weight, { ...base, dtype: 'qint8', granularity: 'channel', groupSize: undefined, axis: undefined });
+  out.push(['int8 per channel', int8]);
+  for (const groupSize of kGroupSizes) {
+    const int4 = decideWeight(weight, { ...base, dtype: 'qint4', granularity: 'group', groupSize, axis: undefined });
+    out.push([`int4 groups of ${groupSize}`, int4]);
+  }
+  return out.filter(([, d]) => d.action === 'quantize');
+}
+
+function meanSquare(data: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < data.length; i++) sum += data[i]! * data[i]!;
+  return data.length ? sum / data.length : 0;
+}
+
+/** A weight's options with their decisions. */
+interface Candidate extends BudgetOption { decision: WeightDecision }
+
+/** The lower convex hull of (bits, error), cheapest first, dominated options removed. */
+function hullOf(options: Candidate[]): Candidate[] {
+  const sorted = [...options].sort((a, b) => a.bits - b.bits || a.relativeError - b.relativeError);
+  const frontier: Candidate[] = [];
+  for (const o of sorted) if (!frontier.length || o.relativeError < frontier[frontier.length - 1]!.relativeError) frontier.push(o);
+  const hull: Candidate[] = [];
+  for (const o of frontier) {
+    while (hull.length >= 2) {
+      const [a, b] = [hull[hull.length - 2]!, hull[hull.length - 1]!];
+      // b lies on or above the segment a-o: drop it.
+      if ((b.relativeError - a.relativeError) * (o.bits - a.bits) >= (o.relativeError - a.relativeError) * (b.bits - a.bits)) hull.pop();
+      else break;
+    }
+    hull.push(o);
+  }
+  return hull;
+}
+
+/**
+ * Allocates precisions to `decisions` (the policy's, one per weight) under `targetBits` (see the module
+ * documentation). `read(i)` gives weight i as float32; `quantizeOptions` and `backend` go to
+ * `quantizeWeight`; `format` decides how parameters are counted (see {@link storedBits}). Weights that cannot be quantized (non-finite values) keep the policy's decision.
+ *
+ * @example
+ * ```ts
+ * const { decisions: allocated, allocation } = await allocateBudget(model.list(), plan.decisions, policy, 5,
+ *   (i) => model.readFloat32(model.list()[i].name), {}, { backend: 'cpu' });
+ * ```
+ */
+export async function allocateBudget(
+  weights: readonly PolicyWeight[], decisions: readonly WeightDecision[], policy: CompressionPolicy, targetBits: number,
+  read: (index: number) => Promise<Float32Array>, quantizeOptions: QuantizeWeightOptions = {}, backend?: OpOptions,
+  format: BudgetFormat = 'onnx',
+): Promise<{ decisions: WeightDecision[]; allocation: BudgetAllocation }> {
+  checkTargetBits(targetBits);
+  const result = [...decisions];
+  const entries: { index: number; elements: number; hull: Candidate[]; all: Candidate[]; step: number }[] = [];
+  for (const [index, decision] of decisions.entries()) {
+    if (decision.action !== 'quantize') continue;
+    const weight = weights[index]!;
+    const elements = weight.shape.reduce((a, b) => a * b, 1);
+    const keep: WeightDecision = { ...decision, action: 'keep', reason: 'kept float by the size budget' };
+    const all: Candidate[] = [{ option: 'keep', bits: storedBits(weight.shape, keep, weight.dtype, format), relativeError: 0, decision: keep }];
+    const data = await read(index);
+    const energy = meanSquare(data);
+    let quantizable = true;
+    for (const [option, optionDecision] of optionDecisions(weight, policy)) {
+      const quantized = await quantizeWeight({ data, shape: [...weight.shape] }, optionDecision, quantizeOptions, backend);
+      if (!quantized.ok) { quantizable = false; break; }
+      const relativeError = energy > 0 ? quantized.stats.overall.mse / energy : 0;
+      all.push({ option, bits: storedBits(weight.shape, optionDecision, weight.dtype, format), relativeError, decision: optionDecision });
+    }
+    if (!quantizable) continue;
+    entries.push({ index, elements, hull: hullOf(all), all, step: 0 });
+  }
+  const totalElements = entries.reduce((sum, e) => sum + e.elements, 0);
+  let usedBits = entries.reduce((sum, e) => sum + e.hull[0]!.bits * e.elements, 0);
+  const minimumBits = totalElements ? usedBits / totalElements : 0;
+  if (totalElements && minimumBits > targetBits * (1 + 1e-12)) {
+    const minimum = Math.ceil(minimumBits * 1000) / 1000;
+    throw new InvalidArgumentError('targetBits', targetBits, `targetBits ${targetBits} is below what this model's weights can reach: `
+      + `the cheapest options (int4 in groups of up to 128) average ${minimum} bits per weight; use targetBits >= ${minimum}`);
+  }
+  const budget = targetBits * totalElements;
+  // Greedy on the hulls: the upgrade with the best error reduction per added bit that fits, until none fits.
+  for (;;) {
+    let best: (typeof entries)[number] | undefined;
+    let bestSlope = 0;
+    for (const e of entries) {
+      const [from, to] = [e.hull[e.step]!, e.hull[e.step + 1]];
+      if (!to) continue;
+      const added = (to.bits - from.bits) * e.elements;
+      if (usedBits + added > budget) continue;
+      const slope = (from.relativeError - to.relativeError) / added;
+      if (best === undefined || slope > bestSlope) { best = e; bestSlope = slope; }
+    }
+    if (!best) break;
+    usedBits += (best.hull[best.step + 1]!.bits - best.hull[best.step]!.bits) * best.elements;
+    best.step++;
+  }
+  const tensors: TensorAllocation[] = [];
+  let errorEstimate = 0;
+  for (const e of entries) {
+    const chosen = e.hull[e.step]!;
+    const reason = `size budget ${targetBits} bits per weight: ${chosen.option} (${chosen.bits.toFixed(3)} bits, relative error `
+      + `${chosen.relativeError.toExponential(2)})`;
+    result[e.index] = { ...chosen.decision, reason: chosen.option === 'keep' ? reason : `${reason}; ${chosen.decision.reason}` };
+    errorEstimate += chosen.relativeError;
+    tensors.push({
+      name: weights[e.index]!.name, elements: e.elements, chosen: chosen.option, bits: chosen.bits, relativeError: chosen.relativeError,
+      options: [...e.all].sort((a, b) => a.bits - b.bits).map(({ option, bits, relativeError }) => ({ option, bits, relativeError })),
+    });
+  }
+  return {
+    decisions: result,
+    allocation: { targetBits, minimumBits, bits: totalElements ? usedBits / totalElements : 0, errorEstimate, tensors },
+  };
+}

@@ -1,0 +1,71 @@
+// The size-budget allocator on synthetic weights (CPU): stored bits per option, the budget met, more bits
+// buying a lower error estimate, keep chosen only when it pays, the report's per-tensor options, and the
+// typed errors for a target below the minimum or malformed.
+import { describe, expect, it } from 'vitest';
+import { allocateBudget, storedBits } from '../../src/compress/budget.js';
+import { type PolicyWeight, type WeightDecision, decideWeights } from '../../src/compress/policy.js';
+import { InvalidArgumentError } from '../../src/index.js';
+import { RUN_SEED, rng } from './support.js';
+
+const cpu = { backend: 'cpu' } as const;
+
+function weights(): { list: PolicyWeight[]; data: Float32Array[] } {
+  const next = rng(RUN_SEED);
+  const shapes = [[64, 256], [32, 128], [128, 64], [16, 512, 1]];
+  const list = shapes.map((shape, i): PolicyWeight => ({ name: `w${i}`, dtype: 'float32', shape, consumers: [{ opType: shape.length === 3 ? 'Conv' : 'Gemm', inputIndex: 1 }] }));
+  const data = shapes.map((shape, i) => Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) },
+    () => (next() - 0.5) * (next() < 0.02 ? 8 : 1) * 10 ** -i));
+  return { list, data };
+}
+
+describe('size budget allocator', () => {
+  it('stored bits: data, float32 scales and zero points per channel or group', () => {
+    const base = { action: 'quantize', symmetric: true, method: 'minmax', name: 'w', reason: '', outputAxis: 0 } as const;
+    expect(storedBits([64, 128], { ...base, dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision, 'float32')).toBe(4 + 36 / 32);
+    expect(storedBits([64, 128], { ...base, dtype: 'qint8', granularity: 'channel', axis: 0, groupSize: undefined } as WeightDecision, 'float32')).toBe(8 + 40 / 128);
+    expect(storedBits([64, 128], { ...base, dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 128 } as WeightDecision, 'float16')).toBe(4 + 20 / 128);
+    // safetensors: float32 scales whatever the weight's type, a byte per zero point.
+    expect(storedBits([64, 128], { ...base, dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 128 } as WeightDecision, 'float16', 'safetensors'))
+      .toBe(4 + 40 / 128);
+    expect(storedBits([64, 100], { ...base, dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision, 'float32'))
+      .toBe((8 * (3200 + 64 * 4 * 4 + 128)) / 6400);
+    expect(storedBits([64, 128], { ...base, action: 'keep', dtype: 'qint8', granularity: 'channel', axis: 0, groupSize: undefined } as WeightDecision, 'float16')).toBe(16);
+  });
+
+  it('meets every target, lowers the error estimate as the target rises, and reports every option', async () => {
+    const { list, data } = weights();
+    const decisions = decideWeights(list, {});
+    const read = async (i: number) => data[i]!;
+    let previous = Infinity;
+    let minimum = 0;
+    for (const target of [4.6, 5, 6, 8.6, 12, 32]) {
+      const { decisions: allocated, allocation } = await allocateBudget(list, decisions, {}, target, read, {}, cpu);
+      minimum = allocation.minimumBits;
+      expect(allocation.bits, `target ${target}`).toBeLessThanOrEqual(target);
+      expect(allocation.errorEstimate, `target ${target}`).toBeLessThanOrEqual(previous);
+      previous = allocation.errorEstimate;
+      expect(allocation.tensors.map((t) => t.name)).toEqual(['w0', 'w1', 'w2', 'w3']);
+      for (const [i, t] of allocation.tensors.entries()) {
+        expect(t.options.map((o) => o.option).sort()).toEqual(['int4 groups of 128', 'int4 groups of 32', 'int4 groups of 64', 'int8 per channel', 'keep']);
+        const d = allocated[i]!;
+        expect(d.action === 'keep').toBe(t.chosen === 'keep');
+        if (t.chosen === 'int8 per channel') expect([d.dtype, d.granularity]).toEqual(['qint8', 'channel']);
+        if (t.chosen.startsWith('int4')) expect([d.dtype, d.granularity, d.groupSize]).toEqual(['qint4', 'group', Number(t.chosen.split(' ').pop())]);
+        // int8 is far more accurate than int4 on these weights; keep is exact.
+        const error = (name: string) => t.options.find((o) => o.option === name)!.relativeError;
+        expect(error('int8 per channel')).toBeLessThan(error('int4 groups of 32') / 50);
+        expect(error('keep')).toBe(0);
+      }
+      if (target === 32) expect(allocation.tensors.every((t) => t.chosen === 'keep')).toBe(true);
+      // int8 everywhere averages 8.503 bits here (Gemm B without transB: a scale per column).
+      if (target === 8.6) expect(allocation.tensors.every((t) => t.chosen === 'int8 per channel')).toBe(true);
+      const cheapest = allocation.tensors.reduce((sum, t) => sum + Math.min(...t.options.map((o) => o.bits)) * t.elements, 0);
+      expect(allocation.minimumBits).toBeCloseTo(cheapest / allocation.tensors.reduce((sum, t) => sum + t.elements, 0), 12);
+    }
+    expect(minimum).toBeGreaterThan(4.2);
+    expect(minimum).toBeLessThan(4.6);
+    await expect(allocateBudget(list, decisions, {}, 4.2, read, {}, cpu)).rejects.toThrow(InvalidArgumentError);
+    await expect(allocateBudget(list, decisions, {}, 4.2, read, {}, cpu)).rejects.toThrow(/targetBits 4\.2 is below .* average 4\.\d{1,3} bits per weight/);
+    await expect(allocateBudget(list, decisions, {}, Number.NaN, read, {}, cpu)).rejects.toThrow(/targetBits is null; use a number of bits per weight > 0/);
+  });
+});

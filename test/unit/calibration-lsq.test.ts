@@ -1,0 +1,110 @@
+// chooseQParams 'lsq' on the CPU path: the candidate grid, never worse than min/max per output and lower
+// overall (checked independently in float64 by quantizing and dequantizing with the chosen parameters), the
+// reported MSEs equal to that check, the parameters going straight into the quantize functions, and the
+// rejected specs. The GPU path is compared bit for bit in test/browser/suites/calibration-lsq.suite.ts.
+import { describe, expect, it } from 'vitest';
+import { type CalibrationSpec, type Tensor, chooseQParams, lsqClipRatios, reference, tensor } from '../../src/index.js';
+import { elementIndex, outputLength, reductionLayout } from '../../src/calibration/granularity.js';
+import { RUN_SEED, expectInvalidAsync, rng } from './support.js';
+
+const cpu = { backend: 'cpu' } as const;
+
+/** Student-t (4 degrees of freedom) weights, each index along `axis` with its own magnitude over two decades. */
+function heavyTailed(shape: number[], axis: number, seed: number): Tensor {
+  const next = rng(seed);
+  const normal = (): number => Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next());
+  let inner = 1;
+  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d]!;
+  const magnitudes = Array.from({ length: shape[axis]! }, () => 10 ** (-2 * next()));
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) {
+    data[i] = normal() / Math.sqrt((normal() ** 2 + normal() ** 2 + normal() ** 2 + normal() ** 2) / 4)
+      * magnitudes[Math.floor(i / inner) % shape[axis]!]!;
+  }
+  return tensor(data, shape);
+}
+
+/**
+ * Per-output MSE in float64 of quantizing `x` with `params` (the quantize rule: round half to even of
+ * x * fround(1 / scale), plus the zero point, clamped to the spec's range) and dequantizing.
+ */
+function float64Mse(x: Tensor, spec: CalibrationSpec, params: { scales: ArrayLike<number>; zeroPoints: ArrayLike<number> }): Float64Array {
+  const layout = reductionLayout(x.shape, spec.granularity ?? 'per_tensor');
+  const info = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: [0, 15], qint32: [0, 0] }[spec.dtype];
+  const [qmin, qmax] = [spec.quantMin ?? info[0]!, spec.quantMax ?? info[1]!];
+  const mse = new Float64Array(layout.outputs);
+  for (let w = 0; w < layout.outputs; w++) {
+    const [scale, zeroPoint] = [params.scales[w]!, params.zeroPoints[w]!];
+    const inverse = Math.fround(1 / scale);
+    let sum = 0;
+    for (let j = 0; j < outputLength(layout, w); j++) {
+      const v = x.data[elementIndex(layout, w, j)]!;
+      const q = Math.min(qmax, Math.max(qmin, reference.roundHalfEven(Math.fround(v * inverse)) + zeroPoint));
+      sum += (v - (q - zeroPoint) * scale) ** 2;
+    }
+    mse[w] = sum / outputLength(layout, w);
+  }
+  return mse;
+}
+
+function flat(p: { scale: number; zeroPoint: number } | { scales: Float32Array; zeroPoints: Int32Array }) {
+  return 'scale' in p ? { scales: Float32Array.of(p.scale), zeroPoints: Int32Array.of(p.zeroPoint) } : p;
+}
+
+describe("chooseQParams 'lsq'", () => {
+  it('tries 40 candidates: 1 (min/max), then 1.2 down to 0.5', () => {
+    const ratios = lsqClipRatios();
+    expect(ratios.length).toBe(40);
+    expect([ratios[0], ratios[1], ratios[39]]).toEqual([1, Math.fround(1.2), Math.fround(0.5)]);
+    expect(Array.from(lsqClipRatios(4, 0.5, 1.2))).toEqual([1, Math.fround(1.2), Math.fround(0.85), Math.fround(0.5)]);
+  });
+
+  const cases: [string, number[], CalibrationSpec][] = [
+    ['qint4 groups of 32, symmetric', [24, 96], { dtype: 'qint4', granularity: { axis: 1, groupSize: 32 }, symmetric: true }],
+    ['qint4 groups of 32, symmetric, range [-7, 7]', [24, 96], { dtype: 'qint4', granularity: { axis: 1, groupSize: 32 }, symmetric: true, quantMin: -7, quantMax: 7 }],
+    ['quint4 groups of 16 along axis 1 of a rank-3 tensor, affine', [6, 48, 5], { dtype: 'quint4', granularity: { axis: 1, groupSize: 16 } }],
+    ['qint8 per channel, symmetric', [16, 200], { dtype: 'qint8', granularity: { axis: 0 }, symmetric: true }],
+    ['quint8 per tensor, affine', [700], { dtype: 'quint8' }],
+  ];
+  for (const [label, shape, spec] of cases) {
+    it(`${label}: never worse than min/max per output, lower overall, MSEs as reported`, async () => {
+      const axis = spec.granularity === undefined || spec.granularity === 'per_tensor' ? 0 : spec.granularity.axis;
+      const x = heavyTailed(shape, axis, RUN_SEED + shape.length);
+      const minmax = flat(await chooseQParams(x, { ...spec, method: 'minmax' }, cpu) as never);
+      const lsq = await chooseQParams(x, { ...spec, method: 'lsq' }, cpu);
+      const before = float64Mse(x, spec, minmax);
+      const after = float64Mse(x, spec, flat(lsq as never));
+      const search = lsq.search!;
+      let sumBefore = 0;
+      let sumAfter = 0;
+      after.forEach((v, w) => {
+        // float32 sums inside the search vs float64 here: 1e-5 relative.
+        expect(v, `output ${w} (seed ${RUN_SEED})`).toBeLessThanOrEqual(before[w]! * (1 + 1e-5) + 1e-30);
+        expect(search.mse[w]).toBeCloseTo(v, Math.max(0, -Math.floor(Math.log10(v || 1e-30))) + 4);
+        expect(search.minmaxMse[w]).toBeCloseTo(before[w]!, Math.max(0, -Math.floor(Math.log10(before[w] || 1e-30))) + 4);
+        sumBefore += before[w]!;
+        sumAfter += v;
+      });
+      expect(sumAfter, `seed ${RUN_SEED}`).toBeLessThan(sumBefore);
+      expect(lsq).toEqual(reference.chooseQParams(x, { ...spec, method: 'lsq' }));
+    });
+  }
+
+  it('a group PyTorch’s symmetric int4 scale clips: the refit finds the grid the weights lie on', async () => {
+    // Multiples of 1/7 up to 1. max |x| / 7.5 puts 1 at 7.5, which rounds to 8 and clips to 7, and the others
+    // between levels; the refit of a nearby candidate lands on 1/7, where every weight is a level.
+    const x = tensor([7, 4, -2, 3, 1, -5, 2, -3].map((k) => Math.fround(k / 7)), [1, 8]);
+    const spec = { dtype: 'qint4', granularity: { axis: 1, groupSize: 8 }, symmetric: true } as const;
+    const minmax = await chooseQParams(x, { ...spec, method: 'minmax' }, cpu);
+    const lsq = await chooseQParams(x, { ...spec, method: 'lsq' }, cpu);
+    expect(minmax.scales[0]).toBe(Math.fround(1 / 7.5));
+    expect(float64Mse(x, spec, minmax)[0]).toBeGreaterThan(1e-3);
+    expect(float64Mse(x, spec, lsq)[0]).toBeLessThan(1e-14);
+    expect(lsq.scales[0]).toBeCloseTo(1 / 7, 7);
+  });
+
+  it('rejects qint32 (the search is for 8-bit and 4-bit types)', async () => {
+    await expectInvalidAsync(() => chooseQParams(tensor([1, 2], [2]), { dtype: 'qint32', method: 'lsq' }, cpu),
+      { argument: 'spec.method', value: 'lsq', mentions: ["'lsq' is for 8-bit and 4-bit dtypes", 'qint32'] });
+  });
+});

@@ -1,0 +1,75 @@
+// `compress --target-bits` on the bundled default model, run in-process: the allocation in the summary and
+// in --json, safetensors output (its parameters counted as safetensors stores them), a budget below what
+// int4 groups reach (exit 2, stating the minimum) and malformed values (exit 2), with no output file left.
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { openSafetensorsFile, readQuantizedSafetensors } from '../../src/models.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-budget-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const stream = (append: (text: string) => void) => ({ write: (text: string) => { append(text); return true; }, isTTY: false }) as unknown as NodeJS.WriteStream;
+  const code = await main(argv, { stdout: stream((t) => { stdout += t; }), stderr: stream((t) => { stderr += t; }) });
+  return { code, stdout, stderr };
+}
+
+describe('webgpu-quant compress --target-bits', () => {
+  it('meets the budget and prints the allocation; --json carries it per tensor', async () => {
+    const out = join(dir, 'vad.b5.onnx');
+    const result = await run('compress', '-o', out, '--target-bits', '5', '--backend', 'cpu');
+    expect(result.code).toBe(0);
+    const bits = Number(/size budget: (\d+\.\d+) bits per weight \(target 5, minimum 4\.\d+\)/.exec(result.stdout)?.[1]);
+    expect(bits).toBeGreaterThan(4.5);
+    expect(bits).toBeLessThanOrEqual(5);
+    expect(result.stdout).toMatch(/ {2}int8 per channel: \d+ tensors, \d+ weights/);
+    const json = await run('compress', '-o', join(dir, 'vad.b6.onnx'), '--target-bits', '6', '--backend', 'cpu', '--json');
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout);
+    expect(report.budget.targetBits).toBe(6);
+    expect(report.budget.bits).toBeLessThanOrEqual(6);
+    expect(report.budget.bits).toBeGreaterThan(bits);
+    expect(report.budget.tensors).toHaveLength(34); // 36 weights, the first layer's 2 kept float by the policy
+    for (const t of report.budget.tensors) {
+      expect(t.options.map((o: { option: string }) => o.option)).toContain(t.chosen);
+      expect(report.tensors.find((r: { name: string }) => r.name === t.name).reason).toContain(`size budget 6 bits per weight: ${t.chosen}`);
+    }
+  }, 120_000);
+
+  it('safetensors output: the budget counts one float32 scale and one byte of zero point per group or channel', async () => {
+    const out = join(dir, 'vad.b5.safetensors');
+    const result = await run('compress', '-o', out, '--target-bits', '5', '--backend', 'cpu', '--json');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.budget.bits).toBeLessThanOrEqual(5);
+    const g32 = report.budget.tensors[0].options.find((o: { option: string }) => o.option === 'int4 groups of 32');
+    expect(g32.bits).toBeGreaterThan(5.25 - 1e-9); // at least 4 + (32 + 8) / 32: a last short group costs more
+    const { quantized } = await readQuantizedSafetensors(await openSafetensorsFile(out));
+    const chosen = new Map<string, string>(report.budget.tensors.map((t: { name: string; chosen: string }) => [t.name, t.chosen]));
+    for (const [name, q] of quantized) {
+      const option = chosen.get(name)!;
+      expect(option.startsWith('int4') ? [q.dtype, q.qGroupSize()] : [q.dtype], name).toEqual(
+        option.startsWith('int4') ? ['qint4', Number(option.split(' ').pop())] : ['qint8']);
+    }
+    const quantizedElements = report.budget.tensors.reduce((sum: number, t: { elements: number }) => sum + t.elements, 0);
+    expect(statSync(out).size).toBeLessThan(report.totals.bytesBefore - 4 * quantizedElements + (5 / 8) * quantizedElements + 64 * 1024);
+  }, 120_000);
+
+  it('exit 2 for a budget below int4 groups of 128 (stating the minimum) or a malformed value', async () => {
+    const out = join(dir, 'never.onnx');
+    const low = await run('compress', '-o', out, '--target-bits', '3', '--backend', 'cpu');
+    expect(low.code).toBe(2);
+    expect(low.stderr).toMatch(/--target-bits 3: is below what this model's weights can reach: .* average 4\.\d+ bits per weight; use targetBits >= 4\.\d+/);
+    for (const value of ['0', '-1', 'five', 'NaN']) {
+      const bad = await run('compress', '-o', out, `--target-bits=${value}`);
+      expect(bad.code, value).toBe(2);
+      expect(bad.stderr).toContain(`--target-bits ${value}: use a number of bits per weight > 0`);
+    }
+    expect(existsSync(out)).toBe(false);
+  }, 120_000);
+});
