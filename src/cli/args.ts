@@ -64,6 +64,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   backend: { type: 'string', commands: ['compress'], value: 'auto|webgpu|cpu', help: 'where to quantize; default auto (WebGPU when available)' },
   force: { type: 'boolean', commands: ['compress'], help: 'allow the output to be the input file itself (overwrites it)' },
   requantize: { type: 'boolean', commands: ['compress'], help: 'dequantize the weights a .safetensors input already holds quantized and quantize them again (default: kept as they are, with their metadata)' },
+  'external-data': { type: 'boolean', commands: ['compress'], help: 'write the ONNX output\'s weights to <out>.data beside it (automatic past protobuf\'s 2 GB, and for weights kept in another folder\'s data file)' },
   tensor: { type: 'string', commands: ['inspect'], value: 'NAME', help: 'show one tensor, with its per-channel SQNR' },
   original: { type: 'string', commands: ['inspect'], value: 'FILE', help: 'the float model to measure the error against (SQNR, max |error|)' },
   sort: { type: 'string', commands: ['inspect'], value: 'sqnr|name', help: 'row order: worst SQNR first (default), or by name' },
@@ -91,7 +92,8 @@ export const USAGE = `Usage:
     Compresses an ONNX model (to QDQ ONNX, safetensors or GGUF) or a safetensors file (to safetensors or GGUF).
     With no <in>, compresses the bundled sample model (Silero VAD) when it is installed. The output is written to a temporary file beside
     <out> (.<name>.webgpu-quant-tmp-*) and renamed into place only when complete; character devices and FIFOs
-    are written directly. ONNX external data is read from files in the model's folder.
+    are written directly. ONNX external data is read from files in the model's folder; an ONNX output past
+    2 GB (or with --external-data) keeps its weights in <out>.data beside it.
 ${flagLines('compress')}
   webgpu-quant inspect <file> [flags]
     Lists a model's weights: one row per quantized weight (its scheme and stored bytes), then the others.
@@ -142,6 +144,8 @@ export interface CompressArgs {
   backend: 'auto' | 'webgpu' | 'cpu';
   /** Dequantize the weights a safetensors input holds quantized, and quantize them again under this policy. */
   requantize?: boolean;
+  /** Write an ONNX output's weights as external data (`<out>.data`) even under 2 GB. */
+  externalData?: boolean;
   json: boolean;
   force: boolean;
   /** Verify the written model against the input in onnxruntime-node (ONNX output only). */
@@ -316,6 +320,7 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     json: values.json === true,
     force: values.force === true,
     requantize: values.requantize === true,
+    externalData: values['external-data'] === true,
     ...(values.verify ? { verify: verifyFlags(values) } : {}),
   };
 }

@@ -13,7 +13,10 @@
  * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale, a dequantized
  * range beyond float32) are kept float with the reason in the report, or, with `nonFinite: 'error'`, raise a FormatError naming them.
  * Weights kept in external data stay there (the output refers to the same files); quantized ones are
- * written inline.
+ * written inline. With `externalDataLocation`, a model past protobuf's 2 GB (or any model, with
+ * `writeExternalData: 'always'`) is written with its weights in one external data file of its own
+ * (returned as `externalData`; the input's external weights are copied into it): write its `parts` to
+ * `externalDataLocation` beside the model.
  *
  * @example
  * ```ts
@@ -26,9 +29,10 @@
  * @module
  */
 import type { OpOptions } from '../ops/backend.js';
-import { FormatError, InvalidArgumentError } from '../errors.js';
+import { FormatError, InvalidArgumentError, LimitExceededError } from '../errors.js';
 import { halfToFloat } from '../io/float-convert.js';
 import type { ByteInput } from '../io/onnx/byte-source.js';
+import { type ExternalDataFile, PROTOBUF_LIMIT_BYTES, inlineTensorBytes, moveToExternalData } from '../io/onnx/external-data-write.js';
 import { NameAllocator } from '../io/onnx/names.js';
 import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
@@ -43,6 +47,9 @@ import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-pla
 import type { CompressionPolicy, WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
+
+/** Weights past this (protobuf's limit less 64 MiB for the graph) go to external data. */
+const kExternalDataAbove = PROTOBUF_LIMIT_BYTES - 64 * 2 ** 20;
 
 /**
  * Weights read and quantized at once, and the float32 bytes they may hold together (each holds a float32
@@ -67,6 +74,15 @@ export interface CompressOnnxOptions extends CompressionPolicy {
   nonFinite?: 'keep' | 'error';
   /** Called after each weight. */
   onProgress?: (progress: { done: number; total: number; name: string }) => void;
+  /**
+   * Where the output's external data file goes, relative to the output model (e.g. `'model.q8.onnx.data'`).
+   * With it, weights of 1 KiB or more are written there (returned as `externalData`) when the model would
+   * pass protobuf's 2 GB, or always with `writeExternalData: 'always'`. Without it, such a model is a
+   * LimitExceededError.
+   */
+  externalDataLocation?: string;
+  /** 'auto' (default): external data only past 2 GB; 'always': whenever `externalDataLocation` is given. */
+  writeExternalData?: 'auto' | 'always';
 }
 
 /** The report of {@link compressOnnx}. */
@@ -89,7 +105,8 @@ export interface OnnxCompressionReport {
 }
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
-  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress']);
+  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress',
+  'externalDataLocation', 'writeExternalData']);
 
 function checkOptions(options: CompressOnnxOptions): void {
   if (options === null || typeof options !== 'object') {
@@ -124,7 +141,7 @@ function roundBfloat16(x: number): number {
  */
 export async function compressOnnx(
   input: ByteInput, options: CompressOnnxOptions = {}, backend?: OpOptions,
-): Promise<{ model: Uint8Array; report: OnnxCompressionReport }> {
+): Promise<{ model: Uint8Array; report: OnnxCompressionReport; externalData?: ExternalDataFile }> {
   const started = performance.now();
   checkOptions(options);
   const model = await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
@@ -240,13 +257,23 @@ export async function compressOnnx(
   const metadata = JSON.stringify({ version: WEBGPU_QUANT_VERSION, format: 'QDQ', quantized: quantized.length, schemes });
   model.proto.metadataProps = model.proto.metadataProps.filter((p) => p.key !== ONNX_METADATA_KEY);
   model.proto.metadataProps.push(onnx.StringStringEntryProto.create({ key: ONNX_METADATA_KEY, value: metadata }));
+  let externalData: ExternalDataFile | undefined;
+  const inline = inlineTensorBytes(model.proto);
+  if (options.externalDataLocation !== undefined && (options.writeExternalData === 'always' || inline > kExternalDataAbove)) {
+    externalData = await moveToExternalData(model.proto, options.externalDataLocation, options.externalData);
+  } else if (inline > kExternalDataAbove) {
+    throw new LimitExceededError(`${model.name}: the compressed model holds ${inline} bytes of weights, more than one ONNX file can `
+      + `(protobuf's ${PROTOBUF_LIMIT_BYTES}-byte limit); write the weights as external data (externalDataLocation, or --external-data)`);
+  }
   const bytes = model.encode();
   const totals = compressionTotals(tensors);
+  const after = bytes.byteLength + (externalData?.byteLength ?? 0);
   return {
     model: bytes,
+    ...(externalData ? { externalData } : {}),
     report: {
       format: 'onnx', tensors, backend: usedBackend, seconds: (performance.now() - started) / 1000,
-      totals: { ...totals, modelBytesBefore: model.byteLength, modelBytesAfter: bytes.byteLength, modelCompressionRatio: model.byteLength / bytes.byteLength },
+      totals: { ...totals, modelBytesBefore: model.byteLength, modelBytesAfter: after, modelCompressionRatio: model.byteLength / after },
       opset: { before: opsetBefore, after: model.defaultOpset(), rewritten },
       irVersion: { before: irBefore, after: model.irVersion },
       ...(budget ? { budget } : {}),

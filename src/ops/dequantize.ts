@@ -11,11 +11,11 @@
 import { selectManager, type OpOptions } from './backend.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkCallerBuffer } from '../gpu/buffer-check.js';
+import { cpuDequantize } from '../kernels/cpu/cpu-quantize.js';
 import { dequantizeKernel } from '../kernels/elementwise/dequantize-kernel.js';
 import { float16Bytes } from '../kernels/elementwise/float16-convert.js';
 import { dequantizeToDevice } from '../kernels/elementwise/gpu-resident.js';
 import { QTensor } from '../qtensor.js';
-import * as reference from '../reference/dequantize.js';
 import { type GpuFloatDType, type GpuTensor, type Tensor, gpuTensor } from '../tensor.js';
 
 /** Options of a dequantize that writes on the GPU. */
@@ -63,7 +63,7 @@ export async function dequantize(q: QTensor, options?: OpOptions & { output?: GP
     if (options?.dtype !== undefined && options.dtype !== 'float32') {
       throw new InvalidArgumentError('options.dtype', options.dtype, `dtype ${String(options.dtype)} needs output 'gpu' or a GPUBuffer; CPU results are float32`);
     }
-    if (!manager) return reference.dequantize(await q.read());
+    if (!manager) return cpuDequantize(await q.read());
     const data = await dequantizeKernel(manager, q, options ?? {});
     return { data, shape: [...q.shape], backend: 'webgpu' };
   }

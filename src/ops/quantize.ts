@@ -14,20 +14,19 @@ import { type QDType, dtypeInfo } from '../dtype.js';
 import { quantizeToDevice } from '../kernels/elementwise/gpu-resident.js';
 import { quantizeKernel } from '../kernels/elementwise/quantize-kernel.js';
 import { type QParams, QTensor, checkQParams } from '../qtensor.js';
-import * as reference from '../reference/quantize.js';
+import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
 import { type GpuTensor, type Tensor, checkTensor, isGpuTensor } from '../tensor.js';
 
 export type { QuantizeOptions };
 
-/** Validates, picks the backend and runs; `onCpu` is the reference call for a CPU Tensor. */
+/** Validates, picks the backend and runs (a CPU Tensor without a GPU: the CPU kernels). */
 async function quantizeWith(
   input: Tensor | GpuTensor, dtype: QDType, checkParams: () => QParams, options: QuantizeOptions | undefined,
-  onCpu: (input: Tensor) => QTensor,
 ): Promise<QTensor> {
   if (!isGpuTensor(input)) checkTensor(input);
   const params = checkParams();
   const manager = await managerForInput(input, options);
-  if (!manager) return onCpu(input as Tensor);
+  if (!manager) return cpuQuantize(input as Tensor, params, dtypeInfo(dtype));
   const info = dtypeInfo(dtype);
   const values = options?.output === 'gpu'
     ? await quantizeToDevice(manager, input, info, params, options)
@@ -50,8 +49,7 @@ async function quantizeWith(
 export async function quantizePerTensor(
   input: Tensor | GpuTensor, scale: number, zeroPoint: number, dtype: QDType, options?: QuantizeOptions,
 ): Promise<QTensor> {
-  return quantizeWith(input, dtype, () => checkQParams(input.shape, dtype, { scale, zeroPoint }), options,
-    (x) => reference.quantizePerTensor(x, scale, zeroPoint, dtype));
+  return quantizeWith(input, dtype, () => checkQParams(input.shape, dtype, { scale, zeroPoint }), options);
 }
 
 /**
@@ -70,8 +68,7 @@ export async function quantizePerChannel(
   input: Tensor | GpuTensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, dtype: QDType,
   options?: QuantizeOptions,
 ): Promise<QTensor> {
-  return quantizeWith(input, dtype, () => checkQParams(input.shape, dtype, { scales, zeroPoints, axis }), options,
-    (x) => reference.quantizePerChannel(x, scales, zeroPoints, axis, dtype));
+  return quantizeWith(input, dtype, () => checkQParams(input.shape, dtype, { scales, zeroPoints, axis }), options);
 }
 
 /**
@@ -94,6 +91,5 @@ export async function quantizePerGroup(
   input: Tensor | GpuTensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, groupSize: number, dtype: QDType,
   options?: QuantizeOptions,
 ): Promise<QTensor> {
-  const check = (): QParams => checkQParams(input.shape, dtype, { scales, zeroPoints, axis, groupSize });
-  return quantizeWith(input, dtype, check, options, (x) => reference.quantizeWithParams(x, check(), dtypeInfo(dtype)));
+  return quantizeWith(input, dtype, () => checkQParams(input.shape, dtype, { scales, zeroPoints, axis, groupSize }), options);
 }
