@@ -37,6 +37,7 @@ export { type NodeFileSink, type NodeFileSinkOptions, nodeFileSink } from './io/
 export { type NodeFileSource, nodeFileSource } from './io/safetensors/node-file-source.js';
 export { openSafetensorsFile, openShardedSafetensorsFiles } from './io/safetensors/node-open.js';
 export { type DequantizedReader, dequantizedReader } from './io/safetensors/dequantized-reader.js';
+export { type LoadQuantizedOptions, loadQuantizedSafetensors } from './io/safetensors/gpu-load.js';
 export { type ByteSink, type MemorySink, memorySink, writableStreamSink } from './io/safetensors/sinks.js';
 export {
   type SafetensorsTensor, type SafetensorsWriter, createSafetensorsWriter, serializeSafetensors, writeSafetensors,
