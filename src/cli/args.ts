@@ -60,10 +60,13 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'first-layer': { type: 'string', commands: ['compress'], value: 'keep|quantize', help: 'the weights applied to the model input: kept float (default) or quantized' },
   include: { type: 'string', commands: ['compress'], value: 'RE', help: 'quantize only weights whose name matches' },
   exclude: { type: 'string', commands: ['compress'], value: 'RE', help: 'keep float the weights whose name matches' },
+  'onnx-ops': { type: 'string', commands: ['compress'], value: 'qdq|contrib', help: 'ONNX output: DequantizeLinear everywhere (qdq, default) or onnxruntime\'s MatMulNBits for MatMul weights (contrib)' },
+  'accuracy-level': { type: 'string', commands: ['compress'], value: '0-4', help: 'MatMulNBits accuracy_level (with --onnx-ops contrib; 4: int8 compute, fastest on CPU)' },
   format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors|gguf', help: 'output format; default from the output name, else the input\'s. gguf: qint8 -> Q8_0, qint4 -> Q4_0, blocks of 32' },
   backend: { type: 'string', commands: ['compress'], value: 'auto|webgpu|cpu', help: 'where to quantize; default auto (WebGPU when available)' },
   force: { type: 'boolean', commands: ['compress'], help: 'allow the output to be the input file itself (overwrites it)' },
   requantize: { type: 'boolean', commands: ['compress'], help: 'dequantize the weights a .safetensors input already holds quantized and quantize them again (default: kept as they are, with their metadata)' },
+  'external-data': { type: 'boolean', commands: ['compress'], help: 'write the ONNX output\'s weights to <out>.data beside it (automatic past protobuf\'s 2 GB, and for weights kept in another folder\'s data file)' },
   tensor: { type: 'string', commands: ['inspect'], value: 'NAME', help: 'show one tensor, with its per-channel SQNR' },
   original: { type: 'string', commands: ['inspect'], value: 'FILE', help: 'the float model to measure the error against (SQNR, max |error|)' },
   sort: { type: 'string', commands: ['inspect'], value: 'sqnr|name', help: 'row order: worst SQNR first (default), or by name' },
@@ -91,7 +94,8 @@ export const USAGE = `Usage:
     Compresses an ONNX model (to QDQ ONNX, safetensors or GGUF) or a safetensors file (to safetensors or GGUF).
     With no <in>, compresses the bundled sample model (Silero VAD) when it is installed. The output is written to a temporary file beside
     <out> (.<name>.webgpu-quant-tmp-*) and renamed into place only when complete; character devices and FIFOs
-    are written directly. ONNX external data is read from files in the model's folder.
+    are written directly. ONNX external data is read from files in the model's folder; an ONNX output past
+    2 GB (or with --external-data) keeps its weights in <out>.data beside it.
 ${flagLines('compress')}
   webgpu-quant inspect <file> [flags]
     Lists a model's weights: one row per quantized weight (its scheme and stored bytes), then the others.
@@ -139,9 +143,15 @@ export interface CompressArgs {
   include?: RegExp;
   exclude?: RegExp;
   format?: 'onnx' | 'safetensors' | 'gguf';
+  /** How the ONNX output carries quantized weights. */
+  onnxOps?: 'qdq' | 'contrib';
+  /** MatMulNBits accuracy_level (with onnxOps 'contrib'). */
+  accuracyLevel?: number;
   backend: 'auto' | 'webgpu' | 'cpu';
   /** Dequantize the weights a safetensors input holds quantized, and quantize them again under this policy. */
   requantize?: boolean;
+  /** Write an ONNX output's weights as external data (`<out>.data`) even under 2 GB. */
+  externalData?: boolean;
   json: boolean;
   force: boolean;
   /** Verify the written model against the input in onnxruntime-node (ONNX output only). */
@@ -302,6 +312,10 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
   if (!values.verify && verifyOnly.length) throw new UsageError(`--${verifyOnly[0]} needs --verify`);
   if (values.symmetric && values.affine) throw new UsageError('--symmetric and --affine exclude each other; give one');
   const dtype = typeof values.dtype === 'string' ? DTYPE_ALIASES[values.dtype] ?? values.dtype : values.dtype;
+  const onnxOps = values['onnx-ops'] === undefined ? undefined : oneOf('onnx-ops', values['onnx-ops'], ['qdq', 'contrib'] as const, 'qdq');
+  const accuracyLevel = integer('accuracy-level', values['accuracy-level'], 0);
+  if (accuracyLevel !== undefined && accuracyLevel > 4) throw new UsageError(`--accuracy-level ${accuracyLevel}: use 0 to 4`);
+  if (accuracyLevel !== undefined && onnxOps !== 'contrib') throw new UsageError('--accuracy-level sets MatMulNBits\'s accuracy_level: it needs --onnx-ops contrib');
   return {
     command: 'compress', input: rest[0], output: values.output,
     dtype: oneOf('dtype', dtype, DTYPES, 'qint8'),
@@ -312,10 +326,12 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     firstLayer: values['first-layer'] === undefined ? undefined : oneOf('first-layer', values['first-layer'], ['keep', 'quantize'] as const, 'keep'),
     include: regex('include', values.include), exclude: regex('exclude', values.exclude),
     format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors', 'gguf'] as const, 'onnx'),
+    ...(onnxOps ? { onnxOps } : {}), ...(accuracyLevel !== undefined ? { accuracyLevel } : {}),
     backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
     json: values.json === true,
     force: values.force === true,
     requantize: values.requantize === true,
+    externalData: values['external-data'] === true,
     ...(values.verify ? { verify: verifyFlags(values) } : {}),
   };
 }

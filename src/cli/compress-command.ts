@@ -9,7 +9,7 @@
  * @module
  */
 import { realpath, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
 import { type BudgetAllocation, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
@@ -90,10 +90,28 @@ export function escalationWarnings(tensors: readonly TensorReport[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * The `count` tensors with the lowest SQNR, lowest first, in one pass (no sort of every tensor: a file of
+ * 200k weights costs a few comparisons each). Ties keep report order; a NaN SQNR counts as the worst.
+ */
+export function worstBySqnr(tensors: readonly TensorReport[], count: number): TensorReport[] {
+  const key = (t: TensorReport): number => (Number.isNaN(t.sqnrDb) ? -Infinity : t.sqnrDb!); // NaN: worst of all
+  const worst: TensorReport[] = [];
+  for (const t of tensors) {
+    if (t.sqnrDb === undefined || count <= 0) continue;
+    if (worst.length === count && !(key(t) < key(worst[count - 1]!))) continue;
+    let at = worst.length;
+    while (at > 0 && key(t) < key(worst[at - 1]!)) at--;
+    worst.splice(at, 0, t);
+    if (worst.length > count) worst.pop();
+  }
+  return worst;
+}
+
 /** The human summary: counts, sizes, ratio, backend, and the five worst tensors by SQNR. */
 function summary(input: string, output: string, tensors: TensorReport[], totals: { tensorsQuantized: number; tensorsKept: number;
   bytesBefore: number; bytesAfter: number; compressionRatio: number; tensorsEscalated?: number }, backend: string, seconds: number, fileBytes?: [number, number]): string {
-  const worst = tensors.filter((t) => t.sqnrDb !== undefined).sort((a, b) => a.sqnrDb! - b.sqnrDb!).slice(0, 5);
+  const worst = worstBySqnr(tensors, 5);
   const lines = [
     `${input} -> ${output}`,
     `tensors: ${totals.tensorsQuantized} quantized, ${totals.tensorsKept} kept${
@@ -123,6 +141,15 @@ async function checkKeptExternal(model: OnnxModel, tensors: readonly { name: str
     + `write the output into the model's folder ${dirname(input)}, or write --format safetensors`);
 }
 
+/**
+ * Whether the output must carry its own external data file: some weights are in external data and the
+ * output goes to another folder, where the input's data files are not (they are copied into `<out>.data`).
+ */
+async function externalElsewhere(model: OnnxModel, input: string, target: OutputTarget): Promise<boolean> {
+  if (target.kind !== 'file' || !model.list().some((w) => w.external)) return false;
+  return await realpath(dirname(target.path)).catch(() => '') !== await realpath(dirname(input)).catch(() => undefined);
+}
+
 /** The output may not be one of the model's external data files either. */
 async function checkExternalFiles(model: OnnxModel, input: string, target: OutputTarget, force: boolean): Promise<void> {
   const locations = new Set(model.list().flatMap((w) => (w.external ? [w.external.location] : [])));
@@ -146,6 +173,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   if (args.output === '-' && io.stdout.isTTY) {
     throw new UsageError('-o - writes the binary model to stdout, which is a terminal here; redirect it (> file, | program) or give -o <file>');
   }
+  if (args.onnxOps && outFormat !== 'onnx') throw new UsageError(`--onnx-ops chooses ONNX operators: it needs ONNX output, not ${outFormat}`);
   if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
   if (outFormat === 'gguf') {
     const problem = ggufSchemeProblem(policyOf(args));
@@ -172,6 +200,8 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   const external = inFormat === 'onnx' ? externalDataNextTo(input) : undefined;
   let reader: SafetensorsReader | undefined;
   let sink: ByteSink | undefined;
+  let dataSink: ByteSink | undefined;
+  let externalNote = '';
   let report;
   let text;
   let verified: VerifyReport | undefined;
@@ -182,12 +212,36 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       const bytes = await readInputFile(input, 'input');
       const model = await OnnxModel.load(bytes, { name: inputName, externalData: external!.resolve });
       await checkExternalFiles(model, input, target, args.force);
-      await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
-      const options: CompressOnnxOptions = { ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve };
+      if (args.externalData && target.kind !== 'file') {
+        throw new UsageError('--external-data writes <out>.data beside the model: give a file output (-o model.onnx), not stdout or a device');
+      }
+      const ownData = args.externalData || await externalElsewhere(model, input, target);
+      if (ownData && args.verify) {
+        throw new UsageError('--verify runs the model from memory, which cannot hold its external data file; compress without --verify and load the output from its path in your runtime');
+      }
+      if (!ownData) await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
+      const options: CompressOnnxOptions = {
+        ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve,
+        ...(target.kind === 'file' ? { externalDataLocation: `${basename(target.path)}.data`, writeExternalData: ownData ? 'always' : 'auto' } : {}),
+        ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
+      };
       const result = await compressOnnx(bytes, options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       bar?.done();
-      await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
+      if (!result.externalData) await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
+      if (result.externalData && args.verify) {
+        throw new InvalidArgumentError('verify', true, `${target.display}: the model passes 2 GB and is written with external data, which --verify cannot run from memory; `
+          + 'compress without --verify and load the output from its path in your runtime');
+      }
+      if (result.externalData && target.kind === 'file') {
+        // Written (to a temporary file) before the model, renamed into place just before it.
+        const dataPath = join(dirname(target.path), result.externalData.location);
+        const dataTarget = await resolveOutput(dataPath, [input, ...model.list().flatMap((w) => (w.external ? [join(dirname(input), w.external.location)] : []))], args.force);
+        dataSink = await openOutput(dataTarget, io.stdout);
+        for (const part of result.externalData.parts) await dataSink.write(part);
+        externalNote = `external data: ${dataTarget.display} (${result.externalData.tensors} tensors, ${megabytes(result.externalData.byteLength)})\n`;
+      }
       await sink.write(result.model);
+      await dataSink?.close();
       await sink.close();
       report = result.report;
       if (args.verify) {
@@ -229,6 +283,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       }
     }
   } catch (error) {
+    await dataSink?.abort(error);
     await sink?.abort(error);
     throw error;
   } finally {
@@ -240,7 +295,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     out.write(`${JSON.stringify({ input: inputName, output: target.display, ...report, ...(verified ? { verify: verifyJson(verified) } : {}) }, (_key, value: unknown) =>
       (value instanceof Float64Array || value instanceof Float32Array ? Array.from(value, jsonNumber) : jsonNumber(value)))}\n`);
   } else {
-    out.write(text);
+    out.write(text + externalNote);
     if (verified) out.write(formatVerifyReport(verified, [inputName, target.display]));
   }
   if (verified && !verified.passed) {

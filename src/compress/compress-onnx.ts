@@ -10,10 +10,17 @@
  * 8-bit per channel, per tensor → per channel, then kept float) and each step is in the report. A model
  * below opset 13 gets 8-bit per-channel weights as DequantizeLinear → Mul (onnx-plan.ts), with no upgrade.
  *
+ * With `onnxOps: 'contrib'`, MatMul weights that fit (matmul-nbits-plan.ts) are written as onnxruntime's
+ * `com.microsoft.MatMulNBits` instead (io/onnx/matmul-nbits-writer.ts), needing no opset upgrade; the rest
+ * stay QDQ, and each report line says which (`onnxOp`) and why.
+ *
  * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale, a dequantized
  * range beyond float32) are kept float with the reason in the report, or, with `nonFinite: 'error'`, raise a FormatError naming them.
  * Weights kept in external data stay there (the output refers to the same files); quantized ones are
- * written inline.
+ * written inline. With `externalDataLocation`, a model past protobuf's 2 GB (or any model, with
+ * `writeExternalData: 'always'`) is written with its weights in one external data file of its own
+ * (returned as `externalData`; the input's external weights are copied into it): write its `parts` to
+ * `externalDataLocation` beside the model.
  *
  * @example
  * ```ts
@@ -26,23 +33,29 @@
  * @module
  */
 import type { OpOptions } from '../ops/backend.js';
-import { FormatError, InvalidArgumentError } from '../errors.js';
+import { FormatError, InvalidArgumentError, LimitExceededError } from '../errors.js';
 import { halfToFloat } from '../io/float-convert.js';
 import type { ByteInput } from '../io/onnx/byte-source.js';
+import { type ExternalDataFile, PROTOBUF_LIMIT_BYTES, inlineTensorBytes, moveToExternalData } from '../io/onnx/external-data-write.js';
 import { NameAllocator } from '../io/onnx/names.js';
 import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
+import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
+import { type OnnxOps, matMulNBitsLayout, nbitsNote } from './matmul-nbits-plan.js';
 import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
 import type { CompressionPolicy, WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
+
+/** Weights past this (protobuf's limit less 64 MiB for the graph) go to external data. */
+const kExternalDataAbove = PROTOBUF_LIMIT_BYTES - 64 * 2 ** 20;
 
 /**
  * Weights read and quantized at once, and the float32 bytes they may hold together (each holds a float32
@@ -65,8 +78,25 @@ export interface CompressOnnxOptions extends CompressionPolicy {
   allowOpsetUpgrade?: boolean;
   /** Weights with NaN / ±Infinity: 'keep' (default; reported) or 'error' (FormatError naming the weight). */
   nonFinite?: 'keep' | 'error';
+  /**
+   * How quantized weights are written: 'qdq' (default; DequantizeLinear, portable) or 'contrib':
+   * onnxruntime's `com.microsoft.MatMulNBits` for MatMul weights that fit it (matmul-nbits-plan.ts), QDQ
+   * for the rest. Each weight's report says which, and why a MatMul weight stayed QDQ.
+   */
+  onnxOps?: OnnxOps;
+  /** MatMulNBits `accuracy_level` (0-4; onnxruntime: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute); omitted by default. */
+  accuracyLevel?: number;
   /** Called after each weight. */
   onProgress?: (progress: { done: number; total: number; name: string }) => void;
+  /**
+   * Where the output's external data file goes, relative to the output model (e.g. `'model.q8.onnx.data'`).
+   * With it, weights of 1 KiB or more are written there (returned as `externalData`) when the model would
+   * pass protobuf's 2 GB, or always with `writeExternalData: 'always'`. Without it, such a model is a
+   * LimitExceededError.
+   */
+  externalDataLocation?: string;
+  /** 'auto' (default): external data only past 2 GB; 'always': whenever `externalDataLocation` is given. */
+  writeExternalData?: 'auto' | 'always';
 }
 
 /** The report of {@link compressOnnx}. */
@@ -89,7 +119,8 @@ export interface OnnxCompressionReport {
 }
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
-  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress']);
+  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'onProgress',
+  'externalDataLocation', 'writeExternalData']);
 
 function checkOptions(options: CompressOnnxOptions): void {
   if (options === null || typeof options !== 'object') {
@@ -100,6 +131,16 @@ function checkOptions(options: CompressOnnxOptions): void {
   }
   if (options.nonFinite !== undefined && options.nonFinite !== 'keep' && options.nonFinite !== 'error') {
     throw new InvalidArgumentError('options.nonFinite', options.nonFinite, `options.nonFinite is ${JSON.stringify(options.nonFinite)}; use 'keep' or 'error'`);
+  }
+  if (options.onnxOps !== undefined && options.onnxOps !== 'qdq' && options.onnxOps !== 'contrib') {
+    throw new InvalidArgumentError('options.onnxOps', options.onnxOps, `options.onnxOps is ${JSON.stringify(options.onnxOps)}; use 'qdq' or 'contrib'`);
+  }
+  const level = options.accuracyLevel;
+  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {
+    throw new InvalidArgumentError('options.accuracyLevel', level, `options.accuracyLevel is ${JSON.stringify(level)}; use an integer from 0 to 4`);
+  }
+  if (level !== undefined && options.onnxOps !== 'contrib') {
+    throw new InvalidArgumentError('options.accuracyLevel', level, "options.accuracyLevel is MatMulNBits's; it needs onnxOps: 'contrib'");
   }
 }
 
@@ -124,28 +165,31 @@ function roundBfloat16(x: number): number {
  */
 export async function compressOnnx(
   input: ByteInput, options: CompressOnnxOptions = {}, backend?: OpOptions,
-): Promise<{ model: Uint8Array; report: OnnxCompressionReport }> {
+): Promise<{ model: Uint8Array; report: OnnxCompressionReport; externalData?: ExternalDataFile }> {
   const started = performance.now();
   checkOptions(options);
   const model = await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
   const weights = model.list();
-  let plan: OnnxPlan = planOnnxCompression(model, options);
+  const onnxOps = options.onnxOps ?? 'qdq';
+  let plan: OnnxPlan = planOnnxCompression(model, options, onnxOps);
   let budget: BudgetAllocation | undefined;
   if (options.targetBits !== undefined) {
     const allocated = await allocateBudget(weights, plan.decisions, options, options.targetBits,
       (i) => model.readFloat32(weights[i]!.name), {}, backend);
     budget = allocated.allocation;
     // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
+    const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? matMulNBitsLayout(d, weights[i]!) : undefined));
     const required = (viaMul: boolean) => allocated.decisions.reduce((opset, d, i) =>
-      (d.action === 'quantize' ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
+      (d.action === 'quantize' && !nbits[i]?.ok ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
     const opset = model.defaultOpset();
     const channelScalesViaMul = opset !== undefined && opset < 13 && required(true) < 13;
-    plan = { decisions: allocated.decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul };
+    plan = { decisions: allocated.decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul, nbits };
   }
   const opsetBefore = model.defaultOpset();
   const irBefore = model.irVersion;
   const viaMul = plan.channelScalesViaMul;
-  const firstNeeding = (opset: number) => plan.decisions.find((d, i) => d.action === 'quantize' && requiredOpsetFor(d, weights[i]!.dtype, viaMul) === opset);
+  const firstNeeding = (opset: number) => plan.decisions.find((d, i) => d.action === 'quantize' && !plan.nbits[i]?.ok
+    && requiredOpsetFor(d, weights[i]!.dtype, viaMul) === opset);
   if (opsetBefore !== undefined && plan.requiredOpset > opsetBefore) {
     const needing = firstNeeding(plan.requiredOpset)!;
     const reason = `weight ${JSON.stringify(needing.name)} as ${describeScheme(needing)}`;
@@ -185,6 +229,30 @@ export async function compressOnnx(
       return { ...kept(info, outcome.reason), ...escalations };
     }
     const { decision, result } = outcome;
+    const layout = onnxOps === 'contrib' ? matMulNBitsLayout(decision, info) : undefined;
+    const stats = () => {
+      const { overall, perChannel, axis } = result.stats;
+      usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
+      return {
+        sqnrDb: overall.sqnrDb, mse: overall.mse, maxAbsError: overall.maxAbsError,
+        ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend, ...escalations,
+      };
+    };
+    if (layout?.ok) {
+      const note = nbitsNote(layout, info.shape[0]!);
+      const written = writeMatMulNBits(model, info.name, {
+        values: result.q.intReprView(), dtype: decision.dtype, parameters: layout.parameters, scales: result.scales,
+        zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
+        ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
+        docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
+      }, names);
+      return {
+        name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
+        reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, MatMulNBits`, onnxOp: 'MatMulNBits',
+        bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
+      };
+    }
+    const qdqNote = layout && info.consumers.some((c) => c.opType === 'MatMul') ? `; QDQ, not MatMulNBits: ${layout.reason}` : '';
     const scheme = describeScheme(decision);
     const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
     const written = writeQdq(model, info.name, {
@@ -194,14 +262,11 @@ export async function compressOnnx(
       ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
       ...(channelScalesViaMul ? { channelScalesViaMul } : {}),
     }, names);
-    const { overall, perChannel, axis } = result.stats;
-    usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
     requiredOpset = Math.max(requiredOpset, requiredOpsetFor(decision, info.dtype, viaMul));
     return {
       name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
-      reason: channelScalesViaMul ? `${decision.reason}; written as DequantizeLinear → Mul (opset ${opsetBefore} < 13)` : decision.reason, scheme,
-      bytesBefore: info.byteLength, bytesAfter: written.byteLength, sqnrDb: overall.sqnrDb, mse: overall.mse, maxAbsError: overall.maxAbsError,
-      ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend, ...escalations,
+      reason: (channelScalesViaMul ? `${decision.reason}; written as DequantizeLinear → Mul (opset ${opsetBefore} < 13)` : decision.reason) + qdqNote,
+      scheme, onnxOp: 'DequantizeLinear', bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
     };
   };
   // Up to kInFlight weights (kInFlightBytes of float32) are read and quantized at once, so one weight's GPU
@@ -237,16 +302,28 @@ export async function compressOnnx(
   const quantized = tensors.filter((t) => t.action === 'quantize');
   const schemes: Record<string, number> = {};
   for (const t of quantized) schemes[t.scheme] = (schemes[t.scheme] ?? 0) + 1;
-  const metadata = JSON.stringify({ version: WEBGPU_QUANT_VERSION, format: 'QDQ', quantized: quantized.length, schemes });
+  const nbitsCount = quantized.filter((t) => t.onnxOp === 'MatMulNBits').length;
+  const format = nbitsCount === 0 ? 'QDQ' : nbitsCount === quantized.length ? 'MatMulNBits' : 'QDQ+MatMulNBits';
+  const metadata = JSON.stringify({ version: WEBGPU_QUANT_VERSION, format, quantized: quantized.length, schemes });
   model.proto.metadataProps = model.proto.metadataProps.filter((p) => p.key !== ONNX_METADATA_KEY);
   model.proto.metadataProps.push(onnx.StringStringEntryProto.create({ key: ONNX_METADATA_KEY, value: metadata }));
+  let externalData: ExternalDataFile | undefined;
+  const inline = inlineTensorBytes(model.proto);
+  if (options.externalDataLocation !== undefined && (options.writeExternalData === 'always' || inline > kExternalDataAbove)) {
+    externalData = await moveToExternalData(model.proto, options.externalDataLocation, options.externalData);
+  } else if (inline > kExternalDataAbove) {
+    throw new LimitExceededError(`${model.name}: the compressed model holds ${inline} bytes of weights, more than one ONNX file can `
+      + `(protobuf's ${PROTOBUF_LIMIT_BYTES}-byte limit); write the weights as external data (externalDataLocation, or --external-data)`);
+  }
   const bytes = model.encode();
   const totals = compressionTotals(tensors);
+  const after = bytes.byteLength + (externalData?.byteLength ?? 0);
   return {
     model: bytes,
+    ...(externalData ? { externalData } : {}),
     report: {
       format: 'onnx', tensors, backend: usedBackend, seconds: (performance.now() - started) / 1000,
-      totals: { ...totals, modelBytesBefore: model.byteLength, modelBytesAfter: bytes.byteLength, modelCompressionRatio: model.byteLength / bytes.byteLength },
+      totals: { ...totals, modelBytesBefore: model.byteLength, modelBytesAfter: after, modelCompressionRatio: model.byteLength / after },
       opset: { before: opsetBefore, after: model.defaultOpset(), rewritten },
       irVersion: { before: irBefore, after: model.irVersion },
       ...(budget ? { budget } : {}),

@@ -24,7 +24,7 @@
  */
 import { type Granularity, reductionLayout } from '../calibration/granularity.js';
 import { FLOAT32_EPS } from '../calibration/qparams.js';
-import { minMaxOfLayout } from '../reference/minmax.js';
+import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import type { CompressDType, WeightDecision } from './policy.js';
 
 const kLimits: Record<CompressDType, [number, number]> = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: [0, 15] };
@@ -58,7 +58,7 @@ export function signedExtremeParams(
   data: Float32Array, shape: readonly number[], granularity: Granularity, dtype: CompressDType,
 ): { scales: Float32Array; zeroPoints: Int32Array } {
   const layout = reductionLayout(shape, granularity);
-  const { mins, maxs } = minMaxOfLayout(data, layout);
+  const { mins, maxs } = cpuMinMax(data, layout);
   const [qmin, qmax] = kLimits[dtype];
   const symmetricZeroPoint = qmin < 0 ? 0 : (qmin + qmax + 1) / 2;
   const half = (qmax - qmin + 1) / 2; // 2^(b-1)

@@ -22,7 +22,7 @@ export type Backend = 'auto' | 'webgpu' | 'cpu';
 
 /** Options every operation takes. */
 export interface OpOptions extends KernelOptions {
-  /** 'auto' (default): WebGPU when available, else CPU. 'webgpu': WebGPU or an error. 'cpu': the reference. */
+  /** 'auto' (default): WebGPU when available, else CPU. 'webgpu': WebGPU or an error. 'cpu': the CPU kernels (WebAssembly SIMD where the engine has it, else the reference; the same bits either way). */
   backend?: Backend;
   /** Run on this device (the caller's: never destroyed by the library). Implies WebGPU unless backend is 'cpu'. */
   device?: GPUDevice;

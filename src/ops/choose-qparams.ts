@@ -17,7 +17,8 @@ import { type OpOptions, selectManager } from './backend.js';
 import { lsqSearchKernel } from '../kernels/calibration/lsq-kernel.js';
 import { mseSearchKernel } from '../kernels/calibration/mse-kernel.js';
 import { minMaxKernel } from '../kernels/calibration/minmax-kernel.js';
-import { calibrateOfLayout, checkNotEmpty, paramsFromRanges, paramsFromSearch } from '../reference/calibration.js';
+import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
+import { calibrateOfLayout, checkNotEmpty, mseSearchOfLayout, paramsFromRanges, paramsFromSearch } from '../reference/calibration.js';
 import { paramsFromLsq } from '../reference/lsq-search.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 import { throwIfNaN } from '../calibration/checks.js';
@@ -62,18 +63,20 @@ export async function chooseQParams(x: Tensor, spec: CalibrationSpec, options?: 
   const resolved = resolveCalibrationSpec(x.shape, spec);
   checkNotEmpty(x, 'x');
   const manager = await selectManager(options);
-  if (!manager || resolved.method === 'percentile') {
+  if (resolved.method === 'percentile' || (!manager && resolved.method === 'lsq')) {
     return shapeCalibration(resolved, calibrateOfLayout(x.data, resolved, 'x'), 'cpu');
   }
   const { layout } = resolved;
-  const { mins, maxs, firstNaN } = await minMaxKernel(manager, x.data, layout, options ?? {});
+  const { mins, maxs, firstNaN } = manager ? await minMaxKernel(manager, x.data, layout, options ?? {}) : cpuMinMax(x.data, layout);
   throwIfNaN(firstNaN, 'x');
   let params: OutputParams = paramsFromRanges(mins, maxs, resolved, 'x');
   if (resolved.method === 'mse') {
-    const search = await mseSearchKernel(manager, x.data, layout, mins, maxs, resolved, options ?? {});
+    const search = manager
+      ? await mseSearchKernel(manager, x.data, layout, mins, maxs, resolved, options ?? {})
+      : mseSearchOfLayout(x.data, layout, mins, maxs, resolved.range, resolved.symmetric, resolved.clipRatios);
     params = paramsFromSearch(mins, maxs, resolved, search, 'x');
-  } else if (resolved.method === 'lsq') {
+  } else if (resolved.method === 'lsq' && manager) {
     params = paramsFromLsq(resolved, await lsqSearchKernel(manager, x.data, layout, mins, maxs, resolved, options ?? {}));
   }
-  return shapeCalibration(resolved, params, 'webgpu');
+  return shapeCalibration(resolved, params, manager ? 'webgpu' : 'cpu');
 }

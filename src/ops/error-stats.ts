@@ -13,9 +13,9 @@
  * @module
  */
 import { type OpOptions, selectManager } from './backend.js';
+import { cpuErrorStats } from '../kernels/cpu/cpu-error-stats.js';
 import { errorStatsKernel } from '../kernels/error-stats/error-stats-kernel.js';
 import type { QTensor } from '../qtensor.js';
-import * as reference from '../reference/error-stats.js';
 import type { Tensor } from '../tensor.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 import type { ErrorStats, ErrorStatsOptions } from '../stats/types.js';
@@ -52,6 +52,6 @@ export async function errorStats(
 ): Promise<ErrorStats> {
   const request = checkErrorStatsArguments(original, quantized, opts);
   const manager = await selectManager(options);
-  if (!manager) return reference.errorStats(original, quantized, opts);
+  if (!manager) return cpuErrorStats(request);
   return errorStatsKernel(manager, request, options ?? {});
 }

@@ -11,7 +11,7 @@
  */
 import { type OpOptions, selectManager } from './backend.js';
 import { minMaxKernel } from '../kernels/calibration/minmax-kernel.js';
-import { minMaxOfLayout } from '../reference/minmax.js';
+import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import type { ResolvedBackend, Tensor } from '../tensor.js';
 import { throwIfNaN } from '../calibration/checks.js';
 import type { ReductionLayout } from '../calibration/granularity.js';
@@ -34,7 +34,7 @@ export interface ReducedRange {
  */
 export async function reduceMinMax(x: Tensor, layout: ReductionLayout, options: OpOptions | undefined, argument: string): Promise<ReducedRange> {
   const manager = await selectManager(options);
-  const result = manager ? await minMaxKernel(manager, x.data, layout, options ?? {}) : minMaxOfLayout(x.data, layout);
+  const result = manager ? await minMaxKernel(manager, x.data, layout, options ?? {}) : cpuMinMax(x.data, layout);
   throwIfNaN(result.firstNaN, argument);
   return { mins: result.mins, maxs: result.maxs, backend: manager ? 'webgpu' : 'cpu' };
 }

@@ -1,6 +1,13 @@
 // Text rendered by headless Chromium (Debian's build, the fonts Debian ships: DejaVu, Liberation) on a
 // canvas, handed back to Node as grey pixels: single lines at the recognizer's height (48 px) and small
-// pages for the detector. One browser launch renders everything a test file needs.
+// pages for the detector. One browser launch renders everything a test file needs, and the pixels are
+// cached on disk (node_modules/.cache/webgpu-quant-tests/), keyed by the texts, fonts, sizes, the drawing
+// code and the Chromium binary (path, size, date), so later runs skip the browser (delete the folder after
+// changing the installed fonts).
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import { CHROMIUM_ARGS, chromiumPath } from '../setup/chromium.js';
 
@@ -15,12 +22,35 @@ export interface TextPage { width: number; height: number; lines: Array<TextLine
 
 export const FONTS = ['DejaVu Sans', 'DejaVu Serif', 'DejaVu Sans Mono', 'Liberation Sans', 'Liberation Serif', 'Liberation Mono'] as const;
 
-/** Renders `lines` (48 px high, the text at 30 px, 8 px margins) and `pages` in one Chromium. */
+const kCacheDir = fileURLToPath(new URL('../../node_modules/.cache/webgpu-quant-tests/', import.meta.url));
+
+interface EncodedImage { width: number; height: number; pixels: string }
+
+/** Renders `lines` (48 px high, the text at 30 px, 8 px margins) and `pages`: from the cache, else in one Chromium. */
 export async function renderText(lines: TextLine[], pages: TextPage[]): Promise<{ lines: GreyImage[]; pages: GreyImage[] }> {
-  const browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
+  const chromium = chromiumPath();
+  const { size, mtimeMs } = statSync(chromium);
+  const key = createHash('sha256').update(JSON.stringify({ lines, pages, chromium, size, mtimeMs, draw: renderInChromium.toString() })).digest('hex');
+  const file = join(kCacheDir, `rendered-${key.slice(0, 24)}.json`);
+  let encoded: { lines: EncodedImage[]; pages: EncodedImage[] };
+  try {
+    encoded = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    encoded = await renderInChromium(chromium, lines, pages);
+    mkdirSync(kCacheDir, { recursive: true });
+    writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(encoded));
+    renameSync(`${file}.${process.pid}.tmp`, file); // whole or absent, even with test files rendering at once
+  }
+  const decode = (img: EncodedImage): GreyImage =>
+    ({ width: img.width, height: img.height, pixels: new Uint8Array(Buffer.from(img.pixels, 'base64')) });
+  return { lines: encoded.lines.map(decode), pages: encoded.pages.map(decode) };
+}
+
+async function renderInChromium(chromium: string, lines: TextLine[], pages: TextPage[]): Promise<{ lines: EncodedImage[]; pages: EncodedImage[] }> {
+  const browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();
-    const result = await page.evaluate(async (lineSpecs: TextLine[], pageSpecs: TextPage[]) => {
+    return await page.evaluate(async (lineSpecs: TextLine[], pageSpecs: TextPage[]) => {
       const grey = (canvas: HTMLCanvasElement) => {
         const rgba = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
         let s = '';
@@ -63,9 +93,6 @@ export async function renderText(lines: TextLine[], pages: TextPage[]): Promise<
       });
       return { lines, pages };
     }, lines, pages);
-    const decode = (img: { width: number; height: number; pixels: string }): GreyImage =>
-      ({ width: img.width, height: img.height, pixels: new Uint8Array(Buffer.from(img.pixels, 'base64')) });
-    return { lines: result.lines.map(decode), pages: result.pages.map(decode) };
   } finally {
     await browser.close();
   }

@@ -99,7 +99,9 @@ function placeEntry(entry: SafetensorsEntry, index: number, begin: number): Plac
     throw new InvalidArgumentError(`${argument()}.byteLength`, entry.byteLength,
       `${argument()} (${quoteName(name)}): byteLength ${String(entry.byteLength)} disagrees with shape [${entry.shape.join(', ')}] of ${dtype}, which is ${byteLength} bytes`);
   }
-  return { name, dtype, shape: [...entry.shape], byteLength, dataOffsets: [begin, begin + byteLength] };
+  // A frozen shape (a reader's own) cannot change under us: shared rather than copied.
+  const shape = Object.isFrozen(entry.shape) ? entry.shape as number[] : [...entry.shape];
+  return { name, dtype, shape, byteLength, dataOffsets: [begin, begin + byteLength] };
 }
 
 /**

@@ -60,7 +60,7 @@ export interface SafetensorsHeader {
   headerByteLength: number;
   /** Where the data region starts: `8 + N`. */
   dataOffset: number;
-  /** The tensors in file order (sorted by data offset). */
+  /** The tensors in file order (sorted by data offset), each frozen (its shape and offsets too). */
   tensors: SafetensorsTensorInfo[];
   /** `__metadata__`, empty when absent. */
   metadata: Map<string, string>;
@@ -199,68 +199,75 @@ function parseMetadata(value: unknown, file: string): Map<string, string> {
   return metadata;
 }
 
-function elementCount(shape: unknown, where: string): { shape: number[]; elements: number } {
-  if (!Array.isArray(shape)) throw new FormatError(`${where}: "shape" must be an array of non-negative integers, found ${typeof shape}`);
-  shape.forEach((dim: unknown, i) => {
+function elementCount(shape: unknown, where: () => string): { shape: number[]; elements: number } {
+  if (!Array.isArray(shape)) throw new FormatError(`${where()}: "shape" must be an array of non-negative integers, found ${typeof shape}`);
+  for (let i = 0; i < shape.length; i++) {
+    const dim: unknown = shape[i];
     if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 0) {
-      throw new FormatError(`${where}: shape[${i}] is ${describeValue(dim)}; dimensions must be non-negative integers`);
+      throw new FormatError(`${where()}: shape[${i}] is ${describeValue(dim)}; dimensions must be non-negative integers`);
     }
-  });
+  }
   const checked = shape as number[];
   let elements = 1;
   for (const dim of checked) {
     elements *= dim; // in order, as the reference implementation's checked multiplication
     if (elements > Number.MAX_SAFE_INTEGER) {
-      throw new FormatError(`${where}: shape ${describeShape(checked)} overflows: its element count exceeds 2^53 - 1`);
+      throw new FormatError(`${where()}: shape ${describeShape(checked)} overflows: its element count exceeds 2^53 - 1`);
     }
   }
   return { shape: checked, elements };
 }
 
+function isOffset(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
 function parseEntry(name: string, entry: unknown, dataOffset: number, dataLength: number, file: string): SafetensorsTensorInfo {
-  const where = `${file}: tensor ${quoteName(name)}`;
+  // Built only for a message: a header of 200k entries quotes no name.
+  const where = (): string => `${file}: tensor ${quoteName(name)}`;
   if (FORBIDDEN_KEYS.has(name)) {
-    throw new FormatError(`${where}: the name is a JavaScript prototype key and is rejected; rename the tensor`);
+    throw new FormatError(`${where()}: the name is a JavaScript prototype key and is rejected; rename the tensor`);
   }
   if (!isPlainObject(entry)) {
-    throw new FormatError(`${where}: the header entry must be an object { dtype, shape, data_offsets }, found ${
+    throw new FormatError(`${where()}: the header entry must be an object { dtype, shape, data_offsets }, found ${
       entry === null ? 'null' : Array.isArray(entry) ? 'an array' : typeof entry}`);
   }
-  for (const key of Object.keys(entry)) {
-    if (FORBIDDEN_KEYS.has(key)) throw new FormatError(`${where}: the entry has the field ${quoteName(key)}, which is rejected as a prototype key`);
+  // for...in over JSON.parse's own object: no array of keys per entry.
+  for (const key in entry) {
+    if (FORBIDDEN_KEYS.has(key)) throw new FormatError(`${where()}: the entry has the field ${quoteName(key)}, which is rejected as a prototype key`);
   }
   const dtype = safetensorsDTypeInfo(entry.dtype as string);
   if (!dtype) {
-    throw new FormatError(`${where}: dtype ${entry.dtype === undefined ? 'is missing' : `${describeValue(entry.dtype)} is unknown`}; `
+    throw new FormatError(`${where()}: dtype ${entry.dtype === undefined ? 'is missing' : `${describeValue(entry.dtype)} is unknown`}; `
       + `safetensors defines ${SAFETENSORS_DTYPES.join(', ')}`);
   }
   const { shape, elements } = elementCount(entry.shape, where);
   const offsets = entry.data_offsets;
-  if (!Array.isArray(offsets) || offsets.length !== 2
-    || !offsets.every((o: unknown) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)) {
-    throw new FormatError(`${where}: "data_offsets" must be [begin, end], two non-negative integers below 2^53, found ${
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !isOffset(offsets[0]) || !isOffset(offsets[1])) {
+    throw new FormatError(`${where()}: "data_offsets" must be [begin, end], two non-negative integers below 2^53, found ${
       Array.isArray(offsets) ? `[${offsets.slice(0, 3).map(describeValue).join(', ')}${offsets.length > 3 ? ', …' : ''}]` : describeValue(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
-  if (end < begin) throw new FormatError(`${where}: data_offsets [${begin}, ${end}] end before they begin`);
+  if (end < begin) throw new FormatError(`${where()}: data_offsets [${begin}, ${end}] end before they begin`);
   if (end > dataLength) {
-    throw new FormatError(`${where}: data_offsets [${begin}, ${end}] run past the data region, which has ${dataLength} bytes `
+    throw new FormatError(`${where()}: data_offsets [${begin}, ${end}] run past the data region, which has ${dataLength} bytes `
       + `(file bytes ${dataOffset}..${dataOffset + dataLength}); the file is truncated or its header is damaged`);
   }
   if (elements * dtype.bits > Number.MAX_SAFE_INTEGER) {
-    throw new FormatError(`${where}: shape ${describeShape(shape)} of ${dtype.name} overflows: its byte length exceeds 2^53 - 1`);
+    throw new FormatError(`${where()}: shape ${describeShape(shape)} of ${dtype.name} overflows: its byte length exceeds 2^53 - 1`);
   }
   const byteLength = dtypeByteLength(dtype, elements);
   if (byteLength !== end - begin) {
-    throw new FormatError(`${where}: shape ${describeShape(shape)} of ${dtype.name} needs ${
+    throw new FormatError(`${where()}: shape ${describeShape(shape)} of ${dtype.name} needs ${
       byteLength === undefined ? `${elements} × ${dtype.bits} bits (not a whole number of bytes)` : `${byteLength} bytes`}, `
       + `but data_offsets [${begin}, ${end}] hold ${end - begin} (file offset ${dataOffset + begin})`);
   }
-  // `shape` and `offsets` are JSON.parse's fresh arrays, held by nothing else: kept rather than copied.
-  return {
-    name, dtype: dtype.weightDType, safetensorsDType: dtype.name, shape, byteLength,
-    dataOffsets: offsets as [number, number], fileOffset: dataOffset + begin,
-  };
+  // `shape` and `offsets` are JSON.parse's fresh arrays, held by nothing else: kept rather than copied, and
+  // frozen with the entry, so a reader hands out the same objects to every caller without a copy each.
+  return Object.freeze({
+    name, dtype: dtype.weightDType, safetensorsDType: dtype.name, shape: Object.freeze(shape) as number[], byteLength,
+    dataOffsets: Object.freeze(offsets) as [number, number], fileOffset: dataOffset + begin,
+  });
 }
 
 /** Checks that the tensors, sorted by offset, tile `[0, dataLength)` with no gap and no overlap. */

@@ -48,9 +48,9 @@ export interface SafetensorsReader extends WeightReader {
   readonly dataOffset: number;
   /** The file's size in bytes. */
   readonly byteLength: number;
-  /** The tensors in file order. */
+  /** The tensors in file order. Each description is frozen (shape and offsets too): copy one to change it. */
   list(): SafetensorsTensorInfo[];
-  /** One tensor's description; {@link InvalidArgumentError} for an unknown name. */
+  /** One tensor's description (frozen, as in `list()`); {@link InvalidArgumentError} for an unknown name. */
   info(name: string): SafetensorsTensorInfo;
   has(name: string): boolean;
   /**
@@ -118,19 +118,15 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
     // A copy, so the tensor owns its buffer (`new Float32Array(bytes.buffer)` works) and holds no window alive.
     return current.bytes.slice(begin, begin + t.byteLength);
   };
-  // A literal, not a spread: V8 stores it in-object, which counts when a file lists 200k tensors.
-  const copy = (t: SafetensorsTensorInfo): SafetensorsTensorInfo => ({
-    name: t.name, dtype: t.dtype, safetensorsDType: t.safetensorsDType, shape: t.shape.slice(), byteLength: t.byteLength,
-    dataOffsets: [t.dataOffsets[0], t.dataOffsets[1]], fileOffset: t.fileOffset,
-  });
   return {
     name,
     metadata: header.metadata,
     headerByteLength,
     dataOffset: header.dataOffset,
     byteLength: source.size,
-    list: () => header.tensors.map(copy),
-    info: (tensorName) => copy(info(tensorName)),
+    // The parsed entries are frozen: shared with every caller, never copied (200k tensors cost one array).
+    list: () => header.tensors.slice(),
+    info,
     has: (tensorName) => byName.has(tensorName),
     async read(tensorName: string): Promise<Uint8Array> {
       const t = info(tensorName);

@@ -1,0 +1,117 @@
+/**
+ * Moves an ONNX model's weights into one external data file, as ONNX's own `save(..., save_as_external_data=True)`
+ * does: each initializer of at least `threshold` bytes (every graph, subgraphs too) loses its inline data and
+ * gets `data_location = EXTERNAL` with `external_data` `location` / `offset` / `length`, its bytes appended to the
+ * data file. Initializers and Constant values that were already external (in the input's own data files) are
+ * always moved, whatever their size, so the written model refers to no file but its own.
+ *
+ * A protobuf message cannot exceed 2 GB, so a model whose weights pass {@link PROTOBUF_LIMIT_BYTES} can only be
+ * written this way. Offsets are aligned to 64 bytes (4096 for tensors of 1 MiB or more, so a runtime can map them).
+ *
+ * @example
+ * ```ts
+ * const data = await moveToExternalData(model.proto, 'big.q8.onnx.data', resolve);
+ * for (const part of data.parts) await dataSink.write(part); // then write model.encode() beside it
+ * ```
+ * @module
+ */
+import { FormatError } from '../../errors.js';
+import { constantTensor, listGraphs } from './graph-index.js';
+import { DATA_LOCATION_EXTERNAL, type GraphProto, type ModelProto, type TensorProto, initializersOf, nodesOf, onnx } from './proto.js';
+import { type ExternalDataResolver, describeTensor, tensorBytes } from './tensor-data.js';
+
+/** The most bytes one protobuf message (an ONNX file without external data) may hold: 2 GiB − 1. */
+export const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 1;
+
+/** Initializers smaller than this stay inline (ONNX's default `size_threshold`). */
+export const EXTERNAL_DATA_THRESHOLD_BYTES = 1024;
+
+/** The bytes of one external data file, in order, ready to write. */
+export interface ExternalDataFile {
+  /** The file name the model refers to, relative to the model's folder. */
+  location: string;
+  /** The file's contents, in order (padding included). */
+  parts: Uint8Array[];
+  byteLength: number;
+  /** How many tensors it holds. */
+  tensors: number;
+}
+
+/**
+ * The bytes the model's tensors hold inline (initializers and Constant values in every graph): with the
+ * graph itself, about what the encoded model will take. Compare with {@link PROTOBUF_LIMIT_BYTES}.
+ *
+ * @example
+ * ```ts
+ * inlineTensorBytes(model.proto) > PROTOBUF_LIMIT_BYTES - (64 << 20); // external data needed
+ * ```
+ */
+export function inlineTensorBytes(model: ModelProto): number {
+  let total = 0;
+  for (const { graph } of listGraphs(model.graph as GraphProto)) {
+    for (const tensor of tensorsOf(graph)) total += tensor.rawData.byteLength + 8 * typedLength(tensor);
+  }
+  return total;
+}
+
+function* tensorsOf(graph: GraphProto): Generator<TensorProto> {
+  yield* initializersOf(graph);
+  for (const node of nodesOf(graph)) {
+    const value = constantTensor(node);
+    if (value) yield value;
+  }
+}
+
+function typedLength(tensor: TensorProto): number {
+  return tensor.floatData.length + tensor.int32Data.length + tensor.int64Data.length + tensor.doubleData.length + tensor.uint64Data.length;
+}
+
+/**
+ * Moves the tensors of `model` (in place) into one external data file named `location` (see the module
+ * documentation) and returns its bytes. `resolve` reads the input's own external data files. Throws
+ * FormatError for a tensor whose data cannot be read.
+ *
+ * @example
+ * ```ts
+ * const data = await moveToExternalData(model.proto, 'm.onnx.data', files.resolve);
+ * data.byteLength; // the data file's size
+ * ```
+ */
+export async function moveToExternalData(
+  model: ModelProto, location: string, resolve?: ExternalDataResolver, threshold = EXTERNAL_DATA_THRESHOLD_BYTES,
+): Promise<ExternalDataFile> {
+  const out: ExternalDataFile = { location, parts: [], byteLength: 0, tensors: 0 };
+  for (const { graph, path } of listGraphs(model.graph as GraphProto)) {
+    const initializers = new Set(initializersOf(graph));
+    for (const tensor of tensorsOf(graph)) {
+      const what = `${initializers.has(tensor) ? 'initializer' : 'Constant value'} ${JSON.stringify(tensor.name)} in ${path}`;
+      const layout = describeTensor(tensor, what);
+      const external = layout.storage === 'external';
+      // Only initializers are moved by size (as ONNX does); a Constant value only when it was external already.
+      if (!external && (!initializers.has(tensor) || layout.storage === 'empty' || layout.byteLength === undefined
+        || layout.byteLength < threshold)) continue;
+      const bytes = await tensorBytes(tensor, layout, what, resolve);
+      if (bytes.byteLength !== layout.byteLength) throw new FormatError(`${what}: read ${bytes.byteLength} bytes, expected ${layout.byteLength}`);
+      const alignment = bytes.byteLength >= 1 << 20 ? 4096 : 64;
+      const padding = (alignment - (out.byteLength % alignment)) % alignment;
+      if (padding) out.parts.push(new Uint8Array(padding));
+      const offset = out.byteLength + padding;
+      out.parts.push(bytes);
+      out.byteLength = offset + bytes.byteLength;
+      out.tensors++;
+      tensor.rawData = new Uint8Array(0);
+      tensor.floatData = [];
+      tensor.int32Data = [];
+      tensor.int64Data = [];
+      tensor.doubleData = [];
+      tensor.uint64Data = [];
+      tensor.dataLocation = DATA_LOCATION_EXTERNAL;
+      tensor.externalData = [
+        onnx.StringStringEntryProto.create({ key: 'location', value: location }),
+        onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
+        onnx.StringStringEntryProto.create({ key: 'length', value: String(bytes.byteLength) }),
+      ];
+    }
+  }
+  return out;
+}

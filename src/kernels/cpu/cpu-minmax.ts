@@ -1,0 +1,56 @@
+/**
+ * The min/max reduction on the CPU with WebAssembly SIMD, bit for bit as the reference
+ * (src/reference/minmax.ts): min and max are exact, and -0 orders below +0 in both. Data with a NaN, and
+ * engines without SIMD, run on the reference, which also says where the first NaN is.
+ *
+ * @example
+ * ```ts
+ * cpuMinMax(new Float32Array([3, -1, 2, 5]), reductionLayout([2, 2], { axis: 0 }));
+ * // { mins: Float32Array [-1, 2], maxs: Float32Array [3, 5], firstNaN: -1 }
+ * ```
+ * @module
+ */
+import type { ReductionLayout } from '../../calibration/granularity.js';
+import { type MinMaxResult, minMaxOfLayout } from '../../reference/minmax.js';
+import { type WalkLayout, simdKernels, walkPieces } from './simd-module.js';
+
+/** The walk over memory order that visits each element with its output index (see simd-kernels.wat walk). */
+function walkLayoutOf(layout: ReductionLayout): WalkLayout {
+  const { outer, n, inner } = layout;
+  // Per tensor: one run over the whole tensor, which walkPieces can split anywhere.
+  if (layout.axis === undefined) return { outer: 1, channels: outer * n * inner, inner: 1, groupSize: outer * n * inner, strideOuter: 0, strideGroup: 0, strideInner: 0 };
+  if (layout.family === 'channel') return { outer, channels: n, inner, groupSize: 1, strideOuter: 0, strideGroup: 1, strideInner: 0 };
+  return { outer, channels: n, inner, groupSize: layout.groupSize, strideOuter: layout.groups * inner, strideGroup: inner, strideInner: 1 };
+}
+
+/**
+ * Min and max of every output of `layout` over `data`; same result as `minMaxOfLayout`.
+ *
+ * @example
+ * ```ts
+ * cpuMinMax(new Float32Array([3, NaN, -1]), reductionLayout([3], 'per_tensor')); // { mins: [-1], maxs: [3], firstNaN: 1 }
+ * ```
+ */
+export function cpuMinMax(data: Float32Array, layout: ReductionLayout): MinMaxResult {
+  const kernels = data.length === 0 ? undefined : simdKernels();
+  const pieces = kernels ? walkPieces(walkLayoutOf(layout)) : [];
+  const largest = pieces.reduce((m, piece) => Math.max(m, piece.count), 0);
+  const offsets = kernels?.reserve([4 * layout.outputs, 4 * layout.outputs, 4 * largest]);
+  if (!kernels || !offsets) return minMaxOfLayout(data, layout);
+  const [low, high, src] = offsets as [number, number, number];
+  const buffer = kernels.memory.buffer;
+  const mins = new Float32Array(buffer, low, layout.outputs);
+  const maxs = new Float32Array(buffer, high, layout.outputs);
+  mins.fill(Infinity);
+  maxs.fill(-Infinity);
+  const source = new Float32Array(buffer, src, largest);
+  for (const piece of pieces) {
+    source.set(data.subarray(piece.first, piece.first + piece.count));
+    kernels.configure(src, 0, low + 4 * piece.paramBase, high + 4 * piece.paramBase, 0, 0, 0);
+    kernels.walk('minMaxRun', 'minMaxColumns', piece.layout);
+  }
+  for (let w = 0; w < layout.outputs; w++) {
+    if (Number.isNaN(mins[w]!)) return minMaxOfLayout(data, layout); // where the first NaN is, and the NaN-free ranges
+  }
+  return { mins: mins.slice(), maxs: maxs.slice(), firstNaN: -1 };
+}

@@ -1,0 +1,321 @@
+;; The CPU kernels in WebAssembly SIMD: quantize, dequantize and min/max, bit for bit as the CPU reference
+;; (src/reference/). Built by scripts/build-wasm.mjs into simd-kernels-wasm.ts; a unit test rebuilds it and
+;; compares.
+;;
+;; Why the results are exact: WebAssembly float32 arithmetic is IEEE-754 binary32 with round-to-nearest-even,
+;; no fused multiply-add and no flushing of subnormals, scalar and SIMD alike. The reference computes each
+;; step in float64 and rounds it to float32 (Math.fround); for a product or sum of two float32 values that is
+;; the correctly rounded float32 result, which is what f32.mul / f32.add return. Rounding to an integer uses
+;; f32x4.nearest (roundTiesToEven), the reference's roundHalfEven. Min and max of non-NaN values are exact;
+;; f32x4.min / max order -0 below +0 as the reference does, and return NaN when any input is NaN, which the
+;; host detects and hands to the reference (it reports where the first NaN is).
+;;
+;; Memory: the host writes the input at $src, the parameters at $paramA / $paramB (float32, one per
+;; parameter index), calls configure() and walk(), and reads the output at $dst.
+(module
+  (memory (export "memory") 1)
+  ;; One segment of a layout: element index of its first element, element count, parameter index of its first
+  ;; element. A run shares one parameter; columns take consecutive parameters.
+  (type $segment (func (param i32 i32 i32)))
+  (table 6 funcref)
+  (elem (i32.const 0) $quantizeRun $quantizeColumns $dequantizeRun $dequantizeColumns $minMaxRun $minMaxColumns)
+
+  (global $src (mut i32) (i32.const 0))
+  (global $dst (mut i32) (i32.const 0))
+  ;; Quantize: inverse scales, zero points. Dequantize: scales, zero points. Min/max: mins, maxs (in and out).
+  (global $paramA (mut i32) (i32.const 0))
+  (global $paramB (mut i32) (i32.const 0))
+  (global $qmin (mut f32) (f32.const 0))
+  (global $qmax (mut f32) (f32.const 0))
+  ;; Dequantize: 24 sign-extends bytes (signed dtypes), 0 keeps them unsigned.
+  (global $signShift (mut i32) (i32.const 0))
+
+  (func (export "configure") (param $src i32) (param $dst i32) (param $paramA i32) (param $paramB i32)
+    (param $qmin f32) (param $qmax f32) (param $signShift i32)
+    (global.set $src (local.get $src))
+    (global.set $dst (local.get $dst))
+    (global.set $paramA (local.get $paramA))
+    (global.set $paramB (local.get $paramB))
+    (global.set $qmin (local.get $qmin))
+    (global.set $qmax (local.get $qmax))
+    (global.set $signShift (local.get $signShift)))
+
+  ;; Four values: clamp(zp + nearest(x * inverseScale), qmin, qmax) as integers, NaN giving qmin. pmax(lo, s)
+  ;; is `lo < s ? s : lo`, so a NaN sum takes lo; pmin(hi, s) is `s < hi ? s : hi`.
+  (func $quantize4 (param $x v128) (param $inv v128) (param $zp v128) (param $lo v128) (param $hi v128) (result v128)
+    (i32x4.trunc_sat_f32x4_s
+      (f32x4.pmin (local.get $hi)
+        (f32x4.pmax (local.get $lo)
+          (f32x4.add (f32x4.nearest (f32x4.mul (local.get $x) (local.get $inv))) (local.get $zp))))))
+
+  ;; Sixteen int32 lanes (each within [-128, 255]) to sixteen bytes: narrowing to int16 is exact, then the low
+  ;; byte of each int16 is the two's-complement byte of a signed value and the byte of an unsigned one.
+  (func $bytes16 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (i8x16.shuffle 0 2 4 6 8 10 12 14 16 18 20 22 24 26 28 30
+      (i16x8.narrow_i32x4_s (local.get $a) (local.get $b))
+      (i16x8.narrow_i32x4_s (local.get $c) (local.get $d))))
+
+  (func $quantizeRun (type $segment) (param $i i32) (param $n i32) (param $p i32)
+    (local $x i32) (local $out i32) (local $end i32)
+    (local $inv v128) (local $zp v128) (local $lo v128) (local $hi v128)
+    (local.set $x (i32.add (global.get $src) (i32.shl (local.get $i) (i32.const 2))))
+    (local.set $out (i32.add (global.get $dst) (local.get $i)))
+    (local.set $end (i32.add (local.get $out) (local.get $n)))
+    (local.set $inv (f32x4.splat (f32.load (i32.add (global.get $paramA) (i32.shl (local.get $p) (i32.const 2))))))
+    (local.set $zp (f32x4.splat (f32.load (i32.add (global.get $paramB) (i32.shl (local.get $p) (i32.const 2))))))
+    (local.set $lo (f32x4.splat (global.get $qmin)))
+    (local.set $hi (f32x4.splat (global.get $qmax)))
+    (block $done16
+      (loop $sixteen
+        (br_if $done16 (i32.gt_u (i32.add (local.get $out) (i32.const 16)) (local.get $end)))
+        (v128.store (local.get $out)
+          (call $bytes16
+            (call $quantize4 (v128.load (local.get $x)) (local.get $inv) (local.get $zp) (local.get $lo) (local.get $hi))
+            (call $quantize4 (v128.load offset=16 (local.get $x)) (local.get $inv) (local.get $zp) (local.get $lo) (local.get $hi))
+            (call $quantize4 (v128.load offset=32 (local.get $x)) (local.get $inv) (local.get $zp) (local.get $lo) (local.get $hi))
+            (call $quantize4 (v128.load offset=48 (local.get $x)) (local.get $inv) (local.get $zp) (local.get $lo) (local.get $hi))))
+        (local.set $x (i32.add (local.get $x) (i32.const 64)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $sixteen)))
+    (block $done
+      (loop $one
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (i32.store8 (local.get $out)
+          (i32x4.extract_lane 0
+            (call $quantize4 (f32x4.splat (f32.load (local.get $x))) (local.get $inv) (local.get $zp) (local.get $lo) (local.get $hi))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 1)))
+        (br $one))))
+
+  (func $quantizeColumns (type $segment) (param $i i32) (param $n i32) (param $p i32)
+    (local $x i32) (local $out i32) (local $end i32) (local $inv i32) (local $zp i32) (local $lo v128) (local $hi v128)
+    (local.set $x (i32.add (global.get $src) (i32.shl (local.get $i) (i32.const 2))))
+    (local.set $out (i32.add (global.get $dst) (local.get $i)))
+    (local.set $end (i32.add (local.get $out) (local.get $n)))
+    (local.set $inv (i32.add (global.get $paramA) (i32.shl (local.get $p) (i32.const 2))))
+    (local.set $zp (i32.add (global.get $paramB) (i32.shl (local.get $p) (i32.const 2))))
+    (local.set $lo (f32x4.splat (global.get $qmin)))
+    (local.set $hi (f32x4.splat (global.get $qmax)))
+    (block $done16
+      (loop $sixteen
+        (br_if $done16 (i32.gt_u (i32.add (local.get $out) (i32.const 16)) (local.get $end)))
+        (v128.store (local.get $out)
+          (call $bytes16
+            (call $quantize4 (v128.load (local.get $x)) (v128.load (local.get $inv)) (v128.load (local.get $zp)) (local.get $lo) (local.get $hi))
+            (call $quantize4 (v128.load offset=16 (local.get $x)) (v128.load offset=16 (local.get $inv)) (v128.load offset=16 (local.get $zp)) (local.get $lo) (local.get $hi))
+            (call $quantize4 (v128.load offset=32 (local.get $x)) (v128.load offset=32 (local.get $inv)) (v128.load offset=32 (local.get $zp)) (local.get $lo) (local.get $hi))
+            (call $quantize4 (v128.load offset=48 (local.get $x)) (v128.load offset=48 (local.get $inv)) (v128.load offset=48 (local.get $zp)) (local.get $lo) (local.get $hi))))
+        (local.set $x (i32.add (local.get $x) (i32.const 64)))
+        (local.set $inv (i32.add (local.get $inv) (i32.const 64)))
+        (local.set $zp (i32.add (local.get $zp) (i32.const 64)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $sixteen)))
+    (block $done
+      (loop $one
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (i32.store8 (local.get $out)
+          (i32x4.extract_lane 0
+            (call $quantize4 (f32x4.splat (f32.load (local.get $x))) (f32x4.splat (f32.load (local.get $inv)))
+              (f32x4.splat (f32.load (local.get $zp))) (local.get $lo) (local.get $hi))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $inv (i32.add (local.get $inv) (i32.const 4)))
+        (local.set $zp (i32.add (local.get $zp) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 1)))
+        (br $one))))
+
+  ;; Four stored integers (the low 32 bits of $bytes, one per byte lane 0..3 widened to int32) to floats:
+  ;; (float(q) - zp) * scale, the difference exact (small integers), the product one float32 rounding.
+  (func $dequantize4 (param $q v128) (param $scale v128) (param $zp v128) (result v128)
+    (f32x4.mul
+      (f32x4.sub
+        (f32x4.convert_i32x4_s
+          (i32x4.shr_s (i32x4.shl (local.get $q) (global.get $signShift)) (global.get $signShift)))
+        (local.get $zp))
+      (local.get $scale)))
+
+  (func $dequantizeRun (type $segment) (param $i i32) (param $n i32) (param $p i32)
+    (local $q i32) (local $out i32) (local $end i32) (local $eight v128) (local $scale v128) (local $zp v128)
+    (local.set $q (i32.add (global.get $src) (local.get $i)))
+    (local.set $out (i32.add (global.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+    (local.set $end (i32.add (local.get $q) (local.get $n)))
+    (local.set $scale (f32x4.splat (f32.load (i32.add (global.get $paramA) (i32.shl (local.get $p) (i32.const 2))))))
+    (local.set $zp (f32x4.splat (f32.load (i32.add (global.get $paramB) (i32.shl (local.get $p) (i32.const 2))))))
+    (block $done8
+      (loop $eight
+        (br_if $done8 (i32.gt_u (i32.add (local.get $q) (i32.const 8)) (local.get $end)))
+        (local.set $eight (v128.load8x8_u (local.get $q)))
+        (v128.store (local.get $out)
+          (call $dequantize4 (i32x4.extend_low_i16x8_u (local.get $eight)) (local.get $scale) (local.get $zp)))
+        (v128.store offset=16 (local.get $out)
+          (call $dequantize4 (i32x4.extend_high_i16x8_u (local.get $eight)) (local.get $scale) (local.get $zp)))
+        (local.set $q (i32.add (local.get $q) (i32.const 8)))
+        (local.set $out (i32.add (local.get $out) (i32.const 32)))
+        (br $eight)))
+    (block $done
+      (loop $one
+        (br_if $done (i32.ge_u (local.get $q) (local.get $end)))
+        (f32.store (local.get $out)
+          (f32x4.extract_lane 0
+            (call $dequantize4 (i32x4.splat (i32.load8_u (local.get $q))) (local.get $scale) (local.get $zp))))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br $one))))
+
+  (func $dequantizeColumns (type $segment) (param $i i32) (param $n i32) (param $p i32)
+    (local $q i32) (local $out i32) (local $end i32) (local $eight v128) (local $scale i32) (local $zp i32)
+    (local.set $q (i32.add (global.get $src) (local.get $i)))
+    (local.set $out (i32.add (global.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+    (local.set $end (i32.add (local.get $q) (local.get $n)))
+    (local.set $scale (i32.add (global.get $paramA) (i32.shl (local.get $p) (i32.const 2))))
+    (local.set $zp (i32.add (global.get $paramB) (i32.shl (local.get $p) (i32.const 2))))
+    (block $done8
+      (loop $eight
+        (br_if $done8 (i32.gt_u (i32.add (local.get $q) (i32.const 8)) (local.get $end)))
+        (local.set $eight (v128.load8x8_u (local.get $q)))
+        (v128.store (local.get $out)
+          (call $dequantize4 (i32x4.extend_low_i16x8_u (local.get $eight)) (v128.load (local.get $scale)) (v128.load (local.get $zp))))
+        (v128.store offset=16 (local.get $out)
+          (call $dequantize4 (i32x4.extend_high_i16x8_u (local.get $eight))
+            (v128.load offset=16 (local.get $scale)) (v128.load offset=16 (local.get $zp))))
+        (local.set $q (i32.add (local.get $q) (i32.const 8)))
+        (local.set $out (i32.add (local.get $out) (i32.const 32)))
+        (local.set $scale (i32.add (local.get $scale) (i32.const 32)))
+        (local.set $zp (i32.add (local.get $zp) (i32.const 32)))
+        (br $eight)))
+    (block $done
+      (loop $one
+        (br_if $done (i32.ge_u (local.get $q) (local.get $end)))
+        (f32.store (local.get $out)
+          (f32x4.extract_lane 0
+            (call $dequantize4 (i32x4.splat (i32.load8_u (local.get $q)))
+              (f32x4.splat (f32.load (local.get $scale))) (f32x4.splat (f32.load (local.get $zp))))))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $scale (i32.add (local.get $scale) (i32.const 4)))
+        (local.set $zp (i32.add (local.get $zp) (i32.const 4)))
+        (br $one))))
+
+  ;; Min and max of a run, folded into mins[p] / maxs[p]. Two accumulators of each hide the latency; min and
+  ;; max are exact, so the order of the folding does not change the result.
+  (func $minMaxRun (type $segment) (param $i i32) (param $n i32) (param $p i32)
+    (local $x i32) (local $end i32) (local $v v128) (local $w v128)
+    (local $lo1 v128) (local $hi1 v128) (local $lo2 v128) (local $hi2 v128) (local $lo f32) (local $hi f32)
+    (local.set $x (i32.add (global.get $src) (i32.shl (local.get $i) (i32.const 2))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $lo1 (f32x4.splat (f32.const inf)))
+    (local.set $lo2 (local.get $lo1))
+    (local.set $hi1 (f32x4.splat (f32.const -inf)))
+    (local.set $hi2 (local.get $hi1))
+    (block $done8
+      (loop $eight
+        (br_if $done8 (i32.gt_u (i32.add (local.get $x) (i32.const 32)) (local.get $end)))
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $w (v128.load offset=16 (local.get $x)))
+        (local.set $lo1 (f32x4.min (local.get $lo1) (local.get $v)))
+        (local.set $hi1 (f32x4.max (local.get $hi1) (local.get $v)))
+        (local.set $lo2 (f32x4.min (local.get $lo2) (local.get $w)))
+        (local.set $hi2 (f32x4.max (local.get $hi2) (local.get $w)))
+        (local.set $x (i32.add (local.get $x) (i32.const 32)))
+        (br $eight)))
+    (local.set $lo1 (f32x4.min (local.get $lo1) (local.get $lo2)))
+    (local.set $hi1 (f32x4.max (local.get $hi1) (local.get $hi2)))
+    (local.set $lo (f32.min
+      (f32.min (f32x4.extract_lane 0 (local.get $lo1)) (f32x4.extract_lane 1 (local.get $lo1)))
+      (f32.min (f32x4.extract_lane 2 (local.get $lo1)) (f32x4.extract_lane 3 (local.get $lo1)))))
+    (local.set $hi (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $hi1)) (f32x4.extract_lane 1 (local.get $hi1)))
+      (f32.max (f32x4.extract_lane 2 (local.get $hi1)) (f32x4.extract_lane 3 (local.get $hi1)))))
+    (block $done
+      (loop $one
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $lo (f32.min (local.get $lo) (f32.load (local.get $x))))
+        (local.set $hi (f32.max (local.get $hi) (f32.load (local.get $x))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $one)))
+    (local.set $p (i32.shl (local.get $p) (i32.const 2)))
+    (f32.store (i32.add (global.get $paramA) (local.get $p))
+      (f32.min (f32.load (i32.add (global.get $paramA) (local.get $p))) (local.get $lo)))
+    (f32.store (i32.add (global.get $paramB) (local.get $p))
+      (f32.max (f32.load (i32.add (global.get $paramB) (local.get $p))) (local.get $hi))))
+
+  ;; Element k of the segment folded into mins[p + k] / maxs[p + k].
+  (func $minMaxColumns (type $segment) (param $i i32) (param $n i32) (param $p i32)
+    (local $x i32) (local $end i32) (local $lo i32) (local $hi i32)
+    (local.set $x (i32.add (global.get $src) (i32.shl (local.get $i) (i32.const 2))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $lo (i32.add (global.get $paramA) (i32.shl (local.get $p) (i32.const 2))))
+    (local.set $hi (i32.add (global.get $paramB) (i32.shl (local.get $p) (i32.const 2))))
+    (block $done4
+      (loop $four
+        (br_if $done4 (i32.gt_u (i32.add (local.get $x) (i32.const 16)) (local.get $end)))
+        (v128.store (local.get $lo) (f32x4.min (v128.load (local.get $lo)) (v128.load (local.get $x))))
+        (v128.store (local.get $hi) (f32x4.max (v128.load (local.get $hi)) (v128.load (local.get $x))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $lo (i32.add (local.get $lo) (i32.const 16)))
+        (local.set $hi (i32.add (local.get $hi) (i32.const 16)))
+        (br $four)))
+    (block $done
+      (loop $one
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (f32.store (local.get $lo) (f32.min (f32.load (local.get $lo)) (f32.load (local.get $x))))
+        (f32.store (local.get $hi) (f32.max (f32.load (local.get $hi)) (f32.load (local.get $x))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $lo (i32.add (local.get $lo) (i32.const 4)))
+        (local.set $hi (i32.add (local.get $hi) (i32.const 4)))
+        (br $one))))
+
+  ;; Walks a tensor viewed as [outer, channels, inner] in memory order, calling $run or $columns (table indices)
+  ;; on segments. The parameter index of element (o, a, k) is
+  ;; o * strideOuter + floor(a / groupSize) * strideGroup + k * strideInner (src/layout.ts paramLayout), with
+  ;; strideInner 0 or 1. When inner is 1 the segments run along the channel axis instead, so they stay long.
+  (func (export "walk") (param $run i32) (param $columns i32) (param $outer i32) (param $channels i32) (param $inner i32)
+    (param $groupSize i32) (param $strideOuter i32) (param $strideGroup i32) (param $strideInner i32)
+    (local $i i32) (local $o i32) (local $a i32) (local $length i32)
+    (block $walked
+      (loop $rows
+        (br_if $walked (i32.ge_u (local.get $o) (local.get $outer)))
+        (if (i32.eq (local.get $inner) (i32.const 1))
+          (then
+            (if (i32.and (i32.eq (local.get $groupSize) (i32.const 1)) (i32.ne (local.get $strideGroup) (i32.const 0)))
+              (then
+                ;; One parameter per element along the axis (strideGroup is 1 here).
+                (call_indirect (type $segment) (local.get $i) (local.get $channels)
+                  (i32.mul (local.get $o) (local.get $strideOuter)) (local.get $columns))
+                (local.set $i (i32.add (local.get $i) (local.get $channels))))
+              (else
+                (local.set $a (i32.const 0))
+                (block $groupsDone
+                  (loop $groups
+                    (br_if $groupsDone (i32.ge_u (local.get $a) (local.get $channels)))
+                    (local.set $length (i32.sub (local.get $channels) (local.get $a)))
+                    (if (i32.gt_u (local.get $length) (local.get $groupSize)) (then (local.set $length (local.get $groupSize))))
+                    (call_indirect (type $segment) (local.get $i) (local.get $length)
+                      (i32.add (i32.mul (local.get $o) (local.get $strideOuter))
+                        (i32.mul (i32.div_u (local.get $a) (local.get $groupSize)) (local.get $strideGroup)))
+                      (local.get $run))
+                    (local.set $i (i32.add (local.get $i) (local.get $length)))
+                    (local.set $a (i32.add (local.get $a) (local.get $length)))
+                    (br $groups))))))
+          (else
+            (local.set $a (i32.const 0))
+            (block $channelsDone
+              (loop $channelLoop
+                (br_if $channelsDone (i32.ge_u (local.get $a) (local.get $channels)))
+                (call_indirect (type $segment) (local.get $i) (local.get $inner)
+                  (i32.add (i32.mul (local.get $o) (local.get $strideOuter))
+                    (i32.mul (i32.div_u (local.get $a) (local.get $groupSize)) (local.get $strideGroup)))
+                  (select (local.get $columns) (local.get $run) (local.get $strideInner)))
+                (local.set $i (i32.add (local.get $i) (local.get $inner)))
+                (local.set $a (i32.add (local.get $a) (i32.const 1)))
+                (br $channelLoop)))))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $rows))))
+
+  ;; Table indices of the segment functions, for walk().
+  (global (export "quantizeRun") i32 (i32.const 0))
+  (global (export "quantizeColumns") i32 (i32.const 1))
+  (global (export "dequantizeRun") i32 (i32.const 2))
+  (global (export "dequantizeColumns") i32 (i32.const 3))
+  (global (export "minMaxRun") i32 (i32.const 4))
+  (global (export "minMaxColumns") i32 (i32.const 5))
+)

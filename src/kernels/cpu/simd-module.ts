@@ -1,0 +1,155 @@
+/**
+ * The WebAssembly SIMD module behind the fast CPU path (simd-kernels.wat): instantiated once, on first use,
+ * synchronously (the module is a few kilobytes). Where WebAssembly or its SIMD instructions are missing,
+ * `simdKernels()` returns undefined and the callers run the reference.
+ *
+ * The module's memory is a scratch arena: each call lays its input, output and parameters out in it, runs,
+ * and copies the output out. It grows to the largest call so far and is kept for the next one.
+ *
+ * @example
+ * ```ts
+ * const kernels = simdKernels();
+ * if (kernels) {
+ *   const [src, dst, paramA, paramB] = kernels.reserve([4 * n, n, 4 * p, 4 * p]);
+ * }
+ * ```
+ * @module
+ */
+import { SIMD_KERNELS_WASM_BASE64 } from './simd-kernels-wasm.js';
+
+/** Table indices of the segment functions, as simd-kernels.wat exports them. */
+export type SegmentKind = 'quantizeRun' | 'quantizeColumns' | 'dequantizeRun' | 'dequantizeColumns' | 'minMaxRun' | 'minMaxColumns';
+
+/** How walk() visits a tensor: `src/layout.ts` ParamLayout fields (strideInner 0 or 1). */
+export interface WalkLayout {
+  outer: number; channels: number; inner: number; groupSize: number;
+  strideOuter: number; strideGroup: number; strideInner: number;
+}
+
+/** The instantiated module. */
+export interface SimdKernels {
+  readonly memory: WebAssembly.Memory;
+  /** Byte offsets of consecutive 16-byte-aligned regions of the given sizes, growing memory if needed; undefined when they do not fit. */
+  reserve(sizes: readonly number[]): number[] | undefined;
+  configure(src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number): void;
+  walk(run: SegmentKind, columns: SegmentKind, layout: WalkLayout): void;
+}
+
+/** The most scratch memory one call may use; larger calls run on the reference. */
+export const MAX_SIMD_BYTES = 2 ** 31;
+const kPage = 65536;
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  configure: (src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number) => void;
+  walk: (run: number, columns: number, outer: number, channels: number, inner: number, groupSize: number,
+    strideOuter: number, strideGroup: number, strideInner: number) => void;
+  [kind: string]: unknown;
+}
+
+let instance: SimdKernels | null | undefined;
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function instantiate(): SimdKernels | null {
+  if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
+  const bytes = decodeBase64(SIMD_KERNELS_WASM_BASE64);
+  if (!WebAssembly.validate(bytes)) return null; // no SIMD in this engine
+  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Exports;
+  const kindIndex = (kind: SegmentKind): number => (exports[kind] as WebAssembly.Global).value as number;
+  return {
+    memory: exports.memory,
+    reserve(sizes) {
+      const offsets: number[] = [];
+      let end = 0;
+      for (const size of sizes) {
+        offsets.push(end);
+        end += Math.ceil(size / 16) * 16;
+      }
+      if (end > MAX_SIMD_BYTES) return undefined;
+      const have = exports.memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          exports.memory.grow(Math.ceil((end - have) / kPage));
+        } catch {
+          return undefined; // the engine would not give the memory: the caller runs the reference
+        }
+      }
+      return offsets;
+    },
+    configure: exports.configure,
+    walk(run, columns, layout) {
+      exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
+        layout.strideOuter, layout.strideGroup, layout.strideInner);
+    },
+  };
+}
+
+/**
+ * The SIMD kernels, or undefined where this engine has no WebAssembly SIMD.
+ *
+ * @example
+ * ```ts
+ * simdKernels() === undefined; // false in Node >= 16 and current browsers
+ * ```
+ */
+export function simdKernels(): SimdKernels | undefined {
+  if (instance === undefined) {
+    try {
+      instance = instantiate();
+    } catch {
+      instance = null;
+    }
+  }
+  return instance ?? undefined;
+}
+
+/** About how many elements one piece of a walk holds: its input and output stay in the cache while they are copied. */
+export const PIECE_ELEMENTS = 1 << 15;
+
+/** A contiguous piece of a walk: its first element, element count, first parameter index, and its own layout. */
+export interface WalkPiece { first: number; count: number; paramBase: number; layout: WalkLayout }
+
+/**
+ * Splits a walk into pieces of contiguous elements, each starting a parameter group, of about
+ * `PIECE_ELEMENTS` elements (more where one run along `inner` is longer). Each piece's layout indexes its
+ * parameters from `paramBase`.
+ *
+ * @example
+ * ```ts
+ * walkPieces({ outer: 1, channels: 4096, inner: 4096, groupSize: 1, strideOuter: 0, strideGroup: 1, strideInner: 0 }).length; // 512
+ * ```
+ */
+export function walkPieces(layout: WalkLayout, pieceElements = PIECE_ELEMENTS): WalkPiece[] {
+  const { outer, channels, inner, strideOuter, strideGroup } = layout;
+  const rowElements = channels * inner;
+  const pieces: WalkPiece[] = [];
+  if (rowElements <= pieceElements) {
+    const rows = Math.max(1, Math.floor(pieceElements / Math.max(rowElements, 1)));
+    for (let o = 0; o < outer; o += rows) {
+      const count = Math.min(rows, outer - o);
+      pieces.push({ first: o * rowElements, count: count * rowElements, paramBase: o * strideOuter, layout: { ...layout, outer: count } });
+    }
+    return pieces;
+  }
+  // Where every element of a row shares one parameter (strideGroup 0) the group size is free: one run per piece.
+  const grouped = strideGroup !== 0;
+  let block = Math.max(1, Math.floor(pieceElements / inner));
+  if (grouped) block = Math.max(layout.groupSize, block - (block % layout.groupSize));
+  for (let o = 0; o < outer; o++) {
+    for (let a = 0; a < channels; a += block) {
+      const count = Math.min(block, channels - a);
+      pieces.push({
+        first: (o * channels + a) * inner, count: count * inner,
+        paramBase: o * strideOuter + (grouped ? (a / layout.groupSize) * strideGroup : 0),
+        layout: { ...layout, outer: 1, channels: count, groupSize: grouped ? layout.groupSize : count },
+      });
+    }
+  }
+  return pieces;
+}
