@@ -139,31 +139,34 @@ describe('the app\'s views', () => {
 
   it('draws the picked group of a channel with that group\'s own grid', async () => {
     const { page } = opened;
-    // int4 per group of 32 (the previous test applied it): the [258, 1, 256] basis has 8 groups per channel.
-    await waitForView(page, (key) => key.startsWith('model.feature_extractor.forward_basis_buffer|'));
+    // int4 per group of 32 (the previous test applied it): the [16, 258, 1] pointwise convolution has
+    // ceil(258 / 32) = 9 groups per channel along axis 1, the last one short.
+    const name = 'model.first_layer.0.pw_conv.0.weight';
+    await page.click(`#tensor-table tr[data-name="${name}"] button`);
+    await waitForView(page, (key) => key.startsWith('model.first_layer.0.pw_conv.0.weight|'));
     let view = await viewOf(page);
-    expect(view.groups).toBe(8);
+    expect(view.groups).toBe(9);
     expect(await page.$eval('#group-field', (e) => (e as HTMLElement).hidden)).toBe(false);
     await page.$eval('#channel', (e) => { (e as HTMLInputElement).value = '5'; e.dispatchEvent(new Event('change')); });
     await waitForView(page, (key) => key.endsWith('|5|0|false'));
     const first = { pixels: await pixelsOf(page, 'histogram'), caption: await text(page, '#histogram-caption'), scale: await text(page, '#scale-caption') };
-    expect(first.caption).toMatch(/^Channel 5, group 0 of 8: 32 weights; red lines: the 16 levels of qint4/);
+    expect(first.caption).toMatch(/^Channel 5, group 0 of 9: 32 weights; red lines: the 16 levels of qint4/);
     const group = (await page.$('#group')) as ElementHandle<HTMLInputElement>;
     await group.evaluate((e) => { e.value = '3'; e.dispatchEvent(new Event('change')); });
     await waitForView(page, (key) => key.endsWith('|5|3|false'));
     view = await viewOf(page);
     expect(view.group).toBe(3);
     const caption = await text(page, '#histogram-caption');
-    expect(caption).toMatch(/^Channel 5, group 3 of 8: 32 weights/);
-    expect(await text(page, '#scale-caption')).toMatch(/group 3 of the channel: elements 96–127 along axis 2\)\.$/);
+    expect(caption).toMatch(/^Channel 5, group 3 of 9: 32 weights/);
+    expect(await text(page, '#scale-caption')).toMatch(/group 3 of the channel: elements 96–127 along axis 1\)\.$/);
     expect(await pixelsOf(page, 'histogram')).not.toBe(first.pixels);
-    // The group's own scale, as the library makes it here in Node: parameters [258, 1, 8], so channel 5's group 3 is entry 43.
+    // The group's own scale, as the library makes it here in Node: parameters [16, 9, 1], so channel 5's group 3 is entry 48.
     const { model } = await compressOnnx(modelBytes, { dtype: 'qint4', granularity: 'group', groupSize: 32 }, { backend: 'cpu' });
-    const q = (await readQdqWeights(await OnnxModel.load(model))).get('model.feature_extractor.forward_basis_buffer')!;
-    const scale = q.qPerGroupScales()[5 * 8 + 3]!;
-    expect(q.qPerGroupScales()[5 * 8]).not.toBe(scale);
-    expect(await text(page, '#scale-caption')).toContain(`Channel 5, group 3: scale ${scale.toPrecision(6)}, zero point 0 (`);
-    expect(caption).toContain(`at scale ${scale.toPrecision(4)}, zero point 0`);
+    const q = (await readQdqWeights(await OnnxModel.load(model))).get(name)!;
+    const scale = q.qPerGroupScales()[5 * 9 + 3]!;
+    expect(q.qPerGroupScales()[5 * 9]).not.toBe(scale);
+    expect(await text(page, '#scale-caption')).toContain(`Channel 5, group 3: scale ${scale.toPrecision(6)}, zero point `);
+    expect(caption).toContain(`at scale ${scale.toPrecision(4)}, zero point `);
   });
 
   it('keeps the table\'s last column in view at 1400 px and never scrolls sideways at 420 px', async () => {
