@@ -4,7 +4,8 @@
 // adapter is this worker's. The page cancels a run by terminating the worker and starting a new one.
 import { getBackend, getDefaultManager } from '../src/index.js';
 import {
-  type ByteSink, OnnxModel, compressOnnx, compressToSafetensors, decideWeights, memorySink, planOnnxCompression, writableStreamSink,
+  type BudgetAllocation, type ByteSink, type CompressionPolicy, OnnxModel, type WeightDecision, type WeightReader, allocateBudget, compressOnnx,
+  compressToSafetensors, decideWeights, memorySink, planOnnxCompression, toFloat32, writableStreamSink,
 } from '../src/models.js';
 import { openReader } from './model-source.js';
 import { type WorkerReply, type WorkerRequest, describeAdapter } from './worker-protocol.js';
@@ -27,6 +28,19 @@ async function backendInfo(): Promise<{ backend: string; adapter?: string }> {
   return backend === 'webgpu' ? { backend, adapter: describeAdapter((await getDefaultManager()).adapterInfo) } : { backend };
 }
 
+/**
+ * The decisions for a safetensors output: the policy's, then, with `targetBits`, the size budget's allocation
+ * (counted as safetensors stores the parameters), as the command line does.
+ */
+async function decide(reader: WeightReader, policy: CompressionPolicy): Promise<{ decisions: WeightDecision[]; budget?: BudgetAllocation }> {
+  const decisions = reader instanceof OnnxModel ? planOnnxCompression(reader, policy).decisions : decideWeights(reader.list(), policy);
+  if (policy.targetBits === undefined) return { decisions };
+  const list = reader.list();
+  const read = async (i: number) => toFloat32(await reader.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
+  const allocated = await allocateBudget(list, decisions, policy, policy.targetBits, read, {}, { backend: 'auto' }, 'safetensors');
+  return { decisions: allocated.decisions, budget: allocated.allocation };
+}
+
 async function handle(request: WorkerRequest): Promise<void> {
   const onProgress = (progress: { done: number; total: number; name: string }) => post({ type: 'progress', id: request.id, ...progress });
   if (request.type === 'backend') {
@@ -42,11 +56,11 @@ async function handle(request: WorkerRequest): Promise<void> {
   }
   const { reader } = await openReader(source);
   try {
-    const decisions = reader instanceof OnnxModel ? planOnnxCompression(reader, policy).decisions : decideWeights(reader.list(), policy);
+    const { decisions, budget } = await decide(reader, policy);
     if (request.type === 'compress') {
       const sink = countingSink();
       const report = await compressToSafetensors(reader, decisions, sink, { backend: 'auto' }, onProgress);
-      post({ type: 'done', id: request.id, report, ...(await backendInfo()) });
+      post({ type: 'done', id: request.id, report: budget ? { ...report, budget } : report, decisions, ...(await backendInfo()) });
     } else {
       // The export: streamed to the page's file (a transferred WritableStream), else collected and transferred.
       const memory = request.stream ? undefined : memorySink();

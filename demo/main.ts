@@ -21,6 +21,7 @@ import { type TensorSource, type ViewState, drawTensorView } from './tensor-view
 import type { AnyWeightSource } from './worker-protocol.js';
 import { openReader, sourceFromFiles } from './model-source.js';
 import { CancelledError, callWorker, cancelWorker, onWorkerStarted } from './worker-client.js';
+import { VerifyPanel, type VerifyShown } from './verify-panel.js';
 
 /** A loaded model: the files the worker reads, and a reader here for the one tensor the view shows. */
 interface Loaded { name: string; kind: 'onnx' | 'safetensors'; source: AnyWeightSource; byteLength: number; reader: WeightReader; what?: string }
@@ -44,6 +45,8 @@ declare global {
       heatmapMs?: number; view?: unknown; benchHeatmap?: (size: number) => number;
       /** Workers started so far (Cancel terminates one; the next run starts another). */
       workers: number; backend?: string; lastExportStreamed?: string;
+      /** The last verification in onnxruntime-web shown (cleared when another result comes). */
+      verify?: VerifyShown;
     };
     showSaveFilePicker?: (options: { suggestedName: string; types?: { description: string; accept: Record<string, string[]> }[] }) => Promise<FileSystemFileHandle>;
   }
@@ -63,6 +66,9 @@ const view: ViewState = { metric: 'sqnr', log: false, compare: '', channel: 0, g
 let sort: { key: string; dir: 1 | -1 } = { ...WORST_FIRST };
 /** The scheme comparison of the loaded model (emptied when another model loads). */
 const comparison = new ComparisonPanel((row) => applyScheme(row.policy));
+/** The verification of the result on show in onnxruntime-web. */
+const verifier = new VerifyPanel();
+verifier.onResult = (shown) => { app.verify = shown; };
 
 function showError(error: unknown): void {
   const box = $('error');
@@ -92,6 +98,7 @@ function clearResults(message: string): void {
   $('tensor-view').hidden = true;
   $('export-status').textContent = '';
   $('progress-text').textContent = '';
+  verifier.enable(undefined, 'Nothing to verify: no compressed model is on show.');
   document.body.dataset.state = 'failed';
 }
 
@@ -197,7 +204,8 @@ async function run(): Promise<void> {
         decisions: (p) => planOnnxCompression(current.reader as OnnxModel, p).decisions, totalMs: performance.now() - started,
       };
     } else {
-      const decisions = (p: CompressionPolicy) => decideWeights(current.reader.list(), p);
+      // The worker's decisions are the ones the output holds (with a size budget, the allocator's).
+      const decisions = (p: CompressionPolicy) => (p === policy && reply.decisions ? reply.decisions : decideWeights(current.reader.list(), p));
       next = {
         source: current.source, policy, report: reply.report, decisions, totalMs: performance.now() - started,
         quantized: async (name) => {
@@ -217,6 +225,10 @@ async function run(): Promise<void> {
     $('tensor-view').hidden = false;
     $('export-status').textContent = '';
     comparison.render(policy);
+    const file = current.source.kind === 'onnx' ? current.source.file : undefined;
+    verifier.enable(file && next.output
+      ? { name: current.name, original: async () => new Uint8Array(await file.arrayBuffer()), compressed: next.output }
+      : undefined, 'Verify runs ONNX models in onnxruntime-web; this model is safetensors.');
     app.report = next.report;
     app.policy = policy;
     app.runs++;
@@ -242,13 +254,14 @@ async function run(): Promise<void> {
 
 
 function renderSummary(r: Result): void {
-  showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs);
+  showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs, r.policy.minSqnrDb);
 }
 
 function renderTable(): void {
   if (!result) return;
   const showKept = $<HTMLInputElement>('show-kept').checked;
-  const rows = sortTensors(result.report.tensors.filter((t) => showKept || t.action === 'quantize'), sort);
+  // Weights the quality floor kept float stay listed: they are what the floor did.
+  const rows = sortTensors(result.report.tensors.filter((t) => showKept || t.action === 'quantize' || t.escalations?.length), sort);
   for (const th of document.querySelectorAll<HTMLElement>('#tensor-table th')) {
     const key = th.querySelector('button')!.dataset.sort;
     th.setAttribute('aria-sort', sort.key === key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none');
@@ -259,7 +272,7 @@ function renderTable(): void {
     view.group = 0;
     renderTable();
     void renderTensor();
-  }));
+  }, result.report));
 }
 
 async function sourceFor(name: string): Promise<TensorSource | undefined> {
@@ -322,6 +335,11 @@ function wire(): void {
     if (target.id === 'dtype') $<HTMLInputElement>('symmetric').checked = !$<HTMLSelectElement>('dtype').value.startsWith('qu');
     $<HTMLInputElement>('group-size').disabled = $<HTMLSelectElement>('granularity').value !== 'group';
     $<HTMLSelectElement>('axis').disabled = $<HTMLSelectElement>('granularity').value === 'tensor';
+    // With a size budget the allocator chooses each weight's data type and granularity.
+    const budgetOn = $<HTMLInputElement>('budget-on').checked;
+    $<HTMLInputElement>('target-bits').disabled = !budgetOn;
+    for (const id of ['dtype', 'granularity']) $<HTMLSelectElement>(id).disabled = budgetOn;
+    if (budgetOn) $<HTMLInputElement>('group-size').disabled = true;
     void run();
   });
   $('cancel').addEventListener('click', () => {
@@ -388,6 +406,7 @@ function wire(): void {
     if (!result) return;
     download(exportName(loaded?.name, 'report.json'), new TextEncoder().encode(reportJson(result.report, { model: loaded?.name, policy: result.policy })), 'application/json');
   });
+  $('verify').addEventListener('click', () => { void verifier.run(); });
   $('export-csv').addEventListener('click', () => {
     if (!result) return;
     download(exportName(loaded?.name, 'report.csv'), new TextEncoder().encode(reportCsv(result.report)), 'text/csv');

@@ -1,13 +1,18 @@
 // The whole-model part of the page: the summary figures and the rows of the tensor table, drawn from a
 // compression report (the library's own numbers; nothing is recomputed here but sums over its tensors).
 import type { TensorReport } from '../src/models.js';
+import { allocationNote, budgetOf, budgetSummary } from './budget-view.js';
+import { escalationDetails, floorSummary, rowFlags } from './escalations.js';
 import { sqnrBand } from './quality.js';
 import { type AnyReport, elementCount, formatBytes, formatDb, overallSqnr } from './report-view.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-/** Fills the summary panel. `fileBytesBefore` is the input file's size; `totalMs` the whole run's time. */
-export function showSummary(report: AnyReport, fileBytesBefore: number, totalMs: number): void {
+/**
+ * Fills the summary panel. `fileBytesBefore` is the input file's size; `totalMs` the whole run's time;
+ * `minSqnrDb` the floor the run asked for (undefined: the default, -Infinity: off).
+ */
+export function showSummary(report: AnyReport, fileBytesBefore: number, totalMs: number, minSqnrDb?: number): void {
   const totals = report.totals;
   const params = report.tensors.reduce((sum, t) => sum + elementCount(t.shape), 0);
   const sqnr = overallSqnr(report.tensors);
@@ -24,6 +29,10 @@ export function showSummary(report: AnyReport, fileBytesBefore: number, totalMs:
   const worstName = document.createElement('small');
   worstName.textContent = sqnr.worstName;
   worst.replaceChildren(`${formatDb(sqnr.worstDb)} `, worstName);
+  $('sum-floor').textContent = floorSummary(report, minSqnrDb);
+  const budget = budgetOf(report);
+  $('sum-budget-item').hidden = !budget;
+  $('sum-budget').textContent = budget ? budgetSummary(budget) : '—';
   $('sum-backend').textContent = describeBackends(report.tensors) ?? 'nothing quantized';
   $('sum-time').textContent = `${report.seconds.toFixed(2)} s · ${(totalMs / 1000).toFixed(2)} s`;
   for (const id of ['export-onnx', 'export-safetensors', 'export-json', 'export-csv']) $<HTMLButtonElement>(id).disabled = false;
@@ -31,7 +40,9 @@ export function showSummary(report: AnyReport, fileBytesBefore: number, totalMs:
   $('export-safetensors').hidden = report.format !== 'onnx';
 }
 
-const kSummaryIds = ['sum-params', 'sum-quantized', 'sum-size', 'sum-ratio', 'sum-weight-ratio', 'sum-sqnr', 'sum-worst', 'sum-backend', 'sum-time'];
+const kSummaryIds = [
+  'sum-params', 'sum-quantized', 'sum-size', 'sum-ratio', 'sum-weight-ratio', 'sum-sqnr', 'sum-worst', 'sum-floor', 'sum-budget', 'sum-backend', 'sum-time',
+];
 
 /** Empties the summary (back to dashes) and disables the exports: nothing shown belongs to a model that failed. */
 export function clearSummary(): void {
@@ -82,8 +93,12 @@ export function sortTensors(rows: TensorReport[], sort: { key: string; dir: 1 | 
 /** The table's first order: ascending SQNR. */
 export const WORST_FIRST = { key: 'sqnrDb', dir: 1 } as const;
 
-/** The table rows: the name is a button that selects the tensor (quantized ones only). */
-export function tensorRows(rows: TensorReport[], selected: string | undefined, onSelect: (name: string) => void): HTMLTableRowElement[] {
+/**
+ * The table rows: the name is a button that selects the tensor (quantized ones only), after flags for an
+ * escalated or weak weight; the scheme cell holds the escalation steps and the budget's choice, when any.
+ */
+export function tensorRows(rows: TensorReport[], selected: string | undefined, onSelect: (name: string) => void, report?: AnyReport): HTMLTableRowElement[] {
+  const budget = budgetOf(report);
   return rows.map((t) => {
     const tr = document.createElement('tr');
     tr.dataset.name = t.name;
@@ -97,7 +112,9 @@ export function tensorRows(rows: TensorReport[], selected: string | undefined, o
     const cells = [`[${t.shape.join('×')}]`, t.scheme, t.bytesBefore.toLocaleString('en-US'), t.bytesAfter.toLocaleString('en-US'),
       formatDb(t.sqnrDb), t.maxAbsError === undefined ? '—' : t.maxAbsError.toExponential(2)];
     const nameCell = document.createElement('td');
-    nameCell.append(button);
+    const flags = rowFlags(t);
+    nameCell.append(...flags, button);
+    if (flags.length) tr.dataset.flags = flags.map((f) => f.className.replace('flag flag-', '')).join(' ');
     tr.append(nameCell, ...cells.map((text, i) => {
       const td = document.createElement('td');
       td.textContent = text;
@@ -105,6 +122,14 @@ export function tensorRows(rows: TensorReport[], selected: string | undefined, o
       if (i === 1) td.className = 'scheme';
       return td;
     }));
+    const schemeCell = tr.children[2]!;
+    const details = escalationDetails(t);
+    const note = allocationNote(t, budget);
+    if (details || note) {
+      const text = document.createElement('span');
+      text.textContent = t.scheme;
+      schemeCell.replaceChildren(text, ...(note ? [note] : []), ...(details ? [details] : []));
+    }
     // The SQNR cell carries its band (coloured by style.css); the row too, for a marker at its start.
     const band = t.action === 'quantize' ? sqnrBand(t.sqnrDb) : undefined;
     if (band) { tr.dataset.band = band; tr.children[5]!.classList.add(`band-${band}`); }

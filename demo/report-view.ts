@@ -1,10 +1,10 @@
 // What the app derives from the library's report, kept apart from the DOM code so the test can reason about
 // it: the overall SQNR (from the report's own per-tensor sqnrDb and mse), the parameter count, and the JSON
 // and CSV exports. No quantization arithmetic here: every number starts as a field of the report.
-import type { SafetensorsCompressionReport } from '../src/models.js';
-import type { OnnxCompressionReport, TensorReport } from '../src/models.js';
+import type { BudgetAllocation, OnnxCompressionReport, SafetensorsCompressionReport, TensorReport } from '../src/models.js';
 
-export type AnyReport = OnnxCompressionReport | SafetensorsCompressionReport;
+/** A report of either output; a safetensors one carries the size budget's allocation as the command line's does. */
+export type AnyReport = OnnxCompressionReport | (SafetensorsCompressionReport & { budget?: BudgetAllocation });
 
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -62,11 +62,14 @@ function csvCell(value: unknown): string {
 }
 
 export function reportCsv(report: AnyReport): string {
-  const header = ['name', 'shape', 'dtypeIn', 'dtypeOut', 'action', 'scheme', 'bytesBefore', 'bytesAfter', 'sqnrDb', 'mse', 'maxAbsError', 'backend', 'reason'];
+  const header = ['name', 'shape', 'dtypeIn', 'dtypeOut', 'action', 'scheme', 'bytesBefore', 'bytesAfter', 'sqnrDb', 'mse', 'maxAbsError', 'backend', 'reason',
+    'escalations', 'budgetChoice', 'budgetBits'];
   const lines = [header.join(',')];
+  const allocation = new Map(report.budget?.tensors.map((a) => [a.name, a]));
   for (const t of report.tensors) {
+    const chosen = allocation.get(t.name);
     lines.push([t.name, t.shape.join('x'), t.dtypeIn, t.dtypeOut, t.action, t.scheme, t.bytesBefore, t.bytesAfter, t.sqnrDb, t.mse, t.maxAbsError,
-      t.backend, t.reason].map(csvCell).join(','));
+      t.backend, t.reason, t.escalations?.map((e) => e.text).join(' | '), chosen?.chosen, chosen?.bits].map(csvCell).join(','));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,6 @@
 // The messages between the page (main.ts) and compress-worker.ts. Files travel as File objects (posting one
 // shares it, nothing is copied); the compressed model comes back as a transferred buffer.
-import type { CompressionPolicy } from '../src/models.js';
+import type { CompressionPolicy, WeightDecision } from '../src/models.js';
 import type { AnyReport } from './report-view.js';
 
 /** Where the worker reads the model from. */
@@ -19,7 +19,8 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: 'progress'; id: number; done: number; total: number; name: string }
   | { type: 'backend'; id: number; backend: string; adapter?: string }
-  | { type: 'done'; id: number; report: AnyReport; output?: Uint8Array; backend: string; adapter?: string }
+  /** `decisions`: what each weight of a safetensors output got (the size budget's choice included). */
+  | { type: 'done'; id: number; report: AnyReport; output?: Uint8Array; decisions?: WeightDecision[]; backend: string; adapter?: string }
   | { type: 'error'; id: number; message: string };
 
 /** The adapter in words, for the summary. */

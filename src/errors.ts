@@ -104,6 +104,18 @@ export class FormatError extends WebGpuQuantError {}
 export class GpuExecutionError extends WebGpuQuantError {}
 
 /**
+ * A synchronous accessor was called on a QTensor whose integers are still on the GPU (quantized with
+ * `{ output: 'gpu' }`), or on one whose GPU buffer was already released. Call `await q.read()` first.
+ *
+ * @example
+ * ```ts
+ * const q = await quantizePerTensor(x, 0.1, 0, 'qint8', { output: 'gpu' });
+ * try { q.intRepr(); } catch (e) { if (e instanceof DataOnGpuError) (await q.read()).intRepr(); }
+ * ```
+ */
+export class DataOnGpuError extends WebGpuQuantError {}
+
+/**
  * An optional package a feature needs is not installed (onnxruntime-node for verification in Node). The
  * message gives the install command.
  *

@@ -15,15 +15,17 @@
 /// <reference types="@webgpu/types" preserve="true" />
 
 // Tensors and dtypes.
-export { type ResolvedBackend, type Tensor, tensor } from './tensor.js';
+export {
+  type GpuFloatDType, type GpuTensor, type GpuTensorOptions, type ResolvedBackend, type Tensor, gpuTensor, isGpuTensor, tensor,
+} from './tensor.js';
 export { type DTypeInfo, type IntReprArray, type QDType, QDTYPES, dtypeInfo } from './dtype.js';
 export { type PerChannelParams, type PerGroupParams, type PerTensorParams, type QScheme, QTensor, fromIntRepr } from './qtensor.js';
 export { packNibbles, unpackNibbles } from './pack-nibbles.js';
 
 // Operations.
 export { type Backend, type OpOptions, getBackend } from './ops/backend.js';
-export { quantizePerChannel, quantizePerGroup, quantizePerTensor } from './ops/quantize.js';
-export { dequantize } from './ops/dequantize.js';
+export { type QuantizeOptions, quantizePerChannel, quantizePerGroup, quantizePerTensor } from './ops/quantize.js';
+export { type DequantizeToGpuOptions, dequantize } from './ops/dequantize.js';
 export { fakeQuantizePerChannelAffine, fakeQuantizePerTensorAffine } from './ops/fake-quantize.js';
 export { chooseQParams } from './ops/choose-qparams.js';
 export { errorStats } from './ops/error-stats.js';
@@ -56,6 +58,6 @@ export * as reference from './reference/index.js';
 export { type BufferPoolStats } from './gpu/buffer-pool.js';
 export { type GpuFeatures, GpuManager, type GpuManagerOptions, getDefaultManager, managerForDevice } from './gpu/device.js';
 export {
-  DeviceLostError, FormatError, GpuExecutionError, InvalidArgumentError, LimitExceededError, WebGpuQuantError,
+  DataOnGpuError, DeviceLostError, FormatError, GpuExecutionError, InvalidArgumentError, LimitExceededError, WebGpuQuantError,
   WebGpuUnavailableError,
 } from './errors.js';

@@ -37,6 +37,7 @@ export { type NodeFileSink, type NodeFileSinkOptions, nodeFileSink } from './io/
 export { type NodeFileSource, nodeFileSource } from './io/safetensors/node-file-source.js';
 export { openSafetensorsFile, openShardedSafetensorsFiles } from './io/safetensors/node-open.js';
 export { type DequantizedReader, dequantizedReader } from './io/safetensors/dequantized-reader.js';
+export { type LoadQuantizedOptions, loadQuantizedSafetensors } from './io/safetensors/gpu-load.js';
 export { type ByteSink, type MemorySink, memorySink, writableStreamSink } from './io/safetensors/sinks.js';
 export {
   type SafetensorsTensor, type SafetensorsWriter, createSafetensorsWriter, serializeSafetensors, writeSafetensors,
@@ -81,6 +82,7 @@ export {
 } from './compress/quality-floor.js';
 export { type ConsumerRole, combineRoles, consumerRole } from './compress/operator-axes.js';
 export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress/onnx-plan.js';
+export { type MatMulNBitsLayout, type OnnxOps, columnBlockSize, matMulNBitsLayout } from './compress/matmul-nbits-plan.js';
 export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
 export { WEBGPU_QUANT_VERSION } from './compress/version.js';

@@ -13,9 +13,9 @@
  * @module
  */
 import { type IntReprArray, type QDType, dtypeInfo } from './dtype.js';
-import { InvalidArgumentError } from './errors.js';
+import { DataOnGpuError, InvalidArgumentError } from './errors.js';
 import { type ResolvedBackend, shapeSize } from './tensor.js';
-import { packNibbles } from './pack-nibbles.js';
+import { packNibbles, unpackNibbles } from './pack-nibbles.js';
 import { checkChannelParams, checkGroupSize, checkScale, checkZeroPoint, groupParamCount, normalizeAxis } from './validate.js';
 
 /** The quantization schemes, named as in PyTorch's `qscheme()`, plus ONNX-style blocked groups. */
@@ -41,6 +41,22 @@ export type QParams =
   | { scheme: 'per_group_affine'; scales: Float64Array; zeroPoints: Int32Array; axis: number; groupSize: number };
 
 /**
+ * Stored integers held on a GPU: the bytes as {@link QTensor.packedData} lays them out (4-bit two per byte,
+ * 8-bit one per byte, qint32 four), from byte 0 of `buffer`, zero-padded to whole 16-byte vecs.
+ * Implemented by the GPU kernels; a QTensor only holds it.
+ */
+export interface DeviceIntegers {
+  readonly buffer: GPUBuffer;
+  readonly device: GPUDevice;
+  /** The bytes that hold the tensor (at least the packed length, a multiple of 16). */
+  readonly byteLength: number;
+  /** Copies `byteLength` bytes back to the CPU. */
+  read(): Promise<Uint8Array>;
+  /** Hands the buffer back (to the pool it came from). Called once. */
+  release(): void;
+}
+
+/**
  * A quantized tensor. Build one with `quantizePerTensor` / `quantizePerChannel`, or from stored integers with
  * {@link fromIntRepr}. Immutable: accessors return copies.
  *
@@ -56,29 +72,96 @@ export class QTensor {
   readonly shape: readonly number[];
   /** Which backend computed this tensor ('cpu' for tensors built with fromIntRepr). */
   readonly backend: ResolvedBackend;
-  readonly #values: IntReprArray;
+  /** The element count. */
+  readonly size: number;
+  #values: IntReprArray | undefined;
+  #device: DeviceIntegers | undefined;
+  #released = false;
   readonly #params: QParams;
 
-  /** @internal Use quantizePerTensor, quantizePerChannel or fromIntRepr. The arrays are adopted, not copied. */
-  constructor(values: IntReprArray, shape: readonly number[], dtype: QDType, params: QParams, backend: ResolvedBackend) {
-    this.#values = values;
+  /**
+   * @internal Use quantizePerTensor, quantizePerChannel or fromIntRepr. The arrays are adopted, not copied;
+   * `values` may instead be integers held on a GPU.
+   */
+  constructor(values: IntReprArray | DeviceIntegers, shape: readonly number[], dtype: QDType, params: QParams, backend: ResolvedBackend) {
+    if (ArrayBuffer.isView(values)) this.#values = values;
+    else this.#device = values;
     this.shape = Object.freeze([...shape]);
+    this.size = shapeSize(shape);
     this.dtype = dtype;
     this.#params = params;
     this.backend = backend;
   }
 
-  /** The element count. */
-  get size(): number { return this.#values.length; }
-
   /** 'per_tensor_affine' or 'per_channel_affine'. */
   qscheme(): QScheme { return this.#params.scheme; }
 
+  /** True while the integers are held on the GPU (quantized with `{ output: 'gpu' }` and not destroyed). */
+  get onGpu(): boolean { return this.#device !== undefined; }
+
+  /** True once the integers are on the CPU: the synchronous accessors work. */
+  get onCpu(): boolean { return this.#values !== undefined; }
+
+  /**
+   * The GPU buffer holding the integers, laid out as {@link packedData} (zero-padded to 16 bytes). Only for
+   * tensors quantized with `{ output: 'gpu' }`, until {@link destroy}. Do not destroy it yourself.
+   *
+   * @example
+   * ```ts
+   * const q = await quantizePerTensor(w, 0.1, 0, 'qint8', { output: 'gpu' });
+   * encoder.copyBufferToBuffer(q.gpuBuffer, 0, mine, 0, 16);
+   * ```
+   */
+  get gpuBuffer(): GPUBuffer { return this.#gpu('gpuBuffer').buffer; }
+
+  /** @internal The integers on the GPU, if they are there. */
+  get deviceIntegers(): DeviceIntegers | undefined { return this.#device; }
+
+  /**
+   * Brings the integers to the CPU (once; later calls return at once) and returns this tensor, whose
+   * synchronous accessors then work. The GPU copy is kept until {@link destroy}.
+   *
+   * @example
+   * ```ts
+   * const q = await quantizePerTensor(w, 0.1, 0, 'qint8', { output: 'gpu' });
+   * (await q.read()).intRepr(); // Int8Array
+   * ```
+   */
+  async read(): Promise<this> {
+    if (this.#values) return this;
+    const bytes = await this.#gpu('read').read();
+    const info = dtypeInfo(this.dtype);
+    this.#values ??= info.bits === 4 ? unpackNibbles(bytes.subarray(0, Math.ceil(this.size / 2)), this.size, info.signed)
+      : info.bits === 8 ? (info.signed ? new Int8Array(bytes.buffer, bytes.byteOffset, this.size) : new Uint8Array(bytes.buffer, bytes.byteOffset, this.size))
+        : new Int32Array(bytes.slice(0, 4 * this.size).buffer);
+    return this;
+  }
+
+  /**
+   * Releases the GPU buffer of a tensor quantized with `{ output: 'gpu' }` (back to the library's pool). Integers
+   * already read stay readable; a tensor never read can no longer be used. Safe to call twice; a no-op for
+   * CPU tensors.
+   *
+   * @example
+   * ```ts
+   * const q = await quantizePerTensor(w, 0.1, 0, 'qint8', { output: 'gpu' });
+   * const x = await dequantize(q, { output: 'gpu' });
+   * q.destroy();
+   * ```
+   */
+  destroy(): void {
+    const device = this.#device;
+    if (!device) return;
+    this.#device = undefined;
+    this.#released = true;
+    device.release();
+  }
+
   /** A copy of the stored integers, one per element, row-major (PyTorch's `int_repr()`). */
-  intRepr(): IntReprArray { return this.#values.slice(); }
+  intRepr(): IntReprArray { return this.#cpu('intRepr').slice(); }
 
   /** The stored integers without a copy. Do not modify: the tensor shares this array. */
-  intReprView(): Readonly<IntReprArray> { return this.#values; }
+  intReprView(): Readonly<IntReprArray> { return this.#cpu('intReprView'); }
 
   /** The scale of a per-tensor quantized tensor (as given, float64). */
   qScale(): number { return this.#perTensor('qScale').scale; }
@@ -112,12 +195,27 @@ export class QTensor {
    * low nibble (an odd length padded with a zero nibble), 8-bit values one per byte, qint32 little-endian.
    */
   packedData(): Uint8Array {
-    if (dtypeInfo(this.dtype).bits === 4) return packNibbles(this.#values);
-    return new Uint8Array(this.#values.buffer.slice(this.#values.byteOffset, this.#values.byteOffset + this.#values.byteLength));
+    const values = this.#cpu('packedData');
+    if (dtypeInfo(this.dtype).bits === 4) return packNibbles(values);
+    return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
   }
 
   /** @internal The validated parameters, shared, not copied. */
   get params(): Readonly<QParams> { return this.#params; }
+
+  #cpu(method: string): IntReprArray {
+    if (this.#values) return this.#values;
+    throw new DataOnGpuError(this.#released
+      ? `${method}(): this tensor's GPU buffer was released by destroy() before its integers were read; read() before destroy()`
+      : `${method}(): the integers of this tensor are on the GPU (quantized with output 'gpu'); call \`await q.read()\` first`);
+  }
+
+  #gpu(method: string): DeviceIntegers {
+    if (this.#device) return this.#device;
+    throw new DataOnGpuError(this.#released
+      ? `${method}: this tensor's GPU buffer was released by destroy(); quantize again`
+      : `${method}: this tensor's integers are on the CPU, not the GPU; quantize with { output: 'gpu' } to keep them there`);
+  }
 
   #perTensor(method: string): { scale: number; zeroPoint: number } {
     if (this.#params.scheme !== 'per_tensor_affine') {

@@ -96,3 +96,84 @@ export function tensor(data: ArrayLike<number>, shape?: number[]): Tensor {
   }
   return { data: Float32Array.from(data), shape: finalShape };
 }
+
+/** The element types a {@link GpuTensor} can hold. */
+export type GpuFloatDType = 'float32' | 'float16';
+
+/**
+ * A row-major, contiguous float tensor that lives in a caller's `GPUBuffer`, at `offset` bytes. The library
+ * reads or writes it on the GPU and never destroys the buffer. Build one with {@link gpuTensor}.
+ */
+export interface GpuTensor {
+  readonly buffer: GPUBuffer;
+  readonly shape: readonly number[];
+  readonly dtype: GpuFloatDType;
+  /** Byte offset of element 0 in `buffer` (a multiple of 4). */
+  readonly offset: number;
+  /** The device the buffer belongs to; operations run on it unless `options.device` names it already. */
+  readonly device?: GPUDevice | undefined;
+}
+
+/** Options of {@link gpuTensor}. */
+export interface GpuTensorOptions {
+  /** The buffer's device: operations on the tensor then run there without an `options.device`. */
+  device?: GPUDevice;
+  /** Byte offset of element 0 (default 0; a multiple of 4). */
+  offset?: number;
+  /** 'float32' (default) or 'float16'. Quantize reads float32 only. */
+  dtype?: GpuFloatDType;
+}
+
+/** Bytes per element of a {@link GpuFloatDType}. */
+export function gpuFloatBytes(dtype: GpuFloatDType): number { return dtype === 'float16' ? 2 : 4; }
+
+/**
+ * A view of a caller's `GPUBuffer` as a float tensor of `shape`. Checks the shape, the offset and that the
+ * buffer holds `offset + size × bytes per element` bytes; the usage flags an operation needs (`COPY_SRC` to
+ * read the tensor, `COPY_DST` to write it) are checked by that operation.
+ *
+ * @example
+ * ```ts
+ * const buffer = device.createBuffer({ size: 24, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+ * const w = gpuTensor(buffer, [2, 3], { device });
+ * const q = await quantizePerTensor(w, 0.1, 0, 'qint8', { output: 'gpu' });
+ * ```
+ */
+export function gpuTensor(buffer: GPUBuffer, shape: readonly number[], options: GpuTensorOptions = {}): GpuTensor {
+  if (!isGpuBuffer(buffer)) {
+    throw new InvalidArgumentError('buffer', buffer, 'buffer must be a GPUBuffer (from device.createBuffer)');
+  }
+  const size = shapeSize(shape, 'shape');
+  const offset = options.offset ?? 0;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset % 4 !== 0) {
+    throw new InvalidArgumentError('options.offset', offset, `options.offset is ${String(offset)}; use a non-negative multiple of 4 bytes`);
+  }
+  const dtype = options.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float16') {
+    throw new InvalidArgumentError('options.dtype', dtype, `options.dtype is ${String(dtype)}; use 'float32' or 'float16'`);
+  }
+  const needed = offset + size * gpuFloatBytes(dtype);
+  if (buffer.size < needed) {
+    throw new InvalidArgumentError('buffer', buffer,
+      `buffer "${buffer.label}" has ${buffer.size} bytes but a ${dtype} tensor of shape [${shape.join(', ')}] at offset ${offset} needs ${needed}; create a bigger buffer`);
+  }
+  return Object.freeze({ buffer, shape: Object.freeze([...shape]), dtype, offset, ...(options.device ? { device: options.device } : {}) });
+}
+
+/**
+ * True for a {@link GpuTensor} (a `buffer` that is a GPUBuffer), false for a {@link Tensor} and anything else.
+ *
+ * @example
+ * ```ts
+ * isGpuTensor(tensor([1, 2])); // false
+ * ```
+ */
+export function isGpuTensor(value: unknown): value is GpuTensor {
+  return value !== null && typeof value === 'object' && isGpuBuffer((value as { buffer?: unknown }).buffer)
+    && Array.isArray((value as { shape?: unknown }).shape);
+}
+
+function isGpuBuffer(value: unknown): value is GPUBuffer {
+  return value !== null && typeof value === 'object' && typeof (value as GPUBuffer).mapAsync === 'function'
+    && typeof (value as GPUBuffer).usage === 'number';
+}

@@ -60,6 +60,8 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'first-layer': { type: 'string', commands: ['compress'], value: 'keep|quantize', help: 'the weights applied to the model input: kept float (default) or quantized' },
   include: { type: 'string', commands: ['compress'], value: 'RE', help: 'quantize only weights whose name matches' },
   exclude: { type: 'string', commands: ['compress'], value: 'RE', help: 'keep float the weights whose name matches' },
+  'onnx-ops': { type: 'string', commands: ['compress'], value: 'qdq|contrib', help: 'ONNX output: DequantizeLinear everywhere (qdq, default) or onnxruntime\'s MatMulNBits for MatMul weights (contrib)' },
+  'accuracy-level': { type: 'string', commands: ['compress'], value: '0-4', help: 'MatMulNBits accuracy_level (with --onnx-ops contrib; 4: int8 compute, fastest on CPU)' },
   format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors|gguf', help: 'output format; default from the output name, else the input\'s. gguf: qint8 -> Q8_0, qint4 -> Q4_0, blocks of 32' },
   backend: { type: 'string', commands: ['compress'], value: 'auto|webgpu|cpu', help: 'where to quantize; default auto (WebGPU when available)' },
   force: { type: 'boolean', commands: ['compress'], help: 'allow the output to be the input file itself (overwrites it)' },
@@ -141,6 +143,10 @@ export interface CompressArgs {
   include?: RegExp;
   exclude?: RegExp;
   format?: 'onnx' | 'safetensors' | 'gguf';
+  /** How the ONNX output carries quantized weights. */
+  onnxOps?: 'qdq' | 'contrib';
+  /** MatMulNBits accuracy_level (with onnxOps 'contrib'). */
+  accuracyLevel?: number;
   backend: 'auto' | 'webgpu' | 'cpu';
   /** Dequantize the weights a safetensors input holds quantized, and quantize them again under this policy. */
   requantize?: boolean;
@@ -306,6 +312,10 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
   if (!values.verify && verifyOnly.length) throw new UsageError(`--${verifyOnly[0]} needs --verify`);
   if (values.symmetric && values.affine) throw new UsageError('--symmetric and --affine exclude each other; give one');
   const dtype = typeof values.dtype === 'string' ? DTYPE_ALIASES[values.dtype] ?? values.dtype : values.dtype;
+  const onnxOps = values['onnx-ops'] === undefined ? undefined : oneOf('onnx-ops', values['onnx-ops'], ['qdq', 'contrib'] as const, 'qdq');
+  const accuracyLevel = integer('accuracy-level', values['accuracy-level'], 0);
+  if (accuracyLevel !== undefined && accuracyLevel > 4) throw new UsageError(`--accuracy-level ${accuracyLevel}: use 0 to 4`);
+  if (accuracyLevel !== undefined && onnxOps !== 'contrib') throw new UsageError('--accuracy-level sets MatMulNBits\'s accuracy_level: it needs --onnx-ops contrib');
   return {
     command: 'compress', input: rest[0], output: values.output,
     dtype: oneOf('dtype', dtype, DTYPES, 'qint8'),
@@ -316,6 +326,7 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     firstLayer: values['first-layer'] === undefined ? undefined : oneOf('first-layer', values['first-layer'], ['keep', 'quantize'] as const, 'keep'),
     include: regex('include', values.include), exclude: regex('exclude', values.exclude),
     format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors', 'gguf'] as const, 'onnx'),
+    ...(onnxOps ? { onnxOps } : {}), ...(accuracyLevel !== undefined ? { accuracyLevel } : {}),
     backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
     json: values.json === true,
     force: values.force === true,

@@ -173,6 +173,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   if (args.output === '-' && io.stdout.isTTY) {
     throw new UsageError('-o - writes the binary model to stdout, which is a terminal here; redirect it (> file, | program) or give -o <file>');
   }
+  if (args.onnxOps && outFormat !== 'onnx') throw new UsageError(`--onnx-ops chooses ONNX operators: it needs ONNX output, not ${outFormat}`);
   if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
   if (outFormat === 'gguf') {
     const problem = ggufSchemeProblem(policyOf(args));
@@ -222,6 +223,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       const options: CompressOnnxOptions = {
         ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve,
         ...(target.kind === 'file' ? { externalDataLocation: `${basename(target.path)}.data`, writeExternalData: ownData ? 'always' : 'auto' } : {}),
+        ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
       };
       const result = await compressOnnx(bytes, options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       bar?.done();

@@ -10,6 +10,10 @@
  * 8-bit per channel, per tensor → per channel, then kept float) and each step is in the report. A model
  * below opset 13 gets 8-bit per-channel weights as DequantizeLinear → Mul (onnx-plan.ts), with no upgrade.
  *
+ * With `onnxOps: 'contrib'`, MatMul weights that fit (matmul-nbits-plan.ts) are written as onnxruntime's
+ * `com.microsoft.MatMulNBits` instead (io/onnx/matmul-nbits-writer.ts), needing no opset upgrade; the rest
+ * stay QDQ, and each report line says which (`onnxOp`) and why.
+ *
  * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale, a dequantized
  * range beyond float32) are kept float with the reason in the report, or, with `nonFinite: 'error'`, raise a FormatError naming them.
  * Weights kept in external data stay there (the output refers to the same files); quantized ones are
@@ -38,11 +42,13 @@ import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
+import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
+import { type OnnxOps, matMulNBitsLayout, nbitsNote } from './matmul-nbits-plan.js';
 import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
 import type { CompressionPolicy, WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
@@ -72,6 +78,14 @@ export interface CompressOnnxOptions extends CompressionPolicy {
   allowOpsetUpgrade?: boolean;
   /** Weights with NaN / ±Infinity: 'keep' (default; reported) or 'error' (FormatError naming the weight). */
   nonFinite?: 'keep' | 'error';
+  /**
+   * How quantized weights are written: 'qdq' (default; DequantizeLinear, portable) or 'contrib':
+   * onnxruntime's `com.microsoft.MatMulNBits` for MatMul weights that fit it (matmul-nbits-plan.ts), QDQ
+   * for the rest. Each weight's report says which, and why a MatMul weight stayed QDQ.
+   */
+  onnxOps?: OnnxOps;
+  /** MatMulNBits `accuracy_level` (0-4; onnxruntime: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute); omitted by default. */
+  accuracyLevel?: number;
   /** Called after each weight. */
   onProgress?: (progress: { done: number; total: number; name: string }) => void;
   /**
@@ -105,7 +119,7 @@ export interface OnnxCompressionReport {
 }
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
-  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onProgress',
+  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'onProgress',
   'externalDataLocation', 'writeExternalData']);
 
 function checkOptions(options: CompressOnnxOptions): void {
@@ -117,6 +131,16 @@ function checkOptions(options: CompressOnnxOptions): void {
   }
   if (options.nonFinite !== undefined && options.nonFinite !== 'keep' && options.nonFinite !== 'error') {
     throw new InvalidArgumentError('options.nonFinite', options.nonFinite, `options.nonFinite is ${JSON.stringify(options.nonFinite)}; use 'keep' or 'error'`);
+  }
+  if (options.onnxOps !== undefined && options.onnxOps !== 'qdq' && options.onnxOps !== 'contrib') {
+    throw new InvalidArgumentError('options.onnxOps', options.onnxOps, `options.onnxOps is ${JSON.stringify(options.onnxOps)}; use 'qdq' or 'contrib'`);
+  }
+  const level = options.accuracyLevel;
+  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {
+    throw new InvalidArgumentError('options.accuracyLevel', level, `options.accuracyLevel is ${JSON.stringify(level)}; use an integer from 0 to 4`);
+  }
+  if (level !== undefined && options.onnxOps !== 'contrib') {
+    throw new InvalidArgumentError('options.accuracyLevel', level, "options.accuracyLevel is MatMulNBits's; it needs onnxOps: 'contrib'");
   }
 }
 
@@ -146,23 +170,26 @@ export async function compressOnnx(
   checkOptions(options);
   const model = await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
   const weights = model.list();
-  let plan: OnnxPlan = planOnnxCompression(model, options);
+  const onnxOps = options.onnxOps ?? 'qdq';
+  let plan: OnnxPlan = planOnnxCompression(model, options, onnxOps);
   let budget: BudgetAllocation | undefined;
   if (options.targetBits !== undefined) {
     const allocated = await allocateBudget(weights, plan.decisions, options, options.targetBits,
       (i) => model.readFloat32(weights[i]!.name), {}, backend);
     budget = allocated.allocation;
     // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
+    const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? matMulNBitsLayout(d, weights[i]!) : undefined));
     const required = (viaMul: boolean) => allocated.decisions.reduce((opset, d, i) =>
-      (d.action === 'quantize' ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
+      (d.action === 'quantize' && !nbits[i]?.ok ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
     const opset = model.defaultOpset();
     const channelScalesViaMul = opset !== undefined && opset < 13 && required(true) < 13;
-    plan = { decisions: allocated.decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul };
+    plan = { decisions: allocated.decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul, nbits };
   }
   const opsetBefore = model.defaultOpset();
   const irBefore = model.irVersion;
   const viaMul = plan.channelScalesViaMul;
-  const firstNeeding = (opset: number) => plan.decisions.find((d, i) => d.action === 'quantize' && requiredOpsetFor(d, weights[i]!.dtype, viaMul) === opset);
+  const firstNeeding = (opset: number) => plan.decisions.find((d, i) => d.action === 'quantize' && !plan.nbits[i]?.ok
+    && requiredOpsetFor(d, weights[i]!.dtype, viaMul) === opset);
   if (opsetBefore !== undefined && plan.requiredOpset > opsetBefore) {
     const needing = firstNeeding(plan.requiredOpset)!;
     const reason = `weight ${JSON.stringify(needing.name)} as ${describeScheme(needing)}`;
@@ -202,6 +229,30 @@ export async function compressOnnx(
       return { ...kept(info, outcome.reason), ...escalations };
     }
     const { decision, result } = outcome;
+    const layout = onnxOps === 'contrib' ? matMulNBitsLayout(decision, info) : undefined;
+    const stats = () => {
+      const { overall, perChannel, axis } = result.stats;
+      usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
+      return {
+        sqnrDb: overall.sqnrDb, mse: overall.mse, maxAbsError: overall.maxAbsError,
+        ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend, ...escalations,
+      };
+    };
+    if (layout?.ok) {
+      const note = nbitsNote(layout, info.shape[0]!);
+      const written = writeMatMulNBits(model, info.name, {
+        values: result.q.intReprView(), dtype: decision.dtype, parameters: layout.parameters, scales: result.scales,
+        zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
+        ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
+        docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
+      }, names);
+      return {
+        name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
+        reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, MatMulNBits`, onnxOp: 'MatMulNBits',
+        bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
+      };
+    }
+    const qdqNote = layout && info.consumers.some((c) => c.opType === 'MatMul') ? `; QDQ, not MatMulNBits: ${layout.reason}` : '';
     const scheme = describeScheme(decision);
     const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
     const written = writeQdq(model, info.name, {
@@ -211,14 +262,11 @@ export async function compressOnnx(
       ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
       ...(channelScalesViaMul ? { channelScalesViaMul } : {}),
     }, names);
-    const { overall, perChannel, axis } = result.stats;
-    usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
     requiredOpset = Math.max(requiredOpset, requiredOpsetFor(decision, info.dtype, viaMul));
     return {
       name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
-      reason: channelScalesViaMul ? `${decision.reason}; written as DequantizeLinear → Mul (opset ${opsetBefore} < 13)` : decision.reason, scheme,
-      bytesBefore: info.byteLength, bytesAfter: written.byteLength, sqnrDb: overall.sqnrDb, mse: overall.mse, maxAbsError: overall.maxAbsError,
-      ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend, ...escalations,
+      reason: (channelScalesViaMul ? `${decision.reason}; written as DequantizeLinear → Mul (opset ${opsetBefore} < 13)` : decision.reason) + qdqNote,
+      scheme, onnxOp: 'DequantizeLinear', bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
     };
   };
   // Up to kInFlight weights (kInFlightBytes of float32) are read and quantized at once, so one weight's GPU
@@ -254,7 +302,9 @@ export async function compressOnnx(
   const quantized = tensors.filter((t) => t.action === 'quantize');
   const schemes: Record<string, number> = {};
   for (const t of quantized) schemes[t.scheme] = (schemes[t.scheme] ?? 0) + 1;
-  const metadata = JSON.stringify({ version: WEBGPU_QUANT_VERSION, format: 'QDQ', quantized: quantized.length, schemes });
+  const nbitsCount = quantized.filter((t) => t.onnxOp === 'MatMulNBits').length;
+  const format = nbitsCount === 0 ? 'QDQ' : nbitsCount === quantized.length ? 'MatMulNBits' : 'QDQ+MatMulNBits';
+  const metadata = JSON.stringify({ version: WEBGPU_QUANT_VERSION, format, quantized: quantized.length, schemes });
   model.proto.metadataProps = model.proto.metadataProps.filter((p) => p.key !== ONNX_METADATA_KEY);
   model.proto.metadataProps.push(onnx.StringStringEntryProto.create({ key: ONNX_METADATA_KEY, value: metadata }));
   let externalData: ExternalDataFile | undefined;

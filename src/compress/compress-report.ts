@@ -41,6 +41,8 @@ export interface TensorReport {
   statsAxis?: number;
   /** Which backend quantized it. */
   backend?: ResolvedBackend;
+  /** The ONNX operator that dequantizes it (ONNX output): 'DequantizeLinear' (QDQ) or onnxruntime's 'MatMulNBits'. */
+  onnxOp?: 'DequantizeLinear' | 'MatMulNBits';
   /** The steps up the quality-floor ladder from the scheme the policy chose, when it was below the floor. */
   escalations?: EscalationStep[];
 }

@@ -27,6 +27,7 @@ import { firstLayerWeights } from '../io/onnx/input-layer.js';
 import type { OnnxModel } from '../io/onnx/onnx-model.js';
 import type { GraphProto } from '../io/onnx/proto.js';
 import type { WeightDType } from '../io/weights.js';
+import { type MatMulNBitsLayout, type OnnxOps, matMulNBitsLayout } from './matmul-nbits-plan.js';
 import { type CompressionPolicy, type WeightDecision, decideWeights } from './policy.js';
 
 /** The decisions for a model and the opset they need. */
@@ -36,6 +37,11 @@ export interface OnnxPlan {
   requiredOpset: number;
   /** True when 8-bit per-channel float32 weights are written as DequantizeLinear → Mul (a model below opset 13). */
   channelScalesViaMul: boolean;
+  /**
+   * With `onnxOps: 'contrib'`, each weight's MatMulNBits form (matmul-nbits-plan.ts), or why it has none;
+   * undefined for kept weights and under 'qdq'. MatMulNBits weights need no default-domain opset.
+   */
+  nbits: (MatMulNBitsLayout | undefined)[];
 }
 
 /**
@@ -58,15 +64,16 @@ export function requiredOpsetFor(
 }
 
 /**
- * Decides every weight of `model` under `policy` and the ONNX constraints (see the module documentation).
- * Throws InvalidArgumentError for malformed policy options.
+ * Decides every weight of `model` under `policy` and the ONNX constraints (see the module documentation);
+ * under `onnxOps` 'contrib', also which weights become MatMulNBits. Throws InvalidArgumentError for
+ * malformed policy options.
  *
  * @example
  * ```ts
  * planOnnxCompression(model, {}).decisions.filter((d) => d.action === 'quantize').map((d) => d.name);
  * ```
  */
-export function planOnnxCompression(model: OnnxModel, policy: CompressionPolicy = {}): OnnxPlan {
+export function planOnnxCompression(model: OnnxModel, policy: CompressionPolicy = {}, onnxOps: OnnxOps = 'qdq'): OnnxPlan {
   const weights = model.list();
   const first = firstLayerWeights(model.proto.graph as GraphProto);
   const isFirst = weights.map((w) => w.consumers.some((c) => first.has(`${c.graph}|${w.tensorName}`)));
@@ -79,9 +86,10 @@ export function planOnnxCompression(model: OnnxModel, policy: CompressionPolicy 
     }
     return d;
   });
+  const nbits = decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? matMulNBitsLayout(d, weights[i]!) : undefined));
   const required = (viaMul: boolean) => decisions.reduce((opset, d, i) =>
-    (d.action === 'quantize' ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
+    (d.action === 'quantize' && !nbits[i]?.ok ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
   const opset = model.defaultOpset();
   const channelScalesViaMul = opset !== undefined && opset < 13 && required(true) < 13;
-  return { decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul };
+  return { decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul, nbits };
 }

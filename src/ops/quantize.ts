@@ -9,12 +9,30 @@
  * ```
  * @module
  */
-import { selectManager, type OpOptions } from './backend.js';
+import { type QuantizeOptions, managerForInput } from './gpu-io.js';
 import { type QDType, dtypeInfo } from '../dtype.js';
-import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
+import { quantizeToDevice } from '../kernels/elementwise/gpu-resident.js';
 import { quantizeKernel } from '../kernels/elementwise/quantize-kernel.js';
-import { QTensor, checkQParams } from '../qtensor.js';
-import { type Tensor, checkTensor } from '../tensor.js';
+import { type QParams, QTensor, checkQParams } from '../qtensor.js';
+import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
+import { type GpuTensor, type Tensor, checkTensor, isGpuTensor } from '../tensor.js';
+
+export type { QuantizeOptions };
+
+/** Validates, picks the backend and runs (a CPU Tensor without a GPU: the CPU kernels). */
+async function quantizeWith(
+  input: Tensor | GpuTensor, dtype: QDType, checkParams: () => QParams, options: QuantizeOptions | undefined,
+): Promise<QTensor> {
+  if (!isGpuTensor(input)) checkTensor(input);
+  const params = checkParams();
+  const manager = await managerForInput(input, options);
+  if (!manager) return cpuQuantize(input as Tensor, params, dtypeInfo(dtype));
+  const info = dtypeInfo(dtype);
+  const values = options?.output === 'gpu'
+    ? await quantizeToDevice(manager, input, info, params, options)
+    : await quantizeKernel(manager, input, info, params, options ?? {});
+  return new QTensor(values, input.shape, dtype, params, 'webgpu');
+}
 
 /**
  * Quantizes with one scale and zero point: `q = clamp(zp + roundHalfEven(x * fround(1 / fround(scale))),
@@ -29,14 +47,9 @@ import { type Tensor, checkTensor } from '../tensor.js';
  * ```
  */
 export async function quantizePerTensor(
-  input: Tensor, scale: number, zeroPoint: number, dtype: QDType, options?: OpOptions,
+  input: Tensor | GpuTensor, scale: number, zeroPoint: number, dtype: QDType, options?: QuantizeOptions,
 ): Promise<QTensor> {
-  checkTensor(input);
-  const params = checkQParams(input.shape, dtype, { scale, zeroPoint });
-  const manager = await selectManager(options);
-  if (!manager) return cpuQuantize(input, params, dtypeInfo(dtype));
-  const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
-  return new QTensor(values, input.shape, dtype, params, 'webgpu');
+  return quantizeWith(input, dtype, () => checkQParams(input.shape, dtype, { scale, zeroPoint }), options);
 }
 
 /**
@@ -52,15 +65,10 @@ export async function quantizePerTensor(
  * ```
  */
 export async function quantizePerChannel(
-  input: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, dtype: QDType,
-  options?: OpOptions,
+  input: Tensor | GpuTensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, dtype: QDType,
+  options?: QuantizeOptions,
 ): Promise<QTensor> {
-  checkTensor(input);
-  const params = checkQParams(input.shape, dtype, { scales, zeroPoints, axis });
-  const manager = await selectManager(options);
-  if (!manager) return cpuQuantize(input, params, dtypeInfo(dtype));
-  const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
-  return new QTensor(values, input.shape, dtype, params, 'webgpu');
+  return quantizeWith(input, dtype, () => checkQParams(input.shape, dtype, { scales, zeroPoints, axis }), options);
 }
 
 /**
@@ -80,13 +88,8 @@ export async function quantizePerChannel(
  * ```
  */
 export async function quantizePerGroup(
-  input: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, groupSize: number, dtype: QDType,
-  options?: OpOptions,
+  input: Tensor | GpuTensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, groupSize: number, dtype: QDType,
+  options?: QuantizeOptions,
 ): Promise<QTensor> {
-  checkTensor(input);
-  const params = checkQParams(input.shape, dtype, { scales, zeroPoints, axis, groupSize });
-  const manager = await selectManager(options);
-  if (!manager) return cpuQuantize(input, params, dtypeInfo(dtype));
-  const values = await quantizeKernel(manager, input, dtypeInfo(dtype), params, options ?? {});
-  return new QTensor(values, input.shape, dtype, params, 'webgpu');
+  return quantizeWith(input, dtype, () => checkQParams(input.shape, dtype, { scales, zeroPoints, axis, groupSize }), options);
 }

@@ -60,7 +60,7 @@ describe('the app\'s views', () => {
     const rows = await page.$$eval('#tensor-table tbody tr', (trs) => trs.map((tr) => ({
       band: (tr as HTMLElement).dataset.band, db: Number.parseFloat(tr.children[5]!.textContent!), cell: tr.children[5]!.className,
     })));
-    expect(rows.length).toBe(36);
+    expect(rows.length).toBe(34); // Silero VAD's quantized weights (its first layers stay float by default)
     expect(rows.map((r) => r.db)).toEqual(rows.map((r) => r.db).sort((a, b) => a - b));
     for (const r of rows) {
       const band = r.db < 20 ? 'bad' : r.db < 30 ? 'weak' : 'good';
@@ -103,7 +103,7 @@ describe('the app\'s views', () => {
     expect(await text(page, '#export-status')).toBe(`Saved silero_vad_legacy.report.json, ${(size / 1024).toFixed(1)} KiB (to the browser's downloads).`);
     await page.click('#export-onnx');
     await page.waitForFunction(() => /\.onnx, /.test(document.querySelector('#export-status')!.textContent!));
-    expect(await text(page, '#export-status')).toMatch(/^Saved silero_vad_legacy\.qint8-channel\.onnx, 528\.\d KiB/);
+    expect(await text(page, '#export-status')).toMatch(/^Saved silero_vad_legacy\.qint8-channel\.onnx, 912\.\d KiB/);
   });
 
   it('compares every scheme over the whole model: size against pooled SQNR, and applies one', async () => {
@@ -125,7 +125,8 @@ describe('the app\'s views', () => {
     const db = (scheme: string) => Number.parseFloat(rows.find((r) => r.scheme === scheme)!.cells[3]!);
     const ratio = (scheme: string) => Number.parseFloat(rows.find((r) => r.scheme === scheme)!.cells[2]!);
     expect(db('int8 per channel')).toBeGreaterThan(db('int4 per channel') + 15);
-    expect(db('int4 per group 32')).toBeGreaterThan(db('int4 per tensor'));
+    // (int4 per tensor is not below int4 per group here: the 4-bit quality floor escalates its weakest weights to int8.)
+    expect(db('int8 per channel')).toBeGreaterThan(db('int4 per group 32'));
     expect(ratio('int4 per channel')).toBeGreaterThan(ratio('int8 per channel'));
     // The same numbers as a plot: one point per scheme, size against pooled SQNR.
     expect(await inkOf(page, 'compare-chart')).toBeGreaterThan(1000);
@@ -203,7 +204,7 @@ describe('the app\'s views', () => {
     await page.click('#load-default');
     await waitForRun(page, {}, runs);
     expect(await text(page, '#model-name')).toMatch(/^silero_vad_legacy\.onnx: /);
-    expect(await page.$$eval('#tensor-table tbody tr', (trs) => trs.length)).toBe(36);
+    expect(await page.$$eval('#tensor-table tbody tr', (trs) => trs.length)).toBe(34);
     expect(await page.$eval('#tensor-view', (e) => (e as HTMLElement).hidden)).toBe(false);
     expect(await page.evaluate(() => document.body.dataset.state)).toBeUndefined();
   });

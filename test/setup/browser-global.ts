@@ -22,9 +22,9 @@ export async function setup(project: TestProject): Promise<void> {
     root: process.cwd(),
     logLevel: 'error',
     server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
-    // From source, the library's onnx-proto (CommonJS, protobufjs) must be pre-bundled for the page to import
-    // its default export; dist/ has it bundled already.
-    optimizeDeps: { noDiscovery: true, include: process.env.WEBGPU_QUANT_TEST_SOURCE === '1' ? ['onnx-proto'] : [] },
+    // onnx-proto (CommonJS, protobufjs) is pre-bundled so the page can import its default export: the library
+    // from source needs it, and suites that build ONNX models in the page (ort-contrib) import it directly.
+    optimizeDeps: { noDiscovery: true, include: ['onnx-proto'] },
     // The suites import 'webgpu-quant': what ships (dist/, built before the tests). While developing,
     // WEBGPU_QUANT_TEST_SOURCE=1 serves src/ instead, so no build is needed between edits.
     resolve: {

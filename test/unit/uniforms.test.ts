@@ -2,7 +2,8 @@
 // write each field where the shader reads it.
 import { describe, expect, it } from 'vitest';
 import { SHADER_FILES } from '../../src/kernels/elementwise/shader-sources.js';
-import { GROUPED_PARAMS, PER_TENSOR_PARAMS, STATIONARY_PARAMS, type UniformLayout, packUniform } from '../../src/kernels/common/uniforms.js';
+import { FLOAT16_SHADER } from '../../src/kernels/elementwise/float16-convert.js';
+import { FLOAT16_PARAMS, GROUPED_PARAMS, PER_TENSOR_PARAMS, STATIONARY_PARAMS, type UniformLayout, packUniform } from '../../src/kernels/common/uniforms.js';
 
 /** The `name: type` fields of `struct <name> { ... }` in `source`, in order, with comments removed. */
 function parseStruct(source: string, name: string): [string, string][] {
@@ -20,6 +21,7 @@ const families = [
   ['perTensorParams', SHADER_FILES.perTensorParams, PER_TENSOR_PARAMS],
   ['groupedParams', SHADER_FILES.groupedParams, GROUPED_PARAMS],
   ['stationaryParams', SHADER_FILES.stationaryParams, STATIONARY_PARAMS],
+  ['float16_convert', FLOAT16_SHADER, FLOAT16_PARAMS],
 ] as const;
 
 describe('uniform layouts match the WGSL structs', () => {

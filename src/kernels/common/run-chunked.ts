@@ -12,7 +12,7 @@
 import type { GpuManager } from '../../gpu/device.js';
 import { dispatchSize } from '../../gpu/dispatch.js';
 import type { PipelineSpec } from '../../gpu/pipeline-cache.js';
-import { runOnGpu } from '../../gpu/gpu-run.js';
+import { type GpuRun, runOnGpu } from '../../gpu/gpu-run.js';
 import { VECS_PER_THREAD, WORKGROUP_SIZE } from './workgroup.js';
 
 
@@ -46,14 +46,22 @@ export interface ChunkedJob extends ChunkGeometry {
   readonly pipeline: PipelineSpec;
   /** Element count of the whole tensor. */
   readonly size: number;
-  /** Uploads elements [start, start + count) into `buffer` (already big enough). */
-  readonly writeInput: (queue: GPUQueue, buffer: GPUBuffer, start: number, count: number) => void;
+  /**
+   * Puts elements [start, start + count) into `buffer` (already big enough): a queue write, or a copy
+   * encoded on `encoder` (the input is already on the GPU).
+   */
+  readonly writeInput: (queue: GPUQueue, buffer: GPUBuffer, start: number, count: number, encoder: GPUCommandEncoder) => void;
   /** The uniform bytes for a chunk. */
   readonly uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
   /** Bindings beyond 0 (uniform), 1 (input) and 2 (output), e.g. the per-channel table at 3. */
   readonly extraEntries?: readonly GPUBindGroupEntry[];
   /** Copies the chunk's results out of the mapped bytes. */
-  readonly readOutput: (bytes: ArrayBuffer, start: number, count: number) => void;
+  readonly readOutput?: (bytes: ArrayBuffer, start: number, count: number) => void;
+  /**
+   * Instead of a readback: encodes what keeps the chunk's results on the GPU (copies out of `output`, or
+   * more passes from it through `run`), for results that stay on the device.
+   */
+  readonly keepOutput?: (run: GpuRun, output: GPUBuffer, start: number, count: number) => void;
 }
 
 /** Largest chunk (in elements, a whole number of vecs) the device's limits allow for `job`. */
@@ -95,7 +103,7 @@ function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: nu
     const grid = dispatchSize(job.threadsFor ? job.threadsFor(vecCount) : Math.ceil(vecCount / VECS_PER_THREAD), WORKGROUP_SIZE,
       Math.min(job.maxWorkgroupsPerDimension ?? Infinity, run.device.limits.maxComputeWorkgroupsPerDimension));
     const input = run.buffer(inputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'input');
-    job.writeInput(run.device.queue, input, start, count);
+    job.writeInput(run.device.queue, input, start, count, run.encoder);
     const output = run.buffer(outputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'output');
     const uniformBytes = job.uniform(start, vecCount, grid.threadCount);
     const uniform = run.upload(uniformBytes, GPUBufferUsage.UNIFORM, 'uniform');
@@ -105,6 +113,7 @@ function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: nu
       { binding: 2, resource: { buffer: output, size: outputBytes } },
       ...(job.extraEntries ?? []),
     ], grid);
-    run.read(output, outputBytes, (bytes) => job.readOutput(bytes, start, count));
+    if (job.keepOutput) job.keepOutput(run, output, start, count);
+    else run.read(output, outputBytes, (bytes) => job.readOutput!(bytes, start, count));
   });
 }

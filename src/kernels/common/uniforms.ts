@@ -52,6 +52,12 @@ export const STATIONARY_PARAMS = {
   ],
 } as const satisfies UniformLayout<string>;
 
+/** Mirrors `struct Float16Params` in shaders/elementwise/float16_convert.wgsl. */
+export const FLOAT16_PARAMS = {
+  struct: 'Float16Params',
+  fields: [['count', 'u32'], ['thread_count', 'u32'], ['_pad0', 'u32'], ['_pad1', 'u32']],
+} as const satisfies UniformLayout<string>;
+
 type FieldNames<L> = L extends { fields: readonly (readonly [infer F, UniformScalar])[] } ? F & string : never;
 
 /**

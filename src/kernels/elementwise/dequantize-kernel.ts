@@ -11,22 +11,26 @@ import { dtypeInfo } from '../../dtype.js';
 import type { GpuManager } from '../../gpu/device.js';
 import { packNibbles } from '../../pack-nibbles.js';
 import type { QTensor } from '../../qtensor.js';
-import { type KernelOptions, vecGeometry } from './quantize-kernel.js';
+import type { ChunkedJob } from '../common/run-chunked.js';
+import { type KernelOptions, elementsPerVec, vecGeometry } from './quantize-kernel.js';
 import { runElementwise } from './plan-elementwise.js';
 
-/** Dequantizes `q` on the GPU; returns the float32 values. */
-export async function dequantizeKernel(manager: GpuManager, q: QTensor, options: KernelOptions): Promise<Float32Array> {
+/**
+ * The input side of a dequantize job: the QTensor's integers, on the GPU already or written from the CPU.
+ */
+export function integerInput(q: QTensor): Pick<ChunkedJob, 'writeInput'> {
   const info = dtypeInfo(q.dtype);
+  const device = q.deviceIntegers;
+  if (device) {
+    const bytesPerElement = info.bits / 8;
+    return {
+      writeInput: (_queue, buffer, start, count, encoder) => encoder.copyBufferToBuffer(
+        device.buffer, start * bytesPerElement, buffer, 0, Math.ceil(count / elementsPerVec(info)) * 16),
+    };
+  }
   const values = q.intReprView();
-  const result = new Float32Array(values.length);
-  if (result.length === 0) return result;
   const bytes = new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
-  const request = { op: 'dequantize', info, params: q.params, range: info, shape: q.shape, packed4x8: manager.features.packed4x8 } as const;
-  await runElementwise(manager, request, {
-    size: values.length,
-    ...vecGeometry('dequantize', info),
-    maxChunkElements: options.maxChunkElements,
-    maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
+  return {
     writeInput: (queue, buffer, start, count) => {
       // 4-bit values are packed here; writeBuffer takes whole 4-byte words, so the last partial word is
       // sent zero-padded.
@@ -40,6 +44,21 @@ export async function dequantizeKernel(manager: GpuManager, q: QTensor, options:
         queue.writeBuffer(buffer, whole, tail);
       }
     },
+  };
+}
+
+/** Dequantizes `q` on the GPU; returns the float32 values. */
+export async function dequantizeKernel(manager: GpuManager, q: QTensor, options: KernelOptions): Promise<Float32Array> {
+  const info = dtypeInfo(q.dtype);
+  const result = new Float32Array(q.size);
+  if (result.length === 0) return result;
+  const request = { op: 'dequantize', info, params: q.params, range: info, shape: q.shape, packed4x8: manager.features.packed4x8 } as const;
+  await runElementwise(manager, request, {
+    size: q.size,
+    ...vecGeometry('dequantize', info),
+    maxChunkElements: options.maxChunkElements,
+    maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
+    ...integerInput(q),
     readOutput: (output, start, count) => result.set(new Float32Array(output, 0, count), start),
   });
   return result;

@@ -13,7 +13,7 @@ import type { DTypeInfo, IntReprArray } from '../../dtype.js';
 import type { GpuManager } from '../../gpu/device.js';
 import { unpackNibbles } from '../../pack-nibbles.js';
 import type { QParams } from '../../qtensor.js';
-import type { Tensor } from '../../tensor.js';
+import { type GpuTensor, type Tensor, isGpuTensor } from '../../tensor.js';
 import type { KernelOptions } from '../common/kernel-options.js';
 import type { ChunkedJob } from '../common/run-chunked.js';
 import { runElementwise } from './plan-elementwise.js';
@@ -21,25 +21,36 @@ import type { ClampRange } from './scheme-params.js';
 
 export type { KernelOptions };
 
-/** The fields of a float32-input job that do not depend on the op. */
-function floatInputJob(input: Tensor, options: KernelOptions):
+/**
+ * The fields of a float32-input job that do not depend on the op. A {@link GpuTensor} input (checked by the
+ * caller: float32, same device, COPY_SRC) is copied chunk by chunk on the GPU; a {@link Tensor} is written.
+ */
+export function floatInputJob(input: Tensor | GpuTensor, options: KernelOptions):
   Pick<ChunkedJob, 'size' | 'maxChunkElements' | 'maxWorkgroupsPerDimension' | 'writeInput'> {
+  const common = { maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension };
+  if (isGpuTensor(input)) {
+    return {
+      ...common,
+      size: input.shape.reduce((a, b) => a * b, 1),
+      writeInput: (_queue, buffer, start, count, encoder) => encoder.copyBufferToBuffer(input.buffer, input.offset + 4 * start, buffer, 0, 4 * count),
+    };
+  }
   return {
+    ...common,
     size: input.data.length,
-    maxChunkElements: options.maxChunkElements,
-    maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
     writeInput: (queue, buffer, start, count) => queue.writeBuffer(buffer, 0, input.data as Float32Array<ArrayBuffer>, start, count),
   };
 }
 
 /** Quantizes `input` on the GPU; returns the stored integers (one per element). */
 export async function quantizeKernel(
-  manager: GpuManager, input: Tensor, info: DTypeInfo, params: QParams, options: KernelOptions,
+  manager: GpuManager, input: Tensor | GpuTensor, info: DTypeInfo, params: QParams, options: KernelOptions,
 ): Promise<IntReprArray> {
-  const result = info.makeArray(input.data.length);
+  const job = floatInputJob(input, options);
+  const result = info.makeArray(job.size);
   if (result.length === 0) return result;
   await runElementwise(manager, { op: 'quantize', info, params, range: info, shape: input.shape, packed4x8: manager.features.packed4x8 }, {
-    ...floatInputJob(input, options),
+    ...job,
     ...vecGeometry('quantize', info),
     readOutput: (bytes, start, count) => {
       if (info.bits === 4) result.set(unpackNibbles(new Uint8Array(bytes, 0, Math.ceil(count / 2)), count, info.signed), start);

@@ -1,0 +1,96 @@
+// Size, accuracy and onnxruntime-node (CPU) inference time of an MLP as float32, as QDQ and as MatMulNBits
+// (`onnxOps: 'contrib'`). Run after `npm run build`:
+//   node bench/contrib-mlp.mjs [--widths 1024,4096,1024,4096,1024] [--batch 1] [--reps 20]
+// The MLP is x → (MatMul W, Add b, Relu) × 4 with seeded normal weights (scaled 1 / sqrt(fan-in)); every
+// weight is quantized (firstLayer 'quantize'). Time: wall time around session.run, median of reps after
+// 3 warm-up runs, one session per model, onnxruntime's default session options (all optimisations: it fuses
+// QDQ MatMul weights into MatMulNBits itself).
+import { parseArgs } from 'node:util';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { compressOnnx } from '../dist/models.js';
+
+const { values } = parseArgs({ options: { widths: { type: 'string', default: '1024,4096,1024,4096,1024' }, batch: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' } } });
+const widths = values.widths.split(',').map(Number);
+const batch = Number(values.batch);
+const reps = Number(values.reps);
+
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+function normal(n, seed, sigma) {
+  const next = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next()) * sigma;
+  return out;
+}
+function mlp() {
+  const initializer = [];
+  const node = [];
+  let current = 'x';
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const [k, n] = [widths[i], widths[i + 1]];
+    const raw = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    initializer.push({ name: `fc${i}.weight`, dataType: 1, dims: [k, n], rawData: raw(normal(k * n, 100 + i, 1 / Math.sqrt(k))) });
+    initializer.push({ name: `fc${i}.bias`, dataType: 1, dims: [n], rawData: raw(normal(n, 200 + i, 0.1)) });
+    const last = i + 2 === widths.length;
+    node.push({ opType: 'MatMul', name: `fc${i}.MatMul`, input: [current, `fc${i}.weight`], output: [`fc${i}.mm`] });
+    node.push({ opType: 'Add', name: `fc${i}.Add`, input: [`fc${i}.mm`, `fc${i}.bias`], output: [last ? 'y' : `fc${i}.pre`] });
+    if (!last) node.push({ opType: 'Relu', name: `fc${i}.Relu`, input: [`fc${i}.pre`], output: [`fc${i}.out`] });
+    current = `fc${i}.out`;
+  }
+  const io = (name, width) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] } } } });
+  return onnxProto.onnx.ModelProto.encode({
+    irVersion: 8, opsetImport: [{ domain: '', version: 17 }],
+    graph: { name: 'mlp', initializer, node, input: [io('x', widths[0])], output: [io('y', widths.at(-1))] },
+  }).finish();
+}
+
+async function measure(model, x) {
+  const session = await ort.InferenceSession.create(model);
+  const feeds = { x: new ort.Tensor('float32', x, [batch, widths[0]]) };
+  let y;
+  for (let i = 0; i < 3; i++) y = (await session.run(feeds)).y.data;
+  const times = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t0);
+  }
+  await session.release();
+  times.sort((a, b) => a - b);
+  return { ms: times[Math.floor(times.length / 2)], y };
+}
+
+const original = mlp();
+const x = normal(batch * widths[0], 7, 1);
+const reference = await measure(original, x);
+const rows = [['float32', original, reference]];
+const variants = {
+  'int4 g32 QDQ': { dtype: 'qint4', granularity: 'group', groupSize: 32 },
+  'int4 g32 MatMulNBits': { dtype: 'qint4', granularity: 'group', groupSize: 32, onnxOps: 'contrib' },
+  'int4 g32 MatMulNBits, accuracy_level 4': { dtype: 'qint4', granularity: 'group', groupSize: 32, onnxOps: 'contrib', accuracyLevel: 4 },
+  'int8 per channel QDQ': { dtype: 'qint8' },
+  'int8 per channel MatMulNBits': { dtype: 'qint8', onnxOps: 'contrib' },
+  'int8 per channel MatMulNBits, accuracy_level 4': { dtype: 'qint8', onnxOps: 'contrib', accuracyLevel: 4 },
+};
+for (const [name, options] of Object.entries(variants)) {
+  const { model } = await compressOnnx(original, { ...options, firstLayer: 'quantize' }, { backend: 'cpu' });
+  rows.push([name, model, await measure(model, x)]);
+}
+let peak = 0;
+for (const v of reference.y) peak = Math.max(peak, Math.abs(v));
+console.log(`MLP ${widths.join(' → ')}, batch ${batch}, onnxruntime-node ${ort.env.versions.node ?? ''} CPU, median of ${reps}`);
+console.log('| model | MiB | size / float32 | max |Δy| / max |y| | ms per run |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const [name, model, { ms, y }] of rows) {
+  let diff = 0;
+  for (let i = 0; i < y.length; i++) diff = Math.max(diff, Math.abs(y[i] - reference.y[i]));
+  console.log(`| ${name} | ${(model.byteLength / 2 ** 20).toFixed(2)} | ${(model.byteLength / original.byteLength).toFixed(3)} | ${(diff / peak).toFixed(4)} | ${ms.toFixed(2)} |`);
+}

@@ -1,0 +1,216 @@
+/**
+ * Replaces a MatMul weight by onnxruntime's `com.microsoft.MatMulNBits`, in place: every `MatMul` node that
+ * reads weight `W` (shape [K, N]) as its input B becomes `MatMulNBits(A, W_nbits, W_scales[, W_zero_points])`
+ * with the same name and output, and `W` itself is removed. The layout is onnxruntime's:
+ *
+ * - `B`: uint8 [N, n_blocks, blob_size], n_blocks = ceil(K / block_size), blob_size = block_size × bits / 8.
+ *   Column n of the weight, blocked along K; 4-bit values two per byte, the lower k in the low nibble. The
+ *   padding past K (when K is not a multiple of the block size) holds the block's zero point, so it
+ *   dequantizes to 0 (onnxruntime's own quantizer pads the float weight with zeros).
+ * - `scales`: the weight's float type (float32, or float16 for a float16 model; MatMulNBits takes them in A's
+ *   type), [N, n_blocks], block b of column n at n × n_blocks + b.
+ * - `zero_points`: uint8, [N, ceil(n_blocks × bits / 8)]: 4-bit ones two per byte, each column starting on a
+ *   new byte. Written only when some zero point differs from onnxruntime's default (2^(bits-1): 8 or 128).
+ * - The stored integers are unsigned: a signed integer q is stored as q + 2^(bits-1), its zero point too,
+ *   so `(q - zero_point) × scale` is unchanged. Symmetric int4 / int8 weights have every zero point at the
+ *   default and are written without `zero_points`.
+ * - Attributes `K`, `N`, `bits`, `block_size`, and `accuracy_level` when given.
+ *
+ * Per-channel and per-tensor parameters are written as blocks that repeat their column's (or the tensor's)
+ * scale and zero point: the same values as the QDQ form, at (4 + 1) bytes per block_size weights extra.
+ * The `com.microsoft` opset import (version 1) is added when the model has none.
+ *
+ * @example
+ * ```ts
+ * writeMatMulNBits(model, 'fc1.weight', {
+ *   values: q.intReprView(), dtype: 'qint4', scales, zeroPoints, blocksAlongK: 'groups', blockSize: 32,
+ * }, names);
+ * ```
+ * @module
+ */
+import { InvalidArgumentError } from '../../errors.js';
+import { floatToHalfBits } from '../half.js';
+import { listGraphs } from './graph-index.js';
+import type { NameAllocator } from './names.js';
+import type { OnnxModel } from './onnx-model.js';
+import { ATTRIBUTE_TYPE, type GraphProto, type NodeProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
+import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
+
+/** The operator domain of onnxruntime's contrib operators. */
+export const MS_DOMAIN = 'com.microsoft';
+const ONNX_UINT8 = 2;
+
+/** One quantized MatMul weight, ready to write as MatMulNBits. */
+export interface MatMulNBitsTensor {
+  /** The integers, row-major [K, N] (signed for qint*, unsigned for quint*). */
+  values: ArrayLike<number>;
+  dtype: 'qint8' | 'quint8' | 'qint4' | 'quint4';
+  /**
+   * 'groups': `scales` / `zeroPoints` are [ceil(K / blockSize), N] (groups of `blockSize` along K);
+   * 'columns': [N] (per channel); 'tensor': one value.
+   */
+  parameters: 'groups' | 'columns' | 'tensor';
+  scales: ArrayLike<number>;
+  zeroPoints: ArrayLike<number>;
+  /** A power of two, 16 to 256. */
+  blockSize: number;
+  /** Default 'float32'; 'float16' for a float16 model. */
+  scaleType?: 'float32' | 'float16';
+  /** onnxruntime's `accuracy_level` (0-4); omitted when undefined. */
+  accuracyLevel?: number;
+  /** Text for each MatMulNBits node's doc_string. */
+  docString?: string;
+}
+
+/** What {@link writeMatMulNBits} added. */
+export interface MatMulNBitsWritten {
+  nodeNames: string[];
+  dataName: string;
+  scaleName: string;
+  /** Undefined when the zero points are onnxruntime's default and not written. */
+  zeroPointName: string | undefined;
+  /** Bytes of B, scales and zero points together. */
+  byteLength: number;
+}
+
+/**
+ * The MatMul nodes that read `tensorName` as input B, in every graph that consumes it.
+ *
+ * @example
+ * ```ts
+ * matMulConsumers(model.proto.graph, 'fc1.weight', ['graph']).length; // 1
+ * ```
+ */
+export function matMulConsumers(root: GraphProto, tensorName: string, graphPaths: readonly string[]): NodeProto[] {
+  const wanted = new Set(graphPaths);
+  return listGraphs(root).filter((g) => wanted.has(g.path))
+    .flatMap((g) => nodesOf(g.graph).filter((n) => n.opType === 'MatMul' && (n.domain ?? '') === '' && n.input[1] === tensorName));
+}
+
+function packScales(scales: Float32Array, type: 'float32' | 'float16'): Uint8Array {
+  const out = new Uint8Array(scales.length * (type === 'float32' ? 4 : 2));
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < scales.length; i++) {
+    if (type === 'float32') view.setFloat32(4 * i, scales[i]!, true);
+    else view.setUint16(2 * i, floatToHalfBits(scales[i]!), true);
+  }
+  return out;
+}
+
+/**
+ * Writes weight `name` of `model` as MatMulNBits (see the module documentation). Throws
+ * InvalidArgumentError when the weight is not 2-D, a parameter count does not fit, the block size is not a
+ * power of two in 16..256, or the weight has a consumer other than MatMul input B.
+ *
+ * @example
+ * ```ts
+ * const written = writeMatMulNBits(model, 'fc1.weight', { values, dtype: 'qint8', parameters: 'columns', scales, zeroPoints, blockSize: 128 }, names);
+ * written.zeroPointName; // undefined: symmetric int8 uses onnxruntime's default 128
+ * ```
+ */
+export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsTensor, names: NameAllocator): MatMulNBitsWritten {
+  const { info, indexed } = model.entry(name);
+  const fail = (field: string, value: unknown, message: string): never => {
+    throw new InvalidArgumentError(field, value, `${name}: ${message}`);
+  };
+  if (info.shape.length !== 2) fail('shape', info.shape, `MatMulNBits takes a 2-D [K, N] weight, not [${info.shape.join(', ')}]`);
+  const [K, N] = info.shape as [number, number];
+  const bits = q.dtype === 'qint4' || q.dtype === 'quint4' ? 4 : 8;
+  const { blockSize } = q;
+  if (!(Number.isInteger(blockSize) && blockSize >= 16 && blockSize <= 256 && (blockSize & (blockSize - 1)) === 0)) {
+    fail('blockSize', blockSize, 'block_size must be a power of two from 16 to 256');
+  }
+  if (q.values.length !== K * N) fail('values', q.values.length, `${q.values.length} integers do not fit [${K}, ${N}]`);
+  const blocks = Math.ceil(K / blockSize);
+  const paramCount = q.parameters === 'groups' ? blocks * N : q.parameters === 'columns' ? N : 1;
+  if (q.scales.length !== paramCount || q.zeroPoints.length !== paramCount) {
+    fail('scales', q.scales.length, `${q.scales.length} scales and ${q.zeroPoints.length} zero points; ${q.parameters} of [${K}, ${N}] need ${paramCount}`);
+  }
+  if (q.accuracyLevel !== undefined && !(Number.isInteger(q.accuracyLevel) && q.accuracyLevel >= 0 && q.accuracyLevel <= 4)) {
+    fail('accuracyLevel', q.accuracyLevel, 'accuracy_level must be an integer from 0 to 4');
+  }
+  const consumers = new Set(info.consumers.map((c) => c.graph));
+  if (info.consumers.length === 0 || info.consumers.some((c) => c.opType !== 'MatMul' || c.domain !== '' || c.inputIndex !== 1)) {
+    fail('consumers', info.consumers.map((c) => c.opType), 'MatMulNBits replaces MatMul nodes reading the weight as input B, and nothing else reads it');
+  }
+  const nodes = matMulConsumers(model.proto.graph as GraphProto, indexed.tensorName, [...consumers]);
+
+  const offset = q.dtype === 'qint4' ? 8 : q.dtype === 'qint8' ? 128 : 0;
+  const paramIndex = (block: number, column: number) =>
+    (q.parameters === 'groups' ? block * N + column : q.parameters === 'columns' ? column : 0);
+  // Scales and stored (unsigned) zero points per (column, block), onnxruntime's order.
+  const scales = new Float32Array(N * blocks);
+  const zeros = new Uint8Array(N * blocks);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < blocks; b++) {
+      const p = paramIndex(b, n);
+      scales[n * blocks + b] = q.scales[p]!;
+      zeros[n * blocks + b] = q.zeroPoints[p]! + offset;
+    }
+  }
+  const blob = (blockSize * bits) / 8;
+  const data = new Uint8Array(N * blocks * blob);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < blocks; b++) {
+      const base = (n * blocks + b) * blob;
+      const pad = zeros[n * blocks + b]!;
+      for (let j = 0; j < blockSize; j++) {
+        const k = b * blockSize + j;
+        const stored = k < K ? q.values[k * N + n]! + offset : pad;
+        if (bits === 8) data[base + j] = stored;
+        else data[base + (j >> 1)]! |= (stored & 0xf) << ((j & 1) * 4);
+      }
+    }
+  }
+  const defaultZero = 1 << (bits - 1);
+  const needZeros = zeros.some((z) => z !== defaultZero);
+  const zeroBytesPerColumn = Math.ceil((blocks * bits) / 8);
+  let zeroRaw: Uint8Array | undefined;
+  if (needZeros) {
+    zeroRaw = new Uint8Array(N * zeroBytesPerColumn);
+    for (let n = 0; n < N; n++) {
+      for (let b = 0; b < blocks; b++) {
+        const z = zeros[n * blocks + b]!;
+        if (bits === 8) zeroRaw[n * zeroBytesPerColumn + b] = z;
+        else zeroRaw[n * zeroBytesPerColumn + (b >> 1)]! |= (z & 0xf) << ((b & 1) * 4);
+      }
+    }
+  }
+
+  const base = indexed.tensorName;
+  const scaleType = q.scaleType ?? 'float32';
+  const dataName = names.fresh(`${base}_nbits`);
+  const scaleName = names.fresh(`${base}_scales`);
+  const zeroPointName = needZeros ? names.fresh(`${base}_zero_points`) : undefined;
+  const scaleRaw = packScales(scales, scaleType);
+  const tensors = [
+    onnx.TensorProto.create({ name: dataName, dataType: ONNX_UINT8, dims: [N, blocks, blob], rawData: data, docString: indexed.tensor.docString }),
+    onnx.TensorProto.create({ name: scaleName, dataType: scaleType === 'float32' ? ONNX_FLOAT : ONNX_FLOAT16, dims: [N, blocks], rawData: scaleRaw }),
+  ];
+  if (zeroRaw) tensors.push(onnx.TensorProto.create({ name: zeroPointName!, dataType: ONNX_UINT8, dims: [N, zeroBytesPerColumn], rawData: zeroRaw }));
+  const int = (attribute: string, i: number) => onnx.AttributeProto.create({ name: attribute, type: ATTRIBUTE_TYPE.INT, i });
+  const attributes = [int('K', K), int('N', N), int('bits', bits), int('block_size', blockSize)];
+  if (q.accuracyLevel !== undefined) attributes.push(int('accuracy_level', q.accuracyLevel));
+  for (const node of nodes) {
+    node.opType = 'MatMulNBits';
+    node.domain = MS_DOMAIN;
+    node.input = [node.input[0]!, dataName, scaleName, ...(zeroPointName ? [zeroPointName] : [])];
+    node.attribute = attributes.map((a) => onnx.AttributeProto.create(a));
+    if (q.docString) node.docString = q.docString;
+  }
+  const { graph } = indexed.graph;
+  if (indexed.source === 'initializer') {
+    graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
+    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
+  } else {
+    graph.node = nodesOf(graph).filter((n) => n !== indexed.node);
+  }
+  graph.initializer.push(...tensors);
+  if (!model.proto.opsetImport.some((o) => o.domain === MS_DOMAIN)) {
+    model.proto.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
+  }
+  return {
+    nodeNames: nodes.map((n) => n.name), dataName, scaleName, zeroPointName,
+    byteLength: data.byteLength + scaleRaw.byteLength + (zeroRaw?.byteLength ?? 0),
+  };
+}
