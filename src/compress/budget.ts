@@ -78,6 +78,11 @@ const kGroupSizes = [32, 64, 128] as const;
  * ONNX Runtime output matches the written DequantizeLinear weights exactly, yet int4 groups of 128 on every
  * convolution (1x1 convolutions at 15-17 dB) read 0.9 % of characters, groups of 32 everywhere 97.3 %.
  * Weights whose larger groups stay above this (depthwise convolutions, the classifier) still get them.
+ *
+ * @example
+ * ```ts
+ * const offered = relativeError <= 10 ** (-kLargeGroupFloorDb / 10); // 20 dB: relative error <= 0.01
+ * ```
  */
 export const kLargeGroupFloorDb = 20;
 
