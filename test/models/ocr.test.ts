@@ -143,10 +143,11 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
   });
 
   // A size budget of 5 bits per weight, allocated from the weights alone. Targets: within 1.5 pp, >= 85 % of
-  // lines identical, file <= 0.24. Measured: 4.999 bits, file 0.170, but character accuracy 5.4 % (0/18
-  // lines): the allocation gives int4 groups of 64 and 128 to several 1x1 convolutions, and int4 groups of
-  // 128 on every convolution reads nothing either (0.9 % on 6 lines) although every weight keeps 17-20 dB
-  // (docs/quality.md). The size holds; the accuracy target is kept as a known failure until that is fixed.
+  // lines identical, file <= 0.24. Measured: 4.999 bits, file 0.170, character accuracy 86.8 % (0/18 lines).
+  // int4 groups of 128 on every convolution read 0.9 % although ONNX Runtime's DequantizeLinear outputs equal
+  // the written weights exactly (1x1 convolutions at 15-17 dB): a sensitivity, so the allocator offers groups
+  // of 64 / 128 only at >= 20 dB (was 5.4 % without that floor). Groups of 32 everywhere (5.125 bits, over
+  // this budget) read 97.3 %, so 5 bits cannot meet the accuracy target from the weights alone: kept as a known failure.
   it('--target-bits 5: at most 5 bits per weight, file <= 0.24 (measured 4.999, 0.170)', async () => {
     const { size, report } = await measure('target bits 5', { targetBits: 5 });
     console.log(`OCR rec target bits 5: ${report.budget!.bits.toFixed(3)} bits per weight`);
@@ -154,7 +155,7 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
     expect(size).toBeLessThanOrEqual(0.24);
   });
 
-  it.fails('--target-bits 5: within 1.5 pp, >= 85 % of lines identical (known failure: measured -94.6 pp, 0/18 lines)', async () => {
+  it.fails('--target-bits 5: within 1.5 pp, >= 85 % of lines identical (known failure: measured -13.2 pp, 0/18 lines)', async () => {
     const { agreement } = await measure('target bits 5', { targetBits: 5 });
     expect(agreement.dropPp).toBeLessThanOrEqual(1.5);
     expect(agreement.identicalLines).toBeGreaterThanOrEqual(0.85);

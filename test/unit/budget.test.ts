@@ -2,7 +2,7 @@
 // buying a lower error estimate, keep chosen only when it pays, the report's per-tensor options, and the
 // typed errors for a target below the minimum or malformed.
 import { describe, expect, it } from 'vitest';
-import { allocateBudget, storedBits } from '../../src/compress/budget.js';
+import { allocateBudget, kLargeGroupFloorDb, storedBits } from '../../src/compress/budget.js';
 import { type PolicyWeight, type WeightDecision, decideWeights } from '../../src/compress/policy.js';
 import { InvalidArgumentError } from '../../src/index.js';
 import { RUN_SEED, rng } from './support.js';
@@ -67,5 +67,36 @@ describe('size budget allocator', () => {
     await expect(allocateBudget(list, decisions, {}, 4.2, read, {}, cpu)).rejects.toThrow(InvalidArgumentError);
     await expect(allocateBudget(list, decisions, {}, 4.2, read, {}, cpu)).rejects.toThrow(/targetBits 4\.2 is below .* average 4\.\d{1,3} bits per weight/);
     await expect(allocateBudget(list, decisions, {}, Number.NaN, read, {}, cpu)).rejects.toThrow(/targetBits is null; use a number of bits per weight > 0/);
+  });
+
+  it('offers int4 groups of 64 / 128 only above the SQNR floor, unless the target needs them', async () => {
+    // w0: large, with rare large outliers (its groups of 128 fall below the floor); w1: small, where the bits
+    // buy the most error per bit (int8, then keep), so without the floor the budget goes there and w0 gets groups of 128.
+    const next = rng(RUN_SEED + 1);
+    const list: PolicyWeight[] = [[1024, 64], [128, 64]].map((shape, i) => ({ name: `w${i}`, dtype: 'float32', shape, consumers: [{ opType: 'Gemm', inputIndex: 1 }] }));
+    const data = [
+      Float32Array.from({ length: 64 * 1024 }, () => (next() - 0.5) * (next() < 0.01 ? 30 : 1)),
+      Float32Array.from({ length: 128 * 64 }, () => (next() - 0.5) * (next() < 0.05 ? 30 : 1)),
+    ];
+    const decisions = decideWeights(list, {});
+    const read = async (i: number) => data[i]!;
+    const floor = 10 ** (-kLargeGroupFloorDb / 10);
+    const large = (o: { option: string }) => o.option === 'int4 groups of 64' || o.option === 'int4 groups of 128';
+    const all = (await allocateBudget(list, decisions, {}, 32, read, {}, cpu)).allocation.tensors;
+    expect(all[0]!.options.some((o) => large(o) && o.relativeError > floor)).toBe(true);
+    // The smallest target met without the below-floor options, plus what w1 needs to be kept float.
+    const w1Keep = (32 - Math.min(...all[1]!.options.map((o) => o.bits))) * all[1]!.elements;
+    const floorBits = all.reduce((sum, t) => sum + t.elements * Math.min(...t.options.filter((o) => !large(o) || o.relativeError <= floor)
+      .map((o) => o.bits)), 0);
+    const target = (floorBits + w1Keep) / (all[0]!.elements + all[1]!.elements) + 1e-9;
+    const { allocation } = await allocateBudget(list, decisions, {}, target, read, {}, cpu);
+    expect(allocation.bits).toBeLessThanOrEqual(target);
+    for (const t of allocation.tensors) if (large({ option: t.chosen })) expect(t.relativeError, t.name).toBeLessThanOrEqual(floor);
+    // At the minimum, the cheapest options are taken whatever their SQNR.
+    const minimum = (await allocateBudget(list, decisions, {}, 32, read, {}, cpu)).allocation.minimumBits;
+    const tight = await allocateBudget(list, decisions, {}, minimum + 1e-9, read, {}, cpu);
+    expect(tight.allocation.bits).toBeLessThanOrEqual(minimum + 1e-9);
+    for (const t of tight.allocation.tensors) expect(t.bits, t.name).toBe(Math.min(...t.options.map((o) => o.bits)));
+    expect(tight.allocation.tensors[0]!.relativeError).toBeGreaterThan(floor);
   });
 });
