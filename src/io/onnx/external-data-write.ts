@@ -18,6 +18,7 @@
 import { FormatError } from '../../errors.js';
 import { constantTensor, listGraphs } from './graph-index.js';
 import { DATA_LOCATION_EXTERNAL, type GraphProto, type ModelProto, type TensorProto, initializersOf, nodesOf, onnx } from './proto.js';
+import type { ExternalDataFile } from './onnx-types.js';
 import { type ExternalDataResolver, describeTensor, tensorBytes } from './tensor-data.js';
 
 /** The most bytes one protobuf message (an ONNX file without external data) may hold: 2 GiB − 1. */
@@ -26,16 +27,7 @@ export const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 1;
 /** Initializers smaller than this stay inline (ONNX's default `size_threshold`). */
 export const EXTERNAL_DATA_THRESHOLD_BYTES = 1024;
 
-/** The bytes of one external data file, in order, ready to write. */
-export interface ExternalDataFile {
-  /** The file name the model refers to, relative to the model's folder. */
-  location: string;
-  /** The file's contents, in order (padding included). */
-  parts: Uint8Array[];
-  byteLength: number;
-  /** How many tensors it holds. */
-  tensors: number;
-}
+export type { ExternalDataFile } from './onnx-types.js';
 
 /**
  * The bytes the model's tensors hold inline (initializers and Constant values in every graph): with the

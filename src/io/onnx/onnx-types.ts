@@ -41,3 +41,14 @@ export interface ExternalRef {
   /** As written in the file; the tensor's size when absent. */
   length: number | undefined;
 }
+
+/** The bytes of one external data file, in order, ready to write. */
+export interface ExternalDataFile {
+  /** The file name the model refers to, relative to the model's folder. */
+  location: string;
+  /** The file's contents, in order (padding included). */
+  parts: Uint8Array[];
+  byteLength: number;
+  /** How many tensors it holds. */
+  tensors: number;
+}
