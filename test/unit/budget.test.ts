@@ -51,9 +51,10 @@ describe('size budget allocator', () => {
         expect(d.action === 'keep').toBe(t.chosen === 'keep');
         if (t.chosen === 'int8 per channel') expect([d.dtype, d.granularity]).toEqual(['qint8', 'channel']);
         if (t.chosen.startsWith('int4')) expect([d.dtype, d.granularity, d.groupSize]).toEqual(['qint4', 'group', Number(t.chosen.split(' ').pop())]);
-        // int8 is far more accurate than int4 on these weights; keep is exact.
+        // int8 is far more accurate than int4 on these weights (one scale a channel against one a group of 32,
+        // so rare outliers can cost int8 up to a few times of its 16x finer step); keep is exact.
         const error = (name: string) => t.options.find((o) => o.option === name)!.relativeError;
-        expect(error('int8 per channel')).toBeLessThan(error('int4 groups of 32') / 50);
+        expect(error('int8 per channel')).toBeLessThan(error('int4 groups of 32') / 10);
         expect(error('keep')).toBe(0);
       }
       if (target === 32) expect(allocation.tensors.every((t) => t.chosen === 'keep')).toBe(true);
