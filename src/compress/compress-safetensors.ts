@@ -28,6 +28,7 @@ import {
   QUANTIZED_METADATA_PREFIX, quantizedFileMetadata, quantizedLayout, quantizedTensorBytes,
 } from '../io/safetensors/quantized-layout.js';
 import { type QuantizedSource, type QuantizedTensorDescription, describeQuantized } from '../io/safetensors/quantized-read.js';
+import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { createSafetensorsWriter } from '../io/safetensors/writer.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
@@ -41,7 +42,8 @@ import { type EscalationStep, quantizeWithFloor } from './quality-floor.js';
 import { type QuantizedWeight, calibrationGranularity, quantizeWeight } from './quantize-weight.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
 
-const kNoSteps: EscalationStep[] = [];
+/** Kept tensors up to this size are read into one reused buffer (the writer copies them on). */
+const kScratchBytes = 64 * 1024;
 
 /** Quantized weights held from the planning pass for the writing pass (packed bytes); beyond it, computed again. */
 const kHeldBytes = 256 * 2 ** 20;
@@ -121,24 +123,26 @@ export async function compressToSafetensors(
   const weights = reader.list();
   const input = inputMetadata(reader);
   // Per weight: the quantized layout, or the reason it is kept. Kept weights need nothing else here, so a
-  // file of many small tensors costs one header entry and one report each.
-  type Plan = { steps: EscalationStep[] } & ({ decision: WeightDecision; entries: SafetensorsEntry[]; result?: QuantizedWeight } | { keep: string });
+  // file of many small tensors costs one header entry and one report each; a kept weight with no
+  // escalation is just its reason.
+  type Plan = string | { keep: string; steps: EscalationStep[] } | { decision: WeightDecision; entries: SafetensorsEntry[]; result?: QuantizedWeight; steps: EscalationStep[] };
   const plans: Plan[] = [];
   let heldBytes = 0; // quantized results kept from planning for writing, up to kHeldBytes; the rest are computed again
-  const entries: SafetensorsEntry[] = [];
+  let entries: SafetensorsEntry[] = [];
   const metadataPairs: [string, string][] = [];
-  for (const [i, info] of weights.entries()) {
+  for (let i = 0; i < weights.length; i++) {
+    const info = weights[i]!;
     const decision = decisions[i]!;
     const quantizedBy = input.quantizedBy.get(info.name);
     if (quantizedBy !== undefined) {
-      plans.push({ keep: `part of ${quoteName(quantizedBy.name)}, already ${quantizedBy.dtype} ${quantizedBy.scheme}: kept as it is (requantize to change it)`, steps: [] });
+      plans.push(`part of ${quoteName(quantizedBy.name)}, already ${quantizedBy.dtype} ${quantizedBy.scheme}: kept as it is (requantize to change it)`);
       entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
       continue;
     }
     const planned = decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
-      ? await planWeight(reader, info, decision, backend) : { keep: decision.reason, steps: kNoSteps };
-    if ('keep' in planned) {
-      plans.push(planned);
+      ? await planWeight(reader, info, decision, backend) : decision.reason;
+    if (typeof planned === 'string' || 'keep' in planned) {
+      plans.push(typeof planned === 'string' || planned.steps.length ? planned : planned.keep);
       entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
       continue;
     }
@@ -161,23 +165,28 @@ export async function compressToSafetensors(
     await sink.abort(error);
     throw error;
   }
+  entries = []; // the writer has its own placed copies
+  // Small kept tensors are read into one scratch buffer when the reader can (no buffer per tensor).
+  const readInto = (reader as Partial<Pick<SafetensorsReader, 'readInto'>>).readInto?.bind(reader);
+  const scratch = new Uint8Array(readInto ? kScratchBytes : 0);
   const tensors: TensorReport[] = [];
   let usedBackend: ResolvedBackend | undefined;
   try {
-    for (const [i, info] of weights.entries()) {
+    for (let i = 0; i < weights.length; i++) {
+      const info = weights[i]!;
       const plan = plans[i]!;
-      const base = { name: info.name, shape: info.shape, dtypeIn: info.dtype, bytesBefore: info.byteLength, // info is list()'s own copy
-        ...(plan.steps.length ? { escalations: plan.steps } : {}) };
-      if ('keep' in plan) {
-        await writer.write(info.name, await reader.read(info.name));
-        // A literal rather than a spread of `base`: V8 gives it in-object fields, a third of the memory per kept tensor.
+      if (typeof plan === 'string' || 'keep' in plan) {
+        await writer.write(info.name, readInto && info.byteLength <= kScratchBytes ? await readInto(info.name, scratch) : await reader.read(info.name));
+        // A literal rather than a spread: V8 gives it in-object fields, a third of the memory per kept tensor.
         const kept: TensorReport = {
           name: info.name, shape: info.shape, dtypeIn: info.dtype, bytesBefore: info.byteLength, dtypeOut: info.dtype, action: 'keep',
-          reason: plan.keep, scheme: 'float (kept)', bytesAfter: info.byteLength,
+          reason: typeof plan === 'string' ? plan : plan.keep, scheme: 'float (kept)', bytesAfter: info.byteLength,
         };
-        if (plan.steps.length) kept.escalations = plan.steps;
+        if (typeof plan !== 'string') kept.escalations = plan.steps;
         tensors.push(kept);
       } else {
+        const base = { name: info.name, shape: info.shape, dtypeIn: info.dtype, bytesBefore: info.byteLength, // info is list()'s own copy
+          ...(plan.steps.length ? { escalations: plan.steps } : {}) };
         const result = plan.result
           ?? await quantizeWeight({ data: toFloat32(await reader.read(info.name), info.dtype, info.name), shape: [...info.shape] }, plan.decision, {}, backend);
         if (!result.ok) throw new FormatError(`${info.name}: cannot be quantized (${result.reason}); exclude it with --exclude`);

@@ -205,6 +205,15 @@ export function resolveRange(range: WeightRange, dtype: CompressDType, symmetric
   return fourBit && method === 'minmax' ? 'extreme' : 'narrow';
 }
 
+/** The reasons that depend only on a dtype or a rank, one string each: a file of 200k tiny tensors shares them. */
+const kSharedReasons = new Map<string, string>();
+
+function sharedReason(key: string, make: () => string): string {
+  let reason = kSharedReasons.get(key);
+  if (reason === undefined) kSharedReasons.set(key, reason = make());
+  return reason;
+}
+
 function patterns(value: RegExp | RegExp[] | undefined): RegExp[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
@@ -324,20 +333,16 @@ export function decideWeight(weight: PolicyWeight, policy: CompressionPolicy = {
       throw new InvalidArgumentError('quantMin', s.quantMin, `quantMin / quantMax [${s.quantMin}, ${s.quantMax}] do not fit ${dtype} [${lo}, ${hi}]`);
     }
   }
-  const base = {
-    name, dtype, symmetric, method, granularity: s.granularity ?? 'channel',
-    axis: undefined, groupSize: undefined, outputAxis: undefined,
-    range: custom ? 'custom' as const : resolveRange(s.range ?? 'auto', dtype, symmetric, method),
-    ...(custom ? { quantMin: s.quantMin, quantMax: s.quantMax } : {}),
-    minSqnrDb: s.minSqnrDb, maxRelError: s.maxRelError ?? Infinity,
-  } as const;
-  // A literal, not a spread of `base`: V8 stores it in a third of the memory, which counts with many small weights.
+  const granularity = s.granularity ?? 'channel';
+  const range = custom ? 'custom' as const : resolveRange(s.range ?? 'auto', dtype, symmetric, method);
+  const maxRelError = s.maxRelError ?? Infinity;
+  // A literal with every field, not a spread: V8 stores it in a third of the memory, which counts with many small weights.
   const keep = (reason: string): WeightDecision => ({
-    name, dtype, symmetric, method: base.method, granularity: base.granularity, axis: undefined, groupSize: undefined, outputAxis: undefined,
-    range: base.range, quantMin: base.quantMin, quantMax: base.quantMax, minSqnrDb: base.minSqnrDb, maxRelError: base.maxRelError,
+    name, dtype, symmetric, method, granularity, axis: undefined, groupSize: undefined, outputAxis: undefined,
+    range, quantMin: custom ? s.quantMin : undefined, quantMax: custom ? s.quantMax : undefined, minSqnrDb: s.minSqnrDb, maxRelError,
     action: 'keep', reason,
   });
-  if (!FLOAT_WEIGHT_DTYPES.includes(weightDType)) return keep(`${weightDType} is not a float type`);
+  if (!FLOAT_WEIGHT_DTYPES.includes(weightDType)) return keep(sharedReason(weightDType, () => `${weightDType} is not a float type`));
   const excluded = patterns(policy.exclude).find((p) => matches(p, name));
   if (excluded) return keep(`excluded by ${excluded}`);
   const include = patterns(policy.include);
@@ -348,10 +353,14 @@ export function decideWeight(weight: PolicyWeight, policy: CompressionPolicy = {
   }
   const size = shape.reduce((a, b) => a * b, 1);
   const minElements = s.minElements ?? 1024;
-  if (shape.length < 2) return keep(`rank ${shape.length} < 2 (biases, norms and scales stay float)`);
+  if (shape.length < 2) return keep(sharedReason(shape.length === 0 ? 'rank 0' : 'rank 1', () => `rank ${shape.length} < 2 (biases, norms and scales stay float)`));
   if (size < minElements) return keep(`${size} elements < ${minElements} (small tensors stay float)`);
   const role = roleOf(weight);
   if (role.kind === 'keep') return keep(role.why);
+  const base = {
+    name, dtype, symmetric, method, granularity, axis: undefined, groupSize: undefined, outputAxis: undefined, range,
+    ...(custom ? { quantMin: s.quantMin, quantMax: s.quantMax } : {}), minSqnrDb: s.minSqnrDb, maxRelError,
+  } as const;
   const outputAxis = role.kind === 'channel' ? role.axis : undefined;
   const rank = shape.length;
   let axis = s.axis;
@@ -367,7 +376,6 @@ export function decideWeight(weight: PolicyWeight, policy: CompressionPolicy = {
   const quantize = (granularity: CompressGranularity, chosenAxis: number | undefined, groupSize: number | undefined, reason: string) => ({
     ...base, action: 'quantize' as const, granularity, axis: chosenAxis, groupSize, outputAxis, reason: reason + via,
   });
-  const granularity = base.granularity;
   if (granularity === 'tensor') return quantize('tensor', undefined, undefined, `per tensor as requested; ${role.why}`);
   if (granularity === 'group') {
     const groupAxis = axis ?? groupAxisOf(shape, outputAxis);

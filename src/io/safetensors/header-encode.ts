@@ -72,8 +72,73 @@ function entryDType(dtype: SafetensorsEntry['dtype'], index: number): Safetensor
   return safetensorsDTypeInfo(dtype) !== undefined ? dtype as SafetensorsDType : toSafetensorsDType(dtype, `entries[${index}].dtype`);
 }
 
-/** Header entries encoded per batch. */
-const kEntriesPerChunk = 4096;
+/**
+ * A growing buffer of JSON bytes that starts with 8 bytes for the header length. Names that need no
+ * escaping and are ASCII (nearly all) are copied character by character; others go through
+ * `JSON.stringify` and UTF-8 encoding, exactly as a whole-string encoding would write them.
+ */
+class JsonBytes {
+  bytes = new Uint8Array(1 << 16);
+  length = 8;
+  private readonly encoder = new TextEncoder();
+
+  private reserve(extra: number): void {
+    if (this.length + extra <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + extra));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+
+  byte(value: number): void {
+    this.reserve(1);
+    this.bytes[this.length++] = value;
+  }
+
+  /** Characters known to be printable ASCII without `"` or `\\` (field names, dtype names). */
+  ascii(text: string): void {
+    this.reserve(text.length);
+    for (let i = 0; i < text.length; i++) this.bytes[this.length++] = text.charCodeAt(i);
+  }
+
+  /** Any text, UTF-8 encoded. */
+  text(text: string): void {
+    this.reserve(text.length * 3); // UTF-8 takes at most 3 bytes per UTF-16 unit
+    this.length += this.encoder.encodeInto(text, this.bytes.subarray(this.length)).written;
+  }
+
+  /** A name as `JSON.stringify` writes it. */
+  name(name: string): void {
+    for (let i = 0; i < name.length; i++) {
+      const c = name.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
+        this.text(JSON.stringify(name));
+        return;
+      }
+    }
+    this.byte(0x22);
+    this.ascii(name);
+    this.byte(0x22);
+  }
+
+  /** A non-negative safe integer in decimal. */
+  integer(value: number): void {
+    this.reserve(16);
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    let at = this.length + digits;
+    this.length = at;
+    let rest = value;
+    do {
+      this.bytes[--at] = 0x30 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    } while (rest > 0);
+  }
+}
+
+function tooLong(bytes: number, atLeast: boolean): never {
+  throw new LimitExceededError(`the safetensors header would be ${atLeast ? 'over ' : ''}${bytes} bytes, more than the ${
+    MAX_HEADER_BYTES}-byte limit readers accept; shorten the metadata or split the tensors across shards`);
+}
 
 function placeEntry(entry: SafetensorsEntry, index: number, begin: number): PlacedEntry {
   // Argument names are built only for a message: a header of 200k entries builds none.
@@ -125,40 +190,39 @@ export function encodeSafetensorsHeader(entries: readonly SafetensorsEntry[], me
     placed.push(p);
     offset += p.byteLength;
   });
-  // Encoded in batches of entries, so a header of 200k tensors never holds 200k strings or one 15 MB string.
-  const encoder = new TextEncoder();
-  const chunks: Uint8Array[] = [];
-  let jsonLength = 0;
-  let batch: string[] = [];
-  const flush = (last: boolean): void => {
-    const text = `${chunks.length === 0 ? '{' : ','}${batch.join(',')}${last ? '}' : ''}`;
-    const chunk = encoder.encode(text);
-    chunks.push(chunk);
-    jsonLength += chunk.byteLength;
-    batch = [];
-  };
+  // Written byte by byte into one growing buffer, 8 bytes left for the length: a header of 200k tensors
+  // builds no string per entry and no 15 MB string.
+  const out = new JsonBytes();
+  out.byte(0x7b); // {
   if (metadata !== undefined) {
     if (metadata === null || typeof metadata !== 'object') throw new InvalidArgumentError('metadata', metadata, 'metadata must be an object or Map of strings');
     const pairs = metadataEntries(metadata);
-    batch.push(`"__metadata__":{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
+    out.text(`"__metadata__":{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
   }
   for (const p of placed) {
-    if (batch.length === kEntriesPerChunk) flush(false);
-    batch.push(`${JSON.stringify(p.name)}:{"dtype":"${p.dtype}","shape":[${p.shape.join(',')}],"data_offsets":[${p.dataOffsets[0]},${p.dataOffsets[1]}]}`);
+    if (out.length > 9) out.byte(0x2c); // , after `{` or an entry
+    out.name(p.name);
+    out.ascii(':{"dtype":"');
+    out.ascii(p.dtype);
+    out.ascii('","shape":[');
+    for (let d = 0; d < p.shape.length; d++) {
+      if (d > 0) out.byte(0x2c);
+      out.integer(p.shape[d]!);
+    }
+    out.ascii('],"data_offsets":[');
+    out.integer(p.dataOffsets[0]);
+    out.byte(0x2c);
+    out.integer(p.dataOffsets[1]);
+    out.ascii(']}');
+    if (out.length > 8 + MAX_HEADER_BYTES) tooLong(out.length - 8, true); // checked as it grows: never a buffer far past the limit
   }
-  flush(true);
-  const json = { byteLength: jsonLength };
-  const padded = Math.ceil(json.byteLength / 8) * 8;
-  if (padded > MAX_HEADER_BYTES) {
-    throw new LimitExceededError(`the safetensors header would be ${padded} bytes, more than the ${MAX_HEADER_BYTES}-byte limit readers accept; `
-      + 'shorten the metadata or split the tensors across shards');
-  }
-  const bytes = new Uint8Array(8 + padded).fill(0x20, 8 + json.byteLength);
+  out.byte(0x7d); // }
+  const jsonLength = out.length - 8;
+  const padded = Math.ceil(jsonLength / 8) * 8;
+  if (padded > MAX_HEADER_BYTES) tooLong(padded, false);
+  const bytes = new Uint8Array(8 + padded);
+  bytes.set(out.bytes.subarray(0, out.length));
+  bytes.fill(0x20, out.length);
   new DataView(bytes.buffer).setUint32(0, padded, true); // high word stays 0: padded < 2^32
-  let at = 8;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
   return { bytes, dataOffset: bytes.byteLength, entries: placed, fileByteLength: bytes.byteLength + offset };
 }

@@ -7,7 +7,9 @@
  * by offset, each begins where the previous ended, the last ends at the end of the file, and each one's
  * byte length is its element count times its dtype size.
  *
- * Untrusted input: the JSON is parsed with `JSON.parse` and copied into `Map`s; names that are JavaScript
+ * Untrusted input: the JSON is parsed with `JSON.parse` and copied into `Map`s (the canonical form every
+ * writer produces is read directly, without `JSON.parse`'s object per tensor, by header-scan.ts, which
+ * accepts only what `JSON.parse` reads the same way); names that are JavaScript
  * prototype keys (`__proto__`, `constructor`, `prototype`) are rejected wherever they appear as a tensor
  * name, an entry field or a metadata key, so no consumer that copies names into a plain object can be
  * subverted. Every problem is a {@link FormatError} naming the file, the tensor and the byte offset.
@@ -23,6 +25,7 @@
 import { FormatError, LimitExceededError } from '../../errors.js';
 import type { WeightInfo } from '../weights.js';
 import { type SafetensorsDType, SAFETENSORS_DTYPES, dtypeByteLength, safetensorsDTypeInfo } from './dtypes.js';
+import { scanCanonicalHeader } from './header-scan.js';
 
 /** The reference implementation's bound on the header length (100 MB): a longer one is a damaged file. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -64,6 +67,8 @@ export interface SafetensorsHeader {
   tensors: SafetensorsTensorInfo[];
   /** `__metadata__`, empty when absent. */
   metadata: Map<string, string>;
+  /** The same descriptions by name. */
+  byName: ReadonlyMap<string, SafetensorsTensorInfo>;
 }
 
 /**
@@ -161,22 +166,24 @@ export function parseHeaderLength(first8: Uint8Array, fileSize: number, file: st
   return length;
 }
 
-function decodeJson(bytes: Uint8Array, file: string): unknown {
+function decodeText(bytes: Uint8Array, file: string): string {
   const end = 8 + bytes.byteLength;
   if (bytes.byteLength === 0 || bytes[0] !== 0x7b) {
     throw new FormatError(`${file}: the header (bytes 8..${end}) must start with "{", `
       + `found ${bytes.byteLength === 0 ? 'nothing' : `byte 0x${bytes[0]!.toString(16).padStart(2, '0')}`}; not a safetensors file`);
   }
-  let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     throw new FormatError(`${file}: the header (bytes 8..${end}) is not valid UTF-8; the file is damaged`);
   }
+}
+
+function parseJson(text: string, byteLength: number, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new FormatError(`${file}: the header (bytes 8..${end}) is not valid JSON (${(error as Error).message}); `
+    throw new FormatError(`${file}: the header (bytes 8..${8 + byteLength}) is not valid JSON (${(error as Error).message}); `
       + 'the file is damaged', { cause: error });
   }
 }
@@ -222,27 +229,41 @@ function isOffset(value: unknown): boolean {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-function parseEntry(name: string, entry: unknown, dataOffset: number, dataLength: number, file: string): SafetensorsTensorInfo {
-  // Built only for a message: a header of 200k entries quotes no name.
-  const where = (): string => `${file}: tensor ${quoteName(name)}`;
+/** Tensor names that are prototype keys are refused, whatever their entry holds. */
+function checkTensorName(name: string, file: string): void {
   if (FORBIDDEN_KEYS.has(name)) {
-    throw new FormatError(`${where()}: the name is a JavaScript prototype key and is rejected; rename the tensor`);
+    throw new FormatError(`${file}: tensor ${quoteName(name)}: the name is a JavaScript prototype key and is rejected; rename the tensor`);
   }
+}
+
+function parseEntry(name: string, entry: unknown, dataOffset: number, dataLength: number, file: string): SafetensorsTensorInfo {
+  checkTensorName(name, file);
   if (!isPlainObject(entry)) {
-    throw new FormatError(`${where()}: the header entry must be an object { dtype, shape, data_offsets }, found ${
+    throw new FormatError(`${file}: tensor ${quoteName(name)}: the header entry must be an object { dtype, shape, data_offsets }, found ${
       entry === null ? 'null' : Array.isArray(entry) ? 'an array' : typeof entry}`);
   }
   // for...in over JSON.parse's own object: no array of keys per entry.
   for (const key in entry) {
-    if (FORBIDDEN_KEYS.has(key)) throw new FormatError(`${where()}: the entry has the field ${quoteName(key)}, which is rejected as a prototype key`);
+    if (FORBIDDEN_KEYS.has(key)) throw new FormatError(`${file}: tensor ${quoteName(name)}: the entry has the field ${quoteName(key)}, which is rejected as a prototype key`);
   }
-  const dtype = safetensorsDTypeInfo(entry.dtype as string);
+  return tensorInfo(name, entry.dtype, entry.shape, entry.data_offsets, dataOffset, dataLength, file);
+}
+
+/**
+ * One tensor's description from its entry's fields (the name already checked), validated as the reference
+ * implementation validates them.
+ */
+function tensorInfo(
+  name: string, dtypeName: unknown, shapeValue: unknown, offsets: unknown, dataOffset: number, dataLength: number, file: string,
+): SafetensorsTensorInfo {
+  // Built only for a message: a header of 200k entries quotes no name.
+  const where = (): string => `${file}: tensor ${quoteName(name)}`;
+  const dtype = safetensorsDTypeInfo(dtypeName as string);
   if (!dtype) {
-    throw new FormatError(`${where()}: dtype ${entry.dtype === undefined ? 'is missing' : `${describeValue(entry.dtype)} is unknown`}; `
+    throw new FormatError(`${where()}: dtype ${dtypeName === undefined ? 'is missing' : `${describeValue(dtypeName)} is unknown`}; `
       + `safetensors defines ${SAFETENSORS_DTYPES.join(', ')}`);
   }
-  const { shape, elements } = elementCount(entry.shape, where);
-  const offsets = entry.data_offsets;
+  const { shape, elements } = elementCount(shapeValue, where);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !isOffset(offsets[0]) || !isOffset(offsets[1])) {
     throw new FormatError(`${where()}: "data_offsets" must be [begin, end], two non-negative integers below 2^53, found ${
       Array.isArray(offsets) ? `[${offsets.slice(0, 3).map(describeValue).join(', ')}${offsets.length > 3 ? ', …' : ''}]` : describeValue(offsets)}`);
@@ -262,7 +283,7 @@ function parseEntry(name: string, entry: unknown, dataOffset: number, dataLength
       byteLength === undefined ? `${elements} × ${dtype.bits} bits (not a whole number of bytes)` : `${byteLength} bytes`}, `
       + `but data_offsets [${begin}, ${end}] hold ${end - begin} (file offset ${dataOffset + begin})`);
   }
-  // `shape` and `offsets` are JSON.parse's fresh arrays, held by nothing else: kept rather than copied, and
+  // `shape` and `offsets` are fresh arrays from the parse, held by nothing else: kept rather than copied, and
   // frozen with the entry, so a reader hands out the same objects to every caller without a copy each.
   return Object.freeze({
     name, dtype: dtype.weightDType, safetensorsDType: dtype.name, shape: Object.freeze(shape) as number[], byteLength,
@@ -291,6 +312,61 @@ function checkTiling(tensors: SafetensorsTensorInfo[], dataOffset: number, dataL
   }
 }
 
+/** The entries of a header, in header order. */
+interface HeaderEntries {
+  tensors: SafetensorsTensorInfo[];
+  metadata: Map<string, string>;
+  byName?: Map<string, SafetensorsTensorInfo>;
+}
+
+/** Thrown inside the fast reader to hand the header to `JSON.parse`. */
+const kNotCanonical = Symbol('not canonical');
+
+/**
+ * The entries of a canonical header read without `JSON.parse` (header-scan.ts), or undefined for any other
+ * header and for any problem: the full parse then runs and reports the first problem as it always did.
+ */
+function scanEntries(headerBytes: Uint8Array, dataOffset: number, dataLength: number, file: string, maxTensors: number): HeaderEntries | undefined {
+  const tensors: SafetensorsTensorInfo[] = [];
+  const byName = new Map<string, SafetensorsTensorInfo>();
+  let metadata = new Map<string, string>();
+  try {
+    const canonical = scanCanonicalHeader(headerBytes, {
+      tensor(name, dtype, shape, offsets) {
+        checkTensorName(name, file);
+        const info = tensorInfo(name, dtype, shape, offsets, dataOffset, dataLength, file);
+        if (tensors.length === maxTensors || byName.has(name)) throw kNotCanonical; // JSON.parse keeps the last of a duplicate name
+        byName.set(name, info);
+        tensors.push(info);
+      },
+      metadata(value) { metadata = parseMetadata(value, file); },
+    });
+    return canonical ? { tensors, metadata, byName } : undefined;
+  } catch (error) {
+    if (error === kNotCanonical || error instanceof FormatError) return undefined;
+    throw error;
+  }
+}
+
+/** The entries of any header, through `JSON.parse`. */
+function parseEntries(headerBytes: Uint8Array, dataOffset: number, dataLength: number, file: string, maxTensors: number): HeaderEntries {
+  const json = parseJson(decodeText(headerBytes, file), headerBytes.byteLength, file);
+  if (!isPlainObject(json)) throw new FormatError(`${file}: the header must be a JSON object, found ${Array.isArray(json) ? 'an array' : typeof json}`);
+  let metadata = new Map<string, string>();
+  const tensors: SafetensorsTensorInfo[] = [];
+  // for...in over JSON.parse's own object (no inherited keys): no [key, value] pair per tensor.
+  for (const name in json) {
+    const entry = json[name];
+    if (name === '__metadata__') metadata = parseMetadata(entry, file);
+    else tensors.push(parseEntry(name, entry, dataOffset, dataLength, file));
+    if (tensors.length > maxTensors) {
+      throw new LimitExceededError(`${file}: the header lists more than ${maxTensors} tensors (the maxTensors limit); `
+        + 'if the file is trusted, raise maxTensors in the options of openSafetensors');
+    }
+  }
+  return { tensors, metadata };
+}
+
 /**
  * Validates a header's JSON bytes (`headerBytes`, N of them, read from file offset 8) for a file of
  * `fileSize` bytes and returns its tensors in file order and its metadata. More than `maxTensors` tensors
@@ -309,22 +385,10 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   if (dataLength < 0) {
     throw new FormatError(`${file}: header length ${headerByteLength} runs past the end of the ${fileSize}-byte file; it is truncated`);
   }
-  const json = decodeJson(headerBytes, file);
-  if (!isPlainObject(json)) throw new FormatError(`${file}: the header must be a JSON object, found ${Array.isArray(json) ? 'an array' : typeof json}`);
-  let metadata = new Map<string, string>();
-  const tensors: SafetensorsTensorInfo[] = [];
-  // for...in over JSON.parse's own object (no inherited keys): no [key, value] pair per tensor.
-  for (const name in json) {
-    const entry = json[name];
-    if (name === '__metadata__') metadata = parseMetadata(entry, file);
-    else tensors.push(parseEntry(name, entry, dataOffset, dataLength, file));
-    if (tensors.length > maxTensors) {
-      throw new LimitExceededError(`${file}: the header lists more than ${maxTensors} tensors (the maxTensors limit); `
-        + 'if the file is trusted, raise maxTensors in the options of openSafetensors');
-    }
-  }
+  const { tensors, metadata, byName } = scanEntries(headerBytes, dataOffset, dataLength, file, maxTensors)
+    ?? parseEntries(headerBytes, dataOffset, dataLength, file, maxTensors);
   // Array.prototype.sort is stable: zero-length tensors at one offset keep their header order.
   tensors.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
   checkTiling(tensors, dataOffset, dataLength, file);
-  return { headerByteLength, dataOffset, tensors, metadata };
+  return { headerByteLength, dataOffset, tensors, metadata, byName: byName ?? new Map(tensors.map((t) => [t.name, t])) };
 }

@@ -95,7 +95,7 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
   const headerByteLength = parseHeaderLength(first8, source.size, name, maxHeaderBytes);
   const headerBytes = await readExactly(labelled, 8, headerByteLength, `the header (bytes 8..${8 + headerByteLength})`);
   const header = parseSafetensorsHeader(headerBytes, source.size, name, options.maxTensors ?? DEFAULT_MAX_TENSORS);
-  const byName = new Map(header.tensors.map((t) => [t.name, t]));
+  const byName = header.byName;
 
   const info = (tensorName: string): SafetensorsTensorInfo => {
     const found = typeof tensorName === 'string' ? byName.get(tensorName) : undefined;
@@ -107,16 +107,17 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
   };
   // The last window read ahead for small tensors: [offset, offset + bytes.byteLength) of the file.
   let window: { offset: number; bytes: Uint8Array } | undefined;
-  const readSmall = async (t: SafetensorsTensorInfo): Promise<Uint8Array> => {
-    let current = window;
-    if (current === undefined || t.fileOffset < current.offset || t.fileOffset + t.byteLength > current.offset + current.bytes.byteLength) {
-      const length = Math.max(t.byteLength, Math.min(kReadAheadBytes, source.size - t.fileOffset));
-      current = { offset: t.fileOffset, bytes: await readExactly(labelled, t.fileOffset, length, `tensor ${quoteName(t.name)}`) };
-      window = current;
-    }
+  /** A view of the window holding `t`, or undefined when the window does not hold it (no await: the usual case costs no promise). */
+  const inWindow = (t: SafetensorsTensorInfo): Uint8Array | undefined => {
+    const current = window;
+    if (current === undefined || t.fileOffset < current.offset || t.fileOffset + t.byteLength > current.offset + current.bytes.byteLength) return undefined;
     const begin = t.fileOffset - current.offset;
-    // A copy, so the tensor owns its buffer (`new Float32Array(bytes.buffer)` works) and holds no window alive.
-    return current.bytes.slice(begin, begin + t.byteLength);
+    return current.bytes.subarray(begin, begin + t.byteLength);
+  };
+  const readSmall = async (t: SafetensorsTensorInfo): Promise<Uint8Array> => {
+    const length = Math.max(t.byteLength, Math.min(kReadAheadBytes, source.size - t.fileOffset));
+    window = { offset: t.fileOffset, bytes: await readExactly(labelled, t.fileOffset, length, `tensor ${quoteName(t.name)}`) };
+    return inWindow(t)!;
   };
   return {
     name,
@@ -130,7 +131,8 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
     has: (tensorName) => byName.has(tensorName),
     async read(tensorName: string): Promise<Uint8Array> {
       const t = info(tensorName);
-      if (t.byteLength < kSmallTensorBytes) return readSmall(t);
+      // A copy, so the tensor owns its buffer (`new Float32Array(bytes.buffer)` works) and holds no window alive.
+      if (t.byteLength < kSmallTensorBytes) return (inWindow(t) ?? await readSmall(t)).slice();
       return readExactly(labelled, t.fileOffset, t.byteLength, `tensor ${quoteName(t.name)}`);
     },
     async readInto(tensorName: string, buffer: Uint8Array): Promise<Uint8Array> {
@@ -140,7 +142,7 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
       }
       const target = buffer.subarray(0, t.byteLength);
       if (t.byteLength < kSmallTensorBytes) {
-        target.set(await readSmall(t));
+        target.set(inWindow(t) ?? await readSmall(t));
         return target;
       }
       await readExactlyInto(labelled, t.fileOffset, target, `tensor ${quoteName(t.name)}`);
