@@ -41,8 +41,26 @@ async function decide(reader: WeightReader, policy: CompressionPolicy): Promise<
   return { decisions: allocated.decisions, budget: allocated.allocation };
 }
 
+/** The least time between two progress messages. */
+const kProgressMs = 50;
+
+/**
+ * Progress for request `id`, posted at most every {@link kProgressMs} (the first and the last step always): a
+ * file of 200k tiny tensors would otherwise post 200k messages, each a structured clone and a page update,
+ * and take minutes for seconds of work.
+ */
+function progressPoster(id: number): (progress: { done: number; total: number; name: string }) => void {
+  let last = -Infinity;
+  return (progress) => {
+    const now = performance.now();
+    if (progress.done < progress.total && now - last < kProgressMs) return;
+    last = now;
+    post({ type: 'progress', id, ...progress });
+  };
+}
+
 async function handle(request: WorkerRequest): Promise<void> {
-  const onProgress = (progress: { done: number; total: number; name: string }) => post({ type: 'progress', id: request.id, ...progress });
+  const onProgress = progressPoster(request.id);
   if (request.type === 'backend') {
     post({ type: 'backend', id: request.id, ...(await backendInfo()) });
     return;

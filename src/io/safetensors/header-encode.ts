@@ -140,29 +140,32 @@ function tooLong(bytes: number, atLeast: boolean): never {
     MAX_HEADER_BYTES}-byte limit readers accept; shorten the metadata or split the tensors across shards`);
 }
 
+/** An entry's argument name, built only for a message (no closure or string per entry). */
+function argumentOf(index: number): string {
+  return `entries[${index}]`;
+}
+
 function placeEntry(entry: SafetensorsEntry, index: number, begin: number): PlacedEntry {
-  // Argument names are built only for a message: a header of 200k entries builds none.
-  const argument = (): string => `entries[${index}]`;
-  if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(argument(), entry, `${argument()} must be { name, dtype, shape, byteLength? }`);
+  if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError(argumentOf(index), entry, `${argumentOf(index)} must be { name, dtype, shape, byteLength? }`);
   const name = typeof entry.name === 'string' && !FORBIDDEN_KEYS.has(entry.name) && entry.name !== '__metadata__'
-    ? entry.name : checkName(entry.name, `${argument()}.name`);
+    ? entry.name : checkName(entry.name, `${argumentOf(index)}.name`);
   const dtype = entryDType(entry.dtype, index);
-  if (!Array.isArray(entry.shape)) throw new InvalidArgumentError(`${argument()}.shape`, entry.shape, `${argument()}.shape must be an array of non-negative integers`);
+  if (!Array.isArray(entry.shape)) throw new InvalidArgumentError(`${argumentOf(index)}.shape`, entry.shape, `${argumentOf(index)}.shape must be an array of non-negative integers`);
   let elements = 1;
   for (let d = 0; d < entry.shape.length; d++) {
     const dim = entry.shape[d]!;
     if (!Number.isSafeInteger(dim) || dim < 0) {
-      throw new InvalidArgumentError(`${argument()}.shape[${d}]`, dim, `${argument()}.shape[${d}] is ${String(dim)}; dimensions must be non-negative integers`);
+      throw new InvalidArgumentError(`${argumentOf(index)}.shape[${d}]`, dim, `${argumentOf(index)}.shape[${d}] is ${String(dim)}; dimensions must be non-negative integers`);
     }
     elements *= dim;
   }
   const byteLength = elements <= Number.MAX_SAFE_INTEGER / 64 ? dtypeByteLength(safetensorsDTypeInfo(dtype)!, elements) : undefined;
   if (byteLength === undefined) {
-    throw new InvalidArgumentError(`${argument()}.shape`, entry.shape, `${argument()} (${quoteName(name)}): [${entry.shape.join(', ')}] of ${dtype} is not a whole number of bytes or is too large`);
+    throw new InvalidArgumentError(`${argumentOf(index)}.shape`, entry.shape, `${argumentOf(index)} (${quoteName(name)}): [${entry.shape.join(', ')}] of ${dtype} is not a whole number of bytes or is too large`);
   }
   if (entry.byteLength !== undefined && entry.byteLength !== byteLength) {
-    throw new InvalidArgumentError(`${argument()}.byteLength`, entry.byteLength,
-      `${argument()} (${quoteName(name)}): byteLength ${String(entry.byteLength)} disagrees with shape [${entry.shape.join(', ')}] of ${dtype}, which is ${byteLength} bytes`);
+    throw new InvalidArgumentError(`${argumentOf(index)}.byteLength`, entry.byteLength,
+      `${argumentOf(index)} (${quoteName(name)}): byteLength ${String(entry.byteLength)} disagrees with shape [${entry.shape.join(', ')}] of ${dtype}, which is ${byteLength} bytes`);
   }
   // A frozen shape (a reader's own) cannot change under us: shared rather than copied.
   const shape = Object.isFrozen(entry.shape) ? entry.shape as number[] : [...entry.shape];

@@ -206,12 +206,18 @@ function parseMetadata(value: unknown, file: string): Map<string, string> {
   return metadata;
 }
 
-function elementCount(shape: unknown, where: () => string): { shape: number[]; elements: number } {
-  if (!Array.isArray(shape)) throw new FormatError(`${where()}: "shape" must be an array of non-negative integers, found ${typeof shape}`);
+/** Where a problem is, for a message (built only then: a header of 200k entries quotes no name). */
+function where(file: string, name: string): string {
+  return `${file}: tensor ${quoteName(name)}`;
+}
+
+/** The element count of a checked shape (a number: no object per tensor). */
+function elementCount(shape: unknown, file: string, name: string): number {
+  if (!Array.isArray(shape)) throw new FormatError(`${where(file, name)}: "shape" must be an array of non-negative integers, found ${typeof shape}`);
   for (let i = 0; i < shape.length; i++) {
     const dim: unknown = shape[i];
     if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 0) {
-      throw new FormatError(`${where()}: shape[${i}] is ${describeValue(dim)}; dimensions must be non-negative integers`);
+      throw new FormatError(`${where(file, name)}: shape[${i}] is ${describeValue(dim)}; dimensions must be non-negative integers`);
     }
   }
   const checked = shape as number[];
@@ -219,10 +225,10 @@ function elementCount(shape: unknown, where: () => string): { shape: number[]; e
   for (const dim of checked) {
     elements *= dim; // in order, as the reference implementation's checked multiplication
     if (elements > Number.MAX_SAFE_INTEGER) {
-      throw new FormatError(`${where()}: shape ${describeShape(checked)} overflows: its element count exceeds 2^53 - 1`);
+      throw new FormatError(`${where(file, name)}: shape ${describeShape(checked)} overflows: its element count exceeds 2^53 - 1`);
     }
   }
-  return { shape: checked, elements };
+  return elements;
 }
 
 function isOffset(value: unknown): boolean {
@@ -256,30 +262,29 @@ function parseEntry(name: string, entry: unknown, dataOffset: number, dataLength
 function tensorInfo(
   name: string, dtypeName: unknown, shapeValue: unknown, offsets: unknown, dataOffset: number, dataLength: number, file: string,
 ): SafetensorsTensorInfo {
-  // Built only for a message: a header of 200k entries quotes no name.
-  const where = (): string => `${file}: tensor ${quoteName(name)}`;
   const dtype = safetensorsDTypeInfo(dtypeName as string);
   if (!dtype) {
-    throw new FormatError(`${where()}: dtype ${dtypeName === undefined ? 'is missing' : `${describeValue(dtypeName)} is unknown`}; `
+    throw new FormatError(`${where(file, name)}: dtype ${dtypeName === undefined ? 'is missing' : `${describeValue(dtypeName)} is unknown`}; `
       + `safetensors defines ${SAFETENSORS_DTYPES.join(', ')}`);
   }
-  const { shape, elements } = elementCount(shapeValue, where);
+  const elements = elementCount(shapeValue, file, name);
+  const shape = shapeValue as number[];
   if (!Array.isArray(offsets) || offsets.length !== 2 || !isOffset(offsets[0]) || !isOffset(offsets[1])) {
-    throw new FormatError(`${where()}: "data_offsets" must be [begin, end], two non-negative integers below 2^53, found ${
+    throw new FormatError(`${where(file, name)}: "data_offsets" must be [begin, end], two non-negative integers below 2^53, found ${
       Array.isArray(offsets) ? `[${offsets.slice(0, 3).map(describeValue).join(', ')}${offsets.length > 3 ? ', …' : ''}]` : describeValue(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
-  if (end < begin) throw new FormatError(`${where()}: data_offsets [${begin}, ${end}] end before they begin`);
+  if (end < begin) throw new FormatError(`${where(file, name)}: data_offsets [${begin}, ${end}] end before they begin`);
   if (end > dataLength) {
-    throw new FormatError(`${where()}: data_offsets [${begin}, ${end}] run past the data region, which has ${dataLength} bytes `
+    throw new FormatError(`${where(file, name)}: data_offsets [${begin}, ${end}] run past the data region, which has ${dataLength} bytes `
       + `(file bytes ${dataOffset}..${dataOffset + dataLength}); the file is truncated or its header is damaged`);
   }
   if (elements * dtype.bits > Number.MAX_SAFE_INTEGER) {
-    throw new FormatError(`${where()}: shape ${describeShape(shape)} of ${dtype.name} overflows: its byte length exceeds 2^53 - 1`);
+    throw new FormatError(`${where(file, name)}: shape ${describeShape(shape)} of ${dtype.name} overflows: its byte length exceeds 2^53 - 1`);
   }
   const byteLength = dtypeByteLength(dtype, elements);
   if (byteLength !== end - begin) {
-    throw new FormatError(`${where()}: shape ${describeShape(shape)} of ${dtype.name} needs ${
+    throw new FormatError(`${where(file, name)}: shape ${describeShape(shape)} of ${dtype.name} needs ${
       byteLength === undefined ? `${elements} × ${dtype.bits} bits (not a whole number of bytes)` : `${byteLength} bytes`}, `
       + `but data_offsets [${begin}, ${end}] hold ${end - begin} (file offset ${dataOffset + begin})`);
   }
