@@ -78,7 +78,9 @@ async function handle(request: WorkerRequest): Promise<void> {
     if (request.type === 'compress') {
       const sink = countingSink();
       const report = await compressToSafetensors(reader, decisions, sink, { backend: 'auto' }, onProgress);
-      post({ type: 'done', id: request.id, report: budget ? { ...report, budget } : report, decisions, ...(await backendInfo()) });
+      // The decisions only where the page cannot make them itself (a size budget's allocation): 200k of them
+      // would double what the reply clones.
+      post({ type: 'done', id: request.id, report: budget ? { ...report, budget } : report, ...(budget ? { decisions } : {}), ...(await backendInfo()) });
     } else {
       // The export: streamed to the page's file (a transferred WritableStream), else collected and transferred.
       const memory = request.stream ? undefined : memorySink();

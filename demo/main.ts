@@ -204,8 +204,10 @@ async function run(): Promise<void> {
         decisions: (p) => planOnnxCompression(current.reader as OnnxModel, p).decisions, totalMs: performance.now() - started,
       };
     } else {
-      // The worker's decisions are the ones the output holds (with a size budget, the allocator's).
-      const decisions = (p: CompressionPolicy) => (p === policy && reply.decisions ? reply.decisions : decideWeights(current.reader.list(), p));
+      // The decisions the output holds: the size budget's allocation from the worker, else the policy's, made once.
+      let own: WeightDecision[] | undefined;
+      const decisions = (p: CompressionPolicy) => (p === policy ? reply.decisions ?? (own ??= decideWeights(current.reader.list(), p))
+        : decideWeights(current.reader.list(), p));
       next = {
         source: current.source, policy, report: reply.report, decisions, totalMs: performance.now() - started,
         quantized: async (name) => {

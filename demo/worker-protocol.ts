@@ -19,7 +19,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: 'progress'; id: number; done: number; total: number; name: string }
   | { type: 'backend'; id: number; backend: string; adapter?: string }
-  /** `decisions`: what each weight of a safetensors output got (the size budget's choice included). */
+  /** `decisions`: with a size budget, what each weight of a safetensors output got (without one, the page decides as the worker did). */
   | { type: 'done'; id: number; report: AnyReport; output?: Uint8Array; decisions?: WeightDecision[]; backend: string; adapter?: string }
   | { type: 'error'; id: number; message: string };
 
