@@ -82,3 +82,30 @@ describe('inspect', () => {
     expect(listing.tensors[0].parts).toEqual(['a.outliers', 'a.outliers.scale', 'a.outliers.zero_point']);
   });
 });
+
+describe('inspect and compress on a file of 200,000 one-byte tensors', () => {
+  it('both list every tensor and exit 0 (no per-tensor argument list that overflows the stack)', async () => {
+    const n = 200_000;
+    const next = rng(RUN_SEED + 3);
+    const parts = ['"__metadata__":{"format":"pt"}'];
+    for (let i = 0; i < n; i++) parts.push(`"t.${i}":{"dtype":"U8","shape":[1],"data_offsets":[${i},${i + 1}]}`);
+    const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+    const padded = Math.ceil(json.byteLength / 8) * 8;
+    const bytes = new Uint8Array(8 + padded + n).fill(0x20, 8 + json.byteLength, 8 + padded);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(padded), true);
+    bytes.set(json, 8);
+    for (let i = 0; i < n; i++) bytes[8 + padded + i] = Math.floor(next() * 256);
+    const file = join(dir, 'tiny.safetensors');
+    writeFileSync(file, bytes);
+    const compressedTiny = join(dir, 'tiny.out.safetensors');
+    const compressedRun = await runCli(['compress', file, '-o', compressedTiny, '--backend', 'cpu']);
+    expect(compressedRun.code, compressedRun.stderr).toBe(0);
+    expect(compressedRun.stdout).toMatch(/\ntensors: 0 quantized, 200000 kept\n/);
+    const inspected = await runCli(['inspect', compressedTiny, '--sort', 'name']);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    const lines = inspected.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(n + 3); // the file line, the column names, a row per tensor, the summary
+    expect(lines[2]).toMatch(/^t\.0 +uint8 +\[1\] +1 B +not quantized$/);
+    expect(lines.at(-1)).toBe('summary: 0 quantized weights (0 B), 200000 other tensors (200.00 kB)');
+  }, 240_000);
+});
