@@ -156,7 +156,7 @@ export async function compressToSafetensors(
     plans.push({ decision: final, steps, entries: layout.entries, ...(held ? { result: held } : {}) });
     entries.push(...layout.entries);
   }
-  metadataPairs.push(...input.quantizedPairs);
+  for (const pair of input.quantizedPairs) metadataPairs.push(pair); // a loop: push(...) of 100k pairs would overflow the stack
   const metadata = quantizedFileMetadata(metadataPairs, { ...input.userKeys, generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` });
   let writer;
   try {

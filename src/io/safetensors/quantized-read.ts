@@ -37,16 +37,17 @@ export interface QuantizedTensorDescription extends QuantizedTensorMetadata {
 }
 
 function describeOne(file: string, name: string, json: string): QuantizedTensorDescription {
-  const where = `${file}: quantized tensor ${quoteName(name)} (metadata ${quoteName(QUANTIZED_METADATA_PREFIX + name)})`;
+  // Built only for a message: a file of many quantized weights quotes no name.
+  const where = (): string => `${file}: quantized tensor ${quoteName(name)} (metadata ${quoteName(QUANTIZED_METADATA_PREFIX + name)})`;
   let raw: unknown;
   try {
     raw = JSON.parse(json);
   } catch (error) {
-    throw new FormatError(`${where}: not valid JSON (${(error as Error).message})`, { cause: error });
+    throw new FormatError(`${where()}: not valid JSON (${(error as Error).message})`, { cause: error });
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError(`${where}: must be a JSON object`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError(`${where()}: must be a JSON object`);
   const d = raw as Record<string, unknown>;
-  if (!QDTYPES.includes(d.dtype as QDType)) throw new FormatError(`${where}: dtype ${describeValue(d.dtype)} is not one of ${QDTYPES.join(', ')}`);
+  if (!QDTYPES.includes(d.dtype as QDType)) throw new FormatError(`${where()}: dtype ${describeValue(d.dtype)} is not one of ${QDTYPES.join(', ')}`);
   // Types first, without recursing into the values (a deeply nested array would overflow String()).
   const fieldChecks: [string, (v: unknown) => boolean, string][] = [
     ['shape', (v) => Array.isArray(v) && v.length <= 64 && v.every((x) => typeof x === 'number'), 'an array of at most 64 numbers'],
@@ -57,7 +58,7 @@ function describeOne(file: string, name: string, json: string): QuantizedTensorD
     ['scale_dtype', (v) => v === undefined || typeof v === 'string', 'a string'],
   ];
   for (const [field, ok, what] of fieldChecks) {
-    if (!ok(d[field])) throw new FormatError(`${where}: "${field}" must be ${what}, found ${describeValue(d[field])}`);
+    if (!ok(d[field])) throw new FormatError(`${where()}: "${field}" must be ${what}, found ${describeValue(d[field])}`);
   }
   try {
     const layout = quantizedLayout(name, {
@@ -67,7 +68,7 @@ function describeOne(file: string, name: string, json: string): QuantizedTensorD
     });
     return { ...layout.description, name, layout };
   } catch (error) {
-    if (error instanceof WebGpuQuantError) throw new FormatError(`${where}: ${error.message}`, { cause: error });
+    if (error instanceof WebGpuQuantError) throw new FormatError(`${where()}: ${error.message}`, { cause: error });
     throw error;
   }
 }
@@ -93,15 +94,15 @@ export function describeQuantized(reader: QuantizedSource): Map<string, Quantize
   for (const key of keys) {
     const name = key.slice(QUANTIZED_METADATA_PREFIX.length);
     const d = describeOne(reader.name, name, reader.metadata.get(key)!);
+    const where = (): string => `${reader.name}: quantized tensor ${quoteName(name)}`;
     for (const entry of d.layout.entries) {
-      const where = `${reader.name}: quantized tensor ${quoteName(name)}`;
       const other = claimedBy.get(entry.name);
-      if (other !== undefined) throw new FormatError(`${where}: tensor ${quoteName(entry.name)} also belongs to quantized tensor ${quoteName(other)}`);
+      if (other !== undefined) throw new FormatError(`${where()}: tensor ${quoteName(entry.name)} also belongs to quantized tensor ${quoteName(other)}`);
       claimedBy.set(entry.name, name);
-      if (!reader.has(entry.name)) throw new FormatError(`${where}: the file has no tensor ${quoteName(entry.name)}, which the layout needs`);
+      if (!reader.has(entry.name)) throw new FormatError(`${where()}: the file has no tensor ${quoteName(entry.name)}, which the layout needs`);
       const info = reader.info(entry.name);
       if (info.safetensorsDType !== entry.dtype || info.shape.join(',') !== entry.shape.join(',')) {
-        throw new FormatError(`${where}: tensor ${quoteName(entry.name)} is ${info.safetensorsDType} ${describeShape(info.shape)} `
+        throw new FormatError(`${where()}: tensor ${quoteName(entry.name)} is ${info.safetensorsDType} ${describeShape(info.shape)} `
           + `at file offset ${info.fileOffset}; the layout needs ${entry.dtype} ${describeShape(entry.shape)}`);
       }
     }
