@@ -81,6 +81,40 @@ export function jsonNumber(value: unknown): unknown {
   return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
 }
 
+/** JSON has no typed arrays, Infinity or NaN: arrays of numbers, and the strings "Infinity" / "NaN". */
+function jsonValue(_key: string, value: unknown): unknown {
+  return value instanceof Float64Array || value instanceof Float32Array ? Array.from(value, jsonNumber) : jsonNumber(value);
+}
+
+/** Tensors serialized per write by {@link writeJsonObject}. */
+const kTensorsPerWrite = 1024;
+
+/**
+ * Writes `value` as one line of JSON, exactly as `JSON.stringify(value, jsonValue)` would, but its `tensors`
+ * array in pieces: 200k tensors would otherwise make one string of tens of MB, and as much again while it is built.
+ */
+function writeJsonObject(out: NodeJS.WritableStream, value: Record<string, unknown>): void {
+  let first = true;
+  out.write('{');
+  for (const [key, raw] of Object.entries(value)) {
+    const field = jsonValue(key, raw);
+    if (key === 'tensors' && Array.isArray(field)) {
+      out.write(`${first ? '' : ','}"tensors":[`);
+      for (let i = 0; i < field.length; i += kTensorsPerWrite) {
+        const text = JSON.stringify(field.slice(i, i + kTensorsPerWrite), jsonValue);
+        out.write(`${i === 0 ? '' : ','}${text.slice(1, -1)}`);
+      }
+      out.write(']');
+    } else {
+      const text = JSON.stringify(field, jsonValue) as string | undefined;
+      if (text === undefined) continue; // as JSON.stringify leaves out undefined fields
+      out.write(`${first ? '' : ','}${JSON.stringify(key)}:${text}`);
+    }
+    first = false;
+  }
+  out.write('}\n');
+}
+
 /** Lines about the quality floor: every escalated weight and what it became (stderr, so --json stays one object). */
 export function escalationWarnings(tensors: readonly TensorReport[]): string {
   const escalated = tensors.filter((t) => t.escalations?.length);
@@ -292,8 +326,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   }
   io.stderr.write(escalationWarnings(report.tensors));
   if (args.json) {
-    out.write(`${JSON.stringify({ input: inputName, output: target.display, ...report, ...(verified ? { verify: verifyJson(verified) } : {}) }, (_key, value: unknown) =>
-      (value instanceof Float64Array || value instanceof Float32Array ? Array.from(value, jsonNumber) : jsonNumber(value)))}\n`);
+    writeJsonObject(out, { input: inputName, output: target.display, ...report, ...(verified ? { verify: verifyJson(verified) } : {}) });
   } else {
     out.write(text + externalNote);
     if (verified) out.write(formatVerifyReport(verified, [inputName, target.display]));

@@ -8,7 +8,7 @@ import { RUN_SEED, normalData, rng } from './support.js';
 const { onnx } = onnxProto;
 
 /** What one run wrote, and its exit code. */
-export interface CliRun { code: number; stdout: string; stderr: string; stdoutBytes: Uint8Array }
+export interface CliRun { code: number; stdout: string; stderr: string; stdoutBytes: Uint8Array; /** The largest single write to stdout, in bytes. */ stdoutLargestWrite: number }
 
 /** A stream that collects what is written (strings or bytes), calling write callbacks like Node does. */
 function collector(isTTY = false): { stream: NodeJS.WriteStream; chunks: Uint8Array[] } {
@@ -37,7 +37,10 @@ export async function runCli(argv: string[], options: { bundledModel?: () => str
   const err = collector();
   const code = await main(argv, { stdout: out.stream, stderr: err.stream, ...(options.bundledModel ? { bundledModel: options.bundledModel } : {}) });
   const stdoutBytes = concat(out.chunks);
-  return { code, stdout: new TextDecoder().decode(stdoutBytes), stderr: new TextDecoder().decode(concat(err.chunks)), stdoutBytes };
+  return {
+    code, stdout: new TextDecoder().decode(stdoutBytes), stderr: new TextDecoder().decode(concat(err.chunks)), stdoutBytes,
+    stdoutLargestWrite: out.chunks.reduce((largest, c) => Math.max(largest, c.byteLength), 0),
+  };
 }
 
 /** A float32 tensor stored inline or in an external file (`location`, at `offset`). */
