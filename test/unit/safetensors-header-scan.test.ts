@@ -148,6 +148,15 @@ describe('safetensors header: the fast reader', () => {
     expect(() => parseSafetensorsHeader(bytes, 8 + 64 + 2, 'h')).toThrow(/not valid UTF-8/);
   });
 
+  it('tensors of one small shape share one frozen shape array', () => {
+    const json = `{${Array.from({ length: 6 }, (_, i) => `"t${i}":{"dtype":"U8","shape":[${i < 3 ? '2' : '1,2'}],"data_offsets":[${2 * i},${2 * i + 2}]}`).join(',')}}`;
+    const length = Math.ceil(json.length / 8) * 8;
+    const { tensors } = parseSafetensorsHeader(padded(json, length), 8 + length + 12, 'h');
+    expect(tensors.map((t) => t.shape)).toEqual([[2], [2], [2], [1, 2], [1, 2], [1, 2]]);
+    expect(new Set(tensors.map((t) => t.shape)).size).toBe(2);
+    for (const t of tensors) expect(Object.isFrozen(t.shape)).toBe(true);
+  });
+
   it('more tensors than maxTensors is the same LimitExceededError either way', () => {
     const { json, dataLength, entries } = randomHeader(RUN_SEED + 99);
     const length = Math.ceil(utf8(json).byteLength / 8) * 8 + 8;

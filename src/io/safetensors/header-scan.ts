@@ -28,7 +28,10 @@
 
 /** What {@link scanCanonicalHeader} finds, in header order. */
 export interface HeaderScanVisitor {
-  /** One tensor entry; `shape` and `dataOffsets` are fresh arrays of non-negative integers. */
+  /**
+   * One tensor entry: `dataOffsets` a fresh array, `shape` one shared by the entries of the same small shape
+   * (ranks 1 and 2; a file of 200k tensors of shape [1] holds one), to be frozen, never changed.
+   */
   tensor(name: string, dtype: string, shape: number[], dataOffsets: [number, number]): void;
   /** The `__metadata__` value, as `JSON.parse` gives it. */
   metadata(value: unknown): void;
@@ -51,6 +54,8 @@ const kShapeField = ascii('","shape":[');
 const kOffsetsField = ascii(',"data_offsets":[');
 const kNull = ascii('null');
 const kMetadata = '__metadata__';
+/** At most this many distinct small shapes are shared. */
+const kSharedShapes = 4096;
 /** Shapes of more dimensions go to `JSON.parse` (real tensors have a handful). */
 const kMaxRank = 64;
 
@@ -85,6 +90,7 @@ export function scanCanonicalHeader(bytes: Uint8Array, visitor: HeaderScanVisito
     return digits === 0 || digits > 15 || (digits > 1 && bytes[start] === kZero) ? -1 : value;
   };
   const dims: number[] = []; // the shape being read; copied out at its exact length
+  const shapes = new Map<number, number[]>(); // small shapes handed out, by rank and dimensions
   // The dtype names repeat: the previous one's bytes are compared before a new string is made.
   let dtype = '';
   let dtypeStart = -1;
@@ -140,7 +146,13 @@ export function scanCanonicalHeader(bytes: Uint8Array, visitor: HeaderScanVisito
               if (c !== kComma) return false;
             }
           }
-          const shape = rank === 1 ? [dims[0]!] : rank === 2 ? [dims[0]!, dims[1]!] : dims.slice(0, rank); // exactly `rank` long
+          let shape = rank === 1 ? [dims[0]!] : rank === 2 ? [dims[0]!, dims[1]!] : dims.slice(0, rank); // exactly `rank` long
+          if ((rank === 1 || rank === 2) && dims[0]! < 2 ** 21 && dims[rank - 1]! < 2 ** 21) {
+            const key = rank === 1 ? -1 - dims[0]! : dims[0]! * 2 ** 21 + dims[1]!;
+            const shared = shapes.get(key);
+            if (shared !== undefined) shape = shared;
+            else if (shapes.size < kSharedShapes) shapes.set(key, shape);
+          }
           if (!holds(bytes, at, kOffsetsField)) return false;
           at += kOffsetsField.length;
           const begin = integer();
