@@ -3,7 +3,8 @@
 // least-squares refit of the scale (and, affine, a mean update of the zero point), each scored by its
 // float32 squared-error sum in j order. Two passes per box (a run of whole outputs):
 //   lsq_candidates: one invocation per (output, candidate), candidates fastest: the better of the raw and
-//                   refit pairs (raw on ties) with its error, and the raw error.
+//                   refit pairs (raw on ties) with its error, and the raw error. Candidates past the clip
+//                   ratios (arrayLength(&alphas)) are the signed extreme (affine searches only).
 //   lsq_pick:       one per output: the first candidate with the smallest error.
 // Every product that is summed goes through `opaque` (no FMA), subnormal x is scaled exactly (`scaled`),
 // and every refit term is flushed when subnormal, as the CPU reference does.
@@ -13,7 +14,7 @@ override WORKGROUP_SIZE: u32 = 64;
 
 @group(0) @binding(1) var<storage, read> input: array<f32>;
 @group(0) @binding(2) var<storage, read> ranges: array<vec2<f32>>;            // (min, max) per box output
-@group(0) @binding(3) var<storage, read> alphas: array<f32>;                  // candidate clip ratios, the first 1
+@group(0) @binding(3) var<storage, read> alphas: array<f32>;                  // candidate clip ratios, the first 1 (bound exactly)
 @group(0) @binding(4) var<storage, read_write> records: array<vec4<u32>>;     // per (output, candidate): (error, scale, zero point, raw error)
 @group(0) @binding(5) var<storage, read_write> picks: array<vec4<u32>>;       // per output: (scale, zero point, error, min/max error), (candidate, 0, 0, 0)
 
@@ -52,6 +53,25 @@ fn refit_zero_point(w: u32, raw: Candidate, inv_scale: f32) -> f32 {
   return clamp(moved, params.qmin, params.qmax);
 }
 
+// v's order as an integer, +0 and -0 equal: comparing these keys is exact even where the hardware flushes
+// subnormal operands of a float comparison.
+fn signed_magnitude(v: f32) -> i32 {
+  let magnitude = i32(bitcast<u32>(v) & 0x7fffffffu);
+  return select(magnitude, -magnitude, (bitcast<u32>(v) & 0x80000000u) != 0u);
+}
+
+// The signed-extreme candidate (signedExtremeCandidate in src/calibration/qparams.ts): the element of largest
+// magnitude lands exactly on the end of the range on its side, the zero point h = floor(levels / 2) steps
+// from it. Ties (-min == max) go to the minimum.
+fn signed_extreme_candidate(range: vec2<f32>) -> Candidate {
+  let half = floor((params.qmax - params.qmin + 1.0) * 0.5); // small integers: exact
+  let negative = -signed_magnitude(range.x) >= signed_magnitude(range.y);
+  let magnitude = max(select(range.y, -range.x, negative), 0.0);
+  let scale = max(divide_rn(magnitude, half), params.eps);
+  let zero_point = select(params.qmax - half, params.qmin + half, negative);
+  return Candidate(divide_rn(1.0, scale), scale, zero_point);
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn lsq_candidates(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = invocation_index(gid, groups, WORKGROUP_SIZE);
@@ -59,7 +79,12 @@ fn lsq_candidates(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
   let c = i % params.candidates;
   let w_local = i / params.candidates;
   let w = params.w_start + w_local;
-  let raw = candidate_of(ranges[w_local], alphas[c]);
+  var raw: Candidate;
+  if (c < arrayLength(&alphas)) {
+    raw = candidate_of(ranges[w_local], alphas[c]);
+  } else {
+    raw = signed_extreme_candidate(ranges[w_local]);
+  }
   let sums = pass_sums(w, raw);
   var scale = raw.scale;
   if (sums.cross > 0.0 && sums.levels > 0.0 && !is_inf_bits(sums.cross)) {

@@ -95,6 +95,20 @@ export function lsqClipRatios(steps = LSQ_STEPS, lowest = LSQ_MIN_RATIO, highest
 }
 
 /**
+ * How many candidates the 'lsq' search scores per output: one per clip ratio, and for an affine search
+ * the signed extreme last.
+ *
+ * @example
+ * ```ts
+ * lsqCandidateCount(lsqClipRatios(), true);  // 40
+ * lsqCandidateCount(lsqClipRatios(), false); // 41
+ * ```
+ */
+export function lsqCandidateCount(clipRatios: Float32Array, symmetric: boolean): number {
+  return clipRatios.length + (symmetric ? 0 : 1);
+}
+
+/**
  * Validates `spec` for a tensor of `shape`. Errors name `spec.<field>`.
  *
  * @example

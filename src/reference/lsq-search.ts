@@ -14,9 +14,14 @@
  *    zero point moves by roundHalfEven(sum(l - x / s1) / n), clamped to [qmin, qmax]; symmetric keeps z.
  *    Then the squared error of (s1, z1), quantized afresh.
  *
+ * Affine searches add one last candidate, the *signed extreme* (llama.cpp Q4_0's rule, generalised to any
+ * range; see `signedExtremeCandidate` in src/calibration/qparams.ts): the element of largest magnitude lands exactly on the end of
+ * the range on its side, the zero point sitting `floor(levels / 2)` steps from that end. It goes through the
+ * same raw and refit steps.
+ *
  * The raw and refit pairs of every candidate compete in order (raw of alpha 0, refit of alpha 0, raw of
- * alpha 1, ...); the first with the smallest error wins, so the result is never worse than min/max (raw of
- * alpha = 1). Every step is float32: products and sums rounded with `Math.fround`, sums sequential in j
+ * alpha 1, ..., then the signed extreme); the first with the smallest error wins, so the result is never
+ * worse than min/max (raw of alpha = 1), nor, affine, than the signed-extreme rule. Every step is float32: products and sums rounded with `Math.fround`, sums sequential in j
  * order from 0, divisions correctly rounded, squared errors with subnormals flushed to 0 (as the 'mse'
  * search), sum(l - x / s1) with `x / s1` computed as `x * fround(1 / s1)`, and every product and partial
  * sum of the refit flushed to 0 when subnormal. The GPU kernel
@@ -33,8 +38,8 @@
  */
 import { type ReductionLayout, elementIndex, outputLength } from '../calibration/granularity.js';
 import type { OutputParams } from '../calibration/result.js';
-import type { ResolvedCalibration } from '../calibration/spec.js';
-import { FLOAT32_EPS, type QuantRange, float32Divide, qparamsFromMinMax } from '../calibration/qparams.js';
+import { type ResolvedCalibration, lsqCandidateCount } from '../calibration/spec.js';
+import { FLOAT32_EPS, type QuantRange, float32Divide, qparamsFromMinMax, signedExtremeCandidate } from '../calibration/qparams.js';
 import { quantizeValue } from './quantize.js';
 import { roundHalfEven } from '../round.js';
 
@@ -134,9 +139,11 @@ export function lsqSearchOfLayout(
       result.zeroPoints[w] = zeroPoint;
       result.picks[w] = c;
     };
-    for (let c = 0; c < clipRatios.length; c++) {
-      const alpha = clipRatios[c]!;
-      const raw = qparamsFromMinMax(Math.fround(alpha * mins[w]!), Math.fround(alpha * maxs[w]!), range, symmetric);
+    const candidates = lsqCandidateCount(clipRatios, symmetric);
+    for (let c = 0; c < candidates; c++) {
+      const raw = c < clipRatios.length
+        ? qparamsFromMinMax(Math.fround(clipRatios[c]! * mins[w]!), Math.fround(clipRatios[c]! * maxs[w]!), range, symmetric)
+        : signedExtremeCandidate(mins[w]!, maxs[w]!, range);
       const sums = passSums(data, layout, w, raw.scale, raw.zeroPoint, range);
       if (c === 0) result.first[w] = sums.error;
       consider(sums.error, raw.scale, raw.zeroPoint, c);
@@ -152,8 +159,8 @@ export function lsqSearchOfLayout(
 }
 
 /**
- * Turns an 'lsq' search into parameters and the report: the clip ratio each winner came from, its MSE
- * (error sum / element count) and the min/max MSE.
+ * Turns an 'lsq' search into parameters and the report: the clip ratio each winner came from (0 where the
+ * signed-extreme candidate won), its MSE (error sum / element count) and the min/max MSE.
  *
  * @example
  * ```ts
@@ -167,7 +174,7 @@ export function paramsFromLsq(resolved: ResolvedCalibration, search: LsqSearchRe
   const minmaxMse = new Float64Array(layout.outputs);
   for (let w = 0; w < layout.outputs; w++) {
     const length = outputLength(layout, w);
-    chosen[w] = clipRatios[search.picks[w]!]!;
+    chosen[w] = clipRatios[search.picks[w]!] ?? 0; // 0: the signed-extreme candidate
     mse[w] = search.best[w]! / length;
     minmaxMse[w] = search.first[w]! / length;
   }
