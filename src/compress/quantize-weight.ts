@@ -12,8 +12,9 @@
  *
  * The integer range follows `decision.range` (see weight-range.ts): 'narrow' and 'custom' go to
  * `chooseQParams` as `quantMin` / `quantMax`, 'extreme' computes its parameters from per-output minima and
- * maxima under 'minmax'; under 'lsq' it is an affine 'lsq' search over the dtype's full range, whose
- * candidates include those same parameters (so it is never worse per output; docs/calibration.md).
+ * maxima under 'minmax'; under 'lsq' it is chooseQParams' 'lsq' with `signedExtreme` over the dtype's full
+ * range: scales on Q4_0's grid and affine candidates, never worse per output than Q4_0's parameters
+ * (docs/calibration.md).
  *
  * Data that cannot be quantized is reported, not thrown: a NaN or ±Infinity (the first one's index and
  * value), a range too wide for a float32 scale, or parameters whose dequantized range overflows float32
@@ -159,10 +160,11 @@ export async function quantizeWeight(
   } else {
     let calibration;
     try {
-      // 'extreme' under 'lsq': the zero point is searched as well, over the full range.
-      const symmetric = decision.symmetric && !(decision.range === 'extreme' && decision.method === 'lsq');
+      // 'extreme' under 'lsq': Q4_0's grid searched, and the zero point too where that clearly pays.
+      const signedExtreme = decision.symmetric && decision.range === 'extreme' && decision.method === 'lsq';
       calibration = await chooseQParams(x, {
-        dtype: decision.dtype, granularity, symmetric, method: decision.method, ...rangeOptions(decision),
+        dtype: decision.dtype, granularity, symmetric: decision.symmetric && !signedExtreme, method: decision.method,
+        ...(signedExtreme ? { signedExtreme } : {}), ...rangeOptions(decision),
       }, backend);
     } catch (error) {
       // The data checks of calibration (a range too wide for a float32 scale) concern the weight, not the call.

@@ -38,7 +38,7 @@
  */
 import { type ReductionLayout, elementIndex, outputLength } from '../calibration/granularity.js';
 import type { OutputParams } from '../calibration/result.js';
-import { type ResolvedCalibration, lsqCandidateCount } from '../calibration/spec.js';
+import { LSQ_AFFINE_MARGIN, type ResolvedCalibration, lsqCandidateCount } from '../calibration/spec.js';
 import { FLOAT32_EPS, type QuantRange, float32Divide, qparamsFromMinMax, signedExtremeCandidate } from '../calibration/qparams.js';
 import { quantizeValue } from './quantize.js';
 import { roundHalfEven } from '../round.js';
@@ -121,39 +121,47 @@ function refitZeroPoint(
  */
 export function lsqSearchOfLayout(
   data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array, range: QuantRange,
-  symmetric: boolean, clipRatios: Float32Array,
+  symmetric: boolean, clipRatios: Float32Array, signedExtreme = false,
 ): LsqSearchResult {
   const result: LsqSearchResult = {
     scales: new Float32Array(layout.outputs), zeroPoints: new Int32Array(layout.outputs), picks: new Uint32Array(layout.outputs),
     best: new Float32Array(layout.outputs), first: new Float32Array(layout.outputs),
   };
+  const ratios = clipRatios.length;
+  const candidates = lsqCandidateCount(clipRatios, symmetric, signedExtreme);
+  const gridStart = ratios + 1; // with signedExtreme: the first candidate on Q4_0's grid
   for (let w = 0; w < layout.outputs; w++) {
-    let bestError = 0;
-    let chosen = false;
+    // The best (first smallest error) of each family: [0, gridStart) and, with signedExtreme, the grid.
+    const best = [{ error: 0, scale: 0, zeroPoint: 0, c: -1 }, { error: 0, scale: 0, zeroPoint: 0, c: -1 }];
     const consider = (error: number, scale: number, zeroPoint: number, c: number) => {
-      if (chosen && !(error < bestError)) return;
-      chosen = true;
-      bestError = error;
-      result.best[w] = error;
-      result.scales[w] = scale;
-      result.zeroPoints[w] = zeroPoint;
-      result.picks[w] = c;
+      const family = best[signedExtreme && c >= gridStart ? 1 : 0]!;
+      if (family.c >= 0 && !(error < family.error)) return;
+      Object.assign(family, { error, scale, zeroPoint, c });
     };
-    const candidates = lsqCandidateCount(clipRatios, symmetric);
+    const extreme = symmetric ? undefined : signedExtremeCandidate(mins[w]!, maxs[w]!, range);
     for (let c = 0; c < candidates; c++) {
-      const raw = c < clipRatios.length
-        ? qparamsFromMinMax(Math.fround(clipRatios[c]! * mins[w]!), Math.fround(clipRatios[c]! * maxs[w]!), range, symmetric)
-        : signedExtremeCandidate(mins[w]!, maxs[w]!, range);
+      const onGrid = c >= gridStart;
+      let raw;
+      if (c < ratios) raw = qparamsFromMinMax(Math.fround(clipRatios[c]! * mins[w]!), Math.fround(clipRatios[c]! * maxs[w]!), range, symmetric);
+      else if (!onGrid) raw = extreme!;
+      else raw = { scale: Math.max(Math.fround(clipRatios[c - gridStart]! * extreme!.scale), FLOAT32_EPS), zeroPoint: extreme!.zeroPoint };
       const sums = passSums(data, layout, w, raw.scale, raw.zeroPoint, range);
-      if (c === 0) result.first[w] = sums.error;
+      if (c === (signedExtreme ? gridStart : 0)) result.first[w] = sums.error;
       consider(sums.error, raw.scale, raw.zeroPoint, c);
       let scale = raw.scale;
       if (sums.crossSum > 0 && sums.levelSum > 0 && Number.isFinite(sums.crossSum)) {
         scale = Math.max(flush(float32Divide(sums.crossSum, sums.levelSum)), FLOAT32_EPS);
       }
-      const zeroPoint = symmetric ? raw.zeroPoint : refitZeroPoint(data, layout, w, raw.scale, raw.zeroPoint, scale, range);
+      // On Q4_0's grid the zero point stays: only the scale is refit.
+      const zeroPoint = symmetric || onGrid ? raw.zeroPoint : refitZeroPoint(data, layout, w, raw.scale, raw.zeroPoint, scale, range);
       consider(passSums(data, layout, w, scale, zeroPoint, range).error, scale, zeroPoint, c);
     }
+    const [affine, grid] = best as [typeof best[0], typeof best[0]];
+    const chosen = signedExtreme && !(affine.error < flush(Math.fround(LSQ_AFFINE_MARGIN * grid.error))) ? grid : affine;
+    result.best[w] = chosen.error;
+    result.scales[w] = chosen.scale;
+    result.zeroPoints[w] = chosen.zeroPoint;
+    result.picks[w] = chosen.c;
   }
   return result;
 }
@@ -174,7 +182,9 @@ export function paramsFromLsq(resolved: ResolvedCalibration, search: LsqSearchRe
   const minmaxMse = new Float64Array(layout.outputs);
   for (let w = 0; w < layout.outputs; w++) {
     const length = outputLength(layout, w);
-    chosen[w] = clipRatios[search.picks[w]!] ?? 0; // 0: the signed-extreme candidate
+    const pick = search.picks[w]!;
+    // 0: the signed-extreme candidate; past it, the ratio on Q4_0's grid.
+    chosen[w] = pick < clipRatios.length ? clipRatios[pick]! : pick === clipRatios.length ? 0 : clipRatios[pick - clipRatios.length - 1]!;
     mse[w] = search.best[w]! / length;
     minmaxMse[w] = search.first[w]! / length;
   }

@@ -104,18 +104,21 @@ describe('Silero VAD on several signals', () => {
   });
 
   // 'lsq' against the default 'minmax' (Q4_0's rule: scale = |signed extreme| / 8) on the same weights, int4
-  // groups of 32. The target was a weight MSE at least 15 % below 'minmax' and end-task metrics no worse.
-  // Measured against this default ('lsq' uses [-7, 7]): 9.5 % above it, max |Δp| 0.205 (minmax 0.196).
-  // Asserted at that level.
-  it("int4 groups of 32, calibrate 'lsq': weight MSE against 'minmax' and the end task (measured +9.5 %, max |Δp| 0.205)", async () => {
+  // groups of 32: the target is a weight MSE at least 15 % below 'minmax' and end-task metrics no worse. 'lsq'
+  // searches each group's scale and zero point over the full int4 range, Q4_0's parameters among the
+  // candidates (docs/calibration.md). Measured: MSE_PLACEHOLDER
+  it("int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', max |Δp| and correlation no worse (TITLE_PLACEHOLDER)", async () => {
     const int4g32 = { dtype: 'qint4', granularity: 'group', groupSize: 32 } as const;
-    const minmax = pooledWeightMse((await compressedOnce(original, 'int4 groups of 32', int4g32)).report.tensors);
+    const { result: minmaxResult, report: minmaxReport } = await measure('int4 groups of 32', int4g32);
+    const minmax = pooledWeightMse(minmaxReport.tensors);
     const { result, report } = await measure("int4 groups of 32, 'lsq'", { ...int4g32, calibrate: 'lsq' });
     const lsq = pooledWeightMse(report.tensors);
     console.log(`VAD int4 g32 weight MSE: minmax ${minmax.mse.toExponential(4)}, lsq ${lsq.mse.toExponential(4)} `
-      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights`);
+      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights; max |Δp| ${minmaxResult.maxAbs.toFixed(4)} -> `
+      + `${result.maxAbs.toFixed(4)}, correlation ${minmaxResult.correlation.toFixed(5)} -> ${result.correlation.toFixed(5)}, flips ${minmaxResult.flips} -> ${result.flips}`);
     expect(lsq.names).toEqual(minmax.names);
-    expect(lsq.mse).toBeLessThanOrEqual(1.15 * minmax.mse);
-    expect(result.maxAbs).toBeLessThanOrEqual(0.25);
+    expect(lsq.mse).toBeLessThanOrEqual(0.85 * minmax.mse);
+    expect(result.maxAbs).toBeLessThanOrEqual(minmaxResult.maxAbs);
+    expect(result.correlation).toBeGreaterThanOrEqual(minmaxResult.correlation);
   });
 });

@@ -4,7 +4,8 @@
  * `maxChunkElements` does not apply), runs of rows (the dimensions before the axis) within
  * `maxChunkElements` for per group, whose outputs own disjoint contiguous runs of the tensor. Per box, one
  * submit: `lsq_candidates` scores every (output, candidate: the clip ratios, then for an affine search the
- * signed extreme), `lsq_pick` chooses per output, and eight words
+ * signed extreme, then with `signedExtreme` the ratios on Q4_0's grid), `lsq_pick` chooses per output (per
+ * family, then the margin between them), and eight words
  * per output come back. Each (output, candidate) is summed by one invocation in j order, so the sums are the
  * CPU reference's (src/reference/lsq-search.ts) whatever the boxes.
  *
@@ -76,10 +77,11 @@ function planOutputBoxes(layout: ReductionLayout, maxElements: number, maxOutput
  */
 export async function lsqSearchKernel(
   manager: GpuManager, data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array,
-  spec: MseSearchSpec, options: KernelOptions,
+  spec: MseSearchSpec & { signedExtreme?: boolean }, options: KernelOptions,
 ): Promise<LsqSearchResult> {
   const ratios = spec.clipRatios.length;
-  const candidates = lsqCandidateCount(spec.clipRatios, spec.symmetric);
+  // The shader tells the families apart by the count: more than ratios + 1 means Q4_0's grid follows.
+  const candidates = lsqCandidateCount(spec.clipRatios, spec.symmetric, spec.signedExtreme ?? false);
   const outputs = layout.outputs;
   const result: LsqSearchResult = {
     scales: new Float32Array(outputs), zeroPoints: new Int32Array(outputs), picks: new Uint32Array(outputs),
@@ -118,7 +120,7 @@ export async function lsqSearchKernel(
           4: records,
         }, options);
         encodePass(run, manager, layout, box, 'lsq_pick', { ...fields, invocations: box.wCount }, {
-          4: records, 5: { buffer: picks, size: pickBytes },
+          3: { buffer: clipRatios, size: ratios * 4 }, 4: records, 5: { buffer: picks, size: pickBytes },
         }, options);
         run.read(picks, pickBytes, (bytes) => {
           const words = new Uint32Array(bytes, 0, box.wCount * 8);

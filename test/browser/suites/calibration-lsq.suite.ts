@@ -120,7 +120,18 @@ export const tests: Record<string, BrowserTest> = {
         const won = ratios.filter((r) => r === 0).length;
         if (dtype.endsWith('4') && won === 0) throw new Error(`${dtype}: the signed extreme never won, not even on its own grid`);
         notes.push(`${dtype}: the signed extreme won ${won} of ${ratios.length} groups`);
+        // signedExtreme: Q4_0's grid searched too, the affine candidates only past the margin.
+        const grid = await sameOnBothBackends(data, shape, { dtype, granularity: { axis: 1, groupSize: 32 }, symmetric: false, signedExtreme: true },
+          `signedExtreme ${dtype}`);
+        const q40 = { qint4: [0, -1], qint8: [0, -1], quint4: [8, 7], quint8: [128, 127] }[dtype as 'qint4']; // Q4_0's zero points
+        const shifted = grid.zeroPoints.filter((z) => !q40.includes(z)).length;
+        notes.push(`${dtype} signedExtreme: ${shifted} of ${grid.zeroPoints.length} groups off Q4_0's zero points`);
       }
+      const random16 = heavyTailed([16, 200], 1, RUN_SEED + 23).map((v, i) => (i < 800 ? Math.abs(v) : v)); // 4 rows one-sided
+      await sameOnBothBackends(random16, [16, 200], { dtype: 'qint4', granularity: { axis: 1, groupSize: 32 }, symmetric: false, signedExtreme: true },
+        'signedExtreme heavy-tailed');
+      await sameOnBothBackends(random16, [16, 200], { dtype: 'qint4', granularity: { axis: 1, groupSize: 32 }, symmetric: false, signedExtreme: true },
+        'signedExtreme chunk 600, fold', { ...gpu, maxChunkElements: 600, maxWorkgroupsPerDimension: 2 });
       await sameOnBothBackends(data, shape, { dtype: 'qint4', granularity: { axis: 0 }, symmetric: false }, 'extreme qint4 channels');
     });
     await expectPoolEmpty();
