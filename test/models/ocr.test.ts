@@ -161,18 +161,22 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
     expect(agreement.identicalLines).toBeGreaterThanOrEqual(0.85);
   });
 
-  // 'lsq' against the default 'minmax' (Q4_0's rule, scale = |signed extreme| / 8). The target was a weight
-  // MSE at least 15 % below 'minmax' with end-task metrics no worse; measured against this default, 'lsq'
-  // (which uses [-7, 7]) is 12.5 % above it and reads 90.7 % (minmax 97.3 %). Asserted at that level.
-  it.runIf(slow)(`int4 groups of 32, calibrate 'lsq': weight MSE and accuracy against 'minmax'${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
-    const minmax = pooledWeightMse((await compressedOnce(original, 'int4 groups of 32', int4g32)).report.tensors);
+  // 'lsq' against the default 'minmax' (Q4_0's rule, scale = |signed extreme| / 8): the target is a weight MSE
+  // at least 15 % below 'minmax' with end-task metrics no worse. 'lsq' searches Q4_0's grid and, where it
+  // clearly pays, a shifted zero point (docs/calibration.md). Measured: weight MSE -33.4 %, 97.3 % (as
+  // 'minmax'), 13/18 lines identical (5/18).
+  it.runIf(slow)(`int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', accuracy and identical lines no worse (measured -33.4 %, 97.3 %, 13/18)${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
+    const { report: minmaxReport, agreement: minmaxAgreement } = await measure('int4 groups of 32', int4g32);
+    const minmax = pooledWeightMse(minmaxReport.tensors);
     const { report, agreement } = await measure("int4 groups of 32, 'lsq'", { ...int4g32, calibrate: 'lsq' });
     const lsq = pooledWeightMse(report.tensors);
     console.log(`OCR rec int4 g32 weight MSE: minmax ${minmax.mse.toExponential(4)}, lsq ${lsq.mse.toExponential(4)} `
-      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights`);
+      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights; drop ${minmaxAgreement.dropPp.toFixed(2)} -> `
+      + `${agreement.dropPp.toFixed(2)} pp, identical lines ${minmaxAgreement.identicalLines.toFixed(3)} -> ${agreement.identicalLines.toFixed(3)}`);
     expect(lsq.names).toEqual(minmax.names);
-    expect(lsq.mse).toBeLessThanOrEqual(1.2 * minmax.mse);
-    expect(agreement.dropPp).toBeLessThanOrEqual(15);
+    expect(lsq.mse).toBeLessThanOrEqual(0.85 * minmax.mse);
+    expect(agreement.dropPp).toBeLessThanOrEqual(minmaxAgreement.dropPp);
+    expect(agreement.identicalLines).toBeGreaterThanOrEqual(minmaxAgreement.identicalLines);
   }, 900_000);
 
   // The recognizer's output is a softmax over 6625 classes per time step: a frame where the best class is a
@@ -267,16 +271,19 @@ describe('PaddleOCR v4 detector (opset 11) on rendered pages', () => {
     expect(size).toBeLessThanOrEqual(0.24);
   });
 
-  // Measured against the default 'minmax': weight MSE 14.9 % above it, IoU 0.607 (minmax 0.755).
-  it.runIf(slow)(`int4 groups of 32, calibrate 'lsq': weight MSE and IoU against 'minmax'${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
-    const minmax = pooledWeightMse((await compressedOnce(original, 'int4 groups of 32', int4g32)).report.tensors);
+  // 'lsq' against the default 'minmax' on the same weights (see the recognizer's test). Measured: weight MSE -38.2 %, IoU
+  // 0.882 (minmax 0.755).
+  it.runIf(slow)(`int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', IoU no worse (measured -38.2 %, IoU 0.882)${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
+    const { model: minmaxModel, report: minmaxReport } = await compressedOnce(original, 'int4 groups of 32', int4g32);
+    const minmaxResult = detectionAgreement(reference, await detectionMaps(minmaxModel, pageImages));
+    const minmax = pooledWeightMse(minmaxReport.tensors);
     const { model, report, row, result } = await measure("int4 groups of 32, 'lsq'", { ...int4g32, calibrate: 'lsq' });
     Object.assign(row, { verify: await verifyOn(original, model, [sampleOf({ x: detInput(pageImages[0]!) })]) });
     const lsq = pooledWeightMse(report.tensors);
     console.log(`OCR det int4 g32 weight MSE: minmax ${minmax.mse.toExponential(4)}, lsq ${lsq.mse.toExponential(4)} `
-      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights`);
+      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights; IoU ${minmaxResult.iou.toFixed(4)} -> ${result.iou.toFixed(4)}`);
     expect(lsq.names).toEqual(minmax.names);
-    expect(lsq.mse).toBeLessThanOrEqual(1.2 * minmax.mse);
-    expect(result.iou).toBeGreaterThanOrEqual(0.5);
+    expect(lsq.mse).toBeLessThanOrEqual(0.85 * minmax.mse);
+    expect(result.iou).toBeGreaterThanOrEqual(minmaxResult.iou);
   }, 900_000);
 });

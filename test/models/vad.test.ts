@@ -106,10 +106,12 @@ describe('Silero VAD on several signals', () => {
   // 'lsq' against the default 'minmax' (Q4_0's rule: scale = |signed extreme| / 8) on the same weights, int4
   // groups of 32: the target is a weight MSE at least 15 % below 'minmax' and end-task metrics no worse. 'lsq'
   // searches each group's scale and zero point over the full int4 range, Q4_0's parameters among the
-  // candidates (docs/calibration.md). Measured: MSE_PLACEHOLDER
-  it("int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', max |Δp| and correlation no worse (TITLE_PLACEHOLDER)", async () => {
+  // candidates, a shifted zero point kept only where it clearly pays (docs/calibration.md). Measured: weight
+  // MSE -25.3 %, max |Δp| 0.170 (minmax 0.196), correlation 0.99704 (0.99355), 17 flips (18).
+  it("int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', max |Δp| and correlation no worse (measured -25.3 %, 0.170, 0.99704)", async () => {
     const int4g32 = { dtype: 'qint4', granularity: 'group', groupSize: 32 } as const;
-    const { result: minmaxResult, report: minmaxReport } = await measure('int4 groups of 32', int4g32);
+    const { model: minmaxModel, report: minmaxReport } = await compressedOnce(original, 'int4 groups of 32', int4g32);
+    const minmaxResult = await vadAgreement(reference, minmaxModel, signals);
     const minmax = pooledWeightMse(minmaxReport.tensors);
     const { result, report } = await measure("int4 groups of 32, 'lsq'", { ...int4g32, calibrate: 'lsq' });
     const lsq = pooledWeightMse(report.tensors);
