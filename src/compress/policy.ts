@@ -28,8 +28,8 @@
  *    symmetric 8-bit weights (scale = absmax / 127, integers in [-127, 127], as onnxruntime's quantizer,
  *    TensorRT and llama.cpp's Q8_0 do), 'extreme' for symmetric 4-bit weights calibrated by 'minmax'
  *    (llama.cpp Q4_0's rule: scale = |signed extreme| / 8, so the extreme is exact and all 16 levels are
- *    used) or 'lsq' (a search of each output's scale and zero point over the full range, Q4_0's
- *    parameters one of its candidates: never worse than them; docs/calibration.md), 'narrow' for
+ *    used) or 'lsq' (scales searched on Q4_0's grid and refit by least squares, the zero point moved only
+ *    where that clearly pays: never worse than Q4_0 per group; docs/calibration.md), 'narrow' for
  *    symmetric 4-bit weights under 'mse' and 'percentile', and 'torch' for affine schemes.
  *    'torch' is PyTorch's observer range (the dtype's full range: absmax / 127.5 for qint8). `quantMin` /
  *    `quantMax` (both or neither) give any other range, as in `chooseQParams`.
