@@ -14,18 +14,27 @@
  *    zero point moves by roundHalfEven(sum(l - x / s1) / n), clamped to [qmin, qmax]; symmetric keeps z.
  *    Then the squared error of (s1, z1), quantized afresh.
  *
- * Affine searches add one last candidate, the *signed extreme* (llama.cpp Q4_0's rule, generalised to any
- * range; see `signedExtremeCandidate` in src/calibration/qparams.ts): the element of largest magnitude lands exactly on the end of
- * the range on its side, the zero point sitting `floor(levels / 2)` steps from that end. It goes through the
- * same raw and refit steps.
+ * Affine searches add one more candidate, the *signed extreme* (llama.cpp Q4_0's rule, generalised to any
+ * range; `signedExtremeCandidate` in src/calibration/qparams.ts): the element of largest magnitude lands
+ * exactly on the end of the range on its side, the zero point `floor(levels / 2)` steps from that end. It
+ * goes through the same raw and refit steps.
+ *
+ * With `signedExtreme`, a second family follows: for each ratio alpha, *Q4_0's grid*: scale
+ * max(fround(alpha * s_e), eps) with the signed extreme's scale s_e and its zero point, which the refit keeps
+ * (only the scale is refit).
  *
  * The raw and refit pairs of every candidate compete in order (raw of alpha 0, refit of alpha 0, raw of
  * alpha 1, ..., then the signed extreme); the first with the smallest error wins, so the result is never
- * worse than min/max (raw of alpha = 1), nor, affine, than the signed-extreme rule. Every step is float32: products and sums rounded with `Math.fround`, sums sequential in j
- * order from 0, divisions correctly rounded, squared errors with subnormals flushed to 0 (as the 'mse'
- * search), sum(l - x / s1) with `x / s1` computed as `x * fround(1 / s1)`, and every product and partial
- * sum of the refit flushed to 0 when subnormal. The GPU kernel
- * (shaders/calibration/lsq_search.wgsl) repeats these steps and chooses the same bits.
+ * worse than min/max (raw of alpha = 1), nor, affine, than the signed-extreme rule. With `signedExtreme`
+ * each family has its winner so, and the affine one is kept only when its error is below
+ * flush(fround(LSQ_AFFINE_MARGIN * the grid winner's error)); then the result is never worse than Q4_0's
+ * parameters (the grid's raw of alpha = 1, reported as `first`).
+ *
+ * Every step is float32: products and sums rounded with `Math.fround`, sums sequential in j order from 0,
+ * divisions correctly rounded, squared errors with subnormals flushed to 0 (as the 'mse' search),
+ * sum(l - x / s1) with `x / s1` computed as `x * fround(1 / s1)`, and every product and partial sum of the
+ * refit flushed to 0 when subnormal. The GPU kernel (shaders/calibration/lsq_search.wgsl) repeats these
+ * steps and chooses the same bits.
  *
  * @example
  * ```ts
@@ -111,7 +120,8 @@ function refitZeroPoint(
 
 /**
  * The 'lsq' search over every output of `layout` (see the module documentation). `mins` / `maxs` are the
- * outputs' ranges (finite), `clipRatios` the candidates, the first 1.
+ * outputs' ranges (finite), `clipRatios` the candidates, the first 1; `signedExtreme` (affine only) adds
+ * Q4_0's grid and the margin between the families.
  *
  * @example
  * ```ts
