@@ -42,7 +42,7 @@ export interface CalibrationSpec extends QuantRangeOptions {
   /**
    * 'lsq', affine only: also search llama.cpp Q4_0's grid (the zero point set by the sign of the element of
    * largest magnitude, scales `ratio × |extreme| / h`, each refit by least squares), and keep an affine
-   * candidate only where its squared error is below {@link LSQ_AFFINE_MARGIN} × the grid's best. The result
+   * candidate only where its squared error is below 0.7 × the grid's best (LSQ_AFFINE_MARGIN). The result
    * is never worse than Q4_0's own parameters. Default false. What the compression policy uses for 4-bit
    * weights under 'lsq' (docs/calibration.md has the measurements).
    */
