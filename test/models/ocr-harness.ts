@@ -46,6 +46,15 @@ export function ocrLines(): TextLine[] {
   return kTexts.map((text, i) => ({ text, font: FONTS[i % FONTS.length]! }));
 }
 
+/**
+ * Other lines, apart from the test lines: sample inputs for a data-driven size budget (four texts, fonts
+ * round robin from the third).
+ */
+export function ocrCalibrationLines(): TextLine[] {
+  return ['Shipping label 7731, box 2 of 5', 'Call me at 9:15 tomorrow, ok?', 'Net weight: 250 g (8.8 oz)', 'Room 12C, floor 3 - exit left']
+    .map((text, i) => ({ text, font: FONTS[(i + 2) % FONTS.length]! }));
+}
+
 /** Two pages for the detector (480 × 320): lines of several sizes and fonts. */
 export function ocrPages(): TextPage[] {
   const page = (offset: number): TextPage => ({
