@@ -100,7 +100,7 @@ export {
 export { DEFAULT_DYNAMIC_SIZE, DEFAULT_SEEDS, type GenerateOptions, generateSamples, resolveInputDims } from './verify/input-samples.js';
 export { checkSample, parseInputSamples } from './verify/input-files.js';
 export { parseNpy } from './verify/npy.js';
-export { type OutputErrorProbeOptions, outputErrorProbe } from './verify/output-error-probe.js';
+export { type OutputErrorProbeOptions, type ProbeOutputs, outputErrorProbe } from './verify/output-error-probe.js';
 export {
   type OnnxRuntimeLike, type RuntimeSession, type RuntimeTensor, type Sample, type SampleData, type SampleDType, type SampleTensor,
 } from './verify/runtime.js';

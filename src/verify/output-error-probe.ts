@@ -4,7 +4,8 @@
  * inputs with one weight replaced, and returns how far its outputs moved from the original's.
  *
  * - **Measure**: the mean, over samples and outputs, of |Δy|² / |y|² (relative squared error; |Δy|² alone
- *   where an output is all zeros). A non-finite value where the original's is finite gives Infinity.
+ *   where an output is all zeros). A non-finite value where the original's is finite gives Infinity. Or
+ *   the caller's `measure` of the end task (e.g. text decoded from a recognizer's outputs).
  * - **Cost**: one session and one run per sample for each weight probed (the model is re-encoded with the
  *   replaced weight: a graph may hold weights in subgraphs, which no feed can override). On PaddleOCR v4 rec
  *   (10.8 MB, 41 weights) about 0.3 s a weight with three text lines.
@@ -31,6 +32,9 @@ import { checkSample } from './input-files.js';
 import { readModelSignature } from './model-signature.js';
 import { type OnnxRuntimeLike, type RuntimeTensor, type Sample, toRuntimeTensor } from './runtime.js';
 
+/** One run's outputs, by name, as numbers (float16 converted, int64 as numbers). */
+export type ProbeOutputs = Record<string, { dims: readonly number[]; data: ArrayLike<number> }>;
+
 /** Options of {@link outputErrorProbe}. */
 export interface OutputErrorProbeOptions {
   /** The onnxruntime to run the model in: `import * as ort from 'onnxruntime-node'` (or `-web`). */
@@ -39,6 +43,22 @@ export interface OutputErrorProbeOptions {
   inputs: Sample[];
   /** Passed to `InferenceSession.create` (e.g. `{ logSeverityLevel: 3 }`). */
   sessionOptions?: object;
+  /**
+   * The error of one model's outputs against the original's, one entry per sample (a finite number >= 0,
+   * 0 for equal outputs). Default: the mean over samples and outputs of |Δy|² / |y|². Give the end task's
+   * own measure where the outputs' squared error does not rank the damage (e.g. decoded text; see
+   * docs/size-budget.md).
+   */
+  measure?: (reference: ProbeOutputs[], outputs: ProbeOutputs[]) => number;
+}
+
+function relativeSquaredErrors(reference: ProbeOutputs[], outputs: ProbeOutputs[]): number {
+  let total = 0;
+  let count = 0;
+  outputs.forEach((sample, k) => {
+    for (const [name, value] of Object.entries(sample)) { total += relativeSquaredError(reference[k]![name]!.data, value.data); count++; }
+  });
+  return count ? total / count : 0;
 }
 
 function floatData(tensor: RuntimeTensor): ArrayLike<number> {
@@ -105,20 +125,22 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
   }
   const outputNames = signature.outputs.map((v) => v.name);
   const feeds = inputs.map((sample) => Object.fromEntries(Object.entries(sample).map(([name, t]) => [name, toRuntimeTensor(runtime, t)])));
-  const runAll = async (bytes: Uint8Array): Promise<ArrayLike<number>[][]> => {
+  const measure = options.measure ?? relativeSquaredErrors;
+  if (typeof measure !== 'function') throw new InvalidArgumentError('measure', measure, 'measure must be a function (reference, outputs) => number');
+  const runAll = async (bytes: Uint8Array): Promise<ProbeOutputs[]> => {
     const session = await runtime.InferenceSession.create(bytes, sessionOptions);
     try {
-      const results: ArrayLike<number>[][] = [];
+      const results: ProbeOutputs[] = [];
       for (const feed of feeds) {
         const out = await session.run(feed);
-        results.push(outputNames.map((n) => floatData(out[n]!)));
+        results.push(Object.fromEntries(outputNames.map((n) => [n, { dims: out[n]!.dims, data: floatData(out[n]!) }])));
       }
       return results;
     } finally {
       await session.release?.();
     }
   };
-  let reference: ArrayLike<number>[][];
+  let reference: ProbeOutputs[];
   try {
     reference = await runAll(original);
   } catch (error) {
@@ -142,10 +164,6 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
     } finally {
       Object.assign(tensor, saved);
     }
-    const results = await runAll(bytes);
-    let total = 0;
-    let count = 0;
-    results.forEach((outputs, k) => outputs.forEach((value, o) => { total += relativeSquaredError(reference[k]![o]!, value); count++; }));
-    return count ? total / count : 0;
+    return measure(reference, await runAll(bytes));
   };
 }

@@ -16,7 +16,7 @@ import { compressedOnce } from './compressed-once.js';
 import { editWeights, perTensorInt8 } from './model-edit.js';
 import { float32Npy } from './npy-file.js';
 import {
-  OCR_DET_PATH, OCR_REC_PATH, type OcrResult, detInput, ocrCalibrationLines, detectionAgreement, detectionMaps, ocrAccuracy, ocrLines, ocrPages,
+  OCR_DET_PATH, OCR_REC_PATH, type OcrResult, detInput, ocrCalibrationLines, textErrorMeasure, detectionAgreement, detectionMaps, ocrAccuracy, ocrLines, ocrPages,
   recInput, recognitionAgreement,
 } from './ocr-harness.js';
 import { type GreyImage, renderText } from './render-text.js';
@@ -169,10 +169,10 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
     expect(agreement.dropPp).toBeLessThanOrEqual(20);
   });
 
-  /** The budget from the outputs on four rendered lines that are not among the test lines. */
-  const fromOutputs = async () => {
+  /** The budget from the outputs on rendered lines that are not among the test lines (the first four by default). */
+  const fromOutputs = async (count = 4, measure?: ReturnType<typeof textErrorMeasure>) => {
     const probe = await outputErrorProbe(original, { runtime: ort as unknown as OnnxRuntimeLike,
-      inputs: calibrationImages.map((img) => sampleOf({ x: recInput(img) })) });
+      inputs: calibrationImages.slice(0, count).map((img) => sampleOf({ x: recInput(img) })), ...(measure ? { measure } : {}) });
     return { targetBits: 5, outputError: probe };
   };
 
@@ -186,6 +186,19 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
     expect(budget.tensors.find((t) => t.name === 'linear_85.w_0')!.chosen).toBe('int4 groups of 32');
     expect(agreement.dropPp).toBeLessThanOrEqual(9);
   });
+
+  // The end task's own measure (text decoded on 12 other lines against the original's decoding) ranks the
+  // weights better than the outputs' squared error: -2.7 pp, 8/18 lines identical, the classifier and the
+  // most sensitive pointwise convolution (conv2d_180) at groups of 32; still short of the targets.
+  it('--target-bits 5, measured on decoded text (12 other lines): <= 5 bits, file <= 0.24, within 4 pp (measured -2.71 pp, 8/18)', async () => {
+    const { size, report, agreement } = await measure('target bits 5, from decoded text', await fromOutputs(12, textErrorMeasure()));
+    const budget = report.budget!;
+    console.log(`OCR rec target bits 5 from decoded text: ${budget.bits.toFixed(3)} bits per weight, ${budget.probeRuns} runs in ${budget.probeSeconds.toFixed(1)} s`);
+    expect(budget.bits).toBeLessThanOrEqual(5);
+    expect(size).toBeLessThanOrEqual(0.24);
+    expect(agreement.dropPp).toBeLessThanOrEqual(4);
+    expect(agreement.identicalLines).toBeGreaterThanOrEqual(6 / 18);
+  }, 400_000); // 41 model runs on 12 lines: 45 to 90 s on two shared cores
 
   it.fails('--target-bits 5 --inputs: within 1.5 pp, >= 85 % of lines identical (known failure: measured -6.6 pp, 4/18 lines)', async () => {
     const { agreement } = await measure('target bits 5, from the outputs', await fromOutputs());

@@ -62,6 +62,21 @@ describe('size budget from the outputs', () => {
     expect(await probe('W1', w1.map((v) => -v))).toBeGreaterThan(1e-3);
   });
 
+  it("the caller's measure: given every sample's outputs, by name, with dims", async () => {
+    const seen: string[] = [];
+    const probe = await outputErrorProbe(bytes, { runtime, inputs: samples, measure: (reference, outputs) => {
+      seen.push(`${reference.length} ${outputs.length} ${Object.keys(outputs[0]!).join()} [${outputs[0]!.y!.dims.join(', ')}]`);
+      // The largest change of any probability.
+      return Math.max(...outputs.flatMap((o, k) => Array.from(o.y!.data, (v, i) => Math.abs(v - reference[k]!.y!.data[i]!))));
+    } });
+    expect(await probe('W2', w2)).toBe(0);
+    const moved = await probe('W2', w2.map((v, i) => v + (i % 7 === 0 ? 0.1 : 0)));
+    expect(moved).toBeGreaterThan(1e-4);
+    expect(moved).toBeLessThan(1);
+    expect(seen).toEqual(['3 3 y [1, 32]', '3 3 y [1, 32]']);
+    await expect(outputErrorProbe(bytes, { runtime, inputs: samples, measure: 'mse' as never })).rejects.toThrow(/measure must be a function/);
+  });
+
   it('refuses inputs that do not fit the model, an empty list, and values of the wrong length', async () => {
     const wrong: Sample = { x: { dtype: 'float32', dims: [1, 63], data: new Float32Array(63) } };
     await expect(outputErrorProbe(bytes, { runtime, inputs: [wrong] })).rejects.toThrow(InvalidArgumentError);
