@@ -170,4 +170,27 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
       expect(actual, `${JSON.stringify(opts)} [${shape}] ${params.scheme}`).toStrictEqual(expected);
     }
   });
+
+  it('error statistics agree bit for bit over many pieces (the cursors carry across pieces) and on the fallback', () => {
+    for (const [shape, qAxis, groupSize, statsAxis, statsGroup] of [[[300, 257], 0, undefined, 1, undefined], [[257, 300], 1, undefined, 0, 7],
+      [[2, 40001], 1, 16, 1, 16], [[40000, 2], undefined, undefined, 1, 3], [[3, 20000, 2], 1, 5, 2, undefined], [[100003], undefined, undefined, undefined, undefined]] as const) {
+      for (const dtype of shape[0] === 300 ? ['qint8', 'quint4', 'qint32'] as const : ['qint8', 'quint4'] as const) {
+        const info = dtypeInfo(dtype);
+        const zeroPoint = () => info.qmin + Math.floor(next() * Math.min(info.qmax - info.qmin + 1, 200));
+        const count = qAxis === undefined ? 1 : groupSize === undefined ? shape[qAxis]! : groupParamCount(shape, qAxis, groupSize);
+        const scales = Float32Array.from({ length: count }, randomScale);
+        const zeroPoints = Array.from({ length: count }, zeroPoint);
+        const params = checkQParams(shape, dtype, qAxis === undefined ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
+          : groupSize === undefined ? { scales, zeroPoints, axis: qAxis } : { scales, zeroPoints, axis: qAxis, groupSize });
+        const data = edgyData(shape.reduce((a, b) => a * b, 1), scales[0]!, Math.min(info.qmax, 1000)).map((v) => (Number.isNaN(v) ? -0 : v));
+        const input = { data, shape: [...shape], backend: 'cpu' as const };
+        const q = cpuQuantize(input, params, info);
+        const opts = statsAxis === undefined ? {} : statsGroup === undefined ? { axis: statsAxis } : { axis: statsAxis, groupSize: statsGroup };
+        for (const other of [q, { data: dequantize(q).data, shape: [...shape], backend: 'cpu' as const }]) {
+          const what = `${dtype} [${shape}] ${JSON.stringify(opts)} ${other === q ? 'grid' : 'values'}`;
+          expect(cpuErrorStats(checkErrorStatsArguments(input, other, opts)), what).toStrictEqual(errorStats(input, other, opts));
+        }
+      }
+    }
+  });
 });

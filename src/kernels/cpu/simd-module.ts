@@ -33,6 +33,9 @@ export interface SimdKernels {
   reserve(sizes: readonly number[]): number[] | undefined;
   configure(src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number): void;
   walk(run: SegmentKind, columns: SegmentKind, layout: WalkLayout): void;
+  /** Error statistics of `count` elements (see simd-kernels.wat, errorStats): the addresses, then the flags and the integer range. */
+  errorStats(src: number, quantized: number, params: number, overall: number, channel: number, group: number, cursors: number,
+    count: number, flags: number, qmin: number, qmax: number): void;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -44,6 +47,7 @@ interface Exports {
   configure: (src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number) => void;
   walk: (run: number, columns: number, outer: number, channels: number, inner: number, groupSize: number,
     strideOuter: number, strideGroup: number, strideInner: number) => void;
+  errorStats: SimdKernels['errorStats'];
   [kind: string]: unknown;
 }
 
@@ -83,6 +87,7 @@ function instantiate(): SimdKernels | null {
       return offsets;
     },
     configure: exports.configure,
+    errorStats: exports.errorStats,
     walk(run, columns, layout) {
       exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
         layout.strideOuter, layout.strideGroup, layout.strideInner);
