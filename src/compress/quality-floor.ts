@@ -24,6 +24,7 @@
  */
 import type { OpOptions } from '../ops/backend.js';
 import type { Tensor } from '../tensor.js';
+import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { type CompressDType, type WeightDecision, floorOf, resolveRange } from './policy.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, quantizeWeight } from './quantize-weight.js';
 
@@ -100,12 +101,6 @@ export function escalationOf(decision: WeightDecision, shape: readonly number[])
     return { ...decision, granularity: 'channel', axis: out, groupSize: undefined, reason: `${decision.reason}; escalated to per channel` };
   }
   return undefined;
-}
-
-function maxAbs(data: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < data.length; i++) m = Math.max(m, Math.abs(data[i]!));
-  return m;
 }
 
 const formatDb = (db: number) => (Number.isFinite(db) ? db.toFixed(1) : String(db));

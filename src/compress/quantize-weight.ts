@@ -33,6 +33,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { QTensor } from '../qtensor.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import { errorStats } from '../ops/error-stats.js';
+import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import type { ErrorStats } from '../stats/types.js';
 import type { Tensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
@@ -97,12 +98,6 @@ export function dequantizeOverflow(scales: Float32Array, zeroPoints: Int32Array,
     }
   }
   return undefined;
-}
-
-/** The first non-finite element, or -1. */
-function firstNonFinite(data: Float32Array): number {
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
-  return -1;
 }
 
 /**

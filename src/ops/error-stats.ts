@@ -14,6 +14,7 @@
  */
 import { type OpOptions, selectManager } from './backend.js';
 import { cpuErrorStats } from '../kernels/cpu/cpu-error-stats.js';
+import { firstNaN } from '../kernels/cpu/cpu-scan.js';
 import { errorStatsKernel } from '../kernels/error-stats/error-stats-kernel.js';
 import type { QTensor } from '../qtensor.js';
 import type { Tensor } from '../tensor.js';
@@ -50,7 +51,7 @@ import type { ErrorStats, ErrorStatsOptions } from '../stats/types.js';
 export async function errorStats(
   original: Tensor, quantized: QTensor | Tensor, opts?: ErrorStatsOptions, options?: OpOptions,
 ): Promise<ErrorStats> {
-  const request = checkErrorStatsArguments(original, quantized, opts);
+  const request = checkErrorStatsArguments(original, quantized, opts, firstNaN);
   const manager = await selectManager(options);
   if (!manager) return cpuErrorStats(request);
   return errorStatsKernel(manager, request, options ?? {});

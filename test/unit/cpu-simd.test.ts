@@ -9,6 +9,7 @@ import { cpuDequantize, cpuQuantize } from '../../src/kernels/cpu/cpu-quantize.j
 import { simdKernels, walkPieces } from '../../src/kernels/cpu/simd-module.js';
 import { type PerChannelParams, type PerGroupParams, type PerTensorParams, checkQParams } from '../../src/qtensor.js';
 import { cpuErrorStats } from '../../src/kernels/cpu/cpu-error-stats.js';
+import { firstNaN, firstNonFinite, maxAbs } from '../../src/kernels/cpu/cpu-scan.js';
 import { dequantize, errorStats, quantizeWithParams } from '../../src/reference/index.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
 import type { ErrorStats } from '../../src/stats/types.js';
@@ -205,5 +206,26 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
         }
       }
     }
+  });
+
+  it('scans find the first non-finite value and the first NaN, and max |x|, as plain loops do', () => {
+    for (let trial = 0; trial < 120; trial++) {
+      const n = pick([1, 3, 4, 5, 17, 1000, 32768, 32771, 70001]);
+      const data = Float32Array.from({ length: n }, () => (next() < 0.01 ? pick([0, -0, 1e-45, -3e38, 2 ** -126]) : (next() * 2 - 1) * 10));
+      const specials = Math.floor(next() * 3);
+      for (let k = 0; k < specials; k++) data[Math.floor(next() * n)] = pick([NaN, Infinity, -Infinity]);
+      let nonFinite = -1;
+      let nan = -1;
+      let peak = 0;
+      for (let i = 0; i < n; i++) {
+        if (nonFinite < 0 && !Number.isFinite(data[i]!)) nonFinite = i;
+        if (nan < 0 && Number.isNaN(data[i]!)) nan = i;
+        peak = Math.max(peak, Math.abs(data[i]!));
+      }
+      expect(firstNonFinite(data), `firstNonFinite n ${n}`).toBe(nonFinite);
+      expect(firstNaN(data), `firstNaN n ${n}`).toBe(nan);
+      expect(Object.is(maxAbs(data), peak), `maxAbs n ${n}: ${maxAbs(data)} vs ${peak}`).toBe(true);
+    }
+    expect([firstNonFinite(new Float32Array(0)), firstNaN(new Float32Array(0)), maxAbs(new Float32Array(0))]).toEqual([-1, -1, 0]);
   });
 });

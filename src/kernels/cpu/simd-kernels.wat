@@ -311,7 +311,42 @@
         (local.set $o (i32.add (local.get $o) (i32.const 1)))
         (br $rows))))
 
-;; Error statistics (src/reference/error-stats.ts), one element at a time in element order, so every float64
+  ;; Scans $n float32 values at $src for the first that is not finite (flags 0) or is NaN (flags 1), and returns
+  ;; its index, or $n when there is none. max |x| of the values before it is folded into the float32 at $max
+  ;; (exact: max is order-free, and abs only clears the sign bit).
+  (func (export "scan") (param $src i32) (param $n i32) (param $flags i32) (param $max i32) (result i32)
+    (local $x i32) (local $end i32) (local $v v128) (local $a v128) (local $m v128) (local $bad v128) (local $top f32)
+    (local.set $x (local.get $src))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $m (f32x4.splat (f32.load (local.get $max))))
+    (block $tail
+      (loop $four
+        (br_if $tail (i32.gt_u (i32.add (local.get $x) (i32.const 16)) (local.get $end)))
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $a (f32x4.abs (local.get $v)))
+        ;; NaN: x != x. Not finite: not |x| < inf (true for NaN too).
+        (local.set $bad (select (f32x4.ne (local.get $v) (local.get $v))
+          (v128.not (f32x4.lt (local.get $a) (f32x4.splat (f32.const inf)))) (local.get $flags)))
+        (br_if $tail (v128.any_true (local.get $bad)))
+        (local.set $m (f32x4.max (local.get $m) (local.get $a)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $four)))
+    (local.set $top (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+      (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+    (block $found
+      (loop $one
+        (br_if $found (i32.ge_u (local.get $x) (local.get $end)))
+        (br_if $found (if (result i32) (local.get $flags)
+          (then (f32.ne (f32.load (local.get $x)) (f32.load (local.get $x))))
+          (else (i32.eqz (f32.lt (f32.abs (f32.load (local.get $x))) (f32.const inf))))))
+        (local.set $top (f32.max (local.get $top) (f32.abs (f32.load (local.get $x)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $one)))
+    (f32.store (local.get $max) (local.get $top))
+    (i32.shr_u (i32.sub (local.get $x) (local.get $src)) (i32.const 2)))
+
+  ;; Error statistics (src/reference/error-stats.ts), one element at a time in element order, so every float64
   ;; sum is the reference's to the bit: x̂ and the clipping test in float32 steps as src/stats/quant-grid.ts
   ;; (f32.convert_i32_s is Math.fround of an int32, f32.nearest is roundHalfEven), then e = x - x̂ and the four
   ;; products in float64, each added to its running sum as BucketSums.addElement does. Counts are exact in
