@@ -143,7 +143,34 @@ export async function quantizeWeight(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
 ): Promise<QuantizedWeight | UnquantizableWeight> {
   const bad = firstNonFinite(x.data);
-  if (bad >= 0) return { ok: false, reason: `non-finite weight: element ${bad} is ${x.data[bad]}` };
+  if (bad >= 0) return { ok: false, reason: nonFiniteReason(x.data, bad) };
+  return quantizeFiniteWeight(x, decision, options, backend);
+}
+
+/**
+ * Why a weight whose element `index` is NaN or ±Infinity is not quantized.
+ *
+ * @example
+ * ```ts
+ * nonFiniteReason(Float32Array.of(1, NaN), 1); // 'non-finite weight: element 1 is NaN'
+ * ```
+ */
+export function nonFiniteReason(data: Float32Array, index: number): string {
+  return `non-finite weight: element ${index} is ${data[index]}`;
+}
+
+/**
+ * {@link quantizeWeight} for a weight already known to hold no NaN or ±Infinity (the caller scanned it):
+ * the same result without scanning it again.
+ *
+ * @example
+ * ```ts
+ * if (firstNonFinite(w) < 0) await quantizeFiniteWeight(tensor(w, [64, 32]), decision, {}, { backend: 'cpu' });
+ * ```
+ */
+export async function quantizeFiniteWeight(
+  x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
+): Promise<QuantizedWeight | UnquantizableWeight> {
   backend = weightBackend(x, backend);
   const granularity = calibrationGranularity(decision);
   let rawScales: Float32Array;

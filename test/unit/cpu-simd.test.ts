@@ -9,7 +9,7 @@ import { cpuDequantize, cpuQuantize } from '../../src/kernels/cpu/cpu-quantize.j
 import { simdKernels, walkPieces } from '../../src/kernels/cpu/simd-module.js';
 import { type PerChannelParams, type PerGroupParams, type PerTensorParams, checkQParams } from '../../src/qtensor.js';
 import { cpuErrorStats } from '../../src/kernels/cpu/cpu-error-stats.js';
-import { firstNaN, firstNonFinite, maxAbs } from '../../src/kernels/cpu/cpu-scan.js';
+import { firstNaN, firstNonFinite, maxAbs, scanFinite } from '../../src/kernels/cpu/cpu-scan.js';
 import { dequantize, errorStats, quantizeWithParams } from '../../src/reference/index.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
 import type { ErrorStats } from '../../src/stats/types.js';
@@ -225,6 +225,7 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
       expect(firstNonFinite(data), `firstNonFinite n ${n}`).toBe(nonFinite);
       expect(firstNaN(data), `firstNaN n ${n}`).toBe(nan);
       expect(Object.is(maxAbs(data), peak), `maxAbs n ${n}: ${maxAbs(data)} vs ${peak}`).toBe(true);
+      expect(scanFinite(data), `scanFinite n ${n}`).toStrictEqual({ firstNonFinite: nonFinite, maxAbs: nonFinite < 0 ? peak : NaN });
     }
     expect([firstNonFinite(new Float32Array(0)), firstNaN(new Float32Array(0)), maxAbs(new Float32Array(0))]).toEqual([-1, -1, 0]);
   });

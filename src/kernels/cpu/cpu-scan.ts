@@ -78,3 +78,21 @@ export function maxAbs(data: Float32Array): number {
   for (let i = 0; i < data.length; i++) m = Math.max(m, Math.abs(data[i]!));
   return m;
 }
+
+/**
+ * One pass for both: the first non-finite element's index (-1 when none) and, when there is none, max |x|
+ * (as {@link maxAbs}; NaN when there is one).
+ *
+ * @example
+ * ```ts
+ * scanFinite(Float32Array.of(1, -4));      // { firstNonFinite: -1, maxAbs: 4 }
+ * scanFinite(Float32Array.of(1, Infinity)); // { firstNonFinite: 1, maxAbs: NaN }
+ * ```
+ */
+export function scanFinite(data: Float32Array): { firstNonFinite: number; maxAbs: number } {
+  const found = scan(data, 0);
+  if (found) return { firstNonFinite: found.first, maxAbs: found.first < 0 ? found.maxAbs : NaN };
+  const first = firstNonFinite(data);
+  return { firstNonFinite: first, maxAbs: first < 0 ? maxAbs(data) : NaN };
+}
+
