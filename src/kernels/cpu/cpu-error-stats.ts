@@ -80,18 +80,21 @@ function cursorFields(map: IndexMap): number[] {
   return [0, 0, 0, 0, 0, 0, inner, strideInner, axisLen, groupSize, strideGroup, strideOuter];
 }
 
-/** Copies the kernel's buckets at `offset` into BucketSums. */
-function readBuckets(memory: ArrayBuffer, offset: number, sums: BucketSums): void {
+/**
+ * Copies the kernel's buckets at `offset` into BucketSums; `countOf(b)` is bucket b's element count (the
+ * kernel leaves counts to the host: they follow from the shape).
+ */
+function readBuckets(memory: ArrayBuffer, offset: number, sums: BucketSums, countOf: (bucket: number) => number): void {
   const v = new Float64Array(memory, offset, 8 * sums.size);
   for (let b = 0, j = 0; b < sums.size; b++, j += 8) {
-    sums.count[b] = v[j]!;
-    sums.clipped[b] = v[j + 1]!;
-    sums.nonFinite[b] = v[j + 2]!;
-    sums.sumSquaredError[b] = v[j + 3]!;
-    sums.sumSquaredOriginal[b] = v[j + 4]!;
-    sums.sumSquaredDequantized[b] = v[j + 5]!;
-    sums.sumProduct[b] = v[j + 6]!;
-    sums.maxAbsError[b] = v[j + 7]!;
+    sums.sumSquaredError[b] = v[j]!;
+    sums.sumSquaredOriginal[b] = v[j + 1]!;
+    sums.sumSquaredDequantized[b] = v[j + 2]!;
+    sums.sumProduct[b] = v[j + 3]!;
+    sums.maxAbsError[b] = v[j + 4]!;
+    sums.clipped[b] = v[j + 5]!;
+    sums.nonFinite[b] = v[j + 6]!;
+    sums.count[b] = countOf(b);
   }
 }
 
@@ -145,11 +148,16 @@ function simdErrorStats(request: ErrorStatsRequest): ErrorStats | undefined {
     kernels.errorStats(src, values, params, overallAt, channelAt, groupAt, cursors, count, flags, qmin, qmax);
   }
   const overall = new BucketSums(1);
-  readBuckets(memory, overallAt, overall);
+  readBuckets(memory, overallAt, overall, () => size);
   let perChannel: BucketSums | undefined;
   let perGroup: BucketSums | undefined;
-  if (channelMap) readBuckets(memory, channelAt, perChannel = new BucketSums(channelMap.count));
-  if (groupMap) readBuckets(memory, groupAt, perGroup = new BucketSums(groupMap.count));
+  if (channelMap) readBuckets(memory, channelAt, perChannel = new BucketSums(channelMap.count), () => size / channelMap.count);
+  if (groupMap) {
+    // Bucket (o·G + g)·inner + k holds the elements of group g along the axis: groupSize, or fewer in the last.
+    const groups = Math.ceil(groupMap.axisLen / groupMap.groupSize);
+    const countOf = (b: number) => Math.min(groupMap.groupSize, groupMap.axisLen - (Math.floor(b / groupMap.inner) % groups) * groupMap.groupSize);
+    readBuckets(memory, groupAt, perGroup = new BucketSums(groupMap.count), countOf);
+  }
   return assembleErrorStats(request, overall, perChannel, perGroup, 'cpu');
 }
 

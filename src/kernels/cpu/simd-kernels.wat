@@ -349,10 +349,11 @@
   ;; Error statistics (src/reference/error-stats.ts), one element at a time in element order, so every float64
   ;; sum is the reference's to the bit: x̂ and the clipping test in float32 steps as src/stats/quant-grid.ts
   ;; (f32.convert_i32_s is Math.fround of an int32, f32.nearest is roundHalfEven), then e = x - x̂ and the four
-  ;; products in float64, each added to its running sum as BucketSums.addElement does. Counts are exact in
-  ;; any order.
+  ;; products in float64, each added to its own running sum as BucketSums.addElement does. The sums travel in
+  ;; pairs (f64x2 lanes are separate IEEE operations, so a pair is two scalar sums), and counts, exact in any
+  ;; order, are left to the host.
   ;;
-  ;; A bucket is 8 float64 (64 bytes): count, clipped, nonFinite, Σe², Σx², Σx̂², Σx·x̂, max |e|. A cursor is
+  ;; A bucket is 8 float64 (64 bytes): Σe², Σx², Σx̂², Σx·x̂, max |e|, clipped, nonFinite, unused. A cursor is
   ;; 12 int32 (48 bytes) that follow the element-to-index map of src/stats/index-map.ts without a division
   ;; (IndexCursor in cpu-error-stats.ts): index, k, a, inGroup, outerBase, groupBase, then the map's inner,
   ;; strideInner, axisLen, groupSize, strideGroup, strideOuter. Cursors and buckets stay in memory between
@@ -381,18 +382,17 @@
     (i32.store (local.get $c) (i32.add (i32.load offset=16 (local.get $c)) (i32.load offset=20 (local.get $c))))
     (i32.load (local.get $c)))
 
-  ;; Adds one element to the bucket at $b (BucketSums.addElement).
-  (func $addToBucket (param $b i32) (param $clip f64) (param $finite i32) (param $x f64) (param $xh f64) (param $e f64)
-    (f64.store (local.get $b) (f64.add (f64.load (local.get $b)) (f64.const 1)))
-    (f64.store offset=8 (local.get $b) (f64.add (f64.load offset=8 (local.get $b)) (local.get $clip)))
+  ;; Adds one element to the bucket at $b: the products [e², x²] and [x̂², x·x̂], |e|, whether it was clipped,
+  ;; whether it was finite (BucketSums.addElement less the count).
+  (func $addToBucket (param $b i32) (param $squares v128) (param $cross v128) (param $absError f64) (param $clip i32) (param $finite i32)
     (if (local.get $finite)
       (then
-        (f64.store offset=24 (local.get $b) (f64.add (f64.load offset=24 (local.get $b)) (f64.mul (local.get $e) (local.get $e))))
-        (f64.store offset=32 (local.get $b) (f64.add (f64.load offset=32 (local.get $b)) (f64.mul (local.get $x) (local.get $x))))
-        (f64.store offset=40 (local.get $b) (f64.add (f64.load offset=40 (local.get $b)) (f64.mul (local.get $xh) (local.get $xh))))
-        (f64.store offset=48 (local.get $b) (f64.add (f64.load offset=48 (local.get $b)) (f64.mul (local.get $x) (local.get $xh))))
-        (f64.store offset=56 (local.get $b) (f64.max (f64.load offset=56 (local.get $b)) (f64.abs (local.get $e)))))
-      (else (f64.store offset=16 (local.get $b) (f64.add (f64.load offset=16 (local.get $b)) (f64.const 1))))))
+        (v128.store (local.get $b) (f64x2.add (v128.load (local.get $b)) (local.get $squares)))
+        (v128.store offset=16 (local.get $b) (f64x2.add (v128.load offset=16 (local.get $b)) (local.get $cross)))
+        (f64.store offset=32 (local.get $b) (f64.max (f64.load offset=32 (local.get $b)) (local.get $absError))))
+      (else (f64.store offset=48 (local.get $b) (f64.add (f64.load offset=48 (local.get $b)) (f64.const 1)))))
+    (if (local.get $clip)
+      (then (f64.store offset=40 (local.get $b) (f64.add (f64.load offset=40 (local.get $b)) (f64.const 1))))))
 
   ;; $n elements: originals (float32) at $src; at $q the stored integers (one byte each; flags & 1: signed)
   ;; or, with flags & 16, x̂ as float32 (no grid: nothing is clipped). flags & 2: per-tensor x̂ (int32
@@ -405,10 +405,9 @@
     (local $pIdx i32) (local $pK i32) (local $pInner i32) (local $pStride i32)
     (local $cIdx i32) (local $cK i32) (local $cInner i32) (local $cStride i32)
     (local $gIdx i32) (local $gK i32) (local $gInner i32) (local $gStride i32)
-    (local $x f32) (local $xh f32) (local $pre f32) (local $clip f64) (local $finite i32)
-    (local $xd f64) (local $hd f64) (local $e f64)
-    (local $count f64) (local $clipped f64) (local $nonFinite f64) (local $sumE2 f64) (local $sumX2 f64)
-    (local $sumXh2 f64) (local $sumProduct f64) (local $maxAbs f64)
+    (local $x f32) (local $xh f32) (local $pre f32) (local $clip i32) (local $finite i32)
+    (local $xd f64) (local $hd f64) (local $e f64) (local $absError f64) (local $squares v128) (local $cross v128)
+    (local $sumSquares v128) (local $sumCross v128) (local $maxAbs f64) (local $clipped f64) (local $nonFinite f64)
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $shift (select (i32.const 24) (i32.const 0) (i32.and (local.get $flags) (i32.const 1))))
     (local.set $pIdx (i32.load (local.get $cursors)))
@@ -423,14 +422,11 @@
     (local.set $gK (i32.load offset=100 (local.get $cursors)))
     (local.set $gInner (i32.load offset=120 (local.get $cursors)))
     (local.set $gStride (i32.load offset=124 (local.get $cursors)))
-    (local.set $count (f64.load (local.get $overall)))
-    (local.set $clipped (f64.load offset=8 (local.get $overall)))
-    (local.set $nonFinite (f64.load offset=16 (local.get $overall)))
-    (local.set $sumE2 (f64.load offset=24 (local.get $overall)))
-    (local.set $sumX2 (f64.load offset=32 (local.get $overall)))
-    (local.set $sumXh2 (f64.load offset=40 (local.get $overall)))
-    (local.set $sumProduct (f64.load offset=48 (local.get $overall)))
-    (local.set $maxAbs (f64.load offset=56 (local.get $overall)))
+    (local.set $sumSquares (v128.load (local.get $overall)))
+    (local.set $sumCross (v128.load offset=16 (local.get $overall)))
+    (local.set $maxAbs (f64.load offset=32 (local.get $overall)))
+    (local.set $clipped (f64.load offset=40 (local.get $overall)))
+    (local.set $nonFinite (f64.load offset=48 (local.get $overall)))
     (block $done
       (loop $element
         (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
@@ -438,7 +434,7 @@
         (if (i32.and (local.get $flags) (i32.const 16))
           (then
             (local.set $xh (f32.load (local.get $q)))
-            (local.set $clip (f64.const 0))
+            (local.set $clip (i32.const 0))
             (local.set $q (i32.add (local.get $q) (i32.const 4))))
           (else
             (local.set $pa (i32.add (local.get $params) (i32.shl (local.get $pIdx) (i32.const 4))))
@@ -457,8 +453,7 @@
                 (f32.load (local.get $pa))))
             (local.set $pre (f32.add (f32.convert_i32_s (local.get $zp))
               (f32.nearest (f32.mul (local.get $x) (f32.load offset=4 (local.get $pa))))))
-            (local.set $clip (f64.convert_i32_u
-              (i32.or (f32.lt (local.get $pre) (local.get $qmin)) (f32.gt (local.get $pre) (local.get $qmax)))))
+            (local.set $clip (i32.or (f32.lt (local.get $pre) (local.get $qmin)) (f32.gt (local.get $pre) (local.get $qmax))))
             (local.set $q (i32.add (local.get $q) (i32.const 1)))
             (local.set $pK (i32.add (local.get $pK) (i32.const 1)))
             (if (i32.lt_u (local.get $pK) (local.get $pInner))
@@ -472,20 +467,25 @@
         (local.set $xd (f64.promote_f32 (local.get $x)))
         (local.set $hd (f64.promote_f32 (local.get $xh)))
         (local.set $e (f64.sub (local.get $xd) (local.get $hd)))
-        (local.set $count (f64.add (local.get $count) (f64.const 1)))
-        (local.set $clipped (f64.add (local.get $clipped) (local.get $clip)))
+        (local.set $absError (f64.abs (local.get $e)))
+        ;; [e·e, x·x] and [x̂·x̂, x·x̂] (x·x̂ as x̂·x: the same product).
+        (local.set $squares (f64x2.mul
+          (f64x2.replace_lane 1 (f64x2.splat (local.get $e)) (local.get $xd))
+          (f64x2.replace_lane 1 (f64x2.splat (local.get $e)) (local.get $xd))))
+        (local.set $cross (f64x2.mul
+          (f64x2.splat (local.get $hd))
+          (f64x2.replace_lane 1 (f64x2.splat (local.get $hd)) (local.get $xd))))
         (if (local.get $finite)
           (then
-            (local.set $sumE2 (f64.add (local.get $sumE2) (f64.mul (local.get $e) (local.get $e))))
-            (local.set $sumX2 (f64.add (local.get $sumX2) (f64.mul (local.get $xd) (local.get $xd))))
-            (local.set $sumXh2 (f64.add (local.get $sumXh2) (f64.mul (local.get $hd) (local.get $hd))))
-            (local.set $sumProduct (f64.add (local.get $sumProduct) (f64.mul (local.get $xd) (local.get $hd))))
-            (local.set $maxAbs (f64.max (local.get $maxAbs) (f64.abs (local.get $e)))))
+            (local.set $sumSquares (f64x2.add (local.get $sumSquares) (local.get $squares)))
+            (local.set $sumCross (f64x2.add (local.get $sumCross) (local.get $cross)))
+            (local.set $maxAbs (f64.max (local.get $maxAbs) (local.get $absError))))
           (else (local.set $nonFinite (f64.add (local.get $nonFinite) (f64.const 1)))))
+        (if (local.get $clip) (then (local.set $clipped (f64.add (local.get $clipped) (f64.const 1)))))
         (if (i32.and (local.get $flags) (i32.const 4))
           (then
             (call $addToBucket (i32.add (local.get $channel) (i32.shl (local.get $cIdx) (i32.const 6)))
-              (local.get $clip) (local.get $finite) (local.get $xd) (local.get $hd) (local.get $e))
+              (local.get $squares) (local.get $cross) (local.get $absError) (local.get $clip) (local.get $finite))
             (local.set $cK (i32.add (local.get $cK) (i32.const 1)))
             (if (i32.lt_u (local.get $cK) (local.get $cInner))
               (then (local.set $cIdx (i32.add (local.get $cIdx) (local.get $cStride))))
@@ -495,7 +495,7 @@
         (if (i32.and (local.get $flags) (i32.const 8))
           (then
             (call $addToBucket (i32.add (local.get $group) (i32.shl (local.get $gIdx) (i32.const 6)))
-              (local.get $clip) (local.get $finite) (local.get $xd) (local.get $hd) (local.get $e))
+              (local.get $squares) (local.get $cross) (local.get $absError) (local.get $clip) (local.get $finite))
             (local.set $gK (i32.add (local.get $gK) (i32.const 1)))
             (if (i32.lt_u (local.get $gK) (local.get $gInner))
               (then (local.set $gIdx (i32.add (local.get $gIdx) (local.get $gStride))))
@@ -510,14 +510,11 @@
     (i32.store offset=52 (local.get $cursors) (local.get $cK))
     (i32.store offset=96 (local.get $cursors) (local.get $gIdx))
     (i32.store offset=100 (local.get $cursors) (local.get $gK))
-    (f64.store (local.get $overall) (local.get $count))
-    (f64.store offset=8 (local.get $overall) (local.get $clipped))
-    (f64.store offset=16 (local.get $overall) (local.get $nonFinite))
-    (f64.store offset=24 (local.get $overall) (local.get $sumE2))
-    (f64.store offset=32 (local.get $overall) (local.get $sumX2))
-    (f64.store offset=40 (local.get $overall) (local.get $sumXh2))
-    (f64.store offset=48 (local.get $overall) (local.get $sumProduct))
-    (f64.store offset=56 (local.get $overall) (local.get $maxAbs)))
+    (v128.store (local.get $overall) (local.get $sumSquares))
+    (v128.store offset=16 (local.get $overall) (local.get $sumCross))
+    (f64.store offset=32 (local.get $overall) (local.get $maxAbs))
+    (f64.store offset=40 (local.get $overall) (local.get $clipped))
+    (f64.store offset=48 (local.get $overall) (local.get $nonFinite)))
 
   ;; Table indices of the segment functions, for walk().
   (global (export "quantizeRun") i32 (i32.const 0))
