@@ -2,7 +2,8 @@
 //   1. quantize per channel (qint8, axis 0) of a 4096 x 4096 float32 matrix (16.8M elements): a plain JS loop
 //      with the same rounding (roundHalfEven, clamp, NaN to qmin), the reference (the CPU path before the
 //      WebAssembly kernels), and quantizePerChannel with backend 'cpu';
-//   2. dequantize of the result, likewise;
+//   2. dequantize of the result, likewise, beside the floor every fresh result pays: allocating and filling a
+//      Float32Array of the same size (the first touch of fresh memory, which dominates on some hosts);
 //   3. `webgpu-quant compress --backend cpu --first-layer quantize` on a 67 MB float32 MLP (four MatMul weights
 //      [1024, 4096] / [4096, 1024], opset 17, made here) beside a plain JS absmax + int8 quantize loop over the same
 //      weights in this process. With --before=DIR (a built checkout of an earlier version), its CLI runs too.
@@ -10,7 +11,7 @@
 //   node bench/cpu-kernels.mjs [--reps=3] [--before=/path/to/checkout] [--cpu-prof=DIR]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -129,7 +130,7 @@ for (let r = 0; r < rows; r++) {
 }
 const inverseScales = scales.map((s) => Math.fround(1 / s));
 const zeros = new Int32Array(rows);
-const lines = [];
+const lines = [`${availableParallelism()} CPUs, load average ${loadavg()[0].toFixed(2)} at the start`];
 const row = (what, ms, base) => lines.push(`${what.padEnd(58)} ${ms.toFixed(1).padStart(8)} ms ${(ms / base).toFixed(2).padStart(6)}x`);
 
 const plainQ = await median(() => plainQuantizeRows(data, rows, cols, inverseScales));
@@ -145,11 +146,13 @@ row("  quantizePerChannel { backend: 'cpu' } (after)", cpuQ.ms, plainQ.ms);
 
 const ints = cpuQ.result.intReprView();
 const plainD = await median(() => plainDequantizeRows(ints, rows, cols, scales));
+const floorD = await median(() => new Float32Array(ints.length).fill(1));
 const refD = await median(() => reference.dequantize(cpuQ.result));
 const cpuD = await median(() => dequantize(cpuQ.result, { backend: 'cpu' }));
 if (!cpuD.result.data.every((v, i) => Object.is(v, refD.result.data[i]))) throw new Error('cpu dequantize differs from the reference');
 lines.push('dequantize of that result');
 row('  plain JS loop', plainD.ms, plainD.ms);
+row('  fresh Float32Array of the same size, filled (the floor)', floorD.ms, plainD.ms);
 row('  reference (before)', refD.ms, plainD.ms);
 row("  dequantize { backend: 'cpu' } (after)", cpuD.ms, plainD.ms);
 
@@ -172,4 +175,5 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+lines.push(`load average ${loadavg()[0].toFixed(2)} at the end`);
 console.log(lines.join('\n'));
