@@ -32,7 +32,7 @@ import type { Granularity } from '../calibration/granularity.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { QTensor } from '../qtensor.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
-import { errorStats } from '../ops/error-stats.js';
+import { errorStatsOfScanned } from '../ops/error-stats.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import type { ErrorStats } from '../stats/types.js';
 import type { Tensor } from '../tensor.js';
@@ -204,7 +204,8 @@ export async function quantizeFiniteWeight(
   else if ('groupSize' in granularity) q = await quantizePerGroup(x, scales, zeroPoints, granularity.axis, granularity.groupSize, decision.dtype, backend);
   else q = await quantizePerChannel(x, scales, zeroPoints, granularity.axis, decision.dtype, backend);
   const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
-  const stats = await errorStats(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, backend);
+  // x was scanned for NaN and ±Infinity above (or by the caller of quantizeFiniteWeight): no second scan.
+  const stats = await errorStatsOfScanned(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, backend);
   if (Number.isNaN(stats.overall.sqnrDb) || !Number.isFinite(stats.overall.maxAbsError)) {
     return { ok: false, reason: `the error statistics are not finite (SQNR ${stats.overall.sqnrDb} dB, max |error| ${stats.overall.maxAbsError})` };
   }
