@@ -40,6 +40,7 @@ import { PROTOBUF_LIMIT_BYTES, inlineTensorBytes, moveToExternalData } from '../
 import { NameAllocator } from '../io/onnx/names.js';
 import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
+import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
@@ -47,7 +48,7 @@ import type { ExternalDataFile, ExternalDataResolver } from '../io/onnx/onnx-typ
 import { floatToHalfBits } from '../io/half.js';
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
-import { type BudgetAllocation, allocateBudget } from './budget.js';
+import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
 import { type OnnxOps, matMulNBitsLayout, nbitsNote } from './matmul-nbits-plan.js';
 import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
@@ -96,6 +97,13 @@ export interface CompressOnnxOptions extends CompressionPolicy {
   onnxOps?: OnnxOps;
   /** MatMulNBits `accuracy_level` (0-4; onnxruntime: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute); omitted by default. */
   accuracyLevel?: number;
+  /**
+   * With `targetBits`: measures each weight's sensitivity from the model's outputs (see budget.ts), e.g.
+   * `await outputErrorProbe(bytes, { runtime: ort, inputs })`. Without it the budget's estimate comes from
+   * the weights alone. With it, first layers join the budget (their sensitivity is measured) unless
+   * `firstLayer` is given.
+   */
+  outputError?: OutputErrorProbe;
   /** Called after each weight. */
   onProgress?: (progress: { done: number; total: number; name: string }) => void;
   /**
@@ -130,7 +138,7 @@ export interface OnnxCompressionReport {
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
   'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'onProgress',
-  'externalDataLocation', 'writeExternalData']);
+  'externalDataLocation', 'writeExternalData', 'outputError']);
 
 function checkOptions(options: CompressOnnxOptions): void {
   if (options === null || typeof options !== 'object') {
@@ -181,11 +189,19 @@ export async function compressOnnx(
   const model = await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
   const weights = model.list();
   const onnxOps = options.onnxOps ?? 'qdq';
+  if (options.outputError !== undefined && typeof options.outputError !== 'function') {
+    throw new InvalidArgumentError('options.outputError', options.outputError, 'options.outputError must be a function (name, values) => Promise<number>, e.g. from outputErrorProbe');
+  }
   let plan: OnnxPlan = planOnnxCompression(model, options, onnxOps);
   let budget: BudgetAllocation | undefined;
   if (options.targetBits !== undefined) {
-    const allocated = await allocateBudget(weights, plan.decisions, options, options.targetBits,
-      (i) => model.readFloat32(weights[i]!.name), {}, backend);
+    // Measured sensitivities cover the first layers too: they join the budget unless firstLayer says otherwise.
+    const budgetPlan = options.outputError && options.firstLayer === undefined
+      ? planOnnxCompression(model, { ...options, firstLayer: 'quantize' }, onnxOps) : plan;
+    const outputs = outputLayerWeights(model.proto.graph as GraphProto);
+    const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
+    const allocated = await allocateBudget(marked, budgetPlan.decisions, options, options.targetBits,
+      (i) => model.readFloat32(weights[i]!.name), {}, backend, 'onnx', options.outputError);
     budget = allocated.allocation;
     // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
     const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? matMulNBitsLayout(d, weights[i]!) : undefined));

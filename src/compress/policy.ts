@@ -152,6 +152,8 @@ export interface PolicyWeight {
   consumers?: readonly PolicyConsumer[];
   /** True when the graph applies it to the model's inputs (the first layer). */
   firstLayer?: boolean;
+  /** True when its result reaches a model output through no other weighted operator (the size budget floors it at int4 groups of 32). */
+  outputLayer?: boolean;
 }
 
 /** What the policy decided for one weight. */
