@@ -11,7 +11,8 @@
  * below opset 13 gets 8-bit per-channel weights as DequantizeLinear → Mul (onnx-plan.ts), with no upgrade.
  *
  * With `onnxOps: 'contrib'`, MatMul weights that fit (matmul-nbits-plan.ts) are written as onnxruntime's
- * `com.microsoft.MatMulNBits` instead (io/onnx/matmul-nbits-writer.ts), needing no opset upgrade; the rest
+ * `com.microsoft.MatMulNBits` instead (io/onnx/matmul-nbits-writer.ts), and Gather embedding tables as
+ * `com.microsoft.GatherBlockQuantized` (gather-block-plan.ts, io/onnx/gather-block-writer.ts), needing no opset upgrade; the rest
  * stay QDQ, and each report line says which (`onnxOp`) and why.
  *
  * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale, a dequantized
@@ -43,12 +44,14 @@ import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
+import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
 import type { ExternalDataFile, ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
-import { type OnnxOps, matMulNBitsLayout, nbitsNote } from './matmul-nbits-plan.js';
+import { contribLayout } from './contrib-layout.js';
+import { type OnnxOps, nbitsNote } from './matmul-nbits-plan.js';
 import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
 import type { CompressionPolicy, WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
@@ -80,7 +83,8 @@ export interface CompressOnnxOptions extends CompressionPolicy {
   nonFinite?: 'keep' | 'error';
   /**
    * How quantized weights are written: 'qdq' (default; DequantizeLinear, portable) or 'contrib':
-   * onnxruntime's `com.microsoft.MatMulNBits` for MatMul weights that fit it (matmul-nbits-plan.ts), QDQ
+   * onnxruntime's `com.microsoft.MatMulNBits` for MatMul weights that fit it (matmul-nbits-plan.ts) and
+   * `com.microsoft.GatherBlockQuantized` for Gather embedding tables (gather-block-plan.ts), QDQ
    * for the rest. Each weight's report says which, and why a MatMul weight stayed QDQ.
    */
   onnxOps?: OnnxOps;
@@ -178,7 +182,7 @@ export async function compressOnnx(
       (i) => model.readFloat32(weights[i]!.name), {}, backend);
     budget = allocated.allocation;
     // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
-    const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? matMulNBitsLayout(d, weights[i]!) : undefined));
+    const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? contribLayout(d, weights[i]!) : undefined));
     const required = (viaMul: boolean) => allocated.decisions.reduce((opset, d, i) =>
       (d.action === 'quantize' && !nbits[i]?.ok ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
     const opset = model.defaultOpset();
@@ -229,7 +233,7 @@ export async function compressOnnx(
       return { ...kept(info, outcome.reason), ...escalations };
     }
     const { decision, result } = outcome;
-    const layout = onnxOps === 'contrib' ? matMulNBitsLayout(decision, info) : undefined;
+    const layout = onnxOps === 'contrib' ? contribLayout(decision, info) : undefined;
     const stats = () => {
       const { overall, perChannel, axis } = result.stats;
       usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
@@ -238,6 +242,19 @@ export async function compressOnnx(
         ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend, ...escalations,
       };
     };
+    if (layout?.ok && layout.op === 'GatherBlockQuantized') {
+      const note = `GatherBlockQuantized, block_size ${layout.blockSize}${layout.parameters === 'groups' ? '' : `, the ${layout.parameters === 'rows' ? 'row' : 'tensor'}'s scale repeated per block`}`;
+      const written = writeGatherBlockQuantized(model, info.name, {
+        values: result.q.intReprView(), dtype: decision.dtype, parameters: layout.parameters, scales: result.scales,
+        zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
+        docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
+      }, names);
+      return {
+        name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
+        reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, GatherBlockQuantized`, onnxOp: 'GatherBlockQuantized',
+        bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
+      };
+    }
     if (layout?.ok) {
       const note = nbitsNote(layout, info.shape[0]!);
       const written = writeMatMulNBits(model, info.name, {
@@ -252,7 +269,8 @@ export async function compressOnnx(
         bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
       };
     }
-    const qdqNote = layout && info.consumers.some((c) => c.opType === 'MatMul') ? `; QDQ, not MatMulNBits: ${layout.reason}` : '';
+    const qdqNote = layout && !layout.ok && info.consumers.some((c) => c.opType === 'MatMul' || c.opType === 'Gather')
+      ? `; QDQ, not ${info.consumers.some((c) => c.opType === 'Gather') ? 'GatherBlockQuantized' : 'MatMulNBits'}: ${layout.reason}` : '';
     const scheme = describeScheme(decision);
     const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
     const written = writeQdq(model, info.name, {
@@ -303,7 +321,9 @@ export async function compressOnnx(
   const schemes: Record<string, number> = {};
   for (const t of quantized) schemes[t.scheme] = (schemes[t.scheme] ?? 0) + 1;
   const nbitsCount = quantized.filter((t) => t.onnxOp === 'MatMulNBits').length;
-  const format = nbitsCount === 0 ? 'QDQ' : nbitsCount === quantized.length ? 'MatMulNBits' : 'QDQ+MatMulNBits';
+  const gatherCount = quantized.filter((t) => t.onnxOp === 'GatherBlockQuantized').length;
+  const qdqCount = quantized.length - nbitsCount - gatherCount;
+  const format = [qdqCount || !quantized.length ? 'QDQ' : '', nbitsCount ? 'MatMulNBits' : '', gatherCount ? 'GatherBlockQuantized' : ''].filter(Boolean).join('+');
   const metadata = JSON.stringify({ version: WEBGPU_QUANT_VERSION, format, quantized: quantized.length, schemes });
   model.proto.metadataProps = model.proto.metadataProps.filter((p) => p.key !== ONNX_METADATA_KEY);
   model.proto.metadataProps.push(onnx.StringStringEntryProto.create({ key: ONNX_METADATA_KEY, value: metadata }));
