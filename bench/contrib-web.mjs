@@ -43,7 +43,8 @@ try {
   console.log('| model | EP | MiB | ms per run | max |Δy| / max |y| vs float32 (wasm) | vs the same model on wasm |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const row of rows) {
-    console.log(`| ${row.model} | ${row.ep} | ${(row.bytes / 2 ** 20).toFixed(2)} | ${row.ms.toFixed(2)} | ${row.relativeToFloat32.toFixed(4)} | ${row.ep === 'wasm' ? '—' : row.relativeToWasm.toExponential(1)} |`);
+    if (row.error) console.log(`| ${row.model} | ${row.ep} | ${(row.bytes / 2 ** 20).toFixed(2)} | fails: ${row.error.replace(/\|/g, '/')} | | |`);
+    else console.log(`| ${row.model} | ${row.ep} | ${(row.bytes / 2 ** 20).toFixed(2)} | ${row.ms.toFixed(2)} | ${row.relativeToFloat32.toFixed(4)} | ${row.ep === 'wasm' ? '—' : row.relativeToWasm.toExponential(1)} |`);
   }
   // Node placement, from onnxruntime's verbose log of each session (per variant, wasm session first, then WebGPU).
   console.log('\nnode placement (onnxruntime verbose log):');

@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-web';
 import { type CompressOnnxOptions, compressOnnx } from 'webgpu-quant/models';
 import { buildMlp, seededNormal } from '../test/shared/mlp-onnx.js';
 
-export interface ContribRow { model: string; ep: 'webgpu' | 'wasm'; bytes: number; ms: number; relativeToFloat32: number; relativeToWasm: number }
+export interface ContribRow { model: string; ep: 'webgpu' | 'wasm'; bytes: number; ms: number; relativeToFloat32: number; relativeToWasm: number; error?: string }
 
 declare global {
   interface Window { __contrib: { run(widths: number[], batch: number, reps: number, variants: string[]): Promise<{ version: string; rows: ContribRow[] }> } }
@@ -19,6 +19,9 @@ const kVariants: Record<string, CompressOnnxOptions | undefined> = {
   'int4 g32 MatMulNBits': { dtype: 'qint4', granularity: 'group', groupSize: 32, onnxOps: 'contrib' },
   'int8 per channel QDQ': { dtype: 'qint8' },
   'int8 per channel MatMulNBits': { dtype: 'qint8', onnxOps: 'contrib' },
+  'int4 g64 MatMulNBits': { dtype: 'qint4', granularity: 'group', groupSize: 64, onnxOps: 'contrib' },
+  'uint4 g32 affine MatMulNBits': { dtype: 'quint4', granularity: 'group', groupSize: 32, onnxOps: 'contrib' },
+  'uint4 g64 affine MatMulNBits': { dtype: 'quint4', granularity: 'group', groupSize: 64, onnxOps: 'contrib' },
 };
 
 async function timed(model: Uint8Array, ep: 'webgpu' | 'wasm', x: Float32Array, shape: number[], reps: number): Promise<{ ms: number; y: Float32Array }> {
@@ -67,10 +70,14 @@ window.__contrib = {
       console.log(`=== ${name}: sessions start`);
       const wasm = await timed(model, 'wasm', x, shape, reps);
       reference ??= wasm.y;
-      const gpu = await timed(model, 'webgpu', x, shape, reps);
-      console.log(`=== ${name}: sessions end`);
       rows.push({ model: name, ep: 'wasm', bytes: model.length, ms: wasm.ms, relativeToFloat32: relative(wasm.y, reference), relativeToWasm: 0 });
-      rows.push({ model: name, ep: 'webgpu', bytes: model.length, ms: gpu.ms, relativeToFloat32: relative(gpu.y, reference), relativeToWasm: relative(gpu.y, wasm.y) });
+      try {
+        const gpu = await timed(model, 'webgpu', x, shape, reps);
+        rows.push({ model: name, ep: 'webgpu', bytes: model.length, ms: gpu.ms, relativeToFloat32: relative(gpu.y, reference), relativeToWasm: relative(gpu.y, wasm.y) });
+      } catch (error) {
+        rows.push({ model: name, ep: 'webgpu', bytes: model.length, ms: NaN, relativeToFloat32: NaN, relativeToWasm: NaN, error: String(error).slice(0, 200) });
+      }
+      console.log(`=== ${name}: sessions end`);
     }
     return { version: ort.env.versions.web ?? '', rows };
   },

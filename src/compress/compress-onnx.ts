@@ -90,6 +90,12 @@ export interface CompressOnnxOptions extends CompressionPolicy {
   onnxOps?: OnnxOps;
   /** MatMulNBits `accuracy_level` (0-4; onnxruntime: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute); omitted by default. */
   accuracyLevel?: number;
+  /**
+   * With `onnxOps: 'contrib'`: write 8-bit MatMul weights as MatMulNBits (true, default) or as QDQ (false).
+   * onnxruntime-web 1.30's WebGPU EP refuses a model with an 8-bit MatMulNBits (it takes 2 and 4 bits), so a
+   * file for it keeps 8-bit weights (a 4-bit weight escalated by the quality floor, say) as QDQ.
+   */
+  matMulNBits8?: boolean;
   /** Called after each weight. */
   onProgress?: (progress: { done: number; total: number; name: string }) => void;
   /**
@@ -123,7 +129,7 @@ export interface OnnxCompressionReport {
 }
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
-  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'onProgress',
+  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'matMulNBits8', 'onProgress',
   'externalDataLocation', 'writeExternalData']);
 
 function checkOptions(options: CompressOnnxOptions): void {
@@ -138,6 +144,9 @@ function checkOptions(options: CompressOnnxOptions): void {
   }
   if (options.onnxOps !== undefined && options.onnxOps !== 'qdq' && options.onnxOps !== 'contrib') {
     throw new InvalidArgumentError('options.onnxOps', options.onnxOps, `options.onnxOps is ${JSON.stringify(options.onnxOps)}; use 'qdq' or 'contrib'`);
+  }
+  if (options.matMulNBits8 !== undefined && typeof options.matMulNBits8 !== 'boolean') {
+    throw new InvalidArgumentError('options.matMulNBits8', options.matMulNBits8, `options.matMulNBits8 is ${JSON.stringify(options.matMulNBits8)}; use true or false`);
   }
   const level = options.accuracyLevel;
   if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {
@@ -233,7 +242,10 @@ export async function compressOnnx(
       return { ...kept(info, outcome.reason), ...escalations };
     }
     const { decision, result } = outcome;
-    const layout = onnxOps === 'contrib' ? contribLayout(decision, info) : undefined;
+    const contrib = onnxOps === 'contrib' ? contribLayout(decision, info) : undefined;
+    const eightBit = decision.dtype === 'qint8' || decision.dtype === 'quint8';
+    const layout = contrib?.ok && contrib.op === 'MatMulNBits' && eightBit && options.matMulNBits8 === false
+      ? { ok: false as const, reason: '8-bit, and matMulNBits8 is false (onnxruntime-web\'s WebGPU EP takes 4-bit MatMulNBits only)' } : contrib;
     const stats = () => {
       const { overall, perChannel, axis } = result.stats;
       usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there

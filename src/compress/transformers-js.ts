@@ -21,7 +21,8 @@
  * graph to float16 (casts at its inputs and outputs, float16 value types throughout) is not done here.
  *
  * The caller's other policy fields (calibration, quality floor, first layer, include / exclude) apply to
- * every file; the quality floor may escalate a weak 4-bit weight to 8 bits (a MatMulNBits with bits 8).
+ * every file; the quality floor may escalate a weak 4-bit weight to 8 bits, which q4 writes as QDQ
+ * (`matMulNBits8: false`): onnxruntime-web's WebGPU EP, where transformers.js runs q4, refuses 8-bit MatMulNBits.
  *
  * @example
  * ```ts
@@ -90,7 +91,7 @@ export function transformersJsVariants(model: OnnxModel, policy: CompressionPoli
     variants.push({
       dtype, file: `onnx/model${TRANSFORMERS_JS_SUFFIX[dtype]}.onnx`,
       options: {
-        ...rest, dtype: 'qint4', granularity: 'group', groupSize: TRANSFORMERS_JS_Q4_BLOCK, axis: 0, symmetric: true, onnxOps: 'contrib',
+        ...rest, dtype: 'qint4', granularity: 'group', groupSize: TRANSFORMERS_JS_Q4_BLOCK, axis: 0, symmetric: true, onnxOps: 'contrib', matMulNBits8: false,
         ...(accuracyLevel !== undefined ? { accuracyLevel } : {}),
         include: new RegExp(`^(?:${names.map(escape).join('|')})$`),
       },

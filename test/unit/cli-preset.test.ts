@@ -119,6 +119,19 @@ describe('compress --preset transformers.js', () => {
     expect(relativeError(y8, yFloat)).toBeLessThan(0.03);
   });
 
+  it('a 4-bit weight the quality floor escalates to 8 bits stays QDQ in model_q4.onnx (onnxruntime-web\'s WebGPU EP takes 4-bit MatMulNBits only)', async () => {
+    const out = join(folder, 'floor');
+    // Normal weights in 4-bit groups of 32 are ~19 dB: a 25 dB floor escalates every MatMul weight to int8 per channel.
+    const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--first-layer', 'quantize', '--min-sqnr', '25', '--backend', 'cpu', '--json']);
+    expect(result.code).toBe(0);
+    const q4 = JSON.parse(result.stdout).files[0];
+    expect(q4.tensors.filter((t: { action: string }) => t.action === 'quantize').map((t: { name: string; onnxOp: string; dtypeOut: string; reason: string }) =>
+      [t.name, t.onnxOp, t.dtypeOut, /QDQ, not MatMulNBits: 8-bit/.test(t.reason)])).toEqual([['a.weight', 'DequantizeLinear', 'qint8', true], ['b.weight', 'DequantizeLinear', 'qint8', true]]);
+    const proto = onnx.ModelProto.decode(readFileSync(join(out, 'onnx', 'model_q4.onnx'))) as Proto;
+    expect(proto.graph!.node!.filter((n) => n.opType === 'MatMulNBits')).toEqual([]);
+    expect(relativeError(await run(join(out, 'onnx', 'model_q4.onnx'), x, batch), await run(float32.bytes, x, batch))).toBeLessThan(0.03);
+  });
+
   it('does not replace files already in the folder without --force; with --force it does', async () => {
     const out = join(folder, 'existing');
     expect((await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu'])).code).toBe(0);
