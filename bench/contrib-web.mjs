@@ -52,7 +52,7 @@ try {
   for (const line of log) {
     const start = /^=== (.*): sessions start/.exec(line);
     if (start) { current = start[1]; continue; }
-    if (/placed on|Node placements|fallback|CPUExecutionProvider/i.test(line)) console.log(`  [${current}] ${line.replace(/\s+/g, ' ').slice(0, 300)}`);
+    if (/placed on/i.test(line)) console.log(`  [${current}] ${line.replace(/^.*VerifyEachNodeIsAssignedToAnEp\] /, '')}`);
   }
   const errors = log.filter((l) => l.startsWith('page error'));
   if (errors.length) { console.error(errors.join('\n')); process.exitCode = 1; }

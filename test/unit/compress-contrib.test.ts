@@ -189,6 +189,18 @@ describe('onnxOps contrib: MatMulNBits', () => {
     await expectInvalidAsync(() => compressOnnx(mlp.model, { accuracyLevel: 1 }), { argument: 'options.accuracyLevel', value: 1, mentions: ["onnxOps: 'contrib'"] });
   });
 
+  it('matMulNBits8: false keeps 8-bit MatMul weights QDQ (with the reason) and 4-bit ones MatMulNBits; a bad value is refused', async () => {
+    const mixed = await compressOnnx(mlp.model, {
+      dtype: 'qint4', granularity: 'group', firstLayer: 'quantize', onnxOps: 'contrib', matMulNBits8: false, overrides: [{ pattern: /fc1/, dtype: 'qint8', granularity: 'channel' }],
+    }, cpu);
+    const quantized = mixed.report.tensors.filter((t) => t.action === 'quantize');
+    expect(quantized.map((t) => t.onnxOp)).toEqual(['MatMulNBits', 'DequantizeLinear', 'MatMulNBits', 'MatMulNBits']);
+    expect(quantized[1]!.reason).toContain('QDQ, not MatMulNBits: 8-bit, and matMulNBits8 is false');
+    const qdq = await compressOnnx(mlp.model, { dtype: 'qint4', granularity: 'group', firstLayer: 'quantize', overrides: [{ pattern: /fc1/, dtype: 'qint8', granularity: 'channel' }] }, cpu);
+    expect(relativeError(await run(mixed.model, x, batch), await run(qdq.model, x, batch, false))).toBeLessThan(1e-5);
+    await expectInvalidAsync(() => compressOnnx(mlp.model, { onnxOps: 'contrib', matMulNBits8: 'no' as never }), { argument: 'options.matMulNBits8', value: 'no', mentions: ['true or false'] });
+  });
+
   it('the CLI flags parse, and --accuracy-level needs --onnx-ops contrib', () => {
     const args = parseCommandLine(['compress', 'm.onnx', '-o', 'q.onnx', '--onnx-ops', 'contrib', '--accuracy-level', '4']);
     expect(args).toMatchObject({ onnxOps: 'contrib', accuracyLevel: 4 });

@@ -12,40 +12,15 @@ import { dequantize } from '../../src/ops/dequantize.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
 import { rng } from '../shared/random.js';
-import { seededNormal } from '../shared/mlp-onnx.js';
+import { EMBEDDING_VOCAB as kVocab, buildEmbeddingModel } from '../shared/embedding-onnx.js';
 import { RUN_SEED } from './support.js';
 
 const { onnx } = onnxProto;
 type Proto = onnxProto.onnx.ModelProto;
 const cpu = { backend: 'cpu' } as const;
 const kSeed = RUN_SEED;
-const kVocab = 1000;
-const kOut = 48;
 
-/** ids [batch, seq] (int64) → Gather(embed [1000, dim], axis) → MatMul proj [dim, 48] → y. */
-function embeddingModel(dim: number, gatherAxis = 0): Uint8Array {
-  const embed = seededNormal(kVocab * dim, kSeed + 11, 0.5);
-  // A few rows with a large positive extreme, so Q4_0 blocks with zero point -1 occur (stored negated).
-  for (let r = 0; r < kVocab; r += 7) embed[r * dim + (r % dim)] = 3;
-  const proj = seededNormal(dim * kOut, kSeed + 13, 1 / Math.sqrt(dim));
-  const raw = (a: Float32Array) => new Uint8Array(a.buffer);
-  const table = gatherAxis === 0 ? { dims: [kVocab, dim] } : { dims: [dim, kVocab] };
-  return onnx.ModelProto.encode({
-    irVersion: 8, opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'embedding',
-      initializer: [{ name: 'embed.weight', dataType: 1, ...table, rawData: raw(embed) }, { name: 'proj.weight', dataType: 1, dims: [dim, kOut], rawData: raw(proj) }],
-      node: gatherAxis === 0
-        ? [{ opType: 'Gather', name: 'embed', input: ['embed.weight', 'ids'], output: ['h'], attribute: [{ name: 'axis', type: 2, i: 0 }] },
-          { opType: 'MatMul', name: 'proj', input: ['h', 'proj.weight'], output: ['y'] }]
-        : [{ opType: 'Gather', name: 'embed', input: ['embed.weight', 'ids'], output: ['hT'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
-          { opType: 'Transpose', name: 't', input: ['hT'], output: ['h'], attribute: [{ name: 'perm', type: 7, ints: [1, 2, 0] }] },
-          { opType: 'MatMul', name: 'proj', input: ['h', 'proj.weight'], output: ['y'] }],
-      input: [{ name: 'ids', type: { tensorType: { elemType: 7, shape: { dim: [{ dimParam: 'batch' }, { dimParam: 'seq' }] } } } }],
-      output: [{ name: 'y', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'batch' }, { dimParam: 'seq' }, { dimValue: kOut }] } } } }],
-    },
-  }).finish();
-}
+const embeddingModel = (dim: number, gatherAxis = 0) => buildEmbeddingModel(onnx, dim, kSeed, gatherAxis);
 
 /** Each GatherBlockQuantized table decoded independently into float32 [rows, D]. */
 function decodeGather(model: Uint8Array): Map<string, { bits: number; block: number; values: Float32Array; zeroPoints: boolean }> {
