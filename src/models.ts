@@ -97,7 +97,7 @@ export {
 } from './compress/budget.js';
 
 // Verification in onnxruntime (the caller passes onnxruntime-web or onnxruntime-node).
-export { DEFAULT_MIN_COSINE, type VerifyOptions, type VerifyReport, verifyModels } from './verify/verify-models.js';
+export { DEFAULT_MIN_ARGMAX_AGREEMENT, DEFAULT_MIN_COSINE, MIN_ARGMAX_ROWS, type VerifyOptions, type VerifyReport, verifyModels } from './verify/verify-models.js';
 export { OutputAccumulator, type OutputComparison } from './verify/output-metrics.js';
 export {
   type DeclaredDim, type ModelSignature, type ValueSignature, describeValue, readModelSignature, signatureDifferences,

@@ -77,6 +77,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   dim: { type: 'string', multiple: true, commands: ['compress', 'verify'], value: 'NAME=N', help: 'size of a dynamic dimension for generated inputs (NAME: symbolic name or input:axis)' },
   seeds: { type: 'string', commands: ['compress', 'verify'], value: 'N', help: 'generated input samples (default 3)' },
   'min-cosine': { type: 'string', commands: ['compress', 'verify'], value: 'X', help: 'pass when every output\'s cosine similarity is at least X (default 0.99)' },
+  'min-argmax': { type: 'string', commands: ['compress', 'verify'], value: 'X', help: 'an output with >= 16 class-axis rows also passes when its argmax agrees on at least X of them (default 0.95; 1: off)' },
   json: { type: 'boolean', commands: ['compress', 'inspect', 'verify'], help: 'print one JSON object instead of text' },
   help: { type: 'boolean', short: 'h', commands: [], help: 'show this help' },
   version: { type: 'boolean', commands: [], help: 'print the version' },
@@ -103,7 +104,8 @@ ${flagLines('compress')}
 ${flagLines('inspect')}
   webgpu-quant verify <original.onnx> <compressed.onnx> [flags]
     Runs both models in onnxruntime-node (npm install onnxruntime-node) and compares every output: max |Δ|,
-    relative error, cosine similarity, argmax agreement. Fails (exit 1) below --min-cosine.
+    relative error, cosine similarity, argmax agreement. Fails (exit 1) below --min-cosine, unless
+    the output's argmax agreement reaches --min-argmax.
 ${flagLines('verify')}
   webgpu-quant --help | --version
 
@@ -120,6 +122,7 @@ export interface VerifyFlags {
   /** Generated samples (seeds 1..N). */
   seeds?: number;
   minCosine?: number;
+  minArgmaxAgreement?: number;
 }
 
 /** Options of `compress`. */
@@ -292,7 +295,12 @@ function verifyFlags(values: FlagValues): VerifyFlags {
   const raw = values['min-cosine'];
   const minCosine = raw === undefined ? undefined : Number(raw);
   if (minCosine !== undefined && !(minCosine >= -1 && minCosine <= 1)) throw new UsageError(`--min-cosine ${String(raw)}: use a number in [-1, 1], e.g. 0.99`);
-  return { inputs: (values.inputs as string[] | undefined) ?? [], dims, seeds: integer('seeds', values.seeds, 1), minCosine };
+  const rawArgmax = values['min-argmax'];
+  const minArgmaxAgreement = rawArgmax === undefined ? undefined : Number(rawArgmax);
+  if (minArgmaxAgreement !== undefined && (rawArgmax === '' || !(minArgmaxAgreement >= 0 && minArgmaxAgreement <= 1))) {
+    throw new UsageError(`--min-argmax ${String(rawArgmax)}: use a fraction in [0, 1], e.g. 0.95 (1 turns the argmax criterion off)`);
+  }
+  return { inputs: (values.inputs as string[] | undefined) ?? [], dims, seeds: integer('seeds', values.seeds, 1), minCosine, minArgmaxAgreement };
 }
 
 /** Flags a preset sets itself (or that cannot apply to a folder of several files). */
@@ -325,7 +333,7 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
   if (targetBits !== undefined && (values['target-bits'] === '' || !(Number.isFinite(targetBits) && targetBits > 0))) {
     throw new UsageError(`--target-bits ${String(values['target-bits'])}: use a number of bits per weight > 0, e.g. 5`);
   }
-  const verifyOnly = ['inputs', 'dim', 'seeds', 'min-cosine'].filter((flag) => values[flag] !== undefined);
+  const verifyOnly = ['inputs', 'dim', 'seeds', 'min-cosine', 'min-argmax'].filter((flag) => values[flag] !== undefined);
   if (!values.verify && verifyOnly.length) throw new UsageError(`--${verifyOnly[0]} needs --verify`);
   if (values.symmetric && values.affine) throw new UsageError('--symmetric and --affine exclude each other; give one');
   const dtype = typeof values.dtype === 'string' ? DTYPE_ALIASES[values.dtype] ?? values.dtype : values.dtype;

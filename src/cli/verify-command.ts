@@ -53,7 +53,7 @@ export async function verifyOptionsOf(flags: VerifyFlags, original: Uint8Array, 
     for (const file of flags.inputs) inputs.push(...await parseInputSamples(await readFile(file), file, signature));
   }
   return {
-    runtime, inputs, dims: flags.dims, minCosine: flags.minCosine,
+    runtime, inputs, dims: flags.dims, minCosine: flags.minCosine, minArgmaxAgreement: flags.minArgmaxAgreement,
     ...(flags.seeds === undefined ? {} : { seeds: Array.from({ length: flags.seeds }, (_, i) => i + 1) }),
     sessionOptions: { logSeverityLevel: 3 },
   };
@@ -63,6 +63,15 @@ function number(x: number | undefined, digits = 3): string {
   if (x === undefined) return '-';
   if (x === 0 || !Number.isFinite(x)) return String(x);
   return Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? x.toPrecision(digits + 1) : x.toExponential(digits - 1);
+}
+
+function passSentence(report: VerifyReport): string {
+  const byArgmax = Object.entries(report.passedBy).filter(([, by]) => by === 'argmax').map(([name]) => `'${name}'`);
+  const cosine = `every output's cosine similarity >= ${report.minCosine}`;
+  if (!byArgmax.length) return cosine;
+  const all = byArgmax.length === report.outputs.length;
+  return `${all ? '' : `${cosine}, except `}${byArgmax.join(', ')}: cosine below ${report.minCosine}, `
+    + `argmax agreement >= ${+(100 * report.minArgmaxAgreement).toFixed(2)} % (the decisions hold)`;
 }
 
 /** The human report: the inputs, one row per output, and PASS or FAIL with the reasons. */
@@ -75,7 +84,7 @@ export function formatVerifyReport(report: VerifyReport, names: [string, string]
     ...report.outputs.map((o) => `  ${o.name.padEnd(width)}  ${number(o.maxAbsDiff).padStart(10)}  ${number(o.relativeError).padStart(10)}  `
       + `${o.cosine.toFixed(6).padStart(9)}  ${o.argmaxAgreement === undefined ? '-' : `${(100 * o.argmaxAgreement).toFixed(2)} % of ${o.argmaxRows}`}`),
     report.passed
-      ? `PASS: every output's cosine similarity >= ${report.minCosine}`
+      ? `PASS: ${passSentence(report)}`
       : `FAIL: ${report.failures.join('; ')}`,
     ...(!report.passed && report.inputs === 'generated'
       ? ['note: the inputs were generated (uniform noise); a model that finds nothing in noise (a text or object detector) '

@@ -4,8 +4,12 @@
  * every output (see {@link OutputComparison}). The inputs are the caller's, or generated to the declared
  * shapes and element types, one sample per seed.
  *
- * Pass criterion: every output's cosine similarity ≥ `minCosine` (default 0.99) over all samples together,
- * and no value finite in one model but not in the other. A compressed model that onnxruntime refuses to
+ * Pass criterion, per output over all samples together: cosine similarity ≥ `minCosine` (default 0.99),
+ * or, for an output with a class axis (its last axis has more than one entry, and at least
+ * {@link MIN_ARGMAX_ROWS} rows were compared), the index of the largest value agreeing on at least
+ * `minArgmaxAgreement` of the rows (default 0.95): a classifier or CTC recognizer whose probabilities move
+ * near ties but whose decisions hold passes. In both cases no value may be finite in one model but not in
+ * the other. A compressed model that onnxruntime refuses to
  * load or run fails; models whose inputs or outputs differ are refused with an {@link InvalidArgumentError}
  * naming them, as are inputs the original itself cannot run.
  *
@@ -31,6 +35,12 @@ import { type OnnxRuntimeLike, type RuntimeSession, type RuntimeTensor, type Sam
 /** The cosine similarity each output must reach when no other is given. */
 export const DEFAULT_MIN_COSINE = 0.99;
 
+/** The fraction of class-axis rows whose argmax must agree when the cosine falls short. */
+export const DEFAULT_MIN_ARGMAX_AGREEMENT = 0.95;
+
+/** The fewest last-axis rows for which the argmax agreement may stand in for the cosine. */
+export const MIN_ARGMAX_ROWS = 16;
+
 /** Options of {@link verifyModels}. */
 export interface VerifyOptions extends GenerateOptions {
   /** The onnxruntime to run both models in: `import * as ort from 'onnxruntime-web'` (or `-node`). */
@@ -39,6 +49,12 @@ export interface VerifyOptions extends GenerateOptions {
   inputs?: Sample[];
   /** Pass when every output's cosine similarity is at least this (default {@link DEFAULT_MIN_COSINE}). */
   minCosine?: number;
+  /**
+   * An output with at least {@link MIN_ARGMAX_ROWS} last-axis rows whose cosine falls short still passes
+   * when the argmax agrees on at least this fraction of them (default {@link DEFAULT_MIN_ARGMAX_AGREEMENT});
+   * 1 (or more) turns the argmax criterion off.
+   */
+  minArgmaxAgreement?: number;
   /** Passed to `InferenceSession.create` (e.g. `{ executionProviders: ['webgpu'] }`). */
   sessionOptions?: object;
   /** How messages name the two models (default 'the original', 'the compressed model'). */
@@ -54,6 +70,9 @@ export interface VerifyReport {
   inputDims: Record<string, number[]>;
   outputs: OutputComparison[];
   minCosine: number;
+  minArgmaxAgreement: number;
+  /** How each output passed ('cosine' or 'argmax'), by name; outputs that failed are absent. */
+  passedBy: Record<string, 'cosine' | 'argmax'>;
   /** True when the pass criterion holds for every output. */
   passed: boolean;
   /** One sentence per reason the verification failed (empty when it passed). */
@@ -106,6 +125,8 @@ export async function verifyModels(original: Uint8Array, compressed: Uint8Array,
   const names = options.names ?? ['the original', 'the compressed model'];
   const minCosine = options.minCosine ?? DEFAULT_MIN_COSINE;
   if (!(minCosine >= -1 && minCosine <= 1)) throw new InvalidArgumentError('minCosine', minCosine, `minCosine ${minCosine}: use a number in [-1, 1], e.g. 0.99`);
+  const minArgmax = options.minArgmaxAgreement ?? DEFAULT_MIN_ARGMAX_AGREEMENT;
+  if (!(minArgmax >= 0)) throw new InvalidArgumentError('minArgmaxAgreement', minArgmax, `minArgmaxAgreement ${minArgmax}: use a fraction in [0, 1], e.g. 0.95 (1 turns the argmax criterion off)`);
   if (!options.runtime?.InferenceSession || !options.runtime.Tensor) {
     throw new InvalidArgumentError('runtime', options.runtime, "runtime must be an onnxruntime module (onnxruntime-web in a page, onnxruntime-node in Node), passed as { runtime: ort }");
   }
@@ -146,9 +167,20 @@ export async function verifyModels(original: Uint8Array, compressed: Uint8Array,
     failures.push(`${names[1]} does not run in onnxruntime: ${firstLine(error)}`);
   }
   const outputs = failures.length ? [] : accumulators.map((acc) => acc.result());
+  const passedBy: Record<string, 'cosine' | 'argmax'> = {};
   for (const o of outputs) {
-    if (o.nonFiniteMismatches) failures.push(`output '${o.name}': ${o.nonFiniteMismatches} values are finite in one model and not in the other`);
-    if (!(o.cosine >= minCosine)) failures.push(`output '${o.name}': cosine ${o.cosine.toFixed(5)} < ${minCosine}`);
+    const finite = o.nonFiniteMismatches === 0;
+    if (!finite) failures.push(`output '${o.name}': ${o.nonFiniteMismatches} values are finite in one model and not in the other`);
+    const byArgmax = o.argmaxAgreement !== undefined && o.argmaxRows >= MIN_ARGMAX_ROWS && minArgmax < 1 && o.argmaxAgreement >= minArgmax;
+    if (o.cosine >= minCosine) {
+      if (finite) passedBy[o.name] = 'cosine';
+    } else if (byArgmax) {
+      if (finite) passedBy[o.name] = 'argmax';
+    } else {
+      const argmax = o.argmaxAgreement !== undefined && o.argmaxRows >= MIN_ARGMAX_ROWS && minArgmax < 1
+        ? ` and argmax agreement ${(100 * o.argmaxAgreement!).toFixed(2)} % < ${+(100 * minArgmax).toFixed(2)} %` : '';
+      failures.push(`output '${o.name}': cosine ${o.cosine.toFixed(5)} < ${minCosine}${argmax}`);
+    }
   }
   return {
     inputs: given ? 'given' : 'generated',
@@ -156,6 +188,8 @@ export async function verifyModels(original: Uint8Array, compressed: Uint8Array,
     inputDims: Object.fromEntries(Object.entries(samples[0]!).map(([n, t]) => [n, [...t.dims]])),
     outputs,
     minCosine,
+    minArgmaxAgreement: minArgmax,
+    passedBy,
     passed: failures.length === 0,
     failures,
     seconds: (performance.now() - started) / 1000,

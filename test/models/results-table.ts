@@ -2,7 +2,7 @@
 // Markdown table when the file ends: the source of the results table in docs/quality.md.
 import * as ort from 'onnxruntime-node';
 import type { Sample } from '../../src/verify/runtime.js';
-import { type VerifyReport, verifyModels } from '../../src/verify/verify-models.js';
+import { MIN_ARGMAX_ROWS, type VerifyReport, verifyModels } from '../../src/verify/verify-models.js';
 
 /** One row: the file size after / before, the end-task metric in words, and the verification. */
 export interface ResultRow { model: string; scheme: string; size: number; endTask: string; verify?: VerifyReport }
@@ -22,7 +22,9 @@ export function verifyOn(original: Uint8Array, compressed: Uint8Array, inputs: S
 export function verifyText(report: VerifyReport | undefined): string {
   if (!report) return '-';
   const cosine = Math.min(...report.outputs.map((o) => o.cosine));
-  return `${report.passed ? 'pass' : 'FAIL'}, cosine ${cosine.toFixed(4)}`;
+  const argmax = report.outputs.filter((o) => report.passedBy[o.name] === 'argmax' || (!report.passed && o.argmaxRows >= MIN_ARGMAX_ROWS))
+    .map((o) => `, argmax ${(100 * o.argmaxAgreement!).toFixed(1)} %`).join('');
+  return `${report.passed ? 'pass' : 'FAIL'}, cosine ${cosine.toFixed(4)}${argmax}`;
 }
 
 /** Collects rows; `print()` writes them as a Markdown table. */
@@ -35,7 +37,7 @@ export class ResultsTable {
 
   print(): void {
     if (!this.rows.length) return;
-    const lines = ['| model | scheme | size | end task | verify (lowest cosine) |', '| --- | --- | --- | --- | --- |',
+    const lines = ['| model | scheme | size | end task | verify (lowest cosine; argmax agreement where it decided) |', '| --- | --- | --- | --- | --- |',
       ...this.rows.map((r) => `| ${r.model} | ${r.scheme} | ${r.size.toFixed(3)} | ${r.endTask} | ${verifyText(r.verify)} |`)];
     console.log(lines.join('\n'));
   }

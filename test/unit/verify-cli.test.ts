@@ -92,7 +92,10 @@ describe('webgpu-quant compress --verify / verify', () => {
       ['verify', defaultModelPath(), compressed, '--dim', 'sequence'],
       ['verify', defaultModelPath(), compressed, '--min-cosine', '1.5'],
       ['verify', defaultModelPath(), compressed, '--seeds', '0'],
+      ['verify', defaultModelPath(), compressed, '--min-argmax', '95'],
+      ['verify', defaultModelPath(), compressed, '--min-argmax', ''],
       ['compress', '-o', join(dir, 'x.onnx'), '--min-cosine', '0.9'],
+      ['compress', '-o', join(dir, 'x.onnx'), '--min-argmax', '0.9'],
       ['compress', '-o', join(dir, 'x.safetensors'), '--verify'],
     ]) {
       const result = await run(...argv);

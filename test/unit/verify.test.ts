@@ -17,6 +17,7 @@ import {
 import { editWeights } from '../models/model-edit.js';
 import { OCR_REC_PATH } from '../models/ocr-harness.js';
 import { float32Npy } from '../models/npy-file.js';
+import { buildMlp } from '../shared/mlp-onnx.js';
 import { RUN_SEED, rng } from '../shared/random.js';
 
 const vad = readFileSync(defaultModelPath());
@@ -246,5 +247,42 @@ describe('verifyModels in onnxruntime-node', () => {
       .rejects.toThrow(/the original does not run on generated inputs \(input: float32 \[1, 64\], .*give inputs, or sizes for the dynamic dimensions/);
     await expect(verifyModels(vad, int8, { runtime: undefined as never })).rejects.toThrow(/runtime must be an onnxruntime module/);
     await expect(verifyModels(vad, int8, { runtime: ort, minCosine: 2 })).rejects.toThrow(/minCosine 2: use a number in \[-1, 1\]/);
+  });
+});
+
+describe('the argmax criterion for class outputs', () => {
+  // A one-layer classifier y = x W + b over 10 classes; a batch of 32 rows per sample, 3 samples.
+  const { model } = buildMlp(onnxProto.onnx, [16, 10], RUN_SEED);
+  const options = { runtime: ort, dims: { batch: 32 } };
+
+  it(`a constant shift of every logit: cosine falls below 0.99, every argmax holds, so it passes by argmax (seed ${RUN_SEED})`, async () => {
+    const shifted = editWeights(model, /^fc0\.bias$/, (b) => b.map((v) => v + 3));
+    const report = await verifyModels(model, shifted, options);
+    const [y] = report.outputs;
+    expect(y!.cosine).toBeLessThan(0.99);
+    expect(y).toMatchObject({ argmaxAgreement: 1, argmaxRows: 96 });
+    expect(report).toMatchObject({ passed: true, passedBy: { y: 'argmax' }, minArgmaxAgreement: 0.95, failures: [] });
+    // The criterion turned off, or too few rows to count (one row per sample): the cosine decides.
+    const off = await verifyModels(model, shifted, { ...options, minArgmaxAgreement: 1 });
+    expect(off.passed).toBe(false);
+    expect(off.failures).toEqual([`output 'y': cosine ${y!.cosine.toFixed(5)} < 0.99`]);
+    const fewRows = await verifyModels(model, shifted, { runtime: ort });
+    expect(fewRows.outputs[0]!.argmaxRows).toBe(3);
+    expect(fewRows.passed).toBe(false);
+  });
+
+  it('decisions that move fail, naming the agreement; the cosine alone still passes a close model', async () => {
+    const favoured = editWeights(model, /^fc0\.bias$/, (b) => b.map((v, i) => (i === 0 ? v + 1.5 : v)));
+    const report = await verifyModels(model, favoured, options);
+    const [y] = report.outputs;
+    expect(y!.argmaxAgreement).toBeLessThan(0.95);
+    expect(y!.argmaxAgreement).toBeGreaterThan(0);
+    expect(report.passed).toBe(false);
+    expect(report.passedBy).toEqual({});
+    expect(report.failures[0]).toMatch(/^output 'y': cosine 0\.\d{5} < 0\.99 and argmax agreement \d+\.\d\d % < 95 %$/);
+    const close = editWeights(model, /^fc0\.weight$/, (w) => w.map((v) => v * 1.001));
+    const good = await verifyModels(model, close, options);
+    expect(good).toMatchObject({ passed: true, passedBy: { y: 'cosine' } });
+    await expect(verifyModels(model, close, { ...options, minArgmaxAgreement: -0.5 })).rejects.toThrow(/minArgmaxAgreement -0\.5: use a fraction in \[0, 1\]/);
   });
 });
