@@ -57,7 +57,8 @@ export class FormatExports {
         const button = $<HTMLButtonElement>(kButtons[size.format].id);
         button.disabled = size.bytes === undefined && size.format !== 'safetensors';
         button.textContent = `${kButtons[size.format].label} · ${size.bytes === undefined ? 'n/a' : formatBytes(size.bytes)}`;
-        button.title = size.problem ?? '';
+        button.title = size.problem ?? (size.format === 'onnx-contrib'
+          ? 'MatMulNBits and GatherBlockQuantized where they fit, QDQ elsewhere; onnxruntime-web\'s WebGPU EP takes 4-bit groups of 32 (not 8-bit MatMulNBits)' : '');
       }
       return reply.sizes;
     } catch (error) {
