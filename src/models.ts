@@ -92,8 +92,8 @@ export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
 export { WEBGPU_QUANT_VERSION } from './compress/version.js';
 export {
-  type BudgetAllocation, type BudgetFormat, type BudgetOption, type BudgetOptionName, type TensorAllocation, allocateBudget, checkTargetBits,
-  storedBits,
+  type BudgetAllocation, type BudgetFormat, type BudgetOption, type BudgetOptionName, type OutputErrorProbe, type TensorAllocation, allocateBudget,
+  checkTargetBits, storedBits,
 } from './compress/budget.js';
 
 // Verification in onnxruntime (the caller passes onnxruntime-web or onnxruntime-node).
@@ -105,6 +105,7 @@ export {
 export { DEFAULT_DYNAMIC_SIZE, DEFAULT_SEEDS, type GenerateOptions, generateSamples, resolveInputDims } from './verify/input-samples.js';
 export { checkSample, parseInputSamples } from './verify/input-files.js';
 export { parseNpy } from './verify/npy.js';
+export { type OutputErrorProbeOptions, type ProbeOutputs, outputErrorProbe } from './verify/output-error-probe.js';
 export {
   type OnnxRuntimeLike, type RuntimeSession, type RuntimeTensor, type Sample, type SampleData, type SampleDType, type SampleTensor,
 } from './verify/runtime.js';

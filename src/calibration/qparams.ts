@@ -75,3 +75,24 @@ export function qparamsFromMinMax(min: number, max: number, range: QuantRange, s
   const zeroPoint = Math.min(Math.max(qmin - shift, qmin), qmax);
   return { scale, zeroPoint: zeroPoint + 0 }; // + 0: never -0
 }
+
+/**
+ * The signed-extreme candidate of an affine 'lsq' search: llama.cpp Q4_0's rule (scale = |extreme| / 8,
+ * the extreme exact) for any integer range. With `h = floor((qmax - qmin + 1) / 2)`: when `-min >= max` the
+ * extreme is the minimum, which maps to qmin (zero point `qmin + h`, scale `fround(-min / h)`); otherwise the
+ * maximum maps to qmax (zero point `qmax - h`, scale `fround(max / h)`). Scales below 2^-23 are raised to it.
+ * For qint4 that is zero point 0 or -1 and scale |extreme| / 8; for quint8, 128 or 127 and |extreme| / 128.
+ *
+ * @example
+ * ```ts
+ * signedExtremeCandidate(-2, 1, { qmin: -8, qmax: 7, symmetricZeroPoint: 0 });  // { scale: 0.25, zeroPoint: 0 }
+ * signedExtremeCandidate(-1, 4, { qmin: -8, qmax: 7, symmetricZeroPoint: 0 });  // { scale: 0.5, zeroPoint: -1 }
+ * ```
+ */
+export function signedExtremeCandidate(min: number, max: number, range: QuantRange): { scale: number; zeroPoint: number } {
+  const half = Math.floor((range.qmax - range.qmin + 1) / 2);
+  const negative = -min >= max; // ties go to the minimum, as the policy's 'extreme' rule does
+  const magnitude = Math.max(negative ? -min : max, 0);
+  const scale = Math.max(float32Divide(magnitude, half), FLOAT32_EPS);
+  return { scale, zeroPoint: negative ? range.qmin + half : range.qmax - half };
+}

@@ -39,6 +39,14 @@ export interface CalibrationSpec extends QuantRangeOptions {
   mseSteps?: number;
   /** 'mse': the smallest clip ratio, in (0, 1]; default 0.2. The ratios go evenly from 1 down to it. */
   mseMinRatio?: number;
+  /**
+   * 'lsq', affine only: also search llama.cpp Q4_0's grid (the zero point set by the sign of the element of
+   * largest magnitude, scales `ratio × |extreme| / h`, each refit by least squares), and keep an affine
+   * candidate only where its squared error is below 0.7 × the grid's best (LSQ_AFFINE_MARGIN). The result
+   * is never worse than Q4_0's own parameters. Default false. What the compression policy uses for 4-bit
+   * weights under 'lsq' (docs/calibration.md has the measurements).
+   */
+  signedExtreme?: boolean;
 }
 
 /** A spec checked and applied to a shape. */
@@ -51,9 +59,11 @@ export interface ResolvedCalibration {
   readonly percentile: number;
   /** 'mse' and 'lsq': the candidate clip ratios, float32, the first exactly 1. */
   readonly clipRatios: Float32Array;
+  /** 'lsq': search Q4_0's grid too (CalibrationSpec.signedExtreme). */
+  readonly signedExtreme: boolean;
 }
 
-const kKeys = ['dtype', 'granularity', 'symmetric', 'method', 'percentile', 'mseSteps', 'mseMinRatio', 'reduceRange', 'quantMin', 'quantMax'];
+const kKeys = ['dtype', 'granularity', 'symmetric', 'method', 'percentile', 'mseSteps', 'mseMinRatio', 'signedExtreme', 'reduceRange', 'quantMin', 'quantMax'];
 const kMethods: readonly CalibrationMethod[] = ['minmax', 'mse', 'percentile', 'lsq'];
 
 /** The 'lsq' candidates: how many, and the range the ratios after the first (1) span. */
@@ -95,6 +105,30 @@ export function lsqClipRatios(steps = LSQ_STEPS, lowest = LSQ_MIN_RATIO, highest
 }
 
 /**
+ * The 'lsq' search with `signedExtreme`: an affine candidate is kept only where its squared error is below
+ * this fraction of the best on Q4_0's grid (float32: `fround(0.7)`). Measured on Silero VAD int4 groups of
+ * 32 (docs/calibration.md): the affine grid alone lowers the weight MSE most but moves the model's
+ * decisions more than Q4_0 does; with this margin, groups keep Q4_0's grid unless the shifted zero point
+ * clearly pays.
+ */
+export const LSQ_AFFINE_MARGIN = Math.fround(0.7);
+
+/**
+ * How many candidates the 'lsq' search scores per output: one per clip ratio; for an affine search the
+ * signed extreme next; with `signedExtreme`, one per clip ratio on Q4_0's grid last.
+ *
+ * @example
+ * ```ts
+ * lsqCandidateCount(lsqClipRatios(), true);        // 40
+ * lsqCandidateCount(lsqClipRatios(), false);       // 41
+ * lsqCandidateCount(lsqClipRatios(), false, true); // 81
+ * ```
+ */
+export function lsqCandidateCount(clipRatios: Float32Array, symmetric: boolean, signedExtreme = false): number {
+  return clipRatios.length + (symmetric ? 0 : 1) + (signedExtreme && !symmetric ? clipRatios.length : 0);
+}
+
+/**
  * Validates `spec` for a tensor of `shape`. Errors name `spec.<field>`.
  *
  * @example
@@ -130,6 +164,12 @@ export function resolveCalibrationSpec(shape: readonly number[], spec: Calibrati
   if (typeof lowest !== 'number' || !(lowest > 0 && lowest <= 1)) {
     throw new InvalidArgumentError('spec.mseMinRatio', lowest, `spec.mseMinRatio is ${String(lowest)}; use a number in (0, 1], e.g. 0.2`);
   }
+  const signedExtreme = checkOptionalBoolean(spec.signedExtreme, 'spec.signedExtreme');
+  if (signedExtreme && (method !== 'lsq' || symmetric)) {
+    throw new InvalidArgumentError('spec.signedExtreme', true,
+      `spec.signedExtreme is for method 'lsq' with symmetric false (it searches the zero point); here method is '${method}', `
+      + `symmetric ${symmetric}`);
+  }
   const clipRatios = method === 'lsq' ? lsqClipRatios() : mseClipRatios(steps, lowest);
-  return { dtype: spec.dtype, layout, range, symmetric, method, percentile, clipRatios };
+  return { dtype: spec.dtype, layout, range, symmetric, method, percentile, clipRatios, signedExtreme };
 }

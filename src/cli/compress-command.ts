@@ -8,10 +8,10 @@
  * ```
  * @module
  */
-import { realpath, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
-import { type BudgetAllocation, allocateBudget } from '../compress/budget.js';
+import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
@@ -27,6 +27,9 @@ import { openSafetensorsFile } from '../io/safetensors/node-open.js';
 import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { type VerifyReport, verifyModels } from '../verify/verify-models.js';
+import { parseInputSamples } from '../verify/input-files.js';
+import { readModelSignature } from '../verify/model-signature.js';
+import { outputErrorProbe } from '../verify/output-error-probe.js';
 import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
 import { DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, findDefaultModel } from './default-model.js';
@@ -65,6 +68,14 @@ function budgetSummary(budget: BudgetAllocation): string {
   }
   const lines = [`size budget: ${budget.bits.toFixed(3)} bits per weight (target ${budget.targetBits}, minimum ${budget.minimumBits.toFixed(3)}), `
     + `error estimate ${budget.errorEstimate.toExponential(3)}`];
+  if (budget.errorSource === 'outputs') {
+    lines.push(`  sensitivities measured on the sample inputs: ${budget.probeRuns} model runs, ${budget.probeSeconds.toFixed(1)} s`);
+    const unreached = budget.tensors.filter((t) => t.sensitivity === 0);
+    if (unreached.length) {
+      lines.push(`  warning: ${unreached.length} weights do not change the outputs on these inputs (given the cheapest option): `
+        + `${unreached.slice(0, 3).map((t) => t.name).join(', ')}${unreached.length > 3 ? ', ...' : ''}; give inputs that reach them if the model uses them`);
+    }
+  }
   for (const [option, [tensors, elements]] of counts) lines.push(`  ${option}: ${tensors} tensors, ${elements} weights`);
   return `${lines.join('\n')}\n`;
 }
@@ -177,6 +188,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   }
   if (args.onnxOps && outFormat !== 'onnx') throw new UsageError(`--onnx-ops chooses ONNX operators: it needs ONNX output, not ${outFormat}`);
   if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
+  if (args.budgetInputs && outFormat !== 'onnx') throw new UsageError('--inputs with --target-bits runs the model in onnxruntime: it needs ONNX input and output');
   if (outFormat === 'gguf') {
     const problem = ggufSchemeProblem(policyOf(args));
     if (problem) throw new UsageError(`--format gguf: ${problem}`);
@@ -185,7 +197,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   }
   await checkInputFile(input, 'input');
   // Before any work: a missing onnxruntime-node is an error now, not after the compression.
-  const runtime = args.verify ? await loadNodeRuntime() : undefined;
+  const runtime = args.verify || args.budgetInputs ? await loadNodeRuntime() : undefined;
   const target = await resolveOutput(args.output, [input], args.force);
   // With the model on stdout, every message goes to stderr.
   const out = target.kind === 'stdout' ? io.stderr : io.stdout;
@@ -222,8 +234,15 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         throw new UsageError('--verify runs the model from memory, which cannot hold its external data file; compress without --verify and load the output from its path in your runtime');
       }
       if (!ownData) await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
+      let outputError: OutputErrorProbe | undefined;
+      if (args.budgetInputs) {
+        const signature = readModelSignature(bytes, inputName);
+        const inputs = [];
+        for (const file of args.budgetInputs) inputs.push(...await parseInputSamples(await readFile(file), file, signature));
+        outputError = await outputErrorProbe(bytes, { runtime: runtime!, inputs, sessionOptions: { logSeverityLevel: 3 } });
+      }
       const options: CompressOnnxOptions = {
-        ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve,
+        ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve, ...(outputError ? { outputError } : {}),
         ...(target.kind === 'file' ? { externalDataLocation: `${basename(target.path)}.data`, writeExternalData: ownData ? 'always' : 'auto' } : {}),
         ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
       };

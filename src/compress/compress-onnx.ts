@@ -33,7 +33,7 @@
  * ```
  * @module
  */
-import type { OpOptions } from '../ops/backend.js';
+import { type OpOptions, getBackend } from '../ops/backend.js';
 import { FormatError, InvalidArgumentError, LimitExceededError } from '../errors.js';
 import { halfToFloat } from '../io/float-convert.js';
 import type { ByteInput } from '../io/onnx/byte-source.js';
@@ -41,14 +41,16 @@ import { PROTOBUF_LIMIT_BYTES, inlineTensorBytes, moveToExternalData } from '../
 import { NameAllocator } from '../io/onnx/names.js';
 import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
+import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
 import type { ExternalDataFile, ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import { floatToHalfBits } from '../io/half.js';
+import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
-import { type BudgetAllocation, allocateBudget } from './budget.js';
+import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
 import { contribLayout } from './contrib-layout.js';
 import { type OnnxOps, nbitsNote } from './matmul-nbits-plan.js';
@@ -67,6 +69,15 @@ const kExternalDataAbove = PROTOBUF_LIMIT_BYTES - 64 * 2 ** 20;
  */
 const kInFlight = 8;
 const kInFlightBytes = 256 * 2 ** 20;
+
+/** A growing array handed out again for each weight that needs a converted copy (CPU runs, one weight at a time). */
+function reusedFloat32(): (count: number) => Float32Array {
+  let array: Float32Array | undefined;
+  return (count) => {
+    if (!array || array.length < count) array = new Float32Array(count);
+    return array.subarray(0, count);
+  };
+}
 
 /** The `metadata_props` key webgpu-quant records itself under. */
 export const ONNX_METADATA_KEY = 'webgpu-quant';
@@ -96,6 +107,13 @@ export interface CompressOnnxOptions extends CompressionPolicy {
    * file for it keeps 8-bit weights (a 4-bit weight escalated by the quality floor, say) as QDQ.
    */
   matMulNBits8?: boolean;
+  /**
+   * With `targetBits`: measures each weight's sensitivity from the model's outputs (see budget.ts), e.g.
+   * `await outputErrorProbe(bytes, { runtime: ort, inputs })`. Without it the budget's estimate comes from
+   * the weights alone. With it, first layers join the budget (their sensitivity is measured) unless
+   * `firstLayer` is given.
+   */
+  outputError?: OutputErrorProbe;
   /** Called after each weight. */
   onProgress?: (progress: { done: number; total: number; name: string }) => void;
   /**
@@ -130,7 +148,7 @@ export interface OnnxCompressionReport {
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
   'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'matMulNBits8', 'onProgress',
-  'externalDataLocation', 'writeExternalData']);
+  'externalDataLocation', 'writeExternalData', 'outputError']);
 
 function checkOptions(options: CompressOnnxOptions): void {
   if (options === null || typeof options !== 'object') {
@@ -184,11 +202,19 @@ export async function compressOnnx(
   const model = await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
   const weights = model.list();
   const onnxOps = options.onnxOps ?? 'qdq';
+  if (options.outputError !== undefined && typeof options.outputError !== 'function') {
+    throw new InvalidArgumentError('options.outputError', options.outputError, 'options.outputError must be a function (name, values) => Promise<number>, e.g. from outputErrorProbe');
+  }
   let plan: OnnxPlan = planOnnxCompression(model, options, onnxOps);
   let budget: BudgetAllocation | undefined;
   if (options.targetBits !== undefined) {
-    const allocated = await allocateBudget(weights, plan.decisions, options, options.targetBits,
-      (i) => model.readFloat32(weights[i]!.name), {}, backend);
+    // Measured sensitivities cover the first layers too: they join the budget unless firstLayer says otherwise.
+    const budgetPlan = options.outputError && options.firstLayer === undefined
+      ? planOnnxCompression(model, { ...options, firstLayer: 'quantize' }, onnxOps) : plan;
+    const outputs = outputLayerWeights(model.proto.graph as GraphProto);
+    const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
+    const allocated = await allocateBudget(marked, budgetPlan.decisions, options, options.targetBits,
+      (i) => model.readFloat32(weights[i]!.name), {}, backend, 'onnx', options.outputError);
     budget = allocated.allocation;
     // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
     const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? contribLayout(d, weights[i]!) : undefined));
@@ -220,11 +246,17 @@ export async function compressOnnx(
     name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: info.dtype, action: 'keep', reason, scheme: 'float (kept)',
     bytesBefore: info.byteLength, bytesAfter: info.byteLength,
   });
+  // On the CPU weights gain nothing from running together (the work is synchronous): one at a time, read as views
+  // of the model's bytes where aligned and otherwise into one reused array, since touching fresh memory costs
+  // more than the arithmetic on a large weight.
+  const onCpu = (await getBackend(backend)) === 'cpu';
+  const inFlight = onCpu ? 1 : kInFlight;
+  const scratch = onCpu ? reusedFloat32() : undefined;
   const scaleTypeOf = (info: OnnxWeightInfo): ScaleType => (info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32');
   /** Reads and quantizes one weight (the GPU round trips; several run at once). */
   const prepare = async (info: OnnxWeightInfo, decision: WeightDecision) => {
     if (decision.action === 'keep') return undefined;
-    const data = await model.readFloat32(info.name);
+    const data = await model.readFloat32View(info.name, scratch);
     const scaleType = scaleTypeOf(info);
     const roundScale = scaleType === 'float16' ? (s: number) => halfToFloat(floatToHalfBits(s))
       : scaleType === 'bfloat16' ? roundBfloat16 : undefined;
@@ -285,8 +317,10 @@ export async function compressOnnx(
       ? `; QDQ, not ${info.consumers.some((c) => c.opType === 'Gather') ? 'GatherBlockQuantized' : 'MatMulNBits'}: ${layout.reason}` : '';
     const scheme = describeScheme(decision);
     const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
+    const ints = result.q.intReprView();
     const written = writeQdq(model, info.name, {
-      data: result.q.packedData(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
+      // 8-bit integers are their own bytes: the QTensor is not used again, so no copy.
+      data: ints.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints.buffer, ints.byteOffset, ints.length) : result.q.packedData(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
       paramShape: result.paramShape, scaleType: scaleTypeOf(info), docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
       ...(decision.granularity !== 'tensor' ? { axis: decision.axis! } : {}),
       ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
@@ -306,9 +340,9 @@ export async function compressOnnx(
   const floatBytes = (i: number) => (plan.decisions[i]!.action === 'keep' ? 0 : 4 * weights[i]!.shape.reduce((a, b) => a * b, 1));
   let next = 0;
   let inFlightBytes = 0;
-  /** Starts weights in order while fewer than kInFlight (and kInFlightBytes) are in flight after `committed`. */
+  /** Starts weights in order while fewer than `inFlight` (and kInFlightBytes) are in flight after `committed`. */
   const fill = (committed: number) => {
-    while (next < weights.length && next - committed < kInFlight
+    while (next < weights.length && next - committed < inFlight
       && (next === committed || inFlightBytes + floatBytes(next) <= kInFlightBytes)) {
       inFlightBytes += floatBytes(next);
       pending[next] = prepare(weights[next]!, plan.decisions[next]!);

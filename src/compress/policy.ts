@@ -28,7 +28,9 @@
  *    symmetric 8-bit weights (scale = absmax / 127, integers in [-127, 127], as onnxruntime's quantizer,
  *    TensorRT and llama.cpp's Q8_0 do), 'extreme' for symmetric 4-bit weights calibrated by 'minmax'
  *    (llama.cpp Q4_0's rule: scale = |signed extreme| / 8, so the extreme is exact and all 16 levels are
- *    used), 'narrow' for symmetric 4-bit weights under other methods, and 'torch' for affine schemes.
+ *    used) or 'lsq' (scales searched on Q4_0's grid and refit by least squares, the zero point moved only
+ *    where that clearly pays: never worse than Q4_0 per group; docs/calibration.md), 'narrow' for
+ *    symmetric 4-bit weights under 'mse' and 'percentile', and 'torch' for affine schemes.
  *    'torch' is PyTorch's observer range (the dtype's full range: absmax / 127.5 for qint8). `quantMin` /
  *    `quantMax` (both or neither) give any other range, as in `chooseQParams`.
  * 9. The quality floor (`minSqnrDb`, default {@link DEFAULT_MIN_SQNR_DB}: 25 dB for 8-bit schemes, 15 dB
@@ -60,7 +62,8 @@ export type CompressGranularity = 'tensor' | 'channel' | 'group';
  * How the integer range of a weight is chosen (module documentation, rule 8): 'auto', 'narrow'
  * (symmetric: one level dropped at the low end, so scale = absmax / (2^(b-1) - 1)), 'torch' (the dtype's
  * full range, PyTorch's formulas) or 'extreme' (symmetric: scale = |signed extreme| / 2^(b-1), the zero
- * point shifted by one when the extreme is positive, llama.cpp Q4_0's rule; 'minmax' only).
+ * point shifted by one when the extreme is positive, llama.cpp Q4_0's rule; with 'lsq', that rule is the
+ * search's starting candidate and the zero point is searched too; 'minmax' and 'lsq' only).
  */
 export type WeightRange = 'auto' | 'narrow' | 'torch' | 'extreme';
 
@@ -152,6 +155,8 @@ export interface PolicyWeight {
   consumers?: readonly PolicyConsumer[];
   /** True when the graph applies it to the model's inputs (the first layer). */
   firstLayer?: boolean;
+  /** True when its result reaches a model output through no other weighted operator (the size budget floors it at int4 groups of 32). */
+  outputLayer?: boolean;
 }
 
 /** What the policy decided for one weight. */
@@ -194,15 +199,18 @@ const kRangeLimits: Record<CompressDType, [number, number]> = { qint8: [-128, 12
  * ```ts
  * resolveRange('auto', 'qint8', true, 'minmax');  // 'narrow'
  * resolveRange('auto', 'qint4', true, 'minmax');  // 'extreme'
+ * resolveRange('auto', 'qint4', true, 'lsq');     // 'extreme' (scale and zero point searched)
+ * resolveRange('auto', 'qint4', true, 'mse');     // 'narrow'
  * resolveRange('auto', 'quint8', false, 'minmax'); // 'torch'
  * ```
  */
 export function resolveRange(range: WeightRange, dtype: CompressDType, symmetric: boolean, method: CalibrationMethod): Exclude<WeightRange, 'auto'> {
   if (!symmetric) return 'torch'; // affine schemes use the full range: min and max are both exact already
-  if (range === 'extreme' && method !== 'minmax') return 'narrow';
+  const extremeMethod = method === 'minmax' || method === 'lsq';
+  if (range === 'extreme' && !extremeMethod) return 'narrow';
   if (range !== 'auto') return range;
   const fourBit = dtype === 'qint4' || dtype === 'quint4';
-  return fourBit && method === 'minmax' ? 'extreme' : 'narrow';
+  return fourBit && extremeMethod ? 'extreme' : 'narrow';
 }
 
 function patterns(value: RegExp | RegExp[] | undefined): RegExp[] {

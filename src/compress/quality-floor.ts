@@ -24,8 +24,9 @@
  */
 import type { OpOptions } from '../ops/backend.js';
 import type { Tensor } from '../tensor.js';
+import { maxAbs, scanFinite } from '../kernels/cpu/cpu-scan.js';
 import { type CompressDType, type WeightDecision, floorOf, resolveRange } from './policy.js';
-import { type QuantizeWeightOptions, type QuantizedWeight, quantizeWeight } from './quantize-weight.js';
+import { type QuantizeWeightOptions, type QuantizedWeight, nonFiniteReason, quantizeFiniteWeight, quantizeWeight } from './quantize-weight.js';
 
 /** One escalation: the scheme that fell below the floor, by how much, and what was tried next. */
 export interface EscalationStep {
@@ -102,12 +103,6 @@ export function escalationOf(decision: WeightDecision, shape: readonly number[])
   return undefined;
 }
 
-function maxAbs(data: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < data.length; i++) m = Math.max(m, Math.abs(data[i]!));
-  return m;
-}
-
 const formatDb = (db: number) => (Number.isFinite(db) ? db.toFixed(1) : String(db));
 
 /**
@@ -123,7 +118,11 @@ const formatDb = (db: number) => (Number.isFinite(db) ? db.toFixed(1) : String(d
 export async function measureScheme(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions, peak = maxAbs(x.data),
 ): Promise<SchemeMeasurement> {
-  const result = await quantizeWeight(x, decision, options, backend);
+  return measure(decision, await quantizeWeight(x, decision, options, backend), peak);
+}
+
+/** A quantized weight measured against its decision's floor. */
+function measure(decision: WeightDecision, result: Awaited<ReturnType<typeof quantizeWeight>>, peak: number): SchemeMeasurement {
   if (!result.ok) return { result, sqnrDb: NaN, relError: NaN, belowFloor: result.reason };
   const { sqnrDb, maxAbsError } = result.stats.overall;
   const relError = peak > 0 ? maxAbsError / peak : 0;
@@ -148,11 +147,13 @@ export async function measureScheme(
 export async function quantizeWithFloor(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
 ): Promise<FloorOutcome> {
-  const peak = maxAbs(x.data);
+  // One scan says whether the weight is finite; then max |x| is that of finite values.
+  const { firstNonFinite: bad, maxAbs: peak } = scanFinite(x.data);
   const steps: EscalationStep[] = [];
+  if (bad >= 0) return { kind: 'keep', reason: `${nonFiniteReason(x.data, bad)}; kept float`, steps };
   let current = decision;
   for (;;) {
-    const m = await measureScheme(x, current, options, backend, peak);
+    const m = measure(current, await quantizeFiniteWeight(x, current, options, backend), peak);
     if (!m.result.ok) return { kind: 'keep', reason: `${m.result.reason}; kept float`, steps };
     const last = steps[steps.length - 1];
     if (last) last.text += ` ${formatDb(m.sqnrDb)} dB`;

@@ -12,7 +12,9 @@
  *
  * The integer range follows `decision.range` (see weight-range.ts): 'narrow' and 'custom' go to
  * `chooseQParams` as `quantMin` / `quantMax`, 'extreme' computes its parameters from per-output minima and
- * maxima.
+ * maxima under 'minmax'; under 'lsq' it is chooseQParams' 'lsq' with `signedExtreme` over the dtype's full
+ * range: scales on Q4_0's grid and affine candidates, never worse per output than Q4_0's parameters
+ * (docs/calibration.md).
  *
  * Data that cannot be quantized is reported, not thrown: a NaN or ±Infinity (the first one's index and
  * value), a range too wide for a float32 scale, or parameters whose dequantized range overflows float32
@@ -32,7 +34,8 @@ import type { Granularity } from '../calibration/granularity.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { QTensor } from '../qtensor.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
-import { errorStats } from '../ops/error-stats.js';
+import { errorStatsOfScanned } from '../ops/error-stats.js';
+import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import type { ErrorStats } from '../stats/types.js';
 import type { Tensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
@@ -99,12 +102,6 @@ export function dequantizeOverflow(scales: Float32Array, zeroPoints: Int32Array,
   return undefined;
 }
 
-/** The first non-finite element, or -1. */
-function firstNonFinite(data: Float32Array): number {
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
-  return -1;
-}
-
 /**
  * The granularity argument of chooseQParams for a decision.
  *
@@ -148,7 +145,34 @@ export async function quantizeWeight(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
 ): Promise<QuantizedWeight | UnquantizableWeight> {
   const bad = firstNonFinite(x.data);
-  if (bad >= 0) return { ok: false, reason: `non-finite weight: element ${bad} is ${x.data[bad]}` };
+  if (bad >= 0) return { ok: false, reason: nonFiniteReason(x.data, bad) };
+  return quantizeFiniteWeight(x, decision, options, backend);
+}
+
+/**
+ * Why a weight whose element `index` is NaN or ±Infinity is not quantized.
+ *
+ * @example
+ * ```ts
+ * nonFiniteReason(Float32Array.of(1, NaN), 1); // 'non-finite weight: element 1 is NaN'
+ * ```
+ */
+export function nonFiniteReason(data: Float32Array, index: number): string {
+  return `non-finite weight: element ${index} is ${data[index]}`;
+}
+
+/**
+ * {@link quantizeWeight} for a weight already known to hold no NaN or ±Infinity (the caller scanned it):
+ * the same result without scanning it again.
+ *
+ * @example
+ * ```ts
+ * if (firstNonFinite(w) < 0) await quantizeFiniteWeight(tensor(w, [64, 32]), decision, {}, { backend: 'cpu' });
+ * ```
+ */
+export async function quantizeFiniteWeight(
+  x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
+): Promise<QuantizedWeight | UnquantizableWeight> {
   backend = weightBackend(x, backend);
   const granularity = calibrationGranularity(decision);
   let rawScales: Float32Array;
@@ -158,8 +182,11 @@ export async function quantizeWeight(
   } else {
     let calibration;
     try {
+      // 'extreme' under 'lsq': Q4_0's grid searched, and the zero point too where that clearly pays.
+      const signedExtreme = decision.symmetric && decision.range === 'extreme' && decision.method === 'lsq';
       calibration = await chooseQParams(x, {
-        dtype: decision.dtype, granularity, symmetric: decision.symmetric, method: decision.method, ...rangeOptions(decision),
+        dtype: decision.dtype, granularity, symmetric: decision.symmetric && !signedExtreme, method: decision.method,
+        ...(signedExtreme ? { signedExtreme } : {}), ...rangeOptions(decision),
       }, backend);
     } catch (error) {
       // The data checks of calibration (a range too wide for a float32 scale) concern the weight, not the call.
@@ -182,7 +209,8 @@ export async function quantizeWeight(
   else if ('groupSize' in granularity) q = await quantizePerGroup(x, scales, zeroPoints, granularity.axis, granularity.groupSize, decision.dtype, backend);
   else q = await quantizePerChannel(x, scales, zeroPoints, granularity.axis, decision.dtype, backend);
   const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
-  const stats = await errorStats(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, backend);
+  // x was scanned for NaN and ±Infinity above (or by the caller of quantizeFiniteWeight): no second scan.
+  const stats = await errorStatsOfScanned(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, backend);
   if (Number.isNaN(stats.overall.sqnrDb) || !Number.isFinite(stats.overall.maxAbsError)) {
     return { ok: false, reason: `the error statistics are not finite (SQNR ${stats.overall.sqnrDb} dB, max |error| ${stats.overall.maxAbsError})` };
   }

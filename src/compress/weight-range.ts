@@ -23,7 +23,7 @@
  * @module
  */
 import { type Granularity, reductionLayout } from '../calibration/granularity.js';
-import { FLOAT32_EPS } from '../calibration/qparams.js';
+import { signedExtremeCandidate } from '../calibration/qparams.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import type { CompressDType, WeightDecision } from './policy.js';
 
@@ -60,15 +60,14 @@ export function signedExtremeParams(
   const layout = reductionLayout(shape, granularity);
   const { mins, maxs } = cpuMinMax(data, layout);
   const [qmin, qmax] = kLimits[dtype];
-  const symmetricZeroPoint = qmin < 0 ? 0 : (qmin + qmax + 1) / 2;
-  const half = (qmax - qmin + 1) / 2; // 2^(b-1)
+  const range = { qmin, qmax, symmetricZeroPoint: 0 }; // the zero point comes from the rule, not the range
   const scales = new Float32Array(layout.outputs);
   const zeroPoints = new Int32Array(layout.outputs);
   for (let w = 0; w < layout.outputs; w++) {
-    const negative = -mins[w]! >= maxs[w]!; // ties go to the negative extreme (the symmetric zero point)
-    const magnitude = negative ? -mins[w]! : maxs[w]!;
-    scales[w] = Math.max(Math.fround(magnitude / half), FLOAT32_EPS);
-    zeroPoints[w] = negative ? symmetricZeroPoint : symmetricZeroPoint - 1;
+    // Ties go to the negative extreme (the symmetric zero point); an 'lsq' search scores the same candidate.
+    const candidate = signedExtremeCandidate(mins[w]!, maxs[w]!, range);
+    scales[w] = candidate.scale;
+    zeroPoints[w] = candidate.zeroPoint;
   }
   return { scales, zeroPoints };
 }

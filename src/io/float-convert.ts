@@ -5,6 +5,7 @@
  * @example
  * ```ts
  * toFloat32(Uint8Array.of(0x00, 0x3c), 'float16'); // Float32Array [1]
+ * float32View(bytes, 'float32');                     // the same memory as bytes, where 4-byte aligned
  * ```
  * @module
  */
@@ -54,3 +55,29 @@ export function toFloat32(bytes: Uint8Array, dtype: WeightDType, what = 'tensor'
   }
   return out;
 }
+
+/**
+ * `bytes` of `dtype` as float32 without a copy where possible: float32 bytes at a 4-byte-aligned offset
+ * become a Float32Array over the same memory (read-only by contract: writing to it writes to `bytes`).
+ * Anything else is converted as {@link toFloat32} does, into `scratch(count)` when given (a reusable array
+ * of exactly `count` elements), else into a new array. Fresh memory is what large weights cost most to read.
+ *
+ * @example
+ * ```ts
+ * const bytes = new Uint8Array(Float32Array.of(1, 2).buffer);
+ * float32View(bytes, 'float32')[1];           // 2, and float32View(bytes, 'float32').buffer === bytes.buffer
+ * float32View(bytes.subarray(1), 'float32');  // FormatError: 7 bytes is not a whole number of float32 elements
+ * ```
+ */
+export function float32View(bytes: Uint8Array, dtype: WeightDType, what = 'tensor', scratch?: (count: number) => Float32Array): Float32Array {
+  if (dtype === 'float32' && bytes.byteOffset % 4 === 0 && bytes.byteLength % 4 === 0) {
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  }
+  const size = kBytes[dtype];
+  if (!scratch || size === undefined || bytes.byteLength % size !== 0) return toFloat32(bytes, dtype, what);
+  const out = scratch(bytes.byteLength / size);
+  if (dtype === 'float32') new Uint8Array(out.buffer, out.byteOffset, bytes.byteLength).set(bytes);
+  else out.set(toFloat32(bytes, dtype, what));
+  return out;
+}
+

@@ -14,10 +14,11 @@
  */
 import { type OpOptions, selectManager } from './backend.js';
 import { cpuErrorStats } from '../kernels/cpu/cpu-error-stats.js';
+import { firstNaN } from '../kernels/cpu/cpu-scan.js';
 import { errorStatsKernel } from '../kernels/error-stats/error-stats-kernel.js';
 import type { QTensor } from '../qtensor.js';
 import type { Tensor } from '../tensor.js';
-import { checkErrorStatsArguments } from '../stats/arguments.js';
+import { type ErrorStatsRequest, checkErrorStatsArguments } from '../stats/arguments.js';
 import type { ErrorStats, ErrorStatsOptions } from '../stats/types.js';
 
 /**
@@ -50,7 +51,24 @@ import type { ErrorStats, ErrorStatsOptions } from '../stats/types.js';
 export async function errorStats(
   original: Tensor, quantized: QTensor | Tensor, opts?: ErrorStatsOptions, options?: OpOptions,
 ): Promise<ErrorStats> {
-  const request = checkErrorStatsArguments(original, quantized, opts);
+  return errorStatsWith(checkErrorStatsArguments(original, quantized, opts, firstNaN), options);
+}
+
+/**
+ * {@link errorStats} of a QTensor against an original the caller has already scanned and found free of
+ * NaN: the same result without scanning it again (a compressor checks every weight for NaN and ±Infinity
+ * before quantizing it).
+ *
+ * @example
+ * ```ts
+ * if (firstNonFinite(w.data) < 0) await errorStatsOfScanned(w, q, { axis: 0 }, { backend: 'cpu' });
+ * ```
+ */
+export async function errorStatsOfScanned(original: Tensor, quantized: QTensor, opts?: ErrorStatsOptions, options?: OpOptions): Promise<ErrorStats> {
+  return errorStatsWith(checkErrorStatsArguments(original, quantized, opts, () => -1), options);
+}
+
+async function errorStatsWith(request: ErrorStatsRequest, options?: OpOptions): Promise<ErrorStats> {
   const manager = await selectManager(options);
   if (!manager) return cpuErrorStats(request);
   return errorStatsKernel(manager, request, options ?? {});

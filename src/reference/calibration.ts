@@ -201,7 +201,7 @@ export function calibrateOfLayout(data: Float32Array, resolved: ResolvedCalibrat
   if (method === 'minmax') return paramsFromRanges(mins, maxs, resolved, argument);
   paramsFromRanges(mins, maxs, resolved, argument); // the range checks, before the search
   if (method === 'lsq') {
-    return paramsFromLsq(resolved, lsqSearchOfLayout(data, layout, mins, maxs, resolved.range, resolved.symmetric, resolved.clipRatios));
+    return paramsFromLsq(resolved, lsqSearchOfLayout(data, layout, mins, maxs, resolved.range, resolved.symmetric, resolved.clipRatios, resolved.signedExtreme));
   }
   const search = mseSearchOfLayout(data, layout, mins, maxs, resolved.range, resolved.symmetric, resolved.clipRatios);
   return paramsFromSearch(mins, maxs, resolved, search, argument);

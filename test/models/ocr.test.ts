@@ -8,12 +8,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
 import { main } from '../../src/cli/main.js';
+import { outputErrorProbe } from '../../src/verify/output-error-probe.js';
+import type { OnnxRuntimeLike } from '../../src/verify/runtime.js';
 import { compressedOnce } from './compressed-once.js';
 import { editWeights, perTensorInt8 } from './model-edit.js';
 import { float32Npy } from './npy-file.js';
 import {
-  OCR_DET_PATH, OCR_REC_PATH, type OcrResult, detInput, detectionAgreement, detectionMaps, ocrAccuracy, ocrLines, ocrPages,
+  OCR_DET_PATH, OCR_REC_PATH, type OcrResult, detInput, ocrCalibrationLines, textErrorMeasure, detectionAgreement, detectionMaps, ocrAccuracy, ocrLines, ocrPages,
   recInput, recognitionAgreement,
 } from './ocr-harness.js';
 import { type GreyImage, renderText } from './render-text.js';
@@ -44,9 +47,14 @@ const lines = ocrLines();
 const truths = lines.map((l) => l.text);
 let lineImages: GreyImage[];
 let pageImages: GreyImage[];
+let calibrationImages: GreyImage[];
 
 beforeAll(async () => {
-  ({ lines: lineImages, pages: pageImages } = await renderText(lines, ocrPages()));
+  const calibration = ocrCalibrationLines();
+  let all: GreyImage[];
+  ({ lines: all, pages: pageImages } = await renderText([...lines, ...calibration], ocrPages()));
+  lineImages = all.slice(0, lines.length);
+  calibrationImages = all.slice(lines.length);
 });
 
 describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
@@ -143,37 +151,78 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
     expect(size).toBeLessThanOrEqual(0.19);
   });
 
-  // A size budget of 5 bits per weight, allocated from the weights alone. Targets: within 1.5 pp, >= 85 % of
-  // lines identical, file <= 0.24. Measured: 4.999 bits, file 0.170, character accuracy 86.8 % (0/18 lines).
-  // int4 groups of 128 on every convolution read 0.9 % although ONNX Runtime's DequantizeLinear outputs equal
-  // the written weights exactly (1x1 convolutions at 15-17 dB): a sensitivity, so the allocator offers groups
-  // of 64 / 128 only at >= 20 dB (was 5.4 % without that floor). Groups of 32 everywhere (5.125 bits, over
-  // this budget) read 97.3 %, so 5 bits cannot meet the accuracy target from the weights alone: kept as a known failure.
-  it('--target-bits 5: at most 5 bits per weight, file <= 0.24 (measured 4.999, 0.170)', async () => {
-    const { size, report } = await measure('target bits 5', { targetBits: 5 });
+  // A size budget of 5 bits per weight. Targets: within 1.5 pp, >= 85 % of lines identical, file <= 0.24.
+  // From the weights alone: 4.999 bits, file 0.170, -13.2 pp, 0/18 lines. The output layer (the classifier
+  // linear_85.w_0, 31 % of the weights) cannot stay at int4 groups of 32 there (the 20 dB floor on larger
+  // groups already needs more than 5 bits), and as int4 per column it alone costs 12.6 pp.
+  // From the outputs on four other rendered lines (--inputs): 4.998 bits, file 0.170, -6.6 pp, 4/18 lines;
+  // the classifier stays at groups of 32. The targets are not met at 5 bits: allocations chosen by hand with
+  // the end task read at best -2.7 pp, 11/18 lines near 5 bits (int8 for conv2d_160..179, groups of 128
+  // for the backbone and the attention), and int4 groups of 32 everywhere (5.125 bits) -2.7 pp, 5/18; the
+  // sensitivities measured at the output (relative squared error of the softmax) vary from one set of
+  // sample lines to another by more than the differences between allocations (8 lines: -17.6 pp).
+  it('--target-bits 5, from the weights alone: at most 5 bits per weight, file <= 0.24 (measured 4.999, 0.170, -13.2 pp)', async () => {
+    const { size, report, agreement } = await measure('target bits 5', { targetBits: 5 });
     console.log(`OCR rec target bits 5: ${report.budget!.bits.toFixed(3)} bits per weight`);
     expect(report.budget!.bits).toBeLessThanOrEqual(5);
+    expect(report.budget!.errorSource).toBe('weights');
     expect(size).toBeLessThanOrEqual(0.24);
+    expect(agreement.dropPp).toBeLessThanOrEqual(20);
   });
 
-  it.fails('--target-bits 5: within 1.5 pp, >= 85 % of lines identical (known failure: measured -13.2 pp, 0/18 lines)', async () => {
-    const { agreement } = await measure('target bits 5', { targetBits: 5 });
+  /** The budget from the outputs on rendered lines that are not among the test lines (the first four by default). */
+  const fromOutputs = async (count = 4, measure?: ReturnType<typeof textErrorMeasure>) => {
+    const probe = await outputErrorProbe(original, { runtime: ort as unknown as OnnxRuntimeLike,
+      inputs: calibrationImages.slice(0, count).map((img) => sampleOf({ x: recInput(img) })), ...(measure ? { measure } : {}) });
+    return { targetBits: 5, outputError: probe };
+  };
+
+  it('--target-bits 5 --inputs (four other lines): <= 5 bits, file <= 0.24, the classifier at groups of 32, within 9 pp (measured 4.998, 0.170, -6.6 pp, 4/18)', async () => {
+    const { size, report, agreement } = await measure('target bits 5, from the outputs', await fromOutputs());
+    const budget = report.budget!;
+    console.log(`OCR rec target bits 5 from the outputs: ${budget.bits.toFixed(3)} bits per weight, ${budget.probeRuns} runs in ${budget.probeSeconds.toFixed(1)} s`);
+    expect(budget).toMatchObject({ errorSource: 'outputs', probeRuns: 41 });
+    expect(budget.bits).toBeLessThanOrEqual(5);
+    expect(size).toBeLessThanOrEqual(0.24);
+    expect(budget.tensors.find((t) => t.name === 'linear_85.w_0')!.chosen).toBe('int4 groups of 32');
+    expect(agreement.dropPp).toBeLessThanOrEqual(9);
+  });
+
+  // The end task's own measure (text decoded on 12 other lines against the original's decoding) ranks the
+  // weights better than the outputs' squared error: -2.7 pp, 8/18 lines identical, the classifier and the
+  // most sensitive pointwise convolution (conv2d_180) at groups of 32; still short of the targets.
+  it('--target-bits 5, measured on decoded text (12 other lines): <= 5 bits, file <= 0.24, within 4 pp (measured -2.71 pp, 8/18)', async () => {
+    const { size, report, agreement } = await measure('target bits 5, from decoded text', await fromOutputs(12, textErrorMeasure()));
+    const budget = report.budget!;
+    console.log(`OCR rec target bits 5 from decoded text: ${budget.bits.toFixed(3)} bits per weight, ${budget.probeRuns} runs in ${budget.probeSeconds.toFixed(1)} s`);
+    expect(budget.bits).toBeLessThanOrEqual(5);
+    expect(size).toBeLessThanOrEqual(0.24);
+    expect(agreement.dropPp).toBeLessThanOrEqual(4);
+    expect(agreement.identicalLines).toBeGreaterThanOrEqual(6 / 18);
+  }, 400_000); // 41 model runs on 12 lines: 45 to 90 s on two shared cores
+
+  it.fails('--target-bits 5 --inputs: within 1.5 pp, >= 85 % of lines identical (known failure: measured -6.6 pp, 4/18 lines)', async () => {
+    const { agreement } = await measure('target bits 5, from the outputs', await fromOutputs());
     expect(agreement.dropPp).toBeLessThanOrEqual(1.5);
     expect(agreement.identicalLines).toBeGreaterThanOrEqual(0.85);
   });
 
-  // 'lsq' against the default 'minmax' (Q4_0's rule, scale = |signed extreme| / 8). The target was a weight
-  // MSE at least 15 % below 'minmax' with end-task metrics no worse; measured against this default, 'lsq'
-  // (which uses [-7, 7]) is 12.5 % above it and reads 90.7 % (minmax 97.3 %). Asserted at that level.
-  it.runIf(slow)(`int4 groups of 32, calibrate 'lsq': weight MSE and accuracy against 'minmax'${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
-    const minmax = pooledWeightMse((await compressedOnce(original, 'int4 groups of 32', int4g32)).report.tensors);
+  // 'lsq' against the default 'minmax' (Q4_0's rule, scale = |signed extreme| / 8): the target is a weight MSE
+  // at least 15 % below 'minmax' with end-task metrics no worse. 'lsq' searches Q4_0's grid and, where it
+  // clearly pays, a shifted zero point (docs/calibration.md). Measured: weight MSE -33.4 %, 97.3 % (as
+  // 'minmax'), 13/18 lines identical (5/18).
+  it.runIf(slow)(`int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', accuracy and identical lines no worse (measured -33.4 %, 97.3 %, 13/18)${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
+    const { report: minmaxReport, agreement: minmaxAgreement } = await measure('int4 groups of 32', int4g32);
+    const minmax = pooledWeightMse(minmaxReport.tensors);
     const { report, agreement } = await measure("int4 groups of 32, 'lsq'", { ...int4g32, calibrate: 'lsq' });
     const lsq = pooledWeightMse(report.tensors);
     console.log(`OCR rec int4 g32 weight MSE: minmax ${minmax.mse.toExponential(4)}, lsq ${lsq.mse.toExponential(4)} `
-      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights`);
+      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights; drop ${minmaxAgreement.dropPp.toFixed(2)} -> `
+      + `${agreement.dropPp.toFixed(2)} pp, identical lines ${minmaxAgreement.identicalLines.toFixed(3)} -> ${agreement.identicalLines.toFixed(3)}`);
     expect(lsq.names).toEqual(minmax.names);
-    expect(lsq.mse).toBeLessThanOrEqual(1.2 * minmax.mse);
-    expect(agreement.dropPp).toBeLessThanOrEqual(15);
+    expect(lsq.mse).toBeLessThanOrEqual(0.85 * minmax.mse);
+    expect(agreement.dropPp).toBeLessThanOrEqual(minmaxAgreement.dropPp);
+    expect(agreement.identicalLines).toBeGreaterThanOrEqual(minmaxAgreement.identicalLines);
   }, 900_000);
 
   // The recognizer's output is a softmax over 6625 classes per time step: a frame where the best class is a
@@ -271,16 +320,19 @@ describe('PaddleOCR v4 detector (opset 11) on rendered pages', () => {
     expect(size).toBeLessThanOrEqual(0.24);
   });
 
-  // Measured against the default 'minmax': weight MSE 14.9 % above it, IoU 0.607 (minmax 0.755).
-  it.runIf(slow)(`int4 groups of 32, calibrate 'lsq': weight MSE and IoU against 'minmax'${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
-    const minmax = pooledWeightMse((await compressedOnce(original, 'int4 groups of 32', int4g32)).report.tensors);
+  // 'lsq' against the default 'minmax' on the same weights (see the recognizer's test). Measured: weight MSE -38.2 %, IoU
+  // 0.882 (minmax 0.755).
+  it.runIf(slow)(`int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', IoU no worse (measured -38.2 %, IoU 0.882)${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
+    const { model: minmaxModel, report: minmaxReport } = await compressedOnce(original, 'int4 groups of 32', int4g32);
+    const minmaxResult = detectionAgreement(reference, await detectionMaps(minmaxModel, pageImages));
+    const minmax = pooledWeightMse(minmaxReport.tensors);
     const { model, report, row, result } = await measure("int4 groups of 32, 'lsq'", { ...int4g32, calibrate: 'lsq' });
     Object.assign(row, { verify: await verifyOn(original, model, [sampleOf({ x: detInput(pageImages[0]!) })]) });
     const lsq = pooledWeightMse(report.tensors);
     console.log(`OCR det int4 g32 weight MSE: minmax ${minmax.mse.toExponential(4)}, lsq ${lsq.mse.toExponential(4)} `
-      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights`);
+      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights; IoU ${minmaxResult.iou.toFixed(4)} -> ${result.iou.toFixed(4)}`);
     expect(lsq.names).toEqual(minmax.names);
-    expect(lsq.mse).toBeLessThanOrEqual(1.2 * minmax.mse);
-    expect(result.iou).toBeGreaterThanOrEqual(0.5);
+    expect(lsq.mse).toBeLessThanOrEqual(0.85 * minmax.mse);
+    expect(result.iou).toBeGreaterThanOrEqual(minmaxResult.iou);
   }, 900_000);
 });

@@ -166,3 +166,32 @@ export async function vadAgreement(original: Uint8Array | string | Record<string
   result.correlation = correlation(all[0], all[1]);
   return result;
 }
+
+/**
+ * Sample inputs for a data-driven size budget, apart from the test signals: windows of another voice, of
+ * the voice over another chord, and of noise, 16 kHz, each with the LSTM state the original model carries
+ * into it (the model takes other branches from a zero state, so zero states alone would leave weights unmeasured).
+ */
+export async function vadCalibrationSamples(model: Uint8Array | string): Promise<Record<string, ort.Tensor>[]> {
+  const chord = new Float32Array(kRate).map((_, i) => 0.08 * [196, 246.9, 293.7].reduce((s, f) => s + Math.sin(2 * Math.PI * f * i / kRate), 0));
+  const signals = [windows(voice(1, 135, 4.2, 31)), windows(mix(voice(1, 200, 4.8, 32), chord)), windows(noise(0.5, 0.2, 33))];
+  const session = await ort.InferenceSession.create(model as Uint8Array);
+  const sr = new ort.Tensor('int64', BigInt64Array.of(BigInt(kRate)), []);
+  const samples: Record<string, ort.Tensor>[] = [];
+  try {
+    for (const signal of signals) {
+      let h = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
+      let c = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
+      for (const [w, x] of signal.entries()) {
+        const input = new ort.Tensor('float32', x, [1, VAD_WINDOW]);
+        if (w % 5 === 4) samples.push({ input, sr, h, c });
+        const result = await session.run({ input, sr, h, c });
+        h = result.hn as typeof h;
+        c = result.cn as typeof c;
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  return samples;
+}

@@ -11,7 +11,9 @@ import { compressedOnce } from './compressed-once.js';
 import { editWeights } from './model-edit.js';
 import { ResultsTable, sampleOf, verifyOn } from './results-table.js';
 import { pooledWeightMse } from './weight-error.js';
-import { VAD_MODEL_PATH, type VadAgreement, vadAgreement, vadProbabilities, vadSignals } from './vad-harness.js';
+import { VAD_MODEL_PATH, type VadAgreement, vadAgreement, vadCalibrationSamples, vadProbabilities, vadSignals } from './vad-harness.js';
+import { outputErrorProbe } from '../../src/verify/output-error-probe.js';
+import type { OnnxRuntimeLike } from '../../src/verify/runtime.js';
 
 const table = new ResultsTable();
 afterAll(() => table.print());
@@ -103,19 +105,56 @@ describe('Silero VAD on several signals', () => {
     expect(size).toBeLessThanOrEqual(0.45);
   });
 
+  // The same budget from the outputs: sensitivities measured in onnxruntime on 15 windows of three other
+  // signals (another voice, a voice over another chord, noise), each with the LSTM state the original
+  // carries into it. The 8 kHz branch measures 0 and gets the cheapest options, and the first layer joins
+  // the budget: file 0.193, within the 0.25 target. But the 16 kHz STFT basis cannot be quantized without
+  // moving the voice over a chord (int8 per channel alone: 0.26, docs/quality.md), and kept float it is
+  // 15 % of the weights at 32 bits, more than a 5-bit average leaves: measured max |Δp| 0.73 (voice over a
+  // chord). With the first layer kept float outside the budget: max |Δp| 0.144 (from the weights alone
+  // 0.169), file 0.439. Both targets together are out of reach at 5 bits; asserted at the measured levels.
+  const fromOutputs = async (policy: object) => {
+    const inputs = (await vadCalibrationSamples(original)).map((s) => sampleOf(s));
+    return { targetBits: 5, ...policy, outputError: await outputErrorProbe(original, { runtime: ort as unknown as OnnxRuntimeLike, inputs }) };
+  };
+
+  it('--target-bits 5 --inputs: first layer in the budget, file <= 0.25 (measured 0.193; max |Δp| 0.73, the 0.08 target not met)', async () => {
+    const { result, size, report } = await measure('target bits 5, from the outputs', await fromOutputs({}));
+    const budget = report.budget!;
+    console.log(`VAD target bits 5 from the outputs: ${budget.bits.toFixed(3)} bits per weight, ${budget.probeRuns} runs in ${budget.probeSeconds.toFixed(1)} s`);
+    expect(budget).toMatchObject({ errorSource: 'outputs', probeRuns: 36 });
+    expect(budget.bits).toBeLessThanOrEqual(5);
+    expect(size).toBeLessThanOrEqual(0.25);
+    expect(budget.tensors.filter((t) => t.name.startsWith('model_8k.')).every((t) => t.sensitivity === 0)).toBe(true);
+    expect(budget.tensors.find((t) => t.name === 'model.feature_extractor.forward_basis_buffer')!.sensitivity).toBeGreaterThan(10);
+    expect(result.maxAbs).toBeLessThanOrEqual(0.8);
+  });
+
+  it('--target-bits 5 --inputs --first-layer keep: max |Δp| <= 0.16, below the weights-only 0.169 (measured 0.144, file 0.439)', async () => {
+    const { result, size, report } = await measure('target bits 5, from the outputs, first layer float', await fromOutputs({ firstLayer: 'keep' }));
+    expect(report.budget!.bits).toBeLessThanOrEqual(5);
+    expect(result.maxAbs).toBeLessThanOrEqual(0.16);
+    expect(size).toBeLessThanOrEqual(0.45);
+  });
+
   // 'lsq' against the default 'minmax' (Q4_0's rule: scale = |signed extreme| / 8) on the same weights, int4
-  // groups of 32. The target was a weight MSE at least 15 % below 'minmax' and end-task metrics no worse.
-  // Measured against this default ('lsq' uses [-7, 7]): 9.5 % above it, max |Δp| 0.205 (minmax 0.196).
-  // Asserted at that level.
-  it("int4 groups of 32, calibrate 'lsq': weight MSE against 'minmax' and the end task (measured +9.5 %, max |Δp| 0.205)", async () => {
+  // groups of 32: the target is a weight MSE at least 15 % below 'minmax' and end-task metrics no worse. 'lsq'
+  // searches each group's scale and zero point over the full int4 range, Q4_0's parameters among the
+  // candidates, a shifted zero point kept only where it clearly pays (docs/calibration.md). Measured: weight
+  // MSE -25.3 %, max |Δp| 0.170 (minmax 0.196), correlation 0.99704 (0.99355), 17 flips (18).
+  it("int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', max |Δp| and correlation no worse (measured -25.3 %, 0.170, 0.99704)", async () => {
     const int4g32 = { dtype: 'qint4', granularity: 'group', groupSize: 32 } as const;
-    const minmax = pooledWeightMse((await compressedOnce(original, 'int4 groups of 32', int4g32)).report.tensors);
+    const { model: minmaxModel, report: minmaxReport } = await compressedOnce(original, 'int4 groups of 32', int4g32);
+    const minmaxResult = await vadAgreement(reference, minmaxModel, signals);
+    const minmax = pooledWeightMse(minmaxReport.tensors);
     const { result, report } = await measure("int4 groups of 32, 'lsq'", { ...int4g32, calibrate: 'lsq' });
     const lsq = pooledWeightMse(report.tensors);
     console.log(`VAD int4 g32 weight MSE: minmax ${minmax.mse.toExponential(4)}, lsq ${lsq.mse.toExponential(4)} `
-      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights`);
+      + `(${(100 * (lsq.mse / minmax.mse - 1)).toFixed(1)} %) over ${lsq.names.length} weights; max |Δp| ${minmaxResult.maxAbs.toFixed(4)} -> `
+      + `${result.maxAbs.toFixed(4)}, correlation ${minmaxResult.correlation.toFixed(5)} -> ${result.correlation.toFixed(5)}, flips ${minmaxResult.flips} -> ${result.flips}`);
     expect(lsq.names).toEqual(minmax.names);
-    expect(lsq.mse).toBeLessThanOrEqual(1.15 * minmax.mse);
-    expect(result.maxAbs).toBeLessThanOrEqual(0.25);
+    expect(lsq.mse).toBeLessThanOrEqual(0.85 * minmax.mse);
+    expect(result.maxAbs).toBeLessThanOrEqual(minmaxResult.maxAbs);
+    expect(result.correlation).toBeGreaterThanOrEqual(minmaxResult.correlation);
   });
 });

@@ -100,4 +100,63 @@ describe('size budget allocator', () => {
     for (const t of tight.allocation.tensors) expect(t.bits, t.name).toBe(Math.min(...t.options.map((o) => o.bits)));
     expect(tight.allocation.tensors[0]!.relativeError).toBeGreaterThan(floor);
   });
+
+  it('with an output error probe: one run per weight, sensitivity = measured / relative error, options scaled by it', async () => {
+    const { list, data } = weights();
+    const decisions = decideWeights(list, {});
+    const read = async (i: number) => data[i]!;
+    // A fake model: w2's error reaches the output 1000 times amplified, w3 is never used (its error is 0).
+    const gain = [1, 1, 1000, 0];
+    const calls: string[] = [];
+    const probe = async (name: string, values: Float32Array) => {
+      calls.push(name);
+      const i = list.findIndex((w) => w.name === name);
+      let mse = 0;
+      for (let k = 0; k < values.length; k++) mse += (values[k]! - data[i]![k]!) ** 2 / values.length;
+      let energy = 0;
+      for (const v of data[i]!) energy += v * v / values.length;
+      return gain[i]! * mse / energy;
+    };
+    const plain = await allocateBudget(list, decisions, {}, 6, read, {}, cpu);
+    const { allocation } = await allocateBudget(list, decisions, {}, 6, read, {}, cpu, 'onnx', probe);
+    expect(plain.allocation).toMatchObject({ errorSource: 'weights', probeRuns: 0 });
+    expect(allocation).toMatchObject({ errorSource: 'outputs', probeRuns: 4 });
+    expect(calls).toEqual(['w0', 'w1', 'w2', 'w3']);
+    expect(allocation.bits).toBeLessThanOrEqual(6);
+    for (const [i, t] of allocation.tensors.entries()) {
+      expect(t.sensitivity).toBeCloseTo(gain[i]!, 4); // the probe saw exactly the int4 groups of 32 values
+      for (const o of t.options) expect(o.estimatedError).toBeCloseTo(gain[i]! * o.relativeError, 10);
+    }
+    const chosen = (a: typeof allocation, name: string) => a.tensors.find((t) => t.name === name)!;
+    // The amplified weight gets more bits than from the weights alone; the unused one the cheapest option.
+    expect(chosen(allocation, 'w2').bits).toBeGreaterThan(chosen(plain.allocation, 'w2').bits);
+    expect(chosen(allocation, 'w3').bits).toBe(Math.min(...chosen(allocation, 'w3').options.map((o) => o.bits)));
+    expect(allocation.errorEstimate).toBeCloseTo(allocation.tensors.reduce((sum, t) => sum + t.estimatedError, 0), 12);
+    await expect(allocateBudget(list, decisions, {}, 6, read, {}, cpu, 'onnx', async () => Number.NaN))
+      .rejects.toThrow(/output error probe gave NaN for weight "w0"; it must return a finite number >= 0/);
+  });
+
+  it('never gives the output layer int4 groups of 64 / 128 while the target can be met without them', async () => {
+    const { list, data } = weights();
+    const marked = list.map((w, i) => (i === 0 ? { ...w, outputLayer: true } : w));
+    const decisions = decideWeights(marked, {});
+    const read = async (i: number) => data[i]!;
+    // Sensitivity 1 measured for every weight: no SQNR floor (that is for weights-only estimates), only the output layer's.
+    const probe = async (name: string, values: Float32Array) => {
+      const original = data[Number(name.slice(1))]!;
+      let mse = 0;
+      let energy = 0;
+      values.forEach((v, k) => { mse += (v - original[k]!) ** 2; energy += original[k]! ** 2; });
+      return mse / energy;
+    };
+    const large = (option: string) => option === 'int4 groups of 64' || option === 'int4 groups of 128';
+    const unmarked = await allocateBudget(list, decisions, {}, 5, read, {}, cpu, 'onnx', probe);
+    expect(large(unmarked.allocation.tensors[0]!.chosen)).toBe(true); // unmarked, the largest weight goes to a larger group
+    const { allocation } = await allocateBudget(marked, decisions, {}, 5, read, {}, cpu, 'onnx', probe);
+    expect(allocation.bits).toBeLessThanOrEqual(5);
+    expect(allocation.tensors[0]!.chosen).toBe('int4 groups of 32');
+    // At the minimum every weight takes its cheapest option, the output layer too.
+    const tight = await allocateBudget(marked, decisions, {}, allocation.minimumBits + 1e-9, read, {}, cpu, 'onnx', probe);
+    expect(large(tight.allocation.tensors[0]!.chosen)).toBe(true);
+  });
 });

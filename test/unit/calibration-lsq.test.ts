@@ -4,6 +4,9 @@
 // rejected specs. The GPU path is compared bit for bit in test/browser/suites/calibration-lsq.suite.ts.
 import { describe, expect, it } from 'vitest';
 import { type CalibrationSpec, type Tensor, chooseQParams, lsqClipRatios, reference, tensor } from '../../src/index.js';
+import { signedExtremeCandidate } from '../../src/calibration/qparams.js';
+import { LSQ_AFFINE_MARGIN, lsqCandidateCount } from '../../src/calibration/spec.js';
+import { signedExtremeParams } from '../../src/compress/weight-range.js';
 import { elementIndex, outputLength, reductionLayout } from '../../src/calibration/granularity.js';
 import { RUN_SEED, expectInvalidAsync, rng } from './support.js';
 
@@ -26,7 +29,7 @@ function heavyTailed(shape: number[], axis: number, seed: number): Tensor {
 
 /**
  * Per-output MSE in float64 of quantizing `x` with `params` (the quantize rule: round half to even of
- * x * fround(1 / scale), plus the zero point, clamped to the spec's range) and dequantizing.
+ * x * fround(1 / scale), plus the zero point, clamped to the spec's range) and dequantizing (to float32).
  */
 function float64Mse(x: Tensor, spec: CalibrationSpec, params: { scales: ArrayLike<number>; zeroPoints: ArrayLike<number> }): Float64Array {
   const layout = reductionLayout(x.shape, spec.granularity ?? 'per_tensor');
@@ -40,7 +43,7 @@ function float64Mse(x: Tensor, spec: CalibrationSpec, params: { scales: ArrayLik
     for (let j = 0; j < outputLength(layout, w); j++) {
       const v = x.data[elementIndex(layout, w, j)]!;
       const q = Math.min(qmax, Math.max(qmin, reference.roundHalfEven(Math.fround(v * inverse)) + zeroPoint));
-      sum += (v - (q - zeroPoint) * scale) ** 2;
+      sum += (v - Math.fround((q - zeroPoint) * scale)) ** 2; // the float32 value dequantize gives
     }
     mse[w] = sum / outputLength(layout, w);
   }
@@ -101,6 +104,87 @@ describe("chooseQParams 'lsq'", () => {
     expect(float64Mse(x, spec, minmax)[0]).toBeGreaterThan(1e-3);
     expect(float64Mse(x, spec, lsq)[0]).toBeLessThan(1e-14);
     expect(lsq.scales[0]).toBeCloseTo(1 / 7, 7);
+  });
+
+  it('the signed-extreme candidate: Q4_0\'s rule for any range, ties to the minimum', () => {
+    const qint4 = { qmin: -8, qmax: 7, symmetricZeroPoint: 0 };
+    expect(signedExtremeCandidate(-2, 1, qint4)).toEqual({ scale: 0.25, zeroPoint: 0 });
+    expect(signedExtremeCandidate(-1, 4, qint4)).toEqual({ scale: 0.5, zeroPoint: -1 });
+    expect(signedExtremeCandidate(-4, 4, qint4)).toEqual({ scale: 0.5, zeroPoint: 0 }); // a tie: the minimum
+    expect(signedExtremeCandidate(0.5, 3, qint4)).toEqual({ scale: 0.375, zeroPoint: -1 }); // all positive
+    expect(signedExtremeCandidate(0, 0, qint4)).toEqual({ scale: 2 ** -23, zeroPoint: 0 });
+    expect(signedExtremeCandidate(-1e-40, 2e-40, qint4)).toEqual({ scale: 2 ** -23, zeroPoint: -1 }); // subnormal: eps
+    expect(signedExtremeCandidate(-3, 1, { qmin: 0, qmax: 15, symmetricZeroPoint: 7 })).toEqual({ scale: 0.375, zeroPoint: 8 });
+    expect(signedExtremeCandidate(-1, 3, { qmin: 0, qmax: 255, symmetricZeroPoint: 128 })).toEqual({ scale: Math.fround(3 / 128), zeroPoint: 127 });
+    expect(signedExtremeCandidate(-1, 3, { qmin: -7, qmax: 7, symmetricZeroPoint: 0 })).toEqual({ scale: Math.fround(3 / 7), zeroPoint: 0 });
+    expect(lsqCandidateCount(lsqClipRatios(), true)).toBe(40);
+    expect(lsqCandidateCount(lsqClipRatios(), false)).toBe(41);
+    expect(lsqCandidateCount(lsqClipRatios(), false, true)).toBe(81);
+  });
+
+  it('affine qint4 groups: never worse than the signed-extreme rule per group, ties and tail groups included', async () => {
+    const x = heavyTailed([20, 77], 0, RUN_SEED + 11); // 77: a tail group of 13
+    // Row 0: a tie (-min == max); row 1: one outlier; row 2: constant; row 3: zeros; row 4: positive extreme;
+    // row 5: on Q4_0's grid, where only the signed extreme is exact.
+    for (let j = 0; j < 77; j++) {
+      x.data[5 * 77 + j] = ((j * 5) % 11 - 8) / 8;
+      x.data[j] = j === 5 ? -2 : j === 40 ? 2 : Math.fround(Math.sin(j) / 3);
+      x.data[77 + j] = j === 9 ? 50 : Math.fround(Math.cos(j) / 10);
+      x.data[2 * 77 + j] = 0.75;
+      x.data[3 * 77 + j] = 0;
+      x.data[4 * 77 + j] = Math.fround(j / 77 - 0.2);
+    }
+    const granularity = { axis: 1, groupSize: 32 };
+    const lsq = await chooseQParams(x, { dtype: 'qint4', granularity, symmetric: false, method: 'lsq' }, cpu);
+    const extreme = signedExtremeParams(x.data, x.shape, granularity, 'qint4');
+    const spec = { dtype: 'qint4', granularity } as const;
+    const [after, before] = [float64Mse(x, spec, lsq), float64Mse(x, spec, extreme)];
+    let sumBefore = 0;
+    let sumAfter = 0;
+    after.forEach((v, w) => {
+      expect(v, `group ${w} (seed ${RUN_SEED})`).toBeLessThanOrEqual(before[w]! * (1 + 1e-5) + 1e-30);
+      sumBefore += before[w]!;
+      sumAfter += v;
+    });
+    expect(sumAfter, `seed ${RUN_SEED}`).toBeLessThan(0.9 * sumBefore);
+    expect(after[2 * 3]).toBe(0); // the constant group is exact
+    expect(lsq.search!.clipRatios.some((r) => r === 0), 'the signed extreme wins somewhere').toBe(true);
+    expect(lsq).toEqual(reference.chooseQParams(x, { ...spec, symmetric: false, method: 'lsq' }));
+  });
+
+  it('signedExtreme: Q4_0\'s grid searched, affine only past the margin, never worse than Q4_0 per group', async () => {
+    const x = heavyTailed([40, 96], 0, RUN_SEED + 13);
+    // Rows 0-3 one-sided (all positive): there the shifted zero point pays.
+    for (let k = 0; k < 4 * 96; k++) x.data[k] = Math.abs(x.data[k]!);
+    const granularity = { axis: 1, groupSize: 32 };
+    const spec = { dtype: 'qint4', granularity, symmetric: false, method: 'lsq', signedExtreme: true } as const;
+    const lsq = await chooseQParams(x, spec, cpu);
+    const plain = await chooseQParams(x, { ...spec, signedExtreme: false }, cpu);
+    const extreme = signedExtremeParams(x.data, x.shape, granularity, 'qint4');
+    const [after, before, affine] = [float64Mse(x, spec, lsq), float64Mse(x, spec, extreme), float64Mse(x, spec, plain)];
+    let [onGrid, shifted] = [0, 0];
+    after.forEach((v, w) => {
+      expect(v, `group ${w} (seed ${RUN_SEED})`).toBeLessThanOrEqual(before[w]! * (1 + 1e-5) + 1e-30);
+      expect(lsq.search!.minmaxMse[w]).toBeCloseTo(before[w]!, Math.max(0, -Math.floor(Math.log10(before[w] || 1e-30))) + 4);
+      const z = lsq.zeroPoints[w]!;
+      if (z === extreme.zeroPoints[w]) onGrid++;
+      else {
+        shifted++;
+        // A shifted zero point only where the affine error is below the margin x the grid's (within float32 sums).
+        expect(v, `group ${w}`).toBeLessThan(LSQ_AFFINE_MARGIN * before[w]! * (1 + 1e-5));
+      }
+    });
+    expect(onGrid).toBeGreaterThan(0);
+    expect(shifted).toBeGreaterThan(0);
+    expect(Array.from(lsq.zeroPoints.subarray(0, 12)).filter((z) => z !== 0 && z !== -1).length, 'one-sided groups shift').toBeGreaterThan(6);
+    const sum = (a: Float64Array) => a.reduce((p, v) => p + v, 0);
+    expect(sum(after)).toBeLessThan(0.9 * sum(before));
+    expect(sum(affine)).toBeLessThanOrEqual(sum(after)); // the margin costs MSE: the plain affine search is lower still
+    expect(lsq).toEqual(reference.chooseQParams(x, spec));
+    await expectInvalidAsync(() => chooseQParams(x, { ...spec, symmetric: true }, cpu),
+      { argument: 'spec.signedExtreme', value: true, mentions: ["method 'lsq' with symmetric false"] });
+    await expectInvalidAsync(() => chooseQParams(x, { ...spec, method: 'mse' }, cpu),
+      { argument: 'spec.signedExtreme', value: true, mentions: ["method is 'mse'"] });
   });
 
   it('rejects qint32 (the search is for 8-bit and 4-bit types)', async () => {

@@ -1,12 +1,13 @@
 // `compress --target-bits` on the bundled default model, run in-process: the allocation in the summary and
 // in --json, safetensors output (its parameters counted as safetensors stores them), a budget below what
 // int4 groups reach (exit 2, stating the minimum) and malformed values (exit 2), with no output file left.
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { openSafetensorsFile, readQuantizedSafetensors } from '../../src/models.js';
+import { syntheticSignal } from '../shared/vad-signal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-budget-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,5 +72,32 @@ describe('webgpu-quant compress --target-bits', () => {
       expect(bad.stderr).toContain(`--target-bits ${value}: use a number of bits per weight > 0`);
     }
     expect(existsSync(out)).toBe(false);
+  }, 120_000);
+
+  it('--inputs with --target-bits: sensitivities measured on the samples, the 8 kHz branch flagged as unreached; --inputs alone still needs --verify or --target-bits', async () => {
+    const windows = syntheticSignal().slice(8, 11);
+    const samples = windows.map((x) => ({
+      input: { dims: [1, x.length], data: Array.from(x) }, sr: { dims: [], data: [16000] },
+      h: { dims: [2, 1, 64], data: new Array(128).fill(0) }, c: { dims: [2, 1, 64], data: new Array(128).fill(0) },
+    }));
+    const inputs = join(dir, 'vad-inputs.json');
+    writeFileSync(inputs, JSON.stringify(samples));
+    const out = join(dir, 'vad.b5.data.onnx');
+    const result = await run('compress', '-o', out, '--target-bits', '5', '--inputs', inputs, '--backend', 'cpu');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/sensitivities measured on the sample inputs: 36 model runs, \d+\.\d s/);
+    // The 8 kHz branch, and (from a zero state) the branches the LSTM state selects: 24 of 36 measured here.
+    const unreached = Number(/warning: (\d+) weights do not change the outputs on these inputs \(given the cheapest option\): model_8k\./.exec(result.stdout)?.[1]);
+    expect(unreached).toBeGreaterThanOrEqual(12);
+    expect(unreached).toBeLessThan(36);
+    const bits = Number(/size budget: (\d+\.\d+) bits per weight/.exec(result.stdout)?.[1]);
+    expect(bits).toBeLessThanOrEqual(5);
+    const alone = await run('compress', '-o', join(dir, 'never.onnx'), '--inputs', inputs);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/--inputs needs --verify or --target-bits/);
+    expect(existsSync(join(dir, 'never.onnx'))).toBe(false);
+    const safetensors = await run('compress', '-o', join(dir, 'never.safetensors'), '--target-bits', '5', '--inputs', inputs);
+    expect(safetensors.code).toBe(2);
+    expect(safetensors.stderr).toMatch(/--inputs with --target-bits runs the model in onnxruntime: it needs ONNX input and output/);
   }, 120_000);
 });

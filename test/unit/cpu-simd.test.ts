@@ -9,8 +9,10 @@ import { cpuDequantize, cpuQuantize } from '../../src/kernels/cpu/cpu-quantize.j
 import { simdKernels, walkPieces } from '../../src/kernels/cpu/simd-module.js';
 import { type PerChannelParams, type PerGroupParams, type PerTensorParams, checkQParams } from '../../src/qtensor.js';
 import { cpuErrorStats } from '../../src/kernels/cpu/cpu-error-stats.js';
+import { firstNaN, firstNonFinite, maxAbs, scanFinite } from '../../src/kernels/cpu/cpu-scan.js';
 import { dequantize, errorStats, quantizeWithParams } from '../../src/reference/index.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
+import type { ErrorStats } from '../../src/stats/types.js';
 import { minMaxOfLayout } from '../../src/reference/minmax.js';
 import { groupParamCount } from '../../src/validate.js';
 import { RUN_SEED, expectBits, expectExact, rng } from './support.js';
@@ -59,6 +61,18 @@ function randomParams(shape: number[], dtype: QDType): PerTensorParams | PerChan
   const groupSize = pick([1, 2, 3, 4, 5, 8, 32]);
   const count = groupParamCount(shape, normalized, groupSize);
   return { scales: Array.from({ length: count }, randomScale), zeroPoints: Array.from({ length: count }, zeroPoint), axis, groupSize };
+}
+
+/** Every number of two ErrorStats equal under Object.is, the per-index arrays compared as arrays (fast). */
+function expectSameStats(actual: ErrorStats, expected: ErrorStats, what: string): void {
+  const { perChannel: a1, perGroup: a2, ...actualRest } = actual;
+  const { perChannel: e1, perGroup: e2, ...expectedRest } = expected;
+  expect(actualRest, what).toStrictEqual(expectedRest);
+  for (const [a, e, name] of [[a1, e1, 'perChannel'], [a2, e2, 'perGroup']] as const) {
+    expect(a === undefined, `${what} ${name}`).toBe(e === undefined);
+    if (!a || !e) continue;
+    for (const key of ['mse', 'maxAbsError', 'sqnrDb', 'cosine', 'clipFraction', 'count'] as const) expectExact(a[key], e[key], `${what} ${name}.${key}`);
+  }
 }
 
 describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
@@ -169,5 +183,50 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
       const actual = cpuErrorStats(checkErrorStatsArguments(input, other, opts));
       expect(actual, `${JSON.stringify(opts)} [${shape}] ${params.scheme}`).toStrictEqual(expected);
     }
+  });
+
+  it('error statistics agree bit for bit over many pieces (the cursors carry across pieces) and on the fallback', () => {
+    for (const [shape, qAxis, groupSize, statsAxis, statsGroup] of [[[300, 257], 0, undefined, 1, undefined], [[257, 300], 1, undefined, 0, 7],
+      [[2, 40001], 1, 16, 1, 16], [[40000, 2], undefined, undefined, 1, 3], [[3, 20000, 2], 1, 5, 2, undefined], [[100003], undefined, undefined, undefined, undefined]] as const) {
+      for (const dtype of shape[0] === 300 ? ['qint8', 'quint4', 'qint32'] as const : ['qint8', 'quint4'] as const) {
+        const info = dtypeInfo(dtype);
+        const zeroPoint = () => info.qmin + Math.floor(next() * Math.min(info.qmax - info.qmin + 1, 200));
+        const count = qAxis === undefined ? 1 : groupSize === undefined ? shape[qAxis]! : groupParamCount(shape, qAxis, groupSize);
+        const scales = Float32Array.from({ length: count }, randomScale);
+        const zeroPoints = Array.from({ length: count }, zeroPoint);
+        const params = checkQParams(shape, dtype, qAxis === undefined ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
+          : groupSize === undefined ? { scales, zeroPoints, axis: qAxis } : { scales, zeroPoints, axis: qAxis, groupSize });
+        const data = edgyData(shape.reduce((a, b) => a * b, 1), scales[0]!, Math.min(info.qmax, 1000)).map((v) => (Number.isNaN(v) ? -0 : v));
+        const input = { data, shape: [...shape], backend: 'cpu' as const };
+        const q = cpuQuantize(input, params, info);
+        const opts = statsAxis === undefined ? {} : statsGroup === undefined ? { axis: statsAxis } : { axis: statsAxis, groupSize: statsGroup };
+        for (const other of [q, { data: dequantize(q).data, shape: [...shape], backend: 'cpu' as const }]) {
+          const what = `${dtype} [${shape}] ${JSON.stringify(opts)} ${other === q ? 'grid' : 'values'}`;
+          expectSameStats(cpuErrorStats(checkErrorStatsArguments(input, other, opts)), errorStats(input, other, opts), what);
+        }
+      }
+    }
+  });
+
+  it('scans find the first non-finite value and the first NaN, and max |x|, as plain loops do', () => {
+    for (let trial = 0; trial < 120; trial++) {
+      const n = pick([1, 3, 4, 5, 17, 1000, 32768, 32771, 70001]);
+      const data = Float32Array.from({ length: n }, () => (next() < 0.01 ? pick([0, -0, 1e-45, -3e38, 2 ** -126]) : (next() * 2 - 1) * 10));
+      const specials = Math.floor(next() * 3);
+      for (let k = 0; k < specials; k++) data[Math.floor(next() * n)] = pick([NaN, Infinity, -Infinity]);
+      let nonFinite = -1;
+      let nan = -1;
+      let peak = 0;
+      for (let i = 0; i < n; i++) {
+        if (nonFinite < 0 && !Number.isFinite(data[i]!)) nonFinite = i;
+        if (nan < 0 && Number.isNaN(data[i]!)) nan = i;
+        peak = Math.max(peak, Math.abs(data[i]!));
+      }
+      expect(firstNonFinite(data), `firstNonFinite n ${n}`).toBe(nonFinite);
+      expect(firstNaN(data), `firstNaN n ${n}`).toBe(nan);
+      expect(Object.is(maxAbs(data), peak), `maxAbs n ${n}: ${maxAbs(data)} vs ${peak}`).toBe(true);
+      expect(scanFinite(data), `scanFinite n ${n}`).toStrictEqual({ firstNonFinite: nonFinite, maxAbs: nonFinite < 0 ? peak : NaN });
+    }
+    expect([firstNonFinite(new Float32Array(0)), firstNaN(new Float32Array(0)), maxAbs(new Float32Array(0))]).toEqual([-1, -1, 0]);
   });
 });

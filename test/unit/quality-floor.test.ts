@@ -14,6 +14,7 @@ import { quantizeWeight } from '../../src/compress/quantize-weight.js';
 import { signedExtremeParams } from '../../src/compress/weight-range.js';
 import { dequantize } from '../../src/ops/dequantize.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { reference } from '../../src/index.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
 import { RUN_SEED } from '../shared/random.js';
@@ -89,6 +90,32 @@ describe('integer ranges', () => {
     const [extreme, narrow, torch] = [await sqnr('extreme'), await sqnr('narrow'), await sqnr('torch')];
     expect(extreme).toBeGreaterThan(narrow + 0.3);
     expect(extreme).toBeGreaterThan(torch + 0.3);
+  });
+
+  it("int4 with calibrate 'lsq': range 'extreme' searched over scale and zero point, every group at least as good as Q4_0's", async () => {
+    const d = conv([64, 72], { dtype: 'qint4', granularity: 'group', calibrate: 'lsq' });
+    expect(d.range).toBe('extreme');
+    expect(d.symmetric).toBe(true);
+    expect(conv([64, 72], { dtype: 'qint4', granularity: 'group', calibrate: 'mse' }).range).toBe('narrow');
+    const r = await quantizeWeight(x, d, {}, cpu);
+    const q40 = await quantizeWeight(x, conv([64, 72], { dtype: 'qint4', granularity: 'group' }), {}, cpu);
+    if (!r.ok || !q40.ok) throw new Error('not quantized');
+    // Zero points beyond Q4_0's 0 / -1: the search moves them.
+    expect(Array.from(r.zeroPoints).some((z) => z !== 0 && z !== -1)).toBe(true);
+    const groupErrors = (w: typeof r) => {
+      const y = reference.dequantize(w.q).data;
+      const errors = new Float64Array(64 * 3);
+      for (let k = 0; k < y.length; k++) errors[Math.floor(k / 72) * 3 + Math.floor((k % 72) / 32)]! += (data[k]! - y[k]!) ** 2;
+      return errors;
+    };
+    const [after, before] = [groupErrors(r), groupErrors(q40)];
+    after.forEach((e, g) => expect(e, `group ${g} (seed ${RUN_SEED})`).toBeLessThanOrEqual(before[g]! * (1 + 1e-5) + 1e-30));
+    const sum = (a: Float64Array) => a.reduce((p, v) => p + v, 0);
+    expect(sum(after), `seed ${RUN_SEED}`).toBeLessThan(0.9 * sum(before));
+    // The same bits as chooseQParams' affine 'lsq' over the full int4 range.
+    const direct = reference.chooseQParams({ data, shape: [64, 72] }, { dtype: 'qint4', granularity: { axis: 1, groupSize: 32 }, symmetric: false, method: 'lsq', signedExtreme: true });
+    expect(r.scales).toEqual((direct as { scales: Float32Array }).scales);
+    expect(Array.from(r.zeroPoints)).toEqual(Array.from((direct as { zeroPoints: Int32Array }).zeroPoints));
   });
 });
 

@@ -19,7 +19,7 @@
  * @module
  */
 import { FormatError, InvalidArgumentError } from '../../errors.js';
-import { toFloat32 } from '../float-convert.js';
+import { float32View, toFloat32 } from '../float-convert.js';
 import type { WeightInfo, WeightReader } from '../weights.js';
 import { type ByteInput, byteSize, readAllBytes } from './byte-source.js';
 import { type IndexedWeight, indexWeights, listGraphs } from './graph-index.js';
@@ -181,6 +181,21 @@ export class OnnxModel implements WeightReader {
   async readFloat32(name: string): Promise<Float32Array> {
     const { info } = this.entry(name);
     return toFloat32(await this.read(name), info.dtype, this.#describe(name));
+  }
+
+  /**
+   * Weight `name` as float32 like {@link readFloat32}, but without a copy where the file holds aligned
+   * float32 raw data: then the array shares memory with the model's bytes, so treat it as read-only.
+   * Conversions go into `scratch(count)` when given (an array the caller reuses), else a new array.
+   *
+   * @example
+   * ```ts
+   * const w = await model.readFloat32View('fc1.weight'); // a view of the file's bytes (do not modify)
+   * ```
+   */
+  async readFloat32View(name: string, scratch?: (count: number) => Float32Array): Promise<Float32Array> {
+    const { info } = this.entry(name);
+    return float32View(await this.read(name), info.dtype, this.#describe(name), scratch);
   }
 
   /** Encodes the (possibly modified) model. */

@@ -3,7 +3,9 @@
  * boxes of whole outputs: the whole tensor for per tensor and per channel (every channel spans it, so
  * `maxChunkElements` does not apply), runs of rows (the dimensions before the axis) within
  * `maxChunkElements` for per group, whose outputs own disjoint contiguous runs of the tensor. Per box, one
- * submit: `lsq_candidates` scores every (output, candidate), `lsq_pick` chooses per output, and eight words
+ * submit: `lsq_candidates` scores every (output, candidate: the clip ratios, then for an affine search the
+ * signed extreme, then with `signedExtreme` the ratios on Q4_0's grid), `lsq_pick` chooses per output (per
+ * family, then the margin between them), and eight words
  * per output come back. Each (output, candidate) is summed by one invocation in j order, so the sums are the
  * CPU reference's (src/reference/lsq-search.ts) whatever the boxes.
  *
@@ -22,6 +24,7 @@ import type { GpuManager } from '../../gpu/device.js';
 import { runOnGpu } from '../../gpu/gpu-run.js';
 import type { LsqSearchResult } from '../../reference/lsq-search.js';
 import { FLOAT32_EPS } from '../../calibration/qparams.js';
+import { lsqCandidateCount } from '../../calibration/spec.js';
 import type { MseSearchSpec } from './mse-kernel.js';
 import { bindingLimit, encodePass } from './minmax-kernel.js';
 import type { ReductionBox } from './minmax-plan.js';
@@ -74,9 +77,11 @@ function planOutputBoxes(layout: ReductionLayout, maxElements: number, maxOutput
  */
 export async function lsqSearchKernel(
   manager: GpuManager, data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array,
-  spec: MseSearchSpec, options: KernelOptions,
+  spec: MseSearchSpec & { signedExtreme?: boolean }, options: KernelOptions,
 ): Promise<LsqSearchResult> {
-  const candidates = spec.clipRatios.length;
+  const ratios = spec.clipRatios.length;
+  // The shader tells the families apart by the count: more than ratios + 1 means Q4_0's grid follows.
+  const candidates = lsqCandidateCount(spec.clipRatios, spec.symmetric, spec.signedExtreme ?? false);
   const outputs = layout.outputs;
   const result: LsqSearchResult = {
     scales: new Float32Array(outputs), zeroPoints: new Int32Array(outputs), picks: new Uint32Array(outputs),
@@ -92,7 +97,7 @@ export async function lsqSearchKernel(
     invocations: 0, candidates, symmetric: spec.symmetric, qmin: spec.range.qmin, qmax: spec.range.qmax,
     symmetricZeroPoint: spec.range.symmetricZeroPoint, eps: FLOAT32_EPS,
   };
-  const clipRatios = pool.acquire(candidates * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'lsq.clipRatios');
+  const clipRatios = pool.acquire(ratios * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'lsq.clipRatios');
   try {
     device.queue.writeBuffer(clipRatios, 0, spec.clipRatios as Float32Array<ArrayBuffer>);
     for (const box of planOutputBoxes(layout, maxElements, maxOutputs)) {
@@ -111,11 +116,11 @@ export async function lsqSearchKernel(
         encodePass(run, manager, layout, box, 'lsq_candidates', { ...fields, invocations: box.wCount * candidates }, {
           1: { buffer: input, size: box.count * 4 },
           2: { buffer: rangeBuffer, size: ranges.byteLength },
-          3: { buffer: clipRatios, size: candidates * 4 },
+          3: { buffer: clipRatios, size: ratios * 4 }, // exactly: the shader counts the ratios with arrayLength
           4: records,
         }, options);
         encodePass(run, manager, layout, box, 'lsq_pick', { ...fields, invocations: box.wCount }, {
-          4: records, 5: { buffer: picks, size: pickBytes },
+          3: { buffer: clipRatios, size: ratios * 4 }, 4: records, 5: { buffer: picks, size: pickBytes },
         }, options);
         run.read(picks, pickBytes, (bytes) => {
           const words = new Uint32Array(bytes, 0, box.wCount * 8);

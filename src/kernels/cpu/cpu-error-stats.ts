@@ -1,7 +1,9 @@
 /**
  * Error statistics on the CPU, bit for bit as the reference (src/reference/error-stats.ts): the same float64
  * sums in the same element order, the same x̂ and clipping test, with the per-element parameter and bucket
- * indices kept by counters instead of divisions, and each scheme's rounding inlined.
+ * indices kept by counters instead of divisions. The WebAssembly kernel (simd-kernels.wat, errorStats) runs
+ * 8-bit and 4-bit grids and plain x̂ values; qint32, empty tensors and engines without WebAssembly SIMD run the
+ * loop below, which does the same in JavaScript.
  *
  * @example
  * ```ts
@@ -15,6 +17,7 @@ import { BucketSums } from '../../stats/bucket-sums.js';
 import { type IndexMap, channelIndexMap, groupIndexMap } from '../../stats/index-map.js';
 import type { ErrorStats } from '../../stats/types.js';
 import { roundHalfEven } from '../../round.js';
+import { PIECE_ELEMENTS, simdKernels } from './simd-module.js';
 
 /** The index of consecutive elements under an IndexMap, advanced one element at a time without division. */
 class IndexCursor {
@@ -60,6 +63,106 @@ class IndexCursor {
  * ```
  */
 export function cpuErrorStats(request: ErrorStatsRequest): ErrorStats {
+  return simdErrorStats(request) ?? loopErrorStats(request);
+}
+
+/** The bytes of one bucket and one cursor in the kernel's memory (simd-kernels.wat). */
+const kBucketBytes = 64;
+const kCursorBytes = 48;
+
+/** A cursor's twelve int32 fields for `map`, rewritten where an equivalent map takes fewer slow steps. */
+function cursorFields(map: IndexMap): number[] {
+  const { inner, strideInner, axisLen, groupSize, strideGroup, strideOuter } = map;
+  // One index for the whole tensor: k never reaches the (unsigned) limit.
+  if (strideOuter === 0 && strideGroup === 0 && strideInner === 0) return [0, 0, 0, 0, 0, 0, -1, 0, 1, 1, 0, 0];
+  // One index per position along a last axis: the axis becomes the inner run.
+  if (inner === 1 && groupSize === 1) return [0, 0, 0, 0, 0, 0, axisLen, strideGroup, 1, 1, 0, strideOuter];
+  return [0, 0, 0, 0, 0, 0, inner, strideInner, axisLen, groupSize, strideGroup, strideOuter];
+}
+
+/**
+ * Copies the kernel's buckets at `offset` into BucketSums; `countOf(b)` is bucket b's element count (the
+ * kernel leaves counts to the host: they follow from the shape).
+ */
+function readBuckets(memory: ArrayBuffer, offset: number, sums: BucketSums, countOf: (bucket: number) => number): void {
+  const v = new Float64Array(memory, offset, 8 * sums.size);
+  for (let b = 0, j = 0; b < sums.size; b++, j += 8) {
+    sums.sumSquaredError[b] = v[j]!;
+    sums.sumSquaredOriginal[b] = v[j + 1]!;
+    sums.sumSquaredDequantized[b] = v[j + 2]!;
+    sums.sumProduct[b] = v[j + 3]!;
+    sums.maxAbsError[b] = v[j + 4]!;
+    sums.clipped[b] = v[j + 5]!;
+    sums.nonFinite[b] = v[j + 6]!;
+    sums.count[b] = countOf(b);
+  }
+}
+
+/** The statistics from the WebAssembly kernel, or undefined where it does not apply. */
+function simdErrorStats(request: ErrorStatsRequest): ErrorStats | undefined {
+  const { shape, axis, groupSize, size, original } = request;
+  const q = request.quantized;
+  if (size === 0 || (q.kind === 'grid' && q.ints.BYTES_PER_ELEMENT !== 1)) return undefined;
+  const kernels = simdKernels();
+  if (!kernels) return undefined;
+  const channelMap = axis === undefined ? undefined : channelIndexMap(shape, axis);
+  const groupMap = axis === undefined || groupSize === undefined ? undefined : groupIndexMap(shape, axis, groupSize);
+  const piece = Math.min(size, PIECE_ELEMENTS);
+  const paramCount = q.kind === 'grid' ? q.grid.scales.length : 0;
+  const offsets = kernels.reserve([4 * piece, q.kind === 'grid' ? piece : 4 * piece, 16 * paramCount, kBucketBytes,
+    kBucketBytes * (channelMap?.count ?? 0), kBucketBytes * (groupMap?.count ?? 0), 3 * kCursorBytes]);
+  if (!offsets) return undefined;
+  const [src, values, params, overallAt, channelAt, groupAt, cursors] = offsets as [number, number, number, number, number, number, number];
+  const memory = kernels.memory.buffer;
+  new Float64Array(memory, overallAt, 8 * (1 + (channelMap?.count ?? 0) + (groupMap?.count ?? 0))).fill(0); // the three bucket regions are adjacent
+  const cursorView = new Int32Array(memory, cursors, 3 * kCursorBytes / 4);
+  let flags = (channelMap ? 4 : 0) | (groupMap ? 8 : 0);
+  let qmin = 0;
+  let qmax = 0;
+  if (channelMap) cursorView.set(cursorFields(channelMap), kCursorBytes / 4);
+  if (groupMap) cursorView.set(cursorFields(groupMap), 2 * kCursorBytes / 4);
+  let quantized: Uint8Array | Float32Array;
+  if (q.kind === 'values') {
+    flags |= 16;
+    quantized = q.data;
+  } else {
+    const { grid, ints } = q;
+    const table = new Float32Array(memory, params, 4 * paramCount);
+    const zeros = new Int32Array(memory, params, 4 * paramCount);
+    for (let p = 0; p < paramCount; p++) {
+      table[4 * p] = grid.scales[p]!;
+      table[4 * p + 1] = grid.inverseScales[p]!;
+      zeros[4 * p + 2] = grid.zeroPoints[p]!;
+    }
+    cursorView.set(cursorFields(grid.map), 0);
+    flags |= (ints instanceof Int8Array ? 1 : 0) | (grid.integerSubtract ? 2 : 0);
+    ({ qmin, qmax } = grid);
+    quantized = new Uint8Array(ints.buffer, ints.byteOffset, size);
+  }
+  const source = new Float32Array(memory, src, piece);
+  const target = quantized instanceof Float32Array ? new Float32Array(memory, values, piece) : new Uint8Array(memory, values, piece);
+  for (let first = 0; first < size; first += piece) {
+    const count = Math.min(piece, size - first);
+    source.set(original.subarray(first, first + count));
+    target.set(quantized.subarray(first, first + count));
+    kernels.errorStats(src, values, params, overallAt, channelAt, groupAt, cursors, count, flags, qmin, qmax);
+  }
+  const overall = new BucketSums(1);
+  readBuckets(memory, overallAt, overall, () => size);
+  let perChannel: BucketSums | undefined;
+  let perGroup: BucketSums | undefined;
+  if (channelMap) readBuckets(memory, channelAt, perChannel = new BucketSums(channelMap.count), () => size / channelMap.count);
+  if (groupMap) {
+    // Bucket (o·G + g)·inner + k holds the elements of group g along the axis: groupSize, or fewer in the last.
+    const groups = Math.ceil(groupMap.axisLen / groupMap.groupSize);
+    const countOf = (b: number) => Math.min(groupMap.groupSize, groupMap.axisLen - (Math.floor(b / groupMap.inner) % groups) * groupMap.groupSize);
+    readBuckets(memory, groupAt, perGroup = new BucketSums(groupMap.count), countOf);
+  }
+  return assembleErrorStats(request, overall, perChannel, perGroup, 'cpu');
+}
+
+/** The same statistics in JavaScript. */
+function loopErrorStats(request: ErrorStatsRequest): ErrorStats {
   const { shape, axis, groupSize, size, original } = request;
   const overall = new BucketSums(1);
   const channelMap = axis === undefined ? undefined : channelIndexMap(shape, axis);

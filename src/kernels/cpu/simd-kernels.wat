@@ -311,6 +311,211 @@
         (local.set $o (i32.add (local.get $o) (i32.const 1)))
         (br $rows))))
 
+  ;; Scans $n float32 values at $src for the first that is not finite (flags 0) or is NaN (flags 1), and returns
+  ;; its index, or $n when there is none. max |x| of the values before it is folded into the float32 at $max
+  ;; (exact: max is order-free, and abs only clears the sign bit).
+  (func (export "scan") (param $src i32) (param $n i32) (param $flags i32) (param $max i32) (result i32)
+    (local $x i32) (local $end i32) (local $v v128) (local $a v128) (local $m v128) (local $bad v128) (local $top f32)
+    (local.set $x (local.get $src))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $m (f32x4.splat (f32.load (local.get $max))))
+    (block $tail
+      (loop $four
+        (br_if $tail (i32.gt_u (i32.add (local.get $x) (i32.const 16)) (local.get $end)))
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $a (f32x4.abs (local.get $v)))
+        ;; NaN: x != x. Not finite: not |x| < inf (true for NaN too).
+        (local.set $bad (select (f32x4.ne (local.get $v) (local.get $v))
+          (v128.not (f32x4.lt (local.get $a) (f32x4.splat (f32.const inf)))) (local.get $flags)))
+        (br_if $tail (v128.any_true (local.get $bad)))
+        (local.set $m (f32x4.max (local.get $m) (local.get $a)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $four)))
+    (local.set $top (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+      (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+    (block $found
+      (loop $one
+        (br_if $found (i32.ge_u (local.get $x) (local.get $end)))
+        (br_if $found (if (result i32) (local.get $flags)
+          (then (f32.ne (f32.load (local.get $x)) (f32.load (local.get $x))))
+          (else (i32.eqz (f32.lt (f32.abs (f32.load (local.get $x))) (f32.const inf))))))
+        (local.set $top (f32.max (local.get $top) (f32.abs (f32.load (local.get $x)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $one)))
+    (f32.store (local.get $max) (local.get $top))
+    (i32.shr_u (i32.sub (local.get $x) (local.get $src)) (i32.const 2)))
+
+  ;; Error statistics (src/reference/error-stats.ts), one element at a time in element order, so every float64
+  ;; sum is the reference's to the bit: x̂ and the clipping test in float32 steps as src/stats/quant-grid.ts
+  ;; (f32.convert_i32_s is Math.fround of an int32, f32.nearest is roundHalfEven), then e = x - x̂ and the four
+  ;; products in float64, each added to its own running sum as BucketSums.addElement does. The sums travel in
+  ;; pairs (f64x2 lanes are separate IEEE operations, so a pair is two scalar sums), and counts, exact in any
+  ;; order, are left to the host.
+  ;;
+  ;; A bucket is 8 float64 (64 bytes): Σe², Σx², Σx̂², Σx·x̂, max |e|, clipped, nonFinite, unused. A cursor is
+  ;; 12 int32 (48 bytes) that follow the element-to-index map of src/stats/index-map.ts without a division
+  ;; (IndexCursor in cpu-error-stats.ts): index, k, a, inGroup, outerBase, groupBase, then the map's inner,
+  ;; strideInner, axisLen, groupSize, strideGroup, strideOuter. Cursors and buckets stay in memory between
+  ;; calls, so a tensor goes through in pieces. Parameters are 16 bytes each: scale, inverse scale (float32),
+  ;; zero point (int32).
+
+  ;; A cursor's k reached inner: the next element starts a new run (IndexCursor.next past its fast path).
+  (func $cursorWrap (param $c i32) (result i32)
+    (local $a i32) (local $g i32)
+    (i32.store offset=4 (local.get $c) (i32.const 0))
+    (local.set $a (i32.add (i32.load offset=8 (local.get $c)) (i32.const 1)))
+    (if (i32.eq (local.get $a) (i32.load offset=32 (local.get $c)))
+      (then
+        (i32.store offset=8 (local.get $c) (i32.const 0))
+        (i32.store offset=12 (local.get $c) (i32.const 0))
+        (i32.store offset=20 (local.get $c) (i32.const 0))
+        (i32.store offset=16 (local.get $c) (i32.add (i32.load offset=16 (local.get $c)) (i32.load offset=44 (local.get $c)))))
+      (else
+        (i32.store offset=8 (local.get $c) (local.get $a))
+        (local.set $g (i32.add (i32.load offset=12 (local.get $c)) (i32.const 1)))
+        (if (i32.eq (local.get $g) (i32.load offset=36 (local.get $c)))
+          (then
+            (i32.store offset=12 (local.get $c) (i32.const 0))
+            (i32.store offset=20 (local.get $c) (i32.add (i32.load offset=20 (local.get $c)) (i32.load offset=40 (local.get $c)))))
+          (else (i32.store offset=12 (local.get $c) (local.get $g))))))
+    (i32.store (local.get $c) (i32.add (i32.load offset=16 (local.get $c)) (i32.load offset=20 (local.get $c))))
+    (i32.load (local.get $c)))
+
+  ;; Adds one element to the bucket at $b: the products [e², x²] and [x̂², x·x̂], |e|, whether it was clipped,
+  ;; whether it was finite (BucketSums.addElement less the count).
+  (func $addToBucket (param $b i32) (param $squares v128) (param $cross v128) (param $absError f64) (param $clip i32) (param $finite i32)
+    (if (local.get $finite)
+      (then
+        (v128.store (local.get $b) (f64x2.add (v128.load (local.get $b)) (local.get $squares)))
+        (v128.store offset=16 (local.get $b) (f64x2.add (v128.load offset=16 (local.get $b)) (local.get $cross)))
+        (f64.store offset=32 (local.get $b) (f64.max (f64.load offset=32 (local.get $b)) (local.get $absError))))
+      (else (f64.store offset=48 (local.get $b) (f64.add (f64.load offset=48 (local.get $b)) (f64.const 1)))))
+    (if (local.get $clip)
+      (then (f64.store offset=40 (local.get $b) (f64.add (f64.load offset=40 (local.get $b)) (f64.const 1))))))
+
+  ;; $n elements: originals (float32) at $src; at $q the stored integers (one byte each; flags & 1: signed)
+  ;; or, with flags & 16, x̂ as float32 (no grid: nothing is clipped). flags & 2: per-tensor x̂ (int32
+  ;; subtraction first); flags & 4 / 8: per-channel / per-group buckets. Cursors at $cursors: parameter,
+  ;; channel, group.
+  (func (export "errorStats") (param $src i32) (param $q i32) (param $params i32) (param $overall i32)
+    (param $channel i32) (param $group i32) (param $cursors i32) (param $n i32) (param $flags i32)
+    (param $qmin f32) (param $qmax f32)
+    (local $end i32) (local $shift i32) (local $pa i32) (local $zp i32)
+    (local $pIdx i32) (local $pK i32) (local $pInner i32) (local $pStride i32)
+    (local $cIdx i32) (local $cK i32) (local $cInner i32) (local $cStride i32)
+    (local $gIdx i32) (local $gK i32) (local $gInner i32) (local $gStride i32)
+    (local $x f32) (local $xh f32) (local $pre f32) (local $clip i32) (local $finite i32)
+    (local $xd f64) (local $hd f64) (local $e f64) (local $absError f64) (local $squares v128) (local $cross v128)
+    (local $sumSquares v128) (local $sumCross v128) (local $maxAbs f64) (local $clipped f64) (local $nonFinite f64)
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $shift (select (i32.const 24) (i32.const 0) (i32.and (local.get $flags) (i32.const 1))))
+    (local.set $pIdx (i32.load (local.get $cursors)))
+    (local.set $pK (i32.load offset=4 (local.get $cursors)))
+    (local.set $pInner (i32.load offset=24 (local.get $cursors)))
+    (local.set $pStride (i32.load offset=28 (local.get $cursors)))
+    (local.set $cIdx (i32.load offset=48 (local.get $cursors)))
+    (local.set $cK (i32.load offset=52 (local.get $cursors)))
+    (local.set $cInner (i32.load offset=72 (local.get $cursors)))
+    (local.set $cStride (i32.load offset=76 (local.get $cursors)))
+    (local.set $gIdx (i32.load offset=96 (local.get $cursors)))
+    (local.set $gK (i32.load offset=100 (local.get $cursors)))
+    (local.set $gInner (i32.load offset=120 (local.get $cursors)))
+    (local.set $gStride (i32.load offset=124 (local.get $cursors)))
+    (local.set $sumSquares (v128.load (local.get $overall)))
+    (local.set $sumCross (v128.load offset=16 (local.get $overall)))
+    (local.set $maxAbs (f64.load offset=32 (local.get $overall)))
+    (local.set $clipped (f64.load offset=40 (local.get $overall)))
+    (local.set $nonFinite (f64.load offset=48 (local.get $overall)))
+    (block $done
+      (loop $element
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $x (f32.load (local.get $src)))
+        (if (i32.and (local.get $flags) (i32.const 16))
+          (then
+            (local.set $xh (f32.load (local.get $q)))
+            (local.set $clip (i32.const 0))
+            (local.set $q (i32.add (local.get $q) (i32.const 4))))
+          (else
+            (local.set $pa (i32.add (local.get $params) (i32.shl (local.get $pIdx) (i32.const 4))))
+            (local.set $zp (i32.load offset=8 (local.get $pa)))
+            (local.set $xh
+              (f32.mul
+                (if (result f32) (i32.and (local.get $flags) (i32.const 2))
+                  (then
+                    (f32.convert_i32_s (i32.sub
+                      (i32.shr_s (i32.shl (i32.load8_u (local.get $q)) (local.get $shift)) (local.get $shift))
+                      (local.get $zp))))
+                  (else
+                    (f32.sub
+                      (f32.convert_i32_s (i32.shr_s (i32.shl (i32.load8_u (local.get $q)) (local.get $shift)) (local.get $shift)))
+                      (f32.convert_i32_s (local.get $zp)))))
+                (f32.load (local.get $pa))))
+            (local.set $pre (f32.add (f32.convert_i32_s (local.get $zp))
+              (f32.nearest (f32.mul (local.get $x) (f32.load offset=4 (local.get $pa))))))
+            (local.set $clip (i32.or (f32.lt (local.get $pre) (local.get $qmin)) (f32.gt (local.get $pre) (local.get $qmax))))
+            (local.set $q (i32.add (local.get $q) (i32.const 1)))
+            (local.set $pK (i32.add (local.get $pK) (i32.const 1)))
+            (if (i32.lt_u (local.get $pK) (local.get $pInner))
+              (then (local.set $pIdx (i32.add (local.get $pIdx) (local.get $pStride))))
+              (else
+                (local.set $pK (i32.const 0))
+                (local.set $pIdx (call $cursorWrap (local.get $cursors)))))))
+        (local.set $finite (i32.and
+          (f32.lt (f32.abs (local.get $x)) (f32.const inf))
+          (f32.lt (f32.abs (local.get $xh)) (f32.const inf))))
+        (local.set $xd (f64.promote_f32 (local.get $x)))
+        (local.set $hd (f64.promote_f32 (local.get $xh)))
+        (local.set $e (f64.sub (local.get $xd) (local.get $hd)))
+        (local.set $absError (f64.abs (local.get $e)))
+        ;; [e·e, x·x] and [x̂·x̂, x·x̂] (x·x̂ as x̂·x: the same product).
+        (local.set $squares (f64x2.mul
+          (f64x2.replace_lane 1 (f64x2.splat (local.get $e)) (local.get $xd))
+          (f64x2.replace_lane 1 (f64x2.splat (local.get $e)) (local.get $xd))))
+        (local.set $cross (f64x2.mul
+          (f64x2.splat (local.get $hd))
+          (f64x2.replace_lane 1 (f64x2.splat (local.get $hd)) (local.get $xd))))
+        (if (local.get $finite)
+          (then
+            (local.set $sumSquares (f64x2.add (local.get $sumSquares) (local.get $squares)))
+            (local.set $sumCross (f64x2.add (local.get $sumCross) (local.get $cross)))
+            (local.set $maxAbs (f64.max (local.get $maxAbs) (local.get $absError))))
+          (else (local.set $nonFinite (f64.add (local.get $nonFinite) (f64.const 1)))))
+        (if (local.get $clip) (then (local.set $clipped (f64.add (local.get $clipped) (f64.const 1)))))
+        (if (i32.and (local.get $flags) (i32.const 4))
+          (then
+            (call $addToBucket (i32.add (local.get $channel) (i32.shl (local.get $cIdx) (i32.const 6)))
+              (local.get $squares) (local.get $cross) (local.get $absError) (local.get $clip) (local.get $finite))
+            (local.set $cK (i32.add (local.get $cK) (i32.const 1)))
+            (if (i32.lt_u (local.get $cK) (local.get $cInner))
+              (then (local.set $cIdx (i32.add (local.get $cIdx) (local.get $cStride))))
+              (else
+                (local.set $cK (i32.const 0))
+                (local.set $cIdx (call $cursorWrap (i32.add (local.get $cursors) (i32.const 48))))))))
+        (if (i32.and (local.get $flags) (i32.const 8))
+          (then
+            (call $addToBucket (i32.add (local.get $group) (i32.shl (local.get $gIdx) (i32.const 6)))
+              (local.get $squares) (local.get $cross) (local.get $absError) (local.get $clip) (local.get $finite))
+            (local.set $gK (i32.add (local.get $gK) (i32.const 1)))
+            (if (i32.lt_u (local.get $gK) (local.get $gInner))
+              (then (local.set $gIdx (i32.add (local.get $gIdx) (local.get $gStride))))
+              (else
+                (local.set $gK (i32.const 0))
+                (local.set $gIdx (call $cursorWrap (i32.add (local.get $cursors) (i32.const 96))))))))
+        (local.set $src (i32.add (local.get $src) (i32.const 4)))
+        (br $element)))
+    (i32.store (local.get $cursors) (local.get $pIdx))
+    (i32.store offset=4 (local.get $cursors) (local.get $pK))
+    (i32.store offset=48 (local.get $cursors) (local.get $cIdx))
+    (i32.store offset=52 (local.get $cursors) (local.get $cK))
+    (i32.store offset=96 (local.get $cursors) (local.get $gIdx))
+    (i32.store offset=100 (local.get $cursors) (local.get $gK))
+    (v128.store (local.get $overall) (local.get $sumSquares))
+    (v128.store offset=16 (local.get $overall) (local.get $sumCross))
+    (f64.store offset=32 (local.get $overall) (local.get $maxAbs))
+    (f64.store offset=40 (local.get $overall) (local.get $clipped))
+    (f64.store offset=48 (local.get $overall) (local.get $nonFinite)))
+
   ;; Table indices of the segment functions, for walk().
   (global (export "quantizeRun") i32 (i32.const 0))
   (global (export "quantizeColumns") i32 (i32.const 1))

@@ -33,6 +33,11 @@ export interface SimdKernels {
   reserve(sizes: readonly number[]): number[] | undefined;
   configure(src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number): void;
   walk(run: SegmentKind, columns: SegmentKind, layout: WalkLayout): void;
+  /** Index of the first non-finite (flags 0) or NaN (flags 1) of `count` float32 at `src`, else `count`; max |x| before it folded into the float32 at `max`. */
+  scan(src: number, count: number, flags: number, max: number): number;
+  /** Error statistics of `count` elements (see simd-kernels.wat, errorStats): the addresses, then the flags and the integer range. */
+  errorStats(src: number, quantized: number, params: number, overall: number, channel: number, group: number, cursors: number,
+    count: number, flags: number, qmin: number, qmax: number): void;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -44,6 +49,8 @@ interface Exports {
   configure: (src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number) => void;
   walk: (run: number, columns: number, outer: number, channels: number, inner: number, groupSize: number,
     strideOuter: number, strideGroup: number, strideInner: number) => void;
+  errorStats: SimdKernels['errorStats'];
+  scan: SimdKernels['scan'];
   [kind: string]: unknown;
 }
 
@@ -83,6 +90,8 @@ function instantiate(): SimdKernels | null {
       return offsets;
     },
     configure: exports.configure,
+    errorStats: exports.errorStats,
+    scan: exports.scan,
     walk(run, columns, layout) {
       exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
         layout.strideOuter, layout.strideGroup, layout.strideInner);

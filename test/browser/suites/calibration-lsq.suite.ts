@@ -1,7 +1,8 @@
 // The 'lsq' calibration on the GPU against the CPU path, bit for bit (scales, zero points, the clip ratio
 // each winner came from, its MSE and the min/max MSE): heavy-tailed weights for every dtype and scheme,
-// narrowed ranges, exact ties, float32 edges (subnormal, tiny, huge and all-zero groups), boxes split by
-// a small chunk limit, 2-D dispatch folds; and never worse than min/max.
+// narrowed ranges, exact ties, float32 edges (subnormal, tiny, huge and all-zero groups), the signed-extreme
+// candidate of affine searches on its edges, boxes split by a small chunk limit, 2-D dispatch folds; and never
+// worse than min/max.
 import {
   type CalibrationResult, type CalibrationSpec, type Granularity, InvalidArgumentError, type OpOptions, type QDType,
   chooseQParams, tensor,
@@ -55,6 +56,7 @@ export const tests: Record<string, BrowserTest> = {
       const cases: [number[], Granularity, QDType, boolean, Partial<CalibrationSpec>][] = [
         [[16, 200], { axis: 1, groupSize: 32 }, 'qint4', true, {}],
         [[16, 200], { axis: 1, groupSize: 32 }, 'quint4', false, {}],
+        [[16, 77], { axis: 1, groupSize: 32 }, 'qint4', false, {}],
         [[12, 9, 5], { axis: 1, groupSize: 4 }, 'qint4', true, { quantMin: -7, quantMax: 7 }],
         [[8, 130], { axis: 1, groupSize: 64 }, 'qint8', true, {}],
         [[16, 300], { axis: 0 }, 'qint8', true, { quantMin: -127, quantMax: 127 }],
@@ -90,6 +92,50 @@ export const tests: Record<string, BrowserTest> = {
     });
     await expectPoolEmpty();
     return `run seed ${RUN_SEED}`;
+  },
+
+  async "'lsq': the signed-extreme candidate of affine searches, GPU = CPU: ties, one outlier, constant, zero, subnormal and tail groups"() {
+    const notes: string[] = [];
+    await gpuScoped(async () => {
+      const n = 77; // groups of 32: a tail group of 13
+      const rows: ((j: number) => number)[] = [
+        (j) => (j === 5 ? -2 : j === 40 ? 2 : Math.sin(j) / 3),     // -min == max: the tie goes to the minimum
+        (j) => (j === 9 ? 50 : Math.cos(j) / 10),                     // one positive outlier
+        (j) => (j === 70 ? -50 : Math.cos(j) / 10),                   // one negative outlier, in the tail group
+        () => 0.75,                                                   // constant
+        () => 0,                                                      // zeros
+        (j) => j / n - 0.2,                                           // the extreme positive
+        (j) => (j % 2 ? 1e-40 : -2e-40) * (1 + (j % 5)),              // subnormal extremes
+        (j) => (j % 3 ? 3e-39 : -1e-39),                              // near the smallest normal
+        (j) => (j % 4 - 1.5) / 8,                                     // exact ties on a power-of-two grid
+        (j) => ((j * 5) % 11 - 8) / 8,                                // on Q4_0's grid: only the signed extreme is exact
+      ];
+      const random = heavyTailed([7, n], 0, RUN_SEED + 19);
+      const data = new Float32Array((rows.length + 7) * n);
+      rows.forEach((f, r) => { for (let j = 0; j < n; j++) data[r * n + j] = f(j); });
+      data.set(random, rows.length * n);
+      const shape = [rows.length + 7, n];
+      for (const dtype of ['qint4', 'quint4', 'qint8', 'quint8'] as QDType[]) {
+        const { ratios } = await sameOnBothBackends(data, shape, { dtype, granularity: { axis: 1, groupSize: 32 }, symmetric: false }, `extreme ${dtype}`);
+        const won = ratios.filter((r) => r === 0).length;
+        if (dtype.endsWith('4') && won === 0) throw new Error(`${dtype}: the signed extreme never won, not even on its own grid`);
+        notes.push(`${dtype}: the signed extreme won ${won} of ${ratios.length} groups`);
+        // signedExtreme: Q4_0's grid searched too, the affine candidates only past the margin.
+        const grid = await sameOnBothBackends(data, shape, { dtype, granularity: { axis: 1, groupSize: 32 }, symmetric: false, signedExtreme: true },
+          `signedExtreme ${dtype}`);
+        const q40 = { qint4: [0, -1], qint8: [0, -1], quint4: [8, 7], quint8: [128, 127] }[dtype as 'qint4']; // Q4_0's zero points
+        const shifted = grid.zeroPoints.filter((z) => !q40.includes(z)).length;
+        notes.push(`${dtype} signedExtreme: ${shifted} of ${grid.zeroPoints.length} groups off Q4_0's zero points`);
+      }
+      const random16 = heavyTailed([16, 200], 1, RUN_SEED + 23).map((v, i) => (i < 800 ? Math.abs(v) : v)); // 4 rows one-sided
+      await sameOnBothBackends(random16, [16, 200], { dtype: 'qint4', granularity: { axis: 1, groupSize: 32 }, symmetric: false, signedExtreme: true },
+        'signedExtreme heavy-tailed');
+      await sameOnBothBackends(random16, [16, 200], { dtype: 'qint4', granularity: { axis: 1, groupSize: 32 }, symmetric: false, signedExtreme: true },
+        'signedExtreme chunk 600, fold', { ...gpu, maxChunkElements: 600, maxWorkgroupsPerDimension: 2 });
+      await sameOnBothBackends(data, shape, { dtype: 'qint4', granularity: { axis: 0 }, symmetric: false }, 'extreme qint4 channels');
+    });
+    await expectPoolEmpty();
+    return `run seed ${RUN_SEED}\n${notes.join('\n')}`;
   },
 
   async "'lsq': boxes of a few rows, chunk limits, 2-D folds and a second run give the same bits; qint32 is refused"() {
