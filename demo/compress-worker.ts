@@ -1,44 +1,19 @@
 // The whole-model work of the app, in a module Web Worker so the page stays responsive: compressOnnx for an
-// ONNX model, compressToSafetensors for a safetensors file or a sharded set, and the safetensors export.
+// ONNX model, compressToSafetensors for a safetensors file or a sharded set, the safetensors export, and the
+// other formats' sizes and files (format-outputs.ts).
 // The backend is the library's 'auto' choice here (WebGPU where this worker has it, else the CPU path); the
 // adapter is this worker's. The page cancels a run by terminating the worker and starting a new one.
 import { getBackend, getDefaultManager } from '../src/index.js';
-import {
-  type BudgetAllocation, type ByteSink, type CompressionPolicy, OnnxModel, type WeightDecision, type WeightReader, allocateBudget, compressOnnx,
-  compressToSafetensors, decideWeights, memorySink, planOnnxCompression, toFloat32, writableStreamSink,
-} from '../src/models.js';
+import { compressOnnx, compressToSafetensors, memorySink, writableStreamSink } from '../src/models.js';
+import { countingSink, decideForSafetensors as decide, formatSizes, writeFormat } from './format-outputs.js';
 import { openReader } from './model-source.js';
 import { type WorkerReply, type WorkerRequest, describeAdapter } from './worker-protocol.js';
 
 const post = (reply: WorkerReply, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(reply, transfer);
 
-/** A sink that only counts: the report needs the output's size, not its bytes (the export writes them). */
-function countingSink(): ByteSink & { readonly byteLength: number } {
-  let byteLength = 0;
-  return {
-    get byteLength() { return byteLength; },
-    async write(chunk) { byteLength += chunk.byteLength; },
-    async close() {},
-    async abort() {},
-  };
-}
-
 async function backendInfo(): Promise<{ backend: string; adapter?: string }> {
   const backend = await getBackend();
   return backend === 'webgpu' ? { backend, adapter: describeAdapter((await getDefaultManager()).adapterInfo) } : { backend };
-}
-
-/**
- * The decisions for a safetensors output: the policy's, then, with `targetBits`, the size budget's allocation
- * (counted as safetensors stores the parameters), as the command line does.
- */
-async function decide(reader: WeightReader, policy: CompressionPolicy): Promise<{ decisions: WeightDecision[]; budget?: BudgetAllocation }> {
-  const decisions = reader instanceof OnnxModel ? planOnnxCompression(reader, policy).decisions : decideWeights(reader.list(), policy);
-  if (policy.targetBits === undefined) return { decisions };
-  const list = reader.list();
-  const read = async (i: number) => toFloat32(await reader.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
-  const allocated = await allocateBudget(list, decisions, policy, policy.targetBits, read, {}, { backend: 'auto' }, 'safetensors');
-  return { decisions: allocated.decisions, budget: allocated.allocation };
 }
 
 /** The least time between two progress messages. */
@@ -66,6 +41,20 @@ async function handle(request: WorkerRequest): Promise<void> {
     return;
   }
   const { source, policy } = request;
+  if (request.type === 'formats' || request.type === 'export-format') {
+    const { reader } = await openReader(source);
+    try {
+      if (request.type === 'formats') {
+        post({ type: 'formats', id: request.id, sizes: await formatSizes(source, reader, policy, request.formats) });
+      } else {
+        const output = await writeFormat(request.format, source, reader, policy);
+        post({ type: 'file', id: request.id, output }, [output.buffer]);
+      }
+    } finally {
+      await (reader as { close?: () => Promise<void> }).close?.();
+    }
+    return;
+  }
   if (request.type === 'compress' && source.kind === 'onnx') {
     const bytes = new Uint8Array(await source.file.arrayBuffer());
     const { model, report } = await compressOnnx(bytes, { ...policy, name: source.file.name, onProgress }, { backend: 'auto' });

@@ -16,6 +16,7 @@ import { bandLegend } from './quality.js';
 import { ComparisonPanel } from './scheme-compare.js';
 import { downloadBytes, exportName } from './exports.js';
 import { exportStatus, writeSafetensors } from './safetensors-export.js';
+import { FormatExports, type ShownResult } from './format-exports.js';
 import { policyFromForm, showBackendInfo } from './scheme-form.js';
 import { type TensorSource, type ViewState, drawTensorView } from './tensor-view.js';
 import type { AnyWeightSource } from './worker-protocol.js';
@@ -47,6 +48,8 @@ declare global {
       workers: number; backend?: string; lastExportStreamed?: string;
       /** The last verification in onnxruntime-web shown (cleared when another result comes). */
       verify?: VerifyShown;
+      /** The export formats' sizes for the result on show (once the worker has measured them). */
+      formatSizes?: { format: string; bytes?: number; problem?: string }[];
     };
     showSaveFilePicker?: (options: { suggestedName: string; types?: { description: string; accept: Record<string, string[]> }[] }) => Promise<FileSystemFileHandle>;
   }
@@ -68,6 +71,8 @@ let sort: { key: string; dir: 1 | -1 } = { ...WORST_FIRST };
 const comparison = new ComparisonPanel((row) => applyScheme(row.policy));
 /** The verification of the result on show in onnxruntime-web. */
 const verifier = new VerifyPanel();
+/** The export buttons, one per format with its size. */
+const formats = new FormatExports();
 verifier.onResult = (shown) => { app.verify = shown; };
 
 function showError(error: unknown): void {
@@ -99,6 +104,8 @@ function clearResults(message: string): void {
   $('export-status').textContent = '';
   $('progress-text').textContent = '';
   verifier.enable(undefined, 'Nothing to verify: no compressed model is on show.');
+  formats.clear();
+  app.formatSizes = undefined;
   document.body.dataset.state = 'failed';
 }
 
@@ -236,6 +243,8 @@ async function run(): Promise<void> {
     app.runs++;
     $('progress-text').textContent = `Done in ${(next.totalMs / 1000).toFixed(2)} s`;
     renderSummary(next);
+    app.formatSizes = undefined;
+    void formats.refresh(shownOf(next)).then((sizes) => { if (sizes && result === next) app.formatSizes = sizes; });
     renderTable();
     const quantized = next.report.tensors.filter((t) => t.action === 'quantize');
     if (!selected || !quantized.some((t) => t.name === selected)) {
@@ -254,6 +263,14 @@ async function run(): Promise<void> {
   }
 }
 
+
+/** What the export buttons need of a result. */
+function shownOf(r: Result): ShownResult {
+  return {
+    source: r.source, policy: r.policy, ownFormat: r.output ? 'onnx' : 'safetensors',
+    ownBytes: r.output ? r.output.length : r.report.format === 'safetensors' ? r.report.totals.fileBytesAfter : 0,
+  };
+}
 
 function renderSummary(r: Result): void {
   showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs, r.policy.minSqnrDb);
@@ -404,6 +421,11 @@ function wire(): void {
     else void exportSafetensors($('export-onnx'));
   });
   $('export-safetensors').addEventListener('click', () => { void exportSafetensors($('export-safetensors')); });
+  for (const [id, format] of [['export-contrib', 'onnx-contrib'], ['export-gguf', 'gguf']] as const) {
+    $(id).addEventListener('click', () => {
+      if (result) void formats.export(format, shownOf(result), (ext) => exportName(loaded?.name, ext, result?.policy), (name, bytes) => download(name, bytes, 'application/octet-stream'), exportStatus);
+    });
+  }
   $('export-json').addEventListener('click', () => {
     if (!result) return;
     download(exportName(loaded?.name, 'report.json'), new TextEncoder().encode(reportJson(result.report, { model: loaded?.name, policy: result.policy })), 'application/json');

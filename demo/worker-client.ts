@@ -11,7 +11,7 @@ export function onWorkerStarted(callback: () => void): void { started = callback
 let worker: Worker | undefined;
 let nextId = 0;
 const pending = new Map<number, {
-  resolve: (reply: Extract<WorkerReply, { type: 'done' | 'backend' }>) => void;
+  resolve: (reply: Exclude<WorkerReply, { type: 'progress' | 'error' }>) => void;
   reject: (error: Error) => void;
   onProgress?: (progress: { done: number; total: number; name: string }) => void;
 }>();
@@ -50,7 +50,7 @@ function getWorker(): Worker {
 export function callWorker<T extends WorkerRequest['type']>(
   request: Omit<Extract<WorkerRequest, { type: T }>, 'id'>, onProgress?: (progress: { done: number; total: number; name: string }) => void,
   transfer: Transferable[] = [],
-): Promise<Extract<WorkerReply, { type: T extends 'backend' ? 'backend' : 'done' }>> {
+): Promise<Extract<WorkerReply, { type: T extends 'backend' ? 'backend' : T extends 'formats' ? 'formats' : T extends 'export-format' ? 'file' : 'done' }>> {
   const id = ++nextId;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve: resolve as (reply: unknown) => void, reject, ...(onProgress ? { onProgress } : {}) });

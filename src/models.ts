@@ -83,6 +83,11 @@ export {
 export { type ConsumerRole, combineRoles, consumerRole } from './compress/operator-axes.js';
 export { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './compress/onnx-plan.js';
 export { type MatMulNBitsLayout, type OnnxOps, columnBlockSize, matMulNBitsLayout } from './compress/matmul-nbits-plan.js';
+export { type GatherBlockLayout, gatherBlockLayout } from './compress/gather-block-plan.js';
+export { type ContribLayout, contribLayout } from './compress/contrib-layout.js';
+export {
+  TRANSFORMERS_JS_Q4_BLOCK, TRANSFORMERS_JS_SUFFIX, type TransformersJsDtype, type TransformersJsVariant, transformersJsVariants,
+} from './compress/transformers-js.js';
 export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, quantizeWeight } from './compress/quantize-weight.js';
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';
 export { WEBGPU_QUANT_VERSION } from './compress/version.js';

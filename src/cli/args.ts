@@ -60,11 +60,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'first-layer': { type: 'string', commands: ['compress'], value: 'keep|quantize', help: 'the weights applied to the model input: kept float (default) or quantized' },
   include: { type: 'string', commands: ['compress'], value: 'RE', help: 'quantize only weights whose name matches' },
   exclude: { type: 'string', commands: ['compress'], value: 'RE', help: 'keep float the weights whose name matches' },
-  'onnx-ops': { type: 'string', commands: ['compress'], value: 'qdq|contrib', help: 'ONNX output: DequantizeLinear everywhere (qdq, default) or onnxruntime\'s MatMulNBits for MatMul weights (contrib)' },
+  'onnx-ops': { type: 'string', commands: ['compress'], value: 'qdq|contrib', help: 'ONNX output: DequantizeLinear everywhere (qdq, default) or onnxruntime\'s MatMulNBits for MatMul weights and GatherBlockQuantized for Gather embeddings (contrib)' },
   'accuracy-level': { type: 'string', commands: ['compress'], value: '0-4', help: 'MatMulNBits accuracy_level (with --onnx-ops contrib; 4: int8 compute, fastest on CPU)' },
   format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors|gguf', help: 'output format; default from the output name, else the input\'s. gguf: qint8 -> Q8_0, qint4 -> Q4_0, blocks of 32' },
+  preset: { type: 'string', commands: ['compress'], value: 'transformers.js', help: 'write a runtime\'s model layout into the folder -o: transformers.js gives onnx/model_q4.onnx (MatMulNBits int4, blocks of 32, symmetric) and onnx/model_quantized.onnx (int8 per channel, QDQ); onnx/model_q4f16.onnx for a float16 model' },
   backend: { type: 'string', commands: ['compress'], value: 'auto|webgpu|cpu', help: 'where to quantize; default auto (WebGPU when available)' },
-  force: { type: 'boolean', commands: ['compress'], help: 'allow the output to be the input file itself (overwrites it)' },
+  force: { type: 'boolean', commands: ['compress'], help: 'allow the output to be the input file itself (overwrites it); with --preset, replace files already in the folder' },
   requantize: { type: 'boolean', commands: ['compress'], help: 'dequantize the weights a .safetensors input already holds quantized and quantize them again (default: kept as they are, with their metadata)' },
   'external-data': { type: 'boolean', commands: ['compress'], help: 'write the ONNX output\'s weights to <out>.data beside it (automatic past protobuf\'s 2 GB, and for weights kept in another folder\'s data file)' },
   tensor: { type: 'string', commands: ['inspect'], value: 'NAME', help: 'show one tensor, with its per-channel SQNR' },
@@ -148,8 +149,10 @@ export interface CompressArgs {
   format?: 'onnx' | 'safetensors' | 'gguf';
   /** How the ONNX output carries quantized weights. */
   onnxOps?: 'qdq' | 'contrib';
-  /** MatMulNBits accuracy_level (with onnxOps 'contrib'). */
+  /** MatMulNBits accuracy_level (with onnxOps 'contrib', or the transformers.js preset's q4). */
   accuracyLevel?: number;
+  /** Write a runtime's model layout into the folder `output` (the preset decides dtype, scheme and operators). */
+  preset?: 'transformers.js';
   backend: 'auto' | 'webgpu' | 'cpu';
   /** Dequantize the weights a safetensors input holds quantized, and quantize them again under this policy. */
   requantize?: boolean;
@@ -302,9 +305,23 @@ function verifyFlags(values: FlagValues): VerifyFlags {
   return { inputs: (values.inputs as string[] | undefined) ?? [], dims, seeds: integer('seeds', values.seeds, 1), minCosine, minArgmaxAgreement };
 }
 
+/** Flags a preset sets itself (or that cannot apply to a folder of several files). */
+const kPresetSets = ['dtype', 'granularity', 'group-size', 'axis', 'symmetric', 'affine', 'onnx-ops', 'format', 'target-bits', 'external-data', 'requantize', 'verify'];
+
+function checkPresetFlags(values: FlagValues, preset: string): void {
+  const clash = kPresetSets.find((flag) => values[flag] !== undefined);
+  if (clash) {
+    throw new UsageError(`--${clash} does not go with --preset ${preset}, which chooses each file's scheme and operators; `
+      + 'leave it out (or compress without --preset)', { brief: true });
+  }
+  if (values.output === '-') throw new UsageError(`--preset ${preset} writes several files into a folder: give -o <folder>, not -`, { brief: true });
+}
+
 function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
   if (rest.length > 1) throw new UsageError(`compress takes one input file, got ${rest.length}: ${rest.join(' ')}`);
   if (typeof values.output !== 'string' || values.output === '') throw new UsageError('compress needs -o <out> (or -o - for stdout)');
+  const preset = values.preset === undefined ? undefined : oneOf('preset', values.preset, ['transformers.js'] as const, 'transformers.js');
+  if (preset) checkPresetFlags(values, preset);
   // GGUF holds only blocks of 32, so its default granularity is 'group'.
   const gguf = values.format === 'gguf' || (values.format === undefined && /\.gguf$/i.test(values.output));
   const granularity = oneOf('granularity', values.granularity, ['tensor', 'channel', 'group'] as const, gguf ? 'group' : 'channel');
@@ -327,7 +344,7 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
   const onnxOps = values['onnx-ops'] === undefined ? undefined : oneOf('onnx-ops', values['onnx-ops'], ['qdq', 'contrib'] as const, 'qdq');
   const accuracyLevel = integer('accuracy-level', values['accuracy-level'], 0);
   if (accuracyLevel !== undefined && accuracyLevel > 4) throw new UsageError(`--accuracy-level ${accuracyLevel}: use 0 to 4`);
-  if (accuracyLevel !== undefined && onnxOps !== 'contrib') throw new UsageError('--accuracy-level sets MatMulNBits\'s accuracy_level: it needs --onnx-ops contrib');
+  if (accuracyLevel !== undefined && onnxOps !== 'contrib' && !preset) throw new UsageError('--accuracy-level sets MatMulNBits\'s accuracy_level: it needs --onnx-ops contrib');
   return {
     command: 'compress', input: rest[0], output: values.output,
     dtype: oneOf('dtype', dtype, DTYPES, 'qint8'),
@@ -338,7 +355,7 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     firstLayer: values['first-layer'] === undefined ? undefined : oneOf('first-layer', values['first-layer'], ['keep', 'quantize'] as const, 'keep'),
     include: regex('include', values.include), exclude: regex('exclude', values.exclude),
     format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors', 'gguf'] as const, 'onnx'),
-    ...(onnxOps ? { onnxOps } : {}), ...(accuracyLevel !== undefined ? { accuracyLevel } : {}),
+    ...(onnxOps ? { onnxOps } : {}), ...(accuracyLevel !== undefined ? { accuracyLevel } : {}), ...(preset ? { preset } : {}),
     backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
     json: values.json === true,
     force: values.force === true,

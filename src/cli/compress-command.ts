@@ -36,6 +36,7 @@ import { DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, findDefaultModel } from './d
 import { externalDataNextTo } from './external-data.js';
 import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
 import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
+import { runPreset } from './preset-command.js';
 import { type Progress, progressBar } from './progress.js';
 import { megabytes } from './units.js';
 import { formatVerifyReport, loadNodeRuntime, verifyJson, verifyOptionsOf } from './verify-command.js';
@@ -203,6 +204,7 @@ async function checkExternalFiles(model: OnnxModel, input: string, target: Outpu
 
 /** Runs `compress`; returns the exit code. Bad input throws (FormatError etc.), usage mistakes UsageError. */
 export async function runCompress(args: CompressArgs, io: CliIo): Promise<number> {
+  if (args.preset) return runPreset(args, io);
   const input = args.input ?? (io.bundledModel ?? findDefaultModel)();
   if (input === undefined) {
     throw new UsageError(`no input model given, and the bundled sample model (${DEFAULT_MODEL_PACKAGE}, installed for development only) `

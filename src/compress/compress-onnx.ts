@@ -11,7 +11,8 @@
  * below opset 13 gets 8-bit per-channel weights as DequantizeLinear → Mul (onnx-plan.ts), with no upgrade.
  *
  * With `onnxOps: 'contrib'`, MatMul weights that fit (matmul-nbits-plan.ts) are written as onnxruntime's
- * `com.microsoft.MatMulNBits` instead (io/onnx/matmul-nbits-writer.ts), needing no opset upgrade; the rest
+ * `com.microsoft.MatMulNBits` instead (io/onnx/matmul-nbits-writer.ts), and Gather embedding tables as
+ * `com.microsoft.GatherBlockQuantized` (gather-block-plan.ts, io/onnx/gather-block-writer.ts), needing no opset upgrade; the rest
  * stay QDQ, and each report line says which (`onnxOp`) and why.
  *
  * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale, a dequantized
@@ -44,13 +45,15 @@ import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
+import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
 import type { ExternalDataFile, ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import { floatToHalfBits } from '../io/half.js';
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
-import { type OnnxOps, matMulNBitsLayout, nbitsNote } from './matmul-nbits-plan.js';
+import { contribLayout } from './contrib-layout.js';
+import { type OnnxOps, nbitsNote } from './matmul-nbits-plan.js';
 import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
 import type { CompressionPolicy, WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
@@ -91,12 +94,19 @@ export interface CompressOnnxOptions extends CompressionPolicy {
   nonFinite?: 'keep' | 'error';
   /**
    * How quantized weights are written: 'qdq' (default; DequantizeLinear, portable) or 'contrib':
-   * onnxruntime's `com.microsoft.MatMulNBits` for MatMul weights that fit it (matmul-nbits-plan.ts), QDQ
+   * onnxruntime's `com.microsoft.MatMulNBits` for MatMul weights that fit it (matmul-nbits-plan.ts) and
+   * `com.microsoft.GatherBlockQuantized` for Gather embedding tables (gather-block-plan.ts), QDQ
    * for the rest. Each weight's report says which, and why a MatMul weight stayed QDQ.
    */
   onnxOps?: OnnxOps;
   /** MatMulNBits `accuracy_level` (0-4; onnxruntime: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute); omitted by default. */
   accuracyLevel?: number;
+  /**
+   * With `onnxOps: 'contrib'`: write 8-bit MatMul weights as MatMulNBits (true, default) or as QDQ (false).
+   * onnxruntime-web 1.30's WebGPU EP refuses a model with an 8-bit MatMulNBits (it takes 2 and 4 bits), so a
+   * file for it keeps 8-bit weights (a 4-bit weight escalated by the quality floor, say) as QDQ.
+   */
+  matMulNBits8?: boolean;
   /**
    * With `targetBits`: measures each weight's sensitivity from the model's outputs (see budget.ts), e.g.
    * `await outputErrorProbe(bytes, { runtime: ort, inputs })`. Without it the budget's estimate comes from
@@ -137,7 +147,7 @@ export interface OnnxCompressionReport {
 }
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
-  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'onProgress',
+  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'matMulNBits8', 'onProgress',
   'externalDataLocation', 'writeExternalData', 'outputError']);
 
 function checkOptions(options: CompressOnnxOptions): void {
@@ -152,6 +162,9 @@ function checkOptions(options: CompressOnnxOptions): void {
   }
   if (options.onnxOps !== undefined && options.onnxOps !== 'qdq' && options.onnxOps !== 'contrib') {
     throw new InvalidArgumentError('options.onnxOps', options.onnxOps, `options.onnxOps is ${JSON.stringify(options.onnxOps)}; use 'qdq' or 'contrib'`);
+  }
+  if (options.matMulNBits8 !== undefined && typeof options.matMulNBits8 !== 'boolean') {
+    throw new InvalidArgumentError('options.matMulNBits8', options.matMulNBits8, `options.matMulNBits8 is ${JSON.stringify(options.matMulNBits8)}; use true or false`);
   }
   const level = options.accuracyLevel;
   if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {
@@ -204,7 +217,7 @@ export async function compressOnnx(
       (i) => model.readFloat32(weights[i]!.name), {}, backend, 'onnx', options.outputError);
     budget = allocated.allocation;
     // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
-    const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? matMulNBitsLayout(d, weights[i]!) : undefined));
+    const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? contribLayout(d, weights[i]!) : undefined));
     const required = (viaMul: boolean) => allocated.decisions.reduce((opset, d, i) =>
       (d.action === 'quantize' && !nbits[i]?.ok ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
     const opset = model.defaultOpset();
@@ -261,7 +274,10 @@ export async function compressOnnx(
       return { ...kept(info, outcome.reason), ...escalations };
     }
     const { decision, result } = outcome;
-    const layout = onnxOps === 'contrib' ? matMulNBitsLayout(decision, info) : undefined;
+    const contrib = onnxOps === 'contrib' ? contribLayout(decision, info) : undefined;
+    const eightBit = decision.dtype === 'qint8' || decision.dtype === 'quint8';
+    const layout = contrib?.ok && contrib.op === 'MatMulNBits' && eightBit && options.matMulNBits8 === false
+      ? { ok: false as const, reason: '8-bit, and matMulNBits8 is false (onnxruntime-web\'s WebGPU EP takes 4-bit MatMulNBits only)' } : contrib;
     const stats = () => {
       const { overall, perChannel, axis } = result.stats;
       usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
@@ -270,6 +286,19 @@ export async function compressOnnx(
         ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend, ...escalations,
       };
     };
+    if (layout?.ok && layout.op === 'GatherBlockQuantized') {
+      const note = `GatherBlockQuantized, block_size ${layout.blockSize}${layout.parameters === 'groups' ? '' : `, the ${layout.parameters === 'rows' ? 'row' : 'tensor'}'s scale repeated per block`}`;
+      const written = writeGatherBlockQuantized(model, info.name, {
+        values: result.q.intReprView(), dtype: decision.dtype, parameters: layout.parameters, scales: result.scales,
+        zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
+        docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
+      }, names);
+      return {
+        name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
+        reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, GatherBlockQuantized`, onnxOp: 'GatherBlockQuantized',
+        bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
+      };
+    }
     if (layout?.ok) {
       const note = nbitsNote(layout, info.shape[0]!);
       const written = writeMatMulNBits(model, info.name, {
@@ -284,7 +313,8 @@ export async function compressOnnx(
         bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
       };
     }
-    const qdqNote = layout && info.consumers.some((c) => c.opType === 'MatMul') ? `; QDQ, not MatMulNBits: ${layout.reason}` : '';
+    const qdqNote = layout && !layout.ok && info.consumers.some((c) => c.opType === 'MatMul' || c.opType === 'Gather')
+      ? `; QDQ, not ${info.consumers.some((c) => c.opType === 'Gather') ? 'GatherBlockQuantized' : 'MatMulNBits'}: ${layout.reason}` : '';
     const scheme = describeScheme(decision);
     const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
     const ints = result.q.intReprView();
@@ -337,7 +367,9 @@ export async function compressOnnx(
   const schemes: Record<string, number> = {};
   for (const t of quantized) schemes[t.scheme] = (schemes[t.scheme] ?? 0) + 1;
   const nbitsCount = quantized.filter((t) => t.onnxOp === 'MatMulNBits').length;
-  const format = nbitsCount === 0 ? 'QDQ' : nbitsCount === quantized.length ? 'MatMulNBits' : 'QDQ+MatMulNBits';
+  const gatherCount = quantized.filter((t) => t.onnxOp === 'GatherBlockQuantized').length;
+  const qdqCount = quantized.length - nbitsCount - gatherCount;
+  const format = [qdqCount || !quantized.length ? 'QDQ' : '', nbitsCount ? 'MatMulNBits' : '', gatherCount ? 'GatherBlockQuantized' : ''].filter(Boolean).join('+');
   const metadata = JSON.stringify({ version: WEBGPU_QUANT_VERSION, format, quantized: quantized.length, schemes });
   model.proto.metadataProps = model.proto.metadataProps.filter((p) => p.key !== ONNX_METADATA_KEY);
   model.proto.metadataProps.push(onnx.StringStringEntryProto.create({ key: ONNX_METADATA_KEY, value: metadata }));

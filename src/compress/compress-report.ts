@@ -42,7 +42,7 @@ export interface TensorReport {
   /** Which backend quantized it. */
   backend?: ResolvedBackend;
   /** The ONNX operator that dequantizes it (ONNX output): 'DequantizeLinear' (QDQ) or onnxruntime's 'MatMulNBits'. */
-  onnxOp?: 'DequantizeLinear' | 'MatMulNBits';
+  onnxOp?: 'DequantizeLinear' | 'MatMulNBits' | 'GatherBlockQuantized';
   /** The steps up the quality-floor ladder from the scheme the policy chose, when it was below the floor. */
   escalations?: EscalationStep[];
 }

@@ -27,7 +27,8 @@ import { firstLayerWeights } from '../io/onnx/input-layer.js';
 import type { OnnxModel } from '../io/onnx/onnx-model.js';
 import type { GraphProto } from '../io/onnx/proto.js';
 import type { WeightDType } from '../io/weights.js';
-import { type MatMulNBitsLayout, type OnnxOps, matMulNBitsLayout } from './matmul-nbits-plan.js';
+import { type ContribLayout, contribLayout } from './contrib-layout.js';
+import type { OnnxOps } from './matmul-nbits-plan.js';
 import { type CompressionPolicy, type WeightDecision, decideWeights } from './policy.js';
 
 /** The decisions for a model and the opset they need. */
@@ -38,10 +39,11 @@ export interface OnnxPlan {
   /** True when 8-bit per-channel float32 weights are written as DequantizeLinear → Mul (a model below opset 13). */
   channelScalesViaMul: boolean;
   /**
-   * With `onnxOps: 'contrib'`, each weight's MatMulNBits form (matmul-nbits-plan.ts), or why it has none;
-   * undefined for kept weights and under 'qdq'. MatMulNBits weights need no default-domain opset.
+   * With `onnxOps: 'contrib'`, each weight's contrib form (contrib-layout.ts: MatMulNBits or
+   * GatherBlockQuantized), or why it has none; undefined for kept weights and under 'qdq'. Contrib weights
+   * need no default-domain opset.
    */
-  nbits: (MatMulNBitsLayout | undefined)[];
+  nbits: (ContribLayout | undefined)[];
 }
 
 /**
@@ -86,7 +88,7 @@ export function planOnnxCompression(model: OnnxModel, policy: CompressionPolicy 
     }
     return d;
   });
-  const nbits = decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? matMulNBitsLayout(d, weights[i]!) : undefined));
+  const nbits = decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? contribLayout(d, weights[i]!) : undefined));
   const required = (viaMul: boolean) => decisions.reduce((opset, d, i) =>
     (d.action === 'quantize' && !nbits[i]?.ok ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
   const opset = model.defaultOpset();

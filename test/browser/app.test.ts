@@ -212,6 +212,47 @@ describe('the web app with WebGPU', () => {
     expect(new Uint8Array(readFileSync(join(downloads, 'silero_vad_legacy.qint4-group32.onnx')))).toEqual(onnxFile.bytes);
   });
 
+  it('offers each format with its size: ONNX QDQ, ONNX contrib ops, GGUF, safetensors; the sizes are the files\' sizes', async () => {
+    const { page } = opened;
+    await page.waitForFunction(() => window.__app.formatSizes !== undefined, { timeout: 60_000 });
+    const policy: CompressionPolicy = { dtype: 'qint4', granularity: 'group', groupSize: 32, symmetric: true, calibrate: 'minmax' };
+    const sizes = Object.fromEntries((await page.evaluate(() => window.__app.formatSizes!)).map((s) => [s.format, s]));
+    const label = (id: string) => text(page, `#${id}`);
+    const kib = (n: number) => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(2)} MiB`);
+    // The library in Node writes the same files (the CPU path gives the GPU path's bits): the same sizes.
+    const qdq = await compressOnnx(modelBytes, policy, { backend: 'cpu' });
+    const contrib = await compressOnnx(modelBytes, { ...policy, onnxOps: 'contrib' }, { backend: 'cpu' });
+    expect(await label('export-onnx')).toBe(`ONNX, QDQ · ${kib(qdq.model.length)}`);
+    expect(sizes['onnx-contrib']!.bytes).toBe(contrib.model.length);
+    expect(await label('export-contrib')).toBe(`ONNX, onnxruntime contrib ops · ${kib(contrib.model.length)}`);
+    expect(sizes.gguf!.bytes).toBeGreaterThan(0);
+    expect(await label('export-gguf')).toBe(`GGUF (llama.cpp) · ${kib(sizes.gguf!.bytes!)}`);
+    expect(await label('export-safetensors')).toBe(`safetensors · ${kib(sizes.safetensors!.bytes!)}`);
+    for (const id of ['export-contrib', 'export-gguf']) expect(await page.$eval(`#${id}`, (b) => (b as HTMLButtonElement).disabled), id).toBe(false);
+    const exported = async (id: string, ending: string) => {
+      await page.click(`#${id}`);
+      await page.waitForFunction((want: string) => window.__app.lastExport?.name.endsWith(want), { timeout: 60_000 }, ending);
+      return page.evaluate(() => ({ name: window.__app.lastExport!.name, length: window.__app.lastExport!.bytes.length,
+        head: Array.from(window.__app.lastExport!.bytes.subarray(0, 4)) }));
+    };
+    const gguf = await exported('export-gguf', '.gguf');
+    expect(gguf).toEqual({ name: 'silero_vad_legacy.qint4-group32.gguf', length: sizes.gguf!.bytes, head: [0x47, 0x47, 0x55, 0x46] }); // 'GGUF'
+    const onnx = await exported('export-contrib', '.contrib.onnx');
+    expect(onnx.name).toBe('silero_vad_legacy.qint4-group32.contrib.onnx');
+    expect(onnx.length).toBe(contrib.model.length);
+    // The default scheme (int8 per channel) has no GGUF form: the button says why instead of a size.
+    const runs = await page.evaluate(() => window.__app.runs);
+    await page.select('#dtype', 'qint8');
+    await page.select('#granularity', 'channel');
+    await waitForRun(page, { dtype: 'qint8', granularity: 'channel' }, runs);
+    await page.waitForFunction(() => window.__app.formatSizes !== undefined, { timeout: 60_000 });
+    expect(await label('export-gguf')).toBe('GGUF (llama.cpp) · n/a');
+    expect(await page.$eval('#export-gguf', (b) => [(b as HTMLButtonElement).disabled, b.getAttribute('title')])).toEqual([true, expect.stringMatching(/group/)]);
+    await page.select('#dtype', 'qint4');
+    await page.select('#granularity', 'group');
+    await waitForRun(page, { dtype: 'qint4', granularity: 'group', groupSize: 32 }, await page.evaluate(() => window.__app.runs));
+  });
+
   it('loads a model through the file input (ONNX, then safetensors)', async () => {
     const { page } = opened;
     let runs = await page.evaluate(() => window.__app.runs);

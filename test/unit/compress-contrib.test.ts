@@ -112,13 +112,16 @@ describe('onnxOps contrib: MatMulNBits', () => {
       expect(decoded.size).toBe(4);
       for (const [weight, d] of decoded) {
         const expected = (await dequantize(reference.get(weight)!, cpu)).data;
-        expect(Array.from(d.values)).toEqual(Array.from(expected));
+        // + 0: a block stored with a negated scale gives -0 where QDQ gives 0 (the same value in a MatMul).
+        expect(Array.from(d.values, (v) => v + 0)).toEqual(Array.from(expected, (v) => v + 0));
         expect(d.bits).toBe(scheme.dtype!.endsWith('4') ? 4 : 8);
         // zero_points are written unless every one is onnxruntime's default (stored unsigned: 8 / 128). Q4_0-style
         // int4 (the 'extreme' range) moves a block's zero point to -1 when its extreme is positive.
+        if (scheme.dtype === 'qint4' && scheme.granularity === 'group') expect(d.zeroPoints).toBe(false);
         const q = reference.get(weight)!;
         const zeros = q.qscheme() === 'per_tensor_affine' ? [q.qZeroPoint()] : q.qscheme() === 'per_channel_affine' ? q.qPerChannelZeroPoints() : q.qPerGroupZeroPoints();
-        const stored = Array.from(zeros, (z) => (scheme.dtype!.startsWith('quint') ? z : z + (1 << (d.bits - 1))));
+        // A signed zero point of -1 is written as onnxruntime's symmetric form (negated scale, default zero point).
+        const stored = Array.from(zeros, (z) => (scheme.dtype!.startsWith('quint') ? z : (z === -1 ? 0 : z) + (1 << (d.bits - 1))));
         expect(d.zeroPoints).toBe(stored.some((z) => z !== 1 << (d.bits - 1)));
       }
       for (const t of contrib.report.tensors.filter((t) => t.action === 'quantize')) {
@@ -184,6 +187,18 @@ describe('onnxOps contrib: MatMulNBits', () => {
     await expectInvalidAsync(() => compressOnnx(mlp.model, { onnxOps: 'nbits' as never }), { argument: 'options.onnxOps', value: 'nbits', mentions: ["'qdq' or 'contrib'"] });
     await expectInvalidAsync(() => compressOnnx(mlp.model, { onnxOps: 'contrib', accuracyLevel: 5 }), { argument: 'options.accuracyLevel', value: 5, mentions: ['0 to 4'] });
     await expectInvalidAsync(() => compressOnnx(mlp.model, { accuracyLevel: 1 }), { argument: 'options.accuracyLevel', value: 1, mentions: ["onnxOps: 'contrib'"] });
+  });
+
+  it('matMulNBits8: false keeps 8-bit MatMul weights QDQ (with the reason) and 4-bit ones MatMulNBits; a bad value is refused', async () => {
+    const mixed = await compressOnnx(mlp.model, {
+      dtype: 'qint4', granularity: 'group', firstLayer: 'quantize', onnxOps: 'contrib', matMulNBits8: false, overrides: [{ pattern: /fc1/, dtype: 'qint8', granularity: 'channel' }],
+    }, cpu);
+    const quantized = mixed.report.tensors.filter((t) => t.action === 'quantize');
+    expect(quantized.map((t) => t.onnxOp)).toEqual(['MatMulNBits', 'DequantizeLinear', 'MatMulNBits', 'MatMulNBits']);
+    expect(quantized[1]!.reason).toContain('QDQ, not MatMulNBits: 8-bit, and matMulNBits8 is false');
+    const qdq = await compressOnnx(mlp.model, { dtype: 'qint4', granularity: 'group', firstLayer: 'quantize', overrides: [{ pattern: /fc1/, dtype: 'qint8', granularity: 'channel' }] }, cpu);
+    expect(relativeError(await run(mixed.model, x, batch), await run(qdq.model, x, batch, false))).toBeLessThan(1e-5);
+    await expectInvalidAsync(() => compressOnnx(mlp.model, { onnxOps: 'contrib', matMulNBits8: 'no' as never }), { argument: 'options.matMulNBits8', value: 'no', mentions: ['true or false'] });
   });
 
   it('the CLI flags parse, and --accuracy-level needs --onnx-ops contrib', () => {

@@ -12,8 +12,11 @@
  * - `zero_points`: uint8, [N, ceil(n_blocks × bits / 8)]: 4-bit ones two per byte, each column starting on a
  *   new byte. Written only when some zero point differs from onnxruntime's default (2^(bits-1): 8 or 128).
  * - The stored integers are unsigned: a signed integer q is stored as q + 2^(bits-1), its zero point too,
- *   so `(q - zero_point) × scale` is unchanged. Symmetric int4 / int8 weights have every zero point at the
- *   default and are written without `zero_points`.
+ *   so `(q - zero_point) × scale` is unchanged. A signed block whose zero point is -1 (int4's Q4_0 range
+ *   puts it there when the block's extreme is positive) is written as onnxruntime's own symmetric quantizer
+ *   writes it: the scale negated, the integers -(q + 1), the default zero point; the values are the same
+ *   bits. So symmetric int4 / int8 weights have every zero point at the default and are written without
+ *   `zero_points`.
  * - Attributes `K`, `N`, `bits`, `block_size`, and `accuracy_level` when given.
  *
  * Per-channel and per-tensor parameters are written as blocks that repeat their column's (or the tensor's)
@@ -138,14 +141,20 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
   const offset = q.dtype === 'qint4' ? 8 : q.dtype === 'qint8' ? 128 : 0;
   const paramIndex = (block: number, column: number) =>
     (q.parameters === 'groups' ? block * N + column : q.parameters === 'columns' ? column : 0);
-  // Scales and stored (unsigned) zero points per (column, block), onnxruntime's order.
+  // Scales and stored (unsigned) zero points per (column, block), onnxruntime's order. A signed block with
+  // zero point -1 (Q4_0's range, its extreme positive) is stored as zero point 0 with the scale and the
+  // integers negated, -(q + 1): the same values exactly, in onnxruntime's own symmetric form (a negative
+  // scale, the default zero point), so symmetric weights need no zero_points input.
   const scales = new Float32Array(N * blocks);
   const zeros = new Uint8Array(N * blocks);
+  const negated = new Uint8Array(N * blocks);
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < blocks; b++) {
       const p = paramIndex(b, n);
-      scales[n * blocks + b] = q.scales[p]!;
-      zeros[n * blocks + b] = q.zeroPoints[p]! + offset;
+      const flip = offset !== 0 && q.zeroPoints[p] === -1 ? 1 : 0;
+      negated[n * blocks + b] = flip;
+      scales[n * blocks + b] = flip ? -q.scales[p]! : q.scales[p]!;
+      zeros[n * blocks + b] = (flip ? 0 : q.zeroPoints[p]!) + offset;
     }
   }
   const blob = (blockSize * bits) / 8;
@@ -154,9 +163,10 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
     for (let b = 0; b < blocks; b++) {
       const base = (n * blocks + b) * blob;
       const pad = zeros[n * blocks + b]!;
+      const flip = negated[n * blocks + b] === 1;
       for (let j = 0; j < blockSize; j++) {
         const k = b * blockSize + j;
-        const stored = k < K ? q.values[k * N + n]! + offset : pad;
+        const stored = k >= K ? pad : (flip ? -(q.values[k * N + n]! + 1) : q.values[k * N + n]!) + offset;
         if (bits === 8) data[base + j] = stored;
         else data[base + (j >> 1)]! |= (stored & 0xf) << ((j & 1) * 4);
       }

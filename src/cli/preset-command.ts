@@ -1,0 +1,130 @@
+/**
+ * `webgpu-quant compress <model.onnx> --preset transformers.js -o <folder>`: writes the files of
+ * transformers.js's layout (compress/transformers-js.ts) under `<folder>/onnx/`: `model_q4.onnx` and
+ * `model_quantized.onnx` for a float32 model, `model_q4f16.onnx` for a float16 one.
+ *
+ * Every file is compressed in memory first; only then are the folders made and the files written, each to a
+ * temporary file beside it (`.<name>.webgpu-quant-tmp-*`) and renamed into place once all are complete, so a
+ * failure leaves none of them. Files already in the folder are not replaced without `--force` (it is often
+ * a downloaded model's folder, whose own quantized files should not vanish silently).
+ *
+ * @example
+ * ```ts
+ * await runPreset({ command: 'compress', input: 'model.onnx', output: 'web-model', preset: 'transformers.js', ... }, io); // 0
+ * // web-model/onnx/model_q4.onnx, web-model/onnx/model_quantized.onnx
+ * ```
+ * @module
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { type CompressOnnxOptions, type OnnxCompressionReport, compressOnnx } from '../compress/compress-onnx.js';
+import { transformersJsVariants } from '../compress/transformers-js.js';
+import { InvalidArgumentError } from '../errors.js';
+import { OnnxModel } from '../io/onnx/onnx-model.js';
+import type { ByteSink } from '../io/safetensors/sinks.js';
+import type { CompressArgs } from './args.js';
+import { UsageError } from './args.js';
+import type { CliIo } from './compress-command.js';
+import { externalDataNextTo } from './external-data.js';
+import { checkInputFile, formatOf, readInputFile } from './files.js';
+import { openOutput, resolveOutput } from './output.js';
+import { megabytes } from './units.js';
+
+/** One written file of the preset. */
+export interface PresetFile {
+  /** The transformers.js `dtype` that loads it. */
+  dtype: string;
+  path: string;
+  report: OnnxCompressionReport;
+}
+
+function policyOf(args: CompressArgs): CompressOnnxOptions {
+  return {
+    calibrate: args.calibrate, include: args.include, exclude: args.exclude,
+    ...(args.range ? { range: args.range } : {}), ...(args.minSqnr !== undefined ? { minSqnrDb: args.minSqnr } : {}),
+    ...(args.firstLayer ? { firstLayer: args.firstLayer } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
+  };
+}
+
+/** The folder `-o` names: an existing folder, or a new one in an existing folder. */
+async function checkFolder(folder: string): Promise<void> {
+  const stats = await stat(folder).catch(() => undefined);
+  if (stats && !stats.isDirectory()) throw new InvalidArgumentError('output', folder, `${folder}: is not a folder; --preset writes a folder of files (give a folder path)`);
+  if (!stats && !(await stat(dirname(folder)).catch(() => undefined))?.isDirectory()) {
+    throw new InvalidArgumentError('output', folder, `${folder}: the folder ${dirname(folder)} does not exist; create it first`);
+  }
+}
+
+/** A line per file: its dtype, path, operators, size and ratio. */
+function fileLine(file: PresetFile): string {
+  const { totals, tensors } = file.report;
+  const nbits = tensors.filter((t) => t.onnxOp === 'MatMulNBits').length;
+  const qdq = tensors.filter((t) => t.onnxOp === 'DequantizeLinear').length;
+  const ops = [nbits ? `${nbits} MatMulNBits` : '', qdq ? `${qdq} DequantizeLinear` : '', `${totals.tensorsKept} kept float`].filter(Boolean).join(', ');
+  const worst = Math.min(...tensors.filter((t) => t.sqnrDb !== undefined).map((t) => t.sqnrDb!));
+  return `  dtype ${file.dtype.padEnd(5)} ${file.path}: ${megabytes(totals.modelBytesBefore)} -> ${megabytes(totals.modelBytesAfter)} `
+    + `(${totals.modelCompressionRatio.toFixed(2)}x); ${ops}${Number.isFinite(worst) ? `; worst SQNR ${worst.toFixed(2)} dB` : ''}`;
+}
+
+/** Runs `compress --preset`; returns the exit code. */
+export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> {
+  const input = args.input;
+  if (input === undefined || formatOf(input) !== 'onnx') {
+    throw new UsageError(`--preset ${args.preset} compresses an ONNX model: give the .onnx file (e.g. onnx/model.onnx of the model's folder)`);
+  }
+  await checkInputFile(input, 'input');
+  await checkFolder(args.output);
+  const bytes = await readInputFile(input, 'input');
+  const external = externalDataNextTo(input);
+  const written: PresetFile[] = [];
+  const models: Uint8Array[] = [];
+  try {
+    const model = await OnnxModel.load(bytes, { name: input, externalData: external.resolve });
+    if (model.list().some((w) => w.external)) {
+      throw new InvalidArgumentError('input', input, `${input}: keeps weights in external data, which --preset does not write yet; compress it without --preset`);
+    }
+    const variants = transformersJsVariants(model, policyOf(args));
+    if (variants.length === 0) {
+      throw new InvalidArgumentError('input', input, `${input}: a float16 model with no MatMul weight: transformers.js's q4f16 quantizes MatMul weights only, and q8 is written from float32 models`);
+    }
+    for (const variant of variants) {
+      const result = await compressOnnx(bytes, { ...variant.options, name: input, externalData: external.resolve }, { backend: args.backend });
+      written.push({ dtype: variant.dtype, path: join(args.output, variant.file), report: result.report });
+      models.push(result.model);
+    }
+  } finally {
+    await external.close();
+  }
+  // Everything is computed: now the folders and the files, all renamed into place only when all are written.
+  const targets = [];
+  for (const file of written) {
+    const exists = await stat(file.path).then(() => true, () => false);
+    if (exists && !args.force) {
+      throw new InvalidArgumentError('output', file.path, `${file.path}: exists; add --force to replace it, or write to another folder`);
+    }
+    targets.push(file.path);
+  }
+  await mkdir(join(args.output, 'onnx'), { recursive: true });
+  const sinks: ByteSink[] = [];
+  try {
+    for (const [i, path] of targets.entries()) {
+      const sink = await openOutput(await resolveOutput(path, [input], args.force), io.stdout);
+      sinks.push(sink);
+      await sink.write(models[i]!);
+    }
+    for (const sink of sinks) await sink.close();
+  } catch (error) {
+    for (const sink of sinks) await sink.abort(error).catch(() => undefined);
+    throw error;
+  }
+  if (args.json) {
+    io.stdout.write(`${JSON.stringify({ input, output: args.output, preset: args.preset, files: written.map((f) => ({
+      dtype: f.dtype, path: f.path, bytes: f.report.totals.modelBytesAfter, totals: f.report.totals,
+      tensors: f.report.tensors.map(({ perChannelSqnrDb: _p, ...t }) => t),
+    })) }, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value))}\n`);
+  } else {
+    io.stdout.write(`${input} -> ${args.output} (transformers.js layout)\n${written.map(fileLine).join('\n')}\n`
+      + 'load it with pipeline(task, folder, { dtype }) (copy config.json and the tokenizer files beside onnx/)\n');
+  }
+  return 0;
+}

@@ -1,0 +1,171 @@
+/**
+ * Replaces an embedding table by onnxruntime's `com.microsoft.GatherBlockQuantized`, in place: every `Gather`
+ * node that reads weight `W` (shape [rows, D]) as its data along axis 0 becomes
+ * `GatherBlockQuantized(W_gbq, indices, W_scales[, W_zero_points])` with the same name and output, and `W`
+ * itself is removed. The layout is the kernel's uint8 form (the one onnxruntime's CPU kernel reads with the
+ * conventions of MatMulNBits):
+ *
+ * - `data`: uint8 [rows, D × bits / 8]; 8-bit values one a byte, 4-bit values two a byte, the even column in
+ *   the low nibble; rows end to end (D is even for 4 bits).
+ * - `scales`: the weight's float type, [rows, n_blocks], n_blocks = ceil(D / block_size) (the last block of a
+ *   row may be short: the kernel counts blocks, it does not pad).
+ * - `zero_points`: uint8 [rows, ceil(n_blocks × bits / 8)], 4-bit ones two a byte, each row starting on a new
+ *   byte; written only when some zero point differs from the default (8 for 4 bits, 128 for 8).
+ * - Integers are stored unsigned (a signed q as q + 8 or q + 128, its zero point too). A signed block with zero
+ *   point -1 is stored with the scale negated and the integers -(q + 1) at the default zero point, the same
+ *   values, as in matmul-nbits-writer.ts.
+ * - Attributes `bits`, `block_size`, `gather_axis` 0, `quantize_axis` 1.
+ *
+ * Per-row and per-tensor parameters are written as blocks repeating the row's (or the tensor's) scale.
+ * The `com.microsoft` opset import (version 1) is added when the model has none.
+ *
+ * @example
+ * ```ts
+ * writeGatherBlockQuantized(model, 'embed.weight', { values, dtype: 'qint4', parameters: 'groups', scales, zeroPoints, blockSize: 32 }, names);
+ * ```
+ * @module
+ */
+import { InvalidArgumentError } from '../../errors.js';
+import { floatToHalfBits } from '../half.js';
+import type { NameAllocator } from './names.js';
+import type { OnnxModel } from './onnx-model.js';
+import { listGraphs } from './graph-index.js';
+import { ATTRIBUTE_TYPE, type GraphProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
+import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
+import { MS_DOMAIN } from './matmul-nbits-writer.js';
+
+const ONNX_UINT8 = 2;
+
+/** One quantized embedding table, ready to write as GatherBlockQuantized. */
+export interface GatherBlockTensor {
+  /** The integers, row-major [rows, D] (signed for qint*, unsigned for quint*). */
+  values: ArrayLike<number>;
+  dtype: 'qint8' | 'quint8' | 'qint4' | 'quint4';
+  /** 'groups': [rows, ceil(D / blockSize)] parameters; 'rows': [rows]; 'tensor': one. */
+  parameters: 'groups' | 'rows' | 'tensor';
+  scales: ArrayLike<number>;
+  zeroPoints: ArrayLike<number>;
+  /** A power of two, 16 to 256. */
+  blockSize: number;
+  /** Default 'float32'; 'float16' for a float16 model. */
+  scaleType?: 'float32' | 'float16';
+  docString?: string;
+}
+
+/** What {@link writeGatherBlockQuantized} added. */
+export interface GatherBlockWritten {
+  nodeNames: string[];
+  /** Bytes of data, scales and zero points together. */
+  byteLength: number;
+}
+
+/**
+ * Writes weight `name` of `model` as GatherBlockQuantized (see the module documentation). Throws
+ * InvalidArgumentError when the weight is not 2-D, a count does not fit, the block size is not a power of two
+ * in 16..256, a 4-bit row is odd, or a consumer is not a Gather along axis 0 reading it as data.
+ *
+ * @example
+ * ```ts
+ * writeGatherBlockQuantized(model, 'embed.weight', { values, dtype: 'qint8', parameters: 'rows', scales, zeroPoints, blockSize: 128 }, names).byteLength;
+ * ```
+ */
+export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: GatherBlockTensor, names: NameAllocator): GatherBlockWritten {
+  const { info, indexed } = model.entry(name);
+  const fail = (field: string, value: unknown, message: string): never => {
+    throw new InvalidArgumentError(field, value, `${name}: ${message}`);
+  };
+  if (info.shape.length !== 2) fail('shape', info.shape, `GatherBlockQuantized is written for a 2-D [rows, D] table, not [${info.shape.join(', ')}]`);
+  const [rows, D] = info.shape as [number, number];
+  const bits = q.dtype === 'qint4' || q.dtype === 'quint4' ? 4 : 8;
+  const { blockSize } = q;
+  if (!(Number.isInteger(blockSize) && blockSize >= 16 && blockSize <= 256 && (blockSize & (blockSize - 1)) === 0)) {
+    fail('blockSize', blockSize, 'block_size must be a power of two from 16 to 256');
+  }
+  if (bits === 4 && D % 2 !== 0) fail('shape', info.shape, `4-bit rows are packed two values a byte; row length ${D} is odd`);
+  if (q.values.length !== rows * D) fail('values', q.values.length, `${q.values.length} integers do not fit [${rows}, ${D}]`);
+  const blocks = Math.ceil(D / blockSize);
+  const paramCount = q.parameters === 'groups' ? rows * blocks : q.parameters === 'rows' ? rows : 1;
+  if (q.scales.length !== paramCount || q.zeroPoints.length !== paramCount) {
+    fail('scales', q.scales.length, `${q.scales.length} scales and ${q.zeroPoints.length} zero points; ${q.parameters} of [${rows}, ${D}] need ${paramCount}`);
+  }
+  if (info.consumers.length === 0 || info.consumers.some((c) => c.opType !== 'Gather' || c.domain !== '' || c.inputIndex !== 0
+    || ![0, -2].includes(Number(c.attributes.axis ?? 0)))) {
+    fail('consumers', info.consumers.map((c) => c.opType), 'GatherBlockQuantized replaces Gather nodes reading the weight as data along axis 0, and nothing else reads it');
+  }
+  const wanted = new Set(info.consumers.map((c) => c.graph));
+  const nodes = listGraphs(model.proto.graph as GraphProto).filter((g) => wanted.has(g.path))
+    .flatMap((g) => nodesOf(g.graph).filter((n) => n.opType === 'Gather' && (n.domain ?? '') === '' && n.input[0] === indexed.tensorName));
+
+  const offset = q.dtype === 'qint4' ? 8 : q.dtype === 'qint8' ? 128 : 0;
+  const paramIndex = (row: number, block: number) => (q.parameters === 'groups' ? row * blocks + block : q.parameters === 'rows' ? row : 0);
+  const scales = new Float32Array(rows * blocks);
+  const zeros = new Uint8Array(rows * blocks);
+  const negated = new Uint8Array(rows * blocks);
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < blocks; b++) {
+      const p = paramIndex(r, b);
+      const flip = offset !== 0 && q.zeroPoints[p] === -1 ? 1 : 0;
+      negated[r * blocks + b] = flip;
+      scales[r * blocks + b] = flip ? -q.scales[p]! : q.scales[p]!;
+      zeros[r * blocks + b] = (flip ? 0 : q.zeroPoints[p]!) + offset;
+    }
+  }
+  const data = new Uint8Array((rows * D * bits) / 8);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < D; j++) {
+      const i = r * D + j;
+      const stored = (negated[r * blocks + Math.floor(j / blockSize)] ? -(q.values[i]! + 1) : q.values[i]!) + offset;
+      if (bits === 8) data[i] = stored;
+      else data[i >> 1]! |= (stored & 0xf) << ((i & 1) * 4);
+    }
+  }
+  const defaultZero = 1 << (bits - 1);
+  const zeroBytesPerRow = Math.ceil((blocks * bits) / 8);
+  let zeroRaw: Uint8Array | undefined;
+  if (zeros.some((z) => z !== defaultZero)) {
+    zeroRaw = new Uint8Array(rows * zeroBytesPerRow);
+    for (let r = 0; r < rows; r++) {
+      for (let b = 0; b < blocks; b++) {
+        const z = zeros[r * blocks + b]!;
+        if (bits === 8) zeroRaw[r * zeroBytesPerRow + b] = z;
+        else zeroRaw[r * zeroBytesPerRow + (b >> 1)]! |= (z & 0xf) << ((b & 1) * 4);
+      }
+    }
+  }
+  const scaleType = q.scaleType ?? 'float32';
+  const scaleRaw = new Uint8Array(scales.length * (scaleType === 'float32' ? 4 : 2));
+  const view = new DataView(scaleRaw.buffer);
+  for (let i = 0; i < scales.length; i++) {
+    if (scaleType === 'float32') view.setFloat32(4 * i, scales[i]!, true);
+    else view.setUint16(2 * i, floatToHalfBits(scales[i]!), true);
+  }
+  const base = indexed.tensorName;
+  const dataName = names.fresh(`${base}_gbq`);
+  const scaleName = names.fresh(`${base}_scales`);
+  const zeroPointName = zeroRaw ? names.fresh(`${base}_zero_points`) : undefined;
+  const tensors = [
+    onnx.TensorProto.create({ name: dataName, dataType: ONNX_UINT8, dims: [rows, (D * bits) / 8], rawData: data, docString: indexed.tensor.docString }),
+    onnx.TensorProto.create({ name: scaleName, dataType: scaleType === 'float32' ? ONNX_FLOAT : ONNX_FLOAT16, dims: [rows, blocks], rawData: scaleRaw }),
+  ];
+  if (zeroRaw) tensors.push(onnx.TensorProto.create({ name: zeroPointName!, dataType: ONNX_UINT8, dims: [rows, zeroBytesPerRow], rawData: zeroRaw }));
+  const int = (attribute: string, i: number) => onnx.AttributeProto.create({ name: attribute, type: ATTRIBUTE_TYPE.INT, i });
+  for (const node of nodes) {
+    node.opType = 'GatherBlockQuantized';
+    node.domain = MS_DOMAIN;
+    node.input = [dataName, node.input[1]!, scaleName, ...(zeroPointName ? [zeroPointName] : [])];
+    node.attribute = [int('bits', bits), int('block_size', blockSize), int('gather_axis', 0), int('quantize_axis', 1)];
+    if (q.docString) node.docString = q.docString;
+  }
+  const { graph } = indexed.graph;
+  if (indexed.source === 'initializer') {
+    graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
+    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
+  } else {
+    graph.node = nodesOf(graph).filter((n) => n !== indexed.node);
+  }
+  graph.initializer.push(...tensors);
+  if (!model.proto.opsetImport.some((o) => o.domain === MS_DOMAIN)) {
+    model.proto.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
+  }
+  return { nodeNames: nodes.map((n) => n.name), byteLength: data.byteLength + scaleRaw.byteLength + (zeroRaw?.byteLength ?? 0) };
+}

@@ -1,0 +1,178 @@
+// `compress --preset transformers.js`: the files transformers.js loads by dtype (onnx/model_q4.onnx,
+// onnx/model_quantized.onnx; onnx/model_q4f16.onnx for a float16 model), with the settings of its
+// scripts/quantize.py for q4 (MatMulNBits, 4 bits, block_size 32, symmetric: no zero_points, MatMul weights
+// only), run in onnxruntime-node against the float model on fresh seeded weights; and the CLI contract
+// (atomic writes, no silent replacement, flags the preset sets itself refused).
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { halfToFloat } from '../../src/io/float-convert.js';
+import { floatToHalfBits } from '../../src/io/half.js';
+import { compressOnnx } from '../../src/compress/compress-onnx.js';
+import { seededNormal } from '../shared/mlp-onnx.js';
+import { runCli } from './cli-support.js';
+import { RUN_SEED } from './support.js';
+
+const { onnx } = onnxProto;
+type Proto = onnxProto.onnx.ModelProto;
+const kSeed = RUN_SEED;
+const folder = mkdtempSync(join(tmpdir(), 'wq-preset-'));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+/** x [batch, 256] → MatMul a [256, 512] → Relu → MatMul b [512, 384] → Gemm c [384, 128] (+ bias) → y. */
+function model(float16: boolean): { bytes: Uint8Array; weights: Record<string, Float32Array> } {
+  const shapes: Record<string, [number, number]> = { 'a.weight': [256, 512], 'b.weight': [512, 384], 'c.weight': [384, 128] };
+  const weights: Record<string, Float32Array> = {};
+  const type = float16 ? 10 : 1;
+  const raw = (data: Float32Array) => (float16
+    ? new Uint8Array(Uint16Array.from(data, (v) => floatToHalfBits(v)).buffer) : new Uint8Array(data.buffer));
+  const initializer = Object.entries(shapes).map(([name, [k, n]], i) => {
+    weights[name] = seededNormal(k * n, kSeed + 31 * i, 1 / Math.sqrt(k));
+    return { name, dataType: type, dims: [k, n], rawData: raw(weights[name]!) };
+  });
+  weights['c.bias'] = seededNormal(128, kSeed + 99, 0.1);
+  initializer.push({ name: 'c.bias', dataType: type, dims: [128], rawData: raw(weights['c.bias']) });
+  const io = (name: string, width: number) => ({ name, type: { tensorType: { elemType: type, shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] } } } });
+  const bytes = onnx.ModelProto.encode({
+    irVersion: 8, opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'preset', initializer, input: [io('x', 256)], output: [io('y', 128)],
+      node: [
+        { opType: 'MatMul', name: 'a', input: ['x', 'a.weight'], output: ['a.out'] },
+        { opType: 'Relu', name: 'relu', input: ['a.out'], output: ['a.relu'] },
+        { opType: 'MatMul', name: 'b', input: ['a.relu', 'b.weight'], output: ['b.out'] },
+        { opType: 'Gemm', name: 'c', input: ['b.out', 'c.weight', 'c.bias'], output: ['y'] },
+      ],
+    },
+  }).finish();
+  return { bytes, weights };
+}
+
+async function run(bytes: Uint8Array | string, x: Float32Array, batch: number, float16 = false, optimize = true): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(bytes as Uint8Array, optimize ? {} : { graphOptimizationLevel: 'disabled' });
+  try {
+    const input = float16 ? new ort.Tensor('float16', Uint16Array.from(x, (v) => floatToHalfBits(v)), [batch, 256]) : new ort.Tensor('float32', x, [batch, 256]);
+    const y = (await session.run({ x: input })).y!;
+    // onnxruntime-node gives float16 outputs as their bits (Uint16Array).
+    return y.type === 'float16' ? Float32Array.from(y.data as Uint16Array, (h) => halfToFloat(h)) : (y.data as Float32Array);
+  } finally {
+    await session.release();
+  }
+}
+
+/** max |a - b| / max |b|. */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let peak = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    peak = Math.max(peak, Math.abs(b[i]!));
+  }
+  return diff / peak;
+}
+
+const intAttr = (node: onnxProto.onnx.INodeProto, name: string) => {
+  const a = node.attribute!.find((x) => x.name === name);
+  return a ? Number(a.i) : undefined;
+};
+
+describe('compress --preset transformers.js', () => {
+  const float32 = model(false);
+  const input = join(folder, 'model.onnx');
+  writeFileSync(input, float32.bytes);
+  const batch = 3;
+  const x = seededNormal(batch * 256, kSeed + 7);
+
+  it(`writes onnx/model_q4.onnx (MatMulNBits, 4 bits, block 32, symmetric, MatMul weights only) and onnx/model_quantized.onnx; both run (seed ${kSeed})`, async () => {
+    const out = join(folder, 'web');
+    const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--first-layer', 'quantize', '--backend', 'cpu']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(readdirSync(join(out, 'onnx')).sort()).toEqual(['model_q4.onnx', 'model_quantized.onnx']); // no temporary files left
+    expect(result.stdout).toMatch(/dtype q4 .*model_q4\.onnx.*2 MatMulNBits, 2 kept float/);
+
+    const q4 = onnx.ModelProto.decode(readFileSync(join(out, 'onnx', 'model_q4.onnx'))) as Proto;
+    const nbits = q4.graph!.node!.filter((n) => n.opType === 'MatMulNBits');
+    expect(nbits.map((n) => [n.name, n.domain, intAttr(n, 'bits'), intAttr(n, 'block_size'), intAttr(n, 'K'), intAttr(n, 'N'), n.input!.length, intAttr(n, 'accuracy_level')]))
+      .toEqual([['a', 'com.microsoft', 4, 32, 256, 512, 3, undefined], ['b', 'com.microsoft', 4, 32, 512, 384, 3, undefined]]); // 3 inputs: no zero_points (symmetric)
+    expect(q4.graph!.node!.map((n) => n.opType)).toEqual(['MatMulNBits', 'Relu', 'MatMulNBits', 'Gemm']); // the Gemm weight stays float, as onnxruntime's quantizer leaves it
+    expect(q4.graph!.initializer!.find((t) => t.name === 'c.weight')!.dataType).toBe(1);
+
+    const q8 = onnx.ModelProto.decode(readFileSync(join(out, 'onnx', 'model_quantized.onnx'))) as Proto;
+    const dq = q8.graph!.node!.filter((n) => n.opType === 'DequantizeLinear');
+    expect(dq).toHaveLength(3); // every weight, the Gemm's too
+    for (const node of dq) expect(q8.graph!.initializer!.find((t) => t.name === node.input![0])!.dataType).toBe(3); // int8
+
+    const yFloat = await run(float32.bytes, x, batch);
+    const y4 = await run(join(out, 'onnx', 'model_q4.onnx'), x, batch);
+    const y8 = await run(join(out, 'onnx', 'model_quantized.onnx'), x, batch);
+    // The same 4-bit weights as QDQ (run unfused: DequantizeLinear + float MatMul): equal within float rounding.
+    const qdq = await compressOnnx(float32.bytes, {
+      dtype: 'qint4', granularity: 'group', groupSize: 32, symmetric: true, include: /^[ab]\.weight$/, firstLayer: 'quantize' }, { backend: 'cpu' });
+    expect(relativeError(y4, await run(qdq.model, x, batch, false, false))).toBeLessThan(1e-5);
+    // Against float32: 4-bit groups of 32 on normal weights are ~19 dB each (two layers); int8 per channel ~40 dB.
+    expect(relativeError(y4, yFloat)).toBeLessThan(0.25);
+    expect(relativeError(y4, yFloat)).toBeGreaterThan(1e-3); // really 4-bit
+    expect(relativeError(y8, yFloat)).toBeLessThan(0.03);
+  });
+
+  it('a 4-bit weight the quality floor escalates to 8 bits stays QDQ in model_q4.onnx (onnxruntime-web\'s WebGPU EP takes 4-bit MatMulNBits only)', async () => {
+    const out = join(folder, 'floor');
+    // Normal weights in 4-bit groups of 32 are ~19 dB: a 25 dB floor escalates every MatMul weight to int8 per channel.
+    const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--first-layer', 'quantize', '--min-sqnr', '25', '--backend', 'cpu', '--json']);
+    expect(result.code).toBe(0);
+    const q4 = JSON.parse(result.stdout).files[0];
+    expect(q4.tensors.filter((t: { action: string }) => t.action === 'quantize').map((t: { name: string; onnxOp: string; dtypeOut: string; reason: string }) =>
+      [t.name, t.onnxOp, t.dtypeOut, /QDQ, not MatMulNBits: 8-bit/.test(t.reason)])).toEqual([['a.weight', 'DequantizeLinear', 'qint8', true], ['b.weight', 'DequantizeLinear', 'qint8', true]]);
+    const proto = onnx.ModelProto.decode(readFileSync(join(out, 'onnx', 'model_q4.onnx'))) as Proto;
+    expect(proto.graph!.node!.filter((n) => n.opType === 'MatMulNBits')).toEqual([]);
+    expect(relativeError(await run(join(out, 'onnx', 'model_q4.onnx'), x, batch), await run(float32.bytes, x, batch))).toBeLessThan(0.03);
+  });
+
+  it('does not replace files already in the folder without --force; with --force it does', async () => {
+    const out = join(folder, 'existing');
+    expect((await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu'])).code).toBe(0);
+    writeFileSync(join(out, 'onnx', 'model_q4.onnx'), 'upstream');
+    const refused = await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/model_q4\.onnx: exists; add --force/);
+    expect(readFileSync(join(out, 'onnx', 'model_q4.onnx'), 'utf8')).toBe('upstream');
+    const forced = await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--force']);
+    expect(forced.code).toBe(0);
+    expect(readFileSync(join(out, 'onnx', 'model_q4.onnx')).byteLength).toBeGreaterThan(1000);
+    expect(readdirSync(join(out, 'onnx')).sort()).toEqual(['model_q4.onnx', 'model_quantized.onnx']);
+  });
+
+  it('a float16 model gives onnx/model_q4f16.onnx (float16 scales), which runs', async () => {
+    const half = model(true);
+    const path = join(folder, 'model16.onnx');
+    writeFileSync(path, half.bytes);
+    const out = join(folder, 'web16');
+    const result = await runCli(['compress', path, '--preset', 'transformers.js', '-o', out, '--first-layer', 'quantize', '--backend', 'cpu', '--json']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).files.map((f: { dtype: string }) => f.dtype)).toEqual(['q4f16']);
+    expect(readdirSync(join(out, 'onnx'))).toEqual(['model_q4f16.onnx']);
+    const proto = onnx.ModelProto.decode(readFileSync(join(out, 'onnx', 'model_q4f16.onnx'))) as Proto;
+    const scales = proto.graph!.node!.filter((n) => n.opType === 'MatMulNBits').map((n) => proto.graph!.initializer!.find((t) => t.name === n.input![2])!.dataType);
+    expect(scales).toEqual([10, 10]);
+    const y = await run(join(out, 'onnx', 'model_q4f16.onnx'), x, batch, true);
+    expect(relativeError(y, await run(half.bytes, x, batch, true))).toBeLessThan(0.25);
+  });
+
+  it('refuses flags the preset sets, stdout, and a non-folder output (exit 2 / 1), writing nothing', async () => {
+    for (const flags of [['--dtype', 'int8'], ['--onnx-ops', 'qdq'], ['--granularity', 'group'], ['--format', 'gguf'], ['--verify']]) {
+      const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', join(folder, 'no'), ...flags]);
+      expect(result.code, flags.join(' ')).toBe(2);
+      expect(result.stderr).toContain(`${flags[0]} does not go with --preset transformers.js`);
+    }
+    expect((await runCli(['compress', input, '--preset', 'transformers.js', '-o', '-'])).stderr).toMatch(/writes several files into a folder/);
+    expect((await runCli(['compress', input, '--preset', 'onnxruntime', '-o', 'x'])).code).toBe(2);
+    const onFile = await runCli(['compress', input, '--preset', 'transformers.js', '-o', input]);
+    expect(onFile.code).toBe(1);
+    expect(onFile.stderr).toMatch(/is not a folder/);
+    expect(existsSync(join(folder, 'no'))).toBe(false);
+  });
+});
