@@ -165,7 +165,7 @@ function summary(input: string, output: string, tensors: TensorReport[], totals:
     `weights: ${megabytes(totals.bytesBefore)} -> ${megabytes(totals.bytesAfter)} (${totals.compressionRatio.toFixed(2)}x)`,
     ...(fileBytes ? [`file: ${megabytes(fileBytes[0])} -> ${megabytes(fileBytes[1])} (${(fileBytes[0] / fileBytes[1]).toFixed(2)}x)`] : []),
     `backend: ${backend}; ${seconds.toFixed(2)} s`,
-    'worst tensors by SQNR:',
+    ...(worst.length ? ['worst tensors by SQNR:'] : []),
     ...worst.map((t) => `  ${t.sqnrDb!.toFixed(2).padStart(7)} dB  ${t.name}  [${t.shape.join(', ')}]  ${t.scheme}${
       t.escalations?.length ? `  (escalated: ${t.escalations.map((e) => `${e.from} ${e.reason}`).join('; ')})` : ''}`),
   ];

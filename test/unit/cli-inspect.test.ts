@@ -112,5 +112,10 @@ describe('inspect and compress on a file of 200,000 one-byte tensors', () => {
     expect(lines).toHaveLength(n + 3); // the file line, the column names, a row per tensor, the summary
     expect(lines[2]).toMatch(/^t\.0 +uint8 +\[1\] +1 B +not quantized$/);
     expect(lines.at(-1)).toBe('summary: 0 quantized weights (0 B), 200000 other tensors (200.00 kB)');
+    // The text summary: nothing quantized, so no heading over an empty list of worst tensors.
+    const text = await runCli(['compress', file, '-o', join(dir, 'tiny.text.safetensors'), '--backend', 'cpu']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^tensors: 0 quantized, 200000 kept$/m);
+    expect(text.stdout).not.toContain('worst tensors');
   }, 240_000);
 });
