@@ -6,6 +6,7 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-web';
 import { type CompressOnnxOptions, compressOnnx } from 'webgpu-quant/models';
 import { buildMlp, seededNormal } from '../test/shared/mlp-onnx.js';
+import { maxRelativeError } from '../test/shared/relative-error.js';
 
 export interface ContribRow { model: string; ep: 'webgpu' | 'wasm'; bytes: number; ms: number; relativeToFloat32: number; relativeToWasm: number; error?: string }
 
@@ -44,16 +45,6 @@ async function timed(model: Uint8Array, ep: 'webgpu' | 'wasm', x: Float32Array, 
   }
 }
 
-function relative(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let peak = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    peak = Math.max(peak, Math.abs(b[i]!));
-  }
-  return diff / peak;
-}
-
 window.__contrib = {
   async run(widths, batch, reps, variants) {
     ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
@@ -70,10 +61,10 @@ window.__contrib = {
       console.log(`=== ${name}: sessions start`);
       const wasm = await timed(model, 'wasm', x, shape, reps);
       reference ??= wasm.y;
-      rows.push({ model: name, ep: 'wasm', bytes: model.length, ms: wasm.ms, relativeToFloat32: relative(wasm.y, reference), relativeToWasm: 0 });
+      rows.push({ model: name, ep: 'wasm', bytes: model.length, ms: wasm.ms, relativeToFloat32: maxRelativeError(wasm.y, reference), relativeToWasm: 0 });
       try {
         const gpu = await timed(model, 'webgpu', x, shape, reps);
-        rows.push({ model: name, ep: 'webgpu', bytes: model.length, ms: gpu.ms, relativeToFloat32: relative(gpu.y, reference), relativeToWasm: relative(gpu.y, wasm.y) });
+        rows.push({ model: name, ep: 'webgpu', bytes: model.length, ms: gpu.ms, relativeToFloat32: maxRelativeError(gpu.y, reference), relativeToWasm: maxRelativeError(gpu.y, wasm.y) });
       } catch (error) {
         rows.push({ model: name, ep: 'webgpu', bytes: model.length, ms: NaN, relativeToFloat32: NaN, relativeToWasm: NaN, error: String(error).slice(0, 200) });
       }

@@ -15,6 +15,7 @@ import { compressOnnx } from '../../src/compress/compress-onnx.js';
 import { seededNormal } from '../shared/mlp-onnx.js';
 import { runCli } from './cli-support.js';
 import { RUN_SEED } from './support.js';
+import { maxRelativeError } from '../shared/relative-error.js';
 
 const { onnx } = onnxProto;
 type Proto = onnxProto.onnx.ModelProto;
@@ -63,17 +64,6 @@ async function run(bytes: Uint8Array | string, x: Float32Array, batch: number, f
   }
 }
 
-/** max |a - b| / max |b|. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let peak = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    peak = Math.max(peak, Math.abs(b[i]!));
-  }
-  return diff / peak;
-}
-
 const intAttr = (node: onnxProto.onnx.INodeProto, name: string) => {
   const a = node.attribute!.find((x) => x.name === name);
   return a ? Number(a.i) : undefined;
@@ -112,11 +102,11 @@ describe('compress --preset transformers.js', () => {
     // The same 4-bit weights as QDQ (run unfused: DequantizeLinear + float MatMul): equal within float rounding.
     const qdq = await compressOnnx(float32.bytes, {
       dtype: 'qint4', granularity: 'group', groupSize: 32, symmetric: true, include: /^[ab]\.weight$/, firstLayer: 'quantize' }, { backend: 'cpu' });
-    expect(relativeError(y4, await run(qdq.model, x, batch, false, false))).toBeLessThan(1e-5);
+    expect(maxRelativeError(y4, await run(qdq.model, x, batch, false, false))).toBeLessThan(1e-5);
     // Against float32: 4-bit groups of 32 on normal weights are ~19 dB each (two layers); int8 per channel ~40 dB.
-    expect(relativeError(y4, yFloat)).toBeLessThan(0.25);
-    expect(relativeError(y4, yFloat)).toBeGreaterThan(1e-3); // really 4-bit
-    expect(relativeError(y8, yFloat)).toBeLessThan(0.03);
+    expect(maxRelativeError(y4, yFloat)).toBeLessThan(0.25);
+    expect(maxRelativeError(y4, yFloat)).toBeGreaterThan(1e-3); // really 4-bit
+    expect(maxRelativeError(y8, yFloat)).toBeLessThan(0.03);
   });
 
   it('a 4-bit weight the quality floor escalates to 8 bits stays QDQ in model_q4.onnx (onnxruntime-web\'s WebGPU EP takes 4-bit MatMulNBits only)', async () => {
@@ -129,7 +119,7 @@ describe('compress --preset transformers.js', () => {
       [t.name, t.onnxOp, t.dtypeOut, /QDQ, not MatMulNBits: 8-bit/.test(t.reason)])).toEqual([['a.weight', 'DequantizeLinear', 'qint8', true], ['b.weight', 'DequantizeLinear', 'qint8', true]]);
     const proto = onnx.ModelProto.decode(readFileSync(join(out, 'onnx', 'model_q4.onnx'))) as Proto;
     expect(proto.graph!.node!.filter((n) => n.opType === 'MatMulNBits')).toEqual([]);
-    expect(relativeError(await run(join(out, 'onnx', 'model_q4.onnx'), x, batch), await run(float32.bytes, x, batch))).toBeLessThan(0.03);
+    expect(maxRelativeError(await run(join(out, 'onnx', 'model_q4.onnx'), x, batch), await run(float32.bytes, x, batch))).toBeLessThan(0.03);
   });
 
   it('does not replace files already in the folder without --force; with --force it does', async () => {
@@ -159,7 +149,7 @@ describe('compress --preset transformers.js', () => {
     const scales = proto.graph!.node!.filter((n) => n.opType === 'MatMulNBits').map((n) => proto.graph!.initializer!.find((t) => t.name === n.input![2])!.dataType);
     expect(scales).toEqual([10, 10]);
     const y = await run(join(out, 'onnx', 'model_q4f16.onnx'), x, batch, true);
-    expect(relativeError(y, await run(half.bytes, x, batch, true))).toBeLessThan(0.25);
+    expect(maxRelativeError(y, await run(half.bytes, x, batch, true))).toBeLessThan(0.25);
   });
 
   it('refuses flags the preset sets, stdout, and a non-folder output (exit 2 / 1), writing nothing', async () => {

@@ -16,6 +16,7 @@ import { verifyModels } from '../../src/verify/verify-models.js';
 import { parseCommandLine } from '../../src/cli/args.js';
 import { buildMlp, seededNormal } from '../shared/mlp-onnx.js';
 import { RUN_SEED, expectInvalidAsync } from './support.js';
+import { maxRelativeError } from '../shared/relative-error.js';
 
 const { onnx } = onnxProto;
 const cpu = { backend: 'cpu' } as const;
@@ -68,17 +69,6 @@ async function run(model: Uint8Array, x: Float32Array, batch: number, optimize =
   } finally {
     await session.release();
   }
-}
-
-/** max |a - b| / max |b|. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let peak = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    peak = Math.max(peak, Math.abs(b[i]!));
-  }
-  return diff / peak;
 }
 
 const opTypes = (model: Uint8Array) => (onnx.ModelProto.decode(model) as Proto).graph!.node!.map((n) => n.opType!);
@@ -134,7 +124,7 @@ describe('onnxOps contrib: MatMulNBits', () => {
       const yQdq = await run(qdq.model, x, batch, false);
       const yContrib = await run(contrib.model, x, batch);
       // The same weights: only the summation order differs (measured ≤ 3e-7 relative).
-      expect(relativeError(yContrib, yQdq)).toBeLessThan(1e-5);
+      expect(maxRelativeError(yContrib, yQdq)).toBeLessThan(1e-5);
     });
   }
 
@@ -151,7 +141,7 @@ describe('onnxOps contrib: MatMulNBits', () => {
     expect(second!.reason).not.toContain('padded');
     const reference = await readQdqWeights(await OnnxModel.load(qdq.model));
     for (const [weight, d] of decoded) expect(Array.from(d.values)).toEqual(Array.from((await dequantize(reference.get(weight)!, cpu)).data));
-    expect(relativeError(await run(contrib.model, xs, 2), await run(qdq.model, xs, 2, false))).toBeLessThan(1e-5);
+    expect(maxRelativeError(await run(contrib.model, xs, 2), await run(qdq.model, xs, 2, false))).toBeLessThan(1e-5);
   });
 
   it('schemes MatMulNBits cannot hold stay QDQ, with the reason in the report; the model still runs', async () => {
@@ -183,7 +173,7 @@ describe('onnxOps contrib: MatMulNBits', () => {
     expect(opTypes(contrib.model).filter((t) => t === 'MatMul')).toHaveLength(1);
     // int8 compute (level 4) quantizes the activations too: close to the fp32-compute model, not equal.
     const exact = await compressOnnx(mlp.model, { dtype: 'qint4', granularity: 'group', onnxOps: 'contrib' }, cpu);
-    expect(relativeError(await run(contrib.model, x, batch), await run(exact.model, x, batch))).toBeLessThan(0.05);
+    expect(maxRelativeError(await run(contrib.model, x, batch), await run(exact.model, x, batch))).toBeLessThan(0.05);
     await expectInvalidAsync(() => compressOnnx(mlp.model, { onnxOps: 'nbits' as never }), { argument: 'options.onnxOps', value: 'nbits', mentions: ["'qdq' or 'contrib'"] });
     await expectInvalidAsync(() => compressOnnx(mlp.model, { onnxOps: 'contrib', accuracyLevel: 5 }), { argument: 'options.accuracyLevel', value: 5, mentions: ['0 to 4'] });
     await expectInvalidAsync(() => compressOnnx(mlp.model, { accuracyLevel: 1 }), { argument: 'options.accuracyLevel', value: 1, mentions: ["onnxOps: 'contrib'"] });
@@ -197,7 +187,7 @@ describe('onnxOps contrib: MatMulNBits', () => {
     expect(quantized.map((t) => t.onnxOp)).toEqual(['MatMulNBits', 'DequantizeLinear', 'MatMulNBits', 'MatMulNBits']);
     expect(quantized[1]!.reason).toContain('QDQ, not MatMulNBits: 8-bit, and matMulNBits8 is false');
     const qdq = await compressOnnx(mlp.model, { dtype: 'qint4', granularity: 'group', firstLayer: 'quantize', overrides: [{ pattern: /fc1/, dtype: 'qint8', granularity: 'channel' }] }, cpu);
-    expect(relativeError(await run(mixed.model, x, batch), await run(qdq.model, x, batch, false))).toBeLessThan(1e-5);
+    expect(maxRelativeError(await run(mixed.model, x, batch), await run(qdq.model, x, batch, false))).toBeLessThan(1e-5);
     await expectInvalidAsync(() => compressOnnx(mlp.model, { onnxOps: 'contrib', matMulNBits8: 'no' as never }), { argument: 'options.matMulNBits8', value: 'no', mentions: ['true or false'] });
   });
 
@@ -240,7 +230,7 @@ describe('MatMulNBits targets: MLP of 4 × [512, 2048] weights', () => {
     expect(model.byteLength / mlp.model.byteLength).toBeLessThan(maxRatio);
     expect(report.totals.modelBytesAfter).toBe(model.byteLength);
     const reference = await run(mlp.model, x, batch);
-    const error = relativeError(await run(model, x, batch), reference);
+    const error = maxRelativeError(await run(model, x, batch), reference);
     console.log(`${_}: ${(model.byteLength / 2 ** 20).toFixed(2)} MiB of ${(mlp.model.byteLength / 2 ** 20).toFixed(2)} MiB `
       + `(${(model.byteLength / mlp.model.byteLength).toFixed(3)}), max |Δy| / max |y| ${error.toFixed(4)} (seed ${kSeed + 10})`);
     expect(error).toBeLessThan(maxError);

@@ -14,6 +14,7 @@ import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
 import { rng } from '../shared/random.js';
 import { EMBEDDING_VOCAB as kVocab, buildEmbeddingModel } from '../shared/embedding-onnx.js';
 import { RUN_SEED } from './support.js';
+import { maxRelativeError } from '../shared/relative-error.js';
 
 const { onnx } = onnxProto;
 type Proto = onnxProto.onnx.ModelProto;
@@ -66,16 +67,6 @@ async function run(model: Uint8Array, ids: BigInt64Array, shape: number[], optim
   }
 }
 
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let peak = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    peak = Math.max(peak, Math.abs(b[i]!));
-  }
-  return diff / peak;
-}
-
 const opTypes = (model: Uint8Array) => (onnx.ModelProto.decode(model) as Proto).graph!.node!.map((n) => n.opType!);
 
 describe('onnxOps contrib: GatherBlockQuantized', () => {
@@ -108,8 +99,8 @@ describe('onnxOps contrib: GatherBlockQuantized', () => {
       expect(Array.from(decoded.values, (v) => v + 0)).toEqual(Array.from(expected, (v) => v + 0));
       const yQdq = await run(qdq.model, ids, shape, false);
       const yContrib = await run(contrib.model, ids, shape);
-      expect(relativeError(yContrib, yQdq)).toBeLessThan(1e-5); // the same values: only the MatMul's rounding differs
-      expect(relativeError(yContrib, await run(model, ids, shape))).toBeLessThan(bits === 4 ? 0.3 : 0.05);
+      expect(maxRelativeError(yContrib, yQdq)).toBeLessThan(1e-5); // the same values: only the MatMul's rounding differs
+      expect(maxRelativeError(yContrib, await run(model, ids, shape))).toBeLessThan(bits === 4 ? 0.3 : 0.05);
       expect(JSON.parse((onnx.ModelProto.decode(contrib.model) as Proto).metadataProps!.find((p) => p.key === 'webgpu-quant')!.value!).format)
         .toBe('GatherBlockQuantized');
     });
@@ -133,6 +124,6 @@ describe('onnxOps contrib: GatherBlockQuantized', () => {
     const qdq = await compressOnnx(model, options, cpu);
     const contrib = await compressOnnx(model, { ...options, onnxOps: 'contrib' }, cpu);
     expect(opTypes(contrib.model)).toEqual(['GatherBlockQuantized', 'MatMulNBits']);
-    expect(relativeError(await run(contrib.model, ids, shape), await run(qdq.model, ids, shape, false))).toBeLessThan(1e-5);
+    expect(maxRelativeError(await run(contrib.model, ids, shape), await run(qdq.model, ids, shape, false))).toBeLessThan(1e-5);
   });
 });

@@ -8,6 +8,7 @@ import { buildMlp, seededNormal } from '../../shared/mlp-onnx.js';
 import { EMBEDDING_VOCAB, buildEmbeddingModel } from '../../shared/embedding-onnx.js';
 import { RUN_SEED } from '../../shared/random.js';
 import type { BrowserTest } from './support.js';
+import { maxRelativeError } from '../../shared/relative-error.js';
 
 const kWidths = [128, 512, 128, 512, 128];
 
@@ -38,16 +39,6 @@ async function run(model: Uint8Array, ep: 'webgpu' | 'wasm', feeds: Record<strin
   }
 }
 
-function relative(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let peak = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    peak = Math.max(peak, Math.abs(b[i]!));
-  }
-  return diff / peak;
-}
-
 export const tests: Record<string, BrowserTest> = {
   async 'a MatMulNBits MLP runs in onnxruntime-web\'s WebGPU EP and matches its wasm EP'() {
     const mlp = buildMlp(onnxProto.onnx, kWidths, RUN_SEED);
@@ -68,7 +59,7 @@ export const tests: Record<string, BrowserTest> = {
       const gpu = await run(model, 'webgpu', feeds, `MatMulNBits MLP ${name}`);
       const cpu = await run(model, 'wasm', feeds);
       // The same weights; only the summation order (and the GPU's float32 arithmetic) differ.
-      const error = relative(gpu, cpu);
+      const error = maxRelativeError(gpu, cpu);
       if (!(error < 1e-4)) throw new Error(`${name} (seed ${RUN_SEED}): WebGPU and wasm differ by ${error} of max |y|`);
       lines.push(`${name}: max |Δy| / max |y| ${error.toExponential(2)}`);
     }
@@ -86,7 +77,7 @@ export const tests: Record<string, BrowserTest> = {
     const feeds = { ids: new ort.Tensor('int64', ids, [2, 8]) };
     const gpu = await run(contrib, 'webgpu', feeds, 'GatherBlockQuantized embedding int4 g32');
     const cpu = await run(contrib, 'wasm', feeds);
-    const error = relative(gpu, cpu);
+    const error = maxRelativeError(gpu, cpu);
     if (!(error < 1e-4)) throw new Error(`GatherBlockQuantized (seed ${RUN_SEED}): WebGPU and wasm differ by ${error} of max |y|`);
     return `GatherBlockQuantized int4 g32: max |Δy| / max |y| ${error.toExponential(2)}`;
   },
