@@ -2,17 +2,12 @@
 // mistakes are one line in our words (exit 2), never Node's raw parseArgs message.
 import { describe, expect, it } from 'vitest';
 import { FLAGS, type FlagSpec, USAGE, UsageError, parseCommandLine, parseFlags } from '../../src/cli/args.js';
-import { main } from '../../src/cli/main.js';
+import { runCli } from './cli-support.js';
 import { editDistance, nearestWord } from '../../src/cli/nearest.js';
 import { WEBGPU_QUANT_VERSION } from '../../src/compress/version.js';
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const stream = (append: (text: string) => void) => ({ write: (text: string) => { append(text); return true; }, isTTY: false }) as unknown as NodeJS.WriteStream;
-  const code = await main(argv, { stdout: stream((t) => { stdout += t; }), stderr: stream((t) => { stderr += t; }) });
-  return { code, stdout, stderr };
-}
+/** Runs the CLI in-process and captures what it writes. */
+const run = (...argv: string[]) => runCli(argv);
 
 function usageError(argv: string[]): UsageError {
   try {
@@ -88,8 +83,8 @@ describe('flags', () => {
   });
 
   it('--version prints the version, exit 0', async () => {
-    const result = await run('--version');
-    expect(result).toEqual({ code: 0, stdout: `webgpu-quant ${WEBGPU_QUANT_VERSION}\n`, stderr: '' });
+    const { code, stdout, stderr } = await run('--version');
+    expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: `webgpu-quant ${WEBGPU_QUANT_VERSION}\n`, stderr: '' });
     expect(WEBGPU_QUANT_VERSION).toMatch(/^\d+\.\d+\.\d+/);
   });
 

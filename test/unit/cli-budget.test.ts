@@ -5,20 +5,15 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runCli } from './cli-support.js';
 import { openSafetensorsFile, readQuantizedSafetensors } from '../../src/models.js';
 import { syntheticSignal } from '../shared/vad-signal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-budget-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const stream = (append: (text: string) => void) => ({ write: (text: string) => { append(text); return true; }, isTTY: false }) as unknown as NodeJS.WriteStream;
-  const code = await main(argv, { stdout: stream((t) => { stdout += t; }), stderr: stream((t) => { stderr += t; }) });
-  return { code, stdout, stderr };
-}
+/** Runs the CLI in-process and captures what it writes. */
+const run = (...argv: string[]) => runCli(argv);
 
 describe('webgpu-quant compress --target-bits', () => {
   it('meets the budget and prints the allocation; --json carries it per tensor', async () => {

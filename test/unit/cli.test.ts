@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runCli } from './cli-support.js';
 import { defaultModelPath } from '../../src/cli/default-model.js';
 import { OnnxModel, openSafetensorsFile, readQuantizedSafetensors } from '../../src/models.js';
 import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
@@ -12,14 +12,8 @@ import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs the CLI and captures what it writes. */
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const stream = (append: (text: string) => void) => ({ write: (text: string) => { append(text); return true; }, isTTY: false }) as unknown as NodeJS.WriteStream;
-  const code = await main(argv, { stdout: stream((t) => { stdout += t; }), stderr: stream((t) => { stderr += t; }) });
-  return { code, stdout, stderr };
-}
+/** Runs the CLI in-process and captures what it writes. */
+const run = (...argv: string[]) => runCli(argv);
 
 describe('webgpu-quant compress', () => {
   it('compresses the bundled default model to int8 QDQ ONNX and prints a summary', async () => {

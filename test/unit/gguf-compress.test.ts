@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { GGMLFileQuantizationType, GGMLQuantizationType, gguf } from '@huggingface/gguf';
 import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runCli } from './cli-support.js';
 import {
   OnnxModel, bytesSource, compressToGguf, decideWeights, memorySink, openSafetensors, planOnnxCompression, writeSafetensors,
 } from '../../src/models.js';
@@ -169,14 +169,8 @@ describe('compressToGguf on safetensors', () => {
   });
 });
 
-/** Runs the CLI and captures what it writes. */
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const stream = (append: (text: string) => void) => ({ write: (text: string) => { append(text); return true; }, isTTY: false }) as unknown as NodeJS.WriteStream;
-  const code = await main(argv, { stdout: stream((t) => { stdout += t; }), stderr: stream((t) => { stderr += t; }) });
-  return { code, stdout, stderr };
-}
+/** Runs the CLI in-process and captures what it writes. */
+const run = (...argv: string[]) => runCli(argv);
 
 describe('webgpu-quant compress --format gguf', () => {
   const input = join(dir, 'mlp.onnx');

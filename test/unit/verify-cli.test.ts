@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runCli } from './cli-support.js';
 import { defaultModelPath } from '../../src/cli/default-model.js';
 import { OCR_REC_PATH } from '../models/ocr-harness.js';
 
@@ -13,13 +13,8 @@ const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-verify-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => { delete (globalThis as { WEBGPU_QUANT_ORT_MODULE?: string }).WEBGPU_QUANT_ORT_MODULE; });
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const stream = (append: (text: string) => void) => ({ write: (text: string) => { append(text); return true; }, isTTY: false }) as unknown as NodeJS.WriteStream;
-  const code = await main(argv, { stdout: stream((t) => { stdout += t; }), stderr: stream((t) => { stderr += t; }) });
-  return { code, stdout, stderr };
-}
+/** Runs the CLI in-process and captures what it writes. */
+const run = (...argv: string[]) => runCli(argv);
 
 describe('webgpu-quant compress --verify / verify', () => {
   const compressed = join(dir, 'vad.q8.onnx');

@@ -7,25 +7,10 @@ import {
   type CalibrationResult, type CalibrationSpec, type Granularity, InvalidArgumentError, type OpOptions, type QDType,
   chooseQParams, tensor,
 } from './imports.js';
-import { type BrowserTest, RUN_SEED, expectExact, expectPoolEmpty, expectReject, gpuScoped, rng } from './support.js';
+import { type BrowserTest, RUN_SEED, expectExact, expectPoolEmpty, expectReject, gpuScoped, heavyTailed } from './support.js';
 
 const gpu = { backend: 'webgpu' } as const;
 const cpu = { backend: 'cpu' } as const;
-
-/** Student-t (4 degrees of freedom) values, each index along `axis` with its own magnitude over two decades. */
-function heavyTailed(shape: number[], axis: number, seed: number): Float32Array {
-  const next = rng(seed);
-  const normal = (): number => Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next());
-  let inner = 1;
-  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d]!;
-  const magnitudes = Array.from({ length: shape[axis]! }, () => 10 ** (-2 * next()));
-  const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < out.length; i++) {
-    const chi2 = normal() ** 2 + normal() ** 2 + normal() ** 2 + normal() ** 2;
-    out[i] = (normal() / Math.sqrt(chi2 / 4)) * magnitudes[Math.floor(i / inner) % shape[axis]!]!;
-  }
-  return out;
-}
 
 function flatten(p: CalibrationResult) {
   const scales = 'scale' in p ? Float32Array.of(p.scale) : p.scales;

@@ -126,3 +126,21 @@ export function allFloat32(values: ArrayLike<number>): boolean {
   for (let i = 0; i < values.length; i++) if (Math.fround(values[i]!) !== values[i]) return false;
   return true;
 }
+
+/**
+ * Weight-like data: Student-t with 4 degrees of freedom (heavy tails), each index along `axis` with its own
+ * magnitude over two decades.
+ */
+export function heavyTailed(shape: number[], axis: number, seed: number): Float32Array {
+  const next = rng(seed);
+  const normal = (): number => Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next());
+  let inner = 1;
+  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d]!;
+  const magnitudes = Array.from({ length: shape[axis]! }, () => 10 ** (-2 * next()));
+  const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < out.length; i++) {
+    const chi2 = normal() ** 2 + normal() ** 2 + normal() ** 2 + normal() ** 2;
+    out[i] = (normal() / Math.sqrt(chi2 / 4)) * magnitudes[Math.floor(i / inner) % shape[axis]!]!;
+  }
+  return out;
+}
