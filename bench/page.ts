@@ -18,7 +18,7 @@ import {
   timeInterleaved, timeRepetitions, timestampWrites, withErrorScopes,
 } from './harness.js';
 import { runOrtCase } from './page-ort.js';
-import { runCompressProfile } from './page-profile.js';
+import { runCompressCompare, runCompressProfile } from './page-profile.js';
 import { runChooseQParamsCase, runErrorStatsCase, runMinMaxCase } from './page-reductions.js';
 import readVec4Source from './read-vec4.wgsl?raw';
 
@@ -332,8 +332,9 @@ declare global {
       init: typeof init; runKernelCase: typeof runKernelCase; runCopy: typeof runCopy; runRead: typeof runRead;
       runMinMaxCase: typeof runMinMaxCase; runErrorStatsCase: typeof runErrorStatsCase; runChooseQParamsCase: typeof runChooseQParamsCase;
       runOrtCase: typeof runOrtCase; runCompressProfile: typeof runCompressProfile;
+      runCompressCompare: typeof runCompressCompare;
     };
   }
 }
 
-window.__bench = { init, runKernelCase, runCopy, runRead, runMinMaxCase, runErrorStatsCase, runChooseQParamsCase, runOrtCase, runCompressProfile };
+window.__bench = { init, runKernelCase, runCopy, runRead, runMinMaxCase, runErrorStatsCase, runChooseQParamsCase, runOrtCase, runCompressProfile, runCompressCompare };
