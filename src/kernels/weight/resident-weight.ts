@@ -26,7 +26,7 @@ import type { DTypeInfo, IntReprArray } from '../../dtype.js';
 import type { GpuManager } from '../../gpu/device.js';
 import { runOnGpu } from '../../gpu/gpu-run.js';
 import { channelLayout } from '../../layout.js';
-import { unpackNibbles } from '../../pack-nibbles.js';
+import { unpackNibblesInto } from '../../pack-nibbles.js';
 import { type QParams, QTensor } from '../../qtensor.js';
 import type { MinMaxResult } from '../../reference/minmax.js';
 import { checkErrorStatsArguments } from '../../stats/arguments.js';
@@ -166,7 +166,7 @@ export class ResidentWeight {
         { original: resident, quantized: stored });
       run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, statsChunks[0]!, bucketMap, perChannel ?? overall, perChannel && overall));
       run.read(stored, integerBytes, (bytes) => {
-        if (info.bits === 4) values.set(unpackNibbles(new Uint8Array(bytes, 0, Math.ceil(size / 2)), size, info.signed));
+        if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(size / 2)), size, info.signed, values as Int8Array | Uint8Array, 0);
         else values.set(info.signed ? new Int8Array(bytes, 0, size) : new Uint8Array(bytes, 0, size));
       });
     });
