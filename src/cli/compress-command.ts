@@ -12,7 +12,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
 import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from '../compress/budget.js';
-import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
+import { type CompressOnnxOptions, compressOnnxParts } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
 import { compressToGguf } from '../compress/compress-gguf.js';
@@ -21,6 +21,7 @@ import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
 import { toFloat32 } from '../io/float-convert.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
+import { concatParts } from '../io/onnx/proto.js';
 import { InvalidArgumentError } from '../errors.js';
 import { dequantizedReader } from '../io/safetensors/dequantized-reader.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
@@ -280,7 +281,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         ...(target.kind === 'file' ? { externalDataLocation: `${basename(target.path)}.data`, writeExternalData: ownData ? 'always' : 'auto' } : {}),
         ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
       };
-      const result = await compressOnnx(bytes, options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
+      const result = await compressOnnxParts(bytes, options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       bar?.done();
       if (!result.externalData) await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
       if (result.externalData && args.verify) {
@@ -295,13 +296,13 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         for (const part of result.externalData.parts) await dataSink.write(part);
         externalNote = `external data: ${dataTarget.display} (${result.externalData.tensors} tensors, ${megabytes(result.externalData.byteLength)})\n`;
       }
-      await sink.write(result.model);
+      for (const part of result.parts) await sink.write(part); // the tensors' bytes passed through, not copied into one buffer
       await dataSink?.close();
       await sink.close();
       report = result.report;
       if (args.verify) {
         const names: [string, string] = [inputName, target.display];
-        verified = await verifyModels(bytes, result.model, { ...await verifyOptionsOf(args.verify, bytes, inputName, runtime!), names });
+        verified = await verifyModels(bytes, concatParts(result.parts, result.byteLength), { ...await verifyOptionsOf(args.verify, bytes, inputName, runtime!), names });
       }
       text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);

@@ -24,7 +24,7 @@ import type { WeightInfo, WeightReader } from '../weights.js';
 import { type ByteInput, byteSize, readAllBytes } from './byte-source.js';
 import { type IndexedWeight, indexWeights, listGraphs } from './graph-index.js';
 import type { ExternalDataResolver, ExternalRef, OnnxConsumer } from './onnx-types.js';
-import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, nodesOf, toSafeInt } from './proto.js';
+import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, encodeModelParts, nodesOf, toSafeInt } from './proto.js';
 import { type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
 
 /** One ONNX weight's description. */
@@ -200,6 +200,9 @@ export class OnnxModel implements WeightReader {
 
   /** Encodes the (possibly modified) model. */
   encode(): Uint8Array { return encodeModel(this.proto); }
+
+  /** Encodes the model as parts whose concatenation is {@link encode}'s bytes, tensor data passed through uncopied (`encodeModelParts`). */
+  encodeParts(): Uint8Array[] { return encodeModelParts(this.proto); }
 
   #describe(name: string): string {
     const info = this.#entries.get(name)?.info;
