@@ -42,7 +42,8 @@ import { NameAllocator } from '../io/onnx/names.js';
 import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { outputLayerWeights } from '../io/onnx/output-layer.js';
-import { type GraphProto, concatParts, onnx } from '../io/onnx/proto.js';
+import { type GraphProto, onnx } from '../io/onnx/proto.js';
+import { concatParts } from '../io/onnx/deferred-raw-data.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
@@ -124,7 +125,9 @@ export async function compressOnnx(
 
 /**
  * {@link compressOnnx} with the model as consecutive parts (`encodeModelParts`): the quantized and kept
- * tensors' bytes are passed through, not copied into one buffer, for writing straight to a file.
+ * tensors' bytes are passed through, not copied into one buffer, for writing straight to a file. `input` may
+ * also be a loaded model (changed in place), such as one from `OnnxModel.loadDeferred` whose tensors are
+ * still in their file: write its parts with `writeParts` (io/onnx/deferred-raw-data.ts).
  *
  * @example
  * ```ts
@@ -133,11 +136,11 @@ export async function compressOnnx(
  * ```
  */
 export async function compressOnnxParts(
-  input: ByteInput, options: CompressOnnxOptions = {}, backend?: OpOptions,
+  input: ByteInput | OnnxModel, options: CompressOnnxOptions = {}, backend?: OpOptions,
 ): Promise<{ parts: Uint8Array[]; byteLength: number; report: OnnxCompressionReport; externalData?: ExternalDataFile }> {
   const started = performance.now();
   checkOptions(options);
-  const model = await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
+  const model = input instanceof OnnxModel ? input : await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
   const weights = model.list();
   const onnxOps = options.onnxOps ?? 'qdq';
   if (options.outputError !== undefined && typeof options.outputError !== 'function') {
@@ -323,6 +326,7 @@ export async function compressOnnxParts(
   let externalData: ExternalDataFile | undefined;
   const inline = inlineTensorBytes(model.proto);
   if (options.externalDataLocation !== undefined && (options.writeExternalData === 'always' || inline > kExternalDataAbove)) {
+    await model.materialize(); // tensors still in the input file (OnnxModel.loadDeferred) are copied out from memory
     externalData = await moveToExternalData(model.proto, options.externalDataLocation, options.externalData);
   } else if (inline > kExternalDataAbove) {
     throw new LimitExceededError(`${model.name}: the compressed model holds ${inline} bytes of weights, more than one ONNX file can `

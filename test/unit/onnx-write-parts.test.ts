@@ -9,7 +9,8 @@ import { compressOnnx, compressOnnxParts } from '../../src/compress/compress-onn
 import type { CompressOnnxOptions } from '../../src/compress/onnx-options.js';
 import { holdFloat32 } from '../../src/kernels/cpu/simd-module.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
-import { MIN_PASSED_THROUGH_BYTES, type TensorProto, concatParts, decodeModel, encodeModel, encodeModelParts } from '../../src/io/onnx/proto.js';
+import { MIN_PASSED_THROUGH_BYTES, type TensorProto, decodeModel, encodeModel, encodeModelParts } from '../../src/io/onnx/proto.js';
+import { concatParts } from '../../src/io/onnx/deferred-raw-data.js';
 import { buildMlp } from '../shared/mlp-onnx.js';
 import { RUN_SEED } from './support.js';
 

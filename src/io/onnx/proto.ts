@@ -230,22 +230,3 @@ export function nodeLabel(node: NodeProto, index: number): string {
   return node.name ? node.name : `${node.opType}#${index}`;
 }
 
-/**
- * The parts of {@link encodeModelParts} joined into one buffer of `byteLength` bytes (the first part itself
- * when it is the only one).
- *
- * @example
- * ```ts
- * concatParts([Uint8Array.of(1), Uint8Array.of(2, 3)], 3); // Uint8Array [1, 2, 3]
- * ```
- */
-export function concatParts(parts: readonly Uint8Array[], byteLength: number): Uint8Array {
-  if (parts.length === 1 && parts[0]!.byteLength === byteLength) return parts[0]!;
-  const joined = new Uint8Array(byteLength);
-  let at = 0;
-  for (const part of parts) {
-    joined.set(part, at);
-    at += part.byteLength;
-  }
-  return joined;
-}
