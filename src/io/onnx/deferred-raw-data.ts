@@ -203,7 +203,7 @@ async function skeleton(reader: SequentialReader, end: number, level: Level, min
  * const proto = await decodeDeferred(source, 'model.onnx', 65536);
  * ```
  */
-export async function decodeDeferred(source: ByteSource, what: string, minBytes: number, windowBytes = 2 ** 20): Promise<ModelProto> {
+export async function decodeDeferred(source: ByteSource, what: string, minBytes: number, windowBytes = 65536): Promise<ModelProto> {
   const reader = new SequentialReader(source, windowBytes);
   const left: { index: number; offset: number; length: number }[] = [];
   let parts: Skeleton;

@@ -243,7 +243,7 @@ export class OnnxModel implements WeightReader {
   }
 
   /** Encodes the model as parts whose concatenation is {@link encode}'s bytes, tensor data passed through uncopied (`encodeModelParts`). */
-  encodeParts(): Uint8Array[] { return encodeModelParts(this.proto); }
+  encodeParts(): Uint8Array[] { return encodeModelParts(this.proto, undefined, (bytes) => deferredRange(bytes) !== undefined); }
 
   #describe(name: string): string {
     const info = this.#entries.get(name)?.info;

@@ -141,15 +141,17 @@ export const MIN_PASSED_THROUGH_BYTES = 65536;
 
 /**
  * Encodes a model as consecutive parts whose concatenation is {@link encodeModel}'s bytes: byte fields of at
- * least `minPartBytes` (tensor data) are passed through as they are, not copied, and the protobuf between them
- * is encoded into small buffers. For writing a model out without building it in one fresh buffer.
+ * least `minPartBytes` (tensor data), and those `passThrough` accepts, are passed through as they are, not
+ * copied, and the protobuf between them is encoded into small buffers. For writing a model out without building it in one fresh buffer.
  *
  * @example
  * ```ts
  * for (const part of encodeModelParts(model)) await file.write(part); // the same file as encodeModel(model)
  * ```
  */
-export function encodeModelParts(model: ModelProto, minPartBytes = MIN_PASSED_THROUGH_BYTES): Uint8Array[] {
+export function encodeModelParts(
+  model: ModelProto, minPartBytes = MIN_PASSED_THROUGH_BYTES, passThrough: (bytes: Uint8Array) => boolean = () => false,
+): Uint8Array[] {
   const writer = onnx.ModelProto.encode(model);
   const alloc = (writer.constructor as unknown as { alloc(size: number): Uint8Array }).alloc;
   const parts: Uint8Array[] = [];
@@ -167,7 +169,7 @@ export function encodeModelParts(model: ModelProto, minPartBytes = MIN_PASSED_TH
   };
   let pending = 0;
   for (let op = first; op; op = op.next) {
-    if (op.val instanceof Uint8Array && op.len === op.val.byteLength && op.len >= minPartBytes) {
+    if (op.val instanceof Uint8Array && op.len === op.val.byteLength && (op.len >= minPartBytes || passThrough(op.val))) {
       flush(op, pending);
       parts.push(op.val);
       first = op.next;
