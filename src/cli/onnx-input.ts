@@ -51,8 +51,13 @@ export async function openOnnxInput(path: string, name: string, externalData: Ex
       throw fileError(error, path, 'input');
     }
     try {
-      await OnnxModel.loadDeferred(source, options);
-      return { bytes: undefined, load: () => OnnxModel.loadDeferred(source, options), close: () => source.close() };
+      let first: OnnxModel | undefined = await OnnxModel.loadDeferred(source, options);
+      const load = async () => {
+        const model = first ?? await OnnxModel.loadDeferred(source, options);
+        first = undefined;
+        return model;
+      };
+      return { bytes: undefined, load, close: () => source.close() };
     } catch (error) {
       await source.close();
       if (!(error instanceof NotDeferrable)) throw error;

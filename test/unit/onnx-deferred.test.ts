@@ -9,7 +9,7 @@ import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compressOnnx } from '../../src/compress/compress-onnx.js';
 import { bytesSource } from '../../src/io/byte-source.js';
-import { NotDeferrable, concatParts, decodeDeferred, deferredRange, materialize, writeParts } from '../../src/io/onnx/deferred-raw-data.js';
+import { NotDeferrable, concatParts, decodeDeferred, deferredRange, materialized, writeParts } from '../../src/io/onnx/deferred-raw-data.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { type TensorProto, decodeModel, encodeModel, encodeModelParts } from '../../src/io/onnx/proto.js';
 import { buildMlp } from '../shared/mlp-onnx.js';
@@ -58,7 +58,7 @@ describe(`ONNX tensor data left in the file (seed ${RUN_SEED})`, () => {
         expect(parts.filter((p) => deferredRange(p)).length).toBe(left);
         expect(Buffer.from(await joined(parts, 1000)).equals(Buffer.from(encodeModel(whole)))).toBe(true);
         expect(() => concatParts(parts, bytes.byteLength)).toThrow(/still in its file/);
-        for (const t of tensors) await materialize(t.rawData);
+        for (const t of tensors) t.rawData = await materialized(t.rawData);
         expect(Buffer.from(encodeModel(proto)).equals(Buffer.from(bytes))).toBe(true);
       }
     }

@@ -2,8 +2,9 @@
  * Reading an ONNX file without holding its tensor data: the protobuf is read in order through one reused
  * buffer, every main-graph initializer's `raw_data` of at least `minBytes` is left in the file, and the rest
  * (the model's skeleton: nodes, names, shapes, small tensors) is decoded as usual. Each left-out `raw_data`
- * becomes a *deferred* array: a zero-filled Uint8Array of its length (never touched, so it costs no memory)
- * registered with where its bytes are in the file. `OnnxModel` reads such a tensor from the file when it is
+ * becomes a *deferred* array: a view of its length over one shared zero-filled buffer that is never written
+ * (so it costs no memory, and the engine sees no new external memory), registered with where its bytes are
+ * in the file. `OnnxModel` reads such a tensor from the file when it is
  * read, straight into the caller's array where it can ({@link readDeferredInto}); a model written in parts
  * copies a deferred tensor from the input file to the output through a small buffer ({@link writeParts}).
  *
@@ -13,7 +14,7 @@
  *
  * @example
  * ```ts
- * const proto = await decodeDeferred(await nodeFileSource('model.onnx'), 'model.onnx');
+ * const proto = await decodeDeferred(await nodeFileSource('model.onnx'), 'model.onnx', 65536);
  * deferredRange(proto.graph.initializer[0].rawData); // { source, offset: 1234 } while it is still in the file
  * ```
  * @module
@@ -55,19 +56,26 @@ export async function readDeferredInto(bytes: Uint8Array, target: Uint8Array): P
 }
 
 /**
- * Reads a deferred array's bytes into the array itself; from then on it is ordinary bytes. A no-op for
- * ordinary bytes.
+ * A deferred array's bytes read from its file into a new array (`bytes` itself when it is ordinary bytes).
  *
  * @example
  * ```ts
- * await materialize(tensor.rawData); // tensor.rawData now holds the file's bytes
+ * tensor.rawData = await materialized(tensor.rawData); // now the file's bytes
  * ```
  */
-export async function materialize(bytes: Uint8Array): Promise<void> {
+export async function materialized(bytes: Uint8Array): Promise<Uint8Array> {
   const range = deferred.get(bytes);
-  if (!range) return;
-  await readRange(range.source, range.offset, bytes);
-  deferred.delete(bytes);
+  if (!range) return bytes;
+  const out = new Uint8Array(bytes.byteLength);
+  await readRange(range.source, range.offset, out);
+  return out;
+}
+
+/** The buffer every deferred array views: zero-filled, never written, grown to the longest so far. */
+let zeros = new ArrayBuffer(0);
+function placeholder(length: number): Uint8Array {
+  if (zeros.byteLength < length) zeros = new ArrayBuffer(length);
+  return new Uint8Array(zeros, 0, length);
 }
 
 async function readRange(source: ByteSource, offset: number, target: Uint8Array): Promise<void> {
@@ -229,9 +237,9 @@ export async function decodeDeferred(source: ByteSource, what: string, minBytes:
   for (const { index, offset, length } of left) {
     const tensor = initializers[index];
     if (!tensor) throw new NotDeferrable(`initializer ${index} is missing after decoding`);
-    const placeholder = new Uint8Array(length);
-    deferred.set(placeholder, { source, offset });
-    tensor.rawData = placeholder;
+    const bytes = placeholder(length);
+    deferred.set(bytes, { source, offset });
+    tensor.rawData = bytes;
   }
   return proto;
 }

@@ -26,7 +26,7 @@ import { type IndexedWeight, indexWeights, listGraphs } from './graph-index.js';
 import type { ExternalDataResolver, ExternalRef, OnnxConsumer } from './onnx-types.js';
 import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, encodeModelParts, nodesOf, toSafeInt } from './proto.js';
 import { type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
-import { decodeDeferred, deferredRange, materialize, readDeferredInto } from './deferred-raw-data.js';
+import { decodeDeferred, deferredRange, materialized, readDeferredInto } from './deferred-raw-data.js';
 import type { ByteSource } from '../byte-source.js';
 
 /** One ONNX weight's description. */
@@ -190,7 +190,7 @@ export class OnnxModel implements WeightReader {
    */
   async read(name: string): Promise<Uint8Array> {
     const { indexed, layout } = this.entry(name);
-    if (layout.storage === 'raw') await materialize(indexed.tensor.rawData);
+    if (layout.storage === 'raw') indexed.tensor.rawData = await materialized(indexed.tensor.rawData);
     return tensorBytes(indexed.tensor, layout, this.#describe(name), this.#resolve);
   }
 
@@ -231,7 +231,9 @@ export class OnnxModel implements WeightReader {
 
   /** Reads every tensor still in the file (see {@link loadDeferred}) into memory. */
   async materialize(): Promise<void> {
-    for (const tensor of this.proto.graph?.initializer ?? []) await materialize((tensor as { rawData: Uint8Array }).rawData);
+    for (const tensor of this.proto.graph?.initializer ?? []) {
+      if (tensor.rawData instanceof Uint8Array) tensor.rawData = await materialized(tensor.rawData);
+    }
   }
 
   /** Encodes the (possibly modified) model; a model from {@link loadDeferred} is read whole first by {@link materialize}. */
