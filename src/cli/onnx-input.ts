@@ -2,7 +2,8 @@
  * The ONNX input of `compress`: where nothing needs the model's bytes in memory (no --verify, no budget
  * inputs), the file is opened and its models are decoded with the tensor data left in the file
  * (`OnnxModel.loadDeferred`), to be read straight into the compressor's working memory and copied from the file
- * to the output; otherwise, or for a file the deferred reader does not take, it is read whole.
+ * to the output; otherwise, or for a file the deferred reader does not take or one past protobuf's 2 GiB
+ * limit, it is read whole.
  *
  * @example
  * ```ts
@@ -15,6 +16,7 @@
  * ```
  * @module
  */
+import { MAX_PROTOBUF_BYTES } from '../io/onnx/byte-source.js';
 import { NotDeferrable } from '../io/onnx/deferred-raw-data.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
@@ -42,8 +44,8 @@ export interface OnnxInput {
  */
 export async function openOnnxInput(path: string, name: string, externalData: ExternalDataResolver | undefined, deferred: boolean): Promise<OnnxInput> {
   const options = { name, ...(externalData ? { externalData } : {}) };
-  if (deferred) {
-    await checkInputFile(path, 'input');
+  // A file past protobuf's 2 GiB limit is read whole, which refuses it with the reason.
+  if (deferred && (await checkInputFile(path, 'input')).size <= MAX_PROTOBUF_BYTES) {
     let source: NodeFileSource;
     try {
       source = await nodeFileSource(path);
