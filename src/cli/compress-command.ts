@@ -284,6 +284,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve, ...(outputError ? { outputError } : {}),
         ...(target.kind === 'file' ? { externalDataLocation: `${basename(target.path)}.data`, writeExternalData: ownData ? 'always' : 'auto' } : {}),
         ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
+        ...(args.scaleDtype ? { scaleDtype: args.scaleDtype } : {}),
       };
       const result = await compressOnnxParts(bytes ?? await onnxInput.load(), options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       bar?.done();

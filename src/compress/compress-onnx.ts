@@ -44,6 +44,7 @@ import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { concatParts } from '../io/onnx/deferred-raw-data.js';
+import { type ScaleDType, halfScale, storedParametersOf, storesHalfScales } from './scale-storage.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
@@ -147,6 +148,8 @@ export async function compressOnnxParts(
     throw new InvalidArgumentError('options.outputError', options.outputError, 'options.outputError must be a function (name, values) => Promise<number>, e.g. from outputErrorProbe');
   }
   let plan: OnnxPlan = planOnnxCompression(model, options, onnxOps);
+  const scaleDtype: ScaleDType = options.scaleDtype ?? (options.targetBits !== undefined && onnxOps === 'qdq' ? 'float16' : 'float32');
+  const float32Round = scaleDtype === 'float16' ? { roundScale: halfScale } : {};
   let budget: BudgetAllocation | undefined;
   if (options.targetBits !== undefined) {
     // Measured sensitivities cover the first layers too: they join the budget unless firstLayer says otherwise.
@@ -155,7 +158,8 @@ export async function compressOnnxParts(
     const outputs = outputLayerWeights(model.proto.graph as GraphProto);
     const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
     const allocated = await allocateBudget(marked, budgetPlan.decisions, options, options.targetBits,
-      (i) => model.readFloat32(weights[i]!.name), {}, backend, 'onnx', options.outputError);
+      (i) => model.readFloat32(weights[i]!.name), float32Round, backend, 'onnx', options.outputError,
+      (result, decision) => storedParametersOf(result, decision, scaleDtype));
     budget = allocated.allocation;
     // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
     const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? contribLayout(d, weights[i]!) : undefined));
@@ -206,7 +210,7 @@ export async function compressOnnxParts(
       const data = slot && slot.data.length === viewed.length ? slot.data : viewed;
       const scaleType = scaleTypeOf(info);
       const roundScale = scaleType === 'float16' ? (s: number) => halfToFloat(floatToHalfBits(s))
-        : scaleType === 'bfloat16' ? roundBfloat16 : undefined;
+        : scaleType === 'bfloat16' ? roundBfloat16 : float32Round.roundScale;
       return await quantizeWithFloor({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
     } finally {
       slot?.release();
@@ -265,13 +269,15 @@ export async function compressOnnxParts(
     }
     const qdqNote = layout && !layout.ok && info.consumers.some((c) => c.opType === 'MatMul' || c.opType === 'Gather')
       ? `; QDQ, not ${info.consumers.some((c) => c.opType === 'Gather') ? 'GatherBlockQuantized' : 'MatMulNBits'}: ${layout.reason}` : '';
-    const scheme = describeScheme(decision);
+    const halfScales = info.dtype === 'float32' && scaleDtype === 'float16' && storesHalfScales(result.scales);
+    const scheme = `${describeScheme(decision)}${halfScales ? ', float16 scales' : ''}`;
     const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
     const ints = result.q.intReprView();
     const written = writeQdq(model, info.name, {
       // 8-bit integers are their own bytes: the QTensor is not used again, so no copy.
       data: ints.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints.buffer, ints.byteOffset, ints.length) : result.q.packedData(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
-      paramShape: result.paramShape, scaleType: scaleTypeOf(info), docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
+      paramShape: result.paramShape, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
+      ...(halfScales ? { scaleType: 'float16' as const, scalesCastToFloat32: true } : { scaleType: scaleTypeOf(info) }),
       ...(decision.granularity !== 'tensor' ? { axis: decision.axis! } : {}),
       ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
       ...(channelScalesViaMul ? { channelScalesViaMul } : {}),

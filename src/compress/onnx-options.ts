@@ -14,6 +14,7 @@ import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import type { OutputErrorProbe } from './budget.js';
 import type { OnnxOps } from './matmul-nbits-plan.js';
 import type { CompressionPolicy } from './policy.js';
+import type { ScaleDType } from './scale-storage.js';
 
 /** Options of {@link compressOnnx}: the policy, plus how to read and write. */
 export interface CompressOnnxOptions extends CompressionPolicy {
@@ -47,6 +48,12 @@ export interface CompressOnnxOptions extends CompressionPolicy {
    * `firstLayer` is given.
    */
   outputError?: OutputErrorProbe;
+  /**
+   * The float type of float32 weights' scales in QDQ: 'float32', or 'float16' (2 bytes a scale, cast to
+   * float32 in the graph; scale-storage.ts). Default 'float16' with `targetBits`, else 'float32'. Needs
+   * `onnxOps: 'qdq'` (MatMulNBits takes its scales in the activations' type).
+   */
+  scaleDtype?: ScaleDType;
   /** Called after each weight. */
   onProgress?: (progress: { done: number; total: number; name: string }) => void;
   /**
@@ -62,7 +69,7 @@ export interface CompressOnnxOptions extends CompressionPolicy {
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
   'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'matMulNBits8', 'onProgress',
-  'externalDataLocation', 'writeExternalData', 'outputError']);
+  'externalDataLocation', 'writeExternalData', 'outputError', 'scaleDtype']);
 
 /**
  * Throws InvalidArgumentError for options that are not options of compressOnnx or hold a bad value.
@@ -87,6 +94,13 @@ export function checkOptions(options: CompressOnnxOptions): void {
   }
   if (options.matMulNBits8 !== undefined && typeof options.matMulNBits8 !== 'boolean') {
     throw new InvalidArgumentError('options.matMulNBits8', options.matMulNBits8, `options.matMulNBits8 is ${JSON.stringify(options.matMulNBits8)}; use true or false`);
+  }
+  if (options.scaleDtype !== undefined && options.scaleDtype !== 'float32' && options.scaleDtype !== 'float16') {
+    throw new InvalidArgumentError('options.scaleDtype', options.scaleDtype, `options.scaleDtype is ${JSON.stringify(options.scaleDtype)}; use 'float32' or 'float16'`);
+  }
+  if (options.scaleDtype === 'float16' && options.onnxOps === 'contrib') {
+    throw new InvalidArgumentError('options.scaleDtype', options.scaleDtype,
+      "options.scaleDtype 'float16' is for QDQ weights (MatMulNBits takes its scales in the activations' type); drop it or use onnxOps: 'qdq'");
   }
   const level = options.accuracyLevel;
   if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {

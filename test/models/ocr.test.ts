@@ -152,22 +152,21 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
   });
 
   // A size budget of 5 bits per weight. Targets: within 1.5 pp, >= 85 % of lines identical, file <= 0.24.
-  // From the weights alone: 4.999 bits, file 0.170, -13.2 pp, 0/18 lines. The output layer (the classifier
-  // linear_85.w_0, 31 % of the weights) cannot stay at int4 groups of 32 there (the 20 dB floor on larger
-  // groups already needs more than 5 bits), and as int4 per column it alone costs 12.6 pp.
-  // From the outputs on four other rendered lines (--inputs): 4.998 bits, file 0.170, -6.6 pp, 4/18 lines;
-  // the classifier stays at groups of 32. The targets are not met at 5 bits: allocations chosen by hand with
-  // the end task read at best -2.7 pp, 11/18 lines near 5 bits (int8 for conv2d_160..179, groups of 128
-  // for the backbone and the attention), and int4 groups of 32 everywhere (5.125 bits) -2.7 pp, 5/18; the
-  // sensitivities measured at the output (relative squared error of the softmax) vary from one set of
-  // sample lines to another by more than the differences between allocations (8 lines: -17.6 pp).
-  it('--target-bits 5, from the weights alone: at most 5 bits per weight, file <= 0.24 (measured 4.999, 0.170, -13.2 pp)', async () => {
+  // Under the budget scales are float16 (int4 groups of 32: 4.625 bits with Q4_0's zero points, not 5.125),
+  // and groups of 128 are held back while the target can be met without them.
+  // From the weights alone: 4.998 bits, file 0.170, -4.07 pp, 5/18 lines (with float32 scales: -13.2 pp, 0/18).
+  it('--target-bits 5, from the weights alone: at most 5 bits per weight, file <= 0.24, within 6 pp (measured 4.998, 0.170, -4.07 pp, 5/18)', async () => {
     const { size, report, agreement } = await measure('target bits 5', { targetBits: 5 });
     console.log(`OCR rec target bits 5: ${report.budget!.bits.toFixed(3)} bits per weight`);
     expect(report.budget!.bits).toBeLessThanOrEqual(5);
     expect(report.budget!.errorSource).toBe('weights');
     expect(size).toBeLessThanOrEqual(0.24);
-    expect(agreement.dropPp).toBeLessThanOrEqual(20);
+    expect(agreement.dropPp).toBeLessThanOrEqual(6);
+    // Scales are stored as float16 except where one leaves float16's normal range (a channel of small weights).
+    const quantized = report.tensors.filter((t) => t.action === 'quantize');
+    const half = quantized.filter((t) => t.scheme.endsWith('float16 scales'));
+    console.log(`OCR rec target bits 5: ${half.length} of ${quantized.length} weights with float16 scales`);
+    expect(half.length).toBeGreaterThanOrEqual(0.8 * quantized.length);
   });
 
   /** The budget from the outputs on rendered lines that are not among the test lines (the first four by default). */
@@ -177,7 +176,7 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
     return { targetBits: 5, outputError: probe };
   };
 
-  it('--target-bits 5 --inputs (four other lines): <= 5 bits, file <= 0.24, the classifier at groups of 32, within 9 pp (measured 4.998, 0.170, -6.6 pp, 4/18)', async () => {
+  it('--target-bits 5 --inputs (four other lines): <= 5 bits, file <= 0.24, the classifier at groups of 32, within 5 pp (measured 5.000, 0.170, -3.49 pp, 7/18)', async () => {
     const { size, report, agreement } = await measure('target bits 5, from the outputs', await fromOutputs());
     const budget = report.budget!;
     console.log(`OCR rec target bits 5 from the outputs: ${budget.bits.toFixed(3)} bits per weight, ${budget.probeRuns} runs in ${budget.probeSeconds.toFixed(1)} s`);
@@ -185,27 +184,32 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
     expect(budget.bits).toBeLessThanOrEqual(5);
     expect(size).toBeLessThanOrEqual(0.24);
     expect(budget.tensors.find((t) => t.name === 'linear_85.w_0')!.chosen).toBe('int4 groups of 32');
-    expect(agreement.dropPp).toBeLessThanOrEqual(9);
+    expect(agreement.dropPp).toBeLessThanOrEqual(5);
   });
 
   // The end task's own measure (text decoded on 12 other lines against the original's decoding) ranks the
-  // weights better than the outputs' squared error: -2.7 pp, 8/18 lines identical, the classifier and the
-  // most sensitive pointwise convolution (conv2d_180) at groups of 32; still short of the targets.
-  it('--target-bits 5, measured on decoded text (12 other lines): <= 5 bits, file <= 0.24, within 4 pp (measured -2.71 pp, 8/18)', async () => {
+  // weights better than the outputs' squared error: within the 1.5 pp target, 14/18 lines identical.
+  it('--target-bits 5, measured on decoded text (12 other lines): <= 5 bits, file <= 0.24, within 1.5 pp (measured -1.36 pp, 14/18)', async () => {
     const { size, report, agreement } = await measure('target bits 5, from decoded text', await fromOutputs(12, textErrorMeasure()));
     const budget = report.budget!;
     console.log(`OCR rec target bits 5 from decoded text: ${budget.bits.toFixed(3)} bits per weight, ${budget.probeRuns} runs in ${budget.probeSeconds.toFixed(1)} s`);
     expect(budget.bits).toBeLessThanOrEqual(5);
     expect(size).toBeLessThanOrEqual(0.24);
-    expect(agreement.dropPp).toBeLessThanOrEqual(4);
-    expect(agreement.identicalLines).toBeGreaterThanOrEqual(6 / 18);
+    expect(agreement.dropPp).toBeLessThanOrEqual(1.5);
+    expect(agreement.identicalLines).toBeGreaterThanOrEqual(12 / 18);
   }, 400_000); // 41 model runs on 12 lines: 45 to 90 s on two shared cores
 
-  it.fails('--target-bits 5 --inputs: within 1.5 pp, >= 85 % of lines identical (known failure: measured -6.6 pp, 4/18 lines)', async () => {
-    const { agreement } = await measure('target bits 5, from the outputs', await fromOutputs());
+  // Every target at 5 bits: 'lsq' calibration (the int4 options' error 25-40 % lower) and the decoded-text
+  // measure. Measured: 4.999 bits, file 0.170, -0.19 pp, 17/18 lines identical.
+  it('--target-bits 5 --calibrate lsq, measured on decoded text: within 1.5 pp, >= 85 % of lines identical, file <= 0.24 (measured -0.19 pp, 17/18, 0.170)', async () => {
+    const { size, report, agreement } = await measure("target bits 5, 'lsq', from decoded text", { ...await fromOutputs(12, textErrorMeasure()), calibrate: 'lsq' });
+    const budget = report.budget!;
+    console.log(`OCR rec target bits 5, 'lsq', from decoded text: ${budget.bits.toFixed(3)} bits per weight, ${budget.probeRuns} runs in ${budget.probeSeconds.toFixed(1)} s`);
+    expect(budget.bits).toBeLessThanOrEqual(5);
+    expect(size).toBeLessThanOrEqual(0.24);
     expect(agreement.dropPp).toBeLessThanOrEqual(1.5);
     expect(agreement.identicalLines).toBeGreaterThanOrEqual(0.85);
-  });
+  }, 900_000); // 'lsq' on every option of 41 weights on the CPU: 2 to 5 minutes on two cores
 
   // 'lsq' against the default 'minmax' (Q4_0's rule, scale = |signed extreme| / 8): the target is a weight MSE
   // at least 15 % below 'minmax' with end-task metrics no worse. 'lsq' searches Q4_0's grid and, where it
@@ -310,13 +314,13 @@ describe('PaddleOCR v4 detector (opset 11) on rendered pages', () => {
     expect(size).toBeLessThanOrEqual(0.20);
   });
 
-  // Measured: 4.998 bits per weight, file 0.179, IoU 0.799 (better than int4 groups of 32 everywhere).
-  it('--target-bits 5: at most 5 bits per weight, IoU >= 0.75, file <= 0.24 (measured 4.998, 0.799, 0.179)', async () => {
+  // Measured: 5.000 bits per weight, file 0.180, IoU 0.756 (int4 groups of 32 everywhere: 0.755).
+  it('--target-bits 5: at most 5 bits per weight, IoU >= 0.72, file <= 0.24 (measured 5.000, 0.756, 0.180)', async () => {
     const { model, result, size, row, report } = await measure('target bits 5', { targetBits: 5 });
     Object.assign(row, { verify: await verifyOn(original, model, [sampleOf({ x: detInput(pageImages[0]!) })]) });
     console.log(`OCR det target bits 5: ${report.budget!.bits.toFixed(3)} bits per weight`);
     expect(report.budget!.bits).toBeLessThanOrEqual(5);
-    expect(result.iou).toBeGreaterThanOrEqual(0.75);
+    expect(result.iou).toBeGreaterThanOrEqual(0.72);
     expect(size).toBeLessThanOrEqual(0.24);
   });
 
