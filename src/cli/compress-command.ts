@@ -12,7 +12,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
 import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from '../compress/budget.js';
-import { type CompressOnnxOptions, compressOnnx } from '../compress/compress-onnx.js';
+import { type CompressOnnxOptions, compressOnnxParts } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
 import { compressToGguf } from '../compress/compress-gguf.js';
@@ -21,6 +21,7 @@ import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
 import { toFloat32 } from '../io/float-convert.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
+import { concatParts, writeParts } from '../io/onnx/deferred-raw-data.js';
 import { InvalidArgumentError } from '../errors.js';
 import { dequantizedReader } from '../io/safetensors/dequantized-reader.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
@@ -34,6 +35,7 @@ import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
 import { DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, findDefaultModel } from './default-model.js';
 import { externalDataNextTo } from './external-data.js';
+import { type OnnxInput, openOnnxInput } from './onnx-input.js';
 import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
 import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { runPreset } from './preset-command.js';
@@ -248,6 +250,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   };
   const external = inFormat === 'onnx' ? externalDataNextTo(input) : undefined;
   let reader: SafetensorsReader | undefined;
+  let onnxInput: OnnxInput | undefined;
   let sink: ByteSink | undefined;
   let dataSink: ByteSink | undefined;
   let externalNote = '';
@@ -258,8 +261,10 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     // The sink (and its temporary file's cleanup) exists before anything is read: every failure after this aborts it.
     sink = await openOutput(target, io.stdout);
     if (outFormat === 'onnx') {
-      const bytes = await readInputFile(input, 'input');
-      const model = await OnnxModel.load(bytes, { name: inputName, externalData: external!.resolve });
+      // Without --verify or budget inputs nothing needs the file in memory: its tensor data is read from the file.
+      onnxInput = await openOnnxInput(input, inputName, external!.resolve, !args.verify && !args.budgetInputs);
+      const { bytes } = onnxInput;
+      const model = await onnxInput.load();
       await checkExternalFiles(model, input, target, args.force);
       if (args.externalData && target.kind !== 'file') {
         throw new UsageError('--external-data writes <out>.data beside the model: give a file output (-o model.onnx), not stdout or a device');
@@ -271,10 +276,10 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       if (!ownData) await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
       let outputError: OutputErrorProbe | undefined;
       if (args.budgetInputs) {
-        const signature = readModelSignature(bytes, inputName);
+        const signature = readModelSignature(bytes!, inputName);
         const inputs = [];
         for (const file of args.budgetInputs) inputs.push(...await parseInputSamples(await readFile(file), file, signature));
-        outputError = await outputErrorProbe(bytes, { runtime: runtime!, inputs, sessionOptions: { logSeverityLevel: 3 } });
+        outputError = await outputErrorProbe(bytes!, { runtime: runtime!, inputs, sessionOptions: { logSeverityLevel: 3 } });
       }
       const options: CompressOnnxOptions = {
         ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve, ...(outputError ? { outputError } : {}),
@@ -282,7 +287,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
         ...(args.scaleDtype ? { scaleDtype: args.scaleDtype } : {}),
       };
-      const result = await compressOnnx(bytes, options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
+      const result = await compressOnnxParts(bytes ?? await onnxInput.load(), options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       bar?.done();
       if (!result.externalData) await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
       if (result.externalData && args.verify) {
@@ -297,13 +302,13 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         for (const part of result.externalData.parts) await dataSink.write(part);
         externalNote = `external data: ${dataTarget.display} (${result.externalData.tensors} tensors, ${megabytes(result.externalData.byteLength)})\n`;
       }
-      await sink.write(result.model);
+      await writeParts(result.parts, (chunk) => sink!.write(chunk)); // the tensors' bytes passed through, not copied into one buffer
       await dataSink?.close();
       await sink.close();
       report = result.report;
       if (args.verify) {
         const names: [string, string] = [inputName, target.display];
-        verified = await verifyModels(bytes, result.model, { ...await verifyOptionsOf(args.verify, bytes, inputName, runtime!), names });
+        verified = await verifyModels(bytes!, concatParts(result.parts, result.byteLength), { ...await verifyOptionsOf(args.verify, bytes!, inputName, runtime!), names });
       }
       text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
@@ -345,6 +350,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     throw error;
   } finally {
     await reader?.close();
+    await onnxInput?.close();
     await external?.close();
   }
   io.stderr.write(escalationWarnings(report.tensors));

@@ -43,22 +43,27 @@ import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
+import { concatParts } from '../io/onnx/deferred-raw-data.js';
 import { type ScaleDType, halfScale, storedParametersOf, storesHalfScales } from './scale-storage.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
-import type { ExternalDataFile, ExternalDataResolver } from '../io/onnx/onnx-types.js';
+import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
 import { floatToHalfBits } from '../io/half.js';
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
-import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from './budget.js';
+import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
 import { contribLayout } from './contrib-layout.js';
-import { type OnnxOps, nbitsNote } from './matmul-nbits-plan.js';
+import { nbitsNote } from './matmul-nbits-plan.js';
 import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
-import type { CompressionPolicy, WeightDecision } from './policy.js';
+import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
+import { holdWeight, reusedFloat32 } from './weight-buffers.js';
+import { type CompressOnnxOptions, checkOptions } from './onnx-options.js';
+
+export type { CompressOnnxOptions } from './onnx-options.js';
 
 /** Weights past this (protobuf's limit less 64 MiB for the graph) go to external data. */
 const kExternalDataAbove = PROTOBUF_LIMIT_BYTES - 64 * 2 ** 20;
@@ -71,68 +76,8 @@ const kExternalDataAbove = PROTOBUF_LIMIT_BYTES - 64 * 2 ** 20;
 const kInFlight = 8;
 const kInFlightBytes = 256 * 2 ** 20;
 
-/** A growing array handed out again for each weight that needs a converted copy (CPU runs, one weight at a time). */
-function reusedFloat32(): (count: number) => Float32Array {
-  let array: Float32Array | undefined;
-  return (count) => {
-    if (!array || array.length < count) array = new Float32Array(count);
-    return array.subarray(0, count);
-  };
-}
-
 /** The `metadata_props` key webgpu-quant records itself under. */
 export const ONNX_METADATA_KEY = 'webgpu-quant';
-
-/** Options of {@link compressOnnx}: the policy, plus how to read and write. */
-export interface CompressOnnxOptions extends CompressionPolicy {
-  /** Resolves external data files by their relative location (models that use them). */
-  externalData?: ExternalDataResolver;
-  /** The model's name in messages; default 'ONNX model'. */
-  name?: string;
-  /** Raise the default-domain opset when a scheme needs it (default true); false makes that a FormatError. */
-  allowOpsetUpgrade?: boolean;
-  /** Weights with NaN / ±Infinity: 'keep' (default; reported) or 'error' (FormatError naming the weight). */
-  nonFinite?: 'keep' | 'error';
-  /**
-   * How quantized weights are written: 'qdq' (default; DequantizeLinear, portable) or 'contrib':
-   * onnxruntime's `com.microsoft.MatMulNBits` for MatMul weights that fit it (matmul-nbits-plan.ts) and
-   * `com.microsoft.GatherBlockQuantized` for Gather embedding tables (gather-block-plan.ts), QDQ
-   * for the rest. Each weight's report says which, and why a MatMul weight stayed QDQ.
-   */
-  onnxOps?: OnnxOps;
-  /** MatMulNBits `accuracy_level` (0-4; onnxruntime: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute); omitted by default. */
-  accuracyLevel?: number;
-  /**
-   * With `onnxOps: 'contrib'`: write 8-bit MatMul weights as MatMulNBits (true, default) or as QDQ (false).
-   * onnxruntime-web 1.30's WebGPU EP refuses a model with an 8-bit MatMulNBits (it takes 2 and 4 bits), so a
-   * file for it keeps 8-bit weights (a 4-bit weight escalated by the quality floor, say) as QDQ.
-   */
-  matMulNBits8?: boolean;
-  /**
-   * With `targetBits`: measures each weight's sensitivity from the model's outputs (see budget.ts), e.g.
-   * `await outputErrorProbe(bytes, { runtime: ort, inputs })`. Without it the budget's estimate comes from
-   * the weights alone. With it, first layers join the budget (their sensitivity is measured) unless
-   * `firstLayer` is given.
-   */
-  outputError?: OutputErrorProbe;
-  /**
-   * The float type of float32 weights' scales in QDQ: 'float32', or 'float16' (2 bytes a scale, cast to
-   * float32 in the graph; scale-storage.ts). Default 'float16' with `targetBits`, else 'float32'. Needs
-   * `onnxOps: 'qdq'` (MatMulNBits takes its scales in the activations' type).
-   */
-  scaleDtype?: ScaleDType;
-  /** Called after each weight. */
-  onProgress?: (progress: { done: number; total: number; name: string }) => void;
-  /**
-   * Where the output's external data file goes, relative to the output model (e.g. `'model.q8.onnx.data'`).
-   * With it, weights of 1 KiB or more are written there (returned as `externalData`) when the model would
-   * pass protobuf's 2 GB, or always with `writeExternalData: 'always'`. Without it, such a model is a
-   * LimitExceededError.
-   */
-  externalDataLocation?: string;
-  /** 'auto' (default): external data only past 2 GB; 'always': whenever `externalDataLocation` is given. */
-  writeExternalData?: 'auto' | 'always';
-}
 
 /** The report of {@link compressOnnx}. */
 export interface OnnxCompressionReport {
@@ -151,42 +96,6 @@ export interface OnnxCompressionReport {
   seconds: number;
   /** With `targetBits`: the precision chosen per weight, with every option's bits and error estimate. */
   budget?: BudgetAllocation;
-}
-
-const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
-  'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'matMulNBits8', 'onProgress',
-  'externalDataLocation', 'writeExternalData', 'outputError', 'scaleDtype']);
-
-function checkOptions(options: CompressOnnxOptions): void {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidArgumentError('options', options, "options must be an object like { dtype: 'qint8' }");
-  }
-  for (const key of Object.keys(options)) {
-    if (!kOptionKeys.has(key)) throw new InvalidArgumentError(`options.${key}`, key, `options.${key} is not an option; use ${[...kOptionKeys].join(', ')}`);
-  }
-  if (options.nonFinite !== undefined && options.nonFinite !== 'keep' && options.nonFinite !== 'error') {
-    throw new InvalidArgumentError('options.nonFinite', options.nonFinite, `options.nonFinite is ${JSON.stringify(options.nonFinite)}; use 'keep' or 'error'`);
-  }
-  if (options.onnxOps !== undefined && options.onnxOps !== 'qdq' && options.onnxOps !== 'contrib') {
-    throw new InvalidArgumentError('options.onnxOps', options.onnxOps, `options.onnxOps is ${JSON.stringify(options.onnxOps)}; use 'qdq' or 'contrib'`);
-  }
-  if (options.matMulNBits8 !== undefined && typeof options.matMulNBits8 !== 'boolean') {
-    throw new InvalidArgumentError('options.matMulNBits8', options.matMulNBits8, `options.matMulNBits8 is ${JSON.stringify(options.matMulNBits8)}; use true or false`);
-  }
-  if (options.scaleDtype !== undefined && options.scaleDtype !== 'float32' && options.scaleDtype !== 'float16') {
-    throw new InvalidArgumentError('options.scaleDtype', options.scaleDtype, `options.scaleDtype is ${JSON.stringify(options.scaleDtype)}; use 'float32' or 'float16'`);
-  }
-  if (options.scaleDtype === 'float16' && options.onnxOps === 'contrib') {
-    throw new InvalidArgumentError('options.scaleDtype', options.scaleDtype,
-      "options.scaleDtype 'float16' is for QDQ weights (MatMulNBits takes its scales in the activations' type); drop it or use onnxOps: 'qdq'");
-  }
-  const level = options.accuracyLevel;
-  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {
-    throw new InvalidArgumentError('options.accuracyLevel', level, `options.accuracyLevel is ${JSON.stringify(level)}; use an integer from 0 to 4`);
-  }
-  if (level !== undefined && options.onnxOps !== 'contrib') {
-    throw new InvalidArgumentError('options.accuracyLevel', level, "options.accuracyLevel is MatMulNBits's; it needs onnxOps: 'contrib'");
-  }
 }
 
 /** The nearest bfloat16 value (round to nearest even on the float32 bits). */
@@ -211,9 +120,28 @@ function roundBfloat16(x: number): number {
 export async function compressOnnx(
   input: ByteInput, options: CompressOnnxOptions = {}, backend?: OpOptions,
 ): Promise<{ model: Uint8Array; report: OnnxCompressionReport; externalData?: ExternalDataFile }> {
+  const { parts, byteLength, ...rest } = await compressOnnxParts(input, options, backend);
+  return { model: concatParts(parts, byteLength), ...rest };
+}
+
+/**
+ * {@link compressOnnx} with the model as consecutive parts (`encodeModelParts`): the quantized and kept
+ * tensors' bytes are passed through, not copied into one buffer, for writing straight to a file. `input` may
+ * also be a loaded model (changed in place), such as one from `OnnxModel.loadDeferred` whose tensors are
+ * still in their file: write its parts with `writeParts` (io/onnx/deferred-raw-data.ts).
+ *
+ * @example
+ * ```ts
+ * const { parts, byteLength } = await compressOnnxParts(bytes, { dtype: 'qint8' }, { backend: 'cpu' });
+ * for (const part of parts) await file.write(part); // byteLength bytes: the same file as compressOnnx's model
+ * ```
+ */
+export async function compressOnnxParts(
+  input: ByteInput | OnnxModel, options: CompressOnnxOptions = {}, backend?: OpOptions,
+): Promise<{ parts: Uint8Array[]; byteLength: number; report: OnnxCompressionReport; externalData?: ExternalDataFile }> {
   const started = performance.now();
   checkOptions(options);
-  const model = await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
+  const model = input instanceof OnnxModel ? input : await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
   const weights = model.list();
   const onnxOps = options.onnxOps ?? 'qdq';
   if (options.outputError !== undefined && typeof options.outputError !== 'function') {
@@ -273,11 +201,20 @@ export async function compressOnnx(
   /** Reads and quantizes one weight (the GPU round trips; several run at once). */
   const prepare = async (info: OnnxWeightInfo, decision: WeightDecision) => {
     if (decision.action === 'keep') return undefined;
-    const data = await model.readFloat32View(info.name, scratch);
-    const scaleType = scaleTypeOf(info);
-    const roundScale = scaleType === 'float16' ? (s: number) => halfToFloat(floatToHalfBits(s))
-      : scaleType === 'bfloat16' ? roundBfloat16 : float32Round.roundScale;
-    return quantizeWithFloor({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
+    // On the CPU the weight goes once into the kernels' memory (converted straight there where it is not an
+    // aligned float32 view of the file), and every pass reads it in place.
+    const slot = onCpu ? holdWeight(info.shape, decision) : undefined;
+    try {
+      const viewed = await model.readFloat32View(info.name, slot ? (count) => (count === slot.data.length ? slot.data : new Float32Array(count)) : scratch);
+      if (slot && viewed !== slot.data && viewed.length === slot.data.length) slot.data.set(viewed);
+      const data = slot && slot.data.length === viewed.length ? slot.data : viewed;
+      const scaleType = scaleTypeOf(info);
+      const roundScale = scaleType === 'float16' ? (s: number) => halfToFloat(floatToHalfBits(s))
+        : scaleType === 'bfloat16' ? roundBfloat16 : float32Round.roundScale;
+      return await quantizeWithFloor({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
+    } finally {
+      slot?.release();
+    }
   };
   /** Writes one prepared weight into the model (in weight order, so names and bytes never depend on timing). */
   const commit = (info: OnnxWeightInfo, planned: WeightDecision, outcome: FloorOutcome | undefined): TensorReport => {
@@ -395,16 +332,18 @@ export async function compressOnnx(
   let externalData: ExternalDataFile | undefined;
   const inline = inlineTensorBytes(model.proto);
   if (options.externalDataLocation !== undefined && (options.writeExternalData === 'always' || inline > kExternalDataAbove)) {
+    await model.materialize(); // tensors still in the input file (OnnxModel.loadDeferred) are copied out from memory
     externalData = await moveToExternalData(model.proto, options.externalDataLocation, options.externalData);
   } else if (inline > kExternalDataAbove) {
     throw new LimitExceededError(`${model.name}: the compressed model holds ${inline} bytes of weights, more than one ONNX file can `
       + `(protobuf's ${PROTOBUF_LIMIT_BYTES}-byte limit); write the weights as external data (externalDataLocation, or --external-data)`);
   }
-  const bytes = model.encode();
+  const parts = model.encodeParts();
+  const byteLength = parts.reduce((sum, part) => sum + part.byteLength, 0);
   const totals = compressionTotals(tensors);
-  const after = bytes.byteLength + (externalData?.byteLength ?? 0);
+  const after = byteLength + (externalData?.byteLength ?? 0);
   return {
-    model: bytes,
+    parts, byteLength,
     ...(externalData ? { externalData } : {}),
     report: {
       format: 'onnx', tensors, backend: usedBackend, seconds: (performance.now() - started) / 1000,

@@ -24,8 +24,10 @@ import type { WeightInfo, WeightReader } from '../weights.js';
 import { type ByteInput, byteSize, readAllBytes } from './byte-source.js';
 import { type IndexedWeight, indexWeights, listGraphs } from './graph-index.js';
 import type { ExternalDataResolver, ExternalRef, OnnxConsumer } from './onnx-types.js';
-import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, nodesOf, toSafeInt } from './proto.js';
+import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, encodeModelParts, nodesOf, toSafeInt } from './proto.js';
 import { type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
+import { decodeDeferred, deferredRange, materialized, readDeferredInto } from './deferred-raw-data.js';
+import type { ByteSource } from '../byte-source.js';
 
 /** One ONNX weight's description. */
 export interface OnnxWeightInfo extends WeightInfo {
@@ -106,6 +108,27 @@ export class OnnxModel implements WeightReader {
   }
 
   /**
+   * Decodes a model from a byte-range source without reading its main graph's tensor data of at least
+   * `minDeferredBytes` (default 64 KiB): that stays in the file until a weight is read (then straight into the
+   * caller's array by {@link readFloat32View} with a scratch array), and {@link encodeParts} passes it on as
+   * deferred parts that `writeParts` copies from the file (io/onnx/deferred-raw-data.ts). Keep the source
+   * open until the output is written. Throws `NotDeferrable` for a file this reader does not take (damaged,
+   * or with repeated graph or raw_data fields): load such a file with {@link load}, which says what is wrong.
+   *
+   * @example
+   * ```ts
+   * const source = await nodeFileSource('model.onnx');
+   * const model = await OnnxModel.loadDeferred(source, { name: 'model.onnx' });
+   * ```
+   */
+  static async loadDeferred(source: ByteSource, options: OnnxLoadOptions & { minDeferredBytes?: number } = {}): Promise<OnnxModel> {
+    const name = options.name ?? 'ONNX model';
+    const proto = await decodeDeferred(source, name, options.minDeferredBytes ?? 65536);
+    const { minDeferredBytes: _, ...rest } = options;
+    return new OnnxModel(proto, source.size, rest);
+  }
+
+  /**
    * Decodes a model held in memory.
    *
    * @example
@@ -167,6 +190,7 @@ export class OnnxModel implements WeightReader {
    */
   async read(name: string): Promise<Uint8Array> {
     const { indexed, layout } = this.entry(name);
+    if (layout.storage === 'raw') indexed.tensor.rawData = await materialized(indexed.tensor.rawData);
     return tensorBytes(indexed.tensor, layout, this.#describe(name), this.#resolve);
   }
 
@@ -194,12 +218,34 @@ export class OnnxModel implements WeightReader {
    * ```
    */
   async readFloat32View(name: string, scratch?: (count: number) => Float32Array): Promise<Float32Array> {
-    const { info } = this.entry(name);
+    const { info, indexed, layout } = this.entry(name);
+    const raw = indexed.tensor.rawData;
+    if (scratch && layout.storage === 'raw' && info.dtype === 'float32' && deferredRange(raw) && raw.byteLength % 4 === 0) {
+      // Still in the file: read straight into the caller's array.
+      const out = scratch(raw.byteLength / 4);
+      await readDeferredInto(raw, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+      return out;
+    }
     return float32View(await this.read(name), info.dtype, this.#describe(name), scratch);
   }
 
-  /** Encodes the (possibly modified) model. */
-  encode(): Uint8Array { return encodeModel(this.proto); }
+  /** Reads every tensor still in the file (see {@link loadDeferred}) into memory. */
+  async materialize(): Promise<void> {
+    for (const tensor of this.proto.graph?.initializer ?? []) {
+      if (tensor.rawData instanceof Uint8Array) tensor.rawData = await materialized(tensor.rawData);
+    }
+  }
+
+  /** Encodes the (possibly modified) model; a model from {@link loadDeferred} is read whole first by {@link materialize}. */
+  encode(): Uint8Array {
+    if ((this.proto.graph?.initializer ?? []).some((t) => t.rawData instanceof Uint8Array && deferredRange(t.rawData))) {
+      throw new FormatError(`${this.name}: tensors are still in the file; await model.materialize() before encode(), or write encodeParts() with writeParts`);
+    }
+    return encodeModel(this.proto);
+  }
+
+  /** Encodes the model as parts whose concatenation is {@link encode}'s bytes, tensor data passed through uncopied (`encodeModelParts`). */
+  encodeParts(): Uint8Array[] { return encodeModelParts(this.proto, undefined, (bytes) => deferredRange(bytes) !== undefined); }
 
   #describe(name: string): string {
     const info = this.#entries.get(name)?.info;

@@ -133,6 +133,55 @@ export function encodeModel(model: ModelProto): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
+/** protobufjs's writer as `finish()` walks it: a list of operations, each writing `len` bytes of `val`. */
+interface WriterOp { fn: (val: unknown, buf: Uint8Array, pos: number) => void; len: number; val: unknown; next: WriterOp | undefined }
+
+/** Byte fields at least this long become parts of their own in {@link encodeModelParts}. */
+export const MIN_PASSED_THROUGH_BYTES = 65536;
+
+/**
+ * Encodes a model as consecutive parts whose concatenation is {@link encodeModel}'s bytes: byte fields of at
+ * least `minPartBytes` (tensor data), and those `passThrough` accepts, are passed through as they are, not
+ * copied, and the protobuf between them is encoded into small buffers. For writing a model out without building it in one fresh buffer.
+ *
+ * @example
+ * ```ts
+ * for (const part of encodeModelParts(model)) await file.write(part); // the same file as encodeModel(model)
+ * ```
+ */
+export function encodeModelParts(
+  model: ModelProto, minPartBytes = MIN_PASSED_THROUGH_BYTES, passThrough: (bytes: Uint8Array) => boolean = () => false,
+): Uint8Array[] {
+  const writer = onnx.ModelProto.encode(model);
+  const alloc = (writer.constructor as unknown as { alloc(size: number): Uint8Array }).alloc;
+  const parts: Uint8Array[] = [];
+  let first = (writer.head as WriterOp).next; // the head is a no-op
+  // The operations from `first` up to `end` into one buffer, as finish() would write them.
+  const flush = (end: WriterOp | undefined, bytes: number) => {
+    if (bytes === 0) return;
+    const buffer = alloc(bytes);
+    let pos = 0;
+    for (let op = first; op && op !== end; op = op.next) {
+      op.fn(op.val, buffer, pos);
+      pos += op.len;
+    }
+    parts.push(buffer);
+  };
+  let pending = 0;
+  for (let op = first; op; op = op.next) {
+    if (op.val instanceof Uint8Array && op.len === op.val.byteLength && (op.len >= minPartBytes || passThrough(op.val))) {
+      flush(op, pending);
+      parts.push(op.val);
+      first = op.next;
+      pending = 0;
+    } else {
+      pending += op.len;
+    }
+  }
+  flush(undefined, pending);
+  return parts;
+}
+
 /** The type of an attribute written without one (some old exporters): from the field that holds a value. */
 function inferredType(attribute: AttributeProto): number {
   if (attribute.t || attribute.g || attribute.tensors.length || attribute.graphs.length) return 0; // not a simple attribute
@@ -182,3 +231,4 @@ export function simpleAttributes(node: NodeProto, what: string): Record<string, 
 export function nodeLabel(node: NodeProto, index: number): string {
   return node.name ? node.name : `${node.opType}#${index}`;
 }
+

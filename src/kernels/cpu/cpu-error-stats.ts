@@ -109,10 +109,11 @@ function simdErrorStats(request: ErrorStatsRequest): ErrorStats | undefined {
   const groupMap = axis === undefined || groupSize === undefined ? undefined : groupIndexMap(shape, axis, groupSize);
   const piece = Math.min(size, PIECE_ELEMENTS);
   const paramCount = q.kind === 'grid' ? q.grid.scales.length : 0;
-  const offsets = kernels.reserve([4 * piece, q.kind === 'grid' ? piece : 4 * piece, 16 * paramCount, kBucketBytes,
+  const at = kernels.heldOffset(original); // a held array is read in place
+  const offsets = kernels.reserve([at === undefined ? 4 * piece : 0, q.kind === 'grid' ? piece : 4 * piece, 16 * paramCount, kBucketBytes,
     kBucketBytes * (channelMap?.count ?? 0), kBucketBytes * (groupMap?.count ?? 0), 3 * kCursorBytes]);
   if (!offsets) return undefined;
-  const [src, values, params, overallAt, channelAt, groupAt, cursors] = offsets as [number, number, number, number, number, number, number];
+  const [scratch, values, params, overallAt, channelAt, groupAt, cursors] = offsets as [number, number, number, number, number, number, number];
   const memory = kernels.memory.buffer;
   new Float64Array(memory, overallAt, 8 * (1 + (channelMap?.count ?? 0) + (groupMap?.count ?? 0))).fill(0); // the three bucket regions are adjacent
   const cursorView = new Int32Array(memory, cursors, 3 * kCursorBytes / 4);
@@ -139,13 +140,13 @@ function simdErrorStats(request: ErrorStatsRequest): ErrorStats | undefined {
     ({ qmin, qmax } = grid);
     quantized = new Uint8Array(ints.buffer, ints.byteOffset, size);
   }
-  const source = new Float32Array(memory, src, piece);
+  const source = at === undefined ? new Float32Array(memory, scratch, piece) : undefined;
   const target = quantized instanceof Float32Array ? new Float32Array(memory, values, piece) : new Uint8Array(memory, values, piece);
   for (let first = 0; first < size; first += piece) {
     const count = Math.min(piece, size - first);
-    source.set(original.subarray(first, first + count));
+    source?.set(original.subarray(first, first + count));
     target.set(quantized.subarray(first, first + count));
-    kernels.errorStats(src, values, params, overallAt, channelAt, groupAt, cursors, count, flags, qmin, qmax);
+    kernels.errorStats(at === undefined ? scratch : at + 4 * first, values, params, overallAt, channelAt, groupAt, cursors, count, flags, qmin, qmax);
   }
   const overall = new BucketSums(1);
   readBuckets(memory, overallAt, overall, () => size);

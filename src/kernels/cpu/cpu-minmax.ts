@@ -35,17 +35,19 @@ export function cpuMinMax(data: Float32Array, layout: ReductionLayout): MinMaxRe
   const kernels = data.length === 0 ? undefined : simdKernels();
   const pieces = kernels ? walkPieces(walkLayoutOf(layout)) : [];
   const largest = pieces.reduce((m, piece) => Math.max(m, piece.count), 0);
-  const offsets = kernels?.reserve([4 * layout.outputs, 4 * layout.outputs, 4 * largest]);
+  const at = kernels?.heldOffset(data); // a held array is read in place
+  const offsets = kernels?.reserve([4 * layout.outputs, 4 * layout.outputs, at === undefined ? 4 * largest : 0]);
   if (!kernels || !offsets) return minMaxOfLayout(data, layout);
-  const [low, high, src] = offsets as [number, number, number];
+  const [low, high, scratch] = offsets as [number, number, number];
   const buffer = kernels.memory.buffer;
   const mins = new Float32Array(buffer, low, layout.outputs);
   const maxs = new Float32Array(buffer, high, layout.outputs);
   mins.fill(Infinity);
   maxs.fill(-Infinity);
-  const source = new Float32Array(buffer, src, largest);
+  const source = at === undefined ? new Float32Array(buffer, scratch, largest) : undefined;
   for (const piece of pieces) {
-    source.set(data.subarray(piece.first, piece.first + piece.count));
+    source?.set(data.subarray(piece.first, piece.first + piece.count));
+    const src = at === undefined ? scratch : at + 4 * piece.first;
     kernels.configure(src, 0, low + 4 * piece.paramBase, high + 4 * piece.paramBase, 0, 0, 0);
     kernels.walk('minMaxRun', 'minMaxColumns', piece.layout);
   }

@@ -41,9 +41,10 @@ export function cpuQuantize(input: Tensor, params: QParams, info: DTypeInfo): QT
   const count = params.scheme === 'per_tensor_affine' ? 1 : params.scales.length;
   const pieces = kernels ? walkPieces(layoutOf(input.shape, params)) : [];
   const largest = pieces.reduce((m, piece) => Math.max(m, piece.count), 0);
-  const offsets = kernels?.reserve([4 * count, 4 * count, 4 * largest, largest]);
+  const at = kernels?.heldOffset(input.data); // a held array is read in place
+  const offsets = kernels?.reserve([4 * count, 4 * count, at === undefined ? 4 * largest : 0, largest]);
   if (!kernels || !offsets) return quantizeWithParams(input, params, info);
-  const [inverse, zero, src, dst] = offsets as [number, number, number, number];
+  const [inverse, zero, scratch, dst] = offsets as [number, number, number, number];
   const buffer = kernels.memory.buffer;
   const inverseScales = new Float32Array(buffer, inverse, count);
   const zeroPoints = new Float32Array(buffer, zero, count);
@@ -56,10 +57,11 @@ export function cpuQuantize(input: Tensor, params: QParams, info: DTypeInfo): QT
   }
   const values = info.signed ? new Int8Array(n) : new Uint8Array(n);
   const bytes = new Uint8Array(values.buffer);
-  const source = new Float32Array(buffer, src, largest);
+  const source = at === undefined ? new Float32Array(buffer, scratch, largest) : undefined;
   const result = new Uint8Array(buffer, dst, largest);
   for (const piece of pieces) {
-    source.set(input.data.subarray(piece.first, piece.first + piece.count));
+    source?.set(input.data.subarray(piece.first, piece.first + piece.count));
+    const src = at === undefined ? scratch : at + 4 * piece.first;
     kernels.configure(src, dst, inverse + 4 * piece.paramBase, zero + 4 * piece.paramBase, info.qmin, info.qmax, 0);
     kernels.walk('quantizeRun', 'quantizeColumns', piece.layout);
     bytes.set(result.subarray(0, piece.count), piece.first);

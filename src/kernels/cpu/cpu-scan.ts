@@ -15,17 +15,20 @@ import { PIECE_ELEMENTS, simdKernels } from './simd-module.js';
 /** Index of the first element that is not finite (flags 0) or NaN (flags 1), or -1; max |x| before it. */
 function scan(data: Float32Array, flags: 0 | 1): { first: number; maxAbs: number } | undefined {
   const kernels = data.length === 0 ? undefined : simdKernels();
-  const piece = Math.min(data.length, PIECE_ELEMENTS);
-  const offsets = kernels?.reserve([4, 4 * piece]);
+  // A held array is scanned in place, in one call; any other is copied in piece by piece.
+  const at = kernels?.heldOffset(data);
+  const piece = at === undefined ? Math.min(data.length, PIECE_ELEMENTS) : data.length;
+  const offsets = kernels?.reserve(at === undefined ? [4, 4 * piece] : [4]);
   if (!kernels || !offsets) return undefined;
-  const [max, src] = offsets as [number, number];
+  const [max, scratch] = offsets as [number, number];
+  const src = at ?? scratch;
   const memory = kernels.memory.buffer;
   new Float32Array(memory, max, 1)[0] = 0;
-  const source = new Float32Array(memory, src, piece);
+  const source = at === undefined ? new Float32Array(memory, src, piece) : undefined;
   for (let first = 0; first < data.length; first += piece) {
     const count = Math.min(piece, data.length - first);
-    source.set(data.subarray(first, first + count));
-    const found = kernels.scan(src, count, flags, max);
+    source?.set(data.subarray(first, first + count));
+    const found = kernels.scan(source ? src : src + 4 * first, count, flags, max);
     if (found < count) return { first: first + found, maxAbs: new Float32Array(memory, max, 1)[0]! };
   }
   return { first: -1, maxAbs: new Float32Array(memory, max, 1)[0]! };

@@ -382,18 +382,6 @@
     (i32.store (local.get $c) (i32.add (i32.load offset=16 (local.get $c)) (i32.load offset=20 (local.get $c))))
     (i32.load (local.get $c)))
 
-  ;; Adds one element to the bucket at $b: the products [e², x²] and [x̂², x·x̂], |e|, whether it was clipped,
-  ;; whether it was finite (BucketSums.addElement less the count).
-  (func $addToBucket (param $b i32) (param $squares v128) (param $cross v128) (param $absError f64) (param $clip i32) (param $finite i32)
-    (if (local.get $finite)
-      (then
-        (v128.store (local.get $b) (f64x2.add (v128.load (local.get $b)) (local.get $squares)))
-        (v128.store offset=16 (local.get $b) (f64x2.add (v128.load offset=16 (local.get $b)) (local.get $cross)))
-        (f64.store offset=32 (local.get $b) (f64.max (f64.load offset=32 (local.get $b)) (local.get $absError))))
-      (else (f64.store offset=48 (local.get $b) (f64.add (f64.load offset=48 (local.get $b)) (f64.const 1)))))
-    (if (local.get $clip)
-      (then (f64.store offset=40 (local.get $b) (f64.add (f64.load offset=40 (local.get $b)) (f64.const 1))))))
-
   ;; $n elements: originals (float32) at $src; at $q the stored integers (one byte each; flags & 1: signed)
   ;; or, with flags & 16, x̂ as float32 (no grid: nothing is clipped). flags & 2: per-tensor x̂ (int32
   ;; subtraction first); flags & 4 / 8: per-channel / per-group buckets. Cursors at $cursors: parameter,
@@ -407,7 +395,7 @@
     (local $gIdx i32) (local $gK i32) (local $gInner i32) (local $gStride i32)
     (local $x f32) (local $xh f32) (local $pre f32) (local $clip i32) (local $finite i32)
     (local $xd f64) (local $hd f64) (local $e f64) (local $absError f64) (local $squares v128) (local $cross v128)
-    (local $sumSquares v128) (local $sumCross v128) (local $maxAbs f64) (local $clipped f64) (local $nonFinite f64)
+    (local $sumSquares v128) (local $sumCross v128) (local $maxAbs f64) (local $clipped f64) (local $nonFinite f64) (local $b i32)
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $shift (select (i32.const 24) (i32.const 0) (i32.and (local.get $flags) (i32.const 1))))
     (local.set $pIdx (i32.load (local.get $cursors)))
@@ -484,8 +472,17 @@
         (if (local.get $clip) (then (local.set $clipped (f64.add (local.get $clipped) (f64.const 1)))))
         (if (i32.and (local.get $flags) (i32.const 4))
           (then
-            (call $addToBucket (i32.add (local.get $channel) (i32.shl (local.get $cIdx) (i32.const 6)))
-              (local.get $squares) (local.get $cross) (local.get $absError) (local.get $clip) (local.get $finite))
+            (local.set $b (i32.add (local.get $channel) (i32.shl (local.get $cIdx) (i32.const 6))))
+            ;; Adds the element to the bucket at $b (BucketSums.addElement less the count), written out here: as a
+            ;; call it cost about a third of the kernel's time.
+            (if (local.get $finite)
+              (then
+                (v128.store (local.get $b) (f64x2.add (v128.load (local.get $b)) (local.get $squares)))
+                (v128.store offset=16 (local.get $b) (f64x2.add (v128.load offset=16 (local.get $b)) (local.get $cross)))
+                (f64.store offset=32 (local.get $b) (f64.max (f64.load offset=32 (local.get $b)) (local.get $absError))))
+              (else (f64.store offset=48 (local.get $b) (f64.add (f64.load offset=48 (local.get $b)) (f64.const 1)))))
+            (if (local.get $clip)
+              (then (f64.store offset=40 (local.get $b) (f64.add (f64.load offset=40 (local.get $b)) (f64.const 1)))))
             (local.set $cK (i32.add (local.get $cK) (i32.const 1)))
             (if (i32.lt_u (local.get $cK) (local.get $cInner))
               (then (local.set $cIdx (i32.add (local.get $cIdx) (local.get $cStride))))
@@ -494,8 +491,15 @@
                 (local.set $cIdx (call $cursorWrap (i32.add (local.get $cursors) (i32.const 48))))))))
         (if (i32.and (local.get $flags) (i32.const 8))
           (then
-            (call $addToBucket (i32.add (local.get $group) (i32.shl (local.get $gIdx) (i32.const 6)))
-              (local.get $squares) (local.get $cross) (local.get $absError) (local.get $clip) (local.get $finite))
+            (local.set $b (i32.add (local.get $group) (i32.shl (local.get $gIdx) (i32.const 6))))
+            (if (local.get $finite)
+              (then
+                (v128.store (local.get $b) (f64x2.add (v128.load (local.get $b)) (local.get $squares)))
+                (v128.store offset=16 (local.get $b) (f64x2.add (v128.load offset=16 (local.get $b)) (local.get $cross)))
+                (f64.store offset=32 (local.get $b) (f64.max (f64.load offset=32 (local.get $b)) (local.get $absError))))
+              (else (f64.store offset=48 (local.get $b) (f64.add (f64.load offset=48 (local.get $b)) (f64.const 1)))))
+            (if (local.get $clip)
+              (then (f64.store offset=40 (local.get $b) (f64.add (f64.load offset=40 (local.get $b)) (f64.const 1)))))
             (local.set $gK (i32.add (local.get $gK) (i32.const 1)))
             (if (i32.lt_u (local.get $gK) (local.get $gInner))
               (then (local.set $gIdx (i32.add (local.get $gIdx) (local.get $gStride))))

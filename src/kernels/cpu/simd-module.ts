@@ -6,6 +6,12 @@
  * The module's memory is a scratch arena: each call lays its input, output and parameters out in it, runs,
  * and copies the output out. It grows to the largest call so far and is kept for the next one.
  *
+ * One float32 array at a time may be *held* at the bottom of the memory ({@link holdFloat32}): a weight
+ * that several passes read (scan, min/max, quantize, error statistics) is put there once, and each pass reads
+ * it in place instead of copying it in piece by piece. While it is held the memory does not grow (growing
+ * would detach the array's view), so the holder reserves room for the passes' scratch up front; a pass that
+ * needs more runs on the reference.
+ *
  * @example
  * ```ts
  * const kernels = simdKernels();
@@ -29,8 +35,13 @@ export interface WalkLayout {
 /** The instantiated module. */
 export interface SimdKernels {
   readonly memory: WebAssembly.Memory;
-  /** Byte offsets of consecutive 16-byte-aligned regions of the given sizes, growing memory if needed; undefined when they do not fit. */
+  /**
+   * Byte offsets of consecutive 16-byte-aligned regions of the given sizes, above a held array, growing memory
+   * if needed (never while an array is held); undefined when they do not fit.
+   */
   reserve(sizes: readonly number[]): number[] | undefined;
+  /** The byte offset of `data` in the memory when it is the held array or a part of it, else undefined. */
+  heldOffset(data: Float32Array): number | undefined;
   configure(src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number): void;
   walk(run: SegmentKind, columns: SegmentKind, layout: WalkLayout): void;
   /** Index of the first non-finite (flags 0) or NaN (flags 1) of `count` float32 at `src`, else `count`; max |x| before it folded into the float32 at `max`. */
@@ -55,6 +66,9 @@ interface Exports {
 }
 
 let instance: SimdKernels | null | undefined;
+/** The held array (see the module documentation) and where the scratch above it starts, 0 when none is held. */
+let held: Float32Array | undefined;
+let heldEnd = 0;
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
@@ -73,7 +87,7 @@ function instantiate(): SimdKernels | null {
     memory: exports.memory,
     reserve(sizes) {
       const offsets: number[] = [];
-      let end = 0;
+      let end = heldEnd;
       for (const size of sizes) {
         offsets.push(end);
         end += Math.ceil(size / 16) * 16;
@@ -81,6 +95,7 @@ function instantiate(): SimdKernels | null {
       if (end > MAX_SIMD_BYTES) return undefined;
       const have = exports.memory.buffer.byteLength;
       if (end > have) {
+        if (held) return undefined; // growing would detach the held array: the caller runs the reference
         try {
           exports.memory.grow(Math.ceil((end - have) / kPage));
         } catch {
@@ -88,6 +103,11 @@ function instantiate(): SimdKernels | null {
         }
       }
       return offsets;
+    },
+    heldOffset(data) {
+      if (!held || data.buffer !== held.buffer) return undefined;
+      const end = data.byteOffset + data.byteLength;
+      return data.byteOffset >= held.byteOffset && end <= held.byteOffset + held.byteLength ? data.byteOffset : undefined;
     },
     configure: exports.configure,
     errorStats: exports.errorStats,
@@ -116,6 +136,61 @@ export function simdKernels(): SimdKernels | undefined {
     }
   }
   return instance ?? undefined;
+}
+
+/** An array held in the kernels' memory (see the module documentation); `release()` frees its place. */
+export interface HeldFloat32 {
+  readonly data: Float32Array;
+  release(): void;
+}
+
+/**
+ * Holds a float32 array of `count` elements at the bottom of the kernels' memory, with `scratchBytes` of
+ * room above it for the passes over it, or undefined (no SIMD, another array already held, or past the
+ * memory limit): then the caller keeps its own array, and the passes copy it in as usual. The array's
+ * contents are whatever was there: fill it before use. The memory does not grow while it is held; call
+ * `release()` when the passes are done (the view must not be used after).
+ *
+ * @example
+ * ```ts
+ * const slot = holdFloat32(w.length, scratchBoundOf(w.length, 64, 64));
+ * if (slot) slot.data.set(w);
+ * try { scanFinite(slot?.data ?? w); } finally { slot?.release(); }
+ * ```
+ */
+export function holdFloat32(count: number, scratchBytes: number): HeldFloat32 | undefined {
+  const kernels = simdKernels();
+  if (!kernels || held || count === 0) return undefined;
+  const bytes = Math.ceil((4 * count) / 16) * 16;
+  if (!kernels.reserve([bytes + scratchBytes])) return undefined;
+  const data = new Float32Array(kernels.memory.buffer, 0, count);
+  held = data;
+  heldEnd = bytes;
+  let released = false;
+  return {
+    data,
+    release() {
+      if (released) return;
+      released = true;
+      held = undefined;
+      heldEnd = 0;
+    },
+  };
+}
+
+/**
+ * Bytes of scratch that every pass over a held weight of `elements` elements stays within, when it has at
+ * most `parameters` scales (per tensor 1, per channel the channels, per group the groups) and its statistics
+ * at most `channels` channels: the largest piece of a walk (at most the whole weight, one byte an element),
+ * 16 bytes per parameter and 64 per statistics bucket (error statistics), 8 per parameter (min/max, quantize).
+ *
+ * @example
+ * ```ts
+ * scratchBoundOf(4096 * 1024, 1024, 1024); // about 4.4 MB
+ * ```
+ */
+export function scratchBoundOf(elements: number, parameters: number, channels: number): number {
+  return elements + 96 * parameters + 64 * channels + 65536;
 }
 
 /** About how many elements one piece of a walk holds: its input and output stay in the cache while they are copied. */
