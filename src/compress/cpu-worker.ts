@@ -1,0 +1,49 @@
+/**
+ * The script each CPU worker thread runs (Node `worker_threads`; built to `dist/cpu-worker.js`): it answers
+ * {@link TaskRequest}s from cpu-worker-pool.ts with the library's CPU path, one task at a time, in the order
+ * they arrive. Its WebAssembly kernels are its own instance, so threads never share scratch memory.
+ *
+ * @example
+ * ```ts
+ * new Worker(new URL('./cpu-worker.js', import.meta.url)); // cpu-worker-pool.ts does this
+ * ```
+ * @module
+ */
+import { parentPort } from 'node:worker_threads';
+import { chooseQParams } from '../ops/choose-qparams.js';
+import { quantizePerChannel } from '../ops/quantize.js';
+import type { Tensor } from '../tensor.js';
+import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
+import { quantizeWithFloor } from './quality-floor.js';
+import { quantizeWeight } from './quantize-weight.js';
+
+const cpu = { backend: 'cpu' } as const;
+
+/** The tasks, each on the CPU path. */
+const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTaskResults[K]> } = {
+  quantizeWeight: (x, decision) => quantizeWeight(x, decision, {}, cpu),
+  async planWeight(x: Tensor, decision) {
+    for (let i = 0; i < x.data.length; i++) if (!Number.isFinite(x.data[i]!)) return { kind: 'nonFinite' };
+    return quantizeWithFloor(x, decision, {}, cpu);
+  },
+  chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
+  quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),
+};
+
+const port = parentPort;
+if (!port) throw new Error('cpu-worker.js runs as a worker thread: start it with createCpuWorkerPool()');
+port.on('message', (request: TaskRequest) => {
+  void (async () => {
+    let answer: TaskAnswer;
+    let transfer: ArrayBuffer[] = [];
+    try {
+      const run = kTasks[request.task] as (...args: unknown[]) => Promise<unknown>;
+      const encoded = encodeResult(request.task, (await run(...request.args)) as never);
+      answer = { id: request.id, ok: true, result: encoded.message };
+      transfer = encoded.transfer;
+    } catch (error) {
+      answer = { id: request.id, ok: false, error: encodeError(error) };
+    }
+    port.postMessage(answer, transfer);
+  })();
+});
