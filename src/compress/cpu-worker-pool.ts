@@ -111,7 +111,7 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
       for (const task of tasks.values()) task.reject(failure);
       tasks.clear();
     }
-    for (const worker of workers) worker.unref();
+    if (!closing) for (const worker of workers) worker.unref(); // a failed pool keeps nothing alive; close() keeps them referenced until they stop
   };
   for (let index = 0; index < size; index++) {
     const worker = new Worker(url, { name: `webgpu-quant cpu worker ${index + 1}` });
@@ -151,6 +151,8 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
     async close() {
       if (closing) return;
       closing = true;
+      // Referenced while they stop: an idle (unreferenced) worker would let Node exit before terminate() settles.
+      for (const worker of workers) worker.ref();
       await Promise.all(workers.map((worker) => worker.terminate()));
     },
   };
