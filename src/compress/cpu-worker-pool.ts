@@ -38,7 +38,7 @@ interface NodeWorker {
   unref(): void;
 }
 
-interface NodeWorkerThreads { Worker: new (url: URL, options?: { name?: string }) => NodeWorker }
+interface NodeWorkerThreads { Worker: new (url: URL, options?: { name?: string; execArgv?: string[] }) => NodeWorker }
 
 /** Options of {@link createCpuWorkerPool}. */
 export interface CpuWorkerPoolOptions {
@@ -97,6 +97,9 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
   const { Worker, cores } = await loadWorkerThreads();
   const size = workersOption ?? Math.max(1, cores);
   const url = options.workerUrl === undefined ? new URL(kWorkerFile, import.meta.url) : new URL(options.workerUrl);
+  // Node's own flags (memory limits, --expose-gc) apply to the workers too; those about the main script do not.
+  const execArgv = ((globalThis as { process?: { execArgv?: string[] } }).process?.execArgv ?? [])
+    .filter((flag) => !/^--(input-type|eval|print)\b|^-[ep]$/.test(flag));
   const pending: Map<number, Pending>[] = [];
   const workers: NodeWorker[] = [];
   let failure: WorkerError | undefined;
@@ -105,8 +108,9 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
 
   const fail = (index: number, why: string, cause?: unknown): void => {
     if (closing && failure === undefined) failure = new WorkerError('the CPU worker pool was closed');
-    failure ??= new WorkerError(`CPU worker ${index + 1} of ${size} ${why}; nothing was written. Run again with fewer workers or more `
-      + 'memory, or without workers (one thread)', cause === undefined ? undefined : { cause });
+    failure ??= new WorkerError(`CPU worker ${index + 1} of ${size} ${why}; the calls waiting on the pool failed (a compression `
+      + 'aborts its output: nothing was written). Run again with fewer workers or more memory, or without a pool (one thread)',
+    cause === undefined ? undefined : { cause });
     for (const tasks of pending) {
       for (const task of tasks.values()) task.reject(failure);
       tasks.clear();
@@ -114,7 +118,7 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
     if (!closing) for (const worker of workers) worker.unref(); // a failed pool keeps nothing alive; close() keeps them referenced until they stop
   };
   for (let index = 0; index < size; index++) {
-    const worker = new Worker(url, { name: `webgpu-quant cpu worker ${index + 1}` });
+    const worker = new Worker(url, { name: `webgpu-quant cpu worker ${index + 1}`, execArgv });
     const tasks = new Map<number, Pending>();
     worker.on('message', (answer) => {
       const task = tasks.get(answer.id);
