@@ -172,8 +172,11 @@ async function compressBlocks(options) {
   const lib = await import(pathToFileURL(options.lib).href);
   const pool = options.workers > 0 ? await lib.createCpuWorkerPool({ workers: options.workers }) : undefined;
   const cpu = { backend: 'cpu' };
-  const run = pool ? (task, args) => pool.run(task, args) : (task, args) => (task === 'chooseQParams' ? lib.chooseQParams(args[0], args[1], cpu)
-    : lib.quantizePerChannel(...args, cpu));
+  // One task per block: parameters, then the rows quantized with them, on a worker (or here, without a pool).
+  const calibrateAndQuantize = pool ? (x, spec) => pool.run('calibrateAndQuantize', [x, spec]) : async (x, spec) => {
+    const params = await lib.chooseQParams(x, spec, cpu);
+    return { params, q: await lib.quantizePerChannel(x, params.scales, params.zeroPoints, params.axis, spec.dtype, cpu) };
+  };
   const afterImport = memory();
   const started = performance.now();
   const reader = await lib.openSafetensorsFile(options.input);
@@ -217,9 +220,8 @@ async function compressBlocks(options) {
     const bytes = slots[b % slots.length].subarray(0, block.rows * block.rowBytes);
     await source.readInto(block.info.fileOffset + block.first * block.rowBytes, bytes);
     const x = { data: new Float32Array(bytes.buffer, 0, bytes.byteLength / 4), shape: [block.rows, ...block.info.shape.slice(1)] };
-    const { scales, zeroPoints } = await run('chooseQParams', [x, { dtype: 'qint8', granularity: { axis: 0 }, symmetric: true }]);
-    const q = await run('quantizePerChannel', [x, scales, zeroPoints, 0, 'qint8']);
-    return { q, scales, zeroPoints };
+    const { params, q } = await calibrateAndQuantize(x, { dtype: 'qint8', granularity: { axis: 0 }, symmetric: true });
+    return { q, scales: params.scales, zeroPoints: params.zeroPoints };
   };
   const inFlight = new Map();
   let next = 0;

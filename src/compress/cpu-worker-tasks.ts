@@ -39,6 +39,8 @@ export interface CpuTaskArgs {
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */
   quantizePerChannel: [x: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, dtype: QDType];
+  /** chooseQParams(x, spec), then quantizePerTensor / PerChannel / PerGroup with those parameters: one round trip. */
+  calibrateAndQuantize: [x: Tensor, spec: CalibrationSpec & { dtype: QDType }];
 }
 
 /** What each task resolves to. */
@@ -47,6 +49,7 @@ export interface CpuTaskResults {
   planWeight: PlannedWeight;
   chooseQParams: CalibrationResult;
   quantizePerChannel: QTensor;
+  calibrateAndQuantize: { params: CalibrationResult; q: QTensor };
 }
 
 /** The name of a task. */
@@ -94,6 +97,10 @@ export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResu
   const transfer: ArrayBuffer[] = [];
   let message: unknown = result;
   if (task === 'quantizePerChannel') message = toWire(result as QTensor, transfer);
+  else if (task === 'calibrateAndQuantize') {
+    const both = result as CpuTaskResults['calibrateAndQuantize'];
+    message = { params: both.params, q: toWire(both.q, transfer) };
+  }
   else if (task === 'quantizeWeight') message = encodeWeight(result as QuantizedWeight | UnquantizableWeight, transfer);
   else if (task === 'planWeight') {
     const planned = result as PlannedWeight;
@@ -112,6 +119,10 @@ export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResu
  */
 export function decodeResult<K extends CpuTaskName>(task: K, message: unknown): CpuTaskResults[K] {
   if (task === 'quantizePerChannel') return fromWire(message as WireQTensor) as CpuTaskResults[K];
+  if (task === 'calibrateAndQuantize') {
+    const both = message as { params: CalibrationResult; q: WireQTensor };
+    return { params: both.params, q: fromWire(both.q) } as CpuTaskResults[K];
+  }
   if (task === 'quantizeWeight') return decodeWeight(message as QuantizedWeight) as CpuTaskResults[K];
   if (task === 'planWeight') {
     const planned = message as PlannedWeight;

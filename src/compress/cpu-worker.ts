@@ -11,7 +11,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { chooseQParams } from '../ops/choose-qparams.js';
-import { quantizePerChannel } from '../ops/quantize.js';
+import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
 import { quantizeWithFloor } from './quality-floor.js';
@@ -28,6 +28,13 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
   },
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),
+  async calibrateAndQuantize(x, spec) {
+    const params = await chooseQParams(x, spec, cpu);
+    const q = 'groupSize' in params ? await quantizePerGroup(x, params.scales, params.zeroPoints, params.axis, params.groupSize, spec.dtype, cpu)
+      : 'scales' in params ? await quantizePerChannel(x, params.scales, params.zeroPoints, params.axis, spec.dtype, cpu)
+        : await quantizePerTensor(x, params.scale, params.zeroPoint, spec.dtype, cpu);
+    return { params, q };
+  },
 };
 
 const port = parentPort;

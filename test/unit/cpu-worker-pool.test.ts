@@ -11,7 +11,8 @@ import { type CpuWorkerPool, createCpuWorkerPool } from '../../src/compress/cpu-
 import { type CompressionPolicy, decideWeights } from '../../src/compress/policy.js';
 import { InvalidArgumentError, WorkerError } from '../../src/errors.js';
 import { bytesSource, memorySink, nodeFileSink, openSafetensors, serializeSafetensors } from '../../src/io/safetensors/index.js';
-import { quantizePerChannel } from '../../src/ops/quantize.js';
+import { chooseQParams } from '../../src/ops/choose-qparams.js';
+import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../../src/ops/quantize.js';
 import { buildCpuWorker } from '../shared/cpu-worker-build.js';
 import { RUN_SEED, rng } from '../shared/random.js';
 
@@ -86,6 +87,17 @@ describe('CPU worker pool', () => {
     const there = await pool.run('quantizePerChannel', [{ data, shape: [96, 40] }, scales, zeroPoints, 1, 'qint8']);
     expect(there.intRepr()).toEqual(here.intRepr());
     expect(there.qPerChannelScales()).toEqual(here.qPerChannelScales());
+    for (const spec of [{ dtype: 'qint8', granularity: { axis: 0 }, symmetric: true }, { dtype: 'quint4', granularity: { axis: 1, groupSize: 32 } },
+      { dtype: 'quint8' }] as const) {
+      const params = await chooseQParams({ data, shape: [96, 40] }, spec, { backend: 'cpu' });
+      const both = await pool.run('calibrateAndQuantize', [{ data, shape: [96, 40] }, spec]);
+      expect(both.params).toEqual(params);
+      const q = 'groupSize' in params ? await quantizePerGroup({ data, shape: [96, 40] }, params.scales, params.zeroPoints, params.axis, params.groupSize, spec.dtype, { backend: 'cpu' })
+        : 'scales' in params ? await quantizePerChannel({ data, shape: [96, 40] }, params.scales, params.zeroPoints, params.axis, spec.dtype, { backend: 'cpu' })
+          : await quantizePerTensor({ data, shape: [96, 40] }, params.scale, params.zeroPoint, spec.dtype, { backend: 'cpu' });
+      expect(both.q.intRepr(), JSON.stringify(spec)).toEqual(q.intRepr());
+      expect(both.q.qscheme()).toBe(q.qscheme());
+    }
     const error = await pool.run('quantizePerChannel', [{ data, shape: [96, 40] }, scales, zeroPoints, 5, 'qint8']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as InvalidArgumentError).argument).toBe('axis');
