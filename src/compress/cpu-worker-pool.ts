@@ -1,5 +1,6 @@
 /**
- * A pool of CPU worker threads (Node `worker_threads`) for the CPU path on big weights: each worker runs the
+ * A pool of CPU workers (Node `worker_threads`, or module Web Workers in a browser) for the CPU path on big
+ * weights: each worker runs the
  * library's WebAssembly kernels on the tensors it is given (the tasks of cpu-worker-tasks.ts), so several
  * weights are quantized at once, one per core. A worker's results are the bits the calling thread would
  * compute; callers commit them in their own order, so output bytes never depend on timing.
@@ -11,7 +12,9 @@
  * with {@link WorkerError}, and the pool takes no more work: a compression then aborts its sink, so nothing
  * is written. Idle workers do not keep Node alive; still, `close()` the pool when done.
  *
- * Node only: in a browser (no `worker_threads`) `createCpuWorkerPool` throws InvalidArgumentError.
+ * In a browser the default script is `cpu-worker.js` beside the library's module files: an app that bundles the
+ * library passes `workerUrl` (its bundler's URL of `webgpu-quant/dist/cpu-worker.js`). Where there are no
+ * workers at all, `createCpuWorkerPool` throws InvalidArgumentError.
  *
  * @example
  * ```ts
@@ -38,7 +41,66 @@ interface NodeWorker {
   unref(): void;
 }
 
-interface NodeWorkerThreads { Worker: new (url: URL, options?: { name?: string; execArgv?: string[] }) => NodeWorker }
+type NodeWorkerConstructor = new (url: URL, options?: { name?: string; execArgv?: string[] }) => NodeWorker;
+
+/** What a worker tells the pool. */
+interface WorkerEvents { answer(answer: TaskAnswer): void; died(why: string, cause?: unknown): void }
+
+/** One worker, Node's or the browser's, as the pool drives it. */
+interface PoolWorker {
+  post(message: unknown, transfer: readonly ArrayBuffer[]): void;
+  /** Whether the worker keeps Node running (no-op in browsers). */
+  hold(busy: boolean): void;
+  terminate(): Promise<void>;
+}
+
+function nodeWorker(Worker: NodeWorkerConstructor, url: URL, name: string, execArgv: string[], events: WorkerEvents): PoolWorker {
+  const worker = new Worker(url, { name, execArgv });
+  worker.on('message', events.answer);
+  worker.on('error', (error) => events.died(`failed: ${error.message}`, error));
+  worker.on('exit', (code) => events.died(`stopped (exit code ${code})`));
+  worker.unref();
+  return {
+    post: (message, transfer) => worker.postMessage(message, transfer),
+    hold: (busy) => (busy ? worker.ref() : worker.unref()),
+    terminate: async () => { await worker.terminate(); }, // 'exit' follows
+  };
+}
+
+function webWorker(url: URL, name: string, events: WorkerEvents): PoolWorker {
+  const worker = new Worker(url, { type: 'module', name });
+  worker.addEventListener('message', (event: MessageEvent<TaskAnswer>) => events.answer(event.data));
+  worker.addEventListener('error', (event: ErrorEvent) => {
+    event.preventDefault();
+    events.died(`failed: ${event.message || `its script ${url.href} could not be loaded`}`);
+  });
+  worker.addEventListener('messageerror', () => events.died('failed: a message could not be read'));
+  return {
+    post: (message, transfer) => worker.postMessage(message, transfer as Transferable[]),
+    hold: () => undefined,
+    terminate: async () => {
+      worker.terminate();
+      events.died('stopped (terminated)'); // a Web Worker has no exit event
+    },
+  };
+}
+
+/** How this environment starts workers, and how many cores it has. */
+async function workerKind(): Promise<{ start: (url: URL, name: string, events: WorkerEvents) => PoolWorker; cores: number }> {
+  const scope = globalThis as { process?: { versions?: { node?: string }; execArgv?: string[] }; navigator?: { hardwareConcurrency?: number } };
+  if (typeof scope.process?.versions?.node === 'string') {
+    const [threads, os] = ['node:worker_threads', 'node:os']; // not literals: bundlers leave the imports alone
+    const { Worker } = await (import(/* @vite-ignore */ threads) as Promise<{ Worker: NodeWorkerConstructor }>);
+    const { availableParallelism } = await (import(/* @vite-ignore */ os) as Promise<{ availableParallelism(): number }>);
+    // Node's own flags (memory limits, --expose-gc) apply to the workers too; those about the main script do not.
+    const execArgv = (scope.process.execArgv ?? []).filter((flag) => !/^--(input-type|eval|print)\b|^-[ep]$/.test(flag));
+    return { start: (url, name, events) => nodeWorker(Worker, url, name, execArgv, events), cores: availableParallelism() };
+  }
+  if (typeof Worker !== 'function') {
+    throw new InvalidArgumentError('environment', 'no workers', 'createCpuWorkerPool needs Node\'s worker_threads or Web Workers; run without a pool');
+  }
+  return { start: webWorker, cores: scope.navigator?.hardwareConcurrency ?? 1 };
+}
 
 /** Options of {@link createCpuWorkerPool}. */
 export interface CpuWorkerPoolOptions {
@@ -68,17 +130,6 @@ interface Pending { resolve: (value: unknown) => void; reject: (error: Error) =>
 /** Not a literal in `new URL(...)`: bundlers would otherwise copy the source file in as an asset. */
 const kWorkerFile = './cpu-worker.js';
 
-async function loadWorkerThreads(): Promise<NodeWorkerThreads & { cores: number }> {
-  const scope = globalThis as { process?: { versions?: { node?: string } } };
-  if (typeof scope.process?.versions?.node !== 'string') {
-    throw new InvalidArgumentError('environment', 'browser', 'createCpuWorkerPool needs Node\'s worker_threads; in a browser run without a pool');
-  }
-  const [threads, os] = ['node:worker_threads', 'node:os']; // not literals: bundlers leave the imports alone
-  const { Worker } = await (import(/* @vite-ignore */ threads) as Promise<NodeWorkerThreads>);
-  const { availableParallelism } = await (import(/* @vite-ignore */ os) as Promise<{ availableParallelism(): number }>);
-  return { Worker, cores: availableParallelism() };
-}
-
 /**
  * Starts a pool of `workers` CPU worker threads.
  *
@@ -94,14 +145,11 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
   if (workersOption !== undefined && (!Number.isInteger(workersOption) || workersOption < 1 || workersOption > 256)) {
     throw new InvalidArgumentError('workers', workersOption, `workers is ${workersOption}; use an integer from 1 to 256`);
   }
-  const { Worker, cores } = await loadWorkerThreads();
-  const size = workersOption ?? Math.max(1, cores);
+  const kind = await workerKind();
+  const size = workersOption ?? Math.max(1, kind.cores);
   const url = options.workerUrl === undefined ? new URL(kWorkerFile, import.meta.url) : new URL(options.workerUrl);
-  // Node's own flags (memory limits, --expose-gc) apply to the workers too; those about the main script do not.
-  const execArgv = ((globalThis as { process?: { execArgv?: string[] } }).process?.execArgv ?? [])
-    .filter((flag) => !/^--(input-type|eval|print)\b|^-[ep]$/.test(flag));
   const pending: Map<number, Pending>[] = [];
-  const workers: NodeWorker[] = [];
+  const workers: PoolWorker[] = [];
   let failure: WorkerError | undefined;
   let closing = false;
   let nextId = 0;
@@ -115,24 +163,23 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
       for (const task of tasks.values()) task.reject(failure);
       tasks.clear();
     }
-    if (!closing) for (const worker of workers) worker.unref(); // a failed pool keeps nothing alive; close() keeps them referenced until they stop
+    if (!closing) for (const worker of workers) worker.hold(false); // a failed pool keeps nothing alive; close() holds them until they stop
   };
   for (let index = 0; index < size; index++) {
-    const worker = new Worker(url, { name: `webgpu-quant cpu worker ${index + 1}`, execArgv });
     const tasks = new Map<number, Pending>();
-    worker.on('message', (answer) => {
-      const task = tasks.get(answer.id);
-      if (!task) return;
-      tasks.delete(answer.id);
-      if (tasks.size === 0) worker.unref();
-      if (answer.ok) task.resolve(decodeResult(task.task, answer.result));
-      else task.reject(decodeError(answer.error, task.task));
-    });
-    worker.on('error', (error) => fail(index, `failed: ${error.message}`, error));
-    worker.on('exit', (code) => fail(index, `stopped (exit code ${code})`));
-    worker.unref();
-    workers.push(worker);
     pending.push(tasks);
+    const worker = kind.start(url, `webgpu-quant cpu worker ${index + 1}`, {
+      answer(answer) {
+        const task = tasks.get(answer.id);
+        if (!task) return;
+        tasks.delete(answer.id);
+        if (tasks.size === 0) worker.hold(false);
+        if (answer.ok) task.resolve(decodeResult(task.task, answer.result));
+        else task.reject(decodeError(answer.error, task.task));
+      },
+      died: (why, cause) => fail(index, why, cause),
+    });
+    workers.push(worker);
   }
 
   return {
@@ -145,8 +192,8 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
       const id = nextId++;
       return new Promise<CpuTaskResults[K]>((resolve, reject) => {
         pending[index]!.set(id, { resolve: resolve as (value: unknown) => void, reject, task });
-        workers[index]!.ref();
-        workers[index]!.postMessage({ id, task, args }, transfer);
+        workers[index]!.hold(true);
+        workers[index]!.post({ id, task, args }, transfer);
       });
     },
     async killWorker(index) {
@@ -155,8 +202,8 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
     async close() {
       if (closing) return;
       closing = true;
-      // Referenced while they stop: an idle (unreferenced) worker would let Node exit before terminate() settles.
-      for (const worker of workers) worker.ref();
+      // Held while they stop: an idle (unreferenced) Node worker would let Node exit before terminate() settles.
+      for (const worker of workers) worker.hold(true);
       await Promise.all(workers.map((worker) => worker.terminate()));
     },
   };

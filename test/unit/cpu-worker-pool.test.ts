@@ -109,8 +109,8 @@ describe('CPU worker pool', () => {
     // held from planning, so the four quantized ones are quantized again for writing, two at a time on one
     // worker: the eighth task is sent once the first weight's result is back, so it dies mid-write.
     const script = join(dir, 'dies.mjs');
-    writeFileSync(script, `import { parentPort } from 'node:worker_threads';\nlet tasks = 0;\n`
-      + `parentPort.on('message', () => { if (++tasks === 8) process.exit(1); });\nawait import(${JSON.stringify(worker.url.href)});\n`);
+    writeFileSync(script, `import { parentPort } from 'node:worker_threads';\nawait import(${JSON.stringify(worker.url.href)});\n`
+      + `let tasks = 0;\nparentPort.on('message', () => { if (++tasks === 8) process.exit(1); });\n`);
     const dying = await createCpuWorkerPool({ workers: 1, workerUrl: pathToFileURL(script) });
     try {
       const reader = await openSafetensors(bytesSource(await randomModel(RUN_SEED + 2), 'model.safetensors'));
