@@ -22,6 +22,7 @@
 import { type OpOptions, getBackend } from '../ops/backend.js';
 import { FormatError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
+import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
 import { quoteName } from '../io/safetensors/header-parse.js';
 import {
@@ -148,7 +149,7 @@ async function planWeight(
     outcome = await pool.run('planWeight', [{ data, shape: [...info.shape] }, decision], [data.buffer as ArrayBuffer]);
     if (outcome.kind === 'nonFinite') return { keep: kNonFinite, steps: [] };
   } else {
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return { keep: kNonFinite, steps: [] };
+    if (firstNonFinite(data) >= 0) return { keep: kNonFinite, steps: [] };
     outcome = await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
   }
   return outcome.kind === 'keep' ? { keep: outcome.reason, steps: outcome.steps }

@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
@@ -23,7 +24,7 @@ const cpu = { backend: 'cpu' } as const;
 const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTaskResults[K]> } = {
   quantizeWeight: (x, decision) => quantizeWeight(x, decision, {}, cpu),
   async planWeight(x: Tensor, decision) {
-    for (let i = 0; i < x.data.length; i++) if (!Number.isFinite(x.data[i]!)) return { kind: 'nonFinite' };
+    if (firstNonFinite(x.data) >= 0) return { kind: 'nonFinite' };
     return quantizeWithFloor(x, decision, {}, cpu);
   },
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
