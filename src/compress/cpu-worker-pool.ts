@@ -106,7 +106,7 @@ async function workerKind(): Promise<{ start: (url: URL, name: string, events: W
 export interface CpuWorkerPoolOptions {
   /** Worker threads (default: the host's available parallelism). */
   workers?: number;
-  /** The worker script (default: `cpu-worker.js` beside the library's own files in `dist/`). */
+  /** The worker script, an absolute URL (default: `cpu-worker.js` beside the library's own files in `dist/`). */
   workerUrl?: URL | string;
 }
 
@@ -147,7 +147,12 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
   }
   const kind = await workerKind();
   const size = workersOption ?? Math.max(1, kind.cores);
-  const url = options.workerUrl === undefined ? new URL(kWorkerFile, import.meta.url) : new URL(options.workerUrl);
+  let url: URL;
+  try {
+    url = options.workerUrl === undefined ? new URL(kWorkerFile, import.meta.url) : new URL(options.workerUrl);
+  } catch {
+    throw new InvalidArgumentError('workerUrl', options.workerUrl, `workerUrl ${String(options.workerUrl)} is not an absolute URL; give a file: or https: URL of cpu-worker.js`);
+  }
   const pending: Map<number, Pending>[] = [];
   const workers: PoolWorker[] = [];
   let failure: WorkerError | undefined;
@@ -191,9 +196,16 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
       for (let i = 1; i < size; i++) if (pending[i]!.size < pending[index]!.size) index = i;
       const id = nextId++;
       return new Promise<CpuTaskResults[K]>((resolve, reject) => {
+        try {
+          workers[index]!.post({ id, task, args }, transfer);
+        } catch (error) {
+          // Structured clone refused the arguments (a function, a detached buffer): the worker never saw them.
+          reject(new InvalidArgumentError('args', args, `${task}: its arguments cannot be sent to a worker (${(error as Error).message}); `
+            + 'pass plain data and typed arrays whose buffers are not detached'));
+          return;
+        }
         pending[index]!.set(id, { resolve: resolve as (value: unknown) => void, reject, task });
         workers[index]!.hold(true);
-        workers[index]!.post({ id, task, args }, transfer);
       });
     },
     async killWorker(index) {

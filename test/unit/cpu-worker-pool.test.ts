@@ -101,6 +101,11 @@ describe('CPU worker pool', () => {
     const error = await pool.run('quantizePerChannel', [{ data, shape: [96, 40] }, scales, zeroPoints, 5, 'qint8']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as InvalidArgumentError).argument).toBe('axis');
+    // Arguments that cannot be sent: a typed error, and the pool still works.
+    const detached = new Float32Array(8);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    await expect(pool.run('quantizePerChannel', [{ data: detached, shape: [8] }, [1], [0], 0, 'qint8'])).rejects.toThrow(/cannot be sent to a worker/);
+    expect((await pool.run('quantizePerChannel', [{ data, shape: [96, 40] }, scales, zeroPoints, 1, 'qint8'])).intRepr()).toEqual(here.intRepr());
   });
 
   it('a worker that dies while the file is being written: WorkerError, and no output file or temporary file', async () => {
@@ -167,5 +172,6 @@ describe('CPU worker pool', () => {
   it('refuses a worker count that is not a positive integer', async () => {
     await expect(createCpuWorkerPool({ workers: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(createCpuWorkerPool({ workers: 1.5 })).rejects.toThrow(/workers is 1.5; use an integer from 1 to 256/);
+    await expect(createCpuWorkerPool({ workers: 1, workerUrl: './cpu-worker.js' })).rejects.toThrow(/workerUrl .* is not an absolute URL/);
   });
 });
