@@ -6,6 +6,7 @@ export function parseArgs(argv, root) {
   const options = {
     elements: [16_777_216], reps: 10, warmup: 2, e2eReps: 3, wall: false, qint32: true, quantize: true, reductions: true,
     mseShape: [256, 4096], out: join(root, 'bench/results'), ort: true, ortReps: 10, groups: true, sweep: 0, profile: true,
+    compare: ['default', 'mlp'], compareReps: 3,
   };
   for (const arg of argv) {
     const [key, value] = arg.replace(/^--/, '').split('=');
@@ -25,6 +26,12 @@ export function parseArgs(argv, root) {
     else if (key === 'no-ort') options.ort = false;
     else if (key === 'no-groups') options.groups = false;
     else if (key === 'no-profile') options.profile = false;
+    else if (key === 'no-compare') options.compare = [];
+    else if (key === 'compare') {
+      options.compare = value.split(',');
+      if (!options.compare.every((m) => m === 'default' || m === 'mlp')) throw new Error(`--compare takes default and/or mlp, got ${value}`);
+    }
+    else if (key === 'compare-reps') options.compareReps = Math.max(1, int());
     else if (key === 'sweep') options.sweep = value === undefined ? 16_777_216 : int();
     else if (key === 'ort-reps') options.ortReps = Math.max(1, int());
     else if (key === 'mse-shape') {

@@ -11,6 +11,7 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { compressOnnx } from '../dist/models.js';
+import { mlpModel, normal } from './mlp-model.mjs';
 
 const { values } = parseArgs({ options: {
   widths: { type: 'string', default: '1024,4096,1024,4096,1024' }, batch: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' },
@@ -20,43 +21,6 @@ ortWeb.env.wasm.numThreads = Number(values['wasm-threads']);
 const widths = values.widths.split(',').map(Number);
 const batch = Number(values.batch);
 const reps = Number(values.reps);
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normal(n, seed, sigma) {
-  const next = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next()) * sigma;
-  return out;
-}
-function mlp() {
-  const initializer = [];
-  const node = [];
-  let current = 'x';
-  for (let i = 0; i + 1 < widths.length; i++) {
-    const [k, n] = [widths[i], widths[i + 1]];
-    const raw = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    initializer.push({ name: `fc${i}.weight`, dataType: 1, dims: [k, n], rawData: raw(normal(k * n, 100 + i, 1 / Math.sqrt(k))) });
-    initializer.push({ name: `fc${i}.bias`, dataType: 1, dims: [n], rawData: raw(normal(n, 200 + i, 0.1)) });
-    const last = i + 2 === widths.length;
-    node.push({ opType: 'MatMul', name: `fc${i}.MatMul`, input: [current, `fc${i}.weight`], output: [`fc${i}.mm`] });
-    node.push({ opType: 'Add', name: `fc${i}.Add`, input: [`fc${i}.mm`, `fc${i}.bias`], output: [last ? 'y' : `fc${i}.pre`] });
-    if (!last) node.push({ opType: 'Relu', name: `fc${i}.Relu`, input: [`fc${i}.pre`], output: [`fc${i}.out`] });
-    current = `fc${i}.out`;
-  }
-  const io = (name, width) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] } } } });
-  return onnxProto.onnx.ModelProto.encode({
-    irVersion: 8, opsetImport: [{ domain: '', version: 17 }],
-    graph: { name: 'mlp', initializer, node, input: [io('x', widths[0])], output: [io('y', widths.at(-1))] },
-  }).finish();
-}
 
 async function measure(model, x, runtime = ort) {
   const session = await runtime.InferenceSession.create(model, runtime === ort ? {} : { executionProviders: ['wasm'] });
@@ -74,7 +38,7 @@ async function measure(model, x, runtime = ort) {
   return { ms: times[Math.floor(times.length / 2)], y };
 }
 
-const original = mlp();
+const original = mlpModel(onnxProto.onnx, widths);
 const x = normal(batch * widths[0], 7, 1);
 const reference = await measure(original, x);
 const wasm = !values['no-wasm'];

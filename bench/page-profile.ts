@@ -3,10 +3,13 @@
 // work split into its phases by calling what compressOnnx calls, in its order, through the public API
 // (OnnxModel.load, planOnnxCompression, per weight readFloat32 / chooseQParams / quantize / errorStats,
 // encode). The split leaves out compressOnnx's own writing of the QDQ nodes (the end-to-end total minus the
-// phases' sum shows it).
+// phases' sum shows it). runCompressCompare: compressOnnx end to end on the default model or the bench MLP
+// (bench/mlp-model.mjs, 64 MiB of float32 weights), with 'webgpu' through the separate calls (each weight
+// uploaded three times: the path before the chained one), 'webgpu', 'auto' and 'cpu', in interleaved rounds.
 import { type Backend, chooseQParams, errorStats, quantizePerChannel, quantizePerGroup, quantizePerTensor } from 'webgpu-quant';
 import { OnnxModel, compressOnnx, planOnnxCompression } from 'webgpu-quant/models';
-import { AUTO_GPU_MIN_ELEMENTS, calibrationGranularity } from 'webgpu-quant/internals';
+import { AUTO_GPU_MIN_ELEMENTS, calibrationGranularity, gpuWeightChain, onnx } from 'webgpu-quant/internals';
+import { mlpModel } from './mlp-model.mjs';
 
 export const DEFAULT_MODEL_URL = '/node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx';
 
@@ -82,4 +85,57 @@ export async function runCompressProfile(c: { backend: Backend; reps: number }):
     if (i > 0) for (const [phase, ms] of Object.entries(sums)) phasesMs[phase as keyof typeof sums].push(ms);
   }
   return { backend: c.backend, modelBytes: bytes.byteLength, weights, quantized, totalMs, phasesMs, slowest };
+}
+
+/** One configuration of {@link runCompressCompare}. */
+export type CompareConfig = 'webgpu (separate calls)' | 'webgpu' | 'auto' | 'cpu';
+
+export interface CompressCompare {
+  model: 'default' | 'mlp';
+  modelBytes: number;
+  /** compressOnnx end to end, ms, per round, per configuration. */
+  ms: Record<CompareConfig, number[]>;
+  /** The output bytes of every configuration are identical (checked on the warm-up call). */
+  identical: boolean;
+}
+
+/**
+ * compressOnnx on `model` under each configuration, one warm-up call each, then `reps` rounds running every
+ * configuration once, the order rotated each round (a software adapter's speed drifts with the host's load,
+ * so configurations are compared within rounds).
+ */
+export async function runCompressCompare(c: { model: 'default' | 'mlp'; reps: number }): Promise<CompressCompare> {
+  let bytes: Uint8Array;
+  if (c.model === 'mlp') {
+    bytes = mlpModel(onnx) as Uint8Array;
+  } else {
+    const response = await fetch(DEFAULT_MODEL_URL);
+    if (!response.ok) throw new Error(`${DEFAULT_MODEL_URL}: HTTP ${response.status}`);
+    bytes = new Uint8Array(await response.arrayBuffer());
+  }
+  const configs: CompareConfig[] = ['webgpu (separate calls)', 'webgpu', 'auto', 'cpu'];
+  const run = async (config: CompareConfig): Promise<{ ms: number; output: Uint8Array }> => {
+    gpuWeightChain.enabled = config !== 'webgpu (separate calls)';
+    try {
+      const backend: Backend = config === 'webgpu (separate calls)' ? 'webgpu' : config;
+      const t0 = performance.now();
+      const result = await compressOnnx(bytes, {}, { backend });
+      return { ms: performance.now() - t0, output: result.model };
+    } finally {
+      gpuWeightChain.enabled = true;
+    }
+  };
+  let identical = true;
+  let first: Uint8Array | undefined;
+  for (const config of configs) {
+    const { output } = await run(config);
+    if (!first) first = output;
+    else identical &&= output.length === first.length && output.every((b, i) => b === first![i]);
+  }
+  const ms = Object.fromEntries(configs.map((k) => [k, [] as number[]])) as Record<CompareConfig, number[]>;
+  for (let round = 0; round < c.reps; round++) {
+    const order = configs.map((_, i) => configs[(i + round) % configs.length]!);
+    for (const config of round % 2 ? order.reverse() : order) ms[config].push((await run(config)).ms);
+  }
+  return { model: c.model, modelBytes: bytes.byteLength, ms, identical };
 }

@@ -18,7 +18,8 @@ import {
   timeInterleaved, timeRepetitions, timestampWrites, withErrorScopes,
 } from './harness.js';
 import { runOrtCase } from './page-ort.js';
-import { runCompressProfile } from './page-profile.js';
+import { plumbOnce } from './page-plumbing.js';
+import { runCompressCompare, runCompressProfile } from './page-profile.js';
 import { runChooseQParamsCase, runErrorStatsCase, runMinMaxCase } from './page-reductions.js';
 import readVec4Source from './read-vec4.wgsl?raw';
 
@@ -40,6 +41,11 @@ export interface KernelResult extends Timings {
   bytesWritten: number;
   /** Per call of the public API, ms (upload + kernel + readback, and the library's own bookkeeping). */
   e2eMs: number[];
+  /**
+   * The plumbing limit of the same bytes (bench/page-plumbing.ts), one call after each public call, ms;
+   * 8-bit and 4-bit dtypes only.
+   */
+  plumbingMs: number[];
   pipelineKey: string;
   grid: { x: number; y: number };
 }
@@ -69,7 +75,7 @@ function storedInts(q: QTensor): ArrayBufferView {
 /** The library's kernel for `c`, dispatched over `input` as runChunked would, timed device-only. */
 async function timeKernel(
   manager: GpuManager, c: KernelCase, p: CaseParams, input: ArrayBufferView, expected: ArrayBufferView,
-): Promise<Omit<KernelResult, 'e2eMs'>> {
+): Promise<Omit<KernelResult, 'e2eMs' | 'plumbingMs'>> {
   const device = manager.device;
   const info = dtypeInfo(c.dtype);
   const size = expected.byteLength / (c.op === 'quantize' ? info.bits / 8 : 4);
@@ -151,12 +157,21 @@ async function runKernelCase(c: KernelCase): Promise<KernelResult> {
   const p = caseParams(c);
   const x = tensor(inputData(size), c.shape);
   const e2eMs: number[] = [];
+  const plumbingMs: number[] = [];
+  const bits = c.dtype === 'qint32' ? 32 : c.dtype.endsWith('4') ? 4 : 8;
+  const [inBytes, outBytes] = c.op === 'quantize' ? [size * 4, (size * bits) / 8] : [(size * bits) / 8, size * 4];
+  const plumbingInput = bits < 32 && inBytes % 16 === 0 && outBytes % 16 === 0 ? new Uint8Array(inBytes) : undefined;
   const timeCall = async <T>(call: () => Promise<T>): Promise<T> => {
     let result = await call(); // warm-up: pipelines, pooled buffers
+    if (plumbingInput) await plumbOnce(plumbingInput, outBytes);
     for (let i = 0; i < c.e2eReps; i++) {
       const t0 = performance.now();
       result = await call();
       e2eMs.push(performance.now() - t0);
+      if (!plumbingInput) continue;
+      const t1 = performance.now();
+      await plumbOnce(plumbingInput, outBytes);
+      plumbingMs.push(performance.now() - t1);
     }
     return result;
   };
@@ -164,11 +179,11 @@ async function runKernelCase(c: KernelCase): Promise<KernelResult> {
     if (c.op === 'quantize') {
       const q = await timeCall(() => quantizeApi(c, p, x));
       const input = x.data;
-      return { ...await timeKernel(manager, c, p, input, storedInts(q)), e2eMs };
+      return { ...await timeKernel(manager, c, p, input, storedInts(q)), e2eMs, plumbingMs };
     }
     const q = await quantizeApi(c, p, x);
     const y = await timeCall(() => dequantize(q, { backend: 'webgpu' }));
-    return { ...await timeKernel(manager, c, p, storedInts(q), y.data), e2eMs };
+    return { ...await timeKernel(manager, c, p, storedInts(q), y.data), e2eMs, plumbingMs };
   });
 }
 
@@ -332,8 +347,9 @@ declare global {
       init: typeof init; runKernelCase: typeof runKernelCase; runCopy: typeof runCopy; runRead: typeof runRead;
       runMinMaxCase: typeof runMinMaxCase; runErrorStatsCase: typeof runErrorStatsCase; runChooseQParamsCase: typeof runChooseQParamsCase;
       runOrtCase: typeof runOrtCase; runCompressProfile: typeof runCompressProfile;
+      runCompressCompare: typeof runCompressCompare;
     };
   }
 }
 
-window.__bench = { init, runKernelCase, runCopy, runRead, runMinMaxCase, runErrorStatsCase, runChooseQParamsCase, runOrtCase, runCompressProfile };
+window.__bench = { init, runKernelCase, runCopy, runRead, runMinMaxCase, runErrorStatsCase, runChooseQParamsCase, runOrtCase, runCompressProfile, runCompressCompare };

@@ -9,12 +9,15 @@
 //   node bench/run.mjs [--elements=16777216[,4194304]] [--reps=10] [--warmup=2] [--e2e-reps=3]
 //                      [--wall] [--no-qint32] [--no-quantize] [--no-reductions] [--mse-shape=256x4096]
 //                      [--no-ort] [--ort-reps=10] [--no-groups] [--sweep[=MAX]] [--no-profile] [--out=bench/results]
+//                      [--compare=default,mlp | --no-compare] [--compare-reps=3]
 //
 // Per group: qint8 and qint4 (two to a byte) quantize / dequantize per group of 32 and 128 along the last axis,
 // beside qint4 per tensor (--no-groups skips them). --sweep adds a size sweep, 4K, 64K, 1M, 4M, 16M elements
 // (up to MAX, e.g. --sweep=67108864 for 64M as well): qint8 per tensor and qint4 per group of 32 and 128,
 // quantize and dequantize, each beside the copies of the same bytes. Last, the whole-model profile: compressOnnx
-// on the default model (Silero VAD) with backend 'webgpu', 'auto' and 'cpu', split into phases (bench/page-profile.ts).
+// on the default model (Silero VAD) with backend 'webgpu', 'auto' and 'cpu', split into phases (bench/page-profile.ts),
+// and compressOnnx end to end on the default model and the 64 MiB bench MLP (--compare=default,mlp, --compare-reps=3):
+// 'webgpu' through the separate calls and chained, 'auto' and 'cpu', in interleaved rounds.
 //
 // onnxruntime-web (the installed npm package, its dist/ served by the same Vite server, no network): its
 // QuantizeLinear / DequantizeLinear as one-node models, per tensor and per channel on both axes, on the WebGPU
@@ -195,6 +198,17 @@ async function main() {
       profiles.push(p);
     }
 
+    // Whole-model compression, end to end, every backend and the GPU's separate calls, in interleaved rounds.
+    const compares = [];
+    for (const model of options.compare) {
+      const t0 = performance.now();
+      const r = await page.evaluate((k) => window.__bench.runCompressCompare(k), { model, reps: options.compareReps });
+      process.stderr.write(`  compressOnnx ${model}: ${Object.entries(r.ms).map(([k, v]) => `${k} ${fmtMs(median(v))} ms`).join(', ')}, `
+        + `case took ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      if (!r.identical) throw new Error(`compressOnnx ${model}: the backends wrote different models`);
+      compares.push(r);
+    }
+
     const uncaught = [...pageErrors];
     if (uncaught.length) throw new Error(`the page logged errors:\n${uncaught.join('\n')}`);
 
@@ -233,11 +247,15 @@ async function main() {
           kind === 'copyVec4Shader' ? '1.00' : fmt(d.median / median(entry.copyVec4Shader.deviceMs))]);
       }
     }
-    const e2eHeader = ['op', 'dtype', 'layout', 'elements', 'e2e median ms', 'e2e min ms', 'device ms', 'e2e / device'];
+    const e2eHeader = ['op', 'dtype', 'layout', 'elements', 'e2e median ms', 'e2e min ms', 'device ms', 'e2e / device', 'plumbing ms', 'e2e / plumbing'];
     const e2eRows = results.filter((r) => r.e2eMs.length).map((r) => {
       const e = stats(r.e2eMs);
       const d = median(r.deviceMs);
-      return [r.op, r.dtype, layoutName(r), r.elements, fmtMs(e.median), fmtMs(e.min), fmtMs(d), fmt(e.median / d, 1)];
+      // Each public call was followed at once by a plumbing call: the ratio is the median of those pairs' ratios.
+      const plumbing = r.plumbingMs?.length ? median(r.plumbingMs) : undefined;
+      const paired = r.plumbingMs?.length ? median(r.e2eMs.map((v, i) => v / r.plumbingMs[i])) : undefined;
+      return [r.op, r.dtype, layoutName(r), r.elements, fmtMs(e.median), fmtMs(e.min), fmtMs(d), fmt(e.median / d, 1),
+        plumbing === undefined ? '-' : fmtMs(plumbing), fmt(paired, 2)];
     });
 
     const legend = [
@@ -250,7 +268,10 @@ async function main() {
       'wall ms: submit to onSubmittedWorkDone, one repetition per submit (includes submit overhead).',
     ];
     const e2eLegend = `end to end through the public API (quantizePerTensor / quantizePerChannel / dequantize, backend 'webgpu'): `
-      + `upload + kernel + readback per call, ${options.e2eReps} timed calls after 1 warm-up.`;
+      + `upload + kernel + readback per call, ${options.e2eReps} timed calls after 1 warm-up. plumbing: the same bytes moved `
+      + 'the same way with no work of the library\'s own (bench/page-plumbing.ts: pooled buffers, writeBuffer, one pass reading the '
+      + 'input and writing the output\'s bytes, copy to staging, map, copy into a fresh JS array), one call right after each public '
+      + 'call; e2e / plumbing is the median of those pairs\' ratios (targets: quantize <= 1.25, dequantize <= 1.15).';
 
     // Reductions: throughput in bytes of the tensor(s) read per second, against the read shader on the same bytes.
     const reductionHeader = ['op', 'layout', 'call', 'shape', 'MiB read', 'extra MiB', 'passes', 'median ms', 'min ms', 'max ms',
@@ -373,6 +394,27 @@ async function main() {
       for (const line of profileLegend) console.log(line);
     }
 
+    const compareConfigs = ['webgpu (separate calls)', 'webgpu', 'auto', 'cpu'];
+    const compareHeader = ['model', 'MiB', ...compareConfigs.map((k) => `${k} ms`), 'webgpu / cpu', 'webgpu / separate calls'];
+    const compareRows = compares.map((r) => {
+      const m = (k) => median(r.ms[k]);
+      // Ratios per round (the configurations of one round ran back to back), then their median.
+      const ratio = (a, b) => median(r.ms[a].map((v, i) => v / r.ms[b][i]));
+      return [r.model === 'mlp' ? 'MLP, 4 MatMul [1024, 4096] / [4096, 1024]' : 'default (Silero VAD)', fmt(r.modelBytes / 2 ** 20, 2),
+        ...compareConfigs.map((k) => fmtMs(m(k))), fmt(ratio('webgpu', 'cpu'), 2), fmt(ratio('webgpu', 'webgpu (separate calls)'), 2)];
+    });
+    const compareLegend = compares.length ? [`compressOnnx end to end, default options (int8 per channel, min/max), median of ${options.compareReps} `
+      + 'interleaved rounds after one warm-up call each (each round runs every configuration once, the order rotated); ratios are medians of '
+      + 'the per-round ratios. webgpu (separate calls): chooseQParams, quantize and errorStats as three GPU calls per weight (three uploads, '
+      + 'three readbacks); webgpu: the weight uploaded once, min/max then quantize + statistics in one submit. Every configuration wrote the '
+      + 'same model bytes.'] : [];
+    if (compareRows.length) {
+      console.log('');
+      console.log('whole-model compression, end to end:');
+      console.log(table(compareHeader, compareRows));
+      for (const line of compareLegend) console.log(line);
+    }
+
     const elapsed = (performance.now() - started) / 1000;
     const loadAtEnd = loadavg()[0];
     console.log(`\ntotal bench time ${elapsed.toFixed(0)} s; load average ${loadAtEnd.toFixed(2)} at the end`);
@@ -383,7 +425,7 @@ async function main() {
     const copyRecords = [...copies].map(([bytes, entry]) => ({ bytes, ...Object.fromEntries(Object.entries(entry).map(([k, t]) => [k, { ...t, medianMs: median(t.deviceMs), gbPerS: gbps(2 * bytes, median(t.deviceMs)) }])) }));
     writeFileSync(`${base}.json`, `${JSON.stringify({
       date: new Date().toISOString(), browser: browserVersion, ...info, options, timing: [...methods], notes, results: summary, copies: copyRecords,
-      reductions: reductionSummary, onnxruntimeWeb: ortSummary, issue32578: ort.issue32578, compressProfile: profiles,
+      reductions: reductionSummary, onnxruntimeWeb: ortSummary, issue32578: ort.issue32578, compressProfile: profiles, compressCompare: compares,
       reads: [...reads].flatMap(([bytes, runs]) => runs.map((t) => ({ bytes, ...t, medianMs: median(t.deviceMs), gbPerS: gbps(bytes, median(t.deviceMs)) }))),
       chooseQParams: mse ? { ...mse, e2eMedianMs: median(mse.e2eMs) } : null,
       elapsedSeconds: elapsed, host: { cpus: availableParallelism(), loadAverageAtStart: startLoad, loadAverageAtEnd: loadAtEnd },
@@ -397,6 +439,8 @@ async function main() {
         ...[...ortLegend, ...issueLines].map((l) => `- ${l}`), ''] : []),
       ...(profileRows.length ? ['Whole-model compression (default model):', '', markdownTable(profileHeader, profileRows), '',
         ...profileLegend.map((l) => `- ${l}`), ''] : []),
+      ...(compareRows.length ? ['Whole-model compression, end to end:', '', markdownTable(compareHeader, compareRows), '',
+        ...compareLegend.map((l) => `- ${l}`), ''] : []),
       `Produced by \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\` in ${elapsed.toFixed(0)} s; load average ${loadAtEnd.toFixed(2)} at the end.`, '',
     ].join('\n'));
     console.log(`wrote ${base}.json and .md`);

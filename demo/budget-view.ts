@@ -23,7 +23,7 @@ export function budgetSummary(budget: BudgetAllocation): string {
   return `${budget.bits.toFixed(2)} of ${budget.targetBits} (minimum ${budget.minimumBits.toFixed(2)}) · ${mix}`;
 }
 
-/** The allocation line under a row's scheme, e.g. 'budget: int4 groups of 32, 5.13 bits', or nothing. */
+/** The allocation line under a row's scheme, e.g. 'budget: int4 groups of 32, 4.63 bits', or nothing. */
 export function allocationNote(t: TensorReport, budget: BudgetAllocation | undefined): HTMLElement | undefined {
   const allocation = budget?.tensors.find((a) => a.name === t.name);
   if (!allocation) return undefined;

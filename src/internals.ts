@@ -11,6 +11,7 @@
  */
 export { type ReductionLayout, reductionLayout } from './calibration/granularity.js';
 export { AUTO_GPU_MIN_ELEMENTS, calibrationGranularity } from './compress/quantize-weight.js';
+export { gpuWeightChain } from './compress/gpu-weight-chain.js';
 export { dispatchSize } from './gpu/dispatch.js';
 export { type GpuRun } from './gpu/gpu-run.js';
 export { encodeModel, onnx } from './io/onnx/proto.js';

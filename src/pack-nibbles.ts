@@ -30,6 +30,9 @@ function pairTable(signed: boolean): Uint16Array {
 }
 const kSignedPairs = pairTable(true);
 const kUnsignedPairs = pairTable(false);
+/** Nibble -> its value. */
+const kSignedLow = Int8Array.from({ length: 16 }, (_, n) => (n > 7 ? n - 16 : n));
+const kUnsignedLow = Uint8Array.from({ length: 16 }, (_, n) => n);
 
 /**
  * Unpacks `count` 4-bit values; `signed` sign-extends them (qint4) into an Int8Array, else a Uint8Array.
@@ -55,13 +58,33 @@ export function unpackNibbles(bytes: Uint8Array, count: number, signed: boolean)
       + `the data has ${bytes.byteLength}; pass the element count of the packed tensor`);
   }
   const out = signed ? new Int8Array(count) : new Uint8Array(count);
+  unpackNibblesInto(bytes, count, signed, out, 0);
+  return out;
+}
+
+/**
+ * {@link unpackNibbles} into `out` from element `offset` on, without a new array (arguments unchecked: the
+ * caller sized them). `out` is an Int8Array for signed values, else a Uint8Array.
+ *
+ * @example
+ * ```ts
+ * const out = new Int8Array(4);
+ * unpackNibblesInto(Uint8Array.of(0xf8), 2, true, out, 2); // out: Int8Array [0, 0, -8, -1]
+ * ```
+ */
+export function unpackNibblesInto(bytes: Uint8Array, count: number, signed: boolean, out: Int8Array | Uint8Array, offset: number): void {
   const pairs = count >> 1;
   const table = signed ? kSignedPairs : kUnsignedPairs;
-  const out16 = new Uint16Array(out.buffer, 0, pairs);
-  for (let j = 0; j < pairs; j++) out16[j] = table[bytes[j]!]!;
-  if (count & 1) {
-    const nibble = bytes[pairs]! & 0xf;
-    out[count - 1] = signed && nibble > 7 ? nibble - 16 : nibble;
+  if ((out.byteOffset + offset) % 2 === 0) {
+    const out16 = new Uint16Array(out.buffer, out.byteOffset + offset, pairs);
+    for (let j = 0; j < pairs; j++) out16[j] = table[bytes[j]!]!;
+  } else {
+    const low = signed ? kSignedLow : kUnsignedLow;
+    for (let j = 0; j < pairs; j++) {
+      const b = bytes[j]!;
+      out[offset + 2 * j] = low[b & 0xf]!;
+      out[offset + 2 * j + 1] = low[b >> 4]!;
+    }
   }
-  return out;
+  if (count & 1) out[offset + count - 1] = (signed ? kSignedLow : kUnsignedLow)[bytes[pairs]! & 0xf]!;
 }

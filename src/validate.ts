@@ -97,10 +97,17 @@ export function checkChannelParams(
   const zeroPoints32 = new Int32Array(channels);
   const inverseScales = new Float32Array(channels);
   for (let c = 0; c < channels; c++) {
-    inverseScales[c] = checkScale(scales[c] as number, `scales[${c}]`);
-    scales64[c] = Number(scales[c]);
-    checkZeroPoint(zeroPoints[c] as number, info, `zeroPoints[${c}]`);
-    zeroPoints32[c] = Number(zeroPoints[c]);
+    const scale = scales[c] as number;
+    const zeroPoint = zeroPoints[c] as number;
+    // The argument names are built only for a value that fails (a string per channel costs more than the checks).
+    const scale32 = Math.fround(scale);
+    const scaleOk = typeof scale === 'number' && scale32 >= MIN_SCALE && scale32 <= MAX_SCALE;
+    inverseScales[c] = scaleOk ? Math.fround(1 / scale32) : checkScale(scale, `scales[${c}]`);
+    scales64[c] = Number(scale);
+    if (!(typeof zeroPoint === 'number' && Number.isInteger(zeroPoint) && zeroPoint >= info.qmin && zeroPoint <= info.qmax)) {
+      checkZeroPoint(zeroPoint, info, `zeroPoints[${c}]`);
+    }
+    zeroPoints32[c] = Number(zeroPoint);
   }
   return { scales: scales64, zeroPoints: zeroPoints32, inverseScales };
 }

@@ -20,6 +20,9 @@ const SCHEME_INDEXED_INTEGERS: u32 = 2u;
 // 1 (int8 / uint8 packed four to a word, as the QTensor stores them; QUANTIZED_SIGNED says which).
 override QUANTIZED_BYTES: u32 = 4u;
 override QUANTIZED_SIGNED: bool = true;
+// With QUANTIZED_BYTES 1: the integers are 4-bit, packed two to a byte as the quantize kernels leave them on
+// the device (element 2k in the low nibble of byte k): quad u is the half word 16 * (u & 1) of word u >> 1.
+override QUANTIZED_NIBBLES: bool = false;
 // error_stats_quads, SCHEME 2 only: each lane component meets one parameter on every row (per channel along
 // the statistics' own axis), so it is looked up once per lane, not per quad. An override, not a uniform:
 // SwiftShader runs both sides of a branch it cannot prove uniform, and the per-quad lookup divides.
@@ -144,6 +147,13 @@ fn quad_floats(q: vec4<i32>) -> vec4<f32> {
 // The integers of quad u: four i32 words, or four bytes of one word (little-endian: element 4u + c is byte c;
 // the host pads the bytes to a multiple of 16).
 fn quad_integers(u: u32) -> vec4<i32> {
+  if (QUANTIZED_BYTES == 1u && QUANTIZED_NIBBLES) {
+    let half = vec4<u32>(quantized4[u >> 3u][(u >> 1u) & 3u] >> ((u & 1u) * 16u));
+    if (QUANTIZED_SIGNED) {
+      return bitcast<vec4<i32>>(half << vec4<u32>(28u, 24u, 20u, 16u)) >> vec4<u32>(28u);
+    }
+    return bitcast<vec4<i32>>((half >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(0xfu));
+  }
   if (QUANTIZED_BYTES == 1u) {
     let word = quantized4[u >> 2u][u & 3u];
     if (QUANTIZED_SIGNED) {

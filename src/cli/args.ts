@@ -62,6 +62,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   exclude: { type: 'string', commands: ['compress'], value: 'RE', help: 'keep float the weights whose name matches' },
   'onnx-ops': { type: 'string', commands: ['compress'], value: 'qdq|contrib', help: 'ONNX output: DequantizeLinear everywhere (qdq, default) or onnxruntime\'s MatMulNBits for MatMul weights and GatherBlockQuantized for Gather embeddings (contrib)' },
   'accuracy-level': { type: 'string', commands: ['compress'], value: '0-4', help: 'MatMulNBits accuracy_level (with --onnx-ops contrib; 4: int8 compute, fastest on CPU)' },
+  'scale-dtype': { type: 'string', commands: ['compress'], value: 'float32|float16', help: 'the type of a float32 weight\'s scales in ONNX QDQ (float16: cast to float32 in the graph; default float16 with --target-bits, else float32)' },
   format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors|gguf', help: 'output format; default from the output name, else the input\'s. gguf: qint8 -> Q8_0, qint4 -> Q4_0, blocks of 32' },
   preset: { type: 'string', commands: ['compress'], value: 'transformers.js', help: 'write a runtime\'s model layout into the folder -o: transformers.js gives onnx/model_q4.onnx (MatMulNBits int4, blocks of 32, symmetric) and onnx/model_quantized.onnx (int8 per channel, QDQ); onnx/model_q4f16.onnx for a float16 model' },
   backend: { type: 'string', commands: ['compress'], value: 'auto|webgpu|cpu', help: 'where to quantize; default auto (WebGPU when available)' },
@@ -152,6 +153,8 @@ export interface CompressArgs {
   onnxOps?: 'qdq' | 'contrib';
   /** MatMulNBits accuracy_level (with onnxOps 'contrib', or the transformers.js preset's q4). */
   accuracyLevel?: number;
+  /** The type of float32 weights' scales in ONNX QDQ (compressOnnx `scaleDtype`). */
+  scaleDtype?: 'float32' | 'float16';
   /** Write a runtime's model layout into the folder `output` (the preset decides dtype, scheme and operators). */
   preset?: 'transformers.js';
   backend: 'auto' | 'webgpu' | 'cpu';
@@ -348,6 +351,10 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
   const accuracyLevel = integer('accuracy-level', values['accuracy-level'], 0);
   if (accuracyLevel !== undefined && accuracyLevel > 4) throw new UsageError(`--accuracy-level ${accuracyLevel}: use 0 to 4`);
   if (accuracyLevel !== undefined && onnxOps !== 'contrib' && !preset) throw new UsageError('--accuracy-level sets MatMulNBits\'s accuracy_level: it needs --onnx-ops contrib');
+  const scaleDtype = values['scale-dtype'] === undefined ? undefined : oneOf('scale-dtype', values['scale-dtype'], ['float32', 'float16'] as const, 'float32');
+  if (scaleDtype === 'float16' && (onnxOps === 'contrib' || preset)) {
+    throw new UsageError('--scale-dtype float16 is for QDQ weights; MatMulNBits takes its scales in the activations\' type (drop --scale-dtype or --onnx-ops contrib)');
+  }
   return {
     command: 'compress', input: rest[0], output: values.output,
     dtype: oneOf('dtype', dtype, DTYPES, 'qint8'),
@@ -359,6 +366,7 @@ function parseCompress(values: FlagValues, rest: string[]): CompressArgs {
     include: regex('include', values.include), exclude: regex('exclude', values.exclude),
     format: values.format === undefined ? undefined : oneOf('format', values.format, ['onnx', 'safetensors', 'gguf'] as const, 'onnx'),
     ...(onnxOps ? { onnxOps } : {}), ...(accuracyLevel !== undefined ? { accuracyLevel } : {}), ...(preset ? { preset } : {}),
+    ...(scaleDtype ? { scaleDtype } : {}),
     backend: oneOf('backend', values.backend, ['auto', 'webgpu', 'cpu'] as const, 'auto'),
     ...(values.workers !== undefined ? { workers: integer('workers', values.workers, 1) } : {}),
     json: values.json === true,

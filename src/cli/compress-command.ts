@@ -222,6 +222,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     throw new UsageError('-o - writes the binary model to stdout, which is a terminal here; redirect it (> file, | program) or give -o <file>');
   }
   if (args.onnxOps && outFormat !== 'onnx') throw new UsageError(`--onnx-ops chooses ONNX operators: it needs ONNX output, not ${outFormat}`);
+  if (args.scaleDtype && outFormat !== 'onnx') throw new UsageError(`--scale-dtype sets how ONNX stores scales: it needs ONNX output, not ${outFormat}`);
   if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
   if (args.budgetInputs && outFormat !== 'onnx') throw new UsageError('--inputs with --target-bits runs the model in onnxruntime: it needs ONNX input and output');
   if (outFormat === 'gguf') {
@@ -280,6 +281,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve, ...(outputError ? { outputError } : {}),
         ...(target.kind === 'file' ? { externalDataLocation: `${basename(target.path)}.data`, writeExternalData: ownData ? 'always' : 'auto' } : {}),
         ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
+        ...(args.scaleDtype ? { scaleDtype: args.scaleDtype } : {}),
       };
       const result = await compressOnnx(bytes, options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       bar?.done();

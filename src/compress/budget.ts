@@ -8,7 +8,8 @@
  * - **Options per weight**: keep float (its stored bits: 32 for float32), int8 per channel (symmetric
  *   unless the policy says otherwise), int4 in groups of 32, 64 or 128 along the policy's group axis. The
  *   bits of an option are what the file stores: data (8 or 4 bits per element) plus one scale and one zero
- *   point per channel or group, as the output format stores them ({@link storedBits}).
+ *   point per channel or group, as the output format stores them ({@link storedBits}; ONNX with the size
+ *   budget stores float16 scales and no zero points for symmetric int4: 4.5 bits in groups of 32).
  * - **Error estimate**: each option is quantized with the policy's calibration method, and its relative
  *   error is the weight's relative quantization noise, MSE / mean(w²) (1 / SQNR, linear). The model's error
  *   is estimated as the sum over the weights of sensitivity × relative error (the perturbations of
@@ -25,7 +26,8 @@
  * - **Floor on larger groups**: int4 groups of 64 and 128 are not offered to the output layer
  *   (`PolicyWeight.outputLayer`: a classifier's error reaches the output unaveraged, and neither weight nor
  *   output error measures show it), and, from the weights alone, only where their SQNR is at least
- *   {@link kLargeGroupFloorDb} dB; unless the target cannot be met without them (then every option is).
+ *   {@link kLargeGroupFloorDb} dB; groups of 128 are offered to no weight; unless the target cannot be
+ *   met without them (then these floors give way in that order, and at last every option is offered).
  * - **Allocation**: a multiple-choice knapsack solved greedily: every weight starts at its cheapest
  *   option; then, on each weight's lower convex hull of (bits, error), the upgrade with the largest error
  *   reduction per added bit that still fits the budget is taken, until none fits.
@@ -45,7 +47,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { WeightDType } from '../io/weights.js';
 import { type CompressionPolicy, type PolicyWeight, type WeightDecision, decideWeight } from './policy.js';
 import { dequantize } from '../ops/dequantize.js';
-import { type QuantizeWeightOptions, paramShapeOf, quantizeWeight } from './quantize-weight.js';
+import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 
 /** The precisions the allocator chooses among. */
 export type BudgetOptionName = 'keep' | 'int8 per channel' | 'int4 groups of 32' | 'int4 groups of 64' | 'int4 groups of 128';
@@ -127,25 +129,38 @@ const kFloatBits: Partial<Record<WeightDType, number>> = { float32: 32, float16:
 /** The file the weights go to: ONNX QDQ or quantized safetensors (their parameter storage differs). */
 export type BudgetFormat = 'onnx' | 'safetensors';
 
+/** How one quantized weight's parameters are stored in ONNX, where it differs from the defaults. */
+export interface StoredParameters {
+  /** 16 where float16 scales are stored (and cast to float32 in the graph); default: the weight's float type. */
+  scaleBits?: number;
+  /** False where no zero points are stored (4-bit, all 0); default true. */
+  zeroPoints?: boolean;
+}
+
 /**
  * Stored bits per element of `decision` applied to a weight of `shape` and `dtype` (keep: the dtype's bits).
- * ONNX stores scales in the weight's float type (float32, or 16 bits for float16 / bfloat16) and zero
- * points in the data type (4 bits for int4); safetensors stores float32 scales and one byte per zero point.
+ * ONNX stores scales in the weight's float type (float32, or 16 bits for float16 / bfloat16; `stored`
+ * `scaleBits: 16` where float16 scales are cast to float32 in the graph) and zero points in the data type
+ * (4 bits for int4; none where a 4-bit weight's zero points are all 0, `stored.zeroPoints: false`);
+ * safetensors stores float32 scales and one byte per zero point.
  *
  * @example
  * ```ts
  * const d = { action: 'quantize', dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision;
  * storedBits([64, 128], d, 'float32');                // 4 + (32 + 4) / 32 = 5.125
  * storedBits([64, 128], d, 'float32', 'safetensors'); // 4 + (32 + 8) / 32 = 5.25
+ * storedBits([64, 128], d, 'float32', 'onnx', { scaleBits: 16, zeroPoints: false }); // 4 + 16 / 32 = 4.5
  * ```
  */
-export function storedBits(shape: readonly number[], decision: WeightDecision, dtype: WeightDType, format: BudgetFormat = 'onnx'): number {
+export function storedBits(
+  shape: readonly number[], decision: WeightDecision, dtype: WeightDType, format: BudgetFormat = 'onnx', stored: StoredParameters = {},
+): number {
   const elements = shape.reduce((a, b) => a * b, 1);
   if (decision.action === 'keep') return kFloatBits[dtype] ?? 32;
   const dataBits = decision.dtype === 'qint4' || decision.dtype === 'quint4' ? 4 : 8;
   const params = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
-  const scaleBits = format === 'onnx' && (dtype === 'float16' || dtype === 'bfloat16') ? 16 : 32;
-  const zeroPointBits = format === 'onnx' ? dataBits : 8;
+  const scaleBits = format === 'onnx' && (dtype === 'float16' || dtype === 'bfloat16') ? 16 : format === 'onnx' ? stored.scaleBits ?? 32 : 32;
+  const zeroPointBits = format !== 'onnx' ? 8 : stored.zeroPoints === false ? 0 : dataBits;
   const bytes = Math.ceil((elements * dataBits) / 8) + (params * scaleBits) / 8 + Math.ceil((params * zeroPointBits) / 8);
   return (8 * bytes) / elements;
 }
@@ -186,8 +201,11 @@ function meanSquare(data: Float32Array): number {
 /** A weight's options with their decisions. */
 interface Candidate extends BudgetOption {
   decision: WeightDecision;
-  /** Not offered while the floors hold: 'output' (the output layer's larger groups), 'sqnr' (larger groups under kLargeGroupFloorDb). */
-  floor?: 'output' | 'sqnr';
+  /**
+   * Not offered while the floors hold: 'output' (the output layer's larger groups), 'sqnr' (larger groups
+   * under kLargeGroupFloorDb), 'group128' (groups of 128 anywhere).
+   */
+  floor?: 'output' | 'sqnr' | 'group128';
   values?: () => Promise<Float32Array>;
 }
 
@@ -218,7 +236,9 @@ function probeOption(options: Candidate[]): Candidate | undefined {
 /**
  * Allocates precisions to `decisions` (the policy's, one per weight) under `targetBits` (see the module
  * documentation). `read(i)` gives weight i as float32; `quantizeOptions` and `backend` go to
- * `quantizeWeight`; `format` decides how parameters are counted (see {@link storedBits}); with `probe`,
+ * `quantizeWeight`; `format` decides how parameters are counted (see {@link storedBits}), and `storedOf`
+ * says how an option's parameters are stored where that depends on its values (float16 scales, omitted zero
+ * points); with `probe`,
  * each weight's sensitivity is measured from the model's outputs. Weights that cannot be quantized
  * (non-finite values) keep the policy's decision.
  *
@@ -232,7 +252,7 @@ function probeOption(options: Candidate[]): Candidate | undefined {
 export async function allocateBudget(
   weights: readonly PolicyWeight[], decisions: readonly WeightDecision[], policy: CompressionPolicy, targetBits: number,
   read: (index: number) => Promise<Float32Array>, quantizeOptions: QuantizeWeightOptions = {}, backend?: OpOptions,
-  format: BudgetFormat = 'onnx', probe?: OutputErrorProbe,
+  format: BudgetFormat = 'onnx', probe?: OutputErrorProbe, storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters,
 ): Promise<{ decisions: WeightDecision[]; allocation: BudgetAllocation }> {
   checkTargetBits(targetBits);
   const result = [...decisions];
@@ -255,10 +275,11 @@ export async function allocateBudget(
       const groupSize = optionDecision.granularity === 'group' ? optionDecision.groupSize ?? 0 : 0;
       const largeGroup = groupSize > kGroupSizes[0];
       const floor = !largeGroup ? undefined : weight.outputLayer === true ? 'output' as const
-        : !probe && relativeError > 10 ** (-kLargeGroupFloorDb / 10) ? 'sqnr' as const : undefined;
+        : !probe && relativeError > 10 ** (-kLargeGroupFloorDb / 10) ? 'sqnr' as const
+          : groupSize >= 128 ? 'group128' as const : undefined;
       const values = async () => (await dequantize(quantized.q, backend)).data as Float32Array;
       all.push({
-        option, bits: storedBits(weight.shape, optionDecision, weight.dtype, format), relativeError, estimatedError: relativeError,
+        option, bits: storedBits(weight.shape, optionDecision, weight.dtype, format, storedOf?.(quantized, optionDecision)), relativeError, estimatedError: relativeError,
         decision: optionDecision, floor, values,
       });
     }
@@ -276,6 +297,8 @@ export async function allocateBudget(
       }
       sensitivity = outputError / measured.relativeError;
       for (const o of all) o.estimatedError = sensitivity * o.relativeError;
+      // A weight the inputs never reach costs nothing at any precision: its coarsest groups are not held back.
+      if (sensitivity === 0) for (const o of all) if (o.floor === 'group128') delete o.floor;
     }
     for (const o of all) delete o.values; // the quantized options are not held past their weight
     entries.push({ index, elements, hull: hullOf(all.filter((o) => !o.floor)), all, step: 0, sensitivity });
@@ -286,8 +309,10 @@ export async function allocateBudget(
   const startBits = () => entries.reduce((sum, e) => sum + e.hull[0]!.bits * e.elements, 0);
   let usedBits = startBits();
   // Where the target needs options below the floors, the output layer's goes first, then the SQNR floor
-  // (on PaddleOCR v4 rec from the weights alone: -13.2 pp that way, -27.1 pp the other way).
-  for (const kept of [['sqnr'], []] as const) {
+  // (on PaddleOCR v4 rec from the weights alone: -13.2 pp that way, -27.1 pp the other way), then groups
+  // of 128 (measured on rec from decoded text at 5 bits: -1.36 pp and 14/18 lines identical without them,
+  // -2.52 pp and 9/18 with them: the per-weight estimates add up worse for the coarsest groups).
+  for (const kept of [['sqnr', 'group128'], ['group128'], []] as const) {
     if (!totalElements || usedBits <= targetBits * totalElements * (1 + 1e-12)) break;
     for (const e of entries) e.hull = hullOf(e.all.filter((o) => !o.floor || !(kept as readonly string[]).includes(o.floor)));
     usedBits = startBits();

@@ -43,6 +43,7 @@ import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
+import { type ScaleDType, halfScale, storedParametersOf, storesHalfScales } from './scale-storage.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
@@ -114,6 +115,12 @@ export interface CompressOnnxOptions extends CompressionPolicy {
    * `firstLayer` is given.
    */
   outputError?: OutputErrorProbe;
+  /**
+   * The float type of float32 weights' scales in QDQ: 'float32', or 'float16' (2 bytes a scale, cast to
+   * float32 in the graph; scale-storage.ts). Default 'float16' with `targetBits`, else 'float32'. Needs
+   * `onnxOps: 'qdq'` (MatMulNBits takes its scales in the activations' type).
+   */
+  scaleDtype?: ScaleDType;
   /** Called after each weight. */
   onProgress?: (progress: { done: number; total: number; name: string }) => void;
   /**
@@ -148,7 +155,7 @@ export interface OnnxCompressionReport {
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
   'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'matMulNBits8', 'onProgress',
-  'externalDataLocation', 'writeExternalData', 'outputError']);
+  'externalDataLocation', 'writeExternalData', 'outputError', 'scaleDtype']);
 
 function checkOptions(options: CompressOnnxOptions): void {
   if (options === null || typeof options !== 'object') {
@@ -165,6 +172,13 @@ function checkOptions(options: CompressOnnxOptions): void {
   }
   if (options.matMulNBits8 !== undefined && typeof options.matMulNBits8 !== 'boolean') {
     throw new InvalidArgumentError('options.matMulNBits8', options.matMulNBits8, `options.matMulNBits8 is ${JSON.stringify(options.matMulNBits8)}; use true or false`);
+  }
+  if (options.scaleDtype !== undefined && options.scaleDtype !== 'float32' && options.scaleDtype !== 'float16') {
+    throw new InvalidArgumentError('options.scaleDtype', options.scaleDtype, `options.scaleDtype is ${JSON.stringify(options.scaleDtype)}; use 'float32' or 'float16'`);
+  }
+  if (options.scaleDtype === 'float16' && options.onnxOps === 'contrib') {
+    throw new InvalidArgumentError('options.scaleDtype', options.scaleDtype,
+      "options.scaleDtype 'float16' is for QDQ weights (MatMulNBits takes its scales in the activations' type); drop it or use onnxOps: 'qdq'");
   }
   const level = options.accuracyLevel;
   if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {
@@ -206,6 +220,8 @@ export async function compressOnnx(
     throw new InvalidArgumentError('options.outputError', options.outputError, 'options.outputError must be a function (name, values) => Promise<number>, e.g. from outputErrorProbe');
   }
   let plan: OnnxPlan = planOnnxCompression(model, options, onnxOps);
+  const scaleDtype: ScaleDType = options.scaleDtype ?? (options.targetBits !== undefined && onnxOps === 'qdq' ? 'float16' : 'float32');
+  const float32Round = scaleDtype === 'float16' ? { roundScale: halfScale } : {};
   let budget: BudgetAllocation | undefined;
   if (options.targetBits !== undefined) {
     // Measured sensitivities cover the first layers too: they join the budget unless firstLayer says otherwise.
@@ -214,7 +230,8 @@ export async function compressOnnx(
     const outputs = outputLayerWeights(model.proto.graph as GraphProto);
     const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
     const allocated = await allocateBudget(marked, budgetPlan.decisions, options, options.targetBits,
-      (i) => model.readFloat32(weights[i]!.name), {}, backend, 'onnx', options.outputError);
+      (i) => model.readFloat32(weights[i]!.name), float32Round, backend, 'onnx', options.outputError,
+      (result, decision) => storedParametersOf(result, decision, scaleDtype));
     budget = allocated.allocation;
     // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
     const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? contribLayout(d, weights[i]!) : undefined));
@@ -259,7 +276,7 @@ export async function compressOnnx(
     const data = await model.readFloat32View(info.name, scratch);
     const scaleType = scaleTypeOf(info);
     const roundScale = scaleType === 'float16' ? (s: number) => halfToFloat(floatToHalfBits(s))
-      : scaleType === 'bfloat16' ? roundBfloat16 : undefined;
+      : scaleType === 'bfloat16' ? roundBfloat16 : float32Round.roundScale;
     return quantizeWithFloor({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
   };
   /** Writes one prepared weight into the model (in weight order, so names and bytes never depend on timing). */
@@ -315,13 +332,15 @@ export async function compressOnnx(
     }
     const qdqNote = layout && !layout.ok && info.consumers.some((c) => c.opType === 'MatMul' || c.opType === 'Gather')
       ? `; QDQ, not ${info.consumers.some((c) => c.opType === 'Gather') ? 'GatherBlockQuantized' : 'MatMulNBits'}: ${layout.reason}` : '';
-    const scheme = describeScheme(decision);
+    const halfScales = info.dtype === 'float32' && scaleDtype === 'float16' && storesHalfScales(result.scales);
+    const scheme = `${describeScheme(decision)}${halfScales ? ', float16 scales' : ''}`;
     const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
     const ints = result.q.intReprView();
     const written = writeQdq(model, info.name, {
       // 8-bit integers are their own bytes: the QTensor is not used again, so no copy.
       data: ints.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints.buffer, ints.byteOffset, ints.length) : result.q.packedData(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
-      paramShape: result.paramShape, scaleType: scaleTypeOf(info), docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
+      paramShape: result.paramShape, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
+      ...(halfScales ? { scaleType: 'float16' as const, scalesCastToFloat32: true } : { scaleType: scaleTypeOf(info) }),
       ...(decision.granularity !== 'tensor' ? { axis: decision.axis! } : {}),
       ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
       ...(channelScalesViaMul ? { channelScalesViaMul } : {}),

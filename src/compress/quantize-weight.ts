@@ -40,6 +40,7 @@ import type { ErrorStats } from '../stats/types.js';
 import type { Tensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
 import { rangeOptions, signedExtremeParams } from './weight-range.js';
+import { ChainedWeight } from './gpu-weight-chain.js';
 
 /**
  * Under backend 'auto', weights with fewer elements than this are quantized on the CPU (see the module
@@ -174,20 +175,34 @@ export async function quantizeFiniteWeight(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
 ): Promise<QuantizedWeight | UnquantizableWeight> {
   backend = weightBackend(x, backend);
+  // On the GPU, min/max calibration runs with the weight uploaded once (gpu-weight-chain.ts): same bits.
+  const chain = await ChainedWeight.open(x, decision, backend);
+  try {
+    return await quantizeWithBackend(x, decision, options, backend, chain);
+  } finally {
+    chain?.release();
+  }
+}
+
+async function quantizeWithBackend(
+  x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions, backend: OpOptions | undefined, chain: ChainedWeight | undefined,
+): Promise<QuantizedWeight | UnquantizableWeight> {
   const granularity = calibrationGranularity(decision);
   let rawScales: Float32Array;
   let zeroPoints: Int32Array;
   if (decision.range === 'extreme' && decision.symmetric && decision.method === 'minmax') {
-    ({ scales: rawScales, zeroPoints } = signedExtremeParams(x.data, x.shape, granularity, decision.dtype));
+    ({ scales: rawScales, zeroPoints } = chain ? await chain.signedExtremeParams(granularity, decision.dtype)
+      : signedExtremeParams(x.data, x.shape, granularity, decision.dtype));
   } else {
     let calibration;
     try {
       // 'extreme' under 'lsq': Q4_0's grid searched, and the zero point too where that clearly pays.
       const signedExtreme = decision.symmetric && decision.range === 'extreme' && decision.method === 'lsq';
-      calibration = await chooseQParams(x, {
+      const spec = {
         dtype: decision.dtype, granularity, symmetric: decision.symmetric && !signedExtreme, method: decision.method,
         ...(signedExtreme ? { signedExtreme } : {}), ...rangeOptions(decision),
-      }, backend);
+      };
+      calibration = chain ? await chain.chooseQParams(spec) : await chooseQParams(x, spec, backend);
     } catch (error) {
       // The data checks of calibration (a range too wide for a float32 scale) concern the weight, not the call.
       if (error instanceof InvalidArgumentError && error.argument.startsWith('x')) return { ok: false, reason: error.message.replace(/^x\b/, 'the weight') };
@@ -204,13 +219,15 @@ export async function quantizeFiniteWeight(
   }
   const overflow = dequantizeOverflow(scales, zeroPoints, decision.dtype);
   if (overflow) return { ok: false, reason: overflow };
+  const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
+  const chained = await chain?.quantizeWithStats(granularity, scales, zeroPoints, decision.dtype, statsAxis);
   let q: QTensor;
-  if (granularity === 'per_tensor') q = await quantizePerTensor(x, scales[0]!, zeroPoints[0]!, decision.dtype, backend);
+  if (chained) q = chained.q;
+  else if (granularity === 'per_tensor') q = await quantizePerTensor(x, scales[0]!, zeroPoints[0]!, decision.dtype, backend);
   else if ('groupSize' in granularity) q = await quantizePerGroup(x, scales, zeroPoints, granularity.axis, granularity.groupSize, decision.dtype, backend);
   else q = await quantizePerChannel(x, scales, zeroPoints, granularity.axis, decision.dtype, backend);
-  const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
   // x was scanned for NaN and ±Infinity above (or by the caller of quantizeFiniteWeight): no second scan.
-  const stats = await errorStatsOfScanned(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, backend);
+  const stats = chained?.stats ?? await errorStatsOfScanned(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, backend);
   if (Number.isNaN(stats.overall.sqnrDb) || !Number.isFinite(stats.overall.maxAbsError)) {
     return { ok: false, reason: `the error statistics are not finite (SQNR ${stats.overall.sqnrDb} dB, max |error| ${stats.overall.maxAbsError})` };
   }

@@ -57,13 +57,24 @@ export function rangeOptions(decision: Pick<WeightDecision, 'dtype' | 'symmetric
 export function signedExtremeParams(
   data: Float32Array, shape: readonly number[], granularity: Granularity, dtype: CompressDType,
 ): { scales: Float32Array; zeroPoints: Int32Array } {
-  const layout = reductionLayout(shape, granularity);
-  const { mins, maxs } = cpuMinMax(data, layout);
+  const { mins, maxs } = cpuMinMax(data, reductionLayout(shape, granularity));
+  return signedExtremeOfRanges(mins, maxs, dtype);
+}
+
+/**
+ * {@link signedExtremeParams} from each output's minimum and maximum, wherever they were reduced.
+ *
+ * @example
+ * ```ts
+ * signedExtremeOfRanges(Float32Array.of(-2), Float32Array.of(1), 'qint4'); // { scales: [0.25], zeroPoints: [0] }
+ * ```
+ */
+export function signedExtremeOfRanges(mins: Float32Array, maxs: Float32Array, dtype: CompressDType): { scales: Float32Array; zeroPoints: Int32Array } {
   const [qmin, qmax] = kLimits[dtype];
   const range = { qmin, qmax, symmetricZeroPoint: 0 }; // the zero point comes from the rule, not the range
-  const scales = new Float32Array(layout.outputs);
-  const zeroPoints = new Int32Array(layout.outputs);
-  for (let w = 0; w < layout.outputs; w++) {
+  const scales = new Float32Array(mins.length);
+  const zeroPoints = new Int32Array(mins.length);
+  for (let w = 0; w < mins.length; w++) {
     // Ties go to the negative extreme (the symmetric zero point); an 'lsq' search scores the same candidate.
     const candidate = signedExtremeCandidate(mins[w]!, maxs[w]!, range);
     scales[w] = candidate.scale;

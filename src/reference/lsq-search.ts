@@ -82,15 +82,16 @@ function squaredError(x: number, q: number, scale: number, zeroPoint: number): n
   return flush(Math.fround(error * error));
 }
 
-/** Quantizes every element of output w with (scale, zeroPoint): the error sum and the refit sums. */
-function passSums(data: Float32Array, layout: ReductionLayout, w: number, scale: number, zeroPoint: number, range: QuantRange): PassSums {
+/** Quantizes every element of one output (`xs`, in j order) with (scale, zeroPoint): the error sum and the refit sums. */
+function passSums(xs: Float32Array, length: number, scale: number, zeroPoint: number, range: QuantRange): PassSums {
   const inverseScale = Math.fround(1 / scale);
+  const { qmin, qmax } = range;
   let error = 0;
   let crossSum = 0;
   let levelSum = 0;
-  for (let j = 0; j < outputLength(layout, w); j++) {
-    const x = data[elementIndex(layout, w, j)]!;
-    const q = Math.fround(quantizeValue(x, inverseScale, zeroPoint, range.qmin, range.qmax));
+  for (let j = 0; j < length; j++) {
+    const x = xs[j]!;
+    const q = Math.fround(quantizeValue(x, inverseScale, zeroPoint, qmin, qmax));
     const level = Math.fround(q - zeroPoint);
     error = Math.fround(error + squaredError(x, q, scale, zeroPoint));
     crossSum = flush(Math.fround(crossSum + flush(Math.fround(x * level))));
@@ -100,15 +101,12 @@ function passSums(data: Float32Array, layout: ReductionLayout, w: number, scale:
 }
 
 /** The affine zero point update: z + roundHalfEven(sum(l - x / s1) / n), clamped, with l from (s0, z). */
-function refitZeroPoint(
-  data: Float32Array, layout: ReductionLayout, w: number, scale0: number, zeroPoint: number, scale1: number, range: QuantRange,
-): number {
+function refitZeroPoint(xs: Float32Array, length: number, scale0: number, zeroPoint: number, scale1: number, range: QuantRange): number {
   const inverse0 = Math.fround(1 / scale0);
   const inverse1 = Math.fround(1 / scale1);
-  const length = outputLength(layout, w);
   let shift = 0;
   for (let j = 0; j < length; j++) {
-    const x = data[elementIndex(layout, w, j)]!;
+    const x = xs[j]!;
     const level = Math.fround(Math.fround(quantizeValue(x, inverse0, zeroPoint, range.qmin, range.qmax)) - zeroPoint);
     shift = flush(Math.fround(shift + flush(Math.fround(level - flush(Math.fround(x * inverse1))))));
   }
@@ -140,7 +138,12 @@ export function lsqSearchOfLayout(
   const ratios = clipRatios.length;
   const candidates = lsqCandidateCount(clipRatios, symmetric, signedExtreme);
   const gridStart = ratios + 1; // with signedExtreme: the first candidate on Q4_0's grid
+  // Each output's elements are gathered once, in j order, for its many passes.
+  let xs = new Float32Array(0);
   for (let w = 0; w < layout.outputs; w++) {
+    const length = outputLength(layout, w);
+    if (xs.length < length) xs = new Float32Array(length);
+    for (let j = 0; j < length; j++) xs[j] = data[elementIndex(layout, w, j)]!;
     // The best (first smallest error) of each family: [0, gridStart) and, with signedExtreme, the grid.
     const best = [{ error: 0, scale: 0, zeroPoint: 0, c: -1 }, { error: 0, scale: 0, zeroPoint: 0, c: -1 }];
     const consider = (error: number, scale: number, zeroPoint: number, c: number) => {
@@ -155,7 +158,7 @@ export function lsqSearchOfLayout(
       if (c < ratios) raw = qparamsFromMinMax(Math.fround(clipRatios[c]! * mins[w]!), Math.fround(clipRatios[c]! * maxs[w]!), range, symmetric);
       else if (!onGrid) raw = extreme!;
       else raw = { scale: Math.max(Math.fround(clipRatios[c - gridStart]! * extreme!.scale), FLOAT32_EPS), zeroPoint: extreme!.zeroPoint };
-      const sums = passSums(data, layout, w, raw.scale, raw.zeroPoint, range);
+      const sums = passSums(xs, length, raw.scale, raw.zeroPoint, range);
       if (c === (signedExtreme ? gridStart : 0)) result.first[w] = sums.error;
       consider(sums.error, raw.scale, raw.zeroPoint, c);
       let scale = raw.scale;
@@ -163,8 +166,8 @@ export function lsqSearchOfLayout(
         scale = Math.max(flush(float32Divide(sums.crossSum, sums.levelSum)), FLOAT32_EPS);
       }
       // On Q4_0's grid the zero point stays: only the scale is refit.
-      const zeroPoint = symmetric || onGrid ? raw.zeroPoint : refitZeroPoint(data, layout, w, raw.scale, raw.zeroPoint, scale, range);
-      consider(passSums(data, layout, w, scale, zeroPoint, range).error, scale, zeroPoint, c);
+      const zeroPoint = symmetric || onGrid ? raw.zeroPoint : refitZeroPoint(xs, length, raw.scale, raw.zeroPoint, scale, range);
+      consider(passSums(xs, length, scale, zeroPoint, range).error, scale, zeroPoint, c);
     }
     const [affine, grid] = best as [typeof best[0], typeof best[0]];
     const chosen = signedExtreme && !(affine.error < flush(Math.fround(LSQ_AFFINE_MARGIN * grid.error))) ? grid : affine;

@@ -152,22 +152,19 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
   });
 
   // A size budget of 5 bits per weight. Targets: within 1.5 pp, >= 85 % of lines identical, file <= 0.24.
-  // From the weights alone: 4.999 bits, file 0.170, -13.2 pp, 0/18 lines. The output layer (the classifier
-  // linear_85.w_0, 31 % of the weights) cannot stay at int4 groups of 32 there (the 20 dB floor on larger
-  // groups already needs more than 5 bits), and as int4 per column it alone costs 12.6 pp.
-  // From the outputs on four other rendered lines (--inputs): 4.998 bits, file 0.170, -6.6 pp, 4/18 lines;
-  // the classifier stays at groups of 32. The targets are not met at 5 bits: allocations chosen by hand with
-  // the end task read at best -2.7 pp, 11/18 lines near 5 bits (int8 for conv2d_160..179, groups of 128
-  // for the backbone and the attention), and int4 groups of 32 everywhere (5.125 bits) -2.7 pp, 5/18; the
-  // sensitivities measured at the output (relative squared error of the softmax) vary from one set of
-  // sample lines to another by more than the differences between allocations (8 lines: -17.6 pp).
-  it('--target-bits 5, from the weights alone: at most 5 bits per weight, file <= 0.24 (measured 4.999, 0.170, -13.2 pp)', async () => {
+  // Under the budget scales are float16 (int4 groups of 32: 4.625 bits with Q4_0's zero points, not 5.125),
+  // and groups of 128 are held back while the target can be met without them.
+  // From the weights alone: 4.997 bits, file 0.170, -1.74 pp, 11/18 lines (with float32 scales: -13.2 pp, 0/18).
+  it('--target-bits 5, from the weights alone: at most 5 bits per weight, file <= 0.24, within 3 pp (measured 4.997, 0.170, -1.74 pp, 11/18)', async () => {
     const { size, report, agreement } = await measure('target bits 5', { targetBits: 5 });
     console.log(`OCR rec target bits 5: ${report.budget!.bits.toFixed(3)} bits per weight`);
     expect(report.budget!.bits).toBeLessThanOrEqual(5);
     expect(report.budget!.errorSource).toBe('weights');
     expect(size).toBeLessThanOrEqual(0.24);
-    expect(agreement.dropPp).toBeLessThanOrEqual(20);
+    expect(agreement.dropPp).toBeLessThanOrEqual(3);
+    // Every quantized weight's scales are stored as float16 (small groups as float16 subnormals).
+    const quantized = report.tensors.filter((t) => t.action === 'quantize');
+    expect(quantized.filter((t) => t.scheme.endsWith('float16 scales')).length).toBe(quantized.length);
   });
 
   /** The budget from the outputs on rendered lines that are not among the test lines (the first four by default). */
@@ -177,7 +174,8 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
     return { targetBits: 5, outputError: probe };
   };
 
-  it('--target-bits 5 --inputs (four other lines): <= 5 bits, file <= 0.24, the classifier at groups of 32, within 9 pp (measured 4.998, 0.170, -6.6 pp, 4/18)', async () => {
+  // Every target, from the outputs on four other lines (what `compress --target-bits 5 --inputs` does).
+  it('--target-bits 5 --inputs (four other lines): within 1.5 pp, >= 85 % of lines identical, file <= 0.24 (measured 5.000, -0.19 pp, 17/18, 0.170)', async () => {
     const { size, report, agreement } = await measure('target bits 5, from the outputs', await fromOutputs());
     const budget = report.budget!;
     console.log(`OCR rec target bits 5 from the outputs: ${budget.bits.toFixed(3)} bits per weight, ${budget.probeRuns} runs in ${budget.probeSeconds.toFixed(1)} s`);
@@ -185,27 +183,33 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
     expect(budget.bits).toBeLessThanOrEqual(5);
     expect(size).toBeLessThanOrEqual(0.24);
     expect(budget.tensors.find((t) => t.name === 'linear_85.w_0')!.chosen).toBe('int4 groups of 32');
-    expect(agreement.dropPp).toBeLessThanOrEqual(9);
+    expect(agreement.dropPp).toBeLessThanOrEqual(1.5);
+    expect(agreement.identicalLines).toBeGreaterThanOrEqual(0.85);
   });
 
-  // The end task's own measure (text decoded on 12 other lines against the original's decoding) ranks the
-  // weights better than the outputs' squared error: -2.7 pp, 8/18 lines identical, the classifier and the
-  // most sensitive pointwise convolution (conv2d_180) at groups of 32; still short of the targets.
-  it('--target-bits 5, measured on decoded text (12 other lines): <= 5 bits, file <= 0.24, within 4 pp (measured -2.71 pp, 8/18)', async () => {
+  // A caller's own end-task measure (text decoded on 12 other lines against the original's decoding, plus
+  // 0.01 x the squared error): the probe takes any measure. With float32 scales it ranked this model's
+  // weights best (-2.7 pp against -6.6 pp); here it reads -3.88 pp, 6/18 lines. One measurement per weight
+  // on 12 lines moves the allocation more than the measures differ.
+  it('--target-bits 5, measured on decoded text (12 other lines): <= 5 bits, file <= 0.24, within 5 pp (measured -3.88 pp, 6/18)', async () => {
     const { size, report, agreement } = await measure('target bits 5, from decoded text', await fromOutputs(12, textErrorMeasure()));
     const budget = report.budget!;
     console.log(`OCR rec target bits 5 from decoded text: ${budget.bits.toFixed(3)} bits per weight, ${budget.probeRuns} runs in ${budget.probeSeconds.toFixed(1)} s`);
     expect(budget.bits).toBeLessThanOrEqual(5);
     expect(size).toBeLessThanOrEqual(0.24);
-    expect(agreement.dropPp).toBeLessThanOrEqual(4);
-    expect(agreement.identicalLines).toBeGreaterThanOrEqual(6 / 18);
-  }, 400_000); // 41 model runs on 12 lines: 45 to 90 s on two shared cores
+    expect(agreement.dropPp).toBeLessThanOrEqual(5);
+  }, 400_000); // 41 model runs on 12 lines: 25 to 90 s on two shared cores
 
-  it.fails('--target-bits 5 --inputs: within 1.5 pp, >= 85 % of lines identical (known failure: measured -6.6 pp, 4/18 lines)', async () => {
-    const { agreement } = await measure('target bits 5, from the outputs', await fromOutputs());
+  // With 'lsq' calibration (the int4 options' error 25-40 % lower) the decoded-text measure meets the targets:
+  // 4.998 bits, file 0.170, -0.78 pp, 16/18 lines identical. 'lsq' on every option of 41 weights takes
+  // 2 to 5 minutes on two CPU cores.
+  it.runIf(slow)(`--target-bits 5 --calibrate lsq, measured on decoded text: within 1.5 pp, >= 85 % of lines identical, file <= 0.24 (measured -0.78 pp, 16/18, 0.170)${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
+    const { size, report, agreement } = await measure("target bits 5, 'lsq', from decoded text", { ...await fromOutputs(12, textErrorMeasure()), calibrate: 'lsq' });
+    expect(report.budget!.bits).toBeLessThanOrEqual(5);
+    expect(size).toBeLessThanOrEqual(0.24);
     expect(agreement.dropPp).toBeLessThanOrEqual(1.5);
     expect(agreement.identicalLines).toBeGreaterThanOrEqual(0.85);
-  });
+  }, 900_000);
 
   // 'lsq' against the default 'minmax' (Q4_0's rule, scale = |signed extreme| / 8): the target is a weight MSE
   // at least 15 % below 'minmax' with end-task metrics no worse. 'lsq' searches Q4_0's grid and, where it
@@ -310,13 +314,14 @@ describe('PaddleOCR v4 detector (opset 11) on rendered pages', () => {
     expect(size).toBeLessThanOrEqual(0.20);
   });
 
-  // Measured: 4.998 bits per weight, file 0.179, IoU 0.799 (better than int4 groups of 32 everywhere).
-  it('--target-bits 5: at most 5 bits per weight, IoU >= 0.75, file <= 0.24 (measured 4.998, 0.799, 0.179)', async () => {
+  // Measured: 5.000 bits per weight, file 0.180, IoU 0.931 (int4 groups of 32 everywhere: 0.755; with float32
+  // scales the budget gave 0.799).
+  it('--target-bits 5: at most 5 bits per weight, IoU >= 0.9, file <= 0.24 (measured 5.000, 0.931, 0.180)', async () => {
     const { model, result, size, row, report } = await measure('target bits 5', { targetBits: 5 });
     Object.assign(row, { verify: await verifyOn(original, model, [sampleOf({ x: detInput(pageImages[0]!) })]) });
     console.log(`OCR det target bits 5: ${report.budget!.bits.toFixed(3)} bits per weight`);
     expect(report.budget!.bits).toBeLessThanOrEqual(5);
-    expect(result.iou).toBeGreaterThanOrEqual(0.75);
+    expect(result.iou).toBeGreaterThanOrEqual(0.9);
     expect(size).toBeLessThanOrEqual(0.24);
   });
 

@@ -95,4 +95,34 @@ describe('webgpu-quant compress --target-bits', () => {
     expect(safetensors.code).toBe(2);
     expect(safetensors.stderr).toMatch(/--inputs with --target-bits runs the model in onnxruntime: it needs ONNX input and output/);
   }, 120_000);
+
+  it('--scale-dtype: float16 scales under the budget by default, float32 on request; float16 without a budget; refused where it cannot apply', async () => {
+    const half = await run('compress', '-o', join(dir, 'vad.b5.f16.onnx'), '--target-bits', '5', '--backend', 'cpu', '--json');
+    const wide = await run('compress', '-o', join(dir, 'vad.b5.f32.onnx'), '--target-bits', '5', '--backend', 'cpu', '--json', '--scale-dtype', 'float32');
+    expect([half.code, wide.code]).toEqual([0, 0]);
+    const [h, w] = [JSON.parse(half.stdout), JSON.parse(wide.stdout)];
+    const quantized = (r: { tensors: { action: string; scheme: string }[] }) => r.tensors.filter((t) => t.action === 'quantize');
+    expect(quantized(h).every((t) => t.scheme.endsWith('float16 scales'))).toBe(true);
+    expect(quantized(w).some((t) => t.scheme.includes('float16'))).toBe(false);
+    // The same budget buys less with float32 scales: its int4 options cost more bits.
+    type Budget = { budget: { tensors: { name: string; elements: number; options: { option: string; bits: number }[] }[] } };
+    const largest = [...h.budget.tensors].sort((a: { elements: number }, b: { elements: number }) => b.elements - a.elements)[0].name;
+    const int4g32 = (r: Budget) => r.budget.tensors.find((t) => t.name === largest)!.options.find((o) => o.option === 'int4 groups of 32')!.bits;
+    expect(int4g32(w)).toBeCloseTo(5.125, 9); // 4 + (32 + 4) / 32
+    expect(int4g32(h)).toBeCloseTo(4.625, 9); // 4 + (16 + 4) / 32
+    const plain = await run('compress', '-o', join(dir, 'vad.q8.f16.onnx'), '--backend', 'cpu', '--json', '--scale-dtype', 'float16');
+    expect(plain.code).toBe(0);
+    expect(quantized(JSON.parse(plain.stdout)).every((t) => t.scheme.endsWith('float16 scales'))).toBe(true);
+    for (const [flags, message] of [
+      [['--scale-dtype', 'bfloat16'], /--scale-dtype bfloat16: use one of float32, float16/],
+      [['--scale-dtype', 'float16', '--onnx-ops', 'contrib'], /--scale-dtype float16 is for QDQ weights/],
+      [['--scale-dtype', 'float16', '--format', 'safetensors'], /--scale-dtype sets how ONNX stores scales: it needs ONNX output, not safetensors/],
+    ] as const) {
+      const out = join(dir, 'refused.bin');
+      const result = await run('compress', '-o', out, '--backend', 'cpu', ...flags);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+    }
+  }, 120_000);
 });

@@ -66,6 +66,17 @@ describe('ErrorStatsParams', () => {
     expect(errorStatsVariant('floats', { quantizedBytes: 4, signed: true }).label).toBe('errorStats|floats|quads|i32');
     expect(errorStatsVariant('perTensorIntegers', { quantizedBytes: 1, signed: true, smallRangeClip: true }).constants.SMALL_RANGE_CLIP).toBe(1);
   });
+
+  it('4-bit integers as the quantize kernels store them: a named variant with QUANTIZED_NIBBLES, declared in the shader', () => {
+    const signed = errorStatsVariant('indexedIntegers', { quantizedBytes: 1, signed: true, nibbles: true });
+    const unsigned = errorStatsVariant('perTensorIntegers', { quantizedBytes: 1, signed: false, nibbles: true });
+    expect([signed.label, unsigned.label]).toEqual(['errorStats|indexedIntegers|quads|i4', 'errorStats|perTensorIntegers|quads|u4']);
+    expect(signed.constants).toMatchObject({ QUANTIZED_BYTES: 1, QUANTIZED_SIGNED: 1, QUANTIZED_NIBBLES: 1 });
+    expect(unsigned.constants).toMatchObject({ QUANTIZED_BYTES: 1, QUANTIZED_SIGNED: 0, QUANTIZED_NIBBLES: 1 });
+    // Bytes keep their constants (and so their cached pipelines) unchanged.
+    expect(errorStatsVariant('indexedIntegers', { quantizedBytes: 1, signed: true }).constants).not.toHaveProperty('QUANTIZED_NIBBLES');
+    expect(signed.code).toMatch(/override QUANTIZED_NIBBLES: bool = false;/);
+  });
 });
 
 describe('clipBounds', () => {

@@ -2,7 +2,7 @@
 // RangeError from the typed-array constructor and never zeros made up to fill the gap.
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { packNibbles, unpackNibbles } from '../../src/pack-nibbles.js';
+import { packNibbles, unpackNibbles, unpackNibblesInto } from '../../src/pack-nibbles.js';
 import { RUN_SEED, expectExact, rng } from './support.js';
 
 function expectCountError(action: () => unknown, message: RegExp): void {
@@ -39,5 +39,21 @@ describe('unpackNibbles', () => {
     expectExact(unpackNibbles(packed, 32, true), values.subarray(0, 32), 'qint4 n=32 from 17 bytes');
     expect(unpackNibbles(packed, 0, false)).toEqual(new Uint8Array(0));
     expectExact(unpackNibbles(Uint8Array.of(0xf8), 2, true), Int8Array.of(-8, -1), 'sign extension');
+  });
+
+  it('unpackNibblesInto writes the same values at any offset, even or odd, and nothing outside its range', () => {
+    const next = rng(RUN_SEED + 5);
+    for (const signed of [true, false]) {
+      for (const count of [0, 1, 2, 7, 32, 101]) {
+        const bytes = Uint8Array.from({ length: Math.ceil(count / 2) + 1 }, () => Math.floor(next() * 256));
+        const expected = unpackNibbles(bytes, count, signed);
+        for (const offset of [0, 1, 2, 3]) {
+          const out = signed ? new Int8Array(count + 6).fill(99) : new Uint8Array(count + 6).fill(99);
+          unpackNibblesInto(bytes, count, signed, out, offset);
+          expectExact(out.subarray(offset, offset + count), expected, `${signed ? 'signed' : 'unsigned'} count ${count} offset ${offset}`);
+          expect([...out.subarray(0, offset), ...out.subarray(offset + count)].every((v) => v === 99)).toBe(true);
+        }
+      }
+    }
   });
 });

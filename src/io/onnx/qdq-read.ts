@@ -3,7 +3,9 @@
  * whose inputs are all stored tensors becomes a QTensor named by the node's output (the original weight's
  * name), so a compressed model can be inspected and compared with its original. The opset-10 form of a
  * per-channel weight (DequantizeLinear with scale 1 → [Sub of per-channel zero points] → Mul by per-channel
- * scales, see qdq-writer.ts) is read back as one per-channel QTensor named by the Mul's output.
+ * scales, see qdq-writer.ts) is read back as one per-channel QTensor named by the Mul's output. Scales
+ * stored as float16 and cast to float32 (a `Cast` node between the initializer and the node) are read
+ * through the Cast.
  *
  * @example
  * ```ts
@@ -49,6 +51,16 @@ export async function readQdqWeights(model: OnnxModel): Promise<Map<string, QTen
     }
     return undefined;
   };
+  // A scale may come through a Cast of a stored tensor (float16 scales of a float32 weight).
+  const scaleLookup = (entry: GraphEntry | undefined, name: string | undefined): OnnxWeightInfo | undefined => {
+    const direct = lookup(entry, name);
+    if (direct || !name) return direct;
+    for (let g = entry; g; g = g.parent) {
+      const cast = nodesOf(g.graph).find((n) => n.opType === 'Cast' && n.output[0] === name);
+      if (cast) return lookup(g, cast.input[0] as string);
+    }
+    return undefined;
+  };
   const dequantizers = graphs.flatMap((entry) => nodesOf(entry.graph)
     .filter((node) => node.opType === 'DequantizeLinear' && node.input.length >= 2).map((node) => ({ entry, node })));
   const outputCounts = new Map<string, number>();
@@ -61,7 +73,7 @@ export async function readQdqWeights(model: OnnxModel): Promise<Map<string, QTen
   for (const { entry, node } of dequantizers) {
     const [dataName, scaleName, zeroName] = node.input as string[];
     const data = lookup(entry, dataName);
-    const scale = lookup(entry, scaleName);
+    const scale = scaleLookup(entry, scaleName);
     const zero = zeroName ? lookup(entry, zeroName) : undefined;
     const dtype = data ? kQDType[data.dtype] : undefined;
     if (!data || !scale || !dtype || (zeroName && !zero)) continue; // dequantizes an activation, not a weight
@@ -78,7 +90,7 @@ export async function readQdqWeights(model: OnnxModel): Promise<Map<string, QTen
     const blockSize = attributes.get('block_size') ?? 0;
     // ONNX: a scalar (or one-element) scale is per tensor unless it is the single channel of a size-1 axis.
     const perTensor = blockSize === 0 && scaleCount === 1 && (scale.shape.length === 0 || rank === 0 || data.shape[axis] !== 1);
-    const viaMul = perTensor && scales[0] === 1 ? await channelScalesViaMul(model, entry, node.output[0] as string, rank, lookup) : undefined;
+    const viaMul = perTensor && scales[0] === 1 ? await channelScalesViaMul(model, entry, node.output[0] as string, rank, lookup, scaleLookup) : undefined;
     try {
       const params = viaMul ? { scales: viaMul.scales, zeroPoints: viaMul.zeroPoints ?? new Array<number>(viaMul.scales.length).fill(zeroPoints[0]!), axis: viaMul.axis }
         : perTensor ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
@@ -110,6 +122,7 @@ function broadcastAxis(shape: readonly number[], rank: number): number | undefin
 /** The per-channel scales (and zero points, when a Sub carries them) of the DequantizeLinear → [Sub] → Mul form. */
 async function channelScalesViaMul(
   model: OnnxModel, entry: GraphEntry, integers: string, rank: number, lookup: (entry: GraphEntry | undefined, name: string | undefined) => OnnxWeightInfo | undefined,
+  scaleLookup: typeof lookup,
 ): Promise<{ output: string; scales: number[]; zeroPoints: number[] | undefined; axis: number } | undefined> {
   const graph = entry.graph;
   const consumers = nodesOf(graph).filter((n) => n.input.includes(integers));
@@ -124,8 +137,8 @@ async function channelScalesViaMul(
     next = after[0]!;
   }
   if (next.opType !== 'Mul' || !next.output[0]) return undefined;
-  const scale = lookup(entry, next.input[1]);
-  if (!scale || (scale.dtype !== 'float32')) return undefined;
+  const scale = scaleLookup(entry, next.input[1]);
+  if (!scale || (scale.dtype !== 'float32' && scale.dtype !== 'float16')) return undefined;
   const axis = broadcastAxis(scale.shape, rank);
   if (axis === undefined) return undefined;
   const scales = Array.from(toFloat32(await model.read(scale.name), scale.dtype, 'scales'));

@@ -11,6 +11,13 @@
  *   initializers added to its graph.
  * - The scale type is the weight's float type (DequantizeLinear's output has the scale's type): float32
  *   for FLOAT weights, float16 / bfloat16 scales (opset 19) for FLOAT16 / BFLOAT16 weights.
+ * - `scalesCastToFloat32` (float32 weights with float16 scales): the scales are stored as a float16
+ *   initializer and a `Cast` to float32 feeds DequantizeLinear (or the `Mul` below), so the output stays
+ *   float32 at any opset; the values are exact (every float16 is a float32), and the file holds 2 bytes
+ *   per scale. At 4 bits per weight in groups of 32, a float32 scale costs 1 bit per weight, a float16 one
+ *   half a bit.
+ * - A 4-bit weight whose zero points are all 0 gets no zero-point input (DequantizeLinear's default is 0):
+ *   half a byte per group saved, the values unchanged.
  * - `channelScalesViaMul` (per channel, float32 scales): the form that needs only opset 10, for models
  *   below opset 13 (DequantizeLinear has `axis` from 13). The integers go through a per-tensor
  *   `DequantizeLinear` with scale 1 (zero point: the common zero point, else 0 and a `Sub` of the
@@ -59,6 +66,8 @@ export interface QdqTensor {
   docString?: string;
   /** Per channel only: write DequantizeLinear (scale 1) → Mul by the scales (opset 10; module documentation). */
   channelScalesViaMul?: boolean;
+  /** Scales stored as float16 (`scaleType` 'float16') and cast to float32 in the graph (module documentation). */
+  scalesCastToFloat32?: boolean;
 }
 
 /** What {@link writeQdq} added. */
@@ -66,6 +75,7 @@ export interface QdqWritten {
   nodeName: string;
   dataName: string;
   scaleName: string;
+  /** Empty where no zero point is written (4-bit, all zero points 0). */
   zeroPointName: string;
   /** Bytes of data, scales and zero points together. */
   byteLength: number;
@@ -115,9 +125,10 @@ export function writeQdq(model: OnnxModel, name: string, q: QdqTensor, names: Na
   }
   const base = indexed.tensorName;
   if (q.channelScalesViaMul) {
-    if (q.axis === undefined || q.blockSize !== undefined || (q.scaleType ?? 'float32') !== 'float32' || fourBit) {
+    const castScales = q.scalesCastToFloat32 === true && q.scaleType === 'float16';
+    if (q.axis === undefined || q.blockSize !== undefined || ((q.scaleType ?? 'float32') !== 'float32' && !castScales) || fourBit) {
       throw new InvalidArgumentError('q.channelScalesViaMul', true,
-        `${name}: the DequantizeLinear + Mul form is for 8-bit per-channel weights with float32 scales; write the others natively`);
+        `${name}: the DequantizeLinear + Mul form is for 8-bit per-channel weights with float32 scales (or float16 cast to float32); write the others natively`);
     }
     return writeViaMul(model, name, q, names);
   }
@@ -125,35 +136,53 @@ export function writeQdq(model: OnnxModel, name: string, q: QdqTensor, names: Na
   const intCode = onnxCodeOfQDType(q.dtype);
   const dataName = names.fresh(`${base}_quantized`);
   const scaleName = names.fresh(`${base}_scale`);
-  const zeroPointName = names.fresh(`${base}_zero_point`);
+  const omitZeroPoint = fourBit && Array.prototype.every.call(q.zeroPoints, (z: number) => z === 0);
+  const zeroPointName = omitZeroPoint ? '' : names.fresh(`${base}_zero_point`);
   const scaleRaw = scaleBytes(q.scales, scaleType);
-  const zeroRaw = zeroPointBytes(q.zeroPoints, q.dtype);
+  const zeroRaw = omitZeroPoint ? new Uint8Array(0) : zeroPointBytes(q.zeroPoints, q.dtype);
+  const cast = castScalesNode(q, scaleName, names);
   const tensors = [
     onnx.TensorProto.create({ name: dataName, dataType: intCode, dims: info.shape, rawData: q.data, docString: indexed.tensor.docString }),
     onnx.TensorProto.create({
-      name: scaleName, dataType: scaleType === 'float32' ? ONNX_FLOAT : scaleType === 'float16' ? ONNX_FLOAT16 : ONNX_BFLOAT16,
+      name: cast?.input[0] ?? scaleName, dataType: scaleType === 'float32' ? ONNX_FLOAT : scaleType === 'float16' ? ONNX_FLOAT16 : ONNX_BFLOAT16,
       dims: q.paramShape, rawData: scaleRaw,
     }),
-    onnx.TensorProto.create({ name: zeroPointName, dataType: intCode, dims: q.paramShape, rawData: zeroRaw }),
+    ...(omitZeroPoint ? [] : [onnx.TensorProto.create({ name: zeroPointName, dataType: intCode, dims: q.paramShape, rawData: zeroRaw })]),
   ];
   const attribute = [];
   if (q.axis !== undefined) attribute.push(onnx.AttributeProto.create({ name: 'axis', type: ATTRIBUTE_TYPE.INT, i: q.axis }));
   if (q.blockSize !== undefined) attribute.push(onnx.AttributeProto.create({ name: 'block_size', type: ATTRIBUTE_TYPE.INT, i: q.blockSize }));
   const nodeName = indexed.node?.name ? indexed.node.name : names.fresh(`${base}_DequantizeLinear`);
   const dequantize: NodeProto = onnx.NodeProto.create({
-    name: nodeName, opType: 'DequantizeLinear', domain: '', input: [dataName, scaleName, zeroPointName], output: [base], attribute,
+    name: nodeName, opType: 'DequantizeLinear', domain: '', input: [dataName, scaleName, ...(omitZeroPoint ? [] : [zeroPointName])], output: [base], attribute,
     docString: q.docString ?? '',
   });
+  const nodes = cast ? [cast, dequantize] : [dequantize];
   if (indexed.source === 'initializer') {
     graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
     if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
-    graph.node.unshift(dequantize);
+    graph.node.unshift(...nodes);
   } else {
     const at = nodesOf(graph).indexOf(indexed.node!);
-    graph.node[at] = dequantize;
+    graph.node.splice(at, 1, ...nodes);
   }
   graph.initializer.push(...tensors);
   return { nodeName, dataName, scaleName, zeroPointName, byteLength: q.data.byteLength + scaleRaw.byteLength + zeroRaw.byteLength };
+}
+
+/**
+ * With `scalesCastToFloat32` (and float16 scales): the Cast node that turns the stored float16 scales
+ * (`<scaleName>_float16`, its input) into the float32 tensor `scaleName`; otherwise undefined.
+ */
+function castScalesNode(q: QdqTensor, scaleName: string, names: NameAllocator): NodeProto | undefined {
+  if (!q.scalesCastToFloat32) return undefined;
+  if (q.scaleType !== 'float16') {
+    throw new InvalidArgumentError('q.scalesCastToFloat32', true, `scalesCastToFloat32 needs scaleType 'float16', not ${JSON.stringify(q.scaleType ?? 'float32')}`);
+  }
+  return onnx.NodeProto.create({
+    name: names.fresh(`${scaleName}_Cast`), opType: 'Cast', domain: '', input: [names.fresh(`${scaleName}_float16`)], output: [scaleName],
+    attribute: [onnx.AttributeProto.create({ name: 'to', type: ATTRIBUTE_TYPE.INT, i: ONNX_FLOAT })],
+  });
 }
 
 /** A float32 initializer of `dims` holding `values`. */
@@ -177,14 +206,16 @@ function writeViaMul(model: OnnxModel, name: string, q: QdqTensor, names: NameAl
   const scaleName = names.fresh(`${base}_scale`);
   const integersName = names.fresh(`${base}_integers`);
   const zeroRaw = Uint8Array.of(common ? q.zeroPoints[0]! & 0xff : 0);
+  const cast = castScalesNode(q, scaleName, names);
   const tensors = [
     onnx.TensorProto.create({ name: dataName, dataType: intCode, dims: info.shape, rawData: q.data, docString: indexed.tensor.docString }),
     floatTensor(unitName, [], [1]),
     onnx.TensorProto.create({ name: zeroPointName, dataType: intCode, dims: [], rawData: zeroRaw }),
-    floatTensor(scaleName, broadcast, q.scales),
+    cast ? onnx.TensorProto.create({ name: cast.input[0]!, dataType: ONNX_FLOAT16, dims: broadcast, rawData: scaleBytes(q.scales, 'float16') })
+      : floatTensor(scaleName, broadcast, q.scales),
   ];
   const nodeName = indexed.node?.name ? indexed.node.name : names.fresh(`${base}_DequantizeLinear`);
-  const nodes: NodeProto[] = [onnx.NodeProto.create({
+  const nodes: NodeProto[] = [...(cast ? [cast] : []), onnx.NodeProto.create({
     name: nodeName, opType: 'DequantizeLinear', domain: '', input: [dataName, unitName, zeroPointName], output: [integersName],
     docString: q.docString ?? '',
   })];
@@ -208,5 +239,5 @@ function writeViaMul(model: OnnxModel, name: string, q: QdqTensor, names: NameAl
     graph.node.splice(at, 1, ...nodes);
   }
   graph.initializer.push(...tensors);
-  return { nodeName, dataName, scaleName, zeroPointName, byteLength: q.data.byteLength + 4 + 4 * channels + zeroBytes };
+  return { nodeName, dataName, scaleName, zeroPointName, byteLength: q.data.byteLength + 4 + (cast ? 2 : 4) * channels + zeroBytes };
 }

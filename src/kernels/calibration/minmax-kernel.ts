@@ -110,6 +110,15 @@ export function encodeMinMaxBox(
   return { records, entries, recordBytes };
 }
 
+/** The buffer holding `box`'s elements from its offset 0: uploaded, the device buffer itself, or copied out of it. */
+function boxInput(run: GpuRun, data: Float32Array | GPUBuffer, box: ReductionBox): GPUBuffer {
+  if (data instanceof Float32Array) return run.upload(data.subarray(box.start, box.start + box.count) as Float32Array<ArrayBuffer>, GPUBufferUsage.STORAGE, 'input');
+  if (box.start === 0) return data;
+  const input = run.buffer(box.count * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'input');
+  run.encoder.copyBufferToBuffer(data, box.start * 4, input, 0, box.count * 4);
+  return input;
+}
+
 /** Decodes an order key of minmax_reduce.wgsl back to its float32 value. */
 function keyToFloat(key: number, scratch: Int32Array, view: Float32Array): number {
   scratch[0] = key < 0 ? key ^ 0x7fffffff : key;
@@ -118,7 +127,9 @@ function keyToFloat(key: number, scratch: Int32Array, view: Float32Array): numbe
 
 /**
  * Min and max of every output of `layout` over `data` on the GPU, with the flat index of the first NaN
- * (-1 when none). Same contract as the CPU reference's `minMaxOfLayout`.
+ * (-1 when none). Same contract as the CPU reference's `minMaxOfLayout`. `data` may already be on the device
+ * (a GPU buffer holding the float32 tensor from offset 0): then nothing is uploaded; a box that does not start
+ * at 0 is copied out of it on the GPU.
  *
  * @example
  * ```ts
@@ -127,7 +138,7 @@ function keyToFloat(key: number, scratch: Int32Array, view: Float32Array): numbe
  * ```
  */
 export async function minMaxKernel(
-  manager: GpuManager, data: Float32Array, layout: ReductionLayout, options: KernelOptions,
+  manager: GpuManager, data: Float32Array | GPUBuffer, layout: ReductionLayout, options: KernelOptions,
 ): Promise<MinMaxResult> {
   const mins = new Float32Array(layout.outputs).fill(Infinity);
   const maxs = new Float32Array(layout.outputs).fill(-Infinity);
@@ -138,7 +149,7 @@ export async function minMaxKernel(
   const label = `minmax|${layout.family}`;
   for (const box of planBoxes(layout, maxElements)) {
     await runOnGpu(manager, label, (run) => {
-      const input = run.upload(data.subarray(box.start, box.start + box.count) as Float32Array<ArrayBuffer>, GPUBufferUsage.STORAGE, 'input');
+      const input = boxInput(run, data, box);
       const { records } = encodeMinMaxBox(run, manager, layout, box, input, options);
       run.read(records, box.wCount * kRecordBytes, (bytes) => {
         const words = new Int32Array(bytes, 0, box.wCount * 4);

@@ -51,6 +51,11 @@ export interface ChunkedJob extends ChunkGeometry {
    * encoded on `encoder` (the input is already on the GPU).
    */
   readonly writeInput: (queue: GPUQueue, buffer: GPUBuffer, start: number, count: number, encoder: GPUCommandEncoder) => void;
+  /**
+   * The whole input already in a GPU buffer from offset 0 (a resident weight): a chunk starting at 0 binds it
+   * directly when it holds the chunk's whole vecs, instead of a copy through `writeInput`.
+   */
+  readonly inputBuffer?: GPUBuffer;
   /** The uniform bytes for a chunk. */
   readonly uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
   /** Bindings beyond 0 (uniform), 1 (input) and 2 (output), e.g. the per-channel table at 3. */
@@ -96,14 +101,31 @@ export async function runChunked(manager: GpuManager, job: ChunkedJob): Promise<
 }
 
 function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: number): Promise<void> {
+  return runOnGpu(manager, job.pipeline.label, (run) => encodeChunk(run, manager, job, start, count));
+}
+
+/**
+ * Encodes one chunk of `job` into `run`: its input, its dispatch, and its readback or `keepOutput`. Callers
+ * that chain more work after a kernel in the same submit encode its chunks here (chunk sizes from
+ * {@link chunkElements}).
+ *
+ * @example
+ * ```ts
+ * await runOnGpu(manager, label, (run) => { encodeChunk(run, manager, job, 0, job.size); run.read(more, bytes, use); });
+ * ```
+ */
+export function encodeChunk(run: GpuRun, manager: GpuManager, job: ChunkedJob, start: number, count: number): void {
   const vecCount = Math.ceil(count / job.elementsPerVec);
   const inputBytes = vecCount * job.inputBytesPerVec;
   const outputBytes = vecCount * job.outputBytesPerVec;
-  return runOnGpu(manager, job.pipeline.label, (run) => {
+  {
     const grid = dispatchSize(job.threadsFor ? job.threadsFor(vecCount) : Math.ceil(vecCount / VECS_PER_THREAD), WORKGROUP_SIZE,
       Math.min(job.maxWorkgroupsPerDimension ?? Infinity, run.device.limits.maxComputeWorkgroupsPerDimension));
-    const input = run.buffer(inputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'input');
-    job.writeInput(run.device.queue, input, start, count, run.encoder);
+    let input = start === 0 && job.inputBuffer && job.inputBuffer.size >= inputBytes ? job.inputBuffer : undefined;
+    if (!input) {
+      input = run.buffer(inputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'input');
+      job.writeInput(run.device.queue, input, start, count, run.encoder);
+    }
     const output = run.buffer(outputBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'output');
     const uniformBytes = job.uniform(start, vecCount, grid.threadCount);
     const uniform = run.upload(uniformBytes, GPUBufferUsage.UNIFORM, 'uniform');
@@ -115,5 +137,5 @@ function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: nu
     ], grid);
     if (job.keepOutput) job.keepOutput(run, output, start, count);
     else run.read(output, outputBytes, (bytes) => job.readOutput!(bytes, start, count));
-  });
+  }
 }

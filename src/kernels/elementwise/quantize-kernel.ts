@@ -11,7 +11,7 @@
  */
 import type { DTypeInfo, IntReprArray } from '../../dtype.js';
 import type { GpuManager } from '../../gpu/device.js';
-import { unpackNibbles } from '../../pack-nibbles.js';
+import { unpackNibblesInto } from '../../pack-nibbles.js';
 import type { QParams } from '../../qtensor.js';
 import { type GpuTensor, type Tensor, isGpuTensor } from '../../tensor.js';
 import type { KernelOptions } from '../common/kernel-options.js';
@@ -53,7 +53,7 @@ export async function quantizeKernel(
     ...job,
     ...vecGeometry('quantize', info),
     readOutput: (bytes, start, count) => {
-      if (info.bits === 4) result.set(unpackNibbles(new Uint8Array(bytes, 0, Math.ceil(count / 2)), count, info.signed), start);
+      if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(count / 2)), count, info.signed, result as Int8Array | Uint8Array, start);
       else if (info.bits === 8) result.set(info.signed ? new Int8Array(bytes, 0, count) : new Uint8Array(bytes, 0, count), start);
       else result.set(new Int32Array(bytes, 0, count), start);
     },

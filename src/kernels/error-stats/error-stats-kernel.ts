@@ -46,22 +46,24 @@ import { packUniform } from '../common/uniforms.js';
 
 /**
  * The power of two that brings the larger of the largest finite |x| and a bound on |x̂| into [1, 2), within
- * the float32 normal range [2^-126, 2^126]; 1 when everything is zero.
+ * the float32 normal range [2^-126, 2^126]; 1 when everything is zero. `largestOriginal`, when given, is the
+ * largest finite |x| of the original (it is then not scanned).
  *
  * @example
  * ```ts
  * prescaleFor(checkErrorStatsArguments(tensor([3, -1000]), tensor([3, -1000]), undefined)); // 2^-9
  * ```
  */
-export function prescaleFor(request: ErrorStatsRequest): number {
-  let largest = 0;
+export function prescaleFor(request: ErrorStatsRequest, largestOriginal?: number): number {
+  let largest = largestOriginal ?? 0;
   const scan = (data: Float32Array) => {
     for (let i = 0; i < data.length; i++) {
       const magnitude = Math.abs(data[i]!);
       if (magnitude > largest && magnitude !== Infinity) largest = magnitude;
     }
   };
-  scan(request.original);
+  // The caller may know the largest finite |x| already (from a min/max pass): no second scan.
+  if (largestOriginal === undefined) scan(request.original);
   const q = request.quantized;
   if (q.kind === 'values') {
     scan(q.data);
@@ -112,6 +114,9 @@ export function errorStatsLimits(device: GPUDevice, request: ErrorStatsRequest, 
   };
 }
 
+/** Integers the quantize kernels left in a GPU buffer: 8-bit bytes or 4-bit nibbles, packed as `QTensor.packedData()`. */
+export interface StoredIntegers { bits: 4 | 8; signed: boolean }
+
 /** One pass's plan (over elements or quads), its chunk caps in plan units, and its kernel variant. */
 export interface StatsPass {
   plan: TilePlan;
@@ -119,8 +124,12 @@ export interface StatsPass {
   variant: ReturnType<typeof errorStatsVariant>;
 }
 
-/** How the vec4 kernel reads `request`'s quantized input. */
-function quadLayout(request: ErrorStatsRequest): QuadLayout {
+/**
+ * How the vec4 kernel reads `request`'s quantized input: as uploaded from the host, or (`stored`) as the quantize
+ * kernels left it in a GPU buffer, 8-bit bytes or 4-bit nibbles.
+ */
+function quadLayout(request: ErrorStatsRequest, stored?: StoredIntegers): QuadLayout {
+  if (stored) return { quantizedBytes: 1, signed: stored.signed, nibbles: stored.bits === 4 };
   const q = request.quantized;
   if (q.kind === 'values' || q.ints instanceof Int32Array) return { quantizedBytes: 4, signed: true };
   return { quantizedBytes: 1, signed: q.ints instanceof Int8Array };
@@ -143,7 +152,8 @@ function lanesKeepParams(request: ErrorStatsRequest, partition: StatsPartition, 
 
 /**
  * Plans one pass over `partition`: quads and the vec4 kernel where the partition and limits allow
- * (planQuadTiles), else elements one at a time.
+ * (planQuadTiles), else elements one at a time. `stored`: the integers will be bound from a GPU buffer as the
+ * quantize kernels store them (only the vec4 kernel reads that layout).
  *
  * @example
  * ```ts
@@ -153,6 +163,7 @@ function lanesKeepParams(request: ErrorStatsRequest, partition: StatsPartition, 
  */
 export function planStatsPass(
   device: GPUDevice, request: ErrorStatsRequest, options: KernelOptions, scheme: ErrorStatsScheme, partition: StatsPartition,
+  stored?: StoredIntegers,
 ): StatsPass {
   const limits = errorStatsLimits(device, request, options);
   const maxTile = Math.min(limits.maxElements, limits.maxLanes);
@@ -166,7 +177,7 @@ export function planStatsPass(
       maxTiles: limits.maxTiles, ...(fits ? { fits: (start: number, end: number) => fits(4 * start, 4 * end) } : {}),
     },
     variant: errorStatsVariant(scheme, {
-      ...quadLayout(request),
+      ...quadLayout(request, stored),
       laneParams: scheme === 'indexedIntegers' && lanesKeepParams(request, partition, quads),
       smallRangeClip: request.quantized.kind === 'grid' && smallRangeClip(request.quantized.grid),
     }),
@@ -202,7 +213,9 @@ export interface EncodedStatsChunk {
 }
 
 /**
- * Uploads one chunk's inputs and encodes its dispatch; the partials are read back by the caller.
+ * Uploads one chunk's inputs and encodes its dispatch; the partials are read back by the caller. With
+ * `sources`, the original and the quantized integers are bound from those GPU buffers instead (the whole
+ * tensor in one chunk, the integers as `stored` in {@link planStatsPass}): nothing is uploaded but the table.
  *
  * @example
  * ```ts
@@ -212,7 +225,7 @@ export interface EncodedStatsChunk {
  */
 export function encodeStatsChunk(
   run: GpuRun, manager: GpuManager, request: ErrorStatsRequest, pass: StatsPass, chunk: PlannedChunk,
-  fullTable: Uint32Array<ArrayBuffer>, prescale: number,
+  fullTable: Uint32Array<ArrayBuffer>, prescale: number, sources?: { original: GPUBuffer; quantized: GPUBuffer },
 ): EncodedStatsChunk {
   const { plan, variant } = pass;
   const [start, end] = [chunk.start * plan.unit, chunk.end * plan.unit];
@@ -224,8 +237,10 @@ export function encodeStatsChunk(
   const lanes = chunk.tileCount * plan.width;
   const partialBytes = lanes * plan.unit * PARTIAL_WORDS * 4;
   const storage = GPUBufferUsage.STORAGE;
-  const original = request.original.subarray(start, end) as Float32Array<ArrayBuffer>;
-  const quantized = quantizedWords(request, start, end, plan.unit);
+  const original = sources ? undefined : request.original.subarray(start, end) as Float32Array<ArrayBuffer>;
+  const quantized = sources ? undefined : quantizedWords(request, start, end, plan.unit);
+  const originalBytes = (end - start) * 4;
+  const quantizedBytes = quantized?.byteLength ?? Math.ceil((end - start) * (variantBits(variant) / 8) / 16) * 16;
   const table = fullTable.subarray(paramBase * PARAM_WORDS, paramEnd * PARAM_WORDS);
   const uniform = packUniform(ERROR_STATS_PARAMS, {
     lane_count: lanes, width: plan.width, rows: plan.rows, chunk_start: start, prescale,
@@ -236,13 +251,20 @@ export function encodeStatsChunk(
   const partials = run.buffer(partialBytes, storage | GPUBufferUsage.COPY_SRC, 'partials');
   run.dispatch(manager.pipelines.get(variant), [
     { binding: 0, resource: { buffer: run.upload(uniform, GPUBufferUsage.UNIFORM, 'uniform'), size: uniform.byteLength } },
-    { binding: 1, resource: { buffer: run.upload(original, storage, 'original'), size: original.byteLength } },
-    { binding: 2, resource: { buffer: run.upload(quantized, storage, 'quantized'), size: quantized.byteLength } },
+    { binding: 1, resource: { buffer: sources?.original ?? run.upload(original!, storage, 'original'), size: originalBytes } },
+    { binding: 2, resource: { buffer: sources?.quantized ?? run.upload(quantized!, storage, 'quantized'), size: quantizedBytes } },
     { binding: 3, resource: { buffer: run.upload(table, storage, 'paramTable'), size: table.byteLength } },
     { binding: 4, resource: { buffer: run.upload(chunk.tiles, storage, 'tiles'), size: chunk.tiles.byteLength } },
     { binding: 5, resource: { buffer: partials, size: partialBytes } },
   ], dispatchSize(lanes, ERROR_STATS_WORKGROUP_SIZE, pass.limits.maxPerDimension));
-  return { partials, partialBytes, bytesRead: original.byteLength + quantized.byteLength, tableBytes: table.byteLength + chunk.tiles.byteLength };
+  return { partials, partialBytes, bytesRead: originalBytes + quantizedBytes, tableBytes: table.byteLength + chunk.tiles.byteLength };
+}
+
+/** Bits per element of the stored integers a quads variant binds (8 or 4; 32 for the other variants). */
+function variantBits(variant: StatsPass['variant']): number {
+  const constants = variant.constants ?? {};
+  if (constants.QUANTIZED_BYTES !== 1) return 32;
+  return constants.QUANTIZED_NIBBLES === 1 ? 4 : 8;
 }
 
 /** Runs one chunk and adds its partials into `sums` (and `overall`). */

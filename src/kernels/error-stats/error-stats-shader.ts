@@ -54,6 +54,8 @@ export const ERROR_STATS_SCHEME: Readonly<Record<ErrorStatsScheme, number>> = Ob
 export interface QuadLayout {
   quantizedBytes: 1 | 4;
   signed: boolean;
+  /** With `quantizedBytes` 1: 4-bit integers packed two to a byte (`QUANTIZED_NIBBLES`), as the quantize kernels store them. */
+  nibbles?: boolean;
   /** 'indexedIntegers': each lane component's parameter is looked up once (`LANE_PARAMS`). */
   laneParams?: boolean;
   /** 'perTensorIntegers' and 'indexedIntegers': the short clipping test (`SMALL_RANGE_CLIP`; see {@link smallRangeClip}). */
@@ -72,7 +74,7 @@ export interface QuadLayout {
  */
 export function errorStatsVariant(scheme: ErrorStatsScheme, quads?: QuadLayout): PipelineSpec {
   const integers = quads
-    ? `|quads|${quads.quantizedBytes === 4 ? 'i32' : quads.signed ? 'i8' : 'u8'}${quads.laneParams ? '|laneParams' : ''}${quads.smallRangeClip ? '|smallClip' : ''}`
+    ? `|quads|${quads.quantizedBytes === 4 ? 'i32' : quads.nibbles ? (quads.signed ? 'i4' : 'u4') : quads.signed ? 'i8' : 'u8'}${quads.laneParams ? '|laneParams' : ''}${quads.smallRangeClip ? '|smallClip' : ''}`
     : '';
   return {
     label: `errorStats|${scheme}${integers}`,
@@ -81,7 +83,8 @@ export function errorStatsVariant(scheme: ErrorStatsScheme, quads?: QuadLayout):
     constants: {
       WORKGROUP_SIZE: ERROR_STATS_WORKGROUP_SIZE, SCHEME: ERROR_STATS_SCHEME[scheme],
       ...(quads ? {
-        QUANTIZED_BYTES: quads.quantizedBytes, QUANTIZED_SIGNED: quads.signed ? 1 : 0, LANE_PARAMS: quads.laneParams ? 1 : 0,
+        QUANTIZED_BYTES: quads.quantizedBytes, QUANTIZED_SIGNED: quads.signed ? 1 : 0,
+        ...(quads.nibbles ? { QUANTIZED_NIBBLES: 1 } : {}), LANE_PARAMS: quads.laneParams ? 1 : 0,
         SMALL_RANGE_CLIP: quads.smallRangeClip ? 1 : 0,
       } : {}),
     },

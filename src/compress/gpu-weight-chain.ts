@@ -1,0 +1,142 @@
+/**
+ * One GPU round trip per weight: how {@link quantizeWeight} runs a weight calibrated by min/max on the GPU.
+ * The float32 weight is uploaded once and stays on the device; its min/max reduction reads it there (one
+ * submit, one small readback), the scales and zero points are computed on the host by `chooseQParams`' own
+ * code (or the 'extreme' rule), and quantize plus error statistics run in one submit whose single readback
+ * brings the integers and the statistics' partials (src/kernels/weight/resident-weight.ts). The separate calls
+ * (`chooseQParams`, a quantize function, `errorStats`) upload the weight three times and wait on three
+ * readbacks; the results are the same bits.
+ *
+ * Other calibration methods ('mse', 'percentile', 'lsq') take the separate calls.
+ *
+ * @example
+ * ```ts
+ * const chain = await ChainedWeight.open(x, decision, { backend: 'webgpu' }); // undefined: take the separate calls
+ * try { const p = await chain?.chooseQParams(spec); } finally { chain?.release(); }
+ * ```
+ * @module
+ */
+import { type Granularity, type ReductionLayout, reductionLayout } from '../calibration/granularity.js';
+import { throwIfNaN } from '../calibration/checks.js';
+import { type CalibrationResult, shapeCalibration } from '../calibration/result.js';
+import { type CalibrationSpec, resolveCalibrationSpec } from '../calibration/spec.js';
+import { dtypeInfo } from '../dtype.js';
+import type { GpuManager } from '../gpu/device.js';
+import { ResidentWeight } from '../kernels/weight/resident-weight.js';
+import { type OpOptions, selectManager } from '../ops/backend.js';
+import { QTensor, checkQParams } from '../qtensor.js';
+import { checkNotEmpty, paramsFromRanges } from '../reference/calibration.js';
+import type { ErrorStats } from '../stats/types.js';
+import type { Tensor } from '../tensor.js';
+import type { WeightDecision } from './policy.js';
+import { signedExtremeOfRanges } from './weight-range.js';
+
+/**
+ * When false, every weight takes the separate calls: for the benchmark's before-and-after comparison in one
+ * run. Not part of the API.
+ */
+export const gpuWeightChain = { enabled: true };
+
+/** A weight resident on the GPU for its compression; see the module documentation. */
+export class ChainedWeight {
+  readonly #weight: ResidentWeight;
+  readonly #x: Tensor;
+  readonly #options: OpOptions;
+  /** The largest |x|, known once a min/max reduction has run. */
+  #largestAbs: number | undefined;
+
+  private constructor(weight: ResidentWeight, x: Tensor, options: OpOptions) {
+    this.#weight = weight;
+    this.#x = x;
+    this.#options = options;
+  }
+
+  /**
+   * The chained path for `x` under `decision` and `backend`, with the weight uploaded; undefined when the
+   * weight takes the separate calls (the CPU, a calibration method other than 'minmax', an empty weight).
+   *
+   * @example
+   * ```ts
+   * const chain = await ChainedWeight.open(x, decision, backend);
+   * ```
+   */
+  static async open(x: Tensor, decision: WeightDecision, backend: OpOptions | undefined): Promise<ChainedWeight | undefined> {
+    if (!gpuWeightChain.enabled || decision.method !== 'minmax' || x.data.length === 0) return undefined;
+    const manager: GpuManager | undefined = await selectManager(backend);
+    if (!manager) return undefined;
+    return new ChainedWeight(ResidentWeight.upload(manager, x), x, backend ?? {});
+  }
+
+  /** Min and max per output on the resident weight; remembers the largest |x| for the statistics. */
+  async #ranges(layout: ReductionLayout): Promise<{ mins: Float32Array; maxs: Float32Array; firstNaN: number }> {
+    const result = await this.#weight.minMax(layout, this.#options);
+    let largest = 0;
+    for (let w = 0; w < result.mins.length; w++) largest = Math.max(largest, -result.mins[w]!, result.maxs[w]!);
+    this.#largestAbs = largest;
+    return result;
+  }
+
+  /**
+   * `chooseQParams(x, spec)` for method 'minmax', its reduction on the resident weight: the same result,
+   * the same errors.
+   *
+   * @example
+   * ```ts
+   * const p = await chain.chooseQParams({ dtype: 'qint8', granularity: { axis: 0 }, symmetric: true });
+   * ```
+   */
+  async chooseQParams(spec: CalibrationSpec): Promise<CalibrationResult> {
+    const resolved = resolveCalibrationSpec(this.#x.shape, spec);
+    checkNotEmpty(this.#x, 'x');
+    const { mins, maxs, firstNaN } = await this.#ranges(resolved.layout);
+    throwIfNaN(firstNaN, 'x');
+    return shapeCalibration(resolved, paramsFromRanges(mins, maxs, resolved, 'x'), 'webgpu');
+  }
+
+  /**
+   * `signedExtremeParams(x.data, x.shape, granularity, dtype)` from a reduction on the resident weight
+   * (the weight is finite).
+   *
+   * @example
+   * ```ts
+   * const { scales, zeroPoints } = await chain.signedExtremeParams({ axis: 1, groupSize: 32 }, 'qint4');
+   * ```
+   */
+  async signedExtremeParams(granularity: Granularity, dtype: WeightDecision['dtype']): Promise<{ scales: Float32Array; zeroPoints: Int32Array }> {
+    const { mins, maxs } = await this.#ranges(reductionLayout(this.#x.shape, granularity));
+    return signedExtremeOfRanges(mins, maxs, dtype);
+  }
+
+  /**
+   * The quantize function of `granularity` with these parameters, then `errorStats` along `statsAxis`, in one
+   * submit; undefined when the statistics need the separate call (module documentation of resident-weight.ts).
+   *
+   * @example
+   * ```ts
+   * const result = await chain.quantizeWithStats('per_tensor', scales, zeroPoints, 'qint8', undefined);
+   * ```
+   */
+  async quantizeWithStats(
+    granularity: Granularity, scales: Float32Array, zeroPoints: Int32Array, dtype: WeightDecision['dtype'], statsAxis: number | undefined,
+  ): Promise<{ q: QTensor; stats: ErrorStats } | undefined> {
+    if (this.#largestAbs === undefined) return undefined;
+    const shape = this.#x.shape;
+    const params = granularity === 'per_tensor' ? checkQParams(shape, dtype, { scale: scales[0]!, zeroPoint: zeroPoints[0]! })
+      : checkQParams(shape, dtype, { scales, zeroPoints, axis: granularity.axis, ...('groupSize' in granularity ? { groupSize: granularity.groupSize } : {}) });
+    const result = await this.#weight.quantizeWithStats(dtypeInfo(dtype), params, statsAxis === undefined ? {} : { axis: statsAxis },
+      this.#largestAbs, this.#options);
+    return result && { q: new QTensor(result.values, shape, dtype, params, 'webgpu'), stats: result.stats };
+  }
+
+  /**
+   * Hands the resident weight back to the pool.
+   *
+   * @example
+   * ```ts
+   * chain.release();
+   * ```
+   */
+  release(): void {
+    this.#weight.release();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * How the ONNX writer stores a float32 weight's scales and zero points, and what that costs.
+ *
+ * - **float16 scales** (`scaleDtype: 'float16'`): each scale is rounded to the nearest float16 before the
+ *   weight is quantized, so the integers are computed with the scale the file holds, and the file stores 2
+ *   bytes per scale with a `Cast` to float32 in the graph (qdq-writer.ts). A scale that float16 cannot hold
+ *   (it would round to 0, or above 65504) keeps its float32 value, and a weight with any such scale is
+ *   written with float32 scales. Scales below 2^-14 ≈ 6.1e-5 become float16 subnormals, with fewer
+ *   significant bits: they belong to groups of values below 5e-4, whose error is that small in absolute
+ *   terms whatever the scale's last bits (PaddleOCR v4 rec: 18 of its 41 weights have such a group). The
+ *   weight's error statistics are computed with the rounded scales, so they show any cost.
+ *   At 4 bits per weight in groups of 32 a float32 scale is 1 bit per weight and a float16 one half a bit;
+ *   above 2^-14 the weight's error grows by at most a relative 2^-11 of each scale.
+ * - **zero points**: a 4-bit weight whose zero points are all 0 (symmetric) is written without them.
+ *
+ * @example
+ * ```ts
+ * const roundScale = halfScale;                       // quantizeWeight(x, decision, { roundScale })
+ * storesHalfScales(result.scales);                    // true: write them as float16
+ * storedParametersOf(result, decision, 'float16');    // { scaleBits: 16, zeroPoints: false } for symmetric int4
+ * ```
+ * @module
+ */
+import { floatToHalfBits } from '../io/half.js';
+import { halfToFloat } from '../io/float-convert.js';
+import type { StoredParameters } from './budget.js';
+import type { WeightDecision } from './policy.js';
+import type { QuantizedWeight } from './quantize-weight.js';
+
+/** The float type scales of float32 weights are stored in. */
+export type ScaleDType = 'float32' | 'float16';
+
+/** float16's largest finite value. */
+const kHalfMax = 65504;
+
+/**
+ * `scale` rounded to the nearest float16 where that is positive and finite (subnormals included);
+ * otherwise `scale` unchanged.
+ *
+ * @example
+ * ```ts
+ * halfScale(0.1);   // 0.0999755859375
+ * halfScale(1e-6);  // 1.0132789611816406e-6 (a float16 subnormal)
+ * halfScale(1e-9);  // 1e-9 (rounds to 0 in float16: kept)
+ * ```
+ */
+export function halfScale(scale: number): number {
+  const rounded = halfToFloat(floatToHalfBits(scale));
+  return rounded > 0 && rounded <= kHalfMax ? rounded : scale;
+}
+
+/**
+ * True when every scale is a positive float16 value (what {@link halfScale} gives where it can).
+ *
+ * @example
+ * ```ts
+ * storesHalfScales(Float32Array.of(0.0999755859375, 0.5)); // true
+ * storesHalfScales(Float32Array.of(0.1));                  // false (not a float16 value)
+ * ```
+ */
+export function storesHalfScales(scales: ArrayLike<number>): boolean {
+  for (let i = 0; i < scales.length; i++) {
+    const s = scales[i]!;
+    if (!(s > 0 && s <= kHalfMax) || halfToFloat(floatToHalfBits(s)) !== s) return false;
+  }
+  return true;
+}
+
+/**
+ * True when `decision` is 4-bit and every zero point is 0: the writer stores no zero points.
+ *
+ * @example
+ * ```ts
+ * omitsZeroPoints(Int32Array.of(0, 0), { dtype: 'qint4' } as WeightDecision); // true
+ * ```
+ */
+export function omitsZeroPoints(zeroPoints: ArrayLike<number>, decision: Pick<WeightDecision, 'dtype'>): boolean {
+  if (decision.dtype !== 'qint4' && decision.dtype !== 'quint4') return false;
+  for (let i = 0; i < zeroPoints.length; i++) if (zeroPoints[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * How a float32 weight quantized as `decision` is stored, for the size budget's count ({@link StoredParameters}).
+ *
+ * @example
+ * ```ts
+ * storedParametersOf(result, decision, 'float16'); // { scaleBits: 16, zeroPoints: true } for int8 per channel
+ * ```
+ */
+export function storedParametersOf(result: Pick<QuantizedWeight, 'scales' | 'zeroPoints'>, decision: Pick<WeightDecision, 'dtype'>, scaleDtype: ScaleDType): StoredParameters {
+  return {
+    ...(scaleDtype === 'float16' && storesHalfScales(result.scales) ? { scaleBits: 16 } : {}),
+    zeroPoints: !omitsZeroPoints(result.zeroPoints, decision),
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * A float32 weight kept on the GPU for the length of its compression: uploaded once, then reduced (min/max
+ * per output, {@link ResidentWeight.minMax}), then quantized with its error statistics computed in the same
+ * submit ({@link ResidentWeight.quantizeWithStats}): the integers stay on the device between the two kernels,
+ * and the integers and the statistics' partials come back in one readback. Two submits and one upload per
+ * weight, where separate calls take three of each. The parameters are computed on the host between the two
+ * submits, by the same code as `chooseQParams`, so every bit is the separate calls' bits.
+ *
+ * The same kernels, plans and pipelines as the public operations: only where their inputs come from
+ * changes. A weight whose statistics need the scalar kernel (a run that is not a multiple of 4), or whose
+ * quantize or statistics need more than one chunk (more than the device binds at once), gets `undefined` from
+ * quantizeWithStats, and the caller takes the separate calls.
+ *
+ * @example
+ * ```ts
+ * const weight = ResidentWeight.upload(manager, x);
+ * try {
+ *   const { mins, maxs } = await weight.minMax(reductionLayout(x.shape, { axis: 0 }), {});
+ *   const result = await weight.quantizeWithStats(dtypeInfo('qint8'), params, { axis: 0 }, largest, {});
+ * } finally { weight.release(); }
+ * ```
+ * @module
+ */
+import type { ReductionLayout } from '../../calibration/granularity.js';
+import type { DTypeInfo, IntReprArray } from '../../dtype.js';
+import type { GpuManager } from '../../gpu/device.js';
+import { runOnGpu } from '../../gpu/gpu-run.js';
+import { channelLayout } from '../../layout.js';
+import { unpackNibblesInto } from '../../pack-nibbles.js';
+import { type QParams, QTensor } from '../../qtensor.js';
+import type { MinMaxResult } from '../../reference/minmax.js';
+import { checkErrorStatsArguments } from '../../stats/arguments.js';
+import { assembleErrorStats } from '../../stats/assemble.js';
+import { BucketSums } from '../../stats/bucket-sums.js';
+import { channelIndexMap, tensorIndexMap } from '../../stats/index-map.js';
+import type { ErrorStats } from '../../stats/types.js';
+import type { Tensor } from '../../tensor.js';
+import { minMaxKernel } from '../calibration/minmax-kernel.js';
+import type { KernelOptions } from '../common/kernel-options.js';
+import { type ChunkedJob, chunkElements, encodeChunk } from '../common/run-chunked.js';
+import { deviceIntegerBytes } from '../elementwise/gpu-resident.js';
+import { planElementwise } from '../elementwise/plan-elementwise.js';
+import { vecGeometry } from '../elementwise/quantize-kernel.js';
+import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../error-stats/error-stats-kernel.js';
+import { planChunks } from '../error-stats/error-stats-plan.js';
+import { paramTableWords } from '../error-stats/error-stats-shader.js';
+
+/** Bytes of the resident copy: whole vecs of the widest kernel step (32 float32 values), so a chunk binds it as is. */
+function residentBytes(size: number): number {
+  return Math.max(1, Math.ceil(size / 32)) * 128;
+}
+
+/** What {@link ResidentWeight.quantizeWithStats} returns: the stored integers (one per element) and the statistics. */
+export interface QuantizedWithStats { values: IntReprArray; stats: ErrorStats }
+
+/** See the module documentation. */
+export class ResidentWeight {
+  readonly #manager: GpuManager;
+  readonly #x: Tensor;
+  #buffer: GPUBuffer | undefined;
+
+  private constructor(manager: GpuManager, x: Tensor, buffer: GPUBuffer) {
+    this.#manager = manager;
+    this.#x = x;
+    this.#buffer = buffer;
+  }
+
+  /**
+   * Uploads `x` (non-empty, float32) into a pooled buffer: the weight's one upload. Call {@link release} when done.
+   *
+   * @example
+   * ```ts
+   * const weight = ResidentWeight.upload(manager, tensor(w, [64, 32]));
+   * weight.release();
+   * ```
+   */
+  static upload(manager: GpuManager, x: Tensor): ResidentWeight {
+    const buffer = manager.pool.acquire(residentBytes(x.data.length), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      'weight|resident.values');
+    try {
+      manager.device.queue.writeBuffer(buffer, 0, x.data as Float32Array<ArrayBuffer>);
+    } catch (error) {
+      manager.pool.release(buffer);
+      throw error;
+    }
+    return new ResidentWeight(manager, x, buffer);
+  }
+
+  /** The resident buffer; throws once released. */
+  get #values(): GPUBuffer {
+    if (!this.#buffer) throw new Error('ResidentWeight: used after release()');
+    return this.#buffer;
+  }
+
+  /**
+   * Min and max of every output of `layout`, and the first NaN: `minMaxKernel` on the resident values (one
+   * submit, a readback of one record per output).
+   *
+   * @example
+   * ```ts
+   * const { mins, maxs, firstNaN } = await weight.minMax(reductionLayout(x.shape, 'per_tensor'), {});
+   * ```
+   */
+  minMax(layout: ReductionLayout, options: KernelOptions): Promise<MinMaxResult> {
+    return minMaxKernel(this.#manager, this.#values, layout, options);
+  }
+
+  /**
+   * Quantizes the weight with `params` and computes its error statistics (overall, and per channel along
+   * `statsAxis` when given) in one submit with one readback. `largestAbs` is the largest |x| (all finite),
+   * known from {@link minMax}. Undefined when this weight's statistics cannot read the integers where the
+   * quantize kernel leaves them (see the module documentation): nothing was run then.
+   *
+   * @example
+   * ```ts
+   * const result = await weight.quantizeWithStats(dtypeInfo('qint4'), params, { axis: 0 }, 2.5, {});
+   * result?.stats.overall.sqnrDb;
+   * ```
+   */
+  async quantizeWithStats(
+    info: DTypeInfo, params: QParams, statsOptions: { axis?: number }, largestAbs: number, options: KernelOptions,
+  ): Promise<QuantizedWithStats | undefined> {
+    const manager = this.#manager;
+    const { device } = manager;
+    const x = this.#x;
+    const size = x.data.length;
+    if (info.bits === 32 || size === 0) return undefined;
+    const values = info.makeArray(size);
+    const request = checkErrorStatsArguments(x, new QTensor(values, x.shape, info.name, params, 'webgpu'), statsOptions, () => -1);
+    const grid = request.quantized.kind === 'grid' ? request.quantized.grid : undefined;
+    if (!grid) return undefined;
+    const axis = request.axis;
+    const partition = axis === undefined
+      ? { kind: 'tensor' as const, outer: 1, axisLen: 1, inner: size }
+      : { kind: 'channel' as const, ...renameChannels(channelLayout(x.shape, axis)) };
+    const scheme = grid.integerSubtract ? 'perTensorIntegers' : 'indexedIntegers';
+    const pass = planStatsPass(device, request, options, scheme, partition, { bits: info.bits, signed: info.signed });
+    const statsChunks = [...planChunks(pass.plan, pass.limits)];
+    if (pass.plan.unit !== 4 || statsChunks.length !== 1) return undefined;
+    const geometry = {
+      ...vecGeometry('quantize', info), maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
+    };
+    const plan = planElementwise(device, { op: 'quantize', info, params, range: info, shape: x.shape, packed4x8: manager.features.packed4x8 }, geometry);
+    // One chunk each: the statistics then read the quantize kernel's output buffer where it lies.
+    if (chunkElements(device, { ...geometry, ...plan }) < size) return undefined;
+
+    const resident = this.#values;
+    const bucketMap = axis === undefined ? tensorIndexMap() : channelIndexMap(x.shape, axis);
+    const overall = new BucketSums(1);
+    const perChannel = axis === undefined ? undefined : new BucketSums(bucketMap.count);
+    const prescale = prescaleFor(request, largestAbs);
+    const integerBytes = deviceIntegerBytes(size, info);
+    await runOnGpu(manager, `weight|${info.name}.quantizeWithStats`, (run) => {
+      const table = plan.table && run.upload(plan.table, GPUBufferUsage.STORAGE, 'paramTable');
+      let integers: GPUBuffer | undefined;
+      const job: ChunkedJob = {
+        ...geometry, ...plan, size,
+        inputBuffer: resident,
+        writeInput: () => { throw new Error('ResidentWeight: the chunk binds the resident values'); },
+        ...(table ? { extraEntries: [{ binding: 3, resource: { buffer: table, size: plan.table!.byteLength } }] } : {}),
+        keepOutput: (_run, output) => { integers = output; },
+      };
+      encodeChunk(run, manager, job, 0, size);
+      const stored = integers!;
+      const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, statsChunks[0]!, paramTableWords(grid), prescale,
+        { original: resident, quantized: stored });
+      run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, statsChunks[0]!, bucketMap, perChannel ?? overall, perChannel && overall));
+      run.read(stored, integerBytes, (bytes) => {
+        if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(size / 2)), size, info.signed, values as Int8Array | Uint8Array, 0);
+        else values.set(info.signed ? new Int8Array(bytes, 0, size) : new Uint8Array(bytes, 0, size));
+      });
+    });
+    for (const sums of [overall, perChannel]) sums?.rescale(1 / prescale);
+    return { values, stats: assembleErrorStats(request, overall, perChannel, undefined, 'webgpu') };
+  }
+
+  /**
+   * Hands the resident buffer back to the pool (safe to call twice).
+   *
+   * @example
+   * ```ts
+   * weight.release();
+   * ```
+   */
+  release(): void {
+    if (!this.#buffer) return;
+    this.#manager.pool.release(this.#buffer);
+    this.#buffer = undefined;
+  }
+}
+
+/** channelLayout's `channels` as a partition's `axisLen`. */
+function renameChannels(layout: { outer: number; channels: number; inner: number }): { outer: number; axisLen: number; inner: number } {
+  return { outer: layout.outer, axisLen: layout.channels, inner: layout.inner };
+}

@@ -1,0 +1,179 @@
+// Compression's GPU path for min/max weights: the weight is uploaded once, reduced, then quantized with its
+// error statistics in one submit. Every result must be the CPU path's bytes (integers, scales, zero points),
+// the statistics must be those of the separate errorStats call on the GPU bit for bit, the weight must cross
+// to the device once in two submits, and the pool must be empty afterwards.
+import {
+  type QDType, type QTensor, type WeightDecision, errorStats, getDefaultManager, quantizeWeight, tensor,
+} from './imports.js';
+import { type BrowserTest, RUN_SEED, expectExact, expectPoolEmpty, gpuScoped, randomData, rng } from './support.js';
+
+type Dtype = WeightDecision['dtype'];
+
+function decision(dtype: Dtype, granularity: 'tensor' | 'channel' | 'group', symmetric: boolean, range: WeightDecision['range'],
+  axis?: number, groupSize?: number, outputAxis?: number): WeightDecision {
+  return {
+    name: 'w', action: 'quantize', reason: 'test', dtype, granularity, axis, groupSize, symmetric, method: 'minmax',
+    outputAxis, range, minSqnrDb: -Infinity, maxRelError: Infinity,
+  };
+}
+
+/** Counts the queue's writeBuffer calls of at least `bytes` bytes and its submits while `body` runs. */
+async function countQueue<T>(device: GPUDevice, bytes: number, body: () => Promise<T>): Promise<{ result: T; uploads: number; submits: number }> {
+  const queue = device.queue as GPUQueue & Record<string, unknown>;
+  let uploads = 0;
+  let submits = 0;
+  const write = queue.writeBuffer;
+  const submit = queue.submit;
+  queue.writeBuffer = function (this: GPUQueue, ...args: Parameters<GPUQueue['writeBuffer']>) {
+    const data = args[2] as ArrayBufferView | ArrayBuffer;
+    if (data.byteLength >= bytes) uploads++;
+    return write.apply(this, args);
+  } as GPUQueue['writeBuffer'];
+  queue.submit = function (this: GPUQueue, ...args: Parameters<GPUQueue['submit']>) {
+    submits++;
+    return submit.apply(this, args);
+  } as GPUQueue['submit'];
+  try {
+    return { result: await body(), uploads, submits };
+  } finally {
+    Reflect.deleteProperty(queue, 'writeBuffer');
+    Reflect.deleteProperty(queue, 'submit');
+  }
+}
+
+function expectSameWeight(gpu: Awaited<ReturnType<typeof quantizeWeight>>, cpu: Awaited<ReturnType<typeof quantizeWeight>>, what: string): QTensor | undefined {
+  if (gpu.ok !== cpu.ok) throw new Error(`${what}: ok ${gpu.ok} on the GPU, ${cpu.ok} on the CPU (${'reason' in gpu ? gpu.reason : ''}${'reason' in cpu ? cpu.reason : ''})`);
+  if (!gpu.ok || !cpu.ok) {
+    if (!gpu.ok && !cpu.ok && gpu.reason !== cpu.reason) throw new Error(`${what}: reason "${gpu.reason}" on the GPU, "${cpu.reason}" on the CPU`);
+    return undefined;
+  }
+  expectExact(gpu.scales, cpu.scales, `${what} scales`);
+  expectExact(gpu.zeroPoints, cpu.zeroPoints, `${what} zero points`);
+  expectExact(gpu.q.packedData(), cpu.q.packedData(), `${what} packed integers`);
+  if (gpu.q.backend !== 'webgpu') throw new Error(`${what}: ran on ${gpu.q.backend}, not the GPU`);
+  return gpu.q;
+}
+
+/** The statistics must be those of the separate GPU call on the same integers (and chunking knobs), bit for bit. */
+async function expectSameStats(x: Float32Array, shape: number[], q: QTensor, axis: number | undefined,
+  chained: { overall: object; perChannel?: object }, what: string, knobs: object = {}): Promise<void> {
+  const separate = await errorStats(tensor(x, shape), q, axis === undefined ? {} : { axis }, { backend: 'webgpu', ...knobs });
+  const a = JSON.stringify({ overall: chained.overall, perChannel: chained.perChannel });
+  const b = JSON.stringify({ overall: separate.overall, perChannel: separate.perChannel });
+  if (a !== b) throw new Error(`${what}: statistics differ from the separate call:\n${a.slice(0, 400)}\n${b.slice(0, 400)}`);
+}
+
+const kDtypes: Dtype[] = ['qint8', 'quint8', 'qint4', 'quint4'];
+
+export const tests: Record<string, BrowserTest> = {
+  async 'min/max weights on the GPU: the CPU path\'s bytes, the separate call\'s statistics, one upload and two submits, pool empty'() {
+    const { device } = await getDefaultManager();
+    const next = rng(RUN_SEED + 71);
+    let chainedRuns = 0;
+    await gpuScoped(async () => {
+      for (const dtype of kDtypes) {
+        for (const symmetric of [true, false]) {
+          for (const [rows, cols] of [[64, 96], [32, 128], [3, 37], [1, 1]] as const) {
+            const shape = [rows, cols];
+            const size = rows * cols;
+            const x = randomData(size, Math.floor(next() * 1e9), 0.5 + 3 * next(), 0.05);
+            // 'narrow' (qmin + 1) is the policy's rule for signed types only.
+            const ranges: WeightDecision['range'][] = symmetric ? ['torch', ...(dtype.startsWith('qu') ? [] : ['narrow' as const]), 'extreme'] : ['torch'];
+            for (const range of ranges) {
+              const decisions = [
+                decision(dtype, 'tensor', symmetric, range),
+                decision(dtype, 'channel', symmetric, range, 0, undefined, 0),
+                decision(dtype, 'channel', symmetric, range, 1, undefined, 1),
+                decision(dtype, 'group', symmetric, range, 1, 16, 0),
+                decision(dtype, 'group', symmetric, range, 1, 32, undefined),
+              ];
+              for (const d of decisions) {
+                const what = `${dtype} ${symmetric ? 'symmetric' : 'affine'} ${range} ${d.granularity} axis ${d.axis} group ${d.groupSize} [${shape}]`;
+                const cpu = await quantizeWeight(tensor(x, shape), d, {}, { backend: 'cpu' });
+                const { result: gpu, uploads, submits } = await countQueue(device, size * 4, () => quantizeWeight(tensor(x, shape), d, {}, { backend: 'webgpu' }));
+                const q = expectSameWeight(gpu, cpu, what);
+                if (!q || !gpu.ok) continue;
+                const statsAxis = d.outputAxis ?? (d.granularity === 'channel' ? d.axis : undefined);
+                await expectSameStats(x, shape, q, statsAxis, gpu.stats, what);
+                // Runs of a multiple of 4 elements: the chained path, one upload of the weight and two submits.
+                if (size % 4 === 0 && size >= 64) {
+                  if (uploads !== 1 || submits !== 2) throw new Error(`${what}: ${uploads} uploads of the weight and ${submits} submits, expected 1 and 2`);
+                  chainedRuns++;
+                }
+              }
+            }
+          }
+        }
+      }
+    });
+    await expectPoolEmpty();
+    return `${chainedRuns} chained weights`;
+  },
+
+  async 'min/max weights on the GPU with forced small chunks and 2-D folds: the CPU path\'s bytes, pool empty'() {
+    const next = rng(RUN_SEED + 72);
+    await gpuScoped(async () => {
+      for (const dtype of kDtypes) {
+        const shape = [24, 200];
+        const x = randomData(24 * 200, Math.floor(next() * 1e9), 2, 0.05);
+        for (const d of [decision(dtype, 'channel', true, 'torch', 0, undefined, 0), decision(dtype, 'group', false, 'torch', 1, 32, 0)]) {
+          for (const knobs of [{ maxChunkElements: 512 }, { maxChunkElements: 1024, maxWorkgroupsPerDimension: 1 }]) {
+            const what = `${dtype} ${d.granularity} ${JSON.stringify(knobs)}`;
+            const cpu = await quantizeWeight(tensor(x, shape), d, {}, { backend: 'cpu' });
+            const gpu = await quantizeWeight(tensor(x, shape), d, {}, { backend: 'webgpu', ...knobs });
+            const q = expectSameWeight(gpu, cpu, what);
+            if (q && gpu.ok) await expectSameStats(x, shape, q, d.outputAxis, gpu.stats, what, knobs);
+          }
+        }
+      }
+    });
+    await expectPoolEmpty();
+  },
+
+  async 'min/max weights on the GPU: zeros, one element, huge and tiny values, NaN and ±Infinity refused as on the CPU'() {
+    const edge: [string, Float32Array, number[]][] = [
+      ['zeros', new Float32Array(256), [16, 16]],
+      ['one element', Float32Array.of(-0.75), [1]],
+      ['one element zero', Float32Array.of(0), [1, 1]],
+      ['huge', Float32Array.from({ length: 64 }, (_, i) => (i % 2 ? 3e38 : -2.9e38) * ((i % 7) / 7)), [8, 8]],
+      ['tiny', Float32Array.from({ length: 64 }, (_, i) => (i - 32) * 1e-40), [8, 8]],
+      ['NaN', Float32Array.from({ length: 64 }, (_, i) => (i === 37 ? NaN : i / 10)), [8, 8]],
+      ['+Infinity', Float32Array.from({ length: 64 }, (_, i) => (i === 5 ? Infinity : i / 10)), [8, 8]],
+      ['-Infinity', Float32Array.from({ length: 64 }, (_, i) => (i === 63 ? -Infinity : i / 10)), [8, 8]],
+    ];
+    let compared = 0;
+    let refused = 0;
+    await gpuScoped(async () => {
+      for (const [name, data, shape] of edge) {
+        for (const dtype of ['qint8', 'quint4'] as QDType[]) {
+          for (const symmetric of [true, false]) {
+            const last = shape.length - 1;
+            const decisions = [
+              decision(dtype as Dtype, 'tensor', symmetric, 'torch'),
+              decision(dtype as Dtype, 'channel', symmetric, symmetric && dtype === 'qint8' ? 'narrow' : 'torch', 0, undefined, 0),
+              decision(dtype as Dtype, 'group', symmetric, symmetric ? 'extreme' : 'torch', last, 4, undefined),
+            ];
+            for (const d of decisions) {
+              const what = `${name} ${dtype} ${symmetric ? 'symmetric' : 'affine'} ${d.granularity}`;
+              const cpu = await quantizeWeight(tensor(data, shape), d, {}, { backend: 'cpu' });
+              const gpu = await quantizeWeight(tensor(data, shape), d, {}, { backend: 'webgpu' });
+              const q = expectSameWeight(gpu, cpu, what);
+              if (name.includes('NaN') || name.includes('Infinity')) {
+                if (gpu.ok) throw new Error(`${what}: quantized a non-finite weight`);
+                refused++;
+              }
+              if (q && gpu.ok) {
+                const statsAxis = d.outputAxis ?? (d.granularity === 'channel' ? d.axis : undefined);
+                await expectSameStats(data, shape, q, statsAxis, gpu.stats, what);
+                compared++;
+              }
+            }
+          }
+        }
+      }
+    });
+    await expectPoolEmpty();
+    if (refused !== 36) throw new Error(`${refused} refusals, expected 36`);
+    return `${compared} compared, ${refused} refused`;
+  },
+};

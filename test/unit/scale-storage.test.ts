@@ -1,0 +1,133 @@
+// float16 scales (`scaleDtype: 'float16'`) and 4-bit weights without zero points: the helpers on values, then
+// compressed MLPs run in onnxruntime-node. With an identity matrix as input, y = W + b: ONNX Runtime's output
+// must equal the weights the file holds (read back and dequantized here) plus the bias, bit for bit, at opset
+// 17 (DequantizeLinear) and at opset 9 (DequantizeLinear → Mul by per-channel scales).
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { compressOnnx } from '../../src/compress/compress-onnx.js';
+import { halfScale, omitsZeroPoints, storedParametersOf, storesHalfScales } from '../../src/compress/scale-storage.js';
+import { storedBits } from '../../src/compress/budget.js';
+import type { WeightDecision } from '../../src/compress/policy.js';
+import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
+import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
+import { dequantize } from '../../src/ops/dequantize.js';
+import { buildMlp } from '../shared/mlp-onnx.js';
+import { RUN_SEED } from './support.js';
+
+const { onnx } = onnxProto;
+const cpu = { backend: 'cpu' } as const;
+
+describe('scale storage helpers', () => {
+  it('halfScale rounds to float16 where float16 holds the scale and keeps other scales', () => {
+    expect(halfScale(0.1)).toBe(0.0999755859375);
+    expect(halfScale(1)).toBe(1);
+    expect(halfScale(65504)).toBe(65504);
+    expect(halfScale(2 ** -14)).toBe(2 ** -14);
+    expect(halfScale(1e-6)).toBe(17 * 2 ** -24); // a float16 subnormal: the nearest multiple of 2^-24
+    expect(halfScale(1e-9)).toBe(1e-9); // rounds to 0 in float16: kept, the weight stays float32
+    expect(halfScale(1e5)).toBe(1e5); // above 65504
+  });
+
+  it('storesHalfScales is true only when every scale is a positive float16 value', () => {
+    expect(storesHalfScales(Float32Array.of(0.0999755859375, 0.5, 2 ** -14, 2 ** -24))).toBe(true);
+    expect(storesHalfScales(Float32Array.of(0.5, 0.1))).toBe(false);
+    expect(storesHalfScales(Float32Array.of(2 ** -25))).toBe(false); // below float16's smallest subnormal
+    expect(storesHalfScales(Float32Array.of(0))).toBe(false);
+    expect(storesHalfScales(new Float32Array(0))).toBe(true);
+  });
+
+  it('zero points are omitted for 4-bit weights whose zero points are all 0, and counted in the stored bits', () => {
+    const int4 = { action: 'quantize', dtype: 'qint4', granularity: 'group', axis: 1, groupSize: 32 } as WeightDecision;
+    const int8 = { action: 'quantize', dtype: 'qint8', granularity: 'channel', axis: 0 } as WeightDecision;
+    expect(omitsZeroPoints(Int32Array.of(0, 0, 0), int4)).toBe(true);
+    expect(omitsZeroPoints(Int32Array.of(0, 1), int4)).toBe(false);
+    expect(omitsZeroPoints(Int32Array.of(0, 0), int8)).toBe(false);
+    const result = { scales: Float32Array.of(0.5, 0.25), zeroPoints: Int32Array.of(0, 0) };
+    expect(storedParametersOf(result, int4, 'float16')).toEqual({ scaleBits: 16, zeroPoints: false });
+    expect(storedParametersOf(result, int4, 'float32')).toEqual({ zeroPoints: false });
+    expect(storedParametersOf({ ...result, scales: Float32Array.of(0.1) }, int8, 'float16')).toEqual({ zeroPoints: true });
+    expect(storedBits([64, 128], int4, 'float32', 'onnx', { scaleBits: 16, zeroPoints: false })).toBe(4.5);
+    expect(storedBits([64, 128], int4, 'float32', 'onnx')).toBe(5.125);
+    expect(storedBits([64, 128], int4, 'float32', 'safetensors', { scaleBits: 16, zeroPoints: false })).toBe(5.25); // safetensors: float32, bytes
+    expect(storedBits([64, 128], int8, 'float32', 'onnx', { scaleBits: 16 })).toBe(8 + 24 / 128);
+  });
+});
+
+/** y for x = the identity (batch = fan-in), the model's only output. */
+async function identityOutput(model: Uint8Array, k: number): Promise<Float32Array> {
+  const x = new Float32Array(k * k);
+  for (let i = 0; i < k; i++) x[i * k + i] = 1;
+  // No graph optimisation: onnxruntime-node would fuse DequantizeLinear → MatMul into MatMulNBits, which
+  // computes differently; here the DequantizeLinear output itself is compared.
+  const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'disabled' });
+  try {
+    return (await session.run({ x: new ort.Tensor('float32', x, [k, k]) })).y!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+describe('float16 scales in onnxruntime-node', () => {
+  const k = 64;
+  const n = 96;
+  for (const [label, opset, policy] of [
+    ['int4 groups of 32, narrow range (zero points all 0: none stored), opset 17 → 21', 17, { dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'narrow' }],
+    ['int4 groups of 32, Q4_0\'s range (zero points 0 or -1: stored)', 17, { dtype: 'qint4', granularity: 'group', groupSize: 32 }],
+    ['int8 per channel, opset 17', 17, {}],
+    ['int8 per channel, opset 9 (DequantizeLinear → Mul)', 9, {}],
+    ['uint4 groups of 32 (affine: zero points kept)', 17, { dtype: 'quint4', granularity: 'group', groupSize: 32 }],
+  ] as const) {
+    it(`${label}: the file holds float16 scales, and ONNX Runtime's weights equal the file's`, async () => {
+      const { model: original, biases } = buildMlp(onnx, [k, n], RUN_SEED, opset);
+      const options = { ...policy, firstLayer: 'quantize', minElements: 0, scaleDtype: 'float16' } as const;
+      const { model, report } = await compressOnnx(original, options, cpu);
+      const { model: wide } = await compressOnnx(original, { ...options, scaleDtype: 'float32' }, cpu);
+      expect(report.tensors.find((t) => t.name === 'fc0.weight')!.scheme).toMatch(/, float16 scales$/);
+      const proto = onnx.ModelProto.decode(model);
+      const cast = proto.graph!.node!.find((node) => node.opType === 'Cast')!;
+      expect(cast.attribute![0]!.name).toBe('to');
+      expect(Number(cast.attribute![0]!.i)).toBe(1); // FLOAT
+      const half = proto.graph!.initializer!.find((t) => t.name === cast.input![0])!;
+      expect(half.dataType).toBe(10); // FLOAT16
+      const dq = proto.graph!.node!.find((node) => node.opType === 'DequantizeLinear')!;
+      // Below opset 13 the float16 scales feed the Mul of the per-channel form.
+      const mul = proto.graph!.node!.find((node) => node.opType === 'Mul');
+      expect(mul?.input?.[1]).toBe(opset < 13 ? cast.output![0] : undefined);
+      const fourBit = 'dtype' in policy;
+      const symmetricFourBit = fourBit && 'range' in policy;
+      expect(dq.input!.length).toBe(symmetricFourBit ? 2 : 3);
+      const scaleCount = fourBit ? k * n / 32 : n;
+      // 2 bytes a scale instead of 4, and no int4 zero points (half a byte a group) where symmetric.
+      expect(half.rawData!.byteLength).toBe(2 * scaleCount);
+      if (fourBit) expect(wide.length).toBeGreaterThan(model.length + scaleCount);
+      const weights = await readQdqWeights(await OnnxModel.load(model));
+      const w = (await dequantize(weights.get('fc0.weight')!, cpu)).data as Float32Array;
+      expect(w.length).toBe(k * n);
+      const y = await identityOutput(model, k);
+      const want = new Float32Array(k * n);
+      for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) want[i * n + j] = Math.fround(w[i * n + j]! + biases[0]![j]!);
+      expect(y).toEqual(want);
+      // The scales read back are float16 values.
+      const q = weights.get('fc0.weight')!;
+      expect(storesHalfScales(fourBit ? q.qPerGroupScales() : q.qPerChannelScales())).toBe(true);
+    });
+  }
+
+  it('a scale float16 cannot hold (it would round to 0) keeps the weight at float32 scales', async () => {
+    const { model: original } = buildMlp(onnx, [k, n], RUN_SEED);
+    const proto = onnx.ModelProto.decode(original);
+    const w = proto.graph!.initializer!.find((t) => t.name === 'fc0.weight')!;
+    const values = new Float32Array(new Uint8Array(w.rawData!).buffer).map((v) => v * 1e-9); // scales about 3e-11
+    w.rawData = new Uint8Array(values.buffer);
+    const { model, report } = await compressOnnx(onnx.ModelProto.encode(proto).finish(), { firstLayer: 'quantize', minElements: 0, scaleDtype: 'float16' }, cpu);
+    expect(report.tensors.find((t) => t.name === 'fc0.weight')!.scheme).not.toMatch(/float16 scales/);
+    expect(onnx.ModelProto.decode(model).graph!.node!.some((node) => node.opType === 'Cast')).toBe(false);
+  });
+
+  it('rejects a scaleDtype that is not float32 or float16, and float16 with contrib operators', async () => {
+    const { model } = buildMlp(onnx, [k, n], RUN_SEED);
+    await expect(compressOnnx(model, { scaleDtype: 'bfloat16' as never }, cpu)).rejects.toThrow(/scaleDtype is "bfloat16"; use 'float32' or 'float16'/);
+    await expect(compressOnnx(model, { scaleDtype: 'float16', onnxOps: 'contrib' }, cpu)).rejects.toThrow(/is for QDQ weights/);
+  });
+});
