@@ -19,12 +19,14 @@ export default defineConfig(({ mode }) => {
       sourcemap: true,
       minify: false,
       // index.js: the library (browser and Node); models.js: model files and compression ('webgpu-quant/models');
-      // cli.js: the Node command line (bin/webgpu-quant.mjs).
+      // cli.js: the Node command line (bin/webgpu-quant.mjs); cpu-worker.js: the script of each CPU worker thread
+      // (createCpuWorkerPool finds it beside the library's files).
       lib: {
         entry: {
           index: resolve(import.meta.dirname, 'src/index.ts'),
           models: resolve(import.meta.dirname, 'src/models.ts'),
           cli: resolve(import.meta.dirname, 'src/cli/main.ts'),
+          'cpu-worker': resolve(import.meta.dirname, 'src/compress/cpu-worker.ts'),
         },
         formats: ['es'],
         fileName: (_format, name) => `${name}.js`,

@@ -104,6 +104,19 @@ export class FormatError extends WebGpuQuantError {}
 export class GpuExecutionError extends WebGpuQuantError {}
 
 /**
+ * A CPU worker thread stopped before it answered (it crashed, ran out of memory, or was terminated), or could
+ * not be started (its script is missing). Every call waiting on the pool rejects with it, the pool takes no
+ * more work, and a compression writing through an atomic sink leaves no output file. Run again, with fewer
+ * workers or more memory, or without a pool (one thread).
+ *
+ * @example
+ * ```ts
+ * try { await pool.run('quantizeWeight', [x, decision]); } catch (e) { if (e instanceof WorkerError) await pool.close(); }
+ * ```
+ */
+export class WorkerError extends WebGpuQuantError {}
+
+/**
  * A synchronous accessor was called on a QTensor whose integers are still on the GPU (quantized with
  * `{ output: 'gpu' }`), or on one whose GPU buffer was already released. Call `await q.read()` first.
  *

@@ -67,7 +67,9 @@ export { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgu
 
 // Compression.
 export { type CompressOnnxOptions, type OnnxCompressionReport, ONNX_METADATA_KEY, compressOnnx } from './compress/compress-onnx.js';
-export { type SafetensorsCompressionReport, compressToSafetensors } from './compress/compress-safetensors.js';
+export { type CompressSafetensorsOptions, type SafetensorsCompressionReport, compressToSafetensors } from './compress/compress-safetensors.js';
+export { type CpuWorkerPool, type CpuWorkerPoolOptions, createCpuWorkerPool } from './compress/cpu-worker-pool.js';
+export type { CpuTaskArgs, CpuTaskName, CpuTaskResults, PlannedWeight } from './compress/cpu-worker-tasks.js';
 export {
   type CompressToGgufOptions, type GgufCompressionReport, type GgufTensorReport, compressToGguf,
 } from './compress/compress-gguf.js';
@@ -109,4 +111,4 @@ export { type OutputErrorProbeOptions, type ProbeOutputs, outputErrorProbe } fro
 export {
   type OnnxRuntimeLike, type RuntimeSession, type RuntimeTensor, type Sample, type SampleData, type SampleDType, type SampleTensor,
 } from './verify/runtime.js';
-export { MissingDependencyError } from './errors.js';
+export { MissingDependencyError, WorkerError } from './errors.js';

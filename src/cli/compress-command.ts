@@ -15,6 +15,7 @@ import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from '..
 import { type CompressOnnxOptions, compressOnnxParts } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
+import { createCpuWorkerPool } from '../compress/cpu-worker-pool.js';
 import { compressToGguf } from '../compress/compress-gguf.js';
 import { ggufSchemeProblem } from '../compress/gguf-scheme.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
@@ -335,7 +336,12 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
           ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors')
             .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
         }
-        report = await compressToSafetensors(source, decisions, sink, backend, onProgress);
+        const pool = args.workers !== undefined && resolved === 'cpu' ? await createCpuWorkerPool({ workers: args.workers }) : undefined;
+        try {
+          report = await compressToSafetensors(source, decisions, sink, backend, onProgress, pool ? { pool } : {});
+        } finally {
+          await pool?.close();
+        }
         bar?.done();
         text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
         if (budget) {

@@ -19,9 +19,10 @@
  * ```
  * @module
  */
-import type { OpOptions } from '../ops/backend.js';
+import { type OpOptions, getBackend } from '../ops/backend.js';
 import { FormatError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
+import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
 import { quoteName } from '../io/safetensors/header-parse.js';
 import {
@@ -36,7 +37,9 @@ import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/w
 import type { QScheme } from '../qtensor.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
+import type { CpuWorkerPool } from './cpu-worker-pool.js';
 import { float64Loss } from './float64-range.js';
+import { lookahead } from './lookahead.js';
 import type { WeightDecision } from './policy.js';
 import { type EscalationStep, quantizeWithFloor } from './quality-floor.js';
 import { type QuantizedWeight, calibrationGranularity, quantizeWeight } from './quantize-weight.js';
@@ -47,6 +50,25 @@ const kScratchBytes = 64 * 1024;
 
 /** Quantized weights held from the planning pass for the writing pass (packed bytes); beyond it, computed again. */
 const kHeldBytes = 256 * 2 ** 20;
+
+/** With a worker pool: weights of at least this many bytes go to the workers (smaller ones cost more to send than to run). */
+const kPoolMinBytes = 256 * 1024;
+
+/** With a worker pool: at most this much float32 input in flight at once (besides the worker count + 1 limit). */
+const kPoolInFlightBytes = 256 * 2 ** 20;
+
+/** Options of {@link compressToSafetensors}. */
+export interface CompressSafetensorsOptions {
+  /**
+   * CPU worker threads (createCpuWorkerPool): when the backend resolves to the CPU, weights of 256 KiB and
+   * more are quantized on them, several at once, and written in order: the same bytes as without a pool.
+   * The caller owns the pool (closes it). A worker that dies fails the call with WorkerError; the sink is
+   * aborted, so nothing is written.
+   */
+  pool?: CpuWorkerPool;
+  /** @internal Quantized bytes held from planning for writing (default 256 MiB); tests lower it to reach the recompute path. */
+  heldBytes?: number;
+}
 
 /** The report of {@link compressToSafetensors}. */
 export interface SafetensorsCompressionReport {
@@ -91,21 +113,45 @@ function inputMetadata(reader: WeightReader): InputMetadata {
   return out;
 }
 
+type PlannedWeight = { decision: WeightDecision; steps: EscalationStep[]; result: QuantizedWeight } | { keep: string; steps: EscalationStep[] };
+
+const kNonFinite = 'non-finite values: kept as they are';
+
+/**
+ * A weight's float32 values in a buffer of their own, which may be transferred to a worker: float32 read
+ * straight into a fresh buffer where the reader can, else converted (which copies).
+ */
+async function ownFloat32(reader: WeightReader, info: WeightInfo): Promise<Float32Array> {
+  const readInto = (reader as Partial<Pick<SafetensorsReader, 'readInto'>>).readInto?.bind(reader);
+  if (info.dtype === 'float32' && readInto) {
+    const bytes = await readInto(info.name, new Uint8Array(info.byteLength));
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4); // little-endian, as toFloat32 assumes
+  }
+  return toFloat32(await reader.read(info.name), info.dtype, info.name);
+}
+
 /**
  * The final plan of one weight (read once ahead, so the header never promises a tensor we cannot write):
- * the scheme after the quality floor, or keep with the reason.
+ * the scheme after the quality floor, or keep with the reason. With a pool, the work runs on a worker.
  */
 async function planWeight(
-  reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined,
-): Promise<{ decision: WeightDecision; steps: EscalationStep[]; result: QuantizedWeight } | { keep: string; steps: EscalationStep[] }> {
-  const bytes = await reader.read(info.name);
+  reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined, pool?: CpuWorkerPool,
+): Promise<PlannedWeight> {
+  let data: Float32Array;
   if (info.dtype === 'float64') {
+    const bytes = await reader.read(info.name);
     const loss = float64Loss(bytes);
     if (loss) return { keep: loss, steps: [] };
+    data = toFloat32(bytes, info.dtype, info.name);
+  } else data = pool ? await ownFloat32(reader, info) : toFloat32(await reader.read(info.name), info.dtype, info.name);
+  let outcome;
+  if (pool) {
+    outcome = await pool.run('planWeight', [{ data, shape: [...info.shape] }, decision], [data.buffer as ArrayBuffer]);
+    if (outcome.kind === 'nonFinite') return { keep: kNonFinite, steps: [] };
+  } else {
+    if (firstNonFinite(data) >= 0) return { keep: kNonFinite, steps: [] };
+    outcome = await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
   }
-  const data = toFloat32(bytes, info.dtype, info.name);
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return { keep: 'non-finite values: kept as they are', steps: [] };
-  const outcome = await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
   return outcome.kind === 'keep' ? { keep: outcome.reason, steps: outcome.steps }
     : { decision: outcome.decision, steps: outcome.steps, result: outcome.result };
 }
@@ -117,11 +163,19 @@ async function planWeight(
  */
 export async function compressToSafetensors(
   reader: WeightReader, decisions: readonly WeightDecision[], sink: ByteSink, backend?: OpOptions,
-  onProgress?: (progress: { done: number; total: number; name: string }) => void,
+  onProgress?: (progress: { done: number; total: number; name: string }) => void, options: CompressSafetensorsOptions = {},
 ): Promise<SafetensorsCompressionReport> {
   const started = performance.now();
   const weights = reader.list();
   const input = inputMetadata(reader);
+  // With a pool on the CPU path, big weights are planned (and, when not held, quantized again) on the workers,
+  // up to pool.size + 1 at once, and committed here in order.
+  const pool = options.pool && (await getBackend(backend)) === 'cpu' ? options.pool : undefined;
+  const toPool = (i: number): boolean => pool !== undefined && decisions[i]!.action === 'quantize' && !input.quantizedBy.has(weights[i]!.name)
+    && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.byteLength >= kPoolMinBytes;
+  const floatBytes = (i: number): number => (weights[i]!.byteLength / (weights[i]!.dtype === 'float32' ? 4 : weights[i]!.dtype === 'float64' ? 8 : 2)) * 4;
+  const planAhead = lookahead(weights.length, (i) => (toPool(i) ? planWeight(reader, weights[i]!, decisions[i]!, backend, pool) : undefined),
+    floatBytes, (pool?.size ?? 0) + 1, kPoolInFlightBytes);
   // Per weight: the quantized layout, or the reason it is kept. Kept weights need nothing else here, so a
   // file of many small tensors costs one header entry and one report each; a kept weight with no
   // escalation is just its reason.
@@ -130,31 +184,38 @@ export async function compressToSafetensors(
   let heldBytes = 0; // quantized results kept from planning for writing, up to kHeldBytes; the rest are computed again
   let entries: SafetensorsEntry[] = [];
   const metadataPairs: [string, string][] = [];
-  for (let i = 0; i < weights.length; i++) {
-    const info = weights[i]!;
-    const decision = decisions[i]!;
-    const quantizedBy = input.quantizedBy.get(info.name);
-    if (quantizedBy !== undefined) {
-      plans.push(`part of ${quoteName(quantizedBy.name)}, already ${quantizedBy.dtype} ${quantizedBy.scheme}: kept as it is (requantize to change it)`);
-      entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
-      continue;
+  // A failure while planning (a damaged input, a worker that died) aborts the sink: nothing is written.
+  try {
+    for (let i = 0; i < weights.length; i++) {
+      const info = weights[i]!;
+      const decision = decisions[i]!;
+      const quantizedBy = input.quantizedBy.get(info.name);
+      const pooled = planAhead.take(i);
+      if (quantizedBy !== undefined) {
+        plans.push(`part of ${quoteName(quantizedBy.name)}, already ${quantizedBy.dtype} ${quantizedBy.scheme}: kept as it is (requantize to change it)`);
+        entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
+        continue;
+      }
+      const planned = pooled ? await pooled : decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
+        ? await planWeight(reader, info, decision, backend) : decision.reason;
+      if (typeof planned === 'string' || 'keep' in planned) {
+        plans.push(typeof planned === 'string' || planned.steps.length ? planned : planned.keep);
+        entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
+        continue;
+      }
+      const { result, steps } = planned;
+      const final = planned.decision;
+      const packed = result.q.packedData().byteLength;
+      const held = heldBytes + packed <= (options.heldBytes ?? kHeldBytes) ? result : undefined;
+      if (held) heldBytes += packed;
+      const layout = quantizedLayout(info.name, { dtype: final.dtype, shape: info.shape, ...schemeOf(final), originalDType: info.dtype });
+      metadataPairs.push(layout.metadata);
+      plans.push({ decision: final, steps, entries: layout.entries, ...(held ? { result: held } : {}) });
+      entries.push(...layout.entries);
     }
-    const planned = decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
-      ? await planWeight(reader, info, decision, backend) : decision.reason;
-    if (typeof planned === 'string' || 'keep' in planned) {
-      plans.push(typeof planned === 'string' || planned.steps.length ? planned : planned.keep);
-      entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
-      continue;
-    }
-    const { result, steps } = planned;
-    const final = planned.decision;
-    const packed = result.q.packedData().byteLength;
-    const held = heldBytes + packed <= kHeldBytes ? result : undefined;
-    if (held) heldBytes += packed;
-    const layout = quantizedLayout(info.name, { dtype: final.dtype, shape: info.shape, ...schemeOf(final), originalDType: info.dtype });
-    metadataPairs.push(layout.metadata);
-    plans.push({ decision: final, steps, entries: layout.entries, ...(held ? { result: held } : {}) });
-    entries.push(...layout.entries);
+  } catch (error) {
+    await sink.abort(error);
+    throw error;
   }
   for (const pair of input.quantizedPairs) metadataPairs.push(pair); // a loop: push(...) of 100k pairs would overflow the stack
   const metadata = quantizedFileMetadata(metadataPairs, { ...input.userKeys, generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` });
@@ -171,10 +232,18 @@ export async function compressToSafetensors(
   const scratch = new Uint8Array(readInto ? kScratchBytes : 0);
   const tensors: TensorReport[] = [];
   let usedBackend: ResolvedBackend | undefined;
+  // Quantized weights not held from planning are quantized again, on the pool when there is one.
+  const quantizeAgain = (i: number): Promise<QuantizedWeight | { ok: false; reason: string }> | undefined => {
+    const plan = plans[i]!;
+    if (!pool || typeof plan === 'string' || 'keep' in plan || plan.result || !toPool(i)) return undefined;
+    return ownFloat32(reader, weights[i]!).then((data) => pool.run('quantizeWeight', [{ data, shape: [...weights[i]!.shape] }, plan.decision], [data.buffer as ArrayBuffer]));
+  };
+  const writeAhead = lookahead(weights.length, quantizeAgain, floatBytes, (pool?.size ?? 0) + 1, kPoolInFlightBytes);
   try {
     for (let i = 0; i < weights.length; i++) {
       const info = weights[i]!;
       const plan = plans[i]!;
+      const pooled = writeAhead.take(i);
       if (typeof plan === 'string' || 'keep' in plan) {
         await writer.write(info.name, readInto && info.byteLength <= kScratchBytes ? await readInto(info.name, scratch) : await reader.read(info.name));
         // A literal rather than a spread: V8 gives it in-object fields, a third of the memory per kept tensor.
@@ -187,7 +256,7 @@ export async function compressToSafetensors(
       } else {
         const base = { name: info.name, shape: info.shape, dtypeIn: info.dtype, bytesBefore: info.byteLength, // info is list()'s own copy
           ...(plan.steps.length ? { escalations: plan.steps } : {}) };
-        const result = plan.result
+        const result = plan.result ?? (pooled ? await pooled : undefined)
           ?? await quantizeWeight({ data: toFloat32(await reader.read(info.name), info.dtype, info.name), shape: [...info.shape] }, plan.decision, {}, backend);
         if (!result.ok) throw new FormatError(`${info.name}: cannot be quantized (${result.reason}); exclude it with --exclude`);
         const [data, scale, zeroPoint] = quantizedTensorBytes(result.q);

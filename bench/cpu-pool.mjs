@@ -1,0 +1,94 @@
+// compressToSafetensors on the CPU path with and without the CPU worker pool, and what 'auto' weighs against
+// the GPU: the CPU's time per weight by size. npm run build first (it imports dist/).
+//
+//   node bench/cpu-pool.mjs [--weights=8] [--rows=2048] [--cols=2048] [--reps=3] [--workers=1,2]
+//
+// 1. A safetensors file of `weights` float32 matrices [rows, cols] (seeded normal values) plus a bias, written to
+//    a temporary folder, compressed with the default policy (qint8 per channel, the quality floor and its error
+//    statistics included) to a temporary file through nodeFileSink, in interleaved rounds: one thread, then a pool
+//    of each worker count (the pool is created once per count, outside the timing). Each row is the median of
+//    `reps` rounds; every output is compared byte for byte with the one-thread output.
+// 2. quantizeWeight (the same policy) on one thread, per size: the CPU side of 'auto''s crossover.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  compressToSafetensors, createCpuWorkerPool, decideWeights, nodeFileSink, openSafetensorsFile, quantizeWeight, serializeSafetensors,
+} from '../dist/models.js';
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
+const weights = Number(args.weights ?? 8);
+const rows = Number(args.rows ?? 2048);
+const cols = Number(args.cols ?? 2048);
+const reps = Number(args.reps ?? 3);
+const workerCounts = (args.workers ?? '1,2').split(',').map(Number);
+
+function normalData(n, seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next()) * 0.05;
+  return out;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const dir = mkdtempSync(join(tmpdir(), 'wq-cpu-pool-'));
+try {
+  const tensors = Array.from({ length: weights }, (_, i) => ({ name: `layers.${i}.weight`, dtype: 'F32', shape: [rows, cols], data: normalData(rows * cols, 100 + i) }));
+  tensors.push({ name: 'norm.bias', dtype: 'F32', shape: [cols], data: normalData(cols, 7) });
+  const input = join(dir, 'model.safetensors');
+  writeFileSync(input, await serializeSafetensors(tensors));
+  const inputBytes = weights * rows * cols * 4;
+  const pools = new Map();
+  for (const n of workerCounts) pools.set(n, await createCpuWorkerPool({ workers: n }));
+  const times = new Map([[0, []], ...workerCounts.map((n) => [n, []])]);
+  let reference;
+  const loads = [];
+  for (let round = 0; round < reps + 1; round++) {
+    for (const n of times.keys()) {
+      const reader = await openSafetensorsFile(input);
+      const output = join(dir, `out-${n}.safetensors`);
+      const started = performance.now();
+      await compressToSafetensors(reader, decideWeights(reader.list(), {}), await nodeFileSink(output, { fsync: false }), { backend: 'cpu' },
+        undefined, n ? { pool: pools.get(n) } : {});
+      const ms = performance.now() - started;
+      await reader.close();
+      const bytes = readFileSync(output);
+      reference ??= bytes;
+      if (Buffer.compare(bytes, reference) !== 0) throw new Error(`the output with ${n} workers differs from the one-thread output`);
+      if (round > 0) times.get(n).push(ms); // round 0 warms up
+    }
+    loads.push(loadavg()[0]);
+  }
+  for (const pool of pools.values()) await pool.close();
+  console.log(`compressToSafetensors, ${weights} x [${rows}, ${cols}] float32 (${(inputBytes / 1e6).toFixed(0)} MB), default policy, CPU path, `
+    + `${availableParallelism()} cores, load ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}, median of ${reps} interleaved rounds:`);
+  const alone = median(times.get(0));
+  for (const [n, ms] of times) {
+    const m = median(ms);
+    console.log(`  ${n ? `pool of ${n} worker${n > 1 ? 's' : ''}` : 'one thread'}: ${m.toFixed(0)} ms (${(inputBytes / 1e3 / m).toFixed(0)} MB/s), `
+      + `${(alone / m).toFixed(2)}x one thread's speed; outputs byte-identical`);
+  }
+  console.log('quantizeWeight (default policy: qint8 per channel, statistics included) on one thread, by size:');
+  const decision = decideWeights([{ name: 'w', dtype: 'float32', shape: [rows, cols], byteLength: rows * cols * 4 }], {})[0];
+  for (const n of [4096, 16384, 65536, 262144, 1048576, 4194304]) {
+    const c = Math.min(cols, n);
+    const data = normalData(n, 9);
+    const runs = [];
+    for (let r = 0; r < 7; r++) {
+      const started = performance.now();
+      await quantizeWeight({ data, shape: [n / c, c] }, { ...decision, axis: 0 }, {}, { backend: 'cpu' });
+      runs.push(performance.now() - started);
+    }
+    const m = median(runs.slice(1));
+    console.log(`  ${String(n).padStart(8)} elements: ${m.toFixed(3)} ms (${(n / 1e3 / m).toFixed(0)} M elements/s)`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

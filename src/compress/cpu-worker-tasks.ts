@@ -1,0 +1,166 @@
+/**
+ * What a CPU worker (cpu-worker.ts) can run, and how arguments, results and errors cross the thread
+ * boundary. Each task is one of the library's own CPU-path functions, called with `{ backend: 'cpu' }`, so a
+ * worker's result is the bits the calling thread would compute (the same WebAssembly kernels, the same
+ * reference fallbacks).
+ *
+ * Structured clone carries plain objects and typed arrays; a {@link QTensor} is a class with private fields,
+ * so it travels as its integers, shape, dtype and parameters, and is rebuilt on the other side. The integers
+ * are transferred, not copied.
+ *
+ * @example
+ * ```ts
+ * const { message, transfer } = encodeResult('quantizeWeight', await quantizeWeight(x, decision, {}, { backend: 'cpu' }));
+ * port.postMessage(message, transfer);
+ * decodeResult('quantizeWeight', message); // on the other side: a QuantizedWeight with a QTensor again
+ * ```
+ * @module
+ */
+import type { CalibrationResult } from '../calibration/result.js';
+import type { CalibrationSpec } from '../calibration/spec.js';
+import { FormatError, InvalidArgumentError, LimitExceededError, WorkerError } from '../errors.js';
+import type { IntReprArray, QDType } from '../dtype.js';
+import { type QParams, QTensor } from '../qtensor.js';
+import type { Tensor } from '../tensor.js';
+import type { WeightDecision } from './policy.js';
+import type { FloorOutcome } from './quality-floor.js';
+import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
+
+/** A weight planned for compression: kept for NaN / ±Infinity, or the quality floor's outcome. */
+export type PlannedWeight = { kind: 'nonFinite' } | FloorOutcome;
+
+/** The arguments of each task (a tensor's data may sit on a SharedArrayBuffer: then nothing is copied). */
+export interface CpuTaskArgs {
+  /** quantizeWeight(x, decision) on the CPU. */
+  quantizeWeight: [x: Tensor, decision: WeightDecision];
+  /** The safetensors compressor's planning step: a scan for NaN / ±Infinity, then quantizeWithFloor(x, decision). */
+  planWeight: [x: Tensor, decision: WeightDecision];
+  /** chooseQParams(x, spec) on the CPU. */
+  chooseQParams: [x: Tensor, spec: CalibrationSpec];
+  /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */
+  quantizePerChannel: [x: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, dtype: QDType];
+  /** chooseQParams(x, spec), then quantizePerTensor / PerChannel / PerGroup with those parameters: one round trip. */
+  calibrateAndQuantize: [x: Tensor, spec: CalibrationSpec & { dtype: QDType }];
+}
+
+/** What each task resolves to. */
+export interface CpuTaskResults {
+  quantizeWeight: QuantizedWeight | UnquantizableWeight;
+  planWeight: PlannedWeight;
+  chooseQParams: CalibrationResult;
+  quantizePerChannel: QTensor;
+  calibrateAndQuantize: { params: CalibrationResult; q: QTensor };
+}
+
+/** The name of a task. */
+export type CpuTaskName = keyof CpuTaskArgs;
+
+/** A QTensor as it crosses a thread boundary. */
+interface WireQTensor { wire: 'qtensor'; values: IntReprArray; shape: number[]; dtype: QDType; params: QParams }
+
+/** A request: the task, its arguments, and the id its answer carries. */
+export interface TaskRequest { id: number; task: CpuTaskName; args: unknown[] }
+
+/** An error as it crosses a thread boundary. */
+export interface WireError { name: string; message: string; argument?: string; value?: string }
+
+/** An answer: the result, or the error the task threw. */
+export type TaskAnswer = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: WireError };
+
+function toWire(q: QTensor, transfer: ArrayBuffer[]): WireQTensor {
+  const values = q.intReprView();
+  if (values.buffer instanceof ArrayBuffer && !transfer.includes(values.buffer)) transfer.push(values.buffer);
+  return { wire: 'qtensor', values, shape: [...q.shape], dtype: q.dtype, params: q.params as QParams };
+}
+
+function fromWire(w: WireQTensor): QTensor {
+  return new QTensor(w.values, w.shape, w.dtype, w.params, 'cpu');
+}
+
+function encodeWeight(result: QuantizedWeight | UnquantizableWeight, transfer: ArrayBuffer[]): unknown {
+  return result.ok ? { ...result, q: toWire(result.q, transfer) } : result;
+}
+
+function decodeWeight(result: QuantizedWeight | UnquantizableWeight): QuantizedWeight | UnquantizableWeight {
+  return result.ok ? { ...result, q: fromWire(result.q as unknown as WireQTensor) } : result;
+}
+
+/**
+ * A task's result as a message, with the buffers to transfer (the integers: the worker has no further use of them).
+ *
+ * @example
+ * ```ts
+ * const { message, transfer } = encodeResult('quantizePerChannel', q);
+ * ```
+ */
+export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResults[K]): { message: unknown; transfer: ArrayBuffer[] } {
+  const transfer: ArrayBuffer[] = [];
+  let message: unknown = result;
+  if (task === 'quantizePerChannel') message = toWire(result as QTensor, transfer);
+  else if (task === 'calibrateAndQuantize') {
+    const both = result as CpuTaskResults['calibrateAndQuantize'];
+    message = { params: both.params, q: toWire(both.q, transfer) };
+  }
+  else if (task === 'quantizeWeight') message = encodeWeight(result as QuantizedWeight | UnquantizableWeight, transfer);
+  else if (task === 'planWeight') {
+    const planned = result as PlannedWeight;
+    if (planned.kind === 'quantized') message = { ...planned, result: encodeWeight(planned.result, transfer) };
+  }
+  return { message, transfer };
+}
+
+/**
+ * The inverse of {@link encodeResult}: QTensors rebuilt around the transferred integers.
+ *
+ * @example
+ * ```ts
+ * const q = decodeResult('quantizePerChannel', message); // QTensor
+ * ```
+ */
+export function decodeResult<K extends CpuTaskName>(task: K, message: unknown): CpuTaskResults[K] {
+  if (task === 'quantizePerChannel') return fromWire(message as WireQTensor) as CpuTaskResults[K];
+  if (task === 'calibrateAndQuantize') {
+    const both = message as { params: CalibrationResult; q: WireQTensor };
+    return { params: both.params, q: fromWire(both.q) } as CpuTaskResults[K];
+  }
+  if (task === 'quantizeWeight') return decodeWeight(message as QuantizedWeight) as CpuTaskResults[K];
+  if (task === 'planWeight') {
+    const planned = message as PlannedWeight;
+    if (planned.kind === 'quantized') return { ...planned, result: decodeWeight(planned.result) as QuantizedWeight } as CpuTaskResults[K];
+  }
+  return message as CpuTaskResults[K];
+}
+
+/**
+ * An error thrown in a worker, as a message.
+ *
+ * @example
+ * ```ts
+ * encodeError(new FormatError('bad')); // { name: 'FormatError', message: 'bad' }
+ * ```
+ */
+export function encodeError(error: unknown): WireError {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const wire: WireError = { name: error.name, message: error.message };
+  if (error instanceof InvalidArgumentError) {
+    wire.argument = error.argument;
+    wire.value = String(error.value);
+  }
+  return wire;
+}
+
+/**
+ * The typed error for an error a worker reported: the library's own error classes as they were thrown
+ * (InvalidArgumentError, FormatError, LimitExceededError), anything else as a {@link WorkerError}.
+ *
+ * @example
+ * ```ts
+ * decodeError({ name: 'FormatError', message: 'bad' }, 'quantizeWeight') instanceof FormatError; // true
+ * ```
+ */
+export function decodeError(wire: WireError, task: CpuTaskName): Error {
+  if (wire.name === 'InvalidArgumentError') return new InvalidArgumentError(wire.argument ?? 'argument', wire.value, wire.message);
+  if (wire.name === 'FormatError') return new FormatError(wire.message);
+  if (wire.name === 'LimitExceededError') return new LimitExceededError(wire.message);
+  return new WorkerError(`a CPU worker failed in ${task}: ${wire.name}: ${wire.message}`);
+}

@@ -1,0 +1,75 @@
+/**
+ * The script each CPU worker runs (a Node `worker_threads` worker or a module Web Worker; built to
+ * `dist/cpu-worker.js`): it answers {@link TaskRequest}s from cpu-worker-pool.ts with the library's CPU path,
+ * one task at a time, in the order they arrive. Its WebAssembly kernels are its own instance, so workers never
+ * share scratch memory.
+ *
+ * @example
+ * ```ts
+ * new Worker(new URL('./cpu-worker.js', import.meta.url), { type: 'module' }); // cpu-worker-pool.ts does this
+ * ```
+ * @module
+ */
+import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
+import { chooseQParams } from '../ops/choose-qparams.js';
+import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
+import type { Tensor } from '../tensor.js';
+import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
+import { quantizeWithFloor } from './quality-floor.js';
+import { quantizeWeight } from './quantize-weight.js';
+
+const cpu = { backend: 'cpu' } as const;
+
+/** The tasks, each on the CPU path. */
+const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTaskResults[K]> } = {
+  quantizeWeight: (x, decision) => quantizeWeight(x, decision, {}, cpu),
+  async planWeight(x: Tensor, decision) {
+    if (firstNonFinite(x.data) >= 0) return { kind: 'nonFinite' };
+    return quantizeWithFloor(x, decision, {}, cpu);
+  },
+  chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
+  quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),
+  async calibrateAndQuantize(x, spec) {
+    const params = await chooseQParams(x, spec, cpu);
+    const q = 'groupSize' in params ? await quantizePerGroup(x, params.scales, params.zeroPoints, params.axis, params.groupSize, spec.dtype, cpu)
+      : 'scales' in params ? await quantizePerChannel(x, params.scales, params.zeroPoints, params.axis, spec.dtype, cpu)
+        : await quantizePerTensor(x, params.scale, params.zeroPoint, spec.dtype, cpu);
+    return { params, q };
+  },
+};
+
+/** Answers one request. */
+async function answer(request: TaskRequest): Promise<{ answer: TaskAnswer; transfer: ArrayBuffer[] }> {
+  try {
+    const run = kTasks[request.task] as (...args: unknown[]) => Promise<unknown>;
+    const encoded = encodeResult(request.task, (await run(...request.args)) as never);
+    return { answer: { id: request.id, ok: true, result: encoded.message }, transfer: encoded.transfer };
+  } catch (error) {
+    return { answer: { id: request.id, ok: false, error: encodeError(error) }, transfer: [] };
+  }
+}
+
+interface NodeParentPort {
+  on(event: 'message', listener: (request: TaskRequest) => void): void;
+  postMessage(message: unknown, transfer: ArrayBuffer[]): void;
+}
+
+const scope = globalThis as unknown as {
+  process?: { versions?: { node?: string } };
+  addEventListener(type: 'message', listener: (event: { data: TaskRequest }) => void): void;
+  postMessage(message: unknown, transfer: ArrayBuffer[]): void;
+};
+if (typeof scope.process?.versions?.node === 'string') {
+  // A port queues what arrives before its listener, so the import may take its time.
+  const moduleName = 'node:worker_threads'; // not a literal: the browser build leaves it alone
+  const { parentPort } = await (import(/* @vite-ignore */ moduleName) as Promise<{ parentPort: NodeParentPort | null }>);
+  if (!parentPort) throw new Error('cpu-worker.js runs as a worker thread: start it with createCpuWorkerPool()');
+  parentPort.on('message', (request) => {
+    void answer(request).then(({ answer: message, transfer }) => parentPort.postMessage(message, transfer));
+  });
+} else {
+  // Registered while the script runs, so no request is missed.
+  scope.addEventListener('message', (event) => {
+    void answer(event.data).then(({ answer: message, transfer }) => scope.postMessage(message, transfer));
+  });
+}

@@ -1,0 +1,69 @@
+// The CPU worker pool on Web Workers (module workers running dist/cpu-worker.js): compressing with the pool gives
+// the bytes of the calling thread on a fresh random model, and a terminated worker fails the call with
+// WorkerError and aborts the sink (nothing is closed into a file).
+import {
+  WorkerError, bytesSource, compressToSafetensors, createCpuWorkerPool, decideWeights, memorySink, openSafetensors, serializeSafetensors,
+} from './imports.js';
+import { type BrowserTest, RUN_SEED, randomData } from './support.js';
+
+async function randomModel(seed: number): Promise<Uint8Array> {
+  const shapes: [string, number[]][] = [['a.weight', [256, 512]], ['b.weight', [300, 257]], ['c.weight', [64, 64]], ['d.weight', [513, 129]]];
+  return serializeSafetensors([
+    ...shapes.map(([name, shape], i) => ({ name, dtype: 'F32' as const, shape, data: randomData(shape[0]! * shape[1]!, seed + i, 0.02 * (i + 1)) })),
+    { name: 'e.bias', dtype: 'F32', shape: [512], data: randomData(512, seed + 9) },
+  ]);
+}
+
+/** A sink that says whether it was closed or aborted. */
+function watchedSink() {
+  const inner = memorySink();
+  const state = { closed: false, aborted: false };
+  return {
+    state, bytes: () => inner.bytes(),
+    write: (chunk: Uint8Array) => inner.write(chunk),
+    close: async () => { state.closed = true; await inner.close(); },
+    abort: async (reason?: unknown) => { state.aborted = true; await inner.abort(reason); },
+  };
+}
+
+export const tests: Record<string, BrowserTest> = {
+  async 'compressToSafetensors with Web Workers: the same bytes as the calling thread'() {
+    const model = await randomModel(RUN_SEED);
+    const pool = await createCpuWorkerPool({ workers: 2 });
+    try {
+      for (const policy of [{ dtype: 'qint8' }, { dtype: 'qint4', granularity: 'group', groupSize: 32 }] as const) {
+        const outputs: Uint8Array[] = [];
+        for (const options of [{}, { pool }, { pool, heldBytes: 0 }]) {
+          const reader = await openSafetensors(bytesSource(model, 'model.safetensors'));
+          const sink = memorySink();
+          await compressToSafetensors(reader, decideWeights(reader.list(), policy), sink, { backend: 'cpu' }, undefined, options);
+          outputs.push(sink.bytes());
+        }
+        for (const [i, bytes] of outputs.entries()) {
+          if (bytes.length !== outputs[0]!.length || bytes.some((b, j) => b !== outputs[0]![j])) {
+            throw new Error(`${JSON.stringify(policy)}: output ${i} (${bytes.length} bytes) differs from the calling thread's (${outputs[0]!.length} bytes)`);
+          }
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+    return `seed ${RUN_SEED}`;
+  },
+  async 'a terminated Web Worker: WorkerError, and the sink is aborted, never closed'() {
+    const pool = await createCpuWorkerPool({ workers: 2 });
+    try {
+      await pool.killWorker(0);
+      const reader = await openSafetensors(bytesSource(await randomModel(RUN_SEED + 1), 'model.safetensors'));
+      const sink = watchedSink();
+      let error: unknown;
+      await compressToSafetensors(reader, decideWeights(reader.list(), { dtype: 'qint8' }), sink, { backend: 'cpu' }, undefined, { pool })
+        .catch((e: unknown) => { error = e; });
+      if (!(error instanceof WorkerError)) throw new Error(`expected WorkerError, got ${String(error)}`);
+      if (!/CPU worker 1 of 2 stopped \(terminated\)/.test(error.message)) throw new Error(`message: ${error.message}`);
+      if (!sink.state.aborted || sink.state.closed) throw new Error(`sink ${JSON.stringify(sink.state)}: expected aborted and not closed`);
+    } finally {
+      await pool.close();
+    }
+  },
+};

@@ -1,0 +1,65 @@
+// compress --workers N (the built bin/webgpu-quant.mjs, as a user runs it: the worker script is dist/cpu-worker.js):
+// a safetensors output quantized on worker threads is the same bytes as on one thread, and SIGINT while the
+// workers run removes the unfinished output. Needs the build (npm test builds first; alone: npm run build).
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUN_SEED, rng } from '../shared/random.js';
+import { writeSafetensors } from './cli-support.js';
+
+const repo = resolve(import.meta.dirname, '..', '..');
+const bin = join(repo, 'bin', 'webgpu-quant.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-workers-'));
+const input = join(dir, 'model.safetensors');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+beforeAll(() => {
+  if (!existsSync(join(repo, 'dist', 'cpu-worker.js'))) throw new Error('dist/cpu-worker.js is missing: run `npm run build` before this test');
+  console.log(`seed ${RUN_SEED}`);
+  const next = rng(RUN_SEED);
+  // 12 weights of 256 x 1024 float32 (12 MiB; each over the pool's 256 KiB threshold) with rows of uneven ranges, and a bias.
+  const tensors = Array.from({ length: 12 }, (_, t) => {
+    const data = Float32Array.from({ length: 256 * 1024 }, (_, i) => (next() * 2 - 1) * (0.01 + (Math.floor(i / 1024) % 13) * next()));
+    return { name: `layer${t}.weight`, shape: [256, 1024], data };
+  });
+  tensors.push({ name: 'norm.bias', shape: [1024], data: Float32Array.from({ length: 1024 }, () => next()) });
+  writeSafetensors(input, tensors);
+});
+
+function compress(output: string, ...extra: string[]): { status: number | null; stderr: string } {
+  const child = spawnSync(process.execPath, [bin, 'compress', input, '-o', output, '--backend', 'cpu', ...extra], { encoding: 'utf8' });
+  return { status: child.status, stderr: child.stderr };
+}
+
+describe('compress --workers', () => {
+  it('writes the same bytes as one thread', () => {
+    const alone = compress(join(dir, 'alone.safetensors'));
+    expect(alone.status, alone.stderr).toBe(0);
+    for (const workers of ['1', '2']) {
+      const pooled = compress(join(dir, `pooled-${workers}.safetensors`), '--workers', workers);
+      expect(pooled.status, pooled.stderr).toBe(0);
+      expect(Buffer.compare(readFileSync(join(dir, `pooled-${workers}.safetensors`)), readFileSync(join(dir, 'alone.safetensors'))), `--workers ${workers}`).toBe(0);
+    }
+    const bad = compress(join(dir, 'bad.safetensors'), '--workers', '0');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--workers 0: use an integer >= 1/);
+  });
+
+  it('SIGINT while the workers run: no output, no temporary file, exit 130', async () => {
+    const output = join(dir, 'interrupted.safetensors');
+    const child: ChildProcess = spawn(process.execPath, [bin, 'compress', input, '-o', output, '--backend', 'cpu', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => { stderr += chunk; });
+    const done = new Promise<{ code: number | null }>((r) => child.on('exit', (code) => r({ code })));
+    const temp = () => readdirSync(dir).filter((f) => f.includes('interrupted.safetensors'));
+    const end = Date.now() + 60_000;
+    while (temp().length === 0 && child.exitCode === null && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    expect(temp(), 'the temporary file appears while compressing').toHaveLength(1);
+    child.kill('SIGINT');
+    expect(await done, stderr).toEqual({ code: 130 });
+    expect(temp()).toEqual([]);
+    expect(existsSync(output)).toBe(false);
+  });
+});
