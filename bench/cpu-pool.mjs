@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import {
   compressToSafetensors, createCpuWorkerPool, decideWeights, nodeFileSink, openSafetensorsFile, quantizeWeight, serializeSafetensors,
 } from '../dist/models.js';
+import { normalData } from './normal-data.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
 const weights = Number(args.weights ?? 8);
@@ -22,19 +23,6 @@ const rows = Number(args.rows ?? 2048);
 const cols = Number(args.cols ?? 2048);
 const reps = Number(args.reps ?? 3);
 const workerCounts = (args.workers ?? '1,2').split(',').map(Number);
-
-function normalData(n, seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next()) * 0.05;
-  return out;
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

@@ -13,9 +13,8 @@ import { checkQParams } from '../../src/qtensor.js';
 import { quantizeWithParams } from '../../src/reference/index.js';
 import { minMaxOfLayout } from '../../src/reference/minmax.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
-import type { ErrorStats } from '../../src/stats/types.js';
 import { groupParamCount } from '../../src/validate.js';
-import { RUN_SEED, expectBits, expectExact, rng } from './support.js';
+import { RUN_SEED, expectBits, expectExact, expectSameStats, rng } from './support.js';
 
 const next = rng(RUN_SEED);
 let slots: HeldFloat32[] = [];
@@ -29,18 +28,6 @@ function hold(count: number, scratch: number): HeldFloat32 {
   if (!slot) throw new Error('holdFloat32 refused');
   slots.push(slot);
   return slot;
-}
-
-/** Every number of two ErrorStats equal under Object.is; the per-index arrays compared as arrays (fast). */
-function expectSameStats(actual: ErrorStats, expected: ErrorStats, what: string): void {
-  const { perChannel: a1, perGroup: a2, ...actualRest } = actual;
-  const { perChannel: e1, perGroup: e2, ...expectedRest } = expected;
-  expect(actualRest, what).toStrictEqual(expectedRest);
-  for (const [a, e, name] of [[a1, e1, 'perChannel'], [a2, e2, 'perGroup']] as const) {
-    expect(a === undefined, `${what} ${name}`).toBe(e === undefined);
-    if (!a || !e) continue;
-    for (const key of ['mse', 'maxAbsError', 'sqnrDb', 'cosine', 'clipFraction', 'count'] as const) expectExact(a[key], e[key], `${what} ${name}.${key}`);
-  }
 }
 
 /** Random weights with ties at k + 0.5 of `scale`, ±0 and values past the range. */

@@ -12,10 +12,9 @@ import { cpuErrorStats } from '../../src/kernels/cpu/cpu-error-stats.js';
 import { firstNaN, firstNonFinite, maxAbs, scanFinite } from '../../src/kernels/cpu/cpu-scan.js';
 import { dequantize, errorStats, quantizeWithParams } from '../../src/reference/index.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
-import type { ErrorStats } from '../../src/stats/types.js';
 import { minMaxOfLayout } from '../../src/reference/minmax.js';
 import { groupParamCount } from '../../src/validate.js';
-import { RUN_SEED, expectBits, expectExact, rng } from './support.js';
+import { RUN_SEED, expectBits, expectExact, expectSameStats, rng } from './support.js';
 
 const next = rng(RUN_SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
@@ -61,18 +60,6 @@ function randomParams(shape: number[], dtype: QDType): PerTensorParams | PerChan
   const groupSize = pick([1, 2, 3, 4, 5, 8, 32]);
   const count = groupParamCount(shape, normalized, groupSize);
   return { scales: Array.from({ length: count }, randomScale), zeroPoints: Array.from({ length: count }, zeroPoint), axis, groupSize };
-}
-
-/** Every number of two ErrorStats equal under Object.is, the per-index arrays compared as arrays (fast). */
-function expectSameStats(actual: ErrorStats, expected: ErrorStats, what: string): void {
-  const { perChannel: a1, perGroup: a2, ...actualRest } = actual;
-  const { perChannel: e1, perGroup: e2, ...expectedRest } = expected;
-  expect(actualRest, what).toStrictEqual(expectedRest);
-  for (const [a, e, name] of [[a1, e1, 'perChannel'], [a2, e2, 'perGroup']] as const) {
-    expect(a === undefined, `${what} ${name}`).toBe(e === undefined);
-    if (!a || !e) continue;
-    for (const key of ['mse', 'maxAbsError', 'sqnrDb', 'cosine', 'clipFraction', 'count'] as const) expectExact(a[key], e[key], `${what} ${name}.${key}`);
-  }
 }
 
 describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { InvalidArgumentError, type QDType } from '../../src/index.js';
+import type { ErrorStats } from '../../src/stats/types.js';
 
 export { RUN_SEED, rng } from '../shared/random.js';
 
@@ -151,4 +152,16 @@ export function decodeFloat32s(vs: FixtureFloat[], what: string): Float32Array {
     out[i] = x;
   });
   return out;
+}
+
+/** Every number of two ErrorStats equal under Object.is; the per-index arrays compared as arrays (fast). */
+export function expectSameStats(actual: ErrorStats, expected: ErrorStats, what: string): void {
+  const { perChannel: a1, perGroup: a2, ...actualRest } = actual;
+  const { perChannel: e1, perGroup: e2, ...expectedRest } = expected;
+  expect(actualRest, what).toStrictEqual(expectedRest);
+  for (const [a, e, name] of [[a1, e1, 'perChannel'], [a2, e2, 'perGroup']] as const) {
+    expect(a === undefined, `${what} ${name}`).toBe(e === undefined);
+    if (!a || !e) continue;
+    for (const key of ['mse', 'maxAbsError', 'sqnrDb', 'cosine', 'clipFraction', 'count'] as const) expectExact(a[key], e[key], `${what} ${name}.${key}`);
+  }
 }
