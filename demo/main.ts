@@ -273,7 +273,8 @@ function shownOf(r: Result): ShownResult {
 }
 
 function renderSummary(r: Result): void {
-  showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs, r.policy.minSqnrDb);
+  showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs, r.policy.minSqnrDb,
+    app.backend === 'webgpu');
 }
 
 function renderTable(): void {
