@@ -273,8 +273,7 @@ function shownOf(r: Result): ShownResult {
 }
 
 function renderSummary(r: Result): void {
-  showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs, r.policy.minSqnrDb,
-    app.backend === 'webgpu');
+  showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs, r.policy.minSqnrDb);
 }
 
 function renderTable(): void {

@@ -44,7 +44,6 @@ import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { concatParts } from '../io/onnx/deferred-raw-data.js';
-import { autoCrossover } from './auto-crossover.js';
 import { type ScaleDType, halfScale, storedParametersOf, storesHalfScales } from './scale-storage.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
@@ -195,9 +194,7 @@ export async function compressOnnxParts(
   // On the CPU weights gain nothing from running together (the work is synchronous): one at a time, read as views
   // of the model's bytes where aligned and otherwise into one reused array, since touching fresh memory costs
   // more than the arithmetic on a large weight.
-  // 'auto' on a GPU that its measured crossover says is never faster computes every weight on the CPU.
-  const auto = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
-  const onCpu = (await getBackend(backend)) === 'cpu' || (auto && (await autoCrossover(backend)) === Infinity);
+  const onCpu = (await getBackend(backend)) === 'cpu';
   const inFlight = onCpu ? 1 : kInFlight;
   const scratch = onCpu ? reusedFloat32() : undefined;
   const scaleTypeOf = (info: OnnxWeightInfo): ScaleType => (info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32');
