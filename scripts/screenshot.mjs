@@ -16,8 +16,10 @@ const width = Number(option('--width') ?? 1400);
 const webgpu = !argv.includes('--no-webgpu');
 const [url, out] = argv.filter((a) => !a.startsWith('--'));
 
-const args = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'];
-if (webgpu) args.push('--enable-unsafe-webgpu');
+// Chromium starts as the tests start it (test/setup/chromium.ts), less WebGPU with --no-webgpu.
+const { runnerImport } = await import('vite');
+const { module: { CHROMIUM_ARGS, chromiumPath } } = await runnerImport(resolve(root, 'test/setup/chromium.ts'));
+const args = webgpu ? CHROMIUM_ARGS : CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu');
 
 async function shoot(browser, pageUrl, path, viewportWidth, compare = false) {
   const page = await browser.newPage();
@@ -38,7 +40,7 @@ async function shoot(browser, pageUrl, path, viewportWidth, compare = false) {
   if (scrollWidth > innerWidth) throw new Error(`at ${viewportWidth} px the page is ${scrollWidth} px wide: it scrolls sideways`);
 }
 
-const browser = await puppeteer.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args });
+const browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args });
 let server;
 try {
   if (url) {
