@@ -23,6 +23,7 @@
  */
 import { floatToHalfBits } from '../io/half.js';
 import { halfToFloat } from '../io/float-convert.js';
+import { writesNoZeroPoints } from '../io/onnx/qdq-writer.js';
 import type { StoredParameters } from './budget.js';
 import type { WeightDecision } from './policy.js';
 import type { QuantizedWeight } from './quantize-weight.js';
@@ -67,7 +68,8 @@ export function storesHalfScales(scales: ArrayLike<number>): boolean {
 }
 
 /**
- * True when `decision` is 4-bit and every zero point is 0: the writer stores no zero points.
+ * True when `decision` is 4-bit and every zero point is 0: the QDQ writer stores no zero points (its rule,
+ * `writesNoZeroPoints`).
  *
  * @example
  * ```ts
@@ -75,9 +77,7 @@ export function storesHalfScales(scales: ArrayLike<number>): boolean {
  * ```
  */
 export function omitsZeroPoints(zeroPoints: ArrayLike<number>, decision: Pick<WeightDecision, 'dtype'>): boolean {
-  if (decision.dtype !== 'qint4' && decision.dtype !== 'quint4') return false;
-  for (let i = 0; i < zeroPoints.length; i++) if (zeroPoints[i] !== 0) return false;
-  return true;
+  return writesNoZeroPoints(decision.dtype, zeroPoints);
 }
 
 /**

@@ -93,6 +93,22 @@ function scaleBytes(scales: ArrayLike<number>, type: ScaleType): Uint8Array {
   return out;
 }
 
+/**
+ * True when {@link writeQdq} stores no zero points for these: a 4-bit weight whose zero points are all 0
+ * (DequantizeLinear's default).
+ *
+ * @example
+ * ```ts
+ * writesNoZeroPoints('qint4', [0, 0]); // true
+ * writesNoZeroPoints('qint8', [0, 0]); // false: 8-bit weights keep theirs
+ * ```
+ */
+export function writesNoZeroPoints(dtype: QdqTensor['dtype'], zeroPoints: ArrayLike<number>): boolean {
+  if (dtype !== 'qint4' && dtype !== 'quint4') return false;
+  for (let i = 0; i < zeroPoints.length; i++) if (zeroPoints[i] !== 0) return false;
+  return true;
+}
+
 function zeroPointBytes(zeroPoints: ArrayLike<number>, dtype: QdqTensor['dtype']): Uint8Array {
   if (dtype === 'qint4' || dtype === 'quint4') return packNibbles(zeroPoints);
   const out = new Uint8Array(zeroPoints.length);
@@ -136,7 +152,7 @@ export function writeQdq(model: OnnxModel, name: string, q: QdqTensor, names: Na
   const intCode = onnxCodeOfQDType(q.dtype);
   const dataName = names.fresh(`${base}_quantized`);
   const scaleName = names.fresh(`${base}_scale`);
-  const omitZeroPoint = fourBit && Array.prototype.every.call(q.zeroPoints, (z: number) => z === 0);
+  const omitZeroPoint = writesNoZeroPoints(q.dtype, q.zeroPoints);
   const zeroPointName = omitZeroPoint ? '' : names.fresh(`${base}_zero_point`);
   const scaleRaw = scaleBytes(q.scales, scaleType);
   const zeroRaw = omitZeroPoint ? new Uint8Array(0) : zeroPointBytes(q.zeroPoints, q.dtype);
