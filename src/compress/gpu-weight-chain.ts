@@ -19,12 +19,14 @@
 import { type Granularity, type ReductionLayout, reductionLayout } from '../calibration/granularity.js';
 import { throwIfNaN } from '../calibration/checks.js';
 import { type CalibrationResult, shapeCalibration } from '../calibration/result.js';
-import { type CalibrationSpec, resolveCalibrationSpec } from '../calibration/spec.js';
+import { type CalibrationSpec, type ResolvedCalibration, resolveCalibrationSpec } from '../calibration/spec.js';
 import { dtypeInfo } from '../dtype.js';
 import type { GpuManager } from '../gpu/device.js';
+import { calibrateQuantizeWithStats } from '../kernels/weight/calibrate-quantize.js';
+import type { RangeRule } from '../kernels/weight/params-from-ranges.js';
 import { ResidentWeight } from '../kernels/weight/resident-weight.js';
 import { type OpOptions, selectManager } from '../ops/backend.js';
-import { QTensor, checkQParams } from '../qtensor.js';
+import { type QParams, QTensor, checkQParams } from '../qtensor.js';
 import { checkNotEmpty, paramsFromRanges } from '../reference/calibration.js';
 import type { ErrorStats } from '../stats/types.js';
 import type { Tensor } from '../tensor.js';
@@ -70,9 +72,7 @@ export class ChainedWeight {
   /** Min and max per output on the resident weight; remembers the largest |x| for the statistics. */
   async #ranges(layout: ReductionLayout): Promise<{ mins: Float32Array; maxs: Float32Array; firstNaN: number }> {
     const result = await this.#weight.minMax(layout, this.#options);
-    let largest = 0;
-    for (let w = 0; w < result.mins.length; w++) largest = Math.max(largest, -result.mins[w]!, result.maxs[w]!);
-    this.#largestAbs = largest;
+    this.#largestAbs = largestMagnitude(result.mins, result.maxs);
     return result;
   }
 
@@ -108,6 +108,60 @@ export class ChainedWeight {
   }
 
   /**
+   * Calibration by min/max (`chooseQParams(x, spec)`, or the 'extreme' rule of `signedExtremeParams` for
+   * `dtype`), then the quantize function of `granularity` and `errorStats` along `statsAxis`, all in one submit
+   * (src/kernels/weight/calibrate-quantize.ts): the scales and zero points are computed on the device. The host
+   * computes them again from the ranges read back (the same code as the separate calls, so the same errors),
+   * and takes the device's result only when every bit agrees; undefined means take the two-submit path.
+   *
+   * @example
+   * ```ts
+   * const result = await chain.calibrateQuantizeWithStats({ spec }, { axis: 0 }, 'qint8', 0);
+   * ```
+   */
+  async calibrateQuantizeWithStats(
+    calibration: { spec: CalibrationSpec } | { extreme: true }, granularity: Granularity, dtype: WeightDecision['dtype'], statsAxis: number | undefined,
+  ): Promise<{ scales: Float32Array; zeroPoints: Int32Array; q: QTensor; stats: ErrorStats } | undefined> {
+    const shape = this.#x.shape;
+    const info = dtypeInfo(dtype);
+    let resolved: ResolvedCalibration | undefined;
+    let rule: RangeRule;
+    let layout: ReductionLayout;
+    if ('spec' in calibration) {
+      resolved = resolveCalibrationSpec(shape, calibration.spec);
+      checkNotEmpty(this.#x, 'x');
+      if (resolved.method !== 'minmax') return undefined;
+      layout = resolved.layout;
+      rule = { kind: 'minmax', range: resolved.range, symmetric: resolved.symmetric };
+    } else {
+      layout = reductionLayout(shape, granularity);
+      rule = { kind: 'extreme', qmin: info.qmin, qmax: info.qmax };
+    }
+    const result = await calibrateQuantizeWithStats(this.#weight, layout, rule, info, granularity,
+      statsAxis === undefined ? {} : { axis: statsAxis }, this.#options);
+    if (!result) return undefined;
+    const { mins, maxs, firstNaN } = result.ranges;
+    let expected: { scales: Float32Array; zeroPoints: Int32Array };
+    if (resolved) {
+      throwIfNaN(firstNaN, 'x');
+      expected = paramsFromRanges(mins, maxs, resolved, 'x');
+    } else {
+      expected = signedExtremeOfRanges(mins, maxs, dtype);
+    }
+    if (!sameBits(expected.scales, result.scales) || !sameBits(expected.zeroPoints, result.zeroPoints)) return undefined;
+    const largest = largestMagnitude(mins, maxs);
+    this.#largestAbs = largest;
+    let params: QParams;
+    try {
+      params = checkedParams(shape, granularity, expected.scales, expected.zeroPoints, dtype);
+    } catch {
+      return undefined; // parameters the quantize functions refuse: the two-submit path says so, in its order
+    }
+    const stats = result.stats(params, largest);
+    return stats && { scales: expected.scales, zeroPoints: expected.zeroPoints, q: new QTensor(result.values, shape, dtype, params, 'webgpu'), stats };
+  }
+
+  /**
    * The quantize function of `granularity` with these parameters, then `errorStats` along `statsAxis`, in one
    * submit; undefined when the statistics need the separate call (module documentation of resident-weight.ts).
    *
@@ -121,8 +175,7 @@ export class ChainedWeight {
   ): Promise<{ q: QTensor; stats: ErrorStats } | undefined> {
     if (this.#largestAbs === undefined) return undefined;
     const shape = this.#x.shape;
-    const params = granularity === 'per_tensor' ? checkQParams(shape, dtype, { scale: scales[0]!, zeroPoint: zeroPoints[0]! })
-      : checkQParams(shape, dtype, { scales, zeroPoints, axis: granularity.axis, ...('groupSize' in granularity ? { groupSize: granularity.groupSize } : {}) });
+    const params = checkedParams(shape, granularity, scales, zeroPoints, dtype);
     const result = await this.#weight.quantizeWithStats(dtypeInfo(dtype), params, statsAxis === undefined ? {} : { axis: statsAxis },
       this.#largestAbs, this.#options);
     return result && { q: new QTensor(result.values, shape, dtype, params, 'webgpu'), stats: result.stats };
@@ -139,4 +192,28 @@ export class ChainedWeight {
   release(): void {
     this.#weight.release();
   }
+}
+
+/** The largest |x| of a weight whose per-output minima and maxima these are. */
+function largestMagnitude(mins: Float32Array, maxs: Float32Array): number {
+  let largest = 0;
+  for (let w = 0; w < mins.length; w++) largest = Math.max(largest, -mins[w]!, maxs[w]!);
+  return largest;
+}
+
+/** Whether two arrays hold the same bits. */
+function sameBits(a: Float32Array | Int32Array, b: Float32Array | Int32Array): boolean {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/** The QParams of `granularity` with these scales and zero points, checked. */
+function checkedParams(
+  shape: readonly number[], granularity: Granularity, scales: Float32Array, zeroPoints: Int32Array, dtype: WeightDecision['dtype'],
+): QParams {
+  return granularity === 'per_tensor' ? checkQParams(shape, dtype, { scale: scales[0]!, zeroPoint: zeroPoints[0]! })
+    : checkQParams(shape, dtype, { scales, zeroPoints, axis: granularity.axis, ...('groupSize' in granularity ? { groupSize: granularity.groupSize } : {}) });
 }

@@ -188,11 +188,16 @@ async function quantizeWithBackend(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions, backend: OpOptions | undefined, chain: ChainedWeight | undefined,
 ): Promise<QuantizedWeight | UnquantizableWeight> {
   const granularity = calibrationGranularity(decision);
+  const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
+  // With the scales used as computed, the GPU chain calibrates, quantizes and measures in one submit.
+  const oneSubmit = chain && !options.roundScale ? chain : undefined;
+  let single: Awaited<ReturnType<ChainedWeight['calibrateQuantizeWithStats']>>;
   let rawScales: Float32Array;
   let zeroPoints: Int32Array;
   if (decision.range === 'extreme' && decision.symmetric && decision.method === 'minmax') {
-    ({ scales: rawScales, zeroPoints } = chain ? await chain.signedExtremeParams(granularity, decision.dtype)
-      : signedExtremeParams(x.data, x.shape, granularity, decision.dtype));
+    single = await oneSubmit?.calibrateQuantizeWithStats({ extreme: true }, granularity, decision.dtype, statsAxis);
+    ({ scales: rawScales, zeroPoints } = single ?? (chain ? await chain.signedExtremeParams(granularity, decision.dtype)
+      : signedExtremeParams(x.data, x.shape, granularity, decision.dtype)));
   } else {
     let calibration;
     try {
@@ -202,7 +207,8 @@ async function quantizeWithBackend(
         dtype: decision.dtype, granularity, symmetric: decision.symmetric && !signedExtreme, method: decision.method,
         ...(signedExtreme ? { signedExtreme } : {}), ...rangeOptions(decision),
       };
-      calibration = chain ? await chain.chooseQParams(spec) : await chooseQParams(x, spec, backend);
+      single = decision.method === 'minmax' ? await oneSubmit?.calibrateQuantizeWithStats({ spec }, granularity, decision.dtype, statsAxis) : undefined;
+      calibration = single ?? (chain ? await chain.chooseQParams(spec) : await chooseQParams(x, spec, backend));
     } catch (error) {
       // The data checks of calibration (a range too wide for a float32 scale) concern the weight, not the call.
       if (error instanceof InvalidArgumentError && error.argument.startsWith('x')) return { ok: false, reason: error.message.replace(/^x\b/, 'the weight') };
@@ -219,8 +225,7 @@ async function quantizeWithBackend(
   }
   const overflow = dequantizeOverflow(scales, zeroPoints, decision.dtype);
   if (overflow) return { ok: false, reason: overflow };
-  const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
-  const chained = await chain?.quantizeWithStats(granularity, scales, zeroPoints, decision.dtype, statsAxis);
+  const chained = single ?? await chain?.quantizeWithStats(granularity, scales, zeroPoints, decision.dtype, statsAxis);
   let q: QTensor;
   if (chained) q = chained.q;
   else if (granularity === 'per_tensor') q = await quantizePerTensor(x, scales[0]!, zeroPoints[0]!, decision.dtype, backend);

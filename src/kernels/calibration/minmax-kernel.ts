@@ -66,6 +66,18 @@ export function encodePass(
   }
 }
 
+/**
+ * The most elements one box of the min/max reduction takes on `device` (see `planBoxes`).
+ *
+ * @example
+ * ```ts
+ * [...planBoxes(layout, minMaxBoxElements(device, {}))].length; // 1 for a weight that fits one box
+ * ```
+ */
+export function minMaxBoxElements(device: GPUDevice, options: KernelOptions): number {
+  return Math.max(1, Math.min(Math.floor(bindingLimit(device) / kRecordBytes), options.maxChunkElements ?? Infinity));
+}
+
 /** What {@link encodeMinMaxBox} encoded. */
 export interface EncodedMinMax {
   /** One record per output of the box: (min key, max key, first NaN index or 0xffffffff, 0). */
@@ -126,6 +138,36 @@ function keyToFloat(key: number, scratch: Int32Array, view: Float32Array): numbe
 }
 
 /**
+ * Merges the records one box's passes left (`box.wCount` of them, read back as `bytes`) into `mins` and
+ * `maxs` (filled with Infinity and -Infinity before the first box); returns the box's first NaN (-1 when none).
+ *
+ * @example
+ * ```ts
+ * run.read(records, box.wCount * 16, (bytes) => { firstNaN = mergeRecords(bytes, box, mins, maxs); });
+ * ```
+ */
+export function mergeRecords(bytes: ArrayBuffer, box: ReductionBox, mins: Float32Array, maxs: Float32Array): number {
+  const scratch = new Int32Array(1);
+  const view = new Float32Array(scratch.buffer);
+  const words = new Int32Array(bytes, 0, box.wCount * 4);
+  let firstNaN = -1;
+  for (let r = 0; r < box.wCount; r++) {
+    const w = box.wStart + r;
+    const [lo, hi, nan] = [words[4 * r]!, words[4 * r + 1]!, words[4 * r + 2]! >>> 0];
+    if (lo !== kEmptyMin) {
+      const value = keyToFloat(lo, scratch, view);
+      if (lessThan(value, mins[w]!)) mins[w] = value;
+    }
+    if (hi !== kEmptyMax) {
+      const value = keyToFloat(hi, scratch, view);
+      if (lessThan(maxs[w]!, value)) maxs[w] = value;
+    }
+    if (nan !== kNoNaN && (firstNaN < 0 || nan < firstNaN)) firstNaN = nan;
+  }
+  return firstNaN;
+}
+
+/**
  * Min and max of every output of `layout` over `data` on the GPU, with the flat index of the first NaN
  * (-1 when none). Same contract as the CPU reference's `minMaxOfLayout`. `data` may already be on the device
  * (a GPU buffer holding the float32 tensor from offset 0): then nothing is uploaded; a box that does not start
@@ -143,29 +185,15 @@ export async function minMaxKernel(
   const mins = new Float32Array(layout.outputs).fill(Infinity);
   const maxs = new Float32Array(layout.outputs).fill(-Infinity);
   let firstNaN = -1;
-  const scratch = new Int32Array(1);
-  const view = new Float32Array(scratch.buffer);
-  const maxElements = Math.max(1, Math.min(Math.floor(bindingLimit(manager.device) / kRecordBytes), options.maxChunkElements ?? Infinity));
+  const maxElements = minMaxBoxElements(manager.device, options);
   const label = `minmax|${layout.family}`;
   for (const box of planBoxes(layout, maxElements)) {
     await runOnGpu(manager, label, (run) => {
       const input = boxInput(run, data, box);
       const { records } = encodeMinMaxBox(run, manager, layout, box, input, options);
       run.read(records, box.wCount * kRecordBytes, (bytes) => {
-        const words = new Int32Array(bytes, 0, box.wCount * 4);
-        for (let r = 0; r < box.wCount; r++) {
-          const w = box.wStart + r;
-          const [lo, hi, nan] = [words[4 * r]!, words[4 * r + 1]!, words[4 * r + 2]! >>> 0];
-          if (lo !== kEmptyMin) {
-            const value = keyToFloat(lo, scratch, view);
-            if (lessThan(value, mins[w]!)) mins[w] = value;
-          }
-          if (hi !== kEmptyMax) {
-            const value = keyToFloat(hi, scratch, view);
-            if (lessThan(maxs[w]!, value)) maxs[w] = value;
-          }
-          if (nan !== kNoNaN && (firstNaN < 0 || nan < firstNaN)) firstNaN = nan;
-        }
+        const nan = mergeRecords(bytes, box, mins, maxs);
+        if (nan >= 0 && (firstNaN < 0 || nan < firstNaN)) firstNaN = nan;
       });
     });
   }

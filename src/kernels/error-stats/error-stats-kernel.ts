@@ -202,6 +202,20 @@ function quantizedWords(request: ErrorStatsRequest, start: number, end: number, 
   return widened;
 }
 
+/**
+ * Inputs of {@link encodeStatsChunk} already on the device: the original values and the stored integers,
+ * and optionally the parameter table and the prescale (a float32 at `offset`), computed there.
+ */
+export interface StatsSources {
+  original: GPUBuffer;
+  quantized: GPUBuffer;
+  table?: GPUBuffer;
+  prescale?: { buffer: GPUBuffer; offset: number };
+}
+
+/** Byte offset of `prescale` in the uniform. */
+const kPrescaleOffset = 4 * ERROR_STATS_PARAMS.fields.findIndex(([name]) => name === 'prescale');
+
 /** What {@link encodeStatsChunk} encoded. */
 export interface EncodedStatsChunk {
   partials: GPUBuffer;
@@ -216,6 +230,8 @@ export interface EncodedStatsChunk {
  * Uploads one chunk's inputs and encodes its dispatch; the partials are read back by the caller. With
  * `sources`, the original and the quantized integers are bound from those GPU buffers instead (the whole
  * tensor in one chunk, the integers as `stored` in {@link planStatsPass}): nothing is uploaded but the table.
+ * With `sources.table` the table is bound from there too (`fullTable` then only gives its size), and with
+ * `sources.prescale` the uniform's prescale is copied from that buffer on the device before the dispatch.
  *
  * @example
  * ```ts
@@ -225,7 +241,7 @@ export interface EncodedStatsChunk {
  */
 export function encodeStatsChunk(
   run: GpuRun, manager: GpuManager, request: ErrorStatsRequest, pass: StatsPass, chunk: PlannedChunk,
-  fullTable: Uint32Array<ArrayBuffer>, prescale: number, sources?: { original: GPUBuffer; quantized: GPUBuffer },
+  fullTable: Uint32Array<ArrayBuffer>, prescale: number, sources?: StatsSources,
 ): EncodedStatsChunk {
   const { plan, variant } = pass;
   const [start, end] = [chunk.start * plan.unit, chunk.end * plan.unit];
@@ -249,11 +265,13 @@ export function encodeStatsChunk(
     q_stride_outer: paramMap.strideOuter, q_stride_group: paramMap.strideGroup, q_stride_inner: paramMap.strideInner,
   });
   const partials = run.buffer(partialBytes, storage | GPUBufferUsage.COPY_SRC, 'partials');
+  const uniformBuffer = run.upload(uniform, GPUBufferUsage.UNIFORM, 'uniform');
+  if (sources?.prescale) run.encoder.copyBufferToBuffer(sources.prescale.buffer, sources.prescale.offset, uniformBuffer, kPrescaleOffset, 4);
   run.dispatch(manager.pipelines.get(variant), [
-    { binding: 0, resource: { buffer: run.upload(uniform, GPUBufferUsage.UNIFORM, 'uniform'), size: uniform.byteLength } },
+    { binding: 0, resource: { buffer: uniformBuffer, size: uniform.byteLength } },
     { binding: 1, resource: { buffer: sources?.original ?? run.upload(original!, storage, 'original'), size: originalBytes } },
     { binding: 2, resource: { buffer: sources?.quantized ?? run.upload(quantized!, storage, 'quantized'), size: quantizedBytes } },
-    { binding: 3, resource: { buffer: run.upload(table, storage, 'paramTable'), size: table.byteLength } },
+    { binding: 3, resource: { buffer: sources?.table ?? run.upload(table, storage, 'paramTable'), size: table.byteLength } },
     { binding: 4, resource: { buffer: run.upload(chunk.tiles, storage, 'tiles'), size: chunk.tiles.byteLength } },
     { binding: 5, resource: { buffer: partials, size: partialBytes } },
   ], dispatchSize(lanes, ERROR_STATS_WORKGROUP_SIZE, pass.limits.maxPerDimension));

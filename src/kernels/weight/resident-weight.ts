@@ -93,6 +93,19 @@ export class ResidentWeight {
   }
 
   /**
+   * The device, the weight and its resident buffer, for kernels that read the weight where it lies
+   * (`calibrateQuantizeWithStats`); throws once released.
+   *
+   * @example
+   * ```ts
+   * const { manager, x, buffer } = weight.resident;
+   * ```
+   */
+  get resident(): { manager: GpuManager; x: Tensor; buffer: GPUBuffer } {
+    return { manager: this.#manager, x: this.#x, buffer: this.#values };
+  }
+
+  /**
    * Min and max of every output of `layout`, and the first NaN: `minMaxKernel` on the resident values (one
    * submit, a readback of one record per output).
    *

@@ -1,0 +1,186 @@
+/**
+ * A resident weight reduced, calibrated, quantized and measured in one submit with one readback: the min/max
+ * passes (minmax_reduce.wgsl) leave one record per output on the device, the parameter passes
+ * (minmax_to_params.wgsl) turn them into the quantize kernel's table, the statistics' table and prescale, and
+ * the quantize and error-statistics kernels read those where they lie. The readback brings the records (the
+ * ranges, for the host's checks), the scales and zero points, the prescale, the statistics' partials and the
+ * integers.
+ *
+ * The kernels run with the pipelines the host would choose for the real parameters: the plans are made with
+ * placeholder parameters (scale 1, zero point 0), and nothing in them depends on the values for scales of at
+ * least 2^-23 (every min/max scale) and zero points in the dtype's range; the statistics check this again with
+ * the real parameters, and their prescale against the host's. Undefined, before anything runs, for what the
+ * chain does not cover: a weight needing more than one reduction box, quantize chunk or statistics chunk,
+ * statistics in scalar runs (a size not a multiple of 4), a quantize kernel without a parameter table.
+ *
+ * @example
+ * ```ts
+ * const result = await calibrateQuantizeWithStats(weight, layout, { kind: 'extreme', qmin: -8, qmax: 7 }, dtypeInfo('qint4'),
+ *   { axis: 1, groupSize: 32 }, {}, {});
+ * result?.scales; result?.stats(params);
+ * ```
+ * @module
+ */
+import type { Granularity, ReductionLayout } from '../../calibration/granularity.js';
+import type { DTypeInfo, IntReprArray } from '../../dtype.js';
+import { runOnGpu } from '../../gpu/gpu-run.js';
+import { channelLayout } from '../../layout.js';
+import { unpackNibblesInto } from '../../pack-nibbles.js';
+import { type QParams, QTensor, checkQParams } from '../../qtensor.js';
+import type { MinMaxResult } from '../../reference/minmax.js';
+import { checkErrorStatsArguments } from '../../stats/arguments.js';
+import { assembleErrorStats } from '../../stats/assemble.js';
+import { BucketSums } from '../../stats/bucket-sums.js';
+import { channelIndexMap, tensorIndexMap } from '../../stats/index-map.js';
+import type { ErrorStats } from '../../stats/types.js';
+import { encodeMinMaxBox, mergeRecords, minMaxBoxElements } from '../calibration/minmax-kernel.js';
+import { planBoxes } from '../calibration/minmax-plan.js';
+import type { KernelOptions } from '../common/kernel-options.js';
+import { type ChunkedJob, chunkElements, encodeChunk } from '../common/run-chunked.js';
+import { deviceIntegerBytes } from '../elementwise/gpu-resident.js';
+import { type ElementwisePlan, planElementwise } from '../elementwise/plan-elementwise.js';
+import { vecGeometry } from '../elementwise/quantize-kernel.js';
+import { STATIONARY_KIND } from '../elementwise/stationary.js';
+import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../error-stats/error-stats-kernel.js';
+import { planChunks } from '../error-stats/error-stats-plan.js';
+import { paramTableWords } from '../error-stats/error-stats-shader.js';
+import { PRESCALE_OFFSET, type RangeRule, encodeParamsFromRanges, paramsFromRangesCovers } from './params-from-ranges.js';
+import type { ResidentWeight } from './resident-weight.js';
+
+/** What {@link calibrateQuantizeWithStats} read back. */
+export interface CalibratedWeight {
+  /** Min and max per output, and the first NaN (-1 when none): the reduction's records. */
+  ranges: MinMaxResult;
+  /** The device's scales and zero points, in the quantize functions' order. */
+  scales: Float32Array;
+  zeroPoints: Int32Array;
+  /** The stored integers, one per element, quantized with those parameters. */
+  values: IntReprArray;
+  /**
+   * The error statistics, given the parameters as checked QParams (the device's scales and zero points) and
+   * the largest |x|; undefined when the device's prescale or the pipelines differ from what the host
+   * chooses for them (then the caller takes the separate calls).
+   */
+  stats: (params: QParams, largestAbs: number) => ErrorStats | undefined;
+}
+
+/** channelLayout's `channels` as a partition's `axisLen`. */
+function partitionOf(shape: readonly number[], axis: number | undefined) {
+  if (axis === undefined) return { kind: 'tensor' as const, outer: 1, axisLen: 1, inner: shape.reduce((a, b) => a * b, 1) };
+  const layout = channelLayout(shape, axis);
+  return { kind: 'channel' as const, outer: layout.outer, axisLen: layout.channels, inner: layout.inner };
+}
+
+/** QParams of `granularity` with every scale 1 and zero point 0: the plans' stand-in for the device's values. */
+function placeholderParams(shape: readonly number[], info: DTypeInfo, granularity: Granularity, outputs: number): QParams {
+  if (granularity === 'per_tensor') return checkQParams(shape, info.name, { scale: 1, zeroPoint: 0 });
+  return checkQParams(shape, info.name, {
+    scales: new Float32Array(outputs).fill(1), zeroPoints: new Int32Array(outputs), axis: granularity.axis,
+    ...('groupSize' in granularity ? { groupSize: granularity.groupSize } : {}),
+  });
+}
+
+/** The pipeline of a plan as a comparable string. */
+function pipelineKey(plan: Pick<ElementwisePlan, 'pipeline'>): string {
+  return `${plan.pipeline.label}|${JSON.stringify(plan.pipeline.constants ?? {})}`;
+}
+
+/**
+ * Runs the chain on `weight` (see the module documentation); undefined when it does not cover the weight.
+ *
+ * @example
+ * ```ts
+ * const result = await calibrateQuantizeWithStats(weight, reductionLayout(x.shape, { axis: 0 }),
+ *   { kind: 'minmax', range, symmetric: true }, dtypeInfo('qint8'), { axis: 0 }, { axis: 0 }, {});
+ * ```
+ */
+export async function calibrateQuantizeWithStats(
+  weight: ResidentWeight, layout: ReductionLayout, rule: RangeRule, info: DTypeInfo, granularity: Granularity,
+  statsOptions: { axis?: number }, options: KernelOptions,
+): Promise<CalibratedWeight | undefined> {
+  const { manager, x, buffer: resident } = weight.resident;
+  const { device } = manager;
+  const size = x.data.length;
+  if (info.bits !== 8 && info.bits !== 4) return undefined;
+  const boxes = [...planBoxes(layout, minMaxBoxElements(device, options))];
+  const box = boxes[0];
+  if (boxes.length !== 1 || !box || box.start !== 0 || box.count !== size || box.wStart !== 0 || box.wCount !== layout.outputs) return undefined;
+
+  const placeholder = placeholderParams(x.shape, info, granularity, layout.outputs);
+  const values = info.makeArray(size);
+  const request = checkErrorStatsArguments(x, new QTensor(values, x.shape, info.name, placeholder, 'webgpu'), statsOptions, () => -1);
+  const grid = request.quantized.kind === 'grid' ? request.quantized.grid : undefined;
+  if (!grid) return undefined;
+  const span = 2 * (grid.qmax - grid.qmin + 1);
+  if (!paramsFromRangesCovers(rule, span)) return undefined;
+  const axis = request.axis;
+  const partition = partitionOf(x.shape, axis);
+  const scheme = grid.integerSubtract ? 'perTensorIntegers' : 'indexedIntegers';
+  const stored = { bits: info.bits, signed: info.signed };
+  const pass = planStatsPass(device, request, options, scheme, partition, stored);
+  const statsChunks = [...planChunks(pass.plan, pass.limits)];
+  const statsChunk = statsChunks[0];
+  if (pass.plan.unit !== 4 || statsChunks.length !== 1 || !statsChunk) return undefined;
+  const geometry = {
+    ...vecGeometry('quantize', info), maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
+  };
+  const planFor = (params: QParams) => planElementwise(device, { op: 'quantize', info, params, range: info, shape: x.shape, packed4x8: manager.features.packed4x8 }, geometry);
+  const plan = planFor(placeholder);
+  const quantTable = plan.table;
+  if (!quantTable || chunkElements(device, { ...geometry, ...plan }) < size) return undefined;
+  const stationaryKind = plan.pipeline.constants?.STATIONARY_KIND;
+  const rowsTable = stationaryKind !== undefined && stationaryKind !== STATIONARY_KIND.columns;
+
+  const bucketMap = axis === undefined ? tensorIndexMap() : channelIndexMap(x.shape, axis);
+  const overall = new BucketSums(1);
+  const perChannel = axis === undefined ? undefined : new BucketSums(bucketMap.count);
+  const mins = new Float32Array(layout.outputs).fill(Infinity);
+  const maxs = new Float32Array(layout.outputs).fill(-Infinity);
+  const scales = new Float32Array(layout.outputs);
+  const zeroPoints = new Int32Array(layout.outputs);
+  let firstNaN = -1;
+  let devicePrescale = 0;
+  const integerBytes = deviceIntegerBytes(size, info);
+  await runOnGpu(manager, `weight|${info.name}.calibrateQuantizeWithStats`, (run) => {
+    const { records } = encodeMinMaxBox(run, manager, layout, box, resident, options);
+    const tables = encodeParamsFromRanges(run, manager, records,
+      { rule, outputs: layout.outputs, clamp: info, rowsTable, span }, options.maxWorkgroupsPerDimension ?? Infinity);
+    let integers: GPUBuffer | undefined;
+    const job: ChunkedJob = {
+      ...geometry, ...plan, size,
+      inputBuffer: resident,
+      writeInput: () => { throw new Error('calibrateQuantizeWithStats: the chunk binds the resident values'); },
+      extraEntries: [{ binding: 3, resource: { buffer: tables.quantTable, size: quantTable.byteLength } }],
+      keepOutput: (_run, output) => { integers = output; },
+    };
+    encodeChunk(run, manager, job, 0, size);
+    const quantized = integers!;
+    const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, statsChunk, paramTableWords(grid), 1,
+      { original: resident, quantized, table: tables.statsTable, prescale: { buffer: tables.maxima, offset: PRESCALE_OFFSET } });
+    run.read(records, layout.outputs * 16, (bytes) => { firstNaN = mergeRecords(bytes, box, mins, maxs); });
+    run.read(tables.statsTable, tables.statsTableBytes, (bytes) => {
+      const words = new Int32Array(bytes, 0, layout.outputs * 4);
+      const floats = new Float32Array(bytes, 0, layout.outputs * 4);
+      for (let w = 0; w < layout.outputs; w++) {
+        scales[w] = floats[4 * w + 2]!;
+        zeroPoints[w] = words[4 * w + 3]!;
+      }
+    });
+    run.read(tables.maxima, 16, (bytes) => { devicePrescale = new Float32Array(bytes, PRESCALE_OFFSET, 1)[0]!; });
+    run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, statsChunk, bucketMap, perChannel ?? overall, perChannel && overall));
+    run.read(quantized, integerBytes, (bytes) => {
+      if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(size / 2)), size, info.signed, values as Int8Array | Uint8Array, 0);
+      else values.set(info.signed ? new Int8Array(bytes, 0, size) : new Uint8Array(bytes, 0, size));
+    });
+  });
+
+  const stats = (params: QParams, largestAbs: number): ErrorStats | undefined => {
+    const real = checkErrorStatsArguments(x, new QTensor(values, x.shape, info.name, params, 'webgpu'), statsOptions, () => -1);
+    const prescale = prescaleFor(real, largestAbs);
+    if (prescale !== devicePrescale || pipelineKey(planFor(params)) !== pipelineKey(plan)) return undefined;
+    if (planStatsPass(device, real, options, scheme, partition, stored).variant.label !== pass.variant.label) return undefined;
+    for (const sums of [overall, perChannel]) sums?.rescale(1 / prescale);
+    return assembleErrorStats(real, overall, perChannel, undefined, 'webgpu');
+  };
+  return { ranges: { mins, maxs, firstNaN }, scales, zeroPoints, values, stats };
+}
