@@ -5,7 +5,8 @@
 // encode). The split leaves out compressOnnx's own writing of the QDQ nodes (the end-to-end total minus the
 // phases' sum shows it). runCompressCompare: compressOnnx end to end on the default model or the bench MLP
 // (bench/mlp-model.mjs, 64 MiB of float32 weights), with 'webgpu' through the separate calls (each weight
-// uploaded three times: the path before the chained one), 'webgpu', 'auto' and 'cpu', in interleaved rounds.
+// uploaded three times: the path before the chained one), 'webgpu' with two submits per weight (the parameters
+// on the host between them), 'webgpu' (one submit), 'auto' and 'cpu', in interleaved rounds.
 import { type Backend, chooseQParams, errorStats, quantizePerChannel, quantizePerGroup, quantizePerTensor } from 'webgpu-quant';
 import { OnnxModel, compressOnnx, planOnnxCompression } from 'webgpu-quant/models';
 import { AUTO_GPU_MIN_ELEMENTS, calibrationGranularity, gpuWeightChain, onnx } from 'webgpu-quant/internals';
@@ -88,7 +89,7 @@ export async function runCompressProfile(c: { backend: Backend; reps: number }):
 }
 
 /** One configuration of {@link runCompressCompare}. */
-export type CompareConfig = 'webgpu (separate calls)' | 'webgpu' | 'auto' | 'cpu';
+export type CompareConfig = 'webgpu (separate calls)' | 'webgpu (two submits)' | 'webgpu' | 'auto' | 'cpu';
 
 export interface CompressCompare {
   model: 'default' | 'mlp';
@@ -113,16 +114,18 @@ export async function runCompressCompare(c: { model: 'default' | 'mlp'; reps: nu
     if (!response.ok) throw new Error(`${DEFAULT_MODEL_URL}: HTTP ${response.status}`);
     bytes = new Uint8Array(await response.arrayBuffer());
   }
-  const configs: CompareConfig[] = ['webgpu (separate calls)', 'webgpu', 'auto', 'cpu'];
+  const configs: CompareConfig[] = ['webgpu (separate calls)', 'webgpu (two submits)', 'webgpu', 'auto', 'cpu'];
   const run = async (config: CompareConfig): Promise<{ ms: number; output: Uint8Array }> => {
     gpuWeightChain.enabled = config !== 'webgpu (separate calls)';
+    gpuWeightChain.oneSubmit = config !== 'webgpu (two submits)';
     try {
-      const backend: Backend = config === 'webgpu (separate calls)' ? 'webgpu' : config;
+      const backend: Backend = config.startsWith('webgpu') ? 'webgpu' : config as Backend;
       const t0 = performance.now();
       const result = await compressOnnx(bytes, {}, { backend });
       return { ms: performance.now() - t0, output: result.model };
     } finally {
       gpuWeightChain.enabled = true;
+      gpuWeightChain.oneSubmit = true;
     }
   };
   let identical = true;

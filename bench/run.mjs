@@ -17,7 +17,7 @@
 // quantize and dequantize, each beside the copies of the same bytes. Last, the whole-model profile: compressOnnx
 // on the default model (Silero VAD) with backend 'webgpu', 'auto' and 'cpu', split into phases (bench/page-profile.ts),
 // and compressOnnx end to end on the default model and the 64 MiB bench MLP (--compare=default,mlp, --compare-reps=3):
-// 'webgpu' through the separate calls and chained, 'auto' and 'cpu', in interleaved rounds.
+// 'webgpu' through the separate calls, chained in two submits and in one, 'auto' and 'cpu', in interleaved rounds.
 //
 // onnxruntime-web (the installed npm package, its dist/ served by the same Vite server, no network): its
 // QuantizeLinear / DequantizeLinear as one-node models, per tensor and per channel on both axes, on the WebGPU
@@ -394,19 +394,21 @@ async function main() {
       for (const line of profileLegend) console.log(line);
     }
 
-    const compareConfigs = ['webgpu (separate calls)', 'webgpu', 'auto', 'cpu'];
-    const compareHeader = ['model', 'MiB', ...compareConfigs.map((k) => `${k} ms`), 'webgpu / cpu', 'webgpu / separate calls'];
+    const compareConfigs = ['webgpu (separate calls)', 'webgpu (two submits)', 'webgpu', 'auto', 'cpu'];
+    const compareHeader = ['model', 'MiB', ...compareConfigs.map((k) => `${k} ms`), 'webgpu / cpu', 'webgpu / separate calls', 'webgpu / two submits'];
     const compareRows = compares.map((r) => {
       const m = (k) => median(r.ms[k]);
       // Ratios per round (the configurations of one round ran back to back), then their median.
       const ratio = (a, b) => median(r.ms[a].map((v, i) => v / r.ms[b][i]));
       return [r.model === 'mlp' ? 'MLP, 4 MatMul [1024, 4096] / [4096, 1024]' : 'default (Silero VAD)', fmt(r.modelBytes / 2 ** 20, 2),
-        ...compareConfigs.map((k) => fmtMs(m(k))), fmt(ratio('webgpu', 'cpu'), 2), fmt(ratio('webgpu', 'webgpu (separate calls)'), 2)];
+        ...compareConfigs.map((k) => fmtMs(m(k))), fmt(ratio('webgpu', 'cpu'), 2), fmt(ratio('webgpu', 'webgpu (separate calls)'), 2),
+        fmt(ratio('webgpu', 'webgpu (two submits)'), 2)];
     });
     const compareLegend = compares.length ? [`compressOnnx end to end, default options (int8 per channel, min/max), median of ${options.compareReps} `
       + 'interleaved rounds after one warm-up call each (each round runs every configuration once, the order rotated); ratios are medians of '
       + 'the per-round ratios. webgpu (separate calls): chooseQParams, quantize and errorStats as three GPU calls per weight (three uploads, '
-      + 'three readbacks); webgpu: the weight uploaded once, min/max then quantize + statistics in one submit. Every configuration wrote the '
+      + 'three readbacks); webgpu (two submits): the weight uploaded once, min/max, the parameters on the host, then quantize + statistics; '
+      + 'webgpu: min/max, parameters on the GPU, quantize and statistics in one submit. Every configuration wrote the '
       + 'same model bytes.'] : [];
     if (compareRows.length) {
       console.log('');

@@ -1,11 +1,15 @@
 /**
  * One GPU round trip per weight: how {@link quantizeWeight} runs a weight calibrated by min/max on the GPU.
- * The float32 weight is uploaded once and stays on the device; its min/max reduction reads it there (one
- * submit, one small readback), the scales and zero points are computed on the host by `chooseQParams`' own
- * code (or the 'extreme' rule), and quantize plus error statistics run in one submit whose single readback
- * brings the integers and the statistics' partials (src/kernels/weight/resident-weight.ts). The separate calls
- * (`chooseQParams`, a quantize function, `errorStats`) upload the weight three times and wait on three
- * readbacks; the results are the same bits.
+ * The float32 weight is uploaded once and stays on the device; min/max reduction, scales and zero points
+ * (computed on the device, bit for bit the host's), quantize and error statistics run in one submit whose single
+ * readback brings the ranges, the parameters, the integers and the statistics' partials
+ * (src/kernels/weight/calibrate-quantize.ts). The host recomputes the parameters from the ranges with
+ * `chooseQParams`' own code (or the 'extreme' rule), which raises the same errors, and uses the device's
+ * result only when every bit agrees. Where the one submit does not apply (scales rounded for the output
+ * format by `roundScale`, a weight larger than one reduction box or one chunk, a bit that differs), the chain
+ * takes two submits: min/max with a small readback, the parameters on the host, then quantize plus statistics
+ * (src/kernels/weight/resident-weight.ts). The separate calls (`chooseQParams`, a quantize function,
+ * `errorStats`) upload the weight three times and wait on three readbacks; the results are the same bits.
  *
  * Other calibration methods ('mse', 'percentile', 'lsq') take the separate calls.
  *
@@ -34,10 +38,11 @@ import type { WeightDecision } from './policy.js';
 import { signedExtremeOfRanges } from './weight-range.js';
 
 /**
- * When false, every weight takes the separate calls: for the benchmark's before-and-after comparison in one
+ * When `enabled` is false, every weight takes the separate calls; when `oneSubmit` is false, the chain takes
+ * two submits (parameters on the host between them): for the benchmark's before-and-after comparison in one
  * run. Not part of the API.
  */
-export const gpuWeightChain = { enabled: true };
+export const gpuWeightChain = { enabled: true, oneSubmit: true };
 
 /** A weight resident on the GPU for its compression; see the module documentation. */
 export class ChainedWeight {
@@ -122,6 +127,7 @@ export class ChainedWeight {
   async calibrateQuantizeWithStats(
     calibration: { spec: CalibrationSpec } | { extreme: true }, granularity: Granularity, dtype: WeightDecision['dtype'], statsAxis: number | undefined,
   ): Promise<{ scales: Float32Array; zeroPoints: Int32Array; q: QTensor; stats: ErrorStats } | undefined> {
+    if (!gpuWeightChain.oneSubmit) return undefined;
     const shape = this.#x.shape;
     const info = dtypeInfo(dtype);
     let resolved: ResolvedCalibration | undefined;
