@@ -348,7 +348,10 @@ fn error_stats_quantize_quads(@builtin(global_invocation_id) gid: vec3<u32>, @bu
     let t = round(clamp(x * inv_scale, low - 1.0, high + 1.0));
     let kept = clamp(t, low, high);
     clipped += abs(t - kept);
-    stored[u] = dot(bitcast<vec4<u32>>(vec4<i32>(kept + zero_point)) & vec4<u32>(0xffu), vec4<u32>(1u, 0x100u, 0x10000u, 0x1000000u));
+    // The integer q = kept + zero_point plus 1.5 * 2^23 is exact, and its low byte is q's (kRoundBits ends in
+    // a zero byte; numerics.wgsl): no float-to-int conversion, which WGSL must saturate.
+    let bytes = bitcast<vec4<u32>>((kept + zero_point) + kRound) & vec4<u32>(0xffu);
+    stored[u] = bytes.x | (bytes.y << 8u) | (bytes.z << 16u) | (bytes.w << 24u);
     // Scaling by a power of two is exact and keeps the dequantize product unfused.
     add_quad(&s, x * params.prescale, (kept * scale) * params.prescale, vec4<bool>(false));
   }
