@@ -325,10 +325,17 @@ fn error_stats_quantize_quads(@builtin(global_invocation_id) gid: vec3<u32>, @bu
   let lane_inv_scale = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].x, lane_p[1].x, lane_p[2].x, lane_p[3].x));
   let lane_zero_point = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].y, lane_p[1].y, lane_p[2].y, lane_p[3].y));
   let lane_scale = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].z, lane_p[1].z, lane_p[2].z, lane_p[3].z));
+  // Loop invariants loaded and computed once: SwiftShader's code generator does not hoist them.
+  let width = params.width;
+  let rows = params.rows;
+  let prescale = params.prescale;
   let lane_low = vec4<f32>(params.clip_low) - lane_zero_point;
   let lane_high = vec4<f32>(params.clip_high) - lane_zero_point;
-  for (var r = 0u; r < params.rows; r++) {
-    let offset = r * params.width + lane;
+  let lane_below = lane_low - 1.0;
+  let lane_above = lane_high + 1.0;
+  let lane_bias = lane_zero_point + kRound;
+  for (var r = 0u; r < rows; r++) {
+    let offset = r * width + lane;
     if (offset >= tile.y) { break; }
     let u = tile.x + offset;
     let x = original4[u];
@@ -337,6 +344,9 @@ fn error_stats_quantize_quads(@builtin(global_invocation_id) gid: vec3<u32>, @bu
     var scale = lane_scale;
     var low = lane_low;
     var high = lane_high;
+    var below = lane_below;
+    var above = lane_above;
+    var bias = lane_bias;
     if (SCHEME == SCHEME_INDEXED_INTEGERS && !LANE_PARAMS) {
       let p = quad_params(params.chunk_start + 4u * u);
       inv_scale = bitcast<vec4<f32>>(vec4<u32>(p[0].x, p[1].x, p[2].x, p[3].x));
@@ -344,16 +354,20 @@ fn error_stats_quantize_quads(@builtin(global_invocation_id) gid: vec3<u32>, @bu
       scale = bitcast<vec4<f32>>(vec4<u32>(p[0].z, p[1].z, p[2].z, p[3].z));
       low = vec4<f32>(params.clip_low) - zero_point;
       high = vec4<f32>(params.clip_high) - zero_point;
+      below = low - 1.0;
+      above = high + 1.0;
+      bias = zero_point + kRound;
     }
-    let t = round(clamp(x * inv_scale, low - 1.0, high + 1.0));
+    let t = round(clamp(x * inv_scale, below, above));
     let kept = clamp(t, low, high);
     clipped += abs(t - kept);
-    // The integer q = kept + zero_point plus 1.5 * 2^23 is exact, and its low byte is q's (kRoundBits ends in
-    // a zero byte; numerics.wgsl): no float-to-int conversion, which WGSL must saturate.
-    let bytes = bitcast<vec4<u32>>((kept + zero_point) + kRound) & vec4<u32>(0xffu);
+    // kept + (zero_point + 1.5 * 2^23) is q + 1.5 * 2^23 exactly (both sums are integers in [2^23, 2^24)), and its
+    // low byte is q's (kRoundBits ends in a zero byte; numerics.wgsl): no float-to-int conversion, which WGSL
+    // must saturate.
+    let bytes = bitcast<vec4<u32>>(kept + bias) & vec4<u32>(0xffu);
     stored[u] = bytes.x | (bytes.y << 8u) | (bytes.z << 16u) | (bytes.w << 24u);
     // Scaling by a power of two is exact and keeps the dequantize product unfused.
-    add_quad(&s, x * params.prescale, (kept * scale) * params.prescale, vec4<bool>(false));
+    add_quad(&s, x * prescale, (kept * scale) * prescale, vec4<bool>(false));
   }
   s.clipped = vec4<u32>(clipped);
   write_quad_partials(lane_id, s);
