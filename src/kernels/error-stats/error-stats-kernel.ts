@@ -15,7 +15,9 @@
  * the vec4 kernel runs, else widened to int32), the chunk's window of the parameter table and its tile
  * list, then runs one dispatch through {@link runOnGpu}. Where the partition allows (planQuadTiles: runs
  * of a multiple of 4 elements per bucket) the vec4 kernel `error_stats_quads` reads 4 elements per load
- * and writes one partial per element of a lane's quads; elsewhere `error_stats` reads one at a time.
+ * and writes one partial per element of a lane's quads; elsewhere `error_stats` reads one at a time. For a
+ * weight resident on the GPU, `error_stats_quantize_quads` computes the 8-bit integers itself and writes them
+ * (see {@link StoredIntegers}; src/kernels/weight/resident-weight.ts).
  *
  * @example
  * ```ts
