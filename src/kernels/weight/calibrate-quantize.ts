@@ -32,6 +32,7 @@ import { checkErrorStatsArguments } from '../../stats/arguments.js';
 import { assembleErrorStats } from '../../stats/assemble.js';
 import { BucketSums } from '../../stats/bucket-sums.js';
 import { channelIndexMap, tensorIndexMap } from '../../stats/index-map.js';
+import type { QuantGrid } from '../../stats/quant-grid.js';
 import type { ErrorStats } from '../../stats/types.js';
 import { encodeMinMaxBox, mergeRecords, minMaxBoxElements } from '../calibration/minmax-kernel.js';
 import { planBoxes } from '../calibration/minmax-plan.js';
@@ -43,7 +44,7 @@ import { vecGeometry } from '../elementwise/quantize-kernel.js';
 import { STATIONARY_KIND } from '../elementwise/stationary.js';
 import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../error-stats/error-stats-kernel.js';
 import { planChunks } from '../error-stats/error-stats-plan.js';
-import { paramTableWords } from '../error-stats/error-stats-shader.js';
+import { paramTableWords, quantizesFromOriginal } from '../error-stats/error-stats-shader.js';
 import { PRESCALE_OFFSET, type RangeRule, encodeParamsFromRanges, paramsFromRangesCovers } from './params-from-ranges.js';
 import type { ResidentWeight } from './resident-weight.js';
 
@@ -101,7 +102,6 @@ export async function calibrateQuantizeWithStats(
   const { manager, x, buffer: resident } = weight.resident;
   const { device } = manager;
   const size = x.data.length;
-  if (info.bits !== 8 && info.bits !== 4) return undefined;
   const boxes = [...planBoxes(layout, minMaxBoxElements(device, options))];
   const box = boxes[0];
   if (boxes.length !== 1 || !box || box.start !== 0 || box.count !== size || box.wStart !== 0 || box.wCount !== layout.outputs) return undefined;
@@ -116,8 +116,12 @@ export async function calibrateQuantizeWithStats(
   const axis = request.axis;
   const partition = partitionOf(x.shape, axis);
   const scheme = grid.integerSubtract ? 'perTensorIntegers' : 'indexedIntegers';
-  const stored = { bits: info.bits, signed: info.signed };
-  const pass = planStatsPass(device, request, options, scheme, partition, stored);
+  // 8-bit: the statistics kernel quantizes as it reads the weight (resident-weight.ts); checked again below
+  // with the real parameters and the largest |x|.
+  const bits = info.bits;
+  if (bits !== 8 && bits !== 4) return undefined;
+  const storedFor = (grid8: QuantGrid, finite: boolean) => ({ bits, signed: info.signed, quantizeFromOriginal: info.bits === 8 && finite && quantizesFromOriginal(grid8) });
+  const pass = planStatsPass(device, request, options, scheme, partition, storedFor(grid, true));
   const statsChunks = [...planChunks(pass.plan, pass.limits)];
   const statsChunk = statsChunks[0];
   if (pass.plan.unit !== 4 || statsChunks.length !== 1 || !statsChunk) return undefined;
@@ -125,10 +129,10 @@ export async function calibrateQuantizeWithStats(
     ...vecGeometry('quantize', info), maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
   };
   const planFor = (params: QParams) => planElementwise(device, { op: 'quantize', info, params, range: info, shape: x.shape, packed4x8: manager.features.packed4x8 }, geometry);
-  const plan = planFor(placeholder);
-  const quantTable = plan.table;
-  if (!quantTable || chunkElements(device, { ...geometry, ...plan }) < size) return undefined;
-  const stationaryKind = plan.pipeline.constants?.STATIONARY_KIND;
+  const plan = pass.writesIntegers ? undefined : planFor(placeholder);
+  const quantTable = plan?.table;
+  if (plan && (!quantTable || chunkElements(device, { ...geometry, ...plan }) < size)) return undefined;
+  const stationaryKind = plan?.pipeline.constants?.STATIONARY_KIND;
   const rowsTable = stationaryKind !== undefined && stationaryKind !== STATIONARY_KIND.columns;
 
   const bucketMap = axis === undefined ? tensorIndexMap() : channelIndexMap(x.shape, axis);
@@ -146,15 +150,17 @@ export async function calibrateQuantizeWithStats(
     const tables = encodeParamsFromRanges(run, manager, records,
       { rule, outputs: layout.outputs, clamp: info, rowsTable, span }, options.maxWorkgroupsPerDimension ?? Infinity);
     let integers: GPUBuffer | undefined;
-    const job: ChunkedJob = {
-      ...geometry, ...plan, size,
-      inputBuffer: resident,
-      writeInput: () => { throw new Error('calibrateQuantizeWithStats: the chunk binds the resident values'); },
-      extraEntries: [{ binding: 3, resource: { buffer: tables.quantTable, size: quantTable.byteLength } }],
-      keepOutput: (_run, output) => { integers = output; },
-    };
-    encodeChunk(run, manager, job, 0, size);
-    const quantized = integers!;
+    if (plan && quantTable) {
+      const job: ChunkedJob = {
+        ...geometry, ...plan, size,
+        inputBuffer: resident,
+        writeInput: () => { throw new Error('calibrateQuantizeWithStats: the chunk binds the resident values'); },
+        extraEntries: [{ binding: 3, resource: { buffer: tables.quantTable, size: quantTable.byteLength } }],
+        keepOutput: (_run, output) => { integers = output; },
+      };
+      encodeChunk(run, manager, job, 0, size);
+    }
+    const quantized = integers ?? run.buffer(integerBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'integers');
     const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, statsChunk, paramTableWords(grid), 1,
       { original: resident, quantized, table: tables.statsTable, prescale: { buffer: tables.maxima, offset: PRESCALE_OFFSET } });
     run.read(records, layout.outputs * 16, (bytes) => { firstNaN = mergeRecords(bytes, box, mins, maxs); });
@@ -176,9 +182,11 @@ export async function calibrateQuantizeWithStats(
 
   const stats = (params: QParams, largestAbs: number): ErrorStats | undefined => {
     const real = checkErrorStatsArguments(x, new QTensor(values, x.shape, info.name, params, 'webgpu'), statsOptions, () => -1);
+    const realGrid = real.quantized.kind === 'grid' ? real.quantized.grid : undefined;
     const prescale = prescaleFor(real, largestAbs);
-    if (prescale !== devicePrescale || pipelineKey(planFor(params)) !== pipelineKey(plan)) return undefined;
-    if (planStatsPass(device, real, options, scheme, partition, stored).variant.label !== pass.variant.label) return undefined;
+    if (!realGrid || prescale !== devicePrescale || (plan && pipelineKey(planFor(params)) !== pipelineKey(plan))) return undefined;
+    const realPass = planStatsPass(device, real, options, scheme, partition, storedFor(realGrid, Number.isFinite(largestAbs)));
+    if (realPass.variant.label !== pass.variant.label || realPass.writesIntegers !== pass.writesIntegers) return undefined;
     for (const sums of [overall, perChannel]) sums?.rescale(1 / prescale);
     return assembleErrorStats(real, overall, perChannel, undefined, 'webgpu');
   };
