@@ -2,7 +2,8 @@
  * A resident weight reduced, calibrated, quantized and measured in one submit with one readback: the min/max
  * passes (minmax_reduce.wgsl) leave one record per output on the device, the parameter passes
  * (minmax_to_params.wgsl) turn them into the quantize kernel's table, the statistics' table and prescale, and
- * the quantize and error-statistics kernels read those where they lie. The readback brings the records (the
+ * the quantize and error-statistics kernels read those where they lie (for 8-bit integers the statistics kernel
+ * quantizes itself, as in `ResidentWeight.quantizeWithStats`). The readback brings the records (the
  * ranges, for the host's checks), the scales and zero points, the prescale, the statistics' partials and the
  * integers.
  *
