@@ -13,6 +13,10 @@
  * - otherwise `(gpuFixed - cpuFixed) / (cpuPerElement - gpuPerElement)`, and never below
  *   {@link AUTO_GPU_MIN_ELEMENTS}.
  *
+ * The GPU side is timed with the separate calls (three uploads and readbacks) where compression's one-upload chain
+ * takes two submits and one readback, so the measured fixed cost is, if anything, too high and the crossover
+ * errs towards the CPU; the per-element rates, which decide `Infinity`, are the same kernels'.
+ *
  * The measurement takes a few tens of milliseconds on a hardware GPU (about 0.2 s on SwiftShader) and is kept
  * for the device's life. Where 'auto' finds no GPU the crossover is `Infinity` without measuring, and a weight
  * below {@link AUTO_GPU_MIN_ELEMENTS} never asks, so compressing only small weights starts no GPU. A caller's
