@@ -17,6 +17,10 @@
  * takes two submits and one readback, so the measured fixed cost is, if anything, too high and the crossover
  * errs towards the CPU; the per-element rates, which decide `Infinity`, are the same kernels'.
  *
+ * The timings are wall-clock: measured while other work shares the device or the thread, the crossover can err
+ * either way (with 47 other calls in flight on SwiftShader it came out at about 355K elements instead of
+ * `Infinity`). Compression asks before its first weight's work starts, so there it is measured alone.
+ *
  * The measurement takes a few tens of milliseconds on a hardware GPU (about 0.2 s on SwiftShader) and is kept
  * for the device's life. Where 'auto' finds no GPU the crossover is `Infinity` without measuring, and a weight
  * below {@link AUTO_GPU_MIN_ELEMENTS} never asks, so compressing only small weights starts no GPU. A caller's
