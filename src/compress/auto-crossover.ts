@@ -19,7 +19,7 @@
  *
  * The timings are wall-clock: measured while other work shares the device or the thread, the crossover can err
  * either way (with 47 other calls in flight on SwiftShader it came out at about 355K elements instead of
- * `Infinity`). Compression asks before its first weight's work starts, so there it is measured alone.
+ * `Infinity`). Compression asks before its large weights' work starts, so there it is measured nearly alone.
  *
  * The measurement takes a few tens of milliseconds on a hardware GPU (about 0.2 s on SwiftShader) and is kept
  * for the device's life. Where 'auto' finds no GPU the crossover is `Infinity` without measuring, and a weight
