@@ -164,16 +164,22 @@ export async function calibrateQuantizeWithStats(
     const quantized = integers ?? run.buffer(integerBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'integers');
     const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, statsChunk, paramTableWords(grid), 1,
       { original: resident, quantized, table: tables.statsTable, prescale: { buffer: tables.maxima, offset: PRESCALE_OFFSET } });
-    run.read(records, layout.outputs * 16, (bytes) => { firstNaN = mergeRecords(bytes, box, mins, maxs); });
-    run.read(tables.statsTable, tables.statsTableBytes, (bytes) => {
-      const words = new Int32Array(bytes, 0, layout.outputs * 4);
-      const floats = new Float32Array(bytes, 0, layout.outputs * 4);
+    // The records, the statistics' table (scales and zero points) and the prescale come back in one readback.
+    const recordBytes = layout.outputs * 16;
+    const summary = run.buffer(2 * recordBytes + 16, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'summary');
+    run.encoder.copyBufferToBuffer(records, 0, summary, 0, recordBytes);
+    run.encoder.copyBufferToBuffer(tables.statsTable, 0, summary, recordBytes, tables.statsTableBytes);
+    run.encoder.copyBufferToBuffer(tables.maxima, 0, summary, 2 * recordBytes, 16);
+    run.read(summary, 2 * recordBytes + 16, (bytes) => {
+      firstNaN = mergeRecords(bytes, box, mins, maxs);
+      const words = new Int32Array(bytes, recordBytes, layout.outputs * 4);
+      const floats = new Float32Array(bytes, recordBytes, layout.outputs * 4);
       for (let w = 0; w < layout.outputs; w++) {
         scales[w] = floats[4 * w + 2]!;
         zeroPoints[w] = words[4 * w + 3]!;
       }
+      devicePrescale = new Float32Array(bytes, 2 * recordBytes + PRESCALE_OFFSET, 1)[0]!;
     });
-    run.read(tables.maxima, 16, (bytes) => { devicePrescale = new Float32Array(bytes, PRESCALE_OFFSET, 1)[0]!; });
     run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, statsChunk, bucketMap, perChannel ?? overall, perChannel && overall));
     run.read(quantized, integerBytes, (bytes) => {
       if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(size / 2)), size, info.signed, values as Int8Array | Uint8Array, 0);
