@@ -95,18 +95,25 @@ export function checkChannelParams(
   }
   const scales64 = new Float64Array(channels);
   const zeroPoints32 = new Int32Array(channels);
+  // Float and integer typed arrays are copied in bulk (float64 and int32 hold each of their values exactly) and
+  // checked from the copy; anything else goes value by value. A failing value is reported as given.
+  const bulkScales = scales instanceof Float64Array || scales instanceof Float32Array;
+  const bulkZeroPoints = zeroPoints instanceof Int32Array || zeroPoints instanceof Int16Array || zeroPoints instanceof Int8Array
+    || zeroPoints instanceof Uint16Array || zeroPoints instanceof Uint8Array || zeroPoints instanceof Uint8ClampedArray;
+  if (bulkScales) scales64.set(scales);
+  if (bulkZeroPoints) zeroPoints32.set(zeroPoints);
   for (let c = 0; c < channels; c++) {
-    const scale = scales[c] as number;
-    const zeroPoint = zeroPoints[c] as number;
+    const scale = bulkScales ? scales64[c]! : scales[c] as number;
+    const zeroPoint = bulkZeroPoints ? zeroPoints32[c]! : zeroPoints[c] as number;
     // The argument names are built only for a value that fails (a string per channel costs more than the checks).
     const scale32 = Math.fround(scale);
     const scaleOk = typeof scale === 'number' && scale32 >= MIN_SCALE && scale32 <= MAX_SCALE;
     if (!scaleOk) checkScale(scale, `scales[${c}]`);
-    scales64[c] = Number(scale);
+    if (!bulkScales) scales64[c] = Number(scale);
     if (!(typeof zeroPoint === 'number' && Number.isInteger(zeroPoint) && zeroPoint >= info.qmin && zeroPoint <= info.qmax)) {
       checkZeroPoint(zeroPoint, info, `zeroPoints[${c}]`);
     }
-    zeroPoints32[c] = Number(zeroPoint);
+    if (!bulkZeroPoints) zeroPoints32[c] = Number(zeroPoint);
   }
   return { scales: scales64, zeroPoints: zeroPoints32 };
 }
