@@ -8,9 +8,11 @@
 //      [1024, 4096] / [4096, 1024], opset 17, made here) beside a plain JS absmax + int8 quantize loop over the same
 //      weights in this process. With --before=DIR (a built checkout of an earlier version), its CLI runs too.
 //
-//   node bench/cpu-kernels.mjs [--reps=3] [--before=/path/to/checkout] [--cpu-prof=DIR]
+//   node bench/cpu-kernels.mjs [--reps=3] [--before=/path/to/checkout] [--cpu-prof=DIR] [--out=bench/results]
+//
+// Writes the medians to <out>/cpu-kernels-<YYYY-MM-DD>.json (read by bench/targets.mjs).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -118,7 +120,9 @@ for (let r = 0; r < rows; r++) {
 }
 const inverseScales = scales.map((s) => Math.fround(1 / s));
 const zeros = new Int32Array(rows);
-const lines = [`${availableParallelism()} CPUs, load average ${loadavg()[0].toFixed(2)} at the start`];
+const startLoad = loadavg()[0];
+const lines = [`${availableParallelism()} CPUs, load average ${startLoad.toFixed(2)} at the start`];
+const record = { date: new Date().toISOString(), host: { cpus: availableParallelism(), loadAverageAtStart: startLoad }, elements: rows * cols };
 const row = (what, ms, base) => lines.push(`${what.padEnd(58)} ${ms.toFixed(1).padStart(8)} ms ${(ms / base).toFixed(2).padStart(6)}x`);
 
 const plainQ = await median(() => plainQuantizeRows(data, rows, cols, inverseScales));
@@ -131,6 +135,7 @@ lines.push(`quantize per channel, qint8, axis 0, [${rows}, ${cols}] (median of $
 row('  plain JS loop', plainQ.ms, plainQ.ms);
 row('  reference (before)', refQ.ms, plainQ.ms);
 row("  quantizePerChannel { backend: 'cpu' } (after)", cpuQ.ms, plainQ.ms);
+record.quantize = { plainMs: plainQ.ms, referenceMs: refQ.ms, cpuMs: cpuQ.ms };
 
 const ints = cpuQ.result.intReprView();
 const plainD = await median(() => plainDequantizeRows(ints, rows, cols, scales));
@@ -143,6 +148,7 @@ row('  plain JS loop', plainD.ms, plainD.ms);
 row('  fresh Float32Array of the same size, filled (the floor)', floorD.ms, plainD.ms);
 row('  reference (before)', refD.ms, plainD.ms);
 row("  dequantize { backend: 'cpu' } (after)", cpuD.ms, plainD.ms);
+record.dequantize = { plainMs: plainD.ms, floorMs: floorD.ms, referenceMs: refD.ms, cpuMs: cpuD.ms };
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-bench-'));
 try {
@@ -171,9 +177,14 @@ try {
   row('  plain JS absmax + quantize loop, in process', mid(times.plain), mid(times.plain));
   row('  read the model file and touch each page (no parsing)', mid(times.read), mid(times.plain));
   for (const [label] of clis) row(label, mid(times[label]), mid(times.plain));
+  record.cli = { modelBytes: bytes.byteLength, plainMs: mid(times.plain), readMs: mid(times.read), cliMs: mid(times['  CLI after']) };
   if (args['cpu-prof']) runCli(join(root, 'bin/webgpu-quant.mjs'), model, join(dir, 'profiled.onnx'), resolve(args['cpu-prof']));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 lines.push(`load average ${loadavg()[0].toFixed(2)} at the end`);
 console.log(lines.join('\n'));
+record.host.loadAverageAtEnd = loadavg()[0];
+const out = resolve(args.out ?? join(root, 'bench/results'));
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, `cpu-kernels-${record.date.slice(0, 10)}.json`), `${JSON.stringify(record, null, 2)}\n`);

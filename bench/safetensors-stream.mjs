@@ -26,12 +26,13 @@
 // read from /proc/self/status). Deletes its files unless --keep. Checks the free disk space first.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
+const startLoad = loadavg()[0];
 
 function parseArgs(argv) {
   const options = { tensors: 16, rows: 4096, cols: 8192, dir: tmpdir(), keep: false, cold: false, gc: false, json: undefined, phase: undefined, lib: undefined, input: undefined, output: undefined, mode: 'blocks', workers: availableParallelism() };
@@ -390,6 +391,7 @@ async function main() {
       results.identical = same;
     }
     const result = {
+      date: new Date().toISOString(), host: { cpus: availableParallelism(), loadAverageAtStart: startLoad, loadAverageAtEnd: loadavg()[0] },
       node: process.version, cores: availableParallelism(), inputFileBytes: generated.bytes, pageCache: cache, forcedGc: options.gc, generate: generated, ...results,
     };
     if (options.json) writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
