@@ -235,6 +235,7 @@ async function main() {
         op: r.op, dtype: r.dtype, layout: r.layout, axis: r.layout === 'perTensor' ? null : r.layout === 'axis0' ? 0 : r.shape.length - 1,
         shape: r.shape, elements: r.elements, bytesRead: r.bytesRead, bytesWritten: r.bytesWritten, pipelineKey: r.pipelineKey, grid: r.grid,
         method: r.method, note: r.note, deviceMs: r.deviceMs, wallMs: r.wallMs, e2eMs: r.e2eMs, plumbingMs: r.plumbingMs,
+        plumbingIntsMs: r.plumbingIntsMs,
         medianMs: d.median, gbPerS: gbps(moved, d.median), copyBytes: r.copyBytes,
         ratioToCopyBufferToBuffer: d.median / b2b, ratioToCopyVec4Shader: d.median / vec4, pairedCopyMs: r.pairedCopy?.deviceMs,
       });
