@@ -41,7 +41,7 @@ export function integerInput(q: QTensor): Pick<ChunkedJob, 'writeInput'> {
  * Bytes of 4-bit values packed per queue write: packed into one reused scratch array a slice at a time
  * (writeBuffer copies its data before it returns), so a call allocates no copy of its integers.
  */
-export const PACK_SLICE_BYTES = 1 << 20;
+const PACK_SLICE_BYTES = 1 << 20;
 let packScratch: Uint8Array<ArrayBuffer> | undefined;
 
 /** Packs `values[start, start + count)` two to a byte and writes them to `buffer` from offset 0, a slice at a time. */

@@ -61,7 +61,9 @@ export interface ElementwisePlan {
 /**
  * The plan of `request` for chunks of `geometry`. Quantize and dequantize of 8-bit and 4-bit dtypes run the
  * stationary kernels when the parameter rows line up with vecs and a chunk holds a whole run; quantize adds
- * EXACT_SUBNORMALS when the smallest scale needs it.
+ * EXACT_SUBNORMALS when the smallest scale needs it. `options.table`: 'built' (the default) puts the whole
+ * parameter table in `table`; 'source' leaves only `tableSource`, for a caller that writes it to the GPU with
+ * writeTable (scheme-params.ts) without holding it.
  *
  * @example
  * ```ts
@@ -133,7 +135,8 @@ function stationaryFor(device: GPUDevice, request: ElementwiseRequest, geometry:
 }
 
 /**
- * Plans `request` (planElementwise), binds the plan's parameter table if any, and runs the chunks of `io`.
+ * Plans `request` (planElementwise), writes the plan's parameter table if any (in slices through a reused
+ * array, see writeTable) and binds it, and runs the chunks of `io`.
  *
  * @example
  * ```ts
