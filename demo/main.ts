@@ -18,7 +18,7 @@ import { downloadBytes, exportName } from './exports.js';
 import { exportStatus, writeSafetensors } from './safetensors-export.js';
 import { FormatExports, type ShownResult } from './format-exports.js';
 import { policyFromForm, showBackendInfo } from './scheme-form.js';
-import { type TensorSource, type ViewState, drawTensorView } from './tensor-view.js';
+import { type TensorSource, type ViewState, drawTensorView, pageBackend } from './tensor-view.js';
 import type { AnyWeightSource } from './worker-protocol.js';
 import { openReader, sourceFromFiles } from './model-source.js';
 import { CancelledError, callWorker, cancelWorker, onWorkerStarted } from './worker-client.js';
@@ -222,7 +222,7 @@ async function run(): Promise<void> {
           const i = current.reader.list().findIndex((w) => w.name === name);
           const info = current.reader.list()[i]!;
           const data = toFloat32(await current.reader.read(name), info.dtype, name);
-          const q = await quantizeWeight(tensor(data, [...info.shape]), decisions(policy)[i]!, {}, { backend: 'auto' });
+          const q = await quantizeWeight(tensor(data, [...info.shape]), decisions(policy)[i]!, {}, await pageBackend());
           return q.ok ? q.q : undefined;
         },
       };
@@ -273,7 +273,8 @@ function shownOf(r: Result): ShownResult {
 }
 
 function renderSummary(r: Result): void {
-  showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs, r.policy.minSqnrDb);
+  showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs, r.policy.minSqnrDb,
+    app.backend === 'webgpu');
 }
 
 function renderTable(): void {

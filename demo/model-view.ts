@@ -12,7 +12,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
  * Fills the summary panel. `fileBytesBefore` is the input file's size; `totalMs` the whole run's time;
  * `minSqnrDb` the floor the run asked for (undefined: the default, -Infinity: off).
  */
-export function showSummary(report: AnyReport, fileBytesBefore: number, totalMs: number, minSqnrDb?: number): void {
+export function showSummary(report: AnyReport, fileBytesBefore: number, totalMs: number, minSqnrDb?: number, gpuAvailable = false): void {
   const totals = report.totals;
   const params = report.tensors.reduce((sum, t) => sum + elementCount(t.shape), 0);
   const sqnr = overallSqnr(report.tensors);
@@ -33,7 +33,7 @@ export function showSummary(report: AnyReport, fileBytesBefore: number, totalMs:
   const budget = budgetOf(report);
   $('sum-budget-item').hidden = !budget;
   $('sum-budget').textContent = budget ? budgetSummary(budget) : '—';
-  $('sum-backend').textContent = describeBackends(report.tensors) ?? 'nothing quantized';
+  $('sum-backend').textContent = describeBackends(report.tensors, gpuAvailable) ?? 'nothing quantized';
   $('sum-time').textContent = `${report.seconds.toFixed(2)} s · ${(totalMs / 1000).toFixed(2)} s`;
   for (const id of ['export-onnx', 'export-safetensors', 'export-json', 'export-csv']) $<HTMLButtonElement>(id).disabled = false;
   $('export-onnx').textContent = report.format === 'onnx' ? 'Download compressed ONNX' : 'Download compressed safetensors';
@@ -54,20 +54,24 @@ export function clearSummary(): void {
 }
 
 /**
- * Where the quantized weights ran: one backend's name, or both with counts when 'auto' sent the small ones
- * to the CPU.
+ * Where the quantized weights ran: one backend's name, or both with counts when 'auto' sent the weights
+ * below its measured crossover to the CPU; with `gpuAvailable`, a CPU-only run says the crossover chose it.
  *
  * @example
  * ```ts
- * describeBackends(report.tensors); // 'webgpu for 18 of 36 weights, cpu for 18 (the small ones)'
+ * describeBackends(report.tensors); // 'webgpu for 18 of 36 weights, cpu for 18 (below the measured crossover)'
  * ```
  */
-export function describeBackends(tensors: readonly TensorReport[]): string | undefined {
+export function describeBackends(tensors: readonly TensorReport[], gpuAvailable = false): string | undefined {
   const counts = new Map<string, number>();
   for (const t of tensors) if (t.action === 'quantize' && t.backend) counts.set(t.backend, (counts.get(t.backend) ?? 0) + 1);
-  if (counts.size <= 1) return [...counts.keys()][0];
+  if (counts.size <= 1) {
+    const only = [...counts.keys()][0];
+    // 'auto' chose the CPU for every weight although the worker has a GPU: its measured crossover said so.
+    return only === 'cpu' && gpuAvailable ? 'cpu (measured faster than this adapter for every weight)' : only;
+  }
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
-  return `webgpu for ${counts.get('webgpu') ?? 0} of ${total} weights, cpu for ${counts.get('cpu') ?? 0} (the small ones)`;
+  return `webgpu for ${counts.get('webgpu') ?? 0} of ${total} weights, cpu for ${counts.get('cpu') ?? 0} (below the measured crossover)`;
 }
 
 function sortValue(t: TensorReport, key: string): number | string {

@@ -3,7 +3,7 @@
 // histogram of one channel (or of one group of it, picked) with that block's quantization grid, and a heatmap
 // of |error|. The QTensor is what the compressed file holds (read back with readQdqWeights for ONNX); the
 // original is read from the loaded model.
-import { type QTensor, dequantize, dtypeInfo, errorStats, tensor } from '../src/index.js';
+import { type OpOptions, type QTensor, dequantize, dtypeInfo, errorStats, getBackend, tensor } from '../src/index.js';
 import { type CompressionPolicy, type TensorReport, type WeightDecision, quantizeWeight } from '../src/models.js';
 import { cssColour, drawChannelChart, drawHeatmap, drawHistogram } from './charts.js';
 import { SQNR_BANDS, bandColourVar, sqnrBand } from './quality.js';
@@ -16,6 +16,20 @@ export interface TensorSource {
   q: QTensor;
   /** The decision a policy makes for this tensor (for the comparison scheme). */
   decide: (policy: CompressionPolicy) => WeightDecision | undefined;
+}
+
+/**
+ * The backend of the page's own weight calls (the one tensor on show, a compared scheme): the GPU wherever the
+ * page has one, whatever 'auto' would choose for a compression. On the CPU a weight's work is one long task on
+ * the main thread, and the page stops answering until it ends; on the GPU the page waits without blocking.
+ *
+ * @example
+ * ```ts
+ * await quantizeWeight(x, decision, {}, await pageBackend()); // { backend: 'webgpu' } in Chrome with WebGPU
+ * ```
+ */
+export async function pageBackend(): Promise<OpOptions> {
+  return { backend: await getBackend() };
 }
 
 export const COMPARE_POLICIES: Record<string, { label: string; policy: CompressionPolicy }> = {
@@ -57,7 +71,7 @@ async function derive(source: TensorSource, state: ViewState): Promise<Derived> 
     const decision = source.decide(COMPARE_POLICIES[state.compare]!.policy);
     if (!decision || decision.action !== 'quantize') d.compare.set(state.compare, `the policy keeps this tensor float (${decision?.reason ?? 'no decision'})`);
     else {
-      const result = await quantizeWeight(tensor(source.original, [...source.report.shape]), decision, {}, { backend: 'auto' });
+      const result = await quantizeWeight(tensor(source.original, [...source.report.shape]), decision, {}, await pageBackend());
       if (!result.ok) d.compare.set(state.compare, result.reason);
       else if (!result.stats.perChannel) d.compare.set(state.compare, 'no per-channel statistics for this scheme');
       else d.compare.set(state.compare, { sqnrDb: result.stats.perChannel.sqnrDb, mse: result.stats.perChannel.mse });

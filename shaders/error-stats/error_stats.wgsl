@@ -172,6 +172,66 @@ fn quad_params(i: u32) -> array<vec4<u32>, 4> {
   return array<vec4<u32>, 4>(first, param_table[param_index(i + 1u)], param_table[param_index(i + 2u)], param_table[param_index(i + 3u)]);
 }
 
+// The running sums of a quad lane: four Kahan-compensated float32 sums per component, its largest |e|, and
+// its counts of clipped and non-finite elements (per component) and of quads (all components alike).
+struct QuadSums {
+  e2: vec4<f32>,
+  x2: vec4<f32>,
+  xh2: vec4<f32>,
+  xxh: vec4<f32>,
+  c_e2: vec4<f32>,
+  c_x2: vec4<f32>,
+  c_xh2: vec4<f32>,
+  c_xxh: vec4<f32>,
+  max_abs: vec4<f32>,
+  clipped: vec4<u32>,
+  non_finite: vec4<u32>,
+  count: u32,
+}
+
+// Adds one quad: x and x̂ already multiplied by the prescale, zero where `inf` (a non-finite element adds zero
+// terms; Kahan then folds its compensation in a step early: still exact to the same bound).
+fn add_quad(s: ptr<function, QuadSums>, xs: vec4<f32>, xhs: vec4<f32>, inf: vec4<bool>) {
+  (*s).count += 1u;
+  (*s).non_finite += select(vec4<u32>(0u), vec4<u32>(1u), inf);
+  let e = xs - xhs;
+  (*s).max_abs = max((*s).max_abs, abs(e));
+  // Kahan summation, four elements at once per sum.
+  let t_e2 = e * e - (*s).c_e2;
+  let n_e2 = (*s).e2 + t_e2;
+  (*s).c_e2 = (n_e2 - (*s).e2) - t_e2;
+  (*s).e2 = n_e2;
+  let t_x2 = xs * xs - (*s).c_x2;
+  let n_x2 = (*s).x2 + t_x2;
+  (*s).c_x2 = (n_x2 - (*s).x2) - t_x2;
+  (*s).x2 = n_x2;
+  let t_xh2 = xhs * xhs - (*s).c_xh2;
+  let n_xh2 = (*s).xh2 + t_xh2;
+  (*s).c_xh2 = (n_xh2 - (*s).xh2) - t_xh2;
+  (*s).xh2 = n_xh2;
+  let t_xxh = xs * xhs - (*s).c_xxh;
+  let n_xxh = (*s).xxh + t_xxh;
+  (*s).c_xxh = (n_xxh - (*s).xxh) - t_xxh;
+  (*s).xxh = n_xxh;
+}
+
+// Writes a quad lane's four partials: component c is partial 4 * lane_id + c.
+fn write_quad_partials(lane_id: u32, s: QuadSums) {
+  let sums = array<vec4<f32>, 4>(s.e2 - s.c_e2, s.x2 - s.c_x2, s.xh2 - s.c_xh2, s.xxh - s.c_xxh);
+  for (var c = 0u; c < 4u; c++) {
+    let at = 2u * (4u * lane_id + c);
+    partials[at] = bitcast<vec4<u32>>(vec4<f32>(sums[0][c], sums[1][c], sums[2][c], sums[3][c]));
+    partials[at + 1u] = vec4<u32>(bitcast<u32>(s.max_abs[c]), s.clipped[c], s.non_finite[c], s.count);
+  }
+}
+
+// The parameters a quad lane keeps for all its quads: SCHEME 1's single entry, or under LANE_PARAMS (SCHEME 2)
+// each component's own (per channel along the statistics' own axis).
+fn lane_params(tile_start: u32, lane: u32) -> array<vec4<u32>, 4> {
+  if (SCHEME == SCHEME_INDEXED_INTEGERS && LANE_PARAMS) { return quad_params(params.chunk_start + 4u * (tile_start + lane)); }
+  return array<vec4<u32>, 4>(param_table[0], param_table[0], param_table[0], param_table[0]);
+}
+
 // error_stats over a plan of quads (src/kernels/error-stats/error-stats-plan.ts, planQuadTiles): tiles, width and rows
 // count quads; lane `w` of a tile reads quads w, w + width, ... with vec4 loads and keeps the four
 // components apart: component c sums elements 4u + c, all of one bucket, and is written as partial
@@ -183,22 +243,10 @@ fn error_stats_quads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
   if (lane_id >= params.lane_count) { return; }
   let tile = tiles[lane_id / params.width];
   let lane = lane_id % params.width;
-  var e2 = vec4<f32>(0.0);
-  var x2 = vec4<f32>(0.0);
-  var xh2 = vec4<f32>(0.0);
-  var xxh = vec4<f32>(0.0);
-  var c_e2 = vec4<f32>(0.0);
-  var c_x2 = vec4<f32>(0.0);
-  var c_xh2 = vec4<f32>(0.0);
-  var c_xxh = vec4<f32>(0.0);
-  var max_abs = vec4<f32>(0.0);
-  var clipped = vec4<u32>(0u);
-  var non_finite = vec4<u32>(0u);
-  var count = 0u;
+  var s: QuadSums;
   // SCHEME 1, and SCHEME 2 where the host says each component's parameter holds for the whole lane (per
   // channel along the statistics' own axis): looked up once, not per quad.
-  var lane_p = array<vec4<u32>, 4>(param_table[0], param_table[0], param_table[0], param_table[0]);
-  if (SCHEME == SCHEME_INDEXED_INTEGERS && LANE_PARAMS) { lane_p = quad_params(params.chunk_start + 4u * (tile.x + lane)); }
+  let lane_p = lane_params(tile.x, lane);
   let lane_inv_scale = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].x, lane_p[1].x, lane_p[2].x, lane_p[3].x));
   let lane_zero_point = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].y, lane_p[1].y, lane_p[2].y, lane_p[3].y));
   let lane_scale = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].z, lane_p[1].z, lane_p[2].z, lane_p[3].z));
@@ -238,40 +286,89 @@ fn error_stats_quads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
         let t = quantize_vec4(x, inv_scale, zero_point, params.clamp_low, params.clamp_high);
         outside = (t < vec4<f32>(params.clip_low)) | (t > vec4<f32>(params.clip_high));
       }
-      clipped += select(vec4<u32>(0u), vec4<u32>(1u), outside);
+      s.clipped += select(vec4<u32>(0u), vec4<u32>(1u), outside);
     }
-    count += 1u;
     let inf = ((bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) == vec4<u32>(kExpMask))
       | ((bitcast<vec4<u32>>(xh) & vec4<u32>(0x7fffffffu)) == vec4<u32>(kExpMask));
-    non_finite += select(vec4<u32>(0u), vec4<u32>(1u), inf);
-    // A non-finite element adds zero terms (Kahan then folds its compensation in a step early: still exact
-    // to the same bound). Scaling by a power of two is exact and keeps the dequantize product unfused.
-    let xs = select(x * params.prescale, vec4<f32>(0.0), inf);
-    let xhs = select(xh * params.prescale, vec4<f32>(0.0), inf);
-    let e = xs - xhs;
-    max_abs = max(max_abs, abs(e));
-    // Kahan summation, four elements at once per sum.
-    let t_e2 = e * e - c_e2;
-    let n_e2 = e2 + t_e2;
-    c_e2 = (n_e2 - e2) - t_e2;
-    e2 = n_e2;
-    let t_x2 = xs * xs - c_x2;
-    let n_x2 = x2 + t_x2;
-    c_x2 = (n_x2 - x2) - t_x2;
-    x2 = n_x2;
-    let t_xh2 = xhs * xhs - c_xh2;
-    let n_xh2 = xh2 + t_xh2;
-    c_xh2 = (n_xh2 - xh2) - t_xh2;
-    xh2 = n_xh2;
-    let t_xxh = xs * xhs - c_xxh;
-    let n_xxh = xxh + t_xxh;
-    c_xxh = (n_xxh - xxh) - t_xxh;
-    xxh = n_xxh;
+    // Scaling by a power of two is exact and keeps the dequantize product unfused.
+    add_quad(&s, select(x * params.prescale, vec4<f32>(0.0), inf), select(xh * params.prescale, vec4<f32>(0.0), inf), inf);
   }
-  let sums = array<vec4<f32>, 4>(e2 - c_e2, x2 - c_x2, xh2 - c_xh2, xxh - c_xxh);
-  for (var c = 0u; c < 4u; c++) {
-    let at = 2u * (4u * lane_id + c);
-    partials[at] = bitcast<vec4<u32>>(vec4<f32>(sums[0][c], sums[1][c], sums[2][c], sums[3][c]));
-    partials[at + 1u] = vec4<u32>(bitcast<u32>(max_abs[c]), clipped[c], non_finite[c], count);
+  write_quad_partials(lane_id, s);
+}
+
+// error_stats_quads that quantizes as it goes: the integers of each quad come from the float weight, not from
+// `quantized`, and are written to `stored` as the 8-bit quantize kernels store them (quad u is word u), so one
+// kernel does the quantize kernel's work and the statistics' in one read of the weight. Every quad of the
+// tensor belongs to exactly one lane (the plan's tiles cover the tensor once, in one chunk), so every word is
+// written once, by one invocation.
+//
+// The host uses it only where it gives the separate kernels' bits (src/kernels/weight/resident-weight.ts):
+// 8-bit integers, SCHEME 1 or 2, the conditions of SMALL_RANGE_CLIP (|qmin|, |qmax| <= 2^16, |zp| <= 2^22,
+// inv_scale <= 2^125), and every x and every level (q − zp) · scale finite, so no element is non-finite.
+// Under those, with y = clamp(x · inv_scale, qmin − zp − 1, qmax − zp + 1) and t = round(y) (exact integers):
+// - the integer is zp + clamp(t, qmin − zp, qmax − zp) = clamp(zp + round(x · inv_scale), qmin, qmax), the
+//   quantize kernels' value (round() is monotonic and the bounds are integers; a subnormal x gives
+//   |x · inv_scale| < 0.5, which rounds to 0 whether or not it was flushed);
+// - the element is clipped exactly when t differs from its clamp, by exactly 1;
+// - x̂ is that clamp times scale: (f32(q) − zp) and f32(q − zp) are the same integer, exactly.
+@group(0) @binding(6) var<storage, read_write> stored: array<u32>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn error_stats_quantize_quads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let lane_id = linear_invocation(gid, groups, WORKGROUP_SIZE);
+  if (lane_id >= params.lane_count) { return; }
+  let tile = tiles[lane_id / params.width];
+  let lane = lane_id % params.width;
+  var s: QuadSums;
+  var clipped = vec4<f32>(0.0);
+  let lane_p = lane_params(tile.x, lane);
+  let lane_inv_scale = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].x, lane_p[1].x, lane_p[2].x, lane_p[3].x));
+  let lane_zero_point = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].y, lane_p[1].y, lane_p[2].y, lane_p[3].y));
+  let lane_scale = bitcast<vec4<f32>>(vec4<u32>(lane_p[0].z, lane_p[1].z, lane_p[2].z, lane_p[3].z));
+  // Loop invariants loaded and computed once: SwiftShader's code generator does not hoist them.
+  let width = params.width;
+  let rows = params.rows;
+  let prescale = params.prescale;
+  let lane_low = vec4<f32>(params.clip_low) - lane_zero_point;
+  let lane_high = vec4<f32>(params.clip_high) - lane_zero_point;
+  let lane_below = lane_low - 1.0;
+  let lane_above = lane_high + 1.0;
+  let lane_bias = lane_zero_point + kRound;
+  for (var r = 0u; r < rows; r++) {
+    let offset = r * width + lane;
+    if (offset >= tile.y) { break; }
+    let u = tile.x + offset;
+    let x = original4[u];
+    var inv_scale = lane_inv_scale;
+    var zero_point = lane_zero_point;
+    var scale = lane_scale;
+    var low = lane_low;
+    var high = lane_high;
+    var below = lane_below;
+    var above = lane_above;
+    var bias = lane_bias;
+    if (SCHEME == SCHEME_INDEXED_INTEGERS && !LANE_PARAMS) {
+      let p = quad_params(params.chunk_start + 4u * u);
+      inv_scale = bitcast<vec4<f32>>(vec4<u32>(p[0].x, p[1].x, p[2].x, p[3].x));
+      zero_point = bitcast<vec4<f32>>(vec4<u32>(p[0].y, p[1].y, p[2].y, p[3].y));
+      scale = bitcast<vec4<f32>>(vec4<u32>(p[0].z, p[1].z, p[2].z, p[3].z));
+      low = vec4<f32>(params.clip_low) - zero_point;
+      high = vec4<f32>(params.clip_high) - zero_point;
+      below = low - 1.0;
+      above = high + 1.0;
+      bias = zero_point + kRound;
+    }
+    let t = round(clamp(x * inv_scale, below, above));
+    let kept = clamp(t, low, high);
+    clipped += abs(t - kept);
+    // kept + (zero_point + 1.5 * 2^23) is q + 1.5 * 2^23 exactly (both sums are integers in [2^23, 2^24)), and its
+    // low byte is q's (kRoundBits ends in a zero byte; numerics.wgsl): no float-to-int conversion, which WGSL
+    // must saturate.
+    let bytes = bitcast<vec4<u32>>(kept + bias) & vec4<u32>(0xffu);
+    stored[u] = bytes.x | (bytes.y << 8u) | (bytes.z << 16u) | (bytes.w << 24u);
+    // Scaling by a power of two is exact and keeps the dequantize product unfused.
+    add_quad(&s, x * prescale, (kept * scale) * prescale, vec4<bool>(false));
   }
+  s.clipped = vec4<u32>(clipped);
+  write_quad_partials(lane_id, s);
 }

@@ -43,6 +43,7 @@ import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { concatParts } from '../io/onnx/deferred-raw-data.js';
+import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 import { type ScaleDType, halfScale, storedParametersOf, storesHalfScales } from './scale-storage.js';
 import { type ScaleRounding, scaleRounder } from './scale-rounding.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
@@ -189,7 +190,11 @@ export async function compressOnnxParts(
   // On the CPU weights gain nothing from running together (the work is synchronous): one at a time, read as views
   // of the model's bytes where aligned and otherwise into one reused array, since touching fresh memory costs
   // more than the arithmetic on a large weight.
-  const onCpu = (await getBackend(backend)) === 'cpu';
+  // 'auto' computes every weight on the CPU when the largest is below the measured crossover (every weight on a
+  // GPU that is never faster, or on none), deciding without a GPU when the largest is below the floor.
+  const auto = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
+  const largest = plan.decisions.reduce((most, d, i) => (d.action === 'quantize' ? Math.max(most, weights[i]!.shape.reduce((a, b) => a * b, 1)) : most), 0);
+  const onCpu = auto ? largest < AUTO_GPU_MIN_ELEMENTS || largest < await autoCrossover(backend) : (await getBackend(backend)) === 'cpu';
   // With a worker pool on the CPU, big weights run on the workers, pool.size + 1 at a time.
   const pool = onCpu ? options.pool : undefined;
   const inFlight = pool ? pool.size + 1 : onCpu ? 1 : kInFlight;

@@ -4,11 +4,11 @@
  * `errorStats` against the original, all on the backend the options select. Format-independent: the ONNX
  * and safetensors writers both take its result.
  *
- * Under backend 'auto' (the default) and no caller's device, a weight of fewer than
- * {@link AUTO_GPU_MIN_ELEMENTS} elements is computed on the CPU: its three GPU round trips (parameters,
- * quantize, statistics) cost more than the work (docs/performance.md, "Whole-model compression"). The
- * results are the same bits either way; each result's `q.backend` says where it ran. 'webgpu' asks for the
- * GPU for every weight.
+ * Under backend 'auto' (the default) and no caller's device, a weight smaller than the measured crossover
+ * ({@link autoCrossover}: where the device's round trips stop costing more than the work, never below
+ * {@link AUTO_GPU_MIN_ELEMENTS}; `Infinity` on a GPU that is never faster, such as a software adapter) is
+ * computed on the CPU. The results are the same bits either way; each result's `q.backend` says where it
+ * ran. 'webgpu' asks for the GPU for every weight.
  *
  * The integer range follows `decision.range` (see weight-range.ts): 'narrow' and 'custom' go to
  * `chooseQParams` as `quantMin` / `quantMax`, 'extreme' computes its parameters from per-output minima and
@@ -41,17 +41,16 @@ import type { Tensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
 import { rangeOptions, signedExtremeParams } from './weight-range.js';
 import { ChainedWeight } from './gpu-weight-chain.js';
+import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 
-/**
- * Under backend 'auto', weights with fewer elements than this are quantized on the CPU (see the module
- * documentation): 16,384 float32 values, 64 KiB.
- */
-export const AUTO_GPU_MIN_ELEMENTS = 16384;
+export { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 
-/** The backend options for one weight: 'auto' sends small weights to the CPU. */
-function weightBackend(x: Tensor, backend: OpOptions | undefined): OpOptions | undefined {
+/** The backend options for one weight: 'auto' sends weights below the measured crossover to the CPU. */
+async function weightBackend(x: Tensor, backend: OpOptions | undefined): Promise<OpOptions | undefined> {
   const auto = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
-  return auto && x.data.length < AUTO_GPU_MIN_ELEMENTS ? { ...backend, backend: 'cpu' } : backend;
+  // Below the floor no GPU wins: decided without acquiring (or measuring) one.
+  const onCpu = auto && (x.data.length < AUTO_GPU_MIN_ELEMENTS || x.data.length < await autoCrossover(backend));
+  return onCpu ? { ...backend, backend: 'cpu' } : backend;
 }
 
 /** A successfully quantized weight. */
@@ -174,7 +173,7 @@ export function nonFiniteReason(data: Float32Array, index: number): string {
 export async function quantizeFiniteWeight(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
 ): Promise<QuantizedWeight | UnquantizableWeight> {
-  backend = weightBackend(x, backend);
+  backend = await weightBackend(x, backend);
   // On the GPU, min/max calibration runs with the weight uploaded once (gpu-weight-chain.ts): same bits.
   const chain = await ChainedWeight.open(x, decision, backend);
   try {

@@ -60,12 +60,14 @@ describe('the web app with WebGPU', () => {
     console.log(`app: backend ${shown.backend}, adapter ${await text(page, '#sum-adapter')}, compressOnnx ${shown.seconds.toFixed(3)} s, `
       + `page load to first result ${opened.readyMs.toFixed(0)} ms`);
     timings.webgpuCompressOnnxMs = shown.seconds * 1000;
-    // 'auto' (the app's choice) runs the small weights on the CPU: the summary names both, with counts.
+    // 'auto' (the app's choice) runs the weights below its measured crossover on the CPU (on a software
+    // adapter, every weight): the summary names where they ran, with counts when both.
     const onGpu = shown.where.filter((b) => b === 'webgpu').length;
-    expect(shown.backend).toBe('webgpu');
-    expect(onGpu).toBeGreaterThan(0);
+    expect(shown.backend).toBe(onGpu > 0 ? 'webgpu' : 'cpu');
     expect(await text(page, '#sum-backend')).toBe(onGpu === shown.where.length ? 'webgpu'
-      : `webgpu for ${onGpu} of ${shown.where.length} weights, cpu for ${shown.where.length - onGpu} (the small ones)`);
+      : onGpu === 0 ? 'cpu (measured faster than this adapter for every weight)'
+        : `webgpu for ${onGpu} of ${shown.where.length} weights, cpu for ${shown.where.length - onGpu} (below the measured crossover)`);
+    expect(await text(page, '#backend')).toMatch(/^WebGPU: /); // the worker has the GPU either way
     const t = report.totals;
     expect(await text(page, '#sum-ratio')).toBe(`${(t.modelBytesBefore / t.modelBytesAfter).toFixed(2)}×`);
     expect(await text(page, '#sum-weight-ratio')).toMatch(new RegExp(`^${t.compressionRatio.toFixed(2)}×`));
@@ -86,7 +88,7 @@ describe('the web app with WebGPU', () => {
     // Worst first: the table opens sorted by ascending SQNR.
     const shownDb = rows.map((r) => Number.parseFloat(r.sqnr));
     expect(shownDb).toEqual([...shownDb].sort((a, b) => a - b));
-    expect(await page.$eval('#webgpu-notice', (e) => (e as HTMLElement).hidden)).toBe(shown.backend === 'webgpu');
+    expect(await page.$eval('#webgpu-notice', (e) => (e as HTMLElement).hidden)).toBe(true);
   });
 
   it('shows the largest tensor\'s per-channel chart, scales, histogram and heatmap', async () => {
@@ -382,12 +384,18 @@ describe('the web app with WebGPU', () => {
     });
     expect(Object.keys(header)).toContain('model.encoder.11.0.proj.bias');
     expect(Object.keys(header).length).toBeGreaterThan(4);
+    const exported = await page.evaluate(() => window.__app.runs);
     await page.select('#axis', '');
+    await waitForRun(page, {}, exported);
   });
 
   it('still runs the seed notebook\'s examples as a secondary view', async () => {
     const { page } = opened;
+    // Clicked when no run is finishing: a result drawn between finding the summary and clicking it moves the
+    // page under the pointer, and the click would land elsewhere.
+    await page.waitForFunction(() => !window.__app.busy);
     await page.click('#seed summary');
+    await page.waitForFunction(() => (document.querySelector('#seed') as HTMLDetailsElement).open, { timeout: 5_000 });
     await page.waitForFunction(() => /mismatches/.test(document.querySelector('#seed-status')!.textContent!));
     expect(await text(page, '#seed-status')).toMatch(/: 0 mismatches\.$/);
   });

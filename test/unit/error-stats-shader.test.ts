@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { fromIntRepr, tensor } from '../../src/index.js';
 import { prescaleFor } from '../../src/kernels/error-stats/error-stats-kernel.js';
 import {
-  ERROR_STATS_PARAMS, ERROR_STATS_SCHEME, ERROR_STATS_SHADER, PARAM_WORDS, clipBounds, errorStatsVariant, paramTableWords,
+  ERROR_STATS_PARAMS, ERROR_STATS_SCHEME, ERROR_STATS_SHADER, PARAM_WORDS, clipBounds, errorStatsVariant, paramTableWords, quantizesFromOriginal,
 } from '../../src/kernels/error-stats/error-stats-shader.js';
 import { packUniform } from '../../src/kernels/common/uniforms.js';
 import { entryKey } from '../../src/gpu/pipeline-cache.js';
@@ -28,13 +28,13 @@ describe('ErrorStatsParams', () => {
     expect(parseStruct(ERROR_STATS_SHADER, 'ErrorStatsParams')).toEqual(ERROR_STATS_PARAMS.fields.map(([n, t]) => [n, t]));
   });
 
-  it('is the uniform at binding 0; bindings 1..5 are the inputs, table, tiles and partials (1, 2 also as vec4s)', () => {
+  it('is the uniform at binding 0; bindings 1..5 are the inputs, table, tiles and partials (1, 2 also as vec4s), 6 the integers written', () => {
     expect(ERROR_STATS_SHADER).toMatch(/@group\(0\) @binding\(0\) var<uniform> params: ErrorStatsParams;/);
     const bindings = [...ERROR_STATS_SHADER.matchAll(/@binding\((\d)\) var<storage, (read|read_write)> (\w+): array<([\w<>]+)>/g)]
       .map((m) => [Number(m[1]), m[2], m[3], m[4]]);
     expect(bindings).toEqual([[1, 'read', 'original', 'f32'], [2, 'read', 'quantized', 'u32'], [3, 'read', 'param_table', 'vec4<u32>'],
       [4, 'read', 'tiles', 'vec2<u32>'], [5, 'read_write', 'partials', 'vec4<u32>'],
-      [1, 'read', 'original4', 'vec4<f32>'], [2, 'read', 'quantized4', 'vec4<u32>']]);
+      [1, 'read', 'original4', 'vec4<f32>'], [2, 'read', 'quantized4', 'vec4<u32>'], [6, 'read_write', 'stored', 'u32']]);
   });
 
   it('packs 16 fields into 64 bytes, each at 4 * i with its type', () => {
@@ -65,6 +65,29 @@ describe('ErrorStatsParams', () => {
     expect(errorStatsVariant('perTensorIntegers', { quantizedBytes: 1, signed: false }).constants).toMatchObject({ SCHEME: 1, QUANTIZED_SIGNED: 0 });
     expect(errorStatsVariant('floats', { quantizedBytes: 4, signed: true }).label).toBe('errorStats|floats|quads|i32');
     expect(errorStatsVariant('perTensorIntegers', { quantizedBytes: 1, signed: true, smallRangeClip: true }).constants.SMALL_RANGE_CLIP).toBe(1);
+  });
+
+  it('the quantizing variant: its own entry point, named in the label, with only the overrides it reads', () => {
+    const v = errorStatsVariant('indexedIntegers', { quantizedBytes: 1, signed: true, laneParams: true, smallRangeClip: true, quantizeFromOriginal: true });
+    expect([v.label, v.entryPoint]).toEqual(['errorStats|indexedIntegers|quads|quantize|laneParams', 'error_stats_quantize_quads']);
+    expect(v.constants).toEqual({ WORKGROUP_SIZE: 64, SCHEME: 2, LANE_PARAMS: 1 });
+    const perTensor = errorStatsVariant('perTensorIntegers', { quantizedBytes: 1, signed: false, quantizeFromOriginal: true });
+    expect([perTensor.label, perTensor.constants]).toEqual(['errorStats|perTensorIntegers|quads|quantize', { WORKGROUP_SIZE: 64, SCHEME: 1, LANE_PARAMS: 0 }]);
+    expect(v.code).toMatch(/fn error_stats_quantize_quads\(/);
+  });
+
+  it('quantizesFromOriginal: ordinary 8-bit grids yes; huge zero points, huge inverse scales or an infinite level no', () => {
+    const grid = (dtype: 'qint8' | 'quint8' | 'qint32', scales: number[], zeroPoints: number[]) =>
+      quantGrid(fromIntRepr(new Array(scales.length).fill(0), [scales.length], dtype, { scales, zeroPoints, axis: 0 }));
+    expect(quantizesFromOriginal(grid('qint8', [0.1, 4, 1e-30], [0, -3, 127]))).toBe(true);
+    expect(quantizesFromOriginal(grid('quint8', [0.02, 1e30], [128, 0]))).toBe(true);
+    // |qmin| = 2^31: outside SMALL_RANGE_CLIP's conditions.
+    expect(quantizesFromOriginal(grid('qint32', [0.5], [0]))).toBe(false);
+    // An inverse scale of 2^125.5 > 2^125: a subnormal x could round away from 0.
+    expect(quantizesFromOriginal(grid('qint8', [0.5, 2 ** -125.5], [0, 0]))).toBe(false);
+    // (127 - (-128)) * 8e37 overflows float32: that level would be +Infinity.
+    expect(quantizesFromOriginal(grid('qint8', [8e37], [-128]))).toBe(false);
+    expect(quantizesFromOriginal(grid('quint8', [1.4e36], [0]))).toBe(false);
   });
 
   it('4-bit integers as the quantize kernels store them: a named variant with QUANTIZED_NIBBLES, declared in the shader', () => {

@@ -15,7 +15,9 @@
  * the vec4 kernel runs, else widened to int32), the chunk's window of the parameter table and its tile
  * list, then runs one dispatch through {@link runOnGpu}. Where the partition allows (planQuadTiles: runs
  * of a multiple of 4 elements per bucket) the vec4 kernel `error_stats_quads` reads 4 elements per load
- * and writes one partial per element of a lane's quads; elsewhere `error_stats` reads one at a time.
+ * and writes one partial per element of a lane's quads; elsewhere `error_stats` reads one at a time. For a
+ * weight resident on the GPU, `error_stats_quantize_quads` computes the 8-bit integers itself and writes them
+ * (see {@link StoredIntegers}; src/kernels/weight/resident-weight.ts).
  *
  * @example
  * ```ts
@@ -114,14 +116,20 @@ export function errorStatsLimits(device: GPUDevice, request: ErrorStatsRequest, 
   };
 }
 
-/** Integers the quantize kernels left in a GPU buffer: 8-bit bytes or 4-bit nibbles, packed as `QTensor.packedData()`. */
-export interface StoredIntegers { bits: 4 | 8; signed: boolean }
+/**
+ * Integers the quantize kernels left in a GPU buffer: 8-bit bytes or 4-bit nibbles, packed as `QTensor.packedData()`.
+ * With `quantizeFromOriginal` (8-bit only), the statistics kernel computes them from the original itself and
+ * writes them into that buffer (`error_stats_quantize_quads`): the caller runs no quantize kernel.
+ */
+export interface StoredIntegers { bits: 4 | 8; signed: boolean; quantizeFromOriginal?: boolean }
 
 /** One pass's plan (over elements or quads), its chunk caps in plan units, and its kernel variant. */
 export interface StatsPass {
   plan: TilePlan;
   limits: ChunkLimits & { maxPerDimension: number };
   variant: ReturnType<typeof errorStatsVariant>;
+  /** The kernel writes the integers (bound at 6) instead of reading them (at 2). */
+  writesIntegers: boolean;
 }
 
 /**
@@ -153,7 +161,8 @@ function lanesKeepParams(request: ErrorStatsRequest, partition: StatsPartition, 
 /**
  * Plans one pass over `partition`: quads and the vec4 kernel where the partition and limits allow
  * (planQuadTiles), else elements one at a time. `stored`: the integers will be bound from a GPU buffer as the
- * quantize kernels store them (only the vec4 kernel reads that layout).
+ * quantize kernels store them (only the vec4 kernel reads that layout), or written there by the kernel
+ * (`stored.quantizeFromOriginal`, 8-bit and a plan over quads only: see `writesIntegers`).
  *
  * @example
  * ```ts
@@ -168,7 +177,8 @@ export function planStatsPass(
   const limits = errorStatsLimits(device, request, options);
   const maxTile = Math.min(limits.maxElements, limits.maxLanes);
   const quads = planQuadTiles(partition, maxTile);
-  if (!quads) return { plan: planTiles(partition, maxTile), limits, variant: errorStatsVariant(scheme) };
+  if (!quads) return { plan: planTiles(partition, maxTile), limits, variant: errorStatsVariant(scheme), writesIntegers: false };
+  const writesIntegers = stored?.quantizeFromOriginal === true && stored.bits === 8 && scheme !== 'floats';
   const fits = limits.fits;
   return {
     plan: quads,
@@ -180,7 +190,9 @@ export function planStatsPass(
       ...quadLayout(request, stored),
       laneParams: scheme === 'indexedIntegers' && lanesKeepParams(request, partition, quads),
       smallRangeClip: request.quantized.kind === 'grid' && smallRangeClip(request.quantized.grid),
+      ...(writesIntegers ? { quantizeFromOriginal: true } : {}),
     }),
+    writesIntegers,
   };
 }
 
@@ -216,6 +228,7 @@ export interface EncodedStatsChunk {
  * Uploads one chunk's inputs and encodes its dispatch; the partials are read back by the caller. With
  * `sources`, the original and the quantized integers are bound from those GPU buffers instead (the whole
  * tensor in one chunk, the integers as `stored` in {@link planStatsPass}): nothing is uploaded but the table.
+ * Where `pass.writesIntegers`, the kernel writes the integers into `sources.quantized` instead of reading them.
  *
  * @example
  * ```ts
@@ -240,7 +253,7 @@ export function encodeStatsChunk(
   const original = sources ? undefined : request.original.subarray(start, end) as Float32Array<ArrayBuffer>;
   const quantized = sources ? undefined : quantizedWords(request, start, end, plan.unit);
   const originalBytes = (end - start) * 4;
-  const quantizedBytes = quantized?.byteLength ?? Math.ceil((end - start) * (variantBits(variant) / 8) / 16) * 16;
+  const quantizedBytes = quantized?.byteLength ?? Math.ceil((end - start) * ((pass.writesIntegers ? 8 : variantBits(variant)) / 8) / 16) * 16;
   const table = fullTable.subarray(paramBase * PARAM_WORDS, paramEnd * PARAM_WORDS);
   const uniform = packUniform(ERROR_STATS_PARAMS, {
     lane_count: lanes, width: plan.width, rows: plan.rows, chunk_start: start, prescale,
@@ -252,7 +265,7 @@ export function encodeStatsChunk(
   run.dispatch(manager.pipelines.get(variant), [
     { binding: 0, resource: { buffer: run.upload(uniform, GPUBufferUsage.UNIFORM, 'uniform'), size: uniform.byteLength } },
     { binding: 1, resource: { buffer: sources?.original ?? run.upload(original!, storage, 'original'), size: originalBytes } },
-    { binding: 2, resource: { buffer: sources?.quantized ?? run.upload(quantized!, storage, 'quantized'), size: quantizedBytes } },
+    { binding: pass.writesIntegers ? 6 : 2, resource: { buffer: sources?.quantized ?? run.upload(quantized!, storage, 'quantized'), size: quantizedBytes } },
     { binding: 3, resource: { buffer: run.upload(table, storage, 'paramTable'), size: table.byteLength } },
     { binding: 4, resource: { buffer: run.upload(chunk.tiles, storage, 'tiles'), size: chunk.tiles.byteLength } },
     { binding: 5, resource: { buffer: partials, size: partialBytes } },

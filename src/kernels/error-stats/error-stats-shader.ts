@@ -60,19 +60,34 @@ export interface QuadLayout {
   laneParams?: boolean;
   /** 'perTensorIntegers' and 'indexedIntegers': the short clipping test (`SMALL_RANGE_CLIP`; see {@link smallRangeClip}). */
   smallRangeClip?: boolean;
+  /**
+   * 8-bit 'perTensorIntegers' and 'indexedIntegers': the kernel computes the integers from the original itself and
+   * writes them, packed as the quantize kernels store them (`error_stats_quantize_quads`, binding 6); nothing is
+   * read from binding 2. Only where its conditions hold (see the shader).
+   */
+  quantizeFromOriginal?: boolean;
 }
 
 /**
- * The pipeline of one variant: `error_stats` one element at a time, or `error_stats_quads` when `quads` is
- * given.
+ * The pipeline of one variant: `error_stats` one element at a time, `error_stats_quads` when `quads` is
+ * given, `error_stats_quantize_quads` when it also says `quantizeFromOriginal`.
  *
  * @example
  * ```ts
  * errorStatsVariant('floats').entryPoint; // 'error_stats'
  * errorStatsVariant('indexedIntegers', { quantizedBytes: 1, signed: true }).label; // 'errorStats|indexedIntegers|quads|i8'
+ * errorStatsVariant('indexedIntegers', { quantizedBytes: 1, signed: true, quantizeFromOriginal: true }).entryPoint; // 'error_stats_quantize_quads'
  * ```
  */
 export function errorStatsVariant(scheme: ErrorStatsScheme, quads?: QuadLayout): PipelineSpec {
+  if (quads?.quantizeFromOriginal) {
+    return {
+      label: `errorStats|${scheme}|quads|quantize${quads.laneParams ? '|laneParams' : ''}`,
+      code: kSource,
+      entryPoint: 'error_stats_quantize_quads',
+      constants: { WORKGROUP_SIZE: ERROR_STATS_WORKGROUP_SIZE, SCHEME: ERROR_STATS_SCHEME[scheme], LANE_PARAMS: quads.laneParams ? 1 : 0 },
+    };
+  }
   const integers = quads
     ? `|quads|${quads.quantizedBytes === 4 ? 'i32' : quads.nibbles ? (quads.signed ? 'i4' : 'u4') : quads.signed ? 'i8' : 'u8'}${quads.laneParams ? '|laneParams' : ''}${quads.smallRangeClip ? '|smallClip' : ''}`
     : '';
@@ -105,6 +120,24 @@ export function smallRangeClip(grid: QuantGrid): boolean {
   if (Math.max(Math.abs(grid.qmin), Math.abs(grid.qmax)) > 2 ** 16) return false;
   for (const zp of grid.zeroPoints) if (Math.abs(zp) > 2 ** 22) return false;
   for (const inverse of grid.inverseScales) if (!(inverse <= 2 ** 125)) return false;
+  return true;
+}
+
+/**
+ * Whether `error_stats_quantize_quads` gives the separate kernels' bits for `grid` (on a finite original): the
+ * conditions of {@link smallRangeClip}, and every level `(q − zp) · scale` at qmin and qmax finite in float32, so
+ * no x̂ is ±Infinity (the kernel counts no non-finite elements).
+ *
+ * @example
+ * ```ts
+ * quantizesFromOriginal(grid); // true for int8 / uint8 grids with ordinary scales
+ * ```
+ */
+export function quantizesFromOriginal(grid: QuantGrid): boolean {
+  if (!smallRangeClip(grid)) return false;
+  for (let p = 0; p < grid.scales.length; p++) {
+    for (const q of [grid.qmin, grid.qmax]) if (!Number.isFinite(Math.fround((q - grid.zeroPoints[p]!) * grid.scales[p]!))) return false;
+  }
   return true;
 }
 

@@ -1,10 +1,16 @@
 /**
  * A float32 weight kept on the GPU for the length of its compression: uploaded once, then reduced (min/max
  * per output, {@link ResidentWeight.minMax}), then quantized with its error statistics computed in the same
- * submit ({@link ResidentWeight.quantizeWithStats}): the integers stay on the device between the two kernels,
- * and the integers and the statistics' partials come back in one readback. Two submits and one upload per
- * weight, where separate calls take three of each. The parameters are computed on the host between the two
- * submits, by the same code as `chooseQParams`, so every bit is the separate calls' bits.
+ * submit ({@link ResidentWeight.quantizeWithStats}), and the integers and the statistics' partials come back in
+ * one readback. Two submits and one upload per weight, where separate calls take three of each. The
+ * parameters are computed on the host between the two submits, by the same code as `chooseQParams`, so every
+ * bit is the separate calls' bits.
+ *
+ * 8-bit integers are computed by the statistics kernel itself as it reads the weight
+ * (`error_stats_quantize_quads`, shaders/error-stats/error_stats.wgsl), where that gives the quantize kernel's
+ * bits (`quantizesFromOriginal`: ordinary scales and zero points, finite levels): one kernel, one read of
+ * the weight. 4-bit integers (two quads share a word, so lanes would share it) and the rare parameters outside
+ * those conditions take the quantize kernel, whose output the statistics kernel then reads on the device.
  *
  * The same kernels, plans and pipelines as the public operations: only where their inputs come from
  * changes. A weight whose statistics need the scalar kernel (a run that is not a multiple of 4), or whose
@@ -24,7 +30,7 @@
 import type { ReductionLayout } from '../../calibration/granularity.js';
 import type { DTypeInfo, IntReprArray } from '../../dtype.js';
 import type { GpuManager } from '../../gpu/device.js';
-import { runOnGpu } from '../../gpu/gpu-run.js';
+import { type GpuRun, runOnGpu } from '../../gpu/gpu-run.js';
 import { channelLayout } from '../../layout.js';
 import { unpackNibblesInto } from '../../pack-nibbles.js';
 import { type QParams, QTensor } from '../../qtensor.js';
@@ -43,12 +49,15 @@ import { planElementwise } from '../elementwise/plan-elementwise.js';
 import { vecGeometry } from '../elementwise/quantize-kernel.js';
 import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../error-stats/error-stats-kernel.js';
 import { planChunks } from '../error-stats/error-stats-plan.js';
-import { paramTableWords } from '../error-stats/error-stats-shader.js';
+import { paramTableWords, quantizesFromOriginal } from '../error-stats/error-stats-shader.js';
 
 /** Bytes of the resident copy: whole vecs of the widest kernel step (32 float32 values), so a chunk binds it as is. */
 function residentBytes(size: number): number {
   return Math.max(1, Math.ceil(size / 32)) * 128;
 }
+
+/** The quantize kernel's chunk job on the resident values, with the parameter table it binds at 3. */
+type QuantizeJob = ChunkedJob & { table?: Float32Array<ArrayBuffer> };
 
 /** What {@link ResidentWeight.quantizeWithStats} returns: the stored integers (one per element) and the statistics. */
 export interface QuantizedWithStats { values: IntReprArray; stats: ErrorStats }
@@ -108,8 +117,8 @@ export class ResidentWeight {
   /**
    * Quantizes the weight with `params` and computes its error statistics (overall, and per channel along
    * `statsAxis` when given) in one submit with one readback. `largestAbs` is the largest |x| (all finite),
-   * known from {@link minMax}. Undefined when this weight's statistics cannot read the integers where the
-   * quantize kernel leaves them (see the module documentation): nothing was run then.
+   * known from {@link minMax}. Undefined when this weight's statistics cannot run in one vec4 dispatch
+   * next to the integers (see the module documentation): nothing was run then.
    *
    * @example
    * ```ts
@@ -134,36 +143,25 @@ export class ResidentWeight {
       ? { kind: 'tensor' as const, outer: 1, axisLen: 1, inner: size }
       : { kind: 'channel' as const, ...renameChannels(channelLayout(x.shape, axis)) };
     const scheme = grid.integerSubtract ? 'perTensorIntegers' : 'indexedIntegers';
-    const pass = planStatsPass(device, request, options, scheme, partition, { bits: info.bits, signed: info.signed });
+    // 8-bit: the statistics kernel computes the integers itself as it reads the weight (no quantize kernel),
+    // where that gives the quantize kernel's bits (quantizesFromOriginal; x finite, as minMax found it).
+    const quantizeFromOriginal = info.bits === 8 && Number.isFinite(largestAbs) && quantizesFromOriginal(grid);
+    const pass = planStatsPass(device, request, options, scheme, partition, { bits: info.bits, signed: info.signed, quantizeFromOriginal });
     const statsChunks = [...planChunks(pass.plan, pass.limits)];
     if (pass.plan.unit !== 4 || statsChunks.length !== 1) return undefined;
-    const geometry = {
-      ...vecGeometry('quantize', info), maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
-    };
-    const plan = planElementwise(device, { op: 'quantize', info, params, range: info, shape: x.shape, packed4x8: manager.features.packed4x8 }, geometry);
-    // One chunk each: the statistics then read the quantize kernel's output buffer where it lies.
-    if (chunkElements(device, { ...geometry, ...plan }) < size) return undefined;
+    const quantize = pass.writesIntegers ? undefined : this.#quantizeJob(info, params, options);
+    if (quantize === null) return undefined;
 
-    const resident = this.#values;
     const bucketMap = axis === undefined ? tensorIndexMap() : channelIndexMap(x.shape, axis);
     const overall = new BucketSums(1);
     const perChannel = axis === undefined ? undefined : new BucketSums(bucketMap.count);
     const prescale = prescaleFor(request, largestAbs);
     const integerBytes = deviceIntegerBytes(size, info);
     await runOnGpu(manager, `weight|${info.name}.quantizeWithStats`, (run) => {
-      const table = plan.table && run.upload(plan.table, GPUBufferUsage.STORAGE, 'paramTable');
-      let integers: GPUBuffer | undefined;
-      const job: ChunkedJob = {
-        ...geometry, ...plan, size,
-        inputBuffer: resident,
-        writeInput: () => { throw new Error('ResidentWeight: the chunk binds the resident values'); },
-        ...(table ? { extraEntries: [{ binding: 3, resource: { buffer: table, size: plan.table!.byteLength } }] } : {}),
-        keepOutput: (_run, output) => { integers = output; },
-      };
-      encodeChunk(run, manager, job, 0, size);
-      const stored = integers!;
+      const stored = quantize ? encodeQuantize(run, manager, quantize)
+        : run.buffer(integerBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'integers');
       const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, statsChunks[0]!, paramTableWords(grid), prescale,
-        { original: resident, quantized: stored });
+        { original: this.#values, quantized: stored });
       run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, statsChunks[0]!, bucketMap, perChannel ?? overall, perChannel && overall));
       run.read(stored, integerBytes, (bytes) => {
         if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(size / 2)), size, info.signed, values as Int8Array | Uint8Array, 0);
@@ -172,6 +170,24 @@ export class ResidentWeight {
     });
     for (const sums of [overall, perChannel]) sums?.rescale(1 / prescale);
     return { values, stats: assembleErrorStats(request, overall, perChannel, undefined, 'webgpu') };
+  }
+
+  /** The quantize kernel's job on the resident values, or null when it needs more than one chunk. */
+  #quantizeJob(info: DTypeInfo, params: QParams, options: KernelOptions): QuantizeJob | null {
+    const { device, features } = this.#manager;
+    const x = this.#x;
+    const size = x.data.length;
+    const geometry = {
+      ...vecGeometry('quantize', info), maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
+    };
+    const plan = planElementwise(device, { op: 'quantize', info, params, range: info, shape: x.shape, packed4x8: features.packed4x8 }, geometry);
+    // One chunk: the statistics then read the quantize kernel's output buffer where it lies.
+    if (chunkElements(device, { ...geometry, ...plan }) < size) return null;
+    return {
+      ...geometry, ...plan, size,
+      inputBuffer: this.#values,
+      writeInput: () => { throw new Error('ResidentWeight: the chunk binds the resident values'); },
+    };
   }
 
   /**
@@ -192,4 +208,16 @@ export class ResidentWeight {
 /** channelLayout's `channels` as a partition's `axisLen`. */
 function renameChannels(layout: { outer: number; channels: number; inner: number }): { outer: number; axisLen: number; inner: number } {
   return { outer: layout.outer, axisLen: layout.channels, inner: layout.inner };
+}
+
+/** Encodes the quantize kernel of `job` (one chunk) and returns the buffer that holds its integers. */
+function encodeQuantize(run: GpuRun, manager: GpuManager, job: QuantizeJob): GPUBuffer {
+  const table = job.table && run.upload(job.table, GPUBufferUsage.STORAGE, 'paramTable');
+  let integers: GPUBuffer | undefined;
+  encodeChunk(run, manager, {
+    ...job,
+    ...(table ? { extraEntries: [{ binding: 3, resource: { buffer: table, size: job.table!.byteLength } }] } : {}),
+    keepOutput: (_run, output) => { integers = output; },
+  }, 0, job.size);
+  return integers!;
 }

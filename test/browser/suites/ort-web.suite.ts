@@ -2,7 +2,7 @@
 // equal the CPU path's bit for bit, and onnxruntime-web (wasm EP, served locally) runs the compressed
 // model within the int8 bound of the original over the synthetic VAD signal.
 import * as ort from 'onnxruntime-web';
-import { AUTO_GPU_MIN_ELEMENTS, OnnxModel, compressOnnx, readQdqWeights, verifyModels } from './imports.js';
+import { AUTO_GPU_MIN_ELEMENTS, OnnxModel, autoCrossover, compressOnnx, readQdqWeights, verifyModels } from './imports.js';
 import { VAD_WINDOW, compareProbabilities, syntheticSignal } from '../../shared/vad-signal.js';
 import { type BrowserTest, expectExact, expectPoolEmpty } from './support.js';
 
@@ -47,13 +47,21 @@ export const tests: Record<string, BrowserTest> = {
     const quantized = (r: typeof gpu.report) => r.tensors.filter((t) => t.action === 'quantize');
     const onCpu = quantized(gpu.report).filter((t) => t.backend !== 'webgpu').map((t) => t.name);
     if (onCpu.length) throw new Error(`backend 'webgpu' ran ${onCpu.join(', ')} elsewhere`);
-    // 'auto': weights under AUTO_GPU_MIN_ELEMENTS on the CPU, the rest on the GPU, the same bytes as the CPU path.
+    // 'auto': weights under the measured crossover on the CPU, the rest on the GPU, the same bytes as the CPU path.
+    const crossover = await autoCrossover();
+    if (!(crossover >= AUTO_GPU_MIN_ELEMENTS)) throw new Error(`the measured crossover is ${crossover}, below ${AUTO_GPU_MIN_ELEMENTS}`);
+    const started = performance.now();
+    if (await autoCrossover() !== crossover || performance.now() - started > 50) throw new Error('the crossover is not kept per device');
+    console.log(`'auto' crossover on this adapter: ${crossover} elements`);
     const auto = await compressOnnx(original, { dtype: 'qint8' }, { backend: 'auto' });
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-    const misplaced = quantized(auto.report).filter((t) => t.backend !== (size(t.shape) < AUTO_GPU_MIN_ELEMENTS ? 'cpu' : 'webgpu'));
+    const misplaced = quantized(auto.report).filter((t) => t.backend !== (size(t.shape) < crossover ? 'cpu' : 'webgpu'));
     if (misplaced.length) throw new Error(`'auto' placed ${misplaced.map((t) => `${t.name} (${size(t.shape)}) on ${t.backend}`).join(', ')}`);
     const onGpu = quantized(auto.report).filter((t) => t.backend === 'webgpu').length;
-    if (onGpu === 0 || auto.report.backend !== 'webgpu') throw new Error(`'auto' used the GPU for ${onGpu} weights, report backend ${auto.report.backend}`);
+    const largest = Math.max(...quantized(auto.report).map((t) => size(t.shape)));
+    if ((onGpu > 0) !== (largest >= crossover) || auto.report.backend !== (onGpu > 0 ? 'webgpu' : 'cpu')) {
+      throw new Error(`'auto' used the GPU for ${onGpu} weights (crossover ${crossover}), report backend ${auto.report.backend}`);
+    }
     if (!auto.model.every((b, i) => b === cpu.model[i]) || auto.model.length !== cpu.model.length) {
       // The model bytes carry no backend: 'auto' must write exactly what the CPU path writes.
       throw new Error("'auto' model bytes differ from the CPU path's");

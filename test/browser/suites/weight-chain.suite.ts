@@ -41,6 +41,22 @@ async function countQueue<T>(device: GPUDevice, bytes: number, body: () => Promi
   }
 }
 
+/** The labels of the pipelines `body` asks the default manager's cache for, in order. */
+async function pipelinesUsed<T>(body: () => Promise<T>): Promise<{ result: T; labels: string[] }> {
+  const cache = (await getDefaultManager()).pipelines as unknown as { get(spec: { label: string }): GPUComputePipeline };
+  const get = cache.get;
+  const labels: string[] = [];
+  cache.get = function (this: unknown, spec: { label: string }) {
+    labels.push(spec.label);
+    return get.call(this, spec);
+  };
+  try {
+    return { result: await body(), labels };
+  } finally {
+    Reflect.deleteProperty(cache, 'get');
+  }
+}
+
 function expectSameWeight(gpu: Awaited<ReturnType<typeof quantizeWeight>>, cpu: Awaited<ReturnType<typeof quantizeWeight>>, what: string): QTensor | undefined {
   if (gpu.ok !== cpu.ok) throw new Error(`${what}: ok ${gpu.ok} on the GPU, ${cpu.ok} on the CPU (${'reason' in gpu ? gpu.reason : ''}${'reason' in cpu ? cpu.reason : ''})`);
   if (!gpu.ok || !cpu.ok) {
@@ -90,7 +106,8 @@ export const tests: Record<string, BrowserTest> = {
               for (const d of decisions) {
                 const what = `${dtype} ${symmetric ? 'symmetric' : 'affine'} ${range} ${d.granularity} axis ${d.axis} group ${d.groupSize} [${shape}]`;
                 const cpu = await quantizeWeight(tensor(x, shape), d, {}, { backend: 'cpu' });
-                const { result: gpu, uploads, submits } = await countQueue(device, size * 4, () => quantizeWeight(tensor(x, shape), d, {}, { backend: 'webgpu' }));
+                const { result: { result: gpu, uploads, submits }, labels } = await pipelinesUsed(() => countQueue(device, size * 4,
+                  () => quantizeWeight(tensor(x, shape), d, {}, { backend: 'webgpu' })));
                 const q = expectSameWeight(gpu, cpu, what);
                 if (!q || !gpu.ok) continue;
                 const statsAxis = d.outputAxis ?? (d.granularity === 'channel' ? d.axis : undefined);
@@ -98,6 +115,13 @@ export const tests: Record<string, BrowserTest> = {
                 // Runs of a multiple of 4 elements: the chained path, one upload of the weight and two submits.
                 if (size % 4 === 0 && size >= 64) {
                   if (uploads !== 1 || submits !== 2) throw new Error(`${what}: ${uploads} uploads of the weight and ${submits} submits, expected 1 and 2`);
+                  // 8-bit: the statistics kernel quantizes, no quantize kernel runs; 4-bit: the quantize kernel, then the statistics.
+                  const quantizing = labels.filter((l) => l.includes('|quads|quantize')).length;
+                  const quantizeKernels = labels.filter((l) => l.startsWith('quantize|')).length;
+                  const expected = dtype.endsWith('8') ? [1, 0] : [0, 1];
+                  if (quantizing !== expected[0] || quantizeKernels !== expected[1]) {
+                    throw new Error(`${what}: pipelines ${labels.join(', ')}; expected ${expected[0]} quantizing statistics and ${expected[1]} quantize kernels`);
+                  }
                   chainedRuns++;
                 }
               }
@@ -128,6 +152,61 @@ export const tests: Record<string, BrowserTest> = {
       }
     });
     await expectPoolEmpty();
+  },
+
+  async '8-bit weights: the statistics kernel quantizes (per tensor, per channel on either axis, statistics on another axis, per group): the CPU path\'s bytes, the separate call\'s statistics, clipping counted, pool empty'() {
+    const next = rng(RUN_SEED + 73);
+    const data: [string, Float32Array, number[]][] = [];
+    for (const shape of [[64, 96], [96, 64], [8, 4], [40, 128]]) {
+      data.push([`random [${shape}]`, randomData(shape[0]! * shape[1]!, Math.floor(next() * 1e9), 0.5 + 3 * next(), 0.05), shape]);
+    }
+    data.push(['zeros', new Float32Array(256), [16, 16]]);
+    data.push(['all equal', new Float32Array(128).fill(0.3), [8, 16]]);
+    // Row 3 and column 5 each hold one value: a channel of equal values along either axis.
+    const equal = randomData(24 * 64, Math.floor(next() * 1e9), 1.5);
+    for (let c = 0; c < 64; c++) equal[3 * 64 + c] = 0.7;
+    for (let r = 0; r < 24; r++) equal[r * 64 + 5] = -1.25;
+    data.push(['equal channels', equal, [24, 64]]);
+    let compared = 0;
+    let clippedCases = 0;
+    await gpuScoped(async () => {
+      for (const [name, x, shape] of data) {
+        for (const dtype of ['qint8', 'quint8'] as const) {
+          for (const symmetric of [true, false]) {
+            for (const range of symmetric ? ['torch', 'extreme'] as const : ['torch'] as const) {
+              const decisions = [
+                decision(dtype, 'tensor', symmetric, range),
+                decision(dtype, 'channel', symmetric, range, 0, undefined, 0),
+                decision(dtype, 'channel', symmetric, range, 1, undefined, 1),
+                decision(dtype, 'channel', symmetric, range, 0, undefined, 1),
+                decision(dtype, 'group', symmetric, range, 1, 16, 0),
+              ];
+              // Scales shrunk four times: most elements clip.
+              for (const options of [{}, { roundScale: (scale: number) => scale / 4 }]) {
+                for (const d of decisions) {
+                  const what = `${name} ${dtype} ${symmetric ? 'symmetric' : 'affine'} ${range} ${d.granularity} axis ${d.axis} stats axis ${d.outputAxis}`
+                    + `${'roundScale' in options ? ' scales / 4' : ''}`;
+                  const cpu = await quantizeWeight(tensor(x, shape), d, options, { backend: 'cpu' });
+                  const { result: gpu, labels } = await pipelinesUsed(() => quantizeWeight(tensor(x, shape), d, options, { backend: 'webgpu' }));
+                  const q = expectSameWeight(gpu, cpu, what);
+                  if (!q || !gpu.ok) throw new Error(`${what}: not quantized`);
+                  if (!labels.some((l) => l.includes('|quads|quantize')) || labels.some((l) => l.startsWith('quantize|'))) {
+                    throw new Error(`${what}: pipelines ${labels.join(', ')}; expected the quantizing statistics kernel and no quantize kernel`);
+                  }
+                  await expectSameStats(x, shape, q, d.outputAxis ?? (d.granularity === 'channel' ? d.axis : undefined), gpu.stats, what);
+                  if (gpu.stats.overall.clipFraction > 0) clippedCases++;
+                  compared++;
+                }
+              }
+            }
+          }
+        }
+      }
+    });
+    await expectPoolEmpty();
+    // Every shrunk-scale case clips, and 'extreme' symmetric qint8 clips the largest positive values.
+    if (clippedCases < compared / 2) throw new Error(`only ${clippedCases} of ${compared} cases clipped`);
+    return `${compared} compared, ${clippedCases} with clipped elements`;
   },
 
   async 'min/max weights on the GPU: zeros, one element, huge and tiny values, NaN and ±Infinity refused as on the CPU'() {
