@@ -46,6 +46,11 @@ export interface KernelResult extends Timings {
    * 8-bit and 4-bit dtypes only.
    */
   plumbingMs: number[];
+  /**
+   * 4-bit quantize only: the plumbing limit with the output the call returns to JS, one byte per element (a
+   * QTensor holds one integer per element; the GPU reads back half a byte each), one call after each public call.
+   */
+  plumbingIntsMs?: number[];
   pipelineKey: string;
   grid: { x: number; y: number };
 }
@@ -161,9 +166,12 @@ async function runKernelCase(c: KernelCase): Promise<KernelResult> {
   const bits = c.dtype === 'qint32' ? 32 : c.dtype.endsWith('4') ? 4 : 8;
   const [inBytes, outBytes] = c.op === 'quantize' ? [size * 4, (size * bits) / 8] : [(size * bits) / 8, size * 4];
   const plumbingInput = bits < 32 && inBytes % 16 === 0 && outBytes % 16 === 0 ? new Uint8Array(inBytes) : undefined;
+  const intsBytes = plumbingInput && c.op === 'quantize' && bits === 4 && size % 16 === 0 ? size : undefined;
+  const plumbingIntsMs: number[] = [];
   const timeCall = async <T>(call: () => Promise<T>): Promise<T> => {
     let result = await call(); // warm-up: pipelines, pooled buffers
     if (plumbingInput) await plumbOnce(plumbingInput, outBytes);
+    if (plumbingInput && intsBytes) await plumbOnce(plumbingInput, intsBytes);
     for (let i = 0; i < c.e2eReps; i++) {
       const t0 = performance.now();
       result = await call();
@@ -172,6 +180,10 @@ async function runKernelCase(c: KernelCase): Promise<KernelResult> {
       const t1 = performance.now();
       await plumbOnce(plumbingInput, outBytes);
       plumbingMs.push(performance.now() - t1);
+      if (!intsBytes) continue;
+      const t2 = performance.now();
+      await plumbOnce(plumbingInput, intsBytes);
+      plumbingIntsMs.push(performance.now() - t2);
     }
     return result;
   };
@@ -179,7 +191,7 @@ async function runKernelCase(c: KernelCase): Promise<KernelResult> {
     if (c.op === 'quantize') {
       const q = await timeCall(() => quantizeApi(c, p, x));
       const input = x.data;
-      return { ...await timeKernel(manager, c, p, input, storedInts(q)), e2eMs, plumbingMs };
+      return { ...await timeKernel(manager, c, p, input, storedInts(q)), e2eMs, plumbingMs, ...(intsBytes ? { plumbingIntsMs } : {}) };
     }
     const q = await quantizeApi(c, p, x);
     const y = await timeCall(() => dequantize(q, { backend: 'webgpu' }));

@@ -235,6 +235,7 @@ async function main() {
         op: r.op, dtype: r.dtype, layout: r.layout, axis: r.layout === 'perTensor' ? null : r.layout === 'axis0' ? 0 : r.shape.length - 1,
         shape: r.shape, elements: r.elements, bytesRead: r.bytesRead, bytesWritten: r.bytesWritten, pipelineKey: r.pipelineKey, grid: r.grid,
         method: r.method, note: r.note, deviceMs: r.deviceMs, wallMs: r.wallMs, e2eMs: r.e2eMs, plumbingMs: r.plumbingMs,
+        plumbingIntsMs: r.plumbingIntsMs,
         medianMs: d.median, gbPerS: gbps(moved, d.median), copyBytes: r.copyBytes,
         ratioToCopyBufferToBuffer: d.median / b2b, ratioToCopyVec4Shader: d.median / vec4, pairedCopyMs: r.pairedCopy?.deviceMs,
       });
@@ -247,15 +248,17 @@ async function main() {
           kind === 'copyVec4Shader' ? '1.00' : fmt(d.median / median(entry.copyVec4Shader.deviceMs))]);
       }
     }
-    const e2eHeader = ['op', 'dtype', 'layout', 'elements', 'e2e median ms', 'e2e min ms', 'device ms', 'e2e / device', 'plumbing ms', 'e2e / plumbing'];
+    const e2eHeader = ['op', 'dtype', 'layout', 'elements', 'e2e median ms', 'e2e min ms', 'device ms', 'e2e / device', 'plumbing ms', 'e2e / plumbing',
+      'e2e / plumbing 1 B/elem'];
     const e2eRows = results.filter((r) => r.e2eMs.length).map((r) => {
       const e = stats(r.e2eMs);
       const d = median(r.deviceMs);
       // Each public call was followed at once by a plumbing call: the ratio is the median of those pairs' ratios.
       const plumbing = r.plumbingMs?.length ? median(r.plumbingMs) : undefined;
       const paired = r.plumbingMs?.length ? median(r.e2eMs.map((v, i) => v / r.plumbingMs[i])) : undefined;
+      const pairedInts = r.plumbingIntsMs?.length ? median(r.e2eMs.map((v, i) => v / r.plumbingIntsMs[i])) : undefined;
       return [r.op, r.dtype, layoutName(r), r.elements, fmtMs(e.median), fmtMs(e.min), fmtMs(d), fmt(e.median / d, 1),
-        plumbing === undefined ? '-' : fmtMs(plumbing), fmt(paired, 2)];
+        plumbing === undefined ? '-' : fmtMs(plumbing), fmt(paired, 2), pairedInts === undefined ? '-' : fmt(pairedInts, 2)];
     });
 
     const legend = [
@@ -271,7 +274,9 @@ async function main() {
       + `upload + kernel + readback per call, ${options.e2eReps} timed calls after 1 warm-up. plumbing: the same bytes moved `
       + 'the same way with no work of the library\'s own (bench/page-plumbing.ts: pooled buffers, writeBuffer, one pass reading the '
       + 'input and writing the output\'s bytes, copy to staging, map, copy into a fresh JS array), one call right after each public '
-      + 'call; e2e / plumbing is the median of those pairs\' ratios (targets: quantize <= 1.25, dequantize <= 1.15).';
+      + 'call; e2e / plumbing is the median of those pairs\' ratios (targets: quantize <= 1.25, dequantize <= 1.15). 4-bit quantize '
+      + 'returns one integer per element (a byte, twice what the GPU reads back): e2e / plumbing 1 B/elem pairs it with the plumbing '
+      + 'that returns that many bytes, run right after the other one.';
 
     // Reductions: throughput in bytes of the tensor(s) read per second, against the read shader on the same bytes.
     const reductionHeader = ['op', 'layout', 'call', 'shape', 'MiB read', 'extra MiB', 'passes', 'median ms', 'min ms', 'max ms',

@@ -72,18 +72,18 @@ export function normalizeAxis(axis: number, rank: number, argument = 'axis'): nu
 
 /**
  * Reads per-channel scales and zero points: checks their lengths against the axis size and every value,
- * and returns float64 scales, int32 zero points and the float32 reciprocals the kernels use.
+ * and returns float64 scales and int32 zero points (copies: the caller may change its arrays afterwards).
  *
  * @example
  * ```ts
  * checkChannelParams([0.1, 0.2], [0, 0], 2, dtypeInfo('qint8'));
- * // { scales: Float64Array [0.1, 0.2], zeroPoints: Int32Array [0, 0], inverseScales: Float32Array [10, 5] }
+ * // { scales: Float64Array [0.1, 0.2], zeroPoints: Int32Array [0, 0] }
  * ```
  */
 export function checkChannelParams(
   scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, channels: number, info: DTypeInfo,
   need = `the quantization axis has size ${channels}; give one per channel`,
-): { scales: Float64Array; zeroPoints: Int32Array; inverseScales: Float32Array } {
+): { scales: Float64Array; zeroPoints: Int32Array } {
   for (const [name, values] of [['scales', scales], ['zeroPoints', zeroPoints]] as const) {
     if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
       throw new InvalidArgumentError(name, values, `${name} must be an array or typed array with one value per channel`);
@@ -95,21 +95,27 @@ export function checkChannelParams(
   }
   const scales64 = new Float64Array(channels);
   const zeroPoints32 = new Int32Array(channels);
-  const inverseScales = new Float32Array(channels);
+  // Float and integer typed arrays are copied in bulk (float64 and int32 hold each of their values exactly) and
+  // checked from the copy; anything else goes value by value. A failing value is reported as given.
+  const bulkScales = scales instanceof Float64Array || scales instanceof Float32Array;
+  const bulkZeroPoints = zeroPoints instanceof Int32Array || zeroPoints instanceof Int16Array || zeroPoints instanceof Int8Array
+    || zeroPoints instanceof Uint16Array || zeroPoints instanceof Uint8Array || zeroPoints instanceof Uint8ClampedArray;
+  if (bulkScales) scales64.set(scales);
+  if (bulkZeroPoints) zeroPoints32.set(zeroPoints);
   for (let c = 0; c < channels; c++) {
-    const scale = scales[c] as number;
-    const zeroPoint = zeroPoints[c] as number;
+    const scale = bulkScales ? scales64[c]! : scales[c] as number;
+    const zeroPoint = bulkZeroPoints ? zeroPoints32[c]! : zeroPoints[c] as number;
     // The argument names are built only for a value that fails (a string per channel costs more than the checks).
     const scale32 = Math.fround(scale);
     const scaleOk = typeof scale === 'number' && scale32 >= MIN_SCALE && scale32 <= MAX_SCALE;
-    inverseScales[c] = scaleOk ? Math.fround(1 / scale32) : checkScale(scale, `scales[${c}]`);
-    scales64[c] = Number(scale);
+    if (!scaleOk) checkScale(scale, `scales[${c}]`);
+    if (!bulkScales) scales64[c] = Number(scale);
     if (!(typeof zeroPoint === 'number' && Number.isInteger(zeroPoint) && zeroPoint >= info.qmin && zeroPoint <= info.qmax)) {
       checkZeroPoint(zeroPoint, info, `zeroPoints[${c}]`);
     }
-    zeroPoints32[c] = Number(zeroPoint);
+    if (!bulkZeroPoints) zeroPoints32[c] = Number(zeroPoint);
   }
-  return { scales: scales64, zeroPoints: zeroPoints32, inverseScales };
+  return { scales: scales64, zeroPoints: zeroPoints32 };
 }
 
 /**

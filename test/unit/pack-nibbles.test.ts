@@ -2,7 +2,7 @@
 // RangeError from the typed-array constructor and never zeros made up to fill the gap.
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { packNibbles, unpackNibbles, unpackNibblesInto } from '../../src/pack-nibbles.js';
+import { packNibbles, packNibblesInto, unpackNibbles, unpackNibblesInto } from '../../src/pack-nibbles.js';
 import { RUN_SEED, expectExact, rng } from './support.js';
 
 function expectCountError(action: () => unknown, message: RegExp): void {
@@ -55,5 +55,64 @@ describe('unpackNibbles', () => {
         }
       }
     }
+  });
+});
+
+/** One element at a time, as the definition reads: element i in the low nibble of byte i / 2 when i is even. */
+function oraclePack(values: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(Math.ceil(values.length / 2));
+  for (let i = 0; i < values.length; i++) out[i >> 1]! |= (values[i]! & 0xf) << (4 * (i & 1));
+  return out;
+}
+function oracleUnpack(bytes: Uint8Array, count: number, signed: boolean): number[] {
+  return Array.from({ length: count }, (_, i) => {
+    const v = (bytes[i >> 1]! >> (4 * (i & 1))) & 0xf;
+    return signed && v > 7 ? v - 16 : v;
+  });
+}
+
+describe('packing and unpacking eight elements per step', () => {
+  it('every byte value, signed and unsigned, through the word path and the byte path', () => {
+    const bytes = Uint8Array.from({ length: 256 }, (_, b) => b);
+    for (const signed of [true, false]) {
+      const unpacked = unpackNibbles(bytes, 512, signed);
+      expectExact(unpacked, oracleUnpack(bytes, 512, signed), `${signed ? 'qint4' : 'quint4'} all bytes, aligned`);
+      expectExact(packNibbles(unpacked), bytes, `${signed ? 'qint4' : 'quint4'} all bytes packed back`);
+      const out = signed ? new Int8Array(513) : new Uint8Array(513);
+      unpackNibblesInto(bytes.subarray(1), 510, signed, out, 3); // neither side on a word boundary
+      expectExact(out.subarray(3), oracleUnpack(bytes.subarray(1), 510, signed), `${signed ? 'qint4' : 'quint4'} all bytes, unaligned`);
+    }
+  });
+
+  it('random values at every length up to 41 and around word boundaries, at aligned and unaligned places', () => {
+    const next = rng(RUN_SEED + 11);
+    for (const signed of [true, false]) {
+      for (let n = 0; n <= 41; n++) {
+        const what = `${signed ? 'qint4' : 'quint4'} n=${n} seed=${RUN_SEED + 11}`;
+        const source = signed ? Int8Array.from({ length: n + 8 }, () => Math.floor(next() * 16) - 8)
+          : Uint8Array.from({ length: n + 8 }, () => Math.floor(next() * 16));
+        for (const start of [0, 1, 4, 5]) {
+          const values = source.subarray(start, start + n);
+          const expected = oraclePack(values);
+          for (const outOffset of [0, 1, 4]) {
+            const out = new Uint8Array(expected.length + 8).fill(0xcc);
+            packNibblesInto(source, start, n, out, outOffset);
+            expectExact(out.subarray(outOffset, outOffset + expected.length), expected, `${what} pack start ${start} at ${outOffset}`);
+            expect([...out.subarray(0, outOffset), ...out.subarray(outOffset + expected.length)].every((v) => v === 0xcc)).toBe(true);
+          }
+          expectExact(packNibbles(Array.from(values)), expected, `${what} pack from a plain array`);
+          expectExact(unpackNibbles(expected, n, signed), values, `${what} unpack`);
+        }
+      }
+    }
+  });
+
+  it('a long run in the word path round-trips (one int per element, 2^16 + 13 elements)', () => {
+    const next = rng(RUN_SEED + 12);
+    const n = 2 ** 16 + 13;
+    const values = Int8Array.from({ length: n }, () => Math.floor(next() * 16) - 8);
+    const packed = packNibbles(values);
+    expectExact(packed, oraclePack(values), `qint4 n=${n} seed=${RUN_SEED + 12} packed`);
+    expectExact(unpackNibbles(packed, n, true), values, `qint4 n=${n} seed=${RUN_SEED + 12} unpacked`);
   });
 });

@@ -9,7 +9,7 @@
  */
 import { dtypeInfo } from '../../dtype.js';
 import type { GpuManager } from '../../gpu/device.js';
-import { packNibbles } from '../../pack-nibbles.js';
+import { packNibblesInto } from '../../pack-nibbles.js';
 import type { QTensor } from '../../qtensor.js';
 import type { ChunkedJob } from '../common/run-chunked.js';
 import { type KernelOptions, elementsPerVec, vecGeometry } from './quantize-kernel.js';
@@ -31,20 +31,43 @@ export function integerInput(q: QTensor): Pick<ChunkedJob, 'writeInput'> {
   const values = q.intReprView();
   const bytes = new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
   return {
-    writeInput: (queue, buffer, start, count) => {
-      // 4-bit values are packed here; writeBuffer takes whole 4-byte words, so the last partial word is
-      // sent zero-padded.
-      const chunk = info.bits === 4 ? packNibbles(values.subarray(start, start + count))
-        : bytes.subarray(start * (info.bits / 8), (start + count) * (info.bits / 8));
-      const whole = chunk.byteLength - (chunk.byteLength % 4);
-      if (whole > 0) queue.writeBuffer(buffer, 0, chunk as Uint8Array<ArrayBuffer>, 0, whole);
-      if (whole < chunk.byteLength) {
-        const tail = new Uint8Array(4);
-        tail.set(chunk.subarray(whole));
-        queue.writeBuffer(buffer, whole, tail);
-      }
-    },
+    writeInput: info.bits === 4
+      ? (queue, buffer, start, count) => writePackedNibbles(queue, buffer, values, start, count)
+      : (queue, buffer, start, count) => writeWords(queue, buffer, 0, bytes.subarray(start * (info.bits / 8), (start + count) * (info.bits / 8))),
   };
+}
+
+/**
+ * Bytes of 4-bit values packed per queue write: packed into one reused scratch array a slice at a time
+ * (writeBuffer copies its data before it returns), so a call allocates no copy of its integers.
+ */
+const PACK_SLICE_BYTES = 1 << 20;
+let packScratch: Uint8Array<ArrayBuffer> | undefined;
+
+/** Packs `values[start, start + count)` two to a byte and writes them to `buffer` from offset 0, a slice at a time. */
+function writePackedNibbles(queue: GPUQueue, buffer: GPUBuffer, values: ArrayLike<number>, start: number, count: number): void {
+  packScratch ??= new Uint8Array(PACK_SLICE_BYTES);
+  const sliceElements = 2 * PACK_SLICE_BYTES;
+  for (let done = 0; done < count; done += sliceElements) {
+    const n = Math.min(sliceElements, count - done);
+    const slice = packScratch.subarray(0, Math.ceil(n / 2));
+    packNibblesInto(values, start + done, n, slice, 0);
+    writeWords(queue, buffer, done / 2, slice);
+  }
+}
+
+/**
+ * Writes `chunk` at byte `offset` (a multiple of 4) of `buffer`. writeBuffer takes whole 4-byte words, so a
+ * last partial word is sent zero-padded.
+ */
+function writeWords(queue: GPUQueue, buffer: GPUBuffer, offset: number, chunk: Uint8Array): void {
+  const whole = chunk.byteLength - (chunk.byteLength % 4);
+  if (whole > 0) queue.writeBuffer(buffer, offset, chunk as Uint8Array<ArrayBuffer>, 0, whole);
+  if (whole < chunk.byteLength) {
+    const tail = new Uint8Array(4);
+    tail.set(chunk.subarray(whole));
+    queue.writeBuffer(buffer, offset + whole, tail);
+  }
 }
 
 /** Dequantizes `q` on the GPU; returns the float32 values. */

@@ -20,7 +20,7 @@ import { paramLayout } from '../../layout.js';
 import type { QParams } from '../../qtensor.js';
 import { checkScale } from '../../validate.js';
 import { type ChunkedJob, type ChunkGeometry, chunkElements, runChunked } from '../common/run-chunked.js';
-import { type ClampRange, paramRows, paramTable, quantRows, schemeBindings } from './scheme-params.js';
+import { type ClampRange, type TableSource, buildTable, schemeBindings, tableBytes, tableSource, writeTable } from './scheme-params.js';
 import { type KernelOp, kernelVariant } from './shader-sources.js';
 import { STATIONARY_KIND, type StationaryLayout, perTensorStationary, stationaryChunk, stationaryLayout } from './stationary.js';
 
@@ -46,8 +46,13 @@ export interface ElementwiseRequest {
 export interface ElementwisePlan {
   readonly pipeline: PipelineSpec;
   readonly uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
-  /** The parameter table to bind at 3 (per channel, per group, stationary), if any. */
+  /**
+   * The parameter table to bind at 3 (per channel, per group, stationary), if any: built, unless planned with
+   * `{ table: 'source' }`, which leaves it to be written from {@link ElementwisePlan.tableSource}.
+   */
   readonly table?: Float32Array<ArrayBuffer>;
+  /** How to build or write that table (see scheme-params.ts writeTable), whenever there is one. */
+  readonly tableSource?: TableSource;
   /** The stationary kernels: invocations per chunk of `vecCount` vecs, and the elements a chunk is a multiple of. */
   readonly threadsFor?: (vecCount: number) => number;
   readonly chunkAlign?: number;
@@ -56,7 +61,9 @@ export interface ElementwisePlan {
 /**
  * The plan of `request` for chunks of `geometry`. Quantize and dequantize of 8-bit and 4-bit dtypes run the
  * stationary kernels when the parameter rows line up with vecs and a chunk holds a whole run; quantize adds
- * EXACT_SUBNORMALS when the smallest scale needs it.
+ * EXACT_SUBNORMALS when the smallest scale needs it. `options.table`: 'built' (the default) puts the whole
+ * parameter table in `table`; 'source' leaves only `tableSource`, for a caller that writes it to the GPU with
+ * writeTable (scheme-params.ts) without holding it.
  *
  * @example
  * ```ts
@@ -64,7 +71,11 @@ export interface ElementwisePlan {
  * plan.pipeline.constants.STATIONARY_KIND; // 1, 2, 3 (see STATIONARY_KIND) or undefined for the general kernels
  * ```
  */
-export function planElementwise(device: GPUDevice, request: ElementwiseRequest, geometry: ChunkGeometry): ElementwisePlan {
+export function planElementwise(
+  device: GPUDevice, request: ElementwiseRequest, geometry: ChunkGeometry, options: { table?: 'built' | 'source' } = {},
+): ElementwisePlan {
+  const withTable = (source: TableSource | undefined): Pick<ElementwisePlan, 'table' | 'tableSource'> => (!source ? {}
+    : options.table === 'source' ? { tableSource: source } : { table: buildTable(source), tableSource: source });
   const { op, info, params, range, shape, packed4x8 } = request;
   const exactSubnormals: Record<string, number> = op === 'quantize' && largestInverseScale(params) > SUBNORMAL_INVERSE_SCALE ? { EXACT_SUBNORMALS: 1 } : {};
   const stationary = op !== 'fakeQuantize' ? stationaryFor(device, request, geometry) : undefined;
@@ -74,7 +85,7 @@ export function planElementwise(device: GPUDevice, request: ElementwiseRequest, 
     return Object.freeze({
       pipeline: Object.freeze({ ...variant, constants: Object.freeze({ ...variant.constants, ...exactSubnormals, ...constants }) }),
       uniform,
-      ...(table ? { table } : {}),
+      ...withTable(table),
     });
   }
   const s = stationary;
@@ -92,8 +103,7 @@ export function planElementwise(device: GPUDevice, request: ElementwiseRequest, 
     uniform: (start: number, vecCount: number) => stationaryChunk(s, vecElements, start, vecCount * vecElements, range).uniform,
     threadsFor: (vecCount: number) => stationaryChunk(s, vecElements, 0, vecCount * vecElements, range).threads,
     chunkAlign: s.alignElements,
-    table: s.kind === 'columns' ? paramTable(scales, zeroPoints)
-      : op === 'quantize' ? quantRows(scales, zeroPoints, range) : paramRows(scales, zeroPoints),
+    ...withTable(tableSource(s.kind === 'columns' ? 'table' : op === 'quantize' ? 'quantRows' : 'rows', scales, zeroPoints, range)),
   });
 }
 
@@ -125,7 +135,8 @@ function stationaryFor(device: GPUDevice, request: ElementwiseRequest, geometry:
 }
 
 /**
- * Plans `request` (planElementwise), binds the plan's parameter table if any, and runs the chunks of `io`.
+ * Plans `request` (planElementwise), writes the plan's parameter table if any (in slices through a reused
+ * array, see writeTable) and binds it, and runs the chunks of `io`.
  *
  * @example
  * ```ts
@@ -135,16 +146,17 @@ function stationaryFor(device: GPUDevice, request: ElementwiseRequest, geometry:
 export async function runElementwise(
   manager: GpuManager, request: ElementwiseRequest, io: Omit<ChunkedJob, keyof ElementwisePlan | 'extraEntries'>,
 ): Promise<void> {
-  const plan = planElementwise(manager.device, request, io);
-  const { table } = plan;
-  if (!table) {
+  const plan = planElementwise(manager.device, request, io, { table: 'source' });
+  const source = plan.tableSource;
+  if (!source) {
     await runChunked(manager, { ...io, ...plan });
     return;
   }
-  const buffer = manager.pool.acquire(table.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${plan.pipeline.label}.paramTable`);
+  const bytes = tableBytes(source);
+  const buffer = manager.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${plan.pipeline.label}.paramTable`);
   try {
-    manager.device.queue.writeBuffer(buffer, 0, table);
-    await runChunked(manager, { ...io, ...plan, extraEntries: [{ binding: 3, resource: { buffer, size: table.byteLength } }] });
+    writeTable(manager.device.queue, buffer, source);
+    await runChunked(manager, { ...io, ...plan, extraEntries: [{ binding: 3, resource: { buffer, size: bytes } }] });
   } finally {
     manager.pool.release(buffer);
   }

@@ -12,70 +12,174 @@
  */
 import { type ParamLayout, paramLayout } from '../../layout.js';
 import type { QParams } from '../../qtensor.js';
-import { checkScale } from '../../validate.js';
+import { MAX_SCALE, MIN_SCALE, checkScale } from '../../validate.js';
 import { GROUPED_PARAMS, PER_TENSOR_PARAMS, packUniform } from '../common/uniforms.js';
 
 /**
  * The parameter table's contents: rows in blocks of four, structure of arrays (shaders/elementwise/grouped_params.wgsl),
  * block b = [inv_scale × 4, fround(zero_point) × 4, fround(scale) × 4] for rows 4b .. 4b + 3, the last block
- * padded with zeros.
+ * padded with zeros. With `out`, rows `first .. first + rows - 1` (`first` a multiple of 4) are written into
+ * `out` from its start (every float of their blocks, padding included) and `out` is returned.
  *
  * @example
  * ```ts
  * paramTable(Float64Array.of(0.5), Int32Array.of(3)); // Float32Array [2, 0, 0, 0,  3, 0, 0, 0,  0.5, 0, 0, 0]
  * ```
  */
-export function paramTable(scales: Float64Array, zeroPoints: Int32Array): Float32Array<ArrayBuffer> {
-  const table = new Float32Array(Math.ceil(scales.length / 4) * 12);
-  for (let r = 0; r < scales.length; r++) {
-    const base = 12 * Math.floor(r / 4) + (r % 4);
-    table[base] = checkScale(scales[r]!);
-    table[base + 4] = zeroPoints[r]!;
-    table[base + 8] = scales[r]!;
+export function paramTable(
+  scales: Float64Array, zeroPoints: Int32Array, first = 0, rows = scales.length - first,
+  out: Float32Array<ArrayBuffer> = new Float32Array(paramTableFloats(rows)),
+): Float32Array<ArrayBuffer> {
+  const blocks = Math.ceil(rows / 4);
+  for (let b = 0; b < blocks; b++) {
+    const base = 12 * b;
+    for (let k = 0; k < 4; k++) {
+      const r = first + 4 * b + k;
+      const inside = 4 * b + k < rows;
+      out[base + k] = inside ? inverseScale(scales, r) : 0;
+      out[base + 4 + k] = inside ? zeroPoints[r]! : 0;
+      out[base + 8 + k] = inside ? scales[r]! : 0;
+    }
   }
-  return table;
+  return out;
+}
+
+/** Floats of {@link paramTable} for `rows` rows: whole blocks of four. */
+export function paramTableFloats(rows: number): number {
+  return 12 * Math.ceil(rows / 4);
 }
 
 /**
  * The parameter table of the stationary 'runs' kernels (dequantize) (shaders/elementwise/stationary_params.wgsl): one vec4 per row,
- * `(inv_scale, fround(zero_point), fround(scale), 0)`.
+ * `(inv_scale, fround(zero_point), fround(scale), 0)`. With `out`, rows `first .. first + rows - 1` are written
+ * into `out` from its start and `out` is returned.
  *
  * @example
  * ```ts
  * paramRows(Float64Array.of(0.5), Int32Array.of(3)); // Float32Array [2, 3, 0.5, 0]
  * ```
  */
-export function paramRows(scales: Float64Array, zeroPoints: Int32Array): Float32Array<ArrayBuffer> {
-  const table = new Float32Array(4 * scales.length);
-  for (let r = 0; r < scales.length; r++) {
-    table[4 * r] = checkScale(scales[r]!);
-    table[4 * r + 1] = zeroPoints[r]!;
-    table[4 * r + 2] = scales[r]!;
+export function paramRows(
+  scales: Float64Array, zeroPoints: Int32Array, first = 0, rows = scales.length - first,
+  out: Float32Array<ArrayBuffer> = new Float32Array(4 * rows),
+): Float32Array<ArrayBuffer> {
+  for (let i = 0; i < rows; i++) {
+    const r = first + i;
+    out[4 * i] = inverseScale(scales, r);
+    out[4 * i + 1] = zeroPoints[r]!;
+    out[4 * i + 2] = scales[r]!;
+    out[4 * i + 3] = 0;
   }
-  return table;
+  return out;
 }
 
 /**
  * The quantize parameter table of the stationary 'runs' and 'shortRuns' kernels: one vec4 per row,
  * `(inv_scale, qmin - zero_point, qmax - zero_point, bitcast<f32>(zero_point - ROUND_BITS))`, the form
- * shaders/common/numerics.wgsl quantize_small takes.
+ * shaders/common/numerics.wgsl quantize_small takes. With `out`, rows `first .. first + rows - 1` are
+ * written into `out` from its start and `out` is returned.
  *
  * @example
  * ```ts
  * quantRows(Float64Array.of(0.5), Int32Array.of(3), { qmin: -128, qmax: 127 }); // [2, -131, 124, (bits of 3 - 0x4b400000)]
  * ```
  */
-export function quantRows(scales: Float64Array, zeroPoints: Int32Array, range: ClampRange): Float32Array<ArrayBuffer> {
-  const table = new Float32Array(4 * scales.length);
-  const bits = new Int32Array(table.buffer);
-  for (let r = 0; r < scales.length; r++) {
+export function quantRows(
+  scales: Float64Array, zeroPoints: Int32Array, range: ClampRange, first = 0, rows = scales.length - first,
+  out: Float32Array<ArrayBuffer> = new Float32Array(4 * rows),
+): Float32Array<ArrayBuffer> {
+  const bits = new Int32Array(out.buffer, out.byteOffset, 4 * rows);
+  const { qmin, qmax } = range;
+  for (let i = 0; i < rows; i++) {
+    const r = first + i;
     const zeroPoint = zeroPoints[r]!;
-    table[4 * r] = checkScale(scales[r]!);
-    table[4 * r + 1] = range.qmin - zeroPoint;
-    table[4 * r + 2] = range.qmax - zeroPoint;
-    bits[4 * r + 3] = zeroPoint - ROUND_BITS;
+    out[4 * i] = inverseScale(scales, r);
+    out[4 * i + 1] = qmin - zeroPoint;
+    out[4 * i + 2] = qmax - zeroPoint;
+    bits[4 * i + 3] = zeroPoint - ROUND_BITS;
   }
-  return table;
+  return out;
+}
+
+/**
+ * fround(1 / fround(scales[r])), as {@link checkScale} returns it; a scale out of range (never one of a
+ * validated QParams) is handed to checkScale, which throws. Kept small so the table loops inline it.
+ */
+function inverseScale(scales: Float64Array, r: number): number {
+  const scale32 = Math.fround(scales[r]!);
+  return scale32 >= MIN_SCALE && scale32 <= MAX_SCALE ? Math.fround(1 / scale32) : checkScale(scales[r]!, `scales[${r}]`);
+}
+
+/**
+ * A parameter table described rather than built: `rows` rows in blocks of `rowsPerBlock` rows taking
+ * `bytesPerBlock` bytes (a multiple of 4); `build(first, count, out)` writes rows `first .. first + count - 1`
+ * (`first` a multiple of `rowsPerBlock`) into `out` from its start. {@link buildTable} makes the whole
+ * table, {@link writeTable} writes it to a GPU buffer without allocating it.
+ */
+export interface TableSource {
+  readonly rows: number;
+  readonly rowsPerBlock: number;
+  readonly bytesPerBlock: number;
+  readonly build: (first: number, count: number, out: Float32Array<ArrayBuffer>) => void;
+}
+
+/**
+ * The source of the table a stationary kernel or the grouped kernel binds at 3: {@link paramTable}
+ * ('table'), {@link paramRows} ('rows') or {@link quantRows} ('quantRows', clamping to `range`).
+ *
+ * @example
+ * ```ts
+ * buildTable(tableSource('rows', Float64Array.of(0.5), Int32Array.of(3))); // Float32Array [2, 3, 0.5, 0]
+ * ```
+ */
+export function tableSource(
+  kind: 'table' | 'rows' | 'quantRows', scales: Float64Array, zeroPoints: Int32Array, range?: ClampRange,
+): TableSource {
+  const rows = scales.length;
+  if (kind === 'table') return { rows, rowsPerBlock: 4, bytesPerBlock: 48, build: (first, count, out) => paramTable(scales, zeroPoints, first, count, out) };
+  if (kind === 'rows') return { rows, rowsPerBlock: 1, bytesPerBlock: 16, build: (first, count, out) => paramRows(scales, zeroPoints, first, count, out) };
+  const clamp = range!;
+  return { rows, rowsPerBlock: 1, bytesPerBlock: 16, build: (first, count, out) => quantRows(scales, zeroPoints, clamp, first, count, out) };
+}
+
+/** The byte length of `source`'s table. */
+export function tableBytes(source: TableSource): number {
+  return Math.ceil(source.rows / source.rowsPerBlock) * source.bytesPerBlock;
+}
+
+/** The whole table of `source`, in a fresh array. */
+export function buildTable(source: TableSource): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(tableBytes(source) / 4);
+  source.build(0, source.rows, out);
+  return out;
+}
+
+/**
+ * Bytes of parameter table built per queue write by {@link writeTable}: built into one reused scratch array
+ * a slice at a time (writeBuffer copies its data before it returns), so a call allocates no table.
+ */
+export const TABLE_SLICE_BYTES = 1 << 18;
+let tableScratch: Float32Array<ArrayBuffer> | undefined;
+
+/**
+ * Writes `source`'s table to `buffer` from offset 0, a slice of rows at a time through one reused scratch
+ * array: the same bytes as writing {@link buildTable}'s array, without allocating it.
+ *
+ * @example
+ * ```ts
+ * writeTable(device.queue, buffer, tableSource('quantRows', scales, zeroPoints, dtypeInfo('qint4')));
+ * ```
+ */
+export function writeTable(queue: GPUQueue, buffer: GPUBuffer, source: TableSource): void {
+  tableScratch ??= new Float32Array(TABLE_SLICE_BYTES / 4);
+  const { rows, rowsPerBlock, bytesPerBlock } = source;
+  const sliceRows = rowsPerBlock * Math.floor(TABLE_SLICE_BYTES / bytesPerBlock);
+  for (let first = 0; first < rows; first += sliceRows) {
+    const count = Math.min(sliceRows, rows - first);
+    const out = tableScratch.subarray(0, (Math.ceil(count / rowsPerBlock) * bytesPerBlock) / 4);
+    source.build(first, count, out);
+    queue.writeBuffer(buffer, (first / rowsPerBlock) * bytesPerBlock, out);
+  }
 }
 
 /** The integer range the kernel clamps to: the dtype's, or fake quantization's quant_min / quant_max. */
@@ -91,13 +195,13 @@ export type RowLayout = 'general' | 'sameRow' | 'consecutiveRows';
 export const ROW_LAYOUT: Readonly<Record<RowLayout, number>> = Object.freeze({ general: 0, sameRow: 1, consecutiveRows: 2 });
 
 /**
- * What a kernel needs for a scheme: the uniform bytes of each chunk and, unless per tensor, the table and
+ * What a kernel needs for a scheme: the uniform bytes of each chunk and, unless per tensor, the table's source and
  * the override constants that pick how the four elements of a word find their rows (see
  * shaders/elementwise/grouped_params.wgsl); those constants are part of the pipeline, the shape never is.
  */
 export interface SchemeBindings {
   readonly uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
-  readonly table?: Float32Array<ArrayBuffer>;
+  readonly table?: TableSource;
   readonly constants?: Readonly<{ ROW_LAYOUT: number; PER_GROUP: 0 | 1 }>;
 }
 
@@ -141,7 +245,7 @@ export function schemeBindings(params: QParams, range: ClampRange, shape: readon
   }
   const layout = paramLayout(shape, params);
   return {
-    table: paramTable(params.scales, params.zeroPoints),
+    table: tableSource('table', params.scales, params.zeroPoints),
     constants: { ROW_LAYOUT: ROW_LAYOUT[rowLayout(layout)], PER_GROUP: params.scheme === 'per_group_affine' ? 1 : 0 },
     uniform: (start, vecCount, threadCount) => {
       const word = splitStep(elementsPerVec * threadCount, layout);

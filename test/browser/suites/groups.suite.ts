@@ -98,4 +98,20 @@ export const tests: Record<string, BrowserTest> = {
     await expectPoolEmpty();
     return `run seed ${RUN_SEED}`;
   },
+  async '4-bit and per group past one slice of nibble packing and of the parameter table, ragged ends'() {
+    await gpuScoped(async () => {
+      // 2,129,920 elements: packed in two slices of 2^21 elements; 66,560 groups: quantize and dequantize rows in 5 slices.
+      await checkGroups([1024, 2080], 1, 32, 'qint4', RUN_SEED + 5);
+      // The general kernel's table (blocks of four rows): 25,242 groups, two slices, the last block half padding,
+      // the last group of every row 17 long.
+      await checkGroups([601, 1001], 1, 24, 'quint4', RUN_SEED + 6);
+      // An odd length past one packing slice: the last byte holds one element, sent in a zero-padded word.
+      const n = 2 ** 21 + 4099;
+      const next = rng(RUN_SEED + 7);
+      const q = fromIntRepr(Int8Array.from({ length: n }, () => Math.floor(next() * 16) - 8), [n], 'qint4', { scale: 0.37, zeroPoint: -3 });
+      expectUlps((await dequantize(q, gpu)).data, reference.dequantize(q).data, 0, `qint4 per tensor n=${n} seed ${RUN_SEED + 7}: dequantize`);
+    });
+    await expectPoolEmpty();
+    return `run seed ${RUN_SEED}`;
+  },
 };
