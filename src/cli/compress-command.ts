@@ -288,14 +288,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
         ...(args.scaleDtype ? { scaleDtype: args.scaleDtype } : {}),
       };
-      const pool = args.workers !== undefined && resolved === 'cpu' ? await createCpuWorkerPool({ workers: args.workers }) : undefined;
-      let result;
-      try {
-        result = await compressOnnxParts(bytes ?? await onnxInput.load(), pool ? { ...options, pool } : options, backend)
-          .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
-      } finally {
-        await pool?.close();
-      }
+      const result = await compressOnnxParts(bytes ?? await onnxInput.load(), options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       bar?.done();
       if (!result.externalData) await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
       if (result.externalData && args.verify) {

@@ -35,6 +35,7 @@
  */
 import { type OpOptions, getBackend } from '../ops/backend.js';
 import { FormatError, InvalidArgumentError, LimitExceededError } from '../errors.js';
+import { halfToFloat } from '../io/float-convert.js';
 import type { ByteInput } from '../io/onnx/byte-source.js';
 import { PROTOBUF_LIMIT_BYTES, inlineTensorBytes, moveToExternalData } from '../io/onnx/external-data-write.js';
 import { NameAllocator } from '../io/onnx/names.js';
@@ -45,11 +46,11 @@ import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { concatParts } from '../io/onnx/deferred-raw-data.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 import { type ScaleDType, halfScale, storedParametersOf, storesHalfScales } from './scale-storage.js';
-import { type ScaleRounding, scaleRounder } from './scale-rounding.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
 import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
+import { floatToHalfBits } from '../io/half.js';
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type BudgetAllocation, allocateBudget } from './budget.js';
@@ -76,9 +77,6 @@ const kExternalDataAbove = PROTOBUF_LIMIT_BYTES - 64 * 2 ** 20;
 const kInFlight = 8;
 const kInFlightBytes = 256 * 2 ** 20;
 
-/** With a worker pool: weights of at least this many float32 bytes go to the workers (smaller ones cost more to send than to run). */
-const kPoolMinBytes = 256 * 1024;
-
 /** The `metadata_props` key webgpu-quant records itself under. */
 export const ONNX_METADATA_KEY = 'webgpu-quant';
 
@@ -99,6 +97,13 @@ export interface OnnxCompressionReport {
   seconds: number;
   /** With `targetBits`: the precision chosen per weight, with every option's bits and error estimate. */
   budget?: BudgetAllocation;
+}
+
+/** The nearest bfloat16 value (round to nearest even on the float32 bits). */
+function roundBfloat16(x: number): number {
+  const bits = new Uint32Array(Float32Array.of(x).buffer)[0]!;
+  const rounded = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) << 16;
+  return new Float32Array(Uint32Array.of(rounded >>> 0).buffer)[0]!;
 }
 
 /**
@@ -195,23 +200,12 @@ export async function compressOnnxParts(
   const auto = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
   const largest = plan.decisions.reduce((most, d, i) => (d.action === 'quantize' ? Math.max(most, weights[i]!.shape.reduce((a, b) => a * b, 1)) : most), 0);
   const onCpu = auto ? largest < AUTO_GPU_MIN_ELEMENTS || largest < await autoCrossover(backend) : (await getBackend(backend)) === 'cpu';
-  // With a worker pool on the CPU, big weights run on the workers, pool.size + 1 at a time.
-  const pool = onCpu ? options.pool : undefined;
-  const inFlight = pool ? pool.size + 1 : onCpu ? 1 : kInFlight;
+  const inFlight = onCpu ? 1 : kInFlight;
   const scratch = onCpu ? reusedFloat32() : undefined;
   const scaleTypeOf = (info: OnnxWeightInfo): ScaleType => (info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32');
   /** Reads and quantizes one weight (the GPU round trips; several run at once). */
   const prepare = async (info: OnnxWeightInfo, decision: WeightDecision) => {
     if (decision.action === 'keep') return undefined;
-    const scaleType = scaleTypeOf(info);
-    const rounding: ScaleRounding = scaleType !== 'float32' ? scaleType : scaleDtype === 'float16' ? 'float16-stored' : 'float32';
-    if (pool && 4 * info.shape.reduce((a, b) => a * b, 1) >= kPoolMinBytes) {
-      // The worker gets a copy of its own (transferred, not cloned): a view of the model's bytes cannot be.
-      let fresh: Float32Array | undefined;
-      const viewed = await model.readFloat32View(info.name, (count) => (fresh = new Float32Array(count)));
-      const data = viewed === fresh ? viewed : viewed.slice();
-      return pool.run('quantizeWithFloor', [{ data, shape: info.shape }, decision, rounding], [data.buffer as ArrayBuffer]);
-    }
     // On the CPU the weight goes once into the kernels' memory (converted straight there where it is not an
     // aligned float32 view of the file), and every pass reads it in place.
     const slot = onCpu ? holdWeight(info.shape, decision) : undefined;
@@ -219,7 +213,9 @@ export async function compressOnnxParts(
       const viewed = await model.readFloat32View(info.name, slot ? (count) => (count === slot.data.length ? slot.data : new Float32Array(count)) : scratch);
       if (slot && viewed !== slot.data && viewed.length === slot.data.length) slot.data.set(viewed);
       const data = slot && slot.data.length === viewed.length ? slot.data : viewed;
-      const roundScale = scaleRounder(rounding);
+      const scaleType = scaleTypeOf(info);
+      const roundScale = scaleType === 'float16' ? (s: number) => halfToFloat(floatToHalfBits(s))
+        : scaleType === 'bfloat16' ? roundBfloat16 : float32Round.roundScale;
       return await quantizeWithFloor({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
     } finally {
       slot?.release();

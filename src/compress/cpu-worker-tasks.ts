@@ -25,7 +25,6 @@ import type { Tensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
 import type { FloorOutcome } from './quality-floor.js';
 import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
-import type { ScaleRounding } from './scale-rounding.js';
 
 /** A weight planned for compression: kept for NaN / ±Infinity, or the quality floor's outcome. */
 export type PlannedWeight = { kind: 'nonFinite' } | FloorOutcome;
@@ -36,8 +35,6 @@ export interface CpuTaskArgs {
   quantizeWeight: [x: Tensor, decision: WeightDecision];
   /** The safetensors compressor's planning step: a scan for NaN / ±Infinity, then quantizeWithFloor(x, decision). */
   planWeight: [x: Tensor, decision: WeightDecision];
-  /** The ONNX compressor's step: quantizeWithFloor(x, decision) with the scales rounded as named. */
-  quantizeWithFloor: [x: Tensor, decision: WeightDecision, rounding: ScaleRounding];
   /** chooseQParams(x, spec) on the CPU. */
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */
@@ -50,7 +47,6 @@ export interface CpuTaskArgs {
 export interface CpuTaskResults {
   quantizeWeight: QuantizedWeight | UnquantizableWeight;
   planWeight: PlannedWeight;
-  quantizeWithFloor: FloorOutcome;
   chooseQParams: CalibrationResult;
   quantizePerChannel: QTensor;
   calibrateAndQuantize: { params: CalibrationResult; q: QTensor };
@@ -106,7 +102,7 @@ export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResu
     message = { params: both.params, q: toWire(both.q, transfer) };
   }
   else if (task === 'quantizeWeight') message = encodeWeight(result as QuantizedWeight | UnquantizableWeight, transfer);
-  else if (task === 'planWeight' || task === 'quantizeWithFloor') {
+  else if (task === 'planWeight') {
     const planned = result as PlannedWeight;
     if (planned.kind === 'quantized') message = { ...planned, result: encodeWeight(planned.result, transfer) };
   }
@@ -128,7 +124,7 @@ export function decodeResult<K extends CpuTaskName>(task: K, message: unknown): 
     return { params: both.params, q: fromWire(both.q) } as CpuTaskResults[K];
   }
   if (task === 'quantizeWeight') return decodeWeight(message as QuantizedWeight) as CpuTaskResults[K];
-  if (task === 'planWeight' || task === 'quantizeWithFloor') {
+  if (task === 'planWeight') {
     const planned = message as PlannedWeight;
     if (planned.kind === 'quantized') return { ...planned, result: decodeWeight(planned.result) as QuantizedWeight } as CpuTaskResults[K];
   }

@@ -17,7 +17,6 @@ import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
 import { quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
-import { scaleRounder } from './scale-rounding.js';
 
 const cpu = { backend: 'cpu' } as const;
 
@@ -27,10 +26,6 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
   async planWeight(x: Tensor, decision) {
     if (firstNonFinite(x.data) >= 0) return { kind: 'nonFinite' };
     return quantizeWithFloor(x, decision, {}, cpu);
-  },
-  quantizeWithFloor(x, decision, rounding) {
-    const roundScale = scaleRounder(rounding);
-    return quantizeWithFloor(x, decision, roundScale ? { roundScale } : {}, cpu);
   },
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),

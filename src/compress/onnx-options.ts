@@ -12,7 +12,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import type { OutputErrorProbe } from './budget.js';
-import type { CpuWorkerPool } from './cpu-worker-pool.js';
 import type { OnnxOps } from './matmul-nbits-plan.js';
 import type { CompressionPolicy } from './policy.js';
 import type { ScaleDType } from './scale-storage.js';
@@ -66,17 +65,11 @@ export interface CompressOnnxOptions extends CompressionPolicy {
   externalDataLocation?: string;
   /** 'auto' (default): external data only past 2 GB; 'always': whenever `externalDataLocation` is given. */
   writeExternalData?: 'auto' | 'always';
-  /**
-   * CPU worker threads to quantize big weights on (createCpuWorkerPool), when the backend resolves to the
-   * CPU: up to `pool.size + 1` weights (and 256 MiB of float32) in flight, committed in order, so the model's
-   * bytes are the same as on one thread. The caller owns the pool (and closes it).
-   */
-  pool?: CpuWorkerPool;
 }
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
   'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'matMulNBits8', 'onProgress',
-  'externalDataLocation', 'writeExternalData', 'outputError', 'scaleDtype', 'pool']);
+  'externalDataLocation', 'writeExternalData', 'outputError', 'scaleDtype']);
 
 /**
  * Throws InvalidArgumentError for options that are not options of compressOnnx or hold a bad value.
@@ -108,10 +101,6 @@ export function checkOptions(options: CompressOnnxOptions): void {
   if (options.scaleDtype === 'float16' && options.onnxOps === 'contrib') {
     throw new InvalidArgumentError('options.scaleDtype', options.scaleDtype,
       "options.scaleDtype 'float16' is for QDQ weights (MatMulNBits takes its scales in the activations' type); drop it or use onnxOps: 'qdq'");
-  }
-  const pool = options.pool as Partial<CpuWorkerPool> | undefined;
-  if (pool !== undefined && (pool === null || typeof pool !== 'object' || typeof pool.run !== 'function' || !Number.isInteger(pool.size))) {
-    throw new InvalidArgumentError('options.pool', pool, 'options.pool must be a pool from createCpuWorkerPool()');
   }
   const level = options.accuracyLevel;
   if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {

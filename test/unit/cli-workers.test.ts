@@ -1,13 +1,11 @@
 // compress --workers N (the built bin/webgpu-quant.mjs, as a user runs it: the worker script is dist/cpu-worker.js):
-// a safetensors or ONNX output quantized on worker threads is the same bytes as on one thread, and SIGINT while the
+// a safetensors output quantized on worker threads is the same bytes as on one thread, and SIGINT while the
 // workers run removes the unfinished output. Needs the build (npm test builds first; alone: npm run build).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import onnxProto from 'onnx-proto';
-import { buildMlp } from '../shared/mlp-onnx.js';
 import { RUN_SEED, rng } from '../shared/random.js';
 import { writeSafetensors } from './cli-support.js';
 
@@ -15,7 +13,6 @@ const repo = resolve(import.meta.dirname, '..', '..');
 const bin = join(repo, 'bin', 'webgpu-quant.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-workers-'));
 const input = join(dir, 'model.safetensors');
-const onnxInput = join(dir, 'mlp.onnx');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(() => {
@@ -29,12 +26,10 @@ beforeAll(() => {
   });
   tensors.push({ name: 'norm.bias', shape: [1024], data: Float32Array.from({ length: 1024 }, () => next()) });
   writeSafetensors(input, tensors);
-  writeFileSync(onnxInput, buildMlp(onnxProto.onnx, [256, 1024, 512, 768, 64], RUN_SEED).model);
 });
 
 function compress(output: string, ...extra: string[]): { status: number | null; stderr: string } {
-  const from = output.endsWith('.onnx') ? onnxInput : input;
-  const child = spawnSync(process.execPath, [bin, 'compress', from, '-o', output, '--backend', 'cpu', ...extra], { encoding: 'utf8' });
+  const child = spawnSync(process.execPath, [bin, 'compress', input, '-o', output, '--backend', 'cpu', ...extra], { encoding: 'utf8' });
   return { status: child.status, stderr: child.stderr };
 }
 
@@ -50,16 +45,6 @@ describe('compress --workers', () => {
     const bad = compress(join(dir, 'bad.safetensors'), '--workers', '0');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--workers 0: use an integer >= 1/);
-  });
-
-  it('an ONNX model: the same bytes as one thread', () => {
-    for (const scheme of [[], ['--dtype', 'qint4', '--granularity', 'group', '--group-size', '32']]) {
-      const alone = compress(join(dir, 'alone.onnx'), ...scheme);
-      expect(alone.status, alone.stderr).toBe(0);
-      const pooled = compress(join(dir, 'pooled.onnx'), '--workers', '2', ...scheme);
-      expect(pooled.status, pooled.stderr).toBe(0);
-      expect(Buffer.compare(readFileSync(join(dir, 'pooled.onnx')), readFileSync(join(dir, 'alone.onnx'))), scheme.join(' ')).toBe(0);
-    }
   });
 
   it('SIGINT while the workers run: no output, no temporary file, exit 130', async () => {
