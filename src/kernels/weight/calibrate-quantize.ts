@@ -25,8 +25,6 @@
 import type { Granularity, ReductionLayout } from '../../calibration/granularity.js';
 import type { DTypeInfo, IntReprArray } from '../../dtype.js';
 import { runOnGpu } from '../../gpu/gpu-run.js';
-import { channelLayout } from '../../layout.js';
-import { unpackNibblesInto } from '../../pack-nibbles.js';
 import { type QParams, QTensor, checkQParams } from '../../qtensor.js';
 import type { MinMaxResult } from '../../reference/minmax.js';
 import { checkErrorStatsArguments } from '../../stats/arguments.js';
@@ -38,16 +36,13 @@ import type { ErrorStats } from '../../stats/types.js';
 import { encodeMinMaxBox, mergeRecords, minMaxBoxElements } from '../calibration/minmax-kernel.js';
 import { planBoxes } from '../calibration/minmax-plan.js';
 import type { KernelOptions } from '../common/kernel-options.js';
-import { type ChunkedJob, chunkElements, encodeChunk } from '../common/run-chunked.js';
 import { deviceIntegerBytes } from '../elementwise/gpu-resident.js';
-import { type ElementwisePlan, planElementwise } from '../elementwise/plan-elementwise.js';
-import { vecGeometry } from '../elementwise/quantize-kernel.js';
 import { STATIONARY_KIND } from '../elementwise/stationary.js';
 import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../error-stats/error-stats-kernel.js';
 import { planChunks } from '../error-stats/error-stats-plan.js';
 import { paramTableWords, quantizesFromOriginal } from '../error-stats/error-stats-shader.js';
 import { PRESCALE_OFFSET, type RangeRule, encodeParamsFromRanges, paramsFromRangesCovers } from './params-from-ranges.js';
-import type { ResidentWeight } from './resident-weight.js';
+import { type QuantizeJob, type ResidentWeight, encodeQuantize, quantizeJob, readIntegers, statsPartition } from './resident-weight.js';
 
 /** What {@link calibrateQuantizeWithStats} read back. */
 export interface CalibratedWeight {
@@ -66,13 +61,6 @@ export interface CalibratedWeight {
   stats: (params: QParams, largestAbs: number) => ErrorStats | undefined;
 }
 
-/** channelLayout's `channels` as a partition's `axisLen`. */
-function partitionOf(shape: readonly number[], axis: number | undefined) {
-  if (axis === undefined) return { kind: 'tensor' as const, outer: 1, axisLen: 1, inner: shape.reduce((a, b) => a * b, 1) };
-  const layout = channelLayout(shape, axis);
-  return { kind: 'channel' as const, outer: layout.outer, axisLen: layout.channels, inner: layout.inner };
-}
-
 /** QParams of `granularity` with every scale 1 and zero point 0: the plans' stand-in for the device's values. */
 function placeholderParams(shape: readonly number[], info: DTypeInfo, granularity: Granularity, outputs: number): QParams {
   if (granularity === 'per_tensor') return checkQParams(shape, info.name, { scale: 1, zeroPoint: 0 });
@@ -83,8 +71,13 @@ function placeholderParams(shape: readonly number[], info: DTypeInfo, granularit
 }
 
 /** The pipeline of a plan as a comparable string. */
-function pipelineKey(plan: Pick<ElementwisePlan, 'pipeline'>): string {
+function pipelineKey(plan: Pick<QuantizeJob, 'pipeline'>): string {
   return `${plan.pipeline.label}|${JSON.stringify(plan.pipeline.constants ?? {})}`;
+}
+
+/** Whether the quantize job for the real parameters differs from the one planned (or there is none for them). */
+function differentPipeline(planned: QuantizeJob | undefined, real: QuantizeJob | null | undefined): boolean {
+  return planned !== undefined && (!real || pipelineKey(real) !== pipelineKey(planned));
 }
 
 /**
@@ -115,7 +108,7 @@ export async function calibrateQuantizeWithStats(
   const span = 2 * (grid.qmax - grid.qmin + 1);
   if (!paramsFromRangesCovers(rule, span)) return undefined;
   const axis = request.axis;
-  const partition = partitionOf(x.shape, axis);
+  const partition = statsPartition(x.shape, axis);
   const scheme = grid.integerSubtract ? 'perTensorIntegers' : 'indexedIntegers';
   // 8-bit: the statistics kernel quantizes as it reads the weight (resident-weight.ts); checked again below
   // with the real parameters and the largest |x|.
@@ -126,13 +119,9 @@ export async function calibrateQuantizeWithStats(
   const statsChunks = [...planChunks(pass.plan, pass.limits)];
   const statsChunk = statsChunks[0];
   if (pass.plan.unit !== 4 || statsChunks.length !== 1 || !statsChunk) return undefined;
-  const geometry = {
-    ...vecGeometry('quantize', info), maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
-  };
-  const planFor = (params: QParams) => planElementwise(device, { op: 'quantize', info, params, range: info, shape: x.shape, packed4x8: manager.features.packed4x8 }, geometry);
-  const plan = pass.writesIntegers ? undefined : planFor(placeholder);
-  const quantTable = plan?.table;
-  if (plan && (!quantTable || chunkElements(device, { ...geometry, ...plan }) < size)) return undefined;
+  const jobFor = (params: QParams) => quantizeJob(manager, x, resident, info, params, options);
+  const plan = pass.writesIntegers ? undefined : jobFor(placeholder);
+  if (plan === null || (plan && !plan.table)) return undefined;
   const stationaryKind = plan?.pipeline.constants?.STATIONARY_KIND;
   const rowsTable = stationaryKind !== undefined && stationaryKind !== STATIONARY_KIND.columns;
 
@@ -150,18 +139,8 @@ export async function calibrateQuantizeWithStats(
     const { records } = encodeMinMaxBox(run, manager, layout, box, resident, options);
     const tables = encodeParamsFromRanges(run, manager, records,
       { rule, outputs: layout.outputs, clamp: info, rowsTable, span }, options.maxWorkgroupsPerDimension ?? Infinity);
-    let integers: GPUBuffer | undefined;
-    if (plan && quantTable) {
-      const job: ChunkedJob = {
-        ...geometry, ...plan, size,
-        inputBuffer: resident,
-        writeInput: () => { throw new Error('calibrateQuantizeWithStats: the chunk binds the resident values'); },
-        extraEntries: [{ binding: 3, resource: { buffer: tables.quantTable, size: quantTable.byteLength } }],
-        keepOutput: (_run, output) => { integers = output; },
-      };
-      encodeChunk(run, manager, job, 0, size);
-    }
-    const quantized = integers ?? run.buffer(integerBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'integers');
+    const quantized = plan ? encodeQuantize(run, manager, plan, tables.quantTable)
+      : run.buffer(integerBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'integers');
     const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, statsChunk, paramTableWords(grid), 1,
       { original: resident, quantized, table: tables.statsTable, prescale: { buffer: tables.maxima, offset: PRESCALE_OFFSET } });
     // The records, the statistics' table (scales and zero points) and the prescale come back in one readback.
@@ -181,17 +160,14 @@ export async function calibrateQuantizeWithStats(
       devicePrescale = new Float32Array(bytes, 2 * recordBytes + PRESCALE_OFFSET, 1)[0]!;
     });
     run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, statsChunk, bucketMap, perChannel ?? overall, perChannel && overall));
-    run.read(quantized, integerBytes, (bytes) => {
-      if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(size / 2)), size, info.signed, values as Int8Array | Uint8Array, 0);
-      else values.set(info.signed ? new Int8Array(bytes, 0, size) : new Uint8Array(bytes, 0, size));
-    });
+    run.read(quantized, integerBytes, (bytes) => readIntegers(bytes, info, values));
   });
 
   const stats = (params: QParams, largestAbs: number): ErrorStats | undefined => {
     const real = checkErrorStatsArguments(x, new QTensor(values, x.shape, info.name, params, 'webgpu'), statsOptions, () => -1);
     const realGrid = real.quantized.kind === 'grid' ? real.quantized.grid : undefined;
     const prescale = prescaleFor(real, largestAbs);
-    if (!realGrid || prescale !== devicePrescale || (plan && pipelineKey(planFor(params)) !== pipelineKey(plan))) return undefined;
+    if (!realGrid || prescale !== devicePrescale || differentPipeline(plan, plan && jobFor(params))) return undefined;
     const realPass = planStatsPass(device, real, options, scheme, partition, storedFor(realGrid, Number.isFinite(largestAbs)));
     if (realPass.variant.label !== pass.variant.label || realPass.writesIntegers !== pass.writesIntegers) return undefined;
     for (const sums of [overall, perChannel]) sums?.rescale(1 / prescale);

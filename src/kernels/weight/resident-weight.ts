@@ -57,7 +57,7 @@ function residentBytes(size: number): number {
 }
 
 /** The quantize kernel's chunk job on the resident values, with the parameter table it binds at 3. */
-type QuantizeJob = ChunkedJob & { table?: Float32Array<ArrayBuffer> };
+export type QuantizeJob = ChunkedJob & { table?: Float32Array<ArrayBuffer> };
 
 /** What {@link ResidentWeight.quantizeWithStats} returns: the stored integers (one per element) and the statistics. */
 export interface QuantizedWithStats { values: IntReprArray; stats: ErrorStats }
@@ -152,9 +152,7 @@ export class ResidentWeight {
     const grid = request.quantized.kind === 'grid' ? request.quantized.grid : undefined;
     if (!grid) return undefined;
     const axis = request.axis;
-    const partition = axis === undefined
-      ? { kind: 'tensor' as const, outer: 1, axisLen: 1, inner: size }
-      : { kind: 'channel' as const, ...renameChannels(channelLayout(x.shape, axis)) };
+    const partition = statsPartition(x.shape, axis);
     const scheme = grid.integerSubtract ? 'perTensorIntegers' : 'indexedIntegers';
     // 8-bit: the statistics kernel computes the integers itself as it reads the weight (no quantize kernel),
     // where that gives the quantize kernel's bits (quantizesFromOriginal; x finite, as minMax found it).
@@ -162,7 +160,7 @@ export class ResidentWeight {
     const pass = planStatsPass(device, request, options, scheme, partition, { bits: info.bits, signed: info.signed, quantizeFromOriginal });
     const statsChunks = [...planChunks(pass.plan, pass.limits)];
     if (pass.plan.unit !== 4 || statsChunks.length !== 1) return undefined;
-    const quantize = pass.writesIntegers ? undefined : this.#quantizeJob(info, params, options);
+    const quantize = pass.writesIntegers ? undefined : quantizeJob(manager, x, this.#values, info, params, options);
     if (quantize === null) return undefined;
 
     const bucketMap = axis === undefined ? tensorIndexMap() : channelIndexMap(x.shape, axis);
@@ -176,31 +174,10 @@ export class ResidentWeight {
       const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, statsChunks[0]!, paramTableWords(grid), prescale,
         { original: this.#values, quantized: stored });
       run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, statsChunks[0]!, bucketMap, perChannel ?? overall, perChannel && overall));
-      run.read(stored, integerBytes, (bytes) => {
-        if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(size / 2)), size, info.signed, values as Int8Array | Uint8Array, 0);
-        else values.set(info.signed ? new Int8Array(bytes, 0, size) : new Uint8Array(bytes, 0, size));
-      });
+      run.read(stored, integerBytes, (bytes) => readIntegers(bytes, info, values));
     });
     for (const sums of [overall, perChannel]) sums?.rescale(1 / prescale);
     return { values, stats: assembleErrorStats(request, overall, perChannel, undefined, 'webgpu') };
-  }
-
-  /** The quantize kernel's job on the resident values, or null when it needs more than one chunk. */
-  #quantizeJob(info: DTypeInfo, params: QParams, options: KernelOptions): QuantizeJob | null {
-    const { device, features } = this.#manager;
-    const x = this.#x;
-    const size = x.data.length;
-    const geometry = {
-      ...vecGeometry('quantize', info), maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
-    };
-    const plan = planElementwise(device, { op: 'quantize', info, params, range: info, shape: x.shape, packed4x8: features.packed4x8 }, geometry);
-    // One chunk: the statistics then read the quantize kernel's output buffer where it lies.
-    if (chunkElements(device, { ...geometry, ...plan }) < size) return null;
-    return {
-      ...geometry, ...plan, size,
-      inputBuffer: this.#values,
-      writeInput: () => { throw new Error('ResidentWeight: the chunk binds the resident values'); },
-    };
   }
 
   /**
@@ -218,18 +195,76 @@ export class ResidentWeight {
   }
 }
 
-/** channelLayout's `channels` as a partition's `axisLen`. */
-function renameChannels(layout: { outer: number; channels: number; inner: number }): { outer: number; axisLen: number; inner: number } {
-  return { outer: layout.outer, axisLen: layout.channels, inner: layout.inner };
+/**
+ * The statistics' partition of a weight of `shape`: one bucket, or one per channel along `axis`.
+ *
+ * @example
+ * ```ts
+ * statsPartition([4, 6], 1); // { kind: 'channel', outer: 4, axisLen: 6, inner: 1 }
+ * ```
+ */
+export function statsPartition(shape: readonly number[], axis: number | undefined):
+  { kind: 'tensor' | 'channel'; outer: number; axisLen: number; inner: number } {
+  if (axis === undefined) return { kind: 'tensor', outer: 1, axisLen: 1, inner: shape.reduce((a, b) => a * b, 1) };
+  const layout = channelLayout(shape, axis);
+  return { kind: 'channel', outer: layout.outer, axisLen: layout.channels, inner: layout.inner };
 }
 
-/** Encodes the quantize kernel of `job` (one chunk) and returns the buffer that holds its integers. */
-function encodeQuantize(run: GpuRun, manager: GpuManager, job: QuantizeJob): GPUBuffer {
-  const table = job.table && run.upload(job.table, GPUBufferUsage.STORAGE, 'paramTable');
+/**
+ * Copies the integers read back from the device (8-bit bytes, or 4-bit nibbles two to a byte) into `values`,
+ * one per element.
+ *
+ * @example
+ * ```ts
+ * run.read(stored, integerBytes, (bytes) => readIntegers(bytes, info, values));
+ * ```
+ */
+export function readIntegers(bytes: ArrayBuffer, info: DTypeInfo, values: IntReprArray): void {
+  const size = values.length;
+  if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(size / 2)), size, info.signed, values as Int8Array | Uint8Array, 0);
+  else values.set(info.signed ? new Int8Array(bytes, 0, size) : new Uint8Array(bytes, 0, size));
+}
+
+/**
+ * The quantize kernel's job on a weight resident in `input`, with its parameter table; null when it needs more
+ * than one chunk (the statistics then could not read its output buffer where it lies).
+ *
+ * @example
+ * ```ts
+ * const job = quantizeJob(manager, x, resident, dtypeInfo('qint8'), params, {});
+ * ```
+ */
+export function quantizeJob(
+  manager: GpuManager, x: Tensor, input: GPUBuffer, info: DTypeInfo, params: QParams, options: KernelOptions,
+): QuantizeJob | null {
+  const { device, features } = manager;
+  const geometry = {
+    ...vecGeometry('quantize', info), maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
+  };
+  const plan = planElementwise(device, { op: 'quantize', info, params, range: info, shape: x.shape, packed4x8: features.packed4x8 }, geometry);
+  if (chunkElements(device, { ...geometry, ...plan }) < x.data.length) return null;
+  return {
+    ...geometry, ...plan, size: x.data.length,
+    inputBuffer: input,
+    writeInput: () => { throw new Error('quantizeJob: the chunk binds the resident values'); },
+  };
+}
+
+/**
+ * Encodes the quantize kernel of `job` (one chunk) and returns the buffer that holds its integers. Its parameter
+ * table is `table` where the device wrote it, else `job.table` uploaded.
+ *
+ * @example
+ * ```ts
+ * const integers = encodeQuantize(run, manager, job);
+ * ```
+ */
+export function encodeQuantize(run: GpuRun, manager: GpuManager, job: QuantizeJob, table?: GPUBuffer): GPUBuffer {
+  const bound = table ?? (job.table && run.upload(job.table, GPUBufferUsage.STORAGE, 'paramTable'));
   let integers: GPUBuffer | undefined;
   encodeChunk(run, manager, {
     ...job,
-    ...(table ? { extraEntries: [{ binding: 3, resource: { buffer: table, size: job.table!.byteLength } }] } : {}),
+    ...(bound && job.table ? { extraEntries: [{ binding: 3, resource: { buffer: bound, size: job.table.byteLength } }] } : {}),
     keepOutput: (_run, output) => { integers = output; },
   }, 0, job.size);
   return integers!;
