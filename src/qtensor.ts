@@ -57,6 +57,16 @@ export interface DeviceIntegers {
 }
 
 /**
+ * 4-bit integers held two to a byte, as {@link QTensor.packedData} lays them out (element 0 in the low nibble):
+ * what the GPU reads back. A QTensor holding them unpacks them on the first synchronous access that needs one
+ * integer per element, and hands them to `packedData()` and the GPU without unpacking.
+ */
+export interface PackedNibbles {
+  /** At least `ceil(size / 2)` bytes (for an odd size the last high nibble zero); bytes past those are ignored. */
+  readonly nibbles: Uint8Array;
+}
+
+/**
  * A quantized tensor. Build one with `quantizePerTensor` / `quantizePerChannel`, or from stored integers with
  * {@link fromIntRepr}. Immutable: accessors return copies.
  *
@@ -75,16 +85,20 @@ export class QTensor {
   /** The element count. */
   readonly size: number;
   #values: IntReprArray | undefined;
+  #nibbles: Uint8Array | undefined;
   #device: DeviceIntegers | undefined;
   #released = false;
   readonly #params: QParams;
 
   /**
    * @internal Use quantizePerTensor, quantizePerChannel or fromIntRepr. The arrays are adopted, not copied;
-   * `values` may instead be integers held on a GPU.
+   * `values` may instead be integers held on a GPU, or (4-bit dtypes) packed two to a byte.
    */
-  constructor(values: IntReprArray | DeviceIntegers, shape: readonly number[], dtype: QDType, params: QParams, backend: ResolvedBackend) {
+  constructor(
+    values: IntReprArray | DeviceIntegers | PackedNibbles, shape: readonly number[], dtype: QDType, params: QParams, backend: ResolvedBackend,
+  ) {
     if (ArrayBuffer.isView(values)) this.#values = values;
+    else if ('nibbles' in values) this.#nibbles = values.nibbles;
     else this.#device = values;
     this.shape = Object.freeze([...shape]);
     this.size = shapeSize(shape);
@@ -100,7 +114,7 @@ export class QTensor {
   get onGpu(): boolean { return this.#device !== undefined; }
 
   /** True once the integers are on the CPU: the synchronous accessors work. */
-  get onCpu(): boolean { return this.#values !== undefined; }
+  get onCpu(): boolean { return this.#values !== undefined || this.#nibbles !== undefined; }
 
   /**
    * The GPU buffer holding the integers, laid out as {@link packedData} (zero-padded to 16 bytes). Only for
@@ -117,6 +131,9 @@ export class QTensor {
   /** @internal The integers on the GPU, if they are there. */
   get deviceIntegers(): DeviceIntegers | undefined { return this.#device; }
 
+  /** @internal The 4-bit integers packed two to a byte, while they are held that way (not yet unpacked); shared, not copied. */
+  get packedNibbles(): Uint8Array | undefined { return this.#nibbles; }
+
   /**
    * Brings the integers to the CPU (once; later calls return at once) and returns this tensor, whose
    * synchronous accessors then work. The GPU copy is kept until {@link destroy}.
@@ -128,11 +145,15 @@ export class QTensor {
    * ```
    */
   async read(): Promise<this> {
-    if (this.#values) return this;
+    if (this.onCpu) return this;
     const bytes = await this.#gpu('read').read();
+    if (this.onCpu) return this; // a concurrent read() finished first
     const info = dtypeInfo(this.dtype);
-    this.#values ??= info.bits === 4 ? unpackNibbles(bytes.subarray(0, Math.ceil(this.size / 2)), this.size, info.signed)
-      : info.bits === 8 ? (info.signed ? new Int8Array(bytes.buffer, bytes.byteOffset, this.size) : new Uint8Array(bytes.buffer, bytes.byteOffset, this.size))
+    if (info.bits === 4) {
+      this.#nibbles = bytes.subarray(0, Math.ceil(this.size / 2));
+      if (this.size % 2 === 1) this.#nibbles[this.#nibbles.length - 1]! &= 0x0f; // the zero nibble packedData() ends an odd length with
+    }
+    else this.#values = info.bits === 8 ? (info.signed ? new Int8Array(bytes.buffer, bytes.byteOffset, this.size) : new Uint8Array(bytes.buffer, bytes.byteOffset, this.size))
         : new Int32Array(bytes.slice(0, 4 * this.size).buffer);
     return this;
   }
@@ -195,6 +216,7 @@ export class QTensor {
    * low nibble (an odd length padded with a zero nibble), 8-bit values one per byte, qint32 little-endian.
    */
   packedData(): Uint8Array {
+    if (this.#nibbles) return this.#nibbles.slice(0, Math.ceil(this.size / 2));
     const values = this.#cpu('packedData');
     if (dtypeInfo(this.dtype).bits === 4) return packNibbles(values);
     return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
@@ -205,6 +227,12 @@ export class QTensor {
 
   #cpu(method: string): IntReprArray {
     if (this.#values) return this.#values;
+    if (this.#nibbles) {
+      // Unpacked once, on the first access that needs one integer per element; the packed copy is dropped.
+      this.#values = unpackNibbles(this.#nibbles, this.size, dtypeInfo(this.dtype).signed);
+      this.#nibbles = undefined;
+      return this.#values;
+    }
     throw new DataOnGpuError(this.#released
       ? `${method}(): this tensor's GPU buffer was released by destroy() before its integers were read; read() before destroy()`
       : `${method}(): the integers of this tensor are on the GPU (quantized with output 'gpu'); call \`await q.read()\` first`);

@@ -28,6 +28,8 @@ export function integerInput(q: QTensor): Pick<ChunkedJob, 'writeInput'> {
         device.buffer, start * bytesPerElement, buffer, 0, Math.ceil(count / elementsPerVec(info)) * 16),
     };
   }
+  const nibbles = q.packedNibbles;
+  if (nibbles) return { writeInput: (queue, buffer, start, count) => writeWords(queue, buffer, 0, nibbles.subarray(start / 2, Math.ceil((start + count) / 2))) };
   const values = q.intReprView();
   const bytes = new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
   return {

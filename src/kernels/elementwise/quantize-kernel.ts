@@ -11,8 +11,7 @@
  */
 import type { DTypeInfo, IntReprArray } from '../../dtype.js';
 import type { GpuManager } from '../../gpu/device.js';
-import { unpackNibblesInto } from '../../pack-nibbles.js';
-import type { QParams } from '../../qtensor.js';
+import type { PackedNibbles, QParams } from '../../qtensor.js';
 import { type GpuTensor, type Tensor, isGpuTensor } from '../../tensor.js';
 import type { KernelOptions } from '../common/kernel-options.js';
 import type { ChunkedJob } from '../common/run-chunked.js';
@@ -42,23 +41,29 @@ export function floatInputJob(input: Tensor | GpuTensor, options: KernelOptions)
   };
 }
 
-/** Quantizes `input` on the GPU; returns the stored integers (one per element). */
+/**
+ * Quantizes `input` on the GPU; returns the stored integers: one per element, or for 4-bit dtypes packed two to
+ * a byte as the kernel writes them (the QTensor unpacks them when asked for one per element).
+ */
 export async function quantizeKernel(
   manager: GpuManager, input: Tensor | GpuTensor, info: DTypeInfo, params: QParams, options: KernelOptions,
-): Promise<IntReprArray> {
+): Promise<IntReprArray | PackedNibbles> {
   const job = floatInputJob(input, options);
-  const result = info.makeArray(job.size);
-  if (result.length === 0) return result;
+  if (job.size === 0) return info.makeArray(0);
+  const nibbles = info.bits === 4 ? new Uint8Array(Math.ceil(job.size / 2)) : undefined;
+  const result = nibbles ? undefined : info.makeArray(job.size);
   await runElementwise(manager, { op: 'quantize', info, params, range: info, shape: input.shape, packed4x8: manager.features.packed4x8 }, {
     ...job,
     ...vecGeometry('quantize', info),
     readOutput: (bytes, start, count) => {
-      if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(count / 2)), count, info.signed, result as Int8Array | Uint8Array, start);
-      else if (info.bits === 8) result.set(info.signed ? new Int8Array(bytes, 0, count) : new Uint8Array(bytes, 0, count), start);
-      else result.set(new Int32Array(bytes, 0, count), start);
+      // Chunks start on whole vecs (32 elements for 4-bit), so a chunk's nibbles start on a byte.
+      if (nibbles) nibbles.set(new Uint8Array(bytes, 0, Math.ceil(count / 2)), start / 2);
+      else if (info.bits === 8) result!.set(info.signed ? new Int8Array(bytes, 0, count) : new Uint8Array(bytes, 0, count), start);
+      else result!.set(new Int32Array(bytes, 0, count), start);
     },
   });
-  return result;
+  if (nibbles && job.size % 2 === 1) nibbles[nibbles.length - 1]! &= 0x0f; // an odd length ends in a zero nibble, as packedData()
+  return nibbles ? { nibbles } : result!;
 }
 
 /**

@@ -72,7 +72,8 @@ export function prescaleFor(request: ErrorStatsRequest, largestOriginal?: number
   } else {
     // |x̂| <= (qmax - qmin) * scale; twice that covers the float32 roundings.
     const span = 2 * (q.grid.qmax - q.grid.qmin + 1);
-    for (const scale of q.grid.scales) largest = Math.max(largest, span * scale);
+    const scales = q.grid.scales; // an indexed loop: for...of with Math.min / Math.max measured 20x slower on 512K values
+    for (let i = 0; i < scales.length; i++) if (span * scales[i]! > largest) largest = span * scales[i]!;
   }
   if (largest === 0) return 1;
   const exponent = Math.min(126, Math.max(-126, Math.floor(Math.log2(largest))));

@@ -118,8 +118,9 @@ export function errorStatsVariant(scheme: ErrorStatsScheme, quads?: QuadLayout):
  */
 export function smallRangeClip(grid: QuantGrid): boolean {
   if (Math.max(Math.abs(grid.qmin), Math.abs(grid.qmax)) > 2 ** 16) return false;
-  for (const zp of grid.zeroPoints) if (Math.abs(zp) > 2 ** 22) return false;
-  for (const inverse of grid.inverseScales) if (!(inverse <= 2 ** 125)) return false;
+  const { zeroPoints, inverseScales } = grid; // indexed loops, as in largestInverseScale (plan-elementwise.ts)
+  for (let i = 0; i < zeroPoints.length; i++) if (Math.abs(zeroPoints[i]!) > 2 ** 22) return false;
+  for (let i = 0; i < inverseScales.length; i++) if (!(inverseScales[i]! <= 2 ** 125)) return false;
   return true;
 }
 

@@ -36,6 +36,33 @@ async function checkGroups(shape: number[], axis: number, groupSize: number, dty
 }
 
 export const tests: Record<string, BrowserTest> = {
+  async '4-bit GPU results stay packed until one integer per element is asked for, and dequantize from the packed bytes'() {
+    await gpuScoped(async () => {
+      for (const [dtype, shape, options] of [
+        ['qint4', [37, 111], gpu], ['quint4', [5, 4099], gpu], ['qint4', [9, 70], { ...gpu, maxChunkElements: 64 }],
+      ] as const) {
+        const seed = RUN_SEED + shape[1];
+        const x = tensor(randomData(shape[0] * shape[1], seed, 3), [...shape]);
+        const { scales, zeroPoints } = groupParams([...shape], 1, 32, dtype, seed);
+        const what = `${dtype} [${shape}]`;
+        const q = await quantizePerGroup(x, scales, zeroPoints, 1, 32, dtype, options);
+        const expected = reference.quantizePerGroup(x, scales, zeroPoints, 1, 32, dtype);
+        if (!q.packedNibbles || !q.onCpu) throw new Error(`${what}: the GPU result is not held packed`);
+        expectExact(q.packedData(), expected.packedData(), `${what}: packedData from the packed bytes`);
+        expectUlps((await dequantize(q, options)).data, reference.dequantize(expected).data, 0, `${what}: dequantize from the packed bytes`);
+        if (!q.packedNibbles) throw new Error(`${what}: dequantize unpacked the integers`);
+        expectExact(q.intReprView(), expected.intReprView(), `${what}: intReprView unpacks`);
+        if (q.packedNibbles) throw new Error(`${what}: still packed after intReprView`);
+        expectExact(q.packedData(), expected.packedData(), `${what}: packedData after unpacking`);
+        const resident = await quantizePerGroup(x, scales, zeroPoints, 1, 32, dtype, { ...options, output: 'gpu' });
+        await resident.read();
+        resident.destroy();
+        if (!resident.packedNibbles) throw new Error(`${what}: read() unpacked the integers`);
+        expectExact(resident.intRepr(), expected.intReprView(), `${what}: read() then intRepr`);
+      }
+      await expectPoolEmpty();
+    });
+  },
   async 'qint4 / quint4 nibble order matches a hand-written byte example'() {
     await gpuScoped(async () => {
       // Elements 1, -2, 7, -8, 0 -> bytes 0xe1 (1 low, -2 = 0xe high), 0x87 (7, -8 = 0x8), 0x00 (0, pad).
