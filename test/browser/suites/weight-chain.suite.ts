@@ -2,9 +2,11 @@
 // zero points computed on the GPU) and quantized with its error statistics in one submit. Every result must be the CPU path's bytes (integers, scales, zero points),
 // the statistics must be those of the separate errorStats call on the GPU bit for bit, the weight must cross
 // to the device once in one submit, and the pool must be empty afterwards.
+import onnxProto from 'onnx-proto';
 import {
-  type QDType, type QTensor, type WeightDecision, errorStats, getDefaultManager, quantizeWeight, tensor,
+  type QDType, type QTensor, type WeightDecision, compressOnnx, errorStats, getDefaultManager, quantizeWeight, tensor,
 } from './imports.js';
+import { buildMlp } from '../../shared/mlp-onnx.js';
 import { type BrowserTest, RUN_SEED, expectExact, expectPoolEmpty, gpuScoped, randomData, rng } from './support.js';
 
 type Dtype = WeightDecision['dtype'];
@@ -82,6 +84,20 @@ async function expectSameStats(x: Float32Array, shape: number[], q: QTensor, axi
 const kDtypes: Dtype[] = ['qint8', 'quint8', 'qint4', 'quint4'];
 
 export const tests: Record<string, BrowserTest> = {
+  async 'compressOnnx on the GPU, more same-sized weights than are in flight (their float32 arrays reused): the CPU path\'s model bytes'() {
+    await gpuScoped(async () => {
+      // 14 weights of 64 x 64 (the first layer kept float): weights in flight hand their converted arrays on.
+      const { model } = buildMlp(onnxProto.onnx, Array.from({ length: 15 }, () => 64), RUN_SEED);
+      for (const scheme of [{ dtype: 'qint8' }, { dtype: 'qint4', granularity: 'group', groupSize: 16 }] as const) {
+        const gpu = await compressOnnx(model, scheme, { backend: 'webgpu' });
+        const cpu = await compressOnnx(model, scheme, { backend: 'cpu' });
+        const onGpu = gpu.report.tensors.filter((t) => t.action === 'quantize' && t.backend === 'webgpu').length;
+        if (onGpu < 13) throw new Error(`${scheme.dtype}: ${onGpu} weights quantized on the GPU, expected at least 13`);
+        expectExact(gpu.model, cpu.model, `${scheme.dtype}: model bytes, GPU against CPU`);
+      }
+      await expectPoolEmpty();
+    });
+  },
   async 'min/max weights on the GPU: the CPU path\'s bytes, the separate call\'s statistics, one upload and one submit, pool empty'() {
     const { device } = await getDefaultManager();
     const next = rng(RUN_SEED + 71);
