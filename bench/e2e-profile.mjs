@@ -4,7 +4,8 @@
 // same calls under the Chrome DevTools CPU profiler: self time per function and call, '(idle)' being the wait
 // for the GPU. A case is op:dtype:layout (layouts as bench/harness.ts names them), or compress:BACKEND:mlp for
 // compressOnnx on the bench MLP with that backend (mlpN: N layers of 1024 → 4096 → 1024 ..., 16 MiB of float32
-// each), paired with backend 'cpu' where the other cases pair the plumbing.
+// each; a fourth field picks the scheme, e.g. compress:webgpu:mlp:qint4g32), paired with backend 'cpu' where the
+// other cases pair the plumbing.
 //
 //   node bench/e2e-profile.mjs [--cases=quantize:qint4:group32,dequantize:qint4:group32] [--elements=1048576]
 //                              [--reps=20] [--top=25] [--no-profile]
@@ -47,7 +48,7 @@ try {
   await session.send('Profiler.enable');
   await session.send('Profiler.setSamplingInterval', { interval: 100 });
   for (const spec of opts.cases.split(',')) {
-    const [op, dtype, layout] = spec.split(':');
+    const [op, dtype, layout, scheme] = spec.split(':');
     const c = { op, dtype, layout, elements: opts.elements, shape: matrixShape(opts.elements) };
     // compress:BACKEND:mlp times compressOnnx on the bench MLP with that backend, paired with backend 'cpu' in the
     // plumbing's place (the ratio is then BACKEND / cpu).
@@ -58,8 +59,9 @@ try {
       const layers = ${JSON.stringify(layout)} === 'mlp' ? 4 : (${JSON.stringify(layout)}.startsWith('mlp') ? Number(${JSON.stringify(layout)}.slice(3)) : NaN);
       if (!(layers >= 1)) throw new Error('compress cases take the bench MLP: compress:BACKEND:mlp, or mlpN for N layers');
       const bytes = mlpModel(onnx, Array.from({ length: layers + 1 }, (_, i) => (i % 2 ? 4096 : 1024)));
-      const call = () => compressOnnx(bytes, {}, { backend: ${JSON.stringify(dtype)} });
-      const plumbOnce = () => compressOnnx(bytes, {}, { backend: 'cpu' });
+      const options = ${JSON.stringify(scheme === undefined ? {} : { dtype: scheme.replace(/g\d+$/, ''), ...(/g\d+$/.test(scheme) ? { granularity: 'group', groupSize: Number(/g(\d+)$/.exec(scheme)[1]) } : {}) })};
+      const call = () => compressOnnx(bytes, options, { backend: ${JSON.stringify(dtype)} });
+      const plumbOnce = () => compressOnnx(bytes, options, { backend: 'cpu' });
       const plumbIn = undefined, outBytes = 0;
       await call(); await plumbOnce();
     ` : `

@@ -98,7 +98,7 @@ export class QTensor {
     values: IntReprArray | DeviceIntegers | PackedNibbles, shape: readonly number[], dtype: QDType, params: QParams, backend: ResolvedBackend,
   ) {
     if (ArrayBuffer.isView(values)) this.#values = values;
-    else if ('nibbles' in values) this.#nibbles = values.nibbles;
+    else if ('nibbles' in values) this.#nibbles = values.nibbles.subarray(0, Math.ceil(shapeSize(shape) / 2));
     else this.#device = values;
     this.shape = Object.freeze([...shape]);
     this.size = shapeSize(shape);
@@ -131,7 +131,10 @@ export class QTensor {
   /** @internal The integers on the GPU, if they are there. */
   get deviceIntegers(): DeviceIntegers | undefined { return this.#device; }
 
-  /** @internal The 4-bit integers packed two to a byte, while they are held that way (not yet unpacked); shared, not copied. */
+  /**
+   * @internal The 4-bit integers packed two to a byte (`ceil(size / 2)` bytes, as packedData() lays them out) while
+   * they are held that way (not yet unpacked); shared, not copied.
+   */
   get packedNibbles(): Uint8Array | undefined { return this.#nibbles; }
 
   /**

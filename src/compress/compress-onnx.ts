@@ -283,10 +283,13 @@ export async function compressOnnxParts(
     const halfScales = info.dtype === 'float32' && scaleDtype === 'float16' && storesHalfScales(result.scales);
     const scheme = `${describeScheme(decision)}${halfScales ? ', float16 scales' : ''}`;
     const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
-    const ints = result.q.intReprView();
+    const packed = result.q.packedNibbles;
+    const ints = packed ? undefined : result.q.intReprView();
     const written = writeQdq(model, info.name, {
-      // 8-bit integers are their own bytes: the QTensor is not used again, so no copy.
-      data: ints.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints.buffer, ints.byteOffset, ints.length) : result.q.packedData(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
+      // 8-bit integers are their own bytes, and 4-bit ones from the GPU come packed: the QTensor is not used
+      // again, so no copy.
+      data: packed ?? (ints!.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints!.buffer, ints!.byteOffset, ints!.length) : result.q.packedData()),
+      dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
       paramShape: result.paramShape, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
       ...(halfScales ? { scaleType: 'float16' as const, scalesCastToFloat32: true } : { scaleType: scaleTypeOf(info) }),
       ...(decision.granularity !== 'tensor' ? { axis: decision.axis! } : {}),

@@ -19,7 +19,7 @@ import { roundHalfEven } from '../round.js';
 import { checkScale } from '../validate.js';
 import { type IndexMap, channelIndexMap, groupIndexMap, tensorIndexMap } from './index-map.js';
 
-/** See the module documentation. Tables have one entry per parameter. */
+/** See the module documentation. Tables have one entry per parameter; they may be shared: do not modify them. */
 export interface QuantGrid {
   readonly map: IndexMap;
   /** fround(scale). */
@@ -33,7 +33,35 @@ export interface QuantGrid {
   readonly qmax: number;
 }
 
-function table(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>): Pick<QuantGrid, 'scales' | 'inverseScales' | 'zeroPoints'> {
+type GridTable = Pick<QuantGrid, 'scales' | 'inverseScales' | 'zeroPoints'>;
+
+/**
+ * The tables already made for parameters marked with {@link keepGridTable}, per QParams object (validated
+ * parameters never change), held no longer than the parameters.
+ */
+const tables = new WeakMap<object, GridTable | undefined>();
+
+/**
+ * Marks `params` (a QTensor's validated parameters, shared by many tensors) so that {@link quantGrid} makes its
+ * tables once and hands them out again; other parameters get fresh tables each time, so no tensor holds them longer.
+ *
+ * @example
+ * ```ts
+ * keepGridTable(placeholder); // compression plans every weight of one shape with the same placeholder
+ * ```
+ */
+export function keepGridTable(params: object): void {
+  if (!tables.has(params)) tables.set(params, undefined);
+}
+
+function tableOf(params: { scales: Float64Array; zeroPoints: Int32Array }): GridTable {
+  if (!tables.has(params)) return table(params.scales, params.zeroPoints);
+  let made = tables.get(params);
+  if (!made) tables.set(params, made = table(params.scales, params.zeroPoints));
+  return made;
+}
+
+function table(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>): GridTable {
   const n = scales.length;
   const out = { scales: new Float32Array(n), inverseScales: new Float32Array(n), zeroPoints: new Int32Array(n) };
   for (let p = 0; p < n; p++) {
@@ -59,10 +87,10 @@ export function quantGrid(q: QTensor): QuantGrid {
     case 'per_tensor_affine':
       return { map: tensorIndexMap(), ...table([params.scale], [params.zeroPoint]), integerSubtract: true, qmin, qmax };
     case 'per_channel_affine':
-      return { map: channelIndexMap(q.shape, params.axis), ...table(params.scales, params.zeroPoints), integerSubtract: false, qmin, qmax };
+      return { map: channelIndexMap(q.shape, params.axis), ...tableOf(params), integerSubtract: false, qmin, qmax };
     case 'per_group_affine':
       return {
-        map: groupIndexMap(q.shape, params.axis, params.groupSize), ...table(params.scales, params.zeroPoints),
+        map: groupIndexMap(q.shape, params.axis, params.groupSize), ...tableOf(params),
         integerSubtract: false, qmin, qmax,
       };
     default:

@@ -8,7 +8,7 @@ import {
 import { errorStats as referenceErrorStats } from '../../src/reference/error-stats.js';
 import { quantizePerTensor as quantizeSync } from '../../src/reference/quantize.js';
 import { indexOf } from '../../src/stats/index-map.js';
-import { dequantizedValue, quantGrid } from '../../src/stats/quant-grid.js';
+import { dequantizedValue, keepGridTable, quantGrid } from '../../src/stats/quant-grid.js';
 import { RUN_SEED, expectInvalid, expectInvalidAsync, normalData, rng } from './support.js';
 
 const cpu: OpOptions = { backend: 'cpu' };
@@ -63,6 +63,27 @@ function coordinates(i: number, shape: number[]): number[] {
   }
   return out;
 }
+
+describe('quantGrid tables', () => {
+  it('made once for parameters marked with keepGridTable, fresh for any other', () => {
+    const scales = Float64Array.from({ length: 6 }, (_, i) => 0.01 * (i + 1));
+    const zeroPoints = Int32Array.of(0, 1, -1, 2, -2, 3);
+    const a = fromIntRepr(new Int8Array(12), [6, 2], 'qint8', { scales, zeroPoints, axis: 0 });
+    const b = fromIntRepr(new Int8Array(12), [2, 6], 'qint8', { scales, zeroPoints, axis: 1 });
+    expect(quantGrid(a).inverseScales).not.toBe(quantGrid(a).inverseScales);
+    keepGridTable(a.params);
+    const first = quantGrid(a);
+    const again = quantGrid(a);
+    expect(again.inverseScales).toBe(first.inverseScales);
+    expect(again.scales).toBe(first.scales);
+    expect(again.zeroPoints).toBe(first.zeroPoints);
+    expect(Array.from(first.inverseScales)).toEqual(Array.from(scales, (s) => Math.fround(1 / Math.fround(s))));
+    expect(Array.from(first.zeroPoints)).toEqual(Array.from(zeroPoints));
+    expect(quantGrid(b).scales).not.toBe(first.scales); // b's parameters are its own copy, not marked
+    expect(quantGrid(b).map.inner).toBe(1);
+    expect(first.map.inner).toBe(2);
+  });
+});
 
 describe('hand-computed cases', () => {
   const x = tensor([1, 2, 3, 4]);

@@ -244,7 +244,7 @@ export interface EncodedStatsChunk {
  * `sources`, the original and the quantized integers are bound from those GPU buffers instead (the whole
  * tensor in one chunk, the integers as `stored` in {@link planStatsPass}): nothing is uploaded but the table.
  * Where `pass.writesIntegers`, the kernel writes the integers into `sources.quantized` instead of reading them.
- * With `sources.table` the table is bound from there too (`fullTable` then only gives its size), and with
+ * With `sources.table` the table is bound from there too (`fullTable` is then not read and may be undefined), and with
  * `sources.prescale` the uniform's prescale is copied from that buffer on the device before the dispatch.
  *
  * @example
@@ -255,7 +255,7 @@ export interface EncodedStatsChunk {
  */
 export function encodeStatsChunk(
   run: GpuRun, manager: GpuManager, request: ErrorStatsRequest, pass: StatsPass, chunk: PlannedChunk,
-  fullTable: Uint32Array<ArrayBuffer>, prescale: number, sources?: StatsSources,
+  fullTable: Uint32Array<ArrayBuffer> | undefined, prescale: number, sources?: StatsSources,
 ): EncodedStatsChunk {
   const { plan, variant } = pass;
   const [start, end] = [chunk.start * plan.unit, chunk.end * plan.unit];
@@ -271,7 +271,8 @@ export function encodeStatsChunk(
   const quantized = sources ? undefined : quantizedWords(request, start, end, plan.unit);
   const originalBytes = (end - start) * 4;
   const quantizedBytes = quantized?.byteLength ?? Math.ceil((end - start) * ((pass.writesIntegers ? 8 : variantBits(variant)) / 8) / 16) * 16;
-  const table = fullTable.subarray(paramBase * PARAM_WORDS, paramEnd * PARAM_WORDS);
+  const tableBytes = (paramEnd - paramBase) * PARAM_WORDS * 4;
+  const table = (bound: GPUBuffer | undefined) => bound ?? run.upload(fullTable!.subarray(paramBase * PARAM_WORDS, paramEnd * PARAM_WORDS), storage, 'paramTable');
   const uniform = packUniform(ERROR_STATS_PARAMS, {
     lane_count: lanes, width: plan.width, rows: plan.rows, chunk_start: start, prescale,
     clip_low: bounds.low, clip_high: bounds.high, clamp_low: bounds.clampLow, clamp_high: bounds.clampHigh, param_base: paramBase,
@@ -285,11 +286,11 @@ export function encodeStatsChunk(
     { binding: 0, resource: { buffer: uniformBuffer, size: uniform.byteLength } },
     { binding: 1, resource: { buffer: sources?.original ?? run.upload(original!, storage, 'original'), size: originalBytes } },
     { binding: pass.writesIntegers ? 6 : 2, resource: { buffer: sources?.quantized ?? run.upload(quantized!, storage, 'quantized'), size: quantizedBytes } },
-    { binding: 3, resource: { buffer: sources?.table ?? run.upload(table, storage, 'paramTable'), size: table.byteLength } },
+    { binding: 3, resource: { buffer: table(sources?.table), size: tableBytes } },
     { binding: 4, resource: { buffer: run.upload(chunk.tiles, storage, 'tiles'), size: chunk.tiles.byteLength } },
     { binding: 5, resource: { buffer: partials, size: partialBytes } },
   ], dispatchSize(lanes, ERROR_STATS_WORKGROUP_SIZE, pass.limits.maxPerDimension));
-  return { partials, partialBytes, bytesRead: originalBytes + quantizedBytes, tableBytes: table.byteLength + chunk.tiles.byteLength };
+  return { partials, partialBytes, bytesRead: originalBytes + quantizedBytes, tableBytes: tableBytes + chunk.tiles.byteLength };
 }
 
 /** Bits per element of the stored integers a quads variant binds (8 or 4; 32 for the other variants). */

@@ -25,9 +25,10 @@
 import type { Granularity, ReductionLayout } from '../../calibration/granularity.js';
 import type { DTypeInfo, IntReprArray } from '../../dtype.js';
 import { runOnGpu } from '../../gpu/gpu-run.js';
-import { type QParams, QTensor, checkQParams } from '../../qtensor.js';
+import { type PackedNibbles, type QParams, QTensor, checkQParams } from '../../qtensor.js';
 import type { MinMaxResult } from '../../reference/minmax.js';
 import { checkErrorStatsArguments } from '../../stats/arguments.js';
+import { keepGridTable } from '../../stats/quant-grid.js';
 import { assembleErrorStats } from '../../stats/assemble.js';
 import { BucketSums } from '../../stats/bucket-sums.js';
 import { channelIndexMap, tensorIndexMap } from '../../stats/index-map.js';
@@ -40,9 +41,9 @@ import { deviceIntegerBytes } from '../elementwise/gpu-resident.js';
 import { STATIONARY_KIND } from '../elementwise/stationary.js';
 import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../error-stats/error-stats-kernel.js';
 import { planChunks } from '../error-stats/error-stats-plan.js';
-import { paramTableWords, quantizesFromOriginal } from '../error-stats/error-stats-shader.js';
+import { quantizesFromOriginal } from '../error-stats/error-stats-shader.js';
 import { PRESCALE_OFFSET, type RangeRule, encodeParamsFromRanges, paramsFromRangesCovers } from './params-from-ranges.js';
-import { type QuantizeJob, type ResidentWeight, encodeQuantize, quantizeJob, readIntegers, statsPartition } from './resident-weight.js';
+import { type QuantizeJob, type ResidentWeight, encodeQuantize, integerTarget, quantizeJob, statsPartition } from './resident-weight.js';
 
 /** What {@link calibrateQuantizeWithStats} read back. */
 export interface CalibratedWeight {
@@ -51,8 +52,8 @@ export interface CalibratedWeight {
   /** The device's scales and zero points, in the quantize functions' order. */
   scales: Float32Array;
   zeroPoints: Int32Array;
-  /** The stored integers, one per element, quantized with those parameters. */
-  values: IntReprArray;
+  /** The stored integers quantized with those parameters (as resident-weight.ts integerTarget keeps them). */
+  values: IntReprArray | PackedNibbles;
   /**
    * The error statistics, given the parameters as checked QParams (the device's scales and zero points) and
    * the largest |x|; undefined when the device's prescale or the pipelines differ from what the host
@@ -61,13 +62,26 @@ export interface CalibratedWeight {
   stats: (params: QParams, largestAbs: number) => ErrorStats | undefined;
 }
 
-/** QParams of `granularity` with every scale 1 and zero point 0: the plans' stand-in for the device's values. */
+/** The placeholders made, per shape, dtype and granularity, held while something uses them (see placeholderParams). */
+const placeholders = new Map<string, WeakRef<QParams>>();
+
+/**
+ * QParams of `granularity` with every scale 1 and zero point 0: the plans' stand-in for the device's values. The
+ * same object for the same shape, dtype and granularity while one is alive, so the statistics' parameter table
+ * made for it (stats/quant-grid.ts) serves every weight of that shape.
+ */
 function placeholderParams(shape: readonly number[], info: DTypeInfo, granularity: Granularity, outputs: number): QParams {
-  if (granularity === 'per_tensor') return checkQParams(shape, info.name, { scale: 1, zeroPoint: 0 });
-  return checkQParams(shape, info.name, {
+  const key = JSON.stringify([shape, info.name, granularity, outputs]);
+  const alive = placeholders.get(key)?.deref();
+  if (alive) return alive;
+  const params = granularity === 'per_tensor' ? checkQParams(shape, info.name, { scale: 1, zeroPoint: 0 }) : checkQParams(shape, info.name, {
     scales: new Float32Array(outputs).fill(1), zeroPoints: new Int32Array(outputs), axis: granularity.axis,
     ...('groupSize' in granularity ? { groupSize: granularity.groupSize } : {}),
   });
+  keepGridTable(params);
+  for (const [k, ref] of placeholders) if (!ref.deref()) placeholders.delete(k);
+  placeholders.set(key, new WeakRef(params));
+  return params;
 }
 
 /** The pipeline of a plan as a comparable string. */
@@ -101,8 +115,8 @@ export async function calibrateQuantizeWithStats(
   if (boxes.length !== 1 || !box || box.start !== 0 || box.count !== size || box.wStart !== 0 || box.wCount !== layout.outputs) return undefined;
 
   const placeholder = placeholderParams(x.shape, info, granularity, layout.outputs);
-  const values = info.makeArray(size);
-  const request = checkErrorStatsArguments(x, new QTensor(values, x.shape, info.name, placeholder, 'webgpu'), statsOptions, () => -1);
+  const target = integerTarget(info, size);
+  const request = checkErrorStatsArguments(x, new QTensor(target.planning, x.shape, info.name, placeholder, 'webgpu'), statsOptions, () => -1);
   const grid = request.quantized.kind === 'grid' ? request.quantized.grid : undefined;
   if (!grid) return undefined;
   const span = 2 * (grid.qmax - grid.qmin + 1);
@@ -121,7 +135,7 @@ export async function calibrateQuantizeWithStats(
   if (pass.plan.unit !== 4 || statsChunks.length !== 1 || !statsChunk) return undefined;
   const jobFor = (params: QParams) => quantizeJob(manager, x, resident, info, params, options);
   const plan = pass.writesIntegers ? undefined : jobFor(placeholder);
-  if (plan === null || (plan && !plan.table)) return undefined;
+  if (plan === null || (plan && !plan.tableSource)) return undefined;
   const stationaryKind = plan?.pipeline.constants?.STATIONARY_KIND;
   const rowsTable = stationaryKind !== undefined && stationaryKind !== STATIONARY_KIND.columns;
 
@@ -141,7 +155,7 @@ export async function calibrateQuantizeWithStats(
       { rule, outputs: layout.outputs, clamp: info, rowsTable, span }, options.maxWorkgroupsPerDimension ?? Infinity);
     const quantized = plan ? encodeQuantize(run, manager, plan, tables.quantTable)
       : run.buffer(integerBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'integers');
-    const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, statsChunk, paramTableWords(grid), 1,
+    const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, statsChunk, undefined, 1,
       { original: resident, quantized, table: tables.statsTable, prescale: { buffer: tables.maxima, offset: PRESCALE_OFFSET } });
     // The records, the statistics' table (scales and zero points) and the prescale come back in one readback.
     const recordBytes = layout.outputs * 16;
@@ -160,11 +174,11 @@ export async function calibrateQuantizeWithStats(
       devicePrescale = new Float32Array(bytes, 2 * recordBytes + PRESCALE_OFFSET, 1)[0]!;
     });
     run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, statsChunk, bucketMap, perChannel ?? overall, perChannel && overall));
-    run.read(quantized, integerBytes, (bytes) => readIntegers(bytes, info, values));
+    run.read(quantized, integerBytes, target.read);
   });
 
   const stats = (params: QParams, largestAbs: number): ErrorStats | undefined => {
-    const real = checkErrorStatsArguments(x, new QTensor(values, x.shape, info.name, params, 'webgpu'), statsOptions, () => -1);
+    const real = checkErrorStatsArguments(x, new QTensor(target.planning, x.shape, info.name, params, 'webgpu'), statsOptions, () => -1);
     const realGrid = real.quantized.kind === 'grid' ? real.quantized.grid : undefined;
     const prescale = prescaleFor(real, largestAbs);
     if (!realGrid || prescale !== devicePrescale || differentPipeline(plan, plan && jobFor(params))) return undefined;
@@ -173,5 +187,5 @@ export async function calibrateQuantizeWithStats(
     for (const sums of [overall, perChannel]) sums?.rescale(1 / prescale);
     return assembleErrorStats(real, overall, perChannel, undefined, 'webgpu');
   };
-  return { ranges: { mins, maxs, firstNaN }, scales, zeroPoints, values, stats };
+  return { ranges: { mins, maxs, firstNaN }, scales, zeroPoints, values: target.result, stats };
 }

@@ -32,8 +32,7 @@ import type { DTypeInfo, IntReprArray } from '../../dtype.js';
 import type { GpuManager } from '../../gpu/device.js';
 import { type GpuRun, runOnGpu } from '../../gpu/gpu-run.js';
 import { channelLayout } from '../../layout.js';
-import { unpackNibblesInto } from '../../pack-nibbles.js';
-import { type QParams, QTensor } from '../../qtensor.js';
+import { type PackedNibbles, type QParams, QTensor } from '../../qtensor.js';
 import type { MinMaxResult } from '../../reference/minmax.js';
 import { checkErrorStatsArguments } from '../../stats/arguments.js';
 import { assembleErrorStats } from '../../stats/assemble.js';
@@ -46,6 +45,7 @@ import type { KernelOptions } from '../common/kernel-options.js';
 import { type ChunkedJob, chunkElements, encodeChunk } from '../common/run-chunked.js';
 import { deviceIntegerBytes } from '../elementwise/gpu-resident.js';
 import { planElementwise } from '../elementwise/plan-elementwise.js';
+import { type TableSource, tableBytes, writeTable } from '../elementwise/scheme-params.js';
 import { vecGeometry } from '../elementwise/quantize-kernel.js';
 import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../error-stats/error-stats-kernel.js';
 import { planChunks } from '../error-stats/error-stats-plan.js';
@@ -56,11 +56,17 @@ function residentBytes(size: number): number {
   return Math.max(1, Math.ceil(size / 32)) * 128;
 }
 
-/** The quantize kernel's chunk job on the resident values, with the parameter table it binds at 3. */
-export type QuantizeJob = ChunkedJob & { table?: Float32Array<ArrayBuffer> };
+/**
+ * The quantize kernel's chunk job on the resident values, with the source of the parameter table it binds at 3
+ * (described, not built: the device may write it, else it is written in slices when the job is encoded).
+ */
+export type QuantizeJob = ChunkedJob & { tableSource?: TableSource };
 
-/** What {@link ResidentWeight.quantizeWithStats} returns: the stored integers (one per element) and the statistics. */
-export interface QuantizedWithStats { values: IntReprArray; stats: ErrorStats }
+/**
+ * What {@link ResidentWeight.quantizeWithStats} returns: the stored integers (8-bit one per element, 4-bit packed
+ * two to a byte as the device wrote them: see {@link integerTarget}) and the statistics.
+ */
+export interface QuantizedWithStats { values: IntReprArray | PackedNibbles; stats: ErrorStats }
 
 /** See the module documentation. */
 export class ResidentWeight {
@@ -147,8 +153,8 @@ export class ResidentWeight {
     const x = this.#x;
     const size = x.data.length;
     if (info.bits === 32 || size === 0) return undefined;
-    const values = info.makeArray(size);
-    const request = checkErrorStatsArguments(x, new QTensor(values, x.shape, info.name, params, 'webgpu'), statsOptions, () => -1);
+    const target = integerTarget(info, size);
+    const request = checkErrorStatsArguments(x, new QTensor(target.planning, x.shape, info.name, params, 'webgpu'), statsOptions, () => -1);
     const grid = request.quantized.kind === 'grid' ? request.quantized.grid : undefined;
     if (!grid) return undefined;
     const axis = request.axis;
@@ -174,10 +180,10 @@ export class ResidentWeight {
       const { partials, partialBytes } = encodeStatsChunk(run, manager, request, pass, statsChunks[0]!, paramTableWords(grid), prescale,
         { original: this.#values, quantized: stored });
       run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, statsChunks[0]!, bucketMap, perChannel ?? overall, perChannel && overall));
-      run.read(stored, integerBytes, (bytes) => readIntegers(bytes, info, values));
+      run.read(stored, integerBytes, target.read);
     });
     for (const sums of [overall, perChannel]) sums?.rescale(1 / prescale);
-    return { values, stats: assembleErrorStats(request, overall, perChannel, undefined, 'webgpu') };
+    return { values: target.result, stats: assembleErrorStats(request, overall, perChannel, undefined, 'webgpu') };
   }
 
   /**
@@ -211,18 +217,33 @@ export function statsPartition(shape: readonly number[], axis: number | undefine
 }
 
 /**
- * Copies the integers read back from the device (8-bit bytes, or 4-bit nibbles two to a byte) into `values`,
- * one per element.
+ * Where a weight's integers read back from the device go: 8-bit bytes into one integer per element; 4-bit nibbles
+ * kept two to a byte as the device wrote them (the QTensor unpacks them if one per element is asked for, and the
+ * writers take them as they are). `planning` is an integer array of the result's type for the statistics' plan,
+ * which reads its type only (the statistics read the integers on the device); `read` consumes the readback.
  *
  * @example
  * ```ts
- * run.read(stored, integerBytes, (bytes) => readIntegers(bytes, info, values));
+ * const target = integerTarget(dtypeInfo('qint4'), size);
+ * run.read(stored, integerBytes, target.read);
+ * new QTensor(target.result, shape, 'qint4', params, 'webgpu');
  * ```
  */
-export function readIntegers(bytes: ArrayBuffer, info: DTypeInfo, values: IntReprArray): void {
-  const size = values.length;
-  if (info.bits === 4) unpackNibblesInto(new Uint8Array(bytes, 0, Math.ceil(size / 2)), size, info.signed, values as Int8Array | Uint8Array, 0);
-  else values.set(info.signed ? new Int8Array(bytes, 0, size) : new Uint8Array(bytes, 0, size));
+export function integerTarget(info: DTypeInfo, size: number):
+  { planning: IntReprArray; result: IntReprArray | PackedNibbles; read: (bytes: ArrayBuffer) => void } {
+  if (info.bits === 4) {
+    const nibbles = new Uint8Array(Math.ceil(size / 2));
+    return {
+      planning: info.makeArray(0),
+      result: { nibbles },
+      read: (bytes) => {
+        nibbles.set(new Uint8Array(bytes, 0, nibbles.length));
+        if (size % 2 === 1) nibbles[nibbles.length - 1]! &= 0x0f; // an odd length ends in a zero nibble, as packedData()
+      },
+    };
+  }
+  const values = info.makeArray(size);
+  return { planning: values, result: values, read: (bytes) => values.set(info.signed ? new Int8Array(bytes, 0, size) : new Uint8Array(bytes, 0, size)) };
 }
 
 /**
@@ -241,7 +262,8 @@ export function quantizeJob(
   const geometry = {
     ...vecGeometry('quantize', info), maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension,
   };
-  const plan = planElementwise(device, { op: 'quantize', info, params, range: info, shape: x.shape, packed4x8: features.packed4x8 }, geometry);
+  const plan = planElementwise(device, { op: 'quantize', info, params, range: info, shape: x.shape, packed4x8: features.packed4x8 }, geometry,
+    { table: 'source' });
   if (chunkElements(device, { ...geometry, ...plan }) < x.data.length) return null;
   return {
     ...geometry, ...plan, size: x.data.length,
@@ -252,7 +274,7 @@ export function quantizeJob(
 
 /**
  * Encodes the quantize kernel of `job` (one chunk) and returns the buffer that holds its integers. Its parameter
- * table is `table` where the device wrote it, else `job.table` uploaded.
+ * table is `table` where the device wrote it, else written from `job.tableSource` (in slices, see writeTable).
  *
  * @example
  * ```ts
@@ -260,11 +282,17 @@ export function quantizeJob(
  * ```
  */
 export function encodeQuantize(run: GpuRun, manager: GpuManager, job: QuantizeJob, table?: GPUBuffer): GPUBuffer {
-  const bound = table ?? (job.table && run.upload(job.table, GPUBufferUsage.STORAGE, 'paramTable'));
+  const source = job.tableSource;
+  const bytes = source ? tableBytes(source) : 0;
+  let bound = table;
+  if (source && !bound) {
+    bound = run.buffer(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'paramTable');
+    writeTable(run.device.queue, bound, source);
+  }
   let integers: GPUBuffer | undefined;
   encodeChunk(run, manager, {
     ...job,
-    ...(bound && job.table ? { extraEntries: [{ binding: 3, resource: { buffer: bound, size: job.table.byteLength } }] } : {}),
+    ...(bound && source ? { extraEntries: [{ binding: 3, resource: { buffer: bound, size: bytes } }] } : {}),
     keepOutput: (_run, output) => { integers = output; },
   }, 0, job.size);
   return integers!;
