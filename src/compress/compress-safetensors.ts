@@ -26,7 +26,7 @@ import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
 import { quoteName } from '../io/safetensors/header-parse.js';
 import {
-  QUANTIZED_METADATA_PREFIX, quantizedFileMetadata, quantizedLayout, quantizedParamBytes, quantizedTensorBytes,
+  QUANTIZED_METADATA_PREFIX, quantizedDataBytes, quantizedFileMetadata, quantizedLayout, quantizedParamBytes, quantizedTensorBytes,
 } from '../io/safetensors/quantized-layout.js';
 import { type QuantizedSource, type QuantizedTensorDescription, describeQuantized } from '../io/safetensors/quantized-read.js';
 import type { SafetensorsReader } from '../io/safetensors/reader.js';
@@ -61,7 +61,7 @@ const kPoolMinBytes = 256 * 1024;
 const kPoolInFlightBytes = 256 * 2 ** 20;
 
 /** Integers of weights planned in row blocks kept for writing (within heldBytes): beyond it, quantized again block by block. */
-const kBlockHeldBytes = 64 * 2 ** 20;
+const kBlockHeldBytes = 32 * 2 ** 20;
 
 /** Options of {@link compressToSafetensors}. */
 export interface CompressSafetensorsOptions {
@@ -235,7 +235,7 @@ export async function compressToSafetensors(
       }
       const { result, steps } = planned;
       const final = planned.decision;
-      const packed = 'q' in result ? result.q.packedData().byteLength : 0; // row blocks: kept or not while planning
+      const packed = 'q' in result ? quantizedDataBytes(result.q).byteLength : 0; // row blocks: kept or not while planning
       const held = 'q' in result ? (heldBytes + packed <= (options.heldBytes ?? kHeldBytes) ? result : undefined) : result;
       if (held) heldBytes += packed;
       const layout = quantizedLayout(info.name, { dtype: final.dtype, shape: info.shape, ...schemeOf(final), originalDType: info.dtype });
