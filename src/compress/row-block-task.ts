@@ -23,13 +23,16 @@
  * ```
  * @module
  */
+import { dtypeInfo } from '../dtype.js';
 import { InvalidArgumentError } from '../errors.js';
 import { float32View } from '../io/float-convert.js';
 import type { WeightDType } from '../io/weights.js';
 import { cpuErrorSums } from '../kernels/cpu/cpu-error-stats.js';
+import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
 import { scanFinite } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel } from '../ops/quantize.js';
+import { checkQParams } from '../qtensor.js';
 import { quantizedDataBytes } from '../io/safetensors/quantized-layout.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 import type { WeightDecision } from './policy.js';
@@ -118,6 +121,14 @@ async function rowParams(x: { data: Float32Array; shape: number[] }, decision: W
   return scales instanceof Float32Array ? { scales, zeroPoints } : undefined;
 }
 
+let ints = new ArrayBuffer(0);
+
+/** Scratch for a block's integers, reused by the next block (this worker runs one task at a time). */
+function reusedInts(count: number): ArrayBuffer {
+  if (ints.byteLength < count) ints = new ArrayBuffer(count);
+  return ints;
+}
+
 /** The integers as their own buffer, so they can be transferred. */
 function own(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
@@ -147,7 +158,9 @@ export async function runRowBlock(args: RowBlockArgs): Promise<RowBlockResult> {
       abandonTurns(chain.control);
       return { kind: firstNonFinite >= 0 ? 'nonFinite' : 'unquantizable' };
     }
-    const q = await quantizePerChannel(x, params.scales, params.zeroPoints, 0, decision.dtype, cpu);
+    // Integers only the statistics read go to memory reused from block to block (fresh pages cost more than the work).
+    const q = args.keep ? await quantizePerChannel(x, params.scales, params.zeroPoints, 0, decision.dtype, cpu)
+      : cpuQuantize(x, checkQParams(x.shape, decision.dtype, { ...params, axis: 0 }), dtypeInfo(decision.dtype), reusedInts(x.data.length));
     const request = checkErrorStatsArguments(x, q, { axis: 0 }, () => -1); // scanned above
     if (!awaitTurn(chain)) return { kind: 'abandoned' };
     const rows = args.shape[0]!;
