@@ -4,7 +4,8 @@
  * the header is planned before anything is written: each weight is read and held to the quality floor
  * (quality-floor.ts; escalations decide its final scheme, or keep it), float64 weights outside float32's
  * range are kept (float64-range.ts); then each weight is written, its quantized form held from the first
- * pass (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded.
+ * pass (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded. With a
+ * worker pool, both passes run on it, weights per channel along axis 0 in blocks of whole rows.
  *
  * A safetensors input keeps its `__metadata__` keys (all but `format` and `generator`, which describe the
  * output). Weights it already holds quantized ("webgpu-quant/1") are kept as they are, with their
@@ -67,9 +68,11 @@ const kBlockHeldBytes = 32 * 2 ** 20;
 export interface CompressSafetensorsOptions {
   /**
    * CPU worker threads (createCpuWorkerPool): when the backend resolves to the CPU, weights of 256 KiB and
-   * more are quantized on them, several at once, and written in order: the same bytes as without a pool.
-   * The caller owns the pool (closes it). A worker that dies fails the call with WorkerError; the sink is
-   * aborted, so nothing is written.
+   * more are quantized on them, several at once, and written in order: the same bytes and the same report as
+   * without a pool. Weights per channel along axis 0 of a reader with `readRangeInto` (a SafetensorsReader)
+   * stream in blocks of whole rows through shared memory (row-block-stream.ts), so memory stays at a few blocks
+   * per worker whatever their size; others go whole. The caller owns the pool (closes it). A worker that dies
+   * fails the call with WorkerError; the sink is aborted, so nothing is written.
    */
   pool?: CpuWorkerPool;
   /** @internal Quantized bytes held from planning for writing (default 256 MiB); tests lower it to reach the recompute path. */
@@ -185,8 +188,13 @@ export async function compressToSafetensors(
     && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.byteLength >= kPoolMinBytes;
   // Weights per channel along axis 0 stream through the pool in blocks of whole rows (row-block-stream.ts).
   const rangeReader = pool && rangeReaderOf(reader);
-  const blockings = weights.map((info, i) => (rangeReader && toPool(i) ? rowBlocking(info, decisions[i]!, options.rowBlockBytes ?? ROW_BLOCK_BYTES) : undefined));
-  const slotBytes = Math.max(0, ...blockings.map((b) => (b ? b.rowsPerBlock * b.rowBytes : 0)));
+  const blockings: (RowBlocking | undefined)[] = [];
+  let slotBytes = 0; // a loop, not Math.max(...): a file may hold 100k tensors
+  for (let i = 0; rangeReader && i < weights.length; i++) {
+    const blocking = toPool(i) ? rowBlocking(weights[i]!, decisions[i]!, options.rowBlockBytes ?? ROW_BLOCK_BYTES) : undefined;
+    blockings[i] = blocking;
+    if (blocking) slotBytes = Math.max(slotBytes, blocking.rowsPerBlock * blocking.rowBytes);
+  }
   const rows = rangeReader && pool && slotBytes > 0 ? { reader: rangeReader, pool, ring: new SlotRing(2 * pool.size + 2, slotBytes) } : undefined;
   let blockHeld = 0; // integers of row-block weights kept from planning, up to kBlockHeldBytes
   const planRows = async (i: number, blocking: RowBlocking): Promise<PlannedWeight> => {
