@@ -61,6 +61,9 @@ const kPoolMinBytes = 256 * 1024;
 /** With a worker pool: at most this much float32 input in flight at once (besides the worker count + 1 limit). */
 const kPoolInFlightBytes = 256 * 2 ** 20;
 
+/** The most shared memory for blocks of rows in flight (the ring's slots). */
+const kRingBytes = 256 * 2 ** 20;
+
 /** Integers of weights planned in row blocks kept for writing (within heldBytes): beyond it, quantized again block by block. */
 const kBlockHeldBytes = 32 * 2 ** 20;
 
@@ -195,7 +198,9 @@ export async function compressToSafetensors(
     blockings[i] = blocking;
     if (blocking) slotBytes = Math.max(slotBytes, blocking.rowsPerBlock * blocking.rowBytes);
   }
-  const rows = rangeReader && pool && slotBytes > 0 ? { reader: rangeReader, pool, ring: new SlotRing(2 * pool.size + 2, slotBytes) } : undefined;
+  // Two blocks per worker and two more, within kRingBytes (at least two slots).
+  const slots = Math.max(2, Math.min(2 * (pool?.size ?? 0) + 2, Math.floor(kRingBytes / Math.max(1, slotBytes))));
+  const rows = rangeReader && pool && slotBytes > 0 ? { reader: rangeReader, pool, ring: new SlotRing(slots, slotBytes) } : undefined;
   let blockHeld = 0; // integers of row-block weights kept from planning, up to kBlockHeldBytes
   const planRows = async (i: number, blocking: RowBlocking): Promise<PlannedWeight> => {
     const info = weights[i]!;

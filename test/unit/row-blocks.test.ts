@@ -7,30 +7,19 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CompressSafetensorsOptions, compressToSafetensors } from '../../src/compress/compress-safetensors.js';
-import { type CpuWorkerPool, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
+import { createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
 import { type CompressionPolicy, decideWeights } from '../../src/compress/policy.js';
 import { WorkerError } from '../../src/errors.js';
 import { bytesSource, memorySink, nodeFileSink, openSafetensors, serializeSafetensors } from '../../src/io/safetensors/index.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
 import { cpuErrorStats, cpuErrorSums } from '../../src/kernels/cpu/cpu-error-stats.js';
 import { quantizePerChannel } from '../../src/ops/quantize.js';
-import { buildCpuWorker } from '../shared/cpu-worker-build.js';
+import { useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import { RUN_SEED, rng } from '../shared/random.js';
 
-let worker: { url: URL; dir: string };
-let pool: CpuWorkerPool;
-
-beforeAll(async () => {
-  worker = await buildCpuWorker();
-  pool = await createCpuWorkerPool({ workers: 2, workerUrl: worker.url });
-});
-
-afterAll(async () => {
-  await pool?.close();
-  if (worker) rmSync(worker.dir, { recursive: true, force: true });
-});
+const fixture = useCpuWorkerPool(2);
 
 /** Blocks of 64 KiB of float32: a few rows each on these weights. */
 const kBlockBytes = 64 * 1024;
@@ -107,7 +96,7 @@ describe('row blocks on the CPU worker pool', () => {
       const label = JSON.stringify(policy);
       const alone = await compress(model, policy, {});
       const counts = { planned: 0, rewritten: 0 };
-      const streamed = await compress(model, policy, { pool, rowBlockBytes: kBlockBytes, rowBlockCounts: counts });
+      const streamed = await compress(model, policy, { pool: fixture.pool, rowBlockBytes: kBlockBytes, rowBlockCounts: counts });
       expect(Buffer.compare(streamed.bytes, alone.bytes), label).toBe(0);
       expect(streamed.tensors, label).toEqual(alone.tensors);
       expect(streamed.totals, label).toEqual(alone.totals);
@@ -116,12 +105,12 @@ describe('row blocks on the CPU worker pool', () => {
       expect(counts.rewritten, label).toBe(0); // all held
       // Nothing held: the blocks are read and quantized again for writing.
       const again = { planned: 0, rewritten: 0 };
-      const rewritten = await compress(model, policy, { pool, rowBlockBytes: kBlockBytes, rowBlockCounts: again, heldBytes: 0 });
+      const rewritten = await compress(model, policy, { pool: fixture.pool, rowBlockBytes: kBlockBytes, rowBlockCounts: again, heldBytes: 0 });
       expect(Buffer.compare(rewritten.bytes, alone.bytes), `${label}, none held`).toBe(0);
       expect(rewritten.tensors, `${label}, none held`).toEqual(alone.tensors);
       expect(again.rewritten).toBe(again.planned);
     }
-    const kept = (await compress(model, { dtype: 'qint8', overrides: [floorOnD] }, { pool, rowBlockBytes: kBlockBytes })).tensors;
+    const kept = (await compress(model, { dtype: 'qint8', overrides: [floorOnD] }, { pool: fixture.pool, rowBlockBytes: kBlockBytes })).tensors;
     expect(kept.find((t) => t.name === 'c.weight')).toMatchObject({ action: 'keep', reason: expect.stringMatching(/non-finite/) });
     expect(kept.find((t) => t.name === 'd.weight')).toMatchObject({ action: 'keep', escalations: [expect.objectContaining({ to: 'float (kept)' })] });
     expect(kept.find((t) => t.name === 'a.weight')).toMatchObject({ action: 'quantize', statsAxis: 0, backend: 'cpu' });
@@ -131,7 +120,7 @@ describe('row blocks on the CPU worker pool', () => {
     const counts = { planned: 0, rewritten: 0 };
     const model = await randomModel(RUN_SEED + 1);
     const alone = await compress(model, { dtype: 'qint8' }, {});
-    const pooled = await compress(model, { dtype: 'qint8' }, { pool, rowBlockCounts: counts });
+    const pooled = await compress(model, { dtype: 'qint8' }, { pool: fixture.pool, rowBlockCounts: counts });
     expect(Buffer.compare(pooled.bytes, alone.bytes)).toBe(0);
     expect(counts.planned).toBe(0);
   });
@@ -141,7 +130,7 @@ describe('row blocks on the CPU worker pool', () => {
       const dir = mkdtempSync(join(tmpdir(), 'wq-rows-kill-'));
       // The real worker, except that one of the two exits on its task number dieAt.
       const script = join(dir, 'dies.mjs');
-      writeFileSync(script, `import { parentPort, threadId } from 'node:worker_threads';\nawait import(${JSON.stringify(worker.url.href)});\n`
+      writeFileSync(script, `import { parentPort, threadId } from 'node:worker_threads';\nawait import(${JSON.stringify(fixture.worker.url.href)});\n`
         + `let tasks = 0;\nparentPort.on('message', () => { if (++tasks === ${dieAt} && threadId % 2 === 0) process.exit(1); });\n`);
       const dying = await createCpuWorkerPool({ workers: 2, workerUrl: pathToFileURL(script) });
       try {
