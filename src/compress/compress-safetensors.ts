@@ -209,6 +209,7 @@ export async function compressToSafetensors(
     const keep = blockHeld + packed <= Math.min(options.heldBytes ?? kHeldBytes, kBlockHeldBytes);
     if (keep) blockHeld += packed;
     const planned = await planRowBlocks(rows!, info, decisions[i]!, blocking, keep);
+    if (keep && (planned === 'nonFinite' || !planned)) blockHeld -= packed; // nothing kept after all
     if (planned === 'nonFinite') return { keep: kNonFinite, steps: [] };
     if (!planned) return planWeight(reader, info, decisions[i]!, backend, pool); // escalated or kept on the whole weight
     if (options.rowBlockCounts) options.rowBlockCounts.planned++;
@@ -304,7 +305,7 @@ export async function compressToSafetensors(
         let ranOn: ResolvedBackend = 'cpu';
         if (plan.result && !('q' in plan.result)) {
           const planned = plan.result; // row blocks: the integers block by block, then the rows' parameters
-          let blocks = planned.data;
+          const blocks = planned.data;
           const stream = blocks ? undefined : writeRowBlocks(rows!, info, plan.decision, blockings[i]!, planned);
           if (stream && options.rowBlockCounts) options.rowBlockCounts.rewritten++;
           for (let b = 0; b < blockings[i]!.count; b++) {
@@ -312,7 +313,6 @@ export async function compressToSafetensors(
             await writer.writeChunk(plan.entries[0]!.name, data);
             bytesAfter += data.byteLength;
           }
-          blocks = undefined;
           const [scale, zeroPoint] = quantizedParamBytes(plan.decision.dtype, planned.scales, planned.zeroPoints);
           await writer.write(plan.entries[1]!.name, scale);
           await writer.write(plan.entries[2]!.name, zeroPoint);
