@@ -74,8 +74,8 @@ const kStoredBytes: Partial<Record<string, number>> = { float32: 4, float16: 2, 
 /**
  * How `info` is cut into blocks of about `blockBytes` of float32, or undefined when it is not streamed so:
  * its decision is not per channel along axis 0 with statistics along axis 0 and min/max calibration, it is not
- * float32, float16 or bfloat16, or it makes fewer than 2 blocks. 4-bit blocks hold an even number of elements,
- * so each block's packed bytes are whole.
+ * float32, float16 or bfloat16, one row is larger than a block, or it makes fewer than 2 blocks. 4-bit blocks
+ * hold an even number of elements, so each block's packed bytes are whole.
  *
  * @example
  * ```ts
@@ -88,7 +88,7 @@ export function rowBlocking(info: WeightInfo, decision: WeightDecision, blockByt
     || (decision.outputAxis ?? 0) !== 0 || decision.method !== 'minmax' || info.shape.length < 2) return undefined;
   const [rows, ...rest] = info.shape as number[];
   const rowElements = rest.reduce((a, b) => a * b, 1);
-  if (!(rows! >= 2) || rowElements === 0) return undefined;
+  if (!(rows! >= 2) || rowElements === 0 || 4 * rowElements > blockBytes) return undefined; // a row longer than a block: whole
   let rowsPerBlock = Math.max(1, Math.floor(blockBytes / (4 * rowElements)));
   if (dtypeInfo(decision.dtype).bits === 4 && rowElements % 2 === 1 && rowsPerBlock % 2 === 1) rowsPerBlock++;
   const count = Math.ceil(rows! / rowsPerBlock);

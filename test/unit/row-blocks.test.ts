@@ -91,6 +91,7 @@ describe('row blocks on the CPU worker pool', () => {
       [{ dtype: 'quint8' }, 5], // asymmetric
       [{ dtype: 'qint8', range: 'torch', maxRelError: 0.004 }, -1], // some weights fail the relative error bound
       [{ dtype: 'qint4', granularity: 'channel' }, -1], // 4-bit: odd rows of 257 make even blocks; some escalate to 8 bits
+      [{ dtype: 'quint4', granularity: 'channel' }, -1], // 4-bit affine
     ];
     for (const [policy, blocked] of policies) {
       const label = JSON.stringify(policy);
