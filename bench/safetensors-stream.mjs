@@ -1,21 +1,23 @@
 // The streaming benchmark: generate a ~2 GB safetensors file of float32 tensors on disk (streamed in 4 MiB
-// chunks, never held in memory), then compress it on the CPU path: for each tensor, read it alone,
-// observe per-row max-abs with PerChannelMinMaxObserver (per_channel_symmetric, axis 0), quantize to
-// qint8 per channel, and write the "webgpu-quant/1" layout through nodeFileSink (temporary file renamed on
-// success). Reports the compression's peak RSS (VmHWM of the process that compresses) and throughput in
-// MB/s of input, against the goal peak RSS < 2 x the largest tensor + 64 MiB.
+// chunks, never held in memory), then compress it on the CPU path to qint8 per channel (axis 0, symmetric,
+// scale max|x| / 127.5 as PyTorch's per_channel_symmetric observer) in the "webgpu-quant/1" layout through
+// nodeFileSink (temporary file renamed on success). Reports the compression's peak RSS (VmHWM of the process
+// that compresses) and throughput in MB/s of input, against the goal peak RSS < 2 x the largest tensor + 64 MiB.
 //
 //   node bench/safetensors-stream.mjs [--tensors=16] [--rows=4096] [--cols=8192] [--dir=/tmp] [--keep]
 //                                     [--cold] [--gc] [--json=out.json] [--mode=blocks|tensors|both]
 //                                     [--workers=N]
 //
-// --mode=tensors compresses one whole tensor at a time on this thread (read into one reused buffer, observe,
-// quantize, write). --mode=blocks (the default) streams blocks of whole rows (8 MiB of float32): each block is
-// read into a slot of a small ring of SharedArrayBuffers, its per-row parameters chosen and its rows quantized on
-// a CPU worker thread (createCpuWorkerPool, --workers, default: the host's cores; 0 runs them on this thread),
-// with several blocks in flight, and the int8 rows written in order with writeChunk; each tensor's scales and
-// zero points follow its rows. Per channel along axis 0 each row has its own parameters, so a block's rows are
-// exactly the rows of the whole tensor. --mode=both runs tensors, then blocks, on the same input.
+// --mode=tensors compresses one whole tensor at a time on this thread with the ops themselves (read into one
+// reused buffer, observe per-row max-abs with PerChannelMinMaxObserver, quantizePerChannel, write): the
+// comparison. --mode=blocks (the default) is the product: compressToSafetensors with a CPU worker pool
+// (createCpuWorkerPool, --workers, default: the host's cores) and the policy { dtype: 'qint8', range: 'torch' }
+// (per channel along axis 0, as the default policy decides for 2-D weights). The library streams such weights in
+// blocks of whole rows (8 MiB of float32) read into a ring of SharedArrayBuffers and run on the workers, several
+// blocks in flight, the integers written in order with writeChunk; it also computes the quality floor's error
+// statistics (SQNR per weight and per row, in the report) on every block, which the tensors mode does not.
+// --workers=0 runs the library on this thread (whole tensors, no blocks). --mode=both runs tensors, then blocks,
+// on the same input; both write the same header, so the outputs must be the same bytes.
 //
 // --cold drops the page cache before compressing (Linux, root), so the input is read from disk, not from
 // the cache its generation filled. --gc runs the compression with --expose-gc and collects after each
@@ -110,7 +112,10 @@ async function compress(options) {
       entries.push({ name: info.name, dtype: info.safetensorsDType, shape: info.shape });
     }
   }
-  const writer = await lib.createSafetensorsWriter(await lib.nodeFileSink(options.output), entries, lib.quantizedFileMetadata(pairs, { source: 'bench' }));
+  // The metadata the library writes: the input's own keys, and the generator.
+  const keys = Object.fromEntries([...reader.metadata].filter(([key]) => key !== 'format' && key !== 'generator'));
+  const metadata = lib.quantizedFileMetadata(pairs, { ...keys, generator: `webgpu-quant ${lib.WEBGPU_QUANT_VERSION}` });
+  const writer = await lib.createSafetensorsWriter(await lib.nodeFileSink(options.output), entries, metadata);
   const time = { read: 0, observe: 0, quantize: 0, write: 0 };
   let largest = 0;
   let inputBytes = 0;
@@ -166,107 +171,35 @@ async function compress(options) {
   };
 }
 
-/** Bytes of float32 per block of rows in --mode=blocks. */
-const kBlockBytes = 8 * MiB;
-
 async function compressBlocks(options) {
   const lib = await import(pathToFileURL(options.lib).href);
   const pool = options.workers > 0 ? await lib.createCpuWorkerPool({ workers: options.workers }) : undefined;
-  const cpu = { backend: 'cpu' };
-  // One task per block: parameters, then the rows quantized with them, on a worker (or here, without a pool).
-  const calibrateAndQuantize = pool ? (x, spec) => pool.run('calibrateAndQuantize', [x, spec]) : async (x, spec) => {
-    const params = await lib.chooseQParams(x, spec, cpu);
-    return { params, q: await lib.quantizePerChannel(x, params.scales, params.zeroPoints, params.axis, spec.dtype, cpu) };
-  };
   const afterImport = memory();
   const started = performance.now();
   const reader = await lib.openSafetensorsFile(options.input);
-  const source = await lib.nodeFileSource(options.input); // positioned reads of a block's bytes
-  const plans = new Map();
-  const entries = [];
-  const pairs = [];
-  for (const info of reader.list()) {
-    if (info.dtype === 'float32' && info.shape.length >= 2) {
-      const layout = lib.quantizedLayout(info.name, { dtype: 'qint8', shape: info.shape, scheme: 'per_channel_affine', axis: 0, originalDType: info.safetensorsDType });
-      plans.set(info.name, layout);
-      entries.push(...layout.entries);
-      pairs.push(layout.metadata);
-    } else {
-      entries.push({ name: info.name, dtype: info.safetensorsDType, shape: info.shape });
-    }
-  }
-  const writer = await lib.createSafetensorsWriter(await lib.nodeFileSink(options.output), entries, lib.quantizedFileMetadata(pairs, { source: 'bench' }));
-  // Every block of every tensor, in file order: [info, first row, rows]; a tensor that is not quantized is one block.
-  const blocks = [];
-  let largest = 0;
-  let inputBytes = 0;
-  for (const info of reader.list()) {
-    largest = Math.max(largest, info.byteLength);
-    inputBytes += info.byteLength;
-    if (!plans.has(info.name)) { blocks.push({ info, first: 0, rows: 0 }); continue; }
-    const rowBytes = info.byteLength / info.shape[0];
-    const step = Math.max(1, Math.floor(kBlockBytes / rowBytes));
-    for (let first = 0; first < info.shape[0]; first += step) blocks.push({ info, first, rows: Math.min(step, info.shape[0] - first), rowBytes });
-  }
-  const slotBytes = Math.max(kBlockBytes, ...blocks.map((b) => (b.rows ? b.rows * b.rowBytes : 0)));
-  const slots = Array.from({ length: 2 * Math.max(1, options.workers) + 2 }, () => new Uint8Array(new SharedArrayBuffer(slotBytes)));
-  const time = { wait: 0, write: 0 };
+  const weights = reader.list();
+  const decisions = lib.decideWeights(weights, { dtype: 'qint8', range: 'torch' });
   let samples = 0;
   let maxSampledRss = 0;
-  const sample = () => { samples++; maxSampledRss = Math.max(maxSampledRss, memory().rss); };
-  /** Reads block b into its slot, then chooses its rows' parameters and quantizes them (on a worker with a pool). */
-  const start = async (b) => {
-    const block = blocks[b];
-    if (!block.rows) return undefined;
-    const bytes = slots[b % slots.length].subarray(0, block.rows * block.rowBytes);
-    await source.readInto(block.info.fileOffset + block.first * block.rowBytes, bytes);
-    const x = { data: new Float32Array(bytes.buffer, 0, bytes.byteLength / 4), shape: [block.rows, ...block.info.shape.slice(1)] };
-    const { params, q } = await calibrateAndQuantize(x, { dtype: 'qint8', granularity: { axis: 0 }, symmetric: true });
-    return { q, scales: params.scales, zeroPoints: params.zeroPoints };
+  let planned; // when the first weight is written: planning (read, quantize, error statistics) is done
+  const onProgress = () => {
+    planned ??= performance.now();
+    samples++;
+    maxSampledRss = Math.max(maxSampledRss, memory().rss);
   };
-  const inFlight = new Map();
-  let next = 0;
-  const fill = (upTo) => { for (; next < blocks.length && next < upTo; next++) { const p = start(next); p.catch(() => undefined); inFlight.set(next, p); } };
-  let scaleParts = [];
-  for (let b = 0; b < blocks.length; b++) {
-    fill(b + slots.length);
-    const block = blocks[b];
-    let t = performance.now();
-    const done = await inFlight.get(b);
-    inFlight.delete(b);
-    time.wait += performance.now() - t;
-    sample();
-    t = performance.now();
-    if (!block.rows) {
-      await writer.write(block.info.name, await reader.read(block.info.name));
-    } else {
-      const [dataEntry, scaleEntry, zeroPointEntry] = plans.get(block.info.name).entries;
-      await writer.writeChunk(dataEntry.name, new Uint8Array(done.q.intReprView().buffer));
-      scaleParts.push(done);
-      if (block.first + block.rows === block.info.shape[0]) {
-        // The tensor's scales (float32) and zero points (int8, all 0 for symmetric qint8), as quantizedTensorBytes writes them.
-        const rows = block.info.shape[0];
-        const scales = new Float32Array(rows);
-        const zeroPoints = new Int8Array(rows);
-        let row = 0;
-        for (const part of scaleParts) { scales.set(part.scales, row); zeroPoints.set(part.zeroPoints, row); row += part.scales.length; }
-        await writer.write(scaleEntry.name, new Uint8Array(scales.buffer));
-        await writer.write(zeroPointEntry.name, new Uint8Array(zeroPoints.buffer));
-        scaleParts = [];
-      }
-    }
-    time.write += performance.now() - t;
-  }
-  await writer.close();
+  const rowBlocks = { planned: 0, rewritten: 0 };
+  const report = await lib.compressToSafetensors(reader, decisions, await lib.nodeFileSink(options.output), { backend: 'cpu' }, onProgress,
+    pool ? { pool, rowBlockCounts: rowBlocks } : {});
   await reader.close();
-  await source.close();
   await pool?.close();
   const seconds = (performance.now() - started) / 1000;
   const end = memory();
+  const sqnr = report.tensors.filter((t) => t.action === 'quantize').map((t) => t.sqnrDb);
   return {
-    seconds, inputBytes, outputBytes: writer.byteLength, largestTensorBytes: largest,
-    peakRss: end.peakRss, rssAfterImport: afterImport.rss, maxSampledRss, samples,
-    phaseSeconds: Object.fromEntries(Object.entries(time).map(([k, v]) => [k, v / 1000])),
+    seconds, inputBytes: weights.reduce((a, t) => a + t.byteLength, 0), outputBytes: report.totals.fileBytesAfter,
+    largestTensorBytes: Math.max(...weights.map((t) => t.byteLength)), peakRss: end.peakRss, rssAfterImport: afterImport.rss, maxSampledRss, samples,
+    phaseSeconds: { plan: ((planned ?? performance.now()) - started) / 1000, write: (performance.now() - (planned ?? performance.now())) / 1000 },
+    rowBlocks, minSqnrDb: Math.min(...sqnr),
   };
 }
 
@@ -306,7 +239,8 @@ async function buildLibrary(outDir) {
   const { build } = await import('vite');
   const entry = join(outDir, 'bench-entry.ts');
   writeFileSync(entry, `export * from ${JSON.stringify(join(root, 'src/index.ts'))};\nexport * from ${JSON.stringify(join(root, 'src/io/safetensors/index.ts'))};\n`
-    + `export * from ${JSON.stringify(join(root, 'src/compress/cpu-worker-pool.ts'))};\n`);
+    + `export * from ${JSON.stringify(join(root, 'src/compress/cpu-worker-pool.ts'))};\n`
+    + `export { compressToSafetensors, decideWeights, WEBGPU_QUANT_VERSION } from ${JSON.stringify(join(root, 'src/models.ts'))};\n`);
   await build({
     configFile: false, root, logLevel: 'warn',
     build: {
@@ -360,8 +294,9 @@ async function main() {
     const modes = options.mode === 'both' ? ['tensors', 'blocks'] : [options.mode];
     const results = {};
     for (const mode of modes) {
-      const how = mode === 'tensors' ? 'whole tensors on this thread'
-        : options.workers ? `blocks of rows on ${options.workers} worker thread(s)` : 'blocks of rows on this thread';
+      const how = mode === 'tensors' ? 'whole tensors on this thread (observer + quantizePerChannel)'
+        : options.workers ? `compressToSafetensors on ${options.workers} worker thread(s), blocks of rows, with the quality floor's error statistics`
+          : 'compressToSafetensors on this thread, whole tensors, with the quality floor\'s error statistics';
       console.log(`compressing: qint8 per channel (axis 0, symmetric max-abs), CPU path, ${how}, page cache ${cache}${options.gc ? ', gc() after each tensor' : ''} ...`);
       if (results.tensors) {
         spawnSync('sync');
@@ -377,9 +312,13 @@ async function main() {
         withinGoal: compressed.peakRss < goal, rssAfterImportBytes: compressed.rssAfterImport,
         maxSampledRssBytes: compressed.maxSampledRss, seconds: compressed.seconds, throughputMBps: throughput,
         phaseSeconds: compressed.phaseSeconds, verified: verified.checked,
+        ...(compressed.rowBlocks ? { rowBlocks: compressed.rowBlocks, minSqnrDb: compressed.minSqnrDb } : {}),
       };
       console.log(`  input ${fmtMiB(generated.bytes)} -> output ${fmtMiB(compressed.outputBytes)} in ${compressed.seconds.toFixed(1)} s: ${throughput.toFixed(1)} MB/s of input`);
       console.log(`  phases (s): ${Object.entries(compressed.phaseSeconds).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+      if (compressed.rowBlocks) {
+        console.log(`  weights planned in row blocks: ${compressed.rowBlocks.planned}, quantized again for writing: ${compressed.rowBlocks.rewritten}; lowest SQNR ${compressed.minSqnrDb.toFixed(1)} dB`);
+      }
       console.log(`  peak RSS ${fmtMiB(compressed.peakRss)} (after import ${fmtMiB(compressed.rssAfterImport)}); goal < 2 x ${fmtMiB(compressed.largestTensorBytes)} + 64 MiB = ${fmtMiB(goal)}: ${results[mode].withinGoal ? 'met' : 'NOT met'}`);
       console.log(`  verified: ${verified.checked}`);
       if (modes.length > 1 && mode === 'tensors') renameSync(options.output, `${options.output}.tensors`);

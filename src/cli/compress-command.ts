@@ -8,14 +8,17 @@
  * ```
  * @module
  */
+import { existsSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { basename, dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
 import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnxParts } from '../compress/compress-onnx.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
-import { createCpuWorkerPool } from '../compress/cpu-worker-pool.js';
+import { type CpuWorkerPool, createCpuWorkerPool, defaultCpuWorkerUrl } from '../compress/cpu-worker-pool.js';
 import { compressToGguf } from '../compress/compress-gguf.js';
 import { ggufSchemeProblem } from '../compress/gguf-scheme.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
@@ -50,6 +53,23 @@ export interface CliIo {
   stderr: NodeJS.WriteStream;
   /** The bundled sample model's path, or undefined when absent (default: {@link findDefaultModel}). */
   bundledModel?: () => string | undefined;
+}
+
+/** Worker threads of the default pool: the host's cores, at most this many (each holds a few blocks of rows). */
+const kMaxDefaultWorkers = 8;
+
+/**
+ * The CPU worker pool of a safetensors compression: `--workers N` threads (0: none, one thread), by default
+ * the host's cores up to kMaxDefaultWorkers, or none when the worker script is not beside the library (the
+ * library running from its source).
+ */
+async function defaultPool(workers: number | undefined): Promise<CpuWorkerPool | undefined> {
+  if (workers === 0) return undefined;
+  if (workers === undefined) {
+    const url = defaultCpuWorkerUrl();
+    if (url.protocol !== 'file:' || !existsSync(fileURLToPath(url))) return undefined;
+  }
+  return createCpuWorkerPool({ workers: workers ?? Math.max(1, Math.min(availableParallelism(), kMaxDefaultWorkers)) });
 }
 
 function policyOf(args: CompressArgs): CompressionPolicy {
@@ -336,7 +356,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
           ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors')
             .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
         }
-        const pool = args.workers !== undefined && resolved === 'cpu' ? await createCpuWorkerPool({ workers: args.workers }) : undefined;
+        const pool = resolved === 'cpu' ? await defaultPool(args.workers) : undefined;
         try {
           report = await compressToSafetensors(source, decisions, sink, backend, onProgress, pool ? { pool } : {});
         } finally {

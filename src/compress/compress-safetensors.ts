@@ -4,7 +4,8 @@
  * the header is planned before anything is written: each weight is read and held to the quality floor
  * (quality-floor.ts; escalations decide its final scheme, or keep it), float64 weights outside float32's
  * range are kept (float64-range.ts); then each weight is written, its quantized form held from the first
- * pass (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded.
+ * pass (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded. With a
+ * worker pool, both passes run on it, weights per channel along axis 0 in blocks of whole rows.
  *
  * A safetensors input keeps its `__metadata__` keys (all but `format` and `generator`, which describe the
  * output). Weights it already holds quantized ("webgpu-quant/1") are kept as they are, with their
@@ -26,7 +27,7 @@ import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
 import { quoteName } from '../io/safetensors/header-parse.js';
 import {
-  QUANTIZED_METADATA_PREFIX, quantizedFileMetadata, quantizedLayout, quantizedTensorBytes,
+  QUANTIZED_METADATA_PREFIX, quantizedDataBytes, quantizedFileMetadata, quantizedLayout, quantizedParamBytes, quantizedTensorBytes,
 } from '../io/safetensors/quantized-layout.js';
 import { type QuantizedSource, type QuantizedTensorDescription, describeQuantized } from '../io/safetensors/quantized-read.js';
 import type { SafetensorsReader } from '../io/safetensors/reader.js';
@@ -34,7 +35,9 @@ import type { ByteSink } from '../io/safetensors/sinks.js';
 import { createSafetensorsWriter } from '../io/safetensors/writer.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/weights.js';
+import { dtypeInfo } from '../dtype.js';
 import type { QScheme } from '../qtensor.js';
+import type { ErrorStats } from '../stats/types.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
 import type { CpuWorkerPool } from './cpu-worker-pool.js';
@@ -43,6 +46,7 @@ import { lookahead } from './lookahead.js';
 import type { WeightDecision } from './policy.js';
 import { type EscalationStep, quantizeWithFloor } from './quality-floor.js';
 import { type QuantizedWeight, calibrationGranularity, quantizeWeight } from './quantize-weight.js';
+import { ROW_BLOCK_BYTES, type RowBlockPlan, type RowBlocking, SlotRing, planRowBlocks, rangeReaderOf, rowBlocking, writeRowBlocks } from './row-block-stream.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
 
 /** Kept tensors up to this size are read into one reused buffer (the writer copies them on). */
@@ -57,17 +61,29 @@ const kPoolMinBytes = 256 * 1024;
 /** With a worker pool: at most this much float32 input in flight at once (besides the worker count + 1 limit). */
 const kPoolInFlightBytes = 256 * 2 ** 20;
 
+/** The most shared memory for blocks of rows in flight (the ring's slots). */
+const kRingBytes = 256 * 2 ** 20;
+
+/** Integers of weights planned in row blocks kept for writing (within heldBytes): beyond it, quantized again block by block. */
+const kBlockHeldBytes = 32 * 2 ** 20;
+
 /** Options of {@link compressToSafetensors}. */
 export interface CompressSafetensorsOptions {
   /**
    * CPU worker threads (createCpuWorkerPool): when the backend resolves to the CPU, weights of 256 KiB and
-   * more are quantized on them, several at once, and written in order: the same bytes as without a pool.
-   * The caller owns the pool (closes it). A worker that dies fails the call with WorkerError; the sink is
-   * aborted, so nothing is written.
+   * more are quantized on them, several at once, and written in order: the same bytes and the same report as
+   * without a pool. Weights per channel along axis 0 of a reader with `readRangeInto` (a SafetensorsReader)
+   * stream in blocks of whole rows through shared memory (row-block-stream.ts), so memory stays at a few blocks
+   * per worker whatever their size; others go whole. The caller owns the pool (closes it). A worker that dies
+   * fails the call with WorkerError; the sink is aborted, so nothing is written.
    */
   pool?: CpuWorkerPool;
   /** @internal Quantized bytes held from planning for writing (default 256 MiB); tests lower it to reach the recompute path. */
   heldBytes?: number;
+  /** @internal Float32 bytes per block of rows (default 8 MiB); tests lower it to stream small weights in blocks. */
+  rowBlockBytes?: number;
+  /** @internal Counted here: weights planned in row blocks, and of those, written from blocks quantized again. */
+  rowBlockCounts?: { planned: number; rewritten: number };
 }
 
 /** The report of {@link compressToSafetensors}. */
@@ -113,7 +129,7 @@ function inputMetadata(reader: WeightReader): InputMetadata {
   return out;
 }
 
-type PlannedWeight = { decision: WeightDecision; steps: EscalationStep[]; result: QuantizedWeight } | { keep: string; steps: EscalationStep[] };
+type PlannedWeight = { decision: WeightDecision; steps: EscalationStep[]; result: QuantizedWeight | RowBlockPlan } | { keep: string; steps: EscalationStep[] };
 
 const kNonFinite = 'non-finite values: kept as they are';
 
@@ -173,13 +189,41 @@ export async function compressToSafetensors(
   const pool = options.pool && (await getBackend(backend)) === 'cpu' ? options.pool : undefined;
   const toPool = (i: number): boolean => pool !== undefined && decisions[i]!.action === 'quantize' && !input.quantizedBy.has(weights[i]!.name)
     && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.byteLength >= kPoolMinBytes;
-  const floatBytes = (i: number): number => (weights[i]!.byteLength / (weights[i]!.dtype === 'float32' ? 4 : weights[i]!.dtype === 'float64' ? 8 : 2)) * 4;
-  const planAhead = lookahead(weights.length, (i) => (toPool(i) ? planWeight(reader, weights[i]!, decisions[i]!, backend, pool) : undefined),
+  // Weights per channel along axis 0 stream through the pool in blocks of whole rows (row-block-stream.ts).
+  const rangeReader = pool && rangeReaderOf(reader);
+  const blockings: (RowBlocking | undefined)[] = [];
+  let slotBytes = 0; // a loop, not Math.max(...): a file may hold 100k tensors
+  for (let i = 0; rangeReader && i < weights.length; i++) {
+    const blocking = toPool(i) ? rowBlocking(weights[i]!, decisions[i]!, options.rowBlockBytes ?? ROW_BLOCK_BYTES) : undefined;
+    blockings[i] = blocking;
+    if (blocking) slotBytes = Math.max(slotBytes, blocking.rowsPerBlock * blocking.rowBytes);
+  }
+  // Two blocks per worker and two more, within kRingBytes (at least two slots).
+  const slots = Math.max(2, Math.min(2 * (pool?.size ?? 0) + 2, Math.floor(kRingBytes / Math.max(1, slotBytes))));
+  const rows = rangeReader && pool && slotBytes > 0 ? { reader: rangeReader, pool, ring: new SlotRing(slots, slotBytes) } : undefined;
+  let blockHeld = 0; // integers of row-block weights kept from planning, up to kBlockHeldBytes
+  const planRows = async (i: number, blocking: RowBlocking): Promise<PlannedWeight> => {
+    const info = weights[i]!;
+    const elements = blocking.rows * blocking.rest.reduce((a, b) => a * b, 1);
+    const packed = dtypeInfo(decisions[i]!.dtype).bits === 4 ? Math.ceil(elements / 2) : elements;
+    const keep = blockHeld + packed <= Math.min(options.heldBytes ?? kHeldBytes, kBlockHeldBytes);
+    if (keep) blockHeld += packed;
+    const planned = await planRowBlocks(rows!, info, decisions[i]!, blocking, keep);
+    if (keep && (planned === 'nonFinite' || !planned)) blockHeld -= packed; // nothing kept after all
+    if (planned === 'nonFinite') return { keep: kNonFinite, steps: [] };
+    if (!planned) return planWeight(reader, info, decisions[i]!, backend, pool); // escalated or kept on the whole weight
+    if (options.rowBlockCounts) options.rowBlockCounts.planned++;
+    return { decision: decisions[i]!, steps: [], result: planned };
+  };
+  const floatBytes = (i: number): number => (blockings[i] ? kPoolInFlightBytes / 2
+    : (weights[i]!.byteLength / (weights[i]!.dtype === 'float32' ? 4 : weights[i]!.dtype === 'float64' ? 8 : 2)) * 4);
+  const planAhead = lookahead(weights.length, (i) => (blockings[i] ? planRows(i, blockings[i]!) : toPool(i) ? planWeight(reader, weights[i]!, decisions[i]!, backend, pool) : undefined),
     floatBytes, (pool?.size ?? 0) + 1, kPoolInFlightBytes);
   // Per weight: the quantized layout, or the reason it is kept. Kept weights need nothing else here, so a
   // file of many small tensors costs one header entry and one report each; a kept weight with no
   // escalation is just its reason.
-  type Plan = string | { keep: string; steps: EscalationStep[] } | { decision: WeightDecision; entries: SafetensorsEntry[]; result?: QuantizedWeight; steps: EscalationStep[] };
+  type Plan = string | { keep: string; steps: EscalationStep[] }
+    | { decision: WeightDecision; entries: SafetensorsEntry[]; result?: QuantizedWeight | RowBlockPlan; steps: EscalationStep[] };
   const plans: Plan[] = [];
   let heldBytes = 0; // quantized results kept from planning for writing, up to kHeldBytes; the rest are computed again
   let entries: SafetensorsEntry[] = [];
@@ -205,8 +249,8 @@ export async function compressToSafetensors(
       }
       const { result, steps } = planned;
       const final = planned.decision;
-      const packed = result.q.packedData().byteLength;
-      const held = heldBytes + packed <= (options.heldBytes ?? kHeldBytes) ? result : undefined;
+      const packed = 'q' in result ? quantizedDataBytes(result.q).byteLength : 0; // row blocks: kept or not while planning
+      const held = 'q' in result ? (heldBytes + packed <= (options.heldBytes ?? kHeldBytes) ? result : undefined) : result;
       if (held) heldBytes += packed;
       const layout = quantizedLayout(info.name, { dtype: final.dtype, shape: info.shape, ...schemeOf(final), originalDType: info.dtype });
       metadataPairs.push(layout.metadata);
@@ -256,20 +300,42 @@ export async function compressToSafetensors(
       } else {
         const base = { name: info.name, shape: info.shape, dtypeIn: info.dtype, bytesBefore: info.byteLength, // info is list()'s own copy
           ...(plan.steps.length ? { escalations: plan.steps } : {}) };
-        const result = plan.result ?? (pooled ? await pooled : undefined)
-          ?? await quantizeWeight({ data: toFloat32(await reader.read(info.name), info.dtype, info.name), shape: [...info.shape] }, plan.decision, {}, backend);
-        if (!result.ok) throw new FormatError(`${info.name}: cannot be quantized (${result.reason}); exclude it with --exclude`);
-        const [data, scale, zeroPoint] = quantizedTensorBytes(result.q);
-        for (const [entry, part] of [[plan.entries[0]!, data], [plan.entries[1]!, scale], [plan.entries[2]!, zeroPoint]] as const) {
-          await writer.write(entry.name, part);
+        let stats: ErrorStats;
+        let bytesAfter = 0;
+        let ranOn: ResolvedBackend = 'cpu';
+        if (plan.result && !('q' in plan.result)) {
+          const planned = plan.result; // row blocks: the integers block by block, then the rows' parameters
+          const blocks = planned.data;
+          const stream = blocks ? undefined : writeRowBlocks(rows!, info, plan.decision, blockings[i]!, planned);
+          if (stream && options.rowBlockCounts) options.rowBlockCounts.rewritten++;
+          for (let b = 0; b < blockings[i]!.count; b++) {
+            const data = blocks ? blocks[b]! : await stream!.take(b);
+            await writer.writeChunk(plan.entries[0]!.name, data);
+            bytesAfter += data.byteLength;
+          }
+          const [scale, zeroPoint] = quantizedParamBytes(plan.decision.dtype, planned.scales, planned.zeroPoints);
+          await writer.write(plan.entries[1]!.name, scale);
+          await writer.write(plan.entries[2]!.name, zeroPoint);
+          bytesAfter += scale.byteLength + zeroPoint.byteLength;
+          plan.result = undefined; // its kept integers are written
+          stats = planned.stats;
+        } else {
+          const result = plan.result ?? (pooled ? await pooled : undefined)
+            ?? await quantizeWeight({ data: toFloat32(await reader.read(info.name), info.dtype, info.name), shape: [...info.shape] }, plan.decision, {}, backend);
+          if (!result.ok) throw new FormatError(`${info.name}: cannot be quantized (${result.reason}); exclude it with --exclude`);
+          const [data, scale, zeroPoint] = quantizedTensorBytes(result.q);
+          for (const [entry, part] of [[plan.entries[0]!, data], [plan.entries[1]!, scale], [plan.entries[2]!, zeroPoint]] as const) {
+            await writer.write(entry.name, part);
+          }
+          bytesAfter = data.byteLength + scale.byteLength + zeroPoint.byteLength;
+          stats = result.stats;
+          ranOn = result.q.backend;
         }
-        usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
-        const perChannel = result.stats.perChannel;
+        usedBackend = usedBackend === 'webgpu' ? usedBackend : ranOn; // 'webgpu' if any weight ran there
         tensors.push({
           ...base, dtypeOut: plan.decision.dtype, action: 'quantize', reason: plan.decision.reason, scheme: describeScheme(plan.decision),
-          bytesAfter: data.byteLength + scale.byteLength + zeroPoint.byteLength, sqnrDb: result.stats.overall.sqnrDb,
-          mse: result.stats.overall.mse, maxAbsError: result.stats.overall.maxAbsError, perChannelSqnrDb: perChannel?.sqnrDb,
-          statsAxis: result.stats.axis, backend: result.q.backend,
+          bytesAfter, sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError,
+          perChannelSqnrDb: stats.perChannel?.sqnrDb, statsAxis: stats.axis, backend: ranOn,
         });
       }
       onProgress?.({ done: i + 1, total: weights.length, name: info.name });

@@ -131,6 +131,19 @@ interface Pending { resolve: (value: unknown) => void; reject: (error: Error) =>
 const kWorkerFile = './cpu-worker.js';
 
 /**
+ * Where {@link createCpuWorkerPool} looks for the worker script when no `workerUrl` is given: `cpu-worker.js`
+ * beside the library's own module files (in `dist/`; absent when the library runs from its TypeScript source).
+ *
+ * @example
+ * ```ts
+ * existsSync(fileURLToPath(defaultCpuWorkerUrl())); // true for the built library
+ * ```
+ */
+export function defaultCpuWorkerUrl(): URL {
+  return new URL(kWorkerFile, import.meta.url);
+}
+
+/**
  * Starts a pool of `workers` CPU worker threads.
  *
  * @example
@@ -149,7 +162,7 @@ export async function createCpuWorkerPool(options: CpuWorkerPoolOptions = {}): P
   const size = workersOption ?? Math.max(1, kind.cores);
   let url: URL;
   try {
-    url = options.workerUrl === undefined ? new URL(kWorkerFile, import.meta.url) : new URL(options.workerUrl);
+    url = options.workerUrl === undefined ? defaultCpuWorkerUrl() : new URL(options.workerUrl);
   } catch {
     throw new InvalidArgumentError('workerUrl', options.workerUrl, `workerUrl ${String(options.workerUrl)} is not an absolute URL; give a file: or https: URL of cpu-worker.js`);
   }

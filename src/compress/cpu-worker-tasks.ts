@@ -25,6 +25,7 @@ import type { Tensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
 import type { FloorOutcome } from './quality-floor.js';
 import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
+import type { RowBlockArgs, RowBlockResult } from './row-block-task.js';
 
 /** A weight planned for compression: kept for NaN / ±Infinity, or the quality floor's outcome. */
 export type PlannedWeight = { kind: 'nonFinite' } | FloorOutcome;
@@ -41,6 +42,8 @@ export interface CpuTaskArgs {
   quantizePerChannel: [x: Tensor, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, axis: number, dtype: QDType];
   /** chooseQParams(x, spec), then quantizePerTensor / PerChannel / PerGroup with those parameters: one round trip. */
   calibrateAndQuantize: [x: Tensor, spec: CalibrationSpec & { dtype: QDType }];
+  /** One block of whole rows of a weight quantized per channel along axis 0 (row-block-task.ts). */
+  rowBlock: [block: RowBlockArgs];
 }
 
 /** What each task resolves to. */
@@ -50,6 +53,7 @@ export interface CpuTaskResults {
   chooseQParams: CalibrationResult;
   quantizePerChannel: QTensor;
   calibrateAndQuantize: { params: CalibrationResult; q: QTensor };
+  rowBlock: RowBlockResult;
 }
 
 /** The name of a task. */
@@ -105,6 +109,10 @@ export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResu
   else if (task === 'planWeight') {
     const planned = result as PlannedWeight;
     if (planned.kind === 'quantized') message = { ...planned, result: encodeWeight(planned.result, transfer) };
+  } else if (task === 'rowBlock') {
+    const block = result as RowBlockResult;
+    if (block.kind === 'planned') transfer.push(block.rowSums.buffer as ArrayBuffer);
+    if ((block.kind === 'planned' || block.kind === 'written') && block.data) transfer.push(block.data.buffer as ArrayBuffer);
   }
   return { message, transfer };
 }

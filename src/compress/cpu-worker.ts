@@ -17,6 +17,7 @@ import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
 import { quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
+import { runRowBlock } from './row-block-task.js';
 
 const cpu = { backend: 'cpu' } as const;
 
@@ -36,7 +37,19 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
         : await quantizePerTensor(x, params.scale, params.zeroPoint, spec.dtype, cpu);
     return { params, q };
   },
+  rowBlock: (block) => runRowBlock(block),
 };
+
+/**
+ * Answers requests one after another, in the order they arrive: a task that awaits never lets the next one
+ * start (a row block waiting for its turn blocks the thread, and must not block one that came before it).
+ */
+function inOrder(post: (message: unknown, transfer: ArrayBuffer[]) => void): (request: TaskRequest) => void {
+  let queue: Promise<void> = Promise.resolve();
+  return (request) => {
+    queue = queue.then(() => answer(request)).then(({ answer: message, transfer }) => post(message, transfer)).catch(() => undefined);
+  };
+}
 
 /** Answers one request. */
 async function answer(request: TaskRequest): Promise<{ answer: TaskAnswer; transfer: ArrayBuffer[] }> {
@@ -64,12 +77,9 @@ if (typeof scope.process?.versions?.node === 'string') {
   const moduleName = 'node:worker_threads'; // not a literal: the browser build leaves it alone
   const { parentPort } = await (import(/* @vite-ignore */ moduleName) as Promise<{ parentPort: NodeParentPort | null }>);
   if (!parentPort) throw new Error('cpu-worker.js runs as a worker thread: start it with createCpuWorkerPool()');
-  parentPort.on('message', (request) => {
-    void answer(request).then(({ answer: message, transfer }) => parentPort.postMessage(message, transfer));
-  });
+  parentPort.on('message', inOrder((message, transfer) => parentPort.postMessage(message, transfer)));
 } else {
   // Registered while the script runs, so no request is missed.
-  scope.addEventListener('message', (event) => {
-    void answer(event.data).then(({ answer: message, transfer }) => scope.postMessage(message, transfer));
-  });
+  const handle = inOrder((message, transfer) => scope.postMessage(message, transfer));
+  scope.addEventListener('message', (event) => handle(event.data));
 }

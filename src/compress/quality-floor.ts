@@ -126,11 +126,23 @@ function measure(decision: WeightDecision, result: Awaited<ReturnType<typeof qua
   if (!result.ok) return { result, sqnrDb: NaN, relError: NaN, belowFloor: result.reason };
   const { sqnrDb, maxAbsError } = result.stats.overall;
   const relError = peak > 0 ? maxAbsError / peak : 0;
-  let belowFloor: string | undefined;
+  return { result, sqnrDb, relError, belowFloor: belowFloorOf(decision, sqnrDb, relError) };
+}
+
+/**
+ * Why a weight with this SQNR and max |error| / max |weight| is below its decision's floor, or undefined
+ * when it meets it.
+ *
+ * @example
+ * ```ts
+ * belowFloorOf({ dtype: 'qint8', minSqnrDb: 25, maxRelError: undefined } as WeightDecision, 9.4, 0.1); // '9.4 dB < 25 dB floor'
+ * ```
+ */
+export function belowFloorOf(decision: WeightDecision, sqnrDb: number, relError: number): string | undefined {
   const floor = floorOf(decision);
-  if (sqnrDb < floor) belowFloor = `${formatDb(sqnrDb)} dB < ${floor} dB floor`;
-  else if (relError > decision.maxRelError) belowFloor = `max relative error ${relError.toPrecision(3)} > ${decision.maxRelError}`;
-  return { result, sqnrDb, relError, belowFloor };
+  if (sqnrDb < floor) return `${formatDb(sqnrDb)} dB < ${floor} dB floor`;
+  if (relError > decision.maxRelError) return `max relative error ${relError.toPrecision(3)} > ${decision.maxRelError}`;
+  return undefined;
 }
 
 /**

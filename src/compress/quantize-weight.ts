@@ -31,6 +31,7 @@
 import type { OpOptions } from '../ops/backend.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import type { Granularity } from '../calibration/granularity.js';
+import type { CalibrationSpec } from '../calibration/spec.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { QTensor } from '../qtensor.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
@@ -183,6 +184,46 @@ export async function quantizeFiniteWeight(
   }
 }
 
+/**
+ * The chooseQParams spec of a decision (the path other than 'extreme' symmetric min/max, which
+ * {@link signedExtremeParams} computes).
+ *
+ * @example
+ * ```ts
+ * calibrationSpecOf(decision); // { dtype: 'qint8', granularity: { axis: 0 }, symmetric: true, method: 'minmax', quantMin: -127, quantMax: 127 }
+ * ```
+ */
+export function calibrationSpecOf(decision: WeightDecision): CalibrationSpec & { dtype: WeightDecision['dtype'] } {
+  // 'extreme' under 'lsq': Q4_0's grid searched, and the zero point too where that clearly pays.
+  const signedExtreme = decision.symmetric && decision.range === 'extreme' && decision.method === 'lsq';
+  return {
+    dtype: decision.dtype, granularity: calibrationGranularity(decision), symmetric: decision.symmetric && !signedExtreme, method: decision.method,
+    ...(signedExtreme ? { signedExtreme } : {}), ...rangeOptions(decision),
+  };
+}
+
+/**
+ * The scales a weight is quantized with (each rounded by `options.roundScale`), or why it cannot be: a scale
+ * with no finite positive value, or levels that overflow float32 when dequantized.
+ *
+ * @example
+ * ```ts
+ * storedScales(Float32Array.of(0.5), Int32Array.of(0), decision, {}); // Float32Array [0.5]
+ * ```
+ */
+export function storedScales(
+  rawScales: Float32Array, zeroPoints: Int32Array, decision: WeightDecision, options: QuantizeWeightOptions,
+): Float32Array | UnquantizableWeight {
+  const scales = new Float32Array(rawScales.length);
+  for (let i = 0; i < scales.length; i++) {
+    const scale = options.roundScale ? options.roundScale(rawScales[i]!) : rawScales[i]!;
+    if (!(Number.isFinite(scale) && scale > 0)) return { ok: false, reason: `scale ${rawScales[i]} has no finite positive value in the output format` };
+    scales[i] = scale;
+  }
+  const overflow = dequantizeOverflow(scales, zeroPoints, decision.dtype);
+  return overflow ? { ok: false, reason: overflow } : scales;
+}
+
 async function quantizeWithBackend(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions, backend: OpOptions | undefined, chain: ChainedWeight | undefined,
 ): Promise<QuantizedWeight | UnquantizableWeight> {
@@ -200,12 +241,7 @@ async function quantizeWithBackend(
   } else {
     let calibration;
     try {
-      // 'extreme' under 'lsq': Q4_0's grid searched, and the zero point too where that clearly pays.
-      const signedExtreme = decision.symmetric && decision.range === 'extreme' && decision.method === 'lsq';
-      const spec = {
-        dtype: decision.dtype, granularity, symmetric: decision.symmetric && !signedExtreme, method: decision.method,
-        ...(signedExtreme ? { signedExtreme } : {}), ...rangeOptions(decision),
-      };
+      const spec = calibrationSpecOf(decision);
       single = decision.method === 'minmax' ? await oneSubmit?.calibrateQuantizeWithStats({ spec }, granularity, decision.dtype, statsAxis) : undefined;
       calibration = single ?? (chain ? await chain.chooseQParams(spec) : await chooseQParams(x, spec, backend));
     } catch (error) {
@@ -216,14 +252,8 @@ async function quantizeWithBackend(
     rawScales = 'scales' in calibration ? calibration.scales : Float32Array.of(calibration.scale);
     zeroPoints = 'zeroPoints' in calibration ? calibration.zeroPoints : Int32Array.of(calibration.zeroPoint);
   }
-  const scales = new Float32Array(rawScales.length);
-  for (let i = 0; i < scales.length; i++) {
-    const scale = options.roundScale ? options.roundScale(rawScales[i]!) : rawScales[i]!;
-    if (!(Number.isFinite(scale) && scale > 0)) return { ok: false, reason: `scale ${rawScales[i]} has no finite positive value in the output format` };
-    scales[i] = scale;
-  }
-  const overflow = dequantizeOverflow(scales, zeroPoints, decision.dtype);
-  if (overflow) return { ok: false, reason: overflow };
+  const scales = storedScales(rawScales, zeroPoints, decision, options);
+  if (!(scales instanceof Float32Array)) return scales;
   const chained = single ?? await chain?.quantizeWithStats(granularity, scales, zeroPoints, decision.dtype, statsAxis);
   let q: QTensor;
   if (chained) q = chained.q;

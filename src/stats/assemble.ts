@@ -14,9 +14,13 @@ import type { ErrorStatsRequest } from './arguments.js';
 import type { BucketSums } from './bucket-sums.js';
 import type { ErrorStats } from './types.js';
 
-/** See the module documentation. `perChannel` / `perGroup` are given exactly when the request asks for them. */
+/**
+ * See the module documentation. `perChannel` / `perGroup` are given exactly when the request asks for them.
+ * Of the request only the shape, the axes and whether there is a grid matter (sums combined from parts of a
+ * tensor pass the whole tensor's).
+ */
 export function assembleErrorStats(
-  request: ErrorStatsRequest, overall: BucketSums, perChannel: BucketSums | undefined, perGroup: BucketSums | undefined,
+  request: Pick<ErrorStatsRequest, 'shape' | 'axis' | 'groupSize'> & { readonly quantized: { readonly kind: 'values' | 'grid' } }, overall: BucketSums, perChannel: BucketSums | undefined, perGroup: BucketSums | undefined,
   backend: ResolvedBackend,
 ): ErrorStats {
   const hasGrid = request.quantized.kind === 'grid';

@@ -1,5 +1,6 @@
 // compress --workers N (the built bin/webgpu-quant.mjs, as a user runs it: the worker script is dist/cpu-worker.js):
-// a safetensors output quantized on worker threads is the same bytes as on one thread, and SIGINT while the
+// a safetensors output quantized on worker threads (N of them, or by default the host's cores) is the same bytes
+// as on one thread (--workers 0), and SIGINT while the
 // workers run removes the unfinished output. Needs the build (npm test builds first; alone: npm run build).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -35,16 +36,16 @@ function compress(output: string, ...extra: string[]): { status: number | null; 
 
 describe('compress --workers', () => {
   it('writes the same bytes as one thread', () => {
-    const alone = compress(join(dir, 'alone.safetensors'));
+    const alone = compress(join(dir, 'alone.safetensors'), '--workers', '0');
     expect(alone.status, alone.stderr).toBe(0);
-    for (const workers of ['1', '2']) {
-      const pooled = compress(join(dir, `pooled-${workers}.safetensors`), '--workers', workers);
+    for (const workers of ['1', '2', 'default']) {
+      const pooled = compress(join(dir, `pooled-${workers}.safetensors`), ...(workers === 'default' ? [] : ['--workers', workers]));
       expect(pooled.status, pooled.stderr).toBe(0);
       expect(Buffer.compare(readFileSync(join(dir, `pooled-${workers}.safetensors`)), readFileSync(join(dir, 'alone.safetensors'))), `--workers ${workers}`).toBe(0);
     }
-    const bad = compress(join(dir, 'bad.safetensors'), '--workers', '0');
+    const bad = compress(join(dir, 'bad.safetensors'), '--workers', '1.5');
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--workers 0: use an integer >= 1/);
+    expect(bad.stderr).toMatch(/--workers 1.5: use an integer >= 0/);
   });
 
   it('SIGINT while the workers run: no output, no temporary file, exit 130', async () => {

@@ -5,29 +5,18 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compressToSafetensors } from '../../src/compress/compress-safetensors.js';
-import { type CpuWorkerPool, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
+import { createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
 import { type CompressionPolicy, decideWeights } from '../../src/compress/policy.js';
 import { InvalidArgumentError, WorkerError } from '../../src/errors.js';
 import { bytesSource, memorySink, nodeFileSink, openSafetensors, serializeSafetensors } from '../../src/io/safetensors/index.js';
 import { chooseQParams } from '../../src/ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../../src/ops/quantize.js';
-import { buildCpuWorker } from '../shared/cpu-worker-build.js';
+import { useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import { RUN_SEED, rng } from '../shared/random.js';
 
-let worker: { url: URL; dir: string };
-let pool: CpuWorkerPool;
-
-beforeAll(async () => {
-  worker = await buildCpuWorker();
-  pool = await createCpuWorkerPool({ workers: 2, workerUrl: worker.url });
-});
-
-afterAll(async () => {
-  await pool?.close();
-  if (worker) rmSync(worker.dir, { recursive: true, force: true });
-});
+const fixture = useCpuWorkerPool(2);
 
 /** Float16 bits of a float32 value (round to nearest even is not needed here: any half value will do). */
 function halfBits(x: number): number {
@@ -72,9 +61,9 @@ describe('CPU worker pool', () => {
     for (const policy of policies) {
       const alone = await compressBytes(model, policy, {});
       expect(alone.byteLength).toBeGreaterThan(1000);
-      expect(Buffer.compare(await compressBytes(model, policy, { pool }), alone), JSON.stringify(policy)).toBe(0);
+      expect(Buffer.compare(await compressBytes(model, policy, { pool: fixture.pool }), alone), JSON.stringify(policy)).toBe(0);
       // Nothing held from planning: every weight is quantized again for writing, on the pool.
-      expect(Buffer.compare(await compressBytes(model, policy, { pool, heldBytes: 0 }), alone), `${JSON.stringify(policy)}, none held`).toBe(0);
+      expect(Buffer.compare(await compressBytes(model, policy, { pool: fixture.pool, heldBytes: 0 }), alone), `${JSON.stringify(policy)}, none held`).toBe(0);
     }
   });
 
@@ -84,13 +73,13 @@ describe('CPU worker pool', () => {
     const scales = Float32Array.from({ length: 40 }, () => 0.01 + next() * 0.05);
     const zeroPoints = Int32Array.from({ length: 40 }, () => Math.floor(next() * 20) - 10);
     const here = await quantizePerChannel({ data, shape: [96, 40] }, scales, zeroPoints, 1, 'qint8', { backend: 'cpu' });
-    const there = await pool.run('quantizePerChannel', [{ data, shape: [96, 40] }, scales, zeroPoints, 1, 'qint8']);
+    const there = await fixture.pool.run('quantizePerChannel', [{ data, shape: [96, 40] }, scales, zeroPoints, 1, 'qint8']);
     expect(there.intRepr()).toEqual(here.intRepr());
     expect(there.qPerChannelScales()).toEqual(here.qPerChannelScales());
     for (const spec of [{ dtype: 'qint8', granularity: { axis: 0 }, symmetric: true }, { dtype: 'quint4', granularity: { axis: 1, groupSize: 32 } },
       { dtype: 'quint8' }] as const) {
       const params = await chooseQParams({ data, shape: [96, 40] }, spec, { backend: 'cpu' });
-      const both = await pool.run('calibrateAndQuantize', [{ data, shape: [96, 40] }, spec]);
+      const both = await fixture.pool.run('calibrateAndQuantize', [{ data, shape: [96, 40] }, spec]);
       expect(both.params).toEqual(params);
       const q = 'groupSize' in params ? await quantizePerGroup({ data, shape: [96, 40] }, params.scales, params.zeroPoints, params.axis, params.groupSize, spec.dtype, { backend: 'cpu' })
         : 'scales' in params ? await quantizePerChannel({ data, shape: [96, 40] }, params.scales, params.zeroPoints, params.axis, spec.dtype, { backend: 'cpu' })
@@ -98,14 +87,14 @@ describe('CPU worker pool', () => {
       expect(both.q.intRepr(), JSON.stringify(spec)).toEqual(q.intRepr());
       expect(both.q.qscheme()).toBe(q.qscheme());
     }
-    const error = await pool.run('quantizePerChannel', [{ data, shape: [96, 40] }, scales, zeroPoints, 5, 'qint8']).catch((e: unknown) => e);
+    const error = await fixture.pool.run('quantizePerChannel', [{ data, shape: [96, 40] }, scales, zeroPoints, 5, 'qint8']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as InvalidArgumentError).argument).toBe('axis');
     // Arguments that cannot be sent: a typed error, and the pool still works.
     const detached = new Float32Array(8);
     structuredClone(detached.buffer, { transfer: [detached.buffer] });
-    await expect(pool.run('quantizePerChannel', [{ data: detached, shape: [8] }, [1], [0], 0, 'qint8'])).rejects.toThrow(/cannot be sent to a worker/);
-    expect((await pool.run('quantizePerChannel', [{ data, shape: [96, 40] }, scales, zeroPoints, 1, 'qint8'])).intRepr()).toEqual(here.intRepr());
+    await expect(fixture.pool.run('quantizePerChannel', [{ data: detached, shape: [8] }, [1], [0], 0, 'qint8'])).rejects.toThrow(/cannot be sent to a worker/);
+    expect((await fixture.pool.run('quantizePerChannel', [{ data, shape: [96, 40] }, scales, zeroPoints, 1, 'qint8'])).intRepr()).toEqual(here.intRepr());
   });
 
   it('a worker that dies while the file is being written: WorkerError, and no output file or temporary file', async () => {
@@ -114,7 +103,7 @@ describe('CPU worker pool', () => {
     // held from planning, so the four quantized ones are quantized again for writing, two at a time on one
     // worker: the eighth task is sent once the first weight's result is back, so it dies mid-write.
     const script = join(dir, 'dies.mjs');
-    writeFileSync(script, `import { parentPort } from 'node:worker_threads';\nawait import(${JSON.stringify(worker.url.href)});\n`
+    writeFileSync(script, `import { parentPort } from 'node:worker_threads';\nawait import(${JSON.stringify(fixture.worker.url.href)});\n`
       + `let tasks = 0;\nparentPort.on('message', () => { if (++tasks === 8) process.exit(1); });\n`);
     const dying = await createCpuWorkerPool({ workers: 1, workerUrl: pathToFileURL(script) });
     try {
@@ -138,7 +127,7 @@ describe('CPU worker pool', () => {
 
   it('a worker terminated before the call: WorkerError, and no output file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wq-pool-kill-'));
-    const killed = await createCpuWorkerPool({ workers: 2, workerUrl: worker.url });
+    const killed = await createCpuWorkerPool({ workers: 2, workerUrl: fixture.worker.url });
     try {
       await killed.killWorker(0);
       const reader = await openSafetensors(bytesSource(await randomModel(RUN_SEED + 3), 'model.safetensors'));

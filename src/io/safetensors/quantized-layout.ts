@@ -205,8 +205,35 @@ export function quantizedTensorBytes(q: QTensor, options: QuantizedEntriesOption
   const params = q.params;
   const scales = params.scheme === 'per_tensor_affine' ? [params.scale] : params.scales;
   const zeroPoints = params.scheme === 'per_tensor_affine' ? [params.zeroPoint] : params.zeroPoints;
+  return [quantizedDataBytes(q), ...quantizedParamBytes(q.dtype, scales, zeroPoints, options)];
+}
+
+/**
+ * The data tensor's bytes of a QTensor in the layout (see {@link quantizedTensorBytes}): a view of 8- and
+ * 32-bit integers, 4-bit ones packed two to a byte.
+ *
+ * @example
+ * ```ts
+ * quantizedDataBytes(q).byteLength; // q.size for qint8, ceil(q.size / 2) for qint4
+ * ```
+ */
+export function quantizedDataBytes(q: QTensor): Uint8Array {
   const values = q.intReprView();
-  const data = dtypeInfo(q.dtype).bits === 4 ? q.packedData() : new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  return dtypeInfo(q.dtype).bits === 4 ? q.packedData() : new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/**
+ * The scale and zero-point tensors' bytes in the layout (see {@link quantizedTensorBytes}) of parameters
+ * for `dtype`, one scale and zero point per channel or group, or one in all per tensor.
+ *
+ * @example
+ * ```ts
+ * const [scale, zeroPoint] = quantizedParamBytes('qint8', Float32Array.of(0.5, 0.25), Int32Array.of(0, 0)); // 8 and 2 bytes
+ * ```
+ */
+export function quantizedParamBytes(
+  dtype: QDType, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, options: QuantizedEntriesOptions = {},
+): [Uint8Array, Uint8Array] {
   let scaleBytes: Uint8Array;
   if ((options.scaleDType ?? 'F32') === 'F16') {
     const halves = Uint16Array.from(scales, (s, i) => {
@@ -220,9 +247,9 @@ export function quantizedTensorBytes(q: QTensor, options: QuantizedEntriesOption
   } else {
     scaleBytes = new Uint8Array(Float32Array.from(scales).buffer);
   }
-  const storage = kStorage[q.dtype];
+  const storage = kStorage[dtype];
   const zp = storage.zeroPoint === 'I32' ? Int32Array.from(zeroPoints) : storage.zeroPoint === 'I8' ? Int8Array.from(zeroPoints) : Uint8Array.from(zeroPoints);
-  return [data, scaleBytes, new Uint8Array(zp.buffer)];
+  return [scaleBytes, new Uint8Array(zp.buffer)];
 }
 
 /**

@@ -64,6 +64,12 @@ export interface SafetensorsReader extends WeightReader {
    * buffer can serve every tensor and memory stays at the largest one.
    */
   readInto(name: string, buffer: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Reads `target.byteLength` bytes of the tensor, starting `byteOffset` bytes into it, into `target` (a
+   * range of rows, say, into a buffer that is reused or shared with a worker): nothing is allocated.
+   * {@link InvalidArgumentError} when the range is not inside the tensor.
+   */
+  readRangeInto(name: string, byteOffset: number, target: Uint8Array): Promise<Uint8Array>;
   /** Closes the source when it has `close()`. */
   close(): Promise<void>;
 }
@@ -146,6 +152,14 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
         return target;
       }
       await readExactlyInto(labelled, t.fileOffset, target, `tensor ${quoteName(t.name)}`);
+      return target;
+    },
+    async readRangeInto(tensorName: string, byteOffset: number, target: Uint8Array): Promise<Uint8Array> {
+      const t = info(tensorName);
+      if (!(target instanceof Uint8Array) || !Number.isSafeInteger(byteOffset) || byteOffset < 0 || byteOffset + target.byteLength > t.byteLength) {
+        throw new InvalidArgumentError('byteOffset', byteOffset, `readRangeInto(${quoteName(t.name)}) needs a Uint8Array target and a range inside the tensor's ${t.byteLength} bytes`);
+      }
+      await readExactlyInto(labelled, t.fileOffset + byteOffset, target, `tensor ${quoteName(t.name)} (bytes ${byteOffset}..${byteOffset + target.byteLength})`);
       return target;
     },
     async close(): Promise<void> { await source.close?.(); },

@@ -47,6 +47,8 @@ export interface ShardedSafetensorsReader extends WeightReader {
   read(name: string): Promise<Uint8Array>;
   /** Reads into the start of `buffer`, see `SafetensorsReader.readInto`. */
   readInto(name: string, buffer: Uint8Array): Promise<Uint8Array>;
+  /** Reads a range of a tensor's bytes into `target`, see `SafetensorsReader.readRangeInto`. */
+  readRangeInto(name: string, byteOffset: number, target: Uint8Array): Promise<Uint8Array>;
   /** Closes every shard's source. */
   close(): Promise<void>;
 }
@@ -153,6 +155,7 @@ export async function openShardedSafetensors(
     has: (name) => tensors.has(name),
     read: async (name) => shards.get(info(name).shard)!.read(name),
     readInto: async (name, buffer) => shards.get(info(name).shard)!.readInto(name, buffer),
+    readRangeInto: async (name, byteOffset, target) => shards.get(info(name).shard)!.readRangeInto(name, byteOffset, target),
     close: closeAll,
   };
 }

@@ -63,7 +63,45 @@ class IndexCursor {
  * ```
  */
 export function cpuErrorStats(request: ErrorStatsRequest): ErrorStats {
-  return simdErrorStats(request) ?? loopErrorStats(request);
+  const { overall, perChannel, perGroup } = cpuErrorSums(request);
+  return assembleErrorStats(request, overall, perChannel, perGroup, 'cpu');
+}
+
+/** The bucket sums behind {@link cpuErrorStats}: overall, and per channel / per group where the request asks for them. */
+export interface ErrorSums { overall: BucketSums; perChannel?: BucketSums | undefined; perGroup?: BucketSums | undefined }
+
+/**
+ * The sums of {@link cpuErrorStats} before they become statistics. With `carry` (8 float64: Σe², Σx², Σx̂²,
+ * Σx·x̂, max |e|, clipped, nonFinite, unused), the overall sums go on from the sums of the elements before
+ * these, in element order, and the final ones are written back to it: a tensor cut into consecutive parts, each
+ * run with the carry of the part before, ends with the whole tensor's overall sums to the bit. The overall
+ * count is this request's elements only.
+ *
+ * @example
+ * ```ts
+ * const carry = new Float64Array(8);
+ * for (const part of rowBlocks) cpuErrorSums(checkErrorStatsArguments(part.x, part.q, { axis: 0 }), carry);
+ * carry[0]; // Σe² of the whole tensor, the bits cpuErrorStats(whole) sums
+ * ```
+ */
+export function cpuErrorSums(request: ErrorStatsRequest, carry?: Float64Array): ErrorSums {
+  const sums = simdErrorSums(request, carry) ?? loopErrorSums(request, carry);
+  if (carry) {
+    const o = sums.overall;
+    carry.set([o.sumSquaredError[0]!, o.sumSquaredOriginal[0]!, o.sumSquaredDequantized[0]!, o.sumProduct[0]!, o.maxAbsError[0]!, o.clipped[0]!, o.nonFinite[0]!]);
+  }
+  return sums;
+}
+
+/** Starts the overall sums from `carry` (see cpuErrorSums): set, not added, so the running sums are the whole tensor's. */
+function startFrom(overall: BucketSums, carry: Float64Array): void {
+  overall.sumSquaredError[0] = carry[0]!;
+  overall.sumSquaredOriginal[0] = carry[1]!;
+  overall.sumSquaredDequantized[0] = carry[2]!;
+  overall.sumProduct[0] = carry[3]!;
+  overall.maxAbsError[0] = carry[4]!;
+  overall.clipped[0] = carry[5]!;
+  overall.nonFinite[0] = carry[6]!;
 }
 
 /** The bytes of one bucket and one cursor in the kernel's memory (simd-kernels.wat). */
@@ -98,8 +136,8 @@ function readBuckets(memory: ArrayBuffer, offset: number, sums: BucketSums, coun
   }
 }
 
-/** The statistics from the WebAssembly kernel, or undefined where it does not apply. */
-function simdErrorStats(request: ErrorStatsRequest): ErrorStats | undefined {
+/** The sums from the WebAssembly kernel, or undefined where it does not apply. */
+function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefined): ErrorSums | undefined {
   const { shape, axis, groupSize, size, original } = request;
   const q = request.quantized;
   if (size === 0 || (q.kind === 'grid' && q.ints.BYTES_PER_ELEMENT !== 1)) return undefined;
@@ -116,6 +154,7 @@ function simdErrorStats(request: ErrorStatsRequest): ErrorStats | undefined {
   const [scratch, values, params, overallAt, channelAt, groupAt, cursors] = offsets as [number, number, number, number, number, number, number];
   const memory = kernels.memory.buffer;
   new Float64Array(memory, overallAt, 8 * (1 + (channelMap?.count ?? 0) + (groupMap?.count ?? 0))).fill(0); // the three bucket regions are adjacent
+  if (carry) new Float64Array(memory, overallAt, 7).set(carry.subarray(0, 7));
   const cursorView = new Int32Array(memory, cursors, 3 * kCursorBytes / 4);
   let flags = (channelMap ? 4 : 0) | (groupMap ? 8 : 0);
   let qmin = 0;
@@ -159,13 +198,14 @@ function simdErrorStats(request: ErrorStatsRequest): ErrorStats | undefined {
     const countOf = (b: number) => Math.min(groupMap.groupSize, groupMap.axisLen - (Math.floor(b / groupMap.inner) % groups) * groupMap.groupSize);
     readBuckets(memory, groupAt, perGroup = new BucketSums(groupMap.count), countOf);
   }
-  return assembleErrorStats(request, overall, perChannel, perGroup, 'cpu');
+  return { overall, perChannel, perGroup };
 }
 
-/** The same statistics in JavaScript. */
-function loopErrorStats(request: ErrorStatsRequest): ErrorStats {
+/** The same sums in JavaScript. */
+function loopErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefined): ErrorSums {
   const { shape, axis, groupSize, size, original } = request;
   const overall = new BucketSums(1);
+  if (carry) startFrom(overall, carry);
   const channelMap = axis === undefined ? undefined : channelIndexMap(shape, axis);
   const groupMap = axis === undefined || groupSize === undefined ? undefined : groupIndexMap(shape, axis, groupSize);
   const perChannel = channelMap && new BucketSums(channelMap.count);
@@ -181,7 +221,7 @@ function loopErrorStats(request: ErrorStatsRequest): ErrorStats {
       if (perChannel) { perChannel.addElement(channel!.index, x, xh, false); channel!.next(); }
       if (perGroup) { perGroup.addElement(group!.index, x, xh, false); group!.next(); }
     }
-    return assembleErrorStats(request, overall, perChannel, perGroup, 'cpu');
+    return { overall, perChannel, perGroup };
   }
   const { grid, ints } = q;
   const { scales, inverseScales, zeroPoints, integerSubtract, qmin, qmax } = grid;
@@ -201,5 +241,5 @@ function loopErrorStats(request: ErrorStatsRequest): ErrorStats {
     if (perChannel) { perChannel.addElement(channel!.index, x, xh, clipped); channel!.next(); }
     if (perGroup) { perGroup.addElement(group!.index, x, xh, clipped); group!.next(); }
   }
-  return assembleErrorStats(request, overall, perChannel, perGroup, 'cpu');
+  return { overall, perChannel, perGroup };
 }

@@ -1,0 +1,20 @@
+// A CPU worker pool for a test file: the worker script built from src/ before the tests (as dist/cpu-worker.js
+// is built), a pool of `workers` threads on it, both removed after the tests.
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
+import { type CpuWorkerPool, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
+import { buildCpuWorker } from './cpu-worker-build.js';
+
+/** Registers beforeAll / afterAll hooks; the returned object's fields are set once beforeAll has run. */
+export function useCpuWorkerPool(workers: number): { pool: CpuWorkerPool; worker: { url: URL; dir: string } } {
+  const fixture = {} as { pool: CpuWorkerPool; worker: { url: URL; dir: string } };
+  beforeAll(async () => {
+    fixture.worker = await buildCpuWorker();
+    fixture.pool = await createCpuWorkerPool({ workers, workerUrl: fixture.worker.url });
+  });
+  afterAll(async () => {
+    await fixture.pool?.close();
+    if (fixture.worker) rmSync(fixture.worker.dir, { recursive: true, force: true });
+  });
+  return fixture;
+}
