@@ -55,6 +55,7 @@ try {
   for (const format of formats) {
     const { what, run } = runs[format];
     const times = new Map([[0, []], ...workerCounts.map((n) => [n, []])]);
+    const cpuTimes = new Map([...times.keys()].map((n) => [n, []])); // CPU time of the process: every thread
     let reference;
     const loads = [];
     for (let round = 0; round < reps + 1; round++) {
@@ -62,13 +63,18 @@ try {
         const reader = await openSafetensorsFile(input);
         const output = join(dir, `out-${n}.${format}`);
         const started = performance.now();
+        const cpu = process.cpuUsage();
         await run(reader, output, pools.get(n));
         const ms = performance.now() - started;
+        const { user, system } = process.cpuUsage(cpu);
         await reader.close();
         const bytes = readFileSync(output);
         if (round === 0 && n === 0) reference = bytes;
         if (Buffer.compare(bytes, reference) !== 0) throw new Error(`${format}: the output with ${n} workers differs from the one-thread output`);
-        if (round > 0) times.get(n).push(ms); // round 0 warms up
+        if (round > 0) { // round 0 warms up
+          times.get(n).push(ms);
+          cpuTimes.get(n).push((user + system) / 1000);
+        }
       }
       loads.push(loadavg()[0]);
     }
@@ -78,7 +84,7 @@ try {
     for (const [n, ms] of times) {
       const m = median(ms);
       console.log(`  ${n ? `pool of ${n} worker${n > 1 ? 's' : ''}` : 'one thread'}: ${m.toFixed(0)} ms (${(inputBytes / 1e3 / m).toFixed(0)} MB/s), `
-        + `${(alone / m).toFixed(2)}x one thread's speed; outputs byte-identical`);
+        + `${(alone / m).toFixed(2)}x one thread's speed, CPU time ${median(cpuTimes.get(n)).toFixed(0)} ms; outputs byte-identical`);
     }
   }
   for (const pool of pools.values()) await pool.close();

@@ -18,10 +18,10 @@
  *
  * With a CPU worker pool (`options.pool`), tensors of 256 KiB and more whose values are computed are encoded
  * and measured on the workers (gguf-encode.ts, the same function as on the calling thread), up to
- * `pool.size + 1` at once within 256 MiB of float32: each is read once into a buffer of its own, planned here,
- * transferred to a worker, and its result held for writing (up to 256 MiB of encoded bytes; past that, read
- * and encoded again while the file is written). Tensors are written in order: the file and the report are
- * those of one thread.
+ * `pool.size + 1` at once within 256 MiB of float32: each is read once into a SharedArrayBuffer used again
+ * from weight to weight (shared-slots.ts), planned here, read by a worker where it lies, and its result held for
+ * writing (up to 256 MiB of encoded bytes; past that, read and encoded again while the file is written).
+ * Tensors are written in order: the file and the report are those of one thread.
  *
  * @example
  * ```ts
@@ -46,6 +46,7 @@ import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-
 import { GGML_NATIVE_TYPES, type GgufEncodePlan, type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { ggufSchemeProblem } from './gguf-scheme.js';
 import { lookahead } from './lookahead.js';
+import { sharedSlots } from './shared-slots.js';
 import type { WeightDecision } from './policy.js';
 
 /** Options of {@link compressToGguf}. */
@@ -154,11 +155,12 @@ function encodePlan(plan: Plan): GgufEncodePlan {
   return { name: plan.info.name, dtype: plan.info.dtype, shape: plan.info.shape, type: plan.type, ne: plan.ne, transposed: plan.transposed };
 }
 
-/** A weight's stored bytes in a buffer of their own, which may be transferred to a worker. */
-async function ownBytes(reader: WeightReader, info: WeightInfo): Promise<Uint8Array> {
-  const readInto = (reader as Partial<Pick<SafetensorsReader, 'readInto'>>).readInto?.bind(reader);
-  if (readInto) return readInto(info.name, new Uint8Array(info.byteLength));
-  return (await reader.read(info.name)).slice(); // the reader's bytes may be a view of memory it keeps
+/** A weight's stored bytes read into `into` (exactly its size). */
+async function readInto(reader: WeightReader, info: WeightInfo, into: Uint8Array): Promise<Uint8Array> {
+  const read = (reader as Partial<Pick<SafetensorsReader, 'readInto'>>).readInto?.bind(reader);
+  if (read) return read(info.name, into);
+  into.set(await reader.read(info.name)); // the reader's bytes may be a view of memory it keeps: not ours to send
+  return into;
 }
 
 function fileType(plans: readonly Plan[]): number {
@@ -191,24 +193,38 @@ export async function compressToGguf(
   const weights = reader.list();
   let writer;
   const plans: Plan[] = [];
-  // With a pool, big weights are read into buffers of their own, planned here, and those whose values are
-  // computed are encoded on the workers, up to pool.size + 1 at once, their results held for writing (up to
-  // heldBytes); the rest are read again and encoded on the workers while the file is written. All in order.
+  // With a pool, big weights are read into shared slots, planned here, and those whose values are computed are
+  // encoded on the workers, up to pool.size + 1 at once, their results held for writing (up to heldBytes); the
+  // rest are read again and encoded on the workers while the file is written. All in order.
   const { pool } = options;
   const held: (GgufEncoded | undefined)[] = [];
   let heldBytes = 0;
   const float32Bytes = (i: number): number => weights[i]!.shape.reduce((a, b) => a * b, 4);
   const computed = (i: number): boolean => ggufEncodeComputes(encodePlan(plans[i]!)) && weights[i]!.byteLength >= POOL_MIN_BYTES;
+  const slots = sharedSlots();
+  // Encodes on the pool from a slot holding the weight's bytes, and gives the slot back once the worker is done.
+  const encodeFrom = (plan: Plan, raw: Uint8Array): Promise<GgufEncoded> =>
+    pool!.run('encodeGgufTensor', [encodePlan(plan), raw], slots.transfer(raw)).finally(() => slots.give(raw));
   const planOnPool = (i: number): Promise<{ plan: Plan; encoded?: GgufEncoded }> | undefined => {
     const info = weights[i]!;
     if (!pool || decisions[i]?.action !== 'quantize' || !FLOAT_WEIGHT_DTYPES.includes(info.dtype) || info.byteLength < POOL_MIN_BYTES) return undefined;
     return (async () => {
-      let raw: Uint8Array | undefined;
-      const plan = await planWeight(info, decisions[i]!, async () => (raw = await ownBytes(reader, info)));
+      const raw = slots.take(info.byteLength);
+      let read = false;
+      const plan = await planWeight(info, decisions[i]!, async () => {
+        read = true;
+        return readInto(reader, info, raw);
+      }).catch((error: unknown) => {
+        slots.give(raw);
+        throw error;
+      });
       const bytes = ggmlTensorBytes(plan.type, plan.ne);
-      if (!raw || !ggufEncodeComputes(encodePlan(plan)) || heldBytes + bytes > (options.heldBytes ?? kHeldBytes)) return { plan };
+      if (!read || !ggufEncodeComputes(encodePlan(plan)) || heldBytes + bytes > (options.heldBytes ?? kHeldBytes)) {
+        slots.give(raw);
+        return { plan };
+      }
       heldBytes += bytes;
-      return { plan, encoded: await pool.run('encodeGgufTensor', [encodePlan(plan), raw], [raw.buffer as ArrayBuffer]) };
+      return { plan, encoded: await encodeFrom(plan, raw) };
     })();
   };
   try {
@@ -239,7 +255,11 @@ export async function compressToGguf(
   const tensors: GgufTensorReport[] = [];
   const encodeOnPool = (i: number): Promise<GgufEncoded> | undefined => {
     if (!pool || held[i] || !computed(i)) return undefined;
-    return ownBytes(reader, weights[i]!).then((raw) => pool.run('encodeGgufTensor', [encodePlan(plans[i]!), raw], [raw.buffer as ArrayBuffer]));
+    const raw = slots.take(weights[i]!.byteLength);
+    return readInto(reader, weights[i]!, raw).then(() => encodeFrom(plans[i]!, raw), (error: unknown) => {
+      slots.give(raw);
+      throw error;
+    });
   };
   const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
   try {
