@@ -8,10 +8,10 @@
 //    a temporary folder, compressed to a temporary file through nodeFileSink, in interleaved rounds: one thread,
 //    then a pool of each worker count (the pools are created once, outside the timing). safetensors: the default
 //    policy (qint8 per channel, the quality floor and its error statistics included); gguf: Q8_0 (or Q4_0) blocks
-//    with their error statistics. Each row is the median of `reps` rounds; every output is compared byte for byte
-//    with the one-thread output.
+//    with their error statistics. Each row is the median of `reps` rounds, with the process' CPU time and that of
+//    its busiest thread (Linux); every output is compared byte for byte with the one-thread output.
 // 2. quantizeWeight (the same policy) on one thread, per size: the CPU side of 'auto''s crossover.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -29,6 +29,29 @@ const formats = (args.formats ?? 'safetensors,gguf').split(',');
 const ggufDtype = args['gguf-dtype'] ?? 'qint8';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// CPU time of each thread of this process (Linux: /proc/self/task/*/stat, user + system, in ms; 10 ms ticks), so
+// that the busiest thread's share can be told apart from the host's load: on free cores a run takes about as long
+// as its busiest thread.
+function threadTimes() {
+  const out = new Map();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      out.set(tid, (Number(fields[11]) + Number(fields[12])) * 10); // utime, stime (fields 14, 15 of stat)
+    }
+  } catch {
+    return undefined; // not Linux
+  }
+  return out;
+}
+
+function busiestThread(before, after) {
+  if (!before || !after) return NaN;
+  let most = 0;
+  for (const [tid, ms] of after) most = Math.max(most, ms - (before.get(tid) ?? 0));
+  return most;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'wq-cpu-pool-'));
 try {
@@ -56,6 +79,7 @@ try {
     const { what, run } = runs[format];
     const times = new Map([[0, []], ...workerCounts.map((n) => [n, []])]);
     const cpuTimes = new Map([...times.keys()].map((n) => [n, []])); // CPU time of the process: every thread
+    const busiest = new Map([...times.keys()].map((n) => [n, []])); // CPU time of its busiest thread
     let reference;
     const loads = [];
     for (let round = 0; round < reps + 1; round++) {
@@ -64,9 +88,11 @@ try {
         const output = join(dir, `out-${n}.${format}`);
         const started = performance.now();
         const cpu = process.cpuUsage();
+        const threads = threadTimes();
         await run(reader, output, pools.get(n));
         const ms = performance.now() - started;
         const { user, system } = process.cpuUsage(cpu);
+        const busiestMs = busiestThread(threads, threadTimes());
         await reader.close();
         const bytes = readFileSync(output);
         if (round === 0 && n === 0) reference = bytes;
@@ -74,6 +100,7 @@ try {
         if (round > 0) { // round 0 warms up
           times.get(n).push(ms);
           cpuTimes.get(n).push((user + system) / 1000);
+          busiest.get(n).push(busiestMs);
         }
       }
       loads.push(loadavg()[0]);
@@ -84,7 +111,8 @@ try {
     for (const [n, ms] of times) {
       const m = median(ms);
       console.log(`  ${n ? `pool of ${n} worker${n > 1 ? 's' : ''}` : 'one thread'}: ${m.toFixed(0)} ms (${(inputBytes / 1e3 / m).toFixed(0)} MB/s), `
-        + `${(alone / m).toFixed(2)}x one thread's speed, CPU time ${median(cpuTimes.get(n)).toFixed(0)} ms; outputs byte-identical`);
+        + `${(alone / m).toFixed(2)}x one thread's speed; CPU time ${median(cpuTimes.get(n)).toFixed(0)} ms, `
+        + `its busiest thread ${median(busiest.get(n)).toFixed(0)} ms; outputs byte-identical`);
     }
   }
   for (const pool of pools.values()) await pool.close();
