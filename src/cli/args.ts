@@ -66,7 +66,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   format: { type: 'string', commands: ['compress'], value: 'onnx|safetensors|gguf', help: 'output format; default from the output name, else the input\'s. gguf: qint8 -> Q8_0, qint4 -> Q4_0, blocks of 32' },
   preset: { type: 'string', commands: ['compress'], value: 'transformers.js', help: 'write a runtime\'s model layout into the folder -o: transformers.js gives onnx/model_q4.onnx (MatMulNBits int4, blocks of 32, symmetric) and onnx/model_quantized.onnx (int8 per channel, QDQ); onnx/model_q4f16.onnx for a float16 model' },
   backend: { type: 'string', commands: ['compress'], value: 'auto|webgpu|cpu', help: 'where to quantize; default auto (WebGPU when available)' },
-  workers: { type: 'string', commands: ['compress'], value: 'N', help: 'safetensors output on the CPU path: quantize big weights on N worker threads at once, weights per channel along axis 0 in blocks of rows (same output bytes; default: the host\'s cores, at most 8; 0: one thread)' },
+  workers: { type: 'string', commands: ['compress'], value: 'N', help: 'safetensors output on the CPU path, or gguf output: quantize big weights on N worker threads at once, safetensors weights per channel along axis 0 in blocks of rows (same output bytes; default: for safetensors the host\'s cores, at most 8, for gguf one thread; 0: one thread)' },
   force: { type: 'boolean', commands: ['compress'], help: 'allow the output to be the input file itself (overwrites it); with --preset, replace files already in the folder' },
   requantize: { type: 'boolean', commands: ['compress'], help: 'dequantize the weights a .safetensors input already holds quantized and quantize them again (default: kept as they are, with their metadata)' },
   'external-data': { type: 'boolean', commands: ['compress'], help: 'write the ONNX output\'s weights to <out>.data beside it (automatic past protobuf\'s 2 GB, and for weights kept in another folder\'s data file)' },
@@ -158,7 +158,7 @@ export interface CompressArgs {
   /** Write a runtime's model layout into the folder `output` (the preset decides dtype, scheme and operators). */
   preset?: 'transformers.js';
   backend: 'auto' | 'webgpu' | 'cpu';
-  /** CPU worker threads for a safetensors output on the CPU path (undefined: one thread). */
+  /** CPU worker threads for a safetensors output on the CPU path or a GGUF output (undefined: one thread). */
   workers?: number;
   /** Dequantize the weights a safetensors input holds quantized, and quantize them again under this policy. */
   requantize?: boolean;

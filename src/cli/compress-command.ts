@@ -343,7 +343,12 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       if (outFormat === 'gguf') {
         const decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
         const name = inputName.replace(/^.*[\\/]/, '').replace(/\.(onnx|safetensors)$/i, '');
-        report = await compressToGguf(source, decisions, sink, { name, onProgress });
+        const pool = args.workers ? await createCpuWorkerPool({ workers: args.workers }) : undefined; // GGUF blocks are computed on the CPU
+        try {
+          report = await compressToGguf(source, decisions, sink, { name, onProgress, ...(pool ? { pool } : {}) });
+        } finally {
+          await pool?.close();
+        }
         bar?.done();
         text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? 'cpu', report.seconds,
           [(await stat(input)).size, report.totals.fileBytesAfter]);

@@ -16,6 +16,13 @@
  * a block scale past float16's range) fall back to F16 (F32 when float16 cannot hold the values), with the
  * reason and the error in the report.
  *
+ * With a CPU worker pool (`options.pool`), tensors of 256 KiB and more whose values are computed are encoded
+ * and measured on the workers (gguf-encode.ts, the same function as on the calling thread), up to
+ * `pool.size + 1` at once within 256 MiB of float32: each is read once into a SharedArrayBuffer used again
+ * from weight to weight (shared-slots.ts), planned here, read by a worker where it lies, and its result held for
+ * writing (up to 256 MiB of encoded bytes; past that, read and encoded again while the file is written).
+ * Tensors are written in order: the file and the report are those of one thread.
+ *
  * @example
  * ```ts
  * const model = await OnnxModel.load(bytes);
@@ -26,18 +33,20 @@
  * @module
  */
 import { FormatError, InvalidArgumentError } from '../errors.js';
-import { toFloat32 } from '../io/float-convert.js';
-import { quantizeRowQ4_0, quantizeRowQ8_0 } from '../io/gguf/ggml-blocks.js';
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes, ggmlTypeInfo } from '../io/gguf/ggml-types.js';
-import { ggmlToFloat32 } from '../io/gguf/reader.js';
+import { float32View } from '../io/float-convert.js';
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes } from '../io/gguf/ggml-types.js';
 import { type GgufMetadataEntry, type GgufTensorPlan, createGgufWriter, encodeGgufHeader } from '../io/gguf/writer.js';
 import { floatToHalfBits } from '../io/half.js';
+import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightDType, type WeightInfo, type WeightReader } from '../io/weights.js';
-import { errorStats } from '../reference/error-stats.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/weights.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
+import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
+import { GGML_NATIVE_TYPES, type GgufEncodePlan, type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { ggufSchemeProblem } from './gguf-scheme.js';
+import { lookahead } from './lookahead.js';
+import { sharedSlots } from './shared-slots.js';
 import type { WeightDecision } from './policy.js';
 
 /** Options of {@link compressToGguf}. */
@@ -48,6 +57,15 @@ export interface CompressToGgufOptions {
   architecture?: string;
   /** Called after each tensor. */
   onProgress?: (progress: { done: number; total: number; name: string }) => void;
+  /**
+   * CPU worker threads (createCpuWorkerPool): tensors of 256 KiB and more whose values are computed (blocks,
+   * float conversions) are encoded and measured on them, several at once, and written in order: the same
+   * bytes and report as without a pool. The caller owns the pool (closes it). A worker that dies fails the
+   * call with WorkerError; the sink is aborted, so nothing is written.
+   */
+  pool?: CpuWorkerPool;
+  /** @internal Encoded bytes held from planning for writing, with a pool (default 256 MiB); tests lower it to reach the read-again path. */
+  heldBytes?: number;
 }
 
 /** One tensor's line: the common report plus what the GGUF file holds. */
@@ -69,8 +87,10 @@ export interface GgufCompressionReport {
   seconds: number;
 }
 
-const kIntTypes: Partial<Record<WeightDType, GgmlType>> = { int8: 'I8', int16: 'I16', int32: 'I32', int64: 'I64' };
 const kMaxHalf = 65504;
+
+/** With a pool: encoded tensors held from planning for writing (bytes); beyond it, read and encoded again. */
+const kHeldBytes = 256 * 2 ** 20;
 
 interface Plan {
   info: WeightInfo;
@@ -84,12 +104,9 @@ interface Plan {
 
 /** The type a kept weight is stored as. */
 function storedType(info: WeightInfo): { type: GgmlType; note: string } {
-  if (info.dtype === 'float32') return { type: 'F32', note: '' };
-  if (info.dtype === 'float16') return { type: 'F16', note: '' };
-  if (info.dtype === 'bfloat16') return { type: 'BF16', note: '' };
   if (info.dtype === 'float64') return { type: 'F32', note: '; float64 stored as F32 (GGUF runtimes have no float64 weights)' };
-  const int = kIntTypes[info.dtype];
-  if (int) return { type: int, note: '' };
+  const native = GGML_NATIVE_TYPES[info.dtype];
+  if (native) return { type: native, note: '' };
   throw new FormatError(`${info.name}: GGUF has no ${info.dtype} tensor type; convert that tensor to a supported type (float, int8/16/32/64) first`);
 }
 
@@ -99,7 +116,8 @@ function maxAbs(data: Float32Array): number {
   return m; // NaN when any element is NaN
 }
 
-async function planWeight(reader: WeightReader, info: WeightInfo, decision: WeightDecision): Promise<Plan> {
+/** A weight's plan; `read` gives its stored bytes, called only when the plan depends on the values. */
+async function planWeight(info: WeightInfo, decision: WeightDecision, read: () => Promise<Uint8Array>): Promise<Plan> {
   const reversed = [...info.shape].reverse();
   const ne = reversed.length ? reversed : [1];
   const keep = (reason: string): Plan => {
@@ -114,7 +132,7 @@ async function planWeight(reader: WeightReader, info: WeightInfo, decision: Weig
   if (problem) throw new InvalidArgumentError('decisions', decision, `${info.name}: ${problem}`);
   const transposed = info.shape.length === 2 && decision.axis === 0;
   const rowNe = transposed ? [info.shape[0]!, info.shape[1]!] : ne;
-  const data = toFloat32(await reader.read(info.name), info.dtype, info.name);
+  const data = float32View(await read(), info.dtype, info.name); // only read: float32 bytes where they lie
   const peak = maxAbs(data);
   const blockType: GgmlType = decision.dtype === 'qint4' ? 'Q4_0' : 'Q8_0';
   const fallback = (why: string): Plan => {
@@ -132,39 +150,17 @@ async function planWeight(reader: WeightReader, info: WeightInfo, decision: Weig
   };
 }
 
-/** The ggml type whose bytes are the weight's own (no conversion). */
-const kNativeTypes: Partial<Record<WeightDType, GgmlType>> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16', ...kIntTypes };
-
-/** Element (i, j) of a [k, n] row-major tensor moved to (j, i), `size` bytes per element. */
-function transposeBytes(raw: Uint8Array, k: number, n: number, size: number): Uint8Array {
-  const out = new Uint8Array(raw.byteLength);
-  for (let i = 0; i < k; i++) {
-    for (let j = 0; j < n; j++) out.set(raw.subarray((i * n + j) * size, (i * n + j + 1) * size), (j * k + i) * size);
-  }
-  return out;
+/** What encoding a plan's tensor needs (plain data: it may be sent to a worker). */
+function encodePlan(plan: Plan): GgufEncodePlan {
+  return { name: plan.info.name, dtype: plan.info.dtype, shape: plan.info.shape, type: plan.type, ne: plan.ne, transposed: plan.transposed };
 }
 
-/** A plan's values as float32, in the file's row-major layout (transposed when the plan says so). */
-function rowsOf(plan: Plan, raw: Uint8Array): Float32Array {
-  const data = toFloat32(raw, plan.info.dtype, plan.info.name);
-  return plan.transposed ? new Float32Array(transposeBytes(new Uint8Array(data.buffer), plan.info.shape[0]!, plan.info.shape[1]!, 4).buffer) : data;
-}
-
-/** The tensor's bytes in the file, and its float32 values when they were computed (quantized or converted). */
-function encode(plan: Plan, raw: Uint8Array): { bytes: Uint8Array; rows?: Float32Array } {
-  if (kNativeTypes[plan.info.dtype] === plan.type) {
-    const [k, n] = plan.info.shape as [number, number];
-    return { bytes: plan.transposed ? transposeBytes(raw, k, n, ggmlTypeInfo(plan.type).blockBytes) : raw };
-  }
-  const rows = rowsOf(plan, raw);
-  const bytes = new Uint8Array(ggmlTensorBytes(plan.type, plan.ne));
-  const view = new DataView(bytes.buffer);
-  if (plan.type === 'Q8_0') quantizeRowQ8_0(rows, bytes);
-  else if (plan.type === 'Q4_0') quantizeRowQ4_0(rows, bytes);
-  else if (plan.type === 'F16') rows.forEach((v, i) => view.setUint16(i * 2, floatToHalfBits(v), true));
-  else if (plan.type === 'F32') rows.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  else throw new FormatError(`${plan.info.name}: cannot convert ${plan.info.dtype} to ${plan.type}`);
-  return { bytes, rows };
+/** A weight's stored bytes read into `into` (exactly its size). */
+async function readInto(reader: WeightReader, info: WeightInfo, into: Uint8Array): Promise<Uint8Array> {
+  const read = (reader as Partial<Pick<SafetensorsReader, 'readInto'>>).readInto?.bind(reader);
+  if (read) return read(info.name, into);
+  into.set(await reader.read(info.name)); // the reader's bytes may be a view of memory it keeps: not ours to send
+  return into;
 }
 
 function fileType(plans: readonly Plan[]): number {
@@ -180,7 +176,7 @@ function fileType(plans: readonly Plan[]): number {
  * `decideWeights` or `planOnnxCompression` with `{ dtype: 'qint8' | 'qint4', granularity: 'group' }`).
  * Throws InvalidArgumentError for a decision GGUF cannot hold (naming the schemes it can) and FormatError
  * for a damaged input or a tensor type GGUF lacks, before anything is written; the sink is aborted on any
- * failure.
+ * failure (WorkerError when a worker of `options.pool` died: nothing is written).
  *
  * @example
  * ```ts
@@ -197,11 +193,51 @@ export async function compressToGguf(
   const weights = reader.list();
   let writer;
   const plans: Plan[] = [];
+  // With a pool, big weights are read into shared slots, planned here, and those whose values are computed are
+  // encoded on the workers, up to pool.size + 1 at once, their results held for writing (up to heldBytes); the
+  // rest are read again and encoded on the workers while the file is written. All in order.
+  const { pool } = options;
+  const held: (GgufEncoded | undefined)[] = [];
+  let heldBytes = 0;
+  const float32Bytes = (i: number): number => weights[i]!.shape.reduce((a, b) => a * b, 4);
+  const computed = (i: number): boolean => ggufEncodeComputes(encodePlan(plans[i]!)) && weights[i]!.byteLength >= POOL_MIN_BYTES;
+  const slots = sharedSlots();
+  // Encodes on the pool from a slot holding the weight's bytes, and gives the slot back once the worker is done.
+  const encodeFrom = (plan: Plan, raw: Uint8Array): Promise<GgufEncoded> =>
+    pool!.run('encodeGgufTensor', [encodePlan(plan), raw], slots.transfer(raw)).finally(() => slots.give(raw));
+  const planOnPool = (i: number): Promise<{ plan: Plan; encoded?: GgufEncoded }> | undefined => {
+    const info = weights[i]!;
+    if (!pool || decisions[i]?.action !== 'quantize' || !FLOAT_WEIGHT_DTYPES.includes(info.dtype) || info.byteLength < POOL_MIN_BYTES) return undefined;
+    return (async () => {
+      const raw = slots.take(info.byteLength);
+      let read = false;
+      const plan = await planWeight(info, decisions[i]!, async () => {
+        read = true;
+        return readInto(reader, info, raw);
+      }).catch((error: unknown) => {
+        slots.give(raw);
+        throw error;
+      });
+      const bytes = ggmlTensorBytes(plan.type, plan.ne);
+      if (!read || !ggufEncodeComputes(encodePlan(plan)) || heldBytes + bytes > (options.heldBytes ?? kHeldBytes)) {
+        slots.give(raw);
+        return { plan };
+      }
+      heldBytes += bytes;
+      return { plan, encoded: await encodeFrom(plan, raw) };
+    })();
+  };
   try {
     if (decisions.length !== weights.length) {
       throw new InvalidArgumentError('decisions', decisions.length, `${decisions.length} decisions for ${weights.length} weights; decide each weight of reader.list()`);
     }
-    for (const [i, info] of weights.entries()) plans.push(await planWeight(reader, info, decisions[i]!));
+    const planAhead = lookahead(weights.length, planOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
+    for (const [i, info] of weights.entries()) {
+      const pooled = planAhead.take(i);
+      const planned = pooled ? await pooled : { plan: await planWeight(info, decisions[i]!, () => reader.read(info.name)) };
+      plans.push(planned.plan);
+      held.push(planned.encoded);
+    }
     const metadata: GgufMetadataEntry[] = [
       { key: 'general.architecture', type: 'string', value: options.architecture ?? 'generic' },
       { key: 'general.name', type: 'string', value: options.name ?? 'model' },
@@ -217,27 +253,28 @@ export async function compressToGguf(
     throw error;
   }
   const tensors: GgufTensorReport[] = [];
+  const encodeOnPool = (i: number): Promise<GgufEncoded> | undefined => {
+    if (!pool || held[i] || !computed(i)) return undefined;
+    const raw = slots.take(weights[i]!.byteLength);
+    return readInto(reader, weights[i]!, raw).then(() => encodeFrom(plans[i]!, raw), (error: unknown) => {
+      slots.give(raw);
+      throw error;
+    });
+  };
+  const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
   try {
     for (const [i, plan] of plans.entries()) {
       const { info } = plan;
-      const raw = await reader.read(info.name);
-      const { bytes, rows } = encode(plan, raw);
+      const pooled = writeAhead.take(i);
+      const { bytes, stats }: GgufEncoded = held[i] ?? (pooled ? await pooled : encodeGgufTensor(encodePlan(plan), await reader.read(info.name)));
+      held[i] = undefined;
       await writer.write(info.name, bytes);
       const line: GgufTensorReport = {
         name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
         dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,
         bytesBefore: info.byteLength, bytesAfter: bytes.byteLength, ggmlType: plan.type, ne: plan.ne, transposed: plan.transposed,
       };
-      if (rows) {
-        const shape = [...plan.ne].reverse();
-        const back = ggmlToFloat32(plan.type, bytes, rows.length, info.name);
-        const stats = errorStats({ data: rows, shape }, { data: back, shape }, shape.length >= 2 ? { axis: 0 } : {});
-        Object.assign(line, {
-          sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError,
-          perChannelSqnrDb: stats.perChannel?.sqnrDb, statsAxis: shape.length >= 2 ? (plan.transposed ? 1 : 0) : undefined,
-          backend: 'cpu' as const,
-        });
-      }
+      if (stats) Object.assign(line, stats, { backend: 'cpu' as const });
       tensors.push(line);
       options.onProgress?.({ done: i + 1, total: plans.length, name: info.name });
     }

@@ -40,7 +40,7 @@ import type { QScheme } from '../qtensor.js';
 import type { ErrorStats } from '../stats/types.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
-import type { CpuWorkerPool } from './cpu-worker-pool.js';
+import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
 import { float64Loss } from './float64-range.js';
 import { lookahead } from './lookahead.js';
 import type { WeightDecision } from './policy.js';
@@ -54,12 +54,6 @@ const kScratchBytes = 64 * 1024;
 
 /** Quantized weights held from the planning pass for the writing pass (packed bytes); beyond it, computed again. */
 const kHeldBytes = 256 * 2 ** 20;
-
-/** With a worker pool: weights of at least this many bytes go to the workers (smaller ones cost more to send than to run). */
-const kPoolMinBytes = 256 * 1024;
-
-/** With a worker pool: at most this much float32 input in flight at once (besides the worker count + 1 limit). */
-const kPoolInFlightBytes = 256 * 2 ** 20;
 
 /** The most shared memory for blocks of rows in flight (the ring's slots). */
 const kRingBytes = 256 * 2 ** 20;
@@ -188,7 +182,7 @@ export async function compressToSafetensors(
   // up to pool.size + 1 at once, and committed here in order.
   const pool = options.pool && (await getBackend(backend)) === 'cpu' ? options.pool : undefined;
   const toPool = (i: number): boolean => pool !== undefined && decisions[i]!.action === 'quantize' && !input.quantizedBy.has(weights[i]!.name)
-    && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.byteLength >= kPoolMinBytes;
+    && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.byteLength >= POOL_MIN_BYTES;
   // Weights per channel along axis 0 stream through the pool in blocks of whole rows (row-block-stream.ts).
   const rangeReader = pool && rangeReaderOf(reader);
   const blockings: (RowBlocking | undefined)[] = [];
@@ -215,10 +209,10 @@ export async function compressToSafetensors(
     if (options.rowBlockCounts) options.rowBlockCounts.planned++;
     return { decision: decisions[i]!, steps: [], result: planned };
   };
-  const floatBytes = (i: number): number => (blockings[i] ? kPoolInFlightBytes / 2
+  const floatBytes = (i: number): number => (blockings[i] ? POOL_IN_FLIGHT_BYTES / 2
     : (weights[i]!.byteLength / (weights[i]!.dtype === 'float32' ? 4 : weights[i]!.dtype === 'float64' ? 8 : 2)) * 4);
   const planAhead = lookahead(weights.length, (i) => (blockings[i] ? planRows(i, blockings[i]!) : toPool(i) ? planWeight(reader, weights[i]!, decisions[i]!, backend, pool) : undefined),
-    floatBytes, (pool?.size ?? 0) + 1, kPoolInFlightBytes);
+    floatBytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
   // Per weight: the quantized layout, or the reason it is kept. Kept weights need nothing else here, so a
   // file of many small tensors costs one header entry and one report each; a kept weight with no
   // escalation is just its reason.
@@ -282,7 +276,7 @@ export async function compressToSafetensors(
     if (!pool || typeof plan === 'string' || 'keep' in plan || plan.result || !toPool(i)) return undefined;
     return ownFloat32(reader, weights[i]!).then((data) => pool.run('quantizeWeight', [{ data, shape: [...weights[i]!.shape] }, plan.decision], [data.buffer as ArrayBuffer]));
   };
-  const writeAhead = lookahead(weights.length, quantizeAgain, floatBytes, (pool?.size ?? 0) + 1, kPoolInFlightBytes);
+  const writeAhead = lookahead(weights.length, quantizeAgain, floatBytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
   try {
     for (let i = 0; i < weights.length; i++) {
       const info = weights[i]!;

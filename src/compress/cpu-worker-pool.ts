@@ -125,6 +125,12 @@ export interface CpuWorkerPool {
   close(): Promise<void>;
 }
 
+/** Weights of at least this many bytes go to a pool (smaller ones cost more to send than to run). */
+export const POOL_MIN_BYTES = 256 * 1024;
+
+/** At most this much float32 input in flight on a pool at once (besides the worker count + 1 limit). */
+export const POOL_IN_FLIGHT_BYTES = 256 * 2 ** 20;
+
 interface Pending { resolve: (value: unknown) => void; reject: (error: Error) => void; task: CpuTaskName }
 
 /** Not a literal in `new URL(...)`: bundlers would otherwise copy the source file in as an asset. */

@@ -22,6 +22,7 @@ import { FormatError, InvalidArgumentError, LimitExceededError, WorkerError } fr
 import type { IntReprArray, QDType } from '../dtype.js';
 import { type QParams, QTensor } from '../qtensor.js';
 import type { Tensor } from '../tensor.js';
+import type { GgufEncodePlan, GgufEncoded } from './gguf-encode.js';
 import type { WeightDecision } from './policy.js';
 import type { FloorOutcome } from './quality-floor.js';
 import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
@@ -44,6 +45,8 @@ export interface CpuTaskArgs {
   calibrateAndQuantize: [x: Tensor, spec: CalibrationSpec & { dtype: QDType }];
   /** One block of whole rows of a weight quantized per channel along axis 0 (row-block-task.ts). */
   rowBlock: [block: RowBlockArgs];
+  /** The GGUF compressor's per-tensor work: encodeGgufTensor(plan, raw), raw being the weight's stored bytes. */
+  encodeGgufTensor: [plan: GgufEncodePlan, raw: Uint8Array];
 }
 
 /** What each task resolves to. */
@@ -54,6 +57,7 @@ export interface CpuTaskResults {
   quantizePerChannel: QTensor;
   calibrateAndQuantize: { params: CalibrationResult; q: QTensor };
   rowBlock: RowBlockResult;
+  encodeGgufTensor: GgufEncoded;
 }
 
 /** The name of a task. */
@@ -104,6 +108,10 @@ export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResu
   else if (task === 'calibrateAndQuantize') {
     const both = result as CpuTaskResults['calibrateAndQuantize'];
     message = { params: both.params, q: toWire(both.q, transfer) };
+  }
+  else if (task === 'encodeGgufTensor') {
+    const { bytes } = result as GgufEncoded;
+    if (bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer);
   }
   else if (task === 'quantizeWeight') message = encodeWeight(result as QuantizedWeight | UnquantizableWeight, transfer);
   else if (task === 'planWeight') {

@@ -15,6 +15,7 @@ import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
+import { encodeGgufTensor } from './gguf-encode.js';
 import { quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
@@ -38,6 +39,7 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
     return { params, q };
   },
   rowBlock: (block) => runRowBlock(block),
+  encodeGgufTensor: async (plan, raw) => encodeGgufTensor(plan, raw),
 };
 
 /**

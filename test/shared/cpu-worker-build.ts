@@ -22,3 +22,14 @@ export async function buildCpuWorker(): Promise<{ url: URL; dir: string }> {
   });
   return { url: pathToFileURL(join(dir, 'cpu-worker.js')), dir };
 }
+
+/**
+ * A worker script written into `dir` that runs the real worker at `url` but exits with code 1 when its `task`-th
+ * task arrives (before answering it): a worker that dies mid-compression, for the failure-path tests.
+ */
+export function workerDyingAt(dir: string, url: URL, task: number): URL {
+  const script = join(dir, 'dies.mjs');
+  writeFileSync(script, `import { parentPort } from 'node:worker_threads';\nawait import(${JSON.stringify(url.href)});\n`
+    + `let tasks = 0;\nparentPort.on('message', () => { if (++tasks === ${task}) process.exit(1); });\n`);
+  return pathToFileURL(script);
+}

@@ -1,6 +1,6 @@
 // compress --workers N (the built bin/webgpu-quant.mjs, as a user runs it: the worker script is dist/cpu-worker.js):
-// a safetensors output quantized on worker threads (N of them, or by default the host's cores) is the same bytes
-// as on one thread (--workers 0), and SIGINT while the
+// a safetensors or GGUF output quantized on worker threads (N of them; for safetensors by default the host's cores)
+// is the same bytes as on one thread (--workers 0), and SIGINT while the
 // workers run removes the unfinished output. Needs the build (npm test builds first; alone: npm run build).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -46,6 +46,17 @@ describe('compress --workers', () => {
     const bad = compress(join(dir, 'bad.safetensors'), '--workers', '1.5');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--workers 1.5: use an integer >= 0/);
+  });
+
+  it('writes the same GGUF file as one thread', () => {
+    const alone = compress(join(dir, 'alone.gguf'));
+    expect(alone.status, alone.stderr).toBe(0);
+    const pooled = compress(join(dir, 'pooled.gguf'), '--workers', '2');
+    expect(pooled.status, pooled.stderr).toBe(0);
+    const bytes = readFileSync(join(dir, 'alone.gguf'));
+    expect(bytes.subarray(0, 4).toString('latin1')).toBe('GGUF');
+    expect(bytes.byteLength).toBeGreaterThan(12 * 256 * 1024 * 34 / 32); // Q8_0: 34 bytes per 32 weights
+    expect(Buffer.compare(readFileSync(join(dir, 'pooled.gguf')), bytes)).toBe(0);
   });
 
   it('SIGINT while the workers run: no output, no temporary file, exit 130', async () => {

@@ -14,6 +14,7 @@ import { bytesSource, memorySink, nodeFileSink, openSafetensors, serializeSafete
 import { chooseQParams } from '../../src/ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../../src/ops/quantize.js';
 import { useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
+import { workerDyingAt } from '../shared/cpu-worker-build.js';
 import { RUN_SEED, rng } from '../shared/random.js';
 
 const fixture = useCpuWorkerPool(2);
@@ -102,10 +103,7 @@ describe('CPU worker pool', () => {
     // The real worker, except that it exits on its eighth task. Five weights are planned on the pool; nothing is
     // held from planning, so the four quantized ones are quantized again for writing, two at a time on one
     // worker: the eighth task is sent once the first weight's result is back, so it dies mid-write.
-    const script = join(dir, 'dies.mjs');
-    writeFileSync(script, `import { parentPort } from 'node:worker_threads';\nawait import(${JSON.stringify(fixture.worker.url.href)});\n`
-      + `let tasks = 0;\nparentPort.on('message', () => { if (++tasks === 8) process.exit(1); });\n`);
-    const dying = await createCpuWorkerPool({ workers: 1, workerUrl: pathToFileURL(script) });
+    const dying = await createCpuWorkerPool({ workers: 1, workerUrl: workerDyingAt(dir, fixture.worker.url, 8) });
     try {
       const reader = await openSafetensors(bytesSource(await randomModel(RUN_SEED + 2), 'model.safetensors'));
       const path = join(dir, 'out', 'model.safetensors');

@@ -1,8 +1,8 @@
-// The CPU worker pool on Web Workers (module workers running dist/cpu-worker.js): compressing with the pool gives
-// the bytes of the calling thread on a fresh random model, and a terminated worker fails the call with
+// The CPU worker pool on Web Workers (module workers running dist/cpu-worker.js): compressing with the pool
+// (safetensors and GGUF outputs) gives the bytes of the calling thread on a fresh random model, and a terminated worker fails the call with
 // WorkerError and aborts the sink (nothing is closed into a file).
 import {
-  WorkerError, bytesSource, compressToSafetensors, createCpuWorkerPool, decideWeights, memorySink, openSafetensors, serializeSafetensors,
+  WorkerError, bytesSource, compressToGguf, compressToSafetensors, createCpuWorkerPool, decideWeights, memorySink, openSafetensors, serializeSafetensors,
 } from './imports.js';
 import { type BrowserTest, RUN_SEED, randomData } from './support.js';
 
@@ -49,6 +49,30 @@ export const tests: Record<string, BrowserTest> = {
       await pool.close();
     }
     return `seed ${RUN_SEED}`;
+  },
+  async 'compressToGguf with Web Workers: the same bytes and report as the calling thread'() {
+    const model = await randomModel(RUN_SEED + 2);
+    const pool = await createCpuWorkerPool({ workers: 2 });
+    try {
+      for (const dtype of ['qint8', 'qint4'] as const) {
+        const outputs: { bytes: Uint8Array; report: string }[] = [];
+        for (const options of [{}, { pool }, { pool, heldBytes: 0 }]) {
+          const reader = await openSafetensors(bytesSource(model, 'model.safetensors'));
+          const sink = memorySink();
+          const report = await compressToGguf(reader, decideWeights(reader.list(), { dtype, granularity: 'group' }), sink, options);
+          outputs.push({ bytes: sink.bytes(), report: JSON.stringify({ ...report, seconds: 0 }, (_, v: unknown) => (v instanceof Float64Array ? [...v] : v)) });
+        }
+        for (const [i, { bytes, report }] of outputs.entries()) {
+          if (bytes.length !== outputs[0]!.bytes.length || bytes.some((b, j) => b !== outputs[0]!.bytes[j])) {
+            throw new Error(`${dtype}: output ${i} (${bytes.length} bytes) differs from the calling thread's (${outputs[0]!.bytes.length} bytes)`);
+          }
+          if (report !== outputs[0]!.report) throw new Error(`${dtype}: report ${i} differs from the calling thread's`);
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+    return `seed ${RUN_SEED + 2}, SharedArrayBuffer ${typeof SharedArrayBuffer === 'function' ? 'shared' : 'absent: buffers transferred'}`;
   },
   async 'a terminated Web Worker: WorkerError, and the sink is aborted, never closed'() {
     const pool = await createCpuWorkerPool({ workers: 2 });

@@ -1,0 +1,147 @@
+/**
+ * One planned GGUF tensor's bytes and error statistics (the per-tensor work of compressToGguf): the weight's
+ * stored bytes become Q8_0 / Q4_0 blocks (ggml's reference quantizer, io/gguf/ggml-blocks.ts), a float
+ * conversion (F16, F32), or pass through as they are (transposed when the plan says so); where values were
+ * computed, the file's values are read back and measured against the original. The same function runs on the
+ * calling thread and on a CPU worker (the `encodeGgufTensor` task), so a pool gives the same bytes.
+ *
+ * @example
+ * ```ts
+ * const plan = { name: 'w', dtype: 'float32', shape: [64, 32], type: 'Q8_0', ne: [32, 64], transposed: false } as const;
+ * const { bytes, stats } = encodeGgufTensor(plan, new Uint8Array(Float32Array.from({ length: 2048 }, Math.random).buffer));
+ * bytes.byteLength; // 64 rows × 1 block × 34 bytes = 2176
+ * stats?.sqnrDb;    // ≈ 40 dB
+ * ```
+ * @module
+ */
+import { FormatError } from '../errors.js';
+import { float32View, toFloat32 } from '../io/float-convert.js';
+import { quantizeRowQ4_0, quantizeRowQ8_0 } from '../io/gguf/ggml-blocks.js';
+import { type GgmlType, ggmlTensorBytes, ggmlTypeInfo } from '../io/gguf/ggml-types.js';
+import { ggmlToFloat32 } from '../io/gguf/reader.js';
+import { floatToHalfBits } from '../io/half.js';
+import type { WeightDType } from '../io/weights.js';
+import { errorStats } from '../reference/error-stats.js';
+
+/** The ggml type whose bytes are a weight dtype's own (no conversion); float64 has none. */
+export const GGML_NATIVE_TYPES: Partial<Record<WeightDType, GgmlType>> = {
+  float32: 'F32', float16: 'F16', bfloat16: 'BF16', int8: 'I8', int16: 'I16', int32: 'I32', int64: 'I64',
+};
+
+/** What encoding one tensor needs to know: plain data, so that it can be sent to a worker. */
+export interface GgufEncodePlan {
+  name: string;
+  dtype: WeightDType;
+  shape: readonly number[];
+  type: GgmlType;
+  /** ggml dims, ne[0] the row length. */
+  ne: readonly number[];
+  /** Rows taken along axis 0: a 2-D [k, n] weight stored as [n, k]. */
+  transposed: boolean;
+}
+
+/** The error statistics of a tensor whose values were computed (quantized or converted), as its report line holds them. */
+export interface GgufTensorStats {
+  sqnrDb: number;
+  mse: number;
+  maxAbsError: number;
+  perChannelSqnrDb?: Float64Array;
+  statsAxis?: number;
+}
+
+/** A tensor's bytes in the file, and its statistics when its values were computed. */
+export interface GgufEncoded { bytes: Uint8Array; stats?: GgufTensorStats }
+
+/**
+ * Whether encoding `plan` computes anything: false when the file holds the stored bytes (moved at most).
+ *
+ * @example
+ * ```ts
+ * ggufEncodeComputes({ dtype: 'float32', type: 'Q8_0' }); // true
+ * ggufEncodeComputes({ dtype: 'float16', type: 'F16' });  // false
+ * ```
+ */
+export function ggufEncodeComputes(plan: Pick<GgufEncodePlan, 'dtype' | 'type'>): boolean {
+  return GGML_NATIVE_TYPES[plan.dtype] !== plan.type;
+}
+
+/** Side of the square tiles a transpose moves at a time (both tiles stay in the cache). */
+const kTile = 64;
+
+/**
+ * Element (i, j) of a [k, n] row-major tensor moved to (j, i), `size` bytes (1, 2, 4 or 8) per element: whole
+ * elements as integers (never as floats, so every bit pattern is kept), tile by tile.
+ *
+ * @example
+ * ```ts
+ * transposeBytes(Uint8Array.of(1, 2, 3, 4, 5, 6), 2, 3, 1); // [1, 4, 2, 5, 3, 6]
+ * ```
+ */
+export function transposeBytes(raw: Uint8Array, k: number, n: number, size: number): Uint8Array {
+  const Words = size === 1 ? Uint8Array : size === 2 ? Uint16Array : Uint32Array;
+  const words = size === 8 ? 2 : 1; // 32-bit words per element
+  const aligned = raw.byteOffset % Words.BYTES_PER_ELEMENT === 0 ? raw : raw.slice();
+  const from = new Words(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / Words.BYTES_PER_ELEMENT); // or shared
+  const to = new Words(from.length);
+  for (let i0 = 0; i0 < k; i0 += kTile) {
+    const i1 = Math.min(k, i0 + kTile);
+    for (let j0 = 0; j0 < n; j0 += kTile) {
+      const j1 = Math.min(n, j0 + kTile);
+      for (let i = i0; i < i1; i++) {
+        if (words === 1) {
+          for (let j = j0; j < j1; j++) to[j * k + i] = from[i * n + j]!;
+        } else {
+          for (let j = j0; j < j1; j++) {
+            to[2 * (j * k + i)] = from[2 * (i * n + j)]!;
+            to[2 * (j * k + i) + 1] = from[2 * (i * n + j) + 1]!;
+          }
+        }
+      }
+    }
+  }
+  return new Uint8Array(to.buffer);
+}
+
+/** A plan's values as float32, in the file's row-major layout (transposed when the plan says so); float32 bytes are read where they lie. */
+function rowsOf(plan: GgufEncodePlan, raw: Uint8Array): Float32Array {
+  if (!plan.transposed) return float32View(raw, plan.dtype, plan.name);
+  const data = toFloat32(raw, plan.dtype, plan.name);
+  return new Float32Array(transposeBytes(new Uint8Array(data.buffer), plan.shape[0]!, plan.shape[1]!, 4).buffer);
+}
+
+/**
+ * The tensor's bytes in the file (`raw` itself when they pass through unchanged) and, where values were
+ * computed, their error statistics against the original (per output channel for 2-D and more). `raw` is the
+ * weight's stored bytes (little-endian, row-major in `plan.shape`); it is only read. Throws FormatError for
+ * bytes that are not a whole number of elements or a conversion GGUF lacks.
+ *
+ * @example
+ * ```ts
+ * const { bytes } = encodeGgufTensor({ name: 'b', dtype: 'float32', shape: [4], type: 'F32', ne: [4], transposed: false }, raw);
+ * bytes === raw; // true: float32 kept as F32 passes through
+ * ```
+ */
+export function encodeGgufTensor(plan: GgufEncodePlan, raw: Uint8Array): GgufEncoded {
+  if (!ggufEncodeComputes(plan)) {
+    const [k, n] = plan.shape as [number, number];
+    return { bytes: plan.transposed ? transposeBytes(raw, k, n, ggmlTypeInfo(plan.type).blockBytes) : raw };
+  }
+  const rows = rowsOf(plan, raw);
+  const bytes = new Uint8Array(ggmlTensorBytes(plan.type, [...plan.ne]));
+  const view = new DataView(bytes.buffer);
+  if (plan.type === 'Q8_0') quantizeRowQ8_0(rows, bytes);
+  else if (plan.type === 'Q4_0') quantizeRowQ4_0(rows, bytes);
+  else if (plan.type === 'F16') rows.forEach((v, i) => view.setUint16(i * 2, floatToHalfBits(v), true));
+  else if (plan.type === 'F32') rows.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  else throw new FormatError(`${plan.name}: cannot convert ${plan.dtype} to ${plan.type}`);
+  const shape = [...plan.ne].reverse();
+  const back = ggmlToFloat32(plan.type, bytes, rows.length, plan.name);
+  const stats = errorStats({ data: rows, shape }, { data: back, shape }, shape.length >= 2 ? { axis: 0 } : {});
+  return {
+    bytes,
+    stats: {
+      sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError,
+      perChannelSqnrDb: stats.perChannel?.sqnrDb, statsAxis: shape.length >= 2 ? (plan.transposed ? 1 : 0) : undefined,
+    },
+  };
+}

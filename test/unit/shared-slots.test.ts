@@ -1,0 +1,48 @@
+// sharedSlots: buffers for weights sent to CPU workers are SharedArrayBuffers of exactly the size taken, used
+// again once given back (the smallest free one that fits; the largest too-small one is let go), never handed out
+// twice at once, and not transferred.
+import { describe, expect, it } from 'vitest';
+import { sharedSlots } from '../../src/compress/shared-slots.js';
+import { RUN_SEED, rng } from './support.js';
+
+describe('sharedSlots', () => {
+  it('reuses given-back buffers, never hands one out twice, and sizes each view exactly', () => {
+    const slots = sharedSlots();
+    const a = slots.take(1000);
+    const b = slots.take(4000);
+    expect([a.byteLength, b.byteLength]).toEqual([1000, 4000]);
+    expect(a.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(a.buffer).not.toBe(b.buffer);
+    expect(slots.transfer(a)).toEqual([]); // shared, not moved
+    slots.give(a);
+    slots.give(b);
+    expect(slots.take(900).buffer, 'the smallest free one that fits').toBe(a.buffer);
+    expect(slots.take(900).buffer, 'the other one: a is taken').toBe(b.buffer);
+    const c = slots.take(5000); // none free: a new one
+    expect(c.buffer).not.toBe(a.buffer);
+    expect(c.buffer).not.toBe(b.buffer);
+    expect(c.byteLength).toBe(5000);
+  });
+
+  it('a take no free buffer fits lets the largest too-small one go', () => {
+    const slots = sharedSlots();
+    const [s10, s20, s30] = [10, 20, 30].map((n) => slots.take(n));
+    for (const t of [s10!, s20!, s30!]) slots.give(t);
+    const s40 = slots.take(40);
+    slots.give(s40);
+    expect(slots.take(25).buffer, '30 was let go for 40').toBe(s40.buffer);
+    expect(slots.take(15).buffer).toBe(s20!.buffer);
+    expect(slots.take(5).buffer).toBe(s10!.buffer);
+    expect([s10!.buffer, s20!.buffer, s40.buffer]).not.toContain(slots.take(25).buffer); // s30 is not kept
+  });
+
+  it('never hands out one buffer twice at once, over random sizes', () => {
+    const next = rng(RUN_SEED);
+    const slots = sharedSlots();
+    for (let round = 0; round < 50; round++) {
+      const taken = Array.from({ length: 3 }, () => slots.take(1 + Math.floor(next() * 10_000)));
+      expect(new Set(taken.map((t) => t.buffer)).size, 'three different buffers').toBe(3);
+      for (const t of taken) slots.give(t);
+    }
+  });
+});
