@@ -59,17 +59,17 @@ export interface CliIo {
 const kMaxDefaultWorkers = 8;
 
 /**
- * The CPU worker pool of a safetensors compression: `--workers N` threads (0: none, one thread), by default
- * the host's cores up to kMaxDefaultWorkers, or none when the worker script is not beside the library (the
- * library running from its source).
+ * The CPU worker pool of a safetensors or GGUF compression: `--workers N` threads (0: none, one thread), by
+ * default the host's cores up to kMaxDefaultWorkers; none by default on a single core, or when the worker script
+ * is not beside the library (the library running from its source).
  */
 async function defaultPool(workers: number | undefined): Promise<CpuWorkerPool | undefined> {
   if (workers === 0) return undefined;
   if (workers === undefined) {
     const url = defaultCpuWorkerUrl();
-    if (url.protocol !== 'file:' || !existsSync(fileURLToPath(url))) return undefined;
+    if (url.protocol !== 'file:' || !existsSync(fileURLToPath(url)) || availableParallelism() < 2) return undefined;
   }
-  return createCpuWorkerPool({ workers: workers ?? Math.max(1, Math.min(availableParallelism(), kMaxDefaultWorkers)) });
+  return createCpuWorkerPool({ workers: workers ?? Math.min(availableParallelism(), kMaxDefaultWorkers) });
 }
 
 function policyOf(args: CompressArgs): CompressionPolicy {
@@ -343,7 +343,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       if (outFormat === 'gguf') {
         const decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
         const name = inputName.replace(/^.*[\\/]/, '').replace(/\.(onnx|safetensors)$/i, '');
-        const pool = args.workers ? await createCpuWorkerPool({ workers: args.workers }) : undefined; // GGUF blocks are computed on the CPU
+        const pool = await defaultPool(args.workers); // GGUF blocks are computed on the CPU
         try {
           report = await compressToGguf(source, decisions, sink, { name, onProgress, ...(pool ? { pool } : {}) });
         } finally {

@@ -49,14 +49,16 @@ describe('compress --workers', () => {
   });
 
   it('writes the same GGUF file as one thread', () => {
-    const alone = compress(join(dir, 'alone.gguf'));
+    const alone = compress(join(dir, 'alone.gguf'), '--workers', '0');
     expect(alone.status, alone.stderr).toBe(0);
-    const pooled = compress(join(dir, 'pooled.gguf'), '--workers', '2');
-    expect(pooled.status, pooled.stderr).toBe(0);
     const bytes = readFileSync(join(dir, 'alone.gguf'));
     expect(bytes.subarray(0, 4).toString('latin1')).toBe('GGUF');
     expect(bytes.byteLength).toBeGreaterThan(12 * 256 * 1024 * 34 / 32); // Q8_0: 34 bytes per 32 weights
-    expect(Buffer.compare(readFileSync(join(dir, 'pooled.gguf')), bytes)).toBe(0);
+    for (const workers of ['2', 'default']) {
+      const pooled = compress(join(dir, `pooled-${workers}.gguf`), ...(workers === 'default' ? [] : ['--workers', workers]));
+      expect(pooled.status, pooled.stderr).toBe(0);
+      expect(Buffer.compare(readFileSync(join(dir, `pooled-${workers}.gguf`)), bytes), `--workers ${workers}`).toBe(0);
+    }
   });
 
   it('SIGINT while the workers run: no output, no temporary file, exit 130', async () => {
