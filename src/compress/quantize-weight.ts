@@ -43,6 +43,7 @@ import type { WeightDecision } from './policy.js';
 import { rangeOptions, signedExtremeParams } from './weight-range.js';
 import { ChainedWeight } from './gpu-weight-chain.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
+import { lostToUnderflow } from '../stats/underflow.js';
 
 export { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 
@@ -260,8 +261,10 @@ async function quantizeWithBackend(
   else if (granularity === 'per_tensor') q = await quantizePerTensor(x, scales[0]!, zeroPoints[0]!, decision.dtype, backend);
   else if ('groupSize' in granularity) q = await quantizePerGroup(x, scales, zeroPoints, granularity.axis, granularity.groupSize, decision.dtype, backend);
   else q = await quantizePerChannel(x, scales, zeroPoints, granularity.axis, decision.dtype, backend);
-  // x was scanned for NaN and ±Infinity above (or by the caller of quantizeFiniteWeight): no second scan.
-  const stats = chained?.stats ?? await errorStatsOfScanned(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, backend);
+  // x was scanned for NaN and ±Infinity above (or by the caller of quantizeFiniteWeight): no second scan. Statistics
+  // the GPU lost to float32 underflow (stats/underflow.ts) are computed again on the CPU.
+  const chainedStats = chained && !lostToUnderflow(chained.stats) ? chained.stats : undefined;
+  const stats = chainedStats ?? await errorStatsOfScanned(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, chained ? { backend: 'cpu' } : backend);
   if (Number.isNaN(stats.overall.sqnrDb) || !Number.isFinite(stats.overall.maxAbsError)) {
     return { ok: false, reason: `the error statistics are not finite (SQNR ${stats.overall.sqnrDb} dB, max |error| ${stats.overall.maxAbsError})` };
   }

@@ -20,6 +20,7 @@ import type { QTensor } from '../qtensor.js';
 import type { Tensor } from '../tensor.js';
 import { type ErrorStatsRequest, checkErrorStatsArguments } from '../stats/arguments.js';
 import type { ErrorStats, ErrorStatsOptions } from '../stats/types.js';
+import { lostToUnderflow } from '../stats/underflow.js';
 
 /**
  * Error statistics of `quantized` against `original`: `overall`; with `opts.axis`, `perChannel` (one entry
@@ -37,8 +38,10 @@ import type { ErrorStats, ErrorStatsOptions } from '../stats/types.js';
  *   the float64 reference whatever the size: `mse` (and the sums) relative 1e-6, `sqnrDb` 1e-5 dB, `cosine`
  *   1e-6; `maxAbsError` is the float32 rounding of the exact value; `clipFraction` and `count` are exact.
  *   GPUs that flush subnormal operands (SwiftShader does) treat subnormal x or x̂ as zero in the sums (clipping
- *   stays exact), and a bucket whose values all lie more than about 2^63 (1e19) below the tensor's largest
- *   magnitude loses its squares to float32 underflow.
+ *   stays exact). A bucket whose values all lie more than about 2^63 (1e19) below the tensor's largest
+ *   magnitude (or below the bound on its dequantized values) loses its squares to float32 underflow there;
+ *   such statistics (a bucket with errors but a mean squared error of 0) are computed again on the CPU, whose
+ *   result (`backend: 'cpu'`) is returned.
  *
  * @example
  * ```ts
@@ -71,5 +74,7 @@ export async function errorStatsOfScanned(original: Tensor, quantized: QTensor, 
 async function errorStatsWith(request: ErrorStatsRequest, options?: OpOptions): Promise<ErrorStats> {
   const manager = await selectManager(options);
   if (!manager) return cpuErrorStats(request);
-  return errorStatsKernel(manager, request, options ?? {});
+  const stats = await errorStatsKernel(manager, request, options ?? {});
+  // A bucket far below the tensor's largest magnitude loses its float32 squares on the GPU: the CPU's float64 then.
+  return lostToUnderflow(stats) ? cpuErrorStats(request) : stats;
 }

@@ -85,6 +85,34 @@ function channelParams(dtype: QDType, channels: number, seed: number): { scales:
 }
 
 export const tests: Record<string, BrowserTest> = {
+  async 'buckets whose squares underflow float32 on the GPU get the CPU\'s float64 statistics'() {
+    await gpuScoped(async () => {
+      const next = rng(RUN_SEED + 77);
+      // Per tensor: tiny normal values, quantized with a scale far above them (every integer 0).
+      const tiny = tensor(Float32Array.from({ length: 256 }, () => Math.fround((next() - 0.5) * 2 ** -96)), [16, 16]);
+      const q = await quantizePerTensor(tiny, 1e-5, 0, 'qint8', { backend: 'cpu' });
+      // Per channel: one row of tiny values among rows of ordinary ones.
+      const rows = Float32Array.from({ length: 256 }, (_, i) => Math.fround((next() - 0.5) * (i >= 32 && i < 48 ? 2 ** -90 : 1)));
+      const mixed = tensor(rows, [16, 16]);
+      const scales = Array.from({ length: 16 }, (_, r) => (r === 2 ? 2 ** -97 : 1 / 127));
+      const qc = await quantizePerChannel(mixed, scales, new Array(16).fill(0), 0, 'qint8', { backend: 'cpu' });
+      for (const [what, x, quantized] of [['per tensor', tiny, q], ['per channel', mixed, qc]] as const) {
+        const gpu = await errorStats(x, quantized, { axis: 0 }, { backend: 'webgpu' });
+        const cpu = await errorStats(x, quantized, { axis: 0 }, { backend: 'cpu' });
+        if (gpu.backend !== 'cpu') throw new Error(`${what}: the statistics came from ${gpu.backend}, expected the CPU's`);
+        for (const key of ['sqnrDb', 'mse', 'maxAbsError'] as const) {
+          if (!Object.is(gpu.overall[key], cpu.overall[key])) throw new Error(`${what}: overall ${key} ${gpu.overall[key]} against ${cpu.overall[key]}`);
+          if (!gpu.perChannel![key].every((v, i) => Object.is(v, cpu.perChannel![key][i]))) throw new Error(`${what}: per-channel ${key} differ`);
+        }
+        if (!(gpu.perChannel!.mse[2]! > 0)) throw new Error(`${what}: row 2's mse is ${gpu.perChannel!.mse[2]}`);
+      }
+      // Ordinary values stay on the GPU.
+      const plain = tensor(randomData(256, RUN_SEED + 78), [16, 16]);
+      const qp = await quantizePerTensor(plain, 0.02, 0, 'qint8', { backend: 'cpu' });
+      if ((await errorStats(plain, qp, undefined, { backend: 'webgpu' })).backend !== 'webgpu') throw new Error('ordinary statistics left the GPU');
+      await expectPoolEmpty();
+    });
+  },
   async 'hand-computed case: x = [1, 2, 3, 4], x̂ = [1, 2, 3, 5], exactly'() {
     await gpuScoped(async () => {
       const x = tensor([1, 2, 3, 4]);
