@@ -179,7 +179,9 @@ describe("chooseQParams 'lsq'", () => {
     expect(Array.from(lsq.zeroPoints.subarray(0, 12)).filter((z) => z !== 0 && z !== -1).length, 'one-sided groups shift').toBeGreaterThan(6);
     const sum = (a: Float64Array) => a.reduce((p, v) => p + v, 0);
     expect(sum(after)).toBeLessThan(0.9 * sum(before));
-    expect(sum(affine)).toBeLessThanOrEqual(sum(after)); // the margin costs MSE: the plain affine search is lower still
+    // The margin costs MSE, so the plain affine search is about as low or lower; both searches are heuristic, and on
+    // some seeds the grid's candidate beats the plain search in a few groups (by 0.06 % of the sum on one seen).
+    expect(sum(affine)).toBeLessThanOrEqual(sum(after) * 1.01);
     expect(lsq).toEqual(reference.chooseQParams(x, spec));
     await expectInvalidAsync(() => chooseQParams(x, { ...spec, symmetric: true }, cpu),
       { argument: 'spec.signedExtreme', value: true, mentions: ["method 'lsq' with symmetric false"] });
