@@ -19,7 +19,7 @@
  * With a CPU worker pool (`options.pool`), tensors of 256 KiB and more whose values are computed are encoded
  * and measured on the workers (gguf-encode.ts, the same function as on the calling thread), up to
  * `pool.size + 1` at once within 256 MiB of float32: each is read once into a SharedArrayBuffer used again
- * from weight to weight (shared-slots.ts), planned here, read by a worker where it lies, and its result held for
+ * from weight to weight (buffer-slots.ts), planned here, read by a worker where it lies, and its result held for
  * writing (up to 256 MiB of encoded bytes; past that, read and encoded again while the file is written).
  * Tensors are written in order: the file and the report are those of one thread.
  *
@@ -46,7 +46,7 @@ import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-
 import { GGML_NATIVE_TYPES, type GgufEncodePlan, type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { ggufSchemeProblem } from './gguf-scheme.js';
 import { lookahead } from './lookahead.js';
-import { sharedSlots } from './shared-slots.js';
+import { bufferSlots } from './buffer-slots.js';
 import type { WeightDecision } from './policy.js';
 
 /** Options of {@link compressToGguf}. */
@@ -201,7 +201,7 @@ export async function compressToGguf(
   let heldBytes = 0;
   const float32Bytes = (i: number): number => weights[i]!.shape.reduce((a, b) => a * b, 4);
   const computed = (i: number): boolean => ggufEncodeComputes(encodePlan(plans[i]!)) && weights[i]!.byteLength >= POOL_MIN_BYTES;
-  const slots = sharedSlots();
+  const slots = bufferSlots('shared');
   // Encodes on the pool from a slot holding the weight's bytes, and gives the slot back once the worker is done.
   const encodeFrom = (plan: Plan, raw: Uint8Array): Promise<GgufEncoded> =>
     pool!.run('encodeGgufTensor', [encodePlan(plan), raw], slots.transfer(raw)).finally(() => slots.give(raw));

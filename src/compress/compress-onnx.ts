@@ -61,7 +61,8 @@ import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-pla
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
-import { float32Slots, holdWeight, reusedFloat32 } from './weight-buffers.js';
+import { holdWeight, reusedFloat32 } from './weight-buffers.js';
+import { bufferSlots } from './buffer-slots.js';
 import { type CompressOnnxOptions, checkOptions } from './onnx-options.js';
 
 export type { CompressOnnxOptions } from './onnx-options.js';
@@ -203,8 +204,8 @@ export async function compressOnnxParts(
   const inFlight = onCpu ? 1 : kInFlight;
   const scratch = onCpu ? reusedFloat32() : undefined;
   // On the GPU several weights are in flight, each converted into an array of its own (where it is not an aligned
-  // float32 view of the file); a weight done hands its array to the next of the same size.
-  const slots = onCpu ? undefined : float32Slots(kInFlight);
+  // float32 view of the file); a weight done hands its memory to the next weights.
+  const slots = onCpu ? undefined : bufferSlots('local');
   const scaleTypeOf = (info: OnnxWeightInfo): ScaleType => (info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32');
   /** Reads and quantizes one weight (the GPU round trips; several run at once). */
   const prepare = async (info: OnnxWeightInfo, decision: WeightDecision) => {
@@ -212,10 +213,14 @@ export async function compressOnnxParts(
     // On the CPU the weight goes once into the kernels' memory (converted straight there where it is not an
     // aligned float32 view of the file), and every pass reads it in place.
     const slot = onCpu ? holdWeight(info.shape, decision) : undefined;
-    let converted: Float32Array | undefined;
+    let converted: Uint8Array | undefined;
+    const convertInto = (count: number) => {
+      converted = slots!.take(4 * count);
+      return new Float32Array(converted.buffer, 0, count);
+    };
     try {
       const viewed = await model.readFloat32View(info.name, slot ? (count) => (count === slot.data.length ? slot.data : new Float32Array(count))
-        : slots ? (count) => (converted = slots.acquire(count)) : scratch);
+        : slots ? convertInto : scratch);
       if (slot && viewed !== slot.data && viewed.length === slot.data.length) slot.data.set(viewed);
       const data = slot && slot.data.length === viewed.length ? slot.data : viewed;
       const scaleType = scaleTypeOf(info);
@@ -224,7 +229,7 @@ export async function compressOnnxParts(
       return await quantizeWithFloor({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
     } finally {
       slot?.release();
-      if (converted) slots!.release(converted);
+      if (converted) slots!.give(converted);
     }
   };
   /** Writes one prepared weight into the model (in weight order, so names and bytes never depend on timing). */

@@ -34,33 +34,6 @@ export function reusedFloat32(): (count: number) => Float32Array {
 }
 
 /**
- * Float32 arrays handed out and taken back, for weights converted while several are in flight (the GPU path): a
- * weight done gives its array to the next weight of the same element count, as the layers of a model often
- * share shapes, so only the first weights of each shape touch fresh memory. At most `keep` free arrays are held.
- *
- * @example
- * ```ts
- * const slots = float32Slots(8);
- * const a = slots.acquire(1024);
- * slots.release(a);
- * slots.acquire(1024) === a; // true
- * ```
- */
-export function float32Slots(keep: number): { acquire(count: number): Float32Array; release(array: Float32Array): void } {
-  const free: Float32Array[] = [];
-  return {
-    acquire(count) {
-      const i = free.findIndex((array) => array.length === count);
-      return i >= 0 ? free.splice(i, 1)[0]! : new Float32Array(count);
-    },
-    release(array) {
-      if (free.length >= keep) free.shift();
-      free.push(array);
-    },
-  };
-}
-
-/**
  * Holds a weight of `shape` in the CPU kernels' memory with room for every pass over it as `decision` says
  * (escalation only lowers the parameter count), or undefined where it cannot be held (no WebAssembly SIMD,
  * another weight held, past the memory limit). Fill `data`, and `release()` when the weight is done.

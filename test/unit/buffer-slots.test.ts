@@ -1,13 +1,13 @@
-// sharedSlots: buffers for weights sent to CPU workers are SharedArrayBuffers of exactly the size taken, used
+// bufferSlots('shared'): buffers for weights sent to CPU workers are SharedArrayBuffers of exactly the size taken, used
 // again once given back (the smallest free one that fits; the largest too-small one is let go), never handed out
 // twice at once, and not transferred.
 import { describe, expect, it } from 'vitest';
-import { sharedSlots } from '../../src/compress/shared-slots.js';
+import { bufferSlots } from '../../src/compress/buffer-slots.js';
 import { RUN_SEED, rng } from './support.js';
 
-describe('sharedSlots', () => {
+describe('bufferSlots', () => {
   it('reuses given-back buffers, never hands one out twice, and sizes each view exactly', () => {
-    const slots = sharedSlots();
+    const slots = bufferSlots('shared');
     const a = slots.take(1000);
     const b = slots.take(4000);
     expect([a.byteLength, b.byteLength]).toEqual([1000, 4000]);
@@ -25,7 +25,7 @@ describe('sharedSlots', () => {
   });
 
   it('a take no free buffer fits lets the largest too-small one go', () => {
-    const slots = sharedSlots();
+    const slots = bufferSlots('shared');
     const [s10, s20, s30] = [10, 20, 30].map((n) => slots.take(n));
     for (const t of [s10!, s20!, s30!]) slots.give(t);
     const s40 = slots.take(40);
@@ -38,11 +38,25 @@ describe('sharedSlots', () => {
 
   it('never hands out one buffer twice at once, over random sizes', () => {
     const next = rng(RUN_SEED);
-    const slots = sharedSlots();
+    const slots = bufferSlots('shared');
     for (let round = 0; round < 50; round++) {
       const taken = Array.from({ length: 3 }, () => slots.take(1 + Math.floor(next() * 10_000)));
       expect(new Set(taken.map((t) => t.buffer)).size, 'three different buffers').toBe(3);
       for (const t of taken) slots.give(t);
     }
+  });
+
+  it("'local': ArrayBuffers reused the same way (best fit, never twice at once), never transferred", () => {
+    const slots = bufferSlots('local');
+    const a = slots.take(4096);
+    const b = slots.take(4096);
+    expect(a.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(b.buffer).not.toBe(a.buffer);
+    expect(slots.transfer(a)).toEqual([]);
+    slots.give(a);
+    const c = slots.take(2048);
+    expect(c.buffer, 'a larger free buffer serves a smaller weight').toBe(a.buffer);
+    expect(c.byteLength).toBe(2048);
+    expect(slots.take(4096).buffer).not.toBe(a.buffer); // a is out again
   });
 });
