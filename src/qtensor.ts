@@ -62,8 +62,15 @@ export interface DeviceIntegers {
  * integer per element, and hands them to `packedData()` and the GPU without unpacking.
  */
 export interface PackedNibbles {
-  /** At least `ceil(size / 2)` bytes (for an odd size the last high nibble zero); bytes past those are ignored. */
+  /** At least `ceil(size / 2)` bytes; bytes past those are ignored, and for an odd size the last high nibble is cleared. */
   readonly nibbles: Uint8Array;
+}
+
+/** The first `ceil(size / 2)` bytes of `nibbles`, an odd length's padding nibble cleared (in place) as packedData() has it. */
+function zeroPadded(nibbles: Uint8Array, size: number): Uint8Array {
+  const bytes = nibbles.subarray(0, Math.ceil(size / 2));
+  if (size % 2 === 1) bytes[bytes.length - 1]! &= 0x0f;
+  return bytes;
 }
 
 /**
@@ -98,7 +105,7 @@ export class QTensor {
     values: IntReprArray | DeviceIntegers | PackedNibbles, shape: readonly number[], dtype: QDType, params: QParams, backend: ResolvedBackend,
   ) {
     if (ArrayBuffer.isView(values)) this.#values = values;
-    else if ('nibbles' in values) this.#nibbles = values.nibbles.subarray(0, Math.ceil(shapeSize(shape) / 2));
+    else if ('nibbles' in values) this.#nibbles = zeroPadded(values.nibbles, shapeSize(shape));
     else this.#device = values;
     this.shape = Object.freeze([...shape]);
     this.size = shapeSize(shape);
@@ -152,10 +159,7 @@ export class QTensor {
     const bytes = await this.#gpu('read').read();
     if (this.onCpu) return this; // a concurrent read() finished first
     const info = dtypeInfo(this.dtype);
-    if (info.bits === 4) {
-      this.#nibbles = bytes.subarray(0, Math.ceil(this.size / 2));
-      if (this.size % 2 === 1) this.#nibbles[this.#nibbles.length - 1]! &= 0x0f; // the zero nibble packedData() ends an odd length with
-    }
+    if (info.bits === 4) this.#nibbles = zeroPadded(bytes, this.size);
     else this.#values = info.bits === 8 ? (info.signed ? new Int8Array(bytes.buffer, bytes.byteOffset, this.size) : new Uint8Array(bytes.buffer, bytes.byteOffset, this.size))
         : new Int32Array(bytes.slice(0, 4 * this.size).buffer);
     return this;

@@ -62,7 +62,6 @@ export async function quantizeKernel(
       else result!.set(new Int32Array(bytes, 0, count), start);
     },
   });
-  if (nibbles && job.size % 2 === 1) nibbles[nibbles.length - 1]! &= 0x0f; // an odd length ends in a zero nibble, as packedData()
   return nibbles ? { nibbles } : result!;
 }
 

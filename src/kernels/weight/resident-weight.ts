@@ -236,10 +236,7 @@ export function integerTarget(info: DTypeInfo, size: number):
     return {
       planning: info.makeArray(0),
       result: { nibbles },
-      read: (bytes) => {
-        nibbles.set(new Uint8Array(bytes, 0, nibbles.length));
-        if (size % 2 === 1) nibbles[nibbles.length - 1]! &= 0x0f; // an odd length ends in a zero nibble, as packedData()
-      },
+      read: (bytes) => nibbles.set(new Uint8Array(bytes, 0, nibbles.length)),
     };
   }
   const values = info.makeArray(size);
