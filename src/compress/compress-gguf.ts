@@ -37,9 +37,8 @@ import { float32View } from '../io/float-convert.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes } from '../io/gguf/ggml-types.js';
 import { type GgufMetadataEntry, type GgufTensorPlan, createGgufWriter, encodeGgufHeader } from '../io/gguf/writer.js';
 import { floatToHalfBits } from '../io/half.js';
-import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, readWeightInto } from '../io/weights.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
 import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
@@ -155,14 +154,6 @@ function encodePlan(plan: Plan): GgufEncodePlan {
   return { name: plan.info.name, dtype: plan.info.dtype, shape: plan.info.shape, type: plan.type, ne: plan.ne, transposed: plan.transposed };
 }
 
-/** A weight's stored bytes read into `into` (exactly its size). */
-async function readInto(reader: WeightReader, info: WeightInfo, into: Uint8Array): Promise<Uint8Array> {
-  const read = (reader as Partial<Pick<SafetensorsReader, 'readInto'>>).readInto?.bind(reader);
-  if (read) return read(info.name, into);
-  into.set(await reader.read(info.name)); // the reader's bytes may be a view of memory it keeps: not ours to send
-  return into;
-}
-
 function fileType(plans: readonly Plan[]): number {
   const bytes = (t: GgmlType): number => plans.filter((p) => p.type === t).reduce((a, p) => a + p.info.byteLength, 0);
   const q8 = bytes('Q8_0');
@@ -213,7 +204,7 @@ export async function compressToGguf(
       let read = false;
       const plan = await planWeight(info, decisions[i]!, async () => {
         read = true;
-        return readInto(reader, info, raw);
+        return readWeightInto(reader, info, raw);
       }).catch((error: unknown) => {
         slots.give(raw);
         throw error;
@@ -256,7 +247,7 @@ export async function compressToGguf(
   const encodeOnPool = (i: number): Promise<GgufEncoded> | undefined => {
     if (!pool || held[i] || !computed(i)) return undefined;
     const raw = slots.take(weights[i]!.byteLength);
-    return readInto(reader, weights[i]!, raw).then(() => encodeFrom(plans[i]!, raw), (error: unknown) => {
+    return readWeightInto(reader, weights[i]!, raw).then(() => encodeFrom(plans[i]!, raw), (error: unknown) => {
       slots.give(raw);
       throw error;
     });

@@ -34,7 +34,7 @@ import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { createSafetensorsWriter } from '../io/safetensors/writer.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, readWeightInto } from '../io/weights.js';
 import { dtypeInfo } from '../dtype.js';
 import type { QScheme } from '../qtensor.js';
 import type { ErrorStats } from '../stats/types.js';
@@ -132,9 +132,8 @@ const kNonFinite = 'non-finite values: kept as they are';
  * straight into a fresh buffer where the reader can, else converted (which copies).
  */
 async function ownFloat32(reader: WeightReader, info: WeightInfo): Promise<Float32Array> {
-  const readInto = (reader as Partial<Pick<SafetensorsReader, 'readInto'>>).readInto?.bind(reader);
-  if (info.dtype === 'float32' && readInto) {
-    const bytes = await readInto(info.name, new Uint8Array(info.byteLength));
+  if (info.dtype === 'float32' && info.byteLength % 4 === 0) {
+    const bytes = await readWeightInto(reader, info, new Uint8Array(info.byteLength));
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4); // little-endian, as toFloat32 assumes
   }
   return toFloat32(await reader.read(info.name), info.dtype, info.name);

@@ -35,3 +35,20 @@ export interface WeightReader {
 
 /** The float dtypes webgpu-quant can quantize (converted to float32 first). */
 export const FLOAT_WEIGHT_DTYPES: readonly WeightDType[] = ['float32', 'float16', 'bfloat16', 'float64'];
+
+/**
+ * `info`'s stored bytes read into `into` (exactly its byte length): straight from the file where the reader can
+ * (SafetensorsReader.readInto), else copied from `read`, whose bytes may be a view of memory the reader keeps
+ * (so never the reader's own memory: `into` may be sent to a worker).
+ *
+ * @example
+ * ```ts
+ * const bytes = await readWeightInto(reader, info, new Uint8Array(info.byteLength));
+ * ```
+ */
+export async function readWeightInto(reader: WeightReader, info: WeightInfo, into: Uint8Array): Promise<Uint8Array> {
+  const direct = reader as WeightReader & { readInto?: (name: string, buffer: Uint8Array) => Promise<Uint8Array> };
+  if (typeof direct.readInto === 'function') return direct.readInto(info.name, into);
+  into.set(await reader.read(info.name));
+  return into;
+}
