@@ -41,7 +41,7 @@ import type { ByteSink } from '../io/safetensors/sinks.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, readWeightInto } from '../io/weights.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
-import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
+import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } from './cpu-worker-pool.js';
 import { GGML_NATIVE_TYPES, type GgufEncodePlan, type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { ggufSchemeProblem } from './gguf-scheme.js';
 import { lookahead } from './lookahead.js';
@@ -219,6 +219,7 @@ export async function compressToGguf(
     })();
   };
   try {
+    checkPool(options.pool, 'options.pool');
     if (decisions.length !== weights.length) {
       throw new InvalidArgumentError('decisions', decisions.length, `${decisions.length} decisions for ${weights.length} weights; decide each weight of reader.list()`);
     }

@@ -40,7 +40,7 @@ import type { QScheme } from '../qtensor.js';
 import type { ErrorStats } from '../stats/types.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
-import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
+import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } from './cpu-worker-pool.js';
 import { float64Loss } from './float64-range.js';
 import { lookahead } from './lookahead.js';
 import type { WeightDecision } from './policy.js';
@@ -175,6 +175,12 @@ export async function compressToSafetensors(
   onProgress?: (progress: { done: number; total: number; name: string }) => void, options: CompressSafetensorsOptions = {},
 ): Promise<SafetensorsCompressionReport> {
   const started = performance.now();
+  try {
+    checkPool(options.pool, 'options.pool');
+  } catch (error) {
+    await sink.abort(error);
+    throw error;
+  }
   const weights = reader.list();
   const input = inputMetadata(reader);
   // With a pool on the CPU path, big weights are planned (and, when not held, quantized again) on the workers,

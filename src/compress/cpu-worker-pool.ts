@@ -110,6 +110,23 @@ export interface CpuWorkerPoolOptions {
   workerUrl?: URL | string;
 }
 
+/**
+ * Checks an option that should hold a pool from {@link createCpuWorkerPool}: undefined, or an object with `size`
+ * and `run`; anything else is an InvalidArgumentError naming `argument`.
+ *
+ * @example
+ * ```ts
+ * checkPool(options.pool, 'options.pool'); // throws for { pool: 2 }: pass createCpuWorkerPool({ workers: 2 })
+ * ```
+ */
+export function checkPool(pool: unknown, argument: string): asserts pool is CpuWorkerPool | undefined {
+  if (pool === undefined) return;
+  const p = pool as Partial<CpuWorkerPool> | null;
+  if (p === null || typeof p !== 'object' || typeof p.run !== 'function' || !Number.isInteger(p.size) || p.size! < 1) {
+    throw new InvalidArgumentError(argument, pool, `${argument} must be a pool from createCpuWorkerPool({ workers }), or left out for one thread`);
+  }
+}
+
 /** A pool of CPU worker threads; see the module documentation. */
 export interface CpuWorkerPool {
   /** The number of worker threads. */
