@@ -396,6 +396,8 @@
     (local $x f32) (local $xh f32) (local $pre f32) (local $clip i32) (local $finite i32)
     (local $xd f64) (local $hd f64) (local $e f64) (local $absError f64) (local $squares v128) (local $cross v128)
     (local $sumSquares v128) (local $sumCross v128) (local $maxAbs f64) (local $clipped f64) (local $nonFinite f64) (local $b i32)
+    (local $len i32) (local $stop i32) (local $scale f32) (local $inv f32) (local $zpf f32) (local $clipCount i32) (local $nfCount i32)
+    (local $bSquares v128) (local $bCross v128) (local $bMax f64)
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $shift (select (i32.const 24) (i32.const 0) (i32.and (local.get $flags) (i32.const 1))))
     (local.set $pIdx (i32.load (local.get $cursors)))
@@ -415,6 +417,91 @@
     (local.set $maxAbs (f64.load offset=32 (local.get $overall)))
     (local.set $clipped (f64.load offset=40 (local.get $overall)))
     (local.set $nonFinite (f64.load offset=48 (local.get $overall)))
+    ;; Runs: where the parameter row, and the channel bucket if any, stay the same over a run of elements (per
+    ;; tensor; per channel along an outer axis) and there are no group buckets, a run's parameters are read once
+    ;; and its bucket's sums stay in locals, the same operations in the same order as the loop below. Counts are
+    ;; integers, exact in any order: a run counts in an int32 and adds it once.
+    (if (i32.and
+          (i32.eqz (i32.or (i32.and (local.get $flags) (i32.const 24)) (local.get $pStride)))
+          (i32.or (i32.eqz (i32.and (local.get $flags) (i32.const 4))) (i32.eqz (local.get $cStride))))
+      (then
+        (block $runsDone
+          (loop $run
+            (br_if $runsDone (i32.ge_u (local.get $src) (local.get $end)))
+            (local.set $len (i32.shr_u (i32.sub (local.get $end) (local.get $src)) (i32.const 2)))
+            (local.set $len (select (local.get $len) (i32.sub (local.get $pInner) (local.get $pK))
+              (i32.le_u (local.get $len) (i32.sub (local.get $pInner) (local.get $pK)))))
+            (if (i32.and (local.get $flags) (i32.const 4))
+              (then
+                (local.set $len (select (local.get $len) (i32.sub (local.get $cInner) (local.get $cK))
+                  (i32.le_u (local.get $len) (i32.sub (local.get $cInner) (local.get $cK)))))
+                (local.set $b (i32.add (local.get $channel) (i32.shl (local.get $cIdx) (i32.const 6))))
+                (local.set $bSquares (v128.load (local.get $b)))
+                (local.set $bCross (v128.load offset=16 (local.get $b)))
+                (local.set $bMax (f64.load offset=32 (local.get $b)))))
+            (local.set $pa (i32.add (local.get $params) (i32.shl (local.get $pIdx) (i32.const 4))))
+            (local.set $scale (f32.load (local.get $pa)))
+            (local.set $inv (f32.load offset=4 (local.get $pa)))
+            (local.set $zp (i32.load offset=8 (local.get $pa)))
+            (local.set $zpf (f32.convert_i32_s (local.get $zp)))
+            (local.set $clipCount (i32.const 0))
+            (local.set $nfCount (i32.const 0))
+            (local.set $stop (i32.add (local.get $src) (i32.shl (local.get $len) (i32.const 2))))
+            (loop $inRun
+              (local.set $x (f32.load (local.get $src)))
+              (local.set $zp (i32.shr_s (i32.shl (i32.load8_u (local.get $q)) (local.get $shift)) (local.get $shift)))
+              (local.set $xh (f32.mul
+                (if (result f32) (i32.and (local.get $flags) (i32.const 2))
+                  (then (f32.convert_i32_s (i32.sub (local.get $zp) (i32.load offset=8 (local.get $pa)))))
+                  (else (f32.sub (f32.convert_i32_s (local.get $zp)) (local.get $zpf))))
+                (local.get $scale)))
+              (local.set $pre (f32.add (local.get $zpf) (f32.nearest (f32.mul (local.get $x) (local.get $inv)))))
+              (local.set $clipCount (i32.add (local.get $clipCount)
+                (i32.or (f32.lt (local.get $pre) (local.get $qmin)) (f32.gt (local.get $pre) (local.get $qmax)))))
+              (local.set $xd (f64.promote_f32 (local.get $x)))
+              (local.set $hd (f64.promote_f32 (local.get $xh)))
+              (local.set $e (f64.sub (local.get $xd) (local.get $hd)))
+              (local.set $squares (f64x2.mul
+                (f64x2.replace_lane 1 (f64x2.splat (local.get $e)) (local.get $xd))
+                (f64x2.replace_lane 1 (f64x2.splat (local.get $e)) (local.get $xd))))
+              (local.set $cross (f64x2.mul
+                (f64x2.splat (local.get $hd))
+                (f64x2.replace_lane 1 (f64x2.splat (local.get $hd)) (local.get $xd))))
+              (if (i32.and
+                    (f32.lt (f32.abs (local.get $x)) (f32.const inf))
+                    (f32.lt (f32.abs (local.get $xh)) (f32.const inf)))
+                (then
+                  (local.set $absError (f64.abs (local.get $e)))
+                  (local.set $sumSquares (f64x2.add (local.get $sumSquares) (local.get $squares)))
+                  (local.set $sumCross (f64x2.add (local.get $sumCross) (local.get $cross)))
+                  (local.set $maxAbs (f64.max (local.get $maxAbs) (local.get $absError)))
+                  (local.set $bSquares (f64x2.add (local.get $bSquares) (local.get $squares)))
+                  (local.set $bCross (f64x2.add (local.get $bCross) (local.get $cross)))
+                  (local.set $bMax (f64.max (local.get $bMax) (local.get $absError))))
+                (else (local.set $nfCount (i32.add (local.get $nfCount) (i32.const 1)))))
+              (local.set $q (i32.add (local.get $q) (i32.const 1)))
+              (local.set $src (i32.add (local.get $src) (i32.const 4)))
+              (br_if $inRun (i32.lt_u (local.get $src) (local.get $stop))))
+            (local.set $clipped (f64.add (local.get $clipped) (f64.convert_i32_u (local.get $clipCount))))
+            (local.set $nonFinite (f64.add (local.get $nonFinite) (f64.convert_i32_u (local.get $nfCount))))
+            (local.set $pK (i32.add (local.get $pK) (local.get $len)))
+            (if (i32.eq (local.get $pK) (local.get $pInner))
+              (then
+                (local.set $pK (i32.const 0))
+                (local.set $pIdx (call $cursorWrap (local.get $cursors)))))
+            (if (i32.and (local.get $flags) (i32.const 4))
+              (then
+                (v128.store (local.get $b) (local.get $bSquares))
+                (v128.store offset=16 (local.get $b) (local.get $bCross))
+                (f64.store offset=32 (local.get $b) (local.get $bMax))
+                (f64.store offset=40 (local.get $b) (f64.add (f64.load offset=40 (local.get $b)) (f64.convert_i32_u (local.get $clipCount))))
+                (f64.store offset=48 (local.get $b) (f64.add (f64.load offset=48 (local.get $b)) (f64.convert_i32_u (local.get $nfCount))))
+                (local.set $cK (i32.add (local.get $cK) (local.get $len)))
+                (if (i32.eq (local.get $cK) (local.get $cInner))
+                  (then
+                    (local.set $cK (i32.const 0))
+                    (local.set $cIdx (call $cursorWrap (i32.add (local.get $cursors) (i32.const 48))))))))
+            (br $run)))))
     (block $done
       (loop $element
         (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
