@@ -1,11 +1,16 @@
 /**
  * Compresses the weights of any reader (safetensors, or an ONNX model's weights) into a quantized
- * safetensors file (layout `webgpu-quant/1`, see io/safetensors/quantized-layout.ts), one tensor at a time:
- * the header is planned before anything is written: each weight is read and held to the quality floor
- * (quality-floor.ts; escalations decide its final scheme, or keep it), float64 weights outside float32's
- * range are kept (float64-range.ts); then each weight is written, its quantized form held from the first
- * pass (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded. With a
- * worker pool, both passes run on it, weights per channel along axis 0 in blocks of whole rows.
+ * safetensors file (layout `webgpu-quant/1`, see io/safetensors/quantized-layout.ts), one tensor at a time.
+ * Each weight is planned: read and held to the quality floor (quality-floor.ts; escalations decide its final
+ * scheme, or keep it), float64 weights outside float32's range kept (float64-range.ts). The header must say
+ * what every weight became, so:
+ * - where the sink can start again (`restart()`: nodeFileSink, memorySink), the header is written first as the
+ *   decisions say, and each weight as soon as its plan matches it: one pass over the input, the disk busy
+ *   while the rest is planned. The first plan that differs empties the sink and the rest goes as below.
+ * - otherwise the whole file is planned first, then each weight written, its quantized form held from
+ *   planning (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded.
+ * The bytes are the same either way. With a worker pool, both run on it, weights per channel along axis 0 in
+ * blocks of whole rows (safetensors-weight-write.ts writes each weight).
  *
  * A safetensors input keeps its `__metadata__` keys (all but `format` and `generator`, which describe the
  * output). Weights it already holds quantized ("webgpu-quant/1") are kept as they are, with their
@@ -21,32 +26,32 @@
  * @module
  */
 import { type OpOptions, getBackend } from '../ops/backend.js';
-import { FormatError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
 import { quoteName } from '../io/safetensors/header-parse.js';
 import {
-  QUANTIZED_METADATA_PREFIX, quantizedDataBytes, quantizedFileMetadata, quantizedLayout, quantizedParamBytes, quantizedTensorBytes,
+  QUANTIZED_METADATA_PREFIX, quantizedDataBytes, quantizedFileMetadata, quantizedLayout,
 } from '../io/safetensors/quantized-layout.js';
 import { type QuantizedSource, type QuantizedTensorDescription, describeQuantized } from '../io/safetensors/quantized-read.js';
 import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
-import { createSafetensorsWriter } from '../io/safetensors/writer.js';
+import { type SafetensorsWriter, createSafetensorsWriter } from '../io/safetensors/writer.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, readWeightInto } from '../io/weights.js';
 import { dtypeInfo } from '../dtype.js';
-import type { QScheme } from '../qtensor.js';
-import type { ErrorStats } from '../stats/types.js';
 import type { ResolvedBackend } from '../tensor.js';
-import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
+import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
 import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } from './cpu-worker-pool.js';
 import { float64Loss } from './float64-range.js';
 import { lookahead } from './lookahead.js';
 import type { WeightDecision } from './policy.js';
 import { type EscalationStep, quantizeWithFloor } from './quality-floor.js';
-import { type QuantizedWeight, calibrationGranularity, quantizeWeight } from './quantize-weight.js';
-import { ROW_BLOCK_BYTES, type RowBlockPlan, type RowBlocking, SlotRing, planRowBlocks, rangeReaderOf, rowBlocking, writeRowBlocks } from './row-block-stream.js';
+import type { QuantizedWeight } from './quantize-weight.js';
+import { ROW_BLOCK_BYTES, type RowBlockPlan, type RowBlocking, SlotRing, planRowBlocks, rangeReaderOf, rowBlocking } from './row-block-stream.js';
+import {
+  type KeptPlan, type Plan, type WeightWriteContext, assumedLayouts, keptReport, sameLayout, schemeOf, writeQuantizedWeight,
+} from './safetensors-weight-write.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
 
 /** Kept tensors up to this size are read into one reused buffer (the writer copies them on). */
@@ -76,8 +81,13 @@ export interface CompressSafetensorsOptions {
   heldBytes?: number;
   /** @internal Float32 bytes per block of rows (default 8 MiB); tests lower it to stream small weights in blocks. */
   rowBlockBytes?: number;
-  /** @internal Counted here: weights planned in row blocks, and of those, written from blocks quantized again. */
-  rowBlockCounts?: { planned: number; rewritten: number };
+  /**
+   * @internal Counted here: weights planned in row blocks, and of those, written from blocks quantized again;
+   * and how often a sink written as planned had to start again.
+   */
+  rowBlockCounts?: { planned: number; rewritten: number; restarts?: number };
+  /** @internal Write as planned where the sink can restart (default true); false writes only after planning. */
+  speculate?: boolean;
 }
 
 /** The report of {@link compressToSafetensors}. */
@@ -88,13 +98,6 @@ export interface SafetensorsCompressionReport {
   /** As OnnxCompressionReport.backend: 'webgpu' if any weight ran there. */
   backend: ResolvedBackend | undefined;
   seconds: number;
-}
-
-function schemeOf(decision: WeightDecision): { scheme: QScheme; axis?: number; groupSize?: number } {
-  const granularity = calibrationGranularity(decision);
-  if (granularity === 'per_tensor') return { scheme: 'per_tensor_affine' };
-  if ('groupSize' in granularity) return { scheme: 'per_group_affine', axis: granularity.axis, groupSize: granularity.groupSize };
-  return { scheme: 'per_channel_affine', axis: granularity.axis };
 }
 
 /** What the output takes over from an input that has safetensors metadata (a SafetensorsReader or a dequantizedReader). */
@@ -200,12 +203,21 @@ export async function compressToSafetensors(
   // Two blocks per worker and two more, within kRingBytes (at least two slots).
   const slots = Math.max(2, Math.min(2 * (pool?.size ?? 0) + 2, Math.floor(kRingBytes / Math.max(1, slotBytes))));
   const rows = rangeReader && pool && slotBytes > 0 ? { reader: rangeReader, pool, ring: new SlotRing(slots, slotBytes) } : undefined;
-  let blockHeld = 0; // integers of row-block weights kept from planning, up to kBlockHeldBytes
+  // Where the sink can start again (restart()), the header is written first as the decisions say and each weight
+  // right after its plan, so the disk works while the rest is planned; the first plan that differs (a weight
+  // escalated or kept) empties the sink, and the file is written again after planning, as a sink without
+  // restart() always is (the weights written so far are quantized again).
+  const assumed = options.speculate !== false && typeof sink.restart === 'function' ? assumedLayouts(weights, decisions, input) : undefined;
+  let writer: SafetensorsWriter | undefined;
+  if (assumed) {
+    writer = await createSafetensorsWriter(sink, assumed.entries, quantizedFileMetadata(assumed.pairs, { ...input.userKeys, generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` }));
+  }
+  let blockHeld = 0; // integers of row-block weights kept from planning, up to kBlockHeldBytes (twice that while written as planned)
   const planRows = async (i: number, blocking: RowBlocking): Promise<PlannedWeight> => {
     const info = weights[i]!;
     const elements = blocking.rows * blocking.rest.reduce((a, b) => a * b, 1);
     const packed = dtypeInfo(decisions[i]!.dtype).bits === 4 ? Math.ceil(elements / 2) : elements;
-    const keep = blockHeld + packed <= Math.min(options.heldBytes ?? kHeldBytes, kBlockHeldBytes);
+    const keep = blockHeld + packed <= Math.min(options.heldBytes ?? kHeldBytes, (writer ? 2 : 1) * kBlockHeldBytes);
     if (keep) blockHeld += packed;
     const planned = await planRowBlocks(rows!, info, decisions[i]!, blocking, keep);
     if (keep && (planned === 'nonFinite' || !planned)) blockHeld -= packed; // nothing kept after all
@@ -221,12 +233,37 @@ export async function compressToSafetensors(
   // Per weight: the quantized layout, or the reason it is kept. Kept weights need nothing else here, so a
   // file of many small tensors costs one header entry and one report each; a kept weight with no
   // escalation is just its reason.
-  type Plan = string | { keep: string; steps: EscalationStep[] }
-    | { decision: WeightDecision; entries: SafetensorsEntry[]; result?: QuantizedWeight | RowBlockPlan; steps: EscalationStep[] };
   const plans: Plan[] = [];
   let heldBytes = 0; // quantized results kept from planning for writing, up to kHeldBytes; the rest are computed again
   let entries: SafetensorsEntry[] = [];
   const metadataPairs: [string, string][] = [];
+  // Small kept tensors are read into one scratch buffer when the reader can (no buffer per tensor).
+  const readInto = (reader as Partial<Pick<SafetensorsReader, 'readInto'>>).readInto?.bind(reader);
+  const scratch = new Uint8Array(readInto ? kScratchBytes : 0);
+  const tensors: TensorReport[] = [];
+  const used: { backend: ResolvedBackend | undefined } = { backend: undefined };
+  const written = { weights: 0 };
+  // Quantized weights not held from planning are quantized again, on the pool when there is one.
+  const quantizeAgain = (i: number): Promise<QuantizedWeight | { ok: false; reason: string }> | undefined => {
+    const plan = plans[i]!;
+    if (!pool || typeof plan === 'string' || 'keep' in plan || plan.result || !toPool(i)) return undefined;
+    return ownFloat32(reader, weights[i]!).then((data) => pool.run('quantizeWeight', [{ data, shape: [...weights[i]!.shape] }, plan.decision], [data.buffer as ArrayBuffer]));
+  };
+  const out: WeightWriteContext = { writer: writer!, reader, rows, backend, counts: options.rowBlockCounts, tensors, used };
+  const progress = (i: number): void => onProgress?.({ done: ++written.weights, total: weights.length, name: weights[i]!.name });
+  const write = async (i: number, plan: Exclude<Plan, KeptPlan>, pooled: Promise<QuantizedWeight | { ok: false; reason: string }> | undefined): Promise<void> => {
+    const held = plan.result;
+    await writeQuantizedWeight(out, weights[i]!, plan, blockings[i], pooled);
+    // What was held is written: its memory goes back to the budgets (a row-block plan keeps its parameters).
+    if (held && 'q' in held) {
+      heldBytes -= quantizedDataBytes(held.q).byteLength;
+      plan.result = undefined;
+    } else if (held?.data) {
+      blockHeld -= held.data.reduce((n, d) => n + d.byteLength, 0);
+      held.data = undefined;
+    }
+    progress(i);
+  };
   // A failure while planning (a damaged input, a worker that died) aborts the sink: nothing is written.
   try {
     for (let i = 0; i < weights.length; i++) {
@@ -234,111 +271,78 @@ export async function compressToSafetensors(
       const decision = decisions[i]!;
       const quantizedBy = input.quantizedBy.get(info.name);
       const pooled = planAhead.take(i);
+      const before = entries.length;
       if (quantizedBy !== undefined) {
         plans.push(`part of ${quoteName(quantizedBy.name)}, already ${quantizedBy.dtype} ${quantizedBy.scheme}: kept as it is (requantize to change it)`);
         entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
-        continue;
-      }
-      const planned = pooled ? await pooled : decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
-        ? await planWeight(reader, info, decision, backend) : decision.reason;
-      if (typeof planned === 'string' || 'keep' in planned) {
-        plans.push(typeof planned === 'string' || planned.steps.length ? planned : planned.keep);
-        entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
-        continue;
-      }
-      const { result, steps } = planned;
-      const final = planned.decision;
-      const packed = 'q' in result ? quantizedDataBytes(result.q).byteLength : 0; // row blocks: kept or not while planning
-      const held = 'q' in result ? (heldBytes + packed <= (options.heldBytes ?? kHeldBytes) ? result : undefined) : result;
-      if (held) heldBytes += packed;
-      const layout = quantizedLayout(info.name, { dtype: final.dtype, shape: info.shape, ...schemeOf(final), originalDType: info.dtype });
-      metadataPairs.push(layout.metadata);
-      plans.push({ decision: final, steps, entries: layout.entries, ...(held ? { result: held } : {}) });
-      entries.push(...layout.entries);
-    }
-  } catch (error) {
-    await sink.abort(error);
-    throw error;
-  }
-  for (const pair of input.quantizedPairs) metadataPairs.push(pair); // a loop: push(...) of 100k pairs would overflow the stack
-  const metadata = quantizedFileMetadata(metadataPairs, { ...input.userKeys, generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` });
-  let writer;
-  try {
-    writer = await createSafetensorsWriter(sink, entries, metadata);
-  } catch (error) {
-    await sink.abort(error);
-    throw error;
-  }
-  entries = []; // the writer has its own placed copies
-  // Small kept tensors are read into one scratch buffer when the reader can (no buffer per tensor).
-  const readInto = (reader as Partial<Pick<SafetensorsReader, 'readInto'>>).readInto?.bind(reader);
-  const scratch = new Uint8Array(readInto ? kScratchBytes : 0);
-  const tensors: TensorReport[] = [];
-  let usedBackend: ResolvedBackend | undefined;
-  // Quantized weights not held from planning are quantized again, on the pool when there is one.
-  const quantizeAgain = (i: number): Promise<QuantizedWeight | { ok: false; reason: string }> | undefined => {
-    const plan = plans[i]!;
-    if (!pool || typeof plan === 'string' || 'keep' in plan || plan.result || !toPool(i)) return undefined;
-    return ownFloat32(reader, weights[i]!).then((data) => pool.run('quantizeWeight', [{ data, shape: [...weights[i]!.shape] }, plan.decision], [data.buffer as ArrayBuffer]));
-  };
-  const writeAhead = lookahead(weights.length, quantizeAgain, floatBytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
-  try {
-    for (let i = 0; i < weights.length; i++) {
-      const info = weights[i]!;
-      const plan = plans[i]!;
-      const pooled = writeAhead.take(i);
-      if (typeof plan === 'string' || 'keep' in plan) {
-        await writer.write(info.name, readInto && info.byteLength <= kScratchBytes ? await readInto(info.name, scratch) : await reader.read(info.name));
-        // A literal rather than a spread: V8 gives it in-object fields, a third of the memory per kept tensor.
-        const kept: TensorReport = {
-          name: info.name, shape: info.shape, dtypeIn: info.dtype, bytesBefore: info.byteLength, dtypeOut: info.dtype, action: 'keep',
-          reason: typeof plan === 'string' ? plan : plan.keep, scheme: 'float (kept)', bytesAfter: info.byteLength,
-        };
-        if (typeof plan !== 'string') kept.escalations = plan.steps;
-        tensors.push(kept);
       } else {
-        const base = { name: info.name, shape: info.shape, dtypeIn: info.dtype, bytesBefore: info.byteLength, // info is list()'s own copy
-          ...(plan.steps.length ? { escalations: plan.steps } : {}) };
-        let stats: ErrorStats;
-        let bytesAfter = 0;
-        let ranOn: ResolvedBackend = 'cpu';
-        if (plan.result && !('q' in plan.result)) {
-          const planned = plan.result; // row blocks: the integers block by block, then the rows' parameters
-          const blocks = planned.data;
-          const stream = blocks ? undefined : writeRowBlocks(rows!, info, plan.decision, blockings[i]!, planned);
-          if (stream && options.rowBlockCounts) options.rowBlockCounts.rewritten++;
-          for (let b = 0; b < blockings[i]!.count; b++) {
-            const data = blocks ? blocks[b]! : await stream!.take(b);
-            await writer.writeChunk(plan.entries[0]!.name, data);
-            bytesAfter += data.byteLength;
-          }
-          const [scale, zeroPoint] = quantizedParamBytes(plan.decision.dtype, planned.scales, planned.zeroPoints);
-          await writer.write(plan.entries[1]!.name, scale);
-          await writer.write(plan.entries[2]!.name, zeroPoint);
-          bytesAfter += scale.byteLength + zeroPoint.byteLength;
-          plan.result = undefined; // its kept integers are written
-          stats = planned.stats;
+        const planned = pooled ? await pooled : decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
+          ? await planWeight(reader, info, decision, backend) : decision.reason;
+        if (typeof planned === 'string' || 'keep' in planned) {
+          plans.push(typeof planned === 'string' || planned.steps.length ? planned : planned.keep);
+          entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
         } else {
-          const result = plan.result ?? (pooled ? await pooled : undefined)
-            ?? await quantizeWeight({ data: toFloat32(await reader.read(info.name), info.dtype, info.name), shape: [...info.shape] }, plan.decision, {}, backend);
-          if (!result.ok) throw new FormatError(`${info.name}: cannot be quantized (${result.reason}); exclude it with --exclude`);
-          const [data, scale, zeroPoint] = quantizedTensorBytes(result.q);
-          for (const [entry, part] of [[plan.entries[0]!, data], [plan.entries[1]!, scale], [plan.entries[2]!, zeroPoint]] as const) {
-            await writer.write(entry.name, part);
-          }
-          bytesAfter = data.byteLength + scale.byteLength + zeroPoint.byteLength;
-          stats = result.stats;
-          ranOn = result.q.backend;
+          const { result, steps } = planned;
+          const final = planned.decision;
+          const packed = 'q' in result ? quantizedDataBytes(result.q).byteLength : 0; // row blocks: kept or not while planning
+          const held = 'q' in result ? (heldBytes + packed <= (options.heldBytes ?? kHeldBytes) ? result : undefined) : result;
+          if (held) heldBytes += packed;
+          const layout = quantizedLayout(info.name, { dtype: final.dtype, shape: info.shape, ...schemeOf(final), originalDType: info.dtype });
+          metadataPairs.push(layout.metadata);
+          plans.push({ decision: final, steps, entries: layout.entries, ...(held ? { result: held } : {}) });
+          entries.push(...layout.entries);
         }
-        usedBackend = usedBackend === 'webgpu' ? usedBackend : ranOn; // 'webgpu' if any weight ran there
-        tensors.push({
-          ...base, dtypeOut: plan.decision.dtype, action: 'quantize', reason: plan.decision.reason, scheme: describeScheme(plan.decision),
-          bytesAfter, sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError,
-          perChannelSqnrDb: stats.perChannel?.sqnrDb, statsAxis: stats.axis, backend: ranOn,
-        });
       }
-      onProgress?.({ done: i + 1, total: weights.length, name: info.name });
+      if (!writer || !assumed) continue;
+      if (sameLayout(assumed, i, entries, before, metadataPairs)) {
+        const plan = plans[i]!;
+        if (typeof plan === 'string' || 'keep' in plan) {
+          await out.writer.write(info.name, readInto && info.byteLength <= kScratchBytes ? await readInto(info.name, scratch) : await reader.read(info.name));
+          tensors.push(keptReport(info, plan));
+          progress(i);
+        } else await write(i, plan, quantizeAgain(i));
+        continue;
+      }
+      // A plan other than assumed: empty the sink; the file is written once everything is planned.
+      await sink.restart!();
+      writer = undefined;
+      tensors.length = 0;
+      used.backend = undefined;
+      written.weights = 0;
+      if (options.rowBlockCounts) options.rowBlockCounts.restarts = (options.rowBlockCounts.restarts ?? 0) + 1;
     }
+  } catch (error) {
+    await (writer ? writer.abort(error) : sink.abort(error));
+    throw error;
+  }
+  if (!writer) {
+    for (const pair of input.quantizedPairs) metadataPairs.push(pair); // a loop: push(...) of 100k pairs would overflow the stack
+    const metadata = quantizedFileMetadata(metadataPairs, { ...input.userKeys, generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` });
+    try {
+      writer = out.writer = await createSafetensorsWriter(sink, entries, metadata);
+    } catch (error) {
+      await sink.abort(error);
+      throw error;
+    }
+    entries = []; // the writer has its own placed copies
+    const writeAhead = lookahead(weights.length, quantizeAgain, floatBytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
+    try {
+      for (let i = 0; i < weights.length; i++) {
+        const plan = plans[i]!;
+        const pooled = writeAhead.take(i);
+        const info = weights[i]!;
+        if (typeof plan === 'string' || 'keep' in plan) {
+          await writer.write(info.name, readInto && info.byteLength <= kScratchBytes ? await readInto(info.name, scratch) : await reader.read(info.name));
+          tensors.push(keptReport(info, plan));
+          progress(i);
+        } else await write(i, plan, pooled);
+      }
+    } catch (error) {
+      await writer.abort(error);
+      throw error;
+    }
+  }
+  try {
     await writer.close();
   } catch (error) {
     await writer.abort(error);
@@ -346,6 +350,6 @@ export async function compressToSafetensors(
   }
   return {
     format: 'safetensors', tensors, totals: { ...compressionTotals(tensors), fileBytesAfter: writer.byteLength },
-    backend: usedBackend, seconds: (performance.now() - started) / 1000,
+    backend: used.backend, seconds: (performance.now() - started) / 1000,
   };
 }

@@ -55,4 +55,40 @@ describe('nodeFileSink', () => {
     await sink.close();
     expect([...readFileSync(path)]).toEqual([7, 8]);
   });
+
+  it('restart() empties the file: what follows starts at byte 0, and the target is untouched until close()', async () => {
+    const path = join(dir, 'restarted.safetensors');
+    writeFileSync(path, 'old');
+    const sink = await nodeFileSink(path);
+    const first = Uint8Array.from({ length: 5000 }, (_, i) => (i * 7) & 255);
+    await sink.write(first);
+    await sink.restart!();
+    expect(sink.byteLength).toBe(0);
+    expect(statSync(sink.tempPath).size).toBe(0);
+    await sink.write(Uint8Array.of(1, 2, 3));
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    await sink.close();
+    expect([...readFileSync(path)]).toEqual([1, 2, 3]);
+    await expect(sink.restart!()).rejects.toThrow(/restart after the sink was closed/);
+  });
+
+  it('flushes to disk in the background while written (every 64 MiB) and still writes every byte in order', { timeout: 60_000 }, async () => {
+    const path = join(dir, 'big.safetensors');
+    const sink = await nodeFileSink(path);
+    const chunk = new Uint8Array(24 * 2 ** 20);
+    for (let k = 0; k < 4; k++) { // 96 MiB: one background flush starts, maybe two
+      chunk.fill(k + 1);
+      chunk[0] = 100 + k;
+      await sink.write(chunk);
+    }
+    await sink.restart!(); // waits for a flush in flight, then empties the file
+    for (let k = 0; k < 4; k++) { chunk.fill(k + 11); await sink.write(chunk); }
+    await sink.close();
+    const out = readFileSync(path);
+    expect(out.byteLength).toBe(4 * chunk.byteLength);
+    for (let k = 0; k < 4; k++) {
+      expect([out[k * chunk.byteLength], out[(k + 1) * chunk.byteLength - 1]]).toEqual([k + 11, k + 11]);
+    }
+    expect(readdirSync(dir).filter((name) => name.includes('big.safetensors.webgpu-quant-tmp-'))).toEqual([]);
+  });
 });

@@ -95,18 +95,26 @@ describe('row blocks on the CPU worker pool', () => {
     ];
     for (const [policy, blocked] of policies) {
       const label = JSON.stringify(policy);
-      const alone = await compress(model, policy, {});
+      const alone = await compress(model, policy, { speculate: false });
       const counts = { planned: 0, rewritten: 0 };
-      const streamed = await compress(model, policy, { pool: fixture.pool, rowBlockBytes: kBlockBytes, rowBlockCounts: counts });
+      const streamed = await compress(model, policy, { pool: fixture.pool, rowBlockBytes: kBlockBytes, rowBlockCounts: counts, speculate: false });
       expect(Buffer.compare(streamed.bytes, alone.bytes), label).toBe(0);
       expect(streamed.tensors, label).toEqual(alone.tensors);
       expect(streamed.totals, label).toEqual(alone.totals);
       if (blocked >= 0) expect(counts.planned, label).toBe(blocked);
       else expect(counts.planned, label).toBeGreaterThan(0);
       expect(counts.rewritten, label).toBe(0); // all held
+      // Written as planned: c.weight (NaN) is kept, not quantized as the header said, so the sink starts again
+      // and a.weight, written before it, is quantized again.
+      const ahead = { planned: 0, rewritten: 0, restarts: 0 };
+      const speculated = await compress(model, policy, { pool: fixture.pool, rowBlockBytes: kBlockBytes, rowBlockCounts: ahead });
+      expect(Buffer.compare(speculated.bytes, alone.bytes), `${label}, written as planned`).toBe(0);
+      expect(speculated.tensors, `${label}, written as planned`).toEqual(alone.tensors);
+      expect(ahead.restarts, label).toBe(1);
+      expect(ahead.rewritten, label).toBe(1);
       // Nothing held: the blocks are read and quantized again for writing.
       const again = { planned: 0, rewritten: 0 };
-      const rewritten = await compress(model, policy, { pool: fixture.pool, rowBlockBytes: kBlockBytes, rowBlockCounts: again, heldBytes: 0 });
+      const rewritten = await compress(model, policy, { pool: fixture.pool, rowBlockBytes: kBlockBytes, rowBlockCounts: again, heldBytes: 0, speculate: false });
       expect(Buffer.compare(rewritten.bytes, alone.bytes), `${label}, none held`).toBe(0);
       expect(rewritten.tensors, `${label}, none held`).toEqual(alone.tensors);
       expect(again.rewritten).toBe(again.planned);
@@ -115,6 +123,25 @@ describe('row blocks on the CPU worker pool', () => {
     expect(kept.find((t) => t.name === 'c.weight')).toMatchObject({ action: 'keep', reason: expect.stringMatching(/non-finite/) });
     expect(kept.find((t) => t.name === 'd.weight')).toMatchObject({ action: 'keep', escalations: [expect.objectContaining({ to: 'float (kept)' })] });
     expect(kept.find((t) => t.name === 'a.weight')).toMatchObject({ action: 'quantize', statsAxis: 0, backend: 'cpu' });
+  });
+
+  it('written as planned: one pass over the input when every plan is as decided, the bytes of two passes', async () => {
+    const model = await randomModel(RUN_SEED + 2);
+    const reader = await openSafetensors(bytesSource(model, 'model.safetensors'));
+    const clean = await serializeSafetensors(await Promise.all(reader.list().filter((w) => w.name !== 'c.weight') // c holds a NaN
+      .map(async (w) => ({ name: w.name, dtype: w.dtype === 'float32' ? 'F32' as const : w.dtype === 'float16' ? 'F16' as const : 'BF16' as const, shape: w.shape, data: await reader.read(w.name) }))));
+    for (const policy of [{ dtype: 'qint8' }, { dtype: 'quint4', granularity: 'channel' }] as CompressionPolicy[]) {
+      const twice = await compress(clean, policy, { speculate: false });
+      for (const pool of [undefined, fixture.pool]) {
+        const counts = { planned: 0, rewritten: 0, restarts: 0 };
+        const once = await compress(clean, policy, { ...(pool ? { pool } : {}), rowBlockBytes: kBlockBytes, rowBlockCounts: counts });
+        expect(Buffer.compare(once.bytes, twice.bytes), JSON.stringify(policy)).toBe(0);
+        expect(once.tensors).toEqual(twice.tensors);
+        expect(counts.restarts).toBe(0);
+        expect(counts.rewritten).toBe(0);
+        if (pool) expect(counts.planned).toBeGreaterThan(0);
+      }
+    }
   });
 
   it('default block size: small weights are pooled whole, not in blocks', async () => {

@@ -3,7 +3,9 @@
  * to `.<name>.webgpu-quant-tmp-<random>` beside the target (created exclusively, in the same folder so the
  * rename stays on one file system; the name says where it came from if a killed process leaves it),
  * `close()` flushes it to disk (`fsync`) and renames it over `path`, and `abort()` (or a failed `close()`)
- * deletes it. Until `close()` succeeds, `path` is untouched. A `path` that exists and is not a regular file
+ * deletes it. Until `close()` succeeds, `path` is untouched. While it is written, every 64 MiB starts a flush
+ * to disk in the background, so the disk works while the caller computes and `close()` waits only for the
+ * rest; `restart()` empties the file (a writer that wrote ahead of its plan starts again). A `path` that exists and is not a regular file
  * (a device such as /dev/null, a FIFO, a folder) is refused with InvalidArgumentError, never renamed over.
  *
  * @example
@@ -53,6 +55,9 @@ async function checkReplaceable(fs: NodeFsPromises, path: string): Promise<void>
   }
 }
 
+/** Bytes written between background flushes to disk. */
+const kSyncBytes = 64 * 2 ** 20;
+
 /** The part of a temporary file's name after `.<name>`. */
 export const TEMP_FILE_MARKER = '.webgpu-quant-tmp-';
 
@@ -97,8 +102,17 @@ export async function nodeFileSink(path: string, options: NodeFileSinkOptions = 
   const handle = await fs.open(tempPath, 'wx');
   let state: 'open' | 'closing' | 'closed' | 'aborted' = 'open';
   let byteLength = 0;
+  const fsync = options.fsync ?? true;
+  let unsynced = 0; // bytes written since the last background flush started
+  let syncing: Promise<unknown> | undefined; // the background flush; its failure is close()'s
+  const settle = async (): Promise<void> => {
+    const pending = syncing;
+    syncing = undefined;
+    await pending;
+  };
 
   const discard = async (): Promise<void> => {
+    await syncing?.catch(() => undefined);
     await handle.close().catch(() => undefined); // may already be closed
     await fs.unlink(tempPath).catch(() => undefined); // may already be gone
   };
@@ -110,16 +124,31 @@ export async function nodeFileSink(path: string, options: NodeFileSinkOptions = 
       if (state !== 'open') throw new InvalidArgumentError('sink', state, `${path}: write after the sink was ${state}`);
       let done = 0;
       while (done < chunk.byteLength) {
-        const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done, null);
+        const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done, byteLength + done);
         done += bytesWritten;
       }
       byteLength += chunk.byteLength;
+      unsynced += chunk.byteLength;
+      if (fsync && unsynced >= kSyncBytes && syncing === undefined) {
+        unsynced = 0;
+        const started: Promise<unknown> = handle.datasync().then(() => { if (syncing === started) syncing = undefined; });
+        started.catch(() => undefined); // close() or the next restart() reports it
+        syncing = started;
+      }
+    },
+    async restart(): Promise<void> {
+      if (state !== 'open') throw new InvalidArgumentError('sink', state, `${path}: restart after the sink was ${state}`);
+      await settle();
+      await handle.truncate(0);
+      byteLength = 0;
+      unsynced = 0;
     },
     async close(): Promise<void> {
       if (state !== 'open') throw new InvalidArgumentError('sink', state, `${path}: close after the sink was ${state}`);
       state = 'closing';
       try {
-        if (options.fsync ?? true) await handle.sync();
+        await settle();
+        if (fsync) await handle.sync();
         await handle.close();
         await checkReplaceable(fs, path); // it may have changed since the sink was opened
         await fs.rename(tempPath, path);

@@ -18,6 +18,8 @@ export interface NodeFileHandle {
   write(buffer: Uint8Array, offset: number, length: number, position?: number | null): Promise<{ bytesWritten: number }>;
   stat(): Promise<{ size: number; isFile(): boolean }>;
   sync(): Promise<void>;
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
   close(): Promise<void>;
 }
 

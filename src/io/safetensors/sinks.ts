@@ -26,6 +26,12 @@ export interface ByteSink {
   close(): Promise<void>;
   /** The output is incomplete and must be discarded. Never throws for a sink that is already closed or aborted. */
   abort(reason?: unknown): Promise<void>;
+  /**
+   * Optional: discards everything written so far, and the output starts again, empty. A writer that
+   * writes while it plans (compressToSafetensors) uses it when a plan turns out other than it assumed; a
+   * sink without it is written only once the whole output is planned.
+   */
+  restart?(): Promise<void>;
 }
 
 /** A sink that keeps the bytes in memory. */
@@ -64,6 +70,7 @@ export function memorySink(): MemorySink {
       byteLength += chunk.byteLength;
     },
     async close(): Promise<void> { checkOpen('close'); state = 'closed'; },
+    async restart(): Promise<void> { checkOpen('restart'); chunks.length = 0; byteLength = 0; },
     async abort(): Promise<void> {
       if (state === 'open') { state = 'aborted'; chunks.length = 0; byteLength = 0; }
     },
