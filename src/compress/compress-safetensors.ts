@@ -63,6 +63,9 @@ const kHeldBytes = 256 * 2 ** 20;
 /** The most shared memory for blocks of rows in flight (the ring's slots). */
 const kRingBytes = 256 * 2 ** 20;
 
+/** Times a sink written as planned starts again before the file is written only after planning. */
+const kMaxRestarts = 2;
+
 /** Integers of weights planned in row blocks kept for writing (within heldBytes): beyond it, quantized again block by block. */
 const kBlockHeldBytes = 32 * 2 ** 20;
 
@@ -207,11 +210,11 @@ export async function compressToSafetensors(
   // right after its plan, so the disk works while the rest is planned; the first plan that differs (a weight
   // escalated or kept) empties the sink, and the file is written again after planning, as a sink without
   // restart() always is (the weights written so far are quantized again).
-  const assumed = options.speculate !== false && typeof sink.restart === 'function' ? assumedLayouts(weights, decisions, input) : undefined;
+  let assumed = options.speculate !== false && typeof sink.restart === 'function' ? assumedLayouts(weights, decisions, input) : undefined;
+  const fileMetadata = (pairs: [string, string][]) => quantizedFileMetadata(pairs, { ...input.userKeys, generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` });
   let writer: SafetensorsWriter | undefined;
-  if (assumed) {
-    writer = await createSafetensorsWriter(sink, assumed.entries, quantizedFileMetadata(assumed.pairs, { ...input.userKeys, generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` }));
-  }
+  if (assumed) writer = await createSafetensorsWriter(sink, assumed.entries, fileMetadata(assumed.pairs));
+  let restarts = 0;
   let blockHeld = 0; // integers of row-block weights kept from planning, up to kBlockHeldBytes (twice that while written as planned)
   const planRows = async (i: number, blocking: RowBlocking): Promise<PlannedWeight> => {
     const info = weights[i]!;
@@ -303,13 +306,27 @@ export async function compressToSafetensors(
         } else await write(i, plan, quantizeAgain(i));
         continue;
       }
-      // A plan other than assumed: empty the sink; the file is written once everything is planned.
+      // A plan other than assumed: empty the sink and start again with the plans so far, the weights written
+      // before it quantized again; after kMaxRestarts, the file is written once everything is planned.
       await sink.restart!();
-      writer = undefined;
       tensors.length = 0;
       used.backend = undefined;
       written.weights = 0;
       if (options.rowBlockCounts) options.rowBlockCounts.restarts = (options.rowBlockCounts.restarts ?? 0) + 1;
+      if (++restarts > kMaxRestarts) {
+        writer = undefined;
+        continue;
+      }
+      assumed = assumedLayouts(weights, decisions, input, { count: i + 1, entries, pairs: metadataPairs });
+      writer = out.writer = await createSafetensorsWriter(sink, assumed.entries, fileMetadata(assumed.pairs));
+      for (let k = 0; k <= i; k++) {
+        const plan = plans[k]!;
+        if (typeof plan === 'string' || 'keep' in plan) {
+          await writer.write(weights[k]!.name, await reader.read(weights[k]!.name));
+          tensors.push(keptReport(weights[k]!, plan));
+          progress(k);
+        } else await write(k, plan, quantizeAgain(k));
+      }
     }
   } catch (error) {
     await (writer ? writer.abort(error) : sink.abort(error));
@@ -317,7 +334,7 @@ export async function compressToSafetensors(
   }
   if (!writer) {
     for (const pair of input.quantizedPairs) metadataPairs.push(pair); // a loop: push(...) of 100k pairs would overflow the stack
-    const metadata = quantizedFileMetadata(metadataPairs, { ...input.userKeys, generator: `webgpu-quant ${WEBGPU_QUANT_VERSION}` });
+    const metadata = fileMetadata(metadataPairs);
     try {
       writer = out.writer = await createSafetensorsWriter(sink, entries, metadata);
     } catch (error) {

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * const assumed = assumedLayouts(weights, decisions, new Map());
+ * const assumed = assumedLayouts(weights, decisions, { quantizedBy: new Map(), quantizedPairs: [] });
  * const writer = await createSafetensorsWriter(sink, assumed.entries, quantizedFileMetadata(assumed.pairs, {}));
  * // for each weight i, once planned:
  * if (sameLayout(assumed, i, entries, before, metadataPairs)) await writeQuantizedWeight(out, weights[i], plans[i], blockings[i], undefined);
@@ -141,22 +141,32 @@ export interface AssumedLayouts {
 /**
  * The layout of {@link AssumedLayouts}: a weight whose decision quantizes a float dtype is quantized as
  * decided, and every other weight (one the input already holds quantized, listed in `quantizedBy` with its
- * pairs in `quantizedPairs`) is kept.
+ * pairs in `quantizedPairs`) is kept. With `planned`, the first `planned.count` weights are as planned: their
+ * final entries and metadata pairs, in order.
  *
  * @example
  * ```ts
- * assumedLayouts([{ name: 'w', dtype: 'float32', shape: [4, 8], byteLength: 128 }], [decision], new Map()).entries.length; // 3
+ * const input = { quantizedBy: new Map(), quantizedPairs: [] };
+ * assumedLayouts([{ name: 'w', dtype: 'float32', shape: [4, 8], byteLength: 128 }], [decision], input).entries.length; // 3
  * ```
  */
 export function assumedLayouts(
   weights: readonly WeightInfo[], decisions: readonly WeightDecision[],
   input: { quantizedBy: Map<string, QuantizedTensorDescription>; quantizedPairs: [string, string][] },
+  planned?: { count: number; entries: readonly SafetensorsEntry[]; pairs: readonly [string, string][] },
 ): AssumedLayouts {
   const entries: SafetensorsEntry[] = [];
   const pairs: [string, string][] = [];
   const first = new Int32Array(weights.length + 1);
   const pair: ([string, string] | undefined)[] = [];
-  for (let i = 0; i < weights.length; i++) {
+  const from = planned?.count ?? 0;
+  if (planned) {
+    for (const entry of planned.entries) entries.push(entry); // loops: push(...) of 100k would overflow the stack
+    for (const p of planned.pairs) pairs.push(p);
+    pair.length = from;
+    first.fill(0, 0, from);
+  }
+  for (let i = from; i < weights.length; i++) {
     const info = weights[i]!;
     const decision = decisions[i]!;
     first[i] = entries.length;

@@ -105,13 +105,14 @@ describe('row blocks on the CPU worker pool', () => {
       else expect(counts.planned, label).toBeGreaterThan(0);
       expect(counts.rewritten, label).toBe(0); // all held
       // Written as planned: c.weight (NaN) is kept, not quantized as the header said, so the sink starts again
-      // and a.weight, written before it, is quantized again.
+      // and a.weight, written before it, is quantized again (and again at each later plan that differs, up to
+      // two restarts; after that the file is written once everything is planned).
       const ahead = { planned: 0, rewritten: 0, restarts: 0 };
       const speculated = await compress(model, policy, { pool: fixture.pool, rowBlockBytes: kBlockBytes, rowBlockCounts: ahead });
       expect(Buffer.compare(speculated.bytes, alone.bytes), `${label}, written as planned`).toBe(0);
       expect(speculated.tensors, `${label}, written as planned`).toEqual(alone.tensors);
-      expect(ahead.restarts, label).toBe(1);
-      expect(ahead.rewritten, label).toBe(1);
+      expect(ahead.restarts, label).toBeGreaterThanOrEqual(1);
+      expect(ahead.rewritten, label).toBeGreaterThanOrEqual(1);
       // Nothing held: the blocks are read and quantized again for writing.
       const again = { planned: 0, rewritten: 0 };
       const rewritten = await compress(model, policy, { pool: fixture.pool, rowBlockBytes: kBlockBytes, rowBlockCounts: again, heldBytes: 0, speculate: false });
@@ -142,6 +143,20 @@ describe('row blocks on the CPU worker pool', () => {
         if (pool) expect(counts.planned).toBeGreaterThan(0);
       }
     }
+    // A NaN in four weights: two restarts, then the file is written once everything is planned; the same bytes.
+    const tensors = await Promise.all(reader.list().filter((w) => w.name !== 'c.weight').map(async (w) => {
+      const data = (await reader.read(w.name)).slice();
+      if (['a.weight', 'd.weight', 'g.weight', 'h.bias'].includes(w.name) && w.dtype === 'float32') new Float32Array(data.buffer)[7] = NaN;
+      return { name: w.name, dtype: w.dtype === 'float32' ? 'F32' as const : w.dtype === 'float16' ? 'F16' as const : 'BF16' as const, shape: w.shape, data };
+    }));
+    const nan = await serializeSafetensors(tensors);
+    const twice = await compress(nan, { dtype: 'qint8' }, { speculate: false });
+    const counts = { planned: 0, rewritten: 0, restarts: 0 };
+    const once = await compress(nan, { dtype: 'qint8' }, { pool: fixture.pool, rowBlockBytes: kBlockBytes, rowBlockCounts: counts });
+    expect(Buffer.compare(once.bytes, twice.bytes)).toBe(0);
+    expect(once.tensors).toEqual(twice.tensors);
+    expect(counts.restarts).toBe(3);
+    expect(once.tensors.filter((t) => t.action === 'keep').map((t) => t.name)).toEqual(['a.weight', 'd.weight', 'g.weight', 'h.bias']);
   });
 
   it('default block size: small weights are pooled whole, not in blocks', async () => {
