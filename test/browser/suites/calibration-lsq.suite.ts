@@ -55,7 +55,9 @@ export const tests: Record<string, BrowserTest> = {
         const what = `[${shape}] ${JSON.stringify(granularity)} ${dtype} ${symmetric ? 'symmetric' : 'affine'} ${JSON.stringify(extra)}`;
         const { mse, minmax } = await sameOnBothBackends(data, shape, { dtype, granularity, symmetric, ...extra }, what);
         const [sumMse, sumMinmax] = [mse.reduce((a, b) => a + b, 0), minmax.reduce((a, b) => a + b, 0)];
-        if (!(sumMse < sumMinmax)) throw new Error(`${what}: no output improved on min/max`);
+        // Many outputs: some must improve. One output (per tensor, 8 bits) may already be at its best with
+        // min/max on some draws; it is held to 'no worse' above.
+        if (!(sumMse < sumMinmax) && mse.length > 1) throw new Error(`${what}: no output improved on min/max`);
         notes.push(`${what}: MSE ${(100 * (1 - sumMse / sumMinmax)).toFixed(1)}% below min/max`);
       }
     });
