@@ -115,6 +115,8 @@ function cursorFields(map: IndexMap): number[] {
   if (strideOuter === 0 && strideGroup === 0 && strideInner === 0) return [0, 0, 0, 0, 0, 0, -1, 0, 1, 1, 0, 0];
   // One index per position along a last axis: the axis becomes the inner run.
   if (inner === 1 && groupSize === 1) return [0, 0, 0, 0, 0, 0, axisLen, strideGroup, 1, 1, 0, strideOuter];
+  // Whole groups along a last axis: each group becomes a run of one index (the kernel's runs take it).
+  if (inner === 1 && axisLen % groupSize === 0) return [0, 0, 0, 0, 0, 0, groupSize, 0, axisLen / groupSize, 1, strideGroup, strideOuter];
   return [0, 0, 0, 0, 0, 0, inner, strideInner, axisLen, groupSize, strideGroup, strideOuter];
 }
 

@@ -424,8 +424,10 @@
     ;; default for ONNX MatMul weights [K, N]) and the parameter row does too or stays the same, with no group
     ;; buckets: four elements at a time, their four parameter rows transposed into lanes, x̂ and the clipping test
     ;; four lanes wide, then each element added to the overall sums and to its own bucket in element order.
+    ;; Runs shorter than 16 elements (a parameter row per group of a few) are left to the loop below.
     (if (i32.and
-          (i32.eqz (i32.and (local.get $flags) (i32.const 24)))
+          (i32.and (i32.eqz (i32.and (local.get $flags) (i32.const 24)))
+            (i32.and (i32.ge_u (local.get $pInner) (i32.const 16)) (i32.ge_u (local.get $cInner) (i32.const 16))))
           (i32.and (i32.ne (i32.and (local.get $flags) (i32.const 4)) (i32.const 0))
             (i32.and (i32.eq (local.get $cStride) (i32.const 1)) (i32.le_u (local.get $pStride) (i32.const 1)))))
       (then
@@ -604,13 +606,14 @@
                 (local.set $cK (i32.const 0))
                 (local.set $cIdx (call $cursorWrap (i32.add (local.get $cursors) (i32.const 48))))))
             (br $col)))))
-        ;; Runs: where the parameter row, and the channel bucket if any, stay the same over a run of elements (per
-    ;; tensor; per channel along an outer axis) and there are no group buckets, a run's parameters are read once
+    ;; Runs: where the parameter row, and the channel bucket if any, stay the same over runs of 16 elements or more
+    ;; (per tensor; per channel along an outer axis) and there are no group buckets, a run's parameters are read once
     ;; and its bucket's sums stay in locals, the same operations in the same order as the loop below. Counts are
     ;; integers, exact in any order: a run counts in an int32 and adds it once.
     (if (i32.and
-          (i32.eqz (i32.or (i32.and (local.get $flags) (i32.const 24)) (local.get $pStride)))
-          (i32.or (i32.eqz (i32.and (local.get $flags) (i32.const 4))) (i32.eqz (local.get $cStride))))
+          (i32.and (i32.eqz (i32.or (i32.and (local.get $flags) (i32.const 24)) (local.get $pStride))) (i32.ge_u (local.get $pInner) (i32.const 16)))
+          (i32.or (i32.eqz (i32.and (local.get $flags) (i32.const 4)))
+            (i32.and (i32.eqz (local.get $cStride)) (i32.ge_u (local.get $cInner) (i32.const 16)))))
       (then
         (block $runsDone
           (loop $run
