@@ -21,7 +21,8 @@ import { type GgmlType, ggmlTensorBytes, ggmlTypeInfo } from '../io/gguf/ggml-ty
 import { ggmlToFloat32 } from '../io/gguf/reader.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { WeightDType } from '../io/weights.js';
-import { errorStats } from '../reference/error-stats.js';
+import { cpuErrorStats } from '../kernels/cpu/cpu-error-stats.js';
+import { checkErrorStatsArguments } from '../stats/arguments.js';
 
 /** The ggml type whose bytes are a weight dtype's own (no conversion); float64 has none. */
 export const GGML_NATIVE_TYPES: Partial<Record<WeightDType, GgmlType>> = {
@@ -136,7 +137,8 @@ export function encodeGgufTensor(plan: GgufEncodePlan, raw: Uint8Array): GgufEnc
   else throw new FormatError(`${plan.name}: cannot convert ${plan.dtype} to ${plan.type}`);
   const shape = [...plan.ne].reverse();
   const back = ggmlToFloat32(plan.type, bytes, rows.length, plan.name);
-  const stats = errorStats({ data: rows, shape }, { data: back, shape }, shape.length >= 2 ? { axis: 0 } : {});
+  // The reference's statistics, bit for bit, from the WebAssembly kernel (x̂ given as floats, rows as runs).
+  const stats = cpuErrorStats(checkErrorStatsArguments({ data: rows, shape }, { data: back, shape }, shape.length >= 2 ? { axis: 0 } : {}));
   return {
     bytes,
     stats: {

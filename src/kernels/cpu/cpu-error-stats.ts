@@ -167,6 +167,7 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
   if (q.kind === 'values') {
     flags |= 16;
     quantized = q.data;
+    cursorView.set(cursorFields({ inner: 1, strideInner: 0, axisLen: 1, groupSize: 1, strideGroup: 0, strideOuter: 0, count: 1 }), 0); // no parameters: one long run
   } else {
     const { grid, ints } = q;
     const table = new Float32Array(memory, params, 4 * paramCount);

@@ -400,9 +400,10 @@
     (local $bSquares v128) (local $bCross v128) (local $bMax f64) (local $qi i32) (local $vecDone i32)
     (local $xv v128) (local $qv v128) (local $hv v128) (local $pv v128) (local $zpv v128) (local $zpfv v128) (local $scalev v128)
     (local $invv v128) (local $clipAcc v128) (local $runMax v128) (local $x01 v128) (local $h01 v128) (local $e01 v128)
-    (local $ee v128) (local $xx v128) (local $hh v128) (local $hx v128) (local $pStep i32)
+    (local $ee v128) (local $xx v128) (local $hh v128) (local $hx v128) (local $pStep i32) (local $qw i32)
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $shift (select (i32.const 24) (i32.const 0) (i32.and (local.get $flags) (i32.const 1))))
+    (local.set $qw (select (i32.const 4) (i32.const 1) (i32.and (local.get $flags) (i32.const 16)))) ;; bytes of x̂ or of an integer
     (local.set $pIdx (i32.load (local.get $cursors)))
     (local.set $pK (i32.load offset=4 (local.get $cursors)))
     (local.set $pInner (i32.load offset=24 (local.get $cursors)))
@@ -607,11 +608,12 @@
                 (local.set $cIdx (call $cursorWrap (i32.add (local.get $cursors) (i32.const 48))))))
             (br $col)))))
     ;; Runs: where the parameter row, and the channel bucket if any, stay the same over runs of 16 elements or more
-    ;; (per tensor; per channel along an outer axis) and there are no group buckets, a run's parameters are read once
+    ;; (per tensor; per channel along an outer axis; x̂ given as floats, with the host's per-tensor parameter
+    ;; cursor) and there are no group buckets, a run's parameters are read once
     ;; and its bucket's sums stay in locals, the same operations in the same order as the loop below. Counts are
     ;; integers, exact in any order: a run counts in an int32 and adds it once.
     (if (i32.and
-          (i32.and (i32.eqz (i32.or (i32.and (local.get $flags) (i32.const 24)) (local.get $pStride))) (i32.ge_u (local.get $pInner) (i32.const 16)))
+          (i32.and (i32.eqz (i32.or (i32.and (local.get $flags) (i32.const 8)) (local.get $pStride))) (i32.ge_u (local.get $pInner) (i32.const 16)))
           (i32.or (i32.eqz (i32.and (local.get $flags) (i32.const 4)))
             (i32.and (i32.eqz (local.get $cStride)) (i32.ge_u (local.get $cInner) (i32.const 16)))))
       (then
@@ -651,24 +653,29 @@
               (if (i32.ge_u (i32.sub (local.get $stop) (local.get $src)) (i32.const 16))
                 (then
                   (local.set $xv (v128.load (local.get $src)))
-                  (local.set $qv (v128.load32_zero (local.get $q)))
-                  (local.set $qv (if (result v128) (i32.and (local.get $flags) (i32.const 1))
-                    (then (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (local.get $qv))))
-                    (else (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (local.get $qv))))))
-                  (local.set $hv (f32x4.mul
-                    (if (result v128) (i32.and (local.get $flags) (i32.const 2))
-                      (then (f32x4.convert_i32x4_s (i32x4.sub (local.get $qv) (local.get $zpv))))
-                      (else (f32x4.sub (f32x4.convert_i32x4_s (local.get $qv)) (local.get $zpfv))))
-                    (local.get $scalev)))
+                  (if (i32.and (local.get $flags) (i32.const 16))
+                    (then (local.set $hv (v128.load (local.get $q)))) ;; x̂ given: nothing is clipped
+                    (else
+                      (local.set $qv (v128.load32_zero (local.get $q)))
+                      (local.set $qv (if (result v128) (i32.and (local.get $flags) (i32.const 1))
+                        (then (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (local.get $qv))))
+                        (else (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (local.get $qv))))))
+                      (local.set $hv (f32x4.mul
+                        (if (result v128) (i32.and (local.get $flags) (i32.const 2))
+                          (then (f32x4.convert_i32x4_s (i32x4.sub (local.get $qv) (local.get $zpv))))
+                          (else (f32x4.sub (f32x4.convert_i32x4_s (local.get $qv)) (local.get $zpfv))))
+                        (local.get $scalev)))))
                   (if (i32x4.all_true (v128.and
                         (f32x4.lt (f32x4.abs (local.get $xv)) (v128.const f32x4 inf inf inf inf))
                         (f32x4.lt (f32x4.abs (local.get $hv)) (v128.const f32x4 inf inf inf inf))))
                     (then
                       (local.set $vecDone (i32.const 1))
-                      (local.set $pv (f32x4.add (local.get $zpfv) (f32x4.nearest (f32x4.mul (local.get $xv) (local.get $invv)))))
-                      (local.set $clipAcc (i32x4.sub (local.get $clipAcc) (v128.or
-                        (f32x4.lt (local.get $pv) (f32x4.splat (local.get $qmin)))
-                        (f32x4.gt (local.get $pv) (f32x4.splat (local.get $qmax))))))
+                      (if (i32.eqz (i32.and (local.get $flags) (i32.const 16)))
+                        (then
+                          (local.set $pv (f32x4.add (local.get $zpfv) (f32x4.nearest (f32x4.mul (local.get $xv) (local.get $invv)))))
+                          (local.set $clipAcc (i32x4.sub (local.get $clipAcc) (v128.or
+                            (f32x4.lt (local.get $pv) (f32x4.splat (local.get $qmin)))
+                            (f32x4.gt (local.get $pv) (f32x4.splat (local.get $qmax))))))))
                       ;; Elements 0 and 1, then 2 and 3.
                       (local.set $x01 (f64x2.promote_low_f32x4 (local.get $xv)))
                       (local.set $h01 (f64x2.promote_low_f32x4 (local.get $hv)))
@@ -710,20 +717,23 @@
                       (local.set $sumCross (f64x2.add (local.get $sumCross) (local.get $cross)))
                       (local.set $bSquares (f64x2.add (local.get $bSquares) (local.get $squares)))
                       (local.set $bCross (f64x2.add (local.get $bCross) (local.get $cross)))
-                      (local.set $q (i32.add (local.get $q) (i32.const 4)))
+                      (local.set $q (i32.add (local.get $q) (i32.shl (local.get $qw) (i32.const 2))))
                       (local.set $src (i32.add (local.get $src) (i32.const 16)))))))
               (if (i32.eqz (local.get $vecDone))
                 (then
                   (local.set $x (f32.load (local.get $src)))
-                  (local.set $qi (i32.shr_s (i32.shl (i32.load8_u (local.get $q)) (local.get $shift)) (local.get $shift)))
-                  (local.set $xh (f32.mul
-                    (if (result f32) (i32.and (local.get $flags) (i32.const 2))
-                      (then (f32.convert_i32_s (i32.sub (local.get $qi) (local.get $zp))))
-                      (else (f32.sub (f32.convert_i32_s (local.get $qi)) (local.get $zpf))))
-                    (local.get $scale)))
-                  (local.set $pre (f32.add (local.get $zpf) (f32.nearest (f32.mul (local.get $x) (local.get $inv)))))
-                  (local.set $clipCount (i32.add (local.get $clipCount)
-                    (i32.or (f32.lt (local.get $pre) (local.get $qmin)) (f32.gt (local.get $pre) (local.get $qmax)))))
+                  (if (i32.and (local.get $flags) (i32.const 16))
+                    (then (local.set $xh (f32.load (local.get $q))))
+                    (else
+                      (local.set $qi (i32.shr_s (i32.shl (i32.load8_u (local.get $q)) (local.get $shift)) (local.get $shift)))
+                      (local.set $xh (f32.mul
+                        (if (result f32) (i32.and (local.get $flags) (i32.const 2))
+                          (then (f32.convert_i32_s (i32.sub (local.get $qi) (local.get $zp))))
+                          (else (f32.sub (f32.convert_i32_s (local.get $qi)) (local.get $zpf))))
+                        (local.get $scale)))
+                      (local.set $pre (f32.add (local.get $zpf) (f32.nearest (f32.mul (local.get $x) (local.get $inv)))))
+                      (local.set $clipCount (i32.add (local.get $clipCount)
+                        (i32.or (f32.lt (local.get $pre) (local.get $qmin)) (f32.gt (local.get $pre) (local.get $qmax)))))))
                   (local.set $xd (f64.promote_f32 (local.get $x)))
                   (local.set $hd (f64.promote_f32 (local.get $xh)))
                   (local.set $e (f64.sub (local.get $xd) (local.get $hd)))
@@ -745,7 +755,7 @@
                       (local.set $bCross (f64x2.add (local.get $bCross) (local.get $cross)))
                       (local.set $bMax (f64.max (local.get $bMax) (local.get $absError))))
                     (else (local.set $nfCount (i32.add (local.get $nfCount) (i32.const 1)))))
-                  (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                  (local.set $q (i32.add (local.get $q) (local.get $qw)))
                   (local.set $src (i32.add (local.get $src) (i32.const 4)))))
               (br_if $inRun (i32.lt_u (local.get $src) (local.get $stop))))
             ;; The run's lanes: clipped counts added up, max |e| into both maxima.
