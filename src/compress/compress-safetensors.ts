@@ -254,6 +254,13 @@ export async function compressToSafetensors(
   };
   const out: WeightWriteContext = { writer: writer!, reader, rows, backend, counts: options.rowBlockCounts, tensors, used };
   const progress = (i: number): void => onProgress?.({ done: ++written.weights, total: weights.length, name: weights[i]!.name });
+  // A kept weight is a read and a write in the caller's loop (no async helper: a file of 200k small tensors
+  // feels every promise): keptBytes reads it, keptDone reports it.
+  const keptBytes = (info: WeightInfo): Promise<Uint8Array> => (readInto && info.byteLength <= kScratchBytes ? readInto(info.name, scratch) : reader.read(info.name));
+  const keptDone = (i: number, plan: KeptPlan): void => {
+    tensors.push(keptReport(weights[i]!, plan));
+    progress(i);
+  };
   const write = async (i: number, plan: Exclude<Plan, KeptPlan>, pooled: Promise<QuantizedWeight | { ok: false; reason: string }> | undefined): Promise<void> => {
     const held = plan.result;
     await writeQuantizedWeight(out, weights[i]!, plan, blockings[i], pooled);
@@ -300,9 +307,8 @@ export async function compressToSafetensors(
       if (sameLayout(assumed, i, entries, before, metadataPairs)) {
         const plan = plans[i]!;
         if (typeof plan === 'string' || 'keep' in plan) {
-          await out.writer.write(info.name, readInto && info.byteLength <= kScratchBytes ? await readInto(info.name, scratch) : await reader.read(info.name));
-          tensors.push(keptReport(info, plan));
-          progress(i);
+          await out.writer.write(info.name, await keptBytes(info));
+          keptDone(i, plan);
         } else await write(i, plan, quantizeAgain(i));
         continue;
       }
@@ -322,9 +328,8 @@ export async function compressToSafetensors(
       for (let k = 0; k <= i; k++) {
         const plan = plans[k]!;
         if (typeof plan === 'string' || 'keep' in plan) {
-          await writer.write(weights[k]!.name, await reader.read(weights[k]!.name));
-          tensors.push(keptReport(weights[k]!, plan));
-          progress(k);
+          await writer.write(weights[k]!.name, await keptBytes(weights[k]!));
+          keptDone(k, plan);
         } else await write(k, plan, quantizeAgain(k));
       }
     }
@@ -347,11 +352,9 @@ export async function compressToSafetensors(
       for (let i = 0; i < weights.length; i++) {
         const plan = plans[i]!;
         const pooled = writeAhead.take(i);
-        const info = weights[i]!;
         if (typeof plan === 'string' || 'keep' in plan) {
-          await writer.write(info.name, readInto && info.byteLength <= kScratchBytes ? await readInto(info.name, scratch) : await reader.read(info.name));
-          tensors.push(keptReport(info, plan));
-          progress(i);
+          await writer.write(weights[i]!.name, await keptBytes(weights[i]!));
+          keptDone(i, plan);
         } else await write(i, plan, pooled);
       }
     } catch (error) {

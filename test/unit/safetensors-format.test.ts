@@ -255,6 +255,18 @@ describe('safetensors: writer order and sizes', () => {
     await expect(createSafetensorsWriter(memorySink(), [], { n: 3 as unknown as string })).rejects.toThrow(/metadata values must be strings/);
   });
 
+  it('memorySink.restart() drops what was written; after close() it is an InvalidArgumentError', async () => {
+    const sink = memorySink();
+    await sink.write(Uint8Array.of(1, 2, 3));
+    await sink.restart!();
+    expect(sink.byteLength).toBe(0);
+    await sink.write(Uint8Array.of(9));
+    await sink.close();
+    expect([...sink.bytes()]).toEqual([9]);
+    await expect(sink.restart!()).rejects.toThrow(InvalidArgumentError);
+    await expect(sink.restart!()).rejects.toThrow(/restart after the sink was closed/);
+  });
+
   it('a writableStreamSink delivers the file through a stream, in pieces of at most 4 MiB', async () => {
     const received: Uint8Array[] = [];
     const stream = new WritableStream<Uint8Array>({ write(chunk) { received.push(chunk); } });

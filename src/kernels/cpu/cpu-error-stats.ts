@@ -108,11 +108,13 @@ function startFrom(overall: BucketSums, carry: Float64Array): void {
 const kBucketBytes = 64;
 const kCursorBytes = 48;
 
+/** The cursor of one index for the whole tensor: k never reaches the (unsigned) limit -1. */
+const kOneIndex: readonly number[] = [0, 0, 0, 0, 0, 0, -1, 0, 1, 1, 0, 0];
+
 /** A cursor's twelve int32 fields for `map`, rewritten where an equivalent map takes fewer slow steps. */
-function cursorFields(map: IndexMap): number[] {
+function cursorFields(map: IndexMap): readonly number[] {
   const { inner, strideInner, axisLen, groupSize, strideGroup, strideOuter } = map;
-  // One index for the whole tensor: k never reaches the (unsigned) limit.
-  if (strideOuter === 0 && strideGroup === 0 && strideInner === 0) return [0, 0, 0, 0, 0, 0, -1, 0, 1, 1, 0, 0];
+  if (strideOuter === 0 && strideGroup === 0 && strideInner === 0) return kOneIndex;
   // One index per position along a last axis: the axis becomes the inner run.
   if (inner === 1 && groupSize === 1) return [0, 0, 0, 0, 0, 0, axisLen, strideGroup, 1, 1, 0, strideOuter];
   // Whole groups along a last axis: each group becomes a run of one index (the kernel's runs take it).
@@ -167,7 +169,7 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
   if (q.kind === 'values') {
     flags |= 16;
     quantized = q.data;
-    cursorView.set(cursorFields({ inner: 1, strideInner: 0, axisLen: 1, groupSize: 1, strideGroup: 0, strideOuter: 0, count: 1 }), 0); // no parameters: one long run
+    cursorView.set(kOneIndex, 0); // no parameters: one long run
   } else {
     const { grid, ints } = q;
     const table = new Float32Array(memory, params, 4 * paramCount);
