@@ -99,8 +99,8 @@ function mlpOnnx(weights) {
   }).finish();
 }
 
-function runCli(bin, model, out, profileDir) {
-  const argv = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), bin, 'compress', model, '-o', out, '--backend', 'cpu', '--first-layer', 'quantize'];
+function runCli(bin, model, out, profileDir, extra = []) {
+  const argv = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), bin, 'compress', model, '-o', out, '--backend', 'cpu', '--first-layer', 'quantize', ...extra];
   const t0 = performance.now();
   const run = spawnSync(process.execPath, argv, { encoding: 'utf8' });
   const ms = performance.now() - t0;
@@ -158,7 +158,9 @@ try {
   writeFileSync(model, bytes);
   // The plain loop and the CLIs take turns, one repetition each per round, so a burst of other work on a shared
   // host lands on all of them alike; each row is the median of its own repetitions.
-  const clis = [...(args.before ? [[`  CLI before (${args.before})`, join(args.before, 'bin/webgpu-quant.mjs')]] : []), ['  CLI after', join(root, 'bin/webgpu-quant.mjs')]];
+  // 'CLI after' runs as a user does (the host's cores as worker threads); 'one thread' with --workers 0.
+  const clis = [...(args.before ? [[`  CLI before (${args.before})`, join(args.before, 'bin/webgpu-quant.mjs')]] : []), ['  CLI after', join(root, 'bin/webgpu-quant.mjs')],
+    ['  CLI after, one thread (--workers 0)', join(root, 'bin/webgpu-quant.mjs'), ['--workers', '0']]];
   const times = { plain: [], read: [], ...Object.fromEntries(clis.map(([label]) => [label, []])) };
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
@@ -170,14 +172,14 @@ try {
     let touched = 0;
     for (let i = 0; i < file.length; i += 4096) touched += file[i];
     times.read.push(performance.now() - t1 + (touched < 0 ? 1 : 0));
-    for (const [label, bin] of clis) times[label].push(runCli(bin, model, join(dir, 'out.onnx')));
+    for (const [label, bin, extra] of clis) times[label].push(runCli(bin, model, join(dir, 'out.onnx'), undefined, extra));
   }
   const mid = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
   lines.push(`compress --backend cpu --first-layer quantize, ${(bytes.byteLength / 1e6).toFixed(1)} MB MLP (median of ${reps} interleaved rounds; ratio to the plain absmax + quantize loop)`);
   row('  plain JS absmax + quantize loop, in process', mid(times.plain), mid(times.plain));
   row('  read the model file and touch each page (no parsing)', mid(times.read), mid(times.plain));
   for (const [label] of clis) row(label, mid(times[label]), mid(times.plain));
-  record.cli = { modelBytes: bytes.byteLength, plainMs: mid(times.plain), readMs: mid(times.read), cliMs: mid(times['  CLI after']) };
+  record.cli = { modelBytes: bytes.byteLength, plainMs: mid(times.plain), readMs: mid(times.read), cliMs: mid(times['  CLI after']), oneThreadMs: mid(times['  CLI after, one thread (--workers 0)']) };
   if (args['cpu-prof']) runCli(join(root, 'bin/webgpu-quant.mjs'), model, join(dir, 'profiled.onnx'), resolve(args['cpu-prof']));
 } finally {
   rmSync(dir, { recursive: true, force: true });

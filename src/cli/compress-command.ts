@@ -59,7 +59,13 @@ export interface CliIo {
 const kMaxDefaultWorkers = 8;
 
 /**
- * The CPU worker pool of a safetensors or GGUF compression: `--workers N` threads (0: none, one thread), by
+ * Float32 bytes to quantize from which an ONNX compression starts the default pool: below it, the workers' start
+ * (each loads the library, about 0.12 s) costs about what they save (docs/performance.md, "All cores").
+ */
+const kOnnxPoolMinBytes = 256 * 2 ** 20;
+
+/**
+ * The CPU worker pool of a compression on the CPU: `--workers N` threads (0: none, one thread), by
  * default the host's cores up to kMaxDefaultWorkers; none by default on a single core, or when the worker script
  * is not beside the library (the library running from its source).
  */
@@ -294,7 +300,8 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       if (ownData && args.verify) {
         throw new UsageError('--verify runs the model from memory, which cannot hold its external data file; compress without --verify and load the output from its path in your runtime');
       }
-      if (!ownData) await checkKeptExternal(model, planOnnxCompression(model, policyOf(args)).decisions, input, target); // before the work
+      const planned = planOnnxCompression(model, policyOf(args)).decisions;
+      if (!ownData) await checkKeptExternal(model, planned, input, target); // before the work
       let outputError: OutputErrorProbe | undefined;
       if (args.budgetInputs) {
         const signature = readModelSignature(bytes!, inputName);
@@ -308,7 +315,17 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
         ...(args.scaleDtype ? { scaleDtype: args.scaleDtype } : {}),
       };
-      const result = await compressOnnxParts(bytes ?? await onnxInput.load(), options, backend).catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
+      // By default a pool only for big models: below kOnnxPoolMinBytes its start costs about what it saves.
+      const weights = model.list();
+      const plannedBytes = planned.reduce((sum, d, i) => (d.action === 'quantize' ? sum + 4 * weights[i]!.shape.reduce((a, b) => a * b, 1) : sum), 0);
+      const pool = resolved === 'cpu' && (args.workers !== undefined || plannedBytes >= kOnnxPoolMinBytes) ? await defaultPool(args.workers) : undefined;
+      let result;
+      try {
+        result = await compressOnnxParts(bytes ?? await onnxInput.load(), pool ? { ...options, pool } : options, backend)
+          .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
+      } finally {
+        await pool?.close();
+      }
       bar?.done();
       if (!result.externalData) await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
       if (result.externalData && args.verify) {

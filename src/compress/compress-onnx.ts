@@ -35,7 +35,6 @@
  */
 import { type OpOptions, getBackend } from '../ops/backend.js';
 import { FormatError, InvalidArgumentError, LimitExceededError } from '../errors.js';
-import { halfToFloat } from '../io/float-convert.js';
 import type { ByteInput } from '../io/onnx/byte-source.js';
 import { PROTOBUF_LIMIT_BYTES, inlineTensorBytes, moveToExternalData } from '../io/onnx/external-data-write.js';
 import { NameAllocator } from '../io/onnx/names.js';
@@ -45,12 +44,12 @@ import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { concatParts } from '../io/onnx/deferred-raw-data.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
-import { type ScaleDType, halfScale, storedParametersOf, storesHalfScales } from './scale-storage.js';
+import { type ScaleDType, type ScaleRounding, halfScale, scaleRounder, storedParametersOf, storesHalfScales } from './scale-storage.js';
+import { POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
 import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
-import { floatToHalfBits } from '../io/half.js';
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type BudgetAllocation, allocateBudget } from './budget.js';
@@ -98,13 +97,6 @@ export interface OnnxCompressionReport {
   seconds: number;
   /** With `targetBits`: the precision chosen per weight, with every option's bits and error estimate. */
   budget?: BudgetAllocation;
-}
-
-/** The nearest bfloat16 value (round to nearest even on the float32 bits). */
-function roundBfloat16(x: number): number {
-  const bits = new Uint32Array(Float32Array.of(x).buffer)[0]!;
-  const rounded = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) << 16;
-  return new Float32Array(Uint32Array.of(rounded >>> 0).buffer)[0]!;
 }
 
 /**
@@ -193,23 +185,47 @@ export async function compressOnnxParts(
     name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: info.dtype, action: 'keep', reason, scheme: 'float (kept)',
     bytesBefore: info.byteLength, bytesAfter: info.byteLength,
   });
-  // On the CPU weights gain nothing from running together (the work is synchronous): one at a time, read as views
-  // of the model's bytes where aligned and otherwise into one reused array, since touching fresh memory costs
-  // more than the arithmetic on a large weight.
+  // On the calling thread's CPU path weights gain nothing from running together (the work is synchronous): one at
+  // a time, read as views of the model's bytes where aligned and otherwise into one reused array, since touching
+  // fresh memory costs more than the arithmetic on a large weight.
   // 'auto' computes every weight on the CPU when the largest is below the measured crossover (every weight on a
   // GPU that is never faster, or on none), deciding without a GPU when the largest is below the floor.
   const auto = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
   const largest = plan.decisions.reduce((most, d, i) => (d.action === 'quantize' ? Math.max(most, weights[i]!.shape.reduce((a, b) => a * b, 1)) : most), 0);
   const onCpu = auto ? largest < AUTO_GPU_MIN_ELEMENTS || largest < await autoCrossover(backend) : (await getBackend(backend)) === 'cpu';
-  const inFlight = onCpu ? 1 : kInFlight;
+  // With a pool, weights of POOL_MIN_BYTES or more go to its workers, pool.size + 1 at once.
+  const pool = onCpu ? options.pool : undefined;
+  const inFlight = onCpu ? (pool ? pool.size + 1 : 1) : kInFlight;
+  const inFlightLimit = pool ? POOL_IN_FLIGHT_BYTES : kInFlightBytes;
   const scratch = onCpu ? reusedFloat32() : undefined;
   // On the GPU several weights are in flight, each converted into an array of its own (where it is not an aligned
   // float32 view of the file); a weight done hands its memory to the next weights.
   const slots = onCpu ? undefined : bufferSlots('local');
   const scaleTypeOf = (info: OnnxWeightInfo): ScaleType => (info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32');
-  /** Reads and quantizes one weight (the GPU round trips; several run at once). */
-  const prepare = async (info: OnnxWeightInfo, decision: WeightDecision) => {
-    if (decision.action === 'keep') return undefined;
+  const roundingOf = (info: OnnxWeightInfo): ScaleRounding | undefined => {
+    const scaleType = scaleTypeOf(info);
+    return scaleType !== 'float32' ? scaleType : scaleDtype === 'float16' ? 'halfScale' : undefined;
+  };
+  /** Reads one weight into an array of its own and quantizes it on the pool. */
+  const prepareOnPool = async (info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
+    let own: Float32Array | undefined;
+    const viewed = await model.readFloat32View(info.name, (count) => (own = new Float32Array(count)));
+    const data = viewed === own ? viewed : viewed.slice(); // a view of the model's bytes is copied, never transferred
+    return pool!.run('floorWeight', [{ data, shape: [...info.shape] }, decision, roundingOf(info)], [data.buffer as ArrayBuffer]);
+  };
+  // Weights computed on this thread go one at a time even with a pool: they share its scratch memory.
+  let localTurn: Promise<unknown> = Promise.resolve();
+  /** Reads and quantizes one weight (the GPU round trips, or the pool's tasks; several run at once). */
+  const prepare = (info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome | undefined> => {
+    if (decision.action === 'keep') return Promise.resolve(undefined);
+    if (!pool) return prepareHere(info, decision);
+    if (4 * info.shape.reduce((a, b) => a * b, 1) >= POOL_MIN_BYTES) return prepareOnPool(info, decision);
+    const turn = localTurn.then(() => prepareHere(info, decision));
+    localTurn = turn.catch(() => undefined);
+    return turn;
+  };
+  /** Reads and quantizes one weight on this thread (or the GPU). */
+  const prepareHere = async (info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
     // On the CPU the weight goes once into the kernels' memory (converted straight there where it is not an
     // aligned float32 view of the file), and every pass reads it in place.
     const slot = onCpu ? holdWeight(info.shape, decision) : undefined;
@@ -223,9 +239,7 @@ export async function compressOnnxParts(
         : slots ? convertInto : scratch);
       if (slot && viewed !== slot.data && viewed.length === slot.data.length) slot.data.set(viewed);
       const data = slot && slot.data.length === viewed.length ? slot.data : viewed;
-      const scaleType = scaleTypeOf(info);
-      const roundScale = scaleType === 'float16' ? (s: number) => halfToFloat(floatToHalfBits(s))
-        : scaleType === 'bfloat16' ? roundBfloat16 : float32Round.roundScale;
+      const roundScale = scaleRounder(roundingOf(info));
       return await quantizeWithFloor({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
     } finally {
       slot?.release();
@@ -315,10 +329,10 @@ export async function compressOnnxParts(
   const floatBytes = (i: number) => (plan.decisions[i]!.action === 'keep' ? 0 : 4 * weights[i]!.shape.reduce((a, b) => a * b, 1));
   let next = 0;
   let inFlightBytes = 0;
-  /** Starts weights in order while fewer than `inFlight` (and kInFlightBytes) are in flight after `committed`. */
+  /** Starts weights in order while fewer than `inFlight` (and `inFlightLimit` bytes) are in flight after `committed`. */
   const fill = (committed: number) => {
     while (next < weights.length && next - committed < inFlight
-      && (next === committed || inFlightBytes + floatBytes(next) <= kInFlightBytes)) {
+      && (next === committed || inFlightBytes + floatBytes(next) <= inFlightLimit)) {
       inFlightBytes += floatBytes(next);
       pending[next] = prepare(weights[next]!, plan.decisions[next]!);
       next++;

@@ -27,6 +27,7 @@ import type { WeightDecision } from './policy.js';
 import type { FloorOutcome } from './quality-floor.js';
 import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
 import type { RowBlockArgs, RowBlockResult } from './row-block-task.js';
+import type { ScaleRounding } from './scale-storage.js';
 
 /** A weight planned for compression: kept for NaN / ±Infinity, or the quality floor's outcome. */
 export type PlannedWeight = { kind: 'nonFinite' } | FloorOutcome;
@@ -37,6 +38,8 @@ export interface CpuTaskArgs {
   quantizeWeight: [x: Tensor, decision: WeightDecision];
   /** The safetensors compressor's planning step: a scan for NaN / ±Infinity, then quantizeWithFloor(x, decision). */
   planWeight: [x: Tensor, decision: WeightDecision];
+  /** The ONNX compressor's step: quantizeWithFloor(x, decision, { roundScale }), the rounding named. */
+  floorWeight: [x: Tensor, decision: WeightDecision, rounding: ScaleRounding | undefined];
   /** chooseQParams(x, spec) on the CPU. */
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */
@@ -53,6 +56,7 @@ export interface CpuTaskArgs {
 export interface CpuTaskResults {
   quantizeWeight: QuantizedWeight | UnquantizableWeight;
   planWeight: PlannedWeight;
+  floorWeight: FloorOutcome;
   chooseQParams: CalibrationResult;
   quantizePerChannel: QTensor;
   calibrateAndQuantize: { params: CalibrationResult; q: QTensor };
@@ -114,7 +118,7 @@ export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResu
     if (bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer);
   }
   else if (task === 'quantizeWeight') message = encodeWeight(result as QuantizedWeight | UnquantizableWeight, transfer);
-  else if (task === 'planWeight') {
+  else if (task === 'planWeight' || task === 'floorWeight') {
     const planned = result as PlannedWeight;
     if (planned.kind === 'quantized') message = { ...planned, result: encodeWeight(planned.result, transfer) };
   } else if (task === 'rowBlock') {
@@ -140,7 +144,7 @@ export function decodeResult<K extends CpuTaskName>(task: K, message: unknown): 
     return { params: both.params, q: fromWire(both.q) } as CpuTaskResults[K];
   }
   if (task === 'quantizeWeight') return decodeWeight(message as QuantizedWeight) as CpuTaskResults[K];
-  if (task === 'planWeight') {
+  if (task === 'planWeight' || task === 'floorWeight') {
     const planned = message as PlannedWeight;
     if (planned.kind === 'quantized') return { ...planned, result: decodeWeight(planned.result) as QuantizedWeight } as CpuTaskResults[K];
   }

@@ -19,6 +19,8 @@ import { encodeGgufTensor } from './gguf-encode.js';
 import { quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
+import { scaleRounder } from './scale-storage.js';
+import { holdWeight } from './weight-buffers.js';
 
 const cpu = { backend: 'cpu' } as const;
 
@@ -28,6 +30,17 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
   async planWeight(x: Tensor, decision) {
     if (firstNonFinite(x.data) >= 0) return { kind: 'nonFinite' };
     return quantizeWithFloor(x, decision, {}, cpu);
+  },
+  async floorWeight(x, decision, rounding) {
+    const roundScale = scaleRounder(rounding);
+    // Held in the kernels' memory, every pass reads one copy in place (compress-onnx.ts does the same).
+    const slot = holdWeight(x.shape, decision);
+    try {
+      slot?.data.set(x.data);
+      return await quantizeWithFloor(slot ? { data: slot.data, shape: x.shape } : x, decision, roundScale ? { roundScale } : {}, cpu);
+    } finally {
+      slot?.release();
+    }
   },
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),

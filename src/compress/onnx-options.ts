@@ -12,6 +12,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import type { OutputErrorProbe } from './budget.js';
+import { type CpuWorkerPool, checkPool } from './cpu-worker-pool.js';
 import type { OnnxOps } from './matmul-nbits-plan.js';
 import type { CompressionPolicy } from './policy.js';
 import type { ScaleDType } from './scale-storage.js';
@@ -65,11 +66,18 @@ export interface CompressOnnxOptions extends CompressionPolicy {
   externalDataLocation?: string;
   /** 'auto' (default): external data only past 2 GB; 'always': whenever `externalDataLocation` is given. */
   writeExternalData?: 'auto' | 'always';
+  /**
+   * A pool from `createCpuWorkerPool`: when the weights are computed on the CPU, those of 256 KiB of float32
+   * or more (`POOL_MIN_BYTES`) are quantized on its workers, up to `pool.size + 1` (and 256 MiB of float32)
+   * at once, and written in weight order: the same model bytes and report as without it. The caller owns the
+   * pool (closes it). A worker that dies fails the call with WorkerError. Ignored on the GPU path.
+   */
+  pool?: CpuWorkerPool;
 }
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
   'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'matMulNBits8', 'onProgress',
-  'externalDataLocation', 'writeExternalData', 'outputError', 'scaleDtype']);
+  'externalDataLocation', 'writeExternalData', 'outputError', 'scaleDtype', 'pool']);
 
 /**
  * Throws InvalidArgumentError for options that are not options of compressOnnx or hold a bad value.
@@ -102,6 +110,7 @@ export function checkOptions(options: CompressOnnxOptions): void {
     throw new InvalidArgumentError('options.scaleDtype', options.scaleDtype,
       "options.scaleDtype 'float16' is for QDQ weights (MatMulNBits takes its scales in the activations' type); drop it or use onnxOps: 'qdq'");
   }
+  checkPool(options.pool, 'options.pool');
   const level = options.accuracyLevel;
   if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {
     throw new InvalidArgumentError('options.accuracyLevel', level, `options.accuracyLevel is ${JSON.stringify(level)}; use an integer from 0 to 4`);

@@ -50,6 +50,36 @@ export function halfScale(scale: number): number {
   return rounded > 0 && rounded <= kHalfMax ? rounded : scale;
 }
 
+/** The nearest bfloat16 value (round to nearest even on the float32 bits). */
+function roundBfloat16(x: number): number {
+  const bits = new Uint32Array(Float32Array.of(x).buffer)[0]!;
+  const rounded = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) << 16;
+  return new Float32Array(Uint32Array.of(rounded >>> 0).buffer)[0]!;
+}
+
+/**
+ * How a weight's scales are rounded before it is quantized, by name (a name crosses to a worker thread, a
+ * function does not): 'float16' and 'bfloat16' to the nearest value of a float16 / bfloat16 weight's scale
+ * type, 'halfScale' by {@link halfScale} (float16 scales of a float32 weight).
+ */
+export type ScaleRounding = 'float16' | 'bfloat16' | 'halfScale';
+
+/**
+ * The `roundScale` function of a {@link ScaleRounding}, or undefined for none.
+ *
+ * @example
+ * ```ts
+ * scaleRounder('bfloat16')!(0.1); // 0.10009765625
+ * scaleRounder(undefined);        // undefined: scales as computed
+ * ```
+ */
+export function scaleRounder(rounding: ScaleRounding | undefined): ((scale: number) => number) | undefined {
+  if (rounding === 'float16') return (s) => halfToFloat(floatToHalfBits(s));
+  if (rounding === 'bfloat16') return roundBfloat16;
+  if (rounding === 'halfScale') return halfScale;
+  return undefined;
+}
+
 /**
  * True when every scale is a positive float16 value (what {@link halfScale} gives where it can).
  *

@@ -18,3 +18,13 @@ export function useCpuWorkerPool(workers: number): { pool: CpuWorkerPool; worker
   });
   return fixture;
 }
+
+/** A pool that counts the tasks it is given (to assert which weights went to the workers). */
+export function countingPool(inner: CpuWorkerPool): CpuWorkerPool & { tasks: number } {
+  const out = { ...inner, tasks: 0 };
+  out.run = (...args) => {
+    out.tasks++;
+    return inner.run(...args);
+  };
+  return out;
+}

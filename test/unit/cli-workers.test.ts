@@ -1,12 +1,14 @@
 // compress --workers N (the built bin/webgpu-quant.mjs, as a user runs it: the worker script is dist/cpu-worker.js):
-// a safetensors or GGUF output quantized on worker threads (N of them; for safetensors by default the host's cores)
+// a safetensors, GGUF or ONNX output quantized on worker threads (N of them; by default the host's cores)
 // is the same bytes as on one thread (--workers 0), and SIGINT while the
 // workers run removes the unfinished output. Needs the build (npm test builds first; alone: npm run build).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import onnxProto from 'onnx-proto';
+import { buildMlp } from '../shared/mlp-onnx.js';
 import { RUN_SEED, rng } from '../shared/random.js';
 import { writeSafetensors } from './cli-support.js';
 
@@ -58,6 +60,23 @@ describe('compress --workers', () => {
       const pooled = compress(join(dir, `pooled-${workers}.gguf`), ...(workers === 'default' ? [] : ['--workers', workers]));
       expect(pooled.status, pooled.stderr).toBe(0);
       expect(Buffer.compare(readFileSync(join(dir, `pooled-${workers}.gguf`)), bytes), `--workers ${workers}`).toBe(0);
+    }
+  });
+
+  it('writes the same ONNX model as one thread', () => {
+    const model = join(dir, 'mlp.onnx');
+    // Weights of 1 MiB, 768 KiB and 96 KiB of float32: the first two go to the pool.
+    writeFileSync(model, buildMlp(onnxProto.onnx, [256, 1024, 192, 128], RUN_SEED + 5).model);
+    const run = (output: string, ...extra: string[]) => spawnSync(process.execPath,
+      [bin, 'compress', model, '-o', output, '--backend', 'cpu', '--first-layer', 'quantize', ...extra], { encoding: 'utf8' });
+    const alone = run(join(dir, 'alone.onnx'), '--workers', '0');
+    expect(alone.status, alone.stderr).toBe(0);
+    const bytes = readFileSync(join(dir, 'alone.onnx'));
+    expect(bytes.byteLength).toBeLessThan(readFileSync(model).byteLength / 3); // int8: quantized, not copied
+    for (const workers of ['2', 'default']) {
+      const pooled = run(join(dir, `pooled-${workers}.onnx`), ...(workers === 'default' ? [] : ['--workers', workers]));
+      expect(pooled.status, pooled.stderr).toBe(0);
+      expect(Buffer.compare(readFileSync(join(dir, `pooled-${workers}.onnx`)), bytes), `--workers ${workers}`).toBe(0);
     }
   });
 

@@ -7,38 +7,18 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CompressToGgufOptions, type GgufCompressionReport, compressToGguf } from '../../src/compress/compress-gguf.js';
-import { type CpuWorkerPool, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
+import { createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
 import { type CompressionPolicy, type WeightDecision, decideWeights } from '../../src/compress/policy.js';
 import { WorkerError } from '../../src/errors.js';
 import { bytesSource, memorySink, nodeFileSink, openSafetensors, serializeSafetensors } from '../../src/io/safetensors/index.js';
 import type { WeightInfo, WeightReader } from '../../src/io/weights.js';
-import { buildCpuWorker, workerDyingAt } from '../shared/cpu-worker-build.js';
+import { workerDyingAt } from '../shared/cpu-worker-build.js';
+import { countingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import { RUN_SEED, normalData, rng } from './support.js';
 
-let worker: { url: URL; dir: string };
-let pool: CpuWorkerPool;
-
-beforeAll(async () => {
-  worker = await buildCpuWorker();
-  pool = await createCpuWorkerPool({ workers: 2, workerUrl: worker.url });
-});
-
-afterAll(async () => {
-  await pool?.close();
-  if (worker) rmSync(worker.dir, { recursive: true, force: true });
-});
-
-/** A pool that counts the tasks it is given. */
-function counting(inner: CpuWorkerPool): CpuWorkerPool & { tasks: number } {
-  const out = { ...inner, tasks: 0 };
-  out.run = (...args) => {
-    out.tasks++;
-    return inner.run(...args);
-  };
-  return out;
-}
+const fixture = useCpuWorkerPool(2);
 
 const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
@@ -114,7 +94,7 @@ describe('compressToGguf on the CPU worker pool', () => {
       expect(alone.report.tensors.find((t) => t.name === 'a.weight')!.sqnrDb).toBeGreaterThan(dtype === 'qint8' ? 30 : 10);
       // Encoded while planning and held for writing; then with nothing held: read and encoded again while writing.
       for (const heldBytes of [undefined, 0]) {
-        const counted = counting(pool);
+        const counted = countingPool(fixture.pool);
         const pooled = await compress(reader, policy, { pool: counted, ...(heldBytes === undefined ? {} : { heldBytes }) });
         expect(counted.tasks, 'the big computed tensors went to the pool').toBe(model.pooled);
         expect(Buffer.compare(pooled.bytes, alone.bytes), `${dtype}, held ${heldBytes}`).toBe(0);
@@ -133,7 +113,7 @@ describe('compressToGguf on the CPU worker pool', () => {
     };
     const before = memory.slice();
     const alone = await compress(reader, { dtype: 'qint4', granularity: 'group' }, {});
-    const pooled = await compress(reader, { dtype: 'qint4', granularity: 'group' }, { pool });
+    const pooled = await compress(reader, { dtype: 'qint4', granularity: 'group' }, { pool: fixture.pool });
     expect(memory.buffer.byteLength, 'not detached').toBe(before.byteLength);
     expect(memory).toEqual(before);
     expect(Buffer.compare(pooled.bytes, alone.bytes)).toBe(0);
@@ -145,7 +125,7 @@ describe('compressToGguf on the CPU worker pool', () => {
     // The real worker, except that it exits on its third task. Nothing is held from planning, so every tensor is
     // encoded while the file is written: one worker takes two tasks at once, and the third is sent once the first
     // tensor is written, so it dies mid-write.
-    const dying = await createCpuWorkerPool({ workers: 1, workerUrl: workerDyingAt(dir, worker.url, 3) });
+    const dying = await createCpuWorkerPool({ workers: 1, workerUrl: workerDyingAt(dir, fixture.worker.url, 3) });
     try {
       const reader = await openSafetensors(bytesSource((await randomModel(RUN_SEED + 2)).bytes, 'model.safetensors'));
       const path = join(dir, 'out', 'model.gguf');
@@ -165,7 +145,7 @@ describe('compressToGguf on the CPU worker pool', () => {
 
   it('a worker terminated before the call: WorkerError, and no output file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wq-gguf-pool-kill-'));
-    const killed = await createCpuWorkerPool({ workers: 2, workerUrl: worker.url });
+    const killed = await createCpuWorkerPool({ workers: 2, workerUrl: fixture.worker.url });
     try {
       await killed.killWorker(1);
       const reader = await openSafetensors(bytesSource((await randomModel(RUN_SEED + 3)).bytes, 'model.safetensors'));

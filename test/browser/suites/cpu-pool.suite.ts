@@ -1,8 +1,10 @@
 // The CPU worker pool on Web Workers (module workers running dist/cpu-worker.js): compressing with the pool
-// (safetensors and GGUF outputs) gives the bytes of the calling thread on a fresh random model, and a terminated worker fails the call with
+// (safetensors, GGUF and ONNX outputs) gives the bytes of the calling thread on a fresh random model, and a terminated worker fails the call with
 // WorkerError and aborts the sink (nothing is closed into a file).
+import onnxProto from 'onnx-proto';
+import { buildMlp } from '../../shared/mlp-onnx.js';
 import {
-  WorkerError, bytesSource, compressToGguf, compressToSafetensors, createCpuWorkerPool, decideWeights, memorySink, openSafetensors, serializeSafetensors,
+  WorkerError, bytesSource, compressOnnx, compressToGguf, compressToSafetensors, createCpuWorkerPool, decideWeights, memorySink, openSafetensors, serializeSafetensors,
 } from './imports.js';
 import { type BrowserTest, RUN_SEED, randomData } from './support.js';
 
@@ -73,6 +75,26 @@ export const tests: Record<string, BrowserTest> = {
       await pool.close();
     }
     return `seed ${RUN_SEED + 2}, SharedArrayBuffer ${typeof SharedArrayBuffer === 'function' ? 'shared' : 'absent: buffers transferred'}`;
+  },
+  async 'compressOnnx with Web Workers: the same model and report as the calling thread'() {
+    // Weights of 512 KiB, 512 KiB and 32 KiB of float32: two go to the pool.
+    const { model } = buildMlp(onnxProto.onnx, [256, 512, 256, 32], RUN_SEED + 4);
+    const pool = await createCpuWorkerPool({ workers: 2 });
+    try {
+      for (const policy of [{ firstLayer: 'quantize' }, { firstLayer: 'quantize', dtype: 'qint4', granularity: 'group', groupSize: 32, scaleDtype: 'float16' }] as const) {
+        const alone = await compressOnnx(model, policy, { backend: 'cpu' });
+        const pooled = await compressOnnx(model, { ...policy, pool }, { backend: 'cpu' });
+        if (pooled.model.length !== alone.model.length || pooled.model.some((b, j) => b !== alone.model[j])) {
+          throw new Error(`${JSON.stringify(policy)}: the pool's model (${pooled.model.length} bytes) differs from the calling thread's (${alone.model.length} bytes)`);
+        }
+        const report = (r: typeof alone.report) => JSON.stringify({ ...r, seconds: 0 });
+        if (report(pooled.report) !== report(alone.report)) throw new Error(`${JSON.stringify(policy)}: the reports differ`);
+        if (alone.report.tensors.filter((t) => t.action === 'quantize').length !== 3) throw new Error('expected 3 quantized weights');
+      }
+    } finally {
+      await pool.close();
+    }
+    return `seed ${RUN_SEED}`;
   },
   async 'a terminated Web Worker: WorkerError, and the sink is aborted, never closed'() {
     const pool = await createCpuWorkerPool({ workers: 2 });
