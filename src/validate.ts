@@ -102,6 +102,18 @@ export function checkChannelParams(
     || zeroPoints instanceof Uint16Array || zeroPoints instanceof Uint8Array || zeroPoints instanceof Uint8ClampedArray;
   if (bulkScales) scales64.set(scales);
   if (bulkZeroPoints) zeroPoints32.set(zeroPoints);
+  if (bulkScales && bulkZeroPoints) {
+    // Typed arrays, the common case: one pass without a branch per value (bounds read once), and the loop
+    // below only to report a value that fails.
+    const [lo, hi, qmin, qmax] = [MIN_SCALE, MAX_SCALE, info.qmin, info.qmax];
+    let valid = 1;
+    for (let c = 0; c < channels; c++) {
+      const scale32 = Math.fround(scales64[c]!);
+      const zeroPoint = zeroPoints32[c]!;
+      valid &= +(scale32 >= lo) & +(scale32 <= hi) & +(zeroPoint >= qmin) & +(zeroPoint <= qmax);
+    }
+    if (valid) return { scales: scales64, zeroPoints: zeroPoints32 };
+  }
   for (let c = 0; c < channels; c++) {
     const scale = bulkScales ? scales64[c]! : scales[c] as number;
     const zeroPoint = bulkZeroPoints ? zeroPoints32[c]! : zeroPoints[c] as number;

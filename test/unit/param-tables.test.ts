@@ -106,5 +106,13 @@ describe('table builders with a row range', () => {
   it('a scale out of range still throws (never one of validated parameters)', () => {
     expect(() => paramRows(Float64Array.of(0.5, 0), Int32Array.of(0, 0))).toThrow(/scales\[1\] is 0/);
     expect(() => quantRows(Float64Array.of(Number.NaN), Int32Array.of(0), range)).toThrow(/finite number > 0/);
+    // Each table checks its rows once after its loop, and names the first bad one of the rows it was asked for.
+    const edge = Float64Array.of(1, 2 ** -126, 2 ** 126, 0.5, 2 ** -127, 2 ** 127);
+    const zeros = new Int32Array(edge.length);
+    expect(() => paramTable(edge, zeros, 0, 4)).not.toThrow(); // the bounds themselves are in range
+    expect(() => paramTable(edge, zeros)).toThrow(/scales\[4\]/);
+    expect(() => paramRows(edge, zeros, 4, 2)).toThrow(/scales\[4\]/);
+    expect(() => quantRows(edge, zeros, range, 5, 1)).toThrow(/scales\[5\]/);
+    expect(() => quantRows(edge, zeros, range, 0, 4)).not.toThrow();
   });
 });
