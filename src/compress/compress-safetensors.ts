@@ -215,12 +215,15 @@ export async function compressToSafetensors(
   let writer: SafetensorsWriter | undefined;
   if (assumed) writer = await createSafetensorsWriter(sink, assumed.entries, fileMetadata(assumed.pairs));
   let restarts = 0;
-  let blockHeld = 0; // integers of row-block weights kept from planning, up to kBlockHeldBytes (twice that while written as planned)
+  // Integers of row-block weights kept from planning, up to kBlockHeldBytes; while written as planned, three times
+  // that: the weight being written and the two being planned (a plan starts before the weight before it is written,
+  // and one not kept is read and quantized again to be written).
+  let blockHeld = 0;
   const planRows = async (i: number, blocking: RowBlocking): Promise<PlannedWeight> => {
     const info = weights[i]!;
     const elements = blocking.rows * blocking.rest.reduce((a, b) => a * b, 1);
     const packed = dtypeInfo(decisions[i]!.dtype).bits === 4 ? Math.ceil(elements / 2) : elements;
-    const keep = blockHeld + packed <= Math.min(options.heldBytes ?? kHeldBytes, (writer ? 2 : 1) * kBlockHeldBytes);
+    const keep = blockHeld + packed <= Math.min(options.heldBytes ?? kHeldBytes, (writer ? 3 : 1) * kBlockHeldBytes);
     if (keep) blockHeld += packed;
     const planned = await planRowBlocks(rows!, info, decisions[i]!, blocking, keep);
     if (keep && (planned === 'nonFinite' || !planned)) blockHeld -= packed; // nothing kept after all
