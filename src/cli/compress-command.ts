@@ -284,6 +284,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   let report;
   let text;
   let verified: VerifyReport | undefined;
+  let threads = 0; // worker threads of the pool the compression ran with, for the summary
+  /** The summary's backend: with the pool's threads where the compression had one. */
+  const where = (backend: string): string => (threads > 0 ? `${backend}, ${threads} worker thread${threads === 1 ? '' : 's'}` : backend);
   try {
     // The sink (and its temporary file's cleanup) exists before anything is read: every failure after this aborts it.
     sink = await openOutput(target, io.stdout);
@@ -319,6 +322,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       const weights = model.list();
       const plannedBytes = planned.reduce((sum, d, i) => (d.action === 'quantize' ? sum + 4 * weights[i]!.shape.reduce((a, b) => a * b, 1) : sum), 0);
       const pool = resolved === 'cpu' && (args.workers !== undefined || plannedBytes >= kOnnxPoolMinBytes) ? await defaultPool(args.workers) : undefined;
+      threads = pool?.size ?? 0;
       let result;
       try {
         result = await compressOnnxParts(bytes ?? await onnxInput.load(), pool ? { ...options, pool } : options, backend)
@@ -348,7 +352,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         const names: [string, string] = [inputName, target.display];
         verified = await verifyModels(bytes!, concatParts(result.parts, result.byteLength), { ...await verifyOptionsOf(args.verify, bytes!, inputName, runtime!), names });
       }
-      text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds,
+      text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved), report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
       if (report.budget) text += budgetSummary(report.budget);
     } else {
@@ -361,13 +365,14 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         const decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
         const name = inputName.replace(/^.*[\\/]/, '').replace(/\.(onnx|safetensors)$/i, '');
         const pool = await defaultPool(args.workers); // GGUF blocks are computed on the CPU
+        threads = pool?.size ?? 0;
         try {
           report = await compressToGguf(source, decisions, sink, { name, onProgress, ...(pool ? { pool } : {}) });
         } finally {
           await pool?.close();
         }
         bar?.done();
-        text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? 'cpu', report.seconds,
+        text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? 'cpu'), report.seconds,
           [(await stat(input)).size, report.totals.fileBytesAfter]);
       } else {
         let decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
@@ -379,13 +384,14 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
             .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
         }
         const pool = resolved === 'cpu' ? await defaultPool(args.workers) : undefined;
+        threads = pool?.size ?? 0;
         try {
           report = await compressToSafetensors(source, decisions, sink, backend, onProgress, pool ? { pool } : {});
         } finally {
           await pool?.close();
         }
         bar?.done();
-        text = summary(inputName, target.display, report.tensors, report.totals, report.backend ?? resolved, report.seconds);
+        text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved), report.seconds);
         if (budget) {
           text += budgetSummary(budget);
           report = { ...report, budget };

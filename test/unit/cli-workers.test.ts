@@ -31,18 +31,20 @@ beforeAll(() => {
   writeSafetensors(input, tensors);
 });
 
-function compress(output: string, ...extra: string[]): { status: number | null; stderr: string } {
+function compress(output: string, ...extra: string[]): { status: number | null; stdout: string; stderr: string } {
   const child = spawnSync(process.execPath, [bin, 'compress', input, '-o', output, '--backend', 'cpu', ...extra], { encoding: 'utf8' });
-  return { status: child.status, stderr: child.stderr };
+  return { status: child.status, stdout: child.stdout, stderr: child.stderr };
 }
 
 describe('compress --workers', () => {
   it('writes the same bytes as one thread', () => {
     const alone = compress(join(dir, 'alone.safetensors'), '--workers', '0');
     expect(alone.status, alone.stderr).toBe(0);
+    expect(alone.stdout).toMatch(/backend: cpu; /); // the summary says where it ran
     for (const workers of ['1', '2', 'default']) {
       const pooled = compress(join(dir, `pooled-${workers}.safetensors`), ...(workers === 'default' ? [] : ['--workers', workers]));
       expect(pooled.status, pooled.stderr).toBe(0);
+      if (workers !== 'default') expect(pooled.stdout).toMatch(new RegExp(`backend: cpu, ${workers} worker threads?; `));
       expect(Buffer.compare(readFileSync(join(dir, `pooled-${workers}.safetensors`)), readFileSync(join(dir, 'alone.safetensors'))), `--workers ${workers}`).toBe(0);
     }
     const bad = compress(join(dir, 'bad.safetensors'), '--workers', '1.5');
@@ -71,11 +73,14 @@ describe('compress --workers', () => {
       [bin, 'compress', model, '-o', output, '--backend', 'cpu', '--first-layer', 'quantize', ...extra], { encoding: 'utf8' });
     const alone = run(join(dir, 'alone.onnx'), '--workers', '0');
     expect(alone.status, alone.stderr).toBe(0);
+    expect(alone.stdout).toMatch(/backend: cpu; /);
     const bytes = readFileSync(join(dir, 'alone.onnx'));
     expect(bytes.byteLength).toBeLessThan(readFileSync(model).byteLength / 3); // int8: quantized, not copied
     for (const workers of ['2', 'default']) {
       const pooled = run(join(dir, `pooled-${workers}.onnx`), ...(workers === 'default' ? [] : ['--workers', workers]));
       expect(pooled.status, pooled.stderr).toBe(0);
+      // By default a model this small (1.1 MiB of float32 to quantize) stays on one thread: starting workers costs more.
+      expect(pooled.stdout).toMatch(workers === '2' ? /backend: cpu, 2 worker threads; / : /backend: cpu; /);
       expect(Buffer.compare(readFileSync(join(dir, `pooled-${workers}.onnx`)), bytes), `--workers ${workers}`).toBe(0);
     }
   });
