@@ -6,7 +6,7 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { compressOnnx } from '../../src/compress/compress-onnx.js';
-import { halfScale, omitsZeroPoints, storedParametersOf, storesHalfScales } from '../../src/compress/scale-storage.js';
+import { halfScale, omitsZeroPoints, scaleRounder, storedParametersOf, storesHalfScales } from '../../src/compress/scale-storage.js';
 import { storedBits } from '../../src/compress/budget.js';
 import type { WeightDecision } from '../../src/compress/policy.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
@@ -19,6 +19,16 @@ const { onnx } = onnxProto;
 const cpu = { backend: 'cpu' } as const;
 
 describe('scale storage helpers', () => {
+  it('scaleRounder names the roundings a worker applies: float16 and bfloat16 weights\' scales, and halfScale', () => {
+    expect(scaleRounder(undefined)).toBeUndefined();
+    expect(scaleRounder('float16')!(0.1)).toBe(0.0999755859375);
+    expect(scaleRounder('float16')!(1e-9)).toBe(0); // a float16 weight's scale type cannot hold it (checked later)
+    expect(scaleRounder('halfScale')!(1e-9)).toBe(1e-9); // halfScale keeps what float16 cannot hold
+    expect(scaleRounder('bfloat16')!(0.1)).toBe(0.10009765625); // 8 significant bits, to nearest
+    expect(scaleRounder('bfloat16')!(1 + 2 ** -8)).toBe(1); // a tie: to even
+    expect(scaleRounder('bfloat16')!(1 + 3 * 2 ** -8)).toBe(1 + 2 ** -6); // a tie: to even, upwards
+    expect(scaleRounder('bfloat16')!(3)).toBe(3);
+  });
   it('halfScale rounds to float16 where float16 holds the scale and keeps other scales', () => {
     expect(halfScale(0.1)).toBe(0.0999755859375);
     expect(halfScale(1)).toBe(1);
