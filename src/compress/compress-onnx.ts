@@ -15,6 +15,10 @@
  * `com.microsoft.GatherBlockQuantized` (gather-block-plan.ts, io/onnx/gather-block-writer.ts), needing no opset upgrade; the rest
  * stay QDQ, and each report line says which (`onnxOp`) and why.
  *
+ * With `pool` (createCpuWorkerPool) and the weights computed on the CPU, weights of 256 KiB of float32 or more
+ * run on its workers (the quality floor included), several at once, and are written in weight order: the same
+ * model bytes and report as on one thread.
+ *
  * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale, a dequantized
  * range beyond float32) are kept float with the reason in the report, or, with `nonFinite: 'error'`, raise a FormatError naming them.
  * Weights kept in external data stay there (the output refers to the same files); quantized ones are
