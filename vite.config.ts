@@ -9,6 +9,8 @@ export default defineConfig(({ mode }) => {
       root: resolve(import.meta.dirname, 'demo'),
       base: './',
       build: { outDir: resolve(import.meta.dirname, 'demo-dist'), emptyOutDir: true, target: 'es2022' },
+      // Module workers, as the app starts them: the CPU worker script (a pool's Web Workers) awaits its imports.
+      worker: { format: 'es' as const },
     };
   }
   return {

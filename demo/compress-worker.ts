@@ -4,7 +4,8 @@
 // The backend is the library's 'auto' choice here (WebGPU where this worker has it, else the CPU path); the
 // adapter is this worker's. The page cancels a run by terminating the worker and starting a new one.
 import { getBackend, getDefaultManager } from '../src/index.js';
-import { compressOnnx, compressToSafetensors, memorySink, writableStreamSink } from '../src/models.js';
+import { type CpuWorkerPool, compressOnnx, compressToSafetensors, createCpuWorkerPool, memorySink, writableStreamSink } from '../src/models.js';
+import cpuWorkerUrl from '../src/compress/cpu-worker.ts?worker&url';
 import { countingSink, decideForSafetensors as decide, formatSizes, writeFormat } from './format-outputs.js';
 import { openReader } from './model-source.js';
 import { type WorkerReply, type WorkerRequest, describeAdapter } from './worker-protocol.js';
@@ -14,6 +15,19 @@ const post = (reply: WorkerReply, transfer: Transferable[] = []) => (self as unk
 async function backendInfo(): Promise<{ backend: string; adapter?: string }> {
   const backend = await getBackend();
   return backend === 'webgpu' ? { backend, adapter: describeAdapter((await getDefaultManager()).adapterInfo) } : { backend };
+}
+
+/**
+ * Model bytes from which an ONNX model's big weights are quantized on a pool of Web Workers by default, as the
+ * command line does: below it, starting the workers costs about what they save (docs/performance.md).
+ */
+const kPoolMinBytes = 256 * 2 ** 20;
+
+/** The pool for an ONNX model of `modelBytes`: `workers` of them when asked, else by size and cores; undefined for none. */
+async function onnxPool(modelBytes: number, workers: number | undefined): Promise<CpuWorkerPool | undefined> {
+  const cores = navigator.hardwareConcurrency ?? 1;
+  const count = workers ?? (modelBytes >= kPoolMinBytes && cores >= 2 ? Math.min(cores, 8) : 0);
+  return count > 0 ? createCpuWorkerPool({ workers: count, workerUrl: new URL(cpuWorkerUrl, self.location.href) }) : undefined;
 }
 
 /** The least time between two progress messages. */
@@ -57,8 +71,15 @@ async function handle(request: WorkerRequest): Promise<void> {
   }
   if (request.type === 'compress' && source.kind === 'onnx') {
     const bytes = new Uint8Array(await source.file.arrayBuffer());
-    const { model, report } = await compressOnnx(bytes, { ...policy, name: source.file.name, onProgress }, { backend: 'auto' });
-    post({ type: 'done', id: request.id, report, output: model, ...(await backendInfo()) }, [model.buffer]);
+    const pool = await onnxPool(bytes.byteLength, request.workers);
+    try {
+      const { model, report } = await compressOnnx(bytes, { ...policy, name: source.file.name, onProgress, ...(pool ? { pool } : {}) }, { backend: 'auto' });
+      // The pool works only where the weights ran on the CPU.
+      const threads = pool && report.backend === 'cpu' ? pool.size : 0;
+      post({ type: 'done', id: request.id, report, output: model, threads, ...(await backendInfo()) }, [model.buffer]);
+    } finally {
+      await pool?.close();
+    }
     return;
   }
   const { reader } = await openReader(source);

@@ -46,6 +46,8 @@ declare global {
       heatmapMs?: number; view?: unknown; benchHeatmap?: (size: number) => number;
       /** Workers started so far (Cancel terminates one; the next run starts another). */
       workers: number; backend?: string; lastExportStreamed?: string;
+      /** Web Workers that quantized the last ONNX result on the CPU path (the page's `?workers=N` asks for N). */
+      threads?: number;
       /** The last verification in onnxruntime-web shown (cleared when another result comes). */
       verify?: VerifyShown;
       /** The export formats' sizes for the result on show (once the worker has measured them). */
@@ -196,9 +198,10 @@ async function run(): Promise<void> {
   setBusy(true);
   $('error').hidden = true;
   try {
-    const reply = await callWorker<'compress'>({ type: 'compress', source: current.source, policy }, showProgress(mine));
+    const reply = await callWorker<'compress'>({ type: 'compress', source: current.source, policy, ...workersAsked() }, showProgress(mine));
     if (mine !== generation) return;
     app.backend = reply.backend;
+    app.threads = reply.threads ?? 0;
     showBackendInfo(reply.backend, reply.adapter);
     let next: Result;
     if (current.kind === 'onnx') {
@@ -275,6 +278,14 @@ function shownOf(r: Result): ShownResult {
 function renderSummary(r: Result): void {
   showSummary(r.report, r.report.format === 'onnx' ? r.report.totals.modelBytesBefore : loaded!.byteLength, r.totalMs, r.policy.minSqnrDb,
     app.backend === 'webgpu');
+  if (app.threads) $('sum-backend').append(`, on ${app.threads} Web Worker${app.threads === 1 ? '' : 's'}`);
+}
+
+/** The page's `?workers=N` (an integer from 0): the Web Workers an ONNX model's big weights run on, by default chosen by size. */
+function workersAsked(): { workers?: number } {
+  const asked = new URLSearchParams(location.search).get('workers');
+  const workers = asked === null ? NaN : Number(asked);
+  return Number.isInteger(workers) && workers >= 0 && workers <= 64 ? { workers } : {};
 }
 
 function renderTable(): void {

@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type ElementHandle } from 'puppeteer-core';
+import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CompressionPolicy, OnnxModel, compressOnnx, readQdqWeights, serializeSafetensors } from '../../src/models.js';
 import { CHROMIUM_ARGS, chromiumPath } from '../setup/chromium.js';
@@ -406,7 +406,7 @@ describe('the web app with WebGPU', () => {
 });
 
 describe('the web app without WebGPU', () => {
-  it('says so plainly and still compresses on the CPU', async () => {
+  it('says so plainly and still compresses on the CPU, on Web Workers with ?workers=2', async () => {
     const browser = await puppeteer.launch({
       executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'),
     });
@@ -424,6 +424,15 @@ describe('the web app without WebGPU', () => {
       expect(await inkOf(page, 'channel-chart')).toBeGreaterThan(1000);
       await page.screenshot({ path: join(artifacts, 'app-no-webgpu.png'), fullPage: true });
       expect(errors).toEqual([]);
+      // ?workers=2: the big weights go to two Web Workers of the page's worker; the same report.
+      const pooled = await openApp(browser, `${baseUrl}?workers=2`);
+      const shown = (p: Page) => p.evaluate(() => ({ report: JSON.stringify({ ...window.__app.report, seconds: 0 }), threads: window.__app.threads }));
+      const [withWorkers, without] = [await shown(pooled.page), await shown(page)];
+      expect(without.threads).toBe(0); // by default only from 256 MiB: the bundled model stays on one thread
+      expect(withWorkers.threads).toBe(2);
+      expect(withWorkers.report).toBe(without.report);
+      expect(await text(pooled.page, '#sum-backend')).toBe('cpu, on 2 Web Workers');
+      expect(pooled.errors).toEqual([]);
     } finally {
       await browser.close();
     }
