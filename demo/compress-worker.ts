@@ -71,6 +71,7 @@ async function handle(request: WorkerRequest): Promise<void> {
   }
   if (request.type === 'compress' && source.kind === 'onnx') {
     const bytes = new Uint8Array(await source.file.arrayBuffer());
+    // A worker of the pool that dies fails the run with WorkerError, shown as the error (`?workers=0`: one thread).
     const pool = await onnxPool(bytes.byteLength, request.workers);
     try {
       const { model, report } = await compressOnnx(bytes, { ...policy, name: source.file.name, onProgress, ...(pool ? { pool } : {}) }, { backend: 'auto' });
