@@ -18,13 +18,14 @@ async function backendInfo(): Promise<{ backend: string; adapter?: string }> {
 }
 
 /**
- * Model bytes from which an ONNX model's big weights are quantized on a pool of Web Workers by default, as the
- * command line does: below it, starting the workers costs about what they save (docs/performance.md).
+ * Model bytes from which a model's big weights are quantized on a pool of Web Workers by default (where they run
+ * on the CPU path), as the command line does for ONNX: below it, starting the workers costs about what they save
+ * (docs/performance.md).
  */
 const kPoolMinBytes = 256 * 2 ** 20;
 
-/** The pool for an ONNX model of `modelBytes`: `workers` of them when asked, else by size and cores; undefined for none. */
-async function onnxPool(modelBytes: number, workers: number | undefined): Promise<CpuWorkerPool | undefined> {
+/** The pool for a model of `modelBytes`: `workers` of them when asked, else by size and cores; undefined for none. */
+async function cpuPool(modelBytes: number, workers: number | undefined): Promise<CpuWorkerPool | undefined> {
   const cores = navigator.hardwareConcurrency ?? 1;
   const count = workers ?? (modelBytes >= kPoolMinBytes && cores >= 2 ? Math.min(cores, 8) : 0);
   return count > 0 ? createCpuWorkerPool({ workers: count, workerUrl: new URL(cpuWorkerUrl, self.location.href) }) : undefined;
@@ -72,7 +73,7 @@ async function handle(request: WorkerRequest): Promise<void> {
   if (request.type === 'compress' && source.kind === 'onnx') {
     const bytes = new Uint8Array(await source.file.arrayBuffer());
     // A worker of the pool that dies fails the run with WorkerError, shown as the error (`?workers=0`: one thread).
-    const pool = await onnxPool(bytes.byteLength, request.workers);
+    const pool = await cpuPool(bytes.byteLength, request.workers);
     try {
       const { model, report } = await compressOnnx(bytes, { ...policy, name: source.file.name, onProgress, ...(pool ? { pool } : {}) }, { backend: 'auto' });
       // The pool works only where the weights ran on the CPU.
@@ -84,23 +85,28 @@ async function handle(request: WorkerRequest): Promise<void> {
     return;
   }
   const { reader } = await openReader(source);
+  const modelBytes = source.kind === 'sharded' ? source.files.reduce((sum, f) => sum + f.size, 0) : source.file.size;
+  const pool = await cpuPool(modelBytes, request.type === 'compress' ? request.workers : undefined);
+  const withPool = pool ? { pool } : {};
   try {
     const { decisions, budget } = await decide(reader, policy);
     if (request.type === 'compress') {
       const sink = countingSink();
-      const report = await compressToSafetensors(reader, decisions, sink, { backend: 'auto' }, onProgress);
+      const report = await compressToSafetensors(reader, decisions, sink, { backend: 'auto' }, onProgress, withPool);
+      const threads = pool && report.backend === 'cpu' ? pool.size : 0; // the pool works only on the CPU path
       // The decisions only where the page cannot make them itself (a size budget's allocation): 200k of them
       // would double what the reply clones.
-      post({ type: 'done', id: request.id, report: budget ? { ...report, budget } : report, ...(budget ? { decisions } : {}), ...(await backendInfo()) });
+      post({ type: 'done', id: request.id, report: budget ? { ...report, budget } : report, ...(budget ? { decisions } : {}), threads, ...(await backendInfo()) });
     } else {
       // The export: streamed to the page's file (a transferred WritableStream), else collected and transferred.
       const memory = request.stream ? undefined : memorySink();
       const sink = request.stream ? writableStreamSink(request.stream) : memory!;
-      const report = await compressToSafetensors(reader, decisions, sink, { backend: 'auto' }, onProgress);
+      const report = await compressToSafetensors(reader, decisions, sink, { backend: 'auto' }, onProgress, withPool);
       const output = memory?.bytes();
       post({ type: 'done', id: request.id, report, ...(output ? { output } : {}), ...(await backendInfo()) }, output ? [output.buffer] : []);
     }
   } finally {
+    await pool?.close();
     await (reader as { close?: () => Promise<void> }).close?.();
   }
 }

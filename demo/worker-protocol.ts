@@ -14,7 +14,7 @@ export type WorkerRequest =
   | { type: 'backend'; id: number }
   /**
    * Compress with `policy`: ONNX gives the QDQ model back, safetensors only the report (the export writes the file).
-   * `workers`: Web Workers for an ONNX model's big weights on the CPU path (0: none; default: the cores, at most 8,
+   * `workers`: Web Workers for the model's big weights on the CPU path (0: none; default: the cores, at most 8,
    * for a model of 256 MiB or more).
    */
   | { type: 'compress'; id: number; source: AnyWeightSource; policy: CompressionPolicy; workers?: number }

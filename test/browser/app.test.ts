@@ -432,6 +432,24 @@ describe('the web app without WebGPU', () => {
       expect(withWorkers.threads).toBe(2);
       expect(withWorkers.report).toBe(without.report);
       expect(await text(pooled.page, '#sum-backend')).toBe('cpu, on 2 Web Workers');
+      // A safetensors file: its two weights of 512 KiB go to the workers too.
+      const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-app-'));
+      let seed = 7;
+      const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 - 0.5; };
+      writeFileSync(join(dir, 'two.safetensors'), await serializeSafetensors([
+        ...[0, 1].map((i) => ({ name: `layers.${i}.weight`, dtype: 'F32' as const, shape: [256, 512], data: Float32Array.from({ length: 256 * 512 }, random) })),
+        { name: 'norm.bias', dtype: 'F32' as const, shape: [512], data: Float32Array.from({ length: 512 }, random) },
+      ]));
+      for (const p of [page, pooled.page]) {
+        await p.bringToFront(); // a background tab gets no animation frames, and the app renders in them
+        const runs = await p.evaluate(() => window.__app.runs);
+        await ((await p.$('input#file-input')) as ElementHandle<HTMLInputElement>).uploadFile(join(dir, 'two.safetensors'));
+        await waitForRun(p, {}, runs);
+      }
+      const [stWith, stWithout] = [await shown(pooled.page), await shown(page)];
+      expect([stWith.threads, stWithout.threads]).toEqual([2, 0]);
+      expect(JSON.parse(stWith.report).format).toBe('safetensors');
+      expect(stWith.report).toBe(stWithout.report);
       expect(pooled.errors).toEqual([]);
     } finally {
       await browser.close();
