@@ -16,7 +16,7 @@ import { verifyModels } from '../../src/verify/verify-models.js';
 import { parseCommandLine } from '../../src/cli/args.js';
 import { buildMlp, seededNormal } from '../shared/mlp-onnx.js';
 import { RUN_SEED, expectInvalidAsync } from './support.js';
-import { maxRelativeError } from '../shared/relative-error.js';
+import { maxRelativeError, rmsRelativeError } from '../shared/relative-error.js';
 
 const { onnx } = onnxProto;
 const cpu = { backend: 'cpu' } as const;
@@ -214,14 +214,15 @@ describe('onnxOps contrib: MatMulNBits', () => {
 describe('MatMulNBits targets: MLP of 4 × [512, 2048] weights', () => {
   const widths = [512, 2048, 512, 2048, 512];
   const mlp = buildMlp(onnx, widths, kSeed + 10);
-  const batch = 4;
+  const batch = 32;
   const x = seededNormal(batch * 512, kSeed + 11);
 
   it.each([
     // int4: i.i.d. normal weights are the hard case for 4 bits (about 20 dB SQNR per layer, and the error of
-    // four layers adds up): measured 0.157 of max |y|, where the 5 % aimed for holds only for 8 bits.
-    ['int4 groups of 32', { dtype: 'qint4', granularity: 'group', groupSize: 32 }, 4, 0.2, 0.25],
-    ['int8 per channel', { dtype: 'qint8' }, 8, 0.27, 0.05],
+    // four layers adds up): ‖Δy‖ / ‖y‖ measured 0.149–0.164 over 16 seeds, where the 2 % of 8 bits is out of reach.
+    // (The largest |Δy| / max |y| over 4 rows, asserted before, moved from 0.13 to 0.26 with the seed.)
+    ['int4 groups of 32', { dtype: 'qint4', granularity: 'group', groupSize: 32 }, 4, 0.2, 0.2],
+    ['int8 per channel', { dtype: 'qint8' }, 8, 0.27, 0.025],
   ] as const)('%s: size, accuracy against float32, every MatMul a MatMulNBits', async (_, scheme, bits, maxRatio, maxError) => {
     const { model, report } = await compressOnnx(mlp.model, { ...scheme, firstLayer: 'quantize', onnxOps: 'contrib' }, cpu);
     expect(opTypes(model).filter((t) => t === 'MatMul')).toEqual([]);
@@ -230,9 +231,11 @@ describe('MatMulNBits targets: MLP of 4 × [512, 2048] weights', () => {
     expect(model.byteLength / mlp.model.byteLength).toBeLessThan(maxRatio);
     expect(report.totals.modelBytesAfter).toBe(model.byteLength);
     const reference = await run(mlp.model, x, batch);
-    const error = maxRelativeError(await run(model, x, batch), reference);
+    const y = await run(model, x, batch);
+    const error = rmsRelativeError(y, reference);
     console.log(`${_}: ${(model.byteLength / 2 ** 20).toFixed(2)} MiB of ${(mlp.model.byteLength / 2 ** 20).toFixed(2)} MiB `
-      + `(${(model.byteLength / mlp.model.byteLength).toFixed(3)}), max |Δy| / max |y| ${error.toFixed(4)} (seed ${kSeed + 10})`);
+      + `(${(model.byteLength / mlp.model.byteLength).toFixed(3)}), ‖Δy‖ / ‖y‖ ${error.toFixed(4)}, max |Δy| / max |y| `
+      + `${maxRelativeError(y, reference).toFixed(4)} (seed ${kSeed + 10})`);
     expect(error).toBeLessThan(maxError);
     expect(error).toBeGreaterThan(0); // quantized: not the float model
   });
