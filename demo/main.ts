@@ -46,7 +46,7 @@ declare global {
       heatmapMs?: number; view?: unknown; benchHeatmap?: (size: number) => number;
       /** Workers started so far (Cancel terminates one; the next run starts another). */
       workers: number; backend?: string; lastExportStreamed?: string;
-      /** Web Workers that quantized the last ONNX result on the CPU path (the page's `?workers=N` asks for N). */
+      /** Web Workers that quantized the last result on the CPU path (the page's `?workers=N` asks for N). */
       threads?: number;
       /** The last verification in onnxruntime-web shown (cleared when another result comes). */
       verify?: VerifyShown;
@@ -281,7 +281,7 @@ function renderSummary(r: Result): void {
   if (app.threads) $('sum-backend').append(`, on ${app.threads} Web Worker${app.threads === 1 ? '' : 's'}`);
 }
 
-/** The page's `?workers=N` (an integer from 0): the Web Workers an ONNX model's big weights run on, by default chosen by size. */
+/** The page's `?workers=N` (an integer from 0): the Web Workers a model's big weights run on, by default chosen by size. */
 function workersAsked(): { workers?: number } {
   const asked = new URLSearchParams(location.search).get('workers');
   const workers = asked === null ? NaN : Number(asked);

@@ -48,7 +48,7 @@ import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
 import { concatParts } from '../io/onnx/deferred-raw-data.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
-import { type ScaleDType, type ScaleRounding, halfScale, scaleRounder, storedParametersOf, storesHalfScales } from './scale-storage.js';
+import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf, storesHalfScales } from './scale-storage.js';
 import { POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
 import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
 import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
@@ -147,7 +147,9 @@ export async function compressOnnxParts(
   }
   let plan: OnnxPlan = planOnnxCompression(model, options, onnxOps);
   const scaleDtype: ScaleDType = options.scaleDtype ?? (options.targetBits !== undefined && onnxOps === 'qdq' ? 'float16' : 'float32');
-  const float32Round = scaleDtype === 'float16' ? { roundScale: halfScale } : {};
+  // How a float32 weight's scales are rounded (float16 and bfloat16 weights round to their own type: roundingOf).
+  const float32Rounding: ScaleRounding | undefined = scaleDtype === 'float16' ? 'halfScale' : undefined;
+  const float32Round = float32Rounding ? { roundScale: scaleRounder(float32Rounding)! } : {};
   let budget: BudgetAllocation | undefined;
   if (options.targetBits !== undefined) {
     // Measured sensitivities cover the first layers too: they join the budget unless firstLayer says otherwise.
@@ -208,7 +210,7 @@ export async function compressOnnxParts(
   const scaleTypeOf = (info: OnnxWeightInfo): ScaleType => (info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32');
   const roundingOf = (info: OnnxWeightInfo): ScaleRounding | undefined => {
     const scaleType = scaleTypeOf(info);
-    return scaleType !== 'float32' ? scaleType : scaleDtype === 'float16' ? 'halfScale' : undefined;
+    return scaleType !== 'float32' ? scaleType : float32Rounding;
   };
   /** Reads one weight into an array of its own and quantizes it on the pool. */
   const prepareOnPool = async (info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
