@@ -4,11 +4,14 @@
 //      WebAssembly kernels), and quantizePerChannel with backend 'cpu';
 //   2. dequantize of the result, likewise, beside the floor every fresh result pays: allocating and filling a
 //      Float32Array of the same size (the first touch of fresh memory, which dominates on some hosts);
-//   3. `webgpu-quant compress --backend cpu --first-layer quantize` on a 67 MB float32 MLP (four MatMul weights
+//   3. QuantizeLinear / DequantizeLinear in onnxruntime-web's wasm EP (in Node, one thread) and onnxruntime-node
+//      (one thread) beside the same calls with backend 'cpu', int8 per tensor, axis 0 and axis 1 (bench/ort-cpu.mjs;
+//      --no-ort leaves it out);
+//   4. `webgpu-quant compress --backend cpu --first-layer quantize` on a 67 MB float32 MLP (four MatMul weights
 //      [1024, 4096] / [4096, 1024], opset 17, made here) beside a plain JS absmax + int8 quantize loop over the same
 //      weights in this process. With --before=DIR (a built checkout of an earlier version), its CLI runs too.
 //
-//   node bench/cpu-kernels.mjs [--reps=3] [--before=/path/to/checkout] [--cpu-prof=DIR] [--out=bench/results]
+//   node bench/cpu-kernels.mjs [--reps=3] [--before=/path/to/checkout] [--cpu-prof=DIR] [--out=bench/results] [--no-ort]
 //
 // Writes the medians to <out>/cpu-kernels-<YYYY-MM-DD>.json (read by bench/targets.mjs).
 import { spawnSync } from 'node:child_process';
@@ -20,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import onnxProto from 'onnx-proto';
 import { dequantize, quantizePerChannel, reference, tensor } from '../dist/index.js';
 import { normalData } from './normal-data.mjs';
+import { ortCpuCases } from './ort-cpu.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
@@ -149,6 +153,18 @@ row('  fresh Float32Array of the same size, filled (the floor)', floorD.ms, plai
 row('  reference (before)', refD.ms, plainD.ms);
 row("  dequantize { backend: 'cpu' } (after)", cpuD.ms, plainD.ms);
 record.dequantize = { plainMs: plainD.ms, floorMs: floorD.ms, referenceMs: refD.ms, cpuMs: cpuD.ms };
+
+if (!('no-ort' in args)) {
+  const ort = await ortCpuCases({ data, rows, cols, reps });
+  lines.push(`onnxruntime ${ort.versions.web}: QuantizeLinear / DequantizeLinear beside backend 'cpu', int8, [${rows}, ${cols}], one thread each `
+    + `(median of ${reps} interleaved rounds; ratio ours / theirs, below 1 is faster; elements that differ from ours)`);
+  for (const c of ort.cases) {
+    const m = c.medianMs;
+    const cell = (name) => `${m[name].toFixed(1).padStart(7)} ms ${(m.ours / m[name]).toFixed(2).padStart(5)}x ${String(c.mismatches[name]).padStart(3)} differ`;
+    lines.push(`  ${`${c.op} ${c.layout}`.padEnd(22)} ours ${m.ours.toFixed(1).padStart(7)} ms | onnxruntime-web wasm ${cell('onnxruntime-web wasm')} | onnxruntime-node ${cell('onnxruntime-node')}`);
+  }
+  record.onnxruntime = ort;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-bench-'));
 try {

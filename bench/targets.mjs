@@ -48,6 +48,14 @@ if (cpu) {
   add('CPU quantize per channel, 16M elements: <= 0.5x a plain JS loop', `${fmt(q.cpuMs / q.plainMs, 2)}x`, q.cpuMs / q.plainMs <= 0.5, cpu);
   const c = cpu.data.cli;
   if (c) add('CLI compress, 67 MB MLP: <= 3x a plain absmax + quantize loop', `${fmt(c.cliMs / c.plainMs, 2)}x`, c.cliMs / c.plainMs <= 3, cpu);
+  // No target of its own: onnxruntime's QuantizeLinear / DequantizeLinear on one thread, for the record.
+  for (const op of ['quantize', 'dequantize']) {
+    const cases = (cpu.data.onnxruntime?.cases ?? []).filter((k) => k.op === op);
+    if (!cases.length) continue;
+    const ratios = cases.map((k) => `${k.layout} ${fmt(k.medianMs.ours / k.medianMs['onnxruntime-web wasm'], 2)}x`);
+    add(`CPU ${op} int8, 16M elements, beside onnxruntime-web's wasm ${op === 'quantize' ? 'QuantizeLinear' : 'DequantizeLinear'} (one thread; below 1 is faster)`,
+      ratios.join(', '), 'reported', cpu);
+  }
 } else {
   add('CPU quantize per channel, 16M elements: <= 0.5x a plain JS loop', 'no cpu-kernels result', undefined, undefined);
   add('CLI compress, 67 MB MLP: <= 3x a plain absmax + quantize loop', 'no cpu-kernels result', undefined, undefined);

@@ -153,7 +153,7 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
   const paramCount = q.kind === 'grid' ? q.grid.scales.length : 0;
   const at = kernels.heldOffset(original); // a held array is read in place
   const offsets = kernels.reserve([at === undefined ? 4 * piece : 0, q.kind === 'grid' ? piece : 4 * piece, 16 * paramCount, kBucketBytes,
-    kBucketBytes * (channelMap?.count ?? 0), kBucketBytes * (groupMap?.count ?? 0), 3 * kCursorBytes]);
+    kBucketBytes * (channelMap?.count ?? 0), kBucketBytes * (groupMap?.count ?? 0), 3 * kCursorBytes], [0, 1]);
   if (!offsets) return undefined;
   const [scratch, values, params, overallAt, channelAt, groupAt, cursors] = offsets as [number, number, number, number, number, number, number];
   const memory = kernels.memory.buffer;

@@ -36,7 +36,7 @@ export function cpuMinMax(data: Float32Array, layout: ReductionLayout): MinMaxRe
   const pieces = kernels ? walkPieces(walkLayoutOf(layout)) : [];
   const largest = pieces.reduce((m, piece) => Math.max(m, piece.count), 0);
   const at = kernels?.heldOffset(data); // a held array is read in place
-  const offsets = kernels?.reserve([4 * layout.outputs, 4 * layout.outputs, at === undefined ? 4 * largest : 0]);
+  const offsets = kernels?.reserve([4 * layout.outputs, 4 * layout.outputs, at === undefined ? 4 * largest : 0], [2]);
   if (!kernels || !offsets) return minMaxOfLayout(data, layout);
   const [low, high, scratch] = offsets as [number, number, number];
   const buffer = kernels.memory.buffer;

@@ -44,7 +44,7 @@ export function cpuQuantize(input: Tensor, params: QParams, info: DTypeInfo, out
   const pieces = kernels ? walkPieces(layoutOf(input.shape, params)) : [];
   const largest = pieces.reduce((m, piece) => Math.max(m, piece.count), 0);
   const at = kernels?.heldOffset(input.data); // a held array is read in place
-  const offsets = kernels?.reserve([4 * count, 4 * count, at === undefined ? 4 * largest : 0, largest]);
+  const offsets = kernels?.reserve([4 * count, 4 * count, at === undefined ? 4 * largest : 0, largest], [2, 3]);
   if (!kernels || !offsets) return quantizeWithParams(input, params, info);
   const [inverse, zero, scratch, dst] = offsets as [number, number, number, number];
   const buffer = kernels.memory.buffer;
@@ -93,7 +93,7 @@ export function cpuDequantize(q: QTensor): Tensor {
   if (params.scheme === 'per_channel_affine' && params.scales.some((s) => Math.fround(s) !== s)) kernels = undefined;
   const pieces = kernels ? walkPieces(layoutOf(q.shape, params)) : [];
   const largest = pieces.reduce((m, piece) => Math.max(m, piece.count), 0);
-  const offsets = kernels?.reserve([4 * count, 4 * count, largest, 4 * largest]);
+  const offsets = kernels?.reserve([4 * count, 4 * count, largest, 4 * largest], [2, 3]);
   if (!kernels || !offsets) return referenceDequantize(q);
   const [scale, zero, src, dst] = offsets as [number, number, number, number];
   const buffer = kernels.memory.buffer;

@@ -18,7 +18,7 @@ function scan(data: Float32Array, flags: 0 | 1): { first: number; maxAbs: number
   // A held array is scanned in place, in one call; any other is copied in piece by piece.
   const at = kernels?.heldOffset(data);
   const piece = at === undefined ? Math.min(data.length, PIECE_ELEMENTS) : data.length;
-  const offsets = kernels?.reserve(at === undefined ? [4, 4 * piece] : [4]);
+  const offsets = kernels?.reserve(at === undefined ? [4, 4 * piece] : [4], [1]);
   if (!kernels || !offsets) return undefined;
   const [max, scratch] = offsets as [number, number];
   const src = at ?? scratch;

@@ -12,6 +12,13 @@
  * would detach the array's view), so the holder reserves room for the passes' scratch up front; a pass that
  * needs more runs on the reference.
  *
+ * Regions that JavaScript copies pieces into or out of (`TypedArray.set`) start half a page past a page
+ * boundary of the memory ({@link kCopyRegionOffset}). The engines' memory copy slows down 3–5× when the
+ * destination lies a few dozen bytes past the source modulo 4 KiB (the processor sees a store and a later
+ * load to the same page offset as dependent); large arrays sit at or just past a page boundary, so a region
+ * at offset 0 or 32 of a page can land there (a per-tensor quantize's input pieces did: 60–80 ms against 40
+ * for the same copy per channel, 16M elements).
+ *
  * @example
  * ```ts
  * const kernels = simdKernels();
@@ -37,9 +44,11 @@ export interface SimdKernels {
   readonly memory: WebAssembly.Memory;
   /**
    * Byte offsets of consecutive 16-byte-aligned regions of the given sizes, above a held array, growing memory
-   * if needed (never while an array is held); undefined when they do not fit.
+   * if needed (never while an array is held); undefined when they do not fit. The regions whose indices are in
+   * `copied` (pieces JavaScript copies in or out) start {@link kCopyRegionOffset} past a 4 KiB boundary; the
+   * others follow one another with no gap.
    */
-  reserve(sizes: readonly number[]): number[] | undefined;
+  reserve(sizes: readonly number[], copied?: readonly number[]): number[] | undefined;
   /** The byte offset of `data` in the memory when it is the held array or a part of it, else undefined. */
   heldOffset(data: Float32Array): number | undefined;
   configure(src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number): void;
@@ -54,6 +63,8 @@ export interface SimdKernels {
 /** The most scratch memory one call may use; larger calls run on the reference. */
 export const MAX_SIMD_BYTES = 2 ** 31;
 const kPage = 65536;
+/** Where a copied region starts within a 4 KiB page of the memory: far from a large array's own page offset (0 or 16). */
+const kCopyRegionOffset = 2048;
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -85,10 +96,11 @@ function instantiate(): SimdKernels | null {
   const kindIndex = (kind: SegmentKind): number => (exports[kind] as WebAssembly.Global).value as number;
   return {
     memory: exports.memory,
-    reserve(sizes) {
+    reserve(sizes, copied = []) {
       const offsets: number[] = [];
       let end = heldEnd;
-      for (const size of sizes) {
+      for (const [i, size] of sizes.entries()) {
+        if (size > 0 && copied.includes(i)) end += (kCopyRegionOffset - (end % 4096) + 4096) % 4096;
         offsets.push(end);
         end += Math.ceil(size / 16) * 16;
       }
@@ -190,7 +202,7 @@ export function holdFloat32(count: number, scratchBytes: number): HeldFloat32 | 
  * ```
  */
 export function scratchBoundOf(elements: number, parameters: number, channels: number): number {
-  return elements + 96 * parameters + 64 * channels + 65536;
+  return elements + 96 * parameters + 64 * channels + 65536 + 2 * 4096; // two copied regions' alignment
 }
 
 /** About how many elements one piece of a walk holds: its input and output stay in the cache while they are copied. */
