@@ -152,12 +152,15 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
   const piece = Math.min(size, PIECE_ELEMENTS);
   const paramCount = q.kind === 'grid' ? q.grid.scales.length : 0;
   const at = kernels.heldOffset(original); // a held array is read in place
+  const channels = channelMap?.count ?? 0;
   const offsets = kernels.reserve([at === undefined ? 4 * piece : 0, q.kind === 'grid' ? piece : 4 * piece, 16 * paramCount, kBucketBytes,
-    kBucketBytes * (channelMap?.count ?? 0), kBucketBytes * (groupMap?.count ?? 0), 3 * kCursorBytes], [0, 1]);
+    kBucketBytes * channels, kBucketBytes * (groupMap?.count ?? 0), 3 * kCursorBytes, 8 * channels], [0, 1]);
   if (!offsets) return undefined;
-  const [scratch, values, params, overallAt, channelAt, groupAt, cursors] = offsets as [number, number, number, number, number, number, number];
+  const [scratch, values, params, overallAt, channelAt, groupAt, cursors, channelMaxAt] = offsets as [number, number, number, number, number, number, number, number];
   const memory = kernels.memory.buffer;
-  new Float64Array(memory, overallAt, 8 * (1 + (channelMap?.count ?? 0) + (groupMap?.count ?? 0))).fill(0); // the three bucket regions are adjacent
+  new Float64Array(memory, overallAt, 8 * (1 + channels + (groupMap?.count ?? 0))).fill(0); // the three bucket regions are adjacent
+  // The columns path's max |e| per channel, kept apart from the buckets (simd-kernels.wat) and folded in below.
+  const channelMax = new Float64Array(memory, channelMaxAt, channels).fill(0);
   if (carry) new Float64Array(memory, overallAt, 7).set(carry.subarray(0, 7));
   const cursorView = new Int32Array(memory, cursors, 3 * kCursorBytes / 4);
   let flags = (channelMap ? 4 : 0) | (groupMap ? 8 : 0);
@@ -190,13 +193,18 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
     const count = Math.min(piece, size - first);
     source?.set(original.subarray(first, first + count));
     target.set(quantized.subarray(first, first + count));
-    kernels.errorStats(at === undefined ? scratch : at + 4 * first, values, params, overallAt, channelAt, groupAt, cursors, count, flags, qmin, qmax);
+    kernels.errorStats(at === undefined ? scratch : at + 4 * first, values, params, overallAt, channelAt, groupAt, cursors, count, flags, qmin, qmax,
+      channelMaxAt);
   }
   const overall = new BucketSums(1);
   readBuckets(memory, overallAt, overall, () => size);
   let perChannel: BucketSums | undefined;
   let perGroup: BucketSums | undefined;
-  if (channelMap) readBuckets(memory, channelAt, perChannel = new BucketSums(channelMap.count), () => size / channelMap.count);
+  if (channelMap) {
+    readBuckets(memory, channelAt, perChannel = new BucketSums(channelMap.count), () => size / channelMap.count);
+    const max = perChannel.maxAbsError;
+    for (let c = 0; c < channels; c++) if (channelMax[c]! > max[c]!) max[c] = channelMax[c]!;
+  }
   if (groupMap) {
     // Bucket (o·G + g)·inner + k holds the elements of group g along the axis: groupSize, or fewer in the last.
     const groups = Math.ceil(groupMap.axisLen / groupMap.groupSize);

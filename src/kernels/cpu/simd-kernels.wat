@@ -353,7 +353,8 @@
   ;; pairs (f64x2 lanes are separate IEEE operations, so a pair is two scalar sums), and counts, exact in any
   ;; order, are left to the host.
   ;;
-  ;; A bucket is 8 float64 (64 bytes): Σe², Σx², Σx̂², Σx·x̂, max |e|, clipped, nonFinite, unused. A cursor is
+  ;; A bucket is 8 float64 (64 bytes): Σe², Σx², Σx̂², Σx·x̂, max |e|, clipped, nonFinite, unused (the columns
+  ;; path keeps its channels' max |e| apart, one float64 a channel at $channelMax). A cursor is
   ;; 12 int32 (48 bytes) that follow the element-to-index map of src/stats/index-map.ts without a division
   ;; (IndexCursor in cpu-error-stats.ts): index, k, a, inGroup, outerBase, groupBase, then the map's inner,
   ;; strideInner, axisLen, groupSize, strideGroup, strideOuter. Cursors and buckets stay in memory between
@@ -388,7 +389,7 @@
   ;; channel, group.
   (func (export "errorStats") (param $src i32) (param $q i32) (param $params i32) (param $overall i32)
     (param $channel i32) (param $group i32) (param $cursors i32) (param $n i32) (param $flags i32)
-    (param $qmin f32) (param $qmax f32)
+    (param $qmin f32) (param $qmax f32) (param $channelMax i32)
     (local $end i32) (local $shift i32) (local $pa i32) (local $zp i32)
     (local $pIdx i32) (local $pK i32) (local $pInner i32) (local $pStride i32)
     (local $cIdx i32) (local $cK i32) (local $cInner i32) (local $cStride i32)
@@ -400,7 +401,7 @@
     (local $bSquares v128) (local $bCross v128) (local $bMax f64) (local $qi i32) (local $vecDone i32)
     (local $xv v128) (local $qv v128) (local $hv v128) (local $pv v128) (local $zpv v128) (local $zpfv v128) (local $scalev v128)
     (local $invv v128) (local $clipAcc v128) (local $runMax v128) (local $x01 v128) (local $h01 v128) (local $e01 v128)
-    (local $ee v128) (local $xx v128) (local $hh v128) (local $hx v128) (local $pStep i32) (local $qw i32)
+    (local $ee v128) (local $xx v128) (local $hh v128) (local $hx v128) (local $pStep i32) (local $qw i32) (local $m i32)
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $shift (select (i32.const 24) (i32.const 0) (i32.and (local.get $flags) (i32.const 1))))
     (local.set $qw (select (i32.const 4) (i32.const 1) (i32.and (local.get $flags) (i32.const 16)))) ;; bytes of x̂ or of an integer
@@ -444,6 +445,7 @@
             (local.set $stop (i32.add (local.get $src) (i32.shl (local.get $len) (i32.const 2))))
             (local.set $pa (i32.add (local.get $params) (i32.shl (local.get $pIdx) (i32.const 4))))
             (local.set $b (i32.add (local.get $channel) (i32.shl (local.get $cIdx) (i32.const 6))))
+            (local.set $m (i32.add (local.get $channelMax) (i32.shl (local.get $cIdx) (i32.const 3))))
             (local.set $clipAcc (v128.const i32x4 0 0 0 0))
             (local.set $runMax (v128.const f64x2 0 0))
             (loop $inCol
@@ -499,9 +501,11 @@
                       (local.set $x01 (f64x2.promote_low_f32x4 (local.get $xv)))
                       (local.set $h01 (f64x2.promote_low_f32x4 (local.get $hv)))
                       (local.set $e01 (f64x2.sub (local.get $x01) (local.get $h01)))
-                      (local.set $runMax (f64x2.max (local.get $runMax) (f64x2.abs (local.get $e01))))
-                      (f64.store offset=32 (local.get $b) (f64.max (f64.load offset=32 (local.get $b)) (f64.abs (f64x2.extract_lane 0 (local.get $e01)))))
-                      (f64.store offset=96 (local.get $b) (f64.max (f64.load offset=96 (local.get $b)) (f64.abs (f64x2.extract_lane 1 (local.get $e01)))))
+                      (local.set $runMax (f64x2.pmax (local.get $runMax) (f64x2.abs (local.get $e01))))
+                      ;; |e| into the channels' maxima at $m: contiguous float64s, one per channel, that the host
+                      ;; folds into the buckets (max is exact in any order; these values are finite and not -0, so
+                      ;; pmax is max), two channels an instruction instead of one bucket at a time.
+                      (v128.store (local.get $m) (f64x2.pmax (v128.load (local.get $m)) (f64x2.abs (local.get $e01))))
                       (local.set $ee (f64x2.mul (local.get $e01) (local.get $e01)))
                       (local.set $xx (f64x2.mul (local.get $x01) (local.get $x01)))
                       (local.set $hh (f64x2.mul (local.get $h01) (local.get $h01)))
@@ -521,9 +525,8 @@
                       (local.set $x01 (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $xv) (local.get $xv))))
                       (local.set $h01 (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $hv) (local.get $hv))))
                       (local.set $e01 (f64x2.sub (local.get $x01) (local.get $h01)))
-                      (local.set $runMax (f64x2.max (local.get $runMax) (f64x2.abs (local.get $e01))))
-                      (f64.store offset=160 (local.get $b) (f64.max (f64.load offset=160 (local.get $b)) (f64.abs (f64x2.extract_lane 0 (local.get $e01)))))
-                      (f64.store offset=224 (local.get $b) (f64.max (f64.load offset=224 (local.get $b)) (f64.abs (f64x2.extract_lane 1 (local.get $e01)))))
+                      (local.set $runMax (f64x2.pmax (local.get $runMax) (f64x2.abs (local.get $e01))))
+                      (v128.store offset=16 (local.get $m) (f64x2.pmax (v128.load offset=16 (local.get $m)) (f64x2.abs (local.get $e01))))
                       (local.set $ee (f64x2.mul (local.get $e01) (local.get $e01)))
                       (local.set $xx (f64x2.mul (local.get $x01) (local.get $x01)))
                       (local.set $hh (f64x2.mul (local.get $h01) (local.get $h01)))
@@ -542,6 +545,7 @@
                       (v128.store offset=208 (local.get $b) (f64x2.add (v128.load offset=208 (local.get $b)) (local.get $cross)))
                       (local.set $pa (i32.add (local.get $pa) (i32.shl (local.get $pStep) (i32.const 2))))
                       (local.set $b (i32.add (local.get $b) (i32.const 256)))
+                      (local.set $m (i32.add (local.get $m) (i32.const 32)))
                       (local.set $q (i32.add (local.get $q) (i32.const 4)))
                       (local.set $src (i32.add (local.get $src) (i32.const 16)))))))
               (if (i32.eqz (local.get $vecDone))
@@ -586,6 +590,7 @@
                       (f64.store offset=40 (local.get $b) (f64.add (f64.load offset=40 (local.get $b)) (f64.const 1)))))
                   (local.set $pa (i32.add (local.get $pa) (local.get $pStep)))
                   (local.set $b (i32.add (local.get $b) (i32.const 64)))
+                  (local.set $m (i32.add (local.get $m) (i32.const 8)))
                   (local.set $q (i32.add (local.get $q) (i32.const 1)))
                   (local.set $src (i32.add (local.get $src) (i32.const 4)))))
               (br_if $inCol (i32.lt_u (local.get $src) (local.get $stop))))
@@ -680,7 +685,7 @@
                       (local.set $x01 (f64x2.promote_low_f32x4 (local.get $xv)))
                       (local.set $h01 (f64x2.promote_low_f32x4 (local.get $hv)))
                       (local.set $e01 (f64x2.sub (local.get $x01) (local.get $h01)))
-                      (local.set $runMax (f64x2.max (local.get $runMax) (f64x2.abs (local.get $e01))))
+                      (local.set $runMax (f64x2.pmax (local.get $runMax) (f64x2.abs (local.get $e01))))
                       (local.set $ee (f64x2.mul (local.get $e01) (local.get $e01)))
                       (local.set $xx (f64x2.mul (local.get $x01) (local.get $x01)))
                       (local.set $hh (f64x2.mul (local.get $h01) (local.get $h01)))
@@ -700,7 +705,7 @@
                       (local.set $x01 (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $xv) (local.get $xv))))
                       (local.set $h01 (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $hv) (local.get $hv))))
                       (local.set $e01 (f64x2.sub (local.get $x01) (local.get $h01)))
-                      (local.set $runMax (f64x2.max (local.get $runMax) (f64x2.abs (local.get $e01))))
+                      (local.set $runMax (f64x2.pmax (local.get $runMax) (f64x2.abs (local.get $e01))))
                       (local.set $ee (f64x2.mul (local.get $e01) (local.get $e01)))
                       (local.set $xx (f64x2.mul (local.get $x01) (local.get $x01)))
                       (local.set $hh (f64x2.mul (local.get $h01) (local.get $h01)))

@@ -57,7 +57,7 @@ export interface SimdKernels {
   scan(src: number, count: number, flags: number, max: number): number;
   /** Error statistics of `count` elements (see simd-kernels.wat, errorStats): the addresses, then the flags and the integer range. */
   errorStats(src: number, quantized: number, params: number, overall: number, channel: number, group: number, cursors: number,
-    count: number, flags: number, qmin: number, qmax: number): void;
+    count: number, flags: number, qmin: number, qmax: number, channelMax: number): void;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -194,7 +194,7 @@ export function holdFloat32(count: number, scratchBytes: number): HeldFloat32 | 
  * Bytes of scratch that every pass over a held weight of `elements` elements stays within, when it has at
  * most `parameters` scales (per tensor 1, per channel the channels, per group the groups) and its statistics
  * at most `channels` channels: the largest piece of a walk (at most the whole weight, one byte an element),
- * 16 bytes per parameter and 64 per statistics bucket (error statistics), 8 per parameter (min/max, quantize).
+ * 16 bytes per parameter and 72 per statistics channel (error statistics), 8 per parameter (min/max, quantize).
  *
  * @example
  * ```ts
@@ -202,7 +202,7 @@ export function holdFloat32(count: number, scratchBytes: number): HeldFloat32 | 
  * ```
  */
 export function scratchBoundOf(elements: number, parameters: number, channels: number): number {
-  return elements + 96 * parameters + 64 * channels + 65536 + 2 * 4096; // two copied regions' alignment
+  return elements + 96 * parameters + 72 * channels + 65536 + 2 * 4096; // two copied regions' alignment
 }
 
 /** About how many elements one piece of a walk holds: its input and output stay in the cache while they are copied. */
