@@ -41,19 +41,13 @@
     (global.set $signShift (local.get $signShift)))
 
   ;; Four values: clamp(zp + nearest(x * inverseScale), qmin, qmax) as integers, NaN giving qmin. pmax(lo, s)
-  ;; is `lo < s ? s : lo`, so a NaN sum takes lo; pmin(hi, s) is `s < hi ? s : hi`.
+  ;; is `lo < s ? s : lo`, so a NaN sum takes lo; pmin(hi, s) is `s < hi ? s : hi`. The tails call it one
+  ;; element at a time; the vector loops write the same expression out.
   (func $quantize4 (param $x v128) (param $inv v128) (param $zp v128) (param $lo v128) (param $hi v128) (result v128)
     (i32x4.trunc_sat_f32x4_s
       (f32x4.pmin (local.get $hi)
         (f32x4.pmax (local.get $lo)
           (f32x4.add (f32x4.nearest (f32x4.mul (local.get $x) (local.get $inv))) (local.get $zp))))))
-
-  ;; Sixteen int32 lanes (each within [-128, 255]) to sixteen bytes: narrowing to int16 is exact, then the low
-  ;; byte of each int16 is the two's-complement byte of a signed value and the byte of an unsigned one.
-  (func $bytes16 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
-    (i8x16.shuffle 0 2 4 6 8 10 12 14 16 18 20 22 24 26 28 30
-      (i16x8.narrow_i32x4_s (local.get $a) (local.get $b))
-      (i16x8.narrow_i32x4_s (local.get $c) (local.get $d))))
 
   (func $quantizeRun (type $segment) (param $i i32) (param $n i32) (param $p i32)
     (local $x i32) (local $out i32) (local $end i32)
@@ -68,12 +62,22 @@
     (block $done16
       (loop $sixteen
         (br_if $done16 (i32.gt_u (i32.add (local.get $out) (i32.const 16)) (local.get $end)))
+        ;; Four $quantize4, written out (Node 20's engine does not inline WebAssembly calls, and a call per four
+        ;; elements cost as much as the rest), then sixteen int32 lanes (each within [-128, 255]) to sixteen
+        ;; bytes: narrowing to int16 is exact, and the low byte of each int16 is the two's-complement byte of a
+        ;; signed value and the byte of an unsigned one.
         (v128.store (local.get $out)
-          (call $bytes16
-            (call $quantize4 (v128.load (local.get $x)) (local.get $inv) (local.get $zp) (local.get $lo) (local.get $hi))
-            (call $quantize4 (v128.load offset=16 (local.get $x)) (local.get $inv) (local.get $zp) (local.get $lo) (local.get $hi))
-            (call $quantize4 (v128.load offset=32 (local.get $x)) (local.get $inv) (local.get $zp) (local.get $lo) (local.get $hi))
-            (call $quantize4 (v128.load offset=48 (local.get $x)) (local.get $inv) (local.get $zp) (local.get $lo) (local.get $hi))))
+          (i8x16.shuffle 0 2 4 6 8 10 12 14 16 18 20 22 24 26 28 30
+            (i16x8.narrow_i32x4_s
+              (i32x4.trunc_sat_f32x4_s (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo)
+              (f32x4.add (f32x4.nearest (f32x4.mul (v128.load (local.get $x)) (local.get $inv))) (local.get $zp)))))
+              (i32x4.trunc_sat_f32x4_s (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo)
+              (f32x4.add (f32x4.nearest (f32x4.mul (v128.load offset=16 (local.get $x)) (local.get $inv))) (local.get $zp))))))
+            (i16x8.narrow_i32x4_s
+              (i32x4.trunc_sat_f32x4_s (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo)
+              (f32x4.add (f32x4.nearest (f32x4.mul (v128.load offset=32 (local.get $x)) (local.get $inv))) (local.get $zp)))))
+              (i32x4.trunc_sat_f32x4_s (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo)
+              (f32x4.add (f32x4.nearest (f32x4.mul (v128.load offset=48 (local.get $x)) (local.get $inv))) (local.get $zp))))))))
         (local.set $x (i32.add (local.get $x) (i32.const 64)))
         (local.set $out (i32.add (local.get $out) (i32.const 16)))
         (br $sixteen)))
@@ -99,12 +103,19 @@
     (block $done16
       (loop $sixteen
         (br_if $done16 (i32.gt_u (i32.add (local.get $out) (i32.const 16)) (local.get $end)))
+        ;; As in $quantizeRun, with each lane's parameters.
         (v128.store (local.get $out)
-          (call $bytes16
-            (call $quantize4 (v128.load (local.get $x)) (v128.load (local.get $inv)) (v128.load (local.get $zp)) (local.get $lo) (local.get $hi))
-            (call $quantize4 (v128.load offset=16 (local.get $x)) (v128.load offset=16 (local.get $inv)) (v128.load offset=16 (local.get $zp)) (local.get $lo) (local.get $hi))
-            (call $quantize4 (v128.load offset=32 (local.get $x)) (v128.load offset=32 (local.get $inv)) (v128.load offset=32 (local.get $zp)) (local.get $lo) (local.get $hi))
-            (call $quantize4 (v128.load offset=48 (local.get $x)) (v128.load offset=48 (local.get $inv)) (v128.load offset=48 (local.get $zp)) (local.get $lo) (local.get $hi))))
+          (i8x16.shuffle 0 2 4 6 8 10 12 14 16 18 20 22 24 26 28 30
+            (i16x8.narrow_i32x4_s
+              (i32x4.trunc_sat_f32x4_s (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo)
+              (f32x4.add (f32x4.nearest (f32x4.mul (v128.load (local.get $x)) (v128.load (local.get $inv)))) (v128.load (local.get $zp))))))
+              (i32x4.trunc_sat_f32x4_s (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo)
+              (f32x4.add (f32x4.nearest (f32x4.mul (v128.load offset=16 (local.get $x)) (v128.load offset=16 (local.get $inv)))) (v128.load offset=16 (local.get $zp)))))))
+            (i16x8.narrow_i32x4_s
+              (i32x4.trunc_sat_f32x4_s (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo)
+              (f32x4.add (f32x4.nearest (f32x4.mul (v128.load offset=32 (local.get $x)) (v128.load offset=32 (local.get $inv)))) (v128.load offset=32 (local.get $zp))))))
+              (i32x4.trunc_sat_f32x4_s (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo)
+              (f32x4.add (f32x4.nearest (f32x4.mul (v128.load offset=48 (local.get $x)) (v128.load offset=48 (local.get $inv)))) (v128.load offset=48 (local.get $zp)))))))))
         (local.set $x (i32.add (local.get $x) (i32.const 64)))
         (local.set $inv (i32.add (local.get $inv) (i32.const 64)))
         (local.set $zp (i32.add (local.get $zp) (i32.const 64)))
@@ -124,7 +135,8 @@
         (br $one))))
 
   ;; Four stored integers (the low 32 bits of $bytes, one per byte lane 0..3 widened to int32) to floats:
-  ;; (float(q) - zp) * scale, the difference exact (small integers), the product one float32 rounding.
+  ;; (float(q) - zp) * scale, the difference exact (small integers), the product one float32 rounding. The
+  ;; tails call it; the vector loops write the same expression out (see $quantizeRun).
   (func $dequantize4 (param $q v128) (param $scale v128) (param $zp v128) (result v128)
     (f32x4.mul
       (f32x4.sub
@@ -134,7 +146,8 @@
       (local.get $scale)))
 
   (func $dequantizeRun (type $segment) (param $i i32) (param $n i32) (param $p i32)
-    (local $q i32) (local $out i32) (local $end i32) (local $eight v128) (local $scale v128) (local $zp v128)
+    (local $q i32) (local $out i32) (local $end i32) (local $eight v128) (local $scale v128) (local $zp v128) (local $shift i32)
+    (local.set $shift (global.get $signShift))
     (local.set $q (i32.add (global.get $src) (local.get $i)))
     (local.set $out (i32.add (global.get $dst) (i32.shl (local.get $i) (i32.const 2))))
     (local.set $end (i32.add (local.get $q) (local.get $n)))
@@ -144,10 +157,13 @@
       (loop $eight
         (br_if $done8 (i32.gt_u (i32.add (local.get $q) (i32.const 8)) (local.get $end)))
         (local.set $eight (v128.load8x8_u (local.get $q)))
+        ;; Two $dequantize4, written out (see $quantizeRun).
         (v128.store (local.get $out)
-          (call $dequantize4 (i32x4.extend_low_i16x8_u (local.get $eight)) (local.get $scale) (local.get $zp)))
+          (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_s
+            (i32x4.shr_s (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $eight)) (local.get $shift)) (local.get $shift))) (local.get $zp)) (local.get $scale)))
         (v128.store offset=16 (local.get $out)
-          (call $dequantize4 (i32x4.extend_high_i16x8_u (local.get $eight)) (local.get $scale) (local.get $zp)))
+          (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_s
+            (i32x4.shr_s (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $eight)) (local.get $shift)) (local.get $shift))) (local.get $zp)) (local.get $scale)))
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
         (local.set $out (i32.add (local.get $out) (i32.const 32)))
         (br $eight)))
@@ -162,7 +178,8 @@
         (br $one))))
 
   (func $dequantizeColumns (type $segment) (param $i i32) (param $n i32) (param $p i32)
-    (local $q i32) (local $out i32) (local $end i32) (local $eight v128) (local $scale i32) (local $zp i32)
+    (local $q i32) (local $out i32) (local $end i32) (local $eight v128) (local $scale i32) (local $zp i32) (local $shift i32)
+    (local.set $shift (global.get $signShift))
     (local.set $q (i32.add (global.get $src) (local.get $i)))
     (local.set $out (i32.add (global.get $dst) (i32.shl (local.get $i) (i32.const 2))))
     (local.set $end (i32.add (local.get $q) (local.get $n)))
@@ -173,10 +190,11 @@
         (br_if $done8 (i32.gt_u (i32.add (local.get $q) (i32.const 8)) (local.get $end)))
         (local.set $eight (v128.load8x8_u (local.get $q)))
         (v128.store (local.get $out)
-          (call $dequantize4 (i32x4.extend_low_i16x8_u (local.get $eight)) (v128.load (local.get $scale)) (v128.load (local.get $zp))))
+          (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_s
+            (i32x4.shr_s (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $eight)) (local.get $shift)) (local.get $shift))) (v128.load (local.get $zp))) (v128.load (local.get $scale))))
         (v128.store offset=16 (local.get $out)
-          (call $dequantize4 (i32x4.extend_high_i16x8_u (local.get $eight))
-            (v128.load offset=16 (local.get $scale)) (v128.load offset=16 (local.get $zp))))
+          (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_s
+            (i32x4.shr_s (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $eight)) (local.get $shift)) (local.get $shift))) (v128.load offset=16 (local.get $zp))) (v128.load offset=16 (local.get $scale))))
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
         (local.set $out (i32.add (local.get $out) (i32.const 32)))
         (local.set $scale (i32.add (local.get $scale) (i32.const 32)))
