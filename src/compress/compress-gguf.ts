@@ -33,6 +33,7 @@
  * @module
  */
 import { FormatError, InvalidArgumentError } from '../errors.js';
+import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { float32View } from '../io/float-convert.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes } from '../io/gguf/ggml-types.js';
 import { type GgufMetadataEntry, type GgufTensorPlan, createGgufWriter, encodeGgufHeader } from '../io/gguf/writer.js';
@@ -109,12 +110,6 @@ function storedType(info: WeightInfo): { type: GgmlType; note: string } {
   throw new FormatError(`${info.name}: GGUF has no ${info.dtype} tensor type; convert that tensor to a supported type (float, int8/16/32/64) first`);
 }
 
-function maxAbs(data: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < data.length; i++) m = Math.max(m, Math.abs(data[i]!));
-  return m; // NaN when any element is NaN
-}
-
 /** A weight's plan; `read` gives its stored bytes, called only when the plan depends on the values. */
 async function planWeight(info: WeightInfo, decision: WeightDecision, read: () => Promise<Uint8Array>): Promise<Plan> {
   const reversed = [...info.shape].reverse();
@@ -132,7 +127,7 @@ async function planWeight(info: WeightInfo, decision: WeightDecision, read: () =
   const transposed = info.shape.length === 2 && decision.axis === 0;
   const rowNe = transposed ? [info.shape[0]!, info.shape[1]!] : ne;
   const data = float32View(await read(), info.dtype, info.name); // only read: float32 bytes where they lie
-  const peak = maxAbs(data);
+  const peak = maxAbs(data); // NaN when any element is NaN, Infinity for ±Infinity without one
   const blockType: GgmlType = decision.dtype === 'qint4' ? 'Q4_0' : 'Q8_0';
   const fallback = (why: string): Plan => {
     if (!(peak <= kMaxHalf)) return { ...keep(`${why}; kept`), transposed, ne: rowNe };

@@ -22,6 +22,7 @@ import { ggmlToFloat32 } from '../io/gguf/reader.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { WeightDType } from '../io/weights.js';
 import { cpuErrorStats } from '../kernels/cpu/cpu-error-stats.js';
+import { firstNaN } from '../kernels/cpu/cpu-scan.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 
 /** The ggml type whose bytes are a weight dtype's own (no conversion); float64 has none. */
@@ -138,7 +139,7 @@ export function encodeGgufTensor(plan: GgufEncodePlan, raw: Uint8Array): GgufEnc
   const shape = [...plan.ne].reverse();
   const back = ggmlToFloat32(plan.type, bytes, rows.length, plan.name);
   // The reference's statistics, bit for bit, from the WebAssembly kernel (x̂ given as floats, rows as runs).
-  const stats = cpuErrorStats(checkErrorStatsArguments({ data: rows, shape }, { data: back, shape }, shape.length >= 2 ? { axis: 0 } : {}));
+  const stats = cpuErrorStats(checkErrorStatsArguments({ data: rows, shape }, { data: back, shape }, shape.length >= 2 ? { axis: 0 } : {}, firstNaN));
   return {
     bytes,
     stats: {

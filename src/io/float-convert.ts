@@ -14,6 +14,9 @@ import type { WeightDType } from './weights.js';
 
 const kBytes: Partial<Record<WeightDType, number>> = { float32: 4, float16: 2, bfloat16: 2, float64: 8 };
 
+/** 2^(e − 15) for a float16's biased exponent e in 1..30 (exact powers of two). */
+const kHalfScale = Float64Array.from({ length: 31 }, (_, e) => 2 ** (e - 15));
+
 /** float16 bits to a number (exact: every float16 is a float32). */
 export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
@@ -21,7 +24,7 @@ export function halfToFloat(h: number): number {
   const fraction = h & 0x3ff;
   if (exponent === 0) return sign * fraction * 2 ** -24;
   if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+  return sign * (1 + fraction / 1024) * kHalfScale[exponent]!;
 }
 
 /**

@@ -34,9 +34,20 @@ export const Q4_0_BLOCK_BYTES = 18;
 
 const f32 = Math.fround;
 
-/** C's roundf: halves away from zero. Exact for float32 inputs (|x| + 0.5 is exact in float64). */
+/**
+ * C's roundf (halves away from zero) for the finite |x| ≤ 2^31 of a block: exact for float32 inputs (|x| + 0.5 is
+ * exact in float64), and without a branch on the sign, which random weights mispredict half the time (a
+ * branch made the Q8_0 loop 2× slower).
+ */
 function roundAwayFromZero(x: number): number {
-  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
+  const magnitude = Math.floor(Math.abs(x) + 0.5) | 0;
+  const negative = +(x < 0);
+  return (magnitude ^ -negative) + negative;
+}
+
+/** (int8_t)(x·id + 8.5f) clamped to a nibble: the sum is rounded to float32 first, then truncated (never negative). */
+function nibbleQ4_0(x: number, id: number): number {
+  return Math.max(0, Math.min(15, Math.trunc(f32(f32(x * id) + 8.5))));
 }
 
 function checkRow(row: Float32Array, what: string): number {
@@ -55,16 +66,21 @@ function checkRow(row: Float32Array, what: string): number {
  */
 export function quantizeRowQ8_0(row: Float32Array, out = new Uint8Array(checkRow(row, 'Q8_0') * Q8_0_BLOCK_BYTES), offset = 0): Uint8Array {
   const blocks = checkRow(row, 'Q8_0');
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const q = new Int8Array(out.buffer, out.byteOffset, out.byteLength); // an int8 store wraps as (int8_t) does
   for (let b = 0; b < blocks; b++) {
     const start = b * GGML_BLOCK_SIZE;
     let amax = 0;
-    for (let j = 0; j < GGML_BLOCK_SIZE; j++) amax = Math.max(amax, Math.abs(row[start + j]!));
+    for (let j = start; j < start + GGML_BLOCK_SIZE; j++) {
+      const a = Math.abs(row[j]!);
+      if (a > amax) amax = a; // the values are finite (callers check), so this is fmaxf
+    }
     const d = f32(amax / 127);
     const id = d ? f32(1 / d) : 0;
     const at = offset + b * Q8_0_BLOCK_BYTES;
-    view.setUint16(at, floatToHalfBits(d), true);
-    for (let j = 0; j < GGML_BLOCK_SIZE; j++) view.setInt8(at + 2 + j, roundAwayFromZero(f32(row[start + j]! * id)));
+    const half = floatToHalfBits(d);
+    out[at] = half & 0xff;
+    out[at + 1] = half >> 8;
+    for (let j = 0, i = at + 2; j < GGML_BLOCK_SIZE; j++, i++) q[i] = roundAwayFromZero(f32(row[start + j]! * id));
   }
   return out;
 }
@@ -96,10 +112,8 @@ export function quantizeRowQ4_0(row: Float32Array, out = new Uint8Array(checkRow
     const id = d ? f32(1 / d) : 0;
     const at = offset + b * Q4_0_BLOCK_BYTES;
     view.setUint16(at, floatToHalfBits(d), true);
-    // (int8_t)(x·id + 8.5f): the sum is rounded to float32 first, then truncated (it is never negative).
-    const nibble = (x: number): number => Math.max(0, Math.min(15, Math.trunc(f32(f32(x * id) + 8.5))));
     for (let j = 0; j < half; j++) {
-      out[at + 2 + j] = nibble(row[start + j]!) | (nibble(row[start + half + j]!) << 4);
+      out[at + 2 + j] = nibbleQ4_0(row[start + j]!, id) | (nibbleQ4_0(row[start + half + j]!, id) << 4);
     }
   }
   return out;
@@ -115,11 +129,11 @@ export function quantizeRowQ4_0(row: Float32Array, out = new Uint8Array(checkRow
  */
 export function dequantizeRowQ8_0(bytes: Uint8Array, count: number, offset = 0): Float32Array {
   const out = new Float32Array(count);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const q = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let b = 0; b < count / GGML_BLOCK_SIZE; b++) {
     const at = offset + b * Q8_0_BLOCK_BYTES;
-    const d = halfToFloat(view.getUint16(at, true));
-    for (let j = 0; j < GGML_BLOCK_SIZE; j++) out[b * GGML_BLOCK_SIZE + j] = f32(view.getInt8(at + 2 + j) * d);
+    const d = halfToFloat(bytes[at]! | (bytes[at + 1]! << 8));
+    for (let j = 0, i = at + 2, o = b * GGML_BLOCK_SIZE; j < GGML_BLOCK_SIZE; j++, i++, o++) out[o] = f32(q[i]! * d);
   }
   return out;
 }
