@@ -22,6 +22,7 @@ import { ggmlToFloat32 } from '../io/gguf/reader.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { WeightDType } from '../io/weights.js';
 import { cpuErrorStats } from '../kernels/cpu/cpu-error-stats.js';
+import { cpuQ8_0 } from '../io/gguf/q8-0-simd.js';
 import { firstNaN } from '../kernels/cpu/cpu-scan.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 
@@ -131,13 +132,19 @@ export function encodeGgufTensor(plan: GgufEncodePlan, raw: Uint8Array): GgufEnc
   const rows = rowsOf(plan, raw);
   const bytes = new Uint8Array(ggmlTensorBytes(plan.type, [...plan.ne]));
   const view = new DataView(bytes.buffer);
-  if (plan.type === 'Q8_0') quantizeRowQ8_0(rows, bytes);
-  else if (plan.type === 'Q4_0') quantizeRowQ4_0(rows, bytes);
-  else if (plan.type === 'F16') rows.forEach((v, i) => view.setUint16(i * 2, floatToHalfBits(v), true));
-  else if (plan.type === 'F32') rows.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  else throw new FormatError(`${plan.name}: cannot convert ${plan.dtype} to ${plan.type}`);
+  let back: Float32Array | undefined; // the values the blocks give back, where computed with them
+  switch (plan.type) {
+    case 'Q8_0': // in WebAssembly where it runs (the same bytes, and the values in the same pass); else JavaScript
+      back = cpuQ8_0(rows, bytes);
+      if (!back) quantizeRowQ8_0(rows, bytes);
+      break;
+    case 'Q4_0': quantizeRowQ4_0(rows, bytes); break;
+    case 'F16': rows.forEach((v, i) => view.setUint16(i * 2, floatToHalfBits(v), true)); break;
+    case 'F32': rows.forEach((v, i) => view.setFloat32(i * 4, v, true)); break;
+    default: throw new FormatError(`${plan.name}: cannot convert ${plan.dtype} to ${plan.type}`);
+  }
   const shape = [...plan.ne].reverse();
-  const back = ggmlToFloat32(plan.type, bytes, rows.length, plan.name);
+  back ??= ggmlToFloat32(plan.type, bytes, rows.length, plan.name);
   // The reference's statistics, bit for bit, from the WebAssembly kernel (x̂ given as floats, rows as runs).
   const stats = cpuErrorStats(checkErrorStatsArguments({ data: rows, shape }, { data: back, shape }, shape.length >= 2 ? { axis: 0 } : {}, firstNaN));
   return {

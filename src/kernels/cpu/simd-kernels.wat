@@ -913,6 +913,110 @@
     (f64.store offset=40 (local.get $overall) (local.get $clipped))
     (f64.store offset=48 (local.get $overall) (local.get $nonFinite)))
 
+  ;; GGUF's Q8_0 blocks, as ggml's quantize_row_q8_0_ref (src/io/gguf/ggml-blocks.ts, quantizeRowQ8_0): for each
+  ;; block of 32 floats at $src, amax = max |x|, d = amax / 127 and id = 1 / d (0 when d is 0) in float32
+  ;; (f32.div is correctly rounded, as Math.fround of the float64 quotient of two float32 values is), and
+  ;; q = roundf(x · id) (halves away from zero: t = trunc(y), one step away from zero where |y − t| ≥ 0.5, y − t
+  ;; being exact, the fraction of y, and t ± 1 exact, integers far below 2^24; written out for each of the eight
+  ;; vectors, as Node 20's engine does not inline calls). Block b's 32 int8 go to $dst + 34·b + 2; its d (before float16
+  ;; rounding, which the host does) to $scales + 4·b. The values are finite (the host checks).
+  (func (export "q8_0Blocks") (param $src i32) (param $dst i32) (param $scales i32) (param $blocks i32)
+    (local $x i32) (local $out i32) (local $end i32) (local $m v128) (local $amax f32) (local $d f32) (local $id v128)
+    (local $y v128) (local $t v128)
+    (local $v0 v128)
+    (local $v1 v128)
+    (local $v2 v128)
+    (local $v3 v128)
+    (local $v4 v128)
+    (local $v5 v128)
+    (local $v6 v128)
+    (local $v7 v128)
+    (local.set $x (local.get $src))
+    (local.set $out (local.get $dst))
+    (local.set $end (i32.add (local.get $scales) (i32.shl (local.get $blocks) (i32.const 2))))
+    (block $done
+      (loop $block
+        (br_if $done (i32.ge_u (local.get $scales) (local.get $end)))
+        (local.set $v0 (v128.load (local.get $x)))
+        (local.set $v1 (v128.load offset=16 (local.get $x)))
+        (local.set $v2 (v128.load offset=32 (local.get $x)))
+        (local.set $v3 (v128.load offset=48 (local.get $x)))
+        (local.set $v4 (v128.load offset=64 (local.get $x)))
+        (local.set $v5 (v128.load offset=80 (local.get $x)))
+        (local.set $v6 (v128.load offset=96 (local.get $x)))
+        (local.set $v7 (v128.load offset=112 (local.get $x)))
+        ;; max |x| of the 32 (pmax is max for these non-negative, non-NaN values)
+        (local.set $m (f32x4.pmax
+          (f32x4.pmax (f32x4.pmax (f32x4.abs (local.get $v0)) (f32x4.abs (local.get $v1)))
+            (f32x4.pmax (f32x4.abs (local.get $v2)) (f32x4.abs (local.get $v3))))
+          (f32x4.pmax (f32x4.pmax (f32x4.abs (local.get $v4)) (f32x4.abs (local.get $v5)))
+            (f32x4.pmax (f32x4.abs (local.get $v6)) (f32x4.abs (local.get $v7))))))
+        (local.set $m (f32x4.pmax (local.get $m) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $m) (local.get $m))))
+        (local.set $amax (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m))))
+        (local.set $d (f32.div (local.get $amax) (f32.const 127)))
+        (f32.store (local.get $scales) (local.get $d))
+        (local.set $id (f32x4.splat (select (f32.div (f32.const 1) (local.get $d)) (f32.const 0) (f32.ne (local.get $d) (f32.const 0)))))
+        (v128.store offset=2 (local.get $out)
+          (i8x16.narrow_i16x8_s
+            (i16x8.narrow_i32x4_s (i32x4.trunc_sat_f32x4_s (f32x4.add
+              (local.tee $t (f32x4.trunc (local.tee $y (f32x4.mul (local.get $v0) (local.get $id)))))
+              (v128.and (f32x4.ge (f32x4.abs (f32x4.sub (local.get $y) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $y) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)) (v128.const f32x4 1 1 1 1))))) (i32x4.trunc_sat_f32x4_s (f32x4.add
+              (local.tee $t (f32x4.trunc (local.tee $y (f32x4.mul (local.get $v1) (local.get $id)))))
+              (v128.and (f32x4.ge (f32x4.abs (f32x4.sub (local.get $y) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $y) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)) (v128.const f32x4 1 1 1 1))))))
+            (i16x8.narrow_i32x4_s (i32x4.trunc_sat_f32x4_s (f32x4.add
+              (local.tee $t (f32x4.trunc (local.tee $y (f32x4.mul (local.get $v2) (local.get $id)))))
+              (v128.and (f32x4.ge (f32x4.abs (f32x4.sub (local.get $y) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $y) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)) (v128.const f32x4 1 1 1 1))))) (i32x4.trunc_sat_f32x4_s (f32x4.add
+              (local.tee $t (f32x4.trunc (local.tee $y (f32x4.mul (local.get $v3) (local.get $id)))))
+              (v128.and (f32x4.ge (f32x4.abs (f32x4.sub (local.get $y) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $y) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)) (v128.const f32x4 1 1 1 1))))))))
+        (v128.store offset=18 (local.get $out)
+          (i8x16.narrow_i16x8_s
+            (i16x8.narrow_i32x4_s (i32x4.trunc_sat_f32x4_s (f32x4.add
+              (local.tee $t (f32x4.trunc (local.tee $y (f32x4.mul (local.get $v4) (local.get $id)))))
+              (v128.and (f32x4.ge (f32x4.abs (f32x4.sub (local.get $y) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $y) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)) (v128.const f32x4 1 1 1 1))))) (i32x4.trunc_sat_f32x4_s (f32x4.add
+              (local.tee $t (f32x4.trunc (local.tee $y (f32x4.mul (local.get $v5) (local.get $id)))))
+              (v128.and (f32x4.ge (f32x4.abs (f32x4.sub (local.get $y) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $y) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)) (v128.const f32x4 1 1 1 1))))))
+            (i16x8.narrow_i32x4_s (i32x4.trunc_sat_f32x4_s (f32x4.add
+              (local.tee $t (f32x4.trunc (local.tee $y (f32x4.mul (local.get $v6) (local.get $id)))))
+              (v128.and (f32x4.ge (f32x4.abs (f32x4.sub (local.get $y) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $y) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)) (v128.const f32x4 1 1 1 1))))) (i32x4.trunc_sat_f32x4_s (f32x4.add
+              (local.tee $t (f32x4.trunc (local.tee $y (f32x4.mul (local.get $v7) (local.get $id)))))
+              (v128.and (f32x4.ge (f32x4.abs (f32x4.sub (local.get $y) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $y) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)) (v128.const f32x4 1 1 1 1))))))))
+        (local.set $x (i32.add (local.get $x) (i32.const 128)))
+        (local.set $out (i32.add (local.get $out) (i32.const 34)))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
+        (br $block))))
+
+  ;; Q8_0 blocks back to float32, as dequantize_row_q8_0: q · d with block b's stored float16 d, given as a
+  ;; float32 at $scales + 4·b; 32 floats a block to $out.
+  (func (export "q8_0Values") (param $dst i32) (param $scales i32) (param $out i32) (param $blocks i32)
+    (local $end i32) (local $d v128) (local $lo v128) (local $hi v128)
+    (local.set $end (i32.add (local.get $scales) (i32.shl (local.get $blocks) (i32.const 2))))
+    (block $done
+      (loop $block
+        (br_if $done (i32.ge_u (local.get $scales) (local.get $end)))
+        (local.set $d (f32x4.splat (f32.load (local.get $scales))))
+        (local.set $lo (v128.load offset=2 (local.get $dst)))
+        (local.set $hi (v128.load offset=18 (local.get $dst)))
+        (v128.store (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)))) (local.get $d)))
+        (v128.store offset=16 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)))) (local.get $d)))
+        (v128.store offset=32 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)))) (local.get $d)))
+        (v128.store offset=48 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)))) (local.get $d)))
+        (v128.store offset=64 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)))) (local.get $d)))
+        (v128.store offset=80 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)))) (local.get $d)))
+        (v128.store offset=96 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)))) (local.get $d)))
+        (v128.store offset=112 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)))) (local.get $d)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 34)))
+        (local.set $out (i32.add (local.get $out) (i32.const 128)))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
+        (br $block))))
+
   ;; Table indices of the segment functions, for walk().
   (global (export "quantizeRun") i32 (i32.const 0))
   (global (export "quantizeColumns") i32 (i32.const 1))

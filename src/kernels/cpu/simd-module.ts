@@ -58,6 +58,10 @@ export interface SimdKernels {
   /** Error statistics of `count` elements (see simd-kernels.wat, errorStats): the addresses, then the flags and the integer range. */
   errorStats(src: number, quantized: number, params: number, overall: number, channel: number, group: number, cursors: number,
     count: number, flags: number, qmin: number, qmax: number, channelMax: number): void;
+  /** GGUF Q8_0: `blocks` blocks of 32 floats at `src` to their int8 at `dst` + 34·b + 2 and their d (float32) at `scales` + 4·b. */
+  q8_0Blocks(src: number, dst: number, scales: number, blocks: number): void;
+  /** Q8_0 blocks at `dst` back to floats at `out`, with each block's stored d as a float32 at `scales` + 4·b. */
+  q8_0Values(dst: number, scales: number, out: number, blocks: number): void;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -73,6 +77,8 @@ interface Exports {
     strideOuter: number, strideGroup: number, strideInner: number) => void;
   errorStats: SimdKernels['errorStats'];
   scan: SimdKernels['scan'];
+  q8_0Blocks: SimdKernels['q8_0Blocks'];
+  q8_0Values: SimdKernels['q8_0Values'];
   [kind: string]: unknown;
 }
 
@@ -124,6 +130,8 @@ function instantiate(): SimdKernels | null {
     configure: exports.configure,
     errorStats: exports.errorStats,
     scan: exports.scan,
+    q8_0Blocks: exports.q8_0Blocks,
+    q8_0Values: exports.q8_0Values,
     walk(run, columns, layout) {
       exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
         layout.strideOuter, layout.strideGroup, layout.strideInner);
