@@ -65,65 +65,63 @@ function mismatches(a, b) {
   return n;
 }
 
+/** One case: warm-up calls that also count the elements differing from ours, then `reps` interleaved rounds. */
+async function timeCase(runners, expected, reps) {
+  const mismatchCounts = {};
+  const ms = {};
+  for (const [name, run] of Object.entries(runners)) {
+    mismatchCounts[name] = mismatches(await run(), expected);
+    ms[name] = [];
+  }
+  for (let r = 0; r < reps; r++) {
+    for (const [name, run] of Object.entries(runners)) {
+      const t0 = performance.now();
+      await run();
+      ms[name].push(performance.now() - t0);
+    }
+  }
+  const medianMs = Object.fromEntries(Object.entries(ms).map(([name, list]) => [name, mid(list)]));
+  return { ms, medianMs, mismatches: mismatchCounts };
+}
+
 /**
  * Runs every case for `reps` interleaved rounds (ours, onnxruntime-web wasm, onnxruntime-node, one call each per
  * round, after one warm-up call each) and returns one record per case: medians in ms and mismatch counts.
  */
 export async function ortCpuCases({ data, rows, cols, reps, log = () => {} }) {
   const x = tensor(data, [rows, cols]);
-  const sessions = [];
   const results = [];
-  try {
-    for (const layout of ['per tensor', 'axis 0', 'axis 1']) {
-      const axis = layout === 'per tensor' ? undefined : Number(layout.slice(5));
-      const scales = absmaxScales(data, rows, cols, axis);
-      const zeros = new Int32Array(scales.length);
-      const ours = {
-        quantize: () => (axis === undefined
-          ? quantizePerTensor(x, scales[0], 0, 'qint8', { backend: 'cpu' })
-          : quantizePerChannel(x, scales, zeros, axis, 'qint8', { backend: 'cpu' })),
-      };
-      const q = await ours.quantize();
-      ours.dequantize = () => dequantize(q, { backend: 'cpu' });
-      const ints = q.intReprView();
-      const floats = (await ours.dequantize()).data;
-      for (const op of ['quantize', 'dequantize']) {
-        const model = oneNodeModel(op, rows, cols, scales, axis);
-        const web = await ortWeb.InferenceSession.create(model, { executionProviders: ['wasm'] });
-        sessions.push(web);
-        const node = await ortNode.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-        sessions.push(node);
-        const input = op === 'quantize' ? data : ints;
-        const type = op === 'quantize' ? 'float32' : 'int8';
+  for (const layout of ['per tensor', 'axis 0', 'axis 1']) {
+    const axis = layout === 'per tensor' ? undefined : Number(layout.slice(5));
+    const scales = absmaxScales(data, rows, cols, axis);
+    const zeros = new Int32Array(scales.length);
+    const quantize = () => (axis === undefined
+      ? quantizePerTensor(x, scales[0], 0, 'qint8', { backend: 'cpu' })
+      : quantizePerChannel(x, scales, zeros, axis, 'qint8', { backend: 'cpu' }));
+    const q = await quantize();
+    const dequantizeQ = () => dequantize(q, { backend: 'cpu' });
+    const ints = q.intReprView();
+    const floats = (await dequantizeQ()).data;
+    for (const op of ['quantize', 'dequantize']) {
+      const model = oneNodeModel(op, rows, cols, scales, axis);
+      const web = await ortWeb.InferenceSession.create(model, { executionProviders: ['wasm'] });
+      const node = await ortNode.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+      try {
+        const [input, type] = op === 'quantize' ? [data, 'float32'] : [ints, 'int8'];
         const runners = {
-          ours: async () => (op === 'quantize' ? (await ours.quantize()).intReprView() : (await ours.dequantize()).data),
+          ours: async () => (op === 'quantize' ? (await quantize()).intReprView() : (await dequantizeQ()).data),
           'onnxruntime-web wasm': async () => (await web.run({ x: new ortWeb.Tensor(type, input, [rows, cols]) })).y.data,
           'onnxruntime-node': async () => (await node.run({ x: new ortNode.Tensor(type, input, [rows, cols]) })).y.data,
         };
-        const expected = op === 'quantize' ? ints : floats;
-        const record = { op, dtype: 'int8', layout, elements: rows * cols, ms: {}, mismatches: {} };
-        for (const [name, run] of Object.entries(runners)) {
-          record.mismatches[name] = mismatches(await run(), expected);
-          record.ms[name] = [];
-        }
-        for (let r = 0; r < reps; r++) {
-          for (const [name, run] of Object.entries(runners)) {
-            const t0 = performance.now();
-            await run();
-            record.ms[name].push(performance.now() - t0);
-          }
-        }
-        record.medianMs = Object.fromEntries(Object.entries(record.ms).map(([name, list]) => [name, mid(list)]));
+        const record = { op, dtype: 'int8', layout, elements: rows * cols, ...await timeCase(runners, op === 'quantize' ? ints : floats, reps) };
         log(`  ${op} ${layout}: ours ${record.medianMs.ours.toFixed(1)} ms, onnxruntime-web wasm ${record.medianMs['onnxruntime-web wasm'].toFixed(1)} ms, `
           + `onnxruntime-node ${record.medianMs['onnxruntime-node'].toFixed(1)} ms`);
         results.push(record);
+      } finally {
         await web.release();
         await node.release();
-        sessions.length = 0;
       }
     }
-  } finally {
-    for (const s of sessions) await s.release();
   }
   return {
     versions: { web: ortWeb.env.versions.web, node: ortNode.env.versions?.node ?? '', wasmThreads: ortWeb.env.wasm.numThreads, nodeThreads: 1 },

@@ -33,13 +33,13 @@
  * @module
  */
 import { FormatError, InvalidArgumentError } from '../errors.js';
-import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { float32View } from '../io/float-convert.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes } from '../io/gguf/ggml-types.js';
 import { type GgufMetadataEntry, type GgufTensorPlan, createGgufWriter, encodeGgufHeader } from '../io/gguf/writer.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, readWeightInto } from '../io/weights.js';
+import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
 import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } from './cpu-worker-pool.js';

@@ -19,10 +19,10 @@ import { float32View, toFloat32 } from '../io/float-convert.js';
 import { quantizeRowQ4_0, quantizeRowQ8_0 } from '../io/gguf/ggml-blocks.js';
 import { type GgmlType, ggmlTensorBytes, ggmlTypeInfo } from '../io/gguf/ggml-types.js';
 import { ggmlToFloat32 } from '../io/gguf/reader.js';
+import { cpuQ8_0 } from '../io/gguf/q8-0-simd.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { WeightDType } from '../io/weights.js';
 import { cpuErrorStats } from '../kernels/cpu/cpu-error-stats.js';
-import { cpuQ8_0 } from '../io/gguf/q8-0-simd.js';
 import { firstNaN } from '../kernels/cpu/cpu-scan.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 
