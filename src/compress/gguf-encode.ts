@@ -17,9 +17,9 @@
 import { FormatError } from '../errors.js';
 import { float32View, toFloat32 } from '../io/float-convert.js';
 import { quantizeRowQ4_0, quantizeRowQ8_0 } from '../io/gguf/ggml-blocks.js';
+import { cpuQ4_0, cpuQ8_0 } from '../io/gguf/ggml-blocks-simd.js';
 import { type GgmlType, ggmlTensorBytes, ggmlTypeInfo } from '../io/gguf/ggml-types.js';
 import { ggmlToFloat32 } from '../io/gguf/reader.js';
-import { cpuQ8_0 } from '../io/gguf/q8-0-simd.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { WeightDType } from '../io/weights.js';
 import { cpuErrorStats } from '../kernels/cpu/cpu-error-stats.js';
@@ -138,7 +138,10 @@ export function encodeGgufTensor(plan: GgufEncodePlan, raw: Uint8Array): GgufEnc
       back = cpuQ8_0(rows, bytes);
       if (!back) quantizeRowQ8_0(rows, bytes);
       break;
-    case 'Q4_0': quantizeRowQ4_0(rows, bytes); break;
+    case 'Q4_0':
+      back = cpuQ4_0(rows, bytes);
+      if (!back) quantizeRowQ4_0(rows, bytes);
+      break;
     case 'F16': rows.forEach((v, i) => view.setUint16(i * 2, floatToHalfBits(v), true)); break;
     case 'F32': rows.forEach((v, i) => view.setFloat32(i * 4, v, true)); break;
     default: throw new FormatError(`${plan.name}: cannot convert ${plan.dtype} to ${plan.type}`);

@@ -1017,6 +1017,100 @@
         (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
         (br $block))))
 
+  ;; GGUF's Q4_0 blocks, as ggml's quantize_row_q4_0_ref (src/io/gguf/ggml-blocks.ts, quantizeRowQ4_0): for each
+  ;; block of 32 floats at $src, max is the first element of largest magnitude, with its sign (+0 for a block of
+  ;; zeros); d = max / -8 and id = 1 / d (0 when d is 0) in float32; q = min(15, trunc(x · id + 8.5)), the product
+  ;; and the sum each rounded to float32 (the sum is never below 0.5 - 8·2^-23, so never negative). Byte j of the
+  ;; block's 16 at $dst + 18·b + 2 holds element j in its low nibble and element j + 16 in its high one; d (before
+  ;; float16 rounding, which the host does) goes to $scales + 4·b. The values are finite (the host checks).
+  (func (export "q4_0Blocks") (param $src i32) (param $dst i32) (param $scales i32) (param $blocks i32)
+    (local $x i32) (local $out i32) (local $end i32) (local $m v128) (local $amax f32) (local $max f32) (local $d f32)
+    (local $id v128)
+    (local $v0 v128)
+    (local $v1 v128)
+    (local $v2 v128)
+    (local $v3 v128)
+    (local $v4 v128)
+    (local $v5 v128)
+    (local $v6 v128)
+    (local $v7 v128)
+    (local.set $x (local.get $src))
+    (local.set $out (local.get $dst))
+    (local.set $end (i32.add (local.get $scales) (i32.shl (local.get $blocks) (i32.const 2))))
+    (block $done
+      (loop $block
+        (br_if $done (i32.ge_u (local.get $scales) (local.get $end)))
+        (local.set $v0 (v128.load (local.get $x)))
+        (local.set $v1 (v128.load offset=16 (local.get $x)))
+        (local.set $v2 (v128.load offset=32 (local.get $x)))
+        (local.set $v3 (v128.load offset=48 (local.get $x)))
+        (local.set $v4 (v128.load offset=64 (local.get $x)))
+        (local.set $v5 (v128.load offset=80 (local.get $x)))
+        (local.set $v6 (v128.load offset=96 (local.get $x)))
+        (local.set $v7 (v128.load offset=112 (local.get $x)))
+        (local.set $m (f32x4.pmax
+          (f32x4.pmax (f32x4.pmax (f32x4.abs (local.get $v0)) (f32x4.abs (local.get $v1)))
+            (f32x4.pmax (f32x4.abs (local.get $v2)) (f32x4.abs (local.get $v3))))
+          (f32x4.pmax (f32x4.pmax (f32x4.abs (local.get $v4)) (f32x4.abs (local.get $v5)))
+            (f32x4.pmax (f32x4.abs (local.get $v6)) (f32x4.abs (local.get $v7))))))
+        (local.set $m (f32x4.pmax (local.get $m) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $m) (local.get $m))))
+        (local.set $amax (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m))))
+        (local.set $m (f32x4.splat (local.get $amax)))
+        ;; the first element whose magnitude is amax: the lowest bit of the 32 lanes' equality mask
+        (local.set $max (f32.load (i32.add (local.get $x) (i32.shl (i32.ctz
+          (i32.or (i32.or (i32.or (i32.or (i32.or (i32.or (i32.or (i32x4.bitmask (f32x4.eq (f32x4.abs (local.get $v0)) (local.get $m)))
+            (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (local.get $v1)) (local.get $m))) (i32.const 4)))
+            (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (local.get $v2)) (local.get $m))) (i32.const 8)))
+            (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (local.get $v3)) (local.get $m))) (i32.const 12)))
+            (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (local.get $v4)) (local.get $m))) (i32.const 16)))
+            (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (local.get $v5)) (local.get $m))) (i32.const 20)))
+            (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (local.get $v6)) (local.get $m))) (i32.const 24)))
+            (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (local.get $v7)) (local.get $m))) (i32.const 28)))) (i32.const 2)))))
+        (local.set $max (select (local.get $max) (f32.const 0) (f32.ne (local.get $amax) (f32.const 0))))
+        (local.set $d (f32.div (local.get $max) (f32.const -8)))
+        (f32.store (local.get $scales) (local.get $d))
+        (local.set $id (f32x4.splat (select (f32.div (f32.const 1) (local.get $d)) (f32.const 0) (f32.ne (local.get $d) (f32.const 0)))))
+        (v128.store offset=2 (local.get $out) (v128.or
+          (i8x16.narrow_i16x8_u
+            (i16x8.narrow_i32x4_u (i32x4.min_s (i32x4.max_s (i32x4.trunc_sat_f32x4_s (f32x4.add (f32x4.mul (local.get $v0) (local.get $id)) (v128.const f32x4 8.5 8.5 8.5 8.5))) (v128.const i32x4 0 0 0 0)) (v128.const i32x4 15 15 15 15))
+              (i32x4.min_s (i32x4.max_s (i32x4.trunc_sat_f32x4_s (f32x4.add (f32x4.mul (local.get $v1) (local.get $id)) (v128.const f32x4 8.5 8.5 8.5 8.5))) (v128.const i32x4 0 0 0 0)) (v128.const i32x4 15 15 15 15)))
+            (i16x8.narrow_i32x4_u (i32x4.min_s (i32x4.max_s (i32x4.trunc_sat_f32x4_s (f32x4.add (f32x4.mul (local.get $v2) (local.get $id)) (v128.const f32x4 8.5 8.5 8.5 8.5))) (v128.const i32x4 0 0 0 0)) (v128.const i32x4 15 15 15 15))
+              (i32x4.min_s (i32x4.max_s (i32x4.trunc_sat_f32x4_s (f32x4.add (f32x4.mul (local.get $v3) (local.get $id)) (v128.const f32x4 8.5 8.5 8.5 8.5))) (v128.const i32x4 0 0 0 0)) (v128.const i32x4 15 15 15 15))))
+          (i8x16.shl (i8x16.narrow_i16x8_u
+            (i16x8.narrow_i32x4_u (i32x4.min_s (i32x4.max_s (i32x4.trunc_sat_f32x4_s (f32x4.add (f32x4.mul (local.get $v4) (local.get $id)) (v128.const f32x4 8.5 8.5 8.5 8.5))) (v128.const i32x4 0 0 0 0)) (v128.const i32x4 15 15 15 15))
+              (i32x4.min_s (i32x4.max_s (i32x4.trunc_sat_f32x4_s (f32x4.add (f32x4.mul (local.get $v5) (local.get $id)) (v128.const f32x4 8.5 8.5 8.5 8.5))) (v128.const i32x4 0 0 0 0)) (v128.const i32x4 15 15 15 15)))
+            (i16x8.narrow_i32x4_u (i32x4.min_s (i32x4.max_s (i32x4.trunc_sat_f32x4_s (f32x4.add (f32x4.mul (local.get $v6) (local.get $id)) (v128.const f32x4 8.5 8.5 8.5 8.5))) (v128.const i32x4 0 0 0 0)) (v128.const i32x4 15 15 15 15))
+              (i32x4.min_s (i32x4.max_s (i32x4.trunc_sat_f32x4_s (f32x4.add (f32x4.mul (local.get $v7) (local.get $id)) (v128.const f32x4 8.5 8.5 8.5 8.5))) (v128.const i32x4 0 0 0 0)) (v128.const i32x4 15 15 15 15)))) (i32.const 4))))
+        (local.set $x (i32.add (local.get $x) (i32.const 128)))
+        (local.set $out (i32.add (local.get $out) (i32.const 18)))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
+        (br $block))))
+
+  ;; Q4_0 blocks back to float32, as dequantize_row_q4_0: (q - 8) · d with block b's stored float16 d, given as a
+  ;; float32 at $scales + 4·b; 32 floats a block to $out (the low nibbles first, then the high ones).
+  (func (export "q4_0Values") (param $dst i32) (param $scales i32) (param $out i32) (param $blocks i32)
+    (local $end i32) (local $d v128) (local $lo v128) (local $hi v128)
+    (local.set $end (i32.add (local.get $scales) (i32.shl (local.get $blocks) (i32.const 2))))
+    (block $done
+      (loop $block
+        (br_if $done (i32.ge_u (local.get $scales) (local.get $end)))
+        (local.set $d (f32x4.splat (f32.load (local.get $scales))))
+        (local.set $hi (v128.load offset=2 (local.get $dst)))
+        (local.set $lo (i8x16.sub (v128.and (local.get $hi) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+        (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $hi) (i32.const 4)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+        (v128.store (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)))) (local.get $d)))
+        (v128.store offset=16 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)))) (local.get $d)))
+        (v128.store offset=32 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)))) (local.get $d)))
+        (v128.store offset=48 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)))) (local.get $d)))
+        (v128.store offset=64 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)))) (local.get $d)))
+        (v128.store offset=80 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)))) (local.get $d)))
+        (v128.store offset=96 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)))) (local.get $d)))
+        (v128.store offset=112 (local.get $out) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)))) (local.get $d)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 18)))
+        (local.set $out (i32.add (local.get $out) (i32.const 128)))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
+        (br $block))))
+
   ;; Table indices of the segment functions, for walk().
   (global (export "quantizeRun") i32 (i32.const 0))
   (global (export "quantizeColumns") i32 (i32.const 1))

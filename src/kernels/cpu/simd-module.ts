@@ -62,6 +62,10 @@ export interface SimdKernels {
   q8_0Blocks(src: number, dst: number, scales: number, blocks: number): void;
   /** Q8_0 blocks at `dst` back to floats at `out`, with each block's stored d as a float32 at `scales` + 4·b. */
   q8_0Values(dst: number, scales: number, out: number, blocks: number): void;
+  /** GGUF Q4_0: `blocks` blocks of 32 floats at `src` to their 16 bytes of nibbles at `dst` + 18·b + 2 and their d (float32) at `scales` + 4·b. */
+  q4_0Blocks(src: number, dst: number, scales: number, blocks: number): void;
+  /** Q4_0 blocks at `dst` back to floats at `out`, with each block's stored d as a float32 at `scales` + 4·b. */
+  q4_0Values(dst: number, scales: number, out: number, blocks: number): void;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -79,6 +83,8 @@ interface Exports {
   scan: SimdKernels['scan'];
   q8_0Blocks: SimdKernels['q8_0Blocks'];
   q8_0Values: SimdKernels['q8_0Values'];
+  q4_0Blocks: SimdKernels['q4_0Blocks'];
+  q4_0Values: SimdKernels['q4_0Values'];
   [kind: string]: unknown;
 }
 
@@ -132,6 +138,8 @@ function instantiate(): SimdKernels | null {
     scan: exports.scan,
     q8_0Blocks: exports.q8_0Blocks,
     q8_0Values: exports.q8_0Values,
+    q4_0Blocks: exports.q4_0Blocks,
+    q4_0Values: exports.q4_0Values,
     walk(run, columns, layout) {
       exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
         layout.strideOuter, layout.strideGroup, layout.strideInner);

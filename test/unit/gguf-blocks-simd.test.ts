@@ -1,0 +1,114 @@
+// GGUF Q8_0 and Q4_0 blocks from the WebAssembly kernels (io/gguf/ggml-blocks-simd.ts) against the JavaScript ones
+// (ggml's reference rounding, which gguf-ggml-fixture.test.ts checks against llama.cpp's own output): the same
+// bytes and the same values back, on fresh random rows with ties at k + 0.5 of the block's step, all-zero blocks,
+// ±0, tiny blocks whose scale is a float16 subnormal, large ones near float16's limit, blocks whose largest
+// magnitude appears twice with both signs, and rows that cross the kernels' pieces.
+import { describe, expect, it } from 'vitest';
+import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0, quantizeRowQ8_0 } from '../../src/io/gguf/ggml-blocks.js';
+import { cpuQ4_0, cpuQ8_0 } from '../../src/io/gguf/ggml-blocks-simd.js';
+import { RUN_SEED, expectBits, expectExact, rng } from './support.js';
+
+const next = rng(RUN_SEED);
+
+/** One block of 32 of a random kind. */
+function block(out: Float32Array, at: number): void {
+  const kind = Math.floor(next() * 6);
+  const magnitude = [1, 1e-6, 2 ** -20, 5e5, 1, 1][kind]!;
+  const step = magnitude / 127;
+  for (let j = 0; j < 32; j++) {
+    const r = next();
+    out[at + j] = kind === 4 ? (r < 0.5 ? 0 : -0)
+      : kind === 5 ? Math.fround((Math.floor(r * 255) - 127 + 0.5) * step) // ties once scaled
+      : Math.fround((r * 2 - 1) * magnitude);
+  }
+  if (kind !== 4) out[at + Math.floor(next() * 32)] = next() < 0.5 ? magnitude : -magnitude; // the block's amax
+}
+
+/**
+ * Rows of 1 to 3000 random blocks (the kernels' pieces hold 1024) through the WebAssembly kernels and the
+ * JavaScript reference: the same bytes, with the untouched bytes' 0xee gone, and the same values back.
+ */
+function expectSameAsJavaScript(
+  fill: (out: Float32Array, at: number) => void,
+  simd: (row: Float32Array, out: Uint8Array) => Float32Array | undefined,
+  quantize: (row: Float32Array) => Uint8Array,
+  dequantize: (bytes: Uint8Array, count: number) => Float32Array,
+): void {
+  for (const blocks of [1, 2, 7, 1023, 1024, 1025, 3000]) {
+    const data = new Float32Array(32 * blocks);
+    for (let b = 0; b < blocks; b++) fill(data, 32 * b);
+    const expected = quantize(data);
+    const bytes = new Uint8Array(expected.length).fill(0xee);
+    const values = simd(data, bytes)!;
+    expectExact(bytes, expected, `bytes of ${blocks} blocks`);
+    expectBits(values, dequantize(expected, data.length), `values of ${blocks} blocks`);
+  }
+}
+
+describe(`WebAssembly Q8_0 blocks (seed ${RUN_SEED})`, () => {
+  it('writes the bytes quantizeRowQ8_0 writes and gives back the values dequantizeRowQ8_0 gives', () => {
+    expectSameAsJavaScript(block, cpuQ8_0, quantizeRowQ8_0, dequantizeRowQ8_0);
+  });
+
+  it('rounds halves away from zero, as roundf, on both signs', () => {
+    // amax 127 makes d = 1 and id = 1: the values are their own x · id.
+    const data = Float32Array.from({ length: 32 }, (_, j) => (j === 0 ? 127 : (j % 2 ? -1 : 1) * (j / 2 + 0.5)));
+    const bytes = new Uint8Array(34);
+    cpuQ8_0(data, bytes);
+    const q = new Int8Array(bytes.buffer, 2, 32);
+    for (let j = 1; j < 32; j++) expect(q[j], `element ${j}: ${data[j]}`).toBe(Math.sign(data[j]!) * Math.floor(Math.abs(data[j]!) + 0.5));
+    expect(q[0]).toBe(127);
+  });
+});
+
+/** One Q4_0 block of a random kind: the step is max / 8, and the sign of the first element of largest magnitude matters. */
+function block4(out: Float32Array, at: number): void {
+  const kind = Math.floor(next() * 7);
+  const magnitude = [1, 1e-6, 2 ** -17, 2.5e5, 1, 1, 1][kind]!;
+  const step = magnitude / 8;
+  for (let j = 0; j < 32; j++) {
+    const r = next();
+    out[at + j] = kind === 4 ? (r < 0.5 ? 0 : -0)
+      : kind === 5 ? Math.fround((Math.floor(r * 16) - 8 + 0.5) * step) // halfway between two levels once scaled
+      : Math.fround((r * 2 - 1) * magnitude);
+  }
+  if (kind === 4) return;
+  const first = Math.floor(next() * 32);
+  out[at + first] = next() < 0.5 ? magnitude : -magnitude;
+  if (kind === 6) out[at + Math.floor(next() * 32)] = -out[at + first]!; // the same magnitude, the other sign
+}
+
+describe(`WebAssembly Q4_0 blocks (seed ${RUN_SEED})`, () => {
+  it('writes the bytes quantizeRowQ4_0 writes and gives back the values dequantizeRowQ4_0 gives', () => {
+    expectSameAsJavaScript(block4, cpuQ4_0, quantizeRowQ4_0, dequantizeRowQ4_0);
+  });
+
+  it('takes the sign of the first element of largest magnitude, and +0 for a block of zeros', () => {
+    const data = new Float32Array(96);
+    data[5] = 4; // then -4 at 20: d = 4 / -8 = -0.5
+    data[20] = -4;
+    data[32 + 3] = -4; // then 4 at 9: d = 0.5
+    data[32 + 9] = 4;
+    data.fill(-0, 64); // d = +0 / -8 = -0 (float16 0x8000), every nibble 8
+    const bytes = new Uint8Array(54);
+    const values = cpuQ4_0(data, bytes)!;
+    expectExact(bytes, quantizeRowQ4_0(data), 'bytes');
+    const view = new DataView(bytes.buffer);
+    expect([view.getUint16(0, true), view.getUint16(18, true), view.getUint16(36, true)]).toEqual([0xb800, 0x3800, 0x8000]);
+    expect([values[5], values[20], values[35], values[41]]).toEqual([4, -3.5, -4, 3.5]); // the other sign clamps to level 15
+    expect([...bytes.subarray(38, 54)].every((b) => b === 0x88)).toBe(true);
+  });
+
+  it('clamps the level one past the largest to 15, as ggml does', () => {
+    // max = -8 at 0 gives d = 1, id = 1: 7.6 + 8.5 truncates to 16, stored as 15 (value 7).
+    const data = new Float32Array(32);
+    data[0] = -8;
+    data[1] = 7.6;
+    data[17] = 7.4;
+    const bytes = new Uint8Array(18);
+    const values = cpuQ4_0(data, bytes)!;
+    expectExact(bytes, quantizeRowQ4_0(data), 'bytes');
+    expect([values[0], values[1], values[17]]).toEqual([-8, 7, 7]);
+    expect(bytes[3]).toBe(0x0f | (0x0f << 4));
+  });
+});
