@@ -318,6 +318,13 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         ...(args.onnxOps ? { onnxOps: args.onnxOps } : {}), ...(args.accuracyLevel !== undefined ? { accuracyLevel: args.accuracyLevel } : {}),
         ...(args.scaleDtype ? { scaleDtype: args.scaleDtype } : {}),
       };
+      // Its own data file: opened before the work, each weight written there as soon as it is done.
+      const openData = async (folder: string, location: string): Promise<{ sink: ByteSink; display: string }> => {
+        const dataTarget = await resolveOutput(join(folder, location),
+          [input, ...model.list().flatMap((w) => (w.external ? [join(dirname(input), w.external.location)] : []))], args.force);
+        return { sink: dataSink = await openOutput(dataTarget, io.stdout), display: dataTarget.display };
+      };
+      const streamed = ownData && target.kind === 'file' ? await openData(dirname(target.path), options.externalDataLocation!) : undefined;
       // By default a pool only for big models: below kOnnxPoolMinBytes its start costs about what it saves.
       const weights = model.list();
       const plannedBytes = planned.reduce((sum, d, i) => (d.action === 'quantize' ? sum + 4 * weights[i]!.shape.reduce((a, b) => a * b, 1) : sum), 0);
@@ -325,7 +332,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       threads = pool?.size ?? 0;
       let result;
       try {
-        result = await compressOnnxParts(bytes ?? await onnxInput.load(), pool ? { ...options, pool } : options, backend)
+        result = await compressOnnxParts(bytes ?? await onnxInput.load(), { ...options, ...(pool ? { pool } : {}), ...(streamed ? { externalDataSink: streamed.sink } : {}) }, backend)
           .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       } finally {
         await pool?.close();
@@ -338,11 +345,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       }
       if (result.externalData && target.kind === 'file') {
         // Written (to a temporary file) before the model, renamed into place just before it.
-        const dataPath = join(dirname(target.path), result.externalData.location);
-        const dataTarget = await resolveOutput(dataPath, [input, ...model.list().flatMap((w) => (w.external ? [join(dirname(input), w.external.location)] : []))], args.force);
-        dataSink = await openOutput(dataTarget, io.stdout);
-        for (const part of result.externalData.parts) await dataSink.write(part);
-        externalNote = `external data: ${dataTarget.display} (${result.externalData.tensors} tensors, ${megabytes(result.externalData.byteLength)})\n`;
+        const data = streamed ?? await openData(dirname(target.path), result.externalData.location);
+        for (const part of result.externalData.parts) await data.sink.write(part);
+        externalNote = `external data: ${data.display} (${result.externalData.tensors} tensors, ${megabytes(result.externalData.byteLength)})\n`;
       }
       await writeParts(result.parts, (chunk) => sink!.write(chunk)); // the tensors' bytes passed through, not copied into one buffer
       await dataSink?.close();

@@ -25,7 +25,8 @@
  * written inline. With `externalDataLocation`, a model past protobuf's 2 GB (or any model, with
  * `writeExternalData: 'always'`) is written with its weights in one external data file of its own
  * (returned as `externalData`; the input's external weights are copied into it): write its `parts` to
- * `externalDataLocation` beside the model.
+ * `externalDataLocation` beside the model, or pass `externalDataSink` to have each weight written there as
+ * soon as it is done.
  *
  * @example
  * ```ts
@@ -59,6 +60,7 @@ import type { ResolvedBackend } from '../tensor.js';
 import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
 import { contribLayout } from './contrib-layout.js';
+import { externalDataStream } from './external-data-stream.js';
 import { nbitsNote } from './matmul-nbits-plan.js';
 import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
 import type { WeightDecision } from './policy.js';
@@ -331,7 +333,7 @@ export async function compressOnnxParts(
   // Up to kInFlight weights (kInFlightBytes of float32) are read and quantized at once, so one weight's GPU
   // round trips overlap the next ones' instead of leaving the queue idle; results are committed strictly in
   // order.
-  const pending: ReturnType<typeof prepare>[] = [];
+  const pending: (ReturnType<typeof prepare> | undefined)[] = []; // a weight's entry is cleared once it is committed
   const floatBytes = (i: number) => (plan.decisions[i]!.action === 'keep' ? 0 : 4 * weights[i]!.shape.reduce((a, b) => a * b, 1));
   let next = 0;
   let inFlightBytes = 0;
@@ -344,13 +346,17 @@ export async function compressOnnxParts(
       next++;
     }
   };
+  const stream = options.externalDataSink ? externalDataStream(model, options.externalDataLocation!, (chunk) => options.externalDataSink!.write(chunk)) : undefined;
   fill(0);
   try {
     for (const [i, decision] of plan.decisions.entries()) {
       const result = await pending[i]!;
+      pending[i] = undefined; // its integers are the model's now (or the data file's), not held twice
       inFlightBytes -= floatBytes(i);
       fill(i + 1);
+      const mark = stream?.mark(weights[i]!.name);
       tensors.push(commit(weights[i]!, decision, result));
+      if (mark) await stream!.flush(mark); // the weight's bytes to the data file while the next ones compute
       options.onProgress?.({ done: i + 1, total: weights.length, name: weights[i]!.name });
     }
   } finally {
@@ -372,7 +378,7 @@ export async function compressOnnxParts(
   const inline = inlineTensorBytes(model.proto);
   if (options.externalDataLocation !== undefined && (options.writeExternalData === 'always' || inline > kExternalDataAbove)) {
     await model.materialize(); // tensors still in the input file (OnnxModel.loadDeferred) are copied out from memory
-    externalData = await moveToExternalData(model.proto, options.externalDataLocation, options.externalData);
+    externalData = await moveToExternalData(model.proto, options.externalDataLocation, options.externalData, undefined, stream?.file);
   } else if (inline > kExternalDataAbove) {
     throw new LimitExceededError(`${model.name}: the compressed model holds ${inline} bytes of weights, more than one ONNX file can `
       + `(protobuf's ${PROTOBUF_LIMIT_BYTES}-byte limit); write the weights as external data (externalDataLocation, or --external-data)`);

@@ -67,6 +67,15 @@ export interface CompressOnnxOptions extends CompressionPolicy {
   /** 'auto' (default): external data only past 2 GB; 'always': whenever `externalDataLocation` is given. */
   writeExternalData?: 'auto' | 'always';
   /**
+   * With `writeExternalData: 'always'`: where the external data file's bytes go while the model is compressed
+   * (a `nodeFileSink` for `externalDataLocation`, say). Each weight's tensors are written to it as soon as the
+   * weight is done, so the compressed weights are never all in memory at once; the returned `externalData`
+   * then holds in its `parts` only what is left to write after them (kept weights, subgraphs' tensors), and
+   * its `byteLength` and `tensors` count the whole file. The caller closes the sink, or aborts it when the
+   * call fails.
+   */
+  externalDataSink?: { write(chunk: Uint8Array): Promise<void> };
+  /**
    * A pool from `createCpuWorkerPool`: when the weights are computed on the CPU, those of 256 KiB of float32
    * or more (`POOL_MIN_BYTES`) are quantized on its workers, up to `pool.size + 1` (and 256 MiB of float32)
    * at once, and written in weight order: the same model bytes and report as without it. The caller owns the
@@ -77,7 +86,7 @@ export interface CompressOnnxOptions extends CompressionPolicy {
 
 const kOptionKeys = new Set(['dtype', 'granularity', 'axis', 'groupSize', 'symmetric', 'calibrate', 'minElements', 'include', 'exclude',
   'overrides', 'targetBits', 'range', 'quantMin', 'quantMax', 'minSqnrDb', 'maxRelError', 'firstLayer', 'externalData', 'name', 'allowOpsetUpgrade', 'nonFinite', 'onnxOps', 'accuracyLevel', 'matMulNBits8', 'onProgress',
-  'externalDataLocation', 'writeExternalData', 'outputError', 'scaleDtype', 'pool']);
+  'externalDataLocation', 'writeExternalData', 'externalDataSink', 'outputError', 'scaleDtype', 'pool']);
 
 /**
  * Throws InvalidArgumentError for options that are not options of compressOnnx or hold a bad value.
@@ -111,6 +120,14 @@ export function checkOptions(options: CompressOnnxOptions): void {
       "options.scaleDtype 'float16' is for QDQ weights (MatMulNBits takes its scales in the activations' type); drop it or use onnxOps: 'qdq'");
   }
   checkPool(options.pool, 'options.pool');
+  const dataSink = options.externalDataSink;
+  if (dataSink !== undefined && (dataSink === null || typeof dataSink !== 'object' || typeof dataSink.write !== 'function')) {
+    throw new InvalidArgumentError('options.externalDataSink', dataSink, 'options.externalDataSink must be an object with write(chunk): Promise<void>, e.g. from nodeFileSink');
+  }
+  if (dataSink !== undefined && (options.externalDataLocation === undefined || options.writeExternalData !== 'always')) {
+    throw new InvalidArgumentError('options.externalDataSink', 'given',
+      "options.externalDataSink writes the external data file as the weights are done: it needs externalDataLocation and writeExternalData: 'always'");
+  }
   const level = options.accuracyLevel;
   if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {
     throw new InvalidArgumentError('options.accuracyLevel', level, `options.accuracyLevel is ${JSON.stringify(level)}; use an integer from 0 to 4`);

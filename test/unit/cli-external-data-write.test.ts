@@ -90,6 +90,19 @@ describe('compress --external-data', () => {
     for (let i = 0; i < inputs.length; i++) expect(actual[i]).toEqual(expected[i]);
   });
 
+  it('a failure after the weights went to <out>.data leaves neither file, and no temporary file', async () => {
+    const dir = folder();
+    const { w, b } = tinyWeights();
+    const model = join(dir, 'models', 'm.onnx');
+    // The bias lives in a data file that is missing: it is read when the data file is finished, after the
+    // quantized weight was written there.
+    writeFileSync(model, tinyOnnx([{ name: 'w', dims: [64, 64], data: w }, { name: 'b', dims: [64], data: b, external: { location: 'gone.bin', offset: 0 } }]));
+    const result = await runCli(['compress', model, '-o', join(dir, 'out', 'm.q8.onnx'), '--external-data', ...cpu]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/initializer "b" in graph: external data file "gone\.bin" was not found/);
+    expect(readdirSync(join(dir, 'out'))).toEqual([]);
+  });
+
   it('--external-data with stdout is a usage error (exit 2), and nothing is written', async () => {
     const dir = folder();
     const { w, b } = tinyWeights();

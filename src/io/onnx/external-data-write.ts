@@ -58,10 +58,14 @@ function typedLength(tensor: TensorProto): number {
   return tensor.floatData.length + tensor.int32Data.length + tensor.int64Data.length + tensor.doubleData.length + tensor.uint64Data.length;
 }
 
+/** The tensors each data file holds, so that finishing a file begun tensor by tensor moves none twice. */
+const appended = new WeakMap<ExternalDataFile, WeakSet<TensorProto>>();
+
 /**
  * Moves the tensors of `model` (in place) into one external data file named `location` (see the module
- * documentation) and returns its bytes. `resolve` reads the input's own external data files. Throws
- * FormatError for a tensor whose data cannot be read.
+ * documentation) and returns its bytes. `resolve` reads the input's own external data files. With `into`, a
+ * file already begun (by {@link appendExternalTensor}): the tensors follow its bytes and their parts are added
+ * to its `parts`. Throws FormatError for a tensor whose data cannot be read.
  *
  * @example
  * ```ts
@@ -71,8 +75,8 @@ function typedLength(tensor: TensorProto): number {
  */
 export async function moveToExternalData(
   model: ModelProto, location: string, resolve?: ExternalDataResolver, threshold = EXTERNAL_DATA_THRESHOLD_BYTES,
+  into: ExternalDataFile = { location, parts: [], byteLength: 0, tensors: 0 },
 ): Promise<ExternalDataFile> {
-  const out: ExternalDataFile = { location, parts: [], byteLength: 0, tensors: 0 };
   for (const { graph, path } of listGraphs(model.graph as GraphProto)) {
     const initializers = new Set(initializersOf(graph));
     for (const tensor of tensorsOf(graph)) {
@@ -82,28 +86,47 @@ export async function moveToExternalData(
       // Only initializers are moved by size (as ONNX does); a Constant value only when it was external already.
       if (!external && (!initializers.has(tensor) || layout.storage === 'empty' || layout.byteLength === undefined
         || layout.byteLength < threshold)) continue;
+      if (appended.get(into)?.has(tensor)) continue; // in the file already
       const bytes = await tensorBytes(tensor, layout, what, resolve);
       if (bytes.byteLength !== layout.byteLength) throw new FormatError(`${what}: read ${bytes.byteLength} bytes, expected ${layout.byteLength}`);
-      const alignment = bytes.byteLength >= 1 << 20 ? 4096 : 64;
-      const padding = (alignment - (out.byteLength % alignment)) % alignment;
-      if (padding) out.parts.push(new Uint8Array(padding));
-      const offset = out.byteLength + padding;
-      out.parts.push(bytes);
-      out.byteLength = offset + bytes.byteLength;
-      out.tensors++;
-      tensor.rawData = new Uint8Array(0);
-      tensor.floatData = [];
-      tensor.int32Data = [];
-      tensor.int64Data = [];
-      tensor.doubleData = [];
-      tensor.uint64Data = [];
-      tensor.dataLocation = DATA_LOCATION_EXTERNAL;
-      tensor.externalData = [
-        onnx.StringStringEntryProto.create({ key: 'location', value: location }),
-        onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
-        onnx.StringStringEntryProto.create({ key: 'length', value: String(bytes.byteLength) }),
-      ];
+      into.parts.push(...appendExternalTensor(into, tensor, bytes));
     }
   }
-  return out;
+  return into;
+}
+
+/**
+ * Moves one tensor whose bytes are `bytes` to the end of the data file `file`: the tensor (changed in place)
+ * then refers to them by location, offset and length, and `file`'s size and count grow. Returns what to write
+ * after the file's bytes so far: padding to the tensor's alignment (64 bytes, 4096 from 1 MiB), then `bytes`.
+ * `file.parts` is left alone, for a caller that writes the file as it goes.
+ *
+ * @example
+ * ```ts
+ * const file = { location: 'm.onnx.data', parts: [], byteLength: 0, tensors: 0 };
+ * for (const part of appendExternalTensor(file, tensor, tensor.rawData)) await sink.write(part);
+ * ```
+ */
+export function appendExternalTensor(file: ExternalDataFile, tensor: TensorProto, bytes: Uint8Array): Uint8Array[] {
+  let tensors = appended.get(file);
+  if (!tensors) appended.set(file, tensors = new WeakSet());
+  tensors.add(tensor);
+  const alignment = bytes.byteLength >= 1 << 20 ? 4096 : 64;
+  const padding = (alignment - (file.byteLength % alignment)) % alignment;
+  const offset = file.byteLength + padding;
+  file.byteLength = offset + bytes.byteLength;
+  file.tensors++;
+  tensor.rawData = new Uint8Array(0);
+  tensor.floatData = [];
+  tensor.int32Data = [];
+  tensor.int64Data = [];
+  tensor.doubleData = [];
+  tensor.uint64Data = [];
+  tensor.dataLocation = DATA_LOCATION_EXTERNAL;
+  tensor.externalData = [
+    onnx.StringStringEntryProto.create({ key: 'location', value: file.location }),
+    onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
+    onnx.StringStringEntryProto.create({ key: 'length', value: String(bytes.byteLength) }),
+  ];
+  return padding ? [new Uint8Array(padding), bytes] : [bytes];
 }

@@ -1,0 +1,125 @@
+// compressOnnx with externalDataSink: each weight's tensors reach the data file while the later weights are still
+// being compressed, and the file (what the sink got, then the returned parts) holds the same tensors, aligned the
+// same way, as the file written at the end without a sink; onnxruntime-node gives exactly the same outputs on fresh
+// random inputs. A sink that fails fails the call; a sink without writeExternalData 'always' is refused.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type CompressOnnxOptions, compressOnnx } from '../../src/compress/compress-onnx.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { concatParts } from '../../src/io/onnx/deferred-raw-data.js';
+import { DATA_LOCATION_EXTERNAL, type ModelProto, decodeModel } from '../../src/io/onnx/proto.js';
+import { useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
+import { buildMlp } from '../shared/mlp-onnx.js';
+import { RUN_SEED, rng } from './support.js';
+
+const cpu = { backend: 'cpu' } as const;
+const root = mkdtempSync(join(tmpdir(), 'webgpu-quant-ext-stream-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const fixture = useCpuWorkerPool(2);
+const external = { externalDataLocation: 'm.onnx.data', writeExternalData: 'always' } as const;
+const widths = [256, 512, 384, 300, 64];
+
+/** Each initializer's bytes by name (from the data file where external), checking each external one's alignment. */
+function tensorBytes(model: ModelProto, data: Uint8Array): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const t of model.graph!.initializer!) {
+    const name = String(t.name);
+    if (t.dataLocation !== DATA_LOCATION_EXTERNAL) {
+      out.set(name, t.rawData!);
+      continue;
+    }
+    const entry = Object.fromEntries((t.externalData ?? []).map((e) => [String(e.key), String(e.value)]));
+    const [offset, length] = [Number(entry.offset), Number(entry.length)];
+    expect(entry.location, name).toBe('m.onnx.data');
+    expect(offset % (length >= 1 << 20 ? 4096 : 64), `${name} at ${offset}`).toBe(0);
+    expect(offset + length, name).toBeLessThanOrEqual(data.byteLength);
+    out.set(name, data.subarray(offset, offset + length));
+  }
+  return out;
+}
+
+/** y for each input, from the model and its data file written to a folder of their own. */
+async function outputs(name: string, model: Uint8Array, data: Uint8Array, inputs: Float32Array[]): Promise<Float32Array[]> {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'm.onnx'), model);
+  writeFileSync(join(dir, 'm.onnx.data'), data);
+  const session = await ort.InferenceSession.create(join(dir, 'm.onnx'));
+  try {
+    const out: Float32Array[] = [];
+    for (const x of inputs) out.push((await session.run({ x: new ort.Tensor('float32', x, [1, widths[0]!]) })).y!.data as Float32Array);
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+const schemes: [string, CompressOnnxOptions, boolean][] = [
+  ['int8 per channel', {}, false],
+  ['int8 per channel, on a pool of 2', {}, true],
+  ['int4 groups of 32, float16 scales', { dtype: 'qint4', granularity: 'group', groupSize: 32, scaleDtype: 'float16' }, false],
+  ['MatMulNBits, int4 groups of 32', { onnxOps: 'contrib', dtype: 'quint4', granularity: 'group', groupSize: 32 }, false],
+];
+
+describe(`compressOnnx with externalDataSink (seed ${RUN_SEED})`, () => {
+  for (const [what, scheme, pooled] of schemes) {
+    it(`${what}: each weight written as it is done, the same tensors and outputs as the file written at the end`, async () => {
+      const seed = RUN_SEED + what.length;
+      const { model: input } = buildMlp(onnxProto.onnx, widths, seed);
+      const pool = pooled ? { pool: fixture.pool } : {};
+      const reference = await compressOnnx(input, { ...scheme, ...external, ...pool }, cpu);
+      const events: { name: string; written: number }[] = [];
+      const chunks: Uint8Array[] = [];
+      let written = 0;
+      const streamed = await compressOnnx(input, {
+        ...scheme, ...external, ...pool,
+        onProgress: ({ name }) => events.push({ name, written }),
+        externalDataSink: { write: async (chunk) => { chunks.push(chunk.slice()); written += chunk.byteLength; } },
+      }, cpu);
+      // Each quantized weight's integers (1 KiB or more) are in the file when its progress is reported; the first
+      // layer is kept float (its bytes follow at the end), and biases stay inline.
+      const quantized = new Set(streamed.report.tensors.filter((t) => t.action === 'quantize' && t.shape.length === 2).map((t) => t.name));
+      expect(quantized.size).toBe(widths.length - 2);
+      for (const [i, { name, written: after }] of events.entries()) {
+        if (quantized.has(name)) expect(after, `${name}: ${JSON.stringify(events)}`).toBeGreaterThan(events[i - 1]?.written ?? 0);
+      }
+      expect(streamed.externalData!.parts.length, 'the kept first layer, written after the weights').toBeGreaterThan(0);
+      const pieces = [...chunks, ...streamed.externalData!.parts];
+      expect(pieces.reduce((sum, p) => sum + p.byteLength, 0)).toBe(streamed.externalData!.byteLength);
+      const data = concatParts(pieces, streamed.externalData!.byteLength); // the tensors in another order, so other padding
+      expect(streamed.externalData!.tensors).toBe(reference.externalData!.tensors);
+      const referenceData = concatParts(reference.externalData!.parts, reference.externalData!.byteLength);
+      const [a, b] = [decodeModel(reference.model, 'reference'), decodeModel(streamed.model, 'streamed')];
+      expect(b.graph!.node).toEqual(a.graph!.node);
+      const [want, got] = [tensorBytes(a, referenceData), tensorBytes(b, data)];
+      expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+      for (const [name, bytes] of want) expect(Buffer.compare(got.get(name)!, bytes), name).toBe(0);
+      expect(streamed.report.tensors).toEqual(reference.report.tensors);
+      const next = rng(seed + 1);
+      const inputs = Array.from({ length: 3 }, () => Float32Array.from({ length: widths[0]! }, () => next() * 2 - 1));
+      const [expected, actual] = [await outputs(`${seed}-a`, reference.model, referenceData, inputs), await outputs(`${seed}-b`, streamed.model, data, inputs)];
+      for (let i = 0; i < inputs.length; i++) expect(actual[i], `input ${i}`).toEqual(expected[i]);
+    });
+  }
+
+  it('a sink that fails fails the call with its error', async () => {
+    const { model: input } = buildMlp(onnxProto.onnx, widths, RUN_SEED);
+    let calls = 0;
+    const sink = { write: async () => { if (++calls === 2) throw new Error('no space left on device'); } };
+    await expect(compressOnnx(input, { ...external, externalDataSink: sink }, cpu)).rejects.toThrow('no space left on device');
+  });
+
+  it('refuses a sink without writeExternalData \'always\', and one without write()', async () => {
+    const { model: input } = buildMlp(onnxProto.onnx, [64, 64], RUN_SEED);
+    const sink = { write: async () => {} };
+    for (const options of [{ externalDataSink: sink }, { externalDataLocation: 'm.onnx.data', externalDataSink: sink },
+      { ...external, externalDataSink: {} as never }, { ...external, externalDataSink: null as never }] satisfies CompressOnnxOptions[]) {
+      await expect(compressOnnx(input, options, cpu), JSON.stringify(options)).rejects.toThrow(InvalidArgumentError);
+    }
+    await expect(compressOnnx(input, { externalDataSink: sink }, cpu)).rejects.toThrow(/needs externalDataLocation and writeExternalData: 'always'/);
+  });
+});
