@@ -16,6 +16,7 @@ import { basename, dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
 import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnxParts } from '../compress/compress-onnx.js';
+import { externalDataCertain } from '../compress/external-data-stream.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
 import { type CpuWorkerPool, createCpuWorkerPool, defaultCpuWorkerUrl } from '../compress/cpu-worker-pool.js';
@@ -299,11 +300,18 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       if (args.externalData && target.kind !== 'file') {
         throw new UsageError('--external-data writes <out>.data beside the model: give a file output (-o model.onnx), not stdout or a device');
       }
-      const ownData = args.externalData || await externalElsewhere(model, input, target);
+      const planned = planOnnxCompression(model, policyOf(args)).decisions;
+      // A data file of its own: asked for, needed to copy the input's data files, or certain from the plan (the
+      // planned integers alone pass 2 GB); then its tensors are written as each weight is done.
+      const certain = args.targetBits === undefined && externalDataCertain(model.list(), planned);
+      if (certain && target.kind !== 'file') {
+        throw new UsageError(`${inputName}: its planned integers alone pass the 2 GB one ONNX file can hold, so it is written with external data, `
+          + 'which needs a file output (-o model.onnx): not stdout or a device');
+      }
+      const ownData = args.externalData || await externalElsewhere(model, input, target) || certain;
       if (ownData && args.verify) {
         throw new UsageError('--verify runs the model from memory, which cannot hold its external data file; compress without --verify and load the output from its path in your runtime');
       }
-      const planned = planOnnxCompression(model, policyOf(args)).decisions;
       if (!ownData) await checkKeptExternal(model, planned, input, target); // before the work
       let outputError: OutputErrorProbe | undefined;
       if (args.budgetInputs) {

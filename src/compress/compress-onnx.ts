@@ -41,7 +41,7 @@
 import { type OpOptions, getBackend } from '../ops/backend.js';
 import { FormatError, InvalidArgumentError, LimitExceededError } from '../errors.js';
 import type { ByteInput } from '../io/onnx/byte-source.js';
-import { PROTOBUF_LIMIT_BYTES, inlineTensorBytes, moveToExternalData } from '../io/onnx/external-data-write.js';
+import { EXTERNAL_DATA_ABOVE_BYTES, PROTOBUF_LIMIT_BYTES, inlineTensorBytes, moveToExternalData } from '../io/onnx/external-data-write.js';
 import { NameAllocator } from '../io/onnx/names.js';
 import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
@@ -71,9 +71,6 @@ import { bufferSlots } from './buffer-slots.js';
 import { type CompressOnnxOptions, checkOptions } from './onnx-options.js';
 
 export type { CompressOnnxOptions } from './onnx-options.js';
-
-/** Weights past this (protobuf's limit less 64 MiB for the graph) go to external data. */
-const kExternalDataAbove = PROTOBUF_LIMIT_BYTES - 64 * 2 ** 20;
 
 /**
  * Weights read and quantized at once, and the float32 bytes they may hold together (each holds a float32
@@ -376,10 +373,10 @@ export async function compressOnnxParts(
   model.proto.metadataProps.push(onnx.StringStringEntryProto.create({ key: ONNX_METADATA_KEY, value: metadata }));
   let externalData: ExternalDataFile | undefined;
   const inline = inlineTensorBytes(model.proto);
-  if (options.externalDataLocation !== undefined && (options.writeExternalData === 'always' || inline > kExternalDataAbove)) {
+  if (options.externalDataLocation !== undefined && (options.writeExternalData === 'always' || inline > EXTERNAL_DATA_ABOVE_BYTES)) {
     await model.materialize(); // tensors still in the input file (OnnxModel.loadDeferred) are copied out from memory
     externalData = await moveToExternalData(model.proto, options.externalDataLocation, options.externalData, undefined, stream?.file);
-  } else if (inline > kExternalDataAbove) {
+  } else if (inline > EXTERNAL_DATA_ABOVE_BYTES) {
     throw new LimitExceededError(`${model.name}: the compressed model holds ${inline} bytes of weights, more than one ONNX file can `
       + `(protobuf's ${PROTOBUF_LIMIT_BYTES}-byte limit); write the weights as external data (externalDataLocation, or --external-data)`);
   }

@@ -4,7 +4,8 @@
  * into the model, instead of waiting in memory for the whole model. The compressed bytes are then held for one
  * weight at a time, and the disk writes overlap the next weights' compute. The tensors are placed as
  * `moveToExternalData` places them (the same alignment and references); the ones left at the end (kept
- * weights, subgraphs' tensors) follow them in the same file.
+ * weights, subgraphs' tensors) follow them in the same file. `externalDataCertain` tells from the plan
+ * whether a model will need external data at all, so that the file can be streamed from the first weight.
  *
  * @example
  * ```ts
@@ -15,10 +16,12 @@
  * ```
  * @module
  */
-import { appendExternalTensor, EXTERNAL_DATA_THRESHOLD_BYTES } from '../io/onnx/external-data-write.js';
-import type { OnnxModel } from '../io/onnx/onnx-model.js';
+import { dtypeInfo } from '../dtype.js';
+import { EXTERNAL_DATA_ABOVE_BYTES, EXTERNAL_DATA_THRESHOLD_BYTES, appendExternalTensor } from '../io/onnx/external-data-write.js';
+import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
 import { DATA_LOCATION_EXTERNAL, type GraphProto, type TensorProto, initializersOf } from '../io/onnx/proto.js';
+import type { WeightDecision } from './policy.js';
 
 /** A weight's graph and the initializers it held before the weight was written. */
 export interface ExternalDataMark {
@@ -59,4 +62,27 @@ export function externalDataStream(model: OnnxModel, location: string, write: (c
       }
     },
   };
+}
+
+/**
+ * Whether compressing `weights` as `decisions` plan will write external data whatever the quality floor does:
+ * the integers of the weights planned for quantization alone pass what one ONNX file holds inline
+ * (`EXTERNAL_DATA_ABOVE_BYTES`), and an escalation only adds bytes (more bits, or the float weight kept). With
+ * `writeExternalData: 'auto'` such a model ends with external data anyway; known before the work, its data
+ * file can be written as it goes. Not for budgets (`targetBits`), which choose the bits after the plan.
+ *
+ * @example
+ * ```ts
+ * const decisions = planOnnxCompression(model, policy).decisions;
+ * if (externalDataCertain(model.list(), decisions)) options = { ...options, writeExternalData: 'always', externalDataSink };
+ * ```
+ */
+export function externalDataCertain(weights: readonly OnnxWeightInfo[], decisions: readonly WeightDecision[]): boolean {
+  let bytes = 0;
+  for (const [i, decision] of decisions.entries()) {
+    if (decision.action !== 'quantize') continue;
+    const elements = weights[i]!.shape.reduce((a, b) => a * b, 1);
+    bytes += Math.ceil((elements * dtypeInfo(decision.dtype!).bits) / 8);
+  }
+  return bytes > EXTERNAL_DATA_ABOVE_BYTES;
 }

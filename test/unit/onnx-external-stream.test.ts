@@ -2,6 +2,7 @@
 // being compressed, and the file (what the sink got, then the returned parts) holds the same tensors, aligned the
 // same way, as the file written at the end without a sink; onnxruntime-node gives exactly the same outputs on fresh
 // random inputs. A sink that fails fails the call; a sink without writeExternalData 'always' is refused.
+// externalDataCertain tells from the plan alone when a model will need external data.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,11 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CompressOnnxOptions, compressOnnx } from '../../src/compress/compress-onnx.js';
+import { externalDataCertain } from '../../src/compress/external-data-stream.js';
+import { decideWeights } from '../../src/compress/policy.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { EXTERNAL_DATA_ABOVE_BYTES } from '../../src/io/onnx/external-data-write.js';
+import type { OnnxWeightInfo } from '../../src/io/onnx/onnx-model.js';
 import { concatParts } from '../../src/io/onnx/deferred-raw-data.js';
 import { DATA_LOCATION_EXTERNAL, type ModelProto, decodeModel } from '../../src/io/onnx/proto.js';
 import { useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
@@ -121,5 +126,25 @@ describe(`compressOnnx with externalDataSink (seed ${RUN_SEED})`, () => {
       await expect(compressOnnx(input, options, cpu), JSON.stringify(options)).rejects.toThrow(InvalidArgumentError);
     }
     await expect(compressOnnx(input, { externalDataSink: sink }, cpu)).rejects.toThrow(/needs externalDataLocation and writeExternalData: 'always'/);
+  });
+});
+
+describe('externalDataCertain', () => {
+  // Only the planned integers count: shapes of big models, no data needed.
+  const weight = (name: string, shape: number[]) => ({ name, dtype: 'float32', shape, byteLength: 4 * shape.reduce((a, b) => a * b, 1),
+    consumers: [{ opType: 'MatMul', inputIndex: 1 }] }) as unknown as OnnxWeightInfo;
+  const layers = (count: number, rows: number) => Array.from({ length: count }, (_, i) => weight(`fc${i}.weight`, [rows, 8192]));
+
+  it('is true when the planned integers alone pass one file\'s inline limit, and only then', () => {
+    // 2^31 - 64 MiB inline at most: 32 layers of [8192, 8192] are 2 GiB as int8, 1 GiB as int4.
+    const big = layers(32, 8192);
+    expect(externalDataCertain(big, decideWeights(big, { dtype: 'qint8' }))).toBe(true);
+    expect(externalDataCertain(big, decideWeights(big, { dtype: 'qint4', granularity: 'group', groupSize: 32 }))).toBe(false);
+    expect(externalDataCertain(big, decideWeights(big, { dtype: 'qint8', exclude: [/^fc[01]\.weight$/] }))).toBe(false); // 2 kept: 1.875 GiB
+    // The limit itself: EXTERNAL_DATA_ABOVE_BYTES int8 values, then 32 more.
+    const atLimit = [weight('a', [1, EXTERNAL_DATA_ABOVE_BYTES])];
+    expect(externalDataCertain(atLimit, decideWeights(atLimit, { dtype: 'qint8' }))).toBe(false);
+    const past = [...atLimit, weight('b', [1, 32])];
+    expect(externalDataCertain(past, decideWeights(past, { dtype: 'qint8', minElements: 1 }))).toBe(true);
   });
 });

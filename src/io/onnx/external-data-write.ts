@@ -24,6 +24,12 @@ import { type ExternalDataResolver, describeTensor, tensorBytes } from './tensor
 /** The most bytes one protobuf message (an ONNX file without external data) may hold: 2 GiB − 1. */
 export const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 1;
 
+/**
+ * A compressed model whose tensors hold more bytes than this inline is written with external data: one ONNX
+ * file leaves 64 MiB of its 2 GB for the graph itself.
+ */
+export const EXTERNAL_DATA_ABOVE_BYTES = PROTOBUF_LIMIT_BYTES - 64 * 2 ** 20;
+
 /** Initializers smaller than this stay inline (ONNX's default `size_threshold`). */
 export const EXTERNAL_DATA_THRESHOLD_BYTES = 1024;
 
