@@ -3,8 +3,9 @@
  * integers, and scales or zero points of 1 KiB or more) go to the data file as soon as the weight is written
  * into the model, instead of waiting in memory for the whole model. The compressed bytes are then held for one
  * weight at a time, and the disk writes overlap the next weights' compute. The tensors are placed as
- * `moveToExternalData` places them (the same alignment and references); the ones left at the end (kept
- * weights, subgraphs' tensors) follow them in the same file. `externalDataCertain` tells from the plan
+ * `moveToExternalData` places them (the same alignment and references); a weight kept float goes there when
+ * its turn comes too, and whatever is left at the end (initializers that are not weights, Constant values from
+ * the input's data files) follows them in the same file. `externalDataCertain` tells from the plan
  * whether a model will need external data at all, so that the file can be streamed from the first weight.
  *
  * @example
@@ -17,14 +18,19 @@
  * @module
  */
 import { dtypeInfo } from '../dtype.js';
+import { deferredRange, writeParts } from '../io/onnx/deferred-raw-data.js';
 import { EXTERNAL_DATA_ABOVE_BYTES, EXTERNAL_DATA_THRESHOLD_BYTES, appendExternalTensor } from '../io/onnx/external-data-write.js';
 import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
 import { DATA_LOCATION_EXTERNAL, type GraphProto, type TensorProto, initializersOf } from '../io/onnx/proto.js';
+import { describeTensor } from '../io/onnx/tensor-data.js';
 import type { WeightDecision } from './policy.js';
 
-/** A weight's graph and the initializers it held before the weight was written. */
+/** A weight, its graph and the initializers the graph held before the weight was written. */
 export interface ExternalDataMark {
+  readonly name: string;
+  readonly tensor: TensorProto;
+  readonly source: 'initializer' | 'constant';
   readonly graph: GraphProto;
   readonly before: ReadonlySet<TensorProto>;
 }
@@ -51,15 +57,26 @@ export function externalDataStream(model: OnnxModel, location: string, write: (c
   return {
     file,
     mark(name) {
-      const { graph } = model.entry(name).indexed.graph;
-      return { graph, before: new Set(initializersOf(graph)) };
+      const { indexed } = model.entry(name);
+      const { graph } = indexed.graph;
+      return { name, tensor: indexed.tensor, source: indexed.source, graph, before: new Set(initializersOf(graph)) };
     },
-    async flush({ graph, before }) {
-      for (const tensor of initializersOf(graph)) {
+    async flush({ name, tensor: weight, source, graph, before }) {
+      const initializers = initializersOf(graph);
+      for (const tensor of initializers) {
         if (before.has(tensor) || tensor.dataLocation === DATA_LOCATION_EXTERNAL || !(tensor.rawData instanceof Uint8Array)
           || tensor.rawData.byteLength < EXTERNAL_DATA_THRESHOLD_BYTES) continue;
         for (const part of appendExternalTensor(file, tensor, tensor.rawData)) await write(part);
       }
+      // A weight kept float (still an initializer of its graph) goes too, as moveToExternalData would move it at
+      // the end: read now (from the input file where it still is) and not held afterwards.
+      if (source !== 'initializer' || !initializers.includes(weight)) return;
+      const layout = describeTensor(weight, `initializer ${JSON.stringify(weight.name)}`);
+      if (layout.storage !== 'external' && (layout.storage === 'empty' || layout.byteLength === undefined || layout.byteLength < EXTERNAL_DATA_THRESHOLD_BYTES)) return;
+      // Still in the input file (OnnxModel.loadDeferred): copied from there through a small buffer.
+      const bytes = layout.storage === 'raw' && deferredRange(weight.rawData) ? weight.rawData : await model.read(name);
+      if (bytes.byteLength !== layout.byteLength) return; // left to moveToExternalData, which reports it
+      await writeParts(appendExternalTensor(file, weight, bytes), write);
     },
   };
 }

@@ -3,7 +3,7 @@
 // written model from its path (so it finds <out>.data) and gives exactly the outputs of the inline output.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
@@ -39,16 +39,24 @@ function randomInputs(count: number): Float32Array[] {
   return Array.from({ length: count }, () => Float32Array.from({ length: 64 }, () => next() * 2 - 1));
 }
 
+/**
+ * The tiny model y = x @ w + b with w [64, n] and b [n] in a fresh folder, compressed to out/inline.onnx and,
+ * with --external-data, to out/ext.onnx (whose run is returned).
+ */
+async function inlineAndExternal(n: number): Promise<{ w: Float32Array; b: Float32Array; inline: string; external: string; result: Awaited<ReturnType<typeof runCli>> }> {
+  const dir = folder();
+  const { w, b } = tinyWeights(64, n);
+  const model = join(dir, 'models', 'm.onnx');
+  writeFileSync(model, tinyOnnx([{ name: 'w', dims: [64, n], data: w }, { name: 'b', dims: [n], data: b }]));
+  const inline = join(dir, 'out', 'inline.onnx');
+  const external = join(dir, 'out', 'ext.onnx');
+  expect((await runCli(['compress', model, '-o', inline, ...cpu])).code).toBe(0);
+  return { w, b, inline, external, result: await runCli(['compress', model, '-o', external, '--external-data', ...cpu]) };
+}
+
 describe('compress --external-data', () => {
   it('writes <out>.data beside the model; onnxruntime gives exactly the inline output\'s results', async () => {
-    const dir = folder();
-    const { w, b } = tinyWeights();
-    const model = join(dir, 'models', 'm.onnx');
-    writeFileSync(model, tinyOnnx([{ name: 'w', dims: [64, 64], data: w }, { name: 'b', dims: [64], data: b }]));
-    const inline = join(dir, 'out', 'inline.onnx');
-    const external = join(dir, 'out', 'ext.onnx');
-    expect((await runCli(['compress', model, '-o', inline, ...cpu])).code).toBe(0);
-    const result = await runCli(['compress', model, '-o', external, '--external-data', ...cpu]);
+    const { inline, external, result } = await inlineAndExternal(64);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`external data: ${external}.data (1 tensors,`);
@@ -61,7 +69,7 @@ describe('compress --external-data', () => {
     const inputs = randomInputs(3);
     const [expected, actual] = [await run(inline, inputs), await run(external, inputs)];
     for (let i = 0; i < inputs.length; i++) expect(actual[i]).toEqual(expected[i]);
-    expect(readdirSync(join(dir, 'out')).sort()).toEqual(['ext.onnx', 'ext.onnx.data', 'inline.onnx']); // no temp file left
+    expect(readdirSync(dirname(external)).sort()).toEqual(['ext.onnx', 'ext.onnx.data', 'inline.onnx']); // no temp file left
   });
 
   it('an output in another folder copies the weights kept in the input\'s data file into its own, instead of refusing', async () => {
@@ -87,6 +95,20 @@ describe('compress --external-data', () => {
     expect(written.info('b').external?.location).toBe('m.q8.onnx.data'); // the kept bias, copied
     const inputs = randomInputs(2);
     const [expected, actual] = [await run(beside, inputs), await run(elsewhere, inputs)];
+    for (let i = 0; i < inputs.length; i++) expect(actual[i]).toEqual(expected[i]);
+  });
+
+  it('a kept weight still in the input file (64 KiB or more, read on demand) is copied to <out>.data in its turn', async () => {
+    const { b, inline, external, result } = await inlineAndExternal(16384); // b: 64 KiB of float32, kept (rank 1), left in the input file until written
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain(`external data: ${external}.data (4 tensors,`); // w's integers, scales, zero points; b
+    const written = await OnnxModel.load(readFileSync(external));
+    expect(written.info('b').external?.location).toBe('ext.onnx.data');
+    const data = readFileSync(`${external}.data`);
+    const { offset } = written.info('b').external!;
+    expect(Buffer.compare(data.subarray(offset, offset + b.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength))).toBe(0);
+    const inputs = randomInputs(2);
+    const [expected, actual] = [await run(inline, inputs), await run(external, inputs)];
     for (let i = 0; i < inputs.length; i++) expect(actual[i]).toEqual(expected[i]);
   });
 

@@ -142,27 +142,31 @@ async function independentPipeline(w: Float32Array, spec: CalibrationSpec): Prom
   return (await dequantize(q, cpu)).data;
 }
 
+/** A Constant weight `cw` in the main graph and an initializer `tw` in an If's then-branch, both [K, N]. */
+function constantAndBranchModel(): Uint8Array {
+  const cw = weights(1);
+  const tw = weights(2);
+  const branch = (name: string, weight: string, initializer: Graph['initializer']): Graph => ({
+    name, initializer, output: [value(`y_${name}`, [K, N])], node: [{ opType: 'MatMul', input: ['X', weight], output: [`y_${name}`] }],
+  });
+  return encode({
+    name: 'g', input: [value('X', [K, K]), value('cond', [], 9)], output: [value('Y', [K, N])],
+    node: [
+      { name: 'relu', opType: 'Relu', input: ['X'], output: ['unused'] },
+      { name: 'const_w', opType: 'Constant', output: ['cw'], attribute: [{ name: 'value', type: 4, t: { dataType: 1, dims: [K, N], rawData: f32(cw) } }] },
+      {
+        name: 'If_0', opType: 'If', input: ['cond'], output: ['Y'], attribute: [
+          { name: 'then_branch', type: 5, g: branch('then', 'tw', [{ name: 'tw', dataType: 1, dims: [K, N], rawData: f32(tw) }]) },
+          { name: 'else_branch', type: 5, g: branch('else', 'cw', []) },
+        ],
+      },
+    ],
+  });
+}
+
 describe('what compressOnnx writes', () => {
   it('replaces a Constant node in place and quantizes a weight inside an If branch', async () => {
-    const cw = weights(1);
-    const tw = weights(2);
-    const branch = (name: string, weight: string, initializer: Graph['initializer']): Graph => ({
-      name, initializer, output: [value(`y_${name}`, [K, N])], node: [{ opType: 'MatMul', input: ['X', weight], output: [`y_${name}`] }],
-    });
-    const original = encode({
-      name: 'g', input: [value('X', [K, K]), value('cond', [], 9)], output: [value('Y', [K, N])],
-      node: [
-        { name: 'relu', opType: 'Relu', input: ['X'], output: ['unused'] },
-        { name: 'const_w', opType: 'Constant', output: ['cw'], attribute: [{ name: 'value', type: 4, t: { dataType: 1, dims: [K, N], rawData: f32(cw) } }] },
-        {
-          name: 'If_0', opType: 'If', input: ['cond'], output: ['Y'], attribute: [
-            { name: 'then_branch', type: 5, g: branch('then', 'tw', [{ name: 'tw', dataType: 1, dims: [K, N], rawData: f32(tw) }]) },
-            { name: 'else_branch', type: 5, g: branch('else', 'cw', []) },
-          ],
-        },
-      ],
-    });
-    const { model, report } = await compressOnnx(original, {}, cpu);
+    const { model, report } = await compressOnnx(constantAndBranchModel(), {}, cpu);
     expect(report.tensors.map((t) => [t.name, t.action])).toEqual([['cw', 'quantize'], ['tw', 'quantize']]);
     const graph = graphOf(model);
     expect(graph.node.map((n) => [n.name, n.opType])).toEqual([['relu', 'Relu'], ['const_w', 'DequantizeLinear'], ['If_0', 'If']]);
@@ -174,6 +178,30 @@ describe('what compressOnnx writes', () => {
       const y = await runIdentity(model, { cond: new ort.Tensor('bool', [flag], []) });
       expectBits(y, await libraryDequantize(graphWithWeight, name, 'qint8'), `branch ${flag}`);
     }
+  });
+
+  it('with externalDataSink, the branch\'s weight and the Constant\'s go to the data file as they are done', async () => {
+    const external = { externalDataLocation: 'm.onnx.data', writeExternalData: 'always' } as const;
+    const reference = await compressOnnx(constantAndBranchModel(), external, cpu);
+    const chunks: Uint8Array[] = [];
+    const streamed = await compressOnnx(constantAndBranchModel(), { ...external, externalDataSink: { write: async (c) => { chunks.push(c.slice()); } } }, cpu);
+    expect(streamed.externalData!.parts).toEqual([]); // both weights were written as they were done
+    /** Each external tensor's bytes by graph and name, from the data file. */
+    const stored = (model: Uint8Array, data: Uint8Array) => {
+      const out = new Map<string, string>();
+      const main = graphOf(model);
+      for (const [where, graph] of [['main', main], ['then', main.node[2]!.attribute![0]!.g! as onnxProto.onnx.GraphProto]] as const) {
+        for (const t of graph.initializer) {
+          if (t.dataLocation !== 1) continue;
+          const at = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, Number(e.value)]));
+          out.set(`${where}/${t.name}`, Buffer.from(data.subarray(at.offset, at.offset! + at.length!)).toString('hex'));
+        }
+      }
+      return out;
+    };
+    const got = stored(streamed.model, Buffer.concat(chunks));
+    expect([...got.keys()].sort()).toEqual(['main/cw_quantized', 'then/tw_quantized']);
+    expect(got).toEqual(stored(reference.model, Buffer.concat(reference.externalData!.parts)));
   });
 
   it('keeps everything else as it was and records itself in metadata_props', async () => {
