@@ -113,7 +113,8 @@ export class OutputAccumulator {
       elements: this.#elements,
       maxAbsDiff: this.#maxAbs,
       relativeError: na > 0 ? nd / na : nd > 0 ? Infinity : 0,
-      cosine: na > 0 && nb > 0 ? Math.min(1, this.#dot / (na * nb)) : na === 0 && nb === 0 ? 1 : 0,
+      // Equal outputs have cosine 1 exactly (dot / (√n · √n) can round just below it, which failed --min-cosine 1).
+      cosine: nd === 0 && na === nb ? 1 : na > 0 && nb > 0 ? Math.min(1, this.#dot / (na * nb)) : 0,
       argmaxAgreement: this.#argmaxRows ? this.#argmaxAgree / this.#argmaxRows : undefined,
       argmaxRows: this.#argmaxRows,
       nonFiniteMismatches: this.#nonFinite,

@@ -65,6 +65,12 @@ describe('OutputAccumulator', () => {
     const same = new OutputAccumulator('same');
     same.add(a, a, [64]);
     expect(same.result()).toMatchObject({ maxAbsDiff: 0, relativeError: 0, argmaxAgreement: 1, nonFiniteMismatches: 0 });
+    // Equal outputs: cosine exactly 1, also where dot / (√n · √n) rounds below it (0.1, 0.7, 0.3: 0.9999999999999998).
+    for (const values of [a, Float64Array.of(0.1, 0.7, 0.3)]) {
+      const equal = new OutputAccumulator('equal');
+      equal.add(values, values.slice(), [values.length]);
+      expect(equal.result().cosine).toBe(1);
+    }
     const negated = new OutputAccumulator('neg');
     negated.add(a, a.map((x) => -x), [64, 1]);
     expect(negated.result().cosine).toBeCloseTo(-1, 12);
