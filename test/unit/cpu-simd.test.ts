@@ -172,12 +172,14 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
     }
   });
 
-  it('error statistics agree bit for bit over many pieces (the cursors carry across pieces, runs of one row, of one group and of columns cross them) and on the fallback', () => {
+  it('error statistics agree bit for bit over many pieces (the cursors carry across pieces, runs of one row, of one group and of columns cross them), with per-group buckets in a pass of their own, and on the fallback', () => {
     for (const [shape, qAxis, groupSize, statsAxis, statsGroup] of [[[300, 257], 0, undefined, 1, undefined], [[257, 300], 1, undefined, 0, 7],
       [[2, 40001], 1, 16, 1, 16], [[40000, 2], undefined, undefined, 1, 3], [[3, 20000, 2], 1, 5, 2, undefined], [[100003], undefined, undefined, undefined, undefined],
       [[300, 257], 0, undefined, 0, undefined], [[300, 257], undefined, undefined, 0, undefined], [[300, 257], 0, undefined, undefined, undefined],
       [[257, 300], 1, undefined, 1, undefined], [[130, 3, 101], 2, undefined, 2, undefined], [[300, 257], undefined, undefined, 1, undefined],
-      [[101, 320], 1, 32, 0, undefined], [[101, 320], 1, 16, undefined, undefined], [[101, 330], 1, 33, 0, undefined]] as const) {
+      [[101, 320], 1, 32, 0, undefined], [[101, 320], 1, 16, undefined, undefined], [[101, 330], 1, 33, 0, undefined],
+      // Per-group buckets that are runs (whole groups of 16 or more on the last axis): a second pass of their own.
+      [[101, 320], 1, 32, 1, 32], [[4, 40000], 1, 32, 1, 16], [[3, 40000], 0, undefined, 1, 40], [[5, 8192], undefined, undefined, 1, 64]] as const) {
       for (const dtype of shape[0] === 300 ? ['qint8', 'quint4', 'qint32'] as const : ['qint8', 'quint4'] as const) {
         const info = dtypeInfo(dtype);
         const zeroPoint = () => info.qmin + Math.floor(next() * Math.min(info.qmax - info.qmin + 1, 200));

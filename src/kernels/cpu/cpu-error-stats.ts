@@ -122,6 +122,11 @@ function cursorFields(map: IndexMap): readonly number[] {
   return [0, 0, 0, 0, 0, 0, inner, strideInner, axisLen, groupSize, strideGroup, strideOuter];
 }
 
+/** Whether a cursor keeps one index over runs of 16 or more (the kernel's runs take it; simd-kernels.wat). */
+function runsWhole(fields: readonly number[]): boolean {
+  return fields[7] === 0 && (fields[6]! >>> 0) >= 16;
+}
+
 /**
  * Copies the kernel's buckets at `offset` into BucketSums; `countOf(b)` is bucket b's element count (the
  * kernel leaves counts to the host: they follow from the shape).
@@ -154,25 +159,25 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
   const at = kernels.heldOffset(original); // a held array is read in place
   const channels = channelMap?.count ?? 0;
   const offsets = kernels.reserve([at === undefined ? 4 * piece : 0, q.kind === 'grid' ? piece : 4 * piece, 16 * paramCount, kBucketBytes,
-    kBucketBytes * channels, kBucketBytes * (groupMap?.count ?? 0), 3 * kCursorBytes, 8 * channels], [0, 1]);
+    kBucketBytes * channels, kBucketBytes * (groupMap?.count ?? 0), 3 * kCursorBytes, 8 * channels, kBucketBytes], [0, 1]);
   if (!offsets) return undefined;
-  const [scratch, values, params, overallAt, channelAt, groupAt, cursors, channelMaxAt] = offsets as [number, number, number, number, number, number, number, number];
+  const [scratch, values, params, overallAt, channelAt, groupAt, cursors, channelMaxAt, unusedAt] = offsets as
+    [number, number, number, number, number, number, number, number, number];
   const memory = kernels.memory.buffer;
   new Float64Array(memory, overallAt, 8 * (1 + channels + (groupMap?.count ?? 0))).fill(0); // the three bucket regions are adjacent
   // The columns path's max |e| per channel, kept apart from the buckets (simd-kernels.wat) and folded in below.
   const channelMax = new Float64Array(memory, channelMaxAt, channels).fill(0);
   if (carry) new Float64Array(memory, overallAt, 7).set(carry.subarray(0, 7));
   const cursorView = new Int32Array(memory, cursors, 3 * kCursorBytes / 4);
-  let flags = (channelMap ? 4 : 0) | (groupMap ? 8 : 0);
+  let flags = 0;
   let qmin = 0;
   let qmax = 0;
-  if (channelMap) cursorView.set(cursorFields(channelMap), kCursorBytes / 4);
-  if (groupMap) cursorView.set(cursorFields(groupMap), 2 * kCursorBytes / 4);
   let quantized: Uint8Array | Float32Array;
+  let paramFields: readonly number[];
   if (q.kind === 'values') {
     flags |= 16;
     quantized = q.data;
-    cursorView.set(kOneIndex, 0); // no parameters: one long run
+    paramFields = kOneIndex; // no parameters: one long run
   } else {
     const { grid, ints } = q;
     const table = new Float32Array(memory, params, 4 * paramCount);
@@ -182,19 +187,38 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
       table[4 * p + 1] = grid.inverseScales[p]!;
       zeros[4 * p + 2] = grid.zeroPoints[p]!;
     }
-    cursorView.set(cursorFields(grid.map), 0);
+    paramFields = cursorFields(grid.map);
     flags |= (ints instanceof Int8Array ? 1 : 0) | (grid.integerSubtract ? 2 : 0);
     ({ qmin, qmax } = grid);
     quantized = new Uint8Array(ints.buffer, ints.byteOffset, size);
   }
   const source = at === undefined ? new Float32Array(memory, scratch, piece) : undefined;
   const target = quantized instanceof Float32Array ? new Float32Array(memory, values, piece) : new Uint8Array(memory, values, piece);
-  for (let first = 0; first < size; first += piece) {
-    const count = Math.min(piece, size - first);
-    source?.set(original.subarray(first, first + count));
-    target.set(quantized.subarray(first, first + count));
-    kernels.errorStats(at === undefined ? scratch : at + 4 * first, values, params, overallAt, channelAt, groupAt, cursors, count, flags, qmin, qmax,
-      channelMaxAt);
+  /** One pass of the kernel over the tensor, from fresh cursors, with the buckets `bucketFlags` names. */
+  const pass = (bucketFlags: number, overall: number, channelFields: readonly number[] | undefined, groupFields: readonly number[] | undefined,
+    channelBuckets: number) => {
+    cursorView.set(paramFields, 0);
+    if (channelFields) cursorView.set(channelFields, kCursorBytes / 4);
+    if (groupFields) cursorView.set(groupFields, 2 * kCursorBytes / 4);
+    for (let first = 0; first < size; first += piece) {
+      const count = Math.min(piece, size - first);
+      source?.set(original.subarray(first, first + count));
+      target.set(quantized.subarray(first, first + count));
+      kernels.errorStats(at === undefined ? scratch : at + 4 * first, values, params, overall, channelBuckets, groupAt, cursors, count,
+        flags | bucketFlags, qmin, qmax, channelMaxAt);
+    }
+  };
+  const groupFields = groupMap && cursorFields(groupMap);
+  if (groupFields && runsWhole(groupFields) && runsWhole(paramFields)) {
+    // Per-group buckets that are runs (whole groups of 16 or more along a last axis, and parameters that stay the
+    // same along them), with per-channel ones: the kernel's runs take one bucket at a time, so the channels go in
+    // a first pass and the groups in a second, given to the kernel as its channel buckets (their sums in the
+    // same element order as in one pass; the second pass's overall sums go to a bucket that is not read).
+    pass(channelMap ? 4 : 0, overallAt, channelMap && cursorFields(channelMap), undefined, channelAt);
+    new Float64Array(memory, unusedAt, 8).fill(0);
+    pass(4, unusedAt, groupFields, undefined, groupAt);
+  } else {
+    pass((channelMap ? 4 : 0) | (groupMap ? 8 : 0), overallAt, channelMap && cursorFields(channelMap), groupFields, channelAt);
   }
   const overall = new BucketSums(1);
   readBuckets(memory, overallAt, overall, () => size);
