@@ -18,12 +18,13 @@
  * @module
  */
 import { dtypeInfo } from '../dtype.js';
+import { FormatError } from '../errors.js';
 import { deferredRange, writeParts } from '../io/onnx/deferred-raw-data.js';
-import { EXTERNAL_DATA_ABOVE_BYTES, EXTERNAL_DATA_THRESHOLD_BYTES, appendExternalTensor } from '../io/onnx/external-data-write.js';
+import { EXTERNAL_DATA_ABOVE_BYTES, appendExternalTensor, movesToExternalData } from '../io/onnx/external-data-write.js';
 import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
-import { DATA_LOCATION_EXTERNAL, type GraphProto, type TensorProto, initializersOf } from '../io/onnx/proto.js';
-import { describeTensor } from '../io/onnx/tensor-data.js';
+import { type GraphProto, type TensorProto, initializersOf } from '../io/onnx/proto.js';
+import { describeTensor, tensorBytes } from '../io/onnx/tensor-data.js';
 import type { WeightDecision } from './policy.js';
 
 /** A weight, its graph and the initializers the graph held before the weight was written. */
@@ -63,20 +64,21 @@ export function externalDataStream(model: OnnxModel, location: string, write: (c
     },
     async flush({ name, tensor: weight, source, graph, before }) {
       const initializers = initializersOf(graph);
-      for (const tensor of initializers) {
-        if (before.has(tensor) || tensor.dataLocation === DATA_LOCATION_EXTERNAL || !(tensor.rawData instanceof Uint8Array)
-          || tensor.rawData.byteLength < EXTERNAL_DATA_THRESHOLD_BYTES) continue;
-        for (const part of appendExternalTensor(file, tensor, tensor.rawData)) await write(part);
+      // The weight's new tensors, and the weight itself where it was kept float (still an initializer of its
+      // graph), chosen by moveToExternalData's rule, which would move them at the end.
+      const added = initializers.filter((t) => !before.has(t));
+      const kept = source === 'initializer' && initializers.includes(weight);
+      for (const tensor of kept ? [...added, weight] : added) {
+        const what = `initializer ${JSON.stringify(tensor.name)}`;
+        const layout = describeTensor(tensor, what);
+        if (!movesToExternalData(layout, true)) continue;
+        // A kept weight still in the input file (OnnxModel.loadDeferred) is copied from there through a small
+        // buffer, and is not held afterwards.
+        const bytes = tensor !== weight ? await tensorBytes(tensor, layout, what)
+          : layout.storage === 'raw' && deferredRange(weight.rawData) ? weight.rawData : await model.read(name);
+        if (bytes.byteLength !== layout.byteLength) throw new FormatError(`${what}: read ${bytes.byteLength} bytes, expected ${layout.byteLength}`);
+        await writeParts(appendExternalTensor(file, tensor, bytes), write);
       }
-      // A weight kept float (still an initializer of its graph) goes too, as moveToExternalData would move it at
-      // the end: read now (from the input file where it still is) and not held afterwards.
-      if (source !== 'initializer' || !initializers.includes(weight)) return;
-      const layout = describeTensor(weight, `initializer ${JSON.stringify(weight.name)}`);
-      if (layout.storage !== 'external' && (layout.storage === 'empty' || layout.byteLength === undefined || layout.byteLength < EXTERNAL_DATA_THRESHOLD_BYTES)) return;
-      // Still in the input file (OnnxModel.loadDeferred): copied from there through a small buffer.
-      const bytes = layout.storage === 'raw' && deferredRange(weight.rawData) ? weight.rawData : await model.read(name);
-      if (bytes.byteLength !== layout.byteLength) return; // left to moveToExternalData, which reports it
-      await writeParts(appendExternalTensor(file, weight, bytes), write);
     },
   };
 }

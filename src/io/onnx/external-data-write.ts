@@ -19,7 +19,7 @@ import { FormatError } from '../../errors.js';
 import { constantTensor, listGraphs } from './graph-index.js';
 import { DATA_LOCATION_EXTERNAL, type GraphProto, type ModelProto, type TensorProto, initializersOf, nodesOf, onnx } from './proto.js';
 import type { ExternalDataFile } from './onnx-types.js';
-import { type ExternalDataResolver, describeTensor, tensorBytes } from './tensor-data.js';
+import { type ExternalDataResolver, type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
 
 /** The most bytes one protobuf message (an ONNX file without external data) may hold: 2 GiB − 1. */
 export const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 1;
@@ -64,6 +64,20 @@ function typedLength(tensor: TensorProto): number {
   return tensor.floatData.length + tensor.int32Data.length + tensor.int64Data.length + tensor.doubleData.length + tensor.uint64Data.length;
 }
 
+/**
+ * Whether {@link moveToExternalData} moves a tensor laid out as `layout`: an initializer of `threshold` bytes or
+ * more (as ONNX does), and any tensor already in an external file (a Constant value only then).
+ *
+ * @example
+ * ```ts
+ * movesToExternalData(describeTensor(tensor, 'w'), true); // true for a 4 KiB initializer
+ * ```
+ */
+export function movesToExternalData(layout: TensorLayout, initializer: boolean, threshold = EXTERNAL_DATA_THRESHOLD_BYTES): boolean {
+  return layout.storage === 'external'
+    || (initializer && layout.storage !== 'empty' && layout.byteLength !== undefined && layout.byteLength >= threshold);
+}
+
 /** The tensors each data file holds, so that finishing a file begun tensor by tensor moves none twice. */
 const appended = new WeakMap<ExternalDataFile, WeakSet<TensorProto>>();
 
@@ -88,10 +102,7 @@ export async function moveToExternalData(
     for (const tensor of tensorsOf(graph)) {
       const what = `${initializers.has(tensor) ? 'initializer' : 'Constant value'} ${JSON.stringify(tensor.name)} in ${path}`;
       const layout = describeTensor(tensor, what);
-      const external = layout.storage === 'external';
-      // Only initializers are moved by size (as ONNX does); a Constant value only when it was external already.
-      if (!external && (!initializers.has(tensor) || layout.storage === 'empty' || layout.byteLength === undefined
-        || layout.byteLength < threshold)) continue;
+      if (!movesToExternalData(layout, initializers.has(tensor), threshold)) continue;
       if (appended.get(into)?.has(tensor)) continue; // in the file already
       const bytes = await tensorBytes(tensor, layout, what, resolve);
       if (bytes.byteLength !== layout.byteLength) throw new FormatError(`${what}: read ${bytes.byteLength} bytes, expected ${layout.byteLength}`);
