@@ -309,9 +309,6 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
           + 'which needs a file output (-o model.onnx): not stdout or a device');
       }
       const ownData = args.externalData || await externalElsewhere(model, input, target) || certain;
-      if (ownData && args.verify) {
-        throw new UsageError('--verify runs the model from memory, which cannot hold its external data file; compress without --verify and load the output from its path in your runtime');
-      }
       if (!ownData) await checkKeptExternal(model, planned, input, target); // before the work
       let outputError: OutputErrorProbe | undefined;
       if (args.budgetInputs) {
@@ -347,10 +344,6 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       }
       bar?.done();
       if (!result.externalData) await checkKeptExternal(model, result.report.tensors, input, target); // weights kept for their values too
-      if (result.externalData && args.verify) {
-        throw new InvalidArgumentError('verify', true, `${target.display}: the model passes 2 GB and is written with external data, which --verify cannot run from memory; `
-          + 'compress without --verify and load the output from its path in your runtime');
-      }
       if (result.externalData && target.kind === 'file') {
         // Written (to a temporary file) before the model, renamed into place just before it.
         const data = streamed ?? await openData(dirname(target.path), result.externalData.location);
@@ -363,7 +356,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       report = result.report;
       if (args.verify) {
         const names: [string, string] = [inputName, target.display];
-        verified = await verifyModels(bytes!, concatParts(result.parts, result.byteLength), { ...await verifyOptionsOf(args.verify, bytes!, inputName, runtime!), names });
+        // Run from memory: each model's external data files are found in its folder (the output's are in place now).
+        const folders: [string, string | undefined] = [dirname(input), target.kind === 'file' ? dirname(target.path) : undefined];
+        verified = await verifyModels(bytes!, concatParts(result.parts, result.byteLength), { ...await verifyOptionsOf(args.verify, bytes!, inputName, runtime!, folders), names });
       }
       text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved), report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);

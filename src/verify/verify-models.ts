@@ -55,8 +55,13 @@ export interface VerifyOptions extends GenerateOptions {
    * 1 (or more) turns the argmax criterion off.
    */
   minArgmaxAgreement?: number;
-  /** Passed to `InferenceSession.create` (e.g. `{ executionProviders: ['webgpu'] }`). */
-  sessionOptions?: object;
+  /**
+   * Passed to `InferenceSession.create` (e.g. `{ executionProviders: ['webgpu'] }`): one object for both
+   * models, or a pair, the original's and the compressed model's, where they differ (e.g. where each one's
+   * external data is: onnxruntime-web's `externalData`, onnxruntime-node's
+   * `extra.session.model_external_initializers_file_folder_path`).
+   */
+  sessionOptions?: object | readonly [object, object];
   /** How messages name the two models (default 'the original', 'the compressed model'). */
   names?: [string, string];
 }
@@ -106,6 +111,11 @@ async function runAll(runtime: OnnxRuntimeLike, model: Uint8Array, samples: Samp
   }
 }
 
+/** One model's session options: the pair's entry, or the one object for both. */
+function sessionOptionsOf(options: VerifyOptions['sessionOptions'], which: 0 | 1): object | undefined {
+  return Array.isArray(options) ? options[which] : options as object | undefined;
+}
+
 function describeInputs(sample: Sample): string {
   return Object.entries(sample).map(([n, t]) => `${n}: ${t.dtype} [${t.dims.join(', ')}]`).join(', ');
 }
@@ -130,6 +140,10 @@ export async function verifyModels(original: Uint8Array, compressed: Uint8Array,
   if (!options.runtime?.InferenceSession || !options.runtime.Tensor) {
     throw new InvalidArgumentError('runtime', options.runtime, "runtime must be an onnxruntime module (onnxruntime-web in a page, onnxruntime-node in Node), passed as { runtime: ort }");
   }
+  if (Array.isArray(options.sessionOptions) && options.sessionOptions.length !== 2) {
+    throw new InvalidArgumentError('sessionOptions', options.sessionOptions.length,
+      `sessionOptions has ${options.sessionOptions.length} entries: give one object for both models, or two, [the original's, the compressed model's]`);
+  }
   const signature: ModelSignature = readModelSignature(original, names[0]);
   const differences = signatureDifferences(signature, readModelSignature(compressed, names[1]), names);
   if (differences.length) {
@@ -143,7 +157,7 @@ export async function verifyModels(original: Uint8Array, compressed: Uint8Array,
 
   let reference;
   try {
-    reference = await runAll(options.runtime, original, samples, options.sessionOptions, outputNames);
+    reference = await runAll(options.runtime, original, samples, sessionOptionsOf(options.sessionOptions, 0), outputNames);
   } catch (error) {
     const hint = given ? 'check the inputs' : 'give inputs, or sizes for the dynamic dimensions (dims)';
     throw new InvalidArgumentError('inputs', describeInputs(samples[0]!),
@@ -152,7 +166,7 @@ export async function verifyModels(original: Uint8Array, compressed: Uint8Array,
   const failures: string[] = [];
   const accumulators = outputNames.map((n) => new OutputAccumulator(n));
   try {
-    const results = await runAll(options.runtime, compressed, samples, options.sessionOptions, outputNames);
+    const results = await runAll(options.runtime, compressed, samples, sessionOptionsOf(options.sessionOptions, 1), outputNames);
     results.forEach((out, k) => accumulators.forEach((acc) => {
       const a = reference[k]![acc.name]!;
       const b = out[acc.name]!;
