@@ -34,7 +34,8 @@ export {
   type ShardIndex, type ShardedSafetensorsReader, type ShardedTensorInfo, openShardedSafetensors, parseShardIndex,
 } from './io/safetensors/sharded.js';
 export { type NodeFileSink, type NodeFileSinkOptions, nodeFileSink } from './io/safetensors/node-file-sink.js';
-export { type NodeFileSource, nodeFileSource } from './io/safetensors/node-file-source.js';
+export { type NodeFileSource, nodeFileSource, readFileRange } from './io/safetensors/node-file-source.js';
+export { type FileRange, fileRangeOf } from './io/byte-source.js';
 export { openSafetensorsFile, openShardedSafetensorsFiles } from './io/safetensors/node-open.js';
 export { type DequantizedReader, dequantizedReader } from './io/safetensors/dequantized-reader.js';
 export { type LoadQuantizedOptions, loadQuantizedSafetensors } from './io/safetensors/gpu-load.js';

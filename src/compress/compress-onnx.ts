@@ -211,8 +211,14 @@ export async function compressOnnxParts(
     const scaleType = scaleTypeOf(info);
     return scaleType !== 'float32' ? scaleType : float32Rounding;
   };
-  /** Reads one weight into an array of its own and quantizes it on the pool. */
+  /**
+   * Quantizes one weight on the pool: a float32 weight in a file on disk is read by the worker itself, straight
+   * into its kernels' memory (this thread holds no copy); any other is read here into an array of its own and
+   * transferred.
+   */
   const prepareOnPool = async (info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
+    const range = await model.float32FileRange(info.name);
+    if (range) return pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info)]);
     let own: Float32Array | undefined;
     const viewed = await model.readFloat32View(info.name, (count) => (own = new Float32Array(count)));
     const data = viewed === own ? viewed : viewed.slice(); // a view of the model's bytes is copied, never transferred
@@ -339,7 +345,11 @@ export async function compressOnnxParts(
     while (next < weights.length && next - committed < inFlight
       && (next === committed || inFlightBytes + floatBytes(next) <= inFlightLimit)) {
       inFlightBytes += floatBytes(next);
-      pending[next] = prepare(weights[next]!, plan.decisions[next]!);
+      const prepared = prepare(weights[next]!, plan.decisions[next]!);
+      // Observed from the start: a later weight may fail while an earlier one is awaited (both workers reading
+      // a file cut short); the loop below still meets its rejection in order.
+      prepared.catch(() => undefined);
+      pending[next] = prepared;
       next++;
     }
   };

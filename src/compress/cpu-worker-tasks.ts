@@ -21,6 +21,7 @@ import type { CalibrationSpec } from '../calibration/spec.js';
 import { FormatError, InvalidArgumentError, LimitExceededError, WorkerError } from '../errors.js';
 import type { IntReprArray, QDType } from '../dtype.js';
 import { type QParams, QTensor } from '../qtensor.js';
+import type { FileRange } from '../io/byte-source.js';
 import type { Tensor } from '../tensor.js';
 import type { GgufEncodePlan, GgufEncoded } from './gguf-encode.js';
 import type { WeightDecision } from './policy.js';
@@ -40,6 +41,11 @@ export interface CpuTaskArgs {
   planWeight: [x: Tensor, decision: WeightDecision];
   /** The ONNX compressor's step: quantizeWithFloor(x, decision, { roundScale }), the rounding named. */
   floorWeight: [x: Tensor, decision: WeightDecision, rounding: ScaleRounding | undefined];
+  /**
+   * floorWeight on a float32 weight the worker reads from a file itself, straight into its kernels' memory
+   * (the calling thread holds no copy of it).
+   */
+  floorWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined];
   /** chooseQParams(x, spec) on the CPU. */
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */
@@ -57,6 +63,7 @@ export interface CpuTaskResults {
   quantizeWeight: QuantizedWeight | UnquantizableWeight;
   planWeight: PlannedWeight;
   floorWeight: FloorOutcome;
+  floorWeightFile: FloorOutcome;
   chooseQParams: CalibrationResult;
   quantizePerChannel: QTensor;
   calibrateAndQuantize: { params: CalibrationResult; q: QTensor };
@@ -118,7 +125,7 @@ export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResu
     if (bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer);
   }
   else if (task === 'quantizeWeight') message = encodeWeight(result as QuantizedWeight | UnquantizableWeight, transfer);
-  else if (task === 'planWeight' || task === 'floorWeight') {
+  else if (task === 'planWeight' || task === 'floorWeight' || task === 'floorWeightFile') {
     const planned = result as PlannedWeight;
     if (planned.kind === 'quantized') message = { ...planned, result: encodeWeight(planned.result, transfer) };
   } else if (task === 'rowBlock') {
@@ -144,7 +151,7 @@ export function decodeResult<K extends CpuTaskName>(task: K, message: unknown): 
     return { params: both.params, q: fromWire(both.q) } as CpuTaskResults[K];
   }
   if (task === 'quantizeWeight') return decodeWeight(message as QuantizedWeight) as CpuTaskResults[K];
-  if (task === 'planWeight' || task === 'floorWeight') {
+  if (task === 'planWeight' || task === 'floorWeight' || task === 'floorWeightFile') {
     const planned = message as PlannedWeight;
     if (planned.kind === 'quantized') return { ...planned, result: decodeWeight(planned.result) as QuantizedWeight } as CpuTaskResults[K];
   }

@@ -10,6 +10,8 @@
  * ```
  * @module
  */
+import { InvalidArgumentError } from '../errors.js';
+import { readFileRange } from '../io/safetensors/node-file-source.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
@@ -38,6 +40,22 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
     try {
       slot?.data.set(x.data);
       return await quantizeWithFloor(slot ? { data: slot.data, shape: x.shape } : x, decision, roundScale ? { roundScale } : {}, cpu);
+    } finally {
+      slot?.release();
+    }
+  },
+  async floorWeightFile(range, shape, decision, rounding) {
+    const elements = shape.reduce((a, b) => a * b, 1);
+    if (range.byteLength !== 4 * elements) {
+      throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a float32 weight of shape [${shape.join(', ')}] (${4 * elements} bytes)`);
+    }
+    const roundScale = scaleRounder(rounding);
+    // Read from the file straight into the kernels' memory, where every pass reads it in place.
+    const slot = holdWeight(shape, decision);
+    try {
+      const data = slot?.data ?? new Float32Array(elements);
+      await readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      return await quantizeWithFloor({ data, shape }, decision, roundScale ? { roundScale } : {}, cpu);
     } finally {
       slot?.release();
     }

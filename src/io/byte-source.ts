@@ -35,6 +35,50 @@ export interface ByteSource {
   close?(): Promise<void>;
 }
 
+/**
+ * A range of bytes in a file on this machine's disk: what another thread of the same process needs to read
+ * them itself (a CPU worker reading a weight straight into its own memory) instead of being handed a copy.
+ */
+export interface FileRange {
+  /** The file's path, as it was opened (threads of one process share its working directory). */
+  path: string;
+  offset: number;
+  byteLength: number;
+}
+
+/** Sources known to be a whole file on disk, and that file's path (set by nodeFileSource). */
+const filePaths = new WeakMap<ByteSource, string>();
+
+/**
+ * Records that `source` reads the whole file at `path` (nodeFileSource does), so {@link fileRangeOf} can name
+ * ranges of it. A source of the caller's own is never taken for a file.
+ *
+ * @example
+ * ```ts
+ * registerFileSource(source, '/models/model.onnx');
+ * ```
+ */
+export function registerFileSource(source: ByteSource, path: string): void {
+  filePaths.set(source, path);
+}
+
+/**
+ * The {@link FileRange} of `byteLength` bytes at `offset` in `source`, when `source` is a file on disk
+ * (opened with nodeFileSource) and the range lies inside it; else undefined.
+ *
+ * @example
+ * ```ts
+ * fileRangeOf(await nodeFileSource('model.onnx'), 128, 4096); // { path: 'model.onnx', offset: 128, byteLength: 4096 }
+ * fileRangeOf(bytesSource(bytes), 0, 4); // undefined
+ * ```
+ */
+export function fileRangeOf(source: ByteSource, offset: number, byteLength: number): FileRange | undefined {
+  const path = filePaths.get(source);
+  if (path === undefined || !Number.isSafeInteger(offset) || !Number.isSafeInteger(byteLength) || offset < 0 || byteLength < 0
+    || offset + byteLength > source.size) return undefined;
+  return { path, offset, byteLength };
+}
+
 function checkRange(offset: number, length: number, size: number, name: string): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
     throw new InvalidArgumentError('offset', offset,

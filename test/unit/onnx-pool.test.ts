@@ -3,15 +3,16 @@
 // the model is the bytes of one thread and the report the same, for int8 per channel, int8 per tensor, int4
 // groups with float16 scales and MatMulNBits; big weights go to the pool and small ones do not; a worker that
 // dies fails the call with WorkerError; a bad pool is an InvalidArgumentError.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { type CompressOnnxOptions, compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
-import { POOL_MIN_BYTES, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
-import { InvalidArgumentError, WorkerError } from '../../src/errors.js';
-import { bytesSource } from '../../src/io/byte-source.js';
+import { type CpuWorkerPool, POOL_MIN_BYTES, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
+import { FormatError, InvalidArgumentError, WorkerError } from '../../src/errors.js';
+import { bytesSource, fileRangeOf } from '../../src/io/byte-source.js';
+import { type NodeFileSource, nodeFileSource, readFileRange } from '../../src/io/safetensors/node-file-source.js';
 import { concatParts, writeParts } from '../../src/io/onnx/deferred-raw-data.js';
 import { floatToHalfBits } from '../../src/io/half.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
@@ -41,6 +42,36 @@ function randomModel(seed: number): Uint8Array {
   fc2![Math.floor(next() * fc2!.length)] = NaN;
   raw('fc2.weight').rawData = new Uint8Array(fc2!.buffer);
   return encodeModel(proto);
+}
+
+/** `bytes` with the named initializers' raw data moved to one external data file (64-byte aligned), and that file. */
+function withExternalWeights(bytes: Uint8Array, names: string[], location: string): { model: Uint8Array; data: Uint8Array } {
+  const proto = decodeModel(bytes, 'mlp');
+  const pieces: Uint8Array[] = [];
+  let length = 0;
+  for (const tensor of proto.graph!.initializer!) {
+    if (!names.includes(tensor.name!)) continue;
+    const raw = tensor.rawData!;
+    length = Math.ceil(length / 64) * 64;
+    pieces.push(Object.assign(raw.slice(), { at: length }));
+    tensor.externalData = [{ key: 'location', value: location }, { key: 'offset', value: String(length) }, { key: 'length', value: String(raw.byteLength) }];
+    tensor.dataLocation = 1;
+    tensor.rawData = new Uint8Array(0);
+    length += raw.byteLength;
+  }
+  const data = new Uint8Array(length);
+  for (const piece of pieces) data.set(piece, (piece as Uint8Array & { at: number }).at);
+  return { model: encodeModel(proto), data };
+}
+
+/** A pool that records the name of each task it is given. */
+function recordingPool(inner: CpuWorkerPool): CpuWorkerPool & { names: string[] } {
+  const out = { ...inner, names: [] as string[] };
+  out.run = ((task: string, ...rest: unknown[]) => {
+    out.names.push(task);
+    return (inner.run as (...args: unknown[]) => unknown)(task, ...rest);
+  }) as CpuWorkerPool['run'];
+  return out;
 }
 
 const withoutSeconds = <R extends { seconds: number }>(report: R): Omit<R, 'seconds'> => {
@@ -86,6 +117,77 @@ describe('compressOnnx with a CPU worker pool', () => {
     await writeParts(parts, async (chunk) => { chunks.push(chunk.slice()); });
     expect(Buffer.compare(concatParts(chunks, byteLength), alone.model)).toBe(0);
     expect(withoutSeconds(report)).toEqual(withoutSeconds(alone.report));
+  });
+
+  it('weights in a file on disk, in the model and in an external data file: float32 ones read by the workers themselves, the same bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wq-onnx-pool-file-'));
+    const opened: NodeFileSource[] = [];
+    const open = async (path: string) => { const source = await nodeFileSource(path); opened.push(source); return source; };
+    try {
+      const bytes = randomModel(RUN_SEED + 41);
+      const options: CompressOnnxOptions = { firstLayer: 'quantize' }; // fc0 too
+      const alone = await compressOnnx(bytes, options, cpu);
+      writeFileSync(join(dir, 'inline.onnx'), bytes);
+      const external = withExternalWeights(bytes, ['fc0.weight', 'fc1.weight', 'fc2.weight'], 'inline.data');
+      writeFileSync(join(dir, 'external.onnx'), external.model);
+      writeFileSync(join(dir, 'inline.data'), external.data);
+      const externalAlone = await compressOnnx(external.model, { ...options, externalData: () => external.data }, cpu);
+      for (const [file, expected] of [['inline.onnx', alone], ['external.onnx', externalAlone]] as const) {
+        const model = await OnnxModel.loadDeferred(await open(join(dir, file)), { name: file, externalData: (location) => open(join(dir, location)) });
+        expect(await model.float32FileRange('fc0.weight')).toMatchObject({ byteLength: 256 * 512 * 4 });
+        expect(await model.float32FileRange('fc1.weight')).toBeUndefined(); // float16: converted here and transferred
+        const recorded = recordingPool(fixture.pool);
+        const { parts, byteLength, report } = await compressOnnxParts(model, { ...options, pool: recorded }, cpu);
+        const chunks: Uint8Array[] = [];
+        await writeParts(parts, async (chunk) => { chunks.push(chunk.slice()); });
+        expect(Buffer.compare(concatParts(chunks, byteLength), expected.model), file).toBe(0);
+        expect(withoutSeconds(report)).toEqual(withoutSeconds(expected.report));
+        expect(recorded.names.sort(), file).toEqual(['floorWeight', 'floorWeightFile', 'floorWeightFile']); // fc1 | fc0, fc2 (its NaN found there)
+      }
+    } finally {
+      for (const source of opened) await source.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a file cut short after it was opened: a worker\'s read (or this thread\'s) fails the call with a FormatError naming the file, none left unobserved', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wq-onnx-pool-cut-'));
+    const path = join(dir, 'm.onnx');
+    const bytes = randomModel(RUN_SEED + 42);
+    writeFileSync(path, bytes);
+    const source = await nodeFileSource(path);
+    try {
+      const model = await OnnxModel.loadDeferred(source, { name: 'm.onnx' });
+      truncateSync(path, Math.floor(bytes.byteLength / 2));
+      const error = await compressOnnxParts(model, { pool: fixture.pool, firstLayer: 'quantize' }, cpu).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FormatError);
+      expect((error as Error).message).toMatch(/m\.onnx: (a tensor needs bytes \d+\.\.\d+, but the file has only \d+ bytes; the file is truncated|the file ended at byte \d+ .*truncated or changed while open)/);
+    } finally {
+      await source.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('file ranges name only files opened by nodeFileSource, and only inside them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wq-file-range-'));
+    const path = join(dir, 'f.bin');
+    writeFileSync(path, Uint8Array.from({ length: 64 }, (_, i) => i));
+    const source = await nodeFileSource(path);
+    try {
+      expect(fileRangeOf(source, 8, 16)).toEqual({ path, offset: 8, byteLength: 16 });
+      expect(fileRangeOf(source, 60, 8)).toBeUndefined(); // past the end
+      expect(fileRangeOf(source, -1, 8)).toBeUndefined();
+      expect(fileRangeOf(bytesSource(new Uint8Array(64)), 0, 8)).toBeUndefined();
+      expect(fileRangeOf({ ...source }, 0, 8)).toBeUndefined(); // a copy is not the file source
+      const target = new Uint8Array(16);
+      await readFileRange({ path, offset: 8, byteLength: 16 }, target);
+      expect([...target]).toEqual(Array.from({ length: 16 }, (_, i) => i + 8));
+      await expect(readFileRange({ path, offset: 8, byteLength: 16 }, new Uint8Array(15))).rejects.toThrow(InvalidArgumentError);
+      await expect(readFileRange({ path, offset: 56, byteLength: 16 }, target)).rejects.toThrow(FormatError);
+    } finally {
+      await source.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a worker that dies: WorkerError', async () => {

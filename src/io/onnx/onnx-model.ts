@@ -27,7 +27,7 @@ import type { ExternalDataResolver, ExternalRef, OnnxConsumer } from './onnx-typ
 import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, encodeModelParts, nodesOf, toSafeInt } from './proto.js';
 import { type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
 import { decodeDeferred, deferredRange, materialized, readDeferredInto } from './deferred-raw-data.js';
-import type { ByteSource } from '../byte-source.js';
+import { type ByteSource, type FileRange, fileRangeOf } from '../byte-source.js';
 
 /** One ONNX weight's description. */
 export interface OnnxWeightInfo extends WeightInfo {
@@ -227,6 +227,38 @@ export class OnnxModel implements WeightReader {
       return out;
     }
     return float32View(await this.read(name), info.dtype, this.#describe(name), scratch);
+  }
+
+  /**
+   * Where weight `name`'s float32 data lies in a file on disk, when it is float32 raw data still in a file
+   * opened with nodeFileSource ({@link loadDeferred}) or in an external data file the resolver opened that way:
+   * a worker thread can then read it straight into its own memory. Undefined otherwise (in memory, another
+   * element type, or a source of the caller's own).
+   *
+   * @example
+   * ```ts
+   * const model = await OnnxModel.loadDeferred(await nodeFileSource('model.onnx'));
+   * await model.float32FileRange('fc1.weight'); // { path: 'model.onnx', offset: 1234, byteLength: 16777216 }
+   * ```
+   */
+  async float32FileRange(name: string): Promise<FileRange | undefined> {
+    const { info, indexed, layout } = this.entry(name);
+    if (info.dtype !== 'float32') return undefined;
+    if (layout.storage === 'raw') {
+      const raw = indexed.tensor.rawData;
+      const range = deferredRange(raw);
+      return range && raw.byteLength % 4 === 0 ? fileRangeOf(range.source, range.offset, raw.byteLength) : undefined;
+    }
+    if (layout.storage !== 'external' || !this.#resolve || layout.byteLength === undefined || layout.byteLength % 4 !== 0) return undefined;
+    let source: unknown;
+    try {
+      source = await this.#resolve(layout.external!.location);
+    } catch {
+      return undefined; // reading it says what is wrong
+    }
+    return source !== null && typeof source === 'object' && typeof (source as ByteSource).read === 'function'
+      ? fileRangeOf(source as ByteSource, layout.external!.offset, layout.byteLength)
+      : undefined;
   }
 
   /** Reads every tensor still in the file (see {@link loadDeferred}) into memory. */

@@ -15,8 +15,8 @@
  * ```
  * @module
  */
-import { FormatError } from '../../errors.js';
-import type { ByteSource } from '../byte-source.js';
+import { FormatError, InvalidArgumentError } from '../../errors.js';
+import { type ByteSource, type FileRange, readExactlyInto, registerFileSource } from '../byte-source.js';
 import { loadNodeFs } from './node-fs.js';
 
 /** A file-backed source; `close()` releases the file handle (safe to call twice). */
@@ -65,7 +65,7 @@ export async function nodeFileSource(path: string): Promise<NodeFileSource> {
       done += bytesRead;
     }
   };
-  return {
+  const source: NodeFileSource = {
     size,
     name: path,
     async read(offset: number, length: number): Promise<Uint8Array> {
@@ -80,4 +80,29 @@ export async function nodeFileSource(path: string): Promise<NodeFileSource> {
       await handle.close();
     },
   };
+  registerFileSource(source, path);
+  return source;
+}
+
+/**
+ * Reads a {@link FileRange} into `target` (its length): the file opened, read and closed again, so a worker
+ * thread can take a weight from the file straight into its own memory. A file that no longer holds the range
+ * (truncated or changed since it was opened) is a FormatError naming it.
+ *
+ * @example
+ * ```ts
+ * const w = new Float32Array(range.byteLength / 4);
+ * await readFileRange(range, new Uint8Array(w.buffer));
+ * ```
+ */
+export async function readFileRange(range: FileRange, target: Uint8Array): Promise<void> {
+  if (target.byteLength !== range.byteLength) {
+    throw new InvalidArgumentError('target', target.byteLength, `readFileRange: ${target.byteLength} bytes of room for a ${range.byteLength}-byte range of ${range.path}`);
+  }
+  const source = await nodeFileSource(range.path);
+  try {
+    await readExactlyInto(source, range.offset, target, 'a tensor');
+  } finally {
+    await source.close();
+  }
 }
