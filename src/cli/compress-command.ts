@@ -41,7 +41,7 @@ import { UsageError } from './args.js';
 import { DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, findDefaultModel } from './default-model.js';
 import { externalDataNextTo } from './external-data.js';
 import { type OnnxInput, openOnnxInput } from './onnx-input.js';
-import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
+import { checkInputFile, fileError, formatOf } from './files.js';
 import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { runPreset } from './preset-command.js';
 import { type Progress, progressBar } from './progress.js';
@@ -365,7 +365,8 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       if (report.budget) text += budgetSummary(report.budget);
     } else {
       const weights = inFormat === 'onnx'
-        ? await OnnxModel.load(await readInputFile(input, 'input'), { name: inputName, externalData: external!.resolve })
+        // Its tensor data left in the file, each weight read when its turn comes (nothing else needs the bytes).
+        ? await (onnxInput = await openOnnxInput(input, inputName, external!.resolve, true)).load()
         : (reader = await openSafetensorsFile(input).catch((error: unknown) => { throw fileError(error, input, 'input'); }));
       if (weights instanceof OnnxModel) await checkExternalFiles(weights, input, target, args.force);
       const source = args.requantize && !(weights instanceof OnnxModel) ? dequantizedReader(weights) : weights;

@@ -110,6 +110,11 @@ function storedType(info: WeightInfo): { type: GgmlType; note: string } {
   throw new FormatError(`${info.name}: GGUF has no ${info.dtype} tensor type; convert that tensor to a supported type (float, int8/16/32/64) first`);
 }
 
+/** Whether {@link planWeight} reads the weight's values (its plan depends on them). */
+function planReads(info: WeightInfo, decision: WeightDecision | undefined): boolean {
+  return decision?.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype);
+}
+
 /** A weight's plan; `read` gives its stored bytes, called only when the plan depends on the values. */
 async function planWeight(info: WeightInfo, decision: WeightDecision, read: () => Promise<Uint8Array>): Promise<Plan> {
   const reversed = [...info.shape].reverse();
@@ -188,6 +193,21 @@ export async function compressToGguf(
   const float32Bytes = (i: number): number => weights[i]!.shape.reduce((a, b) => a * b, 4);
   const computed = (i: number): boolean => ggufEncodeComputes(encodePlan(plans[i]!)) && weights[i]!.byteLength >= POOL_MIN_BYTES;
   const slots = bufferSlots('shared');
+  // Without a pool: two buffers, the weight at work and the next one being read, used again from weight to weight.
+  const localSlots = bufferSlots('local');
+  const readIntoSlot = async (i: number): Promise<{ slot: Uint8Array; bytes: Uint8Array }> => {
+    const slot = localSlots.take(weights[i]!.byteLength);
+    try {
+      return { slot, bytes: await readWeightInto(reader, weights[i]!, slot) };
+    } catch (error) {
+      localSlots.give(slot);
+      throw error;
+    }
+  };
+  const giveSlot = async (early: Promise<{ slot: Uint8Array }> | undefined): Promise<void> => {
+    const done = await early?.catch(() => undefined); // a failed read gave its slot back already
+    if (done) localSlots.give(done.slot);
+  };
   // Encodes on the pool from a slot holding the weight's bytes, and gives the slot back once the worker is done.
   const encodeFrom = (plan: Plan, raw: Uint8Array): Promise<GgufEncoded> =>
     pool!.run('encodeGgufTensor', [encodePlan(plan), raw], slots.transfer(raw)).finally(() => slots.give(raw));
@@ -219,9 +239,14 @@ export async function compressToGguf(
       throw new InvalidArgumentError('decisions', decisions.length, `${decisions.length} decisions for ${weights.length} weights; decide each weight of reader.list()`);
     }
     const planAhead = lookahead(weights.length, planOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
+    // Without a pool, the next weight whose plan reads its values is read while this one is planned.
+    const readAhead = pool ? undefined : lookahead(weights.length, (i) => (planReads(weights[i]!, decisions[i]) ? readIntoSlot(i) : undefined),
+      (i) => weights[i]!.byteLength, 1, Infinity);
     for (const [i, info] of weights.entries()) {
       const pooled = planAhead.take(i);
-      const planned = pooled ? await pooled : { plan: await planWeight(info, decisions[i]!, () => reader.read(info.name)) };
+      const early = readAhead?.take(i);
+      const planned = pooled ? await pooled
+        : { plan: await planWeight(info, decisions[i]!, async () => (early ? (await early).bytes : reader.read(info.name))).finally(() => giveSlot(early)) };
       plans.push(planned.plan);
       held.push(planned.encoded);
     }
@@ -249,13 +274,17 @@ export async function compressToGguf(
     });
   };
   const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
+  // Without a pool, the next tensor is read while this one is encoded and written.
+  const readAhead = pool ? undefined : lookahead(plans.length, readIntoSlot, (i) => weights[i]!.byteLength, 1, Infinity);
   try {
     for (const [i, plan] of plans.entries()) {
       const { info } = plan;
       const pooled = writeAhead.take(i);
-      const { bytes, stats }: GgufEncoded = held[i] ?? (pooled ? await pooled : encodeGgufTensor(encodePlan(plan), await reader.read(info.name)));
+      const early = held[i] || pooled ? undefined : readAhead?.take(i);
+      const { bytes, stats }: GgufEncoded = held[i] ?? (pooled ? await pooled
+        : encodeGgufTensor(encodePlan(plan), early ? (await early).bytes : await reader.read(info.name)));
       held[i] = undefined;
-      await writer.write(info.name, bytes);
+      await writer.write(info.name, bytes).finally(() => giveSlot(early)); // bytes may be the slot itself (a tensor kept as it is)
       const line: GgufTensorReport = {
         name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
         dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,

@@ -2,10 +2,14 @@
 // (ggml's reference rounding, which gguf-ggml-fixture.test.ts checks against llama.cpp's own output): the same
 // bytes and the same values back, on fresh random rows with ties at k + 0.5 of the block's step, all-zero blocks,
 // ±0, tiny blocks whose scale is a float16 subnormal, large ones near float16's limit, blocks whose largest
-// magnitude appears twice with both signs, and rows that cross the kernels' pieces.
+// magnitude appears twice with both signs, and rows that cross the kernels' pieces; and the scales' float16
+// rounding in WebAssembly against floatToHalfBits on every float16 value, its neighbours' midpoints and random bits.
 import { describe, expect, it } from 'vitest';
 import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0, quantizeRowQ8_0 } from '../../src/io/gguf/ggml-blocks.js';
 import { cpuQ4_0, cpuQ8_0 } from '../../src/io/gguf/ggml-blocks-simd.js';
+import { halfToFloat } from '../../src/io/float-convert.js';
+import { floatToHalfBits } from '../../src/io/half.js';
+import { simdKernels } from '../../src/kernels/cpu/simd-module.js';
 import { RUN_SEED, expectBits, expectExact, rng } from './support.js';
 
 const next = rng(RUN_SEED);
@@ -110,5 +114,56 @@ describe(`WebAssembly Q4_0 blocks (seed ${RUN_SEED})`, () => {
     expectExact(bytes, quantizeRowQ4_0(data), 'bytes');
     expect([values[0], values[1], values[17]]).toEqual([-8, 7, 7]);
     expect(bytes[3]).toBe(0x0f | (0x0f << 4));
+  });
+});
+
+describe('the blocks\' float16 scales (halfScales)', () => {
+  /** Every float32 given, through halfScales and through floatToHalfBits / halfToFloat: the same bits both ways. */
+  function expectSameRounding(bits: Uint32Array): void {
+    const kernels = simdKernels()!;
+    const count = bits.length;
+    const [dst, scales] = kernels.reserve([2 * count, 4 * count])!;
+    new Uint32Array(kernels.memory.buffer, scales, count).set(bits);
+    kernels.halfScales(dst!, scales!, count, 2);
+    const halves = new Uint16Array(kernels.memory.buffer, dst, count).slice();
+    const back = new Uint32Array(kernels.memory.buffer, scales, count).slice();
+    const value = new Float32Array(bits.buffer, bits.byteOffset, count);
+    const stored = new Float32Array(1);
+    const storedBits = new Uint32Array(stored.buffer);
+    let mismatches = 0;
+    for (let i = 0; i < count; i++) {
+      const half = floatToHalfBits(value[i]!);
+      stored[0] = halfToFloat(half);
+      // NaN's payload is not compared through halfToFloat: the half's bits are.
+      if (halves[i] !== half || (!Number.isNaN(stored[0]) && back[i] !== storedBits[0])) {
+        if (mismatches++ < 5) expect([bits[i]!.toString(16), halves[i]!.toString(16), back[i]!.toString(16)]).toEqual([bits[i]!.toString(16), half.toString(16), storedBits[0]!.toString(16)]);
+      }
+    }
+    expect(mismatches).toBe(0);
+  }
+
+  it('rounds every float16 value, the midpoints between neighbours and one ulp either side as floatToHalfBits does', () => {
+    const candidates: number[] = [];
+    const f = new Float32Array(1);
+    const b = new Uint32Array(f.buffer);
+    for (let h = 0; h < 0x7c00; h++) {
+      for (const sign of [0, 0x8000]) {
+        f[0] = halfToFloat(h | sign);
+        const at = b[0]!;
+        f[0] = (halfToFloat(h | sign) + halfToFloat((h + 1) | sign)) / 2; // the tie (exact in float32)
+        const tie = b[0]!;
+        candidates.push(at, at + 1, at - 1, tie, tie + 1, tie - 1);
+      }
+    }
+    // infinities, NaNs, float32 subnormals, the float16 overflow threshold 65520 and the underflow one 2^-25
+    for (const x of [Infinity, -Infinity, NaN, 1e-45, -1e-45, 1e-40, 65519.996, 65520, 65536, 1e10, 2 ** -25, 2 ** -26, -(2 ** -25)]) {
+      f[0] = x;
+      candidates.push(b[0]!, b[0]! + 1, b[0]! - 1);
+    }
+    expectSameRounding(Uint32Array.from(candidates, (x) => x >>> 0));
+  });
+
+  it('rounds fresh random float32 bit patterns as floatToHalfBits does', () => {
+    expectSameRounding(Uint32Array.from({ length: 1 << 20 }, () => Math.floor(next() * 2 ** 32) >>> 0));
   });
 });

@@ -130,6 +130,35 @@ describe('compressToGguf on an ONNX MLP', () => {
     });
   }
 
+  it('on one thread, each tensor read while the one before is encoded: the same file as read one by one; a failed read fails the call', async () => {
+    const model = await OnnxModel.load(mlp(RUN_SEED + 5).model);
+    const { decisions } = planOnnxCompression(model, { dtype: 'qint8', granularity: 'group' });
+    const reads: string[] = [];
+    let failOn: string | undefined;
+    // A reader without readInto, one read at a time (each waits for the one before to be consumed).
+    const oneByOne = {
+      list: () => model.list(),
+      read: async (name: string) => {
+        reads.push(name);
+        if (name === failOn && reads.filter((n) => n === name).length > 1) throw new Error(`cannot read ${name} again`);
+        return (await model.read(name)).slice();
+      },
+    };
+    const ahead = memorySink();
+    await compressToGguf(model, decisions, ahead);
+    const plain = memorySink();
+    await compressToGguf(oneByOne, decisions, plain);
+    expect(Buffer.compare(ahead.bytes(), plain.bytes())).toBe(0);
+    // Planning reads each quantized weight once; writing reads every tensor once more.
+    const quantized = model.list().filter((_, i) => decisions[i]!.action === 'quantize').length;
+    expect(reads.length).toBe(quantized + model.list().length);
+    reads.length = 0;
+    failOn = 'W3';
+    const failing = memorySink();
+    await expect(compressToGguf(oneByOne, decisions, failing)).rejects.toThrow(/cannot read W3 again/);
+    expect(failing.bytes().byteLength).toBe(0); // aborted
+  });
+
   it('refuses a decision GGUF cannot hold before writing anything', async () => {
     const model = await OnnxModel.load(mlp(1).model);
     const sink = memorySink();

@@ -22,7 +22,7 @@ describe('GGUF tensor encoding', () => {
     console.log(`seed ${RUN_SEED}`);
     const next = rng(RUN_SEED);
     for (const size of [1, 2, 4, 8]) {
-      for (const [k, n] of [[1, 1], [1, 70], [70, 1], [65, 129], [2 + Math.floor(next() * 200), 2 + Math.floor(next() * 200)]] as const) {
+      for (const [k, n] of [[1, 1], [1, 70], [70, 1], [65, 129], [16, 24], [3, 8], [2 + Math.floor(next() * 200), 2 + Math.floor(next() * 200)]] as const) {
         const backing = Uint8Array.from({ length: k * n * size + 1 }, () => Math.floor(next() * 256));
         for (const raw of [backing.subarray(0, k * n * size), backing.subarray(1)]) {
           const expected = transposedByDefinition(raw, k, n, size);

@@ -81,6 +81,44 @@ describe(`ONNX tensor data left in the file (seed ${RUN_SEED})`, () => {
     expect(Buffer.from(model.encode()).equals(Buffer.from(whole.encode()))).toBe(true);
   });
 
+  it('read() of a weight still in the file reads it each time and keeps nothing: going through every weight holds one at a time', async () => {
+    const bytes = models[1]!;
+    const inner = bytesSource(bytes);
+    let readBytes = 0;
+    const counting = { size: inner.size, name: 'mlp', read: (offset: number, length: number) => { readBytes += length; return inner.read(offset, length); } };
+    const model = await OnnxModel.loadDeferred(counting, { name: 'mlp' });
+    const whole = OnnxModel.decode(bytes, { name: 'mlp' });
+    const name = 'fc0.weight';
+    const size = whole.info(name).byteLength;
+    const before = readBytes;
+    const first = await model.read(name);
+    const second = await model.read(name);
+    expect(readBytes - before).toBe(2 * size);
+    expect(second).not.toBe(first);
+    expect(Buffer.from(second).equals(Buffer.from(await whole.read(name)))).toBe(true);
+    expect(() => model.encode()).toThrow(/still in the file/); // fc0 too: nothing was put back into the model
+    const parts = model.encodeParts();
+    expect(parts.some((part) => part.byteLength === size && deferredRange(part)?.offset !== undefined)).toBe(true);
+  });
+
+  it('readInto reads a weight into the start of a buffer, from the file or from memory, and refuses one too small', async () => {
+    const bytes = models[1]!;
+    const deferred = await OnnxModel.loadDeferred(bytesSource(bytes), { name: 'mlp' });
+    const whole = OnnxModel.decode(bytes, { name: 'mlp' });
+    const buffer = new Uint8Array(whole.info('fc0.weight').byteLength + 100).fill(0xee);
+    for (const model of [deferred, whole]) {
+      for (const { name } of model.list()) {
+        const expected = await whole.read(name);
+        const got = await model.readInto(name, buffer);
+        expect(got.buffer).toBe(buffer.buffer);
+        expect(got.byteOffset).toBe(0);
+        expect(Buffer.from(got).equals(Buffer.from(expected)), name).toBe(true);
+      }
+      await expect(model.readInto('fc0.weight', new Uint8Array(8))).rejects.toThrow(/needs a Uint8Array of at least \d+ bytes/);
+    }
+    expect(buffer[buffer.byteLength - 1]).toBe(0xee); // nothing past the weight
+  });
+
   it('a damaged or unusual file is NotDeferrable (the caller reads it whole, which says what is wrong)', async () => {
     const bytes = models[0]!;
     await expect(decodeDeferred(bytesSource(bytes.subarray(0, bytes.byteLength - 10)), 'cut', 65536)).rejects.toThrow(NotDeferrable);

@@ -2,7 +2,8 @@
  * GGUF's Q8_0 and Q4_0 blocks with WebAssembly SIMD (simd-kernels.wat: q8_0Blocks / q8_0Values, q4_0Blocks /
  * q4_0Values): the bytes `quantizeRowQ8_0` / `quantizeRowQ4_0` write (ggml's quantize_row_q8_0_ref and
  * quantize_row_q4_0_ref) and the values `dequantizeRowQ8_0` / `dequantizeRowQ4_0` give back, in one pass each
- * over pieces of the row data. The float16 rounding of each block's scale stays here, in `floatToHalfBits`.
+ * over pieces of the row data, with each block's scale rounded to float16 there too (`halfScales`, which rounds
+ * as `floatToHalfBits` does).
  * Undefined where WebAssembly SIMD is missing: the caller runs the JavaScript versions.
  *
  * @example
@@ -13,8 +14,6 @@
  * @module
  */
 import { PIECE_ELEMENTS, simdKernels, type SimdKernels } from '../../kernels/cpu/simd-module.js';
-import { halfToFloat } from '../float-convert.js';
-import { floatToHalfBits } from '../half.js';
 
 const kBlock = 32;
 
@@ -28,7 +27,7 @@ const kQ8_0: BlockKernels = { blockBytes: 34, blocks: (k) => k.q8_0Blocks, value
 const kQ4_0: BlockKernels = { blockBytes: 18, blocks: (k) => k.q4_0Blocks, values: (k) => k.q4_0Values };
 
 /** Both kernels of one block type over `row`, piece by piece; undefined without WebAssembly SIMD. */
-function cpuBlocks(type: BlockKernels, row: Float32Array, out: Uint8Array): Float32Array | undefined {
+function cpuBlocks(type: BlockKernels, row: Float32Array, out: Uint8Array, into?: Float32Array): Float32Array | undefined {
   const kernels = row.length === 0 ? undefined : simdKernels();
   const piece = Math.min(row.length, PIECE_ELEMENTS);
   const pieceBlocks = piece / kBlock;
@@ -41,20 +40,14 @@ function cpuBlocks(type: BlockKernels, row: Float32Array, out: Uint8Array): Floa
   const memory = kernels.memory.buffer;
   const source = new Float32Array(memory, src, piece);
   const blocksOut = new Uint8Array(memory, dst, blockBytes * pieceBlocks);
-  const d = new Float32Array(memory, scales, pieceBlocks);
   const back = new Float32Array(memory, valuesAt, piece);
-  const values = new Float32Array(row.length);
+  const values = into?.length === row.length ? into : new Float32Array(row.length);
   for (let first = 0; first < row.length; first += piece) {
     const count = Math.min(piece, row.length - first);
     const blocks = count / kBlock;
     source.set(row.subarray(first, first + count));
     toBlocks(src, dst, scales, blocks);
-    for (let b = 0, at = 0; b < blocks; b++, at += blockBytes) {
-      const half = floatToHalfBits(d[b]!);
-      blocksOut[at] = half & 0xff;
-      blocksOut[at + 1] = half >> 8;
-      d[b] = halfToFloat(half); // the stored scale, which the values use (exact in float32)
-    }
+    kernels.halfScales(dst, scales, blocks, blockBytes); // the stored float16 scale, which the values then use
     toValues(dst, scales, valuesAt, blocks);
     out.set(blocksOut.subarray(0, blockBytes * blocks), (first / kBlock) * blockBytes);
     values.set(back.subarray(0, count), first);
@@ -65,27 +58,29 @@ function cpuBlocks(type: BlockKernels, row: Float32Array, out: Uint8Array): Floa
 /**
  * Writes `row`'s Q8_0 blocks into `out` (34 bytes per 32 values; `row.length` a multiple of 32, its values
  * finite, each block's amax / 127 within float16's range, as `quantizeRowQ8_0` requires) and returns the
- * dequantized values, or undefined without WebAssembly SIMD (then `out` is untouched).
+ * dequantized values (in `values` when it is given and as long as `row`), or undefined without WebAssembly
+ * SIMD (then `out` is untouched).
  *
  * @example
  * ```ts
  * cpuQ8_0(Float32Array.from({ length: 32 }, (_, i) => i - 16), new Uint8Array(34))?.[31]; // 15
  * ```
  */
-export function cpuQ8_0(row: Float32Array, out: Uint8Array): Float32Array | undefined {
-  return cpuBlocks(kQ8_0, row, out);
+export function cpuQ8_0(row: Float32Array, out: Uint8Array, values?: Float32Array): Float32Array | undefined {
+  return cpuBlocks(kQ8_0, row, out, values);
 }
 
 /**
  * Writes `row`'s Q4_0 blocks into `out` (18 bytes per 32 values; `row.length` a multiple of 32, its values
  * finite, each block's max / 8 within float16's range, as `quantizeRowQ4_0` requires) and returns the
- * dequantized values, or undefined without WebAssembly SIMD (then `out` is untouched).
+ * dequantized values (in `values` when it is given and as long as `row`), or undefined without WebAssembly
+ * SIMD (then `out` is untouched).
  *
  * @example
  * ```ts
  * cpuQ4_0(Float32Array.from({ length: 32 }, (_, i) => i - 16), new Uint8Array(18))?.[0]; // -16 (d = 2)
  * ```
  */
-export function cpuQ4_0(row: Float32Array, out: Uint8Array): Float32Array | undefined {
-  return cpuBlocks(kQ4_0, row, out);
+export function cpuQ4_0(row: Float32Array, out: Uint8Array, values?: Float32Array): Float32Array | undefined {
+  return cpuBlocks(kQ4_0, row, out, values);
 }

@@ -190,8 +190,36 @@ export class OnnxModel implements WeightReader {
    */
   async read(name: string): Promise<Uint8Array> {
     const { indexed, layout } = this.entry(name);
-    if (layout.storage === 'raw') indexed.tensor.rawData = await materialized(indexed.tensor.rawData);
+    // A tensor still in the file (loadDeferred) is read from it each time, not kept: a reader that goes
+    // through every weight holds one at a time, not the whole model.
+    if (layout.storage === 'raw' && deferredRange(indexed.tensor.rawData)) return materialized(indexed.tensor.rawData);
     return tensorBytes(indexed.tensor, layout, this.#describe(name), this.#resolve);
+  }
+
+  /**
+   * Reads weight `name`'s raw bytes (as {@link read} gives them) into the start of `buffer` (at least that
+   * many bytes) and returns that part: a tensor still in the file is read straight into it, so one buffer can
+   * serve every weight.
+   *
+   * @example
+   * ```ts
+   * const buffer = new Uint8Array(largestWeightBytes);
+   * const bytes = await model.readInto('fc1.weight', buffer); // buffer.subarray(0, fc1's bytes)
+   * ```
+   */
+  async readInto(name: string, buffer: Uint8Array): Promise<Uint8Array> {
+    const { indexed, layout } = this.entry(name);
+    const raw = indexed.tensor.rawData;
+    const length = layout.storage === 'raw' && deferredRange(raw) ? raw.byteLength : undefined;
+    const bytes = length === undefined ? await this.read(name) : undefined;
+    const size = length ?? bytes!.byteLength;
+    if (!(buffer instanceof Uint8Array) || buffer.byteLength < size) {
+      throw new InvalidArgumentError('buffer', buffer, `readInto(${JSON.stringify(name)}) needs a Uint8Array of at least ${size} bytes`);
+    }
+    const target = buffer.subarray(0, size);
+    if (bytes) target.set(bytes);
+    else await readDeferredInto(raw, target);
+    return target;
   }
 
   /**

@@ -1111,7 +1111,70 @@
         (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
         (br $block))))
 
-  ;; Table indices of the segment functions, for walk().
+;; A float32's bits rounded to float16 bits, to nearest with ties to even, as floatToHalfBits (src/io/half.ts)
+  ;; does step for step: NaN stays NaN (quiet), past the largest finite half is infinity, below half the smallest
+  ;; subnormal is a signed zero.
+  (func $toHalf (param $bits i32) (result i32)
+    (local $sign i32) (local $e i32) (local $mantissa i32) (local $half i32) (local $rest i32) (local $shift i32) (local $halfway i32)
+    (local.set $sign (i32.and (i32.shr_u (local.get $bits) (i32.const 16)) (i32.const 0x8000)))
+    (local.set $mantissa (i32.and (local.get $bits) (i32.const 0x7fffff)))
+    (local.set $e (i32.and (i32.shr_u (local.get $bits) (i32.const 23)) (i32.const 0xff)))
+    (if (i32.eq (local.get $e) (i32.const 0xff))
+      (then (return (i32.or (i32.or (local.get $sign) (i32.const 0x7c00))
+        (select (i32.const 0x200) (i32.const 0) (local.get $mantissa))))))
+    (local.set $e (i32.sub (local.get $e) (i32.const 112)))
+    (if (i32.ge_s (local.get $e) (i32.const 0x1f)) (then (return (i32.or (local.get $sign) (i32.const 0x7c00)))))
+    (if (i32.le_s (local.get $e) (i32.const 0))
+      (then
+        (if (i32.lt_s (local.get $e) (i32.const -10)) (then (return (local.get $sign))))
+        (local.set $mantissa (i32.or (local.get $mantissa) (i32.const 0x800000)))
+        (local.set $shift (i32.sub (i32.const 14) (local.get $e)))
+        (local.set $half (i32.shr_u (local.get $mantissa) (local.get $shift)))
+        (local.set $rest (i32.and (local.get $mantissa) (i32.sub (i32.shl (i32.const 1) (local.get $shift)) (i32.const 1))))
+        (local.set $halfway (i32.shl (i32.const 1) (i32.sub (local.get $shift) (i32.const 1))))
+        (if (i32.or (i32.gt_u (local.get $rest) (local.get $halfway))
+              (i32.and (i32.eq (local.get $rest) (local.get $halfway)) (i32.and (local.get $half) (i32.const 1))))
+          (then (local.set $half (i32.add (local.get $half) (i32.const 1)))))
+        (return (i32.or (local.get $sign) (local.get $half)))))
+    (local.set $half (i32.or (i32.shl (local.get $e) (i32.const 10)) (i32.shr_u (local.get $mantissa) (i32.const 13))))
+    (local.set $rest (i32.and (local.get $mantissa) (i32.const 0x1fff)))
+    ;; a carry into the exponent is still right
+    (if (i32.or (i32.gt_u (local.get $rest) (i32.const 0x1000))
+          (i32.and (i32.eq (local.get $rest) (i32.const 0x1000)) (i32.and (local.get $half) (i32.const 1))))
+      (then (local.set $half (i32.add (local.get $half) (i32.const 1)))))
+    (i32.or (local.get $sign) (local.get $half)))
+
+  ;; Float16 bits to the float32 of the same value (exact): subnormals as their integer times 2^-24.
+  (func $fromHalf (param $h i32) (result f32)
+    (local $e i32) (local $m i32) (local $sign i32)
+    (local.set $sign (i32.shl (i32.and (local.get $h) (i32.const 0x8000)) (i32.const 16)))
+    (local.set $e (i32.and (i32.shr_u (local.get $h) (i32.const 10)) (i32.const 0x1f)))
+    (local.set $m (i32.and (local.get $h) (i32.const 0x3ff)))
+    (if (i32.eqz (local.get $e))
+      (then (return (f32.reinterpret_i32 (i32.or (local.get $sign)
+        (i32.reinterpret_f32 (f32.mul (f32.convert_i32_u (local.get $m)) (f32.const 0x1p-24))))))))
+    (if (i32.eq (local.get $e) (i32.const 0x1f))
+      (then (return (f32.reinterpret_i32 (i32.or (i32.or (local.get $sign) (i32.const 0x7f800000)) (i32.shl (local.get $m) (i32.const 13)))))))
+    (f32.reinterpret_i32 (i32.or (i32.or (local.get $sign) (i32.shl (i32.add (local.get $e) (i32.const 112)) (i32.const 23)))
+      (i32.shl (local.get $m) (i32.const 13)))))
+
+  ;; GGUF blocks' scales stored as float16: block b's float32 d at $scales + 4·b rounded to float16 ($toHalf), its
+  ;; two bytes (little-endian) written at $dst + $blockBytes·b, and d replaced by the stored value, which the
+  ;; values then use. $blocks blocks.
+  (func (export "halfScales") (param $dst i32) (param $scales i32) (param $blocks i32) (param $blockBytes i32)
+    (local $end i32) (local $h i32)
+    (local.set $end (i32.add (local.get $scales) (i32.shl (local.get $blocks) (i32.const 2))))
+    (block $done
+      (loop $block
+        (br_if $done (i32.ge_u (local.get $scales) (local.get $end)))
+        (local.set $h (call $toHalf (i32.load (local.get $scales))))
+        (i32.store16 (local.get $dst) (local.get $h))
+        (f32.store (local.get $scales) (call $fromHalf (local.get $h)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $blockBytes)))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
+        (br $block))))
+
+    ;; Table indices of the segment functions, for walk().
   (global (export "quantizeRun") i32 (i32.const 0))
   (global (export "quantizeColumns") i32 (i32.const 1))
   (global (export "dequantizeRun") i32 (i32.const 2))

@@ -66,6 +66,11 @@ export interface SimdKernels {
   q4_0Blocks(src: number, dst: number, scales: number, blocks: number): void;
   /** Q4_0 blocks at `dst` back to floats at `out`, with each block's stored d as a float32 at `scales` + 4·b. */
   q4_0Values(dst: number, scales: number, out: number, blocks: number): void;
+  /**
+   * GGUF scales as float16: each block's d (float32 at `scales` + 4·b) rounded as floatToHalfBits does, its two
+   * bytes written at `dst` + `blockBytes`·b, and d replaced by the stored value.
+   */
+  halfScales(dst: number, scales: number, blocks: number, blockBytes: number): void;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -85,6 +90,7 @@ interface Exports {
   q8_0Values: SimdKernels['q8_0Values'];
   q4_0Blocks: SimdKernels['q4_0Blocks'];
   q4_0Values: SimdKernels['q4_0Values'];
+  halfScales: SimdKernels['halfScales'];
   [kind: string]: unknown;
 }
 
@@ -140,6 +146,7 @@ function instantiate(): SimdKernels | null {
     q8_0Values: exports.q8_0Values,
     q4_0Blocks: exports.q4_0Blocks,
     q4_0Values: exports.q4_0Values,
+    halfScales: exports.halfScales,
     walk(run, columns, layout) {
       exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
         layout.strideOuter, layout.strideGroup, layout.strideInner);
