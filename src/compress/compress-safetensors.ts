@@ -26,7 +26,7 @@
  * @module
  */
 import { type OpOptions, getBackend } from '../ops/backend.js';
-import { toFloat32 } from '../io/float-convert.js';
+import { float32View, toFloat32 } from '../io/float-convert.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
 import { quoteName } from '../io/safetensors/header-parse.js';
@@ -158,7 +158,7 @@ async function planWeight(
     const loss = float64Loss(bytes);
     if (loss) return { keep: loss, steps: [] };
     data = toFloat32(bytes, info.dtype, info.name);
-  } else data = pool ? await ownFloat32(reader, info) : toFloat32(await reader.read(info.name), info.dtype, info.name);
+  } else data = pool ? await ownFloat32(reader, info) : float32View(await reader.read(info.name), info.dtype, info.name); // only read here
   let outcome;
   if (pool) {
     outcome = await pool.run('planWeight', [{ data, shape: [...info.shape] }, decision], [data.buffer as ArrayBuffer]);

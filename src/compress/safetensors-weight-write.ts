@@ -15,7 +15,7 @@
  * @module
  */
 import { FormatError } from '../errors.js';
-import { toFloat32 } from '../io/float-convert.js';
+import { float32View } from '../io/float-convert.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
 import { quantizedLayout, quantizedParamBytes, quantizedTensorBytes } from '../io/safetensors/quantized-layout.js';
@@ -109,7 +109,7 @@ export async function writeQuantizedWeight(
     stats = planned.stats;
   } else {
     const result = plan.result ?? (pooled ? await pooled : undefined)
-      ?? await quantizeWeight({ data: toFloat32(await out.reader.read(info.name), info.dtype, info.name), shape: [...info.shape] }, plan.decision, {}, out.backend);
+      ?? await quantizeWeight({ data: float32View(await out.reader.read(info.name), info.dtype, info.name), shape: [...info.shape] }, plan.decision, {}, out.backend);
     if (!result.ok) throw new FormatError(`${info.name}: cannot be quantized (${result.reason}); exclude it with --exclude`);
     const [data, scale, zeroPoint] = quantizedTensorBytes(result.q);
     for (const [entry, part] of [[plan.entries[0]!, data], [plan.entries[1]!, scale], [plan.entries[2]!, zeroPoint]] as const) {
