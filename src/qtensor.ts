@@ -306,6 +306,13 @@ export function checkQParams(
   return { scheme: 'per_tensor_affine', scale: params.scale, zeroPoint: params.zeroPoint + 0 }; // -0 -> 0
 }
 
+/** Whether every value an array of `values`' type can hold lies in [qmin, qmax]. */
+function holdsOnlyValid(values: IntReprArray, qmin: number, qmax: number): boolean {
+  const bits = 8 * values.BYTES_PER_ELEMENT;
+  const signed = values instanceof Int8Array || values instanceof Int16Array || values instanceof Int32Array;
+  return signed ? qmin <= -(2 ** (bits - 1)) && qmax >= 2 ** (bits - 1) - 1 : qmin <= 0 && qmax >= 2 ** bits - 1;
+}
+
 /**
  * Builds a quantized tensor from stored integers (what `torch._make_per_tensor_quantized_tensor` and
  * `torch._make_per_channel_quantized_tensor` do), e.g. when loading a compressed model. The integers are
@@ -333,6 +340,11 @@ export function fromIntRepr(
   }
   const checked = checkQParams(shape, dtype, params);
   const values = info.makeArray(size);
+  if (intRepr instanceof (values.constructor as typeof Int8Array) && holdsOnlyValid(values, info.qmin, info.qmax)) {
+    // Every value such an array can hold is one of the dtype's (int8 in an Int8Array, say): one copy.
+    values.set(intRepr as unknown as ArrayLike<number>);
+    return new QTensor(values, shape, dtype, checked, 'cpu');
+  }
   for (let i = 0; i < size; i++) {
     const v = intRepr[i]!;
     if (!Number.isInteger(v) || v < info.qmin || v > info.qmax) {

@@ -12,7 +12,7 @@
  * @module
  */
 import { FormatError } from '../errors.js';
-import { toFloat32 } from '../io/float-convert.js';
+import { float32View } from '../io/float-convert.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo } from '../io/weights.js';
 import type { QTensor } from '../qtensor.js';
 import { errorStats } from '../ops/error-stats.js';
@@ -69,7 +69,7 @@ function rowsOf(model: OpenedModel, raw: boolean): TensorLine[] {
 async function measure(line: TensorLine, q: QTensor, original: OpenedModel, originals: Map<string, WeightInfo>, detail: boolean): Promise<void> {
   const base = originals.get(line.name);
   if (!base || !FLOAT_WEIGHT_DTYPES.includes(base.dtype)) return;
-  const x = { data: toFloat32(await original.reader.read(base.name), base.dtype, base.name), shape: [...base.shape] };
+  const x = { data: float32View(await original.reader.read(base.name), base.dtype, base.name), shape: [...base.shape] }; // only read
   const axis = q.qscheme() === 'per_tensor_affine' ? (x.shape.length > 1 ? 0 : undefined) : q.qPerChannelAxis();
   const stats = await errorStats(x, q, axis === undefined ? {} : { axis });
   Object.assign(line, { sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError });

@@ -35,22 +35,23 @@ export interface OnnxInput {
 
 /**
  * Opens `path`: deferred where `deferred` is true and the file is one the deferred reader takes, else read
- * whole (see the module documentation).
+ * whole (see the module documentation). `argument` names the file in errors ('input', 'file', 'original').
  *
  * @example
  * ```ts
  * (await openOnnxInput('model.onnx', 'model.onnx', undefined, false)).bytes; // Uint8Array: read whole
  * ```
  */
-export async function openOnnxInput(path: string, name: string, externalData: ExternalDataResolver | undefined, deferred: boolean): Promise<OnnxInput> {
+export async function openOnnxInput(path: string, name: string, externalData: ExternalDataResolver | undefined, deferred: boolean,
+  argument = 'input'): Promise<OnnxInput> {
   const options = { name, ...(externalData ? { externalData } : {}) };
   // A file past protobuf's 2 GiB limit is read whole, which refuses it with the reason.
-  if (deferred && (await checkInputFile(path, 'input')).size <= MAX_PROTOBUF_BYTES) {
+  if (deferred && (await checkInputFile(path, argument)).size <= MAX_PROTOBUF_BYTES) {
     let source: NodeFileSource;
     try {
       source = await nodeFileSource(path);
     } catch (error) {
-      throw fileError(error, path, 'input');
+      throw fileError(error, path, argument);
     }
     try {
       let first: OnnxModel | undefined = await OnnxModel.loadDeferred(source, options);
@@ -65,6 +66,6 @@ export async function openOnnxInput(path: string, name: string, externalData: Ex
       if (!(error instanceof NotDeferrable)) throw error;
     }
   }
-  const bytes = await readInputFile(path, 'input');
+  const bytes = await readInputFile(path, argument);
   return { bytes, load: () => OnnxModel.load(bytes, options), close: async () => {} };
 }

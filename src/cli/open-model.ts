@@ -23,7 +23,8 @@ import { describeQuantized, readQuantizedSafetensors } from '../io/safetensors/q
 import type { WeightReader } from '../io/weights.js';
 import type { QTensor } from '../qtensor.js';
 import { externalDataNextTo } from './external-data.js';
-import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
+import { checkInputFile, fileError, formatOf } from './files.js';
+import { type OnnxInput, openOnnxInput } from './onnx-input.js';
 
 /** An opened model. */
 export interface OpenedModel {
@@ -74,11 +75,19 @@ export async function openModelFile(path: string, argument = 'file'): Promise<Op
   const stats = await checkInputFile(path, argument);
   if (format === 'onnx') {
     const external = externalDataNextTo(path);
+    let input: OnnxInput | undefined;
     try {
-      const model = await OnnxModel.load(await readInputFile(path, argument), { name: path, externalData: external.resolve });
+      // The tensor data stays in the file until a weight is read (a 1 GB model opens in the time of its graph).
+      input = await openOnnxInput(path, path, external.resolve, true, argument);
+      const model = await input.load();
       const quantized = await readQdqWeights(model);
-      return { format, reader: model, fileBytes: stats.size, quantized, parts: qdqParts(model, quantized), close: () => external.close() };
+      const opened = input;
+      return {
+        format, reader: model, fileBytes: stats.size, quantized, parts: qdqParts(model, quantized),
+        close: async () => { await opened.close(); await external.close(); },
+      };
     } catch (error) {
+      await input?.close();
       await external.close();
       throw error;
     }

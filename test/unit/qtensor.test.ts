@@ -106,6 +106,23 @@ describe('fromIntRepr', () => {
   const arrayTypes = { qint8: Int8Array, quint8: Uint8Array, qint32: Int32Array, qint4: Int8Array, quint4: Uint8Array };
 
   for (const dtype of QDTYPES) {
+    it(`${dtype}, from its own array type: a copy of the same integers, out-of-range ones still refused`, () => {
+      const Arrays = arrayTypes[dtype];
+      const given = Arrays.from(samples[dtype]);
+      const q = fromIntRepr(given, [2, 3], dtype, { scale: 1, zeroPoint: 0 });
+      expectExact(q.intRepr(), samples[dtype], 'intRepr');
+      given[0] = given[1]!;
+      expect(q.intRepr()[0]).toBe(samples[dtype][0]); // copied, not shared
+      const info = dtypeInfo(dtype);
+      // An array of this type that can hold a value outside the dtype's range (the 4-bit types) is checked.
+      const outside = info.qmax + 1;
+      if (Arrays.from([outside])[0] === outside) {
+        expect(() => fromIntRepr(Arrays.from([0, outside]), [2], dtype, { scale: 1, zeroPoint: 0 })).toThrow(/intRepr\[1\] is/);
+      } else {
+        expect(['qint8', 'quint8', 'qint32']).toContain(dtype);
+      }
+    });
+
     it(`${dtype}, per tensor: stores the integers in a ${arrayTypes[dtype].name} and dequantizes them`, async () => {
       const ints = samples[dtype];
       const q = fromIntRepr(ints, [2, 3], dtype, { scale: 0.5, zeroPoint: 1 });
