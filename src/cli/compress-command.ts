@@ -292,8 +292,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     // The sink (and its temporary file's cleanup) exists before anything is read: every failure after this aborts it.
     sink = await openOutput(target, io.stdout);
     if (outFormat === 'onnx') {
-      // Without --verify or budget inputs nothing needs the file in memory: its tensor data is read from the file.
-      onnxInput = await openOnnxInput(input, inputName, external!.resolve, !args.verify && !args.budgetInputs);
+      // Without budget inputs nothing needs the file in memory: its tensor data is read from the file (--verify runs
+      // both models from their files; an output that is not a file is verified from memory, which needs the input's bytes).
+      onnxInput = await openOnnxInput(input, inputName, external!.resolve, !args.budgetInputs && !(args.verify && target.kind !== 'file'));
       const { bytes } = onnxInput;
       const model = await onnxInput.load();
       await checkExternalFiles(model, input, target, args.force);
@@ -356,9 +357,11 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       report = result.report;
       if (args.verify) {
         const names: [string, string] = [inputName, target.display];
-        // Run from memory: each model's external data files are found in its folder (the output's are in place now).
+        // Both from their files (the output is in place now), which onnxruntime-node loads itself with their
+        // external data; an output on stdout from memory.
         const folders: [string, string | undefined] = [dirname(input), target.kind === 'file' ? dirname(target.path) : undefined];
-        verified = await verifyModels(bytes!, concatParts(result.parts, result.byteLength), { ...await verifyOptionsOf(args.verify, bytes!, inputName, runtime!, folders), names });
+        const compressed = target.kind === 'file' ? target.path : concatParts(result.parts, result.byteLength);
+        verified = await verifyModels(input, compressed, { ...await verifyOptionsOf(args.verify, input, inputName, runtime!, folders), names });
       }
       text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved), report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);

@@ -13,9 +13,9 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { MissingDependencyError } from '../errors.js';
 import { parseInputSamples } from '../verify/input-files.js';
-import { readModelSignature } from '../verify/model-signature.js';
 import type { OnnxRuntimeLike, Sample } from '../verify/runtime.js';
-import { type VerifyOptions, type VerifyReport, verifyModels } from '../verify/verify-models.js';
+import { type ModelInput, type VerifyOptions, type VerifyReport, modelSignature, verifyModels } from '../verify/verify-models.js';
+import { checkInputFile } from './files.js';
 import type { VerifyArgs, VerifyFlags } from './args.js';
 import type { CliIo } from './compress-command.js';
 
@@ -56,11 +56,11 @@ export function nodeSessionOptions(folder: string | undefined): object {
  * The library options for the CLI's flags: the input files read and checked against `original`; each model's
  * external data looked for in its folder (`folders`: the original's, the compressed model's).
  */
-export async function verifyOptionsOf(flags: VerifyFlags, original: Uint8Array, originalName: string, runtime: OnnxRuntimeLike,
+export async function verifyOptionsOf(flags: VerifyFlags, original: ModelInput, originalName: string, runtime: OnnxRuntimeLike,
   folders: [string | undefined, string | undefined]): Promise<VerifyOptions> {
   let inputs: Sample[] | undefined;
   if (flags.inputs.length) {
-    const signature = readModelSignature(original, originalName);
+    const signature = await modelSignature(original, originalName);
     inputs = [];
     for (const file of flags.inputs) inputs.push(...await parseInputSamples(await readFile(file), file, signature));
   }
@@ -114,10 +114,12 @@ export function verifyJson(report: VerifyReport): VerifyReport {
 /** Runs `verify`; returns the exit code (0 passed, 1 failed). Bad input throws. */
 export async function runVerify(args: VerifyArgs, io: CliIo): Promise<number> {
   const runtime = await loadNodeRuntime();
-  const [original, compressed] = await Promise.all([readFile(args.original), readFile(args.compressed)]);
+  await checkInputFile(args.original, 'original');
+  await checkInputFile(args.compressed, 'compressed');
   const names: [string, string] = [basename(args.original), basename(args.compressed)];
   const folders: [string, string] = [dirname(args.original), dirname(args.compressed)]; // where each one's external data is
-  const report = await verifyModels(original, compressed, { ...await verifyOptionsOf(args, original, args.original, runtime, folders), names });
+  // By path: onnxruntime-node loads each file itself (and its external data beside it); only the graphs are read here.
+  const report = await verifyModels(args.original, args.compressed, { ...await verifyOptionsOf(args, args.original, args.original, runtime, folders), names });
   if (args.json) io.stdout.write(`${JSON.stringify({ original: args.original, compressed: args.compressed, ...verifyJson(report) })}\n`);
   else io.stdout.write(formatVerifyReport(report, names));
   return report.passed ? 0 : 1;

@@ -56,7 +56,20 @@ function valueSignature(value: onnxProto.onnx.IValueInfoProto, what: string): Va
  * ```
  */
 export function readModelSignature(bytes: Uint8Array, name = 'model'): ModelSignature {
-  const graph = decodeModel(bytes, name).graph as GraphProto | null | undefined;
+  return graphSignature(decodeModel(bytes, name).graph as GraphProto | null | undefined, name);
+}
+
+/**
+ * {@link readModelSignature} of a decoded model's main graph (e.g. `OnnxModel.proto.graph`, from a file opened
+ * with `OnnxModel.loadDeferred`, whose tensor data is never read for this).
+ *
+ * @example
+ * ```ts
+ * const model = await OnnxModel.loadDeferred(await nodeFileSource('big.onnx'));
+ * graphSignature(model.proto.graph, 'big.onnx').inputs.map((v) => v.name); // ['input_ids', ...]
+ * ```
+ */
+export function graphSignature(graph: GraphProto | null | undefined, name = 'model'): ModelSignature {
   if (!graph) return { inputs: [], outputs: [] };
   const initializers = new Set(graph.initializer.map((t) => t.name));
   return {

@@ -59,7 +59,7 @@ export interface RuntimeSession {
 
 /** What verification needs from an onnxruntime package: `import * as ort from 'onnxruntime-web'` fits. */
 export interface OnnxRuntimeLike {
-  InferenceSession: { create(model: Uint8Array, options?: object): Promise<RuntimeSession> };
+  InferenceSession: { create(model: Uint8Array | string, options?: object): Promise<RuntimeSession> };
   Tensor: new (type: never, data: never, dims: readonly number[]) => RuntimeTensor;
 }
 

@@ -28,7 +28,11 @@ import { InvalidArgumentError } from '../errors.js';
 import { halfToFloat } from '../io/float-convert.js';
 import { type GenerateOptions, generateSamples } from './input-samples.js';
 import { checkSample } from './input-files.js';
-import { type ModelSignature, readModelSignature, signatureDifferences } from './model-signature.js';
+import { NotDeferrable } from '../io/onnx/deferred-raw-data.js';
+import { OnnxModel } from '../io/onnx/onnx-model.js';
+import type { GraphProto } from '../io/onnx/proto.js';
+import { nodeFileSource } from '../io/safetensors/node-file-source.js';
+import { type ModelSignature, graphSignature, readModelSignature, signatureDifferences } from './model-signature.js';
 import { OutputAccumulator, type OutputComparison } from './output-metrics.js';
 import { type OnnxRuntimeLike, type RuntimeSession, type RuntimeTensor, type Sample, toRuntimeTensor } from './runtime.js';
 
@@ -95,7 +99,7 @@ function hostData(tensor: RuntimeTensor, name: string): unknown {
   return tensor.data;
 }
 
-async function runAll(runtime: OnnxRuntimeLike, model: Uint8Array, samples: Sample[], sessionOptions: object | undefined,
+async function runAll(runtime: OnnxRuntimeLike, model: ModelInput, samples: Sample[], sessionOptions: object | undefined,
   outputNames: string[]): Promise<Array<Record<string, RuntimeTensor>>> {
   const session: RuntimeSession = await runtime.InferenceSession.create(model, sessionOptions);
   try {
@@ -108,6 +112,37 @@ async function runAll(runtime: OnnxRuntimeLike, model: Uint8Array, samples: Samp
     return results;
   } finally {
     await session.release?.();
+  }
+}
+
+/**
+ * A model to run: its bytes, or (in Node) the path of its file, which onnxruntime-node loads itself, finding
+ * external data files beside it; only the graph is read here, so neither model is held in memory by this
+ * library.
+ */
+export type ModelInput = Uint8Array | string;
+
+/**
+ * A model's inputs and outputs ({@link readModelSignature}), from its bytes or from its file (only the graph is
+ * read).
+ *
+ * @example
+ * ```ts
+ * (await modelSignature('big.onnx', 'big.onnx')).inputs.map((v) => v.name); // ['x']
+ * ```
+ */
+export async function modelSignature(model: ModelInput, name: string): Promise<ModelSignature> {
+  if (typeof model !== 'string') return readModelSignature(model, name);
+  const source = await nodeFileSource(model).catch((error: unknown) => {
+    throw new InvalidArgumentError('model', model, `${name}: ${model} cannot be opened (${firstLine(error)}); give the path of an ONNX file, or its bytes`);
+  });
+  try {
+    return graphSignature((await OnnxModel.loadDeferred(source, { name: model })).proto.graph as GraphProto | null | undefined, name);
+  } catch (error) {
+    if (!(error instanceof NotDeferrable)) throw error;
+    return readModelSignature(await source.read(0, source.size), name); // read whole: that says what is wrong
+  } finally {
+    await source.close();
   }
 }
 
@@ -128,9 +163,10 @@ function describeInputs(sample: Sample): string {
  * import * as ort from 'onnxruntime-node';
  * const report = await verifyModels(readFileSync('vad.onnx'), readFileSync('vad.q8.onnx'), { runtime: ort, dims: { sequence: 512 } });
  * if (!report.passed) console.error(report.failures.join('\n'));
+ * await verifyModels('big.onnx', 'big.q8.onnx', { runtime: ort }); // by path: onnxruntime-node loads the files (and their external data)
  * ```
  */
-export async function verifyModels(original: Uint8Array, compressed: Uint8Array, options: VerifyOptions): Promise<VerifyReport> {
+export async function verifyModels(original: ModelInput, compressed: ModelInput, options: VerifyOptions): Promise<VerifyReport> {
   const started = performance.now();
   const names = options.names ?? ['the original', 'the compressed model'];
   const minCosine = options.minCosine ?? DEFAULT_MIN_COSINE;
@@ -144,8 +180,8 @@ export async function verifyModels(original: Uint8Array, compressed: Uint8Array,
     throw new InvalidArgumentError('sessionOptions', options.sessionOptions.length,
       `sessionOptions has ${options.sessionOptions.length} entries: give one object for both models, or two, [the original's, the compressed model's]`);
   }
-  const signature: ModelSignature = readModelSignature(original, names[0]);
-  const differences = signatureDifferences(signature, readModelSignature(compressed, names[1]), names);
+  const signature: ModelSignature = await modelSignature(original, names[0]);
+  const differences = signatureDifferences(signature, await modelSignature(compressed, names[1]), names);
   if (differences.length) {
     throw new InvalidArgumentError('compressed', names[1], `${names[0]} and ${names[1]} do not have the same inputs and outputs: ${differences.join('; ')}`);
   }

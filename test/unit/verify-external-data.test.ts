@@ -79,6 +79,35 @@ describe('verify with external data, from another working directory', () => {
   });
 });
 
+describe('verifyModels from files', () => {
+  it('paths instead of bytes: onnxruntime loads each file with its external data; only the graphs are read here', async () => {
+    const { out, model } = externalModel();
+    const target = join(out, 'm.q8.onnx');
+    expect((await runCli(['compress', model, '-o', target, '--external-data', ...cpu])).code).toBe(0);
+    const byPath = await verifyModels(model, target, { runtime: ort, seeds: [1, 2] });
+    expect(byPath.passed).toBe(true);
+    // The same outputs as from bytes run with each model's folder.
+    const folder = (path: string) => ({ extra: { session: { model_external_initializers_file_folder_path: join(path, '..') } } });
+    const byBytes = await verifyModels(readFileSync(model), readFileSync(target), { runtime: ort, seeds: [1, 2], sessionOptions: [folder(model), folder(target)] });
+    expect(byPath.outputs).toEqual(byBytes.outputs);
+    const missing = join(out, 'none.onnx');
+    await expect(verifyModels(model, missing, { runtime: ort })).rejects.toThrow(InvalidArgumentError);
+    await expect(verifyModels(model, missing, { runtime: ort, names: ['a', 'b'] })).rejects.toThrow(/b: .*none\.onnx cannot be opened/);
+  });
+
+  it('compress --verify to stdout verifies from memory (the input read whole for it)', async () => {
+    const { w, b } = tinyWeights();
+    const dir = join(root, `case-${serial++}`);
+    mkdirSync(dir, { recursive: true });
+    const input = join(dir, 'm.onnx');
+    writeFileSync(input, tinyOnnx([{ name: 'w', dims: [64, 64], data: w }, { name: 'b', dims: [64], data: b }]));
+    const result = await runCli(['compress', input, '-o', '-', '--verify', ...cpu]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/verify: .*m\.onnx vs <stdout> in onnxruntime, 3 generated samples[\s\S]*PASS/);
+    expect(OnnxModel.decode(result.stdoutBytes).list().map((t) => t.name)).toContain("w_quantized");
+  });
+});
+
 describe('verifyModels sessionOptions', () => {
   const { w, b } = tinyWeights();
   const bytes = tinyOnnx([{ name: 'w', dims: [64, 64], data: w }, { name: 'b', dims: [64], data: b }]);
