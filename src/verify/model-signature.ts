@@ -68,6 +68,7 @@ export function readModelSignature(bytes: Uint8Array, name = 'model'): ModelSign
  * const model = await OnnxModel.loadDeferred(await nodeFileSource('big.onnx'));
  * graphSignature(model.proto.graph, 'big.onnx').inputs.map((v) => v.name); // ['input_ids', ...]
  * ```
+ * @internal
  */
 export function graphSignature(graph: GraphProto | null | undefined, name = 'model'): ModelSignature {
   if (!graph) return { inputs: [], outputs: [] };
