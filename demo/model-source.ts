@@ -1,5 +1,5 @@
 // Turning the files a person picks or drops into a model source, and opening a reader over it. Used on both
-// sides: the page opens one for the tensor it shows, the worker one for the whole-model work. safetensors is
+// sides: the page opens one for the tensor it shows, the worker one for the whole-model work. Both formats are
 // read through blobSource (slices of the File on demand), so a large file is never held whole.
 import { OnnxModel, type WeightReader, blobSource, openSafetensors, openShardedSafetensors } from '../src/models.js';
 import type { AnyWeightSource } from './worker-protocol.js';
@@ -22,7 +22,11 @@ export async function sourceFromFiles(files: readonly File[]): Promise<{ name: s
 /** A reader over the source, its size in bytes, and how many shard files it reads. */
 export async function openReader(source: AnyWeightSource): Promise<{ reader: WeightReader; byteLength: number; shardCount: number }> {
   if (source.kind === 'onnx') {
-    const reader = await OnnxModel.load(new Uint8Array(await source.file.arrayBuffer()), { name: source.file.name });
+    // The graph read through slices of the File, each weight's data when it is read: a large model is not held
+    // whole. A file the deferred reader does not take is read whole, which says what is wrong with it.
+    const name = source.file.name;
+    const reader = await OnnxModel.loadDeferred(blobSource(source.file), { name })
+      .catch(async () => OnnxModel.load(new Uint8Array(await source.file.arrayBuffer()), { name }));
     return { reader, byteLength: source.file.size, shardCount: 1 };
   }
   if (source.kind === 'safetensors') return { reader: await openSafetensors(blobSource(source.file)), byteLength: source.file.size, shardCount: 1 };
