@@ -1,0 +1,106 @@
+// The command line on a 1 GB model, each input to each output, on the default worker threads and on one: seconds
+// and peak memory of the `webgpu-quant compress` process (its own resourceUsage().maxRSS, every thread
+// included), interleaved rounds, and whether each output is the same bytes on every round and thread count.
+//   node bench/cli-big-model.mjs [--weights=16] [--size=4096] [--reps=2] [--dir=/tmp/webgpu-quant-big]
+//                                [--cases=onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors]
+//                                [--json=bench/results/cli-big-model-latest.json]
+// The inputs (an ONNX MLP of `weights` MatMul weights [size, size] with biases, and a safetensors file of as many
+// [size, size] tensors, seeded normal values) are written to --dir once and used again. Run `npm run build` first.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import onnxProto from 'onnx-proto';
+import { mlpModel, normal } from './mlp-model.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
+const weights = Number(args.weights ?? 16);
+const size = Number(args.size ?? 4096);
+const reps = Number(args.reps ?? 2);
+const dir = args.dir ?? join(tmpdir(), 'webgpu-quant-big');
+const cases = (args.cases ?? 'onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors').split(',');
+const cli = join(root, 'bin', 'webgpu-quant.mjs');
+const rssAtExit = join(root, 'bench', 'rss-at-exit.mjs');
+if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('run `npm run build` first');
+
+mkdirSync(dir, { recursive: true });
+const onnxPath = join(dir, `mlp-${weights}x${size}.onnx`);
+const safetensorsPath = join(dir, `tensors-${weights}x${size}.safetensors`);
+if (!existsSync(onnxPath)) writeFileSync(onnxPath, mlpModel(onnxProto.onnx, Array(weights + 1).fill(size)));
+if (!existsSync(safetensorsPath)) {
+  const header = {};
+  for (let i = 0; i < weights; i++) header[`blk.${i}.weight`] = { dtype: 'F32', shape: [size, size], data_offsets: [4 * size * size * i, 4 * size * size * (i + 1)] };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const fd = openSync(safetensorsPath, 'w');
+  try {
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    writeSync(fd, length);
+    writeSync(fd, Buffer.from(json));
+    for (let i = 0; i < weights; i++) writeSync(fd, new Uint8Array(normal(size * size, 100 + i, 1 / Math.sqrt(size)).buffer));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The output files' digest (the model and any data file beside it), to compare runs. */
+function digest(out) {
+  const hash = createHash('sha256');
+  for (const name of readdirSync(dirname(out)).sort()) hash.update(readFileSync(join(dirname(out), name)));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** One `compress` run: seconds, peak RSS (MiB), the outputs' digest. */
+function run(input, output, workers) {
+  const outDir = join(dir, 'out');
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir);
+  const ext = output === 'onnx-ext' ? 'onnx' : output;
+  const out = join(outDir, `model.${ext}`);
+  const argv = ['--import', rssAtExit, cli, 'compress', input, '-o', out, ...(output === 'onnx-ext' ? ['--external-data'] : []),
+    ...(workers === 'default' ? [] : ['--workers', String(workers)])];
+  const started = performance.now();
+  const child = spawnSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 2 ** 20 });
+  const seconds = (performance.now() - started) / 1000;
+  const stderr = child.stderr;
+  if (child.status !== 0) throw new Error(`compress ${input} -> ${output} (${workers} workers) exited ${child.status}: ${stderr}`);
+  const rss = Number(/maxrss (\d+)/.exec(stderr)?.[1]) / 1024;
+  const sum = digest(out);
+  rmSync(outDir, { recursive: true, force: true });
+  return { seconds, rssMiB: rss, digest: sum };
+}
+
+const results = [];
+const loads = [loadavg()[0]];
+for (let round = 0; round < reps; round++) {
+  for (const spec of cases) {
+    const [from, to] = spec.split(':');
+    const input = from === 'onnx' ? onnxPath : safetensorsPath;
+    for (const workers of ['default', 0]) results.push({ round, input: from, output: to, workers, ...run(input, to, workers) });
+  }
+  loads.push(loadavg()[0]);
+}
+
+const range = (xs, digits) => {
+  const [lo, hi] = [Math.min(...xs).toFixed(digits), Math.max(...xs).toFixed(digits)];
+  return lo === hi ? lo : `${lo}–${hi}`;
+};
+const fileMB = (path) => (statSync(path).size / 1e6).toFixed(0);
+console.log(`webgpu-quant compress, ${weights} float32 weights [${size}, ${size}] (ONNX ${fileMB(onnxPath)} MB, safetensors ${fileMB(safetensorsPath)} MB), `
+  + `${reps} interleaved rounds, load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}:`);
+console.log('| input | output | threads | seconds | peak RSS (MiB) | same bytes |');
+console.log('| --- | --- | --- | ---: | ---: | --- |');
+for (const spec of cases) {
+  const [from, to] = spec.split(':');
+  const digests = new Set(results.filter((r) => r.input === from && r.output === to).map((r) => r.digest));
+  for (const workers of ['default', 0]) {
+    const rows = results.filter((r) => r.input === from && r.output === to && r.workers === workers);
+    console.log(`| ${from} | ${to} | ${workers === 'default' ? 'default' : 'one (--workers 0)'} | ${range(rows.map((r) => r.seconds), 2)} `
+      + `| ${range(rows.map((r) => r.rssMiB), 0)} | ${digests.size === 1 ? 'yes' : 'NO'} |`);
+  }
+}
+if (args.json) writeFileSync(join(root, args.json), `${JSON.stringify({ date: new Date().toISOString(), weights, size, reps, loads, results }, null, 2)}\n`);
