@@ -46,6 +46,7 @@ import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } f
 import { GGML_NATIVE_TYPES, type GgufEncodePlan, type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { ggufSchemeProblem } from './gguf-scheme.js';
 import { lookahead } from './lookahead.js';
+import { readAhead } from './read-ahead.js';
 import { bufferSlots } from './buffer-slots.js';
 import type { WeightDecision } from './policy.js';
 
@@ -193,21 +194,6 @@ export async function compressToGguf(
   const float32Bytes = (i: number): number => weights[i]!.shape.reduce((a, b) => a * b, 4);
   const computed = (i: number): boolean => ggufEncodeComputes(encodePlan(plans[i]!)) && weights[i]!.byteLength >= POOL_MIN_BYTES;
   const slots = bufferSlots('shared');
-  // Without a pool: two buffers, the weight at work and the next one being read, used again from weight to weight.
-  const localSlots = bufferSlots('local');
-  const readIntoSlot = async (i: number): Promise<{ slot: Uint8Array; bytes: Uint8Array }> => {
-    const slot = localSlots.take(weights[i]!.byteLength);
-    try {
-      return { slot, bytes: await readWeightInto(reader, weights[i]!, slot) };
-    } catch (error) {
-      localSlots.give(slot);
-      throw error;
-    }
-  };
-  const giveSlot = async (early: Promise<{ slot: Uint8Array }> | undefined): Promise<void> => {
-    const done = await early?.catch(() => undefined); // a failed read gave its slot back already
-    if (done) localSlots.give(done.slot);
-  };
   // Encodes on the pool from a slot holding the weight's bytes, and gives the slot back once the worker is done.
   const encodeFrom = (plan: Plan, raw: Uint8Array): Promise<GgufEncoded> =>
     pool!.run('encodeGgufTensor', [encodePlan(plan), raw], slots.transfer(raw)).finally(() => slots.give(raw));
@@ -240,13 +226,12 @@ export async function compressToGguf(
     }
     const planAhead = lookahead(weights.length, planOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next weight whose plan reads its values is read while this one is planned.
-    const readAhead = pool ? undefined : lookahead(weights.length, (i) => (planReads(weights[i]!, decisions[i]) ? readIntoSlot(i) : undefined),
-      (i) => weights[i]!.byteLength, 1, Infinity);
+    const planInputs = pool ? undefined : readAhead(reader, weights, (i) => planReads(weights[i]!, decisions[i]));
     for (const [i, info] of weights.entries()) {
       const pooled = planAhead.take(i);
-      const early = readAhead?.take(i);
+      const early = planInputs?.take(i);
       const planned = pooled ? await pooled
-        : { plan: await planWeight(info, decisions[i]!, async () => (early ? (await early).bytes : reader.read(info.name))).finally(() => giveSlot(early)) };
+        : { plan: await planWeight(info, decisions[i]!, async () => (early ? early : reader.read(info.name))).finally(() => planInputs?.release(i)) };
       plans.push(planned.plan);
       held.push(planned.encoded);
     }
@@ -275,16 +260,16 @@ export async function compressToGguf(
   };
   const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
   // Without a pool, the next tensor is read while this one is encoded and written.
-  const readAhead = pool ? undefined : lookahead(plans.length, readIntoSlot, (i) => weights[i]!.byteLength, 1, Infinity);
+  const writeInputs = pool ? undefined : readAhead(reader, weights, () => true);
   try {
     for (const [i, plan] of plans.entries()) {
       const { info } = plan;
       const pooled = writeAhead.take(i);
-      const early = held[i] || pooled ? undefined : readAhead?.take(i);
+      const early = held[i] || pooled ? undefined : writeInputs?.take(i);
       const { bytes, stats }: GgufEncoded = held[i] ?? (pooled ? await pooled
-        : encodeGgufTensor(encodePlan(plan), early ? (await early).bytes : await reader.read(info.name)));
+        : encodeGgufTensor(encodePlan(plan), await (early ?? reader.read(info.name))));
       held[i] = undefined;
-      await writer.write(info.name, bytes).finally(() => giveSlot(early)); // bytes may be the slot itself (a tensor kept as it is)
+      await writer.write(info.name, bytes).finally(() => writeInputs?.release(i)); // bytes may be the buffer itself (a tensor kept as it is)
       const line: GgufTensorReport = {
         name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
         dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,

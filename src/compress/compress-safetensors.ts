@@ -45,6 +45,7 @@ import { type CompressionTotals, type TensorReport, compressionTotals } from './
 import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } from './cpu-worker-pool.js';
 import { float64Loss } from './float64-range.js';
 import { lookahead } from './lookahead.js';
+import { readAhead } from './read-ahead.js';
 import type { WeightDecision } from './policy.js';
 import { type EscalationStep, quantizeWithFloor } from './quality-floor.js';
 import type { QuantizedWeight } from './quantize-weight.js';
@@ -151,6 +152,7 @@ async function ownFloat32(reader: WeightReader, info: WeightInfo): Promise<Float
  */
 async function planWeight(
   reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined, pool?: CpuWorkerPool,
+  early?: Promise<Uint8Array>,
 ): Promise<PlannedWeight> {
   let data: Float32Array;
   if (info.dtype === 'float64') {
@@ -158,7 +160,7 @@ async function planWeight(
     const loss = float64Loss(bytes);
     if (loss) return { keep: loss, steps: [] };
     data = toFloat32(bytes, info.dtype, info.name);
-  } else data = pool ? await ownFloat32(reader, info) : float32View(await reader.read(info.name), info.dtype, info.name); // only read here
+  } else data = pool ? await ownFloat32(reader, info) : float32View(await (early ?? reader.read(info.name)), info.dtype, info.name); // only read here
   let outcome;
   if (pool) {
     outcome = await pool.run('planWeight', [{ data, shape: [...info.shape] }, decision], [data.buffer as ArrayBuffer]);
@@ -277,6 +279,10 @@ export async function compressToSafetensors(
     }
     progress(i);
   };
+  // Planned on this thread (no pool): the next such weight is read while this one is planned (float64 ones are
+  // read as they come: they are checked for what float32 would lose first).
+  const planInputs = pool ? undefined : readAhead(reader, weights, (i) => !input.quantizedBy.has(weights[i]!.name)
+    && decisions[i]!.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.dtype !== 'float64');
   // A failure while planning (a damaged input, a worker that died) aborts the sink: nothing is written.
   try {
     for (let i = 0; i < weights.length; i++) {
@@ -290,7 +296,7 @@ export async function compressToSafetensors(
         entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
       } else {
         const planned = pooled ? await pooled : decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
-          ? await planWeight(reader, info, decision, backend) : decision.reason;
+          ? await planWeight(reader, info, decision, backend, undefined, planInputs?.take(i)).finally(() => planInputs?.release(i)) : decision.reason;
         if (typeof planned === 'string' || 'keep' in planned) {
           plans.push(typeof planned === 'string' || planned.steps.length ? planned : planned.keep);
           entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
