@@ -358,10 +358,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       if (args.verify) {
         const names: [string, string] = [inputName, target.display];
         // Both from their files (the output is in place now), which onnxruntime-node loads itself with their
-        // external data; an output on stdout from memory.
-        const folders: [string, string | undefined] = [dirname(input), target.kind === 'file' ? dirname(target.path) : undefined];
+        // external data; an output on stdout (which never has external data) from memory.
         const compressed = target.kind === 'file' ? target.path : concatParts(result.parts, result.byteLength);
-        verified = await verifyModels(input, compressed, { ...await verifyOptionsOf(args.verify, input, inputName, runtime!, folders), names });
+        verified = await verifyModels(input, compressed, { ...await verifyOptionsOf(args.verify, input, inputName, runtime!), names });
       }
       text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved), report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);

@@ -10,7 +10,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { MissingDependencyError } from '../errors.js';
 import { parseInputSamples } from '../verify/input-files.js';
 import type { OnnxRuntimeLike, Sample } from '../verify/runtime.js';
@@ -44,20 +44,8 @@ export async function loadNodeRuntime(): Promise<OnnxRuntimeLike> {
   }
 }
 
-/**
- * onnxruntime-node's options for a model run from memory whose external data files (if any) lie in `folder`
- * (relative to the working directory otherwise, where the files usually are not).
- */
-export function nodeSessionOptions(folder: string | undefined): object {
-  return { logSeverityLevel: 3, ...(folder === undefined ? {} : { extra: { session: { model_external_initializers_file_folder_path: resolve(folder) } } }) };
-}
-
-/**
- * The library options for the CLI's flags: the input files read and checked against `original`; each model's
- * external data looked for in its folder (`folders`: the original's, the compressed model's).
- */
-export async function verifyOptionsOf(flags: VerifyFlags, original: ModelInput, originalName: string, runtime: OnnxRuntimeLike,
-  folders: [string | undefined, string | undefined]): Promise<VerifyOptions> {
+/** The library options for the CLI's flags: the input files read and checked against `original`. */
+export async function verifyOptionsOf(flags: VerifyFlags, original: ModelInput, originalName: string, runtime: OnnxRuntimeLike): Promise<VerifyOptions> {
   let inputs: Sample[] | undefined;
   if (flags.inputs.length) {
     const signature = await modelSignature(original, originalName);
@@ -67,7 +55,7 @@ export async function verifyOptionsOf(flags: VerifyFlags, original: ModelInput, 
   return {
     runtime, inputs, dims: flags.dims, minCosine: flags.minCosine, minArgmaxAgreement: flags.minArgmaxAgreement,
     ...(flags.seeds === undefined ? {} : { seeds: Array.from({ length: flags.seeds }, (_, i) => i + 1) }),
-    sessionOptions: [nodeSessionOptions(folders[0]), nodeSessionOptions(folders[1])],
+    sessionOptions: { logSeverityLevel: 3 },
   };
 }
 
@@ -117,9 +105,8 @@ export async function runVerify(args: VerifyArgs, io: CliIo): Promise<number> {
   await checkInputFile(args.original, 'original');
   await checkInputFile(args.compressed, 'compressed');
   const names: [string, string] = [basename(args.original), basename(args.compressed)];
-  const folders: [string, string] = [dirname(args.original), dirname(args.compressed)]; // where each one's external data is
   // By path: onnxruntime-node loads each file itself (and its external data beside it); only the graphs are read here.
-  const report = await verifyModels(args.original, args.compressed, { ...await verifyOptionsOf(args, args.original, args.original, runtime, folders), names });
+  const report = await verifyModels(args.original, args.compressed, { ...await verifyOptionsOf(args, args.original, args.original, runtime), names });
   if (args.json) io.stdout.write(`${JSON.stringify({ original: args.original, compressed: args.compressed, ...verifyJson(report) })}\n`);
   else io.stdout.write(formatVerifyReport(report, names));
   return report.passed ? 0 : 1;

@@ -231,7 +231,7 @@ export async function compressToGguf(
       const pooled = planAhead.take(i);
       const early = planInputs?.take(i);
       const planned = pooled ? await pooled
-        : { plan: await planWeight(info, decisions[i]!, async () => (early ? early : reader.read(info.name))).finally(() => planInputs?.release(i)) };
+        : { plan: await planWeight(info, decisions[i]!, () => early ?? reader.read(info.name)).finally(() => planInputs?.release(i)) };
       plans.push(planned.plan);
       held.push(planned.encoded);
     }

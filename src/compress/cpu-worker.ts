@@ -18,13 +18,32 @@ import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/
 import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
 import { encodeGgufTensor } from './gguf-encode.js';
-import { quantizeWithFloor } from './quality-floor.js';
+import type { WeightDecision } from './policy.js';
+import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
-import { scaleRounder } from './scale-storage.js';
+import { type ScaleRounding, scaleRounder } from './scale-storage.js';
 import { holdWeight } from './weight-buffers.js';
 
 const cpu = { backend: 'cpu' } as const;
+
+/**
+ * quantizeWithFloor of a weight held in the kernels' memory, where every pass reads one copy in place
+ * (compress-onnx.ts does the same): `fill` puts its values there (or into `whole`'s place, a new array when
+ * none is given, where it cannot be held).
+ */
+async function floorHeld(shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined,
+  fill: (data: Float32Array) => void | Promise<void>, whole?: Tensor): Promise<FloorOutcome> {
+  const roundScale = scaleRounder(rounding);
+  const slot = holdWeight(shape, decision);
+  try {
+    const data = slot?.data ?? whole?.data ?? new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (data !== whole?.data) await fill(data);
+    return await quantizeWithFloor({ data, shape }, decision, roundScale ? { roundScale } : {}, cpu);
+  } finally {
+    slot?.release();
+  }
+}
 
 /** The tasks, each on the CPU path. */
 const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTaskResults[K]> } = {
@@ -33,32 +52,14 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
     if (firstNonFinite(x.data) >= 0) return { kind: 'nonFinite' };
     return quantizeWithFloor(x, decision, {}, cpu);
   },
-  async floorWeight(x, decision, rounding) {
-    const roundScale = scaleRounder(rounding);
-    // Held in the kernels' memory, every pass reads one copy in place (compress-onnx.ts does the same).
-    const slot = holdWeight(x.shape, decision);
-    try {
-      slot?.data.set(x.data);
-      return await quantizeWithFloor(slot ? { data: slot.data, shape: x.shape } : x, decision, roundScale ? { roundScale } : {}, cpu);
-    } finally {
-      slot?.release();
-    }
-  },
+  floorWeight: (x, decision, rounding) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x),
   async floorWeightFile(range, shape, decision, rounding) {
     const elements = shape.reduce((a, b) => a * b, 1);
     if (range.byteLength !== 4 * elements) {
       throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a float32 weight of shape [${shape.join(', ')}] (${4 * elements} bytes)`);
     }
-    const roundScale = scaleRounder(rounding);
-    // Read from the file straight into the kernels' memory, where every pass reads it in place.
-    const slot = holdWeight(shape, decision);
-    try {
-      const data = slot?.data ?? new Float32Array(elements);
-      await readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      return await quantizeWithFloor({ data, shape }, decision, roundScale ? { roundScale } : {}, cpu);
-    } finally {
-      slot?.release();
-    }
+    // Read from the file straight into the kernels' memory.
+    return floorHeld(shape, decision, rounding, (data) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
   },
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),

@@ -184,6 +184,8 @@ describe('compressOnnx with a CPU worker pool', () => {
       expect([...target]).toEqual(Array.from({ length: 16 }, (_, i) => i + 8));
       await expect(readFileRange({ path, offset: 8, byteLength: 16 }, new Uint8Array(15))).rejects.toThrow(InvalidArgumentError);
       await expect(readFileRange({ path, offset: 56, byteLength: 16 }, target)).rejects.toThrow(FormatError);
+      await expect(readFileRange({ path: join(dir, 'gone.bin'), offset: 0, byteLength: 16 }, target)).rejects.toThrow(FormatError);
+      await expect(readFileRange({ path: join(dir, 'gone.bin'), offset: 0, byteLength: 16 }, target)).rejects.toThrow(/gone\.bin: cannot be opened to read a tensor/);
     } finally {
       await source.close();
       rmSync(dir, { recursive: true, force: true });

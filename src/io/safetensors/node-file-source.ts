@@ -87,7 +87,7 @@ export async function nodeFileSource(path: string): Promise<NodeFileSource> {
 /**
  * Reads a {@link FileRange} into `target` (its length): the file opened, read and closed again, so a worker
  * thread can take a weight from the file straight into its own memory. A file that no longer holds the range
- * (truncated or changed since it was opened) is a FormatError naming it.
+ * (truncated or changed since it was opened), or that cannot be opened any more, is a FormatError naming it.
  *
  * @example
  * ```ts
@@ -99,7 +99,10 @@ export async function readFileRange(range: FileRange, target: Uint8Array): Promi
   if (target.byteLength !== range.byteLength) {
     throw new InvalidArgumentError('target', target.byteLength, `readFileRange: ${target.byteLength} bytes of room for a ${range.byteLength}-byte range of ${range.path}`);
   }
-  const source = await nodeFileSource(range.path);
+  const source = await nodeFileSource(range.path).catch((error: unknown) => {
+    throw error instanceof FormatError ? error
+      : new FormatError(`${range.path}: cannot be opened to read a tensor (${(error as Error)?.message ?? String(error)}); it was moved or removed while in use`, { cause: error });
+  });
   try {
     await readExactlyInto(source, range.offset, target, 'a tensor');
   } finally {
