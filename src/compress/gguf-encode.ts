@@ -17,14 +17,16 @@
 import { FormatError } from '../errors.js';
 import { float32View } from '../io/float-convert.js';
 import { quantizeRowQ4_0, quantizeRowQ8_0 } from '../io/gguf/ggml-blocks.js';
-import { cpuQ4_0, cpuQ8_0 } from '../io/gguf/ggml-blocks-simd.js';
+import { cpuQ4_0, cpuQ8_0, simdBlockPieces } from '../io/gguf/ggml-blocks-simd.js';
 import { type GgmlType, ggmlTensorBytes, ggmlTypeInfo } from '../io/gguf/ggml-types.js';
 import { ggmlToFloat32 } from '../io/gguf/reader.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { WeightDType } from '../io/weights.js';
-import { cpuErrorStats } from '../kernels/cpu/cpu-error-stats.js';
+import { cpuErrorStats, cpuErrorStatsOfPieces } from '../kernels/cpu/cpu-error-stats.js';
+import { PIECE_ELEMENTS } from '../kernels/cpu/simd-module.js';
 import { firstNaN } from '../kernels/cpu/cpu-scan.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
+import type { ErrorStats } from '../stats/types.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
 /** The ggml type whose bytes are a weight dtype's own (no conversion); float64 has none. */
@@ -70,6 +72,25 @@ export function ggufEncodeComputes(plan: Pick<GgufEncodePlan, 'dtype' | 'type'>)
 }
 
 /**
+ * Columns `j0` to `j0 + 7` of a [k, n] row-major tensor (`from`) written as eight rows of k from `to[at]`: each
+ * row of `from` gives eight neighbouring elements (one cache line read) to eight write streams.
+ */
+function eightColumns<T extends Uint8Array | Uint16Array | Uint32Array>(from: T, to: T, k: number, n: number, j0: number, at: number): void {
+  const k2 = 2 * k;
+  const k4 = 4 * k;
+  for (let i = 0, r = j0, w = at; i < k; i++, r += n, w++) {
+    to[w] = from[r]!;
+    to[w + k] = from[r + 1]!;
+    to[w + k2] = from[r + 2]!;
+    to[w + k2 + k] = from[r + 3]!;
+    to[w + k4] = from[r + 4]!;
+    to[w + k4 + k] = from[r + 5]!;
+    to[w + k4 + k2] = from[r + 6]!;
+    to[w + k4 + k2 + k] = from[r + 7]!;
+  }
+}
+
+/**
  * Element (i, j) of a [k, n] row-major tensor moved to (j, i), `size` bytes (1, 2, 4 or 8) per element: whole
  * elements as integers (never as floats, so every bit pattern is kept). Eight output rows at a time: each input
  * row gives eight neighbouring elements (one cache line read), written to eight output rows that advance one
@@ -90,20 +111,7 @@ export function transposeBytes(raw: Uint8Array, k: number, n: number, size: numb
   const to = into?.byteLength === aligned.byteLength && into.byteOffset % Words.BYTES_PER_ELEMENT === 0
     ? new Words(into.buffer as ArrayBuffer, into.byteOffset, from.length) : new Words(from.length);
   const wide = words === 1 ? n - (n % 8) : 0; // the columns moved eight at a time
-  for (let j0 = 0; j0 < wide; j0 += 8) {
-    const k2 = 2 * k;
-    const k4 = 4 * k;
-    for (let i = 0, r = j0, w = j0 * k; i < k; i++, r += n, w++) {
-      to[w] = from[r]!;
-      to[w + k] = from[r + 1]!;
-      to[w + k2] = from[r + 2]!;
-      to[w + k2 + k] = from[r + 3]!;
-      to[w + k4] = from[r + 4]!;
-      to[w + k4 + k] = from[r + 5]!;
-      to[w + k4 + k2] = from[r + 6]!;
-      to[w + k4 + k2 + k] = from[r + 7]!;
-    }
-  }
+  for (let j0 = 0; j0 < wide; j0 += 8) eightColumns(from, to, k, n, j0, j0 * k);
   for (let j = wide; j < n; j++) {
     for (let i = 0; i < k; i++) {
       for (let w = 0; w < words; w++) to[words * (j * k + i) + w] = from[words * (i * n + j) + w]!;
@@ -116,6 +124,41 @@ export function transposeBytes(raw: Uint8Array, k: number, n: number, size: numb
 // memory for every tensor costs page faults, and leaves garbage of the tensor's size behind.
 const kTransposed = reusedFloat32();
 const kValues = reusedFloat32();
+
+/** Elements of one Q8_0 / Q4_0 block. */
+const kBlockElements = 32;
+
+/** Copies the float32 bits of elements `first` to `first + into.length - 1` of a tensor's rows (in the file's layout) into `into`. */
+type PieceCopier = (into: Uint32Array, first: number) => void;
+
+/**
+ * A plan's rows piece by piece, as float32 bits: slices of the stored values, or for a transposed plan ([k, n]
+ * stored, rows of k in the file) gathered from the stored columns, eight rows at a time where a piece holds
+ * them whole (each stored row then gives eight neighbouring elements, as in {@link transposeBytes}), so no
+ * transposed copy of the tensor is made.
+ */
+function pieceCopier(plan: GgufEncodePlan, raw: Uint8Array): PieceCopier {
+  const data = float32View(raw, plan.dtype, plan.name); // only read
+  const from = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  if (!plan.transposed) return (into, first) => into.set(from.subarray(first, first + into.length));
+  const [k, n] = plan.shape as [number, number];
+  return (into, first) => {
+    const end = first + into.length;
+    for (let e = first, o = 0; e < end;) {
+      const r = Math.floor(e / k); // the file's row: the stored column
+      const i0 = e - r * k;
+      if (i0 === 0 && e + 8 * k <= end) {
+        eightColumns(from, into, k, n, r, o);
+        e += 8 * k;
+        o += 8 * k;
+      } else {
+        const len = Math.min(k - i0, end - e);
+        for (let i = i0, at = i0 * n + r; i < i0 + len; i++, at += n) into[o++] = from[at]!;
+        e += len;
+      }
+    }
+  };
+}
 
 /** A plan's values as float32, in the file's row-major layout (transposed when the plan says so); float32 bytes are read where they lie. */
 function rowsOf(plan: GgufEncodePlan, raw: Uint8Array): Float32Array {
@@ -144,8 +187,14 @@ export function encodeGgufTensor(plan: GgufEncodePlan, raw: Uint8Array): GgufEnc
     const [k, n] = plan.shape as [number, number];
     return { bytes: plan.transposed ? transposeBytes(raw, k, n, ggmlTypeInfo(plan.type).blockBytes) : raw };
   }
-  const rows = rowsOf(plan, raw);
   const bytes = new Uint8Array(ggmlTensorBytes(plan.type, [...plan.ne]));
+  const shape = [...plan.ne].reverse();
+  const statsAxis = shape.length >= 2 ? (plan.transposed ? 1 : 0) : undefined;
+  if (plan.type === 'Q8_0' || plan.type === 'Q4_0') {
+    const measured = blocksWithStats(plan.type, pieceCopier(plan, raw), bytes, shape);
+    if (measured) return { bytes, stats: reportStats(measured, statsAxis) };
+  }
+  const rows = rowsOf(plan, raw);
   const view = new DataView(bytes.buffer);
   let back: Float32Array | undefined; // the values the blocks give back, where computed with them
   switch (plan.type) {
@@ -161,15 +210,41 @@ export function encodeGgufTensor(plan: GgufEncodePlan, raw: Uint8Array): GgufEnc
     case 'F32': rows.forEach((v, i) => view.setFloat32(i * 4, v, true)); break;
     default: throw new FormatError(`${plan.name}: cannot convert ${plan.dtype} to ${plan.type}`);
   }
-  const shape = [...plan.ne].reverse();
   back ??= ggmlToFloat32(plan.type, bytes, rows.length, plan.name);
   // The reference's statistics, bit for bit, from the WebAssembly kernel (x̂ given as floats, rows as runs).
   const stats = cpuErrorStats(checkErrorStatsArguments({ data: rows, shape }, { data: back, shape }, shape.length >= 2 ? { axis: 0 } : {}, firstNaN));
+  return { bytes, stats: reportStats(stats, statsAxis) };
+}
+
+/** A report line's statistics from the full ones. */
+function reportStats(stats: ErrorStats, statsAxis: number | undefined): GgufTensorStats {
   return {
-    bytes,
-    stats: {
-      sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError,
-      perChannelSqnrDb: stats.perChannel?.sqnrDb, statsAxis: shape.length >= 2 ? (plan.transposed ? 1 : 0) : undefined,
-    },
+    sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError,
+    perChannelSqnrDb: stats.perChannel?.sqnrDb, statsAxis,
   };
+}
+
+/**
+ * `rows`' Q8_0 or Q4_0 blocks into `bytes`, and their error statistics (per row for 2-D and more), in one pass
+ * over pieces of the rows in the WebAssembly kernels' memory: each piece is copied in once, and its blocks,
+ * their values and its statistics are made while it is there (the values never leave the kernels' memory).
+ * The same bytes as `cpuQ8_0` / `cpuQ4_0` and the same statistics as `cpuErrorStats` of the rows and those
+ * values. Undefined (bytes untouched) where the kernels do not run.
+ */
+function blocksWithStats(type: 'Q8_0' | 'Q4_0', copy: PieceCopier, bytes: Uint8Array, shape: readonly number[]): ErrorStats | undefined {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const block = size === 0 ? undefined : simdBlockPieces(type);
+  if (!block) return undefined;
+  const { blockBytes } = block;
+  const pieceBlocks = Math.min(size, PIECE_ELEMENTS) / kBlockElements;
+  return cpuErrorStatsOfPieces(shape, shape.length >= 2 ? 0 : undefined, {
+    extraSizes: [blockBytes * pieceBlocks, 4 * pieceBlocks],
+    copied: [0],
+    fill(memory, first, count, original, values, [dst, scales]) {
+      copy(new Uint32Array(memory, original, count), first);
+      const blocks = count / kBlockElements;
+      block.encode(original, dst!, scales!, values, blocks);
+      bytes.set(new Uint8Array(memory, dst!, blockBytes * blocks), (first / kBlockElements) * blockBytes);
+    },
+  });
 }

@@ -42,13 +42,23 @@ function firstNaNLoop(data: Float32Array): number {
   return -1;
 }
 
+/**
+ * The error for a NaN at `argument[i]` (`argument` names the array, such as `'original.data'`).
+ *
+ * @example
+ * ```ts
+ * throw nanArgumentError('original.data', 7); // InvalidArgumentError: original.data[7] is NaN; ...
+ * ```
+ */
+export function nanArgumentError(argument: string, i: number): InvalidArgumentError {
+  return new InvalidArgumentError(`${argument}[${i}]`, NaN,
+    `${argument}[${i}] is NaN; error statistics need numbers: replace or drop the NaN values first`);
+}
+
 /** Throws naming `argument[i]` at the first NaN of `data`. */
 function rejectNaN(data: Float32Array, argument: string, firstNaN: (data: Float32Array) => number): void {
   const i = firstNaN(data);
-  if (i >= 0) {
-    throw new InvalidArgumentError(`${argument}[${i}]`, NaN,
-      `${argument}[${i}] is NaN; error statistics need numbers: replace or drop the NaN values first`);
-  }
+  if (i >= 0) throw nanArgumentError(argument, i);
 }
 
 /**

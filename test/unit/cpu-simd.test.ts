@@ -202,7 +202,7 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
 
   it('scans find the first non-finite value and the first NaN, and max |x|, as plain loops do', () => {
     for (let trial = 0; trial < 120; trial++) {
-      const n = pick([1, 3, 4, 5, 17, 1000, 32768, 32771, 70001]);
+      const n = pick([1, 3, 4, 5, 16, 17, 64, 1000, 32768, 32771, 70001]);
       const data = Float32Array.from({ length: n }, () => (next() < 0.01 ? pick([0, -0, 1e-45, -3e38, 2 ** -126]) : (next() * 2 - 1) * 10));
       const specials = Math.floor(next() * 3);
       for (let k = 0; k < specials; k++) data[Math.floor(next() * n)] = pick([NaN, Infinity, -Infinity]);

@@ -4,6 +4,9 @@
 // transposed beforehand.
 import { describe, expect, it } from 'vitest';
 import { encodeGgufTensor, transposeBytes } from '../../src/compress/gguf-encode.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0, quantizeRowQ8_0 } from '../../src/io/gguf/ggml-blocks.js';
+import { errorStats } from '../../src/reference/error-stats.js';
 import { RUN_SEED, normalData, rng } from './support.js';
 
 /** The definition: element (i, j) of [k, n] to (j, i), byte by byte. */
@@ -40,18 +43,60 @@ describe('GGUF tensor encoding', () => {
 
   it('a transposed plan gives the blocks and statistics of the tensor transposed beforehand', () => {
     const next = rng(RUN_SEED + 1);
-    const [k, n] = [96, 40]; // rows of k = 96 (3 blocks) after the transpose
-    const data = normalData(k * n, next);
-    const raw = new Uint8Array(data.buffer);
-    const rows = transposedByDefinition(raw, k, n, 4);
-    for (const type of ['Q8_0', 'Q4_0', 'F16'] as const) {
-      const viaPlan = encodeGgufTensor({ name: 'w', dtype: 'float32', shape: [k, n], type, ne: [k, n], transposed: true }, raw);
-      const direct = encodeGgufTensor({ name: 'w', dtype: 'float32', shape: [n, k], type, ne: [k, n], transposed: false }, rows);
-      expect(Buffer.compare(viaPlan.bytes, direct.bytes), type).toBe(0);
-      expect(viaPlan.bytes.byteLength).toBe(type === 'Q8_0' ? n * 3 * 34 : type === 'Q4_0' ? n * 3 * 18 : k * n * 2);
-      expect(viaPlan.stats!.sqnrDb).toBe(direct.stats!.sqnrDb);
-      expect(viaPlan.stats!.sqnrDb).toBeGreaterThan(type === 'Q4_0' ? 10 : 30);
-      expect(viaPlan.stats!.statsAxis).toBe(1);
+    // Rows of k = 96 (3 blocks) after the transpose; rows of 2080 that straddle the 32768-element pieces (the
+    // blocks' rows are gathered piece by piece, eight at a time where a piece holds them whole); a random one.
+    for (const [k, n] of [[96, 40], [2080, 41], [32 * (1 + Math.floor(next() * 80)), 1 + Math.floor(next() * 60)]] as const) {
+      const data = normalData(k * n, next);
+      const raw = new Uint8Array(data.buffer);
+      const rows = transposedByDefinition(raw, k, n, 4);
+      for (const type of ['Q8_0', 'Q4_0', 'F16'] as const) {
+        const viaPlan = encodeGgufTensor({ name: 'w', dtype: 'float32', shape: [k, n], type, ne: [k, n], transposed: true }, raw);
+        const direct = encodeGgufTensor({ name: 'w', dtype: 'float32', shape: [n, k], type, ne: [k, n], transposed: false }, rows);
+        expect(Buffer.compare(viaPlan.bytes, direct.bytes), type).toBe(0);
+        expect(viaPlan.bytes.byteLength).toBe(type === 'Q8_0' ? n * (k / 32) * 34 : type === 'Q4_0' ? n * (k / 32) * 18 : k * n * 2);
+        expect(viaPlan.stats!.sqnrDb).toBe(direct.stats!.sqnrDb);
+        expect(viaPlan.stats!.sqnrDb).toBeGreaterThan(type === 'Q4_0' ? 10 : 30);
+        expect(viaPlan.stats!.statsAxis).toBe(1);
+        expect(viaPlan.stats!.perChannelSqnrDb).toEqual(direct.stats!.perChannelSqnrDb);
+      }
+    }
+  });
+
+  it('blocks and their statistics in one pass: the JavaScript blocks, and the reference statistics to the bit', () => {
+    const next = rng(RUN_SEED + 2);
+    const kinds = [
+      { type: 'Q8_0', quantize: quantizeRowQ8_0, dequantize: dequantizeRowQ8_0 },
+      { type: 'Q4_0', quantize: quantizeRowQ4_0, dequantize: dequantizeRowQ4_0 },
+    ] as const;
+    // One piece; rows that straddle the 32768-element pieces; a 1-D tensor of several pieces; a random 2-D one.
+    const shapes = [[3, 96], [40, 2080], [65568], [1 + Math.floor(next() * 60), 32 * (1 + Math.floor(next() * 100))]];
+    for (const { type, quantize, dequantize } of kinds) {
+      for (const shape of shapes) {
+        const size = shape.reduce((a, b) => a * b, 1);
+        const data = normalData(size, next);
+        data[Math.floor(next() * size)] = 0; // a zero, and a block of zeros (d = 0)
+        data.fill(0, 32, 64);
+        const raw = new Uint8Array(data.buffer);
+        const { bytes, stats } = encodeGgufTensor({ name: 'w', dtype: 'float32', shape, type, ne: [...shape].reverse(), transposed: false }, raw);
+        const label = `${type} [${shape.join(', ')}]`;
+        expect(Buffer.compare(bytes, quantize(data)), label).toBe(0);
+        const expected = errorStats({ data, shape }, { data: dequantize(bytes, size), shape }, shape.length >= 2 ? { axis: 0 } : {});
+        expect(Object.is(stats!.sqnrDb, expected.overall.sqnrDb) && Object.is(stats!.mse, expected.overall.mse), label).toBe(true);
+        expect(stats!.maxAbsError, label).toBe(expected.overall.maxAbsError);
+        expect(stats!.perChannelSqnrDb, label).toEqual(expected.perChannel?.sqnrDb);
+        expect(stats!.statsAxis, label).toBe(shape.length >= 2 ? 0 : undefined);
+        expect(stats!.sqnrDb, label).toBeGreaterThan(type === 'Q8_0' ? 30 : 10);
+      }
+    }
+  });
+
+  it('a NaN in the rows fails with the statistics\' error, naming its index', () => {
+    const data = normalData(40 * 2080, rng(RUN_SEED + 3));
+    data[70001] = NaN;
+    for (const type of ['Q8_0', 'Q4_0'] as const) {
+      const call = () => encodeGgufTensor({ name: 'w', dtype: 'float32', shape: [40, 2080], type, ne: [2080, 40], transposed: false }, new Uint8Array(data.buffer));
+      expect(call).toThrow(InvalidArgumentError);
+      expect(call).toThrow('original.data[70001] is NaN');
     }
   });
 });

@@ -26,18 +26,55 @@ interface BlockKernels {
 const kQ8_0: BlockKernels = { blockBytes: 34, blocks: (k) => k.q8_0Blocks, values: (k) => k.q8_0Values };
 const kQ4_0: BlockKernels = { blockBytes: 18, blocks: (k) => k.q4_0Blocks, values: (k) => k.q4_0Values };
 
+/** One block type's kernels over pieces already in the kernels' memory (see {@link simdBlockPieces}). */
+export interface BlockPieces {
+  readonly kernels: SimdKernels;
+  /** Bytes of one block: 34 (Q8_0) or 18 (Q4_0). */
+  readonly blockBytes: number;
+  /**
+   * `blocks` blocks of 32 floats at byte `src` to their blocks at `dst` (float16 scales included), each block's
+   * stored scale as a float32 at `scales` + 4·b, and the values the blocks give back at `values`.
+   */
+  encode(src: number, dst: number, scales: number, values: number, blocks: number): void;
+}
+
+/**
+ * The WebAssembly kernels of Q8_0 or Q4_0 for pieces laid out in the kernels' memory by the caller (the
+ * statistics of GGUF encoding measure each piece where it lies); undefined without WebAssembly SIMD.
+ *
+ * @example
+ * ```ts
+ * const q8 = simdBlockPieces('Q8_0');
+ * q8?.encode(src, dst, scales, values, 1024); // 1024 blocks: 32768 floats at src
+ * ```
+ */
+export function simdBlockPieces(type: 'Q8_0' | 'Q4_0'): BlockPieces | undefined {
+  const kernels = simdKernels();
+  if (!kernels) return undefined;
+  const { blockBytes, blocks: blocksOf, values: valuesOf } = type === 'Q8_0' ? kQ8_0 : kQ4_0;
+  const toBlocks = blocksOf(kernels);
+  const toValues = valuesOf(kernels);
+  return {
+    kernels,
+    blockBytes,
+    encode(src, dst, scales, values, blocks) {
+      toBlocks(src, dst, scales, blocks);
+      kernels.halfScales(dst, scales, blocks, blockBytes); // the stored float16 scale, which the values then use
+      toValues(dst, scales, values, blocks);
+    },
+  };
+}
+
 /** Both kernels of one block type over `row`, piece by piece; undefined without WebAssembly SIMD. */
-function cpuBlocks(type: BlockKernels, row: Float32Array, out: Uint8Array, into?: Float32Array): Float32Array | undefined {
-  const kernels = row.length === 0 ? undefined : simdKernels();
+function cpuBlocks(type: 'Q8_0' | 'Q4_0', row: Float32Array, out: Uint8Array, into?: Float32Array): Float32Array | undefined {
+  const block = row.length === 0 ? undefined : simdBlockPieces(type);
   const piece = Math.min(row.length, PIECE_ELEMENTS);
   const pieceBlocks = piece / kBlock;
-  const { blockBytes } = type;
-  const offsets = kernels?.reserve([4 * piece, blockBytes * pieceBlocks, 4 * pieceBlocks, 4 * piece], [0, 1, 3]);
-  if (!kernels || !offsets) return undefined;
+  const blockBytes = block?.blockBytes ?? 0;
+  const offsets = block?.kernels.reserve([4 * piece, blockBytes * pieceBlocks, 4 * pieceBlocks, 4 * piece], [0, 1, 3]);
+  if (!block || !offsets) return undefined;
   const [src, dst, scales, valuesAt] = offsets as [number, number, number, number];
-  const toBlocks = type.blocks(kernels);
-  const toValues = type.values(kernels);
-  const memory = kernels.memory.buffer;
+  const memory = block.kernels.memory.buffer;
   const source = new Float32Array(memory, src, piece);
   const blocksOut = new Uint8Array(memory, dst, blockBytes * pieceBlocks);
   const back = new Float32Array(memory, valuesAt, piece);
@@ -46,9 +83,7 @@ function cpuBlocks(type: BlockKernels, row: Float32Array, out: Uint8Array, into?
     const count = Math.min(piece, row.length - first);
     const blocks = count / kBlock;
     source.set(row.subarray(first, first + count));
-    toBlocks(src, dst, scales, blocks);
-    kernels.halfScales(dst, scales, blocks, blockBytes); // the stored float16 scale, which the values then use
-    toValues(dst, scales, valuesAt, blocks);
+    block.encode(src, dst, scales, valuesAt, blocks);
     out.set(blocksOut.subarray(0, blockBytes * blocks), (first / kBlock) * blockBytes);
     values.set(back.subarray(0, count), first);
   }
@@ -67,7 +102,7 @@ function cpuBlocks(type: BlockKernels, row: Float32Array, out: Uint8Array, into?
  * ```
  */
 export function cpuQ8_0(row: Float32Array, out: Uint8Array, values?: Float32Array): Float32Array | undefined {
-  return cpuBlocks(kQ8_0, row, out, values);
+  return cpuBlocks('Q8_0', row, out, values);
 }
 
 /**
@@ -82,5 +117,5 @@ export function cpuQ8_0(row: Float32Array, out: Uint8Array, values?: Float32Arra
  * ```
  */
 export function cpuQ4_0(row: Float32Array, out: Uint8Array, values?: Float32Array): Float32Array | undefined {
-  return cpuBlocks(kQ4_0, row, out, values);
+  return cpuBlocks('Q4_0', row, out, values);
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import { assembleErrorStats } from '../../stats/assemble.js';
-import type { ErrorStatsRequest } from '../../stats/arguments.js';
+import { type ErrorStatsRequest, nanArgumentError } from '../../stats/arguments.js';
 import { BucketSums } from '../../stats/bucket-sums.js';
 import { type IndexMap, channelIndexMap, groupIndexMap } from '../../stats/index-map.js';
 import type { ErrorStats } from '../../stats/types.js';
@@ -145,8 +145,56 @@ function readBuckets(memory: ArrayBuffer, offset: number, sums: BucketSums, coun
   }
 }
 
+/**
+ * Pieces whose originals and x̂ values are written straight into the kernel's memory, instead of copied there from
+ * the request's arrays (see {@link cpuErrorStatsOfPieces}).
+ */
+export interface ErrorStatsPieces {
+  /** Bytes of further regions the producer needs beside the two pieces (its own scratch). */
+  readonly extraSizes: readonly number[];
+  /** Indices into `extraSizes` of the regions JavaScript copies pieces into or out of. */
+  readonly copied: readonly number[];
+  /**
+   * Writes elements `first` to `first + count - 1`: their originals as float32 at byte `original` and their x̂
+   * at byte `values` of `memory`; `extra` are the byte offsets of the regions of `extraSizes`.
+   */
+  fill(memory: ArrayBuffer, first: number, count: number, original: number, values: number, extra: readonly number[]): void;
+}
+
+/**
+ * `errorStats` of x̂ values (a plain Tensor, no grid) that a producer writes piece by piece straight into the
+ * WebAssembly kernel's memory beside the originals they came from, for a tensor of `shape` (statistics per
+ * channel along `axis` when given): each piece is measured while it is in the cache, with nothing copied in or
+ * out, and the result is {@link cpuErrorStats}' to the bit for the same two arrays (the same kernel, the same
+ * pieces in the same order). A NaN in either throws the InvalidArgumentError `checkErrorStatsArguments` throws.
+ * Undefined (nothing filled) where the kernel does not run: no WebAssembly SIMD, or memory it cannot have.
+ *
+ * @example
+ * ```ts
+ * const stats = cpuErrorStatsOfPieces([rows, row], 0, {
+ *   extraSizes: [], copied: [],
+ *   fill(memory, first, count, original, values) {
+ *     new Float32Array(memory, original, count).set(x.subarray(first, first + count));
+ *     new Float32Array(memory, values, count).set(xHat.subarray(first, first + count));
+ *   },
+ * }); // the same as cpuErrorStats(checkErrorStatsArguments(x, xHat, { axis: 0 }))
+ * ```
+ */
+export function cpuErrorStatsOfPieces(shape: readonly number[], axis: number | undefined, pieces: ErrorStatsPieces): ErrorStats | undefined {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const empty = new Float32Array(0); // the pieces come from `fill`, never from these arrays
+  const request: ErrorStatsRequest = { original: empty, shape: [...shape], size, ...(axis === undefined ? {} : { axis }), quantized: { kind: 'values', data: empty } };
+  const sums = simdErrorSums(request, undefined, pieces);
+  return sums && assembleErrorStats(request, sums.overall, sums.perChannel, sums.perGroup, 'cpu');
+}
+
+/** Throws the statistics' NaN error when the kernel's scan of a piece (`count` elements from `first`) found one at `found`. */
+function rejectNaNPiece(found: number, first: number, count: number, argument: string): void {
+  if (found < count) throw nanArgumentError(argument, first + found);
+}
+
 /** The sums from the WebAssembly kernel, or undefined where it does not apply. */
-function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefined): ErrorSums | undefined {
+function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefined, produced?: ErrorStatsPieces): ErrorSums | undefined {
   const { shape, axis, groupSize, size, original } = request;
   const q = request.quantized;
   if (size === 0 || (q.kind === 'grid' && q.ints.BYTES_PER_ELEMENT !== 1)) return undefined;
@@ -156,13 +204,15 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
   const groupMap = axis === undefined || groupSize === undefined ? undefined : groupIndexMap(shape, axis, groupSize);
   const piece = Math.min(size, PIECE_ELEMENTS);
   const paramCount = q.kind === 'grid' ? q.grid.scales.length : 0;
-  const at = kernels.heldOffset(original); // a held array is read in place
+  const at = produced ? undefined : kernels.heldOffset(original); // a held array is read in place
   const channels = channelMap?.count ?? 0;
-  const offsets = kernels.reserve([at === undefined ? 4 * piece : 0, q.kind === 'grid' ? piece : 4 * piece, 16 * paramCount, kBucketBytes,
-    kBucketBytes * channels, kBucketBytes * (groupMap?.count ?? 0), 3 * kCursorBytes, 8 * channels, kBucketBytes], [0, 1]);
+  const base = [at === undefined ? 4 * piece : 0, q.kind === 'grid' ? piece : 4 * piece, 16 * paramCount, kBucketBytes,
+    kBucketBytes * channels, kBucketBytes * (groupMap?.count ?? 0), 3 * kCursorBytes, 8 * channels, kBucketBytes, 16];
+  const offsets = kernels.reserve([...base, ...(produced?.extraSizes ?? [])], [0, 1, ...(produced?.copied.map((i) => base.length + i) ?? [])]);
   if (!offsets) return undefined;
-  const [scratch, values, params, overallAt, channelAt, groupAt, cursors, channelMaxAt, unusedAt] = offsets as
-    [number, number, number, number, number, number, number, number, number];
+  const [scratch, values, params, overallAt, channelAt, groupAt, cursors, channelMaxAt, unusedAt, scanMaxAt] = offsets as
+    [number, number, number, number, number, number, number, number, number, number];
+  const extra = offsets.slice(base.length);
   const memory = kernels.memory.buffer;
   new Float64Array(memory, overallAt, 8 * (1 + channels + (groupMap?.count ?? 0))).fill(0); // the three bucket regions are adjacent
   // The columns path's max |e| per channel, kept apart from the buckets (simd-kernels.wat) and folded in below.
@@ -202,14 +252,20 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
     if (groupFields) cursorView.set(groupFields, 2 * kCursorBytes / 4);
     for (let first = 0; first < size; first += piece) {
       const count = Math.min(piece, size - first);
-      source?.set(original.subarray(first, first + count));
-      target.set(quantized.subarray(first, first + count));
+      if (produced) {
+        produced.fill(memory, first, count, scratch, values, extra);
+        rejectNaNPiece(kernels.scan(scratch, count, 1, scanMaxAt), first, count, 'original.data');
+        rejectNaNPiece(kernels.scan(values, count, 1, scanMaxAt), first, count, 'quantized.data');
+      } else {
+        source?.set(original.subarray(first, first + count));
+        target.set(quantized.subarray(first, first + count));
+      }
       kernels.errorStats(at === undefined ? scratch : at + 4 * first, values, params, overall, channelBuckets, groupAt, cursors, count,
         flags | bucketFlags, qmin, qmax, channelMaxAt);
     }
   };
   const groupFields = groupMap && cursorFields(groupMap);
-  if (groupFields && runsWhole(groupFields) && runsWhole(paramFields)) {
+  if (groupFields && runsWhole(groupFields) && runsWhole(paramFields) && !produced) {
     // Per-group buckets that are runs (whole groups of 16 or more along a last axis, and parameters that stay the
     // same along them), with per-channel ones: the kernel's runs take one bucket at a time, so the channels go in
     // a first pass and the groups in a second, given to the kernel as its channel buckets (their sums in the

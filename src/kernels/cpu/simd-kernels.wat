@@ -331,24 +331,39 @@
 
   ;; Scans $n float32 values at $src for the first that is not finite (flags 0) or is NaN (flags 1), and returns
   ;; its index, or $n when there is none. max |x| of the values before it is folded into the float32 at $max
-  ;; (exact: max is order-free, and abs only clears the sign bit).
+  ;; (exact: max is order-free, and abs only clears the sign bit). Sixteen values a step, tested before they are
+  ;; folded in (so pmax, one instruction, sees no NaN); a step with a value that fails goes to the one-value loop,
+  ;; which finds it.
   (func (export "scan") (param $src i32) (param $n i32) (param $flags i32) (param $max i32) (result i32)
-    (local $x i32) (local $end i32) (local $v v128) (local $a v128) (local $m v128) (local $bad v128) (local $top f32)
+    (local $x i32) (local $end i32) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $m v128) (local $top f32)
     (local.set $x (local.get $src))
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $m (f32x4.splat (f32.load (local.get $max))))
     (block $tail
-      (loop $four
-        (br_if $tail (i32.gt_u (i32.add (local.get $x) (i32.const 16)) (local.get $end)))
-        (local.set $v (v128.load (local.get $x)))
-        (local.set $a (f32x4.abs (local.get $v)))
-        ;; NaN: x != x. Not finite: not |x| < inf (true for NaN too).
-        (local.set $bad (select (f32x4.ne (local.get $v) (local.get $v))
-          (v128.not (f32x4.lt (local.get $a) (f32x4.splat (f32.const inf)))) (local.get $flags)))
-        (br_if $tail (v128.any_true (local.get $bad)))
-        (local.set $m (f32x4.max (local.get $m) (local.get $a)))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (br $four)))
+      (loop $sixteen
+        (br_if $tail (i32.gt_u (i32.add (local.get $x) (i32.const 64)) (local.get $end)))
+        (local.set $v0 (v128.load (local.get $x)))
+        (local.set $v1 (v128.load offset=16 (local.get $x)))
+        (local.set $v2 (v128.load offset=32 (local.get $x)))
+        (local.set $v3 (v128.load offset=48 (local.get $x)))
+        (local.set $a0 (f32x4.abs (local.get $v0)))
+        (local.set $a1 (f32x4.abs (local.get $v1)))
+        (local.set $a2 (f32x4.abs (local.get $v2)))
+        (local.set $a3 (f32x4.abs (local.get $v3)))
+        (if (local.get $flags)
+          (then ;; NaN: x != x
+            (br_if $tail (v128.any_true (v128.or
+              (v128.or (f32x4.ne (local.get $v0) (local.get $v0)) (f32x4.ne (local.get $v1) (local.get $v1)))
+              (v128.or (f32x4.ne (local.get $v2) (local.get $v2)) (f32x4.ne (local.get $v3) (local.get $v3)))))))
+          (else ;; not finite: not |x| < inf (true for NaN too)
+            (br_if $tail (i32.eqz (i32x4.all_true (v128.and
+              (v128.and (f32x4.lt (local.get $a0) (v128.const f32x4 inf inf inf inf)) (f32x4.lt (local.get $a1) (v128.const f32x4 inf inf inf inf)))
+              (v128.and (f32x4.lt (local.get $a2) (v128.const f32x4 inf inf inf inf)) (f32x4.lt (local.get $a3) (v128.const f32x4 inf inf inf inf)))))))))
+        (local.set $m (f32x4.pmax (local.get $m)
+          (f32x4.pmax (f32x4.pmax (local.get $a0) (local.get $a1)) (f32x4.pmax (local.get $a2) (local.get $a3)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 64)))
+        (br $sixteen)))
     (local.set $top (f32.max
       (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
       (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
