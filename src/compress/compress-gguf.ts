@@ -194,6 +194,7 @@ export async function compressToGguf(
   const float32Bytes = (i: number): number => weights[i]!.shape.reduce((a, b) => a * b, 4);
   const computed = (i: number): boolean => ggufEncodeComputes(encodePlan(plans[i]!)) && weights[i]!.byteLength >= POOL_MIN_BYTES;
   const slots = bufferSlots('shared');
+  const readSlots = bufferSlots('local'); // without a pool: the buffers both passes read weights into
   // Encodes on the pool from a slot holding the weight's bytes, and gives the slot back once the worker is done.
   const encodeFrom = (plan: Plan, raw: Uint8Array): Promise<GgufEncoded> =>
     pool!.run('encodeGgufTensor', [encodePlan(plan), raw], slots.transfer(raw)).finally(() => slots.give(raw));
@@ -226,7 +227,7 @@ export async function compressToGguf(
     }
     const planAhead = lookahead(weights.length, planOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next weight whose plan reads its values is read while this one is planned.
-    const planInputs = pool ? undefined : readAhead(reader, weights, (i) => planReads(weights[i]!, decisions[i]));
+    const planInputs = pool ? undefined : readAhead(reader, weights, (i) => planReads(weights[i]!, decisions[i]), readSlots);
     for (const [i, info] of weights.entries()) {
       const pooled = planAhead.take(i);
       const early = planInputs?.take(i);
@@ -260,7 +261,7 @@ export async function compressToGguf(
   };
   const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
   // Without a pool, the next tensor is read while this one is encoded and written.
-  const writeInputs = pool ? undefined : readAhead(reader, weights, () => true);
+  const writeInputs = pool ? undefined : readAhead(reader, weights, () => true, readSlots);
   try {
     for (const [i, plan] of plans.entries()) {
       const { info } = plan;

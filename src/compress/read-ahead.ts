@@ -16,7 +16,7 @@
  * @module
  */
 import { type WeightInfo, type WeightReader, readWeightInto } from '../io/weights.js';
-import { bufferSlots } from './buffer-slots.js';
+import { type BufferSlots, bufferSlots } from './buffer-slots.js';
 import { lookahead } from './lookahead.js';
 
 /** What {@link readAhead} returns. */
@@ -28,7 +28,8 @@ export interface ReadAhead {
 }
 
 /**
- * One weight read ahead of the consumer, into reused buffers (see the module documentation). A failed read
+ * One weight read ahead of the consumer, into reused buffers (see the module documentation); `slots` are the
+ * buffers to use (default: two of its own), so that passes one after the other share theirs. A failed read
  * gives its buffer back and rejects the take.
  *
  * @example
@@ -37,8 +38,9 @@ export interface ReadAhead {
  * const bytes = await ahead.take(0); // the first weight's bytes, the second one's read started
  * ```
  */
-export function readAhead(reader: WeightReader, weights: readonly WeightInfo[], wanted: (i: number) => boolean): ReadAhead {
-  const slots = bufferSlots('local');
+export function readAhead(
+  reader: WeightReader, weights: readonly WeightInfo[], wanted: (i: number) => boolean, slots: BufferSlots = bufferSlots('local'),
+): ReadAhead {
   const reads = new Map<number, Promise<{ slot: Uint8Array; bytes: Uint8Array }>>();
   const start = (i: number): Promise<{ slot: Uint8Array; bytes: Uint8Array }> | undefined => {
     if (!wanted(i)) return undefined;

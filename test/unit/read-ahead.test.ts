@@ -3,6 +3,7 @@
 // again, and a failed read rejects its take and gives its buffer back.
 import { describe, expect, it } from 'vitest';
 import type { WeightInfo, WeightReader } from '../../src/io/weights.js';
+import { bufferSlots } from '../../src/compress/buffer-slots.js';
 import { readAhead } from '../../src/compress/read-ahead.js';
 import { RUN_SEED, rng } from './support.js';
 
@@ -56,6 +57,22 @@ describe('readAhead', () => {
     for (let i = 0; i < same.length; i++) {
       buffers.add((await ahead.take(i)!).buffer);
       await ahead.release(i);
+    }
+    expect(buffers.size).toBe(2);
+  });
+
+  it('two passes given the same slots share their two buffers', async () => {
+    const { reader: r, infos } = reader(6);
+    const same = infos.map((info) => ({ ...info, byteLength: 64, shape: [16] }));
+    const sized: WeightReader = { list: () => same, read: async (name) => (await r.read(name)).subarray(0, 64) };
+    const slots = bufferSlots('local');
+    const buffers = new Set<ArrayBufferLike>();
+    for (const pass of [readAhead(sized, same, () => true, slots), readAhead(sized, same, (i) => i % 2 === 0, slots)]) {
+      for (let i = 0; i < same.length; i++) {
+        const taken = pass.take(i);
+        if (taken) buffers.add((await taken).buffer);
+        await pass.release(i);
+      }
     }
     expect(buffers.size).toBe(2);
   });
