@@ -16,6 +16,13 @@
  * a block scale past float16's range) fall back to F16 (F32 when float16 cannot hold the values), with the
  * reason and the error in the report.
  *
+ * The header names every tensor's type, and a weight's type depends on its values (above). Where the sink can
+ * start again (`restart()`: nodeFileSink, memorySink), the header is written first as the decisions say (every
+ * weight finite, its block scales within float16) and each tensor right after its plan, from the same read; the
+ * first plan that differs empties the sink, the rest is planned, and the file is written after planning, as it
+ * always is for a sink without `restart()` (weights then read twice: once to plan, once to write). The same bytes
+ * either way.
+ *
  * With a CPU worker pool (`options.pool`), tensors of 256 KiB and more whose values are computed are encoded
  * and measured on the workers (gguf-encode.ts, the same function as on the calling thread), up to
  * `pool.size + 1` at once within 256 MiB of float32: each is read once into a SharedArrayBuffer used again
@@ -35,7 +42,7 @@
 import { FormatError, InvalidArgumentError } from '../errors.js';
 import { float32View } from '../io/float-convert.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes } from '../io/gguf/ggml-types.js';
-import { type GgufMetadataEntry, type GgufTensorPlan, createGgufWriter, encodeGgufHeader } from '../io/gguf/writer.js';
+import { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgufWriter } from '../io/gguf/writer.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, readWeightInto } from '../io/weights.js';
@@ -67,6 +74,8 @@ export interface CompressToGgufOptions {
   pool?: CpuWorkerPool;
   /** @internal Encoded bytes held from planning for writing, with a pool (default 256 MiB); tests lower it to reach the read-again path. */
   heldBytes?: number;
+  /** @internal Write as planned where the sink can restart (default true); false writes only after planning. */
+  speculate?: boolean;
 }
 
 /** One tensor's line: the common report plus what the GGUF file holds. */
@@ -116,8 +125,22 @@ function planReads(info: WeightInfo, decision: WeightDecision | undefined): bool
   return decision?.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype);
 }
 
-/** A weight's plan; `read` gives its stored bytes, called only when the plan depends on the values. */
+/**
+ * A weight's plan; `read` gives its stored bytes, called only when the plan depends on the values (after the
+ * decision's own checks, so a decision GGUF cannot hold fails before any read).
+ */
 async function planWeight(info: WeightInfo, decision: WeightDecision, read: () => Promise<Uint8Array>): Promise<Plan> {
+  const assumed = planOf(info, decision, 0);
+  if (!planReads(info, decision)) return assumed;
+  return planOf(info, decision, maxAbs(float32View(await read(), info.dtype, info.name))); // only read: float32 bytes where they lie
+}
+
+/**
+ * A weight's plan when its largest |x| is `peak` (NaN when it holds a NaN, Infinity for ±Infinity without one),
+ * which only a weight to quantize from floats depends on: with 0, the plan of a finite weight of moderate
+ * values (what a header written ahead assumes).
+ */
+function planOf(info: WeightInfo, decision: WeightDecision, peak: number): Plan {
   const reversed = [...info.shape].reverse();
   const ne = reversed.length ? reversed : [1];
   const keep = (reason: string): Plan => {
@@ -132,8 +155,6 @@ async function planWeight(info: WeightInfo, decision: WeightDecision, read: () =
   if (problem) throw new InvalidArgumentError('decisions', decision, `${info.name}: ${problem}`);
   const transposed = info.shape.length === 2 && decision.axis === 0;
   const rowNe = transposed ? [info.shape[0]!, info.shape[1]!] : ne;
-  const data = float32View(await read(), info.dtype, info.name); // only read: float32 bytes where they lie
-  const peak = maxAbs(data); // NaN when any element is NaN, Infinity for ±Infinity without one
   const blockType: GgmlType = decision.dtype === 'qint4' ? 'Q4_0' : 'Q8_0';
   const fallback = (why: string): Plan => {
     if (!(peak <= kMaxHalf)) return { ...keep(`${why}; kept`), transposed, ne: rowNe };
@@ -183,7 +204,7 @@ export async function compressToGguf(
 ): Promise<GgufCompressionReport> {
   const started = performance.now();
   const weights = reader.list();
-  let writer;
+  let writer: GgufWriter | undefined;
   const plans: Plan[] = [];
   // With a pool, big weights are read into shared slots, planned here, and those whose values are computed are
   // encoded on the workers, up to pool.size + 1 at once, their results held for writing (up to heldBytes); the
@@ -194,7 +215,11 @@ export async function compressToGguf(
   const float32Bytes = (i: number): number => weights[i]!.shape.reduce((a, b) => a * b, 4);
   const computed = (i: number): boolean => ggufEncodeComputes(encodePlan(plans[i]!)) && weights[i]!.byteLength >= POOL_MIN_BYTES;
   const slots = bufferSlots('shared');
-  const readSlots = bufferSlots('local'); // without a pool: the buffers both passes read weights into
+  const readSlots = bufferSlots('local'); // without a pool: the buffers the passes read weights into
+  // Where the sink can start again, the header is written first as the decisions say (every weight finite, its
+  // block scales within float16), and each tensor as soon as its plan agrees: one read of each weight. The first
+  // plan that differs empties the sink; the rest is planned, then the file written after (as for any sink).
+  let assumed = options.speculate !== false && typeof sink.restart === 'function' ? [] as Plan[] : undefined;
   // Encodes on the pool from a slot holding the weight's bytes, and gives the slot back once the worker is done.
   const encodeFrom = (plan: Plan, raw: Uint8Array): Promise<GgufEncoded> =>
     pool!.run('encodeGgufTensor', [encodePlan(plan), raw], slots.transfer(raw)).finally(() => slots.give(raw));
@@ -220,37 +245,6 @@ export async function compressToGguf(
       return { plan, encoded: await encodeFrom(plan, raw) };
     })();
   };
-  try {
-    checkPool(options.pool, 'options.pool');
-    if (decisions.length !== weights.length) {
-      throw new InvalidArgumentError('decisions', decisions.length, `${decisions.length} decisions for ${weights.length} weights; decide each weight of reader.list()`);
-    }
-    const planAhead = lookahead(weights.length, planOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
-    // Without a pool, the next weight whose plan reads its values is read while this one is planned.
-    const planInputs = pool ? undefined : readAhead(reader, weights, (i) => planReads(weights[i]!, decisions[i]), readSlots);
-    for (const [i, info] of weights.entries()) {
-      const pooled = planAhead.take(i);
-      const early = planInputs?.take(i);
-      const planned = pooled ? await pooled
-        : { plan: await planWeight(info, decisions[i]!, () => early ?? reader.read(info.name)).finally(() => planInputs?.release(i)) };
-      plans.push(planned.plan);
-      held.push(planned.encoded);
-    }
-    const metadata: GgufMetadataEntry[] = [
-      { key: 'general.architecture', type: 'string', value: options.architecture ?? 'generic' },
-      { key: 'general.name', type: 'string', value: options.name ?? 'model' },
-      { key: 'general.file_type', type: 'uint32', value: fileType(plans) },
-      { key: 'general.quantization_version', type: 'uint32', value: 2 },
-      { key: 'general.alignment', type: 'uint32', value: GGUF_DEFAULT_ALIGNMENT },
-    ];
-    const tensorPlans: GgufTensorPlan[] = plans.map((p) => ({ name: p.info.name, type: p.type, ne: p.ne }));
-    encodeGgufHeader(metadata, tensorPlans); // validates before the sink sees a byte
-    writer = await createGgufWriter(sink, metadata, tensorPlans);
-  } catch (error) {
-    if (!writer) await sink.abort(error);
-    throw error;
-  }
-  const tensors: GgufTensorReport[] = [];
   const encodeOnPool = (i: number): Promise<GgufEncoded> | undefined => {
     if (!pool || held[i] || !computed(i)) return undefined;
     const raw = slots.take(weights[i]!.byteLength);
@@ -259,27 +253,86 @@ export async function compressToGguf(
       throw error;
     });
   };
-  const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
-  // Without a pool, the next tensor is read while this one is encoded and written.
-  const writeInputs = pool ? undefined : readAhead(reader, weights, () => true, readSlots);
+  const tensors: GgufTensorReport[] = [];
+  /** Writes tensor i (its bytes from planning, the pool, or `bytes` encoded here) and its report line. */
+  const writeTensor = async (i: number, pooled: Promise<GgufEncoded> | undefined, bytesOf: () => Promise<Uint8Array>, release: () => unknown): Promise<void> => {
+    const plan = plans[i]!;
+    const { info } = plan;
+    const kept = held[i];
+    const { bytes, stats }: GgufEncoded = kept ?? (pooled ? await pooled : encodeGgufTensor(encodePlan(plan), await bytesOf()));
+    held[i] = undefined;
+    if (kept) heldBytes -= kept.bytes.byteLength;
+    await writer!.write(info.name, bytes).finally(release); // bytes may be the buffer itself (a tensor kept as it is)
+    const line: GgufTensorReport = {
+      name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
+      dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,
+      bytesBefore: info.byteLength, bytesAfter: bytes.byteLength, ggmlType: plan.type, ne: plan.ne, transposed: plan.transposed,
+    };
+    if (stats) Object.assign(line, stats, { backend: 'cpu' as const });
+    tensors.push(line);
+    options.onProgress?.({ done: i + 1, total: weights.length, name: info.name });
+  };
   try {
-    for (const [i, plan] of plans.entries()) {
-      const { info } = plan;
-      const pooled = writeAhead.take(i);
-      const early = held[i] || pooled ? undefined : writeInputs?.take(i);
-      const { bytes, stats }: GgufEncoded = held[i] ?? (pooled ? await pooled
-        : encodeGgufTensor(encodePlan(plan), await (early ?? reader.read(info.name))));
-      held[i] = undefined;
-      await writer.write(info.name, bytes).finally(() => writeInputs?.release(i)); // bytes may be the buffer itself (a tensor kept as it is)
-      const line: GgufTensorReport = {
-        name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
-        dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,
-        bytesBefore: info.byteLength, bytesAfter: bytes.byteLength, ggmlType: plan.type, ne: plan.ne, transposed: plan.transposed,
-      };
-      if (stats) Object.assign(line, stats, { backend: 'cpu' as const });
-      tensors.push(line);
-      options.onProgress?.({ done: i + 1, total: plans.length, name: info.name });
+    checkPool(options.pool, 'options.pool');
+    if (decisions.length !== weights.length) {
+      throw new InvalidArgumentError('decisions', decisions.length, `${decisions.length} decisions for ${weights.length} weights; decide each weight of reader.list()`);
     }
+    if (assumed) {
+      for (const [i, info] of weights.entries()) assumed.push(planOf(info, decisions[i]!, 0));
+      writer = await createGgufWriter(sink, ...headerOf(assumed, options));
+    }
+    const planAhead = lookahead(weights.length, planOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
+    // Without a pool, the next weight whose plan reads its values (every weight, while written as planned) is read
+    // while this one is planned.
+    const planInputs = pool ? undefined
+      : readAhead(reader, weights, (i) => assumed !== undefined || planReads(weights[i]!, decisions[i]), readSlots);
+    for (const [i, info] of weights.entries()) {
+      const pooled = planAhead.take(i);
+      const early = planInputs?.take(i);
+      let bytes: Promise<Uint8Array> | undefined; // read once, for the plan and for writing as planned
+      const bytesOf = () => (bytes ??= early ?? reader.read(info.name));
+      const release = () => planInputs?.release(i);
+      const planned = pooled ? await pooled : { plan: await planWeight(info, decisions[i]!, bytesOf).catch(async (error: unknown) => {
+        await release();
+        throw error;
+      }) };
+      plans.push(planned.plan);
+      held.push(planned.encoded);
+      if (assumed && samePlan(assumed[i]!, planned.plan)) {
+        await writeTensor(i, encodeOnPool(i), bytesOf, release);
+        continue;
+      }
+      await release();
+      if (!assumed) continue;
+      // A plan other than assumed: the file is written again once everything is planned.
+      assumed = undefined;
+      await sink.restart!();
+      writer = undefined;
+      tensors.length = 0;
+      for (let k = 0; k < i; k++) held[k] = undefined;
+    }
+    if (!writer) writer = await createGgufWriter(sink, ...headerOf(plans, options));
+  } catch (error) {
+    await (writer ? writer.abort(error) : sink.abort(error));
+    throw error;
+  }
+  if (tensors.length < weights.length) {
+    // Written after planning: the tensors not held from planning are read (again) and encoded.
+    const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
+    // Without a pool, the next tensor is read while this one is encoded and written.
+    const writeInputs = pool ? undefined : readAhead(reader, weights, () => true, readSlots);
+    try {
+      for (const [i, { info }] of plans.entries()) {
+        const pooled = writeAhead.take(i);
+        const early = held[i] || pooled ? undefined : writeInputs?.take(i);
+        await writeTensor(i, pooled, () => early ?? reader.read(info.name), () => writeInputs?.release(i));
+      }
+    } catch (error) {
+      await writer.abort(error);
+      throw error;
+    }
+  }
+  try {
     await writer.close();
   } catch (error) {
     await writer.abort(error);
@@ -289,4 +342,21 @@ export async function compressToGguf(
     format: 'gguf', tensors, totals: { ...compressionTotals(tensors), fileBytesAfter: writer.byteLength },
     backend: tensors.some((t) => t.action === 'quantize') ? 'cpu' : undefined, seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** The header of a file of these plans: its metadata and tensors (validated by createGgufWriter before the sink sees a byte). */
+function headerOf(plans: readonly Plan[], options: CompressToGgufOptions): [GgufMetadataEntry[], GgufTensorPlan[]] {
+  const metadata: GgufMetadataEntry[] = [
+    { key: 'general.architecture', type: 'string', value: options.architecture ?? 'generic' },
+    { key: 'general.name', type: 'string', value: options.name ?? 'model' },
+    { key: 'general.file_type', type: 'uint32', value: fileType(plans) },
+    { key: 'general.quantization_version', type: 'uint32', value: 2 },
+    { key: 'general.alignment', type: 'uint32', value: GGUF_DEFAULT_ALIGNMENT },
+  ];
+  return [metadata, plans.map((p) => ({ name: p.info.name, type: p.type, ne: p.ne }))];
+}
+
+/** Whether two plans of a weight give the same bytes in the file (type, dims, layout). */
+function samePlan(a: Plan, b: Plan): boolean {
+  return a.type === b.type && a.transposed === b.transposed && a.ne.length === b.ne.length && a.ne.every((d, k) => d === b.ne[k]);
 }

@@ -145,18 +145,48 @@ describe('compressToGguf on an ONNX MLP', () => {
       },
     };
     const ahead = memorySink();
-    await compressToGguf(model, decisions, ahead);
+    await compressToGguf(model, decisions, ahead, { speculate: false });
     const plain = memorySink();
-    await compressToGguf(oneByOne, decisions, plain);
+    await compressToGguf(oneByOne, decisions, plain, { speculate: false });
     expect(Buffer.compare(ahead.bytes(), plain.bytes())).toBe(0);
     // Planning reads each quantized weight once; writing reads every tensor once more.
     const quantized = model.list().filter((_, i) => decisions[i]!.action === 'quantize').length;
     expect(reads.length).toBe(quantized + model.list().length);
+    // Where the sink can start again, the header goes first and each tensor right after its plan: one read each.
+    reads.length = 0;
+    const once = memorySink();
+    const report = await compressToGguf(oneByOne, decisions, once);
+    expect(Buffer.compare(once.bytes(), plain.bytes())).toBe(0);
+    expect(reads).toEqual(model.list().map((w) => w.name));
+    expect(report.tensors.filter((t) => t.action === 'quantize').length).toBe(quantized);
     reads.length = 0;
     failOn = 'W3';
     const failing = memorySink();
-    await expect(compressToGguf(oneByOne, decisions, failing)).rejects.toThrow(/cannot read W3 again/);
+    await expect(compressToGguf(oneByOne, decisions, failing, { speculate: false })).rejects.toThrow(/cannot read W3 again/);
     expect(failing.bytes().byteLength).toBe(0); // aborted
+  });
+
+  it('written as planned: a plan other than assumed (NaN, values past float16) starts the file again, the same bytes as planned first', async () => {
+    const next = rng(RUN_SEED + 6);
+    for (const broken of [NaN, Infinity, 1e9, undefined]) {
+      // Weights of which one (the third) may not be block-quantized: each tensor is written as planned until then.
+      const weights = [0, 1, 2, 3].map((i) => ({ name: `w${i}`, data: normalData(64 * 96, next) }));
+      if (broken !== undefined) weights[2]!.data[7] = broken;
+      const source = memorySink();
+      await writeSafetensors(source, weights.map((w) => ({ name: w.name, dtype: 'F32', shape: [64, 96], data: w.data })));
+      const reader = await openSafetensors(bytesSource(source.bytes(), 'w.safetensors'));
+      const decisions = decideWeights(reader.list(), { dtype: 'qint8', granularity: 'group' });
+      const planned = memorySink();
+      const first = await compressToGguf(reader, decisions, planned, { speculate: false });
+      const progress: number[] = [];
+      const speculated = memorySink();
+      const report = await compressToGguf(reader, decisions, speculated, { onProgress: (p) => progress.push(p.done) });
+      expect(Buffer.compare(speculated.bytes(), planned.bytes()), String(broken)).toBe(0);
+      expect({ ...report, seconds: 0 }).toEqual({ ...first, seconds: 0 });
+      expect(report.tensors[2]!.ggmlType, String(broken)).toBe(broken === undefined ? 'Q8_0' : 'F32');
+      // Two tensors written before the third's plan differed, then the whole file again.
+      expect(progress, String(broken)).toEqual(broken === undefined ? [1, 2, 3, 4] : [1, 2, 1, 2, 3, 4]);
+    }
   });
 
   it('refuses a decision GGUF cannot hold before writing anything', async () => {
