@@ -197,6 +197,13 @@ export async function openOutput(target: OutputTarget, stdout: NodeJS.WritableSt
         untrackTempFile(sink.tempPath);
       }
     },
+    async restart() { // a compressor that wrote ahead of its plan starts the file again
+      try {
+        await sink.restart();
+      } catch (error) {
+        throw fileError(error, target.display, 'output');
+      }
+    },
     async abort(reason) {
       try {
         await sink.abort(reason);

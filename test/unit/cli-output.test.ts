@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
+import { openOutput, resolveOutput } from '../../src/cli/output.js';
 import { runCli, tinyOnnx, tinyWeights, writeSafetensors } from './cli-support.js';
 
 const root = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-out-'));
@@ -90,6 +91,45 @@ describe('non-regular outputs are written directly, never replaced', () => {
     const json = await runCli(['compress', model, '-o', '-', '--json', ...cpu]);
     expect(JSON.parse(json.stderr).output).toBe('<stdout>');
     await expectQdqModel(json.stdoutBytes);
+  });
+});
+
+describe('a file output can start again', () => {
+  it('the file sink forwards restart(): what follows a restart is all the file holds; devices and stdout have none', async () => {
+    const dir = join(root, `case-${serial++}`);
+    mkdirSync(dir);
+    const path = join(dir, 'out.bin');
+    const sink = await openOutput(await resolveOutput(path, [], false), process.stdout);
+    await sink.write(Uint8Array.of(1, 2, 3, 4));
+    await sink.restart!();
+    await sink.write(Uint8Array.of(9, 8));
+    await sink.close();
+    expect([...readFileSync(path)]).toEqual([9, 8]);
+    expect(tempFiles(dir)).toEqual([]);
+    const direct = await openOutput(await resolveOutput('/dev/null', [], false), process.stdout);
+    expect(direct.restart).toBeUndefined();
+    await direct.close();
+    expect((await openOutput(await resolveOutput('-', [], false), process.stdout)).restart).toBeUndefined();
+  });
+
+  it('compress to a file writes as planned and starts again where a plan differs: the bytes written to stdout, which cannot', async () => {
+    const dir = join(root, `case-${serial++}`);
+    mkdirSync(dir);
+    const { w } = tinyWeights(128, 64);
+    const broken = w.slice();
+    broken[70] = NaN; // planned F32 instead of Q8_0 (GGUF), kept (safetensors): the file starts again
+    const input = join(dir, 'w.safetensors');
+    writeSafetensors(input, [
+      { name: 'a.weight', shape: [128, 64], data: w }, { name: 'b.weight', shape: [128, 64], data: broken }, { name: 'c.weight', shape: [128, 64], data: w },
+    ]);
+    for (const format of ['gguf', 'safetensors']) {
+      const file = await runCli(['compress', input, '-o', join(dir, `out.${format}`), '--workers', '0', ...cpu]);
+      expect(file.code, file.stderr).toBe(0);
+      const piped = await runCli(['compress', input, '-o', '-', '--format', format, '--workers', '0', ...cpu]);
+      expect(piped.code, piped.stderr).toBe(0);
+      expect(Buffer.compare(readFileSync(join(dir, `out.${format}`)), piped.stdoutBytes), format).toBe(0);
+      expect(tempFiles(dir)).toEqual([]);
+    }
   });
 });
 

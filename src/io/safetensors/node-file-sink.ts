@@ -28,6 +28,8 @@ export interface NodeFileSink extends ByteSink {
   readonly tempPath: string;
   /** Bytes written so far. */
   readonly byteLength: number;
+  /** Empties the temporary file: what is written next starts the file again. */
+  restart(): Promise<void>;
 }
 
 /** Options of {@link nodeFileSink}. */
