@@ -32,6 +32,7 @@ import { assembleErrorStats } from '../stats/assemble.js';
 import { BucketSums } from '../stats/bucket-sums.js';
 import type { ErrorStats } from '../stats/types.js';
 import type { CpuWorkerPool } from './cpu-worker-pool.js';
+import { pageAlignedBuffer } from './buffer-slots.js';
 import { type Lookahead, lookahead } from './lookahead.js';
 import type { WeightDecision } from './policy.js';
 import { belowFloorOf } from './quality-floor.js';
@@ -104,7 +105,7 @@ export class SlotRing {
   readonly #waiting: ((slot: Uint8Array) => void)[] = [];
 
   constructor(readonly count: number, readonly slotBytes: number) {
-    this.#free = Array.from({ length: count }, () => new Uint8Array(new SharedArrayBuffer(slotBytes)));
+    this.#free = Array.from({ length: count }, () => new Uint8Array(pageAlignedBuffer(slotBytes, true), 0, slotBytes)); // see buffer-slots.ts
   }
 
   acquire(): Promise<Uint8Array> {

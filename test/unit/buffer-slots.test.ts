@@ -2,7 +2,7 @@
 // again once given back (the smallest free one that fits; the largest too-small one is let go), never handed out
 // twice at once, and not transferred.
 import { describe, expect, it } from 'vitest';
-import { bufferSlots } from '../../src/compress/buffer-slots.js';
+import { bufferSlots, pageAlignedBuffer } from '../../src/compress/buffer-slots.js';
 import { RUN_SEED, rng } from './support.js';
 
 describe('bufferSlots', () => {
@@ -58,5 +58,22 @@ describe('bufferSlots', () => {
     expect(c.buffer, 'a larger free buffer serves a smaller weight').toBe(a.buffer);
     expect(c.byteLength).toBe(2048);
     expect(slots.take(4096).buffer).not.toBe(a.buffer); // a is out again
+  });
+
+  it('buffers of 1 MiB or more are whole WebAssembly pages (a memory\'s buffer, starting at a page boundary), shared or not', () => {
+    for (const kind of ['shared', 'local'] as const) {
+      const slots = bufferSlots(kind);
+      const big = slots.take(3 * 2 ** 20 + 5);
+      expect(big.byteLength).toBe(3 * 2 ** 20 + 5);
+      expect(big.buffer.byteLength, kind).toBe(49 * 65536);
+      expect(big.buffer).toBeInstanceOf(kind === 'shared' ? SharedArrayBuffer : ArrayBuffer);
+      big.fill(7);
+      slots.give(big);
+      const again = slots.take(2 ** 20);
+      expect(again.buffer, 'used again').toBe(big.buffer);
+      expect(again[0]).toBe(7);
+      expect(slots.take(1000).buffer.byteLength, 'small ones are plain').toBe(1000);
+    }
+    expect(pageAlignedBuffer(1, false).byteLength).toBe(65536);
   });
 });
