@@ -54,7 +54,7 @@ import { GGML_NATIVE_TYPES, type GgufEncodePlan, type GgufEncoded, encodeGgufTen
 import { ggufSchemeProblem } from './gguf-scheme.js';
 import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
-import { bufferSlots } from './buffer-slots.js';
+import { bufferSlots, pageAlignedBuffer } from './buffer-slots.js';
 import type { WeightDecision } from './policy.js';
 
 /** Options of {@link compressToGguf}. */
@@ -254,12 +254,19 @@ export async function compressToGguf(
     });
   };
   const tensors: GgufTensorReport[] = [];
+  // Tensors encoded on this thread go into one buffer used again from tensor to tensor: each is written (and the
+  // sink done with it) before the next is encoded.
+  let out: Uint8Array<ArrayBuffer> | undefined;
+  const outBytes = (byteLength: number): Uint8Array<ArrayBuffer> => {
+    if (!out || out.buffer.byteLength < byteLength) out = new Uint8Array(pageAlignedBuffer(byteLength, false) as ArrayBuffer);
+    return new Uint8Array(out.buffer, 0, byteLength);
+  };
   /** Writes tensor i (its bytes from planning, the pool, or `bytes` encoded here) and its report line. */
   const writeTensor = async (i: number, pooled: Promise<GgufEncoded> | undefined, bytesOf: () => Promise<Uint8Array>, release: () => unknown): Promise<void> => {
     const plan = plans[i]!;
     const { info } = plan;
     const kept = held[i];
-    const { bytes, stats }: GgufEncoded = kept ?? (pooled ? await pooled : encodeGgufTensor(encodePlan(plan), await bytesOf()));
+    const { bytes, stats }: GgufEncoded = kept ?? (pooled ? await pooled : encodeGgufTensor(encodePlan(plan), await bytesOf(), outBytes));
     held[i] = undefined;
     if (kept) heldBytes -= kept.bytes.byteLength;
     await writer!.write(info.name, bytes).finally(release); // bytes may be the buffer itself (a tensor kept as it is)

@@ -173,8 +173,10 @@ function rowsOf(plan: GgufEncodePlan, raw: Uint8Array): Float32Array {
 /**
  * The tensor's bytes in the file (`raw` itself when they pass through unchanged) and, where values were
  * computed, their error statistics against the original (per output channel for 2-D and more). `raw` is the
- * weight's stored bytes (little-endian, row-major in `plan.shape`); it is only read. Throws FormatError for
- * bytes that are not a whole number of elements or a conversion GGUF lacks.
+ * weight's stored bytes (little-endian, row-major in `plan.shape`); it is only read. Computed bytes go into
+ * `out(byteLength)` when given (a buffer the caller uses again from tensor to tensor; it must not change until
+ * the bytes are written), else into a new array. Throws FormatError for bytes that are not a whole number of
+ * elements or a conversion GGUF lacks.
  *
  * @example
  * ```ts
@@ -182,12 +184,13 @@ function rowsOf(plan: GgufEncodePlan, raw: Uint8Array): Float32Array {
  * bytes === raw; // true: float32 kept as F32 passes through
  * ```
  */
-export function encodeGgufTensor(plan: GgufEncodePlan, raw: Uint8Array): GgufEncoded {
+export function encodeGgufTensor(plan: GgufEncodePlan, raw: Uint8Array, out?: (byteLength: number) => Uint8Array<ArrayBuffer>): GgufEncoded {
   if (!ggufEncodeComputes(plan)) {
     const [k, n] = plan.shape as [number, number];
     return { bytes: plan.transposed ? transposeBytes(raw, k, n, ggmlTypeInfo(plan.type).blockBytes) : raw };
   }
-  const bytes = new Uint8Array(ggmlTensorBytes(plan.type, [...plan.ne]));
+  const byteLength = ggmlTensorBytes(plan.type, [...plan.ne]);
+  const bytes = out?.(byteLength) ?? new Uint8Array(byteLength); // every byte is written below
   const shape = [...plan.ne].reverse();
   const statsAxis = shape.length >= 2 ? (plan.transposed ? 1 : 0) : undefined;
   if (plan.type === 'Q8_0' || plan.type === 'Q4_0') {
@@ -195,7 +198,7 @@ export function encodeGgufTensor(plan: GgufEncodePlan, raw: Uint8Array): GgufEnc
     if (measured) return { bytes, stats: reportStats(measured, statsAxis) };
   }
   const rows = rowsOf(plan, raw);
-  const view = new DataView(bytes.buffer);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let back: Float32Array | undefined; // the values the blocks give back, where computed with them
   switch (plan.type) {
     case 'Q8_0': // in WebAssembly where it runs (the same bytes, and the values in the same pass); else JavaScript
