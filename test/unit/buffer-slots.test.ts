@@ -1,6 +1,8 @@
 // bufferSlots('shared'): buffers for weights sent to CPU workers are SharedArrayBuffers of exactly the size taken, used
 // again once given back (the smallest free one that fits; the largest too-small one is let go), never handed out
-// twice at once, and not transferred.
+// twice at once, and not transferred. Buffers of 1 MiB or more are WebAssembly memories' (page-aligned), and a
+// shared one reaches a worker where it lies.
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { bufferSlots, pageAlignedBuffer } from '../../src/compress/buffer-slots.js';
 import { RUN_SEED, rng } from './support.js';
@@ -75,5 +77,21 @@ describe('bufferSlots', () => {
       expect(slots.take(1000).buffer.byteLength, 'small ones are plain').toBe(1000);
     }
     expect(pageAlignedBuffer(1, false).byteLength).toBe(65536);
+  });
+
+  it('a shared buffer of 1 MiB or more is shared with a worker thread, not copied', async () => {
+    const slots = bufferSlots('shared');
+    const view = slots.take(2 ** 20 + 3);
+    view.fill(5);
+    const worker = new Worker(`const { parentPort } = require('node:worker_threads');
+      parentPort.on('message', (v) => { v[0] = 9; v[v.length - 1] = 8; parentPort.postMessage(v[1]); });`, { eval: true });
+    try {
+      worker.postMessage(view, slots.transfer(view));
+      const seen = await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+      expect(seen).toBe(5);
+      expect([view[0], view[1], view[view.length - 1]]).toEqual([9, 5, 8]); // written by the worker, where it lies
+    } finally {
+      await worker.terminate();
+    }
   });
 });
