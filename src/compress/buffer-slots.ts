@@ -7,11 +7,11 @@
  *   isolated), each weight gets a fresh `ArrayBuffer`, to be transferred.
  * - `'local'`: for weights that stay on this thread (the GPU path converts several at once): `ArrayBuffer`s.
  *
- * Reused buffers of 1 MiB or more start at a page boundary (each is a WebAssembly memory's buffer, {@link pageAlignedBuffer}):
- * the operating system's copy of a file read into a buffer runs about 3× slower when the buffer starts a few
- * bytes past the file offset modulo 4 KiB, and the memory under a large `ArrayBuffer` starts 16 bytes into a
- * page, so every tensor at a page-aligned file offset (ONNX external data, aligned safetensors) read slowly:
- * 48 against 15 ms for 64 MiB here.
+ * Reused buffers of 1 MiB or more start at a page boundary (each is a WebAssembly memory's buffer,
+ * {@link pageAlignedBuffer}): the operating system's copy of a file read into a buffer runs about 3× slower when
+ * the buffer starts a few bytes past the file offset modulo 4 KiB, and the memory under a large `ArrayBuffer`
+ * starts 16 bytes into a page, so every tensor at a page-aligned file offset (ONNX external data, aligned
+ * safetensors) read slowly: 48 against 15 ms for 64 MiB here.
  *
  * @example
  * ```ts

@@ -54,7 +54,7 @@ import { GGML_NATIVE_TYPES, type GgufEncodePlan, type GgufEncoded, encodeGgufTen
 import { ggufSchemeProblem } from './gguf-scheme.js';
 import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
-import { bufferSlots, pageAlignedBuffer } from './buffer-slots.js';
+import { bufferSlots } from './buffer-slots.js';
 import type { WeightDecision } from './policy.js';
 
 /** Options of {@link compressToGguf}. */
@@ -256,10 +256,10 @@ export async function compressToGguf(
   const tensors: GgufTensorReport[] = [];
   // Tensors encoded on this thread go into one buffer used again from tensor to tensor: each is written (and the
   // sink done with it) before the next is encoded.
-  let out: Uint8Array<ArrayBuffer> | undefined;
+  let out = new Uint8Array(0);
   const outBytes = (byteLength: number): Uint8Array<ArrayBuffer> => {
-    if (!out || out.buffer.byteLength < byteLength) out = new Uint8Array(pageAlignedBuffer(byteLength, false) as ArrayBuffer);
-    return new Uint8Array(out.buffer, 0, byteLength);
+    if (out.byteLength < byteLength) out = new Uint8Array(byteLength);
+    return out.subarray(0, byteLength);
   };
   /** Writes tensor i (its bytes from planning, the pool, or `bytes` encoded here) and its report line. */
   const writeTensor = async (i: number, pooled: Promise<GgufEncoded> | undefined, bytesOf: () => Promise<Uint8Array>, release: () => unknown): Promise<void> => {
@@ -316,14 +316,13 @@ export async function compressToGguf(
       await sink.restart!();
       writer = undefined;
       tensors.length = 0;
-      for (let k = 0; k < i; k++) held[k] = undefined;
     }
     if (!writer) writer = await createGgufWriter(sink, ...headerOf(plans, options));
   } catch (error) {
     await (writer ? writer.abort(error) : sink.abort(error));
     throw error;
   }
-  if (tensors.length < weights.length) {
+  if (!assumed) {
     // Written after planning: the tensors not held from planning are read (again) and encoded.
     const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next tensor is read while this one is encoded and written.

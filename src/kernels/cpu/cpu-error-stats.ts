@@ -265,7 +265,7 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
     }
   };
   const groupFields = groupMap && cursorFields(groupMap);
-  if (groupFields && runsWhole(groupFields) && runsWhole(paramFields) && !produced) {
+  if (groupFields && runsWhole(groupFields) && runsWhole(paramFields)) {
     // Per-group buckets that are runs (whole groups of 16 or more along a last axis, and parameters that stay the
     // same along them), with per-channel ones: the kernel's runs take one bucket at a time, so the channels go in
     // a first pass and the groups in a second, given to the kernel as its channel buckets (their sums in the
