@@ -12,6 +12,9 @@
  * reduction axis) becomes the row; a 2-D weight grouped along axis 0 is transposed. Weights the policy
  * keeps are written as stored.
  *
+ * A tensor without elements (a dimension of 0, such as an ONNX model's empty constant) is left out of the file and
+ * listed in the report as such: ggml's loader needs every dimension to be at least 1.
+ *
  * Planned weights GGUF cannot block-quantize (rows not a multiple of 32, rank other than 2, NaN / ±Infinity,
  * a block scale past float16's range) fall back to F16 (F32 when float16 cannot hold the values), with the
  * reason and the error in the report.
@@ -110,6 +113,8 @@ interface Plan {
   action: 'quantize' | 'keep';
   reason: string;
   scheme: string;
+  /** A tensor without elements: listed in the report, left out of the file. */
+  omitted?: boolean;
 }
 
 /** The type a kept weight is stored as. */
@@ -143,6 +148,14 @@ async function planWeight(info: WeightInfo, decision: WeightDecision, read: () =
 function planOf(info: WeightInfo, decision: WeightDecision, peak: number): Plan {
   const reversed = [...info.shape].reverse();
   const ne = reversed.length ? reversed : [1];
+  if (info.shape.includes(0)) {
+    // ggml's loader divides by each dimension past the first (a zero there is a crash, not an error), and a
+    // tensor without elements holds nothing to load: it is left out, whatever its type.
+    return {
+      info, type: GGML_NATIVE_TYPES[info.dtype] ?? 'F32', ne, transposed: false, action: 'keep', omitted: true, scheme: 'left out (no elements)',
+      reason: `${decision.reason}; no elements: left out of the file (ggml tensors have every dimension at least 1)`,
+    };
+  }
   const keep = (reason: string): Plan => {
     const { type, note } = storedType(info);
     return { info, type, ne, transposed: false, action: 'keep', reason: reason + note, scheme: `${type} (kept)` };
@@ -266,10 +279,12 @@ export async function compressToGguf(
     const plan = plans[i]!;
     const { info } = plan;
     const kept = held[i];
-    const { bytes, stats }: GgufEncoded = kept ?? (pooled ? await pooled : encodeGgufTensor(encodePlan(plan), await bytesOf(), outBytes));
+    const { bytes, stats }: GgufEncoded = plan.omitted ? { bytes: new Uint8Array(0) }
+      : kept ?? (pooled ? await pooled : encodeGgufTensor(encodePlan(plan), await bytesOf(), outBytes));
     held[i] = undefined;
     if (kept) heldBytes -= kept.bytes.byteLength;
-    await writer!.write(info.name, bytes).finally(release); // bytes may be the buffer itself (a tensor kept as it is)
+    // bytes may be the buffer itself (a tensor kept as it is)
+    await (plan.omitted ? Promise.resolve() : writer!.write(info.name, bytes)).finally(release);
     const line: GgufTensorReport = {
       name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
       dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,
@@ -359,10 +374,10 @@ function headerOf(plans: readonly Plan[], options: CompressToGgufOptions): [Gguf
     { key: 'general.quantization_version', type: 'uint32', value: 2 },
     { key: 'general.alignment', type: 'uint32', value: GGUF_DEFAULT_ALIGNMENT },
   ];
-  return [metadata, plans.map((p) => ({ name: p.info.name, type: p.type, ne: p.ne }))];
+  return [metadata, plans.filter((p) => !p.omitted).map((p) => ({ name: p.info.name, type: p.type, ne: p.ne }))];
 }
 
 /** Whether two plans of a weight give the same bytes in the file (type, dims, layout). */
 function samePlan(a: Plan, b: Plan): boolean {
-  return a.type === b.type && a.transposed === b.transposed && a.ne.length === b.ne.length && a.ne.every((d, k) => d === b.ne[k]);
+  return a.omitted === b.omitted && a.type === b.type && a.transposed === b.transposed && a.ne.length === b.ne.length && a.ne.every((d, k) => d === b.ne[k]);
 }

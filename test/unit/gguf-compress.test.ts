@@ -226,6 +226,36 @@ describe('compressToGguf on safetensors', () => {
     for (let i = 0; i < linear.length; i++) worst = Math.max(worst, Math.abs(linear[i]! - values[i]!));
     expect(worst).toBeCloseTo(fc.maxAbsError!, 6);
   });
+
+  it('leaves tensors without elements out of the file (ggml needs every dimension >= 1) and lists them in the report', async () => {
+    const next = rng(RUN_SEED + 2);
+    const linear = normalData(64 * 96, next);
+    const source = memorySink();
+    await writeSafetensors(source, [
+      { name: 'empty', dtype: 'F32', shape: [0], data: new Float32Array(0) },
+      { name: 'fc.weight', dtype: 'F32', shape: [64, 96], data: linear },
+      { name: 'none.weight', dtype: 'F32', shape: [64, 0], data: new Float32Array(0) },
+      { name: 'flags', dtype: 'BOOL', shape: [3, 0, 2], data: new Uint8Array(0) },
+    ]);
+    const reader = await openSafetensors(bytesSource(source.bytes()));
+    const decisions = decideWeights(reader.list(), { dtype: 'qint4', granularity: 'group' });
+    for (const speculate of [true, false]) {
+      const sink = memorySink();
+      const report = await compressToGguf(reader, decisions, sink, { speculate });
+      expect(report.tensors.map((t) => [t.name, t.scheme, t.bytesAfter])).toEqual([
+        ['empty', 'left out (no elements)', 0],
+        ['fc.weight', expect.stringMatching(/^Q4_0: /), 96 / 32 * 18 * 64],
+        ['none.weight', 'left out (no elements)', 0],
+        ['flags', 'left out (no elements)', 0],
+      ]);
+      expect(report.tensors[2]!.reason).toMatch(/no elements: left out of the file/);
+      const path = join(dir, `empty-${speculate}.gguf`);
+      writeFileSync(path, sink.bytes());
+      const parsed = await gguf(path, { allowLocalFile: true });
+      expect(parsed.tensorInfos.map((t) => [t.name, t.shape.map(Number)])).toEqual([['fc.weight', [96, 64]]]);
+      expect(report.totals.fileBytesAfter).toBe(sink.bytes().byteLength);
+    }
+  });
 });
 
 /** Runs the CLI in-process and captures what it writes. */
