@@ -47,7 +47,7 @@ import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
-import { concatParts } from '../io/onnx/deferred-raw-data.js';
+import { concatParts, producedLater } from '../io/onnx/deferred-raw-data.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf, storesHalfScales } from './scale-storage.js';
 import { POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
@@ -67,6 +67,7 @@ import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
 import { holdWeight, reusedFloat32 } from './weight-buffers.js';
+import { requantizeLater } from './requantize.js';
 import { bufferSlots } from './buffer-slots.js';
 import { type CompressOnnxOptions, checkOptions } from './onnx-options.js';
 
@@ -79,6 +80,12 @@ export type { CompressOnnxOptions } from './onnx-options.js';
  */
 const kInFlight = 8;
 const kInFlightBytes = 256 * 2 ** 20;
+
+/**
+ * compressOnnxParts with a loaded model: the quantized integers held in memory until the model is written
+ * (bytes); past that, a QDQ weight's integers are quantized again when written (requantize.ts).
+ */
+const kHeldIntegerBytes = 256 * 2 ** 20;
 
 /** The `metadata_props` key webgpu-quant records itself under. */
 export const ONNX_METADATA_KEY = 'webgpu-quant';
@@ -125,7 +132,11 @@ export async function compressOnnx(
  * {@link compressOnnx} with the model as consecutive parts (`encodeModelParts`): the quantized and kept
  * tensors' bytes are passed through, not copied into one buffer, for writing straight to a file. `input` may
  * also be a loaded model (changed in place), such as one from `OnnxModel.loadDeferred` whose tensors are
- * still in their file: write its parts with `writeParts` (io/onnx/deferred-raw-data.ts).
+ * still in their file: write its parts with `writeParts` (io/onnx/deferred-raw-data.ts). With a loaded model
+ * (and no `externalDataSink`), up to 256 MiB of quantized integers are held for writing; past that, a QDQ
+ * weight's integers are left out of memory and quantized again from the model when `writeParts` writes them
+ * (the same bytes: requantize.ts), so memory does not grow with the model. Keep the model's files open until
+ * its parts are written.
  *
  * @example
  * ```ts
@@ -134,7 +145,7 @@ export async function compressOnnx(
  * ```
  */
 export async function compressOnnxParts(
-  input: ByteInput | OnnxModel, options: CompressOnnxOptions = {}, backend?: OpOptions,
+  input: ByteInput | OnnxModel, options: CompressOnnxOptions = {}, backend?: OpOptions, heldIntegerBytes = kHeldIntegerBytes,
 ): Promise<{ parts: Uint8Array[]; byteLength: number; report: OnnxCompressionReport; externalData?: ExternalDataFile }> {
   const started = performance.now();
   checkOptions(options);
@@ -183,6 +194,11 @@ export async function compressOnnxParts(
     checkOpsetUpgrade(model.proto, opsetBefore, plan.requiredOpset, model.name, reason);
   }
   const names = new NameAllocator(model.proto.graph as GraphProto);
+  // Integers held for writing; past heldIntegerBytes (a loaded model, whose weights can be read again), a QDQ
+  // weight's are quantized again when written. One array serves every weight read again (one at a time).
+  const requantizes = input instanceof OnnxModel && !options.externalDataSink;
+  let heldBytes = 0;
+  const requantizeScratch = requantizes ? reusedFloat32() : undefined;
   const tensors: TensorReport[] = [];
   let usedBackend: ResolvedBackend | undefined;
   let requiredOpset = 0;
@@ -288,6 +304,7 @@ export async function compressOnnxParts(
         zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
         docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
       }, names);
+      heldBytes += written.byteLength;
       return {
         name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
         reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, GatherBlockQuantized`, onnxOp: 'GatherBlockQuantized',
@@ -302,6 +319,7 @@ export async function compressOnnxParts(
         ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
         docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
       }, names);
+      heldBytes += written.byteLength;
       return {
         name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
         reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, MatMulNBits`, onnxOp: 'MatMulNBits',
@@ -315,10 +333,13 @@ export async function compressOnnxParts(
     const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
     const packed = result.q.packedNibbles;
     const ints = packed ? undefined : result.q.intReprView();
+    // 8-bit integers are their own bytes, and 4-bit ones from the GPU come packed: the QTensor is not used
+    // again, so no copy.
+    const bytes = packed ?? (ints!.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints!.buffer, ints!.byteOffset, ints!.length) : result.q.packedData());
+    const again = requantizes && heldBytes + bytes.byteLength > heldIntegerBytes;
+    if (!again) heldBytes += bytes.byteLength;
     const written = writeQdq(model, info.name, {
-      // 8-bit integers are their own bytes, and 4-bit ones from the GPU come packed: the QTensor is not used
-      // again, so no copy.
-      data: packed ?? (ints!.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints!.buffer, ints!.byteOffset, ints!.length) : result.q.packedData()),
+      data: again ? producedLater(bytes.byteLength, requantizeLater(model, info.name, result.q, requantizeScratch)) : bytes,
       dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
       paramShape: result.paramShape, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
       ...(halfScales ? { scaleType: 'float16' as const, scalesCastToFloat32: true } : { scaleType: scaleTypeOf(info) }),

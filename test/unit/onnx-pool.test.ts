@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { type CompressOnnxOptions, compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
 import { type CpuWorkerPool, POOL_MIN_BYTES, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
@@ -14,13 +13,12 @@ import { FormatError, InvalidArgumentError, WorkerError } from '../../src/errors
 import { bytesSource, fileRangeOf } from '../../src/io/byte-source.js';
 import { type NodeFileSource, nodeFileSource, readFileRange } from '../../src/io/safetensors/node-file-source.js';
 import { concatParts, writeParts } from '../../src/io/onnx/deferred-raw-data.js';
-import { floatToHalfBits } from '../../src/io/half.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { decodeModel, encodeModel } from '../../src/io/onnx/proto.js';
 import { workerDyingAt } from '../shared/cpu-worker-build.js';
 import { countingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
-import { buildMlp } from '../shared/mlp-onnx.js';
-import { RUN_SEED, rng } from './support.js';
+import { mixedMlp } from '../shared/mixed-mlp.js';
+import { RUN_SEED } from './support.js';
 
 const cpu = { backend: 'cpu' } as const;
 const fixture = useCpuWorkerPool(2);
@@ -29,20 +27,7 @@ const fixture = useCpuWorkerPool(2);
  * A random MLP 256 → 512 → 384 → 300 → 64 (weights of 512, 768 and 450 KiB of float32 go to the pool, the last,
  * 75 KiB, stays): fc1 stored as float16, fc2 with a NaN, fc0 with outliers in a few rows.
  */
-function randomModel(seed: number): Uint8Array {
-  const next = rng(seed);
-  const mlp = buildMlp(onnxProto.onnx, [256, 512, 384, 300, 64], seed);
-  const proto = decodeModel(mlp.model, 'mlp');
-  const raw = (name: string) => proto.graph!.initializer!.find((t) => t.name === name)!;
-  const [fc0, fc1, fc2] = mlp.weights.map((w) => w.slice());
-  for (let k = 0; k < 6; k++) fc0![Math.floor(next() * fc0!.length)] = (next() < 0.5 ? -1 : 1) * (20 + 40 * next());
-  raw('fc0.weight').rawData = new Uint8Array(fc0!.buffer);
-  raw('fc1.weight').dataType = 10; // float16
-  raw('fc1.weight').rawData = new Uint8Array(Uint16Array.from(fc1!, (v) => floatToHalfBits(v)).buffer);
-  fc2![Math.floor(next() * fc2!.length)] = NaN;
-  raw('fc2.weight').rawData = new Uint8Array(fc2!.buffer);
-  return encodeModel(proto);
-}
+const randomModel = mixedMlp;
 
 /** `bytes` with the named initializers' raw data moved to one external data file (64-byte aligned), and that file. */
 function withExternalWeights(bytes: Uint8Array, names: string[], location: string): { model: Uint8Array; data: Uint8Array } {

@@ -12,6 +12,10 @@
  * more than compressing it (docs/performance.md); this way the tensor bytes go from the file straight to
  * memory already in use.
  *
+ * A tensor's bytes may also be *produced later* ({@link producedLater}): a placeholder of their length, and a
+ * function that computes them again when they are written (the compressor's integers past what it holds in
+ * memory, quantized again from the weight in its file with the same parameters: the same bytes).
+ *
  * @example
  * ```ts
  * const proto = await decodeDeferred(await nodeFileSource('model.onnx'), 'model.onnx', 65536);
@@ -40,6 +44,42 @@ export function deferredRange(bytes: Uint8Array): DeferredRange | undefined {
   return deferred.get(bytes);
 }
 
+const produced = new WeakMap<Uint8Array, () => Promise<Uint8Array>>();
+
+/**
+ * A placeholder of `length` bytes (costing no memory) whose bytes `produce` computes when they are needed:
+ * {@link writeParts} writes what it returns (checking the length), {@link materialized} returns it.
+ *
+ * @example
+ * ```ts
+ * tensor.rawData = producedLater(ints.byteLength, () => quantizeAgain(name)); // ints can be dropped now
+ * ```
+ */
+export function producedLater(length: number, produce: () => Promise<Uint8Array>): Uint8Array {
+  const bytes = placeholder(length);
+  produced.set(bytes, produce);
+  return bytes;
+}
+
+/**
+ * Whether `bytes` is a placeholder: still in its file ({@link deferredRange}) or produced later ({@link producedLater}).
+ *
+ * @example
+ * ```ts
+ * isPlaceholder(new Uint8Array(4)); // false
+ * ```
+ */
+export function isPlaceholder(bytes: Uint8Array): boolean {
+  return deferred.has(bytes) || produced.has(bytes);
+}
+
+/** The bytes `produce` returns, checked to be the `length` its placeholder promised. */
+async function producedBytes(produce: () => Promise<Uint8Array>, length: number): Promise<Uint8Array> {
+  const bytes = await produce();
+  if (bytes.byteLength !== length) throw new FormatError(`a tensor produced ${bytes.byteLength} bytes where ${length} were planned`);
+  return bytes;
+}
+
 /**
  * Reads a deferred array's bytes from its file into `target` (its length), leaving the array deferred.
  *
@@ -64,6 +104,8 @@ export async function readDeferredInto(bytes: Uint8Array, target: Uint8Array): P
  * ```
  */
 export async function materialized(bytes: Uint8Array): Promise<Uint8Array> {
+  const produce = produced.get(bytes);
+  if (produce) return producedBytes(produce, bytes.byteLength);
   const range = deferred.get(bytes);
   if (!range) return bytes;
   const out = new Uint8Array(bytes.byteLength);
@@ -246,7 +288,8 @@ export async function decodeDeferred(source: ByteSource, what: string, minBytes:
 
 /**
  * Writes parts of a model (`encodeModelParts`) with `write`, copying deferred tensors from their file through
- * one reused buffer of `chunkBytes`; `write` must be done with a chunk when its promise resolves.
+ * one reused buffer of `chunkBytes` and producing those produced later one at a time; `write` must be done
+ * with a chunk when its promise resolves.
  *
  * @example
  * ```ts
@@ -256,6 +299,11 @@ export async function decodeDeferred(source: ByteSource, what: string, minBytes:
 export async function writeParts(parts: readonly Uint8Array[], write: (chunk: Uint8Array) => Promise<void>, chunkBytes = 2 ** 20): Promise<void> {
   let buffer: Uint8Array | undefined;
   for (const part of parts) {
+    const produce = produced.get(part);
+    if (produce) {
+      await write(await producedBytes(produce, part.byteLength));
+      continue;
+    }
     const range = deferred.get(part);
     if (!range) {
       await write(part);
@@ -281,11 +329,11 @@ export async function writeParts(parts: readonly Uint8Array[], write: (chunk: Ui
  * ```
  */
 export function concatParts(parts: readonly Uint8Array[], byteLength: number): Uint8Array {
-  if (parts.length === 1 && parts[0]!.byteLength === byteLength && !deferred.has(parts[0]!)) return parts[0]!;
+  if (parts.length === 1 && parts[0]!.byteLength === byteLength && !isPlaceholder(parts[0]!)) return parts[0]!;
   const joined = new Uint8Array(byteLength);
   let at = 0;
   for (const part of parts) {
-    if (deferred.has(part)) throw new FormatError('concatParts: a tensor is still in its file; write the parts with writeParts');
+    if (isPlaceholder(part)) throw new FormatError('concatParts: a tensor is still in its file or produced when written; write the parts with writeParts');
     joined.set(part, at);
     at += part.byteLength;
   }

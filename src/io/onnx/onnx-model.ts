@@ -26,7 +26,7 @@ import { type IndexedWeight, indexWeights, listGraphs } from './graph-index.js';
 import type { ExternalDataResolver, ExternalRef, OnnxConsumer } from './onnx-types.js';
 import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, encodeModelParts, nodesOf, toSafeInt } from './proto.js';
 import { type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
-import { decodeDeferred, deferredRange, materialized, readDeferredInto } from './deferred-raw-data.js';
+import { decodeDeferred, deferredRange, isPlaceholder, materialized, readDeferredInto } from './deferred-raw-data.js';
 import { type ByteSource, type FileRange, fileRangeOf } from '../byte-source.js';
 
 /** One ONNX weight's description. */
@@ -289,7 +289,7 @@ export class OnnxModel implements WeightReader {
       : undefined;
   }
 
-  /** Reads every tensor still in the file (see {@link loadDeferred}) into memory. */
+  /** Reads every tensor still in the file (see {@link loadDeferred}), and produces those produced when written, into memory. */
   async materialize(): Promise<void> {
     for (const tensor of this.proto.graph?.initializer ?? []) {
       if (tensor.rawData instanceof Uint8Array) tensor.rawData = await materialized(tensor.rawData);
@@ -298,14 +298,14 @@ export class OnnxModel implements WeightReader {
 
   /** Encodes the (possibly modified) model; a model from {@link loadDeferred} is read whole first by {@link materialize}. */
   encode(): Uint8Array {
-    if ((this.proto.graph?.initializer ?? []).some((t) => t.rawData instanceof Uint8Array && deferredRange(t.rawData))) {
-      throw new FormatError(`${this.name}: tensors are still in the file; await model.materialize() before encode(), or write encodeParts() with writeParts`);
+    if ((this.proto.graph?.initializer ?? []).some((t) => t.rawData instanceof Uint8Array && isPlaceholder(t.rawData))) {
+      throw new FormatError(`${this.name}: tensors are still in the file or produced when written; await model.materialize() before encode(), or write encodeParts() with writeParts`);
     }
     return encodeModel(this.proto);
   }
 
   /** Encodes the model as parts whose concatenation is {@link encode}'s bytes, tensor data passed through uncopied (`encodeModelParts`). */
-  encodeParts(): Uint8Array[] { return encodeModelParts(this.proto, undefined, (bytes) => deferredRange(bytes) !== undefined); }
+  encodeParts(): Uint8Array[] { return encodeModelParts(this.proto, undefined, isPlaceholder); }
 
   #describe(name: string): string {
     const info = this.#entries.get(name)?.info;
