@@ -47,7 +47,7 @@ import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import { type GraphProto, onnx } from '../io/onnx/proto.js';
-import { concatParts, producedLater } from '../io/onnx/deferred-raw-data.js';
+import { concatParts } from '../io/onnx/deferred-raw-data.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf, storesHalfScales } from './scale-storage.js';
 import { POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
@@ -67,7 +67,7 @@ import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
 import { holdWeight, reusedFloat32 } from './weight-buffers.js';
-import { requantizeLater } from './requantize.js';
+import { heldIntegers } from './requantize.js';
 import { bufferSlots } from './buffer-slots.js';
 import { type CompressOnnxOptions, checkOptions } from './onnx-options.js';
 
@@ -195,10 +195,8 @@ export async function compressOnnxParts(
   }
   const names = new NameAllocator(model.proto.graph as GraphProto);
   // Integers held for writing; past heldIntegerBytes (a loaded model, whose weights can be read again), a QDQ
-  // weight's are quantized again when written. One array serves every weight read again (one at a time).
-  const requantizes = input instanceof OnnxModel && !options.externalDataSink;
-  let heldBytes = 0;
-  const requantizeScratch = requantizes ? reusedFloat32() : undefined;
+  // weight's are quantized again when written.
+  const held = heldIntegers(model, heldIntegerBytes, input instanceof OnnxModel && !options.externalDataSink);
   const tensors: TensorReport[] = [];
   let usedBackend: ResolvedBackend | undefined;
   let requiredOpset = 0;
@@ -304,7 +302,7 @@ export async function compressOnnxParts(
         zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
         docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
       }, names);
-      heldBytes += written.byteLength;
+      held.add(written.byteLength);
       return {
         name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
         reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, GatherBlockQuantized`, onnxOp: 'GatherBlockQuantized',
@@ -319,7 +317,7 @@ export async function compressOnnxParts(
         ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
         docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
       }, names);
-      heldBytes += written.byteLength;
+      held.add(written.byteLength);
       return {
         name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
         reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, MatMulNBits`, onnxOp: 'MatMulNBits',
@@ -336,10 +334,8 @@ export async function compressOnnxParts(
     // 8-bit integers are their own bytes, and 4-bit ones from the GPU come packed: the QTensor is not used
     // again, so no copy.
     const bytes = packed ?? (ints!.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints!.buffer, ints!.byteOffset, ints!.length) : result.q.packedData());
-    const again = requantizes && heldBytes + bytes.byteLength > heldIntegerBytes;
-    if (!again) heldBytes += bytes.byteLength;
     const written = writeQdq(model, info.name, {
-      data: again ? producedLater(bytes.byteLength, requantizeLater(model, info.name, result.q, requantizeScratch)) : bytes,
+      data: held.store(info.name, result.q, bytes),
       dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
       paramShape: result.paramShape, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
       ...(halfScales ? { scaleType: 'float16' as const, scalesCastToFloat32: true } : { scaleType: scaleTypeOf(info) }),

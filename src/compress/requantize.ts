@@ -9,6 +9,7 @@
  * const produce = requantizeLater(model, 'fc1.weight', result.q); // holds the parameters, not the integers
  * tensor.rawData = producedLater(ints.byteLength, produce);        // written by writeParts
  * ```
+ * {@link heldIntegers} decides which weights keep their integers in memory.
  * @module
  */
 import { dtypeInfo } from '../dtype.js';
@@ -16,6 +17,7 @@ import type { OnnxModel } from '../io/onnx/onnx-model.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { QTensor } from '../qtensor.js';
 import { holdFloat32, scratchBoundOf } from '../kernels/cpu/simd-module.js';
+import { producedLater } from '../io/onnx/deferred-raw-data.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
 /**
@@ -55,5 +57,36 @@ export function requantizeLater(
     } finally {
       slot?.release();
     }
+  };
+}
+
+/** The integers a compressor holds for writing, up to a limit (see {@link heldIntegers}). */
+export interface HeldIntegers {
+  /** `bytes` (q's stored bytes) when they fit within the limit (counted), else a placeholder quantized again when written. */
+  store(name: string, q: QTensor, bytes: Uint8Array): Uint8Array;
+  /** Counts bytes held that cannot be produced again (blocks laid out otherwise). */
+  add(byteLength: number): void;
+}
+
+/**
+ * Holds integers for writing up to `limitBytes`; past that (where `model` can be read again: `enabled`), a weight's
+ * integers become a {@link producedLater} placeholder that {@link requantizeLater} fills when it is written.
+ *
+ * @example
+ * ```ts
+ * const held = heldIntegers(model, 256 * 2 ** 20, true);
+ * writeQdq(model, name, { ...q, data: held.store(name, result.q, bytes) }, names);
+ * ```
+ */
+export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: boolean): HeldIntegers {
+  let heldBytes = 0;
+  const scratch = reusedFloat32(); // one array for every weight read again (one at a time)
+  return {
+    store(name, q, bytes) {
+      if (enabled && heldBytes + bytes.byteLength > limitBytes) return producedLater(bytes.byteLength, requantizeLater(model, name, q, scratch));
+      heldBytes += bytes.byteLength;
+      return bytes;
+    },
+    add(byteLength) { heldBytes += byteLength; },
   };
 }
