@@ -338,7 +338,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       threads = pool?.size ?? 0;
       let result;
       try {
-        result = await compressOnnxParts(bytes ?? await onnxInput.load(), { ...options, ...(pool ? { pool } : {}), ...(streamed ? { externalDataSink: streamed.sink } : {}) }, backend)
+        // To a file, the model is written as planned while the weights are compressed (when they come out as planned).
+        result = await compressOnnxParts(bytes ?? await onnxInput.load(), { ...options, ...(pool ? { pool } : {}), ...(streamed ? { externalDataSink: streamed.sink } : {}) },
+          backend, target.kind === 'file' ? { sink } : {})
           .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); });
       } finally {
         await pool?.close();
@@ -351,7 +353,8 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         for (const part of result.externalData.parts) await data.sink.write(part);
         externalNote = `external data: ${data.display} (${result.externalData.tensors} tensors, ${megabytes(result.externalData.byteLength)})\n`;
       }
-      await writeParts(result.parts, (chunk) => sink!.write(chunk)); // the tensors' bytes passed through, not copied into one buffer
+      // The tensors' bytes passed through, not copied into one buffer (unless already written as planned).
+      if (!result.written) await writeParts(result.parts, (chunk) => sink!.write(chunk));
       await dataSink?.close();
       await sink.close();
       report = result.report;

@@ -3,8 +3,9 @@
  * it (converted to float32), choose parameters, quantize (on the GPU when the backend options allow),
  * measure the error against the original, and write `W_quantized` / `W_scale` / `W_zero_point` feeding a
  * `DequantizeLinear` named `W`; then raise the opset where the schemes need it (refusing when the rest of
- * the graph would change meaning), record `webgpu-quant` in `metadata_props`, and encode. The protobuf
- * model is held in memory (ONNX has no other way); float32 copies exist one at a time.
+ * the graph would change meaning), record `webgpu-quant` in `metadata_props`, and encode. `compressOnnx`
+ * returns the model in memory; `compressOnnxParts` can write it to a file as planned while the weights are
+ * compressed (onnx-planned-write.ts). Float32 copies exist one at a time.
  *
  * Each weight is held to the policy's quality floor (quality-floor.ts): below it, it is escalated (4-bit →
  * 8-bit per channel, per tensor → per channel, then kept float) and each step is in the report. A model
@@ -44,28 +45,25 @@ import type { ByteInput } from '../io/onnx/byte-source.js';
 import { EXTERNAL_DATA_ABOVE_BYTES, PROTOBUF_LIMIT_BYTES, inlineTensorBytes, moveToExternalData } from '../io/onnx/external-data-write.js';
 import { NameAllocator } from '../io/onnx/names.js';
 import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
-import { checkOpsetUpgrade, upgradeOpset } from '../io/onnx/opset-upgrade.js';
+import { checkOpsetUpgrade } from '../io/onnx/opset-upgrade.js';
 import { outputLayerWeights } from '../io/onnx/output-layer.js';
-import { type GraphProto, onnx } from '../io/onnx/proto.js';
-import { concatParts } from '../io/onnx/deferred-raw-data.js';
+import type { GraphProto, TensorProto } from '../io/onnx/proto.js';
+import { concatParts, filledLater } from '../io/onnx/deferred-raw-data.js';
+import type { ByteSink } from '../io/safetensors/sinks.js';
+import { PlannedWrite, addedSince, assumedOutcome, cloneModel, initializerMark } from './onnx-planned-write.js';
+import { type CommitContext, type CommitTarget, commitWeight, finishModel, ownParts, scaleTypeOf } from './onnx-commit.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
-import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf, storesHalfScales } from './scale-storage.js';
+import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
 import { POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
-import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
-import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
-import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
 import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
-import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
 import { contribLayout } from './contrib-layout.js';
 import { externalDataStream } from './external-data-stream.js';
-import { nbitsNote } from './matmul-nbits-plan.js';
 import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
-import { WEBGPU_QUANT_VERSION } from './version.js';
 import { holdWeight, reusedFloat32 } from './weight-buffers.js';
 import { heldIntegers } from './requantize.js';
 import { bufferSlots } from './buffer-slots.js';
@@ -87,8 +85,7 @@ const kInFlightBytes = 256 * 2 ** 20;
  */
 const kHeldIntegerBytes = 256 * 2 ** 20;
 
-/** The `metadata_props` key webgpu-quant records itself under. */
-export const ONNX_METADATA_KEY = 'webgpu-quant';
+export { ONNX_METADATA_KEY } from './onnx-commit.js';
 
 /** The report of {@link compressOnnx}. */
 export interface OnnxCompressionReport {
@@ -136,7 +133,8 @@ export async function compressOnnx(
  * (and no `externalDataSink`), up to 256 MiB of quantized integers are held for writing; past that, a QDQ
  * weight's integers are left out of memory and quantized again from the model when `writeParts` writes them
  * (the same bytes: requantize.ts), so memory does not grow with the model. Keep the model's files open until
- * its parts are written.
+ * its parts are written. With `output.sink` (one that can `restart()`), a loaded model is written to it as
+ * planned while its weights are compressed, and the result says `written: true` (see {@link PartsOutput}).
  *
  * @example
  * ```ts
@@ -145,8 +143,8 @@ export async function compressOnnx(
  * ```
  */
 export async function compressOnnxParts(
-  input: ByteInput | OnnxModel, options: CompressOnnxOptions = {}, backend?: OpOptions, heldIntegerBytes = kHeldIntegerBytes,
-): Promise<{ parts: Uint8Array[]; byteLength: number; report: OnnxCompressionReport; externalData?: ExternalDataFile }> {
+  input: ByteInput | OnnxModel, options: CompressOnnxOptions = {}, backend?: OpOptions, output: PartsOutput = {},
+): Promise<{ parts: Uint8Array[]; byteLength: number; report: OnnxCompressionReport; externalData?: ExternalDataFile; written?: boolean }> {
   const started = performance.now();
   checkOptions(options);
   const model = input instanceof OnnxModel ? input : await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
@@ -193,17 +191,18 @@ export async function compressOnnxParts(
     }
     checkOpsetUpgrade(model.proto, opsetBefore, plan.requiredOpset, model.name, reason);
   }
-  const names = new NameAllocator(model.proto.graph as GraphProto);
-  // Integers held for writing; past heldIntegerBytes (a loaded model, whose weights can be read again), a QDQ
-  // weight's are quantized again when written.
-  const held = heldIntegers(model, heldIntegerBytes, input instanceof OnnxModel && !options.externalDataSink);
+  // The model the weights are written into, its names, the integers it holds for writing (past heldIntegerBytes,
+  // for a loaded model whose weights can be read again, a QDQ weight's are quantized again when written), and the
+  // opset its schemes need.
+  const real: CommitTarget = {
+    model, names: new NameAllocator(model.proto.graph as GraphProto),
+    held: heldIntegers(model, output.heldIntegerBytes ?? kHeldIntegerBytes, input instanceof OnnxModel && !options.externalDataSink),
+    keepIntegers: () => asPlanned?.active ?? false, opset: 0,
+  };
   const tensors: TensorReport[] = [];
-  let usedBackend: ResolvedBackend | undefined;
-  let requiredOpset = 0;
-  const kept = (info: OnnxWeightInfo, reason: string): TensorReport => ({
-    name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: info.dtype, action: 'keep', reason, scheme: 'float (kept)',
-    bytesBefore: info.byteLength, bytesAfter: info.byteLength,
-  });
+  let asPlanned: PlannedWrite | undefined; // the file written as planned, while the weights are compressed
+  /** A written tensor lets go of its integers (quantized again should the file be written a second time). */
+  const drop = (tensor: TensorProto) => { tensor.rawData = real.held.drop(tensor.rawData) ?? tensor.rawData; };
   // On the calling thread's CPU path weights gain nothing from running together (the work is synchronous): one at
   // a time, read as views of the model's bytes where aligned and otherwise into one reused array, since touching
   // fresh memory costs more than the arithmetic on a large weight.
@@ -220,7 +219,6 @@ export async function compressOnnxParts(
   // On the GPU several weights are in flight, each converted into an array of its own (where it is not an aligned
   // float32 view of the file); a weight done hands its memory to the next weights.
   const slots = onCpu ? undefined : bufferSlots('local');
-  const scaleTypeOf = (info: OnnxWeightInfo): ScaleType => (info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32');
   const roundingOf = (info: OnnxWeightInfo): ScaleRounding | undefined => {
     const scaleType = scaleTypeOf(info);
     return scaleType !== 'float32' ? scaleType : float32Rounding;
@@ -271,85 +269,9 @@ export async function compressOnnxParts(
       if (converted) slots!.give(converted);
     }
   };
-  /** Writes one prepared weight into the model (in weight order, so names and bytes never depend on timing). */
-  const commit = (info: OnnxWeightInfo, planned: WeightDecision, outcome: FloorOutcome | undefined): TensorReport => {
-    if (planned.action === 'keep' || !outcome) return kept(info, planned.reason);
-    const escalations = outcome.steps.length ? { escalations: outcome.steps } : {};
-    if (outcome.kind === 'keep') {
-      if (options.nonFinite === 'error' && !outcome.steps.length) {
-        throw new FormatError(`${model.name}: weight ${JSON.stringify(info.name)} in ${info.graph} cannot be quantized: ${outcome.reason}; `
-          + "fix the weight, exclude it, or pass nonFinite: 'keep' to keep it float");
-      }
-      return { ...kept(info, outcome.reason), ...escalations };
-    }
-    const { decision, result } = outcome;
-    const contrib = onnxOps === 'contrib' ? contribLayout(decision, info) : undefined;
-    const eightBit = decision.dtype === 'qint8' || decision.dtype === 'quint8';
-    const layout = contrib?.ok && contrib.op === 'MatMulNBits' && eightBit && options.matMulNBits8 === false
-      ? { ok: false as const, reason: '8-bit, and matMulNBits8 is false (onnxruntime-web\'s WebGPU EP takes 4-bit MatMulNBits only)' } : contrib;
-    const stats = () => {
-      const { overall, perChannel, axis } = result.stats;
-      usedBackend = usedBackend === 'webgpu' ? usedBackend : result.q.backend; // 'webgpu' if any weight ran there
-      return {
-        sqnrDb: overall.sqnrDb, mse: overall.mse, maxAbsError: overall.maxAbsError,
-        ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend, ...escalations,
-      };
-    };
-    if (layout?.ok && layout.op === 'GatherBlockQuantized') {
-      const note = `GatherBlockQuantized, block_size ${layout.blockSize}${layout.parameters === 'groups' ? '' : `, the ${layout.parameters === 'rows' ? 'row' : 'tensor'}'s scale repeated per block`}`;
-      const written = writeGatherBlockQuantized(model, info.name, {
-        values: result.q.intReprView(), dtype: decision.dtype, parameters: layout.parameters, scales: result.scales,
-        zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
-        docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
-      }, names);
-      held.add(written.byteLength);
-      return {
-        name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
-        reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, GatherBlockQuantized`, onnxOp: 'GatherBlockQuantized',
-        bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
-      };
-    }
-    if (layout?.ok) {
-      const note = nbitsNote(layout, info.shape[0]!);
-      const written = writeMatMulNBits(model, info.name, {
-        values: result.q.intReprView(), dtype: decision.dtype, parameters: layout.parameters, scales: result.scales,
-        zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
-        ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
-        docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
-      }, names);
-      held.add(written.byteLength);
-      return {
-        name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
-        reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, MatMulNBits`, onnxOp: 'MatMulNBits',
-        bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
-      };
-    }
-    const qdqNote = layout && !layout.ok && info.consumers.some((c) => c.opType === 'MatMul' || c.opType === 'Gather')
-      ? `; QDQ, not ${info.consumers.some((c) => c.opType === 'Gather') ? 'GatherBlockQuantized' : 'MatMulNBits'}: ${layout.reason}` : '';
-    const halfScales = info.dtype === 'float32' && scaleDtype === 'float16' && storesHalfScales(result.scales);
-    const scheme = `${describeScheme(decision)}${halfScales ? ', float16 scales' : ''}`;
-    const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
-    const packed = result.q.packedNibbles;
-    const ints = packed ? undefined : result.q.intReprView();
-    // 8-bit integers are their own bytes, and 4-bit ones from the GPU come packed: the QTensor is not used
-    // again, so no copy.
-    const bytes = packed ?? (ints!.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints!.buffer, ints!.byteOffset, ints!.length) : result.q.packedData());
-    const written = writeQdq(model, info.name, {
-      data: held.store(info.name, result.q, bytes),
-      dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
-      paramShape: result.paramShape, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
-      ...(halfScales ? { scaleType: 'float16' as const, scalesCastToFloat32: true } : { scaleType: scaleTypeOf(info) }),
-      ...(decision.granularity !== 'tensor' ? { axis: decision.axis! } : {}),
-      ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
-      ...(channelScalesViaMul ? { channelScalesViaMul } : {}),
-    }, names);
-    requiredOpset = Math.max(requiredOpset, requiredOpsetFor(decision, info.dtype, viaMul));
-    return {
-      name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
-      reason: (channelScalesViaMul ? `${decision.reason}; written as DequantizeLinear → Mul (opset ${opsetBefore} < 13)` : decision.reason) + qdqNote,
-      scheme, onnxOp: 'DequantizeLinear', bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
-    };
-  };
+  const context: CommitContext = { options, onnxOps, scaleDtype, viaMul, opsetBefore };
+  const commit = (to: CommitTarget, info: OnnxWeightInfo, planned: WeightDecision, outcome: FloorOutcome | undefined): TensorReport =>
+    commitWeight(context, to, info, planned, outcome);
   // Up to kInFlight weights (kInFlightBytes of float32) are read and quantized at once, so one weight's GPU
   // round trips overlap the next ones' instead of leaving the queue idle; results are committed strictly in
   // order.
@@ -370,6 +292,31 @@ export async function compressOnnxParts(
       next++;
     }
   };
+  /**
+   * The file as planned (onnx-planned-write.ts), where the sink can start again, the model was loaded (its weights
+   * can be read again), every weight to quantize is the main graph's and written QDQ, and the weights stay inline.
+   */
+  const planWrite = (sink: ByteSink | undefined): PlannedWrite | undefined => {
+    if (!sink?.restart || !(input instanceof OnnxModel) || options.externalDataSink || onnxOps !== 'qdq'
+      || (options.externalDataLocation !== undefined && options.writeExternalData === 'always')
+      || plan.decisions.some((d, i) => d.action === 'quantize' && weights[i]!.graph !== 'graph')) return undefined;
+    const copy = cloneModel(model);
+    const assumed: CommitTarget = { model: copy, names: new NameAllocator(copy.proto.graph as GraphProto), held: heldIntegers(copy, Infinity, false), keepIntegers: () => false, opset: 0 };
+    const lines: TensorReport[] = [];
+    const fills: Uint8Array[][] = [];
+    try {
+      for (const [i, decision] of plan.decisions.entries()) {
+        const before = initializerMark(copy);
+        lines.push(commit(assumed, weights[i]!, decision, decision.action === 'keep' ? undefined : assumedOutcome(weights[i]!, decision)));
+        fills.push(addedSince(copy, before).map((t) => (t.rawData = filledLater(t.rawData.byteLength))));
+      }
+      finishModel(assumed, lines);
+    } catch {
+      return undefined; // a plan the writers refuse: the real weights will say why
+    }
+    return inlineTensorBytes(copy.proto) > EXTERNAL_DATA_ABOVE_BYTES ? undefined : new PlannedWrite(sink, copy.encodeParts(), fills);
+  };
+  asPlanned = planWrite(output.sink);
   const stream = options.externalDataSink ? externalDataStream(model, options.externalDataLocation!, (chunk) => options.externalDataSink!.write(chunk)) : undefined;
   fill(0);
   try {
@@ -379,25 +326,18 @@ export async function compressOnnxParts(
       inFlightBytes -= floatBytes(i);
       fill(i + 1);
       const mark = stream?.mark(weights[i]!.name);
-      tensors.push(commit(weights[i]!, decision, result));
+      const before = asPlanned?.active ? initializerMark(model) : undefined;
+      tensors.push(commit(real, weights[i]!, decision, result));
       if (mark) await stream!.flush(mark); // the weight's bytes to the data file while the next ones compute
+      if (before) await asPlanned!.commit(i, ownParts(addedSince(model, before)), drop); // and to the file as planned
       options.onProgress?.({ done: i + 1, total: weights.length, name: weights[i]!.name });
     }
   } finally {
     // A failure leaves later weights in flight: let them settle so none rejects unobserved.
     await Promise.allSettled(pending);
   }
-  const rewritten = requiredOpset > 0 ? upgradeOpset(model.proto, requiredOpset, names, model.name) : [];
-  const quantized = tensors.filter((t) => t.action === 'quantize');
-  const schemes: Record<string, number> = {};
-  for (const t of quantized) schemes[t.scheme] = (schemes[t.scheme] ?? 0) + 1;
-  const nbitsCount = quantized.filter((t) => t.onnxOp === 'MatMulNBits').length;
-  const gatherCount = quantized.filter((t) => t.onnxOp === 'GatherBlockQuantized').length;
-  const qdqCount = quantized.length - nbitsCount - gatherCount;
-  const format = [qdqCount || !quantized.length ? 'QDQ' : '', nbitsCount ? 'MatMulNBits' : '', gatherCount ? 'GatherBlockQuantized' : ''].filter(Boolean).join('+');
-  const metadata = JSON.stringify({ version: WEBGPU_QUANT_VERSION, format, quantized: quantized.length, schemes });
-  model.proto.metadataProps = model.proto.metadataProps.filter((p) => p.key !== ONNX_METADATA_KEY);
-  model.proto.metadataProps.push(onnx.StringStringEntryProto.create({ key: ONNX_METADATA_KEY, value: metadata }));
+  const rewritten = finishModel(real, tensors);
+  const usedBackend: ResolvedBackend | undefined = tensors.some((t) => t.backend === 'webgpu') ? 'webgpu' : tensors.find((t) => t.backend)?.backend;
   let externalData: ExternalDataFile | undefined;
   const inline = inlineTensorBytes(model.proto);
   if (options.externalDataLocation !== undefined && (options.writeExternalData === 'always' || inline > EXTERNAL_DATA_ABOVE_BYTES)) {
@@ -409,10 +349,11 @@ export async function compressOnnxParts(
   }
   const parts = model.encodeParts();
   const byteLength = parts.reduce((sum, part) => sum + part.byteLength, 0);
+  const written = asPlanned ? await asPlanned.finish(parts, drop) : false;
   const totals = compressionTotals(tensors);
   const after = byteLength + (externalData?.byteLength ?? 0);
   return {
-    parts, byteLength,
+    parts: written ? [] : parts, byteLength, ...(written ? { written } : {}),
     ...(externalData ? { externalData } : {}),
     report: {
       format: 'onnx', tensors, backend: usedBackend, seconds: (performance.now() - started) / 1000,
@@ -422,4 +363,16 @@ export async function compressOnnxParts(
       ...(budget ? { budget } : {}),
     },
   };
+}
+
+/** Internal options of {@link compressOnnxParts}: how its output is written. */
+export interface PartsOutput {
+  /** Integers held for writing with a loaded model (default 256 MiB); tests lower it. */
+  heldIntegerBytes?: number;
+  /**
+   * A sink that can start again (`restart()`): the file is written to it as planned while the weights are
+   * compressed, and the result says `written: true` (its `parts` empty; close the sink); otherwise (a weight other
+   * than planned) the sink is emptied and the parts are returned as usual. Abort it when the call fails.
+   */
+  sink?: ByteSink;
 }

@@ -62,10 +62,15 @@ export function requantizeLater(
 
 /** The integers a compressor holds for writing, up to a limit (see {@link heldIntegers}). */
 export interface HeldIntegers {
-  /** `bytes` (q's stored bytes) when they fit within the limit (counted), else a placeholder quantized again when written. */
-  store(name: string, q: QTensor, bytes: Uint8Array): Uint8Array;
+  /**
+   * `bytes` (q's stored bytes) when they fit within the limit, or with `keep` (counted either way), else a
+   * placeholder quantized again when written.
+   */
+  store(name: string, q: QTensor, bytes: Uint8Array, keep?: boolean): Uint8Array;
   /** Counts bytes held that cannot be produced again (blocks laid out otherwise). */
   add(byteLength: number): void;
+  /** For bytes `store` returned: a placeholder that quantizes them again when written (they no longer count); else undefined. */
+  drop(bytes: Uint8Array): Uint8Array | undefined;
 }
 
 /**
@@ -81,12 +86,22 @@ export interface HeldIntegers {
 export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: boolean): HeldIntegers {
   let heldBytes = 0;
   const scratch = reusedFloat32(); // one array for every weight read again (one at a time)
+  const again = new WeakMap<Uint8Array, () => Promise<Uint8Array>>();
   return {
-    store(name, q, bytes) {
-      if (enabled && heldBytes + bytes.byteLength > limitBytes) return producedLater(bytes.byteLength, requantizeLater(model, name, q, scratch));
+    store(name, q, bytes, keep = false) {
+      const produce = enabled ? requantizeLater(model, name, q, scratch) : undefined;
+      if (produce && !keep && heldBytes + bytes.byteLength > limitBytes) return producedLater(bytes.byteLength, produce);
       heldBytes += bytes.byteLength;
+      if (produce) again.set(bytes, produce);
       return bytes;
     },
     add(byteLength) { heldBytes += byteLength; },
+    drop(bytes) {
+      const produce = again.get(bytes);
+      if (!produce) return undefined;
+      again.delete(bytes);
+      heldBytes -= bytes.byteLength;
+      return producedLater(bytes.byteLength, produce);
+    },
   };
 }

@@ -54,7 +54,7 @@ describe(`ONNX integers quantized again when written (seed ${RUN_SEED})`, () => 
         const what = `${JSON.stringify(options)}, pool ${withPool}`;
         const model = await OnnxModel.load(bytes, { name: 'mlp' });
         // Nothing held: every QDQ weight is quantized again when written.
-        const { parts, byteLength, report } = await compressOnnxParts(model, { ...options, ...(withPool ? { pool: fixture.pool } : {}) }, cpu, 0);
+        const { parts, byteLength, report } = await compressOnnxParts(model, { ...options, ...(withPool ? { pool: fixture.pool } : {}) }, cpu, { heldIntegerBytes: 0 });
         const again = parts.filter(isPlaceholder).length;
         const qdq = report.tensors.filter((t) => t.onnxOp === 'DequantizeLinear').length;
         expect(again, what).toBe(qdq);
@@ -80,12 +80,12 @@ describe(`ONNX integers quantized again when written (seed ${RUN_SEED})`, () => 
     const first = qdq[0]!.bytesAfter; // integers + scales: above the integers alone, below two weights' integers
     for (const [limit, count] of [[first, qdq.length - 1], [Infinity, 0], [256 * 2 ** 20, 0]] as const) {
       const model = await OnnxModel.load(bytes, { name: 'mlp' });
-      const { parts, byteLength } = await compressOnnxParts(model, { firstLayer: 'quantize' }, cpu, limit);
+      const { parts, byteLength } = await compressOnnxParts(model, { firstLayer: 'quantize' }, cpu, { heldIntegerBytes: limit });
       expect(parts.filter(isPlaceholder).length, String(limit)).toBe(count);
       expect(Buffer.compare(await written(parts, byteLength), expected.model)).toBe(0);
     }
     // From bytes (not a loaded model) every integer is held: the parts can be joined.
-    const { parts, byteLength } = await compressOnnxParts(bytes, { firstLayer: 'quantize' }, cpu, 0);
+    const { parts, byteLength } = await compressOnnxParts(bytes, { firstLayer: 'quantize' }, cpu, { heldIntegerBytes: 0 });
     expect(Buffer.compare(concatParts(parts, byteLength), expected.model)).toBe(0);
   });
 
@@ -97,7 +97,7 @@ describe(`ONNX integers quantized again when written (seed ${RUN_SEED})`, () => 
     const source = await nodeFileSource(path);
     try {
       const model = await OnnxModel.loadDeferred(source, { name: 'm.onnx' });
-      const { parts, byteLength } = await compressOnnxParts(model, { pool: fixture.pool }, cpu, 0);
+      const { parts, byteLength } = await compressOnnxParts(model, { pool: fixture.pool }, cpu, { heldIntegerBytes: 0 });
       expect(parts.filter(isPlaceholder).length).toBeGreaterThan(2); // the weights still in the file, and those produced later
       expect(Buffer.compare(await written(parts, byteLength), expected.model)).toBe(0);
       truncateSync(path, 1000);
@@ -109,7 +109,7 @@ describe(`ONNX integers quantized again when written (seed ${RUN_SEED})`, () => 
     }
     // Through an in-memory source too (bytesSource), with model.materialize() producing them for encode().
     const deferred = await OnnxModel.loadDeferred(bytesSource(bytes), { name: 'mlp' });
-    await compressOnnxParts(deferred, {}, cpu, 0);
+    await compressOnnxParts(deferred, {}, cpu, { heldIntegerBytes: 0 });
     expect(() => deferred.encode()).toThrow(/produced when written/);
     await deferred.materialize();
     expect(Buffer.compare(deferred.encode(), expected.model)).toBe(0);

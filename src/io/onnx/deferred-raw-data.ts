@@ -45,6 +45,8 @@ export function deferredRange(bytes: Uint8Array): DeferredRange | undefined {
 }
 
 const produced = new WeakMap<Uint8Array, () => Promise<Uint8Array>>();
+const filled = new WeakSet<Uint8Array>();
+const ownParts = new WeakSet<Uint8Array>();
 
 /**
  * A placeholder of `length` bytes (costing no memory) whose bytes `produce` computes when they are needed:
@@ -62,7 +64,60 @@ export function producedLater(length: number, produce: () => Promise<Uint8Array>
 }
 
 /**
- * Whether `bytes` is a placeholder: still in its file ({@link deferredRange}) or produced later ({@link producedLater}).
+ * A placeholder of `length` bytes that its writer fills in itself: the layout of a file planned before its values
+ * are known (compress/onnx-planned-write.ts). {@link writeParts} refuses it.
+ *
+ * @example
+ * ```ts
+ * tensor.rawData = filledLater(tensor.rawData.byteLength);
+ * ```
+ */
+export function filledLater(length: number): Uint8Array {
+  const bytes = placeholder(length);
+  filled.add(bytes);
+  return bytes;
+}
+
+/**
+ * Whether `bytes` is a {@link filledLater} placeholder.
+ *
+ * @example
+ * ```ts
+ * isFilledLater(filledLater(4)); // true
+ * ```
+ */
+export function isFilledLater(bytes: Uint8Array): boolean {
+  return filled.has(bytes);
+}
+
+/**
+ * Makes `bytes` a part of its own in an encoding in parts (OnnxModel.encodeParts), however small: a tensor's
+ * bytes laid out where a planned layout has a {@link filledLater} placeholder.
+ *
+ * @example
+ * ```ts
+ * markOwnPart(tensor.rawData);
+ * ```
+ */
+export function markOwnPart(bytes: Uint8Array): void {
+  ownParts.add(bytes);
+}
+
+/**
+ * Whether an encoding in parts keeps `bytes` as a part of its own: a placeholder, or marked by {@link markOwnPart}.
+ *
+ * @example
+ * ```ts
+ * encodeModelParts(proto, undefined, isOwnPart);
+ * ```
+ */
+export function isOwnPart(bytes: Uint8Array): boolean {
+  return ownParts.has(bytes) || isPlaceholder(bytes);
+}
+
+/**
+ * Whether `bytes` is a placeholder: still in its file ({@link deferredRange}), produced later ({@link producedLater})
+ * or filled in by its writer ({@link filledLater}).
  *
  * @example
  * ```ts
@@ -70,7 +125,7 @@ export function producedLater(length: number, produce: () => Promise<Uint8Array>
  * ```
  */
 export function isPlaceholder(bytes: Uint8Array): boolean {
-  return deferred.has(bytes) || produced.has(bytes);
+  return deferred.has(bytes) || produced.has(bytes) || filled.has(bytes);
 }
 
 /** The bytes `produce` returns, checked to be the `length` its placeholder promised. */
@@ -299,6 +354,7 @@ export async function decodeDeferred(source: ByteSource, what: string, minBytes:
 export async function writeParts(parts: readonly Uint8Array[], write: (chunk: Uint8Array) => Promise<void>, chunkBytes = 2 ** 20): Promise<void> {
   let buffer: Uint8Array | undefined;
   for (const part of parts) {
+    if (filled.has(part)) throw new FormatError('writeParts: a tensor planned to be filled in by its writer has no bytes yet');
     const produce = produced.get(part);
     if (produce) {
       await write(await producedBytes(produce, part.byteLength));

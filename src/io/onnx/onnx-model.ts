@@ -26,7 +26,7 @@ import { type IndexedWeight, indexWeights, listGraphs } from './graph-index.js';
 import type { ExternalDataResolver, ExternalRef, OnnxConsumer } from './onnx-types.js';
 import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, encodeModelParts, nodesOf, toSafeInt } from './proto.js';
 import { type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
-import { decodeDeferred, deferredRange, isPlaceholder, materialized, readDeferredInto } from './deferred-raw-data.js';
+import { decodeDeferred, deferredRange, isOwnPart, isPlaceholder, materialized, readDeferredInto } from './deferred-raw-data.js';
 import { type ByteSource, type FileRange, fileRangeOf } from '../byte-source.js';
 
 /** One ONNX weight's description. */
@@ -305,7 +305,7 @@ export class OnnxModel implements WeightReader {
   }
 
   /** Encodes the model as parts whose concatenation is {@link encode}'s bytes, tensor data passed through uncopied (`encodeModelParts`). */
-  encodeParts(): Uint8Array[] { return encodeModelParts(this.proto, undefined, isPlaceholder); }
+  encodeParts(): Uint8Array[] { return encodeModelParts(this.proto, undefined, isOwnPart); }
 
   #describe(name: string): string {
     const info = this.#entries.get(name)?.info;

@@ -1,0 +1,215 @@
+/**
+ * Committing compressed weights into an ONNX model: a weight kept float, or written as QDQ
+ * (`DequantizeLinear`), onnxruntime's `MatMulNBits` or `GatherBlockQuantized` as its outcome and layout say,
+ * with its report line; then the opset raised for the schemes and webgpu-quant's `metadata_props`. The
+ * compressor commits into the model it writes, and, to plan a file written while it works, into a copy as the
+ * plan assumes (onnx-planned-write.ts): the same function, so the two lay out the same tensors.
+ *
+ * @example
+ * ```ts
+ * const line = commitWeight(context, { model, names, held, keepIntegers: () => false, opset: 0 }, info, decision, outcome);
+ * finishModel(target, [line]);
+ * ```
+ * @module
+ */
+import { FormatError } from '../errors.js';
+import { dtypeInfo } from '../dtype.js';
+import { markOwnPart } from '../io/onnx/deferred-raw-data.js';
+import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
+import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
+import type { NameAllocator } from '../io/onnx/names.js';
+import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
+import { upgradeOpset } from '../io/onnx/opset-upgrade.js';
+import { type TensorProto, onnx } from '../io/onnx/proto.js';
+import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
+import { type TensorReport, describeScheme } from './compress-report.js';
+import { contribLayout } from './contrib-layout.js';
+import { type OnnxOps, nbitsNote } from './matmul-nbits-plan.js';
+import type { CompressOnnxOptions } from './onnx-options.js';
+import { requiredOpsetFor } from './onnx-plan.js';
+import type { WeightDecision } from './policy.js';
+import type { FloorOutcome } from './quality-floor.js';
+import type { HeldIntegers } from './requantize.js';
+import { type ScaleDType, storesHalfScales } from './scale-storage.js';
+import { WEBGPU_QUANT_VERSION } from './version.js';
+
+/** The `metadata_props` key webgpu-quant records itself under. */
+export const ONNX_METADATA_KEY = 'webgpu-quant';
+
+/**
+ * `tensors`, their bytes marked as parts of their own in the model's encoding (as the planned file has them).
+ *
+ * @example
+ * ```ts
+ * await planned.commit(i, ownParts(addedSince(model, before)), drop);
+ * ```
+ */
+export function ownParts(tensors: TensorProto[]): TensorProto[] {
+  for (const t of tensors) markOwnPart(t.rawData);
+  return tensors;
+}
+
+/**
+ * A model weights are committed into: its names, the integers it holds for writing (`keepIntegers()`: held whatever
+ * the bound, while the file is written as planned), the opset its schemes need.
+ */
+export interface CommitTarget {
+  model: OnnxModel;
+  names: NameAllocator;
+  held: HeldIntegers;
+  keepIntegers: () => boolean;
+  opset: number;
+}
+
+/** What the compressor decided once for every weight it commits. */
+export interface CommitContext {
+  options: CompressOnnxOptions;
+  onnxOps: OnnxOps;
+  scaleDtype: ScaleDType;
+  /** Per-channel 8-bit weights as DequantizeLinear → Mul (opset below 13). */
+  viaMul: boolean;
+  opsetBefore: number | undefined;
+}
+
+/**
+ * The float type of a weight's scales in QDQ: its own type for float16 and bfloat16 weights, else float32.
+ *
+ * @example
+ * ```ts
+ * scaleTypeOf(model.list()[0]); // 'float32' for a float32 weight
+ * ```
+ */
+export function scaleTypeOf(info: OnnxWeightInfo): ScaleType {
+  return info.dtype === 'float16' ? 'float16' : info.dtype === 'bfloat16' ? 'bfloat16' : 'float32';
+}
+
+/**
+ * The report line of a weight kept float.
+ *
+ * @example
+ * ```ts
+ * keptLine(info, 'rank 1 < 2 (biases, norms and scales stay float)').scheme; // 'float (kept)'
+ * ```
+ */
+export function keptLine(info: OnnxWeightInfo, reason: string): TensorReport {
+  return {
+    name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: info.dtype, action: 'keep', reason, scheme: 'float (kept)',
+    bytesBefore: info.byteLength, bytesAfter: info.byteLength,
+  };
+}
+
+
+/**
+ * After every weight is committed: raises the opset where the schemes need it and records webgpu-quant in the
+ * model's `metadata_props` (format, count and schemes of `tensors`). Returns the nodes rewritten for the opset.
+ *
+ * @example
+ * ```ts
+ * const rewritten = finishModel(target, report.tensors); // ['ReduceMean node ...: axes attribute → input ...']
+ * ```
+ */
+export function finishModel(to: CommitTarget, tensors: readonly TensorReport[]): string[] {
+  const rewritten = to.opset > 0 ? upgradeOpset(to.model.proto, to.opset, to.names, to.model.name) : [];
+  const quantized = tensors.filter((t) => t.action === 'quantize');
+  const schemes: Record<string, number> = {};
+  for (const t of quantized) schemes[t.scheme] = (schemes[t.scheme] ?? 0) + 1;
+  const nbitsCount = quantized.filter((t) => t.onnxOp === 'MatMulNBits').length;
+  const gatherCount = quantized.filter((t) => t.onnxOp === 'GatherBlockQuantized').length;
+  const qdqCount = quantized.length - nbitsCount - gatherCount;
+  const format = [qdqCount || !quantized.length ? 'QDQ' : '', nbitsCount ? 'MatMulNBits' : '', gatherCount ? 'GatherBlockQuantized' : ''].filter(Boolean).join('+');
+  const metadata = JSON.stringify({ version: WEBGPU_QUANT_VERSION, format, quantized: quantized.length, schemes });
+  const proto = to.model.proto;
+  proto.metadataProps = proto.metadataProps.filter((p) => p.key !== ONNX_METADATA_KEY);
+  proto.metadataProps.push(onnx.StringStringEntryProto.create({ key: ONNX_METADATA_KEY, value: metadata }));
+  return rewritten;
+}
+
+/**
+ * Writes one prepared weight into `to` (in weight order, so names and bytes never depend on timing): kept float, or
+ * quantized as `outcome` says (QDQ, MatMulNBits or GatherBlockQuantized), and returns its report line.
+ *
+ * @example
+ * ```ts
+ * tensors.push(commitWeight(context, target, info, decision, await quantizeWithFloor(x, decision)));
+ * ```
+ */
+export function commitWeight(
+  context: CommitContext, to: CommitTarget, info: OnnxWeightInfo, planned: WeightDecision, outcome: FloorOutcome | undefined,
+): TensorReport {
+  const { options, onnxOps, scaleDtype, viaMul, opsetBefore } = context;
+  if (planned.action === 'keep' || !outcome) return keptLine(info, planned.reason);
+  const escalations = outcome.steps.length ? { escalations: outcome.steps } : {};
+  if (outcome.kind === 'keep') {
+    if (options.nonFinite === 'error' && !outcome.steps.length) {
+      throw new FormatError(`${to.model.name}: weight ${JSON.stringify(info.name)} in ${info.graph} cannot be quantized: ${outcome.reason}; `
+        + "fix the weight, exclude it, or pass nonFinite: 'keep' to keep it float");
+    }
+    return { ...keptLine(info, outcome.reason), ...escalations };
+  }
+  const { decision, result } = outcome;
+  const contrib = onnxOps === 'contrib' ? contribLayout(decision, info) : undefined;
+  const eightBit = decision.dtype === 'qint8' || decision.dtype === 'quint8';
+  const layout = contrib?.ok && contrib.op === 'MatMulNBits' && eightBit && options.matMulNBits8 === false
+    ? { ok: false as const, reason: '8-bit, and matMulNBits8 is false (onnxruntime-web\'s WebGPU EP takes 4-bit MatMulNBits only)' } : contrib;
+  const stats = () => {
+    const { overall, perChannel, axis } = result.stats;
+    return {
+      sqnrDb: overall.sqnrDb, mse: overall.mse, maxAbsError: overall.maxAbsError,
+      ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend, ...escalations,
+    };
+  };
+  if (layout?.ok && layout.op === 'GatherBlockQuantized') {
+    const note = `GatherBlockQuantized, block_size ${layout.blockSize}${layout.parameters === 'groups' ? '' : `, the ${layout.parameters === 'rows' ? 'row' : 'tensor'}'s scale repeated per block`}`;
+    const written = writeGatherBlockQuantized(to.model, info.name, {
+      values: result.q.intReprView(), dtype: decision.dtype, parameters: layout.parameters, scales: result.scales,
+      zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
+      docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
+    }, to.names);
+    to.held.add(written.byteLength);
+    return {
+      name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
+      reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, GatherBlockQuantized`, onnxOp: 'GatherBlockQuantized',
+      bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
+    };
+  }
+  if (layout?.ok) {
+    const note = nbitsNote(layout, info.shape[0]!);
+    const written = writeMatMulNBits(to.model, info.name, {
+      values: result.q.intReprView(), dtype: decision.dtype, parameters: layout.parameters, scales: result.scales,
+      zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
+      ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
+      docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
+    }, to.names);
+    to.held.add(written.byteLength);
+    return {
+      name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
+      reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, MatMulNBits`, onnxOp: 'MatMulNBits',
+      bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
+    };
+  }
+  const qdqNote = layout && !layout.ok && info.consumers.some((c) => c.opType === 'MatMul' || c.opType === 'Gather')
+    ? `; QDQ, not ${info.consumers.some((c) => c.opType === 'Gather') ? 'GatherBlockQuantized' : 'MatMulNBits'}: ${layout.reason}` : '';
+  const halfScales = info.dtype === 'float32' && scaleDtype === 'float16' && storesHalfScales(result.scales);
+  const scheme = `${describeScheme(decision)}${halfScales ? ', float16 scales' : ''}`;
+  const channelScalesViaMul = viaMul && decision.granularity === 'channel' && info.dtype === 'float32';
+  const packed = result.q.packedNibbles;
+  const ints = packed ? undefined : result.q.intReprView();
+  // 8-bit integers are their own bytes, and 4-bit ones from the GPU come packed: the QTensor is not used
+  // again, so no copy.
+  const bytes = packed ?? (ints!.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints!.buffer, ints!.byteOffset, ints!.length) : result.q.packedData());
+  const written = writeQdq(to.model, info.name, {
+    data: to.held.store(info.name, result.q, bytes, to.keepIntegers()), // written at once when written as planned
+    dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
+    paramShape: result.paramShape, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
+    ...(halfScales ? { scaleType: 'float16' as const, scalesCastToFloat32: true } : { scaleType: scaleTypeOf(info) }),
+    ...(decision.granularity !== 'tensor' ? { axis: decision.axis! } : {}),
+    ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
+    ...(channelScalesViaMul ? { channelScalesViaMul } : {}),
+  }, to.names);
+  to.opset = Math.max(to.opset, requiredOpsetFor(decision, info.dtype, viaMul));
+  return {
+    name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
+    reason: (channelScalesViaMul ? `${decision.reason}; written as DequantizeLinear → Mul (opset ${opsetBefore} < 13)` : decision.reason) + qdqNote,
+    scheme, onnxOp: 'DequantizeLinear', bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
+  };
+}
