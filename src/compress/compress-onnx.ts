@@ -85,7 +85,7 @@ const kInFlightBytes = 256 * 2 ** 20;
  */
 const kHeldIntegerBytes = 256 * 2 ** 20;
 
-export { ONNX_METADATA_KEY } from './onnx-commit.js';
+export { ONNX_METADATA_KEY } from './version.js';
 
 /** The report of {@link compressOnnx}. */
 export interface OnnxCompressionReport {
@@ -300,11 +300,12 @@ export async function compressOnnxParts(
     if (!sink?.restart || !(input instanceof OnnxModel) || options.externalDataSink || onnxOps !== 'qdq'
       || (options.externalDataLocation !== undefined && options.writeExternalData === 'always')
       || plan.decisions.some((d, i) => d.action === 'quantize' && weights[i]!.graph !== 'graph')) return undefined;
-    const copy = cloneModel(model);
-    const assumed: CommitTarget = { model: copy, names: new NameAllocator(copy.proto.graph as GraphProto), held: heldIntegers(copy, Infinity, false), keepIntegers: () => false, opset: 0 };
     const lines: TensorReport[] = [];
     const fills: Uint8Array[][] = [];
+    let copy: OnnxModel;
     try {
+      copy = cloneModel(model);
+      const assumed: CommitTarget = { model: copy, names: new NameAllocator(copy.proto.graph as GraphProto), held: heldIntegers(copy, Infinity, false), keepIntegers: () => false, opset: 0 };
       for (const [i, decision] of plan.decisions.entries()) {
         const before = initializerMark(copy);
         lines.push(commit(assumed, weights[i]!, decision, decision.action === 'keep' ? undefined : assumedOutcome(weights[i]!, decision)));

@@ -31,10 +31,7 @@ import type { WeightDecision } from './policy.js';
 import type { FloorOutcome } from './quality-floor.js';
 import type { HeldIntegers } from './requantize.js';
 import { type ScaleDType, storesHalfScales } from './scale-storage.js';
-import { WEBGPU_QUANT_VERSION } from './version.js';
-
-/** The `metadata_props` key webgpu-quant records itself under. */
-export const ONNX_METADATA_KEY = 'webgpu-quant';
+import { ONNX_METADATA_KEY, WEBGPU_QUANT_VERSION } from './version.js';
 
 /**
  * `tensors`, their bytes marked as parts of their own in the model's encoding (as the planned file has them).
