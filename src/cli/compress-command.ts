@@ -8,10 +8,7 @@
  * ```
  * @module
  */
-import { existsSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { basename, dirname, join } from 'node:path';
 import { getBackend } from '../ops/backend.js';
 import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from '../compress/budget.js';
@@ -19,7 +16,6 @@ import { type CompressOnnxOptions, compressOnnxParts } from '../compress/compres
 import { externalDataCertain } from '../compress/external-data-stream.js';
 import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
-import { type CpuWorkerPool, createCpuWorkerPool, defaultCpuWorkerUrl } from '../compress/cpu-worker-pool.js';
 import { compressToGguf } from '../compress/compress-gguf.js';
 import { ggufSchemeProblem } from '../compress/gguf-scheme.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
@@ -44,6 +40,7 @@ import { type OnnxInput, openOnnxInput } from './onnx-input.js';
 import { checkInputFile, fileError, formatOf } from './files.js';
 import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { runPreset } from './preset-command.js';
+import { defaultPool, kOnnxPoolMinBytes } from './worker-pool.js';
 import { type Progress, progressBar } from './progress.js';
 import { megabytes } from './units.js';
 import { formatVerifyReport, loadNodeRuntime, verifyJson, verifyOptionsOf } from './verify-command.js';
@@ -56,28 +53,6 @@ export interface CliIo {
   bundledModel?: () => string | undefined;
 }
 
-/** Worker threads of the default pool: the host's cores, at most this many (each holds a few blocks of rows). */
-const kMaxDefaultWorkers = 8;
-
-/**
- * Float32 bytes to quantize from which an ONNX compression starts the default pool: below it, the workers' start
- * (each loads the library, about 0.12 s) costs about what they save (docs/performance.md, "All cores").
- */
-const kOnnxPoolMinBytes = 256 * 2 ** 20;
-
-/**
- * The CPU worker pool of a compression on the CPU: `--workers N` threads (0: none, one thread), by
- * default the host's cores up to kMaxDefaultWorkers; none by default on a single core, or when the worker script
- * is not beside the library (the library running from its source).
- */
-async function defaultPool(workers: number | undefined): Promise<CpuWorkerPool | undefined> {
-  if (workers === 0) return undefined;
-  if (workers === undefined) {
-    const url = defaultCpuWorkerUrl();
-    if (url.protocol !== 'file:' || !existsSync(fileURLToPath(url)) || availableParallelism() < 2) return undefined;
-  }
-  return createCpuWorkerPool({ workers: workers ?? Math.min(availableParallelism(), kMaxDefaultWorkers) });
-}
 
 function policyOf(args: CompressArgs): CompressionPolicy {
   return {

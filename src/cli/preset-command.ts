@@ -18,7 +18,9 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type CompressOnnxOptions, type OnnxCompressionReport, compressOnnx } from '../compress/compress-onnx.js';
+import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { transformersJsVariants } from '../compress/transformers-js.js';
+import { getBackend } from '../ops/backend.js';
 import { InvalidArgumentError } from '../errors.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
@@ -29,6 +31,7 @@ import { externalDataNextTo } from './external-data.js';
 import { checkInputFile, formatOf, readInputFile } from './files.js';
 import { openOutput, resolveOutput } from './output.js';
 import { megabytes } from './units.js';
+import { defaultPool, kOnnxPoolMinBytes } from './worker-pool.js';
 
 /** One written file of the preset. */
 export interface PresetFile {
@@ -87,10 +90,21 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
     if (variants.length === 0) {
       throw new InvalidArgumentError('input', input, `${input}: a float16 model with no MatMul weight: transformers.js's q4f16 quantizes MatMul weights only, and q8 is written from float32 models`);
     }
-    for (const variant of variants) {
-      const result = await compressOnnx(bytes, { ...variant.options, name: input, externalData: external.resolve }, { backend: args.backend });
-      written.push({ dtype: variant.dtype, path: join(args.output, variant.file), report: result.report });
-      models.push(result.model);
+    // On the CPU, big models (or --workers) run on the worker pool, as `compress` does: the same files.
+    const weights = model.list();
+    const plannedBytes = Math.max(...variants.map((v) => planOnnxCompression(model, v.options).decisions
+      .reduce((sum, d, i) => (d.action === 'quantize' ? sum + 4 * weights[i]!.shape.reduce((a, b) => a * b, 1) : sum), 0)));
+    const onCpu = await getBackend({ backend: args.backend }) === 'cpu';
+    const pool = onCpu && (args.workers !== undefined || plannedBytes >= kOnnxPoolMinBytes) ? await defaultPool(args.workers) : undefined;
+    try {
+      for (const variant of variants) {
+        const options: CompressOnnxOptions = { ...variant.options, name: input, externalData: external.resolve, ...(pool ? { pool } : {}) };
+        const result = await compressOnnx(bytes, options, { backend: args.backend });
+        written.push({ dtype: variant.dtype, path: join(args.output, variant.file), report: result.report });
+        models.push(result.model);
+      }
+    } finally {
+      await pool?.close();
     }
   } finally {
     await external.close();

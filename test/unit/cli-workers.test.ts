@@ -85,6 +85,21 @@ describe('compress --workers', () => {
     }
   });
 
+  it('--preset transformers.js on worker threads writes the same files as one thread', () => {
+    const model = join(dir, 'preset.onnx');
+    writeFileSync(model, buildMlp(onnxProto.onnx, [256, 1024, 192, 128], RUN_SEED + 6).model);
+    const files: Buffer[][] = [];
+    for (const workers of ['0', '2']) {
+      const out = join(dir, `preset-${workers}`);
+      const run = spawnSync(process.execPath, [bin, 'compress', model, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu',
+        '--first-layer', 'quantize', '--workers', workers], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      files.push(['model_q4.onnx', 'model_quantized.onnx'].map((name) => readFileSync(join(out, 'onnx', name))));
+    }
+    expect(Buffer.compare(files[1]![0]!, files[0]![0]!), 'model_q4.onnx').toBe(0);
+    expect(Buffer.compare(files[1]![1]!, files[0]![1]!), 'model_quantized.onnx').toBe(0);
+  });
+
   it('SIGINT while the workers run: no output, no temporary file, exit 130', async () => {
     const output = join(dir, 'interrupted.safetensors');
     const child: ChildProcess = spawn(process.execPath, [bin, 'compress', input, '-o', output, '--backend', 'cpu', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
