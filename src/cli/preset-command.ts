@@ -3,9 +3,10 @@
  * transformers.js's layout (compress/transformers-js.ts) under `<folder>/onnx/`: `model_q4.onnx` and
  * `model_quantized.onnx` for a float32 model, `model_q4f16.onnx` for a float16 one.
  *
- * Every file is compressed in memory first; only then are the folders made and the files written, each to a
- * temporary file beside it (`.<name>.webgpu-quant-tmp-*`) and renamed into place once all are complete, so a
- * failure leaves none of them. Files already in the folder are not replaced without `--force` (it is often
+ * Every file is compressed first (the model read from its file, its tensor data left there until written; the
+ * quantized integers held up to 256 MiB a file, the rest quantized again as they are written); only then are the
+ * folders made and the files written, each to a temporary file beside it (`.<name>.webgpu-quant-tmp-*`) and
+ * renamed into place once all are complete, so a failure leaves none of them. Files already in the folder are not replaced without `--force` (it is often
  * a downloaded model's folder, whose own quantized files should not vanish silently).
  *
  * @example
@@ -17,18 +18,19 @@
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type CompressOnnxOptions, type OnnxCompressionReport, compressOnnx } from '../compress/compress-onnx.js';
+import { type CompressOnnxOptions, type OnnxCompressionReport, compressOnnxParts } from '../compress/compress-onnx.js';
+import { writeParts } from '../io/onnx/deferred-raw-data.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { transformersJsVariants } from '../compress/transformers-js.js';
 import { getBackend } from '../ops/backend.js';
 import { InvalidArgumentError } from '../errors.js';
-import { OnnxModel } from '../io/onnx/onnx-model.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
 import type { CliIo } from './compress-command.js';
 import { externalDataNextTo } from './external-data.js';
-import { checkInputFile, formatOf, readInputFile } from './files.js';
+import { checkInputFile, formatOf } from './files.js';
+import { type OnnxInput, openOnnxInput } from './onnx-input.js';
 import { openOutput, resolveOutput } from './output.js';
 import { megabytes } from './units.js';
 import { defaultPool, kOnnxPoolMinBytes } from './worker-pool.js';
@@ -77,12 +79,14 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
   }
   await checkInputFile(input, 'input');
   await checkFolder(args.output);
-  const bytes = await readInputFile(input, 'input');
   const external = externalDataNextTo(input);
   const written: PresetFile[] = [];
-  const models: Uint8Array[] = [];
+  const models: Uint8Array[][] = []; // each file's parts (writeParts): tensors still in the input file copied from there
+  let onnxInput: OnnxInput | undefined;
   try {
-    const model = await OnnxModel.load(bytes, { name: input, externalData: external.resolve });
+    // Its tensor data left in the file: read by the workers (or this thread) in their turn, copied to the output.
+    onnxInput = await openOnnxInput(input, input, external.resolve, true);
+    const model = await onnxInput.load();
     if (model.list().some((w) => w.external)) {
       throw new InvalidArgumentError('input', input, `${input}: keeps weights in external data, which --preset does not write yet; compress it without --preset`);
     }
@@ -99,37 +103,38 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
     try {
       for (const variant of variants) {
         const options: CompressOnnxOptions = { ...variant.options, name: input, externalData: external.resolve, ...(pool ? { pool } : {}) };
-        const result = await compressOnnx(bytes, options, { backend: args.backend });
+        const result = await compressOnnxParts(await onnxInput.load(), options, { backend: args.backend });
         written.push({ dtype: variant.dtype, path: join(args.output, variant.file), report: result.report });
-        models.push(result.model);
+        models.push(result.parts);
       }
     } finally {
       await pool?.close();
     }
+    // Everything is computed: now the folders and the files, all renamed into place only when all are written.
+    const targets = [];
+    for (const file of written) {
+      const exists = await stat(file.path).then(() => true, () => false);
+      if (exists && !args.force) {
+        throw new InvalidArgumentError('output', file.path, `${file.path}: exists; add --force to replace it, or write to another folder`);
+      }
+      targets.push(file.path);
+    }
+    await mkdir(join(args.output, 'onnx'), { recursive: true });
+    const sinks: ByteSink[] = [];
+    try {
+      for (const [i, path] of targets.entries()) {
+        const sink = await openOutput(await resolveOutput(path, [input], args.force), io.stdout);
+        sinks.push(sink);
+        await writeParts(models[i]!, (chunk) => sink.write(chunk));
+      }
+      for (const sink of sinks) await sink.close();
+    } catch (error) {
+      for (const sink of sinks) await sink.abort(error).catch(() => undefined);
+      throw error;
+    }
   } finally {
+    await onnxInput?.close();
     await external.close();
-  }
-  // Everything is computed: now the folders and the files, all renamed into place only when all are written.
-  const targets = [];
-  for (const file of written) {
-    const exists = await stat(file.path).then(() => true, () => false);
-    if (exists && !args.force) {
-      throw new InvalidArgumentError('output', file.path, `${file.path}: exists; add --force to replace it, or write to another folder`);
-    }
-    targets.push(file.path);
-  }
-  await mkdir(join(args.output, 'onnx'), { recursive: true });
-  const sinks: ByteSink[] = [];
-  try {
-    for (const [i, path] of targets.entries()) {
-      const sink = await openOutput(await resolveOutput(path, [input], args.force), io.stdout);
-      sinks.push(sink);
-      await sink.write(models[i]!);
-    }
-    for (const sink of sinks) await sink.close();
-  } catch (error) {
-    for (const sink of sinks) await sink.abort(error).catch(() => undefined);
-    throw error;
   }
   if (args.json) {
     io.stdout.write(`${JSON.stringify({ input, output: args.output, preset: args.preset, files: written.map((f) => ({

@@ -101,6 +101,65 @@ function packScales(scales: Float32Array, type: 'float32' | 'float16'): Uint8Arr
 }
 
 /**
+ * The `B` input of MatMulNBits (module documentation): `values` [K, N] row-major, stored as `(q + offset)`, or
+ * `-(q + 1) + offset` in a (column, block) whose `negated` flag is 1, columns blocked along K, 4-bit values two to
+ * a byte (the lower k in the low nibble), the rows past K holding the block's stored zero point (`zeros`).
+ * Row by row through the weight (its rows are contiguous), a block of rows at a time: the N blobs one block of rows
+ * fills stay in the cache while it is written, where going down each column read one cache line per integer
+ * (3.5 s of an 11.8 s transformers.js preset on sixteen [4096, 4096] weights).
+ *
+ * @example
+ * ```ts
+ * packBlocks(Int8Array.of(1, -2), 1, 2, 16, 4, 8, new Uint8Array(2), Uint8Array.of(8, 8)); // 2 blobs of 8 bytes: 9, 6 in the first nibbles
+ * ```
+ */
+export function packBlocks(
+  values: ArrayLike<number>, K: number, N: number, blockSize: number, bits: 4 | 8, offset: number, negated: Uint8Array, zeros: Uint8Array,
+): Uint8Array {
+  const blocks = Math.ceil(K / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const stride = blocks * blob; // bytes from one column's blob of a block to the next column's
+  const data = new Uint8Array(N * stride);
+  // Per column of the current block: x ^ flip is x, or -(x + 1) where the block is negated; then + offset.
+  const flip = new Int32Array(N);
+  const pad = new Uint8Array(N);
+  for (let b = 0; b < blocks; b++) {
+    for (let n = 0; n < N; n++) {
+      flip[n] = -negated[n * blocks + b]!;
+      pad[n] = zeros[n * blocks + b]!;
+    }
+    const first = b * blockSize;
+    const rows = Math.min(blockSize, K - first);
+    if (bits === 8) {
+      for (let j = 0; j < rows; j++) {
+        const row = (first + j) * N;
+        let at = b * blob + j;
+        for (let n = 0; n < N; n++, at += stride) data[at] = (values[row + n]! ^ flip[n]!) + offset;
+      }
+      for (let j = rows; j < blockSize; j++) for (let n = 0; n < N; n++) data[n * stride + b * blob + j] = pad[n]!;
+      continue;
+    }
+    for (let j = 0; j < blockSize; j += 2) {
+      const low = first + j < K ? (first + j) * N : -1;
+      const high = first + j + 1 < K ? (first + j + 1) * N : -1;
+      let at = b * blob + (j >> 1);
+      if (high >= 0) {
+        for (let n = 0; n < N; n++, at += stride) {
+          const f = flip[n]!;
+          data[at] = (((values[low + n]! ^ f) + offset) & 0xf) | ((((values[high + n]! ^ f) + offset) & 0xf) << 4);
+        }
+        continue;
+      }
+      for (let n = 0; n < N; n++, at += stride) {
+        const lo = low < 0 ? pad[n]! : (values[low + n]! ^ flip[n]!) + offset;
+        data[at] = (lo & 0xf) | ((pad[n]! & 0xf) << 4);
+      }
+    }
+  }
+  return data;
+}
+
+/**
  * Writes weight `name` of `model` as MatMulNBits (see the module documentation). Throws
  * InvalidArgumentError when the weight is not 2-D, a parameter count does not fit, the block size is not a
  * power of two in 16..256, or the weight has a consumer other than MatMul input B.
@@ -158,20 +217,7 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
     }
   }
   const blob = (blockSize * bits) / 8;
-  const data = new Uint8Array(N * blocks * blob);
-  for (let n = 0; n < N; n++) {
-    for (let b = 0; b < blocks; b++) {
-      const base = (n * blocks + b) * blob;
-      const pad = zeros[n * blocks + b]!;
-      const flip = negated[n * blocks + b] === 1;
-      for (let j = 0; j < blockSize; j++) {
-        const k = b * blockSize + j;
-        const stored = k >= K ? pad : (flip ? -(q.values[k * N + n]! + 1) : q.values[k * N + n]!) + offset;
-        if (bits === 8) data[base + j] = stored;
-        else data[base + (j >> 1)]! |= (stored & 0xf) << ((j & 1) * 4);
-      }
-    }
-  }
+  const data = packBlocks(q.values, K, N, blockSize, bits, offset, negated, zeros);
   const defaultZero = 1 << (bits - 1);
   const needZeros = zeros.some((z) => z !== defaultZero);
   const zeroBytesPerColumn = Math.ceil((blocks * bits) / 8);

@@ -1,0 +1,50 @@
+// MatMulNBits' B input (packBlocks) against the layout written out element by element, column by column, as the
+// module documentation states it: fresh random integers, 4 and 8 bits, signed and unsigned, negated blocks, K a
+// multiple of the block size and not, one column and many.
+import { describe, expect, it } from 'vitest';
+import { packBlocks } from '../../src/io/onnx/matmul-nbits-writer.js';
+import { RUN_SEED, rng } from './support.js';
+
+/** The layout one integer at a time: column n, block b, row j of the block; past K the block's zero point. */
+function reference(values: ArrayLike<number>, K: number, N: number, blockSize: number, bits: 4 | 8, offset: number, negated: Uint8Array, zeros: Uint8Array): Uint8Array {
+  const blocks = Math.ceil(K / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const data = new Uint8Array(N * blocks * blob);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < blocks; b++) {
+      const base = (n * blocks + b) * blob;
+      const flip = negated[n * blocks + b] === 1;
+      for (let j = 0; j < blockSize; j++) {
+        const k = b * blockSize + j;
+        const stored = k >= K ? zeros[n * blocks + b]! : (flip ? -(values[k * N + n]! + 1) : values[k * N + n]!) + offset;
+        if (bits === 8) data[base + j] = stored;
+        else data[base + (j >> 1)]! |= (stored & 0xf) << ((j & 1) * 4);
+      }
+    }
+  }
+  return data;
+}
+
+describe(`MatMulNBits blocks (seed ${RUN_SEED})`, () => {
+  it('packBlocks writes the documented layout byte for byte', () => {
+    const next = rng(RUN_SEED);
+    const cases: [number, number, number, 4 | 8, 'signed' | 'unsigned'][] = [
+      [64, 48, 32, 4, 'signed'], [70, 33, 32, 4, 'signed'], [17, 5, 16, 4, 'unsigned'], [256, 1, 128, 4, 'signed'],
+      [64, 48, 32, 8, 'signed'], [70, 33, 64, 8, 'unsigned'], [1, 3, 16, 8, 'signed'], [31, 9, 16, 4, 'unsigned'],
+    ];
+    for (const [K, N, blockSize, bits, sign] of cases) {
+      const what = `K ${K}, N ${N}, block ${blockSize}, ${bits} bits, ${sign}`;
+      const levels = 1 << bits;
+      const low = sign === 'signed' ? -levels / 2 : 0;
+      const offset = sign === 'signed' ? levels / 2 : 0;
+      const draw = () => low + Math.floor(next() * levels);
+      const values = sign === 'signed' ? Int8Array.from({ length: K * N }, draw) : Uint8Array.from({ length: K * N }, draw);
+      const blocks = Math.ceil(K / blockSize);
+      const negated = Uint8Array.from({ length: N * blocks }, () => (sign === 'signed' && next() < 0.4 ? 1 : 0));
+      const zeros = Uint8Array.from({ length: N * blocks }, () => Math.floor(next() * levels));
+      const got = packBlocks(values, K, N, blockSize, bits, offset, negated, zeros);
+      expect(got.byteLength, what).toBe(N * blocks * blockSize * bits / 8);
+      expect(Buffer.compare(got, reference(values, K, N, blockSize, bits, offset, negated, zeros)), what).toBe(0);
+    }
+  });
+});
