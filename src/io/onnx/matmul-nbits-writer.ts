@@ -207,8 +207,9 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
   const scales = new Float32Array(N * blocks);
   const zeros = new Uint8Array(N * blocks);
   const negated = new Uint8Array(N * blocks);
-  for (let n = 0; n < N; n++) {
-    for (let b = 0; b < blocks; b++) {
+  // Block by block, the parameters of a block row read in order (groups are stored [blocks, N]).
+  for (let b = 0; b < blocks; b++) {
+    for (let n = 0; n < N; n++) {
       const p = paramIndex(b, n);
       const flip = offset !== 0 && q.zeroPoints[p] === -1 ? 1 : 0;
       negated[n * blocks + b] = flip;
