@@ -19,8 +19,9 @@
 import type { Stats } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { InvalidArgumentError } from '../errors.js';
+import { FormatError, InvalidArgumentError } from '../errors.js';
 import { type NodeFileSink, TEMP_FILE_MARKER, nodeFileSink } from '../io/safetensors/node-file-sink.js';
+import { changedFileSources, fileSourcesOpened } from '../io/safetensors/node-file-source.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { fileError } from './files.js';
 import { trackTempFile, untrackTempFile } from './signals.js';
@@ -180,6 +181,10 @@ export async function openOutput(target: OutputTarget, stdout: NodeJS.WritableSt
   } catch (error) {
     throw fileError(error, target.display, 'output');
   }
+  // The input files opened from here on are this command's: one that changes while it runs (weights are read from
+  // it as they are needed, kept ones copied from it when written) would leave an output that disagrees with its
+  // report, so then nothing is renamed into place.
+  const since = fileSourcesOpened();
   return {
     async write(chunk) {
       try {
@@ -190,8 +195,16 @@ export async function openOutput(target: OutputTarget, stdout: NodeJS.WritableSt
     },
     async close() {
       try {
+        const changed = await changedFileSources(since);
+        if (changed.length > 0) {
+          const error = new FormatError(`${changed.join(', ')}: the input changed while ${target.display} was written from it; `
+            + 'nothing was written. Run again once nothing else writes the input');
+          await sink.abort(error);
+          throw error;
+        }
         await sink.close();
       } catch (error) {
+        if (error instanceof FormatError) throw error;
         throw fileError(error, target.display, 'output');
       } finally {
         untrackTempFile(sink.tempPath);

@@ -4,8 +4,8 @@
 // files the command opens are closed.
 import { execFileSync } from 'node:child_process';
 import {
-  existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync,
-  symlinkSync, writeFileSync,
+  appendFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync,
+  statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -15,6 +15,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
 import { openOutput, resolveOutput } from '../../src/cli/output.js';
+import { FormatError } from '../../src/errors.js';
+import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
 import { runCli, tinyOnnx, tinyWeights, writeSafetensors } from './cli-support.js';
 
 const root = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-out-'));
@@ -152,6 +154,42 @@ describe('a file output can start again', () => {
         const weights = await readQdqWeights(await OnnxModel.load(readFileSync(output)));
         expect([...weights.keys()], name).toEqual(name === 'plain' ? ['w'] : []);
         expect(tempFiles(dir)).toEqual([]);
+      }
+    }
+  });
+});
+
+describe('an input that changes while the output is written from it', () => {
+  it('written to, replaced or removed while open: the file output is not renamed into place (FormatError naming it)', async () => {
+    for (const change of ['none', 'append', 'rewrite', 'replace', 'remove', 'before'] as const) {
+      const dir = join(root, `case-${serial++}`);
+      mkdirSync(dir);
+      const input = join(dir, 'in.onnx');
+      writeFileSync(input, Buffer.alloc(4096, 1));
+      // A source opened before the output belongs to someone else: its changes are not this output's concern.
+      const earlier = change === 'before' ? await nodeFileSource(input) : undefined;
+      const output = join(dir, 'out.onnx');
+      const sink = await openOutput(await resolveOutput(output, [input], false), process.stdout);
+      const source = change === 'before' ? undefined : await nodeFileSource(input);
+      try {
+        await sink.write(new Uint8Array(16));
+        if (change === 'append' || change === 'before') appendFileSync(input, 'x');
+        if (change === 'rewrite') { await new Promise((r) => setTimeout(r, 20)); writeFileSync(input, Buffer.alloc(4096, 2)); }
+        if (change === 'replace') { writeFileSync(join(dir, 'other'), Buffer.alloc(4096, 1)); renameSync(join(dir, 'other'), input); }
+        if (change === 'remove') rmSync(input);
+        if (change === 'none' || change === 'before') {
+          await sink.close();
+          expect(readFileSync(output).byteLength, change).toBe(16);
+        } else {
+          const error = await sink.close().then(() => undefined, (e: unknown) => e);
+          expect(error, change).toBeInstanceOf(FormatError);
+          expect((error as Error).message, change).toMatch(new RegExp(`in\\.onnx \\((written to|replaced or removed) while open\\): the input changed while .*out\\.onnx was written from it; nothing was written`));
+          expect(existsSync(output), change).toBe(false);
+        }
+        expect(tempFiles(dir), change).toEqual([]);
+      } finally {
+        await source?.close();
+        await earlier?.close();
       }
     }
   });

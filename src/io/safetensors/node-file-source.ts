@@ -17,12 +17,62 @@
  */
 import { FormatError, InvalidArgumentError } from '../../errors.js';
 import { type ByteSource, type FileRange, readExactlyInto, registerFileSource } from '../byte-source.js';
-import { loadNodeFs } from './node-fs.js';
+import { type NodeFileHandle, loadNodeFs } from './node-fs.js';
 
 /** A file-backed source; `close()` releases the file handle (safe to call twice). */
 export interface NodeFileSource extends ByteSource {
   readonly name: string;
   close(): Promise<void>;
+}
+
+/** An open file source as it was when opened (to tell whether it changed while open). */
+interface OpenedFile {
+  path: string;
+  handle: NodeFileHandle;
+  size: number;
+  mtimeMs: number;
+  dev: number;
+  ino: number;
+  serial: number;
+}
+
+const openFiles = new Set<OpenedFile>();
+let opened = 0;
+
+/**
+ * A count of the file sources opened so far in this process: give it to {@link changedFileSources} to check only
+ * the sources opened after it was taken.
+ *
+ * @example
+ * ```ts
+ * const since = fileSourcesOpened();
+ * ```
+ */
+export function fileSourcesOpened(): number {
+  return opened;
+}
+
+/**
+ * The still-open file sources (opened after `since`, a {@link fileSourcesOpened} count) whose file changed since it
+ * was opened: written to (size or modification time), or its path now naming another file or none (replaced,
+ * renamed, removed: workers that open the path would read something else). Each as `'path (what happened)'`.
+ *
+ * @example
+ * ```ts
+ * await changedFileSources(since); // ['model.onnx (written to while open)'] when something rewrote it
+ * ```
+ */
+export async function changedFileSources(since = 0): Promise<string[]> {
+  const fs = await loadNodeFs('changedFileSources');
+  const changed: string[] = [];
+  for (const file of openFiles) {
+    if (file.serial <= since) continue;
+    const now = await file.handle.stat().catch(() => undefined);
+    const at = await fs.stat(file.path).catch(() => undefined);
+    if (!now || now.size !== file.size || now.mtimeMs !== file.mtimeMs) changed.push(`${file.path} (written to while open)`);
+    else if (!at || at.ino !== file.ino || at.dev !== file.dev) changed.push(`${file.path} (replaced or removed while open)`);
+  }
+  return changed;
 }
 
 /** Node's positioned read takes at most 2^31 - 1 bytes per call; larger reads are split. */
@@ -42,10 +92,12 @@ export async function nodeFileSource(path: string): Promise<NodeFileSource> {
   const fs = await loadNodeFs('nodeFileSource');
   const handle = await fs.open(path, 'r');
   let size: number;
+  let file: OpenedFile;
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new FormatError(`${path}: not a regular file; give the path of a .safetensors file`);
     size = stat.size;
+    file = { path, handle, size, mtimeMs: stat.mtimeMs, dev: stat.dev, ino: stat.ino, serial: ++opened };
   } catch (error) {
     await handle.close();
     throw error;
@@ -77,9 +129,11 @@ export async function nodeFileSource(path: string): Promise<NodeFileSource> {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      openFiles.delete(file);
       await handle.close();
     },
   };
+  openFiles.add(file);
   registerFileSource(source, path);
   return source;
 }

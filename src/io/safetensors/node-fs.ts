@@ -12,11 +12,20 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 
+/** The part of Node's `Stats` used here. */
+export interface NodeStats {
+  size: number;
+  mtimeMs: number;
+  dev: number;
+  ino: number;
+  isFile(): boolean;
+}
+
 /** The part of Node's `FileHandle` used here. */
 export interface NodeFileHandle {
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   write(buffer: Uint8Array, offset: number, length: number, position?: number | null): Promise<{ bytesWritten: number }>;
-  stat(): Promise<{ size: number; isFile(): boolean }>;
+  stat(): Promise<NodeStats>;
   sync(): Promise<void>;
   datasync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -27,7 +36,7 @@ export interface NodeFileHandle {
 export interface NodeFsPromises {
   open(path: string, flags: string, mode?: number): Promise<NodeFileHandle>;
   rename(from: string, to: string): Promise<void>;
-  stat(path: string): Promise<{ isFile(): boolean }>;
+  stat(path: string): Promise<NodeStats>;
   unlink(path: string): Promise<void>;
 }
 
