@@ -40,7 +40,7 @@ import { type OnnxInput, openOnnxInput } from './onnx-input.js';
 import { checkInputFile, fileError, formatOf } from './files.js';
 import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { runPreset } from './preset-command.js';
-import { defaultPool, kOnnxPoolMinBytes } from './worker-pool.js';
+import { defaultPool, onnxPool } from './worker-pool.js';
 import { type Progress, progressBar } from './progress.js';
 import { megabytes } from './units.js';
 import { formatVerifyReport, loadNodeRuntime, verifyJson, verifyOptionsOf } from './verify-command.js';
@@ -307,9 +307,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       };
       const streamed = ownData && target.kind === 'file' ? await openData(dirname(target.path), options.externalDataLocation!) : undefined;
       // By default a pool only for big models: below kOnnxPoolMinBytes its start costs about what it saves.
-      const weights = model.list();
-      const plannedBytes = planned.reduce((sum, d, i) => (d.action === 'quantize' ? sum + 4 * weights[i]!.shape.reduce((a, b) => a * b, 1) : sum), 0);
-      const pool = resolved === 'cpu' && (args.workers !== undefined || plannedBytes >= kOnnxPoolMinBytes) ? await defaultPool(args.workers) : undefined;
+      const pool = await onnxPool(args.workers, resolved === 'cpu', model.list(), [planned]);
       threads = pool?.size ?? 0;
       let result;
       try {

@@ -33,7 +33,7 @@ import { checkInputFile, formatOf } from './files.js';
 import { type OnnxInput, openOnnxInput } from './onnx-input.js';
 import { openOutput, resolveOutput } from './output.js';
 import { megabytes } from './units.js';
-import { defaultPool, kOnnxPoolMinBytes } from './worker-pool.js';
+import { onnxPool } from './worker-pool.js';
 
 /** One written file of the preset. */
 export interface PresetFile {
@@ -95,11 +95,8 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
       throw new InvalidArgumentError('input', input, `${input}: a float16 model with no MatMul weight: transformers.js's q4f16 quantizes MatMul weights only, and q8 is written from float32 models`);
     }
     // On the CPU, big models (or --workers) run on the worker pool, as `compress` does: the same files.
-    const weights = model.list();
-    const plannedBytes = Math.max(...variants.map((v) => planOnnxCompression(model, v.options).decisions
-      .reduce((sum, d, i) => (d.action === 'quantize' ? sum + 4 * weights[i]!.shape.reduce((a, b) => a * b, 1) : sum), 0)));
     const onCpu = await getBackend({ backend: args.backend }) === 'cpu';
-    const pool = onCpu && (args.workers !== undefined || plannedBytes >= kOnnxPoolMinBytes) ? await defaultPool(args.workers) : undefined;
+    const pool = await onnxPool(args.workers, onCpu, model.list(), variants.map((v) => planOnnxCompression(model, v.options).decisions));
     try {
       for (const variant of variants) {
         const options: CompressOnnxOptions = { ...variant.options, name: input, externalData: external.resolve, ...(pool ? { pool } : {}) };

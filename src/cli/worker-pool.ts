@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * const pool = plannedBytes >= kOnnxPoolMinBytes ? await defaultPool(undefined) : undefined;
+ * const pool = await onnxPool(args.workers, true, model.list(), decisions); // undefined below 256 MiB of float32
  * ```
  * @module
  */
@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type CpuWorkerPool, createCpuWorkerPool, defaultCpuWorkerUrl } from '../compress/cpu-worker-pool.js';
+import type { WeightDecision } from '../compress/policy.js';
 
 /** Worker threads of the default pool: the host's cores, at most this many (each holds a few blocks of rows). */
 export const kMaxDefaultWorkers = 8;
@@ -39,4 +40,23 @@ export async function defaultPool(workers: number | undefined): Promise<CpuWorke
     if (url.protocol !== 'file:' || !existsSync(fileURLToPath(url)) || availableParallelism() < 2) return undefined;
   }
   return createCpuWorkerPool({ workers: workers ?? Math.min(availableParallelism(), kMaxDefaultWorkers) });
+}
+
+/**
+ * The pool of an ONNX compression: with `--workers N`, or on the CPU path when the weights `decisions` (one per
+ * weight, or several plans of the same weights: the largest counts) quantize hold kOnnxPoolMinBytes of float32 or
+ * more; otherwise undefined (one thread).
+ *
+ * @example
+ * ```ts
+ * const pool = await onnxPool(args.workers, resolved === 'cpu', model.list(), [planned]);
+ * ```
+ */
+export async function onnxPool(
+  workers: number | undefined, onCpu: boolean, weights: readonly { shape: readonly number[] }[], plans: readonly (readonly WeightDecision[])[],
+): Promise<CpuWorkerPool | undefined> {
+  if (!onCpu) return undefined;
+  const bytes = Math.max(0, ...plans.map((decisions) => decisions.reduce((sum, d, i) =>
+    (d.action === 'quantize' ? sum + 4 * weights[i]!.shape.reduce((a, b) => a * b, 1) : sum), 0)));
+  return workers !== undefined || bytes >= kOnnxPoolMinBytes ? defaultPool(workers) : undefined;
 }

@@ -155,32 +155,23 @@ export function commitWeight(
       ...(perChannel ? { perChannelSqnrDb: perChannel.sqnrDb, statsAxis: axis! } : {}), backend: result.q.backend, ...escalations,
     };
   };
-  if (layout?.ok && layout.op === 'GatherBlockQuantized') {
-    const note = `GatherBlockQuantized, block_size ${layout.blockSize}${layout.parameters === 'groups' ? '' : `, the ${layout.parameters === 'rows' ? 'row' : 'tensor'}'s scale repeated per block`}`;
-    const written = writeGatherBlockQuantized(to.model, info.name, {
-      values: result.q.intReprView(), dtype: decision.dtype, parameters: layout.parameters, scales: result.scales,
-      zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
-      docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
-    }, to.names);
-    to.held.add(written.byteLength);
-    return {
-      name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
-      reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, GatherBlockQuantized`, onnxOp: 'GatherBlockQuantized',
-      bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
-    };
-  }
   if (layout?.ok) {
-    const note = nbitsNote(layout, info.shape[0]!);
-    const written = writeMatMulNBits(to.model, info.name, {
-      values: result.q.intReprView(), dtype: decision.dtype, parameters: layout.parameters, scales: result.scales,
-      zeroPoints: result.zeroPoints, blockSize: layout.blockSize, scaleType: info.dtype === 'float16' ? 'float16' : 'float32',
-      ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
-      docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
-    }, to.names);
+    const note = layout.op === 'GatherBlockQuantized'
+      ? `GatherBlockQuantized, block_size ${layout.blockSize}${layout.parameters === 'groups' ? '' : `, the ${layout.parameters === 'rows' ? 'row' : 'tensor'}'s scale repeated per block`}`
+      : nbitsNote(layout, info.shape[0]!);
+    const blocks = {
+      values: result.q.intReprView(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,
+      scaleType: info.dtype === 'float16' ? 'float16' as const : 'float32' as const, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
+    };
+    const written = layout.op === 'GatherBlockQuantized'
+      ? writeGatherBlockQuantized(to.model, info.name, { ...blocks, parameters: layout.parameters }, to.names)
+      : writeMatMulNBits(to.model, info.name, {
+        ...blocks, parameters: layout.parameters, ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
+      }, to.names);
     to.held.add(written.byteLength);
     return {
       name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
-      reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, MatMulNBits`, onnxOp: 'MatMulNBits',
+      reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, ${layout.op}`, onnxOp: layout.op,
       bytesBefore: info.byteLength, bytesAfter: written.byteLength, ...stats(),
     };
   }
