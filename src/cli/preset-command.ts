@@ -3,11 +3,13 @@
  * transformers.js's layout (compress/transformers-js.ts) under `<folder>/onnx/`: `model_q4.onnx` and
  * `model_quantized.onnx` for a float32 model, `model_q4f16.onnx` for a float16 one.
  *
- * Every file is compressed first (the model read from its file, its tensor data left there until written; the
- * quantized integers held up to 256 MiB a file, the rest quantized again as they are written); only then are the
- * folders made and the files written, each to a temporary file beside it (`.<name>.webgpu-quant-tmp-*`) and
- * renamed into place once all are complete, so a failure leaves none of them. Files already in the folder are not replaced without `--force` (it is often
- * a downloaded model's folder, whose own quantized files should not vanish silently).
+ * The model is read from its file (its tensor data left there until written). Each file is written to a temporary
+ * file beside it (`.<name>.webgpu-quant-tmp-*`) while the work goes on: a QDQ file as planned while its weights are
+ * compressed (`compressOnnxParts` with a sink), a MatMulNBits file while the next one is compressed (its blocks
+ * held until then). All are renamed into
+ * place once all are complete, so a failure leaves none of them (nor the folders it made). Files already in the
+ * folder are refused before any work without `--force` (it is often a downloaded model's folder, whose own
+ * quantized files should not vanish silently).
  *
  * @example
  * ```ts
@@ -16,8 +18,8 @@
  * ```
  * @module
  */
-import { mkdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { type CompressOnnxOptions, type OnnxCompressionReport, compressOnnxParts } from '../compress/compress-onnx.js';
 import { writeParts } from '../io/onnx/deferred-raw-data.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
@@ -81,7 +83,6 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
   await checkFolder(args.output);
   const external = externalDataNextTo(input);
   const written: PresetFile[] = [];
-  const models: Uint8Array[][] = []; // each file's parts (writeParts): tensors still in the input file copied from there
   let onnxInput: OnnxInput | undefined;
   try {
     // Its tensor data left in the file: read by the workers (or this thread) in their turn, copied to the output.
@@ -94,39 +95,49 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
     if (variants.length === 0) {
       throw new InvalidArgumentError('input', input, `${input}: a float16 model with no MatMul weight: transformers.js's q4f16 quantizes MatMul weights only, and q8 is written from float32 models`);
     }
-    // On the CPU, big models (or --workers) run on the worker pool, as `compress` does: the same files.
-    const onCpu = await getBackend({ backend: args.backend }) === 'cpu';
-    const pool = await onnxPool(args.workers, onCpu, model.list(), variants.map((v) => planOnnxCompression(model, v.options).decisions));
-    try {
-      for (const variant of variants) {
-        const options: CompressOnnxOptions = { ...variant.options, name: input, externalData: external.resolve, ...(pool ? { pool } : {}) };
-        const result = await compressOnnxParts(await onnxInput.load(), options, { backend: args.backend });
-        written.push({ dtype: variant.dtype, path: join(args.output, variant.file), report: result.report });
-        models.push(result.parts);
+    // Files already there are refused before any work (unless --force).
+    const targets = variants.map((variant) => join(args.output, variant.file));
+    for (const path of targets) {
+      if (!args.force && await stat(path).then(() => true, () => false)) {
+        throw new InvalidArgumentError('output', path, `${path}: exists; add --force to replace it, or write to another folder`);
       }
-    } finally {
-      await pool?.close();
     }
-    // Everything is computed: now the folders and the files, all renamed into place only when all are written.
-    const targets = [];
-    for (const file of written) {
-      const exists = await stat(file.path).then(() => true, () => false);
-      if (exists && !args.force) {
-        throw new InvalidArgumentError('output', file.path, `${file.path}: exists; add --force to replace it, or write to another folder`);
-      }
-      targets.push(file.path);
-    }
-    await mkdir(join(args.output, 'onnx'), { recursive: true });
+    const folder = join(args.output, 'onnx');
+    const created = await mkdir(folder, { recursive: true }); // the first folder made, if any: removed on failure
     const sinks: ByteSink[] = [];
+    const writes: Promise<void>[] = []; // files written while the next one is compressed
     try {
-      for (const [i, path] of targets.entries()) {
-        const sink = await openOutput(await resolveOutput(path, [input], args.force), io.stdout);
-        sinks.push(sink);
-        await writeParts(models[i]!, (chunk) => sink.write(chunk));
+      for (const path of targets) sinks.push(await openOutput(await resolveOutput(path, [input], args.force), io.stdout));
+      // On the CPU, big models (or --workers) run on the worker pool, as `compress` does: the same files.
+      const onCpu = await getBackend({ backend: args.backend }) === 'cpu';
+      const pool = await onnxPool(args.workers, onCpu, model.list(), variants.map((v) => planOnnxCompression(model, v.options).decisions));
+      try {
+        for (const [i, variant] of variants.entries()) {
+          const options: CompressOnnxOptions = { ...variant.options, name: input, externalData: external.resolve, ...(pool ? { pool } : {}) };
+          const sink = sinks[i]!;
+          // A QDQ file is written as planned while its weights are compressed; otherwise its parts are written
+          // while the next file is compressed.
+          const result = await compressOnnxParts(await onnxInput.load(), options, { backend: args.backend }, { sink });
+          written.push({ dtype: variant.dtype, path: targets[i]!, report: result.report });
+          if (!result.written) {
+            const write = writeParts(result.parts, (chunk) => sink.write(chunk));
+            write.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
+            writes.push(write);
+          }
+        }
+      } finally {
+        await pool?.close();
       }
+      await Promise.all(writes);
+      // All renamed into place only when all are written.
       for (const sink of sinks) await sink.close();
     } catch (error) {
+      await Promise.allSettled(writes);
       for (const sink of sinks) await sink.abort(error).catch(() => undefined);
+      if (created !== undefined) {
+        await rmdir(folder).catch(() => undefined); // only when empty
+        if (resolve(created) !== resolve(folder)) await rmdir(created).catch(() => undefined);
+      }
       throw error;
     }
   } finally {

@@ -31,6 +31,9 @@ describe(`MatMulNBits blocks (seed ${RUN_SEED})`, () => {
     const cases: [number, number, number, 4 | 8, 'signed' | 'unsigned'][] = [
       [64, 48, 32, 4, 'signed'], [70, 33, 32, 4, 'signed'], [17, 5, 16, 4, 'unsigned'], [256, 1, 128, 4, 'signed'],
       [64, 48, 32, 8, 'signed'], [70, 33, 64, 8, 'unsigned'], [1, 3, 16, 8, 'signed'], [31, 9, 16, 4, 'unsigned'],
+      // N a multiple of 4: whole blocks four columns a word (the last block of K 100 and 40 row by row).
+      [96, 64, 32, 4, 'signed'], [100, 8, 32, 8, 'signed'], [64, 16, 16, 8, 'unsigned'], [40, 12, 16, 4, 'unsigned'],
+      [64, 200, 32, 4, 'signed'], [48, 132, 16, 8, 'signed'], [32, 260, 32, 4, 'unsigned'],
     ];
     for (const [K, N, blockSize, bits, sign] of cases) {
       const what = `K ${K}, N ${N}, block ${blockSize}, ${bits} bits, ${sign}`;
@@ -44,7 +47,13 @@ describe(`MatMulNBits blocks (seed ${RUN_SEED})`, () => {
       const zeros = Uint8Array.from({ length: N * blocks }, () => Math.floor(next() * levels));
       const got = packBlocks(values, K, N, blockSize, bits, offset, negated, zeros);
       expect(got.byteLength, what).toBe(N * blocks * blockSize * bits / 8);
-      expect(Buffer.compare(got, reference(values, K, N, blockSize, bits, offset, negated, zeros)), what).toBe(0);
+      const expected = reference(values, K, N, blockSize, bits, offset, negated, zeros);
+      expect(Buffer.compare(got, expected), what).toBe(0);
+      // The same integers off a word boundary, and as a plain array: the same bytes.
+      const shifted = new (values.constructor as Int8ArrayConstructor)(values.length + 1).subarray(1);
+      shifted.set(values);
+      expect(Buffer.compare(packBlocks(shifted, K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, offset 1`).toBe(0);
+      expect(Buffer.compare(packBlocks(Array.from(values), K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, array`).toBe(0);
     }
   });
 });

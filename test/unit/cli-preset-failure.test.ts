@@ -1,0 +1,67 @@
+// `compress --preset transformers.js` writes each file while the work goes on (model_q4.onnx while
+// model_quantized.onnx is compressed, that one as planned): a failure in the second file's compression must leave
+// nothing behind, neither the first file, nor a temporary file, nor the folders the command made; the folders a
+// user already had stay. The failure is injected into the second compressOnnxParts call.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { runCli, tinyOnnx } from './cli-support.js';
+import { RUN_SEED } from './support.js';
+import { seededNormal } from '../shared/mlp-onnx.js';
+
+const calls = { count: 0, failAt: 0, written: [] as boolean[] };
+vi.mock('../../src/compress/compress-onnx.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/compress/compress-onnx.js')>();
+  return {
+    ...real,
+    compressOnnxParts: async (...args: Parameters<typeof real.compressOnnxParts>) => {
+      calls.count++;
+      const result = await real.compressOnnxParts(...args);
+      calls.written.push(result.written === true);
+      if (calls.count === calls.failAt) throw new Error('injected failure after the file was compressed');
+      return result;
+    },
+  };
+});
+
+const folder = mkdtempSync(join(tmpdir(), 'wq-preset-fail-'));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+describe('compress --preset transformers.js: a failure leaves nothing', () => {
+  const input = join(folder, 'model.onnx');
+  writeFileSync(input, tinyOnnx([{ name: 'w', dims: [64, 64], data: seededNormal(64 * 64, RUN_SEED, 0.1) },
+    { name: 'b', dims: [64], data: seededNormal(64, RUN_SEED + 1, 0.1) }]));
+
+  it('succeeds with both files written during the work (the QDQ one as planned)', async () => {
+    Object.assign(calls, { count: 0, failAt: 0, written: [] });
+    const out = join(folder, 'ok');
+    const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--first-layer', 'quantize']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(readdirSync(join(out, 'onnx')).sort()).toEqual(['model_q4.onnx', 'model_quantized.onnx']);
+    expect(calls.written).toEqual([false, true]); // MatMulNBits: written after its compression; QDQ: as planned
+  });
+
+  for (const [failAt, where] of [[1, 'the first file'], [2, 'the second file']] as const) {
+    it(`a failure in ${where}: no file, no temporary file, the new folders removed`, async () => {
+      Object.assign(calls, { count: 0, failAt, written: [] });
+      const out = join(folder, `new-${failAt}`);
+      const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--first-layer', 'quantize']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/injected failure/);
+      expect(calls.count).toBe(failAt);
+      expect(existsSync(out)).toBe(false);
+    });
+  }
+
+  it('a failure in a folder the user had: the folders stay, empty, and what was in them is untouched', async () => {
+    Object.assign(calls, { count: 0, failAt: 2, written: [] });
+    const out = join(folder, 'existing');
+    mkdirSync(join(out, 'onnx'), { recursive: true });
+    writeFileSync(join(out, 'onnx', 'model.onnx'), 'upstream');
+    const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--first-layer', 'quantize']);
+    expect(result.code).toBe(1);
+    expect(readdirSync(join(out, 'onnx'))).toEqual(['model.onnx']);
+  });
+});
