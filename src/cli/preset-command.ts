@@ -4,9 +4,8 @@
  * `model_quantized.onnx` for a float32 model, `model_q4f16.onnx` for a float16 one.
  *
  * The model is read from its file (its tensor data left there until written). Each file is written to a temporary
- * file beside it (`.<name>.webgpu-quant-tmp-*`) while the work goes on: a QDQ file as planned while its weights are
- * compressed (`compressOnnxParts` with a sink), a MatMulNBits file while the next one is compressed (its blocks
- * held until then). All are renamed into
+ * file beside it (`.<name>.webgpu-quant-tmp-*`) as planned while its weights are compressed (`compressOnnxParts`
+ * with a sink), or, where a weight came out other than planned, while the next one is compressed. All are renamed into
  * place once all are complete, so a failure leaves none of them (nor the folders it made). Files already in the
  * folder are refused before any work without `--force` (it is often a downloaded model's folder, whose own
  * quantized files should not vanish silently).
@@ -115,8 +114,8 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
         for (const [i, variant] of variants.entries()) {
           const options: CompressOnnxOptions = { ...variant.options, name: input, externalData: external.resolve, ...(pool ? { pool } : {}) };
           const sink = sinks[i]!;
-          // A QDQ file is written as planned while its weights are compressed; otherwise its parts are written
-          // while the next file is compressed.
+          // Written as planned while its weights are compressed; otherwise its parts are written while the next
+          // file is compressed.
           const result = await compressOnnxParts(await onnxInput.load(), options, { backend: args.backend }, { sink });
           written.push({ dtype: variant.dtype, path: targets[i]!, report: result.report });
           if (!result.written) {

@@ -294,10 +294,11 @@ export async function compressOnnxParts(
   };
   /**
    * The file as planned (onnx-planned-write.ts), where the sink can start again, the model was loaded (its weights
-   * can be read again), every weight to quantize is the main graph's and written QDQ, and the weights stay inline.
+   * can be read again), every weight to quantize is the main graph's, and the weights stay inline. Contrib operators'
+   * blocks are held until the end (they cannot be made again from QDQ parameters), but written as they come.
    */
   const planWrite = (sink: ByteSink | undefined): PlannedWrite | undefined => {
-    if (!sink?.restart || !(input instanceof OnnxModel) || options.externalDataSink || onnxOps !== 'qdq'
+    if (!sink?.restart || !(input instanceof OnnxModel) || options.externalDataSink
       || (options.externalDataLocation !== undefined && options.writeExternalData === 'always')
       || plan.decisions.some((d, i) => d.action === 'quantize' && weights[i]!.graph !== 'graph')) return undefined;
     const lines: TensorReport[] = [];

@@ -14,6 +14,7 @@ import { type TensorProto, decodeModel, encodeModel } from '../../src/io/onnx/pr
 import { memorySink } from '../../src/io/safetensors/sinks.js';
 import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
 import { useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
+import { buildEmbeddingModel } from '../shared/embedding-onnx.js';
 import { buildMlp } from '../shared/mlp-onnx.js';
 import { mixedMlp } from '../shared/mixed-mlp.js';
 import { RUN_SEED } from './support.js';
@@ -77,9 +78,43 @@ describe(`ONNX output written as planned (seed ${RUN_SEED})`, () => {
     }
   });
 
+  it('contrib operators (MatMulNBits, GatherBlockQuantized) the same: written as planned, the same file', { timeout: 120000 }, async () => {
+    const schemes: CompressOnnxOptions[] = [
+      { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, firstLayer: 'quantize', minSqnrDb: 0 },
+      { onnxOps: 'contrib', dtype: 'qint8', firstLayer: 'quantize' },
+      { onnxOps: 'contrib', dtype: 'quint4', granularity: 'group', groupSize: 64, symmetric: false, minSqnrDb: 0 },
+      { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'extreme', minSqnrDb: 0 },
+    ];
+    for (const [s, options] of schemes.entries()) {
+      const bytes = plainMlp(RUN_SEED + 40 + s);
+      const expected = await compressOnnx(bytes, options, cpu);
+      expect(expected.report.tensors.some((t) => t.onnxOp === 'MatMulNBits'), JSON.stringify(options)).toBe(true);
+      for (const pool of [undefined, fixture.pool]) {
+        const what = `${JSON.stringify(options)}, pool ${pool !== undefined}`;
+        const { bytes: out, log, result } = await throughSink(await OnnxModel.load(bytes, { name: 'mlp' }), { ...options, ...(pool ? { pool } : {}) });
+        expect([result.written, log.restarts], what).toEqual([true, 0]);
+        expect(Buffer.compare(out, expected.model), what).toBe(0);
+        expect(withoutSeconds(result.report), what).toEqual(withoutSeconds(expected.report));
+        const first = result.report.tensors.findIndex((t) => t.action === 'quantize');
+        expect(log.atProgress[first]!, what).toBeGreaterThan(result.report.tensors[first]!.bytesAfter);
+      }
+    }
+    // An embedding table as GatherBlockQuantized beside MatMul weights.
+    const embedding = buildEmbeddingModel(onnxProto.onnx, 64, RUN_SEED + 50);
+    for (const options of [{ onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 },
+      { onnxOps: 'contrib', dtype: 'quint8', minSqnrDb: 0, firstLayer: 'quantize' }] as CompressOnnxOptions[]) {
+      const expected = await compressOnnx(embedding, options, cpu);
+      expect(expected.report.tensors.some((t) => t.onnxOp === 'GatherBlockQuantized'), JSON.stringify(options)).toBe(true);
+      const { bytes: out, log, result } = await throughSink(await OnnxModel.load(embedding, { name: 'embedding' }), options);
+      expect([result.written, log.restarts], JSON.stringify(options)).toEqual([true, 0]);
+      expect(Buffer.compare(out, expected.model), JSON.stringify(options)).toBe(0);
+    }
+  });
+
   it('a weight other than planned (escalated, kept for a NaN, float16 in) starts the sink again: the same bytes', { timeout: 60000 }, async () => {
     const bytes = mixedMlp(RUN_SEED + 20);
-    for (const options of [{ firstLayer: 'quantize' as const }, { granularity: 'tensor' as const, firstLayer: 'quantize' as const }]) {
+    for (const options of [{ firstLayer: 'quantize' }, { granularity: 'tensor', firstLayer: 'quantize' },
+      { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, firstLayer: 'quantize' }] as CompressOnnxOptions[]) {
       const expected = await compressOnnx(bytes, options, cpu);
       const { bytes: out, log, result } = await throughSink(await OnnxModel.load(bytes, { name: 'mlp' }), options);
       expect(result.written, JSON.stringify(options)).toBeUndefined();

@@ -27,6 +27,7 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { floatToHalfBits } from '../half.js';
+import { filledLater, isFilledLater } from './deferred-raw-data.js';
 import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
 import { listGraphs } from './graph-index.js';
@@ -38,7 +39,10 @@ const ONNX_UINT8 = 2;
 
 /** One quantized embedding table, ready to write as GatherBlockQuantized. */
 export interface GatherBlockTensor {
-  /** The integers, row-major [rows, D] (signed for qint*, unsigned for quint*). */
+  /**
+   * The integers, row-major [rows, D] (signed for qint*, unsigned for quint*); a `filledLater` placeholder of
+   * rows × D bytes for a planned layout (the data is then a placeholder of its length).
+   */
   values: ArrayLike<number>;
   dtype: 'qint8' | 'quint8' | 'qint4' | 'quint4';
   /** 'groups': [rows, ceil(D / blockSize)] parameters; 'rows': [rows]; 'tensor': one. */
@@ -110,8 +114,10 @@ export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: Gat
       zeros[r * blocks + b] = (flip ? 0 : q.zeroPoints[p]!) + offset;
     }
   }
-  const data = new Uint8Array((rows * D * bits) / 8);
-  for (let r = 0; r < rows; r++) {
+  // A planned layout's integers (a filledLater placeholder) give a placeholder of the data's length, unpacked.
+  const planned = q.values instanceof Uint8Array && isFilledLater(q.values);
+  const data = planned ? filledLater((rows * D * bits) / 8) : new Uint8Array((rows * D * bits) / 8);
+  for (let r = 0; r < (planned ? 0 : rows); r++) {
     for (let j = 0; j < D; j++) {
       const i = r * D + j;
       const stored = (negated[r * blocks + Math.floor(j / blockSize)] ? -(q.values[i]! + 1) : q.values[i]!) + offset;

@@ -33,6 +33,7 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { floatToHalfBits } from '../half.js';
+import { filledLater, isFilledLater } from './deferred-raw-data.js';
 import { listGraphs } from './graph-index.js';
 import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
@@ -45,7 +46,10 @@ const ONNX_UINT8 = 2;
 
 /** One quantized MatMul weight, ready to write as MatMulNBits. */
 export interface MatMulNBitsTensor {
-  /** The integers, row-major [K, N] (signed for qint*, unsigned for quint*). */
+  /**
+   * The integers, row-major [K, N] (signed for qint*, unsigned for quint*); a `filledLater` placeholder of K × N
+   * bytes for a planned layout (B is then a placeholder of its length).
+   */
   values: ArrayLike<number>;
   dtype: 'qint8' | 'quint8' | 'qint4' | 'quint4';
   /**
@@ -91,12 +95,11 @@ export function matMulConsumers(root: GraphProto, tensorName: string, graphPaths
 }
 
 function packScales(scales: Float32Array, type: 'float32' | 'float16'): Uint8Array {
-  const out = new Uint8Array(scales.length * (type === 'float32' ? 4 : 2));
+  // float32: the array's own bytes (typed arrays are little-endian here, as pack-nibbles.ts also assumes).
+  if (type === 'float32') return new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength);
+  const out = new Uint8Array(scales.length * 2);
   const view = new DataView(out.buffer);
-  for (let i = 0; i < scales.length; i++) {
-    if (type === 'float32') view.setFloat32(4 * i, scales[i]!, true);
-    else view.setUint16(2 * i, floatToHalfBits(scales[i]!), true);
-  }
+  for (let i = 0; i < scales.length; i++) view.setUint16(2 * i, floatToHalfBits(scales[i]!), true);
   return out;
 }
 
@@ -227,6 +230,80 @@ function packWholeBlock(
 }
 
 /**
+ * Whether any signed block is stored negated (zero point -1) and any zero point is stored other than the default,
+ * in one pass over the parameters in their own order. (The loops of this file sit in functions of their own: in
+ * one large function, the branches a call never took sent the optimized code back to the interpreter, 5x slower.)
+ */
+function zeroPointKinds(zeroPoints: ArrayLike<number>, count: number, offset: number, defaultZero: number): { anyNegated: boolean; needZeros: boolean } {
+  // Flags ORed without a branch per value: a zero point of -1 (signed) is stored as the default, any other as itself.
+  const signed = offset !== 0 ? 1 : 0;
+  let negated = 0;
+  let other = 0;
+  for (let p = 0; p < count; p++) {
+    const zeroPoint = zeroPoints[p]!;
+    const flip = signed & +(zeroPoint === -1);
+    negated |= flip;
+    other |= (1 - flip) & +(zeroPoint + offset !== defaultZero);
+  }
+  return { anyNegated: negated === 1, needZeros: other === 1 };
+}
+
+/** Columns a tile of the parameter transposes below: small enough that their power-of-two strides keep in the cache. */
+const PARAMETER_TILE = 16;
+
+/**
+ * Scales per (column, block) in onnxruntime's order, [N, blocks], where parameter p of (block b, column n) is
+ * b × blockStep + n × columnStep: a transpose of [blocks, N] for groups, in tiles of columns.
+ */
+function transposeScales(
+  given: ArrayLike<number>, N: number, blocks: number, blockStep: number, columnStep: number, scales: Float32Array,
+): void {
+  for (let tile = 0; tile < N; tile += PARAMETER_TILE) {
+    const end = Math.min(N, tile + PARAMETER_TILE);
+    for (let b = 0; b < blocks; b++) {
+      for (let n = tile, p = b * blockStep + tile * columnStep, at = tile * blocks + b; n < end; n++, p += columnStep, at += blocks) {
+        scales[at] = given[p]!;
+      }
+    }
+  }
+}
+
+/**
+ * {@link transposeScales} with the stored zero points and the negated blocks (writeMatMulNBits' comment): a
+ * signed block with zero point -1 gets the scale negated, zero point 0, and its flag in `negated`.
+ */
+function blockParameters(
+  givenScales: ArrayLike<number>, givenZeros: ArrayLike<number>, N: number, blocks: number, blockStep: number, columnStep: number,
+  offset: number, scales: Float32Array, zeros: Uint8Array, negated: Uint8Array,
+): void {
+  for (let tile = 0; tile < N; tile += PARAMETER_TILE) {
+    const end = Math.min(N, tile + PARAMETER_TILE);
+    for (let b = 0; b < blocks; b++) {
+      for (let n = tile, p = b * blockStep + tile * columnStep, at = tile * blocks + b; n < end; n++, p += columnStep, at += blocks) {
+        const zeroPoint = givenZeros[p]!;
+        const flip = offset !== 0 && zeroPoint === -1;
+        negated[at] = flip ? 1 : 0;
+        scales[at] = flip ? -givenScales[p]! : givenScales[p]!;
+        zeros[at] = (flip ? 0 : zeroPoint) + offset;
+      }
+    }
+  }
+}
+
+/** The `zero_points` input: the stored zero points [N, blocks], each column's starting on a byte, 4-bit two a byte. */
+function zeroPointBytes(zeros: Uint8Array, N: number, blocks: number, bits: 4 | 8, bytesPerColumn: number): Uint8Array {
+  const out = new Uint8Array(N * bytesPerColumn);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < blocks; b++) {
+      const z = zeros[n * blocks + b]!;
+      if (bits === 8) out[n * bytesPerColumn + b] = z;
+      else out[n * bytesPerColumn + (b >> 1)]! |= (z & 0xf) << ((b & 1) * 4);
+    }
+  }
+  return out;
+}
+
+/**
  * Writes weight `name` of `model` as MatMulNBits (see the module documentation). Throws
  * InvalidArgumentError when the weight is not 2-D, a parameter count does not fit, the block size is not a
  * power of two in 16..256, or the weight has a consumer other than MatMul input B.
@@ -265,57 +342,40 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
   const nodes = matMulConsumers(model.proto.graph as GraphProto, indexed.tensorName, [...consumers]);
 
   const offset = q.dtype === 'qint4' ? 8 : q.dtype === 'qint8' ? 128 : 0;
-  // Parameter p of (block b, column n) is b * blockStep + n * columnStep.
-  const blockStep = q.parameters === 'groups' ? N : 0;
-  const columnStep = q.parameters === 'tensor' ? 0 : 1;
   // Scales and stored (unsigned) zero points per (column, block), onnxruntime's order. A signed block with
   // zero point -1 (Q4_0's range, its extreme positive) is stored as zero point 0 with the scale and the
   // integers negated, -(q + 1): the same values exactly, in onnxruntime's own symmetric form (a negative
   // scale, the default zero point), so symmetric weights need no zero_points input.
-  const scales = new Float32Array(N * blocks);
-  const zeros = new Uint8Array(N * blocks);
-  const negated = new Uint8Array(N * blocks);
-  // Block by block, the parameters of a block row read in order (groups are stored [blocks, N]).
+  const count = N * blocks;
   const defaultZero = 1 << (bits - 1);
-  const signed = offset !== 0;
-  const { scales: givenScales, zeroPoints: givenZeros } = q;
-  let needZeros = false;
-  // A transpose ([blocks, N] to [N, blocks]) in tiles of 64 columns, whose rows stay in the cache.
-  for (let tile = 0; tile < N; tile += 64) {
-    const end = Math.min(N, tile + 64);
-    for (let b = 0; b < blocks; b++) {
-      for (let n = tile, p = b * blockStep + n * columnStep, at = n * blocks + b; n < end; n++, p += columnStep, at += blocks) {
-        const zeroPoint = givenZeros[p]!;
-        const flip = signed && zeroPoint === -1;
-        const stored = (flip ? 0 : zeroPoint) + offset;
-        negated[at] = flip ? 1 : 0;
-        scales[at] = flip ? -givenScales[p]! : givenScales[p]!;
-        zeros[at] = stored;
-        needZeros ||= stored !== defaultZero;
-      }
-    }
+  const { anyNegated, needZeros } = zeroPointKinds(q.zeroPoints, paramCount, offset, defaultZero);
+  // A planned layout's integers (a filledLater placeholder): every tensor is a placeholder of its length, so only
+  // their lengths and which tensors there are matter.
+  const planned = q.values instanceof Uint8Array && isFilledLater(q.values);
+  const scales = new Float32Array(count);
+  const zeros = new Uint8Array(count);
+  const negated = new Uint8Array(count);
+  const steps = { blockStep: q.parameters === 'groups' ? N : 0, columnStep: q.parameters === 'tensor' ? 0 : 1 };
+  if (planned) {
+    // Nothing to lay out.
+  } else if (!anyNegated && !needZeros) {
+    zeros.fill(defaultZero);
+    transposeScales(q.scales, N, blocks, steps.blockStep, steps.columnStep, scales);
+  } else {
+    blockParameters(q.scales, q.zeroPoints, N, blocks, steps.blockStep, steps.columnStep, offset, scales, zeros, negated);
   }
   const blob = (blockSize * bits) / 8;
-  const data = packBlocks(q.values, K, N, blockSize, bits, offset, negated, zeros);
+  const data = planned ? filledLater(N * blocks * blob) : packBlocks(q.values, K, N, blockSize, bits, offset, negated, zeros);
   const zeroBytesPerColumn = Math.ceil((blocks * bits) / 8);
-  let zeroRaw: Uint8Array | undefined;
-  if (needZeros) {
-    zeroRaw = new Uint8Array(N * zeroBytesPerColumn);
-    for (let n = 0; n < N; n++) {
-      for (let b = 0; b < blocks; b++) {
-        const z = zeros[n * blocks + b]!;
-        if (bits === 8) zeroRaw[n * zeroBytesPerColumn + b] = z;
-        else zeroRaw[n * zeroBytesPerColumn + (b >> 1)]! |= (z & 0xf) << ((b & 1) * 4);
-      }
-    }
-  }
+  const zeroRaw = !needZeros ? undefined
+    : planned ? filledLater(N * zeroBytesPerColumn) : zeroPointBytes(zeros, N, blocks, bits, zeroBytesPerColumn);
 
   const base = indexed.tensorName;
   const scaleType = q.scaleType ?? 'float32';
   const dataName = names.fresh(`${base}_nbits`);
   const scaleName = names.fresh(`${base}_scales`);
   const zeroPointName = needZeros ? names.fresh(`${base}_zero_points`) : undefined;
-  const scaleRaw = packScales(scales, scaleType);
+  const scaleRaw = planned ? filledLater(count * (scaleType === 'float32' ? 4 : 2)) : packScales(scales, scaleType);
   const tensors = [
     onnx.TensorProto.create({ name: dataName, dataType: ONNX_UINT8, dims: [N, blocks, blob], rawData: data, docString: indexed.tensor.docString }),
     onnx.TensorProto.create({ name: scaleName, dataType: scaleType === 'float32' ? ONNX_FLOAT : ONNX_FLOAT16, dims: [N, blocks], rawData: scaleRaw }),
