@@ -33,6 +33,7 @@ import { externalDataNextTo } from './external-data.js';
 import { checkInputFile, formatOf } from './files.js';
 import { type OnnxInput, openOnnxInput } from './onnx-input.js';
 import { openOutput, resolveOutput } from './output.js';
+import { trackTempFolder, untrackTempFolder } from './signals.js';
 import { megabytes } from './units.js';
 import { onnxPool } from './worker-pool.js';
 
@@ -102,7 +103,10 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
       }
     }
     const folder = join(args.output, 'onnx');
-    const created = await mkdir(folder, { recursive: true }); // the first folder made, if any: removed on failure
+    const created = await mkdir(folder, { recursive: true }); // the first folder made, if any
+    // The folders made, removed again (when empty) on failure or interruption, the inner one first.
+    const made = created === undefined ? [] : resolve(created) === resolve(folder) ? [folder] : [created, folder];
+    for (const path of made) trackTempFolder(path);
     const sinks: ByteSink[] = [];
     const writes: Promise<void>[] = []; // files written while the next one is compressed
     try {
@@ -133,11 +137,10 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
     } catch (error) {
       await Promise.allSettled(writes);
       for (const sink of sinks) await sink.abort(error).catch(() => undefined);
-      if (created !== undefined) {
-        await rmdir(folder).catch(() => undefined); // only when empty
-        if (resolve(created) !== resolve(folder)) await rmdir(created).catch(() => undefined);
-      }
+      for (const path of [...made].reverse()) await rmdir(path).catch(() => undefined); // only when empty
       throw error;
+    } finally {
+      for (const path of made) untrackTempFolder(path);
     }
   } finally {
     await onnxInput?.close();

@@ -1,6 +1,7 @@
 /**
- * Interrupts never leave partial output: the command line registers each temporary file while it exists,
- * and on SIGINT or SIGTERM deletes them and exits with 130 or 143 (128 + the signal number, as shells do).
+ * Interrupts never leave partial output: the command line registers each temporary file while it exists (and
+ * each folder it made for an output that is not complete yet), and on SIGINT or SIGTERM deletes them (the folders
+ * only when empty) and exits with 130 or 143 (128 + the signal number, as shells do).
  *
  * @example
  * ```ts
@@ -12,9 +13,10 @@
  * ```
  * @module
  */
-import { unlinkSync } from 'node:fs';
+import { rmdirSync, unlinkSync } from 'node:fs';
 
 const live = new Set<string>();
+const folders = new Set<string>();
 
 /**
  * Registers a temporary file to delete if the process is interrupted.
@@ -41,7 +43,33 @@ export function untrackTempFile(path: string): void {
 }
 
 /**
- * Deletes every registered temporary file now (synchronously: this runs on the way out).
+ * Registers a folder made for an output that is not complete yet, to remove (when empty) if the process is
+ * interrupted; register a folder before the folders made inside it.
+ *
+ * @example
+ * ```ts
+ * trackTempFolder('web-model'); trackTempFolder('web-model/onnx');
+ * ```
+ */
+export function trackTempFolder(path: string): void {
+  folders.add(path);
+}
+
+/**
+ * The output is complete (or the folder removed): keep the folder.
+ *
+ * @example
+ * ```ts
+ * untrackTempFolder('web-model/onnx');
+ * ```
+ */
+export function untrackTempFolder(path: string): void {
+  folders.delete(path);
+}
+
+/**
+ * Deletes every registered temporary file now, then the registered folders that are empty, the last registered
+ * first (synchronously: this runs on the way out).
  *
  * @example
  * ```ts
@@ -57,6 +85,14 @@ export function removeTempFiles(): void {
     }
   }
   live.clear();
+  for (const path of [...folders].reverse()) {
+    try {
+      rmdirSync(path);
+    } catch {
+      // Not empty (the user's files), or already gone.
+    }
+  }
+  folders.clear();
 }
 
 const kExitCodes = { SIGINT: 130, SIGTERM: 143 } as const;

@@ -115,4 +115,23 @@ describe('compress --workers', () => {
     expect(temp()).toEqual([]);
     expect(existsSync(output)).toBe(false);
   });
+
+  it('SIGINT while the preset writes its files: no file, no temporary file, not the folders it made, exit 130', async () => {
+    const model = join(dir, 'preset-big.onnx');
+    writeFileSync(model, buildMlp(onnxProto.onnx, [1024, 4096, 1024], RUN_SEED + 7).model); // 32 MiB: a few seconds
+    const out = join(dir, 'preset-interrupted');
+    const child: ChildProcess = spawn(process.execPath, [bin, 'compress', model, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu',
+      '--first-layer', 'quantize', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => { stderr += chunk; });
+    const done = new Promise<{ code: number | null }>((r) => child.on('exit', (code) => r({ code })));
+    const temp = () => (existsSync(join(out, 'onnx')) ? readdirSync(join(out, 'onnx')) : []);
+    const end = Date.now() + 60_000;
+    while (temp().length < 2 && child.exitCode === null && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    expect(temp().filter((f) => f.includes('webgpu-quant-tmp')), 'both temporary files appear before the work').toHaveLength(2);
+    child.kill('SIGINT');
+    expect(await done, stderr).toEqual({ code: 130 });
+    expect(stderr).toContain('the unfinished output was removed');
+    expect(existsSync(out)).toBe(false);
+  });
 });
