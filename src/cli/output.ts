@@ -125,13 +125,14 @@ export async function staleTempFiles(target: OutputTarget): Promise<string[]> {
 }
 
 /** A sink over a writable stream or file handle that cannot be taken back: abort() only stops writing. */
-function directSink(write: (chunk: Uint8Array) => Promise<void>, finish: () => Promise<void>): ByteSink {
+function directSink(write: (chunk: Uint8Array) => Promise<void>, finish: () => Promise<void>): OutputSink {
   let state: 'open' | 'closed' | 'aborted' = 'open';
   return {
     async write(chunk) {
       if (state !== 'open') throw new InvalidArgumentError('sink', state, `write after the output was ${state}`);
       await write(chunk);
     },
+    async flush() {}, // written directly: nothing is held back
     async close() {
       if (state !== 'open') throw new InvalidArgumentError('sink', state, `close after the output was ${state}`);
       state = 'closed';
@@ -153,6 +154,15 @@ function streamWrite(stream: NodeJS.WritableStream, chunk: Uint8Array): Promise<
 }
 
 /**
+ * An output's sink. `flush()` does everything that can fail short of putting the file in place (the input check
+ * below, the writes, the flush to disk; nothing for devices, FIFOs and stdout): a command writing several files
+ * flushes each before closing any.
+ */
+export interface OutputSink extends ByteSink {
+  flush(): Promise<void>;
+}
+
+/**
  * Opens the sink for `target`: the atomic temporary-file sink for files (its temporary file registered
  * for removal on SIGINT / SIGTERM), a direct sink for devices, FIFOs and stdout.
  *
@@ -161,7 +171,7 @@ function streamWrite(stream: NodeJS.WritableStream, chunk: Uint8Array): Promise<
  * const sink = await openOutput(await resolveOutput('/dev/null', [], false), process.stdout); // written directly
  * ```
  */
-export async function openOutput(target: OutputTarget, stdout: NodeJS.WritableStream): Promise<ByteSink> {
+export async function openOutput(target: OutputTarget, stdout: NodeJS.WritableStream): Promise<OutputSink> {
   if (target.kind === 'stdout') return directSink((chunk) => streamWrite(stdout, chunk), async () => {});
   if (target.kind === 'direct') {
     let handle;
@@ -185,6 +195,16 @@ export async function openOutput(target: OutputTarget, stdout: NodeJS.WritableSt
   // it as they are needed, kept ones copied from it when written) would leave an output that disagrees with its
   // report, so then nothing is renamed into place.
   const since = fileSourcesOpened();
+  /** Fails (and discards the file) when an input opened since changed. */
+  const checkInputs = async (): Promise<void> => {
+    const changed = await changedFileSources(since);
+    if (changed.length > 0) {
+      const error = new FormatError(`${changed.join(', ')}: the input changed while ${target.display} was written from it; `
+        + 'nothing was written. Run again once nothing else writes the input');
+      await sink.abort(error);
+      throw error;
+    }
+  };
   return {
     async write(chunk) {
       try {
@@ -193,15 +213,19 @@ export async function openOutput(target: OutputTarget, stdout: NodeJS.WritableSt
         throw fileError(error, target.display, 'output');
       }
     },
+    async flush() {
+      try {
+        await checkInputs();
+        await sink.flush();
+      } catch (error) {
+        untrackTempFile(sink.tempPath); // discarded
+        if (error instanceof FormatError) throw error;
+        throw fileError(error, target.display, 'output');
+      }
+    },
     async close() {
       try {
-        const changed = await changedFileSources(since);
-        if (changed.length > 0) {
-          const error = new FormatError(`${changed.join(', ')}: the input changed while ${target.display} was written from it; `
-            + 'nothing was written. Run again once nothing else writes the input');
-          await sink.abort(error);
-          throw error;
-        }
+        await checkInputs();
         await sink.close();
       } catch (error) {
         if (error instanceof FormatError) throw error;

@@ -25,14 +25,13 @@ import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { transformersJsVariants } from '../compress/transformers-js.js';
 import { getBackend } from '../ops/backend.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { ByteSink } from '../io/safetensors/sinks.js';
 import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
 import type { CliIo } from './compress-command.js';
 import { externalDataNextTo } from './external-data.js';
 import { checkInputFile, formatOf } from './files.js';
 import { type OnnxInput, openOnnxInput } from './onnx-input.js';
-import { openOutput, resolveOutput } from './output.js';
+import { type OutputSink, openOutput, resolveOutput } from './output.js';
 import { trackTempFolder, untrackTempFolder } from './signals.js';
 import { megabytes } from './units.js';
 import { onnxPool } from './worker-pool.js';
@@ -107,7 +106,7 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
     // The folders made, removed again (when empty) on failure or interruption, the inner one first.
     const made = created === undefined ? [] : resolve(created) === resolve(folder) ? [folder] : [created, folder];
     for (const path of made) trackTempFolder(path);
-    const sinks: ByteSink[] = [];
+    const sinks: OutputSink[] = [];
     const writes: Promise<void>[] = []; // files written while the next one is compressed
     try {
       for (const path of targets) sinks.push(await openOutput(await resolveOutput(path, [input], args.force), io.stdout));
@@ -132,7 +131,8 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
         await pool?.close();
       }
       await Promise.all(writes);
-      // All renamed into place only when all are written.
+      // All renamed into place only when all are written and on disk (what can fail short of the renames).
+      for (const sink of sinks) await sink.flush();
       for (const sink of sinks) await sink.close();
     } catch (error) {
       await Promise.allSettled(writes);

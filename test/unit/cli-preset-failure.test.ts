@@ -25,6 +25,26 @@ vi.mock('../../src/compress/compress-onnx.js', async (importOriginal) => {
   };
 });
 
+// The second output's flush fails when asked (a disk full at the end, say): the first file must not be renamed.
+const flushes = { failSecond: false, opened: 0 };
+vi.mock('../../src/cli/output.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/cli/output.js')>();
+  return {
+    ...real,
+    openOutput: async (...args: Parameters<typeof real.openOutput>) => {
+      const sink = await real.openOutput(...args);
+      const index = flushes.opened++;
+      return {
+        ...sink, write: sink.write, close: sink.close, abort: sink.abort, restart: sink.restart,
+        flush: async () => {
+          if (flushes.failSecond && index === 1) throw new Error('injected failure to flush the second file');
+          await sink.flush();
+        },
+      };
+    },
+  };
+});
+
 const folder = mkdtempSync(join(tmpdir(), 'wq-preset-fail-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
@@ -54,6 +74,21 @@ describe('compress --preset transformers.js: a failure leaves nothing', () => {
       expect(existsSync(out)).toBe(false);
     });
   }
+
+  it('the second file failing to flush: neither file is renamed into place, the new folders removed', async () => {
+    Object.assign(calls, { count: 0, failAt: 0, written: [] });
+    Object.assign(flushes, { failSecond: true, opened: 0 });
+    try {
+      const out = join(folder, 'flush');
+      const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--first-layer', 'quantize']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/injected failure to flush/);
+      expect(flushes.opened).toBe(2);
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      flushes.failSecond = false;
+    }
+  });
 
   it('a failure in a folder the user had: the folders stay, empty, and what was in them is untouched', async () => {
     Object.assign(calls, { count: 0, failAt: 2, written: [] });

@@ -72,6 +72,21 @@ describe('nodeFileSink', () => {
     await expect(sink.restart!()).rejects.toThrow(/restart after the sink was closed/);
   });
 
+  it('flush() puts every byte written in the temporary file without renaming; close() then renames', async () => {
+    const path = join(dir, 'flushed.onnx');
+    writeFileSync(path, 'old');
+    const sink = await nodeFileSink(path);
+    const bytes = Uint8Array.from({ length: 3000 }, (_, i) => (i * 13) & 255);
+    await sink.write(bytes);
+    await sink.flush();
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    expect(Buffer.compare(readFileSync(sink.tempPath), bytes)).toBe(0);
+    await sink.write(Uint8Array.of(9)); // still open
+    await sink.close();
+    expect(readFileSync(path).byteLength).toBe(3001);
+    await expect(sink.flush()).rejects.toThrow(/flush after the sink was closed/);
+  });
+
   it('flushes to disk in the background while written (every 64 MiB) and still writes every byte in order', { timeout: 60_000 }, async () => {
     const path = join(dir, 'big.safetensors');
     const sink = await nodeFileSink(path);

@@ -30,6 +30,18 @@ export interface NodeFileSink extends ByteSink {
   readonly byteLength: number;
   /** Empties the temporary file: what is written next starts the file again. */
   restart(): Promise<void>;
+  /**
+   * Waits for the writes and flushes them to disk (`fsync`) without renaming: a caller writing several files calls
+   * it on each before closing any, so that a failure to write or flush leaves none of them in place (`close()`
+   * then only renames). A failure discards the file, as a failed `close()` does.
+   *
+   * @example
+   * ```ts
+   * await Promise.all(sinks.map((s) => s.flush())); // every file on disk, none renamed yet
+   * for (const s of sinks) await s.close();
+   * ```
+   */
+  flush(): Promise<void>;
 }
 
 /** Options of {@link nodeFileSink}. */
@@ -144,6 +156,18 @@ export async function nodeFileSink(path: string, options: NodeFileSinkOptions = 
       await handle.truncate(0);
       byteLength = 0;
       unsynced = 0;
+    },
+    async flush(): Promise<void> {
+      if (state !== 'open') throw new InvalidArgumentError('sink', state, `${path}: flush after the sink was ${state}`);
+      try {
+        await settle();
+        if (fsync) await handle.sync();
+        unsynced = 0;
+      } catch (error) {
+        state = 'aborted';
+        await discard();
+        throw error;
+      }
     },
     async close(): Promise<void> {
       if (state !== 'open') throw new InvalidArgumentError('sink', state, `${path}: close after the sink was ${state}`);
