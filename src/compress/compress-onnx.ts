@@ -294,8 +294,7 @@ export async function compressOnnxParts(
   };
   /**
    * The file as planned (onnx-planned-write.ts), where the sink can start again, the model was loaded (its weights
-   * can be read again), every weight to quantize is the main graph's, and the weights stay inline. Contrib operators'
-   * blocks are held until the end (they cannot be made again from QDQ parameters), but written as they come.
+   * can be read again), every weight to quantize is the main graph's, and the weights stay inline.
    */
   const planWrite = (sink: ByteSink | undefined): PlannedWrite | undefined => {
     if (!sink?.restart || !(input instanceof OnnxModel) || options.externalDataSink

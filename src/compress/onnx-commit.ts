@@ -159,16 +159,24 @@ export function commitWeight(
     const note = layout.op === 'GatherBlockQuantized'
       ? `GatherBlockQuantized, block_size ${layout.blockSize}${layout.parameters === 'groups' ? '' : `, the ${layout.parameters === 'rows' ? 'row' : 'tensor'}'s scale repeated per block`}`
       : nbitsNote(layout, info.shape[0]!);
+    // The blocks held for writing as the integers are (past the bound, or once written as planned, a placeholder
+    // that quantizes the weight again and packs it); the scales and zero points held.
+    let dataBytes = 0;
+    const storeData = (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array) => {
+      dataBytes = data.byteLength;
+      return to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers());
+    };
     const blocks = {
       values: result.q.intReprView(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,
       scaleType: info.dtype === 'float16' ? 'float16' as const : 'float32' as const, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
+      storeData,
     };
     const written = layout.op === 'GatherBlockQuantized'
       ? writeGatherBlockQuantized(to.model, info.name, { ...blocks, parameters: layout.parameters }, to.names)
       : writeMatMulNBits(to.model, info.name, {
         ...blocks, parameters: layout.parameters, ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
       }, to.names);
-    to.held.add(written.byteLength);
+    to.held.add(written.byteLength - dataBytes);
     return {
       name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',
       reason: `${decision.reason}; ${note}`, scheme: `${describeScheme(decision)}, ${layout.op}`, onnxOp: layout.op,

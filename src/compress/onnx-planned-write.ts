@@ -7,9 +7,9 @@
  * the plan stores them so): the compressor commits each weight into a copy of the model ({@link cloneModel}) as
  * {@link assumedOutcome} says, with every new tensor's bytes a {@link filledLater} placeholder, and encodes it. Then,
  * as each real weight is committed, {@link PlannedWrite} checks its new tensors against the plan's (their count and
- * lengths) and writes the file up to and including their bytes; the compressor lets go of a QDQ weight's integers
- * once written (they are quantized again from the input if the file has to be written a second time; MatMulNBits and
- * GatherBlockQuantized blocks are held, as they cannot be). When every weight is in,
+ * lengths) and writes the file up to and including their bytes; the compressor lets go of the integers (or
+ * MatMulNBits / GatherBlockQuantized blocks) once written (they are quantized again from the input, and packed again,
+ * if the file has to be written a second time). When every weight is in,
  * the real model's encoding is compared with what was written: the same structure byte for byte, and at each
  * placeholder the real tensor's bytes. A weight or a layout other than planned empties the sink (`restart()`), and
  * the file is written after the work, as for a sink that cannot start again. The same bytes either way.

@@ -35,7 +35,30 @@ import { reusedFloat32 } from './weight-buffers.js';
 export function requantizeLater(
   model: OnnxModel, name: string, q: QTensor, scratch: (count: number) => Float32Array = reusedFloat32(),
 ): () => Promise<Uint8Array> {
-  const { dtype, params } = q;
+  const again = quantizeAgainLater(model, name, q, scratch);
+  const bits = dtypeInfo(q.dtype).bits;
+  return async () => {
+    const requantized = await again();
+    if (bits !== 8) return requantized.packedData();
+    const ints = requantized.intReprView();
+    return new Uint8Array(ints.buffer, ints.byteOffset, ints.byteLength);
+  };
+}
+
+/**
+ * A function giving `q` quantized again from weight `name` of `model` on the CPU, with `q`'s parameters (the
+ * same integers: see the module documentation). Keeps the parameters, not `q`.
+ *
+ * @example
+ * ```ts
+ * const ints = (await quantizeAgainLater(model, 'fc1.weight', q)()).intReprView(); // equal to q.intReprView()
+ * ```
+ */
+export function quantizeAgainLater(
+  model: OnnxModel, name: string, q: QTensor, scratch: (count: number) => Float32Array = reusedFloat32(),
+): () => Promise<QTensor> {
+  const { dtype } = q;
+  const params = compactParams(q.params, dtypeInfo(dtype).bits);
   const shape = [...q.shape];
   const elements = q.size;
   const parameters = params.scheme === 'per_tensor_affine' ? 1 : params.scales.length;
@@ -46,17 +69,33 @@ export function requantizeLater(
       if (slot && viewed !== slot.data) slot.data.set(viewed);
       const x = { data: slot?.data ?? viewed, shape };
       const cpu = { backend: 'cpu' } as const;
-      const again = params.scheme === 'per_group_affine'
+      if (params.scheme === 'per_tensor_affine') return await quantizePerTensor(x, params.scale, params.zeroPoint, dtype, cpu);
+      return params.scheme === 'per_group_affine'
         ? await quantizePerGroup(x, params.scales, params.zeroPoints, params.axis, params.groupSize, dtype, cpu)
-        : params.scheme === 'per_channel_affine'
-          ? await quantizePerChannel(x, params.scales, params.zeroPoints, params.axis, dtype, cpu)
-          : await quantizePerTensor(x, params.scale, params.zeroPoint, dtype, cpu);
-      if (dtypeInfo(dtype).bits !== 8) return again.packedData();
-      const ints = again.intReprView();
-      return new Uint8Array(ints.buffer, ints.byteOffset, ints.byteLength);
+        : await quantizePerChannel(x, params.scales, params.zeroPoints, params.axis, dtype, cpu);
     } finally {
       slot?.release();
     }
+  };
+}
+
+/** The parameters a function of {@link quantizeAgainLater} keeps. */
+type KeptParams =
+  | { scheme: 'per_tensor_affine'; scale: number; zeroPoint: number }
+  | { scheme: 'per_channel_affine' | 'per_group_affine'; scales: Float64Array | Float32Array; zeroPoints: Int32Array | Int16Array; axis: number; groupSize: number };
+
+/**
+ * `params` in less memory, the same values: float32 scales where every scale is a float32 value (as written ones
+ * are), 16-bit zero points for 8- and 4-bit types (groups of 32 keep 3/8 of a byte a weight instead of 3/2).
+ */
+function compactParams(params: QTensor['params'], bits: number): KeptParams {
+  if (params.scheme === 'per_tensor_affine') return params;
+  const scales32 = Float32Array.from(params.scales);
+  const exact = scales32.every((s, i) => s === params.scales[i]);
+  return {
+    scheme: params.scheme, axis: params.axis, groupSize: params.scheme === 'per_group_affine' ? params.groupSize : 0,
+    scales: exact ? scales32 : params.scales,
+    zeroPoints: bits <= 8 ? Int16Array.from(params.zeroPoints) : params.zeroPoints,
   };
 }
 
@@ -67,7 +106,12 @@ export interface HeldIntegers {
    * placeholder quantized again when written.
    */
   store(name: string, q: QTensor, bytes: Uint8Array, keep?: boolean): Uint8Array;
-  /** Counts bytes held that cannot be produced again (blocks laid out otherwise). */
+  /**
+   * As `store`, for bytes laid out from q's integers by `pack` (MatMulNBits and GatherBlockQuantized blocks): the
+   * placeholder quantizes the weight again and packs its integers.
+   */
+  storeBlocks(name: string, q: QTensor, bytes: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, keep?: boolean): Uint8Array;
+  /** Counts bytes held that cannot be produced again. */
   add(byteLength: number): void;
   /** For bytes `store` returned: a placeholder that quantizes them again when written (they no longer count); else undefined. */
   drop(bytes: Uint8Array): Uint8Array | undefined;
@@ -87,13 +131,19 @@ export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: bool
   let heldBytes = 0;
   const scratch = reusedFloat32(); // one array for every weight read again (one at a time)
   const again = new WeakMap<Uint8Array, () => Promise<Uint8Array>>();
+  const hold = (bytes: Uint8Array, produce: (() => Promise<Uint8Array>) | undefined, keep: boolean): Uint8Array => {
+    if (produce && !keep && heldBytes + bytes.byteLength > limitBytes) return producedLater(bytes.byteLength, produce);
+    heldBytes += bytes.byteLength;
+    if (produce) again.set(bytes, produce);
+    return bytes;
+  };
   return {
     store(name, q, bytes, keep = false) {
-      const produce = enabled ? requantizeLater(model, name, q, scratch) : undefined;
-      if (produce && !keep && heldBytes + bytes.byteLength > limitBytes) return producedLater(bytes.byteLength, produce);
-      heldBytes += bytes.byteLength;
-      if (produce) again.set(bytes, produce);
-      return bytes;
+      return hold(bytes, enabled ? requantizeLater(model, name, q, scratch) : undefined, keep);
+    },
+    storeBlocks(name, q, bytes, pack, keep = false) {
+      const quantized = enabled ? quantizeAgainLater(model, name, q, scratch) : undefined;
+      return hold(bytes, quantized && (async () => pack((await quantized()).intReprView())), keep);
     },
     add(byteLength) { heldBytes += byteLength; },
     drop(bytes) {

@@ -78,7 +78,7 @@ describe(`ONNX output written as planned (seed ${RUN_SEED})`, () => {
     }
   });
 
-  it('contrib operators (MatMulNBits, GatherBlockQuantized) the same: written as planned, the same file', { timeout: 120000 }, async () => {
+  it('contrib operators (MatMulNBits, GatherBlockQuantized) the same: written as planned, the same file, the blocks let go', { timeout: 120000 }, async () => {
     const schemes: CompressOnnxOptions[] = [
       { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, firstLayer: 'quantize', minSqnrDb: 0 },
       { onnxOps: 'contrib', dtype: 'qint8', firstLayer: 'quantize' },
@@ -91,12 +91,17 @@ describe(`ONNX output written as planned (seed ${RUN_SEED})`, () => {
       expect(expected.report.tensors.some((t) => t.onnxOp === 'MatMulNBits'), JSON.stringify(options)).toBe(true);
       for (const pool of [undefined, fixture.pool]) {
         const what = `${JSON.stringify(options)}, pool ${pool !== undefined}`;
-        const { bytes: out, log, result } = await throughSink(await OnnxModel.load(bytes, { name: 'mlp' }), { ...options, ...(pool ? { pool } : {}) });
+        const model = await OnnxModel.load(bytes, { name: 'mlp' });
+        const { bytes: out, log, result } = await throughSink(model, { ...options, ...(pool ? { pool } : {}) });
         expect([result.written, log.restarts], what).toEqual([true, 0]);
         expect(Buffer.compare(out, expected.model), what).toBe(0);
         expect(withoutSeconds(result.report), what).toEqual(withoutSeconds(expected.report));
         const first = result.report.tensors.findIndex((t) => t.action === 'quantize');
         expect(log.atProgress[first]!, what).toBeGreaterThan(result.report.tensors[first]!.bytesAfter);
+        // The blocks were let go once written: each MatMulNBits B input is a placeholder now.
+        const nbits = (model.proto.graph!.initializer as TensorProto[]).filter((t) => t.name!.endsWith('_nbits'));
+        expect(nbits.length, what).toBe(result.report.tensors.filter((t) => t.onnxOp === 'MatMulNBits').length);
+        expect(nbits.every((t) => isPlaceholder(t.rawData)), what).toBe(true);
       }
     }
     // An embedding table as GatherBlockQuantized beside MatMul weights.

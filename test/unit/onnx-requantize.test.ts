@@ -17,6 +17,7 @@ import { decodeModel, encodeModel } from '../../src/io/onnx/proto.js';
 import { bytesSource } from '../../src/io/byte-source.js';
 import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
 import { quantizePerChannel } from '../../src/ops/quantize.js';
+import { buildEmbeddingModel } from '../shared/embedding-onnx.js';
 import { buildMlp } from '../shared/mlp-onnx.js';
 import { useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import { mixedMlp } from '../shared/mixed-mlp.js';
@@ -47,6 +48,9 @@ describe(`ONNX integers quantized again when written (seed ${RUN_SEED})`, () => 
       { dtype: 'quint4', granularity: 'channel', firstLayer: 'quantize', minSqnrDb: 0 },
       { dtype: 'qint4', granularity: 'group', groupSize: 32, scaleDtype: 'float16' },
       { dtype: 'qint4', granularity: 'group', groupSize: 32, onnxOps: 'contrib' },
+      { dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'extreme', onnxOps: 'contrib', firstLayer: 'quantize' },
+      { dtype: 'quint4', granularity: 'group', groupSize: 64, symmetric: false, onnxOps: 'contrib', minSqnrDb: 0 },
+      { dtype: 'qint8', onnxOps: 'contrib', firstLayer: 'quantize' },
     ];
     for (const options of schemes) {
       const expected = await compressOnnx(bytes, options, cpu);
@@ -56,20 +60,29 @@ describe(`ONNX integers quantized again when written (seed ${RUN_SEED})`, () => 
         // Nothing held: every QDQ weight is quantized again when written.
         const { parts, byteLength, report } = await compressOnnxParts(model, { ...options, ...(withPool ? { pool: fixture.pool } : {}) }, cpu, { heldIntegerBytes: 0 });
         const again = parts.filter(isPlaceholder).length;
-        const qdq = report.tensors.filter((t) => t.onnxOp === 'DequantizeLinear').length;
-        expect(again, what).toBe(qdq);
-        if (options.onnxOps === 'contrib') {
-          // MatMulNBits blocks are held (they are not the QTensor's bytes): nothing produced later.
-          expect(qdq, what).toBe(0);
-        } else {
-          expect(qdq, what).toBeGreaterThan(1);
-          expect(() => concatParts(parts, byteLength), what).toThrow(/produced when written; write the parts with writeParts/);
-        }
+        // QDQ integers, and MatMulNBits blocks (quantized again, then packed).
+        const quantized = report.tensors.filter((t) => t.onnxOp === 'DequantizeLinear' || t.onnxOp === 'MatMulNBits');
+        expect(again, what).toBe(quantized.length);
+        expect(quantized.length, what).toBeGreaterThan(1);
+        if (options.onnxOps === 'contrib') expect(quantized.some((t) => t.onnxOp === 'MatMulNBits'), what).toBe(true);
+        expect(() => concatParts(parts, byteLength), what).toThrow(/produced when written; write the parts with writeParts/);
         expect(Buffer.compare(await written(parts, byteLength), expected.model), what).toBe(0);
         // Written twice: produced again each time, the same bytes.
         expect(Buffer.compare(await written(parts, byteLength), expected.model), what).toBe(0);
         expect(withoutSeconds(report), what).toEqual(withoutSeconds(expected.report));
       }
+    }
+  });
+
+  it('GatherBlockQuantized tables quantized again and packed when written: the same file', async () => {
+    const bytes = buildEmbeddingModel(onnxProto.onnx, 64, RUN_SEED + 9);
+    for (const options of [{ onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 },
+      { onnxOps: 'contrib', dtype: 'quint8', minSqnrDb: 0, firstLayer: 'quantize' }] as CompressOnnxOptions[]) {
+      const expected = await compressOnnx(bytes, options, cpu);
+      const { parts, byteLength, report } = await compressOnnxParts(await OnnxModel.load(bytes, { name: 'embedding' }), options, cpu, { heldIntegerBytes: 0 });
+      expect(report.tensors.some((t) => t.onnxOp === 'GatherBlockQuantized'), JSON.stringify(options)).toBe(true);
+      expect(parts.filter(isPlaceholder).length, JSON.stringify(options)).toBe(report.tensors.filter((t) => t.action === 'quantize').length);
+      expect(Buffer.compare(await written(parts, byteLength), expected.model), JSON.stringify(options)).toBe(0);
     }
   });
 

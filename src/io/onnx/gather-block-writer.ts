@@ -54,6 +54,11 @@ export interface GatherBlockTensor {
   /** Default 'float32'; 'float16' for a float16 model. */
   scaleType?: 'float32' | 'float16';
   docString?: string;
+  /**
+   * What the data input holds: given its bytes and a function that packs them again from the integers (one a
+   * byte, as `values`), returns them or a placeholder that produces them when written. Default: the bytes.
+   */
+  storeData?: (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array) => Uint8Array;
 }
 
 /** What {@link writeGatherBlockQuantized} added. */
@@ -116,15 +121,19 @@ export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: Gat
   }
   // A planned layout's integers (a filledLater placeholder) give a placeholder of the data's length, unpacked.
   const planned = q.values instanceof Uint8Array && isFilledLater(q.values);
-  const data = planned ? filledLater((rows * D * bits) / 8) : new Uint8Array((rows * D * bits) / 8);
-  for (let r = 0; r < (planned ? 0 : rows); r++) {
-    for (let j = 0; j < D; j++) {
-      const i = r * D + j;
-      const stored = (negated[r * blocks + Math.floor(j / blockSize)] ? -(q.values[i]! + 1) : q.values[i]!) + offset;
-      if (bits === 8) data[i] = stored;
-      else data[i >> 1]! |= (stored & 0xf) << ((i & 1) * 4);
+  const pack = (values: ArrayLike<number>): Uint8Array => {
+    const out = new Uint8Array((rows * D * bits) / 8);
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < D; j++) {
+        const i = r * D + j;
+        const stored = (negated[r * blocks + Math.floor(j / blockSize)] ? -(values[i]! + 1) : values[i]!) + offset;
+        if (bits === 8) out[i] = stored;
+        else out[i >> 1]! |= (stored & 0xf) << ((i & 1) * 4);
+      }
     }
-  }
+    return out;
+  };
+  const data = planned ? filledLater((rows * D * bits) / 8) : q.storeData ? q.storeData(pack(q.values), pack) : pack(q.values);
   const defaultZero = 1 << (bits - 1);
   const zeroBytesPerRow = Math.ceil((blocks * bits) / 8);
   let zeroRaw: Uint8Array | undefined;

@@ -67,6 +67,12 @@ export interface MatMulNBitsTensor {
   accuracyLevel?: number;
   /** Text for each MatMulNBits node's doc_string. */
   docString?: string;
+  /**
+   * What B holds: given its bytes and a function that packs them again from the integers (one a byte, as
+   * `values`), returns them or a placeholder that produces them when written (a compressor that does not hold
+   * every weight's blocks). Default: the bytes.
+   */
+  storeData?: (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array) => Uint8Array;
 }
 
 /** What {@link writeMatMulNBits} added. */
@@ -365,7 +371,8 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
     blockParameters(q.scales, q.zeroPoints, N, blocks, steps.blockStep, steps.columnStep, offset, scales, zeros, negated);
   }
   const blob = (blockSize * bits) / 8;
-  const data = planned ? filledLater(N * blocks * blob) : packBlocks(q.values, K, N, blockSize, bits, offset, negated, zeros);
+  const pack = (values: ArrayLike<number>) => packBlocks(values, K, N, blockSize, bits, offset, negated, zeros);
+  const data = planned ? filledLater(N * blocks * blob) : q.storeData ? q.storeData(pack(q.values), pack) : pack(q.values);
   const zeroBytesPerColumn = Math.ceil((blocks * bits) / 8);
   const zeroRaw = !needZeros ? undefined
     : planned ? filledLater(N * zeroBytesPerColumn) : zeroPointBytes(zeros, N, blocks, bits, zeroBytesPerColumn);
