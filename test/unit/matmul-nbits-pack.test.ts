@@ -2,7 +2,7 @@
 // module documentation states it: fresh random integers, 4 and 8 bits, signed and unsigned, negated blocks, K a
 // multiple of the block size and not, one column and many.
 import { describe, expect, it } from 'vitest';
-import { packBlocks } from '../../src/io/onnx/matmul-nbits-writer.js';
+import { packBlocks } from '../../src/io/onnx/matmul-nbits-blocks.js';
 import { RUN_SEED, rng } from './support.js';
 
 /** The layout one integer at a time: column n, block b, row j of the block; past K the block's zero point. */
