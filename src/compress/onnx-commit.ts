@@ -194,7 +194,8 @@ export function commitWeight(
   // again, so no copy.
   const bytes = packed ?? (ints!.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints!.buffer, ints!.byteOffset, ints!.length) : result.q.packedData());
   const written = writeQdq(to.model, info.name, {
-    data: to.held.store(info.name, result.q, bytes, to.keepIntegers()), // written at once when written as planned
+    // Written at once when written as planned; the float32 scales kept for quantizing again are the written ones.
+    data: to.held.store(info.name, result.q, bytes, to.keepIntegers(), result.scales instanceof Float32Array ? result.scales : undefined),
     dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
     paramShape: result.paramShape, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
     ...(halfScales ? { scaleType: 'float16' as const, scalesCastToFloat32: true } : { scaleType: scaleTypeOf(info) }),

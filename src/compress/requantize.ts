@@ -33,9 +33,9 @@ import { reusedFloat32 } from './weight-buffers.js';
  * ```
  */
 export function requantizeLater(
-  model: OnnxModel, name: string, q: QTensor, scratch: (count: number) => Float32Array = reusedFloat32(),
+  model: OnnxModel, name: string, q: QTensor, scratch: (count: number) => Float32Array = reusedFloat32(), scales32?: Float32Array,
 ): () => Promise<Uint8Array> {
-  const again = quantizeAgainLater(model, name, q, scratch);
+  const again = quantizeAgainLater(model, name, q, scratch, scales32);
   const bits = dtypeInfo(q.dtype).bits;
   return async () => {
     const requantized = await again();
@@ -47,7 +47,8 @@ export function requantizeLater(
 
 /**
  * A function giving `q` quantized again from weight `name` of `model` on the CPU, with `q`'s parameters (the
- * same integers: see the module documentation). Keeps the parameters, not `q`.
+ * same integers: see the module documentation). Keeps the parameters, not `q`: its scales as `scales32` where
+ * that holds the same values (an array the caller keeps anyway, such as the bytes of a written scales tensor).
  *
  * @example
  * ```ts
@@ -55,10 +56,10 @@ export function requantizeLater(
  * ```
  */
 export function quantizeAgainLater(
-  model: OnnxModel, name: string, q: QTensor, scratch: (count: number) => Float32Array = reusedFloat32(),
+  model: OnnxModel, name: string, q: QTensor, scratch: (count: number) => Float32Array = reusedFloat32(), scales32?: Float32Array,
 ): () => Promise<QTensor> {
   const { dtype } = q;
-  const params = compactParams(q.params, dtypeInfo(dtype).bits);
+  const params = compactParams(q.params, dtypeInfo(dtype).bits, scales32);
   const shape = [...q.shape];
   const elements = q.size;
   const parameters = params.scheme === 'per_tensor_affine' ? 1 : params.scales.length;
@@ -86,15 +87,22 @@ type KeptParams =
 
 /**
  * `params` in less memory, the same values: float32 scales where every scale is a float32 value (as written ones
- * are), 16-bit zero points for 8- and 4-bit types (groups of 32 keep 3/8 of a byte a weight instead of 3/2).
+ * are; `given`, an array kept anyway, where it holds them), 16-bit zero points for 8- and 4-bit types (groups of 32
+ * keep 3/8 of a byte a weight instead of 3/2, or 1/8 with the scales shared).
  */
-function compactParams(params: QTensor['params'], bits: number): KeptParams {
+function compactParams(params: QTensor['params'], bits: number, given?: Float32Array): KeptParams {
   if (params.scheme === 'per_tensor_affine') return params;
-  const scales32 = Float32Array.from(params.scales);
-  const exact = scales32.every((s, i) => s === params.scales[i]);
+  const same = (scales32: Float32Array) => scales32.length === params.scales.length && scales32.every((s, i) => s === params.scales[i]);
+  let scales: Float32Array | Float64Array = params.scales;
+  if (given && same(given)) {
+    scales = given;
+  } else {
+    const copy = Float32Array.from(params.scales);
+    if (same(copy)) scales = copy;
+  }
   return {
     scheme: params.scheme, axis: params.axis, groupSize: params.scheme === 'per_group_affine' ? params.groupSize : 0,
-    scales: exact ? scales32 : params.scales,
+    scales,
     zeroPoints: bits <= 8 ? Int16Array.from(params.zeroPoints) : params.zeroPoints,
   };
 }
@@ -105,7 +113,7 @@ export interface HeldIntegers {
    * `bytes` (q's stored bytes) when they fit within the limit, or with `keep` (counted either way), else a
    * placeholder quantized again when written.
    */
-  store(name: string, q: QTensor, bytes: Uint8Array, keep?: boolean): Uint8Array;
+  store(name: string, q: QTensor, bytes: Uint8Array, keep?: boolean, scales32?: Float32Array): Uint8Array;
   /**
    * As `store`, for bytes laid out from q's integers by `pack` (MatMulNBits and GatherBlockQuantized blocks): the
    * placeholder quantizes the weight again and packs its integers.
@@ -138,8 +146,8 @@ export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: bool
     return bytes;
   };
   return {
-    store(name, q, bytes, keep = false) {
-      return hold(bytes, enabled ? requantizeLater(model, name, q, scratch) : undefined, keep);
+    store(name, q, bytes, keep = false, scales32) {
+      return hold(bytes, enabled ? requantizeLater(model, name, q, scratch, scales32) : undefined, keep);
     },
     storeBlocks(name, q, bytes, pack, keep = false) {
       const quantized = enabled ? quantizeAgainLater(model, name, q, scratch) : undefined;

@@ -82,6 +82,8 @@ export interface QdqWritten {
 }
 
 function scaleBytes(scales: ArrayLike<number>, type: ScaleType): Uint8Array {
+  // float32 from a Float32Array: its own bytes (typed arrays are little-endian here, as pack-nibbles.ts assumes).
+  if (type === 'float32' && scales instanceof Float32Array) return new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength);
   const size = type === 'float32' ? 4 : 2;
   const out = new Uint8Array(scales.length * size);
   const view = new DataView(out.buffer);
