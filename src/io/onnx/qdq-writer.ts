@@ -51,7 +51,10 @@ export interface QdqTensor {
   /** The stored integers as bytes (`QTensor.packedData()`): 4-bit types two per byte. */
   data: Uint8Array;
   dtype: Exclude<QDType, 'qint32'>;
-  /** Scales (values representable in `scaleType`), row-major in `paramShape`. */
+  /**
+   * Scales (values representable in `scaleType`), row-major in `paramShape`. Float32 scales given as a
+   * Float32Array become the tensor's bytes as they are (not copied), as `data` does: do not change them after.
+   */
   scales: ArrayLike<number>;
   zeroPoints: ArrayLike<number>;
   /** [] per tensor, [C] per channel, the weight's shape with the axis dimension divided into groups per group. */
