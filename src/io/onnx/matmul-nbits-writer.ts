@@ -162,14 +162,14 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
   const scales = new Float32Array(count);
   const zeros = new Uint8Array(count);
   const negated = new Uint8Array(count);
-  const steps = { blockStep: q.parameters === 'groups' ? N : 0, columnStep: q.parameters === 'tensor' ? 0 : 1 };
-  if (planned) {
-    // Nothing to lay out.
-  } else if (!anyNegated && !needZeros) {
+  // Parameter p of (block b, column n) is b * blockStep + n * columnStep.
+  const blockStep = q.parameters === 'groups' ? N : 0;
+  const columnStep = q.parameters === 'tensor' ? 0 : 1;
+  if (!planned && !anyNegated && !needZeros) {
     zeros.fill(defaultZero);
-    transposeScales(q.scales, N, blocks, steps.blockStep, steps.columnStep, scales);
-  } else {
-    blockParameters(q.scales, q.zeroPoints, N, blocks, steps.blockStep, steps.columnStep, offset, scales, zeros, negated);
+    transposeScales(q.scales, N, blocks, blockStep, columnStep, scales);
+  } else if (!planned) {
+    blockParameters(q.scales, q.zeroPoints, N, blocks, blockStep, columnStep, offset, scales, zeros, negated);
   }
   const blob = (blockSize * bits) / 8;
   const pack = (values: ArrayLike<number>) => packBlocks(values, K, N, blockSize, bits, offset, negated, zeros);
