@@ -1,11 +1,15 @@
 // Reading ONNX: the real Silero VAD model (initializers in the main graph and in nested If subgraphs,
 // consumers across scopes), every typed-field layout against hand-written little-endian bytes, Constant
-// nodes, external data from bytes / Blob / ByteSource, shadowed names in subgraphs, and the dtype table.
-import { readFileSync } from 'node:fs';
+// nodes, external data from bytes / Blob / ByteSource (a file on disk read in place), shadowed names in subgraphs, and the dtype table.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { bytesSource } from '../../src/io/byte-source.js';
+import { FormatError } from '../../src/errors.js';
+import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
 import { onnxDTypeInfo } from '../../src/io/onnx/dtypes.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { expectExact } from './support.js';
@@ -143,6 +147,48 @@ describe('OnnxModel on built models', () => {
       expect(model.info('ext').external).toEqual({ location: 'weights.bin', offset: 16, length: 24 });
       expectExact(await model.readFloat32('ext'), [7, 8, 9, 10, 11, 12], 'external values');
       expect(asked).toEqual(['weights.bin']);
+    }
+  });
+
+  it('reads external data in a file on disk straight into the caller\'s array; a data file cut short is a FormatError naming the tensor', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'wq-onnx-ext-'));
+    try {
+      const values = Float32Array.from({ length: 300 }, () => Math.random() * 2 - 1);
+      const offset = 4 * (1 + Math.floor(Math.random() * 8));
+      const file = new Uint8Array(offset + values.byteLength + 8);
+      file.set(new Uint8Array(values.buffer), offset);
+      writeFileSync(join(folder, 'weights.bin'), file);
+      const ext = (name: string, at: number, length: number) => ({
+        name, dataType: 1, dims: [length / 4], dataLocation: 1,
+        externalData: [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: String(at) }, { key: 'length', value: String(length) }],
+      });
+      const graph = { name: 'g', node: [], initializer: [ext('w', offset, values.byteLength), ext('past', offset + 64, values.byteLength)] };
+      const source = await nodeFileSource(join(folder, 'weights.bin'));
+      const calls = { read: 0, readInto: 0 };
+      const counted = { ...source, read: (at: number, length: number) => { calls.read++; return source.read(at, length); },
+        readInto: (at: number, target: Uint8Array) => { calls.readInto++; return source.readInto!(at, target); } };
+      try {
+        const model = OnnxModel.decode(encode(graph), { externalData: () => counted });
+        const scratch = new Float32Array(values.length);
+        const viewed = await model.readFloat32View('w', () => scratch);
+        expect(viewed).toBe(scratch);
+        expectExact(viewed, values, 'external values read in place');
+        const buffer = new Uint8Array(values.byteLength + 16);
+        const bytes = await model.readInto('w', buffer);
+        expect(bytes.buffer).toBe(buffer.buffer);
+        expect(bytes).toEqual(new Uint8Array(values.buffer));
+        expect(calls).toEqual({ read: 0, readInto: 2 }); // no array of the read's own
+        expect(await OnnxModel.decode(encode(graph), { externalData: () => source }).float32FileRange('w')).toEqual({ path: join(folder, 'weights.bin'), offset, byteLength: values.byteLength });
+        // 'past' runs 56 bytes past the end of the file: the same error whichever way it is read.
+        for (const read of [() => model.readFloat32View('past', () => scratch), () => model.readInto('past', buffer), () => model.read('past')]) {
+          await expect(read()).rejects.toThrow(FormatError);
+          await expect(read()).rejects.toThrow(/initializer "past" in graph: external data "weights\.bin": bytes \d+\.\.\d+ lie past the end/);
+        }
+      } finally {
+        await source.close();
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 

@@ -27,7 +27,7 @@ import type { ExternalDataResolver, ExternalRef, OnnxConsumer } from './onnx-typ
 import { type GraphProto, type ModelProto, type ProtoInt, decodeModel, encodeModel, encodeModelParts, nodesOf, toSafeInt } from './proto.js';
 import { type TensorLayout, describeTensor, tensorBytes } from './tensor-data.js';
 import { decodeDeferred, deferredRange, isOwnPart, isPlaceholder, materialized, readDeferredInto } from './deferred-raw-data.js';
-import { type ByteSource, type FileRange, fileRangeOf } from '../byte-source.js';
+import { type ByteSource, type FileRange, fileRangeOf, readExactlyInto } from '../byte-source.js';
 
 /** One ONNX weight's description. */
 export interface OnnxWeightInfo extends WeightInfo {
@@ -210,7 +210,9 @@ export class OnnxModel implements WeightReader {
   async readInto(name: string, buffer: Uint8Array): Promise<Uint8Array> {
     const { indexed, layout } = this.entry(name);
     const raw = indexed.tensor.rawData;
-    const length = layout.storage === 'raw' && deferredRange(raw) ? raw.byteLength : undefined;
+    // Still in the model's file, or in an external data file that reads in place: read straight into the buffer.
+    const external = await this.#externalSourceOf(layout);
+    const length = layout.storage === 'raw' && deferredRange(raw) ? raw.byteLength : external?.readInto ? layout.byteLength! : undefined;
     const bytes = length === undefined ? await this.read(name) : undefined;
     const size = length ?? bytes!.byteLength;
     if (!(buffer instanceof Uint8Array) || buffer.byteLength < size) {
@@ -218,6 +220,7 @@ export class OnnxModel implements WeightReader {
     }
     const target = buffer.subarray(0, size);
     if (bytes) target.set(bytes);
+    else if (layout.storage === 'external') await readExactlyInto(external!, layout.external!.offset, target, this.#externalWhat(name, layout));
     else await readDeferredInto(raw, target);
     return target;
   }
@@ -254,6 +257,13 @@ export class OnnxModel implements WeightReader {
       await readDeferredInto(raw, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
       return out;
     }
+    const source = scratch && info.dtype === 'float32' && layout.byteLength !== undefined && layout.byteLength % 4 === 0 ? await this.#externalSourceOf(layout) : undefined;
+    if (source?.readInto) {
+      // In an external data file that reads in place (a file on disk): straight into the caller's array too.
+      const out = scratch!(layout.byteLength! / 4);
+      await readExactlyInto(source, layout.external!.offset, new Uint8Array(out.buffer, out.byteOffset, out.byteLength), this.#externalWhat(name, layout));
+      return out;
+    }
     return float32View(await this.read(name), info.dtype, this.#describe(name), scratch);
   }
 
@@ -277,16 +287,25 @@ export class OnnxModel implements WeightReader {
       const range = deferredRange(raw);
       return range && raw.byteLength % 4 === 0 ? fileRangeOf(range.source, range.offset, raw.byteLength) : undefined;
     }
-    if (layout.storage !== 'external' || !this.#resolve || layout.byteLength === undefined || layout.byteLength % 4 !== 0) return undefined;
+    const source = layout.byteLength !== undefined && layout.byteLength % 4 === 0 ? await this.#externalSourceOf(layout) : undefined;
+    return source ? fileRangeOf(source, layout.external!.offset, layout.byteLength!) : undefined;
+  }
+
+  /**
+   * The byte source of a tensor's external data file, where the resolver gives one (not bytes or a Blob) that holds
+   * the tensor's range; undefined otherwise (reading it the ordinary way says what is wrong).
+   */
+  async #externalSourceOf(layout: TensorLayout): Promise<ByteSource | undefined> {
+    if (layout.storage !== 'external' || !this.#resolve || layout.byteLength === undefined) return undefined;
     let source: unknown;
     try {
       source = await this.#resolve(layout.external!.location);
     } catch {
-      return undefined; // reading it says what is wrong
+      return undefined;
     }
+    // Not one whose range runs past its end either: read the ordinary way, that says so.
     return source !== null && typeof source === 'object' && typeof (source as ByteSource).read === 'function'
-      ? fileRangeOf(source as ByteSource, layout.external!.offset, layout.byteLength)
-      : undefined;
+      && layout.external!.offset + layout.byteLength <= (source as ByteSource).size ? source as ByteSource : undefined;
   }
 
   /** Reads every tensor still in the file (see {@link loadDeferred}), and produces those produced when written, into memory. */
@@ -306,6 +325,11 @@ export class OnnxModel implements WeightReader {
 
   /** Encodes the model as parts whose concatenation is {@link encode}'s bytes, tensor data passed through uncopied (`encodeModelParts`). */
   encodeParts(): Uint8Array[] { return encodeModelParts(this.proto, undefined, isOwnPart); }
+
+  /** What a read of weight `name` from its external data file is called in errors (as {@link read} calls it). */
+  #externalWhat(name: string, layout: TensorLayout): string {
+    return `${this.#describe(name)}: external data ${JSON.stringify(layout.external!.location)}`;
+  }
 
   #describe(name: string): string {
     const info = this.#entries.get(name)?.info;
