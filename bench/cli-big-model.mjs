@@ -3,6 +3,8 @@
 // included), interleaved rounds, and whether each output is the same bytes on every round and thread count.
 //   node bench/cli-big-model.mjs [--weights=16] [--size=4096] [--reps=2] [--dir=/tmp/webgpu-quant-big]
 //                                [--cases=onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors]
+//                                (also onnx:preset and onnx-ext:preset: `--preset transformers.js`; onnx-ext is the
+//                                same MLP with its weights in external data, model.onnx + model.onnx_data)
 //                                [--json=bench/results/cli-big-model-latest.json]
 // The inputs (an ONNX MLP of `weights` MatMul weights [size, size] with biases, and a safetensors file of as many
 // [size, size] tensors, seeded normal values) are written to --dir once and used again. Run `npm run build` first.
@@ -29,8 +31,18 @@ if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('run `npm run bui
 mkdirSync(dir, { recursive: true });
 const onnxPath = join(dir, `mlp-${weights}x${size}.onnx`);
 const safetensorsPath = join(dir, `tensors-${weights}x${size}.safetensors`);
+const onnxExtPath = join(dir, `mlp-${weights}x${size}-ext`, 'model.onnx');
 if (!existsSync(onnxPath)) writeFileSync(onnxPath, mlpModel(onnxProto.onnx, Array(weights + 1).fill(size)));
-if (!existsSync(safetensorsPath)) {
+if (cases.some((spec) => spec.startsWith('onnx-ext:')) && !existsSync(onnxExtPath)) {
+  mkdirSync(dirname(onnxExtPath), { recursive: true });
+  const fd = openSync(join(dirname(onnxExtPath), 'model.onnx_data'), 'w');
+  try {
+    writeFileSync(onnxExtPath, mlpModel(onnxProto.onnx, Array(weights + 1).fill(size), { location: 'model.onnx_data', write: (bytes) => writeSync(fd, bytes) }));
+  } finally {
+    closeSync(fd);
+  }
+}
+if (cases.some((spec) => spec.startsWith('safetensors:')) && !existsSync(safetensorsPath)) {
   const header = {};
   for (let i = 0; i < weights; i++) header[`blk.${i}.weight`] = { dtype: 'F32', shape: [size, size], data_offsets: [4 * size * size * i, 4 * size * size * (i + 1)] };
   let json = JSON.stringify(header);
@@ -47,10 +59,12 @@ if (!existsSync(safetensorsPath)) {
   }
 }
 
-/** The output files' digest (the model and any data file beside it), to compare runs. */
-function digest(out) {
+/** The output files' digest (the model and any data file beside it; the preset's folder), to compare runs. */
+function digest(folder) {
   const hash = createHash('sha256');
-  for (const name of readdirSync(dirname(out)).sort()) hash.update(readFileSync(join(dirname(out), name)));
+  for (const name of readdirSync(folder, { recursive: true }).sort()) {
+    if (statSync(join(folder, name)).isFile()) hash.update(readFileSync(join(folder, name)));
+  }
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -60,8 +74,9 @@ function run(input, output, workers) {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir);
   const ext = output === 'onnx-ext' ? 'onnx' : output;
-  const out = join(outDir, `model.${ext}`);
+  const out = output === 'preset' ? join(outDir, 'web') : join(outDir, `model.${ext}`);
   const argv = ['--import', rssAtExit, cli, 'compress', input, '-o', out, ...(output === 'onnx-ext' ? ['--external-data'] : []),
+    ...(output === 'preset' ? ['--preset', 'transformers.js'] : []),
     ...(workers === 'default' ? [] : ['--workers', String(workers)])];
   const started = performance.now();
   const child = spawnSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 2 ** 20 });
@@ -69,7 +84,7 @@ function run(input, output, workers) {
   const stderr = child.stderr;
   if (child.status !== 0) throw new Error(`compress ${input} -> ${output} (${workers} workers) exited ${child.status}: ${stderr}`);
   const rss = Number(/maxrss (\d+)/.exec(stderr)?.[1]) / 1024;
-  const sum = digest(out);
+  const sum = digest(outDir);
   rmSync(outDir, { recursive: true, force: true });
   return { seconds, rssMiB: rss, digest: sum };
 }
@@ -79,7 +94,7 @@ const loads = [loadavg()[0]];
 for (let round = 0; round < reps; round++) {
   for (const spec of cases) {
     const [from, to] = spec.split(':');
-    const input = from === 'onnx' ? onnxPath : safetensorsPath;
+    const input = from === 'onnx' ? onnxPath : from === 'onnx-ext' ? onnxExtPath : safetensorsPath;
     for (const workers of ['default', 0]) results.push({ round, input: from, output: to, workers, ...run(input, to, workers) });
   }
   loads.push(loadavg()[0]);
@@ -90,7 +105,8 @@ const range = (xs, digits) => {
   return lo === hi ? lo : `${lo}–${hi}`;
 };
 const fileMB = (path) => (statSync(path).size / 1e6).toFixed(0);
-console.log(`webgpu-quant compress, ${weights} float32 weights [${size}, ${size}] (ONNX ${fileMB(onnxPath)} MB, safetensors ${fileMB(safetensorsPath)} MB), `
+const safetensorsMB = existsSync(safetensorsPath) ? `, safetensors ${fileMB(safetensorsPath)} MB` : '';
+console.log(`webgpu-quant compress, ${weights} float32 weights [${size}, ${size}] (ONNX ${fileMB(onnxPath)} MB${safetensorsMB}), `
   + `${reps} interleaved rounds, load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}:`);
 console.log('| input | output | threads | seconds | peak RSS (MiB) | same bytes |');
 console.log('| --- | --- | --- | ---: | ---: | --- |');

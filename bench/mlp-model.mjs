@@ -22,15 +22,26 @@ export function normal(n, seed, sigma) {
   return out;
 }
 
-export function mlpModel(onnx, widths = MLP_WIDTHS) {
+// With `external` ({ location, write(bytes) }), the weights and biases go to write() in order, and the model refers to
+// them in `location` (ONNX external data, as big models come): the same values, the model file a few hundred bytes.
+export function mlpModel(onnx, widths = MLP_WIDTHS, external = undefined) {
+  let offset = 0;
+  const tensor = (name, dims, values) => {
+    const raw = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    if (!external) return { name, dataType: 1, dims, rawData: raw };
+    external.write(raw);
+    const entry = { name, dataType: 1, dims, dataLocation: 1, externalData: [
+      { key: 'location', value: external.location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.byteLength) }] };
+    offset += raw.byteLength;
+    return entry;
+  };
   const initializer = [];
   const node = [];
   let current = 'x';
   for (let i = 0; i + 1 < widths.length; i++) {
     const [k, n] = [widths[i], widths[i + 1]];
-    const raw = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    initializer.push({ name: `fc${i}.weight`, dataType: 1, dims: [k, n], rawData: raw(normal(k * n, 100 + i, 1 / Math.sqrt(k))) });
-    initializer.push({ name: `fc${i}.bias`, dataType: 1, dims: [n], rawData: raw(normal(n, 200 + i, 0.1)) });
+    initializer.push(tensor(`fc${i}.weight`, [k, n], normal(k * n, 100 + i, 1 / Math.sqrt(k))));
+    initializer.push(tensor(`fc${i}.bias`, [n], normal(n, 200 + i, 0.1)));
     const last = i + 2 === widths.length;
     node.push({ opType: 'MatMul', name: `fc${i}.MatMul`, input: [current, `fc${i}.weight`], output: [`fc${i}.mm`] });
     node.push({ opType: 'Add', name: `fc${i}.Add`, input: [`fc${i}.mm`, `fc${i}.bias`], output: [last ? 'y' : `fc${i}.pre`] });

@@ -10,6 +10,12 @@
  * folder are refused before any work without `--force` (it is often a downloaded model's folder, whose own
  * quantized files should not vanish silently).
  *
+ * A model that keeps its weights in external data (`model.onnx` + `model.onnx_data`, as big models come) gives
+ * files with external data of their own, named as transformers.js asks for them (`model_q4.onnx_data` beside
+ * `model_q4.onnx`, loaded with `use_external_data_format` in the model's `transformers.js_config`): each weight's
+ * tensors go there as soon as it is done, and the float weights the file keeps are copied there from the input's
+ * data files. So does a model whose quantized integers alone pass the 2 GB one ONNX file holds.
+ *
  * @example
  * ```ts
  * await runPreset({ command: 'compress', input: 'model.onnx', output: 'web-model', preset: 'transformers.js', ... }, io); // 0
@@ -18,9 +24,11 @@
  * @module
  */
 import { mkdir, rmdir, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { type CompressOnnxOptions, type OnnxCompressionReport, compressOnnxParts } from '../compress/compress-onnx.js';
+import { externalDataCertain } from '../compress/external-data-stream.js';
 import { writeParts } from '../io/onnx/deferred-raw-data.js';
+import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { transformersJsVariants } from '../compress/transformers-js.js';
 import { getBackend } from '../ops/backend.js';
@@ -42,6 +50,21 @@ export interface PresetFile {
   dtype: string;
   path: string;
   report: OnnxCompressionReport;
+  /** Its external data file, where it has one: its path and what it holds. */
+  externalData?: { path: string; byteLength: number; tensors: number };
+}
+
+/**
+ * The external data file transformers.js loads beside `file` (`onnx/model_q4.onnx` → `onnx/model_q4.onnx_data`:
+ * its `${fileName}${suffix}.onnx_data`).
+ *
+ * @example
+ * ```ts
+ * externalDataFileOf('web/onnx/model_q4.onnx'); // 'web/onnx/model_q4.onnx_data'
+ * ```
+ */
+export function externalDataFileOf(file: string): string {
+  return `${file}_data`;
 }
 
 function policyOf(args: CompressArgs): CompressOnnxOptions {
@@ -61,6 +84,11 @@ async function checkFolder(folder: string): Promise<void> {
   }
 }
 
+/** A file's external data as the summary gives it. */
+function dataOf(file: string, data: ExternalDataFile): NonNullable<PresetFile['externalData']> {
+  return { path: externalDataFileOf(file), byteLength: data.byteLength, tensors: data.tensors };
+}
+
 /** A line per file: its dtype, path, operators, size and ratio. */
 function fileLine(file: PresetFile): string {
   const { totals, tensors } = file.report;
@@ -68,7 +96,8 @@ function fileLine(file: PresetFile): string {
   const qdq = tensors.filter((t) => t.onnxOp === 'DequantizeLinear').length;
   const ops = [nbits ? `${nbits} MatMulNBits` : '', qdq ? `${qdq} DequantizeLinear` : '', `${totals.tensorsKept} kept float`].filter(Boolean).join(', ');
   const worst = Math.min(...tensors.filter((t) => t.sqnrDb !== undefined).map((t) => t.sqnrDb!));
-  return `  dtype ${file.dtype.padEnd(5)} ${file.path}: ${megabytes(totals.modelBytesBefore)} -> ${megabytes(totals.modelBytesAfter)} `
+  const data = file.externalData ? ` (external data ${file.externalData.path}, ${megabytes(file.externalData.byteLength)})` : '';
+  return `  dtype ${file.dtype.padEnd(5)} ${file.path}${data}: ${megabytes(totals.modelBytesBefore)} -> ${megabytes(totals.modelBytesAfter)} `
     + `(${totals.modelCompressionRatio.toFixed(2)}x); ${ops}${Number.isFinite(worst) ? `; worst SQNR ${worst.toFixed(2)} dB` : ''}`;
 }
 
@@ -87,40 +116,60 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
     // Its tensor data left in the file: read by the workers (or this thread) in their turn, copied to the output.
     onnxInput = await openOnnxInput(input, input, external.resolve, true);
     const model = await onnxInput.load();
-    if (model.list().some((w) => w.external)) {
-      throw new InvalidArgumentError('input', input, `${input}: keeps weights in external data, which --preset does not write yet; compress it without --preset`);
-    }
     const variants = transformersJsVariants(model, policyOf(args));
     if (variants.length === 0) {
       throw new InvalidArgumentError('input', input, `${input}: a float16 model with no MatMul weight: transformers.js's q4f16 quantizes MatMul weights only, and q8 is written from float32 models`);
     }
-    // Files already there are refused before any work (unless --force).
+    const plans = variants.map((v) => planOnnxCompression(model, v.options).decisions);
+    // The input's own files, which no output may replace without --force.
+    const inputs = [input, ...new Set(model.list().flatMap((w) => (w.external ? [join(dirname(input), w.external.location)] : [])))];
+    // External data of its own for every file when the input keeps weights in external data (the float weights a file
+    // keeps are copied there) or when the planned integers alone pass 2 GB; then it is written as the weights are done.
+    const externalInput = inputs.length > 1;
     const targets = variants.map((variant) => join(args.output, variant.file));
-    for (const path of targets) {
+    const dataTargets = variants.map((variant, i) => (externalInput || externalDataCertain(model.list(), plans[i]!)
+      ? externalDataFileOf(join(args.output, variant.file)) : undefined));
+    // Files already there are refused before any work (unless --force).
+    const refuseExisting = async (path: string): Promise<void> => {
       if (!args.force && await stat(path).then(() => true, () => false)) {
         throw new InvalidArgumentError('output', path, `${path}: exists; add --force to replace it, or write to another folder`);
       }
-    }
+    };
+    for (const path of [...targets, ...dataTargets]) if (path !== undefined) await refuseExisting(path);
     const folder = join(args.output, 'onnx');
     const created = await mkdir(folder, { recursive: true }); // the first folder made, if any
     // The folders made, removed again (when empty) on failure or interruption, the inner one first.
     const made = created === undefined ? [] : resolve(created) === resolve(folder) ? [folder] : [created, folder];
     for (const path of made) trackTempFolder(path);
     const sinks: OutputSink[] = [];
+    const dataSinks: (OutputSink | undefined)[] = [];
     const writes: Promise<void>[] = []; // files written while the next one is compressed
+    const openAt = async (path: string) => openOutput(await resolveOutput(path, inputs, args.force), io.stdout);
     try {
-      for (const path of targets) sinks.push(await openOutput(await resolveOutput(path, [input], args.force), io.stdout));
+      for (const path of targets) sinks.push(await openAt(path));
+      for (const path of dataTargets) dataSinks.push(path === undefined ? undefined : await openAt(path));
       // On the CPU, big models (or --workers) run on the worker pool, as `compress` does: the same files.
       const onCpu = await getBackend({ backend: args.backend }) === 'cpu';
-      const pool = await onnxPool(args.workers, onCpu, model.list(), variants.map((v) => planOnnxCompression(model, v.options).decisions));
+      const pool = await onnxPool(args.workers, onCpu, model.list(), plans);
       try {
         for (const [i, variant] of variants.entries()) {
-          const options: CompressOnnxOptions = { ...variant.options, name: input, externalData: external.resolve, ...(pool ? { pool } : {}) };
+          const dataSink = dataSinks[i];
+          const options: CompressOnnxOptions = {
+            ...variant.options, name: input, externalData: external.resolve, ...(pool ? { pool } : {}),
+            // Past 2 GB after all (float weights kept for their quality), the data file is written after the work.
+            externalDataLocation: basename(externalDataFileOf(targets[i]!)), writeExternalData: dataSink ? 'always' : 'auto',
+            ...(dataSink ? { externalDataSink: dataSink } : {}),
+          };
           const sink = sinks[i]!;
           // Written as planned while its weights are compressed; otherwise its parts are written while the next
           // file is compressed.
           const result = await compressOnnxParts(await onnxInput.load(), options, { backend: args.backend }, { sink });
-          written.push({ dtype: variant.dtype, path: targets[i]!, report: result.report });
+          written.push({ dtype: variant.dtype, path: targets[i]!, report: result.report, ...(result.externalData ? { externalData: dataOf(targets[i]!, result.externalData) } : {}) });
+          if (result.externalData && !dataSink) {
+            await refuseExisting(externalDataFileOf(targets[i]!));
+            const late = dataSinks[i] = await openAt(externalDataFileOf(targets[i]!));
+            await writeParts(result.externalData.parts, (chunk) => late.write(chunk));
+          }
           if (!result.written) {
             const write = writeParts(result.parts, (chunk) => sink.write(chunk));
             write.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
@@ -131,12 +180,14 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
         await pool?.close();
       }
       await Promise.all(writes);
-      // All renamed into place only when all are written and on disk (what can fail short of the renames).
-      for (const sink of sinks) await sink.flush();
-      for (const sink of sinks) await sink.close();
+      // All renamed into place only when all are written and on disk (what can fail short of the renames); each data
+      // file before its model.
+      const all = [...dataSinks.filter((s) => s !== undefined), ...sinks];
+      for (const sink of all) await sink.flush();
+      for (const sink of all) await sink.close();
     } catch (error) {
       await Promise.allSettled(writes);
-      for (const sink of sinks) await sink.abort(error).catch(() => undefined);
+      for (const sink of [...dataSinks, ...sinks]) await sink?.abort(error).catch(() => undefined);
       for (const path of [...made].reverse()) await rmdir(path).catch(() => undefined); // only when empty
       throw error;
     } finally {
@@ -148,12 +199,15 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
   }
   if (args.json) {
     io.stdout.write(`${JSON.stringify({ input, output: args.output, preset: args.preset, files: written.map((f) => ({
-      dtype: f.dtype, path: f.path, bytes: f.report.totals.modelBytesAfter, totals: f.report.totals,
+      dtype: f.dtype, path: f.path, bytes: f.report.totals.modelBytesAfter, ...(f.externalData ? { externalData: f.externalData } : {}), totals: f.report.totals,
       tensors: f.report.tensors.map(({ perChannelSqnrDb: _p, ...t }) => t),
     })) }, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value))}\n`);
   } else {
+    const withData = written.filter((f) => f.externalData).map((f) => JSON.stringify(basename(f.path)));
     io.stdout.write(`${input} -> ${args.output} (transformers.js layout)\n${written.map(fileLine).join('\n')}\n`
-      + 'load it with pipeline(task, folder, { dtype }) (copy config.json and the tokenizer files beside onnx/)\n');
+      + 'load it with pipeline(task, folder, { dtype }) (copy config.json and the tokenizer files beside onnx/)\n'
+      + (withData.length === 0 ? '' : `with external data: set "transformers.js_config": { "use_external_data_format": { ${withData.map((f) => `${f}: 1`).join(', ')} } } `
+        + 'in config.json (or true for every file), or pass use_external_data_format: true to pipeline()\n'));
   }
   return 0;
 }

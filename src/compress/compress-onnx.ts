@@ -42,7 +42,7 @@
 import { type OpOptions, getBackend } from '../ops/backend.js';
 import { FormatError, InvalidArgumentError, LimitExceededError } from '../errors.js';
 import type { ByteInput } from '../io/onnx/byte-source.js';
-import { EXTERNAL_DATA_ABOVE_BYTES, PROTOBUF_LIMIT_BYTES, inlineTensorBytes, moveToExternalData } from '../io/onnx/external-data-write.js';
+import { EXTERNAL_DATA_ABOVE_BYTES, PROTOBUF_LIMIT_BYTES, externalTensorBytes, inlineTensorBytes, moveToExternalData } from '../io/onnx/external-data-write.js';
 import { NameAllocator } from '../io/onnx/names.js';
 import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade } from '../io/onnx/opset-upgrade.js';
@@ -91,6 +91,10 @@ export { ONNX_METADATA_KEY } from './version.js';
 export interface OnnxCompressionReport {
   format: 'onnx';
   tensors: TensorReport[];
+  /**
+   * With the model's sizes: `modelBytesBefore` counts the input's bytes and those its tensors keep in external data
+   * files, `modelBytesAfter` the output's and its own external data file's.
+   */
   totals: CompressionTotals & { modelBytesBefore: number; modelBytesAfter: number; modelCompressionRatio: number };
   /** The default-domain opset before and after, and the nodes rewritten to raise it. */
   opset: { before: number | undefined; after: number | undefined; rewritten: string[] };
@@ -149,6 +153,7 @@ export async function compressOnnxParts(
   checkOptions(options);
   const model = input instanceof OnnxModel ? input : await OnnxModel.load(input, { externalData: options.externalData, name: options.name ?? 'ONNX model' });
   const weights = model.list();
+  const bytesBefore = model.byteLength + externalTensorBytes(model.proto); // before any weight is written
   const onnxOps = options.onnxOps ?? 'qdq';
   if (options.outputError !== undefined && typeof options.outputError !== 'function') {
     throw new InvalidArgumentError('options.outputError', options.outputError, 'options.outputError must be a function (name, values) => Promise<number>, e.g. from outputErrorProbe');
@@ -352,13 +357,14 @@ export async function compressOnnxParts(
   const byteLength = parts.reduce((sum, part) => sum + part.byteLength, 0);
   const written = asPlanned ? await asPlanned.finish(parts, drop) : false;
   const totals = compressionTotals(tensors);
-  const after = byteLength + (externalData?.byteLength ?? 0);
+  // With its own data file, or the tensors it still reads from the input's (kept float weights beside the input).
+  const after = byteLength + (externalData ? externalData.byteLength : externalTensorBytes(model.proto));
   return {
     parts: written ? [] : parts, byteLength, ...(written ? { written } : {}),
     ...(externalData ? { externalData } : {}),
     report: {
       format: 'onnx', tensors, backend: usedBackend, seconds: (performance.now() - started) / 1000,
-      totals: { ...totals, modelBytesBefore: model.byteLength, modelBytesAfter: after, modelCompressionRatio: model.byteLength / after },
+      totals: { ...totals, modelBytesBefore: bytesBefore, modelBytesAfter: after, modelCompressionRatio: bytesBefore / after },
       opset: { before: opsetBefore, after: model.defaultOpset(), rewritten },
       irVersion: { before: irBefore, after: model.irVersion },
       ...(budget ? { budget } : {}),

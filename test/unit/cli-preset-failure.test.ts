@@ -90,6 +90,39 @@ describe('compress --preset transformers.js: a failure leaves nothing', () => {
     }
   });
 
+  it('with the weights in external data: a failure in the second file, or in the last flush, leaves neither files nor data files', async () => {
+    const source = join(folder, 'external');
+    mkdirSync(source);
+    const w = seededNormal(64 * 64, RUN_SEED + 2, 0.1);
+    const b = seededNormal(64, RUN_SEED + 3, 0.1);
+    writeFileSync(join(source, 'model.onnx_data'), Buffer.concat([new Uint8Array(w.buffer), new Uint8Array(b.buffer)]));
+    const path = join(source, 'model.onnx');
+    writeFileSync(path, tinyOnnx([{ name: 'w', dims: [64, 64], data: w, external: { location: 'model.onnx_data', offset: 0 } },
+      { name: 'b', dims: [64], data: b, external: { location: 'model.onnx_data', offset: w.byteLength } }]));
+    const args = (out: string) => ['compress', path, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--first-layer', 'quantize'];
+    Object.assign(calls, { count: 0, failAt: 0, written: [] });
+    expect((await runCli(args(join(folder, 'external-ok')))).code).toBe(0);
+    expect(readdirSync(join(folder, 'external-ok', 'onnx')).sort()).toEqual(['model_q4.onnx', 'model_q4.onnx_data', 'model_quantized.onnx', 'model_quantized.onnx_data']);
+
+    Object.assign(calls, { count: 0, failAt: 2, written: [] });
+    const failed = await runCli(args(join(folder, 'external-fail')));
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/injected failure/);
+    expect(existsSync(join(folder, 'external-fail'))).toBe(false);
+
+    Object.assign(calls, { count: 0, failAt: 0, written: [] });
+    Object.assign(flushes, { failSecond: true, opened: 0 });
+    try {
+      const result = await runCli(args(join(folder, 'external-flush')));
+      expect(result.stderr).toMatch(/injected failure to flush/);
+      expect(flushes.opened).toBe(4); // two files and their data files: the data files flushed first, then the models
+      expect(existsSync(join(folder, 'external-flush'))).toBe(false);
+    } finally {
+      flushes.failSecond = false;
+    }
+    expect(readdirSync(source).sort()).toEqual(['model.onnx', 'model.onnx_data']);
+  });
+
   it('a failure in a folder the user had: the folders stay, empty, and what was in them is untouched', async () => {
     Object.assign(calls, { count: 0, failAt: 2, written: [] });
     const out = join(folder, 'existing');

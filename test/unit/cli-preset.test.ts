@@ -3,9 +3,9 @@
 // scripts/quantize.py for q4 (MatMulNBits, 4 bits, block_size 32, symmetric: no zero_points, MatMul weights
 // only), run in onnxruntime-node against the float model on fresh seeded weights; and the CLI contract
 // (atomic writes, no silent replacement, flags the preset sets itself refused).
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,34 @@ function model(float16: boolean): { bytes: Uint8Array; weights: Record<string, F
     },
   }).finish();
   return { bytes, weights };
+}
+
+/** `bytes` with every initializer's data moved to `folder/location` (as big models come: model.onnx + model.onnx_data). */
+function externalize(bytes: Uint8Array, folder: string, location: string): Uint8Array {
+  const proto = onnx.ModelProto.decode(bytes) as Proto;
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const t of proto.graph!.initializer!) {
+    const raw = t.rawData!;
+    t.dataLocation = 1;
+    t.externalData = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.byteLength) }];
+    t.rawData = new Uint8Array(0);
+    chunks.push(raw);
+    offset += raw.byteLength;
+  }
+  writeFileSync(join(folder, location), Buffer.concat(chunks));
+  return onnx.ModelProto.encode(proto).finish();
+}
+
+/** A session on `file` with its external data passed as transformers.js passes it ({ path, data }). */
+async function runAsTransformersJs(file: string, x: Float32Array, batch: number): Promise<Float32Array> {
+  const path = `${basename(file)}_data`;
+  const session = await ort.InferenceSession.create(readFileSync(file), { externalData: [{ path, data: readFileSync(`${file}_data`) }] });
+  try {
+    return (await session.run({ x: new ort.Tensor('float32', x, [batch, 256]) })).y!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
 }
 
 async function run(bytes: Uint8Array | string, x: Float32Array, batch: number, float16 = false, optimize = true): Promise<Float32Array> {
@@ -150,6 +178,54 @@ describe('compress --preset transformers.js', () => {
     expect(scales).toEqual([10, 10]);
     const y = await run(join(out, 'onnx', 'model_q4f16.onnx'), x, batch, true);
     expect(maxRelativeError(y, await run(half.bytes, x, batch, true))).toBeLessThan(0.25);
+  });
+
+  it('a model with its weights in external data: each file gets its own data file, named as transformers.js loads it (model_q4.onnx_data), the same outputs', async () => {
+    const source = join(folder, 'external');
+    mkdirSync(source);
+    const path = join(source, 'model.onnx');
+    writeFileSync(path, externalize(float32.bytes, source, 'model.onnx_data'));
+    const inputData = readFileSync(join(source, 'model.onnx_data'));
+    const out = join(folder, 'web-external');
+    const result = await runCli(['compress', path, '--preset', 'transformers.js', '-o', out, '--first-layer', 'quantize', '--backend', 'cpu', '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const files = ['model_q4.onnx', 'model_quantized.onnx'];
+    expect(readdirSync(join(out, 'onnx')).sort()).toEqual(files.flatMap((f) => [f, `${f}_data`]));
+    const report = JSON.parse(result.stdout).files as { path: string; bytes: number; externalData: { path: string; byteLength: number }; totals: { modelBytesBefore: number } }[];
+    const inline = await runCli(['compress', input, '--preset', 'transformers.js', '-o', join(folder, 'web-inline'), '--first-layer', 'quantize', '--backend', 'cpu']);
+    expect(inline.code).toBe(0);
+    for (const [i, file] of files.entries()) {
+      const written = join(out, 'onnx', file);
+      const data = readFileSync(`${written}_data`);
+      expect(report[i]!.externalData).toEqual({ path: `${written}_data`, byteLength: data.byteLength, tensors: expect.any(Number) });
+      expect(report[i]!.bytes).toBe(readFileSync(written).byteLength + data.byteLength);
+      expect(report[i]!.totals.modelBytesBefore).toBe(readFileSync(path).byteLength + inputData.byteLength); // with the input's data
+      // Every tensor of 1 KiB or more in the file's own data (the kept float Gemm weight copied there too), none in the input's.
+      const proto = onnx.ModelProto.decode(readFileSync(written)) as Proto;
+      const locations = proto.graph!.initializer!.filter((t) => t.dataLocation === 1).map((t) => t.externalData!.find((e) => e.key === 'location')!.value);
+      expect(locations.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(locations)).toEqual(new Set([`${file}_data`]));
+      // Loaded as transformers.js loads it, it computes what the same file written from the inline model computes.
+      expect(await runAsTransformersJs(written, x, batch)).toEqual(await run(join(folder, 'web-inline', 'onnx', file), x, batch));
+    }
+    expect(readFileSync(join(source, 'model.onnx_data')).equals(inputData)).toBe(true);
+
+    // The text summary names the data files and says how transformers.js is told to load them.
+    const text = await runCli(['compress', path, '--preset', 'transformers.js', '-o', join(folder, 'web-external-text'), '--backend', 'cpu']);
+    expect(text.stdout).toMatch(/model_q4\.onnx \(external data .*model_q4\.onnx_data, [\d.]+ MB\)/);
+    expect(text.stdout).toContain('"use_external_data_format": { "model_q4.onnx": 1, "model_quantized.onnx": 1 }');
+
+    // A data file already there is refused like the model files (nothing written), replaced with --force.
+    for (const file of ['model_q4.onnx', 'model_q4.onnx_data', 'model_quantized.onnx']) rmSync(join(out, 'onnx', file));
+    writeFileSync(join(out, 'onnx', 'model_quantized.onnx_data'), 'upstream');
+    const refused = await runCli(['compress', path, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/model_quantized\.onnx_data: exists; add --force/);
+    expect(readdirSync(join(out, 'onnx'))).toEqual(['model_quantized.onnx_data']);
+    expect(readFileSync(join(out, 'onnx', 'model_quantized.onnx_data'), 'utf8')).toBe('upstream');
+    expect((await runCli(['compress', path, '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--force'])).code).toBe(0);
+    expect(readFileSync(join(out, 'onnx', 'model_quantized.onnx_data')).byteLength).toBeGreaterThan(100_000);
   });
 
   it('refuses flags the preset sets, stdout, and a non-folder output (exit 2 / 1), writing nothing', async () => {

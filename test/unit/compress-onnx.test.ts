@@ -296,11 +296,14 @@ describe('what compressOnnx writes', () => {
       initializer: [ext('W', [K, N], 0, K * N * 4), ext('B', [N], K * N * 4, N * 4)],
       node: [{ opType: 'MatMul', input: ['X', 'W'], output: ['Y'] }, { opType: 'Add', input: ['Y', 'B'], output: ['Z'] }],
     });
-    const { model } = await compressOnnx(original, { externalData: (location) => (location === 'data.bin' ? file : undefined) }, cpu);
+    const { model, report } = await compressOnnx(original, { externalData: (location) => (location === 'data.bin' ? file : undefined) }, cpu);
     const graph = graphOf(model);
     const byName = new Map((graph.initializer as Tensor[]).map((t) => [t.name, t]));
     expect(byName.get('W_quantized')!.dataLocation).toBe(0);
     expect(byName.get('B')!.toJSON()).toEqual(onnx.TensorProto.fromObject(ext('B', [N], K * N * 4, N * 4)).toJSON());
+    // The sizes count the bytes in data.bin: all of it before, the kept B after.
+    expect(report.totals.modelBytesBefore).toBe(original.byteLength + file.byteLength);
+    expect(report.totals.modelBytesAfter).toBe(model.byteLength + N * 4);
   });
 
   it('never reuses a name the model already has, and reports progress for every weight', async () => {

@@ -52,6 +52,27 @@ export function inlineTensorBytes(model: ModelProto): number {
   return total;
 }
 
+/**
+ * The bytes `model`'s tensors keep in external data files (each external tensor's length): with the model's own
+ * bytes, what the model takes on disk.
+ *
+ * @example
+ * ```ts
+ * model.byteLength + externalTensorBytes(model.proto); // model.onnx and the bytes it reads from model.onnx_data
+ * ```
+ */
+export function externalTensorBytes(model: ModelProto): number {
+  let total = 0;
+  for (const { graph } of listGraphs(model.graph as GraphProto)) {
+    for (const tensor of tensorsOf(graph)) {
+      if (tensor.dataLocation !== DATA_LOCATION_EXTERNAL) continue;
+      const layout = describeTensor(tensor, `tensor ${JSON.stringify(tensor.name)}`);
+      total += layout.byteLength ?? 0;
+    }
+  }
+  return total;
+}
+
 function* tensorsOf(graph: GraphProto): Generator<TensorProto> {
   yield* initializersOf(graph);
   for (const node of nodesOf(graph)) {
