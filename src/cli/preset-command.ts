@@ -156,20 +156,13 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
           const dataSink = dataSinks[i];
           const options: CompressOnnxOptions = {
             ...variant.options, name: input, externalData: external.resolve, ...(pool ? { pool } : {}),
-            // Past 2 GB after all (float weights kept for their quality), the data file is written after the work.
-            externalDataLocation: basename(externalDataFileOf(targets[i]!)), writeExternalData: dataSink ? 'always' : 'auto',
-            ...(dataSink ? { externalDataSink: dataSink } : {}),
+            ...(dataSink ? { externalDataLocation: basename(externalDataFileOf(targets[i]!)), writeExternalData: 'always', externalDataSink: dataSink } : {}),
           };
           const sink = sinks[i]!;
           // Written as planned while its weights are compressed; otherwise its parts are written while the next
           // file is compressed.
           const result = await compressOnnxParts(await onnxInput.load(), options, { backend: args.backend }, { sink });
           written.push({ dtype: variant.dtype, path: targets[i]!, report: result.report, ...(result.externalData ? { externalData: dataOf(targets[i]!, result.externalData) } : {}) });
-          if (result.externalData && !dataSink) {
-            await refuseExisting(externalDataFileOf(targets[i]!));
-            const late = dataSinks[i] = await openAt(externalDataFileOf(targets[i]!));
-            await writeParts(result.externalData.parts, (chunk) => late.write(chunk));
-          }
           if (!result.written) {
             const write = writeParts(result.parts, (chunk) => sink.write(chunk));
             write.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
