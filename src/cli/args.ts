@@ -312,7 +312,7 @@ function verifyFlags(values: FlagValues): VerifyFlags {
 }
 
 /** Flags a preset sets itself (or that cannot apply to a folder of several files). */
-const kPresetSets = ['dtype', 'granularity', 'group-size', 'axis', 'symmetric', 'affine', 'onnx-ops', 'format', 'target-bits', 'external-data', 'requantize', 'verify'];
+const kPresetSets = ['dtype', 'granularity', 'group-size', 'axis', 'symmetric', 'affine', 'onnx-ops', 'format', 'target-bits', 'external-data', 'requantize'];
 
 function checkPresetFlags(values: FlagValues, preset: string): void {
   const clash = kPresetSets.find((flag) => values[flag] !== undefined);

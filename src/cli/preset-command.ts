@@ -10,6 +10,9 @@
  * folder are refused before any work without `--force` (it is often a downloaded model's folder, whose own
  * quantized files should not vanish silently).
  *
+ * With `--verify`, each file, once in place, runs beside the input in onnxruntime-node (as `compress --verify`): a
+ * file that fails stays written and the command exits 1 naming it.
+ *
  * A model that keeps its weights in external data (`model.onnx` + `model.onnx_data`, as big models come) gives
  * files with external data of their own, named as transformers.js asks for them (`model_q4.onnx_data` beside
  * `model_q4.onnx`, loaded with `use_external_data_format` in the model's `transformers.js_config`): each weight's
@@ -40,6 +43,8 @@ import { externalDataNextTo } from './external-data.js';
 import { checkInputFile, formatOf } from './files.js';
 import { type OnnxInput, openOnnxInput } from './onnx-input.js';
 import { type OutputSink, openOutput, resolveOutput } from './output.js';
+import { type VerifyReport, verifyModels } from '../verify/verify-models.js';
+import { formatVerifyReport, loadNodeRuntime, verifyJson, verifyOptionsOf } from './verify-command.js';
 import { trackTempFolder, untrackTempFolder } from './signals.js';
 import { megabytes } from './units.js';
 import { onnxPool } from './worker-pool.js';
@@ -52,6 +57,8 @@ export interface PresetFile {
   report: OnnxCompressionReport;
   /** Its external data file, where it has one: its path and what it holds. */
   externalData?: { path: string; byteLength: number; tensors: number };
+  /** With `--verify`: the file run beside the input in onnxruntime-node. */
+  verify?: VerifyReport;
 }
 
 /**
@@ -109,6 +116,7 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
   }
   await checkInputFile(input, 'input');
   await checkFolder(args.output);
+  const runtime = args.verify ? await loadNodeRuntime() : undefined; // before any work: onnxruntime-node is there
   const external = externalDataNextTo(input);
   const written: PresetFile[] = [];
   let onnxInput: OnnxInput | undefined;
@@ -190,17 +198,29 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
     await onnxInput?.close();
     await external.close();
   }
+  if (args.verify) {
+    // Each file from its path (onnxruntime-node reads its data file itself), on the same samples.
+    const options = await verifyOptionsOf(args.verify, input, input, runtime!);
+    for (const file of written) file.verify = await verifyModels(input, file.path, { ...options, names: [input, file.path] });
+  }
   if (args.json) {
     io.stdout.write(`${JSON.stringify({ input, output: args.output, preset: args.preset, files: written.map((f) => ({
       dtype: f.dtype, path: f.path, bytes: f.report.totals.modelBytesAfter, ...(f.externalData ? { externalData: f.externalData } : {}), totals: f.report.totals,
-      tensors: f.report.tensors.map(({ perChannelSqnrDb: _p, ...t }) => t),
+      tensors: f.report.tensors.map(({ perChannelSqnrDb: _p, ...t }) => t), ...(f.verify ? { verify: verifyJson(f.verify) } : {}),
     })) }, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value))}\n`);
   } else {
     const withData = written.filter((f) => f.externalData).map((f) => JSON.stringify(basename(f.path)));
     io.stdout.write(`${input} -> ${args.output} (transformers.js layout)\n${written.map(fileLine).join('\n')}\n`
       + 'load it with pipeline(task, folder, { dtype }) (copy config.json and the tokenizer files beside onnx/)\n'
       + (withData.length === 0 ? '' : `with external data: set "transformers.js_config": { "use_external_data_format": { ${withData.map((f) => `${f}: 1`).join(', ')} } } `
-        + 'in config.json (or true for every file), or pass use_external_data_format: true to pipeline()\n'));
+        + 'in config.json (or true for every file), or pass use_external_data_format: true to pipeline()\n')
+      + written.filter((f) => f.verify).map((f) => formatVerifyReport(f.verify!, [input, f.path])).join(''));
+  }
+  const failed = written.filter((f) => f.verify && !f.verify.passed);
+  if (failed.length > 0) {
+    io.stderr.write(`webgpu-quant: ${failed.map((f) => `${f.path} (dtype ${f.dtype}) was written but fails verification (${f.verify!.failures.join('; ')})`).join('; ')}; `
+      + 'load another dtype, or leave more weights in float (--exclude, --min-sqnr)\n');
+    return 1;
   }
   return 0;
 }

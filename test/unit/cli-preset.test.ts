@@ -228,8 +228,30 @@ describe('compress --preset transformers.js', () => {
     expect(readFileSync(join(out, 'onnx', 'model_quantized.onnx_data')).byteLength).toBeGreaterThan(100_000);
   });
 
+  it('--verify runs each file beside the input in onnxruntime-node: exit 0 when all pass, 1 naming the file that fails (which stays written)', async () => {
+    const out = join(folder, 'verified');
+    const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', out, '--first-layer', 'quantize', '--backend', 'cpu', '--verify', '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const files = JSON.parse(result.stdout).files as { dtype: string; verify: { passed: boolean; samples: number; outputs: { name: string; cosine: number }[] } }[];
+    expect(files.map((f) => [f.dtype, f.verify.passed, f.verify.samples, f.verify.outputs.map((o) => o.name)])).toEqual([['q4', true, 3, ['y']], ['q8', true, 3, ['y']]]);
+    // 4-bit groups of 32 on two layers of normal weights: ~16 dB at the output, a cosine near 0.987; int8 per channel near 0.9999.
+    const [q4, q8] = files.map((f) => f.verify.outputs[0]!.cosine);
+    expect(q4).toBeLessThan(0.998);
+    expect(q8).toBeGreaterThan(0.9995);
+
+    const strict = join(folder, 'verified-strict');
+    const failed = await runCli(['compress', input, '--preset', 'transformers.js', '-o', strict, '--first-layer', 'quantize', '--backend', 'cpu',
+      '--verify', '--min-cosine', '0.999', '--min-argmax', '1']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/model_q4\.onnx \(dtype q4\) was written but fails verification \(output 'y': cosine 0\.9\d+ < 0\.999/);
+    expect(failed.stderr).not.toMatch(/model_quantized\.onnx/);
+    expect(failed.stdout.match(/^(PASS|FAIL)/gm)).toEqual(['FAIL', 'PASS']);
+    expect(readdirSync(join(strict, 'onnx')).sort()).toEqual(['model_q4.onnx', 'model_quantized.onnx']);
+  });
+
   it('refuses flags the preset sets, stdout, and a non-folder output (exit 2 / 1), writing nothing', async () => {
-    for (const flags of [['--dtype', 'int8'], ['--onnx-ops', 'qdq'], ['--granularity', 'group'], ['--format', 'gguf'], ['--verify']]) {
+    for (const flags of [['--dtype', 'int8'], ['--onnx-ops', 'qdq'], ['--granularity', 'group'], ['--format', 'gguf'], ['--external-data']]) {
       const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', join(folder, 'no'), ...flags]);
       expect(result.code, flags.join(' ')).toBe(2);
       expect(result.stderr).toContain(`${flags[0]} does not go with --preset transformers.js`);
