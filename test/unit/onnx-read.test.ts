@@ -147,6 +147,10 @@ describe('OnnxModel on built models', () => {
       expect(model.info('ext').external).toEqual({ location: 'weights.bin', offset: 16, length: 24 });
       expectExact(await model.readFloat32('ext'), [7, 8, 9, 10, 11, 12], 'external values');
       expect(asked).toEqual(['weights.bin']);
+      // Into the caller's memory: the resolver is asked once a read (a resolver that fetches is not asked twice).
+      expectExact(await model.readFloat32View('ext', (n) => new Float32Array(n)), [7, 8, 9, 10, 11, 12], 'viewed');
+      expect(await model.readInto('ext', new Uint8Array(32))).toEqual(file.subarray(16, 40));
+      expect(asked).toEqual(['weights.bin', 'weights.bin', 'weights.bin']);
     }
   });
 

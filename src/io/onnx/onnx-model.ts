@@ -189,11 +189,26 @@ export class OnnxModel implements WeightReader {
    * ```
    */
   async read(name: string): Promise<Uint8Array> {
+    return this.#read(name, this.#resolve);
+  }
+
+  async #read(name: string, resolve: ExternalDataResolver | undefined): Promise<Uint8Array> {
     const { indexed, layout } = this.entry(name);
     // A tensor still in the file (loadDeferred) is read from it each time, not kept: a reader that goes
     // through every weight holds one at a time, not the whole model.
     if (layout.storage === 'raw' && deferredRange(indexed.tensor.rawData)) return materialized(indexed.tensor.rawData);
-    return tensorBytes(indexed.tensor, layout, this.#describe(name), this.#resolve);
+    return tensorBytes(indexed.tensor, layout, this.#describe(name), resolve);
+  }
+
+  /**
+   * The model's resolver for one read of an external tensor, called at most once (its answer, or its failure, given
+   * again): a resolver that fetches or opens a file is not asked twice for one weight.
+   */
+  #resolverOnce(layout: TensorLayout): ExternalDataResolver | undefined {
+    const resolve = this.#resolve;
+    if (layout.storage !== 'external' || !resolve) return resolve;
+    let answer: Promise<Awaited<ReturnType<ExternalDataResolver>>> | undefined;
+    return (location) => (answer ??= (async () => resolve(location))());
   }
 
   /**
@@ -211,9 +226,10 @@ export class OnnxModel implements WeightReader {
     const { indexed, layout } = this.entry(name);
     const raw = indexed.tensor.rawData;
     // Still in the model's file, or in an external data file that reads in place: read straight into the buffer.
-    const external = await this.#externalSourceOf(layout);
+    const resolve = this.#resolverOnce(layout);
+    const external = await this.#externalSourceOf(layout, resolve);
     const length = layout.storage === 'raw' && deferredRange(raw) ? raw.byteLength : external?.readInto ? layout.byteLength! : undefined;
-    const bytes = length === undefined ? await this.read(name) : undefined;
+    const bytes = length === undefined ? await this.#read(name, resolve) : undefined;
     const size = length ?? bytes!.byteLength;
     if (!(buffer instanceof Uint8Array) || buffer.byteLength < size) {
       throw new InvalidArgumentError('buffer', buffer, `readInto(${JSON.stringify(name)}) needs a Uint8Array of at least ${size} bytes`);
@@ -257,14 +273,16 @@ export class OnnxModel implements WeightReader {
       await readDeferredInto(raw, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
       return out;
     }
-    const source = scratch && info.dtype === 'float32' && layout.byteLength !== undefined && layout.byteLength % 4 === 0 ? await this.#externalSourceOf(layout) : undefined;
+    const resolve = this.#resolverOnce(layout);
+    const source = scratch && info.dtype === 'float32' && layout.byteLength !== undefined && layout.byteLength % 4 === 0
+      ? await this.#externalSourceOf(layout, resolve) : undefined;
     if (source?.readInto) {
       // In an external data file that reads in place (a file on disk): straight into the caller's array too.
       const out = scratch!(layout.byteLength! / 4);
       await readExactlyInto(source, layout.external!.offset, new Uint8Array(out.buffer, out.byteOffset, out.byteLength), this.#externalWhat(name, layout));
       return out;
     }
-    return float32View(await this.read(name), info.dtype, this.#describe(name), scratch);
+    return float32View(await this.#read(name, resolve), info.dtype, this.#describe(name), scratch);
   }
 
   /**
@@ -287,7 +305,7 @@ export class OnnxModel implements WeightReader {
       const range = deferredRange(raw);
       return range && raw.byteLength % 4 === 0 ? fileRangeOf(range.source, range.offset, raw.byteLength) : undefined;
     }
-    const source = layout.byteLength !== undefined && layout.byteLength % 4 === 0 ? await this.#externalSourceOf(layout) : undefined;
+    const source = layout.byteLength !== undefined && layout.byteLength % 4 === 0 ? await this.#externalSourceOf(layout, this.#resolve) : undefined;
     return source ? fileRangeOf(source, layout.external!.offset, layout.byteLength!) : undefined;
   }
 
@@ -295,11 +313,11 @@ export class OnnxModel implements WeightReader {
    * The byte source of a tensor's external data file, where the resolver gives one (not bytes or a Blob) that holds
    * the tensor's range; undefined otherwise (reading it the ordinary way says what is wrong).
    */
-  async #externalSourceOf(layout: TensorLayout): Promise<ByteSource | undefined> {
-    if (layout.storage !== 'external' || !this.#resolve || layout.byteLength === undefined) return undefined;
+  async #externalSourceOf(layout: TensorLayout, resolve: ExternalDataResolver | undefined): Promise<ByteSource | undefined> {
+    if (layout.storage !== 'external' || !resolve || layout.byteLength === undefined) return undefined;
     let source: unknown;
     try {
-      source = await this.#resolve(layout.external!.location);
+      source = await resolve(layout.external!.location);
     } catch {
       return undefined;
     }
