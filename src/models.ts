@@ -56,6 +56,7 @@ export {
 export type { ByteInput } from './io/onnx/byte-source.js';
 export { type OnnxLoadOptions, OnnxModel, type OnnxWeightInfo, type OpsetImport } from './io/onnx/onnx-model.js';
 export type { ExternalDataResolver, OnnxConsumer } from './io/onnx/onnx-types.js';
+export { type ContribWeights, readContribWeights } from './io/onnx/contrib-read.js';
 export { readQdqWeights } from './io/onnx/qdq-read.js';
 
 // GGUF (ggml's format: llama.cpp and the tools built on it).

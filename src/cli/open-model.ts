@@ -1,7 +1,7 @@
 /**
- * A model file opened for `inspect`: its stored tensors, the quantized weights inside it, and which stored
- * tensors make up each quantized weight (its data, scale and zero point), so that the listing can show one
- * row per weight. Close it when done: it holds the file (safetensors) or its external data files (ONNX).
+ * A model file opened for `inspect`: its stored tensors, the quantized weights inside it (behind
+ * DequantizeLinear, MatMulNBits and GatherBlockQuantized nodes in ONNX), and which stored tensors make up each
+ * quantized weight (its data, scale and zero point), so that the listing can show one row per weight. Close it when done: it holds the file (safetensors) or its external data files (ONNX).
  *
  * @example
  * ```ts
@@ -17,6 +17,7 @@ import { FormatError } from '../errors.js';
 import { listGraphs } from '../io/onnx/graph-index.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { type GraphProto, nodeLabel, nodesOf } from '../io/onnx/proto.js';
+import { readContribWeights } from '../io/onnx/contrib-read.js';
 import { readQdqWeights } from '../io/onnx/qdq-read.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
 import { describeQuantized, readQuantizedSafetensors } from '../io/safetensors/quantized-read.js';
@@ -80,10 +81,13 @@ export async function openModelFile(path: string, argument = 'file'): Promise<Op
       // The tensor data stays in the file until a weight is read (a 1 GB model opens in the time of its graph).
       input = await openOnnxInput(path, path, external.resolve, true, argument);
       const model = await input.load();
-      const quantized = await readQdqWeights(model);
+      const qdq = await readQdqWeights(model);
+      // MatMulNBits and GatherBlockQuantized weights too (onnxruntime's contrib operators).
+      const contrib = await readContribWeights(model);
+      const quantized = new Map([...qdq, ...contrib.quantized]);
       const opened = input;
       return {
-        format, reader: model, fileBytes: stats.size, quantized, parts: qdqParts(model, quantized),
+        format, reader: model, fileBytes: stats.size, quantized, parts: new Map([...qdqParts(model, qdq), ...contrib.parts]),
         close: async () => { await opened.close(); await external.close(); },
       };
     } catch (error) {

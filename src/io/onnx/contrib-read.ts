@@ -1,0 +1,203 @@
+/**
+ * Reads the quantized weights back out of onnxruntime's contrib operators, as qdq-read.ts does for
+ * `DequantizeLinear`: every `com.microsoft.MatMulNBits` (4 or 8 bits) and `GatherBlockQuantized` (uint8 data,
+ * 4 or 8 bits) whose weight, scales and zero points are stored tensors becomes a per-group QTensor of the
+ * original weight's shape, so a model written with `--onnx-ops contrib` (or transformers.js's `model_q4.onnx`)
+ * can be inspected and compared with its original. The layouts are those matmul-nbits-writer.ts and
+ * gather-block-writer.ts describe:
+ *
+ * - MatMulNBits: the weight [K, N] in groups of `block_size` along K (axis 0), from `B` [N, n_blocks, blob] and
+ *   `scales` [N, n_blocks] (transposed to the [n_blocks, N] order of a group layout).
+ * - GatherBlockQuantized: the table [rows, D] in groups of `block_size` along D (axis 1).
+ * - The stored integers are unsigned. Without `zero_points` every zero point is the default 2^(bits-1), and the
+ *   weight reads as signed (`qint4` / `qint8`, the stored value less 2^(bits-1), zero point 0); with them, as
+ *   unsigned (`quint4` / `quint8`). A block stored with a negative scale (onnxruntime's symmetric quantizer, and
+ *   the writers for a block whose zero point is -1) reads with the scale positive and the integers and zero
+ *   point reflected (q → 2^bits - 1 - q): the same values, so a signed block gets zero point -1.
+ *
+ * A weight is named by its data tensor without the suffix the writers add (`_nbits`, `_gbq`; onnxruntime's
+ * quantizer adds `_Q4` / `_Q8`), or by the data tensor's own name when that name is taken. Anything else
+ * (zero points of the float type, `g_idx`, another data type, a scale of 0) is left as stored tensors.
+ *
+ * @example
+ * ```ts
+ * const model = await OnnxModel.load(await readFile('web/onnx/model_q4.onnx'));
+ * const { quantized, parts } = await readContribWeights(model);
+ * quantized.get('fc1.weight')?.qGroupSize(); // 32
+ * parts.get('fc1.weight');                   // ['fc1.weight_nbits', 'fc1.weight_scales']
+ * ```
+ * @module
+ */
+import type { QDType } from '../../dtype.js';
+import { type QTensor, fromIntRepr } from '../../qtensor.js';
+import { toFloat32 } from '../float-convert.js';
+import { type GraphEntry, listGraphs } from './graph-index.js';
+import type { OnnxModel, OnnxWeightInfo } from './onnx-model.js';
+import { type GraphProto, type ProtoInt, attributesOf, nodesOf, toSafeInt } from './proto.js';
+
+const MS_DOMAIN = 'com.microsoft';
+
+/** The weights read, and the stored tensors behind each. */
+export interface ContribWeights {
+  quantized: Map<string, QTensor>;
+  parts: Map<string, string[]>;
+}
+
+/** What one node's weight decodes to, before it becomes a QTensor. */
+interface Decoded {
+  shape: number[];
+  axis: number;
+  blockSize: number;
+  bits: number;
+  /** The unsigned stored integer of each element, in the weight's row-major order. */
+  values: Uint8Array;
+  /** Per group, in the group layout's order: the scale and the unsigned zero point. */
+  scales: Float32Array;
+  zeroPoints: Uint8Array;
+  hasZeroPoints: boolean;
+}
+
+/**
+ * The quantized weights behind `model`'s MatMulNBits and GatherBlockQuantized nodes (see the module
+ * documentation), by the original weight's name.
+ */
+export async function readContribWeights(model: OnnxModel): Promise<ContribWeights> {
+  const stored = new Map(model.list().map((w) => [`${w.graph}|${w.tensorName}`, w]));
+  const lookup = (entry: GraphEntry | undefined, name: string | undefined): OnnxWeightInfo | undefined => {
+    for (let g = entry; g && name; g = g.parent) {
+      const found = stored.get(`${g.path}|${name}`);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const taken = new Set(model.list().map((w) => w.name));
+  const quantized = new Map<string, QTensor>();
+  const parts = new Map<string, string[]>();
+  for (const entry of listGraphs(model.proto.graph as GraphProto)) {
+    for (const node of nodesOf(entry.graph)) {
+      if (node.domain !== MS_DOMAIN || (node.opType !== 'MatMulNBits' && node.opType !== 'GatherBlockQuantized')) continue;
+      const nbits = node.opType === 'MatMulNBits';
+      const inputs = node.input as string[];
+      // MatMulNBits(A, B, scales, zero_points?, g_idx?, bias?); GatherBlockQuantized(data, indices, scales, zero_points?).
+      const [dataName, scaleName, zeroName] = nbits ? [inputs[1], inputs[2], inputs[3]] : [inputs[0], inputs[2], inputs[3]];
+      if (nbits && inputs[4]) continue; // act-order (g_idx): not a plain group layout
+      const data = lookup(entry, dataName);
+      const scale = lookup(entry, scaleName);
+      const zero = zeroName ? lookup(entry, zeroName) : undefined;
+      if (!data || !scale || (zeroName && !zero) || data.dtype !== 'uint8' || (zero && zero.dtype !== 'uint8')) continue;
+      if (scale.dtype !== 'float32' && scale.dtype !== 'float16' && scale.dtype !== 'bfloat16') continue;
+      const attributes = new Map(attributesOf(node).map((a) => [a.name, a.i === undefined || a.i === null ? undefined : toSafeInt(a.i as ProtoInt, `${node.opType} ${a.name}`)]));
+      const read = async (w: OnnxWeightInfo) => model.read(w.name);
+      const scales = toFloat32(await read(scale), scale.dtype, `${model.name}: ${scale.name}`);
+      const zeroBytes = zero ? await read(zero) : undefined;
+      const decoded = nbits
+        ? decodeMatMulNBits(attributes, await read(data), scales, zeroBytes)
+        : decodeGatherBlock(attributes, data, await read(data), scales, zeroBytes);
+      const q = decoded && toQTensor(decoded);
+      if (!q) continue;
+      const base = data.name.replace(/_(nbits|gbq|Q4|Q8)$/, '');
+      const name = base !== data.name && !taken.has(base) && !quantized.has(base) ? base : data.name;
+      quantized.set(name, q);
+      parts.set(name, [data.name, scale.name, ...(zero ? [zero.name] : [])]);
+    }
+  }
+  return { quantized, parts };
+}
+
+const intAttribute = (attributes: Map<string, number | undefined>, name: string, fallback?: number) => attributes.get(name) ?? fallback;
+
+/** MatMulNBits' B [N, n_blocks, blob] and scales [N, n_blocks] as the weight [K, N] in groups along K. */
+function decodeMatMulNBits(
+  attributes: Map<string, number | undefined>, bytes: Uint8Array, scales: Float32Array, zeroBytes: Uint8Array | undefined,
+): Decoded | undefined {
+  const k = intAttribute(attributes, 'K');
+  const n = intAttribute(attributes, 'N');
+  const bits = intAttribute(attributes, 'bits', 4)!;
+  const blockSize = intAttribute(attributes, 'block_size');
+  if (k === undefined || n === undefined || blockSize === undefined || (bits !== 4 && bits !== 8) || k <= 0 || n <= 0 || blockSize <= 0) return undefined;
+  const blocks = Math.ceil(k / blockSize);
+  const blob = (blockSize * bits) / 8;
+  if (!Number.isInteger(blob) || bytes.byteLength !== n * blocks * blob || scales.length !== n * blocks) return undefined;
+  const zeroRow = Math.ceil((blocks * bits) / 8);
+  if (zeroBytes && zeroBytes.byteLength !== n * zeroRow) return undefined;
+  const values = new Uint8Array(k * n);
+  const groupScales = new Float32Array(blocks * n);
+  const zeroPoints = new Uint8Array(blocks * n);
+  for (let col = 0; col < n; col++) {
+    for (let b = 0; b < blocks; b++) {
+      groupScales[b * n + col] = scales[col * blocks + b]!;
+      zeroPoints[b * n + col] = zeroBytes ? unsignedAt(zeroBytes, col * zeroRow, b, bits) : 1 << (bits - 1);
+      const at = (col * blocks + b) * blob;
+      for (let j = 0, row = b * blockSize; j < blockSize && row < k; j++, row++) values[row * n + col] = unsignedAt(bytes, at, j, bits);
+    }
+  }
+  return { shape: [k, n], axis: 0, blockSize, bits, values, scales: groupScales, zeroPoints, hasZeroPoints: zeroBytes !== undefined };
+}
+
+/** GatherBlockQuantized's uint8 data [rows, D × bits / 8] and scales [rows, n_blocks] as the table [rows, D] in groups along D. */
+function decodeGatherBlock(
+  attributes: Map<string, number | undefined>, data: OnnxWeightInfo, bytes: Uint8Array, scales: Float32Array, zeroBytes: Uint8Array | undefined,
+): Decoded | undefined {
+  const bits = intAttribute(attributes, 'bits', 4)!;
+  const blockSize = intAttribute(attributes, 'block_size', 128)!;
+  const gatherAxis = intAttribute(attributes, 'gather_axis', 0);
+  const quantizeAxis = intAttribute(attributes, 'quantize_axis', 1);
+  if (data.shape.length !== 2 || gatherAxis !== 0 || (quantizeAxis !== 1 && quantizeAxis !== -1) || (bits !== 4 && bits !== 8) || blockSize <= 0) return undefined;
+  const [rows, stored] = data.shape as [number, number];
+  const d = (stored * 8) / bits;
+  const blocks = Math.ceil(d / blockSize);
+  if (scales.length !== rows * blocks) return undefined;
+  const zeroRow = Math.ceil((blocks * bits) / 8);
+  if (zeroBytes && zeroBytes.byteLength !== rows * zeroRow) return undefined;
+  const values = new Uint8Array(rows * d);
+  for (let i = 0; i < rows * d; i++) values[i] = unsignedAt(bytes, 0, i, bits);
+  const zeroPoints = new Uint8Array(rows * blocks);
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < blocks; b++) zeroPoints[r * blocks + b] = zeroBytes ? unsignedAt(zeroBytes, r * zeroRow, b, bits) : 1 << (bits - 1);
+  }
+  return { shape: [rows, d], axis: 1, blockSize, bits, values, scales: Float32Array.from(scales), zeroPoints, hasZeroPoints: zeroBytes !== undefined };
+}
+
+/** The i-th unsigned integer of `bits` bits from byte `start` (4-bit ones two a byte, the low nibble first). */
+function unsignedAt(bytes: Uint8Array, start: number, i: number, bits: number): number {
+  return bits === 8 ? bytes[start + i]! : (bytes[start + (i >> 1)]! >> ((i & 1) * 4)) & 0xf;
+}
+
+/**
+ * A decoded weight as a QTensor (module documentation): blocks with a negative scale reflected; signed without
+ * zero points, unsigned with them. Undefined when a scale is 0 or not finite.
+ */
+function toQTensor(decoded: Decoded): QTensor | undefined {
+  const { shape, axis, blockSize, bits, values, scales, zeroPoints, hasZeroPoints } = decoded;
+  const max = (1 << bits) - 1;
+  const offset = hasZeroPoints ? 0 : 1 << (bits - 1);
+  const groupScales = new Float64Array(scales.length);
+  const groupZeros = new Int32Array(scales.length);
+  const reflected = new Uint8Array(scales.length);
+  for (let g = 0; g < scales.length; g++) {
+    const s = scales[g]!;
+    if (!(Number.isFinite(s) && s !== 0)) return undefined;
+    reflected[g] = s < 0 ? 1 : 0;
+    groupScales[g] = Math.abs(s);
+    groupZeros[g] = (s < 0 ? max - zeroPoints[g]! : zeroPoints[g]!) - offset;
+  }
+  const [outer, n, inner] = axis === 0 ? [1, shape[0]!, shape[1]!] : [shape[0]!, shape[1]!, 1];
+  const groups = Math.ceil(n / blockSize);
+  const ints = hasZeroPoints ? new Uint8Array(values.length) : new Int8Array(values.length);
+  for (let o = 0, i = 0; o < outer; o++) {
+    for (let a = 0; a < n; a++) {
+      const row = (o * groups + Math.floor(a / blockSize)) * inner;
+      for (let k = 0; k < inner; k++, i++) {
+        const v = values[i]!;
+        ints[i] = (reflected[row + k] ? max - v : v) - offset;
+      }
+    }
+  }
+  const dtype: QDType = bits === 4 ? (hasZeroPoints ? 'quint4' : 'qint4') : (hasZeroPoints ? 'quint8' : 'qint8');
+  try {
+    return fromIntRepr(ints, shape, dtype, { scales: groupScales, zeroPoints: groupZeros, axis, groupSize: blockSize });
+  } catch {
+    return undefined; // not a valid quantized weight: left as stored tensors
+  }
+}
+
