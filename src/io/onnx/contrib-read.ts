@@ -43,20 +43,6 @@ export interface ContribWeights {
   parts: Map<string, string[]>;
 }
 
-/** What one node's weight decodes to, before it becomes a QTensor. */
-interface Decoded {
-  shape: number[];
-  axis: number;
-  blockSize: number;
-  bits: number;
-  /** The unsigned stored integer of each element, in the weight's row-major order. */
-  values: Uint8Array;
-  /** Per group, in the group layout's order: the scale and the unsigned zero point. */
-  scales: Float32Array;
-  zeroPoints: Uint8Array;
-  hasZeroPoints: boolean;
-}
-
 /**
  * The quantized weights behind `model`'s MatMulNBits and GatherBlockQuantized nodes (see the module
  * documentation), by the original weight's name.
@@ -90,10 +76,9 @@ export async function readContribWeights(model: OnnxModel): Promise<ContribWeigh
       const read = async (w: OnnxWeightInfo) => model.read(w.name);
       const scales = toFloat32(await read(scale), scale.dtype, `${model.name}: ${scale.name}`);
       const zeroBytes = zero ? await read(zero) : undefined;
-      const decoded = nbits
+      const q = nbits
         ? decodeMatMulNBits(attributes, await read(data), scales, zeroBytes)
         : decodeGatherBlock(attributes, data, await read(data), scales, zeroBytes);
-      const q = decoded && toQTensor(decoded);
       if (!q) continue;
       const base = data.name.replace(/_(nbits|gbq|Q4|Q8)$/, '');
       const name = base !== data.name && !taken.has(base) && !quantized.has(base) ? base : data.name;
@@ -109,7 +94,7 @@ const intAttribute = (attributes: Map<string, number | undefined>, name: string,
 /** MatMulNBits' B [N, n_blocks, blob] and scales [N, n_blocks] as the weight [K, N] in groups along K. */
 function decodeMatMulNBits(
   attributes: Map<string, number | undefined>, bytes: Uint8Array, scales: Float32Array, zeroBytes: Uint8Array | undefined,
-): Decoded | undefined {
+): QTensor | undefined {
   const k = intAttribute(attributes, 'K');
   const n = intAttribute(attributes, 'N');
   const bits = intAttribute(attributes, 'bits', 4)!;
@@ -120,24 +105,38 @@ function decodeMatMulNBits(
   if (!Number.isInteger(blob) || bytes.byteLength !== n * blocks * blob || scales.length !== n * blocks) return undefined;
   const zeroRow = Math.ceil((blocks * bits) / 8);
   if (zeroBytes && zeroBytes.byteLength !== n * zeroRow) return undefined;
-  const values = new Uint8Array(k * n);
-  const groupScales = new Float32Array(blocks * n);
-  const zeroPoints = new Uint8Array(blocks * n);
-  for (let col = 0; col < n; col++) {
+  // Group (b, col) of the [n_blocks, N] group layout is block b of column col.
+  const params = groupParams(blocks * n, bits, zeroBytes !== undefined, (g) => scales[(g % n) * blocks + Math.floor(g / n)]!,
+    (g) => unsignedAt(zeroBytes!, (g % n) * zeroRow, Math.floor(g / n), bits));
+  if (!params) return undefined;
+  const { masks, offset } = params;
+  const ints = new Int16Array(k * n);
+  // Columns in tiles of 16: each row of a block is written 16 values at a time, from 16 blobs read in order.
+  const at = new Int32Array(16);
+  const tileMasks = new Int32Array(16);
+  for (let c0 = 0; c0 < n; c0 += 16) {
+    const width = Math.min(16, n - c0);
     for (let b = 0; b < blocks; b++) {
-      groupScales[b * n + col] = scales[col * blocks + b]!;
-      zeroPoints[b * n + col] = zeroBytes ? unsignedAt(zeroBytes, col * zeroRow, b, bits) : 1 << (bits - 1);
-      const at = (col * blocks + b) * blob;
-      for (let j = 0, row = b * blockSize; j < blockSize && row < k; j++, row++) values[row * n + col] = unsignedAt(bytes, at, j, bits);
+      for (let t = 0; t < width; t++) {
+        at[t] = ((c0 + t) * blocks + b) * blob;
+        tileMasks[t] = masks[b * n + c0 + t]!;
+      }
+      const rows = Math.min(blockSize, k - b * blockSize);
+      for (let j = 0, i = b * blockSize * n + c0; j < rows; j++, i += n) {
+        const byte = bits === 8 ? j : j >> 1;
+        const shift = bits === 8 ? 0 : (j & 1) << 2;
+        const mask = bits === 8 ? 255 : 15;
+        for (let t = 0; t < width; t++) ints[i + t] = (((bytes[at[t]! + byte]! >> shift) & mask) ^ tileMasks[t]!) - offset;
+      }
     }
   }
-  return { shape: [k, n], axis: 0, blockSize, bits, values, scales: groupScales, zeroPoints, hasZeroPoints: zeroBytes !== undefined };
+  return quantizedTensor(ints, [k, n], bits, zeroBytes !== undefined, params, 0, blockSize);
 }
 
 /** GatherBlockQuantized's uint8 data [rows, D × bits / 8] and scales [rows, n_blocks] as the table [rows, D] in groups along D. */
 function decodeGatherBlock(
   attributes: Map<string, number | undefined>, data: OnnxWeightInfo, bytes: Uint8Array, scales: Float32Array, zeroBytes: Uint8Array | undefined,
-): Decoded | undefined {
+): QTensor | undefined {
   const bits = intAttribute(attributes, 'bits', 4)!;
   const blockSize = intAttribute(attributes, 'block_size', 128)!;
   const gatherAxis = intAttribute(attributes, 'gather_axis', 0);
@@ -149,13 +148,47 @@ function decodeGatherBlock(
   if (scales.length !== rows * blocks) return undefined;
   const zeroRow = Math.ceil((blocks * bits) / 8);
   if (zeroBytes && zeroBytes.byteLength !== rows * zeroRow) return undefined;
-  const values = new Uint8Array(rows * d);
-  for (let i = 0; i < rows * d; i++) values[i] = unsignedAt(bytes, 0, i, bits);
-  const zeroPoints = new Uint8Array(rows * blocks);
-  for (let r = 0; r < rows; r++) {
-    for (let b = 0; b < blocks; b++) zeroPoints[r * blocks + b] = zeroBytes ? unsignedAt(zeroBytes, r * zeroRow, b, bits) : 1 << (bits - 1);
+  // Group (r, b) of the [rows, n_blocks] group layout is block b of row r.
+  const params = groupParams(rows * blocks, bits, zeroBytes !== undefined, (g) => scales[g]!,
+    (g) => unsignedAt(zeroBytes!, Math.floor(g / blocks) * zeroRow, g % blocks, bits));
+  if (!params) return undefined;
+  const { masks, offset } = params;
+  const ints = new Int16Array(rows * d);
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (let j = 0; j < d; j++, i++) ints[i] = (unsignedAt(bytes, 0, i, bits) ^ masks[r * blocks + Math.floor(j / blockSize)]!) - offset;
   }
-  return { shape: [rows, d], axis: 1, blockSize, bits, values, scales: Float32Array.from(scales), zeroPoints, hasZeroPoints: zeroBytes !== undefined };
+  return quantizedTensor(ints, [rows, d], bits, zeroBytes !== undefined, params, 1, blockSize);
+}
+
+/** Per group: the scale made positive, the zero point (reflected where the scale was negative), the integers' reflection mask. */
+interface GroupParams {
+  scales: Float64Array;
+  zeroPoints: Int32Array;
+  /** 2^bits - 1 where the group's integers are reflected (q XOR mask = 2^bits - 1 - q), else 0. */
+  masks: Uint8Array;
+  /** Subtracted from the stored unsigned integers: 2^(bits-1) for the signed reading, else 0. */
+  offset: number;
+}
+
+/**
+ * The parameters of `count` groups from their stored scales and unsigned zero points (the default 2^(bits-1) without
+ * zero points: then the signed reading). Undefined when a scale is 0 or not finite.
+ */
+function groupParams(count: number, bits: number, hasZeroPoints: boolean, scaleOf: (g: number) => number, zeroOf: (g: number) => number): GroupParams | undefined {
+  const max = (1 << bits) - 1;
+  const offset = hasZeroPoints ? 0 : 1 << (bits - 1);
+  const scales = new Float64Array(count);
+  const zeroPoints = new Int32Array(count);
+  const masks = new Uint8Array(count);
+  for (let g = 0; g < count; g++) {
+    const s = scaleOf(g);
+    if (!(Number.isFinite(s) && s !== 0)) return undefined;
+    const z = hasZeroPoints ? zeroOf(g) : offset;
+    masks[g] = s < 0 ? max : 0;
+    scales[g] = Math.abs(s);
+    zeroPoints[g] = (s < 0 ? max - z : z) - offset;
+  }
+  return { scales, zeroPoints, masks, offset };
 }
 
 /** The i-th unsigned integer of `bits` bits from byte `start` (4-bit ones two a byte, the low nibble first). */
@@ -163,41 +196,14 @@ function unsignedAt(bytes: Uint8Array, start: number, i: number, bits: number): 
   return bits === 8 ? bytes[start + i]! : (bytes[start + (i >> 1)]! >> ((i & 1) * 4)) & 0xf;
 }
 
-/**
- * A decoded weight as a QTensor (module documentation): blocks with a negative scale reflected; signed without
- * zero points, unsigned with them. Undefined when a scale is 0 or not finite.
- */
-function toQTensor(decoded: Decoded): QTensor | undefined {
-  const { shape, axis, blockSize, bits, values, scales, zeroPoints, hasZeroPoints } = decoded;
-  const max = (1 << bits) - 1;
-  const offset = hasZeroPoints ? 0 : 1 << (bits - 1);
-  const groupScales = new Float64Array(scales.length);
-  const groupZeros = new Int32Array(scales.length);
-  const reflected = new Uint8Array(scales.length);
-  for (let g = 0; g < scales.length; g++) {
-    const s = scales[g]!;
-    if (!(Number.isFinite(s) && s !== 0)) return undefined;
-    reflected[g] = s < 0 ? 1 : 0;
-    groupScales[g] = Math.abs(s);
-    groupZeros[g] = (s < 0 ? max - zeroPoints[g]! : zeroPoints[g]!) - offset;
-  }
-  const [outer, n, inner] = axis === 0 ? [1, shape[0]!, shape[1]!] : [shape[0]!, shape[1]!, 1];
-  const groups = Math.ceil(n / blockSize);
-  const ints = hasZeroPoints ? new Uint8Array(values.length) : new Int8Array(values.length);
-  for (let o = 0, i = 0; o < outer; o++) {
-    for (let a = 0; a < n; a++) {
-      const row = (o * groups + Math.floor(a / blockSize)) * inner;
-      for (let k = 0; k < inner; k++, i++) {
-        const v = values[i]!;
-        ints[i] = (reflected[row + k] ? max - v : v) - offset;
-      }
-    }
-  }
+/** The QTensor: signed without stored zero points, unsigned with them; undefined when the values do not form one. */
+function quantizedTensor(
+  ints: Int16Array, shape: number[], bits: number, hasZeroPoints: boolean, params: GroupParams, axis: number, groupSize: number,
+): QTensor | undefined {
   const dtype: QDType = bits === 4 ? (hasZeroPoints ? 'quint4' : 'qint4') : (hasZeroPoints ? 'quint8' : 'qint8');
   try {
-    return fromIntRepr(ints, shape, dtype, { scales: groupScales, zeroPoints: groupZeros, axis, groupSize: blockSize });
+    return fromIntRepr(ints, shape, dtype, { scales: params.scales, zeroPoints: params.zeroPoints, axis, groupSize });
   } catch {
     return undefined; // not a valid quantized weight: left as stored tensors
   }
 }
-
