@@ -16,7 +16,7 @@ import { FormatError } from '../errors.js';
 import { dtypeInfo } from '../dtype.js';
 import { markOwnPart } from '../io/onnx/deferred-raw-data.js';
 import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
-import { writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
+import { type GroupParameters, writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import type { NameAllocator } from '../io/onnx/names.js';
 import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { upgradeOpset } from '../io/onnx/opset-upgrade.js';
@@ -162,9 +162,9 @@ export function commitWeight(
     // The blocks held for writing as the integers are (past the bound, or once written as planned, a placeholder
     // that quantizes the weight again and packs it); the scales and zero points held.
     let dataBytes = 0;
-    const storeData = (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array) => {
+    const storeData = (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, parameters?: () => GroupParameters) => {
       dataBytes = data.byteLength;
-      return to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers());
+      return to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers(), parameters);
     };
     const blocks = {
       values: result.q.intReprView(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,

@@ -48,7 +48,8 @@ export function requantizeLater(
 /**
  * A function giving `q` quantized again from weight `name` of `model` on the CPU, with `q`'s parameters (the
  * same integers: see the module documentation). Keeps the parameters, not `q`: its scales as `scales32` where
- * that holds the same values (an array the caller keeps anyway, such as the bytes of a written scales tensor).
+ * that holds the same values (an array the caller keeps anyway, such as the bytes of a written scales tensor), or
+ * for groups, `groupsAgain` alone where it makes the same values again (from a writer's own arrays).
  *
  * @example
  * ```ts
@@ -57,12 +58,13 @@ export function requantizeLater(
  */
 export function quantizeAgainLater(
   model: OnnxModel, name: string, q: QTensor, scratch: (count: number) => Float32Array = reusedFloat32(), scales32?: Float32Array,
+  groupsAgain?: () => { scales: Float32Array; zeroPoints: Int16Array },
 ): () => Promise<QTensor> {
   const { dtype } = q;
-  const params = compactParams(q.params, dtypeInfo(dtype).bits, scales32);
+  const params = keptParams(q.params, dtypeInfo(dtype).bits, scales32, groupsAgain);
   const shape = [...q.shape];
   const elements = q.size;
-  const parameters = params.scheme === 'per_tensor_affine' ? 1 : params.scales.length;
+  const parameters = q.params.scheme === 'per_tensor_affine' ? 1 : q.params.scales.length;
   return async () => {
     const slot = holdFloat32(elements, scratchBoundOf(elements, parameters, 1));
     try {
@@ -71,19 +73,43 @@ export function quantizeAgainLater(
       const x = { data: slot?.data ?? viewed, shape };
       const cpu = { backend: 'cpu' } as const;
       if (params.scheme === 'per_tensor_affine') return await quantizePerTensor(x, params.scale, params.zeroPoint, dtype, cpu);
+      const { scales, zeroPoints } = params.again ? params.again() : params;
       return params.scheme === 'per_group_affine'
-        ? await quantizePerGroup(x, params.scales, params.zeroPoints, params.axis, params.groupSize, dtype, cpu)
-        : await quantizePerChannel(x, params.scales, params.zeroPoints, params.axis, dtype, cpu);
+        ? await quantizePerGroup(x, scales, zeroPoints, params.axis, params.groupSize, dtype, cpu)
+        : await quantizePerChannel(x, scales, zeroPoints, params.axis, dtype, cpu);
     } finally {
       slot?.release();
     }
   };
 }
 
-/** The parameters a function of {@link quantizeAgainLater} keeps. */
+/**
+ * The parameters a function of {@link quantizeAgainLater} keeps: the values, or (`again`) a function making them
+ * again from arrays the caller keeps anyway.
+ */
 type KeptParams =
   | { scheme: 'per_tensor_affine'; scale: number; zeroPoint: number }
-  | { scheme: 'per_channel_affine' | 'per_group_affine'; scales: Float64Array | Float32Array; zeroPoints: Int32Array | Int16Array; axis: number; groupSize: number };
+  | {
+    scheme: 'per_channel_affine' | 'per_group_affine'; axis: number; groupSize: number;
+    scales: Float64Array | Float32Array; zeroPoints: Int32Array | Int16Array; again?: undefined;
+  }
+  | { scheme: 'per_group_affine'; axis: number; groupSize: number; again: () => { scales: Float32Array; zeroPoints: Int16Array } };
+
+/**
+ * {@link compactParams}, or for groups whose parameters `groupsAgain` makes again (checked once here: the same
+ * values), nothing but that function.
+ */
+function keptParams(
+  params: QTensor['params'], bits: number, given?: Float32Array, groupsAgain?: () => { scales: Float32Array; zeroPoints: Int16Array },
+): KeptParams {
+  if (groupsAgain && params.scheme === 'per_group_affine') {
+    const again = groupsAgain();
+    const same = again.scales.length === params.scales.length && again.zeroPoints.length === params.zeroPoints.length
+      && again.scales.every((s, i) => s === params.scales[i]) && again.zeroPoints.every((z, i) => z === params.zeroPoints[i]);
+    if (same) return { scheme: 'per_group_affine', axis: params.axis, groupSize: params.groupSize, again: groupsAgain };
+  }
+  return compactParams(params, bits, given);
+}
 
 /**
  * `params` in less memory, the same values: float32 scales where every scale is a float32 value (as written ones
@@ -118,7 +144,10 @@ export interface HeldIntegers {
    * As `store`, for bytes laid out from q's integers by `pack` (MatMulNBits and GatherBlockQuantized blocks): the
    * placeholder quantizes the weight again and packs its integers.
    */
-  storeBlocks(name: string, q: QTensor, bytes: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, keep?: boolean): Uint8Array;
+  storeBlocks(
+    name: string, q: QTensor, bytes: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, keep?: boolean,
+    groupsAgain?: () => { scales: Float32Array; zeroPoints: Int16Array },
+  ): Uint8Array;
   /** Counts bytes held that cannot be produced again. */
   add(byteLength: number): void;
   /** For bytes `store` returned: a placeholder that quantizes them again when written (they no longer count); else undefined. */
@@ -149,8 +178,8 @@ export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: bool
     store(name, q, bytes, keep = false, scales32) {
       return hold(bytes, enabled ? requantizeLater(model, name, q, scratch, scales32) : undefined, keep);
     },
-    storeBlocks(name, q, bytes, pack, keep = false) {
-      const quantized = enabled ? quantizeAgainLater(model, name, q, scratch) : undefined;
+    storeBlocks(name, q, bytes, pack, keep = false, groupsAgain) {
+      const quantized = enabled ? quantizeAgainLater(model, name, q, scratch, undefined, groupsAgain) : undefined;
       return hold(bytes, quantized && (async () => pack((await quantized()).intReprView())), keep);
     },
     add(byteLength) { heldBytes += byteLength; },

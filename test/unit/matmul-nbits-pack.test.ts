@@ -2,7 +2,7 @@
 // module documentation states it: fresh random integers, 4 and 8 bits, signed and unsigned, negated blocks, K a
 // multiple of the block size and not, one column and many.
 import { describe, expect, it } from 'vitest';
-import { packBlocks } from '../../src/io/onnx/matmul-nbits-blocks.js';
+import { blockParameters, groupParametersAgain, packBlocks } from '../../src/io/onnx/matmul-nbits-blocks.js';
 import { RUN_SEED, rng } from './support.js';
 
 /** The layout one integer at a time: column n, block b, row j of the block; past K the block's zero point. */
@@ -54,6 +54,26 @@ describe(`MatMulNBits blocks (seed ${RUN_SEED})`, () => {
       shifted.set(values);
       expect(Buffer.compare(packBlocks(shifted, K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, offset 1`).toBe(0);
       expect(Buffer.compare(packBlocks(Array.from(values), K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, array`).toBe(0);
+    }
+  });
+});
+
+describe('groupParametersAgain', () => {
+  it(`gives back the group parameters blockParameters stored (negated blocks, zero points), for signed and unsigned types (seed ${RUN_SEED})`, () => {
+    const next = rng(RUN_SEED + 77);
+    for (const [bits, offset, N, blocks] of [[4, 8, 37, 5], [4, 0, 16, 3], [8, 128, 5, 9], [8, 0, 33, 1]] as const) {
+      const count = N * blocks;
+      const max = (1 << bits) - 1;
+      const scales = Float32Array.from({ length: count }, () => Math.fround(0.001 + next()));
+      // Signed: zero points of 0 and -1 (Q4_0's range) and others; unsigned: anything in range.
+      const zeroPoints = Int32Array.from({ length: count }, () => (offset
+        ? [0, -1, Math.floor(next() * (max + 1)) - offset][Math.floor(next() * 3)]! : Math.floor(next() * (max + 1))));
+      const [stored, zeros, negated] = [new Float32Array(count), new Uint8Array(count), new Uint8Array(count)];
+      blockParameters(scales, zeroPoints, N, blocks, N, 1, offset, stored, zeros, negated);
+      if (offset) expect(negated.some((x) => x === 1), 'some blocks negated').toBe(true);
+      const again = groupParametersAgain(stored, zeros, negated, N, blocks, offset);
+      expect(again.scales).toEqual(scales);
+      expect(Array.from(again.zeroPoints)).toEqual(Array.from(zeroPoints));
     }
   });
 });

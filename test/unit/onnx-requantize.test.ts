@@ -9,14 +9,14 @@ import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
 import type { CompressOnnxOptions } from '../../src/compress/onnx-options.js';
-import { requantizeLater } from '../../src/compress/requantize.js';
+import { quantizeAgainLater, requantizeLater } from '../../src/compress/requantize.js';
 import { FormatError } from '../../src/errors.js';
 import { concatParts, isPlaceholder, materialized, producedLater, writeParts } from '../../src/io/onnx/deferred-raw-data.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { decodeModel, encodeModel } from '../../src/io/onnx/proto.js';
 import { bytesSource } from '../../src/io/byte-source.js';
 import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
-import { quantizePerChannel } from '../../src/ops/quantize.js';
+import { quantizePerChannel, quantizePerGroup } from '../../src/ops/quantize.js';
 import { buildEmbeddingModel } from '../shared/embedding-onnx.js';
 import { buildMlp } from '../shared/mlp-onnx.js';
 import { useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
@@ -128,7 +128,7 @@ describe(`ONNX integers quantized again when written (seed ${RUN_SEED})`, () => 
     expect(Buffer.compare(deferred.encode(), expected.model)).toBe(0);
   });
 
-  it('requantizeLater gives the integers of the first quantization; producedLater checks the length it promised', async () => {
+  it('requantizeLater and quantizeAgainLater give the integers of the first quantization; producedLater checks the length it promised', async () => {
     const next = rng(RUN_SEED + 8);
     const data = normalData(96 * 40, next);
     const proto = decodeModel(buildMlp(onnxProto.onnx, [96, 40], RUN_SEED).model, 'mlp');
@@ -141,6 +141,19 @@ describe(`ONNX integers quantized again when written (seed ${RUN_SEED})`, () => 
       const want = dtype === 'qint8' ? new Uint8Array(q.intRepr().buffer) : q.packedData();
       expect(Buffer.compare(await requantizeLater(model, 'fc0.weight', q)(), want), dtype).toBe(0);
     }
+    // Groups: parameters made again by the caller (a writer's own arrays) are used, and not kept, when they are the
+    // same values; otherwise the kept copy is (the same integers either way).
+    const groupScales = Float64Array.from({ length: 3 * 40 }, () => Math.fround(0.002 + 0.01 * next()));
+    const groupZeros = Int32Array.from({ length: 3 * 40 }, () => Math.floor(next() * 16) - 8);
+    const q = await quantizePerGroup({ data, shape: [96, 40] }, groupScales, groupZeros, 0, 32, 'qint4', cpu);
+    let calls = 0;
+    const same = () => { calls++; return { scales: Float32Array.from(groupScales), zeroPoints: Int16Array.from(groupZeros) }; };
+    const again = quantizeAgainLater(model, 'fc0.weight', q, undefined, undefined, same);
+    expect(calls).toBe(1); // checked once
+    expect((await again()).intReprView()).toEqual(q.intReprView());
+    expect(calls).toBe(2); // and made again when quantizing
+    const wrong = () => ({ scales: Float32Array.from(groupScales, (s) => 2 * s), zeroPoints: Int16Array.from(groupZeros) });
+    expect((await quantizeAgainLater(model, 'fc0.weight', q, undefined, undefined, wrong)()).intReprView()).toEqual(q.intReprView());
     const short = producedLater(8, async () => new Uint8Array(7));
     await expect(materialized(short)).rejects.toThrow(/produced 7 bytes where 8 were planned/);
     await expect(writeParts([short], async () => {})).rejects.toThrow(FormatError);

@@ -217,6 +217,34 @@ export function blockParameters(
 }
 
 /**
+ * The inverse of {@link blockParameters} for groups (blockStep N, columnStep 1): the scales and signed-or-unsigned
+ * zero points per group in [blocks, N] order, from the stored ones, so that a compressor can quantize a weight again
+ * without keeping copies of its parameters.
+ *
+ * @example
+ * ```ts
+ * groupParametersAgain(Float32Array.of(-0.5, 0.25), Uint8Array.of(8, 11), Uint8Array.of(1, 0), 1, 2, 8);
+ * // { scales: Float32Array [0.5, 0.25], zeroPoints: Int16Array [-1, 3] }
+ * ```
+ */
+export function groupParametersAgain(
+  scales: Float32Array, zeros: Uint8Array, negated: Uint8Array, N: number, blocks: number, offset: number,
+): { scales: Float32Array; zeroPoints: Int16Array } {
+  const out = { scales: new Float32Array(N * blocks), zeroPoints: new Int16Array(N * blocks) };
+  for (let tile = 0; tile < N; tile += PARAMETER_TILE) {
+    const end = Math.min(N, tile + PARAMETER_TILE);
+    for (let b = 0; b < blocks; b++) {
+      for (let n = tile, p = b * N + tile, at = tile * blocks + b; n < end; n++, p++, at += blocks) {
+        const flip = negated[at] === 1;
+        out.scales[p] = flip ? -scales[at]! : scales[at]!;
+        out.zeroPoints[p] = flip ? -1 : zeros[at]! - offset;
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * The `zero_points` input: the stored zero points [N, blocks], each column's starting on a byte, 4-bit two a byte.
  *
  * @example

@@ -39,7 +39,7 @@ import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
 import { ATTRIBUTE_TYPE, type GraphProto, type NodeProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
 import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
-import { blockParameters, packBlocks, transposeScales, zeroPointBytes, zeroPointKinds } from './matmul-nbits-blocks.js';
+import { blockParameters, groupParametersAgain, packBlocks, transposeScales, zeroPointBytes, zeroPointKinds } from './matmul-nbits-blocks.js';
 
 /** The operator domain of onnxruntime's contrib operators. */
 export const MS_DOMAIN = 'com.microsoft';
@@ -73,7 +73,16 @@ export interface MatMulNBitsTensor {
    * `values`), returns them or a placeholder that produces them when written (a compressor that does not hold
    * every weight's blocks). Default: the bytes.
    */
-  storeData?: (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array) => Uint8Array;
+  storeData?: (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, parameters?: () => GroupParameters) => Uint8Array;
+}
+
+/**
+ * For `parameters: 'groups'`, what `storeData` is also given: the scales and zero points in the given order
+ * ([blocks, N]), made again from the written ones (the same values), so the caller need not keep its own.
+ */
+export interface GroupParameters {
+  scales: Float32Array;
+  zeroPoints: Int16Array;
 }
 
 /** What {@link writeMatMulNBits} added. */
@@ -173,7 +182,8 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
   }
   const blob = (blockSize * bits) / 8;
   const pack = (values: ArrayLike<number>) => packBlocks(values, K, N, blockSize, bits, offset, negated, zeros);
-  const data = planned ? filledLater(N * blocks * blob) : q.storeData ? q.storeData(pack(q.values), pack) : pack(q.values);
+  const again = q.parameters === 'groups' ? () => groupParametersAgain(scales, zeros, negated, N, blocks, offset) : undefined;
+  const data = planned ? filledLater(N * blocks * blob) : q.storeData ? q.storeData(pack(q.values), pack, again) : pack(q.values);
   const zeroBytesPerColumn = Math.ceil((blocks * bits) / 8);
   const zeroRaw = !needZeros ? undefined
     : planned ? filledLater(N * zeroBytesPerColumn) : zeroPointBytes(zeros, N, blocks, bits, zeroBytesPerColumn);
