@@ -18,6 +18,7 @@ import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/
 import type { QTensor } from '../qtensor.js';
 import { holdFloat32, scratchBoundOf } from '../kernels/cpu/simd-module.js';
 import { producedLater } from '../io/onnx/deferred-raw-data.js';
+import type { GroupParameters } from '../io/onnx/matmul-nbits-writer.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
 /**
@@ -58,7 +59,7 @@ export function requantizeLater(
  */
 export function quantizeAgainLater(
   model: OnnxModel, name: string, q: QTensor, scratch: (count: number) => Float32Array = reusedFloat32(), scales32?: Float32Array,
-  groupsAgain?: () => { scales: Float32Array; zeroPoints: Int16Array },
+  groupsAgain?: GroupsAgain,
 ): () => Promise<QTensor> {
   const { dtype } = q;
   const params = keptParams(q.params, dtypeInfo(dtype).bits, scales32, groupsAgain);
@@ -83,6 +84,9 @@ export function quantizeAgainLater(
   };
 }
 
+/** A group weight's scales and zero points made again, in its order, from arrays a writer keeps (matmul-nbits-writer.ts). */
+type GroupsAgain = () => GroupParameters;
+
 /**
  * The parameters a function of {@link quantizeAgainLater} keeps: the values, or (`again`) a function making them
  * again from arrays the caller keeps anyway.
@@ -93,14 +97,14 @@ type KeptParams =
     scheme: 'per_channel_affine' | 'per_group_affine'; axis: number; groupSize: number;
     scales: Float64Array | Float32Array; zeroPoints: Int32Array | Int16Array; again?: undefined;
   }
-  | { scheme: 'per_group_affine'; axis: number; groupSize: number; again: () => { scales: Float32Array; zeroPoints: Int16Array } };
+  | { scheme: 'per_group_affine'; axis: number; groupSize: number; again: GroupsAgain };
 
 /**
  * {@link compactParams}, or for groups whose parameters `groupsAgain` makes again (checked once here: the same
  * values), nothing but that function.
  */
 function keptParams(
-  params: QTensor['params'], bits: number, given?: Float32Array, groupsAgain?: () => { scales: Float32Array; zeroPoints: Int16Array },
+  params: QTensor['params'], bits: number, given?: Float32Array, groupsAgain?: GroupsAgain,
 ): KeptParams {
   if (groupsAgain && params.scheme === 'per_group_affine') {
     const again = groupsAgain();
@@ -146,7 +150,7 @@ export interface HeldIntegers {
    */
   storeBlocks(
     name: string, q: QTensor, bytes: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, keep?: boolean,
-    groupsAgain?: () => { scales: Float32Array; zeroPoints: Int16Array },
+    groupsAgain?: GroupsAgain,
   ): Uint8Array;
   /** Counts bytes held that cannot be produced again. */
   add(byteLength: number): void;
