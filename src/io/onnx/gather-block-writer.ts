@@ -33,7 +33,7 @@ import type { OnnxModel } from './onnx-model.js';
 import { listGraphs } from './graph-index.js';
 import { ATTRIBUTE_TYPE, type GraphProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
 import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
-import { MS_DOMAIN } from './matmul-nbits-writer.js';
+import { type GroupParameters, MS_DOMAIN } from './matmul-nbits-writer.js';
 
 const ONNX_UINT8 = 2;
 
@@ -56,9 +56,10 @@ export interface GatherBlockTensor {
   docString?: string;
   /**
    * What the data input holds: given its bytes and a function that packs them again from the integers (one a
-   * byte, as `values`), returns them or a placeholder that produces them when written. Default: the bytes.
+   * byte, as `values`), returns them or a placeholder that produces them when written. Default: the bytes. For
+   * `parameters: 'groups'` it is also given the scales and zero points made again from the written ones.
    */
-  storeData?: (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array) => Uint8Array;
+  storeData?: (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, parameters?: () => GroupParameters) => Uint8Array;
 }
 
 /** What {@link writeGatherBlockQuantized} added. */
@@ -133,7 +134,16 @@ export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: Gat
     }
     return out;
   };
-  const data = planned ? filledLater((rows * D * bits) / 8) : q.storeData ? q.storeData(pack(q.values), pack) : pack(q.values);
+  // Groups are stored in their own [rows, blocks] order: only the negated blocks are turned back.
+  const again = q.parameters === 'groups' ? (): GroupParameters => {
+    const made = { scales: new Float32Array(rows * blocks), zeroPoints: new Int16Array(rows * blocks) };
+    for (let g = 0; g < rows * blocks; g++) {
+      made.scales[g] = negated[g] ? -scales[g]! : scales[g]!;
+      made.zeroPoints[g] = negated[g] ? -1 : zeros[g]! - offset;
+    }
+    return made;
+  } : undefined;
+  const data = planned ? filledLater((rows * D * bits) / 8) : q.storeData ? q.storeData(pack(q.values), pack, again) : pack(q.values);
   const defaultZero = 1 << (bits - 1);
   const zeroBytesPerRow = Math.ceil((blocks * bits) / 8);
   let zeroRaw: Uint8Array | undefined;
@@ -148,11 +158,12 @@ export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: Gat
     }
   }
   const scaleType = q.scaleType ?? 'float32';
-  const scaleRaw = new Uint8Array(scales.length * (scaleType === 'float32' ? 4 : 2));
-  const view = new DataView(scaleRaw.buffer);
-  for (let i = 0; i < scales.length; i++) {
-    if (scaleType === 'float32') view.setFloat32(4 * i, scales[i]!, true);
-    else view.setUint16(2 * i, floatToHalfBits(scales[i]!), true);
+  // float32: the array's own bytes (typed arrays are little-endian here, as in matmul-nbits-writer.ts), kept once.
+  let scaleRaw = new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength);
+  if (scaleType === 'float16') {
+    scaleRaw = new Uint8Array(scales.length * 2);
+    const view = new DataView(scaleRaw.buffer);
+    for (let i = 0; i < scales.length; i++) view.setUint16(2 * i, floatToHalfBits(scales[i]!), true);
   }
   const base = indexed.tensorName;
   const dataName = names.fresh(`${base}_gbq`);
