@@ -62,7 +62,7 @@ export function quantizeAgainLater(
   groupsAgain?: GroupsAgain,
 ): () => Promise<QTensor> {
   const { dtype } = q;
-  const params = keptParams(q.params, dtypeInfo(dtype).bits, scales32, groupsAgain);
+  const params = keptParams(q.params, dtype, scales32, groupsAgain);
   const shape = [...q.shape];
   const elements = q.size;
   const parameters = q.params.scheme === 'per_tensor_affine' ? 1 : q.params.scales.length;
@@ -95,7 +95,7 @@ type KeptParams =
   | { scheme: 'per_tensor_affine'; scale: number; zeroPoint: number }
   | {
     scheme: 'per_channel_affine' | 'per_group_affine'; axis: number; groupSize: number;
-    scales: Float64Array | Float32Array; zeroPoints: Int32Array | Int16Array; again?: undefined;
+    scales: Float64Array | Float32Array; zeroPoints: Int32Array | Int8Array | Uint8Array; again?: undefined;
   }
   | { scheme: 'per_group_affine'; axis: number; groupSize: number; again: GroupsAgain };
 
@@ -104,7 +104,7 @@ type KeptParams =
  * values), nothing but that function.
  */
 function keptParams(
-  params: QTensor['params'], bits: number, given?: Float32Array, groupsAgain?: GroupsAgain,
+  params: QTensor['params'], dtype: QTensor['dtype'], given?: Float32Array, groupsAgain?: GroupsAgain,
 ): KeptParams {
   if (groupsAgain && params.scheme === 'per_group_affine') {
     const again = groupsAgain();
@@ -112,15 +112,15 @@ function keptParams(
       && again.scales.every((s, i) => s === params.scales[i]) && again.zeroPoints.every((z, i) => z === params.zeroPoints[i]);
     if (same) return { scheme: 'per_group_affine', axis: params.axis, groupSize: params.groupSize, again: groupsAgain };
   }
-  return compactParams(params, bits, given);
+  return compactParams(params, dtype, given);
 }
 
 /**
  * `params` in less memory, the same values: float32 scales where every scale is a float32 value (as written ones
- * are; `given`, an array kept anyway, where it holds them), 16-bit zero points for 8- and 4-bit types (groups of 32
- * keep 3/8 of a byte a weight instead of 3/2, or 1/8 with the scales shared).
+ * are; `given`, an array kept anyway, where it holds them), zero points a byte each for 8- and 4-bit types (signed
+ * or not, as the type; groups of 32 keep 5/32 of a byte a weight instead of 3/2, or 1/32 with the scales shared).
  */
-function compactParams(params: QTensor['params'], bits: number, given?: Float32Array): KeptParams {
+function compactParams(params: QTensor['params'], dtype: QTensor['dtype'], given?: Float32Array): KeptParams {
   if (params.scheme === 'per_tensor_affine') return params;
   const same = (scales32: Float32Array) => scales32.length === params.scales.length && scales32.every((s, i) => s === params.scales[i]);
   let scales: Float32Array | Float64Array = params.scales;
@@ -133,7 +133,8 @@ function compactParams(params: QTensor['params'], bits: number, given?: Float32A
   return {
     scheme: params.scheme, axis: params.axis, groupSize: params.scheme === 'per_group_affine' ? params.groupSize : 0,
     scales,
-    zeroPoints: bits <= 8 ? Int16Array.from(params.zeroPoints) : params.zeroPoints,
+    zeroPoints: dtype === 'qint8' || dtype === 'qint4' ? Int8Array.from(params.zeroPoints)
+      : dtype === 'quint8' || dtype === 'quint4' ? Uint8Array.from(params.zeroPoints) : params.zeroPoints,
   };
 }
 
