@@ -46,6 +46,12 @@ export interface ContribWeights {
 /**
  * The quantized weights behind `model`'s MatMulNBits and GatherBlockQuantized nodes (see the module
  * documentation), by the original weight's name.
+ *
+ * @example
+ * ```ts
+ * const { quantized } = await readContribWeights(await OnnxModel.load(await readFile('model_q4.onnx')));
+ * const w = await dequantize(quantized.get('fc1.weight')!); // the float weight MatMulNBits computes with, [K, N]
+ * ```
  */
 export async function readContribWeights(model: OnnxModel): Promise<ContribWeights> {
   const stored = new Map(model.list().map((w) => [`${w.graph}|${w.tensorName}`, w]));
