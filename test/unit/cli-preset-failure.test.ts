@@ -2,7 +2,7 @@
 // out other than planned, while the next file is compressed): a failure in the second file's compression must leave
 // nothing behind, neither the first file, nor a temporary file, nor the folders the command made; the folders a
 // user already had stay. The failure is injected into the second compressOnnxParts call.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -121,6 +121,23 @@ describe('compress --preset transformers.js: a failure leaves nothing', () => {
       flushes.failSecond = false;
     }
     expect(readdirSync(source).sort()).toEqual(['model.onnx', 'model.onnx_data']);
+
+    // A data file cut short, or missing: a message naming the tensor and the file, and nothing written.
+    const data = readFileSync(join(source, 'model.onnx_data'));
+    try {
+      writeFileSync(join(source, 'model.onnx_data'), data.subarray(0, w.byteLength - 4));
+      const short = await runCli(args(join(folder, 'external-short')));
+      expect(short.code).toBe(1);
+      expect(short.stderr).toMatch(/initializer "w" in graph: external data "model\.onnx_data": bytes 0\.\.\d+ lie past the end/);
+      expect(existsSync(join(folder, 'external-short'))).toBe(false);
+      rmSync(join(source, 'model.onnx_data'));
+      const missing = await runCli(args(join(folder, 'external-missing')));
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/external data file "model\.onnx_data" was not found; place it next to the model/);
+      expect(existsSync(join(folder, 'external-missing'))).toBe(false);
+    } finally {
+      writeFileSync(join(source, 'model.onnx_data'), data);
+    }
   });
 
   it('a failure in a folder the user had: the folders stay, empty, and what was in them is untouched', async () => {
