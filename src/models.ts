@@ -90,7 +90,7 @@ export { type MatMulNBitsLayout, type OnnxOps, columnBlockSize, matMulNBitsLayou
 export { type GatherBlockLayout, gatherBlockLayout } from './compress/gather-block-plan.js';
 export { type ContribLayout, contribLayout } from './compress/contrib-layout.js';
 export {
-  TRANSFORMERS_JS_Q4_BLOCK, TRANSFORMERS_JS_SUFFIX, type TransformersJsDtype, type TransformersJsVariant, transformersJsVariants,
+  TRANSFORMERS_JS_Q4_BLOCK, TRANSFORMERS_JS_SUFFIX, type TransformersJsDtype, type TransformersJsVariant, transformersJsFileName, transformersJsVariants,
 } from './compress/transformers-js.js';
 export { AUTO_GPU_MIN_ELEMENTS, type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, autoCrossover, quantizeWeight } from './compress/quantize-weight.js';
 export { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress/compress-report.js';

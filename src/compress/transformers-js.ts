@@ -61,6 +61,22 @@ const escape = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const matches = (pattern: RegExp | RegExp[] | undefined, name: string) => pattern === undefined
   || [pattern].flat().some((p) => { p.lastIndex = 0; return p.test(name); });
 
+/**
+ * The model's name as transformers.js knows it, from the input's file name: `onnx/decoder_model_merged.onnx` →
+ * `decoder_model_merged`; a float16 model's `_fp16` (transformers.js's fp16 suffix) is dropped, so that its q4f16
+ * file is `model_q4f16.onnx`, not `model_fp16_q4f16.onnx`.
+ *
+ * @example
+ * ```ts
+ * transformersJsFileName('my-model/onnx/model_fp16.onnx'); // 'model'
+ * ```
+ */
+export function transformersJsFileName(path: string): string {
+  const base = path.replace(/^.*[\\/]/, '').replace(/\.onnx$/i, '');
+  const name = base.replace(/_fp16$/, '');
+  return name === '' ? 'model' : name;
+}
+
 /** The names of the weights read only as MatMul input B (2-D) that `include` admits: the weights q4 quantizes. */
 function matMulWeights(model: OnnxModel, include: CompressionPolicy['include']): string[] {
   return model.list().filter((w) => w.shape.length === 2 && w.consumers.length > 0
@@ -74,14 +90,19 @@ function matMulWeights(model: OnnxModel, include: CompressionPolicy['include']):
  * group size, axis, symmetry and size budget are replaced; its `include` narrows q4's MatMul weights; its
  * `accuracyLevel` goes to q4's MatMulNBits). q4
  * (q4f16 for a float16 model) is written when the model has MatMul weights, q8 for a float32 model; the
- * list is empty when neither applies.
+ * list is empty when neither applies. `fileName` is the model's name in its folder, which transformers.js loads
+ * with the dtype's suffix: `model` (the default), or `encoder_model`, `decoder_model_merged`, ... for a model of
+ * several files ({@link transformersJsFileName} gives it from the input's file name).
  *
  * @example
  * ```ts
  * transformersJsVariants(model, { calibrate: 'mse' }).map((v) => v.file); // ['onnx/model_q4.onnx', 'onnx/model_quantized.onnx']
+ * transformersJsVariants(decoder, {}, 'decoder_model_merged')[0].file;   // 'onnx/decoder_model_merged_q4.onnx'
  * ```
  */
-export function transformersJsVariants(model: OnnxModel, policy: CompressionPolicy & { accuracyLevel?: number } = {}): TransformersJsVariant[] {
+export function transformersJsVariants(
+  model: OnnxModel, policy: CompressionPolicy & { accuracyLevel?: number } = {}, fileName = 'model',
+): TransformersJsVariant[] {
   const { dtype: _d, granularity: _g, groupSize: _s, axis: _a, symmetric: _y, targetBits: _t, accuracyLevel, ...rest } = policy;
   const names = matMulWeights(model, policy.include);
   const float16 = model.list().some((w) => w.dtype === 'float16' && w.consumers.some((c) => c.opType === 'MatMul'));
@@ -89,7 +110,7 @@ export function transformersJsVariants(model: OnnxModel, policy: CompressionPoli
   if (names.length > 0) {
     const dtype = float16 ? 'q4f16' : 'q4';
     variants.push({
-      dtype, file: `onnx/model${TRANSFORMERS_JS_SUFFIX[dtype]}.onnx`,
+      dtype, file: `onnx/${fileName}${TRANSFORMERS_JS_SUFFIX[dtype]}.onnx`,
       options: {
         ...rest, dtype: 'qint4', granularity: 'group', groupSize: TRANSFORMERS_JS_Q4_BLOCK, axis: 0, symmetric: true, onnxOps: 'contrib', matMulNBits8: false,
         ...(accuracyLevel !== undefined ? { accuracyLevel } : {}),
@@ -99,7 +120,7 @@ export function transformersJsVariants(model: OnnxModel, policy: CompressionPoli
   }
   if (!float16) {
     variants.push({
-      dtype: 'q8', file: `onnx/model${TRANSFORMERS_JS_SUFFIX.q8}.onnx`,
+      dtype: 'q8', file: `onnx/${fileName}${TRANSFORMERS_JS_SUFFIX.q8}.onnx`,
       options: { ...rest, dtype: 'qint8', granularity: 'channel', symmetric: true, onnxOps: 'qdq' },
     });
   }

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { halfToFloat } from '../../src/io/float-convert.js';
 import { floatToHalfBits } from '../../src/io/half.js';
 import { compressOnnx } from '../../src/compress/compress-onnx.js';
+import { transformersJsFileName } from '../../src/compress/transformers-js.js';
 import { seededNormal } from '../shared/mlp-onnx.js';
 import { runCli } from './cli-support.js';
 import { RUN_SEED } from './support.js';
@@ -166,7 +167,8 @@ describe('compress --preset transformers.js', () => {
 
   it('a float16 model gives onnx/model_q4f16.onnx (float16 scales), which runs', async () => {
     const half = model(true);
-    const path = join(folder, 'model16.onnx');
+    mkdirSync(join(folder, 'half'));
+    const path = join(folder, 'half', 'model_fp16.onnx'); // transformers.js's name for it: model, dtype fp16
     writeFileSync(path, half.bytes);
     const out = join(folder, 'web16');
     const result = await runCli(['compress', path, '--preset', 'transformers.js', '-o', out, '--first-layer', 'quantize', '--backend', 'cpu', '--json']);
@@ -248,6 +250,21 @@ describe('compress --preset transformers.js', () => {
     expect(failed.stderr).not.toMatch(/model_quantized\.onnx/);
     expect(failed.stdout.match(/^(PASS|FAIL)/gm)).toEqual(['FAIL', 'PASS']);
     expect(readdirSync(join(strict, 'onnx')).sort()).toEqual(['model_q4.onnx', 'model_quantized.onnx']);
+  });
+
+  it('a model of several files: each named after its input (decoder_model_merged.onnx gives decoder_model_merged_q4.onnx), side by side', async () => {
+    const source = join(folder, 'seq2seq');
+    mkdirSync(source);
+    const out = join(folder, 'web-seq2seq');
+    for (const name of ['encoder_model', 'decoder_model_merged']) {
+      writeFileSync(join(source, `${name}.onnx`), float32.bytes);
+      const result = await runCli(['compress', join(source, `${name}.onnx`), '--preset', 'transformers.js', '-o', out, '--backend', 'cpu']);
+      expect(result.code, name).toBe(0);
+    }
+    expect(readdirSync(join(out, 'onnx')).sort()).toEqual(['decoder_model_merged_q4.onnx', 'decoder_model_merged_quantized.onnx', 'encoder_model_q4.onnx', 'encoder_model_quantized.onnx']);
+    expect(await run(join(out, 'onnx', 'decoder_model_merged_q4.onnx'), x, batch)).toEqual(await run(join(out, 'onnx', 'encoder_model_q4.onnx'), x, batch));
+    expect(transformersJsFileName('m/onnx/model_fp16.onnx')).toBe('model');
+    expect(transformersJsFileName('C:\\m\\onnx\\vision_model.ONNX')).toBe('vision_model');
   });
 
   it('refuses flags the preset sets, stdout, and a non-folder output (exit 2 / 1), writing nothing', async () => {
