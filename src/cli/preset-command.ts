@@ -1,8 +1,8 @@
 /**
  * `webgpu-quant compress <model.onnx> --preset transformers.js -o <folder>`: writes the files of
  * transformers.js's layout (compress/transformers-js.ts) under `<folder>/onnx/`: `model_q4.onnx` and
- * `model_quantized.onnx` for a float32 model, `model_q4f16.onnx` for a float16 one (named after the input:
- * `decoder_model_merged.onnx` gives `decoder_model_merged_q4.onnx`, ...).
+ * `model_quantized.onnx` for a float32 model, `model_q4f16.onnx` for a float16 one (an input in a model folder's
+ * `onnx/` named after itself: `onnx/decoder_model_merged.onnx` gives `decoder_model_merged_q4.onnx`, ...).
  *
  * The model is read from its file (its tensor data left there until written). Each file is written to a temporary
  * file beside it (`.<name>.webgpu-quant-tmp-*`) as planned while its weights are compressed (`compressOnnxParts`
@@ -125,7 +125,8 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
     // Its tensor data left in the file: read by the workers (or this thread) in their turn, copied to the output.
     onnxInput = await openOnnxInput(input, input, external.resolve, true);
     const model = await onnxInput.load();
-    // Named as transformers.js loads the input's model: onnx/decoder_model_merged.onnx gives decoder_model_merged_q4.onnx.
+    // Named as transformers.js loads the input's model: onnx/decoder_model_merged.onnx gives decoder_model_merged_q4.onnx
+    // (an input outside a model folder's onnx/ is `model`).
     const variants = transformersJsVariants(model, policyOf(args), transformersJsFileName(input));
     if (variants.length === 0) {
       throw new InvalidArgumentError('input', input, `${input}: a float16 model with no MatMul weight: transformers.js's q4f16 quantizes MatMul weights only, and q8 is written from float32 models`);

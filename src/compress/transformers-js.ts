@@ -62,18 +62,22 @@ const matches = (pattern: RegExp | RegExp[] | undefined, name: string) => patter
   || [pattern].flat().some((p) => { p.lastIndex = 0; return p.test(name); });
 
 /**
- * The model's name as transformers.js knows it, from the input's file name: `onnx/decoder_model_merged.onnx` →
- * `decoder_model_merged`; a float16 model's `_fp16` (transformers.js's fp16 suffix) is dropped, so that its q4f16
- * file is `model_q4f16.onnx`, not `model_fp16_q4f16.onnx`.
+ * The model's name as transformers.js knows it, from the input's path: in a model folder's `onnx/`, the file's
+ * name (`my-model/onnx/decoder_model_merged.onnx` → `decoder_model_merged`), a float16 model's `_fp16`
+ * (transformers.js's fp16 suffix) dropped, so that its q4f16 file is `model_q4f16.onnx`; anywhere else `model`,
+ * the name transformers.js loads by default (`./whisper-tiny.onnx` → `model`).
  *
  * @example
  * ```ts
- * transformersJsFileName('my-model/onnx/model_fp16.onnx'); // 'model'
+ * transformersJsFileName('my-model/onnx/model_fp16.onnx');            // 'model'
+ * transformersJsFileName('my-model/onnx/decoder_model_merged.onnx');  // 'decoder_model_merged'
+ * transformersJsFileName('exported.onnx');                            // 'model'
  * ```
  */
 export function transformersJsFileName(path: string): string {
-  const base = path.replace(/^.*[\\/]/, '').replace(/\.onnx$/i, '');
-  const name = base.replace(/_fp16$/, '');
+  const parts = path.split(/[\\/]/);
+  if (parts.length < 2 || parts.at(-2) !== 'onnx') return 'model';
+  const name = parts.at(-1)!.replace(/\.onnx$/i, '').replace(/_fp16$/, '');
   return name === '' ? 'model' : name;
 }
 

@@ -167,8 +167,8 @@ describe('compress --preset transformers.js', () => {
 
   it('a float16 model gives onnx/model_q4f16.onnx (float16 scales), which runs', async () => {
     const half = model(true);
-    mkdirSync(join(folder, 'half'));
-    const path = join(folder, 'half', 'model_fp16.onnx'); // transformers.js's name for it: model, dtype fp16
+    mkdirSync(join(folder, 'half', 'onnx'), { recursive: true });
+    const path = join(folder, 'half', 'onnx', 'model_fp16.onnx'); // transformers.js's name for it: model, dtype fp16
     writeFileSync(path, half.bytes);
     const out = join(folder, 'web16');
     const result = await runCli(['compress', path, '--preset', 'transformers.js', '-o', out, '--first-layer', 'quantize', '--backend', 'cpu', '--json']);
@@ -252,9 +252,9 @@ describe('compress --preset transformers.js', () => {
     expect(readdirSync(join(strict, 'onnx')).sort()).toEqual(['model_q4.onnx', 'model_quantized.onnx']);
   });
 
-  it('a model of several files: each named after its input (decoder_model_merged.onnx gives decoder_model_merged_q4.onnx), side by side', async () => {
-    const source = join(folder, 'seq2seq');
-    mkdirSync(source);
+  it('a model of several files in its onnx/ folder: each named after its input (decoder_model_merged.onnx gives decoder_model_merged_q4.onnx), side by side', async () => {
+    const source = join(folder, 'seq2seq', 'onnx'); // a model folder's onnx/: the names are transformers.js's
+    mkdirSync(source, { recursive: true });
     const out = join(folder, 'web-seq2seq');
     for (const name of ['encoder_model', 'decoder_model_merged']) {
       writeFileSync(join(source, `${name}.onnx`), float32.bytes);
@@ -265,6 +265,8 @@ describe('compress --preset transformers.js', () => {
     expect(await run(join(out, 'onnx', 'decoder_model_merged_q4.onnx'), x, batch)).toEqual(await run(join(out, 'onnx', 'encoder_model_q4.onnx'), x, batch));
     expect(transformersJsFileName('m/onnx/model_fp16.onnx')).toBe('model');
     expect(transformersJsFileName('C:\\m\\onnx\\vision_model.ONNX')).toBe('vision_model');
+    expect(transformersJsFileName(join(folder, 'decoder_model_merged.onnx'))).toBe('model'); // not in onnx/: the default name
+    expect(transformersJsFileName('model.onnx')).toBe('model');
   });
 
   it('refuses flags the preset sets, stdout, and a non-folder output (exit 2 / 1), writing nothing', async () => {
