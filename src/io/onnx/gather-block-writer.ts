@@ -33,6 +33,7 @@ import type { OnnxModel } from './onnx-model.js';
 import { listGraphs } from './graph-index.js';
 import { ATTRIBUTE_TYPE, type GraphProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
 import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
+import { groupParametersAgain } from './matmul-nbits-blocks.js';
 import { type GroupParameters, MS_DOMAIN } from './matmul-nbits-writer.js';
 
 const ONNX_UINT8 = 2;
@@ -134,15 +135,8 @@ export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: Gat
     }
     return out;
   };
-  // Groups are stored in their own [rows, blocks] order: only the negated blocks are turned back.
-  const again = q.parameters === 'groups' ? (): GroupParameters => {
-    const made = { scales: new Float32Array(rows * blocks), zeroPoints: new Int16Array(rows * blocks) };
-    for (let g = 0; g < rows * blocks; g++) {
-      made.scales[g] = negated[g] ? -scales[g]! : scales[g]!;
-      made.zeroPoints[g] = negated[g] ? -1 : zeros[g]! - offset;
-    }
-    return made;
-  } : undefined;
+  // Groups are stored in their own [rows, blocks] order (one "column" of rows × blocks blocks: no transpose).
+  const again = q.parameters === 'groups' ? () => groupParametersAgain(scales, zeros, negated, 1, rows * blocks, offset) : undefined;
   const data = planned ? filledLater((rows * D * bits) / 8) : q.storeData ? q.storeData(pack(q.values), pack, again) : pack(q.values);
   const defaultZero = 1 << (bits - 1);
   const zeroBytesPerRow = Math.ceil((blocks * bits) / 8);
