@@ -13,5 +13,13 @@ export function rng(seed: number): () => number {
   };
 }
 
-/** A fresh seed per run (per page load in the browser), printed by the tests that use it so a failure can be replayed. */
-export const RUN_SEED = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
+/**
+ * A fresh seed per run (per page load in the browser), printed by the tests that use it so a failure can be
+ * replayed: `TEST_SEED=<seed> npx vitest run --project unit <file>` runs the unit tests on that seed.
+ */
+export const RUN_SEED = seedFromEnvironment() ?? (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
+
+function seedFromEnvironment(): number | undefined {
+  const text = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TEST_SEED;
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) >>> 0 : undefined;
+}

@@ -88,10 +88,26 @@ describe("chooseQParams 'lsq'", () => {
         sumBefore += before[w]!;
         sumAfter += v;
       });
-      expect(sumAfter, `seed ${RUN_SEED}`).toBeLessThan(sumBefore);
+      // Over many outputs the search always finds a lower total on heavy-tailed weights; one output alone can
+      // be a tensor whose min/max is the best candidate (about 1 seed in 200 at 700 elements), where it is kept.
+      if (after.length > 1) expect(sumAfter, `seed ${RUN_SEED}`).toBeLessThan(sumBefore);
+      else expect(sumAfter, `seed ${RUN_SEED}`).toBeLessThanOrEqual(sumBefore);
       expect(lsq).toEqual(reference.chooseQParams(x, { ...spec, method: 'lsq' }));
     });
   }
+
+  it('a tensor whose min/max is the best candidate keeps the min/max parameters and MSE', async () => {
+    const spec = { dtype: 'quint8' } as const;
+    const x = heavyTailed([700], 0, 1054490688); // a per-tensor draw where no clip ratio beats min/max
+    const minmax = await chooseQParams(x, { ...spec, method: 'minmax' }, cpu);
+    const lsq = await chooseQParams(x, { ...spec, method: 'lsq' }, cpu);
+    expect([lsq.scale, lsq.zeroPoint]).toEqual([minmax.scale, minmax.zeroPoint]);
+    expect(lsq.search!.mse[0]).toBe(lsq.search!.minmaxMse[0]);
+    expect(float64Mse(x, spec, flat(lsq as never))[0]).toBe(float64Mse(x, spec, flat(minmax as never))[0]);
+    // Clipping the largest weight by 10 % costs more than the finer grid saves everywhere else.
+    const clipped = float64Mse(x, spec, { scales: Float32Array.of(minmax.scale * 0.9), zeroPoints: Int32Array.of(minmax.zeroPoint) });
+    expect(clipped[0]).toBeGreaterThan(lsq.search!.mse[0]!);
+  });
 
   it('a group PyTorch’s symmetric int4 scale clips: the refit finds the grid the weights lie on', async () => {
     // Multiples of 1/7 up to 1. max |x| / 7.5 puts 1 at 7.5, which rounds to 8 and clips to 7, and the others
