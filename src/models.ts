@@ -50,14 +50,16 @@ export {
 } from './io/safetensors/quantized-layout.js';
 export {
   type QuantizedSource, type QuantizedTensorDescription, describeQuantized, readQuantizedSafetensors, readQuantizedTensor,
+  storedQuantizedTensor,
 } from './io/safetensors/quantized-read.js';
 
 // ONNX.
 export type { ByteInput } from './io/onnx/byte-source.js';
 export { type OnnxLoadOptions, OnnxModel, type OnnxWeightInfo, type OpsetImport } from './io/onnx/onnx-model.js';
 export type { ExternalDataResolver, OnnxConsumer } from './io/onnx/onnx-types.js';
-export { type ContribWeights, readContribWeights } from './io/onnx/contrib-read.js';
-export { readQdqWeights } from './io/onnx/qdq-read.js';
+export { type ContribWeights, describeContribWeights, readContribWeights } from './io/onnx/contrib-read.js';
+export { describeQdqWeights, readQdqWeights } from './io/onnx/qdq-read.js';
+export { type StoredQuantizedWeight, loadStoredWeights, packedByteLength } from './io/stored-quantized.js';
 
 // GGUF (ggml's format: llama.cpp and the tools built on it).
 export {

@@ -14,7 +14,7 @@
 import { FormatError } from '../errors.js';
 import { float32View } from '../io/float-convert.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo } from '../io/weights.js';
-import type { QTensor } from '../qtensor.js';
+import { type StoredQuantizedWeight, packedByteLength } from '../io/stored-quantized.js';
 import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
@@ -41,11 +41,10 @@ interface TensorLine {
   perChannelSqnrDb?: number[];
 }
 
-function schemeText(q: QTensor): string {
-  const scheme = q.qscheme();
-  if (scheme === 'per_tensor_affine') return `${q.dtype} per tensor`;
-  if (scheme === 'per_channel_affine') return `${q.dtype} per channel (axis ${q.qPerChannelAxis()})`;
-  return `${q.dtype} per group of ${q.qGroupSize()} (axis ${q.qPerChannelAxis()})`;
+function schemeText(w: StoredQuantizedWeight): string {
+  if (w.qscheme === 'per_tensor_affine') return `${w.dtype} per tensor`;
+  if (w.qscheme === 'per_channel_affine') return `${w.dtype} per channel (axis ${w.axis})`;
+  return `${w.dtype} per group of ${w.groupSize} (axis ${w.axis})`;
 }
 
 /** The rows: quantized weights, then the other stored tensors (without the folded parts unless raw). */
@@ -53,10 +52,10 @@ function rowsOf(model: OpenedModel, raw: boolean): TensorLine[] {
   const stored = model.reader.list();
   const bytesOf = new Map(stored.map((w) => [w.name, w.byteLength]));
   const folded = new Set(raw ? [] : [...model.parts.values()].flat());
-  const rows: TensorLine[] = [...model.quantized.entries()].map(([name, q]) => {
+  const rows: TensorLine[] = [...model.quantized.entries()].map(([name, w]) => {
     const parts = model.parts.get(name) ?? [];
-    const bytes = raw || parts.length === 0 ? q.packedData().byteLength : parts.reduce((sum, p) => sum + (bytesOf.get(p) ?? 0), 0);
-    return { name, dtype: q.dtype, shape: [...q.shape], bytes, quantized: true, scheme: schemeText(q), ...(raw ? {} : { parts }) };
+    const bytes = raw || parts.length === 0 ? packedByteLength(w) : parts.reduce((sum, p) => sum + (bytesOf.get(p) ?? 0), 0);
+    return { name, dtype: w.dtype, shape: [...w.shape], bytes, quantized: true, scheme: schemeText(w), ...(raw ? {} : { parts }) };
   });
   for (const w of stored) {
     if (folded.has(w.name) || model.quantized.has(w.name)) continue;
@@ -65,12 +64,13 @@ function rowsOf(model: OpenedModel, raw: boolean): TensorLine[] {
   return rows;
 }
 
-/** Adds the error against the original's float weight to a quantized row. */
-async function measure(line: TensorLine, q: QTensor, original: OpenedModel, originals: Map<string, WeightInfo>, detail: boolean): Promise<void> {
+/** Adds the error against the original's float weight to a quantized row (the weight's integers read for it, then let go). */
+async function measure(line: TensorLine, w: StoredQuantizedWeight, original: OpenedModel, originals: Map<string, WeightInfo>, detail: boolean): Promise<void> {
   const base = originals.get(line.name);
   if (!base || !FLOAT_WEIGHT_DTYPES.includes(base.dtype)) return;
   const x = { data: float32View(await original.reader.read(base.name), base.dtype, base.name), shape: [...base.shape] }; // only read
-  const axis = q.qscheme() === 'per_tensor_affine' ? (x.shape.length > 1 ? 0 : undefined) : q.qPerChannelAxis();
+  const q = await w.load();
+  const axis = w.qscheme === 'per_tensor_affine' ? (x.shape.length > 1 ? 0 : undefined) : w.axis;
   const stats = await errorStats(x, q, axis === undefined ? {} : { axis });
   Object.assign(line, { sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError });
   const perChannel = stats.perChannel?.sqnrDb;
@@ -145,8 +145,8 @@ export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> 
     if (original) {
       const originals = new Map(original.reader.list().map((w) => [w.name, w]));
       for (const line of rows) {
-        const q = line.quantized ? model.quantized.get(line.name) : undefined;
-        if (q) await measure(line, q, original, originals, args.tensor !== undefined);
+        const w = line.quantized ? model.quantized.get(line.name) : undefined;
+        if (w) await measure(line, w, original, originals, args.tensor !== undefined);
       }
     }
     rows = sortRows(rows, args.sort);

@@ -1,13 +1,15 @@
 /**
  * A model file opened for `inspect`: its stored tensors, the quantized weights inside it (behind
- * DequantizeLinear, MatMulNBits and GatherBlockQuantized nodes in ONNX), and which stored tensors make up each
- * quantized weight (its data, scale and zero point), so that the listing can show one row per weight. Close it when done: it holds the file (safetensors) or its external data files (ONNX).
+ * DequantizeLinear, MatMulNBits and GatherBlockQuantized nodes in ONNX; their parameters read and checked,
+ * their integers read by `load()`), and which stored tensors make up each quantized weight (its data, scale and
+ * zero point), so that the listing can show one row per weight. Close it when done: it holds the file
+ * (safetensors) or its external data files (ONNX).
  *
  * @example
  * ```ts
  * const model = await openModelFile('vad.q8.onnx');
  * try {
- *   model.quantized.size;                                   // 36
+ *   model.quantized.size;                                   // 36, no integers read yet
  *   model.parts.get('model.decoder.decoder.1.weight');      // ['model.decoder.decoder.1.weight_quantized', '..._scale', '..._zero_point']
  * } finally { await model.close(); }
  * ```
@@ -17,12 +19,12 @@ import { FormatError } from '../errors.js';
 import { listGraphs } from '../io/onnx/graph-index.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { type GraphProto, nodeLabel, nodesOf } from '../io/onnx/proto.js';
-import { readContribWeights } from '../io/onnx/contrib-read.js';
-import { readQdqWeights } from '../io/onnx/qdq-read.js';
+import { describeContribWeights } from '../io/onnx/contrib-read.js';
+import { describeQdqWeights } from '../io/onnx/qdq-read.js';
 import { openSafetensorsFile } from '../io/safetensors/node-open.js';
-import { describeQuantized, readQuantizedSafetensors } from '../io/safetensors/quantized-read.js';
+import { describeQuantized, storedQuantizedTensor } from '../io/safetensors/quantized-read.js';
+import type { StoredQuantizedWeight } from '../io/stored-quantized.js';
 import type { WeightReader } from '../io/weights.js';
-import type { QTensor } from '../qtensor.js';
 import { externalDataNextTo } from './external-data.js';
 import { checkInputFile, fileError, formatOf } from './files.js';
 import { type OnnxInput, openOnnxInput } from './onnx-input.js';
@@ -33,14 +35,15 @@ export interface OpenedModel {
   reader: WeightReader;
   /** Bytes of the file. */
   fileBytes: number;
-  quantized: Map<string, QTensor>;
+  /** The quantized weights, their integers still in the file. */
+  quantized: Map<string, StoredQuantizedWeight>;
   /** For each quantized weight, the names of the stored tensors that hold it. */
   parts: Map<string, string[]>;
   close(): Promise<void>;
 }
 
 /** The stored tensors behind each DequantizeLinear of an ONNX model, by the quantized weight's name. */
-function qdqParts(model: OnnxModel, quantized: Map<string, QTensor>): Map<string, string[]> {
+function qdqParts(model: OnnxModel, quantized: ReadonlyMap<string, unknown>): Map<string, string[]> {
   const outputs = new Map<string, string>(); // `${graph}|${node label}` -> weight name
   for (const entry of listGraphs(model.proto.graph as GraphProto)) {
     nodesOf(entry.graph).forEach((node, index) => {
@@ -81,10 +84,10 @@ export async function openModelFile(path: string, argument = 'file'): Promise<Op
       // The tensor data stays in the file until a weight is read (a 1 GB model opens in the time of its graph).
       input = await openOnnxInput(path, path, external.resolve, true, argument);
       const model = await input.load();
-      const qdq = await readQdqWeights(model);
+      const qdq = await describeQdqWeights(model);
       // MatMulNBits and GatherBlockQuantized weights too (onnxruntime's contrib operators).
-      const contrib = await readContribWeights(model);
-      const quantized = new Map([...qdq, ...contrib.quantized]);
+      const contrib = await describeContribWeights(model);
+      const quantized = new Map([...qdq, ...contrib.weights]);
       const opened = input;
       return {
         format, reader: model, fileBytes: stats.size, quantized, parts: new Map([...qdqParts(model, qdq), ...contrib.parts]),
@@ -98,8 +101,10 @@ export async function openModelFile(path: string, argument = 'file'): Promise<Op
   }
   const reader = await openSafetensorsFile(path).catch((error: unknown) => { throw fileError(error, path, argument); });
   try {
-    const { quantized } = await readQuantizedSafetensors(reader);
-    const parts = new Map([...describeQuantized(reader).values()].map((d) => [d.name, d.layout.entries.map((e) => e.name)]));
+    const descriptions = [...describeQuantized(reader).values()];
+    const quantized = new Map<string, StoredQuantizedWeight>();
+    for (const d of descriptions) quantized.set(d.name, await storedQuantizedTensor(reader, d));
+    const parts = new Map(descriptions.map((d) => [d.name, d.layout.entries.map((e) => e.name)]));
     return { format, reader, fileBytes: stats.size, quantized, parts, close: () => reader.close() };
   } catch (error) {
     await reader.close();

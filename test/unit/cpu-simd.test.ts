@@ -179,7 +179,11 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
       [[257, 300], 1, undefined, 1, undefined], [[130, 3, 101], 2, undefined, 2, undefined], [[300, 257], undefined, undefined, 1, undefined],
       [[101, 320], 1, 32, 0, undefined], [[101, 320], 1, 16, undefined, undefined], [[101, 330], 1, 33, 0, undefined],
       // Per-group buckets that are runs (whole groups of 16 or more on the last axis): a second pass of their own.
-      [[101, 320], 1, 32, 1, 32], [[4, 40000], 1, 32, 1, 16], [[3, 40000], 0, undefined, 1, 40], [[5, 8192], undefined, undefined, 1, 64]] as const) {
+      [[101, 320], 1, 32, 1, 32], [[4, 40000], 1, 32, 1, 16], [[3, 40000], 0, undefined, 1, 40], [[5, 8192], undefined, undefined, 1, 64],
+      // A parameter row per element and one channel bucket (or none) along each run: groups along the first axis
+      // (MatMulNBits' layout), per channel on the last axis with statistics along the first; runs crossing pieces.
+      [[96, 1001], 0, 32, 0, undefined], [[96, 1001], 0, 32, undefined, undefined], [[70, 40001], 0, 16, 0, undefined],
+      [[33, 4096], 0, 32, 0, undefined]] as const) {
       for (const dtype of shape[0] === 300 ? ['qint8', 'quint4', 'qint32'] as const : ['qint8', 'quint4'] as const) {
         const info = dtypeInfo(dtype);
         const zeroPoint = () => info.qmin + Math.floor(next() * Math.min(info.qmax - info.qmin + 1, 200));

@@ -28,8 +28,10 @@
  * ```
  * @module
  */
-import type { QDType } from '../../dtype.js';
-import { type QTensor, fromIntRepr } from '../../qtensor.js';
+import { type QDType, dtypeInfo } from '../../dtype.js';
+import { FormatError } from '../../errors.js';
+import { type QParams, QTensor, checkQParams } from '../../qtensor.js';
+import { type StoredQuantizedWeight, loadStoredWeights } from '../stored-quantized.js';
 import { toFloat32 } from '../float-convert.js';
 import { type GraphEntry, listGraphs } from './graph-index.js';
 import type { OnnxModel, OnnxWeightInfo } from './onnx-model.js';
@@ -54,6 +56,22 @@ export interface ContribWeights {
  * ```
  */
 export async function readContribWeights(model: OnnxModel): Promise<ContribWeights> {
+  const { weights, parts } = await describeContribWeights(model);
+  return { quantized: await loadStoredWeights(weights), parts };
+}
+
+/**
+ * The weights readContribWeights reads, by the same names, with their integers left in the file: the scales
+ * and zero points are read and checked, and `load()` reads and unpacks the blocks.
+ *
+ * @example
+ * ```ts
+ * const { weights } = await describeContribWeights(await OnnxModel.load(await readFile('model_q4.onnx')));
+ * weights.get('fc1.weight')?.groupSize;            // 32, no block read yet
+ * const q = await weights.get('fc1.weight')!.load(); // the QTensor readContribWeights gives
+ * ```
+ */
+export async function describeContribWeights(model: OnnxModel): Promise<{ weights: Map<string, StoredQuantizedWeight>; parts: Map<string, string[]> }> {
   const stored = new Map(model.list().map((w) => [`${w.graph}|${w.tensorName}`, w]));
   const lookup = (entry: GraphEntry | undefined, name: string | undefined): OnnxWeightInfo | undefined => {
     for (let g = entry; g && name; g = g.parent) {
@@ -63,7 +81,7 @@ export async function readContribWeights(model: OnnxModel): Promise<ContribWeigh
     return undefined;
   };
   const taken = new Set(model.list().map((w) => w.name));
-  const quantized = new Map<string, QTensor>();
+  const weights = new Map<string, StoredQuantizedWeight>();
   const parts = new Map<string, string[]>();
   for (const entry of listGraphs(model.proto.graph as GraphProto)) {
     for (const node of nodesOf(entry.graph)) {
@@ -79,28 +97,45 @@ export async function readContribWeights(model: OnnxModel): Promise<ContribWeigh
       if (!data || !scale || (zeroName && !zero) || data.dtype !== 'uint8' || (zero && zero.dtype !== 'uint8')) continue;
       if (scale.dtype !== 'float32' && scale.dtype !== 'float16' && scale.dtype !== 'bfloat16') continue;
       const attributes = new Map(attributesOf(node).map((a) => [a.name, a.i === undefined || a.i === null ? undefined : toSafeInt(a.i as ProtoInt, `${node.opType} ${a.name}`)]));
-      const read = async (w: OnnxWeightInfo) => model.read(w.name);
-      const scales = toFloat32(await read(scale), scale.dtype, `${model.name}: ${scale.name}`);
-      const zeroBytes = zero ? await read(zero) : undefined;
-      const q = nbits
-        ? decodeMatMulNBits(attributes, await read(data), scales, zeroBytes)
-        : decodeGatherBlock(attributes, data, await read(data), scales, zeroBytes);
-      if (!q) continue;
+      // Built to check the parameters, and again on load (a listing keeps no parameter arrays).
+      const layoutOf = async (): Promise<BlockLayout | undefined> => {
+        const scales = toFloat32(await model.read(scale.name), scale.dtype, `${model.name}: ${scale.name}`);
+        const zeroBytes = zero ? await model.read(zero.name) : undefined;
+        return nbits ? matMulNBitsLayout(attributes, data, scales, zeroBytes) : gatherBlockLayout(attributes, data, scales, zeroBytes);
+      };
+      const layout = await layoutOf();
+      const w = layout && storedWeight(layout, layoutOf, async () => model.read(data.name), `${model.name}: ${node.opType} weight ${JSON.stringify(data.name)}`);
+      if (!w) continue;
       const base = data.name.replace(/_(nbits|gbq|Q4|Q8)$/, '');
-      const name = base !== data.name && !taken.has(base) && !quantized.has(base) ? base : data.name;
-      quantized.set(name, q);
+      const name = base !== data.name && !taken.has(base) && !weights.has(base) ? base : data.name;
+      weights.set(name, w);
       parts.set(name, [data.name, scale.name, ...(zero ? [zero.name] : [])]);
     }
   }
-  return { quantized, parts };
+  return { weights, parts };
 }
+
+/** A block layout read from a node's attributes and parameters: the weight's shape and groups, and how to unpack the blocks. */
+interface BlockLayout {
+  shape: [number, number];
+  bits: number;
+  hasZeroPoints: boolean;
+  params: GroupParams;
+  axis: number;
+  groupSize: number;
+  /** The stored blocks as one integer per element of the weight (row-major), written into `into` (the dtype's array). */
+  unpack(bytes: Uint8Array, into: Int8Array | Uint8Array): void;
+}
+
+/** Columns unpacked together from MatMulNBits blobs. */
+const TILE = 64;
 
 const intAttribute = (attributes: Map<string, number | undefined>, name: string, fallback?: number) => attributes.get(name) ?? fallback;
 
 /** MatMulNBits' B [N, n_blocks, blob] and scales [N, n_blocks] as the weight [K, N] in groups along K. */
-function decodeMatMulNBits(
-  attributes: Map<string, number | undefined>, bytes: Uint8Array, scales: Float32Array, zeroBytes: Uint8Array | undefined,
-): QTensor | undefined {
+function matMulNBitsLayout(
+  attributes: Map<string, number | undefined>, data: OnnxWeightInfo, scales: Float32Array, zeroBytes: Uint8Array | undefined,
+): BlockLayout | undefined {
   const k = intAttribute(attributes, 'K');
   const n = intAttribute(attributes, 'N');
   const bits = intAttribute(attributes, 'bits', 4)!;
@@ -108,41 +143,54 @@ function decodeMatMulNBits(
   if (k === undefined || n === undefined || blockSize === undefined || (bits !== 4 && bits !== 8) || k <= 0 || n <= 0 || blockSize <= 0) return undefined;
   const blocks = Math.ceil(k / blockSize);
   const blob = (blockSize * bits) / 8;
-  if (!Number.isInteger(blob) || bytes.byteLength !== n * blocks * blob || scales.length !== n * blocks) return undefined;
+  if (!Number.isInteger(blob) || data.byteLength !== n * blocks * blob || scales.length !== n * blocks) return undefined;
   const zeroRow = Math.ceil((blocks * bits) / 8);
   if (zeroBytes && zeroBytes.byteLength !== n * zeroRow) return undefined;
   // Group (b, col) of the [n_blocks, N] group layout is block b of column col.
-  const params = groupParams(blocks * n, bits, zeroBytes !== undefined, (g) => scales[(g % n) * blocks + Math.floor(g / n)]!,
-    (g) => unsignedAt(zeroBytes!, (g % n) * zeroRow, Math.floor(g / n), bits));
+  const params = groupParams(bits, blocks, n, true, scales, zeroBytes, zeroRow);
   if (!params) return undefined;
   const { masks, offset } = params;
-  const ints = new Int16Array(k * n);
-  // Columns in tiles of 16: each row of a block is written 16 values at a time, from 16 blobs read in order.
-  const at = new Int32Array(16);
-  const tileMasks = new Int32Array(16);
-  for (let c0 = 0; c0 < n; c0 += 16) {
-    const width = Math.min(16, n - c0);
-    for (let b = 0; b < blocks; b++) {
-      for (let t = 0; t < width; t++) {
-        at[t] = ((c0 + t) * blocks + b) * blob;
-        tileMasks[t] = masks[b * n + c0 + t]!;
-      }
-      const rows = Math.min(blockSize, k - b * blockSize);
-      for (let j = 0, i = b * blockSize * n + c0; j < rows; j++, i += n) {
-        const byte = bits === 8 ? j : j >> 1;
-        const shift = bits === 8 ? 0 : (j & 1) << 2;
-        const mask = bits === 8 ? 255 : 15;
-        for (let t = 0; t < width; t++) ints[i + t] = (((bytes[at[t]! + byte]! >> shift) & mask) ^ tileMasks[t]!) - offset;
+  const unpack = (bytes: Uint8Array, ints: Int8Array | Uint8Array): void => {
+    // Columns in tiles of 64 (a cache line of the output): each row of a block is written 64 values at a time,
+    // from 64 blobs read in order; at 4 bits a byte read gives two rows (the low nibble the first).
+    const at = new Int32Array(TILE);
+    const tileMasks = new Int32Array(TILE);
+    for (let c0 = 0; c0 < n; c0 += TILE) {
+      const width = Math.min(TILE, n - c0);
+      for (let b = 0; b < blocks; b++) {
+        for (let t = 0; t < width; t++) {
+          at[t] = ((c0 + t) * blocks + b) * blob;
+          tileMasks[t] = masks[b * n + c0 + t]!;
+        }
+        const rows = Math.min(blockSize, k - b * blockSize);
+        let i = b * blockSize * n + c0;
+        if (bits === 8) {
+          for (let j = 0; j < rows; j++, i += n) {
+            for (let t = 0; t < width; t++) ints[i + t] = (bytes[at[t]! + j]! ^ tileMasks[t]!) - offset;
+          }
+          continue;
+        }
+        let j = 0;
+        for (; j + 1 < rows; j += 2, i += 2 * n) {
+          const byte = j >> 1;
+          for (let t = 0; t < width; t++) {
+            const v = bytes[at[t]! + byte]!;
+            const m = tileMasks[t]!;
+            ints[i + t] = ((v & 15) ^ m) - offset;
+            ints[i + n + t] = ((v >> 4) ^ m) - offset;
+          }
+        }
+        if (j < rows) for (let t = 0; t < width; t++) ints[i + t] = ((bytes[at[t]! + (j >> 1)]! & 15) ^ tileMasks[t]!) - offset;
       }
     }
-  }
-  return quantizedTensor(ints, [k, n], bits, zeroBytes !== undefined, params, 0, blockSize);
+  };
+  return { shape: [k, n], bits, hasZeroPoints: zeroBytes !== undefined, params, axis: 0, groupSize: blockSize, unpack };
 }
 
 /** GatherBlockQuantized's uint8 data [rows, D × bits / 8] and scales [rows, n_blocks] as the table [rows, D] in groups along D. */
-function decodeGatherBlock(
-  attributes: Map<string, number | undefined>, data: OnnxWeightInfo, bytes: Uint8Array, scales: Float32Array, zeroBytes: Uint8Array | undefined,
-): QTensor | undefined {
+function gatherBlockLayout(
+  attributes: Map<string, number | undefined>, data: OnnxWeightInfo, scales: Float32Array, zeroBytes: Uint8Array | undefined,
+): BlockLayout | undefined {
   const bits = intAttribute(attributes, 'bits', 4)!;
   const blockSize = intAttribute(attributes, 'block_size', 128)!;
   const gatherAxis = intAttribute(attributes, 'gather_axis', 0);
@@ -155,15 +203,15 @@ function decodeGatherBlock(
   const zeroRow = Math.ceil((blocks * bits) / 8);
   if (zeroBytes && zeroBytes.byteLength !== rows * zeroRow) return undefined;
   // Group (r, b) of the [rows, n_blocks] group layout is block b of row r.
-  const params = groupParams(rows * blocks, bits, zeroBytes !== undefined, (g) => scales[g]!,
-    (g) => unsignedAt(zeroBytes!, Math.floor(g / blocks) * zeroRow, g % blocks, bits));
+  const params = groupParams(bits, rows, blocks, false, scales, zeroBytes, zeroRow);
   if (!params) return undefined;
   const { masks, offset } = params;
-  const ints = new Int16Array(rows * d);
-  for (let r = 0, i = 0; r < rows; r++) {
-    for (let j = 0; j < d; j++, i++) ints[i] = (unsignedAt(bytes, 0, i, bits) ^ masks[r * blocks + Math.floor(j / blockSize)]!) - offset;
-  }
-  return quantizedTensor(ints, [rows, d], bits, zeroBytes !== undefined, params, 1, blockSize);
+  const unpack = (bytes: Uint8Array, ints: Int8Array | Uint8Array): void => {
+    for (let r = 0, i = 0; r < rows; r++) {
+      for (let j = 0; j < d; j++, i++) ints[i] = (unsignedAt(bytes, 0, i, bits) ^ masks[r * blocks + Math.floor(j / blockSize)]!) - offset;
+    }
+  };
+  return { shape: [rows, d], bits, hasZeroPoints: zeroBytes !== undefined, params, axis: 1, groupSize: blockSize, unpack };
 }
 
 /** Per group: the scale made positive, the zero point (reflected where the scale was negative), the integers' reflection mask. */
@@ -177,22 +225,31 @@ interface GroupParams {
 }
 
 /**
- * The parameters of `count` groups from their stored scales and unsigned zero points (the default 2^(bits-1) without
- * zero points: then the signed reading). Undefined when a scale is 0 or not finite.
+ * The parameters of the [outer, inner] groups of a group layout from their stored scales and unsigned zero points
+ * (the default 2^(bits-1) without zero points: then the signed reading), stored [outer, inner] or, `transposed`,
+ * [inner, outer] (zero points `zeroRow` bytes a stored row). Undefined when a scale is 0 or not finite.
  */
-function groupParams(count: number, bits: number, hasZeroPoints: boolean, scaleOf: (g: number) => number, zeroOf: (g: number) => number): GroupParams | undefined {
+function groupParams(
+  bits: number, outer: number, inner: number, transposed: boolean, stored: Float32Array, zeroBytes: Uint8Array | undefined, zeroRow: number,
+): GroupParams | undefined {
+  const count = outer * inner;
   const max = (1 << bits) - 1;
-  const offset = hasZeroPoints ? 0 : 1 << (bits - 1);
+  const offset = zeroBytes ? 0 : 1 << (bits - 1);
   const scales = new Float64Array(count);
   const zeroPoints = new Int32Array(count);
   const masks = new Uint8Array(count);
-  for (let g = 0; g < count; g++) {
-    const s = scaleOf(g);
-    if (!(Number.isFinite(s) && s !== 0)) return undefined;
-    const z = hasZeroPoints ? zeroOf(g) : offset;
-    masks[g] = s < 0 ? max : 0;
-    scales[g] = Math.abs(s);
-    zeroPoints[g] = (s < 0 ? max - z : z) - offset;
+  const storedRow = transposed ? outer : inner;
+  for (let a = 0, g = 0; a < outer; a++) {
+    for (let c = 0; c < inner; c++, g++) {
+      const row = transposed ? c : a;
+      const column = transposed ? a : c;
+      const s = stored[row * storedRow + column]!;
+      if (!(Number.isFinite(s) && s !== 0)) return undefined;
+      const z = zeroBytes ? unsignedAt(zeroBytes, row * zeroRow, column, bits) : offset;
+      masks[g] = s < 0 ? max : 0;
+      scales[g] = Math.abs(s);
+      zeroPoints[g] = (s < 0 ? max - z : z) - offset;
+    }
   }
   return { scales, zeroPoints, masks, offset };
 }
@@ -202,14 +259,28 @@ function unsignedAt(bytes: Uint8Array, start: number, i: number, bits: number): 
   return bits === 8 ? bytes[start + i]! : (bytes[start + (i >> 1)]! >> ((i & 1) * 4)) & 0xf;
 }
 
-/** The QTensor: signed without stored zero points, unsigned with them; undefined when the values do not form one. */
-function quantizedTensor(
-  ints: Int16Array, shape: number[], bits: number, hasZeroPoints: boolean, params: GroupParams, axis: number, groupSize: number,
-): QTensor | undefined {
+/**
+ * The weight of `layout`, its parameters made again by `layoutOf` and its blocks read by `read` on load; undefined
+ * when its parameters do not form a quantized weight (left as stored tensors).
+ */
+function storedWeight(
+  layout: BlockLayout, layoutOf: () => Promise<BlockLayout | undefined>, read: () => Promise<Uint8Array>, what: string,
+): StoredQuantizedWeight | undefined {
+  const { shape, bits, hasZeroPoints, axis, groupSize } = layout;
   const dtype: QDType = bits === 4 ? (hasZeroPoints ? 'quint4' : 'qint4') : (hasZeroPoints ? 'quint8' : 'qint8');
+  const checkedOf = (params: GroupParams): QParams => checkQParams(shape, dtype, { scales: params.scales, zeroPoints: params.zeroPoints, axis, groupSize });
   try {
-    return fromIntRepr(ints, shape, dtype, { scales: params.scales, zeroPoints: params.zeroPoints, axis, groupSize });
+    checkedOf(layout.params);
   } catch {
-    return undefined; // not a valid quantized weight: left as stored tensors
+    return undefined;
   }
+  const load = async (): Promise<QTensor> => {
+    const again = await layoutOf();
+    if (!again) throw new FormatError(`${what}: its scales or zero points changed after it was described; open the model again`);
+    const ints = dtypeInfo(dtype).makeArray(shape[0] * shape[1]) as Int8Array | Uint8Array;
+    again.unpack(await read(), ints);
+    // Every unpacked value lies in the dtype's range (a masked nibble or byte, less the offset): adopted as it is.
+    return new QTensor(ints, shape, dtype, checkedOf(again.params), 'cpu');
+  };
+  return { dtype, shape: [...shape], qscheme: 'per_group_affine', axis, groupSize, load };
 }

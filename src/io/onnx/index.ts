@@ -21,5 +21,5 @@ export {
 } from './opset-upgrade.js';
 export { type QdqTensor, type QdqWritten, type ScaleType, writeQdq } from './qdq-writer.js';
 export type { ExternalDataResolver, ExternalRef } from './tensor-data.js';
-export { type ContribWeights, readContribWeights } from './contrib-read.js';
-export { readQdqWeights } from './qdq-read.js';
+export { type ContribWeights, describeContribWeights, readContribWeights } from './contrib-read.js';
+export { describeQdqWeights, readQdqWeights } from './qdq-read.js';

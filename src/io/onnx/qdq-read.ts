@@ -18,7 +18,8 @@
 import type { QDType } from '../../dtype.js';
 import { FormatError } from '../../errors.js';
 import { unpackNibbles } from '../../pack-nibbles.js';
-import { QTensor, fromIntRepr } from '../../qtensor.js';
+import { type QParams, type QTensor, checkQParams, fromIntRepr } from '../../qtensor.js';
+import { type StoredQuantizedWeight, loadStoredWeights } from '../stored-quantized.js';
 import { toFloat32 } from '../float-convert.js';
 import type { WeightDType } from '../weights.js';
 import { type GraphEntry, listGraphs } from './graph-index.js';
@@ -41,6 +42,23 @@ function integers(bytes: Uint8Array, dtype: QDType, count: number): ArrayLike<nu
  * naming OnnxModel uses for weights).
  */
 export async function readQdqWeights(model: OnnxModel): Promise<Map<string, QTensor>> {
+  return loadStoredWeights(await describeQdqWeights(model));
+}
+
+/**
+ * The weights readQdqWeights reads, by the same names, with their integers left in the file: each one's
+ * parameters are read and checked (a FormatError names a DequantizeLinear whose tensors do not form a weight),
+ * and `load()` reads its integers.
+ *
+ * @example
+ * ```ts
+ * const stored = await describeQdqWeights(await OnnxModel.load(await readFile('vad.q8.onnx')));
+ * const w = stored.get('model.first_layer.0.dw_conv.0.weight')!;
+ * w.qscheme;                 // 'per_channel_affine', nothing but the scales and zero points read
+ * const q = await w.load();  // the QTensor readQdqWeights gives
+ * ```
+ */
+export async function describeQdqWeights(model: OnnxModel): Promise<Map<string, StoredQuantizedWeight>> {
   const stored = new Map(model.list().map((w) => [`${w.graph}|${w.tensorName}`, w]));
   const graphs = listGraphs(model.proto.graph as GraphProto);
   // Names resolve in the node's graph first, then in the graphs around it (ONNX lexical scoping).
@@ -69,7 +87,7 @@ export async function readQdqWeights(model: OnnxModel): Promise<Map<string, QTen
     if (mul) outputCounts.set(mul.output[0] as string, (outputCounts.get(mul.output[0] as string) ?? 0) + 1);
   }
   for (const { node } of dequantizers) outputCounts.set(node.output[0] as string, (outputCounts.get(node.output[0] as string) ?? 0) + 1);
-  const out = new Map<string, QTensor>();
+  const out = new Map<string, StoredQuantizedWeight>();
   for (const { entry, node } of dequantizers) {
     const [dataName, scaleName, zeroName] = node.input as string[];
     const data = lookup(entry, dataName);
@@ -79,7 +97,6 @@ export async function readQdqWeights(model: OnnxModel): Promise<Map<string, QTen
     if (!data || !scale || !dtype || (zeroName && !zero)) continue; // dequantizes an activation, not a weight
     const what = `${model.name}: DequantizeLinear ${JSON.stringify(node.name || node.output[0])}`;
     const count = data.shape.reduce((a, b) => a * b, 1);
-    const values = integers(await model.read(data.name), dtype, count);
     const scales = Array.from(toFloat32(await model.read(scale.name), scale.dtype, `${what} scale`));
     const scaleCount = scales.length;
     const zeroPoints = zero ? Array.from(integers(await model.read(zero.name), dtype, scaleCount)) : new Array<number>(scaleCount).fill(0);
@@ -91,15 +108,31 @@ export async function readQdqWeights(model: OnnxModel): Promise<Map<string, QTen
     // ONNX: a scalar (or one-element) scale is per tensor unless it is the single channel of a size-1 axis.
     const perTensor = blockSize === 0 && scaleCount === 1 && (scale.shape.length === 0 || rank === 0 || data.shape[axis] !== 1);
     const viaMul = perTensor && scales[0] === 1 ? await channelScalesViaMul(model, entry, node.output[0] as string, rank, lookup, scaleLookup) : undefined;
+    const params = viaMul ? { scales: viaMul.scales, zeroPoints: viaMul.zeroPoints ?? new Array<number>(viaMul.scales.length).fill(zeroPoints[0]!), axis: viaMul.axis }
+      : perTensor ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
+        : blockSize > 0 ? { scales, zeroPoints, axis, groupSize: blockSize } : { scales, zeroPoints, axis };
+    const shape = [...data.shape];
+    const invalid = (error: unknown) => new FormatError(`${what}: its tensors do not form a valid quantized weight (${(error as Error).message})`, { cause: error });
+    let checked: QParams;
     try {
-      const params = viaMul ? { scales: viaMul.scales, zeroPoints: viaMul.zeroPoints ?? new Array<number>(viaMul.scales.length).fill(zeroPoints[0]!), axis: viaMul.axis }
-        : perTensor ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
-          : blockSize > 0 ? { scales, zeroPoints, axis, groupSize: blockSize } : { scales, zeroPoints, axis };
-      const output = viaMul ? viaMul.output : node.output[0] as string;
-      out.set(outputCounts.get(output) === 1 ? output : `${output}@${entry.path}`, fromIntRepr(values, [...data.shape], dtype, params));
+      checked = checkQParams(shape, dtype, params);
     } catch (error) {
-      throw new FormatError(`${what}: its tensors do not form a valid quantized weight (${(error as Error).message})`);
+      throw invalid(error);
     }
+    const output = viaMul ? viaMul.output : node.output[0] as string;
+    out.set(outputCounts.get(output) === 1 ? output : `${output}@${entry.path}`, {
+      dtype, shape, qscheme: checked.scheme,
+      ...(checked.scheme === 'per_tensor_affine' ? {} : { axis: checked.axis }),
+      ...(checked.scheme === 'per_group_affine' ? { groupSize: checked.groupSize } : {}),
+      load: async () => {
+        const values = integers(await model.read(data.name), dtype, count);
+        try {
+          return fromIntRepr(values, shape, dtype, params);
+        } catch (error) {
+          throw invalid(error);
+        }
+      },
+    });
   }
   return out;
 }

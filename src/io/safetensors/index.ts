@@ -26,6 +26,7 @@ export {
 } from './quantized-layout.js';
 export {
   type QuantizedSource, type QuantizedTensorDescription, describeQuantized, readQuantizedSafetensors, readQuantizedTensor,
+  storedQuantizedTensor,
 } from './quantized-read.js';
 export { type OpenSafetensorsOptions, type SafetensorsReader, openSafetensors } from './reader.js';
 export {

@@ -16,7 +16,8 @@
  */
 import { QDTYPES, type QDType, dtypeInfo } from '../../dtype.js';
 import { FormatError, WebGpuQuantError } from '../../errors.js';
-import { type QTensor, fromIntRepr } from '../../qtensor.js';
+import { type QParams, type QTensor, checkQParams, fromIntRepr } from '../../qtensor.js';
+import type { StoredQuantizedWeight } from '../stored-quantized.js';
 import { unpackNibbles } from '../../pack-nibbles.js';
 import { halfToFloat } from '../float-convert.js';
 import type { WeightInfo } from '../weights.js';
@@ -137,21 +138,51 @@ function floats(bytes: Uint8Array, dtype: 'F32' | 'F16'): Float64Array {
  * ```
  */
 export async function readQuantizedTensor(reader: QuantizedSource, d: QuantizedTensorDescription): Promise<QTensor> {
+  return (await storedQuantizedTensor(reader, d)).load();
+}
+
+/**
+ * One quantized tensor with its integers left in the file: its scale and zero point entries are read and
+ * checked (a FormatError names the file and the tensor), and `load()` reads the integers.
+ *
+ * @example
+ * ```ts
+ * const w = await storedQuantizedTensor(reader, describeQuantized(reader).get('fc.weight')!);
+ * w.qscheme;                // 'per_channel_affine'
+ * const q = await w.load(); // the QTensor readQuantizedTensor gives
+ * ```
+ */
+export async function storedQuantizedTensor(reader: QuantizedSource, d: QuantizedTensorDescription): Promise<StoredQuantizedWeight> {
   const [dataEntry, scaleEntry, zeroPointEntry] = d.layout.entries;
   const size = d.shape.reduce((a, b) => a * b, 1);
-  const dataBytes = await reader.read(dataEntry.name);
-  const values = dtypeInfo(d.dtype).bits === 4
-    ? unpackNibbles(dataBytes, size, dtypeInfo(d.dtype).signed) : integers(dataBytes, dataEntry.dtype);
   const scales = floats(await reader.read(scaleEntry.name), d.scale_dtype);
   const zeroPoints = integers(await reader.read(zeroPointEntry.name), zeroPointEntry.dtype);
+  const params = d.scheme === 'per_tensor_affine' ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
+    : d.scheme === 'per_channel_affine' ? { scales, zeroPoints, axis: d.axis! } : { scales, zeroPoints, axis: d.axis!, groupSize: d.group_size! };
+  const formatError = (error: unknown): unknown => (error instanceof WebGpuQuantError
+    ? new FormatError(`${reader.name}: quantized tensor ${quoteName(d.name)}: ${error.message}`, { cause: error }) : error);
+  let checked: QParams;
   try {
-    if (d.scheme === 'per_tensor_affine') return fromIntRepr(values, d.shape, d.dtype, { scale: scales[0]!, zeroPoint: zeroPoints[0]! });
-    if (d.scheme === 'per_channel_affine') return fromIntRepr(values, d.shape, d.dtype, { scales, zeroPoints, axis: d.axis! });
-    return fromIntRepr(values, d.shape, d.dtype, { scales, zeroPoints, axis: d.axis!, groupSize: d.group_size! });
+    checked = checkQParams(d.shape, d.dtype, params);
   } catch (error) {
-    if (!(error instanceof WebGpuQuantError)) throw error;
-    throw new FormatError(`${reader.name}: quantized tensor ${quoteName(d.name)}: ${error.message}`, { cause: error });
+    throw formatError(error);
   }
+  const load = async (): Promise<QTensor> => {
+    const dataBytes = await reader.read(dataEntry.name);
+    const values = dtypeInfo(d.dtype).bits === 4
+      ? unpackNibbles(dataBytes, size, dtypeInfo(d.dtype).signed) : integers(dataBytes, dataEntry.dtype);
+    try {
+      return fromIntRepr(values, d.shape, d.dtype, params);
+    } catch (error) {
+      throw formatError(error);
+    }
+  };
+  return {
+    dtype: d.dtype, shape: [...d.shape], qscheme: checked.scheme,
+    ...(checked.scheme === 'per_tensor_affine' ? {} : { axis: checked.axis }),
+    ...(checked.scheme === 'per_group_affine' ? { groupSize: checked.groupSize } : {}),
+    load,
+  };
 }
 
 /**

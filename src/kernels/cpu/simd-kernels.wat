@@ -645,13 +645,16 @@
                 (local.set $cK (i32.const 0))
                 (local.set $cIdx (call $cursorWrap (i32.add (local.get $cursors) (i32.const 48))))))
             (br $col)))))
-    ;; Runs: where the parameter row, and the channel bucket if any, stay the same over runs of 16 elements or more
-    ;; (per tensor; per channel along an outer axis; x̂ given as floats, with the host's per-tensor parameter
-    ;; cursor) and there are no group buckets, a run's parameters are read once
-    ;; and its bucket's sums stay in locals, the same operations in the same order as the loop below. Counts are
-    ;; integers, exact in any order: a run counts in an int32 and adds it once.
+    ;; Runs: where the channel bucket, if any, stays the same over runs of 16 elements or more and the parameter
+    ;; row does too (per tensor; per channel along an outer axis; x̂ given as floats, with the host's per-tensor
+    ;; parameter cursor) or goes one per element (groups along the first axis of a [K, N] weight, the layout of
+    ;; MatMulNBits, with channel buckets along that axis or none), and there are no group buckets: a run's
+    ;; bucket's sums stay in locals, the same operations in the same order as the loop below, and a constant
+    ;; parameter row is read once (one per element: four rows transposed into lanes, as in the columns path).
+    ;; Counts are integers, exact in any order: a run counts in an int32 and adds it once.
     (if (i32.and
-          (i32.and (i32.eqz (i32.or (i32.and (local.get $flags) (i32.const 8)) (local.get $pStride))) (i32.ge_u (local.get $pInner) (i32.const 16)))
+          (i32.and (i32.and (i32.eqz (i32.and (local.get $flags) (i32.const 8))) (i32.le_u (local.get $pStride) (i32.const 1)))
+            (i32.ge_u (local.get $pInner) (i32.const 16)))
           (i32.or (i32.eqz (i32.and (local.get $flags) (i32.const 4)))
             (i32.and (i32.eqz (local.get $cStride)) (i32.ge_u (local.get $cInner) (i32.const 16)))))
       (then
@@ -690,6 +693,21 @@
               (local.set $vecDone (i32.const 0))
               (if (i32.ge_u (i32.sub (local.get $stop) (local.get $src)) (i32.const 16))
                 (then
+                  (if (local.get $pStride)
+                    (then
+                      ;; Rows (scale, inverse, zero point, unused) of four elements, transposed into lanes.
+                      (local.set $x01 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+                        (v128.load (local.get $pa)) (v128.load offset=16 (local.get $pa))))
+                      (local.set $h01 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+                        (v128.load offset=32 (local.get $pa)) (v128.load offset=48 (local.get $pa))))
+                      (local.set $scalev (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $x01) (local.get $h01)))
+                      (local.set $invv (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $x01) (local.get $h01)))
+                      (local.set $x01 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+                        (v128.load (local.get $pa)) (v128.load offset=16 (local.get $pa))))
+                      (local.set $h01 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+                        (v128.load offset=32 (local.get $pa)) (v128.load offset=48 (local.get $pa))))
+                      (local.set $zpv (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $x01) (local.get $h01)))
+                      (local.set $zpfv (f32x4.convert_i32x4_s (local.get $zpv)))))
                   (local.set $xv (v128.load (local.get $src)))
                   (if (i32.and (local.get $flags) (i32.const 16))
                     (then (local.set $hv (v128.load (local.get $q)))) ;; x̂ given: nothing is clipped
@@ -755,10 +773,18 @@
                       (local.set $sumCross (f64x2.add (local.get $sumCross) (local.get $cross)))
                       (local.set $bSquares (f64x2.add (local.get $bSquares) (local.get $squares)))
                       (local.set $bCross (f64x2.add (local.get $bCross) (local.get $cross)))
+                      (local.set $pa (i32.add (local.get $pa) (i32.shl (local.get $pStride) (i32.const 6))))
                       (local.set $q (i32.add (local.get $q) (i32.shl (local.get $qw) (i32.const 2))))
                       (local.set $src (i32.add (local.get $src) (i32.const 16)))))))
               (if (i32.eqz (local.get $vecDone))
                 (then
+                  (if (local.get $pStride)
+                    (then
+                      (local.set $scale (f32.load (local.get $pa)))
+                      (local.set $inv (f32.load offset=4 (local.get $pa)))
+                      (local.set $zp (i32.load offset=8 (local.get $pa)))
+                      (local.set $zpf (f32.convert_i32_s (local.get $zp)))
+                      (local.set $pa (i32.add (local.get $pa) (i32.const 16)))))
                   (local.set $x (f32.load (local.get $src)))
                   (if (i32.and (local.get $flags) (i32.const 16))
                     (then (local.set $xh (f32.load (local.get $q))))
@@ -806,6 +832,7 @@
             (local.set $clipped (f64.add (local.get $clipped) (f64.convert_i32_u (local.get $clipCount))))
             (local.set $nonFinite (f64.add (local.get $nonFinite) (f64.convert_i32_u (local.get $nfCount))))
             (local.set $pK (i32.add (local.get $pK) (local.get $len)))
+            (local.set $pIdx (i32.add (local.get $pIdx) (i32.mul (local.get $len) (local.get $pStride))))
             (if (i32.eq (local.get $pK) (local.get $pInner))
               (then
                 (local.set $pK (i32.const 0))
