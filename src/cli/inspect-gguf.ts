@@ -11,10 +11,10 @@
  * @module
  */
 import { FormatError } from '../errors.js';
-import { toFloat32 } from '../io/float-convert.js';
+import { float32View } from '../io/float-convert.js';
 import { type GgufFile, type GgufValue, ggufTensorFloat32, readGguf } from '../io/gguf/reader.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightReader } from '../io/weights.js';
-import { errorStats } from '../reference/error-stats.js';
+import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
 import { jsonNumber } from './compress-command.js';
@@ -54,16 +54,19 @@ export async function runInspectGguf(args: InspectArgs, io: CliIo): Promise<numb
 async function listGguf(args: InspectArgs, io: CliIo, file: GgufFile, original: WeightReader | undefined): Promise<number> {
   const originals = new Map((original?.list() ?? []).map((w) => [w.name, w]));
   const lines: GgufLine[] = [];
+  let scratch: Float32Array | undefined; // one array for the values of tensor after tensor of the same size
   for (const t of file.tensors) {
     if (args.tensor !== undefined && t.name !== args.tensor) continue;
     const line: GgufLine = { name: t.name, type: t.type, shape: t.shape, ne: t.ne, bytes: t.byteLength };
     const base = originals.get(t.name);
     if (base && FLOAT_WEIGHT_DTYPES.includes(base.dtype) && ['Q8_0', 'Q4_0', 'F16', 'BF16'].includes(t.type)) {
-      let x = toFloat32(await original!.read(base.name), base.dtype, base.name);
+      let x = float32View(await original!.read(base.name), base.dtype, base.name); // only read
       const transposed = base.shape.length === 2 && !sameShape(base.shape, t.shape) && sameShape([...base.shape].reverse(), t.shape);
       if (transposed) x = transpose(x, base.shape[0]!, base.shape[1]!);
       if (transposed || sameShape(base.shape, t.shape)) {
-        const stats = errorStats({ data: x, shape: t.shape }, { data: ggufTensorFloat32(file, t), shape: t.shape });
+        const values = ggufTensorFloat32(file, t, scratch);
+        if (values.length === x.length) scratch = values;
+        const stats = await errorStats({ data: x, shape: t.shape }, { data: values, shape: t.shape }, {}, { backend: 'cpu' });
         Object.assign(line, { sqnrDb: stats.overall.sqnrDb, maxAbsError: stats.overall.maxAbsError, transposedFromOriginal: transposed });
       }
     }

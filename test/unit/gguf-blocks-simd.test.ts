@@ -3,10 +3,11 @@
 // bytes and the same values back, on fresh random rows with ties at k + 0.5 of the block's step, all-zero blocks,
 // ±0, tiny blocks whose scale is a float16 subnormal, large ones near float16's limit, blocks whose largest
 // magnitude appears twice with both signs, and rows that cross the kernels' pieces; and the scales' float16
-// rounding in WebAssembly against floatToHalfBits on every float16 value, its neighbours' midpoints and random bits.
+// rounding in WebAssembly against floatToHalfBits on every float16 value, its neighbours' midpoints and random bits;
+// and stored blocks of random bytes (any float16 scale: subnormal, Infinity, NaN) read back as the JavaScript reads them.
 import { describe, expect, it } from 'vitest';
 import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0, quantizeRowQ8_0 } from '../../src/io/gguf/ggml-blocks.js';
-import { cpuQ4_0, cpuQ8_0 } from '../../src/io/gguf/ggml-blocks-simd.js';
+import { cpuBlockValues, cpuQ4_0, cpuQ8_0 } from '../../src/io/gguf/ggml-blocks-simd.js';
 import { halfToFloat } from '../../src/io/float-convert.js';
 import { floatToHalfBits } from '../../src/io/half.js';
 import { simdKernels } from '../../src/kernels/cpu/simd-module.js';
@@ -165,5 +166,36 @@ describe('the blocks\' float16 scales (halfScales)', () => {
 
   it('rounds fresh random float32 bit patterns as floatToHalfBits does', () => {
     expectSameRounding(Uint32Array.from({ length: 1 << 20 }, () => Math.floor(next() * 2 ** 32) >>> 0));
+  });
+});
+
+describe(`WebAssembly values of stored Q8_0 and Q4_0 blocks (seed ${RUN_SEED})`, () => {
+  for (const [type, blockBytes, dequantize] of [['Q8_0', 34, dequantizeRowQ8_0], ['Q4_0', 18, dequantizeRowQ4_0]] as const) {
+    it(`${type}: random bytes, from an offset, across the kernels' pieces: the values ${dequantize.name} gives`, () => {
+      for (const blocks of [1, 2, 1023, 1024, 1025, 3000]) {
+        const offset = Math.floor(next() * 5);
+        const bytes = Uint8Array.from({ length: offset + blocks * blockBytes + 3 }, () => Math.floor(next() * 256));
+        // A few scales set apart: ±0, a subnormal, ±Infinity and a NaN (float16 bits, little-endian).
+        [0x0000, 0x8000, 0x0001, 0x7c00, 0xfc00, 0x7e01].forEach((bits, k) => {
+          if (k < blocks) bytes.set([bits & 0xff, bits >> 8], offset + k * blockBytes);
+        });
+        const count = 32 * blocks;
+        const expected = dequantize(bytes.subarray(offset), count);
+        expectBits(cpuBlockValues(type, bytes, count, offset)!, expected, `${blocks} blocks from byte ${offset}`);
+        const into = new Float32Array(count).fill(7);
+        expect(cpuBlockValues(type, bytes, count, offset, into)).toBe(into); // written in place
+        expectBits(into, expected, `${blocks} blocks from byte ${offset}, into an array`);
+        expect(cpuBlockValues(type, bytes, count, offset, new Float32Array(count + 1))).toHaveLength(count); // the wrong size: a new one
+      }
+    });
+  }
+
+  it('leaves what it cannot read to the JavaScript versions: no elements, a partial block, too few bytes', () => {
+    const bytes = new Uint8Array(34 * 2);
+    expect(cpuBlockValues('Q8_0', bytes, 0)).toBeUndefined();
+    expect(cpuBlockValues('Q8_0', bytes, 48)).toBeUndefined();
+    expect(cpuBlockValues('Q8_0', bytes, 96)).toBeUndefined(); // three blocks need 102 bytes
+    expect(cpuBlockValues('Q8_0', bytes, 64, 1)).toBeUndefined(); // two blocks from byte 1 need 69
+    expect(cpuBlockValues('Q8_0', bytes, 64)).toHaveLength(64);
   });
 });

@@ -10,10 +10,12 @@
  * ```ts
  * const bytes = new Uint8Array((row.length / 32) * 34);
  * const values = cpuQ8_0(row, bytes); // bytes: quantizeRowQ8_0(row); values: dequantizeRowQ8_0(bytes, row.length)
+ * cpuBlockValues('Q8_0', bytes, row.length);        // the same values, read back from the stored blocks
  * ```
  * @module
  */
 import { PIECE_ELEMENTS, simdKernels, type SimdKernels } from '../../kernels/cpu/simd-module.js';
+import { halfToFloat } from '../float-convert.js';
 
 const kBlock = 32;
 
@@ -118,4 +120,55 @@ export function cpuQ8_0(row: Float32Array, out: Uint8Array, values?: Float32Arra
  */
 export function cpuQ4_0(row: Float32Array, out: Uint8Array, values?: Float32Array): Float32Array | undefined {
   return cpuBlocks('Q4_0', row, out, values);
+}
+
+/**
+ * The values `count` elements of stored Q8_0 or Q4_0 blocks give back (`bytes` from `offset`; what
+ * `dequantizeRowQ8_0` / `dequantizeRowQ4_0` return, bit for bit; in `into` when it is given and `count` long, a
+ * fresh array of that size touching memory the system must first map), a piece at a time in the kernels' memory: each
+ * block's float16 scale as a float32, then the values kernel. Undefined without WebAssembly SIMD, for a count
+ * that is not a positive multiple of 32, or for fewer bytes than its blocks need (the caller runs the JavaScript
+ * versions).
+ *
+ * @example
+ * ```ts
+ * const blocks = new Uint8Array(18);
+ * blocks.set([0x00, 0x40], 0);                 // d = 2 (float16)
+ * cpuBlockValues('Q4_0', blocks, 32)?.[0];     // -16: nibble 0, less 8, times 2
+ * ```
+ */
+export function cpuBlockValues(type: 'Q8_0' | 'Q4_0', bytes: Uint8Array, count: number, offset = 0, into?: Float32Array): Float32Array | undefined {
+  const { blockBytes, values: valuesOf } = type === 'Q8_0' ? kQ8_0 : kQ4_0;
+  if (count <= 0 || count % kBlock !== 0 || bytes.byteLength < offset + (count / kBlock) * blockBytes) return undefined;
+  const kernels = simdKernels();
+  if (!kernels) return undefined;
+  const piece = Math.min(count, PIECE_ELEMENTS);
+  const pieceBlocks = piece / kBlock;
+  const offsets = kernels.reserve([blockBytes * pieceBlocks, 4 * pieceBlocks, 4 * piece], [0, 2]);
+  if (!offsets) return undefined;
+  const [dst, scales, valuesAt] = offsets as [number, number, number];
+  const toValues = valuesOf(kernels);
+  const memory = kernels.memory.buffer;
+  const blocksIn = new Uint8Array(memory, dst, blockBytes * pieceBlocks);
+  const scaleView = new Float32Array(memory, scales, pieceBlocks);
+  const back = new Float32Array(memory, valuesAt, piece);
+  const values = into?.length === count ? into : new Float32Array(count);
+  const halves = halfTable();
+  for (let first = 0; first < count; first += piece) {
+    const blocks = Math.min(piece, count - first) / kBlock;
+    const at = offset + (first / kBlock) * blockBytes;
+    blocksIn.set(bytes.subarray(at, at + blocks * blockBytes));
+    for (let b = 0; b < blocks; b++) scaleView[b] = halves[blocksIn[b * blockBytes]! | (blocksIn[b * blockBytes + 1]! << 8)]!;
+    toValues(dst, scales, valuesAt, blocks);
+    values.set(back.subarray(0, blocks * kBlock), first);
+  }
+  return values;
+}
+
+let kHalfTable: Float32Array | undefined;
+
+/** Every float16 bit pattern's value (256 KiB, made on first use): a block's scale by one load. */
+function halfTable(): Float32Array {
+  kHalfTable ??= Float32Array.from({ length: 65536 }, (_, h) => halfToFloat(h));
+  return kHalfTable;
 }

@@ -16,6 +16,7 @@
 import { FormatError } from '../../errors.js';
 import { halfToFloat } from '../float-convert.js';
 import { dequantizeRowQ4_0, dequantizeRowQ8_0 } from './ggml-blocks.js';
+import { cpuBlockValues } from './ggml-blocks-simd.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VALUE_TYPE, type GgmlType, ggmlTensorBytes, ggmlTypeOfId } from './ggml-types.js';
 
 /** A metadata value: numbers (64-bit integers as bigint when past 2^53), strings, booleans, arrays. */
@@ -186,18 +187,19 @@ export function readGguf(bytes: Uint8Array, name = 'GGUF file'): GgufFile {
 
 /**
  * `count` elements of a ggml `type` stored in `data`, as float32 (F32, F16, BF16, Q8_0, Q4_0). Throws
- * FormatError for other types.
+ * FormatError for other types. Q8_0 and Q4_0 values may be written into `scratch` (when it is `count` long) and
+ * returned in it, so that a caller reading tensor after tensor reuses one array.
  *
  * @example
  * ```ts
  * ggmlToFloat32('Q8_0', blocks, 64); // two Q8_0 blocks
  * ```
  */
-export function ggmlToFloat32(type: GgufTensorInfo['type'], data: Uint8Array, count: number, what = 'tensor'): Float32Array {
+export function ggmlToFloat32(type: GgufTensorInfo['type'], data: Uint8Array, count: number, what = 'tensor', scratch?: Float32Array): Float32Array {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   switch (type) {
-    case 'Q8_0': return dequantizeRowQ8_0(data, count);
-    case 'Q4_0': return dequantizeRowQ4_0(data, count);
+    case 'Q8_0': return cpuBlockValues('Q8_0', data, count, 0, scratch) ?? dequantizeRowQ8_0(data, count);
+    case 'Q4_0': return cpuBlockValues('Q4_0', data, count, 0, scratch) ?? dequantizeRowQ4_0(data, count);
     case 'F32': return Float32Array.from({ length: count }, (_, i) => view.getFloat32(i * 4, true));
     case 'F16': return Float32Array.from({ length: count }, (_, i) => halfToFloat(view.getUint16(i * 2, true)));
     case 'BF16': {
@@ -210,14 +212,14 @@ export function ggmlToFloat32(type: GgufTensorInfo['type'], data: Uint8Array, co
 
 /**
  * One tensor as float32, row-major in `info.shape`. Throws FormatError for types it cannot decode
- * (integer and other quantized types).
+ * (integer and other quantized types). `scratch` as for {@link ggmlToFloat32}.
  *
  * @example
  * ```ts
  * const w = ggufTensorFloat32(file, file.tensors.find((t) => t.name === 'fc1.weight')!);
  * ```
  */
-export function ggufTensorFloat32(file: GgufFile, info: GgufTensorInfo): Float32Array {
+export function ggufTensorFloat32(file: GgufFile, info: GgufTensorInfo, scratch?: Float32Array): Float32Array {
   const count = info.ne.reduce((a, b) => a * b, 1);
-  return ggmlToFloat32(info.type, file.bytes.subarray(info.offset, info.offset + (info.byteLength ?? 0)), count, info.name);
+  return ggmlToFloat32(info.type, file.bytes.subarray(info.offset, info.offset + (info.byteLength ?? 0)), count, info.name, scratch);
 }
