@@ -67,6 +67,7 @@ export {
 } from './io/gguf/ggml-blocks.js';
 export { type GgmlType, type GgmlTypeInfo, ggmlTensorBytes, ggmlTypeInfo } from './io/gguf/ggml-types.js';
 export { type GgufFile, type GgufTensorInfo, type GgufValue, ggmlToFloat32, ggufTensorFloat32, readGguf } from './io/gguf/reader.js';
+export { GGUF_MAX_HEADER_BYTES, type GgufSourceFile, openGguf } from './io/gguf/open-gguf.js';
 export { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgufWriter, encodeGgufHeader } from './io/gguf/writer.js';
 
 // Compression.

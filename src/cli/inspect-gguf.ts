@@ -12,13 +12,15 @@
  */
 import { FormatError } from '../errors.js';
 import { float32View } from '../io/float-convert.js';
-import { type GgufFile, type GgufValue, ggufTensorFloat32, readGguf } from '../io/gguf/reader.js';
+import { type GgufSourceFile, openGguf } from '../io/gguf/open-gguf.js';
+import { type GgufValue, ggmlToFloat32 } from '../io/gguf/reader.js';
+import { nodeFileSource } from '../io/safetensors/node-file-source.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightReader } from '../io/weights.js';
 import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
 import { jsonNumber } from './compress-command.js';
-import { readInputFile } from './files.js';
+import { checkInputFile, fileError } from './files.js';
 import { openModelFile } from './open-model.js';
 
 interface GgufLine {
@@ -42,16 +44,21 @@ const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.len
 
 /** Runs `inspect` on a GGUF file; returns the exit code. */
 export async function runInspectGguf(args: InspectArgs, io: CliIo): Promise<number> {
-  const file = readGguf(await readInputFile(args.file, 'file'), args.file);
-  const opened = args.original ? await openModelFile(args.original, 'original') : undefined;
+  await checkInputFile(args.file, 'file');
+  // Read by range: the header, then one tensor at a time (a file larger than the memory can be inspected).
+  const source = await nodeFileSource(args.file).catch((error: unknown) => { throw fileError(error, args.file, 'file'); });
+  let opened: Awaited<ReturnType<typeof openModelFile>> | undefined;
   try {
+    const file = await openGguf(source, args.file);
+    opened = args.original ? await openModelFile(args.original, 'original') : undefined;
     return await listGguf(args, io, file, opened?.reader);
   } finally {
     await opened?.close();
+    await source.close();
   }
 }
 
-async function listGguf(args: InspectArgs, io: CliIo, file: GgufFile, original: WeightReader | undefined): Promise<number> {
+async function listGguf(args: InspectArgs, io: CliIo, file: GgufSourceFile, original: WeightReader | undefined): Promise<number> {
   const originals = new Map((original?.list() ?? []).map((w) => [w.name, w]));
   const lines: GgufLine[] = [];
   let scratch: Float32Array | undefined; // one array for the values of tensor after tensor of the same size
@@ -64,7 +71,7 @@ async function listGguf(args: InspectArgs, io: CliIo, file: GgufFile, original: 
       const transposed = base.shape.length === 2 && !sameShape(base.shape, t.shape) && sameShape([...base.shape].reverse(), t.shape);
       if (transposed) x = transpose(x, base.shape[0]!, base.shape[1]!);
       if (transposed || sameShape(base.shape, t.shape)) {
-        const values = ggufTensorFloat32(file, t, scratch);
+        const values = ggmlToFloat32(t.type, await file.readTensor(t), t.ne.reduce((a, b) => a * b, 1), t.name, scratch);
         if (values.length === x.length) scratch = values;
         const stats = await errorStats({ data: x, shape: t.shape }, { data: values, shape: t.shape }, {}, { backend: 'cpu' });
         Object.assign(line, { sqnrDb: stats.overall.sqnrDb, maxAbsError: stats.overall.maxAbsError, transposedFromOriginal: transposed });

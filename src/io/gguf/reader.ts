@@ -53,17 +53,30 @@ const kDecoder = new TextDecoder('utf-8', { fatal: true });
 /** More array elements than this in one metadata value is taken as damage (real vocabularies are ~256k). */
 const kMaxArray = 1 << 24;
 
+/**
+ * @internal Thrown by {@link parseGgufHeader} when the header goes on past the bytes it was given (but not past
+ * the file): `end` bytes from the start are needed.
+ */
+export class GgufHeaderNeedsMore extends Error {
+  constructor(readonly end: number) {
+    super(`the GGUF header needs the file's first ${end} bytes`);
+  }
+}
+
 class Cursor {
   at = 0;
   private view: DataView;
-  constructor(private bytes: Uint8Array, private what: string) {
+  /** `bytes` are the first bytes of a file of `fileSize` bytes (all of it by default). */
+  constructor(private bytes: Uint8Array, private what: string, readonly fileSize = bytes.byteLength) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   fail(message: string): never {
     throw new FormatError(`${this.what}: ${message} (at byte ${this.at}); the file is damaged or not GGUF`);
   }
   need(n: number, what: string): void {
-    if (n > this.bytes.byteLength - this.at) this.fail(`${what} runs past the end of the file (${this.bytes.byteLength} bytes)`);
+    if (n <= this.bytes.byteLength - this.at) return;
+    if (n > this.fileSize - this.at) this.fail(`${what} runs past the end of the file (${this.fileSize} bytes)`);
+    throw new GgufHeaderNeedsMore(this.at + n);
   }
   u8(): number { this.need(1, 'a value'); return this.view.getUint8(this.at++); }
   u32(): number { this.need(4, 'a u32'); const v = this.view.getUint32(this.at, true); this.at += 4; return v; }
@@ -129,14 +142,22 @@ class Cursor {
  * ```
  */
 export function readGguf(bytes: Uint8Array, name = 'GGUF file'): GgufFile {
-  const c = new Cursor(bytes, name);
-  if (bytes.byteLength < 8 || c.u32() !== GGUF_MAGIC) c.fail('no GGUF magic');
+  return { ...parseGgufHeader(bytes, name, bytes.byteLength), bytes };
+}
+
+/**
+ * @internal The header and tensor infos of a GGUF file of `fileSize` bytes from its first bytes, `prefix`, checked
+ * as {@link readGguf} checks them; {@link GgufHeaderNeedsMore} when the header goes on past `prefix`.
+ */
+export function parseGgufHeader(prefix: Uint8Array, name: string, fileSize: number): Omit<GgufFile, 'bytes'> {
+  const c = new Cursor(prefix, name, fileSize);
+  if (fileSize < 8 || c.u32() !== GGUF_MAGIC) c.fail('no GGUF magic');
   const version = c.u32();
   if (version !== 2 && version !== 3) c.fail(`GGUF version ${version} is not supported (2 and 3 are)`);
   const tensorCount = c.u64('tensor count');
   const kvCount = c.u64('metadata count');
   // Each tensor info takes at least 8 + 4 + 4 + 8 bytes, each key/value at least 8 + 4 + 1.
-  if (tensorCount * 24 + kvCount * 13 > bytes.byteLength) c.fail(`${tensorCount} tensors and ${kvCount} metadata entries cannot fit`);
+  if (tensorCount * 24 + kvCount * 13 > fileSize) c.fail(`${tensorCount} tensors and ${kvCount} metadata entries cannot fit`);
   const metadata: Record<string, GgufValue> = {};
   for (let i = 0; i < kvCount; i++) {
     const key = c.string(`metadata key ${i}`);
@@ -177,12 +198,12 @@ export function readGguf(bytes: Uint8Array, name = 'GGUF file'): GgufFile {
   const dataOffset = c.at + ((alignment - (c.at % alignment)) % alignment);
   const tensors = infos.map((info, i) => {
     const offset = dataOffset + relative[i]!;
-    if (offset + (info.byteLength ?? 0) > bytes.byteLength) {
-      c.fail(`tensor ${JSON.stringify(info.name)} (${info.byteLength} bytes at ${offset}) runs past the end of the file (${bytes.byteLength} bytes)`);
+    if (offset + (info.byteLength ?? 0) > fileSize) {
+      c.fail(`tensor ${JSON.stringify(info.name)} (${info.byteLength} bytes at ${offset}) runs past the end of the file (${fileSize} bytes)`);
     }
     return { ...info, offset };
   });
-  return { version, alignment, metadata, tensors, dataOffset, bytes };
+  return { version, alignment, metadata, tensors, dataOffset };
 }
 
 /**
