@@ -11,6 +11,10 @@
  * folder are refused before any work without `--force` (it is often a downloaded model's folder, whose own
  * quantized files should not vanish silently).
  *
+ * An input in a model folder's `onnx/` has the folder's configuration and tokenizer files (`config.json`,
+ * `tokenizer.json`, ...: model-folder-files.ts) copied into `<folder>` with them, so that it loads as it is;
+ * `config.json` then names the files with external data (`transformers.js_config.use_external_data_format`).
+ *
  * With `--verify`, each file, once in place, runs beside the input in onnxruntime-node (as `compress --verify`): a
  * file that fails stays written and the command exits 1 naming it.
  *
@@ -27,7 +31,7 @@
  * ```
  * @module
  */
-import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type CompressOnnxOptions, type OnnxCompressionReport, compressOnnxParts } from '../compress/compress-onnx.js';
 import { externalDataCertain } from '../compress/external-data-stream.js';
@@ -41,7 +45,8 @@ import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
 import type { CliIo } from './compress-command.js';
 import { externalDataNextTo } from './external-data.js';
-import { checkInputFile, formatOf } from './files.js';
+import { checkInputFile, fileError, formatOf } from './files.js';
+import { companionFiles, modelFolderOf, withExternalDataFormat } from './model-folder-files.js';
 import { type OnnxInput, openOnnxInput } from './onnx-input.js';
 import { type OutputSink, openOutput, resolveOutput } from './output.js';
 import { type VerifyReport, verifyModels } from '../verify/verify-models.js';
@@ -120,6 +125,8 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
   const runtime = args.verify ? await loadNodeRuntime() : undefined; // before any work: onnxruntime-node is there
   const external = externalDataNextTo(input);
   const written: PresetFile[] = [];
+  let copiedPaths: string[] = [];
+  let configNamesData = false; // the copied config.json names the files with external data
   let onnxInput: OnnxInput | undefined;
   try {
     // Its tensor data left in the file: read by the workers (or this thread) in their turn, copied to the output.
@@ -146,7 +153,11 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
         throw new InvalidArgumentError('output', path, `${path}: exists; add --force to replace it, or write to another folder`);
       }
     };
-    for (const path of [...targets, ...dataTargets]) if (path !== undefined) await refuseExisting(path);
+    // The model folder's configuration and tokenizer, copied beside onnx/ (not when writing into that folder itself).
+    const modelFolder = modelFolderOf(input);
+    const copied = modelFolder !== undefined && resolve(modelFolder) !== resolve(args.output) ? await companionFiles(modelFolder) : [];
+    const copyTargets = copied.map((name) => join(args.output, name));
+    for (const path of [...targets, ...dataTargets, ...copyTargets]) if (path !== undefined) await refuseExisting(path);
     const folder = join(args.output, 'onnx');
     const created = await mkdir(folder, { recursive: true }); // the first folder made, if any
     // The folders made, removed again (when empty) on failure or interruption, the inner one first.
@@ -154,11 +165,13 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
     for (const path of made) trackTempFolder(path);
     const sinks: OutputSink[] = [];
     const dataSinks: (OutputSink | undefined)[] = [];
+    const copySinks: OutputSink[] = [];
     const writes: Promise<void>[] = []; // files written while the next one is compressed
     const openAt = async (path: string) => openOutput(await resolveOutput(path, inputs, args.force), io.stdout);
     try {
       for (const path of targets) sinks.push(await openAt(path));
       for (const path of dataTargets) dataSinks.push(path === undefined ? undefined : await openAt(path));
+      for (const path of copyTargets) copySinks.push(await openAt(path));
       // On the CPU, big models (or --workers) run on the worker pool, as `compress` does: the same files.
       const onCpu = await getBackend({ backend: args.backend }) === 'cpu';
       const pool = await onnxPool(args.workers, onCpu, model.list(), plans);
@@ -184,14 +197,23 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
         await pool?.close();
       }
       await Promise.all(writes);
+      const withData = written.filter((f) => f.externalData).map((f) => basename(f.path));
+      for (const [i, name] of copied.entries()) {
+        const from = join(modelFolder!, name);
+        const bytes = await readFile(from).catch((error: unknown) => { throw fileError(error, from, 'input'); });
+        const edited = name === 'config.json' && withData.length > 0 ? withExternalDataFormat(bytes.toString('utf8'), withData) : undefined;
+        if (edited !== undefined) configNamesData = true;
+        await copySinks[i]!.write(edited === undefined ? bytes : new TextEncoder().encode(edited));
+      }
       // All renamed into place only when all are written and on disk (what can fail short of the renames); each data
       // file before its model.
-      const all = [...dataSinks.filter((s) => s !== undefined), ...sinks];
+      const all = [...dataSinks.filter((s) => s !== undefined), ...sinks, ...copySinks];
       for (const sink of all) await sink.flush();
       for (const sink of all) await sink.close();
+      copiedPaths = copyTargets;
     } catch (error) {
       await Promise.allSettled(writes);
-      for (const sink of [...dataSinks, ...sinks]) await sink?.abort(error).catch(() => undefined);
+      for (const sink of [...dataSinks, ...sinks, ...copySinks]) await sink?.abort(error).catch(() => undefined);
       for (const path of [...made].reverse()) await rmdir(path).catch(() => undefined); // only when empty
       throw error;
     } finally {
@@ -207,15 +229,18 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
     for (const file of written) file.verify = await verifyModels(input, file.path, { ...options, names: [input, file.path] });
   }
   if (args.json) {
-    io.stdout.write(`${JSON.stringify({ input, output: args.output, preset: args.preset, files: written.map((f) => ({
+    io.stdout.write(`${JSON.stringify({ input, output: args.output, preset: args.preset, copied: copiedPaths, configNamesExternalData: configNamesData, files: written.map((f) => ({
       dtype: f.dtype, path: f.path, bytes: f.report.totals.modelBytesAfter, ...(f.externalData ? { externalData: f.externalData } : {}), totals: f.report.totals,
       tensors: f.report.tensors.map(({ perChannelSqnrDb: _p, ...t }) => t), ...(f.verify ? { verify: verifyJson(f.verify) } : {}),
     })) }, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value))}\n`);
   } else {
     const withData = written.filter((f) => f.externalData).map((f) => JSON.stringify(basename(f.path)));
+    const configCopied = copiedPaths.some((p) => basename(p) === 'config.json');
     io.stdout.write(`${input} -> ${args.output} (transformers.js layout)\n${written.map(fileLine).join('\n')}\n`
-      + 'load it with pipeline(task, folder, { dtype }) (copy config.json and the tokenizer files beside onnx/)\n'
-      + (withData.length === 0 ? '' : `with external data: set "transformers.js_config": { "use_external_data_format": { ${withData.map((f) => `${f}: 1`).join(', ')} } } `
+      + (copiedPaths.length ? `  copied from ${modelFolderOf(input)}: ${copiedPaths.map((p) => basename(p)).join(', ')}\n` : '')
+      + `load it with pipeline(task, folder, { dtype })${configCopied ? '' : ' (copy config.json and the tokenizer files beside onnx/)'}\n`
+      + (withData.length === 0 ? '' : configNamesData ? 'config.json names the files with external data ("transformers.js_config": "use_external_data_format")\n'
+        : `with external data: set "transformers.js_config": { "use_external_data_format": { ${withData.map((f) => `${f}: 1`).join(', ')} } } `
         + 'in config.json (or true for every file), or pass use_external_data_format: true to pipeline()\n')
       + written.filter((f) => f.verify).map((f) => formatVerifyReport(f.verify!, [input, f.path])).join(''));
   }

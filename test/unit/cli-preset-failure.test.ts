@@ -75,6 +75,23 @@ describe('compress --preset transformers.js: a failure leaves nothing', () => {
     });
   }
 
+  it('a failure in the second file of a model folder\'s input: neither the files nor the copied config.json and tokenizer are left', async () => {
+    Object.assign(calls, { count: 0, failAt: 2, written: [] });
+    const source = join(folder, 'hub-model');
+    mkdirSync(join(source, 'onnx'), { recursive: true });
+    writeFileSync(join(source, 'onnx', 'model.onnx'), readFileSync(input));
+    writeFileSync(join(source, 'config.json'), '{"model_type":"bert"}');
+    writeFileSync(join(source, 'tokenizer.json'), '{}');
+    const out = join(folder, 'hub-web');
+    const result = await runCli(['compress', join(source, 'onnx', 'model.onnx'), '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--first-layer', 'quantize']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/injected failure/);
+    expect(existsSync(out)).toBe(false);
+    Object.assign(calls, { count: 0, failAt: 0, written: [] });
+    expect((await runCli(['compress', join(source, 'onnx', 'model.onnx'), '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--first-layer', 'quantize'])).code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['config.json', 'onnx', 'tokenizer.json']);
+  });
+
   it('the second file failing to flush: neither file is renamed into place, the new folders removed', async () => {
     Object.assign(calls, { count: 0, failAt: 0, written: [] });
     Object.assign(flushes, { failSecond: true, opened: 0 });

@@ -269,6 +269,62 @@ describe('compress --preset transformers.js', () => {
     expect(transformersJsFileName('model.onnx')).toBe('model');
   });
 
+  it('a model folder\'s configuration and tokenizer files are copied beside onnx/ (refused when there, without --force); none when writing into the folder itself', async () => {
+    const source = join(folder, 'bert');
+    mkdirSync(join(source, 'onnx'), { recursive: true });
+    mkdirSync(join(source, 'extra'));
+    writeFileSync(join(source, 'onnx', 'model.onnx'), float32.bytes);
+    const files: Record<string, Uint8Array | string> = {
+      'config.json': '{"model_type":"bert","transformers.js_config":{"dtype":"q4"}}', 'tokenizer.json': `{"v":${kSeed}}`,
+      'merges.txt': 'a b\n', 'tokenizer.model': Uint8Array.of(0, 255, 7, kSeed & 255), 'README.md': '# bert', '.hidden.json': '{}',
+      'model.safetensors': new Uint8Array(16), 'extra/other.json': '{}',
+    };
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(source, name), bytes);
+    const out = join(folder, 'web-bert');
+    const result = await runCli(['compress', join(source, 'onnx', 'model.onnx'), '--preset', 'transformers.js', '-o', out, '--backend', 'cpu']);
+    expect(result.code, result.stderr).toBe(0);
+    const copied = ['config.json', 'merges.txt', 'tokenizer.json', 'tokenizer.model'];
+    expect(readdirSync(out).sort()).toEqual([...copied, 'onnx'].sort());
+    for (const name of copied) expect(readFileSync(join(out, name)), name).toEqual(Buffer.from(files[name]!)); // no external data: as they were
+    expect(result.stdout).toContain(`  copied from ${source}: ${copied.join(', ')}\n`);
+    expect(result.stdout).toContain('load it with pipeline(task, folder, { dtype })\n');
+    // Already there: refused before any work, nothing written; --force replaces them.
+    rmSync(join(out, 'onnx'), { recursive: true });
+    writeFileSync(join(out, 'tokenizer.json'), 'mine');
+    const refused = await runCli(['compress', join(source, 'onnx', 'model.onnx'), '--preset', 'transformers.js', '-o', out, '--backend', 'cpu']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/web-bert\/config\.json: exists; add --force/); // the first of the copies already there
+    expect([existsSync(join(out, 'onnx')), readFileSync(join(out, 'tokenizer.json'), 'utf8')]).toEqual([false, 'mine']);
+    const forced = await runCli(['compress', join(source, 'onnx', 'model.onnx'), '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--force', '--json']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(JSON.parse(forced.stdout).copied).toEqual(copied.map((name) => join(out, name)));
+    expect(readFileSync(join(out, 'tokenizer.json'), 'utf8')).toBe(files['tokenizer.json']);
+    // Into the model folder itself: its files stay as they are, nothing copied.
+    const inPlace = await runCli(['compress', join(source, 'onnx', 'model.onnx'), '--preset', 'transformers.js', '-o', source, '--backend', 'cpu', '--json']);
+    expect(inPlace.code, inPlace.stderr).toBe(0);
+    expect(JSON.parse(inPlace.stdout).copied).toEqual([]);
+    expect(readdirSync(join(source, 'onnx')).sort()).toEqual(['model.onnx', 'model_q4.onnx', 'model_quantized.onnx']);
+    expect(readFileSync(join(source, 'config.json'), 'utf8')).toBe(files['config.json']);
+  });
+
+  it('with external data, the copied config.json names each file\'s data file (transformers.js_config.use_external_data_format), its other settings kept', async () => {
+    const source = join(folder, 'big');
+    mkdirSync(join(source, 'onnx'), { recursive: true });
+    writeFileSync(join(source, 'onnx', 'model.onnx'), externalize(float32.bytes, join(source, 'onnx'), 'model.onnx_data'));
+    writeFileSync(join(source, 'config.json'), JSON.stringify({ model_type: 'gpt2', 'transformers.js_config': { dtype: 'q4', use_external_data_format: { 'model.onnx': 1 } } }));
+    const out = join(folder, 'web-big');
+    const result = await runCli(['compress', join(source, 'onnx', 'model.onnx'), '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ copied: [join(out, 'config.json')], configNamesExternalData: true });
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toEqual({
+      model_type: 'gpt2',
+      'transformers.js_config': { dtype: 'q4', use_external_data_format: { 'model.onnx': 1, 'model_q4.onnx': 1, 'model_quantized.onnx': 1 } },
+    });
+    const text = await runCli(['compress', join(source, 'onnx', 'model.onnx'), '--preset', 'transformers.js', '-o', out, '--backend', 'cpu', '--force']);
+    expect(text.stdout).toContain('config.json names the files with external data');
+    expect(text.stdout).not.toContain('with external data: set');
+  });
+
   it('refuses flags the preset sets, stdout, and a non-folder output (exit 2 / 1), writing nothing', async () => {
     for (const flags of [['--dtype', 'int8'], ['--onnx-ops', 'qdq'], ['--granularity', 'group'], ['--format', 'gguf'], ['--external-data']]) {
       const result = await runCli(['compress', input, '--preset', 'transformers.js', '-o', join(folder, 'no'), ...flags]);
