@@ -99,6 +99,13 @@ type KeptParams =
   }
   | { scheme: 'per_group_affine'; axis: number; groupSize: number; again: GroupsAgain };
 
+/** Whether `a` and `b` hold the same numbers (a loop: a callback per element costs more than the compare). */
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * {@link compactParams}, or for groups whose parameters `groupsAgain` makes again (checked once here: the same
  * values), nothing but that function.
@@ -108,9 +115,7 @@ function keptParams(
 ): KeptParams {
   if (groupsAgain && params.scheme === 'per_group_affine') {
     const again = groupsAgain();
-    const same = again.scales.length === params.scales.length && again.zeroPoints.length === params.zeroPoints.length
-      && again.scales.every((s, i) => s === params.scales[i]) && again.zeroPoints.every((z, i) => z === params.zeroPoints[i]);
-    if (same) return { scheme: 'per_group_affine', axis: params.axis, groupSize: params.groupSize, again: groupsAgain };
+    if (sameValues(again.scales, params.scales) && sameValues(again.zeroPoints, params.zeroPoints)) return { scheme: 'per_group_affine', axis: params.axis, groupSize: params.groupSize, again: groupsAgain };
   }
   return compactParams(params, dtype, given);
 }
@@ -122,7 +127,7 @@ function keptParams(
  */
 function compactParams(params: QTensor['params'], dtype: QTensor['dtype'], given?: Float32Array): KeptParams {
   if (params.scheme === 'per_tensor_affine') return params;
-  const same = (scales32: Float32Array) => scales32.length === params.scales.length && scales32.every((s, i) => s === params.scales[i]);
+  const same = (scales32: Float32Array) => sameValues(scales32, params.scales);
   let scales: Float32Array | Float64Array = params.scales;
   if (given && same(given)) {
     scales = given;
