@@ -15,6 +15,7 @@ import { FormatError } from '../errors.js';
 import { float32View } from '../io/float-convert.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo } from '../io/weights.js';
 import { type StoredQuantizedWeight, packedByteLength } from '../io/stored-quantized.js';
+import type { QTensor } from '../qtensor.js';
 import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
@@ -64,12 +65,22 @@ function rowsOf(model: OpenedModel, raw: boolean): TensorLine[] {
   return rows;
 }
 
-/** Adds the error against the original's float weight to a quantized row (the weight's integers read for it, then let go). */
-async function measure(line: TensorLine, w: StoredQuantizedWeight, original: OpenedModel, originals: Map<string, WeightInfo>, detail: boolean): Promise<void> {
+/** A quantized row's float weight from the original and its integers, read for {@link measure}. */
+interface Measured {
+  x: { data: Float32Array; shape: number[] };
+  q: QTensor;
+}
+
+/** Reads what {@link measure} needs for a quantized row: undefined when the original has no float weight of its name. */
+async function readForMeasure(line: TensorLine, w: StoredQuantizedWeight, original: OpenedModel, originals: Map<string, WeightInfo>): Promise<Measured | undefined> {
   const base = originals.get(line.name);
-  if (!base || !FLOAT_WEIGHT_DTYPES.includes(base.dtype)) return;
+  if (!base || !FLOAT_WEIGHT_DTYPES.includes(base.dtype)) return undefined;
   const x = { data: float32View(await original.reader.read(base.name), base.dtype, base.name), shape: [...base.shape] }; // only read
-  const q = await w.load();
+  return { x, q: await w.load() };
+}
+
+/** Adds the error against the original's float weight to a quantized row (the weight's integers read for it, then let go). */
+async function measure(line: TensorLine, w: StoredQuantizedWeight, { x, q }: Measured, detail: boolean): Promise<void> {
   const axis = w.qscheme === 'per_tensor_affine' ? (x.shape.length > 1 ? 0 : undefined) : w.axis;
   const stats = await errorStats(x, q, axis === undefined ? {} : { axis });
   Object.assign(line, { sqnrDb: stats.overall.sqnrDb, mse: stats.overall.mse, maxAbsError: stats.overall.maxAbsError });
@@ -144,9 +155,21 @@ export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> 
     }
     if (original) {
       const originals = new Map(original.reader.list().map((w) => [w.name, w]));
-      for (const line of rows) {
+      const jobs = rows.flatMap((line) => {
         const w = line.quantized ? model.quantized.get(line.name) : undefined;
-        if (w) await measure(line, w, original, originals, args.tensor !== undefined);
+        return w ? [{ line, w }] : [];
+      });
+      // The next weight is read (the files, and its blocks unpacked) while this one is measured: one weight ahead.
+      const read = (i: number) => {
+        const reading = readForMeasure(jobs[i]!.line, jobs[i]!.w, original!, originals);
+        reading.catch(() => undefined); // awaited in its turn; a failure meanwhile is not unhandled
+        return reading;
+      };
+      let next = jobs.length > 0 ? read(0) : undefined;
+      for (let i = 0; i < jobs.length; i++) {
+        const measured = await next!;
+        next = i + 1 < jobs.length ? read(i + 1) : undefined;
+        if (measured) await measure(jobs[i]!.line, jobs[i]!.w, measured, args.tensor !== undefined);
       }
     }
     rows = sortRows(rows, args.sort);

@@ -2,7 +2,7 @@
  * A quantized weight found in a model file with its integers still in the file: its dtype, shape and scheme
  * (its parameters already read and checked), and `load()` to read the integers into a QTensor. Listing a
  * large compressed model then reads only the small tensors (scales, zero points), and comparing it with its
- * original holds one weight's integers at a time.
+ * original can hold one weight's integers at a time.
  *
  * @example
  * ```ts
