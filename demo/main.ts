@@ -7,7 +7,8 @@
 import modelUrl from '@ricky0123/vad-web/dist/silero_vad_legacy.onnx?url';
 import { type QTensor, tensor } from '../src/index.js';
 import {
-  type CompressionPolicy, OnnxModel, type WeightDecision, type WeightReader, decideWeights, planOnnxCompression, quantizeWeight, readQdqWeights, toFloat32,
+  type CompressionPolicy, OnnxModel, type StoredQuantizedWeight, type WeightDecision, type WeightReader, decideWeights, describeContribWeights,
+  describeQdqWeights, planOnnxCompression, quantizeWeight, toFloat32,
 } from '../src/models.js';
 import { type AnyReport, elementCount, formatBytes, reportCsv, reportJson } from './report-view.js';
 import { drawHeatmap } from './charts.js';
@@ -206,11 +207,13 @@ async function run(): Promise<void> {
     let next: Result;
     if (current.kind === 'onnx') {
       const output = reply.output!;
-      let qWeights: Promise<Map<string, QTensor>> | undefined;
+      let stored: Promise<Map<string, StoredQuantizedWeight>> | undefined;
       next = {
         source: current.source, policy, report: reply.report, output,
-        // Read back from the compressed file when a tensor is first shown.
-        quantized: async (name) => (await (qWeights ??= OnnxModel.load(output).then(readQdqWeights))).get(name),
+        // Read back from the compressed file when a tensor is shown: its scales and zero points described once, the
+        // shown weight's integers read (DequantizeLinear, MatMulNBits and GatherBlockQuantized weights).
+        quantized: async (name) => (await (stored ??= OnnxModel.load(output).then(async (model) =>
+          new Map([...await describeQdqWeights(model), ...(await describeContribWeights(model)).weights])))).get(name)?.load(),
         decisions: (p) => planOnnxCompression(current.reader as OnnxModel, p).decisions, totalMs: performance.now() - started,
       };
     } else {

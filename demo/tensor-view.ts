@@ -1,7 +1,7 @@
 // One tensor, in detail: per-channel error (SQNR from the report, or MSE from errorStats, optionally on a log
 // scale, optionally against a second scheme; bars coloured by SQNR band), the scales per channel or group, a
 // histogram of one channel (or of one group of it, picked) with that block's quantization grid, and a heatmap
-// of |error|. The QTensor is what the compressed file holds (read back with readQdqWeights for ONNX); the
+// of |error|. The QTensor is what the compressed file holds (read back with describeQdqWeights for ONNX); the
 // original is read from the loaded model.
 import { type OpOptions, type QTensor, dequantize, dtypeInfo, errorStats, getBackend, tensor } from '../src/index.js';
 import { type CompressionPolicy, type TensorReport, type WeightDecision, quantizeWeight } from '../src/models.js';
