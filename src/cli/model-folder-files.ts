@@ -14,8 +14,8 @@
  * ```
  * @module
  */
-import { readdir } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 /** The extensions of the files copied: configuration (JSON), vocabularies and merges (text), sentencepiece models. */
 const kCompanion = /\.(json|txt|model)$/i;
@@ -35,7 +35,7 @@ export function modelFolderOf(input: string): string | undefined {
 
 /**
  * The names of the files at the top of `folder` that transformers.js may load beside `onnx/` (see the module
- * documentation), sorted; hidden files and folders left out.
+ * documentation), sorted; links to files included, hidden files, folders and broken links left out.
  *
  * @example
  * ```ts
@@ -44,7 +44,13 @@ export function modelFolderOf(input: string): string | undefined {
  */
 export async function companionFiles(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true });
-  return entries.filter((e) => e.isFile() && !e.name.startsWith('.') && kCompanion.test(e.name)).map((e) => e.name).sort();
+  const names: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.') || !kCompanion.test(e.name)) continue;
+    // A link to a file counts as the file (a Hugging Face cache's snapshot folder links every file to its blob).
+    if (e.isFile() || (e.isSymbolicLink() && (await stat(join(folder, e.name)).catch(() => undefined))?.isFile())) names.push(e.name);
+  }
+  return names.sort();
 }
 
 /**

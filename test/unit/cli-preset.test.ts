@@ -3,7 +3,7 @@
 // scripts/quantize.py for q4 (MatMulNBits, 4 bits, block_size 32, symmetric: no zero_points, MatMul weights
 // only), run in onnxruntime-node against the float model on fresh seeded weights; and the CLI contract
 // (atomic writes, no silent replacement, flags the preset sets itself refused).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -280,12 +280,19 @@ describe('compress --preset transformers.js', () => {
       'model.safetensors': new Uint8Array(16), 'extra/other.json': '{}',
     };
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(source, name), bytes);
+    // As a Hugging Face cache's snapshot holds them: links to the blobs (and a broken one, left out).
+    mkdirSync(join(folder, 'blobs'));
+    writeFileSync(join(folder, 'blobs', 'b1'), '{"pad_token":"[PAD]"}');
+    symlinkSync(join(folder, 'blobs', 'b1'), join(source, 'special_tokens_map.json'));
+    symlinkSync(join(folder, 'blobs', 'missing'), join(source, 'vocab.txt'));
     const out = join(folder, 'web-bert');
     const result = await runCli(['compress', join(source, 'onnx', 'model.onnx'), '--preset', 'transformers.js', '-o', out, '--backend', 'cpu']);
     expect(result.code, result.stderr).toBe(0);
-    const copied = ['config.json', 'merges.txt', 'tokenizer.json', 'tokenizer.model'];
+    const copied = ['config.json', 'merges.txt', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer.model'];
     expect(readdirSync(out).sort()).toEqual([...copied, 'onnx'].sort());
-    for (const name of copied) expect(readFileSync(join(out, name)), name).toEqual(Buffer.from(files[name]!)); // no external data: as they were
+    for (const name of copied.filter((n) => n in files)) expect(readFileSync(join(out, name)), name).toEqual(Buffer.from(files[name]!)); // no external data: as they were
+    expect(readFileSync(join(out, 'special_tokens_map.json'), 'utf8')).toBe('{"pad_token":"[PAD]"}'); // the file, not a link
+    expect(lstatSync(join(out, 'special_tokens_map.json')).isFile()).toBe(true);
     expect(result.stdout).toContain(`  copied from ${source}: ${copied.join(', ')}\n`);
     expect(result.stdout).toContain('load it with pipeline(task, folder, { dtype })\n');
     // Already there: refused before any work, nothing written; --force replaces them.
