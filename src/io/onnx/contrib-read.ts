@@ -34,6 +34,7 @@ import { type QParams, QTensor, checkQParams } from '../../qtensor.js';
 import { type StoredQuantizedWeight, loadStoredWeights } from '../stored-quantized.js';
 import { toFloat32 } from '../float-convert.js';
 import { type GraphEntry, listGraphs } from './graph-index.js';
+import { unpackNBits } from './nbits-unpack.js';
 import type { OnnxModel, OnnxWeightInfo } from './onnx-model.js';
 import { type GraphProto, type ProtoInt, attributesOf, nodesOf, toSafeInt } from './proto.js';
 
@@ -127,9 +128,6 @@ interface BlockLayout {
   unpack(bytes: Uint8Array, into: Int8Array | Uint8Array): void;
 }
 
-/** Columns unpacked together from MatMulNBits blobs. */
-const TILE = 64;
-
 const intAttribute = (attributes: Map<string, number | undefined>, name: string, fallback?: number) => attributes.get(name) ?? fallback;
 
 /** MatMulNBits' B [N, n_blocks, blob] and scales [N, n_blocks] as the weight [K, N] in groups along K. */
@@ -150,40 +148,7 @@ function matMulNBitsLayout(
   const params = groupParams(bits, blocks, n, true, scales, zeroBytes, zeroRow);
   if (!params) return undefined;
   const { masks, offset } = params;
-  const unpack = (bytes: Uint8Array, ints: Int8Array | Uint8Array): void => {
-    // Columns in tiles of 64 (a cache line of the output): each row of a block is written 64 values at a time,
-    // from 64 blobs read in order; at 4 bits a byte read gives two rows (the low nibble the first).
-    const at = new Int32Array(TILE);
-    const tileMasks = new Int32Array(TILE);
-    for (let c0 = 0; c0 < n; c0 += TILE) {
-      const width = Math.min(TILE, n - c0);
-      for (let b = 0; b < blocks; b++) {
-        for (let t = 0; t < width; t++) {
-          at[t] = ((c0 + t) * blocks + b) * blob;
-          tileMasks[t] = masks[b * n + c0 + t]!;
-        }
-        const rows = Math.min(blockSize, k - b * blockSize);
-        let i = b * blockSize * n + c0;
-        if (bits === 8) {
-          for (let j = 0; j < rows; j++, i += n) {
-            for (let t = 0; t < width; t++) ints[i + t] = (bytes[at[t]! + j]! ^ tileMasks[t]!) - offset;
-          }
-          continue;
-        }
-        let j = 0;
-        for (; j + 1 < rows; j += 2, i += 2 * n) {
-          const byte = j >> 1;
-          for (let t = 0; t < width; t++) {
-            const v = bytes[at[t]! + byte]!;
-            const m = tileMasks[t]!;
-            ints[i + t] = ((v & 15) ^ m) - offset;
-            ints[i + n + t] = ((v >> 4) ^ m) - offset;
-          }
-        }
-        if (j < rows) for (let t = 0; t < width; t++) ints[i + t] = ((bytes[at[t]! + (j >> 1)]! & 15) ^ tileMasks[t]!) - offset;
-      }
-    }
-  };
+  const unpack = (bytes: Uint8Array, ints: Int8Array | Uint8Array): void => unpackNBits(bytes, ints, masks, { k, n, blockSize, bits: bits as 4 | 8, offset });
   return { shape: [k, n], bits, hasZeroPoints: zeroBytes !== undefined, params, axis: 0, groupSize: blockSize, unpack };
 }
 

@@ -1216,7 +1216,82 @@
         (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
         (br $block))))
 
-    ;; Table indices of the segment functions, for walk().
+;; onnxruntime's MatMulNBits blocks back to one integer a byte: B at $src is [N, blocks, blob] (column c's block b
+  ;; at $src + (c·blocks + b)·blob, blob = blockSize·bits / 8; at 4 bits element j of a block in the low nibble of
+  ;; byte j / 2 when j is even, the high one when odd), written to the weight [K, N] row-major at $dst as
+  ;; (stored XOR mask) - $offset, with the mask of block b of column c a byte at $masks + b·N + c (2^bits - 1 for a
+  ;; block read reflected, else 0). Columns in tiles of 64: each row of a block is written 64 bytes at a time, and
+  ;; at 4 bits a byte read gives two rows.
+  (func (export "nbitsUnpack") (param $src i32) (param $dst i32) (param $masks i32) (param $k i32) (param $n i32)
+    (param $blockSize i32) (param $bits i32) (param $offset i32)
+    (local $blocks i32) (local $blob i32) (local $stride i32) (local $c0 i32) (local $width i32) (local $b i32)
+    (local $rows i32) (local $j i32) (local $row i32) (local $t i32) (local $from i32) (local $mask i32) (local $v i32) (local $m i32)
+    (local.set $blocks (i32.div_u (i32.sub (i32.add (local.get $k) (local.get $blockSize)) (i32.const 1)) (local.get $blockSize)))
+    (local.set $blob (i32.shr_u (i32.mul (local.get $blockSize) (local.get $bits)) (i32.const 3)))
+    (local.set $stride (i32.mul (local.get $blocks) (local.get $blob))) ;; from one column's block to the next column's
+    (local.set $c0 (i32.const 0))
+    (block $tilesDone
+      (loop $tile
+        (br_if $tilesDone (i32.ge_u (local.get $c0) (local.get $n)))
+        (local.set $width (select (i32.const 64) (i32.sub (local.get $n) (local.get $c0))
+          (i32.le_u (i32.const 64) (i32.sub (local.get $n) (local.get $c0)))))
+        (local.set $b (i32.const 0))
+        (block $blocksDone
+          (loop $block
+            (br_if $blocksDone (i32.ge_u (local.get $b) (local.get $blocks)))
+            (local.set $rows (i32.sub (local.get $k) (i32.mul (local.get $b) (local.get $blockSize))))
+            (local.set $rows (select (local.get $blockSize) (local.get $rows) (i32.le_u (local.get $blockSize) (local.get $rows))))
+            (local.set $j (i32.const 0))
+            (block $rowsDone
+              (loop $rowLoop
+                (br_if $rowsDone (i32.ge_u (local.get $j) (local.get $rows)))
+                ;; Row b·blockSize + j of the tile's columns.
+                (local.set $row (i32.add (local.get $dst) (i32.add (local.get $c0)
+                  (i32.mul (i32.add (i32.mul (local.get $b) (local.get $blockSize)) (local.get $j)) (local.get $n)))))
+                (local.set $from (i32.add (i32.add (local.get $src) (i32.mul (local.get $b) (local.get $blob)))
+                  (i32.add (i32.mul (local.get $c0) (local.get $stride))
+                    (select (local.get $j) (i32.shr_u (local.get $j) (i32.const 1)) (i32.eq (local.get $bits) (i32.const 8))))))
+                (local.set $mask (i32.add (local.get $masks) (i32.add (i32.mul (local.get $b) (local.get $n)) (local.get $c0))))
+                (local.set $t (i32.const 0))
+                (if (i32.eq (local.get $bits) (i32.const 8))
+                  (then
+                    (loop $byteLoop
+                      (i32.store8 (i32.add (local.get $row) (local.get $t))
+                        (i32.sub (i32.xor (i32.load8_u (local.get $from)) (i32.load8_u (i32.add (local.get $mask) (local.get $t))))
+                          (local.get $offset)))
+                      (local.set $from (i32.add (local.get $from) (local.get $stride)))
+                      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                      (br_if $byteLoop (i32.lt_u (local.get $t) (local.get $width))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 1))))
+                  (else
+                    (if (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $rows))
+                      (then
+                        (loop $pairLoop
+                          (local.set $v (i32.load8_u (local.get $from)))
+                          (local.set $m (i32.load8_u (i32.add (local.get $mask) (local.get $t))))
+                          (i32.store8 (i32.add (local.get $row) (local.get $t))
+                            (i32.sub (i32.xor (i32.and (local.get $v) (i32.const 15)) (local.get $m)) (local.get $offset)))
+                          (i32.store8 (i32.add (i32.add (local.get $row) (local.get $n)) (local.get $t))
+                            (i32.sub (i32.xor (i32.shr_u (local.get $v) (i32.const 4)) (local.get $m)) (local.get $offset)))
+                          (local.set $from (i32.add (local.get $from) (local.get $stride)))
+                          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                          (br_if $pairLoop (i32.lt_u (local.get $t) (local.get $width)))))
+                      (else
+                        (loop $lastLoop ;; the last row of an odd block: low nibbles only
+                          (i32.store8 (i32.add (local.get $row) (local.get $t))
+                            (i32.sub (i32.xor (i32.and (i32.load8_u (local.get $from)) (i32.const 15))
+                              (i32.load8_u (i32.add (local.get $mask) (local.get $t)))) (local.get $offset)))
+                          (local.set $from (i32.add (local.get $from) (local.get $stride)))
+                          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                          (br_if $lastLoop (i32.lt_u (local.get $t) (local.get $width))))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 2)))))
+                (br $rowLoop)))
+            (local.set $b (i32.add (local.get $b) (i32.const 1)))
+            (br $block)))
+        (local.set $c0 (i32.add (local.get $c0) (i32.const 64)))
+        (br $tile))))
+
+      ;; Table indices of the segment functions, for walk().
   (global (export "quantizeRun") i32 (i32.const 0))
   (global (export "quantizeColumns") i32 (i32.const 1))
   (global (export "dequantizeRun") i32 (i32.const 2))

@@ -71,6 +71,11 @@ export interface SimdKernels {
    * bytes written at `dst` + `blockBytes`·b, and d replaced by the stored value.
    */
   halfScales(dst: number, scales: number, blocks: number, blockBytes: number): void;
+  /**
+   * MatMulNBits blocks ([N, blocks, blockSize · bits / 8] bytes at `src`) to the weight [K, N] at `dst`, one byte
+   * an element: (stored XOR the block's mask, a byte at `masks` + b·N + c) - `offset`.
+   */
+  nbitsUnpack(src: number, dst: number, masks: number, k: number, n: number, blockSize: number, bits: number, offset: number): void;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -91,6 +96,7 @@ interface Exports {
   q4_0Blocks: SimdKernels['q4_0Blocks'];
   q4_0Values: SimdKernels['q4_0Values'];
   halfScales: SimdKernels['halfScales'];
+  nbitsUnpack: SimdKernels['nbitsUnpack'];
   [kind: string]: unknown;
 }
 
@@ -147,6 +153,7 @@ function instantiate(): SimdKernels | null {
     q4_0Blocks: exports.q4_0Blocks,
     q4_0Values: exports.q4_0Values,
     halfScales: exports.halfScales,
+    nbitsUnpack: exports.nbitsUnpack,
     walk(run, columns, layout) {
       exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
         layout.strideOuter, layout.strideGroup, layout.strideInner);
