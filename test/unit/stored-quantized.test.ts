@@ -129,6 +129,20 @@ describe('storedQuantizedTensor', () => {
       expectDescribes(w, await w.load(), eager.get(d.name)!, d.name);
     }
 
+    // 4-bit data held packed as stored: an odd count's padding nibble set in the file is ignored, and the
+    // reader's bytes are not written (the QTensor holds a copy).
+    const odd = reference.quantizePerTensor(tensor(normalData(35, next, 2), [5, 7]), 0.25, -1, 'qint4');
+    const oddParts = quantizedEntries('odd', odd);
+    const packed = oddParts.tensors.find((t) => t.name === 'odd')!;
+    (packed.data as Uint8Array)[17] |= 0xf0;
+    const oddBytes = await serializeSafetensors(oddParts.tensors, quantizedFileMetadata([oddParts.metadata]));
+    const before = oddBytes.slice();
+    const oddReader = await openSafetensors(bytesSource(oddBytes, 'odd.safetensors'));
+    const loaded = await (await storedQuantizedTensor(oddReader, describeQuantized(oddReader).get('odd')!)).load();
+    expect(Array.from(loaded.intRepr())).toEqual(Array.from(odd.intRepr()));
+    expect(loaded.packedData()[17]! >> 4).toBe(0);
+    expect(oddBytes).toEqual(before);
+
     // A negative scale: refused by the description (before any integer is read), as the eager reader refuses it.
     const bad = parts.flatMap((p) => p.tensors).map((t) => ({ ...t, data: (t.data as Uint8Array).slice() }));
     const scale = bad.find((t) => t.name === 'c.scale')!;

@@ -16,9 +16,8 @@
  */
 import { QDTYPES, type QDType, dtypeInfo } from '../../dtype.js';
 import { FormatError, WebGpuQuantError } from '../../errors.js';
-import { type QParams, type QTensor, checkQParams, fromIntRepr } from '../../qtensor.js';
+import { QTensor, checkQParams, fromIntRepr } from '../../qtensor.js';
 import type { StoredQuantizedWeight } from '../stored-quantized.js';
-import { unpackNibbles } from '../../pack-nibbles.js';
 import { halfToFloat } from '../float-convert.js';
 import type { WeightInfo } from '../weights.js';
 import { describeShape, describeValue, quoteName } from './header-parse.js';
@@ -154,33 +153,38 @@ export async function readQuantizedTensor(reader: QuantizedSource, d: QuantizedT
  */
 export async function storedQuantizedTensor(reader: QuantizedSource, d: QuantizedTensorDescription): Promise<StoredQuantizedWeight> {
   const [dataEntry, scaleEntry, zeroPointEntry] = d.layout.entries;
-  const size = d.shape.reduce((a, b) => a * b, 1);
-  const scales = floats(await reader.read(scaleEntry.name), d.scale_dtype);
-  const zeroPoints = integers(await reader.read(zeroPointEntry.name), zeroPointEntry.dtype);
-  const params = d.scheme === 'per_tensor_affine' ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
-    : d.scheme === 'per_channel_affine' ? { scales, zeroPoints, axis: d.axis! } : { scales, zeroPoints, axis: d.axis!, groupSize: d.group_size! };
   const formatError = (error: unknown): unknown => (error instanceof WebGpuQuantError
     ? new FormatError(`${reader.name}: quantized tensor ${quoteName(d.name)}: ${error.message}`, { cause: error }) : error);
-  let checked: QParams;
-  try {
-    checked = checkQParams(d.shape, d.dtype, params);
-  } catch (error) {
-    throw formatError(error);
-  }
-  const load = async (): Promise<QTensor> => {
-    const dataBytes = await reader.read(dataEntry.name);
-    const values = dtypeInfo(d.dtype).bits === 4
-      ? unpackNibbles(dataBytes, size, dtypeInfo(d.dtype).signed) : integers(dataBytes, dataEntry.dtype);
+  // Read and checked now, and again on load: a listing keeps no parameter arrays.
+  const paramsOf = async () => {
+    const scales = floats(await reader.read(scaleEntry.name), d.scale_dtype);
+    const zeroPoints = integers(await reader.read(zeroPointEntry.name), zeroPointEntry.dtype);
+    const params = d.scheme === 'per_tensor_affine' ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
+      : d.scheme === 'per_channel_affine' ? { scales, zeroPoints, axis: d.axis! } : { scales, zeroPoints, axis: d.axis!, groupSize: d.group_size! };
     try {
-      return fromIntRepr(values, d.shape, d.dtype, params);
+      return { params, checked: checkQParams(d.shape, d.dtype, params) };
+    } catch (error) {
+      throw formatError(error);
+    }
+  };
+  const { checked: described } = await paramsOf();
+  const info = dtypeInfo(d.dtype);
+  const load = async (): Promise<QTensor> => {
+    const { params, checked } = await paramsOf();
+    const dataBytes = await reader.read(dataEntry.name);
+    // 4-bit data is stored as packedData() lays it out: held packed (a copy, the reader's bytes untouched), every
+    // nibble a value of the dtype, nothing to check.
+    if (info.bits === 4) return new QTensor({ nibbles: dataBytes.slice() }, d.shape, d.dtype, checked, 'cpu');
+    try {
+      return fromIntRepr(integers(dataBytes, dataEntry.dtype), d.shape, d.dtype, params);
     } catch (error) {
       throw formatError(error);
     }
   };
   return {
-    dtype: d.dtype, shape: [...d.shape], qscheme: checked.scheme,
-    ...(checked.scheme === 'per_tensor_affine' ? {} : { axis: checked.axis }),
-    ...(checked.scheme === 'per_group_affine' ? { groupSize: checked.groupSize } : {}),
+    dtype: d.dtype, shape: [...d.shape], qscheme: described.scheme,
+    ...(described.scheme === 'per_tensor_affine' ? {} : { axis: described.axis }),
+    ...(described.scheme === 'per_group_affine' ? { groupSize: described.groupSize } : {}),
     load,
   };
 }
