@@ -71,6 +71,30 @@ describe('describeQdqWeights', () => {
     });
   }
 
+  it('4-bit QDQ data is loaded as stored: each nibble decoded by hand agrees, an odd count\'s padding nibble is ignored, the file untouched', async () => {
+    const odd = buildMlp(onnx, [35, 71, 33], RUN_SEED + 9).model; // 2485 and 2343 elements
+    for (const dtype of ['qint4', 'quint4'] as const) {
+      const { model: bytes } = await compressOnnx(odd, { dtype, granularity: 'channel', firstLayer: 'quantize', minSqnrDb: 0 }, cpu);
+      const proto = onnx.ModelProto.decode(bytes);
+      const integers = proto.graph!.initializer!.filter((t) => t.name!.endsWith('_quantized'));
+      expect(integers, `${dtype} seed ${RUN_SEED}`).toHaveLength(2);
+      for (const t of integers) t.rawData![t.rawData!.length - 1]! |= 0xf0; // the padding nibble set
+      const edited = onnx.ModelProto.encode(proto).finish();
+      const before = edited.slice();
+      const stored = await describeQdqWeights(await OnnxModel.load(edited));
+      for (const t of integers) {
+        const count = t.dims!.reduce((a: number, b) => a * Number(b), 1);
+        const nibble = (i: number) => (t.rawData![i >> 1]! >> (4 * (i & 1))) & 15;
+        const expected = Array.from({ length: count }, (_, i) => dtype === 'qint4' ? (nibble(i) ^ 8) - 8 : nibble(i));
+        const w = [...stored.values()].find((s) => s.shape.reduce((a, b) => a * b, 1) === count)!;
+        const q = await w.load();
+        expect(Array.from(q.intRepr()), `${dtype} ${t.name}`).toEqual(expected);
+        expect(q.packedData()[q.packedData().length - 1]! >> 4, `${dtype} ${t.name}`).toBe(0);
+      }
+      expect(edited).toEqual(before);
+    }
+  });
+
   it('a DequantizeLinear whose scale is 0 is refused when described, naming the node', async () => {
     const { model: bytes } = await compressOnnx(mlp, { dtype: 'qint8', granularity: 'tensor', firstLayer: 'quantize', minSqnrDb: 0 }, cpu);
     const proto = onnx.ModelProto.decode(bytes);

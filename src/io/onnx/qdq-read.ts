@@ -18,7 +18,7 @@
 import type { QDType } from '../../dtype.js';
 import { FormatError } from '../../errors.js';
 import { unpackNibbles } from '../../pack-nibbles.js';
-import { type QParams, type QTensor, checkQParams, fromIntRepr } from '../../qtensor.js';
+import { QTensor, checkQParams, fromIntRepr } from '../../qtensor.js';
 import { type StoredQuantizedWeight, loadStoredWeights } from '../stored-quantized.js';
 import { toFloat32 } from '../float-convert.js';
 import type { WeightDType } from '../weights.js';
@@ -97,37 +97,45 @@ export async function describeQdqWeights(model: OnnxModel): Promise<Map<string, 
     if (!data || !scale || !dtype || (zeroName && !zero)) continue; // dequantizes an activation, not a weight
     const what = `${model.name}: DequantizeLinear ${JSON.stringify(node.name || node.output[0])}`;
     const count = data.shape.reduce((a, b) => a * b, 1);
-    const scales = Array.from(toFloat32(await model.read(scale.name), scale.dtype, `${what} scale`));
-    const scaleCount = scales.length;
-    const zeroPoints = zero ? Array.from(integers(await model.read(zero.name), dtype, scaleCount)) : new Array<number>(scaleCount).fill(0);
     const attributes = new Map(attributesOf(node).map((a) => [a.name, toSafeInt(a.i as ProtoInt, `${what} ${a.name}`)]));
     const rank = data.shape.length;
     const rawAxis = attributes.get('axis') ?? 1;
     const axis = rawAxis < 0 ? rawAxis + rank : rawAxis;
     const blockSize = attributes.get('block_size') ?? 0;
-    // ONNX: a scalar (or one-element) scale is per tensor unless it is the single channel of a size-1 axis.
-    const perTensor = blockSize === 0 && scaleCount === 1 && (scale.shape.length === 0 || rank === 0 || data.shape[axis] !== 1);
-    const viaMul = perTensor && scales[0] === 1 ? await channelScalesViaMul(model, entry, node.output[0] as string, rank, lookup, scaleLookup) : undefined;
-    const params = viaMul ? { scales: viaMul.scales, zeroPoints: viaMul.zeroPoints ?? new Array<number>(viaMul.scales.length).fill(zeroPoints[0]!), axis: viaMul.axis }
-      : perTensor ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
-        : blockSize > 0 ? { scales, zeroPoints, axis, groupSize: blockSize } : { scales, zeroPoints, axis };
     const shape = [...data.shape];
     const invalid = (error: unknown) => new FormatError(`${what}: its tensors do not form a valid quantized weight (${(error as Error).message})`, { cause: error });
-    let checked: QParams;
-    try {
-      checked = checkQParams(shape, dtype, params);
-    } catch (error) {
-      throw invalid(error);
-    }
-    const output = viaMul ? viaMul.output : node.output[0] as string;
+    // Read and checked now, and again on load: a listing keeps no parameter arrays.
+    const paramsOf = async () => {
+      const scales = Array.from(toFloat32(await model.read(scale.name), scale.dtype, `${what} scale`));
+      const scaleCount = scales.length;
+      const zeroPoints = zero ? Array.from(integers(await model.read(zero.name), dtype, scaleCount)) : new Array<number>(scaleCount).fill(0);
+      // ONNX: a scalar (or one-element) scale is per tensor unless it is the single channel of a size-1 axis.
+      const perTensor = blockSize === 0 && scaleCount === 1 && (scale.shape.length === 0 || rank === 0 || data.shape[axis] !== 1);
+      const viaMul = perTensor && scales[0] === 1 ? await channelScalesViaMul(model, entry, node.output[0] as string, rank, lookup, scaleLookup) : undefined;
+      const params = viaMul ? { scales: viaMul.scales, zeroPoints: viaMul.zeroPoints ?? new Array<number>(viaMul.scales.length).fill(zeroPoints[0]!), axis: viaMul.axis }
+        : perTensor ? { scale: scales[0]!, zeroPoint: zeroPoints[0]! }
+          : blockSize > 0 ? { scales, zeroPoints, axis, groupSize: blockSize } : { scales, zeroPoints, axis };
+      try {
+        return { params, checked: checkQParams(shape, dtype, params), output: viaMul ? viaMul.output : node.output[0] as string };
+      } catch (error) {
+        throw invalid(error);
+      }
+    };
+    const { checked, output } = await paramsOf();
+    const fourBits = dtype === 'qint4' || dtype === 'quint4';
     out.set(outputCounts.get(output) === 1 ? output : `${output}@${entry.path}`, {
       dtype, shape, qscheme: checked.scheme,
       ...(checked.scheme === 'per_tensor_affine' ? {} : { axis: checked.axis }),
       ...(checked.scheme === 'per_group_affine' ? { groupSize: checked.groupSize } : {}),
       load: async () => {
-        const values = integers(await model.read(data.name), dtype, count);
+        const again = await paramsOf();
+        const bytes = await model.read(data.name);
+        // ONNX int4 / uint4 data is packed as packedData() lays it out (element 0 in the low nibble): held packed
+        // (a copy, the model's bytes untouched), every nibble a value of the dtype, nothing to check.
+        if (fourBits && bytes.byteLength >= Math.ceil(count / 2)) return new QTensor({ nibbles: bytes.slice(0, Math.ceil(count / 2)) }, shape, dtype, again.checked, 'cpu');
+        const values = integers(bytes, dtype, count);
         try {
-          return fromIntRepr(values, shape, dtype, params);
+          return fromIntRepr(values, shape, dtype, again.params);
         } catch (error) {
           throw invalid(error);
         }
