@@ -18,13 +18,18 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
 const dir = resolve(args.results ?? join(root, 'bench/results'));
 
-/** The .json file in `dir` whose name passes `test` with the latest `date` inside (else modification time), or undefined. */
+/**
+ * The .json file in `dir` whose name and contents pass `test` with the latest `date` inside (else modification
+ * time), or undefined.
+ */
 function newest(test) {
   if (!existsSync(dir)) return undefined;
-  const when = (file) => {
-    try { return Date.parse(JSON.parse(readFileSync(file, 'utf8')).date) || statSync(file).mtimeMs; } catch { return 0; }
+  const parsed = (file) => {
+    try { return JSON.parse(readFileSync(file, 'utf8')); } catch { return undefined; }
   };
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json') && test(f)).map((f) => join(dir, f)).map((file) => ({ file, t: when(file) }));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => ({ f, file: join(dir, f), data: parsed(join(dir, f)) }))
+    .filter(({ f, data }) => data && test(f, data))
+    .map(({ file, data }) => ({ file, t: Date.parse(data.date) || statSync(file).mtimeMs }));
   return files.sort((a, b) => b.t - a.t)[0]?.file;
 }
 
@@ -33,7 +38,8 @@ function load(given, test) {
   return file && existsSync(file) ? { file, data: JSON.parse(readFileSync(file, 'utf8')) } : undefined;
 }
 
-const gpu = load(args.gpu, (f) => !f.startsWith('cpu-kernels-') && !f.startsWith('safetensors-stream-'));
+// bench/run.mjs names its result after the adapter and records it; the other benchmarks have names of their own.
+const gpu = load(args.gpu, (f, data) => data.adapter !== undefined && Array.isArray(data.results));
 const cpu = load(args.cpu, (f) => f.startsWith('cpu-kernels-'));
 const stream = load(args.stream, (f) => f.startsWith('safetensors-stream-'));
 
