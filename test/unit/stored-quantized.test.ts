@@ -105,6 +105,20 @@ describe('describeQdqWeights', () => {
     expect(error).toBeInstanceOf(FormatError);
     expect((error as Error).message).toMatch(/DequantizeLinear .*: its tensors do not form a valid quantized weight \(.*scale/);
   });
+
+  it('a DequantizeLinear whose zero point has more or fewer values than its scale is refused when described', async () => {
+    const { model: bytes } = await compressOnnx(mlp, { dtype: 'quint8', granularity: 'channel', firstLayer: 'quantize' }, cpu);
+    for (const extra of [1, -1]) {
+      const proto = onnx.ModelProto.decode(bytes);
+      const zero = proto.graph!.initializer!.find((t) => t.name!.endsWith('_zero_point'))!;
+      const n = Number(zero.dims![0]) + extra;
+      zero.dims = [n];
+      zero.rawData = Uint8Array.from({ length: n }, (_, i) => 100 + (i % 50));
+      const error = await describeQdqWeights(await OnnxModel.load(onnx.ModelProto.encode(proto).finish())).catch((e: unknown) => e);
+      expect(error, `extra ${extra}`).toBeInstanceOf(FormatError);
+      expect((error as Error).message).toMatch(new RegExp(`its zero point has ${n} values and its scale ${n - extra}`));
+    }
+  });
 });
 
 describe('describeContribWeights', () => {

@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../../src/errors.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { verifyModels } from '../../src/verify/verify-models.js';
 import { runCli, tinyOnnx, tinyWeights } from './cli-support.js';
+import { RUN_SEED } from './support.js';
 
 const root = mkdtempSync(join(tmpdir(), 'webgpu-quant-verify-ext-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -43,7 +44,8 @@ describe('verify with external data, from another working directory', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/external data: .*out\/m\.q8\.onnx\.data \(2 tensors/);
     expect(result.stdout).toMatch(/verify: .*models\/m\.onnx vs .*out\/m\.q8\.onnx in onnxruntime, 3 generated samples \(x \[1, 64\]\)/);
-    expect(result.stdout).toMatch(/\n {2}y +\S+ +\S+ +0\.99\d+ +100\.00 % of 3\nPASS/);
+    // Random weights each run: two near-equal top logits may swap, so the argmax agreement is reported, not fixed.
+    expect(result.stdout, `seed ${RUN_SEED}`).toMatch(/\n {2}y +\S+ +\S+ +0\.99\d+ +\d+\.\d\d % of 3\nPASS: every output's cosine similarity >= 0\.99\n$/);
     // The quantized weight really is in the data file, not in the model.
     const written = OnnxModel.decode(readFileSync(target));
     expect(written.list().filter((t) => t.external).map((t) => t.external!.location)).toContain('m.q8.onnx.data');

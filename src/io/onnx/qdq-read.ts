@@ -106,9 +106,12 @@ export async function describeQdqWeights(model: OnnxModel): Promise<Map<string, 
     const invalid = (error: unknown) => new FormatError(`${what}: its tensors do not form a valid quantized weight (${(error as Error).message})`, { cause: error });
     // Read and checked now, and again on load: a listing keeps no parameter arrays.
     const paramsOf = async () => {
-      const scales = Array.from(toFloat32(await model.read(scale.name), scale.dtype, `${what} scale`));
+      // Typed arrays, which checkQParams copies and checks in bulk (a plain array goes value by value).
+      const scales = toFloat32(await model.read(scale.name), scale.dtype, `${what} scale`);
       const scaleCount = scales.length;
-      const zeroPoints = zero ? Array.from(integers(await model.read(zero.name), dtype, scaleCount)) : new Array<number>(scaleCount).fill(0);
+      const zeroCount = zero ? zero.shape.reduce((a, b) => a * b, 1) : scaleCount;
+      if (zeroCount !== scaleCount) throw invalid(new Error(`its zero point has ${zeroCount} values and its scale ${scaleCount}`));
+      const zeroPoints = zero ? integers(await model.read(zero.name), dtype, scaleCount) : new Int32Array(scaleCount);
       // ONNX: a scalar (or one-element) scale is per tensor unless it is the single channel of a size-1 axis.
       const perTensor = blockSize === 0 && scaleCount === 1 && (scale.shape.length === 0 || rank === 0 || data.shape[axis] !== 1);
       const viaMul = perTensor && scales[0] === 1 ? await channelScalesViaMul(model, entry, node.output[0] as string, rank, lookup, scaleLookup) : undefined;
