@@ -13,7 +13,7 @@
  */
 import { FormatError } from '../errors.js';
 import { float32View } from '../io/float-convert.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, readWeightInto } from '../io/weights.js';
 import { type StoredQuantizedWeight, packedByteLength } from '../io/stored-quantized.js';
 import type { QTensor } from '../qtensor.js';
 import { errorStats } from '../ops/error-stats.js';
@@ -23,6 +23,7 @@ import { jsonNumber } from './compress-command.js';
 import { formatOf } from './files.js';
 import { runInspectGguf } from './inspect-gguf.js';
 import { type OpenedModel, openModelFile } from './open-model.js';
+import { reusedBuffers } from './reused-buffers.js';
 import { formatBytes } from './units.js';
 
 interface TensorLine {
@@ -71,13 +72,20 @@ interface Measured {
   q: QTensor;
 }
 
-/** Reads what {@link measure} needs for a quantized row: undefined when the original has no float weight of its name. */
-async function readForMeasure(line: TensorLine, w: StoredQuantizedWeight, original: OpenedModel, originals: Map<string, WeightInfo>): Promise<Measured | undefined> {
+/**
+ * Reads what {@link measure} needs for a quantized row into `buffer` (which it returns, grown to `bytes` where
+ * shorter): undefined when the original has no float weight of its name.
+ */
+async function readForMeasure(
+  line: TensorLine, w: StoredQuantizedWeight, original: OpenedModel, originals: Map<string, WeightInfo>, buffer: (bytes: number) => Uint8Array,
+): Promise<Measured | undefined> {
   const base = originals.get(line.name);
   if (!base || !FLOAT_WEIGHT_DTYPES.includes(base.dtype)) return undefined;
-  const x = { data: float32View(await original.reader.read(base.name), base.dtype, base.name), shape: [...base.shape] }; // only read
+  const bytes = await readWeightInto(original.reader, base, buffer(base.byteLength));
+  const x = { data: float32View(bytes, base.dtype, base.name), shape: [...base.shape] }; // only read
   return { x, q: await w.load() };
 }
+
 
 /** Adds the error against the original's float weight to a quantized row (the weight's integers read for it, then let go). */
 async function measure(line: TensorLine, w: StoredQuantizedWeight, { x, q }: Measured, detail: boolean): Promise<void> {
@@ -159,9 +167,11 @@ export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> 
         const w = line.quantized ? model.quantized.get(line.name) : undefined;
         return w ? [{ line, w }] : [];
       });
-      // The next weight is read (the files, and its blocks unpacked) while this one is measured: one weight ahead.
+      // The next weight is read (the files, and its blocks unpacked) while this one is measured: one weight ahead,
+      // the original's weights in two arrays by turns (weight i + 2 is read once weight i is measured).
+      const buffers = reusedBuffers(2);
       const read = (i: number) => {
-        const reading = readForMeasure(jobs[i]!.line, jobs[i]!.w, original!, originals);
+        const reading = readForMeasure(jobs[i]!.line, jobs[i]!.w, original!, originals, (bytes) => buffers(i % 2, bytes));
         reading.catch(() => undefined); // awaited in its turn; a failure meanwhile is not unhandled
         return reading;
       };

@@ -28,7 +28,23 @@ export interface ErrorStatsRequest {
   /** x̂ given directly (a plain Tensor: no grid), or stored integers and their grid (a QTensor). */
   readonly quantized:
     | { readonly kind: 'values'; readonly data: Float32Array }
-    | { readonly kind: 'grid'; readonly ints: Readonly<IntReprArray>; readonly grid: QuantGrid };
+    | {
+      readonly kind: 'grid';
+      /** One integer per element (for a tensor holding 4-bit integers packed, unpacked when first read). */
+      readonly ints: Readonly<IntReprArray>;
+      readonly grid: QuantGrid;
+      /** 4-bit integers as the tensor holds them, packed two to a byte (element 0 in the low nibble), if it does. */
+      readonly nibbles?: { readonly packed: Uint8Array; readonly signed: boolean };
+    };
+}
+
+/** The grid request of a QTensor: a tensor holding 4-bit integers packed lends them so, unpacked only if asked for. */
+function gridRequest(q: QTensor): ErrorStatsRequest['quantized'] {
+  const packed = q.packedNibbles;
+  const grid = quantGrid(q);
+  return packed
+    ? { kind: 'grid', grid, nibbles: { packed, signed: q.dtype === 'qint4' }, get ints() { return q.intReprView(); } }
+    : { kind: 'grid', grid, ints: q.intReprView() };
 }
 
 function describe(value: unknown): string {
@@ -112,7 +128,7 @@ export function checkErrorStatsArguments(
     ...(axis === undefined ? {} : { axis }),
     ...(groupSize === undefined ? {} : { groupSize }),
     quantized: isQ
-      ? { kind: 'grid', ints: quantized.intReprView(), grid: quantGrid(quantized) }
+      ? gridRequest(quantized)
       : { kind: 'values', data: (quantized as Tensor).data },
   };
 }

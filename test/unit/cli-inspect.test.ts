@@ -4,6 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSafetensorsFile } from '../../src/io/safetensors/node-open.js';
+import { readQuantizedSafetensors } from '../../src/io/safetensors/quantized-read.js';
+import { reference } from '../../src/index.js';
 import { RUN_SEED, normalData, rng } from './support.js';
 import { runCli, tinyOnnx, tinyWeights, writeSafetensors } from './cli-support.js';
 
@@ -118,4 +121,36 @@ describe('inspect and compress on a file of 200,000 one-byte tensors', () => {
     expect(text.stdout).toMatch(/^tensors: 0 quantized, 200000 kept$/m);
     expect(text.stdout).not.toContain('worst tensors');
   }, 240_000);
+});
+
+describe('inspect --original on weights of several sizes', () => {
+  it('each row\'s error is the statistics of that weight against its own original (arrays reused from weight to weight, one read ahead)', async () => {
+    const next = rng(RUN_SEED + 5);
+    // Sizes that grow, shrink and grow again, so the reused arrays are grown and used part-way; int8 and int4 (held packed).
+    const shapes: [string, number[]][] = [['w0', [32, 64]], ['w1', [96, 128]], ['w2', [16, 128]], ['w3', [64, 96]], ['w4', [128, 192]], ['w5', [32, 64]]];
+    const tensors = shapes.map(([name, shape]) => ({ name, shape, data: normalData(shape[0]! * shape[1]!, next, 0.5 + next()) }));
+    const source = join(dir, 'sizes.safetensors');
+    writeSafetensors(source, tensors);
+    for (const scheme of [[], ['--dtype', 'qint4', '--granularity', 'group', '--group-size', '32']]) {
+      const out = join(dir, `sizes${scheme.length ? '.q4' : '.q8'}.safetensors`);
+      expect((await runCli(['compress', source, '-o', out, '--backend', 'cpu', '--force', ...scheme])).code).toBe(0);
+      const result = await runCli(['inspect', out, '--original', source, '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      const rows = new Map((JSON.parse(result.stdout).tensors as { name: string; sqnrDb?: number; maxAbsError?: number }[]).map((t) => [t.name, t]));
+      const reader = await openSafetensorsFile(out);
+      try {
+        const { quantized } = await readQuantizedSafetensors(reader);
+        expect([...quantized.keys()].sort()).toEqual(shapes.map(([name]) => name));
+        for (const t of tensors) {
+          const q = quantized.get(t.name)!;
+          const stats = reference.errorStats({ data: t.data, shape: t.shape }, q, q.qscheme() === 'per_tensor_affine' ? { axis: 0 } : { axis: q.qPerChannelAxis() });
+          const what = `${t.name} ${scheme.join(' ') || 'default'} (seed ${RUN_SEED})`;
+          expect(rows.get(t.name)?.sqnrDb, what).toBeCloseTo(stats.overall.sqnrDb, 6);
+          expect(rows.get(t.name)?.maxAbsError, what).toBe(stats.overall.maxAbsError);
+        }
+      } finally {
+        await reader.close();
+      }
+    }
+  });
 });

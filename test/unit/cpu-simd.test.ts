@@ -7,7 +7,8 @@ import { QDTYPES, type QDType, dtypeInfo } from '../../src/dtype.js';
 import { cpuMinMax } from '../../src/kernels/cpu/cpu-minmax.js';
 import { cpuDequantize, cpuQuantize } from '../../src/kernels/cpu/cpu-quantize.js';
 import { simdKernels, walkPieces } from '../../src/kernels/cpu/simd-module.js';
-import { type PerChannelParams, type PerGroupParams, type PerTensorParams, checkQParams } from '../../src/qtensor.js';
+import { type PerChannelParams, type PerGroupParams, type PerTensorParams, QTensor, checkQParams } from '../../src/qtensor.js';
+import { packNibbles } from '../../src/pack-nibbles.js';
 import { cpuErrorStats } from '../../src/kernels/cpu/cpu-error-stats.js';
 import { firstNaN, firstNonFinite, maxAbs, scanFinite } from '../../src/kernels/cpu/cpu-scan.js';
 import { dequantize, errorStats, quantizeWithParams } from '../../src/reference/index.js';
@@ -184,7 +185,7 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
       // (MatMulNBits' layout), per channel on the last axis with statistics along the first; runs crossing pieces.
       [[96, 1001], 0, 32, 0, undefined], [[96, 1001], 0, 32, undefined, undefined], [[70, 40001], 0, 16, 0, undefined],
       [[33, 4096], 0, 32, 0, undefined]] as const) {
-      for (const dtype of shape[0] === 300 ? ['qint8', 'quint4', 'qint32'] as const : ['qint8', 'quint4'] as const) {
+      for (const dtype of shape[0] === 300 ? ['qint8', 'quint4', 'qint4', 'qint32'] as const : ['qint8', 'quint4', 'qint4'] as const) {
         const info = dtypeInfo(dtype);
         const zeroPoint = () => info.qmin + Math.floor(next() * Math.min(info.qmax - info.qmin + 1, 200));
         const count = qAxis === undefined ? 1 : groupSize === undefined ? shape[qAxis]! : groupParamCount(shape, qAxis, groupSize);
@@ -195,10 +196,14 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
         const data = edgyData(shape.reduce((a, b) => a * b, 1), scales[0]!, Math.min(info.qmax, 1000)).map((v) => (Number.isNaN(v) ? -0 : v));
         const input = { data, shape: [...shape], backend: 'cpu' as const };
         const q = cpuQuantize(input, params, info);
+        // 4-bit integers held packed (as a reader loads them): the statistics unpack them a piece at a time.
+        const packed = info.bits === 4 ? new QTensor({ nibbles: packNibbles(q.intReprView()) }, [...shape], dtype, params, 'cpu') : undefined;
         const opts = statsAxis === undefined ? {} : statsGroup === undefined ? { axis: statsAxis } : { axis: statsAxis, groupSize: statsGroup };
-        for (const other of [q, { data: dequantize(q).data, shape: [...shape], backend: 'cpu' as const }]) {
-          const what = `${dtype} [${shape}] ${JSON.stringify(opts)} ${other === q ? 'grid' : 'values'}`;
-          expectSameStats(cpuErrorStats(checkErrorStatsArguments(input, other, opts)), errorStats(input, other, opts), what);
+        for (const other of [q, ...(packed ? [packed] : []), { data: dequantize(q).data, shape: [...shape], backend: 'cpu' as const }]) {
+          const what = `${dtype} [${shape}] ${JSON.stringify(opts)} ${other === q ? 'grid' : other === packed ? 'packed grid' : 'values'}`;
+          const actual = cpuErrorStats(checkErrorStatsArguments(input, other, opts));
+          if (other === packed) expect(packed.packedNibbles, `${what}: still packed after the statistics`).toBeDefined();
+          expectSameStats(actual, errorStats(input, other, opts), what);
         }
       }
     }

@@ -39,7 +39,9 @@ function expectDescribes(w: StoredQuantizedWeight, q: QTensor, eager: QTensor, n
 function recording(model: OnnxModel): string[] {
   const reads: string[] = [];
   const read = model.read.bind(model);
+  const readInto = model.readInto.bind(model);
   model.read = async (name: string) => { reads.push(name); return read(name); };
+  model.readInto = async (name: string, buffer: Uint8Array) => { reads.push(name); return readInto(name, buffer); };
   return reads;
 }
 

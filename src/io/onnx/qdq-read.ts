@@ -132,11 +132,13 @@ export async function describeQdqWeights(model: OnnxModel): Promise<Map<string, 
       ...(checked.scheme === 'per_group_affine' ? { groupSize: checked.groupSize } : {}),
       load: async () => {
         const again = await paramsOf();
-        const bytes = await model.read(data.name);
-        // ONNX int4 / uint4 data is packed as packedData() lays it out (element 0 in the low nibble): held packed
-        // (a copy, the model's bytes untouched), every nibble a value of the dtype, nothing to check.
-        if (fourBits && bytes.byteLength >= Math.ceil(count / 2)) return new QTensor({ nibbles: bytes.slice(0, Math.ceil(count / 2)) }, shape, dtype, again.checked, 'cpu');
-        const values = integers(bytes, dtype, count);
+        // ONNX int4 / uint4 data is packed as packedData() lays it out (element 0 in the low nibble): held packed,
+        // every nibble a value of the dtype, nothing to check; read into an array of its own (the model's bytes
+        // untouched: the tensor clears an odd count's padding nibble).
+        if (fourBits && data.byteLength === Math.ceil(count / 2)) {
+          return new QTensor({ nibbles: await model.readInto(data.name, new Uint8Array(data.byteLength)) }, shape, dtype, again.checked, 'cpu');
+        }
+        const values = integers(await model.read(data.name), dtype, count);
         try {
           return fromIntRepr(values, shape, dtype, again.params);
         } catch (error) {

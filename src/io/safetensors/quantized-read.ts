@@ -19,7 +19,7 @@ import { FormatError, WebGpuQuantError } from '../../errors.js';
 import { QTensor, checkQParams, fromIntRepr } from '../../qtensor.js';
 import type { StoredQuantizedWeight } from '../stored-quantized.js';
 import { halfToFloat } from '../float-convert.js';
-import type { WeightInfo } from '../weights.js';
+import { type WeightInfo, readWeightInto } from '../weights.js';
 import { describeShape, describeValue, quoteName } from './header-parse.js';
 import {
   QUANTIZED_FORMAT, QUANTIZED_METADATA_PREFIX, type QuantizedLayout, type QuantizedTensorMetadata, quantizedLayout,
@@ -171,10 +171,13 @@ export async function storedQuantizedTensor(reader: QuantizedSource, d: Quantize
   const info = dtypeInfo(d.dtype);
   const load = async (): Promise<QTensor> => {
     const { params, checked } = await paramsOf();
+    // 4-bit data is stored as packedData() lays it out: held packed, every nibble a value of the dtype, nothing to
+    // check; read into an array of its own (the reader's bytes untouched: the tensor clears an odd count's padding nibble).
+    if (info.bits === 4) {
+      const stored = reader.info(dataEntry.name);
+      return new QTensor({ nibbles: await readWeightInto(reader, stored, new Uint8Array(stored.byteLength)) }, d.shape, d.dtype, checked, 'cpu');
+    }
     const dataBytes = await reader.read(dataEntry.name);
-    // 4-bit data is stored as packedData() lays it out: held packed (a copy, the reader's bytes untouched), every
-    // nibble a value of the dtype, nothing to check.
-    if (info.bits === 4) return new QTensor({ nibbles: dataBytes.slice() }, d.shape, d.dtype, checked, 'cpu');
     try {
       return fromIntRepr(integers(dataBytes, dataEntry.dtype), d.shape, d.dtype, params);
     } catch (error) {

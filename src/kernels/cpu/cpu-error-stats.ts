@@ -16,6 +16,7 @@ import { type ErrorStatsRequest, nanArgumentError } from '../../stats/arguments.
 import { BucketSums } from '../../stats/bucket-sums.js';
 import { type IndexMap, channelIndexMap, groupIndexMap } from '../../stats/index-map.js';
 import type { ErrorStats } from '../../stats/types.js';
+import { unpackNibblesInto } from '../../pack-nibbles.js';
 import { roundHalfEven } from '../../round.js';
 import { PIECE_ELEMENTS, simdKernels } from './simd-module.js';
 
@@ -197,7 +198,7 @@ function rejectNaNPiece(found: number, first: number, count: number, argument: s
 function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefined, produced?: ErrorStatsPieces): ErrorSums | undefined {
   const { shape, axis, groupSize, size, original } = request;
   const q = request.quantized;
-  if (size === 0 || (q.kind === 'grid' && q.ints.BYTES_PER_ELEMENT !== 1)) return undefined;
+  if (size === 0 || (q.kind === 'grid' && !q.nibbles && q.ints.BYTES_PER_ELEMENT !== 1)) return undefined;
   const kernels = simdKernels();
   if (!kernels) return undefined;
   const channelMap = axis === undefined ? undefined : channelIndexMap(shape, axis);
@@ -223,13 +224,14 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
   let qmin = 0;
   let qmax = 0;
   let quantized: Uint8Array | Float32Array;
+  let nibbles: { readonly packed: Uint8Array; readonly signed: boolean } | undefined; // unpacked a piece at a time
   let paramFields: readonly number[];
   if (q.kind === 'values') {
     flags |= 16;
     quantized = q.data;
     paramFields = kOneIndex; // no parameters: one long run
   } else {
-    const { grid, ints } = q;
+    const { grid } = q;
     const table = new Float32Array(memory, params, 4 * paramCount);
     const zeros = new Int32Array(memory, params, 4 * paramCount);
     for (let p = 0; p < paramCount; p++) {
@@ -238,12 +240,15 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
       zeros[4 * p + 2] = grid.zeroPoints[p]!;
     }
     paramFields = cursorFields(grid.map);
-    flags |= (ints instanceof Int8Array ? 1 : 0) | (grid.integerSubtract ? 2 : 0);
+    nibbles = q.nibbles;
+    const ints = nibbles ? undefined : q.ints;
+    flags |= ((nibbles ? nibbles.signed : ints instanceof Int8Array) ? 1 : 0) | (grid.integerSubtract ? 2 : 0);
     ({ qmin, qmax } = grid);
-    quantized = new Uint8Array(ints.buffer, ints.byteOffset, size);
+    quantized = ints ? new Uint8Array(ints.buffer, ints.byteOffset, size) : new Uint8Array(0);
   }
   const source = at === undefined ? new Float32Array(memory, scratch, piece) : undefined;
-  const target = quantized instanceof Float32Array ? new Float32Array(memory, values, piece) : new Uint8Array(memory, values, piece);
+  const target = quantized instanceof Float32Array ? new Float32Array(memory, values, piece)
+    : nibbles?.signed ? new Int8Array(memory, values, piece) : new Uint8Array(memory, values, piece);
   /** One pass of the kernel over the tensor, from fresh cursors, with the buckets `bucketFlags` names. */
   const pass = (bucketFlags: number, overall: number, channelFields: readonly number[] | undefined, groupFields: readonly number[] | undefined,
     channelBuckets: number) => {
@@ -258,7 +263,9 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
         rejectNaNPiece(kernels.scan(values, count, 1, scanMaxAt), first, count, 'quantized.data');
       } else {
         source?.set(original.subarray(first, first + count));
-        target.set(quantized.subarray(first, first + count));
+        // Pieces start on even elements: a piece's nibbles start on a byte.
+        if (nibbles) unpackNibblesInto(nibbles.packed.subarray(first / 2), count, nibbles.signed, target as Int8Array | Uint8Array, 0);
+        else target.set(quantized.subarray(first, first + count));
       }
       kernels.errorStats(at === undefined ? scratch : at + 4 * first, values, params, overall, channelBuckets, groupAt, cursors, count,
         flags | bucketFlags, qmin, qmax, channelMaxAt);
