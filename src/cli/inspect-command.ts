@@ -73,8 +73,8 @@ interface Measured {
 }
 
 /**
- * Reads what {@link measure} needs for a quantized row into `buffer` (which it returns, grown to `bytes` where
- * shorter): undefined when the original has no float weight of its name.
+ * Reads what {@link measure} needs for a quantized row, the original's weight into the array `buffer(bytes)` gives:
+ * undefined when the original has no float weight of its name.
  */
 async function readForMeasure(
   line: TensorLine, w: StoredQuantizedWeight, original: OpenedModel, originals: Map<string, WeightInfo>, buffer: (bytes: number) => Uint8Array,
@@ -85,7 +85,6 @@ async function readForMeasure(
   const x = { data: float32View(bytes, base.dtype, base.name), shape: [...base.shape] }; // only read
   return { x, q: await w.load() };
 }
-
 
 /** Adds the error against the original's float weight to a quantized row (the weight's integers read for it, then let go). */
 async function measure(line: TensorLine, w: StoredQuantizedWeight, { x, q }: Measured, detail: boolean): Promise<void> {
