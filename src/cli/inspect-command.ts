@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { type BufferSlots, bufferSlots } from '../compress/buffer-slots.js';
 import { FormatError } from '../errors.js';
 import { float32View } from '../io/float-convert.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo, readWeightInto } from '../io/weights.js';
@@ -23,7 +24,6 @@ import { jsonNumber } from './compress-command.js';
 import { formatOf } from './files.js';
 import { runInspectGguf } from './inspect-gguf.js';
 import { type OpenedModel, openModelFile } from './open-model.js';
-import { reusedBuffers } from './reused-buffers.js';
 import { formatBytes } from './units.js';
 
 interface TensorLine {
@@ -66,24 +66,25 @@ function rowsOf(model: OpenedModel, raw: boolean): TensorLine[] {
   return rows;
 }
 
-/** A quantized row's float weight from the original and its integers, read for {@link measure}. */
+/** A quantized row's float weight from the original (read into `raw`) and its integers, read for {@link measure}. */
 interface Measured {
   x: { data: Float32Array; shape: number[] };
   q: QTensor;
+  raw: Uint8Array;
 }
 
 /**
- * Reads what {@link measure} needs for a quantized row, the original's weight into the array `buffer(bytes)` gives:
- * undefined when the original has no float weight of its name.
+ * Reads what {@link measure} needs for a quantized row, the original's weight into a buffer of `slots` (given back
+ * by the caller once measured): undefined when the original has no float weight of its name.
  */
 async function readForMeasure(
-  line: TensorLine, w: StoredQuantizedWeight, original: OpenedModel, originals: Map<string, WeightInfo>, buffer: (bytes: number) => Uint8Array,
+  line: TensorLine, w: StoredQuantizedWeight, original: OpenedModel, originals: Map<string, WeightInfo>, slots: BufferSlots,
 ): Promise<Measured | undefined> {
   const base = originals.get(line.name);
   if (!base || !FLOAT_WEIGHT_DTYPES.includes(base.dtype)) return undefined;
-  const bytes = await readWeightInto(original.reader, base, buffer(base.byteLength));
-  const x = { data: float32View(bytes, base.dtype, base.name), shape: [...base.shape] }; // only read
-  return { x, q: await w.load() };
+  const raw = await readWeightInto(original.reader, base, slots.take(base.byteLength));
+  const x = { data: float32View(raw, base.dtype, base.name), shape: [...base.shape] }; // only read
+  return { x, q: await w.load(), raw };
 }
 
 /** Adds the error against the original's float weight to a quantized row (the weight's integers read for it, then let go). */
@@ -167,10 +168,10 @@ export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> 
         return w ? [{ line, w }] : [];
       });
       // The next weight is read (the files, and its blocks unpacked) while this one is measured: one weight ahead,
-      // the original's weights in two arrays by turns (weight i + 2 is read once weight i is measured).
-      const buffers = reusedBuffers(2);
+      // the original's weights in buffers used again from weight to weight (two alive at most).
+      const slots = bufferSlots('local');
       const read = (i: number) => {
-        const reading = readForMeasure(jobs[i]!.line, jobs[i]!.w, original!, originals, (bytes) => buffers(i % 2, bytes));
+        const reading = readForMeasure(jobs[i]!.line, jobs[i]!.w, original!, originals, slots);
         reading.catch(() => undefined); // awaited in its turn; a failure meanwhile is not unhandled
         return reading;
       };
@@ -178,7 +179,9 @@ export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> 
       for (let i = 0; i < jobs.length; i++) {
         const measured = await next!;
         next = i + 1 < jobs.length ? read(i + 1) : undefined;
-        if (measured) await measure(jobs[i]!.line, jobs[i]!.w, measured, args.tensor !== undefined);
+        if (!measured) continue;
+        await measure(jobs[i]!.line, jobs[i]!.w, measured, args.tensor !== undefined);
+        slots.give(measured.raw);
       }
     }
     rows = sortRows(rows, args.sort);

@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { bufferSlots } from '../compress/buffer-slots.js';
 import { FormatError } from '../errors.js';
 import { float32View } from '../io/float-convert.js';
 import { type GgufSourceFile, openGguf } from '../io/gguf/open-gguf.js';
@@ -22,7 +23,6 @@ import type { CliIo } from './compress-command.js';
 import { jsonNumber } from './compress-command.js';
 import { checkInputFile, fileError } from './files.js';
 import { openModelFile } from './open-model.js';
-import { reusedBuffers } from './reused-buffers.js';
 
 interface GgufLine {
   name: string;
@@ -63,13 +63,14 @@ async function listGguf(args: InspectArgs, io: CliIo, file: GgufSourceFile, orig
   const originals = new Map((original?.list() ?? []).map((w) => [w.name, w]));
   const lines: GgufLine[] = [];
   let scratch: Float32Array | undefined; // one array for the values of tensor after tensor of the same size
-  const buffers = reusedBuffers(1); // and one for the original's weights
+  const slots = bufferSlots('local'); // and one buffer for the original's weights
   for (const t of file.tensors) {
     if (args.tensor !== undefined && t.name !== args.tensor) continue;
     const line: GgufLine = { name: t.name, type: t.type, shape: t.shape, ne: t.ne, bytes: t.byteLength };
     const base = originals.get(t.name);
     if (base && FLOAT_WEIGHT_DTYPES.includes(base.dtype) && ['Q8_0', 'Q4_0', 'F16', 'BF16'].includes(t.type)) {
-      let x = float32View(await readWeightInto(original!, base, buffers(0, base.byteLength)), base.dtype, base.name); // only read
+      const raw = await readWeightInto(original!, base, slots.take(base.byteLength));
+      let x = float32View(raw, base.dtype, base.name); // only read
       const transposed = base.shape.length === 2 && !sameShape(base.shape, t.shape) && sameShape([...base.shape].reverse(), t.shape);
       if (transposed) x = transpose(x, base.shape[0]!, base.shape[1]!);
       if (transposed || sameShape(base.shape, t.shape)) {
@@ -78,6 +79,7 @@ async function listGguf(args: InspectArgs, io: CliIo, file: GgufSourceFile, orig
         const stats = await errorStats({ data: x, shape: t.shape }, { data: values, shape: t.shape }, {}, { backend: 'cpu' });
         Object.assign(line, { sqnrDb: stats.overall.sqnrDb, maxAbsError: stats.overall.maxAbsError, transposedFromOriginal: transposed });
       }
+      slots.give(raw);
     }
     lines.push(line);
   }
