@@ -67,6 +67,7 @@ import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { holdWeight, reusedFloat32 } from './weight-buffers.js';
 import { heldIntegers } from './requantize.js';
 import { bufferSlots } from './buffer-slots.js';
+import { type IntegerLender, integerLender } from './integer-lender.js';
 import { type CompressOnnxOptions, checkOptions } from './onnx-options.js';
 
 export type { CompressOnnxOptions } from './onnx-options.js';
@@ -224,6 +225,7 @@ export async function compressOnnxParts(
   // On the GPU several weights are in flight, each converted into an array of its own (where it is not an aligned
   // float32 view of the file); a weight done hands its memory to the next weights.
   const slots = onCpu ? undefined : bufferSlots('local');
+  let lender: IntegerLender | undefined; // memory for the CPU path's integers, once the output is known to be written as it goes
   const roundingOf = (info: OnnxWeightInfo): ScaleRounding | undefined => {
     const scaleType = scaleTypeOf(info);
     return scaleType !== 'float32' ? scaleType : float32Rounding;
@@ -244,19 +246,23 @@ export async function compressOnnxParts(
   // Weights computed on this thread go one at a time even with a pool: they share its scratch memory.
   let localTurn: Promise<unknown> = Promise.resolve();
   /** Reads and quantizes one weight (the GPU round trips, or the pool's tasks; several run at once). */
-  const prepare = (info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome | undefined> => {
+  const prepare = (i: number): Promise<FloorOutcome | undefined> => {
+    const info = weights[i]!;
+    const decision = plan.decisions[i]!;
     if (decision.action === 'keep') return Promise.resolve(undefined);
-    if (!pool) return prepareHere(info, decision);
+    if (!pool) return prepareHere(i, info, decision);
     if (4 * info.shape.reduce((a, b) => a * b, 1) >= POOL_MIN_BYTES) return prepareOnPool(info, decision);
-    const turn = localTurn.then(() => prepareHere(info, decision));
+    const turn = localTurn.then(() => prepareHere(i, info, decision));
     localTurn = turn.catch(() => undefined);
     return turn;
   };
-  /** Reads and quantizes one weight on this thread (or the GPU). */
-  const prepareHere = async (info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
+  /** Reads and quantizes weight `i` on this thread (or the GPU). */
+  const prepareHere = async (i: number, info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
     // On the CPU the weight goes once into the kernels' memory (converted straight there where it is not an
     // aligned float32 view of the file), and every pass reads it in place.
     const slot = onCpu ? holdWeight(info.shape, decision) : undefined;
+    const loan = lender?.forWeight(i);
+    let outcome: FloorOutcome | undefined;
     let converted: Uint8Array | undefined;
     const convertInto = (count: number) => {
       converted = slots!.take(4 * count);
@@ -268,8 +274,10 @@ export async function compressOnnxParts(
       if (slot && viewed !== slot.data && viewed.length === slot.data.length) slot.data.set(viewed);
       const data = slot && slot.data.length === viewed.length ? slot.data : viewed;
       const roundScale = scaleRounder(roundingOf(info));
-      return await quantizeWithFloor({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, backend);
+      const integers = loan ? { integers: loan.take } : {};
+      return outcome = await quantizeWithFloor({ data, shape: info.shape }, decision, { ...(roundScale ? { roundScale } : {}), ...integers }, backend);
     } finally {
+      loan?.keep(outcome);
       slot?.release();
       if (converted) slots!.give(converted);
     }
@@ -289,7 +297,7 @@ export async function compressOnnxParts(
     while (next < weights.length && next - committed < inFlight
       && (next === committed || inFlightBytes + floatBytes(next) <= inFlightLimit)) {
       inFlightBytes += floatBytes(next);
-      const prepared = prepare(weights[next]!, plan.decisions[next]!);
+      const prepared = prepare(next);
       // Observed from the start: a later weight may fail while an earlier one is awaited (both workers reading
       // a file cut short); the loop below still meets its rejection in order.
       prepared.catch(() => undefined);
@@ -324,6 +332,8 @@ export async function compressOnnxParts(
   };
   asPlanned = planWrite(output.sink);
   const stream = options.externalDataSink ? externalDataStream(model, options.externalDataLocation!, (chunk) => options.externalDataSink!.write(chunk)) : undefined;
+  // Integers written as they are done (as planned, or to the data file) leave memory that the next weights use.
+  lender = onCpu && (asPlanned || stream) ? integerLender(model.proto.graph as GraphProto) : undefined;
   fill(0);
   try {
     for (const [i, decision] of plan.decisions.entries()) {
@@ -336,6 +346,7 @@ export async function compressOnnxParts(
       tensors.push(commit(real, weights[i]!, decision, result));
       if (mark) await stream!.flush(mark); // the weight's bytes to the data file while the next ones compute
       if (before) await asPlanned!.commit(i, ownParts(addedSince(model, before)), drop); // and to the file as planned
+      lender?.settle(i);
       options.onProgress?.({ done: i + 1, total: weights.length, name: weights[i]!.name });
     }
   } finally {

@@ -33,12 +33,14 @@ import { chooseQParams } from '../ops/choose-qparams.js';
 import type { Granularity } from '../calibration/granularity.js';
 import type { CalibrationSpec } from '../calibration/spec.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { QTensor } from '../qtensor.js';
+import { type QTensor, checkQParams } from '../qtensor.js';
+import { dtypeInfo } from '../dtype.js';
+import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import { errorStatsOfScanned } from '../ops/error-stats.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import type { ErrorStats } from '../stats/types.js';
-import type { Tensor } from '../tensor.js';
+import { type Tensor, checkTensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
 import { rangeOptions, signedExtremeParams } from './weight-range.js';
 import { ChainedWeight } from './gpu-weight-chain.js';
@@ -78,6 +80,12 @@ export interface QuantizeWeightOptions {
    * reported unquantizable.
    */
   roundScale?: (scale: number) => number;
+  /**
+   * On the CPU path, memory for the integers of 8- and 4-bit types: a buffer of at least `byteLength` bytes whose
+   * first bytes the QTensor views (compressors lend memory used again from weight to weight; integer-lender.ts).
+   * The caller hands a buffer out again only once nothing holds the QTensor or its integers.
+   */
+  integers?: (byteLength: number) => ArrayBuffer;
 }
 
 const kLimits = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: [0, 15] } as const;
@@ -225,6 +233,22 @@ export function storedScales(
   return overflow ? { ok: false, reason: overflow } : scales;
 }
 
+/**
+ * The CPU path of quantizePerTensor / PerChannel / PerGroup (the same checks, the same kernel) with the integers
+ * written into memory from `integers` (QuantizeWeightOptions.integers).
+ */
+function quantizeOnCpuInto(
+  x: Tensor, granularity: Granularity, scales: Float32Array, zeroPoints: Int32Array, dtype: WeightDecision['dtype'],
+  integers: (byteLength: number) => ArrayBuffer,
+): QTensor {
+  checkTensor(x);
+  const params = granularity === 'per_tensor' ? checkQParams(x.shape, dtype, { scale: scales[0]!, zeroPoint: zeroPoints[0]! })
+    : 'groupSize' in granularity ? checkQParams(x.shape, dtype, { scales, zeroPoints, axis: granularity.axis, groupSize: granularity.groupSize })
+      : checkQParams(x.shape, dtype, { scales, zeroPoints, axis: granularity.axis });
+  const info = dtypeInfo(dtype);
+  return cpuQuantize(x, params, info, info.bits === 32 ? undefined : integers(x.data.length));
+}
+
 async function quantizeWithBackend(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions, backend: OpOptions | undefined, chain: ChainedWeight | undefined,
 ): Promise<QuantizedWeight | UnquantizableWeight> {
@@ -258,6 +282,7 @@ async function quantizeWithBackend(
   const chained = single ?? await chain?.quantizeWithStats(granularity, scales, zeroPoints, decision.dtype, statsAxis);
   let q: QTensor;
   if (chained) q = chained.q;
+  else if (options.integers && backend?.backend === 'cpu') q = quantizeOnCpuInto(x, granularity, scales, zeroPoints, decision.dtype, options.integers);
   else if (granularity === 'per_tensor') q = await quantizePerTensor(x, scales[0]!, zeroPoints[0]!, decision.dtype, backend);
   else if ('groupSize' in granularity) q = await quantizePerGroup(x, scales, zeroPoints, granularity.axis, granularity.groupSize, decision.dtype, backend);
   else q = await quantizePerChannel(x, scales, zeroPoints, granularity.axis, decision.dtype, backend);

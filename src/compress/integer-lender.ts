@@ -1,0 +1,140 @@
+/**
+ * Memory for the integers the CPU path computes while an ONNX model is compressed on the calling thread, handed
+ * out again once the model no longer holds them. Each weight's integers otherwise go into a fresh array (16 MiB for
+ * a [4096, 4096] int8 weight), and touching fresh pages costs more than quantizing on a large weight
+ * (docs/performance.md). Integers written as planned and then dropped (a placeholder quantizes them again should the
+ * file be written a second time), moved to an external data file, or packed into other bytes (4-bit) are held by
+ * nothing once their weight is committed; those of a weight the model still holds (an output kept in memory) are
+ * never handed out again.
+ *
+ * A buffer goes back to the free list only when no tensor anywhere in the model (initializers, sparse initializers
+ * and tensor attributes, in every graph) lies over it: the check is the model itself, not what a writer is
+ * expected to do.
+ *
+ * @example
+ * ```ts
+ * const lender = integerLender(model.proto.graph);
+ * const loan = lender.forWeight(i);
+ * const outcome = await quantizeWithFloor(x, decision, { integers: loan.take }, { backend: 'cpu' });
+ * loan.keep(outcome);          // the chosen integers wait for their commit; the rejected ones go back
+ * // ... commit weight i, write it ...
+ * lender.settle(i);            // the buffers of weights up to i that the model no longer holds go back
+ * ```
+ * @module
+ */
+import { listGraphs } from '../io/onnx/graph-index.js';
+import { type GraphProto, type TensorProto, attributesOf, initializersOf, nodesOf } from '../io/onnx/proto.js';
+import { bufferSlots } from './buffer-slots.js';
+import type { FloorOutcome } from './quality-floor.js';
+
+/** What one weight borrows: `take` for QuantizeWeightOptions.integers, then `keep` with the weight's outcome. */
+export interface WeightLoan {
+  /** A buffer of at least `byteLength` bytes for a QTensor's integers. */
+  take(byteLength: number): ArrayBuffer;
+  /**
+   * The outcome is in: the buffer under its integers waits until the weight is committed and
+   * {@link IntegerLender.settle} finds it free; every other buffer this weight took (candidates the quality floor
+   * rejected) goes back now.
+   */
+  keep(outcome: FloorOutcome | undefined): void;
+}
+
+/** What {@link integerLender} returns. */
+export interface IntegerLender {
+  /** A loan for weight `index` (weights may be prepared before the ones before them are committed). */
+  forWeight(index: number): WeightLoan;
+  /**
+   * Weights up to `committed` are in the model: gives back their buffers that no tensor of the model lies over any
+   * more. A later weight's chosen buffer waits for its own commit, even where the model does not hold it yet.
+   */
+  settle(committed: number): void;
+  /** Buffers handed out again so far (a measure for tests and profiles). */
+  readonly reused: number;
+}
+
+/** Every buffer a tensor of the graph tree lies over. */
+function heldBuffers(root: GraphProto): Set<ArrayBufferLike> {
+  const held = new Set<ArrayBufferLike>();
+  const add = (tensor: TensorProto | null | undefined) => {
+    if (tensor?.rawData) held.add(tensor.rawData.buffer);
+  };
+  for (const { graph } of listGraphs(root)) {
+    for (const tensor of initializersOf(graph)) add(tensor);
+    for (const sparse of graph.sparseInitializer ?? []) {
+      add(sparse.values as TensorProto | null | undefined);
+      add(sparse.indices as TensorProto | null | undefined);
+    }
+    for (const node of nodesOf(graph)) {
+      for (const attribute of attributesOf(node)) {
+        add(attribute.t as TensorProto | null | undefined);
+        for (const tensor of (attribute.tensors ?? []) as TensorProto[]) add(tensor);
+        add(attribute.sparseTensor?.values as TensorProto | null | undefined);
+        add(attribute.sparseTensor?.indices as TensorProto | null | undefined);
+      }
+    }
+  }
+  return held;
+}
+
+/** The buffer under a quantized outcome's integers, or undefined. */
+function integersBuffer(outcome: FloorOutcome | undefined): ArrayBufferLike | undefined {
+  if (outcome?.kind !== 'quantized') return undefined;
+  const q = outcome.result.q;
+  // A 4-bit QTensor from the GPU holds packed nibbles (never lent); only the CPU path's own integers are looked at.
+  return q.packedNibbles ? q.packedNibbles.buffer : q.intReprView().buffer;
+}
+
+/**
+ * A lender over the model whose graph tree is `root` (see the module documentation).
+ *
+ * @example
+ * ```ts
+ * const lender = integerLender(model.proto.graph as GraphProto);
+ * lender.reused; // 0
+ * ```
+ */
+export function integerLender(root: GraphProto): IntegerLender {
+  const slots = bufferSlots('local');
+  const lent = new Set<ArrayBufferLike>(); // out of the free list
+  const chosen: { index: number; buffer: ArrayBufferLike }[] = []; // under weights' integers, maybe held by the model
+  const seen = new WeakSet<ArrayBufferLike>();
+  let reused = 0;
+  const giveBack = (buffer: ArrayBufferLike) => {
+    if (lent.delete(buffer)) slots.give(new Uint8Array(buffer));
+  };
+  return {
+    forWeight(index) {
+      const mine: ArrayBufferLike[] = [];
+      return {
+        take(byteLength) {
+          const view = slots.take(byteLength);
+          if (lent.has(view.buffer)) throw new Error('integerLender: a buffer was handed out twice'); // never: a guard
+          lent.add(view.buffer);
+          mine.push(view.buffer);
+          if (seen.has(view.buffer)) reused++;
+          else seen.add(view.buffer);
+          return view.buffer as ArrayBuffer;
+        },
+        keep(outcome) {
+          const kept = integersBuffer(outcome);
+          for (const buffer of mine) {
+            if (buffer === kept) chosen.push({ index, buffer });
+            else giveBack(buffer);
+          }
+          mine.length = 0;
+        },
+      };
+    },
+    settle(committed) {
+      if (!chosen.some((c) => c.index <= committed)) return;
+      const held = heldBuffers(root);
+      for (let i = chosen.length - 1; i >= 0; i--) {
+        const { index, buffer } = chosen[i]!;
+        if (index > committed || held.has(buffer)) continue;
+        giveBack(buffer);
+        chosen.splice(i, 1);
+      }
+    },
+    get reused() { return reused; },
+  };
+}

@@ -1,0 +1,154 @@
+// The integer lender hands a buffer out again only once no tensor of the model lies over it, and compressOnnxParts on
+// the calling thread's CPU path, which lends the integers' memory from weight to weight when the output is written as
+// it goes, writes the same bytes as compressOnnx (which lends nothing).
+import onnxProto from 'onnx-proto';
+import { describe, expect, it, vi } from 'vitest';
+import { compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
+import type { IntegerLender } from '../../src/compress/integer-lender.js';
+import { integerLender } from '../../src/compress/integer-lender.js';
+import type { CompressOnnxOptions } from '../../src/compress/onnx-options.js';
+import type { FloorOutcome } from '../../src/compress/quality-floor.js';
+import { writeParts } from '../../src/io/onnx/deferred-raw-data.js';
+import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
+import { type GraphProto, onnx } from '../../src/io/onnx/proto.js';
+import { memorySink } from '../../src/io/safetensors/sinks.js';
+import { QTensor } from '../../src/qtensor.js';
+import { buildMlp } from '../shared/mlp-onnx.js';
+import { RUN_SEED } from './support.js';
+
+const lenders = vi.hoisted(() => [] as IntegerLender[]);
+vi.mock('../../src/compress/integer-lender.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/compress/integer-lender.js')>();
+  return { ...real, integerLender: (root: GraphProto) => { const lender = real.integerLender(root); lenders.push(lender); return lender; } };
+});
+
+const cpu = { backend: 'cpu' } as const;
+
+/** A quantized outcome whose integers lie on `buffer`. */
+function outcomeOver(buffer: ArrayBuffer, n: number): FloorOutcome {
+  const q = new QTensor(new Int8Array(buffer, 0, n), [n], 'qint8', { scheme: 'per_tensor_affine', scale: 1, zeroPoint: 0 }, 'cpu');
+  return { kind: 'quantized', decision: {} as never, steps: [], result: { ok: true, q, scales: Float32Array.of(1), zeroPoints: Int32Array.of(0), paramShape: [], stats: {} as never } };
+}
+
+const tensorOver = (name: string, buffer: ArrayBuffer, n: number) => onnx.TensorProto.create({ name, dims: [n], dataType: 3, rawData: new Uint8Array(buffer, 0, n) });
+
+describe('integerLender', () => {
+  it('gives back a rejected candidate at once, and the chosen integers only once the model lets go of them', () => {
+    const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
+    const lender = integerLender(graph);
+    const first = lender.forWeight(0);
+    const rejected = first.take(1000);
+    const chosen = first.take(1000);
+    expect(chosen).not.toBe(rejected);
+    expect(chosen.byteLength).toBeGreaterThanOrEqual(1000);
+    first.keep(outcomeOver(chosen, 1000));
+    // The candidate went back; the chosen buffer is not handed out while it waits for its commit.
+    const second = lender.forWeight(1);
+    expect(second.take(900)).toBe(rejected);
+    expect(second.take(900)).not.toBe(chosen);
+    expect(lender.reused).toBe(1);
+    // Committed into the graph: still held, so settle() keeps it.
+    graph.initializer.push(tensorOver('w_quantized', chosen, 1000));
+    lender.settle(0);
+    expect(lender.forWeight(2).take(1000)).not.toBe(chosen);
+    // Written and dropped (a placeholder in its place): now it goes back.
+    graph.initializer[0]!.rawData = new Uint8Array(1000);
+    lender.settle(0);
+    expect(lender.forWeight(3).take(1000)).toBe(chosen);
+  });
+
+  it('keeps a later weight\'s chosen integers until that weight is committed, though the model does not hold them yet', () => {
+    const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
+    const lender = integerLender(graph);
+    // Weight 1 is prepared (its outcome in) before weight 0 is committed and written.
+    const [zero, one] = [0, 1].map((i) => {
+      const loan = lender.forWeight(i);
+      const buffer = loan.take(512);
+      loan.keep(outcomeOver(buffer, 512));
+      return buffer;
+    });
+    lender.settle(0); // weight 0 written and dropped: nothing holds either buffer
+    const next = lender.forWeight(2);
+    expect(next.take(512)).toBe(zero);
+    expect(next.take(512)).not.toBe(one);
+    lender.settle(1);
+    expect(lender.forWeight(3).take(512)).toBe(one);
+  });
+
+  it('looks for tensors in every graph, Constant nodes and sparse initializers included', () => {
+    const placeholder = () => tensorOver('t', new ArrayBuffer(64), 64);
+    const constant = onnx.NodeProto.create({ opType: 'Constant', attribute: [onnx.AttributeProto.create({ name: 'value', type: 4, t: placeholder() })] });
+    const sparse = onnx.SparseTensorProto.create({ values: placeholder(), indices: placeholder() });
+    const graph = onnx.GraphProto.create({
+      node: [onnx.NodeProto.create({ opType: 'If', attribute: [onnx.AttributeProto.create({ name: 'then_branch', type: 5, g: onnx.GraphProto.create({ node: [constant] }) })] })],
+      sparseInitializer: [sparse],
+    }) as GraphProto;
+    const lender = integerLender(graph);
+    // Four weights' chosen integers, then three of them laid under the graph's tensors.
+    const taken = [0, 1, 2, 3].map((i) => {
+      const loan = lender.forWeight(i);
+      const buffer = loan.take(64);
+      loan.keep(outcomeOver(buffer, 64));
+      return buffer;
+    });
+    expect(new Set(taken).size).toBe(4);
+    [constant.attribute[0]!.t!, sparse.values!, sparse.indices!].forEach((t, k) => { t.rawData = new Uint8Array(taken[k]!, 0, 64); });
+    lender.settle(3);
+    // Only the fourth is free: the next take gets it, and the one after a fresh buffer.
+    const next = lender.forWeight(4);
+    expect(next.take(64)).toBe(taken[3]);
+    expect(taken).not.toContain(next.take(64));
+  });
+});
+
+describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${RUN_SEED})`, () => {
+  /**
+   * An MLP with its MatMul weights first (so one is quantized while the one before it is written), each smaller than
+   * the one before (so a buffer given back too early is the best fit for the next weight).
+   */
+  const mlp = (seed: number) => {
+    const model = onnxProto.onnx.ModelProto.decode(buildMlp(onnxProto.onnx, [256, 256, 160, 96, 64, 48, 32], seed).model);
+    model.graph!.initializer.sort((a, b) => b.dims.length - a.dims.length); // stable: the weights keep their order
+    return onnxProto.onnx.ModelProto.encode(model).finish();
+  };
+
+  /**
+   * compressOnnxParts into a memory sink that can start again (written as planned), the parts written after where
+   * not. Each write finishes a macrotask later, as a file's does: the next weight is quantized meanwhile.
+   */
+  async function throughSink(bytes: Uint8Array, options: CompressOnnxOptions) {
+    const inner = memorySink();
+    const sink = { ...inner, bytes: inner.bytes, write: async (chunk: Uint8Array) => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      await inner.write(chunk);
+    } };
+    const result = await compressOnnxParts(await OnnxModel.load(bytes, { name: 'mlp' }), options, cpu, { sink });
+    if (!result.written) await writeParts(result.parts, (chunk) => sink.write(chunk));
+    await sink.close();
+    return { bytes: sink.bytes(), written: result.written === true, report: result.report };
+  }
+
+  it('the same file as compressOnnx, with buffers handed out again, for 8 and 4 bits and an escalation', { timeout: 60000 }, async () => {
+    const schemes: CompressOnnxOptions[] = [
+      { firstLayer: 'quantize' },
+      { dtype: 'qint4', granularity: 'group', groupSize: 32, firstLayer: 'quantize', minSqnrDb: 0 },
+      { dtype: 'quint8', granularity: 'tensor', minSqnrDb: 0, firstLayer: 'quantize' },
+      // int4 per tensor falls below this floor and escalates: the sink starts again, the integers stay in the model.
+      { dtype: 'qint4', granularity: 'tensor', minSqnrDb: 20, firstLayer: 'quantize' },
+    ];
+    for (const [s, options] of schemes.entries()) {
+      const bytes = mlp(RUN_SEED + s);
+      const expected = await compressOnnx(bytes, options, cpu);
+      lenders.length = 0;
+      const got = await throughSink(bytes, options);
+      expect(lenders.length, `scheme ${s}`).toBe(1);
+      expect(Buffer.from(got.bytes).equals(Buffer.from(expected.model)), `scheme ${s}`).toBe(true);
+      if (s < 3) {
+        expect(got.written, `scheme ${s}`).toBe(true);
+        expect(lenders[0]!.reused, `scheme ${s}: buffers handed out again`).toBeGreaterThanOrEqual(3);
+      } else {
+        expect(got.report.tensors.some((t) => t.escalations?.length), 'an escalation').toBe(true);
+      }
+    }
+  });
+});
