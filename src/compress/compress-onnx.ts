@@ -235,13 +235,22 @@ export async function compressOnnxParts(
    * into its kernels' memory (this thread holds no copy); any other is read here into an array of its own and
    * transferred.
    */
-  const prepareOnPool = async (info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
+  const prepareOnPool = async (i: number, info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
     const range = await model.float32FileRange(info.name);
-    if (range) return pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info)]);
-    let own: Float32Array | undefined;
-    const viewed = await model.readFloat32View(info.name, (count) => (own = new Float32Array(count)));
-    const data = viewed === own ? viewed : viewed.slice(); // a view of the model's bytes is copied, never transferred
-    return pool!.run('floorWeight', [{ data, shape: [...info.shape] }, decision, roundingOf(info)], [data.buffer as ArrayBuffer]);
+    // Memory for the integers: a buffer of an earlier weight's, written and let go (the worker touches no fresh pages).
+    const integers = lender?.forPool(info.shape.reduce((a, b) => a * b, 1));
+    const sent = integers ? [integers] : [];
+    let outcome: FloorOutcome;
+    if (range) {
+      outcome = await pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info), integers], sent);
+    } else {
+      let own: Float32Array | undefined;
+      const viewed = await model.readFloat32View(info.name, (count) => (own = new Float32Array(count)));
+      const data = viewed === own ? viewed : viewed.slice(); // a view of the model's bytes is copied, never transferred
+      outcome = await pool!.run('floorWeight', [{ data, shape: [...info.shape] }, decision, roundingOf(info), integers], [data.buffer as ArrayBuffer, ...sent]);
+    }
+    lender?.adopt(i, outcome);
+    return outcome;
   };
   // Weights computed on this thread go one at a time even with a pool: they share its scratch memory.
   let localTurn: Promise<unknown> = Promise.resolve();
@@ -251,7 +260,7 @@ export async function compressOnnxParts(
     const decision = plan.decisions[i]!;
     if (decision.action === 'keep') return Promise.resolve(undefined);
     if (!pool) return prepareHere(i, info, decision);
-    if (4 * info.shape.reduce((a, b) => a * b, 1) >= POOL_MIN_BYTES) return prepareOnPool(info, decision);
+    if (4 * info.shape.reduce((a, b) => a * b, 1) >= POOL_MIN_BYTES) return prepareOnPool(i, info, decision);
     const turn = localTurn.then(() => prepareHere(i, info, decision));
     localTurn = turn.catch(() => undefined);
     return turn;

@@ -39,13 +39,17 @@ export interface CpuTaskArgs {
   quantizeWeight: [x: Tensor, decision: WeightDecision];
   /** The safetensors compressor's planning step: a scan for NaN / ±Infinity, then quantizeWithFloor(x, decision). */
   planWeight: [x: Tensor, decision: WeightDecision];
-  /** The ONNX compressor's step: quantizeWithFloor(x, decision, { roundScale }), the rounding named. */
-  floorWeight: [x: Tensor, decision: WeightDecision, rounding: ScaleRounding | undefined];
+  /**
+   * The ONNX compressor's step: quantizeWithFloor(x, decision, { roundScale }), the rounding named. `integers`, a
+   * buffer the calling thread is done with (transferred), is memory for the result's integers where it is large
+   * enough (QuantizeWeightOptions.integers), so the worker does not touch fresh memory for them.
+   */
+  floorWeight: [x: Tensor, decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer];
   /**
    * floorWeight on a float32 weight the worker reads from a file itself, straight into its kernels' memory
    * (the calling thread holds no copy of it).
    */
-  floorWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined];
+  floorWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer];
   /** chooseQParams(x, spec) on the CPU. */
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */

@@ -28,20 +28,54 @@ import { holdWeight } from './weight-buffers.js';
 const cpu = { backend: 'cpu' } as const;
 
 /**
+ * Buffers for the integers of the next weights: those the calling thread sent back, and candidates the quality
+ * floor rejected here. At most {@link kSpareBuffers} are kept.
+ */
+const spare: ArrayBuffer[] = [];
+const kSpareBuffers = 2;
+
+/** A spare buffer of at least `byteLength` bytes (the smallest that fits), else a new one. */
+function takeSpare(byteLength: number): ArrayBuffer {
+  let best = -1;
+  for (let i = 0; i < spare.length; i++) {
+    if (spare[i]!.byteLength >= byteLength && (best < 0 || spare[i]!.byteLength < spare[best]!.byteLength)) best = i;
+  }
+  return best < 0 ? new ArrayBuffer(byteLength) : spare.splice(best, 1)[0]!;
+}
+
+/** Keeps `buffer` for a later weight, letting the smallest go past the limit. */
+function keepSpare(buffer: ArrayBuffer): void {
+  spare.push(buffer);
+  if (spare.length > kSpareBuffers) spare.sort((a, b) => b.byteLength - a.byteLength).pop();
+}
+
+/**
  * quantizeWithFloor of a weight held in the kernels' memory, where every pass reads one copy in place
  * (compress-onnx.ts does the same): `fill` puts its values there (or into `whole`'s place, a new array when
- * none is given, where it cannot be held).
+ * none is given, where it cannot be held). The integers go into spare memory (`integers` joins it); the result's
+ * buffer is transferred back with it, the others stay spare.
  */
 async function floorHeld(shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined,
-  fill: (data: Float32Array) => void | Promise<void>, whole?: Tensor): Promise<FloorOutcome> {
+  fill: (data: Float32Array) => void | Promise<void>, whole?: Tensor, integers?: ArrayBuffer): Promise<FloorOutcome> {
   const roundScale = scaleRounder(rounding);
   const slot = holdWeight(shape, decision);
+  if (integers) keepSpare(integers);
+  const taken: ArrayBuffer[] = [];
+  let outcome: FloorOutcome | undefined;
   try {
     const data = slot?.data ?? whole?.data ?? new Float32Array(shape.reduce((a, b) => a * b, 1));
     if (data !== whole?.data) await fill(data);
-    return await quantizeWithFloor({ data, shape }, decision, roundScale ? { roundScale } : {}, cpu);
+    const take = (byteLength: number) => {
+      const buffer = takeSpare(byteLength);
+      taken.push(buffer);
+      return buffer;
+    };
+    outcome = await quantizeWithFloor({ data, shape }, decision, { ...(roundScale ? { roundScale } : {}), integers: take }, cpu);
+    return outcome;
   } finally {
     slot?.release();
+    const kept = outcome?.kind === 'quantized' ? outcome.result.q.intReprView().buffer : undefined;
+    for (const buffer of taken) if (buffer !== kept) keepSpare(buffer);
   }
 }
 
@@ -52,14 +86,14 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
     if (firstNonFinite(x.data) >= 0) return { kind: 'nonFinite' };
     return quantizeWithFloor(x, decision, {}, cpu);
   },
-  floorWeight: (x, decision, rounding) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x),
-  async floorWeightFile(range, shape, decision, rounding) {
+  floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers),
+  async floorWeightFile(range, shape, decision, rounding, integers) {
     const elements = shape.reduce((a, b) => a * b, 1);
     if (range.byteLength !== 4 * elements) {
       throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a float32 weight of shape [${shape.join(', ')}] (${4 * elements} bytes)`);
     }
     // Read from the file straight into the kernels' memory.
-    return floorHeld(shape, decision, rounding, (data) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+    return floorHeld(shape, decision, rounding, (data) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), undefined, integers);
   },
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),

@@ -48,9 +48,19 @@ export interface IntegerLender {
    * more. A later weight's chosen buffer waits for its own commit, even where the model does not hold it yet.
    */
   settle(committed: number): void;
-  /** Buffers handed out again so far (a measure for tests and profiles). */
+  /**
+   * Weight `index`'s outcome came from a CPU worker: the buffer under its integers (transferred here) is this
+   * thread's now, and once the model no longer holds it, it goes to {@link IntegerLender.forPool}.
+   */
+  adopt(index: number, outcome: FloorOutcome | undefined): void;
+  /** A buffer of at least `byteLength` bytes a worker's integers came in and the model holds no more, to send back to a worker (transfer it), or undefined. */
+  forPool(byteLength: number): ArrayBuffer | undefined;
+  /** Buffers handed out again so far, here and to workers (a measure for tests and profiles). */
   readonly reused: number;
 }
+
+/** Workers' buffers kept for sending back: about one per task in flight. */
+const kPoolSpares = 4;
 
 /** Every buffer a tensor of the graph tree lies over. */
 function heldBuffers(root: GraphProto): Set<ArrayBufferLike> {
@@ -96,7 +106,8 @@ function integersBuffer(outcome: FloorOutcome | undefined): ArrayBufferLike | un
 export function integerLender(root: GraphProto): IntegerLender {
   const slots = bufferSlots('local');
   const lent = new Set<ArrayBufferLike>(); // out of the free list
-  const chosen: { index: number; buffer: ArrayBufferLike }[] = []; // under weights' integers, maybe held by the model
+  const chosen: { index: number; buffer: ArrayBufferLike; adopted: boolean }[] = []; // under weights' integers, maybe held by the model
+  const poolSpares: ArrayBuffer[] = []; // workers' buffers the model holds no more
   const seen = new WeakSet<ArrayBufferLike>();
   let reused = 0;
   const giveBack = (buffer: ArrayBufferLike) => {
@@ -118,7 +129,7 @@ export function integerLender(root: GraphProto): IntegerLender {
         keep(outcome) {
           const kept = integersBuffer(outcome);
           for (const buffer of mine) {
-            if (buffer === kept) chosen.push({ index, buffer });
+            if (buffer === kept) chosen.push({ index, buffer, adopted: false });
             else giveBack(buffer);
           }
           mine.length = 0;
@@ -129,11 +140,25 @@ export function integerLender(root: GraphProto): IntegerLender {
       if (!chosen.some((c) => c.index <= committed)) return;
       const held = heldBuffers(root);
       for (let i = chosen.length - 1; i >= 0; i--) {
-        const { index, buffer } = chosen[i]!;
+        const { index, buffer, adopted } = chosen[i]!;
         if (index > committed || held.has(buffer)) continue;
-        giveBack(buffer);
         chosen.splice(i, 1);
+        if (!adopted) giveBack(buffer);
+        else if (poolSpares.length < kPoolSpares && buffer instanceof ArrayBuffer) poolSpares.push(buffer);
       }
+    },
+    adopt(index, outcome) {
+      const buffer = integersBuffer(outcome);
+      if (buffer && !lent.has(buffer)) chosen.push({ index, buffer, adopted: true });
+    },
+    forPool(byteLength) {
+      let best = -1;
+      for (let i = 0; i < poolSpares.length; i++) {
+        if (poolSpares[i]!.byteLength >= byteLength && (best < 0 || poolSpares[i]!.byteLength < poolSpares[best]!.byteLength)) best = i;
+      }
+      if (best < 0) return undefined;
+      reused++;
+      return poolSpares.splice(best, 1)[0]!;
     },
     get reused() { return reused; },
   };

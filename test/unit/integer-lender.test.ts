@@ -1,6 +1,9 @@
 // The integer lender hands a buffer out again only once no tensor of the model lies over it, and compressOnnxParts on
 // the calling thread's CPU path, which lends the integers' memory from weight to weight when the output is written as
 // it goes, writes the same bytes as compressOnnx (which lends nothing).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it, vi } from 'vitest';
 import { compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
@@ -12,9 +15,12 @@ import { writeParts } from '../../src/io/onnx/deferred-raw-data.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { type GraphProto, onnx } from '../../src/io/onnx/proto.js';
 import { memorySink } from '../../src/io/safetensors/sinks.js';
+import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
 import { QTensor } from '../../src/qtensor.js';
 import { buildMlp } from '../shared/mlp-onnx.js';
 import { RUN_SEED } from './support.js';
+import { countingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
+import type { CpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
 
 const lenders = vi.hoisted(() => [] as IntegerLender[]);
 vi.mock('../../src/compress/integer-lender.js', async (importOriginal) => {
@@ -23,6 +29,7 @@ vi.mock('../../src/compress/integer-lender.js', async (importOriginal) => {
 });
 
 const cpu = { backend: 'cpu' } as const;
+const fixture = useCpuWorkerPool(2);
 
 /** A quantized outcome whose integers lie on `buffer`. */
 function outcomeOver(buffer: ArrayBuffer, n: number): FloorOutcome {
@@ -101,6 +108,31 @@ describe('integerLender', () => {
   });
 });
 
+describe('integerLender with CPU workers', () => {
+  it('sends a worker\'s buffer back once its weight is committed and the model lets go of it', () => {
+    const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
+    const lender = integerLender(graph);
+    const fromWorker = [new ArrayBuffer(4096), new ArrayBuffer(2048)];
+    lender.adopt(0, outcomeOver(fromWorker[0]!, 4096));
+    lender.adopt(1, outcomeOver(fromWorker[1]!, 2048));
+    lender.adopt(2, { kind: 'keep', reason: 'kept', steps: [] }); // nothing to adopt
+    expect(lender.forPool(1)).toBeUndefined(); // nothing committed yet
+    graph.initializer.push(tensorOver('w0_quantized', fromWorker[0]!, 4096));
+    lender.settle(1); // weight 1's buffer is free, weight 0's still in the model
+    expect(lender.forPool(4096)).toBeUndefined(); // too small
+    expect(lender.forPool(1024)).toBe(fromWorker[1]);
+    expect(lender.forPool(1024)).toBeUndefined(); // handed out once
+    graph.initializer[0]!.rawData = new Uint8Array(16);
+    lender.settle(1);
+    expect(lender.forPool(4096)).toBe(fromWorker[0]);
+    expect(lender.reused).toBe(2);
+    // A worker's buffer never goes to this thread's own loans.
+    lender.adopt(3, outcomeOver(new ArrayBuffer(64), 64));
+    lender.settle(3);
+    expect(lender.forWeight(4).take(64)).not.toBe(lender.forPool(64));
+  });
+});
+
 describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${RUN_SEED})`, () => {
   /**
    * An MLP with its MatMul weights first (so one is quantized while the one before it is written), each smaller than
@@ -108,7 +140,7 @@ describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${R
    */
   const mlp = (seed: number) => {
     const model = onnxProto.onnx.ModelProto.decode(buildMlp(onnxProto.onnx, [256, 256, 160, 96, 64, 48, 32], seed).model);
-    model.graph!.initializer.sort((a, b) => b.dims.length - a.dims.length); // stable: the weights keep their order
+    model.graph!.initializer!.sort((a, b) => b.dims!.length - a.dims!.length); // stable: the weights keep their order
     return onnxProto.onnx.ModelProto.encode(model).finish();
   };
 
@@ -116,13 +148,14 @@ describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${R
    * compressOnnxParts into a memory sink that can start again (written as planned), the parts written after where
    * not. Each write finishes a macrotask later, as a file's does: the next weight is quantized meanwhile.
    */
-  async function throughSink(bytes: Uint8Array, options: CompressOnnxOptions) {
+  async function throughSink(bytes: Uint8Array | OnnxModel, options: CompressOnnxOptions) {
     const inner = memorySink();
     const sink = { ...inner, bytes: inner.bytes, write: async (chunk: Uint8Array) => {
       await new Promise((resolve) => setTimeout(resolve, 0));
       await inner.write(chunk);
     } };
-    const result = await compressOnnxParts(await OnnxModel.load(bytes, { name: 'mlp' }), options, cpu, { sink });
+    const model = bytes instanceof OnnxModel ? bytes : await OnnxModel.load(bytes, { name: 'mlp' });
+    const result = await compressOnnxParts(model, options, cpu, { sink });
     if (!result.written) await writeParts(result.parts, (chunk) => sink.write(chunk));
     await sink.close();
     return { bytes: sink.bytes(), written: result.written === true, report: result.report };
@@ -149,6 +182,43 @@ describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${R
       } else {
         expect(got.report.tensors.some((t) => t.escalations?.length), 'an escalation').toBe(true);
       }
+    }
+  });
+
+  it('on a pool of workers, sends buffers back to the workers and writes the same file', { timeout: 60000 }, async () => {
+    // Weights of 256 KiB of float32 and more go to the workers; five of them the same size, each fitting the one before.
+    const bytes = onnxProto.onnx.ModelProto.encode((() => {
+      const model = onnxProto.onnx.ModelProto.decode(buildMlp(onnxProto.onnx, [512, 512, 384, 256, 256, 256, 256, 256], RUN_SEED + 7).model);
+      model.graph!.initializer!.sort((a, b) => b.dims!.length - a.dims!.length);
+      return model;
+    })()).finish();
+    const dir = mkdtempSync(join(tmpdir(), 'wq-lender-'));
+    try {
+      const path = join(dir, 'mlp.onnx');
+      writeFileSync(path, bytes);
+      for (const options of [{ firstLayer: 'quantize' }, { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0, firstLayer: 'quantize' }] as CompressOnnxOptions[]) {
+        const expected = await compressOnnx(bytes, options, cpu);
+        // From memory (the weights sent to the workers) and from the file (the workers read them there).
+        for (const fromFile of [false, true]) {
+          const sentBack: boolean[] = [];
+          const pool: CpuWorkerPool & { tasks: number } = countingPool(fixture.pool);
+          const run = pool.run;
+          pool.run = ((task: string, args: unknown[], transfer?: readonly ArrayBuffer[]) => {
+            if (task === 'floorWeight' || task === 'floorWeightFile') sentBack.push(args[task === 'floorWeight' ? 3 : 4] instanceof ArrayBuffer);
+            return run(task as never, args as never, transfer);
+          }) as CpuWorkerPool['run'];
+          lenders.length = 0;
+          const model = fromFile ? await OnnxModel.loadDeferred(await nodeFileSource(path), { name: 'mlp' }) : await OnnxModel.load(bytes, { name: 'mlp' });
+          const got = await throughSink(model, { ...options, pool });
+          const what = `${JSON.stringify(options)}, from ${fromFile ? 'the file' : 'memory'}`;
+          expect(Buffer.from(got.bytes).equals(Buffer.from(expected.model)), what).toBe(true);
+          expect(sentBack.length, what).toBe(7);
+          expect(sentBack.filter(Boolean).length, `${what}: buffers sent back`).toBeGreaterThanOrEqual(2);
+          expect(lenders[0]!.reused, what).toBeGreaterThanOrEqual(2);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
