@@ -50,7 +50,7 @@ import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import type { GraphProto, TensorProto } from '../io/onnx/proto.js';
 import { concatParts, filledLater } from '../io/onnx/deferred-raw-data.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
-import { PlannedWrite, addedSince, assumedOutcome, cloneModel, initializerMark } from './onnx-planned-write.js';
+import { type AssumedParameters, PlannedWrite, addedSince, assumedOutcome, cloneModel, initializerMark } from './onnx-planned-write.js';
 import { type CommitContext, type CommitTarget, commitWeight, finishModel, ownParts, scaleTypeOf } from './onnx-commit.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
@@ -292,8 +292,8 @@ export async function compressOnnxParts(
     }
   };
   const context: CommitContext = { options, onnxOps, scaleDtype, viaMul, opsetBefore };
-  const commit = (to: CommitTarget, info: OnnxWeightInfo, planned: WeightDecision, outcome: FloorOutcome | undefined): TensorReport =>
-    commitWeight(context, to, info, planned, outcome);
+  const commit = (to: CommitTarget, info: OnnxWeightInfo, planned: WeightDecision, outcome: FloorOutcome | undefined, i?: number): TensorReport =>
+    commitWeight(context, to, info, planned, outcome, lender && i !== undefined ? (byteLength) => lender!.forCommit(i, byteLength) : undefined);
   // Up to kInFlight weights (kInFlightBytes of float32) are read and quantized at once, so one weight's GPU
   // round trips overlap the next ones' instead of leaving the queue idle; results are committed strictly in
   // order.
@@ -324,13 +324,14 @@ export async function compressOnnxParts(
       || plan.decisions.some((d, i) => d.action === 'quantize' && weights[i]!.graph !== 'graph')) return undefined;
     const lines: TensorReport[] = [];
     const fills: Uint8Array[][] = [];
+    const shared: AssumedParameters = new Map();
     let copy: OnnxModel;
     try {
       copy = cloneModel(model);
       const assumed: CommitTarget = { model: copy, names: new NameAllocator(copy.proto.graph as GraphProto), held: heldIntegers(copy, Infinity, false), keepIntegers: () => false, opset: 0 };
       for (const [i, decision] of plan.decisions.entries()) {
         const before = initializerMark(copy);
-        lines.push(commit(assumed, weights[i]!, decision, decision.action === 'keep' ? undefined : assumedOutcome(weights[i]!, decision)));
+        lines.push(commit(assumed, weights[i]!, decision, decision.action === 'keep' ? undefined : assumedOutcome(weights[i]!, decision, shared)));
         fills.push(addedSince(copy, before).map((t) => (t.rawData = filledLater(t.rawData.byteLength))));
       }
       finishModel(assumed, lines);
@@ -352,7 +353,7 @@ export async function compressOnnxParts(
       fill(i + 1);
       const mark = stream?.mark(weights[i]!.name);
       const before = asPlanned?.active ? initializerMark(model) : undefined;
-      tensors.push(commit(real, weights[i]!, decision, result));
+      tensors.push(commit(real, weights[i]!, decision, result, i));
       if (mark) await stream!.flush(mark); // the weight's bytes to the data file while the next ones compute
       if (before) await asPlanned!.commit(i, ownParts(addedSince(model, before)), drop); // and to the file as planned
       lender?.settle(i);

@@ -49,6 +49,11 @@ export interface IntegerLender {
    */
   settle(committed: number): void;
   /**
+   * Memory of exactly `byteLength` bytes for what weight `index`'s commit lays out from its integers (4-bit ones
+   * packed two to a byte), given back as the integers are.
+   */
+  forCommit(index: number, byteLength: number): Uint8Array;
+  /**
    * Weight `index`'s outcome came from a CPU worker: the buffer under its integers (transferred here) is this
    * thread's now, and once the model no longer holds it, it goes to {@link IntegerLender.forPool}.
    */
@@ -110,6 +115,15 @@ export function integerLender(root: GraphProto): IntegerLender {
   const poolSpares: ArrayBuffer[] = []; // workers' buffers the model holds no more
   const seen = new WeakSet<ArrayBufferLike>();
   let reused = 0;
+  /** Exactly `byteLength` bytes from the free list (or new), out of it until given back. */
+  const lend = (byteLength: number): Uint8Array => {
+    const view = slots.take(byteLength);
+    if (lent.has(view.buffer)) throw new Error('integerLender: a buffer was handed out twice'); // never: a guard
+    lent.add(view.buffer);
+    if (seen.has(view.buffer)) reused++;
+    else seen.add(view.buffer);
+    return view;
+  };
   const giveBack = (buffer: ArrayBufferLike) => {
     if (lent.delete(buffer)) slots.give(new Uint8Array(buffer));
   };
@@ -118,12 +132,8 @@ export function integerLender(root: GraphProto): IntegerLender {
       const mine: ArrayBufferLike[] = [];
       return {
         take(byteLength) {
-          const view = slots.take(byteLength);
-          if (lent.has(view.buffer)) throw new Error('integerLender: a buffer was handed out twice'); // never: a guard
-          lent.add(view.buffer);
+          const view = lend(byteLength);
           mine.push(view.buffer);
-          if (seen.has(view.buffer)) reused++;
-          else seen.add(view.buffer);
           return view.buffer as ArrayBuffer;
         },
         keep(outcome) {
@@ -146,6 +156,11 @@ export function integerLender(root: GraphProto): IntegerLender {
         if (!adopted) giveBack(buffer);
         else if (poolSpares.length < kPoolSpares && buffer instanceof ArrayBuffer) poolSpares.push(buffer);
       }
+    },
+    forCommit(index, byteLength) {
+      const view = lend(byteLength);
+      chosen.push({ index, buffer: view.buffer, adopted: false });
+      return view;
     },
     adopt(index, outcome) {
       const buffer = integersBuffer(outcome);

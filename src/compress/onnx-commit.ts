@@ -14,6 +14,7 @@
  */
 import { FormatError } from '../errors.js';
 import { dtypeInfo } from '../dtype.js';
+import { packNibblesInto } from '../pack-nibbles.js';
 import { markOwnPart } from '../io/onnx/deferred-raw-data.js';
 import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
 import { type GroupParameters, writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
@@ -121,6 +122,12 @@ export function finishModel(to: CommitTarget, tensors: readonly TensorReport[]):
   return rewritten;
 }
 
+/** 4-bit integers, a byte each, packed into `out` (every byte written): QTensor.packedData()'s bytes. */
+function packedInto(values: ArrayLike<number>, out: Uint8Array): Uint8Array {
+  packNibblesInto(values, 0, values.length, out, 0);
+  return out;
+}
+
 /**
  * Writes one prepared weight into `to` (in weight order, so names and bytes never depend on timing): kept float, or
  * quantized as `outcome` says (QDQ, MatMulNBits or GatherBlockQuantized), and returns its report line.
@@ -132,6 +139,7 @@ export function finishModel(to: CommitTarget, tensors: readonly TensorReport[]):
  */
 export function commitWeight(
   context: CommitContext, to: CommitTarget, info: OnnxWeightInfo, planned: WeightDecision, outcome: FloorOutcome | undefined,
+  packInto?: (byteLength: number) => Uint8Array,
 ): TensorReport {
   const { options, onnxOps, scaleDtype, viaMul, opsetBefore } = context;
   if (planned.action === 'keep' || !outcome) return keptLine(info, planned.reason);
@@ -192,7 +200,10 @@ export function commitWeight(
   const ints = packed ? undefined : result.q.intReprView();
   // 8-bit integers are their own bytes, and 4-bit ones from the GPU come packed: the QTensor is not used
   // again, so no copy.
-  const bytes = packed ?? (ints!.BYTES_PER_ELEMENT === 1 && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints!.buffer, ints!.byteOffset, ints!.length) : result.q.packedData());
+  // 4-bit ones a byte each are packed into memory from `packInto` where given (used again from weight to weight).
+  const oneByte = ints?.BYTES_PER_ELEMENT === 1;
+  const bytes = packed ?? (oneByte && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints!.buffer, ints!.byteOffset, ints!.length)
+    : oneByte && packInto ? packedInto(ints!, packInto(Math.ceil(ints!.length / 2))) : result.q.packedData());
   const written = writeQdq(to.model, info.name, {
     // Written at once when written as planned; the float32 scales kept for quantizing again are the written ones.
     data: to.held.store(info.name, result.q, bytes, to.keepIntegers(), result.scales instanceof Float32Array ? result.scales : undefined),

@@ -82,6 +82,21 @@ describe('integerLender', () => {
     expect(lender.forWeight(3).take(512)).toBe(one);
   });
 
+  it('lends a commit exactly the bytes it asks for, back once written and let go', () => {
+    const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
+    const lender = integerLender(graph);
+    const packed = lender.forCommit(0, 1001);
+    expect(packed.byteLength).toBe(1001);
+    graph.initializer.push(onnx.TensorProto.create({ name: 'w_quantized', dims: [2002], dataType: 22, rawData: packed }));
+    lender.settle(0);
+    const next = lender.forCommit(1, 1001);
+    expect(next.buffer).not.toBe(packed.buffer); // still in the model
+    graph.initializer.push(onnx.TensorProto.create({ name: 'v_quantized', dims: [2002], dataType: 22, rawData: next }));
+    graph.initializer[0]!.rawData = new Uint8Array(1001); // written and dropped
+    lender.settle(1);
+    expect(lender.forCommit(2, 900).buffer).toBe(packed.buffer);
+  });
+
   it('looks for tensors in every graph, Constant nodes and sparse initializers included', () => {
     const placeholder = () => tensorOver('t', new ArrayBuffer(64), 64);
     const constant = onnx.NodeProto.create({ opType: 'Constant', attribute: [onnx.AttributeProto.create({ name: 'value', type: 4, t: placeholder() })] });
