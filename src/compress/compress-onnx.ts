@@ -50,6 +50,7 @@ import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import type { GraphProto, TensorProto } from '../io/onnx/proto.js';
 import { concatParts, filledLater } from '../io/onnx/deferred-raw-data.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
+import { warmFileRange } from '../io/safetensors/node-file-source.js';
 import { type AssumedParameters, PlannedWrite, addedSince, assumedOutcome, cloneModel, initializerMark } from './onnx-planned-write.js';
 import { type CommitContext, type CommitTarget, commitWeight, finishModel, ownParts, scaleTypeOf } from './onnx-commit.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
@@ -265,6 +266,13 @@ export async function compressOnnxParts(
     localTurn = turn.catch(() => undefined);
     return turn;
   };
+  /** On one thread, the next weight's bytes of 1 MiB or more are read from its file in the background meanwhile. */
+  const warmNext = async (i: number): Promise<void> => {
+    let j = i + 1;
+    while (j < weights.length && plan.decisions[j]!.action !== 'quantize') j++;
+    const range = j < weights.length ? await model.float32FileRange(weights[j]!.name).catch(() => undefined) : undefined;
+    if (range && range.byteLength >= 2 ** 20) void warmFileRange(range);
+  };
   /** Reads and quantizes weight `i` on this thread (or the GPU). */
   const prepareHere = async (i: number, info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
     // On the CPU the weight goes once into the kernels' memory (converted straight there where it is not an
@@ -282,6 +290,7 @@ export async function compressOnnxParts(
         : slots ? convertInto : scratch);
       if (slot && viewed !== slot.data && viewed.length === slot.data.length) slot.data.set(viewed);
       const data = slot && slot.data.length === viewed.length ? slot.data : viewed;
+      if (onCpu && !pool) await warmNext(i);
       const roundScale = scaleRounder(roundingOf(info));
       const integers = loan ? { integers: loan.take } : {};
       return outcome = await quantizeWithFloor({ data, shape: info.shape }, decision, { ...(roundScale ? { roundScale } : {}), ...integers }, backend);

@@ -163,3 +163,38 @@ export async function readFileRange(range: FileRange, target: Uint8Array): Promi
     await source.close();
   }
 }
+
+/** The piece size of {@link warmFileRange}'s reads, and the most memory one warming holds. */
+const kWarmPieceBytes = 2 ** 20;
+
+/**
+ * Starts reading `range` in the background into a scratch buffer whose bytes are thrown away, so that the
+ * operating system has them cached when the range is read for real: a compressor warms the next weight while it
+ * computes this one, where a file not yet cached would otherwise leave it waiting for the disk between weights.
+ * The pieces are read by Node's I/O threads, all queued at once (the calling thread does nothing meanwhile). The
+ * promise, which callers need not await, settles once every piece is read and the file closed, and never rejects:
+ * an error (a file moved away) is for the real read to report.
+ *
+ * @example
+ * ```ts
+ * const next = await model.float32FileRange('fc2.weight');
+ * if (next) void warmFileRange(next); // then quantize fc1.weight; fc2.weight's read finds its bytes in memory
+ * ```
+ */
+export function warmFileRange(range: FileRange): Promise<void> {
+  const warm = async (): Promise<void> => {
+    const fs = await loadNodeFs('warmFileRange');
+    const handle = await fs.open(range.path, 'r');
+    try {
+      const scratch = new Uint8Array(Math.min(kWarmPieceBytes, range.byteLength));
+      const reads: Promise<unknown>[] = [];
+      for (let at = 0; at < range.byteLength; at += kWarmPieceBytes) {
+        reads.push(handle.read(scratch, 0, Math.min(kWarmPieceBytes, range.byteLength - at), range.offset + at));
+      }
+      await Promise.allSettled(reads);
+    } finally {
+      await handle.close();
+    }
+  };
+  return warm().catch(() => undefined);
+}
