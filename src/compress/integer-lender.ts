@@ -1,11 +1,13 @@
 /**
- * Memory for the integers the CPU path computes while an ONNX model is compressed on the calling thread, handed
- * out again once the model no longer holds them. Each weight's integers otherwise go into a fresh array (16 MiB for
- * a [4096, 4096] int8 weight), and touching fresh pages costs more than quantizing on a large weight
- * (docs/performance.md). Integers written as planned and then dropped (a placeholder quantizes them again should the
- * file be written a second time), moved to an external data file, or packed into other bytes (4-bit) are held by
- * nothing once their weight is committed; those of a weight the model still holds (an output kept in memory) are
- * never handed out again.
+ * Memory for the integers the CPU path computes while an ONNX model is compressed, handed out again once the model
+ * no longer holds them: on the calling thread ({@link IntegerLender.forWeight}, and {@link IntegerLender.forCommit}
+ * for 4-bit integers packed two to a byte), and to CPU workers, whose integers come back transferred and go out
+ * again with a later weight ({@link IntegerLender.adopt}, {@link IntegerLender.forPool}). Each weight's integers
+ * otherwise go into a fresh array (16 MiB for a [4096, 4096] int8 weight), and touching fresh pages costs more than
+ * quantizing on a large weight (docs/performance.md). Integers written as planned and then dropped (a placeholder
+ * quantizes them again should the file be written a second time), moved to an external data file, or packed into
+ * other bytes are held by nothing once their weight is committed; those of a weight the model still holds (an output
+ * kept in memory) are never handed out again.
  *
  * A buffer goes back to the free list only when no tensor anywhere in the model (initializers, sparse initializers
  * and tensor attributes, in every graph) lies over it: the check is the model itself, not what a writer is
