@@ -352,7 +352,7 @@ export async function compressOnnxParts(
   asPlanned = planWrite(output.sink);
   const stream = options.externalDataSink ? externalDataStream(model, options.externalDataLocation!, (chunk) => options.externalDataSink!.write(chunk)) : undefined;
   // Integers written as they are done (as planned, or to the data file) leave memory that the next weights use.
-  lender = onCpu && (asPlanned || stream) ? integerLender(model.proto.graph as GraphProto) : undefined;
+  lender = onCpu && (asPlanned || stream) ? integerLender(model.proto.graph as GraphProto, output.lendFromBytes) : undefined;
   fill(0);
   try {
     for (const [i, decision] of plan.decisions.entries()) {
@@ -406,6 +406,8 @@ export async function compressOnnxParts(
 export interface PartsOutput {
   /** Integers held for writing with a loaded model (default 256 MiB); tests lower it. */
   heldIntegerBytes?: number;
+  /** Integers in memory used again from weight to weight from this size (default LEND_FROM_BYTES); tests lower it. */
+  lendFromBytes?: number;
   /**
    * A sink that can start again (`restart()`): the file is written to it as planned while the weights are
    * compressed, and the result says `written: true` (its `parts` empty; close the sink); otherwise (a weight other

@@ -69,6 +69,12 @@ export interface IntegerLender {
 /** Workers' buffers kept for sending back: about one per task in flight. */
 const kPoolSpares = 4;
 
+/**
+ * Smaller integers get fresh memory, untracked: their pages cost little, and each weight tracked costs a look over
+ * the whole model when it is settled (a model of many small weights would pay that once per weight).
+ */
+export const LEND_FROM_BYTES = 2 ** 20;
+
 /** Every buffer a tensor of the graph tree lies over. */
 function heldBuffers(root: GraphProto): Set<ArrayBufferLike> {
   const held = new Set<ArrayBufferLike>();
@@ -102,7 +108,8 @@ function integersBuffer(outcome: FloorOutcome | undefined): ArrayBufferLike | un
 }
 
 /**
- * A lender over the model whose graph tree is `root` (see the module documentation).
+ * A lender over the model whose graph tree is `root` (see the module documentation), for integers of
+ * `lendFromBytes` bytes or more (tests lower it).
  *
  * @example
  * ```ts
@@ -110,7 +117,7 @@ function integersBuffer(outcome: FloorOutcome | undefined): ArrayBufferLike | un
  * lender.reused; // 0
  * ```
  */
-export function integerLender(root: GraphProto): IntegerLender {
+export function integerLender(root: GraphProto, lendFromBytes = LEND_FROM_BYTES): IntegerLender {
   const slots = bufferSlots('local');
   const lent = new Set<ArrayBufferLike>(); // out of the free list
   const chosen: { index: number; buffer: ArrayBufferLike; adopted: boolean }[] = []; // under weights' integers, maybe held by the model
@@ -119,6 +126,7 @@ export function integerLender(root: GraphProto): IntegerLender {
   let reused = 0;
   /** Exactly `byteLength` bytes from the free list (or new), out of it until given back. */
   const lend = (byteLength: number): Uint8Array => {
+    if (byteLength < lendFromBytes) return new Uint8Array(byteLength); // untracked (LEND_FROM_BYTES)
     const view = slots.take(byteLength);
     if (lent.has(view.buffer)) throw new Error('integerLender: a buffer was handed out twice'); // never: a guard
     lent.add(view.buffer);
@@ -135,7 +143,7 @@ export function integerLender(root: GraphProto): IntegerLender {
       return {
         take(byteLength) {
           const view = lend(byteLength);
-          mine.push(view.buffer);
+          if (lent.has(view.buffer)) mine.push(view.buffer);
           return view.buffer as ArrayBuffer;
         },
         keep(outcome) {
@@ -161,12 +169,12 @@ export function integerLender(root: GraphProto): IntegerLender {
     },
     forCommit(index, byteLength) {
       const view = lend(byteLength);
-      chosen.push({ index, buffer: view.buffer, adopted: false });
+      if (lent.has(view.buffer)) chosen.push({ index, buffer: view.buffer, adopted: false });
       return view;
     },
     adopt(index, outcome) {
       const buffer = integersBuffer(outcome);
-      if (buffer && !lent.has(buffer)) chosen.push({ index, buffer, adopted: true });
+      if (buffer && buffer.byteLength >= lendFromBytes && !lent.has(buffer)) chosen.push({ index, buffer, adopted: true });
     },
     forPool(byteLength) {
       let best = -1;

@@ -8,7 +8,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it, vi } from 'vitest';
 import { compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
 import type { IntegerLender } from '../../src/compress/integer-lender.js';
-import { integerLender } from '../../src/compress/integer-lender.js';
+import { LEND_FROM_BYTES, integerLender } from '../../src/compress/integer-lender.js';
 import type { CompressOnnxOptions } from '../../src/compress/onnx-options.js';
 import type { FloorOutcome } from '../../src/compress/quality-floor.js';
 import { writeParts } from '../../src/io/onnx/deferred-raw-data.js';
@@ -25,7 +25,7 @@ import type { CpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
 const lenders = vi.hoisted(() => [] as IntegerLender[]);
 vi.mock('../../src/compress/integer-lender.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/compress/integer-lender.js')>();
-  return { ...real, integerLender: (root: GraphProto) => { const lender = real.integerLender(root); lenders.push(lender); return lender; } };
+  return { ...real, integerLender: (root: GraphProto, from?: number) => { const lender = real.integerLender(root, from); lenders.push(lender); return lender; } };
 });
 
 const cpu = { backend: 'cpu' } as const;
@@ -42,7 +42,7 @@ const tensorOver = (name: string, buffer: ArrayBuffer, n: number) => onnx.Tensor
 describe('integerLender', () => {
   it('gives back a rejected candidate at once, and the chosen integers only once the model lets go of them', () => {
     const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
-    const lender = integerLender(graph);
+    const lender = integerLender(graph, 0);
     const first = lender.forWeight(0);
     const rejected = first.take(1000);
     const chosen = first.take(1000);
@@ -66,7 +66,7 @@ describe('integerLender', () => {
 
   it('keeps a later weight\'s chosen integers until that weight is committed, though the model does not hold them yet', () => {
     const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
-    const lender = integerLender(graph);
+    const lender = integerLender(graph, 0);
     // Weight 1 is prepared (its outcome in) before weight 0 is committed and written.
     const [zero, one] = [0, 1].map((i) => {
       const loan = lender.forWeight(i);
@@ -84,7 +84,7 @@ describe('integerLender', () => {
 
   it('lends a commit exactly the bytes it asks for, back once written and let go', () => {
     const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
-    const lender = integerLender(graph);
+    const lender = integerLender(graph, 0);
     const packed = lender.forCommit(0, 1001);
     expect(packed.byteLength).toBe(1001);
     graph.initializer.push(onnx.TensorProto.create({ name: 'w_quantized', dims: [2002], dataType: 22, rawData: packed }));
@@ -97,6 +97,28 @@ describe('integerLender', () => {
     expect(lender.forCommit(2, 900).buffer).toBe(packed.buffer);
   });
 
+  it('leaves integers under LEND_FROM_BYTES untracked: fresh memory, nothing to settle', () => {
+    const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
+    const lender = integerLender(graph);
+    const small = lender.forWeight(0);
+    const a = small.take(LEND_FROM_BYTES - 1);
+    small.keep(outcomeOver(a, 16));
+    lender.settle(0);
+    const b = lender.forWeight(1).take(LEND_FROM_BYTES - 1);
+    expect(b).not.toBe(a);
+    expect(lender.forCommit(2, 100).byteLength).toBe(100);
+    lender.adopt(3, outcomeOver(new ArrayBuffer(64), 64));
+    lender.settle(3);
+    expect(lender.forPool(1)).toBeUndefined();
+    expect(lender.reused).toBe(0);
+    // From the threshold on, memory is used again.
+    const big = lender.forWeight(4);
+    const c = big.take(LEND_FROM_BYTES);
+    big.keep(undefined);
+    expect(lender.forWeight(5).take(LEND_FROM_BYTES)).toBe(c);
+    expect(lender.reused).toBe(1);
+  });
+
   it('looks for tensors in every graph, Constant nodes and sparse initializers included', () => {
     const placeholder = () => tensorOver('t', new ArrayBuffer(64), 64);
     const constant = onnx.NodeProto.create({ opType: 'Constant', attribute: [onnx.AttributeProto.create({ name: 'value', type: 4, t: placeholder() })] });
@@ -105,7 +127,7 @@ describe('integerLender', () => {
       node: [onnx.NodeProto.create({ opType: 'If', attribute: [onnx.AttributeProto.create({ name: 'then_branch', type: 5, g: onnx.GraphProto.create({ node: [constant] }) })] })],
       sparseInitializer: [sparse],
     }) as GraphProto;
-    const lender = integerLender(graph);
+    const lender = integerLender(graph, 0);
     // Four weights' chosen integers, then three of them laid under the graph's tensors.
     const taken = [0, 1, 2, 3].map((i) => {
       const loan = lender.forWeight(i);
@@ -126,7 +148,7 @@ describe('integerLender', () => {
 describe('integerLender with CPU workers', () => {
   it('sends a worker\'s buffer back once its weight is committed and the model lets go of it', () => {
     const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
-    const lender = integerLender(graph);
+    const lender = integerLender(graph, 0);
     const fromWorker = [new ArrayBuffer(4096), new ArrayBuffer(2048)];
     lender.adopt(0, outcomeOver(fromWorker[0]!, 4096));
     lender.adopt(1, outcomeOver(fromWorker[1]!, 2048));
@@ -170,7 +192,7 @@ describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${R
       await inner.write(chunk);
     } };
     const model = bytes instanceof OnnxModel ? bytes : await OnnxModel.load(bytes, { name: 'mlp' });
-    const result = await compressOnnxParts(model, options, cpu, { sink });
+    const result = await compressOnnxParts(model, options, cpu, { sink, lendFromBytes: 0 });
     if (!result.written) await writeParts(result.parts, (chunk) => sink.write(chunk));
     await sink.close();
     return { bytes: sink.bytes(), written: result.written === true, report: result.report };
