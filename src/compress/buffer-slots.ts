@@ -51,10 +51,7 @@ export function bufferSlots(memory: 'shared' | 'local'): BufferSlots {
   return {
     take(bytes) {
       if (!reused) return new Uint8Array(bytes);
-      let best = -1;
-      for (let i = 0; i < free.length; i++) {
-        if (free[i]!.byteLength >= bytes && (best < 0 || free[i]!.byteLength < free[best]!.byteLength)) best = i;
-      }
+      const best = smallestFitting(free, bytes);
       if (best < 0) {
         free.sort((a, b) => a.byteLength - b.byteLength).pop(); // too small: let the largest go, a bigger one replaces it
         const buffer = bytes >= kPageAlignedFrom ? pageAlignedBuffer(bytes, shared) : shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
@@ -67,6 +64,23 @@ export function bufferSlots(memory: 'shared' | 'local'): BufferSlots {
       if (reused) free.push(view.buffer);
     },
   };
+}
+
+/**
+ * The index of the smallest of `buffers` that holds `bytes` bytes, or -1: the choice every free list here makes, so
+ * a large buffer is not spent on a small need.
+ *
+ * @example
+ * ```ts
+ * smallestFitting([new ArrayBuffer(64), new ArrayBuffer(16), new ArrayBuffer(32)], 20); // 2
+ * ```
+ */
+export function smallestFitting(buffers: readonly ArrayBufferLike[], bytes: number): number {
+  let best = -1;
+  for (let i = 0; i < buffers.length; i++) {
+    if (buffers[i]!.byteLength >= bytes && (best < 0 || buffers[i]!.byteLength < buffers[best]!.byteLength)) best = i;
+  }
+  return best;
 }
 
 /** Buffers from this size start at a page boundary (module documentation); smaller ones are plain. */

@@ -24,6 +24,7 @@ import { quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
 import { type ScaleRounding, scaleRounder } from './scale-storage.js';
 import { holdWeight } from './weight-buffers.js';
+import { smallestFitting } from './buffer-slots.js';
 
 const cpu = { backend: 'cpu' } as const;
 
@@ -36,10 +37,7 @@ const kSpareBuffers = 2;
 
 /** A spare buffer of at least `byteLength` bytes (the smallest that fits), else a new one. */
 function takeSpare(byteLength: number): ArrayBuffer {
-  let best = -1;
-  for (let i = 0; i < spare.length; i++) {
-    if (spare[i]!.byteLength >= byteLength && (best < 0 || spare[i]!.byteLength < spare[best]!.byteLength)) best = i;
-  }
+  const best = smallestFitting(spare, byteLength);
   return best < 0 ? new ArrayBuffer(byteLength) : spare.splice(best, 1)[0]!;
 }
 

@@ -26,7 +26,7 @@
  */
 import { listGraphs } from '../io/onnx/graph-index.js';
 import { type GraphProto, type TensorProto, attributesOf, initializersOf, nodesOf } from '../io/onnx/proto.js';
-import { bufferSlots } from './buffer-slots.js';
+import { bufferSlots, smallestFitting } from './buffer-slots.js';
 import type { FloorOutcome } from './quality-floor.js';
 
 /** What one weight borrows: `take` for QuantizeWeightOptions.integers, then `keep` with the weight's outcome. */
@@ -127,8 +127,7 @@ export function integerLender(root: GraphProto, lendFromBytes = LEND_FROM_BYTES)
   /** Exactly `byteLength` bytes from the free list (or new), out of it until given back. */
   const lend = (byteLength: number): Uint8Array => {
     if (byteLength < lendFromBytes) return new Uint8Array(byteLength); // untracked (LEND_FROM_BYTES)
-    const view = slots.take(byteLength);
-    if (lent.has(view.buffer)) throw new Error('integerLender: a buffer was handed out twice'); // never: a guard
+    const view = slots.take(byteLength); // never a lent one: those are not in the free list
     lent.add(view.buffer);
     if (seen.has(view.buffer)) reused++;
     else seen.add(view.buffer);
@@ -177,10 +176,7 @@ export function integerLender(root: GraphProto, lendFromBytes = LEND_FROM_BYTES)
       if (buffer && buffer.byteLength >= lendFromBytes && !lent.has(buffer)) chosen.push({ index, buffer, adopted: true });
     },
     forPool(byteLength) {
-      let best = -1;
-      for (let i = 0; i < poolSpares.length; i++) {
-        if (poolSpares[i]!.byteLength >= byteLength && (best < 0 || poolSpares[i]!.byteLength < poolSpares[best]!.byteLength)) best = i;
-      }
+      const best = smallestFitting(poolSpares, byteLength);
       if (best < 0) return undefined;
       reused++;
       return poolSpares.splice(best, 1)[0]!;

@@ -183,6 +183,9 @@ export function nonFiniteReason(data: Float32Array, index: number): string {
 export async function quantizeFiniteWeight(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
 ): Promise<QuantizedWeight | UnquantizableWeight> {
+  if (options.integers !== undefined && typeof options.integers !== 'function') {
+    throw new InvalidArgumentError('options.integers', options.integers, 'options.integers must be a function (byteLength) => ArrayBuffer, or left out');
+  }
   backend = await weightBackend(x, backend);
   // On the GPU, min/max calibration runs with the weight uploaded once (gpu-weight-chain.ts): same bits.
   const chain = await ChainedWeight.open(x, decision, backend);
@@ -246,7 +249,13 @@ function quantizeOnCpuInto(
     : 'groupSize' in granularity ? checkQParams(x.shape, dtype, { scales, zeroPoints, axis: granularity.axis, groupSize: granularity.groupSize })
       : checkQParams(x.shape, dtype, { scales, zeroPoints, axis: granularity.axis });
   const info = dtypeInfo(dtype);
-  return cpuQuantize(x, params, info, info.bits === 32 ? undefined : integers(x.data.length));
+  if (info.bits === 32) return cpuQuantize(x, params, info);
+  const out: unknown = integers(x.data.length);
+  if (!(out instanceof ArrayBuffer) || out.byteLength < x.data.length) {
+    throw new InvalidArgumentError('options.integers', out, `options.integers returned ${out instanceof ArrayBuffer ? `an ArrayBuffer of ${out.byteLength} bytes` : String(out)}; `
+      + `return an ArrayBuffer of at least the ${x.data.length} bytes it is asked for`);
+  }
+  return cpuQuantize(x, params, info, out);
 }
 
 async function quantizeWithBackend(

@@ -4,7 +4,7 @@
 // shared one reaches a worker where it lies.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { bufferSlots, pageAlignedBuffer } from '../../src/compress/buffer-slots.js';
+import { bufferSlots, pageAlignedBuffer, smallestFitting } from '../../src/compress/buffer-slots.js';
 import { RUN_SEED, rng } from './support.js';
 
 describe('bufferSlots', () => {
@@ -93,5 +93,18 @@ describe('bufferSlots', () => {
     } finally {
       await worker.terminate();
     }
+  });
+});
+
+describe('smallestFitting', () => {
+  it('picks the smallest buffer that holds the bytes, the first of equals, or -1', () => {
+    const next = rng(RUN_SEED);
+    const sizes = Array.from({ length: 12 }, () => 1 + Math.floor(next() * 100));
+    const buffers = sizes.map((n) => new ArrayBuffer(n));
+    for (const need of [0, 1, 50, 99, 100, 101]) {
+      const fits = sizes.map((n, i) => [n, i] as const).filter(([n]) => n >= need).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+      expect(smallestFitting(buffers, need), `need ${need}, sizes ${sizes}`).toBe(fits.length ? fits[0]![1] : -1);
+    }
+    expect(smallestFitting([], 1)).toBe(-1);
   });
 });

@@ -18,7 +18,10 @@ import { memorySink } from '../../src/io/safetensors/sinks.js';
 import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
 import { QTensor } from '../../src/qtensor.js';
 import { buildMlp } from '../shared/mlp-onnx.js';
-import { RUN_SEED } from './support.js';
+import { RUN_SEED, normalData, rng } from './support.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { decideWeight } from '../../src/compress/policy.js';
+import { quantizeWeight } from '../../src/compress/quantize-weight.js';
 import { countingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import type { CpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
 
@@ -142,6 +145,36 @@ describe('integerLender', () => {
     const next = lender.forWeight(4);
     expect(next.take(64)).toBe(taken[3]);
     expect(taken).not.toContain(next.take(64));
+  });
+});
+
+describe('QuantizeWeightOptions.integers', () => {
+  const decide = (dtype: 'qint8' | 'qint4', granularity: 'channel' | 'group') =>
+    decideWeight({ name: 'w', dtype: 'float32', shape: [48, 64], consumers: [{ opType: 'MatMul', inputIndex: 1 }] }, { dtype, granularity, firstLayer: 'quantize', minSqnrDb: 0 });
+
+  it('the integers go into the memory given, the same bits and statistics as without it', async () => {
+    const next = rng(RUN_SEED);
+    const x = { data: normalData(48 * 64, next), shape: [48, 64] };
+    for (const decision of [decide('qint8', 'channel'), decide('qint4', 'group')]) {
+      const given = new ArrayBuffer(48 * 64 + 100);
+      new Uint8Array(given).fill(0x5a); // what was there before must not show
+      const asked: number[] = [];
+      const into = await quantizeWeight(x, decision, { integers: (n) => { asked.push(n); return given; } }, cpu);
+      const plain = await quantizeWeight(x, decision, {}, cpu);
+      if (!into.ok || !plain.ok) throw new Error('not quantized');
+      expect(asked).toEqual([48 * 64]);
+      expect(into.q.intReprView().buffer).toBe(given);
+      expect([...into.q.intRepr()]).toEqual([...plain.q.intRepr()]);
+      expect(into.stats.overall).toEqual(plain.stats.overall);
+    }
+  });
+
+  it('refuses what is not a function, and memory that is not an ArrayBuffer large enough', async () => {
+    const x = { data: normalData(48 * 64, rng(RUN_SEED + 1)), shape: [48, 64] };
+    const decision = decide('qint8', 'channel');
+    await expect(quantizeWeight(x, decision, { integers: 7 as never }, cpu)).rejects.toThrow(InvalidArgumentError);
+    await expect(quantizeWeight(x, decision, { integers: () => new ArrayBuffer(10) }, cpu)).rejects.toThrow(/ArrayBuffer of 10 bytes; return an ArrayBuffer of at least the 3072 bytes/);
+    await expect(quantizeWeight(x, decision, { integers: () => new Uint8Array(4096) as never }, cpu)).rejects.toThrow(InvalidArgumentError);
   });
 });
 
