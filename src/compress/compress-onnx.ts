@@ -243,7 +243,7 @@ export async function compressOnnxParts(
     const sent = integers ? [integers] : [];
     let outcome: FloorOutcome;
     if (range) {
-      outcome = await pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info), integers], sent);
+      outcome = await pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes], sent);
     } else {
       let own: Float32Array | undefined;
       const viewed = await model.readFloat32View(info.name, (count) => (own = new Float32Array(count)));
@@ -406,6 +406,8 @@ export async function compressOnnxParts(
 export interface PartsOutput {
   /** Integers held for writing with a loaded model (default 256 MiB); tests lower it. */
   heldIntegerBytes?: number;
+  /** The float32 bytes a worker reads a large weight from its file in (default FILE_BLOCK_BYTES); tests lower it. */
+  fileBlockBytes?: number;
   /** Integers in memory used again from weight to weight from this size (default LEND_FROM_BYTES); tests lower it. */
   lendFromBytes?: number;
   /**

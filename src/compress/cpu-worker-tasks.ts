@@ -47,9 +47,10 @@ export interface CpuTaskArgs {
   floorWeight: [x: Tensor, decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer];
   /**
    * floorWeight on a float32 weight the worker reads from a file itself, straight into its kernels' memory
-   * (the calling thread holds no copy of it).
+   * (the calling thread holds no copy of it); a weight of many rows a block of about `blockBytes` at a time
+   * where that gives the same outcome (weight-file-blocks.ts).
    */
-  floorWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer];
+  floorWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer, blockBytes?: number];
   /** chooseQParams(x, spec) on the CPU. */
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */

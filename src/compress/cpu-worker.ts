@@ -22,6 +22,7 @@ import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
+import { FILE_BLOCK_BYTES, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 import { type ScaleRounding, scaleRounder } from './scale-storage.js';
 import { holdWeight } from './weight-buffers.js';
 import { smallestFitting } from './buffer-slots.js';
@@ -85,10 +86,25 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
     return quantizeWithFloor(x, decision, {}, cpu);
   },
   floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers),
-  async floorWeightFile(range, shape, decision, rounding, integers) {
+  async floorWeightFile(range, shape, decision, rounding, integers, blockBytes = FILE_BLOCK_BYTES) {
     const elements = shape.reduce((a, b) => a * b, 1);
     if (range.byteLength !== 4 * elements) {
       throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a float32 weight of shape [${shape.join(', ')}] (${4 * elements} bytes)`);
+    }
+    // A weight of many rows, a block at a time (weight-file-blocks.ts), where it goes as the whole would.
+    const blocking = fileBlocking(shape, decision, blockBytes);
+    if (blocking) {
+      if (integers) keepSpare(integers);
+      integers = undefined;
+      const buffer = takeSpare(elements);
+      const roundScale = scaleRounder(rounding);
+      let outcome: FloorOutcome | undefined;
+      try {
+        outcome = await floorWeightInBlocks(range, shape, decision, roundScale ? { roundScale } : {}, buffer, blocking);
+      } finally {
+        if (!outcome) keepSpare(buffer);
+      }
+      if (outcome) return outcome;
     }
     // Read from the file straight into the kernels' memory.
     return floorHeld(shape, decision, rounding, (data) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), undefined, integers);

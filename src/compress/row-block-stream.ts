@@ -167,8 +167,7 @@ function startBlocks(
 
 /** Sets bucket sums from a block's per-row sums (7 arrays of `rows`, see RowBlockResult) at row `first`. */
 function setRowSums(sums: BucketSums, rowSums: Float64Array, first: number, rows: number): void {
-  [sums.sumSquaredError, sums.sumSquaredOriginal, sums.sumSquaredDequantized, sums.sumProduct, sums.maxAbsError, sums.clipped, sums.nonFinite]
-    .forEach((target, k) => target.set(rowSums.subarray(k * rows, (k + 1) * rows), first));
+  BucketSums.SUMS.forEach((k, i) => sums[k].set(rowSums.subarray(i * rows, (i + 1) * rows), first));
 }
 
 /**

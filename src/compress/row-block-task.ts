@@ -36,7 +36,7 @@ import { checkQParams } from '../qtensor.js';
 import { quantizedDataBytes } from '../io/safetensors/quantized-layout.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 import type { WeightDecision } from './policy.js';
-import { calibrationGranularity, calibrationSpecOf, storedScales } from './quantize-weight.js';
+import { type QuantizeWeightOptions, calibrationGranularity, calibrationSpecOf, storedScales } from './quantize-weight.js';
 import { holdWeight } from './weight-buffers.js';
 import { signedExtremeParams } from './weight-range.js';
 
@@ -101,8 +101,18 @@ function blockValues(args: RowBlockArgs): { data: Float32Array; release(): void 
   return slot;
 }
 
-/** The rows' stored parameters, as quantizeWeight chooses them on the CPU, or undefined when they cannot be. */
-async function rowParams(x: { data: Float32Array; shape: number[] }, decision: WeightDecision): Promise<{ scales: Float32Array; zeroPoints: Int32Array } | undefined> {
+/**
+ * A block's stored parameters, as quantizeWeight chooses them on the CPU (scales rounded by `options.roundScale`),
+ * or undefined when they cannot be.
+ *
+ * @example
+ * ```ts
+ * await rowParams({ data: rows, shape: [64, 1024] }, decision); // { scales, zeroPoints }, one per row per channel along axis 0
+ * ```
+ */
+export async function rowParams(
+  x: { data: Float32Array; shape: number[] }, decision: WeightDecision, options: Pick<QuantizeWeightOptions, 'roundScale'> = {},
+): Promise<{ scales: Float32Array; zeroPoints: Int32Array } | undefined> {
   let raw: Float32Array;
   let zeroPoints: Int32Array;
   if (decision.range === 'extreme' && decision.symmetric && decision.method === 'minmax') {
@@ -117,7 +127,7 @@ async function rowParams(x: { data: Float32Array; shape: number[] }, decision: W
       throw error;
     }
   }
-  const scales = storedScales(raw, zeroPoints, decision, {});
+  const scales = storedScales(raw, zeroPoints, decision, options);
   return scales instanceof Float32Array ? { scales, zeroPoints } : undefined;
 }
 

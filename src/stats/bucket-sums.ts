@@ -37,6 +37,19 @@ export class BucketSums {
     this.nonFinite = new Float64Array(size);
   }
 
+  /** The seven sums of a bucket (its count aside), in the order the CPU kernel and its carries keep them. */
+  static readonly SUMS = ['sumSquaredError', 'sumSquaredOriginal', 'sumSquaredDequantized', 'sumProduct', 'maxAbsError', 'clipped', 'nonFinite'] as const;
+
+  /** Sets bucket `bucket`'s sums (not its count) to `values`, in {@link BucketSums.SUMS} order. */
+  setBucket(bucket: number, values: ArrayLike<number>): void {
+    BucketSums.SUMS.forEach((k, i) => { this[k][bucket] = values[i]!; });
+  }
+
+  /** Sets the sums (not the counts) of buckets `at`, `at + 1`, … to those of `from`'s buckets. */
+  setSums(from: BucketSums, at = 0): void {
+    for (const k of BucketSums.SUMS) this[k].set(from[k], at);
+  }
+
   /** Adds one element (float64 arithmetic): original `x`, dequantized `xh`. */
   addElement(bucket: number, x: number, xh: number, clipped: boolean): void {
     this.count[bucket]!++;

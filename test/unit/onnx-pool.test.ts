@@ -118,16 +118,19 @@ describe('compressOnnx with a CPU worker pool', () => {
       writeFileSync(join(dir, 'inline.data'), external.data);
       const externalAlone = await compressOnnx(external.model, { ...options, externalData: () => external.data }, cpu);
       for (const [file, expected] of [['inline.onnx', alone], ['external.onnx', externalAlone]] as const) {
-        const model = await OnnxModel.loadDeferred(await open(join(dir, file)), { name: file, externalData: (location) => open(join(dir, location)) });
-        expect(await model.float32FileRange('fc0.weight')).toMatchObject({ byteLength: 256 * 512 * 4 });
-        expect(await model.float32FileRange('fc1.weight')).toBeUndefined(); // float16: converted here and transferred
-        const recorded = recordingPool(fixture.pool);
-        const { parts, byteLength, report } = await compressOnnxParts(model, { ...options, pool: recorded }, cpu);
-        const chunks: Uint8Array[] = [];
-        await writeParts(parts, async (chunk) => { chunks.push(chunk.slice()); });
-        expect(Buffer.compare(concatParts(chunks, byteLength), expected.model), file).toBe(0);
-        expect(withoutSeconds(report)).toEqual(withoutSeconds(expected.report));
-        expect(recorded.names.sort(), file).toEqual(['floorWeight', 'floorWeightFile', 'floorWeightFile']); // fc1 | fc0, fc2 (its NaN found there)
+        // Whole, and a block of rows at a time (16 KiB: 8 and 13 rows of fc0 and fc2; fc2's NaN sends it back to whole).
+        for (const fileBlockBytes of [undefined, 16384]) {
+          const model = await OnnxModel.loadDeferred(await open(join(dir, file)), { name: file, externalData: (location) => open(join(dir, location)) });
+          expect(await model.float32FileRange('fc0.weight')).toMatchObject({ byteLength: 256 * 512 * 4 });
+          expect(await model.float32FileRange('fc1.weight')).toBeUndefined(); // float16: converted here and transferred
+          const recorded = recordingPool(fixture.pool);
+          const { parts, byteLength, report } = await compressOnnxParts(model, { ...options, pool: recorded }, cpu, fileBlockBytes ? { fileBlockBytes } : {});
+          const chunks: Uint8Array[] = [];
+          await writeParts(parts, async (chunk) => { chunks.push(chunk.slice()); });
+          expect(Buffer.compare(concatParts(chunks, byteLength), expected.model), `${file}, blocks of ${fileBlockBytes}`).toBe(0);
+          expect(withoutSeconds(report)).toEqual(withoutSeconds(expected.report));
+          expect(recorded.names.sort(), file).toEqual(['floorWeight', 'floorWeightFile', 'floorWeightFile']); // fc1 | fc0, fc2 (its NaN found there)
+        }
       }
     } finally {
       for (const source of opened) await source.close();
@@ -139,16 +142,20 @@ describe('compressOnnx with a CPU worker pool', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wq-onnx-pool-cut-'));
     const path = join(dir, 'm.onnx');
     const bytes = randomModel(RUN_SEED + 42);
-    writeFileSync(path, bytes);
-    const source = await nodeFileSource(path);
+    const sources: NodeFileSource[] = [];
     try {
-      const model = await OnnxModel.loadDeferred(source, { name: 'm.onnx' });
-      truncateSync(path, Math.floor(bytes.byteLength / 2));
-      const error = await compressOnnxParts(model, { pool: fixture.pool, firstLayer: 'quantize' }, cpu).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(FormatError);
-      expect((error as Error).message).toMatch(/m\.onnx: (a tensor needs bytes \d+\.\.\d+, but the file has only \d+ bytes; the file is truncated|the file ended at byte \d+ .*truncated or changed while open)/);
+      for (const fileBlockBytes of [undefined, 16384]) { // whole, and a block of rows at a time
+        writeFileSync(path, bytes);
+        const source = await nodeFileSource(path);
+        sources.push(source);
+        const model = await OnnxModel.loadDeferred(source, { name: 'm.onnx' });
+        truncateSync(path, Math.floor(bytes.byteLength / 2));
+        const error = await compressOnnxParts(model, { pool: fixture.pool, firstLayer: 'quantize' }, cpu, fileBlockBytes ? { fileBlockBytes } : {}).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(FormatError);
+        expect((error as Error).message).toMatch(/m\.onnx: (a tensor needs bytes \d+\.\.\d+, but the file has only \d+ bytes; the file is truncated|the file ended at byte \d+ .*truncated or changed while open)/);
+      }
     } finally {
-      await source.close();
+      for (const source of sources) await source.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

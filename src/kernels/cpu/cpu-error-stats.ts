@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { InvalidArgumentError } from '../../errors.js';
 import { assembleErrorStats } from '../../stats/assemble.js';
 import { type ErrorStatsRequest, nanArgumentError } from '../../stats/arguments.js';
 import { BucketSums } from '../../stats/bucket-sums.js';
@@ -84,25 +85,25 @@ export interface ErrorSums { overall: BucketSums; perChannel?: BucketSums | unde
  * for (const part of rowBlocks) cpuErrorSums(checkErrorStatsArguments(part.x, part.q, { axis: 0 }), carry);
  * carry[0]; // Σe² of the whole tensor, the bits cpuErrorStats(whole) sums
  * ```
+ *
+ * With `channelsFrom` (the `perChannel` sums this call returned for the part before, the same channels), each
+ * channel's sums go on from there the same way: for parts of whole rows and a channel axis other than the first
+ * (every part has all the channels), the last part's `perChannel` is the whole tensor's, to the bit (counts
+ * aside: they are this request's).
+ *
+ * @example
+ * ```ts
+ * let channels: BucketSums | undefined;
+ * for (const part of rowBlocks) channels = cpuErrorSums(checkErrorStatsArguments(part.x, part.q, { axis: 1 }), carry, channels).perChannel;
+ * ```
  */
-export function cpuErrorSums(request: ErrorStatsRequest, carry?: Float64Array): ErrorSums {
-  const sums = simdErrorSums(request, carry) ?? loopErrorSums(request, carry);
+export function cpuErrorSums(request: ErrorStatsRequest, carry?: Float64Array, channelsFrom?: BucketSums): ErrorSums {
+  const sums = simdErrorSums(request, carry, undefined, channelsFrom) ?? loopErrorSums(request, carry, channelsFrom);
   if (carry) {
     const o = sums.overall;
     carry.set([o.sumSquaredError[0]!, o.sumSquaredOriginal[0]!, o.sumSquaredDequantized[0]!, o.sumProduct[0]!, o.maxAbsError[0]!, o.clipped[0]!, o.nonFinite[0]!]);
   }
   return sums;
-}
-
-/** Starts the overall sums from `carry` (see cpuErrorSums): set, not added, so the running sums are the whole tensor's. */
-function startFrom(overall: BucketSums, carry: Float64Array): void {
-  overall.sumSquaredError[0] = carry[0]!;
-  overall.sumSquaredOriginal[0] = carry[1]!;
-  overall.sumSquaredDequantized[0] = carry[2]!;
-  overall.sumProduct[0] = carry[3]!;
-  overall.maxAbsError[0] = carry[4]!;
-  overall.clipped[0] = carry[5]!;
-  overall.nonFinite[0] = carry[6]!;
 }
 
 /** The bytes of one bucket and one cursor in the kernel's memory (simd-kernels.wat). */
@@ -126,6 +127,20 @@ function cursorFields(map: IndexMap): readonly number[] {
 /** Whether a cursor keeps one index over runs of 16 or more (the kernel's runs take it; simd-kernels.wat). */
 function runsWhole(fields: readonly number[]): boolean {
   return fields[7] === 0 && (fields[6]! >>> 0) >= 16;
+}
+
+/** `from`, when it has `channels` buckets (the sums of a part before, for the same channels). */
+function checkedFrom(from: BucketSums, channels: number): BucketSums {
+  if (from.size !== channels) throw new InvalidArgumentError('channelsFrom', from.size, `per-channel sums to go on from have ${from.size} channels; this request has ${channels}`);
+  return from;
+}
+
+/** Writes BucketSums into the kernel's buckets at `offset` (the inverse of readBuckets). */
+function writeBuckets(memory: ArrayBuffer, offset: number, sums: BucketSums): void {
+  const v = new Float64Array(memory, offset, 8 * sums.size);
+  for (let b = 0, j = 0; b < sums.size; b++, j += 8) {
+    BucketSums.SUMS.forEach((k, i) => { v[j + i] = sums[k][b]!; });
+  }
 }
 
 /**
@@ -195,7 +210,9 @@ function rejectNaNPiece(found: number, first: number, count: number, argument: s
 }
 
 /** The sums from the WebAssembly kernel, or undefined where it does not apply. */
-function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefined, produced?: ErrorStatsPieces): ErrorSums | undefined {
+function simdErrorSums(
+  request: ErrorStatsRequest, carry: Float64Array | undefined, produced?: ErrorStatsPieces, channelsFrom?: BucketSums,
+): ErrorSums | undefined {
   const { shape, axis, groupSize, size, original } = request;
   const q = request.quantized;
   if (size === 0 || (q.kind === 'grid' && !q.nibbles && q.ints.BYTES_PER_ELEMENT !== 1)) return undefined;
@@ -219,6 +236,7 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
   // The columns path's max |e| per channel, kept apart from the buckets (simd-kernels.wat) and folded in below.
   const channelMax = new Float64Array(memory, channelMaxAt, channels).fill(0);
   if (carry) new Float64Array(memory, overallAt, 7).set(carry.subarray(0, 7));
+  if (channelsFrom) writeBuckets(memory, channelAt, checkedFrom(channelsFrom, channels));
   const cursorView = new Int32Array(memory, cursors, 3 * kCursorBytes / 4);
   let flags = 0;
   let qmin = 0;
@@ -302,13 +320,16 @@ function simdErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
 }
 
 /** The same sums in JavaScript. */
-function loopErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefined): ErrorSums {
+function loopErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefined, channelsFrom: BucketSums | undefined): ErrorSums {
   const { shape, axis, groupSize, size, original } = request;
   const overall = new BucketSums(1);
-  if (carry) startFrom(overall, carry);
+  if (carry) overall.setBucket(0, carry); // set, not added: the running sums are the whole tensor's
   const channelMap = axis === undefined ? undefined : channelIndexMap(shape, axis);
   const groupMap = axis === undefined || groupSize === undefined ? undefined : groupIndexMap(shape, axis, groupSize);
   const perChannel = channelMap && new BucketSums(channelMap.count);
+  if (perChannel && channelsFrom) {
+    perChannel.setSums(checkedFrom(channelsFrom, perChannel.size));
+  }
   const perGroup = groupMap && new BucketSums(groupMap.count);
   const channel = channelMap && new IndexCursor(channelMap);
   const group = groupMap && new IndexCursor(groupMap);

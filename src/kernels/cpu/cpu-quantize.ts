@@ -28,8 +28,8 @@ function layoutOf(shape: readonly number[], params: QParams) {
 /**
  * Quantizes with validated parameters on the CPU: the SIMD kernel where it applies, else the reference.
  * Same contract as `quantizeWithParams` with the dtype's full range. With `out` (8- and 4-bit dtypes, the SIMD
- * path), the integers are written into its first bytes and the QTensor views them: the caller reuses `out` only
- * once it is done with that QTensor.
+ * path), the integers are written into its bytes from `outOffset` on (its first bytes by default) and the QTensor
+ * views them: the caller reuses `out` only once it is done with that QTensor.
  *
  * @example
  * ```ts
@@ -37,7 +37,7 @@ function layoutOf(shape: readonly number[], params: QParams) {
  * // Int8Array [0, 2, 2]
  * ```
  */
-export function cpuQuantize(input: Tensor, params: QParams, info: DTypeInfo, out?: ArrayBuffer): QTensor {
+export function cpuQuantize(input: Tensor, params: QParams, info: DTypeInfo, out?: ArrayBuffer, outOffset = 0): QTensor {
   const kernels = info.bits === 32 || input.data.length === 0 ? undefined : simdKernels();
   const n = input.data.length;
   const count = params.scheme === 'per_tensor_affine' ? 1 : params.scales.length;
@@ -58,9 +58,11 @@ export function cpuQuantize(input: Tensor, params: QParams, info: DTypeInfo, out
     zeroPoints.set(params.zeroPoints);
   }
   // Into `out` when it is given and large enough: memory already touched, where a fresh array costs page faults.
-  const into = out && out.byteLength >= n ? out : new ArrayBuffer(n);
-  const values = info.signed ? new Int8Array(into, 0, n) : new Uint8Array(into, 0, n);
-  const bytes = new Uint8Array(values.buffer, 0, n);
+  const given = out && out.byteLength - outOffset >= n;
+  const into = given ? out : new ArrayBuffer(n);
+  const intoAt = given ? outOffset : 0;
+  const values = info.signed ? new Int8Array(into, intoAt, n) : new Uint8Array(into, intoAt, n);
+  const bytes = new Uint8Array(into, intoAt, n);
   const source = at === undefined ? new Float32Array(buffer, scratch, largest) : undefined;
   const result = new Uint8Array(buffer, dst, largest);
   for (const piece of pieces) {

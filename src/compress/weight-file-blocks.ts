@@ -1,0 +1,213 @@
+/**
+ * A float32 weight in a file, quantized as quantizeWithFloor would quantize it whole, while only a block of its
+ * rows is in memory at a time: what a CPU worker does with a large ONNX weight (cpu-worker.ts), so that each
+ * worker holds a block and the weight's integers, not the whole float32 weight.
+ *
+ * The weight is read twice, a block of whole rows (along the first axis) at a time, into the same place in the
+ * CPU kernels' memory:
+ *
+ * 1. **Scan and calibrate.** Each block is checked for NaN and ±Infinity and its max |x| taken. Where each block
+ *    has parameters of its own (`'rows'`: per channel along axis 0, groups along another axis, or groups along
+ *    axis 0 with blocks of whole groups), they are chosen from the block, as the whole weight's would be. Per
+ *    channel along another axis (`'columns'`, the default of MatMul weights), every block has every channel:
+ *    each channel's min and max are merged across blocks (exact: min/max order -0 below +0 in every order), and
+ *    the parameters are chosen from a [2, C] tensor of the mins and maxes, which has the same per-channel range.
+ * 2. **Quantize and measure.** Each block is quantized with its parameters into its place in the weight's integer
+ *    buffer, and its error sums go on from the block before (cpuErrorSums' carries): the statistics are the whole
+ *    weight's, to the bit.
+ *
+ * Anything out of the ordinary (a non-finite value, parameters that cannot be stored, statistics below the
+ * quality floor, which escalate) gives undefined, and the caller runs the whole weight as before: the outcome
+ * is then quantizeWithFloor's in every case. `weight-file-blocks.test.ts` compares the two for each layout.
+ *
+ * @example
+ * ```ts
+ * const blocking = fileBlocking([4096, 4096], decision, FILE_BLOCK_BYTES);
+ * const outcome = blocking && await floorWeightInBlocks(range, [4096, 4096], decision, {}, new ArrayBuffer(4096 * 4096), blocking);
+ * // outcome ?? await quantizeWithFloor(wholeWeight, decision, {}, { backend: 'cpu' })
+ * ```
+ * @module
+ */
+import { reductionLayout } from '../calibration/granularity.js';
+import { dtypeInfo } from '../dtype.js';
+import type { FileRange } from '../io/byte-source.js';
+import { readFileRange } from '../io/safetensors/node-file-source.js';
+import { cpuErrorSums } from '../kernels/cpu/cpu-error-stats.js';
+import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
+import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
+import { scanFinite } from '../kernels/cpu/cpu-scan.js';
+import { QTensor, checkQParams } from '../qtensor.js';
+import { checkErrorStatsArguments } from '../stats/arguments.js';
+import { assembleErrorStats } from '../stats/assemble.js';
+import { BucketSums } from '../stats/bucket-sums.js';
+import type { WeightDecision } from './policy.js';
+import { type FloorOutcome, belowFloorOf } from './quality-floor.js';
+import { type QuantizeWeightOptions, paramShapeOf } from './quantize-weight.js';
+import { rowParams } from './row-block-task.js';
+import { holdWeight } from './weight-buffers.js';
+
+/** The float32 bytes of one block (the last block of a weight may be smaller). */
+export const FILE_BLOCK_BYTES = 4 * 2 ** 20;
+
+/** How a weight is read in blocks of whole rows, and where its parameters come from (module documentation). */
+export interface FileBlocking {
+  mode: 'rows' | 'columns';
+  rows: number;
+  rowsPerBlock: number;
+  /** The number of blocks. */
+  count: number;
+  /** The weight's dimensions after the first. */
+  rest: number[];
+  /** Elements per row. */
+  rowElements: number;
+}
+
+/**
+ * How a weight of `shape` with `decision` is read in blocks of about `blockBytes`, or undefined when it is read
+ * whole: not quantized with min/max per channel or per group, per tensor, rank below 2, a row (or, for groups along
+ * axis 0, a group of rows) larger than a block, fewer than two blocks, or per channel along an axis other than
+ * the first with the 'extreme' range (its signed extremes' ties depend on element order).
+ *
+ * @example
+ * ```ts
+ * fileBlocking([4096, 4096], { action: 'quantize', granularity: 'channel', axis: 1, method: 'minmax', ... }, 4 * 2 ** 20);
+ * // { mode: 'columns', rows: 4096, rowsPerBlock: 256, count: 16, rest: [4096], rowElements: 4096 }
+ * ```
+ */
+export function fileBlocking(shape: readonly number[], decision: WeightDecision, blockBytes: number): FileBlocking | undefined {
+  if (decision.action !== 'quantize' || decision.method !== 'minmax' || shape.length < 2 || decision.axis === undefined) return undefined;
+  const [rows, ...rest] = shape as number[];
+  const rowElements = rest.reduce((a, b) => a * b, 1);
+  if (!(rows! >= 2) || rowElements === 0) return undefined;
+  let rowsPerBlock = Math.floor(blockBytes / (4 * rowElements));
+  let mode: FileBlocking['mode'] = 'rows';
+  if (decision.granularity === 'group' && decision.axis === 0) {
+    const groupSize = decision.groupSize ?? 32;
+    rowsPerBlock -= rowsPerBlock % groupSize; // blocks of whole groups
+  } else if (decision.granularity === 'channel' && decision.axis !== 0) {
+    if (decision.range === 'extreme') return undefined;
+    mode = 'columns';
+  } else if (decision.granularity !== 'channel' && decision.granularity !== 'group') {
+    return undefined;
+  }
+  if (rowsPerBlock < 1) return undefined;
+  const count = Math.ceil(rows! / rowsPerBlock);
+  return count >= 2 ? { mode, rows: rows!, rowsPerBlock, count, rest, rowElements } : undefined;
+}
+
+/** Whether `a` orders below `b` as the min/max kernels order floats (-0 below +0). */
+const below = (a: number, b: number) => a < b || (a === 0 && b === 0 && Object.is(a, -0) && !Object.is(b, -0));
+
+/** The parameters of the whole weight, filled block by block (rows) or chosen once (columns). */
+interface Parameters { scales: Float32Array; zeroPoints: Int32Array }
+
+/**
+ * Quantizes the float32 weight at `range` of `shape` as `decision` says, in blocks (module documentation), its
+ * integers into the first bytes of `integers` (at least one byte an element); undefined when the caller must run
+ * the whole weight. Rejects with the file's errors.
+ *
+ * @example
+ * ```ts
+ * const outcome = await floorWeightInBlocks(range, shape, decision, { roundScale }, buffer, fileBlocking(shape, decision, FILE_BLOCK_BYTES)!);
+ * if (outcome?.kind === 'quantized') outcome.result.stats.overall.sqnrDb; // the whole weight's, to the bit
+ * ```
+ */
+export async function floorWeightInBlocks(
+  range: FileRange, shape: readonly number[], decision: WeightDecision, options: Pick<QuantizeWeightOptions, 'roundScale'>,
+  integers: ArrayBuffer, blocking: FileBlocking,
+): Promise<FloorOutcome | undefined> {
+  const { rows, rowsPerBlock, count, rest, rowElements, mode } = blocking;
+  const elements = rows * rowElements;
+  if (integers.byteLength < elements) return undefined;
+  const slot = holdWeight([rowsPerBlock, ...rest], decision);
+  const whole = slot?.data ?? new Float32Array(rowsPerBlock * rowElements);
+  const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
+  const paramCount = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
+  const info = dtypeInfo(decision.dtype);
+  try {
+    /** Block b's rows, read from the file into the held place. */
+    const read = async (b: number) => {
+      const first = b * rowsPerBlock;
+      const blockRows = Math.min(rowsPerBlock, rows - first);
+      const data = whole.subarray(0, blockRows * rowElements);
+      await readFileRange({ path: range.path, offset: range.offset + 4 * first * rowElements, byteLength: data.byteLength },
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      return { first, blockRows, x: { data, shape: [blockRows, ...rest] } };
+    };
+    // 1. Scan and calibrate.
+    let peak = 0;
+    let params: Parameters | undefined = mode === 'rows' ? { scales: new Float32Array(paramCount), zeroPoints: new Int32Array(paramCount) } : undefined;
+    const starts = [0]; // block b's parameters are [starts[b], starts[b + 1])
+    const channels = mode === 'columns' ? shape[decision.axis!]! : 0;
+    const mins = new Float32Array(channels).fill(Infinity);
+    const maxs = new Float32Array(channels).fill(-Infinity);
+    for (let b = 0; b < count; b++) {
+      const { x } = await read(b);
+      const scan = scanFinite(x.data);
+      if (scan.firstNonFinite >= 0) return undefined;
+      peak = Math.max(peak, scan.maxAbs);
+      if (params) {
+        const own = await rowParams(x, decision, options);
+        if (!own) return undefined;
+        const at = starts[b]!;
+        if (at + own.scales.length > paramCount) return undefined; // blocks that do not tile the parameters: never by fileBlocking
+        params.scales.set(own.scales, at);
+        params.zeroPoints.set(own.zeroPoints, at);
+        starts.push(at + own.scales.length);
+      } else {
+        const range = cpuMinMax(x.data, reductionLayout(x.shape, { axis: decision.axis! }));
+        for (let c = 0; c < channels; c++) {
+          if (below(range.mins[c]!, mins[c]!)) mins[c] = range.mins[c]!;
+          if (below(maxs[c]!, range.maxs[c]!)) maxs[c] = range.maxs[c]!;
+        }
+      }
+    }
+    if (!params) {
+      const extremes = new Float32Array(2 * channels);
+      extremes.set(mins);
+      extremes.set(maxs, channels);
+      params = await rowParams({ data: extremes, shape: [2, channels] }, { ...decision, axis: 1 }, options);
+      if (!params) return undefined;
+    }
+    if (mode === 'rows' && starts[count] !== paramCount) return undefined;
+    // 2. Quantize and measure.
+    const carry = new Float64Array(8);
+    const perRow = statsAxis === 0 ? new BucketSums(rows) : undefined;
+    let perChannel: BucketSums | undefined;
+    for (let b = 0; b < count; b++) {
+      const { first, x } = await read(b);
+      const blockParams = mode === 'columns' ? params
+        : { scales: params.scales.subarray(starts[b], starts[b + 1]), zeroPoints: params.zeroPoints.subarray(starts[b], starts[b + 1]) };
+      const q = cpuQuantize(x, qParamsOf(x.shape, decision, blockParams), info, integers, first * rowElements);
+      const view = q.intReprView();
+      if (view.buffer !== integers || view.byteOffset !== first * rowElements) new Uint8Array(integers, first * rowElements, x.data.length).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      const request = checkErrorStatsArguments(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, () => -1); // scanned above
+      const sums = cpuErrorSums(request, carry, perRow ? undefined : perChannel);
+      if (perRow) perRow.setSums(sums.perChannel!, first);
+      else perChannel = sums.perChannel;
+    }
+    const overall = new BucketSums(1);
+    overall.setBucket(0, carry);
+    overall.count[0] = elements;
+    const channelSums = perRow ?? perChannel;
+    channelSums?.count.fill(elements / channelSums.size);
+    const stats = assembleErrorStats({ shape: [...shape], ...(statsAxis === undefined ? {} : { axis: statsAxis }), quantized: { kind: 'grid' } },
+      overall, channelSums, undefined, 'cpu');
+    // As quantizeWeight and the quality floor judge the whole weight: the whole-weight path decides the rest.
+    const { sqnrDb, maxAbsError } = stats.overall;
+    if (Number.isNaN(sqnrDb) || !Number.isFinite(maxAbsError)) return undefined;
+    if (belowFloorOf(decision, sqnrDb, peak > 0 ? maxAbsError / peak : 0) !== undefined) return undefined;
+    const values = info.signed ? new Int8Array(integers, 0, elements) : new Uint8Array(integers, 0, elements);
+    const q = new QTensor(values, [...shape], info.name, qParamsOf(shape, decision, params), 'cpu');
+    return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales: params.scales, zeroPoints: params.zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
+  } finally {
+    slot?.release();
+  }
+}
+
+/** The checked QParams of a tensor (or block) of `shape` as `decision` lays out its parameters. */
+function qParamsOf(shape: readonly number[], decision: WeightDecision, { scales, zeroPoints }: Parameters) {
+  return decision.granularity === 'group'
+    ? checkQParams(shape, decision.dtype, { scales, zeroPoints, axis: decision.axis!, groupSize: decision.groupSize ?? 32 })
+    : checkQParams(shape, decision.dtype, { scales, zeroPoints, axis: decision.axis! });
+}

@@ -1,0 +1,180 @@
+// A float32 weight read from its file a block of rows at a time (what a CPU worker does with a large ONNX weight)
+// comes out as quantizeWithFloor gives it whole: the same integers, parameters and statistics to the bit, on fresh
+// random weights for each layout (per channel along the first axis, along a later axis of 2-D and 4-D weights,
+// 4-bit groups along the rows with a short last group, scales rounded to float16), with signed zeros, an all-zero
+// channel and rows of very different ranges. What would not come out the same (NaN, a weight below the floor,
+// the 'extreme' range along a later axis, per tensor, one block) is left to the whole-weight path.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type PolicyConsumer, decideWeight } from '../../src/compress/policy.js';
+import type { CompressionPolicy, WeightDecision } from '../../src/compress/policy.js';
+import { quantizeWithFloor } from '../../src/compress/quality-floor.js';
+import { scaleRounder } from '../../src/compress/scale-storage.js';
+import { fileBlocking, floorWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { cpuErrorSums } from '../../src/kernels/cpu/cpu-error-stats.js';
+import { quantizePerChannel } from '../../src/ops/quantize.js';
+import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
+import { RUN_SEED, rng } from './support.js';
+
+const cpu = { backend: 'cpu' } as const;
+const dir = mkdtempSync(join(tmpdir(), 'wq-file-blocks-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Random weights with rows and columns of very different ranges, signed zeros and an all-zero column. */
+function weight(shape: number[], next: () => number): Float32Array {
+  const rowLength = shape.slice(1).reduce((a, b) => a * b, 1);
+  const rowScale = Array.from({ length: shape[0]! }, () => 0.01 + 3 * next() ** 2);
+  const colScale = Array.from({ length: rowLength }, () => 0.1 + next());
+  return Float32Array.from({ length: shape[0]! * rowLength }, (_, i) => {
+    const c = i % rowLength;
+    if (c === 1) return 0; // an all-zero column
+    if (c === 2) return next() < 0.5 ? -0 : 0; // a column of signed zeros
+    if (c === 3 && Math.floor(i / rowLength) % 3 === 0) return -0;
+    return (next() * 2 - 1) ** 3 * rowScale[Math.floor(i / rowLength)]! * colScale[c]!;
+  });
+}
+
+let files = 0;
+/** `data` in a file after a few bytes of something else: its range. */
+function inFile(data: Float32Array): { path: string; offset: number; byteLength: number } {
+  const path = join(dir, `w${files++}.bin`);
+  const offset = 12;
+  const bytes = new Uint8Array(offset + data.byteLength);
+  bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
+  writeFileSync(path, bytes);
+  return { path, offset, byteLength: data.byteLength };
+}
+
+const decide = (shape: number[], consumer: PolicyConsumer, policy: CompressionPolicy): WeightDecision =>
+  decideWeight({ name: 'w', dtype: 'float32', shape, consumers: [consumer] }, { firstLayer: 'quantize', ...policy });
+
+/** Blocks against the whole weight: the same outcome, to the bit. */
+async function expectSameAsWhole(shape: number[], decision: WeightDecision, blockBytes: number, mode: 'rows' | 'columns', rounding?: 'float16') {
+  const next = rng(RUN_SEED + shape.reduce((a, b) => a * 31 + b, 7));
+  const data = weight(shape, next);
+  const blocking = fileBlocking(shape, decision, blockBytes);
+  const what = `${JSON.stringify(shape)} ${decision.dtype} ${decision.granularity} axis ${decision.axis} (seed ${RUN_SEED})`;
+  expect(blocking?.mode, what).toBe(mode);
+  expect(blocking!.count, what).toBeGreaterThanOrEqual(3);
+  const roundScale = scaleRounder(rounding);
+  const integers = new ArrayBuffer(data.length + 5);
+  const got = await floorWeightInBlocks(inFile(data), shape, decision, roundScale ? { roundScale } : {}, integers, blocking!);
+  const expected = await quantizeWithFloor({ data, shape }, decision, roundScale ? { roundScale } : {}, cpu);
+  expect(expected.kind, what).toBe('quantized');
+  expect(got?.kind, what).toBe('quantized');
+  if (got?.kind !== 'quantized' || expected.kind !== 'quantized') return;
+  expect(got.decision).toEqual(expected.decision);
+  expect(got.steps).toEqual([]);
+  const a = got.result;
+  const b = expected.result;
+  expect(a.q.intReprView().buffer, 'the integers in the memory given').toBe(integers);
+  expect(Buffer.from(a.q.intRepr().buffer).equals(Buffer.from(b.q.intRepr().buffer)), `${what}: integers`).toBe(true);
+  expect(a.q.dtype).toBe(b.q.dtype);
+  expect(a.q.shape).toEqual(b.q.shape);
+  expect(a.q.params).toEqual(b.q.params);
+  expect([...a.scales].map((s) => Object.is(s, -0) ? '-0' : s)).toEqual([...b.scales]);
+  expect(a.zeroPoints).toEqual(b.zeroPoints);
+  expect(a.paramShape).toEqual(b.paramShape);
+  expect(a.stats, `${what}: statistics`).toEqual(b.stats);
+}
+
+describe('cpuErrorSums: per-channel sums carried from block to block', () => {
+  it('blocks of rows, each going on from the one before, end with the whole tensor\'s per-column sums', async () => {
+    const next = rng(RUN_SEED);
+    const [rows, cols] = [41, 67];
+    const data = weight([rows, cols], next);
+    const scales = Float32Array.from({ length: cols }, () => 0.02 * (0.5 + next()));
+    const zeroPoints = Int32Array.from({ length: cols }, () => Math.floor(next() * 9) - 4);
+    const q = await quantizePerChannel({ data, shape: [rows, cols] }, scales, zeroPoints, 1, 'qint8', cpu);
+    const whole = cpuErrorSums(checkErrorStatsArguments({ data, shape: [rows, cols] }, q, { axis: 1 }));
+    const carry = new Float64Array(8);
+    let channels;
+    for (let first = 0; first < rows; first += 6) {
+      const n = Math.min(6, rows - first);
+      const x = { data: data.slice(first * cols, (first + n) * cols), shape: [n, cols] };
+      const part = await quantizePerChannel(x, scales, zeroPoints, 1, 'qint8', cpu);
+      channels = cpuErrorSums(checkErrorStatsArguments(x, part, { axis: 1 }), carry, channels).perChannel;
+    }
+    for (const k of ['sumSquaredError', 'sumSquaredOriginal', 'sumSquaredDequantized', 'sumProduct', 'maxAbsError', 'clipped', 'nonFinite'] as const) {
+      expect([...channels![k]], k).toEqual([...whole.perChannel![k]]);
+    }
+    expect(carry[0]).toBe(whole.overall.sumSquaredError[0]);
+    // Without the carry, the last block's sums are its own: the test above can fail.
+    expect([...channels!.sumSquaredOriginal]).not.toEqual([...cpuErrorSums(checkErrorStatsArguments({ data: data.slice(36 * cols), shape: [5, cols] },
+      await quantizePerChannel({ data: data.slice(36 * cols), shape: [5, cols] }, scales, zeroPoints, 1, 'qint8', cpu), { axis: 1 })).perChannel!.sumSquaredOriginal]);
+  });
+
+  it('refuses sums of another channel count', async () => {
+    const x = { data: new Float32Array(12).fill(1), shape: [3, 4] };
+    const q = await quantizePerChannel(x, new Float32Array(4).fill(0.1), new Int32Array(4), 1, 'qint8', cpu);
+    const three = cpuErrorSums(checkErrorStatsArguments({ data: new Float32Array(6), shape: [2, 3] },
+      await quantizePerChannel({ data: new Float32Array(6), shape: [2, 3] }, new Float32Array(3).fill(0.1), new Int32Array(3), 1, 'qint8', cpu), { axis: 1 })).perChannel;
+    expect(() => cpuErrorSums(checkErrorStatsArguments(x, q, { axis: 1 }), undefined, three)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('floorWeightInBlocks', () => {
+  const matmul: PolicyConsumer = { opType: 'MatMul', inputIndex: 1 };
+  const conv: PolicyConsumer = { opType: 'Conv', inputIndex: 1 };
+  const convTranspose: PolicyConsumer = { opType: 'ConvTranspose', inputIndex: 1 };
+
+  it('per channel along a later axis (MatMul): the whole weight\'s outcome, qint8 symmetric and quint8 asymmetric', async () => {
+    for (const [policy, shape] of [[{}, [203, 97]], [{ dtype: 'quint8', symmetric: false }, [150, 64]]] as [CompressionPolicy, number[]][]) {
+      await expectSameAsWhole(shape, decide(shape, matmul, policy), 4 * 97 * 20, 'columns');
+    }
+  });
+
+  it('per channel along axis 1 of a 4-D weight (ConvTranspose), and with float16 scales', async () => {
+    const shape = [37, 6, 3, 3];
+    await expectSameAsWhole(shape, decide(shape, convTranspose, {}), 4 * 54 * 5, 'columns');
+    await expectSameAsWhole([129, 80], decide([129, 80], matmul, {}), 4 * 80 * 16, 'columns', 'float16');
+  });
+
+  it('per channel along axis 0 (Conv): each block\'s rows their own parameters', async () => {
+    const shape = [45, 5, 3, 3];
+    await expectSameAsWhole(shape, decide(shape, conv, {}), 4 * 45 * 7, 'rows');
+  });
+
+  it('4-bit groups along the rows, in blocks of whole groups, the last group short', async () => {
+    const shape = [200, 48];
+    const decision = decide(shape, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 });
+    expect([decision.axis, decision.outputAxis, decision.range]).toEqual([0, 1, 'extreme']);
+    // 40 rows' worth of bytes: blocks of 32 rows (one group each).
+    await expectSameAsWhole(shape, decision, 4 * 48 * 40, 'rows');
+    const unsigned = decide(shape, matmul, { dtype: 'quint4', symmetric: false, granularity: 'group', groupSize: 16, minSqnrDb: 0 });
+    await expectSameAsWhole(shape, unsigned, 4 * 48 * 40, 'rows');
+  });
+
+  it('leaves to the whole weight what would not come out the same', async () => {
+    const shape = [96, 32];
+    const base = decide(shape, matmul, {});
+    expect(fileBlocking(shape, base, 4 * 32 * 200), 'one block').toBeUndefined();
+    expect(fileBlocking(shape, decide(shape, matmul, { granularity: 'tensor' }), 4 * 32 * 8), 'per tensor').toBeUndefined();
+    expect(fileBlocking(shape, decide(shape, matmul, { dtype: 'qint4' }), 4 * 32 * 8), 'extreme range along a later axis').toBeUndefined();
+    expect(fileBlocking(shape, decide(shape, matmul, { calibrate: 'mse' }), 4 * 32 * 8), 'a searched range').toBeUndefined();
+    expect(fileBlocking(shape, decide(shape, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32 }), 4 * 32 * 31), 'a group larger than a block').toBeUndefined();
+    const next = rng(RUN_SEED + 5);
+    const data = weight(shape, next);
+    const blocking = fileBlocking(shape, base, 4 * 32 * 8)!;
+    const nan = data.slice();
+    nan[70 * 32 + 5] = NaN;
+    expect(await floorWeightInBlocks(inFile(nan), shape, base, {}, new ArrayBuffer(data.length), blocking), 'NaN').toBeUndefined();
+    // Below the floor: the whole-weight path escalates (or keeps) it.
+    const strict = { ...base, minSqnrDb: 200 };
+    expect((await quantizeWithFloor({ data, shape }, strict, {}, cpu)).kind).toBe('keep');
+    expect(await floorWeightInBlocks(inFile(data), shape, strict, {}, new ArrayBuffer(data.length), blocking), 'below the floor').toBeUndefined();
+    expect(await floorWeightInBlocks(inFile(data), shape, base, {}, new ArrayBuffer(data.length - 1), blocking), 'integers too small').toBeUndefined();
+    expect(await floorWeightInBlocks(inFile(data), shape, base, {}, new ArrayBuffer(data.length), blocking), 'the same weight, finite').toBeDefined();
+  });
+
+  it('rejects with the file\'s error when the file is shorter than the weight', async () => {
+    const shape = [64, 16];
+    const decision = decide(shape, matmul, {});
+    const range = inFile(weight(shape, rng(RUN_SEED + 9)).subarray(0, 60 * 16));
+    await expect(floorWeightInBlocks({ ...range, byteLength: 4 * 64 * 16 }, shape, decision, {}, new ArrayBuffer(64 * 16), fileBlocking(shape, decision, 4 * 16 * 8)!))
+      .rejects.toThrow(/64|bytes|end/);
+  });
+});
