@@ -3,18 +3,19 @@
  * rows is in memory at a time: what a CPU worker does with a large ONNX weight (cpu-worker.ts), so that each
  * worker holds a block and the weight's integers, not the whole float32 weight.
  *
- * The weight is read twice, a block of whole rows (along the first axis) at a time, into the same place in the
- * CPU kernels' memory:
+ * The weight is read a block of whole rows (along the first axis) at a time, into the same place in the CPU
+ * kernels' memory:
  *
- * 1. **Scan and calibrate.** Each block is checked for NaN and ±Infinity and its max |x| taken. Where each block
- *    has parameters of its own (`'rows'`: per channel along axis 0, groups along another axis, or groups along
- *    axis 0 with blocks of whole groups), they are chosen from the block, as the whole weight's would be. Per
- *    channel along another axis (`'columns'`, the default of MatMul weights), every block has every channel:
- *    each channel's min and max are merged across blocks (exact: min/max order -0 below +0 in every order), and
- *    the parameters are chosen from a [2, C] tensor of the mins and maxes, which has the same per-channel range.
- * 2. **Quantize and measure.** Each block is quantized with its parameters into its place in the weight's integer
- *    buffer, and its error sums go on from the block before (cpuErrorSums' carries): the statistics are the whole
- *    weight's, to the bit.
+ * - **Each block its own parameters** (`'rows'`: per channel along axis 0, groups along another axis, or groups
+ *   along axis 0 in blocks of whole groups): one read. Each block is checked for NaN and ±Infinity, its max |x|
+ *   taken, its parameters chosen from it as the whole weight's would be, and it is quantized and measured.
+ * - **Per channel along a later axis** (`'columns'`, the default of MatMul weights): every block has every
+ *   channel, so two reads. The first scans and merges each channel's min and max across blocks (exact: min/max
+ *   order -0 below +0 in every order), and the parameters are chosen from a [2, C] tensor of the mins and maxes,
+ *   which has the same per-channel range; the second quantizes and measures.
+ *
+ * Each block is quantized into its place in the weight's integer buffer, and its error sums go on from the
+ * block before (cpuErrorSums' carries): the statistics are the whole weight's, to the bit.
  *
  * Anything out of the ordinary (a non-finite value, parameters that cannot be stored, statistics below the
  * quality floor, which escalate) gives undefined, and the caller runs the whole weight as before: the outcome
@@ -31,7 +32,7 @@
 import { reductionLayout } from '../calibration/granularity.js';
 import { dtypeInfo } from '../dtype.js';
 import type { FileRange } from '../io/byte-source.js';
-import { readFileRange } from '../io/safetensors/node-file-source.js';
+import { type OpenFileRange, openFileRange } from '../io/safetensors/node-file-source.js';
 import { cpuErrorSums } from '../kernels/cpu/cpu-error-stats.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
@@ -124,36 +125,49 @@ export async function floorWeightInBlocks(
   const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
   const paramCount = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
   const info = dtypeInfo(decision.dtype);
+  let file: OpenFileRange | undefined;
   try {
+    file = await openFileRange(range);
     /** Block b's rows, read from the file into the held place. */
     const read = async (b: number) => {
       const first = b * rowsPerBlock;
       const blockRows = Math.min(rowsPerBlock, rows - first);
       const data = whole.subarray(0, blockRows * rowElements);
-      await readFileRange({ path: range.path, offset: range.offset + 4 * first * rowElements, byteLength: data.byteLength },
-        new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      await file!.read(4 * first * rowElements, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       return { first, blockRows, x: { data, shape: [blockRows, ...rest] } };
     };
-    // 1. Scan and calibrate.
+    // Quantizes block b into its place in `integers`, and its error sums go on from the block before.
+    const carry = new Float64Array(8);
+    const perRow = statsAxis === 0 ? new BucketSums(rows) : undefined;
+    let perChannel: BucketSums | undefined;
+    const measure = (first: number, x: { data: Float32Array; shape: number[] }, blockParams: Parameters) => {
+      const q = cpuQuantize(x, qParamsOf(x.shape, decision, blockParams), info, integers, first * rowElements);
+      const view = q.intReprView();
+      if (view.buffer !== integers || view.byteOffset !== first * rowElements) new Uint8Array(integers, first * rowElements, x.data.length).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      const request = checkErrorStatsArguments(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, () => -1); // scanned before
+      const sums = cpuErrorSums(request, carry, perRow ? undefined : perChannel);
+      if (perRow) perRow.setSums(sums.perChannel!, first);
+      else perChannel = sums.perChannel;
+    };
+    // 1. Scan and calibrate (and, where each block has its own parameters, quantize and measure it at once).
     let peak = 0;
     let params: Parameters | undefined = mode === 'rows' ? { scales: new Float32Array(paramCount), zeroPoints: new Int32Array(paramCount) } : undefined;
-    const starts = [0]; // block b's parameters are [starts[b], starts[b + 1])
+    let paramAt = 0;
     const channels = mode === 'columns' ? shape[decision.axis!]! : 0;
     const mins = new Float32Array(channels).fill(Infinity);
     const maxs = new Float32Array(channels).fill(-Infinity);
     for (let b = 0; b < count; b++) {
-      const { x } = await read(b);
+      const { first, x } = await read(b);
       const scan = scanFinite(x.data);
       if (scan.firstNonFinite >= 0) return undefined;
       peak = Math.max(peak, scan.maxAbs);
       if (params) {
         const own = await rowParams(x, decision, options);
-        if (!own) return undefined;
-        const at = starts[b]!;
-        if (at + own.scales.length > paramCount) return undefined; // blocks that do not tile the parameters: never by fileBlocking
-        params.scales.set(own.scales, at);
-        params.zeroPoints.set(own.zeroPoints, at);
-        starts.push(at + own.scales.length);
+        if (!own || paramAt + own.scales.length > paramCount) return undefined; // blocks that do not tile the parameters: never by fileBlocking
+        params.scales.set(own.scales, paramAt);
+        params.zeroPoints.set(own.zeroPoints, paramAt);
+        paramAt += own.scales.length;
+        measure(first, x, own);
       } else {
         const range = cpuMinMax(x.data, reductionLayout(x.shape, { axis: decision.axis! }));
         for (let c = 0; c < channels; c++) {
@@ -162,29 +176,18 @@ export async function floorWeightInBlocks(
         }
       }
     }
+    if (params && paramAt !== paramCount) return undefined;
     if (!params) {
       const extremes = new Float32Array(2 * channels);
       extremes.set(mins);
       extremes.set(maxs, channels);
       params = await rowParams({ data: extremes, shape: [2, channels] }, { ...decision, axis: 1 }, options);
       if (!params) return undefined;
-    }
-    if (mode === 'rows' && starts[count] !== paramCount) return undefined;
-    // 2. Quantize and measure.
-    const carry = new Float64Array(8);
-    const perRow = statsAxis === 0 ? new BucketSums(rows) : undefined;
-    let perChannel: BucketSums | undefined;
-    for (let b = 0; b < count; b++) {
-      const { first, x } = await read(b);
-      const blockParams = mode === 'columns' ? params
-        : { scales: params.scales.subarray(starts[b], starts[b + 1]), zeroPoints: params.zeroPoints.subarray(starts[b], starts[b + 1]) };
-      const q = cpuQuantize(x, qParamsOf(x.shape, decision, blockParams), info, integers, first * rowElements);
-      const view = q.intReprView();
-      if (view.buffer !== integers || view.byteOffset !== first * rowElements) new Uint8Array(integers, first * rowElements, x.data.length).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-      const request = checkErrorStatsArguments(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, () => -1); // scanned above
-      const sums = cpuErrorSums(request, carry, perRow ? undefined : perChannel);
-      if (perRow) perRow.setSums(sums.perChannel!, first);
-      else perChannel = sums.perChannel;
+      // 2. Every channel's parameters known: read again, quantize and measure.
+      for (let b = 0; b < count; b++) {
+        const { first, x } = await read(b);
+        measure(first, x, params);
+      }
     }
     const overall = new BucketSums(1);
     overall.setBucket(0, carry);
@@ -202,6 +205,7 @@ export async function floorWeightInBlocks(
     return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales: params.scales, zeroPoints: params.zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
   } finally {
     slot?.release();
+    await file?.close();
   }
 }
 

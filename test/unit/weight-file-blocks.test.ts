@@ -3,7 +3,8 @@
 // random weights for each layout (per channel along the first axis, along a later axis of 2-D and 4-D weights,
 // 4-bit groups along the rows with a short last group, scales rounded to float16), with signed zeros, an all-zero
 // channel and rows of very different ranges. What would not come out the same (NaN, a weight below the floor,
-// the 'extreme' range along a later axis, per tensor, one block) is left to the whole-weight path.
+// the 'extreme' range along a later axis, per tensor, one block) is left to the whole-weight path. openFileRange reads
+// pieces of one range from one open file.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,8 @@ import type { CompressionPolicy, WeightDecision } from '../../src/compress/polic
 import { quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { scaleRounder } from '../../src/compress/scale-storage.js';
 import { fileBlocking, floorWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
-import { InvalidArgumentError } from '../../src/errors.js';
+import { FormatError, InvalidArgumentError } from '../../src/errors.js';
+import { openFileRange } from '../../src/io/safetensors/node-file-source.js';
 import { cpuErrorSums } from '../../src/kernels/cpu/cpu-error-stats.js';
 import { quantizePerChannel } from '../../src/ops/quantize.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
@@ -176,5 +178,25 @@ describe('floorWeightInBlocks', () => {
     const range = inFile(weight(shape, rng(RUN_SEED + 9)).subarray(0, 60 * 16));
     await expect(floorWeightInBlocks({ ...range, byteLength: 4 * 64 * 16 }, shape, decision, {}, new ArrayBuffer(64 * 16), fileBlocking(shape, decision, 4 * 16 * 8)!))
       .rejects.toThrow(/64|bytes|end/);
+  });
+});
+
+describe('openFileRange', () => {
+  it('reads pieces of a range from one open file, and refuses a piece outside it or a file that is gone', async () => {
+    const data = Float32Array.from({ length: 64 }, (_, i) => i - 20.5);
+    const range = inFile(data);
+    const file = await openFileRange({ ...range, byteLength: 4 * 48 }); // the first 48 values
+    try {
+      const piece = new Float32Array(16);
+      await file.read(4 * 32, new Uint8Array(piece.buffer));
+      expect([...piece]).toEqual([...data.subarray(32, 48)]);
+      await file.read(0, new Uint8Array(piece.buffer));
+      expect([...piece]).toEqual([...data.subarray(0, 16)]);
+      await expect(file.read(4 * 40, new Uint8Array(piece.buffer))).rejects.toThrow(InvalidArgumentError);
+      await expect(file.read(-4, new Uint8Array(4))).rejects.toThrow(InvalidArgumentError);
+    } finally {
+      await file.close();
+    }
+    await expect(openFileRange({ ...range, path: join(dir, 'missing.bin') })).rejects.toThrow(FormatError);
   });
 });

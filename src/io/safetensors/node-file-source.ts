@@ -153,15 +153,46 @@ export async function readFileRange(range: FileRange, target: Uint8Array): Promi
   if (target.byteLength !== range.byteLength) {
     throw new InvalidArgumentError('target', target.byteLength, `readFileRange: ${target.byteLength} bytes of room for a ${range.byteLength}-byte range of ${range.path}`);
   }
+  const pieces = await openFileRange(range);
+  try {
+    await pieces.read(0, target);
+  } finally {
+    await pieces.close();
+  }
+}
+
+/** A {@link FileRange} opened once to be read piece by piece (see {@link openFileRange}). */
+export interface OpenFileRange {
+  /** Reads `target.byteLength` bytes from `offset` within the range into `target`. */
+  read(offset: number, target: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a {@link FileRange}'s file once for reads of pieces of the range (a weight read a block of rows at a
+ * time), with {@link readFileRange}'s errors: a FormatError naming the file when it cannot be opened, or no longer
+ * holds the piece; an InvalidArgumentError for a piece outside the range. Close it when done.
+ *
+ * @example
+ * ```ts
+ * const file = await openFileRange(range);
+ * try { await file.read(0, firstRows); await file.read(firstRows.byteLength, nextRows); } finally { await file.close(); }
+ * ```
+ */
+export async function openFileRange(range: FileRange): Promise<OpenFileRange> {
   const source = await nodeFileSource(range.path).catch((error: unknown) => {
     throw error instanceof FormatError ? error
       : new FormatError(`${range.path}: cannot be opened to read a tensor (${(error as Error)?.message ?? String(error)}); it was moved or removed while in use`, { cause: error });
   });
-  try {
-    await readExactlyInto(source, range.offset, target, 'a tensor');
-  } finally {
-    await source.close();
-  }
+  return {
+    async read(offset, target) {
+      if (!(offset >= 0 && offset + target.byteLength <= range.byteLength)) {
+        throw new InvalidArgumentError('offset', offset, `a piece of ${target.byteLength} bytes at ${offset} lies outside the ${range.byteLength}-byte range of ${range.path}`);
+      }
+      await readExactlyInto(source, range.offset + offset, target, 'a tensor');
+    },
+    close: () => source.close(),
+  };
 }
 
 /** The piece size of {@link warmFileRange}'s reads, and the most memory one warming holds. */

@@ -138,8 +138,9 @@ function checkedFrom(from: BucketSums, channels: number): BucketSums {
 /** Writes BucketSums into the kernel's buckets at `offset` (the inverse of readBuckets). */
 function writeBuckets(memory: ArrayBuffer, offset: number, sums: BucketSums): void {
   const v = new Float64Array(memory, offset, 8 * sums.size);
-  for (let b = 0, j = 0; b < sums.size; b++, j += 8) {
-    BucketSums.SUMS.forEach((k, i) => { v[j + i] = sums[k][b]!; });
+  for (let i = 0; i < BucketSums.SUMS.length; i++) {
+    const from = sums[BucketSums.SUMS[i]!];
+    for (let b = 0, j = i; b < sums.size; b++, j += 8) v[j] = from[b]!;
   }
 }
 
