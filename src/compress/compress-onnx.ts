@@ -18,7 +18,8 @@
  *
  * With `pool` (createCpuWorkerPool) and the weights computed on the CPU, weights of 256 KiB of float32 or more
  * run on its workers (the quality floor included), several at once, and are written in weight order: the same
- * model bytes and report as on one thread.
+ * model bytes and report as on one thread. A float32 weight in a file on disk is read by its worker, a block of
+ * rows at a time where that gives the same outcome (weight-file-blocks.ts).
  *
  * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale, a dequantized
  * range beyond float32) are kept float with the reason in the report, or, with `nonFinite: 'error'`, raise a FormatError naming them.
