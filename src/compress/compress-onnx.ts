@@ -18,8 +18,8 @@
  *
  * With `pool` (createCpuWorkerPool) and the weights computed on the CPU, weights of 256 KiB of float32 or more
  * run on its workers (the quality floor included), several at once, and are written in weight order: the same
- * model bytes and report as on one thread. A float32 weight in a file on disk is read by its worker, a block of
- * rows at a time where that gives the same outcome (weight-file-blocks.ts).
+ * model bytes and report as on one thread. A float32 weight in a file on disk is read by its worker (or, on one
+ * thread, by this one) a block of rows at a time where that gives the same outcome (weight-file-blocks.ts).
  *
  * Weights that cannot be quantized (NaN or ±Infinity, a range too wide for a float32 scale, a dequantized
  * range beyond float32) are kept float with the reason in the report, or, with `nonFinite: 'error'`, raise a FormatError naming them.
@@ -71,6 +71,7 @@ import { heldIntegers } from './requantize.js';
 import { bufferSlots } from './buffer-slots.js';
 import { type IntegerLender, integerLender } from './integer-lender.js';
 import { type CompressOnnxOptions, checkOptions } from './onnx-options.js';
+import { FILE_BLOCK_BYTES, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 
 export type { CompressOnnxOptions } from './onnx-options.js';
 
@@ -276,23 +277,35 @@ export async function compressOnnxParts(
   };
   /** Reads and quantizes weight `i` on this thread (or the GPU). */
   const prepareHere = async (i: number, info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
-    // On the CPU the weight goes once into the kernels' memory (converted straight there where it is not an
-    // aligned float32 view of the file), and every pass reads it in place.
-    const slot = onCpu ? holdWeight(info.shape, decision) : undefined;
     const loan = lender?.forWeight(i);
+    const roundScale = scaleRounder(roundingOf(info));
     let outcome: FloorOutcome | undefined;
+    let slot: ReturnType<typeof holdWeight>;
     let converted: Uint8Array | undefined;
     const convertInto = (count: number) => {
       converted = slots!.take(4 * count);
       return new Float32Array(converted.buffer, 0, count);
     };
     try {
-      const viewed = await model.readFloat32View(info.name, slot ? (count) => (count === slot.data.length ? slot.data : new Float32Array(count))
+      // On one thread, a float32 weight in a file is read a block of rows at a time where that gives the same
+      // outcome (weight-file-blocks.ts), as the workers read theirs.
+      const range = onCpu && !pool ? await model.float32FileRange(info.name) : undefined;
+      const blocking = range && fileBlocking(info.shape, decision, output.fileBlockBytes ?? FILE_BLOCK_BYTES);
+      if (blocking) {
+        await warmNext(i);
+        const elements = info.shape.reduce((a, b) => a * b, 1);
+        outcome = await floorWeightInBlocks(range!, info.shape, decision, roundScale ? { roundScale } : {}, loan ? loan.take(elements) : new ArrayBuffer(elements), blocking);
+        if (outcome) return outcome;
+      }
+      // On the CPU the weight goes once into the kernels' memory (converted straight there where it is not an
+      // aligned float32 view of the file), and every pass reads it in place.
+      slot = onCpu ? holdWeight(info.shape, decision) : undefined;
+      const held = slot;
+      const viewed = await model.readFloat32View(info.name, held ? (count) => (count === held.data.length ? held.data : new Float32Array(count))
         : slots ? convertInto : scratch);
-      if (slot && viewed !== slot.data && viewed.length === slot.data.length) slot.data.set(viewed);
-      const data = slot && slot.data.length === viewed.length ? slot.data : viewed;
-      if (onCpu && !pool) await warmNext(i);
-      const roundScale = scaleRounder(roundingOf(info));
+      if (held && viewed !== held.data && viewed.length === held.data.length) held.data.set(viewed);
+      const data = held && held.data.length === viewed.length ? held.data : viewed;
+      if (onCpu && !pool && !blocking) await warmNext(i);
       const integers = loan ? { integers: loan.take } : {};
       return outcome = await quantizeWithFloor({ data, shape: info.shape }, decision, { ...(roundScale ? { roundScale } : {}), ...integers }, backend);
     } finally {

@@ -1,7 +1,8 @@
 /**
  * A float32 weight in a file, quantized as quantizeWithFloor would quantize it whole, while only a block of its
- * rows is in memory at a time: what a CPU worker does with a large ONNX weight (cpu-worker.ts), so that each
- * worker holds a block and the weight's integers, not the whole float32 weight.
+ * rows is in memory at a time: what a CPU worker (cpu-worker.ts), or the calling thread on one thread
+ * (compress-onnx.ts), does with a large ONNX weight, so that each holds a block and the weight's integers, not
+ * the whole float32 weight.
  *
  * The weight is read a block of whole rows (along the first axis) at a time, into the same place in the CPU
  * kernels' memory:

@@ -9,13 +9,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
+import { concatParts, writeParts } from '../../src/io/onnx/deferred-raw-data.js';
+import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
+import { nodeFileSource, openFileRange } from '../../src/io/safetensors/node-file-source.js';
+import { mixedMlp } from '../shared/mixed-mlp.js';
 import { type PolicyConsumer, decideWeight } from '../../src/compress/policy.js';
 import type { CompressionPolicy, WeightDecision } from '../../src/compress/policy.js';
 import { quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { scaleRounder } from '../../src/compress/scale-storage.js';
 import { fileBlocking, floorWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
 import { FormatError, InvalidArgumentError } from '../../src/errors.js';
-import { openFileRange } from '../../src/io/safetensors/node-file-source.js';
 import { cpuErrorSums } from '../../src/kernels/cpu/cpu-error-stats.js';
 import { quantizePerChannel } from '../../src/ops/quantize.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
@@ -198,5 +202,32 @@ describe('openFileRange', () => {
       await file.close();
     }
     await expect(openFileRange({ ...range, path: join(dir, 'missing.bin') })).rejects.toThrow(FormatError);
+  });
+});
+
+describe('compressOnnxParts on one thread, weights read from the file a block of rows at a time', () => {
+  it('writes the bytes and report of the whole weights, for int8 per channel, int4 groups and an escalation', { timeout: 60000 }, async () => {
+    const bytes = mixedMlp(RUN_SEED + 3); // fc0 with outliers, fc1 float16, fc2 with a NaN
+    const path = join(dir, 'mixed.onnx');
+    writeFileSync(path, bytes);
+    const policies = [
+      { firstLayer: 'quantize' },
+      { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0, firstLayer: 'quantize' },
+      { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 26, firstLayer: 'quantize' }, // some escalate
+    ] as const;
+    for (const policy of policies) {
+      const expected = await compressOnnx(bytes, policy, cpu);
+      const source = await nodeFileSource(path);
+      try {
+        const model = await OnnxModel.loadDeferred(source, { name: 'mixed.onnx' });
+        const { parts, byteLength, report } = await compressOnnxParts(model, policy, cpu, { fileBlockBytes: 16384 });
+        const chunks: Uint8Array[] = [];
+        await writeParts(parts, async (chunk) => { chunks.push(chunk.slice()); });
+        expect(Buffer.compare(concatParts(chunks, byteLength), expected.model), JSON.stringify(policy)).toBe(0);
+        expect(report.tensors).toEqual(expected.report.tensors);
+      } finally {
+        await source.close();
+      }
+    }
   });
 });
