@@ -3,8 +3,9 @@
 // random weights for each layout (per channel along the first axis, along a later axis of 2-D and 4-D weights,
 // 4-bit groups along the rows with a short last group, scales rounded to float16), with signed zeros, an all-zero
 // channel and rows of very different ranges. What would not come out the same (NaN, a weight below the floor,
-// the 'extreme' range along a later axis, per tensor, one block) is left to the whole-weight path. openFileRange reads
-// pieces of one range from one open file.
+// the 'extreme' range along a later axis, per tensor, one block) is left to the whole-weight path. compressOnnxParts on
+// one thread, reading a model's weights from its file in blocks, writes the bytes and report of compressOnnx.
+// openFileRange reads pieces of one range from one open file.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
