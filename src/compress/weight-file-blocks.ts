@@ -67,8 +67,7 @@ export interface FileBlocking {
 /**
  * How a weight of `shape` with `decision` is read in blocks of about `blockBytes`, or undefined when it is read
  * whole: not quantized with min/max per channel or per group, per tensor, rank below 2, a row (or, for groups along
- * axis 0, a group of rows) larger than a block, fewer than two blocks, or per channel along an axis other than
- * the first with the 'extreme' range (its signed extremes' ties depend on element order).
+ * axis 0, a group of rows) larger than a block, or fewer than two blocks.
  *
  * @example
  * ```ts
@@ -87,8 +86,7 @@ export function fileBlocking(shape: readonly number[], decision: WeightDecision,
     const groupSize = decision.groupSize ?? 32;
     rowsPerBlock -= rowsPerBlock % groupSize; // blocks of whole groups
   } else if (decision.granularity === 'channel' && decision.axis !== 0) {
-    if (decision.range === 'extreme') return undefined;
-    mode = 'columns';
+    mode = 'columns'; // min/max parameters (the signed extremes' too: signedExtremeOfRanges) follow from each channel's range
   } else if (decision.granularity !== 'channel' && decision.granularity !== 'group') {
     return undefined;
   }

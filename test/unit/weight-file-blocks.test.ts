@@ -3,7 +3,7 @@
 // random weights for each layout (per channel along the first axis, along a later axis of 2-D and 4-D weights,
 // 4-bit groups along the rows with a short last group, scales rounded to float16), with signed zeros, an all-zero
 // channel and rows of very different ranges. What would not come out the same (NaN, a weight below the floor,
-// the 'extreme' range along a later axis, per tensor, one block) is left to the whole-weight path. compressOnnxParts on
+// per tensor, a searched range, one block) is left to the whole-weight path. compressOnnxParts on
 // one thread, reading a model's weights from its file in blocks, writes the bytes and report of compressOnnx.
 // openFileRange reads pieces of one range from one open file.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -134,6 +134,33 @@ describe('floorWeightInBlocks', () => {
     }
   });
 
+  it('4-bit per channel along a later axis: the signed extremes (ties to the negative one) from each channel\'s range', async () => {
+    const shape = [160, 72];
+    const decision = decide(shape, matmul, { dtype: 'qint4', minSqnrDb: 0 });
+    expect([decision.granularity, decision.axis, decision.range]).toEqual(['channel', 1, 'extreme']);
+    await expectSameAsWhole(shape, decision, 4 * 72 * 24, 'columns');
+    // Ties: every column's extremes equal and opposite (±v), in either order down the column.
+    const next = rng(RUN_SEED + 11);
+    const data = new Float32Array(160 * 72);
+    const peaks = Array.from({ length: 72 }, () => 0.5 + next());
+    for (let r = 0; r < 160; r++) for (let c = 0; c < 72; c++) data[r * 72 + c] = (next() * 2 - 1) * peaks[c]! * 0.9;
+    for (let c = 0; c < 72; c++) {
+      const [first, second] = next() < 0.5 ? [1, -1] : [-1, 1];
+      data[Math.floor(next() * 80) * 72 + c] = first * peaks[c]!;
+      data[(80 + Math.floor(next() * 80)) * 72 + c] = second * peaks[c]!;
+    }
+    const blocking = fileBlocking(shape, decision, 4 * 72 * 24)!;
+    const got = await floorWeightInBlocks(inFile(data), shape, decision, {}, new ArrayBuffer(data.length), blocking);
+    const expected = await quantizeWithFloor({ data, shape }, decision, {}, cpu);
+    expect(got?.kind === 'quantized' && expected.kind === 'quantized').toBe(true);
+    if (got?.kind === 'quantized' && expected.kind === 'quantized') {
+      expect(got.result.scales).toEqual(expected.result.scales);
+      expect(got.result.zeroPoints).toEqual(expected.result.zeroPoints);
+      expect(Buffer.from(got.result.q.intRepr().buffer).equals(Buffer.from(expected.result.q.intRepr().buffer))).toBe(true);
+      expect(got.result.stats).toEqual(expected.result.stats);
+    }
+  });
+
   it('per channel along axis 1 of a 4-D weight (ConvTranspose), and with float16 scales', async () => {
     const shape = [37, 6, 3, 3];
     await expectSameAsWhole(shape, decide(shape, convTranspose, {}), 4 * 54 * 5, 'columns');
@@ -160,7 +187,6 @@ describe('floorWeightInBlocks', () => {
     const base = decide(shape, matmul, {});
     expect(fileBlocking(shape, base, 4 * 32 * 200), 'one block').toBeUndefined();
     expect(fileBlocking(shape, decide(shape, matmul, { granularity: 'tensor' }), 4 * 32 * 8), 'per tensor').toBeUndefined();
-    expect(fileBlocking(shape, decide(shape, matmul, { dtype: 'qint4' }), 4 * 32 * 8), 'extreme range along a later axis').toBeUndefined();
     expect(fileBlocking(shape, decide(shape, matmul, { calibrate: 'mse' }), 4 * 32 * 8), 'a searched range').toBeUndefined();
     expect(fileBlocking(shape, decide(shape, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32 }), 4 * 32 * 31), 'a group larger than a block').toBeUndefined();
     const next = rng(RUN_SEED + 5);
