@@ -33,7 +33,7 @@ import { chooseQParams } from '../ops/choose-qparams.js';
 import type { Granularity } from '../calibration/granularity.js';
 import type { CalibrationSpec } from '../calibration/spec.js';
 import { InvalidArgumentError } from '../errors.js';
-import { type QTensor, checkQParams } from '../qtensor.js';
+import { type QParams, type QTensor, checkQParams } from '../qtensor.js';
 import { dtypeInfo } from '../dtype.js';
 import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
@@ -237,6 +237,36 @@ export function storedScales(
 }
 
 /**
+ * The axis a weight's per-channel error statistics run along: the consumers' output axis, else the channel axis
+ * of a per-channel decision; undefined for none.
+ *
+ * @example
+ * ```ts
+ * statsAxisOf({ granularity: 'group', axis: 0, outputAxis: 1 } as WeightDecision); // 1
+ * ```
+ */
+export function statsAxisOf(decision: WeightDecision): number | undefined {
+  return decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
+}
+
+/**
+ * The checked QParams of a tensor of `shape` (a weight, or a block of its rows) with the parameters laid out as
+ * `granularity` says: one scale per tensor, per channel, or per group.
+ *
+ * @example
+ * ```ts
+ * granularityQParams([4, 64], 'qint8', { axis: 0 }, scales, zeroPoints); // { scheme: 'per_channel_affine', axis: 0, ... }
+ * ```
+ */
+export function granularityQParams(
+  shape: readonly number[], dtype: WeightDecision['dtype'], granularity: Granularity, scales: Float32Array, zeroPoints: Int32Array,
+): QParams {
+  return granularity === 'per_tensor' ? checkQParams(shape, dtype, { scale: scales[0]!, zeroPoint: zeroPoints[0]! })
+    : 'groupSize' in granularity ? checkQParams(shape, dtype, { scales, zeroPoints, axis: granularity.axis, groupSize: granularity.groupSize })
+      : checkQParams(shape, dtype, { scales, zeroPoints, axis: granularity.axis });
+}
+
+/**
  * The CPU path of quantizePerTensor / PerChannel / PerGroup (the same checks, the same kernel) with the integers
  * written into memory from `integers` (QuantizeWeightOptions.integers).
  */
@@ -245,9 +275,7 @@ function quantizeOnCpuInto(
   integers: (byteLength: number) => ArrayBuffer,
 ): QTensor {
   checkTensor(x);
-  const params = granularity === 'per_tensor' ? checkQParams(x.shape, dtype, { scale: scales[0]!, zeroPoint: zeroPoints[0]! })
-    : 'groupSize' in granularity ? checkQParams(x.shape, dtype, { scales, zeroPoints, axis: granularity.axis, groupSize: granularity.groupSize })
-      : checkQParams(x.shape, dtype, { scales, zeroPoints, axis: granularity.axis });
+  const params = granularityQParams(x.shape, dtype, granularity, scales, zeroPoints);
   const info = dtypeInfo(dtype);
   if (info.bits === 32) return cpuQuantize(x, params, info);
   const out: unknown = integers(x.data.length);
@@ -262,7 +290,7 @@ async function quantizeWithBackend(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions, backend: OpOptions | undefined, chain: ChainedWeight | undefined,
 ): Promise<QuantizedWeight | UnquantizableWeight> {
   const granularity = calibrationGranularity(decision);
-  const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
+  const statsAxis = statsAxisOf(decision);
   // With the scales used as computed, the GPU chain calibrates, quantizes and measures in one submit.
   const oneSubmit = chain && !options.roundScale ? chain : undefined;
   let single: Awaited<ReturnType<ChainedWeight['calibrateQuantizeWithStats']>>;

@@ -38,13 +38,13 @@ import { cpuErrorSums } from '../kernels/cpu/cpu-error-stats.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
 import { scanFinite } from '../kernels/cpu/cpu-scan.js';
-import { QTensor, checkQParams } from '../qtensor.js';
+import { QTensor } from '../qtensor.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 import { assembleErrorStats } from '../stats/assemble.js';
 import { BucketSums } from '../stats/bucket-sums.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, belowFloorOf } from './quality-floor.js';
-import { type QuantizeWeightOptions, paramShapeOf } from './quantize-weight.js';
+import { type QuantizeWeightOptions, calibrationGranularity, granularityQParams, paramShapeOf, statsAxisOf } from './quantize-weight.js';
 import { rowParams } from './row-block-task.js';
 import { holdWeight } from './weight-buffers.js';
 
@@ -121,7 +121,8 @@ export async function floorWeightInBlocks(
   if (integers.byteLength < elements) return undefined;
   const slot = holdWeight([rowsPerBlock, ...rest], decision);
   const whole = slot?.data ?? new Float32Array(rowsPerBlock * rowElements);
-  const statsAxis = decision.outputAxis ?? (decision.granularity === 'channel' ? decision.axis : undefined);
+  const statsAxis = statsAxisOf(decision);
+  const granularity = calibrationGranularity(decision);
   const paramCount = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
   const info = dtypeInfo(decision.dtype);
   let file: OpenFileRange | undefined;
@@ -133,14 +134,14 @@ export async function floorWeightInBlocks(
       const blockRows = Math.min(rowsPerBlock, rows - first);
       const data = whole.subarray(0, blockRows * rowElements);
       await file!.read(4 * first * rowElements, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      return { first, blockRows, x: { data, shape: [blockRows, ...rest] } };
+      return { first, x: { data, shape: [blockRows, ...rest] } };
     };
     // Quantizes block b into its place in `integers`, and its error sums go on from the block before.
     const carry = new Float64Array(8);
     const perRow = statsAxis === 0 ? new BucketSums(rows) : undefined;
     let perChannel: BucketSums | undefined;
     const measure = (first: number, x: { data: Float32Array; shape: number[] }, blockParams: Parameters) => {
-      const q = cpuQuantize(x, qParamsOf(x.shape, decision, blockParams), info, integers, first * rowElements);
+      const q = cpuQuantize(x, granularityQParams(x.shape, decision.dtype, granularity, blockParams.scales, blockParams.zeroPoints), info, integers, first * rowElements);
       const view = q.intReprView();
       if (view.buffer !== integers || view.byteOffset !== first * rowElements) new Uint8Array(integers, first * rowElements, x.data.length).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
       const request = checkErrorStatsArguments(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, () => -1); // scanned before
@@ -200,17 +201,10 @@ export async function floorWeightInBlocks(
     if (Number.isNaN(sqnrDb) || !Number.isFinite(maxAbsError)) return undefined;
     if (belowFloorOf(decision, sqnrDb, peak > 0 ? maxAbsError / peak : 0) !== undefined) return undefined;
     const values = info.signed ? new Int8Array(integers, 0, elements) : new Uint8Array(integers, 0, elements);
-    const q = new QTensor(values, [...shape], info.name, qParamsOf(shape, decision, params), 'cpu');
+    const q = new QTensor(values, [...shape], info.name, granularityQParams(shape, decision.dtype, granularity, params.scales, params.zeroPoints), 'cpu');
     return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales: params.scales, zeroPoints: params.zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
   } finally {
     slot?.release();
     await file?.close();
   }
-}
-
-/** The checked QParams of a tensor (or block) of `shape` as `decision` lays out its parameters. */
-function qParamsOf(shape: readonly number[], decision: WeightDecision, { scales, zeroPoints }: Parameters) {
-  return decision.granularity === 'group'
-    ? checkQParams(shape, decision.dtype, { scales, zeroPoints, axis: decision.axis!, groupSize: decision.groupSize ?? 32 })
-    : checkQParams(shape, decision.dtype, { scales, zeroPoints, axis: decision.axis! });
 }
