@@ -101,8 +101,20 @@ function fromWire(w: WireQTensor): QTensor {
   return new QTensor(w.values, w.shape, w.dtype, w.params, 'cpu');
 }
 
+/**
+ * A weight's result as a message: its integers, and its parameter arrays where each has a buffer of its own,
+ * are transferred (a weight of many groups has arrays of megabytes, which a copy would hold twice, and the
+ * serialization a third time). The worker made them for this result and keeps no reference to them.
+ */
 function encodeWeight(result: QuantizedWeight | UnquantizableWeight, transfer: ArrayBuffer[]): unknown {
-  return result.ok ? { ...result, q: toWire(result.q, transfer) } : result;
+  if (!result.ok) return result;
+  const q = toWire(result.q, transfer);
+  const params = result.q.params;
+  for (const array of [result.scales, result.zeroPoints, ...(params.scheme === 'per_tensor_affine' ? [] : [params.scales, params.zeroPoints])]) {
+    const { buffer } = array;
+    if (buffer instanceof ArrayBuffer && array.byteOffset === 0 && array.byteLength === buffer.byteLength && !transfer.includes(buffer)) transfer.push(buffer);
+  }
+  return { ...result, q };
 }
 
 function decodeWeight(result: QuantizedWeight | UnquantizableWeight): QuantizedWeight | UnquantizableWeight {

@@ -30,18 +30,20 @@
  * ```
  * @module
  */
-import { reductionLayout } from '../calibration/granularity.js';
-import { dtypeInfo } from '../dtype.js';
+import { type Granularity, reductionLayout } from '../calibration/granularity.js';
+import { type DTypeInfo, dtypeInfo } from '../dtype.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { FileRange } from '../io/byte-source.js';
 import { type OpenFileRange, openFileRange } from '../io/safetensors/node-file-source.js';
 import { cpuErrorSums } from '../kernels/cpu/cpu-error-stats.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
 import { scanFinite } from '../kernels/cpu/cpu-scan.js';
-import { QTensor } from '../qtensor.js';
+import { type QParams, QTensor } from '../qtensor.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 import { assembleErrorStats } from '../stats/assemble.js';
 import { BucketSums } from '../stats/bucket-sums.js';
+import { fillGridTable, keepGridTable, shareGridTable } from '../stats/quant-grid.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, belowFloorOf } from './quality-floor.js';
 import { type QuantizeWeightOptions, calibrationGranularity, granularityQParams, paramShapeOf, statsAxisOf } from './quantize-weight.js';
@@ -95,6 +97,40 @@ export function fileBlocking(shape: readonly number[], decision: WeightDecision,
   return count >= 2 ? { mode, rows: rows!, rowsPerBlock, count, rest, rowElements } : undefined;
 }
 
+/**
+ * The whole weight's parameters as a QTensor holds them (float64 scales) and its statistics table, filled a
+ * block at a time; `fill` returns the block's QParams, views of them with the table shared (quantGrid makes
+ * none), or undefined for parameters a QTensor would refuse (the whole-weight path then says why); `whole` the
+ * weight's QParams.
+ */
+function wholeParamViews(params: Parameters, granularity: Exclude<Granularity, 'per_tensor'>, info: DTypeInfo) {
+  const n = params.scales.length;
+  const scales64 = new Float64Array(n);
+  const table = { scales: params.scales, inverseScales: new Float32Array(n), zeroPoints: params.zeroPoints };
+  const qParams = (scales: Float64Array, zeroPoints: Int32Array): QParams => ('groupSize' in granularity
+    ? { scheme: 'per_group_affine', scales, zeroPoints, axis: granularity.axis, groupSize: granularity.groupSize }
+    : { scheme: 'per_channel_affine', scales, zeroPoints, axis: granularity.axis });
+  return {
+    fill(own: Parameters, at: number): QParams | undefined {
+      const end = at + own.scales.length;
+      for (const z of own.zeroPoints) if (!(z >= info.qmin && z <= info.qmax)) return undefined;
+      try {
+        fillGridTable(own.scales, own.zeroPoints, table, at);
+      } catch (error) {
+        if (error instanceof InvalidArgumentError) return undefined;
+        throw error;
+      }
+      scales64.set(own.scales, at);
+      const [scales, zeroPoints] = [scales64.subarray(at, end), params.zeroPoints.subarray(at, end)];
+      const blockParams = qParams(scales, zeroPoints);
+      shareGridTable(blockParams, { scales: table.scales.subarray(at, end), inverseScales: table.inverseScales.subarray(at, end), zeroPoints: zeroPoints });
+      return blockParams;
+    },
+    /** The whole weight's QParams, once every block is filled (checkQParams' for the same parameters). */
+    whole: () => qParams(scales64, params.zeroPoints),
+  };
+}
+
 /** Whether `a` orders below `b` as the min/max kernels order floats (-0 below +0). */
 const below = (a: number, b: number) => a < b || (a === 0 && b === 0 && Object.is(a, -0) && !Object.is(b, -0));
 
@@ -136,12 +172,13 @@ export async function floorWeightInBlocks(
       await file!.read(4 * first * rowElements, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       return { first, x: { data, shape: [blockRows, ...rest] } };
     };
-    // Quantizes block b into its place in `integers`, and its error sums go on from the block before.
+    // Quantizes block b with `blockParams` into its place in `integers`, and its error sums go on from the block
+    // before (the per-channel sums in place).
     const carry = new Float64Array(8);
     const perRow = statsAxis === 0 ? new BucketSums(rows) : undefined;
     let perChannel: BucketSums | undefined;
-    const measure = (first: number, x: { data: Float32Array; shape: number[] }, blockParams: Parameters) => {
-      const q = cpuQuantize(x, granularityQParams(x.shape, decision.dtype, granularity, blockParams.scales, blockParams.zeroPoints), info, integers, first * rowElements);
+    const measure = (first: number, x: { data: Float32Array; shape: number[] }, blockParams: QParams) => {
+      const q = cpuQuantize(x, blockParams, info, integers, first * rowElements);
       const view = q.intReprView();
       if (view.buffer !== integers || view.byteOffset !== first * rowElements) new Uint8Array(integers, first * rowElements, x.data.length).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
       const request = checkErrorStatsArguments(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, () => -1); // scanned before
@@ -152,6 +189,10 @@ export async function floorWeightInBlocks(
     // 1. Scan and calibrate (and, where each block has its own parameters, quantize and measure it at once).
     let peak = 0;
     let params: Parameters | undefined = mode === 'rows' ? { scales: new Float32Array(paramCount), zeroPoints: new Int32Array(paramCount) } : undefined;
+    // Each block's QParams and statistics table are views of the whole weight's (filled block by block): a block
+    // of thousands of groups makes no arrays of its own, which the worker would hold until its next collection.
+    const views = params && granularity !== 'per_tensor' ? wholeParamViews(params, granularity, info) : undefined;
+    if (params && !views) return undefined; // per tensor: never by fileBlocking
     let paramAt = 0;
     const channels = mode === 'columns' ? shape[decision.axis!]! : 0;
     const mins = new Float32Array(channels).fill(Infinity);
@@ -164,10 +205,10 @@ export async function floorWeightInBlocks(
       if (params) {
         const own = await rowParams(x, decision, options);
         if (!own || paramAt + own.scales.length > paramCount) return undefined; // blocks that do not tile the parameters: never by fileBlocking
-        params.scales.set(own.scales, paramAt);
-        params.zeroPoints.set(own.zeroPoints, paramAt);
+        const blockParams = views!.fill(own, paramAt);
+        if (!blockParams) return undefined;
         paramAt += own.scales.length;
-        measure(first, x, own);
+        measure(first, x, blockParams);
       } else {
         const range = cpuMinMax(x.data, reductionLayout(x.shape, { axis: decision.axis! }));
         for (let c = 0; c < channels; c++) {
@@ -183,10 +224,13 @@ export async function floorWeightInBlocks(
       extremes.set(maxs, channels);
       params = await rowParams({ data: extremes, shape: [2, channels] }, { ...decision, axis: 1 }, options);
       if (!params) return undefined;
-      // 2. Every channel's parameters known: read again, quantize and measure.
+      // 2. Every channel's parameters known: read again, quantize and measure (every block with the same QParams,
+      // their statistics table made once).
+      const blockParams = granularityQParams([rowsPerBlock, ...rest], decision.dtype, granularity, params.scales, params.zeroPoints);
+      keepGridTable(blockParams);
       for (let b = 0; b < count; b++) {
         const { first, x } = await read(b);
-        measure(first, x, params);
+        measure(first, x, blockParams);
       }
     }
     const overall = new BucketSums(1);
@@ -201,7 +245,7 @@ export async function floorWeightInBlocks(
     if (Number.isNaN(sqnrDb) || !Number.isFinite(maxAbsError)) return undefined;
     if (belowFloorOf(decision, sqnrDb, peak > 0 ? maxAbsError / peak : 0) !== undefined) return undefined;
     const values = info.signed ? new Int8Array(integers, 0, elements) : new Uint8Array(integers, 0, elements);
-    const q = new QTensor(values, [...shape], info.name, granularityQParams(shape, decision.dtype, granularity, params.scales, params.zeroPoints), 'cpu');
+    const q = new QTensor(values, [...shape], info.name, views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, params.scales, params.zeroPoints), 'cpu');
     return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales: params.scales, zeroPoints: params.zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
   } finally {
     slot?.release();

@@ -33,7 +33,8 @@ export interface QuantGrid {
   readonly qmax: number;
 }
 
-type GridTable = Pick<QuantGrid, 'scales' | 'inverseScales' | 'zeroPoints'>;
+/** A grid's parameter table: float32 scales, their float32 reciprocals and the zero points, one entry per parameter. */
+export type GridTable = Pick<QuantGrid, 'scales' | 'inverseScales' | 'zeroPoints'>;
 
 /**
  * The tables already made for parameters marked with {@link keepGridTable}, per QParams object (validated
@@ -54,6 +55,40 @@ export function keepGridTable(params: object): void {
   if (!tables.has(params)) tables.set(params, undefined);
 }
 
+/**
+ * Has {@link quantGrid} hand out `table` for `params` instead of making one: the caller filled it for the same
+ * parameters with {@link fillGridTable} (views of one weight's table, say, for a weight quantized a block of rows
+ * at a time, so that no block makes a table of its own).
+ *
+ * @example
+ * ```ts
+ * const whole = { scales: new Float32Array(n), inverseScales: new Float32Array(n), zeroPoints: new Int32Array(n) };
+ * fillGridTable(blockScales, blockZeroPoints, whole, at);
+ * shareGridTable(blockParams, { scales: whole.scales.subarray(at, at + m), inverseScales: whole.inverseScales.subarray(at, at + m), zeroPoints: whole.zeroPoints.subarray(at, at + m) });
+ * ```
+ */
+export function shareGridTable(params: object, table: GridTable): void {
+  tables.set(params, table);
+}
+
+/**
+ * Writes the table entries of `scales` and `zeroPoints` (parameters a QTensor would accept) into `into` from
+ * entry `at`, as {@link quantGrid} makes them. Throws InvalidArgumentError for a scale a QTensor would refuse.
+ *
+ * @example
+ * ```ts
+ * const into = { scales: new Float32Array(2), inverseScales: new Float32Array(2), zeroPoints: new Int32Array(2) };
+ * fillGridTable([0.5, 0.25], [0, 1], into); // into.inverseScales: [2, 4]
+ * ```
+ */
+export function fillGridTable(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, into: { scales: Float32Array; inverseScales: Float32Array; zeroPoints: Int32Array }, at = 0): void {
+  for (let p = 0; p < scales.length; p++) {
+    into.inverseScales[at + p] = checkScale(scales[p]!);
+    into.scales[at + p] = scales[p]!;
+    into.zeroPoints[at + p] = zeroPoints[p]!;
+  }
+}
+
 function tableOf(params: { scales: Float64Array; zeroPoints: Int32Array }): GridTable {
   if (!tables.has(params)) return table(params.scales, params.zeroPoints);
   let made = tables.get(params);
@@ -64,11 +99,7 @@ function tableOf(params: { scales: Float64Array; zeroPoints: Int32Array }): Grid
 function table(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>): GridTable {
   const n = scales.length;
   const out = { scales: new Float32Array(n), inverseScales: new Float32Array(n), zeroPoints: new Int32Array(n) };
-  for (let p = 0; p < n; p++) {
-    out.inverseScales[p] = checkScale(scales[p]!); // already validated by the QTensor: never throws here
-    out.scales[p] = scales[p]!;
-    out.zeroPoints[p] = zeroPoints[p]!;
-  }
+  fillGridTable(scales, zeroPoints, out); // already validated by the QTensor: never throws here
   return out;
 }
 

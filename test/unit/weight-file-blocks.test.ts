@@ -89,21 +89,25 @@ async function expectSameAsWhole(shape: number[], decision: WeightDecision, bloc
 }
 
 describe('cpuErrorSums: per-channel sums carried from block to block', () => {
-  it('blocks of rows, each going on from the one before, end with the whole tensor\'s per-column sums', async () => {
+  // qint8 runs the WebAssembly kernel, qint32 (integers of four bytes) the JavaScript loop.
+  it.each(['qint8', 'qint32'] as const)('%s: blocks of rows, each going on from the one before, end with the whole tensor\'s per-column sums, in place', async (dtype) => {
     const next = rng(RUN_SEED);
     const [rows, cols] = [41, 67];
     const data = weight([rows, cols], next);
     const scales = Float32Array.from({ length: cols }, () => 0.02 * (0.5 + next()));
     const zeroPoints = Int32Array.from({ length: cols }, () => Math.floor(next() * 9) - 4);
-    const q = await quantizePerChannel({ data, shape: [rows, cols] }, scales, zeroPoints, 1, 'qint8', cpu);
+    const q = await quantizePerChannel({ data, shape: [rows, cols] }, scales, zeroPoints, 1, dtype, cpu);
     const whole = cpuErrorSums(checkErrorStatsArguments({ data, shape: [rows, cols] }, q, { axis: 1 }));
     const carry = new Float64Array(8);
     let channels;
     for (let first = 0; first < rows; first += 6) {
       const n = Math.min(6, rows - first);
       const x = { data: data.slice(first * cols, (first + n) * cols), shape: [n, cols] };
-      const part = await quantizePerChannel(x, scales, zeroPoints, 1, 'qint8', cpu);
+      const part = await quantizePerChannel(x, scales, zeroPoints, 1, dtype, cpu);
+      const from = channels;
       channels = cpuErrorSums(checkErrorStatsArguments(x, part, { axis: 1 }), carry, channels).perChannel;
+      if (from) expect(channels).toBe(from); // updated in place
+      expect([...channels!.count]).toEqual(new Array(cols).fill(n)); // this block's counts
     }
     for (const k of ['sumSquaredError', 'sumSquaredOriginal', 'sumSquaredDequantized', 'sumProduct', 'maxAbsError', 'clipped', 'nonFinite'] as const) {
       expect([...channels![k]], k).toEqual([...whole.perChannel![k]]);
@@ -111,7 +115,7 @@ describe('cpuErrorSums: per-channel sums carried from block to block', () => {
     expect(carry[0]).toBe(whole.overall.sumSquaredError[0]);
     // Without the carry, the last block's sums are its own: the test above can fail.
     expect([...channels!.sumSquaredOriginal]).not.toEqual([...cpuErrorSums(checkErrorStatsArguments({ data: data.slice(36 * cols), shape: [5, cols] },
-      await quantizePerChannel({ data: data.slice(36 * cols), shape: [5, cols] }, scales, zeroPoints, 1, 'qint8', cpu), { axis: 1 })).perChannel!.sumSquaredOriginal]);
+      await quantizePerChannel({ data: data.slice(36 * cols), shape: [5, cols] }, scales, zeroPoints, 1, dtype, cpu), { axis: 1 })).perChannel!.sumSquaredOriginal]);
   });
 
   it('refuses sums of another channel count', async () => {

@@ -87,9 +87,10 @@ export interface ErrorSums { overall: BucketSums; perChannel?: BucketSums | unde
  * ```
  *
  * With `channelsFrom` (the `perChannel` sums this call returned for the part before, the same channels), each
- * channel's sums go on from there the same way: for parts of whole rows and a channel axis other than the first
- * (every part has all the channels), the last part's `perChannel` is the whole tensor's, to the bit (counts
- * aside: they are this request's).
+ * channel's sums go on from there the same way, in place: `channelsFrom` itself is updated and returned as
+ * `perChannel` (nothing new per part). For parts of whole rows and a channel axis other than the first (every
+ * part has all the channels), after the last part they are the whole tensor's, to the bit (counts aside: they
+ * are this request's).
  *
  * @example
  * ```ts
@@ -307,7 +308,7 @@ function simdErrorSums(
   let perChannel: BucketSums | undefined;
   let perGroup: BucketSums | undefined;
   if (channelMap) {
-    readBuckets(memory, channelAt, perChannel = new BucketSums(channelMap.count), () => size / channelMap.count);
+    readBuckets(memory, channelAt, perChannel = channelsFrom ?? new BucketSums(channelMap.count), () => size / channelMap.count);
     const max = perChannel.maxAbsError;
     for (let c = 0; c < channels; c++) if (channelMax[c]! > max[c]!) max[c] = channelMax[c]!;
   }
@@ -327,10 +328,9 @@ function loopErrorSums(request: ErrorStatsRequest, carry: Float64Array | undefin
   if (carry) overall.setBucket(0, carry); // set, not added: the running sums are the whole tensor's
   const channelMap = axis === undefined ? undefined : channelIndexMap(shape, axis);
   const groupMap = axis === undefined || groupSize === undefined ? undefined : groupIndexMap(shape, axis, groupSize);
-  const perChannel = channelMap && new BucketSums(channelMap.count);
-  if (perChannel && channelsFrom) {
-    perChannel.setSums(checkedFrom(channelsFrom, perChannel.size));
-  }
+  // Going on from channelsFrom's sums in place; the counts are this request's.
+  const perChannel = channelMap && (channelsFrom ? checkedFrom(channelsFrom, channelMap.count) : new BucketSums(channelMap.count));
+  if (perChannel && channelsFrom) perChannel.count.fill(0);
   const perGroup = groupMap && new BucketSums(groupMap.count);
   const channel = channelMap && new IndexCursor(channelMap);
   const group = groupMap && new IndexCursor(groupMap);

@@ -1,0 +1,76 @@
+// A weight's result crosses the thread boundary with its integers and its parameter arrays transferred, not
+// copied (a weight of many groups has megabytes of parameters): through a real MessageChannel, the other side
+// gets the same integers, parameters and statistics, and the sender's arrays are detached. A parameter array
+// that is a view of a larger buffer is copied instead (transferring would take the rest of the buffer with it).
+import { MessageChannel } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { decodeResult, encodeResult } from '../../src/compress/cpu-worker-tasks.js';
+import { type WeightDecision, decideWeight } from '../../src/compress/policy.js';
+import { type FloorOutcome, quantizeWithFloor } from '../../src/compress/quality-floor.js';
+import { RUN_SEED, rng } from './support.js';
+
+const cpu = { backend: 'cpu' } as const;
+
+async function outcomeOf(shape: number[], decision: WeightDecision): Promise<{ outcome: FloorOutcome; copy: FloorOutcome }> {
+  const next = rng(RUN_SEED + shape[0]!);
+  const data = Float32Array.from({ length: shape[0]! * shape[1]! }, () => (next() - 0.5) * (0.2 + next()));
+  const outcome = await quantizeWithFloor({ data, shape }, decision, {}, cpu);
+  return { outcome, copy: await quantizeWithFloor({ data, shape }, decision, {}, cpu) };
+}
+
+/** Posts `message` with `transfer` through a MessageChannel and resolves with what arrives. */
+function roundTrip(message: unknown, transfer: ArrayBuffer[]): Promise<unknown> {
+  const { port1, port2 } = new MessageChannel();
+  return new Promise((resolve) => {
+    port2.once('message', (arrived) => {
+      port1.close();
+      port2.close();
+      resolve(arrived);
+    });
+    port1.postMessage(message, transfer);
+  });
+}
+
+const decide = (shape: number[], policy: Parameters<typeof decideWeight>[1]) =>
+  decideWeight({ name: 'w', dtype: 'float32', shape, consumers: [{ opType: 'MatMul', inputIndex: 1 }] }, { firstLayer: 'quantize', ...policy });
+
+describe('encodeResult: a weight\'s parameters are transferred', () => {
+  it.each([
+    ['int4 groups of 32', [96, 40], { dtype: 'qint4', granularity: 'group', groupSize: 32 }],
+    ['int8 per channel', [64, 24], {}],
+  ] as const)('%s: integers, scales and zero points cross detached, the same on the other side', async (_, shape, policy) => {
+    const { outcome, copy } = await outcomeOf([...shape], decide([...shape], policy));
+    expect(outcome.kind).toBe('quantized');
+    if (outcome.kind !== 'quantized' || copy.kind !== 'quantized') return;
+    const sent = outcome.result;
+    const params = sent.q.params;
+    if (params.scheme === 'per_tensor_affine') throw new Error('expected parameters per channel or group');
+    const arrays = [sent.scales, sent.zeroPoints, params.scales, params.zeroPoints];
+    const { message, transfer } = encodeResult('floorWeight', outcome);
+    for (const array of [sent.q.intReprView(), ...arrays]) expect(transfer).toContain(array.buffer);
+    const arrived = decodeResult('floorWeight', await roundTrip(message, transfer));
+    for (const array of arrays) expect(array.byteLength, 'detached on the sending side').toBe(0);
+    expect(arrived.kind).toBe('quantized');
+    if (arrived.kind !== 'quantized') return;
+    const got = arrived.result;
+    const want = copy.result;
+    expect([...got.q.intRepr()]).toEqual([...want.q.intRepr()]);
+    expect(got.q.params).toEqual(want.q.params);
+    expect(got.scales).toEqual(want.scales);
+    expect(got.zeroPoints).toEqual(want.zeroPoints);
+    expect(got.stats).toEqual(want.stats);
+  });
+
+  it('a parameter array that views part of a larger buffer is copied, not transferred', async () => {
+    const { outcome } = await outcomeOf([64, 24], decide([64, 24], {}));
+    if (outcome.kind !== 'quantized') throw new Error('expected a quantized weight');
+    const wide = new Float32Array(outcome.result.scales.length + 8);
+    wide.set(outcome.result.scales, 4);
+    const scales = wide.subarray(4, 4 + outcome.result.scales.length);
+    const { message, transfer } = encodeResult('floorWeight', { ...outcome, result: { ...outcome.result, scales } });
+    expect(transfer).not.toContain(wide.buffer);
+    const arrived = decodeResult('floorWeight', await roundTrip(message, transfer));
+    expect(wide.byteLength, 'still the sender\'s').toBe(4 * (scales.length + 8));
+    expect(arrived.kind === 'quantized' && [...arrived.result.scales]).toEqual([...scales]);
+  });
+});
