@@ -47,7 +47,6 @@ import { EXTERNAL_DATA_ABOVE_BYTES, PROTOBUF_LIMIT_BYTES, externalTensorBytes, i
 import { NameAllocator } from '../io/onnx/names.js';
 import { OnnxModel, type OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { checkOpsetUpgrade } from '../io/onnx/opset-upgrade.js';
-import { outputLayerWeights } from '../io/onnx/output-layer.js';
 import type { GraphProto, TensorProto } from '../io/onnx/proto.js';
 import { concatParts, filledLater } from '../io/onnx/deferred-raw-data.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
@@ -55,25 +54,24 @@ import { warmFileRange } from '../io/safetensors/node-file-source.js';
 import { type AssumedParameters, PlannedWrite, addedSince, assumedOutcome, cloneModel, initializerMark } from './onnx-planned-write.js';
 import { type CommitContext, type CommitTarget, commitWeight, finishModel, ownParts, scaleTypeOf } from './onnx-commit.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
-import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
+import { type ScaleDType, type ScaleRounding, scaleRounder } from './scale-storage.js';
 import { POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
 import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
 import type { ResolvedBackend } from '../tensor.js';
-import { type BudgetAllocation, allocateBudget } from './budget.js';
+import type { BudgetAllocation } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
-import { contribLayout } from './contrib-layout.js';
 import { externalDataStream } from './external-data-stream.js';
-import { type OnnxPlan, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
+import { type OnnxPlan, planOnnxBudget, planOnnxCompression, requiredOpsetFor } from './onnx-plan.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { holdWeight, reusedFloat32 } from './weight-buffers.js';
 import { heldIntegers } from './requantize.js';
 import { bufferSlots } from './buffer-slots.js';
 import { type IntegerLender, integerLender } from './integer-lender.js';
-import { type CompressOnnxOptions, checkOptions } from './onnx-options.js';
+import { type CompressOnnxOptions, type PartsOutput, checkOptions } from './onnx-options.js';
 import { FILE_BLOCK_BYTES, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 
-export type { CompressOnnxOptions } from './onnx-options.js';
+export type { CompressOnnxOptions, PartsOutput } from './onnx-options.js';
 
 /**
  * Weights read and quantized at once, and the float32 bytes they may hold together (each holds a float32
@@ -168,24 +166,7 @@ export async function compressOnnxParts(
   const float32Rounding: ScaleRounding | undefined = scaleDtype === 'float16' ? 'halfScale' : undefined;
   const float32Round = float32Rounding ? { roundScale: scaleRounder(float32Rounding)! } : {};
   let budget: BudgetAllocation | undefined;
-  if (options.targetBits !== undefined) {
-    // Measured sensitivities cover the first layers too: they join the budget unless firstLayer says otherwise.
-    const budgetPlan = options.outputError && options.firstLayer === undefined
-      ? planOnnxCompression(model, { ...options, firstLayer: 'quantize' }, onnxOps) : plan;
-    const outputs = outputLayerWeights(model.proto.graph as GraphProto);
-    const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
-    const allocated = await allocateBudget(marked, budgetPlan.decisions, options, options.targetBits,
-      (i) => model.readFloat32(weights[i]!.name), float32Round, backend, 'onnx', options.outputError,
-      (result, decision) => storedParametersOf(result, decision, scaleDtype));
-    budget = allocated.allocation;
-    // As planOnnxCompression: per-channel int8 through DequantizeLinear → Mul when nothing else needs opset 13.
-    const nbits = allocated.decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? contribLayout(d, weights[i]!) : undefined));
-    const required = (viaMul: boolean) => allocated.decisions.reduce((opset, d, i) =>
-      (d.action === 'quantize' && !nbits[i]?.ok ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
-    const opset = model.defaultOpset();
-    const channelScalesViaMul = opset !== undefined && opset < 13 && required(true) < 13;
-    plan = { decisions: allocated.decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul, nbits };
-  }
+  if (options.targetBits !== undefined) ({ plan, allocation: budget } = await planOnnxBudget(model, plan, options, options.targetBits, onnxOps, float32Round, scaleDtype, backend));
   const opsetBefore = model.defaultOpset();
   const irBefore = model.irVersion;
   const viaMul = plan.channelScalesViaMul;
@@ -414,20 +395,4 @@ export async function compressOnnxParts(
       ...(budget ? { budget } : {}),
     },
   };
-}
-
-/** Internal options of {@link compressOnnxParts}: how its output is written. */
-export interface PartsOutput {
-  /** Integers held for writing with a loaded model (default 256 MiB); tests lower it. */
-  heldIntegerBytes?: number;
-  /** The float32 bytes a worker reads a large weight from its file in (default FILE_BLOCK_BYTES); tests lower it. */
-  fileBlockBytes?: number;
-  /** Integers in memory used again from weight to weight from this size (default LEND_FROM_BYTES); tests lower it. */
-  lendFromBytes?: number;
-  /**
-   * A sink that can start again (`restart()`): the file is written to it as planned while the weights are
-   * compressed, and the result says `written: true` (its `parts` empty; close the sink); otherwise (a weight other
-   * than planned) the sink is emptied and the parts are returned as usual. Abort it when the call fails.
-   */
-  sink?: ByteSink;
 }

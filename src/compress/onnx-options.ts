@@ -15,6 +15,7 @@ import type { OutputErrorProbe } from './budget.js';
 import { type CpuWorkerPool, checkPool } from './cpu-worker-pool.js';
 import type { OnnxOps } from './matmul-nbits-plan.js';
 import type { CompressionPolicy } from './policy.js';
+import type { ByteSink } from '../io/safetensors/sinks.js';
 import type { ScaleDType } from './scale-storage.js';
 
 /** Options of {@link compressOnnx}: the policy, plus how to read and write. */
@@ -137,3 +138,18 @@ export function checkOptions(options: CompressOnnxOptions): void {
   }
 }
 
+/** Internal options of `compressOnnxParts`: how its output is written. */
+export interface PartsOutput {
+  /** Integers held for writing with a loaded model (default 256 MiB); tests lower it. */
+  heldIntegerBytes?: number;
+  /** The float32 bytes a worker reads a large weight from its file in (default FILE_BLOCK_BYTES); tests lower it. */
+  fileBlockBytes?: number;
+  /** Integers in memory used again from weight to weight from this size (default LEND_FROM_BYTES); tests lower it. */
+  lendFromBytes?: number;
+  /**
+   * A sink that can start again (`restart()`): the file is written to it as planned while the weights are
+   * compressed, and the result says `written: true` (its `parts` empty; close the sink); otherwise (a weight other
+   * than planned) the sink is emptied and the parts are returned as usual. Abort it when the call fails.
+   */
+  sink?: ByteSink;
+}

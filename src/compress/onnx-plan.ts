@@ -21,15 +21,24 @@
  * A model below opset 13 gets its 8-bit per-channel float32 weights as DequantizeLinear (scale 1) → Mul by
  * the scales (qdq-writer.ts), which needs only opset 10, unless another weight needs an upgrade anyway
  * (int4, per group, float16): then the upgrade happens and every weight is written natively.
+ *
+ * Under a size budget (`targetBits`), {@link planOnnxBudget} lets the budget choose each weight's precision and
+ * plans its decisions the same way ({@link planOfDecisions}).
  * @module
  */
 import { firstLayerWeights } from '../io/onnx/input-layer.js';
+import { outputLayerWeights } from '../io/onnx/output-layer.js';
+import type { OpOptions } from '../ops/backend.js';
 import type { OnnxModel } from '../io/onnx/onnx-model.js';
 import type { GraphProto } from '../io/onnx/proto.js';
 import type { WeightDType } from '../io/weights.js';
+import { type BudgetAllocation, allocateBudget } from './budget.js';
 import { type ContribLayout, contribLayout } from './contrib-layout.js';
 import type { OnnxOps } from './matmul-nbits-plan.js';
+import type { CompressOnnxOptions } from './onnx-options.js';
 import { type CompressionPolicy, type WeightDecision, decideWeights } from './policy.js';
+import type { QuantizeWeightOptions } from './quantize-weight.js';
+import { type ScaleDType, storedParametersOf } from './scale-storage.js';
 
 /** The decisions for a model and the opset they need. */
 export interface OnnxPlan {
@@ -88,10 +97,51 @@ export function planOnnxCompression(model: OnnxModel, policy: CompressionPolicy 
     }
     return d;
   });
+  return planOfDecisions(model, decisions, onnxOps);
+}
+
+/**
+ * The plan for decisions made for `model`'s weights (by {@link planOnnxCompression}, or a size budget's):
+ * under 'contrib' each weight's contrib form, the opset the rest need, and whether 8-bit per-channel weights go
+ * through DequantizeLinear → Mul (a model below opset 13 that nothing else makes upgrade).
+ *
+ * @example
+ * ```ts
+ * planOfDecisions(model, allocated.decisions, 'qdq').requiredOpset; // 21 once a weight is int4
+ * ```
+ */
+export function planOfDecisions(model: OnnxModel, decisions: WeightDecision[], onnxOps: OnnxOps): OnnxPlan {
+  const weights = model.list();
   const nbits = decisions.map((d, i) => (onnxOps === 'contrib' && d.action === 'quantize' ? contribLayout(d, weights[i]!) : undefined));
   const required = (viaMul: boolean) => decisions.reduce((opset, d, i) =>
     (d.action === 'quantize' && !nbits[i]?.ok ? Math.max(opset, requiredOpsetFor(d, weights[i]!.dtype, viaMul)) : opset), 0);
   const opset = model.defaultOpset();
   const channelScalesViaMul = opset !== undefined && opset < 13 && required(true) < 13;
   return { decisions, requiredOpset: required(channelScalesViaMul), channelScalesViaMul, nbits };
+}
+
+/**
+ * The plan under a size budget of `targetBits` (`options.targetBits`): {@link allocateBudget} chooses each weight's precision
+ * from `plan` (the output layer's weights marked; with an output-error probe and no `firstLayer` option, the
+ * first layers join the budget), planned as {@link planOnnxCompression} plans its own decisions.
+ *
+ * @example
+ * ```ts
+ * const { plan, allocation } = await planOnnxBudget(model, planOnnxCompression(model, options), options, 6, 'qdq', {}, 'float16');
+ * ```
+ */
+export async function planOnnxBudget(
+  model: OnnxModel, plan: OnnxPlan, options: CompressOnnxOptions, targetBits: number, onnxOps: OnnxOps,
+  float32Round: QuantizeWeightOptions, scaleDtype: ScaleDType, backend?: OpOptions,
+): Promise<{ plan: OnnxPlan; allocation: BudgetAllocation }> {
+  const weights = model.list();
+  // Measured sensitivities cover the first layers too: they join the budget unless firstLayer says otherwise.
+  const budgetPlan = options.outputError && options.firstLayer === undefined
+    ? planOnnxCompression(model, { ...options, firstLayer: 'quantize' }, onnxOps) : plan;
+  const outputs = outputLayerWeights(model.proto.graph as GraphProto);
+  const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
+  const allocated = await allocateBudget(marked, budgetPlan.decisions, options, targetBits,
+    (i) => model.readFloat32(weights[i]!.name), float32Round, backend, 'onnx', options.outputError,
+    (result, decision) => storedParametersOf(result, decision, scaleDtype));
+  return { plan: planOfDecisions(model, allocated.decisions, onnxOps), allocation: allocated.allocation };
 }
