@@ -216,7 +216,8 @@ export function calibrationSpecOf(decision: WeightDecision): CalibrationSpec & {
 
 /**
  * The scales a weight is quantized with (each rounded by `options.roundScale`), or why it cannot be: a scale
- * with no finite positive value, or levels that overflow float32 when dequantized.
+ * with no finite positive value, or levels that overflow float32 when dequantized. Into `into` where given (of
+ * the same length; `rawScales` itself may be it).
  *
  * @example
  * ```ts
@@ -224,9 +225,9 @@ export function calibrationSpecOf(decision: WeightDecision): CalibrationSpec & {
  * ```
  */
 export function storedScales(
-  rawScales: Float32Array, zeroPoints: Int32Array, decision: WeightDecision, options: QuantizeWeightOptions,
+  rawScales: Float32Array, zeroPoints: Int32Array, decision: WeightDecision, options: QuantizeWeightOptions, into?: Float32Array,
 ): Float32Array | UnquantizableWeight {
-  const scales = new Float32Array(rawScales.length);
+  const scales = into?.length === rawScales.length ? into : new Float32Array(rawScales.length);
   for (let i = 0; i < scales.length; i++) {
     const scale = options.roundScale ? options.roundScale(rawScales[i]!) : rawScales[i]!;
     if (!(Number.isFinite(scale) && scale > 0)) return { ok: false, reason: `scale ${rawScales[i]} has no finite positive value in the output format` };

@@ -38,7 +38,7 @@ import { checkErrorStatsArguments } from '../stats/arguments.js';
 import type { WeightDecision } from './policy.js';
 import { type QuantizeWeightOptions, calibrationGranularity, calibrationSpecOf, storedScales } from './quantize-weight.js';
 import { holdWeight } from './weight-buffers.js';
-import { signedExtremeParams } from './weight-range.js';
+import { type ParamsInto, signedExtremeParams } from './weight-range.js';
 
 const cpu = { backend: 'cpu' } as const;
 
@@ -103,7 +103,8 @@ function blockValues(args: RowBlockArgs): { data: Float32Array; release(): void 
 
 /**
  * A block's stored parameters, as quantizeWeight chooses them on the CPU (scales rounded by `options.roundScale`),
- * or undefined when they cannot be.
+ * or undefined when they cannot be. With `into` (arrays of the block's parameter count), the 'extreme' rule
+ * writes them there and makes no arrays of its own; other rules make their own.
  *
  * @example
  * ```ts
@@ -112,11 +113,12 @@ function blockValues(args: RowBlockArgs): { data: Float32Array; release(): void 
  */
 export async function rowParams(
   x: { data: Float32Array; shape: number[] }, decision: WeightDecision, options: Pick<QuantizeWeightOptions, 'roundScale'> = {},
+  into?: ParamsInto,
 ): Promise<{ scales: Float32Array; zeroPoints: Int32Array } | undefined> {
   let raw: Float32Array;
   let zeroPoints: Int32Array;
   if (decision.range === 'extreme' && decision.symmetric && decision.method === 'minmax') {
-    ({ scales: raw, zeroPoints } = signedExtremeParams(x.data, x.shape, calibrationGranularity(decision), decision.dtype));
+    ({ scales: raw, zeroPoints } = signedExtremeParams(x.data, x.shape, calibrationGranularity(decision), decision.dtype, into));
   } else {
     try {
       const calibration = await chooseQParams(x, calibrationSpecOf(decision), cpu);
@@ -127,7 +129,7 @@ export async function rowParams(
       throw error;
     }
   }
-  const scales = storedScales(raw, zeroPoints, decision, options);
+  const scales = storedScales(raw, zeroPoints, decision, options, raw === into?.scales ? raw : undefined);
   return scales instanceof Float32Array ? { scales, zeroPoints } : undefined;
 }
 

@@ -193,6 +193,9 @@ export async function floorWeightInBlocks(
     // of thousands of groups makes no arrays of its own, which the worker would hold until its next collection.
     const views = params && granularity !== 'per_tensor' ? wholeParamViews(params, granularity, info) : undefined;
     if (params && !views) return undefined; // per tensor: never by fileBlocking
+    // A block's parameters are chosen straight into their place, from mins and maxs in these (the largest block's).
+    const blockParamCount = (blockShape: number[]) => paramShapeOf(blockShape, decision).reduce((a, b) => a * b, 1);
+    const scratch = params ? { mins: new Float32Array(blockParamCount([rowsPerBlock, ...rest])), maxs: new Float32Array(blockParamCount([rowsPerBlock, ...rest])) } : undefined;
     let paramAt = 0;
     const channels = mode === 'columns' ? shape[decision.axis!]! : 0;
     const mins = new Float32Array(channels).fill(Infinity);
@@ -203,8 +206,11 @@ export async function floorWeightInBlocks(
       if (scan.firstNonFinite >= 0) return undefined;
       peak = Math.max(peak, scan.maxAbs);
       if (params) {
-        const own = await rowParams(x, decision, options);
-        if (!own || paramAt + own.scales.length > paramCount) return undefined; // blocks that do not tile the parameters: never by fileBlocking
+        const k = blockParamCount(x.shape);
+        if (paramAt + k > paramCount || k > scratch!.mins.length) return undefined; // blocks that do not tile the parameters: never by fileBlocking
+        const into = { scales: params.scales.subarray(paramAt, paramAt + k), zeroPoints: params.zeroPoints.subarray(paramAt, paramAt + k), mins: scratch!.mins.subarray(0, k), maxs: scratch!.maxs.subarray(0, k) };
+        const own = await rowParams(x, decision, options, into);
+        if (!own || own.scales.length !== k) return undefined;
         const blockParams = views!.fill(own, paramAt);
         if (!blockParams) return undefined;
         paramAt += own.scales.length;

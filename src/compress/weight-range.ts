@@ -55,25 +55,35 @@ export function rangeOptions(decision: Pick<WeightDecision, 'dtype' | 'symmetric
  * ```
  */
 export function signedExtremeParams(
-  data: Float32Array, shape: readonly number[], granularity: Granularity, dtype: CompressDType,
+  data: Float32Array, shape: readonly number[], granularity: Granularity, dtype: CompressDType, into?: ParamsInto,
 ): { scales: Float32Array; zeroPoints: Int32Array } {
-  const { mins, maxs } = cpuMinMax(data, reductionLayout(shape, granularity));
-  return signedExtremeOfRanges(mins, maxs, dtype);
+  const { mins, maxs } = cpuMinMax(data, reductionLayout(shape, granularity), into);
+  return signedExtremeOfRanges(mins, maxs, dtype, into);
 }
 
 /**
- * {@link signedExtremeParams} from each output's minimum and maximum, wherever they were reduced.
+ * Arrays to write parameters into instead of new ones (one value per output each): the scales and zero points,
+ * and scratch for the mins and maxs they come from.
+ */
+export interface ParamsInto { scales: Float32Array; zeroPoints: Int32Array; mins: Float32Array; maxs: Float32Array }
+
+/**
+ * {@link signedExtremeParams} from each output's minimum and maximum, wherever they were reduced; into `into`'s
+ * scales and zero points where given (of the same length).
  *
  * @example
  * ```ts
  * signedExtremeOfRanges(Float32Array.of(-2), Float32Array.of(1), 'qint4'); // { scales: [0.25], zeroPoints: [0] }
  * ```
  */
-export function signedExtremeOfRanges(mins: Float32Array, maxs: Float32Array, dtype: CompressDType): { scales: Float32Array; zeroPoints: Int32Array } {
+export function signedExtremeOfRanges(
+  mins: Float32Array, maxs: Float32Array, dtype: CompressDType, into?: Pick<ParamsInto, 'scales' | 'zeroPoints'>,
+): { scales: Float32Array; zeroPoints: Int32Array } {
   const [qmin, qmax] = kLimits[dtype];
   const range = { qmin, qmax, symmetricZeroPoint: 0 }; // the zero point comes from the rule, not the range
-  const scales = new Float32Array(mins.length);
-  const zeroPoints = new Int32Array(mins.length);
+  const fits = into?.scales.length === mins.length && into.zeroPoints.length === mins.length;
+  const scales = fits ? into.scales : new Float32Array(mins.length);
+  const zeroPoints = fits ? into.zeroPoints : new Int32Array(mins.length);
   for (let w = 0; w < mins.length; w++) {
     // Ties go to the negative extreme (the symmetric zero point); an 'lsq' search scores the same candidate.
     const candidate = signedExtremeCandidate(mins[w]!, maxs[w]!, range);

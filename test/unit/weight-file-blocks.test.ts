@@ -5,7 +5,8 @@
 // channel and rows of very different ranges. What would not come out the same (NaN, a weight below the floor,
 // per tensor, a searched range, one block) is left to the whole-weight path. compressOnnxParts on
 // one thread, reading a model's weights from its file in blocks, writes the bytes and report of compressOnnx.
-// openFileRange reads pieces of one range from one open file.
+// openFileRange reads pieces of one range from one open file. rowParams writes a block's parameters into the
+// arrays it is given (the blocks' parameters go straight into the weight's).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { type PolicyConsumer, decideWeight } from '../../src/compress/policy.js'
 import type { CompressionPolicy, WeightDecision } from '../../src/compress/policy.js';
 import { quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { scaleRounder } from '../../src/compress/scale-storage.js';
+import { rowParams } from '../../src/compress/row-block-task.js';
 import { fileBlocking, floorWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
 import { FormatError, InvalidArgumentError } from '../../src/errors.js';
 import { cpuErrorSums } from '../../src/kernels/cpu/cpu-error-stats.js';
@@ -124,6 +126,33 @@ describe('cpuErrorSums: per-channel sums carried from block to block', () => {
     const three = cpuErrorSums(checkErrorStatsArguments({ data: new Float32Array(6), shape: [2, 3] },
       await quantizePerChannel({ data: new Float32Array(6), shape: [2, 3] }, new Float32Array(3).fill(0.1), new Int32Array(3), 1, 'qint8', cpu), { axis: 1 })).perChannel;
     expect(() => cpuErrorSums(checkErrorStatsArguments(x, q, { axis: 1 }), undefined, three)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('rowParams into given arrays', () => {
+  it('the extreme rule writes a block\'s parameters into the arrays given, the values it makes without them', async () => {
+    const next = rng(RUN_SEED + 11);
+    const shape = [64, 24];
+    const x = { data: weight(shape, next), shape };
+    const decision = decide(shape, { opType: 'MatMul', inputIndex: 1 }, { dtype: 'qint4', granularity: 'group', groupSize: 32 });
+    expect(decision.range).toBe('extreme');
+    const roundScale = scaleRounder('halfScale');
+    const own = await rowParams(x, decision, { roundScale });
+    const k = own!.scales.length; // 2 groups along 64 rows, 24 columns
+    expect(k).toBe(48);
+    const wide = { scales: new Float32Array(k + 6).fill(7), zeroPoints: new Int32Array(k + 6).fill(7) };
+    const into = { scales: wide.scales.subarray(3, 3 + k), zeroPoints: wide.zeroPoints.subarray(3, 3 + k), mins: new Float32Array(k), maxs: new Float32Array(k) };
+    const got = await rowParams(x, decision, { roundScale }, into);
+    expect(got!.scales).toBe(into.scales);
+    expect(got!.zeroPoints).toBe(into.zeroPoints);
+    expect([...got!.scales]).toEqual([...own!.scales]);
+    expect([...got!.zeroPoints]).toEqual([...own!.zeroPoints]);
+    expect([...wide.scales.subarray(0, 3), ...wide.scales.subarray(3 + k)]).toEqual(new Array(6).fill(7)); // nothing outside
+    // Arrays of another length are not used.
+    const short = { ...into, scales: into.scales.subarray(1) };
+    const other = await rowParams(x, decision, { roundScale }, short);
+    expect(other!.scales).not.toBe(short.scales);
+    expect([...other!.scales]).toEqual([...own!.scales]);
   });
 });
 

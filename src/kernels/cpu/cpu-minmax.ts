@@ -24,14 +24,15 @@ function walkLayoutOf(layout: ReductionLayout): WalkLayout {
 }
 
 /**
- * Min and max of every output of `layout` over `data`; same result as `minMaxOfLayout`.
+ * Min and max of every output of `layout` over `data`; same result as `minMaxOfLayout`. With `into` (arrays of
+ * `layout.outputs` values each), a NaN-free result is written there and returned in them (no new arrays).
  *
  * @example
  * ```ts
  * cpuMinMax(new Float32Array([3, NaN, -1]), reductionLayout([3], 'per_tensor')); // { mins: [-1], maxs: [3], firstNaN: 1 }
  * ```
  */
-export function cpuMinMax(data: Float32Array, layout: ReductionLayout): MinMaxResult {
+export function cpuMinMax(data: Float32Array, layout: ReductionLayout, into?: { mins: Float32Array; maxs: Float32Array }): MinMaxResult {
   const kernels = data.length === 0 ? undefined : simdKernels();
   const pieces = kernels ? walkPieces(walkLayoutOf(layout)) : [];
   const largest = pieces.reduce((m, piece) => Math.max(m, piece.count), 0);
@@ -53,6 +54,11 @@ export function cpuMinMax(data: Float32Array, layout: ReductionLayout): MinMaxRe
   }
   for (let w = 0; w < layout.outputs; w++) {
     if (Number.isNaN(mins[w]!)) return minMaxOfLayout(data, layout); // where the first NaN is, and the NaN-free ranges
+  }
+  if (into?.mins.length === layout.outputs && into.maxs.length === layout.outputs) {
+    into.mins.set(mins);
+    into.maxs.set(maxs);
+    return { mins: into.mins, maxs: into.maxs, firstNaN: -1 };
   }
   return { mins: mins.slice(), maxs: maxs.slice(), firstNaN: -1 };
 }
