@@ -98,24 +98,25 @@ export function fileBlocking(shape: readonly number[], decision: WeightDecision,
 }
 
 /**
- * The whole weight's parameters as a QTensor holds them (float64 scales) and its statistics table, filled a
- * block at a time; `fill` returns the block's QParams, views of them with the table shared (quantGrid makes
- * none), or undefined for parameters a QTensor would refuse (the whole-weight path then says why); `whole` the
- * weight's QParams.
+ * The whole weight's parameters as a QTensor holds them (float64 scales), filled a block at a time, and a
+ * block's statistics table (its scales and zero points viewed in place, reciprocals in a block-sized array);
+ * `fill` returns the block's QParams, views of them with the table shared (quantGrid makes none), or undefined
+ * for parameters a QTensor would refuse (the whole-weight path then says why); `whole` the weight's QParams.
  */
-function wholeParamViews(params: Parameters, granularity: Exclude<Granularity, 'per_tensor'>, info: DTypeInfo) {
-  const n = params.scales.length;
-  const scales64 = new Float64Array(n);
-  const table = { scales: params.scales, inverseScales: new Float32Array(n), zeroPoints: params.zeroPoints };
+function wholeParamViews(params: Parameters, granularity: Exclude<Granularity, 'per_tensor'>, info: DTypeInfo, blockMax: number) {
+  const scales64 = new Float64Array(params.scales.length);
+  const inverse = new Float32Array(blockMax); // the reciprocals are read only while their block is measured
   const qParams = (scales: Float64Array, zeroPoints: Int32Array): QParams => ('groupSize' in granularity
     ? { scheme: 'per_group_affine', scales, zeroPoints, axis: granularity.axis, groupSize: granularity.groupSize }
     : { scheme: 'per_channel_affine', scales, zeroPoints, axis: granularity.axis });
   return {
     fill(own: Parameters, at: number): QParams | undefined {
       const end = at + own.scales.length;
+      if (own.scales.length > blockMax) return undefined;
       for (const z of own.zeroPoints) if (!(z >= info.qmin && z <= info.qmax)) return undefined;
+      const table = { scales: params.scales.subarray(at, end), inverseScales: inverse.subarray(0, own.scales.length), zeroPoints: params.zeroPoints.subarray(at, end) };
       try {
-        fillGridTable(own.scales, own.zeroPoints, table, at);
+        fillGridTable(own.scales, own.zeroPoints, table);
       } catch (error) {
         if (error instanceof InvalidArgumentError) return undefined;
         throw error;
@@ -123,7 +124,7 @@ function wholeParamViews(params: Parameters, granularity: Exclude<Granularity, '
       scales64.set(own.scales, at);
       const [scales, zeroPoints] = [scales64.subarray(at, end), params.zeroPoints.subarray(at, end)];
       const blockParams = qParams(scales, zeroPoints);
-      shareGridTable(blockParams, { scales: table.scales.subarray(at, end), inverseScales: table.inverseScales.subarray(at, end), zeroPoints: zeroPoints });
+      shareGridTable(blockParams, table);
       return blockParams;
     },
     /** The whole weight's QParams, once every block is filled (checkQParams' for the same parameters). */
@@ -191,11 +192,12 @@ export async function floorWeightInBlocks(
     let params: Parameters | undefined = mode === 'rows' ? { scales: new Float32Array(paramCount), zeroPoints: new Int32Array(paramCount) } : undefined;
     // Each block's QParams and statistics table are views of the whole weight's (filled block by block): a block
     // of thousands of groups makes no arrays of its own, which the worker would hold until its next collection.
-    const views = params && granularity !== 'per_tensor' ? wholeParamViews(params, granularity, info) : undefined;
-    if (params && !views) return undefined; // per tensor: never by fileBlocking
     // A block's parameters are chosen straight into their place, from mins and maxs in these (the largest block's).
     const blockParamCount = (blockShape: number[]) => paramShapeOf(blockShape, decision).reduce((a, b) => a * b, 1);
-    const scratch = params ? { mins: new Float32Array(blockParamCount([rowsPerBlock, ...rest])), maxs: new Float32Array(blockParamCount([rowsPerBlock, ...rest])) } : undefined;
+    const blockMax = blockParamCount([rowsPerBlock, ...rest]);
+    const scratch = params ? { mins: new Float32Array(blockMax), maxs: new Float32Array(blockMax) } : undefined;
+    const views = params && granularity !== 'per_tensor' ? wholeParamViews(params, granularity, info, blockMax) : undefined;
+    if (params && !views) return undefined; // per tensor: never by fileBlocking
     let paramAt = 0;
     const channels = mode === 'columns' ? shape[decision.axis!]! : 0;
     const mins = new Float32Array(channels).fill(Infinity);
