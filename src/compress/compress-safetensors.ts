@@ -10,7 +10,9 @@
  * - otherwise the whole file is planned first, then each weight written, its quantized form held from
  *   planning (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded.
  * The bytes are the same either way. With a worker pool, both run on it, weights per channel along axis 0 in
- * blocks of whole rows (safetensors-weight-write.ts writes each weight).
+ * blocks of whole rows (safetensors-weight-write.ts writes each weight); a float32 weight of a reader that knows
+ * where it lies on disk (an ONNX model loaded from its file: `float32FileRange`) is read by its worker itself
+ * (`planWeightFile`, a block of rows at a time where that gives the same outcome), with no copy on this thread.
  *
  * A safetensors input keeps its `__metadata__` keys (all but `format` and `generator`, which describe the
  * output). Weights it already holds quantized ("webgpu-quant/1") are kept as they are, with their
@@ -26,6 +28,7 @@
  * @module
  */
 import { type OpOptions, getBackend } from '../ops/backend.js';
+import type { FileRange } from '../io/byte-source.js';
 import { float32View, toFloat32 } from '../io/float-convert.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
@@ -146,6 +149,12 @@ async function ownFloat32(reader: WeightReader, info: WeightInfo): Promise<Float
   return toFloat32(await reader.read(info.name), info.dtype, info.name);
 }
 
+/** Where a reader that knows it (an ONNX model loaded from a file) keeps weight `name`'s float32 data on disk. */
+async function fileRangeOf(reader: WeightReader, name: string): Promise<FileRange | undefined> {
+  const withRanges = reader as WeightReader & { float32FileRange?: (name: string) => Promise<FileRange | undefined> };
+  return typeof withRanges.float32FileRange === 'function' ? withRanges.float32FileRange(name) : undefined;
+}
+
 /**
  * The final plan of one weight (read once ahead, so the header never promises a tensor we cannot write):
  * the scheme after the quality floor, or keep with the reason. With a pool, the work runs on a worker.
@@ -154,21 +163,24 @@ async function planWeight(
   reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined, pool?: CpuWorkerPool,
   early?: Promise<Uint8Array>,
 ): Promise<PlannedWeight> {
-  let data: Float32Array;
-  if (info.dtype === 'float64') {
-    const bytes = await reader.read(info.name);
-    const loss = float64Loss(bytes);
-    if (loss) return { keep: loss, steps: [] };
-    data = toFloat32(bytes, info.dtype, info.name);
-  } else data = pool ? await ownFloat32(reader, info) : float32View(await (early ?? reader.read(info.name)), info.dtype, info.name); // only read here
+  // A float32 weight in a file on disk is read by the worker itself, straight into its kernels' memory: no copy
+  // here, and no fresh memory for each weight (touching fresh pages costs more than quantizing them).
+  const range = pool && info.dtype === 'float32' ? await fileRangeOf(reader, info.name) : undefined;
   let outcome;
-  if (pool) {
-    outcome = await pool.run('planWeight', [{ data, shape: [...info.shape] }, decision], [data.buffer as ArrayBuffer]);
-    if (outcome.kind === 'nonFinite') return { keep: kNonFinite, steps: [] };
+  if (range) {
+    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision]);
   } else {
-    if (firstNonFinite(data) >= 0) return { keep: kNonFinite, steps: [] };
-    outcome = await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
+    let data: Float32Array;
+    if (info.dtype === 'float64') {
+      const bytes = await reader.read(info.name);
+      const loss = float64Loss(bytes);
+      if (loss) return { keep: loss, steps: [] };
+      data = toFloat32(bytes, info.dtype, info.name);
+    } else data = pool ? await ownFloat32(reader, info) : float32View(await (early ?? reader.read(info.name)), info.dtype, info.name); // only read here
+    if (pool) outcome = await pool.run('planWeight', [{ data, shape: [...info.shape] }, decision], [data.buffer as ArrayBuffer]);
+    else outcome = firstNonFinite(data) >= 0 ? { kind: 'nonFinite' as const } : await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
   }
+  if (outcome.kind === 'nonFinite') return { keep: kNonFinite, steps: [] };
   return outcome.kind === 'keep' ? { keep: outcome.reason, steps: outcome.steps }
     : { decision: outcome.decision, steps: outcome.steps, result: outcome.result };
 }

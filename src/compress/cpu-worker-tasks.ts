@@ -51,6 +51,11 @@ export interface CpuTaskArgs {
    * where that gives the same outcome (weight-file-blocks.ts).
    */
   floorWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer, blockBytes?: number];
+  /**
+   * planWeight on a float32 weight the worker reads from a file itself (as floorWeightFile reads it): the same
+   * answer, with no copy of the weight on the calling thread.
+   */
+  planWeightFile: [range: FileRange, shape: number[], decision: WeightDecision];
   /** chooseQParams(x, spec) on the CPU. */
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */
@@ -69,6 +74,7 @@ export interface CpuTaskResults {
   planWeight: PlannedWeight;
   floorWeight: FloorOutcome;
   floorWeightFile: FloorOutcome;
+  planWeightFile: PlannedWeight;
   chooseQParams: CalibrationResult;
   quantizePerChannel: QTensor;
   calibrateAndQuantize: { params: CalibrationResult; q: QTensor };
@@ -142,7 +148,7 @@ export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResu
     if (bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer);
   }
   else if (task === 'quantizeWeight') message = encodeWeight(result as QuantizedWeight | UnquantizableWeight, transfer);
-  else if (task === 'planWeight' || task === 'floorWeight' || task === 'floorWeightFile') {
+  else if (task === 'planWeight' || task === 'floorWeight' || task === 'floorWeightFile' || task === 'planWeightFile') {
     const planned = result as PlannedWeight;
     if (planned.kind === 'quantized') message = { ...planned, result: encodeWeight(planned.result, transfer) };
   } else if (task === 'rowBlock') {
@@ -168,7 +174,7 @@ export function decodeResult<K extends CpuTaskName>(task: K, message: unknown): 
     return { params: both.params, q: fromWire(both.q) } as CpuTaskResults[K];
   }
   if (task === 'quantizeWeight') return decodeWeight(message as QuantizedWeight) as CpuTaskResults[K];
-  if (task === 'planWeight' || task === 'floorWeight' || task === 'floorWeightFile') {
+  if (task === 'planWeight' || task === 'floorWeight' || task === 'floorWeightFile' || task === 'planWeightFile') {
     const planned = message as PlannedWeight;
     if (planned.kind === 'quantized') return { ...planned, result: decodeWeight(planned.result) as QuantizedWeight } as CpuTaskResults[K];
   }

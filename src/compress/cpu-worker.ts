@@ -11,12 +11,13 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
+import type { FileRange } from '../io/byte-source.js';
 import { readFileRange } from '../io/safetensors/node-file-source.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
-import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
+import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
 import { encodeGgufTensor } from './gguf-encode.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
@@ -52,10 +53,11 @@ function keepSpare(buffer: ArrayBuffer): void {
  * quantizeWithFloor of a weight held in the kernels' memory, where every pass reads one copy in place
  * (compress-onnx.ts does the same): `fill` puts its values there (or into `whole`'s place, a new array when
  * none is given, where it cannot be held). The integers go into spare memory (`integers` joins it); the result's
- * buffer is transferred back with it, the others stay spare.
+ * buffer is transferred back with it, the others stay spare. With `nonFinite`, a weight with NaN or ±Infinity is
+ * `{ kind: 'nonFinite' }` (planWeight's answer).
  */
 async function floorHeld(shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined,
-  fill: (data: Float32Array) => void | Promise<void>, whole?: Tensor, integers?: ArrayBuffer): Promise<FloorOutcome> {
+  fill: (data: Float32Array) => void | Promise<void>, whole?: Tensor, integers?: ArrayBuffer, nonFinite = false): Promise<PlannedWeight> {
   const roundScale = scaleRounder(rounding);
   const slot = holdWeight(shape, decision);
   if (integers) keepSpare(integers);
@@ -69,6 +71,7 @@ async function floorHeld(shape: number[], decision: WeightDecision, rounding: Sc
       taken.push(buffer);
       return buffer;
     };
+    if (nonFinite && firstNonFinite(data) >= 0) return { kind: 'nonFinite' }; // as planWeight
     outcome = await quantizeWithFloor({ data, shape }, decision, { ...(roundScale ? { roundScale } : {}), integers: take }, cpu);
     return outcome;
   } finally {
@@ -78,6 +81,39 @@ async function floorHeld(shape: number[], decision: WeightDecision, rounding: Sc
   }
 }
 
+/**
+ * A float32 weight that a worker reads from its file itself: a block of rows at a time where that gives the
+ * whole weight's outcome (weight-file-blocks.ts), else whole, straight into the kernels' memory. With
+ * `nonFinite`, a weight with NaN or ±Infinity is `{ kind: 'nonFinite' }` (as planWeight says), not kept by the
+ * quality floor.
+ */
+async function weightFromFile(
+  range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers: ArrayBuffer | undefined,
+  blockBytes = FILE_BLOCK_BYTES, nonFinite = false,
+): Promise<PlannedWeight> {
+  const elements = shape.reduce((a, b) => a * b, 1);
+  if (range.byteLength !== 4 * elements) {
+    throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a float32 weight of shape [${shape.join(', ')}] (${4 * elements} bytes)`);
+  }
+  // A weight of many rows, a block at a time (weight-file-blocks.ts), where it goes as the whole would.
+  const blocking = fileBlocking(shape, decision, blockBytes);
+  if (blocking) {
+    if (integers) keepSpare(integers);
+    integers = undefined;
+    const buffer = takeSpare(elements);
+    const roundScale = scaleRounder(rounding);
+    let outcome: FloorOutcome | undefined;
+    try {
+      outcome = await floorWeightInBlocks(range, shape, decision, roundScale ? { roundScale } : {}, buffer, blocking);
+    } finally {
+      if (!outcome) keepSpare(buffer);
+    }
+    if (outcome) return outcome;
+  }
+  // Read from the file straight into the kernels' memory.
+  return floorHeld(shape, decision, rounding, (data) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), undefined, integers, nonFinite);
+}
+
 /** The tasks, each on the CPU path. */
 const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTaskResults[K]> } = {
   quantizeWeight: (x, decision) => quantizeWeight(x, decision, {}, cpu),
@@ -85,30 +121,9 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
     if (firstNonFinite(x.data) >= 0) return { kind: 'nonFinite' };
     return quantizeWithFloor(x, decision, {}, cpu);
   },
-  floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers),
-  async floorWeightFile(range, shape, decision, rounding, integers, blockBytes = FILE_BLOCK_BYTES) {
-    const elements = shape.reduce((a, b) => a * b, 1);
-    if (range.byteLength !== 4 * elements) {
-      throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a float32 weight of shape [${shape.join(', ')}] (${4 * elements} bytes)`);
-    }
-    // A weight of many rows, a block at a time (weight-file-blocks.ts), where it goes as the whole would.
-    const blocking = fileBlocking(shape, decision, blockBytes);
-    if (blocking) {
-      if (integers) keepSpare(integers);
-      integers = undefined;
-      const buffer = takeSpare(elements);
-      const roundScale = scaleRounder(rounding);
-      let outcome: FloorOutcome | undefined;
-      try {
-        outcome = await floorWeightInBlocks(range, shape, decision, roundScale ? { roundScale } : {}, buffer, blocking);
-      } finally {
-        if (!outcome) keepSpare(buffer);
-      }
-      if (outcome) return outcome;
-    }
-    // Read from the file straight into the kernels' memory.
-    return floorHeld(shape, decision, rounding, (data) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), undefined, integers);
-  },
+  floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers) as Promise<FloorOutcome>,
+  floorWeightFile: (range, shape, decision, rounding, integers, blockBytes) => weightFromFile(range, shape, decision, rounding, integers, blockBytes) as Promise<FloorOutcome>,
+  planWeightFile: (range, shape, decision) => weightFromFile(range, shape, decision, undefined, undefined, FILE_BLOCK_BYTES, true),
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),
   async calibrateAndQuantize(x, spec) {

@@ -28,3 +28,13 @@ export function countingPool(inner: CpuWorkerPool): CpuWorkerPool & { tasks: num
   };
   return out;
 }
+
+/** A pool that records the name of each task it is given. */
+export function recordingPool(inner: CpuWorkerPool): CpuWorkerPool & { names: string[] } {
+  const out = { ...inner, names: [] as string[] };
+  out.run = ((task: string, ...rest: unknown[]) => {
+    out.names.push(task);
+    return (inner.run as (...args: unknown[]) => unknown)(task, ...rest);
+  }) as CpuWorkerPool['run'];
+  return out;
+}

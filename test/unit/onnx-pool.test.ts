@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type CompressOnnxOptions, compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
-import { type CpuWorkerPool, POOL_MIN_BYTES, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
+import { POOL_MIN_BYTES, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
 import { FormatError, InvalidArgumentError, WorkerError } from '../../src/errors.js';
 import { bytesSource, fileRangeOf } from '../../src/io/byte-source.js';
 import { type NodeFileSource, nodeFileSource, readFileRange } from '../../src/io/safetensors/node-file-source.js';
@@ -16,7 +16,7 @@ import { concatParts, writeParts } from '../../src/io/onnx/deferred-raw-data.js'
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { decodeModel, encodeModel } from '../../src/io/onnx/proto.js';
 import { workerDyingAt } from '../shared/cpu-worker-build.js';
-import { countingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
+import { countingPool, recordingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import { mixedMlp } from '../shared/mixed-mlp.js';
 import { RUN_SEED } from './support.js';
 
@@ -49,15 +49,6 @@ function withExternalWeights(bytes: Uint8Array, names: string[], location: strin
   return { model: encodeModel(proto), data };
 }
 
-/** A pool that records the name of each task it is given. */
-function recordingPool(inner: CpuWorkerPool): CpuWorkerPool & { names: string[] } {
-  const out = { ...inner, names: [] as string[] };
-  out.run = ((task: string, ...rest: unknown[]) => {
-    out.names.push(task);
-    return (inner.run as (...args: unknown[]) => unknown)(task, ...rest);
-  }) as CpuWorkerPool['run'];
-  return out;
-}
 
 const withoutSeconds = <R extends { seconds: number }>(report: R): Omit<R, 'seconds'> => {
   const { seconds: _, ...rest } = report;
