@@ -209,7 +209,7 @@ export async function floorWeightInBlocks(
       peak = Math.max(peak, scan.maxAbs);
       if (params) {
         const k = blockParamCount(x.shape);
-        if (paramAt + k > paramCount || k > scratch!.mins.length) return undefined; // blocks that do not tile the parameters: never by fileBlocking
+        if (paramAt + k > paramCount) return undefined; // blocks that do not tile the parameters: never by fileBlocking
         const into = { scales: params.scales.subarray(paramAt, paramAt + k), zeroPoints: params.zeroPoints.subarray(paramAt, paramAt + k), mins: scratch!.mins.subarray(0, k), maxs: scratch!.maxs.subarray(0, k) };
         const own = await rowParams(x, decision, options, into);
         if (!own || own.scales.length !== k) return undefined;
