@@ -28,10 +28,13 @@
  *
  * With a CPU worker pool (`options.pool`), tensors of 256 KiB and more whose values are computed are encoded
  * and measured on the workers (gguf-encode.ts, the same function as on the calling thread), up to
- * `pool.size + 1` at once within 256 MiB of float32: each is read once into a SharedArrayBuffer used again
- * from weight to weight (buffer-slots.ts), planned here, read by a worker where it lies, and its result held for
- * writing (up to 256 MiB of encoded bytes; past that, read and encoded again while the file is written).
- * Tensors are written in order: the file and the report are those of one thread.
+ * `pool.size + 1` at once within 256 MiB of float32, and their results held for writing (up to 256 MiB of
+ * encoded bytes; past that, read and encoded again while the file is written). A float32 weight whose reader
+ * knows where it lies on disk (an ONNX model loaded from its file: `float32FileRange`) is read, planned and
+ * encoded by its worker (the `ggufWeightFile` task, gguf-plan.ts for the plan), with no copy on this thread;
+ * any other is read once into a SharedArrayBuffer used again from weight to weight (buffer-slots.ts), planned
+ * here, and read by a worker where it lies. Tensors are written in order: the file and the report are those of
+ * one thread.
  *
  * @example
  * ```ts
@@ -43,18 +46,18 @@
  * @module
  */
 import { FormatError, InvalidArgumentError } from '../errors.js';
+import type { FileRange } from '../io/byte-source.js';
 import { float32View } from '../io/float-convert.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes } from '../io/gguf/ggml-types.js';
 import { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgufWriter } from '../io/gguf/writer.js';
-import { floatToHalfBits } from '../io/half.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, readWeightInto } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, float32FileRangeOf, readWeightInto } from '../io/weights.js';
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
 import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } from './cpu-worker-pool.js';
-import { GGML_NATIVE_TYPES, type GgufEncodePlan, type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
-import { ggufSchemeProblem } from './gguf-scheme.js';
+import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
+import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, ggufPlanReads, sameGgufPlan } from './gguf-plan.js';
 import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
 import { bufferSlots } from './buffer-slots.js';
@@ -100,96 +103,23 @@ export interface GgufCompressionReport {
   seconds: number;
 }
 
-const kMaxHalf = 65504;
-
 /** With a pool: encoded tensors held from planning for writing (bytes); beyond it, read and encoded again. */
 const kHeldBytes = 256 * 2 ** 20;
 
-interface Plan {
-  info: WeightInfo;
-  type: GgmlType;
-  ne: number[];
-  transposed: boolean;
-  action: 'quantize' | 'keep';
-  reason: string;
-  scheme: string;
-  /** A tensor without elements: listed in the report, left out of the file. */
-  omitted?: boolean;
-}
-
-/** The type a kept weight is stored as. */
-function storedType(info: WeightInfo): { type: GgmlType; note: string } {
-  if (info.dtype === 'float64') return { type: 'F32', note: '; float64 stored as F32 (GGUF runtimes have no float64 weights)' };
-  const native = GGML_NATIVE_TYPES[info.dtype];
-  if (native) return { type: native, note: '' };
-  throw new FormatError(`${info.name}: GGUF has no ${info.dtype} tensor type; convert that tensor to a supported type (float, int8/16/32/64) first`);
-}
-
-/** Whether {@link planWeight} reads the weight's values (its plan depends on them). */
-function planReads(info: WeightInfo, decision: WeightDecision | undefined): boolean {
-  return decision?.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype);
-}
+/** With a pool: written tensors' buffers kept to go back to the workers. */
+const kSpentOutputs = 2;
 
 /**
  * A weight's plan; `read` gives its stored bytes, called only when the plan depends on the values (after the
  * decision's own checks, so a decision GGUF cannot hold fails before any read).
  */
-async function planWeight(info: WeightInfo, decision: WeightDecision, read: () => Promise<Uint8Array>): Promise<Plan> {
-  const assumed = planOf(info, decision, 0);
-  if (!planReads(info, decision)) return assumed;
-  return planOf(info, decision, maxAbs(float32View(await read(), info.dtype, info.name))); // only read: float32 bytes where they lie
+async function planWeight(info: WeightInfo, decision: WeightDecision, read: () => Promise<Uint8Array>): Promise<GgufPlan> {
+  const assumed = ggufPlanOf(info, decision, 0);
+  if (!ggufPlanReads(info, decision)) return assumed;
+  return ggufPlanOf(info, decision, maxAbs(float32View(await read(), info.dtype, info.name))); // only read: float32 bytes where they lie
 }
 
-/**
- * A weight's plan when its largest |x| is `peak` (NaN when it holds a NaN, Infinity for ±Infinity without one),
- * which only a weight to quantize from floats depends on: with 0, the plan of a finite weight of moderate
- * values (what a header written ahead assumes).
- */
-function planOf(info: WeightInfo, decision: WeightDecision, peak: number): Plan {
-  const reversed = [...info.shape].reverse();
-  const ne = reversed.length ? reversed : [1];
-  if (info.shape.includes(0)) {
-    // ggml's loader divides by each dimension past the first (a zero there is a crash, not an error), and a
-    // tensor without elements holds nothing to load: it is left out, whatever its type.
-    return {
-      info, type: GGML_NATIVE_TYPES[info.dtype] ?? 'F32', ne, transposed: false, action: 'keep', omitted: true, scheme: 'left out (no elements)',
-      reason: `${decision.reason}; no elements: left out of the file (ggml tensors have every dimension at least 1)`,
-    };
-  }
-  const keep = (reason: string): Plan => {
-    const { type, note } = storedType(info);
-    return { info, type, ne, transposed: false, action: 'keep', reason: reason + note, scheme: `${type} (kept)` };
-  };
-  if (decision.action !== 'quantize' || !FLOAT_WEIGHT_DTYPES.includes(info.dtype)) return keep(decision.reason);
-  const problem = ggufSchemeProblem({
-    dtype: decision.dtype, granularity: decision.granularity, groupSize: decision.groupSize, symmetric: decision.symmetric, calibrate: decision.method,
-    ...(decision.range === 'custom' ? { quantMin: decision.quantMin, quantMax: decision.quantMax } : { range: decision.range }),
-  });
-  if (problem) throw new InvalidArgumentError('decisions', decision, `${info.name}: ${problem}`);
-  const transposed = info.shape.length === 2 && decision.axis === 0;
-  const rowNe = transposed ? [info.shape[0]!, info.shape[1]!] : ne;
-  const blockType: GgmlType = decision.dtype === 'qint4' ? 'Q4_0' : 'Q8_0';
-  const fallback = (why: string): Plan => {
-    if (!(peak <= kMaxHalf)) return { ...keep(`${why}; kept`), transposed, ne: rowNe };
-    const type: GgmlType = info.dtype === 'bfloat16' ? 'BF16' : 'F16';
-    return { info, type, ne: rowNe, transposed, action: 'keep', reason: `${why}; stored as ${type}`, scheme: `${type} (fallback)` };
-  };
-  if (info.shape.length !== 2) return { ...fallback(`rank ${info.shape.length}: GGUF blocks are for 2-D weights`), ne, transposed: false };
-  if (rowNe[0]! % 32 !== 0) return fallback(`rows of ${rowNe[0]} elements are not a multiple of 32`);
-  if (Number.isNaN(peak) || peak === Infinity) return fallback('non-finite values');
-  if (floatToHalfBits(Math.fround(peak / (blockType === 'Q4_0' ? 8 : 127))) === 0x7c00) return fallback(`max |x| ${peak} gives a block scale past float16's range`);
-  return {
-    info, type: blockType, ne: rowNe, transposed, action: 'quantize', reason: decision.reason,
-    scheme: `${blockType}: ${decision.dtype} symmetric blocks of 32 along axis ${transposed ? 0 : info.shape.length - 1}, float16 scales (ggml reference rounding)`,
-  };
-}
-
-/** What encoding a plan's tensor needs (plain data: it may be sent to a worker). */
-function encodePlan(plan: Plan): GgufEncodePlan {
-  return { name: plan.info.name, dtype: plan.info.dtype, shape: plan.info.shape, type: plan.type, ne: plan.ne, transposed: plan.transposed };
-}
-
-function fileType(plans: readonly Plan[]): number {
+function fileType(plans: readonly GgufPlan[]): number {
   const bytes = (t: GgmlType): number => plans.filter((p) => p.type === t).reduce((a, p) => a + p.info.byteLength, 0);
   const q8 = bytes('Q8_0');
   const q4 = bytes('Q4_0');
@@ -218,53 +148,95 @@ export async function compressToGguf(
   const started = performance.now();
   const weights = reader.list();
   let writer: GgufWriter | undefined;
-  const plans: Plan[] = [];
-  // With a pool, big weights are read into shared slots, planned here, and those whose values are computed are
-  // encoded on the workers, up to pool.size + 1 at once, their results held for writing (up to heldBytes); the
-  // rest are read again and encoded on the workers while the file is written. All in order.
+  const plans: GgufPlan[] = [];
+  // With a pool, big weights are planned and, where their values are computed, encoded on the workers, up to
+  // pool.size + 1 at once, their results held for writing (up to heldBytes); the rest are read again and encoded
+  // on the workers while the file is written. All in order. A worker reads a float32 weight from the file itself
+  // where the reader says where it lies; other weights are read here into shared slots and planned here.
   const { pool } = options;
   const held: (GgufEncoded | undefined)[] = [];
   let heldBytes = 0;
   const float32Bytes = (i: number): number => weights[i]!.shape.reduce((a, b) => a * b, 4);
-  const computed = (i: number): boolean => ggufEncodeComputes(encodePlan(plans[i]!)) && weights[i]!.byteLength >= POOL_MIN_BYTES;
+  const computed = (i: number): boolean => ggufEncodeComputes(ggufEncodePlanOf(plans[i]!)) && weights[i]!.byteLength >= POOL_MIN_BYTES;
   const slots = bufferSlots('shared');
   const readSlots = bufferSlots('local'); // without a pool: the buffers the passes read weights into
   // Where the sink can start again, the header is written first as the decisions say (every weight finite, its
   // block scales within float16), and each tensor as soon as its plan agrees: one read of each weight. The first
   // plan that differs empties the sink; the rest is planned, then the file written after (as for any sink).
-  let assumed = options.speculate !== false && typeof sink.restart === 'function' ? [] as Plan[] : undefined;
+  let assumed = options.speculate !== false && typeof sink.restart === 'function' ? [] as GgufPlan[] : undefined;
   // Encodes on the pool from a slot holding the weight's bytes, and gives the slot back once the worker is done.
-  const encodeFrom = (plan: Plan, raw: Uint8Array): Promise<GgufEncoded> =>
-    pool!.run('encodeGgufTensor', [encodePlan(plan), raw], slots.transfer(raw)).finally(() => slots.give(raw));
-  const planOnPool = (i: number): Promise<{ plan: Plan; encoded?: GgufEncoded }> | undefined => {
+  const encodeFrom = (plan: GgufPlan, raw: Uint8Array): Promise<GgufEncoded> =>
+    pool!.run('encodeGgufTensor', [ggufEncodePlanOf(plan), raw], slots.transfer(raw)).finally(() => slots.give(raw));
+  const heldMax = options.heldBytes ?? kHeldBytes;
+  // Buffers of bytes a worker encoded, once written: each goes back with a later task, for that tensor's bytes
+  // (no fresh memory for each tensor's bytes, on either side).
+  const spentOutputs: ArrayBuffer[] = [];
+  const fromFile = (range: FileRange, i: number, encode: boolean) => {
+    const out = encode ? spentOutputs.pop() : undefined;
+    return pool!.run('ggufWeightFile', [range, weights[i]!, decisions[i]!, encode, out], out ? [out] : []);
+  };
+  // A float32 weight in a file on disk is read by its worker itself (no copy here), planned there, and encoded
+  // when the assumed plan's bytes fit within heldMax (reserved now, trued up with the answer).
+  const planFromFile = async (i: number, range: FileRange): Promise<{ plan: GgufPlan; encoded?: GgufEncoded }> => {
+    const info = weights[i]!;
+    const assumedPlan = ggufPlanOf(info, decisions[i]!, 0); // a decision GGUF cannot hold fails before any read
+    const reserved = ggmlTensorBytes(assumedPlan.type, assumedPlan.ne);
+    const encode = heldBytes + reserved <= heldMax;
+    if (encode) heldBytes += reserved;
+    try {
+      const answer = await fromFile(range, i, encode);
+      if (encode) heldBytes += answer.encoded?.bytes.byteLength ?? 0;
+      return answer;
+    } finally {
+      if (encode) heldBytes -= reserved;
+    }
+  };
+  const planFromSlot = async (i: number): Promise<{ plan: GgufPlan; encoded?: GgufEncoded }> => {
+    const info = weights[i]!;
+    const raw = slots.take(info.byteLength);
+    let read = false;
+    const plan = await planWeight(info, decisions[i]!, async () => {
+      read = true;
+      return readWeightInto(reader, info, raw);
+    }).catch((error: unknown) => {
+      slots.give(raw);
+      throw error;
+    });
+    const bytes = ggmlTensorBytes(plan.type, plan.ne);
+    if (!read || !ggufEncodeComputes(ggufEncodePlanOf(plan)) || heldBytes + bytes > heldMax) {
+      slots.give(raw);
+      return { plan };
+    }
+    heldBytes += bytes;
+    return { plan, encoded: await encodeFrom(plan, raw) };
+  };
+  const planOnPool = (i: number): Promise<{ plan: GgufPlan; encoded?: GgufEncoded }> | undefined => {
     const info = weights[i]!;
     if (!pool || decisions[i]?.action !== 'quantize' || !FLOAT_WEIGHT_DTYPES.includes(info.dtype) || info.byteLength < POOL_MIN_BYTES) return undefined;
     return (async () => {
-      const raw = slots.take(info.byteLength);
-      let read = false;
-      const plan = await planWeight(info, decisions[i]!, async () => {
-        read = true;
-        return readWeightInto(reader, info, raw);
-      }).catch((error: unknown) => {
-        slots.give(raw);
-        throw error;
-      });
-      const bytes = ggmlTensorBytes(plan.type, plan.ne);
-      if (!read || !ggufEncodeComputes(encodePlan(plan)) || heldBytes + bytes > (options.heldBytes ?? kHeldBytes)) {
-        slots.give(raw);
-        return { plan };
-      }
-      heldBytes += bytes;
-      return { plan, encoded: await encodeFrom(plan, raw) };
+      const range = info.dtype === 'float32' ? await float32FileRangeOf(reader, info.name) : undefined;
+      return range ? planFromFile(i, range) : planFromSlot(i);
     })();
   };
   const encodeOnPool = (i: number): Promise<GgufEncoded> | undefined => {
     if (!pool || held[i] || !computed(i)) return undefined;
-    const raw = slots.take(weights[i]!.byteLength);
-    return readWeightInto(reader, weights[i]!, raw).then(() => encodeFrom(plans[i]!, raw), (error: unknown) => {
-      slots.give(raw);
-      throw error;
-    });
+    const info = weights[i]!;
+    return (async () => {
+      const range = info.dtype === 'float32' ? await float32FileRangeOf(reader, info.name) : undefined;
+      if (range) {
+        const { plan, encoded } = await fromFile(range, i, true);
+        if (!encoded || !sameGgufPlan(plan, plans[i]!)) {
+          throw new FormatError(`${info.name}: ${range.path} changed while it was being compressed (its values no longer give the type its header names); compress it again`);
+        }
+        return encoded;
+      }
+      const raw = slots.take(info.byteLength);
+      await readWeightInto(reader, info, raw).catch((error: unknown) => {
+        slots.give(raw);
+        throw error;
+      });
+      return encodeFrom(plans[i]!, raw);
+    })();
   };
   const tensors: GgufTensorReport[] = [];
   // Tensors encoded on this thread go into one buffer used again from tensor to tensor: each is written (and the
@@ -280,11 +252,13 @@ export async function compressToGguf(
     const { info } = plan;
     const kept = held[i];
     const { bytes, stats }: GgufEncoded = plan.omitted ? { bytes: new Uint8Array(0) }
-      : kept ?? (pooled ? await pooled : encodeGgufTensor(encodePlan(plan), await bytesOf(), outBytes));
+      : kept ?? (pooled ? await pooled : encodeGgufTensor(ggufEncodePlanOf(plan), await bytesOf(), outBytes));
     held[i] = undefined;
     if (kept) heldBytes -= kept.bytes.byteLength;
     // bytes may be the buffer itself (a tensor kept as it is)
     await (plan.omitted ? Promise.resolve() : writer!.write(info.name, bytes)).finally(release);
+    // A worker's bytes, written: their memory goes back to a worker for a later tensor's bytes.
+    if ((kept ?? pooled) && bytes.buffer instanceof ArrayBuffer && spentOutputs.length < kSpentOutputs) spentOutputs.push(bytes.buffer);
     const line: GgufTensorReport = {
       name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
       dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,
@@ -300,14 +274,14 @@ export async function compressToGguf(
       throw new InvalidArgumentError('decisions', decisions.length, `${decisions.length} decisions for ${weights.length} weights; decide each weight of reader.list()`);
     }
     if (assumed) {
-      for (const [i, info] of weights.entries()) assumed.push(planOf(info, decisions[i]!, 0));
+      for (const [i, info] of weights.entries()) assumed.push(ggufPlanOf(info, decisions[i]!, 0));
       writer = await createGgufWriter(sink, ...headerOf(assumed, options));
     }
     const planAhead = lookahead(weights.length, planOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next weight whose plan reads its values (every weight, while written as planned) is read
     // while this one is planned.
     const planInputs = pool ? undefined
-      : readAhead(reader, weights, (i) => assumed !== undefined || planReads(weights[i]!, decisions[i]), readSlots);
+      : readAhead(reader, weights, (i) => assumed !== undefined || ggufPlanReads(weights[i]!, decisions[i]), readSlots);
     for (const [i, info] of weights.entries()) {
       const pooled = planAhead.take(i);
       const early = planInputs?.take(i);
@@ -320,7 +294,7 @@ export async function compressToGguf(
       }) };
       plans.push(planned.plan);
       held.push(planned.encoded);
-      if (assumed && samePlan(assumed[i]!, planned.plan)) {
+      if (assumed && sameGgufPlan(assumed[i]!, planned.plan)) {
         await writeTensor(i, encodeOnPool(i), bytesOf, release);
         continue;
       }
@@ -366,7 +340,7 @@ export async function compressToGguf(
 }
 
 /** The header of a file of these plans: its metadata and tensors (validated by createGgufWriter before the sink sees a byte). */
-function headerOf(plans: readonly Plan[], options: CompressToGgufOptions): [GgufMetadataEntry[], GgufTensorPlan[]] {
+function headerOf(plans: readonly GgufPlan[], options: CompressToGgufOptions): [GgufMetadataEntry[], GgufTensorPlan[]] {
   const metadata: GgufMetadataEntry[] = [
     { key: 'general.architecture', type: 'string', value: options.architecture ?? 'generic' },
     { key: 'general.name', type: 'string', value: options.name ?? 'model' },
@@ -375,9 +349,4 @@ function headerOf(plans: readonly Plan[], options: CompressToGgufOptions): [Gguf
     { key: 'general.alignment', type: 'uint32', value: GGUF_DEFAULT_ALIGNMENT },
   ];
   return [metadata, plans.filter((p) => !p.omitted).map((p) => ({ name: p.info.name, type: p.type, ne: p.ne }))];
-}
-
-/** Whether two plans of a weight give the same bytes in the file (type, dims, layout). */
-function samePlan(a: Plan, b: Plan): boolean {
-  return a.omitted === b.omitted && a.type === b.type && a.transposed === b.transposed && a.ne.length === b.ne.length && a.ne.every((d, k) => d === b.ne[k]);
 }

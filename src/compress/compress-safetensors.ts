@@ -28,7 +28,6 @@
  * @module
  */
 import { type OpOptions, getBackend } from '../ops/backend.js';
-import type { FileRange } from '../io/byte-source.js';
 import { float32View, toFloat32 } from '../io/float-convert.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
@@ -41,7 +40,7 @@ import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { type SafetensorsWriter, createSafetensorsWriter } from '../io/safetensors/writer.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, readWeightInto } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, float32FileRangeOf, readWeightInto } from '../io/weights.js';
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
@@ -149,12 +148,6 @@ async function ownFloat32(reader: WeightReader, info: WeightInfo): Promise<Float
   return toFloat32(await reader.read(info.name), info.dtype, info.name);
 }
 
-/** Where a reader that knows it (an ONNX model loaded from a file) keeps weight `name`'s float32 data on disk. */
-async function fileRangeOf(reader: WeightReader, name: string): Promise<FileRange | undefined> {
-  const withRanges = reader as WeightReader & { float32FileRange?: (name: string) => Promise<FileRange | undefined> };
-  return typeof withRanges.float32FileRange === 'function' ? withRanges.float32FileRange(name) : undefined;
-}
-
 /**
  * The final plan of one weight (read once ahead, so the header never promises a tensor we cannot write):
  * the scheme after the quality floor, or keep with the reason. With a pool, the work runs on a worker.
@@ -165,7 +158,7 @@ async function planWeight(
 ): Promise<PlannedWeight> {
   // A float32 weight in a file on disk is read by the worker itself, straight into its kernels' memory: no copy
   // here, and no fresh memory for each weight (touching fresh pages costs more than quantizing them).
-  const range = pool && info.dtype === 'float32' ? await fileRangeOf(reader, info.name) : undefined;
+  const range = pool && info.dtype === 'float32' ? await float32FileRangeOf(reader, info.name) : undefined;
   let outcome;
   if (range) {
     outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision]);

@@ -22,8 +22,10 @@ import { FormatError, InvalidArgumentError, LimitExceededError, WorkerError } fr
 import type { IntReprArray, QDType } from '../dtype.js';
 import { type QParams, QTensor } from '../qtensor.js';
 import type { FileRange } from '../io/byte-source.js';
+import type { WeightInfo } from '../io/weights.js';
 import type { Tensor } from '../tensor.js';
 import type { GgufEncodePlan, GgufEncoded } from './gguf-encode.js';
+import type { GgufPlan } from './gguf-plan.js';
 import type { WeightDecision } from './policy.js';
 import type { FloorOutcome } from './quality-floor.js';
 import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
@@ -66,6 +68,14 @@ export interface CpuTaskArgs {
   rowBlock: [block: RowBlockArgs];
   /** The GGUF compressor's per-tensor work: encodeGgufTensor(plan, raw), raw being the weight's stored bytes. */
   encodeGgufTensor: [plan: GgufEncodePlan, raw: Uint8Array];
+  /**
+   * The GGUF compressor's steps for a float32 weight the worker reads from a file itself (the calling thread
+   * holds no copy of it): its plan from its largest |x| (ggufPlanOf, as the calling thread plans), and with
+   * `encode`, where the plan computes values, encodeGgufTensor of it. `out`, a buffer the calling thread is done
+   * with (transferred), is memory for those bytes where it is large enough; they come back in a buffer of their
+   * own (transferred), which may be longer than they are.
+   */
+  ggufWeightFile: [range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer];
 }
 
 /** What each task resolves to. */
@@ -80,6 +90,7 @@ export interface CpuTaskResults {
   calibrateAndQuantize: { params: CalibrationResult; q: QTensor };
   rowBlock: RowBlockResult;
   encodeGgufTensor: GgufEncoded;
+  ggufWeightFile: { plan: GgufPlan; encoded?: GgufEncoded };
 }
 
 /** The name of a task. */
@@ -146,6 +157,9 @@ export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResu
   else if (task === 'encodeGgufTensor') {
     const { bytes } = result as GgufEncoded;
     if (bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer);
+  } else if (task === 'ggufWeightFile') {
+    const bytes = (result as CpuTaskResults['ggufWeightFile']).encoded?.bytes;
+    if (bytes?.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer); // the worker made or took it for these bytes
   }
   else if (task === 'quantizeWeight') message = encodeWeight(result as QuantizedWeight | UnquantizableWeight, transfer);
   else if (task === 'planWeight' || task === 'floorWeight' || task === 'floorWeightFile' || task === 'planWeightFile') {

@@ -13,12 +13,14 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { FileRange } from '../io/byte-source.js';
 import { readFileRange } from '../io/safetensors/node-file-source.js';
-import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
+import type { WeightInfo } from '../io/weights.js';
+import { firstNonFinite, maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
-import { encodeGgufTensor } from './gguf-encode.js';
+import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
+import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
@@ -114,6 +116,37 @@ async function weightFromFile(
   return floorHeld(shape, decision, rounding, (data) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), undefined, integers, nonFinite);
 }
 
+/**
+ * A float32 weight for a GGUF file that the worker reads from its file itself, into spare memory used again
+ * from weight to weight (fresh memory costs page faults): its plan from its largest |x|, and with `encode`, where
+ * the plan computes values, its bytes in the file (a new array, transferred) and their statistics.
+ */
+async function ggufWeightFile(
+  range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer,
+): Promise<{ plan: GgufPlan; encoded?: GgufEncoded }> {
+  if (info.dtype !== 'float32' || range.byteLength !== info.byteLength || info.byteLength % 4 !== 0) {
+    throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for ${info.name}, a ${info.dtype} weight of ${info.byteLength} bytes; give the range of its float32 values`);
+  }
+  if (out) keepSpare(out);
+  const buffer = takeSpare(range.byteLength);
+  try {
+    const raw = new Uint8Array(buffer, 0, range.byteLength);
+    await readFileRange(range, raw);
+    const plan = ggufPlanOf(info, decision, maxAbs(new Float32Array(buffer, 0, range.byteLength / 4)));
+    const encodePlan = ggufEncodePlanOf(plan);
+    if (!encode || !ggufEncodeComputes(encodePlan)) return { plan };
+    // The bytes in a spare buffer not much longer than they are, else a new one; it goes to the calling thread.
+    const into = (byteLength: number) => {
+      const best = smallestFitting(spare, byteLength);
+      const taken = best >= 0 && spare[best]!.byteLength <= 2 * byteLength ? spare.splice(best, 1)[0]! : new ArrayBuffer(byteLength);
+      return new Uint8Array(taken, 0, byteLength);
+    };
+    return { plan, encoded: encodeGgufTensor(encodePlan, raw, into) };
+  } finally {
+    keepSpare(buffer);
+  }
+}
+
 /** The tasks, each on the CPU path. */
 const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTaskResults[K]> } = {
   quantizeWeight: (x, decision) => quantizeWeight(x, decision, {}, cpu),
@@ -135,6 +168,7 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
   },
   rowBlock: (block) => runRowBlock(block),
   encodeGgufTensor: async (plan, raw) => encodeGgufTensor(plan, raw),
+  ggufWeightFile,
 };
 
 /**

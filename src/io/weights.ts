@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import type { FileRange } from './byte-source.js';
 
 /** Element types a weight may have. Float types can be quantized; the others pass through unchanged. */
 export type WeightDType =
@@ -51,4 +52,18 @@ export async function readWeightInto(reader: WeightReader, info: WeightInfo, int
   if (typeof direct.readInto === 'function') return direct.readInto(info.name, into);
   into.set(await reader.read(info.name));
   return into;
+}
+
+/**
+ * Where weight `name`'s float32 values lie on disk, when `reader` knows (an ONNX model loaded from its file
+ * gives `float32FileRange`), so a CPU worker can read them itself; else undefined (read them with `reader`).
+ *
+ * @example
+ * ```ts
+ * const range = await float32FileRangeOf(model, 'fc1.weight'); // { path: 'model.onnx', offset, byteLength } or undefined
+ * ```
+ */
+export async function float32FileRangeOf(reader: WeightReader, name: string): Promise<FileRange | undefined> {
+  const withRanges = reader as WeightReader & { float32FileRange?: (name: string) => Promise<FileRange | undefined> };
+  return typeof withRanges.float32FileRange === 'function' ? withRanges.float32FileRange(name) : undefined;
 }

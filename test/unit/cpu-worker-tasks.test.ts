@@ -5,6 +5,8 @@
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { decodeResult, encodeResult } from '../../src/compress/cpu-worker-tasks.js';
+import { encodeGgufTensor } from '../../src/compress/gguf-encode.js';
+import { ggufEncodePlanOf, ggufPlanOf } from '../../src/compress/gguf-plan.js';
 import { type WeightDecision, decideWeight } from '../../src/compress/policy.js';
 import { type FloorOutcome, quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { RUN_SEED, rng } from './support.js';
@@ -72,5 +74,24 @@ describe('encodeResult: a weight\'s parameters are transferred', () => {
     const arrived = decodeResult('floorWeight', await roundTrip(message, transfer));
     expect(wide.byteLength, 'still the sender\'s').toBe(4 * (scales.length + 8));
     expect(arrived.kind === 'quantized' && [...arrived.result.scales]).toEqual([...scales]);
+  });
+
+  it('a GGUF tensor\'s bytes from a worker cross transferred, with the rest of the buffer they were encoded into', async () => {
+    const next = rng(RUN_SEED + 5);
+    const data = Float32Array.from({ length: 64 * 96 }, () => next() - 0.5);
+    const info = { name: 'w', dtype: 'float32', shape: [96, 64], byteLength: data.byteLength } as const;
+    const plan = ggufPlanOf({ ...info, shape: [...info.shape] }, decide([96, 64], { dtype: 'qint8', granularity: 'group', groupSize: 32 }), 0.5);
+    expect([plan.type, plan.transposed]).toEqual(['Q8_0', true]); // a MatMul weight [K, N]: rows of K
+    const spare = new ArrayBuffer(64 * 3 * 34 + 100); // a spare buffer longer than the bytes
+    const encoded = encodeGgufTensor(ggufEncodePlanOf(plan), new Uint8Array(data.buffer), (n) => new Uint8Array(spare, 0, n));
+    const want = encoded.bytes.slice();
+    const { message, transfer } = encodeResult('ggufWeightFile', { plan, encoded });
+    expect(transfer).toEqual([spare]);
+    const arrived = decodeResult('ggufWeightFile', await roundTrip(message, transfer));
+    expect(spare.byteLength, 'detached on the sending side').toBe(0);
+    expect(arrived.plan).toEqual(plan);
+    expect(Buffer.compare(arrived.encoded!.bytes, want)).toBe(0);
+    expect(arrived.encoded!.stats!.sqnrDb).toBe(encoded.stats!.sqnrDb);
+    expect(encodeResult('ggufWeightFile', { plan }).transfer).toEqual([]);
   });
 });

@@ -1,0 +1,127 @@
+// compressToGguf from an ONNX model read from its file, on a worker pool: each big float32 weight is read, planned
+// and encoded by its worker from the file (ggufWeightFile; the calling thread holds no copy), a float16 weight
+// still goes through a shared slot, and the file and report are those of one thread, for Q8_0 and Q4_0, with
+// results held from planning or encoded again while writing, written as planned or after planning. A file cut
+// short after it was opened, and one whose values change between planning and writing, are FormatErrors naming
+// it, and nothing is written.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type CompressToGgufOptions, compressToGguf } from '../../src/compress/compress-gguf.js';
+import { planOnnxCompression } from '../../src/compress/onnx-plan.js';
+import type { CompressionPolicy } from '../../src/compress/policy.js';
+import { FormatError } from '../../src/errors.js';
+import type { FileRange } from '../../src/io/byte-source.js';
+import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
+import { nodeFileSink } from '../../src/io/safetensors/node-file-sink.js';
+import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
+import { memorySink } from '../../src/io/safetensors/sinks.js';
+import { recordingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
+import { mixedMlp } from '../shared/mixed-mlp.js';
+import { RUN_SEED } from './support.js';
+
+const fixture = useCpuWorkerPool(2);
+const dir = mkdtempSync(join(tmpdir(), 'wq-gguf-onnx-pool-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const policyOf = (dtype: 'qint8' | 'qint4'): CompressionPolicy => ({ dtype, granularity: 'group', groupSize: 32, firstLayer: 'quantize' });
+
+/** The model at `path` compressed to GGUF in memory, read from its file, on `pool` or on this thread. */
+async function compress(path: string, policy: CompressionPolicy, options: CompressToGgufOptions = {}) {
+  const source = await nodeFileSource(path);
+  try {
+    const model = await OnnxModel.loadDeferred(source, { name: 'mixed.onnx' });
+    const sink = memorySink();
+    const report = await compressToGguf(model, planOnnxCompression(model, policy).decisions, sink, options);
+    return { bytes: sink.bytes(), report: { ...report, seconds: 0 } };
+  } finally {
+    await source.close();
+  }
+}
+
+describe('compressToGguf from an ONNX file on a worker pool', () => {
+  it('writes the bytes and report of one thread, the workers reading, planning and encoding the float32 weights', { timeout: 60000 }, async () => {
+    const path = join(dir, 'mixed.onnx');
+    writeFileSync(path, mixedMlp(RUN_SEED + 11)); // fc0 float32 (512 KiB), fc1 float16, fc2 float32 with a NaN, fc3 small
+    for (const dtype of ['qint8', 'qint4'] as const) {
+      const alone = await compress(path, policyOf(dtype));
+      const block = dtype === 'qint8' ? 'Q8_0' : 'Q4_0';
+      expect(Object.fromEntries(alone.report.tensors.filter((t) => t.name.endsWith('weight')).map((t) => [t.name, t.ggmlType])))
+        .toEqual({ 'fc0.weight': block, 'fc1.weight': block, 'fc2.weight': 'F32', 'fc3.weight': 'F16' });
+      expect(alone.report.tensors.find((t) => t.name === 'fc0.weight')!.transposed).toBe(true);
+      // Tasks by path: planned and encoded from the file (fc0), planned only (fc2: kept as stored, written from
+      // here); fc1 (float16) read here into a slot. Nothing held: fc0 is read and encoded again while writing.
+      // Written as planned (the default with a sink that restarts): fc2's NaN, the third plan, differs from the
+      // assumed type, so fc0 and fc1, written by then, are encoded again.
+      const cases: [Partial<CompressToGgufOptions>, number, number][] = [
+        [{ speculate: false }, 2, 1],
+        [{ speculate: false, heldBytes: 0 }, 3, 1],
+        [{}, 3, 2],
+        [{ heldBytes: 0 }, 4, 2],
+      ];
+      for (const [options, fromFile, fromSlot] of cases) {
+        const what = `${dtype} ${JSON.stringify(options)}`;
+        const pool = recordingPool(fixture.pool);
+        const pooled = await compress(path, policyOf(dtype), { ...options, pool });
+        expect(Buffer.compare(pooled.bytes, alone.bytes), what).toBe(0);
+        expect(pooled.report, what).toEqual(alone.report);
+        expect(pool.names.filter((task) => task === 'ggufWeightFile'), what).toHaveLength(fromFile);
+        expect(pool.names.filter((task) => task === 'encodeGgufTensor'), what).toHaveLength(fromSlot);
+        expect(pool.names, what).toHaveLength(fromFile + fromSlot);
+      }
+    }
+  });
+
+  it('a file cut short after it was opened: a FormatError naming it, and no output file', async () => {
+    const bytes = mixedMlp(RUN_SEED + 12);
+    const path = join(dir, 'cut.onnx');
+    writeFileSync(path, bytes);
+    const out = join(dir, 'cut-out');
+    rmSync(out, { recursive: true, force: true });
+    const source = await nodeFileSource(path);
+    try {
+      const model = await OnnxModel.loadDeferred(source, { name: 'cut.onnx' });
+      truncateSync(path, Math.floor(bytes.byteLength / 2));
+      mkdirSync(out);
+      const error = await compressToGguf(model, planOnnxCompression(model, policyOf('qint8')).decisions, await nodeFileSink(join(out, 'm.gguf')),
+        { pool: fixture.pool }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FormatError);
+      expect((error as Error).message).toMatch(/cut\.onnx/);
+      expect(readdirSync(out)).toEqual([]);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('a weight whose values change between planning and writing: a FormatError, not a file whose header is wrong', async () => {
+    const bytes = mixedMlp(RUN_SEED + 13);
+    const path = join(dir, 'first.onnx');
+    writeFileSync(path, bytes);
+    const source = await nodeFileSource(path);
+    try {
+      const model = await OnnxModel.loadDeferred(source, { name: 'first.onnx' });
+      const range = (await model.float32FileRange('fc0.weight'))!;
+      // A copy of the file with a NaN in fc0, which the second read of fc0 (while writing) is pointed at.
+      const changed = join(dir, 'changed.onnx');
+      const patched = new Uint8Array(bytes);
+      patched.set(new Uint8Array(Float32Array.of(NaN).buffer), range.offset);
+      writeFileSync(changed, patched);
+      let reads = 0;
+      const reader = {
+        list: () => model.list(),
+        read: (name: string) => model.read(name),
+        float32FileRange: async (name: string): Promise<FileRange | undefined> => {
+          const at = await model.float32FileRange(name);
+          return name === 'fc0.weight' && reads++ > 0 ? { ...at!, path: changed } : at;
+        },
+      };
+      const error = await compressToGguf(reader, planOnnxCompression(model, policyOf('qint8')).decisions, memorySink(),
+        { pool: fixture.pool, speculate: false, heldBytes: 0 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FormatError);
+      expect((error as Error).message).toMatch(/fc0\.weight: .*changed\.onnx changed while it was being compressed/);
+    } finally {
+      await source.close();
+    }
+  });
+});
