@@ -30,9 +30,9 @@
  * and measured on the workers (gguf-encode.ts, the same function as on the calling thread), up to
  * `pool.size + 1` at once within 256 MiB of float32, and their results held for writing (up to 256 MiB of
  * encoded bytes; past that, read and encoded again while the file is written). A float32 weight whose reader
- * knows where it lies on disk (an ONNX model loaded from its file: `float32FileRange`) is read, planned and
- * encoded by its worker (the `ggufWeightFile` task, gguf-plan.ts for the plan), with no copy on this thread;
- * any other is read once into a SharedArrayBuffer used again from weight to weight (buffer-slots.ts), planned
+ * knows where it lies on disk (`float32FileRange`: an ONNX model or a safetensors file read from disk) is read,
+ * planned and encoded by its worker (the `ggufWeightFile` task, gguf-plan.ts for the plan), with no copy on this
+ * thread; any other is read once into a SharedArrayBuffer used again from weight to weight (buffer-slots.ts), planned
  * here, and read by a worker where it lies. Tensors are written in order: the file and the report are those of
  * one thread.
  *

@@ -11,8 +11,9 @@
  *   planning (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded.
  * The bytes are the same either way. With a worker pool, both run on it, weights per channel along axis 0 in
  * blocks of whole rows (safetensors-weight-write.ts writes each weight); a float32 weight of a reader that knows
- * where it lies on disk (an ONNX model loaded from its file: `float32FileRange`) is read by its worker itself
- * (`planWeightFile`, a block of rows at a time where that gives the same outcome), with no copy on this thread.
+ * where it lies on disk (`float32FileRange`: an ONNX model or a safetensors file read from disk) is read by its
+ * worker itself (`planWeightFile`, a block of rows at a time where that gives the same outcome), with no copy on
+ * this thread.
  *
  * A safetensors input keeps its `__metadata__` keys (all but `format` and `generator`, which describe the
  * output). Weights it already holds quantized ("webgpu-quant/1") are kept as they are, with their

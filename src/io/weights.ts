@@ -55,8 +55,9 @@ export async function readWeightInto(reader: WeightReader, info: WeightInfo, int
 }
 
 /**
- * Where weight `name`'s float32 values lie on disk, when `reader` knows (an ONNX model loaded from its file
- * gives `float32FileRange`), so a CPU worker can read them itself; else undefined (read them with `reader`).
+ * Where weight `name`'s float32 values lie on disk, when `reader` knows (an ONNX model or a safetensors file
+ * read from disk gives `float32FileRange`), so a CPU worker can read them itself; else undefined (read them
+ * with `reader`).
  *
  * @example
  * ```ts

@@ -15,7 +15,7 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import type { WeightReader } from '../weights.js';
-import { type ByteSource, readExactly, readExactlyInto } from '../byte-source.js';
+import { type ByteSource, type FileRange, fileRangeOf, readExactly, readExactlyInto } from '../byte-source.js';
 import { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_TENSORS, type SafetensorsTensorInfo, checkMinimumSize, parseHeaderLength, parseSafetensorsHeader, quoteName } from './header-parse.js';
 
 /** Options of {@link openSafetensors}. */
@@ -70,6 +70,18 @@ export interface SafetensorsReader extends WeightReader {
    * {@link InvalidArgumentError} when the range is not inside the tensor.
    */
   readRangeInto(name: string, byteOffset: number, target: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Where a float32 tensor's bytes lie in a file on disk, when the source is one (`nodeFileSource`), so a CPU
+   * worker can read them itself; undefined for another dtype or source. {@link InvalidArgumentError} for an
+   * unknown name.
+   *
+   * @example
+   * ```ts
+   * const reader = await openSafetensors(await nodeFileSource('model.safetensors'));
+   * await reader.float32FileRange('fc1.weight'); // { path: 'model.safetensors', offset: 8 + N + begin, byteLength }
+   * ```
+   */
+  float32FileRange(name: string): Promise<FileRange | undefined>;
   /** Closes the source when it has `close()`. */
   close(): Promise<void>;
 }
@@ -161,6 +173,10 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
       }
       await readExactlyInto(labelled, t.fileOffset + byteOffset, target, `tensor ${quoteName(t.name)} (bytes ${byteOffset}..${byteOffset + target.byteLength})`);
       return target;
+    },
+    async float32FileRange(tensorName: string): Promise<FileRange | undefined> {
+      const t = info(tensorName);
+      return t.dtype === 'float32' && t.byteLength % 4 === 0 ? fileRangeOf(source, t.fileOffset, t.byteLength) : undefined;
     },
     async close(): Promise<void> { await source.close?.(); },
   };

@@ -20,7 +20,7 @@
  */
 import { FormatError, InvalidArgumentError } from '../../errors.js';
 import type { WeightReader } from '../weights.js';
-import type { ByteSource } from '../byte-source.js';
+import type { ByteSource, FileRange } from '../byte-source.js';
 import { FORBIDDEN_KEYS, type SafetensorsTensorInfo, describeValue, quoteName } from './header-parse.js';
 import { type OpenSafetensorsOptions, type SafetensorsReader, openSafetensors } from './reader.js';
 
@@ -49,6 +49,8 @@ export interface ShardedSafetensorsReader extends WeightReader {
   readInto(name: string, buffer: Uint8Array): Promise<Uint8Array>;
   /** Reads a range of a tensor's bytes into `target`, see `SafetensorsReader.readRangeInto`. */
   readRangeInto(name: string, byteOffset: number, target: Uint8Array): Promise<Uint8Array>;
+  /** Where a float32 tensor lies on disk, see `SafetensorsReader.float32FileRange`. */
+  float32FileRange(name: string): Promise<FileRange | undefined>;
   /** Closes every shard's source. */
   close(): Promise<void>;
 }
@@ -156,6 +158,7 @@ export async function openShardedSafetensors(
     read: async (name) => shards.get(info(name).shard)!.read(name),
     readInto: async (name, buffer) => shards.get(info(name).shard)!.readInto(name, buffer),
     readRangeInto: async (name, byteOffset, target) => shards.get(info(name).shard)!.readRangeInto(name, byteOffset, target),
+    float32FileRange: async (name) => shards.get(info(name).shard)!.float32FileRange(name),
     close: closeAll,
   };
 }
