@@ -12,15 +12,15 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { FileRange } from '../io/byte-source.js';
-import { readFileRange } from '../io/safetensors/node-file-source.js';
+import { type OpenFileRange, openFileRange, readFileRange } from '../io/safetensors/node-file-source.js';
 import type { WeightInfo } from '../io/weights.js';
 import { firstNonFinite, maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
-import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
-import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
+import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes, ggufRowBlockEncoder } from './gguf-encode.js';
+import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, sameGgufPlan } from './gguf-plan.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
@@ -116,10 +116,49 @@ async function weightFromFile(
   return floorHeld(shape, decision, rounding, (data) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), undefined, integers, nonFinite);
 }
 
+/** Memory for a tensor's bytes: a spare buffer not much longer than they are, else a new one (it goes to the calling thread). */
+function outputBytes(byteLength: number): Uint8Array<ArrayBuffer> {
+  const best = smallestFitting(spare, byteLength);
+  const taken = best >= 0 && spare[best]!.byteLength <= 2 * byteLength ? spare.splice(best, 1)[0]! : new ArrayBuffer(byteLength);
+  return new Uint8Array(taken, 0, byteLength);
+}
+
 /**
- * A float32 weight for a GGUF file that the worker reads from its file itself, into spare memory used again
- * from weight to weight (fresh memory costs page faults): its plan from its largest |x|, and with `encode`, where
- * the plan computes values, its bytes in the file (a new array, transferred) and their statistics.
+ * A float32 weight's largest |x| (NaN when it holds a NaN), read from its file a block of whole rows of
+ * `rowElements` at a time (about FILE_BLOCK_BYTES) into one spare buffer; each block also goes to `onBlock` with
+ * its own largest |x|, and when that answers false the reading stops and the answer is undefined.
+ */
+async function peakFromFile(range: FileRange, rowElements: number, onBlock?: (values: Float32Array, peak: number) => boolean): Promise<number | undefined> {
+  const rowBytes = 4 * rowElements;
+  const blockBytes = Math.min(range.byteLength, Math.max(1, Math.floor(FILE_BLOCK_BYTES / rowBytes)) * rowBytes);
+  const buffer = takeSpare(blockBytes);
+  let file: OpenFileRange | undefined;
+  try {
+    file = await openFileRange(range);
+    let peak = 0;
+    for (let at = 0; at < range.byteLength; at += blockBytes) {
+      const length = Math.min(blockBytes, range.byteLength - at);
+      await file.read(at, new Uint8Array(buffer, 0, length));
+      const values = new Float32Array(buffer, 0, length / 4);
+      const blockPeak = maxAbs(values);
+      if (onBlock && !onBlock(values, blockPeak)) return undefined;
+      peak = Math.max(peak, blockPeak); // NaN once any block holds one
+    }
+    return peak;
+  } finally {
+    await file?.close();
+    keepSpare(buffer);
+  }
+}
+
+/**
+ * A float32 weight for a GGUF file that the worker reads from its file itself: its plan from its largest |x|,
+ * and with `encode`, where the plan computes values, its bytes in the file (a buffer of their own, transferred)
+ * and their statistics. Only what it needs is held: a plan alone, and a weight whose rows are the file's (a
+ * safetensors Linear weight [out, in]), are read a block of rows at a time (one spare block; the rows encoded as
+ * they come, ggufRowBlockEncoder); a weight written transposed (an ONNX MatMul weight [K, N]), or one whose plan
+ * a block changes (NaN, ±Infinity, a block scale past float16), is read whole into spare memory used again from
+ * weight to weight.
  */
 async function ggufWeightFile(
   range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer,
@@ -128,20 +167,24 @@ async function ggufWeightFile(
     throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for ${info.name}, a ${info.dtype} weight of ${info.byteLength} bytes; give the range of its float32 values`);
   }
   if (out) keepSpare(out);
+  if (!encode) return { plan: ggufPlanOf(info, decision, (await peakFromFile(range, 1))!) };
+  const assumed = ggufPlanOf(info, decision, 0);
+  const encoder = ggufRowBlockEncoder(ggufEncodePlanOf(assumed), outputBytes);
+  if (encoder) {
+    const peak = await peakFromFile(range, info.shape[1]!, (values, blockPeak) => {
+      if (!sameGgufPlan(ggufPlanOf(info, decision, blockPeak), assumed)) return false; // planned and encoded whole below
+      encoder.add(values);
+      return true;
+    });
+    if (peak !== undefined) return { plan: ggufPlanOf(info, decision, peak), encoded: encoder.finish() };
+  }
   const buffer = takeSpare(range.byteLength);
   try {
     const raw = new Uint8Array(buffer, 0, range.byteLength);
     await readFileRange(range, raw);
     const plan = ggufPlanOf(info, decision, maxAbs(new Float32Array(buffer, 0, range.byteLength / 4)));
     const encodePlan = ggufEncodePlanOf(plan);
-    if (!encode || !ggufEncodeComputes(encodePlan)) return { plan };
-    // The bytes in a spare buffer not much longer than they are, else a new one; it goes to the calling thread.
-    const into = (byteLength: number) => {
-      const best = smallestFitting(spare, byteLength);
-      const taken = best >= 0 && spare[best]!.byteLength <= 2 * byteLength ? spare.splice(best, 1)[0]! : new ArrayBuffer(byteLength);
-      return new Uint8Array(taken, 0, byteLength);
-    };
-    return { plan, encoded: encodeGgufTensor(encodePlan, raw, into) };
+    return ggufEncodeComputes(encodePlan) ? { plan, encoded: encodeGgufTensor(encodePlan, raw, outputBytes) } : { plan };
   } finally {
     keepSpare(buffer);
   }

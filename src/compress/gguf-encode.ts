@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { FormatError } from '../errors.js';
+import { FormatError, InvalidArgumentError, LimitExceededError } from '../errors.js';
 import { float32View } from '../io/float-convert.js';
 import { quantizeRowQ4_0, quantizeRowQ8_0 } from '../io/gguf/ggml-blocks.js';
 import { cpuQ4_0, cpuQ8_0, simdBlockPieces } from '../io/gguf/ggml-blocks-simd.js';
@@ -22,10 +22,12 @@ import { type GgmlType, ggmlTensorBytes, ggmlTypeInfo } from '../io/gguf/ggml-ty
 import { ggmlToFloat32 } from '../io/gguf/reader.js';
 import { floatToHalfBits } from '../io/half.js';
 import type { WeightDType } from '../io/weights.js';
-import { cpuErrorStats, cpuErrorStatsOfPieces } from '../kernels/cpu/cpu-error-stats.js';
+import { type ErrorStatsPieces, cpuErrorStats, cpuErrorStatsOfPieces, cpuErrorSumsOfPieces } from '../kernels/cpu/cpu-error-stats.js';
 import { PIECE_ELEMENTS } from '../kernels/cpu/simd-module.js';
 import { firstNaN } from '../kernels/cpu/cpu-scan.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
+import { assembleErrorStats } from '../stats/assemble.js';
+import { BucketSums } from '../stats/bucket-sums.js';
 import type { ErrorStats } from '../stats/types.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
@@ -235,12 +237,18 @@ function reportStats(stats: ErrorStats, statsAxis: number | undefined): GgufTens
  * values. Undefined (bytes untouched) where the kernels do not run.
  */
 function blocksWithStats(type: 'Q8_0' | 'Q4_0', copy: PieceCopier, bytes: Uint8Array, shape: readonly number[]): ErrorStats | undefined {
+  const pieces = blockPieces(type, copy, bytes, shape);
+  return pieces && cpuErrorStatsOfPieces(shape, shape.length >= 2 ? 0 : undefined, pieces);
+}
+
+/** The pieces of {@link blocksWithStats}: each piece's blocks into `bytes`, its values beside its originals. */
+function blockPieces(type: 'Q8_0' | 'Q4_0', copy: PieceCopier, bytes: Uint8Array, shape: readonly number[]): ErrorStatsPieces | undefined {
   const size = shape.reduce((a, b) => a * b, 1);
   const block = size === 0 ? undefined : simdBlockPieces(type);
   if (!block) return undefined;
   const { blockBytes } = block;
   const pieceBlocks = Math.min(size, PIECE_ELEMENTS) / kBlockElements;
-  return cpuErrorStatsOfPieces(shape, shape.length >= 2 ? 0 : undefined, {
+  return {
     extraSizes: [blockBytes * pieceBlocks, 4 * pieceBlocks],
     copied: [0],
     fill(memory, first, count, original, values, [dst, scales]) {
@@ -249,5 +257,65 @@ function blocksWithStats(type: 'Q8_0' | 'Q4_0', copy: PieceCopier, bytes: Uint8A
       block.encode(original, dst!, scales!, values, blocks);
       bytes.set(new Uint8Array(memory, dst!, blockBytes * blocks), (first / kBlockElements) * blockBytes);
     },
-  });
+  };
+}
+
+/** Encodes a tensor's rows a block of whole rows at a time (see {@link ggufRowBlockEncoder}). */
+export interface GgufRowBlockEncoder {
+  /** Encodes and measures the next rows (float32 values, whole rows, in order). */
+  add(rows: Float32Array): void;
+  /** The tensor's bytes and statistics, once every row is in: encodeGgufTensor's for the whole tensor. */
+  finish(): GgufEncoded;
+}
+
+/**
+ * An encoder of a Q8_0 / Q4_0 plan whose rows are the stored rows (2-D float32, not transposed) that takes them
+ * a block of whole rows at a time, so the whole tensor is never in memory: each block's blocks and statistics are
+ * made as it comes, the statistics going on from the rows before (cpuErrorSumsOfPieces' carry), so the bytes and
+ * the statistics are encodeGgufTensor's to the bit. The rows must hold no NaN (the statistics refuse it; such a
+ * tensor's plan is not Q8_0 / Q4_0). Undefined for another plan, or where the WebAssembly kernels do not run.
+ * Bytes go into `out(byteLength)` when given, else a new array.
+ *
+ * @example
+ * ```ts
+ * const encoder = ggufRowBlockEncoder({ name: 'w', dtype: 'float32', shape: [4096, 4096], type: 'Q8_0', ne: [4096, 4096], transposed: false });
+ * for (const rows of blocksOfRows) encoder?.add(rows);
+ * const { bytes, stats } = encoder!.finish();
+ * ```
+ */
+export function ggufRowBlockEncoder(plan: GgufEncodePlan, out?: (byteLength: number) => Uint8Array<ArrayBuffer>): GgufRowBlockEncoder | undefined {
+  const { type } = plan;
+  if ((type !== 'Q8_0' && type !== 'Q4_0') || plan.transposed || plan.dtype !== 'float32' || plan.shape.length !== 2 || !simdBlockPieces(type)) return undefined;
+  const [n, k] = plan.shape as [number, number];
+  if (n === 0 || k === 0 || k % kBlockElements !== 0) return undefined;
+  const byteLength = ggmlTensorBytes(type, [...plan.ne]);
+  const bytes = out?.(byteLength) ?? new Uint8Array(byteLength);
+  const rowBytes = byteLength / n;
+  const carry = new Float64Array(8);
+  const perRow = new BucketSums(n);
+  let row = 0;
+  return {
+    add(rows) {
+      const count = rows.length / k;
+      if (!Number.isInteger(count) || row + count > n) {
+        throw new InvalidArgumentError('rows', rows.length, `${plan.name}: ${rows.length} values are not whole rows of ${k} within the ${n - row} rows left`);
+      }
+      const from = new Uint32Array(rows.buffer, rows.byteOffset, rows.length);
+      const pieces = blockPieces(type, (into, first) => into.set(from.subarray(first, first + into.length)),
+        bytes.subarray(row * rowBytes, (row + count) * rowBytes), [count, k]);
+      const sums = pieces && cpuErrorSumsOfPieces([count, k], 0, pieces, carry);
+      if (!sums) throw new LimitExceededError(`${plan.name}: the WebAssembly kernels could not have memory for a block of ${count} rows; encode the whole tensor with encodeGgufTensor`);
+      perRow.setSums(sums.perChannel!, row);
+      row += count;
+    },
+    finish() {
+      if (row !== n) throw new InvalidArgumentError('rows', row, `${plan.name}: ${row} of ${n} rows were given`);
+      const overall = new BucketSums(1);
+      overall.setBucket(0, carry);
+      overall.count[0] = n * k;
+      perRow.count.fill(k);
+      const stats = assembleErrorStats({ shape: [n, k], axis: 0, quantized: { kind: 'values' } }, overall, perRow, undefined, 'cpu');
+      return { bytes, stats: reportStats(stats, 0) };
+    },
+  };
 }

@@ -3,7 +3,7 @@
 // the tile, from aligned and unaligned bytes; and a transposed plan encodes to the blocks of the tensor
 // transposed beforehand.
 import { describe, expect, it } from 'vitest';
-import { encodeGgufTensor, transposeBytes } from '../../src/compress/gguf-encode.js';
+import { encodeGgufTensor, ggufRowBlockEncoder, transposeBytes } from '../../src/compress/gguf-encode.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0, quantizeRowQ8_0 } from '../../src/io/gguf/ggml-blocks.js';
 import { errorStats } from '../../src/reference/error-stats.js';
@@ -98,5 +98,41 @@ describe('GGUF tensor encoding', () => {
       expect(call).toThrow(InvalidArgumentError);
       expect(call).toThrow('original.data[70001] is NaN');
     }
+  });
+
+  it('rows given a block at a time: the bytes and statistics of the whole tensor, to the bit', () => {
+    const next = rng(RUN_SEED + 4);
+    // Blocks of one row, of rows that straddle the 32768-element pieces, uneven random ones, and the whole.
+    for (const [n, k] of [[7, 96], [40, 2080], [1 + Math.floor(next() * 90), 32 * (1 + Math.floor(next() * 200))]] as const) {
+      const data = normalData(n * k, next);
+      for (let i = 0; i < data.length; i++) data[i] = data[i]! * (0.01 + (Math.floor(i / k) % 5)); // rows of uneven ranges
+      data.fill(0, 0, 32); // a block of zeros (d = 0)
+      for (const type of ['Q8_0', 'Q4_0'] as const) {
+        const plan = { name: 'w', dtype: 'float32', shape: [n, k], type, ne: [k, n], transposed: false } as const;
+        const whole = encodeGgufTensor(plan, new Uint8Array(data.buffer));
+        const splits = [Array(n).fill(1), [Math.min(n, 17), n - Math.min(n, 17)], [n]];
+        const random: number[] = [];
+        for (let left = n; left > 0;) left -= random[random.length] = Math.min(left, 1 + Math.floor(next() * 12));
+        for (const split of [...splits, random]) {
+          const encoder = ggufRowBlockEncoder(plan)!;
+          let row = 0;
+          for (const count of split.filter((c) => c > 0)) {
+            encoder.add(data.slice(row * k, (row + count) * k)); // a buffer of its own, as a block read from a file
+            row += count;
+          }
+          const label = `${type} [${n}, ${k}] in ${split.length} blocks`;
+          const { bytes, stats } = encoder.finish();
+          expect(Buffer.compare(bytes, whole.bytes), label).toBe(0);
+          expect(stats, label).toEqual(whole.stats);
+        }
+      }
+    }
+    const plan = { name: 'w', dtype: 'float32', shape: [4, 64], type: 'Q8_0', ne: [64, 4], transposed: false } as const;
+    expect(ggufRowBlockEncoder({ ...plan, transposed: true, ne: [4, 64] })).toBeUndefined();
+    expect(ggufRowBlockEncoder({ ...plan, type: 'F16' })).toBeUndefined();
+    const encoder = ggufRowBlockEncoder(plan)!;
+    expect(() => encoder.add(new Float32Array(65))).toThrow(InvalidArgumentError); // not whole rows
+    encoder.add(new Float32Array(128));
+    expect(() => encoder.finish()).toThrow(/2 of 4 rows were given/);
   });
 });

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compressToGguf } from '../../src/compress/compress-gguf.js';
+import { type CompressToGgufOptions, compressToGguf } from '../../src/compress/compress-gguf.js';
 import { compressToSafetensors } from '../../src/compress/compress-safetensors.js';
 import { type CompressionPolicy, decideWeights } from '../../src/compress/policy.js';
 import { floatToHalfBits } from '../../src/io/half.js';
@@ -24,17 +24,22 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-/** A random model: two big float32 weights (one with a NaN), a big float16 one, a small one and a bias. */
+/** A random model: big float32 weights (two with a NaN), a big float16 one, a small one and a bias. */
 async function randomModel(seed: number): Promise<Uint8Array> {
   const next = rng(seed);
   const nan = normalData(384 * 256, next, 0.05);
   nan[Math.floor(next() * nan.length)] = NaN;
+  const late = normalData(2304 * 512, next, 0.05);
+  late[late.length - 1 - Math.floor(next() * 512 * 200)] = NaN;
   return serializeSafetensors([
     { name: 'a.weight', dtype: 'F32', shape: [256, 512], data: normalData(256 * 512, next, 0.05) },
     { name: 'b.weight', dtype: 'F16', shape: [512, 256], data: bytesOf(Uint16Array.from(normalData(512 * 256, next, 0.05), floatToHalfBits)) },
     { name: 'c.weight', dtype: 'F32', shape: [384, 256], data: nan },
     { name: 'd.weight', dtype: 'F32', shape: [64, 64], data: normalData(64 * 64, next, 0.05) },
     { name: 'e.bias', dtype: 'F32', shape: [512], data: normalData(512, next, 0.05) },
+    // Over 4 MiB: read and encoded two blocks of rows at a time; g's NaN, in its second block, sends it whole.
+    { name: 'f.weight', dtype: 'F32', shape: [2304, 512], data: normalData(2304 * 512, next, 0.05) },
+    { name: 'g.weight', dtype: 'F32', shape: [2304, 512], data: late },
   ]);
 }
 
@@ -61,7 +66,7 @@ describe('float32FileRange of a safetensors file', () => {
     expect(await inMemory.float32FileRange('a.weight')).toBeUndefined();
     // A sharded checkpoint: the range is in the shard's file.
     writeFileSync(join(dir, 'shard-1.safetensors'), bytes);
-    await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: Object.fromEntries(['a.weight', 'b.weight', 'c.weight', 'd.weight', 'e.bias'].map((n) => [n, 'shard-1.safetensors'])) }));
+    await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: Object.fromEntries(inMemory.list().map((t) => [t.name, 'shard-1.safetensors'])) }));
     const sharded = await openShardedSafetensorsFiles(join(dir, 'model.safetensors.index.json'));
     try {
       expect((await sharded.float32FileRange('a.weight'))?.path).toBe(join(dir, 'shard-1.safetensors'));
@@ -86,16 +91,23 @@ describe('a safetensors file on a worker pool', () => {
       for (const dtype of ['qint8', 'qint4'] as const) {
         const policy: CompressionPolicy = { dtype, granularity: 'group', groupSize: 32 };
         const decisions = decideWeights(reader.list(), policy);
-        const gguf = (pool?: ReturnType<typeof recordingPool>) => run((r, sink) => compressToGguf(r, decisions, sink, pool ? { pool } : {}));
-        const alone = await gguf();
-        const pool = recordingPool(fixture.pool);
-        const pooled = await gguf(pool);
-        expect(Buffer.compare(pooled.bytes, alone.bytes), dtype).toBe(0);
-        expect(pooled.report, dtype).toEqual(alone.report);
-        // a and c (c's NaN: planned there, kept as stored, written from here) after their plans: a again, written
-        // as planned after c's plan differed; b (float16) through a shared slot, twice.
-        expect(pool.names.filter((t) => t === 'ggufWeightFile'), dtype).toHaveLength(3);
-        expect(pool.names.filter((t) => t === 'encodeGgufTensor'), dtype).toHaveLength(2);
+        const gguf = (options: CompressToGgufOptions) => run((r, sink) => compressToGguf(r, decisions, sink, options));
+        const alone = await gguf({});
+        expect(alone.report.tensors.map((t) => t.ggmlType), dtype).toEqual(dtype === 'qint8'
+          ? ['Q8_0', 'Q8_0', 'F32', 'Q8_0', 'F32', 'Q8_0', 'F32'] : ['Q4_0', 'Q4_0', 'F32', 'Q4_0', 'F32', 'Q4_0', 'F32']);
+        for (const options of [{}, { speculate: false }, { speculate: false, heldBytes: 0 }]) {
+          const what = `${dtype} ${JSON.stringify(options)}`;
+          const pool = recordingPool(fixture.pool);
+          const pooled = await gguf({ ...options, pool });
+          expect(Buffer.compare(pooled.bytes, alone.bytes), what).toBe(0);
+          expect(pooled.report, what).toEqual(alone.report);
+          // Written after planning: a, c, f and g read by the workers (encoded too where held), b through a shared
+          // slot; with nothing held, a and f (c and g are kept as stored) are read and encoded again while writing.
+          if (options.speculate === false) {
+            expect(pool.names.filter((t) => t === 'ggufWeightFile'), what).toHaveLength(options.heldBytes === 0 ? 6 : 4);
+            expect(pool.names.filter((t) => t === 'encodeGgufTensor'), what).toHaveLength(1);
+          }
+        }
 
         const safetensors = (p?: ReturnType<typeof recordingPool>) => run((r, sink) => compressToSafetensors(r, decisions, sink, { backend: 'cpu' }, undefined, p ? { pool: p } : {}));
         const st = await safetensors();
@@ -103,7 +115,7 @@ describe('a safetensors file on a worker pool', () => {
         const stPooled = await safetensors(stPool);
         expect(Buffer.compare(stPooled.bytes, st.bytes), dtype).toBe(0);
         expect(stPooled.report.tensors, dtype).toEqual(st.report.tensors);
-        expect(stPool.names.filter((t) => t === 'planWeightFile'), dtype).toHaveLength(2); // a and c
+        expect(stPool.names.filter((t) => t === 'planWeightFile'), dtype).toHaveLength(4); // a, c, f and g
         expect(stPool.names.filter((t) => t === 'planWeight'), dtype).toHaveLength(1); // b
       }
     } finally {

@@ -100,11 +100,13 @@ export interface ErrorSums { overall: BucketSums; perChannel?: BucketSums | unde
  */
 export function cpuErrorSums(request: ErrorStatsRequest, carry?: Float64Array, channelsFrom?: BucketSums): ErrorSums {
   const sums = simdErrorSums(request, carry, undefined, channelsFrom) ?? loopErrorSums(request, carry, channelsFrom);
-  if (carry) {
-    const o = sums.overall;
-    carry.set([o.sumSquaredError[0]!, o.sumSquaredOriginal[0]!, o.sumSquaredDequantized[0]!, o.sumProduct[0]!, o.maxAbsError[0]!, o.clipped[0]!, o.nonFinite[0]!]);
-  }
+  if (carry) keepCarry(carry, sums.overall);
   return sums;
+}
+
+/** The overall sums into `carry`, for the next part to go on from. */
+function keepCarry(carry: Float64Array, o: BucketSums): void {
+  carry.set([o.sumSquaredError[0]!, o.sumSquaredOriginal[0]!, o.sumSquaredDequantized[0]!, o.sumProduct[0]!, o.maxAbsError[0]!, o.clipped[0]!, o.nonFinite[0]!]);
 }
 
 /** The bytes of one bucket and one cursor in the kernel's memory (simd-kernels.wat). */
@@ -199,11 +201,30 @@ export interface ErrorStatsPieces {
  * ```
  */
 export function cpuErrorStatsOfPieces(shape: readonly number[], axis: number | undefined, pieces: ErrorStatsPieces): ErrorStats | undefined {
+  const sums = cpuErrorSumsOfPieces(shape, axis, pieces);
+  return sums && assembleErrorStats({ shape: [...shape], ...(axis === undefined ? {} : { axis }), quantized: { kind: 'values' } },
+    sums.overall, sums.perChannel, sums.perGroup, 'cpu');
+}
+
+/**
+ * The bucket sums behind {@link cpuErrorStatsOfPieces}, for a part of a tensor measured after the parts before
+ * it: `carry` holds their overall sums and is updated with this part's (as in {@link cpuErrorSums}), so parts of
+ * whole rows measured in order give the whole tensor's sums to the bit. Undefined (nothing filled) where the
+ * kernel does not run.
+ *
+ * @example
+ * ```ts
+ * const carry = new Float64Array(8);
+ * for (const part of parts) cpuErrorSumsOfPieces([part.rows, row], 0, part.pieces, carry); // carry: the overall sums so far
+ * ```
+ */
+export function cpuErrorSumsOfPieces(shape: readonly number[], axis: number | undefined, pieces: ErrorStatsPieces, carry?: Float64Array): ErrorSums | undefined {
   const size = shape.reduce((a, b) => a * b, 1);
   const empty = new Float32Array(0); // the pieces come from `fill`, never from these arrays
   const request: ErrorStatsRequest = { original: empty, shape: [...shape], size, ...(axis === undefined ? {} : { axis }), quantized: { kind: 'values', data: empty } };
-  const sums = simdErrorSums(request, undefined, pieces);
-  return sums && assembleErrorStats(request, sums.overall, sums.perChannel, sums.perGroup, 'cpu');
+  const sums = simdErrorSums(request, carry, pieces);
+  if (sums && carry) keepCarry(carry, sums.overall);
+  return sums;
 }
 
 /** Throws the statistics' NaN error when the kernel's scan of a piece (`count` elements from `first`) found one at `found`. */
