@@ -49,6 +49,7 @@ import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } f
 import { float64Loss } from './float64-range.js';
 import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
+import { type SpareIntegers, spareIntegers } from './spare-integers.js';
 import type { WeightDecision } from './policy.js';
 import { type EscalationStep, quantizeWithFloor } from './quality-floor.js';
 import type { QuantizedWeight } from './quantize-weight.js';
@@ -155,14 +156,16 @@ async function ownFloat32(reader: WeightReader, info: WeightInfo): Promise<Float
  */
 async function planWeight(
   reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined, pool?: CpuWorkerPool,
-  early?: Promise<Uint8Array>,
+  early?: Promise<Uint8Array>, spares?: SpareIntegers,
 ): Promise<PlannedWeight> {
   // A float32 weight in a file on disk is read by the worker itself, straight into its kernels' memory: no copy
   // here, and no fresh memory for each weight (touching fresh pages costs more than quantizing them).
   const range = pool && info.dtype === 'float32' ? await float32FileRangeOf(reader, info.name) : undefined;
   let outcome;
   if (range) {
-    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision]);
+    const integers = spares?.take(info.shape.reduce((a, b) => a * b, 1));
+    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers], integers ? [integers] : []);
+    if (outcome.kind === 'quantized') spares?.adopt(outcome.result.q.intReprView().buffer);
   } else {
     let data: Float32Array;
     if (info.dtype === 'float64') {
@@ -242,7 +245,8 @@ export async function compressToSafetensors(
   };
   const floatBytes = (i: number): number => (blockings[i] ? POOL_IN_FLIGHT_BYTES / 2
     : (weights[i]!.byteLength / (weights[i]!.dtype === 'float32' ? 4 : weights[i]!.dtype === 'float64' ? 8 : 2)) * 4);
-  const planAhead = lookahead(weights.length, (i) => (blockings[i] ? planRows(i, blockings[i]!) : toPool(i) ? planWeight(reader, weights[i]!, decisions[i]!, backend, pool) : undefined),
+  const spares = pool ? spareIntegers() : undefined;
+  const planAhead = lookahead(weights.length, (i) => (blockings[i] ? planRows(i, blockings[i]!) : toPool(i) ? planWeight(reader, weights[i]!, decisions[i]!, backend, pool, undefined, spares) : undefined),
     floatBytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
   // Per weight: the quantized layout, or the reason it is kept. Kept weights need nothing else here, so a
   // file of many small tensors costs one header entry and one report each; a kept weight with no
@@ -279,6 +283,7 @@ export async function compressToSafetensors(
     if (held && 'q' in held) {
       heldBytes -= quantizedDataBytes(held.q).byteLength;
       plan.result = undefined;
+      spares?.written(held.q.intReprView().buffer);
     } else if (held?.data) {
       blockHeld -= held.data.reduce((n, d) => n + d.byteLength, 0);
       held.data = undefined;

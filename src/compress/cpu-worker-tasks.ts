@@ -55,9 +55,9 @@ export interface CpuTaskArgs {
   floorWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer, blockBytes?: number];
   /**
    * planWeight on a float32 weight the worker reads from a file itself (as floorWeightFile reads it): the same
-   * answer, with no copy of the weight on the calling thread.
+   * answer, with no copy of the weight on the calling thread. `integers` as for floorWeight.
    */
-  planWeightFile: [range: FileRange, shape: number[], decision: WeightDecision];
+  planWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, integers?: ArrayBuffer];
   /** chooseQParams(x, spec) on the CPU. */
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */

@@ -199,7 +199,7 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
   },
   floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers) as Promise<FloorOutcome>,
   floorWeightFile: (range, shape, decision, rounding, integers, blockBytes) => weightFromFile(range, shape, decision, rounding, integers, blockBytes) as Promise<FloorOutcome>,
-  planWeightFile: (range, shape, decision) => weightFromFile(range, shape, decision, undefined, undefined, FILE_BLOCK_BYTES, true),
+  planWeightFile: (range, shape, decision, integers) => weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true),
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),
   async calibrateAndQuantize(x, spec) {

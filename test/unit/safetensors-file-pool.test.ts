@@ -15,6 +15,7 @@ import { bytesSource, memorySink, openSafetensors, serializeSafetensors } from '
 import { readFileRange } from '../../src/io/safetensors/node-file-source.js';
 import { openSafetensorsFile, openShardedSafetensorsFiles } from '../../src/io/safetensors/node-open.js';
 import type { WeightReader } from '../../src/io/weights.js';
+import type { CpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
 import { recordingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import { RUN_SEED, expectInvalidAsync, normalData, rng } from './support.js';
 
@@ -118,6 +119,37 @@ describe('a safetensors file on a worker pool', () => {
         expect(stPool.names.filter((t) => t === 'planWeightFile'), dtype).toHaveLength(4); // a, c, f and g
         expect(stPool.names.filter((t) => t === 'planWeight'), dtype).toHaveLength(1); // b
       }
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('integers written go back to the workers for later weights\' integers, and the file is the same', { timeout: 60000 }, async () => {
+    const next = rng(RUN_SEED + 2);
+    const path = join(dir, 'many.safetensors');
+    writeFileSync(path, await serializeSafetensors(Array.from({ length: 6 }, (_, i) => (
+      { name: `w${i}.weight`, dtype: 'F32' as const, shape: [1152, 1024], data: normalData(1152 * 1024, next, 0.05) }))));
+    const reader = await openSafetensorsFile(path);
+    try {
+      const decisions = decideWeights(reader.list(), { dtype: 'qint4', granularity: 'group', groupSize: 32 });
+      const compress = async (options: { pool?: CpuWorkerPool }) => {
+        const sink = memorySink();
+        const report = await compressToSafetensors(reader, decisions, sink, { backend: 'cpu' }, undefined, options);
+        return { bytes: sink.bytes(), tensors: report.tensors };
+      };
+      const alone = await compress({});
+      const given: unknown[] = [];
+      const pool: CpuWorkerPool = { ...fixture.pool, run: ((task: string, args: unknown[], transfer?: ArrayBuffer[]) => {
+        if (task === 'planWeightFile') given.push(args[3]);
+        return (fixture.pool.run as (...a: unknown[]) => unknown)(task, args, transfer);
+      }) as CpuWorkerPool['run'] };
+      const pooled = await compress({ pool });
+      expect(Buffer.compare(pooled.bytes, alone.bytes)).toBe(0);
+      expect(pooled.tensors).toEqual(alone.tensors);
+      expect(given).toHaveLength(6);
+      const reused = given.filter((g) => g instanceof ArrayBuffer) as ArrayBuffer[];
+      expect(reused.length, 'written integers sent back').toBeGreaterThanOrEqual(2);
+      for (const buffer of reused) expect(buffer.byteLength, 'detached: transferred to the worker').toBe(0);
     } finally {
       await reader.close();
     }

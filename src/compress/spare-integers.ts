@@ -1,0 +1,63 @@
+/**
+ * Memory for the integers CPU workers compute while a safetensors file is written: the buffer a worker's integers
+ * came in (transferred) goes back to a worker with a later weight once the weight is written, so no worker touches
+ * fresh memory for each weight's integers (16 MiB for a [4096, 4096] int8 weight; touching fresh pages costs more
+ * than quantizing them, docs/performance.md). Only buffers recorded as a worker's, of 1 MiB and more, are handed
+ * out again, and only once written: the sink is done with a chunk once its write resolves.
+ *
+ * @example
+ * ```ts
+ * const spares = spareIntegers();
+ * const integers = spares.take(4096 * 4096);
+ * await pool.run('planWeightFile', [range, shape, decision, integers], integers ? [integers] : []);
+ * ```
+ * @module
+ */
+import { smallestFitting } from './buffer-slots.js';
+import { LEND_FROM_BYTES } from './integer-lender.js';
+
+/**
+ * Buffers a worker's integers came in, handed back to the workers once written (`take`, transferred with a later
+ * weight), so that no worker touches fresh memory for each weight's integers; `adopt` records one that came.
+ */
+export interface SpareIntegers {
+  take(byteLength: number): ArrayBuffer | undefined;
+  adopt(buffer: ArrayBufferLike): void;
+  /** The integers of a written weight: their buffer goes back where it came from a worker. */
+  written(buffer: ArrayBufferLike): void;
+}
+
+/** Written integers' buffers kept to go back to the workers: about one per task in flight. */
+const kSpareIntegers = 4;
+
+/**
+ * A free list of written integers' buffers that came from CPU workers (see the module documentation).
+ *
+ * @example
+ * ```ts
+ * const spares = spareIntegers();
+ * const integers = spares.take(elements); // transfer it with the task, or undefined
+ * spares.adopt(outcome.result.q.intReprView().buffer);
+ * // … the weight is written …
+ * spares.written(outcome.result.q.intReprView().buffer);
+ * ```
+ */
+export function spareIntegers(): SpareIntegers {
+  const adopted = new WeakSet<ArrayBufferLike>();
+  const free: ArrayBuffer[] = [];
+  return {
+    take(byteLength) {
+      const best = smallestFitting(free, byteLength);
+      return best < 0 ? undefined : free.splice(best, 1)[0];
+    },
+    adopt(buffer) {
+      if (buffer instanceof ArrayBuffer && buffer.byteLength >= LEND_FROM_BYTES) adopted.add(buffer);
+    },
+    written(buffer) {
+      if (!adopted.has(buffer) || !(buffer instanceof ArrayBuffer)) return;
+      adopted.delete(buffer);
+      free.push(buffer);
+      if (free.length > kSpareIntegers) free.sort((a, b) => b.byteLength - a.byteLength).pop();
+    },
+  };
+}
