@@ -34,7 +34,9 @@
  * planned and encoded by its worker (the `ggufWeightFile` task, gguf-plan.ts for the plan), with no copy on this
  * thread; any other is read once into a SharedArrayBuffer used again from weight to weight (buffer-slots.ts), planned
  * here, and read by a worker where it lies. Tensors are written in order: the file and the report are those of
- * one thread.
+ * one thread. A float32 weight whose rows are the file's (not written transposed) is read a block of rows at a
+ * time (gguf-row-stream.ts), by its worker from the file, or on this thread from a reader that reads ranges
+ * (`readRangeInto`: a safetensors reader): the whole weight is held only where a block changes its plan.
  *
  * @example
  * ```ts
@@ -61,6 +63,8 @@ import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, ggufPlanReads, sameGgufPla
 import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
 import { bufferSlots } from './buffer-slots.js';
+import { GGUF_STREAM_BLOCK_BYTES, streamBlockBytes, streamedGgufWeight, streamedPeak } from './gguf-row-stream.js';
+import { rangeReaderOf } from './row-block-stream.js';
 import type { WeightDecision } from './policy.js';
 
 /** Options of {@link compressToGguf}. */
@@ -238,6 +242,24 @@ export async function compressToGguf(
       return encodeFrom(plans[i]!, raw);
     })();
   };
+  // Without a pool, a float32 weight whose rows are the file's (not written transposed), from a reader that reads
+  // ranges, is read a block of rows at a time (gguf-row-stream.ts): planned from its blocks, and encoded from them
+  // into outBytes as it is written; the whole weight is read only where a block changes its plan.
+  const ranges = pool ? undefined : rangeReaderOf(reader);
+  const streams = (i: number): boolean => {
+    const info = weights[i]!;
+    const decision = decisions[i];
+    return ranges !== undefined && decision?.action === 'quantize' && info.dtype === 'float32' && info.shape.length === 2
+      && decision.axis !== 0 && info.byteLength > GGUF_STREAM_BLOCK_BYTES;
+  };
+  const rangesOf = (i: number) => (offset: number, target: Uint8Array) => ranges!.readRangeInto(weights[i]!.name, offset, target);
+  let streamArea = new ArrayBuffer(0);
+  const streamBuffer = (i: number): ArrayBuffer => {
+    const byteLength = streamBlockBytes(weights[i]!);
+    if (streamArea.byteLength < byteLength) streamArea = new ArrayBuffer(byteLength);
+    return streamArea;
+  };
+  const streamHere = (i: number) => streamedGgufWeight(weights[i]!, decisions[i]!, rangesOf(i), streamBuffer(i), outBytes);
   const tensors: GgufTensorReport[] = [];
   // Tensors encoded on this thread go into one buffer used again from tensor to tensor: each is written (and the
   // sink done with it) before the next is encoded.
@@ -258,7 +280,7 @@ export async function compressToGguf(
     // bytes may be the buffer itself (a tensor kept as it is)
     await (plan.omitted ? Promise.resolve() : writer!.write(info.name, bytes)).finally(release);
     // A worker's bytes, written: their memory goes back to a worker for a later tensor's bytes.
-    if ((kept ?? pooled) && bytes.buffer instanceof ArrayBuffer && spentOutputs.length < kSpentOutputs) spentOutputs.push(bytes.buffer);
+    if (pool && (kept ?? pooled) && bytes.buffer instanceof ArrayBuffer && spentOutputs.length < kSpentOutputs) spentOutputs.push(bytes.buffer);
     const line: GgufTensorReport = {
       name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
       dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,
@@ -279,23 +301,26 @@ export async function compressToGguf(
     }
     const planAhead = lookahead(weights.length, planOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next weight whose plan reads its values (every weight, while written as planned) is read
-    // while this one is planned.
+    // while this one is planned, but for those read a block of rows at a time.
     const planInputs = pool ? undefined
-      : readAhead(reader, weights, (i) => assumed !== undefined || ggufPlanReads(weights[i]!, decisions[i]), readSlots);
+      : readAhead(reader, weights, (i) => (assumed !== undefined || ggufPlanReads(weights[i]!, decisions[i])) && !streams(i), readSlots);
     for (const [i, info] of weights.entries()) {
       const pooled = planAhead.take(i);
       const early = planInputs?.take(i);
       let bytes: Promise<Uint8Array> | undefined; // read once, for the plan and for writing as planned
       const bytesOf = () => (bytes ??= early ?? reader.read(info.name));
       const release = () => planInputs?.release(i);
-      const planned = pooled ? await pooled : { plan: await planWeight(info, decisions[i]!, bytesOf).catch(async (error: unknown) => {
+      // Read a block of rows at a time here: planned and, while written as planned, encoded.
+      const here: { plan: GgufPlan; encoded?: GgufEncoded } | undefined = pooled || !streams(i) ? undefined
+        : assumed ? await streamHere(i) : { plan: ggufPlanOf(info, decisions[i]!, (await streamedPeak(info.byteLength, 1, rangesOf(i), streamBuffer(i)))!) };
+      const planned = pooled ? await pooled : here ?? { plan: await planWeight(info, decisions[i]!, bytesOf).catch(async (error: unknown) => {
         await release();
         throw error;
       }) };
       plans.push(planned.plan);
-      held.push(planned.encoded);
+      held.push(pooled ? planned.encoded : undefined);
       if (assumed && sameGgufPlan(assumed[i]!, planned.plan)) {
-        await writeTensor(i, encodeOnPool(i), bytesOf, release);
+        await writeTensor(i, here?.encoded ? Promise.resolve(here.encoded) : encodeOnPool(i), bytesOf, release);
         continue;
       }
       await release();
@@ -315,10 +340,11 @@ export async function compressToGguf(
     // Written after planning: the tensors not held from planning are read (again) and encoded.
     const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next tensor is read while this one is encoded and written.
-    const writeInputs = pool ? undefined : readAhead(reader, weights, () => true, readSlots);
+    const writeInputs = pool ? undefined : readAhead(reader, weights, (i) => !streams(i), readSlots);
     try {
       for (const [i, { info }] of plans.entries()) {
-        const pooled = writeAhead.take(i);
+        const here = streams(i) && plans[i]!.action === 'quantize' ? (await streamHere(i))?.encoded : undefined;
+        const pooled = writeAhead.take(i) ?? (here && Promise.resolve(here));
         const early = held[i] || pooled ? undefined : writeInputs?.take(i);
         await writeTensor(i, pooled, () => early ?? reader.read(info.name), () => writeInputs?.release(i));
       }

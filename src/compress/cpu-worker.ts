@@ -19,8 +19,9 @@ import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
-import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes, ggufRowBlockEncoder } from './gguf-encode.js';
-import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, sameGgufPlan } from './gguf-plan.js';
+import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
+import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
+import { streamBlockBytes, streamedGgufWeight, streamedPeak } from './gguf-row-stream.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
@@ -124,34 +125,6 @@ function outputBytes(byteLength: number): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * A float32 weight's largest |x| (NaN when it holds a NaN), read from its file a block of whole rows of
- * `rowElements` at a time (about FILE_BLOCK_BYTES) into one spare buffer; each block also goes to `onBlock` with
- * its own largest |x|, and when that answers false the reading stops and the answer is undefined.
- */
-async function peakFromFile(range: FileRange, rowElements: number, onBlock?: (values: Float32Array, peak: number) => boolean): Promise<number | undefined> {
-  const rowBytes = 4 * rowElements;
-  const blockBytes = Math.min(range.byteLength, Math.max(1, Math.floor(FILE_BLOCK_BYTES / rowBytes)) * rowBytes);
-  const buffer = takeSpare(blockBytes);
-  let file: OpenFileRange | undefined;
-  try {
-    file = await openFileRange(range);
-    let peak = 0;
-    for (let at = 0; at < range.byteLength; at += blockBytes) {
-      const length = Math.min(blockBytes, range.byteLength - at);
-      await file.read(at, new Uint8Array(buffer, 0, length));
-      const values = new Float32Array(buffer, 0, length / 4);
-      const blockPeak = maxAbs(values);
-      if (onBlock && !onBlock(values, blockPeak)) return undefined;
-      peak = Math.max(peak, blockPeak); // NaN once any block holds one
-    }
-    return peak;
-  } finally {
-    await file?.close();
-    keepSpare(buffer);
-  }
-}
-
-/**
  * A float32 weight for a GGUF file that the worker reads from its file itself: its plan from its largest |x|,
  * and with `encode`, where the plan computes values, its bytes in the file (a buffer of their own, transferred)
  * and their statistics. Only what it needs is held: a plan alone, and a weight whose rows are the file's (a
@@ -167,17 +140,26 @@ async function ggufWeightFile(
     throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for ${info.name}, a ${info.dtype} weight of ${info.byteLength} bytes; give the range of its float32 values`);
   }
   if (out) keepSpare(out);
-  if (!encode) return { plan: ggufPlanOf(info, decision, (await peakFromFile(range, 1))!) };
-  const assumed = ggufPlanOf(info, decision, 0);
-  const encoder = ggufRowBlockEncoder(ggufEncodePlanOf(assumed), outputBytes);
-  if (encoder) {
-    const peak = await peakFromFile(range, info.shape[1]!, (values, blockPeak) => {
-      if (!sameGgufPlan(ggufPlanOf(info, decision, blockPeak), assumed)) return false; // planned and encoded whole below
-      encoder.add(values);
-      return true;
-    });
-    if (peak !== undefined) return { plan: ggufPlanOf(info, decision, peak), encoded: encoder.finish() };
+  // A block at a time where that gives the whole weight's answer, into one spare block: a plan alone, or rows that
+  // are the file's.
+  if (encode && ggufPlanOf(info, decision, 0).transposed) return ggufWeightWhole(range, info, decision);
+  const block = takeSpare(streamBlockBytes(encode ? info : { shape: [], byteLength: info.byteLength }));
+  let file: OpenFileRange | undefined;
+  try {
+    file = await openFileRange(range);
+    const read = (offset: number, target: Uint8Array) => file!.read(offset, target);
+    if (!encode) return { plan: ggufPlanOf(info, decision, (await streamedPeak(info.byteLength, 1, read, block))!) };
+    const streamed = await streamedGgufWeight(info, decision, read, block, outputBytes);
+    if (streamed) return streamed;
+  } finally {
+    await file?.close();
+    keepSpare(block);
   }
+  return ggufWeightWhole(range, info, decision);
+}
+
+/** ggufWeightFile of the weight read whole into spare memory: its plan, and its bytes where the plan computes values. */
+async function ggufWeightWhole(range: FileRange, info: WeightInfo, decision: WeightDecision): Promise<{ plan: GgufPlan; encoded?: GgufEncoded }> {
   const buffer = takeSpare(range.byteLength);
   try {
     const raw = new Uint8Array(buffer, 0, range.byteLength);
