@@ -13,7 +13,7 @@
  * blocks of whole rows (safetensors-weight-write.ts writes each weight); a float32 weight of a reader that knows
  * where it lies on disk (`float32FileRange`: an ONNX model or a safetensors file read from disk) is read by its
  * worker itself (`planWeightFile`, a block of rows at a time where that gives the same outcome), with no copy on
- * this thread.
+ * this thread; without a pool such a weight is planned the same way on this thread (safetensors-weight-plan.ts).
  *
  * A safetensors input keeps its `__metadata__` keys (all but `format` and `generator`, which describe the
  * output). Weights it already holds quantized ("webgpu-quant/1") are kept as they are, with their
@@ -29,8 +29,6 @@
  * @module
  */
 import { type OpOptions, getBackend } from '../ops/backend.js';
-import { float32View, toFloat32 } from '../io/float-convert.js';
-import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
 import { quoteName } from '../io/safetensors/header-parse.js';
 import {
@@ -41,22 +39,22 @@ import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { type SafetensorsWriter, createSafetensorsWriter } from '../io/safetensors/writer.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, float32FileRangeOf, readWeightInto } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/weights.js';
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
 import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } from './cpu-worker-pool.js';
-import { float64Loss } from './float64-range.js';
 import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
-import { type SpareIntegers, spareIntegers } from './spare-integers.js';
+import { spareIntegers } from './spare-integers.js';
 import type { WeightDecision } from './policy.js';
-import { type EscalationStep, quantizeWithFloor } from './quality-floor.js';
+import { FILE_BLOCK_BYTES, fileBlocking } from './weight-file-blocks.js';
 import type { QuantizedWeight } from './quantize-weight.js';
-import { ROW_BLOCK_BYTES, type RowBlockPlan, type RowBlocking, SlotRing, planRowBlocks, rangeReaderOf, rowBlocking } from './row-block-stream.js';
+import { ROW_BLOCK_BYTES, type RowBlocking, SlotRing, planRowBlocks, rangeReaderOf, rowBlocking } from './row-block-stream.js';
 import {
   type KeptPlan, type Plan, type WeightWriteContext, assumedLayouts, keptReport, sameLayout, schemeOf, writeQuantizedWeight,
 } from './safetensors-weight-write.js';
+import { NON_FINITE_KEPT, type PlannedSafetensorsWeight, ownFloat32, planSafetensorsWeight } from './safetensors-weight-plan.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
 
 /** Kept tensors up to this size are read into one reused buffer (the writer copies them on). */
@@ -134,54 +132,6 @@ function inputMetadata(reader: WeightReader): InputMetadata {
   return out;
 }
 
-type PlannedWeight = { decision: WeightDecision; steps: EscalationStep[]; result: QuantizedWeight | RowBlockPlan } | { keep: string; steps: EscalationStep[] };
-
-const kNonFinite = 'non-finite values: kept as they are';
-
-/**
- * A weight's float32 values in a buffer of their own, which may be transferred to a worker: float32 read
- * straight into a fresh buffer where the reader can, else converted (which copies).
- */
-async function ownFloat32(reader: WeightReader, info: WeightInfo): Promise<Float32Array> {
-  if (info.dtype === 'float32' && info.byteLength % 4 === 0) {
-    const bytes = await readWeightInto(reader, info, new Uint8Array(info.byteLength));
-    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4); // little-endian, as toFloat32 assumes
-  }
-  return toFloat32(await reader.read(info.name), info.dtype, info.name);
-}
-
-/**
- * The final plan of one weight (read once ahead, so the header never promises a tensor we cannot write):
- * the scheme after the quality floor, or keep with the reason. With a pool, the work runs on a worker.
- */
-async function planWeight(
-  reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined, pool?: CpuWorkerPool,
-  early?: Promise<Uint8Array>, spares?: SpareIntegers,
-): Promise<PlannedWeight> {
-  // A float32 weight in a file on disk is read by the worker itself, straight into its kernels' memory: no copy
-  // here, and no fresh memory for each weight (touching fresh pages costs more than quantizing them).
-  const range = pool && info.dtype === 'float32' ? await float32FileRangeOf(reader, info.name) : undefined;
-  let outcome;
-  if (range) {
-    const integers = spares?.take(info.shape.reduce((a, b) => a * b, 1));
-    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers], integers ? [integers] : []);
-    if (outcome.kind === 'quantized') spares?.adopt(outcome.result.q.intReprView().buffer);
-  } else {
-    let data: Float32Array;
-    if (info.dtype === 'float64') {
-      const bytes = await reader.read(info.name);
-      const loss = float64Loss(bytes);
-      if (loss) return { keep: loss, steps: [] };
-      data = toFloat32(bytes, info.dtype, info.name);
-    } else data = pool ? await ownFloat32(reader, info) : float32View(await (early ?? reader.read(info.name)), info.dtype, info.name); // only read here
-    if (pool) outcome = await pool.run('planWeight', [{ data, shape: [...info.shape] }, decision], [data.buffer as ArrayBuffer]);
-    else outcome = firstNonFinite(data) >= 0 ? { kind: 'nonFinite' as const } : await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
-  }
-  if (outcome.kind === 'nonFinite') return { keep: kNonFinite, steps: [] };
-  return outcome.kind === 'keep' ? { keep: outcome.reason, steps: outcome.steps }
-    : { decision: outcome.decision, steps: outcome.steps, result: outcome.result };
-}
-
 /**
  * Writes `reader`'s weights to `sink` as a quantized safetensors file, quantizing those whose decision
  * says so. `decisions` are in `reader.list()` order. Weights with NaN / ±Infinity are kept as they are and
@@ -202,7 +152,8 @@ export async function compressToSafetensors(
   const input = inputMetadata(reader);
   // With a pool on the CPU path, big weights are planned (and, when not held, quantized again) on the workers,
   // up to pool.size + 1 at once, and committed here in order.
-  const pool = options.pool && (await getBackend(backend)) === 'cpu' ? options.pool : undefined;
+  const onCpu = (await getBackend(backend)) === 'cpu';
+  const pool = options.pool && onCpu ? options.pool : undefined;
   const toPool = (i: number): boolean => pool !== undefined && decisions[i]!.action === 'quantize' && !input.quantizedBy.has(weights[i]!.name)
     && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.byteLength >= POOL_MIN_BYTES;
   // Weights per channel along axis 0 stream through the pool in blocks of whole rows (row-block-stream.ts).
@@ -230,7 +181,7 @@ export async function compressToSafetensors(
   // that: the weight being written and the two being planned (a plan starts before the weight before it is written,
   // and one not kept is read and quantized again to be written).
   let blockHeld = 0;
-  const planRows = async (i: number, blocking: RowBlocking): Promise<PlannedWeight> => {
+  const planRows = async (i: number, blocking: RowBlocking): Promise<PlannedSafetensorsWeight> => {
     const info = weights[i]!;
     const elements = blocking.rows * blocking.rest.reduce((a, b) => a * b, 1);
     const packed = dtypeInfo(decisions[i]!.dtype).bits === 4 ? Math.ceil(elements / 2) : elements;
@@ -238,15 +189,15 @@ export async function compressToSafetensors(
     if (keep) blockHeld += packed;
     const planned = await planRowBlocks(rows!, info, decisions[i]!, blocking, keep);
     if (keep && (planned === 'nonFinite' || !planned)) blockHeld -= packed; // nothing kept after all
-    if (planned === 'nonFinite') return { keep: kNonFinite, steps: [] };
-    if (!planned) return planWeight(reader, info, decisions[i]!, backend, pool); // escalated or kept on the whole weight
+    if (planned === 'nonFinite') return { keep: NON_FINITE_KEPT, steps: [] };
+    if (!planned) return planSafetensorsWeight(reader, info, decisions[i]!, backend, pool); // escalated or kept on the whole weight
     if (options.rowBlockCounts) options.rowBlockCounts.planned++;
     return { decision: decisions[i]!, steps: [], result: planned };
   };
   const floatBytes = (i: number): number => (blockings[i] ? POOL_IN_FLIGHT_BYTES / 2
     : (weights[i]!.byteLength / (weights[i]!.dtype === 'float32' ? 4 : weights[i]!.dtype === 'float64' ? 8 : 2)) * 4);
-  const spares = pool ? spareIntegers() : undefined;
-  const planAhead = lookahead(weights.length, (i) => (blockings[i] ? planRows(i, blockings[i]!) : toPool(i) ? planWeight(reader, weights[i]!, decisions[i]!, backend, pool, undefined, spares) : undefined),
+  const spares = onCpu ? spareIntegers() : undefined;
+  const planAhead = lookahead(weights.length, (i) => (blockings[i] ? planRows(i, blockings[i]!) : toPool(i) ? planSafetensorsWeight(reader, weights[i]!, decisions[i]!, backend, pool, undefined, spares) : undefined),
     floatBytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
   // Per weight: the quantized layout, or the reason it is kept. Kept weights need nothing else here, so a
   // file of many small tensors costs one header entry and one report each; a kept weight with no
@@ -292,8 +243,12 @@ export async function compressToSafetensors(
   };
   // Planned on this thread (no pool): the next such weight is read while this one is planned (float64 ones are
   // read as they come: they are checked for what float32 would lose first).
+  // A float32 weight of a reader that knows where it lies on disk is read a block of rows at a time instead, where
+  // its layout allows (planInBlocks).
+  const blocksHere = !pool && onCpu && typeof (reader as { float32FileRange?: unknown }).float32FileRange === 'function';
+  const inBlocks = (i: number): boolean => blocksHere && weights[i]!.dtype === 'float32' && fileBlocking(weights[i]!.shape, decisions[i]!, FILE_BLOCK_BYTES) !== undefined;
   const planInputs = pool ? undefined : readAhead(reader, weights, (i) => !input.quantizedBy.has(weights[i]!.name)
-    && decisions[i]!.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.dtype !== 'float64');
+    && decisions[i]!.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.dtype !== 'float64' && !inBlocks(i));
   // A failure while planning (a damaged input, a worker that died) aborts the sink: nothing is written.
   try {
     for (let i = 0; i < weights.length; i++) {
@@ -307,7 +262,7 @@ export async function compressToSafetensors(
         entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });
       } else {
         const planned = pooled ? await pooled : decision.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(info.dtype)
-          ? await planWeight(reader, info, decision, backend, undefined, planInputs?.take(i)).finally(() => planInputs?.release(i)) : decision.reason;
+          ? await planSafetensorsWeight(reader, info, decision, backend, undefined, planInputs?.take(i), spares, blocksHere).finally(() => planInputs?.release(i)) : decision.reason;
         if (typeof planned === 'string' || 'keep' in planned) {
           plans.push(typeof planned === 'string' || planned.steps.length ? planned : planned.keep);
           entries.push({ name: info.name, dtype: toSafetensorsDType(info.dtype, info.name), shape: info.shape });

@@ -155,3 +155,47 @@ describe('a safetensors file on a worker pool', () => {
     }
   });
 });
+
+describe('a safetensors file on one thread', () => {
+  it('plans a float32 weight a block of rows at a time from the file where its layout allows: the file of whole reads', { timeout: 60000 }, async () => {
+    const next = rng(RUN_SEED + 3);
+    const path = join(dir, 'blocks.safetensors');
+    const nan = normalData(2304 * 512, next, 0.05);
+    nan[nan.length - 1 - Math.floor(next() * 512 * 100)] = NaN; // in its second block
+    writeFileSync(path, await serializeSafetensors([
+      // First, so that its plan (kept), other than the layout assumed, starts the file again before anything is written.
+      { name: 'b.weight', dtype: 'F32', shape: [2304, 512], data: nan },
+      { name: 'a.weight', dtype: 'F32', shape: [2304, 512], data: normalData(2304 * 512, next, 0.05) }, // 4.5 MiB: two blocks
+      { name: 'c.weight', dtype: 'F32', shape: [256, 512], data: normalData(256 * 512, next, 0.05) }, // one block: whole
+    ]));
+    const reader = await openSafetensorsFile(path);
+    try {
+      const wholeReads: string[] = [];
+      const counting = {
+        list: () => reader.list(),
+        read: (name: string) => { wholeReads.push(name); return reader.read(name); },
+        float32FileRange: (name: string) => reader.float32FileRange(name),
+      };
+      const plain: WeightReader = { list: () => reader.list(), read: (name) => reader.read(name) };
+      for (const policy of [{}, { dtype: 'qint4', granularity: 'group', groupSize: 32 }] as CompressionPolicy[]) {
+        const decisions = decideWeights(reader.list(), policy);
+        const compress = async (r: WeightReader) => {
+          const sink = memorySink();
+          const report = await compressToSafetensors(r, decisions, sink, { backend: 'cpu' });
+          return { bytes: sink.bytes(), tensors: report.tensors };
+        };
+        const whole = await compress(plain);
+        wholeReads.length = 0;
+        const blocks = await compress(counting);
+        expect(Buffer.compare(blocks.bytes, whole.bytes), JSON.stringify(policy)).toBe(0);
+        expect(blocks.tensors, JSON.stringify(policy)).toEqual(whole.tensors);
+        expect(blocks.tensors.map((t) => t.action)).toEqual(['keep', 'quantize', 'quantize']);
+        // a in blocks; b whole after its second block showed the NaN (and again, kept, to be written); c whole.
+        expect(wholeReads.filter((name) => name === 'a.weight'), JSON.stringify(policy)).toEqual([]);
+        expect(wholeReads.filter((name) => name === 'b.weight').length, JSON.stringify(policy)).toBeGreaterThan(0);
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+});
