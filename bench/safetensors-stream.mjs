@@ -12,11 +12,12 @@
 // reused buffer, observe per-row max-abs with PerChannelMinMaxObserver, quantizePerChannel, write): the
 // comparison. --mode=blocks (the default) is the product: compressToSafetensors with a CPU worker pool
 // (createCpuWorkerPool, --workers, default: the host's cores) and the policy { dtype: 'qint8', range: 'torch' }
-// (per channel along axis 0, as the default policy decides for 2-D weights). The library streams such weights in
-// blocks of whole rows (8 MiB of float32) read into a ring of SharedArrayBuffers and run on the workers, several
-// blocks in flight, the integers written in order with writeChunk; it also computes the quality floor's error
-// statistics (SQNR per weight and per row, in the report) on every block, which the tensors mode does not.
-// --workers=0 runs the library on this thread (whole tensors, no blocks). --mode=both runs tensors, then blocks,
+// (per channel along axis 0, as the default policy decides for 2-D weights). Each worker reads its float32 weight
+// from the file itself a block of whole rows at a time (planWeightFile), into the integers' memory of a weight
+// already written; a reader that is not a file on disk streams such weights in blocks of whole rows (8 MiB of
+// float32) read into a ring of SharedArrayBuffers and run on the workers ("planned in row blocks" below). Both
+// compute the quality floor's error statistics (SQNR per weight and per row, in the report) on every block, which
+// the tensors mode does not. --workers=0 runs the library on this thread (a block of rows at a time from the file). --mode=both runs tensors, then blocks,
 // on the same input; both write the same header, so the outputs must be the same bytes.
 //
 // --cold drops the page cache before compressing (Linux, root), so the input is read from disk, not from
@@ -297,7 +298,7 @@ async function main() {
     const results = {};
     for (const mode of modes) {
       const how = mode === 'tensors' ? 'whole tensors on this thread (observer + quantizePerChannel)'
-        : options.workers ? `compressToSafetensors on ${options.workers} worker thread(s), blocks of rows, with the quality floor's error statistics`
+        : options.workers ? `compressToSafetensors on ${options.workers} worker thread(s), blocks of rows read from the file, with the quality floor's error statistics`
           : 'compressToSafetensors on this thread, whole tensors, with the quality floor\'s error statistics';
       console.log(`compressing: qint8 per channel (axis 0, symmetric max-abs), CPU path, ${how}, page cache ${cache}${options.gc ? ', gc() after each tensor' : ''} ...`);
       if (results.tensors) {

@@ -39,7 +39,7 @@ import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { type SafetensorsWriter, createSafetensorsWriter } from '../io/safetensors/writer.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, float32FileRangeOf } from '../io/weights.js';
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
@@ -156,12 +156,15 @@ export async function compressToSafetensors(
   const pool = options.pool && onCpu ? options.pool : undefined;
   const toPool = (i: number): boolean => pool !== undefined && decisions[i]!.action === 'quantize' && !input.quantizedBy.has(weights[i]!.name)
     && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.byteLength >= POOL_MIN_BYTES;
-  // Weights per channel along axis 0 stream through the pool in blocks of whole rows (row-block-stream.ts).
+  // Weights per channel along axis 0 stream through the pool in blocks of whole rows (row-block-stream.ts), but for
+  // float32 ones in a file on disk, which each worker reads itself (planWeightFile, in blocks of its own: no shared
+  // ring, and no integers held for the whole block stream).
   const rangeReader = pool && rangeReaderOf(reader);
   const blockings: (RowBlocking | undefined)[] = [];
   let slotBytes = 0; // a loop, not Math.max(...): a file may hold 100k tensors
   for (let i = 0; rangeReader && i < weights.length; i++) {
-    const blocking = toPool(i) ? rowBlocking(weights[i]!, decisions[i]!, options.rowBlockBytes ?? ROW_BLOCK_BYTES) : undefined;
+    const onDisk = toPool(i) && weights[i]!.dtype === 'float32' && (await float32FileRangeOf(reader, weights[i]!.name)) !== undefined;
+    const blocking = toPool(i) && !onDisk ? rowBlocking(weights[i]!, decisions[i]!, options.rowBlockBytes ?? ROW_BLOCK_BYTES) : undefined;
     blockings[i] = blocking;
     if (blocking) slotBytes = Math.max(slotBytes, blocking.rowsPerBlock * blocking.rowBytes);
   }
