@@ -29,13 +29,14 @@
  * With a CPU worker pool (`options.pool`), tensors of 256 KiB and more whose values are computed are encoded
  * and measured on the workers (gguf-encode.ts, the same function as on the calling thread), up to
  * `pool.size + 1` at once within 256 MiB of float32, and their results held for writing (up to 256 MiB of
- * encoded bytes; past that, read and encoded again while the file is written). A float32 weight whose reader
- * knows where it lies on disk (`float32FileRange`: an ONNX model or a safetensors file read from disk) is read,
- * planned and encoded by its worker (the `ggufWeightFile` task, gguf-plan.ts for the plan), with no copy on this
- * thread; any other is read once into a SharedArrayBuffer used again from weight to weight (buffer-slots.ts), planned
- * here, and read by a worker where it lies. Tensors are written in order: the file and the report are those of
- * one thread. A float32 weight whose rows are the file's (not written transposed) is read a block of rows at a
- * time (gguf-row-stream.ts), by its worker from the file, or on this thread from a reader that reads ranges
+ * encoded bytes; past that, read and encoded again while the file is written). A float32, float16 or bfloat16
+ * weight whose reader knows where it lies on disk (`float32FileRange`: an ONNX model or a safetensors file read
+ * from disk; `tensorFileRange` for the 16-bit ones, safetensors) is read, planned and encoded by its worker (the
+ * `ggufWeightFile` task, gguf-plan.ts for the plan), with no copy on this thread; any other is read once into a
+ * SharedArrayBuffer used again from weight to weight (buffer-slots.ts), planned here, and read by a worker where it
+ * lies. Tensors are written in order: the file and the report are those of one thread. Such a weight whose rows
+ * are the file's (not written transposed) is read a block of rows at a time (gguf-row-stream.ts; 16-bit values
+ * converted block by block), by its worker from the file, or on this thread from a reader that reads ranges
  * (`readRangeInto`: a safetensors reader): the whole weight is held only where a block changes its plan.
  *
  * @example
@@ -53,7 +54,7 @@ import { float32View } from '../io/float-convert.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes } from '../io/gguf/ggml-types.js';
 import { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgufWriter } from '../io/gguf/writer.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, float32FileRangeOf, readWeightInto } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightDType, type WeightInfo, type WeightReader, floatFileRangeOf, readWeightInto } from '../io/weights.js';
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
@@ -109,6 +110,9 @@ export interface GgufCompressionReport {
 
 /** With a pool: encoded tensors held from planning for writing (bytes); beyond it, read and encoded again. */
 const kHeldBytes = 256 * 2 ** 20;
+
+/** The weights read a block of rows at a time (converted to float32 block by block). */
+const kBlockDTypes: readonly WeightDType[] = ['float32', 'float16', 'bfloat16'];
 
 /** With a pool: written tensors' buffers kept to go back to the workers. */
 const kSpentOutputs = 2;
@@ -218,7 +222,7 @@ export async function compressToGguf(
     const info = weights[i]!;
     if (!pool || decisions[i]?.action !== 'quantize' || !FLOAT_WEIGHT_DTYPES.includes(info.dtype) || info.byteLength < POOL_MIN_BYTES) return undefined;
     return (async () => {
-      const range = info.dtype === 'float32' ? await float32FileRangeOf(reader, info.name) : undefined;
+      const range = await floatFileRangeOf(reader, info);
       return range ? planFromFile(i, range) : planFromSlot(i);
     })();
   };
@@ -226,7 +230,7 @@ export async function compressToGguf(
     if (!pool || held[i] || !computed(i)) return undefined;
     const info = weights[i]!;
     return (async () => {
-      const range = info.dtype === 'float32' ? await float32FileRangeOf(reader, info.name) : undefined;
+      const range = await floatFileRangeOf(reader, info);
       if (range) {
         const { plan, encoded } = await fromFile(range, i, true);
         if (!encoded || !sameGgufPlan(plan, plans[i]!)) {
@@ -249,13 +253,13 @@ export async function compressToGguf(
   const streams = (i: number): boolean => {
     const info = weights[i]!;
     const decision = decisions[i];
-    return ranges !== undefined && decision?.action === 'quantize' && info.dtype === 'float32' && info.shape.length === 2
-      && decision.axis !== 0 && info.byteLength > GGUF_STREAM_BLOCK_BYTES;
+    return ranges !== undefined && decision?.action === 'quantize' && kBlockDTypes.includes(info.dtype) && info.shape.length === 2
+      && decision.axis !== 0 && info.shape[0]! * info.shape[1]! * 4 > GGUF_STREAM_BLOCK_BYTES;
   };
   const rangesOf = (i: number) => (offset: number, target: Uint8Array) => ranges!.readRangeInto(weights[i]!.name, offset, target);
   let streamArea = new ArrayBuffer(0);
-  const streamBuffer = (i: number): ArrayBuffer => {
-    const byteLength = streamBlockBytes(weights[i]!);
+  const streamBuffer = (i: number, rowElements?: number): ArrayBuffer => {
+    const byteLength = streamBlockBytes(weights[i]!, rowElements);
     if (streamArea.byteLength < byteLength) streamArea = new ArrayBuffer(byteLength);
     return streamArea;
   };
@@ -312,7 +316,7 @@ export async function compressToGguf(
       const release = () => planInputs?.release(i);
       // Read a block of rows at a time here: planned and, while written as planned, encoded.
       const here: { plan: GgufPlan; encoded?: GgufEncoded } | undefined = pooled || !streams(i) ? undefined
-        : assumed ? await streamHere(i) : { plan: ggufPlanOf(info, decisions[i]!, (await streamedPeak(info.byteLength, 1, rangesOf(i), streamBuffer(i)))!) };
+        : assumed ? await streamHere(i) : { plan: ggufPlanOf(info, decisions[i]!, (await streamedPeak(info, 1, rangesOf(i), streamBuffer(i, 1)))!) };
       const planned = pooled ? await pooled : here ?? { plan: await planWeight(info, decisions[i]!, bytesOf).catch(async (error: unknown) => {
         await release();
         throw error;

@@ -13,7 +13,8 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { FileRange } from '../io/byte-source.js';
 import { type OpenFileRange, openFileRange, readFileRange } from '../io/safetensors/node-file-source.js';
-import type { WeightInfo } from '../io/weights.js';
+import type { WeightDType, WeightInfo } from '../io/weights.js';
+import { float32View } from '../io/float-convert.js';
 import { firstNonFinite, maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
@@ -124,8 +125,11 @@ function outputBytes(byteLength: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(taken, 0, byteLength);
 }
 
+/** The weights ggufWeightFile reads from a file. */
+const kGgufFileDTypes: readonly WeightDType[] = ['float32', 'float16', 'bfloat16'];
+
 /**
- * A float32 weight for a GGUF file that the worker reads from its file itself: its plan from its largest |x|,
+ * A float32, float16 or bfloat16 weight for a GGUF file that the worker reads from its file itself: its plan from its largest |x|,
  * and with `encode`, where the plan computes values, its bytes in the file (a buffer of their own, transferred)
  * and their statistics. Only what it needs is held: a plan alone, and a weight whose rows are the file's (a
  * safetensors Linear weight [out, in]), are read a block of rows at a time (one spare block; the rows encoded as
@@ -136,19 +140,19 @@ function outputBytes(byteLength: number): Uint8Array<ArrayBuffer> {
 async function ggufWeightFile(
   range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer,
 ): Promise<{ plan: GgufPlan; encoded?: GgufEncoded }> {
-  if (info.dtype !== 'float32' || range.byteLength !== info.byteLength || info.byteLength % 4 !== 0) {
-    throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for ${info.name}, a ${info.dtype} weight of ${info.byteLength} bytes; give the range of its float32 values`);
+  if (!kGgufFileDTypes.includes(info.dtype) || range.byteLength !== info.byteLength) {
+    throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for ${info.name}, a ${info.dtype} weight of ${info.byteLength} bytes; give the range of its float32, float16 or bfloat16 values`);
   }
   if (out) keepSpare(out);
   // A block at a time where that gives the whole weight's answer, into one spare block: a plan alone, or rows that
   // are the file's.
   if (encode && ggufPlanOf(info, decision, 0).transposed) return ggufWeightWhole(range, info, decision);
-  const block = takeSpare(streamBlockBytes(encode ? info : { shape: [], byteLength: info.byteLength }));
+  const block = takeSpare(streamBlockBytes(info, encode ? undefined : 1));
   let file: OpenFileRange | undefined;
   try {
     file = await openFileRange(range);
     const read = (offset: number, target: Uint8Array) => file!.read(offset, target);
-    if (!encode) return { plan: ggufPlanOf(info, decision, (await streamedPeak(info.byteLength, 1, read, block))!) };
+    if (!encode) return { plan: ggufPlanOf(info, decision, (await streamedPeak(info, 1, read, block))!) };
     const streamed = await streamedGgufWeight(info, decision, read, block, outputBytes);
     if (streamed) return streamed;
   } finally {
@@ -164,7 +168,7 @@ async function ggufWeightWhole(range: FileRange, info: WeightInfo, decision: Wei
   try {
     const raw = new Uint8Array(buffer, 0, range.byteLength);
     await readFileRange(range, raw);
-    const plan = ggufPlanOf(info, decision, maxAbs(new Float32Array(buffer, 0, range.byteLength / 4)));
+    const plan = ggufPlanOf(info, decision, maxAbs(float32View(raw, info.dtype, info.name)));
     const encodePlan = ggufEncodePlanOf(plan);
     return ggufEncodeComputes(encodePlan) ? { plan, encoded: encodeGgufTensor(encodePlan, raw, outputBytes) } : { plan };
   } finally {

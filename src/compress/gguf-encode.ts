@@ -269,8 +269,8 @@ export interface GgufRowBlockEncoder {
 }
 
 /**
- * An encoder of a Q8_0 / Q4_0 plan whose rows are the stored rows (2-D float32, not transposed) that takes them
- * a block of whole rows at a time, so the whole tensor is never in memory: each block's blocks and statistics are
+ * An encoder of a Q8_0 / Q4_0 plan whose rows are the stored rows (2-D float32, float16 or bfloat16, not
+ * transposed) that takes them as float32 (16-bit values converted as toFloat32 does) a block of whole rows at a time, so the whole tensor is never in memory: each block's blocks and statistics are
  * made as it comes, the statistics going on from the rows before (cpuErrorSumsOfPieces' carry), so the bytes and
  * the statistics are encodeGgufTensor's to the bit. The rows must hold no NaN (the statistics refuse it; such a
  * tensor's plan is not Q8_0 / Q4_0). Undefined for another plan, or where the WebAssembly kernels do not run.
@@ -285,7 +285,7 @@ export interface GgufRowBlockEncoder {
  */
 export function ggufRowBlockEncoder(plan: GgufEncodePlan, out?: (byteLength: number) => Uint8Array<ArrayBuffer>): GgufRowBlockEncoder | undefined {
   const { type } = plan;
-  if ((type !== 'Q8_0' && type !== 'Q4_0') || plan.transposed || plan.dtype !== 'float32' || plan.shape.length !== 2 || !simdBlockPieces(type)) return undefined;
+  if ((type !== 'Q8_0' && type !== 'Q4_0') || plan.transposed || plan.dtype === 'float64' || plan.shape.length !== 2 || !simdBlockPieces(type)) return undefined;
   const [n, k] = plan.shape as [number, number];
   if (n === 0 || k === 0 || k % kBlockElements !== 0) return undefined;
   const byteLength = ggmlTensorBytes(type, [...plan.ne]);

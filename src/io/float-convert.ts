@@ -32,18 +32,33 @@ export function halfToFloat(h: number): number {
  * elements, naming `what`.
  */
 export function toFloat32(bytes: Uint8Array, dtype: WeightDType, what = 'tensor'): Float32Array {
+  return toFloat32Into(bytes, dtype, undefined, what);
+}
+
+/**
+ * {@link toFloat32} into `out` (exactly as many elements as `bytes` holds), or a new array when it is not given:
+ * a block of a weight converted into memory used again from block to block.
+ *
+ * @example
+ * ```ts
+ * const out = new Float32Array(2);
+ * toFloat32Into(Uint8Array.of(0x00, 0x3c, 0x00, 0xc0), 'float16', out); // out: [1, -2]
+ * ```
+ */
+export function toFloat32Into(bytes: Uint8Array, dtype: WeightDType, out?: Float32Array, what = 'tensor'): Float32Array {
   const size = kBytes[dtype];
   if (size === undefined) throw new FormatError(`${what}: dtype ${dtype} is not a float type; it cannot be quantized`);
   if (bytes.byteLength % size !== 0) {
     throw new FormatError(`${what}: ${bytes.byteLength} bytes is not a whole number of ${dtype} elements (${size} bytes each)`);
   }
   const count = bytes.byteLength / size;
+  if (out && out.length !== count) throw new FormatError(`${what}: ${count} ${dtype} elements for room of ${out.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(count);
+  out ??= new Float32Array(count);
   if (dtype === 'float32') {
     // Little-endian bytes (ONNX and safetensors store them so) are the Float32Array's own bytes on every
     // platform this runs on: one copy instead of a read per element.
-    new Uint8Array(out.buffer).set(bytes);
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
   } else if (dtype === 'float64') {
     for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
   } else if (dtype === 'float16') {
@@ -78,9 +93,6 @@ export function float32View(bytes: Uint8Array, dtype: WeightDType, what = 'tenso
   }
   const size = kBytes[dtype];
   if (!scratch || size === undefined || bytes.byteLength % size !== 0) return toFloat32(bytes, dtype, what);
-  const out = scratch(bytes.byteLength / size);
-  if (dtype === 'float32') new Uint8Array(out.buffer, out.byteOffset, bytes.byteLength).set(bytes);
-  else out.set(toFloat32(bytes, dtype, what));
-  return out;
+  return toFloat32Into(bytes, dtype, scratch(bytes.byteLength / size), what);
 }
 

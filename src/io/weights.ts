@@ -68,3 +68,20 @@ export async function float32FileRangeOf(reader: WeightReader, name: string): Pr
   const withRanges = reader as WeightReader & { float32FileRange?: (name: string) => Promise<FileRange | undefined> };
   return typeof withRanges.float32FileRange === 'function' ? withRanges.float32FileRange(name) : undefined;
 }
+
+/**
+ * Where a float32, float16 or bfloat16 weight's stored bytes lie on disk, when `reader` knows: float32 through
+ * {@link float32FileRangeOf}, the 16-bit dtypes through a reader's `tensorFileRange` (a safetensors file read from
+ * disk); else undefined.
+ *
+ * @example
+ * ```ts
+ * const range = await floatFileRangeOf(reader, info); // a bfloat16 weight of a safetensors file: its bytes on disk
+ * ```
+ */
+export async function floatFileRangeOf(reader: WeightReader, info: WeightInfo): Promise<FileRange | undefined> {
+  if (info.dtype === 'float32') return float32FileRangeOf(reader, info.name);
+  if (info.dtype !== 'float16' && info.dtype !== 'bfloat16') return undefined;
+  const withRanges = reader as WeightReader & { tensorFileRange?: (name: string) => Promise<FileRange | undefined> };
+  return typeof withRanges.tensorFileRange === 'function' ? withRanges.tensorFileRange(info.name) : undefined;
+}

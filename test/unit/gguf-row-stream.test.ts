@@ -1,14 +1,18 @@
 // compressToGguf on one thread from a reader that reads ranges (a safetensors file): a float32 weight whose rows are
 // the file's and that is larger than a block is planned and encoded a block of rows at a time, never read whole
-// (but where a block changes its plan: a NaN in a late block), and the file and report are those of the same
+// (but where a block changes its plan: a NaN in a late block), float16 and bfloat16 ones converted block by block, and the file and report are those of the same
 // weights read whole (a reader without ranges), written as planned and after planning, for Q8_0 and Q4_0.
 import { describe, expect, it } from 'vitest';
 import { type CompressToGgufOptions, compressToGguf } from '../../src/compress/compress-gguf.js';
 import { GGUF_STREAM_BLOCK_BYTES } from '../../src/compress/gguf-row-stream.js';
 import { decideWeights } from '../../src/compress/policy.js';
+import { floatToHalfBits } from '../../src/io/half.js';
 import { bytesSource, memorySink, openSafetensors, serializeSafetensors } from '../../src/io/safetensors/index.js';
 import type { WeightReader } from '../../src/io/weights.js';
 import { RUN_SEED, normalData, rng } from './support.js';
+
+/** 16-bit bits of float32 values, as bytes. */
+const bits = (values: Float32Array, of: (v: number) => number): Uint8Array => new Uint8Array(Uint16Array.from(values, of).buffer);
 
 /** Rows of uneven ranges, a block of zeros. */
 function rows(n: number, k: number, next: () => number): Float32Array {
@@ -29,6 +33,9 @@ describe('compressToGguf on one thread, a block of rows at a time', () => {
       { name: 'c.weight', dtype: 'F32', shape: [2176, 512], data: late },
       { name: 'd.weight', dtype: 'F32', shape: [1, 1_310_720], data: rows(1, 1_310_720, next) }, // one row of 5 MiB: one row a block
       { name: 'e.bias', dtype: 'F32', shape: [512], data: rows(1, 512, next) },
+      // 16-bit, two blocks of rows once converted to float32
+      { name: 'f.weight', dtype: 'BF16', shape: [2304, 512], data: bits(rows(2304, 512, next), (v) => new Uint32Array(Float32Array.of(v).buffer)[0]! >>> 16) },
+      { name: 'g.weight', dtype: 'F16', shape: [2304, 512], data: bits(rows(2304, 512, next), floatToHalfBits) },
     ]);
     const ranged = await openSafetensors(bytesSource(bytes, 'model.safetensors'));
     const wholeReads: string[] = [];
@@ -50,14 +57,14 @@ describe('compressToGguf on one thread, a block of rows at a time', () => {
       };
       const whole = await compress(plain, {});
       const block = dtype === 'qint8' ? 'Q8_0' : 'Q4_0';
-      expect(whole.report.tensors.map((t) => t.ggmlType)).toEqual([block, block, 'F32', block, 'F32']);
+      expect(whole.report.tensors.map((t) => t.ggmlType)).toEqual([block, block, 'F32', block, 'F32', block, block]);
       for (const speculate of [true, false]) {
         const what = `${dtype}, speculate ${speculate}`;
         wholeReads.length = 0;
         const streamed = await compress(counting, { speculate });
         expect(Buffer.compare(streamed.bytes, whole.bytes), what).toBe(0);
         expect(streamed.report, what).toEqual(whole.report);
-        // a and d never whole. c: written as planned, read whole once its second block showed the NaN (its plan then
+        // a, d, f and g never whole. c: written as planned, read whole once its second block showed the NaN (its plan then
         // differs from the assumed one: the file is written again after planning), and again to be written as kept;
         // written after planning, planned from its blocks and read whole only to be written.
         const big = wholeReads.filter((name) => name !== 'b.weight' && name !== 'e.bias');

@@ -25,7 +25,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-/** A random model: big float32 weights (two with a NaN), a big float16 one, a small one and a bias. */
+/** A random model: big float32 weights (two with a NaN), big float16 and bfloat16 ones, a small one and a bias. */
 async function randomModel(seed: number): Promise<Uint8Array> {
   const next = rng(seed);
   const nan = normalData(384 * 256, next, 0.05);
@@ -41,6 +41,8 @@ async function randomModel(seed: number): Promise<Uint8Array> {
     // Over 4 MiB: read and encoded two blocks of rows at a time; g's NaN, in its second block, sends it whole.
     { name: 'f.weight', dtype: 'F32', shape: [2304, 512], data: normalData(2304 * 512, next, 0.05) },
     { name: 'g.weight', dtype: 'F32', shape: [2304, 512], data: late },
+    // bfloat16, two blocks of rows once converted to float32
+    { name: 'h.weight', dtype: 'BF16', shape: [2304, 512], data: bytesOf(Uint16Array.from(normalData(2304 * 512, next, 0.05), (v) => new Uint32Array(Float32Array.of(v).buffer)[0]! >>> 16)) },
   ]);
 }
 
@@ -59,12 +61,20 @@ describe('float32FileRange of a safetensors file', () => {
         expect(Buffer.compare(read, await reader.read(name)), name).toBe(0);
       }
       expect(await reader.float32FileRange('b.weight')).toBeUndefined(); // float16
+      for (const name of ['b.weight', 'h.weight', 'a.weight']) {
+        const range = (await reader.tensorFileRange(name))!; // any dtype's stored bytes
+        expect(range).toEqual({ path, offset: reader.info(name).fileOffset, byteLength: reader.info(name).byteLength });
+        const read = new Uint8Array(range.byteLength);
+        await readFileRange(range, read);
+        expect(Buffer.compare(read, await reader.read(name)), name).toBe(0);
+      }
       await expectInvalidAsync(() => reader.float32FileRange('nope'), { argument: 'name', value: 'nope', mentions: ['no tensor'] });
     } finally {
       await reader.close();
     }
     const inMemory = await openSafetensors(bytesSource(bytes, 'model.safetensors'));
     expect(await inMemory.float32FileRange('a.weight')).toBeUndefined();
+    expect(await inMemory.tensorFileRange('b.weight')).toBeUndefined();
     // A sharded checkpoint: the range is in the shard's file.
     writeFileSync(join(dir, 'shard-1.safetensors'), bytes);
     await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: Object.fromEntries(inMemory.list().map((t) => [t.name, 'shard-1.safetensors'])) }));
@@ -94,20 +104,21 @@ describe('a safetensors file on a worker pool', () => {
         const decisions = decideWeights(reader.list(), policy);
         const gguf = (options: CompressToGgufOptions) => run((r, sink) => compressToGguf(r, decisions, sink, options));
         const alone = await gguf({});
-        expect(alone.report.tensors.map((t) => t.ggmlType), dtype).toEqual(dtype === 'qint8'
-          ? ['Q8_0', 'Q8_0', 'F32', 'Q8_0', 'F32', 'Q8_0', 'F32'] : ['Q4_0', 'Q4_0', 'F32', 'Q4_0', 'F32', 'Q4_0', 'F32']);
+        const q = dtype === 'qint8' ? 'Q8_0' : 'Q4_0';
+        expect(alone.report.tensors.map((t) => t.ggmlType), dtype).toEqual([q, q, 'F32', q, 'F32', q, 'F32', q]);
         for (const options of [{}, { speculate: false }, { speculate: false, heldBytes: 0 }]) {
           const what = `${dtype} ${JSON.stringify(options)}`;
           const pool = recordingPool(fixture.pool);
           const pooled = await gguf({ ...options, pool });
           expect(Buffer.compare(pooled.bytes, alone.bytes), what).toBe(0);
           expect(pooled.report, what).toEqual(alone.report);
-          // Written after planning: a, c, f and g read by the workers (encoded too where held), b through a shared
-          // slot; with nothing held, a and f (c and g are kept as stored) are read and encoded again while writing.
+          // Written after planning: a, b (float16), c, f, g and h (bfloat16) read by the workers from the file (encoded
+          // too where held); with nothing held, a, b, f and h (c and g are kept as stored) are read and encoded again
+          // while writing. None goes through a shared slot.
           if (options.speculate === false) {
-            expect(pool.names.filter((t) => t === 'ggufWeightFile'), what).toHaveLength(options.heldBytes === 0 ? 6 : 4);
-            expect(pool.names.filter((t) => t === 'encodeGgufTensor'), what).toHaveLength(1);
+            expect(pool.names.filter((t) => t === 'ggufWeightFile'), what).toHaveLength(options.heldBytes === 0 ? 10 : 6);
           }
+          expect(pool.names.filter((t) => t === 'encodeGgufTensor'), what).toHaveLength(0);
         }
 
         const safetensors = (p?: ReturnType<typeof recordingPool>) => run((r, sink) => compressToSafetensors(r, decisions, sink, { backend: 'cpu' }, undefined, p ? { pool: p } : {}));
@@ -117,7 +128,7 @@ describe('a safetensors file on a worker pool', () => {
         expect(Buffer.compare(stPooled.bytes, st.bytes), dtype).toBe(0);
         expect(stPooled.report.tensors, dtype).toEqual(st.report.tensors);
         expect(stPool.names.filter((t) => t === 'planWeightFile'), dtype).toHaveLength(4); // a, c, f and g
-        expect(stPool.names.filter((t) => t === 'planWeight'), dtype).toHaveLength(1); // b
+        expect(stPool.names.filter((t) => t === 'planWeight'), dtype).toHaveLength(2); // b and h (16-bit)
       }
     } finally {
       await reader.close();

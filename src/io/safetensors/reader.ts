@@ -82,6 +82,16 @@ export interface SafetensorsReader extends WeightReader {
    * ```
    */
   float32FileRange(name: string): Promise<FileRange | undefined>;
+  /**
+   * Where a tensor's stored bytes lie in a file on disk, whatever its dtype, when the source is one
+   * (`nodeFileSource`); undefined for another source.
+   *
+   * @example
+   * ```ts
+   * await reader.tensorFileRange('fc1.weight'); // a bfloat16 tensor's bytes: { path, offset, byteLength }
+   * ```
+   */
+  tensorFileRange(name: string): Promise<FileRange | undefined>;
   /** Closes the source when it has `close()`. */
   close(): Promise<void>;
 }
@@ -177,6 +187,10 @@ export async function openSafetensors(source: ByteSource, options: OpenSafetenso
     async float32FileRange(tensorName: string): Promise<FileRange | undefined> {
       const t = info(tensorName);
       return t.dtype === 'float32' && t.byteLength % 4 === 0 ? fileRangeOf(source, t.fileOffset, t.byteLength) : undefined;
+    },
+    async tensorFileRange(tensorName: string): Promise<FileRange | undefined> {
+      const t = info(tensorName);
+      return fileRangeOf(source, t.fileOffset, t.byteLength);
     },
     async close(): Promise<void> { await source.close?.(); },
   };

@@ -51,6 +51,8 @@ export interface ShardedSafetensorsReader extends WeightReader {
   readRangeInto(name: string, byteOffset: number, target: Uint8Array): Promise<Uint8Array>;
   /** Where a float32 tensor lies on disk, see `SafetensorsReader.float32FileRange`. */
   float32FileRange(name: string): Promise<FileRange | undefined>;
+  /** Where a tensor's stored bytes lie on disk, see `SafetensorsReader.tensorFileRange`. */
+  tensorFileRange(name: string): Promise<FileRange | undefined>;
   /** Closes every shard's source. */
   close(): Promise<void>;
 }
@@ -159,6 +161,7 @@ export async function openShardedSafetensors(
     readInto: async (name, buffer) => shards.get(info(name).shard)!.readInto(name, buffer),
     readRangeInto: async (name, byteOffset, target) => shards.get(info(name).shard)!.readRangeInto(name, byteOffset, target),
     float32FileRange: async (name) => shards.get(info(name).shard)!.float32FileRange(name),
+    tensorFileRange: async (name) => shards.get(info(name).shard)!.tensorFileRange(name),
     close: closeAll,
   };
 }
