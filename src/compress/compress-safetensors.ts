@@ -10,9 +10,9 @@
  * - otherwise the whole file is planned first, then each weight written, its quantized form held from
  *   planning (up to 256 MiB of packed integers in all) or read and quantized again, so memory stays bounded.
  * The bytes are the same either way. With a worker pool, both run on it, weights per channel along axis 0 in
- * blocks of whole rows (safetensors-weight-write.ts writes each weight); a float32 weight of a reader that knows
- * where it lies on disk (`float32FileRange`: an ONNX model or a safetensors file read from disk) is read by its
- * worker itself (`planWeightFile`, a block of rows at a time where that gives the same outcome), with no copy on
+ * blocks of whole rows (safetensors-weight-write.ts writes each weight); a float32, float16 or bfloat16 weight of a
+ * reader that knows where it lies on disk (floatFileRangeOf: an ONNX model's or a safetensors file's float32 ones,
+ * a safetensors file's 16-bit ones) is read by its worker itself (`planWeightFile`, a block of rows at a time where that gives the same outcome), with no copy on
  * this thread; without a pool such a weight is planned the same way on this thread (safetensors-weight-plan.ts).
  *
  * A safetensors input keeps its `__metadata__` keys (all but `format` and `generator`, which describe the
@@ -39,7 +39,7 @@ import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { type SafetensorsWriter, createSafetensorsWriter } from '../io/safetensors/writer.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, float32FileRangeOf } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightDType, type WeightInfo, type WeightReader, floatFileRangeOf } from '../io/weights.js';
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
@@ -56,6 +56,9 @@ import {
 } from './safetensors-weight-write.js';
 import { NON_FINITE_KEPT, type PlannedSafetensorsWeight, ownFloat32, planSafetensorsWeight } from './safetensors-weight-plan.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
+
+/** The stored dtypes a worker, or this thread, reads from a file a block of rows at a time. */
+const kFileDTypes: readonly WeightDType[] = ['float32', 'float16', 'bfloat16'];
 
 /** Kept tensors up to this size are read into one reused buffer (the writer copies them on). */
 const kScratchBytes = 64 * 1024;
@@ -157,13 +160,13 @@ export async function compressToSafetensors(
   const toPool = (i: number): boolean => pool !== undefined && decisions[i]!.action === 'quantize' && !input.quantizedBy.has(weights[i]!.name)
     && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.byteLength >= POOL_MIN_BYTES;
   // Weights per channel along axis 0 stream through the pool in blocks of whole rows (row-block-stream.ts), but for
-  // float32 ones in a file on disk, which each worker reads itself (planWeightFile, in blocks of its own: no shared
+  // float32, float16 and bfloat16 ones in a file on disk, which each worker reads itself (planWeightFile, in blocks of its own: no shared
   // ring, and no integers held for the whole block stream).
   const rangeReader = pool && rangeReaderOf(reader);
   const blockings: (RowBlocking | undefined)[] = [];
   let slotBytes = 0; // a loop, not Math.max(...): a file may hold 100k tensors
   for (let i = 0; rangeReader && i < weights.length; i++) {
-    const onDisk = toPool(i) && weights[i]!.dtype === 'float32' && (await float32FileRangeOf(reader, weights[i]!.name)) !== undefined;
+    const onDisk = toPool(i) && (await floatFileRangeOf(reader, weights[i]!)) !== undefined;
     const blocking = toPool(i) && !onDisk ? rowBlocking(weights[i]!, decisions[i]!, options.rowBlockBytes ?? ROW_BLOCK_BYTES) : undefined;
     blockings[i] = blocking;
     if (blocking) slotBytes = Math.max(slotBytes, blocking.rowsPerBlock * blocking.rowBytes);
@@ -246,10 +249,10 @@ export async function compressToSafetensors(
   };
   // Planned on this thread (no pool): the next such weight is read while this one is planned (float64 ones are
   // read as they come: they are checked for what float32 would lose first).
-  // A float32 weight of a reader that knows where it lies on disk is read a block of rows at a time instead, where
+  // A float32 (float16, bfloat16) weight of a reader that knows where it lies on disk is read a block of rows at a time instead, where
   // its layout allows (planInBlocks).
   const blocksHere = !pool && onCpu && typeof (reader as { float32FileRange?: unknown }).float32FileRange === 'function';
-  const inBlocks = (i: number): boolean => blocksHere && weights[i]!.dtype === 'float32' && fileBlocking(weights[i]!.shape, decisions[i]!, FILE_BLOCK_BYTES) !== undefined;
+  const inBlocks = (i: number): boolean => blocksHere && kFileDTypes.includes(weights[i]!.dtype) && fileBlocking(weights[i]!.shape, decisions[i]!, FILE_BLOCK_BYTES) !== undefined;
   const planInputs = pool ? undefined : readAhead(reader, weights, (i) => !input.quantizedBy.has(weights[i]!.name)
     && decisions[i]!.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.dtype !== 'float64' && !inBlocks(i));
   // A failure while planning (a damaged input, a worker that died) aborts the sink: nothing is written.

@@ -31,6 +31,7 @@ import type { FloorOutcome } from './quality-floor.js';
 import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
 import type { RowBlockArgs, RowBlockResult } from './row-block-task.js';
 import type { ScaleRounding } from './scale-storage.js';
+import type { FileWeightDType } from './weight-file-blocks.js';
 
 /** A weight planned for compression: kept for NaN / ±Infinity, or the quality floor's outcome. */
 export type PlannedWeight = { kind: 'nonFinite' } | FloorOutcome;
@@ -55,9 +56,10 @@ export interface CpuTaskArgs {
   floorWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer, blockBytes?: number];
   /**
    * planWeight on a float32 weight the worker reads from a file itself (as floorWeightFile reads it): the same
-   * answer, with no copy of the weight on the calling thread. `integers` as for floorWeight.
+   * answer, with no copy of the weight on the calling thread. `integers` as for floorWeight; `dtype` the stored
+   * values' (float16 and bfloat16 converted to float32 as they are read).
    */
-  planWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, integers?: ArrayBuffer];
+  planWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, integers?: ArrayBuffer, dtype?: FileWeightDType];
   /** chooseQParams(x, spec) on the CPU. */
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */

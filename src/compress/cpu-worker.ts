@@ -14,7 +14,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { FileRange } from '../io/byte-source.js';
 import { type OpenFileRange, openFileRange, readFileRange } from '../io/safetensors/node-file-source.js';
 import type { WeightDType, WeightInfo } from '../io/weights.js';
-import { float32View } from '../io/float-convert.js';
+import { float32View, toFloat32Into } from '../io/float-convert.js';
 import { firstNonFinite, maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
@@ -27,7 +27,7 @@ import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
-import { FILE_BLOCK_BYTES, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, type FileWeightDType, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 import { type ScaleRounding, scaleRounder } from './scale-storage.js';
 import { holdWeight } from './weight-buffers.js';
 import { smallestFitting } from './buffer-slots.js';
@@ -86,18 +86,20 @@ async function floorHeld(shape: number[], decision: WeightDecision, rounding: Sc
 }
 
 /**
- * A float32 weight that a worker reads from its file itself: a block of rows at a time where that gives the
+ * A float32 weight (or a float16 or bfloat16 one, `dtype`, converted as toFloat32 does) that a worker reads from
+ * its file itself: a block of rows at a time where that gives the
  * whole weight's outcome (weight-file-blocks.ts), else whole, straight into the kernels' memory. With
  * `nonFinite`, a weight with NaN or ±Infinity is `{ kind: 'nonFinite' }` (as planWeight says), not kept by the
  * quality floor.
  */
 async function weightFromFile(
   range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers: ArrayBuffer | undefined,
-  blockBytes = FILE_BLOCK_BYTES, nonFinite = false,
+  blockBytes = FILE_BLOCK_BYTES, nonFinite = false, dtype: FileWeightDType = 'float32',
 ): Promise<PlannedWeight> {
   const elements = shape.reduce((a, b) => a * b, 1);
-  if (range.byteLength !== 4 * elements) {
-    throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a float32 weight of shape [${shape.join(', ')}] (${4 * elements} bytes)`);
+  const stored = dtype === 'float32' ? 4 : 2;
+  if (range.byteLength !== stored * elements) {
+    throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a ${dtype} weight of shape [${shape.join(', ')}] (${stored * elements} bytes)`);
   }
   // A weight of many rows, a block at a time (weight-file-blocks.ts), where it goes as the whole would.
   const blocking = fileBlocking(shape, decision, blockBytes);
@@ -108,14 +110,20 @@ async function weightFromFile(
     const roundScale = scaleRounder(rounding);
     let outcome: FloorOutcome | undefined;
     try {
-      outcome = await floorWeightInBlocks(range, shape, decision, roundScale ? { roundScale } : {}, buffer, blocking);
+      outcome = await floorWeightInBlocks(range, shape, decision, roundScale ? { roundScale } : {}, buffer, blocking, dtype);
     } finally {
       if (!outcome) keepSpare(buffer);
     }
     if (outcome) return outcome;
   }
-  // Read from the file straight into the kernels' memory.
-  return floorHeld(shape, decision, rounding, (data) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), undefined, integers, nonFinite);
+  // Read from the file straight into the kernels' memory (16-bit values read as stored, then converted there).
+  const fill = dtype === 'float32' ? (data: Float32Array) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    : async (data: Float32Array) => {
+      const raw = new Uint8Array(range.byteLength);
+      await readFileRange(range, raw);
+      toFloat32Into(raw, dtype, data, range.path);
+    };
+  return floorHeld(shape, decision, rounding, fill, undefined, integers, nonFinite);
 }
 
 /** Memory for a tensor's bytes: a spare buffer not much longer than they are, else a new one (it goes to the calling thread). */
@@ -185,7 +193,7 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
   },
   floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers) as Promise<FloorOutcome>,
   floorWeightFile: (range, shape, decision, rounding, integers, blockBytes) => weightFromFile(range, shape, decision, rounding, integers, blockBytes) as Promise<FloorOutcome>,
-  planWeightFile: (range, shape, decision, integers) => weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true),
+  planWeightFile: (range, shape, decision, integers, dtype) => weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true, dtype),
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),
   async calibrateAndQuantize(x, spec) {

@@ -12,7 +12,7 @@
  */
 import type { OpOptions } from '../ops/backend.js';
 import { float32View, toFloat32 } from '../io/float-convert.js';
-import { type WeightInfo, type WeightReader, float32FileRangeOf, readWeightInto } from '../io/weights.js';
+import { type WeightInfo, type WeightReader, floatFileRangeOf, readWeightInto } from '../io/weights.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import type { CpuWorkerPool } from './cpu-worker-pool.js';
 import { float64Loss } from './float64-range.js';
@@ -21,7 +21,7 @@ import { type EscalationStep, type FloorOutcome, quantizeWithFloor } from './qua
 import type { QuantizedWeight } from './quantize-weight.js';
 import type { RowBlockPlan } from './row-block-stream.js';
 import type { SpareIntegers } from './spare-integers.js';
-import { FILE_BLOCK_BYTES, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, type FileWeightDType, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 
 /** A weight's plan for a safetensors output: its final decision and quantized form, or kept with the reason. */
 export type PlannedSafetensorsWeight = { decision: WeightDecision; steps: EscalationStep[]; result: QuantizedWeight | RowBlockPlan } | { keep: string; steps: EscalationStep[] };
@@ -48,18 +48,19 @@ export async function ownFloat32(reader: WeightReader, info: WeightInfo): Promis
 }
 
 /**
- * On the calling thread (CPU path), a float32 weight of a reader that knows where it lies on disk, read a block of
+ * On the calling thread (CPU path), a float32, float16 or bfloat16 weight of a reader that knows where it lies on
+ * disk (floatFileRangeOf), read a block of
  * rows at a time where that gives the whole weight's outcome (weight-file-blocks.ts, as a worker's planWeightFile):
  * undefined where it must be read whole (no file range, a layout read whole, NaN or ±Infinity, a weight the
  * quality floor escalates or keeps).
  */
 async function planInBlocks(reader: WeightReader, info: WeightInfo, decision: WeightDecision, spares?: SpareIntegers): Promise<FloorOutcome | undefined> {
   const blocking = fileBlocking(info.shape, decision, FILE_BLOCK_BYTES);
-  const range = blocking && await float32FileRangeOf(reader, info.name);
+  const range = blocking && await floatFileRangeOf(reader, info);
   if (!range) return undefined;
   const elements = info.shape.reduce((a, b) => a * b, 1);
   const integers = spares?.take(elements) ?? new ArrayBuffer(elements);
-  const outcome = await floorWeightInBlocks(range, info.shape, decision, {}, integers, blocking!);
+  const outcome = await floorWeightInBlocks(range, info.shape, decision, {}, integers, blocking!, info.dtype as FileWeightDType);
   spares?.adopt(integers);
   if (outcome?.kind !== 'quantized') spares?.written(integers); // nothing holds it
   return outcome;
@@ -67,8 +68,9 @@ async function planInBlocks(reader: WeightReader, info: WeightInfo, decision: We
 
 /**
  * The final plan of one weight (read once ahead, so the header never promises a tensor we cannot write):
- * the scheme after the quality floor, or keep with the reason. With a pool, the work runs on a worker (a float32
- * weight in a file read there from the file, its integers into `spares`' memory); with `blocksHere`, a float32
+ * the scheme after the quality floor, or keep with the reason. With a pool, the work runs on a worker (a float32,
+ * float16 or bfloat16 weight in a file read there from the file, its integers into `spares`' memory); with
+ * `blocksHere`, such a
  * weight in a file is read here a block of rows at a time where its layout allows; else `early` (the weight's
  * bytes read ahead) or a read.
  *
@@ -82,16 +84,16 @@ export async function planSafetensorsWeight(
   reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined, pool?: CpuWorkerPool,
   early?: Promise<Uint8Array>, spares?: SpareIntegers, blocksHere = false,
 ): Promise<PlannedSafetensorsWeight> {
-  // A float32 weight in a file on disk is read by the worker itself, straight into its kernels' memory: no copy
+  // A float weight in a file on disk is read by the worker itself, straight into its kernels' memory: no copy
   // here, and no fresh memory for each weight (touching fresh pages costs more than quantizing them).
-  const range = pool && info.dtype === 'float32' ? await float32FileRangeOf(reader, info.name) : undefined;
+  const range = pool ? await floatFileRangeOf(reader, info) : undefined;
   let outcome;
   if (range) {
     const integers = spares?.take(info.shape.reduce((a, b) => a * b, 1));
-    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers], integers ? [integers] : []);
+    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers, info.dtype as FileWeightDType], integers ? [integers] : []);
     if (outcome.kind === 'quantized') spares?.adopt(outcome.result.q.intReprView().buffer);
   }
-  if (!outcome && blocksHere && info.dtype === 'float32') outcome = await planInBlocks(reader, info, decision, spares);
+  if (!outcome && blocksHere) outcome = await planInBlocks(reader, info, decision, spares);
   if (!outcome) {
     let data: Float32Array;
     if (info.dtype === 'float64') {

@@ -35,6 +35,7 @@ import { type DTypeInfo, dtypeInfo } from '../dtype.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { FileRange } from '../io/byte-source.js';
 import { type OpenFileRange, openFileRange } from '../io/safetensors/node-file-source.js';
+import { toFloat32Into } from '../io/float-convert.js';
 import { cpuErrorSums } from '../kernels/cpu/cpu-error-stats.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
@@ -138,8 +139,12 @@ const below = (a: number, b: number) => a < b || (a === 0 && b === 0 && Object.i
 /** The parameters of the whole weight, filled block by block (rows) or chosen once (columns). */
 interface Parameters { scales: Float32Array; zeroPoints: Int32Array }
 
+/** The stored dtypes a weight is read from its file in: float32, or 16-bit values converted block by block. */
+export type FileWeightDType = 'float32' | 'float16' | 'bfloat16';
+
 /**
- * Quantizes the float32 weight at `range` of `shape` as `decision` says, in blocks (module documentation), its
+ * Quantizes the float32 weight at `range` of `shape` as `decision` says, in blocks (module documentation; a
+ * float16 or bfloat16 weight, `dtype`, converted to float32 a block at a time as toFloat32 does), its
  * integers into the first bytes of `integers` (at least one byte an element); undefined when the caller must run
  * the whole weight. Rejects with the file's errors.
  *
@@ -151,8 +156,9 @@ interface Parameters { scales: Float32Array; zeroPoints: Int32Array }
  */
 export async function floorWeightInBlocks(
   range: FileRange, shape: readonly number[], decision: WeightDecision, options: Pick<QuantizeWeightOptions, 'roundScale'>,
-  integers: ArrayBuffer, blocking: FileBlocking,
+  integers: ArrayBuffer, blocking: FileBlocking, dtype: FileWeightDType = 'float32',
 ): Promise<FloorOutcome | undefined> {
+  const stored = dtype === 'float32' ? 4 : 2;
   const { rows, rowsPerBlock, count, rest, rowElements, mode } = blocking;
   const elements = rows * rowElements;
   if (integers.byteLength < elements) return undefined;
@@ -165,12 +171,18 @@ export async function floorWeightInBlocks(
   let file: OpenFileRange | undefined;
   try {
     file = await openFileRange(range);
-    /** Block b's rows, read from the file into the held place. */
+    /** Block b's rows, read from the file into the held place (16-bit values read as stored, then converted there). */
+    const raw = stored === 4 ? undefined : new Uint8Array(stored * rowsPerBlock * rowElements);
     const read = async (b: number) => {
       const first = b * rowsPerBlock;
       const blockRows = Math.min(rowsPerBlock, rows - first);
       const data = whole.subarray(0, blockRows * rowElements);
-      await file!.read(4 * first * rowElements, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      if (!raw) await file!.read(4 * first * rowElements, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      else {
+        const bytes = raw.subarray(0, stored * data.length);
+        await file!.read(stored * first * rowElements, bytes);
+        toFloat32Into(bytes, dtype, data, range.path);
+      }
       return { first, x: { data, shape: [blockRows, ...rest] } };
     };
     // Quantizes block b with `blockParams` into its place in `integers`, and its error sums go on from the block

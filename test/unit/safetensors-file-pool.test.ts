@@ -127,8 +127,8 @@ describe('a safetensors file on a worker pool', () => {
         const stPooled = await safetensors(stPool);
         expect(Buffer.compare(stPooled.bytes, st.bytes), dtype).toBe(0);
         expect(stPooled.report.tensors, dtype).toEqual(st.report.tensors);
-        expect(stPool.names.filter((t) => t === 'planWeightFile'), dtype).toHaveLength(4); // a, c, f and g
-        expect(stPool.names.filter((t) => t === 'planWeight'), dtype).toHaveLength(2); // b and h (16-bit)
+        expect(stPool.names.filter((t) => t === 'planWeightFile'), dtype).toHaveLength(6); // a, b, c, f, g and h (16-bit ones too)
+        expect(stPool.names.filter((t) => t === 'planWeight'), dtype).toHaveLength(0);
       }
     } finally {
       await reader.close();
@@ -178,6 +178,8 @@ describe('a safetensors file on one thread', () => {
       { name: 'b.weight', dtype: 'F32', shape: [2304, 512], data: nan },
       { name: 'a.weight', dtype: 'F32', shape: [2304, 512], data: normalData(2304 * 512, next, 0.05) }, // 4.5 MiB: two blocks
       { name: 'c.weight', dtype: 'F32', shape: [256, 512], data: normalData(256 * 512, next, 0.05) }, // one block: whole
+      // bfloat16: two blocks of rows once converted to float32
+      { name: 'd.weight', dtype: 'BF16', shape: [2304, 512], data: bytesOf(Uint16Array.from(normalData(2304 * 512, next, 0.05), (v) => new Uint32Array(Float32Array.of(v).buffer)[0]! >>> 16)) },
     ]));
     const reader = await openSafetensorsFile(path);
     try {
@@ -186,6 +188,7 @@ describe('a safetensors file on one thread', () => {
         list: () => reader.list(),
         read: (name: string) => { wholeReads.push(name); return reader.read(name); },
         float32FileRange: (name: string) => reader.float32FileRange(name),
+        tensorFileRange: (name: string) => reader.tensorFileRange(name),
       };
       const plain: WeightReader = { list: () => reader.list(), read: (name) => reader.read(name) };
       for (const policy of [{}, { dtype: 'qint4', granularity: 'group', groupSize: 32 }] as CompressionPolicy[]) {
@@ -200,9 +203,9 @@ describe('a safetensors file on one thread', () => {
         const blocks = await compress(counting);
         expect(Buffer.compare(blocks.bytes, whole.bytes), JSON.stringify(policy)).toBe(0);
         expect(blocks.tensors, JSON.stringify(policy)).toEqual(whole.tensors);
-        expect(blocks.tensors.map((t) => t.action)).toEqual(['keep', 'quantize', 'quantize']);
-        // a in blocks; b whole after its second block showed the NaN (and again, kept, to be written); c whole.
-        expect(wholeReads.filter((name) => name === 'a.weight'), JSON.stringify(policy)).toEqual([]);
+        expect(blocks.tensors.map((t) => t.action)).toEqual(['keep', 'quantize', 'quantize', 'quantize']);
+        // a and d in blocks; b whole after its second block showed the NaN (and again, kept, to be written); c whole.
+        expect(wholeReads.filter((name) => name === 'a.weight' || name === 'd.weight'), JSON.stringify(policy)).toEqual([]);
         expect(wholeReads.filter((name) => name === 'b.weight').length, JSON.stringify(policy)).toBeGreaterThan(0);
       }
     } finally {
