@@ -71,8 +71,8 @@ export async function float32FileRangeOf(reader: WeightReader, name: string): Pr
 
 /**
  * Where a float32, float16 or bfloat16 weight's stored bytes lie on disk, when `reader` knows: float32 through
- * {@link float32FileRangeOf}, the 16-bit dtypes through a reader's `tensorFileRange` (a safetensors file read from
- * disk); else undefined.
+ * {@link float32FileRangeOf}, the 16-bit dtypes through a reader's `tensorFileRange` (an ONNX model or a
+ * safetensors file read from disk); else undefined.
  *
  * @example
  * ```ts

@@ -1,6 +1,6 @@
-// compressToGguf from an ONNX model read from its file, on a worker pool: each big float32 weight is read, planned
-// and encoded by its worker from the file (ggufWeightFile; the calling thread holds no copy), a float16 weight
-// still goes through a shared slot, and the file and report are those of one thread, for Q8_0 and Q4_0, with
+// compressToGguf from an ONNX model read from its file, on a worker pool: each big float32 or float16 weight is
+// read, planned and encoded by its worker from the file (ggufWeightFile; the calling thread holds no copy), none
+// through a shared slot, and the file and report are those of one thread, for Q8_0 and Q4_0, with
 // results held from planning or encoded again while writing, written as planned or after planning. A file cut
 // short after it was opened, and one whose values change between planning and writing, are FormatErrors naming
 // it, and nothing is written.
@@ -15,7 +15,7 @@ import { FormatError } from '../../src/errors.js';
 import type { FileRange } from '../../src/io/byte-source.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { nodeFileSink } from '../../src/io/safetensors/node-file-sink.js';
-import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
+import { nodeFileSource, readFileRange } from '../../src/io/safetensors/node-file-source.js';
 import { memorySink } from '../../src/io/safetensors/sinks.js';
 import { recordingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import { mixedMlp } from '../shared/mixed-mlp.js';
@@ -44,21 +44,34 @@ describe('compressToGguf from an ONNX file on a worker pool', () => {
   it('writes the bytes and report of one thread, the workers reading, planning and encoding the float32 weights', { timeout: 60000 }, async () => {
     const path = join(dir, 'mixed.onnx');
     writeFileSync(path, mixedMlp(RUN_SEED + 11)); // fc0 float32 (512 KiB), fc1 float16, fc2 float32 with a NaN, fc3 small
+    // fc1's float16 bytes in the file: tensorFileRange names them, float32FileRange does not.
+    const source = await nodeFileSource(path);
+    try {
+      const model = await OnnxModel.loadDeferred(source, { name: 'mixed.onnx' });
+      expect(await model.float32FileRange('fc1.weight')).toBeUndefined();
+      const range = (await model.tensorFileRange('fc1.weight'))!;
+      const read = new Uint8Array(range.byteLength);
+      await readFileRange(range, read);
+      expect(Buffer.compare(read, await model.read('fc1.weight'))).toBe(0);
+      expect(range.byteLength).toBe(512 * 384 * 2);
+    } finally {
+      await source.close();
+    }
     for (const dtype of ['qint8', 'qint4'] as const) {
       const alone = await compress(path, policyOf(dtype));
       const block = dtype === 'qint8' ? 'Q8_0' : 'Q4_0';
       expect(Object.fromEntries(alone.report.tensors.filter((t) => t.name.endsWith('weight')).map((t) => [t.name, t.ggmlType])))
         .toEqual({ 'fc0.weight': block, 'fc1.weight': block, 'fc2.weight': 'F32', 'fc3.weight': 'F16' });
       expect(alone.report.tensors.find((t) => t.name === 'fc0.weight')!.transposed).toBe(true);
-      // Tasks by path: planned and encoded from the file (fc0), planned only (fc2: kept as stored, written from
-      // here); fc1 (float16) read here into a slot. Nothing held: fc0 is read and encoded again while writing.
-      // Written as planned (the default with a sink that restarts): fc2's NaN, the third plan, differs from the
-      // assumed type, so fc0 and fc1, written by then, are encoded again.
+      // Tasks by path: planned and encoded from the file (fc0, and fc1: float16), planned only (fc2: kept as
+      // stored, written from here). Nothing held: fc0 and fc1 are read and encoded again while writing. Written as
+      // planned (the default with a sink that restarts): fc2's NaN, the third plan, differs from the assumed type,
+      // so fc0 and fc1, written by then, are encoded again.
       const cases: [Partial<CompressToGgufOptions>, number, number][] = [
-        [{ speculate: false }, 2, 1],
-        [{ speculate: false, heldBytes: 0 }, 3, 1],
-        [{}, 3, 2],
-        [{ heldBytes: 0 }, 4, 2],
+        [{ speculate: false }, 3, 0],
+        [{ speculate: false, heldBytes: 0 }, 5, 0],
+        [{}, 5, 0],
+        [{ heldBytes: 0 }, 7, 0],
       ];
       for (const [options, fromFile, fromSlot] of cases) {
         const what = `${dtype} ${JSON.stringify(options)}`;

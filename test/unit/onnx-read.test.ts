@@ -182,7 +182,9 @@ describe('OnnxModel on built models', () => {
         expect(bytes.buffer).toBe(buffer.buffer);
         expect(bytes).toEqual(new Uint8Array(values.buffer));
         expect(calls).toEqual({ read: 0, readInto: 2 }); // no array of the read's own
-        expect(await OnnxModel.decode(encode(graph), { externalData: () => source }).float32FileRange('w')).toEqual({ path: join(folder, 'weights.bin'), offset, byteLength: values.byteLength });
+        const ranged = OnnxModel.decode(encode(graph), { externalData: () => source });
+        expect(await ranged.float32FileRange('w')).toEqual({ path: join(folder, 'weights.bin'), offset, byteLength: values.byteLength });
+        expect(await ranged.tensorFileRange('w')).toEqual(await ranged.float32FileRange('w'));
         // 'past' runs 56 bytes past the end of the file: the same error whichever way it is read.
         for (const read of [() => model.readFloat32View('past', () => scratch), () => model.readInto('past', buffer), () => model.read('past')]) {
           await expect(read()).rejects.toThrow(FormatError);

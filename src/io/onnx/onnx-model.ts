@@ -298,14 +298,31 @@ export class OnnxModel implements WeightReader {
    * ```
    */
   async float32FileRange(name: string): Promise<FileRange | undefined> {
-    const { info, indexed, layout } = this.entry(name);
-    if (info.dtype !== 'float32') return undefined;
+    return this.entry(name).info.dtype === 'float32' ? this.#fileRange(name, 4) : undefined;
+  }
+
+  /**
+   * Where weight `name`'s stored bytes lie in a file on disk, whatever their element type (a float16 weight's, say),
+   * as {@link float32FileRange} says for float32 ones; undefined where they are not in such a file.
+   *
+   * @example
+   * ```ts
+   * await model.tensorFileRange('fc1.weight'); // a float16 weight: { path: 'model.onnx', offset, byteLength }
+   * ```
+   */
+  async tensorFileRange(name: string): Promise<FileRange | undefined> {
+    return this.#fileRange(name, 1);
+  }
+
+  /** The file range of a raw or external tensor's bytes, a whole number of `unit`-byte elements; else undefined. */
+  async #fileRange(name: string, unit: number): Promise<FileRange | undefined> {
+    const { indexed, layout } = this.entry(name);
     if (layout.storage === 'raw') {
       const raw = indexed.tensor.rawData;
       const range = deferredRange(raw);
-      return range && raw.byteLength % 4 === 0 ? fileRangeOf(range.source, range.offset, raw.byteLength) : undefined;
+      return range && raw.byteLength % unit === 0 ? fileRangeOf(range.source, range.offset, raw.byteLength) : undefined;
     }
-    const source = layout.byteLength !== undefined && layout.byteLength % 4 === 0 ? await this.#externalSourceOf(layout, this.#resolve) : undefined;
+    const source = layout.byteLength !== undefined && layout.byteLength % unit === 0 ? await this.#externalSourceOf(layout, this.#resolve) : undefined;
     return source ? fileRangeOf(source, layout.external!.offset, layout.byteLength!) : undefined;
   }
 
