@@ -54,7 +54,7 @@ import { float32View } from '../io/float-convert.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes } from '../io/gguf/ggml-types.js';
 import { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgufWriter } from '../io/gguf/writer.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightDType, type WeightInfo, type WeightReader, floatFileRangeOf, readWeightInto } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType, readWeightInto } from '../io/weights.js';
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
@@ -110,9 +110,6 @@ export interface GgufCompressionReport {
 
 /** With a pool: encoded tensors held from planning for writing (bytes); beyond it, read and encoded again. */
 const kHeldBytes = 256 * 2 ** 20;
-
-/** The weights read a block of rows at a time (converted to float32 block by block). */
-const kBlockDTypes: readonly WeightDType[] = ['float32', 'float16', 'bfloat16'];
 
 /** With a pool: written tensors' buffers kept to go back to the workers. */
 const kSpentOutputs = 2;
@@ -253,7 +250,7 @@ export async function compressToGguf(
   const streams = (i: number): boolean => {
     const info = weights[i]!;
     const decision = decisions[i];
-    return ranges !== undefined && decision?.action === 'quantize' && kBlockDTypes.includes(info.dtype) && info.shape.length === 2
+    return ranges !== undefined && decision?.action === 'quantize' && isFileWeightDType(info.dtype) && info.shape.length === 2
       && decision.axis !== 0 && info.shape[0]! * info.shape[1]! * 4 > GGUF_STREAM_BLOCK_BYTES;
   };
   const rangesOf = (i: number) => (offset: number, target: Uint8Array) => ranges!.readRangeInto(weights[i]!.name, offset, target);

@@ -39,7 +39,7 @@ import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { type SafetensorsWriter, createSafetensorsWriter } from '../io/safetensors/writer.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightDType, type WeightInfo, type WeightReader, floatFileRangeOf } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType } from '../io/weights.js';
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
@@ -56,9 +56,6 @@ import {
 } from './safetensors-weight-write.js';
 import { NON_FINITE_KEPT, type PlannedSafetensorsWeight, ownFloat32, planSafetensorsWeight } from './safetensors-weight-plan.js';
 import { WEBGPU_QUANT_VERSION } from './version.js';
-
-/** The stored dtypes a worker, or this thread, reads from a file a block of rows at a time. */
-const kFileDTypes: readonly WeightDType[] = ['float32', 'float16', 'bfloat16'];
 
 /** Kept tensors up to this size are read into one reused buffer (the writer copies them on). */
 const kScratchBytes = 64 * 1024;
@@ -252,7 +249,7 @@ export async function compressToSafetensors(
   // A float32 (float16, bfloat16) weight of a reader that knows where it lies on disk is read a block of rows at a time instead, where
   // its layout allows (planInBlocks).
   const blocksHere = !pool && onCpu && typeof (reader as { float32FileRange?: unknown }).float32FileRange === 'function';
-  const inBlocks = (i: number): boolean => blocksHere && kFileDTypes.includes(weights[i]!.dtype) && fileBlocking(weights[i]!.shape, decisions[i]!, FILE_BLOCK_BYTES) !== undefined;
+  const inBlocks = (i: number): boolean => blocksHere && isFileWeightDType(weights[i]!.dtype) && fileBlocking(weights[i]!.shape, decisions[i]!, FILE_BLOCK_BYTES) !== undefined;
   const planInputs = pool ? undefined : readAhead(reader, weights, (i) => !input.quantizedBy.has(weights[i]!.name)
     && decisions[i]!.action === 'quantize' && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.dtype !== 'float64' && !inBlocks(i));
   // A failure while planning (a damaged input, a worker that died) aborts the sink: nothing is written.

@@ -22,7 +22,7 @@ import { FormatError, InvalidArgumentError, LimitExceededError, WorkerError } fr
 import type { IntReprArray, QDType } from '../dtype.js';
 import { type QParams, QTensor } from '../qtensor.js';
 import type { FileRange } from '../io/byte-source.js';
-import type { WeightInfo } from '../io/weights.js';
+import type { FileWeightDType, WeightInfo } from '../io/weights.js';
 import type { Tensor } from '../tensor.js';
 import type { GgufEncodePlan, GgufEncoded } from './gguf-encode.js';
 import type { GgufPlan } from './gguf-plan.js';
@@ -31,7 +31,6 @@ import type { FloorOutcome } from './quality-floor.js';
 import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
 import type { RowBlockArgs, RowBlockResult } from './row-block-task.js';
 import type { ScaleRounding } from './scale-storage.js';
-import type { FileWeightDType } from './weight-file-blocks.js';
 
 /** A weight planned for compression: kept for NaN / ±Infinity, or the quality floor's outcome. */
 export type PlannedWeight = { kind: 'nonFinite' } | FloorOutcome;

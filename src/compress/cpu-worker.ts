@@ -13,7 +13,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { FileRange } from '../io/byte-source.js';
 import { type OpenFileRange, openFileRange, readFileRange } from '../io/safetensors/node-file-source.js';
-import type { WeightDType, WeightInfo } from '../io/weights.js';
+import { FILE_WEIGHT_BYTES, type FileWeightDType, type WeightInfo, isFileWeightDType } from '../io/weights.js';
 import { float32View, toFloat32Into } from '../io/float-convert.js';
 import { firstNonFinite, maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
@@ -27,7 +27,7 @@ import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
-import { FILE_BLOCK_BYTES, type FileWeightDType, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 import { type ScaleRounding, scaleRounder } from './scale-storage.js';
 import { holdWeight } from './weight-buffers.js';
 import { smallestFitting } from './buffer-slots.js';
@@ -87,17 +87,16 @@ async function floorHeld(shape: number[], decision: WeightDecision, rounding: Sc
 
 /**
  * A float32 weight (or a float16 or bfloat16 one, `dtype`, converted as toFloat32 does) that a worker reads from
- * its file itself: a block of rows at a time where that gives the
- * whole weight's outcome (weight-file-blocks.ts), else whole, straight into the kernels' memory. With
- * `nonFinite`, a weight with NaN or ±Infinity is `{ kind: 'nonFinite' }` (as planWeight says), not kept by the
- * quality floor.
+ * its file itself: a block of rows at a time where that gives the whole weight's outcome (weight-file-blocks.ts),
+ * else whole, straight into the kernels' memory. With `nonFinite`, a weight with NaN or ±Infinity is
+ * `{ kind: 'nonFinite' }` (as planWeight says), not kept by the quality floor.
  */
 async function weightFromFile(
   range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers: ArrayBuffer | undefined,
   blockBytes = FILE_BLOCK_BYTES, nonFinite = false, dtype: FileWeightDType = 'float32',
 ): Promise<PlannedWeight> {
   const elements = shape.reduce((a, b) => a * b, 1);
-  const stored = dtype === 'float32' ? 4 : 2;
+  const stored = FILE_WEIGHT_BYTES[dtype];
   if (range.byteLength !== stored * elements) {
     throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a ${dtype} weight of shape [${shape.join(', ')}] (${stored * elements} bytes)`);
   }
@@ -119,9 +118,14 @@ async function weightFromFile(
   // Read from the file straight into the kernels' memory (16-bit values read as stored, then converted there).
   const fill = dtype === 'float32' ? (data: Float32Array) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     : async (data: Float32Array) => {
-      const raw = new Uint8Array(range.byteLength);
-      await readFileRange(range, raw);
-      toFloat32Into(raw, dtype, data, range.path);
+      const buffer = takeSpare(range.byteLength);
+      try {
+        const raw = new Uint8Array(buffer, 0, range.byteLength);
+        await readFileRange(range, raw);
+        toFloat32Into(raw, dtype, data, range.path);
+      } finally {
+        keepSpare(buffer);
+      }
     };
   return floorHeld(shape, decision, rounding, fill, undefined, integers, nonFinite);
 }
@@ -133,12 +137,9 @@ function outputBytes(byteLength: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(taken, 0, byteLength);
 }
 
-/** The weights ggufWeightFile reads from a file. */
-const kGgufFileDTypes: readonly WeightDType[] = ['float32', 'float16', 'bfloat16'];
-
 /**
- * A float32, float16 or bfloat16 weight for a GGUF file that the worker reads from its file itself: its plan from its largest |x|,
- * and with `encode`, where the plan computes values, its bytes in the file (a buffer of their own, transferred)
+ * A float32, float16 or bfloat16 weight for a GGUF file that the worker reads from its file itself: its plan from
+ * its largest |x|, and with `encode`, where the plan computes values, its bytes in the file (a buffer of their own, transferred)
  * and their statistics. Only what it needs is held: a plan alone, and a weight whose rows are the file's (a
  * safetensors Linear weight [out, in]), are read a block of rows at a time (one spare block; the rows encoded as
  * they come, ggufRowBlockEncoder); a weight written transposed (an ONNX MatMul weight [K, N]), or one whose plan
@@ -148,7 +149,7 @@ const kGgufFileDTypes: readonly WeightDType[] = ['float32', 'float16', 'bfloat16
 async function ggufWeightFile(
   range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer,
 ): Promise<{ plan: GgufPlan; encoded?: GgufEncoded }> {
-  if (!kGgufFileDTypes.includes(info.dtype) || range.byteLength !== info.byteLength) {
+  if (!isFileWeightDType(info.dtype) || range.byteLength !== info.byteLength) {
     throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for ${info.name}, a ${info.dtype} weight of ${info.byteLength} bytes; give the range of its float32, float16 or bfloat16 values`);
   }
   if (out) keepSpare(out);

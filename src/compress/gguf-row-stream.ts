@@ -16,7 +16,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { toFloat32Into } from '../io/float-convert.js';
-import type { WeightDType, WeightInfo } from '../io/weights.js';
+import { FILE_WEIGHT_BYTES, type WeightInfo, isFileWeightDType } from '../io/weights.js';
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { type GgufEncoded, ggufRowBlockEncoder } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, sameGgufPlan } from './gguf-plan.js';
@@ -27,9 +27,6 @@ export const GGUF_STREAM_BLOCK_BYTES = 4 * 2 ** 20;
 
 /** Reads `target.byteLength` bytes of a weight's stored bytes, from `byteOffset` bytes into them, into `target`. */
 export type ReadWeightRange = (byteOffset: number, target: Uint8Array) => Promise<unknown>;
-
-/** Bytes of one stored element of the float dtypes read in blocks. */
-const kStoredBytes: Partial<Record<WeightDType, number>> = { float32: 4, float16: 2, bfloat16: 2 };
 
 /** Whole rows of `rowElements` elements in a block of about {@link GGUF_STREAM_BLOCK_BYTES} of float32 (one row at least). */
 function blockElementsOf(elements: number, rowElements: number): number {
@@ -47,7 +44,7 @@ function blockElementsOf(elements: number, rowElements: number): number {
  * ```
  */
 export function streamBlockBytes(info: Pick<WeightInfo, 'shape' | 'byteLength' | 'dtype'>, rowElements = info.shape.at(-1) || 1): number {
-  const stored = kStoredBytes[info.dtype] ?? 4;
+  const stored = isFileWeightDType(info.dtype) ? FILE_WEIGHT_BYTES[info.dtype] : 4;
   const blockElements = blockElementsOf(info.byteLength / stored, rowElements);
   return blockElements * (stored === 4 ? 4 : 4 + stored);
 }
@@ -67,8 +64,8 @@ export async function streamedPeak(
   info: Pick<WeightInfo, 'name' | 'byteLength' | 'dtype'>, rowElements: number, read: ReadWeightRange, buffer: ArrayBuffer,
   onBlock?: (values: Float32Array, peak: number) => boolean,
 ): Promise<number | undefined> {
-  const stored = kStoredBytes[info.dtype];
-  if (stored === undefined) throw new InvalidArgumentError('info.dtype', info.dtype, `${info.name}: ${info.dtype} weights are not read in blocks; read it whole`);
+  if (!isFileWeightDType(info.dtype)) throw new InvalidArgumentError('info.dtype', info.dtype, `${info.name}: ${info.dtype} weights are not read in blocks; read it whole`);
+  const stored = FILE_WEIGHT_BYTES[info.dtype];
   const elements = info.byteLength / stored;
   const blockElements = blockElementsOf(elements, rowElements);
   let peak = 0;
@@ -104,7 +101,7 @@ export async function streamedPeak(
 export async function streamedGgufWeight(
   info: WeightInfo, decision: WeightDecision, read: ReadWeightRange, buffer: ArrayBuffer, out?: (byteLength: number) => Uint8Array<ArrayBuffer>,
 ): Promise<{ plan: GgufPlan; encoded: GgufEncoded } | undefined> {
-  if (kStoredBytes[info.dtype] === undefined || info.shape.length !== 2) return undefined;
+  if (!isFileWeightDType(info.dtype) || info.shape.length !== 2) return undefined;
   const assumed = ggufPlanOf(info, decision, 0);
   const encoder = ggufRowBlockEncoder(ggufEncodePlanOf(assumed), out);
   if (!encoder) return undefined;

@@ -27,7 +27,7 @@
  */
 import { dtypeInfo } from '../dtype.js';
 import { WorkerError } from '../errors.js';
-import type { WeightInfo, WeightReader } from '../io/weights.js';
+import { FILE_WEIGHT_BYTES, type WeightInfo, type WeightReader, isFileWeightDType } from '../io/weights.js';
 import { assembleErrorStats } from '../stats/assemble.js';
 import { BucketSums } from '../stats/bucket-sums.js';
 import type { ErrorStats } from '../stats/types.js';
@@ -70,8 +70,6 @@ export interface RowBlocking {
   rest: number[];
 }
 
-const kStoredBytes: Partial<Record<string, number>> = { float32: 4, float16: 2, bfloat16: 2 };
-
 /**
  * How `info` is cut into blocks of about `blockBytes` of float32, or undefined when it is not streamed so:
  * its decision is not per channel along axis 0 with statistics along axis 0 and min/max calibration, it is not
@@ -84,7 +82,7 @@ const kStoredBytes: Partial<Record<string, number>> = { float32: 4, float16: 2, 
  * ```
  */
 export function rowBlocking(info: WeightInfo, decision: WeightDecision, blockBytes: number): RowBlocking | undefined {
-  const stored = kStoredBytes[info.dtype];
+  const stored = isFileWeightDType(info.dtype) ? FILE_WEIGHT_BYTES[info.dtype] : undefined;
   if (stored === undefined || decision.action !== 'quantize' || decision.granularity !== 'channel' || decision.axis !== 0
     || (decision.outputAxis ?? 0) !== 0 || decision.method !== 'minmax' || info.shape.length < 2) return undefined;
   const [rows, ...rest] = info.shape as number[];

@@ -12,7 +12,7 @@
  */
 import type { OpOptions } from '../ops/backend.js';
 import { float32View, toFloat32 } from '../io/float-convert.js';
-import { type WeightInfo, type WeightReader, floatFileRangeOf, readWeightInto } from '../io/weights.js';
+import { type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType, readWeightInto } from '../io/weights.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import type { CpuWorkerPool } from './cpu-worker-pool.js';
 import { float64Loss } from './float64-range.js';
@@ -21,7 +21,7 @@ import { type EscalationStep, type FloorOutcome, quantizeWithFloor } from './qua
 import type { QuantizedWeight } from './quantize-weight.js';
 import type { RowBlockPlan } from './row-block-stream.js';
 import type { SpareIntegers } from './spare-integers.js';
-import { FILE_BLOCK_BYTES, type FileWeightDType, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 
 /** A weight's plan for a safetensors output: its final decision and quantized form, or kept with the reason. */
 export type PlannedSafetensorsWeight = { decision: WeightDecision; steps: EscalationStep[]; result: QuantizedWeight | RowBlockPlan } | { keep: string; steps: EscalationStep[] };
@@ -49,18 +49,18 @@ export async function ownFloat32(reader: WeightReader, info: WeightInfo): Promis
 
 /**
  * On the calling thread (CPU path), a float32, float16 or bfloat16 weight of a reader that knows where it lies on
- * disk (floatFileRangeOf), read a block of
- * rows at a time where that gives the whole weight's outcome (weight-file-blocks.ts, as a worker's planWeightFile):
+ * disk (floatFileRangeOf), read a block of rows at a time where that gives the whole weight's outcome (weight-file-blocks.ts, as a worker's planWeightFile):
  * undefined where it must be read whole (no file range, a layout read whole, NaN or ±Infinity, a weight the
  * quality floor escalates or keeps).
  */
 async function planInBlocks(reader: WeightReader, info: WeightInfo, decision: WeightDecision, spares?: SpareIntegers): Promise<FloorOutcome | undefined> {
-  const blocking = fileBlocking(info.shape, decision, FILE_BLOCK_BYTES);
+  const { dtype } = info;
+  const blocking = isFileWeightDType(dtype) ? fileBlocking(info.shape, decision, FILE_BLOCK_BYTES) : undefined;
   const range = blocking && await floatFileRangeOf(reader, info);
-  if (!range) return undefined;
+  if (!range || !isFileWeightDType(dtype)) return undefined;
   const elements = info.shape.reduce((a, b) => a * b, 1);
   const integers = spares?.take(elements) ?? new ArrayBuffer(elements);
-  const outcome = await floorWeightInBlocks(range, info.shape, decision, {}, integers, blocking!, info.dtype as FileWeightDType);
+  const outcome = await floorWeightInBlocks(range, info.shape, decision, {}, integers, blocking!, dtype);
   spares?.adopt(integers);
   if (outcome?.kind !== 'quantized') spares?.written(integers); // nothing holds it
   return outcome;
@@ -70,8 +70,7 @@ async function planInBlocks(reader: WeightReader, info: WeightInfo, decision: We
  * The final plan of one weight (read once ahead, so the header never promises a tensor we cannot write):
  * the scheme after the quality floor, or keep with the reason. With a pool, the work runs on a worker (a float32,
  * float16 or bfloat16 weight in a file read there from the file, its integers into `spares`' memory); with
- * `blocksHere`, such a
- * weight in a file is read here a block of rows at a time where its layout allows; else `early` (the weight's
+ * `blocksHere`, such a weight in a file is read here a block of rows at a time where its layout allows; else `early` (the weight's
  * bytes read ahead) or a read.
  *
  * @example
@@ -88,9 +87,9 @@ export async function planSafetensorsWeight(
   // here, and no fresh memory for each weight (touching fresh pages costs more than quantizing them).
   const range = pool ? await floatFileRangeOf(reader, info) : undefined;
   let outcome;
-  if (range) {
+  if (range && isFileWeightDType(info.dtype)) {
     const integers = spares?.take(info.shape.reduce((a, b) => a * b, 1));
-    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers, info.dtype as FileWeightDType], integers ? [integers] : []);
+    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers, info.dtype], integers ? [integers] : []);
     if (outcome.kind === 'quantized') spares?.adopt(outcome.result.q.intReprView().buffer);
   }
   if (!outcome && blocksHere) outcome = await planInBlocks(reader, info, decision, spares);

@@ -36,6 +36,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { FileRange } from '../io/byte-source.js';
 import { type OpenFileRange, openFileRange } from '../io/safetensors/node-file-source.js';
 import { toFloat32Into } from '../io/float-convert.js';
+import { FILE_WEIGHT_BYTES, type FileWeightDType } from '../io/weights.js';
 import { cpuErrorSums } from '../kernels/cpu/cpu-error-stats.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
@@ -139,9 +140,6 @@ const below = (a: number, b: number) => a < b || (a === 0 && b === 0 && Object.i
 /** The parameters of the whole weight, filled block by block (rows) or chosen once (columns). */
 interface Parameters { scales: Float32Array; zeroPoints: Int32Array }
 
-/** The stored dtypes a weight is read from its file in: float32, or 16-bit values converted block by block. */
-export type FileWeightDType = 'float32' | 'float16' | 'bfloat16';
-
 /**
  * Quantizes the float32 weight at `range` of `shape` as `decision` says, in blocks (module documentation; a
  * float16 or bfloat16 weight, `dtype`, converted to float32 a block at a time as toFloat32 does), its
@@ -158,7 +156,7 @@ export async function floorWeightInBlocks(
   range: FileRange, shape: readonly number[], decision: WeightDecision, options: Pick<QuantizeWeightOptions, 'roundScale'>,
   integers: ArrayBuffer, blocking: FileBlocking, dtype: FileWeightDType = 'float32',
 ): Promise<FloorOutcome | undefined> {
-  const stored = dtype === 'float32' ? 4 : 2;
+  const stored = FILE_WEIGHT_BYTES[dtype];
   const { rows, rowsPerBlock, count, rest, rowElements, mode } = blocking;
   const elements = rows * rowElements;
   if (integers.byteLength < elements) return undefined;

@@ -54,6 +54,25 @@ export async function readWeightInto(reader: WeightReader, info: WeightInfo, int
   return into;
 }
 
+/** The float dtypes read from a file a block at a time: float32, and 16-bit values converted to float32 as read. */
+export type FileWeightDType = 'float32' | 'float16' | 'bfloat16';
+
+/** Bytes of one stored element of each {@link FileWeightDType}. */
+export const FILE_WEIGHT_BYTES: Readonly<Record<FileWeightDType, number>> = { float32: 4, float16: 2, bfloat16: 2 };
+
+/**
+ * Whether a weight of `dtype` is read from a file a block at a time (float32, float16, bfloat16).
+ *
+ * @example
+ * ```ts
+ * isFileWeightDType('bfloat16'); // true
+ * isFileWeightDType('float64');  // false
+ * ```
+ */
+export function isFileWeightDType(dtype: WeightDType): dtype is FileWeightDType {
+  return Object.hasOwn(FILE_WEIGHT_BYTES, dtype);
+}
+
 /**
  * Where weight `name`'s float32 values lie on disk, when `reader` knows (an ONNX model or a safetensors file
  * read from disk gives `float32FileRange`), so a CPU worker can read them itself; else undefined (read them
@@ -81,7 +100,7 @@ export async function float32FileRangeOf(reader: WeightReader, name: string): Pr
  */
 export async function floatFileRangeOf(reader: WeightReader, info: WeightInfo): Promise<FileRange | undefined> {
   if (info.dtype === 'float32') return float32FileRangeOf(reader, info.name);
-  if (info.dtype !== 'float16' && info.dtype !== 'bfloat16') return undefined;
+  if (!isFileWeightDType(info.dtype)) return undefined;
   const withRanges = reader as WeightReader & { tensorFileRange?: (name: string) => Promise<FileRange | undefined> };
   return typeof withRanges.tensorFileRange === 'function' ? withRanges.tensorFileRange(info.name) : undefined;
 }

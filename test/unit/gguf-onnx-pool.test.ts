@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type CompressToGgufOptions, compressToGguf } from '../../src/compress/compress-gguf.js';
 import { planOnnxCompression } from '../../src/compress/onnx-plan.js';
 import type { CompressionPolicy } from '../../src/compress/policy.js';
-import { FormatError } from '../../src/errors.js';
+import { FormatError, InvalidArgumentError } from '../../src/errors.js';
 import type { FileRange } from '../../src/io/byte-source.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { nodeFileSink } from '../../src/io/safetensors/node-file-sink.js';
@@ -54,6 +54,8 @@ describe('compressToGguf from an ONNX file on a worker pool', () => {
       await readFileRange(range, read);
       expect(Buffer.compare(read, await model.read('fc1.weight'))).toBe(0);
       expect(range.byteLength).toBe(512 * 384 * 2);
+      await expect(model.tensorFileRange('nope')).rejects.toThrow(InvalidArgumentError);
+      await expect(model.tensorFileRange('nope')).rejects.toThrow(/has no weight named "nope"/);
     } finally {
       await source.close();
     }

@@ -69,6 +69,7 @@ describe('float32FileRange of a safetensors file', () => {
         expect(Buffer.compare(read, await reader.read(name)), name).toBe(0);
       }
       await expectInvalidAsync(() => reader.float32FileRange('nope'), { argument: 'name', value: 'nope', mentions: ['no tensor'] });
+      await expectInvalidAsync(() => reader.tensorFileRange('nope'), { argument: 'name', value: 'nope', mentions: ['no tensor'] });
     } finally {
       await reader.close();
     }
