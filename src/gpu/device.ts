@@ -49,10 +49,22 @@ export function runningInNode(): boolean {
   return typeof scope.process?.versions?.node === 'string' && scope.window === undefined;
 }
 
+/**
+ * The Dawn instance made in Node, held for the life of the process: Dawn keeps processing the instance's events
+ * after the last JS reference to it is gone, so an instance the garbage collector frees takes the process down
+ * (a crash in `InstanceBase::ProcessEvents` on a busy compression). One instance serves every device.
+ */
+let dawnGpu: Promise<GPU | undefined> | undefined;
+
 /** Finds a `GPU` object: `navigator.gpu` in browsers, the optional `webgpu` package in Node. */
 async function findGpu(): Promise<GPU | undefined> {
   if (typeof navigator !== 'undefined' && navigator.gpu) return navigator.gpu;
   if (!runningInNode()) return undefined;
+  return dawnGpu ??= createDawnGpu();
+}
+
+/** Loads the `webgpu` package (or the module `globalThis.WEBGPU_QUANT_DAWN_MODULE` names) and makes its instance. */
+async function createDawnGpu(): Promise<GPU | undefined> {
   try {
     // Not a literal: bundlers must leave this import alone (the browser build never takes this path).
     // globalThis.WEBGPU_QUANT_DAWN_MODULE may name another Dawn binding than the `webgpu` package.
