@@ -51,6 +51,10 @@ struct ErrorStatsParams {
   q_stride_outer: u32,
   q_stride_group: u32,
   q_stride_inner: u32,
+  // Always 1.0, unknown to the shader compiler: each Kahan step's new sum is multiplied by it, so a compiler that
+  // reassociates float additions (a hardware driver may) cannot fold (next − sum) − term to zero and drop the
+  // compensation. Exact: x · 1 = x for every f32.
+  one: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: ErrorStatsParams;
@@ -125,7 +129,7 @@ fn error_stats(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     max_abs = max(max_abs, abs(e));
     // Kahan summation of the four sums at once.
     let term = vec4<f32>(e * e, xs * xs, xhs * xhs, xs * xhs) - compensation;
-    let next = sums + term;
+    let next = (sums + term) * params.one;
     compensation = (next - sums) - term;
     sums = next;
   }
@@ -196,21 +200,21 @@ fn add_quad(s: ptr<function, QuadSums>, xs: vec4<f32>, xhs: vec4<f32>, inf: vec4
   (*s).non_finite += select(vec4<u32>(0u), vec4<u32>(1u), inf);
   let e = xs - xhs;
   (*s).max_abs = max((*s).max_abs, abs(e));
-  // Kahan summation, four elements at once per sum.
+  // Kahan summation, four elements at once per sum (params.one: see ErrorStatsParams).
   let t_e2 = e * e - (*s).c_e2;
-  let n_e2 = (*s).e2 + t_e2;
+  let n_e2 = ((*s).e2 + t_e2) * params.one;
   (*s).c_e2 = (n_e2 - (*s).e2) - t_e2;
   (*s).e2 = n_e2;
   let t_x2 = xs * xs - (*s).c_x2;
-  let n_x2 = (*s).x2 + t_x2;
+  let n_x2 = ((*s).x2 + t_x2) * params.one;
   (*s).c_x2 = (n_x2 - (*s).x2) - t_x2;
   (*s).x2 = n_x2;
   let t_xh2 = xhs * xhs - (*s).c_xh2;
-  let n_xh2 = (*s).xh2 + t_xh2;
+  let n_xh2 = ((*s).xh2 + t_xh2) * params.one;
   (*s).c_xh2 = (n_xh2 - (*s).xh2) - t_xh2;
   (*s).xh2 = n_xh2;
   let t_xxh = xs * xhs - (*s).c_xxh;
-  let n_xxh = (*s).xxh + t_xxh;
+  let n_xxh = ((*s).xxh + t_xxh) * params.one;
   (*s).c_xxh = (n_xxh - (*s).xxh) - t_xxh;
   (*s).xxh = n_xxh;
 }

@@ -37,15 +37,23 @@ describe('ErrorStatsParams', () => {
       [1, 'read', 'original4', 'vec4<f32>'], [2, 'read', 'quantized4', 'vec4<u32>'], [6, 'read_write', 'stored', 'u32']]);
   });
 
-  it('packs 16 fields into 64 bytes, each at 4 * i with its type', () => {
+  it('packs 17 fields into 80 bytes (a uniform struct rounds up to 16), each at 4 * i with its type', () => {
     const values = Object.fromEntries(ERROR_STATS_PARAMS.fields.map(([name, type], i) => [name, type === 'f32' ? i + 0.5 : 0x01020300 + i]));
     const bytes = packUniform(ERROR_STATS_PARAMS, values as never);
-    expect(bytes.byteLength).toBe(64);
+    expect(ERROR_STATS_PARAMS.fields).toHaveLength(17);
+    expect(bytes.byteLength).toBe(80);
     const view = new DataView(bytes);
     ERROR_STATS_PARAMS.fields.forEach(([name, type], i) => {
       const read = type === 'f32' ? view.getFloat32(4 * i, true) : view.getUint32(4 * i, true);
       expect(read, name).toBe((values as Record<string, number>)[name]);
     });
+  });
+
+  it('every Kahan step multiplies its new sum by params.one, so a driver that reassociates cannot drop the compensation', () => {
+    // The vec4 kernel's one step and the quad kernel's four (NVIDIA's compiler folded (next - sum) - term to 0).
+    const steps = ERROR_STATS_SHADER.match(/let n(?:ext|_\w+) = [^;]*;/g) ?? [];
+    expect(steps).toHaveLength(5);
+    for (const step of steps) expect(step).toMatch(/\) \* params\.one;$/);
   });
 
   it('pipeline variants differ only by the SCHEME override, each named scheme mapped to its integer', () => {

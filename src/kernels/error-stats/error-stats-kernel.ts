@@ -277,7 +277,7 @@ export function encodeStatsChunk(
     lane_count: lanes, width: plan.width, rows: plan.rows, chunk_start: start, prescale,
     clip_low: bounds.low, clip_high: bounds.high, clamp_low: bounds.clampLow, clamp_high: bounds.clampHigh, param_base: paramBase,
     q_inner: Math.max(1, paramMap.inner), q_axis_len: Math.max(1, paramMap.axisLen), q_group_size: paramMap.groupSize,
-    q_stride_outer: paramMap.strideOuter, q_stride_group: paramMap.strideGroup, q_stride_inner: paramMap.strideInner,
+    q_stride_outer: paramMap.strideOuter, q_stride_group: paramMap.strideGroup, q_stride_inner: paramMap.strideInner, one: 1,
   });
   const partials = run.buffer(partialBytes, storage | GPUBufferUsage.COPY_SRC, 'partials');
   const uniformBuffer = run.upload(uniform, GPUBufferUsage.UNIFORM, 'uniform');

@@ -31,7 +31,7 @@ export const ERROR_STATS_PARAMS = {
     ['prescale', 'f32'], ['clip_low', 'f32'], ['clip_high', 'f32'], ['clamp_low', 'f32'], ['clamp_high', 'f32'],
     ['param_base', 'u32'],
     ['q_inner', 'u32'], ['q_axis_len', 'u32'], ['q_group_size', 'u32'], ['q_stride_outer', 'u32'],
-    ['q_stride_group', 'u32'], ['q_stride_inner', 'u32'],
+    ['q_stride_group', 'u32'], ['q_stride_inner', 'u32'], ['one', 'f32'],
   ],
 } as const satisfies UniformLayout<string>;
 
