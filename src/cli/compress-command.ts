@@ -245,7 +245,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     io.stderr.write(`webgpu-quant: note: ${stale} is left over from an interrupted run; delete it unless another webgpu-quant is writing ${target.display} now\n`);
   }
   const backend = { backend: args.backend } as const;
-  const resolved = await getBackend(backend);
+  // 'auto' is resolved only if a summary needs it: on a big model it computes on the worker pool, and opening a GPU
+  // device it would not use costs time and memory. 'webgpu' without a GPU fails here, before any work.
+  const resolved = args.backend === 'auto' ? undefined : await getBackend(backend);
   let bar: Progress | undefined;
   const onProgress = ({ done, total, name }: { done: number; total: number; name: string }): void => {
     bar ??= args.json ? { update: () => {}, done: () => {} } : progressBar(io.stderr, total);
@@ -307,7 +309,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       };
       const streamed = ownData && target.kind === 'file' ? await openData(dirname(target.path), options.externalDataLocation!) : undefined;
       // By default a pool only for big models: below kOnnxPoolMinBytes its start costs about what it saves.
-      const pool = await onnxPool(args.workers, resolved === 'cpu', model.list(), [planned]);
+      const pool = await onnxPool(args.workers, args.backend !== 'webgpu', model.list(), [planned]);
       threads = pool?.size ?? 0;
       let result;
       try {
@@ -338,7 +340,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         const compressed = target.kind === 'file' ? target.path : concatParts(result.parts, result.byteLength);
         verified = await verifyModels(input, compressed, { ...await verifyOptionsOf(args.verify, input, inputName, runtime!), names });
       }
-      text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved), report.seconds,
+      text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved ?? await getBackend(backend)), report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
       if (report.budget) text += budgetSummary(report.budget);
     } else {
@@ -370,7 +372,8 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
           ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors')
             .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
         }
-        const pool = resolved === 'cpu' ? await defaultPool(args.workers) : undefined;
+        // 'auto' with a pool computes on it (autoComputesOnCpu): the workers outrun one GPU round trip per weight.
+        const pool = args.backend !== 'webgpu' ? await defaultPool(args.workers) : undefined;
         threads = pool?.size ?? 0;
         try {
           report = await compressToSafetensors(source, decisions, sink, backend, onProgress, pool ? { pool } : {});
@@ -378,7 +381,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
           await pool?.close();
         }
         bar?.done();
-        text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved), report.seconds);
+        text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved ?? await getBackend(backend)), report.seconds);
         if (budget) {
           text += budgetSummary(budget);
           report = { ...report, budget };

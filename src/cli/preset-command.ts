@@ -39,7 +39,6 @@ import { writeParts } from '../io/onnx/deferred-raw-data.js';
 import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { transformersJsFileName, transformersJsVariants } from '../compress/transformers-js.js';
-import { getBackend } from '../ops/backend.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
@@ -172,9 +171,9 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
       for (const path of targets) sinks.push(await openAt(path));
       for (const path of dataTargets) dataSinks.push(path === undefined ? undefined : await openAt(path));
       for (const path of copyTargets) copySinks.push(await openAt(path));
-      // On the CPU, big models (or --workers) run on the worker pool, as `compress` does: the same files.
-      const onCpu = await getBackend({ backend: args.backend }) === 'cpu';
-      const pool = await onnxPool(args.workers, onCpu, model.list(), plans);
+      // On the CPU ('cpu', or 'auto', which computes on a pool when it has one), big models (or --workers) run on
+      // the worker pool, as `compress` does: the same files.
+      const pool = await onnxPool(args.workers, args.backend !== 'webgpu', model.list(), plans);
       try {
         for (const [i, variant] of variants.entries()) {
           const dataSink = dataSinks[i];

@@ -43,13 +43,14 @@ export async function defaultPool(workers: number | undefined): Promise<CpuWorke
 }
 
 /**
- * The pool of an ONNX compression: with `--workers N`, or on the CPU path when the weights `decisions` (one per
- * weight, or several plans of the same weights: the largest counts) quantize hold kOnnxPoolMinBytes of float32 or
- * more; otherwise undefined (one thread).
+ * The pool of an ONNX compression: with `--workers N`, or when it may compute on the CPU (`onCpu`: backend 'cpu', or
+ * 'auto', which computes on a pool when it has one) and the weights `decisions` (one per weight, or several plans of
+ * the same weights: the largest counts) quantize hold kOnnxPoolMinBytes of float32 or more; otherwise undefined (one
+ * thread).
  *
  * @example
  * ```ts
- * const pool = await onnxPool(args.workers, resolved === 'cpu', model.list(), [planned]);
+ * const pool = await onnxPool(args.workers, args.backend !== 'webgpu', model.list(), [planned]);
  * ```
  */
 export async function onnxPool(

@@ -53,7 +53,7 @@ import type { ByteSink } from '../io/safetensors/sinks.js';
 import { warmFileRange } from '../io/safetensors/node-file-source.js';
 import { type AssumedParameters, PlannedWrite, addedSince, assumedOutcome, cloneModel, initializerMark } from './onnx-planned-write.js';
 import { type CommitContext, type CommitTarget, commitWeight, finishModel, ownParts, scaleTypeOf } from './onnx-commit.js';
-import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
+import { autoComputesOnCpu } from './auto-crossover.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder } from './scale-storage.js';
 import { POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
 import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
@@ -196,11 +196,11 @@ export async function compressOnnxParts(
   // On the calling thread's CPU path weights gain nothing from running together (the work is synchronous): one at
   // a time, read as views of the model's bytes where aligned and otherwise into one reused array, since touching
   // fresh memory costs more than the arithmetic on a large weight.
-  // 'auto' computes every weight on the CPU when the largest is below the measured crossover (every weight on a
-  // GPU that is never faster, or on none), deciding without a GPU when the largest is below the floor.
+  // 'auto' computes every weight on the CPU with a pool, or when the largest is below the measured crossover (every
+  // weight on a GPU that is never faster, or on none), deciding without a GPU when the largest is below the floor.
   const auto = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
   const largest = plan.decisions.reduce((most, d, i) => (d.action === 'quantize' ? Math.max(most, weights[i]!.shape.reduce((a, b) => a * b, 1)) : most), 0);
-  const onCpu = auto ? largest < AUTO_GPU_MIN_ELEMENTS || largest < await autoCrossover(backend) : (await getBackend(backend)) === 'cpu';
+  const onCpu = auto ? await autoComputesOnCpu(backend, largest, options.pool) : (await getBackend(backend)) === 'cpu';
   // With a pool, weights of POOL_MIN_BYTES or more go to its workers, pool.size + 1 at once.
   const pool = onCpu ? options.pool : undefined;
   const inFlight = onCpu ? (pool ? pool.size + 1 : 1) : kInFlight;

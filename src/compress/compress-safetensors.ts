@@ -28,7 +28,7 @@
  * ```
  * @module
  */
-import { type OpOptions, getBackend } from '../ops/backend.js';
+import { type OpOptions, checkOpOptions, getBackend } from '../ops/backend.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
 import { quoteName } from '../io/safetensors/header-parse.js';
 import {
@@ -151,8 +151,9 @@ export async function compressToSafetensors(
   const weights = reader.list();
   const input = inputMetadata(reader);
   // With a pool on the CPU path, big weights are planned (and, when not held, quantized again) on the workers,
-  // up to pool.size + 1 at once, and committed here in order.
-  const onCpu = (await getBackend(backend)) === 'cpu';
+  // up to pool.size + 1 at once, and committed here in order. 'auto' with a pool is the CPU path (autoComputesOnCpu).
+  const auto = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
+  const onCpu = auto && options.pool !== undefined ? checkOpOptions(backend) === 'auto' : (await getBackend(backend)) === 'cpu';
   const pool = options.pool && onCpu ? options.pool : undefined;
   const toPool = (i: number): boolean => pool !== undefined && decisions[i]!.action === 'quantize' && !input.quantizedBy.has(weights[i]!.name)
     && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.byteLength >= POOL_MIN_BYTES;

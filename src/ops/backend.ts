@@ -35,8 +35,17 @@ function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
-/** Checks an options argument and returns the manager to run on, or undefined for the CPU. */
-export async function selectManager(options: OpOptions | undefined): Promise<GpuManager | undefined> {
+/**
+ * Checks an options argument as every operation does (InvalidArgumentError naming the bad option) and returns its
+ * backend, without acquiring a device.
+ *
+ * @example
+ * ```ts
+ * checkOpOptions({ backend: 'auto' }); // 'auto'
+ * checkOpOptions({ backend: 'tpu' as never }); // throws InvalidArgumentError naming options.backend
+ * ```
+ */
+export function checkOpOptions(options: OpOptions | undefined): Backend {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new InvalidArgumentError('options', options, `options must be an object like { backend: "auto" }, got ${describe(options)}`);
   }
@@ -55,6 +64,12 @@ export async function selectManager(options: OpOptions | undefined): Promise<Gpu
     throw new InvalidArgumentError('options.maxWorkgroupsPerDimension', fold,
       `options.maxWorkgroupsPerDimension is ${describe(fold)}; use an integer >= 1`);
   }
+  return backend;
+}
+
+/** Checks an options argument and returns the manager to run on, or undefined for the CPU. */
+export async function selectManager(options: OpOptions | undefined): Promise<GpuManager | undefined> {
+  const backend = checkOpOptions(options);
   if (backend === 'cpu') return undefined;
   if (options?.device !== undefined) return managerForDevice(options.device);
   if (backend === 'webgpu') return getDefaultManager();

@@ -3,7 +3,7 @@
 // every weight is computed on the CPU. The crossover on a GPU is measured in the browser suites (ort-web,
 // concurrency).
 import { describe, expect, it } from 'vitest';
-import { AUTO_GPU_MIN_ELEMENTS, autoCrossover, crossoverOf } from '../../src/compress/auto-crossover.js';
+import { AUTO_GPU_MIN_ELEMENTS, autoComputesOnCpu, autoCrossover, crossoverOf } from '../../src/compress/auto-crossover.js';
 import { decideWeight } from '../../src/compress/policy.js';
 import { quantizeWeight } from '../../src/compress/quantize-weight.js';
 import { getBackend } from '../../src/ops/backend.js';
@@ -53,5 +53,19 @@ describe("'auto' crossover", () => {
 
   it('rejects a bad backend option as every operation does', async () => {
     await expect(autoCrossover({ backend: 'tpu' as never })).rejects.toThrow(/options\.backend/);
+  });
+
+  it('computes on the CPU with a worker pool whatever the size, deciding without a GPU; without one by the floor and the crossover', async () => {
+    const pool = { size: 2, run: async () => { throw new Error('not run'); } };
+    const sizes = [1, AUTO_GPU_MIN_ELEMENTS - 1, AUTO_GPU_MIN_ELEMENTS, 2 ** 24, 2 ** 31];
+    for (const elements of sizes) expect(await autoComputesOnCpu({ backend: 'auto' }, elements, pool)).toBe(true);
+    // With a pool no device is acquired (a device no GPU call would accept is never used), but the options are checked.
+    expect(await autoComputesOnCpu({ backend: 'auto', device: {} as GPUDevice }, 2 ** 24, pool)).toBe(true);
+    await expect(autoComputesOnCpu({ backend: 'tpu' as never }, 2 ** 24, pool)).rejects.toThrow(/options\.backend/);
+    await expect(autoComputesOnCpu({ maxChunkElements: 2 }, 2 ** 24, pool)).rejects.toThrow(/options\.maxChunkElements/);
+    await expect(autoComputesOnCpu({ backend: 'auto', device: {} as GPUDevice }, 2 ** 24)).rejects.toThrow();
+    // Without a pool: below the floor without a GPU; above it as the crossover says (Infinity here without a GPU).
+    expect(await autoComputesOnCpu({ backend: 'auto', device: {} as GPUDevice }, AUTO_GPU_MIN_ELEMENTS - 1)).toBe(true);
+    if (await getBackend() === 'cpu') expect(await autoComputesOnCpu({ backend: 'auto' }, 2 ** 24)).toBe(true);
   });
 });
