@@ -41,6 +41,7 @@ export function parseArgs(argv, root) {
       }
     }
     else if (key === 'out') options.out = resolve(value);
+    else if (key === 'node') options.node = resolve(root, value ?? '.tmp/node-gpu/bench-page.mjs');
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/run.mjs)`);
   }
   return options;

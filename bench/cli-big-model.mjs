@@ -6,24 +6,35 @@
 //                                (also onnx:preset and onnx-ext:preset: `--preset transformers.js`; onnx-ext is the
 //                                same MLP with its weights in external data, model.onnx + model.onnx_data)
 //                                [--json=bench/results/cli-big-model-latest.json]
+//                                [--backends=auto[,webgpu,cpu]] [--workers=default,0]
+// --backends runs each case with each `--backend` (default: the CLI's default, auto); a GPU in Node needs the
+// `webgpu` package beside the library. --workers lists the thread counts (default: the CLI's default and one).
 // The inputs (an ONNX MLP of `weights` MatMul weights [size, size] with biases, and a safetensors file of as many
 // [size, size] tensors, seeded normal values) are written to --dir once and used again. Run `npm run build` first.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import onnxProto from 'onnx-proto';
 import { mlpModel, normal } from './mlp-model.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository: the first folder up from this file with the CLI in it (this file may run from a bundle). */
+const root = (() => {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'bin', 'webgpu-quant.mjs'))) return dir;
+    if (dirname(dir) === dir) throw new Error('found no bin/webgpu-quant.mjs above this file');
+  }
+})();
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
 const weights = Number(args.weights ?? 16);
 const size = Number(args.size ?? 4096);
 const reps = Number(args.reps ?? 2);
 const dir = args.dir ?? join(tmpdir(), 'webgpu-quant-big');
 const cases = (args.cases ?? 'onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors').split(',');
+const backends = (args.backends ?? 'auto').split(',');
+const threadCounts = (args.workers ?? 'default,0').split(',').map((w) => (w === 'default' ? w : Number(w)));
 const cli = join(root, 'bin', 'webgpu-quant.mjs');
 const rssAtExit = join(root, 'bench', 'rss-at-exit.mjs');
 if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('run `npm run build` first');
@@ -69,7 +80,7 @@ function digest(folder) {
 }
 
 /** One `compress` run: seconds, peak RSS (MiB), the outputs' digest. */
-function run(input, output, workers) {
+function run(input, output, workers, backend) {
   const outDir = join(dir, 'out');
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir);
@@ -77,16 +88,17 @@ function run(input, output, workers) {
   const out = output === 'preset' ? join(outDir, 'web') : join(outDir, `model.${ext}`);
   const argv = ['--import', rssAtExit, cli, 'compress', input, '-o', out, ...(output === 'onnx-ext' ? ['--external-data'] : []),
     ...(output === 'preset' ? ['--preset', 'transformers.js'] : []),
-    ...(workers === 'default' ? [] : ['--workers', String(workers)])];
+    ...(workers === 'default' ? [] : ['--workers', String(workers)]), ...(backend === 'auto' ? [] : ['--backend', backend])];
   const started = performance.now();
-  const child = spawnSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 2 ** 20 });
+  const child = spawnSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
   const seconds = (performance.now() - started) / 1000;
   const stderr = child.stderr;
-  if (child.status !== 0) throw new Error(`compress ${input} -> ${output} (${workers} workers) exited ${child.status}: ${stderr}`);
+  if (child.status !== 0) throw new Error(`compress ${input} -> ${output} (${workers} workers, backend ${backend}) exited ${child.status}: ${stderr}`);
   const rss = Number(/maxrss (\d+)/.exec(stderr)?.[1]) / 1024;
   const sum = digest(outDir);
   rmSync(outDir, { recursive: true, force: true });
-  return { seconds, rssMiB: rss, digest: sum };
+  // The summary's `backend: …;` line: where the weights were quantized (and on how many threads).
+  return { seconds, rssMiB: rss, digest: sum, summaryBackend: /backend: ([^;\n]+)/.exec(child.stdout)?.[1] ?? '' };
 }
 
 const results = [];
@@ -95,7 +107,9 @@ for (let round = 0; round < reps; round++) {
   for (const spec of cases) {
     const [from, to] = spec.split(':');
     const input = from === 'onnx' ? onnxPath : from === 'onnx-ext' ? onnxExtPath : safetensorsPath;
-    for (const workers of ['default', 0]) results.push({ round, input: from, output: to, workers, ...run(input, to, workers) });
+    for (const backend of backends) {
+      for (const workers of threadCounts) results.push({ round, input: from, output: to, workers, backend, ...run(input, to, workers, backend) });
+    }
   }
   loads.push(loadavg()[0]);
 }
@@ -108,15 +122,19 @@ const fileMB = (path) => (statSync(path).size / 1e6).toFixed(0);
 const safetensorsMB = existsSync(safetensorsPath) ? `, safetensors ${fileMB(safetensorsPath)} MB` : '';
 console.log(`webgpu-quant compress, ${weights} float32 weights [${size}, ${size}] (ONNX ${fileMB(onnxPath)} MB${safetensorsMB}), `
   + `${reps} interleaved rounds, load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}:`);
-console.log('| input | output | threads | seconds | peak RSS (MiB) | same bytes |');
-console.log('| --- | --- | --- | ---: | ---: | --- |');
+console.log('| input | output | backend | threads | seconds | peak RSS (MiB) | same bytes |');
+console.log('| --- | --- | --- | --- | ---: | ---: | --- |');
 for (const spec of cases) {
   const [from, to] = spec.split(':');
   const digests = new Set(results.filter((r) => r.input === from && r.output === to).map((r) => r.digest));
-  for (const workers of ['default', 0]) {
-    const rows = results.filter((r) => r.input === from && r.output === to && r.workers === workers);
-    console.log(`| ${from} | ${to} | ${workers === 'default' ? 'default' : 'one (--workers 0)'} | ${range(rows.map((r) => r.seconds), 2)} `
-      + `| ${range(rows.map((r) => r.rssMiB), 0)} | ${digests.size === 1 ? 'yes' : 'NO'} |`);
+  for (const backend of backends) {
+    for (const workers of threadCounts) {
+      const rows = results.filter((r) => r.input === from && r.output === to && r.workers === workers && r.backend === backend);
+      const threads = workers === 'default' ? 'default' : workers === 0 ? 'one (--workers 0)' : String(workers);
+      const used = [...new Set(rows.map((r) => r.summaryBackend))].join('; ');
+      console.log(`| ${from} | ${to} | ${backend}${used ? ` (${used})` : ''} | ${threads} | ${range(rows.map((r) => r.seconds), 2)} `
+        + `| ${range(rows.map((r) => r.rssMiB), 0)} | ${digests.size === 1 ? 'yes' : 'NO'} |`);
+    }
   }
 }
-if (args.json) writeFileSync(join(root, args.json), `${JSON.stringify({ date: new Date().toISOString(), weights, size, reps, loads, results }, null, 2)}\n`);
+if (args.json) writeFileSync(resolve(root, args.json), `${JSON.stringify({ date: new Date().toISOString(), weights, size, reps, backends, loads, results }, null, 2)}\n`);

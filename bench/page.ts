@@ -354,14 +354,13 @@ async function init(): Promise<BenchInfo> {
 }
 
 declare global {
-  interface Window {
-    __bench: {
-      init: typeof init; runKernelCase: typeof runKernelCase; runCopy: typeof runCopy; runRead: typeof runRead;
-      runMinMaxCase: typeof runMinMaxCase; runErrorStatsCase: typeof runErrorStatsCase; runChooseQParamsCase: typeof runChooseQParamsCase;
-      runOrtCase: typeof runOrtCase; runCompressProfile: typeof runCompressProfile;
-      runCompressCompare: typeof runCompressCompare;
-    };
-  }
+  // globalThis is the page's window; under `node bench/run.mjs --node` it is Node's.
+  var __bench: {
+    init: typeof init; runKernelCase: typeof runKernelCase; runCopy: typeof runCopy; runRead: typeof runRead;
+    runMinMaxCase: typeof runMinMaxCase; runErrorStatsCase: typeof runErrorStatsCase; runChooseQParamsCase: typeof runChooseQParamsCase;
+    runOrtCase: typeof runOrtCase; runCompressProfile: typeof runCompressProfile;
+    runCompressCompare: typeof runCompressCompare;
+  };
 }
 
-window.__bench = { init, runKernelCase, runCopy, runRead, runMinMaxCase, runErrorStatsCase, runChooseQParamsCase, runOrtCase, runCompressProfile, runCompressCompare };
+globalThis.__bench = { init, runKernelCase, runCopy, runRead, runMinMaxCase, runErrorStatsCase, runChooseQParamsCase, runOrtCase, runCompressProfile, runCompressCompare };

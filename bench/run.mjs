@@ -9,7 +9,7 @@
 //   node bench/run.mjs [--elements=16777216[,4194304]] [--reps=10] [--warmup=2] [--e2e-reps=3]
 //                      [--wall] [--no-qint32] [--no-quantize] [--no-reductions] [--mse-shape=256x4096]
 //                      [--no-ort] [--ort-reps=10] [--no-groups] [--sweep[=MAX]] [--no-profile] [--out=bench/results]
-//                      [--compare=default,mlp | --no-compare] [--compare-reps=3]
+//                      [--compare=default,mlp | --no-compare] [--compare-reps=3] [--node[=BUNDLE]]
 //
 // Per group: qint8 and qint4 (two to a byte) quantize / dequantize per group of 32 and 128 along the last axis,
 // beside qint4 per tensor (--no-groups skips them). --sweep adds a size sweep, 4K, 64K, 1M, 4M, 16M elements
@@ -26,7 +26,11 @@
 // output compared bit for bit with our CPU reference; then the onnxruntime#32578 check (DequantizeLinear per
 // tensor int8 on the default build's JSEP WebGPU EP vs `onnxruntime-web/webgpu`'s). See bench/page-ort.ts.
 //
-// Serves the repository with Vite (`webgpu-quant` aliased to src/index.ts, so it needs no dist/), drives
+// --node runs the page's Node bundle (scripts/node-gpu-bundle.mjs; default .tmp/node-gpu/bench-page.mjs) in this
+// process on the `webgpu` package's adapter, with no Vite, Chromium or onnxruntime-web (give --no-ort): for a
+// hardware GPU on a machine without the npm dependencies (docs/testing.md).
+//
+// Otherwise serves the repository with Vite (`webgpu-quant` aliased to src/index.ts, so it needs no dist/), drives
 // headless Chromium with puppeteer as the browser tests do, runs bench/page.ts in the page, prints a
 // table and writes bench/results/<adapter>-<YYYY-MM-DD>.{json,md}. Exits non-zero on any failure: no
 // adapter, a GPU error in any scope, a console error, or device-only output that differs from the API's.
@@ -34,8 +38,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import puppeteer from 'puppeteer-core';
-import { createServer } from 'vite';
+import { pathToFileURL } from 'node:url';
+import { installFileFetch, installNodeWebGpu } from '../test/node-gpu/node-webgpu.mjs';
 import { matrixShape, parseArgs } from './args.mjs';
 import { fmt, fmtMs, markdownTable, median, mib, reductionLayoutName, slug, stats, table } from './format.mjs';
 import { runOrt } from './ort-run.mjs';
@@ -44,8 +48,21 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const started = performance.now();
 const startLoad = loadavg()[0];
 
-async function main() {
-  const options = parseArgs(process.argv.slice(2), root);
+/**
+ * The bench page: `bench/page.ts` served by Vite in headless Chromium (puppeteer), or with `--node` its Node bundle
+ * (scripts/node-gpu-bundle.mjs) in this process on the `webgpu` package's adapter, where `page.evaluate(fn, ...args)`
+ * calls `fn` with `window` bound to this process' globalThis.
+ */
+async function openPage(options, pageErrors) {
+  if (options.node) {
+    const adapter = await installNodeWebGpu(['disable-dawn-features=timestamp_quantization']);
+    installFileFetch(root);
+    process.on('unhandledRejection', (reason) => pageErrors.push(`unhandled rejection: ${reason?.stack ?? reason}`));
+    await import(pathToFileURL(options.node).href);
+    const page = { evaluate: (fn, ...args) => new Function('window', `return (${fn.toString()});`)(globalThis)(...args) };
+    return { page, version: `Node ${process.version}, webgpu (Dawn): ${adapter}`, close: async () => {} };
+  }
+  const [{ default: puppeteer }, { createServer }] = await Promise.all([import('puppeteer-core'), import('vite')]);
   const server = await createServer({
     configFile: false,
     root,
@@ -63,7 +80,6 @@ async function main() {
     },
   });
   let browser;
-  const pageErrors = [];
   try {
     await server.listen();
     const address = server.httpServer?.address();
@@ -85,8 +101,23 @@ async function main() {
     await page.waitForFunction(() => window.__bench !== undefined, { timeout: 60_000 }).catch((error) => {
       throw new Error(`the bench page did not load: ${[...pageErrors, error.message].join("\n")}`);
     });
+    const opened = browser;
+    return { page, browser, port: address.port, version: await browser.version(), close: async () => { await opened.close(); await server.close(); } };
+  } catch (error) {
+    await browser?.close();
+    await server.close();
+    throw error;
+  }
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2), root);
+  const pageErrors = [];
+  const opened = await openPage(options, pageErrors);
+  try {
+    const { page } = opened;
     const info = await page.evaluate(() => window.__bench.init());
-    const browserVersion = await browser.version();
+    const browserVersion = opened.version;
 
     const adapterName = [info.adapter.vendor, info.adapter.architecture, info.adapter.description].filter(Boolean).join(' / ');
     const header = [
@@ -189,7 +220,7 @@ async function main() {
         + `case took ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     }
 
-    const ort = options.ort ? await runOrt(browser, page, address.port, options) : { cases: [], issue32578: [] };
+    const ort = options.ort && !options.node ? await runOrt(opened.browser, page, opened.port, options) : { cases: [], issue32578: [] };
 
     const profiles = [];
     for (const backend of options.profile ? ['webgpu', 'auto', 'cpu'] : []) {
@@ -452,8 +483,7 @@ async function main() {
     ].join('\n'));
     console.log(`wrote ${base}.json and .md`);
   } finally {
-    await browser?.close();
-    await server.close();
+    await opened.close();
   }
 }
 
