@@ -128,7 +128,7 @@ export async function autoCrossover(options?: OpOptions): Promise<number> {
 /**
  * Whether backend 'auto' computes a model's weights on the CPU, `largest` being its largest weight's elements: with a
  * worker pool always (its workers outrun one GPU round trip per weight: on an H200 with 16 cores, eight workers
- * compress a 1 GB model in 1.0–1.3 s where the GPU takes 1.6–1.8 s, docs/performance.md), else below
+ * compress a 1 GB model in 0.9–1.1 s where the GPU takes 1.7–2.1 s, docs/performance.md), else below
  * {@link AUTO_GPU_MIN_ELEMENTS} or the measured {@link autoCrossover}. With a pool no device is acquired (the options
  * are still checked).
  *

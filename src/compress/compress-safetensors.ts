@@ -151,9 +151,11 @@ export async function compressToSafetensors(
   const weights = reader.list();
   const input = inputMetadata(reader);
   // With a pool on the CPU path, big weights are planned (and, when not held, quantized again) on the workers,
-  // up to pool.size + 1 at once, and committed here in order. 'auto' with a pool is the CPU path (autoComputesOnCpu).
-  const auto = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
-  const onCpu = auto && options.pool !== undefined ? checkOpOptions(backend) === 'auto' : (await getBackend(backend)) === 'cpu';
+  // up to pool.size + 1 at once, and committed here in order. 'auto' with a pool is the CPU path, and acquires no
+  // device (autoComputesOnCpu); its options are checked all the same.
+  const autoOnPool = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined && options.pool !== undefined;
+  if (autoOnPool) checkOpOptions(backend);
+  const onCpu = autoOnPool || (await getBackend(backend)) === 'cpu';
   const pool = options.pool && onCpu ? options.pool : undefined;
   const toPool = (i: number): boolean => pool !== undefined && decisions[i]!.action === 'quantize' && !input.quantizedBy.has(weights[i]!.name)
     && FLOAT_WEIGHT_DTYPES.includes(weights[i]!.dtype) && weights[i]!.byteLength >= POOL_MIN_BYTES;
