@@ -37,8 +37,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { installFileFetch, installNodeWebGpu } from '../test/node-gpu/node-webgpu.mjs';
 import { matrixShape, parseArgs } from './args.mjs';
 import { fmt, fmtMs, markdownTable, median, mib, reductionLayoutName, slug, stats, table } from './format.mjs';

@@ -1,4 +1,4 @@
-// Bundles the GPU test suites (test/node-gpu/suites-entry.ts) and the benchmark page (bench/page.ts) for Node, so
+// Bundles the GPU test suites (test/browser/suites/all.ts) and the benchmark page (bench/page.ts) for Node, so
 // that a machine with a GPU and no npm install can run them with Node and the `webgpu` package alone:
 //   node scripts/node-gpu-bundle.mjs [--out=.tmp/node-gpu]
 //   node test/node-gpu/run-suites.mjs [--bundle=.tmp/node-gpu/suites.mjs]
@@ -34,6 +34,6 @@ async function bundle(name, input, from) {
   console.log(`wrote ${resolve(outDir, `${name}.mjs`)}`);
 }
 
-await bundle('suites', 'test/node-gpu/suites-entry.ts', 'dist');
+await bundle('suites', 'test/browser/suites/all.ts', 'dist');
 await bundle('bench-page', 'bench/page.ts', 'src');
 await bundle('cli-big-model', 'bench/cli-big-model.mjs', 'src');

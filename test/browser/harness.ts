@@ -1,13 +1,6 @@
 // Runs in the page. Collects the GPU test suites (test/browser/suites/*.ts), which import the built
 // library (dist/, what ships), and exposes them to the Node side as window.__harness.
-import type { BrowserTest } from './suites/support.js';
-
-const modules = import.meta.glob<{ tests: Record<string, BrowserTest> }>('./suites/*.suite.ts', { eager: true });
-const tests = new Map<string, BrowserTest>();
-for (const [path, module] of Object.entries(modules)) {
-  const suite = path.replace(/^.*\//, '').replace(/\.suite\.ts$/, '');
-  for (const [name, test] of Object.entries(module.tests)) tests.set(`${suite} › ${name}`, test);
-}
+import { tests } from './suites/all.js';
 
 const uncaptured: string[] = [];
 window.addEventListener('unhandledrejection', (event) => uncaptured.push(`unhandled rejection: ${String(event.reason)}`));
