@@ -4,6 +4,7 @@
 //   node test/node-gpu/run-suites.mjs [--bundle=.tmp/node-gpu/suites.mjs]
 //   node bench/run.mjs --node[=.tmp/node-gpu/bench-page.mjs] --no-ort
 //   node .tmp/node-gpu/cli-big-model.mjs --backends=cpu,webgpu (bench/cli-big-model.mjs with onnx-proto inlined)
+//   node .tmp/node-gpu/node-gpu-profile.mjs (bench/node-gpu-profile.mjs: where whole-model time goes on the GPU)
 // The suites import the library as built (dist/, as the browser tests do), the page from source (as bench/run.mjs
 // serves it). Everything else is inlined; `webgpu` and Node's own modules stay imports.
 import { resolve } from 'node:path';
@@ -37,3 +38,4 @@ async function bundle(name, input, from) {
 await bundle('suites', 'test/browser/suites/all.ts', 'dist');
 await bundle('bench-page', 'bench/page.ts', 'src');
 await bundle('cli-big-model', 'bench/cli-big-model.mjs', 'src');
+await bundle('node-gpu-profile', 'bench/node-gpu-profile.mjs', 'src');

@@ -55,6 +55,7 @@ import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes 
 import { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgufWriter } from '../io/gguf/writer.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType, readWeightInto } from '../io/weights.js';
+import { COPY_PIECE_BYTES, copyFileRange } from '../io/safetensors/node-file-source.js';
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
@@ -124,6 +125,11 @@ async function planWeight(info: WeightInfo, decision: WeightDecision, read: () =
   return ggufPlanOf(info, decision, maxAbs(float32View(await read(), info.dtype, info.name))); // only read: float32 bytes where they lie
 }
 
+/** Whether the file holds `plan`'s tensor exactly as stored (no conversion, not transposed), and it is big. */
+function copiedAsStored(plan: GgufPlan): boolean {
+  return !plan.omitted && !plan.transposed && plan.info.byteLength >= 2 * COPY_PIECE_BYTES && !ggufEncodeComputes(ggufEncodePlanOf(plan));
+}
+
 function fileType(plans: readonly GgufPlan[]): number {
   const bytes = (t: GgmlType): number => plans.filter((p) => p.type === t).reduce((a, p) => a + p.info.byteLength, 0);
   const q8 = bytes('Q8_0');
@@ -164,6 +170,8 @@ export async function compressToGguf(
   const float32Bytes = (i: number): number => weights[i]!.shape.reduce((a, b) => a * b, 4);
   const computed = (i: number): boolean => ggufEncodeComputes(ggufEncodePlanOf(plans[i]!)) && weights[i]!.byteLength >= POOL_MIN_BYTES;
   const slots = bufferSlots('shared');
+  /** A weight the decisions keep as it is stored, big enough to be copied a piece at a time (not read ahead whole). */
+  const keptAsStored = (i: number): boolean => decisions[i]?.action === 'keep' && copiedAsStored(ggufPlanOf(weights[i]!, decisions[i]!, 0));
   const readSlots = bufferSlots('local'); // without a pool: the buffers the passes read weights into
   // Where the sink can start again, the header is written first as the decisions say (every weight finite, its
   // block scales within float16), and each tensor as soon as its plan agrees: one read of each weight. The first
@@ -274,18 +282,21 @@ export async function compressToGguf(
     const plan = plans[i]!;
     const { info } = plan;
     const kept = held[i];
-    const { bytes, stats }: GgufEncoded = plan.omitted ? { bytes: new Uint8Array(0) }
+    // A big tensor kept as it is stored in a file goes from the input file to the output a piece at a time.
+    const range = !kept && !pooled && copiedAsStored(plan) ? await floatFileRangeOf(reader, info) : undefined;
+    if (range) await copyFileRange(range, (piece) => writer!.writeChunk(info.name, piece)).finally(release);
+    const { bytes, stats }: GgufEncoded = plan.omitted || range ? { bytes: new Uint8Array(0) }
       : kept ?? (pooled ? await pooled : encodeGgufTensor(ggufEncodePlanOf(plan), await bytesOf(), outBytes));
     held[i] = undefined;
     if (kept) heldBytes -= kept.bytes.byteLength;
     // bytes may be the buffer itself (a tensor kept as it is)
-    await (plan.omitted ? Promise.resolve() : writer!.write(info.name, bytes)).finally(release);
+    if (!range) await (plan.omitted ? Promise.resolve() : writer!.write(info.name, bytes)).finally(release);
     // A worker's bytes, written: their memory goes back to a worker for a later tensor's bytes.
     if (pool && (kept ?? pooled) && bytes.buffer instanceof ArrayBuffer && spentOutputs.length < kSpentOutputs) spentOutputs.push(bytes.buffer);
     const line: GgufTensorReport = {
       name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
       dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,
-      bytesBefore: info.byteLength, bytesAfter: bytes.byteLength, ggmlType: plan.type, ne: plan.ne, transposed: plan.transposed,
+      bytesBefore: info.byteLength, bytesAfter: range ? range.byteLength : bytes.byteLength, ggmlType: plan.type, ne: plan.ne, transposed: plan.transposed,
     };
     if (stats) Object.assign(line, stats, { backend: 'cpu' as const });
     tensors.push(line);
@@ -304,7 +315,7 @@ export async function compressToGguf(
     // Without a pool, the next weight whose plan reads its values (every weight, while written as planned) is read
     // while this one is planned, but for those read a block of rows at a time.
     const planInputs = pool ? undefined
-      : readAhead(reader, weights, (i) => (assumed !== undefined || ggufPlanReads(weights[i]!, decisions[i])) && !streams(i), readSlots);
+      : readAhead(reader, weights, (i) => (assumed !== undefined || ggufPlanReads(weights[i]!, decisions[i])) && !streams(i) && !keptAsStored(i), readSlots);
     for (const [i, info] of weights.entries()) {
       const pooled = planAhead.take(i);
       const early = planInputs?.take(i);
@@ -341,7 +352,7 @@ export async function compressToGguf(
     // Written after planning: the tensors not held from planning are read (again) and encoded.
     const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next tensor is read while this one is encoded and written.
-    const writeInputs = pool ? undefined : readAhead(reader, weights, (i) => !streams(i), readSlots);
+    const writeInputs = pool ? undefined : readAhead(reader, weights, (i) => !streams(i) && !keptAsStored(i), readSlots);
     try {
       for (const [i, { info }] of plans.entries()) {
         const here = streams(i) && plans[i]!.action === 'quantize' ? (await streamHere(i))?.encoded : undefined;

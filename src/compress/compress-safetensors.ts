@@ -37,6 +37,7 @@ import {
 import { type QuantizedSource, type QuantizedTensorDescription, describeQuantized } from '../io/safetensors/quantized-read.js';
 import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
+import { COPY_PIECE_BYTES, copyFileRange } from '../io/safetensors/node-file-source.js';
 import { type SafetensorsWriter, createSafetensorsWriter } from '../io/safetensors/writer.js';
 import type { SafetensorsEntry } from '../io/safetensors/header-encode.js';
 import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType } from '../io/weights.js';
@@ -229,6 +230,13 @@ export async function compressToSafetensors(
   // A kept weight is a read and a write in the caller's loop (no async helper: a file of 200k small tensors
   // feels every promise): keptBytes reads it, keptDone reports it.
   const keptBytes = (info: WeightInfo): Promise<Uint8Array> => (readInto && info.byteLength <= kScratchBytes ? readInto(info.name, scratch) : reader.read(info.name));
+  /** A kept weight of 8 MiB or more stored in a file is copied from it a piece at a time (writeKept). */
+  const copied = (info: WeightInfo): boolean => info.byteLength >= 2 * COPY_PIECE_BYTES;
+  const writeKept = async (to: SafetensorsWriter, info: WeightInfo): Promise<void> => {
+    const range = await floatFileRangeOf(reader, info);
+    if (range) await copyFileRange(range, (piece) => to.writeChunk(info.name, piece));
+    else await to.write(info.name, await keptBytes(info));
+  };
   const keptDone = (i: number, plan: KeptPlan): void => {
     tensors.push(keptReport(weights[i]!, plan));
     progress(i);
@@ -288,7 +296,8 @@ export async function compressToSafetensors(
       if (sameLayout(assumed, i, entries, before, metadataPairs)) {
         const plan = plans[i]!;
         if (typeof plan === 'string' || 'keep' in plan) {
-          await out.writer.write(info.name, await keptBytes(info));
+          if (copied(info)) await writeKept(out.writer, info);
+          else await out.writer.write(info.name, await keptBytes(info));
           keptDone(i, plan);
         } else await write(i, plan, quantizeAgain(i));
         continue;
@@ -309,7 +318,8 @@ export async function compressToSafetensors(
       for (let k = 0; k <= i; k++) {
         const plan = plans[k]!;
         if (typeof plan === 'string' || 'keep' in plan) {
-          await writer.write(weights[k]!.name, await keptBytes(weights[k]!));
+          if (copied(weights[k]!)) await writeKept(writer, weights[k]!);
+          else await writer.write(weights[k]!.name, await keptBytes(weights[k]!));
           keptDone(k, plan);
         } else await write(k, plan, quantizeAgain(k));
       }
@@ -334,7 +344,8 @@ export async function compressToSafetensors(
         const plan = plans[i]!;
         const pooled = writeAhead.take(i);
         if (typeof plan === 'string' || 'keep' in plan) {
-          await writer.write(weights[i]!.name, await keptBytes(weights[i]!));
+          if (copied(weights[i]!)) await writeKept(writer, weights[i]!);
+          else await writer.write(weights[i]!.name, await keptBytes(weights[i]!));
           keptDone(i, plan);
         } else await write(i, plan, pooled);
       }

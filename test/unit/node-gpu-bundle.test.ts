@@ -18,7 +18,7 @@ describe('the GPU suites bundled for Node', () => {
   it('builds, loads without a GPU, and has every suite of test/browser/suites and their tests', async () => {
     const build = spawnSync(process.execPath, [join(root, 'scripts/node-gpu-bundle.mjs'), `--out=${out}`], { encoding: 'utf8' });
     expect(build.status, build.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['bench-page.mjs', 'cli-big-model.mjs', 'suites.mjs']);
+    expect(readdirSync(out).sort()).toEqual(['bench-page.mjs', 'cli-big-model.mjs', 'node-gpu-profile.mjs', 'suites.mjs']);
     // The WebGPU constants the library reads at load time (Dawn's globals on a GPU machine).
     const scope = globalThis as Record<string, unknown>;
     scope.GPUBufferUsage ??= { MAP_READ: 1, MAP_WRITE: 2, COPY_SRC: 4, COPY_DST: 8, INDEX: 16, VERTEX: 32, UNIFORM: 64, STORAGE: 128, INDIRECT: 256, QUERY_RESOLVE: 512 };

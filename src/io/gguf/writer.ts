@@ -10,7 +10,7 @@
  * const sink = memorySink();
  * const writer = await createGgufWriter(sink, [{ key: 'general.architecture', type: 'string', value: 'mlp' }],
  *   [{ name: 'w', type: 'F32', ne: [2, 1] }]);
- * await writer.write('w', new Uint8Array(8));
+ * await writer.write('w', new Uint8Array(8)); // or in pieces: writer.writeChunk('w', piece), until its 8 bytes are written
  * await writer.close();
  * sink.bytes(); // a GGUF file
  * ```
@@ -35,6 +35,11 @@ export interface GgufTensorPlan { name: string; type: GgmlType; ne: number[] }
 export interface GgufWriter {
   /** Writes the next tensor's bytes; names must come in plan order. */
   write(name: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Writes the next piece of the next tensor's bytes; the tensor is complete (and padded) when its byte count is
+   * reached. A tensor written in pieces is finished before another starts.
+   */
+  writeChunk(name: string, bytes: Uint8Array): Promise<void>;
   /** Checks every tensor was written and closes the sink. */
   close(): Promise<void>;
   abort(reason?: unknown): Promise<void>;
@@ -165,20 +170,39 @@ export async function createGgufWriter(sink: ByteSink, metadata: readonly GgufMe
   }
   const { header, tensorBytes, dataBytes } = encoded;
   let next = 0;
+  let partial = 0; // bytes of tensor `next` written so far by writeChunk
+  /** Checks that `name` is the tensor expected next and that `byteLength` more bytes fit in it. */
+  const check = (name: string, byteLength: number, whole: boolean): void => {
+    const plan = tensors[next];
+    if (!plan || plan.name !== name) {
+      throw new InvalidArgumentError('name', name, `expected tensor ${JSON.stringify(plan?.name ?? '(none left)')} next, got ${JSON.stringify(name)}`);
+    }
+    const room = tensorBytes[next]! - partial;
+    if (whole ? partial > 0 || byteLength !== room : byteLength > room) {
+      const what = whole && partial > 0 ? `${partial} of its bytes were written in pieces; write the rest with writeChunk`
+        : whole ? `needs ${tensorBytes[next]} bytes, got ${byteLength}` : `has ${room} bytes left to write, got a piece of ${byteLength}`;
+      throw new InvalidArgumentError('bytes', byteLength, `${name}: ${plan.type} [${plan.ne.join(', ')}] ${what}`);
+    }
+  };
+  /** Pads tensor `next`, now written whole, to the alignment and moves on to the next. */
+  const finish = async (): Promise<void> => {
+    const pad = padding(tensorBytes[next]!, GGUF_DEFAULT_ALIGNMENT);
+    if (pad) await sink.write(new Uint8Array(pad));
+    next++;
+    partial = 0;
+  };
   return {
     byteLength: header.byteLength + dataBytes,
     async write(name, bytes) {
-      const plan = tensors[next];
-      if (!plan || plan.name !== name) {
-        throw new InvalidArgumentError('name', name, `expected tensor ${JSON.stringify(plan?.name ?? '(none left)')} next, got ${JSON.stringify(name)}`);
-      }
-      if (bytes.byteLength !== tensorBytes[next]) {
-        throw new InvalidArgumentError('bytes', bytes.byteLength, `${name}: ${plan.type} [${plan.ne.join(', ')}] needs ${tensorBytes[next]} bytes, got ${bytes.byteLength}`);
-      }
+      check(name, bytes.byteLength, true);
       await sink.write(bytes);
-      const pad = padding(bytes.byteLength, GGUF_DEFAULT_ALIGNMENT);
-      if (pad) await sink.write(new Uint8Array(pad));
-      next++;
+      await finish();
+    },
+    async writeChunk(name, bytes) {
+      check(name, bytes.byteLength, false);
+      if (bytes.byteLength > 0) await sink.write(bytes);
+      partial += bytes.byteLength;
+      if (partial === tensorBytes[next]) await finish();
     },
     async close() {
       if (next !== tensors.length) {

@@ -195,6 +195,43 @@ export async function openFileRange(range: FileRange): Promise<OpenFileRange> {
   };
 }
 
+/** The piece size of {@link copyFileRange}; one copy holds at most two pieces (one written, the next read). */
+export const COPY_PIECE_BYTES = 4 * 2 ** 20;
+
+/**
+ * Reads `range` a piece at a time (each a new array of at most `pieceBytes`) and hands the pieces to `write` in
+ * order, reading the next piece while one is written: a tensor copied from the input file to the output as it is
+ * stored, without its whole bytes in memory. Errors as {@link openFileRange}'s; a write that fails ends the copy
+ * with its error.
+ *
+ * @example
+ * ```ts
+ * const range = await model.float32FileRange('fc0.weight'); // a weight kept as it is stored
+ * if (range) await copyFileRange(range, (piece) => writer.writeChunk('fc0.weight', piece));
+ * ```
+ */
+export async function copyFileRange(range: FileRange, write: (piece: Uint8Array) => Promise<void>, pieceBytes = COPY_PIECE_BYTES): Promise<void> {
+  const file = await openFileRange(range);
+  const readAt = async (at: number): Promise<Uint8Array> => {
+    const piece = new Uint8Array(Math.min(pieceBytes, range.byteLength - at));
+    await file.read(at, piece);
+    return piece;
+  };
+  let next: Promise<Uint8Array> | undefined = range.byteLength > 0 ? readAt(0) : undefined;
+  try {
+    for (let at = 0; next;) {
+      const piece = await next;
+      at += piece.byteLength;
+      next = at < range.byteLength ? readAt(at) : undefined;
+      next?.catch(() => undefined); // met below, or settled before the file closes
+      await write(piece);
+    }
+  } finally {
+    await next?.catch(() => undefined);
+    await file.close();
+  }
+}
+
 /** The piece size of {@link warmFileRange}'s reads, and the most memory one warming holds. */
 const kWarmPieceBytes = 2 ** 20;
 
