@@ -28,8 +28,9 @@
  *
  * With a CPU worker pool (`options.pool`), tensors of 256 KiB and more whose values are computed are encoded
  * and measured on the workers (gguf-encode.ts, the same function as on the calling thread), up to
- * `pool.size + 1` at once within 256 MiB of float32, and their results held for writing (up to 256 MiB of
- * encoded bytes; past that, read and encoded again while the file is written). A float32, float16 or bfloat16
+ * `poolTasksInFlight(pool)` at once (one per worker, and one queued on a host with a core to spare) within 256 MiB
+ * of float32, and their results held for writing (up to 256 MiB of encoded bytes; past that, read and encoded again
+ * while the file is written). A float32, float16 or bfloat16
  * weight whose reader knows where it lies on disk (`float32FileRange`: an ONNX model or a safetensors file read
  * from disk; `tensorFileRange` for the 16-bit ones, safetensors) is read, planned and encoded by its worker (the
  * `ggufWeightFile` task, gguf-plan.ts for the plan), with no copy on this thread; any other is read once into a
@@ -59,7 +60,7 @@ import { COPY_PIECE_BYTES, copyFileRange } from '../io/safetensors/node-file-sou
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
-import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } from './cpu-worker-pool.js';
+import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool, poolTasksInFlight } from './cpu-worker-pool.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, ggufPlanReads, sameGgufPlan } from './gguf-plan.js';
 import { lookahead } from './lookahead.js';
@@ -161,7 +162,7 @@ export async function compressToGguf(
   let writer: GgufWriter | undefined;
   const plans: GgufPlan[] = [];
   // With a pool, big weights are planned and, where their values are computed, encoded on the workers, up to
-  // pool.size + 1 at once, their results held for writing (up to heldBytes); the rest are read again and encoded
+  // poolTasksInFlight(pool) at once, their results held for writing (up to heldBytes); the rest are read again and encoded
   // on the workers while the file is written. All in order. A worker reads a float32 weight from the file itself
   // where the reader says where it lies; other weights are read here into shared slots and planned here.
   const { pool } = options;
@@ -311,7 +312,7 @@ export async function compressToGguf(
       for (const [i, info] of weights.entries()) assumed.push(ggufPlanOf(info, decisions[i]!, 0));
       writer = await createGgufWriter(sink, ...headerOf(assumed, options));
     }
-    const planAhead = lookahead(weights.length, planOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
+    const planAhead = lookahead(weights.length, planOnPool, float32Bytes, poolTasksInFlight(pool), POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next weight whose plan reads its values (every weight, while written as planned) is read
     // while this one is planned, but for those read a block of rows at a time.
     const planInputs = pool ? undefined
@@ -350,7 +351,7 @@ export async function compressToGguf(
   }
   if (!assumed) {
     // Written after planning: the tensors not held from planning are read (again) and encoded.
-    const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
+    const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, poolTasksInFlight(pool), POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next tensor is read while this one is encoded and written.
     const writeInputs = pool ? undefined : readAhead(reader, weights, (i) => !streams(i) && !keptAsStored(i), readSlots);
     try {

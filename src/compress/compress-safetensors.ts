@@ -44,7 +44,7 @@ import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, floatFileRange
 import { dtypeInfo } from '../dtype.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
-import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool } from './cpu-worker-pool.js';
+import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool, poolTasksInFlight } from './cpu-worker-pool.js';
 import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
 import { spareIntegers } from './spare-integers.js';
@@ -152,7 +152,7 @@ export async function compressToSafetensors(
   const weights = reader.list();
   const input = inputMetadata(reader);
   // With a pool on the CPU path, big weights are planned (and, when not held, quantized again) on the workers,
-  // up to pool.size + 1 at once, and committed here in order. 'auto' with a pool is the CPU path, and acquires no
+  // up to poolTasksInFlight(pool) at once, and committed here in order. 'auto' with a pool is the CPU path, and acquires no
   // device (autoComputesOnCpu); its options are checked all the same.
   const autoOnPool = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined && options.pool !== undefined;
   if (autoOnPool) checkOpOptions(backend);
@@ -205,7 +205,7 @@ export async function compressToSafetensors(
     : (weights[i]!.byteLength / (weights[i]!.dtype === 'float32' ? 4 : weights[i]!.dtype === 'float64' ? 8 : 2)) * 4);
   const spares = onCpu ? spareIntegers() : undefined;
   const planAhead = lookahead(weights.length, (i) => (blockings[i] ? planRows(i, blockings[i]!) : toPool(i) ? planSafetensorsWeight(reader, weights[i]!, decisions[i]!, backend, pool, undefined, spares) : undefined),
-    floatBytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
+    floatBytes, poolTasksInFlight(pool), POOL_IN_FLIGHT_BYTES);
   // Per weight: the quantized layout, or the reason it is kept. Kept weights need nothing else here, so a
   // file of many small tensors costs one header entry and one report each; a kept weight with no
   // escalation is just its reason.
@@ -338,7 +338,7 @@ export async function compressToSafetensors(
       throw error;
     }
     entries = []; // the writer has its own placed copies
-    const writeAhead = lookahead(weights.length, quantizeAgain, floatBytes, (pool?.size ?? 0) + 1, POOL_IN_FLIGHT_BYTES);
+    const writeAhead = lookahead(weights.length, quantizeAgain, floatBytes, poolTasksInFlight(pool), POOL_IN_FLIGHT_BYTES);
     try {
       for (let i = 0; i < weights.length; i++) {
         const plan = plans[i]!;
