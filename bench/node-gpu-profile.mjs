@@ -1,6 +1,7 @@
 // Where whole-model time goes with backend 'webgpu' in Node (the `webgpu` package, Dawn), for a hardware GPU: first
 // the host↔device copies alone, each step timed (writeBuffer of the float32 weight, the GPU's copy of it, mapAsync
-// of the integers' bytes, the copy out of the mapped range); then compressOnnx on the bench MLP (bench/mlp-model.mjs)
+// of the integers' bytes, the copy out of the mapped range; beside them an upload through a buffer mapped at creation
+// and a copy out into an array made once); then compressOnnx on the bench MLP (bench/mlp-model.mjs)
 // with 'webgpu' and 'cpu' in interleaved rounds (medians), and the 'webgpu' calls under Node's CPU profiler: self
 // time per function and call, '(idle)' being the wait for the GPU.
 //
@@ -36,7 +37,8 @@ async function copySteps(elements) {
   const output = device.createBuffer({ label: 'profile: output', size: elements, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
   const staging = device.createBuffer({ label: 'profile: staging', size: elements, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const host = new Float32Array(elements).fill(1.5);
-  const steps = { writeBuffer: [], uploadDone: [], copyAndMap: [], copyOut: [], total: [], freshArray: [] };
+  const kept = new Uint8Array(elements);
+  const steps = { writeBuffer: [], uploadDone: [], copyAndMap: [], copyOut: [], total: [], freshArray: [], mappedUpload: [], copyOutKept: [] };
   try {
     for (let r = 0; r < opts.reps + 1; r++) {
       const t0 = performance.now();
@@ -55,7 +57,24 @@ async function copySteps(elements) {
       const fresh = new Float32Array(elements);
       for (let i = 0; i < elements; i += 1024) fresh[i] = i;
       const t5 = performance.now();
+      // The alternatives: upload through a buffer mapped at creation and a GPU copy (no writeBuffer), and the copy out
+      // into an array made once (no fresh pages).
+      const mapped = device.createBuffer({ label: 'profile: mapped upload', size: 4 * elements, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+      new Float32Array(mapped.getMappedRange()).set(host);
+      mapped.unmap();
+      const up = device.createCommandEncoder({ label: 'profile: mapped copy up' });
+      up.copyBufferToBuffer(mapped, 0, input, 0, 4 * elements);
+      device.queue.submit([up.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      mapped.destroy();
+      const t6 = performance.now();
+      await staging.mapAsync(GPUMapMode.READ);
+      const t7 = performance.now();
+      kept.set(new Uint8Array(staging.getMappedRange()));
+      staging.unmap();
+      const t8 = performance.now();
       if (r === 0 || out.length !== elements) continue; // the first round warms up
+      steps.mappedUpload.push(t6 - t5); steps.copyOutKept.push(t8 - t7);
       steps.writeBuffer.push(t1 - t0); steps.uploadDone.push(t2 - t1); steps.copyAndMap.push(t3 - t2); steps.copyOut.push(t4 - t3);
       steps.total.push(t4 - t0); steps.freshArray.push(t5 - t4);
     }
@@ -65,7 +84,8 @@ async function copySteps(elements) {
   const mib = (4 * elements) / 2 ** 20;
   console.log(`\ncopies, ${mib} MiB up and ${mib / 4} MiB down (median of ${opts.reps}):`);
   for (const [k, v] of Object.entries(steps)) console.log(`  ${k.padEnd(12)} ${fmt(median(v)).padStart(10)}`);
-  console.log(`  writeBuffer: ${((4 * elements) / 1e6 / median(steps.writeBuffer)).toFixed(2)} GB/s; copy out: ${(elements / 1e6 / median(steps.copyOut)).toFixed(2)} GB/s`);
+  console.log(`  writeBuffer: ${((4 * elements) / 1e6 / median(steps.writeBuffer)).toFixed(2)} GB/s; copy out: ${(elements / 1e6 / median(steps.copyOut)).toFixed(2)} GB/s; `
+    + `mapped upload: ${((4 * elements) / 1e6 / median(steps.mappedUpload)).toFixed(2)} GB/s; copy out into a kept array: ${(elements / 1e6 / median(steps.copyOutKept)).toFixed(2)} GB/s`);
 }
 
 /** Self time per function over `calls` of `fn`, from Node's sampling profiler. */
