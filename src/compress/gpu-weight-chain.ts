@@ -51,6 +51,8 @@ export class ChainedWeight {
   readonly #options: OpOptions;
   /** The largest |x|, known once a min/max reduction has run. */
   #largestAbs: number | undefined;
+  /** What the last min/max reduction found: the first NaN's index (or -1) and the largest |x| (module doc). */
+  #scan: { firstNaN: number; largestAbs: number } | undefined;
 
   private constructor(weight: ResidentWeight, x: Tensor, options: OpOptions) {
     this.#weight = weight;
@@ -78,7 +80,24 @@ export class ChainedWeight {
   async #ranges(layout: ReductionLayout): Promise<{ mins: Float32Array; maxs: Float32Array; firstNaN: number }> {
     const result = await this.#weight.minMax(layout, this.#options);
     this.#largestAbs = largestMagnitude(result.mins, result.maxs);
+    this.#scan = { firstNaN: result.firstNaN, largestAbs: this.#largestAbs };
     return result;
+  }
+
+  /**
+   * What the device's min/max reduction saw of the whole weight, once one has run: whether every element is finite
+   * (no NaN, which the reduction finds by its bits, and a largest |x| below Infinity) and the largest |x|, the
+   * same number `maxAbs(x.data)` gives. Undefined before any reduction. Lets a caller skip its own scan of the
+   * weight on the host (quality-floor.ts).
+   *
+   * @example
+   * ```ts
+   * const scanned = chain.scanned(); // { finite: true, largestAbs: 3.5 } after chooseQParams
+   * ```
+   */
+  scanned(): { finite: boolean; largestAbs: number } | undefined {
+    const scan = this.#scan;
+    return scan && { finite: scan.firstNaN < 0 && Number.isFinite(scan.largestAbs), largestAbs: scan.largestAbs };
   }
 
   /**
@@ -147,6 +166,7 @@ export class ChainedWeight {
       statsAxis === undefined ? {} : { axis: statsAxis }, this.#options);
     if (!result) return undefined;
     const { mins, maxs, firstNaN } = result.ranges;
+    this.#scan = { firstNaN, largestAbs: largestMagnitude(mins, maxs) };
     let expected: { scales: Float32Array; zeroPoints: Int32Array };
     if (resolved) {
       throwIfNaN(firstNaN, 'x');
@@ -155,7 +175,7 @@ export class ChainedWeight {
       expected = signedExtremeOfRanges(mins, maxs, dtype);
     }
     if (!sameBits(expected.scales, result.scales) || !sameBits(expected.zeroPoints, result.zeroPoints)) return undefined;
-    const largest = largestMagnitude(mins, maxs);
+    const largest = this.#scan.largestAbs;
     this.#largestAbs = largest;
     let params: QParams;
     try {

@@ -26,7 +26,7 @@ import type { OpOptions } from '../ops/backend.js';
 import type { Tensor } from '../tensor.js';
 import { maxAbs, scanFinite } from '../kernels/cpu/cpu-scan.js';
 import { type CompressDType, type WeightDecision, floorOf, resolveRange } from './policy.js';
-import { type QuantizeWeightOptions, type QuantizedWeight, nonFiniteReason, quantizeFiniteWeight, quantizeWeight } from './quantize-weight.js';
+import { type QuantizeWeightOptions, type QuantizedWeight, nonFiniteReason, quantizeFiniteWeight, quantizeScanningOnDevice, quantizeWeight } from './quantize-weight.js';
 
 /** One escalation: the scheme that fell below the floor, by how much, and what was tried next. */
 export interface EscalationStep {
@@ -47,7 +47,8 @@ export interface EscalationStep {
 /** What {@link quantizeWithFloor} ends with. */
 export type FloorOutcome =
   | { kind: 'quantized'; decision: WeightDecision; result: QuantizedWeight; steps: EscalationStep[] }
-  | { kind: 'keep'; reason: string; steps: EscalationStep[] };
+  /** `nonFinite`: kept because the weight holds NaN or ±Infinity (the reason names the first such element). */
+  | { kind: 'keep'; reason: string; steps: EscalationStep[]; nonFinite?: true };
 
 /** A scheme's error on one weight. */
 export interface SchemeMeasurement {
@@ -148,7 +149,8 @@ export function belowFloorOf(decision: WeightDecision, sqnrDb: number, relError:
 /**
  * Quantizes `x` as `decision` says, escalating while it stays below the floor (module documentation).
  * A weight that cannot be quantized at all (non-finite data, a dequantized range beyond float32) is kept
- * with that reason, without escalation.
+ * with that reason, without escalation (`nonFinite: true` for NaN or ±Infinity). On the GPU the first scheme's
+ * min/max reduction checks the weight for those and gives max |x|; elsewhere one scan on the host does.
  *
  * @example
  * ```ts
@@ -159,13 +161,21 @@ export function belowFloorOf(decision: WeightDecision, sqnrDb: number, relError:
 export async function quantizeWithFloor(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
 ): Promise<FloorOutcome> {
-  // One scan says whether the weight is finite; then max |x| is that of finite values.
-  const { firstNonFinite: bad, maxAbs: peak } = scanFinite(x.data);
   const steps: EscalationStep[] = [];
-  if (bad >= 0) return { kind: 'keep', reason: `${nonFiniteReason(x.data, bad)}; kept float`, steps };
+  // On the GPU the first scheme's min/max reduction says whether the weight is finite and gives max |x|
+  // (quantizeScanningOnDevice); elsewhere one scan on the host does, before any scheme is tried.
+  let first = await quantizeScanningOnDevice(x, decision, options, backend);
+  let peak: number;
+  if (first) peak = first.largestAbs;
+  else {
+    const scanned = scanFinite(x.data);
+    if (scanned.firstNonFinite >= 0) return { kind: 'keep', reason: `${nonFiniteReason(x.data, scanned.firstNonFinite)}; kept float`, steps, nonFinite: true };
+    peak = scanned.maxAbs;
+  }
   let current = decision;
   for (;;) {
-    const m = measure(current, await quantizeFiniteWeight(x, current, options, backend), peak);
+    const m = measure(current, first?.result ?? await quantizeFiniteWeight(x, current, options, backend), peak);
+    first = undefined;
     if (!m.result.ok) return { kind: 'keep', reason: `${m.result.reason}; kept float`, steps };
     const last = steps[steps.length - 1];
     if (last) last.text += ` ${formatDb(m.sqnrDb)} dB`;

@@ -197,6 +197,40 @@ export async function quantizeFiniteWeight(
 }
 
 /**
+ * {@link quantizeFiniteWeight} for a weight not scanned yet, where the GPU's min/max chain runs
+ * (gpu-weight-chain.ts): its reduction finds NaN and ±Infinity and the largest |x| on the device, so the host does
+ * not read the whole weight once more to scan it. Gives the result and that largest |x| (what `maxAbs(x.data)`
+ * gives) when the device saw every element finite; undefined in every other case (the CPU, another calibration
+ * method, integers into a caller's buffer, a NaN or ±Infinity, an error), where the caller scans on the host and
+ * calls quantizeFiniteWeight: the same outcome as without this step, which costs a second try only for a weight
+ * that is not finite or cannot be quantized.
+ *
+ * @example
+ * ```ts
+ * const tried = await quantizeScanningOnDevice(x, decision, {}, { backend: 'webgpu' });
+ * if (tried) tried.largestAbs; // max |x|, and tried.result is quantizeFiniteWeight's
+ * ```
+ */
+export async function quantizeScanningOnDevice(
+  x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, backend?: OpOptions,
+): Promise<{ result: QuantizedWeight | UnquantizableWeight; largestAbs: number } | undefined> {
+  if (decision.method !== 'minmax' || options.integers !== undefined || x.data.length === 0) return undefined;
+  let chain: ChainedWeight | undefined;
+  try {
+    const resolved = await weightBackend(x, backend);
+    chain = await ChainedWeight.open(x, decision, resolved);
+    if (!chain) return undefined;
+    const result = await quantizeWithBackend(x, decision, options, resolved, chain);
+    const scanned = chain.scanned();
+    return scanned?.finite ? { result, largestAbs: scanned.largestAbs } : undefined;
+  } catch {
+    return undefined; // the host's scan and quantizeFiniteWeight say what is wrong, as they would have
+  } finally {
+    chain?.release();
+  }
+}
+
+/**
  * The chooseQParams spec of a decision (the path other than 'extreme' symmetric min/max, which
  * {@link signedExtremeParams} computes).
  *

@@ -13,7 +13,6 @@
 import type { OpOptions } from '../ops/backend.js';
 import { float32View, toFloat32 } from '../io/float-convert.js';
 import { type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType, readWeightInto } from '../io/weights.js';
-import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import type { CpuWorkerPool } from './cpu-worker-pool.js';
 import { float64Loss } from './float64-range.js';
 import type { WeightDecision } from './policy.js';
@@ -102,7 +101,10 @@ export async function planSafetensorsWeight(
       data = toFloat32(bytes, info.dtype, info.name);
     } else data = pool ? await ownFloat32(reader, info) : float32View(await (early ?? reader.read(info.name)), info.dtype, info.name); // only read here
     if (pool) outcome = await pool.run('planWeight', [{ data, shape: [...info.shape] }, decision], [data.buffer as ArrayBuffer]);
-    else outcome = firstNonFinite(data) >= 0 ? { kind: 'nonFinite' as const } : await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
+    else {
+      const floored = await quantizeWithFloor({ data, shape: [...info.shape] }, decision, {}, backend);
+      outcome = floored.kind === 'keep' && floored.nonFinite ? { kind: 'nonFinite' as const } : floored;
+    }
   }
   if (outcome.kind === 'nonFinite') return { keep: NON_FINITE_KEPT, steps: [] };
   return outcome.kind === 'keep' ? { keep: outcome.reason, steps: outcome.steps }

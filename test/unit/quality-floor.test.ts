@@ -10,7 +10,7 @@ import { compressOnnx } from '../../src/compress/compress-onnx.js';
 import { float64Loss } from '../../src/compress/float64-range.js';
 import { type WeightDecision, checkPolicy, decideWeight, floorOf } from '../../src/compress/policy.js';
 import { escalationOf, measureScheme, quantizeWithFloor } from '../../src/compress/quality-floor.js';
-import { quantizeWeight } from '../../src/compress/quantize-weight.js';
+import { quantizeScanningOnDevice, quantizeWeight } from '../../src/compress/quantize-weight.js';
 import { signedExtremeParams } from '../../src/compress/weight-range.js';
 import { dequantize } from '../../src/ops/dequantize.js';
 import { InvalidArgumentError } from '../../src/errors.js';
@@ -189,6 +189,24 @@ describe('numeric edges', () => {
     // Q4_0's rule maps the extreme to -128 × (3.4e38 / 128) exactly: finite, so it may quantize, with finite statistics.
     const extreme = await quantizeWithFloor({ data, shape: [64, 32] }, conv([64, 32], { granularity: 'tensor', range: 'extreme', minSqnrDb: -Infinity }), {}, cpu);
     if (extreme.kind === 'quantized') expect(Number.isFinite(extreme.result.stats.overall.sqnrDb)).toBe(true);
+  });
+
+  it('NaN or ±Infinity anywhere: kept float, marked nonFinite, the reason naming the first such element; other keeps unmarked', async () => {
+    const next = rng(RUN_SEED + 5);
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const data = normalData(48 * 40, next);
+      const at = Math.floor(next() * data.length);
+      data[at] = bad;
+      data[data.length - 1] = NaN; // a later one is not the one named
+      const d = conv([48, 40]);
+      const outcome = await quantizeWithFloor({ data, shape: [48, 40] }, d, {}, cpu);
+      expect(outcome).toEqual({ kind: 'keep', reason: `non-finite weight: element ${at} is ${bad}; kept float`, steps: [], nonFinite: true });
+      // The device-side scan does not apply on the CPU: it leaves the weight to the host's scan.
+      expect(await quantizeScanningOnDevice({ data, shape: [48, 40] }, d, {}, cpu)).toBeUndefined();
+    }
+    const below = await quantizeWithFloor({ data: normalData(48 * 40, next), shape: [48, 40] }, conv([48, 40], { minSqnrDb: 200 }), {}, cpu);
+    expect(below.kind).toBe('keep');
+    expect(below.kind === 'keep' && below.nonFinite).toBeUndefined();
   });
 
   it('float64 weights below or beyond float32 range are reported, ordinary float64 weights are not', () => {

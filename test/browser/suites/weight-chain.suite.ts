@@ -4,7 +4,7 @@
 // to the device once in one submit, and the pool must be empty afterwards.
 import onnxProto from 'onnx-proto';
 import {
-  type QDType, type QTensor, type WeightDecision, compressOnnx, errorStats, getDefaultManager, quantizeWeight, tensor,
+  type QDType, type QTensor, type WeightDecision, compressOnnx, errorStats, getDefaultManager, quantizeWeight, quantizeWithFloor, tensor,
 } from './imports.js';
 import { buildMlp } from '../../shared/mlp-onnx.js';
 import { type BrowserTest, RUN_SEED, expectExact, expectPoolEmpty, gpuScoped, randomData, rng } from './support.js';
@@ -271,5 +271,50 @@ export const tests: Record<string, BrowserTest> = {
     await expectPoolEmpty();
     if (refused !== 36) throw new Error(`${refused} refusals, expected 36`);
     return `${compared} compared, ${refused} refused`;
+  },
+
+  async 'the quality floor on the GPU takes finiteness and max |x| from the min/max reduction: the CPU path\'s outcome, NaN and ±Infinity kept with its reason, pool empty'() {
+    const { device } = await getDefaultManager();
+    const next = rng(RUN_SEED + 75);
+    let nonFinite = 0;
+    await gpuScoped(async () => {
+      for (const [rows, cols] of [[64, 96], [32, 128], [8, 40]] as const) {
+        const shape = [rows, cols];
+        const size = rows * cols;
+        const x = randomData(size, Math.floor(next() * 1e9), 0.5 + 3 * next(), 0.05);
+        let largest = 0;
+        for (const v of x) largest = Math.max(largest, Math.abs(v));
+        for (const d of [decision('qint8', 'channel', true, 'narrow', 1, undefined, 1), decision('qint4', 'group', true, 'torch', 1, 32, 0),
+          decision('quint8', 'tensor', false, 'torch')]) {
+          const what = `${d.dtype} ${d.granularity} [${shape}]`;
+          // A floor every scheme meets: the same weight as on the CPU.
+          const cpu = await quantizeWithFloor(tensor(x, shape), d, {}, { backend: 'cpu' });
+          const gpu = await quantizeWithFloor(tensor(x, shape), d, {}, { backend: 'webgpu' });
+          if (gpu.kind !== 'quantized' || cpu.kind !== 'quantized') throw new Error(`${what}: ${gpu.kind} on the GPU, ${cpu.kind} on the CPU`);
+          expectSameWeight(gpu.result, cpu.result, what);
+          // A floor no scheme meets by max |error| / max |x|: each step's ratio has the true max |x| below it.
+          const strict = { ...d, maxRelError: 1e-12 };
+          const steps = (await quantizeWithFloor(tensor(x, shape), strict, {}, { backend: 'webgpu' })).steps;
+          const first = await quantizeWeight(tensor(x, shape), strict, {}, { backend: 'webgpu' });
+          if (!first.ok) throw new Error(`${what}: ${first.reason}`);
+          const expected = first.stats.overall.maxAbsError / largest;
+          if (!steps.length || steps[0]!.relError !== expected) throw new Error(`${what}: first step's relative error ${steps[0]?.relError}, expected ${expected}`);
+          // NaN or ±Infinity anywhere: kept float with the CPU path's reason, after the device saw the weight.
+          for (const bad of [NaN, Infinity, -Infinity]) {
+            const y = x.slice();
+            y[Math.floor(next() * size)] = bad;
+            const kept = await quantizeWithFloor(tensor(y, shape), d, {}, { backend: 'cpu' });
+            const { result: onGpu, uploads } = await countQueue(device, size * 4, () => quantizeWithFloor(tensor(y, shape), d, {}, { backend: 'webgpu' }));
+            if (onGpu.kind !== 'keep' || kept.kind !== 'keep' || onGpu.reason !== kept.reason || !onGpu.nonFinite || !kept.nonFinite) {
+              throw new Error(`${what} with ${bad}: ${JSON.stringify(onGpu)} on the GPU, ${JSON.stringify(kept)} on the CPU`);
+            }
+            if (size % 4 === 0 && uploads < 1) throw new Error(`${what} with ${bad}: the weight was not uploaded (the host scanned it first)`);
+            nonFinite++;
+          }
+        }
+      }
+    });
+    await expectPoolEmpty();
+    return `${nonFinite} non-finite weights kept`;
   },
 };
