@@ -73,7 +73,7 @@ export class ChainedWeight {
     if (!gpuWeightChain.enabled || decision.method !== 'minmax' || x.data.length === 0) return undefined;
     const manager: GpuManager | undefined = await selectManager(backend);
     if (!manager) return undefined;
-    return new ChainedWeight(ResidentWeight.upload(manager, x), x, backend ?? {});
+    return new ChainedWeight(await ResidentWeight.upload(manager, x), x, backend ?? {});
   }
 
   /** Min and max per output on the resident weight; remembers the largest |x| for the statistics. */

@@ -92,6 +92,13 @@ export class GpuManager {
   readonly features: GpuFeatures;
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
+  /**
+   * Whether big weights go up through pooled staging buffers rather than writeBuffer (src/gpu/staged-upload.ts):
+   * true in Node, where Dawn runs in this process and a mapping is its staging memory itself; false in a browser,
+   * where a mapping is shared memory the GPU process copies from, one round trip more than writeBuffer. Either
+   * way the device gets the same bytes; a test may turn it on to run that path in a browser.
+   */
+  stagedUploads: boolean = runningInNode();
   #lostReason: string | undefined;
   #lostMessage = '';
   readonly #lostPromise: Promise<void>;

@@ -19,7 +19,7 @@
  *
  * @example
  * ```ts
- * const weight = ResidentWeight.upload(manager, x);
+ * const weight = await ResidentWeight.upload(manager, x);
  * try {
  *   const { mins, maxs } = await weight.minMax(reductionLayout(x.shape, { axis: 0 }), {});
  *   const result = await weight.quantizeWithStats(dtypeInfo('qint8'), params, { axis: 0 }, largest, {});
@@ -31,6 +31,7 @@ import type { ReductionLayout } from '../../calibration/granularity.js';
 import type { DTypeInfo, IntReprArray } from '../../dtype.js';
 import type { GpuManager } from '../../gpu/device.js';
 import { type GpuRun, runOnGpu } from '../../gpu/gpu-run.js';
+import { uploadFloat32 } from '../../gpu/staged-upload.js';
 import { channelLayout } from '../../layout.js';
 import { type PackedNibbles, type QParams, QTensor } from '../../qtensor.js';
 import type { MinMaxResult } from '../../reference/minmax.js';
@@ -81,19 +82,20 @@ export class ResidentWeight {
   }
 
   /**
-   * Uploads `x` (non-empty, float32) into a pooled buffer: the weight's one upload. Call {@link release} when done.
+   * Uploads `x` (non-empty, float32) into a pooled buffer: the weight's one upload (a big one through a pooled
+   * staging buffer, src/gpu/staged-upload.ts). Call {@link release} when done.
    *
    * @example
    * ```ts
-   * const weight = ResidentWeight.upload(manager, tensor(w, [64, 32]));
+   * const weight = await ResidentWeight.upload(manager, tensor(w, [64, 32]));
    * weight.release();
    * ```
    */
-  static upload(manager: GpuManager, x: Tensor): ResidentWeight {
+  static async upload(manager: GpuManager, x: Tensor): Promise<ResidentWeight> {
     const buffer = manager.pool.acquire(residentBytes(x.data.length), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
       'weight|resident.values');
     try {
-      manager.device.queue.writeBuffer(buffer, 0, x.data as Float32Array<ArrayBuffer>);
+      await uploadFloat32(manager, buffer, x.data, 'weight|resident');
     } catch (error) {
       manager.pool.release(buffer);
       throw error;

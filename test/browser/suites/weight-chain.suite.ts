@@ -273,6 +273,34 @@ export const tests: Record<string, BrowserTest> = {
     return `${compared} compared, ${refused} refused`;
   },
 
+  async 'a weight of 4 MiB or more goes up through pooled staging buffers, a piece at a time, not writeBuffer: the CPU path\'s bytes and the separate call\'s statistics, nothing created the second time, pool empty'() {
+    const manager = await getDefaultManager();
+    const next = rng(RUN_SEED + 76);
+    const shape = [4096, 520]; // 8.1 MiB of float32: two pieces and a short third
+    const size = shape[0]! * shape[1]!;
+    const x = randomData(size, Math.floor(next() * 1e9), 1 + next(), 0.05);
+    const staged = manager.stagedUploads; // off in a browser by default: on here, to run the path everywhere
+    manager.stagedUploads = true;
+    await gpuScoped(async () => {
+      for (const d of [decision('qint8', 'channel', true, 'narrow', 0, undefined, 0), decision('qint4', 'group', false, 'torch', 1, 32, 0)]) {
+        const what = `${d.dtype} ${d.granularity} [${shape}]`;
+        const cpu = await quantizeWeight(tensor(x, shape), d, {}, { backend: 'cpu' });
+        let created = -1;
+        for (const round of [1, 2]) {
+          const before = manager.pool.stats().created;
+          const { result: gpu, uploads } = await countQueue(manager.device, size * 4, () => quantizeWeight(tensor(x, shape), d, {}, { backend: 'webgpu' }));
+          const q = expectSameWeight(gpu, cpu, `${what} round ${round}`);
+          if (!q || !gpu.ok) throw new Error(`${what}: not quantized`);
+          await expectSameStats(x, shape, q, d.outputAxis, gpu.stats, what);
+          if (uploads !== 0) throw new Error(`${what}: ${uploads} writeBuffer calls of the weight, expected none (a staged upload)`);
+          if (round === 2) created = manager.pool.stats().created - before;
+        }
+        if (created !== 0) throw new Error(`${what}: ${created} buffers created by the second call, expected none (the staging buffers reused)`);
+      }
+    }).finally(() => { manager.stagedUploads = staged; });
+    await expectPoolEmpty();
+  },
+
   async 'the quality floor on the GPU takes finiteness and max |x| from the min/max reduction: the CPU path\'s outcome, NaN and ±Infinity kept with its reason, pool empty'() {
     const { device } = await getDefaultManager();
     const next = rng(RUN_SEED + 75);
