@@ -1,11 +1,13 @@
 /**
  * Big uploads through staging buffers the pool keeps: the data is copied, a piece at a time, into MAP_WRITE
  * buffers mapped again each time (their pages were touched by an earlier upload), and the device copies each
- * piece into the target; two pieces alternate, so one is filled while the device copies the other.
- * `queue.writeBuffer` copies into fresh staging memory instead. In Node (Dawn in this process) on an NVIDIA H200,
- * 64 MiB took 28 ms with writeBuffer and 12 ms through one reused staging buffer (docs/performance.md, "Uploads
- * through staging buffers"). In a browser a mapping is shared memory the GPU process copies from at unmap, a round trip more
- * than writeBuffer, so {@link GpuManager.stagedUploads} is off there; small uploads always take writeBuffer.
+ * piece into the target; two pieces alternate, so one is filled while the device copies the other. Uploads to
+ * one device take turns, so the pool holds two staging buffers for all of them, however many weights are in
+ * flight. `queue.writeBuffer` copies into fresh staging memory instead. In Node (Dawn in this process) on an
+ * NVIDIA H200, 64 MiB took 28 ms with writeBuffer and 12 ms through one reused staging buffer (docs/performance.md,
+ * "Uploads through staging buffers"). In a browser a mapping is shared memory the GPU process copies from at
+ * unmap, a round trip more than writeBuffer, so {@link GpuManager.stagedUploads} is off there; small uploads
+ * always take writeBuffer.
  *
  * @example
  * ```ts
@@ -39,12 +41,22 @@ export const STAGING_PIECE_BYTES = 8 * 2 ** 20;
  * ```
  */
 export async function uploadFloat32(manager: GpuManager, target: GPUBuffer, data: Float32Array, label: string): Promise<void> {
-  const { device, pool } = manager;
-  const bytes = data.byteLength;
-  if (!manager.stagedUploads || bytes < STAGED_UPLOAD_BYTES) {
-    device.queue.writeBuffer(target, 0, data as Float32Array<ArrayBuffer>);
+  if (!manager.stagedUploads || data.byteLength < STAGED_UPLOAD_BYTES) {
+    manager.device.queue.writeBuffer(target, 0, data as Float32Array<ArrayBuffer>);
     return;
   }
+  const turn = (turns.get(manager) ?? Promise.resolve()).then(() => stagedUpload(manager, target, data, label));
+  turns.set(manager, turn.catch(() => undefined));
+  return turn;
+}
+
+/** Each device's last staged upload: the next one starts after it. */
+const turns = new WeakMap<GpuManager, Promise<unknown>>();
+
+/** {@link uploadFloat32} through the two staging buffers, in pieces. */
+async function stagedUpload(manager: GpuManager, target: GPUBuffer, data: Float32Array, label: string): Promise<void> {
+  const { device, pool } = manager;
+  const bytes = data.byteLength;
   const piece = Math.min(STAGING_PIECE_BYTES, bytes);
   const staging: GPUBuffer[] = [];
   let done = false;

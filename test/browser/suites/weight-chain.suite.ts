@@ -297,6 +297,23 @@ export const tests: Record<string, BrowserTest> = {
         }
         if (created !== 0) throw new Error(`${what}: ${created} buffers created by the second call, expected none (the staging buffers reused)`);
       }
+      // Three weights at once take turns: the two staging buffers serve them all, none is made.
+      const device = manager.device as GPUDevice & Record<string, unknown>;
+      const create = device.createBuffer;
+      let stagingMade = 0;
+      device.createBuffer = function (this: GPUDevice, descriptor: GPUBufferDescriptor) {
+        if (descriptor.usage & GPUBufferUsage.MAP_WRITE) stagingMade++;
+        return create.call(this, descriptor);
+      } as GPUDevice['createBuffer'];
+      try {
+        const d = decision('qint8', 'channel', true, 'narrow', 0, undefined, 0);
+        const cpu = await quantizeWeight(tensor(x, shape), d, {}, { backend: 'cpu' });
+        const all = await Promise.all([0, 1, 2].map(() => quantizeWeight(tensor(x, shape), d, {}, { backend: 'webgpu' })));
+        all.forEach((gpu, i) => expectSameWeight(gpu, cpu, `concurrent upload ${i}`));
+      } finally {
+        Reflect.deleteProperty(device, 'createBuffer');
+      }
+      if (stagingMade !== 0) throw new Error(`${stagingMade} staging buffers made for three uploads at once, expected none (they take turns)`);
     }).finally(() => { manager.stagedUploads = staged; });
     await expectPoolEmpty();
   },
