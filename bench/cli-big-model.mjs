@@ -1,6 +1,6 @@
 // The command line on a 1 GB model, each input to each output, on the default worker threads and on one: seconds
-// and peak memory of the `webgpu-quant compress` process (its own resourceUsage().maxRSS, every thread
-// included), interleaved rounds, and whether each output is the same bytes on every round and thread count.
+// and peak memory of the `webgpu-quant compress` process (its own peak, every thread included: bench/rss-at-exit.mjs),
+// interleaved rounds, and whether each output is the same bytes on every round and thread count.
 //   node bench/cli-big-model.mjs [--weights=16] [--size=4096] [--reps=2] [--dir=/tmp/webgpu-quant-big]
 //                                [--cases=onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors]
 //                                (also onnx:preset and onnx-ext:preset: `--preset transformers.js`; onnx-ext is the
