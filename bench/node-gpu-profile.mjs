@@ -40,6 +40,15 @@ async function copySteps(elements) {
   const kept = new Uint8Array(elements);
   const upStaging = device.createBuffer({ label: 'profile: reused upload staging', size: 4 * elements, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC });
   const steps = { writeBuffer: [], uploadDone: [], copyAndMap: [], copyOut: [], total: [], freshArray: [], mappedUpload: [], reusedMappedUpload: [], copyOutKept: [] };
+  /** Fills `source` (mapped for writing) with the weight, copies it to `input` on the device and waits for it. */
+  const copyUp = async (source, label) => {
+    new Float32Array(source.getMappedRange()).set(host);
+    source.unmap();
+    const encoder = device.createCommandEncoder({ label });
+    encoder.copyBufferToBuffer(source, 0, input, 0, 4 * elements);
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
   try {
     for (let r = 0; r < opts.reps + 1; r++) {
       const t0 = performance.now();
@@ -61,12 +70,7 @@ async function copySteps(elements) {
       // The alternatives: upload through a buffer mapped at creation and a GPU copy (no writeBuffer), and the copy out
       // into an array made once (no fresh pages).
       const mapped = device.createBuffer({ label: 'profile: mapped upload', size: 4 * elements, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
-      new Float32Array(mapped.getMappedRange()).set(host);
-      mapped.unmap();
-      const up = device.createCommandEncoder({ label: 'profile: mapped copy up' });
-      up.copyBufferToBuffer(mapped, 0, input, 0, 4 * elements);
-      device.queue.submit([up.finish()]);
-      await device.queue.onSubmittedWorkDone();
+      await copyUp(mapped, 'profile: mapped copy up');
       mapped.destroy();
       const t6 = performance.now();
       await staging.mapAsync(GPUMapMode.READ);
@@ -76,12 +80,7 @@ async function copySteps(elements) {
       const t8 = performance.now();
       // And through one MAP_WRITE staging buffer mapped again each time (its pages touched once).
       await upStaging.mapAsync(GPUMapMode.WRITE);
-      new Float32Array(upStaging.getMappedRange()).set(host);
-      upStaging.unmap();
-      const again = device.createCommandEncoder({ label: 'profile: reused staging copy up' });
-      again.copyBufferToBuffer(upStaging, 0, input, 0, 4 * elements);
-      device.queue.submit([again.finish()]);
-      await device.queue.onSubmittedWorkDone();
+      await copyUp(upStaging, 'profile: reused staging copy up');
       const t9 = performance.now();
       if (r === 0 || out.length !== elements) continue; // the first round warms up
       steps.mappedUpload.push(t6 - t5); steps.copyOutKept.push(t8 - t7); steps.reusedMappedUpload.push(t9 - t8);

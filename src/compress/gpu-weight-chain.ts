@@ -49,9 +49,7 @@ export class ChainedWeight {
   readonly #weight: ResidentWeight;
   readonly #x: Tensor;
   readonly #options: OpOptions;
-  /** The largest |x|, known once a min/max reduction has run. */
-  #largestAbs: number | undefined;
-  /** What the last min/max reduction found: the first NaN's index (or -1) and the largest |x| (module doc). */
+  /** What the last min/max reduction found, once one has run: the first NaN's index (or -1) and the largest |x|. */
   #scan: { firstNaN: number; largestAbs: number } | undefined;
 
   private constructor(weight: ResidentWeight, x: Tensor, options: OpOptions) {
@@ -79,8 +77,7 @@ export class ChainedWeight {
   /** Min and max per output on the resident weight; remembers the largest |x| for the statistics. */
   async #ranges(layout: ReductionLayout): Promise<{ mins: Float32Array; maxs: Float32Array; firstNaN: number }> {
     const result = await this.#weight.minMax(layout, this.#options);
-    this.#largestAbs = largestMagnitude(result.mins, result.maxs);
-    this.#scan = { firstNaN: result.firstNaN, largestAbs: this.#largestAbs };
+    this.#scan = { firstNaN: result.firstNaN, largestAbs: largestMagnitude(result.mins, result.maxs) };
     return result;
   }
 
@@ -176,7 +173,6 @@ export class ChainedWeight {
     }
     if (!sameBits(expected.scales, result.scales) || !sameBits(expected.zeroPoints, result.zeroPoints)) return undefined;
     const largest = this.#scan.largestAbs;
-    this.#largestAbs = largest;
     let params: QParams;
     try {
       params = checkedParams(shape, granularity, expected.scales, expected.zeroPoints, dtype);
@@ -199,11 +195,12 @@ export class ChainedWeight {
   async quantizeWithStats(
     granularity: Granularity, scales: Float32Array, zeroPoints: Int32Array, dtype: WeightDecision['dtype'], statsAxis: number | undefined,
   ): Promise<{ q: QTensor; stats: ErrorStats } | undefined> {
-    if (this.#largestAbs === undefined) return undefined;
+    const largest = this.#scan?.largestAbs;
+    if (largest === undefined) return undefined;
     const shape = this.#x.shape;
     const params = checkedParams(shape, granularity, scales, zeroPoints, dtype);
     const result = await this.#weight.quantizeWithStats(dtypeInfo(dtype), params, statsAxis === undefined ? {} : { axis: statsAxis },
-      this.#largestAbs, this.#options);
+      largest, this.#options);
     return result && { q: new QTensor(result.values, shape, dtype, params, 'webgpu'), stats: result.stats };
   }
 
