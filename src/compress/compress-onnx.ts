@@ -65,7 +65,7 @@ import { type OnnxPlan, planOnnxBudget, planOnnxCompression, requiredOpsetFor } 
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { holdWeight, reusedFloat32 } from './weight-buffers.js';
-import { heldIntegers } from './requantize.js';
+import { heldIntegers, weightsAgain } from './requantize.js';
 import { bufferSlots } from './buffer-slots.js';
 import { type IntegerLender, integerLender } from './integer-lender.js';
 import { type CompressOnnxOptions, type PartsOutput, checkOptions } from './onnx-options.js';
@@ -297,7 +297,7 @@ export async function compressOnnxParts(
       if (converted) slots!.give(converted);
     }
   };
-  const context: CommitContext = { options, onnxOps, scaleDtype, viaMul, opsetBefore };
+  const context: CommitContext = { options, onnxOps, scaleDtype, viaMul, opsetBefore, weightAgain: weightsAgain(model, roundingOf) };
   const commit = (to: CommitTarget, info: OnnxWeightInfo, planned: WeightDecision, outcome: FloorOutcome | undefined, i?: number): TensorReport =>
     commitWeight(context, to, info, planned, outcome, lender && i !== undefined ? (byteLength) => lender!.forCommit(i, byteLength) : undefined);
   // Up to kInFlight weights (kInFlightBytes of float32) are read and quantized at once, so one weight's GPU

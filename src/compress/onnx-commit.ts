@@ -22,7 +22,7 @@ import type { NameAllocator } from '../io/onnx/names.js';
 import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { upgradeOpset } from '../io/onnx/opset-upgrade.js';
 import { type TensorProto, onnx } from '../io/onnx/proto.js';
-import { type ScaleType, writeQdq } from '../io/onnx/qdq-writer.js';
+import { type ScaleType, scaleBytes, storedParameters, writeQdq, zeroPointBytes } from '../io/onnx/qdq-writer.js';
 import { type TensorReport, describeScheme } from './compress-report.js';
 import { contribLayout } from './contrib-layout.js';
 import { type OnnxOps, nbitsNote } from './matmul-nbits-plan.js';
@@ -30,6 +30,7 @@ import type { CompressOnnxOptions } from './onnx-options.js';
 import { requiredOpsetFor } from './onnx-plan.js';
 import type { WeightDecision } from './policy.js';
 import type { FloorOutcome } from './quality-floor.js';
+import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
 import type { HeldIntegers } from './requantize.js';
 import { type ScaleDType, storesHalfScales } from './scale-storage.js';
 import { ONNX_METADATA_KEY, WEBGPU_QUANT_VERSION } from './version.js';
@@ -67,6 +68,25 @@ export interface CommitContext {
   /** Per-channel 8-bit weights as DequantizeLinear → Mul (opset below 13). */
   viaMul: boolean;
   opsetBefore: number | undefined;
+  /**
+   * The weight quantized again on the CPU as `decision` says, from the input alone (the same bits as the first
+   * time), where the input can be read again: lets a weight written as planned let go of its scales too.
+   */
+  weightAgain?: (info: OnnxWeightInfo, decision: WeightDecision) => Promise<QuantizedWeight | UnquantizableWeight>;
+}
+
+/**
+ * A QDQ weight's stored integers, scales and (`zeroPoints`) zero points computed again by `weightAgain`. Made outside
+ * the commit so that it holds nothing of the first result (a closure keeps its whole scope alive).
+ */
+function qdqAgain(
+  weightAgain: NonNullable<CommitContext['weightAgain']>, info: OnnxWeightInfo, decision: WeightDecision, scaleType: ScaleType, zeroPoints: boolean,
+): () => Promise<Uint8Array[]> {
+  return async () => {
+    const again = await weightAgain(info, decision);
+    if (!again.ok) throw new Error(`${info.name}: quantized the first time, not again (${again.reason})`);
+    return [again.q.packedData(), scaleBytes(again.scales, scaleType), ...(zeroPoints ? [zeroPointBytes(again.zeroPoints, decision.dtype)] : [])];
+  };
 }
 
 /**
@@ -204,16 +224,31 @@ export function commitWeight(
   const oneByte = ints?.BYTES_PER_ELEMENT === 1;
   const bytes = packed ?? (oneByte && dtypeInfo(decision.dtype).bits === 8 ? new Uint8Array(ints!.buffer, ints!.byteOffset, ints!.length)
     : oneByte && packInto ? packedInto(ints!, packInto(Math.ceil(ints!.length / 2))) : result.q.packedData());
+  const scaleType = halfScales ? 'float16' as const : scaleTypeOf(info);
+  const keep = to.keepIntegers();
+  // The float32 scales kept for quantizing again are the written ones (the DequantizeLinear → Mul form).
+  const scales32 = result.scales instanceof Float32Array ? result.scales : undefined;
   const written = writeQdq(to.model, info.name, {
-    // Written at once when written as planned; the float32 scales kept for quantizing again are the written ones.
-    data: to.held.store(info.name, result.q, bytes, to.keepIntegers(), result.scales instanceof Float32Array ? result.scales : undefined),
+    data: channelScalesViaMul ? to.held.store(info.name, result.q, bytes, keep, scales32) : bytes,
     dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,
     paramShape: result.paramShape, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${scheme}`,
-    ...(halfScales ? { scaleType: 'float16' as const, scalesCastToFloat32: true } : { scaleType: scaleTypeOf(info) }),
+    ...(halfScales ? { scaleType, scalesCastToFloat32: true } : { scaleType }),
     ...(decision.granularity !== 'tensor' ? { axis: decision.axis! } : {}),
     ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
     ...(channelScalesViaMul ? { channelScalesViaMul } : {}),
   }, to.names);
+  if (written.stored) {
+    // Held for writing (written at once when written as planned); quantized again, if it must be, with the
+    // parameters read back from the written scale and zero-point bytes, which the model holds anyway.
+    const { stored } = written;
+    stored.data.rawData = to.held.store(info.name, result.q, bytes, keep, scales32, storedParameters(stored, scaleType, decision.dtype));
+    // Once written (as planned), the integers, scales and zero points are all let go: a second write computes
+    // them again from the weight.
+    if (context.weightAgain && stored.data.rawData === bytes) {
+      to.held.rewritable([bytes, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
+        qdqAgain(context.weightAgain, info, decision, scaleType, stored.zeroPoint !== undefined));
+    }
+  }
   to.opset = Math.max(to.opset, requiredOpsetFor(decision, info.dtype, viaMul));
   return {
     name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',

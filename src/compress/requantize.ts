@@ -13,12 +13,14 @@
  * @module
  */
 import { dtypeInfo } from '../dtype.js';
-import type { OnnxModel } from '../io/onnx/onnx-model.js';
+import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { QTensor } from '../qtensor.js';
 import { holdFloat32, scratchBoundOf } from '../kernels/cpu/simd-module.js';
 import { producedLater } from '../io/onnx/deferred-raw-data.js';
-import type { GroupParameters } from '../io/onnx/matmul-nbits-writer.js';
+import type { WeightDecision } from './policy.js';
+import { type QuantizedWeight, type UnquantizableWeight, quantizeFiniteWeight } from './quantize-weight.js';
+import { type ScaleRounding, scaleRounder } from './scale-storage.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
 /**
@@ -35,8 +37,9 @@ import { reusedFloat32 } from './weight-buffers.js';
  */
 export function requantizeLater(
   model: OnnxModel, name: string, q: QTensor, scratch: (count: number) => Float32Array = reusedFloat32(), scales32?: Float32Array,
+  paramsAgain?: ParamsAgain,
 ): () => Promise<Uint8Array> {
-  const again = quantizeAgainLater(model, name, q, scratch, scales32);
+  const again = quantizeAgainLater(model, name, q, scratch, scales32, paramsAgain);
   const bits = dtypeInfo(q.dtype).bits;
   return async () => {
     const requantized = await again();
@@ -50,7 +53,8 @@ export function requantizeLater(
  * A function giving `q` quantized again from weight `name` of `model` on the CPU, with `q`'s parameters (the
  * same integers: see the module documentation). Keeps the parameters, not `q`: its scales as `scales32` where
  * that holds the same values (an array the caller keeps anyway, such as the bytes of a written scales tensor), or
- * for groups, `groupsAgain` alone where it makes the same values again (from a writer's own arrays).
+ * for channels and groups, `paramsAgain` alone where it makes the same values again (from the bytes a writer
+ * wrote: the model holds them anyway).
  *
  * @example
  * ```ts
@@ -59,10 +63,10 @@ export function requantizeLater(
  */
 export function quantizeAgainLater(
   model: OnnxModel, name: string, q: QTensor, scratch: (count: number) => Float32Array = reusedFloat32(), scales32?: Float32Array,
-  groupsAgain?: GroupsAgain,
+  paramsAgain?: ParamsAgain,
 ): () => Promise<QTensor> {
   const { dtype } = q;
-  const params = keptParams(q.params, dtype, scales32, groupsAgain);
+  const params = keptParams(q.params, dtype, scales32, paramsAgain);
   const shape = [...q.shape];
   const elements = q.size;
   const parameters = q.params.scheme === 'per_tensor_affine' ? 1 : q.params.scales.length;
@@ -84,8 +88,11 @@ export function quantizeAgainLater(
   };
 }
 
-/** A group weight's scales and zero points made again, in its order, from arrays a writer keeps (matmul-nbits-writer.ts). */
-type GroupsAgain = () => GroupParameters;
+/**
+ * A channel or group weight's scales and zero points made again, in its order, from bytes a writer keeps (the
+ * written scale and zero-point tensors, MatMulNBits' own arrays).
+ */
+export type ParamsAgain = () => { scales: ArrayLike<number>; zeroPoints: ArrayLike<number> };
 
 /**
  * The parameters a function of {@link quantizeAgainLater} keeps: the values, or (`again`) a function making them
@@ -97,7 +104,7 @@ type KeptParams =
     scheme: 'per_channel_affine' | 'per_group_affine'; axis: number; groupSize: number;
     scales: Float64Array | Float32Array; zeroPoints: Int32Array | Int8Array | Uint8Array; again?: undefined;
   }
-  | { scheme: 'per_group_affine'; axis: number; groupSize: number; again: GroupsAgain };
+  | { scheme: 'per_channel_affine' | 'per_group_affine'; axis: number; groupSize: number; again: ParamsAgain };
 
 /** Whether `a` and `b` hold the same numbers (a loop: a callback per element costs more than the compare). */
 function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
@@ -107,15 +114,17 @@ function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 }
 
 /**
- * {@link compactParams}, or for groups whose parameters `groupsAgain` makes again (checked once here: the same
- * values), nothing but that function.
+ * {@link compactParams}, or for channels and groups whose parameters `paramsAgain` makes again (checked once here:
+ * the same values), nothing but that function.
  */
 function keptParams(
-  params: QTensor['params'], dtype: QTensor['dtype'], given?: Float32Array, groupsAgain?: GroupsAgain,
+  params: QTensor['params'], dtype: QTensor['dtype'], given?: Float32Array, paramsAgain?: ParamsAgain,
 ): KeptParams {
-  if (groupsAgain && params.scheme === 'per_group_affine') {
-    const again = groupsAgain();
-    if (sameValues(again.scales, params.scales) && sameValues(again.zeroPoints, params.zeroPoints)) return { scheme: 'per_group_affine', axis: params.axis, groupSize: params.groupSize, again: groupsAgain };
+  if (paramsAgain && params.scheme !== 'per_tensor_affine') {
+    const again = paramsAgain();
+    if (sameValues(again.scales, params.scales) && sameValues(again.zeroPoints, params.zeroPoints)) {
+      return { scheme: params.scheme, axis: params.axis, groupSize: params.scheme === 'per_group_affine' ? params.groupSize : 0, again: paramsAgain };
+    }
   }
   return compactParams(params, dtype, given);
 }
@@ -149,19 +158,46 @@ export interface HeldIntegers {
    * `bytes` (q's stored bytes) when they fit within the limit, or with `keep` (counted either way), else a
    * placeholder quantized again when written.
    */
-  store(name: string, q: QTensor, bytes: Uint8Array, keep?: boolean, scales32?: Float32Array): Uint8Array;
+  store(name: string, q: QTensor, bytes: Uint8Array, keep?: boolean, scales32?: Float32Array, paramsAgain?: ParamsAgain): Uint8Array;
   /**
    * As `store`, for bytes laid out from q's integers by `pack` (MatMulNBits and GatherBlockQuantized blocks): the
    * placeholder quantizes the weight again and packs its integers.
    */
   storeBlocks(
     name: string, q: QTensor, bytes: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, keep?: boolean,
-    groupsAgain?: GroupsAgain,
+    groupsAgain?: ParamsAgain,
   ): Uint8Array;
   /** Counts bytes held that cannot be produced again. */
   add(byteLength: number): void;
-  /** For bytes `store` returned: a placeholder that quantizes them again when written (they no longer count); else undefined. */
+  /**
+   * A weight's written tensors (`parts`: its integers as `store` returned them, then its scales and zero points) that
+   * `again` computes anew, all of them, from the weight alone: once they are dropped, their placeholders call it
+   * (once for all of them) and nothing holds the parameters. Ignored where the model cannot be read again.
+   */
+  rewritable(parts: readonly Uint8Array[], again: () => Promise<Uint8Array[]>): void;
+  /**
+   * For bytes `store` or `rewritable` was given: a placeholder that computes them again when written (they no longer
+   * count); else undefined.
+   */
   drop(bytes: Uint8Array): Uint8Array | undefined;
+}
+
+/**
+ * Placeholder producers for each of `count` parts that `again` computes together: the first one called computes
+ * them, and the parts are let go once each has been taken (a part taken again computes them anew).
+ */
+function sharedParts(count: number, again: () => Promise<Uint8Array[]>): (index: number) => () => Promise<Uint8Array> {
+  let pending: Promise<Uint8Array[]> | undefined;
+  let left = 0;
+  return (index) => async () => {
+    if (!pending) {
+      pending = again();
+      left = count;
+    }
+    const parts = pending;
+    if (--left === 0) pending = undefined;
+    return (await parts)[index]!;
+  };
 }
 
 /**
@@ -178,6 +214,7 @@ export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: bool
   let heldBytes = 0;
   const scratch = reusedFloat32(); // one array for every weight read again (one at a time)
   const again = new WeakMap<Uint8Array, () => Promise<Uint8Array>>();
+  const rewrite = new WeakMap<Uint8Array, () => Promise<Uint8Array>>(); // parts a weight computes anew, together
   const hold = (bytes: Uint8Array, produce: (() => Promise<Uint8Array>) | undefined, keep: boolean): Uint8Array => {
     if (produce && !keep && heldBytes + bytes.byteLength > limitBytes) return producedLater(bytes.byteLength, produce);
     heldBytes += bytes.byteLength;
@@ -185,20 +222,51 @@ export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: bool
     return bytes;
   };
   return {
-    store(name, q, bytes, keep = false, scales32) {
-      return hold(bytes, enabled ? requantizeLater(model, name, q, scratch, scales32) : undefined, keep);
+    store(name, q, bytes, keep = false, scales32, paramsAgain) {
+      return hold(bytes, enabled ? requantizeLater(model, name, q, scratch, scales32, paramsAgain) : undefined, keep);
     },
     storeBlocks(name, q, bytes, pack, keep = false, groupsAgain) {
       const quantized = enabled ? quantizeAgainLater(model, name, q, scratch, undefined, groupsAgain) : undefined;
       return hold(bytes, quantized && (async () => pack((await quantized()).intReprView())), keep);
     },
     add(byteLength) { heldBytes += byteLength; },
+    rewritable(parts, computeAgain) {
+      if (!enabled) return;
+      const part = sharedParts(parts.length, computeAgain);
+      parts.forEach((bytes, index) => rewrite.set(bytes, part(index)));
+    },
     drop(bytes) {
       const produce = again.get(bytes);
-      if (!produce) return undefined;
-      again.delete(bytes);
-      heldBytes -= bytes.byteLength;
-      return producedLater(bytes.byteLength, produce);
+      if (produce) {
+        again.delete(bytes);
+        heldBytes -= bytes.byteLength;
+      }
+      const anew = rewrite.get(bytes);
+      rewrite.delete(bytes);
+      return anew || produce ? producedLater(bytes.byteLength, anew ?? produce!) : undefined;
     },
+  };
+}
+
+/**
+ * A function quantizing a weight of `model` again on the CPU, from the input alone, as the first pass did: its
+ * decision (the one it came out as, after any escalation) with the scale rounding `roundingOf` gives it. The same bits
+ * as the first time on any backend, so a written weight's scales and zero points need not be held to write it again.
+ * Weights are read one at a time into one reused array where they are not aligned float32 views.
+ *
+ * @example
+ * ```ts
+ * const again = weightsAgain(model, () => undefined);
+ * const result = await again(model.list()[0]!, decision); // result.scales: the first pass's scales
+ * ```
+ */
+export function weightsAgain(
+  model: OnnxModel, roundingOf: (info: OnnxWeightInfo) => ScaleRounding | undefined,
+): (info: OnnxWeightInfo, decision: WeightDecision) => Promise<QuantizedWeight | UnquantizableWeight> {
+  const scratch = reusedFloat32();
+  return async (info, decision) => {
+    const roundScale = scaleRounder(roundingOf(info));
+    const data = await model.readFloat32View(info.name, scratch);
+    return quantizeFiniteWeight({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, { backend: 'cpu' });
   };
 }

@@ -157,6 +157,42 @@ describe(`ONNX output written as planned (seed ${RUN_SEED})`, () => {
     expect([result.written, plain.byteLength]).toEqual([undefined, 0]);
   });
 
+  it('weights written as planned let go of their scales and zero points too; written again, they are computed again: the same bytes', { timeout: 120000 }, async () => {
+    const schemes: CompressOnnxOptions[] = [
+      { firstLayer: 'quantize' },
+      { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 },
+      { dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'extreme', minSqnrDb: 0 },
+      { dtype: 'quint4', granularity: 'group', groupSize: 64, symmetric: false, calibrate: 'mse', minSqnrDb: 0 },
+      { dtype: 'qint4', granularity: 'group', groupSize: 32, scaleDtype: 'float16', minSqnrDb: 0 },
+      { dtype: 'quint8', granularity: 'tensor', minSqnrDb: 0 },
+    ];
+    for (const [s, options] of schemes.entries()) {
+      // The model's doc string changes as the last weight comes in, after the plan was encoded: every weight was
+      // written as planned and let go, and the whole file is written again from the parts.
+      const proto = decodeModel(plainMlp(RUN_SEED + 60 + s), 'mlp');
+      proto.docString = 'x'.repeat(8);
+      const before = encodeModel(proto);
+      proto.docString = 'y'.repeat(8);
+      const expected = await compressOnnx(encodeModel(proto), options, cpu);
+      for (const pool of [undefined, fixture.pool]) {
+        const what = `${JSON.stringify(options)}, pool ${pool !== undefined}`;
+        const model = await OnnxModel.load(before, { name: 'mlp' });
+        const { sink, log } = recordingSink();
+        let done = 0;
+        const onProgress = ({ total }: { total: number }) => { if (++done === total) model.proto.docString = 'y'.repeat(8); };
+        const result = await compressOnnxParts(model, { ...options, onProgress, ...(pool ? { pool } : {}) }, cpu, { sink });
+        expect([result.written, log.restarts], what).toEqual([undefined, 1]);
+        // Every tensor a quantized weight added is a placeholder now: integers, scales, zero points.
+        const added = (model.proto.graph!.initializer as TensorProto[]).filter((t) => /_(quantized|scale|scale_float16|zero_point)$/.test(t.name!));
+        expect(added.filter((t) => /_scale(_float16)?$/.test(t.name!)).length, what).toBe(result.report.totals.tensorsQuantized);
+        expect(added.filter((t) => !isPlaceholder(t.rawData)).map((t) => t.name), what).toEqual([]);
+        await writeParts(result.parts, (chunk) => sink.write(chunk));
+        expect(Buffer.compare(sink.bytes(), expected.model), what).toBe(0);
+        expect(withoutSeconds(result.report), what).toEqual(withoutSeconds(expected.report));
+      }
+    }
+  });
+
   it('a layout other than planned at the end (the metadata changed after planning) is caught: the sink starts again', async () => {
     const bytes = plainMlp(RUN_SEED + 40);
     const proto = decodeModel(bytes, 'mlp');

@@ -36,12 +36,13 @@
  */
 import type { QDType } from '../../dtype.js';
 import { InvalidArgumentError } from '../../errors.js';
-import { packNibbles } from '../../pack-nibbles.js';
+import { packNibbles, unpackNibbles } from '../../pack-nibbles.js';
+import { toFloat32 } from '../float-convert.js';
 import { floatToHalfBits } from '../half.js';
 import { ONNX_BFLOAT16, ONNX_FLOAT, ONNX_FLOAT16, onnxCodeOfQDType } from './dtypes.js';
 import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
-import { ATTRIBUTE_TYPE, type NodeProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
+import { ATTRIBUTE_TYPE, type NodeProto, type TensorProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
 
 /** The float type scales are stored in. */
 export type ScaleType = 'float32' | 'float16' | 'bfloat16';
@@ -82,9 +83,22 @@ export interface QdqWritten {
   zeroPointName: string;
   /** Bytes of data, scales and zero points together. */
   byteLength: number;
+  /**
+   * The initializers added for a weight written natively (not the DequantizeLinear → Mul form): its integers, its
+   * scales as stored (before any Cast) and its zero points where written.
+   */
+  stored?: { data: TensorProto; scale: TensorProto; zeroPoint?: TensorProto };
 }
 
-function scaleBytes(scales: ArrayLike<number>, type: ScaleType): Uint8Array {
+/**
+ * Scales as {@link writeQdq} stores them: `type`'s bytes, little-endian (a Float32Array's own bytes for float32).
+ *
+ * @example
+ * ```ts
+ * scaleBytes(Float32Array.of(0.5), 'float16'); // Uint8Array [0x00, 0x38]
+ * ```
+ */
+export function scaleBytes(scales: ArrayLike<number>, type: ScaleType): Uint8Array {
   // float32 from a Float32Array: its own bytes (typed arrays are little-endian here, as pack-nibbles.ts assumes).
   if (type === 'float32' && scales instanceof Float32Array) return new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength);
   const size = type === 'float32' ? 4 : 2;
@@ -114,7 +128,15 @@ export function writesNoZeroPoints(dtype: QdqTensor['dtype'], zeroPoints: ArrayL
   return true;
 }
 
-function zeroPointBytes(zeroPoints: ArrayLike<number>, dtype: QdqTensor['dtype']): Uint8Array {
+/**
+ * Zero points as {@link writeQdq} stores them: a byte each for 8-bit types, two to a byte for 4-bit ones.
+ *
+ * @example
+ * ```ts
+ * zeroPointBytes([-1, 0, 3], 'qint4'); // Uint8Array [0x0f, 0x03]
+ * ```
+ */
+export function zeroPointBytes(zeroPoints: ArrayLike<number>, dtype: QdqTensor['dtype']): Uint8Array {
   if (dtype === 'qint4' || dtype === 'quint4') return packNibbles(zeroPoints);
   const out = new Uint8Array(zeroPoints.length);
   for (let i = 0; i < zeroPoints.length; i++) out[i] = zeroPoints[i]! & 0xff;
@@ -188,7 +210,8 @@ export function writeQdq(model: OnnxModel, name: string, q: QdqTensor, names: Na
     graph.node.splice(at, 1, ...nodes);
   }
   graph.initializer.push(...tensors);
-  return { nodeName, dataName, scaleName, zeroPointName, byteLength: q.data.byteLength + scaleRaw.byteLength + zeroRaw.byteLength };
+  const stored = { data: tensors[0]!, scale: tensors[1]!, ...(omitZeroPoint ? {} : { zeroPoint: tensors[2]! }) };
+  return { nodeName, dataName, scaleName, zeroPointName, byteLength: q.data.byteLength + scaleRaw.byteLength + zeroRaw.byteLength, stored };
 }
 
 /**
@@ -261,4 +284,30 @@ function writeViaMul(model: OnnxModel, name: string, q: QdqTensor, names: NameAl
   }
   graph.initializer.push(...tensors);
   return { nodeName, dataName, scaleName, zeroPointName, byteLength: q.data.byteLength + 4 + (cast ? 2 : 4) * channels + zeroBytes };
+}
+
+/**
+ * A function reading a natively written weight's scales and zero points back from the bytes {@link writeQdq}
+ * stored (`written.stored`), for a caller that would otherwise keep its own copy: the bytes arrays are kept (the
+ * model holds them anyway), the values made when called. Zero points not written read as 0.
+ *
+ * @example
+ * ```ts
+ * const written = writeQdq(model, 'fc1.weight', { data, dtype: 'qint4', scales, zeroPoints, paramShape, axis: 0, blockSize: 32, scaleType: 'float16' }, names);
+ * const again = storedParameters(written.stored!, 'float16', 'qint4');
+ * again().scales; // the scales as float16 made them: equal to `scales` where those were float16 values
+ * ```
+ */
+export function storedParameters(
+  stored: NonNullable<QdqWritten['stored']>, scaleType: ScaleType, dtype: QdqTensor['dtype'],
+): () => { scales: Float32Array; zeroPoints: ArrayLike<number> } {
+  const scaleBytes = stored.scale.rawData;
+  const zeroBytes = stored.zeroPoint?.rawData;
+  return () => {
+    const scales = toFloat32(scaleBytes, scaleType, 'scales');
+    const count = scales.length;
+    if (!zeroBytes) return { scales, zeroPoints: new Int8Array(count) };
+    if (dtype === 'qint4' || dtype === 'quint4') return { scales, zeroPoints: unpackNibbles(zeroBytes, count, dtype === 'qint4') };
+    return { scales, zeroPoints: dtype === 'qint8' ? new Int8Array(zeroBytes.buffer, zeroBytes.byteOffset, count) : zeroBytes.subarray(0, count) };
+  };
 }
