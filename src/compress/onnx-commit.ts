@@ -17,7 +17,7 @@ import { dtypeInfo } from '../dtype.js';
 import { packNibblesInto } from '../pack-nibbles.js';
 import { markOwnPart } from '../io/onnx/deferred-raw-data.js';
 import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
-import { type GroupParameters, writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
+import { type GroupParameters, type MatMulNBitsTensor, matMulNBitsBytes, writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import type { NameAllocator } from '../io/onnx/names.js';
 import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { upgradeOpset } from '../io/onnx/opset-upgrade.js';
@@ -86,6 +86,21 @@ function qdqAgain(
     const again = await weightAgain(info, decision);
     if (!again.ok) throw new Error(`${info.name}: quantized the first time, not again (${again.reason})`);
     return [again.q.packedData(), scaleBytes(again.scales, scaleType), ...(zeroPoints ? [zeroPointBytes(again.zeroPoints, decision.dtype)] : [])];
+  };
+}
+
+/** A MatMulNBits weight's B, scales and zero points computed again by `weightAgain` (see {@link qdqAgain}). */
+function nbitsAgain(
+  weightAgain: NonNullable<CommitContext['weightAgain']>, info: OnnxWeightInfo, decision: WeightDecision,
+  layout: Pick<MatMulNBitsTensor, 'blockSize' | 'parameters' | 'scaleType'>,
+): () => Promise<Uint8Array[]> {
+  return async () => {
+    const again = await weightAgain(info, decision);
+    if (!again.ok) throw new Error(`${info.name}: quantized the first time, not again (${again.reason})`);
+    const [K, N] = info.shape as [number, number];
+    return matMulNBitsBytes({
+      ...layout, values: again.q.intReprView(), dtype: decision.dtype as MatMulNBitsTensor['dtype'], scales: again.scales, zeroPoints: again.zeroPoints,
+    }, K, N);
   };
 }
 
@@ -190,20 +205,33 @@ export function commitWeight(
     // The blocks held for writing as the integers are (past the bound, or once written as planned, a placeholder
     // that quantizes the weight again and packs it); the scales and zero points held.
     let dataBytes = 0;
+    let heldBlocks: Uint8Array | undefined; // B as held (not a placeholder)
     const storeData = (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, parameters?: () => GroupParameters) => {
       dataBytes = data.byteLength;
-      return to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers(), parameters);
+      const stored = to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers(), parameters);
+      if (stored === data) heldBlocks = data;
+      return stored;
     };
     const blocks = {
       values: result.q.intReprView(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,
       scaleType: info.dtype === 'float16' ? 'float16' as const : 'float32' as const, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
       storeData,
     };
-    const written = layout.op === 'GatherBlockQuantized'
-      ? writeGatherBlockQuantized(to.model, info.name, { ...blocks, parameters: layout.parameters }, to.names)
-      : writeMatMulNBits(to.model, info.name, {
+    let written: { byteLength: number };
+    if (layout.op === 'GatherBlockQuantized') {
+      written = writeGatherBlockQuantized(to.model, info.name, { ...blocks, parameters: layout.parameters }, to.names);
+    } else {
+      const nbits = writeMatMulNBits(to.model, info.name, {
         ...blocks, parameters: layout.parameters, ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
       }, to.names);
+      written = nbits;
+      const { stored } = nbits;
+      if (context.weightAgain && heldBlocks && stored.data.rawData === heldBlocks) {
+        // Once written (as planned), B, the scales and the zero points are all let go, as a QDQ weight's are.
+        to.held.rewritable([heldBlocks, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
+          nbitsAgain(context.weightAgain, info, decision, { blockSize: layout.blockSize, parameters: layout.parameters, scaleType: blocks.scaleType }));
+      }
+    }
     to.held.add(written.byteLength - dataBytes);
     return {
       name: info.name, shape: info.shape, dtypeIn: info.dtype, dtypeOut: decision.dtype, action: 'quantize',

@@ -157,7 +157,7 @@ describe(`ONNX output written as planned (seed ${RUN_SEED})`, () => {
     expect([result.written, plain.byteLength]).toEqual([undefined, 0]);
   });
 
-  it('weights written as planned let go of their scales and zero points too; written again, they are computed again: the same bytes', { timeout: 120000 }, async () => {
+  it('weights written as planned let go of their scales and zero points too (QDQ and MatMulNBits); written again, they are computed again: the same bytes', { timeout: 180000 }, async () => {
     const schemes: CompressOnnxOptions[] = [
       { firstLayer: 'quantize' },
       { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 },
@@ -165,6 +165,10 @@ describe(`ONNX output written as planned (seed ${RUN_SEED})`, () => {
       { dtype: 'quint4', granularity: 'group', groupSize: 64, symmetric: false, calibrate: 'mse', minSqnrDb: 0 },
       { dtype: 'qint4', granularity: 'group', groupSize: 32, scaleDtype: 'float16', minSqnrDb: 0 },
       { dtype: 'quint8', granularity: 'tensor', minSqnrDb: 0 },
+      { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, firstLayer: 'quantize', minSqnrDb: 0 },
+      { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'extreme', minSqnrDb: 0 },
+      { onnxOps: 'contrib', dtype: 'quint4', granularity: 'group', groupSize: 64, symmetric: false, minSqnrDb: 0 },
+      { onnxOps: 'contrib', dtype: 'qint8', firstLayer: 'quantize' },
     ];
     for (const [s, options] of schemes.entries()) {
       // The model's doc string changes as the last weight comes in, after the plan was encoded: every weight was
@@ -182,9 +186,10 @@ describe(`ONNX output written as planned (seed ${RUN_SEED})`, () => {
         const onProgress = ({ total }: { total: number }) => { if (++done === total) model.proto.docString = 'y'.repeat(8); };
         const result = await compressOnnxParts(model, { ...options, onProgress, ...(pool ? { pool } : {}) }, cpu, { sink });
         expect([result.written, log.restarts], what).toEqual([undefined, 1]);
-        // Every tensor a quantized weight added is a placeholder now: integers, scales, zero points.
-        const added = (model.proto.graph!.initializer as TensorProto[]).filter((t) => /_(quantized|scale|scale_float16|zero_point)$/.test(t.name!));
-        expect(added.filter((t) => /_scale(_float16)?$/.test(t.name!)).length, what).toBe(result.report.totals.tensorsQuantized);
+        // Every tensor a quantized weight added is a placeholder now: integers (or MatMulNBits blocks), scales, zero points.
+        const added = (model.proto.graph!.initializer as TensorProto[])
+          .filter((t) => /_(quantized|nbits|scales?|scale_float16|zero_points?)$/.test(t.name!));
+        expect(added.filter((t) => /_(scales?|scale_float16)$/.test(t.name!)).length, what).toBe(result.report.totals.tensorsQuantized);
         expect(added.filter((t) => !isPlaceholder(t.rawData)).map((t) => t.name), what).toEqual([]);
         await writeParts(result.parts, (chunk) => sink.write(chunk));
         expect(Buffer.compare(sink.bytes(), expected.model), what).toBe(0);

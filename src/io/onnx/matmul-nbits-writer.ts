@@ -37,7 +37,7 @@ import { filledLater, isFilledLater } from './deferred-raw-data.js';
 import { listGraphs } from './graph-index.js';
 import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
-import { ATTRIBUTE_TYPE, type GraphProto, type NodeProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
+import { ATTRIBUTE_TYPE, type GraphProto, type NodeProto, type TensorProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
 import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
 import { blockParameters, groupParametersAgain, packBlocks, transposeScales, zeroPointBytes, zeroPointKinds } from './matmul-nbits-blocks.js';
 
@@ -94,6 +94,8 @@ export interface MatMulNBitsWritten {
   zeroPointName: string | undefined;
   /** Bytes of B, scales and zero points together. */
   byteLength: number;
+  /** The initializers added: B, the scales and the zero points where written. */
+  stored: { data: TensorProto; scale: TensorProto; zeroPoint?: TensorProto };
 }
 
 /**
@@ -157,6 +159,66 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
   }
   const nodes = matMulConsumers(model.proto.graph as GraphProto, indexed.tensorName, [...consumers]);
 
+  const { data, scaleRaw, zeroRaw, blob, zeroBytesPerColumn } = nbitsLayout(q, K, N);
+
+  const base = indexed.tensorName;
+  const scaleType = q.scaleType ?? 'float32';
+  const dataName = names.fresh(`${base}_nbits`);
+  const scaleName = names.fresh(`${base}_scales`);
+  const zeroPointName = zeroRaw ? names.fresh(`${base}_zero_points`) : undefined;
+  const tensors = [
+    onnx.TensorProto.create({ name: dataName, dataType: ONNX_UINT8, dims: [N, blocks, blob], rawData: data, docString: indexed.tensor.docString }),
+    onnx.TensorProto.create({ name: scaleName, dataType: scaleType === 'float32' ? ONNX_FLOAT : ONNX_FLOAT16, dims: [N, blocks], rawData: scaleRaw }),
+  ];
+  if (zeroRaw) tensors.push(onnx.TensorProto.create({ name: zeroPointName!, dataType: ONNX_UINT8, dims: [N, zeroBytesPerColumn], rawData: zeroRaw }));
+  const int = (attribute: string, i: number) => onnx.AttributeProto.create({ name: attribute, type: ATTRIBUTE_TYPE.INT, i });
+  const attributes = [int('K', K), int('N', N), int('bits', bits), int('block_size', blockSize)];
+  if (q.accuracyLevel !== undefined) attributes.push(int('accuracy_level', q.accuracyLevel));
+  for (const node of nodes) {
+    node.opType = 'MatMulNBits';
+    node.domain = MS_DOMAIN;
+    node.input = [node.input[0]!, dataName, scaleName, ...(zeroPointName ? [zeroPointName] : [])];
+    node.attribute = attributes.map((a) => onnx.AttributeProto.create(a));
+    if (q.docString) node.docString = q.docString;
+  }
+  const { graph } = indexed.graph;
+  if (indexed.source === 'initializer') {
+    graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
+    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
+  } else {
+    graph.node = nodesOf(graph).filter((n) => n !== indexed.node);
+  }
+  graph.initializer.push(...tensors);
+  if (!model.proto.opsetImport.some((o) => o.domain === MS_DOMAIN)) {
+    model.proto.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
+  }
+  return {
+    nodeNames: nodes.map((n) => n.name), dataName, scaleName, zeroPointName,
+    byteLength: data.byteLength + scaleRaw.byteLength + (zeroRaw?.byteLength ?? 0),
+    stored: { data: tensors[0]!, scale: tensors[1]!, ...(tensors[2] ? { zeroPoint: tensors[2] } : {}) },
+  };
+}
+
+/**
+ * The bytes a MatMulNBits weight stores: B, the scales and, where written, the zero points, as {@link writeMatMulNBits}
+ * lays them out for `q` (a [K, N] weight), without a model. What a writer that let go of them computes them again with.
+ *
+ * @example
+ * ```ts
+ * const [b, scales, zeroPoints] = matMulNBitsBytes({ values, dtype: 'qint4', parameters: 'groups', scales: s, zeroPoints: z, blockSize: 32 }, K, N);
+ * ```
+ */
+export function matMulNBitsBytes(q: Omit<MatMulNBitsTensor, 'storeData'>, K: number, N: number): Uint8Array[] {
+  const { data, scaleRaw, zeroRaw } = nbitsLayout(q, K, N);
+  return [data, scaleRaw, ...(zeroRaw ? [zeroRaw] : [])];
+}
+
+/** B (through `q.storeData` where given), the scale and zero-point bytes, and the sizes of a [K, N] weight's layout. */
+function nbitsLayout(q: Omit<MatMulNBitsTensor, 'storeData'> & Pick<MatMulNBitsTensor, 'storeData'>, K: number, N: number) {
+  const bits = q.dtype === 'qint4' || q.dtype === 'quint4' ? 4 : 8;
+  const { blockSize } = q;
+  const blocks = Math.ceil(K / blockSize);
+  const paramCount = q.parameters === 'groups' ? blocks * N : q.parameters === 'columns' ? N : 1;
   const offset = q.dtype === 'qint4' ? 8 : q.dtype === 'qint8' ? 128 : 0;
   // Scales and stored (unsigned) zero points per (column, block), onnxruntime's order. A signed block with
   // zero point -1 (Q4_0's range, its extreme positive) is stored as zero point 0 with the scale and the
@@ -188,40 +250,7 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
   const zeroRaw = !needZeros ? undefined
     : planned ? filledLater(N * zeroBytesPerColumn) : zeroPointBytes(zeros, N, blocks, bits, zeroBytesPerColumn);
 
-  const base = indexed.tensorName;
   const scaleType = q.scaleType ?? 'float32';
-  const dataName = names.fresh(`${base}_nbits`);
-  const scaleName = names.fresh(`${base}_scales`);
-  const zeroPointName = needZeros ? names.fresh(`${base}_zero_points`) : undefined;
   const scaleRaw = planned ? filledLater(count * (scaleType === 'float32' ? 4 : 2)) : packScales(scales, scaleType);
-  const tensors = [
-    onnx.TensorProto.create({ name: dataName, dataType: ONNX_UINT8, dims: [N, blocks, blob], rawData: data, docString: indexed.tensor.docString }),
-    onnx.TensorProto.create({ name: scaleName, dataType: scaleType === 'float32' ? ONNX_FLOAT : ONNX_FLOAT16, dims: [N, blocks], rawData: scaleRaw }),
-  ];
-  if (zeroRaw) tensors.push(onnx.TensorProto.create({ name: zeroPointName!, dataType: ONNX_UINT8, dims: [N, zeroBytesPerColumn], rawData: zeroRaw }));
-  const int = (attribute: string, i: number) => onnx.AttributeProto.create({ name: attribute, type: ATTRIBUTE_TYPE.INT, i });
-  const attributes = [int('K', K), int('N', N), int('bits', bits), int('block_size', blockSize)];
-  if (q.accuracyLevel !== undefined) attributes.push(int('accuracy_level', q.accuracyLevel));
-  for (const node of nodes) {
-    node.opType = 'MatMulNBits';
-    node.domain = MS_DOMAIN;
-    node.input = [node.input[0]!, dataName, scaleName, ...(zeroPointName ? [zeroPointName] : [])];
-    node.attribute = attributes.map((a) => onnx.AttributeProto.create(a));
-    if (q.docString) node.docString = q.docString;
-  }
-  const { graph } = indexed.graph;
-  if (indexed.source === 'initializer') {
-    graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
-    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
-  } else {
-    graph.node = nodesOf(graph).filter((n) => n !== indexed.node);
-  }
-  graph.initializer.push(...tensors);
-  if (!model.proto.opsetImport.some((o) => o.domain === MS_DOMAIN)) {
-    model.proto.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
-  }
-  return {
-    nodeNames: nodes.map((n) => n.name), dataName, scaleName, zeroPointName,
-    byteLength: data.byteLength + scaleRaw.byteLength + (zeroRaw?.byteLength ?? 0),
-  };
+  return { data, scaleRaw, zeroRaw, blocks, blob, zeroBytesPerColumn };
 }
