@@ -196,6 +196,31 @@ describe(`ONNX output written as planned (seed ${RUN_SEED})`, () => {
         expect(withoutSeconds(result.report), what).toEqual(withoutSeconds(expected.report));
       }
     }
+    // From its file, read in blocks of rows (this thread) or by the workers themselves: computed again the same.
+    const proto = decodeModel(plainMlp(RUN_SEED + 70), 'mlp');
+    proto.docString = 'x'.repeat(8);
+    const path = join(dir, 'again.onnx');
+    writeFileSync(path, encodeModel(proto));
+    proto.docString = 'y'.repeat(8);
+    for (const options of [schemes[1]!, schemes[6]!]) {
+      const expected = await compressOnnx(encodeModel(proto), options, cpu);
+      for (const pool of [undefined, fixture.pool]) {
+        const what = `${JSON.stringify(options)} from its file, pool ${pool !== undefined}`;
+        const source = await nodeFileSource(path);
+        try {
+          const model = await OnnxModel.loadDeferred(source, { name: 'again.onnx' });
+          const { sink, log } = recordingSink();
+          let done = 0;
+          const onProgress = ({ total }: { total: number }) => { if (++done === total) model.proto.docString = 'y'.repeat(8); };
+          const result = await compressOnnxParts(model, { ...options, onProgress, ...(pool ? { pool } : {}) }, cpu, { sink, fileBlockBytes: 16384 });
+          expect([result.written, log.restarts], what).toEqual([undefined, 1]);
+          await writeParts(result.parts, (chunk) => sink.write(chunk));
+          expect(Buffer.compare(sink.bytes(), expected.model), what).toBe(0);
+        } finally {
+          await source.close();
+        }
+      }
+    }
   });
 
   it('a layout other than planned at the end (the metadata changed after planning) is caught: the sink starts again', async () => {
