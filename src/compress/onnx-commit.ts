@@ -16,7 +16,7 @@ import { FormatError } from '../errors.js';
 import { dtypeInfo } from '../dtype.js';
 import { packNibblesInto } from '../pack-nibbles.js';
 import { markOwnPart } from '../io/onnx/deferred-raw-data.js';
-import { writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
+import { type GatherBlockTensor, gatherBlockBytes, writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
 import { type GroupParameters, type MatMulNBitsTensor, matMulNBitsBytes, writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import type { NameAllocator } from '../io/onnx/names.js';
 import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
@@ -89,18 +89,25 @@ function qdqAgain(
   };
 }
 
-/** A MatMulNBits weight's B, scales and zero points computed again by `weightAgain` (see {@link qdqAgain}). */
-function nbitsAgain(
+/**
+ * A MatMulNBits weight's B, or a GatherBlockQuantized table's data, with the scales and zero points, computed again
+ * by `weightAgain` and laid out as the writer lays them out (see {@link qdqAgain}).
+ */
+function blocksAgain(
   weightAgain: NonNullable<CommitContext['weightAgain']>, info: OnnxWeightInfo, decision: WeightDecision,
-  layout: Pick<MatMulNBitsTensor, 'blockSize' | 'parameters' | 'scaleType'>,
+  layout: { op: 'MatMulNBits' | 'GatherBlockQuantized'; blockSize: number; parameters: string; scaleType: 'float32' | 'float16' },
 ): () => Promise<Uint8Array[]> {
   return async () => {
     const again = await weightAgain(info, decision);
     if (!again.ok) throw new Error(`${info.name}: quantized the first time, not again (${again.reason})`);
-    const [K, N] = info.shape as [number, number];
-    return matMulNBitsBytes({
-      ...layout, values: again.q.intReprView(), dtype: decision.dtype as MatMulNBitsTensor['dtype'], scales: again.scales, zeroPoints: again.zeroPoints,
-    }, K, N);
+    const [rows, columns] = info.shape as [number, number];
+    const q = {
+      values: again.q.intReprView(), dtype: decision.dtype as MatMulNBitsTensor['dtype'], scales: again.scales, zeroPoints: again.zeroPoints,
+      blockSize: layout.blockSize, scaleType: layout.scaleType,
+    };
+    return layout.op === 'MatMulNBits'
+      ? matMulNBitsBytes({ ...q, parameters: layout.parameters as MatMulNBitsTensor['parameters'] }, rows, columns)
+      : gatherBlockBytes({ ...q, parameters: layout.parameters as GatherBlockTensor['parameters'] }, rows, columns);
   };
 }
 
@@ -217,20 +224,17 @@ export function commitWeight(
       scaleType: info.dtype === 'float16' ? 'float16' as const : 'float32' as const, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
       storeData,
     };
-    let written: { byteLength: number };
-    if (layout.op === 'GatherBlockQuantized') {
-      written = writeGatherBlockQuantized(to.model, info.name, { ...blocks, parameters: layout.parameters }, to.names);
-    } else {
-      const nbits = writeMatMulNBits(to.model, info.name, {
+    const { blockSize, parameters } = layout;
+    const written = layout.op === 'GatherBlockQuantized'
+      ? writeGatherBlockQuantized(to.model, info.name, { ...blocks, parameters: layout.parameters }, to.names)
+      : writeMatMulNBits(to.model, info.name, {
         ...blocks, parameters: layout.parameters, ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
       }, to.names);
-      written = nbits;
-      const { stored } = nbits;
-      if (context.weightAgain && heldBlocks && stored.data.rawData === heldBlocks) {
-        // Once written (as planned), B, the scales and the zero points are all let go, as a QDQ weight's are.
-        to.held.rewritable([heldBlocks, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
-          nbitsAgain(context.weightAgain, info, decision, { blockSize: layout.blockSize, parameters: layout.parameters, scaleType: blocks.scaleType }));
-      }
+    const { stored } = written;
+    if (context.weightAgain && heldBlocks && stored.data.rawData === heldBlocks) {
+      // Once written (as planned), the blocks, the scales and the zero points are all let go, as a QDQ weight's are.
+      to.held.rewritable([heldBlocks, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
+        blocksAgain(context.weightAgain, info, decision, { op: layout.op, blockSize, parameters, scaleType: blocks.scaleType }));
     }
     to.held.add(written.byteLength - dataBytes);
     return {

@@ -157,7 +157,7 @@ describe(`ONNX output written as planned (seed ${RUN_SEED})`, () => {
     expect([result.written, plain.byteLength]).toEqual([undefined, 0]);
   });
 
-  it('weights written as planned let go of their scales and zero points too (QDQ and MatMulNBits); written again, they are computed again: the same bytes', { timeout: 180000 }, async () => {
+  it('weights written as planned let go of their scales and zero points too (QDQ, MatMulNBits, GatherBlockQuantized); written again, they are computed again: the same bytes', { timeout: 180000 }, async () => {
     const schemes: CompressOnnxOptions[] = [
       { firstLayer: 'quantize' },
       { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 },
@@ -195,6 +195,26 @@ describe(`ONNX output written as planned (seed ${RUN_SEED})`, () => {
         expect(Buffer.compare(sink.bytes(), expected.model), what).toBe(0);
         expect(withoutSeconds(result.report), what).toEqual(withoutSeconds(expected.report));
       }
+    }
+    // An embedding table as GatherBlockQuantized beside MatMulNBits weights: its data, scales and zero points too.
+    for (const options of [{ onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 },
+      { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'extreme', minSqnrDb: 0 }] as CompressOnnxOptions[]) {
+      const proto = decodeModel(buildEmbeddingModel(onnxProto.onnx, 64, RUN_SEED + 80), 'embedding');
+      proto.docString = 'x'.repeat(8);
+      const before = encodeModel(proto);
+      proto.docString = 'y'.repeat(8);
+      const expected = await compressOnnx(encodeModel(proto), options, cpu);
+      const model = await OnnxModel.load(before, { name: 'embedding' });
+      const { sink, log } = recordingSink();
+      let done = 0;
+      const onProgress = ({ total }: { total: number }) => { if (++done === total) model.proto.docString = 'y'.repeat(8); };
+      const result = await compressOnnxParts(model, { ...options, onProgress }, cpu, { sink });
+      expect([result.written, log.restarts], JSON.stringify(options)).toEqual([undefined, 1]);
+      const added = (model.proto.graph!.initializer as TensorProto[]).filter((t) => /_(gbq|nbits|scales|zero_points)$/.test(t.name!));
+      expect(added.some((t) => t.name!.endsWith('_gbq')), JSON.stringify(options)).toBe(true);
+      expect(added.filter((t) => !isPlaceholder(t.rawData)).map((t) => t.name), JSON.stringify(options)).toEqual([]);
+      await writeParts(result.parts, (chunk) => sink.write(chunk));
+      expect(Buffer.compare(sink.bytes(), expected.model), JSON.stringify(options)).toBe(0);
     }
     // From its file, read in blocks of rows (this thread) or by the workers themselves: computed again the same.
     const proto = decodeModel(plainMlp(RUN_SEED + 70), 'mlp');

@@ -31,7 +31,7 @@ import { filledLater, isFilledLater } from './deferred-raw-data.js';
 import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
 import { listGraphs } from './graph-index.js';
-import { ATTRIBUTE_TYPE, type GraphProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
+import { ATTRIBUTE_TYPE, type GraphProto, type TensorProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
 import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
 import { groupParametersAgain } from './matmul-nbits-blocks.js';
 import { type GroupParameters, MS_DOMAIN } from './matmul-nbits-writer.js';
@@ -68,6 +68,8 @@ export interface GatherBlockWritten {
   nodeNames: string[];
   /** Bytes of data, scales and zero points together. */
   byteLength: number;
+  /** The initializers added: the data, the scales and the zero points where written. */
+  stored: { data: TensorProto; scale: TensorProto; zeroPoint?: TensorProto };
 }
 
 /**
@@ -107,6 +109,62 @@ export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: Gat
   const nodes = listGraphs(model.proto.graph as GraphProto).filter((g) => wanted.has(g.path))
     .flatMap((g) => nodesOf(g.graph).filter((n) => n.opType === 'Gather' && (n.domain ?? '') === '' && n.input[0] === indexed.tensorName));
 
+  const { data, scaleRaw, zeroRaw, zeroBytesPerRow } = gbqLayout(q, rows, D);
+  const scaleType = q.scaleType ?? 'float32';
+  const base = indexed.tensorName;
+  const dataName = names.fresh(`${base}_gbq`);
+  const scaleName = names.fresh(`${base}_scales`);
+  const zeroPointName = zeroRaw ? names.fresh(`${base}_zero_points`) : undefined;
+  const tensors = [
+    onnx.TensorProto.create({ name: dataName, dataType: ONNX_UINT8, dims: [rows, (D * bits) / 8], rawData: data, docString: indexed.tensor.docString }),
+    onnx.TensorProto.create({ name: scaleName, dataType: scaleType === 'float32' ? ONNX_FLOAT : ONNX_FLOAT16, dims: [rows, blocks], rawData: scaleRaw }),
+  ];
+  if (zeroRaw) tensors.push(onnx.TensorProto.create({ name: zeroPointName!, dataType: ONNX_UINT8, dims: [rows, zeroBytesPerRow], rawData: zeroRaw }));
+  const int = (attribute: string, i: number) => onnx.AttributeProto.create({ name: attribute, type: ATTRIBUTE_TYPE.INT, i });
+  for (const node of nodes) {
+    node.opType = 'GatherBlockQuantized';
+    node.domain = MS_DOMAIN;
+    node.input = [dataName, node.input[1]!, scaleName, ...(zeroPointName ? [zeroPointName] : [])];
+    node.attribute = [int('bits', bits), int('block_size', blockSize), int('gather_axis', 0), int('quantize_axis', 1)];
+    if (q.docString) node.docString = q.docString;
+  }
+  const { graph } = indexed.graph;
+  if (indexed.source === 'initializer') {
+    graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
+    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
+  } else {
+    graph.node = nodesOf(graph).filter((n) => n !== indexed.node);
+  }
+  graph.initializer.push(...tensors);
+  if (!model.proto.opsetImport.some((o) => o.domain === MS_DOMAIN)) {
+    model.proto.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
+  }
+  return {
+    nodeNames: nodes.map((n) => n.name), byteLength: data.byteLength + scaleRaw.byteLength + (zeroRaw?.byteLength ?? 0),
+    stored: { data: tensors[0]!, scale: tensors[1]!, ...(tensors[2] ? { zeroPoint: tensors[2] } : {}) },
+  };
+}
+
+/**
+ * The bytes a GatherBlockQuantized table stores: its data, the scales and, where written, the zero points, as
+ * {@link writeGatherBlockQuantized} lays them out for `q` (a [rows, D] table), without a model. What a writer that
+ * let go of them computes them again with.
+ *
+ * @example
+ * ```ts
+ * const [data, scales] = gatherBlockBytes({ values, dtype: 'qint4', parameters: 'groups', scales: s, zeroPoints: z, blockSize: 32 }, rows, D);
+ * ```
+ */
+export function gatherBlockBytes(q: Omit<GatherBlockTensor, 'storeData'>, rows: number, D: number): Uint8Array[] {
+  const { data, scaleRaw, zeroRaw } = gbqLayout(q, rows, D);
+  return [data, scaleRaw, ...(zeroRaw ? [zeroRaw] : [])];
+}
+
+/** The data (through `q.storeData` where given), scale and zero-point bytes of a [rows, D] table's layout. */
+function gbqLayout(q: GatherBlockTensor, rows: number, D: number) {
+  const bits = q.dtype === 'qint4' || q.dtype === 'quint4' ? 4 : 8;
+  const { blockSize } = q;
+  const blocks = Math.ceil(D / blockSize);
   const offset = q.dtype === 'qint4' ? 8 : q.dtype === 'qint8' ? 128 : 0;
   const paramIndex = (row: number, block: number) => (q.parameters === 'groups' ? row * blocks + block : q.parameters === 'rows' ? row : 0);
   const scales = new Float32Array(rows * blocks);
@@ -159,33 +217,5 @@ export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: Gat
     const view = new DataView(scaleRaw.buffer);
     for (let i = 0; i < scales.length; i++) view.setUint16(2 * i, floatToHalfBits(scales[i]!), true);
   }
-  const base = indexed.tensorName;
-  const dataName = names.fresh(`${base}_gbq`);
-  const scaleName = names.fresh(`${base}_scales`);
-  const zeroPointName = zeroRaw ? names.fresh(`${base}_zero_points`) : undefined;
-  const tensors = [
-    onnx.TensorProto.create({ name: dataName, dataType: ONNX_UINT8, dims: [rows, (D * bits) / 8], rawData: data, docString: indexed.tensor.docString }),
-    onnx.TensorProto.create({ name: scaleName, dataType: scaleType === 'float32' ? ONNX_FLOAT : ONNX_FLOAT16, dims: [rows, blocks], rawData: scaleRaw }),
-  ];
-  if (zeroRaw) tensors.push(onnx.TensorProto.create({ name: zeroPointName!, dataType: ONNX_UINT8, dims: [rows, zeroBytesPerRow], rawData: zeroRaw }));
-  const int = (attribute: string, i: number) => onnx.AttributeProto.create({ name: attribute, type: ATTRIBUTE_TYPE.INT, i });
-  for (const node of nodes) {
-    node.opType = 'GatherBlockQuantized';
-    node.domain = MS_DOMAIN;
-    node.input = [dataName, node.input[1]!, scaleName, ...(zeroPointName ? [zeroPointName] : [])];
-    node.attribute = [int('bits', bits), int('block_size', blockSize), int('gather_axis', 0), int('quantize_axis', 1)];
-    if (q.docString) node.docString = q.docString;
-  }
-  const { graph } = indexed.graph;
-  if (indexed.source === 'initializer') {
-    graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
-    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
-  } else {
-    graph.node = nodesOf(graph).filter((n) => n !== indexed.node);
-  }
-  graph.initializer.push(...tensors);
-  if (!model.proto.opsetImport.some((o) => o.domain === MS_DOMAIN)) {
-    model.proto.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
-  }
-  return { nodeNames: nodes.map((n) => n.name), byteLength: data.byteLength + scaleRaw.byteLength + (zeroRaw?.byteLength ?? 0) };
+  return { data, scaleRaw, zeroRaw, zeroBytesPerRow };
 }
