@@ -31,10 +31,10 @@ import { filledLater, isFilledLater } from './deferred-raw-data.js';
 import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
 import { listGraphs } from './graph-index.js';
-import { ATTRIBUTE_TYPE, type GraphProto, type TensorProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
+import { ATTRIBUTE_TYPE, type GraphProto, type TensorProto, nodesOf, onnx } from './proto.js';
 import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
 import { groupParametersAgain } from './matmul-nbits-blocks.js';
-import { type GroupParameters, MS_DOMAIN } from './matmul-nbits-writer.js';
+import { type GroupParameters, MS_DOMAIN, replaceWeight } from './matmul-nbits-writer.js';
 
 const ONNX_UINT8 = 2;
 
@@ -128,20 +128,9 @@ export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: Gat
     node.attribute = [int('bits', bits), int('block_size', blockSize), int('gather_axis', 0), int('quantize_axis', 1)];
     if (q.docString) node.docString = q.docString;
   }
-  const { graph } = indexed.graph;
-  if (indexed.source === 'initializer') {
-    graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
-    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
-  } else {
-    graph.node = nodesOf(graph).filter((n) => n !== indexed.node);
-  }
-  graph.initializer.push(...tensors);
-  if (!model.proto.opsetImport.some((o) => o.domain === MS_DOMAIN)) {
-    model.proto.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
-  }
   return {
     nodeNames: nodes.map((n) => n.name), byteLength: data.byteLength + scaleRaw.byteLength + (zeroRaw?.byteLength ?? 0),
-    stored: { data: tensors[0]!, scale: tensors[1]!, ...(tensors[2] ? { zeroPoint: tensors[2] } : {}) },
+    stored: replaceWeight(model, indexed, tensors),
   };
 }
 

@@ -34,7 +34,7 @@
 import { InvalidArgumentError } from '../../errors.js';
 import { floatToHalfBits } from '../half.js';
 import { filledLater, isFilledLater } from './deferred-raw-data.js';
-import { listGraphs } from './graph-index.js';
+import { type IndexedWeight, listGraphs } from './graph-index.js';
 import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
 import { ATTRIBUTE_TYPE, type GraphProto, type NodeProto, type TensorProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
@@ -181,10 +181,30 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
     node.attribute = attributes.map((a) => onnx.AttributeProto.create(a));
     if (q.docString) node.docString = q.docString;
   }
+  const stored = replaceWeight(model, indexed, tensors);
+  return {
+    nodeNames: nodes.map((n) => n.name), dataName, scaleName, zeroPointName,
+    byteLength: data.byteLength + scaleRaw.byteLength + (zeroRaw?.byteLength ?? 0), stored,
+  };
+}
+
+/**
+ * Takes weight `indexed` out of its graph (its initializer, and graph input, or its Constant node) and adds
+ * `tensors` (data, scales, zero points where written) as initializers there, with the com.microsoft domain declared
+ * where the model has not yet; gives the tensors by role. For the contrib writers, whose nodes already read them.
+ *
+ * @example
+ * ```ts
+ * const stored = replaceWeight(model, model.entry('fc1.weight').indexed, [data, scales]); // stored.scale === scales
+ * ```
+ */
+export function replaceWeight(
+  model: OnnxModel, indexed: IndexedWeight, tensors: readonly TensorProto[],
+): { data: TensorProto; scale: TensorProto; zeroPoint?: TensorProto } {
   const { graph } = indexed.graph;
   if (indexed.source === 'initializer') {
     graph.initializer = initializersOf(graph).filter((t) => t !== indexed.tensor);
-    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== base);
+    if (indexed.graphInput) graph.input = valueInfosOf(graph.input).filter((v) => v.name !== indexed.tensorName);
   } else {
     graph.node = nodesOf(graph).filter((n) => n !== indexed.node);
   }
@@ -192,11 +212,7 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
   if (!model.proto.opsetImport.some((o) => o.domain === MS_DOMAIN)) {
     model.proto.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
   }
-  return {
-    nodeNames: nodes.map((n) => n.name), dataName, scaleName, zeroPointName,
-    byteLength: data.byteLength + scaleRaw.byteLength + (zeroRaw?.byteLength ?? 0),
-    stored: { data: tensors[0]!, scale: tensors[1]!, ...(tensors[2] ? { zeroPoint: tensors[2] } : {}) },
-  };
+  return { data: tensors[0]!, scale: tensors[1]!, ...(tensors[2] ? { zeroPoint: tensors[2] } : {}) };
 }
 
 /**
