@@ -212,12 +212,12 @@ export function commitWeight(
     // The blocks held for writing as the integers are (past the bound, or once written as planned, a placeholder
     // that quantizes the weight again and packs it); the scales and zero points held.
     let dataBytes = 0;
-    let heldBlocks: Uint8Array | undefined; // B as held (not a placeholder)
+    // Written at once (as planned), the blocks are held to be computed again, with the parameters, should the file
+    // be written a second time (rewritable, below); else as the integers are.
+    const anew = context.weightAgain && to.keepIntegers();
     const storeData = (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, parameters?: () => GroupParameters) => {
       dataBytes = data.byteLength;
-      const stored = to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers(), parameters);
-      if (stored === data) heldBlocks = data;
-      return stored;
+      return anew ? data : to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers(), parameters);
     };
     const blocks = {
       values: result.q.intReprView(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,
@@ -231,10 +231,9 @@ export function commitWeight(
         ...blocks, parameters: layout.parameters, ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
       }, to.names);
     const { stored } = written;
-    if (context.weightAgain && heldBlocks && stored.data.rawData === heldBlocks) {
-      // Once written (as planned), the blocks, the scales and the zero points are all let go, as a QDQ weight's are.
-      to.held.rewritable([heldBlocks, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
-        blocksAgain(context.weightAgain, info, decision, { op: layout.op, blockSize, parameters, scaleType: blocks.scaleType }));
+    if (anew) {
+      to.held.rewritable([stored.data.rawData, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
+        blocksAgain(context.weightAgain!, info, decision, { op: layout.op, blockSize, parameters, scaleType: blocks.scaleType }));
     }
     to.held.add(written.byteLength - dataBytes);
     return {
@@ -269,17 +268,16 @@ export function commitWeight(
     ...(decision.granularity === 'group' ? { blockSize: Math.min(decision.groupSize!, info.shape[decision.axis!]!) } : {}),
     ...(channelScalesViaMul ? { channelScalesViaMul } : {}),
   }, to.names);
-  if (written.stored) {
-    // Held for writing (written at once when written as planned); quantized again, if it must be, with the
-    // parameters read back from the written scale and zero-point bytes, which the model holds anyway.
-    const { stored } = written;
+  const { stored } = written;
+  if (stored && context.weightAgain && keep) {
+    // Written at once (as planned): then the integers, scales and zero points are all let go, and a second write
+    // computes them again from the weight.
+    to.held.rewritable([bytes, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
+      qdqAgain(context.weightAgain, info, decision, scaleType, stored.zeroPoint !== undefined));
+  } else if (stored) {
+    // Held for writing after the work; past the bound, quantized again when written, with the parameters read back
+    // from the written scale and zero-point bytes, which the model holds anyway.
     stored.data.rawData = to.held.store(info.name, result.q, bytes, keep, scales32, storedParameters(stored, scaleType, decision.dtype));
-    // Once written (as planned), the integers, scales and zero points are all let go: a second write computes
-    // them again from the weight.
-    if (context.weightAgain && stored.data.rawData === bytes) {
-      to.held.rewritable([bytes, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
-        qdqAgain(context.weightAgain, info, decision, scaleType, stored.zeroPoint !== undefined));
-    }
   }
   to.opset = Math.max(to.opset, requiredOpsetFor(decision, info.dtype, viaMul));
   return {

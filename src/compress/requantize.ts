@@ -170,9 +170,11 @@ export interface HeldIntegers {
   /** Counts bytes held that cannot be produced again. */
   add(byteLength: number): void;
   /**
-   * A weight's written tensors (`parts`: its integers as `store` returned them, then its scales and zero points) that
-   * `again` computes anew, all of them, from the weight alone: once they are dropped, their placeholders call it
-   * (once for all of them) and nothing holds the parameters. Ignored where the model cannot be read again.
+   * Holds a weight's written tensors (`parts`: its integers, counted as `store` counts them, then its scales and zero
+   * points) that `again` computes anew, all of them, from the weight alone: once they are dropped, their placeholders
+   * call it (once for all of them) and nothing holds the parameters. For integers held to be written at once (as
+   * planned), in place of `store`, whose placeholder would keep the parameters. Where the model cannot be read again,
+   * the integers are only counted.
    */
   rewritable(parts: readonly Uint8Array[], again: () => Promise<Uint8Array[]>): void;
   /**
@@ -213,11 +215,16 @@ function sharedParts(count: number, again: () => Promise<Uint8Array[]>): (index:
 export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: boolean): HeldIntegers {
   let heldBytes = 0;
   const scratch = reusedFloat32(); // one array for every weight read again (one at a time)
+  const counted = new WeakSet<Uint8Array>(); // integers held (heldBytes counts them)
   const again = new WeakMap<Uint8Array, () => Promise<Uint8Array>>();
   const rewrite = new WeakMap<Uint8Array, () => Promise<Uint8Array>>(); // parts a weight computes anew, together
+  const count = (bytes: Uint8Array) => {
+    heldBytes += bytes.byteLength;
+    counted.add(bytes);
+  };
   const hold = (bytes: Uint8Array, produce: (() => Promise<Uint8Array>) | undefined, keep: boolean): Uint8Array => {
     if (produce && !keep && heldBytes + bytes.byteLength > limitBytes) return producedLater(bytes.byteLength, produce);
-    heldBytes += bytes.byteLength;
+    count(bytes);
     if (produce) again.set(bytes, produce);
     return bytes;
   };
@@ -231,19 +238,18 @@ export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: bool
     },
     add(byteLength) { heldBytes += byteLength; },
     rewritable(parts, computeAgain) {
+      count(parts[0]!);
       if (!enabled) return;
       const part = sharedParts(parts.length, computeAgain);
       parts.forEach((bytes, index) => rewrite.set(bytes, part(index)));
     },
     drop(bytes) {
-      const produce = again.get(bytes);
-      if (produce) {
-        again.delete(bytes);
-        heldBytes -= bytes.byteLength;
-      }
-      const anew = rewrite.get(bytes);
+      const produce = rewrite.get(bytes) ?? again.get(bytes);
+      if (!produce) return undefined;
       rewrite.delete(bytes);
-      return anew || produce ? producedLater(bytes.byteLength, anew ?? produce!) : undefined;
+      again.delete(bytes);
+      if (counted.delete(bytes)) heldBytes -= bytes.byteLength;
+      return producedLater(bytes.byteLength, produce);
     },
   };
 }
