@@ -209,11 +209,10 @@ export function commitWeight(
     const note = layout.op === 'GatherBlockQuantized'
       ? `GatherBlockQuantized, block_size ${layout.blockSize}${layout.parameters === 'groups' ? '' : `, the ${layout.parameters === 'rows' ? 'row' : 'tensor'}'s scale repeated per block`}`
       : nbitsNote(layout, info.shape[0]!);
-    // The blocks held for writing as the integers are (past the bound, or once written as planned, a placeholder
-    // that quantizes the weight again and packs it); the scales and zero points held.
+    // The blocks, written at once (as planned), are let go with the scales and zero points once written, all
+    // computed again should the file be written a second time (rewritable, below); else held for writing as the
+    // integers are (past the bound, a placeholder that quantizes the weight again and packs it).
     let dataBytes = 0;
-    // Written at once (as planned), the blocks are held to be computed again, with the parameters, should the file
-    // be written a second time (rewritable, below); else as the integers are.
     const anew = context.weightAgain && to.keepIntegers();
     const storeData = (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, parameters?: () => GroupParameters) => {
       dataBytes = data.byteLength;
