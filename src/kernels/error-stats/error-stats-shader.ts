@@ -136,8 +136,11 @@ export function smallRangeClip(grid: QuantGrid): boolean {
  */
 export function quantizesFromOriginal(grid: QuantGrid): boolean {
   if (!smallRangeClip(grid)) return false;
-  for (let p = 0; p < grid.scales.length; p++) {
-    for (const q of [grid.qmin, grid.qmax]) if (!Number.isFinite(Math.fround((q - grid.zeroPoints[p]!) * grid.scales[p]!))) return false;
+  const { qmin, qmax, scales, zeroPoints } = grid; // no array per parameter: a weight in groups of 32 has 524,288
+  for (let p = 0; p < scales.length; p++) {
+    const zeroPoint = zeroPoints[p]!;
+    const scale = scales[p]!;
+    if (!Number.isFinite(Math.fround((qmin - zeroPoint) * scale)) || !Number.isFinite(Math.fround((qmax - zeroPoint) * scale))) return false;
   }
   return true;
 }
