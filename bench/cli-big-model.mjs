@@ -7,6 +7,7 @@
 //                                same MLP with its weights in external data, model.onnx + model.onnx_data)
 //                                [--json=bench/results/cli-big-model-latest.json]
 //                                [--backends=auto[,webgpu,cpu]] [--workers=default,0]
+//                                [--flags='--dtype qint4 --granularity group --group-size 32'] (added to every compress)
 // --backends runs each case with each `--backend` (default: the CLI's default, auto); a GPU in Node needs the
 // `webgpu` package beside the library. --workers lists the thread counts (default: the CLI's default and one).
 // The inputs (an ONNX MLP of `weights` MatMul weights [size, size] with biases, and a safetensors file of as many
@@ -35,6 +36,7 @@ const dir = args.dir ?? join(tmpdir(), 'webgpu-quant-big');
 const cases = (args.cases ?? 'onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors').split(',');
 const backends = (args.backends ?? 'auto').split(',');
 const threadCounts = (args.workers ?? 'default,0').split(',').map((w) => (w === 'default' ? w : Number(w)));
+const flags = (args.flags ?? '').split(' ').filter(Boolean);
 const cli = join(root, 'bin', 'webgpu-quant.mjs');
 const rssAtExit = join(root, 'bench', 'rss-at-exit.mjs');
 if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('run `npm run build` first');
@@ -87,7 +89,7 @@ function run(input, output, workers, backend) {
   const ext = output === 'onnx-ext' ? 'onnx' : output;
   const out = output === 'preset' ? join(outDir, 'web') : join(outDir, `model.${ext}`);
   const argv = ['--import', rssAtExit, cli, 'compress', input, '-o', out, ...(output === 'onnx-ext' ? ['--external-data'] : []),
-    ...(output === 'preset' ? ['--preset', 'transformers.js'] : []),
+    ...(output === 'preset' ? ['--preset', 'transformers.js'] : []), ...flags,
     ...(workers === 'default' ? [] : ['--workers', String(workers)]), ...(backend === 'auto' ? [] : ['--backend', backend])];
   const started = performance.now();
   const child = spawnSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
@@ -121,7 +123,7 @@ const range = (xs, digits) => {
 const fileMB = (path) => (statSync(path).size / 1e6).toFixed(0);
 const safetensorsMB = existsSync(safetensorsPath) ? `, safetensors ${fileMB(safetensorsPath)} MB` : '';
 console.log(`webgpu-quant compress, ${weights} float32 weights [${size}, ${size}] (ONNX ${fileMB(onnxPath)} MB${safetensorsMB}), `
-  + `${reps} interleaved rounds, load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}:`);
+  + `${reps} interleaved rounds, load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}${flags.length ? `, flags ${flags.join(' ')}` : ''}:`);
 console.log('| input | output | backend | threads | seconds | peak RSS (MiB) | same bytes |');
 console.log('| --- | --- | --- | --- | ---: | ---: | --- |');
 for (const spec of cases) {
@@ -137,4 +139,4 @@ for (const spec of cases) {
     }
   }
 }
-if (args.json) writeFileSync(resolve(root, args.json), `${JSON.stringify({ date: new Date().toISOString(), weights, size, reps, backends, loads, results }, null, 2)}\n`);
+if (args.json) writeFileSync(resolve(root, args.json), `${JSON.stringify({ date: new Date().toISOString(), weights, size, reps, backends, flags, loads, results }, null, 2)}\n`);
