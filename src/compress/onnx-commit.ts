@@ -30,7 +30,7 @@ import type { CompressOnnxOptions } from './onnx-options.js';
 import { requiredOpsetFor } from './onnx-plan.js';
 import type { WeightDecision } from './policy.js';
 import type { FloorOutcome } from './quality-floor.js';
-import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
+import type { QuantizedWeight } from './quantize-weight.js';
 import type { HeldIntegers } from './requantize.js';
 import { type ScaleDType, storesHalfScales } from './scale-storage.js';
 import { ONNX_METADATA_KEY, WEBGPU_QUANT_VERSION } from './version.js';
@@ -70,9 +70,9 @@ export interface CommitContext {
   opsetBefore: number | undefined;
   /**
    * The weight quantized again on the CPU as `decision` says, from the input alone (the same bits as the first
-   * time), where the input can be read again: lets a weight written as planned let go of its scales too.
+   * time): lets a weight written as planned let go of its scales too.
    */
-  weightAgain?: (info: OnnxWeightInfo, decision: WeightDecision) => Promise<QuantizedWeight | UnquantizableWeight>;
+  weightAgain: (info: OnnxWeightInfo, decision: WeightDecision) => Promise<QuantizedWeight>;
 }
 
 /**
@@ -80,11 +80,10 @@ export interface CommitContext {
  * the commit so that it holds nothing of the first result (a closure keeps its whole scope alive).
  */
 function qdqAgain(
-  weightAgain: NonNullable<CommitContext['weightAgain']>, info: OnnxWeightInfo, decision: WeightDecision, scaleType: ScaleType, zeroPoints: boolean,
+  weightAgain: CommitContext['weightAgain'], info: OnnxWeightInfo, decision: WeightDecision, scaleType: ScaleType, zeroPoints: boolean,
 ): () => Promise<Uint8Array[]> {
   return async () => {
     const again = await weightAgain(info, decision);
-    if (!again.ok) throw new Error(`${info.name}: quantized the first time, not again (${again.reason})`);
     return [again.q.packedData(), scaleBytes(again.scales, scaleType), ...(zeroPoints ? [zeroPointBytes(again.zeroPoints, decision.dtype)] : [])];
   };
 }
@@ -94,12 +93,11 @@ function qdqAgain(
  * by `weightAgain` and laid out as the writer lays them out (see {@link qdqAgain}).
  */
 function blocksAgain(
-  weightAgain: NonNullable<CommitContext['weightAgain']>, info: OnnxWeightInfo, decision: WeightDecision,
+  weightAgain: CommitContext['weightAgain'], info: OnnxWeightInfo, decision: WeightDecision,
   layout: { op: 'MatMulNBits' | 'GatherBlockQuantized'; blockSize: number; parameters: string; scaleType: 'float32' | 'float16' },
 ): () => Promise<Uint8Array[]> {
   return async () => {
     const again = await weightAgain(info, decision);
-    if (!again.ok) throw new Error(`${info.name}: quantized the first time, not again (${again.reason})`);
     const [rows, columns] = info.shape as [number, number];
     const q = {
       values: again.q.intReprView(), dtype: decision.dtype as MatMulNBitsTensor['dtype'], scales: again.scales, zeroPoints: again.zeroPoints,
@@ -213,7 +211,7 @@ export function commitWeight(
     // computed again should the file be written a second time (rewritable, below); else held for writing as the
     // integers are (past the bound, a placeholder that quantizes the weight again and packs it).
     let dataBytes = 0;
-    const anew = context.weightAgain && to.keepIntegers();
+    const anew = to.keepIntegers();
     const storeData = (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, parameters?: () => GroupParameters) => {
       dataBytes = data.byteLength;
       return anew ? data : to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers(), parameters);
@@ -232,7 +230,7 @@ export function commitWeight(
     const { stored } = written;
     if (anew) {
       to.held.rewritable([stored.data.rawData, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
-        blocksAgain(context.weightAgain!, info, decision, { op: layout.op, blockSize, parameters, scaleType: blocks.scaleType }));
+        blocksAgain(context.weightAgain, info, decision, { op: layout.op, blockSize, parameters, scaleType: blocks.scaleType }));
     }
     to.held.add(written.byteLength - dataBytes);
     return {
@@ -268,7 +266,7 @@ export function commitWeight(
     ...(channelScalesViaMul ? { channelScalesViaMul } : {}),
   }, to.names);
   const { stored } = written;
-  if (stored && context.weightAgain && keep) {
+  if (stored && keep) {
     // Written at once (as planned): then the integers, scales and zero points are all let go, and a second write
     // computes them again from the weight.
     to.held.rewritable([bytes, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],

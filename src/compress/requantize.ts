@@ -13,13 +13,14 @@
  * @module
  */
 import { dtypeInfo } from '../dtype.js';
+import { FormatError } from '../errors.js';
 import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { QTensor } from '../qtensor.js';
 import { holdFloat32, scratchBoundOf } from '../kernels/cpu/simd-module.js';
 import { producedLater } from '../io/onnx/deferred-raw-data.js';
 import type { WeightDecision } from './policy.js';
-import { type QuantizedWeight, type UnquantizableWeight, quantizeFiniteWeight } from './quantize-weight.js';
+import { type QuantizedWeight, quantizeFiniteWeight } from './quantize-weight.js';
 import { type ScaleRounding, scaleRounder } from './scale-storage.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
@@ -257,8 +258,9 @@ export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: bool
 /**
  * A function quantizing a weight of `model` again on the CPU, from the input alone, as the first pass did: its
  * decision (the one it came out as, after any escalation) with the scale rounding `roundingOf` gives it. The same bits
- * as the first time on any backend, so a written weight's scales and zero points need not be held to write it again.
- * Weights are read one at a time into one reused array where they are not aligned float32 views.
+ * as the first time on any backend, so a written weight's scales and zero points need not be held to write it again;
+ * a weight that does not quantize again (the input changed under it) throws FormatError. Weights are read one at a
+ * time into one reused array where they are not aligned float32 views.
  *
  * @example
  * ```ts
@@ -268,11 +270,13 @@ export function heldIntegers(model: OnnxModel, limitBytes: number, enabled: bool
  */
 export function weightsAgain(
   model: OnnxModel, roundingOf: (info: OnnxWeightInfo) => ScaleRounding | undefined,
-): (info: OnnxWeightInfo, decision: WeightDecision) => Promise<QuantizedWeight | UnquantizableWeight> {
+): (info: OnnxWeightInfo, decision: WeightDecision) => Promise<QuantizedWeight> {
   const scratch = reusedFloat32();
   return async (info, decision) => {
     const roundScale = scaleRounder(roundingOf(info));
     const data = await model.readFloat32View(info.name, scratch);
-    return quantizeFiniteWeight({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, { backend: 'cpu' });
+    const again = await quantizeFiniteWeight({ data, shape: info.shape }, decision, roundScale ? { roundScale } : {}, { backend: 'cpu' });
+    if (!again.ok) throw new FormatError(`${model.name}: weight ${JSON.stringify(info.name)} quantized the first time, not again (${again.reason}); leave the input as it is while it is compressed`);
+    return again;
   };
 }
