@@ -32,7 +32,7 @@ import { type OpOptions, checkOpOptions, getBackend } from '../ops/backend.js';
 import { toSafetensorsDType } from '../io/safetensors/dtypes.js';
 import { quoteName } from '../io/safetensors/header-parse.js';
 import {
-  QUANTIZED_METADATA_PREFIX, quantizedDataBytes, quantizedFileMetadata, quantizedLayout,
+  QUANTIZED_METADATA_PREFIX, quantizedDataByteLength, quantizedFileMetadata, quantizedLayout,
 } from '../io/safetensors/quantized-layout.js';
 import { type QuantizedSource, type QuantizedTensorDescription, describeQuantized } from '../io/safetensors/quantized-read.js';
 import type { SafetensorsReader } from '../io/safetensors/reader.js';
@@ -246,9 +246,10 @@ export async function compressToSafetensors(
     await writeQuantizedWeight(out, weights[i]!, plan, blockings[i], pooled);
     // What was held is written: its memory goes back to the budgets (a row-block plan keeps its parameters).
     if (held && 'q' in held) {
-      heldBytes -= quantizedDataBytes(held.q).byteLength;
+      heldBytes -= quantizedDataByteLength(held.q);
       plan.result = undefined;
-      spares?.written(held.q.intReprView().buffer);
+      // Integers from the CPU path go back to the spares; those the GPU returned packed were never theirs.
+      if (!held.q.packedNibbles) spares?.written(held.q.intReprView().buffer);
     } else if (held?.data) {
       blockHeld -= held.data.reduce((n, d) => n + d.byteLength, 0);
       held.data = undefined;
@@ -283,7 +284,7 @@ export async function compressToSafetensors(
         } else {
           const { result, steps } = planned;
           const final = planned.decision;
-          const packed = 'q' in result ? quantizedDataBytes(result.q).byteLength : 0; // row blocks: kept or not while planning
+          const packed = 'q' in result ? quantizedDataByteLength(result.q) : 0; // row blocks: kept or not while planning
           const held = 'q' in result ? (heldBytes + packed <= (options.heldBytes ?? kHeldBytes) ? result : undefined) : result;
           if (held) heldBytes += packed;
           const layout = quantizedLayout(info.name, { dtype: final.dtype, shape: info.shape, ...schemeOf(final), originalDType: info.dtype });

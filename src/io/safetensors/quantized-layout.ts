@@ -210,7 +210,8 @@ export function quantizedTensorBytes(q: QTensor, options: QuantizedEntriesOption
 
 /**
  * The data tensor's bytes of a QTensor in the layout (see {@link quantizedTensorBytes}): a view of 8- and
- * 32-bit integers, 4-bit ones packed two to a byte.
+ * 32-bit integers, 4-bit ones packed two to a byte (a view too where the tensor holds them packed, as the GPU
+ * returns them: not unpacked and packed again).
  *
  * @example
  * ```ts
@@ -218,8 +219,22 @@ export function quantizedTensorBytes(q: QTensor, options: QuantizedEntriesOption
  * ```
  */
 export function quantizedDataBytes(q: QTensor): Uint8Array {
+  if (dtypeInfo(q.dtype).bits === 4) return q.packedNibbles?.subarray(0, Math.ceil(q.size / 2)) ?? q.packedData();
   const values = q.intReprView();
-  return dtypeInfo(q.dtype).bits === 4 ? q.packedData() : new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/**
+ * The byte length of {@link quantizedDataBytes}(q), without making them.
+ *
+ * @example
+ * ```ts
+ * quantizedDataByteLength(q); // ceil(q.size / 2) for qint4
+ * ```
+ */
+export function quantizedDataByteLength(q: QTensor): number {
+  const bits = dtypeInfo(q.dtype).bits;
+  return bits === 4 ? Math.ceil(q.size / 2) : q.size * (bits / 8);
 }
 
 /**
