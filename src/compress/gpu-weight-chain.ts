@@ -159,19 +159,19 @@ export class ChainedWeight {
       layout = reductionLayout(shape, granularity);
       rule = { kind: 'extreme', qmin: info.qmin, qmax: info.qmax };
     }
-    const result = await calibrateQuantizeWithStats(this.#weight, layout, rule, info, granularity,
-      statsAxis === undefined ? {} : { axis: statsAxis }, this.#options);
-    if (!result) return undefined;
-    const { mins, maxs, firstNaN } = result.ranges;
-    this.#scan = { firstNaN, largestAbs: largestMagnitude(mins, maxs) };
-    let expected: { scales: Float32Array; zeroPoints: Int32Array };
-    if (resolved) {
+    // The host's parameters from the ranges, computed as the readback comes in and compared with the device's
+    // where they lie; the scan is remembered first, as the separate calls do before an error. The 'extreme'
+    // parameters are written over the ranges (read first, each output): no new arrays for 524,288 groups.
+    const expect = ({ mins, maxs, firstNaN }: { mins: Float32Array; maxs: Float32Array; firstNaN: number }) => {
+      this.#scan = { firstNaN, largestAbs: largestMagnitude(mins, maxs) };
+      if (!resolved) return signedExtremeOfRanges(mins, maxs, dtype, { scales: mins, zeroPoints: new Int32Array(maxs.buffer, maxs.byteOffset, maxs.length) });
       throwIfNaN(firstNaN, 'x');
-      expected = paramsFromRanges(mins, maxs, resolved, 'x');
-    } else {
-      expected = signedExtremeOfRanges(mins, maxs, dtype);
-    }
-    if (!sameBits(expected.scales, result.scales) || !sameBits(expected.zeroPoints, result.zeroPoints)) return undefined;
+      return paramsFromRanges(mins, maxs, resolved, 'x');
+    };
+    const result = await calibrateQuantizeWithStats(this.#weight, layout, rule, info, granularity,
+      statsAxis === undefined ? {} : { axis: statsAxis }, this.#options, expect);
+    if (!result?.deviceAgrees || !this.#scan) return undefined;
+    const expected = result.expected;
     const largest = this.#scan.largestAbs;
     let params: QParams;
     try {
@@ -222,15 +222,6 @@ function largestMagnitude(mins: Float32Array, maxs: Float32Array): number {
   let largest = 0;
   for (let w = 0; w < mins.length; w++) largest = Math.max(largest, -mins[w]!, maxs[w]!);
   return largest;
-}
-
-/** Whether two arrays hold the same bits. */
-function sameBits(a: Float32Array | Int32Array, b: Float32Array | Int32Array): boolean {
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  if (x.length !== y.length) return false;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
 }
 
 /** The QParams of `granularity` with these scales and zero points, checked. */

@@ -101,6 +101,15 @@ const kLimits = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: 
  */
 export function dequantizeOverflow(scales: Float32Array, zeroPoints: Int32Array, dtype: WeightDecision['dtype']): string | undefined {
   const [qmin, qmax] = kLimits[dtype];
+  // One pass without a branch per parameter (a weight in groups of 32 has 524,288): the levels at qmin and qmax
+  // summed, finite only when both are; the loop below names the first that is not.
+  let sum = 0;
+  for (let i = 0; i < scales.length; i++) {
+    const scale = scales[i]!;
+    const zeroPoint = zeroPoints[i]!;
+    sum += Math.fround((qmin - zeroPoint) * scale) * 0 + Math.fround((qmax - zeroPoint) * scale) * 0;
+  }
+  if (sum === 0) return undefined;
   for (let i = 0; i < scales.length; i++) {
     for (const q of [qmin, qmax]) {
       const level = Math.fround((q - zeroPoints[i]!) * scales[i]!);
@@ -262,10 +271,29 @@ export function storedScales(
   rawScales: Float32Array, zeroPoints: Int32Array, decision: WeightDecision, options: QuantizeWeightOptions, into?: Float32Array,
 ): Float32Array | UnquantizableWeight {
   const scales = into?.length === rawScales.length ? into : new Float32Array(rawScales.length);
-  for (let i = 0; i < scales.length; i++) {
-    const scale = options.roundScale ? options.roundScale(rawScales[i]!) : rawScales[i]!;
-    if (!(Number.isFinite(scale) && scale > 0)) return { ok: false, reason: `scale ${rawScales[i]} has no finite positive value in the output format` };
-    scales[i] = scale;
+  const roundScale = options.roundScale;
+  const unusable = (i: number): UnquantizableWeight => ({ ok: false, reason: `scale ${rawScales[i]} has no finite positive value in the output format` });
+  if (roundScale) {
+    for (let i = 0; i < scales.length; i++) {
+      const scale = roundScale(rawScales[i]!);
+      if (!(Number.isFinite(scale) && scale > 0)) return unusable(i);
+      scales[i] = scale;
+    }
+  } else {
+    // Finite and positive, and dequantizeOverflow's levels finite, in one pass without a branch per scale; the
+    // loops after it name the first scale that fails.
+    const [qmin, qmax] = kLimits[decision.dtype];
+    let valid = 1;
+    let levels = 0;
+    for (let i = 0; i < rawScales.length; i++) {
+      const scale = rawScales[i]!;
+      const zeroPoint = zeroPoints[i]!;
+      valid &= +(scale > 0) & +(scale < Infinity);
+      levels += Math.fround((qmin - zeroPoint) * scale) * 0 + Math.fround((qmax - zeroPoint) * scale) * 0;
+    }
+    if (!valid) for (let i = 0; i < rawScales.length; i++) if (!(Number.isFinite(rawScales[i]!) && rawScales[i]! > 0)) return unusable(i);
+    if (scales !== rawScales) scales.set(rawScales);
+    if (levels === 0 && zeroPoints.length === scales.length) return scales;
   }
   const overflow = dequantizeOverflow(scales, zeroPoints, decision.dtype);
   return overflow ? { ok: false, reason: overflow } : scales;
@@ -349,7 +377,8 @@ async function quantizeWithBackend(
     rawScales = 'scales' in calibration ? calibration.scales : Float32Array.of(calibration.scale);
     zeroPoints = 'zeroPoints' in calibration ? calibration.zeroPoints : Int32Array.of(calibration.zeroPoint);
   }
-  const scales = storedScales(rawScales, zeroPoints, decision, options);
+  // The calibration's scales are this call's own: without rounding they are stored as they are, not copied.
+  const scales = storedScales(rawScales, zeroPoints, decision, options, options.roundScale ? undefined : rawScales);
   if (!(scales instanceof Float32Array)) return scales;
   const chained = single ?? await chain?.quantizeWithStats(granularity, scales, zeroPoints, decision.dtype, statsAxis);
   let q: QTensor;

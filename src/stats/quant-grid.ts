@@ -16,7 +16,7 @@
 import { dtypeInfo } from '../dtype.js';
 import type { QTensor } from '../qtensor.js';
 import { roundHalfEven } from '../round.js';
-import { checkScale } from '../validate.js';
+import { MAX_SCALE, MIN_SCALE, checkScale } from '../validate.js';
 import { type IndexMap, channelIndexMap, groupIndexMap, tensorIndexMap } from './index-map.js';
 
 /** See the module documentation. Tables have one entry per parameter; they may be shared: do not modify them. */
@@ -82,11 +82,92 @@ export function shareGridTable(params: object, table: GridTable): void {
  * ```
  */
 export function fillGridTable(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, into: { scales: Float32Array; inverseScales: Float32Array; zeroPoints: Int32Array }, at = 0): void {
+  fillTable(scales, zeroPoints, into, at);
+}
+
+/** What a table's filling found: see {@link smallParameters} and {@link largestScale}. */
+interface TableFacts { small: boolean; largestScale: number }
+
+/**
+ * {@link fillGridTable}, returning what it found of the parameters in the same pass (typed arrays; else undefined):
+ * whether every zero point is within ±2^22 and every inverse scale at most 2^125 (the parameters' half of
+ * `smallRangeClip`, kernels/error-stats/error-stats-shader.ts), and the largest scale.
+ */
+function fillTable(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, into: GridTable, at: number): TableFacts | undefined {
+  if ((scales instanceof Float64Array || scales instanceof Float32Array) && zeroPoints instanceof Int32Array) {
+    // Typed arrays (every QTensor's): checkScale's bounds without a branch per scale (a weight in groups of 32 has
+    // 524,288), and the loop below only where one fails, to throw its error.
+    const { scales: scales32, inverseScales, zeroPoints: zeroPoints32 } = into;
+    let valid = 1;
+    let small = 1;
+    let largest = 0;
+    for (let p = 0; p < scales.length; p++) {
+      const scale32 = Math.fround(scales[p]!);
+      const inverse = Math.fround(1 / scale32);
+      const zeroPoint = zeroPoints[p]!;
+      valid &= +(scale32 >= MIN_SCALE) & +(scale32 <= MAX_SCALE);
+      small &= +(inverse <= 2 ** 125) & +(zeroPoint <= 2 ** 22) & +(zeroPoint >= -(2 ** 22));
+      if (scale32 > largest) largest = scale32;
+      inverseScales[at + p] = inverse;
+      scales32[at + p] = scales[p]!;
+    }
+    zeroPoints32.set(zeroPoints, at);
+    if (valid) return { small: small === 1, largestScale: largest };
+  }
   for (let p = 0; p < scales.length; p++) {
     into.inverseScales[at + p] = checkScale(scales[p]!);
     into.scales[at + p] = scales[p]!;
     into.zeroPoints[at + p] = zeroPoints[p]!;
   }
+  return undefined;
+}
+
+/**
+ * What was found of the parameters of tables made here as they were filled; keyed by the table's inverse scales
+ * (made here, never handed to anything that writes them), with its scales and zero points to match.
+ */
+const facts = new WeakMap<Float32Array, TableFacts & GridTable>();
+
+/** The facts of `grid`'s table when it is one made here. */
+function factsOf(grid: GridTable): TableFacts | undefined {
+  const known = facts.get(grid.inverseScales);
+  return known && known.zeroPoints === grid.zeroPoints && known.scales === grid.scales ? known : undefined;
+}
+
+/**
+ * Whether every zero point of `grid` is within ±2^22 and every inverse scale at most 2^125: known without a pass
+ * for the tables {@link quantGrid} makes, else found by one.
+ *
+ * @example
+ * ```ts
+ * smallParameters(quantGrid(q)); // true for ordinary scales and zero points
+ * ```
+ */
+export function smallParameters(grid: GridTable): boolean {
+  const known = factsOf(grid);
+  if (known) return known.small;
+  const { zeroPoints, inverseScales } = grid; // indexed loops, as in largestInverseScale (plan-elementwise.ts)
+  for (let i = 0; i < zeroPoints.length; i++) if (Math.abs(zeroPoints[i]!) > 2 ** 22) return false;
+  for (let i = 0; i < inverseScales.length; i++) if (!(inverseScales[i]! <= 2 ** 125)) return false;
+  return true;
+}
+
+/**
+ * The largest scale of `grid` (0 for none): known without a pass for the tables {@link quantGrid} makes, else
+ * found by one.
+ *
+ * @example
+ * ```ts
+ * largestScale(quantGrid(q)); // what prescaleFor bounds |x̂| with
+ * ```
+ */
+export function largestScale(grid: GridTable): number {
+  const known = factsOf(grid);
+  if (known) return known.largestScale;
+  const scales = grid.scales; // an indexed loop, as in largestInverseScale (plan-elementwise.ts)
+  let largest = 0;
+  for (let i = 0; i < scales.length; i++) if (scales[i]! > largest) largest = scales[i]!;
+  return largest;
 }
 
 function tableOf(params: { scales: Float64Array; zeroPoints: Int32Array }): GridTable {
@@ -99,7 +180,8 @@ function tableOf(params: { scales: Float64Array; zeroPoints: Int32Array }): Grid
 function table(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>): GridTable {
   const n = scales.length;
   const out = { scales: new Float32Array(n), inverseScales: new Float32Array(n), zeroPoints: new Int32Array(n) };
-  fillGridTable(scales, zeroPoints, out); // already validated by the QTensor: never throws here
+  const found = fillTable(scales, zeroPoints, out, 0); // already validated by the QTensor: never throws here
+  if (found) facts.set(out.inverseScales, { ...found, ...out });
   return out;
 }
 

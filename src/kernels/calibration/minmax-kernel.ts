@@ -131,15 +131,10 @@ function boxInput(run: GpuRun, data: Float32Array | GPUBuffer, box: ReductionBox
   return input;
 }
 
-/** Decodes an order key of minmax_reduce.wgsl back to its float32 value. */
-function keyToFloat(key: number, scratch: Int32Array, view: Float32Array): number {
-  scratch[0] = key < 0 ? key ^ 0x7fffffff : key;
-  return view[0]!;
-}
-
 /**
  * Merges the records one box's passes left (`box.wCount` of them, read back as `bytes`) into `mins` and
  * `maxs` (filled with Infinity and -Infinity before the first box); returns the box's first NaN (-1 when none).
+ * The order keys of minmax_reduce.wgsl are decoded in place: `bytes` then holds the float32 values.
  *
  * @example
  * ```ts
@@ -147,21 +142,23 @@ function keyToFloat(key: number, scratch: Int32Array, view: Float32Array): numbe
  * ```
  */
 export function mergeRecords(bytes: ArrayBuffer, box: ReductionBox, mins: Float32Array, maxs: Float32Array): number {
-  const scratch = new Int32Array(1);
-  const view = new Float32Array(scratch.buffer);
   const words = new Int32Array(bytes, 0, box.wCount * 4);
+  const floats = new Float32Array(bytes, 0, box.wCount * 4);
   let firstNaN = -1;
-  // Plain locals, not a destructured array: a weight in groups of 32 has 524,288 records (half the time, measured).
+  // Each key turned back into its float's bits where it lies, and read as a float: a weight in groups of 32 has
+  // 524,288 records (through a one-element scratch array, twice the time).
   for (let r = 0, w = box.wStart; r < box.wCount; r++, w++) {
     const lo = words[4 * r]!;
     const hi = words[4 * r + 1]!;
     const nan = words[4 * r + 2]! >>> 0;
     if (lo !== kEmptyMin) {
-      const value = keyToFloat(lo, scratch, view);
+      words[4 * r] = lo < 0 ? lo ^ 0x7fffffff : lo;
+      const value = floats[4 * r]!;
       if (lessThan(value, mins[w]!)) mins[w] = value;
     }
     if (hi !== kEmptyMax) {
-      const value = keyToFloat(hi, scratch, view);
+      words[4 * r + 1] = hi < 0 ? hi ^ 0x7fffffff : hi;
+      const value = floats[4 * r + 1]!;
       if (lessThan(maxs[w]!, value)) maxs[w] = value;
     }
     if (nan !== kNoNaN && (firstNaN < 0 || nan < firstNaN)) firstNaN = nan;

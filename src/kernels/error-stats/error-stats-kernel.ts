@@ -34,6 +34,7 @@ import type { ErrorStatsRequest } from '../../stats/arguments.js';
 import { assembleErrorStats } from '../../stats/assemble.js';
 import { BucketSums } from '../../stats/bucket-sums.js';
 import { type IndexMap, channelIndexMap, groupIndexMap, indexOf, indexWindow, tensorIndexMap } from '../../stats/index-map.js';
+import { largestScale } from '../../stats/quant-grid.js';
 import type { ErrorStats } from '../../stats/types.js';
 import type { GpuRun } from '../../gpu/gpu-run.js';
 import {
@@ -71,9 +72,9 @@ export function prescaleFor(request: ErrorStatsRequest, largestOriginal?: number
     scan(q.data);
   } else {
     // |x̂| <= (qmax - qmin) * scale; twice that covers the float32 roundings.
+    // (span times a float32 scale is exact: the largest product is span times the largest scale.)
     const span = 2 * (q.grid.qmax - q.grid.qmin + 1);
-    const scales = q.grid.scales; // an indexed loop: for...of with Math.min / Math.max measured 20x slower on 512K values
-    for (let i = 0; i < scales.length; i++) if (span * scales[i]! > largest) largest = span * scales[i]!;
+    largest = Math.max(largest, span * largestScale(q.grid));
   }
   if (largest === 0) return 1;
   const exponent = Math.min(126, Math.max(-126, Math.floor(Math.log2(largest))));

@@ -10,7 +10,7 @@
  * @module
  */
 import type { PipelineSpec } from '../../gpu/pipeline-cache.js';
-import type { QuantGrid } from '../../stats/quant-grid.js';
+import { type QuantGrid, smallParameters } from '../../stats/quant-grid.js';
 import type { UniformLayout } from '../common/uniforms.js';
 import errorStats from '../../../shaders/error-stats/error_stats.wgsl?raw';
 import indexing from '../../../shaders/common/indexing.wgsl?raw';
@@ -118,10 +118,7 @@ export function errorStatsVariant(scheme: ErrorStatsScheme, quads?: QuadLayout):
  */
 export function smallRangeClip(grid: QuantGrid): boolean {
   if (Math.max(Math.abs(grid.qmin), Math.abs(grid.qmax)) > 2 ** 16) return false;
-  const { zeroPoints, inverseScales } = grid; // indexed loops, as in largestInverseScale (plan-elementwise.ts)
-  for (let i = 0; i < zeroPoints.length; i++) if (Math.abs(zeroPoints[i]!) > 2 ** 22) return false;
-  for (let i = 0; i < inverseScales.length; i++) if (!(inverseScales[i]! <= 2 ** 125)) return false;
-  return true;
+  return smallParameters(grid); // found as the table was made, for quantGrid's tables
 }
 
 /**

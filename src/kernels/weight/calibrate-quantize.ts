@@ -4,8 +4,8 @@
  * (minmax_to_params.wgsl) turn them into the quantize kernel's table, the statistics' table and prescale, and
  * the quantize and error-statistics kernels read those where they lie (for 8-bit integers the statistics kernel
  * quantizes itself, as in `ResidentWeight.quantizeWithStats`). The readback brings the records (the
- * ranges, for the host's checks), the scales and zero points, the prescale, the statistics' partials and the
- * integers.
+ * ranges, from which the host computes the parameters again), the device's scales and zero points (compared with
+ * the host's), the prescale, the statistics' partials and the integers.
  *
  * The kernels run with the pipelines the host would choose for the real parameters: the plans are made with
  * placeholder parameters (scale 1, zero point 0), and nothing in them depends on the values for scales of at
@@ -17,8 +17,8 @@
  * @example
  * ```ts
  * const result = await calibrateQuantizeWithStats(weight, layout, { kind: 'extreme', qmin: -8, qmax: 7 }, dtypeInfo('qint4'),
- *   { axis: 1, groupSize: 32 }, {}, {});
- * result?.scales; result?.stats(params);
+ *   { axis: 1, groupSize: 32 }, {}, {}, (ranges) => signedExtremeOfRanges(ranges.mins, ranges.maxs, 'qint4'));
+ * result?.deviceAgrees; result?.stats(params);
  * ```
  * @module
  */
@@ -47,11 +47,10 @@ import { type QuantizeJob, type ResidentWeight, encodeQuantize, integerTarget, q
 
 /** What {@link calibrateQuantizeWithStats} read back. */
 export interface CalibratedWeight {
-  /** Min and max per output, and the first NaN (-1 when none): the reduction's records. */
-  ranges: MinMaxResult;
-  /** The device's scales and zero points, in the quantize functions' order. */
-  scales: Float32Array;
-  zeroPoints: Int32Array;
+  /** The host's scales and zero points for those ranges (what `expect` gave), in the quantize functions' order. */
+  expected: { scales: Float32Array; zeroPoints: Int32Array };
+  /** Whether the device's scales and zero points, which the integers and statistics used, have those bits. */
+  deviceAgrees: boolean;
   /** The stored integers quantized with those parameters (as resident-weight.ts integerTarget keeps them). */
   values: IntReprArray | PackedNibbles;
   /**
@@ -66,12 +65,20 @@ export interface CalibratedWeight {
 const placeholders = new Map<string, WeakRef<QParams>>();
 
 /**
+ * The last placeholder made, held until another takes its place: a model's weights come one after another, most
+ * of one shape, and a placeholder in groups of 32 of a [4096, 4096] weight is 12 MiB of new arrays (its
+ * parameters and table) and about 14 ms of checks and page faults each time it is made again.
+ */
+let lastPlaceholder: { key: string; params: QParams } | undefined;
+
+/**
  * QParams of `granularity` with every scale 1 and zero point 0: the plans' stand-in for the device's values. The
  * same object for the same shape, dtype and granularity while one is alive, so the statistics' parameter table
  * made for it (stats/quant-grid.ts) serves every weight of that shape.
  */
 function placeholderParams(shape: readonly number[], info: DTypeInfo, granularity: Granularity, outputs: number): QParams {
   const key = JSON.stringify([shape, info.name, granularity, outputs]);
+  if (lastPlaceholder?.key === key) return lastPlaceholder.params;
   const alive = placeholders.get(key)?.deref();
   if (alive) return alive;
   const params = granularity === 'per_tensor' ? checkQParams(shape, info.name, { scale: 1, zeroPoint: 0 }) : checkQParams(shape, info.name, {
@@ -81,6 +88,7 @@ function placeholderParams(shape: readonly number[], info: DTypeInfo, granularit
   keepGridTable(params);
   for (const [k, ref] of placeholders) if (!ref.deref()) placeholders.delete(k);
   placeholders.set(key, new WeakRef(params));
+  lastPlaceholder = { key, params };
   return params;
 }
 
@@ -96,6 +104,9 @@ function differentPipeline(planned: QuantizeJob | undefined, real: QuantizeJob |
 
 /**
  * Runs the chain on `weight` (see the module documentation); undefined when it does not cover the weight.
+ * `expect` gives the host's scales and zero points for the ranges read back (and may throw, for a NaN say: the
+ * call then throws that); they are compared with the device's where the readback lies, without a copy. The
+ * ranges' arrays are `expect`'s: it may write its parameters over them.
  *
  * @example
  * ```ts
@@ -106,6 +117,7 @@ function differentPipeline(planned: QuantizeJob | undefined, real: QuantizeJob |
 export async function calibrateQuantizeWithStats(
   weight: ResidentWeight, layout: ReductionLayout, rule: RangeRule, info: DTypeInfo, granularity: Granularity,
   statsOptions: { axis?: number }, options: KernelOptions,
+  expect: (ranges: MinMaxResult) => { scales: Float32Array; zeroPoints: Int32Array },
 ): Promise<CalibratedWeight | undefined> {
   const { manager, x, buffer: resident } = weight.resident;
   const { device } = manager;
@@ -144,8 +156,8 @@ export async function calibrateQuantizeWithStats(
   const perChannel = axis === undefined ? undefined : new BucketSums(bucketMap.count);
   const mins = new Float32Array(layout.outputs).fill(Infinity);
   const maxs = new Float32Array(layout.outputs).fill(-Infinity);
-  const scales = new Float32Array(layout.outputs);
-  const zeroPoints = new Int32Array(layout.outputs);
+  let expected: { scales: Float32Array; zeroPoints: Int32Array } | undefined;
+  let deviceAgrees = false;
   let firstNaN = -1;
   let devicePrescale = 0;
   const integerBytes = deviceIntegerBytes(size, info);
@@ -165,13 +177,9 @@ export async function calibrateQuantizeWithStats(
     run.encoder.copyBufferToBuffer(tables.maxima, 0, summary, 2 * recordBytes, 16);
     run.read(summary, 2 * recordBytes + 16, (bytes) => {
       firstNaN = mergeRecords(bytes, box, mins, maxs);
-      const words = new Int32Array(bytes, recordBytes, layout.outputs * 4);
-      const floats = new Float32Array(bytes, recordBytes, layout.outputs * 4);
-      for (let w = 0; w < layout.outputs; w++) {
-        scales[w] = floats[4 * w + 2]!;
-        zeroPoints[w] = words[4 * w + 3]!;
-      }
       devicePrescale = new Float32Array(bytes, 2 * recordBytes + PRESCALE_OFFSET, 1)[0]!;
+      expected = expect({ mins, maxs, firstNaN });
+      deviceAgrees = sameTableBits(new Int32Array(bytes, recordBytes, layout.outputs * 4), expected);
     });
     run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, statsChunk, bucketMap, perChannel ?? overall, perChannel && overall));
     run.read(quantized, integerBytes, target.read);
@@ -187,5 +195,21 @@ export async function calibrateQuantizeWithStats(
     for (const sums of [overall, perChannel]) sums?.rescale(1 / prescale);
     return assembleErrorStats(real, overall, perChannel, undefined, 'webgpu');
   };
-  return { ranges: { mins, maxs, firstNaN }, scales, zeroPoints, values: target.result, stats };
+  if (!expected) throw new Error('calibrateQuantizeWithStats: the summary was not read back');
+  return { expected, deviceAgrees, values: target.result, stats };
+}
+
+/**
+ * Whether the statistics' table (four words an output, the scale's bits third and the zero point fourth) holds
+ * `params`' bits: one pass without a branch per output, over the readback where it lies (no copy of 524,288
+ * scales and zero points for a weight in groups of 32).
+ */
+function sameTableBits(table: Int32Array, params: { scales: Float32Array; zeroPoints: Int32Array }): boolean {
+  const outputs = table.length / 4;
+  if (params.scales.length !== outputs || params.zeroPoints.length !== outputs) return false;
+  const scaleBits = new Int32Array(params.scales.buffer, params.scales.byteOffset, outputs);
+  const zeroPoints = params.zeroPoints;
+  let differ = 0;
+  for (let w = 0; w < outputs; w++) differ |= (table[4 * w + 2]! ^ scaleBits[w]!) | (table[4 * w + 3]! ^ zeroPoints[w]!);
+  return differ === 0;
 }

@@ -1,0 +1,195 @@
+// The host's loops over a weight's parameters (one entry per output: 524,288 for a [4096, 4096] weight in groups
+// of 32), written without a branch per entry, against the plain formulas they replace: the same bits on fresh
+// random ranges and on the edge values (signed zeros, ties, infinities, NaN, scales below 2^-23 and near the
+// float32 limit), and the same error, naming the same entry, where an entry fails.
+import { describe, expect, it } from 'vitest';
+import { signedExtremeCandidate } from '../../src/calibration/qparams.js';
+import { type WeightDecision } from '../../src/compress/policy.js';
+import { dequantizeOverflow, storedScales } from '../../src/compress/quantize-weight.js';
+import { signedExtremeOfRanges } from '../../src/compress/weight-range.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { mergeRecords } from '../../src/kernels/calibration/minmax-kernel.js';
+import { largestInverseScale } from '../../src/kernels/elementwise/plan-elementwise.js';
+import { fromIntRepr } from '../../src/qtensor.js';
+import { fillGridTable, largestScale, quantGrid, smallParameters } from '../../src/stats/quant-grid.js';
+import { checkScale } from '../../src/validate.js';
+import { RUN_SEED, rng } from './support.js';
+
+const kRange = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: [0, 15] } as const;
+const kEdges = [0, -0, 1, -1, 2 ** -30, -(2 ** -30), 3.4e38, -3.4e38, Infinity, -Infinity, 2 ** -149, 0.5, -0.5];
+
+/** A random float32 of either sign over many binades, now and then an edge value. */
+function randomValue(next: () => number): number {
+  if (next() < 0.1) return kEdges[Math.floor(next() * kEdges.length)]!;
+  return Math.fround((next() < 0.5 ? -1 : 1) * 2 ** (-40 + 60 * next()) * (1 + next()));
+}
+
+function bitsOf(values: Float32Array | Int32Array): number[] {
+  return [...new Int32Array(values.buffer, values.byteOffset, values.length)];
+}
+
+describe(`host parameter loops (seed ${RUN_SEED})`, () => {
+  it('signedExtremeOfRanges gives signedExtremeCandidate\'s bits for every output, every dtype', () => {
+    const next = rng(RUN_SEED);
+    for (const dtype of ['qint8', 'quint8', 'qint4', 'quint4'] as const) {
+      for (const withNaN of [false, true]) {
+        const n = 3000;
+        const mins = new Float32Array(n);
+        const maxs = new Float32Array(n);
+        for (let w = 0; w < n; w++) {
+          const a = randomValue(next);
+          // Ties (-min == max) a tenth of the time, else any pair.
+          const b = next() < 0.1 ? -a : randomValue(next);
+          mins[w] = Math.min(a, b);
+          maxs[w] = Math.max(a, b);
+        }
+        mins[7] = 0; maxs[7] = 0; mins[8] = -0; maxs[8] = 0; mins[9] = -0; maxs[9] = -0; mins[10] = 0; maxs[10] = -0;
+        if (withNaN) mins[n - 5] = NaN;
+        const [qmin, qmax] = kRange[dtype];
+        const scales = new Float32Array(n);
+        const zeroPoints = new Int32Array(n);
+        for (let w = 0; w < n; w++) {
+          const candidate = signedExtremeCandidate(mins[w]!, maxs[w]!, { qmin, qmax, symmetricZeroPoint: 0 });
+          scales[w] = candidate.scale;
+          zeroPoints[w] = candidate.zeroPoint;
+        }
+        const into = { scales: new Float32Array(n), zeroPoints: new Int32Array(n) };
+        // In place too: the scales over the minima, the zero points over the maxima.
+        const [minsCopy, maxsCopy] = [mins.slice(), maxs.slice()];
+        const inPlace = { scales: minsCopy, zeroPoints: new Int32Array(maxsCopy.buffer) };
+        for (const result of [signedExtremeOfRanges(mins, maxs, dtype), signedExtremeOfRanges(mins, maxs, dtype, into),
+          signedExtremeOfRanges(minsCopy, maxsCopy, dtype, inPlace)]) {
+          expect(bitsOf(result.scales)).toEqual(bitsOf(scales));
+          expect([...result.zeroPoints]).toEqual([...zeroPoints]);
+        }
+        expect(signedExtremeOfRanges(mins, maxs, dtype, into).scales).toBe(into.scales);
+      }
+    }
+  });
+
+  it('mergeRecords decodes the order keys into the minima and maxima and finds the first NaN', () => {
+    const next = rng(RUN_SEED + 1);
+    const n = 2000;
+    const key = (value: number): number => {
+      const bits = new Int32Array(Float32Array.of(value).buffer)[0]!;
+      return bits < 0 ? bits ^ 0x7fffffff : bits;
+    };
+    const words = new Int32Array(4 * n);
+    const lo = new Float32Array(n);
+    const hi = new Float32Array(n);
+    const empty = new Set<number>();
+    let firstNaN = -1;
+    for (let r = 0; r < n; r++) {
+      const a = randomValue(next);
+      const b = randomValue(next);
+      lo[r] = Math.min(a, b);
+      hi[r] = Math.max(a, b);
+      if (next() < 0.02) {
+        empty.add(r); // a record no element reached
+        words.set([0x7fffffff, -0x80000000], 4 * r);
+      } else {
+        words.set([key(lo[r]!), key(hi[r]!)], 4 * r);
+      }
+      const nan = next() < 0.01 ? Math.floor(next() * 1e6) : -1;
+      words[4 * r + 2] = nan < 0 ? -1 : nan;
+      if (nan >= 0 && (firstNaN < 0 || nan < firstNaN)) firstNaN = nan;
+    }
+    const mins = new Float32Array(n + 3).fill(Infinity);
+    const maxs = new Float32Array(n + 3).fill(-Infinity);
+    mins[3] = -0; maxs[3] = -0; // a box after the first: -0 < +0 keeps -0 as the minimum and takes +0 as the maximum
+    const box = { start: 0, count: n, wStart: 3, wCount: n, jStart: 0, jEnd: 0, windowStart: 0, windowCount: 0 };
+    expect(mergeRecords(words.buffer, box, mins, maxs)).toBe(firstNaN);
+    const less = (a: number, b: number): boolean => a < b || (Object.is(a, -0) && Object.is(b, 0));
+    for (let r = 0; r < n; r++) {
+      const w = r + 3;
+      let wantMin = r === 0 ? -0 : Infinity;
+      let wantMax = r === 0 ? -0 : -Infinity;
+      if (!empty.has(r)) {
+        if (less(lo[r]!, wantMin)) wantMin = lo[r]!;
+        if (less(wantMax, hi[r]!)) wantMax = hi[r]!;
+      }
+      expect(Object.is(mins[w], wantMin), `min of output ${w}`).toBe(true);
+      expect(Object.is(maxs[w], wantMax), `max of output ${w}`).toBe(true);
+    }
+  });
+
+  it('storedScales and dequantizeOverflow accept what the plain loops accept and name the same entry', () => {
+    const next = rng(RUN_SEED + 2);
+    const n = 4096;
+    const decision = { dtype: 'qint8' } as WeightDecision;
+    const scales = Float32Array.from({ length: n }, () => Math.fround(2 ** (-20 + 30 * next())));
+    const zeroPoints = Int32Array.from({ length: n }, () => Math.floor(next() * 256) - 128);
+    expect([...(storedScales(scales, zeroPoints, decision, {}) as Float32Array)]).toEqual([...scales]);
+    const rounded = storedScales(scales, zeroPoints, decision, { roundScale: (s) => Math.fround(s * 2) });
+    expect([...(rounded as Float32Array)]).toEqual([...scales].map((s) => Math.fround(s * 2)));
+    expect(dequantizeOverflow(scales, zeroPoints, 'qint8')).toBeUndefined();
+    for (const bad of [0, -1, NaN, Infinity, -0]) {
+      const at = 1 + Math.floor(next() * (n - 2));
+      const broken = scales.slice();
+      broken[at] = bad;
+      broken[n - 1] = NaN; // a later failure: the first one is named
+      expect(storedScales(broken, zeroPoints, decision, {})).toEqual({ ok: false, reason: `scale ${broken[at]} has no finite positive value in the output format` });
+      expect(storedScales(broken, zeroPoints, decision, {}, broken)).toMatchObject({ ok: false });
+    }
+    const huge = scales.slice();
+    const at = Math.floor(next() * n);
+    huge[at] = 3e36; // (127 - zp) * 3e36 overflows float32 for zp <= -1, (-128 - zp) * 3e36 for zp >= 0
+    const reason = dequantizeOverflow(huge, zeroPoints, 'qint8');
+    expect(reason).toContain(`× scale ${huge[at]}`);
+    expect(storedScales(huge, zeroPoints, decision, {})).toEqual({ ok: false, reason });
+  });
+
+  it('fillGridTable gives checkScale\'s inverses for typed and plain arrays and throws for a scale out of range', () => {
+    const next = rng(RUN_SEED + 3);
+    const n = 3001;
+    const scales64 = Float64Array.from({ length: n }, () => 2 ** (-120 + 240 * next()) * (1 + next()));
+    const zeroPoints = Int32Array.from({ length: n }, () => Math.floor(next() * 16) - 8);
+    for (const scales of [scales64, Float32Array.from(scales64), [...scales64]]) {
+      const at = 5;
+      const into = { scales: new Float32Array(n + at), inverseScales: new Float32Array(n + at), zeroPoints: new Int32Array(n + at) };
+      fillGridTable(scales, zeroPoints, into, at);
+      for (let p = 0; p < n; p++) {
+        expect(into.inverseScales[at + p]).toBe(checkScale(scales[p]!));
+        expect(into.scales[at + p]).toBe(Math.fround(scales[p]!));
+      }
+      expect([...into.zeroPoints.subarray(at)]).toEqual([...zeroPoints]);
+    }
+    for (const bad of [0, NaN, -1, 2 ** 127, 2 ** -127]) {
+      const broken = scales64.slice();
+      broken[Math.floor(next() * n)] = bad;
+      const into = { scales: new Float32Array(n), inverseScales: new Float32Array(n), zeroPoints: new Int32Array(n) };
+      expect(() => fillGridTable(broken, zeroPoints, into)).toThrow(InvalidArgumentError);
+    }
+  });
+  it('smallParameters and largestScale know a table quantGrid made as the plain loops find it, and loop over any other', () => {
+    const next = rng(RUN_SEED + 4);
+    const plain = (zeroPoints: Int32Array, inverseScales: Float32Array): boolean =>
+      zeroPoints.every((z) => Math.abs(z) <= 2 ** 22) && inverseScales.every((v) => v <= 2 ** 125);
+    const channels = 257;
+    for (const [dtype, wide] of [['qint8', false], ['qint32', false], ['qint32', true], ['quint4', false]] as const) {
+      for (const tiny of [false, true]) {
+        const scales = Float64Array.from({ length: channels }, () => 2 ** (-100 + 150 * next()));
+        const zeroPoint = (): number => (dtype === 'quint4' ? Math.floor(next() * 16) : dtype === 'qint8' ? Math.floor(next() * 256) - 128
+          : Math.floor((next() - 0.5) * (wide ? 2 ** 31 : 2 ** 22)));
+        const zeroPoints = Int32Array.from({ length: channels }, zeroPoint);
+        if (wide) zeroPoints[Math.floor(next() * channels)] = 2 ** 22 + 1; // one zero point out of the short test's range
+        if (tiny) scales[Math.floor(next() * channels)] = 2 ** -126; // its inverse, 2^126, past 2^125
+        const q = fromIntRepr(new Int32Array(channels * 3), [channels, 3], dtype, { scales, zeroPoints, axis: 0 });
+        const grid = quantGrid(q);
+        const want = plain(grid.zeroPoints, grid.inverseScales);
+        expect(want).toBe(!wide && !tiny);
+        expect(smallParameters(grid)).toBe(want);
+        // The same arrays in a table made elsewhere, or with other zero points: the loop.
+        expect(smallParameters({ scales: grid.scales.slice(), inverseScales: grid.inverseScales.slice(), zeroPoints: grid.zeroPoints.slice() })).toBe(want);
+        expect(largestScale(grid)).toBe(Math.fround(Math.max(...scales)));
+        expect(largestScale({ ...grid, scales: grid.scales.map((v) => v / 2) })).toBe(Math.fround(Math.max(...scales)) / 2);
+        const shifted = grid.zeroPoints.map(() => 2 ** 23);
+        expect(smallParameters({ scales: grid.scales, inverseScales: grid.inverseScales, zeroPoints: shifted })).toBe(false);
+        // largestInverseScale: the inverse of the smallest scale, the same on a second call (remembered per QParams).
+        const smallest = Math.min(...scales);
+        expect(largestInverseScale(q.params)).toBe(checkScale(smallest));
+        expect(largestInverseScale(q.params)).toBe(checkScale(smallest));
+      }
+    }
+  });
+});
