@@ -4,7 +4,8 @@
 // assemble), agrees with the float64 reference within the stated tolerance on every plan mode.
 import { describe, expect, it } from 'vitest';
 import { LimitExceededError, type QTensor, type Tensor, tensor } from '../../src/index.js';
-import { addChunkPartials, prescaleFor } from '../../src/kernels/error-stats/error-stats-kernel.js';
+import { addChunkPartials } from '../../src/kernels/error-stats/chunk-partials.js';
+import { prescaleFor } from '../../src/kernels/error-stats/error-stats-kernel.js';
 import {
   MAX_ROWS_PER_LANE, type PlannedChunk, type StatsPartition, type TilePlan, planChunks, planQuadTiles, planTiles,
 } from '../../src/kernels/error-stats/error-stats-plan.js';

@@ -9,6 +9,10 @@ import { dequantizeOverflow, storedScales } from '../../src/compress/quantize-we
 import { signedExtremeOfRanges } from '../../src/compress/weight-range.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { mergeRecords } from '../../src/kernels/calibration/minmax-kernel.js';
+import { addChunkPartials } from '../../src/kernels/error-stats/chunk-partials.js';
+import type { PlannedChunk, TilePlan } from '../../src/kernels/error-stats/error-stats-plan.js';
+import { BucketSums } from '../../src/stats/bucket-sums.js';
+import { type IndexMap, channelIndexMap, groupIndexMap, indexOf, tensorIndexMap } from '../../src/stats/index-map.js';
 import { largestInverseScale } from '../../src/kernels/elementwise/plan-elementwise.js';
 import { fromIntRepr } from '../../src/qtensor.js';
 import { fillGridTable, largestScale, quantGrid, smallParameters } from '../../src/stats/quant-grid.js';
@@ -189,6 +193,59 @@ describe(`host parameter loops (seed ${RUN_SEED})`, () => {
         const smallest = Math.min(...scales);
         expect(largestInverseScale(q.params)).toBe(checkScale(smallest));
         expect(largestInverseScale(q.params)).toBe(checkScale(smallest));
+      }
+    }
+  });
+  it('addChunkPartials puts every partial in indexOf\'s bucket, in order, for every kind of map and tile', () => {
+    const next = rng(RUN_SEED + 5);
+    const shape = [5, 7, 3];
+    const size = 5 * 7 * 3;
+    const maps: IndexMap[] = [tensorIndexMap()];
+    for (let axis = 0; axis < 3; axis++) {
+      maps.push(channelIndexMap(shape, axis));
+      for (const groupSize of [1, 2, 3, 4, 8]) maps.push(groupIndexMap(shape, axis, groupSize));
+    }
+    for (const map of maps) {
+      for (const unit of [1, 4] as const) {
+        const width = 1 + Math.floor(next() * 6);
+        const units = Math.ceil(size / unit);
+        const start = Math.floor(next() * 3);
+        const tiles: number[] = [];
+        for (let at = 0; start + at < units;) {
+          tiles.push(at, Math.min(width, units - start - at));
+          at += 1 + Math.floor(next() * width); // tiles may overlap or leave gaps: only their starts matter here
+        }
+        const tileCount = tiles.length / 2;
+        const chunk = { start, end: units, tiles: Uint32Array.from(tiles), tileCount } as PlannedChunk;
+        const plan = { mode: 'runs', unit, width, rows: 1, tiles: () => [][Symbol.iterator]() } as unknown as TilePlan;
+        const bytes = new ArrayBuffer(tileCount * width * unit * 8 * 4);
+        const floats = new Float32Array(bytes);
+        const words = new Uint32Array(bytes);
+        for (let tile = 0; tile < tileCount; tile++) {
+          for (let p = 0; p < width * unit; p++) {
+            const at = (tile * width * unit + p) * 8;
+            const element = (start + tiles[2 * tile]!) * unit + p;
+            for (let j = 0; j < 5; j++) floats[at + j] = next();
+            words[at + 5] = Math.floor(next() * 3);
+            words[at + 6] = 0;
+            words[at + 7] = element < size && next() < 0.9 ? 1 + Math.floor(next() * 4) : 0;
+          }
+        }
+        const [got, gotOverall, want, wantOverall] = [new BucketSums(map.count), new BucketSums(1), new BucketSums(map.count), new BucketSums(1)];
+        addChunkPartials(bytes, plan, chunk, map, got, gotOverall);
+        for (let tile = 0; tile < tileCount; tile++) {
+          for (let p = 0; p < width * unit; p++) {
+            const at = (tile * width * unit + p) * 8;
+            if (words[at + 7] === 0) continue;
+            const bucket = indexOf(map, (start + tiles[2 * tile]!) * unit + p);
+            want.addPartial(bucket, floats, at, floats[at + 4]!, words[at + 5]!, words[at + 6]!, words[at + 7]!);
+            wantOverall.addPartial(0, floats, at, floats[at + 4]!, words[at + 5]!, words[at + 6]!, words[at + 7]!);
+          }
+        }
+        for (const key of ['count', ...BucketSums.SUMS] as const) {
+          expect([...got[key]], `${key}, map ${JSON.stringify(map)}, unit ${unit}`).toEqual([...want[key]]);
+          expect([...gotOverall[key]]).toEqual([...wantOverall[key]]);
+        }
       }
     }
   });

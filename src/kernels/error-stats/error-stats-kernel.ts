@@ -33,7 +33,7 @@ import { channelLayout } from '../../layout.js';
 import type { ErrorStatsRequest } from '../../stats/arguments.js';
 import { assembleErrorStats } from '../../stats/assemble.js';
 import { BucketSums } from '../../stats/bucket-sums.js';
-import { type IndexMap, channelIndexMap, groupIndexMap, indexOf, indexWindow, tensorIndexMap } from '../../stats/index-map.js';
+import { type IndexMap, channelIndexMap, groupIndexMap, indexWindow, tensorIndexMap } from '../../stats/index-map.js';
 import { largestScale } from '../../stats/quant-grid.js';
 import type { ErrorStats } from '../../stats/types.js';
 import type { GpuRun } from '../../gpu/gpu-run.js';
@@ -44,6 +44,7 @@ import {
 import {
   type ChunkLimits, type PlannedChunk, type StatsPartition, type TilePlan, planChunks, planQuadTiles, planTiles,
 } from './error-stats-plan.js';
+import { addChunkPartials } from './chunk-partials.js';
 import type { KernelOptions } from '../common/kernel-options.js';
 import { packUniform } from '../common/uniforms.js';
 
@@ -309,41 +310,6 @@ function runChunk(
     const { partials, partialBytes } = encodeStatsChunk(run, context.manager, context.request, pass, chunk, context.table, context.prescale);
     run.read(partials, partialBytes, (bytes) => addChunkPartials(bytes, pass.plan, chunk, bucketMap, sums, overall));
   });
-}
-
-/**
- * Adds the partials one chunk's dispatch wrote (`PARTIAL_WORDS` words per lane and component, lanes in tile
- * order, `plan.unit` components each) into their buckets, in that order, and into `overall` when given. A
- * partial's bucket is that of its lane's first element (component `c`: that element + c).
- *
- * @example
- * ```ts
- * run.read(partials, bytes, (mapped) => addChunkPartials(mapped, plan, chunk, channelMap, perChannel, overall));
- * ```
- */
-export function addChunkPartials(
-  bytes: ArrayBuffer, plan: TilePlan, chunk: PlannedChunk, bucketMap: IndexMap, sums: BucketSums, overall?: BucketSums,
-): void {
-  const unit = plan.unit;
-  const lanes = chunk.tileCount * plan.width;
-  const words = new Uint32Array(bytes, 0, lanes * unit * PARTIAL_WORDS);
-  const floats = new Float32Array(bytes, 0, lanes * unit * PARTIAL_WORDS);
-  // Plain arguments, not a spread tuple: the tuple was 8 MiB of garbage a weight of 16M elements.
-  for (let tile = 0; tile < chunk.tileCount; tile++) {
-    const tileStart = chunk.start + chunk.tiles[2 * tile]!;
-    for (let lane = 0; lane < plan.width; lane++) {
-      for (let c = 0; c < unit; c++) {
-        const at = ((tile * plan.width + lane) * unit + c) * PARTIAL_WORDS;
-        const count = words[at + 7]!;
-        if (count === 0) continue; // a lane past the end of a short tile
-        const maxAbs = floats[at + 4]!;
-        const clipped = words[at + 5]!;
-        const nonFinite = words[at + 6]!;
-        sums.addPartial(indexOf(bucketMap, (tileStart + lane) * unit + c), floats, at, maxAbs, clipped, nonFinite, count);
-        overall?.addPartial(0, floats, at, maxAbs, clipped, nonFinite, count);
-      }
-    }
-  }
 }
 
 /** One pass over the whole tensor for one partition, chunk after chunk. */

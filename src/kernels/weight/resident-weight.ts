@@ -48,7 +48,8 @@ import { deviceIntegerBytes } from '../elementwise/gpu-resident.js';
 import { planElementwise } from '../elementwise/plan-elementwise.js';
 import { type TableSource, tableBytes, writeTable } from '../elementwise/scheme-params.js';
 import { vecGeometry } from '../elementwise/quantize-kernel.js';
-import { addChunkPartials, encodeStatsChunk, planStatsPass, prescaleFor } from '../error-stats/error-stats-kernel.js';
+import { addChunkPartials } from '../error-stats/chunk-partials.js';
+import { encodeStatsChunk, planStatsPass, prescaleFor } from '../error-stats/error-stats-kernel.js';
 import { planChunks } from '../error-stats/error-stats-plan.js';
 import { paramTableWords, quantizesFromOriginal } from '../error-stats/error-stats-shader.js';
 
