@@ -107,12 +107,18 @@ export function checkChannelParams(
     // below only to report a value that fails.
     const [lo, hi, qmin, qmax] = [MIN_SCALE, MAX_SCALE, info.qmin, info.qmax];
     let valid = 1;
+    let smallest = Infinity;
     for (let c = 0; c < channels; c++) {
-      const scale32 = Math.fround(scales64[c]!);
+      const scale = scales64[c]!;
+      const scale32 = Math.fround(scale);
       const zeroPoint = zeroPoints32[c]!;
       valid &= +(scale32 >= lo) & +(scale32 <= hi) & +(zeroPoint >= qmin) & +(zeroPoint <= qmax);
+      if (scale < smallest) smallest = scale;
     }
-    if (valid) return { scales: scales64, zeroPoints: zeroPoints32 };
+    if (valid) {
+      smallestScales.set(scales64, smallest);
+      return { scales: scales64, zeroPoints: zeroPoints32 };
+    }
   }
   for (let c = 0; c < channels; c++) {
     const scale = bulkScales ? scales64[c]! : scales[c] as number;
@@ -129,6 +135,22 @@ export function checkChannelParams(
   }
   return { scales: scales64, zeroPoints: zeroPoints32 };
 }
+
+/**
+ * The smallest scale of the scales {@link checkChannelParams} returned (validated parameters never change),
+ * found in its pass over them; undefined for other arrays.
+ *
+ * @example
+ * ```ts
+ * knownSmallestScale(checkChannelParams([0.1, 0.2], [0, 0], 2, dtypeInfo('qint8')).scales); // 0.1
+ * ```
+ */
+export function knownSmallestScale(scales: Float64Array): number | undefined {
+  return smallestScales.get(scales);
+}
+
+/** See {@link knownSmallestScale}. */
+const smallestScales = new WeakMap<Float64Array, number>();
 
 /**
  * Checks a group size: a positive integer. A size at or above the axis length makes one group per row.

@@ -16,7 +16,7 @@ import { type IndexMap, channelIndexMap, groupIndexMap, indexOf, tensorIndexMap 
 import { largestInverseScale } from '../../src/kernels/elementwise/plan-elementwise.js';
 import { fromIntRepr } from '../../src/qtensor.js';
 import { fillGridTable, largestScale, quantGrid, smallParameters } from '../../src/stats/quant-grid.js';
-import { checkScale } from '../../src/validate.js';
+import { checkScale, knownSmallestScale } from '../../src/validate.js';
 import { RUN_SEED, rng } from './support.js';
 
 const kRange = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: [0, 15] } as const;
@@ -193,6 +193,11 @@ describe(`host parameter loops (seed ${RUN_SEED})`, () => {
         const smallest = Math.min(...scales);
         expect(largestInverseScale(q.params)).toBe(checkScale(smallest));
         expect(largestInverseScale(q.params)).toBe(checkScale(smallest));
+        // Parameters made by hand (not checked, so not known): the loop.
+        const byHand = { scheme: 'per_channel_affine' as const, scales: Float64Array.from(scales), zeroPoints: q.params.scheme === 'per_channel_affine' ? q.params.zeroPoints : zeroPoints, axis: 0 };
+        expect(knownSmallestScale(byHand.scales)).toBeUndefined();
+        expect(knownSmallestScale((q.params as { scales: Float64Array }).scales)).toBe(smallest);
+        expect(largestInverseScale(byHand)).toBe(checkScale(smallest));
       }
     }
   });

@@ -18,7 +18,7 @@ import type { GpuManager } from '../../gpu/device.js';
 import type { PipelineSpec } from '../../gpu/pipeline-cache.js';
 import { paramLayout } from '../../layout.js';
 import type { QParams } from '../../qtensor.js';
-import { checkScale } from '../../validate.js';
+import { checkScale, knownSmallestScale } from '../../validate.js';
 import { type ChunkedJob, type ChunkGeometry, chunkElements, runChunked } from '../common/run-chunked.js';
 import { type ClampRange, type TableSource, buildTable, schemeBindings, tableBytes, tableSource, writeTable } from './scheme-params.js';
 import { type KernelOp, kernelVariant } from './shader-sources.js';
@@ -121,10 +121,12 @@ export function largestInverseScale(params: QParams): number {
   const known = largestInverses.get(params);
   if (known !== undefined) return known;
   const scales = params.scales; // an indexed loop: for...of with Math.min / Math.max measured 20x slower on 512K values
-  let smallest = Infinity;
-  for (let i = 0; i < scales.length; i++) {
-    const scale = scales[i]!;
-    if (scale < smallest) smallest = scale;
+  let smallest = scales instanceof Float64Array ? knownSmallestScale(scales) ?? Infinity : Infinity; // found when checked
+  if (smallest === Infinity) {
+    for (let i = 0; i < scales.length; i++) {
+      const scale = scales[i]!;
+      if (scale < smallest) smallest = scale;
+    }
   }
   const largest = params.scales.length ? checkScale(smallest) : 0;
   largestInverses.set(params, largest);
