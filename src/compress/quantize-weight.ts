@@ -101,14 +101,10 @@ const kLimits = { qint8: [-128, 127], quint8: [0, 255], qint4: [-8, 7], quint4: 
  */
 export function dequantizeOverflow(scales: Float32Array, zeroPoints: Int32Array, dtype: WeightDecision['dtype']): string | undefined {
   const [qmin, qmax] = kLimits[dtype];
-  // One pass without a branch per parameter (a weight in groups of 32 has 524,288): the levels at qmin and qmax
-  // summed, finite only when both are; the loop below names the first that is not.
+  // One pass without a branch per parameter (a weight in groups of 32 has 524,288); the loop below names the first
+  // level that is not finite.
   let sum = 0;
-  for (let i = 0; i < scales.length; i++) {
-    const scale = scales[i]!;
-    const zeroPoint = zeroPoints[i]!;
-    sum += Math.fround((qmin - zeroPoint) * scale) * 0 + Math.fround((qmax - zeroPoint) * scale) * 0;
-  }
+  for (let i = 0; i < scales.length; i++) sum += levelsTerm(scales[i]!, zeroPoints[i]!, qmin, qmax);
   if (sum === 0) return undefined;
   for (let i = 0; i < scales.length; i++) {
     for (const q of [qmin, qmax]) {
@@ -119,6 +115,14 @@ export function dequantizeOverflow(scales: Float32Array, zeroPoints: Int32Array,
     }
   }
   return undefined;
+}
+
+/**
+ * 0 when both levels `(qmin - zeroPoint) × scale` and `(qmax - zeroPoint) × scale` are finite in float32, else NaN:
+ * summed over the parameters, one test for all of them without a branch each.
+ */
+function levelsTerm(scale: number, zeroPoint: number, qmin: number, qmax: number): number {
+  return Math.fround((qmin - zeroPoint) * scale) * 0 + Math.fround((qmax - zeroPoint) * scale) * 0;
 }
 
 /**
@@ -287,9 +291,8 @@ export function storedScales(
     let levels = 0;
     for (let i = 0; i < rawScales.length; i++) {
       const scale = rawScales[i]!;
-      const zeroPoint = zeroPoints[i]!;
       valid &= +(scale > 0) & +(scale < Infinity);
-      levels += Math.fround((qmin - zeroPoint) * scale) * 0 + Math.fround((qmax - zeroPoint) * scale) * 0;
+      levels += levelsTerm(scale, zeroPoints[i]!, qmin, qmax);
     }
     if (!valid) for (let i = 0; i < rawScales.length; i++) if (!(Number.isFinite(rawScales[i]!) && rawScales[i]! > 0)) return unusable(i);
     if (scales !== rawScales) scales.set(rawScales);

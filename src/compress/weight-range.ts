@@ -23,7 +23,7 @@
  * @module
  */
 import { type Granularity, reductionLayout } from '../calibration/granularity.js';
-import { FLOAT32_EPS } from '../calibration/qparams.js';
+import { FLOAT32_EPS, signedExtremeCandidate } from '../calibration/qparams.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import type { CompressDType, WeightDecision } from './policy.js';
 
@@ -90,24 +90,23 @@ export function signedExtremeOfRanges(
   // goes either way from one group to the next (the loop took 6.0 ms for a weight's 524,288 groups of 32 with it,
   // 2.7 ms without it, measured alone). -min and max are compared by their float32 bits turned into order keys,
   // and the larger one's bits picked with a mask. Keys order -0 below +0, and NaN somewhere: an output with both
-  // extremes zero, or a NaN, takes the formula itself (a branch seldom taken). Each output is read before it is
+  // extremes zero, or a NaN, takes signedExtremeCandidate itself (a branch seldom taken). Each output is read before it is
   // written, so `into` may be `mins` and a view of `maxs`. The tests hold both to the same bits.
   const minBits = new Int32Array(mins.buffer, mins.byteOffset, mins.length);
   const maxBits = new Int32Array(maxs.buffer, maxs.byteOffset, maxs.length);
   const cell = new Int32Array(1);
   const cellFloat = new Float32Array(cell.buffer);
   const zeroPointFlip = negativeZeroPoint ^ positiveZeroPoint;
+  const range = { qmin, qmax, symmetricZeroPoint: 0 }; // the zero point comes from the rule, not the range
   for (let w = 0; w < mins.length; w++) {
     const a = minBits[w]! ^ 0x80000000; // the bits of -min
     const b = maxBits[w]!;
     const magnitudeA = a & 0x7fffffff;
     const magnitudeB = b & 0x7fffffff;
     if ((magnitudeA | magnitudeB) === 0 || magnitudeA > 0x7f800000 || magnitudeB > 0x7f800000) {
-      const min = mins[w]!;
-      const max = maxs[w]!;
-      const negative = -min >= max;
-      scales[w] = Math.max(Math.fround(Math.max(negative ? -min : max, 0) / half), FLOAT32_EPS);
-      zeroPoints[w] = negative ? negativeZeroPoint : positiveZeroPoint;
+      const candidate = signedExtremeCandidate(mins[w]!, maxs[w]!, range);
+      scales[w] = candidate.scale;
+      zeroPoints[w] = candidate.zeroPoint;
       continue;
     }
     const negative = -((a ^ ((a >> 31) & 0x7fffffff)) >= (b ^ ((b >> 31) & 0x7fffffff)) as unknown as number); // 0 or -1

@@ -189,7 +189,7 @@ describe(`host parameter loops (seed ${RUN_SEED})`, () => {
         expect(largestScale({ ...grid, scales: grid.scales.map((v) => v / 2) })).toBe(Math.fround(Math.max(...scales)) / 2);
         const shifted = grid.zeroPoints.map(() => 2 ** 23);
         expect(smallParameters({ scales: grid.scales, inverseScales: grid.inverseScales, zeroPoints: shifted })).toBe(false);
-        // largestInverseScale: the inverse of the smallest scale, the same on a second call (remembered per QParams).
+        // largestInverseScale: the inverse of the smallest scale, found when the parameters were checked.
         const smallest = Math.min(...scales);
         expect(largestInverseScale(q.params)).toBe(checkScale(smallest));
         expect(largestInverseScale(q.params)).toBe(checkScale(smallest));

@@ -118,26 +118,16 @@ export function planElementwise(
  */
 export function largestInverseScale(params: QParams): number {
   if (params.scheme === 'per_tensor_affine') return checkScale(params.scale);
-  const known = largestInverses.get(params);
-  if (known !== undefined) return known;
   const scales = params.scales; // an indexed loop: for...of with Math.min / Math.max measured 20x slower on 512K values
-  let smallest = scales instanceof Float64Array ? knownSmallestScale(scales) ?? Infinity : Infinity; // found when checked
+  let smallest = knownSmallestScale(scales) ?? Infinity; // found when the parameters were checked
   if (smallest === Infinity) {
     for (let i = 0; i < scales.length; i++) {
       const scale = scales[i]!;
       if (scale < smallest) smallest = scale;
     }
   }
-  const largest = params.scales.length ? checkScale(smallest) : 0;
-  largestInverses.set(params, largest);
-  return largest;
+  return params.scales.length ? checkScale(smallest) : 0;
 }
-
-/**
- * {@link largestInverseScale} per QParams object: validated parameters never change, and compression plans every
- * weight of a shape with the same placeholder parameters (524,288 scales for a [4096, 4096] weight in groups of 32).
- */
-const largestInverses = new WeakMap<QParams, number>();
 
 /** The stationary layout a call can run with (8-bit and 4-bit dtypes, chunks holding at least one run), or undefined. */
 function stationaryFor(device: GPUDevice, request: ElementwiseRequest, geometry: ChunkGeometry): StationaryLayout | undefined {
