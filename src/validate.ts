@@ -120,6 +120,7 @@ export function checkChannelParams(
       return { scales: scales64, zeroPoints: zeroPoints32 };
     }
   }
+  let smallest = Infinity;
   for (let c = 0; c < channels; c++) {
     const scale = bulkScales ? scales64[c]! : scales[c] as number;
     const zeroPoint = bulkZeroPoints ? zeroPoints32[c]! : zeroPoints[c] as number;
@@ -128,11 +129,13 @@ export function checkChannelParams(
     const scaleOk = typeof scale === 'number' && scale32 >= MIN_SCALE && scale32 <= MAX_SCALE;
     if (!scaleOk) checkScale(scale, `scales[${c}]`);
     if (!bulkScales) scales64[c] = Number(scale);
+    if (scales64[c]! < smallest) smallest = scales64[c]!;
     if (!(typeof zeroPoint === 'number' && Number.isInteger(zeroPoint) && zeroPoint >= info.qmin && zeroPoint <= info.qmax)) {
       checkZeroPoint(zeroPoint, info, `zeroPoints[${c}]`);
     }
     if (!bulkZeroPoints) zeroPoints32[c] = Number(zeroPoint);
   }
+  smallestScales.set(scales64, smallest);
   return { scales: scales64, zeroPoints: zeroPoints32 };
 }
 

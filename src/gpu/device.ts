@@ -99,6 +99,14 @@ export class GpuManager {
    * way the device gets the same bytes; a test may turn it on to run that path in a browser.
    */
   stagedUploads: boolean = runningInNode();
+  /**
+   * Whether per-channel and per-group calls with many parameter rows build their parameter table on the
+   * device (src/kernels/elementwise/param-table-kernel.ts) rather than on the host: true on a GPU, where the
+   * pass costs microseconds and the host saves a loop over the rows and half the upload; false on a software
+   * adapter (SwiftShader), which runs that pass on the same CPU cores, slower than the host's loop. Either way
+   * the table has the same bits; a test may turn it on to run that path on a software adapter.
+   */
+  deviceTables: boolean;
   #lostReason: string | undefined;
   #lostMessage = '';
   readonly #lostPromise: Promise<void>;
@@ -107,6 +115,7 @@ export class GpuManager {
     this.#device = device;
     this.owned = owned;
     this.adapterInfo = adapterInfo ?? (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    this.deviceTables = !(this.adapterInfo && isSoftwareAdapter(this.adapterInfo));
     this.features = {
       packed4x8,
       timestampQuery: device.features.has('timestamp-query'),

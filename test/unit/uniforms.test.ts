@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SHADER_FILES } from '../../src/kernels/elementwise/shader-sources.js';
 import { FLOAT16_SHADER } from '../../src/kernels/elementwise/float16-convert.js';
 import { PARAMS_FROM_RANGES_SHADER_FILES, RANGE_PARAMS } from '../../src/kernels/weight/params-from-ranges.js';
+import { PARAM_TABLE_PARAMS, PARAM_TABLE_SHADER_FILES } from '../../src/kernels/elementwise/param-table-kernel.js';
 import { FLOAT16_PARAMS, GROUPED_PARAMS, PER_TENSOR_PARAMS, STATIONARY_PARAMS, type UniformLayout, packUniform } from '../../src/kernels/common/uniforms.js';
 
 /** The `name: type` fields of `struct <name> { ... }` in `source`, in order, with comments removed. */
@@ -24,6 +25,7 @@ const families = [
   ['stationaryParams', SHADER_FILES.stationaryParams, STATIONARY_PARAMS],
   ['float16_convert', FLOAT16_SHADER, FLOAT16_PARAMS],
   ['minmax_to_params', PARAMS_FROM_RANGES_SHADER_FILES.minmaxToParams, RANGE_PARAMS],
+  ['param_table', PARAM_TABLE_SHADER_FILES.paramTable, PARAM_TABLE_PARAMS],
 ] as const;
 
 describe('uniform layouts match the WGSL structs', () => {

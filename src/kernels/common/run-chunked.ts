@@ -67,6 +67,8 @@ export interface ChunkedJob extends ChunkGeometry {
    * more passes from it through `run`), for results that stay on the device.
    */
   readonly keepOutput?: (run: GpuRun, output: GPUBuffer, start: number, count: number) => void;
+  /** Encoded into the first chunk's submit before its work: what every chunk reads, built on the device (its parameter table). */
+  readonly prepare?: (run: GpuRun) => void;
 }
 
 /** Largest chunk (in elements, a whole number of vecs) the device's limits allow for `job`. */
@@ -101,7 +103,10 @@ export async function runChunked(manager: GpuManager, job: ChunkedJob): Promise<
 }
 
 function runChunk(manager: GpuManager, job: ChunkedJob, start: number, count: number): Promise<void> {
-  return runOnGpu(manager, job.pipeline.label, (run) => encodeChunk(run, manager, job, start, count));
+  return runOnGpu(manager, job.pipeline.label, (run) => {
+    if (start === 0) job.prepare?.(run);
+    encodeChunk(run, manager, job, start, count);
+  });
 }
 
 /**

@@ -21,6 +21,8 @@ import type { QParams } from '../../qtensor.js';
 import { checkScale, knownSmallestScale } from '../../validate.js';
 import { type ChunkedJob, type ChunkGeometry, chunkElements, runChunked } from '../common/run-chunked.js';
 import { type ClampRange, type TableSource, buildTable, schemeBindings, tableBytes, tableSource, writeTable } from './scheme-params.js';
+import type { GpuRun } from '../../gpu/gpu-run.js';
+import { buildsTableOnDevice, encodeParamTable } from './param-table-kernel.js';
 import { type KernelOp, kernelVariant } from './shader-sources.js';
 import { STATIONARY_KIND, type StationaryLayout, perTensorStationary, stationaryChunk, stationaryLayout } from './stationary.js';
 
@@ -141,8 +143,11 @@ function stationaryFor(device: GPUDevice, request: ElementwiseRequest, geometry:
 }
 
 /**
- * Plans `request` (planElementwise), writes the plan's parameter table if any (in slices through a reused
- * array, see writeTable) and binds it, and runs the chunks of `io`.
+ * Plans `request` (planElementwise), writes the plan's parameter table if any and binds it, and runs the
+ * chunks of `io`. Where `manager.deviceTables` holds (a GPU, not a software adapter), a table of
+ * DEVICE_TABLE_MIN_ROWS rows or more is built on the device in the first chunk's
+ * submit (param-table-kernel.ts); otherwise, or for a table the device does not build (buildsTableOnDevice), it
+ * is written from the host in slices through a reused array (writeTable).
  *
  * @example
  * ```ts
@@ -150,7 +155,7 @@ function stationaryFor(device: GPUDevice, request: ElementwiseRequest, geometry:
  * ```
  */
 export async function runElementwise(
-  manager: GpuManager, request: ElementwiseRequest, io: Omit<ChunkedJob, keyof ElementwisePlan | 'extraEntries'>,
+  manager: GpuManager, request: ElementwiseRequest, io: Omit<ChunkedJob, keyof ElementwisePlan | 'extraEntries' | 'prepare'>,
 ): Promise<void> {
   const plan = planElementwise(manager.device, request, io, { table: 'source' });
   const source = plan.tableSource;
@@ -161,8 +166,12 @@ export async function runElementwise(
   const bytes = tableBytes(source);
   const buffer = manager.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${plan.pipeline.label}.paramTable`);
   try {
-    writeTable(manager.device.queue, buffer, source);
-    await runChunked(manager, { ...io, ...plan, extraEntries: [{ binding: 3, resource: { buffer, size: bytes } }] });
+    const onDevice = manager.deviceTables && buildsTableOnDevice(source, request.info);
+    if (!onDevice) writeTable(manager.device.queue, buffer, source);
+    await runChunked(manager, {
+      ...io, ...plan, extraEntries: [{ binding: 3, resource: { buffer, size: bytes } }],
+      ...(onDevice ? { prepare: (run: GpuRun) => encodeParamTable(run, manager, source, buffer, io.maxWorkgroupsPerDimension) } : {}),
+    });
   } finally {
     manager.pool.release(buffer);
   }

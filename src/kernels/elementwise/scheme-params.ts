@@ -145,6 +145,12 @@ function throwOutOfRange(scales: Float64Array, first: number, rows: number): nev
  * table, {@link writeTable} writes it to a GPU buffer without allocating it.
  */
 export interface TableSource {
+  /** Which table: see {@link tableSource}. */
+  readonly kind: TableKind;
+  /** The rows' scales and zero points, and the clamp range of a 'quantRows' table. */
+  readonly scales: Float64Array;
+  readonly zeroPoints: Int32Array;
+  readonly range?: ClampRange;
   readonly rows: number;
   readonly rowsPerBlock: number;
   readonly bytesPerBlock: number;
@@ -160,15 +166,17 @@ export interface TableSource {
  * buildTable(tableSource('rows', Float64Array.of(0.5), Int32Array.of(3))); // Float32Array [2, 3, 0.5, 0]
  * ```
  */
-export function tableSource(
-  kind: 'table' | 'rows' | 'quantRows', scales: Float64Array, zeroPoints: Int32Array, range?: ClampRange,
-): TableSource {
+export function tableSource(kind: TableKind, scales: Float64Array, zeroPoints: Int32Array, range?: ClampRange): TableSource {
   const rows = scales.length;
-  if (kind === 'table') return { rows, rowsPerBlock: 4, bytesPerBlock: 48, build: (first, count, out) => paramTable(scales, zeroPoints, first, count, out) };
-  if (kind === 'rows') return { rows, rowsPerBlock: 1, bytesPerBlock: 16, build: (first, count, out) => paramRows(scales, zeroPoints, first, count, out) };
+  const common = { kind, scales, zeroPoints, rows };
+  if (kind === 'table') return { ...common, rowsPerBlock: 4, bytesPerBlock: 48, build: (first, count, out) => paramTable(scales, zeroPoints, first, count, out) };
+  if (kind === 'rows') return { ...common, rowsPerBlock: 1, bytesPerBlock: 16, build: (first, count, out) => paramRows(scales, zeroPoints, first, count, out) };
   const clamp = range!;
-  return { rows, rowsPerBlock: 1, bytesPerBlock: 16, build: (first, count, out) => quantRows(scales, zeroPoints, clamp, first, count, out) };
+  return { ...common, range: clamp, rowsPerBlock: 1, bytesPerBlock: 16, build: (first, count, out) => quantRows(scales, zeroPoints, clamp, first, count, out) };
 }
+
+/** The parameter tables: {@link paramTable}'s blocks ('table'), {@link paramRows} ('rows'), {@link quantRows} ('quantRows'). */
+export type TableKind = 'table' | 'rows' | 'quantRows';
 
 /** The byte length of `source`'s table. */
 export function tableBytes(source: TableSource): number {

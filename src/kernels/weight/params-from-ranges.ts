@@ -2,7 +2,7 @@
  * Host side of shaders/calibration/minmax_to_params.wgsl: turns the min/max reduction's records (one per
  * output, still on the device) into the scales and zero points, written straight into the quantize kernel's
  * parameter table and the error-statistics table, plus the statistics' prescale. The float steps run on bit
- * patterns with integer arithmetic (shaders/calibration/exact_float.wgsl), so the scales are the host's
+ * patterns with integer arithmetic (shaders/common/exact_float.wgsl), so the scales are the host's
  * `paramsFromRanges` / `signedExtremeOfRanges` bits for every input (docs/numerics.md, "Parameters on the
  * device").
  *
@@ -21,7 +21,7 @@ import type { GpuRun } from '../../gpu/gpu-run.js';
 import type { PipelineSpec } from '../../gpu/pipeline-cache.js';
 import { type UniformLayout, packUniform } from '../common/uniforms.js';
 import { ROUND_BITS } from '../elementwise/scheme-params.js';
-import exactFloat from '../../../shaders/calibration/exact_float.wgsl?raw';
+import exactFloat from '../../../shaders/common/exact_float.wgsl?raw';
 import indexing from '../../../shaders/common/indexing.wgsl?raw';
 import minmaxToParams from '../../../shaders/calibration/minmax_to_params.wgsl?raw';
 

@@ -1,13 +1,13 @@
 // Scales and zero points computed on the GPU (shaders/calibration/minmax_to_params.wgsl): the exact float32
-// arithmetic it is built on (shaders/calibration/exact_float.wgsl, run here as is) must give the host's
+// arithmetic it is built on (shaders/common/exact_float.wgsl, run here as is) must give the host's
 // correctly rounded bits on random and hard bit patterns, and min/max weights whose ranges are the hard cases
 // (subnormal ends, overflow to Infinity, scales below 2^-23, zero ranges, one-signed channels, ties at .5)
 // must come out as the CPU path's bytes in ONE submit: the chain compares every scale and zero point with the
 // host's before using it, and any difference sends the weight to the two-submit path, so a second submit
 // means a bit differed (8-bit weights near the float32 limit excepted: see below).
-import exactFloat from '../../../shaders/calibration/exact_float.wgsl?raw';
+import exactFloat from '../../../shaders/common/exact_float.wgsl?raw';
 import { type WeightDecision, getDefaultManager, quantizeWeight, tensor } from './imports.js';
-import { type BrowserTest, RUN_SEED, expectExact, expectPoolEmpty, gpuScoped, rng } from './support.js';
+import { type BrowserTest, RUN_SEED, expectExact, expectPoolEmpty, gpuScoped, rng, runTestKernel } from './support.js';
 
 type Dtype = WeightDecision['dtype'];
 
@@ -62,32 +62,8 @@ function operandPairs(next: () => number): [number, number][] {
   return pairs;
 }
 
-async function runExactFloat(device: GPUDevice, pairs: [number, number][]): Promise<Uint32Array> {
-  const module = device.createShaderModule({ label: 'test|exactFloat.module', code: `${exactFloat}\n${kTestKernel}` });
-  const pipeline = device.createComputePipeline({ label: 'test|exactFloat.pipeline', layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const input = device.createBuffer({ label: 'test|exactFloat.pairs', size: pairs.length * 8, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-  const output = device.createBuffer({ label: 'test|exactFloat.results', size: pairs.length * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-  const staging = device.createBuffer({ label: 'test|exactFloat.staging', size: pairs.length * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  try {
-    device.queue.writeBuffer(input, 0, Uint32Array.from(pairs.flat()));
-    const encoder = device.createCommandEncoder({ label: 'test|exactFloat.encoder' });
-    const pass = encoder.beginComputePass({ label: 'test|exactFloat.pass' });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, device.createBindGroup({
-      label: 'test|exactFloat.bindGroup', layout: pipeline.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer: input } }, { binding: 1, resource: { buffer: output } }],
-    }));
-    pass.dispatchWorkgroups(Math.ceil(pairs.length / 64));
-    pass.end();
-    encoder.copyBufferToBuffer(output, 0, staging, 0, pairs.length * 16);
-    device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    return new Uint32Array(staging.getMappedRange().slice(0));
-  } finally {
-    staging.destroy();
-    input.destroy();
-    output.destroy();
-  }
+function runExactFloat(device: GPUDevice, pairs: [number, number][]): Promise<Uint32Array> {
+  return runTestKernel(device, 'exactFloat', `${exactFloat}\n${kTestKernel}`, Uint32Array.from(pairs.flat()), pairs.length * 16, pairs.length);
 }
 
 function decision(dtype: Dtype, granularity: 'tensor' | 'channel' | 'group', symmetric: boolean, range: WeightDecision['range'],

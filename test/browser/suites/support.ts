@@ -87,6 +87,40 @@ export async function gpuScoped<T>(body: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/**
+ * Runs `code`'s entry point `main` (workgroups of 64) once over `input` bound at 0 (read-only storage) with an
+ * output of `outputBytes` at 1, `invocations` invocations; resolves with the output's words. For tests that run
+ * a shader file's functions on their own.
+ */
+export async function runTestKernel(device: GPUDevice, label: string, code: string, input: Uint32Array<ArrayBuffer>,
+  outputBytes: number, invocations: number): Promise<Uint32Array> {
+  const module = device.createShaderModule({ label: `test|${label}.module`, code });
+  const pipeline = device.createComputePipeline({ label: `test|${label}.pipeline`, layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const inputBuffer = device.createBuffer({ label: `test|${label}.input`, size: input.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  const output = device.createBuffer({ label: `test|${label}.output`, size: outputBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  const staging = device.createBuffer({ label: `test|${label}.staging`, size: outputBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  try {
+    device.queue.writeBuffer(inputBuffer, 0, input);
+    const encoder = device.createCommandEncoder({ label: `test|${label}.encoder` });
+    const pass = encoder.beginComputePass({ label: `test|${label}.pass` });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, device.createBindGroup({
+      label: `test|${label}.bindGroup`, layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer: inputBuffer } }, { binding: 1, resource: { buffer: output } }],
+    }));
+    pass.dispatchWorkgroups(Math.ceil(invocations / 64));
+    pass.end();
+    encoder.copyBufferToBuffer(output, 0, staging, 0, outputBytes);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    return new Uint32Array(staging.getMappedRange().slice(0));
+  } finally {
+    staging.destroy();
+    inputBuffer.destroy();
+    output.destroy();
+  }
+}
+
 /** Fails unless the default manager's buffer pool has nothing checked out. */
 export async function expectPoolEmpty(): Promise<void> {
   const stats = (await getDefaultManager()).stats();

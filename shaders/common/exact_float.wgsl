@@ -70,6 +70,32 @@ fn divide_bits(a: u32, b: u32) -> u32 {
   return sign | encoded;
 }
 
+// 1 / x rounded to nearest even, as bits, for x the bits of a float32 in [2^-126, 2^126] (a validated scale:
+// normal, with a normal reciprocal). Much cheaper than divide_bits: WGSL's '/' on the significand alone gives a
+// guess within a few ulp, and one integer division corrects it exactly (reciprocal_from_guess).
+fn reciprocal_bits(x: u32) -> u32 {
+  let significand = bitcast<f32>(0x3f800000u | (x & 0x7fffffu)); // in [1, 2): no subnormal, no overflow
+  return reciprocal_from_guess(x, u32((1.0 / significand) * 16777216.0)); // times 2^24: exact; u32() truncates
+}
+
+// The correctly rounded reciprocal of x (as reciprocal_bits) from `guess`, any integer within 31 of
+// 2^47 / m, m the significand of x with its leading 1 (2^23 < m < 2^24 unless x is a power of two). The
+// remainder r = 2^47 - guess * m is exact in 32 bits (|r| < 2^29, and the low 32 bits of 2^47 are zero), and
+// round(2^47 / m) = guess + floor((2r + m) / 2m): never a tie, as 2^48 / m is an integer only for m a power of two.
+fn reciprocal_from_guess(x: u32, guess: u32) -> u32 {
+  let field = (x >> 23u) & 0xffu;
+  let fraction = x & 0x7fffffu;
+  if (fraction == 0u) { return (254u - field) << 23u; }
+  let m = fraction | 0x800000u;
+  let remainder = bitcast<i32>(0u - guess * m);
+  let twice = 2 * remainder + i32(m);
+  let d = 2 * i32(m);
+  let correction = select(-((d - 1 - twice) / d), twice / d, twice >= 0); // floor(twice / d)
+  // The significand of 1 / x with its leading 1: in (2^23, 2^24), so the exponent field is 253 - field.
+  let q = u32(i32(guess) + correction);
+  return ((253u - field) << 23u) + q - 0x800000u;
+}
+
 // The float32 sum of two nonnegative float32 values a and b, rounded to nearest even, as bits (Infinity on
 // overflow). An infinite or NaN operand gives +Infinity.
 fn add_magnitudes_bits(a: u32, b: u32) -> u32 {
