@@ -46,6 +46,7 @@ import type { KernelOptions } from '../common/kernel-options.js';
 import { type ChunkedJob, chunkElements, encodeChunk } from '../common/run-chunked.js';
 import { deviceIntegerBytes } from '../elementwise/gpu-resident.js';
 import { planElementwise } from '../elementwise/plan-elementwise.js';
+import { buildsTableOnDevice, encodeParamTable } from '../elementwise/param-table-kernel.js';
 import { type TableSource, tableBytes, writeTable } from '../elementwise/scheme-params.js';
 import { vecGeometry } from '../elementwise/quantize-kernel.js';
 import { addChunkPartials } from '../error-stats/chunk-partials.js';
@@ -62,7 +63,7 @@ function residentBytes(size: number): number {
  * The quantize kernel's chunk job on the resident values, with the source of the parameter table it binds at 3
  * (described, not built: the device may write it, else it is written in slices when the job is encoded).
  */
-export type QuantizeJob = ChunkedJob & { tableSource?: TableSource };
+export type QuantizeJob = ChunkedJob & { tableSource?: TableSource; info: DTypeInfo };
 
 /**
  * What {@link ResidentWeight.quantizeWithStats} returns: the stored integers (8-bit one per element, 4-bit packed
@@ -266,7 +267,7 @@ export function quantizeJob(
     { table: 'source' });
   if (chunkElements(device, { ...geometry, ...plan }) < x.data.length) return null;
   return {
-    ...geometry, ...plan, size: x.data.length,
+    ...geometry, ...plan, size: x.data.length, info,
     inputBuffer: input,
     writeInput: () => { throw new Error('quantizeJob: the chunk binds the resident values'); },
   };
@@ -274,7 +275,9 @@ export function quantizeJob(
 
 /**
  * Encodes the quantize kernel of `job` (one chunk) and returns the buffer that holds its integers. Its parameter
- * table is `table` where the device wrote it, else written from `job.tableSource` (in slices, see writeTable).
+ * table is `table` where the device wrote it, else built from `job.tableSource` in the same submit: by the device
+ * where `manager.deviceTables` and buildsTableOnDevice allow (param-table-kernel.ts), else written from the host
+ * in slices (writeTable).
  *
  * @example
  * ```ts
@@ -287,7 +290,8 @@ export function encodeQuantize(run: GpuRun, manager: GpuManager, job: QuantizeJo
   let bound = table;
   if (source && !bound) {
     bound = run.buffer(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'paramTable');
-    writeTable(run.device.queue, bound, source);
+    if (manager.deviceTables && buildsTableOnDevice(source, job.info)) encodeParamTable(run, manager, source, bound, job.maxWorkgroupsPerDimension);
+    else writeTable(run.device.queue, bound, source);
   }
   let integers: GPUBuffer | undefined;
   encodeChunk(run, manager, {

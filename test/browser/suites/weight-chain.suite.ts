@@ -84,6 +84,27 @@ async function expectSameStats(x: Float32Array, shape: number[], q: QTensor, axi
 const kDtypes: Dtype[] = ['qint8', 'quint8', 'qint4', 'quint4'];
 
 export const tests: Record<string, BrowserTest> = {
+  async 'weights whose parameters the host calibrated (mse, percentile), 16,384 groups or more: the table built on the device in the same submit, the CPU path\'s bytes and the separate call\'s statistics'() {
+    const manager = await getDefaultManager();
+    const deviceTables = manager.deviceTables; // off on a software adapter: on here, to run the path everywhere
+    manager.deviceTables = true;
+    const next = rng(RUN_SEED + 75);
+    await gpuScoped(async () => {
+      for (const [dtype, method, shape] of [['qint4', 'mse', [512, 1024]], ['quint4', 'percentile', [256, 2080]]] as const) {
+        const x = randomData(shape[0] * shape[1], Math.floor(next() * 1e9), 1 + next(), 0.05);
+        const d: WeightDecision = { ...decision(dtype, 'group', dtype === 'qint4', 'torch', 1, 32, 0), method };
+        const what = `${dtype} ${method} groups of 32 [${shape}]`;
+        const cpu = await quantizeWeight(tensor(x, [...shape]), d, {}, { backend: 'cpu' });
+        const { result: gpu, labels } = await pipelinesUsed(() => quantizeWeight(tensor(x, [...shape]), d, {}, { backend: 'webgpu' }));
+        const q = expectSameWeight(gpu, cpu, what);
+        if (!q || !gpu.ok) throw new Error(`${what}: refused (${'reason' in gpu ? gpu.reason : ''})`);
+        await expectSameStats(x, [...shape], q, 0, gpu.stats, what);
+        if (!labels.includes('paramTable|quantRows')) throw new Error(`${what}: no table built on the device: ${labels.join(', ')}`);
+      }
+    }).finally(() => { manager.deviceTables = deviceTables; });
+    await expectPoolEmpty();
+    return `run seed ${RUN_SEED}`;
+  },
   async 'compressOnnx on the GPU, more same-sized weights than are in flight (their float32 arrays reused): the CPU path\'s model bytes'() {
     await gpuScoped(async () => {
       // 14 weights of 64 x 64 (the first layer kept float): weights in flight hand their converted arrays on.
