@@ -56,6 +56,12 @@ export interface ChunkedJob extends ChunkGeometry {
    * directly when it holds the chunk's whole vecs, instead of a copy through `writeInput`.
    */
   readonly inputBuffer?: GPUBuffer;
+  /**
+   * The input as float32 values on the host, when it is (a Tensor's data): runElementwise then uploads a job of one
+   * chunk through the pool's staging buffers where the manager says so (src/gpu/staged-upload.ts) and binds it
+   * as `inputBuffer`, instead of `writeInput`'s writeBuffer.
+   */
+  readonly hostInput?: Float32Array;
   /** The uniform bytes for a chunk. */
   readonly uniform: (start: number, vecCount: number, threadCount: number) => ArrayBuffer;
   /** Bindings beyond 0 (uniform), 1 (input) and 2 (output), e.g. the per-channel table at 3. */

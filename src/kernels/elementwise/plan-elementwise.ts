@@ -22,6 +22,7 @@ import { checkScale, knownSmallestScale } from '../../validate.js';
 import { type ChunkedJob, type ChunkGeometry, chunkElements, runChunked } from '../common/run-chunked.js';
 import { type ClampRange, type TableSource, buildTable, schemeBindings, tableBytes, tableSource, writeTable } from './scheme-params.js';
 import type { GpuRun } from '../../gpu/gpu-run.js';
+import { STAGED_UPLOAD_BYTES, uploadFloat32 } from '../../gpu/staged-upload.js';
 import { buildsTableOnDevice, encodeParamTable } from './param-table-kernel.js';
 import { type KernelOp, kernelVariant } from './shader-sources.js';
 import { STATIONARY_KIND, type StationaryLayout, perTensorStationary, stationaryChunk, stationaryLayout } from './stationary.js';
@@ -144,7 +145,8 @@ function stationaryFor(device: GPUDevice, request: ElementwiseRequest, geometry:
 
 /**
  * Plans `request` (planElementwise), writes the plan's parameter table if any and binds it, and runs the
- * chunks of `io`. Where `manager.deviceTables` holds (a GPU, not a software adapter), a table of
+ * chunks of `io`. A float32 input of 4 MiB or more in one chunk goes up through staging buffers where
+ * `manager.stagedUploads` holds (withStagedInput). Where `manager.deviceTables` holds (a GPU, not a software adapter), a table of
  * DEVICE_TABLE_MIN_ROWS rows or more is built on the device in the first chunk's
  * submit (param-table-kernel.ts); otherwise, or for a table the device does not build (buildsTableOnDevice), it
  * is written from the host in slices through a reused array (writeTable).
@@ -158,19 +160,56 @@ export async function runElementwise(
   manager: GpuManager, request: ElementwiseRequest, io: Omit<ChunkedJob, keyof ElementwisePlan | 'extraEntries' | 'prepare'>,
 ): Promise<void> {
   const plan = planElementwise(manager.device, request, io, { table: 'source' });
-  const source = plan.tableSource;
-  if (!source) {
-    await runChunked(manager, { ...io, ...plan });
+  await withStagedInput(manager, { ...io, ...plan }, request.op, async (staged) => {
+    const source = plan.tableSource;
+    if (!source) {
+      await runChunked(manager, { ...io, ...plan, ...staged });
+      return;
+    }
+    await runWithTable(manager, request, { ...io, ...plan, ...staged }, source);
+  });
+}
+
+/**
+ * Runs `body` with the job's input uploaded through the pool's staging buffers and bound as `inputBuffer`, when
+ * the job has float32 `hostInput` of STAGED_UPLOAD_BYTES or more in one chunk and `manager.stagedUploads` holds
+ * (Node: writeBuffer copies into fresh staging memory, 2–3× slower on the H200's host); else with nothing, and
+ * the chunks write their input.
+ */
+async function withStagedInput(
+  manager: GpuManager, job: Omit<ChunkedJob, 'extraEntries' | 'prepare'>, op: KernelOp,
+  body: (staged: { inputBuffer?: GPUBuffer }) => Promise<void>,
+): Promise<void> {
+  const host = job.hostInput;
+  if (!host || !manager.stagedUploads || host.byteLength < STAGED_UPLOAD_BYTES || chunkElements(manager.device, job) < job.size) {
+    await body({});
     return;
   }
+  const bytes = Math.ceil(job.size / job.elementsPerVec) * job.inputBytesPerVec;
+  const inputBuffer = manager.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${job.pipeline.label}.input`);
+  try {
+    try {
+      await uploadFloat32(manager, inputBuffer, host, `${op}|input`);
+    } catch (error) {
+      await manager.throwIfLostAfterFailure(error);
+      throw error;
+    }
+    await body({ inputBuffer });
+  } finally {
+    manager.pool.release(inputBuffer);
+  }
+}
+
+/** Runs `job` with its parameter table from `source` bound at 3 (see runElementwise). */
+async function runWithTable(manager: GpuManager, request: ElementwiseRequest, job: Omit<ChunkedJob, 'extraEntries' | 'prepare'>, source: TableSource): Promise<void> {
   const bytes = tableBytes(source);
-  const buffer = manager.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${plan.pipeline.label}.paramTable`);
+  const buffer = manager.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${job.pipeline.label}.paramTable`);
   try {
     const onDevice = manager.deviceTables && buildsTableOnDevice(source, request.info);
     if (!onDevice) writeTable(manager.device.queue, buffer, source);
     await runChunked(manager, {
-      ...io, ...plan, extraEntries: [{ binding: 3, resource: { buffer, size: bytes } }],
-      ...(onDevice ? { prepare: (run: GpuRun) => encodeParamTable(run, manager, source, buffer, io.maxWorkgroupsPerDimension) } : {}),
+      ...job, extraEntries: [{ binding: 3, resource: { buffer, size: bytes } }],
+      ...(onDevice ? { prepare: (run: GpuRun) => encodeParamTable(run, manager, source, buffer, job.maxWorkgroupsPerDimension) } : {}),
     });
   } finally {
     manager.pool.release(buffer);

@@ -22,10 +22,11 @@ export type { KernelOptions };
 
 /**
  * The fields of a float32-input job that do not depend on the op. A {@link GpuTensor} input (checked by the
- * caller: float32, same device, COPY_SRC) is copied chunk by chunk on the GPU; a {@link Tensor} is written.
+ * caller: float32, same device, COPY_SRC) is copied chunk by chunk on the GPU; a {@link Tensor} is written (or,
+ * in one chunk, uploaded through staging buffers: ChunkedJob's `hostInput`).
  */
 export function floatInputJob(input: Tensor | GpuTensor, options: KernelOptions):
-  Pick<ChunkedJob, 'size' | 'maxChunkElements' | 'maxWorkgroupsPerDimension' | 'writeInput'> {
+  Pick<ChunkedJob, 'size' | 'maxChunkElements' | 'maxWorkgroupsPerDimension' | 'writeInput' | 'hostInput'> {
   const common = { maxChunkElements: options.maxChunkElements, maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension };
   if (isGpuTensor(input)) {
     return {
@@ -37,6 +38,7 @@ export function floatInputJob(input: Tensor | GpuTensor, options: KernelOptions)
   return {
     ...common,
     size: input.data.length,
+    hostInput: input.data,
     writeInput: (queue, buffer, start, count) => queue.writeBuffer(buffer, 0, input.data as Float32Array<ArrayBuffer>, start, count),
   };
 }
