@@ -52,6 +52,7 @@ export function describeOutput(layout: ReductionLayout, w: number): string {
  * ```
  */
 export function checkRange(min: number, max: number, scale: number, layout: ReductionLayout, w: number, argument: string): void {
+  if (Number.isFinite(min) && Number.isFinite(max) && Number.isFinite(scale)) return; // no name built for a range that passes
   const where = describeOutput(layout, w);
   if (!Number.isFinite(min) || !Number.isFinite(max)) {
     const value = Number.isFinite(min) ? max : min;

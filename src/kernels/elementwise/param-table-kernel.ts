@@ -38,8 +38,8 @@ export const PARAM_TABLE_PARAMS = {
 export const PARAM_TABLE_SHADER_FILES = { paramTable: paramTableShader } as const;
 
 /**
- * Rows from which a call's table is built on the device: below it the host's loop and upload take less
- * than a microsecond or so a row in all, and a call would pay for one more pipeline.
+ * Rows from which a call's table is built on the device: below it (256 KiB of table at most) the host's loop
+ * and upload take well under a millisecond, less than what one more pass and its pipeline would cost.
  */
 export const DEVICE_TABLE_MIN_ROWS = 16384;
 
