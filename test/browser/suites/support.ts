@@ -121,6 +121,30 @@ export async function runTestKernel(device: GPUDevice, label: string, code: stri
   }
 }
 
+/** Counts the queue's writeBuffer calls of at least `bytes` bytes and its submits while `body` runs. */
+export async function countQueue<T>(device: GPUDevice, bytes: number, body: () => Promise<T>): Promise<{ result: T; uploads: number; submits: number }> {
+  const queue = device.queue as GPUQueue & Record<string, unknown>;
+  let uploads = 0;
+  let submits = 0;
+  const write = queue.writeBuffer;
+  const submit = queue.submit;
+  queue.writeBuffer = function (this: GPUQueue, ...args: Parameters<GPUQueue['writeBuffer']>) {
+    const data = args[2] as ArrayBufferView | ArrayBuffer;
+    if (data.byteLength >= bytes) uploads++;
+    return write.apply(this, args);
+  } as GPUQueue['writeBuffer'];
+  queue.submit = function (this: GPUQueue, ...args: Parameters<GPUQueue['submit']>) {
+    submits++;
+    return submit.apply(this, args);
+  } as GPUQueue['submit'];
+  try {
+    return { result: await body(), uploads, submits };
+  } finally {
+    Reflect.deleteProperty(queue, 'writeBuffer');
+    Reflect.deleteProperty(queue, 'submit');
+  }
+}
+
 /** Fails unless the default manager's buffer pool has nothing checked out. */
 export async function expectPoolEmpty(): Promise<void> {
   const stats = (await getDefaultManager()).stats();
