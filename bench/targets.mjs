@@ -2,12 +2,13 @@
 // given) and prints one table: the target, what the run measured, met or not, and which run it came from.
 // Every number is a ratio (or a rate) taken inside one run; the table only gathers them.
 //
-//   node bench/targets.mjs [--results=bench/results] [--gpu=FILE.json] [--cpu=FILE.json] [--stream=FILE.json]
+//   node bench/targets.mjs [--results=bench/results] [--gpu=FILE.json] [--hardware=FILE.json] [--cpu=FILE.json] [--stream=FILE.json]
 //
 // Sources: `node bench/run.mjs` (<adapter>-<date>.json: GPU calls end to end beside the plumbing limit,
 // whole-model compression per backend), `node bench/cpu-kernels.mjs` (cpu-kernels-<date>.json: the CPU path and
 // the CLI beside plain JS loops), `node bench/safetensors-stream.mjs --mode=both` (safetensors-stream-<date>.json:
-// the 2 GB streaming run). A source that is missing is reported as such; the script exits 0 either way (it judges
+// the 2 GB streaming run); a run of `node bench/run.mjs --node` on a hardware GPU kept in a folder of bench/results
+// (e.g. bench/results/nvidia-h200/) adds its rows beside the software adapter's. A source that is missing is reported as such; the script exits 0 either way (it judges
 // nothing a benchmark has not already checked for correctness).
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -67,32 +68,50 @@ if (cpu) {
   add('CLI compress, 67 MB MLP: <= 3x a plain absmax + quantize loop', 'no cpu-kernels result', undefined, undefined);
 }
 
-// GPU calls end to end beside the plumbing limit, and whole models per backend.
-const software = gpu ? /swiftshader/i.test(`${gpu.data.adapter?.architecture} ${gpu.data.adapter?.description}`) : undefined;
-if (gpu) {
+/** Whether a bench/run.mjs result was measured on a software adapter. */
+const isSoftware = (source) => /swiftshader|llvmpipe|lavapipe|warp/i.test(`${source.data.adapter?.architecture} ${source.data.adapter?.description}`);
+
+/** The rows of one bench/run.mjs result: GPU calls end to end beside the plumbing limit, whole models per backend. */
+function gpuRows(source) {
+  const software = isSoftware(source);
+  const on = software ? '' : ` (${source.data.adapter?.device || source.data.adapter?.architecture || source.data.adapter?.description || 'hardware GPU'})`;
   for (const [op, bound] of [['quantize', 1.25], ['dequantize', 1.15]]) {
-    const ratios = (gpu.data.results ?? []).filter((r) => r.op === op && r.plumbingMs?.length && r.e2eMs?.length)
+    const ratios = (source.data.results ?? []).filter((r) => r.op === op && r.plumbingMs?.length && r.e2eMs?.length)
       .map((r) => ({ name: `${r.dtype} ${r.layout}`, ratio: median(r.e2eMs.map((v, i) => v / r.plumbingMs[i])) }));
-    if (!ratios.length) { add(`GPU ${op} end to end: <= ${bound}x the plumbing limit`, 'no paired plumbing times in this result', undefined, gpu); continue; }
+    if (!ratios.length) { add(`GPU ${op} end to end${on}: <= ${bound}x the plumbing limit`, 'no paired plumbing times in this result', undefined, source); continue; }
     const met = ratios.filter((r) => r.ratio <= bound).length;
     const worst = ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a));
-    add(`GPU ${op} end to end: <= ${bound}x the plumbing limit`, `${met} of ${ratios.length} cases; ${fmt(Math.min(...ratios.map((r) => r.ratio)), 2)}`
-      + `-${fmt(worst.ratio, 2)}x (worst: ${worst.name})`, met === ratios.length, gpu);
+    add(`GPU ${op} end to end${on}: <= ${bound}x the plumbing limit`, `${met} of ${ratios.length} cases; ${fmt(Math.min(...ratios.map((r) => r.ratio)), 2)}`
+      + `-${fmt(worst.ratio, 2)}x (worst: ${worst.name})`, met === ratios.length, source);
   }
-  for (const c of gpu.data.compressCompare ?? []) {
+  for (const c of source.data.compressCompare ?? []) {
     const ratio = median(c.ms.webgpu.map((v, i) => v / c.ms.cpu[i]));
     const mib = c.modelBytes / 2 ** 20;
     if (software) {
       add(`whole model (${c.model}, ${fmt(mib, 1)} MiB), software adapter: 'webgpu' <= 'cpu'`, `${fmt(ratio, 2)}x`,
-        c.modelBytes < 50e6 ? 'n/a (< 50 MB)' : ratio <= 1, gpu);
+        c.modelBytes < 50e6 ? 'n/a (< 50 MB)' : ratio <= 1, source);
     } else {
-      add(`whole model (${c.model}, ${fmt(mib, 1)} MiB), hardware GPU: 'webgpu' >= 5x faster than 'cpu'`, `${fmt(1 / ratio, 2)}x faster`, 1 / ratio >= 5, gpu);
+      add(`whole model (${c.model}, ${fmt(mib, 1)} MiB), hardware GPU${on}: 'webgpu' >= 5x faster than 'cpu' (one thread, in one process)`,
+        `${fmt(1 / ratio, 2)}x faster`, 1 / ratio >= 5, source);
     }
   }
-  if (software) add("hardware GPU: 'webgpu' >= 5x faster than 'cpu' for whole models", `only a software adapter (${gpu.data.adapter?.description}) was measured`, undefined, gpu);
-} else {
-  add('GPU calls end to end, whole models per backend', 'no bench/run.mjs result', undefined, undefined);
 }
+
+// The newest run on hardware, kept in a folder of its own (bench/results/<gpu>/, e.g. nvidia-h200), unless given.
+const hardware = args.hardware ? load(args.hardware, () => true) : gpu && !isSoftware(gpu) ? undefined : (() => {
+  if (!existsSync(dir)) return undefined;
+  const found = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => readdirSync(join(dir, e.name))
+    .filter((f) => f.endsWith('.json')).map((f) => join(dir, e.name, f)))
+    .map((file) => { try { return { file, data: JSON.parse(readFileSync(file, 'utf8')) }; } catch { return undefined; } })
+    .filter((s) => s && s.data.adapter !== undefined && Array.isArray(s.data.results) && !isSoftware(s))
+    .sort((a, b) => (Date.parse(b.data.date) || statSync(b.file).mtimeMs) - (Date.parse(a.data.date) || statSync(a.file).mtimeMs));
+  return found[0];
+})();
+
+if (gpu) gpuRows(gpu);
+else add('GPU calls end to end, whole models per backend', 'no bench/run.mjs result', undefined, undefined);
+if (hardware) gpuRows(hardware);
+else if (!gpu || isSoftware(gpu)) add("hardware GPU: 'webgpu' >= 5x faster than 'cpu' for whole models", 'no run on a hardware adapter in bench/results', undefined, undefined);
 
 // Streaming a 2 GB safetensors file.
 if (stream) {
@@ -107,5 +126,5 @@ if (stream) {
 }
 
 console.log(table(['target', 'measured', 'verdict', 'from'], rows));
-const hosts = [gpu, cpu, stream].filter(Boolean).map((s) => `${where(s)}: ${s.data.date ?? ''} load ${s.data.host?.loadAverageAtStart ?? s.data.loadAverageAtStart ?? '?'}`);
+const hosts = [gpu, hardware, cpu, stream].filter(Boolean).map((s) => `${where(s)}: ${s.data.date ?? ''} load ${s.data.host?.loadAverageAtStart ?? s.data.loadAverageAtStart ?? '?'}`);
 if (hosts.length) console.log(`runs: ${hosts.join('; ')}`);
