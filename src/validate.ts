@@ -108,19 +108,22 @@ export function checkChannelParams(
     const [lo, hi, qmin, qmax] = [MIN_SCALE, MAX_SCALE, info.qmin, info.qmax];
     let valid = 1;
     let smallest = Infinity;
+    let largest = 0;
     for (let c = 0; c < channels; c++) {
       const scale = scales64[c]!;
       const scale32 = Math.fround(scale);
       const zeroPoint = zeroPoints32[c]!;
       valid &= +(scale32 >= lo) & +(scale32 <= hi) & +(zeroPoint >= qmin) & +(zeroPoint <= qmax);
       if (scale < smallest) smallest = scale;
+      if (scale > largest) largest = scale;
     }
     if (valid) {
-      smallestScales.set(scales64, smallest);
+      scaleRanges.set(scales64, { smallest, largest });
       return { scales: scales64, zeroPoints: zeroPoints32 };
     }
   }
   let smallest = Infinity;
+  let largest = 0;
   for (let c = 0; c < channels; c++) {
     const scale = bulkScales ? scales64[c]! : scales[c] as number;
     const zeroPoint = bulkZeroPoints ? zeroPoints32[c]! : zeroPoints[c] as number;
@@ -130,12 +133,13 @@ export function checkChannelParams(
     if (!scaleOk) checkScale(scale, `scales[${c}]`);
     if (!bulkScales) scales64[c] = Number(scale);
     if (scales64[c]! < smallest) smallest = scales64[c]!;
+    if (scales64[c]! > largest) largest = scales64[c]!;
     if (!(typeof zeroPoint === 'number' && Number.isInteger(zeroPoint) && zeroPoint >= info.qmin && zeroPoint <= info.qmax)) {
       checkZeroPoint(zeroPoint, info, `zeroPoints[${c}]`);
     }
     if (!bulkZeroPoints) zeroPoints32[c] = Number(zeroPoint);
   }
-  smallestScales.set(scales64, smallest);
+  scaleRanges.set(scales64, { smallest, largest });
   return { scales: scales64, zeroPoints: zeroPoints32 };
 }
 
@@ -149,11 +153,24 @@ export function checkChannelParams(
  * ```
  */
 export function knownSmallestScale(scales: Float64Array): number | undefined {
-  return smallestScales.get(scales);
+  return scaleRanges.get(scales)?.smallest;
 }
 
-/** See {@link knownSmallestScale}. */
-const smallestScales = new WeakMap<Float64Array, number>();
+/**
+ * The largest scale of the scales {@link checkChannelParams} returned, found in the same pass; undefined for
+ * other arrays.
+ *
+ * @example
+ * ```ts
+ * knownLargestScale(checkChannelParams([0.1, 0.2], [0, 0], 2, dtypeInfo('qint8')).scales); // 0.2
+ * ```
+ */
+export function knownLargestScale(scales: Float64Array): number | undefined {
+  return scaleRanges.get(scales)?.largest;
+}
+
+/** See {@link knownSmallestScale} and {@link knownLargestScale}. */
+const scaleRanges = new WeakMap<Float64Array, { smallest: number; largest: number }>();
 
 /**
  * Checks a group size: a positive integer. A size at or above the axis length makes one group per row.

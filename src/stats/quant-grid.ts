@@ -16,7 +16,7 @@
 import { dtypeInfo } from '../dtype.js';
 import type { QTensor } from '../qtensor.js';
 import { roundHalfEven } from '../round.js';
-import { MAX_SCALE, MIN_SCALE, checkScale } from '../validate.js';
+import { MAX_SCALE, MIN_SCALE, checkScale, knownLargestScale, knownSmallestScale } from '../validate.js';
 import { type IndexMap, channelIndexMap, groupIndexMap, tensorIndexMap } from './index-map.js';
 
 /** See the module documentation. Tables have one entry per parameter; they may be shared: do not modify them. */
@@ -128,8 +128,16 @@ function fillTable(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, int
  */
 const facts = new WeakMap<Float32Array, TableFacts & GridTable>();
 
-/** The facts of `grid`'s table when it is one made here. */
+/**
+ * The facts of grids whose table is made only when first read ({@link quantGrid} for parameters checkChannelParams
+ * validated), keyed by the grid: known from that check, without the table.
+ */
+const lazyFacts = new WeakMap<object, TableFacts>();
+
+/** The facts of `grid`'s table when it is one made here, or a grid made here whose table waits to be read. */
 function factsOf(grid: GridTable): TableFacts | undefined {
+  const lazy = lazyFacts.get(grid); // before touching the arrays: reading them would make the table
+  if (lazy) return lazy;
   const known = facts.get(grid.inverseScales);
   return known && known.zeroPoints === grid.zeroPoints && known.scales === grid.scales ? known : undefined;
 }
@@ -186,7 +194,38 @@ function table(scales: ArrayLike<number>, zeroPoints: ArrayLike<number>): GridTa
 }
 
 /**
- * The grid of `q` (its parameters, already validated when `q` was built).
+ * The facts of per-channel or per-group parameters from their check (validate.ts knownSmallestScale and
+ * knownLargestScale), when the check recorded them and every zero point of the dtype is within ±2^22; else undefined.
+ */
+function checkedFacts(params: { scales: Float64Array }, qmin: number, qmax: number): TableFacts | undefined {
+  const smallest = knownSmallestScale(params.scales);
+  const largest = knownLargestScale(params.scales);
+  if (smallest === undefined || largest === undefined || Math.max(Math.abs(qmin), Math.abs(qmax)) > 2 ** 22) return undefined;
+  // The inverse never grows with the scale, and fround keeps order: the extremes' float32 values bound every entry's.
+  return { small: params.scales.length === 0 || Math.fround(1 / Math.fround(smallest)) <= 2 ** 125, largestScale: Math.fround(largest) };
+}
+
+/**
+ * `base` with the table of `params` made on first read of `scales`, `inverseScales` or `zeroPoints` (then plain
+ * properties holding it), and `known` as its facts meanwhile: statistics computed on the device read only the facts
+ * (prescale, clipping test), and a weight in groups of 32 need not make 524,288 reciprocals and three arrays.
+ */
+function lazyGrid(params: { scales: Float64Array; zeroPoints: Int32Array }, base: Omit<QuantGrid, keyof GridTable>, known: TableFacts): QuantGrid {
+  const grid = { ...base } as QuantGrid;
+  const keys = ['scales', 'inverseScales', 'zeroPoints'] as const;
+  const make = (): GridTable => {
+    const made = table(params.scales, params.zeroPoints);
+    for (const key of keys) Object.defineProperty(grid, key, { value: made[key], enumerable: true, writable: false, configurable: false });
+    return made;
+  };
+  for (const key of keys) Object.defineProperty(grid, key, { get: () => make()[key], enumerable: true, configurable: true });
+  lazyFacts.set(grid, known);
+  return grid;
+}
+
+/**
+ * The grid of `q` (its parameters, already validated when `q` was built). Per channel and per group, the table of
+ * parameters checkChannelParams validated is made when first read (its facts are known from the check).
  *
  * @example
  * ```ts
@@ -200,12 +239,12 @@ export function quantGrid(q: QTensor): QuantGrid {
     case 'per_tensor_affine':
       return { map: tensorIndexMap(), ...table([params.scale], [params.zeroPoint]), integerSubtract: true, qmin, qmax };
     case 'per_channel_affine':
-      return { map: channelIndexMap(q.shape, params.axis), ...tableOf(params), integerSubtract: false, qmin, qmax };
-    case 'per_group_affine':
-      return {
-        map: groupIndexMap(q.shape, params.axis, params.groupSize), ...tableOf(params),
-        integerSubtract: false, qmin, qmax,
-      };
+    case 'per_group_affine': {
+      const map = params.scheme === 'per_channel_affine' ? channelIndexMap(q.shape, params.axis) : groupIndexMap(q.shape, params.axis, params.groupSize);
+      const known = tables.has(params) ? undefined : checkedFacts(params, qmin, qmax);
+      return known ? lazyGrid(params, { map, integerSubtract: false, qmin, qmax }, known)
+        : { map, ...tableOf(params), integerSubtract: false, qmin, qmax };
+    }
     default:
       throw new Error(`errorStats: unknown qscheme ${String((params as { scheme: unknown }).scheme)}`);
   }

@@ -10,6 +10,7 @@ import { signedExtremeOfRanges } from '../../src/compress/weight-range.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { mergeRecords } from '../../src/kernels/calibration/minmax-kernel.js';
 import { addChunkPartials } from '../../src/kernels/error-stats/chunk-partials.js';
+import { quantizesFromOriginal } from '../../src/kernels/error-stats/error-stats-shader.js';
 import type { PlannedChunk, TilePlan } from '../../src/kernels/error-stats/error-stats-plan.js';
 import { BucketSums } from '../../src/stats/bucket-sums.js';
 import { type IndexMap, channelIndexMap, groupIndexMap, indexOf, tensorIndexMap } from '../../src/stats/index-map.js';
@@ -199,6 +200,54 @@ describe(`host parameter loops (seed ${RUN_SEED})`, () => {
         expect(knownSmallestScale((q.params as { scales: Float64Array }).scales)).toBe(smallest);
         expect(largestInverseScale(byHand)).toBe(checkScale(smallest));
       }
+    }
+  });
+  it('quantGrid of checked parameters knows its facts before its table, which it makes on first read with the eager bits', () => {
+    const next = rng(RUN_SEED + 5);
+    const isLazy = (grid: object): boolean => Object.getOwnPropertyDescriptor(grid, 'scales')?.get !== undefined;
+    for (const dtype of ['qint8', 'quint8', 'qint4', 'quint4'] as const) {
+      const { qmin, qmax } = { qint8: { qmin: -128, qmax: 127 }, quint8: { qmin: 0, qmax: 255 }, qint4: { qmin: -8, qmax: 7 }, quint4: { qmin: 0, qmax: 15 } }[dtype];
+      for (const [shape, params] of [[[64, 40], { axis: 0 }], [[6, 40], { axis: 1, groupSize: 8 }], [[3, 37], { axis: 1, groupSize: 5 }]] as const) {
+        const size = shape[0] * shape[1];
+        const rows = 'groupSize' in params ? shape[0] * Math.ceil(shape[1] / params.groupSize) : shape[params.axis];
+        const scales = Float64Array.from({ length: rows }, () => 2 ** (-126 + 252 * next()));
+        if (next() < 0.5) scales[Math.floor(next() * rows)] = 2 ** -126; // an inverse past 2^125
+        const zeroPoints = Int32Array.from({ length: rows }, () => qmin + Math.floor(next() * (qmax - qmin + 1)));
+        const q = fromIntRepr(new Int8Array(size), [...shape], dtype, { scales, zeroPoints, ...params });
+        const grid = quantGrid(q);
+        expect(isLazy(grid)).toBe(true);
+        const eager = { scales: new Float32Array(rows), inverseScales: new Float32Array(rows), zeroPoints: new Int32Array(rows) };
+        fillGridTable(scales, zeroPoints, eager);
+        const small = eager.zeroPoints.every((z) => Math.abs(z) <= 2 ** 22) && eager.inverseScales.every((v) => v <= 2 ** 125);
+        expect(smallParameters(grid)).toBe(small);
+        expect(largestScale(grid)).toBe(eager.scales.reduce((a, b) => Math.max(a, b), 0));
+        expect(isLazy(grid)).toBe(true); // the facts made no table
+        expect([...grid.inverseScales]).toEqual([...eager.inverseScales]);
+        expect(isLazy(grid)).toBe(false);
+        expect([...grid.scales]).toEqual([...eager.scales]);
+        expect([...grid.zeroPoints]).toEqual([...eager.zeroPoints]);
+        expect(smallParameters(grid)).toBe(small);
+        expect(quantGrid(q).scales).not.toBe(grid.scales); // a grid of its own each time, as before
+      }
+    }
+    // Parameters checked by hand-made arrays of a 32-bit dtype (zero points past 2^22) keep the eager table.
+    const wide = quantGrid(fromIntRepr(new Int32Array(2), [2], 'qint32', { scales: [0.5, 1], zeroPoints: [0, 2 ** 30], axis: 0 }));
+    expect(isLazy(wide)).toBe(false);
+    expect(smallParameters(wide)).toBe(false);
+  });
+  it('quantizesFromOriginal answers from the largest scale what the loop over every level answers', () => {
+    const next = rng(RUN_SEED + 6);
+    for (let trial = 0; trial < 200; trial++) {
+      const dtype = next() < 0.5 ? 'qint8' as const : 'quint8' as const;
+      const [qmin, qmax] = dtype === 'qint8' ? [-128, 127] : [0, 255];
+      const rows = 1 + Math.floor(next() * 40);
+      // Around the overflow of (qmax - qmin) * scale: 3.4e38 / 255 = 1.33e36.
+      const scales = Float64Array.from({ length: rows }, () => (next() < 0.8 ? 2 ** (-60 + 120 * next()) : 1.33e36 * (0.5 + next())));
+      const zeroPoints = Int32Array.from({ length: rows }, () => qmin + Math.floor(next() * (qmax - qmin + 1)));
+      const grid = quantGrid(fromIntRepr(new Int8Array(rows), [rows, 1], dtype, { scales, zeroPoints, axis: 0 }));
+      const levelsFinite = [...scales].every((s, p) => Number.isFinite(Math.fround((qmin - zeroPoints[p]!) * Math.fround(s)))
+        && Number.isFinite(Math.fround((qmax - zeroPoints[p]!) * Math.fround(s))));
+      expect(quantizesFromOriginal(grid)).toBe(smallParameters(grid) && levelsFinite);
     }
   });
   it('addChunkPartials puts every partial in indexOf\'s bucket, in order, for every kind of map and tile', () => {

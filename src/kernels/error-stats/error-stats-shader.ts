@@ -10,7 +10,7 @@
  * @module
  */
 import type { PipelineSpec } from '../../gpu/pipeline-cache.js';
-import { type QuantGrid, smallParameters } from '../../stats/quant-grid.js';
+import { type QuantGrid, largestScale, smallParameters } from '../../stats/quant-grid.js';
 import type { UniformLayout } from '../common/uniforms.js';
 import errorStats from '../../../shaders/error-stats/error_stats.wgsl?raw';
 import indexing from '../../../shaders/common/indexing.wgsl?raw';
@@ -133,6 +133,9 @@ export function smallRangeClip(grid: QuantGrid): boolean {
  */
 export function quantizesFromOriginal(grid: QuantGrid): boolean {
   if (!smallRangeClip(grid)) return false;
+  // Zero points lie in [qmin, qmax], so every |q - zp| is at most qmax - qmin: when that times the largest scale
+  // is finite, so is every level (fround keeps order), and no pass over the table is needed.
+  if (Number.isFinite(Math.fround((grid.qmax - grid.qmin) * largestScale(grid)))) return true;
   const { qmin, qmax, scales, zeroPoints } = grid; // no array per parameter: a weight in groups of 32 has 524,288
   for (let p = 0; p < scales.length; p++) {
     const zeroPoint = zeroPoints[p]!;
