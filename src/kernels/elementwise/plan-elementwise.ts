@@ -146,10 +146,10 @@ function stationaryFor(device: GPUDevice, request: ElementwiseRequest, geometry:
 /**
  * Plans `request` (planElementwise), writes the plan's parameter table if any and binds it, and runs the
  * chunks of `io`. A float32 input of 4 MiB or more in one chunk goes up through staging buffers where
- * `manager.stagedUploads` holds (withStagedInput). Where `manager.deviceTables` holds (a GPU, not a software adapter), a table of
- * DEVICE_TABLE_MIN_ROWS rows or more is built on the device in the first chunk's
- * submit (param-table-kernel.ts); otherwise, or for a table the device does not build (buildsTableOnDevice), it
- * is written from the host in slices through a reused array (writeTable).
+ * `manager.stagedUploads` holds (withStagedInput). Where `manager.deviceTables` holds (a GPU, not a software
+ * adapter), a table of DEVICE_TABLE_MIN_ROWS rows or more is built on the device in the first chunk's submit
+ * (param-table-kernel.ts); otherwise, or for a table the device does not build (buildsTableOnDevice), it is
+ * written from the host in slices through a reused array (writeTable).
  *
  * @example
  * ```ts
@@ -201,7 +201,9 @@ async function withStagedInput(
 }
 
 /** Runs `job` with its parameter table from `source` bound at 3 (see runElementwise). */
-async function runWithTable(manager: GpuManager, request: ElementwiseRequest, job: Omit<ChunkedJob, 'extraEntries' | 'prepare'>, source: TableSource): Promise<void> {
+async function runWithTable(
+  manager: GpuManager, request: ElementwiseRequest, job: Omit<ChunkedJob, 'extraEntries' | 'prepare'>, source: TableSource,
+): Promise<void> {
   const bytes = tableBytes(source);
   const buffer = manager.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${job.pipeline.label}.paramTable`);
   try {
