@@ -7,8 +7,11 @@
 // each; a fourth field picks the scheme, e.g. compress:webgpu:mlp:qint4g32), paired with backend 'cpu' where the
 // other cases pair the plumbing.
 //
+// --on=deviceTables,stagedUploads turns those switches of the page's default manager on first (src/gpu/device.ts;
+// a software adapter has them off in a browser), to measure those paths where the defaults do not take them.
+//
 //   node bench/e2e-profile.mjs [--cases=quantize:qint4:group32,dequantize:qint4:group32] [--elements=1048576]
-//                              [--reps=20] [--top=25] [--no-profile]
+//                              [--reps=20] [--top=25] [--no-profile] [--on=deviceTables,stagedUploads]
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
@@ -17,7 +20,7 @@ import { createServer } from 'vite';
 import { matrixShape } from './args.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const opts = { cases: 'quantize:qint4:group32', elements: 1048576, reps: 20, top: 25, profile: true };
+const opts = { cases: 'quantize:qint4:group32', elements: 1048576, reps: 20, top: 25, profile: true, on: '' };
 for (const arg of process.argv.slice(2)) {
   const [k, v] = arg.replace(/^--/, '').split('=');
   if (k === 'no-profile') opts.profile = false;
@@ -66,6 +69,11 @@ try {
       await call(); await plumbOnce();
     ` : `
       const lib = await import('/src/index.ts');
+      const manager = await lib.getDefaultManager();
+      for (const name of ${JSON.stringify(opts.on ? opts.on.split(',') : [])}) {
+        if (name !== 'deviceTables' && name !== 'stagedUploads') throw new Error('--on takes deviceTables and stagedUploads');
+        manager[name] = true;
+      }
       const { caseParams, inputData } = await import('/bench/harness.ts');
       const { plumbOnce } = await import('/bench/page-plumbing.ts');
       const c = ${JSON.stringify(c)};
