@@ -215,7 +215,7 @@ function lazyGrid(params: { scales: Float64Array; zeroPoints: Int32Array }, base
   const keys = ['scales', 'inverseScales', 'zeroPoints'] as const;
   const make = (): GridTable => {
     const made = table(params.scales, params.zeroPoints);
-    for (const key of keys) Object.defineProperty(grid, key, { value: made[key], enumerable: true, writable: false, configurable: false });
+    for (const key of keys) Object.defineProperty(grid, key, { value: made[key], enumerable: true, writable: true, configurable: true });
     return made;
   };
   for (const key of keys) Object.defineProperty(grid, key, { get: () => make()[key], enumerable: true, configurable: true });
