@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * const source = tableSource('quantRows', params.scales, params.zeroPoints, dtypeInfo('qint4'));
- * if (buildsTableOnDevice(source, dtypeInfo('qint4'))) encodeParamTable(run, manager, source, tableBuffer);
+ * if (buildsTableOnDevice(manager, source, dtypeInfo('qint4'))) encodeParamTable(run, manager, source, tableBuffer);
  * ```
  * @module
  */
@@ -56,18 +56,21 @@ const SCALE_SLICE_ROWS = 1 << 16;
 let scaleScratch: Float32Array<ArrayBuffer> | undefined;
 
 /**
- * Whether the device builds `source`'s table for a call of dtype `info`: at least `minRows` rows, zero points
- * of an 8- or 4-bit dtype (WGSL's f32(i32) need not round a 32-bit one to nearest), and scales that
- * checkChannelParams validated (the host's loops refuse a scale out of range; the device would not).
+ * Whether the device builds `source`'s table for a call of dtype `info`: where `manager.deviceTables` holds (a
+ * GPU, not a software adapter), for at least `minRows` rows, zero points of an 8- or 4-bit dtype (WGSL's
+ * f32(i32) need not round a 32-bit one to nearest), and scales that checkChannelParams validated (the host's
+ * loops refuse a scale out of range; the device would not).
  *
  * @example
  * ```ts
  * const checked = checkQParams([4096, 4096], 'qint4', { scales, zeroPoints, axis: 1, groupSize: 32 });
- * buildsTableOnDevice(tableSource('quantRows', checked.scales, checked.zeroPoints, dtypeInfo('qint4')), dtypeInfo('qint4')); // true
+ * buildsTableOnDevice(manager, tableSource('quantRows', checked.scales, checked.zeroPoints, dtypeInfo('qint4')), dtypeInfo('qint4')); // true on a GPU
  * ```
  */
-export function buildsTableOnDevice(source: TableSource, info: DTypeInfo, minRows = DEVICE_TABLE_MIN_ROWS): boolean {
-  return info.bits !== 32 && source.rows >= minRows && knownSmallestScale(source.scales) !== undefined;
+export function buildsTableOnDevice(
+  manager: Pick<GpuManager, 'deviceTables'>, source: TableSource, info: DTypeInfo, minRows = DEVICE_TABLE_MIN_ROWS,
+): boolean {
+  return manager.deviceTables && info.bits !== 32 && source.rows >= minRows && knownSmallestScale(source.scales) !== undefined;
 }
 
 /** The pipeline of one table kind. */

@@ -160,7 +160,7 @@ export async function runElementwise(
   manager: GpuManager, request: ElementwiseRequest, io: Omit<ChunkedJob, keyof ElementwisePlan | 'extraEntries' | 'prepare'>,
 ): Promise<void> {
   const plan = planElementwise(manager.device, request, io, { table: 'source' });
-  await withStagedInput(manager, { ...io, ...plan }, request.op, async (staged) => {
+  await withStagedInput(manager, { ...io, ...plan }, async (staged) => {
     const source = plan.tableSource;
     if (!source) {
       await runChunked(manager, { ...io, ...plan, ...staged });
@@ -177,8 +177,7 @@ export async function runElementwise(
  * the chunks write their input.
  */
 async function withStagedInput(
-  manager: GpuManager, job: Omit<ChunkedJob, 'extraEntries' | 'prepare'>, op: KernelOp,
-  body: (staged: { inputBuffer?: GPUBuffer }) => Promise<void>,
+  manager: GpuManager, job: Omit<ChunkedJob, 'extraEntries' | 'prepare'>, body: (staged: { inputBuffer?: GPUBuffer }) => Promise<void>,
 ): Promise<void> {
   const host = job.hostInput;
   if (!host || !manager.stagedUploads || host.byteLength < STAGED_UPLOAD_BYTES || chunkElements(manager.device, job) < job.size) {
@@ -189,7 +188,7 @@ async function withStagedInput(
   const inputBuffer = manager.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${job.pipeline.label}.input`);
   try {
     try {
-      await uploadFloat32(manager, inputBuffer, host, `${op}|input`);
+      await uploadFloat32(manager, inputBuffer, host, `${job.pipeline.label}.input`);
     } catch (error) {
       await manager.throwIfLostAfterFailure(error);
       throw error;
@@ -207,7 +206,7 @@ async function runWithTable(
   const bytes = tableBytes(source);
   const buffer = manager.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${job.pipeline.label}.paramTable`);
   try {
-    const onDevice = manager.deviceTables && buildsTableOnDevice(source, request.info);
+    const onDevice = buildsTableOnDevice(manager, source, request.info);
     if (!onDevice) writeTable(manager.device.queue, buffer, source);
     await runChunked(manager, {
       ...job, extraEntries: [{ binding: 3, resource: { buffer, size: bytes } }],

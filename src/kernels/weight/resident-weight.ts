@@ -276,7 +276,7 @@ export function quantizeJob(
 /**
  * Encodes the quantize kernel of `job` (one chunk) and returns the buffer that holds its integers. Its parameter
  * table is `table` where the device wrote it, else built from `job.tableSource` in the same submit: by the device
- * where `manager.deviceTables` and buildsTableOnDevice allow (param-table-kernel.ts), else written from the host
+ * where buildsTableOnDevice allows (param-table-kernel.ts), else written from the host
  * in slices (writeTable).
  *
  * @example
@@ -290,7 +290,7 @@ export function encodeQuantize(run: GpuRun, manager: GpuManager, job: QuantizeJo
   let bound = table;
   if (source && !bound) {
     bound = run.buffer(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'paramTable');
-    if (manager.deviceTables && buildsTableOnDevice(source, job.info)) encodeParamTable(run, manager, source, bound, job.maxWorkgroupsPerDimension);
+    if (buildsTableOnDevice(manager, source, job.info)) encodeParamTable(run, manager, source, bound, job.maxWorkgroupsPerDimension);
     else writeTable(run.device.queue, bound, source);
   }
   let integers: GPUBuffer | undefined;

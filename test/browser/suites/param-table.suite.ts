@@ -59,7 +59,7 @@ async function checkTable(kind: TableKind, dtype: QDType, rows: number, seed: nu
   const zeroPoints = Array.from({ length: rows }, () => info.qmin + Math.floor(next() * (info.qmax - info.qmin + 1)));
   const checked = checkChannelParams(hardScales(rows, next), zeroPoints, rows, info);
   const source = tableSource(kind, checked.scales, checked.zeroPoints, info);
-  if (!buildsTableOnDevice(source, info, rows)) throw new Error(`${kind}: checked parameters of ${dtype} are not built on the device`);
+  if (!buildsTableOnDevice({ deviceTables: true }, source, info, rows)) throw new Error(`${kind}: checked parameters of ${dtype} are not built on the device`);
   const expected = new Uint32Array(buildTable(source).buffer);
   const actual = new Uint32Array(expected.length);
   const manager = await getDefaultManager();
@@ -128,16 +128,18 @@ export const tests: Record<string, BrowserTest> = {
     await expectPoolEmpty();
     return `run seed ${RUN_SEED}`;
   },
-  async 'parameter tables: only checked scales of 8- and 4-bit dtypes with enough rows are built on the device'() {
+  async 'parameter tables: only checked scales of 8- and 4-bit dtypes with enough rows are built on the device, and only where deviceTables holds'() {
     const info = dtypeInfo('qint8');
     const rows = DEVICE_TABLE_MIN_ROWS;
     const checked = checkChannelParams(new Float64Array(rows).fill(0.5), new Int32Array(rows), rows, info);
+    const on = { deviceTables: true };
     const cases: [string, boolean, boolean][] = [
-      ['checked, enough rows', buildsTableOnDevice(tableSource('quantRows', checked.scales, checked.zeroPoints, info), info), true],
-      ['checked from a plain array', buildsTableOnDevice(tableSource('rows', checkChannelParams(Array(rows).fill(2), Array(rows).fill(0), rows, info).scales, checked.zeroPoints), info), true],
-      ['one row short', buildsTableOnDevice(tableSource('rows', checked.scales.subarray(1), checked.zeroPoints.subarray(1)), info), false],
-      ['unchecked scales', buildsTableOnDevice(tableSource('rows', new Float64Array(rows).fill(0.5), checked.zeroPoints), info), false],
-      ['qint32', buildsTableOnDevice(tableSource('table', checked.scales, checked.zeroPoints), dtypeInfo('qint32')), false],
+      ['checked, enough rows', buildsTableOnDevice(on, tableSource('quantRows', checked.scales, checked.zeroPoints, info), info), true],
+      ['checked from a plain array', buildsTableOnDevice(on, tableSource('rows', checkChannelParams(Array(rows).fill(2), Array(rows).fill(0), rows, info).scales, checked.zeroPoints), info), true],
+      ['one row short', buildsTableOnDevice(on, tableSource('rows', checked.scales.subarray(1), checked.zeroPoints.subarray(1)), info), false],
+      ['unchecked scales', buildsTableOnDevice(on, tableSource('rows', new Float64Array(rows).fill(0.5), checked.zeroPoints), info), false],
+      ['qint32', buildsTableOnDevice(on, tableSource('table', checked.scales, checked.zeroPoints), dtypeInfo('qint32')), false],
+      ['deviceTables off', buildsTableOnDevice({ deviceTables: false }, tableSource('quantRows', checked.scales, checked.zeroPoints, info), info), false],
     ];
     const wrong = cases.filter(([, got, want]) => got !== want);
     if (wrong.length) throw new Error(`buildsTableOnDevice: ${wrong.map(([what, got]) => `${what}: ${got}`).join('; ')}`);
