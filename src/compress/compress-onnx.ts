@@ -69,7 +69,8 @@ import { heldIntegers, weightsAgain } from './requantize.js';
 import { bufferSlots } from './buffer-slots.js';
 import { type IntegerLender, integerLender } from './integer-lender.js';
 import { type CompressOnnxOptions, type PartsOutput, checkOptions } from './onnx-options.js';
-import { FILE_BLOCK_BYTES, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { contribLayout } from './contrib-layout.js';
 
 export type { CompressOnnxOptions, PartsOutput } from './onnx-options.js';
 
@@ -221,14 +222,22 @@ export async function compressOnnxParts(
    * into its kernels' memory (this thread holds no copy); any other is read here into an array of its own and
    * transferred.
    */
+  /**
+   * Whether a 4-bit weight read in blocks has its integers packed two to a byte as they are made: where the commit
+   * writes them so (QDQ), not where it lays them out itself (MatMulNBits, GatherBlockQuantized).
+   */
+  const packsForCommit = (info: OnnxWeightInfo, decision: WeightDecision) => onnxOps !== 'contrib' || !contribLayout(decision, info).ok;
   const prepareOnPool = async (i: number, info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
     const range = await model.float32FileRange(info.name);
-    // Memory for the integers: a buffer of an earlier weight's, written and let go (the worker touches no fresh pages).
-    const integers = lender?.forPool(info.shape.reduce((a, b) => a * b, 1));
+    // Memory for the integers: a buffer of an earlier weight's, written and let go (the worker touches no fresh pages),
+    // half a byte an element where a 4-bit weight read in blocks comes back packed.
+    const blocking = range && fileBlocking(info.shape, decision, output.fileBlockBytes ?? FILE_BLOCK_BYTES);
+    const packNibbles = packsForCommit(info, decision);
+    const integers = lender?.forPool(blocking ? blockIntegerBytes(decision, blocking, packNibbles) : info.shape.reduce((a, b) => a * b, 1));
     const sent = integers ? [integers] : [];
     let outcome: FloorOutcome;
     if (range) {
-      outcome = await pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes], sent);
+      outcome = await pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes, packNibbles], sent);
     } else {
       let own: Float32Array | undefined;
       const viewed = await model.readFloat32View(info.name, (count) => (own = new Float32Array(count)));
@@ -276,8 +285,10 @@ export async function compressOnnxParts(
       const blocking = range && fileBlocking(info.shape, decision, output.fileBlockBytes ?? FILE_BLOCK_BYTES);
       if (blocking) {
         await warmNext(i);
-        const elements = info.shape.reduce((a, b) => a * b, 1);
-        outcome = await floorWeightInBlocks(range!, info.shape, decision, roundScale ? { roundScale } : {}, loan ? loan.take(elements) : new ArrayBuffer(elements), blocking);
+        const packNibbles = packsForCommit(info, decision);
+        const bytes = blockIntegerBytes(decision, blocking, packNibbles);
+        outcome = await floorWeightInBlocks(range!, info.shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles },
+          loan ? loan.take(bytes) : new ArrayBuffer(bytes), blocking);
         if (outcome) return outcome;
       }
       // On the CPU the weight goes once into the kernels' memory (converted straight there where it is not an

@@ -50,6 +50,7 @@ import { readAhead } from './read-ahead.js';
 import { spareIntegers } from './spare-integers.js';
 import type { WeightDecision } from './policy.js';
 import { FILE_BLOCK_BYTES, fileBlocking } from './weight-file-blocks.js';
+import { integersBufferOf } from './weight-buffers.js';
 import type { QuantizedWeight } from './quantize-weight.js';
 import { ROW_BLOCK_BYTES, type RowBlocking, SlotRing, planRowBlocks, rangeReaderOf, rowBlocking } from './row-block-stream.js';
 import {
@@ -248,8 +249,8 @@ export async function compressToSafetensors(
     if (held && 'q' in held) {
       heldBytes -= quantizedDataByteLength(held.q);
       plan.result = undefined;
-      // Integers from the CPU path go back to the spares; those the GPU returned packed were never theirs.
-      if (!held.q.packedNibbles) spares?.written(held.q.intReprView().buffer);
+      // Integers from the CPU workers go back to the spares (those the GPU returned were never theirs: not adopted).
+      spares?.written(integersBufferOf(held.q));
     } else if (held?.data) {
       blockHeld -= held.data.reduce((n, d) => n + d.byteLength, 0);
       held.data = undefined;

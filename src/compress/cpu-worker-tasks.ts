@@ -50,13 +50,18 @@ export interface CpuTaskArgs {
   /**
    * floorWeight on a float32 weight the worker reads from a file itself, straight into its kernels' memory
    * (the calling thread holds no copy of it); a weight of many rows a block of about `blockBytes` at a time
-   * where that gives the same outcome (weight-file-blocks.ts).
+   * where that gives the same outcome (weight-file-blocks.ts); with `packNibbles`, a 4-bit weight read in blocks
+   * comes back packed two to a byte (blockIntegerBytes: what `integers` needs).
    */
-  floorWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer, blockBytes?: number];
+  floorWeightFile: [
+    range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer, blockBytes?: number,
+    packNibbles?: boolean,
+  ];
   /**
    * planWeight on a float32 weight the worker reads from a file itself (as floorWeightFile reads it): the same
    * answer, with no copy of the weight on the calling thread. `integers` as for floorWeight; `dtype` the stored
-   * values' (float16 and bfloat16 converted to float32 as they are read).
+   * values' (float16 and bfloat16 converted to float32 as they are read). A 4-bit weight read in blocks comes back
+   * packed two to a byte (floorWeightFile's `packNibbles`).
    */
   planWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, integers?: ArrayBuffer, dtype?: FileWeightDType];
   /** chooseQParams(x, spec) on the CPU. */
@@ -97,8 +102,8 @@ export interface CpuTaskResults {
 /** The name of a task. */
 export type CpuTaskName = keyof CpuTaskArgs;
 
-/** A QTensor as it crosses a thread boundary. */
-interface WireQTensor { wire: 'qtensor'; values: IntReprArray; shape: number[]; dtype: QDType; params: QParams }
+/** A QTensor as it crosses a thread boundary: its integers a value each, or 4-bit ones packed two to a byte. */
+interface WireQTensor { wire: 'qtensor'; values?: IntReprArray; nibbles?: Uint8Array; shape: number[]; dtype: QDType; params: QParams }
 
 /** A request: the task, its arguments, and the id its answer carries. */
 export interface TaskRequest { id: number; task: CpuTaskName; args: unknown[] }
@@ -110,13 +115,15 @@ export interface WireError { name: string; message: string; argument?: string; v
 export type TaskAnswer = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: WireError };
 
 function toWire(q: QTensor, transfer: ArrayBuffer[]): WireQTensor {
-  const values = q.intReprView();
-  if (values.buffer instanceof ArrayBuffer && !transfer.includes(values.buffer)) transfer.push(values.buffer);
-  return { wire: 'qtensor', values, shape: [...q.shape], dtype: q.dtype, params: q.params as QParams };
+  const nibbles = q.packedNibbles; // held packed: sent as they are, never unpacked here
+  const integers = nibbles ? { nibbles } : { values: q.intReprView() };
+  const { buffer } = nibbles ?? integers.values!;
+  if (buffer instanceof ArrayBuffer && !transfer.includes(buffer)) transfer.push(buffer);
+  return { wire: 'qtensor', ...integers, shape: [...q.shape], dtype: q.dtype, params: q.params as QParams };
 }
 
 function fromWire(w: WireQTensor): QTensor {
-  return new QTensor(w.values, w.shape, w.dtype, w.params, 'cpu');
+  return new QTensor(w.nibbles ? { nibbles: w.nibbles } : w.values!, w.shape, w.dtype, w.params, 'cpu');
 }
 
 /**

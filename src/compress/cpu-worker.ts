@@ -27,9 +27,9 @@ import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
-import { FILE_BLOCK_BYTES, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 import { type ScaleRounding, scaleRounder } from './scale-storage.js';
-import { holdWeight } from './weight-buffers.js';
+import { holdWeight, integersBufferOf } from './weight-buffers.js';
 import { smallestFitting } from './buffer-slots.js';
 
 const cpu = { backend: 'cpu' } as const;
@@ -80,7 +80,7 @@ async function floorHeld(shape: number[], decision: WeightDecision, rounding: Sc
     return outcome;
   } finally {
     slot?.release();
-    const kept = outcome?.kind === 'quantized' ? outcome.result.q.intReprView().buffer : undefined;
+    const kept = outcome?.kind === 'quantized' ? integersBufferOf(outcome.result.q) : undefined;
     for (const buffer of taken) if (buffer !== kept) keepSpare(buffer);
   }
 }
@@ -93,7 +93,7 @@ async function floorHeld(shape: number[], decision: WeightDecision, rounding: Sc
  */
 async function weightFromFile(
   range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers: ArrayBuffer | undefined,
-  blockBytes = FILE_BLOCK_BYTES, nonFinite = false, dtype: FileWeightDType = 'float32',
+  blockBytes = FILE_BLOCK_BYTES, nonFinite = false, dtype: FileWeightDType = 'float32', packNibbles = false,
 ): Promise<PlannedWeight> {
   const elements = shape.reduce((a, b) => a * b, 1);
   const stored = FILE_WEIGHT_BYTES[dtype];
@@ -105,11 +105,11 @@ async function weightFromFile(
   if (blocking) {
     if (integers) keepSpare(integers);
     integers = undefined;
-    const buffer = takeSpare(elements);
+    const buffer = takeSpare(blockIntegerBytes(decision, blocking, packNibbles));
     const roundScale = scaleRounder(rounding);
     let outcome: FloorOutcome | undefined;
     try {
-      outcome = await floorWeightInBlocks(range, shape, decision, roundScale ? { roundScale } : {}, buffer, blocking, dtype);
+      outcome = await floorWeightInBlocks(range, shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles }, buffer, blocking, dtype);
     } finally {
       if (!outcome) keepSpare(buffer);
     }
@@ -193,8 +193,9 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
     return quantizeWithFloor(x, decision, {}, cpu);
   },
   floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers) as Promise<FloorOutcome>,
-  floorWeightFile: (range, shape, decision, rounding, integers, blockBytes) => weightFromFile(range, shape, decision, rounding, integers, blockBytes) as Promise<FloorOutcome>,
-  planWeightFile: (range, shape, decision, integers, dtype) => weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true, dtype),
+  floorWeightFile: (range, shape, decision, rounding, integers, blockBytes, packNibbles) =>
+    weightFromFile(range, shape, decision, rounding, integers, blockBytes, false, 'float32', packNibbles) as Promise<FloorOutcome>,
+  planWeightFile: (range, shape, decision, integers, dtype) => weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true, dtype, true),
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),
   async calibrateAndQuantize(x, spec) {

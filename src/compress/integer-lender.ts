@@ -28,6 +28,7 @@ import { listGraphs } from '../io/onnx/graph-index.js';
 import { type GraphProto, type TensorProto, attributesOf, initializersOf, nodesOf } from '../io/onnx/proto.js';
 import { bufferSlots, smallestFitting } from './buffer-slots.js';
 import type { FloorOutcome } from './quality-floor.js';
+import { integersBufferOf } from './weight-buffers.js';
 
 /** What one weight borrows: `take` for QuantizeWeightOptions.integers, then `keep` with the weight's outcome. */
 export interface WeightLoan {
@@ -102,9 +103,8 @@ function heldBuffers(root: GraphProto): Set<ArrayBufferLike> {
 /** The buffer under a quantized outcome's integers, or undefined. */
 function integersBuffer(outcome: FloorOutcome | undefined): ArrayBufferLike | undefined {
   if (outcome?.kind !== 'quantized') return undefined;
-  const q = outcome.result.q;
-  // A 4-bit QTensor from the GPU holds packed nibbles (never lent); only the CPU path's own integers are looked at.
-  return q.packedNibbles ? q.packedNibbles.buffer : q.intReprView().buffer;
+  // 4-bit integers held packed (from the GPU, or read in blocks and packed) are looked at as they are, never unpacked.
+  return integersBufferOf(outcome.result.q);
 }
 
 /**

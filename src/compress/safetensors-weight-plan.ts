@@ -20,7 +20,8 @@ import { type EscalationStep, type FloorOutcome, quantizeWithFloor } from './qua
 import type { QuantizedWeight } from './quantize-weight.js';
 import type { RowBlockPlan } from './row-block-stream.js';
 import type { SpareIntegers } from './spare-integers.js';
-import { FILE_BLOCK_BYTES, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { integersBufferOf } from './weight-buffers.js';
 
 /** A weight's plan for a safetensors output: its final decision and quantized form, or kept with the reason. */
 export type PlannedSafetensorsWeight = { decision: WeightDecision; steps: EscalationStep[]; result: QuantizedWeight | RowBlockPlan } | { keep: string; steps: EscalationStep[] };
@@ -57,9 +58,10 @@ async function planInBlocks(reader: WeightReader, info: WeightInfo, decision: We
   const blocking = isFileWeightDType(dtype) ? fileBlocking(info.shape, decision, FILE_BLOCK_BYTES) : undefined;
   const range = blocking && await floatFileRangeOf(reader, info);
   if (!range || !isFileWeightDType(dtype)) return undefined;
-  const elements = info.shape.reduce((a, b) => a * b, 1);
-  const integers = spares?.take(elements) ?? new ArrayBuffer(elements);
-  const outcome = await floorWeightInBlocks(range, info.shape, decision, {}, integers, blocking!, dtype);
+  // 4-bit integers packed two to a byte as each block is measured, as the file holds them.
+  const bytes = blockIntegerBytes(decision, blocking!, true);
+  const integers = spares?.take(bytes) ?? new ArrayBuffer(bytes);
+  const outcome = await floorWeightInBlocks(range, info.shape, decision, { packNibbles: true }, integers, blocking!, dtype);
   spares?.adopt(integers);
   if (outcome?.kind !== 'quantized') spares?.written(integers); // nothing holds it
   return outcome;
@@ -87,9 +89,10 @@ export async function planSafetensorsWeight(
   const range = pool ? await floatFileRangeOf(reader, info) : undefined;
   let outcome;
   if (range && isFileWeightDType(info.dtype)) {
-    const integers = spares?.take(info.shape.reduce((a, b) => a * b, 1));
+    const blocking = fileBlocking(info.shape, decision, FILE_BLOCK_BYTES); // as the worker reads it
+    const integers = spares?.take(blocking ? blockIntegerBytes(decision, blocking, true) : info.shape.reduce((a, b) => a * b, 1));
     outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers, info.dtype], integers ? [integers] : []);
-    if (outcome.kind === 'quantized') spares?.adopt(outcome.result.q.intReprView().buffer);
+    if (outcome.kind === 'quantized') spares?.adopt(integersBufferOf(outcome.result.q));
   }
   if (!outcome && blocksHere) outcome = await planInBlocks(reader, info, decision, spares);
   if (!outcome) {

@@ -13,6 +13,7 @@
  * @module
  */
 import { type HeldFloat32, holdFloat32, scratchBoundOf } from '../kernels/cpu/simd-module.js';
+import type { QTensor } from '../qtensor.js';
 import type { WeightDecision } from './policy.js';
 import { paramShapeOf } from './quantize-weight.js';
 
@@ -48,4 +49,18 @@ export function holdWeight(shape: readonly number[], decision: WeightDecision): 
   const elements = shape.reduce((a, b) => a * b, 1);
   const parameters = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
   return holdFloat32(elements, scratchBoundOf(elements, parameters, Math.max(1, ...shape)));
+}
+
+/**
+ * The buffer under a QTensor's integers held on the CPU: its packed nibbles' where it holds 4-bit ones two to a
+ * byte (never unpacked to find it), else its values'.
+ *
+ * @example
+ * ```ts
+ * const buffer = new ArrayBuffer(8);
+ * integersBufferOf(new QTensor({ nibbles: new Uint8Array(buffer) }, [16], 'qint4', params, 'cpu')) === buffer; // true
+ * ```
+ */
+export function integersBufferOf(q: QTensor): ArrayBufferLike {
+  return q.packedNibbles?.buffer ?? q.intReprView().buffer;
 }

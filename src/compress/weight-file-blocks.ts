@@ -16,7 +16,9 @@
  *   which has the same per-channel range; the second quantizes and measures.
  *
  * Each block is quantized into its place in the weight's integer buffer, and its error sums go on from the
- * block before (cpuErrorSums' carries): the statistics are the whole weight's, to the bit.
+ * block before (cpuErrorSums' carries): the statistics are the whole weight's, to the bit. With `packNibbles`, a
+ * 4-bit weight's integers go in packed two to a byte as each block is measured (a block's integers, a byte each,
+ * in a block-sized array first): the weight's integers then take half the memory, and the writer packs nothing.
  *
  * Anything out of the ordinary (a non-finite value, parameters that cannot be stored, statistics below the
  * quality floor, which escalate) gives undefined, and the caller runs the whole weight as before: the outcome
@@ -25,7 +27,7 @@
  * @example
  * ```ts
  * const blocking = fileBlocking([4096, 4096], decision, FILE_BLOCK_BYTES);
- * const outcome = blocking && await floorWeightInBlocks(range, [4096, 4096], decision, {}, new ArrayBuffer(4096 * 4096), blocking);
+ * const outcome = blocking && await floorWeightInBlocks(range, [4096, 4096], decision, {}, new ArrayBuffer(blockIntegerBytes(decision, blocking)), blocking);
  * // outcome ?? await quantizeWithFloor(wholeWeight, decision, {}, { backend: 'cpu' })
  * ```
  * @module
@@ -41,6 +43,7 @@ import { cpuErrorSums } from '../kernels/cpu/cpu-error-stats.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
 import { scanFinite } from '../kernels/cpu/cpu-scan.js';
+import { packNibblesInto } from '../pack-nibbles.js';
 import { type QParams, QTensor } from '../qtensor.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 import { assembleErrorStats } from '../stats/assemble.js';
@@ -100,6 +103,33 @@ export function fileBlocking(shape: readonly number[], decision: WeightDecision,
 }
 
 /**
+ * Whether {@link floorWeightInBlocks} with `packNibbles` packs a weight's integers two to a byte: a 4-bit dtype
+ * whose every block starts on a whole byte (an even number of elements a block).
+ *
+ * @example
+ * ```ts
+ * blockPacksNibbles({ dtype: 'qint4' }, fileBlocking([4096, 4096], decision, 4 * 2 ** 20)!); // true
+ * ```
+ */
+export function blockPacksNibbles(decision: Pick<WeightDecision, 'dtype'>, blocking: FileBlocking): boolean {
+  return dtypeInfo(decision.dtype).bits === 4 && (blocking.rowsPerBlock * blocking.rowElements) % 2 === 0;
+}
+
+/**
+ * The bytes {@link floorWeightInBlocks} needs for a weight's integers: one an element, or half as many (rounded up)
+ * where it packs them (`packNibbles` and {@link blockPacksNibbles}).
+ *
+ * @example
+ * ```ts
+ * blockIntegerBytes(decision, blocking, true); // 8 MiB for a [4096, 4096] qint4 weight, 16 MiB for qint8
+ * ```
+ */
+export function blockIntegerBytes(decision: Pick<WeightDecision, 'dtype'>, blocking: FileBlocking, packNibbles: boolean): number {
+  const elements = blocking.rows * blocking.rowElements;
+  return packNibbles && blockPacksNibbles(decision, blocking) ? Math.ceil(elements / 2) : elements;
+}
+
+/**
  * The whole weight's parameters as a QTensor holds them (float64 scales), filled a block at a time, and a
  * block's statistics table (its scales and zero points viewed in place, reciprocals in a block-sized array);
  * `fill` returns the block's QParams, views of them with the table shared (quantGrid makes none), or undefined
@@ -140,26 +170,35 @@ const below = (a: number, b: number) => a < b || (a === 0 && b === 0 && Object.i
 /** The parameters of the whole weight, filled block by block (rows) or chosen once (columns). */
 interface Parameters { scales: Float32Array; zeroPoints: Int32Array }
 
+/** Options of {@link floorWeightInBlocks}. */
+export interface BlockWeightOptions extends Pick<QuantizeWeightOptions, 'roundScale'> {
+  /** A 4-bit weight's integers packed two to a byte into `integers` (where {@link blockPacksNibbles}): a QTensor of packed nibbles. */
+  packNibbles?: boolean;
+}
+
 /**
  * Quantizes the float32 weight at `range` of `shape` as `decision` says, in blocks (module documentation; a
  * float16 or bfloat16 weight, `dtype`, converted to float32 a block at a time as toFloat32 does), its
- * integers into the first bytes of `integers` (at least one byte an element); undefined when the caller must run
- * the whole weight. Rejects with the file's errors.
+ * integers into the first bytes of `integers` (at least {@link blockIntegerBytes}: one byte an element, or with
+ * `packNibbles` two 4-bit ones a byte); undefined when the caller must run the whole weight. Rejects with the
+ * file's errors.
  *
  * @example
  * ```ts
  * const outcome = await floorWeightInBlocks(range, shape, decision, { roundScale }, buffer, fileBlocking(shape, decision, FILE_BLOCK_BYTES)!);
  * if (outcome?.kind === 'quantized') outcome.result.stats.overall.sqnrDb; // the whole weight's, to the bit
+ * // { packNibbles: true } and a qint4 weight: outcome.result.q.packedNibbles, in `buffer`
  * ```
  */
 export async function floorWeightInBlocks(
-  range: FileRange, shape: readonly number[], decision: WeightDecision, options: Pick<QuantizeWeightOptions, 'roundScale'>,
+  range: FileRange, shape: readonly number[], decision: WeightDecision, options: BlockWeightOptions,
   integers: ArrayBuffer, blocking: FileBlocking, dtype: FileWeightDType = 'float32',
 ): Promise<FloorOutcome | undefined> {
   const stored = FILE_WEIGHT_BYTES[dtype];
   const { rows, rowsPerBlock, count, rest, rowElements, mode } = blocking;
   const elements = rows * rowElements;
-  if (integers.byteLength < elements) return undefined;
+  const packs = options.packNibbles === true && blockPacksNibbles(decision, blocking);
+  if (integers.byteLength < blockIntegerBytes(decision, blocking, packs)) return undefined;
   const slot = holdWeight([rowsPerBlock, ...rest], decision);
   const whole = slot?.data ?? new Float32Array(rowsPerBlock * rowElements);
   const statsAxis = statsAxisOf(decision);
@@ -188,10 +227,13 @@ export async function floorWeightInBlocks(
     const carry = new Float64Array(8);
     const perRow = statsAxis === 0 ? new BucketSums(rows) : undefined;
     let perChannel: BucketSums | undefined;
+    // Packed: each block's integers, a byte each, go into `blockInts` to be measured, then two to a byte into their place.
+    const blockInts = packs ? new ArrayBuffer(rowsPerBlock * rowElements) : undefined;
     const measure = (first: number, x: { data: Float32Array; shape: number[] }, blockParams: QParams) => {
-      const q = cpuQuantize(x, blockParams, info, integers, first * rowElements);
+      const q = cpuQuantize(x, blockParams, info, blockInts ?? integers, blockInts ? 0 : first * rowElements);
       const view = q.intReprView();
-      if (view.buffer !== integers || view.byteOffset !== first * rowElements) new Uint8Array(integers, first * rowElements, x.data.length).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      if (blockInts) packNibblesInto(view, 0, view.length, new Uint8Array(integers), (first * rowElements) / 2);
+      else if (view.buffer !== integers || view.byteOffset !== first * rowElements) new Uint8Array(integers, first * rowElements, x.data.length).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
       const request = checkErrorStatsArguments(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, () => -1); // scanned before
       const sums = cpuErrorSums(request, carry, perRow ? undefined : perChannel);
       if (perRow) perRow.setSums(sums.perChannel!, first);
@@ -262,7 +304,8 @@ export async function floorWeightInBlocks(
     const { sqnrDb, maxAbsError } = stats.overall;
     if (Number.isNaN(sqnrDb) || !Number.isFinite(maxAbsError)) return undefined;
     if (belowFloorOf(decision, sqnrDb, peak > 0 ? maxAbsError / peak : 0) !== undefined) return undefined;
-    const values = info.signed ? new Int8Array(integers, 0, elements) : new Uint8Array(integers, 0, elements);
+    const values = packs ? { nibbles: new Uint8Array(integers, 0, Math.ceil(elements / 2)) }
+      : info.signed ? new Int8Array(integers, 0, elements) : new Uint8Array(integers, 0, elements);
     const q = new QTensor(values, [...shape], info.name, views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, params.scales, params.zeroPoints), 'cpu');
     return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales: params.scales, zeroPoints: params.zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
   } finally {

@@ -2,6 +2,7 @@
 // copied (a weight of many groups has megabytes of parameters): through a real MessageChannel, the other side
 // gets the same integers, parameters and statistics, and the sender's arrays are detached. A parameter array
 // that is a view of a larger buffer is copied instead (transferring would take the rest of the buffer with it).
+// 4-bit integers held packed cross packed.
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { decodeResult, encodeResult } from '../../src/compress/cpu-worker-tasks.js';
@@ -9,6 +10,7 @@ import { encodeGgufTensor } from '../../src/compress/gguf-encode.js';
 import { ggufEncodePlanOf, ggufPlanOf } from '../../src/compress/gguf-plan.js';
 import { type WeightDecision, decideWeight } from '../../src/compress/policy.js';
 import { type FloorOutcome, quantizeWithFloor } from '../../src/compress/quality-floor.js';
+import { QTensor } from '../../src/qtensor.js';
 import { RUN_SEED, rng } from './support.js';
 
 const cpu = { backend: 'cpu' } as const;
@@ -61,6 +63,26 @@ describe('encodeResult: a weight\'s parameters are transferred', () => {
     expect(got.scales).toEqual(want.scales);
     expect(got.zeroPoints).toEqual(want.zeroPoints);
     expect(got.stats).toEqual(want.stats);
+  });
+
+  it('4-bit integers held packed cross packed (never unpacked to send): the buffer under them transferred, the same values', async () => {
+    const shape = [96, 40];
+    const { outcome, copy } = await outcomeOf(shape, decide(shape, { dtype: 'qint4', granularity: 'group', groupSize: 32 }));
+    if (outcome.kind !== 'quantized' || copy.kind !== 'quantized') throw new Error('expected a quantized weight');
+    const under = new ArrayBuffer(96 * 20 + 6); // packed into the start of a longer buffer, as the blocks pack them
+    new Uint8Array(under).set(outcome.result.q.packedData());
+    const nibbles = new Uint8Array(under, 0, 96 * 20);
+    const q = new QTensor({ nibbles }, outcome.result.q.shape, outcome.result.q.dtype, outcome.result.q.params, 'cpu');
+    const { message, transfer } = encodeResult('floorWeightFile', { ...outcome, result: { ...outcome.result, q } });
+    expect(transfer).toContain(under);
+    const arrived = decodeResult('floorWeightFile', await roundTrip(message, transfer));
+    expect(under.byteLength, 'detached on the sending side').toBe(0);
+    if (arrived.kind !== 'quantized') throw new Error('expected a quantized weight');
+    const got = arrived.result.q;
+    expect(got.packedNibbles?.byteLength, 'still packed').toBe(96 * 20);
+    expect(got.packedNibbles!.buffer.byteLength, 'the whole buffer came').toBe(96 * 20 + 6);
+    expect([...got.intRepr()]).toEqual([...copy.result.q.intRepr()]);
+    expect(got.params).toEqual(copy.result.q.params);
   });
 
   it('a parameter array that views part of a larger buffer is copied, not transferred', async () => {

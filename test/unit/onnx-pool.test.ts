@@ -1,7 +1,8 @@
 // compressOnnx with a CPU worker pool: on fresh random MLPs (big float32 weights in memory and read from the file,
 // a float16 weight, one with a NaN, one with outliers that escalates, small weights left on the calling thread)
 // the model is the bytes of one thread and the report the same, for int8 per channel, int8 per tensor, int4
-// groups with float16 scales and MatMulNBits; big weights go to the pool and small ones do not; a worker that
+// groups with float16 scales and MatMulNBits; big weights go to the pool and small ones do not; 4-bit weights read
+// in blocks come back packed for QDQ and a byte each for MatMulNBits; a worker that
 // dies fails the call with WorkerError; a bad pool is an InvalidArgumentError.
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { type NodeFileSource, nodeFileSource, readFileRange } from '../../src/io
 import { concatParts, writeParts } from '../../src/io/onnx/deferred-raw-data.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { decodeModel, encodeModel } from '../../src/io/onnx/proto.js';
+import type { QTensor } from '../../src/qtensor.js';
 import { workerDyingAt } from '../shared/cpu-worker-build.js';
 import { countingPool, recordingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import { mixedMlp } from '../shared/mixed-mlp.js';
@@ -125,6 +127,49 @@ describe('compressOnnx with a CPU worker pool', () => {
       }
     } finally {
       for (const source of opened) await source.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('4-bit weights the workers read in blocks come back packed two to a byte for QDQ, a byte each for MatMulNBits; the same bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wq-onnx-pool-nibbles-'));
+    try {
+      const bytes = randomModel(RUN_SEED + 43);
+      writeFileSync(join(dir, 'mlp.onnx'), bytes);
+      const cases: [string, CompressOnnxOptions, boolean][] = [
+        ['QDQ int4 groups', { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 }, true],
+        ['QDQ uint4 groups, asymmetric', { dtype: 'quint4', symmetric: false, granularity: 'group', groupSize: 32, minSqnrDb: 0 }, true],
+        ['MatMulNBits', { onnxOps: 'contrib', dtype: 'quint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 }, false],
+      ];
+      for (const [what, scheme, packs] of cases) {
+        const options: CompressOnnxOptions = { ...scheme, firstLayer: 'quantize' };
+        const alone = await compressOnnx(bytes, options, cpu);
+        const seen: { packNibbles: unknown; packed: boolean; elements: number }[] = [];
+        const pool = { ...fixture.pool, run: (async (task: string, args: unknown[], transfer?: ArrayBuffer[]) => {
+          const result = await (fixture.pool.run as (...a: unknown[]) => Promise<unknown>)(task, args, transfer);
+          const outcome = result as { kind: string; result?: { q: QTensor } };
+          if (task === 'floorWeightFile' && outcome.kind === 'quantized') {
+            const q = outcome.result!.q;
+            seen.push({ packNibbles: args[6], packed: q.packedNibbles !== undefined, elements: q.size });
+          }
+          return result;
+        }) as typeof fixture.pool.run };
+        const source = await nodeFileSource(join(dir, 'mlp.onnx'));
+        try {
+          const model = await OnnxModel.loadDeferred(source, { name: 'mlp.onnx' });
+          // Blocks of 64 KiB: 32 rows of fc0 [256, 512], one group of 32 each.
+          const { parts, byteLength, report } = await compressOnnxParts(model, { ...options, pool }, cpu, { fileBlockBytes: 65536 });
+          const chunks: Uint8Array[] = [];
+          await writeParts(parts, async (chunk) => { chunks.push(chunk.slice()); });
+          expect(Buffer.compare(concatParts(chunks, byteLength), alone.model), what).toBe(0);
+          expect(withoutSeconds(report), what).toEqual(withoutSeconds(alone.report));
+        } finally {
+          await source.close();
+        }
+        const fc0 = seen.find((s) => s.elements === 256 * 512);
+        expect(fc0, what).toMatchObject({ packNibbles: packs, packed: packs });
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

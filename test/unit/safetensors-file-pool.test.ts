@@ -140,7 +140,8 @@ describe('a safetensors file on a worker pool', () => {
     const next = rng(RUN_SEED + 2);
     const path = join(dir, 'many.safetensors');
     writeFileSync(path, await serializeSafetensors(Array.from({ length: 6 }, (_, i) => (
-      { name: `w${i}.weight`, dtype: 'F32' as const, shape: [1152, 1024], data: normalData(1152 * 1024, next, 0.05) }))));
+      // 2176 × 1024 4-bit integers, packed as the blocks are read: 1.06 MiB, past LEND_FROM_BYTES.
+      { name: `w${i}.weight`, dtype: 'F32' as const, shape: [2176, 1024], data: normalData(2176 * 1024, next, 0.05) }))));
     const reader = await openSafetensorsFile(path);
     try {
       const decisions = decideWeights(reader.list(), { dtype: 'qint4', granularity: 'group', groupSize: 32 });

@@ -21,7 +21,8 @@ import type { CompressionPolicy, WeightDecision } from '../../src/compress/polic
 import { quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { scaleRounder } from '../../src/compress/scale-storage.js';
 import { rowParams } from '../../src/compress/row-block-task.js';
-import { fileBlocking, floorWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
+import { blockIntegerBytes, blockPacksNibbles, fileBlocking, floorWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
+import { dtypeInfo } from '../../src/dtype.js';
 import { FormatError, InvalidArgumentError } from '../../src/errors.js';
 import { cpuErrorSums } from '../../src/kernels/cpu/cpu-error-stats.js';
 import { quantizePerChannel } from '../../src/ops/quantize.js';
@@ -88,6 +89,27 @@ async function expectSameAsWhole(shape: number[], decision: WeightDecision, bloc
   expect(a.zeroPoints).toEqual(b.zeroPoints);
   expect(a.paramShape).toEqual(b.paramShape);
   expect(a.stats, `${what}: statistics`).toEqual(b.stats);
+  if (dtypeInfo(decision.dtype).bits !== 4) return;
+  // Packed two to a byte as the blocks are measured: half the memory, the same bytes packedData() gives.
+  expect(blockPacksNibbles(decision, blocking!), what).toBe(true);
+  const bytes = blockIntegerBytes(decision, blocking!, true);
+  expect(bytes, what).toBe(Math.ceil(data.length / 2));
+  expect(blockIntegerBytes(decision, blocking!, false), what).toBe(data.length);
+  const half = new ArrayBuffer(bytes + 3);
+  new Uint8Array(half).fill(0xa5);
+  expect(await floorWeightInBlocks(inFile(data), shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles: true }, new ArrayBuffer(bytes - 1), blocking!),
+    `${what}: packed integers too small`).toBeUndefined();
+  const packed = await floorWeightInBlocks(inFile(data), shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles: true }, half, blocking!);
+  expect(packed?.kind, what).toBe('quantized');
+  if (packed?.kind !== 'quantized') return;
+  const nibbles = packed.result.q.packedNibbles;
+  expect(nibbles?.buffer, `${what}: packed in the memory given`).toBe(half);
+  expect(Buffer.from(nibbles!).equals(Buffer.from(b.q.packedData())), `${what}: packed integers`).toBe(true);
+  expect([...new Uint8Array(half, bytes)], 'nothing past them').toEqual([0xa5, 0xa5, 0xa5]);
+  expect(Buffer.from(packed.result.q.intRepr().buffer).equals(Buffer.from(b.q.intRepr().buffer)), `${what}: unpacked`).toBe(true);
+  expect(packed.result.q.params).toEqual(b.q.params);
+  expect(packed.result.zeroPoints).toEqual(b.zeroPoints);
+  expect(packed.result.stats, `${what}: statistics, packed`).toEqual(b.stats);
 }
 
 describe('cpuErrorSums: per-channel sums carried from block to block', () => {
@@ -213,6 +235,25 @@ describe('floorWeightInBlocks', () => {
     await expectSameAsWhole(shape, decision, 4 * 48 * 40, 'rows');
     const unsigned = decide(shape, matmul, { dtype: 'quint4', symmetric: false, granularity: 'group', groupSize: 16, minSqnrDb: 0 });
     await expectSameAsWhole(shape, unsigned, 4 * 48 * 40, 'rows');
+  });
+
+  it('4-bit blocks of an odd number of elements: not packed (a block would start inside a byte), a byte an element', async () => {
+    const shape = [150, 63];
+    const decision = decide(shape, matmul, { dtype: 'qint4', minSqnrDb: 0 });
+    const blocking = fileBlocking(shape, decision, 4 * 63 * 5)!; // blocks of 5 rows of 63
+    expect([blocking.mode, blocking.rowsPerBlock]).toEqual(['columns', 5]);
+    expect(blockPacksNibbles(decision, blocking)).toBe(false);
+    expect(blockIntegerBytes(decision, blocking, true)).toBe(150 * 63);
+    const data = weight(shape, rng(RUN_SEED + 13));
+    const integers = new ArrayBuffer(150 * 63);
+    const got = await floorWeightInBlocks(inFile(data), shape, decision, { packNibbles: true }, integers, blocking);
+    const expected = await quantizeWithFloor({ data, shape }, decision, {}, cpu);
+    expect(got?.kind === 'quantized' && expected.kind === 'quantized').toBe(true);
+    if (got?.kind !== 'quantized' || expected.kind !== 'quantized') return;
+    expect(got.result.q.packedNibbles).toBeUndefined();
+    expect(got.result.q.intReprView().buffer).toBe(integers);
+    expect(Buffer.from(got.result.q.packedData()).equals(Buffer.from(expected.result.q.packedData()))).toBe(true);
+    expect(got.result.stats).toEqual(expected.result.stats);
   });
 
   it('leaves to the whole weight what would not come out the same', async () => {
