@@ -89,6 +89,8 @@ export interface CompressToGgufOptions {
   heldBytes?: number;
   /** @internal Write as planned where the sink can restart (default true); false writes only after planning. */
   speculate?: boolean;
+  /** @internal With a pool, the bytes of a band of columns of a weight written transposed (default GGUF_BAND_BYTES); tests lower it. */
+  bandBytes?: number;
 }
 
 /** One tensor's line: the common report plus what the GGUF file holds. */
@@ -187,7 +189,7 @@ export async function compressToGguf(
   const spentOutputs: ArrayBuffer[] = [];
   const fromFile = (range: FileRange, i: number, encode: boolean) => {
     const out = encode ? spentOutputs.pop() : undefined;
-    return pool!.run('ggufWeightFile', [range, weights[i]!, decisions[i]!, encode, out], out ? [out] : []);
+    return pool!.run('ggufWeightFile', [range, weights[i]!, decisions[i]!, encode, out, options.bandBytes], out ? [out] : []);
   };
   // A float32 weight in a file on disk is read by its worker itself (no copy here), planned there, and encoded
   // when the assumed plan's bytes fit within heldMax (reserved now, trued up with the answer).

@@ -79,9 +79,10 @@ export interface CpuTaskArgs {
    * holds no copy of it): its plan from its largest |x| (ggufPlanOf, as the calling thread plans), and with
    * `encode`, where the plan computes values, encodeGgufTensor of it. `out`, a buffer the calling thread is done
    * with (transferred), is memory for those bytes where it is large enough; they come back in a buffer of their
-   * own (transferred), which may be longer than they are.
+   * own (transferred), which may be longer than they are. A weight written transposed goes in bands of columns of
+   * about `bandBytes` where it is larger than two (gguf-row-stream.ts; default GGUF_BAND_BYTES).
    */
-  ggufWeightFile: [range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer];
+  ggufWeightFile: [range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer, bandBytes?: number];
 }
 
 /** What each task resolves to. */

@@ -22,7 +22,7 @@ import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
-import { streamBlockBytes, streamedGgufWeight, streamedPeak } from './gguf-row-stream.js';
+import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumns, streamedGgufWeight, streamedPeak } from './gguf-row-stream.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
@@ -147,15 +147,15 @@ function outputBytes(byteLength: number): Uint8Array<ArrayBuffer> {
  * weight to weight.
  */
 async function ggufWeightFile(
-  range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer,
+  range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer, bandBytes?: number,
 ): Promise<{ plan: GgufPlan; encoded?: GgufEncoded }> {
   if (!isFileWeightDType(info.dtype) || range.byteLength !== info.byteLength) {
     throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for ${info.name}, a ${info.dtype} weight of ${info.byteLength} bytes; give the range of its float32, float16 or bfloat16 values`);
   }
   if (out) keepSpare(out);
   // A block at a time where that gives the whole weight's answer, into one spare block: a plan alone, or rows that
-  // are the file's.
-  if (encode && ggufPlanOf(info, decision, 0).transposed) return ggufWeightWhole(range, info, decision);
+  // are the file's; rows that are the file's columns a band of columns at a time.
+  if (encode && ggufPlanOf(info, decision, 0).transposed) return (await ggufColumnsFile(range, info, decision, bandBytes)) ?? ggufWeightWhole(range, info, decision);
   const block = takeSpare(streamBlockBytes(info, encode ? undefined : 1));
   let file: OpenFileRange | undefined;
   try {
@@ -169,6 +169,27 @@ async function ggufWeightFile(
     keepSpare(block);
   }
   return ggufWeightWhole(range, info, decision);
+}
+
+/**
+ * ggufWeightFile of a float32 weight written transposed, large enough to go in bands of columns
+ * (streamedGgufColumns, gguf-row-stream.ts): a band of columns and a block of stored rows in one spare buffer
+ * instead of the whole weight. Undefined where the weight goes whole.
+ */
+async function ggufColumnsFile(
+  range: FileRange, info: WeightInfo, decision: WeightDecision, bandBytes?: number,
+): Promise<{ plan: GgufPlan; encoded?: GgufEncoded } | undefined> {
+  const columns = info.dtype === 'float32' ? ggufBandColumns(info.shape, bandBytes) : undefined;
+  if (!columns) return undefined;
+  const buffer = takeSpare(ggufColumnsBytes(info.shape, columns)); // one spare: the output bytes take another
+  let file: OpenFileRange | undefined;
+  try {
+    file = await openFileRange(range);
+    return await streamedGgufColumns(info, decision, (offset, target) => file!.read(offset, target), buffer, columns, outputBytes);
+  } finally {
+    await file?.close();
+    keepSpare(buffer);
+  }
 }
 
 /** ggufWeightFile of the weight read whole into spare memory: its plan, and its bytes where the plan computes values. */

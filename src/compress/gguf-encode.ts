@@ -144,6 +144,11 @@ function pieceCopier(plan: GgufEncodePlan, raw: Uint8Array): PieceCopier {
   const from = new Uint32Array(data.buffer, data.byteOffset, data.length);
   if (!plan.transposed) return (into, first) => into.set(from.subarray(first, first + into.length));
   const [k, n] = plan.shape as [number, number];
+  return columnCopier(from, k, n);
+}
+
+/** The rows of k that the n columns of a [k, n] row-major array of float32 bits (`from`) are, piece by piece (see {@link pieceCopier}). */
+function columnCopier(from: Uint32Array, k: number, n: number): PieceCopier {
   return (into, first) => {
     const end = first + into.length;
     for (let e = first, o = 0; e < end;) {
@@ -262,17 +267,24 @@ function blockPieces(type: 'Q8_0' | 'Q4_0', copy: PieceCopier, bytes: Uint8Array
 
 /** Encodes a tensor's rows a block of whole rows at a time (see {@link ggufRowBlockEncoder}). */
 export interface GgufRowBlockEncoder {
-  /** Encodes and measures the next rows (float32 values, whole rows, in order). */
+  /** Encodes and measures the next rows (float32 values, whole rows, in order) of a plan not transposed. */
   add(rows: Float32Array): void;
+  /**
+   * Encodes and measures the next rows of a transposed plan ([k, n] stored, rows of k in the file): `columns` of
+   * them, given as the stored columns they are, a [k, columns] row-major float32 array (`band`).
+   */
+  addColumns(band: Float32Array, columns: number): void;
   /** The tensor's bytes and statistics, once every row is in: encodeGgufTensor's for the whole tensor. */
   finish(): GgufEncoded;
 }
 
 /**
- * An encoder of a Q8_0 / Q4_0 plan whose rows are the stored rows (2-D float32, float16 or bfloat16, not
- * transposed) that takes them as float32 (16-bit values converted as toFloat32 does) a block of whole rows at a time, so the whole tensor is never in memory: each block's blocks and statistics are
- * made as it comes, the statistics going on from the rows before (cpuErrorSumsOfPieces' carry), so the bytes and
- * the statistics are encodeGgufTensor's to the bit. The rows must hold no NaN (the statistics refuse it; such a
+ * An encoder of a Q8_0 / Q4_0 plan of a 2-D float32, float16 or bfloat16 weight that takes its rows as float32
+ * (16-bit values converted as toFloat32 does) a block of whole rows at a time, so the whole tensor is never in
+ * memory: rows that are the stored rows (`add`), or for a transposed plan the stored columns they are
+ * (`addColumns`, a band of columns read from the stored rows). Each block's blocks and statistics are made as it
+ * comes, the statistics going on from the rows before (cpuErrorSumsOfPieces' carry), so the bytes and the
+ * statistics are encodeGgufTensor's to the bit. The rows must hold no NaN (the statistics refuse it; such a
  * tensor's plan is not Q8_0 / Q4_0). Undefined for another plan, or where the WebAssembly kernels do not run.
  * Bytes go into `out(byteLength)` when given, else a new array.
  *
@@ -285,8 +297,8 @@ export interface GgufRowBlockEncoder {
  */
 export function ggufRowBlockEncoder(plan: GgufEncodePlan, out?: (byteLength: number) => Uint8Array<ArrayBuffer>): GgufRowBlockEncoder | undefined {
   const { type } = plan;
-  if ((type !== 'Q8_0' && type !== 'Q4_0') || plan.transposed || plan.dtype === 'float64' || plan.shape.length !== 2 || !simdBlockPieces(type)) return undefined;
-  const [n, k] = plan.shape as [number, number];
+  if ((type !== 'Q8_0' && type !== 'Q4_0') || plan.dtype === 'float64' || plan.shape.length !== 2 || !simdBlockPieces(type)) return undefined;
+  const [n, k] = (plan.transposed ? [plan.shape[1], plan.shape[0]] : plan.shape) as [number, number]; // n rows of k in the file
   if (n === 0 || k === 0 || k % kBlockElements !== 0) return undefined;
   const byteLength = ggmlTensorBytes(type, [...plan.ne]);
   const bytes = out?.(byteLength) ?? new Uint8Array(byteLength);
@@ -294,19 +306,33 @@ export function ggufRowBlockEncoder(plan: GgufEncodePlan, out?: (byteLength: num
   const carry = new Float64Array(8);
   const perRow = new BucketSums(n);
   let row = 0;
+  /** The next `count` rows, copied in piece by piece by `copy`. */
+  const encode = (count: number, copy: PieceCopier) => {
+    const pieces = blockPieces(type, copy, bytes.subarray(row * rowBytes, (row + count) * rowBytes), [count, k]);
+    const sums = pieces && cpuErrorSumsOfPieces([count, k], 0, pieces, carry);
+    if (!sums) throw new LimitExceededError(`${plan.name}: the WebAssembly kernels could not have memory for a block of ${count} rows; encode the whole tensor with encodeGgufTensor`);
+    perRow.setSums(sums.perChannel!, row);
+    row += count;
+  };
+  /** Refuses a block that is not whole rows within the rows left, or of the other layout. */
+  const check = (length: number, count: number, transposed: boolean, what: string) => {
+    if (transposed !== plan.transposed) {
+      throw new InvalidArgumentError(what, length, `${plan.name}: ${transposed ? 'addColumns is for a transposed plan; use add' : 'add is for rows as stored; use addColumns for a transposed plan'}`);
+    }
+    if (!Number.isInteger(count) || count < 1 || row + count > n || length !== count * k) {
+      throw new InvalidArgumentError(what, length, `${plan.name}: ${length} values are not ${Number.isInteger(count) ? count : 'whole'} rows of ${k} within the ${n - row} rows left`);
+    }
+  };
   return {
     add(rows) {
       const count = rows.length / k;
-      if (!Number.isInteger(count) || row + count > n) {
-        throw new InvalidArgumentError('rows', rows.length, `${plan.name}: ${rows.length} values are not whole rows of ${k} within the ${n - row} rows left`);
-      }
+      check(rows.length, count, false, 'rows');
       const from = new Uint32Array(rows.buffer, rows.byteOffset, rows.length);
-      const pieces = blockPieces(type, (into, first) => into.set(from.subarray(first, first + into.length)),
-        bytes.subarray(row * rowBytes, (row + count) * rowBytes), [count, k]);
-      const sums = pieces && cpuErrorSumsOfPieces([count, k], 0, pieces, carry);
-      if (!sums) throw new LimitExceededError(`${plan.name}: the WebAssembly kernels could not have memory for a block of ${count} rows; encode the whole tensor with encodeGgufTensor`);
-      perRow.setSums(sums.perChannel!, row);
-      row += count;
+      encode(count, (into, first) => into.set(from.subarray(first, first + into.length)));
+    },
+    addColumns(band, columns) {
+      check(band.length, columns, true, 'band');
+      encode(columns, columnCopier(new Uint32Array(band.buffer, band.byteOffset, band.length), k, columns));
     },
     finish() {
       if (row !== n) throw new InvalidArgumentError('rows', row, `${plan.name}: ${row} of ${n} rows were given`);
@@ -315,7 +341,7 @@ export function ggufRowBlockEncoder(plan: GgufEncodePlan, out?: (byteLength: num
       overall.count[0] = n * k;
       perRow.count.fill(k);
       const stats = assembleErrorStats({ shape: [n, k], axis: 0, quantized: { kind: 'values' } }, overall, perRow, undefined, 'cpu');
-      return { bytes, stats: reportStats(stats, 0) };
+      return { bytes, stats: reportStats(stats, plan.transposed ? 1 : 0) }; // per output channel: the stored columns where transposed
     },
   };
 }

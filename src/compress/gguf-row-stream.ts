@@ -2,9 +2,12 @@
  * A float32, float16 or bfloat16 weight for a GGUF file read a block of whole rows at a time, so the whole weight is never in memory:
  * its largest |x| for the plan ({@link streamedPeak}), and where the file's rows are the GGUF rows (a safetensors
  * Linear weight [out, in], not an ONNX MatMul weight written transposed) its blocks and statistics too, each
- * block encoded as it comes ({@link streamedGgufWeight}, ggufRowBlockEncoder). The same plan, bytes and statistics
- * as the whole weight read at once. A CPU worker reads the blocks from the file (cpu-worker.ts); the calling
- * thread from a reader that reads ranges (compress-gguf.ts).
+ * block encoded as it comes ({@link streamedGgufWeight}, ggufRowBlockEncoder). A float32 weight written transposed
+ * (an ONNX MatMul weight [K, N], rows of K in the file) is encoded a band of columns at a time
+ * ({@link streamedGgufColumns}): the stored rows are read once for each band, and the band's columns, which are
+ * the next rows of the file, kept. The same plan, bytes and statistics as the whole weight read at once. A CPU
+ * worker reads the blocks from the file (cpu-worker.ts); the calling thread from a reader that reads ranges
+ * (compress-gguf.ts).
  *
  * @example
  * ```ts
@@ -111,4 +114,85 @@ export async function streamedGgufWeight(
     return true;
   });
   return peak === undefined ? undefined : { plan: ggufPlanOf(info, decision, peak), encoded: encoder.finish() };
+}
+
+/** About how many bytes of float32 one band of columns of a transposed weight holds ({@link streamedGgufColumns}). */
+export const GGUF_BAND_BYTES = 16 * 2 ** 20;
+
+/**
+ * The columns of one band of a transposed weight of `shape` ([k, n], float32) that {@link streamedGgufColumns}
+ * reads, a multiple of 8 of about `bandBytes`; undefined where the weight is read whole: not 2-D, or not more
+ * than two bands (reading it once for each band would then save little).
+ *
+ * @example
+ * ```ts
+ * ggufBandColumns([4096, 4096]); // 1024: four bands of 16 MiB, the file's 64 MiB read four times
+ * ggufBandColumns([4096, 2048]); // undefined: 32 MiB, read whole
+ * ```
+ */
+export function ggufBandColumns(shape: readonly number[], bandBytes = GGUF_BAND_BYTES): number | undefined {
+  if (shape.length !== 2) return undefined;
+  const [k, n] = shape as [number, number];
+  const columns = Math.floor(bandBytes / (4 * k) / 8) * 8;
+  return columns >= 8 && n > 2 * columns ? columns : undefined;
+}
+
+/**
+ * The bytes {@link streamedGgufColumns} reads into for a float32 weight of `shape` [k, n] in bands of `columns`:
+ * the band ([k, columns] float32) and after it a block of whole stored rows (about 4 MiB).
+ *
+ * @example
+ * ```ts
+ * ggufColumnsBytes([4096, 4096], 1024); // 16 MiB + 4 MiB
+ * ```
+ */
+export function ggufColumnsBytes(shape: readonly number[], columns: number): number {
+  const [k, n] = shape as [number, number];
+  return 4 * k * columns + 4 * blockElementsOf(k * n, n);
+}
+
+/**
+ * A float32 weight [k, n] whose GGUF plan is transposed (rows of k: the stored columns), planned, encoded and
+ * measured a band of `columns` columns at a time ({@link ggufBandColumns}): for each band the stored rows are
+ * read a block at a time into `buffer` (past the band) and the band's columns copied into its start, a [k,
+ * columns] array whose values are the file's next rows (ggufRowBlockEncoder's addColumns). The plan, bytes and
+ * statistics of the whole weight read at once; undefined where they would not come out that way: another plan
+ * or dtype, `buffer` shorter than {@link ggufColumnsBytes}, the WebAssembly kernels not running, or a band that
+ * changes the plan (NaN, ±Infinity, a block scale past float16; read the weight whole then). The bytes go into
+ * `out(byteLength)` when given.
+ *
+ * @example
+ * ```ts
+ * const columns = ggufBandColumns(info.shape)!;
+ * const done = await streamedGgufColumns(info, decision, read, new ArrayBuffer(ggufColumnsBytes(info.shape, columns)), columns);
+ * ```
+ */
+export async function streamedGgufColumns(
+  info: WeightInfo, decision: WeightDecision, read: ReadWeightRange, buffer: ArrayBuffer, columns: number,
+  out?: (byteLength: number) => Uint8Array<ArrayBuffer>,
+): Promise<{ plan: GgufPlan; encoded: GgufEncoded } | undefined> {
+  if (info.dtype !== 'float32' || info.shape.length !== 2 || !(columns >= 1)) return undefined;
+  const [k, n] = info.shape as [number, number];
+  const assumed = ggufPlanOf(info, decision, 0);
+  if (!assumed.transposed || buffer.byteLength < ggufColumnsBytes(info.shape, columns)) return undefined;
+  const encoder = ggufRowBlockEncoder(ggufEncodePlanOf(assumed), out);
+  if (!encoder) return undefined;
+  const blockRows = blockElementsOf(k * n, n) / n;
+  const blockAt = 4 * k * columns;
+  let peak = 0;
+  for (let first = 0; first < n; first += columns) {
+    const width = Math.min(columns, n - first);
+    const band = new Float32Array(buffer, 0, k * width);
+    for (let row = 0; row < k; row += blockRows) {
+      const count = Math.min(blockRows, k - row);
+      await read(4 * row * n, new Uint8Array(buffer, blockAt, 4 * count * n));
+      const rows = new Float32Array(buffer, blockAt, count * n);
+      for (let r = 0, from = first; r < count; r++, from += n) band.set(rows.subarray(from, from + width), (row + r) * width);
+    }
+    const bandPeak = maxAbs(band);
+    if (!sameGgufPlan(ggufPlanOf(info, decision, bandPeak), assumed)) return undefined;
+    peak = Math.max(peak, bandPeak);
+    encoder.addColumns(band, width);
+  }
+  return { plan: ggufPlanOf(info, decision, peak), encoded: encoder.finish() };
 }

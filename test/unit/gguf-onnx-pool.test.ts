@@ -3,7 +3,7 @@
 // through a shared slot, and the file and report are those of one thread, for Q8_0 and Q4_0, with
 // results held from planning or encoded again while writing, written as planned or after planning. A file cut
 // short after it was opened, and one whose values change between planning and writing, are FormatErrors naming
-// it, and nothing is written.
+// it, and nothing is written. The same with weights written transposed taken in bands of columns (bandBytes).
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,16 +69,28 @@ describe('compressToGguf from an ONNX file on a worker pool', () => {
       // stored, written from here). Nothing held: fc0 and fc1 are read and encoded again while writing. Written as
       // planned (the default with a sink that restarts): fc2's NaN, the third plan, differs from the assumed type,
       // so fc0 and fc1, written by then, are encoded again.
+      // bandBytes: fc0 [256, 512] in bands of 120 columns (the last 32), fc2 [384, 300] in bands of 80 until its NaN
+      // sends it back to whole.
+      const bands = { bandBytes: 4 * 256 * 120 };
       const cases: [Partial<CompressToGgufOptions>, number, number][] = [
         [{ speculate: false }, 3, 0],
         [{ speculate: false, heldBytes: 0 }, 5, 0],
         [{}, 5, 0],
         [{ heldBytes: 0 }, 7, 0],
+        [{ speculate: false, ...bands }, 3, 0],
+        [{ heldBytes: 0, ...bands }, 7, 0],
       ];
       for (const [options, fromFile, fromSlot] of cases) {
         const what = `${dtype} ${JSON.stringify(options)}`;
         const pool = recordingPool(fixture.pool);
+        const sent: unknown[] = [];
+        const run = pool.run;
+        pool.run = ((task: string, args: unknown[], transfer?: ArrayBuffer[]) => {
+          if (task === 'ggufWeightFile') sent.push(args[5]);
+          return (run as (...a: unknown[]) => unknown)(task, args, transfer);
+        }) as typeof pool.run;
         const pooled = await compress(path, policyOf(dtype), { ...options, pool });
+        expect(sent, `${what}: the band size goes to the workers`).toEqual(new Array(fromFile).fill(options.bandBytes));
         expect(Buffer.compare(pooled.bytes, alone.bytes), what).toBe(0);
         expect(pooled.report, what).toEqual(alone.report);
         expect(pool.names.filter((task) => task === 'ggufWeightFile'), what).toHaveLength(fromFile);
