@@ -55,7 +55,7 @@ import { float32View } from '../io/float-convert.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes } from '../io/gguf/ggml-types.js';
 import { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgufWriter } from '../io/gguf/writer.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
-import { FLOAT_WEIGHT_DTYPES, type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType, readWeightInto } from '../io/weights.js';
+import { FLOAT_WEIGHT_DTYPES, type FileWeightDType, type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType, readWeightInto } from '../io/weights.js';
 import { COPY_PIECE_BYTES, copyFileRange } from '../io/safetensors/node-file-source.js';
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import type { ResolvedBackend } from '../tensor.js';
@@ -66,7 +66,7 @@ import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, ggufPlanReads, sameGgufPla
 import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
 import { bufferSlots } from './buffer-slots.js';
-import { GGUF_STREAM_BLOCK_BYTES, streamBlockBytes, streamedGgufWeight, streamedPeak } from './gguf-row-stream.js';
+import { GGUF_STREAM_BLOCK_BYTES, ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumnsOfFile, streamedGgufWeight, streamedPeak } from './gguf-row-stream.js';
 import { rangeReaderOf } from './row-block-stream.js';
 import type { WeightDecision } from './policy.js';
 
@@ -89,7 +89,7 @@ export interface CompressToGgufOptions {
   heldBytes?: number;
   /** @internal Write as planned where the sink can restart (default true); false writes only after planning. */
   speculate?: boolean;
-  /** @internal With a pool, the bytes of a band of columns of a weight written transposed (default GGUF_BAND_BYTES); tests lower it. */
+  /** @internal The bytes of a band of columns of a weight written transposed (default GGUF_BAND_BYTES); tests lower it. */
   bandBytes?: number;
 }
 
@@ -257,21 +257,28 @@ export async function compressToGguf(
   // Without a pool, a float32 weight whose rows are the file's (not written transposed), from a reader that reads
   // ranges, is read a block of rows at a time (gguf-row-stream.ts): planned from its blocks, and encoded from them
   // into outBytes as it is written; the whole weight is read only where a block changes its plan.
+  // A weight written transposed (an ONNX MatMul weight [K, N] of more than two bands) whose reader knows where it
+  // lies on disk is encoded from the file a band of columns at a time (`bands`, filled before planning); planned
+  // after it is written, it is read whole to be planned.
   const ranges = pool ? undefined : rangeReaderOf(reader);
+  const bands = new Map<number, { range: FileRange; columns: number; bytes: number }>();
   const streams = (i: number): boolean => {
     const info = weights[i]!;
     const decision = decisions[i];
-    return ranges !== undefined && decision?.action === 'quantize' && isFileWeightDType(info.dtype) && info.shape.length === 2
-      && decision.axis !== 0 && info.shape[0]! * info.shape[1]! * 4 > GGUF_STREAM_BLOCK_BYTES;
+    return bands.has(i) || (ranges !== undefined && decision?.action === 'quantize' && isFileWeightDType(info.dtype) && info.shape.length === 2
+      && decision.axis !== 0 && info.shape[0]! * info.shape[1]! * 4 > GGUF_STREAM_BLOCK_BYTES);
   };
   const rangesOf = (i: number) => (offset: number, target: Uint8Array) => ranges!.readRangeInto(weights[i]!.name, offset, target);
   let streamArea = new ArrayBuffer(0);
-  const streamBuffer = (i: number, rowElements?: number): ArrayBuffer => {
-    const byteLength = streamBlockBytes(weights[i]!, rowElements);
+  const streamBuffer = (i: number, rowElements?: number, byteLength = streamBlockBytes(weights[i]!, rowElements)): ArrayBuffer => {
     if (streamArea.byteLength < byteLength) streamArea = new ArrayBuffer(byteLength);
     return streamArea;
   };
-  const streamHere = (i: number) => streamedGgufWeight(weights[i]!, decisions[i]!, rangesOf(i), streamBuffer(i), outBytes);
+  const streamHere = (i: number) => {
+    const columns = bands.get(i);
+    return columns ? streamedGgufColumnsOfFile(columns.range, weights[i]!, decisions[i]!, streamBuffer(i, undefined, columns.bytes), columns.columns, outBytes)
+      : streamedGgufWeight(weights[i]!, decisions[i]!, rangesOf(i), streamBuffer(i), outBytes);
+  };
   const tensors: GgufTensorReport[] = [];
   // Tensors encoded on this thread go into one buffer used again from tensor to tensor: each is written (and the
   // sink done with it) before the next is encoded.
@@ -310,6 +317,12 @@ export async function compressToGguf(
     if (decisions.length !== weights.length) {
       throw new InvalidArgumentError('decisions', decisions.length, `${decisions.length} decisions for ${weights.length} weights; decide each weight of reader.list()`);
     }
+    for (const [i, info] of weights.entries()) {
+      const decision = decisions[i]!;
+      const columns = !pool && decision.action === 'quantize' && isFileWeightDType(info.dtype) && decision.axis === 0 ? ggufBandColumns(info.shape, options.bandBytes) : undefined;
+      const range = columns && await floatFileRangeOf(reader, info);
+      if (range) bands.set(i, { range, columns: columns!, bytes: ggufColumnsBytes(info.shape, columns!, info.dtype as FileWeightDType) });
+    }
     if (assumed) {
       for (const [i, info] of weights.entries()) assumed.push(ggufPlanOf(info, decisions[i]!, 0));
       writer = await createGgufWriter(sink, ...headerOf(assumed, options));
@@ -327,7 +340,8 @@ export async function compressToGguf(
       const release = () => planInputs?.release(i);
       // Read a block of rows at a time here: planned and, while written as planned, encoded.
       const here: { plan: GgufPlan; encoded?: GgufEncoded } | undefined = pooled || !streams(i) ? undefined
-        : assumed ? await streamHere(i) : { plan: ggufPlanOf(info, decisions[i]!, (await streamedPeak(info, 1, rangesOf(i), streamBuffer(i, 1)))!) };
+        : assumed ? await streamHere(i) : bands.has(i) ? undefined
+          : { plan: ggufPlanOf(info, decisions[i]!, (await streamedPeak(info, 1, rangesOf(i), streamBuffer(i, 1)))!) };
       const planned = pooled ? await pooled : here ?? { plan: await planWeight(info, decisions[i]!, bytesOf).catch(async (error: unknown) => {
         await release();
         throw error;

@@ -22,7 +22,7 @@ import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
-import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumns, streamedGgufWeight, streamedPeak } from './gguf-row-stream.js';
+import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumnsOfFile, streamedGgufWeight, streamedPeak } from './gguf-row-stream.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
@@ -172,22 +172,19 @@ async function ggufWeightFile(
 }
 
 /**
- * ggufWeightFile of a float32 weight written transposed, large enough to go in bands of columns
+ * ggufWeightFile of a float32, float16 or bfloat16 weight written transposed, large enough to go in bands of columns
  * (streamedGgufColumns, gguf-row-stream.ts): a band of columns and a block of stored rows in one spare buffer
  * instead of the whole weight. Undefined where the weight goes whole.
  */
 async function ggufColumnsFile(
   range: FileRange, info: WeightInfo, decision: WeightDecision, bandBytes?: number,
 ): Promise<{ plan: GgufPlan; encoded?: GgufEncoded } | undefined> {
-  const columns = info.dtype === 'float32' ? ggufBandColumns(info.shape, bandBytes) : undefined;
+  const columns = isFileWeightDType(info.dtype) ? ggufBandColumns(info.shape, bandBytes) : undefined;
   if (!columns) return undefined;
-  const buffer = takeSpare(ggufColumnsBytes(info.shape, columns)); // one spare: the output bytes take another
-  let file: OpenFileRange | undefined;
+  const buffer = takeSpare(ggufColumnsBytes(info.shape, columns, info.dtype as FileWeightDType)); // one spare: the output bytes take another
   try {
-    file = await openFileRange(range);
-    return await streamedGgufColumns(info, decision, (offset, target) => file!.read(offset, target), buffer, columns, outputBytes);
+    return await streamedGgufColumnsOfFile(range, info, decision, buffer, columns, outputBytes);
   } finally {
-    await file?.close();
     keepSpare(buffer);
   }
 }

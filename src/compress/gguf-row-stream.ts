@@ -2,7 +2,7 @@
  * A float32, float16 or bfloat16 weight for a GGUF file read a block of whole rows at a time, so the whole weight is never in memory:
  * its largest |x| for the plan ({@link streamedPeak}), and where the file's rows are the GGUF rows (a safetensors
  * Linear weight [out, in], not an ONNX MatMul weight written transposed) its blocks and statistics too, each
- * block encoded as it comes ({@link streamedGgufWeight}, ggufRowBlockEncoder). A float32 weight written transposed
+ * block encoded as it comes ({@link streamedGgufWeight}, ggufRowBlockEncoder). A weight written transposed
  * (an ONNX MatMul weight [K, N], rows of K in the file) is encoded a band of columns at a time
  * ({@link streamedGgufColumns}): the stored rows are read once for each band, and the band's columns, which are
  * the next rows of the file, kept. The same plan, bytes and statistics as the whole weight read at once. A CPU
@@ -18,8 +18,10 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
+import type { FileRange } from '../io/byte-source.js';
 import { toFloat32Into } from '../io/float-convert.js';
-import { FILE_WEIGHT_BYTES, type WeightInfo, isFileWeightDType } from '../io/weights.js';
+import { openFileRange } from '../io/safetensors/node-file-source.js';
+import { FILE_WEIGHT_BYTES, type FileWeightDType, type WeightInfo, isFileWeightDType } from '../io/weights.js';
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { type GgufEncoded, ggufRowBlockEncoder } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, sameGgufPlan } from './gguf-plan.js';
@@ -138,43 +140,47 @@ export function ggufBandColumns(shape: readonly number[], bandBytes = GGUF_BAND_
 }
 
 /**
- * The bytes {@link streamedGgufColumns} reads into for a float32 weight of `shape` [k, n] in bands of `columns`:
- * the band ([k, columns] float32) and after it a block of whole stored rows (about 4 MiB).
+ * The bytes {@link streamedGgufColumns} reads into for a weight of `shape` [k, n] stored as `dtype` in bands of
+ * `columns`: the band ([k, columns] float32) and after it a block of whole stored rows (about 4 MiB as float32;
+ * as stored, so half that for 16-bit values).
  *
  * @example
  * ```ts
- * ggufColumnsBytes([4096, 4096], 1024); // 16 MiB + 4 MiB
+ * ggufColumnsBytes([4096, 4096], 1024);            // 16 MiB + 4 MiB
+ * ggufColumnsBytes([4096, 4096], 1024, 'float16'); // 16 MiB + 2 MiB
  * ```
  */
-export function ggufColumnsBytes(shape: readonly number[], columns: number): number {
+export function ggufColumnsBytes(shape: readonly number[], columns: number, dtype: FileWeightDType = 'float32'): number {
   const [k, n] = shape as [number, number];
-  return 4 * k * columns + 4 * blockElementsOf(k * n, n);
+  return 4 * k * columns + FILE_WEIGHT_BYTES[dtype] * blockElementsOf(k * n, n);
 }
 
 /**
- * A float32 weight [k, n] whose GGUF plan is transposed (rows of k: the stored columns), planned, encoded and
- * measured a band of `columns` columns at a time ({@link ggufBandColumns}): for each band the stored rows are
- * read a block at a time into `buffer` (past the band) and the band's columns copied into its start, a [k,
- * columns] array whose values are the file's next rows (ggufRowBlockEncoder's addColumns). The plan, bytes and
- * statistics of the whole weight read at once; undefined where they would not come out that way: another plan
- * or dtype, `buffer` shorter than {@link ggufColumnsBytes}, the WebAssembly kernels not running, or a band that
- * changes the plan (NaN, ±Infinity, a block scale past float16; read the weight whole then). The bytes go into
- * `out(byteLength)` when given.
+ * A float32, float16 or bfloat16 weight [k, n] whose GGUF plan is transposed (rows of k: the stored columns),
+ * planned, encoded and measured a band of `columns` columns at a time ({@link ggufBandColumns}): for each band
+ * the stored rows are read a block at a time into `buffer` (past the band) and the band's columns copied into its
+ * start (16-bit values converted as toFloat32 does), a [k, columns] float32 array whose values are the file's next
+ * rows (ggufRowBlockEncoder's addColumns). The plan, bytes and statistics of the whole weight read at once;
+ * undefined where they would not come out that way: another plan or dtype, `buffer` shorter than
+ * {@link ggufColumnsBytes}, the WebAssembly kernels not running, or a band that changes the plan (NaN, ±Infinity,
+ * a block scale past float16; read the weight whole then). The bytes go into `out(byteLength)` when given.
  *
  * @example
  * ```ts
  * const columns = ggufBandColumns(info.shape)!;
- * const done = await streamedGgufColumns(info, decision, read, new ArrayBuffer(ggufColumnsBytes(info.shape, columns)), columns);
+ * const done = await streamedGgufColumns(info, decision, read, new ArrayBuffer(ggufColumnsBytes(info.shape, columns, info.dtype)), columns);
  * ```
  */
 export async function streamedGgufColumns(
   info: WeightInfo, decision: WeightDecision, read: ReadWeightRange, buffer: ArrayBuffer, columns: number,
   out?: (byteLength: number) => Uint8Array<ArrayBuffer>,
 ): Promise<{ plan: GgufPlan; encoded: GgufEncoded } | undefined> {
-  if (info.dtype !== 'float32' || info.shape.length !== 2 || !(columns >= 1)) return undefined;
+  const { dtype } = info;
+  if (!isFileWeightDType(dtype) || info.shape.length !== 2 || !(columns >= 1)) return undefined;
   const [k, n] = info.shape as [number, number];
+  const stored = FILE_WEIGHT_BYTES[dtype];
   const assumed = ggufPlanOf(info, decision, 0);
-  if (!assumed.transposed || buffer.byteLength < ggufColumnsBytes(info.shape, columns)) return undefined;
+  if (!assumed.transposed || buffer.byteLength < ggufColumnsBytes(info.shape, columns, dtype)) return undefined;
   const encoder = ggufRowBlockEncoder(ggufEncodePlanOf(assumed), out);
   if (!encoder) return undefined;
   const blockRows = blockElementsOf(k * n, n) / n;
@@ -185,9 +191,15 @@ export async function streamedGgufColumns(
     const band = new Float32Array(buffer, 0, k * width);
     for (let row = 0; row < k; row += blockRows) {
       const count = Math.min(blockRows, k - row);
-      await read(4 * row * n, new Uint8Array(buffer, blockAt, 4 * count * n));
-      const rows = new Float32Array(buffer, blockAt, count * n);
-      for (let r = 0, from = first; r < count; r++, from += n) band.set(rows.subarray(from, from + width), (row + r) * width);
+      await read(stored * row * n, new Uint8Array(buffer, blockAt, stored * count * n));
+      if (stored === 4) {
+        const rows = new Float32Array(buffer, blockAt, count * n);
+        for (let r = 0, from = first; r < count; r++, from += n) band.set(rows.subarray(from, from + width), (row + r) * width);
+      } else {
+        for (let r = 0, from = first; r < count; r++, from += n) {
+          toFloat32Into(new Uint8Array(buffer, blockAt + stored * from, stored * width), dtype, band.subarray((row + r) * width, (row + r + 1) * width), info.name);
+        }
+      }
     }
     const bandPeak = maxAbs(band);
     if (!sameGgufPlan(ggufPlanOf(info, decision, bandPeak), assumed)) return undefined;
@@ -195,4 +207,25 @@ export async function streamedGgufColumns(
     encoder.addColumns(band, width);
   }
   return { plan: ggufPlanOf(info, decision, peak), encoded: encoder.finish() };
+}
+
+/**
+ * {@link streamedGgufColumns} of a weight read from its range of a file on disk (opened for the call; a file that
+ * no longer holds the range is a FormatError naming it).
+ *
+ * @example
+ * ```ts
+ * const done = await streamedGgufColumnsOfFile(range, info, decision, buffer, ggufBandColumns(info.shape)!);
+ * ```
+ */
+export async function streamedGgufColumnsOfFile(
+  range: FileRange, info: WeightInfo, decision: WeightDecision, buffer: ArrayBuffer, columns: number,
+  out?: (byteLength: number) => Uint8Array<ArrayBuffer>,
+): Promise<{ plan: GgufPlan; encoded: GgufEncoded } | undefined> {
+  const file = await openFileRange(range);
+  try {
+    return await streamedGgufColumns(info, decision, (offset, target) => file.read(offset, target), buffer, columns, out);
+  } finally {
+    await file.close();
+  }
 }

@@ -69,8 +69,8 @@ describe('compressToGguf from an ONNX file on a worker pool', () => {
       // stored, written from here). Nothing held: fc0 and fc1 are read and encoded again while writing. Written as
       // planned (the default with a sink that restarts): fc2's NaN, the third plan, differs from the assumed type,
       // so fc0 and fc1, written by then, are encoded again.
-      // bandBytes: fc0 [256, 512] in bands of 120 columns (the last 32), fc2 [384, 300] in bands of 80 until its NaN
-      // sends it back to whole.
+      // bandBytes: fc0 [256, 512] in bands of 120 columns (the last 32), fc1 [512, 384] (float16) in bands of 56 (the
+      // last 48), fc2 [384, 300] in bands of 80 until its NaN sends it back to whole.
       const bands = { bandBytes: 4 * 256 * 120 };
       const cases: [Partial<CompressToGgufOptions>, number, number][] = [
         [{ speculate: false }, 3, 0],
@@ -80,6 +80,12 @@ describe('compressToGguf from an ONNX file on a worker pool', () => {
         [{ speculate: false, ...bands }, 3, 0],
         [{ heldBytes: 0, ...bands }, 7, 0],
       ];
+      // One thread, the weights written transposed read from the file in bands (written as planned, and after planning).
+      for (const speculate of [true, false]) {
+        const banded = await compress(path, policyOf(dtype), { ...bands, speculate });
+        expect(Buffer.compare(banded.bytes, alone.bytes), `${dtype} one thread in bands, speculate ${speculate}`).toBe(0);
+        expect(banded.report, `${dtype} one thread in bands`).toEqual(alone.report);
+      }
       for (const [options, fromFile, fromSlot] of cases) {
         const what = `${dtype} ${JSON.stringify(options)}`;
         const pool = recordingPool(fixture.pool);

@@ -4,8 +4,9 @@
 // weights read whole (a reader without ranges), written as planned and after planning, for Q8_0 and Q4_0.
 // A float32 weight written transposed (an ONNX MatMul weight [K, N]) encoded a band of columns at a time, each band
 // read from blocks of the stored rows: the plan, bytes and statistics of encodeGgufTensor on the whole weight, for
-// bands that do not divide the columns and blocks that do not divide the rows; a band that changes the plan (NaN, a
-// block scale past float16), a plan of another kind, float16 or a short buffer give undefined.
+// bands that do not divide the columns and blocks that do not divide the rows, stored as float32, float16 and
+// bfloat16; a band that changes the plan (NaN, a block scale past float16), a plan of another kind, float64 or a
+// short buffer give undefined.
 import { describe, expect, it } from 'vitest';
 import { type CompressToGgufOptions, compressToGguf } from '../../src/compress/compress-gguf.js';
 import { encodeGgufTensor, ggufRowBlockEncoder } from '../../src/compress/gguf-encode.js';
@@ -14,6 +15,7 @@ import { GGUF_STREAM_BLOCK_BYTES, ggufBandColumns, ggufColumnsBytes, streamedGgu
 import { decideWeight, decideWeights } from '../../src/compress/policy.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { WeightInfo } from '../../src/io/weights.js';
+import { toFloat32 } from '../../src/io/float-convert.js';
 import { floatToHalfBits } from '../../src/io/half.js';
 import { bytesSource, memorySink, openSafetensors, serializeSafetensors } from '../../src/io/safetensors/index.js';
 import type { WeightReader } from '../../src/io/weights.js';
@@ -99,18 +101,25 @@ describe('streamedGgufColumns: a weight written transposed, a band of columns at
     const next = rng(RUN_SEED + 21);
     // [160, 16392]: blocks of 63 stored rows (63, 63, 34), bands of 4000 columns (the last 392); [96, 200] in
     // one block, bands of 24 (the last 8).
-    for (const [k, n, columns] of [[160, 16392, 4000], [96, 200, 24]] as const) {
-      const data = rows(k, n, next);
-      const info: WeightInfo = { name: 'w', dtype: 'float32', shape: [k, n], byteLength: 4 * k * n };
+    // Stored as float16 and bfloat16 too: the bands converted as the whole weight is (the same blocks of rows,
+    // half the bytes as stored).
+    for (const [k, n, columns, stored] of [[160, 16392, 4000, 'float32'], [96, 200, 24, 'float32'], [160, 16392, 4000, 'float16'],
+      [96, 200, 24, 'float16'], [96, 200, 24, 'bfloat16']] as const) {
+      const values = rows(k, n, next);
+      const raw = stored === 'float32' ? new Uint8Array(values.buffer)
+        : bits(values, stored === 'float16' ? floatToHalfBits : (v) => new Uint32Array(Float32Array.of(v).buffer)[0]! >>> 16);
+      const data = new Float32Array(raw.buffer.slice(0)); // the stored bytes, read by readerOf
+      const size = raw.byteLength / (k * n);
+      const info: WeightInfo = { name: 'w', dtype: stored, shape: [k, n], byteLength: raw.byteLength };
       for (const dtype of ['qint8', 'qint4'] as const) {
-        const what = `[${k}, ${n}] ${dtype}, bands of ${columns}`;
+        const what = `[${k}, ${n}] ${stored} ${dtype}, bands of ${columns}`;
         const decision = matmul([k, n], dtype);
-        const peak = data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const peak = toFloat32(raw, stored).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
         const plan = ggufPlanOf(info, decision, peak);
         expect([plan.type, plan.transposed], what).toEqual([dtype === 'qint8' ? 'Q8_0' : 'Q4_0', true]);
-        const whole = encodeGgufTensor(ggufEncodePlanOf(plan), new Uint8Array(data.buffer));
+        const whole = encodeGgufTensor(ggufEncodePlanOf(plan), raw);
         const reads: [number, number][] = [];
-        const buffer = new ArrayBuffer(ggufColumnsBytes([k, n], columns) + 12);
+        const buffer = new ArrayBuffer(ggufColumnsBytes([k, n], columns, stored) + 12);
         const got = await streamedGgufColumns(info, decision, readerOf(data, reads), buffer, columns);
         expect(got?.plan, what).toEqual(plan);
         expect(Buffer.compare(got!.encoded.bytes, whole.bytes), `${what}: bytes`).toBe(0);
@@ -118,12 +127,12 @@ describe('streamedGgufColumns: a weight written transposed, a band of columns at
         const blockRows = Math.min(k, Math.floor(GGUF_STREAM_BLOCK_BYTES / (4 * n)));
         const bands = Math.ceil(n / columns);
         expect(reads.length, `${what}: each band reads the stored rows once, a block at a time`).toBe(bands * Math.ceil(k / blockRows));
-        expect(Math.max(...reads.map(([, length]) => length)), what).toBe(4 * blockRows * n);
+        expect(Math.max(...reads.map(([, length]) => length)), what).toBe(size * blockRows * n);
       }
     }
   });
 
-  it('undefined where the whole weight must be read: a band that changes the plan, another plan, float16, a short buffer', async () => {
+  it('undefined where the whole weight must be read: a band that changes the plan, another plan, float64, a short buffer', async () => {
     const next = rng(RUN_SEED + 22);
     const [k, n, columns] = [64, 96, 16];
     const info: WeightInfo = { name: 'w', dtype: 'float32', shape: [k, n], byteLength: 4 * k * n };
@@ -137,7 +146,9 @@ describe('streamedGgufColumns: a weight written transposed, a band of columns at
       expect(await streamedGgufColumns(info, decision, readerOf(bad), buffer, columns), what).toBeUndefined();
     }
     expect(await streamedGgufColumns(info, decision, readerOf(data), buffer.slice(0, buffer.byteLength - 4), columns), 'short buffer').toBeUndefined();
-    expect(await streamedGgufColumns({ ...info, dtype: 'float16', byteLength: 2 * k * n }, decision, readerOf(data), buffer, columns), 'float16').toBeUndefined();
+    expect(await streamedGgufColumns({ ...info, dtype: 'float64', byteLength: 8 * k * n }, decision, readerOf(data), buffer, columns), 'float64').toBeUndefined();
+    expect(await streamedGgufColumns({ ...info, dtype: 'float16', byteLength: 2 * k * n }, decision, readerOf(data), buffer.slice(0, ggufColumnsBytes([k, n], columns, 'float16') - 2), columns),
+      'float16, short buffer').toBeUndefined();
     const odd = { ...info, shape: [60, n], byteLength: 4 * 60 * n }; // rows of 60: F16, not blocks
     expect(ggufPlanOf(odd, matmul([60, n], 'qint8'), 1).type).toBe('F16');
     expect(await streamedGgufColumns(odd, matmul([60, n], 'qint8'), readerOf(data), buffer, columns), 'F16 plan').toBeUndefined();
