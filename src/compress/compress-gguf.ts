@@ -38,7 +38,9 @@
  * lies. Tensors are written in order: the file and the report are those of one thread. Such a weight whose rows
  * are the file's (not written transposed) is read a block of rows at a time (gguf-row-stream.ts; 16-bit values
  * converted block by block), by its worker from the file, or on this thread from a reader that reads ranges
- * (`readRangeInto`: a safetensors reader): the whole weight is held only where a block changes its plan.
+ * (`readRangeInto`: a safetensors reader): the whole weight is held only where a block changes its plan. One
+ * written transposed (an ONNX MatMul weight [K, N] of more than two bands of 16 MiB) is encoded a band of columns
+ * at a time from its file (streamedGgufColumns), by its worker or on this thread.
  *
  * @example
  * ```ts
