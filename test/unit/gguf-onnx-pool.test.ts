@@ -106,24 +106,31 @@ describe('compressToGguf from an ONNX file on a worker pool', () => {
     }
   });
 
-  it('a file cut short after it was opened: a FormatError naming it, and no output file', async () => {
+  it('a file cut short after it was opened: a FormatError naming it, and no output file (whole, and in bands; pool and one thread)', async () => {
     const bytes = mixedMlp(RUN_SEED + 12);
-    const path = join(dir, 'cut.onnx');
-    writeFileSync(path, bytes);
-    const out = join(dir, 'cut-out');
-    rmSync(out, { recursive: true, force: true });
-    const source = await nodeFileSource(path);
-    try {
-      const model = await OnnxModel.loadDeferred(source, { name: 'cut.onnx' });
-      truncateSync(path, Math.floor(bytes.byteLength / 2));
-      mkdirSync(out);
-      const error = await compressToGguf(model, planOnnxCompression(model, policyOf('qint8')).decisions, await nodeFileSink(join(out, 'm.gguf')),
-        { pool: fixture.pool }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(FormatError);
-      expect((error as Error).message).toMatch(/cut\.onnx/);
-      expect(readdirSync(out)).toEqual([]);
-    } finally {
-      await source.close();
+    const cases: [string, CompressToGgufOptions][] = [
+      ['pool', { pool: fixture.pool }],
+      ['pool, bands', { pool: fixture.pool, bandBytes: 4 * 256 * 120 }],
+      ['one thread, bands', { bandBytes: 4 * 256 * 120 }],
+    ];
+    for (const [what, options] of cases) {
+      const path = join(dir, 'cut.onnx');
+      writeFileSync(path, bytes);
+      const out = join(dir, 'cut-out');
+      rmSync(out, { recursive: true, force: true });
+      const source = await nodeFileSource(path);
+      try {
+        const model = await OnnxModel.loadDeferred(source, { name: 'cut.onnx' });
+        truncateSync(path, Math.floor(bytes.byteLength / 2));
+        mkdirSync(out);
+        const error = await compressToGguf(model, planOnnxCompression(model, policyOf('qint8')).decisions, await nodeFileSink(join(out, 'm.gguf')),
+          options).catch((e: unknown) => e);
+        expect(error, what).toBeInstanceOf(FormatError);
+        expect((error as Error).message, what).toMatch(/cut\.onnx/);
+        expect(readdirSync(out), what).toEqual([]);
+      } finally {
+        await source.close();
+      }
     }
   });
 
