@@ -58,7 +58,7 @@ import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes 
 import { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgufWriter } from '../io/gguf/writer.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { FLOAT_WEIGHT_DTYPES, type FileWeightDType, type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType, readWeightInto } from '../io/weights.js';
-import { COPY_PIECE_BYTES, copyFileRange } from '../io/safetensors/node-file-source.js';
+import { COPY_PIECE_BYTES, copyFileRange, readFileRange } from '../io/safetensors/node-file-source.js';
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
@@ -260,8 +260,8 @@ export async function compressToGguf(
   // ranges, is read a block of rows at a time (gguf-row-stream.ts): planned from its blocks, and encoded from them
   // into outBytes as it is written; the whole weight is read only where a block changes its plan.
   // A weight written transposed (an ONNX MatMul weight [K, N] of more than two bands) whose reader knows where it
-  // lies on disk is encoded from the file a band of columns at a time (`bands`, filled before planning); planned
-  // after it is written, it is read whole to be planned.
+  // lies on disk is encoded from the file a band of columns at a time (`bands`, filled before planning), and planned
+  // from its blocks where it is planned before it is written.
   const ranges = pool ? undefined : rangeReaderOf(reader);
   const bands = new Map<number, { range: FileRange; columns: number; bytes: number }>();
   const streams = (i: number): boolean => {
@@ -271,6 +271,12 @@ export async function compressToGguf(
       && decision.axis !== 0 && info.shape[0]! * info.shape[1]! * 4 > GGUF_STREAM_BLOCK_BYTES);
   };
   const rangesOf = (i: number) => (offset: number, target: Uint8Array) => ranges!.readRangeInto(weights[i]!.name, offset, target);
+  /** Where weight i's blocks are read to be planned: its range reader, or for one in `bands` its file range. */
+  const peakReads = (i: number) => {
+    const band = bands.get(i);
+    return band ? (offset: number, target: Uint8Array) => readFileRange({ ...band.range, offset: band.range.offset + offset, byteLength: target.byteLength }, target)
+      : rangesOf(i);
+  };
   let streamArea = new ArrayBuffer(0);
   const streamBuffer = (i: number, rowElements?: number, byteLength = streamBlockBytes(weights[i]!, rowElements)): ArrayBuffer => {
     if (streamArea.byteLength < byteLength) streamArea = new ArrayBuffer(byteLength);
@@ -342,8 +348,7 @@ export async function compressToGguf(
       const release = () => planInputs?.release(i);
       // Read a block of rows at a time here: planned and, while written as planned, encoded.
       const here: { plan: GgufPlan; encoded?: GgufEncoded } | undefined = pooled || !streams(i) ? undefined
-        : assumed ? await streamHere(i) : bands.has(i) ? undefined
-          : { plan: ggufPlanOf(info, decisions[i]!, (await streamedPeak(info, 1, rangesOf(i), streamBuffer(i, 1)))!) };
+        : assumed ? await streamHere(i) : { plan: ggufPlanOf(info, decisions[i]!, (await streamedPeak(info, 1, peakReads(i), streamBuffer(i, 1)))!) };
       const planned = pooled ? await pooled : here ?? { plan: await planWeight(info, decisions[i]!, bytesOf).catch(async (error: unknown) => {
         await release();
         throw error;
