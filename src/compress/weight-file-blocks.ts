@@ -27,7 +27,7 @@
  * @example
  * ```ts
  * const blocking = fileBlocking([4096, 4096], decision, FILE_BLOCK_BYTES);
- * const outcome = blocking && await floorWeightInBlocks(range, [4096, 4096], decision, {}, new ArrayBuffer(blockIntegerBytes(decision, blocking)), blocking);
+ * const outcome = blocking && await floorWeightInBlocks(range, [4096, 4096], decision, {}, new ArrayBuffer(blockIntegerBytes(decision, blocking, false)), blocking);
  * // outcome ?? await quantizeWithFloor(wholeWeight, decision, {}, { backend: 'cpu' })
  * ```
  * @module
