@@ -58,7 +58,7 @@ import { GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPE, type GgmlType, ggmlTensorBytes 
 import { type GgufMetadataEntry, type GgufTensorPlan, type GgufWriter, createGgufWriter } from '../io/gguf/writer.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { FLOAT_WEIGHT_DTYPES, type FileWeightDType, type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType, readWeightInto } from '../io/weights.js';
-import { COPY_PIECE_BYTES, copyFileRange, readFileRange } from '../io/safetensors/node-file-source.js';
+import { COPY_PIECE_BYTES, copyFileRange } from '../io/safetensors/node-file-source.js';
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
 import type { ResolvedBackend } from '../tensor.js';
 import { type CompressionTotals, type TensorReport, compressionTotals } from './compress-report.js';
@@ -68,7 +68,7 @@ import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, ggufPlanReads, sameGgufPla
 import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
 import { bufferSlots } from './buffer-slots.js';
-import { GGUF_STREAM_BLOCK_BYTES, ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumnsOfFile, streamedGgufWeight, streamedPeak } from './gguf-row-stream.js';
+import { GGUF_STREAM_BLOCK_BYTES, ggufBandColumns, ggufColumnsBytes, streamBlockBytes, type ReadWeightRange, streamedGgufColumns, streamedGgufWeight, streamedPeak, withFileRange } from './gguf-row-stream.js';
 import { rangeReaderOf } from './row-block-stream.js';
 import type { WeightDecision } from './policy.js';
 
@@ -271,11 +271,11 @@ export async function compressToGguf(
       && decision.axis !== 0 && info.shape[0]! * info.shape[1]! * 4 > GGUF_STREAM_BLOCK_BYTES);
   };
   const rangesOf = (i: number) => (offset: number, target: Uint8Array) => ranges!.readRangeInto(weights[i]!.name, offset, target);
-  /** Where weight i's blocks are read to be planned: its range reader, or for one in `bands` its file range. */
-  const peakReads = (i: number) => {
+  /** Weight i's largest |x|, read in blocks: from its range reader, or for one in `bands` from its file (opened once). */
+  const streamedPeakOf = (i: number) => {
     const band = bands.get(i);
-    return band ? (offset: number, target: Uint8Array) => readFileRange({ ...band.range, offset: band.range.offset + offset, byteLength: target.byteLength }, target)
-      : rangesOf(i);
+    const peak = (read: ReadWeightRange) => streamedPeak(weights[i]!, 1, read, streamBuffer(i, 1));
+    return band ? withFileRange(band.range, peak) : peak(rangesOf(i));
   };
   let streamArea = new ArrayBuffer(0);
   const streamBuffer = (i: number, rowElements?: number, byteLength = streamBlockBytes(weights[i]!, rowElements)): ArrayBuffer => {
@@ -284,7 +284,7 @@ export async function compressToGguf(
   };
   const streamHere = (i: number) => {
     const columns = bands.get(i);
-    return columns ? streamedGgufColumnsOfFile(columns.range, weights[i]!, decisions[i]!, streamBuffer(i, undefined, columns.bytes), columns.columns, outBytes)
+    return columns ? withFileRange(columns.range, (read) => streamedGgufColumns(weights[i]!, decisions[i]!, read, streamBuffer(i, undefined, columns.bytes), columns.columns, outBytes))
       : streamedGgufWeight(weights[i]!, decisions[i]!, rangesOf(i), streamBuffer(i), outBytes);
   };
   const tensors: GgufTensorReport[] = [];
@@ -348,7 +348,7 @@ export async function compressToGguf(
       const release = () => planInputs?.release(i);
       // Read a block of rows at a time here: planned and, while written as planned, encoded.
       const here: { plan: GgufPlan; encoded?: GgufEncoded } | undefined = pooled || !streams(i) ? undefined
-        : assumed ? await streamHere(i) : { plan: ggufPlanOf(info, decisions[i]!, (await streamedPeak(info, 1, peakReads(i), streamBuffer(i, 1)))!) };
+        : assumed ? await streamHere(i) : { plan: ggufPlanOf(info, decisions[i]!, (await streamedPeakOf(i))!) };
       const planned = pooled ? await pooled : here ?? { plan: await planWeight(info, decisions[i]!, bytesOf).catch(async (error: unknown) => {
         await release();
         throw error;

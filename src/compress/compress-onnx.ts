@@ -69,7 +69,7 @@ import { heldIntegers, weightsAgain } from './requantize.js';
 import { bufferSlots } from './buffer-slots.js';
 import { type IntegerLender, integerLender } from './integer-lender.js';
 import { type CompressOnnxOptions, type PartsOutput, checkOptions } from './onnx-options.js';
-import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes, floorWeightInBlocks } from './weight-file-blocks.js';
 import { contribLayout } from './contrib-layout.js';
 
 export type { CompressOnnxOptions, PartsOutput } from './onnx-options.js';
@@ -231,9 +231,9 @@ export async function compressOnnxParts(
     const range = await model.float32FileRange(info.name);
     // Memory for the integers: a buffer of an earlier weight's, written and let go (the worker touches no fresh pages),
     // half a byte an element where a 4-bit weight read in blocks comes back packed.
-    const blocking = range && fileBlocking(info.shape, decision, output.fileBlockBytes ?? FILE_BLOCK_BYTES);
     const packNibbles = packsForCommit(info, decision);
-    const integers = lender?.forPool(blocking ? blockIntegerBytes(decision, blocking, packNibbles) : info.shape.reduce((a, b) => a * b, 1));
+    const integers = lender?.forPool(range ? fileIntegerBytes(info.shape, decision, output.fileBlockBytes ?? FILE_BLOCK_BYTES, packNibbles)
+      : info.shape.reduce((a, b) => a * b, 1));
     const sent = integers ? [integers] : [];
     let outcome: FloorOutcome;
     if (range) {

@@ -22,7 +22,7 @@ import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
-import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumnsOfFile, streamedGgufWeight, streamedPeak } from './gguf-row-stream.js';
+import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumns, streamedGgufWeight, streamedPeak, withFileRange } from './gguf-row-stream.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { quantizeWeight } from './quantize-weight.js';
@@ -183,7 +183,7 @@ async function ggufColumnsFile(
   if (!columns) return undefined;
   const buffer = takeSpare(ggufColumnsBytes(info.shape, columns, info.dtype as FileWeightDType)); // one spare: the output bytes take another
   try {
-    return await streamedGgufColumnsOfFile(range, info, decision, buffer, columns, outputBytes);
+    return await withFileRange(range, (read) => streamedGgufColumns(info, decision, read, buffer, columns, outputBytes));
   } finally {
     keepSpare(buffer);
   }

@@ -210,21 +210,18 @@ export async function streamedGgufColumns(
 }
 
 /**
- * {@link streamedGgufColumns} of a weight read from its range of a file on disk (opened for the call; a file that
- * no longer holds the range is a FormatError naming it).
+ * `use` with a reader of a range of a file on disk, opened for the call (a file that no longer holds the range is
+ * a FormatError naming it): {@link streamedGgufColumns} or {@link streamedPeak} of a weight in a file.
  *
  * @example
  * ```ts
- * const done = await streamedGgufColumnsOfFile(range, info, decision, buffer, ggufBandColumns(info.shape)!);
+ * const done = await withFileRange(range, (read) => streamedGgufColumns(info, decision, read, buffer, ggufBandColumns(info.shape)!));
  * ```
  */
-export async function streamedGgufColumnsOfFile(
-  range: FileRange, info: WeightInfo, decision: WeightDecision, buffer: ArrayBuffer, columns: number,
-  out?: (byteLength: number) => Uint8Array<ArrayBuffer>,
-): Promise<{ plan: GgufPlan; encoded: GgufEncoded } | undefined> {
+export async function withFileRange<T>(range: FileRange, use: (read: ReadWeightRange) => Promise<T>): Promise<T> {
   const file = await openFileRange(range);
   try {
-    return await streamedGgufColumns(info, decision, (offset, target) => file.read(offset, target), buffer, columns, out);
+    return await use((offset, target) => file.read(offset, target));
   } finally {
     await file.close();
   }

@@ -20,7 +20,7 @@ import { type EscalationStep, type FloorOutcome, quantizeWithFloor } from './qua
 import type { QuantizedWeight } from './quantize-weight.js';
 import type { RowBlockPlan } from './row-block-stream.js';
 import type { SpareIntegers } from './spare-integers.js';
-import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes, floorWeightInBlocks } from './weight-file-blocks.js';
 import { integersBufferOf } from './weight-buffers.js';
 
 /** A weight's plan for a safetensors output: its final decision and quantized form, or kept with the reason. */
@@ -89,8 +89,7 @@ export async function planSafetensorsWeight(
   const range = pool ? await floatFileRangeOf(reader, info) : undefined;
   let outcome;
   if (range && isFileWeightDType(info.dtype)) {
-    const blocking = fileBlocking(info.shape, decision, FILE_BLOCK_BYTES); // as the worker reads it
-    const integers = spares?.take(blocking ? blockIntegerBytes(decision, blocking, true) : info.shape.reduce((a, b) => a * b, 1));
+    const integers = spares?.take(fileIntegerBytes(info.shape, decision, FILE_BLOCK_BYTES, true)); // as the worker reads it
     outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers, info.dtype], integers ? [integers] : []);
     if (outcome.kind === 'quantized') spares?.adopt(integersBufferOf(outcome.result.q));
   }

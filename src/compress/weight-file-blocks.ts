@@ -130,6 +130,20 @@ export function blockIntegerBytes(decision: Pick<WeightDecision, 'dtype'>, block
 }
 
 /**
+ * The bytes a worker needs for the integers of a weight of `shape` it reads from its file (`floorWeightFile`,
+ * `planWeightFile`): {@link blockIntegerBytes} where it goes in blocks of about `blockBytes`, else one an element.
+ *
+ * @example
+ * ```ts
+ * fileIntegerBytes([4096, 4096], qint4GroupDecision, FILE_BLOCK_BYTES, true); // 8 MiB
+ * ```
+ */
+export function fileIntegerBytes(shape: readonly number[], decision: WeightDecision, blockBytes: number, packNibbles: boolean): number {
+  const blocking = fileBlocking(shape, decision, blockBytes);
+  return blocking ? blockIntegerBytes(decision, blocking, packNibbles) : shape.reduce((a, b) => a * b, 1);
+}
+
+/**
  * The whole weight's parameters as a QTensor holds them (float64 scales), filled a block at a time, and a
  * block's statistics table (its scales and zero points viewed in place, reciprocals in a block-sized array);
  * `fill` returns the block's QParams, views of them with the table shared (quantGrid makes none), or undefined

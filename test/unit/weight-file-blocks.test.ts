@@ -21,7 +21,7 @@ import type { CompressionPolicy, WeightDecision } from '../../src/compress/polic
 import { quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { scaleRounder } from '../../src/compress/scale-storage.js';
 import { rowParams } from '../../src/compress/row-block-task.js';
-import { blockIntegerBytes, blockPacksNibbles, fileBlocking, floorWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
+import { blockIntegerBytes, blockPacksNibbles, fileBlocking, fileIntegerBytes, floorWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
 import { dtypeInfo } from '../../src/dtype.js';
 import { FormatError, InvalidArgumentError } from '../../src/errors.js';
 import { cpuErrorSums } from '../../src/kernels/cpu/cpu-error-stats.js';
@@ -244,6 +244,11 @@ describe('floorWeightInBlocks', () => {
     expect([blocking.mode, blocking.rowsPerBlock]).toEqual(['columns', 5]);
     expect(blockPacksNibbles(decision, blocking)).toBe(false);
     expect(blockIntegerBytes(decision, blocking, true)).toBe(150 * 63);
+    expect(fileIntegerBytes(shape, decision, 4 * 63 * 5, true)).toBe(150 * 63);
+    const even = decide([150, 64], matmul, { dtype: 'qint4', minSqnrDb: 0 });
+    expect(fileIntegerBytes([150, 64], even, 4 * 64 * 5, true), 'blocks of 320 elements: packed').toBe(75 * 64);
+    expect(fileIntegerBytes([150, 64], even, 4 * 64 * 5, false)).toBe(150 * 64);
+    expect(fileIntegerBytes([150, 64], even, 4 * 64 * 200, true), 'one block: read whole, a byte an element').toBe(150 * 64);
     const data = weight(shape, rng(RUN_SEED + 13));
     const integers = new ArrayBuffer(150 * 63);
     const got = await floorWeightInBlocks(inFile(data), shape, decision, { packNibbles: true }, integers, blocking);
