@@ -224,9 +224,13 @@ export async function compressOnnxParts(
    */
   /**
    * Whether a 4-bit weight read in blocks has its integers packed two to a byte as they are made: where the commit
-   * writes them so (QDQ), not where it lays them out itself (MatMulNBits, GatherBlockQuantized).
+   * writes them so (QDQ) or lays them out from packed integers (MatMulNBits), not for GatherBlockQuantized, whose
+   * writer takes one integer a byte.
    */
-  const packsForCommit = (info: OnnxWeightInfo, decision: WeightDecision) => onnxOps !== 'contrib' || !contribLayout(decision, info).ok;
+  const packsForCommit = (info: OnnxWeightInfo, decision: WeightDecision) => {
+    const layout = onnxOps === 'contrib' ? contribLayout(decision, info) : undefined;
+    return !layout?.ok || layout.op === 'MatMulNBits';
+  };
   const prepareOnPool = async (i: number, info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
     const range = await model.float32FileRange(info.name);
     // Memory for the integers: a buffer of an earlier weight's, written and let go (the worker touches no fresh pages),

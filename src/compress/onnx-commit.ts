@@ -15,8 +15,10 @@
 import { FormatError } from '../errors.js';
 import { dtypeInfo } from '../dtype.js';
 import { packNibblesInto } from '../pack-nibbles.js';
+import type { QTensor } from '../qtensor.js';
 import { markOwnPart } from '../io/onnx/deferred-raw-data.js';
 import { type GatherBlockTensor, gatherBlockBytes, writeGatherBlockQuantized } from '../io/onnx/gather-block-writer.js';
+import type { BlockIntegers } from '../io/onnx/matmul-nbits-blocks.js';
 import { type GroupParameters, type MatMulNBitsTensor, matMulNBitsBytes, writeMatMulNBits } from '../io/onnx/matmul-nbits-writer.js';
 import type { NameAllocator } from '../io/onnx/names.js';
 import type { OnnxModel, OnnxWeightInfo } from '../io/onnx/onnx-model.js';
@@ -89,6 +91,15 @@ function qdqAgain(
 }
 
 /**
+ * A QTensor's integers as MatMulNBits' writer takes them: 4-bit ones packed where the QTensor holds them packed (no
+ * copy), else one a byte.
+ */
+function blockIntegersOf(q: QTensor, dtype: WeightDecision['dtype']): BlockIntegers {
+  const nibbles = dtypeInfo(dtype).bits === 4 ? q.packedNibbles : undefined;
+  return nibbles ? { nibbles } : q.intReprView();
+}
+
+/**
  * A MatMulNBits weight's B, or a GatherBlockQuantized table's data, with the scales and zero points, computed again
  * by `weightAgain` and laid out as the writer lays them out (see {@link qdqAgain}).
  */
@@ -100,12 +111,12 @@ function blocksAgain(
     const again = await weightAgain(info, decision);
     const [rows, columns] = info.shape as [number, number];
     const q = {
-      values: again.q.intReprView(), dtype: decision.dtype as MatMulNBitsTensor['dtype'], scales: again.scales, zeroPoints: again.zeroPoints,
+      dtype: decision.dtype as MatMulNBitsTensor['dtype'], scales: again.scales, zeroPoints: again.zeroPoints,
       blockSize: layout.blockSize, scaleType: layout.scaleType,
     };
     return layout.op === 'MatMulNBits'
-      ? matMulNBitsBytes({ ...q, parameters: layout.parameters as MatMulNBitsTensor['parameters'] }, rows, columns)
-      : gatherBlockBytes({ ...q, parameters: layout.parameters as GatherBlockTensor['parameters'] }, rows, columns);
+      ? matMulNBitsBytes({ ...q, values: blockIntegersOf(again.q, decision.dtype), parameters: layout.parameters as MatMulNBitsTensor['parameters'] }, rows, columns)
+      : gatherBlockBytes({ ...q, values: again.q.intReprView(), parameters: layout.parameters as GatherBlockTensor['parameters'] }, rows, columns);
   };
 }
 
@@ -170,7 +181,9 @@ function packedInto(values: ArrayLike<number>, out: Uint8Array): Uint8Array {
 
 /**
  * Writes one prepared weight into `to` (in weight order, so names and bytes never depend on timing): kept float, or
- * quantized as `outcome` says (QDQ, MatMulNBits or GatherBlockQuantized), and returns its report line.
+ * quantized as `outcome` says (QDQ, MatMulNBits or GatherBlockQuantized), and returns its report line. `packInto`,
+ * where given, is memory used again from weight to weight for what the commit lays out from the integers: 4-bit QDQ
+ * integers packed two to a byte, a MatMulNBits weight's B.
  *
  * @example
  * ```ts
@@ -217,15 +230,15 @@ export function commitWeight(
       return anew ? data : to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers(), parameters);
     };
     const blocks = {
-      values: result.q.intReprView(), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,
+      dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,
       scaleType: info.dtype === 'float16' ? 'float16' as const : 'float32' as const, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
       storeData,
     };
     const { blockSize, parameters } = layout;
     const written = layout.op === 'GatherBlockQuantized'
-      ? writeGatherBlockQuantized(to.model, info.name, { ...blocks, parameters: layout.parameters }, to.names)
+      ? writeGatherBlockQuantized(to.model, info.name, { ...blocks, values: result.q.intReprView(), parameters: layout.parameters }, to.names)
       : writeMatMulNBits(to.model, info.name, {
-        ...blocks, parameters: layout.parameters, ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
+        ...blocks, values: blockIntegersOf(result.q, decision.dtype), parameters: layout.parameters, ...(packInto ? { dataMemory: packInto } : {}), ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
       }, to.names);
     const { stored } = written;
     if (anew) {

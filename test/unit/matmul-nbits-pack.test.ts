@@ -3,6 +3,7 @@
 // multiple of the block size and not, one column and many.
 import { describe, expect, it } from 'vitest';
 import { blockParameters, groupParametersAgain, packBlocks } from '../../src/io/onnx/matmul-nbits-blocks.js';
+import { packNibbles } from '../../src/pack-nibbles.js';
 import { RUN_SEED, rng } from './support.js';
 
 /** The layout one integer at a time: column n, block b, row j of the block; past K the block's zero point. */
@@ -34,6 +35,8 @@ describe(`MatMulNBits blocks (seed ${RUN_SEED})`, () => {
       // N a multiple of 4: whole blocks four columns a word (the last block of K 100 and 40 row by row).
       [96, 64, 32, 4, 'signed'], [100, 8, 32, 8, 'signed'], [64, 16, 16, 8, 'unsigned'], [40, 12, 16, 4, 'unsigned'],
       [64, 200, 32, 4, 'signed'], [48, 132, 16, 8, 'signed'], [32, 260, 32, 4, 'unsigned'],
+      // 4-bit, N a multiple of 8: packed nibbles eight columns a word (K 72 and 50: the last block row by row).
+      [64, 8, 16, 4, 'signed'], [72, 40, 32, 4, 'signed'], [50, 24, 16, 4, 'unsigned'], [256, 64, 256, 4, 'signed'],
     ];
     for (const [K, N, blockSize, bits, sign] of cases) {
       const what = `K ${K}, N ${N}, block ${blockSize}, ${bits} bits, ${sign}`;
@@ -54,6 +57,16 @@ describe(`MatMulNBits blocks (seed ${RUN_SEED})`, () => {
       shifted.set(values);
       expect(Buffer.compare(packBlocks(shifted, K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, offset 1`).toBe(0);
       expect(Buffer.compare(packBlocks(Array.from(values), K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, array`).toBe(0);
+      if (bits === 8) {
+        expect(() => packBlocks({ nibbles: new Uint8Array(K * N) }, K, N, blockSize, bits, offset, negated, zeros), what).toThrow(/4-bit/);
+        continue;
+      }
+      // 4-bit integers packed two to a byte in the weight's order, on a word boundary and off it: the same bytes.
+      const nibbles = packNibbles(values);
+      expect(Buffer.compare(packBlocks({ nibbles }, K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, packed`).toBe(0);
+      const offWord = new Uint8Array(nibbles.length + 1).subarray(1);
+      offWord.set(nibbles);
+      expect(Buffer.compare(packBlocks({ nibbles: offWord }, K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, packed, offset 1`).toBe(0);
     }
   });
 });

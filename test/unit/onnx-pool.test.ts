@@ -131,7 +131,7 @@ describe('compressOnnx with a CPU worker pool', () => {
     }
   });
 
-  it('4-bit weights the workers read in blocks come back packed two to a byte for QDQ, a byte each for MatMulNBits; the same bytes', async () => {
+  it('4-bit weights the workers read in blocks come back packed two to a byte, for QDQ and for MatMulNBits; the same bytes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wq-onnx-pool-nibbles-'));
     try {
       const bytes = randomModel(RUN_SEED + 43);
@@ -139,7 +139,9 @@ describe('compressOnnx with a CPU worker pool', () => {
       const cases: [string, CompressOnnxOptions, boolean][] = [
         ['QDQ int4 groups', { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 }, true],
         ['QDQ uint4 groups, asymmetric', { dtype: 'quint4', symmetric: false, granularity: 'group', groupSize: 32, minSqnrDb: 0 }, true],
-        ['MatMulNBits', { onnxOps: 'contrib', dtype: 'quint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 }, false],
+        ['MatMulNBits', { onnxOps: 'contrib', dtype: 'quint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 }, true],
+        // Blocks whose zero point is -1 are stored negated: the flip of packed nibbles.
+        ['MatMulNBits int4, extreme range', { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'extreme', minSqnrDb: 0 }, true],
       ];
       for (const [what, scheme, packs] of cases) {
         const options: CompressOnnxOptions = { ...scheme, firstLayer: 'quantize' };

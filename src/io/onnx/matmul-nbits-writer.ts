@@ -39,7 +39,9 @@ import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
 import { ATTRIBUTE_TYPE, type GraphProto, type NodeProto, type TensorProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
 import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
-import { blockParameters, groupParametersAgain, packBlocks, transposeScales, zeroPointBytes, zeroPointKinds } from './matmul-nbits-blocks.js';
+import {
+  type BlockIntegers, blockParameters, groupParametersAgain, packBlocks, packedNibblesOf, transposeScales, zeroPointBytes, zeroPointKinds,
+} from './matmul-nbits-blocks.js';
 
 /** The operator domain of onnxruntime's contrib operators. */
 export const MS_DOMAIN = 'com.microsoft';
@@ -48,10 +50,11 @@ const ONNX_UINT8 = 2;
 /** One quantized MatMul weight, ready to write as MatMulNBits. */
 export interface MatMulNBitsTensor {
   /**
-   * The integers, row-major [K, N] (signed for qint*, unsigned for quint*); a `filledLater` placeholder of K × N
-   * bytes for a planned layout (B is then a placeholder of its length).
+   * The integers, row-major [K, N] (signed for qint*, unsigned for quint*), one an element or, 4-bit, packed two to a
+   * byte in that order (`{ nibbles }`, a QTensor's `packedNibbles`); a `filledLater` placeholder of K × N bytes for a
+   * planned layout (B is then a placeholder of its length).
    */
-  values: ArrayLike<number>;
+  values: BlockIntegers;
   dtype: 'qint8' | 'quint8' | 'qint4' | 'quint4';
   /**
    * 'groups': `scales` / `zeroPoints` are [ceil(K / blockSize), N] (groups of `blockSize` along K);
@@ -69,11 +72,16 @@ export interface MatMulNBitsTensor {
   /** Text for each MatMulNBits node's doc_string. */
   docString?: string;
   /**
-   * What B holds: given its bytes and a function that packs them again from the integers (one a byte, as
-   * `values`), returns them or a placeholder that produces them when written (a compressor that does not hold
-   * every weight's blocks). Default: the bytes.
+   * What B holds: given its bytes and a function that packs them again from the integers (in either form `values`
+   * takes), returns them or a placeholder that produces them when written (a compressor that does not hold every
+   * weight's blocks). Default: the bytes.
    */
-  storeData?: (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, parameters?: () => GroupParameters) => Uint8Array;
+  storeData?: (data: Uint8Array, pack: (values: BlockIntegers) => Uint8Array, parameters?: () => GroupParameters) => Uint8Array;
+  /**
+   * Memory for B, given its length (memory a compressor uses again from weight to weight once the model no longer
+   * holds it); B is laid out into it instead of a fresh array. `pack` (above) always lays out into fresh memory.
+   */
+  dataMemory?: (byteLength: number) => Uint8Array;
 }
 
 /**
@@ -144,7 +152,12 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
   if (!(Number.isInteger(blockSize) && blockSize >= 16 && blockSize <= 256 && (blockSize & (blockSize - 1)) === 0)) {
     fail('blockSize', blockSize, 'block_size must be a power of two from 16 to 256');
   }
-  if (q.values.length !== K * N) fail('values', q.values.length, `${q.values.length} integers do not fit [${K}, ${N}]`);
+  const nibbles = packedNibblesOf(q.values);
+  if (nibbles && bits !== 4) fail('values', 'packed nibbles', `packed nibbles hold 4-bit integers; ${q.dtype} takes one integer a byte`);
+  if (nibbles ? nibbles.length !== Math.ceil((K * N) / 2) : (q.values as ArrayLike<number>).length !== K * N) {
+    const count = nibbles ? `${nibbles.length} bytes of packed integers` : `${(q.values as ArrayLike<number>).length} integers`;
+    fail('values', nibbles?.length ?? (q.values as ArrayLike<number>).length, `${count} do not fit [${K}, ${N}]`);
+  }
   const blocks = Math.ceil(K / blockSize);
   const paramCount = q.parameters === 'groups' ? blocks * N : q.parameters === 'columns' ? N : 1;
   if (q.scales.length !== paramCount || q.zeroPoints.length !== paramCount) {
@@ -243,9 +256,10 @@ function nbitsLayout(q: Omit<MatMulNBitsTensor, 'storeData'> & Pick<MatMulNBitsT
   const count = N * blocks;
   const defaultZero = 1 << (bits - 1);
   const { anyNegated, needZeros } = zeroPointKinds(q.zeroPoints, paramCount, offset, defaultZero);
-  // A planned layout's integers (a filledLater placeholder): every tensor is a placeholder of its length, so only
-  // their lengths and which tensors there are matter.
-  const planned = q.values instanceof Uint8Array && isFilledLater(q.values);
+  // A planned layout's integers (a filledLater placeholder, packed or not): every tensor is a placeholder of its
+  // length, so only their lengths and which tensors there are matter.
+  const given = packedNibblesOf(q.values) ?? q.values;
+  const planned = given instanceof Uint8Array && isFilledLater(given);
   const scales = new Float32Array(count);
   const zeros = new Uint8Array(count);
   const negated = new Uint8Array(count);
@@ -259,9 +273,11 @@ function nbitsLayout(q: Omit<MatMulNBitsTensor, 'storeData'> & Pick<MatMulNBitsT
     blockParameters(q.scales, q.zeroPoints, N, blocks, blockStep, columnStep, offset, scales, zeros, negated);
   }
   const blob = (blockSize * bits) / 8;
-  const pack = (values: ArrayLike<number>) => packBlocks(values, K, N, blockSize, bits, offset, negated, zeros);
+  const pack = (values: BlockIntegers) => packBlocks(values, K, N, blockSize, bits, offset, negated, zeros);
   const again = q.parameters === 'groups' ? () => groupParametersAgain(scales, zeros, negated, N, blocks, offset) : undefined;
-  const data = planned ? filledLater(N * blocks * blob) : q.storeData ? q.storeData(pack(q.values), pack, again) : pack(q.values);
+  const first = planned ? filledLater(N * blocks * blob)
+    : packBlocks(q.values, K, N, blockSize, bits, offset, negated, zeros, q.dataMemory?.(N * blocks * blob));
+  const data = !planned && q.storeData ? q.storeData(first, pack, again) : first;
   const zeroBytesPerColumn = Math.ceil((blocks * bits) / 8);
   const zeroRaw = !needZeros ? undefined
     : planned ? filledLater(N * zeroBytesPerColumn) : zeroPointBytes(zeros, N, blocks, bits, zeroBytesPerColumn);

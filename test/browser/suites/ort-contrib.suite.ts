@@ -63,6 +63,22 @@ export const tests: Record<string, BrowserTest> = {
       if (!(error < 1e-4)) throw new Error(`${name} (seed ${RUN_SEED}): WebGPU and wasm differ by ${error} of max |y|`);
       lines.push(`${name}: max |Δy| / max |y| ${error.toExponential(2)}`);
     }
+    // On the GPU the 4-bit integers come back packed two to a byte, and MatMulNBits' blocks are laid out from them
+    // as they are: the same file as the CPU path's (blocks stored negated included, the 'extreme' range).
+    for (const [name, scheme] of [
+      ['int4 g32', { dtype: 'qint4', granularity: 'group', groupSize: 32 }],
+      ['int4 g32, extreme range', { dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'extreme', minSqnrDb: 0 }],
+      ['uint4 g64, affine', { dtype: 'quint4', granularity: 'group', groupSize: 64, symmetric: false, minSqnrDb: 0 }],
+    ] as const) {
+      const options = { ...scheme, firstLayer: 'quantize', onnxOps: 'contrib' } as const;
+      const onCpu = await compressOnnx(mlp.model, options, { backend: 'cpu' });
+      const onGpu = await compressOnnx(mlp.model, options, { backend: 'webgpu' });
+      const gpuTensors = onGpu.report.tensors.filter((t) => t.onnxOp === 'MatMulNBits' && t.backend === 'webgpu').length;
+      if (gpuTensors !== 4) throw new Error(`${name}: ${gpuTensors} MatMulNBits weights computed on the GPU, expected 4`);
+      const same = onCpu.model.length === onGpu.model.length && onCpu.model.every((b, i) => b === onGpu.model[i]);
+      if (!same) throw new Error(`${name} (seed ${RUN_SEED}): the GPU path's MatMulNBits file differs from the CPU path's`);
+    }
+    lines.push('the GPU path\'s files equal the CPU path\'s (3 schemes)');
     return `onnxruntime-web ${ort.env.versions.web}: ${lines.join('; ')}`;
   },
 
