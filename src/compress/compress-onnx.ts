@@ -70,7 +70,6 @@ import { bufferSlots } from './buffer-slots.js';
 import { type IntegerLender, integerLender } from './integer-lender.js';
 import { type CompressOnnxOptions, type PartsOutput, checkOptions } from './onnx-options.js';
 import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes, floorWeightInBlocks } from './weight-file-blocks.js';
-import { contribLayout } from './contrib-layout.js';
 
 export type { CompressOnnxOptions, PartsOutput } from './onnx-options.js';
 
@@ -222,26 +221,17 @@ export async function compressOnnxParts(
    * into its kernels' memory (this thread holds no copy); any other is read here into an array of its own and
    * transferred.
    */
-  /**
-   * Whether a 4-bit weight read in blocks has its integers packed two to a byte as they are made: where the commit
-   * writes them so (QDQ) or lays them out from packed integers (MatMulNBits), not for GatherBlockQuantized, whose
-   * writer takes one integer a byte.
-   */
-  const packsForCommit = (info: OnnxWeightInfo, decision: WeightDecision) => {
-    const layout = onnxOps === 'contrib' ? contribLayout(decision, info) : undefined;
-    return !layout?.ok || layout.op === 'MatMulNBits';
-  };
   const prepareOnPool = async (i: number, info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
     const range = await model.float32FileRange(info.name);
     // Memory for the integers: a buffer of an earlier weight's, written and let go (the worker touches no fresh pages),
-    // half a byte an element where a 4-bit weight read in blocks comes back packed.
-    const packNibbles = packsForCommit(info, decision);
-    const integers = lender?.forPool(range ? fileIntegerBytes(info.shape, decision, output.fileBlockBytes ?? FILE_BLOCK_BYTES, packNibbles)
+    // half a byte an element where a 4-bit weight read in blocks comes back packed (every writer, QDQ, MatMulNBits
+    // and GatherBlockQuantized, takes them so).
+    const integers = lender?.forPool(range ? fileIntegerBytes(info.shape, decision, output.fileBlockBytes ?? FILE_BLOCK_BYTES, true)
       : info.shape.reduce((a, b) => a * b, 1));
     const sent = integers ? [integers] : [];
     let outcome: FloorOutcome;
     if (range) {
-      outcome = await pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes, packNibbles], sent);
+      outcome = await pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes, true], sent);
     } else {
       let own: Float32Array | undefined;
       const viewed = await model.readFloat32View(info.name, (count) => (own = new Float32Array(count)));
@@ -289,9 +279,8 @@ export async function compressOnnxParts(
       const blocking = range && fileBlocking(info.shape, decision, output.fileBlockBytes ?? FILE_BLOCK_BYTES);
       if (blocking) {
         await warmNext(i);
-        const packNibbles = packsForCommit(info, decision);
-        const bytes = blockIntegerBytes(decision, blocking, packNibbles);
-        outcome = await floorWeightInBlocks(range!, info.shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles },
+        const bytes = blockIntegerBytes(decision, blocking, true);
+        outcome = await floorWeightInBlocks(range!, info.shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles: true },
           loan ? loan.take(bytes) : new ArrayBuffer(bytes), blocking);
         if (outcome) return outcome;
       }

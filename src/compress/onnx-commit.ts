@@ -91,8 +91,8 @@ function qdqAgain(
 }
 
 /**
- * A QTensor's integers as MatMulNBits' writer takes them: 4-bit ones packed where the QTensor holds them packed (no
- * copy), else one a byte.
+ * A QTensor's integers as the MatMulNBits and GatherBlockQuantized writers take them: 4-bit ones packed where the
+ * QTensor holds them packed (no copy), else one a byte.
  */
 function blockIntegersOf(q: QTensor, dtype: WeightDecision['dtype']): BlockIntegers {
   const nibbles = dtypeInfo(dtype).bits === 4 ? q.packedNibbles : undefined;
@@ -116,7 +116,7 @@ function blocksAgain(
     };
     return layout.op === 'MatMulNBits'
       ? matMulNBitsBytes({ ...q, values: blockIntegersOf(again.q, decision.dtype), parameters: layout.parameters as MatMulNBitsTensor['parameters'] }, rows, columns)
-      : gatherBlockBytes({ ...q, values: again.q.intReprView(), parameters: layout.parameters as GatherBlockTensor['parameters'] }, rows, columns);
+      : gatherBlockBytes({ ...q, values: blockIntegersOf(again.q, decision.dtype), parameters: layout.parameters as GatherBlockTensor['parameters'] }, rows, columns);
   };
 }
 
@@ -183,7 +183,7 @@ function packedInto(values: ArrayLike<number>, out: Uint8Array): Uint8Array {
  * Writes one prepared weight into `to` (in weight order, so names and bytes never depend on timing): kept float, or
  * quantized as `outcome` says (QDQ, MatMulNBits or GatherBlockQuantized), and returns its report line. `packInto`,
  * where given, is memory used again from weight to weight for what the commit lays out from the integers: 4-bit QDQ
- * integers packed two to a byte, a MatMulNBits weight's B.
+ * integers packed two to a byte, a MatMulNBits weight's B, a GatherBlockQuantized table's data.
  *
  * @example
  * ```ts
@@ -230,15 +230,15 @@ export function commitWeight(
       return anew ? data : to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers(), parameters);
     };
     const blocks = {
-      dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,
+      values: blockIntegersOf(result.q, decision.dtype), ...(packInto ? { dataMemory: packInto } : {}), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,
       scaleType: info.dtype === 'float16' ? 'float16' as const : 'float32' as const, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
       storeData,
     };
     const { blockSize, parameters } = layout;
     const written = layout.op === 'GatherBlockQuantized'
-      ? writeGatherBlockQuantized(to.model, info.name, { ...blocks, values: result.q.intReprView(), parameters: layout.parameters }, to.names)
+      ? writeGatherBlockQuantized(to.model, info.name, { ...blocks, parameters: layout.parameters }, to.names)
       : writeMatMulNBits(to.model, info.name, {
-        ...blocks, values: blockIntegersOf(result.q, decision.dtype), parameters: layout.parameters, ...(packInto ? { dataMemory: packInto } : {}), ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
+        ...blocks, parameters: layout.parameters, ...(options.accuracyLevel !== undefined ? { accuracyLevel: options.accuracyLevel } : {}),
       }, to.names);
     const { stored } = written;
     if (anew) {

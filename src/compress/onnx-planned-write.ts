@@ -80,8 +80,7 @@ export function assumedOutcome(info: OnnxWeightInfo, decision: WeightDecision, s
   if (!assumed) shared.set(key, assumed = { scales: new Float32Array(parameters).fill(1), zeroPoints: new Int32Array(parameters).fill(zeroPoint) });
   const elements = info.shape.reduce((a, b) => a * b, 1);
   const stored = dtypeInfo(decision.dtype!).bits === 8 ? elements : Math.ceil(elements / 2);
-  // The integers as placeholders: packed for QDQ and 4-bit MatMulNBits, one a byte for the other contrib layouts
-  // (the contrib writers lay out theirs).
+  // The integers as placeholders: 4-bit ones packed (every writer takes them so), 8-bit ones a byte each.
   const q = { packedNibbles: filledLater(stored), intReprView: () => filledLater(elements), backend: 'cpu' } as unknown as QTensor;
   const stats = { overall: { sqnrDb: Infinity, mse: 0, maxAbsError: 0 } } as unknown as ErrorStats;
   return {

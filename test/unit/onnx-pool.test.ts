@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { type CompressOnnxOptions, compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
 import { POOL_MIN_BYTES, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
@@ -19,6 +20,7 @@ import { decodeModel, encodeModel } from '../../src/io/onnx/proto.js';
 import type { QTensor } from '../../src/qtensor.js';
 import { workerDyingAt } from '../shared/cpu-worker-build.js';
 import { countingPool, recordingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
+import { buildEmbeddingModel } from '../shared/embedding-onnx.js';
 import { mixedMlp } from '../shared/mixed-mlp.js';
 import { RUN_SEED } from './support.js';
 
@@ -131,19 +133,23 @@ describe('compressOnnx with a CPU worker pool', () => {
     }
   });
 
-  it('4-bit weights the workers read in blocks come back packed two to a byte, for QDQ and for MatMulNBits; the same bytes', async () => {
+  it('4-bit weights the workers read in blocks come back packed two to a byte, for QDQ, MatMulNBits and GatherBlockQuantized; the same bytes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wq-onnx-pool-nibbles-'));
     try {
-      const bytes = randomModel(RUN_SEED + 43);
-      writeFileSync(join(dir, 'mlp.onnx'), bytes);
-      const cases: [string, CompressOnnxOptions, boolean][] = [
-        ['QDQ int4 groups', { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 }, true],
-        ['QDQ uint4 groups, asymmetric', { dtype: 'quint4', symmetric: false, granularity: 'group', groupSize: 32, minSqnrDb: 0 }, true],
-        ['MatMulNBits', { onnxOps: 'contrib', dtype: 'quint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 }, true],
+      const mlp = randomModel(RUN_SEED + 43);
+      // An embedding table of [1000, 128] (500 KiB of float32: on the pool) beside a projection.
+      const embedding = buildEmbeddingModel(onnxProto.onnx, 128, RUN_SEED + 44);
+      const cases: [string, CompressOnnxOptions, Uint8Array, number][] = [
+        ['QDQ int4 groups', { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 }, mlp, 256 * 512],
+        ['QDQ uint4 groups, asymmetric', { dtype: 'quint4', symmetric: false, granularity: 'group', groupSize: 32, minSqnrDb: 0 }, mlp, 256 * 512],
+        ['MatMulNBits', { onnxOps: 'contrib', dtype: 'quint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 }, mlp, 256 * 512],
         // Blocks whose zero point is -1 are stored negated: the flip of packed nibbles.
-        ['MatMulNBits int4, extreme range', { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'extreme', minSqnrDb: 0 }, true],
+        ['MatMulNBits int4, extreme range', { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'extreme', minSqnrDb: 0 }, mlp, 256 * 512],
+        ['GatherBlockQuantized int4, extreme range', { onnxOps: 'contrib', dtype: 'qint4', granularity: 'group', groupSize: 32, range: 'extreme', minSqnrDb: 0 }, embedding, 1000 * 128],
+        ['GatherBlockQuantized uint4, asymmetric', { onnxOps: 'contrib', dtype: 'quint4', symmetric: false, granularity: 'group', groupSize: 32, minSqnrDb: 0 }, embedding, 1000 * 128],
       ];
-      for (const [what, scheme, packs] of cases) {
+      for (const [what, scheme, bytes, elements] of cases) {
+        writeFileSync(join(dir, 'mlp.onnx'), bytes);
         const options: CompressOnnxOptions = { ...scheme, firstLayer: 'quantize' };
         const alone = await compressOnnx(bytes, options, cpu);
         const seen: { packNibbles: unknown; packed: boolean; elements: number }[] = [];
@@ -159,7 +165,7 @@ describe('compressOnnx with a CPU worker pool', () => {
         const source = await nodeFileSource(join(dir, 'mlp.onnx'));
         try {
           const model = await OnnxModel.loadDeferred(source, { name: 'mlp.onnx' });
-          // Blocks of 64 KiB: 32 rows of fc0 [256, 512], one group of 32 each.
+          // Blocks of 64 KiB: 32 rows of fc0 [256, 512], 128 rows of the table [1000, 128].
           const { parts, byteLength, report } = await compressOnnxParts(model, { ...options, pool }, cpu, { fileBlockBytes: 65536 });
           const chunks: Uint8Array[] = [];
           await writeParts(parts, async (chunk) => { chunks.push(chunk.slice()); });
@@ -168,8 +174,9 @@ describe('compressOnnx with a CPU worker pool', () => {
         } finally {
           await source.close();
         }
-        const fc0 = seen.find((s) => s.elements === 256 * 512);
-        expect(fc0, what).toMatchObject({ packNibbles: packs, packed: packs });
+        const weight = seen.find((s) => s.elements === elements);
+        expect(weight, what).toMatchObject({ packNibbles: true, packed: true });
+        if (what.startsWith('GatherBlockQuantized')) expect(alone.report.tensors.some((t) => t.onnxOp === 'GatherBlockQuantized'), what).toBe(true);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

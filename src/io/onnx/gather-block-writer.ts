@@ -33,7 +33,8 @@ import type { OnnxModel } from './onnx-model.js';
 import { listGraphs } from './graph-index.js';
 import { ATTRIBUTE_TYPE, type GraphProto, type TensorProto, nodesOf, onnx } from './proto.js';
 import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
-import { groupParametersAgain } from './matmul-nbits-blocks.js';
+import { packGatherData } from './gather-block-data.js';
+import { type BlockIntegers, groupParametersAgain, packedNibblesOf } from './matmul-nbits-blocks.js';
 import { type GroupParameters, MS_DOMAIN, replaceWeight } from './matmul-nbits-writer.js';
 
 const ONNX_UINT8 = 2;
@@ -41,10 +42,11 @@ const ONNX_UINT8 = 2;
 /** One quantized embedding table, ready to write as GatherBlockQuantized. */
 export interface GatherBlockTensor {
   /**
-   * The integers, row-major [rows, D] (signed for qint*, unsigned for quint*); a `filledLater` placeholder of
-   * rows × D bytes for a planned layout (the data is then a placeholder of its length).
+   * The integers, row-major [rows, D] (signed for qint*, unsigned for quint*), one an element or, 4-bit, packed two
+   * to a byte in that order (`{ nibbles }`, a QTensor's `packedNibbles`); a `filledLater` placeholder of rows × D
+   * bytes (or, packed, half that) for a planned layout (the data is then a placeholder of its length).
    */
-  values: ArrayLike<number>;
+  values: BlockIntegers;
   dtype: 'qint8' | 'quint8' | 'qint4' | 'quint4';
   /** 'groups': [rows, ceil(D / blockSize)] parameters; 'rows': [rows]; 'tensor': one. */
   parameters: 'groups' | 'rows' | 'tensor';
@@ -56,11 +58,16 @@ export interface GatherBlockTensor {
   scaleType?: 'float32' | 'float16';
   docString?: string;
   /**
-   * What the data input holds: given its bytes and a function that packs them again from the integers (one a
-   * byte, as `values`), returns them or a placeholder that produces them when written. Default: the bytes. For
+   * What the data input holds: given its bytes and a function that packs them again from the integers (in either
+   * form `values` takes), returns them or a placeholder that produces them when written. Default: the bytes. For
    * `parameters: 'groups'` it is also given the scales and zero points made again from the written ones.
    */
-  storeData?: (data: Uint8Array, pack: (values: ArrayLike<number>) => Uint8Array, parameters?: () => GroupParameters) => Uint8Array;
+  storeData?: (data: Uint8Array, pack: (values: BlockIntegers) => Uint8Array, parameters?: () => GroupParameters) => Uint8Array;
+  /**
+   * Memory for the data, given its length (memory a compressor uses again from weight to weight once the model no
+   * longer holds it); the data is laid out into it instead of a fresh array. `pack` (above) always uses fresh memory.
+   */
+  dataMemory?: (byteLength: number) => Uint8Array;
 }
 
 /** What {@link writeGatherBlockQuantized} added. */
@@ -95,7 +102,12 @@ export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: Gat
     fail('blockSize', blockSize, 'block_size must be a power of two from 16 to 256');
   }
   if (bits === 4 && D % 2 !== 0) fail('shape', info.shape, `4-bit rows are packed two values a byte; row length ${D} is odd`);
-  if (q.values.length !== rows * D) fail('values', q.values.length, `${q.values.length} integers do not fit [${rows}, ${D}]`);
+  const nibbles = packedNibblesOf(q.values);
+  if (nibbles && bits !== 4) fail('values', 'packed nibbles', `packed nibbles hold 4-bit integers; ${q.dtype} takes one integer a byte`);
+  const given = nibbles ? nibbles.length : (q.values as ArrayLike<number>).length;
+  if (given !== (nibbles ? Math.ceil((rows * D) / 2) : rows * D)) {
+    fail('values', given, `${given} ${nibbles ? 'bytes of packed integers' : 'integers'} do not fit [${rows}, ${D}]`);
+  }
   const blocks = Math.ceil(D / blockSize);
   const paramCount = q.parameters === 'groups' ? rows * blocks : q.parameters === 'rows' ? rows : 1;
   if (q.scales.length !== paramCount || q.zeroPoints.length !== paramCount) {
@@ -168,23 +180,15 @@ function gbqLayout(q: GatherBlockTensor, rows: number, D: number) {
       zeros[r * blocks + b] = (flip ? 0 : q.zeroPoints[p]!) + offset;
     }
   }
-  // A planned layout's integers (a filledLater placeholder) give a placeholder of the data's length, unpacked.
-  const planned = q.values instanceof Uint8Array && isFilledLater(q.values);
-  const pack = (values: ArrayLike<number>): Uint8Array => {
-    const out = new Uint8Array((rows * D * bits) / 8);
-    for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < D; j++) {
-        const i = r * D + j;
-        const stored = (negated[r * blocks + Math.floor(j / blockSize)] ? -(values[i]! + 1) : values[i]!) + offset;
-        if (bits === 8) out[i] = stored;
-        else out[i >> 1]! |= (stored & 0xf) << ((i & 1) * 4);
-      }
-    }
-    return out;
-  };
+  // A planned layout's integers (a filledLater placeholder, packed or not) give a placeholder of the data's length.
+  const given = packedNibblesOf(q.values) ?? q.values;
+  const planned = given instanceof Uint8Array && isFilledLater(given);
+  const pack = (values: BlockIntegers) => packGatherData(values, rows, D, blockSize, bits, offset, negated);
   // Groups are stored in their own [rows, blocks] order (one "column" of rows × blocks blocks: no transpose).
   const again = q.parameters === 'groups' ? () => groupParametersAgain(scales, zeros, negated, 1, rows * blocks, offset) : undefined;
-  const data = planned ? filledLater((rows * D * bits) / 8) : q.storeData ? q.storeData(pack(q.values), pack, again) : pack(q.values);
+  const first = planned ? filledLater((rows * D * bits) / 8)
+    : packGatherData(q.values, rows, D, blockSize, bits, offset, negated, q.dataMemory?.((rows * D * bits) / 8));
+  const data = !planned && q.storeData ? q.storeData(first, pack, again) : first;
   const defaultZero = 1 << (bits - 1);
   const zeroBytesPerRow = Math.ceil((blocks * bits) / 8);
   let zeroRaw: Uint8Array | undefined;

@@ -95,6 +95,18 @@ export const tests: Record<string, BrowserTest> = {
     const cpu = await run(contrib, 'wasm', feeds);
     const error = maxRelativeError(gpu, cpu);
     if (!(error < 1e-4)) throw new Error(`GatherBlockQuantized (seed ${RUN_SEED}): WebGPU and wasm differ by ${error} of max |y|`);
-    return `GatherBlockQuantized int4 g32: max |Δy| / max |y| ${error.toExponential(2)}`;
+    // The table quantized on the GPU (its 4-bit integers come back packed two to a byte, laid out as they are): the
+    // same file as the CPU path's, blocks stored negated ('extreme' range) included.
+    for (const range of ['torch', 'extreme'] as const) {
+      const options = { dtype: 'qint4', granularity: 'group', groupSize: 32, range, firstLayer: 'quantize', onnxOps: 'contrib', exclude: /proj/, minSqnrDb: 0 } as const;
+      const onCpu = await compressOnnx(model, options, { backend: 'cpu' });
+      const onGpu = await compressOnnx(model, options, { backend: 'webgpu' });
+      const table = onGpu.report.tensors.find((t) => t.name === 'embed.weight');
+      if (table?.onnxOp !== 'GatherBlockQuantized' || table.backend !== 'webgpu') throw new Error(`${range}: the table was not quantized on the GPU as GatherBlockQuantized`);
+      if (!(onCpu.model.length === onGpu.model.length && onCpu.model.every((b, i) => b === onGpu.model[i]))) {
+        throw new Error(`GatherBlockQuantized, ${range} range (seed ${RUN_SEED}): the GPU path's file differs from the CPU path's`);
+      }
+    }
+    return `GatherBlockQuantized int4 g32: max |Δy| / max |y| ${error.toExponential(2)}; the GPU path's files equal the CPU path's`;
   },
 };
