@@ -57,6 +57,11 @@ describe(`MatMulNBits blocks (seed ${RUN_SEED})`, () => {
       shifted.set(values);
       expect(Buffer.compare(packBlocks(shifted, K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, offset 1`).toBe(0);
       expect(Buffer.compare(packBlocks(Array.from(values), K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, array`).toBe(0);
+      // Into memory used before (every byte written, whatever it held); memory of another length is refused.
+      const into = Uint8Array.from({ length: expected.length }, () => Math.floor(next() * 256));
+      expect(packBlocks(values, K, N, blockSize, bits, offset, negated, zeros, into), what).toBe(into);
+      expect(Buffer.compare(into, expected), `${what}, into`).toBe(0);
+      expect(() => packBlocks(values, K, N, blockSize, bits, offset, negated, zeros, into.subarray(1)), what).toThrow(/bytes on a 4-byte boundary/);
       if (bits === 8) {
         expect(() => packBlocks({ nibbles: new Uint8Array(K * N) }, K, N, blockSize, bits, offset, negated, zeros), what).toThrow(/4-bit/);
         continue;
@@ -67,6 +72,9 @@ describe(`MatMulNBits blocks (seed ${RUN_SEED})`, () => {
       const offWord = new Uint8Array(nibbles.length + 1).subarray(1);
       offWord.set(nibbles);
       expect(Buffer.compare(packBlocks({ nibbles: offWord }, K, N, blockSize, bits, offset, negated, zeros), expected), `${what}, packed, offset 1`).toBe(0);
+      into.fill(0x5a);
+      packBlocks({ nibbles }, K, N, blockSize, bits, offset, negated, zeros, into);
+      expect(Buffer.compare(into, expected), `${what}, packed, into`).toBe(0);
     }
   });
 });
