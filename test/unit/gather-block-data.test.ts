@@ -39,7 +39,7 @@ describe(`GatherBlockQuantized data (seed ${RUN_SEED})`, () => {
       const values = sign === 'signed' ? Int8Array.from({ length: rows * D }, draw) : Uint8Array.from({ length: rows * D }, draw);
       const blocks = Math.ceil(D / blockSize);
       const negated = Uint8Array.from({ length: rows * blocks }, () => (sign === 'signed' && next() < 0.4 ? 1 : 0));
-      if (sign === 'signed') expect(negated.includes(1), what).toBe(true);
+      if (sign === 'signed') negated[negated.length - 1] = 1; // at least one block stored negated, however few there are
       const expected = reference(values, rows, D, blockSize, bits, offset, negated);
       expect(Buffer.compare(packGatherData(values, rows, D, blockSize, bits, offset, negated), expected), what).toBe(0);
       expect(Buffer.compare(packGatherData(Array.from(values), rows, D, blockSize, bits, offset, negated), expected), `${what}, array`).toBe(0);
