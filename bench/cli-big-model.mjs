@@ -2,8 +2,8 @@
 // and peak memory of the `webgpu-quant compress` process (its own peak, every thread included: bench/rss-at-exit.mjs),
 // interleaved rounds, and whether each output is the same bytes on every round and thread count.
 //   node bench/cli-big-model.mjs [--weights=16] [--size=4096] [--reps=2] [--dir=/tmp/webgpu-quant-big]
-//                                [--cases=onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors]
-//                                (also onnx:preset and onnx-ext:preset: `--preset transformers.js`; onnx-ext is the
+//                                [--cases=onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors,onnx:preset]
+//                                (onnx:preset and onnx-ext:preset: `--preset transformers.js`; onnx-ext is the
 //                                same MLP with its weights in external data, model.onnx + model.onnx_data)
 //                                [--json=bench/results/cli-big-model-latest.json]
 //                                [--backends=auto[,webgpu,cpu]] [--workers=default,0]
@@ -33,7 +33,7 @@ const weights = Number(args.weights ?? 16);
 const size = Number(args.size ?? 4096);
 const reps = Number(args.reps ?? 2);
 const dir = args.dir ?? join(tmpdir(), 'webgpu-quant-big');
-const cases = (args.cases ?? 'onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors').split(',');
+const cases = (args.cases ?? 'onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors,onnx:preset').split(',');
 const backends = (args.backends ?? 'auto').split(',');
 const threadCounts = (args.workers ?? 'default,0').split(',').map((w) => (w === 'default' ? w : Number(w)));
 const flags = (args.flags ?? '').split(' ').filter(Boolean);
