@@ -27,14 +27,14 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { floatToHalfBits } from '../half.js';
-import { filledLater, isFilledLater } from './deferred-raw-data.js';
+import { filledLater } from './deferred-raw-data.js';
 import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
 import { listGraphs } from './graph-index.js';
 import { ATTRIBUTE_TYPE, type GraphProto, type TensorProto, nodesOf, onnx } from './proto.js';
 import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
 import { packGatherData } from './gather-block-data.js';
-import { type BlockIntegers, groupParametersAgain, packedNibblesOf } from './matmul-nbits-blocks.js';
+import { type BlockIntegers, blockIntegersProblem, groupParametersAgain, isPlannedIntegers } from './matmul-nbits-blocks.js';
 import { type GroupParameters, MS_DOMAIN, replaceWeight } from './matmul-nbits-writer.js';
 
 const ONNX_UINT8 = 2;
@@ -102,12 +102,8 @@ export function writeGatherBlockQuantized(model: OnnxModel, name: string, q: Gat
     fail('blockSize', blockSize, 'block_size must be a power of two from 16 to 256');
   }
   if (bits === 4 && D % 2 !== 0) fail('shape', info.shape, `4-bit rows are packed two values a byte; row length ${D} is odd`);
-  const nibbles = packedNibblesOf(q.values);
-  if (nibbles && bits !== 4) fail('values', 'packed nibbles', `packed nibbles hold 4-bit integers; ${q.dtype} takes one integer a byte`);
-  const given = nibbles ? nibbles.length : (q.values as ArrayLike<number>).length;
-  if (given !== (nibbles ? Math.ceil((rows * D) / 2) : rows * D)) {
-    fail('values', given, `${given} ${nibbles ? 'bytes of packed integers' : 'integers'} do not fit [${rows}, ${D}]`);
-  }
+  const problem = blockIntegersProblem(q.values, bits, q.dtype, rows, D);
+  if (problem) fail('values', problem.value, problem.message);
   const blocks = Math.ceil(D / blockSize);
   const paramCount = q.parameters === 'groups' ? rows * blocks : q.parameters === 'rows' ? rows : 1;
   if (q.scales.length !== paramCount || q.zeroPoints.length !== paramCount) {
@@ -181,8 +177,7 @@ function gbqLayout(q: GatherBlockTensor, rows: number, D: number) {
     }
   }
   // A planned layout's integers (a filledLater placeholder, packed or not) give a placeholder of the data's length.
-  const given = packedNibblesOf(q.values) ?? q.values;
-  const planned = given instanceof Uint8Array && isFilledLater(given);
+  const planned = isPlannedIntegers(q.values);
   const pack = (values: BlockIntegers) => packGatherData(values, rows, D, blockSize, bits, offset, negated);
   // Groups are stored in their own [rows, blocks] order (one "column" of rows × blocks blocks: no transpose).
   const again = q.parameters === 'groups' ? () => groupParametersAgain(scales, zeros, negated, 1, rows * blocks, offset) : undefined;

@@ -12,6 +12,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../../errors.js';
+import { isFilledLater } from './deferred-raw-data.js';
 
 /**
  * 4-bit integers packed two to a byte in a weight's row-major order: element i in byte i >> 1, the even element in
@@ -49,6 +50,40 @@ export type BlockIntegers = ArrayLike<number> | PackedNibbleIntegers;
  */
 export function packedNibblesOf(values: BlockIntegers): Uint8Array | undefined {
   return (values as Partial<PackedNibbleIntegers>).nibbles;
+}
+
+/**
+ * What is wrong with `values` as the integers of a [rows, columns] weight of `dtype` (`bits` bits), as a writer's
+ * InvalidArgumentError gives it, or undefined: packed integers for an 8-bit dtype, or a count that does not fit.
+ *
+ * @example
+ * ```ts
+ * blockIntegersProblem({ nibbles: new Uint8Array(3) }, 4, 'qint4', 2, 4); // { value: 3, message: '3 bytes of packed integers do not fit [2, 4]' }
+ * blockIntegersProblem(new Int8Array(8), 4, 'qint4', 2, 4);             // undefined
+ * ```
+ */
+export function blockIntegersProblem(
+  values: BlockIntegers, bits: 4 | 8, dtype: string, rows: number, columns: number,
+): { value: unknown; message: string } | undefined {
+  const nibbles = packedNibblesOf(values);
+  if (nibbles && bits !== 4) return { value: 'packed nibbles', message: `packed nibbles hold 4-bit integers; ${dtype} takes one integer a byte` };
+  const given = nibbles ? nibbles.length : (values as ArrayLike<number>).length;
+  if (given === (nibbles ? Math.ceil((rows * columns) / 2) : rows * columns)) return undefined;
+  return { value: given, message: `${given} ${nibbles ? 'bytes of packed integers' : 'integers'} do not fit [${rows}, ${columns}]` };
+}
+
+/**
+ * Whether `values` are a planned layout's integers: a `filledLater` placeholder (deferred-raw-data.ts), packed or
+ * not, for which a writer lays out placeholders of the right lengths.
+ *
+ * @example
+ * ```ts
+ * isPlannedIntegers({ nibbles: filledLater(8) }); // true
+ * ```
+ */
+export function isPlannedIntegers(values: BlockIntegers): boolean {
+  const given = packedNibblesOf(values) ?? values;
+  return given instanceof Uint8Array && isFilledLater(given);
 }
 
 /**

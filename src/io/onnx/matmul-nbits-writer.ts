@@ -33,14 +33,15 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { floatToHalfBits } from '../half.js';
-import { filledLater, isFilledLater } from './deferred-raw-data.js';
+import { filledLater } from './deferred-raw-data.js';
 import { type IndexedWeight, listGraphs } from './graph-index.js';
 import type { NameAllocator } from './names.js';
 import type { OnnxModel } from './onnx-model.js';
 import { ATTRIBUTE_TYPE, type GraphProto, type NodeProto, type TensorProto, initializersOf, nodesOf, onnx, valueInfosOf } from './proto.js';
 import { ONNX_FLOAT, ONNX_FLOAT16 } from './dtypes.js';
 import {
-  type BlockIntegers, blockParameters, groupParametersAgain, packBlocks, packedNibblesOf, transposeScales, zeroPointBytes, zeroPointKinds,
+  type BlockIntegers, blockIntegersProblem, blockParameters, groupParametersAgain, isPlannedIntegers, packBlocks, transposeScales, zeroPointBytes,
+  zeroPointKinds,
 } from './matmul-nbits-blocks.js';
 
 /** The operator domain of onnxruntime's contrib operators. */
@@ -152,12 +153,8 @@ export function writeMatMulNBits(model: OnnxModel, name: string, q: MatMulNBitsT
   if (!(Number.isInteger(blockSize) && blockSize >= 16 && blockSize <= 256 && (blockSize & (blockSize - 1)) === 0)) {
     fail('blockSize', blockSize, 'block_size must be a power of two from 16 to 256');
   }
-  const nibbles = packedNibblesOf(q.values);
-  if (nibbles && bits !== 4) fail('values', 'packed nibbles', `packed nibbles hold 4-bit integers; ${q.dtype} takes one integer a byte`);
-  if (nibbles ? nibbles.length !== Math.ceil((K * N) / 2) : (q.values as ArrayLike<number>).length !== K * N) {
-    const count = nibbles ? `${nibbles.length} bytes of packed integers` : `${(q.values as ArrayLike<number>).length} integers`;
-    fail('values', nibbles?.length ?? (q.values as ArrayLike<number>).length, `${count} do not fit [${K}, ${N}]`);
-  }
+  const problem = blockIntegersProblem(q.values, bits, q.dtype, K, N);
+  if (problem) fail('values', problem.value, problem.message);
   const blocks = Math.ceil(K / blockSize);
   const paramCount = q.parameters === 'groups' ? blocks * N : q.parameters === 'columns' ? N : 1;
   if (q.scales.length !== paramCount || q.zeroPoints.length !== paramCount) {
@@ -258,8 +255,7 @@ function nbitsLayout(q: Omit<MatMulNBitsTensor, 'storeData'> & Pick<MatMulNBitsT
   const { anyNegated, needZeros } = zeroPointKinds(q.zeroPoints, paramCount, offset, defaultZero);
   // A planned layout's integers (a filledLater placeholder, packed or not): every tensor is a placeholder of its
   // length, so only their lengths and which tensors there are matter.
-  const given = packedNibblesOf(q.values) ?? q.values;
-  const planned = given instanceof Uint8Array && isFilledLater(given);
+  const planned = isPlannedIntegers(q.values);
   const scales = new Float32Array(count);
   const zeros = new Uint8Array(count);
   const negated = new Uint8Array(count);
