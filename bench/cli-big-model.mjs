@@ -4,7 +4,8 @@
 //   node bench/cli-big-model.mjs [--weights=16] [--size=4096] [--reps=2] [--dir=/tmp/webgpu-quant-big]
 //                                [--cases=onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors,onnx:preset]
 //                                (onnx:preset and onnx-ext:preset: `--preset transformers.js`; onnx-ext is the
-//                                same MLP with its weights in external data, model.onnx + model.onnx_data)
+//                                same MLP with its weights in external data, model.onnx + model.onnx_data;
+//                                onnx-f16 the same MLP stored as float16, 537 MB, as half-precision exports come)
 //                                [--json=bench/results/cli-big-model-latest.json]
 //                                [--backends=auto[,webgpu,cpu]] [--workers=default,0]
 //                                [--flags='--dtype qint4 --granularity group --group-size 32'] (added to every compress)
@@ -33,7 +34,7 @@ const weights = Number(args.weights ?? 16);
 const size = Number(args.size ?? 4096);
 const reps = Number(args.reps ?? 2);
 const dir = args.dir ?? join(tmpdir(), 'webgpu-quant-big');
-const cases = (args.cases ?? 'onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors,onnx:preset').split(',');
+const cases = (args.cases ?? 'onnx:onnx,onnx:onnx-ext,onnx:gguf,onnx:safetensors,safetensors:gguf,safetensors:safetensors,onnx:preset,onnx-f16:onnx').split(',');
 const backends = (args.backends ?? 'auto').split(',');
 const threadCounts = (args.workers ?? 'default,0').split(',').map((w) => (w === 'default' ? w : Number(w)));
 const flags = (args.flags ?? '').split(' ').filter(Boolean);
@@ -45,7 +46,11 @@ mkdirSync(dir, { recursive: true });
 const onnxPath = join(dir, `mlp-${weights}x${size}.onnx`);
 const safetensorsPath = join(dir, `tensors-${weights}x${size}.safetensors`);
 const onnxExtPath = join(dir, `mlp-${weights}x${size}-ext`, 'model.onnx');
+const onnxF16Path = join(dir, `mlp-${weights}x${size}-float16.onnx`);
 if (!existsSync(onnxPath)) writeFileSync(onnxPath, mlpModel(onnxProto.onnx, Array(weights + 1).fill(size)));
+if (cases.some((spec) => spec.startsWith('onnx-f16:')) && !existsSync(onnxF16Path)) {
+  writeFileSync(onnxF16Path, mlpModel(onnxProto.onnx, Array(weights + 1).fill(size), undefined, { float16: true }));
+}
 if (cases.some((spec) => spec.startsWith('onnx-ext:')) && !existsSync(onnxExtPath)) {
   mkdirSync(dirname(onnxExtPath), { recursive: true });
   const fd = openSync(join(dirname(onnxExtPath), 'model.onnx_data'), 'w');
@@ -108,7 +113,7 @@ const loads = [loadavg()[0]];
 for (let round = 0; round < reps; round++) {
   for (const spec of cases) {
     const [from, to] = spec.split(':');
-    const input = from === 'onnx' ? onnxPath : from === 'onnx-ext' ? onnxExtPath : safetensorsPath;
+    const input = from === 'onnx' ? onnxPath : from === 'onnx-ext' ? onnxExtPath : from === 'onnx-f16' ? onnxF16Path : safetensorsPath;
     for (const backend of backends) {
       for (const workers of threadCounts) results.push({ round, input: from, output: to, workers, backend, ...run(input, to, workers, backend) });
     }
@@ -121,7 +126,8 @@ const range = (xs, digits) => {
   return lo === hi ? lo : `${lo}–${hi}`;
 };
 const fileMB = (path) => (statSync(path).size / 1e6).toFixed(0);
-const safetensorsMB = existsSync(safetensorsPath) ? `, safetensors ${fileMB(safetensorsPath)} MB` : '';
+const safetensorsMB = (existsSync(safetensorsPath) ? `, safetensors ${fileMB(safetensorsPath)} MB` : '')
+  + (existsSync(onnxF16Path) ? `, float16 ONNX ${fileMB(onnxF16Path)} MB` : '');
 console.log(`webgpu-quant compress, ${weights} float32 weights [${size}, ${size}] (ONNX ${fileMB(onnxPath)} MB${safetensorsMB}), `
   + `${reps} interleaved rounds, load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}${flags.length ? `, flags ${flags.join(' ')}` : ''}:`);
 console.log('| input | output | backend | threads | seconds | peak RSS (MiB) | same bytes |');

@@ -57,6 +57,7 @@ import { autoComputesOnCpu } from './auto-crossover.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder } from './scale-storage.js';
 import { POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES } from './cpu-worker-pool.js';
 import type { ExternalDataFile } from '../io/onnx/onnx-types.js';
+import { type FileWeightDType, floatFileRangeOf } from '../io/weights.js';
 import type { ResolvedBackend } from '../tensor.js';
 import type { BudgetAllocation } from './budget.js';
 import { type CompressionTotals, type TensorReport, compressionTotals, describeScheme } from './compress-report.js';
@@ -217,12 +218,12 @@ export async function compressOnnxParts(
     return scaleType !== 'float32' ? scaleType : float32Rounding;
   };
   /**
-   * Quantizes one weight on the pool: a float32 weight in a file on disk is read by the worker itself, straight
-   * into its kernels' memory (this thread holds no copy); any other is read here into an array of its own and
-   * transferred.
+   * Quantizes one weight on the pool: a float32, float16 or bfloat16 weight in a file on disk is read by the worker
+   * itself, straight into its kernels' memory (16-bit values converted there as they are read; this thread holds no
+   * copy); any other is read here into an array of its own and transferred.
    */
   const prepareOnPool = async (i: number, info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
-    const range = await model.float32FileRange(info.name);
+    const range = await floatFileRangeOf(model, info);
     // Memory for the integers: a buffer of an earlier weight's, written and let go (the worker touches no fresh pages),
     // half a byte an element where a 4-bit weight read in blocks comes back packed (every writer, QDQ, MatMulNBits
     // and GatherBlockQuantized, takes them so).
@@ -231,7 +232,7 @@ export async function compressOnnxParts(
     const sent = integers ? [integers] : [];
     let outcome: FloorOutcome;
     if (range) {
-      outcome = await pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes, true], sent);
+      outcome = await pool!.run('floorWeightFile', [range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes, true, info.dtype as FileWeightDType], sent);
     } else {
       let own: Float32Array | undefined;
       const viewed = await model.readFloat32View(info.name, (count) => (own = new Float32Array(count)));
@@ -258,7 +259,7 @@ export async function compressOnnxParts(
   const warmNext = async (i: number): Promise<void> => {
     let j = i + 1;
     while (j < weights.length && plan.decisions[j]!.action !== 'quantize') j++;
-    const range = j < weights.length ? await model.float32FileRange(weights[j]!.name).catch(() => undefined) : undefined;
+    const range = j < weights.length ? await floatFileRangeOf(model, weights[j]!).catch(() => undefined) : undefined;
     if (range && range.byteLength >= 2 ** 20) void warmFileRange(range);
   };
   /** Reads and quantizes weight `i` on this thread (or the GPU). */
@@ -273,15 +274,15 @@ export async function compressOnnxParts(
       return new Float32Array(converted.buffer, 0, count);
     };
     try {
-      // On one thread, a float32 weight in a file is read a block of rows at a time where that gives the same
-      // outcome (weight-file-blocks.ts), as the workers read theirs.
-      const range = onCpu && !pool ? await model.float32FileRange(info.name) : undefined;
+      // On one thread, a float32, float16 or bfloat16 weight in a file is read a block of rows at a time where that
+      // gives the same outcome (weight-file-blocks.ts), as the workers read theirs.
+      const range = onCpu && !pool ? await floatFileRangeOf(model, info) : undefined;
       const blocking = range && fileBlocking(info.shape, decision, output.fileBlockBytes ?? FILE_BLOCK_BYTES);
       if (blocking) {
         await warmNext(i);
         const bytes = blockIntegerBytes(decision, blocking, true);
         outcome = await floorWeightInBlocks(range!, info.shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles: true },
-          loan ? loan.take(bytes) : new ArrayBuffer(bytes), blocking);
+          loan ? loan.take(bytes) : new ArrayBuffer(bytes), blocking, info.dtype as FileWeightDType);
         if (outcome) return outcome;
       }
       // On the CPU the weight goes once into the kernels' memory (converted straight there where it is not an

@@ -48,14 +48,15 @@ export interface CpuTaskArgs {
    */
   floorWeight: [x: Tensor, decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer];
   /**
-   * floorWeight on a float32 weight the worker reads from a file itself, straight into its kernels' memory
-   * (the calling thread holds no copy of it); a weight of many rows a block of about `blockBytes` at a time
-   * where that gives the same outcome (weight-file-blocks.ts); with `packNibbles`, a 4-bit weight read in blocks
-   * comes back packed two to a byte (blockIntegerBytes: what `integers` needs).
+   * floorWeight on a weight the worker reads from a file itself, straight into its kernels' memory (the calling
+   * thread holds no copy of it); a weight of many rows a block of about `blockBytes` at a time where that gives
+   * the same outcome (weight-file-blocks.ts); with `packNibbles`, a 4-bit weight read in blocks comes back packed
+   * two to a byte (blockIntegerBytes: what `integers` needs). `dtype` is the stored values' (default float32;
+   * float16 and bfloat16 converted to float32 as they are read).
    */
   floorWeightFile: [
     range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer, blockBytes?: number,
-    packNibbles?: boolean,
+    packNibbles?: boolean, dtype?: FileWeightDType,
   ];
   /**
    * planWeight on a float32 weight the worker reads from a file itself (as floorWeightFile reads it): the same

@@ -211,8 +211,8 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
     return quantizeWithFloor(x, decision, {}, cpu);
   },
   floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers) as Promise<FloorOutcome>,
-  floorWeightFile: (range, shape, decision, rounding, integers, blockBytes, packNibbles) =>
-    weightFromFile(range, shape, decision, rounding, integers, blockBytes, false, 'float32', packNibbles) as Promise<FloorOutcome>,
+  floorWeightFile: (range, shape, decision, rounding, integers, blockBytes, packNibbles, dtype) =>
+    weightFromFile(range, shape, decision, rounding, integers, blockBytes, false, dtype, packNibbles) as Promise<FloorOutcome>,
   planWeightFile: (range, shape, decision, integers, dtype) => weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true, dtype, true),
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),

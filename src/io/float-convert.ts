@@ -27,6 +27,29 @@ export function halfToFloat(h: number): number {
   return sign * (1 + fraction / 1024) * kHalfScale[exponent]!;
 }
 
+let kHalfTable: Float32Array | undefined;
+
+/**
+ * Every float16 bit pattern's value, indexed by the pattern (256 KiB, made on first use from {@link halfToFloat}):
+ * a conversion by one load an element.
+ *
+ * @example
+ * ```ts
+ * halfTable()[0x3c00]; // 1
+ * halfTable()[0xfc00]; // -Infinity
+ * ```
+ */
+export function halfTable(): Float32Array {
+  kHalfTable ??= Float32Array.from({ length: 65536 }, (_, h) => halfToFloat(h));
+  return kHalfTable;
+}
+
+/** {@link halfTable}'s float32 bits. */
+function halfBitsTable(): Uint32Array {
+  const table = halfTable();
+  return new Uint32Array(table.buffer, table.byteOffset, table.length);
+}
+
 /**
  * Converts `bytes` of `dtype` to float32. Throws FormatError when the byte length is not a whole number of
  * elements, naming `what`.
@@ -61,14 +84,20 @@ export function toFloat32Into(bytes: Uint8Array, dtype: WeightDType, out?: Float
     new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
   } else if (dtype === 'float64') {
     for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
-  } else if (dtype === 'float16') {
-    for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
   } else {
-    const bits = new Uint32Array(1);
-    const asFloat = new Float32Array(bits.buffer);
-    for (let i = 0; i < count; i++) {
-      bits[0] = view.getUint16(2 * i, true) << 16;
-      out[i] = asFloat[0]!;
+    // 16-bit types are written as float32 bits: float16 by a table of every pattern's bits (one load an element,
+    // about ten times the arithmetic's speed), bfloat16 as its bits shifted up. Read through a Uint16Array where
+    // the bytes are 2-aligned (little-endian, as on every platform this runs on), else through the DataView.
+    const bits = new Uint32Array(out.buffer, out.byteOffset, count);
+    const halves = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : undefined;
+    if (dtype === 'float16') {
+      const table = halfBitsTable();
+      if (halves) for (let i = 0; i < count; i++) bits[i] = table[halves[i]!]!;
+      else for (let i = 0; i < count; i++) bits[i] = table[view.getUint16(2 * i, true)]!;
+    } else if (halves) {
+      for (let i = 0; i < count; i++) bits[i] = halves[i]! << 16;
+    } else {
+      for (let i = 0; i < count; i++) bits[i] = view.getUint16(2 * i, true) << 16;
     }
   }
   return out;

@@ -4,7 +4,7 @@
 // FormatErrors naming the tensor.
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/errors.js';
-import { toFloat32, toFloat32Into } from '../../src/io/float-convert.js';
+import { halfTable, halfToFloat, toFloat32, toFloat32Into } from '../../src/io/float-convert.js';
 import { RUN_SEED, rng } from './support.js';
 
 const bitsOf = (a: Float32Array): number[] => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
@@ -27,6 +27,24 @@ describe('toFloat32Into', () => {
       expect([...backing.subarray(0, 3), ...backing.subarray(3 + count)], 'nothing outside it').toEqual(Array(8).fill(7));
     }
     expect(bitsOf(toFloat32Into(Uint8Array.of(0x00, 0x3c, 0x00, 0xc0), 'float16'))).toEqual(bitsOf(Float32Array.of(1, -2)));
+  });
+
+  it('converts every float16 and bfloat16 pattern exactly, from bytes at an even and at an odd offset', () => {
+    // The oracle: halfToFloat's arithmetic for float16, the bits shifted up for bfloat16, element by element.
+    const next = rng(RUN_SEED + 1);
+    const patterns = Uint16Array.from({ length: 65536 + 999 }, (_, i) => (i < 65536 ? i : Math.floor(next() * 65536)));
+    const expected16 = Float32Array.from(patterns, halfToFloat);
+    const expectedB16 = new Float32Array(new Uint32Array(Array.from(patterns, (h) => h * 65536)).buffer);
+    for (const shift of [0, 1, 2, 3]) {
+      const backing = new Uint8Array(2 * patterns.length + shift);
+      backing.set(new Uint8Array(patterns.buffer), shift);
+      const bytes = backing.subarray(shift);
+      expect(valuesOf(toFloat32Into(bytes, 'float16')), `float16 at offset ${shift}`).toEqual(valuesOf(expected16));
+      expect(valuesOf(toFloat32Into(bytes, 'bfloat16')), `bfloat16 at offset ${shift}`).toEqual(valuesOf(expectedB16));
+    }
+    expect(bitsOf(toFloat32Into(Uint8Array.of(0x00, 0x80, 0x01, 0x00, 0xff, 0x7b), 'float16'))).toEqual(bitsOf(Float32Array.of(-0, 2 ** -24, 65504)));
+    expect(Number.isNaN(toFloat32Into(Uint8Array.of(0x01, 0x7c), 'float16')[0])).toBe(true);
+    expect([halfTable()[0x3c00], halfTable()[0xfc00], halfTable().length]).toEqual([1, -Infinity, 65536]);
   });
 
   it('refuses a target of another length, and bytes that are not whole elements', () => {

@@ -15,7 +15,7 @@
  * @module
  */
 import { PIECE_ELEMENTS, simdKernels, type SimdKernels } from '../../kernels/cpu/simd-module.js';
-import { halfToFloat } from '../float-convert.js';
+import { halfTable } from '../float-convert.js';
 
 const kBlock = 32;
 
@@ -163,12 +163,4 @@ export function cpuBlockValues(type: 'Q8_0' | 'Q4_0', bytes: Uint8Array, count: 
     values.set(back.subarray(0, blocks * kBlock), first);
   }
   return values;
-}
-
-let kHalfTable: Float32Array | undefined;
-
-/** Every float16 bit pattern's value (256 KiB, made on first use): a block's scale by one load. */
-function halfTable(): Float32Array {
-  kHalfTable ??= Float32Array.from({ length: 65536 }, (_, h) => halfToFloat(h));
-  return kHalfTable;
 }
