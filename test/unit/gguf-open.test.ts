@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/errors.js';
 import { GGUF_MAX_HEADER_BYTES, openGguf } from '../../src/io/gguf/open-gguf.js';
+import { halfToFloat } from '../../src/io/float-convert.js';
 import { type ByteSource, bytesSource, createGgufWriter, ggmlToFloat32, ggufTensorFloat32, memorySink, quantizeRowQ8_0, readGguf } from '../../src/models.js';
 import { RUN_SEED, normalData, rng } from './support.js';
 
@@ -89,3 +90,26 @@ describe('openGguf', () => {
     expect(reads).toEqual([[0, 1 << 20]]);
   });
 });
+
+describe('ggmlToFloat32 on float tensors', () => {
+  it('reads F32, F16 and BF16 exactly (every 16-bit pattern, at an odd offset too), and refuses bytes too short for the count', () => {
+    const next = rng(RUN_SEED + 5);
+    const patterns = Uint16Array.from({ length: 65536 + 37 }, (_, i) => (i < 65536 ? i : Math.floor(next() * 65536)));
+    const values = Float32Array.from({ length: 1001 }, () => (next() - 0.5) * 2 ** Math.floor(next() * 60 - 30));
+    const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (b, i) => (Number.isNaN(a[i]) ? -1 : b));
+    for (const shift of [0, 1]) {
+      const at = (bytes: Uint8Array) => { const backing = new Uint8Array(bytes.byteLength + shift + 3); backing.set(bytes, shift); return backing.subarray(shift); };
+      const halves = at(new Uint8Array(patterns.buffer));
+      expect(bitsOf(ggmlToFloat32('F16', halves, patterns.length)), `F16 at ${shift}`).toEqual(bitsOf(Float32Array.from(patterns, halfToFloat)));
+      expect(bitsOf(ggmlToFloat32('BF16', halves, patterns.length)), `BF16 at ${shift}`)
+        .toEqual(bitsOf(new Float32Array(Uint32Array.from(patterns, (h) => h * 65536).buffer)));
+      expect(bitsOf(ggmlToFloat32('F32', at(new Uint8Array(values.buffer)), values.length)), `F32 at ${shift}`).toEqual(bitsOf(values));
+      expect(ggmlToFloat32('F16', halves, 10)).toHaveLength(10); // the first elements of a longer buffer
+    }
+    for (const type of ['F32', 'F16', 'BF16'] as const) {
+      expect(() => ggmlToFloat32(type, new Uint8Array(7), 4, 'blk.0.weight')).toThrow(FormatError);
+      expect(() => ggmlToFloat32(type, new Uint8Array(7), 4, 'blk.0.weight')).toThrow(/blk\.0\.weight: 7 bytes hold fewer than its 4/);
+    }
+  });
+});
+

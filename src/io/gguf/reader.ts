@@ -14,7 +14,7 @@
  * @module
  */
 import { FormatError } from '../../errors.js';
-import { halfToFloat } from '../float-convert.js';
+import { toFloat32 } from '../float-convert.js';
 import { dequantizeRowQ4_0, dequantizeRowQ8_0 } from './ggml-blocks.js';
 import { cpuBlockValues } from './ggml-blocks-simd.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VALUE_TYPE, type GgmlType, ggmlTensorBytes, ggmlTypeOfId } from './ggml-types.js';
@@ -217,15 +217,15 @@ export function parseGgufHeader(prefix: Uint8Array, name: string, fileSize: numb
  * ```
  */
 export function ggmlToFloat32(type: GgufTensorInfo['type'], data: Uint8Array, count: number, what = 'tensor', scratch?: Float32Array): Float32Array {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   switch (type) {
     case 'Q8_0': return cpuBlockValues('Q8_0', data, count, 0, scratch) ?? dequantizeRowQ8_0(data, count);
     case 'Q4_0': return cpuBlockValues('Q4_0', data, count, 0, scratch) ?? dequantizeRowQ4_0(data, count);
-    case 'F32': return Float32Array.from({ length: count }, (_, i) => view.getFloat32(i * 4, true));
-    case 'F16': return Float32Array.from({ length: count }, (_, i) => halfToFloat(view.getUint16(i * 2, true)));
-    case 'BF16': {
-      const bits = Uint32Array.from({ length: count }, (_, i) => view.getUint16(i * 2, true) << 16);
-      return new Float32Array(bits.buffer);
+    case 'F32': case 'F16': case 'BF16': {
+      const size = type === 'F32' ? 4 : 2;
+      if (data.byteLength < size * count) {
+        throw new FormatError(`${what}: ${data.byteLength} bytes hold fewer than its ${count} ${type} elements (${size * count} bytes); the file is cut short or its tensor table is wrong`);
+      }
+      return toFloat32(data.subarray(0, size * count), type === 'F32' ? 'float32' : type === 'F16' ? 'float16' : 'bfloat16', what);
     }
     default: throw new FormatError(`${what}: ${type} tensors cannot be read as float32`);
   }
