@@ -66,16 +66,21 @@ function rowsOf(model: OpenedModel, raw: boolean): TensorLine[] {
   return rows;
 }
 
-/** A quantized row's float weight from the original (read into `raw`) and its integers, read for {@link measure}. */
+/**
+ * A quantized row's float weight from the original (read into `raw`; converted to float32 into `converted` where it
+ * is not an aligned float32 view of `raw`) and its integers, read for {@link measure}.
+ */
 interface Measured {
   x: { data: Float32Array; shape: number[] };
   q: QTensor;
   raw: Uint8Array;
+  converted?: Uint8Array;
 }
 
 /**
- * Reads what {@link measure} needs for a quantized row, the original's weight into a buffer of `slots` (given back
- * by the caller once measured): undefined when the original has no float weight of its name.
+ * Reads what {@link measure} needs for a quantized row, the original's weight into a buffer of `slots`, and its
+ * float32 values into another where they are converted (both given back by the caller once measured): undefined
+ * when the original has no float weight of its name.
  */
 async function readForMeasure(
   line: TensorLine, w: StoredQuantizedWeight, original: OpenedModel, originals: Map<string, WeightInfo>, slots: BufferSlots,
@@ -83,8 +88,13 @@ async function readForMeasure(
   const base = originals.get(line.name);
   if (!base || !FLOAT_WEIGHT_DTYPES.includes(base.dtype)) return undefined;
   const raw = await readWeightInto(original.reader, base, slots.take(base.byteLength));
-  const x = { data: float32View(raw, base.dtype, base.name), shape: [...base.shape] }; // only read
-  return { x, q: await w.load(), raw };
+  let converted: Uint8Array | undefined;
+  const into = (count: number) => {
+    converted = slots.take(4 * count);
+    return new Float32Array(converted.buffer, 0, count);
+  };
+  const x = { data: float32View(raw, base.dtype, base.name, into), shape: [...base.shape] }; // only read
+  return { x, q: await w.load(), raw, ...(converted ? { converted } : {}) };
 }
 
 /** Adds the error against the original's float weight to a quantized row (the weight's integers read for it, then let go). */
@@ -168,7 +178,7 @@ export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> 
         return w ? [{ line, w }] : [];
       });
       // The next weight is read (the files, and its blocks unpacked) while this one is measured: one weight ahead,
-      // the original's weights in buffers used again from weight to weight (two alive at most).
+      // the original's weights (and a 16-bit weight's float32 values) in buffers used again from weight to weight.
       const slots = bufferSlots('local');
       const read = (i: number) => {
         const reading = readForMeasure(jobs[i]!.line, jobs[i]!.w, original!, originals, slots);
@@ -182,6 +192,7 @@ export async function runInspect(args: InspectArgs, io: CliIo): Promise<number> 
         if (!measured) continue;
         await measure(jobs[i]!.line, jobs[i]!.w, measured, args.tensor !== undefined);
         slots.give(measured.raw);
+        if (measured.converted) slots.give(measured.converted);
       }
     }
     rows = sortRows(rows, args.sort);

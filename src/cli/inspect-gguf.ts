@@ -63,14 +63,18 @@ async function listGguf(args: InspectArgs, io: CliIo, file: GgufSourceFile, orig
   const originals = new Map((original?.list() ?? []).map((w) => [w.name, w]));
   const lines: GgufLine[] = [];
   let scratch: Float32Array | undefined; // one array for the values of tensor after tensor of the same size
-  const slots = bufferSlots('local'); // and one buffer for the original's weights
+  const slots = bufferSlots('local'); // and buffers for the original's weights (a 16-bit one's float32 values in a second)
   for (const t of file.tensors) {
     if (args.tensor !== undefined && t.name !== args.tensor) continue;
     const line: GgufLine = { name: t.name, type: t.type, shape: t.shape, ne: t.ne, bytes: t.byteLength };
     const base = originals.get(t.name);
     if (base && FLOAT_WEIGHT_DTYPES.includes(base.dtype) && ['Q8_0', 'Q4_0', 'F16', 'BF16'].includes(t.type)) {
       const raw = await readWeightInto(original!, base, slots.take(base.byteLength));
-      let x = float32View(raw, base.dtype, base.name); // only read
+      let converted: Uint8Array | undefined;
+      let x = float32View(raw, base.dtype, base.name, (count) => {
+        converted = slots.take(4 * count);
+        return new Float32Array(converted.buffer, 0, count);
+      }); // only read
       const transposed = base.shape.length === 2 && !sameShape(base.shape, t.shape) && sameShape([...base.shape].reverse(), t.shape);
       if (transposed) x = transpose(x, base.shape[0]!, base.shape[1]!);
       if (transposed || sameShape(base.shape, t.shape)) {
@@ -80,6 +84,7 @@ async function listGguf(args: InspectArgs, io: CliIo, file: GgufSourceFile, orig
         Object.assign(line, { sqnrDb: stats.overall.sqnrDb, maxAbsError: stats.overall.maxAbsError, transposedFromOriginal: transposed });
       }
       slots.give(raw);
+      if (converted) slots.give(converted);
     }
     lines.push(line);
   }

@@ -1,6 +1,7 @@
 // inspect's listing: a header line, one row per quantized weight (its data, scale and zero point folded
 // together unless --raw), the worst SQNR first (or by name), sizes in decimal units, and a summary.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// With --original, each row's error against that weight's original: float32, float16 and bfloat16 originals, safetensors and GGUF files.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,9 @@ import { openSafetensorsFile } from '../../src/io/safetensors/node-open.js';
 import { readQuantizedSafetensors } from '../../src/io/safetensors/quantized-read.js';
 import { reference } from '../../src/index.js';
 import { RUN_SEED, normalData, rng } from './support.js';
-import { runCli, tinyOnnx, tinyWeights, writeSafetensors } from './cli-support.js';
+import { runCli, storedBytes, tinyOnnx, tinyWeights, writeSafetensors } from './cli-support.js';
+import { halfToFloat } from '../../src/io/float-convert.js';
+import { ggufTensorFloat32, readGguf } from '../../src/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-inspect-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -123,33 +126,66 @@ describe('inspect and compress on a file of 200,000 one-byte tensors', () => {
   }, 240_000);
 });
 
+/** A tensor of `dtype` as the file stores it, widened to float32 element by element (halfToFloat; bfloat16's bits shifted up). */
+function widened(data: Float32Array, dtype: 'F32' | 'F16' | 'BF16'): Float32Array {
+  if (dtype === 'F32') return data;
+  const stored = storedBytes(data, dtype);
+  const halves = new Uint16Array(stored.buffer, stored.byteOffset, data.length);
+  return dtype === 'F16' ? Float32Array.from(halves, halfToFloat) : new Float32Array(Uint32Array.from(halves, (h) => h * 65536).buffer);
+}
+
 describe('inspect --original on weights of several sizes', () => {
-  it('each row\'s error is the statistics of that weight against its own original (arrays reused from weight to weight, one read ahead)', async () => {
+  it('each row\'s error is the statistics of that weight against its own original (arrays reused from weight to weight, one read ahead), float32, float16 and bfloat16 originals', async () => {
     const next = rng(RUN_SEED + 5);
     // Sizes that grow, shrink and grow again, so the reused arrays are grown and used part-way; int8 and int4 (held packed).
     const shapes: [string, number[]][] = [['w0', [32, 64]], ['w1', [96, 128]], ['w2', [16, 128]], ['w3', [64, 96]], ['w4', [128, 192]], ['w5', [32, 64]]];
-    const tensors = shapes.map(([name, shape]) => ({ name, shape, data: normalData(shape[0]! * shape[1]!, next, 0.5 + next()) }));
-    const source = join(dir, 'sizes.safetensors');
-    writeSafetensors(source, tensors);
-    for (const scheme of [[], ['--dtype', 'qint4', '--granularity', 'group', '--group-size', '32']]) {
-      const out = join(dir, `sizes${scheme.length ? '.q4' : '.q8'}.safetensors`);
-      expect((await runCli(['compress', source, '-o', out, '--backend', 'cpu', '--force', ...scheme])).code).toBe(0);
+    for (const dtype of ['F32', 'F16', 'BF16'] as const) {
+      const tensors = shapes.map(([name, shape]) => ({ name, shape, dtype, data: normalData(shape[0]! * shape[1]!, next, 0.5 + next()) }));
+      const source = join(dir, `sizes-${dtype}.safetensors`);
+      writeSafetensors(source, tensors);
+      for (const scheme of [[], ['--dtype', 'qint4', '--granularity', 'group', '--group-size', '32']]) {
+        const out = join(dir, `sizes-${dtype}${scheme.length ? '.q4' : '.q8'}.safetensors`);
+        expect((await runCli(['compress', source, '-o', out, '--backend', 'cpu', '--force', ...scheme])).code).toBe(0);
+        const result = await runCli(['inspect', out, '--original', source, '--json']);
+        expect(result.code, result.stderr).toBe(0);
+        const rows = new Map((JSON.parse(result.stdout).tensors as { name: string; sqnrDb?: number; maxAbsError?: number }[]).map((t) => [t.name, t]));
+        const reader = await openSafetensorsFile(out);
+        try {
+          const { quantized } = await readQuantizedSafetensors(reader);
+          expect([...quantized.keys()].sort()).toEqual(shapes.map(([name]) => name));
+          for (const t of tensors) {
+            const q = quantized.get(t.name)!;
+            const stats = reference.errorStats({ data: widened(t.data, dtype), shape: t.shape }, q, q.qscheme() === 'per_tensor_affine' ? { axis: 0 } : { axis: q.qPerChannelAxis() });
+            const what = `${t.name} ${dtype} ${scheme.join(' ') || 'default'} (seed ${RUN_SEED})`;
+            expect(rows.get(t.name)?.sqnrDb, what).toBeCloseTo(stats.overall.sqnrDb, 6);
+            expect(rows.get(t.name)?.maxAbsError, what).toBe(stats.overall.maxAbsError);
+          }
+        } finally {
+          await reader.close();
+        }
+      }
+    }
+  });
+
+  it('a GGUF file against a float16 or bfloat16 original: each row the statistics of the file\'s values against the original\'s', async () => {
+    const next = rng(RUN_SEED + 6);
+    const shapes: [string, number[]][] = [['w0', [32, 64]], ['w1', [96, 128]], ['w2', [16, 128]], ['w3', [64, 96]]];
+    for (const dtype of ['F16', 'BF16'] as const) {
+      const tensors = shapes.map(([name, shape]) => ({ name, shape, dtype, data: normalData(shape[0]! * shape[1]!, next, 0.5 + next()) }));
+      const source = join(dir, `gguf-${dtype}.safetensors`);
+      writeSafetensors(source, tensors);
+      const out = join(dir, `gguf-${dtype}.gguf`);
+      expect((await runCli(['compress', source, '-o', out, '--backend', 'cpu', '--force'])).code).toBe(0);
       const result = await runCli(['inspect', out, '--original', source, '--json']);
       expect(result.code, result.stderr).toBe(0);
       const rows = new Map((JSON.parse(result.stdout).tensors as { name: string; sqnrDb?: number; maxAbsError?: number }[]).map((t) => [t.name, t]));
-      const reader = await openSafetensorsFile(out);
-      try {
-        const { quantized } = await readQuantizedSafetensors(reader);
-        expect([...quantized.keys()].sort()).toEqual(shapes.map(([name]) => name));
-        for (const t of tensors) {
-          const q = quantized.get(t.name)!;
-          const stats = reference.errorStats({ data: t.data, shape: t.shape }, q, q.qscheme() === 'per_tensor_affine' ? { axis: 0 } : { axis: q.qPerChannelAxis() });
-          const what = `${t.name} ${scheme.join(' ') || 'default'} (seed ${RUN_SEED})`;
-          expect(rows.get(t.name)?.sqnrDb, what).toBeCloseTo(stats.overall.sqnrDb, 6);
-          expect(rows.get(t.name)?.maxAbsError, what).toBe(stats.overall.maxAbsError);
-        }
-      } finally {
-        await reader.close();
+      const file = readGguf(new Uint8Array(readFileSync(out)));
+      for (const t of tensors) {
+        const info = file.tensors.find((f) => f.name === t.name)!;
+        const stats = reference.errorStats({ data: widened(t.data, dtype), shape: t.shape }, { data: ggufTensorFloat32(file, info), shape: t.shape });
+        const what = `${t.name} ${dtype} ${info.type} (seed ${RUN_SEED})`;
+        expect(rows.get(t.name)?.sqnrDb, what).toBeCloseTo(stats.overall.sqnrDb, 6);
+        expect(rows.get(t.name)?.maxAbsError, what).toBe(stats.overall.maxAbsError);
       }
     }
   });

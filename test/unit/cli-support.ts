@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import { main } from '../../src/cli/main.js';
+import { floatToHalfBits } from '../../src/io/half.js';
 import { RUN_SEED, normalData, rng } from './support.js';
 
 const { onnx } = onnxProto;
@@ -80,16 +81,24 @@ export function tinyWeights(k = 64, n = 64): { w: Float32Array; b: Float32Array 
 }
 
 /** Writes a safetensors file of float32 tensors. */
-export function writeSafetensors(path: string, tensors: { name: string; shape: number[]; data: Float32Array }[]): void {
+export function writeSafetensors(path: string, tensors: { name: string; shape: number[]; data: Float32Array; dtype?: 'F32' | 'F16' | 'BF16' }[]): void {
   const header: Record<string, unknown> = {};
   let offset = 0;
-  for (const t of tensors) {
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
+  const stored = tensors.map((t) => storedBytes(t.data, t.dtype ?? 'F32'));
+  tensors.forEach((t, i) => {
+    header[t.name] = { dtype: t.dtype ?? 'F32', shape: t.shape, data_offsets: [offset, offset + stored[i]!.byteLength] };
+    offset += stored[i]!.byteLength;
+  });
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
   const head = new Uint8Array(8);
   new DataView(head.buffer).setBigUint64(0, BigInt(json.length), true);
-  writeFileSync(path, concat([head, new TextEncoder().encode(json), ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]));
+  writeFileSync(path, concat([head, new TextEncoder().encode(json), ...stored]));
+}
+
+/** `data` as a safetensors file stores it: float32 bytes, float16 rounded to nearest even, bfloat16 cut to its top 16 bits. */
+export function storedBytes(data: Float32Array, dtype: 'F32' | 'F16' | 'BF16'): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  return new Uint8Array(Uint16Array.from(data, (v, i) => (dtype === 'F16' ? floatToHalfBits(v) : bits[i]! >>> 16)).buffer);
 }
