@@ -41,6 +41,7 @@ import { checkInputFile, fileError, formatOf } from './files.js';
 import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { runPreset } from './preset-command.js';
 import { defaultPool, onnxPool } from './worker-pool.js';
+import { budgetOnPool } from '../compress/budget-pool.js';
 import { type Progress, progressBar } from './progress.js';
 import { megabytes } from './units.js';
 import { formatVerifyReport, loadNodeRuntime, verifyJson, verifyOptionsOf } from './verify-command.js';
@@ -366,16 +367,18 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       } else {
         let decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
         let budget: BudgetAllocation | undefined;
-        if (args.targetBits !== undefined) {
-          const list = source.list();
-          const read = async (i: number) => toFloat32(await source.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
-          ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors')
-            .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
-        }
         // 'auto' with a pool computes on it (autoComputesOnCpu): the workers outrun one GPU round trip per weight.
         const pool = args.backend !== 'webgpu' ? await defaultPool(args.workers) : undefined;
         threads = pool?.size ?? 0;
         try {
+          if (args.targetBits !== undefined) {
+            const list = source.list();
+            const read = async (i: number) => toFloat32(await source.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
+            // The workers measure the big weights' options ahead of the allocator (budget-pool.ts).
+            const measured = pool ? budgetOnPool(pool, source, list, decisions, policyOf(args), undefined, undefined) : undefined;
+            ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors', undefined, undefined, measured)
+              .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
+          }
           report = await compressToSafetensors(source, decisions, sink, backend, onProgress, pool ? { pool } : {});
         } finally {
           await pool?.close();

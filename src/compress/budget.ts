@@ -45,12 +45,12 @@
 import type { OpOptions } from '../ops/backend.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { WeightDType } from '../io/weights.js';
-import { type CompressionPolicy, type PolicyWeight, type WeightDecision, decideWeight } from './policy.js';
+import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.js';
 import { dequantize } from '../ops/dequantize.js';
-import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
+import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf } from './quantize-weight.js';
+import { type BudgetOptionName, type MeasuredOptions, type StoredParameters, budgetOptionDecisions, kGroupSizes, measureOptions } from './budget-measure.js';
 
-/** The precisions the allocator chooses among. */
-export type BudgetOptionName = 'keep' | 'int8 per channel' | 'int4 groups of 32' | 'int4 groups of 64' | 'int4 groups of 128';
+export type { BudgetOptionName, MeasuredOptions, StoredParameters } from './budget-measure.js';
 
 /** One option of one weight, as the allocator saw it. */
 export interface BudgetOption {
@@ -108,8 +108,6 @@ export interface BudgetAllocation {
   tensors: TensorAllocation[];
 }
 
-const kGroupSizes = [32, 64, 128] as const;
-
 /**
  * The smallest SQNR (dB) at which int4 groups larger than 32 are offered. Measured on PaddleOCR v4 rec: its
  * ONNX Runtime output matches the written DequantizeLinear weights exactly, yet int4 groups of 128 on every
@@ -128,14 +126,6 @@ const kFloatBits: Partial<Record<WeightDType, number>> = { float32: 32, float16:
 
 /** The file the weights go to: ONNX QDQ or quantized safetensors (their parameter storage differs). */
 export type BudgetFormat = 'onnx' | 'safetensors';
-
-/** How one quantized weight's parameters are stored in ONNX, where it differs from the defaults. */
-export interface StoredParameters {
-  /** 16 where float16 scales are stored (and cast to float32 in the graph); default: the weight's float type. */
-  scaleBits?: number;
-  /** False where no zero points are stored (4-bit, all 0); default true. */
-  zeroPoints?: boolean;
-}
 
 /**
  * Stored bits per element of `decision` applied to a weight of `shape` and `dtype` (keep: the dtype's bits).
@@ -177,25 +167,6 @@ export function checkTargetBits(targetBits: unknown): asserts targetBits is numb
   if (typeof targetBits !== 'number' || !Number.isFinite(targetBits) || targetBits <= 0) {
     throw new InvalidArgumentError('targetBits', targetBits, `targetBits is ${JSON.stringify(targetBits)}; use a number of bits per weight > 0, e.g. 5`);
   }
-}
-
-/** The quantized options of one weight, as the policy decides them with the option's dtype and granularity. */
-function optionDecisions(weight: PolicyWeight, policy: CompressionPolicy): [BudgetOptionName, WeightDecision][] {
-  const base: CompressionPolicy = { ...policy, overrides: undefined, include: undefined, exclude: undefined, minElements: 0 };
-  const out: [BudgetOptionName, WeightDecision][] = [];
-  const int8 = decideWeight(weight, { ...base, dtype: 'qint8', granularity: 'channel', groupSize: undefined, axis: undefined });
-  out.push(['int8 per channel', int8]);
-  for (const groupSize of kGroupSizes) {
-    const int4 = decideWeight(weight, { ...base, dtype: 'qint4', granularity: 'group', groupSize, axis: undefined });
-    out.push([`int4 groups of ${groupSize}`, int4]);
-  }
-  return out.filter(([, d]) => d.action === 'quantize');
-}
-
-function meanSquare(data: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < data.length; i++) sum += data[i]! * data[i]!;
-  return data.length ? sum / data.length : 0;
 }
 
 /** A weight's options with their decisions. */
@@ -240,7 +211,10 @@ function probeOption(options: Candidate[]): Candidate | undefined {
  * says how an option's parameters are stored where that depends on its values (float16 scales, omitted zero
  * points); with `probe`,
  * each weight's sensitivity is measured from the model's outputs. Weights that cannot be quantized
- * (non-finite values) keep the policy's decision.
+ * (non-finite values) keep the policy's decision. Without a probe,
+ * `measuredElsewhere(i)` may give weight i's options as measured elsewhere (by {@link measureOptions} on a worker
+ * thread, for the options {@link budgetOptionDecisions} lists; called with increasing i), or undefined to
+ * measure them here.
  *
  * @example
  * ```ts
@@ -253,6 +227,7 @@ export async function allocateBudget(
   weights: readonly PolicyWeight[], decisions: readonly WeightDecision[], policy: CompressionPolicy, targetBits: number,
   read: (index: number) => Promise<Float32Array>, quantizeOptions: QuantizeWeightOptions = {}, backend?: OpOptions,
   format: BudgetFormat = 'onnx', probe?: OutputErrorProbe, storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters,
+  measuredElsewhere?: (index: number) => Promise<MeasuredOptions | undefined> | undefined,
 ): Promise<{ decisions: WeightDecision[]; allocation: BudgetAllocation }> {
   checkTargetBits(targetBits);
   const result = [...decisions];
@@ -265,25 +240,25 @@ export async function allocateBudget(
     const elements = weight.shape.reduce((a, b) => a * b, 1);
     const keep: WeightDecision = { ...decision, action: 'keep', reason: 'kept float by the size budget' };
     const all: Candidate[] = [{ option: 'keep', bits: storedBits(weight.shape, keep, weight.dtype, format), relativeError: 0, estimatedError: 0, decision: keep }];
-    const data = await read(index);
-    const energy = meanSquare(data);
-    let quantizable = true;
-    for (const [option, optionDecision] of optionDecisions(weight, policy)) {
-      const quantized = await quantizeWeight({ data, shape: [...weight.shape] }, optionDecision, quantizeOptions, backend);
-      if (!quantized.ok) { quantizable = false; break; }
-      const relativeError = energy > 0 ? quantized.stats.overall.mse / energy : 0;
+    const options = budgetOptionDecisions(weight, policy);
+    const elsewhere = probe ? undefined : measuredElsewhere?.(index);
+    const outcome = elsewhere ? { measured: await elsewhere, quantized: undefined }
+      : await measureOptions({ data: await read(index), shape: [...weight.shape] }, options.map(([, d]) => d), quantizeOptions, backend, storedOf);
+    if (!outcome?.measured) continue; // NaN or ±Infinity: the policy's decision stands
+    for (const [k, [option, optionDecision]] of options.entries()) {
+      const relativeError = outcome.measured.relativeErrors[k]!;
       const groupSize = optionDecision.granularity === 'group' ? optionDecision.groupSize ?? 0 : 0;
       const largeGroup = groupSize > kGroupSizes[0];
       const floor = !largeGroup ? undefined : weight.outputLayer === true ? 'output' as const
         : !probe && relativeError > 10 ** (-kLargeGroupFloorDb / 10) ? 'sqnr' as const
           : groupSize >= 128 ? 'group128' as const : undefined;
-      const values = async () => (await dequantize(quantized.q, backend)).data as Float32Array;
+      const quantized = outcome.quantized?.[k];
+      const values = quantized && (async () => (await dequantize(quantized.q, backend)).data as Float32Array);
       all.push({
-        option, bits: storedBits(weight.shape, optionDecision, weight.dtype, format, storedOf?.(quantized, optionDecision)), relativeError, estimatedError: relativeError,
-        decision: optionDecision, floor, values,
+        option, bits: storedBits(weight.shape, optionDecision, weight.dtype, format, outcome.measured.stored[k]), relativeError, estimatedError: relativeError,
+        decision: optionDecision, floor, ...(values ? { values } : {}),
       });
     }
-    if (!quantizable) continue;
     let sensitivity = 1;
     const measured = probe ? probeOption(all) : undefined;
     if (probe && measured) {

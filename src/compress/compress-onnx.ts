@@ -134,6 +134,9 @@ export async function compressOnnx(
   return { model: concatParts(parts, byteLength), ...rest };
 }
 
+/** Whether `backend` leaves the choice to 'auto' (no backend named, no device given). */
+const isAuto = (backend: OpOptions | undefined): boolean => (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
+
 /**
  * {@link compressOnnx} with the model as consecutive parts (`encodeModelParts`): the quantized and kept
  * tensors' bytes are passed through, not copied into one buffer, for writing straight to a file. `input` may
@@ -167,9 +170,12 @@ export async function compressOnnxParts(
   const scaleDtype: ScaleDType = options.scaleDtype ?? (options.targetBits !== undefined && onnxOps === 'qdq' ? 'float16' : 'float32');
   // How a float32 weight's scales are rounded (float16 and bfloat16 weights round to their own type: roundingOf).
   const float32Rounding: ScaleRounding | undefined = scaleDtype === 'float16' ? 'halfScale' : undefined;
-  const float32Round = float32Rounding ? { roundScale: scaleRounder(float32Rounding)! } : {};
   let budget: BudgetAllocation | undefined;
-  if (options.targetBits !== undefined) ({ plan, allocation: budget } = await planOnnxBudget(model, plan, options, options.targetBits, onnxOps, float32Round, scaleDtype, backend));
+  if (options.targetBits !== undefined) {
+    // On a pool where the weights will be computed on the CPU ('auto' with a pool, or 'cpu'), it measures the budget's options too.
+    const budgetPool = options.pool && (isAuto(backend) || (await getBackend(backend)) === 'cpu') ? options.pool : undefined;
+    ({ plan, allocation: budget } = await planOnnxBudget(model, plan, options, options.targetBits, onnxOps, float32Rounding, scaleDtype, backend, budgetPool));
+  }
   const opsetBefore = model.defaultOpset();
   const irBefore = model.irVersion;
   const viaMul = plan.channelScalesViaMul;
@@ -201,7 +207,7 @@ export async function compressOnnxParts(
   // fresh memory costs more than the arithmetic on a large weight.
   // 'auto' computes every weight on the CPU with a pool, or when the largest is below the measured crossover (every
   // weight on a GPU that is never faster, or on none), deciding without a GPU when the largest is below the floor.
-  const auto = (backend?.backend ?? 'auto') === 'auto' && backend?.device === undefined;
+  const auto = isAuto(backend);
   const largest = plan.decisions.reduce((most, d, i) => (d.action === 'quantize' ? Math.max(most, weights[i]!.shape.reduce((a, b) => a * b, 1)) : most), 0);
   const onCpu = auto ? await autoComputesOnCpu(backend, largest, options.pool) : (await getBackend(backend)) === 'cpu';
   // With a pool, weights of POOL_MIN_BYTES or more go to its workers, pool.size + 1 at once.

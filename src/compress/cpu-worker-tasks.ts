@@ -30,12 +30,21 @@ import type { WeightDecision } from './policy.js';
 import type { FloorOutcome } from './quality-floor.js';
 import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
 import type { RowBlockArgs, RowBlockResult } from './row-block-task.js';
-import type { ScaleRounding } from './scale-storage.js';
+import type { ScaleDType, ScaleRounding } from './scale-storage.js';
+import type { MeasuredOptions } from './budget-measure.js';
 
 /** A weight planned for compression: kept for NaN / ±Infinity, or the quality floor's outcome. */
 export type PlannedWeight = { kind: 'nonFinite' } | FloorOutcome;
 
+/** A weight a worker reads from its file itself: where its stored bytes lie, their type, and the weight's shape. */
+export interface FileWeight {
+  range: FileRange;
+  dtype: FileWeightDType;
+  shape: number[];
+}
+
 /** The arguments of each task (a tensor's data may sit on a SharedArrayBuffer: then nothing is copied). */
+
 export interface CpuTaskArgs {
   /** quantizeWeight(x, decision) on the CPU. */
   quantizeWeight: [x: Tensor, decision: WeightDecision];
@@ -65,6 +74,13 @@ export interface CpuTaskArgs {
    * packed two to a byte (floorWeightFile's `packNibbles`).
    */
   planWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, integers?: ArrayBuffer, dtype?: FileWeightDType];
+  /**
+   * The size budget's measurement of one weight's options (measureOptions, budget-measure.ts) on the CPU, of the
+   * weight given (its buffer transferred) or read by the worker from its file; `rounding` as floorWeight's,
+   * `scaleDtype` how an ONNX file stores each option's scales (left out: no storage counted). Undefined where the
+   * weight holds a NaN or ±Infinity.
+   */
+  measureBudgetOptions: [source: Tensor | FileWeight, options: WeightDecision[], rounding: ScaleRounding | undefined, scaleDtype?: ScaleDType];
   /** chooseQParams(x, spec) on the CPU. */
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */
@@ -93,6 +109,7 @@ export interface CpuTaskResults {
   floorWeight: FloorOutcome;
   floorWeightFile: FloorOutcome;
   planWeightFile: PlannedWeight;
+  measureBudgetOptions: MeasuredOptions | undefined;
   chooseQParams: CalibrationResult;
   quantizePerChannel: QTensor;
   calibrateAndQuantize: { params: CalibrationResult; q: QTensor };

@@ -19,16 +19,17 @@ import { firstNonFinite, maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
-import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
+import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type FileWeight, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
+import { type MeasuredOptions, measureOptions } from './budget-measure.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
 import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumns, streamedGgufWeight, streamedPeak, withFileRange } from './gguf-row-stream.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
-import { quantizeWeight } from './quantize-weight.js';
+import { type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
 import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
-import { type ScaleRounding, scaleRounder } from './scale-storage.js';
+import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
 import { holdWeight, integersBufferOf } from './weight-buffers.js';
 import { smallestFitting } from './buffer-slots.js';
 
@@ -115,19 +116,59 @@ async function weightFromFile(
     }
     if (outcome) return outcome;
   }
-  // Read from the file straight into the kernels' memory (16-bit values read as stored, then converted there).
-  const fill = dtype === 'float32' ? (data: Float32Array) => readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-    : async (data: Float32Array) => {
-      const buffer = takeSpare(range.byteLength);
-      try {
-        const raw = new Uint8Array(buffer, 0, range.byteLength);
-        await readFileRange(range, raw);
-        toFloat32Into(raw, dtype, data, range.path);
-      } finally {
-        keepSpare(buffer);
-      }
+  return floorHeld(shape, decision, rounding, (data) => fillFromFile(range, dtype, data), undefined, integers, nonFinite);
+}
+
+/** Reads a weight from its file straight into `data` (16-bit values read as stored into spare memory, then converted there). */
+async function fillFromFile(range: FileRange, dtype: FileWeightDType, data: Float32Array): Promise<void> {
+  if (dtype === 'float32') {
+    await readFileRange(range, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return;
+  }
+  const buffer = takeSpare(range.byteLength);
+  try {
+    const raw = new Uint8Array(buffer, 0, range.byteLength);
+    await readFileRange(range, raw);
+    toFloat32Into(raw, dtype, data, range.path);
+  } finally {
+    keepSpare(buffer);
+  }
+}
+
+/**
+ * The size budget's measurement of one weight (measureOptions, budget-measure.ts) on the CPU: the weight held once in
+ * the kernels' memory (room for the option with the most parameters) and every option quantized from it in place,
+ * each option's integers in the memory of the one before (only the measurements go back).
+ */
+async function measureBudgetOptions(
+  source: Tensor | FileWeight, options: WeightDecision[], rounding: ScaleRounding | undefined, scaleDtype: ScaleDType | undefined,
+): Promise<MeasuredOptions | undefined> {
+  const shape = [...source.shape];
+  const elements = shape.reduce((a, b) => a * b, 1);
+  if ('range' in source && source.range.byteLength !== FILE_WEIGHT_BYTES[source.dtype] * elements) {
+    throw new InvalidArgumentError('range', source.range.byteLength, `${source.range.path}: ${source.range.byteLength} bytes for a ${source.dtype} weight of shape [${shape.join(', ')}]`);
+  }
+  const parameters = (d: WeightDecision) => paramShapeOf(shape, d).reduce((a, b) => a * b, 1);
+  const widest = options.reduce<WeightDecision | undefined>((most, d) => (most === undefined || parameters(d) > parameters(most) ? d : most), undefined);
+  const slot = widest && holdWeight(shape, widest);
+  let integers: ArrayBuffer | undefined;
+  try {
+    const given = 'data' in source ? source.data : undefined;
+    const data = slot?.data ?? given ?? new Float32Array(elements);
+    if (given && data !== given) data.set(given);
+    if ('range' in source) await fillFromFile(source.range, source.dtype, data);
+    const roundScale = scaleRounder(rounding);
+    const take = (byteLength: number) => {
+      if (integers) keepSpare(integers);
+      return integers = takeSpare(byteLength);
     };
-  return floorHeld(shape, decision, rounding, fill, undefined, integers, nonFinite);
+    const storedOf = scaleDtype ? (result: QuantizedWeight, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype) : undefined;
+    const outcome = await measureOptions({ data, shape }, options, { ...(roundScale ? { roundScale } : {}), integers: take }, cpu, storedOf);
+    return outcome?.measured;
+  } finally {
+    slot?.release();
+    if (integers) keepSpare(integers);
+  }
 }
 
 /** Memory for a tensor's bytes: a spare buffer not much longer than they are, else a new one (it goes to the calling thread). */
@@ -223,6 +264,7 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
         : await quantizePerTensor(x, params.scale, params.zeroPoint, spec.dtype, cpu);
     return { params, q };
   },
+  measureBudgetOptions,
   rowBlock: (block) => runRowBlock(block),
   encodeGgufTensor: async (plan, raw) => encodeGgufTensor(plan, raw),
   ggufWeightFile,

@@ -37,8 +37,9 @@ import { type ContribLayout, contribLayout } from './contrib-layout.js';
 import type { OnnxOps } from './matmul-nbits-plan.js';
 import type { CompressOnnxOptions } from './onnx-options.js';
 import { type CompressionPolicy, type WeightDecision, decideWeights } from './policy.js';
-import type { QuantizeWeightOptions } from './quantize-weight.js';
-import { type ScaleDType, storedParametersOf } from './scale-storage.js';
+import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
+import { budgetOnPool } from './budget-pool.js';
+import type { CpuWorkerPool } from './cpu-worker-pool.js';
 
 /** The decisions for a model and the opset they need. */
 export interface OnnxPlan {
@@ -123,25 +124,30 @@ export function planOfDecisions(model: OnnxModel, decisions: WeightDecision[], o
 /**
  * The plan under a size budget of `targetBits` (`options.targetBits`): {@link allocateBudget} chooses each weight's precision
  * from `plan` (the output layer's weights marked; with an output-error probe and no `firstLayer` option, the
- * first layers join the budget), planned as {@link planOnnxCompression} plans its own decisions.
+ * first layers join the budget), planned as {@link planOnnxCompression} plans its own decisions. A float32
+ * weight's scales are rounded as `rounding` says before quantizing (as the output stores them); with `pool` and
+ * no probe, the workers measure the weights' options (budget-pool.ts).
  *
  * @example
  * ```ts
- * const { plan, allocation } = await planOnnxBudget(model, planOnnxCompression(model, options), options, 6, 'qdq', {}, 'float16');
+ * const { plan, allocation } = await planOnnxBudget(model, planOnnxCompression(model, options), options, 6, 'qdq', 'halfScale', 'float16');
  * ```
  */
 export async function planOnnxBudget(
   model: OnnxModel, plan: OnnxPlan, options: CompressOnnxOptions, targetBits: number, onnxOps: OnnxOps,
-  float32Round: QuantizeWeightOptions, scaleDtype: ScaleDType, backend?: OpOptions,
+  rounding: ScaleRounding | undefined, scaleDtype: ScaleDType, backend?: OpOptions, pool?: CpuWorkerPool,
 ): Promise<{ plan: OnnxPlan; allocation: BudgetAllocation }> {
+  const roundScale = scaleRounder(rounding);
   const weights = model.list();
   // Measured sensitivities cover the first layers too: they join the budget unless firstLayer says otherwise.
   const budgetPlan = options.outputError && options.firstLayer === undefined
     ? planOnnxCompression(model, { ...options, firstLayer: 'quantize' }, onnxOps) : plan;
   const outputs = outputLayerWeights(model.proto.graph as GraphProto);
   const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
+  // Without a probe, on a pool, the workers measure the weights' options ahead of the allocator.
+  const measured = pool && !options.outputError ? budgetOnPool(pool, model, marked, budgetPlan.decisions, options, rounding, scaleDtype) : undefined;
   const allocated = await allocateBudget(marked, budgetPlan.decisions, options, targetBits,
-    (i) => model.readFloat32(weights[i]!.name), float32Round, backend, 'onnx', options.outputError,
-    (result, decision) => storedParametersOf(result, decision, scaleDtype));
+    (i) => model.readFloat32(weights[i]!.name), roundScale ? { roundScale } : {}, backend, 'onnx', options.outputError,
+    (result, decision) => storedParametersOf(result, decision, scaleDtype), measured);
   return { plan: planOfDecisions(model, allocated.decisions, onnxOps), allocation: allocated.allocation };
 }

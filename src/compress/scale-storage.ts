@@ -24,7 +24,7 @@
 import { floatToHalfBits } from '../io/half.js';
 import { halfToFloat } from '../io/float-convert.js';
 import { writesNoZeroPoints } from '../io/onnx/qdq-writer.js';
-import type { StoredParameters } from './budget.js';
+import type { StoredParameters } from './budget-measure.js';
 import type { WeightDecision } from './policy.js';
 import type { QuantizedWeight } from './quantize-weight.js';
 

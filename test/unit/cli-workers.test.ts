@@ -1,6 +1,6 @@
 // compress --workers N (the built bin/webgpu-quant.mjs, as a user runs it: the worker script is dist/cpu-worker.js):
 // a safetensors, GGUF or ONNX output quantized on worker threads (N of them; by default the host's cores)
-// is the same bytes as on one thread (--workers 0), and SIGINT while the
+// is the same bytes as on one thread (--workers 0), so is a size budget's (its options measured on the workers), and SIGINT while the
 // workers run removes the unfinished output. Needs the build (npm test builds first; alone: npm run build).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +50,23 @@ describe('compress --workers', () => {
     const bad = compress(join(dir, 'bad.safetensors'), '--workers', '1.5');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--workers 1.5: use an integer >= 0/);
+  });
+
+  it('--target-bits: the big weights\' options measured on the workers; the same file and allocation as one thread', () => {
+    const outputs: Buffer[] = [];
+    const budgets: unknown[] = [];
+    for (const workers of ['0', '2']) {
+      const out = join(dir, `budget-w${workers}.safetensors`);
+      const result = compress(out, '--target-bits', '5', '--workers', workers, '--json');
+      expect(result.status, result.stderr).toBe(0);
+      const report = JSON.parse(result.stdout);
+      expect(report.budget.tensors).toHaveLength(12);
+      expect(report.budget.bits).toBeLessThanOrEqual(5);
+      budgets.push(report.budget);
+      outputs.push(readFileSync(out));
+    }
+    expect(Buffer.compare(outputs[1]!, outputs[0]!)).toBe(0);
+    expect(budgets[1]).toEqual(budgets[0]);
   });
 
   it('writes the same GGUF file as one thread', () => {

@@ -1,0 +1,104 @@
+/**
+ * What the size budget measures of one weight before it allocates: each option the policy allows (int8 per
+ * channel, int4 in groups of 32, 64 and 128) quantized, its relative error MSE / mean(w²), and how its
+ * parameters would be stored. The same function runs on the calling thread and on a worker thread
+ * (`measureBudgetOptions`, budget-pool.ts), so the numbers are the same bits wherever they were measured.
+ *
+ * @example
+ * ```ts
+ * const options = budgetOptionDecisions(weight, policy);
+ * const result = await measureOptions(x, options.map(([, d]) => d), {}, { backend: 'cpu' });
+ * result?.measured.relativeErrors; // one per option, in order; undefined: a NaN or ±Infinity in the weight
+ * ```
+ * @module
+ */
+import type { OpOptions } from '../ops/backend.js';
+import type { Tensor } from '../tensor.js';
+import { type CompressionPolicy, type PolicyWeight, type WeightDecision, decideWeight } from './policy.js';
+import { type QuantizeWeightOptions, type QuantizedWeight, quantizeWeight } from './quantize-weight.js';
+
+/** The precisions the allocator chooses among. */
+export type BudgetOptionName = 'keep' | 'int8 per channel' | 'int4 groups of 32' | 'int4 groups of 64' | 'int4 groups of 128';
+
+/** The int4 group sizes offered, smallest first. */
+export const kGroupSizes = [32, 64, 128] as const;
+
+/** How one quantized weight's parameters are stored in ONNX, where it differs from the defaults. */
+export interface StoredParameters {
+  /** 16 where float16 scales are stored (and cast to float32 in the graph); default: the weight's float type. */
+  scaleBits?: number;
+  /** False where no zero points are stored (4-bit, all 0); default true. */
+  zeroPoints?: boolean;
+}
+
+/** One weight's options as measured, in the order they were given. */
+export interface MeasuredOptions {
+  /** Each option's MSE / mean(w²) (0 for a weight of zeros). */
+  relativeErrors: number[];
+  /** Each option's parameter storage (undefined without a `storedOf`). */
+  stored: (StoredParameters | undefined)[];
+}
+
+/**
+ * The quantized options of one weight, as the policy decides them with the option's dtype and granularity
+ * (the include / exclude / override / size rules left out: the budget decides among them).
+ *
+ * @example
+ * ```ts
+ * budgetOptionDecisions({ name: 'fc.weight', shape: [512, 256], dtype: 'float32' }, {}).map(([name]) => name);
+ * // ['int8 per channel', 'int4 groups of 32', 'int4 groups of 64', 'int4 groups of 128']
+ * ```
+ */
+export function budgetOptionDecisions(weight: PolicyWeight, policy: CompressionPolicy): [BudgetOptionName, WeightDecision][] {
+  const base: CompressionPolicy = { ...policy, overrides: undefined, include: undefined, exclude: undefined, minElements: 0 };
+  const out: [BudgetOptionName, WeightDecision][] = [];
+  const int8 = decideWeight(weight, { ...base, dtype: 'qint8', granularity: 'channel', groupSize: undefined, axis: undefined });
+  out.push(['int8 per channel', int8]);
+  for (const groupSize of kGroupSizes) {
+    const int4 = decideWeight(weight, { ...base, dtype: 'qint4', granularity: 'group', groupSize, axis: undefined });
+    out.push([`int4 groups of ${groupSize}`, int4]);
+  }
+  return out.filter(([, d]) => d.action === 'quantize');
+}
+
+/**
+ * The mean of the squares, summed in order in float64.
+ *
+ * @example
+ * ```ts
+ * meanSquare(Float32Array.of(1, -3)); // 5
+ * ```
+ */
+export function meanSquare(data: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < data.length; i++) sum += data[i]! * data[i]!;
+  return data.length ? sum / data.length : 0;
+}
+
+/**
+ * Quantizes `x` under each decision of `options` in turn (`quantizeOptions` and `backend` as quantizeWeight takes
+ * them) and measures each result (see the module documentation): undefined where the weight cannot be quantized
+ * (NaN or ±Infinity). `quantized` holds the results, for a caller that dequantizes one; where
+ * `quantizeOptions.integers` hands out the same memory again, only the last result's integers are its own.
+ *
+ * @example
+ * ```ts
+ * const { measured } = (await measureOptions({ data, shape: [64, 128] }, [int8Decision], {}, { backend: 'cpu' }))!;
+ * ```
+ */
+export async function measureOptions(
+  x: Tensor, options: readonly WeightDecision[], quantizeOptions: QuantizeWeightOptions, backend: OpOptions | undefined,
+  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters,
+): Promise<{ measured: MeasuredOptions; quantized: QuantizedWeight[] } | undefined> {
+  const energy = meanSquare(x.data);
+  const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
+  const quantized: QuantizedWeight[] = [];
+  for (const decision of options) {
+    const result = await quantizeWeight(x, decision, quantizeOptions, backend);
+    if (!result.ok) return undefined;
+    measured.relativeErrors.push(energy > 0 ? result.stats.overall.mse / energy : 0);
+    measured.stored.push(storedOf?.(result, decision));
+    quantized.push(result);
+  }
+  return { measured, quantized };
+}
