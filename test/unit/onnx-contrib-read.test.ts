@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CompressOnnxOptions, compressOnnx } from '../../src/compress/compress-onnx.js';
-import { readContribWeights } from '../../src/io/onnx/contrib-read.js';
+import { describeContribWeights, readContribWeights } from '../../src/io/onnx/contrib-read.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
 import { dequantize } from '../../src/ops/dequantize.js';
@@ -101,6 +101,24 @@ describe('readContribWeights', () => {
     node.input![2] = 'not_stored'; // its scales an activation: nothing to read
     const read = await readContribWeights(await OnnxModel.load(onnx.ModelProto.encode(proto).finish()));
     expect([...read.quantized.keys()]).toEqual(['fc0.weight']);
+  });
+
+  it('a scale outside what a QTensor takes (subnormal, past 2^126, NaN, -Infinity) leaves its weight as stored tensors; a negative one in range does not', async () => {
+    const { contrib } = await bothWays(mlp.model, { dtype: 'qint4', granularity: 'group', groupSize: 32 });
+    for (const [value, kept] of [[1e-40, false], [-(2 ** 127), false], [NaN, false], [-Infinity, false], [-(2 ** -126), true], [2 ** 126, true]] as const) {
+      const proto = onnx.ModelProto.decode(contrib.model) as Proto;
+      const scales = proto.graph!.initializer!.find((t) => t.name === 'fc1.weight_scales')!;
+      const view = new DataView(scales.rawData!.buffer, scales.rawData!.byteOffset);
+      const at = 4 * Math.floor(scales.rawData!.byteLength / 4 / 3);
+      view.setFloat32(at, value, true);
+      const model = await OnnxModel.load(onnx.ModelProto.encode(proto).finish());
+      const { weights } = await describeContribWeights(model);
+      expect(weights.has('fc1.weight'), String(value)).toBe(kept);
+      if (kept) {
+        const q = await weights.get('fc1.weight')!.load(); // its parameters made on load, the group's scale made positive
+        expect([...(q.params as { scales: Float64Array }).scales].filter((v) => v === Math.abs(value)), String(value)).toHaveLength(1);
+      }
+    }
   });
 
   it('inspect --original measures a MatMulNBits file as the compression report did', async () => {

@@ -30,6 +30,7 @@
  */
 import { type QDType, dtypeInfo } from '../../dtype.js';
 import { FormatError } from '../../errors.js';
+import { MAX_SCALE, MIN_SCALE } from '../../validate.js';
 import { type QParams, QTensor, checkQParams } from '../../qtensor.js';
 import { type StoredQuantizedWeight, loadStoredWeights } from '../stored-quantized.js';
 import { toFloat32 } from '../float-convert.js';
@@ -98,7 +99,7 @@ export async function describeContribWeights(model: OnnxModel): Promise<{ weight
       if (!data || !scale || (zeroName && !zero) || data.dtype !== 'uint8' || (zero && zero.dtype !== 'uint8')) continue;
       if (scale.dtype !== 'float32' && scale.dtype !== 'float16' && scale.dtype !== 'bfloat16') continue;
       const attributes = new Map(attributesOf(node).map((a) => [a.name, a.i === undefined || a.i === null ? undefined : toSafeInt(a.i as ProtoInt, `${node.opType} ${a.name}`)]));
-      // Built to check the parameters, and again on load (a listing keeps no parameter arrays).
+      // Read to check the scales, and again on load, which makes the parameters (a listing keeps none).
       const layoutOf = async (): Promise<BlockLayout | undefined> => {
         const scales = toFloat32(await model.read(scale.name), scale.dtype, `${model.name}: ${scale.name}`);
         const zeroBytes = zero ? await model.read(zero.name) : undefined;
@@ -121,11 +122,12 @@ interface BlockLayout {
   shape: [number, number];
   bits: number;
   hasZeroPoints: boolean;
-  params: GroupParams;
+  /** The groups' parameters, made when asked for (a listing needs none; its scales were checked in range). */
+  params(): GroupParams | undefined;
   axis: number;
   groupSize: number;
   /** The stored blocks as one integer per element of the weight (row-major), written into `into` (the dtype's array). */
-  unpack(bytes: Uint8Array, into: Int8Array | Uint8Array): void;
+  unpack(bytes: Uint8Array, into: Int8Array | Uint8Array, params: GroupParams): void;
 }
 
 const intAttribute = (attributes: Map<string, number | undefined>, name: string, fallback?: number) => attributes.get(name) ?? fallback;
@@ -144,11 +146,11 @@ function matMulNBitsLayout(
   if (!Number.isInteger(blob) || data.byteLength !== n * blocks * blob || scales.length !== n * blocks) return undefined;
   const zeroRow = Math.ceil((blocks * bits) / 8);
   if (zeroBytes && zeroBytes.byteLength !== n * zeroRow) return undefined;
+  if (!scalesInRange(scales)) return undefined;
   // Group (b, col) of the [n_blocks, N] group layout is block b of column col.
-  const params = groupParams(bits, blocks, n, true, scales, zeroBytes, zeroRow);
-  if (!params) return undefined;
-  const { masks, offset } = params;
-  const unpack = (bytes: Uint8Array, ints: Int8Array | Uint8Array): void => unpackNBits(bytes, ints, masks, { k, n, blockSize, bits: bits as 4 | 8, offset });
+  const params = () => groupParams(bits, blocks, n, true, scales, zeroBytes, zeroRow);
+  const unpack = (bytes: Uint8Array, ints: Int8Array | Uint8Array, { masks, offset }: GroupParams): void =>
+    unpackNBits(bytes, ints, masks, { k, n, blockSize, bits: bits as 4 | 8, offset });
   return { shape: [k, n], bits, hasZeroPoints: zeroBytes !== undefined, params, axis: 0, groupSize: blockSize, unpack };
 }
 
@@ -167,16 +169,28 @@ function gatherBlockLayout(
   if (scales.length !== rows * blocks) return undefined;
   const zeroRow = Math.ceil((blocks * bits) / 8);
   if (zeroBytes && zeroBytes.byteLength !== rows * zeroRow) return undefined;
+  if (!scalesInRange(scales)) return undefined;
   // Group (r, b) of the [rows, n_blocks] group layout is block b of row r.
-  const params = groupParams(bits, rows, blocks, false, scales, zeroBytes, zeroRow);
-  if (!params) return undefined;
-  const { masks, offset } = params;
-  const unpack = (bytes: Uint8Array, ints: Int8Array | Uint8Array): void => {
+  const params = () => groupParams(bits, rows, blocks, false, scales, zeroBytes, zeroRow);
+  const unpack = (bytes: Uint8Array, ints: Int8Array | Uint8Array, { masks, offset }: GroupParams): void => {
     for (let r = 0, i = 0; r < rows; r++) {
       for (let j = 0; j < d; j++, i++) ints[i] = (unsignedAt(bytes, 0, i, bits) ^ masks[r * blocks + Math.floor(j / blockSize)]!) - offset;
     }
   };
   return { shape: [rows, d], bits, hasZeroPoints: zeroBytes !== undefined, params, axis: 1, groupSize: blockSize, unpack };
+}
+
+/**
+ * Whether every stored scale, made positive, is one a QTensor takes: checkScale's range (a float32 normal number with
+ * a normal reciprocal), so 0, NaN and ±Infinity are not. The zero points, a stored nibble or byte reflected and
+ * offset, always lie in the dtype's range.
+ */
+function scalesInRange(scales: Float32Array): boolean {
+  for (let i = 0; i < scales.length; i++) {
+    const scale = Math.abs(scales[i]!);
+    if (!(scale >= MIN_SCALE && scale <= MAX_SCALE)) return false;
+  }
+  return true;
 }
 
 /** Per group: the scale made positive, the zero point (reflected where the scale was negative), the integers' reflection mask. */
@@ -230,22 +244,20 @@ function unsignedAt(bytes: Uint8Array, start: number, i: number, bits: number): 
  */
 function storedWeight(
   layout: BlockLayout, layoutOf: () => Promise<BlockLayout | undefined>, read: () => Promise<Uint8Array>, what: string,
-): StoredQuantizedWeight | undefined {
+): StoredQuantizedWeight {
   const { shape, bits, hasZeroPoints, axis, groupSize } = layout;
   const dtype: QDType = bits === 4 ? (hasZeroPoints ? 'quint4' : 'qint4') : (hasZeroPoints ? 'quint8' : 'qint8');
-  const checkedOf = (params: GroupParams): QParams => checkQParams(shape, dtype, { scales: params.scales, zeroPoints: params.zeroPoints, axis, groupSize });
-  try {
-    checkedOf(layout.params);
-  } catch {
-    return undefined;
-  }
+  // The parameters are made (and checked as a QTensor's) on load: the layout checked its scales in range, so a
+  // listing makes none.
   const load = async (): Promise<QTensor> => {
     const again = await layoutOf();
-    if (!again) throw new FormatError(`${what}: its scales or zero points changed after it was described; open the model again`);
+    const params = again?.params();
+    if (!again || !params) throw new FormatError(`${what}: its scales or zero points changed after it was described; open the model again`);
+    const checked: QParams = checkQParams(shape, dtype, { scales: params.scales, zeroPoints: params.zeroPoints, axis, groupSize });
     const ints = dtypeInfo(dtype).makeArray(shape[0] * shape[1]) as Int8Array | Uint8Array;
-    again.unpack(await read(), ints);
+    again.unpack(await read(), ints, params);
     // Every unpacked value lies in the dtype's range (a masked nibble or byte, less the offset): adopted as it is.
-    return new QTensor(ints, shape, dtype, checkedOf(again.params), 'cpu');
+    return new QTensor(ints, shape, dtype, checked, 'cpu');
   };
   return { dtype, shape: [...shape], qscheme: 'per_group_affine', axis, groupSize, load };
 }
