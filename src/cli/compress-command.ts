@@ -20,7 +20,9 @@ import { compressToGguf } from '../compress/compress-gguf.js';
 import { ggufSchemeProblem } from '../compress/gguf-scheme.js';
 import { planOnnxCompression } from '../compress/onnx-plan.js';
 import { type CompressionPolicy, decideWeights } from '../compress/policy.js';
-import { toFloat32 } from '../io/float-convert.js';
+import { float32View } from '../io/float-convert.js';
+import { reusedFloat32 } from '../compress/weight-buffers.js';
+import { readWeightInto } from '../io/weights.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { concatParts, writeParts } from '../io/onnx/deferred-raw-data.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -373,7 +375,15 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         try {
           if (args.targetBits !== undefined) {
             const list = source.list();
-            const read = async (i: number) => toFloat32(await source.read(list[i]!.name), list[i]!.dtype, list[i]!.name);
+            // One weight at a time, read into one buffer used again, as float32: a view of it where it holds aligned
+            // float32, else converted into one array used again (measuring keeps neither).
+            const scratch = reusedFloat32();
+            let stored = new Uint8Array(0);
+            const read = async (i: number) => {
+              const info = list[i]!;
+              if (stored.byteLength < info.byteLength) stored = new Uint8Array(info.byteLength);
+              return float32View(await readWeightInto(source, info, stored.subarray(0, info.byteLength)), info.dtype, info.name, scratch);
+            };
             // The workers measure the big weights' options ahead of the allocator (budget-pool.ts).
             const measured = pool ? budgetOnPool(pool, source, list, decisions, policyOf(args), undefined, undefined) : undefined;
             ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors', undefined, undefined, measured)

@@ -39,6 +39,7 @@ import type { CompressOnnxOptions } from './onnx-options.js';
 import { type CompressionPolicy, type WeightDecision, decideWeights } from './policy.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
 import { budgetOnPool } from './budget-pool.js';
+import { reusedFloat32 } from './weight-buffers.js';
 import type { CpuWorkerPool } from './cpu-worker-pool.js';
 
 /** The decisions for a model and the opset they need. */
@@ -146,8 +147,11 @@ export async function planOnnxBudget(
   const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
   // Without a probe, on a pool, the workers measure the weights' options ahead of the allocator.
   const measured = pool && !options.outputError ? budgetOnPool(pool, model, marked, budgetPlan.decisions, options, rounding, scaleDtype) : undefined;
+  // The weights measured here are read one at a time into one array used again (a view of the model's bytes where
+  // they are aligned float32): measuring keeps none of them, only their options' results.
+  const scratch = reusedFloat32();
   const allocated = await allocateBudget(marked, budgetPlan.decisions, options, targetBits,
-    (i) => model.readFloat32(weights[i]!.name), roundScale ? { roundScale } : {}, backend, 'onnx', options.outputError,
+    (i) => model.readFloat32View(weights[i]!.name, scratch), roundScale ? { roundScale } : {}, backend, 'onnx', options.outputError,
     (result, decision) => storedParametersOf(result, decision, scaleDtype), measured);
   return { plan: planOfDecisions(model, allocated.decisions, onnxOps), allocation: allocated.allocation };
 }
