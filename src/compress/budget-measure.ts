@@ -15,7 +15,8 @@
 import type { OpOptions } from '../ops/backend.js';
 import type { Tensor } from '../tensor.js';
 import { type CompressionPolicy, type PolicyWeight, type WeightDecision, decideWeight } from './policy.js';
-import { type QuantizeWeightOptions, type QuantizedWeight, quantizeWeight } from './quantize-weight.js';
+import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
+import { holdWeight } from './weight-buffers.js';
 
 /** The precisions the allocator chooses among. */
 export type BudgetOptionName = 'keep' | 'int8 per channel' | 'int4 groups of 32' | 'int4 groups of 64' | 'int4 groups of 128';
@@ -102,3 +103,36 @@ export async function measureOptions(
   }
   return { measured, quantized };
 }
+
+/**
+ * {@link measureOptions} on the CPU path with the weight held once in the kernels' memory (holdWeight, with room for
+ * the option with the most parameters), so that every option's passes read it in place: `fill` puts its values
+ * there, or, where it cannot be held, into `given` (left as it is when `fill` is not needed: pass the values
+ * themselves) or a new array. Each option's integers go into `integers(byteLength)` (QuantizeWeightOptions.integers),
+ * which may hand out the memory of the option before: only the measurements are kept.
+ *
+ * @example
+ * ```ts
+ * let spare: ArrayBuffer | undefined;
+ * const integers = (n: number) => (spare && spare.byteLength >= n ? spare : (spare = new ArrayBuffer(n)));
+ * const measured = await measureOnCpu([4096, 4096], options, (d) => d.set(values), values, {}, integers);
+ * ```
+ */
+export async function measureOnCpu(
+  shape: readonly number[], options: readonly WeightDecision[], fill: (data: Float32Array) => void | Promise<void>, given: Float32Array | undefined,
+  quantizeOptions: Omit<QuantizeWeightOptions, 'integers'>, integers: (byteLength: number) => ArrayBuffer,
+  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters,
+): Promise<MeasuredOptions | undefined> {
+  const parameters = (d: WeightDecision) => paramShapeOf(shape, d).reduce((a, b) => a * b, 1);
+  const widest = options.reduce<WeightDecision | undefined>((most, d) => (most === undefined || parameters(d) > parameters(most) ? d : most), undefined);
+  const slot = widest && holdWeight(shape, widest);
+  try {
+    const data = slot?.data ?? given ?? new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (data !== given) await fill(data);
+    const outcome = await measureOptions({ data, shape: [...shape] }, options, { ...quantizeOptions, integers }, { backend: 'cpu' }, storedOf);
+    return outcome?.measured;
+  } finally {
+    slot?.release();
+  }
+}
+

@@ -42,13 +42,13 @@
  * ```
  * @module
  */
-import type { OpOptions } from '../ops/backend.js';
+import { type OpOptions, getBackend } from '../ops/backend.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { WeightDType } from '../io/weights.js';
 import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.js';
 import { dequantize } from '../ops/dequantize.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf } from './quantize-weight.js';
-import { type BudgetOptionName, type MeasuredOptions, type StoredParameters, budgetOptionDecisions, kGroupSizes, measureOptions } from './budget-measure.js';
+import { type BudgetOptionName, type MeasuredOptions, type StoredParameters, budgetOptionDecisions, kGroupSizes, measureOnCpu, measureOptions } from './budget-measure.js';
 
 export type { BudgetOptionName, MeasuredOptions, StoredParameters } from './budget-measure.js';
 
@@ -231,6 +231,9 @@ export async function allocateBudget(
 ): Promise<{ decisions: WeightDecision[]; allocation: BudgetAllocation }> {
   checkTargetBits(targetBits);
   const result = [...decisions];
+  const onCpu = (await getBackend(backend)) === 'cpu';
+  let spare: ArrayBuffer | undefined; // one buffer for the integers of every option measured here without a probe
+  const integers = (byteLength: number) => (spare && spare.byteLength >= byteLength ? spare : (spare = new ArrayBuffer(byteLength)));
   const entries: { index: number; elements: number; hull: Candidate[]; all: Candidate[]; step: number; sensitivity: number }[] = [];
   let probeRuns = 0;
   let probeMs = 0;
@@ -242,8 +245,14 @@ export async function allocateBudget(
     const all: Candidate[] = [{ option: 'keep', bits: storedBits(weight.shape, keep, weight.dtype, format), relativeError: 0, estimatedError: 0, decision: keep }];
     const options = budgetOptionDecisions(weight, policy);
     const elsewhere = probe ? undefined : measuredElsewhere?.(index);
-    const outcome = elsewhere ? { measured: await elsewhere, quantized: undefined }
-      : await measureOptions({ data: await read(index), shape: [...weight.shape] }, options.map(([, d]) => d), quantizeOptions, backend, storedOf);
+    const decisionsOf = options.map(([, d]) => d);
+    let outcome: { measured: MeasuredOptions | undefined; quantized?: QuantizedWeight[] } | undefined;
+    if (elsewhere) outcome = { measured: await elsewhere };
+    else if (!probe && onCpu) {
+      // Nothing to dequantize: the weight held once on the CPU path, each option's integers in the same memory.
+      const data = await read(index);
+      outcome = { measured: await measureOnCpu(weight.shape, decisionsOf, (held) => held.set(data), data, quantizeOptions, integers, storedOf) };
+    } else outcome = await measureOptions({ data: await read(index), shape: [...weight.shape] }, decisionsOf, quantizeOptions, backend, storedOf);
     if (!outcome?.measured) continue; // NaN or ±Infinity: the policy's decision stands
     for (const [k, [option, optionDecision]] of options.entries()) {
       const relativeError = outcome.measured.relativeErrors[k]!;

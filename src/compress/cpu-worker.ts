@@ -20,13 +20,13 @@ import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type FileWeight, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
-import { type MeasuredOptions, measureOptions } from './budget-measure.js';
+import { type MeasuredOptions, measureOnCpu } from './budget-measure.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
 import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumns, streamedGgufWeight, streamedPeak, withFileRange } from './gguf-row-stream.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
-import { type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
+import { type QuantizedWeight, quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
 import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
@@ -148,25 +148,18 @@ async function measureBudgetOptions(
   if ('range' in source && source.range.byteLength !== FILE_WEIGHT_BYTES[source.dtype] * elements) {
     throw new InvalidArgumentError('range', source.range.byteLength, `${source.range.path}: ${source.range.byteLength} bytes for a ${source.dtype} weight of shape [${shape.join(', ')}]`);
   }
-  const parameters = (d: WeightDecision) => paramShapeOf(shape, d).reduce((a, b) => a * b, 1);
-  const widest = options.reduce<WeightDecision | undefined>((most, d) => (most === undefined || parameters(d) > parameters(most) ? d : most), undefined);
-  const slot = widest && holdWeight(shape, widest);
   let integers: ArrayBuffer | undefined;
+  const take = (byteLength: number) => {
+    if (integers) keepSpare(integers);
+    return integers = takeSpare(byteLength);
+  };
   try {
     const given = 'data' in source ? source.data : undefined;
-    const data = slot?.data ?? given ?? new Float32Array(elements);
-    if (given && data !== given) data.set(given);
-    if ('range' in source) await fillFromFile(source.range, source.dtype, data);
+    const fill = 'range' in source ? (data: Float32Array) => fillFromFile(source.range, source.dtype, data) : (data: Float32Array) => data.set(given!);
     const roundScale = scaleRounder(rounding);
-    const take = (byteLength: number) => {
-      if (integers) keepSpare(integers);
-      return integers = takeSpare(byteLength);
-    };
     const storedOf = scaleDtype ? (result: QuantizedWeight, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype) : undefined;
-    const outcome = await measureOptions({ data, shape }, options, { ...(roundScale ? { roundScale } : {}), integers: take }, cpu, storedOf);
-    return outcome?.measured;
+    return await measureOnCpu(shape, options, fill, given, roundScale ? { roundScale } : {}, take, storedOf);
   } finally {
-    slot?.release();
     if (integers) keepSpare(integers);
   }
 }
