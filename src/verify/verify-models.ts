@@ -26,6 +26,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { halfToFloat } from '../io/float-convert.js';
+import { sessionModel } from './session-model.js';
 import { type GenerateOptions, generateSamples } from './input-samples.js';
 import { checkSample } from './input-files.js';
 import { NotDeferrable } from '../io/onnx/deferred-raw-data.js';
@@ -101,7 +102,16 @@ function hostData(tensor: RuntimeTensor, name: string): unknown {
 
 async function runAll(runtime: OnnxRuntimeLike, model: ModelInput, samples: Sample[], sessionOptions: object | undefined,
   outputNames: string[]): Promise<Array<Record<string, RuntimeTensor>>> {
-  const session: RuntimeSession = await runtime.InferenceSession.create(model, sessionOptions);
+  // A big model file as its graph with its tensor data referenced in place (session-model.ts); an onnxruntime that
+  // cannot take that (no external-data folder option) gets the file as it is.
+  const fast = await sessionModel(model, sessionOptions);
+  let session: RuntimeSession;
+  try {
+    session = await runtime.InferenceSession.create(fast.model, fast.options);
+  } catch (error) {
+    if (fast.model === model) throw error;
+    session = await runtime.InferenceSession.create(model, sessionOptions);
+  }
   try {
     const results: Array<Record<string, RuntimeTensor>> = [];
     for (const sample of samples) {

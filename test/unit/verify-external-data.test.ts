@@ -1,6 +1,7 @@
 // Verification of models whose tensors are in external data files: each model's files are found in its own
 // folder, wherever the command runs from (onnxruntime looks for them in the working directory when a model
-// is run from memory, unless told otherwise).
+// is run from memory, unless told otherwise). A big model file with its weights inline goes to onnxruntime as its
+// graph, the weights referenced in place in the file: the same report as the file itself.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { verifyModels } from '../../src/verify/verify-models.js';
+import { inlineAsExternal } from '../../src/verify/session-model.js';
+import onnxProto from 'onnx-proto';
+import { buildMlp } from '../shared/mlp-onnx.js';
 import { runCli, tinyOnnx, tinyWeights } from './cli-support.js';
 import { RUN_SEED } from './support.js';
 
@@ -132,5 +136,39 @@ describe('verifyModels sessionOptions', () => {
     }
     await expect(verifyModels(bytes, bytes, { runtime: ort, sessionOptions: [{}] as unknown as [object, object] }))
       .rejects.toThrow(/sessionOptions has 1 entries: give one object for both models, or two/);
+  });
+
+  it('a big model file goes to onnxruntime as its graph with its weights referenced in the file: the same report', async () => {
+    const dir = join(root, `case-${serial++}`, 'models');
+    mkdirSync(dir, { recursive: true });
+    const model = join(dir, 'mlp.onnx');
+    writeFileSync(model, buildMlp(onnxProto.onnx, [256, 512, 128, 16], RUN_SEED + 7).model); // weights of 512 and 256 KiB, inline
+    const target = join(dir, 'mlp.q8.onnx');
+    expect((await runCli(['compress', model, '-o', target, ...cpu])).code).toBe(0);
+    const calls: [unknown, unknown][] = [];
+    const runtime = { ...ort, InferenceSession: { create: (m: unknown, o: unknown) => { calls.push([m, o]); return ort.InferenceSession.create(m as string, o as object); } } };
+    const before = inlineAsExternal.minBytes;
+    try {
+      inlineAsExternal.minBytes = Infinity;
+      const asFiles = await verifyModels(model, target, { runtime: runtime as never, seeds: [1, 2] });
+      expect(calls.map(([m]) => m)).toEqual([model, target]);
+      inlineAsExternal.minBytes = 0;
+      calls.length = 0;
+      const asGraphs = await verifyModels(model, target, { runtime: runtime as never, seeds: [1, 2] });
+      expect(calls.map(([m]) => m instanceof Uint8Array), 'both as their graphs').toEqual([true, true]);
+      for (const [bytes, options] of calls) {
+        expect((bytes as Uint8Array).byteLength, 'the weights are not in it').toBeLessThan(64 * 1024);
+        expect(options).toMatchObject({ extra: { session: { model_external_initializers_file_folder_path: dir } } });
+      }
+      expect({ ...asGraphs, seconds: 0 }).toEqual({ ...asFiles, seconds: 0 });
+      expect(asGraphs.passed).toBe(true);
+      // Session options that name the folder already: the file goes as it is.
+      calls.length = 0;
+      const own = { extra: { session: { model_external_initializers_file_folder_path: dir } } };
+      await verifyModels(model, target, { runtime: runtime as never, seeds: [1], sessionOptions: own });
+      expect(calls.map(([m]) => m)).toEqual([model, target]);
+    } finally {
+      inlineAsExternal.minBytes = before;
+    }
   });
 });
