@@ -102,6 +102,8 @@ export {
   type BudgetAllocation, type BudgetFormat, type BudgetOption, type BudgetOptionName, type OutputErrorProbe, type TensorAllocation, allocateBudget,
   checkTargetBits, storedBits,
 } from './compress/budget.js';
+export { type MeasuredOptions, budgetOptionDecisions, measureOptions } from './compress/budget-measure.js';
+export { budgetOnPool } from './compress/budget-pool.js';
 
 // Verification in onnxruntime (the caller passes onnxruntime-web or onnxruntime-node).
 export { DEFAULT_MIN_ARGMAX_AGREEMENT, DEFAULT_MIN_COSINE, MIN_ARGMAX_ROWS, type VerifyOptions, type VerifyReport, verifyModels } from './verify/verify-models.js';
