@@ -96,11 +96,7 @@ async function weightFromFile(
   range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers: ArrayBuffer | undefined,
   blockBytes = FILE_BLOCK_BYTES, nonFinite = false, dtype: FileWeightDType = 'float32', packNibbles = false,
 ): Promise<PlannedWeight> {
-  const elements = shape.reduce((a, b) => a * b, 1);
-  const stored = FILE_WEIGHT_BYTES[dtype];
-  if (range.byteLength !== stored * elements) {
-    throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a ${dtype} weight of shape [${shape.join(', ')}] (${stored * elements} bytes)`);
-  }
+  checkFileWeight(range, dtype, shape);
   // A weight of many rows, a block at a time (weight-file-blocks.ts), where it goes as the whole would.
   const blocking = fileBlocking(shape, decision, blockBytes);
   if (blocking) {
@@ -117,6 +113,14 @@ async function weightFromFile(
     if (outcome) return outcome;
   }
   return floorHeld(shape, decision, rounding, (data) => fillFromFile(range, dtype, data), undefined, integers, nonFinite);
+}
+
+/** Throws InvalidArgumentError where `range` does not hold exactly a `dtype` weight of `shape`. */
+function checkFileWeight(range: FileRange, dtype: FileWeightDType, shape: readonly number[]): void {
+  const bytes = FILE_WEIGHT_BYTES[dtype] * shape.reduce((a, b) => a * b, 1);
+  if (range.byteLength !== bytes) {
+    throw new InvalidArgumentError('range', range.byteLength, `${range.path}: ${range.byteLength} bytes for a ${dtype} weight of shape [${shape.join(', ')}] (${bytes} bytes)`);
+  }
 }
 
 /** Reads a weight from its file straight into `data` (16-bit values read as stored into spare memory, then converted there). */
@@ -144,10 +148,7 @@ async function measureBudgetOptions(
   source: Tensor | FileWeight, options: WeightDecision[], rounding: ScaleRounding | undefined, scaleDtype: ScaleDType | undefined,
 ): Promise<MeasuredOptions | undefined> {
   const shape = [...source.shape];
-  const elements = shape.reduce((a, b) => a * b, 1);
-  if ('range' in source && source.range.byteLength !== FILE_WEIGHT_BYTES[source.dtype] * elements) {
-    throw new InvalidArgumentError('range', source.range.byteLength, `${source.range.path}: ${source.range.byteLength} bytes for a ${source.dtype} weight of shape [${shape.join(', ')}]`);
-  }
+  if ('range' in source) checkFileWeight(source.range, source.dtype, shape);
   let integers: ArrayBuffer | undefined;
   const take = (byteLength: number) => {
     if (integers) keepSpare(integers);
