@@ -11,10 +11,11 @@
  * ```
  * @module
  */
+import { InvalidArgumentError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
 import { type FileWeightDType, type WeightInfo, type WeightReader, floatFileRangeOf } from '../io/weights.js';
 import { type MeasuredOptions, budgetOptionDecisions } from './budget-measure.js';
-import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, poolTasksInFlight } from './cpu-worker-pool.js';
+import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool, poolTasksInFlight } from './cpu-worker-pool.js';
 import { lookahead } from './lookahead.js';
 import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.js';
 import type { ScaleDType, ScaleRounding } from './scale-storage.js';
@@ -23,7 +24,7 @@ import type { ScaleDType, ScaleRounding } from './scale-storage.js';
  * What allocateBudget takes as `measuredElsewhere`: weight i's measurements from `pool` (started ahead, at most
  * as many weights in flight as the pool takes and POOL_IN_FLIGHT_BYTES of float32), or undefined for a weight it
  * measures itself (kept by `decisions`, or smaller than POOL_MIN_BYTES of float32). `weights` are `reader`'s, in
- * its order; `rounding` is how scales are rounded before quantizing (as the allocator's quantize options round
+ * its order (a pool that is not one is an InvalidArgumentError); `rounding` is how scales are rounded before quantizing (as the allocator's quantize options round
  * them), `scaleDtype` how ONNX stores them (left out: safetensors, no storage counted). Call with increasing i.
  *
  * @example
@@ -36,6 +37,8 @@ export function budgetOnPool(
   pool: CpuWorkerPool, reader: WeightReader, weights: readonly (PolicyWeight & WeightInfo)[], decisions: readonly WeightDecision[], policy: CompressionPolicy,
   rounding: ScaleRounding | undefined, scaleDtype: ScaleDType | undefined,
 ): (index: number) => Promise<MeasuredOptions | undefined> | undefined {
+  checkPool(pool, 'pool');
+  if (pool === undefined) throw new InvalidArgumentError('pool', pool, 'pool is missing: pass createCpuWorkerPool({ workers }), or measure on this thread (leave measuredElsewhere out)');
   const floatBytes = (i: number) => 4 * weights[i]!.shape.reduce((a, b) => a * b, 1);
   const start = (i: number): Promise<MeasuredOptions | undefined> | undefined => {
     if (decisions[i]!.action !== 'quantize' || floatBytes(i) < POOL_MIN_BYTES) return undefined;

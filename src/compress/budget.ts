@@ -230,6 +230,9 @@ export async function allocateBudget(
   measuredElsewhere?: (index: number) => Promise<MeasuredOptions | undefined> | undefined,
 ): Promise<{ decisions: WeightDecision[]; allocation: BudgetAllocation }> {
   checkTargetBits(targetBits);
+  if (measuredElsewhere !== undefined && typeof measuredElsewhere !== 'function') {
+    throw new InvalidArgumentError('measuredElsewhere', measuredElsewhere, 'measuredElsewhere must be a function (index) => Promise of the measurements, e.g. from budgetOnPool, or left out');
+  }
   const result = [...decisions];
   const onCpu = (await getBackend(backend)) === 'cpu';
   let spare: ArrayBuffer | undefined; // one buffer for the integers of every option measured here without a probe

@@ -2,7 +2,8 @@
 // too small for the pool) the workers measure the big weights' options, from the model's bytes (transferred) or
 // read from its file themselves, and the model, the allocation and the report are those of one thread, at two
 // targets and for MatMulNBits; with an output-error probe the options are measured on the calling thread (the
-// probe dequantizes one of them there); a worker that dies fails the call with WorkerError. The task itself gives
+// probe dequantizes one of them there); a worker that dies fails the call with WorkerError; bad input is an
+// InvalidArgumentError. The task itself gives
 // measureOptions' numbers on one thread, and nothing for a weight with a NaN.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,9 @@ import { budgetOptionDecisions, measureOptions } from '../../src/compress/budget
 import { type CompressOnnxOptions, compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
 import { type CpuWorkerPool, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
 import { storedParametersOf } from '../../src/compress/scale-storage.js';
-import { WorkerError } from '../../src/errors.js';
+import { InvalidArgumentError, WorkerError } from '../../src/errors.js';
+import { allocateBudget } from '../../src/compress/budget.js';
+import { budgetOnPool } from '../../src/compress/budget-pool.js';
 import { fileRangeOf } from '../../src/io/byte-source.js';
 import { concatParts, writeParts } from '../../src/io/onnx/deferred-raw-data.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
@@ -122,6 +125,36 @@ describe('the size budget on a CPU worker pool', () => {
     const withNaN = data.slice();
     withNaN[77] = NaN;
     expect(await fixture.pool.run('measureBudgetOptions', [{ data: withNaN, shape }, options, undefined])).toBeUndefined();
+  });
+
+  it('bad input: a pool that is not one, measurements that are not a function, a file range of the wrong length', async () => {
+    const model = await OnnxModel.load(mixedMlp(RUN_SEED + 34), { name: 'mlp' });
+    const weights = model.list();
+    const decisions = weights.map(() => ({ action: 'keep', reason: 'test' }) as never);
+    for (const pool of [undefined, 2, { run: 1 }]) {
+      expect(() => budgetOnPool(pool as never, model, weights, decisions, {}, undefined, undefined), String(pool)).toThrow(InvalidArgumentError);
+    }
+    expect(() => budgetOnPool({ size: 2 } as never, model, weights, decisions, {}, undefined, undefined)).toThrow(/pool must be a pool from createCpuWorkerPool/);
+    const error = await allocateBudget(weights, decisions, {}, 5, async () => new Float32Array(0), {}, cpu, 'onnx', undefined, undefined, 7 as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as Error).message).toMatch(/measuredElsewhere must be a function/);
+    const dir = mkdtempSync(join(tmpdir(), 'wq-budget-range-'));
+    try {
+      writeFileSync(join(dir, 'w.bin'), new Uint8Array(4 * 100));
+      const file = await nodeFileSource(join(dir, 'w.bin'));
+      try {
+        const range = fileRangeOf(file, 0, 4 * 100)!;
+        const shape = [10, 20]; // 200 elements: 800 bytes, not 400
+        const options = budgetOptionDecisions({ name: 'w', dtype: 'float32', shape }, {}).map(([, d]) => d);
+        const wrong = await fixture.pool.run('measureBudgetOptions', [{ range, dtype: 'float32', shape }, options, undefined]).catch((e: unknown) => e);
+        expect(wrong).toBeInstanceOf(InvalidArgumentError);
+        expect((wrong as Error).message).toMatch(/400 bytes for a float32 weight of shape \[10, 20\] \(800 bytes\)/);
+      } finally {
+        await file.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a worker that dies while measuring: WorkerError', async () => {
