@@ -6,9 +6,12 @@
  * - **Measure**: the mean, over samples and outputs, of |Δy|² / |y|² (relative squared error; |Δy|² alone
  *   where an output is all zeros). A non-finite value where the original's is finite gives Infinity. Or
  *   the caller's `measure` of the end task (e.g. text decoded from a recognizer's outputs).
- * - **Cost**: one session and one run per sample for each weight probed (the model is re-encoded with the
- *   replaced weight: a graph may hold weights in subgraphs, which no feed can override). On PaddleOCR v4 rec
- *   (10.8 MB, 41 weights) about 0.3 s a weight with three text lines.
+ * - **Cost**: one run per sample for each weight probed, in a session of the model with its main graph's float
+ *   weights as graph inputs, fed on every run (`fed-weights.ts`): replacing a weight is feeding other values,
+ *   and the session is created from the graph alone (on a 1.07 GB MLP 0.24–0.32 s a weight, where re-encoding
+ *   the model and creating a session from it took 13–16 s). A weight in a subgraph (an `If` branch) cannot be
+ *   fed: for those the model is re-encoded with the weight replaced, and compared with the original's outputs.
+ *   On PaddleOCR v4 rec (10.8 MB, 41 weights) about 0.07 s a weight with one text line.
  * - The inputs must represent the data the model will see: the sensitivities are measured on them. A
  *   branch the inputs never take (Silero VAD's 8 kHz path on 16 kHz audio) measures 0, and the budget
  *   gives its weights the cheapest option.
@@ -29,6 +32,7 @@ import { halfToFloat } from '../io/float-convert.js';
 import { floatToHalfBits } from '../io/half.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { checkSample } from './input-files.js';
+import { type FedDType, type FedWeights, fedArray, fedWeights } from './fed-weights.js';
 import { readModelSignature } from './model-signature.js';
 import { type OnnxRuntimeLike, type RuntimeTensor, type Sample, toRuntimeTensor } from './runtime.js';
 
@@ -127,12 +131,12 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
   const feeds = inputs.map((sample) => Object.fromEntries(Object.entries(sample).map(([name, t]) => [name, toRuntimeTensor(runtime, t)])));
   const measure = options.measure ?? relativeSquaredErrors;
   if (typeof measure !== 'function') throw new InvalidArgumentError('measure', measure, 'measure must be a function (reference, outputs) => number');
-  const runAll = async (bytes: Uint8Array): Promise<ProbeOutputs[]> => {
+  const runAll = async (bytes: Uint8Array, weights?: Record<string, RuntimeTensor>): Promise<ProbeOutputs[]> => {
     const session = await runtime.InferenceSession.create(bytes, sessionOptions);
     try {
       const results: ProbeOutputs[] = [];
       for (const feed of feeds) {
-        const out = await session.run(feed);
+        const out = await session.run(weights ? { ...feed, ...weights } : feed);
         results.push(Object.fromEntries(outputNames.map((n) => [n, { dims: out[n]!.dims, data: floatData(out[n]!) }])));
       }
       return results;
@@ -140,17 +144,24 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
       await session.release?.();
     }
   };
-  let reference: ProbeOutputs[];
-  try {
-    reference = await runAll(original);
-  } catch (error) {
+  // The original's outputs, from the model as given: the reference of weights the fed model cannot take.
+  let originalOutputs: Promise<ProbeOutputs[]> | undefined;
+  const reference = (): Promise<ProbeOutputs[]> => (originalOutputs ??= runAll(original).catch((error: unknown) => {
     if (error instanceof InvalidArgumentError) throw error;
     throw new InvalidArgumentError('inputs', inputs.length, `the model does not run on the given inputs: ${String((error as Error)?.message ?? error).split('\n')[0]}`);
-  }
+  }));
+  const fed = await fedProbe(model, runtime, runAll);
+  if (!fed) await reference(); // the inputs checked on the model as given
   return async (name: string, values: Float32Array): Promise<number> => {
     const { info, indexed } = model.entry(name);
     if (values.length !== info.shape.reduce((a, b) => a * b, 1)) {
       throw new InvalidArgumentError('values', values.length, `weight ${JSON.stringify(name)} has ${info.shape.reduce((a, b) => a * b, 1)} elements, values ${values.length}`);
+    }
+    const input = fed?.weights.inputOf.get(name);
+    if (fed && input !== undefined) {
+      const dtype = info.dtype as FedDType;
+      const replaced = toRuntimeTensor(runtime, { dtype, dims: [...info.shape], data: fedArray(rawBytes(values, dtype), dtype) });
+      return measure(fed.reference, await runAll(fed.weights.bytes, { ...fed.weights.feeds, [input]: replaced }));
     }
     const tensor = indexed.tensor;
     const saved = { rawData: tensor.rawData, floatData: tensor.floatData, int32Data: tensor.int32Data, doubleData: tensor.doubleData };
@@ -164,6 +175,21 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
     } finally {
       Object.assign(tensor, saved);
     }
-    return measure(reference, await runAll(bytes));
+    return measure(await reference(), await runAll(bytes));
   };
+}
+
+/**
+ * The model with its weights fed (`fed-weights.ts`) and its outputs on the samples with the original's weights
+ * fed (the reference its probes compare with); undefined where no weight can be fed or it does not run, and the
+ * probe re-encodes the model for every weight.
+ */
+async function fedProbe(model: OnnxModel, runtime: OnnxRuntimeLike,
+  runAll: (bytes: Uint8Array, weights?: Record<string, RuntimeTensor>) => Promise<ProbeOutputs[]>): Promise<{ weights: FedWeights; reference: ProbeOutputs[] } | undefined> {
+  try {
+    const weights = await fedWeights(model, runtime);
+    return weights && { weights, reference: await runAll(weights.bytes, weights.feeds) };
+  } catch {
+    return undefined; // a runtime that takes these weights as no inputs, or inputs that do not run: as the model is given
+  }
 }
