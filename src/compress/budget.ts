@@ -47,6 +47,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { WeightDType } from '../io/weights.js';
 import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.js';
 import { dequantize } from '../ops/dequantize.js';
+import { cpuDequantize } from '../kernels/cpu/cpu-quantize.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf } from './quantize-weight.js';
 import { type BudgetOptionName, type MeasuredOptions, type StoredParameters, budgetOptionDecisions, kGroupSizes, measureOnCpu, measureOptions } from './budget-measure.js';
 
@@ -66,6 +67,8 @@ export interface BudgetOption {
 /**
  * The model's output error with one weight replaced: `name` is the weight's name (as the model lists it),
  * `values` its dequantized values (float32, the weight's shape), every other weight as in the original.
+ * `values` is valid during the call: the budget writes the next weight's values into the same memory (copy
+ * it to keep it).
  * Any non-negative measure that grows with the damage works; webgpu-quant's ONNX one
  * (`outputErrorProbe` in webgpu-quant/models) is the mean over samples and outputs of |Δy|² / |y|².
  *
@@ -237,6 +240,8 @@ export async function allocateBudget(
   const onCpu = (await getBackend(backend)) === 'cpu';
   let spare: ArrayBuffer | undefined; // one buffer for the integers of every option measured here without a probe
   const integers = (byteLength: number) => (spare && spare.byteLength >= byteLength ? spare : (spare = new ArrayBuffer(byteLength)));
+  let probed: Float32Array | undefined; // the values given to the probe, weight after weight
+  const probeValues = (count: number) => (probed && probed.length >= count ? probed : (probed = new Float32Array(count)));
   const entries: { index: number; elements: number; hull: Candidate[]; all: Candidate[]; step: number; sensitivity: number }[] = [];
   let probeRuns = 0;
   let probeMs = 0;
@@ -265,7 +270,8 @@ export async function allocateBudget(
         : !probe && relativeError > 10 ** (-kLargeGroupFloorDb / 10) ? 'sqnr' as const
           : groupSize >= 128 ? 'group128' as const : undefined;
       const quantized = outcome.quantized?.[k];
-      const values = quantized && (async () => (await dequantize(quantized.q, backend)).data as Float32Array);
+      const values = quantized && (async () => (quantized.q.backend === 'cpu' && quantized.q.onCpu
+        ? cpuDequantize(quantized.q, probeValues(quantized.q.size)) : await dequantize(quantized.q, backend)).data as Float32Array);
       all.push({
         option, bits: storedBits(weight.shape, optionDecision, weight.dtype, format, outcome.measured.stored[k]), relativeError, estimatedError: relativeError,
         decision: optionDecision, floor, ...(values ? { values } : {}),

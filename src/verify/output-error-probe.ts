@@ -88,16 +88,19 @@ function relativeSquaredError(reference: ArrayLike<number>, value: ArrayLike<num
   return energy > 0 ? diff / energy : diff;
 }
 
-/** A weight's values in its stored type, as raw little-endian bytes. */
+/** A weight's values in its stored type, as raw little-endian bytes (float32: a view of `values`, not a copy). */
 function rawBytes(values: Float32Array, dtype: string): Uint8Array {
-  if (dtype === 'float16') return new Uint8Array(Uint16Array.from(values, floatToHalfBits).buffer);
+  if (dtype === 'float16') {
+    const half = new Uint16Array(values.length);
+    for (let i = 0; i < values.length; i++) half[i] = floatToHalfBits(values[i]!);
+    return new Uint8Array(half.buffer);
+  }
   if (dtype === 'bfloat16') {
     const bits = new Uint32Array(Float32Array.from(values).buffer);
     return new Uint8Array(Uint16Array.from(bits, (b) => ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff).buffer);
   }
   if (dtype === 'float64') return new Uint8Array(Float64Array.from(values).buffer);
-  const copy = Float32Array.from(values);
-  return new Uint8Array(copy.buffer);
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 }
 
 /**
@@ -160,7 +163,7 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
     const input = fed?.weights.inputOf.get(name);
     if (fed && input !== undefined) {
       const dtype = info.dtype as FedDType;
-      const replaced = toRuntimeTensor(runtime, { dtype, dims: [...info.shape], data: fedArray(rawBytes(values, dtype), dtype) });
+      const replaced = toRuntimeTensor(runtime, { dtype, dims: [...info.shape], data: dtype === 'float32' ? values : fedArray(rawBytes(values, dtype), dtype) });
       return measure(fed.reference, await runAll(fed.weights.bytes, { ...fed.weights.feeds, [input]: replaced }));
     }
     const tensor = indexed.tensor;

@@ -69,6 +69,7 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
   });
 
   it('quantize and dequantize agree bit for bit on random layouts, dtypes and edge values', () => {
+    const reused = new Float32Array(1 << 16).fill(Number.NaN);
     for (let trial = 0; trial < 200; trial++) {
       const shape = randomShape();
       const dtype = pick(QDTYPES);
@@ -83,6 +84,12 @@ describe(`CPU SIMD kernels against the reference (seed ${RUN_SEED})`, () => {
       expectExact(actual.intReprView(), expected.intReprView(), `quantize ${what}`);
       expect(actual.intReprView().constructor).toBe(expected.intReprView().constructor);
       expectBits(cpuDequantize(actual).data, dequantize(expected).data, `dequantize ${what}`);
+      // Into a caller's array used again (dirty from the trial before): its start, the same bits.
+      const into = cpuDequantize(actual, reused);
+      expectBits(into.data, dequantize(expected).data, `dequantize into ${what}`);
+      // (The SIMD kernel's results: per channel, scales that are not float32 values go to the reference.)
+      const simd = actual.size > 0 && dtype !== 'qint32' && !(params.scheme === 'per_channel_affine' && params.scales.some((v) => Math.fround(v) !== v));
+      if (simd) expect(into.data.buffer).toBe(reused.buffer);
     }
   });
 

@@ -77,14 +77,15 @@ export function cpuQuantize(input: Tensor, params: QParams, info: DTypeInfo, out
 
 /**
  * Dequantizes on the CPU: the SIMD kernel where it applies, else the reference. Same results as
- * `reference.dequantize`.
+ * `reference.dequantize`. With `out` of at least `q.size` elements the SIMD kernel writes into its start
+ * (memory already touched, used again from call to call) and the result's data is that view.
  *
  * @example
  * ```ts
  * cpuDequantize(fromIntRepr([-3, 0, 3, 6], [4], 'qint8', { scale: 0.5, zeroPoint: 0 })).data; // Float32Array [-1.5, 0, 1.5, 3]
  * ```
  */
-export function cpuDequantize(q: QTensor): Tensor {
+export function cpuDequantize(q: QTensor, out?: Float32Array): Tensor {
   const info = dtypeInfo(q.dtype);
   const params = q.params;
   const n = q.size;
@@ -110,14 +111,14 @@ export function cpuDequantize(q: QTensor): Tensor {
     scales.set(params.scales);
     zeroPoints.set(params.zeroPoints);
   }
-  const out = new Float32Array(n);
+  const data = out && out.length >= n ? out.subarray(0, n) : new Float32Array(n);
   const source = new Uint8Array(buffer, src, largest);
   const result = new Float32Array(buffer, dst, largest);
   for (const piece of pieces) {
     source.set(values.subarray(piece.first, piece.first + piece.count));
     kernels.configure(src, dst, scale + 4 * piece.paramBase, zero + 4 * piece.paramBase, 0, 0, info.signed ? 24 : 0);
     kernels.walk('dequantizeRun', 'dequantizeColumns', piece.layout);
-    out.set(result.subarray(0, piece.count), piece.first);
+    data.set(result.subarray(0, piece.count), piece.first);
   }
-  return { data: out, shape: [...q.shape], backend: 'cpu' };
+  return { data, shape: [...q.shape], backend: 'cpu' };
 }
