@@ -39,7 +39,7 @@ import { UsageError } from './args.js';
 import { DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, findDefaultModel } from './default-model.js';
 import { externalDataNextTo } from './external-data.js';
 import { type OnnxInput, openOnnxInput } from './onnx-input.js';
-import { checkInputFile, fileError, formatOf } from './files.js';
+import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
 import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { runPreset } from './preset-command.js';
 import { defaultPool, onnxPool } from './worker-pool.js';
@@ -272,9 +272,10 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     // The sink (and its temporary file's cleanup) exists before anything is read: every failure after this aborts it.
     sink = await openOutput(target, io.stdout);
     if (outFormat === 'onnx') {
-      // Without budget inputs nothing needs the file in memory: its tensor data is read from the file (--verify runs
-      // both models from their files; an output that is not a file is verified from memory, which needs the input's bytes).
-      onnxInput = await openOnnxInput(input, inputName, external!.resolve, !args.budgetInputs && !(args.verify && target.kind !== 'file'));
+      // The model's tensor data is read from the file (--verify runs both models from their files; an output that is
+      // not a file is verified from memory, which needs the input's bytes). Budget inputs run the model in onnxruntime
+      // from memory: the bytes are read for that alone, and the workers still read the weights from the file.
+      onnxInput = await openOnnxInput(input, inputName, external!.resolve, !(args.verify && target.kind !== 'file'));
       const { bytes } = onnxInput;
       const model = await onnxInput.load();
       await checkExternalFiles(model, input, target, args.force);
@@ -293,10 +294,11 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       if (!ownData) await checkKeptExternal(model, planned, input, target); // before the work
       let outputError: OutputErrorProbe | undefined;
       if (args.budgetInputs) {
-        const signature = readModelSignature(bytes!, inputName);
+        const probed = bytes ?? await readInputFile(input, 'input');
+        const signature = readModelSignature(probed, inputName);
         const inputs = [];
         for (const file of args.budgetInputs) inputs.push(...await parseInputSamples(await readFile(file), file, signature));
-        outputError = await outputErrorProbe(bytes!, { runtime: runtime!, inputs, sessionOptions: { logSeverityLevel: 3 } });
+        outputError = await outputErrorProbe(probed, { runtime: runtime!, inputs, sessionOptions: { logSeverityLevel: 3 } });
       }
       const options: CompressOnnxOptions = {
         ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve, ...(outputError ? { outputError } : {}),

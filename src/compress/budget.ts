@@ -48,7 +48,8 @@ import type { WeightDType } from '../io/weights.js';
 import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.js';
 import { dequantize } from '../ops/dequantize.js';
 import { cpuDequantize } from '../kernels/cpu/cpu-quantize.js';
-import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf } from './quantize-weight.js';
+import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
+import type { QTensor } from '../qtensor.js';
 import { type BudgetOptionName, type MeasuredOptions, type StoredParameters, budgetOptionDecisions, kGroupSizes, measureOnCpu, measureOptions } from './budget-measure.js';
 
 export type { BudgetOptionName, MeasuredOptions, StoredParameters } from './budget-measure.js';
@@ -238,10 +239,11 @@ export async function allocateBudget(
   }
   const result = [...decisions];
   const onCpu = (await getBackend(backend)) === 'cpu';
-  let spare: ArrayBuffer | undefined; // one buffer for the integers of every option measured here without a probe
+  let spare: ArrayBuffer | undefined; // one buffer for the integers of every option measured here and kept by none
   const integers = (byteLength: number) => (spare && spare.byteLength >= byteLength ? spare : (spare = new ArrayBuffer(byteLength)));
   let probed: Float32Array | undefined; // the values given to the probe, weight after weight
-  const probeValues = (count: number) => (probed && probed.length >= count ? probed : (probed = new Float32Array(count)));
+  const valuesOf = async (q: QTensor): Promise<Float32Array> => (q.backend === 'cpu' && q.onCpu
+    ? cpuDequantize(q, probed && probed.length >= q.size ? probed : (probed = new Float32Array(q.size))) : await dequantize(q, backend)).data as Float32Array;
   const entries: { index: number; elements: number; hull: Candidate[]; all: Candidate[]; step: number; sensitivity: number }[] = [];
   let probeRuns = 0;
   let probeMs = 0;
@@ -252,7 +254,7 @@ export async function allocateBudget(
     const keep: WeightDecision = { ...decision, action: 'keep', reason: 'kept float by the size budget' };
     const all: Candidate[] = [{ option: 'keep', bits: storedBits(weight.shape, keep, weight.dtype, format), relativeError: 0, estimatedError: 0, decision: keep }];
     const options = budgetOptionDecisions(weight, policy);
-    const elsewhere = probe ? undefined : measuredElsewhere?.(index);
+    const elsewhere = measuredElsewhere?.(index);
     const decisionsOf = options.map(([, d]) => d);
     let outcome: { measured: MeasuredOptions | undefined; quantized?: QuantizedWeight[] } | undefined;
     if (elsewhere) outcome = { measured: await elsewhere };
@@ -270,8 +272,12 @@ export async function allocateBudget(
         : !probe && relativeError > 10 ** (-kLargeGroupFloorDb / 10) ? 'sqnr' as const
           : groupSize >= 128 ? 'group128' as const : undefined;
       const quantized = outcome.quantized?.[k];
-      const values = quantized && (async () => (quantized.q.backend === 'cpu' && quantized.q.onCpu
-        ? cpuDequantize(quantized.q, probeValues(quantized.q.size)) : await dequantize(quantized.q, backend)).data as Float32Array);
+      // The probed option's values: its result here, or (measured elsewhere) the option quantized here again.
+      const values = quantized ? () => valuesOf(quantized.q) : probe && (async () => {
+        const again = await quantizeWeight({ data: await read(index), shape: [...weight.shape] }, optionDecision, { ...quantizeOptions, integers }, backend);
+        if (!again.ok) throw new InvalidArgumentError('weights', weight.name, `weight ${JSON.stringify(weight.name)} was measured elsewhere but does not quantize here: ${again.reason}`);
+        return valuesOf(again.q);
+      });
       all.push({
         option, bits: storedBits(weight.shape, optionDecision, weight.dtype, format, outcome.measured.stored[k]), relativeError, estimatedError: relativeError,
         decision: optionDecision, floor, ...(values ? { values } : {}),

@@ -126,8 +126,8 @@ export function planOfDecisions(model: OnnxModel, decisions: WeightDecision[], o
  * The plan under a size budget of `targetBits` (`options.targetBits`): {@link allocateBudget} chooses each weight's precision
  * from `plan` (the output layer's weights marked; with an output-error probe and no `firstLayer` option, the
  * first layers join the budget), planned as {@link planOnnxCompression} plans its own decisions. A float32
- * weight's scales are rounded as `rounding` says before quantizing (as the output stores them); with `pool` and
- * no probe, the workers measure the weights' options (budget-pool.ts).
+ * weight's scales are rounded as `rounding` says before quantizing (as the output stores them); with `pool` the
+ * workers measure the weights' options (budget-pool.ts).
  *
  * @example
  * ```ts
@@ -145,8 +145,8 @@ export async function planOnnxBudget(
     ? planOnnxCompression(model, { ...options, firstLayer: 'quantize' }, onnxOps) : plan;
   const outputs = outputLayerWeights(model.proto.graph as GraphProto);
   const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
-  // Without a probe, on a pool, the workers measure the weights' options ahead of the allocator.
-  const measured = pool && !options.outputError ? budgetOnPool(pool, model, marked, budgetPlan.decisions, options, rounding, scaleDtype) : undefined;
+  // On a pool the workers measure the weights' options ahead of the allocator (a probe's option is quantized here again).
+  const measured = pool ? budgetOnPool(pool, model, marked, budgetPlan.decisions, options, rounding, scaleDtype) : undefined;
   // The weights measured here are read one at a time into one array used again (a view of the model's bytes where
   // they are aligned float32): measuring keeps none of them, only their options' results.
   const scratch = reusedFloat32();

@@ -8,7 +8,7 @@
  *   the caller's `measure` of the end task (e.g. text decoded from a recognizer's outputs).
  * - **Cost**: one run per sample for each weight probed, in a session of the model with its main graph's float
  *   weights as graph inputs, fed on every run (`fed-weights.ts`): replacing a weight is feeding other values,
- *   and the session is created from the graph alone (on a 1.07 GB MLP 0.24–0.32 s a weight, where re-encoding
+ *   and the session is created from the graph alone (on a 1.07 GB MLP about 0.09 s a weight, where re-encoding
  *   the model and creating a session from it took 13–16 s). A weight in a subgraph (an `If` branch) cannot be
  *   fed: for those the model is re-encoded with the weight replaced, and compared with the original's outputs.
  *   On PaddleOCR v4 rec (10.8 MB, 41 weights) about 0.07 s a weight with one text line.

@@ -1,8 +1,8 @@
 // The size budget on a CPU worker pool: on fresh random MLPs (fc0 with outliers, fc1 float16, fc2 with a NaN, fc3
 // too small for the pool) the workers measure the big weights' options, from the model's bytes (transferred) or
 // read from its file themselves, and the model, the allocation and the report are those of one thread, at two
-// targets and for MatMulNBits; with an output-error probe the options are measured on the calling thread (the
-// probe dequantizes one of them there); a worker that dies fails the call with WorkerError; bad input is an
+// targets and for MatMulNBits; with an output-error probe too (the workers measure, the probed option is quantized
+// again on the calling thread: the probe is given the same values); a worker that dies fails the call with WorkerError; bad input is an
 // InvalidArgumentError. The task itself gives
 // measureOptions' numbers on one thread, and nothing for a weight with a NaN.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +41,7 @@ function sourcesPool(inner: CpuWorkerPool): CpuWorkerPool & { sources: string[];
 
 const withoutSeconds = <R extends { seconds: number; budget?: { probeSeconds: number } }>(report: R) => {
   const { seconds: _, ...rest } = report;
-  return rest;
+  return rest.budget ? { ...rest, budget: { ...rest.budget, probeSeconds: 0 } } : rest;
 };
 
 describe('the size budget on a CPU worker pool', () => {
@@ -80,16 +80,24 @@ describe('the size budget on a CPU worker pool', () => {
     });
   }
 
-  it('with an output-error probe the options are measured on this thread, as without a pool', async () => {
+  it('with an output-error probe the workers measure too, and the probe is given the values it is given on one thread', async () => {
     const bytes = mixedMlp(RUN_SEED + 31);
-    // A probe that grows with the damage: the mean square of the dequantized weight's difference from zero, scaled.
-    const outputError = async (_name: string, values: Float32Array) => values.reduce((sum, v) => sum + v * v, 0) / values.length * 1e-3;
-    const options: CompressOnnxOptions = { targetBits: 5, firstLayer: 'quantize', outputError };
-    const alone = await compressOnnx(bytes, options, cpu);
+    // A probe that grows with the damage (the mean square of the dequantized weight, scaled), recording what it saw.
+    const probeOf = (seen: string[]) => async (name: string, values: Float32Array) => {
+      const meanSquare = values.reduce((sum, v) => sum + v * v, 0) / values.length;
+      seen.push(`${name} ${values.length} ${meanSquare}`);
+      return meanSquare * 1e-3;
+    };
+    const [seenAlone, seenPooled]: string[][] = [[], []];
+    const options: CompressOnnxOptions = { targetBits: 5, firstLayer: 'quantize' };
+    const alone = await compressOnnx(bytes, { ...options, outputError: probeOf(seenAlone) }, cpu);
     const pool = sourcesPool(fixture.pool);
-    const pooled = await compressOnnx(bytes, { ...options, pool }, cpu);
+    const pooled = await compressOnnx(bytes, { ...options, outputError: probeOf(seenPooled), pool }, cpu);
     expect(Buffer.compare(pooled.model, alone.model)).toBe(0);
-    expect(pool.tasks).not.toContain('measureBudgetOptions');
+    expect(withoutSeconds(pooled.report)).toEqual(withoutSeconds(alone.report));
+    expect(seenPooled).toEqual(seenAlone);
+    expect(seenAlone.length).toBeGreaterThanOrEqual(3);
+    expect(pool.tasks.filter((t) => t === 'measureBudgetOptions').length).toBeGreaterThanOrEqual(2);
     expect(pooled.report.budget!.errorSource).toBe('outputs');
   });
 
