@@ -298,7 +298,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         const signature = readModelSignature(probed, inputName);
         const inputs = [];
         for (const file of args.budgetInputs) inputs.push(...await parseInputSamples(await readFile(file), file, signature));
-        outputError = await outputErrorProbe(probed, { runtime: runtime!, inputs, sessionOptions: { logSeverityLevel: 3 } });
+        outputError = await outputErrorProbe(probed, { runtime: runtime!, inputs, sessionOptions: { logSeverityLevel: 3 }, externalData: external!.resolve });
       }
       const options: CompressOnnxOptions = {
         ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve, ...(outputError ? { outputError } : {}),

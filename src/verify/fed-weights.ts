@@ -7,8 +7,9 @@
  * - Weights in subgraphs (an `If` branch's initializers) stay as they are: a subgraph's own weights cannot be
  *   fed; the probe re-encodes the model for those.
  * - The fed tensors are views of the model's bytes where their data is 4-aligned there, copies where not.
- * - Weights in external data, bfloat16 ones (which onnxruntime's JavaScript tensors cannot hold) and weights of
- *   rank 0 or 1 (biases, scales, shapes; the size budget never quantizes them) stay in the model.
+ * - Weights in external data are read through the model's resolver and fed like the others, the main graph's
+ *   other tensors there (biases) read into the model, so that it runs from memory; bfloat16 weights (which onnxruntime's JavaScript tensors cannot hold) and weights of rank 0 or 1
+ *   (biases, scales, shapes; the size budget never quantizes them) stay in the model.
  *
  * @example
  * ```ts
@@ -19,7 +20,7 @@
  * @module
  */
 import { OnnxModel } from '../io/onnx/onnx-model.js';
-import { type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto, encodeModel } from '../io/onnx/proto.js';
+import { DATA_LOCATION_EXTERNAL, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto, encodeModel } from '../io/onnx/proto.js';
 import type { OnnxRuntimeLike, RuntimeTensor } from './runtime.js';
 
 /** The model with weights as inputs, what to feed them with, and which weights they are. */
@@ -69,9 +70,17 @@ export async function fedWeights(model: OnnxModel, runtime: OnnxRuntimeLike): Pr
   const feeds: Record<string, RuntimeTensor> = {};
   const removed = new Set<TensorProto | NodeProto>();
   const inputs: ValueInfoProto[] = [];
+  const inlined = new Map<TensorProto, TensorProto>(); // the main graph's other tensors in external data, read into the model
   for (const info of model.list()) {
     const { indexed } = model.entry(info.name);
-    if (indexed.graph.parent !== undefined || info.external || info.shape.length < 2 || !Object.hasOwn(kFedArrays, info.dtype)) continue;
+    if (indexed.graph.parent !== undefined) continue;
+    if (info.shape.length < 2 || !Object.hasOwn(kFedArrays, info.dtype)) {
+      if (info.external && indexed.source === 'initializer') {
+        const { name, dims, dataType } = indexed.tensor;
+        inlined.set(indexed.tensor, { name, dims, dataType, rawData: await model.read(info.name) } as TensorProto);
+      }
+      continue;
+    }
     const dtype = info.dtype as FedDType;
     const input = indexed.tensorName;
     feeds[input] = new Tensor(dtype, fedArray(await model.read(info.name), dtype), info.shape);
@@ -83,9 +92,12 @@ export async function fedWeights(model: OnnxModel, runtime: OnnxRuntimeLike): Pr
     }
   }
   if (inputOf.size === 0) return undefined;
+  const initializer = (graph.initializer ?? []).filter((t) => !removed.has(t as TensorProto)).map((t) => inlined.get(t as TensorProto) ?? t);
+  // A tensor left in external data (not a weight this model lists) could not be read from memory.
+  if (initializer.some((t) => t.dataLocation === DATA_LOCATION_EXTERNAL)) return undefined;
   const fedGraph = {
     ...graph,
-    initializer: (graph.initializer ?? []).filter((t) => !removed.has(t as TensorProto)),
+    initializer,
     node: (graph.node ?? []).filter((n) => !removed.has(n as NodeProto)),
     input: [...(graph.input ?? []), ...inputs],
   } as GraphProto;

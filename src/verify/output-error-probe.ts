@@ -15,7 +15,8 @@
  * - The inputs must represent the data the model will see: the sensitivities are measured on them. A
  *   branch the inputs never take (Silero VAD's 8 kHz path on 16 kHz audio) measures 0, and the budget
  *   gives its weights the cheapest option.
- * - Models with external data are refused (the runtime loads the model from memory).
+ * - A model with external data needs `externalData` (a resolver of its files): its weights are read and fed, and
+ *   a weight that cannot be fed (in a subgraph) is refused, as the model cannot run from memory.
  *
  * @example
  * ```ts
@@ -31,6 +32,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { halfToFloat } from '../io/float-convert.js';
 import { floatToHalfBits } from '../io/half.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
+import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import { checkSample } from './input-files.js';
 import { type FedDType, type FedWeights, fedArray, fedWeights } from './fed-weights.js';
 import { readModelSignature } from './model-signature.js';
@@ -54,6 +56,11 @@ export interface OutputErrorProbeOptions {
    * docs/size-budget.md).
    */
   measure?: (reference: ProbeOutputs[], outputs: ProbeOutputs[]) => number;
+  /**
+   * Reads the model's external data files (`OnnxModel.load`'s `externalData`): a model with weights in external
+   * data runs from memory with those weights read and fed as inputs (held in memory while the probe lives).
+   */
+  externalData?: ExternalDataResolver;
 }
 
 function relativeSquaredErrors(reference: ProbeOutputs[], outputs: ProbeOutputs[]): number {
@@ -106,7 +113,8 @@ function rawBytes(values: Float32Array, dtype: string): Uint8Array {
 /**
  * Builds the probe for `original` (see the module documentation): runs the original once on `inputs` for
  * the reference outputs, then measures each call's replaced weight. Throws InvalidArgumentError when the
- * inputs are empty, do not fit the model or do not run, or the model keeps weights in external data.
+ * inputs are empty, do not fit the model or do not run, or the model keeps weights in external data without
+ * `externalData` to read them (or where they cannot be fed).
  *
  * @example
  * ```ts
@@ -124,11 +132,15 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
   }
   const signature = readModelSignature(original, 'the model');
   inputs.forEach((s, k) => checkSample(s, signature, `inputs[${k}]`));
-  const model = OnnxModel.decode(original);
+  const { externalData } = options;
+  if (externalData !== undefined && typeof externalData !== 'function') {
+    throw new InvalidArgumentError('externalData', externalData, 'externalData must be a function (location) => the data file\'s bytes, as OnnxModel.load takes it');
+  }
+  const model = OnnxModel.decode(original, externalData ? { externalData } : {});
   const external = model.list().find((w) => w.external);
-  if (external) {
+  if (external && !externalData) {
     throw new InvalidArgumentError('original', external.name, `weight ${JSON.stringify(external.name)} is in external data, which a model run from memory cannot read; `
-      + 'measure the budget from the weights alone (no inputs)');
+      + 'pass externalData (a resolver of its data files; the command line does) or measure the budget from the weights alone (no inputs)');
   }
   const outputNames = signature.outputs.map((v) => v.name);
   const feeds = inputs.map((sample) => Object.fromEntries(Object.entries(sample).map(([name, t]) => [name, toRuntimeTensor(runtime, t)])));
@@ -154,6 +166,11 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
     throw new InvalidArgumentError('inputs', inputs.length, `the model does not run on the given inputs: ${String((error as Error)?.message ?? error).split('\n')[0]}`);
   }));
   const fed = await fedProbe(model, runtime, runAll);
+  // A model with external data runs from memory only with its weights fed.
+  const notFed = (name: string) => new InvalidArgumentError('original', name, `weight ${JSON.stringify(name)} is in a model with external data and cannot be fed `
+    + '(it is in a subgraph, or not float32, float16 or float64 of rank 2 or more), so the model cannot run from memory with it replaced; '
+    + 'measure the budget from the weights alone (no inputs)');
+  if (!fed && external) throw notFed(external.name);
   if (!fed) await reference(); // the inputs checked on the model as given
   return async (name: string, values: Float32Array): Promise<number> => {
     const { info, indexed } = model.entry(name);
@@ -166,6 +183,7 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
       const replaced = toRuntimeTensor(runtime, { dtype, dims: [...info.shape], data: dtype === 'float32' ? values : fedArray(rawBytes(values, dtype), dtype) });
       return measure(fed.reference, await runAll(fed.weights.bytes, { ...fed.weights.feeds, [input]: replaced }));
     }
+    if (external) throw notFed(name);
     const tensor = indexed.tensor;
     const saved = { rawData: tensor.rawData, floatData: tensor.floatData, int32Data: tensor.int32Data, doubleData: tensor.doubleData };
     tensor.rawData = rawBytes(values, info.dtype);

@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-support.js';
 import { openSafetensorsFile, readQuantizedSafetensors } from '../../src/models.js';
+import onnxProto from 'onnx-proto';
+import { withExternalData } from '../shared/external-data.js';
+import { buildMlp } from '../shared/mlp-onnx.js';
 import { syntheticSignal } from '../shared/vad-signal.js';
+import { RUN_SEED, rng } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-quant-cli-budget-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -94,6 +98,29 @@ describe('webgpu-quant compress --target-bits', () => {
     const safetensors = await run('compress', '-o', join(dir, 'never.safetensors'), '--target-bits', '5', '--inputs', inputs);
     expect(safetensors.code).toBe(2);
     expect(safetensors.stderr).toMatch(/--inputs with --target-bits runs the model in onnxruntime: it needs ONNX input and output/);
+  }, 120_000);
+
+  it('--inputs with a model whose weights are in external data: its weights read from the data file and fed, the allocation of the same model inline', async () => {
+    const inline = buildMlp(onnxProto.onnx, [64, 256, 128, 32], RUN_SEED + 41).model;
+    const { model, data } = withExternalData(inline, ['fc0.weight', 'fc1.weight', 'fc2.weight', 'fc0.bias', 'fc1.bias', 'fc2.bias'], 'mlp.bin');
+    const folder = mkdtempSync(join(dir, 'ext-'));
+    writeFileSync(join(folder, 'inline.onnx'), inline);
+    writeFileSync(join(folder, 'mlp.onnx'), model);
+    writeFileSync(join(folder, 'mlp.bin'), data);
+    const next = rng(RUN_SEED + 42);
+    const inputs = join(folder, 'x.json');
+    writeFileSync(inputs, JSON.stringify([1, 2, 3].map(() => ({ x: { dims: [1, 64], data: Array.from({ length: 64 }, () => 2 * next() - 1) } }))));
+    const budgets = [];
+    for (const name of ['inline.onnx', 'mlp.onnx']) {
+      const result = await run('compress', join(folder, name), '-o', join(folder, `${name}.b5.onnx`), '--target-bits', '5', '--inputs', inputs, '--backend', 'cpu', '--json');
+      expect(result.code, result.stderr).toBe(0);
+      const { budget } = JSON.parse(result.stdout);
+      expect(budget.errorSource).toBe('outputs');
+      expect(budget.probeRuns).toBe(3);
+      budgets.push(budget.tensors.map((t: { name: string; chosen: string; sensitivity: number }) => [t.name, t.chosen, t.sensitivity]));
+    }
+    expect(budgets[1]).toEqual(budgets[0]);
+    expect(budgets[0]!.every(([, , sensitivity]: [string, string, number]) => sensitivity > 0)).toBe(true);
   }, 120_000);
 
   it('--scale-dtype: float16 scales under the budget by default, float32 on request; float16 without a budget; refused where it cannot apply', async () => {

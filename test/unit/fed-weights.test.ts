@@ -11,6 +11,7 @@ import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { fedArray, fedWeights } from '../../src/verify/fed-weights.js';
 import { outputErrorProbe } from '../../src/verify/output-error-probe.js';
 import type { OnnxRuntimeLike, Sample } from '../../src/verify/runtime.js';
+import { withExternalData } from '../shared/external-data.js';
 import { RUN_SEED, rng } from './support.js';
 
 const { onnx } = onnxProto;
@@ -157,6 +158,30 @@ describe('the output-error probe with its weights fed', () => {
     expect(Math.abs(await probe('W1', v1) - expected1)).toBeLessThanOrEqual(1e-4 * expected1);
     // The fed model's reference, then the original's (for W2, first asked then) and W2's model whole, then W1 fed.
     expect(sizes.map((s) => s >= whole(original))).toEqual([false, true, true, false]);
+  });
+
+  it('a model with its weights and bias in external data: weights fed and the bias read into the model through the resolver, the inline model\'s errors; refused without one', async () => {
+    const inline = model(w1, w2);
+    // The bias too: not fed (rank 1), read into the fed model.
+    const { model: bytes, data } = withExternalData(inline, ['W1', 'W2', 'b']);
+    expect(OnnxModel.decode(bytes).list().filter((w) => w.external).length).toBe(3);
+    const inputs = samples({});
+    const asked: string[] = [];
+    const externalData = (location: string) => { asked.push(location); return location === 'w.bin' ? data : undefined; };
+    const { runtime: counted, sizes } = recording();
+    const [fromFiles, fromInline] = [await outputErrorProbe(bytes, { runtime: counted, inputs, externalData }), await outputErrorProbe(inline, { runtime, inputs })];
+    const [v1, v2] = [noisy(w1, 0.2), noisy(w2, 0.05)];
+    expect(await fromFiles('W2', v2)).toBe(await fromInline('W2', v2));
+    expect(await fromFiles('W1', v1)).toBe(await fromInline('W1', v1));
+    expect(await fromFiles('W1', v1)).toBeGreaterThan(1e-6);
+    expect(new Set(asked)).toEqual(new Set(['w.bin']));
+    expect(sizes.length).toBe(4);
+    await expect(outputErrorProbe(bytes, { runtime, inputs })).rejects.toThrow(/in external data.*pass externalData/);
+    await expect(outputErrorProbe(bytes, { runtime, inputs, externalData: 'w.bin' as never })).rejects.toThrow(/externalData must be a function/);
+    // W2 in an If branch, in external data: it cannot be fed, and the model cannot run from memory without it.
+    const branched = withExternalData(model(w1, w2, { branch: true }), ['W1', 'W2']);
+    const files = (location: string) => (location === 'w.bin' ? branched.data : undefined);
+    await expect(outputErrorProbe(branched.model, { runtime, inputs: samples({ branch: true }), externalData: files })).rejects.toThrow(/cannot be fed/);
   });
 
   it('a runtime that refuses the fed model: every weight re-encoded, the same errors', async () => {
