@@ -24,6 +24,7 @@ import { float32View } from '../io/float-convert.js';
 import { reusedFloat32 } from '../compress/weight-buffers.js';
 import { readWeightInto } from '../io/weights.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
+import type { GraphProto } from '../io/onnx/proto.js';
 import { concatParts, writeParts } from '../io/onnx/deferred-raw-data.js';
 import { InvalidArgumentError } from '../errors.js';
 import { dequantizedReader } from '../io/safetensors/dequantized-reader.js';
@@ -32,14 +33,14 @@ import type { SafetensorsReader } from '../io/safetensors/reader.js';
 import type { ByteSink } from '../io/safetensors/sinks.js';
 import { type VerifyReport, verifyModels } from '../verify/verify-models.js';
 import { parseInputSamples } from '../verify/input-files.js';
-import { readModelSignature } from '../verify/model-signature.js';
+import { graphSignature, readModelSignature } from '../verify/model-signature.js';
 import { outputErrorProbe } from '../verify/output-error-probe.js';
 import type { CompressArgs } from './args.js';
 import { UsageError } from './args.js';
 import { DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, findDefaultModel } from './default-model.js';
 import { externalDataNextTo } from './external-data.js';
 import { type OnnxInput, openOnnxInput } from './onnx-input.js';
-import { checkInputFile, fileError, formatOf, readInputFile } from './files.js';
+import { checkInputFile, fileError, formatOf } from './files.js';
 import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTempFiles } from './output.js';
 import { runPreset } from './preset-command.js';
 import { defaultPool, onnxPool } from './worker-pool.js';
@@ -273,8 +274,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
     sink = await openOutput(target, io.stdout);
     if (outFormat === 'onnx') {
       // The model's tensor data is read from the file (--verify runs both models from their files; an output that is
-      // not a file is verified from memory, which needs the input's bytes). Budget inputs run the model in onnxruntime
-      // from memory: the bytes are read for that alone, and the workers still read the weights from the file.
+      // not a file is verified from memory, which needs the input's bytes); so are the weights budget inputs feed.
       onnxInput = await openOnnxInput(input, inputName, external!.resolve, !(args.verify && target.kind !== 'file'));
       const { bytes } = onnxInput;
       const model = await onnxInput.load();
@@ -294,8 +294,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       if (!ownData) await checkKeptExternal(model, planned, input, target); // before the work
       let outputError: OutputErrorProbe | undefined;
       if (args.budgetInputs) {
-        const probed = bytes ?? await readInputFile(input, 'input');
-        const signature = readModelSignature(probed, inputName);
+        // A model of its own, its tensors still in the file (the compression's model is changed as it is written).
+        const probed = bytes ?? await onnxInput.load();
+        const signature = probed instanceof OnnxModel ? graphSignature(probed.proto.graph as GraphProto, inputName) : readModelSignature(probed, inputName);
         const inputs = [];
         for (const file of args.budgetInputs) inputs.push(...await parseInputSamples(await readFile(file), file, signature));
         outputError = await outputErrorProbe(probed, { runtime: runtime!, inputs, sessionOptions: { logSeverityLevel: 3 }, externalData: external!.resolve });

@@ -6,7 +6,9 @@
  *
  * - Weights in subgraphs (an `If` branch's initializers) stay as they are: a subgraph's own weights cannot be
  *   fed; the probe re-encodes the model for those.
- * - The fed tensors are views of the model's bytes where their data is 4-aligned there, copies where not.
+ * - The fed tensors are views of the model's bytes where their data is 4-aligned there, copies where not; from a
+ *   model opened with `OnnxModel.loadDeferred`, each weight read from its file into an array of its own (and the
+ *   other tensors still in the file read into the fed model).
  * - Weights in external data are read through the model's resolver and fed like the others, the main graph's
  *   other tensors there (biases) read into the model, so that it runs from memory; bfloat16 weights (which onnxruntime's JavaScript tensors cannot hold) and weights of rank 0 or 1
  *   (biases, scales, shapes; the size budget never quantizes them) stay in the model.
@@ -19,6 +21,7 @@
  * ```
  * @module
  */
+import { isPlaceholder, materialized } from '../io/onnx/deferred-raw-data.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import { DATA_LOCATION_EXTERNAL, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto, encodeModel } from '../io/onnx/proto.js';
 import type { OnnxRuntimeLike, RuntimeTensor } from './runtime.js';
@@ -92,7 +95,13 @@ export async function fedWeights(model: OnnxModel, runtime: OnnxRuntimeLike): Pr
     }
   }
   if (inputOf.size === 0) return undefined;
-  const initializer = (graph.initializer ?? []).filter((t) => !removed.has(t as TensorProto)).map((t) => inlined.get(t as TensorProto) ?? t);
+  const initializer: TensorProto[] = [];
+  for (const t of (graph.initializer ?? []) as TensorProto[]) {
+    if (removed.has(t)) continue;
+    // A tensor still in the model's file (a model opened with loadDeferred) read into the fed model.
+    const read = t.rawData && isPlaceholder(t.rawData) ? { name: t.name, dims: t.dims, dataType: t.dataType, rawData: await materialized(t.rawData) } as TensorProto : undefined;
+    initializer.push(inlined.get(t) ?? read ?? t);
+  }
   // A tensor left in external data (not a weight this model lists) could not be read from memory.
   if (initializer.some((t) => t.dataLocation === DATA_LOCATION_EXTERNAL)) return undefined;
   const fedGraph = {
@@ -100,6 +109,6 @@ export async function fedWeights(model: OnnxModel, runtime: OnnxRuntimeLike): Pr
     initializer,
     node: (graph.node ?? []).filter((n) => !removed.has(n as NodeProto)),
     input: [...(graph.input ?? []), ...inputs],
-  } as GraphProto;
+  } as unknown as GraphProto;
   return { bytes: encodeModel({ ...proto, graph: fedGraph } as unknown as ModelProto), inputOf, feeds };
 }

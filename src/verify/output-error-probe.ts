@@ -15,6 +15,9 @@
  * - The inputs must represent the data the model will see: the sensitivities are measured on them. A
  *   branch the inputs never take (Silero VAD's 8 kHz path on 16 kHz audio) measures 0, and the budget
  *   gives its weights the cheapest option.
+ * - `original` is the model's bytes, or an `OnnxModel` (e.g. opened with `OnnxModel.loadDeferred`, its tensors left in
+ *   the file: the fed weights are read from there, and the whole model only for a weight that cannot be fed). Give
+ *   the probe a model of its own: the compressor changes the model it writes.
  * - A model with external data needs `externalData` (a resolver of its files): its weights are read and fed, and
  *   a weight that cannot be fed (in a subgraph) is refused, as the model cannot run from memory.
  *
@@ -33,9 +36,10 @@ import { halfToFloat } from '../io/float-convert.js';
 import { floatToHalfBits } from '../io/half.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
 import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
+import type { GraphProto } from '../io/onnx/proto.js';
 import { checkSample } from './input-files.js';
 import { type FedDType, type FedWeights, fedArray, fedWeights } from './fed-weights.js';
-import { readModelSignature } from './model-signature.js';
+import { graphSignature, readModelSignature } from './model-signature.js';
 import { type OnnxRuntimeLike, type RuntimeTensor, type Sample, toRuntimeTensor } from './runtime.js';
 
 /** One run's outputs, by name, as numbers (float16 converted, int64 as numbers). */
@@ -122,7 +126,7 @@ function rawBytes(values: Float32Array, dtype: string): Uint8Array {
  * await probe('conv2d_184.w_0', dequantizedValues); // e.g. 0.0124
  * ```
  */
-export async function outputErrorProbe(original: Uint8Array, options: OutputErrorProbeOptions): Promise<(name: string, values: Float32Array) => Promise<number>> {
+export async function outputErrorProbe(original: Uint8Array | OnnxModel, options: OutputErrorProbeOptions): Promise<(name: string, values: Float32Array) => Promise<number>> {
   const { runtime, inputs, sessionOptions } = options;
   if (!runtime?.InferenceSession || !runtime.Tensor) {
     throw new InvalidArgumentError('runtime', runtime, 'runtime must be an onnxruntime module (onnxruntime-node, onnxruntime-web), passed as { runtime: ort }');
@@ -130,15 +134,22 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
   if (!Array.isArray(inputs) || inputs.length === 0) {
     throw new InvalidArgumentError('inputs', inputs, 'inputs is empty: give at least one sample input that looks like the model\'s real data');
   }
-  const signature = readModelSignature(original, 'the model');
+  const given = original instanceof OnnxModel ? original : undefined;
+  if (!given && !(original instanceof Uint8Array)) {
+    throw new InvalidArgumentError('original', original, 'original must be the model\'s bytes (a Uint8Array) or an OnnxModel');
+  }
+  const signature = given ? graphSignature(given.proto.graph as GraphProto, given.name) : readModelSignature(original as Uint8Array, 'the model');
   inputs.forEach((s, k) => checkSample(s, signature, `inputs[${k}]`));
   const { externalData } = options;
   if (externalData !== undefined && typeof externalData !== 'function') {
     throw new InvalidArgumentError('externalData', externalData, 'externalData must be a function (location) => the data file\'s bytes, as OnnxModel.load takes it');
   }
-  const model = OnnxModel.decode(original, externalData ? { externalData } : {});
+  const model = given ?? OnnxModel.decode(original as Uint8Array, externalData ? { externalData } : {});
+  // The model's bytes, for the weights that are not fed: an OnnxModel read whole and encoded, once, when first needed.
+  let whole: Promise<Uint8Array> | undefined;
+  const modelBytes = () => (whole ??= given ? given.materialize().then(() => given.encode()) : Promise.resolve(original as Uint8Array));
   const external = model.list().find((w) => w.external);
-  if (external && !externalData) {
+  if (external && !externalData && !given) {
     throw new InvalidArgumentError('original', external.name, `weight ${JSON.stringify(external.name)} is in external data, which a model run from memory cannot read; `
       + 'pass externalData (a resolver of its data files; the command line does) or measure the budget from the weights alone (no inputs)');
   }
@@ -161,7 +172,7 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
   };
   // The original's outputs, from the model as given: the reference of weights the fed model cannot take.
   let originalOutputs: Promise<ProbeOutputs[]> | undefined;
-  const reference = (): Promise<ProbeOutputs[]> => (originalOutputs ??= runAll(original).catch((error: unknown) => {
+  const reference = (): Promise<ProbeOutputs[]> => (originalOutputs ??= modelBytes().then((bytes) => runAll(bytes)).catch((error: unknown) => {
     if (error instanceof InvalidArgumentError) throw error;
     throw new InvalidArgumentError('inputs', inputs.length, `the model does not run on the given inputs: ${String((error as Error)?.message ?? error).split('\n')[0]}`);
   }));
@@ -184,6 +195,7 @@ export async function outputErrorProbe(original: Uint8Array, options: OutputErro
       return measure(fed.reference, await runAll(fed.weights.bytes, { ...fed.weights.feeds, [input]: replaced }));
     }
     if (external) throw notFed(name);
+    await modelBytes(); // an OnnxModel read whole first
     const tensor = indexed.tensor;
     const saved = { rawData: tensor.rawData, floatData: tensor.floatData, int32Data: tensor.int32Data, doubleData: tensor.doubleData };
     tensor.rawData = rawBytes(values, info.dtype);

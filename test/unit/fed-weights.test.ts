@@ -2,12 +2,17 @@
 // Each probe is checked against the model re-encoded with the weight replaced and run in onnxruntime-node
 // (what the probe did for every weight before), on weights held as initializers, as Constant nodes, as float16,
 // listed as graph inputs already (IR 3), at unaligned offsets of a Node Buffer, and in an If branch (not fed).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { floatToHalfBits } from '../../src/io/half.js';
+import { isPlaceholder } from '../../src/io/onnx/deferred-raw-data.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
+import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
 import { fedArray, fedWeights } from '../../src/verify/fed-weights.js';
 import { outputErrorProbe } from '../../src/verify/output-error-probe.js';
 import type { OnnxRuntimeLike, Sample } from '../../src/verify/runtime.js';
@@ -182,6 +187,35 @@ describe('the output-error probe with its weights fed', () => {
     const branched = withExternalData(model(w1, w2, { branch: true }), ['W1', 'W2']);
     const files = (location: string) => (location === 'w.bin' ? branched.data : undefined);
     await expect(outputErrorProbe(branched.model, { runtime, inputs: samples({ branch: true }), externalData: files })).rejects.toThrow(/cannot be fed/);
+  });
+
+  it('an OnnxModel opened from its file (tensors left there): weights read from the file and fed, the bias read into the fed model, a branch weight re-encoded; the errors of the bytes', async () => {
+    const variant = { branch: true };
+    const bytes = model(w1, w2, variant);
+    const folder = mkdtempSync(join(tmpdir(), 'wq-fed-'));
+    try {
+      writeFileSync(join(folder, 'm.onnx'), bytes);
+      const source = await nodeFileSource(join(folder, 'm.onnx'));
+      try {
+        // Every main-graph tensor of 16 bytes or more stays in the file: W1 and the bias b (32 bytes).
+        const deferred = await OnnxModel.loadDeferred(source, { minDeferredBytes: 16 });
+        expect(deferred.list().filter((w) => w.graph === 'graph').map((w) => isPlaceholder(deferred.entry(w.name).indexed.tensor.rawData))).toEqual([true, true]);
+        const inputs = samples(variant);
+        const { runtime: counted, sizes } = recording();
+        const [fromFile, fromBytes] = [await outputErrorProbe(deferred, { runtime: counted, inputs }), await outputErrorProbe(bytes, { runtime, inputs })];
+        const thenW2 = deferred.list().find((w) => w.tensorName === 'W2' && w.graph.endsWith('then_branch'))!.name;
+        const [v1, v2] = [noisy(w1, 0.2), noisy(w2, 0.05)];
+        expect(await fromFile('W1', v1)).toBe(await fromBytes('W1', v1));
+        expect(await fromFile(thenW2, v2)).toBe(await fromBytes(thenW2, v2));
+        expect(await fromFile('W1', v1)).toBeGreaterThan(1e-6);
+        expect(sizes.map((s) => s >= whole(bytes))).toEqual([false, false, true, true, false]); // fed, W1 fed, the original and W2's model, W1 fed
+      } finally {
+        await source.close();
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+    await expect(outputErrorProbe('m.onnx' as never, { runtime, inputs: samples({}) })).rejects.toThrow(/original must be the model's bytes/);
   });
 
   it('a runtime that refuses the fed model: every weight re-encoded, the same errors', async () => {
