@@ -13,6 +13,7 @@
  * @module
  */
 import type { OpOptions } from '../ops/backend.js';
+import type { QTensor } from '../qtensor.js';
 import type { Tensor } from '../tensor.js';
 import { type CompressionPolicy, type PolicyWeight, type WeightDecision, decideWeight } from './policy.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
@@ -38,6 +39,8 @@ export interface MeasuredOptions {
   relativeErrors: number[];
   /** Each option's parameter storage (undefined without a `storedOf`). */
   stored: (StoredParameters | undefined)[];
+  /** The integers of the option asked to be kept (`keep`), in memory of their own: the size budget's probed values. */
+  kept?: { index: number; q: QTensor };
 }
 
 /**
@@ -89,18 +92,20 @@ export function meanSquare(data: Float32Array): number {
  */
 export async function measureOptions(
   x: Tensor, options: readonly WeightDecision[], quantizeOptions: QuantizeWeightOptions, backend: OpOptions | undefined,
-  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters,
+  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters, keep?: number,
 ): Promise<{ measured: MeasuredOptions; quantized: QuantizedWeight[] } | undefined> {
   const energy = meanSquare(x.data);
   const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
   const quantized: QuantizedWeight[] = [];
-  for (const decision of options) {
-    const result = await quantizeWeight(x, decision, quantizeOptions, backend);
+  for (const [k, decision] of options.entries()) {
+    // The option to keep gets integers of its own, not the memory the others share.
+    const result = await quantizeWeight(x, decision, k === keep ? { ...quantizeOptions, integers: undefined } : quantizeOptions, backend);
     if (!result.ok) return undefined;
     measured.relativeErrors.push(energy > 0 ? result.stats.overall.mse / energy : 0);
     measured.stored.push(storedOf?.(result, decision));
     quantized.push(result);
   }
+  if (keep !== undefined && quantized[keep]) measured.kept = { index: keep, q: quantized[keep]!.q };
   return { measured, quantized };
 }
 
@@ -121,7 +126,7 @@ export async function measureOptions(
 export async function measureOnCpu(
   shape: readonly number[], options: readonly WeightDecision[], fill: (data: Float32Array) => void | Promise<void>, given: Float32Array | undefined,
   quantizeOptions: Omit<QuantizeWeightOptions, 'integers'>, integers: (byteLength: number) => ArrayBuffer,
-  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters,
+  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters, keep?: number,
 ): Promise<MeasuredOptions | undefined> {
   const parameters = (d: WeightDecision) => paramShapeOf(shape, d).reduce((a, b) => a * b, 1);
   const widest = options.reduce<WeightDecision | undefined>((most, d) => (most === undefined || parameters(d) > parameters(most) ? d : most), undefined);
@@ -129,7 +134,7 @@ export async function measureOnCpu(
   try {
     const data = slot?.data ?? given ?? new Float32Array(shape.reduce((a, b) => a * b, 1));
     if (data !== given) await fill(data);
-    const outcome = await measureOptions({ data, shape: [...shape] }, options, { ...quantizeOptions, integers }, { backend: 'cpu' }, storedOf);
+    const outcome = await measureOptions({ data, shape: [...shape] }, options, { ...quantizeOptions, integers }, { backend: 'cpu' }, storedOf, keep);
     return outcome?.measured;
   } finally {
     slot?.release();

@@ -25,7 +25,8 @@ import type { ScaleDType, ScaleRounding } from './scale-storage.js';
  * as many weights in flight as the pool takes and POOL_IN_FLIGHT_BYTES of float32), or undefined for a weight it
  * measures itself (kept by `decisions`, or smaller than POOL_MIN_BYTES of float32). `weights` are `reader`'s, in
  * its order (a pool that is not one is an InvalidArgumentError); `rounding` is how scales are rounded before quantizing (as the allocator's quantize options round
- * them), `scaleDtype` how ONNX stores them (left out: safetensors, no storage counted). Call with increasing i.
+ * them), `scaleDtype` how ONNX stores them (left out: safetensors, no storage counted); with `probed` (an output-error
+ * probe), each weight's int4-groups-of-32 integers come back too (`kept`), for the probe's values. Call with increasing i.
  *
  * @example
  * ```ts
@@ -35,7 +36,7 @@ import type { ScaleDType, ScaleRounding } from './scale-storage.js';
  */
 export function budgetOnPool(
   pool: CpuWorkerPool, reader: WeightReader, weights: readonly (PolicyWeight & WeightInfo)[], decisions: readonly WeightDecision[], policy: CompressionPolicy,
-  rounding: ScaleRounding | undefined, scaleDtype: ScaleDType | undefined,
+  rounding: ScaleRounding | undefined, scaleDtype: ScaleDType | undefined, probed = false,
 ): (index: number) => Promise<MeasuredOptions | undefined> | undefined {
   checkPool(pool, 'pool');
   if (pool === undefined) throw new InvalidArgumentError('pool', pool, 'pool is missing: pass createCpuWorkerPool({ workers }), or measure on this thread (leave measuredElsewhere out)');
@@ -43,13 +44,17 @@ export function budgetOnPool(
   const start = (i: number): Promise<MeasuredOptions | undefined> | undefined => {
     if (decisions[i]!.action !== 'quantize' || floatBytes(i) < POOL_MIN_BYTES) return undefined;
     const info = weights[i]!;
-    const options = budgetOptionDecisions(info, policy).map(([, d]) => d);
+    const named = budgetOptionDecisions(info, policy);
+    const options = named.map(([, d]) => d);
+    // With a probe, the option it runs the model with (int4 groups of 32) comes back with its integers.
+    const found = probed ? named.findIndex(([name]) => name === 'int4 groups of 32') : -1;
+    const keep = found >= 0 ? found : undefined;
     const shape = [...info.shape];
     return (async () => {
       const range = await floatFileRangeOf(reader, info);
-      if (range) return pool.run('measureBudgetOptions', [{ range, dtype: info.dtype as FileWeightDType, shape }, options, rounding, scaleDtype]);
+      if (range) return pool.run('measureBudgetOptions', [{ range, dtype: info.dtype as FileWeightDType, shape }, options, rounding, scaleDtype, keep]);
       const data = toFloat32(await reader.read(info.name), info.dtype, info.name); // an array of its own
-      return pool.run('measureBudgetOptions', [{ data, shape }, options, rounding, scaleDtype], [data.buffer as ArrayBuffer]);
+      return pool.run('measureBudgetOptions', [{ data, shape }, options, rounding, scaleDtype, keep], [data.buffer as ArrayBuffer]);
     })();
   };
   const ahead = lookahead(weights.length, start, floatBytes, poolTasksInFlight(pool), POOL_IN_FLIGHT_BYTES);

@@ -272,8 +272,9 @@ export async function allocateBudget(
         : !probe && relativeError > 10 ** (-kLargeGroupFloorDb / 10) ? 'sqnr' as const
           : groupSize >= 128 ? 'group128' as const : undefined;
       const quantized = outcome.quantized?.[k];
-      // The probed option's values: its result here, or (measured elsewhere) the option quantized here again.
-      const values = quantized ? () => valuesOf(quantized.q) : probe && (async () => {
+      // The probed option's values: its result here, its integers measured elsewhere, or the option quantized here again.
+      const kept = outcome.measured.kept?.index === k ? outcome.measured.kept.q : undefined;
+      const values = quantized ? () => valuesOf(quantized.q) : kept ? () => valuesOf(kept) : probe && (async () => {
         const again = await quantizeWeight({ data: await read(index), shape: [...weight.shape] }, optionDecision, { ...quantizeOptions, integers }, backend);
         if (!again.ok) throw new InvalidArgumentError('weights', weight.name, `weight ${JSON.stringify(weight.name)} was measured elsewhere but does not quantize here: ${again.reason}`);
         return valuesOf(again.q);

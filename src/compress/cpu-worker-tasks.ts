@@ -80,7 +80,7 @@ export interface CpuTaskArgs {
    * `scaleDtype` how an ONNX file stores each option's scales (left out: no storage counted). Undefined where the
    * weight holds a NaN or ±Infinity.
    */
-  measureBudgetOptions: [source: Tensor | FileWeight, options: WeightDecision[], rounding: ScaleRounding | undefined, scaleDtype?: ScaleDType];
+  measureBudgetOptions: [source: Tensor | FileWeight, options: WeightDecision[], rounding: ScaleRounding | undefined, scaleDtype?: ScaleDType, keep?: number];
   /** chooseQParams(x, spec) on the CPU. */
   chooseQParams: [x: Tensor, spec: CalibrationSpec];
   /** quantizePerChannel(x, scales, zeroPoints, axis, dtype) on the CPU. */
@@ -189,6 +189,10 @@ export function encodeResult<K extends CpuTaskName>(task: K, result: CpuTaskResu
     if (bytes?.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer); // the worker made or took it for these bytes
   }
   else if (task === 'quantizeWeight') message = encodeWeight(result as QuantizedWeight | UnquantizableWeight, transfer);
+  else if (task === 'measureBudgetOptions') {
+    const measured = result as MeasuredOptions | undefined;
+    if (measured?.kept) message = { ...measured, kept: { index: measured.kept.index, q: toWire(measured.kept.q, transfer) } };
+  }
   else if (task === 'planWeight' || task === 'floorWeight' || task === 'floorWeightFile' || task === 'planWeightFile') {
     const planned = result as PlannedWeight;
     if (planned.kind === 'quantized') message = { ...planned, result: encodeWeight(planned.result, transfer) };
@@ -215,6 +219,10 @@ export function decodeResult<K extends CpuTaskName>(task: K, message: unknown): 
     return { params: both.params, q: fromWire(both.q) } as CpuTaskResults[K];
   }
   if (task === 'quantizeWeight') return decodeWeight(message as QuantizedWeight) as CpuTaskResults[K];
+  if (task === 'measureBudgetOptions') {
+    const measured = message as (Omit<MeasuredOptions, 'kept'> & { kept?: { index: number; q: WireQTensor } }) | undefined;
+    if (measured?.kept) return { ...measured, kept: { index: measured.kept.index, q: fromWire(measured.kept.q) } } as CpuTaskResults[K];
+  }
   if (task === 'planWeight' || task === 'floorWeight' || task === 'floorWeightFile' || task === 'planWeightFile') {
     const planned = message as PlannedWeight;
     if (planned.kind === 'quantized') return { ...planned, result: decodeWeight(planned.result) as QuantizedWeight } as CpuTaskResults[K];

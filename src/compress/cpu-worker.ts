@@ -145,7 +145,7 @@ async function fillFromFile(range: FileRange, dtype: FileWeightDType, data: Floa
  * each option's integers in the memory of the one before (only the measurements go back).
  */
 async function measureBudgetOptions(
-  source: Tensor | FileWeight, options: WeightDecision[], rounding: ScaleRounding | undefined, scaleDtype: ScaleDType | undefined,
+  source: Tensor | FileWeight, options: WeightDecision[], rounding: ScaleRounding | undefined, scaleDtype: ScaleDType | undefined, keep?: number,
 ): Promise<MeasuredOptions | undefined> {
   const shape = [...source.shape];
   if ('range' in source) checkFileWeight(source.range, source.dtype, shape);
@@ -159,7 +159,7 @@ async function measureBudgetOptions(
     const fill = 'range' in source ? (data: Float32Array) => fillFromFile(source.range, source.dtype, data) : (data: Float32Array) => data.set(given!);
     const roundScale = scaleRounder(rounding);
     const storedOf = scaleDtype ? (result: QuantizedWeight, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype) : undefined;
-    return await measureOnCpu(shape, options, fill, given, roundScale ? { roundScale } : {}, take, storedOf);
+    return await measureOnCpu(shape, options, fill, given, roundScale ? { roundScale } : {}, take, storedOf, keep);
   } finally {
     if (integers) keepSpare(integers);
   }

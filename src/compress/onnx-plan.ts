@@ -145,8 +145,8 @@ export async function planOnnxBudget(
     ? planOnnxCompression(model, { ...options, firstLayer: 'quantize' }, onnxOps) : plan;
   const outputs = outputLayerWeights(model.proto.graph as GraphProto);
   const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
-  // On a pool the workers measure the weights' options ahead of the allocator (a probe's option is quantized here again).
-  const measured = pool ? budgetOnPool(pool, model, marked, budgetPlan.decisions, options, rounding, scaleDtype) : undefined;
+  // On a pool the workers measure the weights' options ahead of the allocator (with a probe, returning its option's integers).
+  const measured = pool ? budgetOnPool(pool, model, marked, budgetPlan.decisions, options, rounding, scaleDtype, options.outputError !== undefined) : undefined;
   // The weights measured here are read one at a time into one array used again (a view of the model's bytes where
   // they are aligned float32): measuring keeps none of them, only their options' results.
   const scratch = reusedFloat32();

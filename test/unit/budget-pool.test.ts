@@ -112,6 +112,15 @@ describe('the size budget on a CPU worker pool', () => {
     const sent = await fixture.pool.run('measureBudgetOptions', [{ data: data.slice(), shape }, options, undefined]);
     expect(sent).toEqual(here!.measured);
     expect(here!.measured.relativeErrors.every((e) => e > 0 && e < 0.1)).toBe(true);
+    // Asked to keep option 1 (int4 groups of 32, the probe's): its integers and parameters come back, the measurements unchanged.
+    const kept = await fixture.pool.run('measureBudgetOptions', [{ data: data.slice(), shape }, options, undefined, undefined, 1]);
+    const { kept: keptHere, ...measuredHere } = (await measureOptions({ data, shape }, options, {}, cpu, undefined, 1))!.measured;
+    expect({ ...kept, kept: undefined }).toEqual({ ...measuredHere, kept: undefined });
+    expect(kept!.kept!.index).toBe(1);
+    expect([kept!.kept!.q.dtype, kept!.kept!.q.qGroupSize()]).toEqual(['qint4', 32]);
+    expect(Array.from(kept!.kept!.q.intReprView())).toEqual(Array.from(here!.quantized[1]!.q.intReprView()));
+    expect(Array.from(kept!.kept!.q.qPerGroupScales())).toEqual(Array.from(here!.quantized[1]!.q.qPerGroupScales()));
+    expect(Array.from(keptHere!.q.intReprView())).toEqual(Array.from(here!.quantized[1]!.q.intReprView()));
     const dir = mkdtempSync(join(tmpdir(), 'wq-budget-task-'));
     try {
       const path = join(dir, 'w.bin');
