@@ -24,7 +24,9 @@ import { float32View } from '../io/float-convert.js';
 import { reusedFloat32 } from '../compress/weight-buffers.js';
 import { readWeightInto } from '../io/weights.js';
 import { OnnxModel } from '../io/onnx/onnx-model.js';
+import type { ExternalDataResolver } from '../io/onnx/onnx-types.js';
 import type { GraphProto } from '../io/onnx/proto.js';
+import type { OnnxRuntimeLike } from '../verify/runtime.js';
 import { concatParts, writeParts } from '../io/onnx/deferred-raw-data.js';
 import { InvalidArgumentError } from '../errors.js';
 import { dequantizedReader } from '../io/safetensors/dequantized-reader.js';
@@ -90,6 +92,15 @@ function budgetSummary(budget: BudgetAllocation): string {
 }
 
 /** A budget below what the model can reach is a usage mistake (exit 2); the message states the minimum. */
+/** The output-error probe of `model` on the samples in `files` (budget inputs), run in onnxruntime-node. */
+async function budgetProbe(model: Uint8Array | OnnxModel, files: string[], inputName: string, runtime: OnnxRuntimeLike,
+  externalData?: ExternalDataResolver): Promise<OutputErrorProbe> {
+  const signature = model instanceof OnnxModel ? graphSignature(model.proto.graph as GraphProto, inputName) : readModelSignature(model, inputName);
+  const inputs = [];
+  for (const file of files) inputs.push(...await parseInputSamples(await readFile(file), file, signature));
+  return outputErrorProbe(model, { runtime, inputs, sessionOptions: { logSeverityLevel: 3 }, ...(externalData ? { externalData } : {}) });
+}
+
 function budgetUsage(error: unknown, targetBits: number | undefined): unknown {
   if (error instanceof InvalidArgumentError && error.argument === 'targetBits') {
     return new UsageError(`--target-bits ${targetBits}: ${error.message.replace(/^targetBits \S+ /, '')}`);
@@ -232,7 +243,9 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
   if (args.onnxOps && outFormat !== 'onnx') throw new UsageError(`--onnx-ops chooses ONNX operators: it needs ONNX output, not ${outFormat}`);
   if (args.scaleDtype && outFormat !== 'onnx') throw new UsageError(`--scale-dtype sets how ONNX stores scales: it needs ONNX output, not ${outFormat}`);
   if (args.verify && outFormat !== 'onnx') throw new UsageError('--verify runs ONNX models: it needs ONNX output (a .onnx file)');
-  if (args.budgetInputs && outFormat !== 'onnx') throw new UsageError('--inputs with --target-bits runs the model in onnxruntime: it needs ONNX input and output');
+  if (args.budgetInputs && (inFormat !== 'onnx' || outFormat === 'gguf')) {
+    throw new UsageError('--inputs with --target-bits runs the model in onnxruntime: it needs an ONNX input (written as ONNX or safetensors)');
+  }
   if (outFormat === 'gguf') {
     const problem = ggufSchemeProblem(policyOf(args));
     if (problem) throw new UsageError(`--format gguf: ${problem}`);
@@ -292,15 +305,8 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       }
       const ownData = args.externalData || await externalElsewhere(model, input, target) || certain;
       if (!ownData) await checkKeptExternal(model, planned, input, target); // before the work
-      let outputError: OutputErrorProbe | undefined;
-      if (args.budgetInputs) {
-        // A model of its own, its tensors still in the file (the compression's model is changed as it is written).
-        const probed = bytes ?? await onnxInput.load();
-        const signature = probed instanceof OnnxModel ? graphSignature(probed.proto.graph as GraphProto, inputName) : readModelSignature(probed, inputName);
-        const inputs = [];
-        for (const file of args.budgetInputs) inputs.push(...await parseInputSamples(await readFile(file), file, signature));
-        outputError = await outputErrorProbe(probed, { runtime: runtime!, inputs, sessionOptions: { logSeverityLevel: 3 }, externalData: external!.resolve });
-      }
+      // A model of its own for the probe, its tensors still in the file (the compression's model is changed as it is written).
+      const outputError = args.budgetInputs ? await budgetProbe(bytes ?? await onnxInput.load(), args.budgetInputs, inputName, runtime!, external!.resolve) : undefined;
       const options: CompressOnnxOptions = {
         ...policyOf(args), name: inputName, onProgress, externalData: external!.resolve, ...(outputError ? { outputError } : {}),
         ...(target.kind === 'file' ? { externalDataLocation: `${basename(target.path)}.data`, writeExternalData: ownData ? 'always' : 'auto' } : {}),
@@ -370,7 +376,12 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? 'cpu'), report.seconds,
           [(await stat(input)).size, report.totals.fileBytesAfter]);
       } else {
-        let decisions = source instanceof OnnxModel ? planOnnxCompression(source, policyOf(args)).decisions : decideWeights(source.list(), policyOf(args));
+        // Budget inputs run the ONNX model in onnxruntime (a model of its own, its tensors read from the file); with
+        // measured sensitivities the first layers join the budget, as for ONNX output.
+        const probing = args.budgetInputs && args.targetBits !== undefined && source instanceof OnnxModel ? onnxInput : undefined;
+        const outputError = probing ? await budgetProbe(await probing.load(), args.budgetInputs!, inputName, runtime!) : undefined;
+        const policy = outputError && args.firstLayer === undefined ? { ...policyOf(args), firstLayer: 'quantize' as const } : policyOf(args);
+        let decisions = source instanceof OnnxModel ? planOnnxCompression(source, policy).decisions : decideWeights(source.list(), policyOf(args));
         let budget: BudgetAllocation | undefined;
         // 'auto' with a pool computes on it (autoComputesOnCpu): the workers outrun one GPU round trip per weight.
         const pool = args.backend !== 'webgpu' ? await defaultPool(args.workers) : undefined;
@@ -388,8 +399,8 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
               return float32View(await readWeightInto(source, info, stored.subarray(0, info.byteLength)), info.dtype, info.name, scratch);
             };
             // The workers measure the big weights' options ahead of the allocator (budget-pool.ts).
-            const measured = pool ? budgetOnPool(pool, source, list, decisions, policyOf(args), undefined, undefined) : undefined;
-            ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors', undefined, undefined, measured)
+            const measured = pool ? budgetOnPool(pool, source, list, decisions, policyOf(args), undefined, undefined, outputError !== undefined) : undefined;
+            ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors', outputError, undefined, measured)
               .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
           }
           report = await compressToSafetensors(source, decisions, sink, backend, onProgress, pool ? { pool } : {});
