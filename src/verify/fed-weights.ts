@@ -10,8 +10,9 @@
  *   model opened with `OnnxModel.loadDeferred`, each weight read from its file into an array of its own (and the
  *   other tensors still in the file read into the fed model).
  * - Weights in external data are read through the model's resolver and fed like the others, the main graph's
- *   other tensors there (biases) read into the model, so that it runs from memory; bfloat16 weights (which onnxruntime's JavaScript tensors cannot hold) and weights of rank 0 or 1
- *   (biases, scales, shapes; the size budget never quantizes them) stay in the model.
+ *   other tensors there (biases) read into the model, so that it runs from memory.
+ * - bfloat16 weights (which onnxruntime's JavaScript tensors cannot hold) and weights of rank 0 or 1 (biases,
+ *   scales, shapes; the size budget never quantizes them) stay in the model.
  *
  * @example
  * ```ts
@@ -22,7 +23,7 @@
  * @module
  */
 import { isPlaceholder, materialized } from '../io/onnx/deferred-raw-data.js';
-import { OnnxModel } from '../io/onnx/onnx-model.js';
+import type { OnnxModel } from '../io/onnx/onnx-model.js';
 import { DATA_LOCATION_EXTERNAL, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto, encodeModel } from '../io/onnx/proto.js';
 import type { OnnxRuntimeLike, RuntimeTensor } from './runtime.js';
 
