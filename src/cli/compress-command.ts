@@ -91,7 +91,6 @@ function budgetSummary(budget: BudgetAllocation): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A budget below what the model can reach is a usage mistake (exit 2); the message states the minimum. */
 /** The output-error probe of `model` on the samples in `files` (budget inputs), run in onnxruntime-node. */
 async function budgetProbe(model: Uint8Array | OnnxModel, files: string[], inputName: string, runtime: OnnxRuntimeLike,
   externalData?: ExternalDataResolver): Promise<OutputErrorProbe> {
@@ -101,6 +100,7 @@ async function budgetProbe(model: Uint8Array | OnnxModel, files: string[], input
   return outputErrorProbe(model, { runtime, inputs, sessionOptions: { logSeverityLevel: 3 }, ...(externalData ? { externalData } : {}) });
 }
 
+/** A budget below what the model can reach is a usage mistake (exit 2); the message states the minimum. */
 function budgetUsage(error: unknown, targetBits: number | undefined): unknown {
   if (error instanceof InvalidArgumentError && error.argument === 'targetBits') {
     return new UsageError(`--target-bits ${targetBits}: ${error.message.replace(/^targetBits \S+ /, '')}`);
@@ -378,8 +378,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
       } else {
         // Budget inputs run the ONNX model in onnxruntime (a model of its own, its tensors read from the file); with
         // measured sensitivities the first layers join the budget, as for ONNX output.
-        const probing = args.budgetInputs && args.targetBits !== undefined && source instanceof OnnxModel ? onnxInput : undefined;
-        const outputError = probing ? await budgetProbe(await probing.load(), args.budgetInputs!, inputName, runtime!) : undefined;
+        const outputError = args.budgetInputs && source instanceof OnnxModel ? await budgetProbe(await onnxInput!.load(), args.budgetInputs, inputName, runtime!) : undefined;
         const policy = outputError && args.firstLayer === undefined ? { ...policyOf(args), firstLayer: 'quantize' as const } : policyOf(args);
         let decisions = source instanceof OnnxModel ? planOnnxCompression(source, policy).decisions : decideWeights(source.list(), policyOf(args));
         let budget: BudgetAllocation | undefined;

@@ -33,6 +33,9 @@ export interface StoredParameters {
   zeroPoints?: boolean;
 }
 
+/** The option whose values the size budget runs the model with, where it has a probe (see budget.ts). */
+export const PROBED_OPTION: BudgetOptionName = 'int4 groups of 32';
+
 /** One weight's options as measured, in the order they were given. */
 export interface MeasuredOptions {
   /** Each option's MSE / mean(w²) (0 for a weight of zeros). */

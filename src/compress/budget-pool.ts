@@ -14,7 +14,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { toFloat32 } from '../io/float-convert.js';
 import { type FileWeightDType, type WeightInfo, type WeightReader, floatFileRangeOf } from '../io/weights.js';
-import { type MeasuredOptions, budgetOptionDecisions } from './budget-measure.js';
+import { type MeasuredOptions, PROBED_OPTION, budgetOptionDecisions } from './budget-measure.js';
 import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool, poolTasksInFlight } from './cpu-worker-pool.js';
 import { lookahead } from './lookahead.js';
 import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.js';
@@ -46,8 +46,8 @@ export function budgetOnPool(
     const info = weights[i]!;
     const named = budgetOptionDecisions(info, policy);
     const options = named.map(([, d]) => d);
-    // With a probe, the option it runs the model with (int4 groups of 32) comes back with its integers.
-    const found = probed ? named.findIndex(([name]) => name === 'int4 groups of 32') : -1;
+    // With a probe, the option it runs the model with comes back with its integers.
+    const found = probed ? named.findIndex(([name]) => name === PROBED_OPTION) : -1;
     const keep = found >= 0 ? found : undefined;
     const shape = [...info.shape];
     return (async () => {

@@ -50,7 +50,9 @@ import { dequantize } from '../ops/dequantize.js';
 import { cpuDequantize } from '../kernels/cpu/cpu-quantize.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import type { QTensor } from '../qtensor.js';
-import { type BudgetOptionName, type MeasuredOptions, type StoredParameters, budgetOptionDecisions, kGroupSizes, measureOnCpu, measureOptions } from './budget-measure.js';
+import {
+  type BudgetOptionName, type MeasuredOptions, PROBED_OPTION, type StoredParameters, budgetOptionDecisions, kGroupSizes, measureOnCpu, measureOptions,
+} from './budget-measure.js';
 
 export type { BudgetOptionName, MeasuredOptions, StoredParameters } from './budget-measure.js';
 
@@ -205,7 +207,7 @@ function hullOf(options: Candidate[]): Candidate[] {
 /** The option a weight's sensitivity is measured with: int4 groups of 32, else its cheapest quantized option. */
 function probeOption(options: Candidate[]): Candidate | undefined {
   const quantized = options.filter((o) => o.option !== 'keep' && o.relativeError > 0);
-  return quantized.find((o) => o.option === 'int4 groups of 32') ?? [...quantized].sort((a, b) => a.bits - b.bits)[0];
+  return quantized.find((o) => o.option === PROBED_OPTION) ?? [...quantized].sort((a, b) => a.bits - b.bits)[0];
 }
 
 /**

@@ -77,8 +77,8 @@ export interface CpuTaskArgs {
   /**
    * The size budget's measurement of one weight's options (measureOptions, budget-measure.ts) on the CPU, of the
    * weight given (its buffer transferred) or read by the worker from its file; `rounding` as floorWeight's,
-   * `scaleDtype` how an ONNX file stores each option's scales (left out: no storage counted). Undefined where the
-   * weight holds a NaN or ±Infinity.
+   * `scaleDtype` how an ONNX file stores each option's scales (left out: no storage counted); option `keep`'s
+   * integers come back too (`MeasuredOptions.kept`, transferred). Undefined where the weight holds a NaN or ±Infinity.
    */
   measureBudgetOptions: [source: Tensor | FileWeight, options: WeightDecision[], rounding: ScaleRounding | undefined, scaleDtype?: ScaleDType, keep?: number];
   /** chooseQParams(x, spec) on the CPU. */

@@ -142,7 +142,8 @@ async function fillFromFile(range: FileRange, dtype: FileWeightDType, data: Floa
 /**
  * The size budget's measurement of one weight (measureOptions, budget-measure.ts) on the CPU: the weight held once in
  * the kernels' memory (room for the option with the most parameters) and every option quantized from it in place,
- * each option's integers in the memory of the one before (only the measurements go back).
+ * each option's integers in the memory of the one before (only the measurements go back, and the integers of option
+ * `keep`, quantized into memory of their own).
  */
 async function measureBudgetOptions(
   source: Tensor | FileWeight, options: WeightDecision[], rounding: ScaleRounding | undefined, scaleDtype: ScaleDType | undefined, keep?: number,

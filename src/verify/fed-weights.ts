@@ -74,17 +74,12 @@ export async function fedWeights(model: OnnxModel, runtime: OnnxRuntimeLike): Pr
   const feeds: Record<string, RuntimeTensor> = {};
   const removed = new Set<TensorProto | NodeProto>();
   const inputs: ValueInfoProto[] = [];
-  const inlined = new Map<TensorProto, TensorProto>(); // the main graph's other tensors in external data, read into the model
+  const listed = new Map<TensorProto, string>(); // the main graph's initializers the model lists, by tensor
   for (const info of model.list()) {
     const { indexed } = model.entry(info.name);
     if (indexed.graph.parent !== undefined) continue;
-    if (info.shape.length < 2 || !Object.hasOwn(kFedArrays, info.dtype)) {
-      if (info.external && indexed.source === 'initializer') {
-        const { name, dims, dataType } = indexed.tensor;
-        inlined.set(indexed.tensor, { name, dims, dataType, rawData: await model.read(info.name) } as TensorProto);
-      }
-      continue;
-    }
+    if (indexed.source === 'initializer') listed.set(indexed.tensor, info.name);
+    if (info.shape.length < 2 || !Object.hasOwn(kFedArrays, info.dtype)) continue;
     const dtype = info.dtype as FedDType;
     const input = indexed.tensorName;
     feeds[input] = new Tensor(dtype, fedArray(await model.read(info.name), dtype), info.shape);
@@ -99,12 +94,17 @@ export async function fedWeights(model: OnnxModel, runtime: OnnxRuntimeLike): Pr
   const initializer: TensorProto[] = [];
   for (const t of (graph.initializer ?? []) as TensorProto[]) {
     if (removed.has(t)) continue;
-    // A tensor still in the model's file (a model opened with loadDeferred) read into the fed model.
-    const read = t.rawData && isPlaceholder(t.rawData) ? { name: t.name, dims: t.dims, dataType: t.dataType, rawData: await materialized(t.rawData) } as TensorProto : undefined;
-    initializer.push(inlined.get(t) ?? read ?? t);
+    // Bytes not in memory (in external data, or still in the model's file: loadDeferred) read into the fed model.
+    const external = t.dataLocation === DATA_LOCATION_EXTERNAL;
+    if (!external && !(t.rawData && isPlaceholder(t.rawData))) {
+      initializer.push(t);
+      continue;
+    }
+    const name = listed.get(t);
+    if (external && name === undefined) return undefined; // not a tensor the model reads: it could not run from memory
+    const rawData = name !== undefined ? await model.read(name) : await materialized(t.rawData!);
+    initializer.push({ name: t.name, dims: t.dims, dataType: t.dataType, rawData } as TensorProto);
   }
-  // A tensor left in external data (not a weight this model lists) could not be read from memory.
-  if (initializer.some((t) => t.dataLocation === DATA_LOCATION_EXTERNAL)) return undefined;
   const fedGraph = {
     ...graph,
     initializer,
