@@ -14,7 +14,6 @@ import { getBackend } from '../ops/backend.js';
 import { type BudgetAllocation, type OutputErrorProbe, allocateBudget } from '../compress/budget.js';
 import { type CompressOnnxOptions, compressOnnxParts } from '../compress/compress-onnx.js';
 import { externalDataCertain } from '../compress/external-data-stream.js';
-import type { TensorReport } from '../compress/compress-report.js';
 import { compressToSafetensors } from '../compress/compress-safetensors.js';
 import { compressToGguf } from '../compress/compress-gguf.js';
 import { ggufSchemeProblem } from '../compress/gguf-scheme.js';
@@ -49,6 +48,8 @@ import { defaultPool, onnxPool } from './worker-pool.js';
 import { budgetOnPool } from '../compress/budget-pool.js';
 import { type Progress, progressBar } from './progress.js';
 import { megabytes } from './units.js';
+import { writeJsonObject } from './json-output.js';
+import { compressSummary, escalationWarnings } from './compress-summary.js';
 import { formatVerifyReport, loadNodeRuntime, verifyJson, verifyOptionsOf } from './verify-command.js';
 
 /** Where the command writes, and what it finds installed. */
@@ -106,90 +107,6 @@ function budgetUsage(error: unknown, targetBits: number | undefined): unknown {
     return new UsageError(`--target-bits ${targetBits}: ${error.message.replace(/^targetBits \S+ /, '')}`);
   }
   return error;
-}
-
-/** JSON has no Infinity or NaN: write them as strings ("Infinity" for an exact tensor's SQNR). */
-export function jsonNumber(value: unknown): unknown {
-  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
-}
-
-/** JSON has no typed arrays, Infinity or NaN: arrays of numbers, and the strings "Infinity" / "NaN". */
-function jsonValue(_key: string, value: unknown): unknown {
-  return value instanceof Float64Array || value instanceof Float32Array ? Array.from(value, jsonNumber) : jsonNumber(value);
-}
-
-/** Tensors serialized per write by {@link writeJsonObject}. */
-const kTensorsPerWrite = 1024;
-
-/**
- * Writes `value` as one line of JSON, exactly as `JSON.stringify(value, jsonValue)` would, but its `tensors`
- * array in pieces: 200k tensors would otherwise make one string of tens of MB, and as much again while it is built.
- */
-function writeJsonObject(out: NodeJS.WritableStream, value: Record<string, unknown>): void {
-  let first = true;
-  out.write('{');
-  for (const [key, raw] of Object.entries(value)) {
-    const field = jsonValue(key, raw);
-    if (key === 'tensors' && Array.isArray(field)) {
-      out.write(`${first ? '' : ','}"tensors":[`);
-      for (let i = 0; i < field.length; i += kTensorsPerWrite) {
-        const text = JSON.stringify(field.slice(i, i + kTensorsPerWrite), jsonValue);
-        out.write(`${i === 0 ? '' : ','}${text.slice(1, -1)}`);
-      }
-      out.write(']');
-    } else {
-      const text = JSON.stringify(field, jsonValue) as string | undefined;
-      if (text === undefined) continue; // as JSON.stringify leaves out undefined fields
-      out.write(`${first ? '' : ','}${JSON.stringify(key)}:${text}`);
-    }
-    first = false;
-  }
-  out.write('}\n');
-}
-
-/** Lines about the quality floor: every escalated weight and what it became (stderr, so --json stays one object). */
-export function escalationWarnings(tensors: readonly TensorReport[]): string {
-  const escalated = tensors.filter((t) => t.escalations?.length);
-  if (!escalated.length) return '';
-  const lines = [`warning: ${escalated.length} weight(s) fell below the quality floor and were escalated (--min-sqnr sets the floor):`];
-  for (const t of escalated) for (const step of t.escalations!) lines.push(`  ${step.text}`);
-  return `${lines.join('\n')}\n`;
-}
-
-/**
- * The `count` tensors with the lowest SQNR, lowest first, in one pass (no sort of every tensor: a file of
- * 200k weights costs a few comparisons each). Ties keep report order; a NaN SQNR counts as the worst.
- */
-export function worstBySqnr(tensors: readonly TensorReport[], count: number): TensorReport[] {
-  const key = (t: TensorReport): number => (Number.isNaN(t.sqnrDb) ? -Infinity : t.sqnrDb!); // NaN: worst of all
-  const worst: TensorReport[] = [];
-  for (const t of tensors) {
-    if (t.sqnrDb === undefined || count <= 0) continue;
-    if (worst.length === count && !(key(t) < key(worst[count - 1]!))) continue;
-    let at = worst.length;
-    while (at > 0 && key(t) < key(worst[at - 1]!)) at--;
-    worst.splice(at, 0, t);
-    if (worst.length > count) worst.pop();
-  }
-  return worst;
-}
-
-/** The human summary: counts, sizes, ratio, backend, and the five worst tensors by SQNR. */
-function summary(input: string, output: string, tensors: TensorReport[], totals: { tensorsQuantized: number; tensorsKept: number;
-  bytesBefore: number; bytesAfter: number; compressionRatio: number; tensorsEscalated?: number }, backend: string, seconds: number, fileBytes?: [number, number]): string {
-  const worst = worstBySqnr(tensors, 5);
-  const lines = [
-    `${input} -> ${output}`,
-    `tensors: ${totals.tensorsQuantized} quantized, ${totals.tensorsKept} kept${
-      totals.tensorsEscalated ? `, ${totals.tensorsEscalated} escalated by the quality floor` : ''}`,
-    `weights: ${megabytes(totals.bytesBefore)} -> ${megabytes(totals.bytesAfter)} (${totals.compressionRatio.toFixed(2)}x)`,
-    ...(fileBytes ? [`file: ${megabytes(fileBytes[0])} -> ${megabytes(fileBytes[1])} (${(fileBytes[0] / fileBytes[1]).toFixed(2)}x)`] : []),
-    `backend: ${backend}; ${seconds.toFixed(2)} s`,
-    ...(worst.length ? ['worst tensors by SQNR:'] : []),
-    ...worst.map((t) => `  ${t.sqnrDb!.toFixed(2).padStart(7)} dB  ${t.name}  [${t.shape.join(', ')}]  ${t.scheme}${
-      t.escalations?.length ? `  (escalated: ${t.escalations.map((e) => `${e.from} ${e.reason}`).join('; ')})` : ''}`),
-  ];
-  return `${lines.join('\n')}\n`;
 }
 
 /** The compressed model must not point at external data files it leaves behind in another folder. */
@@ -352,7 +269,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
         const compressed = target.kind === 'file' ? target.path : concatParts(result.parts, result.byteLength);
         verified = await verifyModels(input, compressed, { ...await verifyOptionsOf(args.verify, input, inputName, runtime!), names });
       }
-      text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved ?? await getBackend(backend)), report.seconds,
+      text = compressSummary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved ?? await getBackend(backend)), report.seconds,
         [report.totals.modelBytesBefore, report.totals.modelBytesAfter]);
       if (report.budget) text += budgetSummary(report.budget);
     } else {
@@ -373,7 +290,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
           await pool?.close();
         }
         bar?.done();
-        text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? 'cpu'), report.seconds,
+        text = compressSummary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? 'cpu'), report.seconds,
           [(await stat(input)).size, report.totals.fileBytesAfter]);
       } else {
         // Budget inputs run the ONNX model in onnxruntime (a model of its own, its tensors read from the file); with
@@ -407,7 +324,7 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
           await pool?.close();
         }
         bar?.done();
-        text = summary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved ?? await getBackend(backend)), report.seconds);
+        text = compressSummary(inputName, target.display, report.tensors, report.totals, where(report.backend ?? resolved ?? await getBackend(backend)), report.seconds);
         if (budget) {
           text += budgetSummary(budget);
           report = { ...report, budget };

@@ -20,7 +20,7 @@ import type { QTensor } from '../qtensor.js';
 import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
-import { jsonNumber } from './compress-command.js';
+import { jsonNumber } from './json-output.js';
 import { formatOf } from './files.js';
 import { runInspectGguf } from './inspect-gguf.js';
 import { type OpenedModel, openModelFile } from './open-model.js';

@@ -20,7 +20,7 @@ import { FLOAT_WEIGHT_DTYPES, type WeightReader, readWeightInto } from '../io/we
 import { errorStats } from '../ops/error-stats.js';
 import type { InspectArgs } from './args.js';
 import type { CliIo } from './compress-command.js';
-import { jsonNumber } from './compress-command.js';
+import { jsonNumber } from './json-output.js';
 import { checkInputFile, fileError } from './files.js';
 import { openModelFile } from './open-model.js';
 

@@ -11,7 +11,8 @@
  */
 import { WEBGPU_QUANT_VERSION } from '../compress/version.js';
 import { WebGpuQuantError } from '../errors.js';
-import { USAGE, UsageError, parseCommandLine } from './args.js';
+import { UsageError, parseCommandLine } from './args.js';
+import { USAGE } from './flags.js';
 import { type CliIo, runCompress } from './compress-command.js';
 import { describeFsError, isFsError } from './files.js';
 import { runInspect } from './inspect-command.js';

@@ -1,7 +1,8 @@
 // The command line's parser: one table of flags drives parsing, help and the did-you-mean hint; usage
 // mistakes are one line in our words (exit 2), never Node's raw parseArgs message.
 import { describe, expect, it } from 'vitest';
-import { FLAGS, type FlagSpec, USAGE, UsageError, parseCommandLine, parseFlags } from '../../src/cli/args.js';
+import { UsageError, parseCommandLine, parseFlags } from '../../src/cli/args.js';
+import { FLAGS, type FlagSpec, USAGE } from '../../src/cli/flags.js';
 import { runCli } from './cli-support.js';
 import { editDistance, nearestWord } from '../../src/cli/nearest.js';
 import { WEBGPU_QUANT_VERSION } from '../../src/compress/version.js';

@@ -2,7 +2,7 @@
 // full sort on fresh random SQNRs, ties and NaN included; the progress bar redraws at a bounded rate.
 import { expect, it } from 'vitest';
 import type { TensorReport } from '../../src/compress/compress-report.js';
-import { worstBySqnr } from '../../src/cli/compress-command.js';
+import { worstBySqnr } from '../../src/cli/compress-summary.js';
 import { progressBar } from '../../src/cli/progress.js';
 import { RUN_SEED, rng } from '../shared/random.js';
 
