@@ -18,7 +18,9 @@ import { lsqSearchKernel } from '../kernels/calibration/lsq-kernel.js';
 import { mseSearchKernel } from '../kernels/calibration/mse-kernel.js';
 import { minMaxKernel } from '../kernels/calibration/minmax-kernel.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
-import { calibrateOfLayout, checkNotEmpty, mseSearchOfLayout, paramsFromRanges, paramsFromSearch } from '../reference/calibration.js';
+import { calibrateOfLayout, checkNotEmpty, paramsFromRanges, paramsFromSearch } from '../reference/calibration.js';
+import { cpuLsqSearch } from '../kernels/cpu/cpu-lsq-search.js';
+import { cpuMseSearch } from '../kernels/cpu/cpu-mse-search.js';
 import { paramsFromLsq } from '../reference/lsq-search.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 import { throwIfNaN } from '../calibration/checks.js';
@@ -66,9 +68,7 @@ export async function chooseQParams(x: Tensor, spec: CalibrationSpec, options?: 
   const resolved = resolveCalibrationSpec(x.shape, spec);
   checkNotEmpty(x, 'x');
   const manager = await selectManager(options);
-  if (resolved.method === 'percentile' || (!manager && resolved.method === 'lsq')) {
-    return shapeCalibration(resolved, calibrateOfLayout(x.data, resolved, 'x'), 'cpu');
-  }
+  if (resolved.method === 'percentile') return shapeCalibration(resolved, calibrateOfLayout(x.data, resolved, 'x'), 'cpu');
   const { layout } = resolved;
   const { mins, maxs, firstNaN } = manager ? await minMaxKernel(manager, x.data, layout, options ?? {}) : cpuMinMax(x.data, layout);
   throwIfNaN(firstNaN, 'x');
@@ -76,10 +76,12 @@ export async function chooseQParams(x: Tensor, spec: CalibrationSpec, options?: 
   if (resolved.method === 'mse') {
     const search = manager
       ? await mseSearchKernel(manager, x.data, layout, mins, maxs, resolved, options ?? {})
-      : mseSearchOfLayout(x.data, layout, mins, maxs, resolved.range, resolved.symmetric, resolved.clipRatios);
+      : cpuMseSearch(x.data, layout, mins, maxs, resolved.range, resolved.symmetric, resolved.clipRatios);
     params = paramsFromSearch(mins, maxs, resolved, search, 'x');
-  } else if (resolved.method === 'lsq' && manager) {
-    params = paramsFromLsq(resolved, await lsqSearchKernel(manager, x.data, layout, mins, maxs, resolved, options ?? {}));
+  } else if (resolved.method === 'lsq') {
+    params = paramsFromLsq(resolved, manager
+      ? await lsqSearchKernel(manager, x.data, layout, mins, maxs, resolved, options ?? {})
+      : cpuLsqSearch(x.data, layout, mins, maxs, resolved.range, resolved.symmetric, resolved.clipRatios, resolved.signedExtreme));
   }
   return shapeCalibration(resolved, params, manager ? 'webgpu' : 'cpu');
 }

@@ -1,0 +1,170 @@
+/**
+ * The 'lsq' calibration search on the CPU, bit for bit as the reference (`lsqSearchOfLayout`,
+ * src/reference/lsq-search.ts: the same candidates, raw and refit, the same float32 sums, the same winner), in a
+ * fraction of its time, as the 'mse' search (cpu-mse-search.ts) does it:
+ *
+ * - **The quantize numerics written out** in each pass, nothing called per element: the value to round clamped
+ *   to the integers that quantize to qmin and qmax, then rounded half to even by adding and subtracting
+ *   1.5 × 2^52.
+ * - **A refit stops as soon as it cannot win.** A candidate's raw pass runs to the end (its sums make the refit),
+ *   but the refit's only use is its error, which wins only below the best of its family so far (ties keep the
+ *   earlier one); its sequential float32 sum of squares never decreases, so once the partial sum reaches that
+ *   best the rest cannot change the result.
+ *
+ * @example
+ * ```ts
+ * const layout = reductionLayout([4096, 4096], { axis: 1, groupSize: 32 });
+ * const { mins, maxs } = cpuMinMax(w, layout);
+ * cpuLsqSearch(w, layout, mins, maxs, { qmin: -8, qmax: 7, symmetricZeroPoint: 0 }, true, lsqClipRatios(40, 0.5, 1.2)).scales;
+ * // the same Float32Array as reference lsqSearchOfLayout gives
+ * ```
+ * @module
+ */
+import { type ReductionLayout, elementIndex, outputLength } from '../../calibration/granularity.js';
+import { FLOAT32_EPS, type QuantRange, float32Divide, qparamsFromMinMax, signedExtremeCandidate } from '../../calibration/qparams.js';
+import { LSQ_AFFINE_MARGIN, lsqCandidateCount } from '../../calibration/spec.js';
+import type { LsqSearchResult } from '../../reference/lsq-search.js';
+import { roundHalfEven } from '../../round.js';
+
+/** 1.5 × 2^52: `(v + kRound) - kRound` rounds a double of magnitude below 2^51 to an integer, ties to even. */
+const kRound = 6755399441055744;
+/** The smallest normal float32: smaller sums and products count as 0 (see the reference). */
+const kMinNormal = 2 ** -126;
+/** Elements summed between two checks of a refit's bound. */
+const kCheckEvery = 16;
+
+/** Subnormal (or -0) → +0, as the reference's flush. */
+const flush = (v: number): number => (v < kMinNormal && v > -kMinNormal ? 0 : v);
+
+/** A family's best candidate so far. */
+interface Best { error: number; scale: number; zeroPoint: number; c: number }
+
+/** The raw pass of one candidate: its error sum and the refit's sums (module documentation of the reference). */
+const sums = { error: 0, crossSum: 0, levelSum: 0 };
+
+/** Fills {@link sums} for `xs[0, length)` quantized with (scale, zeroPoint). */
+function rawPass(xs: Float32Array, length: number, scale: number, zeroPoint: number, qmin: number, qmax: number): void {
+  const fround = Math.fround;
+  const inverse = fround(1 / scale);
+  const [low, high] = [qmin - zeroPoint, qmax - zeroPoint];
+  let error = 0;
+  let crossSum = 0;
+  let levelSum = 0;
+  for (let j = 0; j < length; j++) {
+    const x = xs[j]!;
+    const v = fround(x * inverse);
+    const q = x !== x ? qmin : fround(zeroPoint + (((v < low ? low : v > high ? high : v) + kRound) - kRound));
+    const level = fround(q - zeroPoint);
+    const e = fround(x - fround(level * scale));
+    const square = fround(e * e);
+    error = fround(error + (square < kMinNormal ? 0 : square));
+    crossSum = flush(fround(crossSum + flush(fround(x * level))));
+    levelSum = fround(levelSum + fround(level * level));
+  }
+  sums.error = error;
+  sums.crossSum = crossSum;
+  sums.levelSum = levelSum;
+}
+
+/** The error sum of `xs[0, length)` quantized with (scale, zeroPoint), or Infinity once it reaches `limit` (NaN: never). */
+function errorSum(xs: Float32Array, length: number, scale: number, zeroPoint: number, qmin: number, qmax: number, limit: number): number {
+  const fround = Math.fround;
+  const inverse = fround(1 / scale);
+  const [low, high] = [qmin - zeroPoint, qmax - zeroPoint];
+  let error = 0;
+  for (let j = 0; j < length;) {
+    const stop = Math.min(j + kCheckEvery, length);
+    for (; j < stop; j++) {
+      const x = xs[j]!;
+      const v = fround(x * inverse);
+      const q = x !== x ? qmin : fround(zeroPoint + (((v < low ? low : v > high ? high : v) + kRound) - kRound));
+      const e = fround(x - fround(fround(q - zeroPoint) * scale));
+      const square = fround(e * e);
+      error = fround(error + (square < kMinNormal ? 0 : square));
+    }
+    if (error >= limit) return Infinity;
+  }
+  return error;
+}
+
+/** The affine zero point update of the reference: z + roundHalfEven(sum(l - x / s1) / n), clamped, l from (s0, z). */
+function refitZeroPoint(xs: Float32Array, length: number, scale0: number, zeroPoint: number, scale1: number, qmin: number, qmax: number): number {
+  const fround = Math.fround;
+  const inverse0 = fround(1 / scale0);
+  const inverse1 = fround(1 / scale1);
+  const [low, high] = [qmin - zeroPoint, qmax - zeroPoint];
+  let shift = 0;
+  for (let j = 0; j < length; j++) {
+    const x = xs[j]!;
+    const v = fround(x * inverse0);
+    const q = x !== x ? qmin : fround(zeroPoint + (((v < low ? low : v > high ? high : v) + kRound) - kRound));
+    shift = flush(fround(shift + flush(fround(fround(q - zeroPoint) - flush(fround(x * inverse1))))));
+  }
+  if (!Number.isFinite(shift)) return zeroPoint;
+  const moved = fround(zeroPoint + roundHalfEven(float32Divide(shift, fround(length))));
+  return Math.min(Math.max(moved, qmin), qmax) + 0;
+}
+
+/**
+ * The 'lsq' search over every output of `layout`; the same result as the reference `lsqSearchOfLayout` with the
+ * same arguments (module documentation).
+ *
+ * @example
+ * ```ts
+ * const r = cpuLsqSearch(x.data, layout, mins, maxs, range, true, lsqClipRatios(40, 0.5, 1.2));
+ * r.scales; r.zeroPoints; // what chooseQParams returns for method 'lsq'
+ * ```
+ */
+export function cpuLsqSearch(
+  data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array, range: QuantRange,
+  symmetric: boolean, clipRatios: Float32Array, signedExtreme = false,
+): LsqSearchResult {
+  const { outputs } = layout;
+  const result: LsqSearchResult = {
+    scales: new Float32Array(outputs), zeroPoints: new Int32Array(outputs), picks: new Uint32Array(outputs),
+    best: new Float32Array(outputs), first: new Float32Array(outputs),
+  };
+  const { qmin, qmax } = range;
+  const ratios = clipRatios.length;
+  const candidates = lsqCandidateCount(clipRatios, symmetric, signedExtreme);
+  const gridStart = ratios + 1; // with signedExtreme: the first candidate on Q4_0's grid
+  // The best so far (the first smallest error) of each family: [0, gridStart) and, with signedExtreme, the grid.
+  const families: [Best, Best] = [{ error: 0, scale: 0, zeroPoint: 0, c: -1 }, { error: 0, scale: 0, zeroPoint: 0, c: -1 }];
+  let xs = new Float32Array(0);
+  for (let w = 0; w < outputs; w++) {
+    const length = outputLength(layout, w);
+    if (xs.length < length) xs = new Float32Array(length);
+    for (let j = 0; j < length; j++) xs[j] = data[elementIndex(layout, w, j)]!;
+    for (const family of families) family.c = -1;
+    const extreme = symmetric ? undefined : signedExtremeCandidate(mins[w]!, maxs[w]!, range);
+    for (let c = 0; c < candidates; c++) {
+      const onGrid = c >= gridStart;
+      const family = families[signedExtreme && onGrid ? 1 : 0];
+      let rawScale: number;
+      let rawZeroPoint: number;
+      if (c < ratios) {
+        const raw = qparamsFromMinMax(Math.fround(clipRatios[c]! * mins[w]!), Math.fround(clipRatios[c]! * maxs[w]!), range, symmetric);
+        [rawScale, rawZeroPoint] = [raw.scale, raw.zeroPoint];
+      } else if (!onGrid) [rawScale, rawZeroPoint] = [extreme!.scale, extreme!.zeroPoint];
+      else [rawScale, rawZeroPoint] = [Math.max(Math.fround(clipRatios[c - gridStart]! * extreme!.scale), FLOAT32_EPS), extreme!.zeroPoint];
+      rawPass(xs, length, rawScale, rawZeroPoint, qmin, qmax);
+      if (c === (signedExtreme ? gridStart : 0)) result.first[w] = sums.error;
+      if (family.c < 0 || sums.error < family.error) Object.assign(family, { error: sums.error, scale: rawScale, zeroPoint: rawZeroPoint, c });
+      let scale = rawScale;
+      if (sums.crossSum > 0 && sums.levelSum > 0 && Number.isFinite(sums.crossSum)) {
+        scale = Math.max(flush(float32Divide(sums.crossSum, sums.levelSum)), FLOAT32_EPS);
+      }
+      // On Q4_0's grid the zero point stays: only the scale is refit.
+      const zeroPoint = symmetric || onGrid ? rawZeroPoint : refitZeroPoint(xs, length, rawScale, rawZeroPoint, scale, qmin, qmax);
+      const error = errorSum(xs, length, scale, zeroPoint, qmin, qmax, family.error);
+      if (error < family.error) Object.assign(family, { error, scale, zeroPoint, c });
+    }
+    const [affine, grid] = families;
+    const chosen = signedExtreme && !(affine.error < flush(Math.fround(LSQ_AFFINE_MARGIN * grid.error))) ? grid : affine;
+    result.best[w] = chosen.error;
+    result.scales[w] = chosen.scale;
+    result.zeroPoints[w] = chosen.zeroPoint;
+    result.picks[w] = chosen.c;
+  }
+  return result;
+}

@@ -1,0 +1,73 @@
+// The CPU path's 'lsq' search (src/kernels/cpu/cpu-lsq-search.ts) chooses what the reference chooses, bit for
+// bit (scales, zero points, picks, the winner's error sum, the first candidate's), on fresh random tensors of
+// every layout, 8- and 4-bit types, symmetric, affine and with Q4_0's grid, and on the cases where stopping a
+// refit early could go wrong: all candidates tied, sums that overflow, subnormal values, NaN elements.
+import { describe, expect, it } from 'vitest';
+import { type Granularity, reductionLayout } from '../../src/calibration/granularity.js';
+import { type QuantRange } from '../../src/calibration/qparams.js';
+import { lsqClipRatios } from '../../src/calibration/spec.js';
+import { dtypeInfo } from '../../src/dtype.js';
+import { cpuLsqSearch } from '../../src/kernels/cpu/cpu-lsq-search.js';
+import { lsqSearchOfLayout } from '../../src/reference/lsq-search.js';
+import { minMaxOfLayout } from '../../src/reference/minmax.js';
+import { RUN_SEED, rng } from '../shared/random.js';
+
+const next = rng(RUN_SEED);
+const normal = () => Math.sqrt(-2 * Math.log(next() || 1e-12)) * Math.cos(2 * Math.PI * next());
+
+function rangeOf(dtype: 'qint8' | 'quint8' | 'qint4' | 'quint4'): QuantRange {
+  const { qmin, qmax } = dtypeInfo(dtype);
+  return { qmin, qmax, symmetricZeroPoint: qmin < 0 ? 0 : Math.floor((qmin + qmax + 1) / 2) };
+}
+
+/** Both searches on `data`; expects the same bits in every field. */
+function same(data: Float32Array, shape: number[], granularity: Granularity, range: QuantRange, symmetric: boolean, ratios: Float32Array, signedExtreme: boolean): void {
+  const layout = reductionLayout(shape, granularity);
+  const { mins, maxs } = minMaxOfLayout(data, layout);
+  for (let w = 0; w < layout.outputs; w++) if (!(mins[w]! <= maxs[w]!)) [mins[w], maxs[w]] = [0, 0];
+  const expected = lsqSearchOfLayout(data, layout, mins, maxs, range, symmetric, ratios, signedExtreme);
+  const actual = cpuLsqSearch(data, layout, mins, maxs, range, symmetric, ratios, signedExtreme);
+  const where = `${JSON.stringify(granularity)} [${shape.join(', ')}] ${range.qmin}..${range.qmax} ${symmetric ? 'symmetric' : 'affine'}${signedExtreme ? ' grid' : ''}`;
+  const bits = (a: ArrayLike<number>) => Array.from(a, (v) => (Object.is(v, -0) ? 'neg0' : Number.isNaN(v) ? 'NaN' : v));
+  for (const field of ['scales', 'zeroPoints', 'picks', 'best', 'first'] as const) expect(bits(actual[field]), `${where} ${field}`).toEqual(bits(expected[field]));
+}
+
+describe(`cpuLsqSearch against the reference (seed ${RUN_SEED})`, () => {
+  it('gives the same parameters and sums on fresh random tensors, every layout, symmetric, affine and Q4_0\'s grid', () => {
+    const dtypes = ['qint8', 'quint8', 'qint4', 'quint4'] as const;
+    for (let round = 0; round < 40; round++) {
+      const rank = 1 + Math.floor(next() * 3);
+      const shape = Array.from({ length: rank }, () => 1 + Math.floor(next() * (rank === 1 ? 2000 : rank === 2 ? 60 : 10)));
+      const size = shape.reduce((a, b) => a * b, 1);
+      const scale = 10 ** (next() * 8 - 6);
+      const outliers = next() < 0.5;
+      const shift = next() < 0.3 ? scale * 2 : 0; // one-sided ranges for the affine searches
+      const data = Float32Array.from({ length: size }, () => normal() * scale * (outliers && next() < 0.01 ? 30 : 1) + shift);
+      const axis = Math.floor(next() * rank);
+      const kind = next();
+      const granularity: Granularity = kind < 0.2 ? 'per_tensor' : kind < 0.5 ? { axis }
+        : { axis, groupSize: 1 + Math.floor(next() * Math.min(shape[axis]!, 40)) };
+      const symmetric = next() < 0.5;
+      same(data, shape, granularity, rangeOf(dtypes[Math.floor(next() * dtypes.length)]!), symmetric,
+        lsqClipRatios(1 + Math.floor(next() * 50), 0.3 + next() * 0.5, 1 + next() * 0.5), !symmetric && next() < 0.6);
+    }
+  });
+
+  it('all candidates tied (zeros, a constant), sums that overflow to Infinity, subnormal values, NaN elements', () => {
+    const rows = [
+      Array.from({ length: 300 }, () => normal() * 0.1),
+      new Array(300).fill(0),
+      new Array(300).fill(-0.375),
+      Array.from({ length: 300 }, () => normal() * 3e37),
+      Array.from({ length: 300 }, () => normal() * 1e-40),
+      Array.from({ length: 300 }, (_, i) => (i % 50 === 0 ? NaN : normal())),
+    ];
+    const data = Float32Array.from(rows.flat());
+    for (const dtype of ['qint8', 'quint4'] as const) {
+      for (const [symmetric, grid] of [[true, false], [false, false], [false, true]] as const) {
+        same(data, [6, 300], { axis: 0 }, rangeOf(dtype), symmetric, lsqClipRatios(40, 0.5, 1.2), grid);
+        same(data, [6, 300], { axis: 1, groupSize: 32 }, rangeOf(dtype), symmetric, lsqClipRatios(40, 0.5, 1.2), grid);
+      }
+    }
+  });
+});

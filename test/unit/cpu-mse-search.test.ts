@@ -1,0 +1,97 @@
+// The CPU path's 'mse' search (src/kernels/cpu/cpu-mse-search.ts) chooses what the reference chooses, bit for
+// bit (picks, the winner's error sum, min/max's error sum), on fresh random tensors of every layout and integer
+// type, outputs past a sum block (1024) and tiles of gathered outputs (64), and on the cases where stopping a
+// candidate early or trying the previous output's pick first could go wrong: ties, sums that overflow,
+// subnormal errors, NaN elements.
+import { describe, expect, it } from 'vitest';
+import { type Granularity, reductionLayout } from '../../src/calibration/granularity.js';
+import { type QuantRange } from '../../src/calibration/qparams.js';
+import { mseClipRatios } from '../../src/calibration/spec.js';
+import { dtypeInfo } from '../../src/dtype.js';
+import { cpuMseSearch } from '../../src/kernels/cpu/cpu-mse-search.js';
+import { mseSearchOfLayout } from '../../src/reference/calibration.js';
+import { minMaxOfLayout } from '../../src/reference/minmax.js';
+import { RUN_SEED, rng } from '../shared/random.js';
+
+const next = rng(RUN_SEED);
+const normal = () => Math.sqrt(-2 * Math.log(next() || 1e-12)) * Math.cos(2 * Math.PI * next());
+
+/** The integer range of a dtype as the calibration uses it (symmetric zero point 0, or the middle for unsigned). */
+function rangeOf(dtype: 'qint8' | 'quint8' | 'qint4' | 'quint4' | 'qint32'): QuantRange {
+  const { qmin, qmax } = dtypeInfo(dtype);
+  return { qmin, qmax, symmetricZeroPoint: qmin < 0 ? 0 : Math.floor((qmin + qmax + 1) / 2) };
+}
+
+/** Both searches on `data`; expects the same bits and returns the fast one's result. */
+function same(data: Float32Array, shape: number[], granularity: Granularity, range: QuantRange, symmetric: boolean, ratios: Float32Array) {
+  const layout = reductionLayout(shape, granularity);
+  const { mins, maxs } = minMaxOfLayout(data, layout);
+  // NaN elements: the ranges without them (what a caller that allowed them would pass).
+  for (let w = 0; w < layout.outputs; w++) if (!(mins[w]! <= maxs[w]!)) [mins[w], maxs[w]] = [0, 0];
+  const expected = mseSearchOfLayout(data, layout, mins, maxs, range, symmetric, ratios);
+  const actual = cpuMseSearch(data, layout, mins, maxs, range, symmetric, ratios);
+  const where = `${JSON.stringify(granularity)} [${shape.join(', ')}] ${range.qmin}..${range.qmax} ${symmetric ? 'symmetric' : 'affine'}`;
+  expect(Array.from(actual.picks), where).toEqual(Array.from(expected.picks));
+  expect(Array.from(actual.best, (v) => Object.is(v, -0) ? 'neg0' : v), where).toEqual(Array.from(expected.best, (v) => Object.is(v, -0) ? 'neg0' : v));
+  expect(Array.from(actual.first), where).toEqual(Array.from(expected.first));
+  return actual;
+}
+
+describe(`cpuMseSearch against the reference (seed ${RUN_SEED})`, () => {
+  it('gives the same picks and sums on fresh random tensors, every layout and integer type', () => {
+    const dtypes = ['qint8', 'quint8', 'qint4', 'quint4', 'qint32'] as const;
+    for (let round = 0; round < 40; round++) {
+      const rank = 1 + Math.floor(next() * 3);
+      const shape = Array.from({ length: rank }, () => 1 + Math.floor(next() * (rank === 1 ? 3000 : rank === 2 ? 90 : 12)));
+      const size = shape.reduce((a, b) => a * b, 1);
+      const scale = 10 ** (next() * 8 - 6);
+      const outliers = next() < 0.5;
+      const data = Float32Array.from({ length: size }, () => normal() * scale * (outliers && next() < 0.01 ? 30 : 1));
+      const axis = Math.floor(next() * rank);
+      const kind = next();
+      const granularity: Granularity = kind < 0.2 ? 'per_tensor' : kind < 0.6 ? { axis }
+        : { axis, groupSize: 1 + Math.floor(next() * Math.min(shape[axis]!, 40)) };
+      const dtype = dtypes[Math.floor(next() * dtypes.length)]!;
+      const ratios = mseClipRatios(1 + Math.floor(next() * 120), 0.05 + next() * 0.9);
+      same(data, shape, granularity, rangeOf(dtype), next() < 0.5, ratios);
+    }
+  });
+
+  it('outputs past one sum block, and tiles of gathered outputs (per channel along the last axis, groups along the first)', () => {
+    const data = Float32Array.from({ length: 2500 * 70 }, () => normal() * 0.02);
+    same(data, [2500, 70], { axis: 1 }, rangeOf('qint8'), true, mseClipRatios(100, 0.2)); // 70 outputs of 2500: two tiles
+    same(data, [2500, 70], { axis: 0, groupSize: 1100 }, rangeOf('qint4'), true, mseClipRatios(60, 0.2)); // 1100, 1100, 300
+    same(data, [70, 2500], { axis: 0 }, rangeOf('quint8'), false, mseClipRatios(100, 0.2));
+    same(data, [1, 175000], 'per_tensor', rangeOf('qint4'), true, mseClipRatios(30, 0.3));
+  });
+
+  it('a tie with a candidate before the previous output\'s pick goes to the earlier one', () => {
+    // Row 0: values on the grid of 0.5 / 127 and one at 0.52: its pick is candidate 5 (alpha about 0.96), past 3.
+    // Row 1: multiples of 2^-23 up to 127 of them and one at 130: alpha = 1 gives a scale just above 2^-23 (every
+    // value off the grid); every alpha from candidate 3 (0.9758) down gives the smallest scale, 2^-23, and the same
+    // small error (the 130 clipped), so candidate 5, tried first as the previous pick, ties with 3, 4, 6, ...
+    const eps = 2 ** -23;
+    const row0 = Array.from({ length: 1000 }, (_, i) => (i === 7 ? 0.52 : Math.round((next() * 2 - 1) * 127) * 0.5 / 127));
+    const row1 = Array.from({ length: 1000 }, (_, i) => (i === 3 ? 130 : Math.round((next() * 2 - 1) * 127)) * eps);
+    const result = same(Float32Array.from([...row0, ...row1]), [2, 1000], { axis: 0 }, rangeOf('qint8'), true, mseClipRatios(100, 0.2));
+    expect(result.picks[0]).toBeGreaterThan(3);
+    expect(result.picks[1]).toBe(3);
+  });
+
+  it('all candidates tied (zeros, a constant), sums that overflow to Infinity, subnormal errors, NaN elements', () => {
+    const ratios = mseClipRatios(100, 0.2);
+    const shape = [6, 300];
+    const rows = [
+      Array.from({ length: 300 }, () => normal() * 0.1), // a pick past 0, the seed of the next row
+      new Array(300).fill(0),
+      new Array(300).fill(-0.375),
+      Array.from({ length: 300 }, () => normal() * 3e37), // squared errors overflow float32
+      Array.from({ length: 300 }, () => normal() * 1e-40), // subnormal values: errors flushed to 0
+      Array.from({ length: 300 }, (_, i) => (i % 50 === 0 ? NaN : normal())),
+    ];
+    const data = Float32Array.from(rows.flat());
+    for (const dtype of ['qint8', 'quint4'] as const) for (const symmetric of [true, false]) same(data, shape, { axis: 0 }, rangeOf(dtype), symmetric, ratios);
+    expect(cpuMseSearch(data, reductionLayout(shape, { axis: 0 }), ...(() => { const r = minMaxOfLayout(data, reductionLayout(shape, { axis: 0 })); r.mins[5] = -3; r.maxs[5] = 3; return [r.mins, r.maxs] as const; })(),
+      rangeOf('qint8'), true, ratios).picks[1]).toBe(0);
+  });
+});
