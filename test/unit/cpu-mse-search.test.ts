@@ -1,14 +1,16 @@
-// The CPU path's 'mse' search (src/kernels/cpu/cpu-mse-search.ts) chooses what the reference chooses, bit for
+// The CPU path's 'mse' search (src/kernels/cpu/cpu-mse-search.ts: WebAssembly SIMD, and JavaScript where an engine
+// has no SIMD) chooses what the reference chooses, bit for
 // bit (picks, the winner's error sum, min/max's error sum), on fresh random tensors of every layout and integer
 // type, outputs past a sum block (1024) and tiles of gathered outputs (64), and on the cases where stopping a
 // candidate early or trying the previous output's pick first could go wrong: ties, sums that overflow,
 // subnormal errors, NaN elements.
 import { describe, expect, it } from 'vitest';
 import { type Granularity, reductionLayout } from '../../src/calibration/granularity.js';
-import { type QuantRange } from '../../src/calibration/qparams.js';
+import { type QuantRange, qparamsFromMinMax } from '../../src/calibration/qparams.js';
 import { mseClipRatios } from '../../src/calibration/spec.js';
 import { dtypeInfo } from '../../src/dtype.js';
 import { cpuMseSearch } from '../../src/kernels/cpu/cpu-mse-search.js';
+import { jsMseSearch } from '../../src/kernels/cpu/mse-output-search.js';
 import { mseSearchOfLayout } from '../../src/reference/calibration.js';
 import { minMaxOfLayout } from '../../src/reference/minmax.js';
 import { RUN_SEED, rng } from '../shared/random.js';
@@ -66,32 +68,68 @@ describe(`cpuMseSearch against the reference (seed ${RUN_SEED})`, () => {
   });
 
   it('a tie with a candidate before the previous output\'s pick goes to the earlier one', () => {
-    // Row 0: values on the grid of 0.5 / 127 and one at 0.52: its pick is candidate 5 (alpha about 0.96), past 3.
-    // Row 1: multiples of 2^-23 up to 127 of them and one at 130: alpha = 1 gives a scale just above 2^-23 (every
-    // value off the grid); every alpha from candidate 3 (0.9758) down gives the smallest scale, 2^-23, and the same
-    // small error (the 130 clipped), so candidate 5, tried first as the previous pick, ties with 3, 4, 6, ...
+    // Row 0: values on the grid of 0.5 / 127 and one at 0.58: its pick is about candidate 17 (alpha 0.8626), in
+    // the third group of eight, which the next row tries second. Row 1: multiples of 2^-23 up to 127 of them and
+    // one at 136.9: candidates 0 to 8 give scales above 2^-23 (8: by 0.8 %) (every value off the grid); every alpha from
+    // candidate 9 (0.9273) down gives the smallest scale, 2^-23, and the same small error (the 136.9 clipped), so
+    // candidate 17, tried early as the previous pick, ties with 9 to 99, and 9 must win.
     const eps = 2 ** -23;
-    const row0 = Array.from({ length: 1000 }, (_, i) => (i === 7 ? 0.52 : Math.round((next() * 2 - 1) * 127) * 0.5 / 127));
-    const row1 = Array.from({ length: 1000 }, (_, i) => (i === 3 ? 130 : Math.round((next() * 2 - 1) * 127)) * eps);
-    const result = same(Float32Array.from([...row0, ...row1]), [2, 1000], { axis: 0 }, rangeOf('qint8'), true, mseClipRatios(100, 0.2));
-    expect(result.picks[0]).toBeGreaterThan(3);
-    expect(result.picks[1]).toBe(3);
+    const row0 = Array.from({ length: 10000 }, (_, i) => (i === 7 ? 0.58 : Math.round((next() * 2 - 1) * 127) * 0.5 / 127));
+    const row1 = Array.from({ length: 10000 }, (_, i) => (i === 3 ? 136.9 : Math.round((next() * 2 - 1) * 127)) * eps);
+    const data = Float32Array.from([...row0, ...row1]);
+    const result = same(data, [2, 10000], { axis: 0 }, rangeOf('qint8'), true, mseClipRatios(100, 0.2));
+    expect(result.picks[0]).toBeGreaterThanOrEqual(16);
+    expect(result.picks[1]).toBe(9);
+    // The JavaScript search (engines without SIMD) on the same rows, row by row.
+    const found = { pick: 0, best: 0, first: 0 };
+    const ratios = mseClipRatios(100, 0.2);
+    const range = rangeOf('qint8');
+    const rows = [row0, row1].map((row) => Float32Array.from(row));
+    for (const [r, row] of rows.entries()) {
+      const { mins, maxs } = minMaxOfLayout(row, reductionLayout([row.length], 'per_tensor'));
+      jsMseSearch(range)(row, ratios.length, (c) => qparamsFromMinMax(Math.fround(ratios[c]! * mins[0]!), Math.fround(ratios[c]! * maxs[0]!), range, true),
+        r === 0 ? 0 : result.picks[0]!, found);
+      expect([found.pick, found.best, found.first]).toEqual([result.picks[r], result.best[r], result.first[r]]);
+    }
+  });
+
+  it('the JavaScript search gives the reference\'s picks and sums on fresh random rows, 8- and 4-bit, with the previous pick first', () => {
+    const ratios = mseClipRatios(100, 0.2);
+    for (const dtype of ['qint8', 'quint8', 'qint4', 'quint4'] as const) {
+      for (const symmetric of [true, false]) {
+        const [rows, length] = [12, 1 + Math.floor(next() * 3000)];
+        const data = Float32Array.from({ length: rows * length }, () => normal() * 0.05 * (next() < 0.005 ? 20 : 1));
+        const layout = reductionLayout([rows, length], { axis: 0 });
+        const { mins, maxs } = minMaxOfLayout(data, layout);
+        const range = rangeOf(dtype);
+        const expected = mseSearchOfLayout(data, layout, mins, maxs, range, symmetric, ratios);
+        const found = { pick: 0, best: 0, first: 0 };
+        let seed = 0;
+        for (let w = 0; w < rows; w++) {
+          jsMseSearch(range)(data.subarray(w * length, (w + 1) * length), ratios.length,
+            (c) => qparamsFromMinMax(Math.fround(ratios[c]! * mins[w]!), Math.fround(ratios[c]! * maxs[w]!), range, symmetric), seed, found);
+          expect([found.pick, found.best, found.first], `${dtype} row ${w}`).toEqual([expected.picks[w], expected.best[w], expected.first[w]]);
+          seed = found.pick;
+        }
+      }
+    }
   });
 
   it('all candidates tied (zeros, a constant), sums that overflow to Infinity, subnormal errors, NaN elements', () => {
     const ratios = mseClipRatios(100, 0.2);
-    const shape = [6, 300];
+    const shape = [7, 300];
     const rows = [
       Array.from({ length: 300 }, () => normal() * 0.1), // a pick past 0, the seed of the next row
       new Array(300).fill(0),
       new Array(300).fill(-0.375),
       Array.from({ length: 300 }, () => normal() * 3e37), // squared errors overflow float32
       Array.from({ length: 300 }, () => normal() * 1e-40), // subnormal values: errors flushed to 0
+      Array.from({ length: 300 }, () => normal() * 1e-20), // squared errors subnormal: flushed to 0
       Array.from({ length: 300 }, (_, i) => (i % 50 === 0 ? NaN : normal())),
     ];
     const data = Float32Array.from(rows.flat());
     for (const dtype of ['qint8', 'quint4'] as const) for (const symmetric of [true, false]) same(data, shape, { axis: 0 }, rangeOf(dtype), symmetric, ratios);
-    expect(cpuMseSearch(data, reductionLayout(shape, { axis: 0 }), ...(() => { const r = minMaxOfLayout(data, reductionLayout(shape, { axis: 0 })); r.mins[5] = -3; r.maxs[5] = 3; return [r.mins, r.maxs] as const; })(),
+    expect(cpuMseSearch(data, reductionLayout(shape, { axis: 0 }), ...(() => { const r = minMaxOfLayout(data, reductionLayout(shape, { axis: 0 })); r.mins[6] = -3; r.maxs[6] = 3; return [r.mins, r.maxs] as const; })(),
       rangeOf('qint8'), true, ratios).picks[1]).toBe(0);
   });
 });

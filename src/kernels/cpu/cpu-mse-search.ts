@@ -6,15 +6,9 @@
  * - **Each output's elements side by side.** An output whose elements lie apart in memory (per channel along a
  *   later axis) is gathered once into a scratch array, then read by every candidate; the reference finds each
  *   element's index anew for every candidate.
- * - **One loop a candidate, nothing called in it.** The quantize numerics written out: float32 products and
- *   sums as `Math.fround` of the double ones (the same values: double rounding is innocuous for one float32
- *   operation), the value to round clamped first to the integers that quantize to qmin and qmax (so that no clamp
- *   follows), then rounded half to even by adding and subtracting 1.5 × 2^52 (exact below 2^51).
- * - **A candidate stops as soon as it cannot win.** Squared errors are never negative and float32 addition is
- *   monotonic, so `fround(total + block)` at any point is a lower bound of the candidate's final sum; a
- *   candidate wins only with a sum strictly below the best so far (ties keep the earlier one). Once the bound
- *   reaches the best, the rest of its sum cannot change the pick. Candidate 0 (alpha = 1) always runs to the
- *   end: its sum is reported.
+ * - **Eight candidates at once, and none past its chance.** Each output is searched by mse-output-search.ts:
+ *   with WebAssembly SIMD eight candidates a pass (or in JavaScript, one), a candidate stopped as soon as its
+ *   sum so far shows it cannot win.
  *
  * @example
  * ```ts
@@ -27,23 +21,8 @@
  */
 import { type ReductionLayout, elementIndex, outputLength } from '../../calibration/granularity.js';
 import { type QuantRange, qparamsFromMinMax } from '../../calibration/qparams.js';
-import { MSE_BLOCK, type MseSearchResult } from '../../reference/calibration.js';
-
-/** 1.5 × 2^52: `(v + kRound) - kRound` rounds a double of magnitude below 2^51 to an integer, ties to even. */
-const kRound = 6755399441055744;
-/** The smallest normal float32: squared errors below it count as 0 (see the reference). */
-const kMinNormal = 2 ** -126;
-/** Elements summed between two checks of a candidate's bound. */
-const kCheckEvery = 16;
-
-const kBits = new Float32Array(1);
-const kBitsInt = new Int32Array(kBits.buffer);
-/** The float32 after `value` (a positive finite float32): a sum at least this much is above `value`. */
-function nextFloat32Up(value: number): number {
-  kBits[0] = value;
-  kBitsInt[0]! += 1;
-  return kBits[0]!;
-}
+import type { MseSearchResult } from '../../reference/calibration.js';
+import { jsMseSearch, simdMseSearch } from './mse-output-search.js';
 
 /**
  * The start of output `w`'s elements when they lie side by side in `data` (its j-th element at start + j),
@@ -85,38 +64,6 @@ function gatherTile(data: Float32Array, layout: ReductionLayout, w0: number, len
 }
 
 /**
- * The sum of one candidate's squared errors over `xs[from, from + length)`, in the reference's order, or
- * Infinity once its lower bound reaches `limit` (it cannot win; NaN: never).
- */
-function candidateSum(
-  xs: Float32Array, from: number, length: number, scale: number, inverse: number, zeroPoint: number,
-  qmin: number, qmax: number, limit: number,
-): number {
-  const fround = Math.fround;
-  const [low, high] = [qmin - zeroPoint, qmax - zeroPoint]; // v beyond them quantizes to qmin or qmax
-  let total = 0;
-  for (let start = 0; start < length; start += MSE_BLOCK) {
-    const end = Math.min(start + MSE_BLOCK, length);
-    let block = 0;
-    for (let j = start; j < end;) {
-      const stop = Math.min(j + kCheckEvery, end);
-      for (; j < stop; j++) {
-        const x = xs[from + j]!;
-        // v clamped to [low, high] first: those are integers, so it rounds into them, and q needs no clamp after.
-        const v = fround(x * inverse);
-        const q = x !== x ? qmin : fround(zeroPoint + (((v < low ? low : v > high ? high : v) + kRound) - kRound));
-        const error = fround(x - fround(fround(q - zeroPoint) * scale));
-        const square = fround(error * error);
-        block = fround(block + (square < kMinNormal ? 0 : square));
-      }
-      if (fround(total + block) >= limit) return Infinity;
-    }
-    total = fround(total + block);
-  }
-  return total;
-}
-
-/**
  * The MSE search over every output of `layout` (see the module documentation); the same result as
  * `reference.mseSearchOfLayout` with the same arguments.
  *
@@ -135,9 +82,11 @@ export function cpuMseSearch(
   const picks = new Uint32Array(outputs);
   const best = new Float32Array(outputs);
   const first = new Float32Array(outputs);
-  const { qmin, qmax } = range;
+  const longest = layout.family === 'channel' ? layout.outer * layout.inner : layout.groupSize;
+  const search = simdMseSearch(range, longest) ?? jsMseSearch(range);
   let scratch = new Float32Array(0);
   let seed = 0;
+  const found = { pick: 0, best: 0, first: 0 };
   for (let w0 = 0; w0 < outputs;) {
     const length = outputLength(layout, w0);
     let xs = data;
@@ -151,28 +100,15 @@ export function cpuMseSearch(
     }
     for (let t = 0; t < count; t++, at += length) {
       const w = w0 + t;
-      // Candidate 0 first (its sum is reported), then the previous output's pick (neighbours tend to pick alike:
-      // a low bound early), then the rest in order. A candidate before the best so far wins a tie, one after loses it.
-      let bestSum = Infinity;
-      let pick = 0;
-      for (let step = 0; step < clipRatios.length; step++) {
-        const c = step === 0 ? 0 : step === 1 && seed > 0 ? seed : step <= seed ? step - 1 : step;
+      const candidate = (c: number) => {
         const alpha = clipRatios[c]!;
-        const { scale, zeroPoint } = qparamsFromMinMax(Math.fround(alpha * mins[w]!), Math.fround(alpha * maxs[w]!), range, symmetric);
-        const winsTie = c < pick;
-        const limit = c === 0 || (winsTie && bestSum === Infinity) ? NaN : winsTie ? nextFloat32Up(bestSum) : bestSum;
-        const total = candidateSum(xs, at, length, scale, Math.fround(1 / scale), Math.fround(zeroPoint), qmin, qmax, limit);
-        if (c === 0) {
-          first[w] = total;
-          bestSum = total;
-        } else if (total < bestSum || (winsTie && total === bestSum)) {
-          bestSum = total;
-          pick = c;
-        }
-      }
-      seed = pick;
-      picks[w] = pick;
-      best[w] = bestSum;
+        return qparamsFromMinMax(Math.fround(alpha * mins[w]!), Math.fround(alpha * maxs[w]!), range, symmetric);
+      };
+      search(xs.subarray(at, at + length), clipRatios.length, candidate, seed, found);
+      seed = found.pick;
+      picks[w] = found.pick;
+      best[w] = found.best;
+      first[w] = found.first;
     }
     w0 += count;
   }

@@ -1291,6 +1291,72 @@
         (local.set $c0 (i32.add (local.get $c0) (i32.const 64)))
         (br $tile))))
 
+;; The 'mse' search's error sums (src/kernels/cpu/cpu-mse-search.ts; the reference mseSearchOfLayout defines
+  ;; them) of 8 candidates at once, two vectors of 4, over $n elements at $src (float32, in j order, the first one
+  ;; at the start of a sum block). At $params, 8 float32 each: scales, inverse scales, zero points, low = qmin - zp,
+  ;; high = qmax - zp, limits. Per element: v = x·inverse clamped to [low, high] (integers, so q needs no clamp
+  ;; after rounding), q = zp + nearest(v), e = x - (q - zp)·scale, e·e with subnormals to 0 (NaN kept), added to the
+  ;; block's sum; blocks of 1024 elements summed from 0, each added to the total at $sums (8 float32, in and out:
+  ;; the totals of the elements before $src). Every 16 elements, when every candidate's total plus block has
+  ;; reached its limit (a NaN limit never does), returns 1 ($sums left as they were: none of them can win); else
+  ;; writes the totals and returns 0.
+  (func (export "mseSums") (param $src i32) (param $n i32) (param $params i32) (param $sums i32) (result i32)
+    (local $end i32) (local $blockEnd i32) (local $checkEnd i32) (local $x v128) (local $e v128) (local $tiny v128)
+    (local $scaleA v128) (local $scaleB v128) (local $invA v128) (local $invB v128) (local $zpA v128) (local $zpB v128)
+    (local $lowA v128) (local $lowB v128) (local $highA v128) (local $highB v128) (local $limA v128) (local $limB v128)
+    (local $blockA v128) (local $blockB v128) (local $totalA v128) (local $totalB v128)
+    (local.set $scaleA (v128.load (local.get $params)))
+    (local.set $scaleB (v128.load offset=16 (local.get $params)))
+    (local.set $invA (v128.load offset=32 (local.get $params)))
+    (local.set $invB (v128.load offset=48 (local.get $params)))
+    (local.set $zpA (v128.load offset=64 (local.get $params)))
+    (local.set $zpB (v128.load offset=80 (local.get $params)))
+    (local.set $lowA (v128.load offset=96 (local.get $params)))
+    (local.set $lowB (v128.load offset=112 (local.get $params)))
+    (local.set $highA (v128.load offset=128 (local.get $params)))
+    (local.set $highB (v128.load offset=144 (local.get $params)))
+    (local.set $limA (v128.load offset=160 (local.get $params)))
+    (local.set $limB (v128.load offset=176 (local.get $params)))
+    (local.set $totalA (v128.load (local.get $sums)))
+    (local.set $totalB (v128.load offset=16 (local.get $sums)))
+    (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $blockEnd (i32.add (local.get $src) (i32.const 4096)))
+        (if (i32.gt_u (local.get $blockEnd) (local.get $end)) (then (local.set $blockEnd (local.get $end))))
+        (local.set $blockA (v128.const i32x4 0 0 0 0))
+        (local.set $blockB (v128.const i32x4 0 0 0 0))
+        (loop $checks
+          (local.set $checkEnd (i32.add (local.get $src) (i32.const 64)))
+          (if (i32.gt_u (local.get $checkEnd) (local.get $blockEnd)) (then (local.set $checkEnd (local.get $blockEnd))))
+          (loop $elements
+            (local.set $x (v128.load32_splat (local.get $src)))
+            (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (f32x4.sub (f32x4.add (local.get $zpA) (f32x4.nearest
+              (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $invA)) (local.get $lowA)) (local.get $highA))))
+              (local.get $zpA)) (local.get $scaleA))))
+            (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
+            (local.set $blockA (f32x4.add (local.get $blockA) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
+            (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (f32x4.sub (f32x4.add (local.get $zpB) (f32x4.nearest
+              (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $invB)) (local.get $lowB)) (local.get $highB))))
+              (local.get $zpB)) (local.get $scaleB))))
+            (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
+            (local.set $blockB (f32x4.add (local.get $blockB) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
+            (local.set $src (i32.add (local.get $src) (i32.const 4)))
+            (br_if $elements (i32.lt_u (local.get $src) (local.get $checkEnd))))
+          (if (i32x4.all_true (v128.and
+                (f32x4.ge (f32x4.add (local.get $totalA) (local.get $blockA)) (local.get $limA))
+                (f32x4.ge (f32x4.add (local.get $totalB) (local.get $blockB)) (local.get $limB))))
+            (then (return (i32.const 1))))
+          (br_if $checks (i32.lt_u (local.get $src) (local.get $blockEnd))))
+        (local.set $totalA (f32x4.add (local.get $totalA) (local.get $blockA)))
+        (local.set $totalB (f32x4.add (local.get $totalB) (local.get $blockB)))
+        (br $blocks)))
+    (v128.store (local.get $sums) (local.get $totalA))
+    (v128.store offset=16 (local.get $sums) (local.get $totalB))
+    (i32.const 0))
+
       ;; Table indices of the segment functions, for walk().
   (global (export "quantizeRun") i32 (i32.const 0))
   (global (export "quantizeColumns") i32 (i32.const 1))

@@ -76,6 +76,11 @@ export interface SimdKernels {
    * an element: (stored XOR the block's mask, a byte at `masks` + b·N + c) - `offset`.
    */
   nbitsUnpack(src: number, dst: number, masks: number, k: number, n: number, blockSize: number, bits: number, offset: number): void;
+  /**
+   * The 'mse' search's error sums of 8 candidates over `n` float32 at `src` (see simd-kernels.wat, mseSums): their
+   * parameters at `params`, the running totals at `sums` (in and out); 1 when every candidate reached its limit.
+   */
+  mseSums(src: number, n: number, params: number, sums: number): number;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -97,6 +102,7 @@ interface Exports {
   q4_0Values: SimdKernels['q4_0Values'];
   halfScales: SimdKernels['halfScales'];
   nbitsUnpack: SimdKernels['nbitsUnpack'];
+  mseSums: SimdKernels['mseSums'];
   [kind: string]: unknown;
 }
 
@@ -154,6 +160,7 @@ function instantiate(): SimdKernels | null {
     q4_0Values: exports.q4_0Values,
     halfScales: exports.halfScales,
     nbitsUnpack: exports.nbitsUnpack,
+    mseSums: exports.mseSums,
     walk(run, columns, layout) {
       exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
         layout.strideOuter, layout.strideGroup, layout.strideInner);
