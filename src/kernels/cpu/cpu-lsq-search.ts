@@ -21,10 +21,10 @@
  * @module
  */
 import { type ReductionLayout, elementIndex, outputLength } from '../../calibration/granularity.js';
-import { FLOAT32_EPS, type QuantRange, float32Divide, qparamsFromMinMax, signedExtremeCandidate } from '../../calibration/qparams.js';
+import { FLOAT32_EPS, type QuantRange, qparamsFromMinMax, signedExtremeCandidate } from '../../calibration/qparams.js';
 import { LSQ_AFFINE_MARGIN, lsqCandidateCount } from '../../calibration/spec.js';
 import type { LsqSearchResult } from '../../reference/lsq-search.js';
-import { roundHalfEven } from '../../round.js';
+import { type LsqBest as Best, flush, movedZeroPoint, refitScale, simdLsqSearch } from './lsq-simd-search.js';
 
 /** 1.5 × 2^52: `(v + kRound) - kRound` rounds a double of magnitude below 2^51 to an integer, ties to even. */
 const kRound = 6755399441055744;
@@ -33,11 +33,6 @@ const kMinNormal = 2 ** -126;
 /** Elements summed between two checks of a refit's bound. */
 const kCheckEvery = 16;
 
-/** Subnormal (or -0) → +0, as the reference's flush. */
-const flush = (v: number): number => (v < kMinNormal && v > -kMinNormal ? 0 : v);
-
-/** A family's best candidate so far. */
-interface Best { error: number; scale: number; zeroPoint: number; c: number }
 
 /** The raw pass of one candidate: its error sum and the refit's sums (module documentation of the reference). */
 const sums = { error: 0, crossSum: 0, levelSum: 0 };
@@ -100,9 +95,7 @@ function refitZeroPoint(xs: Float32Array, length: number, scale0: number, zeroPo
     const q = x !== x ? qmin : fround(zeroPoint + (((v < low ? low : v > high ? high : v) + kRound) - kRound));
     shift = flush(fround(shift + flush(fround(fround(q - zeroPoint) - flush(fround(x * inverse1))))));
   }
-  if (!Number.isFinite(shift)) return zeroPoint;
-  const moved = fround(zeroPoint + roundHalfEven(float32Divide(shift, fround(length))));
-  return Math.min(Math.max(moved, qmin), qmax) + 0;
+  return movedZeroPoint(shift, length, zeroPoint, qmin, qmax);
 }
 
 /**
@@ -130,34 +123,45 @@ export function cpuLsqSearch(
   const gridStart = ratios + 1; // with signedExtreme: the first candidate on Q4_0's grid
   // The best so far (the first smallest error) of each family: [0, gridStart) and, with signedExtreme, the grid.
   const families: [Best, Best] = [{ error: 0, scale: 0, zeroPoint: 0, c: -1 }, { error: 0, scale: 0, zeroPoint: 0, c: -1 }];
+  const familyOf = (c: number) => families[signedExtreme && c >= gridStart ? 1 : 0];
+  const consider = (family: Best, error: number, scale: number, zeroPoint: number, c: number) => {
+    if (family.c < 0 || error < family.error) Object.assign(family, { error, scale, zeroPoint, c });
+  };
+  const longest = layout.family === 'channel' ? layout.outer * layout.inner : layout.groupSize;
+  const simd = simdLsqSearch(range, longest, candidates);
+  const raw = { scales: new Float64Array(candidates), zeroPoints: new Float64Array(candidates) };
   let xs = new Float32Array(0);
   for (let w = 0; w < outputs; w++) {
     const length = outputLength(layout, w);
     if (xs.length < length) xs = new Float32Array(length);
     for (let j = 0; j < length; j++) xs[j] = data[elementIndex(layout, w, j)]!;
+    const row = xs.subarray(0, length);
     for (const family of families) family.c = -1;
     const extreme = symmetric ? undefined : signedExtremeCandidate(mins[w]!, maxs[w]!, range);
     for (let c = 0; c < candidates; c++) {
-      const onGrid = c >= gridStart;
-      const family = families[signedExtreme && onGrid ? 1 : 0];
-      let rawScale: number;
-      let rawZeroPoint: number;
       if (c < ratios) {
-        const raw = qparamsFromMinMax(Math.fround(clipRatios[c]! * mins[w]!), Math.fround(clipRatios[c]! * maxs[w]!), range, symmetric);
-        [rawScale, rawZeroPoint] = [raw.scale, raw.zeroPoint];
-      } else if (!onGrid) [rawScale, rawZeroPoint] = [extreme!.scale, extreme!.zeroPoint];
-      else [rawScale, rawZeroPoint] = [Math.max(Math.fround(clipRatios[c - gridStart]! * extreme!.scale), FLOAT32_EPS), extreme!.zeroPoint];
-      rawPass(xs, length, rawScale, rawZeroPoint, qmin, qmax);
-      if (c === (signedExtreme ? gridStart : 0)) result.first[w] = sums.error;
-      if (family.c < 0 || sums.error < family.error) Object.assign(family, { error: sums.error, scale: rawScale, zeroPoint: rawZeroPoint, c });
-      let scale = rawScale;
-      if (sums.crossSum > 0 && sums.levelSum > 0 && Number.isFinite(sums.crossSum)) {
-        scale = Math.max(flush(float32Divide(sums.crossSum, sums.levelSum)), FLOAT32_EPS);
+        const p = qparamsFromMinMax(Math.fround(clipRatios[c]! * mins[w]!), Math.fround(clipRatios[c]! * maxs[w]!), range, symmetric);
+        [raw.scales[c], raw.zeroPoints[c]] = [p.scale, p.zeroPoint];
+      } else if (c < gridStart) [raw.scales[c], raw.zeroPoints[c]] = [extreme!.scale, extreme!.zeroPoint];
+      else [raw.scales[c], raw.zeroPoints[c]] = [Math.max(Math.fround(clipRatios[c - gridStart]! * extreme!.scale), FLOAT32_EPS), extreme!.zeroPoint];
+    }
+    const first = signedExtreme ? gridStart : 0;
+    if (simd) {
+      simd.run(row, raw, (c) => symmetric || c >= gridStart, familyOf, consider);
+      result.first[w] = simd.rawError(first);
+    } else {
+      for (let c = 0; c < candidates; c++) {
+        const family = familyOf(c);
+        const [rawScale, rawZeroPoint] = [raw.scales[c]!, raw.zeroPoints[c]!];
+        rawPass(row, length, rawScale, rawZeroPoint, qmin, qmax);
+        if (c === first) result.first[w] = sums.error;
+        consider(family, sums.error, rawScale, rawZeroPoint, c);
+        const scale = refitScale(sums.crossSum, sums.levelSum, rawScale);
+        // On Q4_0's grid the zero point stays: only the scale is refit.
+        const zeroPoint = symmetric || c >= gridStart ? rawZeroPoint : refitZeroPoint(row, length, rawScale, rawZeroPoint, scale, qmin, qmax);
+        const error = errorSum(row, length, scale, zeroPoint, qmin, qmax, family.error);
+        if (error < family.error) consider(family, error, scale, zeroPoint, c);
       }
-      // On Q4_0's grid the zero point stays: only the scale is refit.
-      const zeroPoint = symmetric || onGrid ? rawZeroPoint : refitZeroPoint(xs, length, rawScale, rawZeroPoint, scale, qmin, qmax);
-      const error = errorSum(xs, length, scale, zeroPoint, qmin, qmax, family.error);
-      if (error < family.error) Object.assign(family, { error, scale, zeroPoint, c });
     }
     const [affine, grid] = families;
     const chosen = signedExtreme && !(affine.error < flush(Math.fround(LSQ_AFFINE_MARGIN * grid.error))) ? grid : affine;

@@ -147,11 +147,11 @@ function fillLanes(memory: Float32Array, at: number, c0: number, count: number, 
 /** The eight lanes' sums of `xs` (copied in whole, or a chunk at a time); false when every lane reached its limit. */
 function laneSums(kernels: SimdKernels, memory: Float32Array, places: SimdPlaces, xs: Float32Array, copied: boolean): boolean {
   memory.fill(0, places.sums, places.sums + kLanes);
-  if (copied) return kernels.mseSums(4 * places.src, xs.length, 4 * places.params, 4 * places.sums) === 0;
+  if (copied) return kernels.mseSums(4 * places.src, xs.length, 4 * places.params, 4 * places.sums, 4 * MSE_BLOCK) === 0;
   for (let start = 0; start < xs.length; start += kChunk) {
     const piece = xs.subarray(start, Math.min(start + kChunk, xs.length));
     memory.set(piece, places.src);
-    if (kernels.mseSums(4 * places.src, piece.length, 4 * places.params, 4 * places.sums) !== 0) return false;
+    if (kernels.mseSums(4 * places.src, piece.length, 4 * places.params, 4 * places.sums, 4 * MSE_BLOCK) !== 0) return false;
   }
   return true;
 }

@@ -1296,11 +1296,12 @@
   ;; at the start of a sum block). At $params, 8 float32 each: scales, inverse scales, zero points, low = qmin - zp,
   ;; high = qmax - zp, limits. Per element: v = x·inverse clamped to [low, high] (integers, so q needs no clamp
   ;; after rounding), q = zp + nearest(v), e = x - (q - zp)·scale, e·e with subnormals to 0 (NaN kept), added to the
-  ;; block's sum; blocks of 1024 elements summed from 0, each added to the total at $sums (8 float32, in and out:
-  ;; the totals of the elements before $src). Every 16 elements, when every candidate's total plus block has
-  ;; reached its limit (a NaN limit never does), returns 1 ($sums left as they were: none of them can win); else
-  ;; writes the totals and returns 0.
-  (func (export "mseSums") (param $src i32) (param $n i32) (param $params i32) (param $sums i32) (result i32)
+  ;; block's sum; blocks of $blockBytes / 4 elements summed from 0, each added to the total at $sums (8 float32,
+  ;; in and out: the totals of the elements before $src). $blockBytes 0: no blocks, one sum in element order on
+  ;; from $sums (the 'lsq' search's refit). Every 16 elements, when every candidate's total plus block has reached
+  ;; its limit (a NaN limit never does), returns 1 ($sums left as they were: none of them can win); else writes
+  ;; the totals and returns 0. $n is at least 1.
+  (func (export "mseSums") (param $src i32) (param $n i32) (param $params i32) (param $sums i32) (param $blockBytes i32) (result i32)
     (local $end i32) (local $blockEnd i32) (local $checkEnd i32) (local $x v128) (local $e v128) (local $tiny v128)
     (local $scaleA v128) (local $scaleB v128) (local $invA v128) (local $invB v128) (local $zpA v128) (local $zpB v128)
     (local $lowA v128) (local $lowB v128) (local $highA v128) (local $highB v128) (local $limA v128) (local $limB v128)
@@ -1317,17 +1318,25 @@
     (local.set $highB (v128.load offset=144 (local.get $params)))
     (local.set $limA (v128.load offset=160 (local.get $params)))
     (local.set $limB (v128.load offset=176 (local.get $params)))
-    (local.set $totalA (v128.load (local.get $sums)))
-    (local.set $totalB (v128.load offset=16 (local.get $sums)))
     (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (if (local.get $blockBytes)
+      (then
+        (local.set $totalA (v128.load (local.get $sums)))
+        (local.set $totalB (v128.load offset=16 (local.get $sums))))
+      (else ;; one block to the end, going on from the sums so far (the totals then add them to 0)
+        (local.set $blockBytes (i32.shl (local.get $n) (i32.const 2)))
+        (local.set $blockA (v128.load (local.get $sums)))
+        (local.set $blockB (v128.load offset=16 (local.get $sums)))))
     (block $done
       (loop $blocks
         (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
-        (local.set $blockEnd (i32.add (local.get $src) (i32.const 4096)))
+        (local.set $blockEnd (i32.add (local.get $src) (local.get $blockBytes)))
         (if (i32.gt_u (local.get $blockEnd) (local.get $end)) (then (local.set $blockEnd (local.get $end))))
-        (local.set $blockA (v128.const i32x4 0 0 0 0))
-        (local.set $blockB (v128.const i32x4 0 0 0 0))
+        (if (i32.ne (local.get $blockBytes) (i32.shl (local.get $n) (i32.const 2)))
+          (then
+            (local.set $blockA (v128.const i32x4 0 0 0 0))
+            (local.set $blockB (v128.const i32x4 0 0 0 0))))
         (loop $checks
           (local.set $checkEnd (i32.add (local.get $src) (i32.const 64)))
           (if (i32.gt_u (local.get $checkEnd) (local.get $blockEnd)) (then (local.set $checkEnd (local.get $blockEnd))))
@@ -1356,6 +1365,94 @@
     (v128.store (local.get $sums) (local.get $totalA))
     (v128.store offset=16 (local.get $sums) (local.get $totalB))
     (i32.const 0))
+
+;; The 'lsq' search's raw pass (src/reference/lsq-search.ts, passSums) of 8 candidates at once over $n elements
+  ;; at $src: at $params the scales, inverse scales, zero points, low and high (8 float32 each, as for mseSums);
+  ;; q as there (a NaN element quantizes to $qmin), l = q - zp, and three sums in element order going on from
+  ;; those at $sums (8 float32 each, in and out): the squared error (subnormal squares to 0), Σ x·l (each product
+  ;; and each partial sum with |v| below 2^-126 to +0) and Σ l·l. (The reference quantizes a NaN element to qmin;
+  ;; here its level is NaN. Either way the error and Σ x·l are NaN, so the refit keeps the raw parameters.)
+  (func (export "lsqSums") (param $src i32) (param $n i32) (param $params i32) (param $sums i32)
+    (local $end i32) (local $half i32) (local $x v128) (local $level v128) (local $e v128) (local $t v128) (local $tiny v128)
+    (local $scale v128) (local $inv v128) (local $zp v128) (local $low v128) (local $high v128)
+    (local $error v128) (local $cross v128) (local $levels v128)
+    (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
+    ;; The two halves (lanes 0-3, then 4-7) one after the other: each half's three sums are its own chains.
+    (local.set $half (i32.const 0))
+    (loop $halves
+      (local.set $scale (v128.load (local.get $params)))
+      (local.set $inv (v128.load offset=32 (local.get $params)))
+      (local.set $zp (v128.load offset=64 (local.get $params)))
+      (local.set $low (v128.load offset=96 (local.get $params)))
+      (local.set $high (v128.load offset=128 (local.get $params)))
+      (local.set $error (v128.load (local.get $sums)))
+      (local.set $cross (v128.load offset=32 (local.get $sums)))
+      (local.set $levels (v128.load offset=64 (local.get $sums)))
+      (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+      (block $done
+        (loop $elements
+          (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+          (local.set $x (v128.load32_splat (local.get $src)))
+          (local.set $level (f32x4.sub (f32x4.add (local.get $zp) (f32x4.nearest
+            (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))
+            (local.get $zp)))
+          (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $level) (local.get $scale))))
+          (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
+          (local.set $error (f32x4.add (local.get $error) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
+          (local.set $t (f32x4.mul (local.get $x) (local.get $level)))
+          (local.set $t (v128.andnot (local.get $t) (f32x4.lt (f32x4.abs (local.get $t)) (local.get $tiny))))
+          (local.set $cross (f32x4.add (local.get $cross) (local.get $t)))
+          (local.set $cross (v128.andnot (local.get $cross) (f32x4.lt (f32x4.abs (local.get $cross)) (local.get $tiny))))
+          (local.set $levels (f32x4.add (local.get $levels) (f32x4.mul (local.get $level) (local.get $level))))
+          (local.set $src (i32.add (local.get $src) (i32.const 4)))
+          (br $elements)))
+      (v128.store (local.get $sums) (local.get $error))
+      (v128.store offset=32 (local.get $sums) (local.get $cross))
+      (v128.store offset=64 (local.get $sums) (local.get $levels))
+      (local.set $src (i32.sub (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+      (local.set $params (i32.add (local.get $params) (i32.const 16)))
+      (local.set $sums (i32.add (local.get $sums) (i32.const 16)))
+      (local.set $half (i32.add (local.get $half) (i32.const 1)))
+      (br_if $halves (i32.lt_u (local.get $half) (i32.const 2)))))
+
+  ;; The 'lsq' search's affine zero-point update (refitZeroPoint) of 8 candidates: at $params the refit's inverse
+  ;; scales (in the scales' place), the raw inverse scales, zero points, low and high; q from the raw parameters
+  ;; as in lsqSums, and the sum in element order going on from the one at $sums (8 float32, in and out) of
+  ;; flush(flush(q - zp) - flush(x · refit inverse)), each partial sum flushed (|v| below 2^-126 to +0).
+  (func (export "lsqShift") (param $src i32) (param $n i32) (param $params i32) (param $sums i32)
+    (local $end i32) (local $half i32) (local $x v128) (local $level v128) (local $t v128) (local $tiny v128)
+    (local $inv1 v128) (local $inv v128) (local $zp v128) (local $low v128) (local $high v128) (local $shift v128)
+    (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
+    (local.set $half (i32.const 0))
+    (loop $halves
+      (local.set $inv1 (v128.load (local.get $params)))
+      (local.set $inv (v128.load offset=32 (local.get $params)))
+      (local.set $zp (v128.load offset=64 (local.get $params)))
+      (local.set $low (v128.load offset=96 (local.get $params)))
+      (local.set $high (v128.load offset=128 (local.get $params)))
+      (local.set $shift (v128.load (local.get $sums)))
+      (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+      (block $done
+        (loop $elements
+          (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+          (local.set $x (v128.load32_splat (local.get $src)))
+          (local.set $level (f32x4.sub (f32x4.add (local.get $zp) (f32x4.nearest
+            (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))
+            (local.get $zp)))
+          (local.set $t (f32x4.mul (local.get $x) (local.get $inv1)))
+          (local.set $t (v128.andnot (local.get $t) (f32x4.lt (f32x4.abs (local.get $t)) (local.get $tiny))))
+          (local.set $t (f32x4.sub (local.get $level) (local.get $t)))
+          (local.set $t (v128.andnot (local.get $t) (f32x4.lt (f32x4.abs (local.get $t)) (local.get $tiny))))
+          (local.set $shift (f32x4.add (local.get $shift) (local.get $t)))
+          (local.set $shift (v128.andnot (local.get $shift) (f32x4.lt (f32x4.abs (local.get $shift)) (local.get $tiny))))
+          (local.set $src (i32.add (local.get $src) (i32.const 4)))
+          (br $elements)))
+      (v128.store (local.get $sums) (local.get $shift))
+      (local.set $src (i32.sub (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+      (local.set $params (i32.add (local.get $params) (i32.const 16)))
+      (local.set $sums (i32.add (local.get $sums) (i32.const 16)))
+      (local.set $half (i32.add (local.get $half) (i32.const 1)))
+      (br_if $halves (i32.lt_u (local.get $half) (i32.const 2)))))
 
       ;; Table indices of the segment functions, for walk().
   (global (export "quantizeRun") i32 (i32.const 0))

@@ -78,9 +78,14 @@ export interface SimdKernels {
   nbitsUnpack(src: number, dst: number, masks: number, k: number, n: number, blockSize: number, bits: number, offset: number): void;
   /**
    * The 'mse' search's error sums of 8 candidates over `n` float32 at `src` (see simd-kernels.wat, mseSums): their
-   * parameters at `params`, the running totals at `sums` (in and out); 1 when every candidate reached its limit.
+   * parameters at `params`, the running totals at `sums` (in and out), in blocks of `blockBytes` (0: one sum);
+   * 1 when every candidate reached its limit.
    */
-  mseSums(src: number, n: number, params: number, sums: number): number;
+  mseSums(src: number, n: number, params: number, sums: number, blockBytes: number): number;
+  /** The 'lsq' search's raw pass of 8 candidates (error, Σ x·l, Σ l·l at `sums`, in and out; see simd-kernels.wat). */
+  lsqSums(src: number, n: number, params: number, sums: number): void;
+  /** The 'lsq' search's affine zero-point sums of 8 candidates (at `sums`, in and out; see simd-kernels.wat). */
+  lsqShift(src: number, n: number, params: number, sums: number): void;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -103,6 +108,8 @@ interface Exports {
   halfScales: SimdKernels['halfScales'];
   nbitsUnpack: SimdKernels['nbitsUnpack'];
   mseSums: SimdKernels['mseSums'];
+  lsqSums: SimdKernels['lsqSums'];
+  lsqShift: SimdKernels['lsqShift'];
   [kind: string]: unknown;
 }
 
@@ -161,6 +168,8 @@ function instantiate(): SimdKernels | null {
     halfScales: exports.halfScales,
     nbitsUnpack: exports.nbitsUnpack,
     mseSums: exports.mseSums,
+    lsqSums: exports.lsqSums,
+    lsqShift: exports.lsqShift,
     walk(run, columns, layout) {
       exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
         layout.strideOuter, layout.strideGroup, layout.strideInner);

@@ -1,0 +1,198 @@
+/**
+ * One output's 'lsq' search with WebAssembly SIMD, eight candidates a pass (simd-kernels.wat: `lsqSums`,
+ * `lsqShift`, `mseSums` without blocks), the same winner as the reference (src/reference/lsq-search.ts) and as
+ * the JavaScript search in cpu-lsq-search.ts, in three steps:
+ *
+ * 1. Every candidate's raw pass: its error, Σ x·l and Σ l·l.
+ * 2. Every refit's scale, and (affine, off Q4_0's grid) its zero point from the zero-point pass.
+ * 3. The refits' errors, eight at a time in candidate order, each stopped once its sum reaches a limit it cannot
+ *    win under: the best of its family known at that point (the raws and refits before its group, and the raws
+ *    of its group up to it). That is never below the best the reference has when it scores that refit (which
+ *    has also seen the group's earlier refits), so a stopped refit would not have won there either. Then the
+ *    reference's order is replayed (raw c, refit c, raw c + 1, ...) with the exact sums.
+ *
+ * @example
+ * ```ts
+ * const search = simdLsqSearch(range, 4096, 81);
+ * search?.run(row, raw, (c) => c > 40, familyOf, consider); // consider() sees what the reference's loop sees
+ * search?.rawError(41); // the first grid candidate's raw error
+ * ```
+ * @module
+ */
+import { FLOAT32_EPS, type QuantRange, float32Divide } from '../../calibration/qparams.js';
+import { roundHalfEven } from '../../round.js';
+import { simdKernels } from './simd-module.js';
+
+/** The smallest normal float32: smaller values count as 0 (see the reference). */
+const kMinNormal = 2 ** -126;
+/** Candidates a SIMD call scores: two vectors of 4. */
+const kLanes = 8;
+/** Elements copied into the kernels' memory at a time. */
+const kChunk = 65536;
+
+/**
+ * Subnormal (or -0) → +0, as the reference's flush.
+ *
+ * @example
+ * ```ts
+ * flush(1e-40); // 0
+ * ```
+ */
+export const flush = (v: number): number => (v < kMinNormal && v > -kMinNormal ? 0 : v);
+
+/**
+ * The least-squares scale Σ x·l / Σ l·l of a raw pass's sums where both are positive, else the raw scale.
+ *
+ * @example
+ * ```ts
+ * refitScale(2, 4, 0.7); // 0.5
+ * ```
+ */
+export function refitScale(crossSum: number, levelSum: number, rawScale: number): number {
+  return crossSum > 0 && levelSum > 0 && Number.isFinite(crossSum) ? Math.max(flush(float32Divide(crossSum, levelSum)), FLOAT32_EPS) : rawScale;
+}
+
+/**
+ * The zero point moved by a refit's shift sum over `length` elements: z + roundHalfEven(shift / n), clamped.
+ *
+ * @example
+ * ```ts
+ * movedZeroPoint(-6, 4, 0, -8, 7); // -2 (-1.5 rounds to -2)
+ * ```
+ */
+export function movedZeroPoint(shift: number, length: number, zeroPoint: number, qmin: number, qmax: number): number {
+  if (!Number.isFinite(shift)) return zeroPoint;
+  const moved = Math.fround(zeroPoint + roundHalfEven(float32Divide(shift, Math.fround(length))));
+  return Math.min(Math.max(moved, qmin), qmax) + 0;
+}
+
+/** A family's best candidate so far. */
+export interface LsqBest { error: number; scale: number; zeroPoint: number; c: number }
+
+/** The raw parameters of every candidate of one output. */
+export interface LsqRaw { scales: Float64Array; zeroPoints: Float64Array }
+
+/** The SIMD search of one output at a time (see the module documentation). */
+export interface LsqSimdSearch {
+  /** Scores every candidate of `row`, calling `consider` in the reference's order with the exact errors. */
+  run(row: Float32Array, raw: LsqRaw, keepsZeroPoint: (c: number) => boolean, familyOf: (c: number) => LsqBest,
+    consider: (family: LsqBest, error: number, scale: number, zeroPoint: number, c: number) => void): void;
+  /** Candidate c's raw error in the last run. */
+  rawError(c: number): number;
+}
+
+/**
+ * The SIMD search for outputs of up to `longest` elements and `candidates` candidates; undefined where it
+ * cannot run (no SIMD, or no memory for it).
+ *
+ * @example
+ * ```ts
+ * const search = simdLsqSearch({ qmin: -8, qmax: 7, symmetricZeroPoint: 0 }, 32, 81);
+ * ```
+ */
+export function simdLsqSearch(range: QuantRange, longest: number, candidates: number): LsqSimdSearch | undefined {
+  const kernels = simdKernels();
+  const offsets = kernels?.reserve([4 * Math.min(longest, kChunk), 4 * 6 * kLanes, 4 * 3 * kLanes], [0]);
+  if (!kernels || !offsets) return undefined;
+  const memory = new Float32Array(kernels.memory.buffer);
+  const [src, params, sums] = [offsets[0]! / 4, offsets[1]! / 4, offsets[2]! / 4];
+  const { qmin, qmax } = range;
+  const rawErrors = new Float32Array(candidates);
+  const crossSums = new Float32Array(candidates);
+  const levelSums = new Float32Array(candidates);
+  const scales = new Float64Array(candidates);
+  const zeroPoints = new Float64Array(candidates);
+  const groups = Math.ceil(candidates / kLanes);
+
+  /** Lane k's parameters: `scale` in the first slot, then the inverse, zero point, low and high, and the limit. */
+  const lane = (k: number, scale: number, inverse: number, zeroPoint: number, limit: number) => {
+    const zero = Math.fround(zeroPoint);
+    memory[params + k] = scale;
+    memory[params + kLanes + k] = inverse;
+    memory[params + 2 * kLanes + k] = zero;
+    memory[params + 3 * kLanes + k] = qmin - zero;
+    memory[params + 4 * kLanes + k] = qmax - zero;
+    memory[params + 5 * kLanes + k] = limit;
+  };
+  /** Runs `pass` over `row` (copied in already when it fits) a chunk at a time; false when it stopped early. */
+  const overRow = (row: Float32Array, copied: boolean, pass: (n: number) => number | void): boolean => {
+    if (copied) return pass(row.length) !== 1;
+    for (let start = 0; start < row.length; start += kChunk) {
+      const piece = row.subarray(start, Math.min(start + kChunk, row.length));
+      memory.set(piece, src);
+      if (pass(piece.length) === 1) return false;
+    }
+    return true;
+  };
+
+  return {
+    rawError: (c) => rawErrors[c]!,
+    run(row, raw, keepsZeroPoint, familyOf, consider) {
+      const copied = row.length <= kChunk;
+      if (copied) memory.set(row, src);
+      // 1. The raw passes.
+      for (let g = 0; g < groups; g++) {
+        for (let k = 0; k < kLanes; k++) {
+          const c = g * kLanes + k;
+          if (c < candidates) lane(k, raw.scales[c]!, Math.fround(1 / raw.scales[c]!), raw.zeroPoints[c]!, 0);
+          else lane(k, 1, 1, 0, 0);
+        }
+        memory.fill(0, sums, sums + 3 * kLanes);
+        overRow(row, copied, (n) => kernels.lsqSums(4 * src, n, 4 * params, 4 * sums));
+        for (let k = 0; k < kLanes && g * kLanes + k < candidates; k++) {
+          rawErrors[g * kLanes + k] = memory[sums + k]!;
+          crossSums[g * kLanes + k] = memory[sums + kLanes + k]!;
+          levelSums[g * kLanes + k] = memory[sums + 2 * kLanes + k]!;
+        }
+      }
+      // 2. The refits' parameters.
+      for (let c = 0; c < candidates; c++) {
+        scales[c] = refitScale(crossSums[c]!, levelSums[c]!, raw.scales[c]!);
+        zeroPoints[c] = raw.zeroPoints[c]!;
+      }
+      for (let g = 0; g < groups; g++) {
+        let any = false;
+        for (let k = 0; k < kLanes; k++) {
+          const c = g * kLanes + k;
+          const moves = c < candidates && !keepsZeroPoint(c);
+          any ||= moves;
+          if (moves) lane(k, Math.fround(1 / scales[c]!), Math.fround(1 / raw.scales[c]!), raw.zeroPoints[c]!, 0);
+          else lane(k, 1, 1, 0, 0);
+        }
+        if (!any) continue;
+        memory.fill(0, sums, sums + kLanes);
+        overRow(row, copied, (n) => kernels.lsqShift(4 * src, n, 4 * params, 4 * sums));
+        for (let k = 0; k < kLanes; k++) {
+          const c = g * kLanes + k;
+          if (c < candidates && !keepsZeroPoint(c)) zeroPoints[c] = movedZeroPoint(memory[sums + k]!, row.length, raw.zeroPoints[c]!, qmin, qmax);
+        }
+      }
+      // 3. The refits' errors, each group under the limits known before it, then the reference's order replayed.
+      const known = new Map<LsqBest, number>();
+      for (let g = 0; g < groups; g++) {
+        known.clear();
+        for (let k = 0; k < kLanes; k++) {
+          const c = g * kLanes + k;
+          if (c >= candidates) {
+            lane(k, 1, 1, 0, -Infinity);
+            continue;
+          }
+          const family = familyOf(c);
+          const before = known.has(family) ? known.get(family)! : family.c < 0 ? undefined : family.error;
+          const limit = before === undefined || rawErrors[c]! < before ? rawErrors[c]! : before;
+          known.set(family, limit);
+          lane(k, scales[c]!, Math.fround(1 / scales[c]!), zeroPoints[c]!, limit);
+        }
+        memory.fill(0, sums, sums + kLanes);
+        const scored = overRow(row, copied, (n) => kernels.mseSums(4 * src, n, 4 * params, 4 * sums, 0));
+        for (let k = 0; k < kLanes && g * kLanes + k < candidates; k++) {
+          const c = g * kLanes + k;
+          const family = familyOf(c);
+          consider(family, rawErrors[c]!, raw.scales[c]!, raw.zeroPoints[c]!, c);
+          const error = memory[sums + k]!;
+          if (scored && error < family.error) consider(family, error, scales[c]!, zeroPoints[c]!, c);
+        }
+      }
+    },
+  };
+}
