@@ -125,7 +125,11 @@ export function cpuLsqSearch(
   const families: [Best, Best] = [{ error: 0, scale: 0, zeroPoint: 0, c: -1 }, { error: 0, scale: 0, zeroPoint: 0, c: -1 }];
   const familyOf = (c: number) => families[signedExtreme && c >= gridStart ? 1 : 0];
   const consider = (family: Best, error: number, scale: number, zeroPoint: number, c: number) => {
-    if (family.c < 0 || error < family.error) Object.assign(family, { error, scale, zeroPoint, c });
+    if (family.c >= 0 && !(error < family.error)) return;
+    family.error = error;
+    family.scale = scale;
+    family.zeroPoint = zeroPoint;
+    family.c = c;
   };
   const longest = layout.family === 'channel' ? layout.outer * layout.inner : layout.groupSize;
   const simd = simdLsqSearch(range, longest, candidates);
@@ -139,11 +143,9 @@ export function cpuLsqSearch(
     for (const family of families) family.c = -1;
     const extreme = symmetric ? undefined : signedExtremeCandidate(mins[w]!, maxs[w]!, range);
     for (let c = 0; c < candidates; c++) {
-      if (c < ratios) {
-        const p = qparamsFromMinMax(Math.fround(clipRatios[c]! * mins[w]!), Math.fround(clipRatios[c]! * maxs[w]!), range, symmetric);
-        [raw.scales[c], raw.zeroPoints[c]] = [p.scale, p.zeroPoint];
-      } else if (c < gridStart) [raw.scales[c], raw.zeroPoints[c]] = [extreme!.scale, extreme!.zeroPoint];
-      else [raw.scales[c], raw.zeroPoints[c]] = [Math.max(Math.fround(clipRatios[c - gridStart]! * extreme!.scale), FLOAT32_EPS), extreme!.zeroPoint];
+      const p = c < ratios ? qparamsFromMinMax(Math.fround(clipRatios[c]! * mins[w]!), Math.fround(clipRatios[c]! * maxs[w]!), range, symmetric) : extreme!;
+      raw.scales[c] = c < gridStart ? p.scale : Math.max(Math.fround(clipRatios[c - gridStart]! * extreme!.scale), FLOAT32_EPS);
+      raw.zeroPoints[c] = p.zeroPoint;
     }
     const first = signedExtreme ? gridStart : 0;
     if (simd) {

@@ -103,6 +103,9 @@ export function simdLsqSearch(range: QuantRange, longest: number, candidates: nu
   const scales = new Float64Array(candidates);
   const zeroPoints = new Float64Array(candidates);
   const groups = Math.ceil(candidates / kLanes);
+  const slotFamily: (LsqBest | undefined)[] = [undefined, undefined];
+  const slotKnown = new Uint8Array(2);
+  const slotBest = new Float64Array(2);
 
   /** Lane k's parameters: `scale` in the first slot, then the inverse, zero point, low and high, and the limit. */
   const lane = (k: number, scale: number, inverse: number, zeroPoint: number, limit: number) => {
@@ -168,9 +171,9 @@ export function simdLsqSearch(range: QuantRange, longest: number, candidates: nu
         }
       }
       // 3. The refits' errors, each group under the limits known before it, then the reference's order replayed.
-      const known = new Map<LsqBest, number>();
       for (let g = 0; g < groups; g++) {
-        known.clear();
+        // Each family's best as far as this group's lanes know it: two slots, one a family (there are two at most).
+        slotFamily[0] = slotFamily[1] = undefined;
         for (let k = 0; k < kLanes; k++) {
           const c = g * kLanes + k;
           if (c >= candidates) {
@@ -178,9 +181,16 @@ export function simdLsqSearch(range: QuantRange, longest: number, candidates: nu
             continue;
           }
           const family = familyOf(c);
-          const before = known.has(family) ? known.get(family)! : family.c < 0 ? undefined : family.error;
-          const limit = before === undefined || rawErrors[c]! < before ? rawErrors[c]! : before;
-          known.set(family, limit);
+          const slot = slotFamily[0] === family || slotFamily[0] === undefined ? 0 : 1;
+          if (slotFamily[slot] === undefined) {
+            slotFamily[slot] = family;
+            slotKnown[slot] = family.c >= 0 ? 1 : 0;
+            slotBest[slot] = family.error;
+          }
+          const rawError = rawErrors[c]!;
+          const limit = !slotKnown[slot] || rawError < slotBest[slot]! ? rawError : slotBest[slot]!;
+          slotKnown[slot] = 1;
+          slotBest[slot] = limit;
           lane(k, scales[c]!, Math.fround(1 / scales[c]!), zeroPoints[c]!, limit);
         }
         memory.fill(0, sums, sums + kLanes);
