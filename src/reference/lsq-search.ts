@@ -169,14 +169,29 @@ export function lsqSearchOfLayout(
       const zeroPoint = symmetric || onGrid ? raw.zeroPoint : refitZeroPoint(xs, length, raw.scale, raw.zeroPoint, scale, range);
       consider(passSums(xs, length, scale, zeroPoint, range).error, scale, zeroPoint, c);
     }
-    const [affine, grid] = best as [typeof best[0], typeof best[0]];
-    const chosen = signedExtreme && !(affine.error < flush(Math.fround(LSQ_AFFINE_MARGIN * grid.error))) ? grid : affine;
-    result.best[w] = chosen.error;
-    result.scales[w] = chosen.scale;
-    result.zeroPoints[w] = chosen.zeroPoint;
-    result.picks[w] = chosen.c;
+    storeLsqWinner(result, w, best[0]!, best[1]!, signedExtreme);
   }
   return result;
+}
+
+/** One family's best candidate of an 'lsq' search: its error sum, parameters and index. */
+export interface LsqFamilyBest { error: number; scale: number; zeroPoint: number; c: number }
+
+/**
+ * Stores output w's winner in `result`: the affine family's best, or with `signedExtreme` the grid's unless the
+ * affine one is below LSQ_AFFINE_MARGIN × the grid's error (see the module documentation).
+ *
+ * @example
+ * ```ts
+ * storeLsqWinner(result, w, affineBest, gridBest, true); // result.scales[w], .zeroPoints[w], .picks[w], .best[w]
+ * ```
+ */
+export function storeLsqWinner(result: LsqSearchResult, w: number, affine: LsqFamilyBest, grid: LsqFamilyBest, signedExtreme: boolean): void {
+  const chosen = signedExtreme && !(affine.error < flush(Math.fround(LSQ_AFFINE_MARGIN * grid.error))) ? grid : affine;
+  result.best[w] = chosen.error;
+  result.scales[w] = chosen.scale;
+  result.zeroPoints[w] = chosen.zeroPoint;
+  result.picks[w] = chosen.c;
 }
 
 /**

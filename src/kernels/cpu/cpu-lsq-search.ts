@@ -22,8 +22,8 @@
  */
 import { type ReductionLayout, elementIndex, outputLength } from '../../calibration/granularity.js';
 import { FLOAT32_EPS, type QuantRange, qparamsFromMinMax, signedExtremeCandidate } from '../../calibration/qparams.js';
-import { LSQ_AFFINE_MARGIN, lsqCandidateCount } from '../../calibration/spec.js';
-import type { LsqSearchResult } from '../../reference/lsq-search.js';
+import { lsqCandidateCount } from '../../calibration/spec.js';
+import { type LsqSearchResult, storeLsqWinner } from '../../reference/lsq-search.js';
 import { type LsqBest as Best, flush, movedZeroPoint, refitScale, simdLsqSearch } from './lsq-simd-search.js';
 
 /** 1.5 × 2^52: `(v + kRound) - kRound` rounds a double of magnitude below 2^51 to an integer, ties to even. */
@@ -165,12 +165,7 @@ export function cpuLsqSearch(
         if (error < family.error) consider(family, error, scale, zeroPoint, c);
       }
     }
-    const [affine, grid] = families;
-    const chosen = signedExtreme && !(affine.error < flush(Math.fround(LSQ_AFFINE_MARGIN * grid.error))) ? grid : affine;
-    result.best[w] = chosen.error;
-    result.scales[w] = chosen.scale;
-    result.zeroPoints[w] = chosen.zeroPoint;
-    result.picks[w] = chosen.c;
+    storeLsqWinner(result, w, families[0], families[1], signedExtreme);
   }
   return result;
 }

@@ -20,6 +20,7 @@
  * @module
  */
 import { FLOAT32_EPS, type QuantRange, float32Divide } from '../../calibration/qparams.js';
+import type { LsqFamilyBest } from '../../reference/lsq-search.js';
 import { roundHalfEven } from '../../round.js';
 import { simdKernels } from './simd-module.js';
 
@@ -67,7 +68,7 @@ export function movedZeroPoint(shift: number, length: number, zeroPoint: number,
 }
 
 /** A family's best candidate so far. */
-export interface LsqBest { error: number; scale: number; zeroPoint: number; c: number }
+export type LsqBest = LsqFamilyBest;
 
 /** The raw parameters of every candidate of one output. */
 export interface LsqRaw { scales: Float64Array; zeroPoints: Float64Array }
