@@ -18,9 +18,10 @@ import { lsqSearchKernel } from '../kernels/calibration/lsq-kernel.js';
 import { mseSearchKernel } from '../kernels/calibration/mse-kernel.js';
 import { minMaxKernel } from '../kernels/calibration/minmax-kernel.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
-import { calibrateOfLayout, checkNotEmpty, paramsFromRanges, paramsFromSearch } from '../reference/calibration.js';
+import { checkNotEmpty, paramsFromRanges, paramsFromSearch } from '../reference/calibration.js';
 import { cpuLsqSearch } from '../kernels/cpu/cpu-lsq-search.js';
 import { cpuMseSearch } from '../kernels/cpu/cpu-mse-search.js';
+import { cpuPercentileRanges } from '../kernels/cpu/cpu-percentile.js';
 import { paramsFromLsq } from '../reference/lsq-search.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 import { throwIfNaN } from '../calibration/checks.js';
@@ -68,7 +69,11 @@ export async function chooseQParams(x: Tensor, spec: CalibrationSpec, options?: 
   const resolved = resolveCalibrationSpec(x.shape, spec);
   checkNotEmpty(x, 'x');
   const manager = await selectManager(options);
-  if (resolved.method === 'percentile') return shapeCalibration(resolved, calibrateOfLayout(x.data, resolved, 'x'), 'cpu');
+  if (resolved.method === 'percentile') {
+    const clip = cpuPercentileRanges(x.data, resolved.layout, resolved.percentile, resolved.symmetric);
+    throwIfNaN(clip.firstNaN, 'x');
+    return shapeCalibration(resolved, paramsFromRanges(clip.mins, clip.maxs, resolved, 'x'), 'cpu');
+  }
   const { layout } = resolved;
   const { mins, maxs, firstNaN } = manager ? await minMaxKernel(manager, x.data, layout, options ?? {}) : cpuMinMax(x.data, layout);
   throwIfNaN(firstNaN, 'x');

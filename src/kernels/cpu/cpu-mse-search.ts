@@ -19,49 +19,11 @@
  * ```
  * @module
  */
-import { type ReductionLayout, elementIndex, outputLength } from '../../calibration/granularity.js';
+import { type ReductionLayout, outputLength } from '../../calibration/granularity.js';
 import { type QuantRange, qparamsFromMinMax } from '../../calibration/qparams.js';
 import type { MseSearchResult } from '../../reference/calibration.js';
 import { jsMseSearch, simdMseSearch } from './mse-output-search.js';
-
-/**
- * The start of output `w`'s elements when they lie side by side in `data` (its j-th element at start + j),
- * else -1.
- */
-function contiguousStart(layout: ReductionLayout, w: number): number {
-  if (layout.family === 'channel') return layout.outer === 1 ? w * layout.inner : -1;
-  return layout.inner === 1 ? elementIndex(layout, w, 0) : -1;
-}
-
-/** Outputs gathered at once where they lie apart: rows of this many read in memory order. */
-const kTile = 64;
-
-/**
- * Gathers the outputs from `w0` on whose elements lie apart (up to {@link kTile} of them, all of one length)
- * into `into`, output w0 + t's element j at t * length + j; returns how many. Neighbouring outputs' elements
- * are neighbours in memory (the next channel or the next column), so each step reads a short run in order.
- */
-function gatherTile(data: Float32Array, layout: ReductionLayout, w0: number, length: number, into: Float32Array): number {
-  const { n, inner } = layout;
-  if (layout.family === 'channel') {
-    const count = Math.min(kTile, layout.outputs - w0);
-    for (let o = 0; o < layout.outer; o++) {
-      for (let t = 0; t < count; t++) {
-        const source = (o * n + w0 + t) * inner;
-        const target = t * length + o * inner;
-        for (let k = 0; k < inner; k++) into[target + k] = data[source + k]!;
-      }
-    }
-    return count;
-  }
-  // The group family with inner > 1: outputs w0, w0 + 1, ... of one group row are its next columns k.
-  const count = Math.min(kTile, inner - (w0 % inner));
-  for (let j = 0; j < length; j++) {
-    const source = elementIndex(layout, w0, j);
-    for (let t = 0; t < count; t++) into[t * length + j] = data[source + t]!;
-  }
-  return count;
-}
+import { OUTPUT_TILE, contiguousStart, gatherTile } from './output-tiles.js';
 
 /**
  * The MSE search over every output of `layout` (see the module documentation); the same result as
@@ -93,7 +55,7 @@ export function cpuMseSearch(
     let at = contiguousStart(layout, w0);
     let count = 1;
     if (at < 0) {
-      if (scratch.length < kTile * length) scratch = new Float32Array(kTile * length);
+      if (scratch.length < OUTPUT_TILE * length) scratch = new Float32Array(OUTPUT_TILE * length);
       count = gatherTile(data, layout, w0, length, scratch);
       xs = scratch;
       at = 0;
