@@ -53,6 +53,12 @@ describe(`cpuLsqSearch against the reference (seed ${RUN_SEED})`, () => {
     }
   });
 
+  it('outputs longer than one copied chunk (65536 elements), each pass going on from the last chunk\'s sums', () => {
+    const data = Float32Array.from({ length: 70001 }, () => normal() * 0.02 + (next() < 0.001 ? 0.3 : 0));
+    same(data, [70001], 'per_tensor', rangeOf('qint8'), true, lsqClipRatios(12, 0.5, 1.2), false);
+    same(data, [70001], 'per_tensor', rangeOf('quint4'), false, lsqClipRatios(10, 0.5, 1.2), true);
+  });
+
   it('all candidates tied (zeros, a constant), sums that overflow to Infinity, subnormal values, NaN elements', () => {
     const rows = [
       Array.from({ length: 300 }, () => normal() * 0.1),
