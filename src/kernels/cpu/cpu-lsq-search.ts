@@ -1,11 +1,12 @@
 /**
  * The 'lsq' calibration search on the CPU, bit for bit as the reference (`lsqSearchOfLayout`,
  * src/reference/lsq-search.ts: the same candidates, raw and refit, the same float32 sums, the same winner), in a
- * fraction of its time, as the 'mse' search (cpu-mse-search.ts) does it:
+ * fraction of its time:
  *
- * - **The quantize numerics written out** in each pass, nothing called per element: the value to round clamped
- *   to the integers that quantize to qmin and qmax, then rounded half to even by adding and subtracting
- *   1.5 × 2^52.
+ * - **With WebAssembly SIMD, eight candidates a pass** (lsq-simd-search.ts), where the engine has it.
+ * - **Otherwise in JavaScript, the quantize numerics written out** in each pass, nothing called per element: the
+ *   value to round clamped to the integers that quantize to qmin and qmax, then rounded half to even by adding
+ *   and subtracting 1.5 × 2^52.
  * - **A refit stops as soon as it cannot win.** A candidate's raw pass runs to the end (its sums make the refit),
  *   but the refit's only use is its error, which wins only below the best of its family so far (ties keep the
  *   earlier one); its sequential float32 sum of squares never decreases, so once the partial sum reaches that

@@ -4,11 +4,11 @@
  * pick), in a fraction of its time:
  *
  * - **Each output's elements side by side.** An output whose elements lie apart in memory (per channel along a
- *   later axis) is gathered once into a scratch array, then read by every candidate; the reference finds each
- *   element's index anew for every candidate.
- * - **Eight candidates at once, and none past its chance.** Each output is searched by mse-output-search.ts:
- *   with WebAssembly SIMD eight candidates a pass (or in JavaScript, one), a candidate stopped as soon as its
- *   sum so far shows it cannot win.
+ *   later axis) is gathered with its neighbours, 64 at a time (output-tiles.ts), then read by every candidate;
+ *   the reference finds each element's index anew for every candidate.
+ * - **Eight candidates at once, each stopped once it cannot win.** Each output is searched by
+ *   mse-output-search.ts: with WebAssembly SIMD eight candidates a pass (or in JavaScript, one), a candidate
+ *   stopped as soon as its sum so far shows that it cannot win.
  *
  * @example
  * ```ts
