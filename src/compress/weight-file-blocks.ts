@@ -9,11 +9,13 @@
  *
  * - **Each block its own parameters** (`'rows'`: per channel along axis 0, groups along another axis, or groups
  *   along axis 0 in blocks of whole groups): one read. Each block is checked for NaN and ±Infinity, its max |x|
- *   taken, its parameters chosen from it as the whole weight's would be, and it is quantized and measured.
+ *   taken, its parameters chosen from it as the whole weight's would be (by any calibration: min/max, or a
+ *   search, 'mse', 'lsq' or 'percentile', whose outputs each lie in one block), and it is quantized and measured.
  * - **Per channel along a later axis** (`'columns'`, the default of MatMul weights): every block has every
  *   channel, so two reads. The first scans and merges each channel's min and max across blocks (exact: min/max
  *   order -0 below +0 in every order), and the parameters are chosen from a [2, C] tensor of the mins and maxes,
- *   which has the same per-channel range; the second quantizes and measures.
+ *   which has the same per-channel range; the second quantizes and measures. Min/max only: a search needs each
+ *   channel's values at once, and such a weight is read whole.
  *
  * Each block is quantized into its place in the weight's integer buffer, and its error sums go on from the
  * block before (cpuErrorSums' carries): the statistics are the whole weight's, to the bit. With `packNibbles`, a
@@ -73,8 +75,10 @@ export interface FileBlocking {
 
 /**
  * How a weight of `shape` with `decision` is read in blocks of about `blockBytes`, or undefined when it is read
- * whole: not quantized with min/max per channel or per group, per tensor, rank below 2, a row (or, for groups along
- * axis 0, a group of rows) larger than a block, or fewer than two blocks.
+ * whole: not quantized per channel or per group, per tensor, rank below 2, per channel along a later axis with a
+ * calibration other than min/max (a search needs each column whole; each row or group of rows has its own
+ * outputs, so blocks of them search alike), a row (or, for groups along axis 0, a group of rows) larger than a
+ * block, or fewer than two blocks.
  *
  * @example
  * ```ts
@@ -83,7 +87,7 @@ export interface FileBlocking {
  * ```
  */
 export function fileBlocking(shape: readonly number[], decision: WeightDecision, blockBytes: number): FileBlocking | undefined {
-  if (decision.action !== 'quantize' || decision.method !== 'minmax' || shape.length < 2 || decision.axis === undefined) return undefined;
+  if (decision.action !== 'quantize' || shape.length < 2 || decision.axis === undefined) return undefined;
   const [rows, ...rest] = shape as number[];
   const rowElements = rest.reduce((a, b) => a * b, 1);
   if (!(rows! >= 2) || rowElements === 0) return undefined;
@@ -93,7 +97,10 @@ export function fileBlocking(shape: readonly number[], decision: WeightDecision,
     const groupSize = decision.groupSize ?? 32;
     rowsPerBlock -= rowsPerBlock % groupSize; // blocks of whole groups
   } else if (decision.granularity === 'channel' && decision.axis !== 0) {
-    mode = 'columns'; // min/max parameters (the signed extremes' too: signedExtremeOfRanges) follow from each channel's range
+    // Min/max parameters (the signed extremes' too: signedExtremeOfRanges) follow from each channel's range; a
+    // search ('mse', 'lsq', 'percentile') needs all of a column's values at once.
+    if (decision.method !== 'minmax') return undefined;
+    mode = 'columns';
   } else if (decision.granularity !== 'channel' && decision.granularity !== 'group') {
     return undefined;
   }

@@ -237,6 +237,17 @@ describe('floorWeightInBlocks', () => {
     await expectSameAsWhole(shape, unsigned, 4 * 48 * 40, 'rows');
   });
 
+  it('the searches (\'mse\', \'lsq\', \'percentile\') by rows and groups of rows: each block searches its own outputs as the whole does', async () => {
+    for (const calibrate of ['mse', 'lsq', 'percentile'] as const) {
+      const groups = [200, 48];
+      await expectSameAsWhole(groups, decide(groups, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32, calibrate, minSqnrDb: 0 }), 4 * 48 * 40, 'rows');
+      const conv4 = [45, 5, 3, 3];
+      await expectSameAsWhole(conv4, decide(conv4, conv, { calibrate, minSqnrDb: 0 }), 4 * 45 * 7, 'rows');
+      // Per channel along a later axis a search needs every column whole: read whole.
+      expect(fileBlocking([203, 97], decide([203, 97], matmul, { calibrate }), 4 * 97 * 20), calibrate).toBeUndefined();
+    }
+  });
+
   it('4-bit blocks of an odd number of elements: not packed (a block would start inside a byte), a byte an element', async () => {
     const shape = [150, 63];
     const decision = decide(shape, matmul, { dtype: 'qint4', minSqnrDb: 0 });
