@@ -3,8 +3,8 @@
  * `lsqShift`, `mseSums` without blocks), the same winner as the reference (src/reference/lsq-search.ts) and as
  * the JavaScript search in cpu-lsq-search.ts, in three steps:
  *
- * 1. Every candidate's raw pass: its error, Σ x·l and Σ l·l.
- * 2. Every refit's scale, and (affine, off Q4_0's grid) its zero point from the zero-point pass.
+ * 1. Every candidate's raw pass, in one call: its error, Σ x·l and Σ l·l.
+ * 2. Every refit's scale, and (affine, off Q4_0's grid) its zero point from the zero-point pass, in one call.
  * 3. The refits' errors, eight at a time in candidate order, each stopped once its sum reaches a limit it cannot
  *    win under: the best of its family known at that point (the raws and refits before its group, and the raws
  *    of its group up to it). That is never below the best the reference has when it scores that refit (which
@@ -93,7 +93,8 @@ export interface LsqSimdSearch {
  */
 export function simdLsqSearch(range: QuantRange, longest: number, candidates: number): LsqSimdSearch | undefined {
   const kernels = simdKernels();
-  const offsets = kernels?.reserve([4 * Math.min(longest, kChunk), 4 * 6 * kLanes, 4 * 3 * kLanes], [0]);
+  const groups = Math.ceil(candidates / kLanes);
+  const offsets = kernels?.reserve([4 * Math.min(longest, kChunk), 4 * 6 * kLanes * groups, 4 * 3 * kLanes * groups], [0]);
   if (!kernels || !offsets) return undefined;
   const memory = new Float32Array(kernels.memory.buffer);
   const [src, params, sums] = [offsets[0]! / 4, offsets[1]! / 4, offsets[2]! / 4];
@@ -103,20 +104,23 @@ export function simdLsqSearch(range: QuantRange, longest: number, candidates: nu
   const levelSums = new Float32Array(candidates);
   const scales = new Float64Array(candidates);
   const zeroPoints = new Float64Array(candidates);
-  const groups = Math.ceil(candidates / kLanes);
   const slotFamily: (LsqBest | undefined)[] = [undefined, undefined];
   const slotKnown = new Uint8Array(2);
   const slotBest = new Float64Array(2);
 
-  /** Lane k's parameters: `scale` in the first slot, then the inverse, zero point, low and high, and the limit. */
-  const lane = (k: number, scale: number, inverse: number, zeroPoint: number, limit: number) => {
+  /**
+   * Lane k's parameters in group slot `g` (0 unless several groups go in one call): `scale` in the first place,
+   * then the inverse, zero point, low and high, and the limit.
+   */
+  const lane = (k: number, scale: number, inverse: number, zeroPoint: number, limit: number, g = 0) => {
     const zero = Math.fround(zeroPoint);
-    memory[params + k] = scale;
-    memory[params + kLanes + k] = inverse;
-    memory[params + 2 * kLanes + k] = zero;
-    memory[params + 3 * kLanes + k] = qmin - zero;
-    memory[params + 4 * kLanes + k] = qmax - zero;
-    memory[params + 5 * kLanes + k] = limit;
+    const at = params + 6 * kLanes * g + k;
+    memory[at] = scale;
+    memory[at + kLanes] = inverse;
+    memory[at + 2 * kLanes] = zero;
+    memory[at + 3 * kLanes] = qmin - zero;
+    memory[at + 4 * kLanes] = qmax - zero;
+    memory[at + 5 * kLanes] = limit;
   };
   /** Runs `pass` over `row` (copied in already when it fits) a chunk at a time; false when it stopped early. */
   const overRow = (row: Float32Array, copied: boolean, pass: (n: number) => number | void): boolean => {
@@ -134,41 +138,37 @@ export function simdLsqSearch(range: QuantRange, longest: number, candidates: nu
     run(row, raw, keepsZeroPoint, familyOf, consider) {
       const copied = row.length <= kChunk;
       if (copied) memory.set(row, src);
-      // 1. The raw passes.
-      for (let g = 0; g < groups; g++) {
-        for (let k = 0; k < kLanes; k++) {
-          const c = g * kLanes + k;
-          if (c < candidates) lane(k, raw.scales[c]!, Math.fround(1 / raw.scales[c]!), raw.zeroPoints[c]!, 0);
-          else lane(k, 1, 1, 0, 0);
-        }
-        memory.fill(0, sums, sums + 3 * kLanes);
-        overRow(row, copied, (n) => kernels.lsqSums(4 * src, n, 4 * params, 4 * sums));
-        for (let k = 0; k < kLanes && g * kLanes + k < candidates; k++) {
-          rawErrors[g * kLanes + k] = memory[sums + k]!;
-          crossSums[g * kLanes + k] = memory[sums + kLanes + k]!;
-          levelSums[g * kLanes + k] = memory[sums + 2 * kLanes + k]!;
-        }
+      // 1. The raw passes, every group in one call.
+      for (let c = 0; c < groups * kLanes; c++) {
+        const [g, k] = [Math.floor(c / kLanes), c % kLanes];
+        if (c < candidates) lane(k, raw.scales[c]!, Math.fround(1 / raw.scales[c]!), raw.zeroPoints[c]!, 0, g);
+        else lane(k, 1, 1, 0, 0, g);
       }
-      // 2. The refits' parameters.
+      memory.fill(0, sums, sums + 3 * kLanes * groups);
+      overRow(row, copied, (n) => kernels.lsqSumsGroups(4 * src, n, 4 * params, 4 * sums, groups));
+      for (let c = 0; c < candidates; c++) {
+        const at = sums + 3 * kLanes * Math.floor(c / kLanes) + (c % kLanes);
+        rawErrors[c] = memory[at]!;
+        crossSums[c] = memory[at + kLanes]!;
+        levelSums[c] = memory[at + 2 * kLanes]!;
+      }
+      // 2. The refits' parameters: the zero points that move (affine, off Q4_0's grid) in one call over their groups.
+      let [first, last] = [groups, -1];
       for (let c = 0; c < candidates; c++) {
         scales[c] = refitScale(crossSums[c]!, levelSums[c]!, raw.scales[c]!);
         zeroPoints[c] = raw.zeroPoints[c]!;
+        if (!keepsZeroPoint(c)) [first, last] = [Math.min(first, Math.floor(c / kLanes)), Math.floor(c / kLanes)];
       }
-      for (let g = 0; g < groups; g++) {
-        let any = false;
-        for (let k = 0; k < kLanes; k++) {
-          const c = g * kLanes + k;
-          const moves = c < candidates && !keepsZeroPoint(c);
-          any ||= moves;
-          if (moves) lane(k, Math.fround(1 / scales[c]!), Math.fround(1 / raw.scales[c]!), raw.zeroPoints[c]!, 0);
-          else lane(k, 1, 1, 0, 0);
+      if (last >= first) {
+        for (let c = first * kLanes; c < (last + 1) * kLanes; c++) {
+          const [g, k] = [Math.floor(c / kLanes) - first, c % kLanes];
+          if (c < candidates && !keepsZeroPoint(c)) lane(k, Math.fround(1 / scales[c]!), Math.fround(1 / raw.scales[c]!), raw.zeroPoints[c]!, 0, g);
+          else lane(k, 1, 1, 0, 0, g);
         }
-        if (!any) continue;
-        memory.fill(0, sums, sums + kLanes);
-        overRow(row, copied, (n) => kernels.lsqShift(4 * src, n, 4 * params, 4 * sums));
-        for (let k = 0; k < kLanes; k++) {
-          const c = g * kLanes + k;
-          if (c < candidates && !keepsZeroPoint(c)) zeroPoints[c] = movedZeroPoint(memory[sums + k]!, row.length, raw.zeroPoints[c]!, qmin, qmax);
+        memory.fill(0, sums, sums + kLanes * (last + 1 - first));
+        overRow(row, copied, (n) => kernels.lsqShiftGroups(4 * src, n, 4 * params, 4 * sums, last + 1 - first));
+        for (let c = first * kLanes; c < Math.min((last + 1) * kLanes, candidates); c++) {
+          if (!keepsZeroPoint(c)) zeroPoints[c] = movedZeroPoint(memory[sums + c - first * kLanes]!, row.length, raw.zeroPoints[c]!, qmin, qmax);
         }
       }
       // 3. The refits' errors, each group under the limits known before it, then the reference's order replayed.

@@ -1372,7 +1372,7 @@
   ;; those at $sums (8 float32 each, in and out): the squared error (subnormal squares to 0), Σ x·l (each product
   ;; and each partial sum with |v| below 2^-126 to +0) and Σ l·l. (The reference quantizes a NaN element to qmin;
   ;; here its level is NaN. Either way the error and Σ x·l are NaN, so the refit keeps the raw parameters.)
-  (func (export "lsqSums") (param $src i32) (param $n i32) (param $params i32) (param $sums i32)
+  (func $lsqSums (export "lsqSums") (param $src i32) (param $n i32) (param $params i32) (param $sums i32)
     (local $end i32) (local $half i32) (local $x v128) (local $level v128) (local $e v128) (local $t v128) (local $tiny v128)
     (local $scale v128) (local $inv v128) (local $zp v128) (local $low v128) (local $high v128)
     (local $error v128) (local $cross v128) (local $levels v128)
@@ -1419,7 +1419,7 @@
   ;; scales (in the scales' place), the raw inverse scales, zero points, low and high; q from the raw parameters
   ;; as in lsqSums, and the sum in element order going on from the one at $sums (8 float32, in and out) of
   ;; flush(flush(q - zp) - flush(x · refit inverse)), each partial sum flushed (|v| below 2^-126 to +0).
-  (func (export "lsqShift") (param $src i32) (param $n i32) (param $params i32) (param $sums i32)
+  (func $lsqShift (export "lsqShift") (param $src i32) (param $n i32) (param $params i32) (param $sums i32)
     (local $end i32) (local $half i32) (local $x v128) (local $level v128) (local $t v128) (local $tiny v128)
     (local $inv1 v128) (local $inv v128) (local $zp v128) (local $low v128) (local $high v128) (local $shift v128)
     (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
@@ -1453,6 +1453,28 @@
       (local.set $sums (i32.add (local.get $sums) (i32.const 16)))
       (local.set $half (i32.add (local.get $half) (i32.const 1)))
       (br_if $halves (i32.lt_u (local.get $half) (i32.const 2)))))
+
+;; lsqSums, then lsqShift, for $groups groups of 8 candidates in one call: group g's parameters at $params + 192·g,
+  ;; its sums at $sums + 96·g (lsqSums) or $sums + 32·g (lsqShift).
+  (func (export "lsqSumsGroups") (param $src i32) (param $n i32) (param $params i32) (param $sums i32) (param $groups i32)
+    (block $done
+      (loop $group
+        (br_if $done (i32.eqz (local.get $groups)))
+        (call $lsqSums (local.get $src) (local.get $n) (local.get $params) (local.get $sums))
+        (local.set $params (i32.add (local.get $params) (i32.const 192)))
+        (local.set $sums (i32.add (local.get $sums) (i32.const 96)))
+        (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
+        (br $group))))
+
+  (func (export "lsqShiftGroups") (param $src i32) (param $n i32) (param $params i32) (param $sums i32) (param $groups i32)
+    (block $done
+      (loop $group
+        (br_if $done (i32.eqz (local.get $groups)))
+        (call $lsqShift (local.get $src) (local.get $n) (local.get $params) (local.get $sums))
+        (local.set $params (i32.add (local.get $params) (i32.const 192)))
+        (local.set $sums (i32.add (local.get $sums) (i32.const 32)))
+        (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
+        (br $group))))
 
       ;; Table indices of the segment functions, for walk().
   (global (export "quantizeRun") i32 (i32.const 0))

@@ -86,6 +86,10 @@ export interface SimdKernels {
   lsqSums(src: number, n: number, params: number, sums: number): void;
   /** The 'lsq' search's affine zero-point sums of 8 candidates (at `sums`, in and out; see simd-kernels.wat). */
   lsqShift(src: number, n: number, params: number, sums: number): void;
+  /** lsqSums for `groups` groups of 8 candidates in one call (parameters 192 bytes a group apart, sums 96). */
+  lsqSumsGroups(src: number, n: number, params: number, sums: number, groups: number): void;
+  /** lsqShift for `groups` groups of 8 candidates in one call (parameters 192 bytes a group apart, sums 32). */
+  lsqShiftGroups(src: number, n: number, params: number, sums: number, groups: number): void;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -110,6 +114,8 @@ interface Exports {
   mseSums: SimdKernels['mseSums'];
   lsqSums: SimdKernels['lsqSums'];
   lsqShift: SimdKernels['lsqShift'];
+  lsqSumsGroups: SimdKernels['lsqSumsGroups'];
+  lsqShiftGroups: SimdKernels['lsqShiftGroups'];
   [kind: string]: unknown;
 }
 
@@ -170,6 +176,8 @@ function instantiate(): SimdKernels | null {
     mseSums: exports.mseSums,
     lsqSums: exports.lsqSums,
     lsqShift: exports.lsqShift,
+    lsqSumsGroups: exports.lsqSumsGroups,
+    lsqShiftGroups: exports.lsqShiftGroups,
     walk(run, columns, layout) {
       exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
         layout.strideOuter, layout.strideGroup, layout.strideInner);
