@@ -21,19 +21,18 @@
  * ```
  * @module
  */
-import { type ReductionLayout, elementIndex, outputLength } from '../../calibration/granularity.js';
+import type { ReductionLayout } from '../../calibration/granularity.js';
 import { FLOAT32_EPS, type QuantRange, qparamsFromMinMax, signedExtremeCandidate } from '../../calibration/qparams.js';
 import { lsqCandidateCount } from '../../calibration/spec.js';
 import { type LsqSearchResult, storeLsqWinner } from '../../reference/lsq-search.js';
 import { type LsqBest as Best, flush, movedZeroPoint, refitScale, simdLsqSearch } from './lsq-simd-search.js';
+import { candidateSum } from './mse-output-search.js';
+import { forEachOutput, longestOutput } from './output-tiles.js';
 
 /** 1.5 × 2^52: `(v + kRound) - kRound` rounds a double of magnitude below 2^51 to an integer, ties to even. */
 const kRound = 6755399441055744;
 /** The smallest normal float32: smaller sums and products count as 0 (see the reference). */
 const kMinNormal = 2 ** -126;
-/** Elements summed between two checks of a refit's bound. */
-const kCheckEvery = 16;
-
 
 /** The raw pass of one candidate: its error sum and the refit's sums (module documentation of the reference). */
 const sums = { error: 0, crossSum: 0, levelSum: 0 };
@@ -60,27 +59,6 @@ function rawPass(xs: Float32Array, length: number, scale: number, zeroPoint: num
   sums.error = error;
   sums.crossSum = crossSum;
   sums.levelSum = levelSum;
-}
-
-/** The error sum of `xs[0, length)` quantized with (scale, zeroPoint), or Infinity once it reaches `limit` (NaN: never). */
-function errorSum(xs: Float32Array, length: number, scale: number, zeroPoint: number, qmin: number, qmax: number, limit: number): number {
-  const fround = Math.fround;
-  const inverse = fround(1 / scale);
-  const [low, high] = [qmin - zeroPoint, qmax - zeroPoint];
-  let error = 0;
-  for (let j = 0; j < length;) {
-    const stop = Math.min(j + kCheckEvery, length);
-    for (; j < stop; j++) {
-      const x = xs[j]!;
-      const v = fround(x * inverse);
-      const q = x !== x ? qmin : fround(zeroPoint + (((v < low ? low : v > high ? high : v) + kRound) - kRound));
-      const e = fround(x - fround(fround(q - zeroPoint) * scale));
-      const square = fround(e * e);
-      error = fround(error + (square < kMinNormal ? 0 : square));
-    }
-    if (error >= limit) return Infinity;
-  }
-  return error;
 }
 
 /** The affine zero point update of the reference: z + roundHalfEven(sum(l - x / s1) / n), clamped, l from (s0, z). */
@@ -132,15 +110,10 @@ export function cpuLsqSearch(
     family.zeroPoint = zeroPoint;
     family.c = c;
   };
-  const longest = layout.family === 'channel' ? layout.outer * layout.inner : layout.groupSize;
-  const simd = simdLsqSearch(range, longest, candidates);
+  const simd = simdLsqSearch(range, longestOutput(layout), candidates);
   const raw = { scales: new Float64Array(candidates), zeroPoints: new Float64Array(candidates) };
-  let xs = new Float32Array(0);
-  for (let w = 0; w < outputs; w++) {
-    const length = outputLength(layout, w);
-    if (xs.length < length) xs = new Float32Array(length);
-    for (let j = 0; j < length; j++) xs[j] = data[elementIndex(layout, w, j)]!;
-    const row = xs.subarray(0, length);
+  forEachOutput(data, layout, (w, row) => {
+    const length = row.length;
     for (const family of families) family.c = -1;
     const extreme = symmetric ? undefined : signedExtremeCandidate(mins[w]!, maxs[w]!, range);
     for (let c = 0; c < candidates; c++) {
@@ -162,11 +135,11 @@ export function cpuLsqSearch(
         const scale = refitScale(sums.crossSum, sums.levelSum, rawScale);
         // On Q4_0's grid the zero point stays: only the scale is refit.
         const zeroPoint = symmetric || c >= gridStart ? rawZeroPoint : refitZeroPoint(row, length, rawScale, rawZeroPoint, scale, qmin, qmax);
-        const error = errorSum(row, length, scale, zeroPoint, qmin, qmax, family.error);
+        const error = candidateSum(row, scale, zeroPoint, qmin, qmax, family.error, Infinity);
         if (error < family.error) consider(family, error, scale, zeroPoint, c);
       }
     }
     storeLsqWinner(result, w, families[0], families[1], signedExtreme);
-  }
+  });
   return result;
 }

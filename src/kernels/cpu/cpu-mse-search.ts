@@ -19,11 +19,11 @@
  * ```
  * @module
  */
-import { type ReductionLayout, outputLength } from '../../calibration/granularity.js';
+import type { ReductionLayout } from '../../calibration/granularity.js';
 import { type QuantRange, qparamsFromMinMax } from '../../calibration/qparams.js';
 import type { MseSearchResult } from '../../reference/calibration.js';
 import { jsMseSearch, simdMseSearch } from './mse-output-search.js';
-import { OUTPUT_TILE, contiguousStart, gatherTile } from './output-tiles.js';
+import { forEachOutput, longestOutput } from './output-tiles.js';
 
 /**
  * The MSE search over every output of `layout` (see the module documentation); the same result as
@@ -44,35 +44,19 @@ export function cpuMseSearch(
   const picks = new Uint32Array(outputs);
   const best = new Float32Array(outputs);
   const first = new Float32Array(outputs);
-  const longest = layout.family === 'channel' ? layout.outer * layout.inner : layout.groupSize;
-  const search = simdMseSearch(range, longest) ?? jsMseSearch(range);
-  let scratch = new Float32Array(0);
+  const search = simdMseSearch(range, longestOutput(layout)) ?? jsMseSearch(range);
   let seed = 0;
   const found = { pick: 0, best: 0, first: 0 };
-  for (let w0 = 0; w0 < outputs;) {
-    const length = outputLength(layout, w0);
-    let xs = data;
-    let at = contiguousStart(layout, w0);
-    let count = 1;
-    if (at < 0) {
-      if (scratch.length < OUTPUT_TILE * length) scratch = new Float32Array(OUTPUT_TILE * length);
-      count = gatherTile(data, layout, w0, length, scratch);
-      xs = scratch;
-      at = 0;
-    }
-    for (let t = 0; t < count; t++, at += length) {
-      const w = w0 + t;
-      const candidate = (c: number) => {
-        const alpha = clipRatios[c]!;
-        return qparamsFromMinMax(Math.fround(alpha * mins[w]!), Math.fround(alpha * maxs[w]!), range, symmetric);
-      };
-      search(xs.subarray(at, at + length), clipRatios.length, candidate, seed, found);
-      seed = found.pick;
-      picks[w] = found.pick;
-      best[w] = found.best;
-      first[w] = found.first;
-    }
-    w0 += count;
-  }
+  forEachOutput(data, layout, (w, xs) => {
+    const candidate = (c: number) => {
+      const alpha = clipRatios[c]!;
+      return qparamsFromMinMax(Math.fround(alpha * mins[w]!), Math.fround(alpha * maxs[w]!), range, symmetric);
+    };
+    search(xs, clipRatios.length, candidate, seed, found);
+    seed = found.pick;
+    picks[w] = found.pick;
+    best[w] = found.best;
+    first[w] = found.first;
+  });
   return { picks, best, first };
 }

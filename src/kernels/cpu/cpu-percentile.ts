@@ -14,9 +14,9 @@
  * ```
  * @module
  */
-import { type ReductionLayout, elementIndex, outputLength } from '../../calibration/granularity.js';
+import { type ReductionLayout, elementIndex } from '../../calibration/granularity.js';
 import type { MinMaxResult } from '../../reference/minmax.js';
-import { OUTPUT_TILE, contiguousStart, gatherTile } from './output-tiles.js';
+import { forEachOutput } from './output-tiles.js';
 
 /** Ranges shorter than this are sorted by insertion. */
 const kInsertion = 16;
@@ -74,7 +74,6 @@ export function cpuPercentileRanges(data: Float32Array, layout: ReductionLayout,
   const mins = new Float32Array(outputs);
   const maxs = new Float32Array(outputs);
   let firstNaN = -1;
-  let scratch = new Float32Array(0);
   let keys = new Int32Array(0);
   let floats = new Float32Array(keys.buffer);
   const value = new Int32Array(1);
@@ -83,37 +82,25 @@ export function cpuPercentileRanges(data: Float32Array, layout: ReductionLayout,
     value[0] = keyOf(key); // keyOf is its own inverse
     return valueFloat[0]!;
   };
-  for (let w0 = 0; w0 < outputs;) {
-    const length = outputLength(layout, w0);
-    let xs = data;
-    let at = contiguousStart(layout, w0);
-    let count = 1;
-    if (at < 0) {
-      if (scratch.length < OUTPUT_TILE * length) scratch = new Float32Array(OUTPUT_TILE * length);
-      count = gatherTile(data, layout, w0, length, scratch);
-      [xs, at] = [scratch, 0];
-    }
+  forEachOutput(data, layout, (w, xs) => {
+    const length = xs.length;
     if (keys.length < length) {
       keys = new Int32Array(length);
       floats = new Float32Array(keys.buffer);
     }
-    for (let t = 0; t < count; t++, at += length) {
-      const w = w0 + t;
-      floats.set(xs.subarray(at, at + length));
-      for (let j = 0; j < length; j++) {
-        const bits = keys[j]!;
-        if ((bits & 0x7fffffff) > 0x7f800000) {
-          const index = elementIndex(layout, w, j);
-          if (firstNaN < 0 || index < firstNaN) firstNaN = index;
-        }
-        keys[j] = keyOf(symmetric ? bits & 0x7fffffff : bits);
+    floats.set(xs);
+    for (let j = 0; j < length; j++) {
+      const bits = keys[j]!;
+      if ((bits & 0x7fffffff) > 0x7f800000) {
+        const index = elementIndex(layout, w, j);
+        if (firstNaN < 0 || index < firstNaN) firstNaN = index;
       }
-      const rank = Math.min(length, Math.max(1, Math.ceil((percentile / 100) * length - 1e-9)));
-      const upper = floatOf(select(keys, length, rank - 1));
-      maxs[w] = upper;
-      mins[w] = symmetric ? -upper : floatOf(select(keys, length, length - rank));
+      keys[j] = keyOf(symmetric ? bits & 0x7fffffff : bits);
     }
-    w0 += count;
-  }
+    const rank = Math.min(length, Math.max(1, Math.ceil((percentile / 100) * length - 1e-9)));
+    const upper = floatOf(select(keys, length, rank - 1));
+    maxs[w] = upper;
+    mins[w] = symmetric ? -upper : floatOf(select(keys, length, length - rank));
+  });
   return { mins, maxs, firstNaN };
 }

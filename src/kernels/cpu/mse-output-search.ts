@@ -68,15 +68,25 @@ function candidateAt(step: number, seed: number): number {
   return step === 0 ? 0 : step === 1 && seed > 0 ? seed : step <= seed ? step - 1 : step;
 }
 
-/** One candidate's error sum over `xs`, or Infinity once its lower bound reaches `limit` (NaN: never). */
-function candidateSum(xs: Float32Array, scale: number, zeroPoint: number, qmin: number, qmax: number, limit: number): number {
+/**
+ * One candidate's error sum over `xs`, in sum blocks of `blockSize` elements (Infinity: one sequential sum, as the
+ * 'lsq' search's refits take it), or Infinity once its lower bound reaches `limit` (NaN: never).
+ *
+ * @example
+ * ```ts
+ * candidateSum(row, 0.01, 0, -127, 127, NaN);            // the 'mse' search's sum of this candidate
+ * candidateSum(row, 0.01, 0, -127, 127, best, Infinity); // an 'lsq' refit's error, or Infinity if it cannot win
+ * ```
+ */
+export function candidateSum(xs: Float32Array, scale: number, zeroPoint: number, qmin: number, qmax: number, limit: number,
+  blockSize = MSE_BLOCK): number {
   const fround = Math.fround;
   const inverse = fround(1 / scale);
   const [low, high] = [qmin - zeroPoint, qmax - zeroPoint]; // v beyond them quantizes to qmin or qmax
   const length = xs.length;
   let total = 0;
-  for (let start = 0; start < length; start += MSE_BLOCK) {
-    const end = Math.min(start + MSE_BLOCK, length);
+  for (let start = 0; start < length; start += blockSize) {
+    const end = Math.min(start + blockSize, length);
     let block = 0;
     for (let j = start; j < end;) {
       const stop = Math.min(j + kCheckEvery, end);

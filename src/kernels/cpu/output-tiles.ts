@@ -1,47 +1,35 @@
 /**
  * The elements of a calibration's outputs in j order (src/calibration/granularity.ts), side by side for loops
- * that read each output many times (the 'mse' search, percentile clipping): an output whose elements already
- * lie together is read in place; others are gathered with their neighbours, {@link OUTPUT_TILE} at a time.
+ * that read each output many times (the 'mse' and 'lsq' searches, percentile clipping): an output whose
+ * elements already lie together is read in place; others are gathered with their neighbours,
+ * {@link OUTPUT_TILE} at a time, each step reading a short run in memory order.
  *
  * @example
  * ```ts
- * const at = contiguousStart(layout, w); // ≥ 0: data.subarray(at, at + outputLength(layout, w))
- * if (at < 0) gatherTile(data, layout, w, outputLength(layout, w), scratch);
+ * forEachOutput(data, layout, (w, xs) => search(xs)); // xs: output w's elements, valid during the call
  * ```
  * @module
  */
-import { type ReductionLayout, elementIndex } from '../../calibration/granularity.js';
+import { type ReductionLayout, elementIndex, outputLength } from '../../calibration/granularity.js';
 
 /**
  * The start of output `w`'s elements when they lie side by side in `data` (its j-th element at start + j),
  * else -1.
- *
- * @example
- * ```ts
- * contiguousStart(reductionLayout([4, 8], { axis: 0 }), 2); // 16 (row 2)
- * contiguousStart(reductionLayout([4, 8], { axis: 1 }), 2); // -1 (column 2)
- * ```
  */
-export function contiguousStart(layout: ReductionLayout, w: number): number {
+function contiguousStart(layout: ReductionLayout, w: number): number {
   if (layout.family === 'channel') return layout.outer === 1 ? w * layout.inner : -1;
   return layout.inner === 1 ? elementIndex(layout, w, 0) : -1;
 }
 
 /** Outputs gathered at once where they lie apart: rows of this many read in memory order. */
-export const OUTPUT_TILE = 64;
+const OUTPUT_TILE = 64;
 
 /**
  * Gathers the outputs from `w0` on whose elements lie apart (up to {@link OUTPUT_TILE} of them, all of one length)
  * into `into`, output w0 + t's element j at t * length + j; returns how many. Neighbouring outputs' elements
  * are neighbours in memory (the next channel or the next column), so each step reads a short run in order.
- *
- * @example
- * ```ts
- * const into = new Float32Array(OUTPUT_TILE * 4);
- * gatherTile(data, reductionLayout([4, 8], { axis: 1 }), 0, 4, into); // 8: columns 0-7, each at 4·t
- * ```
  */
-export function gatherTile(data: Float32Array, layout: ReductionLayout, w0: number, length: number, into: Float32Array): number {
+function gatherTile(data: Float32Array, layout: ReductionLayout, w0: number, length: number, into: Float32Array): number {
   const { n, inner } = layout;
   if (layout.family === 'channel') {
     const count = Math.min(OUTPUT_TILE, layout.outputs - w0);
@@ -61,4 +49,43 @@ export function gatherTile(data: Float32Array, layout: ReductionLayout, w0: numb
     for (let t = 0; t < count; t++) into[t * length + j] = data[source + t]!;
   }
   return count;
+}
+
+/**
+ * The most elements one output of `layout` has.
+ *
+ * @example
+ * ```ts
+ * longestOutput(reductionLayout([4096, 4096], { axis: 1, groupSize: 32 })); // 32
+ * ```
+ */
+export function longestOutput(layout: ReductionLayout): number {
+  return layout.family === 'channel' ? layout.outer * layout.inner : layout.groupSize;
+}
+
+/**
+ * Calls `visit(w, xs)` for every output w of `layout` in order, `xs` its elements in j order: a view of `data`
+ * where they lie together, else of a scratch array they were gathered into (valid until `visit` returns).
+ *
+ * @example
+ * ```ts
+ * forEachOutput(Float32Array.of(1, 2, 3, 4), reductionLayout([2, 2], { axis: 1 }), (w, xs) => console.log(w, [...xs]));
+ * // 0 [1, 3], then 1 [2, 4]
+ * ```
+ */
+export function forEachOutput(data: Float32Array, layout: ReductionLayout, visit: (w: number, xs: Float32Array) => void): void {
+  let scratch = new Float32Array(0);
+  for (let w0 = 0; w0 < layout.outputs;) {
+    const length = outputLength(layout, w0);
+    const at = contiguousStart(layout, w0);
+    if (at >= 0) {
+      visit(w0, data.subarray(at, at + length));
+      w0 += 1;
+      continue;
+    }
+    if (scratch.length < OUTPUT_TILE * length) scratch = new Float32Array(OUTPUT_TILE * length);
+    const count = gatherTile(data, layout, w0, length, scratch);
+    for (let t = 0; t < count; t++) visit(w0 + t, scratch.subarray(t * length, (t + 1) * length));
+    w0 += count;
+  }
 }
