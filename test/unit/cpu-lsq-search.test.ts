@@ -4,7 +4,7 @@
 // refit early could go wrong: all candidates tied, sums that overflow, subnormal values, NaN elements.
 import { describe, expect, it } from 'vitest';
 import { type Granularity, reductionLayout } from '../../src/calibration/granularity.js';
-import { type QuantRange } from '../../src/calibration/qparams.js';
+import { type QuantRange, qparamsFromMinMax } from '../../src/calibration/qparams.js';
 import { lsqClipRatios } from '../../src/calibration/spec.js';
 import { dtypeInfo } from '../../src/dtype.js';
 import { cpuLsqSearch } from '../../src/kernels/cpu/cpu-lsq-search.js';
@@ -57,6 +57,29 @@ describe(`cpuLsqSearch against the reference (seed ${RUN_SEED})`, () => {
     const data = Float32Array.from({ length: 70001 }, () => normal() * 0.02 + (next() < 0.001 ? 0.3 : 0));
     same(data, [70001], 'per_tensor', rangeOf('qint8'), true, lsqClipRatios(12, 0.5, 1.2), false);
     same(data, [70001], 'per_tensor', rangeOf('quint4'), false, lsqClipRatios(10, 0.5, 1.2), true);
+  });
+
+  it('an affine refit whose moved zero point wins (rare: these rows were found by a search over random ones)', () => {
+    // 2-bit, the ratios 1 and 0.3: in each row below the winner is a refit whose zero point moved off its raw one.
+    const range = { qmin: 0, qmax: 3, symmetricZeroPoint: 2 };
+    const ratios = Float32Array.of(1, 0.3);
+    const five = [2.7687509059906006, 2.8221852779388428, -1.2205259799957275, -2.9306702613830566, 1.1356348991394043];
+    const sixteen = [6.3539628982543945, -6.930240631103516, 3.833796977996826, 5.1294708251953125, 5.722445011138916, 5.252215385437012,
+      6.845843315124512, 1.3642759323120117, 0.4872007369995117, 0.5818052291870117, 0.20277690887451172, -2.4076967239379883,
+      -2.9467575550079346, -0.8727447986602783, -1.1133532524108887, -1.6561715602874756];
+    for (const row of [five, sixteen]) {
+      const n = row.length;
+      // The row among random ones, in every lane of a batch of four.
+      const data = Float32Array.from({ length: 6 * n }, (_, i) => (Math.floor(i / n) % 2 === 0 ? row[i % n]! : normal() * 3));
+      same(data, [6, n], { axis: 1, groupSize: n }, range, false, ratios, false);
+      const layout = reductionLayout([6, n], { axis: 1, groupSize: n });
+      const { mins, maxs } = minMaxOfLayout(data, layout);
+      const found = cpuLsqSearch(data, layout, mins, maxs, range, false, ratios, false);
+      for (const w of [0, 2, 4]) {
+        const raw = qparamsFromMinMax(Math.fround(ratios[found.picks[w]!]! * mins[w]!), Math.fround(ratios[found.picks[w]!]! * maxs[w]!), range, false);
+        expect(found.zeroPoints[w], `row ${w} of ${n}`).not.toBe(raw.zeroPoint);
+      }
+    }
   });
 
   it('all candidates tied (zeros, a constant), sums that overflow to Infinity, subnormal values, NaN elements', () => {

@@ -3,7 +3,9 @@
  * src/reference/lsq-search.ts: the same candidates, raw and refit, the same float32 sums, the same winner), in a
  * fraction of its time:
  *
- * - **With WebAssembly SIMD, eight candidates a pass** (lsq-simd-search.ts), where the engine has it.
+ * - **Short outputs (groups up to 512 elements) four at a time**, one a lane of WebAssembly SIMD, the whole search
+ *   in the kernel (lanes-search.ts).
+ * - **Longer outputs with WebAssembly SIMD, eight candidates a pass** (lsq-simd-search.ts), where the engine has it.
  * - **Otherwise in JavaScript, the quantize numerics written out** in each pass, nothing called per element: the
  *   value to round clamped to the integers that quantize to qmin and qmax, then rounded half to even by adding
  *   and subtracting 1.5 × 2^52.
@@ -26,6 +28,7 @@ import { FLOAT32_EPS, type QuantRange, qparamsFromMinMax, signedExtremeCandidate
 import { lsqCandidateCount } from '../../calibration/spec.js';
 import { type LsqSearchResult, storeLsqWinner } from '../../reference/lsq-search.js';
 import { type LsqBest as Best, flush, movedZeroPoint, refitScale, simdLsqSearch } from './lsq-simd-search.js';
+import { lanesLsqSearch } from './lanes-search.js';
 import { candidateSum } from './mse-output-search.js';
 import { forEachOutput, longestOutput } from './output-tiles.js';
 
@@ -91,6 +94,8 @@ export function cpuLsqSearch(
   data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array, range: QuantRange,
   symmetric: boolean, clipRatios: Float32Array, signedExtreme = false,
 ): LsqSearchResult {
+  const lanes = lanesLsqSearch(data, layout, mins, maxs, range, symmetric, clipRatios, signedExtreme);
+  if (lanes) return lanes;
   const { outputs } = layout;
   const result: LsqSearchResult = {
     scales: new Float32Array(outputs), zeroPoints: new Int32Array(outputs), picks: new Uint32Array(outputs),

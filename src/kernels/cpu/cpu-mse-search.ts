@@ -6,7 +6,9 @@
  * - **Each output's elements side by side.** An output whose elements lie apart in memory (per channel along a
  *   later axis) is gathered with its neighbours, 64 at a time (output-tiles.ts), then read by every candidate;
  *   the reference finds each element's index anew for every candidate.
- * - **Eight candidates at once, each stopped once it cannot win.** Each output is searched by
+ * - **Short outputs (groups up to 512 elements) four at a time**, one a lane of WebAssembly SIMD, the whole search
+ *   in the kernel (lanes-search.ts): a group of 32 gives a pass of eight candidates little to do.
+ * - **Eight candidates at once, each stopped once it cannot win.** Longer outputs are searched by
  *   mse-output-search.ts: with WebAssembly SIMD eight candidates a pass (or in JavaScript, one), a candidate
  *   stopped as soon as its sum so far shows that it cannot win.
  *
@@ -22,6 +24,7 @@
 import type { ReductionLayout } from '../../calibration/granularity.js';
 import { type QuantRange, qparamsFromMinMax } from '../../calibration/qparams.js';
 import type { MseSearchResult } from '../../reference/calibration.js';
+import { lanesMseSearch } from './lanes-search.js';
 import { jsMseSearch, simdMseSearch } from './mse-output-search.js';
 import { forEachOutput, longestOutput } from './output-tiles.js';
 
@@ -40,6 +43,8 @@ export function cpuMseSearch(
   data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array, range: QuantRange,
   symmetric: boolean, clipRatios: Float32Array,
 ): MseSearchResult {
+  const lanes = lanesMseSearch(data, layout, mins, maxs, range, symmetric, clipRatios);
+  if (lanes) return lanes;
   const { outputs } = layout;
   const picks = new Uint32Array(outputs);
   const best = new Float32Array(outputs);

@@ -166,7 +166,7 @@ export function simdLsqSearch(range: QuantRange, longest: number, candidates: nu
           else lane(k, 1, 1, 0, 0, g);
         }
         memory.fill(0, sums, sums + kLanes * (last + 1 - first));
-        overRow(row, copied, (n) => kernels.lsqShiftGroups(4 * src, n, 4 * params, 4 * sums, last + 1 - first));
+        overRow(row, copied, (n) => kernels.lsqShiftGroups(4 * src, n, 4 * params, 4 * sums, last + 1 - first, copied ? 1 : 0));
         for (let c = first * kLanes; c < Math.min((last + 1) * kLanes, candidates); c++) {
           if (!keepsZeroPoint(c)) zeroPoints[c] = movedZeroPoint(memory[sums + c - first * kLanes]!, row.length, raw.zeroPoints[c]!, qmin, qmax);
         }

@@ -1366,14 +1366,33 @@
     (v128.store offset=16 (local.get $sums) (local.get $totalB))
     (i32.const 0))
 
+;; The smallest magnitude of the nonzero float32 among $n at $src (+inf when none; NaN when one is NaN): what
+  ;; decides whether the 'lsq' kernels below may leave out their flushes of subnormal sums.
+  (func $smallestNonzero (param $src i32) (param $n i32) (result f32)
+    (local $end i32) (local $a v128) (local $m v128) (local $inf v128)
+    (local.set $inf (f32x4.splat (f32.const inf)))
+    (local.set $m (local.get $inf))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $elements
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $a (f32x4.abs (v128.load32_splat (local.get $src))))
+        (local.set $m (f32x4.min (local.get $m) (v128.bitselect (local.get $inf) (local.get $a) (f32x4.eq (local.get $a) (f32x4.splat (f32.const 0))))))
+        (local.set $src (i32.add (local.get $src) (i32.const 4)))
+        (br $elements)))
+    (f32x4.extract_lane 0 (local.get $m)))
+
 ;; The 'lsq' search's raw pass (src/reference/lsq-search.ts, passSums) of 8 candidates at once over $n elements
   ;; at $src: at $params the scales, inverse scales, zero points, low and high (8 float32 each, as for mseSums);
-  ;; q as there (a NaN element quantizes to $qmin), l = q - zp, and three sums in element order going on from
-  ;; those at $sums (8 float32 each, in and out): the squared error (subnormal squares to 0), Σ x·l (each product
-  ;; and each partial sum with |v| below 2^-126 to +0) and Σ l·l. (The reference quantizes a NaN element to qmin;
-  ;; here its level is NaN. Either way the error and Σ x·l are NaN, so the refit keeps the raw parameters.)
-  (func $lsqSums (export "lsqSums") (param $src i32) (param $n i32) (param $params i32) (param $sums i32)
-    (local $end i32) (local $half i32) (local $x v128) (local $level v128) (local $e v128) (local $t v128) (local $tiny v128)
+  ;; q as there, l = q - zp, and three sums in element order going on from those at $sums (8 float32 each, in and
+  ;; out): the squared error (subnormal squares to 0), Σ x·l and Σ l·l. (The reference quantizes a NaN element to
+  ;; qmin; here its level is NaN. Either way the error and Σ x·l are NaN, so the refit keeps the raw parameters.)
+  ;; The reference flushes each product x·l and each partial sum of Σ x·l below 2^-126 to +0; that never changes
+  ;; a value here: every scale is at least 2^-23 and every zero point in [qmin, qmax], so a nonzero level needs
+  ;; |x| above 2^-25, and each such x, each product with an integer level and each exact partial sum is a
+  ;; multiple of 2^-48; a nonzero multiple of 2^-48 below 2^-24 is a float32 exactly, so none is below 2^-126.
+  (func $lsqSums (param $src i32) (param $n i32) (param $params i32) (param $sums i32)
+    (local $end i32) (local $half i32) (local $x v128) (local $level v128) (local $e v128) (local $tiny v128)
     (local $scale v128) (local $inv v128) (local $zp v128) (local $low v128) (local $high v128)
     (local $error v128) (local $cross v128) (local $levels v128)
     (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
@@ -1399,10 +1418,7 @@
           (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $level) (local.get $scale))))
           (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
           (local.set $error (f32x4.add (local.get $error) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
-          (local.set $t (f32x4.mul (local.get $x) (local.get $level)))
-          (local.set $t (v128.andnot (local.get $t) (f32x4.lt (f32x4.abs (local.get $t)) (local.get $tiny))))
-          (local.set $cross (f32x4.add (local.get $cross) (local.get $t)))
-          (local.set $cross (v128.andnot (local.get $cross) (f32x4.lt (f32x4.abs (local.get $cross)) (local.get $tiny))))
+          (local.set $cross (f32x4.add (local.get $cross) (f32x4.mul (local.get $x) (local.get $level))))
           (local.set $levels (f32x4.add (local.get $levels) (f32x4.mul (local.get $level) (local.get $level))))
           (local.set $src (i32.add (local.get $src) (i32.const 4)))
           (br $elements)))
@@ -1419,10 +1435,19 @@
   ;; scales (in the scales' place), the raw inverse scales, zero points, low and high; q from the raw parameters
   ;; as in lsqSums, and the sum in element order going on from the one at $sums (8 float32, in and out) of
   ;; flush(flush(q - zp) - flush(x · refit inverse)), each partial sum flushed (|v| below 2^-126 to +0).
-  (func $lsqShift (export "lsqShift") (param $src i32) (param $n i32) (param $params i32) (param $sums i32)
-    (local $end i32) (local $half i32) (local $x v128) (local $level v128) (local $t v128) (local $tiny v128)
+  ;; $smallest: the smallest nonzero |x| of the whole sum, or NaN. Where x · refit inverse, rounded, is at least
+  ;; 2^-103 for it (and so for every nonzero x) in all 8 lanes, the flushes change nothing and are left out: each
+  ;; product is then a multiple of 2^-126, and so is each exact difference with an integer level and each exact
+  ;; partial sum; a nonzero multiple of 2^-126 below 2^-102 is a float32 exactly, so none rounds below 2^-126.
+  (func $lsqShift (param $src i32) (param $n i32) (param $params i32) (param $sums i32) (param $smallest f32)
+    (local $end i32) (local $half i32) (local $plain i32) (local $x v128) (local $level v128) (local $t v128) (local $tiny v128)
     (local $inv1 v128) (local $inv v128) (local $zp v128) (local $low v128) (local $high v128) (local $shift v128)
+    (local $bound v128)
     (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
+    (local.set $bound (f32x4.splat (f32.const 0x1p-103)))
+    (local.set $plain (i32x4.all_true (v128.and
+      (f32x4.ge (f32x4.mul (f32x4.splat (local.get $smallest)) (v128.load (local.get $params))) (local.get $bound))
+      (f32x4.ge (f32x4.mul (f32x4.splat (local.get $smallest)) (v128.load offset=16 (local.get $params))) (local.get $bound)))))
     (local.set $half (i32.const 0))
     (loop $halves
       (local.set $inv1 (v128.load (local.get $params)))
@@ -1432,21 +1457,34 @@
       (local.set $high (v128.load offset=128 (local.get $params)))
       (local.set $shift (v128.load (local.get $sums)))
       (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
-      (block $done
-        (loop $elements
-          (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
-          (local.set $x (v128.load32_splat (local.get $src)))
-          (local.set $level (f32x4.sub (f32x4.add (local.get $zp) (f32x4.nearest
-            (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))
-            (local.get $zp)))
-          (local.set $t (f32x4.mul (local.get $x) (local.get $inv1)))
-          (local.set $t (v128.andnot (local.get $t) (f32x4.lt (f32x4.abs (local.get $t)) (local.get $tiny))))
-          (local.set $t (f32x4.sub (local.get $level) (local.get $t)))
-          (local.set $t (v128.andnot (local.get $t) (f32x4.lt (f32x4.abs (local.get $t)) (local.get $tiny))))
-          (local.set $shift (f32x4.add (local.get $shift) (local.get $t)))
-          (local.set $shift (v128.andnot (local.get $shift) (f32x4.lt (f32x4.abs (local.get $shift)) (local.get $tiny))))
-          (local.set $src (i32.add (local.get $src) (i32.const 4)))
-          (br $elements)))
+      (if (local.get $plain)
+        (then
+          (block $done
+            (loop $elements
+              (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+              (local.set $x (v128.load32_splat (local.get $src)))
+              (local.set $level (f32x4.sub (f32x4.add (local.get $zp) (f32x4.nearest
+                (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))
+                (local.get $zp)))
+              (local.set $shift (f32x4.add (local.get $shift) (f32x4.sub (local.get $level) (f32x4.mul (local.get $x) (local.get $inv1)))))
+              (local.set $src (i32.add (local.get $src) (i32.const 4)))
+              (br $elements))))
+        (else
+          (block $done
+            (loop $elements
+              (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+              (local.set $x (v128.load32_splat (local.get $src)))
+              (local.set $level (f32x4.sub (f32x4.add (local.get $zp) (f32x4.nearest
+                (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))
+                (local.get $zp)))
+              (local.set $t (f32x4.mul (local.get $x) (local.get $inv1)))
+              (local.set $t (v128.andnot (local.get $t) (f32x4.lt (f32x4.abs (local.get $t)) (local.get $tiny))))
+              (local.set $t (f32x4.sub (local.get $level) (local.get $t)))
+              (local.set $t (v128.andnot (local.get $t) (f32x4.lt (f32x4.abs (local.get $t)) (local.get $tiny))))
+              (local.set $shift (f32x4.add (local.get $shift) (local.get $t)))
+              (local.set $shift (v128.andnot (local.get $shift) (f32x4.lt (f32x4.abs (local.get $shift)) (local.get $tiny))))
+              (local.set $src (i32.add (local.get $src) (i32.const 4)))
+              (br $elements)))))
       (v128.store (local.get $sums) (local.get $shift))
       (local.set $src (i32.sub (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
       (local.set $params (i32.add (local.get $params) (i32.const 16)))
@@ -1455,7 +1493,9 @@
       (br_if $halves (i32.lt_u (local.get $half) (i32.const 2)))))
 
 ;; lsqSums, then lsqShift, for $groups groups of 8 candidates in one call: group g's parameters at $params + 192·g,
-  ;; its sums at $sums + 96·g (lsqSums) or $sums + 32·g (lsqShift).
+  ;; its sums at $sums + 96·g (lsqSums) or $sums + 32·g (lsqShift). $whole (lsqShift): the $n elements are the
+  ;; whole sum (an output that fits in one call), so the flushes may be left out where its values allow; 0 when
+  ;; the sums go on over several calls, which always flush.
   (func (export "lsqSumsGroups") (param $src i32) (param $n i32) (param $params i32) (param $sums i32) (param $groups i32)
     (block $done
       (loop $group
@@ -1466,15 +1506,309 @@
         (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
         (br $group))))
 
-  (func (export "lsqShiftGroups") (param $src i32) (param $n i32) (param $params i32) (param $sums i32) (param $groups i32)
+  (func (export "lsqShiftGroups") (param $src i32) (param $n i32) (param $params i32) (param $sums i32) (param $groups i32) (param $whole i32)
+    (local $smallest f32)
+    (local.set $smallest (f32.const nan))
+    (if (local.get $whole) (then (local.set $smallest (call $smallestNonzero (local.get $src) (local.get $n)))))
     (block $done
       (loop $group
         (br_if $done (i32.eqz (local.get $groups)))
-        (call $lsqShift (local.get $src) (local.get $n) (local.get $params) (local.get $sums))
+        (call $lsqShift (local.get $src) (local.get $n) (local.get $params) (local.get $sums) (local.get $smallest))
         (local.set $params (i32.add (local.get $params) (i32.const 192)))
         (local.set $sums (i32.add (local.get $sums) (i32.const 32)))
         (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
         (br $group))))
+
+;; The 'lsq' and 'mse' searches of four outputs at once, one a lane (src/kernels/cpu/lanes-search.ts drives them;
+  ;; the references lsqSearchOfLayout and mseSearchOfLayout define every step): the candidates' parameters, the
+  ;; passes and the choice, all in here, so the caller only lays the outputs out and reads the winners back. Each
+  ;; lane follows the reference's loop for its own output, with its float32 steps:
+  ;; - a level is nearest(clamp(x · inverse, qmin - zp, qmax - zp)): the reference's q - zp, but for the sign of a
+  ;;   zero level, which changes no sum below (x - ±0 · s, ±0 · x and ±0 · ±0 add the same);
+  ;; - Σ x·l without the reference's flushes, which change nothing (see lsqSums);
+  ;; - the zero-point sum without its flushes where x · the refit's inverse, rounded, is at least 2^-103 for each
+  ;;   lane's smallest nonzero |x| (see lsqShift), with them otherwise;
+  ;; - an output of at most 1024 elements, one sum block of the 'mse' search (MSE_BLOCK): its total is the block.
+  ;; The layout: $count outputs of $n elements ($count a multiple of 4; output t's element j at $src + 4·(t·n + j)),
+  ;; their minima at $bounds and maxima at $bounds + 4·count, the $ratios clip ratios (float32, the first 1) at
+  ;; $ratio. At $config: qmin, qmax, fround((qmax - qmin) / 2), fround(qmax - qmin), floor((qmax - qmin + 1) / 2),
+  ;; the symmetric zero point and the margin between the 'lsq' families (float32 each), then the flags (i32: 1
+  ;; symmetric, 2 signedExtreme) and a scratch address (i32; 16·n + 208 bytes).
+
+  ;; The four outputs of block $block side by side at $xs (element j of each in one vector, at $xs + 16·j); returns
+  ;; each lane's smallest nonzero |x| (+inf when none, NaN when one is NaN).
+  (func $lanesTranspose (param $src i32) (param $n i32) (param $block i32) (param $xs i32) (result v128)
+    (local $j i32) (local $row i32) (local $stride i32) (local $a v128) (local $smallest v128)
+    (local.set $smallest (f32x4.splat (f32.const inf)))
+    (local.set $stride (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $row (i32.add (local.get $src) (i32.mul (local.get $block) (local.get $stride))))
+    (loop $elements
+      (local.set $a (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.load (local.get $row)))
+        (f32.load (i32.add (local.get $row) (local.get $stride))))
+        (f32.load (i32.add (local.get $row) (i32.shl (local.get $stride) (i32.const 1)))))
+        (f32.load (i32.add (local.get $row) (i32.mul (local.get $stride) (i32.const 3))))))
+      (v128.store (i32.add (local.get $xs) (i32.shl (local.get $j) (i32.const 4))) (local.get $a))
+      (local.set $a (f32x4.abs (local.get $a)))
+      (local.set $smallest (f32x4.min (local.get $smallest)
+        (v128.bitselect (f32x4.splat (f32.const inf)) (local.get $a) (f32x4.eq (local.get $a) (f32x4.splat (f32.const 0))))))
+      (local.set $row (i32.add (local.get $row) (i32.const 4)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br_if $elements (i32.lt_u (local.get $j) (local.get $n))))
+    (local.get $smallest))
+
+  ;; qparamsFromMinMax of the range [r · min, r · max] for four lanes: the scale at $acc + 48, the zero point at
+  ;; $acc + 64.
+  (func $lanesRange (param $min v128) (param $max v128) (param $r f32) (param $config i32) (param $acc i32)
+    (local $lo v128) (local $hi v128) (local $scale v128) (local $eps v128) (local $qmin v128)
+    (local.set $eps (f32x4.splat (f32.const 0x1p-23)))
+    (local.set $lo (f32x4.min (f32x4.mul (f32x4.splat (local.get $r)) (local.get $min)) (v128.const i32x4 0 0 0 0)))
+    (local.set $hi (f32x4.max (f32x4.mul (f32x4.splat (local.get $r)) (local.get $max)) (v128.const i32x4 0 0 0 0)))
+    (if (i32.and (i32.load offset=28 (local.get $config)) (i32.const 1))
+      (then
+        (v128.store offset=48 (local.get $acc) (f32x4.max (f32x4.div (f32x4.max (f32x4.neg (local.get $lo)) (local.get $hi))
+          (f32x4.splat (f32.load offset=8 (local.get $config)))) (local.get $eps)))
+        (v128.store offset=64 (local.get $acc) (f32x4.splat (f32.load offset=20 (local.get $config)))))
+      (else
+        (local.set $qmin (f32x4.splat (f32.load (local.get $config))))
+        (local.set $scale (f32x4.max (f32x4.div (f32x4.sub (local.get $hi) (local.get $lo))
+          (f32x4.splat (f32.load offset=12 (local.get $config)))) (local.get $eps)))
+        (v128.store offset=48 (local.get $acc) (local.get $scale))
+        (v128.store offset=64 (local.get $acc) (f32x4.min (f32x4.max
+          (f32x4.sub (local.get $qmin) (f32x4.nearest (f32x4.div (local.get $lo) (local.get $scale))))
+          (local.get $qmin)) (f32x4.splat (f32.load offset=4 (local.get $config))))))))
+
+  ;; The raw pass of four lanes over $n vectors at $xs: the squared error (subnormal squares to 0), Σ x·l and
+  ;; Σ l·l, stored at $acc, $acc + 16 and $acc + 32.
+  (func $lanesRaw (param $xs i32) (param $n i32) (param $scale v128) (param $low v128) (param $high v128) (param $acc i32)
+    (local $end i32) (local $x v128) (local $inv v128) (local $level v128) (local $e v128) (local $tiny v128)
+    (local $error v128) (local $cross v128) (local $levels v128)
+    (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
+    (local.set $inv (f32x4.div (f32x4.splat (f32.const 1)) (local.get $scale)))
+    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $n) (i32.const 4))))
+    (loop $elements
+      (local.set $x (v128.load (local.get $xs)))
+      (local.set $level (f32x4.nearest (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))
+      (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $level) (local.get $scale))))
+      (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
+      (local.set $error (f32x4.add (local.get $error) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
+      (local.set $cross (f32x4.add (local.get $cross) (f32x4.mul (local.get $x) (local.get $level))))
+      (local.set $levels (f32x4.add (local.get $levels) (f32x4.mul (local.get $level) (local.get $level))))
+      (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
+      (br_if $elements (i32.lt_u (local.get $xs) (local.get $end))))
+    (v128.store (local.get $acc) (local.get $error))
+    (v128.store offset=16 (local.get $acc) (local.get $cross))
+    (v128.store offset=32 (local.get $acc) (local.get $levels)))
+
+  ;; The squared error sum of four lanes with (scale, low, high), stopped once no lane can win any more: every
+  ;; lane's sum so far at or above its limit, the best error of a candidate before it (a tie keeps the earlier
+  ;; one). Checked every 8 elements; the sums never decrease. A NaN limit never stops.
+  (func $lanesError (param $xs i32) (param $n i32) (param $scale v128) (param $low v128) (param $high v128) (param $limit v128) (result v128)
+    (local $end i32) (local $check i32) (local $x v128) (local $inv v128) (local $e v128) (local $tiny v128) (local $error v128)
+    (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
+    (local.set $inv (f32x4.div (f32x4.splat (f32.const 1)) (local.get $scale)))
+    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $n) (i32.const 4))))
+    (loop $checks
+      (local.set $check (i32.add (local.get $xs) (i32.const 128)))
+      (if (i32.gt_u (local.get $check) (local.get $end)) (then (local.set $check (local.get $end))))
+      (loop $elements
+        (local.set $x (v128.load (local.get $xs)))
+        (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $scale) (f32x4.nearest
+          (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))))
+        (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
+        (local.set $error (f32x4.add (local.get $error) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
+        (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
+        (br_if $elements (i32.lt_u (local.get $xs) (local.get $check))))
+      (if (i32x4.all_true (f32x4.ge (local.get $error) (local.get $limit))) (then (return (local.get $error))))
+      (br_if $checks (i32.lt_u (local.get $xs) (local.get $end))))
+    (local.get $error))
+
+  ;; The affine zero-point sum of four lanes (lsqShift's steps): levels from (inverse0, low, high), Σ l - x · inverse1.
+  (func $lanesShift (param $xs i32) (param $n i32) (param $inv0 v128) (param $low v128) (param $high v128) (param $inv1 v128) (param $plain i32) (result v128)
+    (local $end i32) (local $x v128) (local $level v128) (local $t v128) (local $tiny v128) (local $shift v128)
+    (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
+    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $n) (i32.const 4))))
+    (if (local.get $plain)
+      (then
+        (loop $elements
+          (local.set $x (v128.load (local.get $xs)))
+          (local.set $level (f32x4.nearest (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv0)) (local.get $low)) (local.get $high))))
+          (local.set $shift (f32x4.add (local.get $shift) (f32x4.sub (local.get $level) (f32x4.mul (local.get $x) (local.get $inv1)))))
+          (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
+          (br_if $elements (i32.lt_u (local.get $xs) (local.get $end)))))
+      (else
+        (loop $elements
+          (local.set $x (v128.load (local.get $xs)))
+          (local.set $level (f32x4.nearest (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv0)) (local.get $low)) (local.get $high))))
+          (local.set $t (f32x4.mul (local.get $x) (local.get $inv1)))
+          (local.set $t (v128.andnot (local.get $t) (f32x4.lt (f32x4.abs (local.get $t)) (local.get $tiny))))
+          (local.set $t (f32x4.sub (local.get $level) (local.get $t)))
+          (local.set $t (v128.andnot (local.get $t) (f32x4.lt (f32x4.abs (local.get $t)) (local.get $tiny))))
+          (local.set $shift (f32x4.add (local.get $shift) (local.get $t)))
+          (local.set $shift (v128.andnot (local.get $shift) (f32x4.lt (f32x4.abs (local.get $shift)) (local.get $tiny))))
+          (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
+          (br_if $elements (i32.lt_u (local.get $xs) (local.get $end))))))
+    (local.get $shift))
+
+  ;; The references' choice, lane by lane, the candidates tried in their order: the record at $best (error, scale,
+  ;; zero point, candidate: four vectors) takes (error, scale, zp, c) where it has none yet ($first) or where error
+  ;; is below its own (the first smallest wins).
+  (func $lanesConsider (param $best i32) (param $first i32) (param $error v128) (param $scale v128) (param $zp v128) (param $c f32)
+    (local $take v128)
+    (local.set $take (v128.const i32x4 -1 -1 -1 -1))
+    (if (i32.eqz (local.get $first))
+      (then (local.set $take (f32x4.lt (local.get $error) (v128.load (local.get $best))))))
+    (v128.store (local.get $best) (v128.bitselect (local.get $error) (v128.load (local.get $best)) (local.get $take)))
+    (v128.store offset=16 (local.get $best) (v128.bitselect (local.get $scale) (v128.load offset=16 (local.get $best)) (local.get $take)))
+    (v128.store offset=32 (local.get $best) (v128.bitselect (local.get $zp) (v128.load offset=32 (local.get $best)) (local.get $take)))
+    (v128.store offset=48 (local.get $best) (v128.bitselect (f32x4.splat (local.get $c)) (v128.load offset=48 (local.get $best)) (local.get $take))))
+
+  ;; Stores the record at $best for block $block: scale, zero point, candidate and error at $out + 4·block,
+  ;; + 4·count, + 8·count, + 12·count.
+  (func $lanesStore (param $best i32) (param $out i32) (param $block i32) (param $count i32)
+    (local $at i32) (local $stride i32)
+    (local.set $at (i32.add (local.get $out) (i32.shl (local.get $block) (i32.const 2))))
+    (local.set $stride (i32.shl (local.get $count) (i32.const 2)))
+    (v128.store (local.get $at) (v128.load offset=16 (local.get $best)))
+    (v128.store (i32.add (local.get $at) (local.get $stride)) (v128.load offset=32 (local.get $best)))
+    (v128.store (i32.add (local.get $at) (i32.shl (local.get $stride) (i32.const 1))) (v128.load offset=48 (local.get $best)))
+    (v128.store (i32.add (local.get $at) (i32.mul (local.get $stride) (i32.const 3))) (v128.load (local.get $best))))
+
+  ;; The whole 'lsq' search (layout above). Writes each output's scale, zero point, candidate, error and min/max
+  ;; error (float32 each) at $out, $out + 4·count, ... $out + 16·count.
+  (func (export "lsqLanes") (param $src i32) (param $n i32) (param $count i32) (param $bounds i32) (param $ratio i32) (param $ratios i32)
+    (param $config i32) (param $out i32)
+    (local $block i32) (local $xs i32) (local $familyA i32) (local $familyG i32) (local $acc i32)
+    (local $symmetric i32) (local $grid i32) (local $candidates i32) (local $gridStart i32) (local $firstC i32)
+    (local $c i32) (local $family i32) (local $plain i32)
+    (local $qmin v128) (local $qmax v128) (local $eps v128) (local $inv1 v128) (local $smallest v128)
+    (local $min v128) (local $max v128) (local $extremeScale v128) (local $extremeZp v128) (local $negative v128) (local $half v128)
+    (local $scale v128) (local $zp v128) (local $low v128) (local $high v128) (local $scale1 v128) (local $zp1 v128)
+    (local $shift v128) (local $error v128) (local $cross v128) (local $levels v128) (local $take v128) (local $threshold v128)
+    (local.set $qmin (f32x4.splat (f32.load (local.get $config))))
+    (local.set $qmax (f32x4.splat (f32.load offset=4 (local.get $config))))
+    (local.set $half (f32x4.splat (f32.load offset=16 (local.get $config))))
+    (local.set $xs (i32.load offset=32 (local.get $config)))
+    (local.set $symmetric (i32.and (i32.load offset=28 (local.get $config)) (i32.const 1)))
+    (local.set $grid (i32.and (i32.eqz (local.get $symmetric)) (i32.shr_u (i32.load offset=28 (local.get $config)) (i32.const 1))))
+    (local.set $eps (f32x4.splat (f32.const 0x1p-23)))
+    ;; Candidates: the ratios; affine, the signed extreme next; with the grid, one per ratio on Q4_0's grid last.
+    (local.set $gridStart (i32.add (local.get $ratios) (i32.const 1)))
+    (local.set $candidates (i32.add (local.get $ratios) (i32.eqz (local.get $symmetric))))
+    (if (local.get $grid) (then (local.set $candidates (i32.add (local.get $candidates) (local.get $ratios)))))
+    (local.set $firstC (select (local.get $gridStart) (i32.const 0) (local.get $grid)))
+    (local.set $familyA (i32.add (local.get $xs) (i32.shl (local.get $n) (i32.const 4))))
+    (local.set $familyG (i32.add (local.get $familyA) (i32.const 64)))
+    (local.set $acc (i32.add (local.get $familyG) (i32.const 64)))
+    (loop $blocks
+      (local.set $smallest (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs)))
+      (local.set $min (v128.load (i32.add (local.get $bounds) (i32.shl (local.get $block) (i32.const 2)))))
+      (local.set $max (v128.load (i32.add (local.get $bounds) (i32.shl (i32.add (local.get $block) (local.get $count)) (i32.const 2)))))
+      ;; The signed extreme (signedExtremeCandidate): the larger side's magnitude on the end of the range.
+      (local.set $negative (f32x4.ge (f32x4.neg (local.get $min)) (local.get $max)))
+      (local.set $extremeScale (f32x4.max (f32x4.div
+        (f32x4.max (v128.bitselect (f32x4.neg (local.get $min)) (local.get $max) (local.get $negative)) (v128.const i32x4 0 0 0 0))
+        (local.get $half)) (local.get $eps)))
+      (local.set $extremeZp (v128.bitselect (f32x4.add (local.get $qmin) (local.get $half)) (f32x4.sub (local.get $qmax) (local.get $half))
+        (local.get $negative)))
+      (local.set $c (i32.const 0))
+      (loop $candidate
+        (local.set $family (select (local.get $familyG) (local.get $familyA) (i32.and (local.get $grid) (i32.ge_u (local.get $c) (local.get $gridStart)))))
+        ;; The raw parameters: qparamsFromMinMax of the clipped range, the signed extreme, or the grid's.
+        (if (i32.lt_u (local.get $c) (local.get $ratios))
+          (then
+            (call $lanesRange (local.get $min) (local.get $max) (f32.load (i32.add (local.get $ratio) (i32.shl (local.get $c) (i32.const 2))))
+              (local.get $config) (local.get $acc))
+            (local.set $scale (v128.load offset=48 (local.get $acc)))
+            (local.set $zp (v128.load offset=64 (local.get $acc))))
+          (else
+            (local.set $scale (local.get $extremeScale))
+            (local.set $zp (local.get $extremeZp))
+            (if (i32.ge_u (local.get $c) (local.get $gridStart))
+              (then
+                (local.set $scale (f32x4.max (f32x4.mul (local.get $extremeScale)
+                  (f32x4.splat (f32.load (i32.add (local.get $ratio) (i32.shl (i32.sub (local.get $c) (local.get $gridStart)) (i32.const 2)))))) (local.get $eps)))))))
+        (local.set $low (f32x4.sub (local.get $qmin) (local.get $zp)))
+        (local.set $high (f32x4.sub (local.get $qmax) (local.get $zp)))
+        (call $lanesRaw (local.get $xs) (local.get $n) (local.get $scale) (local.get $low) (local.get $high) (local.get $acc))
+        (local.set $error (v128.load (local.get $acc)))
+        (local.set $cross (v128.load offset=16 (local.get $acc)))
+        (local.set $levels (v128.load offset=32 (local.get $acc)))
+        (if (i32.eq (local.get $c) (local.get $firstC))
+          (then (v128.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $block) (i32.shl (local.get $count) (i32.const 2))) (i32.const 2))) (local.get $error))))
+        (call $lanesConsider (local.get $family) (i32.or (i32.eqz (local.get $c)) (i32.eq (local.get $c) (local.get $firstC)))
+          (local.get $error) (local.get $scale) (local.get $zp) (f32.convert_i32_u (local.get $c)))
+        ;; The refit: the least-squares scale where both sums are positive (and Σ x·l finite), else the raw one.
+        (local.set $scale1 (v128.bitselect
+          (f32x4.max (f32x4.div (local.get $cross) (local.get $levels)) (local.get $eps))
+          (local.get $scale)
+          (v128.and (v128.and (f32x4.gt (local.get $cross) (v128.const i32x4 0 0 0 0)) (f32x4.lt (local.get $cross) (f32x4.splat (f32.const inf))))
+            (f32x4.gt (local.get $levels) (v128.const i32x4 0 0 0 0)))))
+        (local.set $zp1 (local.get $zp))
+        ;; Affine and off Q4_0's grid, the zero point moves by the rounded mean of l - x / s1.
+        (if (i32.and (i32.eqz (local.get $symmetric)) (i32.lt_u (local.get $c) (local.get $gridStart)))
+          (then
+            (local.set $inv1 (f32x4.div (f32x4.splat (f32.const 1)) (local.get $scale1)))
+            (local.set $plain (i32x4.all_true (f32x4.ge (f32x4.mul (local.get $smallest) (local.get $inv1)) (f32x4.splat (f32.const 0x1p-103)))))
+            (local.set $shift (call $lanesShift (local.get $xs) (local.get $n) (f32x4.div (f32x4.splat (f32.const 1)) (local.get $scale))
+              (local.get $low) (local.get $high) (local.get $inv1) (local.get $plain)))
+            (local.set $zp1 (v128.bitselect
+              (f32x4.min (f32x4.max (f32x4.add (local.get $zp) (f32x4.nearest (f32x4.div (local.get $shift) (f32x4.splat (f32.convert_i32_u (local.get $n))))))
+                (local.get $qmin)) (local.get $qmax))
+              (local.get $zp)
+              (f32x4.lt (f32x4.abs (local.get $shift)) (f32x4.splat (f32.const inf)))))))
+        ;; The refit's error, stopped under its family's best.
+        (local.set $error (call $lanesError (local.get $xs) (local.get $n) (local.get $scale1)
+          (f32x4.sub (local.get $qmin) (local.get $zp1)) (f32x4.sub (local.get $qmax) (local.get $zp1)) (v128.load (local.get $family))))
+        (call $lanesConsider (local.get $family) (i32.const 0) (local.get $error) (local.get $scale1) (local.get $zp1) (f32.convert_i32_u (local.get $c)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br_if $candidate (i32.lt_u (local.get $c) (local.get $candidates))))
+      ;; storeLsqWinner: with the grid, the affine family's best only below flush(margin · the grid's best).
+      (if (local.get $grid)
+        (then
+          (local.set $threshold (f32x4.mul (f32x4.splat (f32.load offset=24 (local.get $config))) (v128.load (local.get $familyG))))
+          (local.set $threshold (v128.andnot (local.get $threshold) (f32x4.lt (local.get $threshold) (f32x4.splat (f32.const 0x1p-126)))))
+          (local.set $take (f32x4.lt (v128.load (local.get $familyA)) (local.get $threshold)))
+          (v128.store (local.get $familyA) (v128.bitselect (v128.load (local.get $familyA)) (v128.load (local.get $familyG)) (local.get $take)))
+          (v128.store offset=16 (local.get $familyA) (v128.bitselect (v128.load offset=16 (local.get $familyA)) (v128.load offset=16 (local.get $familyG)) (local.get $take)))
+          (v128.store offset=32 (local.get $familyA) (v128.bitselect (v128.load offset=32 (local.get $familyA)) (v128.load offset=32 (local.get $familyG)) (local.get $take)))
+          (v128.store offset=48 (local.get $familyA) (v128.bitselect (v128.load offset=48 (local.get $familyA)) (v128.load offset=48 (local.get $familyG)) (local.get $take)))))
+      (call $lanesStore (local.get $familyA) (local.get $out) (local.get $block) (local.get $count))
+      (local.set $block (i32.add (local.get $block) (i32.const 4)))
+      (br_if $blocks (i32.lt_u (local.get $block) (local.get $count)))))
+
+  ;; The whole 'mse' search (layout above; the flags' signedExtreme unused): candidate 0 (r = 1) to the end, then
+  ;; the others in order, each stopped once no lane can win. Writes each output's scale, zero point, pick and error
+  ;; sum, and candidate 0's sum (float32 each) at $out, $out + 4·count, ... $out + 16·count.
+  (func (export "mseLanes") (param $src i32) (param $n i32) (param $count i32) (param $bounds i32) (param $ratio i32) (param $ratios i32)
+    (param $config i32) (param $out i32)
+    (local $block i32) (local $xs i32) (local $best i32) (local $acc i32) (local $c i32)
+    (local $qmin v128) (local $qmax v128) (local $min v128) (local $max v128) (local $scale v128) (local $zp v128) (local $error v128)
+    (local.set $qmin (f32x4.splat (f32.load (local.get $config))))
+    (local.set $qmax (f32x4.splat (f32.load offset=4 (local.get $config))))
+    (local.set $xs (i32.load offset=32 (local.get $config)))
+    (local.set $best (i32.add (local.get $xs) (i32.shl (local.get $n) (i32.const 4))))
+    (local.set $acc (i32.add (local.get $best) (i32.const 128)))
+    (loop $blocks
+      (drop (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs)))
+      (local.set $min (v128.load (i32.add (local.get $bounds) (i32.shl (local.get $block) (i32.const 2)))))
+      (local.set $max (v128.load (i32.add (local.get $bounds) (i32.shl (i32.add (local.get $block) (local.get $count)) (i32.const 2)))))
+      (local.set $c (i32.const 0))
+      (loop $candidate
+        (call $lanesRange (local.get $min) (local.get $max) (f32.load (i32.add (local.get $ratio) (i32.shl (local.get $c) (i32.const 2))))
+          (local.get $config) (local.get $acc))
+        (local.set $scale (v128.load offset=48 (local.get $acc)))
+        (local.set $zp (v128.load offset=64 (local.get $acc)))
+        (local.set $error (call $lanesError (local.get $xs) (local.get $n) (local.get $scale)
+          (f32x4.sub (local.get $qmin) (local.get $zp)) (f32x4.sub (local.get $qmax) (local.get $zp))
+          (select (f32x4.splat (f32.const nan)) (v128.load (local.get $best)) (i32.eqz (local.get $c)))))
+        (if (i32.eqz (local.get $c))
+          (then (v128.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $block) (i32.shl (local.get $count) (i32.const 2))) (i32.const 2))) (local.get $error))))
+        (call $lanesConsider (local.get $best) (i32.eqz (local.get $c)) (local.get $error) (local.get $scale) (local.get $zp) (f32.convert_i32_u (local.get $c)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br_if $candidate (i32.lt_u (local.get $c) (local.get $ratios))))
+      (call $lanesStore (local.get $best) (local.get $out) (local.get $block) (local.get $count))
+      (local.set $block (i32.add (local.get $block) (i32.const 4)))
+      (br_if $blocks (i32.lt_u (local.get $block) (local.get $count)))))
 
       ;; Table indices of the segment functions, for walk().
   (global (export "quantizeRun") i32 (i32.const 0))

@@ -82,14 +82,24 @@ export interface SimdKernels {
    * 1 when every candidate reached its limit.
    */
   mseSums(src: number, n: number, params: number, sums: number, blockBytes: number): number;
-  /** The 'lsq' search's raw pass of 8 candidates (error, Σ x·l, Σ l·l at `sums`, in and out; see simd-kernels.wat). */
-  lsqSums(src: number, n: number, params: number, sums: number): void;
-  /** The 'lsq' search's affine zero-point sums of 8 candidates (at `sums`, in and out; see simd-kernels.wat). */
-  lsqShift(src: number, n: number, params: number, sums: number): void;
-  /** lsqSums for `groups` groups of 8 candidates in one call (parameters 192 bytes a group apart, sums 96). */
+  /**
+   * The 'lsq' search's raw pass of `groups` groups of 8 candidates (error, Σ x·l, Σ l·l at `sums`, 96 bytes a group,
+   * in and out; parameters 192 bytes a group apart; see simd-kernels.wat, lsqSums).
+   */
   lsqSumsGroups(src: number, n: number, params: number, sums: number, groups: number): void;
-  /** lsqShift for `groups` groups of 8 candidates in one call (parameters 192 bytes a group apart, sums 32). */
-  lsqShiftGroups(src: number, n: number, params: number, sums: number, groups: number): void;
+  /**
+   * The 'lsq' search's affine zero-point sums of `groups` groups of 8 candidates (at `sums`, 32 bytes a group, in
+   * and out; see lsqShift). `whole`: 1 when the `n` elements are the whole output (the kernel may then leave out
+   * flushes its values make no-ops), else 0.
+   */
+  lsqShiftGroups(src: number, n: number, params: number, sums: number, groups: number, whole: number): void;
+  /**
+   * The whole 'lsq' search of `count` outputs of `n` elements, four at a time one a lane (see simd-kernels.wat,
+   * lsqLanes, for the layout of `src`, `bounds`, `ratio`, `config` and `out`).
+   */
+  lsqLanes(src: number, n: number, count: number, bounds: number, ratio: number, ratios: number, config: number, out: number): void;
+  /** The whole 'mse' search of `count` outputs of `n` elements, four at a time (as lsqLanes). */
+  mseLanes(src: number, n: number, count: number, bounds: number, ratio: number, ratios: number, config: number, out: number): void;
 }
 
 /** The most scratch memory one call may use; larger calls run on the reference. */
@@ -112,10 +122,10 @@ interface Exports {
   halfScales: SimdKernels['halfScales'];
   nbitsUnpack: SimdKernels['nbitsUnpack'];
   mseSums: SimdKernels['mseSums'];
-  lsqSums: SimdKernels['lsqSums'];
-  lsqShift: SimdKernels['lsqShift'];
   lsqSumsGroups: SimdKernels['lsqSumsGroups'];
   lsqShiftGroups: SimdKernels['lsqShiftGroups'];
+  lsqLanes: SimdKernels['lsqLanes'];
+  mseLanes: SimdKernels['mseLanes'];
   [kind: string]: unknown;
 }
 
@@ -174,10 +184,10 @@ function instantiate(): SimdKernels | null {
     halfScales: exports.halfScales,
     nbitsUnpack: exports.nbitsUnpack,
     mseSums: exports.mseSums,
-    lsqSums: exports.lsqSums,
-    lsqShift: exports.lsqShift,
     lsqSumsGroups: exports.lsqSumsGroups,
     lsqShiftGroups: exports.lsqShiftGroups,
+    lsqLanes: exports.lsqLanes,
+    mseLanes: exports.mseLanes,
     walk(run, columns, layout) {
       exports.walk(kindIndex(run), kindIndex(columns), layout.outer, layout.channels, layout.inner, layout.groupSize,
         layout.strideOuter, layout.strideGroup, layout.strideInner);
