@@ -1528,6 +1528,10 @@
   ;; - Σ x·l without the reference's flushes, which change nothing (see lsqSums);
   ;; - the zero-point sum without its flushes where x · the refit's inverse, rounded, is at least 2^-103 for each
   ;;   lane's smallest nonzero |x| (see lsqShift), with them otherwise;
+  ;; - squares without the flush to 0 below 2^-126 where every lane's smallest nonzero |x| is at least 2^-63: then no
+  ;;   square is subnormal. A level 0 leaves x itself, whose square is then at least 2^-126; a nonzero level needs
+  ;;   |x| above 2^-25 (as for Σ x·l), so x is a multiple of 2^-48, level · scale (at least 2^-23) one of 2^-46,
+  ;;   and their difference is 0 or at least 2^-48;
   ;; - an output of at most 1024 elements, one sum block of the 'mse' search (MSE_BLOCK): its total is the block.
   ;; The layout: $count outputs of $n elements ($count a multiple of 4; output t's element j at $src + 4·(t·n + j)),
   ;; their minima at $bounds and maxima at $bounds + 4·count, the $ratios clip ratios (float32, the first 1) at
@@ -1578,31 +1582,44 @@
           (local.get $qmin)) (f32x4.splat (f32.load offset=4 (local.get $config))))))))
 
   ;; The raw pass of four lanes over $n vectors at $xs: the squared error (subnormal squares to 0), Σ x·l and
-  ;; Σ l·l, stored at $acc, $acc + 16 and $acc + 32.
-  (func $lanesRaw (param $xs i32) (param $n i32) (param $scale v128) (param $low v128) (param $high v128) (param $acc i32)
+  ;; Σ l·l, stored at $acc, $acc + 16 and $acc + 32. $plain: no square can be subnormal, and the flush is left out
+  ;; (see lsqLanes).
+  (func $lanesRaw (param $xs i32) (param $n i32) (param $scale v128) (param $low v128) (param $high v128) (param $acc i32) (param $plain i32)
     (local $end i32) (local $x v128) (local $inv v128) (local $level v128) (local $e v128) (local $tiny v128)
     (local $error v128) (local $cross v128) (local $levels v128)
     (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
     (local.set $inv (f32x4.div (f32x4.splat (f32.const 1)) (local.get $scale)))
     (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $n) (i32.const 4))))
-    (loop $elements
-      (local.set $x (v128.load (local.get $xs)))
-      (local.set $level (f32x4.nearest (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))
-      (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $level) (local.get $scale))))
-      (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
-      (local.set $error (f32x4.add (local.get $error) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
-      (local.set $cross (f32x4.add (local.get $cross) (f32x4.mul (local.get $x) (local.get $level))))
-      (local.set $levels (f32x4.add (local.get $levels) (f32x4.mul (local.get $level) (local.get $level))))
-      (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
-      (br_if $elements (i32.lt_u (local.get $xs) (local.get $end))))
+    (if (local.get $plain)
+      (then
+        (loop $elements
+          (local.set $x (v128.load (local.get $xs)))
+          (local.set $level (f32x4.nearest (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))
+          (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $level) (local.get $scale))))
+          (local.set $error (f32x4.add (local.get $error) (f32x4.mul (local.get $e) (local.get $e))))
+          (local.set $cross (f32x4.add (local.get $cross) (f32x4.mul (local.get $x) (local.get $level))))
+          (local.set $levels (f32x4.add (local.get $levels) (f32x4.mul (local.get $level) (local.get $level))))
+          (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
+          (br_if $elements (i32.lt_u (local.get $xs) (local.get $end)))))
+      (else
+        (loop $elements
+          (local.set $x (v128.load (local.get $xs)))
+          (local.set $level (f32x4.nearest (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))
+          (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $level) (local.get $scale))))
+          (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
+          (local.set $error (f32x4.add (local.get $error) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
+          (local.set $cross (f32x4.add (local.get $cross) (f32x4.mul (local.get $x) (local.get $level))))
+          (local.set $levels (f32x4.add (local.get $levels) (f32x4.mul (local.get $level) (local.get $level))))
+          (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
+          (br_if $elements (i32.lt_u (local.get $xs) (local.get $end))))))
     (v128.store (local.get $acc) (local.get $error))
     (v128.store offset=16 (local.get $acc) (local.get $cross))
     (v128.store offset=32 (local.get $acc) (local.get $levels)))
 
   ;; The squared error sum of four lanes with (scale, low, high), stopped once no lane can win any more: every
   ;; lane's sum so far at or above its limit, the best error of a candidate before it (a tie keeps the earlier
-  ;; one). Checked every 8 elements; the sums never decrease. A NaN limit never stops.
-  (func $lanesError (param $xs i32) (param $n i32) (param $scale v128) (param $low v128) (param $high v128) (param $limit v128) (result v128)
+  ;; one). Checked every 8 elements; the sums never decrease. A NaN limit never stops. $plain: as for lanesRaw.
+  (func $lanesError (param $xs i32) (param $n i32) (param $scale v128) (param $low v128) (param $high v128) (param $limit v128) (param $plain i32) (result v128)
     (local $end i32) (local $check i32) (local $x v128) (local $inv v128) (local $e v128) (local $tiny v128) (local $error v128)
     (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
     (local.set $inv (f32x4.div (f32x4.splat (f32.const 1)) (local.get $scale)))
@@ -1610,14 +1627,24 @@
     (loop $checks
       (local.set $check (i32.add (local.get $xs) (i32.const 128)))
       (if (i32.gt_u (local.get $check) (local.get $end)) (then (local.set $check (local.get $end))))
-      (loop $elements
-        (local.set $x (v128.load (local.get $xs)))
-        (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $scale) (f32x4.nearest
-          (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))))
-        (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
-        (local.set $error (f32x4.add (local.get $error) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
-        (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
-        (br_if $elements (i32.lt_u (local.get $xs) (local.get $check))))
+      (if (local.get $plain)
+        (then
+          (loop $elements
+            (local.set $x (v128.load (local.get $xs)))
+            (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $scale) (f32x4.nearest
+              (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))))
+            (local.set $error (f32x4.add (local.get $error) (f32x4.mul (local.get $e) (local.get $e))))
+            (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
+            (br_if $elements (i32.lt_u (local.get $xs) (local.get $check)))))
+        (else
+          (loop $elements
+            (local.set $x (v128.load (local.get $xs)))
+            (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $scale) (f32x4.nearest
+              (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))))
+            (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
+            (local.set $error (f32x4.add (local.get $error) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
+            (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
+            (br_if $elements (i32.lt_u (local.get $xs) (local.get $check))))))
       (if (i32x4.all_true (f32x4.ge (local.get $error) (local.get $limit))) (then (return (local.get $error))))
       (br_if $checks (i32.lt_u (local.get $xs) (local.get $end))))
     (local.get $error))
@@ -1679,7 +1706,7 @@
     (param $config i32) (param $out i32)
     (local $block i32) (local $xs i32) (local $familyA i32) (local $familyG i32) (local $acc i32)
     (local $symmetric i32) (local $grid i32) (local $candidates i32) (local $gridStart i32) (local $firstC i32)
-    (local $c i32) (local $family i32) (local $plain i32)
+    (local $c i32) (local $family i32) (local $plain i32) (local $squares i32)
     (local $qmin v128) (local $qmax v128) (local $eps v128) (local $inv1 v128) (local $smallest v128)
     (local $min v128) (local $max v128) (local $extremeScale v128) (local $extremeZp v128) (local $negative v128) (local $half v128)
     (local $scale v128) (local $zp v128) (local $low v128) (local $high v128) (local $scale1 v128) (local $zp1 v128)
@@ -1701,6 +1728,7 @@
     (local.set $acc (i32.add (local.get $familyG) (i32.const 64)))
     (loop $blocks
       (local.set $smallest (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs)))
+      (local.set $squares (i32x4.all_true (f32x4.ge (local.get $smallest) (f32x4.splat (f32.const 0x1p-63)))))
       (local.set $min (v128.load (i32.add (local.get $bounds) (i32.shl (local.get $block) (i32.const 2)))))
       (local.set $max (v128.load (i32.add (local.get $bounds) (i32.shl (i32.add (local.get $block) (local.get $count)) (i32.const 2)))))
       ;; The signed extreme (signedExtremeCandidate): the larger side's magnitude on the end of the range.
@@ -1729,7 +1757,7 @@
                   (f32x4.splat (f32.load (i32.add (local.get $ratio) (i32.shl (i32.sub (local.get $c) (local.get $gridStart)) (i32.const 2)))))) (local.get $eps)))))))
         (local.set $low (f32x4.sub (local.get $qmin) (local.get $zp)))
         (local.set $high (f32x4.sub (local.get $qmax) (local.get $zp)))
-        (call $lanesRaw (local.get $xs) (local.get $n) (local.get $scale) (local.get $low) (local.get $high) (local.get $acc))
+        (call $lanesRaw (local.get $xs) (local.get $n) (local.get $scale) (local.get $low) (local.get $high) (local.get $acc) (local.get $squares))
         (local.set $error (v128.load (local.get $acc)))
         (local.set $cross (v128.load offset=16 (local.get $acc)))
         (local.set $levels (v128.load offset=32 (local.get $acc)))
@@ -1758,7 +1786,8 @@
               (f32x4.lt (f32x4.abs (local.get $shift)) (f32x4.splat (f32.const inf)))))))
         ;; The refit's error, stopped under its family's best.
         (local.set $error (call $lanesError (local.get $xs) (local.get $n) (local.get $scale1)
-          (f32x4.sub (local.get $qmin) (local.get $zp1)) (f32x4.sub (local.get $qmax) (local.get $zp1)) (v128.load (local.get $family))))
+          (f32x4.sub (local.get $qmin) (local.get $zp1)) (f32x4.sub (local.get $qmax) (local.get $zp1)) (v128.load (local.get $family))
+          (local.get $squares)))
         (call $lanesConsider (local.get $family) (i32.const 0) (local.get $error) (local.get $scale1) (local.get $zp1) (f32.convert_i32_u (local.get $c)))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br_if $candidate (i32.lt_u (local.get $c) (local.get $candidates))))
@@ -1781,7 +1810,7 @@
   ;; sum, and candidate 0's sum (float32 each) at $out, $out + 4·count, ... $out + 16·count.
   (func (export "mseLanes") (param $src i32) (param $n i32) (param $count i32) (param $bounds i32) (param $ratio i32) (param $ratios i32)
     (param $config i32) (param $out i32)
-    (local $block i32) (local $xs i32) (local $best i32) (local $acc i32) (local $c i32)
+    (local $block i32) (local $xs i32) (local $best i32) (local $acc i32) (local $c i32) (local $squares i32)
     (local $qmin v128) (local $qmax v128) (local $min v128) (local $max v128) (local $scale v128) (local $zp v128) (local $error v128)
     (local.set $qmin (f32x4.splat (f32.load (local.get $config))))
     (local.set $qmax (f32x4.splat (f32.load offset=4 (local.get $config))))
@@ -1789,7 +1818,8 @@
     (local.set $best (i32.add (local.get $xs) (i32.shl (local.get $n) (i32.const 4))))
     (local.set $acc (i32.add (local.get $best) (i32.const 128)))
     (loop $blocks
-      (drop (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs)))
+      (local.set $squares (i32x4.all_true (f32x4.ge (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs))
+        (f32x4.splat (f32.const 0x1p-63)))))
       (local.set $min (v128.load (i32.add (local.get $bounds) (i32.shl (local.get $block) (i32.const 2)))))
       (local.set $max (v128.load (i32.add (local.get $bounds) (i32.shl (i32.add (local.get $block) (local.get $count)) (i32.const 2)))))
       (local.set $c (i32.const 0))
@@ -1800,7 +1830,7 @@
         (local.set $zp (v128.load offset=64 (local.get $acc)))
         (local.set $error (call $lanesError (local.get $xs) (local.get $n) (local.get $scale)
           (f32x4.sub (local.get $qmin) (local.get $zp)) (f32x4.sub (local.get $qmax) (local.get $zp))
-          (select (f32x4.splat (f32.const nan)) (v128.load (local.get $best)) (i32.eqz (local.get $c)))))
+          (select (f32x4.splat (f32.const nan)) (v128.load (local.get $best)) (i32.eqz (local.get $c))) (local.get $squares)))
         (if (i32.eqz (local.get $c))
           (then (v128.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $block) (i32.shl (local.get $count) (i32.const 2))) (i32.const 2))) (local.get $error))))
         (call $lanesConsider (local.get $best) (i32.eqz (local.get $c)) (local.get $error) (local.get $scale) (local.get $zp) (f32.convert_i32_u (local.get $c)))
