@@ -59,6 +59,13 @@ describe(`cpuLsqSearch against the reference (seed ${RUN_SEED})`, () => {
     same(data, [70001], 'per_tensor', rangeOf('quint4'), false, lsqClipRatios(10, 0.5, 1.2), true);
   });
 
+  it('channels four at a time: nine columns of 3000 gathered (three lanes to spare)', () => {
+    const data = Float32Array.from({ length: 3000 * 9 }, () => normal() * 0.05 + (next() < 0.002 ? 0.4 : 0));
+    same(data, [3000, 9], { axis: 1 }, rangeOf('qint8'), true, lsqClipRatios(), false);
+    same(data, [3000, 9], { axis: 1 }, rangeOf('quint8'), false, lsqClipRatios(), false);
+    same(data, [3000, 9], { axis: 1 }, rangeOf('quint4'), false, lsqClipRatios(), true);
+  });
+
   it('an affine refit whose moved zero point wins (rare: these rows were found by a search over random ones)', () => {
     // 2-bit, the ratios 1 and 0.3: in each row below the winner is a refit whose zero point moved off its raw one.
     const range = { qmin: 0, qmax: 3, symmetricZeroPoint: 2 };

@@ -3,9 +3,10 @@
  * src/reference/lsq-search.ts: the same candidates, raw and refit, the same float32 sums, the same winner), in a
  * fraction of its time:
  *
- * - **Short outputs (groups up to 512 elements) four at a time**, one a lane of WebAssembly SIMD, the whole search
- *   in the kernel (lanes-search.ts).
- * - **Longer outputs with WebAssembly SIMD, eight candidates a pass** (lsq-simd-search.ts), where the engine has it.
+ * - **Four outputs at a time** (groups, and channels of up to 16384 elements), one a lane of WebAssembly SIMD,
+ *   the whole search in the kernel (lanes-search.ts).
+ * - **Otherwise with WebAssembly SIMD, eight candidates a pass** (lsq-simd-search.ts: fewer than four outputs,
+ *   longer ones), where the engine has it.
  * - **Otherwise in JavaScript, the quantize numerics written out** in each pass, nothing called per element: the
  *   value to round clamped to the integers that quantize to qmin and qmax, then rounded half to even by adding
  *   and subtracting 1.5 × 2^52.

@@ -1,5 +1,5 @@
 /**
- * The 'lsq' and 'mse' searches of short outputs (groups of 32 to a few hundred elements) four at a time, one a
+ * The 'lsq' and 'mse' searches of many outputs (groups, and for 'lsq' channels too) four at a time, one a
  * lane of WebAssembly SIMD (simd-kernels.wat: `lsqLanes`, `mseLanes`), bit for bit as the references
  * (`lsqSearchOfLayout`, src/reference/lsq-search.ts; `mseSearchOfLayout`, src/reference/calibration.ts).
  *
@@ -26,12 +26,21 @@ import { forEachOutput, longestOutput } from './output-tiles.js';
 import { type SimdKernels, simdKernels } from './simd-module.js';
 
 /**
- * The longest output searched four at a time (at most the 'mse' search's sum block, 1024); longer ones go to the
- * candidate-at-a-time searches, which measured as fast or faster there.
+ * The longest output the 'mse' search takes four at a time (at most its sum block, 1024, which the kernel sums as
+ * one); longer ones go to the candidate-at-a-time search, which measured as fast there (with the previous
+ * output's pick tried early).
  */
-export const LANES_MAX_LENGTH = 512;
-/** Outputs laid out for one call (a multiple of 4). */
+export const MSE_LANES_MAX_LENGTH = 512;
+/**
+ * The longest output the 'lsq' search takes four at a time (per channel along a MatMul weight's columns measured
+ * 1.25–1.5× faster so than eight candidates a pass); longer ones, and fewer than four outputs, go to the
+ * candidate-at-a-time search.
+ */
+export const LSQ_LANES_MAX_LENGTH = 16384;
+/** Outputs laid out for one call (a multiple of 4), fewer where they would take more than {@link LANES_BATCH_BYTES}. */
 export const LANES_BATCH = 256;
+/** The most bytes of outputs laid out for one call. */
+const LANES_BATCH_BYTES = 4 * 1024 * 1024;
 
 /** One call of a lanes kernel: `count` outputs of `n` elements laid out at the places of {@link Places}. */
 type LanesCall = (kernels: SimdKernels, places: Places, n: number, count: number) => void;
@@ -42,16 +51,18 @@ interface Places { src: number; bounds: number; ratio: number; config: number; o
 /**
  * Lays every output of `layout` out {@link LANES_BATCH} at a time, runs `call` on each batch and hands each
  * output's five results (scale, zero point, candidate, error, first error) to `store`; false where the search
- * does not apply (no SIMD, outputs too long, a range past float32's integers, no memory).
+ * does not apply (no SIMD, fewer than four outputs, outputs longer than `maxLength`, a range past float32's
+ * integers, no memory).
  */
 function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array, range: QuantRange,
-  symmetric: boolean, signedExtreme: boolean, clipRatios: Float32Array, call: LanesCall,
+  symmetric: boolean, signedExtreme: boolean, clipRatios: Float32Array, maxLength: number, call: LanesCall,
   store: (w: number, results: Float32Array, at: number, count: number) => void): boolean {
   const longest = longestOutput(layout);
   const kernels = simdKernels();
   const { qmin, qmax } = range;
-  if (!kernels || longest > LANES_MAX_LENGTH || longest < 1 || clipRatios.length < 1 || Math.max(-qmin, qmax) > 2 ** 24) return false;
-  const batch = Math.min(LANES_BATCH, Math.ceil(layout.outputs / 4) * 4);
+  if (!kernels || layout.outputs < 4 || longest > maxLength || longest < 1 || clipRatios.length < 1 || Math.max(-qmin, qmax) > 2 ** 24) return false;
+  const fits = Math.max(4, Math.floor(LANES_BATCH_BYTES / (16 * longest)) * 4);
+  const batch = Math.min(LANES_BATCH, fits, Math.ceil(layout.outputs / 4) * 4);
   const offsets = kernels.reserve([4 * batch * longest, 8 * batch, 4 * clipRatios.length, 36, 20 * batch, 16 * longest + 208], [0]);
   if (!offsets) return false;
   const [src, bounds, ratio, config, out, scratch] = offsets as [number, number, number, number, number, number];
@@ -92,8 +103,8 @@ function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Arr
 
 /**
  * The 'lsq' search of every output of `layout` four at a time (see the module documentation); the reference's
- * result, or undefined where this search does not apply (as {@link lanesMseSearch}, or `signedExtreme` on a
- * symmetric search).
+ * result, or undefined where this search does not apply (as {@link lanesMseSearch}, outputs longer than
+ * {@link LSQ_LANES_MAX_LENGTH}, or `signedExtreme` on a symmetric search).
  *
  * @example
  * ```ts
@@ -113,7 +124,7 @@ export function lanesLsqSearch(
     scales: new Float32Array(outputs), zeroPoints: new Int32Array(outputs), picks: new Uint32Array(outputs),
     best: new Float32Array(outputs), first: new Float32Array(outputs),
   };
-  const searched = eachBatch(data, layout, mins, maxs, range, symmetric, signedExtreme, clipRatios,
+  const searched = eachBatch(data, layout, mins, maxs, range, symmetric, signedExtreme, clipRatios, LSQ_LANES_MAX_LENGTH,
     (kernels, p, n, count) => kernels.lsqLanes(p.src, n, count, p.bounds, p.ratio, clipRatios.length, p.config, p.out),
     (w, results, at, count) => {
       result.scales[w] = results[at]!;
@@ -127,8 +138,8 @@ export function lanesLsqSearch(
 
 /**
  * The 'mse' search of every output of `layout` four at a time (see the module documentation); the reference's
- * result, or undefined where this search does not apply (no WebAssembly SIMD, outputs longer than
- * {@link LANES_MAX_LENGTH}, a 32-bit range, no memory for it). (Trying the previous batch's most frequent pick right
+ * result, or undefined where this search does not apply (no WebAssembly SIMD, fewer than four outputs, outputs
+ * longer than {@link MSE_LANES_MAX_LENGTH}, a 32-bit range, no memory for it). (Trying the previous batch's most frequent pick right
  * after candidate 0, for a low limit early, as the candidate-at-a-time search does, measured no faster here.)
  *
  * @example
@@ -142,7 +153,7 @@ export function lanesMseSearch(
 ): MseSearchResult | undefined {
   const { outputs } = layout;
   const result: MseSearchResult = { picks: new Uint32Array(outputs), best: new Float32Array(outputs), first: new Float32Array(outputs) };
-  const searched = eachBatch(data, layout, mins, maxs, range, symmetric, false, clipRatios,
+  const searched = eachBatch(data, layout, mins, maxs, range, symmetric, false, clipRatios, MSE_LANES_MAX_LENGTH,
     (kernels, p, n, count) => kernels.mseLanes(p.src, n, count, p.bounds, p.ratio, clipRatios.length, p.config, p.out),
     (w, results, at, count) => {
       result.picks[w] = results[at + 2 * count]!;
