@@ -96,20 +96,23 @@ describe(`cpuMseSearch against the reference (seed ${RUN_SEED})`, () => {
   it('four outputs at a time: picks far down the candidates, ties, candidate 1, two batches', () => {
     // int4, 512 outputs of 512 elements, two batches of 256. The first: normal rows with one value at 6 sigma
     // (picks far down the candidates). The second: rows like row 1 above for int4 (multiples of 2^-23 up to 7 of
-    // them and one at 8.06: every candidate from 9 on gives the scale 2^-23 and the same error, and 9 must win)
-    // and uniform rows (small picks, 1 among them).
+    // them and one at 8.06: every candidate from 9 on gives the scale 2^-23 and the same error, and 9 must win),
+    // uniform rows (small picks, 1 among them), and zeros with one negative value (its square is each candidate's
+    // whole sum: a candidate passed over on its extremes' squares must not be one that wins).
     const [n, eps] = [512, 2 ** -23];
     const rows: number[][] = [];
     for (let r = 0; r < 256; r++) rows.push(Array.from({ length: n }, (_, i) => (i === (r * 7) % n ? 0.6 : normal() * 0.1)));
     for (let r = 0; r < 256; r++) {
       rows.push(r % 2 === 0
         ? Array.from({ length: n }, (_, i) => (i === 3 ? 8.06 : Math.round((next() * 2 - 1) * 7)) * eps)
-        : Array.from({ length: n }, () => next() * 2 - 1));
+        : r % 4 === 1 ? Array.from({ length: n }, () => next() * 2 - 1)
+          : Array.from({ length: n }, (_, i) => (i === r ? -5.934253692626953 * (1 + r / 256) : 0)));
     }
     const result = same(Float32Array.from(rows.flat()), [512, n], { axis: 0 }, rangeOf('qint4'), true, mseClipRatios(100, 0.2));
     expect(Math.min(...result.picks.subarray(0, 256))).toBeGreaterThanOrEqual(16);
     for (let r = 256; r < 512; r += 2) expect(result.picks[r], `row ${r}`).toBe(9);
     expect(Array.from(result.picks.subarray(256)).filter((p) => p === 1).length).toBeGreaterThan(0);
+    for (let r = 259; r < 512; r += 4) expect(result.picks[r], `row ${r}`).toBeGreaterThan(3);
   });
 
   it('the JavaScript search gives the reference\'s picks and sums on fresh random rows, 8- and 4-bit, with the previous pick first', () => {

@@ -26,11 +26,10 @@ import { forEachOutput, longestOutput } from './output-tiles.js';
 import { type SimdKernels, simdKernels } from './simd-module.js';
 
 /**
- * The longest output the 'mse' search takes four at a time (at most its sum block, 1024, which the kernel sums as
- * one); longer ones go to the candidate-at-a-time search, which measured as fast there (with the previous
- * output's pick tried early).
+ * The longest output the 'mse' search takes four at a time; longer ones, and fewer than four outputs, go to the
+ * candidate-at-a-time search.
  */
-export const MSE_LANES_MAX_LENGTH = 512;
+export const MSE_LANES_MAX_LENGTH = 16384;
 /**
  * The longest output the 'lsq' search takes four at a time (per channel along a MatMul weight's columns measured
  * 1.25–1.5× faster so than eight candidates a pass); longer ones, and fewer than four outputs, go to the
@@ -63,7 +62,7 @@ function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Arr
   if (!kernels || layout.outputs < 4 || longest > maxLength || longest < 1 || clipRatios.length < 1 || Math.max(-qmin, qmax) > 2 ** 24) return false;
   const fits = Math.max(4, Math.floor(LANES_BATCH_BYTES / (16 * longest)) * 4);
   const batch = Math.min(LANES_BATCH, fits, Math.ceil(layout.outputs / 4) * 4);
-  const offsets = kernels.reserve([4 * batch * longest, 8 * batch, 4 * clipRatios.length, 36, 20 * batch, 16 * longest + 208], [0]);
+  const offsets = kernels.reserve([4 * batch * longest, 8 * batch, 4 * clipRatios.length, 36, 20 * batch, 16 * longest + 240], [0]);
   if (!offsets) return false;
   const [src, bounds, ratio, config, out, scratch] = offsets as [number, number, number, number, number, number];
   const places = { src, bounds, ratio, config, out };

@@ -1532,18 +1532,25 @@
   ;;   square is subnormal. A level 0 leaves x itself, whose square is then at least 2^-126; a nonzero level needs
   ;;   |x| above 2^-25 (as for Σ x·l), so x is a multiple of 2^-48, level · scale (at least 2^-23) one of 2^-46,
   ;;   and their difference is 0 or at least 2^-48;
-  ;; - an output of at most 1024 elements, one sum block of the 'mse' search (MSE_BLOCK): its total is the block.
+  ;; - the 'mse' search's sums in its blocks of 1024 elements (MSE_BLOCK), each summed from 0 and added to the total.
   ;; The layout: $count outputs of $n elements ($count a multiple of 4; output t's element j at $src + 4·(t·n + j)),
   ;; their minima at $bounds and maxima at $bounds + 4·count, the $ratios clip ratios (float32, the first 1) at
   ;; $ratio. At $config: qmin, qmax, fround((qmax - qmin) / 2), fround(qmax - qmin), floor((qmax - qmin + 1) / 2),
   ;; the symmetric zero point and the margin between the 'lsq' families (float32 each), then the flags (i32: 1
-  ;; symmetric, 2 signedExtreme) and a scratch address (i32; 16·n + 208 bytes).
+  ;; symmetric, 2 signedExtreme) and a scratch address (i32; 16·n + 240 bytes).
+  ;; A candidate can be passed over without its sum where the square of one element already reaches the best so far:
+  ;; the squares are never negative and float32 addition is monotonic, so a sequential sum is at least each of its
+  ;; terms. Each block's smallest and largest element in each lane are such terms, and a candidate that clips
+  ;; them (a small clip ratio) often fails on them alone.
 
-  ;; The four outputs of block $block side by side at $xs (element j of each in one vector, at $xs + 16·j); returns
-  ;; each lane's smallest nonzero |x| (+inf when none, NaN when one is NaN).
-  (func $lanesTranspose (param $src i32) (param $n i32) (param $block i32) (param $xs i32) (result v128)
-    (local $j i32) (local $row i32) (local $stride i32) (local $a v128) (local $smallest v128)
+  ;; The four outputs of block $block side by side at $xs (element j of each in one vector, at $xs + 16·j); each
+  ;; lane's smallest and largest element at $extremes and $extremes + 16 (NaN when one is NaN); returns each lane's
+  ;; smallest nonzero |x| (+inf when none, NaN when one is NaN).
+  (func $lanesTranspose (param $src i32) (param $n i32) (param $block i32) (param $xs i32) (param $extremes i32) (result v128)
+    (local $j i32) (local $row i32) (local $stride i32) (local $a v128) (local $smallest v128) (local $min v128) (local $max v128)
     (local.set $smallest (f32x4.splat (f32.const inf)))
+    (local.set $min (f32x4.splat (f32.const inf)))
+    (local.set $max (f32x4.splat (f32.const -inf)))
     (local.set $stride (i32.shl (local.get $n) (i32.const 2)))
     (local.set $row (i32.add (local.get $src) (i32.mul (local.get $block) (local.get $stride))))
     (loop $elements
@@ -1552,13 +1559,37 @@
         (f32.load (i32.add (local.get $row) (i32.shl (local.get $stride) (i32.const 1)))))
         (f32.load (i32.add (local.get $row) (i32.mul (local.get $stride) (i32.const 3))))))
       (v128.store (i32.add (local.get $xs) (i32.shl (local.get $j) (i32.const 4))) (local.get $a))
+      (local.set $min (f32x4.min (local.get $min) (local.get $a)))
+      (local.set $max (f32x4.max (local.get $max) (local.get $a)))
       (local.set $a (f32x4.abs (local.get $a)))
       (local.set $smallest (f32x4.min (local.get $smallest)
         (v128.bitselect (f32x4.splat (f32.const inf)) (local.get $a) (f32x4.eq (local.get $a) (f32x4.splat (f32.const 0))))))
       (local.set $row (i32.add (local.get $row) (i32.const 4)))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br_if $elements (i32.lt_u (local.get $j) (local.get $n))))
+    (v128.store (local.get $extremes) (local.get $min))
+    (v128.store offset=16 (local.get $extremes) (local.get $max))
     (local.get $smallest))
+
+  ;; The larger of the squared errors of the two elements at $extremes (see lanesTranspose) with (scale, low, high),
+  ;; as lanesError computes each term: a lower bound of each lane's error sum.
+  (func $lanesBound (param $extremes i32) (param $scale v128) (param $low v128) (param $high v128) (param $plain i32) (result v128)
+    (local $inv v128) (local $x v128) (local $e v128) (local $f v128) (local $tiny v128)
+    (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
+    (local.set $inv (f32x4.div (f32x4.splat (f32.const 1)) (local.get $scale)))
+    (local.set $x (v128.load (local.get $extremes)))
+    (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $scale) (f32x4.nearest
+      (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))))
+    (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
+    (local.set $x (v128.load offset=16 (local.get $extremes)))
+    (local.set $f (f32x4.sub (local.get $x) (f32x4.mul (local.get $scale) (f32x4.nearest
+      (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))))
+    (local.set $f (f32x4.mul (local.get $f) (local.get $f)))
+    (if (i32.eqz (local.get $plain))
+      (then
+        (local.set $e (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny))))
+        (local.set $f (v128.andnot (local.get $f) (f32x4.lt (local.get $f) (local.get $tiny))))))
+    (f32x4.max (local.get $e) (local.get $f)))
 
   ;; qparamsFromMinMax of the range [r · min, r · max] for four lanes: the scale at $acc + 48, the zero point at
   ;; $acc + 64.
@@ -1616,38 +1647,49 @@
     (v128.store offset=16 (local.get $acc) (local.get $cross))
     (v128.store offset=32 (local.get $acc) (local.get $levels)))
 
-  ;; The squared error sum of four lanes with (scale, low, high), stopped once no lane can win any more: every
+;; The squared error sum of four lanes with (scale, low, high), stopped once no lane can win any more: every
   ;; lane's sum so far at or above its limit, the best error of a candidate before it (a tie keeps the earlier
-  ;; one). Checked every 8 elements; the sums never decrease. A NaN limit never stops. $plain: as for lanesRaw.
-  (func $lanesError (param $xs i32) (param $n i32) (param $scale v128) (param $low v128) (param $high v128) (param $limit v128) (param $plain i32) (result v128)
-    (local $end i32) (local $check i32) (local $x v128) (local $inv v128) (local $e v128) (local $tiny v128) (local $error v128)
+  ;; one). The sum in blocks of $blockBytes / 16 elements, each summed from 0 and added to the total (the 'mse'
+  ;; search's MSE_BLOCK; $blockBytes 16·n: one sequential sum, as the 'lsq' search's). Checked every 8 elements,
+  ;; the total plus the block so far: the sums never decrease. A NaN limit never stops. $plain: as for lanesRaw.
+  (func $lanesError (param $xs i32) (param $n i32) (param $scale v128) (param $low v128) (param $high v128) (param $limit v128) (param $plain i32)
+    (param $blockBytes i32) (result v128)
+    (local $end i32) (local $blockEnd i32) (local $check i32) (local $x v128) (local $inv v128) (local $e v128) (local $tiny v128)
+    (local $error v128) (local $total v128)
     (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
     (local.set $inv (f32x4.div (f32x4.splat (f32.const 1)) (local.get $scale)))
     (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $n) (i32.const 4))))
-    (loop $checks
-      (local.set $check (i32.add (local.get $xs) (i32.const 128)))
-      (if (i32.gt_u (local.get $check) (local.get $end)) (then (local.set $check (local.get $end))))
-      (if (local.get $plain)
-        (then
-          (loop $elements
-            (local.set $x (v128.load (local.get $xs)))
-            (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $scale) (f32x4.nearest
-              (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))))
-            (local.set $error (f32x4.add (local.get $error) (f32x4.mul (local.get $e) (local.get $e))))
-            (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
-            (br_if $elements (i32.lt_u (local.get $xs) (local.get $check)))))
-        (else
-          (loop $elements
-            (local.set $x (v128.load (local.get $xs)))
-            (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $scale) (f32x4.nearest
-              (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))))
-            (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
-            (local.set $error (f32x4.add (local.get $error) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
-            (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
-            (br_if $elements (i32.lt_u (local.get $xs) (local.get $check))))))
-      (if (i32x4.all_true (f32x4.ge (local.get $error) (local.get $limit))) (then (return (local.get $error))))
-      (br_if $checks (i32.lt_u (local.get $xs) (local.get $end))))
-    (local.get $error))
+    (loop $blocks
+      (local.set $blockEnd (i32.add (local.get $xs) (local.get $blockBytes)))
+      (if (i32.gt_u (local.get $blockEnd) (local.get $end)) (then (local.set $blockEnd (local.get $end))))
+      (local.set $error (v128.const i32x4 0 0 0 0))
+      (loop $checks
+        (local.set $check (i32.add (local.get $xs) (i32.const 128)))
+        (if (i32.gt_u (local.get $check) (local.get $blockEnd)) (then (local.set $check (local.get $blockEnd))))
+        (if (local.get $plain)
+          (then
+            (loop $elements
+              (local.set $x (v128.load (local.get $xs)))
+              (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $scale) (f32x4.nearest
+                (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))))
+              (local.set $error (f32x4.add (local.get $error) (f32x4.mul (local.get $e) (local.get $e))))
+              (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
+              (br_if $elements (i32.lt_u (local.get $xs) (local.get $check)))))
+          (else
+            (loop $elements
+              (local.set $x (v128.load (local.get $xs)))
+              (local.set $e (f32x4.sub (local.get $x) (f32x4.mul (local.get $scale) (f32x4.nearest
+                (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (local.get $inv)) (local.get $low)) (local.get $high))))))
+              (local.set $e (f32x4.mul (local.get $e) (local.get $e)))
+              (local.set $error (f32x4.add (local.get $error) (v128.andnot (local.get $e) (f32x4.lt (local.get $e) (local.get $tiny)))))
+              (local.set $xs (i32.add (local.get $xs) (i32.const 16)))
+              (br_if $elements (i32.lt_u (local.get $xs) (local.get $check))))))
+        (if (i32x4.all_true (f32x4.ge (f32x4.add (local.get $total) (local.get $error)) (local.get $limit)))
+          (then (return (f32x4.add (local.get $total) (local.get $error)))))
+        (br_if $checks (i32.lt_u (local.get $xs) (local.get $blockEnd))))
+      (local.set $total (f32x4.add (local.get $total) (local.get $error)))
+      (br_if $blocks (i32.lt_u (local.get $xs) (local.get $end))))
+    (local.get $total))
 
   ;; The affine zero-point sum of four lanes (lsqShift's steps): levels from (inverse0, low, high), Σ l - x · inverse1.
   (func $lanesShift (param $xs i32) (param $n i32) (param $inv0 v128) (param $low v128) (param $high v128) (param $inv1 v128) (param $plain i32) (result v128)
@@ -1727,7 +1769,8 @@
     (local.set $familyG (i32.add (local.get $familyA) (i32.const 64)))
     (local.set $acc (i32.add (local.get $familyG) (i32.const 64)))
     (loop $blocks
-      (local.set $smallest (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs)))
+      (local.set $smallest (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs)
+        (i32.add (local.get $acc) (i32.const 80))))
       (local.set $squares (i32x4.all_true (f32x4.ge (local.get $smallest) (f32x4.splat (f32.const 0x1p-63)))))
       (local.set $min (v128.load (i32.add (local.get $bounds) (i32.shl (local.get $block) (i32.const 2)))))
       (local.set $max (v128.load (i32.add (local.get $bounds) (i32.shl (i32.add (local.get $block) (local.get $count)) (i32.const 2)))))
@@ -1787,7 +1830,7 @@
         ;; The refit's error, stopped under its family's best.
         (local.set $error (call $lanesError (local.get $xs) (local.get $n) (local.get $scale1)
           (f32x4.sub (local.get $qmin) (local.get $zp1)) (f32x4.sub (local.get $qmax) (local.get $zp1)) (v128.load (local.get $family))
-          (local.get $squares)))
+          (local.get $squares) (i32.shl (local.get $n) (i32.const 4))))
         (call $lanesConsider (local.get $family) (i32.const 0) (local.get $error) (local.get $scale1) (local.get $zp1) (f32.convert_i32_u (local.get $c)))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br_if $candidate (i32.lt_u (local.get $c) (local.get $candidates))))
@@ -1818,8 +1861,8 @@
     (local.set $best (i32.add (local.get $xs) (i32.shl (local.get $n) (i32.const 4))))
     (local.set $acc (i32.add (local.get $best) (i32.const 128)))
     (loop $blocks
-      (local.set $squares (i32x4.all_true (f32x4.ge (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs))
-        (f32x4.splat (f32.const 0x1p-63)))))
+      (local.set $squares (i32x4.all_true (f32x4.ge (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs)
+        (i32.add (local.get $acc) (i32.const 80))) (f32x4.splat (f32.const 0x1p-63)))))
       (local.set $min (v128.load (i32.add (local.get $bounds) (i32.shl (local.get $block) (i32.const 2)))))
       (local.set $max (v128.load (i32.add (local.get $bounds) (i32.shl (i32.add (local.get $block) (local.get $count)) (i32.const 2)))))
       (local.set $c (i32.const 0))
@@ -1828,12 +1871,19 @@
           (local.get $config) (local.get $acc))
         (local.set $scale (v128.load offset=48 (local.get $acc)))
         (local.set $zp (v128.load offset=64 (local.get $acc)))
-        (local.set $error (call $lanesError (local.get $xs) (local.get $n) (local.get $scale)
-          (f32x4.sub (local.get $qmin) (local.get $zp)) (f32x4.sub (local.get $qmax) (local.get $zp))
-          (select (f32x4.splat (f32.const nan)) (v128.load (local.get $best)) (i32.eqz (local.get $c))) (local.get $squares)))
-        (if (i32.eqz (local.get $c))
-          (then (v128.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $block) (i32.shl (local.get $count) (i32.const 2))) (i32.const 2))) (local.get $error))))
-        (call $lanesConsider (local.get $best) (i32.eqz (local.get $c)) (local.get $error) (local.get $scale) (local.get $zp) (f32.convert_i32_u (local.get $c)))
+        ;; Candidate 0 always (its sum is reported); another only where a lane's extremes leave it a chance.
+        (if (i32.or (i32.eqz (local.get $c)) (i32.eqz (i32x4.all_true (f32x4.ge
+              (call $lanesBound (i32.add (local.get $acc) (i32.const 80)) (local.get $scale)
+                (f32x4.sub (local.get $qmin) (local.get $zp)) (f32x4.sub (local.get $qmax) (local.get $zp)) (local.get $squares))
+              (v128.load (local.get $best))))))
+          (then
+            (local.set $error (call $lanesError (local.get $xs) (local.get $n) (local.get $scale)
+              (f32x4.sub (local.get $qmin) (local.get $zp)) (f32x4.sub (local.get $qmax) (local.get $zp))
+              (select (f32x4.splat (f32.const nan)) (v128.load (local.get $best)) (i32.eqz (local.get $c))) (local.get $squares)
+              (i32.const 16384)))
+            (if (i32.eqz (local.get $c))
+              (then (v128.store (i32.add (local.get $out) (i32.shl (i32.add (local.get $block) (i32.shl (local.get $count) (i32.const 2))) (i32.const 2))) (local.get $error))))
+            (call $lanesConsider (local.get $best) (i32.eqz (local.get $c)) (local.get $error) (local.get $scale) (local.get $zp) (f32.convert_i32_u (local.get $c)))))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br_if $candidate (i32.lt_u (local.get $c) (local.get $ratios))))
       (call $lanesStore (local.get $best) (local.get $out) (local.get $block) (local.get $count))
