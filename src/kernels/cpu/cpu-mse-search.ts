@@ -6,9 +6,11 @@
  * - **Each output's elements side by side.** An output whose elements lie apart in memory (per channel along a
  *   later axis) is gathered with its neighbours, 64 at a time (output-tiles.ts), then read by every candidate;
  *   the reference finds each element's index anew for every candidate.
- * - **Short outputs (groups up to 512 elements) four at a time**, one a lane of WebAssembly SIMD, the whole search
- *   in the kernel (lanes-search.ts): a group of 32 gives a pass of eight candidates little to do.
- * - **Eight candidates at once, each stopped once it cannot win.** Longer outputs are searched by
+ * - **Four outputs at a time** (groups and channels of up to 16384 elements), one a lane of WebAssembly SIMD, the
+ *   whole search in the kernel (lanes-search.ts): a group of 32 gives a pass of eight candidates little to do, and
+ *   a candidate whose extremes' squares alone reach the best is passed over.
+ * - **Eight candidates at once, each stopped once it cannot win.** Fewer than four outputs, and longer ones, are
+ *   searched by
  *   mse-output-search.ts: with WebAssembly SIMD eight candidates a pass (or in JavaScript, one), a candidate
  *   stopped as soon as its sum so far shows that it cannot win.
  *

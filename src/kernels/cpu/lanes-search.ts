@@ -1,6 +1,6 @@
 /**
- * The 'lsq' and 'mse' searches of many outputs (groups, and for 'lsq' channels too) four at a time, one a
- * lane of WebAssembly SIMD (simd-kernels.wat: `lsqLanes`, `mseLanes`), bit for bit as the references
+ * The 'lsq' and 'mse' searches of many outputs (groups and channels) four at a time, one a lane of
+ * WebAssembly SIMD (simd-kernels.wat: `lsqLanes`, `mseLanes`), bit for bit as the references
  * (`lsqSearchOfLayout`, src/reference/lsq-search.ts; `mseSearchOfLayout`, src/reference/calibration.ts).
  *
  * In a group of 32 each pass of the candidate-at-a-time searches (lsq-simd-search.ts, mse-output-search.ts) does
