@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { chooseQParams, reference, tensor } from '../dist/index.js';
+import { medianOf } from './median.mjs';
 import { normalData } from './normal-data.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,17 +40,7 @@ const kCases = {
 };
 const names = (args.cases ?? Object.keys(kCases).join(',')).split(',');
 
-async function median(fn) {
-  const times = [];
-  let result;
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    result = await fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], result };
-}
+const median = (fn) => medianOf(reps, fn);
 
 /** The fields of two calibrations that differ, bit for bit ('' when none). */
 function differences(a, b) {

@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import onnxProto from 'onnx-proto';
 import { dequantize, quantizePerChannel, reference, tensor } from '../dist/index.js';
+import { medianOf } from './median.mjs';
 import { normalData } from './normal-data.mjs';
 import { ortCpuCases } from './ort-cpu.mjs';
 
@@ -29,17 +30,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
 const reps = Number(args.reps ?? 3);
 
-async function median(fn) {
-  const times = [];
-  let result;
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    result = await fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], result };
-}
+const median = (fn) => medianOf(reps, fn);
 
 /** The plain loop: q = clamp(zp + roundHalfEven(fround(x * inv)), -128, 127) per row of `cols` elements. */
 function plainQuantizeRows(data, rows, cols, inverseScales) {
