@@ -2,12 +2,13 @@
 // bit (scales, zero points, picks, the winner's error sum, the first candidate's), on fresh random tensors of
 // every layout, 8- and 4-bit types, symmetric, affine and with Q4_0's grid, and on the cases where stopping a
 // refit early could go wrong: all candidates tied, sums that overflow, subnormal values, NaN elements.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Granularity, reductionLayout } from '../../src/calibration/granularity.js';
 import { type QuantRange, qparamsFromMinMax } from '../../src/calibration/qparams.js';
 import { lsqClipRatios } from '../../src/calibration/spec.js';
 import { dtypeInfo } from '../../src/dtype.js';
 import { cpuLsqSearch } from '../../src/kernels/cpu/cpu-lsq-search.js';
+import { holdFloat32, simdKernels } from '../../src/kernels/cpu/simd-module.js';
 import { lsqSearchOfLayout } from '../../src/reference/lsq-search.js';
 import { minMaxOfLayout } from '../../src/reference/minmax.js';
 import { RUN_SEED, rng } from '../shared/random.js';
@@ -64,6 +65,23 @@ describe(`cpuLsqSearch against the reference (seed ${RUN_SEED})`, () => {
     same(data, [3000, 9], { axis: 1 }, rangeOf('qint8'), true, lsqClipRatios(), false);
     same(data, [3000, 9], { axis: 1 }, rangeOf('quint8'), false, lsqClipRatios(), false);
     same(data, [3000, 9], { axis: 1 }, rangeOf('quint4'), false, lsqClipRatios(), true);
+  });
+
+  it('beside a held weight that leaves little room: four outputs a call, the same results', () => {
+    const kernels = simdKernels()!;
+    const data = Float32Array.from({ length: 3000 * 9 }, () => normal() * 0.05);
+    // Room for a call of four outputs of 3000 (about 100 KB), not for the nine at once (about 200 KB).
+    const room = 150_000;
+    const size = kernels.memory.buffer.byteLength;
+    const slot = holdFloat32(Math.floor((size - room) / 16) * 4, room)!;
+    const calls = vi.spyOn(kernels, 'lsqLanes');
+    try {
+      same(data, [3000, 9], { axis: 1 }, rangeOf('quint8'), false, lsqClipRatios(), false);
+      expect(calls.mock.calls.map((args) => args[2])).toEqual([4, 4, 4]);
+    } finally {
+      calls.mockRestore();
+      slot.release();
+    }
   });
 
   it('an affine refit whose moved zero point wins (rare: these rows were found by a search over random ones)', () => {

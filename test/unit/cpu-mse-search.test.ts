@@ -93,9 +93,9 @@ describe(`cpuMseSearch against the reference (seed ${RUN_SEED})`, () => {
     }
   });
 
-  it('four outputs at a time: picks far down the candidates, ties, candidate 1, two batches', () => {
-    // int4, 512 outputs of 512 elements, two batches of 256. The first: normal rows with one value at 6 sigma
-    // (picks far down the candidates). The second: rows like row 1 above for int4 (multiples of 2^-23 up to 7 of
+  it('four outputs at a time: picks far down the candidates, ties, candidate 1, several batches', () => {
+    // int4, 512 outputs of 512 elements, in batches. The first 256: normal rows with one value at 6 sigma
+    // (picks far down the candidates). The next 256: rows like row 1 above for int4 (multiples of 2^-23 up to 7 of
     // them and one at 8.06: every candidate from 9 on gives the scale 2^-23 and the same error, and 9 must win),
     // uniform rows (small picks, 1 among them), and zeros with one negative value (its square is each candidate's
     // whole sum: a candidate passed over on its extremes' squares must not be one that wins).

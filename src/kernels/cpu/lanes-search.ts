@@ -38,8 +38,11 @@ export const MSE_LANES_MAX_LENGTH = 16384;
 export const LSQ_LANES_MAX_LENGTH = 16384;
 /** Outputs laid out for one call (a multiple of 4), fewer where they would take more than {@link LANES_BATCH_BYTES}. */
 export const LANES_BATCH = 256;
-/** The most bytes of outputs laid out for one call. */
-const LANES_BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * The most bytes of outputs laid out for one call: small enough to fit beside a weight held in the kernels'
+ * memory (whose scratch is bounded, simd-module.ts), large enough that a call's work dwarfs its cost.
+ */
+const LANES_BATCH_BYTES = 256 * 1024;
 
 /** One call of a lanes kernel: `count` outputs of `n` elements laid out at the places of {@link Places}. */
 type LanesCall = (kernels: SimdKernels, places: Places, n: number, count: number) => void;
@@ -61,11 +64,13 @@ function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Arr
   const { qmin, qmax } = range;
   if (!kernels || layout.outputs < 4 || longest > maxLength || longest < 1 || clipRatios.length < 1 || Math.max(-qmin, qmax) > 2 ** 24) return false;
   const fits = Math.max(4, Math.floor(LANES_BATCH_BYTES / (16 * longest)) * 4);
-  const batch = Math.min(LANES_BATCH, fits, Math.ceil(layout.outputs / 4) * 4);
-  const offsets = kernels.reserve([4 * batch * longest, 8 * batch, 4 * clipRatios.length, 36, 20 * batch, 16 * longest + 240], [0]);
+  let batch = Math.min(LANES_BATCH, fits, Math.ceil(layout.outputs / 4) * 4);
+  const places = (outputs: number) => kernels.reserve([4 * outputs * longest, 8 * outputs, 4 * clipRatios.length, 36, 20 * outputs, 16 * longest + 240], [0]);
+  // Where a held weight leaves less room, four outputs a call.
+  let offsets = places(batch);
+  if (!offsets && batch > 4) offsets = places((batch = 4));
   if (!offsets) return false;
   const [src, bounds, ratio, config, out, scratch] = offsets as [number, number, number, number, number, number];
-  const places = { src, bounds, ratio, config, out };
   const memory = new Float32Array(kernels.memory.buffer);
   const words = new Int32Array(kernels.memory.buffer);
   memory.set(clipRatios, ratio / 4);
@@ -83,7 +88,7 @@ function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Arr
     memory.fill(0, src / 4 + filled * length, src / 4 + count * length);
     if (count < batch) memory.copyWithin(bounds / 4 + count, bounds / 4 + batch, bounds / 4 + batch + filled);
     for (let t = filled; t < count; t++) memory[bounds / 4 + t] = memory[bounds / 4 + count + t] = 0;
-    call(kernels, places, length, count);
+    call(kernels, { src, bounds, ratio, config, out }, length, count);
     for (let t = 0; t < filled; t++) store(first + t, memory, out / 4 + t, count);
     first += filled;
     filled = 0;
