@@ -29,15 +29,15 @@ import { type SimdKernels, simdKernels } from './simd-module.js';
  * The longest output the 'mse' search takes four at a time; longer ones, and fewer than four outputs, go to the
  * candidate-at-a-time search.
  */
-export const MSE_LANES_MAX_LENGTH = 16384;
+const MSE_LANES_MAX_LENGTH = 16384;
 /**
  * The longest output the 'lsq' search takes four at a time (per channel along a MatMul weight's columns measured
  * 1.25–1.5× faster so than eight candidates a pass); longer ones, and fewer than four outputs, go to the
  * candidate-at-a-time search.
  */
-export const LSQ_LANES_MAX_LENGTH = 16384;
+const LSQ_LANES_MAX_LENGTH = 16384;
 /** Outputs laid out for one call (a multiple of 4), fewer where they would take more than {@link LANES_BATCH_BYTES}. */
-export const LANES_BATCH = 256;
+const LANES_BATCH = 256;
 /**
  * The most bytes of outputs laid out for one call: small enough to fit beside a weight held in the kernels'
  * memory (whose scratch is bounded, simd-module.ts), large enough that a call's work dwarfs its cost.

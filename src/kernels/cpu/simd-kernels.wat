@@ -1809,6 +1809,7 @@
         (call $lanesConsider (local.get $family) (i32.or (i32.eqz (local.get $c)) (i32.eq (local.get $c) (local.get $firstC)))
           (local.get $error) (local.get $scale) (local.get $zp) (f32.convert_i32_u (local.get $c)))
         ;; The refit: the least-squares scale where both sums are positive (and Σ x·l finite), else the raw one.
+        ;; (The reference flushes a subnormal quotient to 0 before raising it to 2^-23; the raise alone gives the same.)
         (local.set $scale1 (v128.bitselect
           (f32x4.max (f32x4.div (local.get $cross) (local.get $levels)) (local.get $eps))
           (local.get $scale)
