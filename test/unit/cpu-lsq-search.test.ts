@@ -31,6 +31,16 @@ function same(data: Float32Array, shape: number[], granularity: Granularity, ran
   const where = `${JSON.stringify(granularity)} [${shape.join(', ')}] ${range.qmin}..${range.qmax} ${symmetric ? 'symmetric' : 'affine'}${signedExtreme ? ' grid' : ''}`;
   const bits = (a: ArrayLike<number>) => Array.from(a, (v) => (Object.is(v, -0) ? 'neg0' : Number.isNaN(v) ? 'NaN' : v));
   for (const field of ['scales', 'zeroPoints', 'picks', 'best', 'first'] as const) expect(bits(actual[field]), `${where} ${field}`).toEqual(bits(expected[field]));
+  // The same data held in the kernels' memory (a matrix's columns are then read where they lie).
+  const slot = holdFloat32(data.length, 4 * data.length + 2 ** 20);
+  if (!slot) return;
+  try {
+    slot.data.set(data);
+    const held = cpuLsqSearch(slot.data, layout, mins, maxs, range, symmetric, ratios, signedExtreme);
+    for (const field of ['scales', 'zeroPoints', 'picks', 'best', 'first'] as const) expect(bits(held[field]), `${where} ${field}, held`).toEqual(bits(expected[field]));
+  } finally {
+    slot.release();
+  }
 }
 
 describe(`cpuLsqSearch against the reference (seed ${RUN_SEED})`, () => {
@@ -65,6 +75,23 @@ describe(`cpuLsqSearch against the reference (seed ${RUN_SEED})`, () => {
     same(data, [3000, 9], { axis: 1 }, rangeOf('qint8'), true, lsqClipRatios(), false);
     same(data, [3000, 9], { axis: 1 }, rangeOf('quint8'), false, lsqClipRatios(), false);
     same(data, [3000, 9], { axis: 1 }, rangeOf('quint4'), false, lsqClipRatios(), true);
+  });
+
+  it('a held matrix\'s columns read where they lie: batches of whole fours, the last columns short of four laid out', () => {
+    const kernels = simdKernels()!;
+    // 1201 columns of 150: held, batches of 256 columns read in place (the 1200 of whole fours), then one laid out.
+    const data = Float32Array.from({ length: 150 * 1201 }, () => normal() * 0.05 + (next() < 0.003 ? 0.3 : 0));
+    const calls = vi.spyOn(kernels, 'lsqLanes');
+    try {
+      same(data, [150, 1201], { axis: 1 }, rangeOf('quint4'), false, lsqClipRatios(20, 0.5, 1.2), true);
+      // In place: the held matrix starts at 0, each batch 4 bytes a column on.
+      const held = calls.mock.calls.slice(-6).map(([src, n, count]) => [src, n, count]);
+      expect(held.slice(0, 5)).toEqual([[0, 150, 256], [1024, 150, 256], [2048, 150, 256], [3072, 150, 256], [4096, 150, 176]]);
+      expect(held[5]![0]).toBeGreaterThanOrEqual(4 * data.length); // the last column, laid out above the matrix
+      expect(held[5]![2]).toBe(4);
+    } finally {
+      calls.mockRestore();
+    }
   });
 
   it('beside a held weight that leaves little room: four outputs a call, the same results', () => {

@@ -4,13 +4,14 @@
 // type, outputs past a sum block (1024) and tiles of gathered outputs (64), and on the cases where stopping a
 // candidate early or trying the previous output's pick first could go wrong: ties, sums that overflow,
 // subnormal errors, NaN elements.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Granularity, reductionLayout } from '../../src/calibration/granularity.js';
 import { type QuantRange, qparamsFromMinMax } from '../../src/calibration/qparams.js';
 import { mseClipRatios } from '../../src/calibration/spec.js';
 import { dtypeInfo } from '../../src/dtype.js';
 import { cpuMseSearch } from '../../src/kernels/cpu/cpu-mse-search.js';
 import { jsMseSearch } from '../../src/kernels/cpu/mse-output-search.js';
+import { holdFloat32, simdKernels } from '../../src/kernels/cpu/simd-module.js';
 import { mseSearchOfLayout } from '../../src/reference/calibration.js';
 import { minMaxOfLayout } from '../../src/reference/minmax.js';
 import { RUN_SEED, rng } from '../shared/random.js';
@@ -36,6 +37,19 @@ function same(data: Float32Array, shape: number[], granularity: Granularity, ran
   expect(Array.from(actual.picks), where).toEqual(Array.from(expected.picks));
   expect(Array.from(actual.best, (v) => Object.is(v, -0) ? 'neg0' : v), where).toEqual(Array.from(expected.best, (v) => Object.is(v, -0) ? 'neg0' : v));
   expect(Array.from(actual.first), where).toEqual(Array.from(expected.first));
+  // The same data held in the kernels' memory (a matrix's columns are then read where they lie).
+  const slot = holdFloat32(data.length, 4 * data.length + 2 ** 20);
+  if (slot) {
+    try {
+      slot.data.set(data);
+      const held = cpuMseSearch(slot.data, layout, mins, maxs, range, symmetric, ratios);
+      expect(Array.from(held.picks), `${where}, held`).toEqual(Array.from(expected.picks));
+      expect(Array.from(held.best, (v) => Object.is(v, -0) ? 'neg0' : v), `${where}, held`).toEqual(Array.from(expected.best, (v) => Object.is(v, -0) ? 'neg0' : v));
+      expect(Array.from(held.first), `${where}, held`).toEqual(Array.from(expected.first));
+    } finally {
+      slot.release();
+    }
+  }
   return actual;
 }
 
@@ -90,6 +104,25 @@ describe(`cpuMseSearch against the reference (seed ${RUN_SEED})`, () => {
       jsMseSearch(range)(row, ratios.length, (c) => qparamsFromMinMax(Math.fround(ratios[c]! * mins[0]!), Math.fround(ratios[c]! * maxs[0]!), range, true),
         r === 0 ? 0 : result.picks[0]!, found);
       expect([found.pick, found.best, found.first]).toEqual([result.picks[r], result.best[r], result.first[r]]);
+    }
+  });
+
+  it('a held matrix\'s columns read where they lie, several batches and the last three columns laid out', () => {
+    const kernels = simdKernels()!;
+    // Columns with one value at 6 sigma (picks far down), uniform ones, and the last three short of a four.
+    const [rows, cols] = [700, 523];
+    const data = Float32Array.from({ length: rows * cols }, (_, i) => (i % cols) % 3 === 1 ? next() * 2 - 1
+      : Math.floor(i / cols) === (i % cols) % rows ? 0.6 : normal() * 0.1);
+    const calls = vi.spyOn(kernels, 'mseLanes');
+    try {
+      same(data, [rows, cols], { axis: 1 }, rangeOf('qint8'), true, mseClipRatios(100, 0.2));
+      // Held at 0: batches of 92 columns (of 700 elements, within 256 KiB each) read in place, then one laid out.
+      const held = calls.mock.calls.slice(-7).map(([src, n, count]) => [src, n, count]);
+      expect(held.slice(0, 6)).toEqual([0, 1, 2, 3, 4, 5].map((b) => [4 * 92 * b, 700, b < 5 ? 92 : 60]));
+      expect(held[6]![0]).toBeGreaterThanOrEqual(4 * data.length);
+      expect(held[6]![2]).toBe(4);
+    } finally {
+      calls.mockRestore();
     }
   });
 

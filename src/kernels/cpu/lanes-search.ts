@@ -65,7 +65,11 @@ function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Arr
   if (!kernels || layout.outputs < 4 || longest > maxLength || longest < 1 || clipRatios.length < 1 || Math.max(-qmin, qmax) > 2 ** 24) return false;
   const fits = Math.max(4, Math.floor(LANES_BATCH_BYTES / (16 * longest)) * 4);
   let batch = Math.min(LANES_BATCH, fits, Math.ceil(layout.outputs / 4) * 4);
-  const places = (outputs: number) => kernels.reserve([4 * outputs * longest, 8 * outputs, 4 * clipRatios.length, 36, 20 * outputs, 16 * longest + 240], [0]);
+  // A held matrix's columns (per channel along its last axis) are read where they lie, four neighbours a load;
+  // only the last outputs short of four are laid out.
+  const at = layout.family === 'channel' && layout.inner === 1 && layout.outer > 1 ? kernels.heldOffset(data) : undefined;
+  const laid = (outputs: number) => (at === undefined ? outputs : 4);
+  const places = (outputs: number) => kernels.reserve([4 * laid(outputs) * longest, 8 * outputs, 4 * clipRatios.length, 44, 20 * outputs, 16 * longest + 240], [0]);
   // Where a held weight leaves less room, four outputs a call.
   let offsets = places(batch);
   if (!offsets && batch > 4) offsets = places((batch = 4));
@@ -77,8 +81,26 @@ function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Arr
   memory.set([qmin, qmax, (qmax - qmin) / 2, qmax - qmin, Math.floor((qmax - qmin + 1) / 2), range.symmetricZeroPoint, LSQ_AFFINE_MARGIN], config / 4);
   words[config / 4 + 7] = (symmetric ? 1 : 0) | (signedExtreme ? 2 : 0);
   words[config / 4 + 8] = scratch;
+  const strides = (outputStride: number, elementStride: number) => {
+    words[config / 4 + 9] = outputStride;
+    words[config / 4 + 10] = elementStride;
+  };
 
   let first = 0; // the first output of the batch being laid out
+  if (at !== undefined) {
+    // Batches of whole fours read in place: output w's element j at at + 4·(j·n + w).
+    strides(4, 4 * layout.n);
+    const whole = layout.outputs - (layout.outputs % 4);
+    while (first < whole) {
+      const count = Math.min(batch, whole - first);
+      memory.set(mins.subarray(first, first + count), bounds / 4);
+      memory.set(maxs.subarray(first, first + count), bounds / 4 + count);
+      call(kernels, { src: at + 4 * first, bounds, ratio, config, out }, layout.outer, count);
+      for (let t = 0; t < count; t++) store(first + t, memory, out / 4 + t, count);
+      first += count;
+    }
+  }
+
   let filled = 0;
   let length = 0;
   const run = () => {
@@ -88,6 +110,7 @@ function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Arr
     memory.fill(0, src / 4 + filled * length, src / 4 + count * length);
     if (count < batch) memory.copyWithin(bounds / 4 + count, bounds / 4 + batch, bounds / 4 + batch + filled);
     for (let t = filled; t < count; t++) memory[bounds / 4 + t] = memory[bounds / 4 + count + t] = 0;
+    strides(4 * length, 4);
     call(kernels, { src, bounds, ratio, config, out }, length, count);
     for (let t = 0; t < filled; t++) store(first + t, memory, out / 4 + t, count);
     first += filled;
@@ -100,7 +123,7 @@ function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Arr
     memory[bounds / 4 + filled] = mins[w]!;
     memory[bounds / 4 + batch + filled] = maxs[w]!;
     filled += 1;
-  });
+  }, first);
   if (filled > 0) run();
   return true;
 }

@@ -33,6 +33,17 @@ function gatherTile(data: Float32Array, layout: ReductionLayout, w0: number, len
   const { n, inner } = layout;
   if (layout.family === 'channel') {
     const count = Math.min(OUTPUT_TILE, layout.outputs - w0);
+    if (inner === 1) {
+      // A matrix's columns, OUTPUT_TILE rows at a time (a tile of them stays in the cache while each column's
+      // piece is written in order): about 3× faster than a row at a time.
+      for (let o0 = 0; o0 < layout.outer; o0 += OUTPUT_TILE) {
+        const o1 = Math.min(layout.outer, o0 + OUTPUT_TILE);
+        for (let t = 0; t < count; t++) {
+          for (let o = o0, source = o0 * n + w0 + t; o < o1; o++, source += n) into[t * length + o] = data[source]!;
+        }
+      }
+      return count;
+    }
     for (let o = 0; o < layout.outer; o++) {
       for (let t = 0; t < count; t++) {
         const source = (o * n + w0 + t) * inner;
@@ -64,8 +75,9 @@ export function longestOutput(layout: ReductionLayout): number {
 }
 
 /**
- * Calls `visit(w, xs)` for every output w of `layout` in order, `xs` its elements in j order: a view of `data`
- * where they lie together, else of a scratch array they were gathered into (valid until `visit` returns).
+ * Calls `visit(w, xs)` for every output w of `layout` in order (from output `from`), `xs` its elements in j order:
+ * a view of `data` where they lie together, else of a scratch array they were gathered into (valid until `visit`
+ * returns).
  *
  * @example
  * ```ts
@@ -73,9 +85,9 @@ export function longestOutput(layout: ReductionLayout): number {
  * // 0 [1, 3], then 1 [2, 4]
  * ```
  */
-export function forEachOutput(data: Float32Array, layout: ReductionLayout, visit: (w: number, xs: Float32Array) => void): void {
+export function forEachOutput(data: Float32Array, layout: ReductionLayout, visit: (w: number, xs: Float32Array) => void, from = 0): void {
   let scratch = new Float32Array(0);
-  for (let w0 = 0; w0 < layout.outputs;) {
+  for (let w0 = from; w0 < layout.outputs;) {
     const length = outputLength(layout, w0);
     const at = contiguousStart(layout, w0);
     if (at >= 0) {

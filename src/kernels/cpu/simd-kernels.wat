@@ -1533,11 +1533,13 @@
   ;;   |x| above 2^-25 (as for Σ x·l), so x is a multiple of 2^-48, level · scale (at least 2^-23) one of 2^-46,
   ;;   and their difference is 0 or at least 2^-48;
   ;; - the 'mse' search's sums in its blocks of 1024 elements (MSE_BLOCK), each summed from 0 and added to the total.
-  ;; The layout: $count outputs of $n elements ($count a multiple of 4; output t's element j at $src + 4·(t·n + j)),
-  ;; their minima at $bounds and maxima at $bounds + 4·count, the $ratios clip ratios (float32, the first 1) at
-  ;; $ratio. At $config: qmin, qmax, fround((qmax - qmin) / 2), fround(qmax - qmin), floor((qmax - qmin + 1) / 2),
-  ;; the symmetric zero point and the margin between the 'lsq' families (float32 each), then the flags (i32: 1
-  ;; symmetric, 2 signedExtreme) and a scratch address (i32; 16·n + 240 bytes).
+  ;; The layout: $count outputs of $n elements ($count a multiple of 4; output t's element j at $src + t·S + j·E,
+  ;; S and E in the configuration: 4·n and 4 for outputs one after another, 4 and 4·C for the columns of a
+  ;; row-major matrix of C columns), their minima at $bounds and maxima at $bounds + 4·count, the $ratios clip
+  ;; ratios (float32, the first 1) at $ratio. At $config: qmin, qmax, fround((qmax - qmin) / 2), fround(qmax -
+  ;; qmin), floor((qmax - qmin + 1) / 2), the symmetric zero point and the margin between the 'lsq' families (float32
+  ;; each), then the flags (i32: 1 symmetric, 2 signedExtreme), a scratch address (i32; 16·n + 240 bytes), S and E
+  ;; (i32 each).
   ;; A candidate can be passed over without its sum where the square of one element already reaches the best so far:
   ;; the squares are never negative and float32 addition is monotonic, so a sequential sum is at least each of its
   ;; terms. Each block's smallest and largest element in each lane are such terms, and a candidate that clips
@@ -1546,25 +1548,30 @@
   ;; The four outputs of block $block side by side at $xs (element j of each in one vector, at $xs + 16·j); each
   ;; lane's smallest and largest element at $extremes and $extremes + 16 (NaN when one is NaN); returns each lane's
   ;; smallest nonzero |x| (+inf when none, NaN when one is NaN).
-  (func $lanesTranspose (param $src i32) (param $n i32) (param $block i32) (param $xs i32) (param $extremes i32) (result v128)
+  ;; Output t's element j lies at $src + t·$outputStride + j·$elementStride (bytes; see the layout above): four
+  ;; neighbouring columns of a row-major matrix ($outputStride 4) are one load.
+  (func $lanesTranspose (param $src i32) (param $n i32) (param $block i32) (param $xs i32) (param $extremes i32)
+    (param $outputStride i32) (param $elementStride i32) (result v128)
     (local $j i32) (local $row i32) (local $stride i32) (local $a v128) (local $smallest v128) (local $min v128) (local $max v128)
     (local.set $smallest (f32x4.splat (f32.const inf)))
     (local.set $min (f32x4.splat (f32.const inf)))
     (local.set $max (f32x4.splat (f32.const -inf)))
-    (local.set $stride (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $stride (local.get $outputStride))
     (local.set $row (i32.add (local.get $src) (i32.mul (local.get $block) (local.get $stride))))
     (loop $elements
-      (local.set $a (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.load (local.get $row)))
-        (f32.load (i32.add (local.get $row) (local.get $stride))))
-        (f32.load (i32.add (local.get $row) (i32.shl (local.get $stride) (i32.const 1)))))
-        (f32.load (i32.add (local.get $row) (i32.mul (local.get $stride) (i32.const 3))))))
+      (if (i32.eq (local.get $stride) (i32.const 4))
+        (then (local.set $a (v128.load (local.get $row))))
+        (else (local.set $a (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.load (local.get $row)))
+          (f32.load (i32.add (local.get $row) (local.get $stride))))
+          (f32.load (i32.add (local.get $row) (i32.shl (local.get $stride) (i32.const 1)))))
+          (f32.load (i32.add (local.get $row) (i32.mul (local.get $stride) (i32.const 3))))))))
       (v128.store (i32.add (local.get $xs) (i32.shl (local.get $j) (i32.const 4))) (local.get $a))
       (local.set $min (f32x4.min (local.get $min) (local.get $a)))
       (local.set $max (f32x4.max (local.get $max) (local.get $a)))
       (local.set $a (f32x4.abs (local.get $a)))
       (local.set $smallest (f32x4.min (local.get $smallest)
         (v128.bitselect (f32x4.splat (f32.const inf)) (local.get $a) (f32x4.eq (local.get $a) (f32x4.splat (f32.const 0))))))
-      (local.set $row (i32.add (local.get $row) (i32.const 4)))
+      (local.set $row (i32.add (local.get $row) (local.get $elementStride)))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br_if $elements (i32.lt_u (local.get $j) (local.get $n))))
     (v128.store (local.get $extremes) (local.get $min))
@@ -1770,7 +1777,7 @@
     (local.set $acc (i32.add (local.get $familyG) (i32.const 64)))
     (loop $blocks
       (local.set $smallest (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs)
-        (i32.add (local.get $acc) (i32.const 80))))
+        (i32.add (local.get $acc) (i32.const 80)) (i32.load offset=36 (local.get $config)) (i32.load offset=40 (local.get $config))))
       (local.set $squares (i32x4.all_true (f32x4.ge (local.get $smallest) (f32x4.splat (f32.const 0x1p-63)))))
       (local.set $min (v128.load (i32.add (local.get $bounds) (i32.shl (local.get $block) (i32.const 2)))))
       (local.set $max (v128.load (i32.add (local.get $bounds) (i32.shl (i32.add (local.get $block) (local.get $count)) (i32.const 2)))))
@@ -1863,7 +1870,8 @@
     (local.set $acc (i32.add (local.get $best) (i32.const 128)))
     (loop $blocks
       (local.set $squares (i32x4.all_true (f32x4.ge (call $lanesTranspose (local.get $src) (local.get $n) (local.get $block) (local.get $xs)
-        (i32.add (local.get $acc) (i32.const 80))) (f32x4.splat (f32.const 0x1p-63)))))
+        (i32.add (local.get $acc) (i32.const 80)) (i32.load offset=36 (local.get $config)) (i32.load offset=40 (local.get $config)))
+        (f32x4.splat (f32.const 0x1p-63)))))
       (local.set $min (v128.load (i32.add (local.get $bounds) (i32.shl (local.get $block) (i32.const 2)))))
       (local.set $max (v128.load (i32.add (local.get $bounds) (i32.shl (i32.add (local.get $block) (local.get $count)) (i32.const 2)))))
       (local.set $c (i32.const 0))
