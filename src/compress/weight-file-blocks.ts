@@ -14,8 +14,14 @@
  * - **Per channel along a later axis** (`'columns'`, the default of MatMul weights): every block has every
  *   channel, so two reads. The first scans and merges each channel's min and max across blocks (exact: min/max
  *   order -0 below +0 in every order), and the parameters are chosen from a [2, C] tensor of the mins and maxes,
- *   which has the same per-channel range; the second quantizes and measures. Min/max only: a search needs each
- *   channel's values at once, and such a weight is read whole.
+ *   which has the same per-channel range; the second quantizes and measures.
+ * - **A searched range per channel along a later axis** (`'columns'` with `bands`: 'mse', 'lsq', 'percentile'):
+ *   a search needs all of a channel's values at once, so the channels are taken a band at a time (at least
+ *   BAND_BLOCKS blocks' bytes, at most MAX_BANDS bands: column-bands.ts). For each band the weight is read a block
+ *   at a time and each block's slice of the band's channels is copied out, into a [outer, width, inner] tensor
+ *   held in the kernels' memory: every channel's values in the weight's order, so the search finds what it finds
+ *   on the whole weight. Then the second read quantizes and measures, as above. A worker holds a band, not the
+ *   weight: a quarter or less of it, for a few more reads of a file that is in the page cache by then.
  *
  * Each block is quantized into its place in the weight's integer buffer, and its error sums go on from the
  * block before (cpuErrorSums' carries): the statistics are the whole weight's, to the bit. With `packNibbles`, a
@@ -55,6 +61,8 @@ import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, belowFloorOf } from './quality-floor.js';
 import { type QuantizeWeightOptions, calibrationGranularity, granularityQParams, paramShapeOf, statsAxisOf } from './quantize-weight.js';
 import { rowParams } from './row-block-task.js';
+import { type ColumnBands, columnBands, searchInBands } from './column-bands.js';
+import type { HeldFloat32 } from '../kernels/cpu/simd-module.js';
 import { holdWeight } from './weight-buffers.js';
 
 /** The float32 bytes of one block (the last block of a weight may be smaller). */
@@ -71,19 +79,23 @@ export interface FileBlocking {
   rest: number[];
   /** Elements per row. */
   rowElements: number;
+  /** A searched range (`'columns'` only): the bands its channels are searched in. */
+  bands?: ColumnBands;
 }
 
 /**
  * How a weight of `shape` with `decision` is read in blocks of about `blockBytes`, or undefined when it is read
- * whole: not quantized per channel or per group, per tensor, rank below 2, per channel along a later axis with a
- * calibration other than min/max (a search needs each column whole; each row or group of rows has its own
- * outputs, so blocks of them search alike), a row (or, for groups along axis 0, a group of rows) larger than a
- * block, or fewer than two blocks.
+ * whole: not quantized per channel or per group, per tensor, rank below 2, a row (or, for groups along axis 0, a
+ * group of rows) larger than a block, fewer than two blocks, or a searched range per channel along a later axis
+ * that makes fewer than two bands (each row or group of rows has its own outputs, so blocks of them search
+ * alike; a column's search needs the column whole, which bands give).
  *
  * @example
  * ```ts
  * fileBlocking([4096, 4096], { action: 'quantize', granularity: 'channel', axis: 1, method: 'minmax', ... }, 4 * 2 ** 20);
  * // { mode: 'columns', rows: 4096, rowsPerBlock: 256, count: 16, rest: [4096], rowElements: 4096 }
+ * fileBlocking([4096, 4096], { ..., method: 'mse' }, 4 * 2 ** 20).bands;
+ * // { channels: 1024, count: 4, outer: 4096, inner: 1 }: four bands of 16 MiB
  * ```
  */
 export function fileBlocking(shape: readonly number[], decision: WeightDecision, blockBytes: number): FileBlocking | undefined {
@@ -93,20 +105,24 @@ export function fileBlocking(shape: readonly number[], decision: WeightDecision,
   if (!(rows! >= 2) || rowElements === 0) return undefined;
   let rowsPerBlock = Math.floor(blockBytes / (4 * rowElements));
   let mode: FileBlocking['mode'] = 'rows';
+  let bands: ColumnBands | undefined;
   if (decision.granularity === 'group' && decision.axis === 0) {
     const groupSize = decision.groupSize ?? 32;
     rowsPerBlock -= rowsPerBlock % groupSize; // blocks of whole groups
   } else if (decision.granularity === 'channel' && decision.axis !== 0) {
     // Min/max parameters (the signed extremes' too: signedExtremeOfRanges) follow from each channel's range; a
-    // search ('mse', 'lsq', 'percentile') needs all of a column's values at once.
-    if (decision.method !== 'minmax') return undefined;
+    // search ('mse', 'lsq', 'percentile') needs all of a column's values at once: a band of them at a time.
     mode = 'columns';
+    if (decision.method !== 'minmax') {
+      bands = columnBands(shape, decision.axis, blockBytes);
+      if (!bands) return undefined;
+    }
   } else if (decision.granularity !== 'channel' && decision.granularity !== 'group') {
     return undefined;
   }
   if (rowsPerBlock < 1) return undefined;
   const count = Math.ceil(rows! / rowsPerBlock);
-  return count >= 2 ? { mode, rows: rows!, rowsPerBlock, count, rest, rowElements } : undefined;
+  return count >= 2 ? { mode, rows: rows!, rowsPerBlock, count, rest, rowElements, ...(bands ? { bands } : {}) } : undefined;
 }
 
 /**
@@ -220,8 +236,16 @@ export async function floorWeightInBlocks(
   const elements = rows * rowElements;
   const packs = options.packNibbles === true && blockPacksNibbles(decision, blocking);
   if (integers.byteLength < blockIntegerBytes(decision, blocking, packs)) return undefined;
-  const slot = holdWeight([rowsPerBlock, ...rest], decision);
-  const whole = slot?.data ?? new Float32Array(rowsPerBlock * rowElements);
+  // A block's place in the kernels' memory, held once the bands (which hold their own) are searched.
+  let slot: HeldFloat32 | undefined;
+  let whole: Float32Array | undefined;
+  const blockPlace = (): Float32Array => {
+    if (!whole) {
+      slot = holdWeight([rowsPerBlock, ...rest], decision);
+      whole = slot?.data ?? new Float32Array(rowsPerBlock * rowElements);
+    }
+    return whole;
+  };
   const statsAxis = statsAxisOf(decision);
   const granularity = calibrationGranularity(decision);
   const paramCount = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
@@ -229,12 +253,13 @@ export async function floorWeightInBlocks(
   let file: OpenFileRange | undefined;
   try {
     file = await openFileRange(range);
-    /** Block b's rows, read from the file into the held place (16-bit values read as stored, then converted there). */
+    /** Block b's rows, read from the file into `place` (16-bit values read as stored, then converted there). */
     const raw = stored === 4 ? undefined : new Uint8Array(stored * rowsPerBlock * rowElements);
     const read = async (b: number) => {
+      const place = blockPlace();
       const first = b * rowsPerBlock;
       const blockRows = Math.min(rowsPerBlock, rows - first);
-      const data = whole.subarray(0, blockRows * rowElements);
+      const data = place.subarray(0, blockRows * rowElements);
       if (!raw) await file!.read(4 * first * rowElements, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       else {
         const bytes = raw.subarray(0, stored * data.length);
@@ -273,17 +298,29 @@ export async function floorWeightInBlocks(
     if (params && !views) return undefined; // per tensor: never by fileBlocking
     let paramAt = 0;
     const channels = mode === 'columns' ? shape[decision.axis!]! : 0;
-    const mins = new Float32Array(channels).fill(Infinity);
-    const maxs = new Float32Array(channels).fill(-Infinity);
-    for (let b = 0; b < count; b++) {
+    const bands = blocking.bands;
+    if (bands) {
+      const readStored = async (b: number, into: Uint8Array) => {
+        const first = b * rowsPerBlock;
+        const bytes = into.subarray(0, stored * Math.min(rowsPerBlock, rows - first) * rowElements);
+        await file!.read(stored * first * rowElements, bytes);
+        return bytes;
+      };
+      const searched = await searchInBands(bands, channels, count, stored * rowsPerBlock * rowElements, readStored, dtype, decision, options, range.path);
+      if (!searched) return undefined;
+      ({ params, peak } = searched);
+    }
+    const mins = new Float32Array(bands ? 0 : channels).fill(Infinity);
+    const maxs = new Float32Array(bands ? 0 : channels).fill(-Infinity);
+    for (let b = 0; b < (bands ? 0 : count); b++) {
       const { first, x } = await read(b);
       const scan = scanFinite(x.data);
       if (scan.firstNonFinite >= 0) return undefined;
       peak = Math.max(peak, scan.maxAbs);
-      if (params) {
+      if (mode === 'rows') {
         const k = blockParamCount(x.shape);
         if (paramAt + k > paramCount) return undefined; // blocks that do not tile the parameters: never by fileBlocking
-        const into = { scales: params.scales.subarray(paramAt, paramAt + k), zeroPoints: params.zeroPoints.subarray(paramAt, paramAt + k), mins: scratch!.mins.subarray(0, k), maxs: scratch!.maxs.subarray(0, k) };
+        const into = { scales: params!.scales.subarray(paramAt, paramAt + k), zeroPoints: params!.zeroPoints.subarray(paramAt, paramAt + k), mins: scratch!.mins.subarray(0, k), maxs: scratch!.maxs.subarray(0, k) };
         const own = await rowParams(x, decision, options, into);
         if (!own || own.scales.length !== k) return undefined;
         const blockParams = views!.fill(own, paramAt);
@@ -298,16 +335,18 @@ export async function floorWeightInBlocks(
         }
       }
     }
-    if (params && paramAt !== paramCount) return undefined;
-    if (!params) {
-      const extremes = new Float32Array(2 * channels);
-      extremes.set(mins);
-      extremes.set(maxs, channels);
-      params = await rowParams({ data: extremes, shape: [2, channels] }, { ...decision, axis: 1 }, options);
-      if (!params) return undefined;
+    if (mode === 'rows' && paramAt !== paramCount) return undefined;
+    if (mode === 'columns') {
+      if (!bands) {
+        const extremes = new Float32Array(2 * channels);
+        extremes.set(mins);
+        extremes.set(maxs, channels);
+        params = await rowParams({ data: extremes, shape: [2, channels] }, { ...decision, axis: 1 }, options);
+        if (!params) return undefined;
+      }
       // 2. Every channel's parameters known: read again, quantize and measure (every block with the same QParams,
       // their statistics table made once).
-      const blockParams = granularityQParams([rowsPerBlock, ...rest], decision.dtype, granularity, params.scales, params.zeroPoints);
+      const blockParams = granularityQParams([rowsPerBlock, ...rest], decision.dtype, granularity, params!.scales, params!.zeroPoints);
       keepGridTable(blockParams);
       for (let b = 0; b < count; b++) {
         const { first, x } = await read(b);
@@ -327,8 +366,9 @@ export async function floorWeightInBlocks(
     if (belowFloorOf(decision, sqnrDb, peak > 0 ? maxAbsError / peak : 0) !== undefined) return undefined;
     const values = packs ? { nibbles: new Uint8Array(integers, 0, Math.ceil(elements / 2)) }
       : info.signed ? new Int8Array(integers, 0, elements) : new Uint8Array(integers, 0, elements);
-    const q = new QTensor(values, [...shape], info.name, views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, params.scales, params.zeroPoints), 'cpu');
-    return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales: params.scales, zeroPoints: params.zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
+    const { scales, zeroPoints } = params!;
+    const q = new QTensor(values, [...shape], info.name, views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, scales, zeroPoints), 'cpu');
+    return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales, zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
   } finally {
     slot?.release();
     await file?.close();

@@ -3,7 +3,8 @@
 // random weights for each layout (per channel along the first axis, along a later axis of 2-D and 4-D weights,
 // 4-bit groups along the rows with a short last group, scales rounded to float16), with signed zeros, an all-zero
 // channel and rows of very different ranges. What would not come out the same (NaN, a weight below the floor,
-// per tensor, a searched range, one block) is left to the whole-weight path. compressOnnxParts on
+// per tensor, one block, a searched range per channel along a later axis of one band) is left to the whole-weight
+// path; a larger one is searched a band of channels at a time. compressOnnxParts on
 // one thread, reading a model's weights from its file in blocks, writes the bytes and report of compressOnnx.
 // openFileRange reads pieces of one range from one open file. rowParams writes a block's parameters into the
 // arrays it is given (the blocks' parameters go straight into the weight's).
@@ -23,6 +24,7 @@ import { scaleRounder } from '../../src/compress/scale-storage.js';
 import { rowParams } from '../../src/compress/row-block-task.js';
 import { blockIntegerBytes, blockPacksNibbles, fileBlocking, fileIntegerBytes, floorWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
 import { dtypeInfo } from '../../src/dtype.js';
+import { toFloat32 } from '../../src/io/float-convert.js';
 import { FormatError, InvalidArgumentError } from '../../src/errors.js';
 import { cpuErrorSums } from '../../src/kernels/cpu/cpu-error-stats.js';
 import { quantizePerChannel } from '../../src/ops/quantize.js';
@@ -49,7 +51,7 @@ function weight(shape: number[], next: () => number): Float32Array {
 
 let files = 0;
 /** `data` in a file after a few bytes of something else: its range. */
-function inFile(data: Float32Array): { path: string; offset: number; byteLength: number } {
+function inFile(data: Float32Array | Uint8Array): { path: string; offset: number; byteLength: number } {
   const path = join(dir, `w${files++}.bin`);
   const offset = 12;
   const bytes = new Uint8Array(offset + data.byteLength);
@@ -243,9 +245,86 @@ describe('floorWeightInBlocks', () => {
       await expectSameAsWhole(groups, decide(groups, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32, calibrate, minSqnrDb: 0 }), 4 * 48 * 40, 'rows');
       const conv4 = [45, 5, 3, 3];
       await expectSameAsWhole(conv4, decide(conv4, conv, { calibrate, minSqnrDb: 0 }), 4 * 45 * 7, 'rows');
-      // Per channel along a later axis a search needs every column whole: read whole.
-      expect(fileBlocking([203, 97], decide([203, 97], matmul, { calibrate }), 4 * 97 * 20), calibrate).toBeUndefined();
     }
+  });
+
+  it('the searches per channel along a later axis, a band of channels at a time: the whole weight\'s outcome', { timeout: 30000 }, async () => {
+    for (const calibrate of ['mse', 'lsq', 'percentile'] as const) {
+      // 20 rows a block: three bands of 33, 33 and 31 columns (each band at least four blocks' bytes).
+      const matmulShape = [203, 97];
+      const signed = decide(matmulShape, matmul, { calibrate });
+      expect(fileBlocking(matmulShape, signed, 4 * 97 * 20)!.bands, calibrate).toEqual({ channels: 33, count: 3, outer: 203, inner: 1 });
+      await expectSameAsWhole(matmulShape, signed, 4 * 97 * 20, 'columns');
+      await expectSameAsWhole([150, 64], decide([150, 64], matmul, { calibrate, dtype: 'quint8', symmetric: false }), 4 * 64 * 12, 'columns');
+      // 4-bit: 'lsq' searches Q4_0's grid and the zero point; float16 scales.
+      await expectSameAsWhole([160, 72], decide([160, 72], matmul, { calibrate, dtype: 'qint4', minSqnrDb: 0 }), 4 * 72 * 24, 'columns', 'float16');
+      // Axis 1 of a 4-D weight: each band [37, width, 9], its channels' values copied a run of width × 9 at a time.
+      const convShape = [37, 6, 3, 3];
+      const transposed = decide(convShape, convTranspose, { calibrate });
+      expect(fileBlocking(convShape, transposed, 4 * 54 * 3)!.bands, calibrate).toEqual({ channels: 2, count: 3, outer: 37, inner: 9 });
+      await expectSameAsWhole(convShape, transposed, 4 * 54 * 3, 'columns');
+    }
+  });
+
+  it('a float16 or bfloat16 weight searched in bands: each slice converted as it is copied out, the whole weight\'s outcome', async () => {
+    const shape = [203, 97];
+    const next = rng(RUN_SEED + 19);
+    for (const [dtype, calibrate] of [['float16', 'mse'], ['bfloat16', 'lsq'], ['float16', 'percentile']] as const) {
+      const decision = decide(shape, matmul, { calibrate });
+      const blocking = fileBlocking(shape, decision, 4 * 97 * 20)!;
+      expect(blocking.bands?.count).toBe(3);
+      // Finite 16-bit patterns of both signs over a range of exponents, and zeros of both signs.
+      const halves = Uint16Array.from({ length: 203 * 97 }, () => {
+        const sign = next() < 0.5 ? 0x8000 : 0;
+        if (next() < 0.02) return sign;
+        return dtype === 'float16' ? sign | ((4 + Math.floor(next() * 14)) << 10) | Math.floor(next() * 1024)
+          : sign | ((110 + Math.floor(next() * 20)) << 7) | Math.floor(next() * 128);
+      });
+      const bytes = new Uint8Array(halves.buffer);
+      const integers = new ArrayBuffer(halves.length);
+      const got = await floorWeightInBlocks(inFile(bytes), shape, decision, {}, integers, blocking, dtype);
+      const expected = await quantizeWithFloor({ data: toFloat32(bytes, dtype), shape }, decision, {}, cpu);
+      expect(got?.kind === 'quantized' && expected.kind === 'quantized', dtype).toBe(true);
+      if (got?.kind !== 'quantized' || expected.kind !== 'quantized') return;
+      expect(got.result.scales, dtype).toEqual(expected.result.scales);
+      expect(got.result.zeroPoints).toEqual(expected.result.zeroPoints);
+      expect(Buffer.from(got.result.q.intRepr().buffer).equals(Buffer.from(expected.result.q.intRepr().buffer)), dtype).toBe(true);
+      expect(got.result.stats, dtype).toEqual(expected.result.stats);
+    }
+  });
+
+  it('a searched weight\'s bands: at least four blocks\' bytes each, at most eight, and none for a weight of one band', () => {
+    const mse = (shape: number[]) => decide(shape, matmul, { calibrate: 'mse' });
+    const mib = 2 ** 20;
+    expect(fileBlocking([4096, 4096], mse([4096, 4096]), 4 * mib)!.bands).toEqual({ channels: 1024, count: 4, outer: 4096, inner: 1 });
+    expect(fileBlocking([4096, 32000], mse([4096, 32000]), 4 * mib)!.bands).toEqual({ channels: 4000, count: 8, outer: 4096, inner: 1 });
+    expect(fileBlocking([4096, 1536], mse([4096, 1536]), 4 * mib)!.bands, '24 MiB: two bands of 12').toEqual({ channels: 768, count: 2, outer: 4096, inner: 1 });
+    expect(fileBlocking([1024, 4096], mse([1024, 4096]), 4 * mib), '16 MiB: one band, read whole').toBeUndefined();
+    expect(fileBlocking([4096, 4096], decide([4096, 4096], matmul, {}), 4 * mib)!.bands, 'min/max: no bands').toBeUndefined();
+  });
+
+  it('a searched weight with a NaN in its last band, or whose search fails, is left to the whole weight', async () => {
+    const shape = [203, 97];
+    const decision = decide(shape, matmul, { calibrate: 'mse' });
+    const blocking = fileBlocking(shape, decision, 4 * 97 * 20)!;
+    const data = weight(shape, rng(RUN_SEED + 17));
+    const nan = data.slice();
+    nan[150 * 97 + 96] = NaN;
+    expect(await floorWeightInBlocks(inFile(nan), shape, decision, {}, new ArrayBuffer(data.length), blocking), 'NaN').toBeUndefined();
+    const infinite = data.slice();
+    infinite[202 * 97] = -Infinity;
+    expect(await floorWeightInBlocks(inFile(infinite), shape, decision, {}, new ArrayBuffer(data.length), blocking), '-Infinity in the first band').toBeUndefined();
+    expect(await floorWeightInBlocks(inFile(data), shape, { ...decision, minSqnrDb: 200 }, {}, new ArrayBuffer(data.length), blocking), 'below the floor').toBeUndefined();
+    // Max |error| / max |x| just above the limit: the largest |x| comes from the bands.
+    const whole = await quantizeWithFloor({ data, shape }, decision, {}, cpu);
+    expect(whole.kind).toBe('quantized');
+    const relError = whole.kind === 'quantized' ? whole.result.stats.overall.maxAbsError / data.reduce((m, v) => Math.max(m, Math.abs(v)), 0) : NaN;
+    const strict = { ...decision, minSqnrDb: 0, maxRelError: relError * 0.999 };
+    const escalated = await quantizeWithFloor({ data, shape }, strict, {}, cpu);
+    expect(escalated.kind === 'quantized' ? escalated.decision : escalated.kind, 'escalated whole').not.toEqual(strict);
+    expect(await floorWeightInBlocks(inFile(data), shape, strict, {}, new ArrayBuffer(data.length), blocking), 'above the relative error limit').toBeUndefined();
+    expect((await floorWeightInBlocks(inFile(data), shape, { ...strict, maxRelError: relError * 1.001 }, {}, new ArrayBuffer(data.length), blocking))?.kind).toBe('quantized');
+    expect((await floorWeightInBlocks(inFile(data), shape, decision, {}, new ArrayBuffer(data.length), blocking))?.kind, 'the same weight, finite').toBe('quantized');
   });
 
   it('4-bit blocks of an odd number of elements: not packed (a block would start inside a byte), a byte an element', async () => {
@@ -277,7 +356,7 @@ describe('floorWeightInBlocks', () => {
     const base = decide(shape, matmul, {});
     expect(fileBlocking(shape, base, 4 * 32 * 200), 'one block').toBeUndefined();
     expect(fileBlocking(shape, decide(shape, matmul, { granularity: 'tensor' }), 4 * 32 * 8), 'per tensor').toBeUndefined();
-    expect(fileBlocking(shape, decide(shape, matmul, { calibrate: 'mse' }), 4 * 32 * 8), 'a searched range').toBeUndefined();
+    expect(fileBlocking(shape, decide(shape, matmul, { calibrate: 'mse' }), 4 * 32 * 24), 'a searched range of one band').toBeUndefined();
     expect(fileBlocking(shape, decide(shape, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32 }), 4 * 32 * 31), 'a group larger than a block').toBeUndefined();
     const next = rng(RUN_SEED + 5);
     const data = weight(shape, next);
