@@ -37,6 +37,7 @@ import { quantizedDataBytes } from '../io/safetensors/quantized-layout.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 import type { WeightDecision } from './policy.js';
 import { type QuantizeWeightOptions, calibrationGranularity, calibrationSpecOf, storedScales } from './quantize-weight.js';
+import { searchedParamsInto } from './search-params.js';
 import { holdWeight } from './weight-buffers.js';
 import { type ParamsInto, signedExtremeParams } from './weight-range.js';
 
@@ -103,8 +104,9 @@ function blockValues(args: RowBlockArgs): { data: Float32Array; release(): void 
 
 /**
  * A block's stored parameters, as quantizeWeight chooses them on the CPU (scales rounded by `options.roundScale`),
- * or undefined when they cannot be. With `into` (arrays of the block's parameter count), the 'extreme' rule
- * writes them there and makes no arrays of its own; other rules make their own.
+ * or undefined when they cannot be. With `into` (arrays of the block's parameter count), the 'extreme' rule and
+ * the 'mse' and 'lsq' searches (search-params.ts) write them there and make no arrays of their own; 'percentile'
+ * and the other rules make their own.
  *
  * @example
  * ```ts
@@ -121,7 +123,8 @@ export async function rowParams(
     ({ scales: raw, zeroPoints } = signedExtremeParams(x.data, x.shape, calibrationGranularity(decision), decision.dtype, into));
   } else {
     try {
-      const calibration = await chooseQParams(x, calibrationSpecOf(decision), cpu);
+      const searched = into && searchedParamsInto(x, decision, into);
+      const calibration = searched ?? await chooseQParams(x, calibrationSpecOf(decision), cpu);
       if (!('scales' in calibration)) return undefined;
       ({ scales: raw, zeroPoints } = calibration);
     } catch (error) {

@@ -132,7 +132,7 @@ export function percentileRangesOfLayout(data: Float32Array, layout: ReductionLa
 
 /**
  * Scales and zero points from per-output ranges, each range optionally narrowed by a clip ratio; checks
- * every range is finite and its scale representable.
+ * every range is finite and its scale representable. Into `into`'s arrays where given (one value per output).
  *
  * @example
  * ```ts
@@ -142,10 +142,11 @@ export function percentileRangesOfLayout(data: Float32Array, layout: ReductionLa
  */
 export function paramsFromRanges(
   mins: Float32Array, maxs: Float32Array, resolved: ResolvedCalibration, argument: string, ratios?: Float32Array,
+  into?: { scales: Float32Array; zeroPoints: Int32Array },
 ): OutputParams {
   const { layout, range, symmetric } = resolved;
-  const scales = new Float32Array(layout.outputs);
-  const zeroPoints = new Int32Array(layout.outputs);
+  const scales = into?.scales ?? new Float32Array(layout.outputs);
+  const zeroPoints = into?.zeroPoints ?? new Int32Array(layout.outputs);
   for (let w = 0; w < layout.outputs; w++) {
     const alpha = ratios ? ratios[w]! : 1;
     const params = qparamsFromMinMax(Math.fround(alpha * mins[w]!), Math.fround(alpha * maxs[w]!), range, symmetric);

@@ -83,7 +83,7 @@ function refitZeroPoint(xs: Float32Array, length: number, scale0: number, zeroPo
 
 /**
  * The 'lsq' search over every output of `layout`; the same result as the reference `lsqSearchOfLayout` with the
- * same arguments (module documentation).
+ * same arguments (module documentation), in `into`'s arrays where given (one value per output).
  *
  * @example
  * ```ts
@@ -93,12 +93,12 @@ function refitZeroPoint(xs: Float32Array, length: number, scale0: number, zeroPo
  */
 export function cpuLsqSearch(
   data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array, range: QuantRange,
-  symmetric: boolean, clipRatios: Float32Array, signedExtreme = false,
+  symmetric: boolean, clipRatios: Float32Array, signedExtreme = false, into?: LsqSearchResult,
 ): LsqSearchResult {
-  const lanes = lanesLsqSearch(data, layout, mins, maxs, range, symmetric, clipRatios, signedExtreme);
+  const lanes = lanesLsqSearch(data, layout, mins, maxs, range, symmetric, clipRatios, signedExtreme, into);
   if (lanes) return lanes;
   const { outputs } = layout;
-  const result: LsqSearchResult = {
+  const result: LsqSearchResult = into ?? {
     scales: new Float32Array(outputs), zeroPoints: new Int32Array(outputs), picks: new Uint32Array(outputs),
     best: new Float32Array(outputs), first: new Float32Array(outputs),
   };

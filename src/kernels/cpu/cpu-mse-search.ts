@@ -32,7 +32,7 @@ import { forEachOutput, longestOutput } from './output-tiles.js';
 
 /**
  * The MSE search over every output of `layout` (see the module documentation); the same result as
- * `reference.mseSearchOfLayout` with the same arguments.
+ * `reference.mseSearchOfLayout` with the same arguments, in `into`'s arrays where given (one value per output).
  *
  * @example
  * ```ts
@@ -43,14 +43,14 @@ import { forEachOutput, longestOutput } from './output-tiles.js';
  */
 export function cpuMseSearch(
   data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array, range: QuantRange,
-  symmetric: boolean, clipRatios: Float32Array,
+  symmetric: boolean, clipRatios: Float32Array, into?: MseSearchResult,
 ): MseSearchResult {
-  const lanes = lanesMseSearch(data, layout, mins, maxs, range, symmetric, clipRatios);
+  const lanes = lanesMseSearch(data, layout, mins, maxs, range, symmetric, clipRatios, into);
   if (lanes) return lanes;
   const { outputs } = layout;
-  const picks = new Uint32Array(outputs);
-  const best = new Float32Array(outputs);
-  const first = new Float32Array(outputs);
+  const picks = into?.picks ?? new Uint32Array(outputs);
+  const best = into?.best ?? new Float32Array(outputs);
+  const first = into?.first ?? new Float32Array(outputs);
   const search = simdMseSearch(range, longestOutput(layout)) ?? jsMseSearch(range);
   let seed = 0;
   const found = { pick: 0, best: 0, first: 0 };

@@ -130,7 +130,7 @@ function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Arr
 
 /**
  * The 'lsq' search of every output of `layout` four at a time (see the module documentation); the reference's
- * result, or undefined where this search does not apply (as {@link lanesMseSearch}, outputs longer than
+ * result (in `into`'s arrays where given, one value per output), or undefined where this search does not apply (as {@link lanesMseSearch}, outputs longer than
  * {@link LSQ_LANES_MAX_LENGTH}, or `signedExtreme` on a symmetric search).
  *
  * @example
@@ -143,11 +143,11 @@ function eachBatch(data: Float32Array, layout: ReductionLayout, mins: Float32Arr
  */
 export function lanesLsqSearch(
   data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array, range: QuantRange,
-  symmetric: boolean, clipRatios: Float32Array, signedExtreme: boolean,
+  symmetric: boolean, clipRatios: Float32Array, signedExtreme: boolean, into?: LsqSearchResult,
 ): LsqSearchResult | undefined {
   if (symmetric && signedExtreme) return undefined;
   const { outputs } = layout;
-  const result: LsqSearchResult = {
+  const result: LsqSearchResult = into ?? {
     scales: new Float32Array(outputs), zeroPoints: new Int32Array(outputs), picks: new Uint32Array(outputs),
     best: new Float32Array(outputs), first: new Float32Array(outputs),
   };
@@ -165,7 +165,7 @@ export function lanesLsqSearch(
 
 /**
  * The 'mse' search of every output of `layout` four at a time (see the module documentation); the reference's
- * result, or undefined where this search does not apply (no WebAssembly SIMD, fewer than four outputs, outputs
+ * result (in `into`'s arrays where given, one value per output), or undefined where this search does not apply (no WebAssembly SIMD, fewer than four outputs, outputs
  * longer than {@link MSE_LANES_MAX_LENGTH}, a 32-bit range, no memory for it). (Trying the previous batch's most frequent pick right
  * after candidate 0, for a low limit early, as the candidate-at-a-time search does, measured no faster here.)
  *
@@ -176,10 +176,10 @@ export function lanesLsqSearch(
  */
 export function lanesMseSearch(
   data: Float32Array, layout: ReductionLayout, mins: Float32Array, maxs: Float32Array, range: QuantRange,
-  symmetric: boolean, clipRatios: Float32Array,
+  symmetric: boolean, clipRatios: Float32Array, into?: MseSearchResult,
 ): MseSearchResult | undefined {
   const { outputs } = layout;
-  const result: MseSearchResult = { picks: new Uint32Array(outputs), best: new Float32Array(outputs), first: new Float32Array(outputs) };
+  const result: MseSearchResult = into ?? { picks: new Uint32Array(outputs), best: new Float32Array(outputs), first: new Float32Array(outputs) };
   const searched = eachBatch(data, layout, mins, maxs, range, symmetric, false, clipRatios, MSE_LANES_MAX_LENGTH,
     (kernels, p, n, count) => kernels.mseLanes(p.src, n, count, p.bounds, p.ratio, clipRatios.length, p.config, p.out),
     (w, results, at, count) => {
