@@ -93,32 +93,15 @@ export async function searchInBands(
   const bandDecision = { ...decision, axis: 1 };
   const scratch = blockScratch(Math.ceil(blockBytes / 4));
   const into = new Uint8Array(scratch.buffer, scratch.byteOffset, blockBytes);
-  const stored = FILE_WEIGHT_BYTES[dtype];
-  const stride = channels * inner;
   let peak = 0;
   for (let c0 = 0; c0 < channels; c0 += bands.channels) {
     const width = Math.min(bands.channels, channels - c0);
     const shape = inner === 1 ? [outer, width] : [outer, width, inner];
-    const run = width * inner; // the band's elements at each outer index
     const held = holdWeight(shape, bandDecision);
     try {
-      const band = held?.data ?? new Float32Array(outer * run);
+      const band = held?.data ?? new Float32Array(outer * width * inner);
       let to = 0;
-      for (let b = 0; b < blockCount; b++) {
-        const bytes = await read(b, into);
-        const count = bytes.byteLength / stored;
-        if (stored === 4) {
-          const data = new Float32Array(bytes.buffer, bytes.byteOffset, count);
-          for (let from = c0 * inner; from < count; from += stride, to += run) {
-            if (run >= 64) band.set(data.subarray(from, from + run), to);
-            else for (let i = 0; i < run; i++) band[to + i] = data[from + i]!;
-          }
-        } else {
-          for (let from = c0 * inner; from < count; from += stride, to += run) {
-            toFloat32Into(bytes.subarray(stored * from, stored * (from + run)), dtype, band.subarray(to, to + run), what);
-          }
-        }
-      }
+      for (let b = 0; b < blockCount; b++) to = copyColumns(await read(b, into), dtype, band, to, c0, width, channels, inner, what);
       const scan = scanFinite(band);
       if (scan.firstNonFinite >= 0) return undefined;
       peak = Math.max(peak, scan.maxAbs);
@@ -131,4 +114,35 @@ export async function searchInBands(
     }
   }
   return { params, peak };
+}
+
+/**
+ * Copies channels [c0, c0 + width) of whole stored rows `bytes` (`dtype`; each row `channels` × `inner`
+ * values, the channel axis in the middle) into `band` from element `to`, width × inner values a row, 16-bit ones
+ * converted as toFloat32 does (messages naming `what`); returns where the next rows go.
+ *
+ * @example
+ * ```ts
+ * const band = new Float32Array(4);
+ * copyColumns(new Uint8Array(Float32Array.of(1, 2, 3, 4, 5, 6).buffer), 'float32', band, 0, 1, 2, 3, 1); // 4: band [2, 3, 5, 6]
+ * ```
+ */
+export function copyColumns(
+  bytes: Uint8Array, dtype: FileWeightDType, band: Float32Array, to: number, c0: number, width: number, channels: number, inner: number, what = 'tensor',
+): number {
+  const stored = FILE_WEIGHT_BYTES[dtype];
+  const count = bytes.byteLength / stored;
+  const [stride, run] = [channels * inner, width * inner];
+  if (stored === 4) {
+    const data = new Float32Array(bytes.buffer, bytes.byteOffset, count);
+    for (let from = c0 * inner; from < count; from += stride, to += run) {
+      if (run >= 64) band.set(data.subarray(from, from + run), to);
+      else for (let i = 0; i < run; i++) band[to + i] = data[from + i]!;
+    }
+  } else {
+    for (let from = c0 * inner; from < count; from += stride, to += run) {
+      toFloat32Into(bytes.subarray(stored * from, stored * (from + run)), dtype, band.subarray(to, to + run), what);
+    }
+  }
+  return to;
 }

@@ -23,6 +23,7 @@ import { toFloat32Into } from '../io/float-convert.js';
 import { openFileRange } from '../io/safetensors/node-file-source.js';
 import { FILE_WEIGHT_BYTES, type FileWeightDType, type WeightInfo, isFileWeightDType } from '../io/weights.js';
 import { maxAbs } from '../kernels/cpu/cpu-scan.js';
+import { copyColumns } from './column-bands.js';
 import { type GgufEncoded, ggufRowBlockEncoder } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, sameGgufPlan } from './gguf-plan.js';
 import type { WeightDecision } from './policy.js';
@@ -159,7 +160,7 @@ export function ggufColumnsBytes(shape: readonly number[], columns: number, dtyp
  * A float32, float16 or bfloat16 weight [k, n] whose GGUF plan is transposed (rows of k: the stored columns),
  * planned, encoded and measured a band of `columns` columns at a time ({@link ggufBandColumns}): for each band
  * the stored rows are read a block at a time into `buffer` (past the band) and the band's columns copied into its
- * start (16-bit values converted as toFloat32 does), a [k, columns] float32 array whose values are the file's next
+ * start (copyColumns, column-bands.ts: 16-bit values converted as toFloat32 does), a [k, columns] float32 array whose values are the file's next
  * rows (ggufRowBlockEncoder's addColumns). The plan, bytes and statistics of the whole weight read at once;
  * undefined where they would not come out that way: another plan or dtype, `buffer` shorter than
  * {@link ggufColumnsBytes}, the WebAssembly kernels not running, or a band that changes the plan (NaN, ±Infinity,
@@ -190,16 +191,9 @@ export async function streamedGgufColumns(
     const width = Math.min(columns, n - first);
     const band = new Float32Array(buffer, 0, k * width);
     for (let row = 0; row < k; row += blockRows) {
-      const count = Math.min(blockRows, k - row);
-      await read(stored * row * n, new Uint8Array(buffer, blockAt, stored * count * n));
-      if (stored === 4) {
-        const rows = new Float32Array(buffer, blockAt, count * n);
-        for (let r = 0, from = first; r < count; r++, from += n) band.set(rows.subarray(from, from + width), (row + r) * width);
-      } else {
-        for (let r = 0, from = first; r < count; r++, from += n) {
-          toFloat32Into(new Uint8Array(buffer, blockAt + stored * from, stored * width), dtype, band.subarray((row + r) * width, (row + r + 1) * width), info.name);
-        }
-      }
+      const rows = new Uint8Array(buffer, blockAt, stored * Math.min(blockRows, k - row) * n);
+      await read(stored * row * n, rows);
+      copyColumns(rows, dtype, band, row * width, first, width, n, 1, info.name);
     }
     const bandPeak = maxAbs(band);
     if (!sameGgufPlan(ggufPlanOf(info, decision, bandPeak), assumed)) return undefined;
