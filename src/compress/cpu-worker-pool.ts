@@ -41,7 +41,15 @@ interface NodeWorker {
   unref(): void;
 }
 
-type NodeWorkerConstructor = new (url: URL, options?: { name?: string; execArgv?: string[] }) => NodeWorker;
+type NodeWorkerConstructor = new (url: URL, options?: { name?: string; execArgv?: string[]; resourceLimits?: { maxYoungGenerationSizeMb?: number } }) => NodeWorker;
+
+/**
+ * The young generation of a Node worker's heap, in MB (V8's default grows to tens of MB). A worker makes few
+ * objects of its own but many typed arrays, whose memory is given back only when a collection finds them
+ * dead: a small young generation collects sooner. Measured on the 1 GB MLP with two workers, the same time:
+ * int4 groups 194–203 → 182–189 MiB at the peak, GGUF 198–203 → 190–192, the default 157–162 → 148–152.
+ */
+const WORKER_YOUNG_GENERATION_MB = 4;
 
 /** What a worker tells the pool. */
 interface WorkerEvents { answer(answer: TaskAnswer): void; died(why: string, cause?: unknown): void }
@@ -55,7 +63,7 @@ interface PoolWorker {
 }
 
 function nodeWorker(Worker: NodeWorkerConstructor, url: URL, name: string, execArgv: string[], events: WorkerEvents): PoolWorker {
-  const worker = new Worker(url, { name, execArgv });
+  const worker = new Worker(url, { name, execArgv, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
   worker.on('message', events.answer);
   worker.on('error', (error) => events.died(`failed: ${error.message}`, error));
   worker.on('exit', (code) => events.died(`stopped (exit code ${code})`));

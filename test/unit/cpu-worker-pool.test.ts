@@ -156,6 +156,26 @@ describe('CPU worker pool', () => {
     }
   });
 
+  it('starts each worker with a young generation of 4 MB (its typed arrays collected sooner)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wq-pool-limits-'));
+    try {
+      // The real worker behind a check: a worker started without the limit exits with code 7 on its first task.
+      const script = join(dir, 'limits.mjs');
+      writeFileSync(script, "import { parentPort, resourceLimits } from 'node:worker_threads';\n"
+        + "if (resourceLimits.maxYoungGenerationSizeMb !== 4) parentPort.on('message', () => process.exit(7));\n"
+        + `else await import(${JSON.stringify(fixture.worker.url.href)});\n`);
+      const limited = await createCpuWorkerPool({ workers: 1, workerUrl: pathToFileURL(script) });
+      try {
+        const got = await limited.run('chooseQParams', [{ data: Float32Array.of(-1, 2), shape: [2] }, { dtype: 'qint8', symmetric: true }]);
+        expect(got).toMatchObject({ scale: Math.fround(2 / 127.5), zeroPoint: 0 });
+      } finally {
+        await limited.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a worker count that is not a positive integer', async () => {
     await expect(createCpuWorkerPool({ workers: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(createCpuWorkerPool({ workers: 1.5 })).rejects.toThrow(/workers is 1.5; use an integer from 1 to 256/);
