@@ -105,8 +105,8 @@ function blockValues(args: RowBlockArgs): { data: Float32Array; release(): void 
 /**
  * A block's stored parameters, as quantizeWeight chooses them on the CPU (scales rounded by `options.roundScale`),
  * or undefined when they cannot be. With `into` (arrays of the block's parameter count), the 'extreme' rule and
- * the 'mse' and 'lsq' searches (search-params.ts) write them there and make no arrays of their own; 'percentile'
- * and the other rules make their own.
+ * the 'mse', 'lsq' and 'percentile' rules (search-params.ts) write them there and make no arrays of their own;
+ * the other rules make their own.
  *
  * @example
  * ```ts

@@ -1,6 +1,6 @@
 /**
- * A block's 'mse' or 'lsq' parameters on the CPU, as `chooseQParams` chooses them (the same bits, the same
- * errors), written into the arrays the block's caller gives and a scratch used again from block to block.
+ * A block's 'mse', 'lsq' or 'percentile' parameters on the CPU, as `chooseQParams` chooses them (the same bits,
+ * the same errors), written into the arrays the block's caller gives and a scratch used again from block to block.
  *
  * A weight read a block of rows at a time (weight-file-blocks.ts) is searched block by block, and `chooseQParams`
  * makes a dozen arrays of one value per output for each block (the ranges, the search's picks and sums, the
@@ -21,6 +21,7 @@ import { resolveCalibrationSpec } from '../calibration/spec.js';
 import { cpuLsqSearch } from '../kernels/cpu/cpu-lsq-search.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import { cpuMseSearch } from '../kernels/cpu/cpu-mse-search.js';
+import { cpuPercentileRanges } from '../kernels/cpu/cpu-percentile.js';
 import { checkNotEmpty, paramsFromRanges } from '../reference/calibration.js';
 import type { Tensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
@@ -41,7 +42,7 @@ function scratchOf(outputs: number) {
 }
 
 /**
- * `x`'s parameters for `decision` (method 'mse' or 'lsq', per channel or per group) on the CPU, into `into`'s
+ * `x`'s parameters for `decision` (method 'mse', 'lsq' or 'percentile', per channel or per group) on the CPU, into `into`'s
  * scales and zero points (its mins and maxs hold the ranges), as `chooseQParams(x, calibrationSpecOf(decision),
  * { backend: 'cpu' })` gives them; throws what it throws (InvalidArgumentError for a NaN, an empty tensor, a
  * range past what float32 can hold). Undefined where it does not apply (another method, per tensor, arrays of
@@ -54,12 +55,17 @@ function scratchOf(outputs: number) {
  * ```
  */
 export function searchedParamsInto(x: Tensor, decision: WeightDecision, into: ParamsInto): { scales: Float32Array; zeroPoints: Int32Array } | undefined {
-  if (decision.method !== 'mse' && decision.method !== 'lsq') return undefined;
+  if (decision.method !== 'mse' && decision.method !== 'lsq' && decision.method !== 'percentile') return undefined;
   const resolved = resolveCalibrationSpec(x.shape, calibrationSpecOf(decision));
   const { layout, range, symmetric, clipRatios } = resolved;
   const outputs = layout.outputs;
   if (layout.axis === undefined || [into.scales, into.zeroPoints, into.mins, into.maxs].some((a) => a.length !== outputs)) return undefined;
   checkNotEmpty(x, 'x');
+  if (decision.method === 'percentile') {
+    const clip = cpuPercentileRanges(x.data, layout, resolved.percentile, symmetric, into);
+    throwIfNaN(clip.firstNaN, 'x');
+    return paramsFromRanges(clip.mins, clip.maxs, resolved, 'x', undefined, into);
+  }
   const { mins, maxs, firstNaN } = cpuMinMax(x.data, layout, into);
   throwIfNaN(firstNaN, 'x');
   paramsFromRanges(mins, maxs, resolved, 'x', undefined, into); // the range checks, before the search

@@ -62,17 +62,21 @@ function select(keys: Int32Array, n: number, k: number): number {
 
 /**
  * Per output, the clipping range of the percentile rule (see the module documentation), and the first NaN's
- * index; the same result as the reference's `percentileRangesOfLayout` for data without NaN.
+ * index; the same result as the reference's `percentileRangesOfLayout` for data without NaN. Into `into`'s arrays
+ * where they have one value per output.
  *
  * @example
  * ```ts
  * cpuPercentileRanges(w.data, reductionLayout(w.shape, { axis: 0 }), 99.9, true).maxs; // each row's clip value
  * ```
  */
-export function cpuPercentileRanges(data: Float32Array, layout: ReductionLayout, percentile: number, symmetric: boolean): MinMaxResult {
+export function cpuPercentileRanges(
+  data: Float32Array, layout: ReductionLayout, percentile: number, symmetric: boolean, into?: { mins: Float32Array; maxs: Float32Array },
+): MinMaxResult {
   const { outputs } = layout;
-  const mins = new Float32Array(outputs);
-  const maxs = new Float32Array(outputs);
+  const fits = into?.mins.length === outputs && into.maxs.length === outputs;
+  const mins = fits ? into.mins : new Float32Array(outputs);
+  const maxs = fits ? into.maxs : new Float32Array(outputs);
   let firstNaN = -1;
   let keys = new Int32Array(0);
   let floats = new Float32Array(keys.buffer);
