@@ -21,6 +21,7 @@ import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/
 import type { Tensor } from '../tensor.js';
 import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type FileWeight, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
 import { type MeasuredOptions, measureOnCpu } from './budget-measure.js';
+import { measureFileInBlocks } from './budget-measure-file.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
 import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumns, streamedGgufWeight, streamedPeak, withFileRange } from './gguf-row-stream.js';
@@ -160,7 +161,9 @@ async function measureBudgetOptions(
     const fill = 'range' in source ? (data: Float32Array) => fillFromFile(source.range, source.dtype, data) : (data: Float32Array) => data.set(given!);
     const roundScale = scaleRounder(rounding);
     const storedOf = scaleDtype ? (result: QuantizedWeight, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype) : undefined;
-    return await measureOnCpu(shape, options, fill, given, roundScale ? { roundScale } : {}, take, storedOf, keep);
+    // In a file: a block of rows at a time where every option goes so (budget-measure-file.ts), else whole.
+    const inBlocks = 'range' in source ? await measureFileInBlocks(source.range, source.dtype, shape, options, roundScale ? { roundScale } : {}, take, storedOf, keep) : undefined;
+    return inBlocks ?? await measureOnCpu(shape, options, fill, given, roundScale ? { roundScale } : {}, take, storedOf, keep);
   } finally {
     if (integers) keepSpare(integers);
   }

@@ -172,8 +172,8 @@ export function fileIntegerBytes(shape: readonly number[], decision: WeightDecis
  * `fill` returns the block's QParams, views of them with the table shared (quantGrid makes none), or undefined
  * for parameters a QTensor would refuse (the whole-weight path then says why); `whole` the weight's QParams.
  */
-function wholeParamViews(params: Parameters, granularity: Exclude<Granularity, 'per_tensor'>, info: DTypeInfo, blockMax: number) {
-  const scales64 = new Float64Array(params.scales.length);
+function wholeParamViews(params: Parameters, granularity: Exclude<Granularity, 'per_tensor'>, info: DTypeInfo, blockMax: number, reuse?: ParamsMemory) {
+  const scales64 = reuse && reuse.scales64.length >= params.scales.length ? reuse.scales64.subarray(0, params.scales.length) : new Float64Array(params.scales.length);
   const inverse = new Float32Array(blockMax); // the reciprocals are read only while their block is measured
   const qParams = (scales: Float64Array, zeroPoints: Int32Array): QParams => ('groupSize' in granularity
     ? { scheme: 'per_group_affine', scales, zeroPoints, axis: granularity.axis, groupSize: granularity.groupSize }
@@ -207,8 +207,17 @@ const below = (a: number, b: number) => a < b || (a === 0 && b === 0 && Object.i
 /** The parameters of the whole weight, filled block by block (rows) or chosen once (columns). */
 interface Parameters { scales: Float32Array; zeroPoints: Int32Array }
 
+/** Memory for a weight's parameters, used again from call to call (BlockWeightOptions.reuse). */
+export interface ParamsMemory { scales: Float32Array; zeroPoints: Int32Array; scales64: Float64Array }
+
 /** Options of {@link floorWeightInBlocks}. */
 export interface BlockWeightOptions extends Pick<QuantizeWeightOptions, 'roundScale'> {
+  /**
+   * The parameters' memory where it is long enough (rows mode): the result's scales, zero points and QTensor
+   * parameters are views of it, valid until the next call given the same memory. For a caller that keeps only
+   * the result's measurements (the size budget's), so that a worker makes no parameter arrays a weight.
+   */
+  reuse?: ParamsMemory;
   /** A 4-bit weight's integers packed two to a byte into `integers` (where {@link blockPacksNibbles}): a QTensor of packed nibbles. */
   packNibbles?: boolean;
 }
@@ -287,14 +296,16 @@ export async function floorWeightInBlocks(
     };
     // 1. Scan and calibrate (and, where each block has its own parameters, quantize and measure it at once).
     let peak = 0;
-    let params: Parameters | undefined = mode === 'rows' ? { scales: new Float32Array(paramCount), zeroPoints: new Int32Array(paramCount) } : undefined;
+    const reuse = options.reuse && options.reuse.scales.length >= paramCount && options.reuse.zeroPoints.length >= paramCount ? options.reuse : undefined;
+    let params: Parameters | undefined = mode !== 'rows' ? undefined : reuse ? { scales: reuse.scales.subarray(0, paramCount), zeroPoints: reuse.zeroPoints.subarray(0, paramCount) }
+      : { scales: new Float32Array(paramCount), zeroPoints: new Int32Array(paramCount) };
     // Each block's QParams and statistics table are views of the whole weight's (filled block by block): a block
     // of thousands of groups makes no arrays of its own, which the worker would hold until its next collection.
     // A block's parameters are chosen straight into their place, from mins and maxs in these (the largest block's).
     const blockParamCount = (blockShape: number[]) => paramShapeOf(blockShape, decision).reduce((a, b) => a * b, 1);
     const blockMax = blockParamCount([rowsPerBlock, ...rest]);
     const scratch = params ? { mins: new Float32Array(blockMax), maxs: new Float32Array(blockMax) } : undefined;
-    const views = params && granularity !== 'per_tensor' ? wholeParamViews(params, granularity, info, blockMax) : undefined;
+    const views = params && granularity !== 'per_tensor' ? wholeParamViews(params, granularity, info, blockMax, reuse) : undefined;
     if (params && !views) return undefined; // per tensor: never by fileBlocking
     let paramAt = 0;
     const channels = mode === 'columns' ? shape[decision.axis!]! : 0;

@@ -327,6 +327,29 @@ describe('floorWeightInBlocks', () => {
     expect((await floorWeightInBlocks(inFile(data), shape, decision, {}, new ArrayBuffer(data.length), blocking))?.kind, 'the same weight, finite').toBe('quantized');
   });
 
+  it('parameters into memory given again (reuse): views of it, the same values, and a new array where it is too short', async () => {
+    const shape = [200, 48];
+    const decision = decide(shape, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 });
+    const data = weight(shape, rng(RUN_SEED + 29));
+    const blocking = fileBlocking(shape, decision, 4 * 48 * 40)!;
+    const count = 7 * 48; // seven groups of rows (the last short), 48 columns
+    const reuse = { scales: new Float32Array(count + 3).fill(9), zeroPoints: new Int32Array(count + 3).fill(9), scales64: new Float64Array(count + 3).fill(9) };
+    const plain = await floorWeightInBlocks(inFile(data), shape, decision, {}, new ArrayBuffer(data.length), blocking);
+    const reused = await floorWeightInBlocks(inFile(data), shape, decision, { reuse }, new ArrayBuffer(data.length), blocking);
+    expect(plain?.kind === 'quantized' && reused?.kind === 'quantized').toBe(true);
+    if (plain?.kind !== 'quantized' || reused?.kind !== 'quantized') return;
+    expect(reused.result.scales.buffer).toBe(reuse.scales.buffer);
+    expect(reused.result.zeroPoints.buffer).toBe(reuse.zeroPoints.buffer);
+    expect(Array.from(reuse.scales64.subarray(0, count)), 'the QTensor\'s float64 scales in the memory given').toEqual(Array.from(plain.result.scales));
+    expect([...reused.result.scales]).toEqual([...plain.result.scales]);
+    expect([...reused.result.zeroPoints]).toEqual([...plain.result.zeroPoints]);
+    expect(reused.result.stats).toEqual(plain.result.stats);
+    expect([reuse.scales[count], reuse.scales64[count]], 'nothing past the weight\'s').toEqual([9, 9]);
+    const short = { scales: new Float32Array(count - 1), zeroPoints: new Int32Array(count - 1), scales64: new Float64Array(count - 1) };
+    const fresh = await floorWeightInBlocks(inFile(data), shape, decision, { reuse: short }, new ArrayBuffer(data.length), blocking);
+    expect(fresh?.kind === 'quantized' && fresh.result.scales.buffer !== short.scales.buffer && [...fresh.result.scales].join() === [...plain.result.scales].join()).toBe(true);
+  });
+
   it('4-bit blocks of an odd number of elements: not packed (a block would start inside a byte), a byte an element', async () => {
     const shape = [150, 63];
     const decision = decide(shape, matmul, { dtype: 'qint4', minSqnrDb: 0 });

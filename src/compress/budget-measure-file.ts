@@ -1,0 +1,115 @@
+/**
+ * The size budget's measurements of a weight in a file on disk, a block of rows at a time: each option quantized
+ * by floorWeightInBlocks (weight-file-blocks.ts), which gives the whole weight's integers and statistics to the bit
+ * while holding a block, and the weight's mean square summed in the same order as `meanSquare` over the whole
+ * array. A worker measuring a [4096, 4096] weight held it whole in its kernels' memory, with room for the passes of
+ * its widest option (int4 groups of 32: half a million parameters), and every option's results until the last:
+ * about 200 MiB a worker. Here it holds a block, and one option's integers and parameters in memory used again
+ * from option to option and weight to weight.
+ *
+ * @example
+ * ```ts
+ * const measured = await measureFileInBlocks(range, 'float32', [4096, 4096], options, {}, (n) => new ArrayBuffer(n));
+ * measured?.relativeErrors; // measureOptions' numbers for the same weight, or undefined: measure it whole
+ * ```
+ * @module
+ */
+import type { FileRange } from '../io/byte-source.js';
+import { toFloat32Into } from '../io/float-convert.js';
+import { openFileRange } from '../io/safetensors/node-file-source.js';
+import { FILE_WEIGHT_BYTES, type FileWeightDType } from '../io/weights.js';
+import type { MeasuredOptions, StoredParameters } from './budget-measure.js';
+import type { WeightDecision } from './policy.js';
+import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf } from './quantize-weight.js';
+import { FILE_BLOCK_BYTES, type ParamsMemory, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { reusedFloat32 } from './weight-buffers.js';
+
+/** Where a block is converted to float32 for the mean square: one array a thread, reused. */
+const blockValues = reusedFloat32();
+
+/** The parameters of each option measured and not kept: one memory a thread, grown as needed, reused. */
+let paramsMemory: ParamsMemory = { scales: new Float32Array(0), zeroPoints: new Int32Array(0), scales64: new Float64Array(0) };
+
+function paramsMemoryOf(count: number): ParamsMemory {
+  if (paramsMemory.scales.length < count) paramsMemory = { scales: new Float32Array(count), zeroPoints: new Int32Array(count), scales64: new Float64Array(count) };
+  return paramsMemory;
+}
+
+/**
+ * The mean of the squares of the weight at `range` (`elements` values stored as `dtype`), summed in order in
+ * float64 a block at a time: `meanSquare` of the whole array, to the bit.
+ *
+ * @example
+ * ```ts
+ * await meanSquareOfFile(range, 'float32', 4096 * 4096); // meanSquare(wholeWeight)
+ * ```
+ */
+export async function meanSquareOfFile(range: FileRange, dtype: FileWeightDType, elements: number): Promise<number> {
+  const stored = FILE_WEIGHT_BYTES[dtype];
+  const per = FILE_BLOCK_BYTES / 4;
+  const values = blockValues(Math.min(per, elements));
+  const bytes = new Uint8Array(stored * values.length);
+  const file = await openFileRange(range);
+  let sum = 0;
+  try {
+    for (let first = 0; first < elements; first += per) {
+      const count = Math.min(per, elements - first);
+      const data = values.subarray(0, count);
+      if (stored === 4) await file.read(4 * first, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      else {
+        const raw = bytes.subarray(0, stored * count);
+        await file.read(stored * first, raw);
+        toFloat32Into(raw, dtype, data, range.path);
+      }
+      for (let i = 0; i < count; i++) sum += data[i]! * data[i]!;
+    }
+  } finally {
+    await file.close();
+  }
+  return elements ? sum / elements : 0;
+}
+
+/**
+ * measureOnCpu's measurements of the weight at `range` (`shape`, stored as `dtype`) under each of `options`, read a
+ * block of rows at a time (blocks of about `blockBytes` of float32; module documentation); undefined where one
+ * option does not go in blocks (fileBlocking),
+ * or where the blocks give way to the whole weight (a NaN or ±Infinity, parameters past what float32 stores):
+ * measure it whole then. Each option's integers go into `integers(byteLength)`, which may hand out the memory of
+ * the option before; the option `keep` gets memory of its own and comes back as `kept`.
+ *
+ * @example
+ * ```ts
+ * let spare: ArrayBuffer | undefined;
+ * const integers = (n: number) => (spare && spare.byteLength >= n ? spare : (spare = new ArrayBuffer(n)));
+ * const measured = await measureFileInBlocks(range, 'float16', [4096, 11008], options, { roundScale }, integers, storedOf, 1);
+ * measured?.kept?.q; // the int4 groups of 32 integers, as measureOptions keeps them
+ * ```
+ */
+export async function measureFileInBlocks(
+  range: FileRange, dtype: FileWeightDType, shape: readonly number[], options: readonly WeightDecision[],
+  quantizeOptions: Pick<QuantizeWeightOptions, 'roundScale'>, integers: (byteLength: number) => ArrayBuffer,
+  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters, keep?: number, blockBytes = FILE_BLOCK_BYTES,
+): Promise<MeasuredOptions | undefined> {
+  // Measured whatever their quality: the floor is the allocator's to judge (quantizeWeight applies none).
+  const judged = options.map((d) => ({ ...d, minSqnrDb: -Infinity, maxRelError: Infinity }));
+  const blockings = judged.map((d) => fileBlocking(shape, d, blockBytes));
+  if (options.length === 0 || blockings.some((b) => b === undefined)) return undefined;
+  const energy = await meanSquareOfFile(range, dtype, shape.reduce((a, b) => a * b, 1));
+  const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
+  for (const [k, decision] of judged.entries()) {
+    const blocking = blockings[k]!;
+    const bytes = blockIntegerBytes(decision, blocking, false);
+    // Each option's integers and parameters in the memory of the one before (the kept option's in memory of its own):
+    // a worker's results are freed when they are sent, these only when the worker next collects.
+    const own = k === keep;
+    const reuse = own ? undefined : paramsMemoryOf(paramShapeOf(shape, decision).reduce((a, b) => a * b, 1));
+    const outcome = await floorWeightInBlocks(range, shape, decision, { ...quantizeOptions, ...(reuse ? { reuse } : {}) },
+      own ? new ArrayBuffer(bytes) : integers(bytes), blocking, dtype);
+    if (outcome?.kind !== 'quantized') return undefined;
+    const { result } = outcome;
+    measured.relativeErrors.push(energy > 0 ? result.stats.overall.mse / energy : 0);
+    measured.stored.push(storedOf?.(result, options[k]!));
+    if (k === keep) measured.kept = { index: k, q: result.q };
+  }
+  return measured;
+}
