@@ -46,6 +46,7 @@ import { type OutputTarget, checkNotAnInput, openOutput, resolveOutput, staleTem
 import { runPreset } from './preset-command.js';
 import { defaultPool, onnxPool } from './worker-pool.js';
 import { budgetOnPool } from '../compress/budget-pool.js';
+import { budgetFromFiles } from '../compress/budget-measure-file.js';
 import { type Progress, progressBar } from './progress.js';
 import { megabytes } from './units.js';
 import { writeJsonObject } from './json-output.js';
@@ -314,8 +315,10 @@ export async function runCompress(args: CompressArgs, io: CliIo): Promise<number
               if (stored.byteLength < info.byteLength) stored = new Uint8Array(info.byteLength);
               return float32View(await readWeightInto(source, info, stored.subarray(0, info.byteLength)), info.dtype, info.name, scratch);
             };
-            // The workers measure the big weights' options ahead of the allocator (budget-pool.ts).
-            const measured = pool ? budgetOnPool(pool, source, list, decisions, policyOf(args), undefined, undefined, outputError !== undefined) : undefined;
+            // The workers measure the big weights' options ahead of the allocator (budget-pool.ts); on one thread
+            // on the CPU path, a weight in a file is measured a block of rows at a time (budget-measure-file.ts).
+            const measured = pool ? budgetOnPool(pool, source, list, decisions, policyOf(args), undefined, undefined, outputError !== undefined)
+              : outputError === undefined && (await getBackend(backend)) === 'cpu' ? budgetFromFiles(source, list, decisions, policyOf(args), read, {}) : undefined;
             ({ decisions, allocation: budget } = await allocateBudget(list, decisions, policyOf(args), args.targetBits, read, {}, backend, 'safetensors', outputError, undefined, measured)
               .catch((error: unknown) => { throw budgetUsage(error, args.targetBits); }));
           }

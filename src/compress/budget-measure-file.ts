@@ -17,9 +17,9 @@
 import type { FileRange } from '../io/byte-source.js';
 import { toFloat32Into } from '../io/float-convert.js';
 import { openFileRange } from '../io/safetensors/node-file-source.js';
-import { FILE_WEIGHT_BYTES, type FileWeightDType } from '../io/weights.js';
-import type { MeasuredOptions, StoredParameters } from './budget-measure.js';
-import type { WeightDecision } from './policy.js';
+import { FILE_WEIGHT_BYTES, type FileWeightDType, type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType } from '../io/weights.js';
+import { type MeasuredOptions, type StoredParameters, budgetOptionDecisions, measureOnCpu } from './budget-measure.js';
+import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf } from './quantize-weight.js';
 import { FILE_BLOCK_BYTES, type ParamsMemory, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 import { reusedFloat32 } from './weight-buffers.js';
@@ -112,4 +112,42 @@ export async function measureFileInBlocks(
     if (k === keep) measured.kept = { index: k, q: result.q };
   }
   return measured;
+}
+
+/**
+ * What allocateBudget takes as `measuredElsewhere` on one thread, without a probe, on the CPU path: weight i's
+ * measurements, a block of rows at a time from its file ({@link measureFileInBlocks}, on this thread), where
+ * `reader` knows where it lies on disk and every option goes in blocks; else undefined, and the allocator measures
+ * it itself. A weight the blocks give way to (a NaN, a weight of zeros) is measured whole from `read(i)`, as the
+ * allocator would. `weights` are `reader`'s; `rounding` rounds scales before quantizing; `storedOf` how the
+ * output stores an option's parameters.
+ *
+ * @example
+ * ```ts
+ * const measured = budgetFromFiles(model, weights, decisions, policy, (i) => model.readFloat32(weights[i].name), { roundScale }, storedOf);
+ * await allocateBudget(weights, decisions, policy, 6, read, { roundScale }, { backend: 'cpu' }, 'onnx', undefined, storedOf, measured);
+ * ```
+ */
+export function budgetFromFiles(
+  reader: WeightReader, weights: readonly (PolicyWeight & WeightInfo)[], decisions: readonly WeightDecision[], policy: CompressionPolicy,
+  read: (index: number) => Promise<Float32Array>, quantizeOptions: Pick<QuantizeWeightOptions, 'roundScale'>,
+  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters,
+): (index: number) => Promise<MeasuredOptions | undefined> | undefined {
+  let spare: ArrayBuffer | undefined;
+  const integers = (byteLength: number) => (spare && spare.byteLength >= byteLength ? spare : (spare = new ArrayBuffer(byteLength)));
+  return (index) => {
+    const info = weights[index]!;
+    if (decisions[index]!.action !== 'quantize' || !isFileWeightDType(info.dtype)) return undefined;
+    const options = budgetOptionDecisions(info, policy).map(([, d]) => d);
+    const judged = options.map((d) => ({ ...d, minSqnrDb: -Infinity, maxRelError: Infinity }));
+    if (options.length === 0 || judged.some((d) => fileBlocking(info.shape, d, FILE_BLOCK_BYTES) === undefined)) return undefined;
+    const dtype = info.dtype;
+    return (async () => {
+      const range = await floatFileRangeOf(reader, info);
+      const inBlocks = range && await measureFileInBlocks(range, dtype, info.shape, options, quantizeOptions, integers, storedOf);
+      if (inBlocks) return inBlocks;
+      const data = await read(index);
+      return measureOnCpu(info.shape, options, (held) => held.set(data), data, quantizeOptions, integers, storedOf);
+    })();
+  };
 }

@@ -28,7 +28,7 @@
  */
 import { firstLayerWeights } from '../io/onnx/input-layer.js';
 import { outputLayerWeights } from '../io/onnx/output-layer.js';
-import type { OpOptions } from '../ops/backend.js';
+import { type OpOptions, getBackend } from '../ops/backend.js';
 import type { OnnxModel } from '../io/onnx/onnx-model.js';
 import type { GraphProto } from '../io/onnx/proto.js';
 import type { WeightDType } from '../io/weights.js';
@@ -39,6 +39,8 @@ import type { CompressOnnxOptions } from './onnx-options.js';
 import { type CompressionPolicy, type WeightDecision, decideWeights } from './policy.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
 import { budgetOnPool } from './budget-pool.js';
+import { budgetFromFiles } from './budget-measure-file.js';
+import type { QuantizedWeight } from './quantize-weight.js';
 import { reusedFloat32 } from './weight-buffers.js';
 import type { CpuWorkerPool } from './cpu-worker-pool.js';
 
@@ -146,12 +148,15 @@ export async function planOnnxBudget(
   const outputs = outputLayerWeights(model.proto.graph as GraphProto);
   const marked = weights.map((w) => (w.graph === 'graph' && outputs.has(w.tensorName) ? { ...w, outputLayer: true } : w));
   // On a pool the workers measure the weights' options ahead of the allocator (with a probe, returning its option's integers).
-  const measured = pool ? budgetOnPool(pool, model, marked, budgetPlan.decisions, options, rounding, scaleDtype, options.outputError !== undefined) : undefined;
   // The weights measured here are read one at a time into one array used again (a view of the model's bytes where
-  // they are aligned float32): measuring keeps none of them, only their options' results.
+  // they are aligned float32): measuring keeps none of them, only their options' results. On one thread on the
+  // CPU path without a probe, a weight in a file is measured a block of rows at a time (budget-measure-file.ts).
   const scratch = reusedFloat32();
-  const allocated = await allocateBudget(marked, budgetPlan.decisions, options, targetBits,
-    (i) => model.readFloat32View(weights[i]!.name, scratch), roundScale ? { roundScale } : {}, backend, 'onnx', options.outputError,
-    (result, decision) => storedParametersOf(result, decision, scaleDtype), measured);
+  const read = (i: number) => model.readFloat32View(weights[i]!.name, scratch);
+  const storedOf = (result: QuantizedWeight, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype);
+  const quantizeOptions = roundScale ? { roundScale } : {};
+  const measured = pool ? budgetOnPool(pool, model, marked, budgetPlan.decisions, options, rounding, scaleDtype, options.outputError !== undefined)
+    : !options.outputError && (await getBackend(backend)) === 'cpu' ? budgetFromFiles(model, marked, budgetPlan.decisions, options, read, quantizeOptions, storedOf) : undefined;
+  const allocated = await allocateBudget(marked, budgetPlan.decisions, options, targetBits, read, quantizeOptions, backend, 'onnx', options.outputError, storedOf, measured);
   return { plan: planOfDecisions(model, allocated.decisions, onnxOps), allocation: allocated.allocation };
 }

@@ -2,13 +2,22 @@
 // measureOptions' on the whole weight to the bit: each option's relative error and parameter storage, and the kept
 // option's integers, for a MatMul weight (int8 per channel along its columns, int4 groups along its rows) stored
 // as float32 and as float16, with scales rounded, and options below the quality floor; the mean square is the
-// whole array's. A NaN, or an option that does not go in blocks, leaves the weight to be measured whole.
+// whole array's. A NaN, or an option that does not go in blocks, leaves the weight to be measured whole. On one
+// thread, a model's big weights measured so from its file give the model, allocation and report of the same model
+// measured from its bytes in memory.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { budgetOptionDecisions, meanSquare, measureOptions } from '../../src/compress/budget-measure.js';
-import { meanSquareOfFile, measureFileInBlocks } from '../../src/compress/budget-measure-file.js';
+import { budgetFromFiles, meanSquareOfFile, measureFileInBlocks } from '../../src/compress/budget-measure-file.js';
+import { compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
+import { planOnnxCompression } from '../../src/compress/onnx-plan.js';
+import { concatParts, writeParts } from '../../src/io/onnx/deferred-raw-data.js';
+import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
+import { nodeFileSource } from '../../src/io/safetensors/node-file-source.js';
+import { buildMlp } from '../shared/mlp-onnx.js';
 import { scaleRounder, storedParametersOf } from '../../src/compress/scale-storage.js';
 import { fileBlocking } from '../../src/compress/weight-file-blocks.js';
 import { toFloat32 } from '../../src/io/float-convert.js';
@@ -100,5 +109,39 @@ describe(`measureFileInBlocks (seed ${RUN_SEED})`, () => {
     expect(await measureFileInBlocks(range, 'float32', shape, options, {}, integers, undefined, undefined, 4 * 200 * 100)).toBeUndefined();
     expect(await measureFileInBlocks(range, 'float32', shape, options.slice(0, 3), {}, integers, undefined, undefined, 4 * 200 * 100)).toBeDefined();
     expect(await measureFileInBlocks(range, 'float32', shape, [], {}, integers)).toBeUndefined();
+  });
+});
+
+describe('budgetFromFiles: the size budget on one thread, a weight in a file a block of rows at a time', () => {
+  it('measures what the allocator measures, leaves small weights to it, and writes the same model as from memory', { timeout: 60000 }, async () => {
+    // fc1 [1024, 2048] is 8 MiB of float32: two blocks of 512 rows for every option; fc0 and fc2 are one block.
+    const bytes = buildMlp(onnxProto.onnx, [256, 1024, 2048, 64], RUN_SEED + 43).model;
+    const path = join(dir, 'mlp.onnx');
+    writeFileSync(path, bytes);
+    const source = await nodeFileSource(path);
+    try {
+      const model = await OnnxModel.loadDeferred(source, { name: 'mlp.onnx' });
+      const weights = model.list();
+      const decisions = planOnnxCompression(model, { targetBits: 5 }).decisions;
+      const read = (i: number) => model.readFloat32(weights[i]!.name);
+      const measured = budgetFromFiles(model, weights, decisions, {}, read, {});
+      const fc1 = weights.findIndex((w) => w.name === 'fc1.weight');
+      const fc0 = weights.findIndex((w) => w.name === 'fc0.weight');
+      expect(measured(fc0), 'one block: the allocator measures it').toBeUndefined();
+      const got = await measured(fc1)!;
+      const options = budgetOptionDecisions(weights[fc1]!, {}).map(([, d]) => d);
+      const whole = await measureOptions({ data: await read(fc1), shape: [...weights[fc1]!.shape] }, options, {}, cpu);
+      expect(got).toEqual(whole!.measured);
+      // The whole compression under a budget: from the file (fc1 measured in blocks) and from the bytes.
+      const expected = await compressOnnx(bytes, { targetBits: 5 }, cpu);
+      const { parts, byteLength, report } = await compressOnnxParts(model, { targetBits: 5 }, cpu);
+      const chunks: Uint8Array[] = [];
+      await writeParts(parts, async (chunk) => { chunks.push(chunk.slice()); });
+      expect(Buffer.compare(concatParts(chunks, byteLength), expected.model)).toBe(0);
+      expect(report.budget?.bits).toBe(expected.report.budget?.bits);
+      expect(report.tensors).toEqual(expected.report.tensors);
+    } finally {
+      await source.close();
+    }
   });
 });
