@@ -258,6 +258,12 @@ describe('floorWeightInBlocks', () => {
       await expectSameAsWhole([150, 64], decide([150, 64], matmul, { calibrate, dtype: 'quint8', symmetric: false }), 4 * 64 * 12, 'columns');
       // 4-bit: 'lsq' searches Q4_0's grid and the zero point; float16 scales.
       await expectSameAsWhole([160, 72], decide([160, 72], matmul, { calibrate, dtype: 'qint4', minSqnrDb: 0 }), 4 * 72 * 24, 'columns', 'float16');
+      // The last axis of a 3-D MatMul weight (a batch of six matrices, a block each): two bands [6 × 40, 17 and 16].
+      const batched = [6, 40, 33];
+      const perColumn = decide(batched, matmul, { calibrate });
+      expect(perColumn.axis, calibrate).toBe(2);
+      expect(fileBlocking(batched, perColumn, 4 * 40 * 33)!.bands, calibrate).toEqual({ channels: 17, count: 2, outer: 240, inner: 1 });
+      await expectSameAsWhole(batched, perColumn, 4 * 40 * 33, 'columns');
       // Axis 1 of a 4-D weight: each band [37, width, 9], its channels' values copied a run of width × 9 at a time.
       const convShape = [37, 6, 3, 3];
       const transposed = decide(convShape, convTranspose, { calibrate });
