@@ -21,7 +21,7 @@ import { FILE_WEIGHT_BYTES, type FileWeightDType, type WeightInfo, type WeightRe
 import { type MeasuredOptions, type StoredParameters, budgetOptionDecisions, measureOnCpu } from './budget-measure.js';
 import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf } from './quantize-weight.js';
-import { FILE_BLOCK_BYTES, type ParamsMemory, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, type FileBlocking, type ParamsMemory, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
 /** Where a block is converted to float32 for the mean square: one array a thread, reused. */
@@ -48,14 +48,14 @@ export async function meanSquareOfFile(range: FileRange, dtype: FileWeightDType,
   const stored = FILE_WEIGHT_BYTES[dtype];
   const per = FILE_BLOCK_BYTES / 4;
   const values = blockValues(Math.min(per, elements));
-  const bytes = new Uint8Array(stored * values.length);
+  const bytes = stored === 4 ? undefined : new Uint8Array(stored * values.length);
   const file = await openFileRange(range);
   let sum = 0;
   try {
     for (let first = 0; first < elements; first += per) {
       const count = Math.min(per, elements - first);
       const data = values.subarray(0, count);
-      if (stored === 4) await file.read(4 * first, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      if (!bytes) await file.read(4 * first, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       else {
         const raw = bytes.subarray(0, stored * count);
         await file.read(stored * first, raw);
@@ -67,6 +67,17 @@ export async function meanSquareOfFile(range: FileRange, dtype: FileWeightDType,
     await file.close();
   }
   return elements ? sum / elements : 0;
+}
+
+/**
+ * Each option with the quality floor off (measured whatever its quality: the floor is the allocator's to judge, and
+ * quantizeWeight applies none) and how it goes in blocks of about `blockBytes`; undefined where there are no options
+ * or one does not go in blocks.
+ */
+function blockedOptions(shape: readonly number[], options: readonly WeightDecision[], blockBytes: number): { judged: WeightDecision[]; blockings: FileBlocking[] } | undefined {
+  const judged = options.map((d) => ({ ...d, minSqnrDb: -Infinity, maxRelError: Infinity }));
+  const blockings = judged.map((d) => fileBlocking(shape, d, blockBytes));
+  return options.length === 0 || blockings.some((b) => b === undefined) ? undefined : { judged, blockings: blockings as FileBlocking[] };
 }
 
 /**
@@ -90,10 +101,9 @@ export async function measureFileInBlocks(
   quantizeOptions: Pick<QuantizeWeightOptions, 'roundScale'>, integers: (byteLength: number) => ArrayBuffer,
   storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters, keep?: number, blockBytes = FILE_BLOCK_BYTES,
 ): Promise<MeasuredOptions | undefined> {
-  // Measured whatever their quality: the floor is the allocator's to judge (quantizeWeight applies none).
-  const judged = options.map((d) => ({ ...d, minSqnrDb: -Infinity, maxRelError: Infinity }));
-  const blockings = judged.map((d) => fileBlocking(shape, d, blockBytes));
-  if (options.length === 0 || blockings.some((b) => b === undefined)) return undefined;
+  const blocked = blockedOptions(shape, options, blockBytes);
+  if (!blocked) return undefined;
+  const { judged, blockings } = blocked;
   const energy = await meanSquareOfFile(range, dtype, shape.reduce((a, b) => a * b, 1));
   const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
   for (const [k, decision] of judged.entries()) {
@@ -139,8 +149,7 @@ export function budgetFromFiles(
     const info = weights[index]!;
     if (decisions[index]!.action !== 'quantize' || !isFileWeightDType(info.dtype)) return undefined;
     const options = budgetOptionDecisions(info, policy).map(([, d]) => d);
-    const judged = options.map((d) => ({ ...d, minSqnrDb: -Infinity, maxRelError: Infinity }));
-    if (options.length === 0 || judged.some((d) => fileBlocking(info.shape, d, FILE_BLOCK_BYTES) === undefined)) return undefined;
+    if (!blockedOptions(info.shape, options, FILE_BLOCK_BYTES)) return undefined;
     const dtype = info.dtype;
     return (async () => {
       const range = await floatFileRangeOf(reader, info);

@@ -262,19 +262,22 @@ export async function floorWeightInBlocks(
   let file: OpenFileRange | undefined;
   try {
     file = await openFileRange(range);
-    /** Block b's rows, read from the file into `place` (16-bit values read as stored, then converted there). */
+    /** Block b's rows as stored, read into the front of `into`. */
+    const readStored = async (b: number, into: Uint8Array) => {
+      const first = b * rowsPerBlock;
+      const bytes = into.subarray(0, stored * Math.min(rowsPerBlock, rows - first) * rowElements);
+      await file!.read(stored * first * rowElements, bytes);
+      return bytes;
+    };
+    /** Block b's rows, read from the file into the block's place (16-bit values read as stored, then converted there). */
     const raw = stored === 4 ? undefined : new Uint8Array(stored * rowsPerBlock * rowElements);
     const read = async (b: number) => {
       const place = blockPlace();
       const first = b * rowsPerBlock;
       const blockRows = Math.min(rowsPerBlock, rows - first);
       const data = place.subarray(0, blockRows * rowElements);
-      if (!raw) await file!.read(4 * first * rowElements, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      else {
-        const bytes = raw.subarray(0, stored * data.length);
-        await file!.read(stored * first * rowElements, bytes);
-        toFloat32Into(bytes, dtype, data, range.path);
-      }
+      const bytes = await readStored(b, raw ?? new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      if (raw) toFloat32Into(bytes, dtype, data, range.path);
       return { first, x: { data, shape: [blockRows, ...rest] } };
     };
     // Quantizes block b with `blockParams` into its place in `integers`, and its error sums go on from the block
@@ -311,19 +314,15 @@ export async function floorWeightInBlocks(
     const channels = mode === 'columns' ? shape[decision.axis!]! : 0;
     const bands = blocking.bands;
     if (bands) {
-      const readStored = async (b: number, into: Uint8Array) => {
-        const first = b * rowsPerBlock;
-        const bytes = into.subarray(0, stored * Math.min(rowsPerBlock, rows - first) * rowElements);
-        await file!.read(stored * first * rowElements, bytes);
-        return bytes;
-      };
       const searched = await searchInBands(bands, channels, count, stored * rowsPerBlock * rowElements, readStored, dtype, decision, options, range.path);
       if (!searched) return undefined;
       ({ params, peak } = searched);
     }
+    // Every block is scanned here, unless the bands were (as they were copied out).
+    const scanned = bands ? 0 : count;
     const mins = new Float32Array(bands ? 0 : channels).fill(Infinity);
     const maxs = new Float32Array(bands ? 0 : channels).fill(-Infinity);
-    for (let b = 0; b < (bands ? 0 : count); b++) {
+    for (let b = 0; b < scanned; b++) {
       const { first, x } = await read(b);
       const scan = scanFinite(x.data);
       if (scan.firstNonFinite >= 0) return undefined;
