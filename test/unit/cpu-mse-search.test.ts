@@ -133,12 +133,15 @@ describe(`cpuMseSearch against the reference (seed ${RUN_SEED})`, () => {
     // uniform rows (small picks, 1 among them), and zeros with one negative value (its square is each candidate's
     // whole sum: a candidate passed over on its extremes' squares must not be one that wins).
     const [n, eps] = [512, 2 ** -23];
+    // The uniform rows from a fixed seed: about one in fifteen such rows picks candidate 1, so 64 random ones
+    // picked none about once in a hundred runs; these 64 pick it 6 times (the rest stay fresh).
+    const uniform = rng(2);
     const rows: number[][] = [];
     for (let r = 0; r < 256; r++) rows.push(Array.from({ length: n }, (_, i) => (i === (r * 7) % n ? 0.6 : normal() * 0.1)));
     for (let r = 0; r < 256; r++) {
       rows.push(r % 2 === 0
         ? Array.from({ length: n }, (_, i) => (i === 3 ? 8.06 : Math.round((next() * 2 - 1) * 7)) * eps)
-        : r % 4 === 1 ? Array.from({ length: n }, () => next() * 2 - 1)
+        : r % 4 === 1 ? Array.from({ length: n }, () => uniform() * 2 - 1)
           : Array.from({ length: n }, (_, i) => (i === r ? -5.934253692626953 * (1 + r / 256) : 0)));
     }
     const result = same(Float32Array.from(rows.flat()), [512, n], { axis: 0 }, rangeOf('qint4'), true, mseClipRatios(100, 0.2));
