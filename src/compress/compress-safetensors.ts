@@ -249,8 +249,9 @@ export async function compressToSafetensors(
     if (held && 'q' in held) {
       heldBytes -= quantizedDataByteLength(held.q);
       plan.result = undefined;
-      // Integers from the CPU workers go back to the spares (those the GPU returned were never theirs: not adopted).
+      // Integers and parameters from the CPU workers go back to the spares (those the GPU returned were never theirs: not adopted).
       spares?.written(integersBufferOf(held.q));
+      spares?.writtenParameters(held);
     } else if (held?.data) {
       blockHeld -= held.data.reduce((n, d) => n + d.byteLength, 0);
       held.data = undefined;

@@ -61,19 +61,20 @@ export interface CpuTaskArgs {
    * thread holds no copy of it); a weight of many rows a block of about `blockBytes` at a time where that gives
    * the same outcome (weight-file-blocks.ts); with `packNibbles`, a 4-bit weight read in blocks comes back packed
    * two to a byte (blockIntegerBytes: what `integers` needs). `dtype` is the stored values' (default float32;
-   * float16 and bfloat16 converted to float32 as they are read).
+   * float16 and bfloat16 converted to float32 as they are read). `parameters` (transferred), memory for exactly the
+   * weight's parameter count, is where a weight read in blocks gets its parameters: they come back in it.
    */
   floorWeightFile: [
     range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer, blockBytes?: number,
-    packNibbles?: boolean, dtype?: FileWeightDType,
+    packNibbles?: boolean, dtype?: FileWeightDType, parameters?: LentParameters,
   ];
   /**
    * planWeight on a float32 weight the worker reads from a file itself (as floorWeightFile reads it): the same
    * answer, with no copy of the weight on the calling thread. `integers` as for floorWeight; `dtype` the stored
    * values' (float16 and bfloat16 converted to float32 as they are read). A 4-bit weight read in blocks comes back
-   * packed two to a byte (floorWeightFile's `packNibbles`).
+   * packed two to a byte (floorWeightFile's `packNibbles`); `parameters` as floorWeightFile's.
    */
-  planWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, integers?: ArrayBuffer, dtype?: FileWeightDType];
+  planWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, integers?: ArrayBuffer, dtype?: FileWeightDType, parameters?: LentParameters];
   /**
    * The size budget's measurement of one weight's options (measureOptions, budget-measure.ts) on the CPU, of the
    * weight given (its buffer transferred) or read by the worker from its file; `rounding` as floorWeight's,
@@ -100,6 +101,33 @@ export interface CpuTaskArgs {
    * about `bandBytes` where it is larger than two (gguf-row-stream.ts; default GGUF_BAND_BYTES).
    */
   ggufWeightFile: [range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer, bandBytes?: number];
+}
+
+/**
+ * A weight's parameters as they go to a worker (transferred) to be filled again: memory for `count` float32 scales,
+ * int32 zero points and float64 scales (floorWeightFile's `parameters`; the calling thread's IntegerLender lends them).
+ */
+export interface LentParameters { scales: ArrayBuffer; zeroPoints: ArrayBuffer; scales64: ArrayBuffer }
+
+/**
+ * The buffers under a quantized weight's parameters as a worker's arrive (float32 scales, int32 zero points shared
+ * with its QTensor, the QTensor's float64 scales, each filling a buffer of its own), to lend back to a worker once
+ * nothing holds them; else undefined.
+ *
+ * @example
+ * ```ts
+ * const lent = lentParametersOf(outcome.result); // { scales, zeroPoints, scales64 } for a weight in groups from a worker
+ * ```
+ */
+export function lentParametersOf(result: QuantizedWeight): LentParameters | undefined {
+  const { scales, zeroPoints, q } = result;
+  const params = q.params;
+  if (params.scheme === 'per_tensor_affine' || params.zeroPoints !== zeroPoints) return undefined;
+  const arrays = [scales, zeroPoints, params.scales] as const;
+  const whole = (a: ArrayBufferView) => a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+  if (!(scales instanceof Float32Array) || !(zeroPoints instanceof Int32Array) || !(params.scales instanceof Float64Array) || !arrays.every(whole)) return undefined;
+  if (new Set(arrays.map((a) => a.buffer)).size !== 3) return undefined;
+  return { scales: scales.buffer as ArrayBuffer, zeroPoints: zeroPoints.buffer as ArrayBuffer, scales64: params.scales.buffer as ArrayBuffer };
 }
 
 /** What each task resolves to. */

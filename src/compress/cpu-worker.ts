@@ -19,7 +19,10 @@ import { firstNonFinite, maxAbs } from '../kernels/cpu/cpu-scan.js';
 import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
-import { type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type FileWeight, type PlannedWeight, type TaskAnswer, type TaskRequest, encodeError, encodeResult } from './cpu-worker-tasks.js';
+import {
+  type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type FileWeight, type LentParameters, type PlannedWeight, type TaskAnswer, type TaskRequest,
+  encodeError, encodeResult,
+} from './cpu-worker-tasks.js';
 import { type MeasuredOptions, measureOnCpu } from './budget-measure.js';
 import { measureFileInBlocks } from './budget-measure-file.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
@@ -27,9 +30,9 @@ import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
 import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumns, streamedGgufWeight, streamedPeak, withFileRange } from './gguf-row-stream.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
-import { type QuantizedWeight, quantizeWeight } from './quantize-weight.js';
+import { type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
-import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, type ParamsMemory, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
 import { holdWeight, integersBufferOf } from './weight-buffers.js';
 import { smallestFitting } from './buffer-slots.js';
@@ -43,10 +46,16 @@ const cpu = { backend: 'cpu' } as const;
 const spare: ArrayBuffer[] = [];
 const kSpareBuffers = 2;
 
-/** A spare buffer of at least `byteLength` bytes (the smallest that fits), else a new one. */
+/**
+ * A spare buffer of at least `byteLength` bytes (the smallest that fits), else a new one, and then the largest spare
+ * (too small) is let go: weights that grew (or a second model's, with larger integers) leave no spares behind that
+ * no weight fits.
+ */
 function takeSpare(byteLength: number): ArrayBuffer {
   const best = smallestFitting(spare, byteLength);
-  return best < 0 ? new ArrayBuffer(byteLength) : spare.splice(best, 1)[0]!;
+  if (best >= 0) return spare.splice(best, 1)[0]!;
+  spare.sort((a, b) => a.byteLength - b.byteLength).pop();
+  return new ArrayBuffer(byteLength);
 }
 
 /** Keeps `buffer` for a later weight, letting the smallest go past the limit. */
@@ -95,7 +104,7 @@ async function floorHeld(shape: number[], decision: WeightDecision, rounding: Sc
  */
 async function weightFromFile(
   range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers: ArrayBuffer | undefined,
-  blockBytes = FILE_BLOCK_BYTES, nonFinite = false, dtype: FileWeightDType = 'float32', packNibbles = false,
+  blockBytes = FILE_BLOCK_BYTES, nonFinite = false, dtype: FileWeightDType = 'float32', packNibbles = false, parameters?: LentParameters,
 ): Promise<PlannedWeight> {
   checkFileWeight(range, dtype, shape);
   // A weight of many rows, a block at a time (weight-file-blocks.ts), where it goes as the whole would.
@@ -105,15 +114,26 @@ async function weightFromFile(
     integers = undefined;
     const buffer = takeSpare(blockIntegerBytes(decision, blocking, packNibbles));
     const roundScale = scaleRounder(rounding);
+    const reuse = parameters && parametersMemory(parameters, paramShapeOf(shape, decision).reduce((a, b) => a * b, 1));
     let outcome: FloorOutcome | undefined;
     try {
-      outcome = await floorWeightInBlocks(range, shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles }, buffer, blocking, dtype);
+      outcome = await floorWeightInBlocks(range, shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles, ...(reuse ? { reuse } : {}) }, buffer, blocking, dtype);
     } finally {
       if (!outcome) keepSpare(buffer);
     }
     if (outcome) return outcome;
   }
   return floorHeld(shape, decision, rounding, (data) => fillFromFile(range, dtype, data), undefined, integers, nonFinite);
+}
+
+/**
+ * Lent memory for exactly `count` parameters as floorWeightInBlocks reuses it: its results are then views of the
+ * whole of each buffer, and go back transferred (encodeResult). Undefined where the sizes are not that.
+ */
+function parametersMemory(parameters: LentParameters, count: number): ParamsMemory | undefined {
+  const { scales, zeroPoints, scales64 } = parameters;
+  if (scales.byteLength !== 4 * count || zeroPoints.byteLength !== 4 * count || scales64.byteLength !== 8 * count) return undefined;
+  return { scales: new Float32Array(scales), zeroPoints: new Int32Array(zeroPoints), scales64: new Float64Array(scales64) };
 }
 
 /** Throws InvalidArgumentError where `range` does not hold exactly a `dtype` weight of `shape`. */
@@ -250,9 +270,10 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
     return quantizeWithFloor(x, decision, {}, cpu);
   },
   floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers) as Promise<FloorOutcome>,
-  floorWeightFile: (range, shape, decision, rounding, integers, blockBytes, packNibbles, dtype) =>
-    weightFromFile(range, shape, decision, rounding, integers, blockBytes, false, dtype, packNibbles) as Promise<FloorOutcome>,
-  planWeightFile: (range, shape, decision, integers, dtype) => weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true, dtype, true),
+  floorWeightFile: (range, shape, decision, rounding, integers, blockBytes, packNibbles, dtype, parameters) =>
+    weightFromFile(range, shape, decision, rounding, integers, blockBytes, false, dtype, packNibbles, parameters) as Promise<FloorOutcome>,
+  planWeightFile: (range, shape, decision, integers, dtype, parameters) =>
+    weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true, dtype, true, parameters),
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),
   async calibrateAndQuantize(x, spec) {

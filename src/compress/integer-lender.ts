@@ -9,6 +9,13 @@
  * other bytes are held by nothing once their weight is committed; those of a weight the model still holds (an output
  * kept in memory) are never handed out again.
  *
+ * A worker's outcome also brings its parameters (a weight in groups of 32 has megabytes of scales, zero points and
+ * the QTensor's float64 scales): those of a weight written as planned, whose commit keeps nothing of them but the
+ * model's tensors, go back to the workers as well ({@link IntegerLender.adoptParameters},
+ * {@link IntegerLender.forPoolParameters}), for a later weight of as many parameters. A worker that made fresh
+ * arrays for each weight left them, freed, in its thread's allocator arena, which kept them resident
+ * (docs/performance.md, "Parameters and scratch kept from weight to weight").
+ *
  * A buffer goes back to the free list only when no tensor anywhere in the model (initializers, sparse initializers
  * and tensor attributes, in every graph) lies over it: the check is the model itself, not what a writer is
  * expected to do.
@@ -26,6 +33,7 @@
  */
 import { listGraphs } from '../io/onnx/graph-index.js';
 import { type GraphProto, type TensorProto, attributesOf, initializersOf, nodesOf } from '../io/onnx/proto.js';
+import { type LentParameters, lentParametersOf } from './cpu-worker-tasks.js';
 import { bufferSlots, smallestFitting } from './buffer-slots.js';
 import type { FloorOutcome } from './quality-floor.js';
 import { integersBufferOf } from './weight-buffers.js';
@@ -63,6 +71,16 @@ export interface IntegerLender {
   adopt(index: number, outcome: FloorOutcome | undefined): void;
   /** A buffer of at least `byteLength` bytes a worker's integers came in and the model holds no more, to send back to a worker (transfer it), or undefined. */
   forPool(byteLength: number): ArrayBuffer | undefined;
+  /**
+   * As {@link IntegerLender.adopt}, for weight `index`'s parameters (its scales, zero points and the QTensor's
+   * float64 scales, each in a buffer of its own, as a worker's come): call it only for a weight whose commit keeps
+   * nothing of them but the model's tensors (written as planned: computed anew should the file be written again).
+   * Once the model lies over none of them, they go to {@link IntegerLender.forPoolParameters}. Parameters of fewer
+   * than `lendFromBytes` bytes in all are not tracked.
+   */
+  adoptParameters(index: number, outcome: FloorOutcome | undefined): void;
+  /** Memory for exactly `count` parameters that a worker's outcome came in and nothing holds any more, to send to a worker (transfer all three), or undefined. */
+  forPoolParameters(count: number): LentParameters | undefined;
   /** Buffers handed out again so far, here and to workers (a measure for tests and profiles). */
   readonly reused: number;
 }
@@ -122,6 +140,8 @@ export function integerLender(root: GraphProto, lendFromBytes = LEND_FROM_BYTES)
   const lent = new Set<ArrayBufferLike>(); // out of the free list
   const chosen: { index: number; buffer: ArrayBufferLike; adopted: boolean }[] = []; // under weights' integers, maybe held by the model
   const poolSpares: ArrayBuffer[] = []; // workers' buffers the model holds no more
+  const chosenParameters: { index: number; parameters: LentParameters }[] = []; // under weights' parameters, maybe held by the model
+  const poolParameters: LentParameters[] = []; // parameters' memory nothing holds any more
   const seen = new WeakSet<ArrayBufferLike>();
   let reused = 0;
   /** Exactly `byteLength` bytes from the free list (or new), out of it until given back. */
@@ -156,7 +176,7 @@ export function integerLender(root: GraphProto, lendFromBytes = LEND_FROM_BYTES)
       };
     },
     settle(committed) {
-      if (!chosen.some((c) => c.index <= committed)) return;
+      if (!chosen.some((c) => c.index <= committed) && !chosenParameters.some((c) => c.index <= committed)) return;
       const held = heldBuffers(root);
       for (let i = chosen.length - 1; i >= 0; i--) {
         const { index, buffer, adopted } = chosen[i]!;
@@ -164,6 +184,12 @@ export function integerLender(root: GraphProto, lendFromBytes = LEND_FROM_BYTES)
         chosen.splice(i, 1);
         if (!adopted) giveBack(buffer);
         else if (poolSpares.length < kPoolSpares && buffer instanceof ArrayBuffer) poolSpares.push(buffer);
+      }
+      for (let i = chosenParameters.length - 1; i >= 0; i--) {
+        const { index, parameters } = chosenParameters[i]!;
+        if (index > committed || Object.values(parameters).some((buffer) => held.has(buffer))) continue;
+        chosenParameters.splice(i, 1);
+        if (poolParameters.length < kPoolSpares) poolParameters.push(parameters);
       }
     },
     forCommit(index, byteLength) {
@@ -180,6 +206,16 @@ export function integerLender(root: GraphProto, lendFromBytes = LEND_FROM_BYTES)
       if (best < 0) return undefined;
       reused++;
       return poolSpares.splice(best, 1)[0]!;
+    },
+    adoptParameters(index, outcome) {
+      const parameters = outcome?.kind === 'quantized' ? lentParametersOf(outcome.result) : undefined;
+      if (parameters && 2 * parameters.scales64.byteLength >= lendFromBytes) chosenParameters.push({ index, parameters });
+    },
+    forPoolParameters(count) {
+      const at = poolParameters.findIndex((p) => p.scales.byteLength === 4 * count);
+      if (at < 0) return undefined;
+      reused++;
+      return poolParameters.splice(at, 1)[0]!;
     },
     get reused() { return reused; },
   };

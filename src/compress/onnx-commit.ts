@@ -60,6 +60,12 @@ export interface CommitTarget {
   held: HeldIntegers;
   keepIntegers: () => boolean;
   opset: number;
+  /**
+   * Called when a commit keeps nothing of the outcome's integers and parameters but in the model's tensors (held to
+   * be written at once, as planned: computed anew from the weight should the file be written a second time), so
+   * that their memory can go to a later weight once the model lets go of it.
+   */
+  released?: () => void;
 }
 
 /** What the compressor decided once for every weight it commits. */
@@ -244,6 +250,7 @@ export function commitWeight(
     if (anew) {
       to.held.rewritable([stored.data.rawData, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
         blocksAgain(context.weightAgain, info, decision, { op: layout.op, blockSize, parameters, scaleType: blocks.scaleType }));
+      to.released?.();
     }
     to.held.add(written.byteLength - dataBytes);
     return {
@@ -284,6 +291,7 @@ export function commitWeight(
     // computes them again from the weight.
     to.held.rewritable([bytes, stored.scale.rawData, ...(stored.zeroPoint ? [stored.zeroPoint.rawData] : [])],
       qdqAgain(context.weightAgain, info, decision, scaleType, stored.zeroPoint !== undefined));
+    to.released?.();
   } else if (stored) {
     // Held for writing after the work; past the bound, quantized again when written, with the parameters read back
     // from the written scale and zero-point bytes, which the model holds anyway.

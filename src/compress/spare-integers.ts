@@ -14,7 +14,9 @@
  * @module
  */
 import { smallestFitting } from './buffer-slots.js';
+import { type LentParameters, lentParametersOf } from './cpu-worker-tasks.js';
 import { LEND_FROM_BYTES } from './integer-lender.js';
+import type { QuantizedWeight } from './quantize-weight.js';
 
 /**
  * Buffers a worker's integers came in, handed back to the workers once written (`take`, transferred with a later
@@ -25,6 +27,12 @@ export interface SpareIntegers {
   adopt(buffer: ArrayBufferLike): void;
   /** The integers of a written weight: their buffer goes back where it came from a worker. */
   written(buffer: ArrayBufferLike): void;
+  /** As `adopt`, for a worker's weight's parameters (lentParametersOf: where each array fills a buffer of its own). */
+  adoptParameters(result: QuantizedWeight): void;
+  /** As `written`, for a written weight's parameters: they go back to a worker with a later weight of as many. */
+  writtenParameters(result: QuantizedWeight): void;
+  /** Memory for exactly `count` parameters (transfer all three), or undefined. */
+  takeParameters(count: number): LentParameters | undefined;
 }
 
 /** Written integers' buffers kept to go back to the workers: about one per task in flight. */
@@ -45,7 +53,22 @@ const kSpareIntegers = 4;
 export function spareIntegers(): SpareIntegers {
   const adopted = new WeakSet<ArrayBufferLike>();
   const free: ArrayBuffer[] = [];
+  const freeParameters: LentParameters[] = [];
   return {
+    adoptParameters(result) {
+      const parameters = lentParametersOf(result);
+      if (parameters && 2 * parameters.scales64.byteLength >= LEND_FROM_BYTES) adopted.add(parameters.scales64);
+    },
+    writtenParameters(result) {
+      const parameters = lentParametersOf(result);
+      if (!parameters || !adopted.delete(parameters.scales64)) return;
+      freeParameters.push(parameters);
+      if (freeParameters.length > kSpareIntegers) freeParameters.shift();
+    },
+    takeParameters(count) {
+      const at = freeParameters.findIndex((p) => p.scales.byteLength === 4 * count);
+      return at < 0 ? undefined : freeParameters.splice(at, 1)[0];
+    },
     take(byteLength) {
       const best = smallestFitting(free, byteLength);
       return best < 0 ? undefined : free.splice(best, 1)[0];

@@ -57,6 +57,7 @@ import { checkErrorStatsArguments } from '../stats/arguments.js';
 import { assembleErrorStats } from '../stats/assemble.js';
 import { BucketSums } from '../stats/bucket-sums.js';
 import { fillGridTable, keepGridTable, shareGridTable } from '../stats/quant-grid.js';
+import { bufferSlots } from './buffer-slots.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, belowFloorOf } from './quality-floor.js';
 import { type QuantizeWeightOptions, calibrationGranularity, granularityQParams, paramShapeOf, statsAxisOf } from './quantize-weight.js';
@@ -172,9 +173,11 @@ export function fileIntegerBytes(shape: readonly number[], decision: WeightDecis
  * `fill` returns the block's QParams, views of them with the table shared (quantGrid makes none), or undefined
  * for parameters a QTensor would refuse (the whole-weight path then says why); `whole` the weight's QParams.
  */
-function wholeParamViews(params: Parameters, granularity: Exclude<Granularity, 'per_tensor'>, info: DTypeInfo, blockMax: number, reuse?: ParamsMemory) {
+function wholeParamViews(
+  params: Parameters, granularity: Exclude<Granularity, 'per_tensor'>, info: DTypeInfo, inverse: Float32Array, reuse?: ParamsMemory,
+) {
+  const blockMax = inverse.length; // the reciprocals are read only while their block is measured
   const scales64 = reuse && reuse.scales64.length >= params.scales.length ? reuse.scales64.subarray(0, params.scales.length) : new Float64Array(params.scales.length);
-  const inverse = new Float32Array(blockMax); // the reciprocals are read only while their block is measured
   const qParams = (scales: Float64Array, zeroPoints: Int32Array): QParams => ('groupSize' in granularity
     ? { scheme: 'per_group_affine', scales, zeroPoints, axis: granularity.axis, groupSize: granularity.groupSize }
     : { scheme: 'per_channel_affine', scales, zeroPoints, axis: granularity.axis });
@@ -201,6 +204,29 @@ function wholeParamViews(params: Parameters, granularity: Exclude<Granularity, '
   };
 }
 
+/**
+ * Scratch memory of the blocks' passes (a block's integers before packing, its 16-bit values as stored, its
+ * parameters' mins, maxes and reciprocals), used again from call to call. A worker quantizes weight after weight:
+ * fresh arrays of a few MiB each call would be freed into its thread's allocator arena, which keeps them resident
+ * (docs/performance.md, "Parameters and scratch kept from weight to weight").
+ */
+const blockScratch = bufferSlots('local');
+
+/** Scratch taken from {@link blockScratch} for one call, all given back by `release()`. */
+function scratchTaker() {
+  const taken: Uint8Array[] = [];
+  const bytes = (byteLength: number): Uint8Array => {
+    const view = blockScratch.take(byteLength);
+    taken.push(view);
+    return view;
+  };
+  return {
+    bytes,
+    float32: (count: number) => new Float32Array(bytes(4 * count).buffer, 0, count),
+    release: () => { for (const view of taken.splice(0)) blockScratch.give(view); },
+  };
+}
+
 /** Whether `a` orders below `b` as the min/max kernels order floats (-0 below +0). */
 const below = (a: number, b: number) => a < b || (a === 0 && b === 0 && Object.is(a, -0) && !Object.is(b, -0));
 
@@ -215,7 +241,8 @@ export interface BlockWeightOptions extends Pick<QuantizeWeightOptions, 'roundSc
   /**
    * The parameters' memory where it is long enough (rows mode): the result's scales, zero points and QTensor
    * parameters are views of it, valid until the next call given the same memory. For a caller that keeps only
-   * the result's measurements (the size budget's), so that a worker makes no parameter arrays a weight.
+   * the result's measurements (the size budget's), or a worker given memory of exactly the weight's parameter count
+   * (lent by the calling thread, and sent back with the result), so that a worker makes no parameter arrays a weight.
    */
   reuse?: ParamsMemory;
   /** A 4-bit weight's integers packed two to a byte into `integers` (where {@link blockPacksNibbles}): a QTensor of packed nibbles. */
@@ -259,6 +286,7 @@ export async function floorWeightInBlocks(
   const granularity = calibrationGranularity(decision);
   const paramCount = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
   const info = dtypeInfo(decision.dtype);
+  const scratchMemory = scratchTaker();
   let file: OpenFileRange | undefined;
   try {
     file = await openFileRange(range);
@@ -270,7 +298,7 @@ export async function floorWeightInBlocks(
       return bytes;
     };
     /** Block b's rows, read from the file into the block's place (16-bit values read as stored, then converted there). */
-    const raw = stored === 4 ? undefined : new Uint8Array(stored * rowsPerBlock * rowElements);
+    const raw = stored === 4 ? undefined : scratchMemory.bytes(stored * rowsPerBlock * rowElements);
     const read = async (b: number) => {
       const place = blockPlace();
       const first = b * rowsPerBlock;
@@ -286,7 +314,7 @@ export async function floorWeightInBlocks(
     const perRow = statsAxis === 0 ? new BucketSums(rows) : undefined;
     let perChannel: BucketSums | undefined;
     // Packed: each block's integers, a byte each, go into `blockInts` to be measured, then two to a byte into their place.
-    const blockInts = packs ? new ArrayBuffer(rowsPerBlock * rowElements) : undefined;
+    const blockInts = packs ? scratchMemory.bytes(rowsPerBlock * rowElements).buffer as ArrayBuffer : undefined;
     const measure = (first: number, x: { data: Float32Array; shape: number[] }, blockParams: QParams) => {
       const q = cpuQuantize(x, blockParams, info, blockInts ?? integers, blockInts ? 0 : first * rowElements);
       const view = q.intReprView();
@@ -307,8 +335,8 @@ export async function floorWeightInBlocks(
     // A block's parameters are chosen straight into their place, from mins and maxs in these (the largest block's).
     const blockParamCount = (blockShape: number[]) => paramShapeOf(blockShape, decision).reduce((a, b) => a * b, 1);
     const blockMax = blockParamCount([rowsPerBlock, ...rest]);
-    const scratch = params ? { mins: new Float32Array(blockMax), maxs: new Float32Array(blockMax) } : undefined;
-    const views = params && granularity !== 'per_tensor' ? wholeParamViews(params, granularity, info, blockMax, reuse) : undefined;
+    const scratch = params ? { mins: scratchMemory.float32(blockMax), maxs: scratchMemory.float32(blockMax) } : undefined;
+    const views = params && granularity !== 'per_tensor' ? wholeParamViews(params, granularity, info, scratchMemory.float32(blockMax), reuse) : undefined;
     if (params && !views) return undefined; // per tensor: never by fileBlocking
     let paramAt = 0;
     const channels = mode === 'columns' ? shape[decision.axis!]! : 0;
@@ -381,6 +409,7 @@ export async function floorWeightInBlocks(
     return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales, zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
   } finally {
     slot?.release();
+    scratchMemory.release();
     await file?.close();
   }
 }

@@ -8,6 +8,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it, vi } from 'vitest';
 import { compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
 import type { IntegerLender } from '../../src/compress/integer-lender.js';
+import type { LentParameters } from '../../src/compress/cpu-worker-tasks.js';
 import { LEND_FROM_BYTES, integerLender } from '../../src/compress/integer-lender.js';
 import type { CompressOnnxOptions } from '../../src/compress/onnx-options.js';
 import type { FloorOutcome } from '../../src/compress/quality-floor.js';
@@ -203,6 +204,58 @@ describe('integerLender with CPU workers', () => {
   });
 });
 
+describe('integerLender: parameters for CPU workers', () => {
+  /** A per-group outcome of `count` parameters, each array in a buffer of its own (as a worker's arrive), and those buffers. */
+  const groupsOutcome = (count: number, shared = false): { outcome: FloorOutcome; buffers: ArrayBuffer[] } => {
+    const scales = Float32Array.from({ length: count }, (_, i) => 0.01 * (i + 1));
+    const zeroPoints = new Int32Array(count);
+    const scales64 = shared ? new Float64Array(scales.buffer, 0, count / 2) : Float64Array.from(scales);
+    const q = new QTensor(new Int8Array(32 * count), [count, 32], 'qint8', { scheme: 'per_group_affine', scales: scales64, zeroPoints, axis: 1, groupSize: 32 }, 'cpu');
+    const outcome: FloorOutcome = { kind: 'quantized', decision: {} as never, steps: [], result: { ok: true, q, scales, zeroPoints, paramShape: [count, 1], stats: {} as never } };
+    return { outcome, buffers: [scales.buffer, zeroPoints.buffer, scales64.buffer] };
+  };
+
+  it('sends a committed weight\'s parameters back once the model lies over none of them, for exactly as many parameters', () => {
+    const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
+    const lender = integerLender(graph, 0);
+    const count = 1000 + Math.floor(rng(5)() * 1000);
+    const first = groupsOutcome(count);
+    const second = groupsOutcome(count);
+    lender.adoptParameters(0, first.outcome);
+    lender.adoptParameters(2, second.outcome);
+    // The model still holds a view of weight 0's scales (its scale tensor, until written and let go).
+    graph.initializer.push(onnx.TensorProto.create({ name: 'w0_scale', dims: [count], dataType: 1, rawData: new Uint8Array(first.buffers[0]!) }));
+    lender.settle(1);
+    expect(lender.forPoolParameters(count)).toBeUndefined(); // weight 0's held, weight 2 not committed
+    graph.initializer[0]!.rawData = new Uint8Array(4);
+    lender.settle(1);
+    expect(lender.forPoolParameters(count + 1)).toBeUndefined(); // exactly as many, or none
+    expect(lender.forPoolParameters(count)).toEqual({ scales: first.buffers[0], zeroPoints: first.buffers[1], scales64: first.buffers[2] });
+    expect(lender.forPoolParameters(count)).toBeUndefined(); // handed out once; weight 2 waits for its commit
+    lender.settle(2);
+    expect(lender.forPoolParameters(count)?.scales64).toBe(second.buffers[2]);
+    expect(lender.reused).toBe(2);
+  });
+
+  it('tracks no parameters that share a buffer, a per-tensor outcome, or fewer than lendFromBytes bytes of them', () => {
+    const graph = onnx.GraphProto.create({ initializer: [] }) as GraphProto;
+    const lender = integerLender(graph, 0);
+    lender.adoptParameters(0, groupsOutcome(512, true).outcome); // float64 scales over the float32 ones' buffer
+    lender.adoptParameters(1, outcomeOver(new ArrayBuffer(64), 64)); // per tensor
+    lender.adoptParameters(2, { kind: 'keep', reason: 'kept', steps: [] });
+    lender.adoptParameters(3, undefined);
+    lender.settle(3);
+    expect(lender.forPoolParameters(512)).toBeUndefined();
+    // 16 bytes a parameter: 65536 of them are 1 MiB, the default LEND_FROM_BYTES.
+    const byDefault = integerLender(graph);
+    byDefault.adoptParameters(0, groupsOutcome(LEND_FROM_BYTES / 16 - 32).outcome);
+    byDefault.adoptParameters(1, groupsOutcome(LEND_FROM_BYTES / 16).outcome);
+    byDefault.settle(1);
+    expect(byDefault.forPoolParameters(LEND_FROM_BYTES / 16 - 32)).toBeUndefined();
+    expect(byDefault.forPoolParameters(LEND_FROM_BYTES / 16)).toBeDefined();
+  });
+});
+
 describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${RUN_SEED})`, () => {
   /**
    * An MLP with its MatMul weights first (so one is quantized while the one before it is written), each smaller than
@@ -218,14 +271,14 @@ describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${R
    * compressOnnxParts into a memory sink that can start again (written as planned), the parts written after where
    * not. Each write finishes a macrotask later, as a file's does: the next weight is quantized meanwhile.
    */
-  async function throughSink(bytes: Uint8Array | OnnxModel, options: CompressOnnxOptions) {
+  async function throughSink(bytes: Uint8Array | OnnxModel, options: CompressOnnxOptions, fileBlockBytes?: number) {
     const inner = memorySink();
     const sink = { ...inner, bytes: inner.bytes, write: async (chunk: Uint8Array) => {
       await new Promise((resolve) => setTimeout(resolve, 0));
       await inner.write(chunk);
     } };
     const model = bytes instanceof OnnxModel ? bytes : await OnnxModel.load(bytes, { name: 'mlp' });
-    const result = await compressOnnxParts(model, options, cpu, { sink, lendFromBytes: 0 });
+    const result = await compressOnnxParts(model, options, cpu, { sink, lendFromBytes: 0, ...(fileBlockBytes ? { fileBlockBytes } : {}) });
     if (!result.written) await writeParts(result.parts, (chunk) => sink.write(chunk));
     await sink.close();
     return { bytes: sink.bytes(), written: result.written === true, report: result.report };
@@ -256,9 +309,9 @@ describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${R
   });
 
   it('on a pool of workers, sends buffers back to the workers and writes the same file', { timeout: 60000 }, async () => {
-    // Weights of 256 KiB of float32 and more go to the workers; five of them the same size, each fitting the one before.
+    // Weights of 256 KiB of float32 and more go to the workers; seven of them the same size, each fitting the one before.
     const bytes = onnxProto.onnx.ModelProto.encode((() => {
-      const model = onnxProto.onnx.ModelProto.decode(buildMlp(onnxProto.onnx, [512, 512, 384, 256, 256, 256, 256, 256], RUN_SEED + 7).model);
+      const model = onnxProto.onnx.ModelProto.decode(buildMlp(onnxProto.onnx, [512, 512, 384, 256, 256, 256, 256, 256, 256, 256], RUN_SEED + 7).model);
       model.graph!.initializer!.sort((a, b) => b.dims!.length - a.dims!.length);
       return model;
     })()).finish();
@@ -266,25 +319,49 @@ describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${R
     try {
       const path = join(dir, 'mlp.onnx');
       writeFileSync(path, bytes);
-      for (const options of [{ firstLayer: 'quantize' }, { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0, firstLayer: 'quantize' }] as CompressOnnxOptions[]) {
+      for (const options of [
+        { firstLayer: 'quantize' }, { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0, firstLayer: 'quantize' },
+        // Every weight below the floor in groups: escalated, so the file is not written as planned, and the weights
+        // held to be written after keep their parameters (none lent).
+        { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 30, firstLayer: 'quantize' },
+      ] as CompressOnnxOptions[]) {
         const expected = await compressOnnx(bytes, options, cpu);
-        // From memory (the weights sent to the workers) and from the file (the workers read them there).
-        for (const fromFile of [false, true]) {
+        // From memory (the weights sent to the workers), from the file (the workers read them there), and from the
+        // file a block of 64 KiB at a time (a weight of groups gets the parameters' memory of one before it).
+        for (const from of ['memory', 'the file', 'the file in blocks'] as const) {
           const sentBack: boolean[] = [];
+          const parametersSent: number[] = [];
           const pool: CpuWorkerPool & { tasks: number } = countingPool(fixture.pool);
           const run = pool.run;
-          pool.run = ((task: string, args: unknown[], transfer?: readonly ArrayBuffer[]) => {
+          pool.run = (async (task: string, args: unknown[], transfer?: readonly ArrayBuffer[]) => {
             if (task === 'floorWeight' || task === 'floorWeightFile') sentBack.push(args[task === 'floorWeight' ? 3 : 4] instanceof ArrayBuffer);
-            return run(task as never, args as never, transfer);
+            const lent = task === 'floorWeightFile' ? args[8] as LentParameters | undefined : undefined;
+            const outcome = await run(task as never, args as never, transfer) as FloorOutcome;
+            if (lent) {
+              // Transferred there, and the outcome's parameters came back in the same memory (transferred again).
+              expect(lent.scales.byteLength, 'sent').toBe(0);
+              if (outcome.kind !== 'quantized') throw new Error('quantized');
+              parametersSent.push(outcome.result.scales.length);
+              expect(outcome.result.scales.buffer.byteLength).toBe(4 * outcome.result.scales.length);
+              expect(outcome.result.q.params).toMatchObject({ scales: expect.any(Float64Array), zeroPoints: outcome.result.zeroPoints });
+            }
+            return outcome;
           }) as CpuWorkerPool['run'];
           lenders.length = 0;
-          const model = fromFile ? await OnnxModel.loadDeferred(await nodeFileSource(path), { name: 'mlp' }) : await OnnxModel.load(bytes, { name: 'mlp' });
-          const got = await throughSink(model, { ...options, pool });
-          const what = `${JSON.stringify(options)}, from ${fromFile ? 'the file' : 'memory'}`;
+          const model = from !== 'memory' ? await OnnxModel.loadDeferred(await nodeFileSource(path), { name: 'mlp' }) : await OnnxModel.load(bytes, { name: 'mlp' });
+          const got = await throughSink(model, { ...options, pool }, from === 'the file in blocks' ? 65536 : undefined);
+          const what = `${JSON.stringify(options)}, from ${from}`;
           expect(Buffer.from(got.bytes).equals(Buffer.from(expected.model)), what).toBe(true);
-          expect(sentBack.length, what).toBe(7);
-          expect(sentBack.filter(Boolean).length, `${what}: buffers sent back`).toBeGreaterThanOrEqual(2);
-          expect(lenders[0]!.reused, what).toBeGreaterThanOrEqual(2);
+          expect(sentBack.length, what).toBe(9);
+          if (options.minSqnrDb === 30) {
+            expect(got.written || !got.report.tensors.every((t) => t.action === 'keep' || t.escalations?.length), what).toBe(false);
+          } else {
+            expect(sentBack.filter(Boolean).length, `${what}: buffers sent back`).toBeGreaterThanOrEqual(2);
+            expect(lenders[0]!.reused, what).toBeGreaterThanOrEqual(2);
+          }
+          // Groups of 32 of the [256, 256] weights: 2048 parameters, lent again from one weight to the next.
+          if (from === 'the file in blocks' && options.granularity === 'group' && options.minSqnrDb === 0) expect(parametersSent.filter((n) => n === 2048).length, what).toBeGreaterThanOrEqual(2);
+          else expect(parametersSent, what).toEqual([]);
         }
       }
     } finally {

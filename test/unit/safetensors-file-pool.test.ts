@@ -16,6 +16,8 @@ import { readFileRange } from '../../src/io/safetensors/node-file-source.js';
 import { openSafetensorsFile, openShardedSafetensorsFiles } from '../../src/io/safetensors/node-open.js';
 import type { WeightReader } from '../../src/io/weights.js';
 import type { CpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
+import type { LentParameters } from '../../src/compress/cpu-worker-tasks.js';
+import type { FloorOutcome } from '../../src/compress/quality-floor.js';
 import { recordingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import { RUN_SEED, expectInvalidAsync, normalData, rng } from './support.js';
 
@@ -136,11 +138,12 @@ describe('a safetensors file on a worker pool', () => {
     }
   });
 
-  it('integers written go back to the workers for later weights\' integers, and the file is the same', { timeout: 60000 }, async () => {
+  it('integers and parameters written go back to the workers for later weights\', and the file is the same', { timeout: 60000 }, async () => {
     const next = rng(RUN_SEED + 2);
     const path = join(dir, 'many.safetensors');
     writeFileSync(path, await serializeSafetensors(Array.from({ length: 6 }, (_, i) => (
-      // 2176 × 1024 4-bit integers, packed as the blocks are read: 1.06 MiB, past LEND_FROM_BYTES.
+      // 2176 × 1024 4-bit integers, packed as the blocks are read: 1.06 MiB, past LEND_FROM_BYTES; 69632 groups of
+      // 32, whose parameters (16 bytes each) are too.
       { name: `w${i}.weight`, dtype: 'F32' as const, shape: [2176, 1024], data: normalData(2176 * 1024, next, 0.05) }))));
     const reader = await openSafetensorsFile(path);
     try {
@@ -152,9 +155,18 @@ describe('a safetensors file on a worker pool', () => {
       };
       const alone = await compress({});
       const given: unknown[] = [];
-      const pool: CpuWorkerPool = { ...fixture.pool, run: ((task: string, args: unknown[], transfer?: ArrayBuffer[]) => {
+      const parameters: LentParameters[] = [];
+      const pool: CpuWorkerPool = { ...fixture.pool, run: (async (task: string, args: unknown[], transfer?: ArrayBuffer[]) => {
         if (task === 'planWeightFile') given.push(args[3]);
-        return (fixture.pool.run as (...a: unknown[]) => unknown)(task, args, transfer);
+        const lent = task === 'planWeightFile' ? args[5] as LentParameters | undefined : undefined;
+        const outcome = await (fixture.pool.run as (...a: unknown[]) => Promise<FloorOutcome>)(task, args, transfer);
+        if (lent) {
+          parameters.push(lent);
+          // The parameters came back in the memory sent (transferred there and back).
+          expect(outcome.kind === 'quantized' && outcome.result.scales.buffer.byteLength === 4 * 69632 && outcome.result.q.params.scheme === 'per_group_affine'
+            && outcome.result.q.params.scales.length === 69632).toBe(true);
+        }
+        return outcome;
       }) as CpuWorkerPool['run'] };
       const pooled = await compress({ pool });
       expect(Buffer.compare(pooled.bytes, alone.bytes)).toBe(0);
@@ -163,6 +175,8 @@ describe('a safetensors file on a worker pool', () => {
       const reused = given.filter((g) => g instanceof ArrayBuffer) as ArrayBuffer[];
       expect(reused.length, 'written integers sent back').toBeGreaterThanOrEqual(2);
       for (const buffer of reused) expect(buffer.byteLength, 'detached: transferred to the worker').toBe(0);
+      expect(parameters.length, 'written parameters sent back').toBeGreaterThanOrEqual(2);
+      for (const lent of parameters) expect([lent.scales, lent.zeroPoints, lent.scales64].map((b) => b.byteLength), 'transferred').toEqual([0, 0, 0]);
     } finally {
       await reader.close();
     }

@@ -356,6 +356,41 @@ describe('floorWeightInBlocks', () => {
     expect(fresh?.kind === 'quantized' && fresh.result.scales.buffer !== short.scales.buffer && [...fresh.result.scales].join() === [...plain.result.scales].join()).toBe(true);
   });
 
+  it('scratch memory used again from call to call: each call the whole weight\'s outcome, and an earlier outcome left as it was', async () => {
+    // Packed 4-bit groups of float16 weights (every scratch array: the stored 16-bit values, a block's integers before
+    // packing, the parameters' mins, maxes and reciprocals), then a larger float32 weight, then a smaller float16 one.
+    const next = rng(RUN_SEED + 37);
+    const halvesOf = (n: number) => new Uint8Array(Uint16Array.from({ length: n }, () => (next() < 0.5 ? 0x8000 : 0) | ((6 + Math.floor(next() * 12)) << 10) | Math.floor(next() * 1024)).buffer);
+    const cases: [number[], 'float16' | 'float32', number][] = [[[256, 96], 'float16', 64], [[320, 128], 'float32', 96], [[192, 64], 'float16', 32]];
+    const outcomes: { got: NonNullable<Awaited<ReturnType<typeof floorWeightInBlocks>>>; copy: { nibbles: Uint8Array; scales: number[]; zeroPoints: number[]; sqnr: number } }[] = [];
+    for (const [shape, dtype, rows] of cases) {
+      const decision = decide(shape, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 });
+      const blocking = fileBlocking(shape, decision, 4 * shape[1]! * rows)!;
+      expect(blocking.count).toBeGreaterThanOrEqual(3);
+      const n = shape[0]! * shape[1]!;
+      const bytes = dtype === 'float16' ? halvesOf(n) : new Uint8Array(weight(shape, next).buffer);
+      const integers = new ArrayBuffer(blockIntegerBytes(decision, blocking, true));
+      const got = await floorWeightInBlocks(inFile(bytes), shape, decision, { packNibbles: true }, integers, blocking, dtype);
+      const data = dtype === 'float16' ? toFloat32(bytes, dtype) : new Float32Array(bytes.buffer);
+      const expected = await quantizeWithFloor({ data, shape }, decision, {}, cpu);
+      expect(got?.kind === 'quantized' && expected.kind === 'quantized').toBe(true);
+      if (got?.kind !== 'quantized' || expected.kind !== 'quantized') return;
+      expect(got.result.q.packedNibbles?.buffer).toBe(integers);
+      expect(Buffer.from(got.result.q.packedData()).equals(Buffer.from(expected.result.q.packedData())), `${shape}`).toBe(true);
+      expect(got.result.scales).toEqual(expected.result.scales);
+      expect(got.result.stats).toEqual(expected.result.stats);
+      const { result } = got;
+      outcomes.push({ got, copy: { nibbles: result.q.packedData().slice(), scales: [...result.scales], zeroPoints: [...result.zeroPoints], sqnr: result.stats.overall.sqnrDb } });
+    }
+    for (const { got, copy } of outcomes) {
+      if (got.kind !== 'quantized') continue;
+      expect(Buffer.from(got.result.q.packedData()).equals(Buffer.from(copy.nibbles))).toBe(true);
+      expect([...got.result.scales]).toEqual(copy.scales);
+      expect([...got.result.zeroPoints]).toEqual(copy.zeroPoints);
+      expect(got.result.stats.overall.sqnrDb).toBe(copy.sqnr);
+    }
+  });
+
   it('4-bit blocks of an odd number of elements: not packed (a block would start inside a byte), a byte an element', async () => {
     const shape = [150, 63];
     const decision = decide(shape, matmul, { dtype: 'qint4', minSqnrDb: 0 });
