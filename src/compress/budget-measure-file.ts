@@ -25,10 +25,30 @@ import { FILE_BLOCK_BYTES, type FileBlocking, type ParamsMemory, blockIntegerByt
 import { reusedFloat32 } from './weight-buffers.js';
 
 /** Where a block is converted to float32 for the mean square: one array a thread, reused. */
-const blockValues = reusedFloat32();
+let blockValues = reusedFloat32();
 
 /** The parameters of each option measured and not kept: one memory a thread, grown as needed, reused. */
 let paramsMemory: ParamsMemory = { scales: new Float32Array(0), zeroPoints: new Int32Array(0), scales64: new Float64Array(0) };
+
+/**
+ * Lets go of this thread's measuring memory (the options' parameters: 8 MiB for a [4096, 4096] weight's groups of
+ * 32; a block's values: 4 MiB). A worker calls it when a task other than measuring comes: the chosen schemes are
+ * being written, and that memory would otherwise sit beside theirs to the end.
+ *
+ * @example
+ * ```ts
+ * if (request.task !== 'measureBudgetOptions') releaseMeasuringMemory();
+ * ```
+ */
+export function releaseMeasuringMemory(): void {
+  if (paramsMemory.scales.length) paramsMemory = { scales: new Float32Array(0), zeroPoints: new Int32Array(0), scales64: new Float64Array(0) };
+  blockValues = reusedFloat32();
+}
+
+/** The bytes of measuring memory this thread holds now (for tests). */
+export function measuringMemoryBytes(): number {
+  return paramsMemory.scales.byteLength + paramsMemory.zeroPoints.byteLength + paramsMemory.scales64.byteLength + blockValues(0).buffer.byteLength;
+}
 
 function paramsMemoryOf(count: number): ParamsMemory {
   if (paramsMemory.scales.length < count) paramsMemory = { scales: new Float32Array(count), zeroPoints: new Int32Array(count), scales64: new Float64Array(count) };

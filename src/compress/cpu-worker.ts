@@ -24,7 +24,7 @@ import {
   encodeError, encodeResult,
 } from './cpu-worker-tasks.js';
 import { type MeasuredOptions, measureOnCpu } from './budget-measure.js';
-import { measureFileInBlocks } from './budget-measure-file.js';
+import { measureFileInBlocks, releaseMeasuringMemory } from './budget-measure-file.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
 import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumns, streamedGgufWeight, streamedPeak, withFileRange } from './gguf-row-stream.js';
@@ -302,6 +302,8 @@ function inOrder(post: (message: unknown, transfer: ArrayBuffer[]) => void): (re
 
 /** Answers one request. */
 async function answer(request: TaskRequest): Promise<{ answer: TaskAnswer; transfer: ArrayBuffer[] }> {
+  // Past the size budget's measuring, its memory goes (the chosen schemes' work takes memory of its own).
+  if (request.task !== 'measureBudgetOptions') releaseMeasuringMemory();
   try {
     const run = kTasks[request.task] as (...args: unknown[]) => Promise<unknown>;
     const encoded = encodeResult(request.task, (await run(...request.args)) as never);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { budgetOptionDecisions, meanSquare, measureOptions } from '../../src/compress/budget-measure.js';
-import { budgetFromFiles, meanSquareOfFile, measureFileInBlocks } from '../../src/compress/budget-measure-file.js';
+import { budgetFromFiles, meanSquareOfFile, measureFileInBlocks, measuringMemoryBytes, releaseMeasuringMemory } from '../../src/compress/budget-measure-file.js';
 import { compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
 import { planOnnxCompression } from '../../src/compress/onnx-plan.js';
 import { concatParts, writeParts } from '../../src/io/onnx/deferred-raw-data.js';
@@ -89,6 +89,19 @@ describe(`measureFileInBlocks (seed ${RUN_SEED})`, () => {
       expect(plain!.stored.every((s) => s === undefined) && plain!.kept === undefined).toBe(true);
     });
   }
+
+  it('the measuring memory is let go on request, and measuring again gives the same errors', async () => {
+    const range = inFile(new Uint8Array(data.buffer));
+    const integers = (n: number) => new ArrayBuffer(n);
+    const first = await measureFileInBlocks(range, 'float32', shape, options, {}, integers, undefined, undefined, blockBytes);
+    // The groups of 32's parameters (16 bytes each) and a block's values are held for the next weight.
+    expect(measuringMemoryBytes()).toBeGreaterThanOrEqual(16 * (512 * 200) / 32 + 4 * 128 * 200);
+    releaseMeasuringMemory();
+    expect(measuringMemoryBytes()).toBe(0);
+    const again = await measureFileInBlocks(range, 'float32', shape, options, {}, integers, undefined, undefined, blockBytes);
+    expect(again!.relativeErrors).toEqual(first!.relativeErrors);
+    expect(first!.relativeErrors.every((e) => e > 0)).toBe(true);
+  });
 
   it('options below the quality floor are measured all the same (the allocator judges them)', async () => {
     const strict = budgetOptionDecisions(weight, { minSqnrDb: 60 }).map(([, d]) => d);
