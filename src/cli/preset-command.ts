@@ -175,7 +175,12 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
       // the worker pool, as `compress` does: the same files.
       const pool = await onnxPool(args.workers, args.backend !== 'webgpu', model.list(), plans);
       try {
-        for (const [i, variant] of variants.entries()) {
+        // The 8-bit file first: the buffers its integers leave in the workers (a byte an element) then serve the
+        // 4-bit file's (half a byte), where the other order leaves the 4-bit ones unused beside fresh 8-bit ones
+        // (the 1.07 GB MLP with two workers: 181–183 against 203–206 MiB at the peak). Listed in the variants' order.
+        const order = [...variants.keys()].sort((a, b) => Number(variants[a]!.dtype !== 'q8') - Number(variants[b]!.dtype !== 'q8'));
+        for (const i of order) {
+          const variant = variants[i]!;
           const dataSink = dataSinks[i];
           const options: CompressOnnxOptions = {
             ...variant.options, name: input, externalData: external.resolve, ...(pool ? { pool } : {}),
@@ -185,7 +190,7 @@ export async function runPreset(args: CompressArgs, io: CliIo): Promise<number> 
           // Written as planned while its weights are compressed; otherwise its parts are written while the next
           // file is compressed.
           const result = await compressOnnxParts(await onnxInput.load(), options, { backend: args.backend }, { sink });
-          written.push({ dtype: variant.dtype, path: targets[i]!, report: result.report, ...(result.externalData ? { externalData: dataOf(targets[i]!, result.externalData) } : {}) });
+          written[i] = { dtype: variant.dtype, path: targets[i]!, report: result.report, ...(result.externalData ? { externalData: dataOf(targets[i]!, result.externalData) } : {}) };
           if (!result.written) {
             const write = writeParts(result.parts, (chunk) => sink.write(chunk));
             write.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled

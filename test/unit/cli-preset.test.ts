@@ -112,6 +112,8 @@ describe('compress --preset transformers.js', () => {
     expect(result.code).toBe(0);
     expect(readdirSync(join(out, 'onnx')).sort()).toEqual(['model_q4.onnx', 'model_quantized.onnx']); // no temporary files left
     expect(result.stdout).toMatch(/dtype q4 .*model_q4\.onnx.*2 MatMulNBits, 2 kept float/);
+    // Listed in the variants' order (the 8-bit file is compressed first).
+    expect(result.stdout.indexOf('model_q4.onnx')).toBeLessThan(result.stdout.indexOf('model_quantized.onnx'));
 
     const q4 = onnx.ModelProto.decode(readFileSync(join(out, 'onnx', 'model_q4.onnx'))) as Proto;
     const nbits = q4.graph!.node!.filter((n) => n.opType === 'MatMulNBits');
