@@ -31,8 +31,6 @@ afterAll(() => {
 });
 
 const percent = (x: number) => `${(100 * x).toFixed(1)} %`;
-// 'lsq' searches every group's scale on the CPU here: minutes on PaddleOCR v4 (WEBGPU_QUANT_SLOW=1 runs it).
-const slow = process.env.WEBGPU_QUANT_SLOW === '1';
 const int4g32 = { dtype: 'qint4', granularity: 'group', groupSize: 32 } as const;
 
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -217,9 +215,9 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
   }, 400_000); // 41 model runs on 12 lines: 25 to 90 s on two shared cores
 
   // With 'lsq' calibration (the int4 options' error 25-40 % lower) the decoded-text measure meets the targets:
-  // 4.998 bits, file 0.170, -0.78 pp, 16/18 lines identical. 'lsq' on every option of 41 weights takes
-  // 2 to 5 minutes on two CPU cores.
-  it.runIf(slow)(`--target-bits 5 --calibrate lsq, measured on decoded text: within 1.5 pp, >= 85 % of lines identical, file <= 0.24 (measured -0.78 pp, 16/18, 0.170)${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
+  // 4.998 bits, file 0.170, -0.78 pp, 16/18 lines identical. 'lsq' on every option of 41 weights, and the 41
+  // model runs on 12 lines: about 25 s on two shared cores.
+  it(`--target-bits 5 --calibrate lsq, measured on decoded text: within 1.5 pp, >= 85 % of lines identical, file <= 0.24 (measured -0.78 pp, 16/18, 0.170)`, async () => {
     const { size, report, agreement } = await measure("target bits 5, 'lsq', from decoded text", { ...await fromOutputs(12, textErrorMeasure()), calibrate: 'lsq' });
     expect(report.budget!.bits).toBeLessThanOrEqual(5);
     expect(size).toBeLessThanOrEqual(0.24);
@@ -231,7 +229,7 @@ describe('PaddleOCR v4 recognizer (opset 9) on rendered lines', () => {
   // at least 15 % below 'minmax' with end-task metrics no worse. 'lsq' searches Q4_0's grid and, where it
   // clearly pays, a shifted zero point (docs/calibration.md). Measured: weight MSE -33.4 %, 97.3 % (as
   // 'minmax'), 13/18 lines identical (5/18).
-  it.runIf(slow)(`int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', accuracy and identical lines no worse (measured -33.4 %, 97.3 %, 13/18)${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
+  it(`int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', accuracy and identical lines no worse (measured -33.4 %, 97.3 %, 13/18)`, async () => {
     const { report: minmaxReport, agreement: minmaxAgreement } = await measure('int4 groups of 32', int4g32);
     const minmax = pooledWeightMse(minmaxReport.tensors);
     const { report, agreement } = await measure("int4 groups of 32, 'lsq'", { ...int4g32, calibrate: 'lsq' });
@@ -343,7 +341,7 @@ describe('PaddleOCR v4 detector (opset 11) on rendered pages', () => {
 
   // 'lsq' against the default 'minmax' on the same weights (see the recognizer's test). Measured: weight MSE -38.2 %, IoU
   // 0.882 (minmax 0.755).
-  it.runIf(slow)(`int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', IoU no worse (measured -38.2 %, IoU 0.882)${slow ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
+  it(`int4 groups of 32, calibrate 'lsq': weight MSE >= 15 % below 'minmax', IoU no worse (measured -38.2 %, IoU 0.882)`, async () => {
     const { model: minmaxModel, report: minmaxReport } = await compressedOnce(original, 'int4 groups of 32', int4g32);
     const minmaxResult = detectionAgreement(reference, await detectionMaps(minmaxModel, pageImages));
     const minmax = pooledWeightMse(minmaxReport.tensors);

