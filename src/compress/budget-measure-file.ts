@@ -45,7 +45,15 @@ export function releaseMeasuringMemory(): void {
   blockValues = reusedFloat32();
 }
 
-/** The bytes of measuring memory this thread holds now (for tests). */
+/**
+ * The bytes of measuring memory this thread holds now (what {@link releaseMeasuringMemory} lets go of).
+ *
+ * @example
+ * ```ts
+ * releaseMeasuringMemory();
+ * measuringMemoryBytes(); // 0
+ * ```
+ */
 export function measuringMemoryBytes(): number {
   return paramsMemory.scales.byteLength + paramsMemory.zeroPoints.byteLength + paramsMemory.scales64.byteLength + blockValues(0).buffer.byteLength;
 }

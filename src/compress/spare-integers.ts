@@ -3,7 +3,8 @@
  * came in (transferred) goes back to a worker with a later weight once the weight is written, so no worker touches
  * fresh memory for each weight's integers (16 MiB for a [4096, 4096] int8 weight; touching fresh pages costs more
  * than quantizing them, docs/performance.md). Only buffers recorded as a worker's, of 1 MiB and more, are handed
- * out again, and only once written: the sink is done with a chunk once its write resolves.
+ * out again, and only once written: the sink is done with a chunk once its write resolves. A weight's parameters
+ * (megabytes for one in groups) go back the same way, to a later weight of as many parameters.
  *
  * @example
  * ```ts
