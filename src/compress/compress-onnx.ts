@@ -70,6 +70,7 @@ import { heldIntegers, weightsAgain } from './requantize.js';
 import { bufferSlots } from './buffer-slots.js';
 import { type IntegerLender, integerLender } from './integer-lender.js';
 import { paramShapeOf } from './quantize-weight.js';
+import { lentBuffers } from './lent-parameters.js';
 import { type CompressOnnxOptions, type PartsOutput, checkOptions } from './onnx-options.js';
 import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes, floorWeightInBlocks } from './weight-file-blocks.js';
 
@@ -201,7 +202,6 @@ export async function compressOnnxParts(
     released: () => { released = true; },
   };
   let released = false; // the weight just committed keeps nothing of its outcome outside the model's tensors
-  const fromPool = new Set<number>(); // weights whose outcome came from a worker, not yet committed
   const tensors: TensorReport[] = [];
   let asPlanned: PlannedWrite | undefined; // the file written as planned, while the weights are compressed
   /** A written tensor lets go of its integers (quantized again should the file be written a second time). */
@@ -244,10 +244,9 @@ export async function compressOnnxParts(
     if (range) {
       // And for its parameters (a weight in groups has megabytes of them), those of an earlier weight's of as many.
       const parameters = lender?.forPoolParameters(paramShapeOf(info.shape, decision).reduce((a, b) => a * b, 1));
-      if (parameters) sent.push(parameters.scales, parameters.zeroPoints, parameters.scales64);
       outcome = await pool!.run('floorWeightFile', [
         range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes, true, info.dtype as FileWeightDType, parameters,
-      ], sent);
+      ], [...sent, ...lentBuffers(parameters)]);
     } else {
       let own: Float32Array | undefined;
       const viewed = await model.readFloat32View(info.name, (count) => (own = new Float32Array(count)));
@@ -255,7 +254,6 @@ export async function compressOnnxParts(
       outcome = await pool!.run('floorWeight', [{ data, shape: [...info.shape] }, decision, roundingOf(info), integers], [data.buffer as ArrayBuffer, ...sent]);
     }
     lender?.adopt(i, outcome);
-    fromPool.add(i);
     return outcome;
   };
   // Weights computed on this thread go one at a time even with a pool: they share its scratch memory.
@@ -382,7 +380,7 @@ export async function compressOnnxParts(
       const before = asPlanned?.active ? initializerMark(model) : undefined;
       released = false;
       tensors.push(commit(real, weights[i]!, decision, result, i));
-      if (fromPool.delete(i) && released) lender?.adoptParameters(i, result);
+      if (released && pool) lender?.adoptParameters(i, result); // for the workers (the calling thread's would wait unused)
       if (mark) await stream!.flush(mark); // the weight's bytes to the data file while the next ones compute
       if (before) await asPlanned!.commit(i, ownParts(addedSince(model, before)), drop); // and to the file as planned
       lender?.settle(i);

@@ -26,6 +26,7 @@ import type { FileWeightDType, WeightInfo } from '../io/weights.js';
 import type { Tensor } from '../tensor.js';
 import type { GgufEncodePlan, GgufEncoded } from './gguf-encode.js';
 import type { GgufPlan } from './gguf-plan.js';
+import type { LentParameters } from './lent-parameters.js';
 import type { WeightDecision } from './policy.js';
 import type { FloorOutcome } from './quality-floor.js';
 import type { QuantizedWeight, UnquantizableWeight } from './quantize-weight.js';
@@ -101,33 +102,6 @@ export interface CpuTaskArgs {
    * about `bandBytes` where it is larger than two (gguf-row-stream.ts; default GGUF_BAND_BYTES).
    */
   ggufWeightFile: [range: FileRange, info: WeightInfo, decision: WeightDecision, encode: boolean, out?: ArrayBuffer, bandBytes?: number];
-}
-
-/**
- * A weight's parameters as they go to a worker (transferred) to be filled again: memory for `count` float32 scales,
- * int32 zero points and float64 scales (floorWeightFile's `parameters`; the calling thread's IntegerLender lends them).
- */
-export interface LentParameters { scales: ArrayBuffer; zeroPoints: ArrayBuffer; scales64: ArrayBuffer }
-
-/**
- * The buffers under a quantized weight's parameters as a worker's arrive (float32 scales, int32 zero points shared
- * with its QTensor, the QTensor's float64 scales, each filling a buffer of its own), to lend back to a worker once
- * nothing holds them; else undefined.
- *
- * @example
- * ```ts
- * const lent = lentParametersOf(outcome.result); // { scales, zeroPoints, scales64 } for a weight in groups from a worker
- * ```
- */
-export function lentParametersOf(result: QuantizedWeight): LentParameters | undefined {
-  const { scales, zeroPoints, q } = result;
-  const params = q.params;
-  if (params.scheme === 'per_tensor_affine' || params.zeroPoints !== zeroPoints) return undefined;
-  const arrays = [scales, zeroPoints, params.scales] as const;
-  const whole = (a: ArrayBufferView) => a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
-  if (!(scales instanceof Float32Array) || !(zeroPoints instanceof Int32Array) || !(params.scales instanceof Float64Array) || !arrays.every(whole)) return undefined;
-  if (new Set(arrays.map((a) => a.buffer)).size !== 3) return undefined;
-  return { scales: scales.buffer as ArrayBuffer, zeroPoints: zeroPoints.buffer as ArrayBuffer, scales64: params.scales.buffer as ArrayBuffer };
 }
 
 /** What each task resolves to. */

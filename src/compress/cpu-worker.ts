@@ -20,10 +20,11 @@ import { chooseQParams } from '../ops/choose-qparams.js';
 import { quantizePerChannel, quantizePerGroup, quantizePerTensor } from '../ops/quantize.js';
 import type { Tensor } from '../tensor.js';
 import {
-  type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type FileWeight, type LentParameters, type PlannedWeight, type TaskAnswer, type TaskRequest,
+  type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type FileWeight, type PlannedWeight, type TaskAnswer, type TaskRequest,
   encodeError, encodeResult,
 } from './cpu-worker-tasks.js';
 import { type MeasuredOptions, measureOnCpu } from './budget-measure.js';
+import { type LentParameters, lentMemory } from './lent-parameters.js';
 import { measureFileInBlocks, releaseMeasuringMemory } from './budget-measure-file.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
@@ -32,7 +33,7 @@ import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
-import { FILE_BLOCK_BYTES, type ParamsMemory, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
 import { holdWeight, integersBufferOf } from './weight-buffers.js';
 import { smallestFitting } from './buffer-slots.js';
@@ -114,7 +115,7 @@ async function weightFromFile(
     integers = undefined;
     const buffer = takeSpare(blockIntegerBytes(decision, blocking, packNibbles));
     const roundScale = scaleRounder(rounding);
-    const reuse = parameters && parametersMemory(parameters, paramShapeOf(shape, decision).reduce((a, b) => a * b, 1));
+    const reuse = parameters && lentMemory(parameters, paramShapeOf(shape, decision).reduce((a, b) => a * b, 1));
     let outcome: FloorOutcome | undefined;
     try {
       outcome = await floorWeightInBlocks(range, shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles, ...(reuse ? { reuse } : {}) }, buffer, blocking, dtype);
@@ -124,16 +125,6 @@ async function weightFromFile(
     if (outcome) return outcome;
   }
   return floorHeld(shape, decision, rounding, (data) => fillFromFile(range, dtype, data), undefined, integers, nonFinite);
-}
-
-/**
- * Lent memory for exactly `count` parameters as floorWeightInBlocks reuses it: its results are then views of the
- * whole of each buffer, and go back transferred (encodeResult). Undefined where the sizes are not that.
- */
-function parametersMemory(parameters: LentParameters, count: number): ParamsMemory | undefined {
-  const { scales, zeroPoints, scales64 } = parameters;
-  if (scales.byteLength !== 4 * count || zeroPoints.byteLength !== 4 * count || scales64.byteLength !== 8 * count) return undefined;
-  return { scales: new Float32Array(scales), zeroPoints: new Int32Array(zeroPoints), scales64: new Float64Array(scales64) };
 }
 
 /** Throws InvalidArgumentError where `range` does not hold exactly a `dtype` weight of `shape`. */

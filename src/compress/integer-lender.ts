@@ -33,7 +33,7 @@
  */
 import { listGraphs } from '../io/onnx/graph-index.js';
 import { type GraphProto, type TensorProto, attributesOf, initializersOf, nodesOf } from '../io/onnx/proto.js';
-import { type LentParameters, lentParametersOf } from './cpu-worker-tasks.js';
+import { type LentParameters, lentParametersOf, parameterSpares } from './lent-parameters.js';
 import { bufferSlots, smallestFitting } from './buffer-slots.js';
 import type { FloorOutcome } from './quality-floor.js';
 import { integersBufferOf } from './weight-buffers.js';
@@ -141,7 +141,7 @@ export function integerLender(root: GraphProto, lendFromBytes = LEND_FROM_BYTES)
   const chosen: { index: number; buffer: ArrayBufferLike; adopted: boolean }[] = []; // under weights' integers, maybe held by the model
   const poolSpares: ArrayBuffer[] = []; // workers' buffers the model holds no more
   const chosenParameters: { index: number; parameters: LentParameters }[] = []; // under weights' parameters, maybe held by the model
-  const poolParameters: LentParameters[] = []; // parameters' memory nothing holds any more
+  const poolParameters = parameterSpares(kPoolSpares); // parameters' memory nothing holds any more
   const seen = new WeakSet<ArrayBufferLike>();
   let reused = 0;
   /** Exactly `byteLength` bytes from the free list (or new), out of it until given back. */
@@ -189,7 +189,7 @@ export function integerLender(root: GraphProto, lendFromBytes = LEND_FROM_BYTES)
         const { index, parameters } = chosenParameters[i]!;
         if (index > committed || Object.values(parameters).some((buffer) => held.has(buffer))) continue;
         chosenParameters.splice(i, 1);
-        if (poolParameters.length < kPoolSpares) poolParameters.push(parameters);
+        poolParameters.give(parameters);
       }
     },
     forCommit(index, byteLength) {
@@ -208,14 +208,13 @@ export function integerLender(root: GraphProto, lendFromBytes = LEND_FROM_BYTES)
       return poolSpares.splice(best, 1)[0]!;
     },
     adoptParameters(index, outcome) {
-      const parameters = outcome?.kind === 'quantized' ? lentParametersOf(outcome.result) : undefined;
-      if (parameters && 2 * parameters.scales64.byteLength >= lendFromBytes) chosenParameters.push({ index, parameters });
+      const parameters = outcome?.kind === 'quantized' ? lentParametersOf(outcome.result, lendFromBytes) : undefined;
+      if (parameters) chosenParameters.push({ index, parameters });
     },
     forPoolParameters(count) {
-      const at = poolParameters.findIndex((p) => p.scales.byteLength === 4 * count);
-      if (at < 0) return undefined;
-      reused++;
-      return poolParameters.splice(at, 1)[0]!;
+      const parameters = poolParameters.take(count);
+      if (parameters) reused++;
+      return parameters;
     },
     get reused() { return reused; },
   };

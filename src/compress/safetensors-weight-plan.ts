@@ -18,6 +18,7 @@ import { float64Loss } from './float64-range.js';
 import type { WeightDecision } from './policy.js';
 import { type EscalationStep, type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { type QuantizedWeight, paramShapeOf } from './quantize-weight.js';
+import { lentBuffers } from './lent-parameters.js';
 import type { RowBlockPlan } from './row-block-stream.js';
 import type { SpareIntegers } from './spare-integers.js';
 import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes, floorWeightInBlocks } from './weight-file-blocks.js';
@@ -91,8 +92,7 @@ export async function planSafetensorsWeight(
   if (range && isFileWeightDType(info.dtype)) {
     const integers = spares?.take(fileIntegerBytes(info.shape, decision, FILE_BLOCK_BYTES, true)); // as the worker reads it
     const parameters = spares?.takeParameters(paramShapeOf(info.shape, decision).reduce((a, b) => a * b, 1));
-    const sent = [...(integers ? [integers] : []), ...(parameters ? [parameters.scales, parameters.zeroPoints, parameters.scales64] : [])];
-    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers, info.dtype, parameters], sent);
+    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers, info.dtype, parameters], [...(integers ? [integers] : []), ...lentBuffers(parameters)]);
     if (outcome.kind === 'quantized') {
       spares?.adopt(integersBufferOf(outcome.result.q));
       spares?.adoptParameters(outcome.result);

@@ -15,7 +15,7 @@
  * @module
  */
 import { smallestFitting } from './buffer-slots.js';
-import { type LentParameters, lentParametersOf } from './cpu-worker-tasks.js';
+import { type LentParameters, lentParametersOf, parameterSpares } from './lent-parameters.js';
 import { LEND_FROM_BYTES } from './integer-lender.js';
 import type { QuantizedWeight } from './quantize-weight.js';
 
@@ -54,22 +54,17 @@ const kSpareIntegers = 4;
 export function spareIntegers(): SpareIntegers {
   const adopted = new WeakSet<ArrayBufferLike>();
   const free: ArrayBuffer[] = [];
-  const freeParameters: LentParameters[] = [];
+  const freeParameters = parameterSpares(kSpareIntegers);
   return {
     adoptParameters(result) {
-      const parameters = lentParametersOf(result);
-      if (parameters && 2 * parameters.scales64.byteLength >= LEND_FROM_BYTES) adopted.add(parameters.scales64);
+      const parameters = lentParametersOf(result, LEND_FROM_BYTES);
+      if (parameters) adopted.add(parameters.scales64);
     },
     writtenParameters(result) {
-      const parameters = lentParametersOf(result);
-      if (!parameters || !adopted.delete(parameters.scales64)) return;
-      freeParameters.push(parameters);
-      if (freeParameters.length > kSpareIntegers) freeParameters.shift();
+      const parameters = lentParametersOf(result, LEND_FROM_BYTES);
+      if (parameters && adopted.delete(parameters.scales64)) freeParameters.give(parameters);
     },
-    takeParameters(count) {
-      const at = freeParameters.findIndex((p) => p.scales.byteLength === 4 * count);
-      return at < 0 ? undefined : freeParameters.splice(at, 1)[0];
-    },
+    takeParameters: (count) => freeParameters.take(count),
     take(byteLength) {
       const best = smallestFitting(free, byteLength);
       return best < 0 ? undefined : free.splice(best, 1)[0];

@@ -8,7 +8,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it, vi } from 'vitest';
 import { compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
 import type { IntegerLender } from '../../src/compress/integer-lender.js';
-import type { LentParameters } from '../../src/compress/cpu-worker-tasks.js';
+import type { LentParameters } from '../../src/compress/lent-parameters.js';
 import { LEND_FROM_BYTES, integerLender } from '../../src/compress/integer-lender.js';
 import type { CompressOnnxOptions } from '../../src/compress/onnx-options.js';
 import type { FloorOutcome } from '../../src/compress/quality-floor.js';

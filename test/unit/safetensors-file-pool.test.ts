@@ -16,7 +16,7 @@ import { readFileRange } from '../../src/io/safetensors/node-file-source.js';
 import { openSafetensorsFile, openShardedSafetensorsFiles } from '../../src/io/safetensors/node-open.js';
 import type { WeightReader } from '../../src/io/weights.js';
 import type { CpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
-import type { LentParameters } from '../../src/compress/cpu-worker-tasks.js';
+import type { LentParameters } from '../../src/compress/lent-parameters.js';
 import type { FloorOutcome } from '../../src/compress/quality-floor.js';
 import { recordingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
 import { RUN_SEED, expectInvalidAsync, normalData, rng } from './support.js';
