@@ -1,15 +1,16 @@
 /**
  * The size budget's measurements of a weight in a file on disk, a block of rows at a time: each option quantized
- * by floorWeightInBlocks (weight-file-blocks.ts), which gives the whole weight's integers and statistics to the bit
- * while holding a block, and the weight's mean square summed in the same order as `meanSquare` over the whole
+ * and measured by measureWeightInBlocks (weight-file-blocks.ts), which gives the whole weight's statistics to the
+ * bit while holding a block, and the weight's mean square summed in the same order as `meanSquare` over the whole
  * array. A worker measuring a [4096, 4096] weight held it whole in its kernels' memory, with room for the passes of
  * its widest option (int4 groups of 32: half a million parameters), and every option's results until the last:
- * about 200 MiB a worker. Here it holds a block, and one option's integers and parameters in memory used again
- * from option to option and weight to weight.
+ * about 200 MiB a worker. Here it holds a block, a block's integers (the options' integers are measured and not
+ * kept, 1 MiB where the weight's would take 16), and one option's parameters in memory used again from option to
+ * option and weight to weight.
  *
  * @example
  * ```ts
- * const measured = await measureFileInBlocks(range, 'float32', [4096, 4096], options, {}, (n) => new ArrayBuffer(n));
+ * const measured = await measureFileInBlocks(range, 'float32', [4096, 4096], options, {});
  * measured?.relativeErrors; // measureOptions' numbers for the same weight, or undefined: measure it whole
  * ```
  * @module
@@ -18,10 +19,11 @@ import type { FileRange } from '../io/byte-source.js';
 import { toFloat32Into } from '../io/float-convert.js';
 import { openFileRange } from '../io/safetensors/node-file-source.js';
 import { FILE_WEIGHT_BYTES, type FileWeightDType, type WeightInfo, type WeightReader, floatFileRangeOf, isFileWeightDType } from '../io/weights.js';
-import { type MeasuredOptions, type StoredParameters, budgetOptionDecisions, measureOnCpu } from './budget-measure.js';
+import { type MeasuredOptions, type StoredOf, budgetOptionDecisions, measureOnCpu } from './budget-measure.js';
 import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.js';
-import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf } from './quantize-weight.js';
-import { FILE_BLOCK_BYTES, type FileBlocking, type ParamsMemory, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { type QuantizeWeightOptions, paramShapeOf } from './quantize-weight.js';
+import { FILE_BLOCK_BYTES, type FileBlocking, blockIntegerBytes, fileBlocking } from './file-blocking.js';
+import { type BlockMeasurements, type ParamsMemory, floorWeightInBlocks, measureWeightInBlocks } from './weight-file-blocks.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
 /** Where a block is converted to float32 for the mean square: one array a thread, reused. */
@@ -113,21 +115,19 @@ function blockedOptions(shape: readonly number[], options: readonly WeightDecisi
  * block of rows at a time (blocks of about `blockBytes` of float32; module documentation); undefined where one
  * option does not go in blocks (fileBlocking),
  * or where the blocks give way to the whole weight (a NaN or ±Infinity, parameters past what float32 stores):
- * measure it whole then. Each option's integers go into `integers(byteLength)`, which may hand out the memory of
- * the option before; the option `keep` gets memory of its own and comes back as `kept`.
+ * measure it whole then. No option's integers are kept (each block's are measured in a block's memory), but the
+ * option `keep`'s, in memory of its own, which come back as `kept`.
  *
  * @example
  * ```ts
- * let spare: ArrayBuffer | undefined;
- * const integers = (n: number) => (spare && spare.byteLength >= n ? spare : (spare = new ArrayBuffer(n)));
- * const measured = await measureFileInBlocks(range, 'float16', [4096, 11008], options, { roundScale }, integers, storedOf, 1);
+ * const measured = await measureFileInBlocks(range, 'float16', [4096, 11008], options, { roundScale }, storedOf, 1);
  * measured?.kept?.q; // the int4 groups of 32 integers, as measureOptions keeps them
  * ```
  */
 export async function measureFileInBlocks(
   range: FileRange, dtype: FileWeightDType, shape: readonly number[], options: readonly WeightDecision[],
-  quantizeOptions: Pick<QuantizeWeightOptions, 'roundScale'>, integers: (byteLength: number) => ArrayBuffer,
-  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters, keep?: number, blockBytes = FILE_BLOCK_BYTES,
+  quantizeOptions: Pick<QuantizeWeightOptions, 'roundScale'>,
+  storedOf?: StoredOf, keep?: number, blockBytes = FILE_BLOCK_BYTES,
 ): Promise<MeasuredOptions | undefined> {
   const blocked = blockedOptions(shape, options, blockBytes);
   if (!blocked) return undefined;
@@ -136,18 +136,21 @@ export async function measureFileInBlocks(
   const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
   for (const [k, decision] of judged.entries()) {
     const blocking = blockings[k]!;
-    const bytes = blockIntegerBytes(decision, blocking, false);
-    // Each option's integers and parameters in the memory of the one before (the kept option's in memory of its own):
-    // a worker's results are freed when they are sent, these only when the worker next collects.
-    const own = k === keep;
-    const reuse = own ? undefined : paramsMemoryOf(paramShapeOf(shape, decision).reduce((a, b) => a * b, 1));
-    const outcome = await floorWeightInBlocks(range, shape, decision, { ...quantizeOptions, ...(reuse ? { reuse } : {}) },
-      own ? new ArrayBuffer(bytes) : integers(bytes), blocking, dtype);
-    if (outcome?.kind !== 'quantized') return undefined;
-    const { result } = outcome;
+    // The kept option's integers and parameters in memory of their own; every other option's parameters in the
+    // memory of the one before, and its integers not kept (a block's at a time): a worker's results are freed when
+    // they are sent, these only when the worker next collects.
+    let result: BlockMeasurements | undefined;
+    if (k === keep) {
+      const outcome = await floorWeightInBlocks(range, shape, decision, quantizeOptions, new ArrayBuffer(blockIntegerBytes(decision, blocking, false)), blocking, dtype);
+      if (outcome?.kind === 'quantized') measured.kept = { index: k, q: outcome.result.q };
+      result = outcome?.kind === 'quantized' ? outcome.result : undefined;
+    } else {
+      const reuse = paramsMemoryOf(paramShapeOf(shape, decision).reduce((a, b) => a * b, 1));
+      result = await measureWeightInBlocks(range, shape, decision, { ...quantizeOptions, reuse }, blocking, dtype);
+    }
+    if (!result) return undefined;
     measured.relativeErrors.push(energy > 0 ? result.stats.overall.mse / energy : 0);
     measured.stored.push(storedOf?.(result, options[k]!));
-    if (k === keep) measured.kept = { index: k, q: result.q };
   }
   return measured;
 }
@@ -169,7 +172,7 @@ export async function measureFileInBlocks(
 export function budgetFromFiles(
   reader: WeightReader, weights: readonly (PolicyWeight & WeightInfo)[], decisions: readonly WeightDecision[], policy: CompressionPolicy,
   read: (index: number) => Promise<Float32Array>, quantizeOptions: Pick<QuantizeWeightOptions, 'roundScale'>,
-  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters,
+  storedOf?: StoredOf,
 ): (index: number) => Promise<MeasuredOptions | undefined> | undefined {
   let spare: ArrayBuffer | undefined;
   const integers = (byteLength: number) => (spare && spare.byteLength >= byteLength ? spare : (spare = new ArrayBuffer(byteLength)));
@@ -181,7 +184,7 @@ export function budgetFromFiles(
     const dtype = info.dtype;
     return (async () => {
       const range = await floatFileRangeOf(reader, info);
-      const inBlocks = range && await measureFileInBlocks(range, dtype, info.shape, options, quantizeOptions, integers, storedOf);
+      const inBlocks = range && await measureFileInBlocks(range, dtype, info.shape, options, quantizeOptions, storedOf);
       if (inBlocks) return inBlocks;
       const data = await read(index);
       return measureOnCpu(info.shape, options, (held) => held.set(data), data, quantizeOptions, integers, storedOf);

@@ -33,6 +33,17 @@ export interface StoredParameters {
   zeroPoints?: boolean;
 }
 
+/**
+ * How an output stores an option's parameters, from the parameters chosen (scale-storage.ts' storedParametersOf
+ * with the output's scale type).
+ *
+ * @example
+ * ```ts
+ * const storedOf: StoredOf = (result, decision) => storedParametersOf(result, decision, 'float16');
+ * ```
+ */
+export type StoredOf = (result: Pick<QuantizedWeight, 'scales' | 'zeroPoints'>, decision: WeightDecision) => StoredParameters;
+
 /** The option whose values the size budget runs the model with, where it has a probe (see budget.ts). */
 export const PROBED_OPTION: BudgetOptionName = 'int4 groups of 32';
 
@@ -95,7 +106,7 @@ export function meanSquare(data: Float32Array): number {
  */
 export async function measureOptions(
   x: Tensor, options: readonly WeightDecision[], quantizeOptions: QuantizeWeightOptions, backend: OpOptions | undefined,
-  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters, keep?: number,
+  storedOf?: StoredOf, keep?: number,
 ): Promise<{ measured: MeasuredOptions; quantized: QuantizedWeight[] } | undefined> {
   const energy = meanSquare(x.data);
   const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
@@ -129,7 +140,7 @@ export async function measureOptions(
 export async function measureOnCpu(
   shape: readonly number[], options: readonly WeightDecision[], fill: (data: Float32Array) => void | Promise<void>, given: Float32Array | undefined,
   quantizeOptions: Omit<QuantizeWeightOptions, 'integers'>, integers: (byteLength: number) => ArrayBuffer,
-  storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters, keep?: number,
+  storedOf?: StoredOf, keep?: number,
 ): Promise<MeasuredOptions | undefined> {
   const parameters = (d: WeightDecision) => paramShapeOf(shape, d).reduce((a, b) => a * b, 1);
   const widest = options.reduce<WeightDecision | undefined>((most, d) => (most === undefined || parameters(d) > parameters(most) ? d : most), undefined);

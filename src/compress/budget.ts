@@ -51,7 +51,7 @@ import { cpuDequantize } from '../kernels/cpu/cpu-quantize.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import type { QTensor } from '../qtensor.js';
 import {
-  type BudgetOptionName, type MeasuredOptions, PROBED_OPTION, type StoredParameters, budgetOptionDecisions, kGroupSizes, measureOnCpu, measureOptions,
+  type BudgetOptionName, type MeasuredOptions, PROBED_OPTION, type StoredOf, type StoredParameters, budgetOptionDecisions, kGroupSizes, measureOnCpu, measureOptions,
 } from './budget-measure.js';
 
 export type { BudgetOptionName, MeasuredOptions, StoredParameters } from './budget-measure.js';
@@ -232,7 +232,7 @@ function probeOption(options: Candidate[]): Candidate | undefined {
 export async function allocateBudget(
   weights: readonly PolicyWeight[], decisions: readonly WeightDecision[], policy: CompressionPolicy, targetBits: number,
   read: (index: number) => Promise<Float32Array>, quantizeOptions: QuantizeWeightOptions = {}, backend?: OpOptions,
-  format: BudgetFormat = 'onnx', probe?: OutputErrorProbe, storedOf?: (result: QuantizedWeight, decision: WeightDecision) => StoredParameters,
+  format: BudgetFormat = 'onnx', probe?: OutputErrorProbe, storedOf?: StoredOf,
   measuredElsewhere?: (index: number) => Promise<MeasuredOptions | undefined> | undefined,
 ): Promise<{ decisions: WeightDecision[]; allocation: BudgetAllocation }> {
   checkTargetBits(targetBits);

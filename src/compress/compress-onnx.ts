@@ -72,7 +72,8 @@ import { type IntegerLender, integerLender } from './integer-lender.js';
 import { paramShapeOf } from './quantize-weight.js';
 import { lentBuffers } from './lent-parameters.js';
 import { type CompressOnnxOptions, type PartsOutput, checkOptions } from './onnx-options.js';
-import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes } from './file-blocking.js';
+import { floorWeightInBlocks } from './weight-file-blocks.js';
 
 export type { CompressOnnxOptions, PartsOutput } from './onnx-options.js';
 

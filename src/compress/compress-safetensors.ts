@@ -49,7 +49,7 @@ import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
 import { spareIntegers } from './spare-integers.js';
 import type { WeightDecision } from './policy.js';
-import { FILE_BLOCK_BYTES, fileBlocking } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, fileBlocking } from './file-blocking.js';
 import { integersBufferOf } from './weight-buffers.js';
 import type { QuantizedWeight } from './quantize-weight.js';
 import { ROW_BLOCK_BYTES, type RowBlocking, SlotRing, planRowBlocks, rangeReaderOf, rowBlocking } from './row-block-stream.js';

@@ -33,7 +33,8 @@ import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
-import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking } from './file-blocking.js';
+import { floorWeightInBlocks } from './weight-file-blocks.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
 import { holdWeight, integersBufferOf } from './weight-buffers.js';
 import { smallestFitting } from './buffer-slots.js';
@@ -171,9 +172,9 @@ async function measureBudgetOptions(
     const given = 'data' in source ? source.data : undefined;
     const fill = 'range' in source ? (data: Float32Array) => fillFromFile(source.range, source.dtype, data) : (data: Float32Array) => data.set(given!);
     const roundScale = scaleRounder(rounding);
-    const storedOf = scaleDtype ? (result: QuantizedWeight, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype) : undefined;
+    const storedOf = scaleDtype ? (result: Pick<QuantizedWeight, 'scales' | 'zeroPoints'>, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype) : undefined;
     // In a file: a block of rows at a time where every option goes so (budget-measure-file.ts), else whole.
-    const inBlocks = 'range' in source ? await measureFileInBlocks(source.range, source.dtype, shape, options, roundScale ? { roundScale } : {}, take, storedOf, keep) : undefined;
+    const inBlocks = 'range' in source ? await measureFileInBlocks(source.range, source.dtype, shape, options, roundScale ? { roundScale } : {}, storedOf, keep) : undefined;
     return inBlocks ?? await measureOnCpu(shape, options, fill, given, roundScale ? { roundScale } : {}, take, storedOf, keep);
   } finally {
     if (integers) keepSpare(integers);

@@ -153,7 +153,7 @@ export async function planOnnxBudget(
   // CPU path without a probe, a weight in a file is measured a block of rows at a time (budget-measure-file.ts).
   const scratch = reusedFloat32();
   const read = (i: number) => model.readFloat32View(weights[i]!.name, scratch);
-  const storedOf = (result: QuantizedWeight, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype);
+  const storedOf = (result: Pick<QuantizedWeight, 'scales' | 'zeroPoints'>, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype);
   const quantizeOptions = roundScale ? { roundScale } : {};
   const measured = pool ? budgetOnPool(pool, model, marked, budgetPlan.decisions, options, rounding, scaleDtype, options.outputError !== undefined)
     : !options.outputError && (await getBackend(backend)) === 'cpu' ? budgetFromFiles(model, marked, budgetPlan.decisions, options, read, quantizeOptions, storedOf) : undefined;

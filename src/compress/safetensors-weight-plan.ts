@@ -21,7 +21,8 @@ import { type QuantizedWeight, paramShapeOf } from './quantize-weight.js';
 import { lentBuffers } from './lent-parameters.js';
 import type { RowBlockPlan } from './row-block-stream.js';
 import type { SpareIntegers } from './spare-integers.js';
-import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes, floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes } from './file-blocking.js';
+import { floorWeightInBlocks } from './weight-file-blocks.js';
 import { integersBufferOf } from './weight-buffers.js';
 
 /** A weight's plan for a safetensors output: its final decision and quantized form, or kept with the reason. */

@@ -27,6 +27,8 @@
  * block before (cpuErrorSums' carries): the statistics are the whole weight's, to the bit. With `packNibbles`, a
  * 4-bit weight's integers go in packed two to a byte as each block is measured (a block's integers, a byte each,
  * in a block-sized array first): the weight's integers then take half the memory, and the writer packs nothing.
+ * Measured only (`measureWeightInBlocks`, the size budget's options), no integers are kept: each block's go into
+ * the block-sized array, over the block before's.
  *
  * Anything out of the ordinary (a non-finite value, parameters that cannot be stored, statistics below the
  * quality floor, which escalate) gives undefined, and the caller runs the whole weight as before: the outcome
@@ -60,112 +62,13 @@ import { fillGridTable, keepGridTable, shareGridTable } from '../stats/quant-gri
 import { bufferSlots } from './buffer-slots.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, belowFloorOf } from './quality-floor.js';
-import { type QuantizeWeightOptions, calibrationGranularity, granularityQParams, paramShapeOf, statsAxisOf } from './quantize-weight.js';
+import { type QuantizeWeightOptions, type QuantizedWeight, calibrationGranularity, granularityQParams, paramShapeOf, statsAxisOf } from './quantize-weight.js';
 import { rowParams } from './row-block-task.js';
-import { type ColumnBands, columnBands, searchInBands } from './column-bands.js';
+import { searchInBands } from './column-bands.js';
+import { type FileBlocking, blockIntegerBytes, blockPacksNibbles } from './file-blocking.js';
 import type { HeldFloat32 } from '../kernels/cpu/simd-module.js';
 import { holdWeight } from './weight-buffers.js';
 
-/** The float32 bytes of one block (the last block of a weight may be smaller). */
-export const FILE_BLOCK_BYTES = 4 * 2 ** 20;
-
-/** How a weight is read in blocks of whole rows, and where its parameters come from (module documentation). */
-export interface FileBlocking {
-  mode: 'rows' | 'columns';
-  rows: number;
-  rowsPerBlock: number;
-  /** The number of blocks. */
-  count: number;
-  /** The weight's dimensions after the first. */
-  rest: number[];
-  /** Elements per row. */
-  rowElements: number;
-  /** A searched range (`'columns'` only): the bands its channels are searched in. */
-  bands?: ColumnBands;
-}
-
-/**
- * How a weight of `shape` with `decision` is read in blocks of about `blockBytes`, or undefined when it is read
- * whole: not quantized per channel or per group, per tensor, rank below 2, a row (or, for groups along axis 0, a
- * group of rows) larger than a block, fewer than two blocks, or a searched range per channel along a later axis
- * that makes fewer than two bands (each row or group of rows has its own outputs, so blocks of them search
- * alike; a column's search needs the column whole, which bands give).
- *
- * @example
- * ```ts
- * fileBlocking([4096, 4096], { action: 'quantize', granularity: 'channel', axis: 1, method: 'minmax', ... }, 4 * 2 ** 20);
- * // { mode: 'columns', rows: 4096, rowsPerBlock: 256, count: 16, rest: [4096], rowElements: 4096 }
- * fileBlocking([4096, 4096], { ..., method: 'mse' }, 4 * 2 ** 20).bands;
- * // { channels: 1024, count: 4, outer: 4096, inner: 1 }: four bands of 16 MiB
- * ```
- */
-export function fileBlocking(shape: readonly number[], decision: WeightDecision, blockBytes: number): FileBlocking | undefined {
-  if (decision.action !== 'quantize' || shape.length < 2 || decision.axis === undefined) return undefined;
-  const [rows, ...rest] = shape as number[];
-  const rowElements = rest.reduce((a, b) => a * b, 1);
-  if (!(rows! >= 2) || rowElements === 0) return undefined;
-  let rowsPerBlock = Math.floor(blockBytes / (4 * rowElements));
-  let mode: FileBlocking['mode'] = 'rows';
-  let bands: ColumnBands | undefined;
-  if (decision.granularity === 'group' && decision.axis === 0) {
-    const groupSize = decision.groupSize ?? 32;
-    rowsPerBlock -= rowsPerBlock % groupSize; // blocks of whole groups
-  } else if (decision.granularity === 'channel' && decision.axis !== 0) {
-    // Min/max parameters (the signed extremes' too: signedExtremeOfRanges) follow from each channel's range; a
-    // search ('mse', 'lsq', 'percentile') needs all of a column's values at once: a band of them at a time.
-    mode = 'columns';
-    if (decision.method !== 'minmax') {
-      bands = columnBands(shape, decision.axis, blockBytes);
-      if (!bands) return undefined;
-    }
-  } else if (decision.granularity !== 'channel' && decision.granularity !== 'group') {
-    return undefined;
-  }
-  if (rowsPerBlock < 1) return undefined;
-  const count = Math.ceil(rows! / rowsPerBlock);
-  return count >= 2 ? { mode, rows: rows!, rowsPerBlock, count, rest, rowElements, ...(bands ? { bands } : {}) } : undefined;
-}
-
-/**
- * Whether {@link floorWeightInBlocks} with `packNibbles` packs a weight's integers two to a byte: a 4-bit dtype
- * whose every block starts on a whole byte (an even number of elements a block).
- *
- * @example
- * ```ts
- * blockPacksNibbles({ dtype: 'qint4' }, fileBlocking([4096, 4096], decision, 4 * 2 ** 20)!); // true
- * ```
- */
-export function blockPacksNibbles(decision: Pick<WeightDecision, 'dtype'>, blocking: FileBlocking): boolean {
-  return dtypeInfo(decision.dtype).bits === 4 && (blocking.rowsPerBlock * blocking.rowElements) % 2 === 0;
-}
-
-/**
- * The bytes {@link floorWeightInBlocks} needs for a weight's integers: one an element, or half as many (rounded up)
- * where it packs them (`packNibbles` and {@link blockPacksNibbles}).
- *
- * @example
- * ```ts
- * blockIntegerBytes(decision, blocking, true); // 8 MiB for a [4096, 4096] qint4 weight, 16 MiB for qint8
- * ```
- */
-export function blockIntegerBytes(decision: Pick<WeightDecision, 'dtype'>, blocking: FileBlocking, packNibbles: boolean): number {
-  const elements = blocking.rows * blocking.rowElements;
-  return packNibbles && blockPacksNibbles(decision, blocking) ? Math.ceil(elements / 2) : elements;
-}
-
-/**
- * The bytes a worker needs for the integers of a weight of `shape` it reads from its file (`floorWeightFile`,
- * `planWeightFile`): {@link blockIntegerBytes} where it goes in blocks of about `blockBytes`, else one an element.
- *
- * @example
- * ```ts
- * fileIntegerBytes([4096, 4096], qint4GroupDecision, FILE_BLOCK_BYTES, true); // 8 MiB
- * ```
- */
-export function fileIntegerBytes(shape: readonly number[], decision: WeightDecision, blockBytes: number, packNibbles: boolean): number {
-  const blocking = fileBlocking(shape, decision, blockBytes);
-  return blocking ? blockIntegerBytes(decision, blocking, packNibbles) : shape.reduce((a, b) => a * b, 1);
-}
 
 /**
  * The whole weight's parameters as a QTensor holds them (float64 scales), filled a block at a time, and a
@@ -267,11 +170,53 @@ export async function floorWeightInBlocks(
   range: FileRange, shape: readonly number[], decision: WeightDecision, options: BlockWeightOptions,
   integers: ArrayBuffer, blocking: FileBlocking, dtype: FileWeightDType = 'float32',
 ): Promise<FloorOutcome | undefined> {
+  const packs = options.packNibbles === true && blockPacksNibbles(decision, blocking);
+  if (integers.byteLength < blockIntegerBytes(decision, blocking, packs)) return undefined;
+  const measured = await quantizeInBlocks(range, shape, decision, options, { integers, packs }, blocking, dtype);
+  if (!measured) return undefined;
+  const { stats, scales, zeroPoints, qParams } = measured;
+  const info = dtypeInfo(decision.dtype);
+  const elements = blocking.rows * blocking.rowElements;
+  const values = packs ? { nibbles: new Uint8Array(integers, 0, Math.ceil(elements / 2)) }
+    : info.signed ? new Int8Array(integers, 0, elements) : new Uint8Array(integers, 0, elements);
+  const q = new QTensor(values, [...shape], info.name, qParams, 'cpu');
+  return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales, zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
+}
+
+/** What {@link measureWeightInBlocks} gives: the whole weight's statistics and parameters, to the bit. */
+export type BlockMeasurements = Pick<QuantizedWeight, 'stats' | 'scales' | 'zeroPoints'>;
+
+/**
+ * The statistics and parameters {@link floorWeightInBlocks} gives for the weight at `range`, with none of its
+ * integers kept: each block's go into scratch of a block's size, used again by the next (the size budget measures
+ * every option of a weight and keeps the integers of none). Undefined where floorWeightInBlocks gives undefined.
+ *
+ * @example
+ * ```ts
+ * const measured = await measureWeightInBlocks(range, [4096, 4096], decision, { roundScale }, fileBlocking([4096, 4096], decision, FILE_BLOCK_BYTES)!);
+ * measured?.stats.overall.mse; // floorWeightInBlocks' for the same weight, holding 1 MiB of integers, not 16
+ * ```
+ */
+export async function measureWeightInBlocks(
+  range: FileRange, shape: readonly number[], decision: WeightDecision, options: Omit<BlockWeightOptions, 'packNibbles'>,
+  blocking: FileBlocking, dtype: FileWeightDType = 'float32',
+): Promise<BlockMeasurements | undefined> {
+  const measured = await quantizeInBlocks(range, shape, decision, options, undefined, blocking, dtype);
+  return measured && { stats: measured.stats, scales: measured.scales, zeroPoints: measured.zeroPoints };
+}
+
+/**
+ * The blocks' pass of {@link floorWeightInBlocks}: the integers into `into` (packed where `into.packs`), or,
+ * without `into`, each block's into scratch over the block before's; the whole weight's statistics, its
+ * parameters and its QParams.
+ */
+async function quantizeInBlocks(
+  range: FileRange, shape: readonly number[], decision: WeightDecision, options: BlockWeightOptions,
+  into: { integers: ArrayBuffer; packs: boolean } | undefined, blocking: FileBlocking, dtype: FileWeightDType,
+): Promise<BlockMeasurements & { qParams: QParams } | undefined> {
   const stored = FILE_WEIGHT_BYTES[dtype];
   const { rows, rowsPerBlock, count, rest, rowElements, mode } = blocking;
   const elements = rows * rowElements;
-  const packs = options.packNibbles === true && blockPacksNibbles(decision, blocking);
-  if (integers.byteLength < blockIntegerBytes(decision, blocking, packs)) return undefined;
   // A block's place in the kernels' memory, held once the bands (which hold their own) are searched.
   let slot: HeldFloat32 | undefined;
   let whole: Float32Array | undefined;
@@ -313,12 +258,14 @@ export async function floorWeightInBlocks(
     const carry = new Float64Array(8);
     const perRow = statsAxis === 0 ? new BucketSums(rows) : undefined;
     let perChannel: BucketSums | undefined;
-    // Packed: each block's integers, a byte each, go into `blockInts` to be measured, then two to a byte into their place.
-    const blockInts = packs ? scratchMemory.bytes(rowsPerBlock * rowElements).buffer as ArrayBuffer : undefined;
+    // Packed, or not kept: each block's integers, a byte each, go into `blockInts` to be measured (then, packed, two
+    // to a byte into their place).
+    const integers = into?.integers;
+    const blockInts = !into || into.packs ? scratchMemory.bytes(rowsPerBlock * rowElements).buffer as ArrayBuffer : undefined;
     const measure = (first: number, x: { data: Float32Array; shape: number[] }, blockParams: QParams) => {
-      const q = cpuQuantize(x, blockParams, info, blockInts ?? integers, blockInts ? 0 : first * rowElements);
+      const q = cpuQuantize(x, blockParams, info, blockInts ?? integers!, blockInts ? 0 : first * rowElements);
       const view = q.intReprView();
-      if (blockInts) packNibblesInto(view, 0, view.length, new Uint8Array(integers), (first * rowElements) / 2);
+      if (!integers) { /* measured only */ } else if (blockInts) packNibblesInto(view, 0, view.length, new Uint8Array(integers), (first * rowElements) / 2);
       else if (view.buffer !== integers || view.byteOffset !== first * rowElements) new Uint8Array(integers, first * rowElements, x.data.length).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
       const request = checkErrorStatsArguments(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, () => -1); // scanned before
       const sums = cpuErrorSums(request, carry, perRow ? undefined : perChannel);
@@ -402,11 +349,8 @@ export async function floorWeightInBlocks(
     const { sqnrDb, maxAbsError } = stats.overall;
     if (Number.isNaN(sqnrDb) || !Number.isFinite(maxAbsError)) return undefined;
     if (belowFloorOf(decision, sqnrDb, peak > 0 ? maxAbsError / peak : 0) !== undefined) return undefined;
-    const values = packs ? { nibbles: new Uint8Array(integers, 0, Math.ceil(elements / 2)) }
-      : info.signed ? new Int8Array(integers, 0, elements) : new Uint8Array(integers, 0, elements);
     const { scales, zeroPoints } = params!;
-    const q = new QTensor(values, [...shape], info.name, views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, scales, zeroPoints), 'cpu');
-    return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales, zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
+    return { stats, scales, zeroPoints, qParams: views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, scales, zeroPoints) };
   } finally {
     slot?.release();
     scratchMemory.release();

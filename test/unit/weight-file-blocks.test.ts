@@ -22,7 +22,8 @@ import type { CompressionPolicy, WeightDecision } from '../../src/compress/polic
 import { quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { scaleRounder } from '../../src/compress/scale-storage.js';
 import { rowParams } from '../../src/compress/row-block-task.js';
-import { blockIntegerBytes, blockPacksNibbles, fileBlocking, fileIntegerBytes, floorWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
+import { blockIntegerBytes, blockPacksNibbles, fileBlocking, fileIntegerBytes } from '../../src/compress/file-blocking.js';
+import { floorWeightInBlocks, measureWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
 import { dtypeInfo } from '../../src/dtype.js';
 import { toFloat32 } from '../../src/io/float-convert.js';
 import { FormatError, InvalidArgumentError } from '../../src/errors.js';
@@ -91,6 +92,11 @@ async function expectSameAsWhole(shape: number[], decision: WeightDecision, bloc
   expect(a.zeroPoints).toEqual(b.zeroPoints);
   expect(a.paramShape).toEqual(b.paramShape);
   expect(a.stats, `${what}: statistics`).toEqual(b.stats);
+  // Measured only (no integers kept, a block's at a time): the same statistics and parameters.
+  const measured = await measureWeightInBlocks(inFile(data), shape, decision, roundScale ? { roundScale } : {}, blocking!);
+  expect(measured?.stats, `${what}: statistics, measured only`).toEqual(b.stats);
+  expect(measured?.scales, `${what}: scales, measured only`).toEqual(a.scales);
+  expect(measured?.zeroPoints, `${what}: zero points, measured only`).toEqual(b.zeroPoints);
   if (dtypeInfo(decision.dtype).bits !== 4) return;
   // Packed two to a byte as the blocks are measured: half the memory, the same bytes packedData() gives.
   expect(blockPacksNibbles(decision, blocking!), what).toBe(true);
@@ -432,6 +438,9 @@ describe('floorWeightInBlocks', () => {
     const strict = { ...base, minSqnrDb: 200 };
     expect((await quantizeWithFloor({ data, shape }, strict, {}, cpu)).kind).toBe('keep');
     expect(await floorWeightInBlocks(inFile(data), shape, strict, {}, new ArrayBuffer(data.length), blocking), 'below the floor').toBeUndefined();
+    expect(await measureWeightInBlocks(inFile(nan), shape, base, {}, blocking), 'NaN, measured only').toBeUndefined();
+    expect(await measureWeightInBlocks(inFile(data), shape, strict, {}, blocking), 'below the floor, measured only').toBeUndefined();
+    expect((await measureWeightInBlocks(inFile(data), shape, base, {}, blocking))?.stats.overall.sqnrDb, 'the same weight, measured only').toBeGreaterThan(20);
     expect(await floorWeightInBlocks(inFile(data), shape, base, {}, new ArrayBuffer(data.length - 1), blocking), 'integers too small').toBeUndefined();
     expect(await floorWeightInBlocks(inFile(data), shape, base, {}, new ArrayBuffer(data.length), blocking), 'the same weight, finite').toBeDefined();
   });
