@@ -45,17 +45,22 @@ function recordingSink(): MemorySink & { largest: number } {
 }
 
 describe('copyFileRange', () => {
-  it('hands over a range of a file in order, in pieces of at most pieceBytes', async () => {
+  it('hands over a range of a file in order, in pieces of at most pieceBytes, in two arrays used in turn', async () => {
     const bytes = randomBytes(3 * 2 ** 20 + 1234, RUN_SEED + 1);
     const path = join(dir, 'range.bin');
     writeFileSync(path, bytes);
     for (const [offset, byteLength, pieceBytes] of [[13, bytes.length - 20, 2 ** 20 + 3], [0, bytes.length, bytes.length], [7, 1, 4], [100, 0, 8]] as const) {
       const pieces: Uint8Array[] = [];
+      const arrays = new Set<ArrayBufferLike>();
       await copyFileRange({ path, offset, byteLength }, async (piece) => {
+        const copy = piece.slice();
         await new Promise((resolve) => setTimeout(resolve, 1)); // the next piece is read meanwhile
-        pieces.push(piece);
+        expect(Buffer.compare(piece, copy), 'a piece left as it is until its write resolves').toBe(0);
+        pieces.push(copy);
+        arrays.add(piece.buffer);
       }, pieceBytes);
       expect(pieces.length).toBe(Math.ceil(byteLength / pieceBytes));
+      expect(arrays.size).toBe(Math.min(2, pieces.length));
       expect(Math.max(0, ...pieces.map((p) => p.byteLength))).toBeLessThanOrEqual(pieceBytes);
       expect(Buffer.compare(Buffer.concat(pieces), bytes.subarray(offset, offset + byteLength))).toBe(0);
     }

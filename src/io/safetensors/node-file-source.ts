@@ -199,10 +199,12 @@ export async function openFileRange(range: FileRange): Promise<OpenFileRange> {
 export const COPY_PIECE_BYTES = 4 * 2 ** 20;
 
 /**
- * Reads `range` a piece at a time (each a new array of at most `pieceBytes`) and hands the pieces to `write` in
- * order, reading the next piece while one is written: a tensor copied from the input file to the output as it is
- * stored, without its whole bytes in memory. Errors as {@link openFileRange}'s; a write that fails ends the copy
- * with its error.
+ * Reads `range` a piece at a time (at most `pieceBytes`) and hands the pieces to `write` in order, reading the next
+ * piece while one is written: a tensor copied from the input file to the output as it is stored, without its whole
+ * bytes in memory. The pieces are views of two arrays, used in turn: a piece is `write`'s until its promise
+ * resolves (as a ByteSink's chunk), and then holds the piece after next (a fresh array a piece made a 64 MiB
+ * tensor sixteen arrays of 4 MiB, left to the collector). Errors as {@link openFileRange}'s; a write that fails ends
+ * the copy with its error.
  *
  * @example
  * ```ts
@@ -212,8 +214,10 @@ export const COPY_PIECE_BYTES = 4 * 2 ** 20;
  */
 export async function copyFileRange(range: FileRange, write: (piece: Uint8Array) => Promise<void>, pieceBytes = COPY_PIECE_BYTES): Promise<void> {
   const file = await openFileRange(range);
+  const arrays = [0, 1].map(() => new Uint8Array(Math.min(pieceBytes, range.byteLength)));
+  let turn = 0;
   const readAt = async (at: number): Promise<Uint8Array> => {
-    const piece = new Uint8Array(Math.min(pieceBytes, range.byteLength - at));
+    const piece = arrays[turn++ % 2]!.subarray(0, Math.min(pieceBytes, range.byteLength - at));
     await file.read(at, piece);
     return piece;
   };
