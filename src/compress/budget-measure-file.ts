@@ -143,13 +143,13 @@ export async function measureFileInBlocks(
     if (k === keep) {
       const outcome = await floorWeightInBlocks(range, shape, decision, quantizeOptions, new ArrayBuffer(blockIntegerBytes(decision, blocking, false)), blocking, dtype);
       if (outcome?.kind === 'quantized') measured.kept = { index: k, q: outcome.result.q };
-      result = outcome?.kind === 'quantized' ? outcome.result : undefined;
+      result = outcome?.kind === 'quantized' ? { ...outcome.result, overall: outcome.result.stats.overall } : undefined;
     } else {
       const reuse = paramsMemoryOf(paramShapeOf(shape, decision).reduce((a, b) => a * b, 1));
       result = await measureWeightInBlocks(range, shape, decision, { ...quantizeOptions, reuse }, blocking, dtype);
     }
     if (!result) return undefined;
-    measured.relativeErrors.push(energy > 0 ? result.stats.overall.mse / energy : 0);
+    measured.relativeErrors.push(energy > 0 ? result.overall.mse / energy : 0);
     measured.stored.push(storedOf?.(result, options[k]!));
   }
   return measured;

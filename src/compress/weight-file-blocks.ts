@@ -57,6 +57,7 @@ import { packNibblesInto } from '../pack-nibbles.js';
 import { type QParams, QTensor } from '../qtensor.js';
 import { checkErrorStatsArguments } from '../stats/arguments.js';
 import { assembleErrorStats } from '../stats/assemble.js';
+import type { ErrorStats } from '../stats/types.js';
 import { BucketSums } from '../stats/bucket-sums.js';
 import { fillGridTable, keepGridTable, shareGridTable } from '../stats/quant-grid.js';
 import { bufferSlots } from './buffer-slots.js';
@@ -183,18 +184,19 @@ export async function floorWeightInBlocks(
   return { kind: 'quantized', decision, steps: [], result: { ok: true, q, scales, zeroPoints, paramShape: paramShapeOf(shape, decision), stats } };
 }
 
-/** What {@link measureWeightInBlocks} gives: the whole weight's statistics and parameters, to the bit. */
-export type BlockMeasurements = Pick<QuantizedWeight, 'stats' | 'scales' | 'zeroPoints'>;
+/** What {@link measureWeightInBlocks} gives: the whole weight's overall statistics and its parameters, to the bit. */
+export interface BlockMeasurements extends Pick<QuantizedWeight, 'scales' | 'zeroPoints'> { overall: ErrorStats['overall'] }
 
 /**
- * The statistics and parameters {@link floorWeightInBlocks} gives for the weight at `range`, with none of its
- * integers kept: each block's go into scratch of a block's size, used again by the next (the size budget measures
- * every option of a weight and keeps the integers of none). Undefined where floorWeightInBlocks gives undefined.
+ * The overall statistics and the parameters {@link floorWeightInBlocks} gives for the weight at `range`, with none
+ * of its integers kept and no per-channel sums: each block's integers go into scratch of a block's size, used
+ * again by the next (the size budget measures every option of a weight, by its overall error, and keeps the
+ * integers of none). Undefined where floorWeightInBlocks gives undefined.
  *
  * @example
  * ```ts
  * const measured = await measureWeightInBlocks(range, [4096, 4096], decision, { roundScale }, fileBlocking([4096, 4096], decision, FILE_BLOCK_BYTES)!);
- * measured?.stats.overall.mse; // floorWeightInBlocks' for the same weight, holding 1 MiB of integers, not 16
+ * measured?.overall.mse; // floorWeightInBlocks' for the same weight, holding 1 MiB of integers, not 16
  * ```
  */
 export async function measureWeightInBlocks(
@@ -202,18 +204,19 @@ export async function measureWeightInBlocks(
   blocking: FileBlocking, dtype: FileWeightDType = 'float32',
 ): Promise<BlockMeasurements | undefined> {
   const measured = await quantizeInBlocks(range, shape, decision, options, undefined, blocking, dtype);
-  return measured && { stats: measured.stats, scales: measured.scales, zeroPoints: measured.zeroPoints };
+  return measured && { overall: measured.stats.overall, scales: measured.scales, zeroPoints: measured.zeroPoints };
 }
 
 /**
  * The blocks' pass of {@link floorWeightInBlocks}: the integers into `into` (packed where `into.packs`), or,
- * without `into`, each block's into scratch over the block before's; the whole weight's statistics, its
+ * without `into`, each block's into scratch over the block before's and the overall sums only (the error
+ * kernel's overall sums are the same with or without its per-channel ones); the whole weight's statistics, its
  * parameters and its QParams.
  */
 async function quantizeInBlocks(
   range: FileRange, shape: readonly number[], decision: WeightDecision, options: BlockWeightOptions,
   into: { integers: ArrayBuffer; packs: boolean } | undefined, blocking: FileBlocking, dtype: FileWeightDType,
-): Promise<BlockMeasurements & { qParams: QParams } | undefined> {
+): Promise<Pick<QuantizedWeight, 'stats' | 'scales' | 'zeroPoints'> & { qParams: QParams } | undefined> {
   const stored = FILE_WEIGHT_BYTES[dtype];
   const { rows, rowsPerBlock, count, rest, rowElements, mode } = blocking;
   const elements = rows * rowElements;
@@ -227,7 +230,7 @@ async function quantizeInBlocks(
     }
     return whole;
   };
-  const statsAxis = statsAxisOf(decision);
+  const statsAxis = into ? statsAxisOf(decision) : undefined;
   const granularity = calibrationGranularity(decision);
   const paramCount = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
   const info = dtypeInfo(decision.dtype);
