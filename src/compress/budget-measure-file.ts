@@ -132,26 +132,32 @@ export async function measureFileInBlocks(
   const blocked = blockedOptions(shape, options, blockBytes);
   if (!blocked) return undefined;
   const { judged, blockings } = blocked;
-  const energy = await meanSquareOfFile(range, dtype, shape.reduce((a, b) => a * b, 1));
+  // The weight's mean square comes with an option's error sums (the same bits as meanSquareOfFile's pass).
+  let energy: number | undefined;
+  const mses: number[] = [];
   const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
   for (const [k, decision] of judged.entries()) {
     const blocking = blockings[k]!;
     // The kept option's integers and parameters in memory of their own; every other option's parameters in the
     // memory of the one before, and its integers not kept (a block's at a time): a worker's results are freed when
     // they are sent, these only when the worker next collects.
-    let result: BlockMeasurements | undefined;
+    let result: Omit<BlockMeasurements, 'meanSquare'> | undefined;
     if (k === keep) {
       const outcome = await floorWeightInBlocks(range, shape, decision, quantizeOptions, new ArrayBuffer(blockIntegerBytes(decision, blocking, false)), blocking, dtype);
       if (outcome?.kind === 'quantized') measured.kept = { index: k, q: outcome.result.q };
       result = outcome?.kind === 'quantized' ? { ...outcome.result, overall: outcome.result.stats.overall } : undefined;
     } else {
       const reuse = paramsMemoryOf(paramShapeOf(shape, decision).reduce((a, b) => a * b, 1));
-      result = await measureWeightInBlocks(range, shape, decision, { ...quantizeOptions, reuse }, blocking, dtype);
+      const blocks = await measureWeightInBlocks(range, shape, decision, { ...quantizeOptions, reuse }, blocking, dtype);
+      energy ??= blocks?.meanSquare;
+      result = blocks;
     }
     if (!result) return undefined;
-    measured.relativeErrors.push(energy > 0 ? result.overall.mse / energy : 0);
+    mses.push(result.overall.mse);
     measured.stored.push(storedOf?.(result, options[k]!));
   }
+  energy ??= await meanSquareOfFile(range, dtype, shape.reduce((a, b) => a * b, 1)); // the kept option alone
+  measured.relativeErrors = mses.map((mse) => (energy > 0 ? mse / energy : 0));
   return measured;
 }
 

@@ -185,7 +185,14 @@ export async function floorWeightInBlocks(
 }
 
 /** What {@link measureWeightInBlocks} gives: the whole weight's overall statistics and its parameters, to the bit. */
-export interface BlockMeasurements extends Pick<QuantizedWeight, 'scales' | 'zeroPoints'> { overall: ErrorStats['overall'] }
+export interface BlockMeasurements extends Pick<QuantizedWeight, 'scales' | 'zeroPoints'> {
+  overall: ErrorStats['overall'];
+  /**
+   * The weight's mean square, Σx² / n: the error sums' Σx², which the kernels add in the elements' order in
+   * float64 (as `loopErrorSums` does), so `meanSquare`'s value to the bit.
+   */
+  meanSquare: number;
+}
 
 /**
  * The overall statistics and the parameters {@link floorWeightInBlocks} gives for the weight at `range`, with none
@@ -204,7 +211,7 @@ export async function measureWeightInBlocks(
   blocking: FileBlocking, dtype: FileWeightDType = 'float32',
 ): Promise<BlockMeasurements | undefined> {
   const measured = await quantizeInBlocks(range, shape, decision, options, undefined, blocking, dtype);
-  return measured && { overall: measured.stats.overall, scales: measured.scales, zeroPoints: measured.zeroPoints };
+  return measured && { overall: measured.stats.overall, scales: measured.scales, zeroPoints: measured.zeroPoints, meanSquare: measured.meanSquare };
 }
 
 /**
@@ -216,7 +223,7 @@ export async function measureWeightInBlocks(
 async function quantizeInBlocks(
   range: FileRange, shape: readonly number[], decision: WeightDecision, options: BlockWeightOptions,
   into: { integers: ArrayBuffer; packs: boolean } | undefined, blocking: FileBlocking, dtype: FileWeightDType,
-): Promise<Pick<QuantizedWeight, 'stats' | 'scales' | 'zeroPoints'> & { qParams: QParams } | undefined> {
+): Promise<Pick<QuantizedWeight, 'stats' | 'scales' | 'zeroPoints'> & { qParams: QParams; meanSquare: number } | undefined> {
   const stored = FILE_WEIGHT_BYTES[dtype];
   const { rows, rowsPerBlock, count, rest, rowElements, mode } = blocking;
   const elements = rows * rowElements;
@@ -353,7 +360,8 @@ async function quantizeInBlocks(
     if (Number.isNaN(sqnrDb) || !Number.isFinite(maxAbsError)) return undefined;
     if (belowFloorOf(decision, sqnrDb, peak > 0 ? maxAbsError / peak : 0) !== undefined) return undefined;
     const { scales, zeroPoints } = params!;
-    return { stats, scales, zeroPoints, qParams: views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, scales, zeroPoints) };
+    return { stats, scales, zeroPoints, qParams: views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, scales, zeroPoints),
+      meanSquare: elements ? overall.sumSquaredOriginal[0]! / elements : 0 };
   } finally {
     slot?.release();
     scratchMemory.release();

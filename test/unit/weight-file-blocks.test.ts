@@ -24,6 +24,7 @@ import { scaleRounder } from '../../src/compress/scale-storage.js';
 import { rowParams } from '../../src/compress/row-block-task.js';
 import { blockIntegerBytes, blockPacksNibbles, fileBlocking, fileIntegerBytes } from '../../src/compress/file-blocking.js';
 import { floorWeightInBlocks, measureWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
+import { meanSquare } from '../../src/compress/budget-measure.js';
 import { dtypeInfo } from '../../src/dtype.js';
 import { toFloat32 } from '../../src/io/float-convert.js';
 import { FormatError, InvalidArgumentError } from '../../src/errors.js';
@@ -95,6 +96,7 @@ async function expectSameAsWhole(shape: number[], decision: WeightDecision, bloc
   // Measured only (no integers kept, a block's at a time): the same statistics and parameters.
   const measured = await measureWeightInBlocks(inFile(data), shape, decision, roundScale ? { roundScale } : {}, blocking!);
   expect(measured?.overall, `${what}: overall statistics, measured only`).toEqual(b.stats.overall);
+  expect(measured?.meanSquare, `${what}: mean square, measured only`).toBe(meanSquare(data));
   expect(measured?.scales, `${what}: scales, measured only`).toEqual(a.scales);
   expect(measured?.zeroPoints, `${what}: zero points, measured only`).toEqual(b.zeroPoints);
   if (dtypeInfo(decision.dtype).bits !== 4) return;
