@@ -74,7 +74,7 @@ export function fileBlocking(shape: readonly number[], decision: WeightDecision,
 }
 
 /**
- * Whether {@link floorWeightInBlocks} with `packNibbles` packs a weight's integers two to a byte: a 4-bit dtype
+ * Whether `floorWeightInBlocks` (weight-file-blocks.ts) with `packNibbles` packs a weight's integers two to a byte: a 4-bit dtype
  * whose every block starts on a whole byte (an even number of elements a block).
  *
  * @example
@@ -87,7 +87,7 @@ export function blockPacksNibbles(decision: Pick<WeightDecision, 'dtype'>, block
 }
 
 /**
- * The bytes {@link floorWeightInBlocks} needs for a weight's integers: one an element, or half as many (rounded up)
+ * The bytes `floorWeightInBlocks` (weight-file-blocks.ts) needs for a weight's integers: one an element, or half as many (rounded up)
  * where it packs them (`packNibbles` and {@link blockPacksNibbles}).
  *
  * @example

@@ -70,7 +70,6 @@ import { type FileBlocking, blockIntegerBytes, blockPacksNibbles } from './file-
 import type { HeldFloat32 } from '../kernels/cpu/simd-module.js';
 import { holdWeight } from './weight-buffers.js';
 
-
 /**
  * The whole weight's parameters as a QTensor holds them (float64 scales), filled a block at a time, and a
  * block's statistics table (its scales and zero points viewed in place, reciprocals in a block-sized array);
