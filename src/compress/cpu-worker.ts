@@ -33,8 +33,8 @@ import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
 import { type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
-import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking } from './file-blocking.js';
-import { floorWeightInBlocks } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, packedWithParameters } from './file-blocking.js';
+import { floorWeightInBlocks, parametersAfter } from './weight-file-blocks.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
 import { holdWeight, integersBufferOf } from './weight-buffers.js';
 import { smallestFitting } from './buffer-slots.js';
@@ -114,9 +114,14 @@ async function weightFromFile(
   if (blocking) {
     if (integers) keepSpare(integers);
     integers = undefined;
-    const buffer = takeSpare(blockIntegerBytes(decision, blocking, packNibbles));
+    const paramCount = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
+    const lent = parameters && lentMemory(parameters, paramCount);
+    // A weight packed two to a byte: its parameters after its integers, in one buffer (packedWithParameters), unless
+    // the calling thread lent it their own.
+    const tail = packNibbles && !lent ? packedWithParameters(decision, blocking, paramCount) : undefined;
+    const buffer = takeSpare(tail?.bytes ?? blockIntegerBytes(decision, blocking, packNibbles));
     const roundScale = scaleRounder(rounding);
-    const reuse = parameters && lentMemory(parameters, paramShapeOf(shape, decision).reduce((a, b) => a * b, 1));
+    const reuse = tail ? parametersAfter(buffer, tail.at, paramCount) : lent;
     let outcome: FloorOutcome | undefined;
     try {
       outcome = await floorWeightInBlocks(range, shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles, ...(reuse ? { reuse } : {}) }, buffer, blocking, dtype);

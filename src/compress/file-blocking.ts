@@ -12,6 +12,7 @@
  */
 import { dtypeInfo } from '../dtype.js';
 import type { WeightDecision } from './policy.js';
+import { paramShapeOf } from './quantize-weight.js';
 import { type ColumnBands, columnBands } from './column-bands.js';
 /** The float32 bytes of one block (the last block of a weight may be smaller). */
 export const FILE_BLOCK_BYTES = 4 * 2 ** 20;
@@ -101,15 +102,42 @@ export function blockIntegerBytes(decision: Pick<WeightDecision, 'dtype'>, block
 }
 
 /**
- * The bytes a worker needs for the integers of a weight of `shape` it reads from its file (`floorWeightFile`,
- * `planWeightFile`): {@link blockIntegerBytes} where it goes in blocks of about `blockBytes`, else one an element.
+ * Where a worker puts the parameters of a 4-bit weight it packs (`packNibbles` and {@link blockPacksNibbles}): in
+ * the buffer of its integers, after them. From `at` (the packed bytes rounded up to 8) come the float64 scales a
+ * QTensor holds, then the float32 scales and the int32 zero points, 16 bytes a parameter: `bytes` in all.
+ * Undefined where the integers are not packed.
+ *
+ * One buffer a weight, not three: a [4096, 4096] weight in int4 groups of 32 takes 8 MiB of packed integers and 8
+ * MiB of parameters, 16 MiB, what int8 integers take, so that the buffers the calling thread sends back to the
+ * workers fit a weight of either (a size budget mixes the two: with the parameters apart, each kind kept buffers
+ * of its own, 30 MiB more at the peak).
  *
  * @example
  * ```ts
- * fileIntegerBytes([4096, 4096], qint4GroupDecision, FILE_BLOCK_BYTES, true); // 8 MiB
+ * packedWithParameters(qint4Groups32, fileBlocking([4096, 4096], qint4Groups32, FILE_BLOCK_BYTES)!, 524288);
+ * // { at: 8388608, bytes: 16777216 }
+ * ```
+ */
+export function packedWithParameters(decision: Pick<WeightDecision, 'dtype'>, blocking: FileBlocking, paramCount: number): { at: number; bytes: number } | undefined {
+  if (!blockPacksNibbles(decision, blocking)) return undefined;
+  const at = Math.ceil(blockIntegerBytes(decision, blocking, true) / 8) * 8;
+  return { at, bytes: at + 16 * paramCount };
+}
+
+/**
+ * The bytes a worker needs for a weight of `shape` it reads from its file (`floorWeightFile`, `planWeightFile`):
+ * its integers ({@link blockIntegerBytes}) where it goes in blocks of about `blockBytes`, and with `packNibbles`,
+ * where it packs them, its parameters after them ({@link packedWithParameters}); else one byte an element.
+ *
+ * @example
+ * ```ts
+ * fileIntegerBytes([4096, 4096], qint4GroupDecision, FILE_BLOCK_BYTES, true); // 16 MiB: 8 of integers, 8 of parameters
+ * fileIntegerBytes([4096, 4096], qint8ChannelDecision, FILE_BLOCK_BYTES, true); // 16 MiB
  * ```
  */
 export function fileIntegerBytes(shape: readonly number[], decision: WeightDecision, blockBytes: number, packNibbles: boolean): number {
   const blocking = fileBlocking(shape, decision, blockBytes);
-  return blocking ? blockIntegerBytes(decision, blocking, packNibbles) : shape.reduce((a, b) => a * b, 1);
+  if (!blocking) return shape.reduce((a, b) => a * b, 1);
+  const tail = packNibbles ? packedWithParameters(decision, blocking, paramShapeOf(shape, decision).reduce((a, b) => a * b, 1)) : undefined;
+  return tail?.bytes ?? blockIntegerBytes(decision, blocking, packNibbles);
 }

@@ -23,6 +23,22 @@ import type { QuantizedWeight } from './quantize-weight.js';
 export interface LentParameters { scales: ArrayBuffer; zeroPoints: ArrayBuffer; scales64: ArrayBuffer }
 
 /**
+ * Whether `result`'s parameters lie in the buffer of its packed integers, after them (a worker's weight packed two
+ * to a byte: packedWithParameters, file-blocking.ts). That buffer goes back to a worker once the model lets go of
+ * the integers, parameters and all: nothing that outlives the commit may keep a view of them (onnx-commit.ts keeps
+ * a copy of such scales for quantizing again).
+ *
+ * @example
+ * ```ts
+ * const scales32 = parametersInIntegers(result) ? undefined : result.scales; // a view that goes with the integers
+ * ```
+ */
+export function parametersInIntegers(result: QuantizedWeight): boolean {
+  const packed = result.q.packedNibbles;
+  return packed !== undefined && result.scales.buffer === packed.buffer;
+}
+
+/**
  * The buffers under a quantized weight's parameters as a worker's arrive (float32 scales, int32 zero points shared
  * with its QTensor, the QTensor's float64 scales, each filling a buffer of its own), where they come to
  * `fromBytes` or more in all; else undefined.

@@ -31,6 +31,7 @@ import { type OnnxOps, nbitsNote } from './matmul-nbits-plan.js';
 import type { CompressOnnxOptions } from './onnx-options.js';
 import { requiredOpsetFor } from './onnx-plan.js';
 import type { WeightDecision } from './policy.js';
+import { parametersInIntegers } from './lent-parameters.js';
 import type { FloorOutcome } from './quality-floor.js';
 import type { QuantizedWeight } from './quantize-weight.js';
 import type { HeldIntegers } from './requantize.js';
@@ -274,8 +275,10 @@ export function commitWeight(
     : oneByte && packInto ? packedInto(ints!, packInto(Math.ceil(ints!.length / 2))) : result.q.packedData());
   const scaleType = halfScales ? 'float16' as const : scaleTypeOf(info);
   const keep = to.keepIntegers();
-  // The float32 scales kept for quantizing again are the written ones (the DequantizeLinear → Mul form).
-  const scales32 = result.scales instanceof Float32Array ? result.scales : undefined;
+  // The float32 scales kept for quantizing again are the written ones (the DequantizeLinear → Mul form); never those
+  // lying after a worker's packed integers, whose buffer goes back to the workers once the model lets go of the
+  // integers (a copy is kept then, where the written bytes do not give them again).
+  const scales32 = result.scales instanceof Float32Array && !parametersInIntegers(result) ? result.scales : undefined;
   const written = writeQdq(to.model, info.name, {
     data: channelScalesViaMul ? to.held.store(info.name, result.q, bytes, keep, scales32) : bytes,
     dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints,

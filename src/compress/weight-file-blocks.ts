@@ -139,6 +139,21 @@ interface Parameters { scales: Float32Array; zeroPoints: Int32Array }
 /** Memory for a weight's parameters, used again from call to call (BlockWeightOptions.reuse). */
 export interface ParamsMemory { scales: Float32Array; zeroPoints: Int32Array; scales64: Float64Array }
 
+/**
+ * The memory for `count` parameters in `buffer` from byte `at`, as packedWithParameters (file-blocking.ts) lays it
+ * out after a packed weight's integers: the float64 scales, the float32 scales, the int32 zero points.
+ *
+ * @example
+ * ```ts
+ * const tail = packedWithParameters(decision, blocking, count)!;
+ * const buffer = new ArrayBuffer(tail.bytes);
+ * await floorWeightInBlocks(range, shape, decision, { packNibbles: true, reuse: parametersAfter(buffer, tail.at, count) }, buffer, blocking);
+ * ```
+ */
+export function parametersAfter(buffer: ArrayBuffer, at: number, count: number): ParamsMemory {
+  return { scales64: new Float64Array(buffer, at, count), scales: new Float32Array(buffer, at + 8 * count, count), zeroPoints: new Int32Array(buffer, at + 12 * count, count) };
+}
+
 /** Options of {@link floorWeightInBlocks}. */
 export interface BlockWeightOptions extends Pick<QuantizeWeightOptions, 'roundScale'> {
   /**

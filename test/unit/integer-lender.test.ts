@@ -321,13 +321,15 @@ describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${R
       writeFileSync(path, bytes);
       for (const options of [
         { firstLayer: 'quantize' }, { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0, firstLayer: 'quantize' },
+        { dtype: 'qint8', granularity: 'group', groupSize: 32, minSqnrDb: 0, firstLayer: 'quantize' },
         // Every weight below the floor in groups: escalated, so the file is not written as planned, and the weights
         // held to be written after keep their parameters (none lent).
         { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 30, firstLayer: 'quantize' },
       ] as CompressOnnxOptions[]) {
         const expected = await compressOnnx(bytes, options, cpu);
         // From memory (the weights sent to the workers), from the file (the workers read them there), and from the
-        // file a block of 64 KiB at a time (a weight of groups gets the parameters' memory of one before it).
+        // file a block of 64 KiB at a time (a weight of 8-bit groups gets the parameters' memory of one before it; one
+        // of 4-bit groups, packed, has its parameters after its integers, in the buffer of an earlier weight's).
         for (const from of ['memory', 'the file', 'the file in blocks'] as const) {
           const sentBack: boolean[] = [];
           const parametersSent: number[] = [];
@@ -337,6 +339,12 @@ describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${R
             if (task === 'floorWeight' || task === 'floorWeightFile') sentBack.push(args[task === 'floorWeight' ? 3 : 4] instanceof ArrayBuffer);
             const lent = task === 'floorWeightFile' ? args[8] as LentParameters | undefined : undefined;
             const outcome = await run(task as never, args as never, transfer) as FloorOutcome;
+            const packed = outcome.kind === 'quantized' ? outcome.result.q.packedNibbles : undefined;
+            const params = outcome.kind === 'quantized' ? outcome.result.q.params : undefined;
+            if (task === 'floorWeightFile' && packed && outcome.kind === 'quantized' && params?.scheme === 'per_group_affine') {
+              expect([outcome.result.scales.buffer, outcome.result.zeroPoints.buffer, params.scales.buffer].every((b) => b === packed.buffer),
+                'the parameters after the packed integers').toBe(true);
+            }
             if (lent) {
               // Transferred there, and the outcome's parameters came back in the same memory (transferred again).
               expect(lent.scales.byteLength, 'sent').toBe(0);
@@ -359,8 +367,8 @@ describe(`compressOnnxParts lends the integers' memory on the CPU path (seed ${R
             expect(sentBack.filter(Boolean).length, `${what}: buffers sent back`).toBeGreaterThanOrEqual(2);
             expect(lenders[0]!.reused, what).toBeGreaterThanOrEqual(2);
           }
-          // Groups of 32 of the [256, 256] weights: 2048 parameters, lent again from one weight to the next.
-          if (from === 'the file in blocks' && options.granularity === 'group' && options.minSqnrDb === 0) expect(parametersSent.filter((n) => n === 2048).length, what).toBeGreaterThanOrEqual(2);
+          // 8-bit groups of 32 of the [256, 256] weights: 2048 parameters, lent again from one weight to the next.
+          if (from === 'the file in blocks' && options.dtype === 'qint8' && options.minSqnrDb === 0) expect(parametersSent.filter((n) => n === 2048).length, what).toBeGreaterThanOrEqual(2);
           else expect(parametersSent, what).toEqual([]);
         }
       }

@@ -147,36 +147,51 @@ describe('a safetensors file on a worker pool', () => {
       { name: `w${i}.weight`, dtype: 'F32' as const, shape: [2176, 1024], data: normalData(2176 * 1024, next, 0.05) }))));
     const reader = await openSafetensorsFile(path);
     try {
-      const decisions = decideWeights(reader.list(), { dtype: 'qint4', granularity: 'group', groupSize: 32 });
-      const compress = async (options: { pool?: CpuWorkerPool }) => {
-        const sink = memorySink();
-        const report = await compressToSafetensors(reader, decisions, sink, { backend: 'cpu' }, undefined, options);
-        return { bytes: sink.bytes(), tensors: report.tensors };
-      };
-      const alone = await compress({});
-      const given: unknown[] = [];
-      const parameters: LentParameters[] = [];
-      const pool: CpuWorkerPool = { ...fixture.pool, run: (async (task: string, args: unknown[], transfer?: ArrayBuffer[]) => {
-        if (task === 'planWeightFile') given.push(args[3]);
-        const lent = task === 'planWeightFile' ? args[5] as LentParameters | undefined : undefined;
-        const outcome = await (fixture.pool.run as (...a: unknown[]) => Promise<FloorOutcome>)(task, args, transfer);
-        if (lent) {
-          parameters.push(lent);
-          // The parameters came back in the memory sent (transferred there and back).
-          expect(outcome.kind === 'quantized' && outcome.result.scales.buffer.byteLength === 4 * 69632 && outcome.result.q.params.scheme === 'per_group_affine'
-            && outcome.result.q.params.scales.length === 69632).toBe(true);
-        }
-        return outcome;
-      }) as CpuWorkerPool['run'] };
-      const pooled = await compress({ pool });
-      expect(Buffer.compare(pooled.bytes, alone.bytes)).toBe(0);
-      expect(pooled.tensors).toEqual(alone.tensors);
-      expect(given).toHaveLength(6);
-      const reused = given.filter((g) => g instanceof ArrayBuffer) as ArrayBuffer[];
-      expect(reused.length, 'written integers sent back').toBeGreaterThanOrEqual(2);
-      for (const buffer of reused) expect(buffer.byteLength, 'detached: transferred to the worker').toBe(0);
-      expect(parameters.length, 'written parameters sent back').toBeGreaterThanOrEqual(2);
-      for (const lent of parameters) expect([lent.scales, lent.zeroPoints, lent.scales64].map((b) => b.byteLength), 'transferred').toEqual([0, 0, 0]);
+      // 4-bit: packed, the parameters after the integers in one buffer; 8-bit: the parameters in arrays of their own.
+      for (const dtype of ['qint4', 'qint8'] as const) {
+        const decisions = decideWeights(reader.list(), { dtype, granularity: 'group', groupSize: 32 });
+        const compress = async (options: { pool?: CpuWorkerPool }) => {
+          const sink = memorySink();
+          const report = await compressToSafetensors(reader, decisions, sink, { backend: 'cpu' }, undefined, options);
+          return { bytes: sink.bytes(), tensors: report.tensors };
+        };
+        const alone = await compress({});
+        const given: unknown[] = [];
+        const parameters: LentParameters[] = [];
+        const pool: CpuWorkerPool = { ...fixture.pool, run: (async (task: string, args: unknown[], transfer?: ArrayBuffer[]) => {
+          if (task === 'planWeightFile') given.push(args[3]);
+          const lent = task === 'planWeightFile' ? args[5] as LentParameters | undefined : undefined;
+          const outcome = await (fixture.pool.run as (...a: unknown[]) => Promise<FloorOutcome>)(task, args, transfer);
+          if (task === 'planWeightFile' && outcome.kind === 'quantized') {
+            const { scales, zeroPoints, q } = outcome.result;
+            const params = q.params;
+            expect(params.scheme === 'per_group_affine' && params.scales.length === 69632 && scales.length === 69632, dtype).toBe(true);
+            if (dtype === 'qint4' && params.scheme === 'per_group_affine') {
+              // After the packed integers (2176 × 1024 / 2 bytes): the float64 scales, the float32 scales, the zero points.
+              const at = 2176 * 1024 / 2;
+              expect([params.scales.byteOffset, scales.byteOffset, zeroPoints.byteOffset], dtype).toEqual([at, at + 8 * 69632, at + 12 * 69632]);
+              expect([params.scales.buffer, scales.buffer, zeroPoints.buffer].every((b) => b === q.packedNibbles!.buffer), dtype).toBe(true);
+              expect(q.packedNibbles!.buffer.byteLength, dtype).toBe(at + 16 * 69632);
+            }
+          }
+          if (lent) {
+            parameters.push(lent);
+            // The parameters came back in the memory sent (transferred there and back).
+            expect(outcome.kind === 'quantized' && outcome.result.scales.buffer.byteLength === 4 * 69632).toBe(true);
+          }
+          return outcome;
+        }) as CpuWorkerPool['run'] };
+        const pooled = await compress({ pool });
+        expect(Buffer.compare(pooled.bytes, alone.bytes), dtype).toBe(0);
+        expect(pooled.tensors, dtype).toEqual(alone.tensors);
+        expect(given, dtype).toHaveLength(6);
+        const reused = given.filter((g) => g instanceof ArrayBuffer) as ArrayBuffer[];
+        expect(reused.length, `${dtype}: written integers sent back`).toBeGreaterThanOrEqual(2);
+        for (const buffer of reused) expect(buffer.byteLength, 'detached: transferred to the worker').toBe(0);
+        if (dtype === 'qint4') expect(parameters, 'none apart from the integers').toEqual([]);
+        else expect(parameters.length, `${dtype}: written parameters sent back`).toBeGreaterThanOrEqual(2);
+        for (const lent of parameters) expect([lent.scales, lent.zeroPoints, lent.scales64].map((b) => b.byteLength), 'transferred').toEqual([0, 0, 0]);
+      }
     } finally {
       await reader.close();
     }

@@ -408,7 +408,7 @@ describe('floorWeightInBlocks', () => {
     expect(blockIntegerBytes(decision, blocking, true)).toBe(150 * 63);
     expect(fileIntegerBytes(shape, decision, 4 * 63 * 5, true)).toBe(150 * 63);
     const even = decide([150, 64], matmul, { dtype: 'qint4', minSqnrDb: 0 });
-    expect(fileIntegerBytes([150, 64], even, 4 * 64 * 5, true), 'blocks of 320 elements: packed').toBe(75 * 64);
+    expect(fileIntegerBytes([150, 64], even, 4 * 64 * 5, true), 'blocks of 320 elements: packed, the parameters after them').toBe(75 * 64 + 16 * 64);
     expect(fileIntegerBytes([150, 64], even, 4 * 64 * 5, false)).toBe(150 * 64);
     expect(fileIntegerBytes([150, 64], even, 4 * 64 * 200, true), 'one block: read whole, a byte an element').toBe(150 * 64);
     const data = weight(shape, rng(RUN_SEED + 13));
