@@ -72,7 +72,7 @@ import { type IntegerLender, integerLender } from './integer-lender.js';
 import { paramShapeOf } from './quantize-weight.js';
 import { lentBuffers } from './lent-parameters.js';
 import { type CompressOnnxOptions, type PartsOutput, checkOptions } from './onnx-options.js';
-import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes } from './file-blocking.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, fileIntegerBytes, sharedIntegerBytes } from './file-blocking.js';
 import { floorWeightInBlocks } from './weight-file-blocks.js';
 
 export type { CompressOnnxOptions, PartsOutput } from './onnx-options.js';
@@ -233,11 +233,13 @@ export async function compressOnnxParts(
    * itself, straight into its kernels' memory (16-bit values converted there as they are read; this thread holds no
    * copy); any other is read here into an array of its own and transferred.
    */
+  // A fresh buffer for a weight's integers is as large as any weight of as many elements needs (sharedIntegerBytes).
+  const freshBytes = pool ? sharedIntegerBytes(weights, plan.decisions, output.fileBlockBytes ?? FILE_BLOCK_BYTES, true) : [];
   const prepareOnPool = async (i: number, info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
     const range = await floatFileRangeOf(model, info);
     // Memory for the integers: a buffer of an earlier weight's, written and let go (the worker touches no fresh pages),
-    // half a byte an element where a 4-bit weight read in blocks comes back packed (every writer, QDQ, MatMulNBits
-    // and GatherBlockQuantized, takes them so).
+    // half a byte an element, with the parameters after them, where a 4-bit weight read in blocks comes back packed
+    // (every writer, QDQ, MatMulNBits and GatherBlockQuantized, takes them so).
     const integers = lender?.forPool(range ? fileIntegerBytes(info.shape, decision, output.fileBlockBytes ?? FILE_BLOCK_BYTES, true)
       : info.shape.reduce((a, b) => a * b, 1));
     const sent = integers ? [integers] : [];
@@ -246,7 +248,7 @@ export async function compressOnnxParts(
       // And for its parameters (a weight in groups has megabytes of them), those of an earlier weight's of as many.
       const parameters = lender?.forPoolParameters(paramShapeOf(info.shape, decision).reduce((a, b) => a * b, 1));
       outcome = await pool!.run('floorWeightFile', [
-        range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes, true, info.dtype as FileWeightDType, parameters,
+        range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes, true, info.dtype as FileWeightDType, parameters, freshBytes[i],
       ], [...sent, ...lentBuffers(parameters)]);
     } else {
       let own: Float32Array | undefined;

@@ -64,10 +64,12 @@ export interface CpuTaskArgs {
    * two to a byte (blockIntegerBytes: what `integers` needs). `dtype` is the stored values' (default float32;
    * float16 and bfloat16 converted to float32 as they are read). `parameters` (transferred), memory for exactly the
    * weight's parameter count, is where a weight read in blocks gets its parameters: they come back in it.
+   * `freshBytes` is how large to make the buffer for its integers where no spare fits (sharedIntegerBytes), at least
+   * what it needs.
    */
   floorWeightFile: [
     range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers?: ArrayBuffer, blockBytes?: number,
-    packNibbles?: boolean, dtype?: FileWeightDType, parameters?: LentParameters,
+    packNibbles?: boolean, dtype?: FileWeightDType, parameters?: LentParameters, freshBytes?: number,
   ];
   /**
    * planWeight on a float32 weight the worker reads from a file itself (as floorWeightFile reads it): the same

@@ -49,15 +49,15 @@ const spare: ArrayBuffer[] = [];
 const kSpareBuffers = 2;
 
 /**
- * A spare buffer of at least `byteLength` bytes (the smallest that fits), else a new one, and then the largest spare
- * (too small) is let go: weights that grew (or a second model's, with larger integers) leave no spares behind that
- * no weight fits.
+ * A spare buffer of at least `byteLength` bytes (the smallest that fits), else a new one of `freshBytes` (at least
+ * `byteLength`), and then the largest spare (too small) is let go: weights that grew (or a second model's, with
+ * larger integers) leave no spares behind that no weight fits.
  */
-function takeSpare(byteLength: number): ArrayBuffer {
+function takeSpare(byteLength: number, freshBytes = byteLength): ArrayBuffer {
   const best = smallestFitting(spare, byteLength);
   if (best >= 0) return spare.splice(best, 1)[0]!;
   spare.sort((a, b) => a.byteLength - b.byteLength).pop();
-  return new ArrayBuffer(byteLength);
+  return new ArrayBuffer(Math.max(byteLength, freshBytes));
 }
 
 /** Keeps `buffer` for a later weight, letting the smallest go past the limit. */
@@ -107,6 +107,7 @@ async function floorHeld(shape: number[], decision: WeightDecision, rounding: Sc
 async function weightFromFile(
   range: FileRange, shape: number[], decision: WeightDecision, rounding: ScaleRounding | undefined, integers: ArrayBuffer | undefined,
   blockBytes = FILE_BLOCK_BYTES, nonFinite = false, dtype: FileWeightDType = 'float32', packNibbles = false, parameters?: LentParameters,
+  freshBytes?: number,
 ): Promise<PlannedWeight> {
   checkFileWeight(range, dtype, shape);
   // A weight of many rows, a block at a time (weight-file-blocks.ts), where it goes as the whole would.
@@ -119,7 +120,7 @@ async function weightFromFile(
     // A weight packed two to a byte: its parameters after its integers, in one buffer (packedWithParameters), unless
     // the calling thread lent it their own.
     const tail = packNibbles && !lent ? packedWithParameters(decision, blocking, paramCount) : undefined;
-    const buffer = takeSpare(tail?.bytes ?? blockIntegerBytes(decision, blocking, packNibbles));
+    const buffer = takeSpare(tail?.bytes ?? blockIntegerBytes(decision, blocking, packNibbles), freshBytes);
     const roundScale = scaleRounder(rounding);
     const reuse = tail ? parametersAfter(buffer, tail.at, paramCount) : lent;
     let outcome: FloorOutcome | undefined;
@@ -267,8 +268,8 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
     return quantizeWithFloor(x, decision, {}, cpu);
   },
   floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers) as Promise<FloorOutcome>,
-  floorWeightFile: (range, shape, decision, rounding, integers, blockBytes, packNibbles, dtype, parameters) =>
-    weightFromFile(range, shape, decision, rounding, integers, blockBytes, false, dtype, packNibbles, parameters) as Promise<FloorOutcome>,
+  floorWeightFile: (range, shape, decision, rounding, integers, blockBytes, packNibbles, dtype, parameters, freshBytes) =>
+    weightFromFile(range, shape, decision, rounding, integers, blockBytes, false, dtype, packNibbles, parameters, freshBytes) as Promise<FloorOutcome>,
   planWeightFile: (range, shape, decision, integers, dtype, parameters) =>
     weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true, dtype, true, parameters),
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),

@@ -141,3 +141,26 @@ export function fileIntegerBytes(shape: readonly number[], decision: WeightDecis
   const tail = packNibbles ? packedWithParameters(decision, blocking, paramShapeOf(shape, decision).reduce((a, b) => a * b, 1)) : undefined;
   return tail?.bytes ?? blockIntegerBytes(decision, blocking, packNibbles);
 }
+
+/**
+ * For each of `weights`, the most bytes {@link fileIntegerBytes} gives a weight to quantize (`decisions`) of as
+ * many elements among them, or 0 for one kept: the size a worker makes a fresh buffer for the weight, so that the
+ * buffers sent back fit whichever of those weights comes next. A size budget mixes schemes on weights of one size
+ * (int8 per channel, int4 groups of 32 and of 64: 16, 16 and 12 MiB for [4096, 4096] packed with their parameters),
+ * and buffers of each need would otherwise be kept side by side.
+ *
+ * @example
+ * ```ts
+ * sharedIntegerBytes([{ shape: [4096, 4096] }, { shape: [4096, 4096] }], [int4Groups64, int8Channel], FILE_BLOCK_BYTES, true);
+ * // [16777216, 16777216]
+ * ```
+ */
+export function sharedIntegerBytes(
+  weights: readonly { shape: readonly number[] }[], decisions: readonly WeightDecision[], blockBytes: number, packNibbles: boolean,
+): number[] {
+  const elementsOf = (i: number) => weights[i]!.shape.reduce((a, b) => a * b, 1);
+  const needs = decisions.map((d, i) => (d.action === 'quantize' ? fileIntegerBytes(weights[i]!.shape, d, blockBytes, packNibbles) : 0));
+  const largest = new Map<number, number>();
+  needs.forEach((bytes, i) => largest.set(elementsOf(i), Math.max(largest.get(elementsOf(i)) ?? 0, bytes)));
+  return needs.map((bytes, i) => (bytes ? largest.get(elementsOf(i))! : 0));
+}

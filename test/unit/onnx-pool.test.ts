@@ -11,6 +11,9 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { type CompressOnnxOptions, compressOnnx, compressOnnxParts } from '../../src/compress/compress-onnx.js';
 import { POOL_MIN_BYTES, createCpuWorkerPool } from '../../src/compress/cpu-worker-pool.js';
+import { fileIntegerBytes } from '../../src/compress/file-blocking.js';
+import { decideWeight } from '../../src/compress/policy.js';
+import { quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { FormatError, InvalidArgumentError, WorkerError } from '../../src/errors.js';
 import { bytesSource, fileRangeOf } from '../../src/io/byte-source.js';
 import { type NodeFileSource, nodeFileSource, readFileRange } from '../../src/io/safetensors/node-file-source.js';
@@ -240,6 +243,39 @@ describe('compressOnnx with a CPU worker pool', () => {
       expect((error as Error).message).toMatch(/CPU worker 1 of 1 stopped \(exit code 1\)/);
     } finally {
       await dying.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a packed weight\'s parameters after its integers, in a fresh buffer of freshBytes where no spare fits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wq-onnx-pool-fresh-'));
+    // A pool of its own: no spare buffers left by other tests.
+    const pool = await createCpuWorkerPool({ workers: 1, workerUrl: fixture.worker.url });
+    try {
+      const shape = [128, 64];
+      const data = Float32Array.from({ length: 128 * 64 }, (_, i) => Math.sin(i * 0.37 + RUN_SEED % 100) * (1 + (i % 7)));
+      const path = join(dir, 'w.bin');
+      writeFileSync(path, new Uint8Array(data.buffer));
+      const range = { path, offset: 0, byteLength: data.byteLength };
+      const decision = decideWeight({ name: 'w', dtype: 'float32', shape, consumers: [{ opType: 'MatMul', inputIndex: 1 }] },
+        { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0, firstLayer: 'quantize' });
+      const blockBytes = 4 * 64 * 64; // two blocks of 64 rows
+      const need = fileIntegerBytes(shape, decision, blockBytes, true);
+      expect(need, 'packed integers, then 16 bytes a parameter').toBe(128 * 64 / 2 + 16 * (128 / 32) * 64);
+      const fresh = need + 4096;
+      const outcome = await pool.run('floorWeightFile', [range, shape, decision, undefined, undefined, blockBytes, true, 'float32', undefined, fresh]);
+      const alone = await quantizeWithFloor({ data, shape }, decision, {}, cpu);
+      expect(outcome.kind === 'quantized' && alone.kind === 'quantized').toBe(true);
+      if (outcome.kind !== 'quantized' || alone.kind !== 'quantized') return;
+      const { q, scales, zeroPoints } = outcome.result;
+      expect(q.packedNibbles!.buffer.byteLength, 'a fresh buffer of freshBytes').toBe(fresh);
+      expect(scales.buffer === q.packedNibbles!.buffer && zeroPoints.buffer === q.packedNibbles!.buffer).toBe(true);
+      expect(Buffer.from(q.packedNibbles!).equals(Buffer.from(alone.result.q.packedData()))).toBe(true);
+      expect(Array.from(scales)).toEqual(Array.from(alone.result.scales));
+      expect(Array.from(zeroPoints)).toEqual(Array.from(alone.result.zeroPoints));
+      expect(outcome.result.stats).toEqual(alone.result.stats);
+    } finally {
+      await pool.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -171,7 +171,7 @@ describe('a safetensors file on a worker pool', () => {
               const at = 2176 * 1024 / 2;
               expect([params.scales.byteOffset, scales.byteOffset, zeroPoints.byteOffset], dtype).toEqual([at, at + 8 * 69632, at + 12 * 69632]);
               expect([params.scales.buffer, scales.buffer, zeroPoints.buffer].every((b) => b === q.packedNibbles!.buffer), dtype).toBe(true);
-              expect(q.packedNibbles!.buffer.byteLength, dtype).toBe(at + 16 * 69632);
+              expect(q.packedNibbles!.buffer.byteLength, dtype).toBeGreaterThanOrEqual(at + 16 * 69632); // a spare may be larger
             }
           }
           if (lent) {

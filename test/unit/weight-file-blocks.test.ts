@@ -22,7 +22,7 @@ import type { CompressionPolicy, WeightDecision } from '../../src/compress/polic
 import { quantizeWithFloor } from '../../src/compress/quality-floor.js';
 import { scaleRounder } from '../../src/compress/scale-storage.js';
 import { rowParams } from '../../src/compress/row-block-task.js';
-import { blockIntegerBytes, blockPacksNibbles, fileBlocking, fileIntegerBytes } from '../../src/compress/file-blocking.js';
+import { blockIntegerBytes, blockPacksNibbles, fileBlocking, fileIntegerBytes, sharedIntegerBytes } from '../../src/compress/file-blocking.js';
 import { floorWeightInBlocks, measureWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
 import { meanSquare } from '../../src/compress/budget-measure.js';
 import { dtypeInfo } from '../../src/dtype.js';
@@ -421,6 +421,24 @@ describe('floorWeightInBlocks', () => {
     expect(got.result.q.intReprView().buffer).toBe(integers);
     expect(Buffer.from(got.result.q.packedData()).equals(Buffer.from(expected.result.q.packedData()))).toBe(true);
     expect(got.result.stats).toEqual(expected.result.stats);
+  });
+
+  it('sharedIntegerBytes: the largest need among the weights of as many elements, 0 for a kept one', () => {
+    const big = [128, 64];
+    const int8 = decide(big, matmul, {});
+    const groups32 = decide(big, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 });
+    const groups64 = decide(big, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 64, minSqnrDb: 0 });
+    const blockBytes = 4 * 64 * 64; // blocks of 64 rows: whole groups of 32 and of 64
+    // int8: a byte an element; int4 packed, then 16 bytes a parameter (2 or 1 groups of rows, 64 columns each).
+    const needs = [int8, groups32, groups64].map((d) => fileIntegerBytes(big, d, blockBytes, true));
+    expect(needs).toEqual([8192, 4096 + 16 * 4 * 64, 4096 + 16 * 2 * 64]);
+    const small = decide([64, 64], matmul, {});
+    const kept = { ...int8, action: 'keep' as const };
+    const weights = [{ shape: big }, { shape: big }, { shape: [64, 128] }, { shape: [64, 64] }, { shape: big }];
+    expect(sharedIntegerBytes(weights, [groups64, groups32, groups64, small, kept], blockBytes, true), 'groups of 64 beside 32: 8192')
+      .toEqual([8192, 8192, 8192, 4096, 0]);
+    expect(sharedIntegerBytes(weights.slice(0, 1), [groups64], blockBytes, true), 'alone: its own').toEqual([6144]);
+    expect(sharedIntegerBytes(weights.slice(0, 2), [groups64, int8], blockBytes, false), 'not packed: a byte an element').toEqual([8192, 8192]);
   });
 
   it('leaves to the whole weight what would not come out the same', async () => {
