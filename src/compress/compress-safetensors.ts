@@ -49,7 +49,7 @@ import { lookahead } from './lookahead.js';
 import { readAhead } from './read-ahead.js';
 import { spareIntegers } from './spare-integers.js';
 import type { WeightDecision } from './policy.js';
-import { FILE_BLOCK_BYTES, fileBlocking } from './file-blocking.js';
+import { FILE_BLOCK_BYTES, fileBlocking, sharedIntegerBytes } from './file-blocking.js';
 import { integersBufferOf } from './weight-buffers.js';
 import type { QuantizedWeight } from './quantize-weight.js';
 import { ROW_BLOCK_BYTES, type RowBlocking, SlotRing, planRowBlocks, rangeReaderOf, rowBlocking } from './row-block-stream.js';
@@ -205,7 +205,9 @@ export async function compressToSafetensors(
   const floatBytes = (i: number): number => (blockings[i] ? POOL_IN_FLIGHT_BYTES / 2
     : (weights[i]!.byteLength / (weights[i]!.dtype === 'float32' ? 4 : weights[i]!.dtype === 'float64' ? 8 : 2)) * 4);
   const spares = onCpu ? spareIntegers() : undefined;
-  const planAhead = lookahead(weights.length, (i) => (blockings[i] ? planRows(i, blockings[i]!) : toPool(i) ? planSafetensorsWeight(reader, weights[i]!, decisions[i]!, backend, pool, undefined, spares) : undefined),
+  // A worker's fresh buffer for a weight's integers as large as any weight of as many elements needs (sharedIntegerBytes).
+  const freshBytes = pool ? sharedIntegerBytes(weights, decisions, FILE_BLOCK_BYTES, true) : [];
+  const planAhead = lookahead(weights.length, (i) => (blockings[i] ? planRows(i, blockings[i]!) : toPool(i) ? planSafetensorsWeight(reader, weights[i]!, decisions[i]!, backend, pool, undefined, spares, false, freshBytes[i]) : undefined),
     floatBytes, poolTasksInFlight(pool), POOL_IN_FLIGHT_BYTES);
   // Per weight: the quantized layout, or the reason it is kept. Kept weights need nothing else here, so a
   // file of many small tensors costs one header entry and one report each; a kept weight with no

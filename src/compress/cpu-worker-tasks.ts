@@ -75,9 +75,11 @@ export interface CpuTaskArgs {
    * planWeight on a float32 weight the worker reads from a file itself (as floorWeightFile reads it): the same
    * answer, with no copy of the weight on the calling thread. `integers` as for floorWeight; `dtype` the stored
    * values' (float16 and bfloat16 converted to float32 as they are read). A 4-bit weight read in blocks comes back
-   * packed two to a byte (floorWeightFile's `packNibbles`); `parameters` as floorWeightFile's.
+   * packed two to a byte (floorWeightFile's `packNibbles`); `parameters` and `freshBytes` as floorWeightFile's.
    */
-  planWeightFile: [range: FileRange, shape: number[], decision: WeightDecision, integers?: ArrayBuffer, dtype?: FileWeightDType, parameters?: LentParameters];
+  planWeightFile: [
+    range: FileRange, shape: number[], decision: WeightDecision, integers?: ArrayBuffer, dtype?: FileWeightDType, parameters?: LentParameters, freshBytes?: number,
+  ];
   /**
    * The size budget's measurement of one weight's options (measureOptions, budget-measure.ts) on the CPU, of the
    * weight given (its buffer transferred) or read by the worker from its file; `rounding` as floorWeight's,

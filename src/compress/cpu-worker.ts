@@ -270,8 +270,8 @@ const kTasks: { [K in CpuTaskName]: (...args: CpuTaskArgs[K]) => Promise<CpuTask
   floorWeight: (x, decision, rounding, integers) => floorHeld(x.shape, decision, rounding, (data) => data.set(x.data), x, integers) as Promise<FloorOutcome>,
   floorWeightFile: (range, shape, decision, rounding, integers, blockBytes, packNibbles, dtype, parameters, freshBytes) =>
     weightFromFile(range, shape, decision, rounding, integers, blockBytes, false, dtype, packNibbles, parameters, freshBytes) as Promise<FloorOutcome>,
-  planWeightFile: (range, shape, decision, integers, dtype, parameters) =>
-    weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true, dtype, true, parameters),
+  planWeightFile: (range, shape, decision, integers, dtype, parameters, freshBytes) =>
+    weightFromFile(range, shape, decision, undefined, integers, FILE_BLOCK_BYTES, true, dtype, true, parameters, freshBytes),
   chooseQParams: (x, spec) => chooseQParams(x, spec, cpu),
   quantizePerChannel: (x, scales, zeroPoints, axis, dtype) => quantizePerChannel(x, scales, zeroPoints, axis, dtype, cpu),
   async calibrateAndQuantize(x, spec) {

@@ -72,7 +72,8 @@ async function planInBlocks(reader: WeightReader, info: WeightInfo, decision: We
 /**
  * The final plan of one weight (read once ahead, so the header never promises a tensor we cannot write):
  * the scheme after the quality floor, or keep with the reason. With a pool, the work runs on a worker (a float32,
- * float16 or bfloat16 weight in a file read there from the file, its integers into `spares`' memory); with
+ * float16 or bfloat16 weight in a file read there from the file, its integers into `spares`' memory, or a fresh
+ * buffer of `freshBytes`: sharedIntegerBytes, file-blocking.ts); with
  * `blocksHere`, such a weight in a file is read here a block of rows at a time where its layout allows; else `early` (the weight's
  * bytes read ahead) or a read.
  *
@@ -84,7 +85,7 @@ async function planInBlocks(reader: WeightReader, info: WeightInfo, decision: We
  */
 export async function planSafetensorsWeight(
   reader: WeightReader, info: WeightInfo, decision: WeightDecision, backend: OpOptions | undefined, pool?: CpuWorkerPool,
-  early?: Promise<Uint8Array>, spares?: SpareIntegers, blocksHere = false,
+  early?: Promise<Uint8Array>, spares?: SpareIntegers, blocksHere = false, freshBytes?: number,
 ): Promise<PlannedSafetensorsWeight> {
   // A float weight in a file on disk is read by the worker itself, straight into its kernels' memory: no copy
   // here, and no fresh memory for each weight (touching fresh pages costs more than quantizing them).
@@ -93,7 +94,8 @@ export async function planSafetensorsWeight(
   if (range && isFileWeightDType(info.dtype)) {
     const integers = spares?.take(fileIntegerBytes(info.shape, decision, FILE_BLOCK_BYTES, true)); // as the worker reads it
     const parameters = spares?.takeParameters(paramShapeOf(info.shape, decision).reduce((a, b) => a * b, 1));
-    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers, info.dtype, parameters], [...(integers ? [integers] : []), ...lentBuffers(parameters)]);
+    outcome = await pool!.run('planWeightFile', [range, [...info.shape], decision, integers, info.dtype, parameters, freshBytes],
+      [...(integers ? [integers] : []), ...lentBuffers(parameters)]);
     if (outcome.kind === 'quantized') {
       spares?.adopt(integersBufferOf(outcome.result.q));
       spares?.adoptParameters(outcome.result);

@@ -159,7 +159,11 @@ describe('a safetensors file on a worker pool', () => {
         const given: unknown[] = [];
         const parameters: LentParameters[] = [];
         const pool: CpuWorkerPool = { ...fixture.pool, run: (async (task: string, args: unknown[], transfer?: ArrayBuffer[]) => {
-          if (task === 'planWeightFile') given.push(args[3]);
+          if (task === 'planWeightFile') {
+            given.push(args[3]);
+            // A fresh buffer's size: the largest need among the weights of as many elements (here all alike).
+            expect(args[6], `${dtype}: freshBytes`).toBe(dtype === 'qint4' ? 2176 * 1024 / 2 + 16 * 69632 : 2176 * 1024);
+          }
           const lent = task === 'planWeightFile' ? args[5] as LentParameters | undefined : undefined;
           const outcome = await (fixture.pool.run as (...a: unknown[]) => Promise<FloorOutcome>)(task, args, transfer);
           if (task === 'planWeightFile' && outcome.kind === 'quantized') {
