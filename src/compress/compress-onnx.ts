@@ -228,13 +228,13 @@ export async function compressOnnxParts(
     const scaleType = scaleTypeOf(info);
     return scaleType !== 'float32' ? scaleType : float32Rounding;
   };
+  // A fresh buffer for a weight's integers is as large as any weight of as many elements needs (sharedIntegerBytes).
+  const freshBytes = pool ? sharedIntegerBytes(weights, plan.decisions, output.fileBlockBytes ?? FILE_BLOCK_BYTES, true) : [];
   /**
    * Quantizes one weight on the pool: a float32, float16 or bfloat16 weight in a file on disk is read by the worker
    * itself, straight into its kernels' memory (16-bit values converted there as they are read; this thread holds no
    * copy); any other is read here into an array of its own and transferred.
    */
-  // A fresh buffer for a weight's integers is as large as any weight of as many elements needs (sharedIntegerBytes).
-  const freshBytes = pool ? sharedIntegerBytes(weights, plan.decisions, output.fileBlockBytes ?? FILE_BLOCK_BYTES, true) : [];
   const prepareOnPool = async (i: number, info: OnnxWeightInfo, decision: WeightDecision): Promise<FloorOutcome> => {
     const range = await floatFileRangeOf(model, info);
     // Memory for the integers: a buffer of an earlier weight's, written and let go (the worker touches no fresh pages),
@@ -245,7 +245,8 @@ export async function compressOnnxParts(
     const sent = integers ? [integers] : [];
     let outcome: FloorOutcome;
     if (range) {
-      // And for its parameters (a weight in groups has megabytes of them), those of an earlier weight's of as many.
+      // And for its parameters where they do not come after packed integers (8-bit groups: megabytes of them), those of
+      // an earlier weight's of as many.
       const parameters = lender?.forPoolParameters(paramShapeOf(info.shape, decision).reduce((a, b) => a * b, 1));
       outcome = await pool!.run('floorWeightFile', [
         range, [...info.shape], decision, roundingOf(info), integers, output.fileBlockBytes, true, info.dtype as FileWeightDType, parameters, freshBytes[i],

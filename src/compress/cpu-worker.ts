@@ -23,7 +23,7 @@ import {
   type CpuTaskArgs, type CpuTaskName, type CpuTaskResults, type FileWeight, type PlannedWeight, type TaskAnswer, type TaskRequest,
   encodeError, encodeResult,
 } from './cpu-worker-tasks.js';
-import { type MeasuredOptions, measureOnCpu } from './budget-measure.js';
+import { type MeasuredOptions, type StoredOf, measureOnCpu } from './budget-measure.js';
 import { type LentParameters, lentMemory } from './lent-parameters.js';
 import { measureFileInBlocks, releaseMeasuringMemory } from './budget-measure-file.js';
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
@@ -31,10 +31,10 @@ import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf } from './gguf-plan.js';
 import { ggufBandColumns, ggufColumnsBytes, streamBlockBytes, streamedGgufColumns, streamedGgufWeight, streamedPeak, withFileRange } from './gguf-row-stream.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, quantizeWithFloor } from './quality-floor.js';
-import { type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
+import { paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import { runRowBlock } from './row-block-task.js';
-import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, packedWithParameters } from './file-blocking.js';
-import { floorWeightInBlocks, parametersAfter } from './weight-file-blocks.js';
+import { FILE_BLOCK_BYTES, blockIntegerBytes, fileBlocking, packedWithParameters, parametersAfter } from './file-blocking.js';
+import { floorWeightInBlocks } from './weight-file-blocks.js';
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
 import { holdWeight, integersBufferOf } from './weight-buffers.js';
 import { smallestFitting } from './buffer-slots.js';
@@ -178,7 +178,7 @@ async function measureBudgetOptions(
     const given = 'data' in source ? source.data : undefined;
     const fill = 'range' in source ? (data: Float32Array) => fillFromFile(source.range, source.dtype, data) : (data: Float32Array) => data.set(given!);
     const roundScale = scaleRounder(rounding);
-    const storedOf = scaleDtype ? (result: Pick<QuantizedWeight, 'scales' | 'zeroPoints'>, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype) : undefined;
+    const storedOf: StoredOf | undefined = scaleDtype ? (result, decision) => storedParametersOf(result, decision, scaleDtype) : undefined;
     // In a file: a block of rows at a time where every option goes so (budget-measure-file.ts), else whole.
     const inBlocks = 'range' in source ? await measureFileInBlocks(source.range, source.dtype, shape, options, roundScale ? { roundScale } : {}, storedOf, keep) : undefined;
     return inBlocks ?? await measureOnCpu(shape, options, fill, given, roundScale ? { roundScale } : {}, take, storedOf, keep);

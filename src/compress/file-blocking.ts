@@ -13,6 +13,7 @@
 import { dtypeInfo } from '../dtype.js';
 import type { WeightDecision } from './policy.js';
 import { paramShapeOf } from './quantize-weight.js';
+import type { ParamsMemory } from './weight-file-blocks.js';
 import { type ColumnBands, columnBands } from './column-bands.js';
 /** The float32 bytes of one block (the last block of a weight may be smaller). */
 export const FILE_BLOCK_BYTES = 4 * 2 ** 20;
@@ -122,6 +123,21 @@ export function packedWithParameters(decision: Pick<WeightDecision, 'dtype'>, bl
   if (!blockPacksNibbles(decision, blocking)) return undefined;
   const at = Math.ceil(blockIntegerBytes(decision, blocking, true) / 8) * 8;
   return { at, bytes: at + 16 * paramCount };
+}
+
+/**
+ * The memory for `count` parameters in `buffer` from byte `at`, as {@link packedWithParameters} lays it out
+ * after a packed weight's integers: the float64 scales, the float32 scales, the int32 zero points.
+ *
+ * @example
+ * ```ts
+ * const tail = packedWithParameters(decision, blocking, count)!;
+ * const buffer = new ArrayBuffer(tail.bytes);
+ * await floorWeightInBlocks(range, shape, decision, { packNibbles: true, reuse: parametersAfter(buffer, tail.at, count) }, buffer, blocking);
+ * ```
+ */
+export function parametersAfter(buffer: ArrayBuffer, at: number, count: number): ParamsMemory {
+  return { scales64: new Float64Array(buffer, at, count), scales: new Float32Array(buffer, at + 8 * count, count), zeroPoints: new Int32Array(buffer, at + 12 * count, count) };
 }
 
 /**

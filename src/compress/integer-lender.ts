@@ -10,7 +10,8 @@
  * kept in memory) are never handed out again.
  *
  * A worker's outcome also brings its parameters (a weight in groups of 32 has megabytes of scales, zero points and
- * the QTensor's float64 scales): those of a weight written as planned, whose commit keeps nothing of them but the
+ * the QTensor's float64 scales; a packed 4-bit one brings them in its integers' buffer, after them, and they go
+ * back with it): those, in buffers of their own, of a weight written as planned, whose commit keeps nothing of them but the
  * model's tensors, go back to the workers as well ({@link IntegerLender.adoptParameters},
  * {@link IntegerLender.forPoolParameters}), for a later weight of as many parameters. A worker that made fresh
  * arrays for each weight left them, freed, in its thread's allocator arena, which kept them resident

@@ -33,6 +33,7 @@ import type { OnnxModel } from '../io/onnx/onnx-model.js';
 import type { GraphProto } from '../io/onnx/proto.js';
 import type { WeightDType } from '../io/weights.js';
 import { type BudgetAllocation, allocateBudget } from './budget.js';
+import type { StoredOf } from './budget-measure.js';
 import { type ContribLayout, contribLayout } from './contrib-layout.js';
 import type { OnnxOps } from './matmul-nbits-plan.js';
 import type { CompressOnnxOptions } from './onnx-options.js';
@@ -40,7 +41,6 @@ import { type CompressionPolicy, type WeightDecision, decideWeights } from './po
 import { type ScaleDType, type ScaleRounding, scaleRounder, storedParametersOf } from './scale-storage.js';
 import { budgetOnPool } from './budget-pool.js';
 import { budgetFromFiles } from './budget-measure-file.js';
-import type { QuantizedWeight } from './quantize-weight.js';
 import { reusedFloat32 } from './weight-buffers.js';
 import type { CpuWorkerPool } from './cpu-worker-pool.js';
 
@@ -153,7 +153,7 @@ export async function planOnnxBudget(
   // CPU path without a probe, a weight in a file is measured a block of rows at a time (budget-measure-file.ts).
   const scratch = reusedFloat32();
   const read = (i: number) => model.readFloat32View(weights[i]!.name, scratch);
-  const storedOf = (result: Pick<QuantizedWeight, 'scales' | 'zeroPoints'>, decision: WeightDecision) => storedParametersOf(result, decision, scaleDtype);
+  const storedOf: StoredOf = (result, decision) => storedParametersOf(result, decision, scaleDtype);
   const quantizeOptions = roundScale ? { roundScale } : {};
   const measured = pool ? budgetOnPool(pool, model, marked, budgetPlan.decisions, options, rounding, scaleDtype, options.outputError !== undefined)
     : !options.outputError && (await getBackend(backend)) === 'cpu' ? budgetFromFiles(model, marked, budgetPlan.decisions, options, read, quantizeOptions, storedOf) : undefined;

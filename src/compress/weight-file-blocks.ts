@@ -139,21 +139,6 @@ interface Parameters { scales: Float32Array; zeroPoints: Int32Array }
 /** Memory for a weight's parameters, used again from call to call (BlockWeightOptions.reuse). */
 export interface ParamsMemory { scales: Float32Array; zeroPoints: Int32Array; scales64: Float64Array }
 
-/**
- * The memory for `count` parameters in `buffer` from byte `at`, as packedWithParameters (file-blocking.ts) lays it
- * out after a packed weight's integers: the float64 scales, the float32 scales, the int32 zero points.
- *
- * @example
- * ```ts
- * const tail = packedWithParameters(decision, blocking, count)!;
- * const buffer = new ArrayBuffer(tail.bytes);
- * await floorWeightInBlocks(range, shape, decision, { packNibbles: true, reuse: parametersAfter(buffer, tail.at, count) }, buffer, blocking);
- * ```
- */
-export function parametersAfter(buffer: ArrayBuffer, at: number, count: number): ParamsMemory {
-  return { scales64: new Float64Array(buffer, at, count), scales: new Float32Array(buffer, at + 8 * count, count), zeroPoints: new Int32Array(buffer, at + 12 * count, count) };
-}
-
 /** Options of {@link floorWeightInBlocks}. */
 export interface BlockWeightOptions extends Pick<QuantizeWeightOptions, 'roundScale'> {
   /**
@@ -289,8 +274,8 @@ async function quantizeInBlocks(
     const measure = (first: number, x: { data: Float32Array; shape: number[] }, blockParams: QParams) => {
       const q = cpuQuantize(x, blockParams, info, blockInts ?? integers!, blockInts ? 0 : first * rowElements);
       const view = q.intReprView();
-      if (!integers) { /* measured only */ } else if (blockInts) packNibblesInto(view, 0, view.length, new Uint8Array(integers), (first * rowElements) / 2);
-      else if (view.buffer !== integers || view.byteOffset !== first * rowElements) new Uint8Array(integers, first * rowElements, x.data.length).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      if (integers && blockInts) packNibblesInto(view, 0, view.length, new Uint8Array(integers), (first * rowElements) / 2);
+      else if (integers && (view.buffer !== integers || view.byteOffset !== first * rowElements)) new Uint8Array(integers, first * rowElements, x.data.length).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
       const request = checkErrorStatsArguments(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, () => -1); // scanned before
       const sums = cpuErrorSums(request, carry, perRow ? undefined : perChannel);
       if (perRow) perRow.setSums(sums.perChannel!, first);
