@@ -66,6 +66,7 @@ import { type CpuWorkerPool, POOL_IN_FLIGHT_BYTES, POOL_MIN_BYTES, checkPool, po
 import { type GgufEncoded, encodeGgufTensor, ggufEncodeComputes } from './gguf-encode.js';
 import { type GgufPlan, ggufEncodePlanOf, ggufPlanOf, ggufPlanReads, sameGgufPlan } from './gguf-plan.js';
 import { lookahead } from './lookahead.js';
+import { writtenOutputs } from './written-outputs.js';
 import { readAhead } from './read-ahead.js';
 import { bufferSlots } from './buffer-slots.js';
 import { GGUF_STREAM_BLOCK_BYTES, ggufBandColumns, ggufColumnsBytes, streamBlockBytes, type ReadWeightRange, streamedGgufColumns, streamedGgufWeight, streamedPeak, withFileRange } from './gguf-row-stream.js';
@@ -187,11 +188,13 @@ export async function compressToGguf(
     pool!.run('encodeGgufTensor', [ggufEncodePlanOf(plan), raw], slots.transfer(raw)).finally(() => slots.give(raw));
   const heldMax = options.heldBytes ?? kHeldBytes;
   // Buffers of bytes a worker encoded, once written: each goes back with a later task, for that tensor's bytes
-  // (no fresh memory for each tensor's bytes, on either side).
-  const spentOutputs: ArrayBuffer[] = [];
-  const fromFile = (range: FileRange, i: number, encode: boolean) => {
-    const out = encode ? spentOutputs.pop() : undefined;
-    return pool!.run('ggufWeightFile', [range, weights[i]!, decisions[i]!, encode, out, options.bandBytes], out ? [out] : []);
+  // (no fresh memory for each tensor's bytes, on either side; a task waits for the write of a result that came).
+  const outputs = writtenOutputs(kSpentOutputs);
+  const fromFile = async (range: FileRange, i: number, encode: boolean) => {
+    const out = encode ? await outputs.take(i) : undefined;
+    const answer = await pool!.run('ggufWeightFile', [range, weights[i]!, decisions[i]!, encode, out, options.bandBytes], out ? [out] : []);
+    if (answer.encoded) outputs.arrived(i, answer.encoded.bytes.buffer);
+    return answer;
   };
   // A float32 weight in a file on disk is read by its worker itself (no copy here), planned there, and encoded
   // when the assumed plan's bytes fit within heldMax (reserved now, trued up with the answer).
@@ -310,7 +313,7 @@ export async function compressToGguf(
     // bytes may be the buffer itself (a tensor kept as it is)
     if (!range) await (plan.omitted ? Promise.resolve() : writer!.write(info.name, bytes)).finally(release);
     // A worker's bytes, written: their memory goes back to a worker for a later tensor's bytes.
-    if (pool && (kept ?? pooled) && bytes.buffer instanceof ArrayBuffer && spentOutputs.length < kSpentOutputs) spentOutputs.push(bytes.buffer);
+    if (pool && (kept ?? pooled)) outputs.written(i, bytes.buffer);
     const line: GgufTensorReport = {
       name: info.name, shape: [...info.shape], dtypeIn: info.dtype, action: plan.action, reason: plan.reason, scheme: plan.scheme,
       dtypeOut: plan.type === 'Q8_0' ? 'qint8' : plan.type === 'Q4_0' ? 'qint4' : info.dtype,
@@ -334,6 +337,7 @@ export async function compressToGguf(
     if (assumed) {
       for (const [i, info] of weights.entries()) assumed.push(ggufPlanOf(info, decisions[i]!, 0));
       writer = await createGgufWriter(sink, ...headerOf(assumed, options));
+      outputs.writing();
     }
     const planAhead = lookahead(weights.length, planOnPool, float32Bytes, poolTasksInFlight(pool), POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next weight whose plan reads its values (every weight, while written as planned) is read
@@ -363,12 +367,14 @@ export async function compressToGguf(
       if (!assumed) continue;
       // A plan other than assumed: the file is written again once everything is planned.
       assumed = undefined;
+      outputs.stop();
       await sink.restart!();
       writer = undefined;
       tensors.length = 0;
     }
     if (!writer) writer = await createGgufWriter(sink, ...headerOf(plans, options));
   } catch (error) {
+    outputs.stop();
     await (writer ? writer.abort(error) : sink.abort(error));
     throw error;
   }
@@ -377,6 +383,8 @@ export async function compressToGguf(
     const writeAhead = lookahead(plans.length, encodeOnPool, float32Bytes, poolTasksInFlight(pool), POOL_IN_FLIGHT_BYTES);
     // Without a pool, the next tensor is read while this one is encoded and written.
     const writeInputs = pool ? undefined : readAhead(reader, weights, (i) => !streams(i) && !keptAsStored(i), readSlots);
+    outputs.writing();
+    for (const [i, encoded] of held.entries()) if (encoded) outputs.arrived(i, encoded.bytes.buffer);
     try {
       for (const [i, { info }] of plans.entries()) {
         const here = streams(i) && plans[i]!.action === 'quantize' ? (await streamHere(i))?.encoded : undefined;
@@ -385,6 +393,7 @@ export async function compressToGguf(
         await writeTensor(i, pooled, () => early ?? reader.read(info.name), () => writeInputs?.release(i));
       }
     } catch (error) {
+      outputs.stop();
       await writer.abort(error);
       throw error;
     }

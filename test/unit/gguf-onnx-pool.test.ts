@@ -7,8 +7,10 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CompressToGgufOptions, compressToGguf } from '../../src/compress/compress-gguf.js';
+import { poolTasksInFlight } from '../../src/compress/cpu-worker-pool.js';
 import { planOnnxCompression } from '../../src/compress/onnx-plan.js';
 import type { CompressionPolicy } from '../../src/compress/policy.js';
 import { FormatError, InvalidArgumentError } from '../../src/errors.js';
@@ -18,6 +20,7 @@ import { nodeFileSink } from '../../src/io/safetensors/node-file-sink.js';
 import { nodeFileSource, readFileRange } from '../../src/io/safetensors/node-file-source.js';
 import { memorySink } from '../../src/io/safetensors/sinks.js';
 import { recordingPool, useCpuWorkerPool } from '../shared/cpu-worker-pool-fixture.js';
+import { buildMlp } from '../shared/mlp-onnx.js';
 import { mixedMlp } from '../shared/mixed-mlp.js';
 import { RUN_SEED } from './support.js';
 
@@ -103,6 +106,30 @@ describe('compressToGguf from an ONNX file on a worker pool', () => {
         expect(pool.names.filter((task) => task === 'encodeGgufTensor'), what).toHaveLength(fromSlot);
         expect(pool.names, what).toHaveLength(fromFile + fromSlot);
       }
+    }
+  });
+
+  it('a worker gets a written buffer for each tensor\'s bytes but the first in flight: no fresh memory a tensor', async () => {
+    // Six float32 weights of 512 KiB, Q8_0, each read and encoded by a worker; written as planned (each task after
+    // the first in flight waits for a written result's buffer), and after planning with nothing held (the same).
+    const path = join(dir, 'deep.onnx');
+    writeFileSync(path, buildMlp(onnxProto.onnx, [256, 512, 256, 512, 256, 512, 256], RUN_SEED + 14).model);
+    const policy: CompressionPolicy = { ...policyOf('qint8'), minElements: 0 };
+    const alone = await compress(path, policy);
+    for (const options of [{}, { speculate: false, heldBytes: 0 }] as const) {
+      const what = JSON.stringify(options);
+      const pool = recordingPool(fixture.pool);
+      const encoded: boolean[] = []; // a buffer sent with each encoding task
+      const run = pool.run;
+      pool.run = ((task: string, args: unknown[], transfer?: ArrayBuffer[]) => {
+        if (task === 'ggufWeightFile' && args[3] === true) encoded.push(args[4] instanceof ArrayBuffer);
+        return (run as (...a: unknown[]) => unknown)(task, args, transfer);
+      }) as typeof pool.run;
+      const pooled = await compress(path, policy, { ...options, pool });
+      expect(Buffer.compare(pooled.bytes, alone.bytes), what).toBe(0);
+      expect(pooled.report, what).toEqual(alone.report);
+      const inFlight = poolTasksInFlight(pool);
+      expect(encoded, what).toEqual([...new Array(inFlight).fill(false), ...new Array(6 - inFlight).fill(true)]);
     }
   });
 
