@@ -52,6 +52,7 @@ import { FILE_WEIGHT_BYTES, type FileWeightDType } from '../io/weights.js';
 import { cpuErrorSums } from '../kernels/cpu/cpu-error-stats.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import { cpuQuantize } from '../kernels/cpu/cpu-quantize.js';
+import { cpuQuantizeErrorSums } from '../kernels/cpu/cpu-quantize-measure.js';
 import { scanFinite } from '../kernels/cpu/cpu-scan.js';
 import { packNibblesInto } from '../pack-nibbles.js';
 import { type QParams, QTensor } from '../qtensor.js';
@@ -272,6 +273,8 @@ async function quantizeInBlocks(
     const integers = into?.integers;
     const blockInts = !into || into.packs ? scratchMemory.bytes(rowsPerBlock * rowElements).buffer as ArrayBuffer : undefined;
     const measure = (first: number, x: { data: Float32Array; shape: number[] }, blockParams: QParams) => {
+      // Measured and not kept: quantized and measured in one pass, the same sums (cpu-quantize-measure.ts).
+      if (!into && cpuQuantizeErrorSums(x, blockParams, info, carry)) return;
       const q = cpuQuantize(x, blockParams, info, blockInts ?? integers!, blockInts ? 0 : first * rowElements);
       const view = q.intReprView();
       if (integers && blockInts) packNibblesInto(view, 0, view.length, new Uint8Array(integers), (first * rowElements) / 2);

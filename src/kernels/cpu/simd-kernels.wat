@@ -17,8 +17,9 @@
   ;; One segment of a layout: element index of its first element, element count, parameter index of its first
   ;; element. A run shares one parameter; columns take consecutive parameters.
   (type $segment (func (param i32 i32 i32)))
-  (table 6 funcref)
-  (elem (i32.const 0) $quantizeRun $quantizeColumns $dequantizeRun $dequantizeColumns $minMaxRun $minMaxColumns)
+  (table 8 funcref)
+  (elem (i32.const 0) $quantizeRun $quantizeColumns $dequantizeRun $dequantizeColumns $minMaxRun $minMaxColumns
+    $measureRun $measureColumns)
 
   (global $src (mut i32) (i32.const 0))
   (global $dst (mut i32) (i32.const 0))
@@ -29,6 +30,10 @@
   (global $qmax (mut f32) (f32.const 0))
   ;; Dequantize: 24 sign-extends bytes (signed dtypes), 0 keeps them unsigned.
   (global $signShift (mut i32) (i32.const 0))
+  ;; Measure: the scales (float32, one per parameter index) and the overall sums that go on from segment to segment
+  ;; (errorStats' layout: Σe², Σx², Σx̂², Σx·x̂, max |e|, clipped, nonFinite as float64).
+  (global $scales (mut i32) (i32.const 0))
+  (global $sums (mut i32) (i32.const 0))
 
   (func (export "configure") (param $src i32) (param $dst i32) (param $paramA i32) (param $paramB i32)
     (param $qmin f32) (param $qmax f32) (param $signShift i32)
@@ -39,6 +44,11 @@
     (global.set $qmin (local.get $qmin))
     (global.set $qmax (local.get $qmax))
     (global.set $signShift (local.get $signShift)))
+
+  ;; For the measure segments: where the scales are and the sums go (see the globals).
+  (func (export "configureMeasure") (param $scales i32) (param $sums i32)
+    (global.set $scales (local.get $scales))
+    (global.set $sums (local.get $sums)))
 
   ;; Four values: clamp(zp + nearest(x * inverseScale), qmin, qmax) as integers, NaN giving qmin. pmax(lo, s)
   ;; is `lo < s ? s : lo`, so a NaN sum takes lo; pmin(hi, s) is `s < hi ? s : hi`. The tails call it one
@@ -212,6 +222,136 @@
         (local.set $scale (i32.add (local.get $scale) (i32.const 4)))
         (local.set $zp (i32.add (local.get $zp) (i32.const 4)))
         (br $one))))
+
+  ;; Quantize and measure in one pass, for a quantization that is measured and not kept: each element quantized
+  ;; as $quantizeRun does (inverse scales at $paramA, zero points at $paramB), dequantized as errorStats does
+  ;; (scales at $scales), and added to errorStats' overall sums at $sums, in element order, with errorStats'
+  ;; operations: x̂ = (q - zp) · scale in float32 (q and zp small integers, so the difference is exact and q is
+  ;; the clamped value itself, never stored), e = x - x̂ in float64, [e², x²] and [x̂², x̂·x] added one element
+  ;; after the other, max |e| and the clipped count (the value before clamping outside [qmin, qmax]) in any order
+  ;; (exact). An element whose x or x̂ is not finite is counted in nonFinite and left out of the sums, as
+  ;; errorStats leaves it. $columns: 1 when the parameters go one per element, 0 when one serves the segment.
+  (func $measure (param $i i32) (param $n i32) (param $p i32) (param $columns i32)
+    (local $x i32) (local $end i32) (local $pa i32) (local $pb i32) (local $pc i32)
+    (local $lo v128) (local $hi v128) (local $inv v128) (local $zp v128) (local $scale v128)
+    (local $xv v128) (local $pre v128) (local $hv v128) (local $clip v128) (local $clipAcc v128) (local $runMax v128)
+    (local $x01 v128) (local $h01 v128) (local $e01 v128) (local $ee v128) (local $xx v128) (local $hh v128) (local $hx v128)
+    (local $sumSquares v128) (local $sumCross v128) (local $maxAbs f64) (local $clipped f64) (local $nonFinite f64)
+    (local $xs f32) (local $pres f32) (local $xh f32) (local $xd f64) (local $hd f64) (local $e f64) (local $k i32)
+    (local.set $x (i32.add (global.get $src) (i32.shl (local.get $i) (i32.const 2))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $pa (i32.add (global.get $paramA) (i32.shl (local.get $p) (i32.const 2))))
+    (local.set $pb (i32.add (global.get $paramB) (i32.shl (local.get $p) (i32.const 2))))
+    (local.set $pc (i32.add (global.get $scales) (i32.shl (local.get $p) (i32.const 2))))
+    (local.set $lo (f32x4.splat (global.get $qmin)))
+    (local.set $hi (f32x4.splat (global.get $qmax)))
+    (local.set $inv (v128.load32_splat (local.get $pa)))
+    (local.set $zp (v128.load32_splat (local.get $pb)))
+    (local.set $scale (v128.load32_splat (local.get $pc)))
+    (local.set $sumSquares (v128.load (global.get $sums)))
+    (local.set $sumCross (v128.load offset=16 (global.get $sums)))
+    (local.set $maxAbs (f64.load offset=32 (global.get $sums)))
+    (local.set $clipped (f64.load offset=40 (global.get $sums)))
+    (local.set $nonFinite (f64.load offset=48 (global.get $sums)))
+    (block $done4
+      (loop $four
+        (br_if $done4 (i32.gt_u (i32.add (local.get $x) (i32.const 16)) (local.get $end)))
+        (if (local.get $columns)
+          (then
+            (local.set $inv (v128.load (local.get $pa)))
+            (local.set $zp (v128.load (local.get $pb)))
+            (local.set $scale (v128.load (local.get $pc)))))
+        (local.set $xv (v128.load (local.get $x)))
+        (local.set $pre (f32x4.add (f32x4.nearest (f32x4.mul (local.get $xv) (local.get $inv))) (local.get $zp)))
+        (local.set $hv (f32x4.mul (f32x4.sub (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo) (local.get $pre))) (local.get $zp))
+          (local.get $scale)))
+        (if (i32x4.all_true (v128.and
+              (f32x4.lt (f32x4.abs (local.get $xv)) (v128.const f32x4 inf inf inf inf))
+              (f32x4.lt (f32x4.abs (local.get $hv)) (v128.const f32x4 inf inf inf inf))))
+          (then
+            (local.set $clip (v128.or (f32x4.lt (local.get $pre) (local.get $lo)) (f32x4.gt (local.get $pre) (local.get $hi))))
+            (local.set $clipAcc (i32x4.sub (local.get $clipAcc) (local.get $clip)))
+            ;; Elements 0 and 1, then 2 and 3, each added to the sums in turn (errorStats' order).
+            (local.set $x01 (f64x2.promote_low_f32x4 (local.get $xv)))
+            (local.set $h01 (f64x2.promote_low_f32x4 (local.get $hv)))
+            (local.set $e01 (f64x2.sub (local.get $x01) (local.get $h01)))
+            (local.set $runMax (f64x2.pmax (local.get $runMax) (f64x2.abs (local.get $e01))))
+            (local.set $ee (f64x2.mul (local.get $e01) (local.get $e01)))
+            (local.set $xx (f64x2.mul (local.get $x01) (local.get $x01)))
+            (local.set $hh (f64x2.mul (local.get $h01) (local.get $h01)))
+            (local.set $hx (f64x2.mul (local.get $h01) (local.get $x01)))
+            (local.set $sumSquares (f64x2.add (local.get $sumSquares) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ee) (local.get $xx))))
+            (local.set $sumCross (f64x2.add (local.get $sumCross) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $hh) (local.get $hx))))
+            (local.set $sumSquares (f64x2.add (local.get $sumSquares) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ee) (local.get $xx))))
+            (local.set $sumCross (f64x2.add (local.get $sumCross) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $hh) (local.get $hx))))
+            (local.set $x01 (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $xv) (local.get $xv))))
+            (local.set $h01 (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $hv) (local.get $hv))))
+            (local.set $e01 (f64x2.sub (local.get $x01) (local.get $h01)))
+            (local.set $runMax (f64x2.pmax (local.get $runMax) (f64x2.abs (local.get $e01))))
+            (local.set $ee (f64x2.mul (local.get $e01) (local.get $e01)))
+            (local.set $xx (f64x2.mul (local.get $x01) (local.get $x01)))
+            (local.set $hh (f64x2.mul (local.get $h01) (local.get $h01)))
+            (local.set $hx (f64x2.mul (local.get $h01) (local.get $x01)))
+            (local.set $sumSquares (f64x2.add (local.get $sumSquares) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ee) (local.get $xx))))
+            (local.set $sumCross (f64x2.add (local.get $sumCross) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $hh) (local.get $hx))))
+            (local.set $sumSquares (f64x2.add (local.get $sumSquares) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ee) (local.get $xx))))
+            (local.set $sumCross (f64x2.add (local.get $sumCross) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $hh) (local.get $hx)))))
+          (else
+            ;; A value that is not finite among the four: the four one at a time, below.
+            (br $done4)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (if (local.get $columns)
+          (then
+            (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
+            (local.set $pb (i32.add (local.get $pb) (i32.const 16)))
+            (local.set $pc (i32.add (local.get $pc) (i32.const 16)))))
+        (br $four)))
+    ;; The rest one element at a time (the tail, or from four with a value that is not finite to the segment's end).
+    (block $done
+      (loop $one
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $xs (f32.load (local.get $x)))
+        (local.set $pres (f32.add (f32.nearest (f32.mul (local.get $xs) (f32.load (local.get $pa)))) (f32.load (local.get $pb))))
+        (local.set $xh (f32.mul
+          (f32.sub (f32x4.extract_lane 0 (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo) (f32x4.splat (local.get $pres)))))
+            (f32.load (local.get $pb)))
+          (f32.load (local.get $pc))))
+        (if (i32.or (f32.lt (local.get $pres) (global.get $qmin)) (f32.gt (local.get $pres) (global.get $qmax)))
+          (then (local.set $clipped (f64.add (local.get $clipped) (f64.const 1)))))
+        (if (i32.and (f32.lt (f32.abs (local.get $xs)) (f32.const inf)) (f32.lt (f32.abs (local.get $xh)) (f32.const inf)))
+          (then
+            (local.set $xd (f64.promote_f32 (local.get $xs)))
+            (local.set $hd (f64.promote_f32 (local.get $xh)))
+            (local.set $e (f64.sub (local.get $xd) (local.get $hd)))
+            (local.set $maxAbs (f64.max (local.get $maxAbs) (f64.abs (local.get $e))))
+            (local.set $sumSquares (f64x2.add (local.get $sumSquares) (f64x2.mul
+              (f64x2.replace_lane 1 (f64x2.splat (local.get $e)) (local.get $xd))
+              (f64x2.replace_lane 1 (f64x2.splat (local.get $e)) (local.get $xd)))))
+            (local.set $sumCross (f64x2.add (local.get $sumCross) (f64x2.mul
+              (f64x2.splat (local.get $hd))
+              (f64x2.replace_lane 1 (f64x2.splat (local.get $hd)) (local.get $xd))))))
+          (else (local.set $nonFinite (f64.add (local.get $nonFinite) (f64.const 1)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (if (local.get $columns)
+          (then
+            (local.set $pa (i32.add (local.get $pa) (i32.const 4)))
+            (local.set $pb (i32.add (local.get $pb) (i32.const 4)))
+            (local.set $pc (i32.add (local.get $pc) (i32.const 4)))))
+        (br $one)))
+    (v128.store (global.get $sums) (local.get $sumSquares))
+    (v128.store offset=16 (global.get $sums) (local.get $sumCross))
+    (f64.store offset=32 (global.get $sums) (f64.max (local.get $maxAbs)
+      (f64.max (f64x2.extract_lane 0 (local.get $runMax)) (f64x2.extract_lane 1 (local.get $runMax)))))
+    (f64.store offset=40 (global.get $sums) (f64.add (local.get $clipped) (f64.convert_i32_u (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $clipAcc)) (i32x4.extract_lane 1 (local.get $clipAcc)))
+      (i32.add (i32x4.extract_lane 2 (local.get $clipAcc)) (i32x4.extract_lane 3 (local.get $clipAcc)))))))
+    (f64.store offset=48 (global.get $sums) (local.get $nonFinite)))
+
+  (func $measureRun (type $segment) (param $i i32) (param $n i32) (param $p i32)
+    (call $measure (local.get $i) (local.get $n) (local.get $p) (i32.const 0)))
+
+  (func $measureColumns (type $segment) (param $i i32) (param $n i32) (param $p i32)
+    (call $measure (local.get $i) (local.get $n) (local.get $p) (i32.const 1)))
 
   ;; Min and max of a run, folded into mins[p] / maxs[p]. Two accumulators of each hide the latency; min and
   ;; max are exact, so the order of the folding does not change the result.
@@ -1906,4 +2046,6 @@
   (global (export "dequantizeColumns") i32 (i32.const 3))
   (global (export "minMaxRun") i32 (i32.const 4))
   (global (export "minMaxColumns") i32 (i32.const 5))
+  (global (export "measureRun") i32 (i32.const 6))
+  (global (export "measureColumns") i32 (i32.const 7))
 )

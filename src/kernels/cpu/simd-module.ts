@@ -31,7 +31,8 @@
 import { SIMD_KERNELS_WASM_BASE64 } from './simd-kernels-wasm.js';
 
 /** Table indices of the segment functions, as simd-kernels.wat exports them. */
-export type SegmentKind = 'quantizeRun' | 'quantizeColumns' | 'dequantizeRun' | 'dequantizeColumns' | 'minMaxRun' | 'minMaxColumns';
+export type SegmentKind = 'quantizeRun' | 'quantizeColumns' | 'dequantizeRun' | 'dequantizeColumns' | 'minMaxRun' | 'minMaxColumns'
+  | 'measureRun' | 'measureColumns';
 
 /** How walk() visits a tensor: `src/layout.ts` ParamLayout fields (strideInner 0 or 1). */
 export interface WalkLayout {
@@ -52,6 +53,12 @@ export interface SimdKernels {
   /** The byte offset of `data` in the memory when it is the held array or a part of it, else undefined. */
   heldOffset(data: Float32Array): number | undefined;
   configure(src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number): void;
+  /**
+   * For the 'measureRun' / 'measureColumns' segments (quantize as 'quantizeRun' does, with `configure`'s inverse
+   * scales and zero points, and add to errorStats' overall sums): the float32 scales at `scales`, the sums (seven
+   * float64, errorStats' overall layout, in and out) at `sums`.
+   */
+  configureMeasure(scales: number, sums: number): void;
   walk(run: SegmentKind, columns: SegmentKind, layout: WalkLayout): void;
   /** Index of the first non-finite (flags 0) or NaN (flags 1) of `count` float32 at `src`, else `count`; max |x| before it folded into the float32 at `max`. */
   scan(src: number, count: number, flags: number, max: number): number;
@@ -111,6 +118,7 @@ const kCopyRegionOffset = 2048;
 interface Exports {
   memory: WebAssembly.Memory;
   configure: (src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number) => void;
+  configureMeasure: SimdKernels['configureMeasure'];
   walk: (run: number, columns: number, outer: number, channels: number, inner: number, groupSize: number,
     strideOuter: number, strideGroup: number, strideInner: number) => void;
   errorStats: SimdKernels['errorStats'];
@@ -175,6 +183,7 @@ function instantiate(): SimdKernels | null {
       return data.byteOffset >= held.byteOffset && end <= held.byteOffset + held.byteLength ? data.byteOffset : undefined;
     },
     configure: exports.configure,
+    configureMeasure: exports.configureMeasure,
     errorStats: exports.errorStats,
     scan: exports.scan,
     q8_0Blocks: exports.q8_0Blocks,
