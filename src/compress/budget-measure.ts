@@ -18,6 +18,8 @@ import type { Tensor } from '../tensor.js';
 import { type CompressionPolicy, type PolicyWeight, type WeightDecision, decideWeight } from './policy.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import { holdWeight } from './weight-buffers.js';
+import { measureFiniteWeight } from './measure-weight.js';
+import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 
 /** The precisions the allocator chooses among. */
 export type BudgetOptionName = 'keep' | 'int8 per channel' | 'int4 groups of 32' | 'int4 groups of 64' | 'int4 groups of 128';
@@ -97,7 +99,9 @@ export function meanSquare(data: Float32Array): number {
  * Quantizes `x` under each decision of `options` in turn (`quantizeOptions` and `backend` as quantizeWeight takes
  * them) and measures each result (see the module documentation): undefined where the weight cannot be quantized
  * (NaN or ±Infinity). `quantized` holds the results, for a caller that dequantizes one; where
- * `quantizeOptions.integers` hands out the same memory again, only the last result's integers are its own.
+ * `quantizeOptions.integers` hands out the same memory again, only the last result's integers are its own. With
+ * `measureOnly` (the CPU path), every option but `keep` is measured without its integers (measureFiniteWeight: the
+ * same numbers) and has no result in `quantized`.
  *
  * @example
  * ```ts
@@ -106,18 +110,20 @@ export function meanSquare(data: Float32Array): number {
  */
 export async function measureOptions(
   x: Tensor, options: readonly WeightDecision[], quantizeOptions: QuantizeWeightOptions, backend: OpOptions | undefined,
-  storedOf?: StoredOf, keep?: number,
-): Promise<{ measured: MeasuredOptions; quantized: QuantizedWeight[] } | undefined> {
+  storedOf?: StoredOf, keep?: number, measureOnly = false,
+): Promise<{ measured: MeasuredOptions; quantized: (QuantizedWeight | undefined)[] } | undefined> {
+  if (measureOnly && firstNonFinite(x.data) >= 0) return undefined; // as quantizeWeight finds it for every option
   const energy = meanSquare(x.data);
   const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
-  const quantized: QuantizedWeight[] = [];
+  const quantized: (QuantizedWeight | undefined)[] = [];
   for (const [k, decision] of options.entries()) {
+    const alone = measureOnly && k !== keep ? await measureFiniteWeight(x, decision, quantizeOptions) : undefined;
     // The option to keep gets integers of its own, not the memory the others share.
-    const result = await quantizeWeight(x, decision, k === keep ? { ...quantizeOptions, integers: undefined } : quantizeOptions, backend);
+    const result = alone ?? await quantizeWeight(x, decision, k === keep ? { ...quantizeOptions, integers: undefined } : quantizeOptions, backend);
     if (!result.ok) return undefined;
-    measured.relativeErrors.push(energy > 0 ? result.stats.overall.mse / energy : 0);
+    measured.relativeErrors.push(energy > 0 ? ('overall' in result ? result.overall : result.stats.overall).mse / energy : 0);
     measured.stored.push(storedOf?.(result, decision));
-    quantized.push(result);
+    quantized.push('q' in result ? result : undefined);
   }
   if (keep !== undefined && quantized[keep]) measured.kept = { index: keep, q: quantized[keep]!.q };
   return { measured, quantized };
@@ -148,7 +154,7 @@ export async function measureOnCpu(
   try {
     const data = slot?.data ?? given ?? new Float32Array(shape.reduce((a, b) => a * b, 1));
     if (data !== given) await fill(data);
-    const outcome = await measureOptions({ data, shape: [...shape] }, options, { ...quantizeOptions, integers }, { backend: 'cpu' }, storedOf, keep);
+    const outcome = await measureOptions({ data, shape: [...shape] }, options, { ...quantizeOptions, integers }, { backend: 'cpu' }, storedOf, keep, true);
     return outcome?.measured;
   } finally {
     slot?.release();

@@ -258,7 +258,7 @@ export async function allocateBudget(
     const options = budgetOptionDecisions(weight, policy);
     const elsewhere = measuredElsewhere?.(index);
     const decisionsOf = options.map(([, d]) => d);
-    let outcome: { measured: MeasuredOptions | undefined; quantized?: QuantizedWeight[] } | undefined;
+    let outcome: { measured: MeasuredOptions | undefined; quantized?: (QuantizedWeight | undefined)[] } | undefined;
     if (elsewhere) outcome = { measured: await elsewhere };
     else if (!probe && onCpu) {
       // Nothing to dequantize: the weight held once on the CPU path, each option's integers in the same memory.

@@ -352,9 +352,20 @@ function quantizeOnCpuInto(
   return cpuQuantize(x, params, info, out);
 }
 
-async function quantizeWithBackend(
+/**
+ * The scales (as `options` store them) and zero points quantizeFiniteWeight quantizes `x` with (known to hold no
+ * NaN or ±Infinity), and where the GPU chain calibrated, quantized and measured in one submit, that submit's
+ * result; unquantizable where quantizeFiniteWeight is for its parameters.
+ *
+ * @example
+ * ```ts
+ * const calibrated = await calibratedParams(tensor(w, [64, 32]), decision, {}, { backend: 'cpu' }, undefined);
+ * if (calibrated.ok) calibrated.scales; // quantizeFiniteWeight's result.scales
+ * ```
+ */
+export async function calibratedParams(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions, backend: OpOptions | undefined, chain: ChainedWeight | undefined,
-): Promise<QuantizedWeight | UnquantizableWeight> {
+): Promise<{ ok: true; scales: Float32Array; zeroPoints: Int32Array; single: Awaited<ReturnType<ChainedWeight['calibrateQuantizeWithStats']>> } | UnquantizableWeight> {
   const granularity = calibrationGranularity(decision);
   const statsAxis = statsAxisOf(decision);
   // With the scales used as computed, the GPU chain calibrates, quantizes and measures in one submit.
@@ -382,7 +393,17 @@ async function quantizeWithBackend(
   }
   // The calibration's scales are this call's own: without rounding they are stored as they are, not copied.
   const scales = storedScales(rawScales, zeroPoints, decision, options, options.roundScale ? undefined : rawScales);
-  if (!(scales instanceof Float32Array)) return scales;
+  return scales instanceof Float32Array ? { ok: true, scales, zeroPoints, single } : scales;
+}
+
+async function quantizeWithBackend(
+  x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions, backend: OpOptions | undefined, chain: ChainedWeight | undefined,
+): Promise<QuantizedWeight | UnquantizableWeight> {
+  const granularity = calibrationGranularity(decision);
+  const statsAxis = statsAxisOf(decision);
+  const calibrated = await calibratedParams(x, decision, options, backend, chain);
+  if (!calibrated.ok) return calibrated;
+  const { scales, zeroPoints, single } = calibrated;
   const chained = single ?? await chain?.quantizeWithStats(granularity, scales, zeroPoints, decision.dtype, statsAxis);
   let q: QTensor;
   if (chained) q = chained.q;

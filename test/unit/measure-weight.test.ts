@@ -1,0 +1,82 @@
+// measureFiniteWeight: a weight measured and not kept gives quantizeFiniteWeight's parameters and overall statistics
+// to the bit, with no integers, on fresh random weights under the size budget's options and others (signed and
+// unsigned, symmetric and not, the extreme range, the searches, scales rounded to float16, MatMul weights whose
+// statistics run along another axis); unquantizable where quantizeFiniteWeight is; undefined per tensor.
+// measureOptions with measureOnly gives measureOptions' numbers.
+import { describe, expect, it } from 'vitest';
+import { budgetOptionDecisions, measureOptions } from '../../src/compress/budget-measure.js';
+import { measureFiniteWeight } from '../../src/compress/measure-weight.js';
+import { type CompressionPolicy, decideWeight } from '../../src/compress/policy.js';
+import { quantizeFiniteWeight } from '../../src/compress/quantize-weight.js';
+import { halfToFloat } from '../../src/io/float-convert.js';
+import { floatToHalfBits } from '../../src/io/half.js';
+import { RUN_SEED, normalData, rng } from './support.js';
+
+const next = rng(RUN_SEED + 91);
+const cpu = { backend: 'cpu' } as const;
+const toHalf = (s: number) => halfToFloat(floatToHalfBits(s));
+const bitsOf = (v: number) => new BigUint64Array(Float64Array.of(v).buffer)[0]!.toString(16);
+
+describe(`measureFiniteWeight (seed ${RUN_SEED})`, () => {
+  it('gives quantizeFiniteWeight\'s parameters and overall statistics to the bit', async () => {
+    const policies: CompressionPolicy[] = [
+      { dtype: 'qint8', granularity: 'channel' }, { dtype: 'quint8', granularity: 'channel' }, { dtype: 'qint4', granularity: 'group', groupSize: 32 },
+      { dtype: 'quint4', granularity: 'group', groupSize: 64 }, { dtype: 'qint4', granularity: 'group', groupSize: 32, symmetric: false },
+      { dtype: 'qint8', granularity: 'channel', calibrate: 'mse' }, { dtype: 'qint4', granularity: 'group', groupSize: 32, calibrate: 'lsq' },
+      { dtype: 'qint8', granularity: 'group', groupSize: 128, calibrate: 'percentile' }, { dtype: 'qint4', granularity: 'channel', range: 'narrow' },
+    ];
+    for (const shape of [[384, 200], [200, 96], [64, 3, 3, 5]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = normalData(n, next, 0.2 + next());
+      for (let k = 0; k < 5; k++) data[Math.floor(next() * n)] = (next() < 0.5 ? -1 : 1) * 8; // outliers: clipping under the searches
+      const weight = { name: 'w', dtype: 'float32' as const, shape };
+      const decisions = [...budgetOptionDecisions(weight, {}).map(([, d]) => d), ...policies.map((p) => decideWeight(weight, { ...p, minElements: 0 }))]
+        .filter((d) => d.action === 'quantize');
+      expect(decisions.length).toBeGreaterThanOrEqual(10);
+      for (const decision of decisions) {
+        for (const roundScale of [undefined, toHalf]) {
+          const what = `${JSON.stringify(shape)} ${decision.dtype} ${decision.granularity} ${decision.groupSize ?? ''} ${decision.method} ${decision.range} ${roundScale ? 'float16 scales' : ''}`;
+          const options = roundScale ? { roundScale } : {};
+          const full = await quantizeFiniteWeight({ data, shape }, decision, options, cpu);
+          const alone = await measureFiniteWeight({ data, shape }, decision, options);
+          if (!full.ok) {
+            expect(alone, what).toEqual(full);
+            continue;
+          }
+          if (!alone?.ok) throw new Error(`${what}: ${JSON.stringify(alone)}`);
+          expect(Array.from(alone.scales), what).toEqual(Array.from(full.scales));
+          expect(Array.from(alone.zeroPoints), what).toEqual(Array.from(full.zeroPoints));
+          expect(alone.paramShape, what).toEqual(full.paramShape);
+          for (const [key, value] of Object.entries(full.stats.overall)) {
+            expect(bitsOf(alone.overall[key as keyof typeof alone.overall]), `${what} ${key}`).toBe(bitsOf(value));
+          }
+        }
+      }
+    }
+  });
+
+  it('unquantizable where quantizeFiniteWeight is; undefined per tensor', async () => {
+    const shape = [16, 8];
+    const huge = Float32Array.from({ length: 128 }, (_, i) => (i % 2 ? 3.4e38 : -3.4e38));
+    const decision = decideWeight({ name: 'w', dtype: 'float32', shape }, { dtype: 'quint8', granularity: 'channel', minElements: 0 });
+    const full = await quantizeFiniteWeight({ data: huge, shape }, decision, {}, cpu);
+    expect(full.ok).toBe(false);
+    expect(await measureFiniteWeight({ data: huge, shape }, decision, {})).toEqual(full);
+    const data = normalData(128, next);
+    expect(await measureFiniteWeight({ data, shape }, decideWeight({ name: 'w', dtype: 'float32', shape }, { dtype: 'qint8', granularity: 'tensor', minElements: 0 }), {})).toBeUndefined();
+  });
+
+  it('measureOptions with measureOnly: the same numbers, a result only for the option kept', async () => {
+    const shape = [256, 160];
+    const data = normalData(256 * 160, next, 0.3);
+    const options = budgetOptionDecisions({ name: 'w', dtype: 'float32', shape }, {}).map(([, d]) => d);
+    const full = (await measureOptions({ data, shape }, options, {}, cpu, undefined, 2))!;
+    const alone = (await measureOptions({ data, shape }, options, {}, cpu, undefined, 2, true))!;
+    expect(alone.measured.relativeErrors.map(bitsOf)).toEqual(full.measured.relativeErrors.map(bitsOf));
+    expect(alone.quantized.map((r) => r !== undefined)).toEqual([false, false, true, false]);
+    expect(Array.from(alone.measured.kept!.q.intReprView())).toEqual(Array.from(full.measured.kept!.q.intReprView()));
+    const nan = data.slice();
+    nan[77] = NaN;
+    expect(await measureOptions({ data: nan, shape }, options, {}, cpu, undefined, undefined, true)).toBeUndefined();
+  });
+});
