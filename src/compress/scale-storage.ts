@@ -22,7 +22,7 @@
  * @module
  */
 import { floatToHalfBits } from '../io/half.js';
-import { halfToFloat } from '../io/float-convert.js';
+import { halfTable } from '../io/float-convert.js';
 import { writesNoZeroPoints } from '../io/onnx/qdq-writer.js';
 import type { StoredParameters } from './budget-measure.js';
 import type { WeightDecision } from './policy.js';
@@ -46,15 +46,28 @@ const kHalfMax = 65504;
  * ```
  */
 export function halfScale(scale: number): number {
-  const rounded = halfToFloat(floatToHalfBits(scale));
+  const rounded = toHalf(scale);
   return rounded > 0 && rounded <= kHalfMax ? rounded : scale;
 }
 
+/**
+ * The float16 value nearest `fround(x)` (ties to even), as a number: halfToFloat(floatToHalfBits(x)), by one load
+ * from the table of every float16's value (a weight in groups of 32 has half a million scales to round).
+ */
+function toHalf(x: number): number {
+  return halfTable()[floatToHalfBits(x)]!;
+}
+
+/** One float32 and its bits, for roundBfloat16 (no arrays made per scale). */
+const kFloat = new Float32Array(1);
+const kBits = new Uint32Array(kFloat.buffer);
+
 /** The nearest bfloat16 value (round to nearest even on the float32 bits). */
 function roundBfloat16(x: number): number {
-  const bits = new Uint32Array(Float32Array.of(x).buffer)[0]!;
-  const rounded = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) << 16;
-  return new Float32Array(Uint32Array.of(rounded >>> 0).buffer)[0]!;
+  kFloat[0] = x;
+  const bits = kBits[0]!;
+  kBits[0] = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) << 16;
+  return kFloat[0]!;
 }
 
 /**
@@ -74,7 +87,7 @@ export type ScaleRounding = 'float16' | 'bfloat16' | 'halfScale';
  * ```
  */
 export function scaleRounder(rounding: ScaleRounding | undefined): ((scale: number) => number) | undefined {
-  if (rounding === 'float16') return (s) => halfToFloat(floatToHalfBits(s));
+  if (rounding === 'float16') return toHalf;
   if (rounding === 'bfloat16') return roundBfloat16;
   if (rounding === 'halfScale') return halfScale;
   return undefined;
@@ -92,7 +105,7 @@ export function scaleRounder(rounding: ScaleRounding | undefined): ((scale: numb
 export function storesHalfScales(scales: ArrayLike<number>): boolean {
   for (let i = 0; i < scales.length; i++) {
     const s = scales[i]!;
-    if (!(s > 0 && s <= kHalfMax) || halfToFloat(floatToHalfBits(s)) !== s) return false;
+    if (!(s > 0 && s <= kHalfMax) || toHalf(s) !== s) return false;
   }
   return true;
 }

@@ -13,7 +13,9 @@ import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
 import { readQdqWeights } from '../../src/io/onnx/qdq-read.js';
 import { dequantize } from '../../src/ops/dequantize.js';
 import { buildMlp } from '../shared/mlp-onnx.js';
-import { RUN_SEED } from './support.js';
+import { halfToFloat } from '../../src/io/float-convert.js';
+import { floatToHalfBits } from '../../src/io/half.js';
+import { RUN_SEED, rng } from './support.js';
 
 const { onnx } = onnxProto;
 const cpu = { backend: 'cpu' } as const;
@@ -29,6 +31,28 @@ describe('scale storage helpers', () => {
     expect(scaleRounder('bfloat16')!(1 + 3 * 2 ** -8)).toBe(1 + 2 ** -6); // a tie: to even, upwards
     expect(scaleRounder('bfloat16')!(3)).toBe(3);
   });
+  it('the float16 and bfloat16 rounders give the conversions\' values on fresh float32 bit patterns of every exponent', () => {
+    const next = rng(RUN_SEED + 5);
+    const f = new Float32Array(1);
+    const bits = new Uint32Array(f.buffer);
+    const toHalf = scaleRounder('float16')!;
+    const toBfloat = scaleRounder('bfloat16')!;
+    const bfloatOf = (x: number) => new Float32Array(Uint32Array.of((((new Uint32Array(Float32Array.of(x).buffer)[0]! + 0x7fff
+      + ((new Uint32Array(Float32Array.of(x).buffer)[0]! >>> 16) & 1)) >>> 16) << 16) >>> 0).buffer)[0]!;
+    let ties = 0;
+    for (let i = 0; i < 200000; i++) {
+      // Every sign and exponent; a fifth of the mantissas a float16 or bfloat16 tie (the bits below the kept ones 100…0).
+      const tie = next() < 0.2;
+      bits[0] = (Math.floor(next() * 2 ** 32) & (tie ? ~0x1fff : ~0)) | (tie ? (next() < 0.5 ? 0x1000 : 0x8000) : 0);
+      const x = f[0]!;
+      if (Number.isNaN(x)) continue; // a scale is a number (the rounders' NaN payloads are not specified)
+      if (tie) ties++;
+      expect(Object.is(toHalf(x), halfToFloat(floatToHalfBits(x))), `float16 of ${x} (bits ${bits[0]!.toString(16)})`).toBe(true);
+      expect(Object.is(toBfloat(x), bfloatOf(x)), `bfloat16 of ${x}`).toBe(true);
+    }
+    expect(ties).toBeGreaterThan(30000);
+  });
+
   it('halfScale rounds to float16 where float16 holds the scale and keeps other scales', () => {
     expect(halfScale(0.1)).toBe(0.0999755859375);
     expect(halfScale(1)).toBe(1);
