@@ -23,7 +23,7 @@ import { type MeasuredOptions, type StoredOf, budgetOptionDecisions, measureOnCp
 import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.js';
 import { type QuantizeWeightOptions, paramShapeOf } from './quantize-weight.js';
 import { FILE_BLOCK_BYTES, type FileBlocking, blockIntegerBytes, fileBlocking } from './file-blocking.js';
-import { type BlockMeasurements, type ParamsMemory, floorWeightInBlocks, measureWeightInBlocks } from './weight-file-blocks.js';
+import { type BlockMeasurements, type BlockWeightOptions, type ParamsMemory, floorWeightInBlocks, measureWeightInBlocks } from './weight-file-blocks.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
 /** Where a block is converted to float32 for the mean square: one array a thread, reused. */
@@ -126,7 +126,7 @@ function blockedOptions(shape: readonly number[], options: readonly WeightDecisi
  */
 export async function measureFileInBlocks(
   range: FileRange, dtype: FileWeightDType, shape: readonly number[], options: readonly WeightDecision[],
-  quantizeOptions: Pick<QuantizeWeightOptions, 'roundScale'>,
+  quantizeOptions: Pick<BlockWeightOptions, 'roundScale' | 'readAhead'>,
   storedOf?: StoredOf, keep?: number, blockBytes = FILE_BLOCK_BYTES,
 ): Promise<MeasuredOptions | undefined> {
   const blocked = blockedOptions(shape, options, blockBytes);
@@ -190,7 +190,7 @@ export function budgetFromFiles(
     const dtype = info.dtype;
     return (async () => {
       const range = await floatFileRangeOf(reader, info);
-      const inBlocks = range && await measureFileInBlocks(range, dtype, info.shape, options, quantizeOptions, storedOf);
+      const inBlocks = range && await measureFileInBlocks(range, dtype, info.shape, options, { ...quantizeOptions, readAhead: true }, storedOf);
       if (inBlocks) return inBlocks;
       const data = await read(index);
       return measureOnCpu(info.shape, options, (held) => held.set(data), data, quantizeOptions, integers, storedOf);

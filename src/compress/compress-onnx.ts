@@ -299,7 +299,7 @@ export async function compressOnnxParts(
       if (blocking) {
         await warmNext(i);
         const bytes = blockIntegerBytes(decision, blocking, true);
-        outcome = await floorWeightInBlocks(range!, info.shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles: true },
+        outcome = await floorWeightInBlocks(range!, info.shape, decision, { ...(roundScale ? { roundScale } : {}), packNibbles: true, readAhead: true },
           loan ? loan.take(bytes) : new ArrayBuffer(bytes), blocking, info.dtype as FileWeightDType);
         if (outcome) return outcome;
       }

@@ -63,7 +63,7 @@ async function planInBlocks(reader: WeightReader, info: WeightInfo, decision: We
   // 4-bit integers packed two to a byte as each block is measured, as the file holds them.
   const bytes = blockIntegerBytes(decision, blocking!, true);
   const integers = spares?.take(bytes) ?? new ArrayBuffer(bytes);
-  const outcome = await floorWeightInBlocks(range, info.shape, decision, { packNibbles: true }, integers, blocking!, dtype);
+  const outcome = await floorWeightInBlocks(range, info.shape, decision, { packNibbles: true, readAhead: true }, integers, blocking!, dtype);
   spares?.adopt(integers);
   if (outcome?.kind !== 'quantized') spares?.written(integers); // nothing holds it
   return outcome;

@@ -151,6 +151,13 @@ export interface BlockWeightOptions extends Pick<QuantizeWeightOptions, 'roundSc
   reuse?: ParamsMemory;
   /** A 4-bit weight's integers packed two to a byte into `integers` (where {@link blockPacksNibbles}): a QTensor of packed nibbles. */
   packNibbles?: boolean;
+  /**
+   * Reads the next block of float32 rows while one is worked on, into a second block's memory: for a thread that
+   * would otherwise wait on its reads alone (the calling thread without workers; 7–20 % faster on the 1 GB MLP and
+   * safetensors file). Workers, as many as the cores, keep each other busy while one reads: there it was no faster,
+   * and each held 10–20 MiB more.
+   */
+  readAhead?: boolean;
 }
 
 /**
@@ -227,16 +234,20 @@ async function quantizeInBlocks(
   const stored = FILE_WEIGHT_BYTES[dtype];
   const { rows, rowsPerBlock, count, rest, rowElements, mode } = blocking;
   const elements = rows * rowElements;
-  // A block's place in the kernels' memory, held once the bands (which hold their own) are searched.
+  // A block's place in the kernels' memory, held once the bands (which hold their own) are searched; with
+  // `readAhead`, two: a float32 block is read into one while the block before is worked on in the other.
+  const ahead = options.readAhead === true && FILE_WEIGHT_BYTES[dtype] === 4 && blocking.count > 1;
+  const places = ahead ? 2 : 1;
   let slot: HeldFloat32 | undefined;
   let whole: Float32Array | undefined;
-  const blockPlace = (): Float32Array => {
+  const blockPlace = (b: number): Float32Array => {
     if (!whole) {
-      slot = holdWeight([rowsPerBlock, ...rest], decision);
-      whole = slot?.data ?? new Float32Array(rowsPerBlock * rowElements);
+      slot = holdWeight([places * rowsPerBlock, ...rest], decision);
+      whole = slot?.data ?? new Float32Array(places * rowsPerBlock * rowElements);
     }
-    return whole;
+    return whole.subarray((b % places) * rowsPerBlock * rowElements, ((b % places) + 1) * rowsPerBlock * rowElements);
   };
+  let reading: Promise<unknown> | undefined; // a block read ahead: settled before the places are let go
   const statsAxis = into ? statsAxisOf(decision) : undefined;
   const granularity = calibrationGranularity(decision);
   const paramCount = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
@@ -254,14 +265,27 @@ async function quantizeInBlocks(
     };
     /** Block b's rows, read from the file into the block's place (16-bit values read as stored, then converted there). */
     const raw = stored === 4 ? undefined : scratchMemory.bytes(stored * rowsPerBlock * rowElements);
-    const read = async (b: number) => {
-      const place = blockPlace();
+    const readBlock = async (b: number) => {
+      const place = blockPlace(b);
       const first = b * rowsPerBlock;
       const blockRows = Math.min(rowsPerBlock, rows - first);
       const data = place.subarray(0, blockRows * rowElements);
       const bytes = await readStored(b, raw ?? new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       if (raw) toFloat32Into(bytes, dtype, data, range.path);
       return { first, x: { data, shape: [blockRows, ...rest] } };
+    };
+    /** Block b (read ahead, or now), and with two places the next block's read started. */
+    const next = new Map<number, ReturnType<typeof readBlock>>();
+    const read = (b: number) => {
+      const now = next.get(b) ?? readBlock(b);
+      next.delete(b);
+      if (ahead && b + 1 < count) {
+        const after = readBlock(b + 1);
+        after.catch(() => undefined); // met when block b + 1 is read, or settled before the places go
+        next.set(b + 1, after);
+        reading = after;
+      }
+      return now;
     };
     // Quantizes block b with `blockParams` into its place in `integers`, and its error sums go on from the block
     // before (the per-channel sums in place).
@@ -365,6 +389,7 @@ async function quantizeInBlocks(
     return { stats, scales, zeroPoints, qParams: views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, scales, zeroPoints),
       meanSquare: elements ? overall.sumSquaredOriginal[0]! / elements : 0 };
   } finally {
+    await reading?.catch(() => undefined);
     slot?.release();
     scratchMemory.release();
     await file?.close();

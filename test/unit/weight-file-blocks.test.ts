@@ -93,12 +93,21 @@ async function expectSameAsWhole(shape: number[], decision: WeightDecision, bloc
   expect(a.zeroPoints).toEqual(b.zeroPoints);
   expect(a.paramShape).toEqual(b.paramShape);
   expect(a.stats, `${what}: statistics`).toEqual(b.stats);
-  // Measured only (no integers kept, a block's at a time): the same statistics and parameters.
-  const measured = await measureWeightInBlocks(inFile(data), shape, decision, roundScale ? { roundScale } : {}, blocking!);
-  expect(measured?.overall, `${what}: overall statistics, measured only`).toEqual(b.stats.overall);
-  expect(measured?.meanSquare, `${what}: mean square, measured only`).toBe(meanSquare(data));
-  expect(measured?.scales, `${what}: scales, measured only`).toEqual(a.scales);
-  expect(measured?.zeroPoints, `${what}: zero points, measured only`).toEqual(b.zeroPoints);
+  // Each block of rows read while the one before is worked on (two blocks' memory): the same outcome.
+  const early = new ArrayBuffer(data.length);
+  const ahead = await floorWeightInBlocks(inFile(data), shape, decision, { ...(roundScale ? { roundScale } : {}), readAhead: true }, early, blocking!);
+  if (ahead?.kind !== 'quantized') throw new Error(`${what}: read ahead, ${ahead?.kind}`);
+  expect(Buffer.from(ahead.result.q.intRepr().buffer).equals(Buffer.from(b.q.intRepr().buffer)), `${what}: integers, read ahead`).toBe(true);
+  expect(ahead.result.stats, `${what}: statistics, read ahead`).toEqual(b.stats);
+  expect(ahead.result.q.params, `${what}: parameters, read ahead`).toEqual(b.q.params);
+  // Measured only (no integers kept, a block's at a time): the same statistics and parameters, read ahead or not.
+  for (const readAhead of [false, true]) {
+    const measured = await measureWeightInBlocks(inFile(data), shape, decision, { ...(roundScale ? { roundScale } : {}), readAhead }, blocking!);
+    expect(measured?.overall, `${what}: overall statistics, measured only, read ahead ${readAhead}`).toEqual(b.stats.overall);
+    expect(measured?.meanSquare, `${what}: mean square, measured only`).toBe(meanSquare(data));
+    expect(measured?.scales, `${what}: scales, measured only`).toEqual(a.scales);
+    expect(measured?.zeroPoints, `${what}: zero points, measured only`).toEqual(b.zeroPoints);
+  }
   if (dtypeInfo(decision.dtype).bits !== 4) return;
   // Packed two to a byte as the blocks are measured: half the memory, the same bytes packedData() gives.
   expect(blockPacksNibbles(decision, blocking!), what).toBe(true);
