@@ -13,6 +13,7 @@
  */
 import { dtypeInfo } from '../dtype.js';
 import { cpuQuantizeErrorSums } from '../kernels/cpu/cpu-quantize-measure.js';
+import { simdKernels } from '../kernels/cpu/simd-module.js';
 import { assembleErrorStats } from '../stats/assemble.js';
 import { BucketSums } from '../stats/bucket-sums.js';
 import type { ErrorStats } from '../stats/types.js';
@@ -45,7 +46,7 @@ export async function measureFiniteWeight(x: Tensor, decision: WeightDecision, o
   checkTensor(x);
   const granularity = calibrationGranularity(decision);
   const info = dtypeInfo(decision.dtype);
-  if (granularity === 'per_tensor' || info.bits === 32 || x.data.length === 0) return undefined;
+  if (granularity === 'per_tensor' || info.bits === 32 || x.data.length === 0 || !simdKernels()) return undefined; // before calibrating
   const calibrated = await calibratedParams(x, decision, options, { backend: 'cpu' }, undefined);
   if (!calibrated.ok) return calibrated;
   const { scales, zeroPoints } = calibrated;
