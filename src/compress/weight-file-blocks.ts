@@ -236,7 +236,7 @@ async function quantizeInBlocks(
   const elements = rows * rowElements;
   // A block's place in the kernels' memory, held once the bands (which hold their own) are searched; with
   // `readAhead`, two: a float32 block is read into one while the block before is worked on in the other.
-  const ahead = options.readAhead === true && FILE_WEIGHT_BYTES[dtype] === 4 && blocking.count > 1;
+  const ahead = options.readAhead === true && stored === 4 && count > 1;
   const places = ahead ? 2 : 1;
   let slot: HeldFloat32 | undefined;
   let whole: Float32Array | undefined;
