@@ -480,6 +480,14 @@ describe('floorWeightInBlocks', () => {
     const range = inFile(weight(shape, rng(RUN_SEED + 9)).subarray(0, 60 * 16));
     await expect(floorWeightInBlocks({ ...range, byteLength: 4 * 64 * 16 }, shape, decision, {}, new ArrayBuffer(64 * 16), fileBlocking(shape, decision, 4 * 16 * 8)!))
       .rejects.toThrow(/64|bytes|end/);
+    // Reading ahead: the read of the block past the end fails when its turn comes (not unobserved before), and a
+    // NaN found in an earlier block leaves the block read ahead settled before the call returns.
+    await expect(floorWeightInBlocks({ ...range, byteLength: 4 * 64 * 16 }, shape, decision, { readAhead: true }, new ArrayBuffer(64 * 16), fileBlocking(shape, decision, 4 * 16 * 8)!))
+      .rejects.toThrow(/64|bytes|end/);
+    const nan = weight(shape, rng(RUN_SEED + 10));
+    nan[3 * 16 + 5] = NaN;
+    expect(await floorWeightInBlocks(inFile(nan), shape, decision, { readAhead: true }, new ArrayBuffer(64 * 16), fileBlocking(shape, decision, 4 * 16 * 8)!),
+      'a NaN in the first block: the whole weight decides').toBeUndefined();
   });
 });
 
