@@ -14,7 +14,7 @@ import { quantizeWithParams } from '../../src/reference/index.js';
 import { minMaxOfLayout } from '../../src/reference/minmax.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
 import { groupParamCount } from '../../src/validate.js';
-import { RUN_SEED, expectBits, expectExact, expectSameStats, rng } from './support.js';
+import { RUN_SEED, expectBits, expectExact, expectSameStats, rng, tieWeights } from './support.js';
 
 const next = rng(RUN_SEED);
 let slots: HeldFloat32[] = [];
@@ -30,15 +30,7 @@ function hold(count: number, scratch: number): HeldFloat32 {
   return slot;
 }
 
-/** Random weights with ties at k + 0.5 of `scale`, ±0 and values past the range. */
-function weights(n: number, scale: number): Float32Array {
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = next();
-    data[i] = r < 0.02 ? (next() < 0.5 ? 0 : -0) : r < 0.2 ? (Math.floor(next() * 300) - 150 + 0.5) * scale : (next() * 2 - 1) * 200 * scale;
-  }
-  return data;
-}
+const weights = (n: number, scale: number): Float32Array => tieWeights(n, scale, next);
 
 describe(`CPU kernels on a held weight (seed ${RUN_SEED})`, () => {
   it('every pass gives the bits of an ordinary array: quantize (4 and 8 bits, per tensor / channel / group), min/max, scans, statistics', () => {

@@ -12,7 +12,7 @@ import { type HeldFloat32, holdFloat32, scratchBoundOf } from '../../src/kernels
 import { type QParams, checkQParams } from '../../src/qtensor.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
 import { groupParamCount } from '../../src/validate.js';
-import { RUN_SEED, rng } from './support.js';
+import { RUN_SEED, rng, tieWeights } from './support.js';
 
 const next = rng(RUN_SEED + 71);
 let slot: HeldFloat32 | undefined;
@@ -21,15 +21,7 @@ afterEach(() => {
   slot = undefined;
 });
 
-/** Random weights with ties at k + 0.5 of `scale`, ±0 and values past an 8-bit grid. */
-function weights(n: number, scale: number): Float32Array {
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = next();
-    data[i] = r < 0.02 ? (next() < 0.5 ? 0 : -0) : r < 0.2 ? (Math.floor(next() * 300) - 150 + 0.5) * scale : (next() * 2 - 1) * 200 * scale;
-  }
-  return data;
-}
+const weights = (n: number, scale: number): Float32Array => tieWeights(n, scale, next);
 
 /** The carry cpuErrorSums leaves for cpuQuantize's integers of each block in turn. */
 function twoPasses(blocks: { x: Float32Array; shape: number[]; first?: number }[], params: (shape: number[], first: number) => QParams, dtype: Parameters<typeof dtypeInfo>[0]): Float64Array {

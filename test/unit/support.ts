@@ -17,6 +17,19 @@ export function normalData(n: number, next: () => number, sigma = 1): Float32Arr
   return out;
 }
 
+/**
+ * `n` random weights from `next` for the kernels' edge cases: ±0, ties at k + 0.5 of `scale`, and values up to
+ * 200 steps of `scale` (past an 8-bit grid).
+ */
+export function tieWeights(n: number, scale: number, next: () => number): Float32Array {
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = next();
+    data[i] = r < 0.02 ? (next() < 0.5 ? 0 : -0) : r < 0.2 ? (Math.floor(next() * 300) - 150 + 0.5) * scale : (next() * 2 - 1) * 200 * scale;
+  }
+  return data;
+}
+
 /** Bits of a float32, so that -0 / +0 and NaN payloads compare exactly. */
 export function f32Bits(x: number): number {
   const view = new DataView(new ArrayBuffer(4));
