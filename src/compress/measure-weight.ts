@@ -19,7 +19,7 @@ import { BucketSums } from '../stats/bucket-sums.js';
 import type { ErrorStats } from '../stats/types.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
-import { type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, calibratedParams, calibrationGranularity, granularityQParams, paramShapeOf } from './quantize-weight.js';
+import { type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWeight, calibratedParams, calibrationGranularity, granularityQParams, nonFiniteStats, paramShapeOf } from './quantize-weight.js';
 
 /**
  * What {@link measureFiniteWeight} gives: quantizeFiniteWeight's result but for its integers and per-channel
@@ -56,8 +56,5 @@ export async function measureFiniteWeight(x: Tensor, decision: WeightDecision, o
   sums.setBucket(0, carry);
   sums.count[0] = x.data.length;
   const { overall } = assembleErrorStats({ shape: [...x.shape], quantized: { kind: 'grid' } }, sums, undefined, undefined, 'cpu');
-  if (Number.isNaN(overall.sqnrDb) || !Number.isFinite(overall.maxAbsError)) {
-    return { ok: false, reason: `the error statistics are not finite (SQNR ${overall.sqnrDb} dB, max |error| ${overall.maxAbsError})` };
-  }
-  return { ok: true, scales, zeroPoints, paramShape: paramShapeOf(x.shape, decision), overall };
+  return nonFiniteStats(overall) ?? { ok: true, scales, zeroPoints, paramShape: paramShapeOf(x.shape, decision), overall };
 }

@@ -396,6 +396,20 @@ export async function calibratedParams(
   return scales instanceof Float32Array ? { ok: true, scales, zeroPoints, single } : scales;
 }
 
+/**
+ * Why a weight whose overall statistics are these is not quantized (its SQNR not a number, or its largest error not
+ * finite), or undefined where they are usable.
+ *
+ * @example
+ * ```ts
+ * nonFiniteStats(result.stats.overall); // undefined for a weight that quantized
+ * ```
+ */
+export function nonFiniteStats(overall: Pick<ErrorStats['overall'], 'sqnrDb' | 'maxAbsError'>): UnquantizableWeight | undefined {
+  if (!Number.isNaN(overall.sqnrDb) && Number.isFinite(overall.maxAbsError)) return undefined;
+  return { ok: false, reason: `the error statistics are not finite (SQNR ${overall.sqnrDb} dB, max |error| ${overall.maxAbsError})` };
+}
+
 async function quantizeWithBackend(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions, backend: OpOptions | undefined, chain: ChainedWeight | undefined,
 ): Promise<QuantizedWeight | UnquantizableWeight> {
@@ -415,8 +429,7 @@ async function quantizeWithBackend(
   // the GPU lost to float32 underflow (stats/underflow.ts) are computed again on the CPU.
   const chainedStats = chained && !lostToUnderflow(chained.stats) ? chained.stats : undefined;
   const stats = chainedStats ?? await errorStatsOfScanned(x, q, statsAxis === undefined ? {} : { axis: statsAxis }, chained ? { backend: 'cpu' } : backend);
-  if (Number.isNaN(stats.overall.sqnrDb) || !Number.isFinite(stats.overall.maxAbsError)) {
-    return { ok: false, reason: `the error statistics are not finite (SQNR ${stats.overall.sqnrDb} dB, max |error| ${stats.overall.maxAbsError})` };
-  }
+  const unusable = nonFiniteStats(stats.overall);
+  if (unusable) return unusable;
   return { ok: true, q, scales, zeroPoints, paramShape: paramShapeOf(x.shape, decision), stats };
 }

@@ -247,7 +247,8 @@ async function quantizeInBlocks(
     }
     return whole.subarray((b % places) * rowsPerBlock * rowElements, ((b % places) + 1) * rowsPerBlock * rowElements);
   };
-  let reading: Promise<unknown> | undefined; // a block read ahead: settled before the places are let go
+  // The next block, read ahead: settled before the places are let go.
+  let early: { b: number; block: Promise<{ first: number; x: { data: Float32Array; shape: number[] } }> } | undefined;
   const statsAxis = into ? statsAxisOf(decision) : undefined;
   const granularity = calibrationGranularity(decision);
   const paramCount = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
@@ -275,15 +276,12 @@ async function quantizeInBlocks(
       return { first, x: { data, shape: [blockRows, ...rest] } };
     };
     /** Block b (read ahead, or now), and with two places the next block's read started. */
-    const next = new Map<number, ReturnType<typeof readBlock>>();
     const read = (b: number) => {
-      const now = next.get(b) ?? readBlock(b);
-      next.delete(b);
+      const now = early?.b === b ? early.block : readBlock(b);
+      early = undefined;
       if (ahead && b + 1 < count) {
-        const after = readBlock(b + 1);
-        after.catch(() => undefined); // met when block b + 1 is read, or settled before the places go
-        next.set(b + 1, after);
-        reading = after;
+        early = { b: b + 1, block: readBlock(b + 1) };
+        early.block.catch(() => undefined); // met when block b + 1 is read, or settled before the places go
       }
       return now;
     };
@@ -389,7 +387,7 @@ async function quantizeInBlocks(
     return { stats, scales, zeroPoints, qParams: views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, scales, zeroPoints),
       meanSquare: elements ? overall.sumSquaredOriginal[0]! / elements : 0 };
   } finally {
-    await reading?.catch(() => undefined);
+    await early?.block.catch(() => undefined);
     slot?.release();
     scratchMemory.release();
     await file?.close();
