@@ -24,6 +24,7 @@ import type { CompressionPolicy, PolicyWeight, WeightDecision } from './policy.j
 import { type QuantizeWeightOptions, paramShapeOf } from './quantize-weight.js';
 import { FILE_BLOCK_BYTES, type FileBlocking, blockIntegerBytes, fileBlocking } from './file-blocking.js';
 import { type BlockMeasurements, type BlockWeightOptions, type ParamsMemory, floorWeightInBlocks, measureWeightInBlocks } from './weight-file-blocks.js';
+import { groupsMeasuredTogether, measureGroupsInBlocks } from './measure-groups-in-blocks.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
 /** Where a block is converted to float32 for the mean square: one array a thread, reused. */
@@ -44,6 +45,7 @@ let paramsMemory: ParamsMemory = { scales: new Float32Array(0), zeroPoints: new 
  */
 export function releaseMeasuringMemory(): void {
   if (paramsMemory.scales.length) paramsMemory = { scales: new Float32Array(0), zeroPoints: new Int32Array(0), scales64: new Float64Array(0) };
+  if (groupParamsMemory.scales.length) groupParamsMemory = { scales: new Float32Array(0), zeroPoints: new Int32Array(0) };
   blockValues = reusedFloat32();
 }
 
@@ -57,12 +59,40 @@ export function releaseMeasuringMemory(): void {
  * ```
  */
 export function measuringMemoryBytes(): number {
-  return paramsMemory.scales.byteLength + paramsMemory.zeroPoints.byteLength + paramsMemory.scales64.byteLength + blockValues(0).buffer.byteLength;
+  return paramsMemory.scales.byteLength + paramsMemory.zeroPoints.byteLength + paramsMemory.scales64.byteLength
+    + groupParamsMemory.scales.byteLength + groupParamsMemory.zeroPoints.byteLength + blockValues(0).buffer.byteLength;
 }
 
 function paramsMemoryOf(count: number): ParamsMemory {
   if (paramsMemory.scales.length < count) paramsMemory = { scales: new Float32Array(count), zeroPoints: new Int32Array(count), scales64: new Float64Array(count) };
   return paramsMemory;
+}
+
+/** The parameters of the group options measured together, one after another: one memory a thread, reused. */
+let groupParamsMemory = { scales: new Float32Array(0), zeroPoints: new Int32Array(0) };
+
+function groupParamsMemoryOf(count: number): typeof groupParamsMemory {
+  if (groupParamsMemory.scales.length < count) groupParamsMemory = { scales: new Float32Array(count), zeroPoints: new Int32Array(count) };
+  return groupParamsMemory;
+}
+
+/**
+ * The options measured together (measure-groups-in-blocks.ts): every group option but `keep` that goes in the
+ * smallest one's blocks along its axis, smallest group first (each group size a multiple of it), their parameters'
+ * count together, and the channel axis of a per-channel option whose first read their pass makes (`'columns'`
+ * without bands, along another axis). Undefined where there is none.
+ */
+function togetherOf(shape: readonly number[], options: readonly WeightDecision[], blockings: readonly FileBlocking[], keep: number | undefined) {
+  const candidates = [...options.keys()].filter((k) => k !== keep && groupsMeasuredTogether(options[k]!, blockings[k]))
+    .sort((a, b) => options[a]!.groupSize! - options[b]!.groupSize!);
+  const first = candidates[0];
+  if (first === undefined) return undefined;
+  const { rowsPerBlock } = blockings[first]!;
+  const { axis, groupSize } = options[first]!;
+  const chosen = candidates.filter((k) => blockings[k]!.rowsPerBlock === rowsPerBlock && options[k]!.axis === axis && options[k]!.groupSize! % groupSize! === 0);
+  const columns = blockings.findIndex((b, k) => k !== keep && b.mode === 'columns' && !b.bands && options[k]!.axis !== axis);
+  const parameters = chosen.reduce((sum, k) => sum + paramShapeOf(shape, options[k]!).reduce((a, b) => a * b, 1), 0);
+  return { options: chosen, parameters, ...(columns >= 0 ? { channelAxis: options[columns]!.axis! } : {}) };
 }
 
 /**
@@ -136,19 +166,29 @@ export async function measureFileInBlocks(
   let energy: number | undefined;
   const mses: number[] = [];
   const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
+  // The group options (but the kept one) measured together from one read, with the channels' ranges of a per-channel
+  // option, where they go in the same blocks (measure-groups-in-blocks.ts).
+  const together = togetherOf(shape, judged, blockings, keep);
+  const groups = together && await measureGroupsInBlocks(range, shape, together.options.map((k) => judged[k]!), quantizeOptions, blockings[together.options[0]!]!, dtype,
+    groupParamsMemoryOf(together.parameters), together.channelAxis);
   for (const [k, decision] of judged.entries()) {
     const blocking = blockings[k]!;
     // The kept option's integers and parameters in memory of their own; every other option's parameters in the
     // memory of the one before, and its integers not kept (a block's at a time): a worker's results are freed when
     // they are sent, these only when the worker next collects.
     let result: Omit<BlockMeasurements, 'meanSquare'> | undefined;
-    if (k === keep) {
+    const at = groups ? together!.options.indexOf(k) : -1;
+    if (at >= 0) {
+      result = groups!.measured[at];
+      energy ??= groups!.measured[at]!.meanSquare;
+    } else if (k === keep) {
       const outcome = await floorWeightInBlocks(range, shape, decision, quantizeOptions, new ArrayBuffer(blockIntegerBytes(decision, blocking, false)), blocking, dtype);
       if (outcome?.kind === 'quantized') measured.kept = { index: k, q: outcome.result.q };
       result = outcome?.kind === 'quantized' ? { ...outcome.result, overall: outcome.result.stats.overall } : undefined;
     } else {
       const reuse = paramsMemoryOf(paramShapeOf(shape, decision).reduce((a, b) => a * b, 1));
-      const blocks = await measureWeightInBlocks(range, shape, decision, { ...quantizeOptions, reuse }, blocking, dtype);
+      const channelRanges = groups?.channels;
+      const blocks = await measureWeightInBlocks(range, shape, decision, { ...quantizeOptions, reuse, ...(channelRanges ? { channelRanges } : {}) }, blocking, dtype);
       energy ??= blocks?.meanSquare;
       result = blocks;
     }

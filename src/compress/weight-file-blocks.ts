@@ -46,8 +46,6 @@ import { type Granularity, reductionLayout } from '../calibration/granularity.js
 import { type DTypeInfo, dtypeInfo } from '../dtype.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { FileRange } from '../io/byte-source.js';
-import { type OpenFileRange, openFileRange } from '../io/safetensors/node-file-source.js';
-import { toFloat32Into } from '../io/float-convert.js';
 import { FILE_WEIGHT_BYTES, type FileWeightDType } from '../io/weights.js';
 import { cpuErrorSums } from '../kernels/cpu/cpu-error-stats.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
@@ -61,15 +59,15 @@ import { assembleErrorStats } from '../stats/assemble.js';
 import type { ErrorStats } from '../stats/types.js';
 import { BucketSums } from '../stats/bucket-sums.js';
 import { fillGridTable, keepGridTable, shareGridTable } from '../stats/quant-grid.js';
-import { bufferSlots } from './buffer-slots.js';
+import { blockScratchTaker } from './block-scratch.js';
 import type { WeightDecision } from './policy.js';
 import { type FloorOutcome, belowFloorOf } from './quality-floor.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, calibrationGranularity, granularityQParams, paramShapeOf, statsAxisOf } from './quantize-weight.js';
 import { rowParams } from './row-block-task.js';
 import { searchInBands } from './column-bands.js';
 import { type FileBlocking, blockIntegerBytes, blockPacksNibbles } from './file-blocking.js';
-import type { HeldFloat32 } from '../kernels/cpu/simd-module.js';
 import { holdWeight } from './weight-buffers.js';
+import { type FileBlockReader, openFileBlocks } from './file-block-reader.js';
 
 /**
  * The whole weight's parameters as a QTensor holds them (float64 scales), filled a block at a time, and a
@@ -108,29 +106,6 @@ function wholeParamViews(
   };
 }
 
-/**
- * Scratch memory of the blocks' passes (a block's integers before packing, its 16-bit values as stored, its
- * parameters' mins, maxes and reciprocals), used again from call to call. A worker quantizes weight after weight:
- * fresh arrays of a few MiB each call would be freed into its thread's allocator arena, which keeps them resident
- * (docs/performance.md, "Parameters and scratch kept from weight to weight").
- */
-const blockScratch = bufferSlots('local');
-
-/** Scratch taken from {@link blockScratch} for one call, all given back by `release()`. */
-function scratchTaker() {
-  const taken: Uint8Array[] = [];
-  const bytes = (byteLength: number): Uint8Array => {
-    const view = blockScratch.take(byteLength);
-    taken.push(view);
-    return view;
-  };
-  return {
-    bytes,
-    float32: (count: number) => new Float32Array(bytes(4 * count).buffer, 0, count),
-    release: () => { for (const view of taken.splice(0)) blockScratch.give(view); },
-  };
-}
-
 /** Whether `a` orders below `b` as the min/max kernels order floats (-0 below +0). */
 const below = (a: number, b: number) => a < b || (a === 0 && b === 0 && Object.is(a, -0) && !Object.is(b, -0));
 
@@ -158,7 +133,16 @@ export interface BlockWeightOptions extends Pick<QuantizeWeightOptions, 'roundSc
    * and each held 10–20 MiB more.
    */
   readAhead?: boolean;
+  /**
+   * Per channel along a later axis with min/max parameters (`'columns'` without bands): every channel's range and
+   * the weight's max |x|, found already (measure-groups-in-blocks.ts finds them with the group options' ranges), so
+   * the first read is not needed. Ignored for another axis or channel count.
+   */
+  channelRanges?: ChannelRanges;
 }
+
+/** Each channel's minimum and maximum along axis `axis` of a weight, and its max |x| (all finite). */
+export interface ChannelRanges { axis: number; mins: Float32Array; maxs: Float32Array; peak: number }
 
 /**
  * Quantizes the float32 weight at `range` of `shape` as `decision` says, in blocks (module documentation; a
@@ -234,57 +218,17 @@ async function quantizeInBlocks(
   const stored = FILE_WEIGHT_BYTES[dtype];
   const { rows, rowsPerBlock, count, rest, rowElements, mode } = blocking;
   const elements = rows * rowElements;
-  // A block's place in the kernels' memory, held once the bands (which hold their own) are searched; with
-  // `readAhead`, two: a float32 block is read into one while the block before is worked on in the other.
-  const ahead = options.readAhead === true && stored === 4 && count > 1;
-  const places = ahead ? 2 : 1;
-  let slot: HeldFloat32 | undefined;
-  let whole: Float32Array | undefined;
-  const blockPlace = (b: number): Float32Array => {
-    if (!whole) {
-      slot = holdWeight([places * rowsPerBlock, ...rest], decision);
-      whole = slot?.data ?? new Float32Array(places * rowsPerBlock * rowElements);
-    }
-    return whole.subarray((b % places) * rowsPerBlock * rowElements, ((b % places) + 1) * rowsPerBlock * rowElements);
-  };
-  // The next block, read ahead: settled before the places are let go.
-  let early: { b: number; block: Promise<{ first: number; x: { data: Float32Array; shape: number[] } }> } | undefined;
   const statsAxis = into ? statsAxisOf(decision) : undefined;
   const granularity = calibrationGranularity(decision);
   const paramCount = paramShapeOf(shape, decision).reduce((a, b) => a * b, 1);
   const info = dtypeInfo(decision.dtype);
-  const scratchMemory = scratchTaker();
-  let file: OpenFileRange | undefined;
+  const scratchMemory = blockScratchTaker();
+  let file: FileBlockReader | undefined;
   try {
-    file = await openFileRange(range);
-    /** Block b's rows as stored, read into the front of `into`. */
-    const readStored = async (b: number, into: Uint8Array) => {
-      const first = b * rowsPerBlock;
-      const bytes = into.subarray(0, stored * Math.min(rowsPerBlock, rows - first) * rowElements);
-      await file!.read(stored * first * rowElements, bytes);
-      return bytes;
-    };
-    /** Block b's rows, read from the file into the block's place (16-bit values read as stored, then converted there). */
-    const raw = stored === 4 ? undefined : scratchMemory.bytes(stored * rowsPerBlock * rowElements);
-    const readBlock = async (b: number) => {
-      const place = blockPlace(b);
-      const first = b * rowsPerBlock;
-      const blockRows = Math.min(rowsPerBlock, rows - first);
-      const data = place.subarray(0, blockRows * rowElements);
-      const bytes = await readStored(b, raw ?? new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      if (raw) toFloat32Into(bytes, dtype, data, range.path);
-      return { first, x: { data, shape: [blockRows, ...rest] } };
-    };
-    /** Block b (read ahead, or now), and with two places the next block's read started. */
-    const read = (b: number) => {
-      const now = early?.b === b ? early.block : readBlock(b);
-      early = undefined;
-      if (ahead && b + 1 < count) {
-        early = { b: b + 1, block: readBlock(b + 1) };
-        early.block.catch(() => undefined); // met when block b + 1 is read, or settled before the places go
-      }
-      return now;
-    };
+    // A block's place in the kernels' memory, held once the bands (which hold their own) are searched; with
+    // `readAhead`, two (file-block-reader.ts).
+    file = await openFileBlocks(range, blocking, dtype, (placeShape) => holdWeight(placeShape, decision), { readAhead: options.readAhead, scratch: scratchMemory.bytes });
+    const { read, readStored } = file;
     // Quantizes block b with `blockParams` into its place in `integers`, and its error sums go on from the block
     // before (the per-channel sums in place).
     const carry = new Float64Array(8);
@@ -327,10 +271,14 @@ async function quantizeInBlocks(
       if (!searched) return undefined;
       ({ params, peak } = searched);
     }
-    // Every block is scanned here, unless the bands were (as they were copied out).
-    const scanned = bands ? 0 : count;
-    const mins = new Float32Array(bands ? 0 : channels).fill(Infinity);
-    const maxs = new Float32Array(bands ? 0 : channels).fill(-Infinity);
+    // Every block is scanned here, unless the bands were (as they were copied out), or the channels' ranges came found.
+    const ranges = options.channelRanges;
+    const given = mode === 'columns' && !bands && ranges && ranges.axis === decision.axis && ranges.mins.length === channels && ranges.maxs.length === channels
+      ? ranges : undefined;
+    const scanned = bands || given ? 0 : count;
+    const mins = given?.mins ?? new Float32Array(bands ? 0 : channels).fill(Infinity);
+    const maxs = given?.maxs ?? new Float32Array(bands ? 0 : channels).fill(-Infinity);
+    if (given) peak = given.peak;
     for (let b = 0; b < scanned; b++) {
       const { first, x } = await read(b);
       const scan = scanFinite(x.data);
@@ -387,9 +335,7 @@ async function quantizeInBlocks(
     return { stats, scales, zeroPoints, qParams: views?.whole() ?? granularityQParams(shape, decision.dtype, granularity, scales, zeroPoints),
       meanSquare: elements ? overall.sumSquaredOriginal[0]! / elements : 0 };
   } finally {
-    await early?.block.catch(() => undefined);
-    slot?.release();
-    scratchMemory.release();
     await file?.close();
+    scratchMemory.release();
   }
 }

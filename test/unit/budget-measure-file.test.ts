@@ -90,9 +90,11 @@ describe(`measureFileInBlocks (seed ${RUN_SEED})`, () => {
 
   it('the measuring memory is let go on request, and measuring again gives the same errors', async () => {
     const range = inFile(new Uint8Array(data.buffer));
+    releaseMeasuringMemory();
     const first = await measureFileInBlocks(range, 'float32', shape, options, {}, undefined, undefined, blockBytes);
-    // The groups of 32's parameters (16 bytes each) and a block's values are held for the next weight.
-    expect(measuringMemoryBytes()).toBeGreaterThanOrEqual(16 * (512 * 200) / 32 + 4 * 128 * 200);
+    // Held for the next weight: the three group options' parameters, measured together (a scale and a zero point,
+    // 8 bytes, each), and int8's per channel (16 bytes each, with the float64 scales).
+    expect(measuringMemoryBytes()).toBe(8 * (512 * 200) * (1 / 32 + 1 / 64 + 1 / 128) + 16 * 200);
     releaseMeasuringMemory();
     expect(measuringMemoryBytes()).toBe(0);
     const again = await measureFileInBlocks(range, 'float32', shape, options, {}, undefined, undefined, blockBytes);

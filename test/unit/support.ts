@@ -30,6 +30,20 @@ export function tieWeights(n: number, scale: number, next: () => number): Float3
   return data;
 }
 
+/** Random weights of `shape` with rows and columns of very different ranges, signed zeros and an all-zero column. */
+export function rangedWeights(shape: number[], next: () => number): Float32Array {
+  const rowLength = shape.slice(1).reduce((a, b) => a * b, 1);
+  const rowScale = Array.from({ length: shape[0]! }, () => 0.01 + 3 * next() ** 2);
+  const colScale = Array.from({ length: rowLength }, () => 0.1 + next());
+  return Float32Array.from({ length: shape[0]! * rowLength }, (_, i) => {
+    const c = i % rowLength;
+    if (c === 1) return 0; // an all-zero column
+    if (c === 2) return next() < 0.5 ? -0 : 0; // a column of signed zeros
+    if (c === 3 && Math.floor(i / rowLength) % 3 === 0) return -0;
+    return (next() * 2 - 1) ** 3 * rowScale[Math.floor(i / rowLength)]! * colScale[c]!;
+  });
+}
+
 /** Bits of a float32, so that -0 / +0 and NaN payloads compare exactly. */
 export function f32Bits(x: number): number {
   const view = new DataView(new ArrayBuffer(4));

@@ -31,25 +31,11 @@ import { FormatError, InvalidArgumentError } from '../../src/errors.js';
 import { cpuErrorSums } from '../../src/kernels/cpu/cpu-error-stats.js';
 import { quantizePerChannel } from '../../src/ops/quantize.js';
 import { checkErrorStatsArguments } from '../../src/stats/arguments.js';
-import { RUN_SEED, rng } from './support.js';
+import { RUN_SEED, rangedWeights, rng } from './support.js';
 
 const cpu = { backend: 'cpu' } as const;
 const dir = mkdtempSync(join(tmpdir(), 'wq-file-blocks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Random weights with rows and columns of very different ranges, signed zeros and an all-zero column. */
-function weight(shape: number[], next: () => number): Float32Array {
-  const rowLength = shape.slice(1).reduce((a, b) => a * b, 1);
-  const rowScale = Array.from({ length: shape[0]! }, () => 0.01 + 3 * next() ** 2);
-  const colScale = Array.from({ length: rowLength }, () => 0.1 + next());
-  return Float32Array.from({ length: shape[0]! * rowLength }, (_, i) => {
-    const c = i % rowLength;
-    if (c === 1) return 0; // an all-zero column
-    if (c === 2) return next() < 0.5 ? -0 : 0; // a column of signed zeros
-    if (c === 3 && Math.floor(i / rowLength) % 3 === 0) return -0;
-    return (next() * 2 - 1) ** 3 * rowScale[Math.floor(i / rowLength)]! * colScale[c]!;
-  });
-}
 
 let files = 0;
 /** `data` in a file after a few bytes of something else: its range. */
@@ -68,7 +54,7 @@ const decide = (shape: number[], consumer: PolicyConsumer, policy: CompressionPo
 /** Blocks against the whole weight: the same outcome, to the bit. */
 async function expectSameAsWhole(shape: number[], decision: WeightDecision, blockBytes: number, mode: 'rows' | 'columns', rounding?: 'float16') {
   const next = rng(RUN_SEED + shape.reduce((a, b) => a * 31 + b, 7));
-  const data = weight(shape, next);
+  const data = rangedWeights(shape, next);
   const blocking = fileBlocking(shape, decision, blockBytes);
   const what = `${JSON.stringify(shape)} ${decision.dtype} ${decision.granularity} axis ${decision.axis} (seed ${RUN_SEED})`;
   expect(blocking?.mode, what).toBe(mode);
@@ -136,7 +122,7 @@ describe('cpuErrorSums: per-channel sums carried from block to block', () => {
   it.each(['qint8', 'qint32'] as const)('%s: blocks of rows, each going on from the one before, end with the whole tensor\'s per-column sums, in place', async (dtype) => {
     const next = rng(RUN_SEED);
     const [rows, cols] = [41, 67];
-    const data = weight([rows, cols], next);
+    const data = rangedWeights([rows, cols], next);
     const scales = Float32Array.from({ length: cols }, () => 0.02 * (0.5 + next()));
     const zeroPoints = Int32Array.from({ length: cols }, () => Math.floor(next() * 9) - 4);
     const q = await quantizePerChannel({ data, shape: [rows, cols] }, scales, zeroPoints, 1, dtype, cpu);
@@ -174,7 +160,7 @@ describe('rowParams into given arrays', () => {
   it('the extreme rule writes a block\'s parameters into the arrays given, the values it makes without them', async () => {
     const next = rng(RUN_SEED + 11);
     const shape = [64, 24];
-    const x = { data: weight(shape, next), shape };
+    const x = { data: rangedWeights(shape, next), shape };
     const decision = decide(shape, { opType: 'MatMul', inputIndex: 1 }, { dtype: 'qint4', granularity: 'group', groupSize: 32 });
     expect(decision.range).toBe('extreme');
     const roundScale = scaleRounder('halfScale');
@@ -330,7 +316,7 @@ describe('floorWeightInBlocks', () => {
     const shape = [203, 97];
     const decision = decide(shape, matmul, { calibrate: 'mse' });
     const blocking = fileBlocking(shape, decision, 4 * 97 * 20)!;
-    const data = weight(shape, rng(RUN_SEED + 17));
+    const data = rangedWeights(shape, rng(RUN_SEED + 17));
     const nan = data.slice();
     nan[150 * 97 + 96] = NaN;
     expect(await floorWeightInBlocks(inFile(nan), shape, decision, {}, new ArrayBuffer(data.length), blocking), 'NaN').toBeUndefined();
@@ -353,7 +339,7 @@ describe('floorWeightInBlocks', () => {
   it('parameters into memory given again (reuse): views of it, the same values, and a new array where it is too short', async () => {
     const shape = [200, 48];
     const decision = decide(shape, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32, minSqnrDb: 0 });
-    const data = weight(shape, rng(RUN_SEED + 29));
+    const data = rangedWeights(shape, rng(RUN_SEED + 29));
     const blocking = fileBlocking(shape, decision, 4 * 48 * 40)!;
     const count = 7 * 48; // seven groups of rows (the last short), 48 columns
     const reuse = { scales: new Float32Array(count + 3).fill(9), zeroPoints: new Int32Array(count + 3).fill(9), scales64: new Float64Array(count + 3).fill(9) };
@@ -385,7 +371,7 @@ describe('floorWeightInBlocks', () => {
       const blocking = fileBlocking(shape, decision, 4 * shape[1]! * rows)!;
       expect(blocking.count).toBeGreaterThanOrEqual(3);
       const n = shape[0]! * shape[1]!;
-      const bytes = dtype === 'float16' ? halvesOf(n) : new Uint8Array(weight(shape, next).buffer);
+      const bytes = dtype === 'float16' ? halvesOf(n) : new Uint8Array(rangedWeights(shape, next).buffer);
       const integers = new ArrayBuffer(blockIntegerBytes(decision, blocking, true));
       const got = await floorWeightInBlocks(inFile(bytes), shape, decision, { packNibbles: true }, integers, blocking, dtype);
       const data = dtype === 'float16' ? toFloat32(bytes, dtype) : new Float32Array(bytes.buffer);
@@ -420,7 +406,7 @@ describe('floorWeightInBlocks', () => {
     expect(fileIntegerBytes([150, 64], even, 4 * 64 * 5, true), 'blocks of 320 elements: packed, the parameters after them').toBe(75 * 64 + 16 * 64);
     expect(fileIntegerBytes([150, 64], even, 4 * 64 * 5, false)).toBe(150 * 64);
     expect(fileIntegerBytes([150, 64], even, 4 * 64 * 200, true), 'one block: read whole, a byte an element').toBe(150 * 64);
-    const data = weight(shape, rng(RUN_SEED + 13));
+    const data = rangedWeights(shape, rng(RUN_SEED + 13));
     const integers = new ArrayBuffer(150 * 63);
     const got = await floorWeightInBlocks(inFile(data), shape, decision, { packNibbles: true }, integers, blocking);
     const expected = await quantizeWithFloor({ data, shape }, decision, {}, cpu);
@@ -458,7 +444,7 @@ describe('floorWeightInBlocks', () => {
     expect(fileBlocking(shape, decide(shape, matmul, { calibrate: 'mse' }), 4 * 32 * 24), 'a searched range of one band').toBeUndefined();
     expect(fileBlocking(shape, decide(shape, matmul, { dtype: 'qint4', granularity: 'group', groupSize: 32 }), 4 * 32 * 31), 'a group larger than a block').toBeUndefined();
     const next = rng(RUN_SEED + 5);
-    const data = weight(shape, next);
+    const data = rangedWeights(shape, next);
     const blocking = fileBlocking(shape, base, 4 * 32 * 8)!;
     const nan = data.slice();
     nan[70 * 32 + 5] = NaN;
@@ -477,14 +463,14 @@ describe('floorWeightInBlocks', () => {
   it('rejects with the file\'s error when the file is shorter than the weight', async () => {
     const shape = [64, 16];
     const decision = decide(shape, matmul, {});
-    const range = inFile(weight(shape, rng(RUN_SEED + 9)).subarray(0, 60 * 16));
+    const range = inFile(rangedWeights(shape, rng(RUN_SEED + 9)).subarray(0, 60 * 16));
     await expect(floorWeightInBlocks({ ...range, byteLength: 4 * 64 * 16 }, shape, decision, {}, new ArrayBuffer(64 * 16), fileBlocking(shape, decision, 4 * 16 * 8)!))
       .rejects.toThrow(/64|bytes|end/);
     // Reading ahead: the read of the block past the end fails when its turn comes (not unobserved before), and a
     // NaN found in an earlier block leaves the block read ahead settled before the call returns.
     await expect(floorWeightInBlocks({ ...range, byteLength: 4 * 64 * 16 }, shape, decision, { readAhead: true }, new ArrayBuffer(64 * 16), fileBlocking(shape, decision, 4 * 16 * 8)!))
       .rejects.toThrow(/64|bytes|end/);
-    const nan = weight(shape, rng(RUN_SEED + 10));
+    const nan = rangedWeights(shape, rng(RUN_SEED + 10));
     nan[3 * 16 + 5] = NaN;
     expect(await floorWeightInBlocks(inFile(nan), shape, decision, { readAhead: true }, new ArrayBuffer(64 * 16), fileBlocking(shape, decision, 4 * 16 * 8)!),
       'a NaN in the first block: the whole weight decides').toBeUndefined();

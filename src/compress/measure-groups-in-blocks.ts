@@ -1,0 +1,202 @@
+/**
+ * The size budget's 4-bit options in groups (int4 groups of 32, 64 and 128: along the rows of a MatMul weight, along
+ * the last axis of a weight with no ONNX consumer), measured together from one read of the weight's file, a block of
+ * rows at a time: each block is checked for NaN and ±Infinity once, its groups' mins and maxes found once for the
+ * smallest group size, and those of the larger sizes merged from them (a group of 64 is two of 32: min and max are
+ * exact, and order -0 below +0 in every order, so merged they are what the kernel finds over the 64 values). Each option's parameters come from its ranges
+ * by the signed extremes, as rowParams chooses them, and each option is quantized and measured in one pass into
+ * sums of its own (cpuQuantizeErrorSums): each option's statistics, parameters and mean square are
+ * measureWeightInBlocks' to the bit, from one read, one scan and one min/max pass where they took three.
+ *
+ * The same pass gives every channel's range along a later axis (the channels of int8 per channel, the budget's other
+ * option), merged from the groups' ranges: its first read, scan and min/max pass are not needed either.
+ *
+ * Undefined where an option does not apply (see {@link groupsMeasuredTogether}) or the blocks give way to the
+ * whole weight (a NaN or ±Infinity, a scale past what the kernels take, no WebAssembly SIMD): the caller measures
+ * each option as before.
+ *
+ * @example
+ * ```ts
+ * const blocking = fileBlocking([4096, 4096], groups32, FILE_BLOCK_BYTES)!;
+ * const got = await measureGroupsInBlocks(range, [4096, 4096], [groups32, groups64, groups128], {}, blocking, 'float32', memory, 1);
+ * got?.measured[1].overall.mse; // measureWeightInBlocks' for groups64, to the bit
+ * got?.channels?.mins;           // each column's minimum
+ * ```
+ * @module
+ */
+import { reductionLayout } from '../calibration/granularity.js';
+import { dtypeInfo } from '../dtype.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { FileRange } from '../io/byte-source.js';
+import type { FileWeightDType } from '../io/weights.js';
+import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
+import { cpuQuantizeErrorSums } from '../kernels/cpu/cpu-quantize-measure.js';
+import { scanFinite } from '../kernels/cpu/cpu-scan.js';
+import type { QParams } from '../qtensor.js';
+import { assembleErrorStats } from '../stats/assemble.js';
+import { BucketSums } from '../stats/bucket-sums.js';
+import { blockScratchTaker } from './block-scratch.js';
+import { type FileBlockReader, openFileBlocks } from './file-block-reader.js';
+import type { FileBlocking } from './file-blocking.js';
+import type { WeightDecision } from './policy.js';
+import { belowFloorOf } from './quality-floor.js';
+import { type QuantizeWeightOptions, paramShapeOf, storedScales } from './quantize-weight.js';
+import type { BlockMeasurements, ChannelRanges } from './weight-file-blocks.js';
+import { holdWeight } from './weight-buffers.js';
+import { signedExtremeOfRanges } from './weight-range.js';
+
+/** What {@link measureGroupsInBlocks} gives. */
+export interface GroupsMeasured {
+  /** Each option's measurements, in the order given: measureWeightInBlocks' to the bit. */
+  measured: BlockMeasurements[];
+  /** Each channel's range along the `channelAxis` asked for (another axis than the groups'). */
+  channels?: ChannelRanges;
+}
+
+/**
+ * Whether `decision` is an option {@link measureGroupsInBlocks} measures with others read in `blocking`: groups, each
+ * block with groups of its own (`'rows'`: along a later axis, or along the rows in blocks of whole groups), with the
+ * signed extremes' parameters from each group's min and max (symmetric 'extreme' range, min/max calibration).
+ *
+ * @example
+ * ```ts
+ * groupsMeasuredTogether(int4Groups32, fileBlocking([4096, 4096], int4Groups32, FILE_BLOCK_BYTES)); // true
+ * groupsMeasuredTogether(int8PerChannel, fileBlocking([4096, 4096], int8PerChannel, FILE_BLOCK_BYTES)); // false
+ * ```
+ */
+export function groupsMeasuredTogether(decision: WeightDecision, blocking: FileBlocking | undefined): boolean {
+  return blocking?.mode === 'rows' && decision.action === 'quantize' && decision.granularity === 'group' && decision.axis !== undefined
+    && decision.groupSize !== undefined && (decision.axis !== 0 || blocking.rowsPerBlock % decision.groupSize === 0)
+    && decision.range === 'extreme' && decision.symmetric === true && decision.method === 'minmax';
+}
+
+/** A block's groups as [outer, groups, inner] along the groups' axis. */
+interface GroupLayout { outer: number; groups: number; inner: number }
+
+/** The larger groups' ranges merged from the smallest's (`layout`): `merge` smallest groups to a group, along their axis. */
+function mergeGroups(mins: Float32Array, maxs: Float32Array, layout: GroupLayout, merge: number, into: { mins: Float32Array; maxs: Float32Array }): void {
+  const { outer, groups, inner } = layout;
+  const merged = Math.ceil(groups / merge);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < merged; j++) {
+      const out = (o * merged + j) * inner;
+      const first = (o * groups + j * merge) * inner;
+      into.mins.set(mins.subarray(first, first + inner), out);
+      into.maxs.set(maxs.subarray(first, first + inner), out);
+      for (let t = j * merge + 1; t < Math.min((j + 1) * merge, groups); t++) {
+        const at = (o * groups + t) * inner;
+        for (let r = 0; r < inner; r++) {
+          into.mins[out + r] = Math.min(into.mins[out + r]!, mins[at + r]!); // Math.min orders -0 below +0, as the kernels do
+          into.maxs[out + r] = Math.max(into.maxs[out + r]!, maxs[at + r]!);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Measures `options` of the weight at `range` of `shape` (stored as `dtype`), every one of them
+ * {@link groupsMeasuredTogether} in `blocking` along the same axis, each group size a multiple of the first's (the
+ * smallest), from one read (module documentation); each option's scales and zero points go into `memory` one after
+ * another (at least the options' parameter counts together; the results view it), and with `channelAxis` (≥ 1, not
+ * the groups' axis) the channels' ranges along that axis come too. Undefined where the caller must measure each
+ * option alone. Rejects with the file's errors.
+ *
+ * @example
+ * ```ts
+ * const memory = { scales: new Float32Array(n), zeroPoints: new Int32Array(n) };
+ * const got = await measureGroupsInBlocks(range, shape, options, { roundScale }, blocking, 'float16', memory);
+ * ```
+ */
+export async function measureGroupsInBlocks(
+  range: FileRange, shape: readonly number[], options: readonly WeightDecision[], quantizeOptions: Pick<QuantizeWeightOptions, 'roundScale'> & { readAhead?: boolean },
+  blocking: FileBlocking, dtype: FileWeightDType, memory: { scales: Float32Array; zeroPoints: Int32Array }, channelAxis?: number,
+): Promise<GroupsMeasured | undefined> {
+  const { rows, rowsPerBlock, count, rest, rowElements } = blocking;
+  const first = options[0];
+  const [smallest, axis] = [first?.groupSize, first?.axis];
+  if (smallest === undefined || axis === undefined
+    || !options.every((d) => groupsMeasuredTogether(d, blocking) && d.axis === axis && d.groupSize! % smallest === 0)) return undefined;
+  if (channelAxis !== undefined && !(channelAxis >= 1 && channelAxis < shape.length && channelAxis !== axis)) return undefined;
+  const elements = rows * rowElements;
+  const countOf = (blockShape: readonly number[], d: WeightDecision) => paramShapeOf(blockShape, d).reduce((a, b) => a * b, 1);
+  const paramCounts = options.map((d) => countOf(shape, d));
+  const starts = paramCounts.map((_, k) => paramCounts.slice(0, k).reduce((a, b) => a + b, 0));
+  if (memory.scales.length < starts.at(-1)! + paramCounts.at(-1)! || memory.zeroPoints.length < memory.scales.length) return undefined;
+  const blockMax = countOf([rowsPerBlock, ...rest], first!);
+  const scratch = blockScratchTaker();
+  let file: FileBlockReader | undefined;
+  try {
+    file = await openFileBlocks(range, blocking, dtype, (placeShape) => holdWeight(placeShape, first!), { readAhead: quantizeOptions.readAhead, scratch: scratch.bytes });
+    const ranges = { mins: scratch.float32(blockMax), maxs: scratch.float32(blockMax) };
+    const merged = { mins: scratch.float32(blockMax), maxs: scratch.float32(blockMax) };
+    const scales64 = scratch.float64(blockMax);
+    const carries = options.map(() => new Float64Array(8));
+    const channels = channelAxis === undefined ? undefined : shape[channelAxis]!;
+    const channelMins = new Float32Array(channels ?? 0).fill(Infinity);
+    const channelMaxs = new Float32Array(channels ?? 0).fill(-Infinity);
+    const paramAt = options.map(() => 0);
+    let peak = 0;
+    for (let b = 0; b < count; b++) {
+      const { x } = await file.read(b);
+      const scan = scanFinite(x.data);
+      if (scan.firstNonFinite >= 0) return undefined;
+      peak = Math.max(peak, scan.maxAbs);
+      // The smallest groups' ranges, as a tensor of the block's shape with the groups' axis shortened to its groups.
+      const groupShape = paramShapeOf(x.shape, first!);
+      const outputs = groupShape.reduce((a, b) => a * b, 1);
+      const found = cpuMinMax(x.data, reductionLayout(x.shape, { axis, groupSize: smallest }), { mins: ranges.mins.subarray(0, outputs), maxs: ranges.maxs.subarray(0, outputs) });
+      const [mins, maxs] = [found.mins, found.maxs];
+      if (channels !== undefined) {
+        // A channel's range is its groups' (along another axis, each group lies in one channel).
+        const low = cpuMinMax(mins, reductionLayout(groupShape, { axis: channelAxis! })).mins;
+        const high = cpuMinMax(maxs, reductionLayout(groupShape, { axis: channelAxis! })).maxs;
+        for (let c = 0; c < channels; c++) {
+          channelMins[c] = Math.min(channelMins[c]!, low[c]!);
+          channelMaxs[c] = Math.max(channelMaxs[c]!, high[c]!);
+        }
+      }
+      const layout = { outer: groupShape.slice(0, axis).reduce((a, b) => a * b, 1), groups: groupShape[axis]!, inner: groupShape.slice(axis + 1).reduce((a, b) => a * b, 1) };
+      for (const [k, decision] of options.entries()) {
+        const merge = decision.groupSize! / smallest;
+        const own = countOf(x.shape, decision);
+        if (merge > 1) mergeGroups(mins, maxs, layout, merge, merged);
+        const at = starts[k]! + paramAt[k]!;
+        const into = { scales: memory.scales.subarray(at, at + own), zeroPoints: memory.zeroPoints.subarray(at, at + own) };
+        const raw = signedExtremeOfRanges(merge > 1 ? merged.mins.subarray(0, own) : mins, merge > 1 ? merged.maxs.subarray(0, own) : maxs, decision.dtype, into);
+        const scales = storedScales(raw.scales, raw.zeroPoints, decision, quantizeOptions, raw.scales);
+        if (!(scales instanceof Float32Array) || raw.scales !== into.scales) return undefined;
+        paramAt[k]! += own;
+        const blockScales = scales64.subarray(0, own);
+        blockScales.set(scales);
+        const params: QParams = { scheme: 'per_group_affine', scales: blockScales, zeroPoints: into.zeroPoints, axis, groupSize: decision.groupSize! };
+        try {
+          if (!cpuQuantizeErrorSums(x, params, dtypeInfo(decision.dtype), carries[k]!)) return undefined;
+        } catch (error) {
+          if (error instanceof InvalidArgumentError) return undefined; // a scale the kernels refuse: measured alone, it says why
+          throw error;
+        }
+      }
+    }
+    const measured: BlockMeasurements[] = [];
+    for (const [k, decision] of options.entries()) {
+      if (paramAt[k] !== paramCounts[k]) return undefined;
+      const overall = new BucketSums(1);
+      overall.setBucket(0, carries[k]!);
+      overall.count[0] = elements;
+      const stats = assembleErrorStats({ shape: [...shape], quantized: { kind: 'grid' } }, overall, undefined, undefined, 'cpu');
+      const { sqnrDb, maxAbsError } = stats.overall;
+      if (Number.isNaN(sqnrDb) || !Number.isFinite(maxAbsError)) return undefined;
+      if (belowFloorOf(decision, sqnrDb, peak > 0 ? maxAbsError / peak : 0) !== undefined) return undefined;
+      const at = starts[k]!;
+      measured.push({
+        overall: stats.overall, scales: memory.scales.subarray(at, at + paramCounts[k]!), zeroPoints: memory.zeroPoints.subarray(at, at + paramCounts[k]!),
+        meanSquare: elements ? overall.sumSquaredOriginal[0]! / elements : 0,
+      });
+    }
+    return { measured, ...(channels === undefined ? {} : { channels: { axis: channelAxis!, mins: channelMins, maxs: channelMaxs, peak } }) };
+  } finally {
+    await file?.close();
+    scratch.release();
+  }
+}
