@@ -19,6 +19,7 @@ import { type CompressionPolicy, type PolicyWeight, type WeightDecision, decideW
 import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import { holdWeight } from './weight-buffers.js';
 import { measureFiniteWeight } from './measure-weight.js';
+import { sharedGroupRanges } from './group-ranges.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 
 /** The precisions the allocator chooses among. */
@@ -101,7 +102,7 @@ export function meanSquare(data: Float32Array): number {
  * (NaN or ±Infinity). `quantized` holds the results, for a caller that dequantizes one; where
  * `quantizeOptions.integers` hands out the same memory again, only the last result's integers are its own. With
  * `measureOnly` (the CPU path), every option but `keep` is measured without its integers (measureFiniteWeight: the
- * same numbers) and has no result in `quantized`.
+ * same numbers; the group options' ranges found once for all) and has no result in `quantized`.
  *
  * @example
  * ```ts
@@ -113,18 +114,25 @@ export async function measureOptions(
   storedOf?: StoredOf, keep?: number, measureOnly = false,
 ): Promise<{ measured: MeasuredOptions; quantized: (QuantizedWeight | undefined)[] } | undefined> {
   if (measureOnly && firstNonFinite(x.data) >= 0) return undefined; // as quantizeWeight finds it for every option
-  const energy = meanSquare(x.data);
+  // The weight's mean square: an option measured alone brings it from its sums (the same bits), else a pass of its own.
+  let energy: number | undefined;
+  const mses: number[] = [];
   const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
   const quantized: (QuantizedWeight | undefined)[] = [];
+  // The group options' ranges found once, for the smallest group size, and merged for the others (group-ranges.ts).
+  const ranges = measureOnly ? sharedGroupRanges(x, options, keep) : undefined;
   for (const [k, decision] of options.entries()) {
-    const alone = measureOnly && k !== keep ? await measureFiniteWeight(x, decision, quantizeOptions) : undefined;
+    const alone = measureOnly && k !== keep ? await measureFiniteWeight(x, decision, quantizeOptions, ranges?.(k)) : undefined;
+    if (alone?.ok) energy ??= alone.meanSquare;
     // The option to keep gets integers of its own, not the memory the others share.
     const result = alone ?? await quantizeWeight(x, decision, k === keep ? { ...quantizeOptions, integers: undefined } : quantizeOptions, backend);
     if (!result.ok) return undefined;
-    measured.relativeErrors.push(energy > 0 ? ('overall' in result ? result.overall : result.stats.overall).mse / energy : 0);
+    mses.push(('overall' in result ? result.overall : result.stats.overall).mse);
     measured.stored.push(storedOf?.(result, decision));
     quantized.push('q' in result ? result : undefined);
   }
+  energy ??= meanSquare(x.data);
+  measured.relativeErrors = mses.map((mse) => (energy > 0 ? mse / energy : 0));
   if (keep !== undefined && quantized[keep]) measured.kept = { index: keep, q: quantized[keep]!.q };
   return { measured, quantized };
 }

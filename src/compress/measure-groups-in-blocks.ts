@@ -2,11 +2,11 @@
  * The size budget's 4-bit options in groups (int4 groups of 32, 64 and 128: along the rows of a MatMul weight, along
  * the last axis of a weight with no ONNX consumer), measured together from one read of the weight's file, a block of
  * rows at a time: each block is checked for NaN and ±Infinity once, its groups' mins and maxes found once for the
- * smallest group size, and those of the larger sizes merged from them (a group of 64 is two of 32: min and max are
- * exact, and order -0 below +0 in every order, so merged they are what the kernel finds over the 64 values). Each option's parameters come from its ranges
- * by the signed extremes, as rowParams chooses them, and each option is quantized and measured in one pass into
- * sums of its own (cpuQuantizeErrorSums): each option's statistics, parameters and mean square are
- * measureWeightInBlocks' to the bit, from one read, one scan and one min/max pass where they took three.
+ * smallest group size, and those of the larger sizes merged from them (group-ranges.ts: to the bit). Each option's
+ * parameters come from its ranges by the signed extremes, as rowParams chooses them, and each option is quantized
+ * and measured in one pass into sums of its own (cpuQuantizeErrorSums): each option's statistics, parameters and
+ * mean square are measureWeightInBlocks' to the bit, from one read, one scan and one min/max pass where they took
+ * three.
  *
  * The same pass gives every channel's range along a later axis (the channels of int8 per channel, the budget's other
  * option), merged from the groups' ranges: its first read, scan and min/max pass are not needed either.
@@ -37,6 +37,7 @@ import { assembleErrorStats } from '../stats/assemble.js';
 import { BucketSums } from '../stats/bucket-sums.js';
 import { blockScratchTaker } from './block-scratch.js';
 import { type FileBlockReader, openFileBlocks } from './file-block-reader.js';
+import { groupLayoutOf, mergeGroupRanges, rangesMerge } from './group-ranges.js';
 import type { FileBlocking } from './file-blocking.js';
 import type { WeightDecision } from './policy.js';
 import { belowFloorOf } from './quality-floor.js';
@@ -65,33 +66,7 @@ export interface GroupsMeasured {
  * ```
  */
 export function groupsMeasuredTogether(decision: WeightDecision, blocking: FileBlocking | undefined): boolean {
-  return blocking?.mode === 'rows' && decision.action === 'quantize' && decision.granularity === 'group' && decision.axis !== undefined
-    && decision.groupSize !== undefined && (decision.axis !== 0 || blocking.rowsPerBlock % decision.groupSize === 0)
-    && decision.range === 'extreme' && decision.symmetric === true && decision.method === 'minmax';
-}
-
-/** A block's groups as [outer, groups, inner] along the groups' axis. */
-interface GroupLayout { outer: number; groups: number; inner: number }
-
-/** The larger groups' ranges merged from the smallest's (`layout`): `merge` smallest groups to a group, along their axis. */
-function mergeGroups(mins: Float32Array, maxs: Float32Array, layout: GroupLayout, merge: number, into: { mins: Float32Array; maxs: Float32Array }): void {
-  const { outer, groups, inner } = layout;
-  const merged = Math.ceil(groups / merge);
-  for (let o = 0; o < outer; o++) {
-    for (let j = 0; j < merged; j++) {
-      const out = (o * merged + j) * inner;
-      const first = (o * groups + j * merge) * inner;
-      into.mins.set(mins.subarray(first, first + inner), out);
-      into.maxs.set(maxs.subarray(first, first + inner), out);
-      for (let t = j * merge + 1; t < Math.min((j + 1) * merge, groups); t++) {
-        const at = (o * groups + t) * inner;
-        for (let r = 0; r < inner; r++) {
-          into.mins[out + r] = Math.min(into.mins[out + r]!, mins[at + r]!); // Math.min orders -0 below +0, as the kernels do
-          into.maxs[out + r] = Math.max(into.maxs[out + r]!, maxs[at + r]!);
-        }
-      }
-    }
-  }
+  return blocking?.mode === 'rows' && rangesMerge(decision) && (decision.axis !== 0 || blocking.rowsPerBlock % decision.groupSize! === 0);
 }
 
 /**
@@ -156,11 +131,11 @@ export async function measureGroupsInBlocks(
           channelMaxs[c] = Math.max(channelMaxs[c]!, high[c]!);
         }
       }
-      const layout = { outer: groupShape.slice(0, axis).reduce((a, b) => a * b, 1), groups: groupShape[axis]!, inner: groupShape.slice(axis + 1).reduce((a, b) => a * b, 1) };
+      const layout = groupLayoutOf(groupShape, axis);
       for (const [k, decision] of options.entries()) {
         const merge = decision.groupSize! / smallest;
         const own = countOf(x.shape, decision);
-        if (merge > 1) mergeGroups(mins, maxs, layout, merge, merged);
+        if (merge > 1) mergeGroupRanges(mins, maxs, layout, merge, merged);
         const at = starts[k]! + paramAt[k]!;
         const into = { scales: memory.scales.subarray(at, at + own), zeroPoints: memory.zeroPoints.subarray(at, at + own) };
         const raw = signedExtremeOfRanges(merge > 1 ? merged.mins.subarray(0, own) : mins, merge > 1 ? merged.maxs.subarray(0, own) : maxs, decision.dtype, into);

@@ -28,6 +28,8 @@ import { type QuantizeWeightOptions, type QuantizedWeight, type UnquantizableWei
 export interface MeasuredWeight extends Omit<QuantizedWeight, 'q' | 'stats'> {
   /** The overall statistics, quantizeFiniteWeight's to the bit. */
   overall: ErrorStats['overall'];
+  /** The weight's mean square, Σx² / n, from the same sums (added in the elements' order in float64): `meanSquare`'s value to the bit. */
+  meanSquare: number;
 }
 
 /**
@@ -35,6 +37,7 @@ export interface MeasuredWeight extends Omit<QuantizedWeight, 'q' | 'stats'> {
  * kept: the same parameters and overall statistics, with no integers written (quantized and measured in one pass,
  * cpu-quantize-measure.ts) and no per-channel statistics. Undefined where that pass does not apply (per tensor, a
  * 32-bit dtype, no WebAssembly SIMD): call quantizeFiniteWeight. Unquantizable where quantizeFiniteWeight is.
+ * `ranges`: the ranges of a signed-extreme decision's groups, found already (sharedGroupRanges, group-ranges.ts).
  *
  * @example
  * ```ts
@@ -42,12 +45,14 @@ export interface MeasuredWeight extends Omit<QuantizedWeight, 'q' | 'stats'> {
  * if (measured?.ok) measured.overall.mse; // quantizeFiniteWeight's, without its 16M integers
  * ```
  */
-export async function measureFiniteWeight(x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}): Promise<MeasuredWeight | UnquantizableWeight | undefined> {
+export async function measureFiniteWeight(
+  x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions = {}, ranges?: { mins: Float32Array; maxs: Float32Array },
+): Promise<MeasuredWeight | UnquantizableWeight | undefined> {
   checkTensor(x);
   const granularity = calibrationGranularity(decision);
   const info = dtypeInfo(decision.dtype);
   if (granularity === 'per_tensor' || info.bits === 32 || x.data.length === 0 || !simdKernels()) return undefined; // before calibrating
-  const calibrated = await calibratedParams(x, decision, options, { backend: 'cpu' }, undefined);
+  const calibrated = await calibratedParams(x, decision, options, { backend: 'cpu' }, undefined, ranges);
   if (!calibrated.ok) return calibrated;
   const { scales, zeroPoints } = calibrated;
   const carry = new Float64Array(8);
@@ -56,5 +61,5 @@ export async function measureFiniteWeight(x: Tensor, decision: WeightDecision, o
   sums.setBucket(0, carry);
   sums.count[0] = x.data.length;
   const { overall } = assembleErrorStats({ shape: [...x.shape], quantized: { kind: 'grid' } }, sums, undefined, undefined, 'cpu');
-  return nonFiniteStats(overall) ?? { ok: true, scales, zeroPoints, paramShape: paramShapeOf(x.shape, decision), overall };
+  return nonFiniteStats(overall) ?? { ok: true, scales, zeroPoints, paramShape: paramShapeOf(x.shape, decision), overall, meanSquare: sums.sumSquaredOriginal[0]! / x.data.length };
 }

@@ -42,7 +42,7 @@ import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 import type { ErrorStats } from '../stats/types.js';
 import { type Tensor, checkTensor } from '../tensor.js';
 import type { WeightDecision } from './policy.js';
-import { rangeOptions, signedExtremeParams } from './weight-range.js';
+import { rangeOptions, signedExtremeOfRanges, signedExtremeParams } from './weight-range.js';
 import { ChainedWeight } from './gpu-weight-chain.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 import { lostToUnderflow } from '../stats/underflow.js';
@@ -355,7 +355,8 @@ function quantizeOnCpuInto(
 /**
  * The scales (as `options` store them) and zero points quantizeFiniteWeight quantizes `x` with (known to hold no
  * NaN or ±Infinity), and where the GPU chain calibrated, quantized and measured in one submit, that submit's
- * result; unquantizable where quantizeFiniteWeight is for its parameters.
+ * result; unquantizable where quantizeFiniteWeight is for its parameters. `ranges`, on the CPU path: the ranges of
+ * a signed-extreme decision's outputs, found already (group-ranges.ts), which the parameters then come from.
  *
  * @example
  * ```ts
@@ -365,6 +366,7 @@ function quantizeOnCpuInto(
  */
 export async function calibratedParams(
   x: Tensor, decision: WeightDecision, options: QuantizeWeightOptions, backend: OpOptions | undefined, chain: ChainedWeight | undefined,
+  ranges?: { mins: Float32Array; maxs: Float32Array },
 ): Promise<{ ok: true; scales: Float32Array; zeroPoints: Int32Array; single: Awaited<ReturnType<ChainedWeight['calibrateQuantizeWithStats']>> } | UnquantizableWeight> {
   const granularity = calibrationGranularity(decision);
   const statsAxis = statsAxisOf(decision);
@@ -376,7 +378,7 @@ export async function calibratedParams(
   if (decision.range === 'extreme' && decision.symmetric && decision.method === 'minmax') {
     single = await oneSubmit?.calibrateQuantizeWithStats({ extreme: true }, granularity, decision.dtype, statsAxis);
     ({ scales: rawScales, zeroPoints } = single ?? (chain ? await chain.signedExtremeParams(granularity, decision.dtype)
-      : signedExtremeParams(x.data, x.shape, granularity, decision.dtype)));
+      : ranges ? signedExtremeOfRanges(ranges.mins, ranges.maxs, decision.dtype) : signedExtremeParams(x.data, x.shape, granularity, decision.dtype)));
   } else {
     let calibration;
     try {

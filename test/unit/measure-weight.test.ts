@@ -1,16 +1,22 @@
 // measureFiniteWeight: a weight measured and not kept gives quantizeFiniteWeight's parameters and overall statistics
 // to the bit, with no integers, on fresh random weights under the size budget's options and others (signed and
 // unsigned, symmetric and not, the extreme range, the searches, scales rounded to float16, MatMul weights whose
-// statistics run along another axis); unquantizable where quantizeFiniteWeight is; undefined per tensor.
-// measureOptions with measureOnly gives measureOptions' numbers.
+// statistics run along another axis); unquantizable where quantizeFiniteWeight is; undefined per tensor. Its mean
+// square is meanSquare's to the bit. measureOptions with measureOnly gives measureOptions' numbers.
+// sharedGroupRanges gives each group size's ranges as the min/max kernel finds them alone (signed zeros too, short
+// last groups, groups along the rows and the last axis), merged from the smallest's, and measureFiniteWeight given
+// them measures as it does finding them itself.
 import { describe, expect, it } from 'vitest';
-import { budgetOptionDecisions, measureOptions } from '../../src/compress/budget-measure.js';
+import { budgetOptionDecisions, meanSquare, measureOptions } from '../../src/compress/budget-measure.js';
 import { measureFiniteWeight } from '../../src/compress/measure-weight.js';
+import { sharedGroupRanges } from '../../src/compress/group-ranges.js';
+import { reductionLayout } from '../../src/calibration/granularity.js';
+import { cpuMinMax } from '../../src/kernels/cpu/cpu-minmax.js';
 import { type CompressionPolicy, decideWeight } from '../../src/compress/policy.js';
-import { quantizeFiniteWeight } from '../../src/compress/quantize-weight.js';
+import { calibrationGranularity, quantizeFiniteWeight } from '../../src/compress/quantize-weight.js';
 import { halfToFloat } from '../../src/io/float-convert.js';
 import { floatToHalfBits } from '../../src/io/half.js';
-import { RUN_SEED, normalData, rng } from './support.js';
+import { RUN_SEED, f32Bits, normalData, rangedWeights, rng } from './support.js';
 
 const next = rng(RUN_SEED + 91);
 const cpu = { backend: 'cpu' } as const;
@@ -47,6 +53,7 @@ describe(`measureFiniteWeight (seed ${RUN_SEED})`, () => {
           expect(Array.from(alone.scales), what).toEqual(Array.from(full.scales));
           expect(Array.from(alone.zeroPoints), what).toEqual(Array.from(full.zeroPoints));
           expect(alone.paramShape, what).toEqual(full.paramShape);
+          expect(bitsOf(alone.meanSquare), `${what} mean square`).toBe(bitsOf(meanSquare(data)));
           for (const [key, value] of Object.entries(full.stats.overall)) {
             expect(bitsOf(alone.overall[key as keyof typeof alone.overall]), `${what} ${key}`).toBe(bitsOf(value));
           }
@@ -73,10 +80,54 @@ describe(`measureFiniteWeight (seed ${RUN_SEED})`, () => {
     const full = (await measureOptions({ data, shape }, options, {}, cpu, undefined, 2))!;
     const alone = (await measureOptions({ data, shape }, options, {}, cpu, undefined, 2, true))!;
     expect(alone.measured.relativeErrors.map(bitsOf)).toEqual(full.measured.relativeErrors.map(bitsOf));
+    // None kept: the three group options from one min/max pass (sharedGroupRanges), the same numbers.
+    const none = (await measureOptions({ data, shape }, options, {}, cpu, undefined, undefined, true))!;
+    expect(none.measured.relativeErrors.map(bitsOf)).toEqual(full.measured.relativeErrors.map(bitsOf));
     expect(alone.quantized.map((r) => r !== undefined)).toEqual([false, false, true, false]);
     expect(Array.from(alone.measured.kept!.q.intReprView())).toEqual(Array.from(full.measured.kept!.q.intReprView()));
     const nan = data.slice();
     nan[77] = NaN;
     expect(await measureOptions({ data: nan, shape }, options, {}, cpu, undefined, undefined, true)).toBeUndefined();
   });
+});
+
+describe(`sharedGroupRanges (seed ${RUN_SEED})`, () => {
+  // Groups along the rows of a MatMul weight and along the last axis of a weight with no graph, every last group short.
+  for (const [shape, matMul] of [[[300, 40], true], [[24, 200], false], [[6, 5, 200], false]] as const) {
+    it(`${JSON.stringify(shape)}${matMul ? ' MatMul' : ''}: each group size's ranges as found alone, and its measurements`, async () => {
+      const data = rangedWeights([...shape], next);
+      const x = { data, shape: [...shape] };
+      const weight = { name: 'w', dtype: 'float32' as const, shape: [...shape], ...(matMul ? { consumers: [{ opType: 'MatMul', inputIndex: 1 }] } : {}) };
+      const options = budgetOptionDecisions(weight, {}).map(([, d]) => d);
+      if (shape.length === 3) options.push(...[32, 64].map((groupSize) => ({ ...options[1]!, axis: options[1]!.axis === 2 ? 1 : 2, groupSize }))); // along another axis: their own
+      const ranges = sharedGroupRanges(x, options);
+      expect(ranges(0), 'int8 per channel').toBeUndefined();
+      for (const k of [1, 2, 3]) {
+        const decision = options[k]!;
+        const alone = cpuMinMax(data, reductionLayout(shape, calibrationGranularity(decision)));
+        const merged = ranges(k)!;
+        expect(Array.from(merged.mins, f32Bits), `groups of ${decision.groupSize}`).toEqual(Array.from(alone.mins, f32Bits));
+        expect(Array.from(merged.maxs, f32Bits), `groups of ${decision.groupSize}`).toEqual(Array.from(alone.maxs, f32Bits));
+        for (const roundScale of [undefined, toHalf]) {
+          const options2 = roundScale ? { roundScale } : {};
+          const given = await measureFiniteWeight(x, decision, options2, merged);
+          const found = await measureFiniteWeight(x, decision, options2);
+          if (!given?.ok || !found?.ok) throw new Error('not measured');
+          expect(Array.from(given.scales)).toEqual(Array.from(found.scales));
+          expect(Object.values(given.overall).map(bitsOf)).toEqual(Object.values(found.overall).map(bitsOf));
+          expect(bitsOf(given.meanSquare)).toBe(bitsOf(meanSquare(data)));
+        }
+        // Ranges given are used, not found again: wider ones give other scales.
+        const plain = await measureFiniteWeight(x, decision, {});
+        const wider = await measureFiniteWeight(x, decision, {}, { mins: merged.mins.map((v) => -2 * Math.abs(v) - 1), maxs: merged.maxs.map((v) => 2 * Math.abs(v) + 1) });
+        if (!plain?.ok || !wider?.ok) throw new Error('not measured');
+        expect(wider.scales.every((v, i) => v > plain.scales[i]!)).toBe(true);
+      }
+      for (const k of options.keys()) if (k > 3) expect(ranges(k), 'groups along another axis than the smallest\'s').toBeUndefined();
+      // The one skipped (kept) shares nothing; one option alone has nothing to share.
+      expect(sharedGroupRanges(x, options, 2)(2)).toBeUndefined();
+      expect(sharedGroupRanges(x, options, 2)(3)).toBeDefined();
+      expect(sharedGroupRanges(x, [options[0]!, options[3]!])(1)).toBeUndefined();
+    });
+  }
 });
