@@ -29,6 +29,14 @@ export function floatToHalfBits(x: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exponent = (bits >>> 23) & 0xff;
   let mantissa = bits & 0x7fffff;
+  // A float16 normal (exponents 113 to 142), the common case, without a branch on the rounding: the 13 bits dropped
+  // plus the kept bit's parity plus 0xfff carry into bit 13 just when they round up (above half, or half and odd);
+  // a carry into the exponent is still right, up to Infinity. The same bits as the general path below for every
+  // float32 (checked over all 2^32 patterns).
+  if (((exponent - 113) >>> 0) < 30) {
+    const half = ((exponent - 112) << 10) | (mantissa >>> 13);
+    return sign | (half + (((mantissa & 0x1fff) + (half & 1) + 0xfff) >>> 13));
+  }
   if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
   const e = exponent - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00;
