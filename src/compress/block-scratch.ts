@@ -26,6 +26,7 @@ export interface BlockScratch {
   bytes(byteLength: number): Uint8Array;
   float32(count: number): Float32Array;
   float64(count: number): Float64Array;
+  int32(count: number): Int32Array;
   /** Gives back everything taken (views taken before must not be used after). */
   release(): void;
 }
@@ -51,6 +52,7 @@ export function blockScratchTaker(): BlockScratch {
     bytes,
     float32: (count) => new Float32Array(bytes(4 * count).buffer, 0, count),
     float64: (count) => new Float64Array(bytes(8 * count).buffer, 0, count),
+    int32: (count) => new Int32Array(bytes(4 * count).buffer, 0, count),
     release: () => { for (const view of taken.splice(0)) blockScratch.give(view); },
   };
 }

@@ -45,7 +45,6 @@ let paramsMemory: ParamsMemory = { scales: new Float32Array(0), zeroPoints: new 
  */
 export function releaseMeasuringMemory(): void {
   if (paramsMemory.scales.length) paramsMemory = { scales: new Float32Array(0), zeroPoints: new Int32Array(0), scales64: new Float64Array(0) };
-  if (groupParamsMemory.scales.length) groupParamsMemory = { scales: new Float32Array(0), zeroPoints: new Int32Array(0) };
   blockValues = reusedFloat32();
 }
 
@@ -59,8 +58,7 @@ export function releaseMeasuringMemory(): void {
  * ```
  */
 export function measuringMemoryBytes(): number {
-  return paramsMemory.scales.byteLength + paramsMemory.zeroPoints.byteLength + paramsMemory.scales64.byteLength
-    + groupParamsMemory.scales.byteLength + groupParamsMemory.zeroPoints.byteLength + blockValues(0).buffer.byteLength;
+  return paramsMemory.scales.byteLength + paramsMemory.zeroPoints.byteLength + paramsMemory.scales64.byteLength + blockValues(0).buffer.byteLength;
 }
 
 function paramsMemoryOf(count: number): ParamsMemory {
@@ -68,21 +66,13 @@ function paramsMemoryOf(count: number): ParamsMemory {
   return paramsMemory;
 }
 
-/** The parameters of the group options measured together, one after another: one memory a thread, reused. */
-let groupParamsMemory = { scales: new Float32Array(0), zeroPoints: new Int32Array(0) };
-
-function groupParamsMemoryOf(count: number): typeof groupParamsMemory {
-  if (groupParamsMemory.scales.length < count) groupParamsMemory = { scales: new Float32Array(count), zeroPoints: new Int32Array(count) };
-  return groupParamsMemory;
-}
-
 /**
  * The options measured together (measure-groups-in-blocks.ts): every group option but `keep` that goes in the
- * smallest one's blocks along its axis, smallest group first (each group size a multiple of it), their parameters'
- * count together, and the channel axis of a per-channel option whose first read their pass makes (`'columns'`
- * without bands, along another axis). Undefined where there is none.
+ * smallest one's blocks along its axis, smallest group first (each group size a multiple of it), and the channel
+ * axis of a per-channel option whose first read their pass makes (`'columns'` without bands, along another axis).
+ * Undefined where there is none.
  */
-function togetherOf(shape: readonly number[], options: readonly WeightDecision[], blockings: readonly FileBlocking[], keep: number | undefined) {
+function togetherOf(options: readonly WeightDecision[], blockings: readonly FileBlocking[], keep: number | undefined) {
   const candidates = [...options.keys()].filter((k) => k !== keep && groupsMeasuredTogether(options[k]!, blockings[k]))
     .sort((a, b) => options[a]!.groupSize! - options[b]!.groupSize!);
   const first = candidates[0];
@@ -91,8 +81,7 @@ function togetherOf(shape: readonly number[], options: readonly WeightDecision[]
   const { axis, groupSize } = options[first]!;
   const chosen = candidates.filter((k) => blockings[k]!.rowsPerBlock === rowsPerBlock && options[k]!.axis === axis && options[k]!.groupSize! % groupSize! === 0);
   const columns = blockings.findIndex((b, k) => k !== keep && b.mode === 'columns' && !b.bands && options[k]!.axis !== axis);
-  const parameters = chosen.reduce((sum, k) => sum + paramShapeOf(shape, options[k]!).reduce((a, b) => a * b, 1), 0);
-  return { options: chosen, parameters, ...(columns >= 0 ? { channelAxis: options[columns]!.axis! } : {}) };
+  return { options: chosen, ...(columns >= 0 ? { channelAxis: options[columns]!.axis! } : {}) };
 }
 
 /**
@@ -168,20 +157,23 @@ export async function measureFileInBlocks(
   const measured: MeasuredOptions = { relativeErrors: [], stored: [] };
   // The group options (but the kept one) measured together from one read, with the channels' ranges of a per-channel
   // option, where they go in the same blocks (measure-groups-in-blocks.ts).
-  const together = togetherOf(shape, judged, blockings, keep);
+  const together = togetherOf(judged, blockings, keep);
   const groups = together && await measureGroupsInBlocks(range, shape, together.options.map((k) => judged[k]!), quantizeOptions, blockings[together.options[0]!]!, dtype,
-    groupParamsMemoryOf(together.parameters), together.channelAxis);
+    storedOf && ((result, decision) => storedOf(result, options[judged.indexOf(decision)]!)), together.channelAxis);
   for (const [k, decision] of judged.entries()) {
     const blocking = blockings[k]!;
     // The kept option's integers and parameters in memory of their own; every other option's parameters in the
     // memory of the one before, and its integers not kept (a block's at a time): a worker's results are freed when
     // they are sent, these only when the worker next collects.
+    const fromGroups = groups?.measured[together!.options.indexOf(k)];
+    if (fromGroups) {
+      energy ??= fromGroups.meanSquare;
+      mses.push(fromGroups.overall.mse);
+      measured.stored.push(fromGroups.stored);
+      continue;
+    }
     let result: Omit<BlockMeasurements, 'meanSquare'> | undefined;
-    const at = groups ? together!.options.indexOf(k) : -1;
-    if (at >= 0) {
-      result = groups!.measured[at];
-      energy ??= groups!.measured[at]!.meanSquare;
-    } else if (k === keep) {
+    if (k === keep) {
       const outcome = await floorWeightInBlocks(range, shape, decision, quantizeOptions, new ArrayBuffer(blockIntegerBytes(decision, blocking, false)), blocking, dtype);
       if (outcome?.kind === 'quantized') measured.kept = { index: k, q: outcome.result.q };
       result = outcome?.kind === 'quantized' ? { ...outcome.result, overall: outcome.result.stats.overall } : undefined;

@@ -4,9 +4,11 @@
  * rows at a time: each block is checked for NaN and ±Infinity once, its groups' mins and maxes found once for the
  * smallest group size, and those of the larger sizes merged from them (group-ranges.ts: to the bit). Each option's
  * parameters come from its ranges by the signed extremes, as rowParams chooses them, and each option is quantized
- * and measured in one pass into sums of its own (cpuQuantizeErrorSums): each option's statistics, parameters and
- * mean square are measureWeightInBlocks' to the bit, from one read, one scan and one min/max pass where they took
- * three.
+ * and measured in one pass into sums of its own (cpuQuantizeErrorSums): each option's statistics and mean square
+ * are measureWeightInBlocks' to the bit, from one read, one scan and one min/max pass where they took three. No
+ * option's parameters are kept past their block: how each option's would be stored comes from its blocks'
+ * ({@link storedOfBlocks}). A whole weight's parameters for each option, megabytes each, were arrays a worker freed
+ * into its allocator's arena, which kept them resident.
  *
  * The same pass gives every channel's range along a later axis (the channels of int8 per channel, the budget's other
  * option), merged from the groups' ranges: its first read, scan and min/max pass are not needed either.
@@ -18,7 +20,7 @@
  * @example
  * ```ts
  * const blocking = fileBlocking([4096, 4096], groups32, FILE_BLOCK_BYTES)!;
- * const got = await measureGroupsInBlocks(range, [4096, 4096], [groups32, groups64, groups128], {}, blocking, 'float32', memory, 1);
+ * const got = await measureGroupsInBlocks(range, [4096, 4096], [groups32, groups64, groups128], {}, blocking, 'float32', storedOf, 1);
  * got?.measured[1].overall.mse; // measureWeightInBlocks' for groups64, to the bit
  * got?.channels?.mins;           // each column's minimum
  * ```
@@ -43,15 +45,39 @@ import type { WeightDecision } from './policy.js';
 import { belowFloorOf } from './quality-floor.js';
 import { type QuantizeWeightOptions, paramShapeOf, storedScales } from './quantize-weight.js';
 import type { BlockMeasurements, ChannelRanges } from './weight-file-blocks.js';
+import type { StoredOf, StoredParameters } from './budget-measure.js';
 import { holdWeight } from './weight-buffers.js';
 import { signedExtremeOfRanges } from './weight-range.js';
+
+/** One option as {@link measureGroupsInBlocks} measures it. */
+export interface GroupOptionMeasured extends Pick<BlockMeasurements, 'overall' | 'meanSquare'> {
+  /** How its parameters are stored: `storedOf` of the whole weight's parameters (from its blocks', see {@link storedOfBlocks}). */
+  stored?: StoredParameters;
+}
 
 /** What {@link measureGroupsInBlocks} gives. */
 export interface GroupsMeasured {
   /** Each option's measurements, in the order given: measureWeightInBlocks' to the bit. */
-  measured: BlockMeasurements[];
+  measured: GroupOptionMeasured[];
   /** Each channel's range along the `channelAxis` asked for (another axis than the groups'). */
   channels?: ChannelRanges;
+}
+
+/**
+ * The storage of a weight's parameters from its blocks' ({@link StoredOf} of each block's parameters in turn, `so
+ * far` the blocks' before): float16 scales where every block's are, zero points where any block's are stored. What
+ * StoredOf gives the whole weight, whose rules hold for every parameter (storedParametersOf: every scale a float16
+ * value; every zero point of a 4-bit weight 0).
+ *
+ * @example
+ * ```ts
+ * storedOfBlocks({ scaleBits: 16, zeroPoints: false }, { zeroPoints: true }); // { zeroPoints: true }
+ * ```
+ */
+export function storedOfBlocks(soFar: StoredParameters | undefined, block: StoredParameters): StoredParameters {
+  if (!soFar) return block;
+  const scaleBits = soFar.scaleBits === block.scaleBits ? block.scaleBits : undefined;
+  return { ...(scaleBits !== undefined ? { scaleBits } : {}), zeroPoints: (soFar.zeroPoints ?? true) || (block.zeroPoints ?? true) };
 }
 
 /**
@@ -72,20 +98,20 @@ export function groupsMeasuredTogether(decision: WeightDecision, blocking: FileB
 /**
  * Measures `options` of the weight at `range` of `shape` (stored as `dtype`), every one of them
  * {@link groupsMeasuredTogether} in `blocking` along the same axis, each group size a multiple of the first's (the
- * smallest), from one read (module documentation); each option's scales and zero points go into `memory` one after
- * another (at least the options' parameter counts together; the results view it), and with `channelAxis` (≥ 1, not
- * the groups' axis) the channels' ranges along that axis come too. Undefined where the caller must measure each
- * option alone. Rejects with the file's errors.
+ * smallest), from one read (module documentation), with `storedOf` their parameters' storage, and with `channelAxis`
+ * (≥ 1, not the groups' axis) the channels' ranges along that axis. No option's parameters are kept (each block's go
+ * into memory of a block's size, used again by the next). Undefined where the caller must measure each option alone.
+ * Rejects with the file's errors.
  *
  * @example
  * ```ts
- * const memory = { scales: new Float32Array(n), zeroPoints: new Int32Array(n) };
- * const got = await measureGroupsInBlocks(range, shape, options, { roundScale }, blocking, 'float16', memory);
+ * const got = await measureGroupsInBlocks(range, shape, options, { roundScale }, blocking, 'float16', storedOf, 1);
+ * got?.measured[0].stored; // { scaleBits: 16, zeroPoints: true }
  * ```
  */
 export async function measureGroupsInBlocks(
   range: FileRange, shape: readonly number[], options: readonly WeightDecision[], quantizeOptions: Pick<QuantizeWeightOptions, 'roundScale'> & { readAhead?: boolean },
-  blocking: FileBlocking, dtype: FileWeightDType, memory: { scales: Float32Array; zeroPoints: Int32Array }, channelAxis?: number,
+  blocking: FileBlocking, dtype: FileWeightDType, storedOf?: StoredOf, channelAxis?: number,
 ): Promise<GroupsMeasured | undefined> {
   const { rows, rowsPerBlock, count, rest, rowElements } = blocking;
   const first = options[0];
@@ -96,8 +122,6 @@ export async function measureGroupsInBlocks(
   const elements = rows * rowElements;
   const countOf = (blockShape: readonly number[], d: WeightDecision) => paramShapeOf(blockShape, d).reduce((a, b) => a * b, 1);
   const paramCounts = options.map((d) => countOf(shape, d));
-  const starts = paramCounts.map((_, k) => paramCounts.slice(0, k).reduce((a, b) => a + b, 0));
-  if (memory.scales.length < starts.at(-1)! + paramCounts.at(-1)! || memory.zeroPoints.length < memory.scales.length) return undefined;
   const blockMax = countOf([rowsPerBlock, ...rest], first!);
   const scratch = blockScratchTaker();
   let file: FileBlockReader | undefined;
@@ -106,6 +130,9 @@ export async function measureGroupsInBlocks(
     const ranges = { mins: scratch.float32(blockMax), maxs: scratch.float32(blockMax) };
     const merged = { mins: scratch.float32(blockMax), maxs: scratch.float32(blockMax) };
     const scales64 = scratch.float64(blockMax);
+    const blockScales = scratch.float32(blockMax);
+    const blockZeroPoints = scratch.int32(blockMax);
+    const stored: (StoredParameters | undefined)[] = options.map(() => undefined);
     const carries = options.map(() => new Float64Array(8));
     const channels = channelAxis === undefined ? undefined : shape[channelAxis]!;
     const channelMins = new Float32Array(channels ?? 0).fill(Infinity);
@@ -136,15 +163,15 @@ export async function measureGroupsInBlocks(
         const merge = decision.groupSize! / smallest;
         const own = countOf(x.shape, decision);
         if (merge > 1) mergeGroupRanges(mins, maxs, layout, merge, merged);
-        const at = starts[k]! + paramAt[k]!;
-        const into = { scales: memory.scales.subarray(at, at + own), zeroPoints: memory.zeroPoints.subarray(at, at + own) };
+        const into = { scales: blockScales.subarray(0, own), zeroPoints: blockZeroPoints.subarray(0, own) };
         const raw = signedExtremeOfRanges(merge > 1 ? merged.mins.subarray(0, own) : mins, merge > 1 ? merged.maxs.subarray(0, own) : maxs, decision.dtype, into);
         const scales = storedScales(raw.scales, raw.zeroPoints, decision, quantizeOptions, raw.scales);
         if (!(scales instanceof Float32Array) || raw.scales !== into.scales) return undefined;
         paramAt[k]! += own;
-        const blockScales = scales64.subarray(0, own);
-        blockScales.set(scales);
-        const params: QParams = { scheme: 'per_group_affine', scales: blockScales, zeroPoints: into.zeroPoints, axis, groupSize: decision.groupSize! };
+        if (storedOf) stored[k] = storedOfBlocks(stored[k], storedOf(into, decision));
+        const blockScales64 = scales64.subarray(0, own);
+        blockScales64.set(scales);
+        const params: QParams = { scheme: 'per_group_affine', scales: blockScales64, zeroPoints: into.zeroPoints, axis, groupSize: decision.groupSize! };
         try {
           if (!cpuQuantizeErrorSums(x, params, dtypeInfo(decision.dtype), carries[k]!)) return undefined;
         } catch (error) {
@@ -153,7 +180,7 @@ export async function measureGroupsInBlocks(
         }
       }
     }
-    const measured: BlockMeasurements[] = [];
+    const measured: GroupOptionMeasured[] = [];
     for (const [k, decision] of options.entries()) {
       if (paramAt[k] !== paramCounts[k]) return undefined;
       const overall = new BucketSums(1);
@@ -163,11 +190,7 @@ export async function measureGroupsInBlocks(
       const { sqnrDb, maxAbsError } = stats.overall;
       if (Number.isNaN(sqnrDb) || !Number.isFinite(maxAbsError)) return undefined;
       if (belowFloorOf(decision, sqnrDb, peak > 0 ? maxAbsError / peak : 0) !== undefined) return undefined;
-      const at = starts[k]!;
-      measured.push({
-        overall: stats.overall, scales: memory.scales.subarray(at, at + paramCounts[k]!), zeroPoints: memory.zeroPoints.subarray(at, at + paramCounts[k]!),
-        meanSquare: elements ? overall.sumSquaredOriginal[0]! / elements : 0,
-      });
+      measured.push({ overall: stats.overall, meanSquare: elements ? overall.sumSquaredOriginal[0]! / elements : 0, ...(stored[k] ? { stored: stored[k] } : {}) });
     }
     return { measured, ...(channels === undefined ? {} : { channels: { axis: channelAxis!, mins: channelMins, maxs: channelMaxs, peak } }) };
   } finally {

@@ -1,12 +1,12 @@
 // The size budget's int4 group options of a weight in a file, measured together from one read
-// (measure-groups-in-blocks.ts), give each option's statistics, parameters and mean square as measureWeightInBlocks
-// gives them measured alone, to the bit: on fresh random weights with signed zeros and an all-zero column, a short
-// last block whose last groups are short, columns of zeros signed differently from block to block, float32 and
-// float16 files, scales rounded to float16 or not, groups along the rows (a MatMul weight) and along the last axis
-// (a weight with no graph, a 3-D one). The channels' ranges that come with them are the whole weight's (signed zeros
-// ordered as the kernels order them), and a per-channel option given them measures as it does when it scans the file
-// itself. Anything the pass does not take (a NaN, an option of another kind, group sizes that are not multiples,
-// too little memory) gives undefined.
+// (measure-groups-in-blocks.ts), give each option's statistics and mean square as measureWeightInBlocks gives them
+// measured alone, to the bit, and the storage of its parameters as the whole weight's give it: on fresh random
+// weights with signed zeros and an all-zero column, a short last block whose last groups are short, columns of zeros
+// signed differently from block to block, float32 and float16 files, scales rounded to float16 or not, groups along
+// the rows (a MatMul weight) and along the last axis (a weight with no graph, a 3-D one). The channels' ranges that
+// come with them are the whole weight's (signed zeros ordered as the kernels order them), and a per-channel option
+// given them measures as it does when it scans the file itself. Anything the pass does not take (a NaN, an option
+// of another kind, group sizes that are not multiples) gives undefined.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +14,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { reductionLayout } from '../../src/calibration/granularity.js';
 import { budgetOptionDecisions } from '../../src/compress/budget-measure.js';
 import { fileBlocking } from '../../src/compress/file-blocking.js';
-import { groupsMeasuredTogether, measureGroupsInBlocks } from '../../src/compress/measure-groups-in-blocks.js';
-import { paramShapeOf } from '../../src/compress/quantize-weight.js';
-import { scaleRounder } from '../../src/compress/scale-storage.js';
+import { groupsMeasuredTogether, measureGroupsInBlocks, storedOfBlocks } from '../../src/compress/measure-groups-in-blocks.js';
+import type { StoredOf } from '../../src/compress/budget-measure.js';
+import type { WeightDecision } from '../../src/compress/policy.js';
+import { halfScale, scaleRounder, storedParametersOf } from '../../src/compress/scale-storage.js';
 import { measureWeightInBlocks } from '../../src/compress/weight-file-blocks.js';
 import { toFloat32 } from '../../src/io/float-convert.js';
 import { floatToHalfBits } from '../../src/io/half.js';
@@ -36,7 +37,7 @@ function inFile(bytes: Uint8Array) {
 
 const halves = (data: Float32Array) => new Uint8Array(Uint16Array.from(data, (v) => floatToHalfBits(v)).buffer);
 const matMulWeight = (shape: number[]) => ({ name: 'w', dtype: 'float32' as const, shape, consumers: [{ opType: 'MatMul', inputIndex: 1 }] });
-const memoryOf = (count: number) => ({ scales: new Float32Array(count), zeroPoints: new Int32Array(count) });
+const storedOf: StoredOf = (result, decision) => storedParametersOf(result, decision, 'float16');
 
 describe(`measureGroupsInBlocks (seed ${RUN_SEED})`, () => {
   // [500, 40] in blocks of 128 rows: a last block of 116 rows, whose last groups of 32, 64 and 128 are short.
@@ -72,9 +73,7 @@ describe(`measureGroupsInBlocks (seed ${RUN_SEED})`, () => {
       expect(groups.every((d) => groupsMeasuredTogether(d, blocking))).toBe(true);
       const roundScale = scaleRounder(rounding);
       const options = roundScale ? { roundScale } : {};
-      const counts = groups.map((d) => paramShapeOf(shape, d).reduce((a, b) => a * b, 1));
-      const memory = memoryOf(counts.reduce((a, b) => a + b, 0));
-      const got = await measureGroupsInBlocks(range, shape, groups, options, blocking, dtype, memory, matMul ? 1 : undefined);
+      const got = await measureGroupsInBlocks(range, shape, groups, options, blocking, dtype, storedOf, matMul ? 1 : undefined);
       expect(got, what).toBeDefined();
       for (const [k, decision] of groups.entries()) {
         const alone = await measureWeightInBlocks(range, shape, decision, options, fileBlocking(shape, decision, blockBytes)!, dtype);
@@ -82,9 +81,8 @@ describe(`measureGroupsInBlocks (seed ${RUN_SEED})`, () => {
         expect(measured.overall, `${what}, groups of ${decision.groupSize}`).toStrictEqual(alone!.overall);
         expect(measured.overall.mse).toBeGreaterThan(0);
         expect(measured.meanSquare).toBe(alone!.meanSquare);
-        expect(measured.scales.length).toBe(counts[k]);
-        expect(Array.from(measured.scales)).toEqual(Array.from(alone!.scales));
-        expect(Array.from(measured.zeroPoints)).toEqual(Array.from(alone!.zeroPoints));
+        // How the whole weight's parameters would be stored, from its blocks'.
+        expect(measured.stored, `${what}, groups of ${decision.groupSize}`).toEqual(storedOf(alone!, decision));
       }
       if (!matMul) {
         expect(got!.channels).toBeUndefined();
@@ -125,32 +123,59 @@ describe(`measureGroupsInBlocks (seed ${RUN_SEED})`, () => {
     const blockBytes = 4 * 1000 * 40; // 40 rows a block: 3 blocks
     const blocking = fileBlocking(shape, groups[0]!, blockBytes)!;
     expect([blocking.mode, blocking.count]).toEqual(['rows', 3]);
-    const got = await measureGroupsInBlocks(range, shape, groups, {}, blocking, 'float32', memoryOf(96 * 5 * 14), 1);
+    const got = await measureGroupsInBlocks(range, shape, groups, {}, blocking, 'float32', undefined, 1);
     for (const [k, decision] of groups.entries()) {
       const alone = await measureWeightInBlocks(range, shape, decision, {}, fileBlocking(shape, decision, blockBytes)!);
       expect(got!.measured[k]!.overall, `groups of ${decision.groupSize}`).toStrictEqual(alone!.overall);
-      expect(Array.from(got!.measured[k]!.scales)).toEqual(Array.from(alone!.scales));
+      expect(got!.measured[k]!.stored, 'no storage asked for').toBeUndefined();
     }
     const whole = cpuMinMax(data, reductionLayout(shape, { axis: 1 }));
     expect(Array.from(got!.channels!.mins, f32Bits)).toEqual(Array.from(whole.mins, f32Bits));
     expect(Array.from(got!.channels!.maxs, f32Bits)).toEqual(Array.from(whole.maxs, f32Bits));
     // Channels along the groups' own axis are not the groups' ranges.
-    expect(await measureGroupsInBlocks(range, shape, groups, {}, blocking, 'float32', memoryOf(96 * 5 * 14), 2)).toBeUndefined();
+    expect(await measureGroupsInBlocks(range, shape, groups, {}, blocking, 'float32', undefined, 2)).toBeUndefined();
   });
 
-  it('a pair or a single option, in any memory large enough; without channels unless asked', async () => {
+  it('a pair or a single option; without channels unless asked', async () => {
     const shape = [512, 24];
     const data = rangedWeights(shape, rng(RUN_SEED + 5));
     const range = inFile(new Uint8Array(data.buffer));
     const [, g32, g64, g128] = budgetOptionDecisions(matMulWeight(shape), {}).map(([, d]) => d);
     const blocking = fileBlocking(shape, g32!, 4 * 24 * 128)!;
-    const all = await measureGroupsInBlocks(range, shape, [g32!, g64!, g128!], {}, blocking, 'float32', memoryOf(7 * 16 * 24));
-    const pair = await measureGroupsInBlocks(range, shape, [g64!, g128!], {}, blocking, 'float32', memoryOf(3 * 8 * 24 + 9));
-    const one = await measureGroupsInBlocks(range, shape, [g128!], {}, blocking, 'float32', memoryOf(4 * 24));
+    const all = await measureGroupsInBlocks(range, shape, [g32!, g64!, g128!], {}, blocking, 'float32');
+    const pair = await measureGroupsInBlocks(range, shape, [g64!, g128!], {}, blocking, 'float32');
+    const one = await measureGroupsInBlocks(range, shape, [g128!], {}, blocking, 'float32');
     expect(all!.channels).toBeUndefined();
     expect(pair!.measured.map((m) => m.overall)).toStrictEqual(all!.measured.slice(1).map((m) => m.overall));
     expect(one!.measured[0]!.overall).toStrictEqual(all!.measured[2]!.overall);
-    expect(await measureGroupsInBlocks(range, shape, [g32!, g64!], {}, blocking, 'float32', memoryOf(16 * 24 + 8 * 24 - 1)), 'too little memory').toBeUndefined();
+    // Every extreme negative (zero points 0, none stored) but one group's in the last block: its blocks' storage says
+    // so, as the whole weight's does.
+    const negative = data.map((v) => -Math.abs(v) - 1e-3);
+    const [noneStored, lastStored] = [negative, negative.slice()];
+    lastStored[500 * 24 + 5] = 50;
+    for (const [values, stored] of [[noneStored, false], [lastStored, true]] as const) {
+      const got = await measureGroupsInBlocks(inFile(new Uint8Array(values.buffer)), shape, [g32!, g64!], {}, blocking, 'float32', storedOf);
+      expect(got!.measured.map((m) => m.stored!.zeroPoints)).toEqual([stored, stored]);
+    }
+  });
+
+  it('storedOfBlocks: float16 scales where every block has them, zero points where any block stores them', () => {
+    expect(storedOfBlocks(undefined, { scaleBits: 16, zeroPoints: false })).toEqual({ scaleBits: 16, zeroPoints: false });
+    expect(storedOfBlocks({ scaleBits: 16, zeroPoints: false }, { scaleBits: 16, zeroPoints: false })).toEqual({ scaleBits: 16, zeroPoints: false });
+    expect(storedOfBlocks({ scaleBits: 16, zeroPoints: false }, { zeroPoints: false })).toEqual({ zeroPoints: false });
+    expect(storedOfBlocks({ zeroPoints: false }, { scaleBits: 16, zeroPoints: true })).toEqual({ zeroPoints: true });
+    expect(storedOfBlocks({ scaleBits: 16 }, { scaleBits: 16, zeroPoints: false })).toEqual({ scaleBits: 16, zeroPoints: true }); // unsaid: stored
+    // Against storedParametersOf of the whole arrays, split anywhere, on scales that are float16 values or not.
+    const next = rng(RUN_SEED + 8);
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 2 + Math.floor(next() * 40);
+      const scales = Float32Array.from({ length: n }, () => (next() < 0.97 ? halfScale(next()) : next()));
+      const zeroPoints = Int32Array.from({ length: n }, () => (next() < 0.97 ? 0 : -1));
+      const decision = { dtype: next() < 0.5 ? 'qint4' : 'qint8' } as WeightDecision;
+      const cut = 1 + Math.floor(next() * (n - 1));
+      const parts = [[0, cut], [cut, n]].map(([a, b]) => storedOf({ scales: scales.subarray(a, b), zeroPoints: zeroPoints.subarray(a, b) }, decision));
+      expect(storedOfBlocks(storedOfBlocks(undefined, parts[0]!), parts[1]!)).toEqual(storedOf({ scales, zeroPoints }, decision));
+    }
   });
 
   it('undefined: a NaN, an option of another kind, group sizes that are not multiples, channels along the rows', async () => {
@@ -159,23 +184,22 @@ describe(`measureGroupsInBlocks (seed ${RUN_SEED})`, () => {
     const range = inFile(new Uint8Array(data.buffer));
     const [int8, g32, g64] = budgetOptionDecisions(matMulWeight(shape), {}).map(([, d]) => d);
     const blocking = fileBlocking(shape, g32!, 4 * 24 * 128)!;
-    const memory = memoryOf(24 * 24);
-    expect(await measureGroupsInBlocks(range, shape, [g32!, g64!], {}, blocking, 'float32', memory, 1)).toBeDefined();
+    expect(await measureGroupsInBlocks(range, shape, [g32!, g64!], {}, blocking, 'float32', undefined, 1)).toBeDefined();
     const nan = data.slice();
     nan[500 * 24 + 3] = NaN; // in the last block
-    expect(await measureGroupsInBlocks(inFile(new Uint8Array(nan.buffer)), shape, [g32!, g64!], {}, blocking, 'float32', memory)).toBeUndefined();
+    expect(await measureGroupsInBlocks(inFile(new Uint8Array(nan.buffer)), shape, [g32!, g64!], {}, blocking, 'float32')).toBeUndefined();
     expect(groupsMeasuredTogether(int8!, fileBlocking(shape, int8!, 4 * 24 * 128))).toBe(false);
     const searched = { ...g64!, method: 'mse' as const };
     const asymmetric = { ...g64!, symmetric: false };
     const narrow = { ...g64!, range: 'narrow' as const };
     for (const other of [searched, asymmetric, narrow]) {
       expect(groupsMeasuredTogether(other, blocking)).toBe(false);
-      expect(await measureGroupsInBlocks(range, shape, [g32!, other], {}, blocking, 'float32', memory)).toBeUndefined();
+      expect(await measureGroupsInBlocks(range, shape, [g32!, other], {}, blocking, 'float32')).toBeUndefined();
     }
-    expect(await measureGroupsInBlocks(range, shape, [g32!, { ...g64!, axis: 1 }], {}, blocking, 'float32', memory), 'along another axis').toBeUndefined();
+    expect(await measureGroupsInBlocks(range, shape, [g32!, { ...g64!, axis: 1 }], {}, blocking, 'float32'), 'along another axis').toBeUndefined();
     const g48 = { ...g64!, groupSize: 48 };
-    expect(await measureGroupsInBlocks(range, shape, [g32!, g48], {}, fileBlocking(shape, g32!, 4 * 24 * 96)!, 'float32', memory), 'not a multiple of 32').toBeUndefined();
-    expect(await measureGroupsInBlocks(range, shape, [g64!, g32!], {}, blocking, 'float32', memory), 'the smallest first').toBeUndefined();
-    expect(await measureGroupsInBlocks(range, shape, [g32!], {}, blocking, 'float32', memory, 0)).toBeUndefined();
+    expect(await measureGroupsInBlocks(range, shape, [g32!, g48], {}, fileBlocking(shape, g32!, 4 * 24 * 96)!, 'float32'), 'not a multiple of 32').toBeUndefined();
+    expect(await measureGroupsInBlocks(range, shape, [g64!, g32!], {}, blocking, 'float32'), 'the smallest first').toBeUndefined();
+    expect(await measureGroupsInBlocks(range, shape, [g32!], {}, blocking, 'float32', undefined, 0)).toBeUndefined();
   });
 });
