@@ -1,8 +1,9 @@
 /**
- * The size budget's measurements of a weight in a file on disk, a block of rows at a time: each option quantized
- * and measured by measureWeightInBlocks (weight-file-blocks.ts), which gives the whole weight's statistics to the
- * bit while holding a block, and the weight's mean square summed in the same order as `meanSquare` over the whole
- * array. A worker measuring a [4096, 4096] weight held it whole in its kernels' memory, with room for the passes of
+ * The size budget's measurements of a weight in a file on disk, a block of rows at a time: the int4 group options
+ * together from one read (measureGroupsInBlocks, measure-groups-in-blocks.ts, which also finds the int8 option's
+ * channel ranges), each other option by measureWeightInBlocks (weight-file-blocks.ts); both give the whole weight's
+ * statistics to the bit while holding a block, and the weight's mean square summed in the same order as
+ * `meanSquare` over the whole array. A worker measuring a [4096, 4096] weight held it whole in its kernels' memory, with room for the passes of
  * its widest option (int4 groups of 32: half a million parameters), and every option's results until the last:
  * about 200 MiB a worker. Here it holds a block, a block's integers (the options' integers are measured and not
  * kept, 1 MiB where the weight's would take 16), and one option's parameters in memory used again from option to
@@ -161,10 +162,6 @@ export async function measureFileInBlocks(
   const groups = together && await measureGroupsInBlocks(range, shape, together.options.map((k) => judged[k]!), quantizeOptions, blockings[together.options[0]!]!, dtype,
     storedOf && ((result, decision) => storedOf(result, options[judged.indexOf(decision)]!)), together.channelAxis);
   for (const [k, decision] of judged.entries()) {
-    const blocking = blockings[k]!;
-    // The kept option's integers and parameters in memory of their own; every other option's parameters in the
-    // memory of the one before, and its integers not kept (a block's at a time): a worker's results are freed when
-    // they are sent, these only when the worker next collects.
     const fromGroups = groups?.measured[together!.options.indexOf(k)];
     if (fromGroups) {
       energy ??= fromGroups.meanSquare;
@@ -172,6 +169,10 @@ export async function measureFileInBlocks(
       measured.stored.push(fromGroups.stored);
       continue;
     }
+    const blocking = blockings[k]!;
+    // The kept option's integers and parameters in memory of their own; every other option's parameters in the
+    // memory of the one before, and its integers not kept (a block's at a time): a worker's results are freed when
+    // they are sent, these only when the worker next collects.
     let result: Omit<BlockMeasurements, 'meanSquare'> | undefined;
     if (k === keep) {
       const outcome = await floorWeightInBlocks(range, shape, decision, quantizeOptions, new ArrayBuffer(blockIntegerBytes(decision, blocking, false)), blocking, dtype);
