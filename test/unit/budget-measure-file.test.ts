@@ -1,8 +1,8 @@
 // The size budget's measurements of a weight in a file, a block of rows at a time (budget-measure-file.ts), are
 // measureOptions' on the whole weight to the bit: each option's relative error and parameter storage, and the kept
 // option's integers, for a MatMul weight (int8 per channel along its columns, int4 groups along its rows) stored
-// as float32 and as float16, with scales rounded, and options below the quality floor; the mean square is the
-// whole array's. A NaN, or an option that does not go in blocks, leaves the weight to be measured whole. On one
+// as float32 and as float16, with scales rounded, and options below the quality floor, the group options measured
+// together (those whose blocks differ alone); the mean square is the whole array's. A NaN, or an option that does not go in blocks, leaves the weight to be measured whole. On one
 // thread, a model's big weights measured so from its file give the model, allocation and report of the same model
 // measured from its bytes in memory.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -101,6 +101,18 @@ describe(`measureFileInBlocks (seed ${RUN_SEED})`, () => {
     const again = await measureFileInBlocks(range, 'float32', shape, options, {}, undefined, undefined, blockBytes);
     expect(again!.relativeErrors).toEqual(first!.relativeErrors);
     expect(first!.relativeErrors.every((e) => e > 0)).toBe(true);
+  });
+
+  it('group options in blocks of other sizes: those in the smallest\'s blocks together, the rest alone, the same numbers', async () => {
+    // Blocks of 200 rows: groups of 32 and 64 go in blocks of 192 rows, groups of 128 in blocks of 128.
+    const blocks = 4 * 200 * 200;
+    expect(options.map((d) => fileBlocking(shape, d, blocks)?.rowsPerBlock)).toEqual([200, 192, 192, 128]);
+    const range = inFile(new Uint8Array(data.buffer));
+    const storedOf = (r: Parameters<typeof storedParametersOf>[0], d: Parameters<typeof storedParametersOf>[1]) => storedParametersOf(r, d, 'float16');
+    const whole = await measureOptions({ data, shape }, options, {}, cpu, storedOf);
+    const got = await measureFileInBlocks(range, 'float32', shape, options, {}, storedOf, undefined, blocks);
+    expect(got!.relativeErrors).toEqual(whole!.measured.relativeErrors);
+    expect(got!.stored).toEqual(whole!.measured.stored);
   });
 
   it('options below the quality floor are measured all the same (the allocator judges them)', async () => {
