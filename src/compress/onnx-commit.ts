@@ -186,6 +186,13 @@ function packedInto(values: ArrayLike<number>, out: Uint8Array): Uint8Array {
   return out;
 }
 
+/** A MatMulNBits layout's scratch (MatMulNBitsTensor.scratch): one array a thread, grown as needed, used again. */
+let layoutBytes = new Uint8Array(0);
+function layoutScratch(byteLength: number): Uint8Array {
+  if (layoutBytes.byteLength < byteLength) layoutBytes = new Uint8Array(byteLength);
+  return layoutBytes.subarray(0, byteLength);
+}
+
 /**
  * Writes one prepared weight into `to` (in weight order, so names and bytes never depend on timing): kept float, or
  * quantized as `outcome` says (QDQ, MatMulNBits or GatherBlockQuantized), and returns its report line. `packInto`,
@@ -236,8 +243,10 @@ export function commitWeight(
       dataBytes = data.byteLength;
       return anew ? data : to.held.storeBlocks(info.name, result.q, data, pack, to.keepIntegers(), parameters);
     };
+    // Written as planned, nothing keeps the layout's scratch, and its scales go where B goes (the model lets go of both).
+    const reused = anew ? { scratch: layoutScratch, ...(packInto ? { scaleMemory: packInto } : {}) } : {};
     const blocks = {
-      values: blockIntegersOf(result.q, decision.dtype), ...(packInto ? { dataMemory: packInto } : {}), dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,
+      values: blockIntegersOf(result.q, decision.dtype), ...(packInto ? { dataMemory: packInto } : {}), ...reused, dtype: decision.dtype, scales: result.scales, zeroPoints: result.zeroPoints, blockSize: layout.blockSize,
       scaleType: info.dtype === 'float16' ? 'float16' as const : 'float32' as const, docString: `webgpu-quant ${WEBGPU_QUANT_VERSION}: ${describeScheme(decision)}, ${note}`,
       storeData,
     };

@@ -1,6 +1,7 @@
 // The MatMulNBits and GatherBlockQuantized writers given 4-bit integers packed two to a byte (`{ nibbles }`, as a
 // QTensor of packed nibbles holds them): the same initializers, byte for byte, as from the integers one a byte, laid
-// out into lent memory where given; packed integers of the wrong length, or for an 8-bit dtype, are refused.
+// out into lent memory where given (B, and for MatMulNBits the scales and the layout's scratch, over old bytes);
+// packed integers of the wrong length, or for an 8-bit dtype, are refused.
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
@@ -48,6 +49,25 @@ describe(`contrib writers from packed integers (seed ${RUN_SEED})`, () => {
         const memory = (n: number) => (lent = new Uint8Array(n).fill(0xa5));
         expect(await storedBytes(bytes, write({ nibbles: packNibbles(values) }, memory)), `${name} ${dtype}, lent`).toEqual(expected);
         expect(lent, 'B laid out into the lent memory').toEqual(expected[0]);
+        // The scales in memory of their own (at an offset of a larger buffer, over old bytes) and the layout's scratch
+        // over old bytes: the same initializers, the scale tensor's bytes over that memory.
+        const model0 = await OnnxModel.load(bytes, { name: 'm' });
+        const scaleArena = new Uint8Array(4 * groups + 24).fill(0x5a);
+        const scratch = new Uint8Array(2 * groups + 8).fill(0xff);
+        const written = writeMatMulNBits(model0, name, {
+          ...q, values, scaleMemory: (n) => scaleArena.subarray(8, 8 + n), scratch: (n) => scratch.subarray(0, n),
+        }, new NameAllocator(model0.proto.graph as GraphProto));
+        const got = [written.stored.data, written.stored.scale, ...(written.stored.zeroPoint ? [written.stored.zeroPoint] : [])].map((t) => Uint8Array.from(t.rawData));
+        expect(got, `${name} ${dtype}, scale memory and scratch`).toEqual(expected);
+        expect(written.stored.scale.rawData.buffer).toBe(scaleArena.buffer);
+        expect(written.stored.scale.rawData.byteOffset).toBe(8);
+        expect(scratch.subarray(0, 2 * groups).some((b) => b !== 0xff), 'the scratch used').toBe(true);
+        expect(scratch.subarray(2 * groups).every((b) => b === 0xff), 'and no more of it').toBe(true);
+        // Symmetric (every zero point the default: no block negated, none stored), the scratch over old bytes again.
+        const symmetric = { ...q, zeroPoints: new Int32Array(groups).fill(signed ? 0 : 8), values };
+        const plain = await storedBytes(bytes, (m, n) => writeMatMulNBits(m, name, symmetric, n));
+        scratch.fill(0xff);
+        expect(await storedBytes(bytes, (m, n) => writeMatMulNBits(m, name, { ...symmetric, scratch: (k) => scratch.subarray(0, k) }, n)), `${name} ${dtype}, symmetric`).toEqual(plain);
         const model = await OnnxModel.load(bytes, { name: 'm' });
         const names = new NameAllocator(model.proto.graph as GraphProto);
         expect(() => writeMatMulNBits(model, name, { ...q, values: { nibbles: packNibbles(values).subarray(1) } }, names)).toThrow(/bytes of packed integers do not fit/);
