@@ -26,6 +26,7 @@ import { type QuantizeWeightOptions, paramShapeOf } from './quantize-weight.js';
 import { FILE_BLOCK_BYTES, type FileBlocking, blockIntegerBytes, fileBlocking } from './file-blocking.js';
 import { type BlockMeasurements, type BlockWeightOptions, type ParamsMemory, floorWeightInBlocks, measureWeightInBlocks } from './weight-file-blocks.js';
 import { groupsMeasuredTogether, measureGroupsInBlocks } from './measure-groups-in-blocks.js';
+import { rangeSharers } from './group-ranges.js';
 import { reusedFloat32 } from './weight-buffers.js';
 
 /** Where a block is converted to float32 for the mean square: one array a thread, reused. */
@@ -74,13 +75,11 @@ function paramsMemoryOf(count: number): ParamsMemory {
  * Undefined where there is none.
  */
 function togetherOf(options: readonly WeightDecision[], blockings: readonly FileBlocking[], keep: number | undefined) {
-  const candidates = [...options.keys()].filter((k) => k !== keep && groupsMeasuredTogether(options[k]!, blockings[k]))
-    .sort((a, b) => options[a]!.groupSize! - options[b]!.groupSize!);
-  const first = candidates[0];
+  const sharers = rangeSharers(options, (k) => k !== keep && groupsMeasuredTogether(options[k]!, blockings[k]));
+  const first = sharers[0];
   if (first === undefined) return undefined;
-  const { rowsPerBlock } = blockings[first]!;
-  const { axis, groupSize } = options[first]!;
-  const chosen = candidates.filter((k) => blockings[k]!.rowsPerBlock === rowsPerBlock && options[k]!.axis === axis && options[k]!.groupSize! % groupSize! === 0);
+  const chosen = sharers.filter((k) => blockings[k]!.rowsPerBlock === blockings[first]!.rowsPerBlock);
+  const { axis } = options[first]!;
   const columns = blockings.findIndex((b, k) => k !== keep && b.mode === 'columns' && !b.bands && options[k]!.axis !== axis);
   return { options: chosen, ...(columns >= 0 ? { channelAxis: options[columns]!.axis! } : {}) };
 }

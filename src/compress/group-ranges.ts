@@ -80,6 +80,21 @@ export function mergeGroupRanges(mins: Float32Array, maxs: Float32Array, layout:
 }
 
 /**
+ * The indices of `options` that share one pass of ranges: those `among` picks whose ranges merge
+ * ({@link rangesMerge}), along the smallest one's axis, with a group size a multiple of its; the smallest first.
+ *
+ * @example
+ * ```ts
+ * rangeSharers(budgetOptions, (k) => k !== kept); // [1, 2, 3]: int4 groups of 32, 64 and 128
+ * ```
+ */
+export function rangeSharers(options: readonly WeightDecision[], among: (index: number) => boolean): number[] {
+  const mergeable = [...options.keys()].filter((k) => among(k) && rangesMerge(options[k]!)).sort((a, b) => options[a]!.groupSize! - options[b]!.groupSize!);
+  const smallest = options[mergeable[0] ?? -1];
+  return mergeable.filter((k) => options[k]!.axis === smallest!.axis && options[k]!.groupSize! % smallest!.groupSize! === 0);
+}
+
+/**
  * The ranges of a weight `x` held whole, for options measured together (`measureOptions` on the CPU path): for each
  * of `options` but `skip` whose ranges merge ({@link rangesMerge}) along the smallest such option's axis, with a group
  * size a multiple of its, the ranges of its groups; found once, for the smallest, when first asked for, and merged
@@ -95,9 +110,9 @@ export function mergeGroupRanges(mins: Float32Array, maxs: Float32Array, layout:
 export function sharedGroupRanges(
   x: { data: Float32Array; shape: readonly number[] }, options: readonly WeightDecision[], skip?: number,
 ): (index: number) => { mins: Float32Array; maxs: Float32Array } | undefined {
-  const mergeable = [...options.keys()].filter((k) => k !== skip && rangesMerge(options[k]!)).sort((a, b) => options[a]!.groupSize! - options[b]!.groupSize!);
-  const smallest = options[mergeable[0] ?? -1];
-  const shared = new Set(mergeable.filter((k) => options[k]!.axis === smallest!.axis && options[k]!.groupSize! % smallest!.groupSize! === 0));
+  const sharers = rangeSharers(options, (k) => k !== skip);
+  const smallest = options[sharers[0] ?? -1];
+  const shared = new Set(sharers);
   if (shared.size < 2) return () => undefined;
   const axis = smallest!.axis!;
   let found: { mins: Float32Array; maxs: Float32Array } | undefined;

@@ -35,15 +35,14 @@ import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import { cpuQuantizeErrorSums } from '../kernels/cpu/cpu-quantize-measure.js';
 import { scanFinite } from '../kernels/cpu/cpu-scan.js';
 import type { QParams } from '../qtensor.js';
-import { assembleErrorStats } from '../stats/assemble.js';
-import { BucketSums } from '../stats/bucket-sums.js';
 import { blockScratchTaker } from './block-scratch.js';
 import { type FileBlockReader, openFileBlocks } from './file-block-reader.js';
 import { groupLayoutOf, mergeGroupRanges, rangesMerge } from './group-ranges.js';
 import type { FileBlocking } from './file-blocking.js';
 import type { WeightDecision } from './policy.js';
 import { belowFloorOf } from './quality-floor.js';
-import { type QuantizeWeightOptions, paramShapeOf, storedScales } from './quantize-weight.js';
+import { type QuantizeWeightOptions, nonFiniteStats, paramShapeOf, storedScales } from './quantize-weight.js';
+import { overallOfSums } from './measure-weight.js';
 import type { BlockMeasurements, ChannelRanges } from './weight-file-blocks.js';
 import type { StoredOf, StoredParameters } from './budget-measure.js';
 import { holdWeight } from './weight-buffers.js';
@@ -113,13 +112,12 @@ export async function measureGroupsInBlocks(
   range: FileRange, shape: readonly number[], options: readonly WeightDecision[], quantizeOptions: Pick<QuantizeWeightOptions, 'roundScale'> & { readAhead?: boolean },
   blocking: FileBlocking, dtype: FileWeightDType, storedOf?: StoredOf, channelAxis?: number,
 ): Promise<GroupsMeasured | undefined> {
-  const { rows, rowsPerBlock, count, rest, rowElements } = blocking;
+  const { rowsPerBlock, count, rest } = blocking;
   const first = options[0];
   const [smallest, axis] = [first?.groupSize, first?.axis];
   if (smallest === undefined || axis === undefined
     || !options.every((d) => groupsMeasuredTogether(d, blocking) && d.axis === axis && d.groupSize! % smallest === 0)) return undefined;
   if (channelAxis !== undefined && !(channelAxis >= 1 && channelAxis < shape.length && channelAxis !== axis)) return undefined;
-  const elements = rows * rowElements;
   const countOf = (blockShape: readonly number[], d: WeightDecision) => paramShapeOf(blockShape, d).reduce((a, b) => a * b, 1);
   const paramCounts = options.map((d) => countOf(shape, d));
   const blockMax = countOf([rowsPerBlock, ...rest], first!);
@@ -183,14 +181,10 @@ export async function measureGroupsInBlocks(
     const measured: GroupOptionMeasured[] = [];
     for (const [k, decision] of options.entries()) {
       if (paramAt[k] !== paramCounts[k]) return undefined;
-      const overall = new BucketSums(1);
-      overall.setBucket(0, carries[k]!);
-      overall.count[0] = elements;
-      const stats = assembleErrorStats({ shape: [...shape], quantized: { kind: 'grid' } }, overall, undefined, undefined, 'cpu');
-      const { sqnrDb, maxAbsError } = stats.overall;
-      if (Number.isNaN(sqnrDb) || !Number.isFinite(maxAbsError)) return undefined;
-      if (belowFloorOf(decision, sqnrDb, peak > 0 ? maxAbsError / peak : 0) !== undefined) return undefined;
-      measured.push({ overall: stats.overall, meanSquare: elements ? overall.sumSquaredOriginal[0]! / elements : 0, ...(stored[k] ? { stored: stored[k] } : {}) });
+      const { overall, meanSquare } = overallOfSums(carries[k]!, shape);
+      if (nonFiniteStats(overall)) return undefined;
+      if (belowFloorOf(decision, overall.sqnrDb, peak > 0 ? overall.maxAbsError / peak : 0) !== undefined) return undefined;
+      measured.push({ overall, meanSquare, ...(stored[k] ? { stored: stored[k] } : {}) });
     }
     return { measured, ...(channels === undefined ? {} : { channels: { axis: channelAxis!, mins: channelMins, maxs: channelMaxs, peak } }) };
   } finally {

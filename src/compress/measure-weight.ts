@@ -57,9 +57,26 @@ export async function measureFiniteWeight(
   const { scales, zeroPoints } = calibrated;
   const carry = new Float64Array(8);
   if (!cpuQuantizeErrorSums(x, granularityQParams(x.shape, decision.dtype, granularity, scales, zeroPoints), info, carry)) return undefined;
+  const { overall, meanSquare } = overallOfSums(carry, x.shape);
+  return nonFiniteStats(overall) ?? { ok: true, scales, zeroPoints, paramShape: paramShapeOf(x.shape, decision), overall, meanSquare };
+}
+
+/**
+ * The overall statistics of a weight of `shape` from its one-pass error sums (`carry`, cpuQuantizeErrorSums' after
+ * every element), and its mean square Σx² / n from the same sums (meanSquare's value to the bit; 0 for no elements).
+ *
+ * @example
+ * ```ts
+ * const carry = new Float64Array(8);
+ * cpuQuantizeErrorSums(x, params, dtypeInfo('qint4'), carry);
+ * overallOfSums(carry, x.shape).overall.sqnrDb;
+ * ```
+ */
+export function overallOfSums(carry: Float64Array, shape: readonly number[]): { overall: ErrorStats['overall']; meanSquare: number } {
+  const elements = shape.reduce((a, b) => a * b, 1);
   const sums = new BucketSums(1);
   sums.setBucket(0, carry);
-  sums.count[0] = x.data.length;
-  const { overall } = assembleErrorStats({ shape: [...x.shape], quantized: { kind: 'grid' } }, sums, undefined, undefined, 'cpu');
-  return nonFiniteStats(overall) ?? { ok: true, scales, zeroPoints, paramShape: paramShapeOf(x.shape, decision), overall, meanSquare: sums.sumSquaredOriginal[0]! / x.data.length };
+  sums.count[0] = elements;
+  const { overall } = assembleErrorStats({ shape: [...shape], quantized: { kind: 'grid' } }, sums, undefined, undefined, 'cpu');
+  return { overall, meanSquare: elements ? sums.sumSquaredOriginal[0]! / elements : 0 };
 }
