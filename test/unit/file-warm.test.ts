@@ -1,7 +1,8 @@
-// warmFileRange reads a file range in the background into memory it throws away, closes the file, and never
-// fails; compressOnnxParts on one thread warms the next weight of a model read from its file, and writes the same
+// warmFileRange reads a file range in the background into memory it throws away, one piece at a time, closes the
+// file, and never fails; compressOnnxParts on one thread warms the next weight of a model read from its file, and writes the same
 // bytes as from memory.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -40,6 +41,38 @@ describe('warmFileRange', () => {
       expect(Buffer.from(await source.read(1000, 4096)).equals(Buffer.from(bytes.subarray(1000, 5096)))).toBe(true);
     } finally {
       await source.close();
+    }
+  });
+
+  it('reads one piece at a time, in order, so that other reads never queue behind it; stops at the end of the file', async () => {
+    const path = join(dir, 'pieces.bin');
+    writeFileSync(path, new Uint8Array(2.5 * 2 ** 20 + RUN_SEED % 1000));
+    const probe = await open(path, 'r');
+    const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<{ bytesRead: number }> };
+    await probe.close();
+    const real = proto.read;
+    const positions: number[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const spy = vi.spyOn(proto, 'read').mockImplementation(async function (this: unknown, ...args: unknown[]) {
+      positions.push(args[3] as number);
+      most = Math.max(most, ++inFlight);
+      try {
+        return await real.apply(this, args);
+      } finally {
+        inFlight--;
+      }
+    });
+    try {
+      await warmFileRange({ path, offset: 7, byteLength: 2.5 * 2 ** 20 });
+      expect(positions).toEqual([7, 7 + 2 ** 20, 7 + 2 * 2 ** 20]);
+      expect(most).toBe(1);
+      positions.length = 0;
+      // A range past the end: the read that finds no bytes is the last.
+      await warmFileRange({ path, offset: 3 * 2 ** 20, byteLength: 8 * 2 ** 20 });
+      expect(positions).toEqual([3 * 2 ** 20]);
+    } finally {
+      spy.mockRestore();
     }
   });
 

@@ -243,9 +243,11 @@ const kWarmPieceBytes = 2 ** 20;
  * Starts reading `range` in the background into a scratch buffer whose bytes are thrown away, so that the
  * operating system has them cached when the range is read for real: a compressor warms the next weight while it
  * computes this one, where a file not yet cached would otherwise leave it waiting for the disk between weights.
- * The pieces are read by Node's I/O threads, all queued at once (the calling thread does nothing meanwhile). The
- * promise, which callers need not await, settles once every piece is read and the file closed, and never rejects:
- * an error (a file moved away) is for the real read to report.
+ * The pieces are read by Node's I/O threads one after the other (the calling thread does nothing meanwhile): at
+ * most one piece waits in their queue, so the compressor's own reads never queue behind the warming (with every
+ * piece queued at once, a cold 1 GB model on one thread took 2.1 s against 1.8 s). The promise, which callers need
+ * not await, settles once every piece is read and the file closed, and never rejects: an error (a file moved away)
+ * is for the real read to report.
  *
  * @example
  * ```ts
@@ -259,11 +261,10 @@ export function warmFileRange(range: FileRange): Promise<void> {
     const handle = await fs.open(range.path, 'r');
     try {
       const scratch = new Uint8Array(Math.min(kWarmPieceBytes, range.byteLength));
-      const reads: Promise<unknown>[] = [];
       for (let at = 0; at < range.byteLength; at += kWarmPieceBytes) {
-        reads.push(handle.read(scratch, 0, Math.min(kWarmPieceBytes, range.byteLength - at), range.offset + at));
+        const read = await handle.read(scratch, 0, Math.min(kWarmPieceBytes, range.byteLength - at), range.offset + at);
+        if (read.bytesRead === 0) break; // the range runs past the end of the file
       }
-      await Promise.allSettled(reads);
     } finally {
       await handle.close();
     }
