@@ -46,6 +46,7 @@ import { rangeOptions, signedExtremeOfRanges, signedExtremeParams } from './weig
 import { ChainedWeight } from './gpu-weight-chain.js';
 import { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 import { lostToUnderflow } from '../stats/underflow.js';
+import { roundScales } from './scale-storage.js';
 
 export { AUTO_GPU_MIN_ELEMENTS, autoCrossover } from './auto-crossover.js';
 
@@ -278,10 +279,15 @@ export function storedScales(
   const roundScale = options.roundScale;
   const unusable = (i: number): UnquantizableWeight => ({ ok: false, reason: `scale ${rawScales[i]} has no finite positive value in the output format` });
   if (roundScale) {
-    for (let i = 0; i < scales.length; i++) {
-      const scale = roundScale(rawScales[i]!);
-      if (!(Number.isFinite(scale) && scale > 0)) return unusable(i);
-      scales[i] = scale;
+    // float16 roundings on the scales' bits (roundScales), any other one scale at a time.
+    const failed = roundScales(rawScales, scales, roundScale);
+    if (failed !== undefined && failed >= 0) return unusable(failed);
+    if (failed === undefined) {
+      for (let i = 0; i < scales.length; i++) {
+        const scale = roundScale(rawScales[i]!);
+        if (!(Number.isFinite(scale) && scale > 0)) return unusable(i);
+        scales[i] = scale;
+      }
     }
   } else {
     // Finite and positive, and dequantizeOverflow's levels finite, in one pass without a branch per scale; the

@@ -58,6 +58,59 @@ function toHalf(x: number): number {
   return halfTable()[floatToHalfBits(x)]!;
 }
 
+/**
+ * `round` (halfScale, or toHalf where `keep` is false) of every scale of `raw` into `out` (the same length; `raw`
+ * itself may be it), a scale at a time on its bits: a positive scale in float16's normal range (2^-14 to 65504)
+ * is rounded by integer operations on the float32 bits, with no call per scale (half a million scales a weight in
+ * groups of 32, a budget measuring three group sizes; `round` took about 24 ns a scale); any other goes through
+ * `round` itself. The same bits as `round` for every float32 (checked over all 2^32 patterns once). Gives the first
+ * index whose result is not finite and positive, or -1.
+ */
+function roundScalesInto(raw: Float32Array, out: Float32Array, keep: boolean, round: (scale: number) => number): number {
+  const rawBits = new Uint32Array(raw.buffer, raw.byteOffset, raw.length);
+  const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < rawBits.length; i++) {
+    const bits = rawBits[i]!;
+    const exponent = bits >>> 23; // the sign bit 0: a positive scale
+    if (((exponent - 113) >>> 0) < 30) {
+      // floatToHalfBits' normal path, then the float16's float32 bits; a carry to 0x7c00 is Infinity.
+      const mantissa = bits & 0x7fffff;
+      let half = ((exponent - 112) << 10) | (mantissa >>> 13);
+      half += ((mantissa & 0x1fff) + (half & 1) + 0xfff) >>> 13;
+      if (half < 0x7c00) {
+        outBits[i] = (((half >>> 10) + 112) << 23) | ((half & 0x3ff) << 13);
+        continue;
+      }
+      if (keep) {
+        outBits[i] = bits; // past 65504 in float16: halfScale keeps the scale
+        continue;
+      }
+      return i;
+    }
+    const scale = round(raw[i]!);
+    if (!(Number.isFinite(scale) && scale > 0)) return i;
+    out[i] = scale;
+  }
+  return -1;
+}
+
+/**
+ * `roundScale(raw[i])` of every scale into `out` where `roundScale` is {@link halfScale} or a float16 weight's
+ * rounding ({@link scaleRounder}'s functions), on the scales' bits ({@link roundScalesInto}): the first index whose
+ * result is not finite and positive, or -1; undefined for any other function (round the scales one at a time).
+ *
+ * @example
+ * ```ts
+ * const out = new Float32Array(2);
+ * roundScales(Float32Array.of(0.1, 0.5), out, scaleRounder('halfScale')!); // -1; out: 0.0999755859375, 0.5
+ * ```
+ */
+export function roundScales(raw: Float32Array, out: Float32Array, roundScale: (scale: number) => number): number | undefined {
+  if (roundScale === halfScale) return roundScalesInto(raw, out, true, halfScale);
+  if (roundScale === toHalf) return roundScalesInto(raw, out, false, toHalf);
+  return undefined;
+}
+
 /** One float32 and its bits, for roundBfloat16 (no arrays made per scale). */
 const kFloat = new Float32Array(1);
 const kBits = new Uint32Array(kFloat.buffer);
@@ -103,7 +156,11 @@ export function scaleRounder(rounding: ScaleRounding | undefined): ((scale: numb
  * ```
  */
 export function storesHalfScales(scales: ArrayLike<number>): boolean {
+  // A float32 array on its bits: a positive float16 normal (2^-14 to 65504) has the float32 exponent 113 to 142 and
+  // its last 13 mantissa bits 0; any other scale by the rule itself.
+  const bits = scales instanceof Float32Array ? new Uint32Array(scales.buffer, scales.byteOffset, scales.length) : undefined;
   for (let i = 0; i < scales.length; i++) {
+    if (bits && ((bits[i]! >>> 23) - 113) >>> 0 < 30 && (bits[i]! & 0x1fff) === 0) continue;
     const s = scales[i]!;
     if (!(s > 0 && s <= kHalfMax) || toHalf(s) !== s) return false;
   }

@@ -6,7 +6,8 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { compressOnnx } from '../../src/compress/compress-onnx.js';
-import { halfScale, omitsZeroPoints, scaleRounder, storedParametersOf, storesHalfScales } from '../../src/compress/scale-storage.js';
+import { halfScale, omitsZeroPoints, roundScales, scaleRounder, storedParametersOf, storesHalfScales } from '../../src/compress/scale-storage.js';
+import { storedScales } from '../../src/compress/quantize-weight.js';
 import { storedBits } from '../../src/compress/budget.js';
 import type { WeightDecision } from '../../src/compress/policy.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
@@ -69,6 +70,63 @@ describe('scale storage helpers', () => {
     expect(storesHalfScales(Float32Array.of(2 ** -25))).toBe(false); // below float16's smallest subnormal
     expect(storesHalfScales(Float32Array.of(0))).toBe(false);
     expect(storesHalfScales(new Float32Array(0))).toBe(true);
+  });
+
+  it('roundScales gives each rounder\'s bits on fresh float32 patterns of every exponent, ties, and the edges; the first scale that fails', () => {
+    const next = rng(RUN_SEED + 23);
+    const toHalf = scaleRounder('float16')!;
+    const n = 200000;
+    const raw = new Float32Array(n);
+    const bits = new Uint32Array(raw.buffer);
+    const edges = [2 ** -14, 2 ** -14 - 2 ** -30, 2 ** -24, 2 ** -25, 2 ** -25 + 2 ** -40, 65504, 65519.99, 65520, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 1e-9, 1e30];
+    raw.set(edges);
+    for (let i = edges.length; i < n; i++) {
+      // Positive, every exponent; a fifth of them a float16 tie (the 13 bits below the kept ones 100…0).
+      const tie = next() < 0.2;
+      bits[i] = ((Math.floor(next() * 2 ** 31) & (tie ? ~0x1fff : ~0)) | (tie ? 0x1000 : 0)) >>> 0;
+      if (raw[i]! !== raw[i]! || raw[i]! === Infinity || raw[i]! === 0) raw[i] = 1; // finite positive scales only here
+    }
+    const out = new Float32Array(n);
+    expect(roundScales(raw, out, halfScale)).toBe(-1);
+    for (let i = 0; i < n; i++) {
+      if (!Object.is(out[i], Math.fround(halfScale(raw[i]!)))) expect.fail(`halfScale of ${raw[i]} (bits ${bits[i]!.toString(16)}): ${out[i]}`);
+    }
+    // Rounded in place, and storedScales' result, the same.
+    const inPlace = raw.slice();
+    expect(roundScales(inPlace, inPlace, halfScale)).toBe(-1);
+    expect(Array.from(inPlace)).toEqual(Array.from(out));
+    const moderate = raw.filter((v) => v < 1e30); // levels of 127 steps that stay finite
+    const stored = storedScales(moderate, new Int32Array(moderate.length), { dtype: 'qint8' } as WeightDecision, { roundScale: halfScale });
+    expect(stored).toBeInstanceOf(Float32Array);
+    expect(Array.from(stored as Float32Array)).toEqual(Array.from(moderate, (v) => Math.fround(halfScale(v))));
+    // A float16 weight's rounding fails where float16 has no positive finite value: the first such index.
+    const finite = Float32Array.from(raw.subarray(0, 12)).filter((v) => toHalf(v) > 0 && toHalf(v) < Infinity);
+    const some = new Float32Array(finite.length);
+    expect(roundScales(finite, some, toHalf)).toBe(-1);
+    expect(Array.from(some)).toEqual(Array.from(finite, (v) => Math.fround(toHalf(v))));
+    expect(roundScales(Float32Array.of(0.5, 1e-9, 70000), new Float32Array(3), toHalf)).toBe(1);
+    expect(roundScales(Float32Array.of(0.5, 2, 65520), new Float32Array(3), toHalf)).toBe(2);
+    for (const bad of [0, -0, -1, NaN, Infinity]) expect(roundScales(Float32Array.of(1, bad), new Float32Array(2), halfScale), String(bad)).toBe(1);
+    // Other rounders are not its.
+    expect(roundScales(raw, out, scaleRounder('bfloat16')!)).toBeUndefined();
+  });
+
+  it('storesHalfScales on a float32 array\'s bits agrees with the rule scale by scale, on fresh patterns', () => {
+    const next = rng(RUN_SEED + 29);
+    const toHalf = scaleRounder('float16')!;
+    const f = new Float32Array(1);
+    const bits = new Uint32Array(f.buffer);
+    let held = 0;
+    for (let i = 0; i < 100000; i++) {
+      // Every sign and exponent; half of them float16 values (the last 13 bits 0).
+      bits[0] = (Math.floor(next() * 2 ** 32) & (next() < 0.5 ? ~0x1fff : ~0)) >>> 0;
+      const s = f[0]!;
+      const want = s > 0 && s <= 65504 && toHalf(s) === s;
+      if (want) held++;
+      if (storesHalfScales(f) !== want) expect.fail(`storesHalfScales of ${s} (bits ${bits[0]!.toString(16)})`);
+      if (storesHalfScales([s]) !== want) expect.fail(`storesHalfScales of [${s}]`);
+    }
+    expect(held).toBeGreaterThan(1500); // about one in 34: float16's 30 exponents of 256, positive, last bits 0
   });
 
   it('zero points are omitted for 4-bit weights whose zero points are all 0, and counted in the stored bits', () => {
