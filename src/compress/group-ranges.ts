@@ -1,8 +1,8 @@
 /**
  * Groups' ranges merged into larger groups' (a group of 64 along an axis is two of 32: its min and max are theirs),
- * so a weight's ranges are found once for the smallest of several group sizes: min and max are exact, and
- * `Math.min` / `Math.max` order -0 below +0 as the min/max kernels do, so merged they are what the kernel finds over
- * the larger groups, to the bit. For the size budget's 4-bit options (groups of 32, 64 and 128), whose parameters
+ * so a weight's ranges are found once for the smallest of several group sizes: min and max are exact, and the
+ * min/max kernel run over the ranges themselves (or, where it does not run, `Math.min` / `Math.max`, which order -0
+ * below +0 as the kernels do) gives what the kernel finds over the larger groups, to the bit. For the size budget's 4-bit options (groups of 32, 64 and 128), whose parameters
  * are the signed extremes of each group's range.
  *
  * @example
@@ -14,7 +14,7 @@
  * @module
  */
 import { reductionLayout } from '../calibration/granularity.js';
-import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
+import { cpuMergeRanges, cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
 import type { WeightDecision } from './policy.js';
 import { paramShapeOf } from './quantize-weight.js';
 
@@ -62,6 +62,10 @@ export function rangesMerge(decision: WeightDecision): boolean {
 export function mergeGroupRanges(mins: Float32Array, maxs: Float32Array, layout: GroupLayout, merge: number, into: { mins: Float32Array; maxs: Float32Array }): void {
   const { outer, groups, inner } = layout;
   const merged = Math.ceil(groups / merge);
+  // The min/max kernel over the ranges themselves, each array once (2–5× this loop); the loop where it does not run.
+  const count = outer * merged * inner;
+  const wanted = { mins: into.mins.subarray(0, count), maxs: into.maxs.subarray(0, count) };
+  if (cpuMergeRanges(mins.subarray(0, outer * groups * inner), maxs.subarray(0, outer * groups * inner), reductionLayout([outer, groups, inner], { axis: 1, groupSize: merge }), wanted)) return;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < merged; j++) {
       const out = (o * merged + j) * inner;
