@@ -41,7 +41,8 @@ import { groupLayoutOf, mergeGroupRanges, rangesMerge } from './group-ranges.js'
 import type { FileBlocking } from './file-blocking.js';
 import type { WeightDecision } from './policy.js';
 import { belowFloorOf } from './quality-floor.js';
-import { type QuantizeWeightOptions, nonFiniteStats, paramShapeOf, storedScales } from './quantize-weight.js';
+import { type QuantizeWeightOptions, nonFiniteStats, paramShapeOf } from './quantize-weight.js';
+import { storedScales } from './stored-scales.js';
 import { overallOfSums } from './measure-weight.js';
 import type { BlockMeasurements, ChannelRanges } from './weight-file-blocks.js';
 import type { StoredOf, StoredParameters } from './budget-measure.js';

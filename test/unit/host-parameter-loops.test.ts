@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { signedExtremeCandidate } from '../../src/calibration/qparams.js';
 import { type WeightDecision } from '../../src/compress/policy.js';
-import { dequantizeOverflow, storedScales } from '../../src/compress/quantize-weight.js';
+import { dequantizeOverflow, storedScales } from '../../src/compress/stored-scales.js';
 import { signedExtremeOfRanges } from '../../src/compress/weight-range.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { mergeRecords } from '../../src/kernels/calibration/minmax-kernel.js';

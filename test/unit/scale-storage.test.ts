@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { compressOnnx } from '../../src/compress/compress-onnx.js';
 import { halfScale, omitsZeroPoints, roundScales, scaleRounder, storedParametersOf, storesHalfScales } from '../../src/compress/scale-storage.js';
-import { storedScales } from '../../src/compress/quantize-weight.js';
+import { storedScales } from '../../src/compress/stored-scales.js';
 import { storedBits } from '../../src/compress/budget.js';
 import type { WeightDecision } from '../../src/compress/policy.js';
 import { OnnxModel } from '../../src/io/onnx/onnx-model.js';
