@@ -52,6 +52,8 @@ export function cpuMinMax(data: Float32Array, layout: ReductionLayout, into?: { 
  * each): ranges merged into larger outputs' (groups of 32's ranges into groups of 64's, say), the kernel once over each
  * array, each keeping the one half of its result that is wanted. False where it does not apply (no SIMD, a NaN
  * among the ranges, `into` of other lengths), with `into` left in an unspecified state: merge them otherwise.
+ * `mins`, `maxs` and `into` are the caller's arrays (or the held array), not other views of the kernels' memory,
+ * which each run reuses.
  *
  * @example
  * ```ts
