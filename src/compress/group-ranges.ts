@@ -2,8 +2,8 @@
  * Groups' ranges merged into larger groups' (a group of 64 along an axis is two of 32: its min and max are theirs),
  * so a weight's ranges are found once for the smallest of several group sizes: min and max are exact, and the
  * min/max kernel run over the ranges themselves (or, where it does not run, `Math.min` / `Math.max`, which order -0
- * below +0 as the kernels do) gives what the kernel finds over the larger groups, to the bit. For the size budget's 4-bit options (groups of 32, 64 and 128), whose parameters
- * are the signed extremes of each group's range.
+ * below +0 as the kernels do) gives what the kernel finds over the larger groups, to the bit. For the size budget's
+ * 4-bit options (groups of 32, 64 and 128), whose parameters are the signed extremes of each group's range.
  *
  * @example
  * ```ts
