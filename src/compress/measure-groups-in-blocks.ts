@@ -4,8 +4,11 @@
  * rows at a time: each block is checked for NaN and ±Infinity once, its groups' mins and maxes found once for the
  * smallest group size, and those of the larger sizes merged from them (group-ranges.ts: to the bit). Each option's
  * parameters come from its ranges by the signed extremes, as rowParams chooses them, and each option is quantized
- * and measured in one pass into sums of its own (cpuQuantizeErrorSums): each option's statistics and mean square
- * are measureWeightInBlocks' to the bit, from one read, one scan and one min/max pass where they took three. No
+ * and measured in one pass into sums of its own (cpuQuantizeErrorSums), the first two side by side in one pass where
+ * their groups run along the rows (cpuQuantizeErrorsPair: their errors only, in about the time of one): each option's
+ * mean square error, SQNR, max |e| and the weight's mean square are measureWeightInBlocks' to the bit (what the budget
+ * compares and its floors judge; cosine and clipping are not measured), from one read, one scan and one min/max pass
+ * where they took three. No
  * option's parameters are kept past their block: how each option's would be stored comes from its blocks'
  * ({@link storedOfBlocks}). A whole weight's parameters for each option, megabytes each, were arrays a worker freed
  * into its allocator's arena, which kept them resident.
@@ -21,7 +24,7 @@
  * ```ts
  * const blocking = fileBlocking([4096, 4096], groups32, FILE_BLOCK_BYTES)!;
  * const got = await measureGroupsInBlocks(range, [4096, 4096], [groups32, groups64, groups128], {}, blocking, 'float32', storedOf, 1);
- * got?.measured[1].overall.mse; // measureWeightInBlocks' for groups64, to the bit
+ * got?.measured[1].overall.mse; // measureWeightInBlocks' for groups64, to the bit (and its sqnrDb, maxAbsError)
  * got?.channels?.mins;           // each column's minimum
  * ```
  * @module
@@ -32,7 +35,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { FileRange } from '../io/byte-source.js';
 import type { FileWeightDType } from '../io/weights.js';
 import { cpuMinMax } from '../kernels/cpu/cpu-minmax.js';
-import { cpuQuantizeErrorSums } from '../kernels/cpu/cpu-quantize-measure.js';
+import { cpuQuantizeErrorSums, cpuQuantizeErrorsPair } from '../kernels/cpu/cpu-quantize-measure.js';
 import { scanFinite } from '../kernels/cpu/cpu-scan.js';
 import type { QParams } from '../qtensor.js';
 import { blockScratchTaker } from './block-scratch.js';
@@ -45,12 +48,14 @@ import { type QuantizeWeightOptions, nonFiniteStats, paramShapeOf } from './quan
 import { storedScales } from './stored-scales.js';
 import { overallOfSums } from './measure-weight.js';
 import type { BlockMeasurements, ChannelRanges } from './weight-file-blocks.js';
+import type { ErrorStats } from '../stats/types.js';
 import type { StoredOf, StoredParameters } from './budget-measure.js';
 import { holdWeight } from './weight-buffers.js';
 import { signedExtremeOfRanges } from './weight-range.js';
 
-/** One option as {@link measureGroupsInBlocks} measures it. */
-export interface GroupOptionMeasured extends Pick<BlockMeasurements, 'overall' | 'meanSquare'> {
+/** One option as {@link measureGroupsInBlocks} measures it: its errors (the overall statistics but cosine and clipping). */
+export interface GroupOptionMeasured extends Pick<BlockMeasurements, 'meanSquare'> {
+  overall: Pick<ErrorStats['overall'], 'mse' | 'sqnrDb' | 'maxAbsError' | 'count'>;
   /** How its parameters are stored: `storedOf` of the whole weight's parameters (from its blocks', see {@link storedOfBlocks}). */
   stored?: StoredParameters;
 }
@@ -128,9 +133,12 @@ export async function measureGroupsInBlocks(
     file = await openFileBlocks(range, blocking, dtype, (placeShape) => holdWeight(placeShape, first!), { readAhead: quantizeOptions.readAhead, scratch: scratch.bytes });
     const ranges = { mins: scratch.float32(blockMax), maxs: scratch.float32(blockMax) };
     const merged = { mins: scratch.float32(blockMax), maxs: scratch.float32(blockMax) };
-    const scales64 = scratch.float64(blockMax);
-    const blockScales = scratch.float32(blockMax);
-    const blockZeroPoints = scratch.int32(blockMax);
+    // Each option's parameters for the block, kept until every option is measured.
+    const scales64 = options.map(() => scratch.float64(blockMax));
+    const blockScales = options.map(() => scratch.float32(blockMax));
+    const blockZeroPoints = options.map(() => scratch.int32(blockMax));
+    // The first two options measured side by side where their groups run along the rows of a 2-D weight.
+    const paired = options.length >= 2 && axis === 0 && shape.length === 2 && shape[1]! % 4 === 0 && options[0]!.dtype === options[1]!.dtype;
     const stored: (StoredParameters | undefined)[] = options.map(() => undefined);
     const carries = options.map(() => new Float64Array(8));
     const channels = channelAxis === undefined ? undefined : shape[channelAxis]!;
@@ -158,31 +166,37 @@ export async function measureGroupsInBlocks(
         }
       }
       const layout = groupLayoutOf(groupShape, axis);
+      const params: QParams[] = [];
       for (const [k, decision] of options.entries()) {
         const merge = decision.groupSize! / smallest;
         const own = countOf(x.shape, decision);
         if (merge > 1) mergeGroupRanges(mins, maxs, layout, merge, merged);
-        const into = { scales: blockScales.subarray(0, own), zeroPoints: blockZeroPoints.subarray(0, own) };
+        const into = { scales: blockScales[k]!.subarray(0, own), zeroPoints: blockZeroPoints[k]!.subarray(0, own) };
         const raw = signedExtremeOfRanges(merge > 1 ? merged.mins.subarray(0, own) : mins, merge > 1 ? merged.maxs.subarray(0, own) : maxs, decision.dtype, into);
         const scales = storedScales(raw.scales, raw.zeroPoints, decision, quantizeOptions, raw.scales);
         if (!(scales instanceof Float32Array) || raw.scales !== into.scales) return undefined;
         paramAt[k]! += own;
         if (storedOf) stored[k] = storedOfBlocks(stored[k], storedOf(into, decision));
-        const blockScales64 = scales64.subarray(0, own);
+        const blockScales64 = scales64[k]!.subarray(0, own);
         blockScales64.set(scales);
-        const params: QParams = { scheme: 'per_group_affine', scales: blockScales64, zeroPoints: into.zeroPoints, axis, groupSize: decision.groupSize! };
-        try {
-          if (!cpuQuantizeErrorSums(x, params, dtypeInfo(decision.dtype), carries[k]!)) return undefined;
-        } catch (error) {
-          if (error instanceof InvalidArgumentError) return undefined; // a scale the kernels refuse: measured alone, it says why
-          throw error;
+        params.push({ scheme: 'per_group_affine', scales: blockScales64, zeroPoints: into.zeroPoints, axis, groupSize: decision.groupSize! });
+      }
+      try {
+        const info = dtypeInfo(first!.dtype);
+        if (paired && !cpuQuantizeErrorsPair(x, params[0]!, params[1]!, info, [carries[0]!, carries[1]!])) return undefined;
+        for (let k = paired ? 2 : 0; k < options.length; k++) {
+          if (!cpuQuantizeErrorSums(x, params[k]!, dtypeInfo(options[k]!.dtype), carries[k]!)) return undefined;
         }
+      } catch (error) {
+        if (error instanceof InvalidArgumentError) return undefined; // a scale the kernels refuse: measured alone, it says why
+        throw error;
       }
     }
     const measured: GroupOptionMeasured[] = [];
     for (const [k, decision] of options.entries()) {
       if (paramAt[k] !== paramCounts[k]) return undefined;
-      const { overall, meanSquare } = overallOfSums(carries[k]!, shape);
+      const { overall: { mse, sqnrDb, maxAbsError, count: elements }, meanSquare } = overallOfSums(carries[k]!, shape);
+      const overall = { mse, sqnrDb, maxAbsError, count: elements };
       if (nonFiniteStats(overall)) return undefined;
       if (belowFloorOf(decision, overall.sqnrDb, peak > 0 ? overall.maxAbsError / peak : 0) !== undefined) return undefined;
       measured.push({ overall, meanSquare, ...(stored[k] ? { stored: stored[k] } : {}) });

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { dtypeInfo } from '../../src/dtype.js';
 import { cpuErrorSums } from '../../src/kernels/cpu/cpu-error-stats.js';
-import { cpuQuantizeErrorSums } from '../../src/kernels/cpu/cpu-quantize-measure.js';
+import { cpuQuantizeErrorSums, cpuQuantizeErrorsPair } from '../../src/kernels/cpu/cpu-quantize-measure.js';
 import { cpuQuantize } from '../../src/kernels/cpu/cpu-quantize.js';
 import { type HeldFloat32, holdFloat32, scratchBoundOf } from '../../src/kernels/cpu/simd-module.js';
 import { type QParams, checkQParams } from '../../src/qtensor.js';
@@ -107,5 +107,77 @@ describe(`cpuQuantizeErrorSums (seed ${RUN_SEED})`, () => {
     expect(cpuQuantizeErrorSums({ data, shape: [8, 8] }, checkQParams([8, 8], 'qint32', { scales: new Array(8).fill(0.01), zeroPoints: new Array(8).fill(0), axis: 0 }), dtypeInfo('qint32'), carry)).toBe(false);
     expect(cpuQuantizeErrorSums({ data: new Float32Array(0), shape: [0, 8] }, checkQParams([0, 8], 'qint8', { scales: new Array(8).fill(0.01), zeroPoints: new Array(8).fill(0), axis: 1 }), dtypeInfo('qint8'), carry)).toBe(false);
     expect(Array.from(carry)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+});
+
+describe(`cpuQuantizeErrorsPair (seed ${RUN_SEED})`, () => {
+  /** Per-group parameters along the rows of `shape`, some zero points off zero and some scales small enough to clip. */
+  const groupParams = (shape: number[], groupSize: number, dtype: 'qint4' | 'quint4' | 'qint8') => {
+    const info = dtypeInfo(dtype);
+    const count = groupParamCount(shape, 0, groupSize);
+    const scales = Float32Array.from({ length: count }, () => 0.01 * 2 ** Math.floor(next() * 4) * (1 + next()));
+    const zeroPoints = Array.from({ length: count }, () => (info.signed && next() < 0.5 ? 0 : info.qmin + Math.floor(next() * (info.qmax - info.qmin + 1))));
+    return checkQParams(shape, dtype, { scales, zeroPoints, axis: 0, groupSize });
+  };
+  const picked = (carry: Float64Array) => bitsOf(Float64Array.of(carry[0]!, carry[1]!, carry[4]!));
+
+  it('gives each option\'s Σe², the values\' Σx² and each max |e| as measured alone, to the bit, held or not, block after block', () => {
+    const cases: [number[], number, number, 'qint4' | 'quint4' | 'qint8'][] = [
+      [[500, 40], 32, 64, 'qint4'], [[1024, 72], 32, 128, 'qint4'], [[257, 8], 16, 32, 'quint4'], [[130, 4], 64, 32, 'qint8'], [[3, 4096], 2, 1, 'qint4'],
+    ];
+    for (const [shape, groupA, groupB, dtype] of cases) {
+      const info = dtypeInfo(dtype);
+      const n = shape[0]! * shape[1]!;
+      const data = weights(n, 0.01);
+      const [a, b] = [groupParams(shape, groupA, dtype), groupParams(shape, groupB, dtype)];
+      const what = `${dtype} ${JSON.stringify(shape)} groups of ${groupA} and ${groupB}`;
+      const [aloneA, aloneB] = [new Float64Array(8), new Float64Array(8)];
+      expect(cpuQuantizeErrorSums({ data, shape }, a, info, aloneA)).toBe(true);
+      expect(cpuQuantizeErrorSums({ data, shape }, b, info, aloneB)).toBe(true);
+      expect(aloneA[5], `${what}: some values clip`).toBeGreaterThan(0);
+      const carries: [Float64Array, Float64Array] = [Float64Array.of(0, 0, 7, 7, 0, 7, 7, 7), Float64Array.of(0, 0, 9, 9, 0, 9, 9, 9)];
+      expect(cpuQuantizeErrorsPair({ data, shape }, a, b, info, carries), what).toBe(true);
+      expect(picked(carries[0]), `${what}: the first`).toEqual(picked(aloneA));
+      expect(picked(carries[1]), `${what}: the second`).toEqual(picked(aloneB));
+      expect([carries[0][2], carries[0][5], carries[1][3], carries[1][6]], `${what}: the other sums left`).toEqual([7, 7, 9, 9]);
+      // Held in the kernels' memory, read in place.
+      const paramCount = (p: QParams) => (p as Extract<QParams, { scheme: 'per_group_affine' }>).scales.length;
+      slot = holdFloat32(n, scratchBoundOf(n, paramCount(a) + paramCount(b), Math.max(...shape)));
+      slot!.data.set(data);
+      const held: [Float64Array, Float64Array] = [new Float64Array(8), new Float64Array(8)];
+      expect(cpuQuantizeErrorsPair({ data: slot!.data, shape }, a, b, info, held), `${what} held`).toBe(true);
+      expect([picked(held[0]), picked(held[1])], `${what} held`).toEqual([picked(aloneA), picked(aloneB)]);
+      slot!.release();
+      slot = undefined;
+      // Blocks of whole groups of both, going on from the carries.
+      const rows = Math.max(groupA, groupB) * Math.max(1, Math.floor(shape[0]! / (3 * Math.max(groupA, groupB))));
+      if (rows < shape[0]!) {
+        const inBlocks: [Float64Array, Float64Array] = [new Float64Array(8), new Float64Array(8)];
+        for (let r = 0; r < shape[0]!; r += rows) {
+          const blockShape = [Math.min(rows, shape[0]! - r), shape[1]!];
+          const slice = (p: QParams, g: number) => {
+            const q = p as Extract<QParams, { scheme: 'per_group_affine' }>;
+            const [from, to] = [(r / g) * shape[1]!, Math.ceil((r + blockShape[0]!) / g) * shape[1]!];
+            return checkQParams(blockShape, dtype, { scales: q.scales.subarray(from, to), zeroPoints: Array.from(q.zeroPoints.subarray(from, to)), axis: 0, groupSize: g });
+          };
+          expect(cpuQuantizeErrorsPair({ data: data.subarray(r * shape[1]!, (r + blockShape[0]!) * shape[1]!), shape: blockShape }, slice(a, groupA), slice(b, groupB), info, inBlocks)).toBe(true);
+        }
+        expect([picked(inBlocks[0]), picked(inBlocks[1])], `${what} in blocks`).toEqual([picked(aloneA), picked(aloneB)]);
+      }
+    }
+  });
+
+  it('leaves other layouts to the passes alone, the carries untouched: rows not a multiple of 4, groups along the last axis, per channel', () => {
+    const carries: [Float64Array, Float64Array] = [Float64Array.of(1, 2, 3, 4, 5, 6, 7, 8), Float64Array.of(1, 2, 3, 4, 5, 6, 7, 8)];
+    const info = dtypeInfo('qint4');
+    const data = weights(64 * 6, 0.01);
+    const odd = { data, shape: [64, 6] };
+    expect(cpuQuantizeErrorsPair(odd, groupParams([64, 6], 32, 'qint4'), groupParams([64, 6], 64, 'qint4'), info, carries)).toBe(false);
+    const wide = { data, shape: [6, 64] };
+    const lastAxis = checkQParams([6, 64], 'qint4', { scales: new Array(12).fill(0.01), zeroPoints: new Array(12).fill(0), axis: 1, groupSize: 32 });
+    expect(cpuQuantizeErrorsPair(wide, lastAxis, groupParams([6, 64], 2, 'qint4'), info, carries)).toBe(false);
+    const perChannel = checkQParams([6, 64], 'qint4', { scales: new Array(64).fill(0.01), zeroPoints: new Array(64).fill(0), axis: 1 });
+    expect(cpuQuantizeErrorsPair(wide, groupParams([6, 64], 2, 'qint4'), perChannel, info, carries)).toBe(false);
+    expect(carries.map((c) => Array.from(c))).toEqual([[1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8]]);
   });
 });

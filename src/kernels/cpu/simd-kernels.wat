@@ -347,6 +347,84 @@
       (i32.add (i32x4.extract_lane 2 (local.get $clipAcc)) (i32x4.extract_lane 3 (local.get $clipAcc)))))))
     (f64.store offset=48 (global.get $sums) (local.get $nonFinite)))
 
+;; The errors of two quantizations of the same values in one pass, for options measured to be compared and not
+  ;; kept: option A as $measure's columns path quantizes (configure's inverse scales and zero points,
+  ;; configureMeasure's scales and sums), option B with its inverse scales, zero points and scales at $invB, $zpB and
+  ;; $scalesB (one float32 per parameter index) and its sums at $sumsB, over the $n values at element $i, A's
+  ;; parameters from index $p and B's from $q, one per element for both; the same qmin and qmax. Of $measure's sums
+  ;; only Σe² (each option's, in element order: the two options' side by side in one chain), Σx² (in element order,
+  ;; the same for both) and max |e| (in any order: exact) go on, to the bit; the others are left as they are. For
+  ;; $n a multiple of 4 and values whose x and x̂ are all finite (the host scanned the values and checked every level
+  ;; finite).
+  (func (export "measureErrorsPair") (param $i i32) (param $n i32) (param $p i32) (param $q i32)
+    (param $invB i32) (param $zpB i32) (param $scalesB i32) (param $sumsB i32)
+    (local $x i32) (local $end i32) (local $pa i32) (local $pz i32) (local $pc i32) (local $qa i32) (local $qz i32) (local $qc i32)
+    (local $lo v128) (local $hi v128) (local $xv v128) (local $hA v128) (local $hB v128) (local $zA v128) (local $zB v128)
+    (local $maxA v128) (local $maxB v128) (local $x01 v128) (local $ea v128) (local $eb v128) (local $xx v128)
+    (local $errors v128) (local $squares v128) (local $k i32)
+    (local.set $x (i32.add (global.get $src) (i32.shl (local.get $i) (i32.const 2))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $pa (i32.add (global.get $paramA) (i32.shl (local.get $p) (i32.const 2))))
+    (local.set $pz (i32.add (global.get $paramB) (i32.shl (local.get $p) (i32.const 2))))
+    (local.set $pc (i32.add (global.get $scales) (i32.shl (local.get $p) (i32.const 2))))
+    (local.set $qa (i32.add (local.get $invB) (i32.shl (local.get $q) (i32.const 2))))
+    (local.set $qz (i32.add (local.get $zpB) (i32.shl (local.get $q) (i32.const 2))))
+    (local.set $qc (i32.add (local.get $scalesB) (i32.shl (local.get $q) (i32.const 2))))
+    (local.set $lo (f32x4.splat (global.get $qmin)))
+    (local.set $hi (f32x4.splat (global.get $qmax)))
+    ;; [Σe² of A, Σe² of B] and [Σx², Σx²].
+    (local.set $errors (f64x2.replace_lane 1 (f64x2.splat (f64.load (global.get $sums))) (f64.load (local.get $sumsB))))
+    (local.set $squares (f64x2.splat (f64.load offset=8 (global.get $sums))))
+    (block $done
+      (loop $four
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $xv (v128.load (local.get $x)))
+        (local.set $zA (v128.load (local.get $pz)))
+        (local.set $zB (v128.load (local.get $qz)))
+        ;; $measure's x̂ of each option (pmax(lo, s) takes lo for a NaN s).
+        (local.set $hA (f32x4.mul (f32x4.sub (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo)
+          (f32x4.add (f32x4.nearest (f32x4.mul (local.get $xv) (v128.load (local.get $pa)))) (local.get $zA)))) (local.get $zA))
+          (v128.load (local.get $pc))))
+        (local.set $hB (f32x4.mul (f32x4.sub (f32x4.pmin (local.get $hi) (f32x4.pmax (local.get $lo)
+          (f32x4.add (f32x4.nearest (f32x4.mul (local.get $xv) (v128.load (local.get $qa)))) (local.get $zB)))) (local.get $zB))
+          (v128.load (local.get $qc))))
+        ;; Elements 0 and 1, then 2 and 3 (the lanes moved down), each added in turn.
+        (local.set $k (i32.const 0))
+        (loop $half
+          (local.set $x01 (f64x2.promote_low_f32x4 (local.get $xv)))
+          (local.set $ea (f64x2.sub (local.get $x01) (f64x2.promote_low_f32x4 (local.get $hA))))
+          (local.set $eb (f64x2.sub (local.get $x01) (f64x2.promote_low_f32x4 (local.get $hB))))
+          (local.set $maxA (f64x2.pmax (local.get $maxA) (f64x2.abs (local.get $ea))))
+          (local.set $maxB (f64x2.pmax (local.get $maxB) (f64x2.abs (local.get $eb))))
+          (local.set $ea (f64x2.mul (local.get $ea) (local.get $ea)))
+          (local.set $eb (f64x2.mul (local.get $eb) (local.get $eb)))
+          (local.set $xx (f64x2.mul (local.get $x01) (local.get $x01)))
+          (local.set $errors (f64x2.add (local.get $errors) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ea) (local.get $eb))))
+          (local.set $squares (f64x2.add (local.get $squares) (i8x16.shuffle 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7 (local.get $xx) (local.get $xx))))
+          (local.set $errors (f64x2.add (local.get $errors) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ea) (local.get $eb))))
+          (local.set $squares (f64x2.add (local.get $squares) (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $xx) (local.get $xx))))
+          (local.set $xv (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $xv) (local.get $xv)))
+          (local.set $hA (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $hA) (local.get $hA)))
+          (local.set $hB (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $hB) (local.get $hB)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br_if $half (i32.lt_u (local.get $k) (i32.const 2))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
+        (local.set $pz (i32.add (local.get $pz) (i32.const 16)))
+        (local.set $pc (i32.add (local.get $pc) (i32.const 16)))
+        (local.set $qa (i32.add (local.get $qa) (i32.const 16)))
+        (local.set $qz (i32.add (local.get $qz) (i32.const 16)))
+        (local.set $qc (i32.add (local.get $qc) (i32.const 16)))
+        (br $four)))
+    (f64.store (global.get $sums) (f64x2.extract_lane 0 (local.get $errors)))
+    (f64.store (local.get $sumsB) (f64x2.extract_lane 1 (local.get $errors)))
+    (f64.store offset=8 (global.get $sums) (f64x2.extract_lane 0 (local.get $squares)))
+    (f64.store offset=8 (local.get $sumsB) (f64x2.extract_lane 0 (local.get $squares)))
+    (f64.store offset=32 (global.get $sums) (f64.max (f64.load offset=32 (global.get $sums))
+      (f64.max (f64x2.extract_lane 0 (local.get $maxA)) (f64x2.extract_lane 1 (local.get $maxA)))))
+    (f64.store offset=32 (local.get $sumsB) (f64.max (f64.load offset=32 (local.get $sumsB))
+      (f64.max (f64x2.extract_lane 0 (local.get $maxB)) (f64x2.extract_lane 1 (local.get $maxB))))))
+
   (func $measureRun (type $segment) (param $i i32) (param $n i32) (param $p i32)
     (call $measure (local.get $i) (local.get $n) (local.get $p) (i32.const 0)))
 

@@ -59,6 +59,12 @@ export interface SimdKernels {
    * float64, errorStats' overall layout, in and out) at `sums`.
    */
   configureMeasure(scales: number, sums: number): void;
+  /**
+   * Two quantizations of `n` values at element `i` measured side by side (simd-kernels.wat, measureErrorsPair): the
+   * first with `configure` and `configureMeasure`'s arrays from parameter `p`, the second with the inverse scales,
+   * zero points and scales at `invB`, `zpB`, `scalesB` from parameter `q`, its sums at `sumsB`; Σe², Σx² and max |e|.
+   */
+  measureErrorsPair(i: number, n: number, p: number, q: number, invB: number, zpB: number, scalesB: number, sumsB: number): void;
   walk(run: SegmentKind, columns: SegmentKind, layout: WalkLayout): void;
   /** Index of the first non-finite (flags 0) or NaN (flags 1) of `count` float32 at `src`, else `count`; max |x| before it folded into the float32 at `max`. */
   scan(src: number, count: number, flags: number, max: number): number;
@@ -119,6 +125,7 @@ interface Exports {
   memory: WebAssembly.Memory;
   configure: (src: number, dst: number, paramA: number, paramB: number, qmin: number, qmax: number, signShift: number) => void;
   configureMeasure: SimdKernels['configureMeasure'];
+  measureErrorsPair: SimdKernels['measureErrorsPair'];
   walk: (run: number, columns: number, outer: number, channels: number, inner: number, groupSize: number,
     strideOuter: number, strideGroup: number, strideInner: number) => void;
   errorStats: SimdKernels['errorStats'];
@@ -184,6 +191,7 @@ function instantiate(): SimdKernels | null {
     },
     configure: exports.configure,
     configureMeasure: exports.configureMeasure,
+    measureErrorsPair: exports.measureErrorsPair,
     errorStats: exports.errorStats,
     scan: exports.scan,
     q8_0Blocks: exports.q8_0Blocks,
