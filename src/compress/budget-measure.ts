@@ -18,7 +18,7 @@ import type { Tensor } from '../tensor.js';
 import { type CompressionPolicy, type PolicyWeight, type WeightDecision, decideWeight } from './policy.js';
 import { type QuantizeWeightOptions, type QuantizedWeight, paramShapeOf, quantizeWeight } from './quantize-weight.js';
 import { holdWeight } from './weight-buffers.js';
-import { measureFiniteWeight } from './measure-weight.js';
+import { measureFinitePair, measureFiniteWeight } from './measure-weight.js';
 import { sharedGroupRanges } from './group-ranges.js';
 import { firstNonFinite } from '../kernels/cpu/cpu-scan.js';
 
@@ -121,8 +121,12 @@ export async function measureOptions(
   const quantized: (QuantizedWeight | undefined)[] = [];
   // The group options' ranges found once, for the smallest group size, and merged for the others (group-ranges.ts).
   const ranges = measureOnly ? sharedGroupRanges(x, options, keep) : undefined;
+  // The first two group options along the rows (but the kept one) measured side by side in one pass (measureFinitePair).
+  const pair = measureOnly ? [...options.keys()].filter((k) => k !== keep && options[k]!.granularity === 'group' && options[k]!.axis === 0).slice(0, 2) : [];
+  const twins = pair.length === 2 ? await measureFinitePair(x, options[pair[0]!]!, options[pair[1]!]!, quantizeOptions, ranges?.(pair[0]!), ranges?.(pair[1]!)) : undefined;
   for (const [k, decision] of options.entries()) {
-    const alone = measureOnly && k !== keep ? await measureFiniteWeight(x, decision, quantizeOptions, ranges?.(k)) : undefined;
+    const twin = twins?.[pair.indexOf(k)];
+    const alone = twin ?? (measureOnly && k !== keep ? await measureFiniteWeight(x, decision, quantizeOptions, ranges?.(k)) : undefined);
     if (alone?.ok) energy ??= alone.meanSquare;
     // The option to keep gets integers of its own, not the memory the others share.
     const result = alone ?? await quantizeWeight(x, decision, k === keep ? { ...quantizeOptions, integers: undefined } : quantizeOptions, backend);

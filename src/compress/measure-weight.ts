@@ -12,7 +12,7 @@
  * @module
  */
 import { dtypeInfo } from '../dtype.js';
-import { cpuQuantizeErrorSums } from '../kernels/cpu/cpu-quantize-measure.js';
+import { cpuQuantizeErrorSums, cpuQuantizeErrorsPair } from '../kernels/cpu/cpu-quantize-measure.js';
 import { simdKernels } from '../kernels/cpu/simd-module.js';
 import { assembleErrorStats } from '../stats/assemble.js';
 import { BucketSums } from '../stats/bucket-sums.js';
@@ -59,6 +59,47 @@ export async function measureFiniteWeight(
   if (!cpuQuantizeErrorSums(x, granularityQParams(x.shape, decision.dtype, granularity, scales, zeroPoints), info, carry)) return undefined;
   const { overall, meanSquare } = overallOfSums(carry, x.shape);
   return nonFiniteStats(overall) ?? { ok: true, scales, zeroPoints, paramShape: paramShapeOf(x.shape, decision), overall, meanSquare };
+}
+
+/** What {@link measureFinitePair} gives of each option: a measured weight's errors (not cosine or clipping). */
+export interface MeasuredErrors extends Omit<MeasuredWeight, 'overall'> {
+  overall: Pick<ErrorStats['overall'], 'mse' | 'sqnrDb' | 'maxAbsError' | 'count'>;
+}
+
+/**
+ * Two group options of a 2-D weight `x` (known to hold no NaN or ±Infinity) measured side by side, their groups
+ * along the rows and the same dtype, for options compared and not kept (the size budget's groups of 32 and 64):
+ * each one's parameters as measureFiniteWeight chooses them, and its mean square error, SQNR, max |e| and the
+ * weight's mean square, measureFiniteWeight's to the bit, from one pass (cpuQuantizeErrorsPair). Undefined where that
+ * does not apply (other layouts, rows not a multiple of 4, no WebAssembly SIMD) or either option cannot be quantized:
+ * measure each with measureFiniteWeight, which says why. `rangesA` / `rangesB` as measureFiniteWeight's `ranges`.
+ *
+ * @example
+ * ```ts
+ * const both = await measureFinitePair(tensor(w, [4096, 4096]), groups32, groups64, {});
+ * both?.[1].overall.mse; // measureFiniteWeight(x, groups64)'s
+ * ```
+ */
+export async function measureFinitePair(
+  x: Tensor, first: WeightDecision, second: WeightDecision, options: QuantizeWeightOptions = {},
+  rangesA?: { mins: Float32Array; maxs: Float32Array }, rangesB?: { mins: Float32Array; maxs: Float32Array },
+): Promise<[MeasuredErrors, MeasuredErrors] | undefined> {
+  checkTensor(x);
+  const rowGroups = (d: WeightDecision) => d.action === 'quantize' && d.granularity === 'group' && d.axis === 0;
+  if (x.shape.length !== 2 || x.shape[1]! % 4 !== 0 || x.data.length === 0 || !rowGroups(first) || !rowGroups(second)
+    || first.dtype !== second.dtype || dtypeInfo(first.dtype).bits === 32 || !simdKernels()) return undefined; // before calibrating
+  const a = await calibratedParams(x, first, options, { backend: 'cpu' }, undefined, rangesA);
+  const b = await calibratedParams(x, second, options, { backend: 'cpu' }, undefined, rangesB);
+  if (!a.ok || !b.ok) return undefined;
+  const carries: [Float64Array, Float64Array] = [new Float64Array(8), new Float64Array(8)];
+  const paramsOf = (d: WeightDecision, p: { scales: Float32Array; zeroPoints: Int32Array }) => granularityQParams(x.shape, d.dtype, calibrationGranularity(d), p.scales, p.zeroPoints);
+  if (!cpuQuantizeErrorsPair(x, paramsOf(first, a), paramsOf(second, b), dtypeInfo(first.dtype), carries)) return undefined;
+  const errorsOf = (carry: Float64Array, d: WeightDecision, p: { scales: Float32Array; zeroPoints: Int32Array }): MeasuredErrors => {
+    const { overall: { mse, sqnrDb, maxAbsError, count }, meanSquare } = overallOfSums(carry, x.shape);
+    return { ok: true, scales: p.scales, zeroPoints: p.zeroPoints, paramShape: paramShapeOf(x.shape, d), overall: { mse, sqnrDb, maxAbsError, count }, meanSquare };
+  };
+  const measured: [MeasuredErrors, MeasuredErrors] = [errorsOf(carries[0], first, a), errorsOf(carries[1], second, b)];
+  return measured.some((m) => nonFiniteStats(m.overall)) ? undefined : measured;
 }
 
 /**

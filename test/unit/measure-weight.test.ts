@@ -5,10 +5,11 @@
 // square is meanSquare's to the bit. measureOptions with measureOnly gives measureOptions' numbers.
 // sharedGroupRanges gives each group size's ranges as the min/max kernel finds them alone (signed zeros too, short
 // last groups, groups along the rows and the last axis), merged from the smallest's, and measureFiniteWeight given
-// them measures as it does finding them itself.
+// them measures as it does finding them itself. measureFinitePair gives two group options' parameters and errors as
+// measureFiniteWeight gives each, from one pass.
 import { describe, expect, it } from 'vitest';
 import { budgetOptionDecisions, meanSquare, measureOptions } from '../../src/compress/budget-measure.js';
-import { measureFiniteWeight } from '../../src/compress/measure-weight.js';
+import { measureFinitePair, measureFiniteWeight } from '../../src/compress/measure-weight.js';
 import { sharedGroupRanges } from '../../src/compress/group-ranges.js';
 import { reductionLayout } from '../../src/calibration/granularity.js';
 import { cpuMinMax } from '../../src/kernels/cpu/cpu-minmax.js';
@@ -130,4 +131,48 @@ describe(`sharedGroupRanges (seed ${RUN_SEED})`, () => {
       expect(sharedGroupRanges(x, [options[0]!, options[3]!])(1)).toBeUndefined();
     });
   }
+});
+
+describe(`measureFinitePair (seed ${RUN_SEED})`, () => {
+  it('gives each option\'s parameters, errors and the mean square as measureFiniteWeight does, to the bit', async () => {
+    const mse = { dtype: 'qint4', granularity: 'group', groupSize: 32, calibrate: 'mse' } as const;
+    for (const [shape, policies] of [
+      [[384, 200], [{ groupSize: 32 }, { groupSize: 64 }]], [[256, 96], [{ groupSize: 64 }, { groupSize: 128 }]], [[300, 40], [mse, { groupSize: 32, symmetric: false }]],
+      [[128, 64], [{ dtype: 'qint8', groupSize: 32 }, { dtype: 'qint8', groupSize: 128 }]],
+    ] as [number[], Partial<CompressionPolicy>[]][]) {
+      const data = rangedWeights(shape, next);
+      const weight = { name: 'w', dtype: 'float32' as const, shape, consumers: [{ opType: 'MatMul', inputIndex: 1 }] };
+      const [first, second] = policies.map((p) => decideWeight(weight, { dtype: 'qint4', granularity: 'group', ...p, minElements: 0 } as CompressionPolicy));
+      expect([first!.axis, second!.axis], 'groups along the rows').toEqual([0, 0]);
+      for (const roundScale of [undefined, toHalf]) {
+        const options = roundScale ? { roundScale } : {};
+        const both = await measureFinitePair({ data, shape }, first!, second!, options);
+        const what = `${JSON.stringify(shape)} ${JSON.stringify(policies)} ${roundScale ? 'float16 scales' : ''}`;
+        expect(both, what).toBeDefined();
+        for (const [k, decision] of [first!, second!].entries()) {
+          const alone = await measureFiniteWeight({ data, shape }, decision, options);
+          if (!alone?.ok) throw new Error(`${what}: ${JSON.stringify(alone)}`);
+          const got = both![k]!;
+          expect(Array.from(got.scales), what).toEqual(Array.from(alone.scales));
+          expect(Array.from(got.zeroPoints), what).toEqual(Array.from(alone.zeroPoints));
+          expect(bitsOf(got.meanSquare), `${what} mean square`).toBe(bitsOf(alone.meanSquare));
+          for (const key of ['mse', 'sqnrDb', 'maxAbsError', 'count'] as const) expect(bitsOf(got.overall[key]), `${what} ${k} ${key}`).toBe(bitsOf(alone.overall[key]));
+        }
+      }
+    }
+  });
+
+  it('undefined where one pass does not take them: rows not a multiple of 4, per channel, groups along the last axis, other dtypes', async () => {
+    const data = rangedWeights([256, 6], next);
+    const weight = (shape: number[]) => ({ name: 'w', dtype: 'float32' as const, shape, consumers: [{ opType: 'MatMul', inputIndex: 1 }] });
+    const g = (shape: number[], p: Partial<CompressionPolicy>) => decideWeight(weight(shape), { dtype: 'qint4', granularity: 'group', groupSize: 32, ...p, minElements: 0 } as CompressionPolicy);
+    expect(await measureFinitePair({ data, shape: [256, 6] }, g([256, 6], {}), g([256, 6], { groupSize: 64 }), {})).toBeUndefined();
+    const wide = { data: data.subarray(0, 64 * 24), shape: [64, 24] };
+    const perChannel = decideWeight(weight([64, 24]), { dtype: 'qint4', granularity: 'channel', minElements: 0 });
+    expect(await measureFinitePair(wide, g([64, 24], {}), perChannel, {})).toBeUndefined();
+    const noGraph = decideWeight({ name: 'w', dtype: 'float32', shape: [64, 24] }, { dtype: 'qint4', granularity: 'group', groupSize: 8, minElements: 0 });
+    expect(noGraph.axis, 'groups along the last axis').toBe(1);
+    expect(await measureFinitePair(wide, noGraph, g([64, 24], {}), {})).toBeUndefined();
+    expect(await measureFinitePair(wide, g([64, 24], {}), g([64, 24], { dtype: 'qint8' }), {})).toBeUndefined();
+  });
 });
